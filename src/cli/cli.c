@@ -1,0 +1,125 @@
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ridepred/log.h"
+
+void rp_cli_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rp_log(RP_LOG_ERROR, msg, (const char *)NULL);
+}
+
+int rp_cli_logging(const char *format, const char *level)
+{
+    rp_log_format f = RP_LOG_TEXT;
+    rp_log_level l = RP_LOG_INFO;
+    const char *ef = getenv("AWS_LAMBDA_LOG_FORMAT");
+    if (ef && *ef)
+        rp_log_format_parse(ef, &f);
+    const char *el = getenv("RIDEPRED_LOG_LEVEL");
+    if (!el || !*el)
+        el = getenv("AWS_LAMBDA_LOG_LEVEL");
+    if (el && *el)
+        rp_log_level_parse(el, &l);
+    if (format && rp_log_format_parse(format, &f) < 0) {
+        fprintf(stderr, "ridepred: --log-format must be text or json, not '%s'\n", format);
+        return -1;
+    }
+    if (level && rp_log_level_parse(level, &l) < 0) {
+        fprintf(stderr, "ridepred: --log-level must be debug, info, warn, error or off, not '%s'\n", level);
+        return -1;
+    }
+    rp_log_configure(l, f);
+    return 0;
+}
+
+char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap > max) {
+                free(buf);
+                buf = NULL;
+                rp_error_set(err, RP_ERR_LIMIT, "%s is larger than %zu bytes", path, max);
+                break;
+            }
+            cap *= 2;
+            char *p = realloc(buf, cap + 1);
+            if (!p) {
+                free(buf);
+                buf = NULL;
+                rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            buf = p;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                free(buf);
+                buf = NULL;
+                rp_error_set(err, RP_ERR_IO, "cannot read %s", path);
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf && n > max) {
+        free(buf);
+        rp_error_set(err, RP_ERR_LIMIT, "%s is %zu bytes or more; the limit is %zu", path, n, max);
+        return NULL;
+    }
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    } else if (err && err->code == RP_OK) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    return buf;
+}
+
+const char *rp_cli_model_location(const char *flag)
+{
+    if (flag && *flag)
+        return flag;
+    const char *env = getenv("MODEL_LOCATION");
+    if (env && *env)
+        return env;
+    rp_cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file; "
+                 "MLflow directories and s3:// locations are not supported yet)");
+    return NULL;
+}
+
+rp_model *rp_cli_load_model(const char *location)
+{
+    rp_model *m = NULL;
+    rp_error err;
+    rp_model_load_opts opts = {.verify_checksum = true};
+    const char *v = getenv("RIDEPRED_MODEL_VERIFY");
+    if (v && !strcmp(v, "0"))
+        opts.verify_checksum = false;
+    if (rp_model_load(location, &opts, &m, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,42 @@
+/* Shared pieces of the command-line front end.  Only src/cli/ prints,
+ * parses arguments and exits. */
+#ifndef RP_CLI_H
+#define RP_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ridepred/error.h"
+#include "ridepred/model.h"
+
+/* Exit codes, documented in every --help. */
+enum {
+    RP_EXIT_OK = 0,
+    RP_EXIT_FUNCTION_ERROR = 1, /* the handler answered with an error body */
+    RP_EXIT_USAGE = 2,
+    RP_EXIT_FAILURE = 3         /* could not run: model, file, I/O */
+};
+
+int rp_cmd_invoke(int argc, char **argv);
+int rp_cmd_predict(int argc, char **argv);
+int rp_cmd_model(int argc, char **argv);
+
+/* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
+void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Applies --log-format / --log-level values (NULL: keep); returns -1 and
+ * prints an error when a value is unknown. */
+int rp_cli_logging(const char *format, const char *level);
+
+/* Reads a whole file ("-" is stdin) up to max bytes.  Returns a malloc'd
+ * buffer (caller frees) or NULL with err set; RP_ERR_LIMIT when larger. */
+char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err);
+
+/* The model location: the flag, else MODEL_LOCATION.  NULL with an error
+ * printed when neither is given. */
+const char *rp_cli_model_location(const char *flag);
+
+/* Loads the model or prints why; NULL on failure. */
+rp_model *rp_cli_load_model(const char *location);
+
+#endif

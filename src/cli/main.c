@@ -1,0 +1,53 @@
+/* ridepred: the command-line front end.  Dispatches to one file per command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ridepred/log.h"
+
+#ifndef RIDEPRED_VERSION
+#define RIDEPRED_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "usage: ridepred COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "Predicts taxi ride durations exactly as the Python Lambda function it\n"
+    "replaces (see README.md and docs/).\n"
+    "\n"
+    "commands:\n"
+    "  invoke    run the handler once on an event (file or stdin), print the response\n"
+    "  predict   predict one ride from flags or JSON\n"
+    "  model     convert | inspect models\n"
+    "\n"
+    "Run 'ridepred COMMAND --help' for a command's options.\n"
+    "Logs go to stderr: --log-format text|json (or AWS_LAMBDA_LOG_FORMAT=JSON),\n"
+    "--log-level debug|info|warn|error|off (or RIDEPRED_LOG_LEVEL / AWS_LAMBDA_LOG_LEVEL).\n";
+
+int main(int argc, char **argv)
+{
+    const char *prog = strrchr(argv[0], '/');
+    prog = prog ? prog + 1 : argv[0];
+    if (!strcmp(prog, "bootstrap")) {
+        fprintf(stderr, "ridepred: the Lambda runtime (bootstrap) is not implemented yet\n");
+        return RP_EXIT_FAILURE;
+    }
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? RP_EXIT_USAGE : RP_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ridepred %s\n", RIDEPRED_VERSION);
+        return RP_EXIT_OK;
+    }
+    rp_log_configure_from_env();
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "invoke"))
+        return rp_cmd_invoke(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return rp_cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model"))
+        return rp_cmd_model(argc - 1, argv + 1);
+    fprintf(stderr, "ridepred: unknown command '%s'\n\n%s", cmd, usage);
+    return RP_EXIT_USAGE;
+}

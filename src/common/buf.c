@@ -1,0 +1,85 @@
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void rp_buf_init(rp_buf *b, size_t max_bytes)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max_bytes;
+    b->failed = false;
+    b->toobig = false;
+}
+
+void rp_buf_cleanup(rp_buf *b)
+{
+    free(b->data);
+    rp_buf_init(b, b->max);
+}
+
+void rp_buf_reset(rp_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+    b->failed = false;
+    b->toobig = false;
+}
+
+int rp_buf_grow(rp_buf *b, size_t extra)
+{
+    if (b->failed)
+        return -1;
+    if (extra > b->max || b->len > b->max - extra) {
+        b->failed = b->toobig = true;
+        return -1;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+char *rp_buf_steal(rp_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    rp_buf_init(b, b->max);
+    return p;
+}
+
+int rp_buf_printf(rp_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return rp_buf_append(b, small, (size_t)n);
+    if (rp_buf_grow(b, (size_t)n) != 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}

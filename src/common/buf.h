@@ -1,0 +1,60 @@
+/* Growable byte buffers with a hard cap (curl's dynbuf with its `toobig`).
+ *
+ * Appends past `max` or failed allocations set the sticky `failed` flag and
+ * leave the content unchanged, so a hot path may append freely and check once
+ * at the end.  The content is always followed by a NUL byte (not counted in
+ * len) once anything was appended. */
+#ifndef RP_COMMON_BUF_H
+#define RP_COMMON_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct rp_buf {
+    char *data;
+    size_t len;
+    size_t cap;    /* allocated bytes, including room for the NUL */
+    size_t max;    /* hard cap on len */
+    bool failed;   /* an append was refused: over max, or out of memory */
+    bool toobig;   /* ... and it was because of max */
+} rp_buf;
+
+void rp_buf_init(rp_buf *b, size_t max_bytes);
+void rp_buf_cleanup(rp_buf *b);
+/* Empties the buffer (keeps the allocation) and clears `failed`. */
+void rp_buf_reset(rp_buf *b);
+/* Makes room for `extra` more bytes.  Returns 0, or -1 (and sets failed). */
+int rp_buf_grow(rp_buf *b, size_t extra);
+/* Hands the content to the caller (who frees it) and empties the buffer. */
+char *rp_buf_steal(rp_buf *b, size_t *len);
+
+static inline int rp_buf_append(rp_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len <= n && rp_buf_grow(b, n) != 0)
+        return -1;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static inline int rp_buf_putc(rp_buf *b, char c)
+{
+    if (b->cap - b->len <= 1 && rp_buf_grow(b, 1) != 0)
+        return -1;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+#define rp_buf_lit(b, s) rp_buf_append((b), (s), sizeof(s) - 1)
+
+static inline int rp_buf_puts(rp_buf *b, const char *s)
+{
+    return rp_buf_append(b, s, strlen(s));
+}
+
+int rp_buf_printf(rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,94 @@
+/* A single-pass, validating JSON pull reader over a caller's buffer.
+ *
+ * It accepts exactly what Python's json.loads accepts (so answers match the
+ * reference): RFC 8259 plus the NaN / Infinity / -Infinity literals, lone
+ * surrogate escapes, and integers of at most 4300 digits (CPython's int
+ * limit).  Input must be valid UTF-8 (surrogates and overlong forms refused,
+ * as Python's utf-8 codec does).  Nesting deeper than max_depth is refused.
+ *
+ * Values are returned as non-owning views into the input: nothing is
+ * allocated.  Containers are entered, not consumed: after rp_json_next gives
+ * an object, iterate with rp_json_member until it returns 0; after an array,
+ * with rp_json_element.  rp_json_skip consumes any value whole.
+ *
+ * Every call returns 1 (a value/member/element follows), 0 (the container
+ * ended), or -1 (error; r->err holds the reason, with the byte offset).
+ * After an error every further call returns -1. */
+#ifndef RP_COMMON_JSON_H
+#define RP_COMMON_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ridepred/error.h"
+
+typedef enum rp_json_type {
+    RP_JSON_NULL = 0,
+    RP_JSON_FALSE,
+    RP_JSON_TRUE,
+    RP_JSON_NUMBER,
+    RP_JSON_STRING,
+    RP_JSON_ARRAY,
+    RP_JSON_OBJECT
+} rp_json_type;
+
+typedef struct rp_json_value {
+    rp_json_type type;
+    const char *ptr; /* number: its text; string: between the quotes, escapes
+                        not decoded; array/object: the opening bracket */
+    size_t len;      /* bytes of the text above (containers: 1) */
+    bool escaped;    /* string: contains backslash escapes */
+    bool is_int;     /* number: integer syntax (a Python int) */
+    bool nonfinite;  /* number: NaN, Infinity or -Infinity literal */
+} rp_json_value;
+
+typedef struct rp_json_reader {
+    const char *start;
+    const char *p;
+    const char *end;
+    int depth;
+    int max_depth;
+    bool need_sep;   /* inside a container, after a member/element */
+    bool failed;
+    rp_error err;
+} rp_json_reader;
+
+#define RP_JSON_MAX_INT_DIGITS 4300
+
+void rp_json_init(rp_json_reader *r, const char *s, size_t n, int max_depth);
+
+/* Reads the next value.  Containers are entered (depth + 1). */
+int rp_json_next(rp_json_reader *r, rp_json_value *v);
+
+/* Inside an object: reads the next key (and the colon).  Returns 0 after
+ * consuming the closing brace. */
+int rp_json_member(rp_json_reader *r, rp_json_value *key);
+
+/* Inside an array: 1 when an element follows, 0 after the closing bracket. */
+int rp_json_element(rp_json_reader *r);
+
+/* Consumes the value that rp_json_next just entered (when v is a container)
+ * or the next value (when v is NULL), validating it. */
+int rp_json_skip(rp_json_reader *r, const rp_json_value *entered);
+
+/* After the top-level value: only whitespace may follow.  1 or -1. */
+int rp_json_end(rp_json_reader *r);
+
+/* True when the string view equals the given plain ASCII text once its
+ * escapes are decoded. */
+bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_t n);
+
+/* The number as Python's float() would read it (correctly rounded;
+ * integers of any length included; overflow gives +-inf). */
+double rp_json_number(const rp_json_value *v);
+
+/* Decodes a string view into UTF-8 bytes; lone surrogate escapes become
+ * the 3-byte forms Python would refuse to encode (WTF-8).  `out` must hold
+ * v->len bytes (decoding never grows).  Returns the decoded length. */
+size_t rp_json_str_decode(const rp_json_value *v, char *out);
+
+/* Python len() of the decoded string: code points, a surrogate pair
+ * counting once. */
+size_t rp_json_str_chars(const rp_json_value *v);
+
+#endif

@@ -1,0 +1,181 @@
+#include "event/ride.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/pyfloat.h"
+
+static int ride_object(rp_json_reader *r, rp_ride_fields *f)
+{
+    rp_json_value k, v;
+    int rc;
+    while ((rc = rp_json_member(r, &k)) == 1) {
+        rp_json_value *slot = NULL;
+        bool *has = NULL;
+        if (rp_json_str_eq(&k, "PULocationID", 12)) {
+            slot = &f->pu;
+            has = &f->has_pu;
+        } else if (rp_json_str_eq(&k, "DOLocationID", 12)) {
+            slot = &f->do_;
+            has = &f->has_do;
+        } else if (rp_json_str_eq(&k, "trip_distance", 13)) {
+            slot = &f->td;
+            has = &f->has_td;
+        }
+        if (rp_json_next(r, &v) < 0)
+            return -1;
+        if (slot) {
+            *slot = v;
+            *has = true;
+        }
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+            return -1;
+    }
+    return rc;
+}
+
+int rp_ride_member(rp_json_reader *r, const rp_json_value *key, rp_ride_fields *f)
+{
+    rp_json_value v;
+    if (rp_json_str_eq(key, "ride", 4)) {
+        if (rp_json_next(r, &v) < 0)
+            return -1;
+        f->has_ride = true;
+        f->ride_type = v.type;
+        f->has_pu = f->has_do = f->has_td = false;
+        if (v.type == RP_JSON_OBJECT)
+            return ride_object(r, f) < 0 ? -1 : 1;
+        if (v.type == RP_JSON_ARRAY && rp_json_skip(r, &v) < 0)
+            return -1;
+        return 1;
+    }
+    if (rp_json_str_eq(key, "ride_id", 7)) {
+        if (rp_json_next(r, &v) < 0)
+            return -1;
+        f->has_ride_id = true;
+        f->ride_id = v;
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why)
+{
+    rp_json_reader r;
+    rp_json_value v, k;
+    memset(f, 0, sizeof *f);
+    rp_json_init(&r, json, len, RP_RIDE_MAX_DEPTH);
+    if (rp_json_next(&r, &v) < 0)
+        goto bad_json;
+    if (v.type != RP_JSON_OBJECT) {
+        if (rp_json_skip(&r, &v) < 0 || rp_json_end(&r) < 0)
+            goto bad_json;
+        return rp_error_set(why, RP_ERR_INVALID, "record is not a JSON object");
+    }
+    int rc;
+    while ((rc = rp_json_member(&r, &k)) == 1) {
+        int m = rp_ride_member(&r, &k, f);
+        if (m < 0 || (m == 0 && rp_json_skip(&r, NULL) < 0))
+            goto bad_json;
+    }
+    if (rc < 0 || rp_json_end(&r) < 0)
+        goto bad_json;
+    return 0;
+bad_json:
+    return rp_error_set(why, RP_ERR_INVALID, "record is not valid JSON: %s", r.err.msg);
+}
+
+static const char *type_name(rp_json_type t)
+{
+    switch (t) {
+    case RP_JSON_NULL: return "null";
+    case RP_JSON_FALSE:
+    case RP_JSON_TRUE: return "a boolean";
+    case RP_JSON_NUMBER: return "a number";
+    case RP_JSON_STRING: return "a string";
+    case RP_JSON_ARRAY: return "an array";
+    case RP_JSON_OBJECT: return "an object";
+    }
+    return "?";
+}
+
+/* Appends a location as Python's '%s' formats it. */
+static int put_location(rp_buf *b, const rp_json_value *v, const char *name, rp_error *why)
+{
+    if (v->type == RP_JSON_STRING) {
+        if (rp_buf_grow(b, v->len) != 0)
+            return rp_error_set(why, RP_ERR_LIMIT, "%s is too long", name);
+        b->len += rp_json_str_decode(v, b->data + b->len);
+        return 0;
+    }
+    if (v->type == RP_JSON_NUMBER) {
+        if (v->is_int) {
+            if (v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
+                return rp_buf_putc(b, '0');
+            return rp_buf_append(b, v->ptr, v->len);
+        }
+        if (rp_buf_grow(b, RP_PYFLOAT_MAX) != 0)
+            return -1;
+        b->len += rp_pyfloat_repr(rp_json_number(v), b->data + b->len);
+        return 0;
+    }
+    return rp_error_set(why, RP_ERR_INVALID, "ride.%s is %s; expected an integer, a float or a string", name, type_name(v->type));
+}
+
+int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
+                     rp_error *why)
+{
+    if (!f->has_ride)
+        return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is missing");
+    if (f->ride_type != RP_JSON_OBJECT)
+        return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is %s; expected an object", type_name(f->ride_type));
+    if (!f->has_ride_id)
+        return rp_error_set(why, RP_ERR_INVALID, "\"ride_id\" is missing");
+    const rp_json_value *id = &f->ride_id;
+    if (id->type == RP_JSON_STRING) {
+        size_t chars = rp_json_str_chars(id);
+        if (chars == 0 || chars > RP_RIDE_ID_MAX_CHARS)
+            return rp_error_set(why, RP_ERR_INVALID, "ride_id is %zu characters; as a partition key it must be 1 to %d", chars, RP_RIDE_ID_MAX_CHARS);
+    } else if (id->type == RP_JSON_NUMBER && id->is_int) {
+        if (id->len > RP_RIDE_ID_MAX_CHARS)
+            return rp_error_set(why, RP_ERR_INVALID, "ride_id has %zu characters; as a partition key it must be 1 to %d", id->len, RP_RIDE_ID_MAX_CHARS);
+    } else {
+        return rp_error_set(why, RP_ERR_INVALID, "ride_id is %s; expected an integer or a string", id->type == RP_JSON_NUMBER ? "a float" : type_name(id->type));
+    }
+    if (!f->has_pu)
+        return rp_error_set(why, RP_ERR_INVALID, "ride.PULocationID is missing");
+    if (!f->has_do)
+        return rp_error_set(why, RP_ERR_INVALID, "ride.DOLocationID is missing");
+    if (!f->has_td)
+        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is missing");
+    if (f->td.type != RP_JSON_NUMBER)
+        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is %s; expected a number", type_name(f->td.type));
+    double td = rp_json_number(&f->td);
+    if (!isfinite(td))
+        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is not a finite number");
+
+    rp_buf_reset(scratch);
+    rp_buf_lit(scratch, "PU_DO=");
+    if (put_location(scratch, &f->pu, "PULocationID", why) < 0)
+        return -1;
+    rp_buf_putc(scratch, '_');
+    if (put_location(scratch, &f->do_, "DOLocationID", why) < 0)
+        return -1;
+    if (scratch->failed)
+        return rp_error_set(why, RP_ERR_LIMIT, "PU_DO is too long");
+
+    row->n = 0;
+    int32_t col = rp_model_onehot(m, scratch->data, scratch->len);
+    if (col >= 0) {
+        row->idx[row->n] = (uint32_t)col;
+        row->val[row->n++] = 1.0;
+    }
+    int32_t tdc = rp_model_trip_distance(m);
+    if (tdc >= 0) {
+        row->idx[row->n] = (uint32_t)tdc;
+        row->val[row->n++] = td;
+    }
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* Ride events: {"ride": {"PULocationID": P, "DOLocationID": Q,
+ * "trip_distance": X}, "ride_id": ID} (SPEC §2), and the features the
+ * reference builds from them: {'PU_DO': '%s_%s' % (P, Q), 'trip_distance': X}.
+ *
+ * Fields are views into the JSON they came from.  A key that appears twice
+ * counts with its last value, as in Python. */
+#ifndef RP_EVENT_RIDE_H
+#define RP_EVENT_RIDE_H
+
+#include <stdbool.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "ridepred/model.h"
+
+/* Nesting limit for a record's JSON (SPEC §3). */
+#define RP_RIDE_MAX_DEPTH 64
+/* Partition keys are 1 to 256 characters (Kinesis). */
+#define RP_RIDE_ID_MAX_CHARS 256
+
+typedef struct rp_ride_fields {
+    bool has_ride, has_ride_id;
+    rp_json_type ride_type;             /* of the last "ride" value */
+    bool has_pu, has_do, has_td;
+    rp_json_value pu, do_, td, ride_id;
+} rp_ride_fields;
+
+/* Called for each member of an object that may carry a ride ("ride",
+ * "ride_id"); consumes the member's value.  Returns 1 when the key was one
+ * of them, 0 when it was not (the value is left for the caller), -1 on a
+ * JSON error (r->err). */
+int rp_ride_member(rp_json_reader *r, const rp_json_value *key, rp_ride_fields *f);
+
+/* Parses a decoded record (UTF-8 JSON text) into its ride fields.  On
+ * failure sets why (RP_ERR_INVALID) and returns -1. */
+int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why);
+
+/* Checks the fields (SPEC §3), forms PU_DO, and fills the feature row of
+ * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
+int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
+                     rp_error *why);
+
+#endif

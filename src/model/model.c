@@ -1,0 +1,460 @@
+/* Opening native model images, and prediction.
+ *
+ * Opening checks the header, its checksum, the section table and every
+ * section's size against the counts in META: O(1) in the model's size but
+ * for the tree table (O(trees)) and, when asked, the payload checksum (one
+ * XXH3 pass).  Nothing else is read at open: node and vocabulary indices are
+ * checked as they are used, so a corrupt image fails a prediction with an
+ * error instead of reading out of bounds. */
+#include "ridepred/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <float.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "model/image.h"
+#include "model/model_json.h"
+
+struct rp_model {
+    atomic_int refs;
+    const unsigned char *base;
+    size_t size;
+    void *owned;        /* malloc'd image, or NULL */
+    void *mapped;       /* mmap'd image, or NULL */
+    const char *format; /* "native" or "json" */
+    uint32_t kind;
+    const rp_img_meta *meta;
+    const char *strs;
+    size_t strs_len;
+    const uint32_t *featoff;
+    const uint32_t *vocab;
+    const double *coef;
+    const uint32_t *tree_start;
+    const rp_img_node *nodes;
+    const double *leaves;
+};
+
+static int find_section(const unsigned char *img, size_t size, uint32_t ns, uint32_t id,
+                        size_t want, bool exact, const void **ptr, size_t *got, rp_error *err)
+{
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t sid;
+        uint64_t off, len;
+        memcpy(&sid, img + RP_IMG_HEADER_SIZE + 24 * i, 4);
+        if (sid != id)
+            continue;
+        memcpy(&off, img + RP_IMG_HEADER_SIZE + 24 * i + 8, 8);
+        memcpy(&len, img + RP_IMG_HEADER_SIZE + 24 * i + 16, 8);
+        if (off % 8 || off > size || len > size - off)
+            return rp_error_set(err, RP_ERR_CORRUPT, "section %u lies outside the file (offset %llu, size %llu, file %zu bytes)", id, (unsigned long long)off, (unsigned long long)len, size);
+        if (exact ? len != want : len < want)
+            return rp_error_set(err, RP_ERR_CORRUPT, "section %u has %llu bytes, expected %zu", id, (unsigned long long)len, want);
+        *ptr = img + off;
+        if (got)
+            *got = len;
+        return 0;
+    }
+    return rp_error_set(err, RP_ERR_CORRUPT, "section %u is missing", id);
+}
+
+static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err)
+{
+    const unsigned char *img = m->base;
+    size_t size = m->size;
+    if (size < RP_IMG_HEADER_SIZE || memcmp(img, RP_IMG_MAGIC, 8) != 0)
+        return rp_error_set(err, RP_ERR_CORRUPT, "not a ridepred native model (bad magic or shorter than its header)");
+    uint32_t version, hsize, ns;
+    uint64_t fsize, pay, hsum;
+    memcpy(&version, img + 8, 4);
+    memcpy(&hsize, img + 12, 4);
+    memcpy(&fsize, img + 16, 8);
+    memcpy(&pay, img + 24, 8);
+    memcpy(&m->kind, img + 32, 4);
+    memcpy(&ns, img + 36, 4);
+    memcpy(&hsum, img + 56, 8);
+    if (XXH3_64bits(img, 56) != hsum)
+        return rp_error_set(err, RP_ERR_CORRUPT, "header checksum mismatch");
+    if (version != RP_IMG_VERSION)
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "native model format version %u; this ridepred reads version %u", version, RP_IMG_VERSION);
+    if (hsize != RP_IMG_HEADER_SIZE)
+        return rp_error_set(err, RP_ERR_CORRUPT, "header size %u", hsize);
+    if (fsize != size)
+        return rp_error_set(err, RP_ERR_CORRUPT, "file is %zu bytes but its header says %llu (truncated?)", size, (unsigned long long)fsize);
+    if (ns == 0 || ns > RP_IMG_MAX_SECTIONS || RP_IMG_HEADER_SIZE + 24 * (size_t)ns > size)
+        return rp_error_set(err, RP_ERR_CORRUPT, "bad section count %u", ns);
+    if (m->kind != RP_MODEL_LINEAR && m->kind != RP_MODEL_TREES)
+        return rp_error_set(err, RP_ERR_CORRUPT, "unknown model kind %u", m->kind);
+    if ((!opts || opts->verify_checksum) &&
+        XXH3_64bits(img + RP_IMG_HEADER_SIZE, size - RP_IMG_HEADER_SIZE) != pay)
+        return rp_error_set(err, RP_ERR_CORRUPT, "payload checksum mismatch (the file is damaged)");
+
+    const void *p;
+    if (find_section(img, size, ns, RP_SEC_META, sizeof(rp_img_meta), true, &p, NULL, err) < 0)
+        return -1;
+    m->meta = p;
+    const rp_img_meta *mt = m->meta;
+    if (mt->n_features > RP_NODE_FEATURE_MASK)
+        return rp_error_set(err, RP_ERR_CORRUPT, "bad feature count");
+    if (find_section(img, size, ns, RP_SEC_STRS, 0, false, &p, &m->strs_len, err) < 0)
+        return -1;
+    m->strs = p;
+    if ((uint64_t)mt->name_off + mt->name_len > m->strs_len ||
+        (uint64_t)mt->version_off + mt->version_len > m->strs_len)
+        return rp_error_set(err, RP_ERR_CORRUPT, "name or version outside the string section");
+    if (find_section(img, size, ns, RP_SEC_FEATOFF, ((size_t)mt->n_features + 1) * 4, true, &p, NULL, err) < 0)
+        return -1;
+    m->featoff = p;
+    if (mt->vocab_slots & (mt->vocab_slots - 1))
+        return rp_error_set(err, RP_ERR_CORRUPT, "vocabulary size %u is not a power of two", mt->vocab_slots);
+    if (find_section(img, size, ns, RP_SEC_VOCAB, (size_t)mt->vocab_slots * 8, true, &p, NULL, err) < 0)
+        return -1;
+    m->vocab = p;
+    if (mt->trip_distance != UINT32_MAX && mt->trip_distance >= mt->n_features)
+        return rp_error_set(err, RP_ERR_CORRUPT, "trip_distance column out of range");
+    if (m->kind == RP_MODEL_LINEAR) {
+        if (find_section(img, size, ns, RP_SEC_COEF, (size_t)mt->n_features * 8, true, &p, NULL, err) < 0)
+            return -1;
+        m->coef = p;
+        return 0;
+    }
+    if (mt->n_trees == 0 || mt->n_nodes >= UINT32_MAX || mt->n_leaves > mt->n_nodes)
+        return rp_error_set(err, RP_ERR_CORRUPT, "bad tree counts");
+    if (mt->combine > RP_COMBINE_MEAN || mt->split > RP_SPLIT_LT)
+        return rp_error_set(err, RP_ERR_CORRUPT, "bad combine or split");
+    if (find_section(img, size, ns, RP_SEC_TREES, ((size_t)mt->n_trees + 1) * 4, true, &p, NULL, err) < 0)
+        return -1;
+    m->tree_start = p;
+    if (find_section(img, size, ns, RP_SEC_NODES, mt->n_nodes * sizeof(rp_img_node), true, &p, NULL, err) < 0)
+        return -1;
+    m->nodes = p;
+    if (find_section(img, size, ns, RP_SEC_LEAVES, mt->n_leaves * 8, true, &p, NULL, err) < 0)
+        return -1;
+    m->leaves = p;
+    for (uint32_t t = 0; t < mt->n_trees; t++)
+        if (m->tree_start[t] >= m->tree_start[t + 1])
+            return rp_error_set(err, RP_ERR_CORRUPT, "tree %u is empty or out of order", t);
+    if (m->tree_start[0] != 0 || m->tree_start[mt->n_trees] != mt->n_nodes)
+        return rp_error_set(err, RP_ERR_CORRUPT, "tree table does not cover the nodes");
+    return 0;
+}
+
+static rp_model *model_new(void)
+{
+    rp_model *m = calloc(1, sizeof *m);
+    if (m)
+        atomic_init(&m->refs, 1);
+    return m;
+}
+
+static void model_free(rp_model *m)
+{
+    if (!m)
+        return;
+    if (m->mapped)
+        munmap(m->mapped, m->size);
+    free(m->owned);
+    free(m);
+}
+
+int rp_model_from_native(const void *data, size_t len, bool copy, const rp_model_load_opts *opts,
+                         rp_model **out, rp_error *err)
+{
+    rp_model *m = model_new();
+    if (!m)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    m->format = "native";
+    if (copy) {
+        /* malloc aligns to 16, which the sections need. */
+        m->owned = malloc(len ? len : 1);
+        if (!m->owned) {
+            model_free(m);
+            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        }
+        memcpy(m->owned, data, len);
+        m->base = m->owned;
+    } else {
+        if ((uintptr_t)data % 8) {
+            model_free(m);
+            return rp_error_set(err, RP_ERR_INVALID, "model image is not 8-byte aligned");
+        }
+        m->base = data;
+    }
+    m->size = len;
+    if (open_image(m, opts, err) < 0) {
+        model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Takes ownership of a malloc'd image built from another format. */
+int rp__model_adopt_image(void *image, size_t len, const char *format, rp_model **out, rp_error *err)
+{
+    rp_model *m = model_new();
+    if (!m) {
+        free(image);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    m->owned = image;
+    m->base = image;
+    m->size = len;
+    m->format = format;
+    rp_model_load_opts opts = {.verify_checksum = false};
+    if (open_image(m, &opts, err) < 0) {
+        model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "cannot stat model %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_INVALID, "model %s is not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    char head[8] = {0};
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    if (got == (ssize_t)sizeof head && memcmp(head, RP_IMG_MAGIC, 8) == 0) {
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int e = errno;
+        close(fd);
+        if (map == MAP_FAILED)
+            return rp_error_set(err, RP_ERR_IO, "cannot map model %s: %s", path, strerror(e));
+        rp_model *m = model_new();
+        if (!m) {
+            munmap(map, size);
+            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        }
+        m->mapped = map;
+        m->base = map;
+        m->size = size;
+        m->format = "native";
+        if (open_image(m, opts, err) < 0) {
+            model_free(m);
+            rp_error_prefix(err, "model %s", path);
+            return -1;
+        }
+        *out = m;
+        return 0;
+    }
+    /* Anything else is read as JSON. */
+    if (size > RP_MODEL_JSON_MAX_BYTES) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_LIMIT, "model %s: %zu bytes is over the JSON model limit of %u bytes", path, size, RP_MODEL_JSON_MAX_BYTES);
+    }
+    char *text = malloc(size + 1);
+    if (!text) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t have = 0;
+    while (have < size) {
+        ssize_t n = pread(fd, text + have, size - have, (off_t)have);
+        if (n <= 0) {
+            int e = errno;
+            free(text);
+            close(fd);
+            return rp_error_set(err, RP_ERR_IO, "cannot read model %s: %s", path, n == 0 ? "short read" : strerror(e));
+        }
+        have += (size_t)n;
+    }
+    close(fd);
+    int rc = rp_model_from_json(text, size, out, err);
+    free(text);
+    if (rc < 0)
+        rp_error_prefix(err, "model %s", path);
+    return rc;
+}
+
+rp_model *rp_model_retain(rp_model *m)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void rp_model_release(rp_model *m)
+{
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        model_free(m);
+}
+
+const char *rp_model_feature_name(const rp_model *m, uint32_t i, size_t *len)
+{
+    if (i >= m->meta->n_features)
+        return NULL;
+    uint32_t a = m->featoff[i], b = m->featoff[i + 1];
+    if (a > b || b > m->strs_len)
+        return NULL;
+    *len = b - a;
+    return m->strs + a;
+}
+
+int32_t rp_model_onehot(const rp_model *m, const char *name, size_t len)
+{
+    uint32_t slots = m->meta->vocab_slots;
+    if (!slots)
+        return -1;
+    uint32_t h = rp_img_hash(name, len);
+    uint32_t mask = slots - 1;
+    for (uint32_t probe = 0, j = h & mask; probe < slots; probe++, j = (j + 1) & mask) {
+        uint32_t col = m->vocab[2 * j + 1];
+        if (!col)
+            return -1;
+        if (m->vocab[2 * j] != h)
+            continue;
+        size_t flen;
+        const char *f = rp_model_feature_name(m, col - 1, &flen);
+        if (f && flen == len && memcmp(f, name, len) == 0)
+            return (int32_t)(col - 1);
+    }
+    return -1;
+}
+
+int32_t rp_model_trip_distance(const rp_model *m)
+{
+    return m->meta->trip_distance == UINT32_MAX ? -1 : (int32_t)m->meta->trip_distance;
+}
+
+static int predict_trees(const rp_model *m, const rp_row *row, double *out, rp_error *err)
+{
+    const rp_img_meta *mt = m->meta;
+    float xs[RP_ROW_MAX];
+    for (int k = 0; k < row->n; k++) {
+        /* scikit-learn casts X to float32 and refuses what overflows it. */
+        xs[k] = (float)row->val[k];
+        if (!isfinite(xs[k]))
+            return rp_error_set(err, RP_ERR_INVALID, "a feature value is beyond float32 range (tree models compare float32 values, as scikit-learn does)");
+    }
+    const rp_img_node *nodes = m->nodes;
+    /* sum: the base first, then each stage in order (gradient boosting);
+     * mean: the trees from 0, divided by their count, then the base. */
+    double acc = mt->combine == RP_COMBINE_SUM ? mt->base : 0.0;
+    for (uint32_t t = 0; t < mt->n_trees; t++) {
+        uint32_t i = m->tree_start[t], end = m->tree_start[t + 1];
+        for (;;) {
+            const rp_img_node *nd = &nodes[i];
+            uint32_t f = nd->feature;
+            if (f == RP_NODE_LEAF)
+                break;
+            uint32_t col = f & RP_NODE_FEATURE_MASK;
+            int k = 0;
+            while (k < row->n && row->idx[k] != col)
+                k++;
+            bool left;
+            if (k < row->n)
+                left = xs[k] <= nd->threshold;
+            else if (f & RP_NODE_HAS_DEFAULT)
+                left = (f & RP_NODE_DEFAULT_LEFT) != 0;
+            else
+                left = 0.0f <= nd->threshold;
+            uint32_t next = left ? nd->left : nd->right;
+            if (next <= i || next >= end)
+                return rp_error_set(err, RP_ERR_CORRUPT, "model is corrupt: tree %u leaves its bounds", t);
+            i = next;
+        }
+        uint32_t leaf = nodes[i].left;
+        if (leaf >= mt->n_leaves)
+            return rp_error_set(err, RP_ERR_CORRUPT, "model is corrupt: leaf index out of range in tree %u", t);
+        acc += m->leaves[leaf];
+    }
+    if (mt->combine == RP_COMBINE_MEAN) {
+        acc /= (double)mt->n_trees;
+        if (mt->base != 0.0)
+            acc += mt->base;
+    }
+    *out = acc;
+    return 0;
+}
+
+int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error *err)
+{
+    if (m->kind == RP_MODEL_LINEAR) {
+        /* As scipy's csr_matvec, then numpy's + intercept_. */
+        double s = 0.0;
+        for (int k = 0; k < row->n; k++)
+            s += row->val[k] * m->coef[row->idx[k]];
+        *out = s + m->meta->base;
+        return 0;
+    }
+    return predict_trees(m, row, out, err);
+}
+
+void rp_model_get_info(const rp_model *m, rp_model_info *info)
+{
+    const rp_img_meta *mt = m->meta;
+    memset(info, 0, sizeof *info);
+    info->kind = (rp_model_kind)m->kind;
+    info->format = m->format;
+    info->n_features = mt->n_features;
+    info->n_onehot = mt->n_onehot;
+    info->n_trees = mt->n_trees;
+    info->n_nodes = mt->n_nodes;
+    info->n_leaves = mt->n_leaves;
+    info->max_depth = mt->max_depth;
+    info->combine = (rp_model_combine)mt->combine;
+    info->split = (rp_model_split)mt->split;
+    info->base = mt->base;
+    info->name = m->strs + mt->name_off;
+    info->name_len = mt->name_len;
+    info->version = m->strs + mt->version_off;
+    info->version_len = mt->version_len;
+    info->bytes = m->size;
+}
+
+int rp_model_write_native(const rp_model *m, const char *path, rp_error *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    int rc = -1;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        rp_error_set(err, RP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fwrite(m->base, 1, m->size, f) != m->size || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        rp_error_set(err, RP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        fclose(f);
+        unlink(tmp);
+        goto out;
+    }
+    if (fclose(f) != 0) {
+        rp_error_set(err, RP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        rp_error_set(err, RP_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,270 @@
+/* The handler: one pass over the event, per record decode → features →
+ * predict → append the encoded prediction.  Records that cannot be served
+ * are named in batchItemFailures and logged; the rest are served. */
+#include "ridepred/handler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base64.h"
+#include "common/buf.h"
+#include "common/pyjson.h"
+#include "event/event.h"
+#include "event/ride.h"
+#include "ridepred/log.h"
+
+/* The response can be larger than the event (a minimal record is ~60
+ * bytes, its prediction ~130), but never more than this. */
+#define RESPONSE_MAX_BYTES ((size_t)64 * 1024 * 1024)
+
+struct rp_handler {
+    rp_model *model;
+    bool log_failures;
+    rp_buf prefix;      /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
+    rp_buf preds;       /* the E objects, ", "-separated */
+    rp_buf failures;    /* {"itemIdentifier": S} objects, ", "-separated */
+    rp_buf body;
+    rp_buf unescaped;   /* kinesis.data with JSON escapes decoded */
+    rp_buf decoded;     /* kinesis.data base64-decoded */
+    rp_buf scratch;     /* feature name */
+    size_t served, failed;
+};
+
+const char *rp_handler_version(const rp_model *m, char *buf, size_t cap)
+{
+    const char *v = getenv("MODEL_VERSION");
+    if (v && *v)
+        return v;
+    v = getenv("RUN_ID");
+    if (v && *v)
+        return v;
+    if (m) {
+        rp_model_info info;
+        rp_model_get_info(m, &info);
+        if (info.version_len && info.version_len < cap) {
+            memcpy(buf, info.version, info.version_len);
+            buf[info.version_len] = '\0';
+            return buf;
+        }
+    }
+    return "unknown";
+}
+
+rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *err)
+{
+    rp_handler *h = calloc(1, sizeof *h);
+    if (!h) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    h->model = rp_model_retain(m);
+    h->log_failures = cfg ? cfg->log_failures : true;
+    rp_buf_init(&h->prefix, 64 * 1024);
+    rp_buf_init(&h->preds, RESPONSE_MAX_BYTES);
+    rp_buf_init(&h->failures, RESPONSE_MAX_BYTES);
+    rp_buf_init(&h->body, 2 * RESPONSE_MAX_BYTES + 64);
+    rp_buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
+    rp_buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
+    rp_buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
+
+    char vbuf[512];
+    const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, vbuf, sizeof vbuf);
+    rp_buf_lit(&h->prefix, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
+    rp_pyjson_utf8(&h->prefix, version, strlen(version));
+    rp_buf_lit(&h->prefix, ", \"prediction\": {\"ride_duration\": ");
+    if (h->prefix.failed) {
+        rp_error_set(err, RP_ERR_LIMIT, "version string is too long");
+        rp_handler_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void rp_handler_free(rp_handler *h)
+{
+    if (!h)
+        return;
+    rp_model_release(h->model);
+    rp_buf_cleanup(&h->prefix);
+    rp_buf_cleanup(&h->preds);
+    rp_buf_cleanup(&h->failures);
+    rp_buf_cleanup(&h->body);
+    rp_buf_cleanup(&h->unescaped);
+    rp_buf_cleanup(&h->decoded);
+    rp_buf_cleanup(&h->scratch);
+    free(h);
+}
+
+static void log_failure(rp_handler *h, const rp_json_value *seq, const char *why)
+{
+    if (!h->log_failures || !rp_log_enabled(RP_LOG_WARN))
+        return;
+    char s[300];
+    size_t n = 0;
+    if (seq->len < sizeof s)
+        n = rp_json_str_decode(seq, s);
+    s[n] = '\0';
+    rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, (const char *)NULL);
+}
+
+static void add_failure(rp_handler *h, const rp_json_value *seq, const char *why)
+{
+    if (h->failures.len)
+        rp_buf_lit(&h->failures, ", ");
+    rp_buf_lit(&h->failures, "{\"itemIdentifier\": ");
+    rp_pyjson_string(&h->failures, seq);
+    rp_buf_putc(&h->failures, '}');
+    h->failed++;
+    log_failure(h, seq, why);
+}
+
+/* Decodes kinesis.data: JSON string → base64 → UTF-8 JSON text. */
+static int record_payload(rp_handler *h, const rp_kinesis_record *rec, const char **out, size_t *out_len,
+                          rp_error *why)
+{
+    if (!rec->has_data)
+        return rp_error_set(why, RP_ERR_INVALID, "kinesis.data is missing");
+    if (rec->data.type != RP_JSON_STRING)
+        return rp_error_set(why, RP_ERR_INVALID, "kinesis.data is not a string");
+    const char *b64 = rec->data.ptr;
+    size_t n = rec->data.len;
+    if (rec->data.escaped) {
+        rp_buf_reset(&h->unescaped);
+        if (rp_buf_grow(&h->unescaped, n) != 0)
+            return rp_error_set(why, RP_ERR_NOMEM, "out of memory");
+        n = rp_json_str_decode(&rec->data, h->unescaped.data);
+        b64 = h->unescaped.data;
+    }
+    /* b64decode takes ASCII only. */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)b64[i] >= 0x80)
+            return rp_error_set(why, RP_ERR_INVALID, "bad base64: string argument should contain only ASCII characters");
+    rp_buf_reset(&h->decoded);
+    if (rp_buf_grow(&h->decoded, RP_BASE64_DECODED_MAX(n)) != 0)
+        return rp_error_set(why, RP_ERR_LIMIT, "kinesis.data is too large");
+    const char *msg = NULL;
+    long got = rp_base64_decode(b64, n, (unsigned char *)h->decoded.data, &msg);
+    if (got < 0)
+        return rp_error_set(why, RP_ERR_INVALID, "bad base64: %s", msg);
+    if ((size_t)got > RP_RECORD_MAX_BYTES)
+        return rp_error_set(why, RP_ERR_LIMIT, "record data is %ld bytes; the limit is %zu (Kinesis's record limit)", got, RP_RECORD_MAX_BYTES);
+    *out = h->decoded.data;
+    *out_len = (size_t)got;
+    return 0;
+}
+
+static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp_error *why)
+{
+    rp_row row;
+    if (rp_ride_features(f, h->model, &h->scratch, &row, why) < 0)
+        return -1;
+    return rp_model_predict(h->model, &row, pred, why);
+}
+
+static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
+{
+    rp_handler *h = ctx;
+    (void)err;
+    if (!rec) {
+        rp_buf_reset(&h->preds);
+        rp_buf_reset(&h->failures);
+        h->served = h->failed = 0;
+        return 0;
+    }
+    rp_error why;
+    const char *json = NULL;
+    size_t len = 0;
+    rp_ride_fields f;
+    double pred;
+    if (record_payload(h, rec, &json, &len, &why) < 0 || rp_ride_parse(json, len, &f, &why) < 0 ||
+        serve_fields(h, &f, &pred, &why) < 0) {
+        add_failure(h, &rec->seq, why.msg);
+        return 0;
+    }
+    size_t mark = h->preds.len;
+    if (mark)
+        rp_buf_lit(&h->preds, ", ");
+    rp_buf_append(&h->preds, h->prefix.data, h->prefix.len);
+    rp_pyjson_double(&h->preds, pred);
+    rp_buf_lit(&h->preds, ", \"ride_id\": ");
+    if (f.ride_id.type == RP_JSON_STRING)
+        rp_pyjson_string(&h->preds, &f.ride_id);
+    else
+        rp_pyjson_int(&h->preds, &f.ride_id);
+    rp_buf_lit(&h->preds, "}}");
+    if (h->preds.failed) {
+        h->preds.failed = h->preds.toobig = false;
+        h->preds.len = mark;
+        add_failure(h, &rec->seq, "the response would exceed its size limit");
+        return 0;
+    }
+    h->served++;
+    return 0;
+}
+
+static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, const char *msg)
+{
+    rp_buf_reset(&h->body);
+    rp_buf_lit(&h->body, "{\"errorMessage\": ");
+    rp_pyjson_utf8(&h->body, msg, strlen(msg));
+    rp_buf_lit(&h->body, ", \"errorType\": ");
+    rp_pyjson_utf8(&h->body, type, strlen(type));
+    rp_buf_putc(&h->body, '}');
+    res->status = RP_INVOKE_FUNCTION_ERROR;
+    res->error_type = type;
+    res->body = h->body.data;
+    res->body_len = h->body.len;
+    return h->body.failed ? -1 : 0;
+}
+
+int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res)
+{
+    rp_error err;
+    rp_event ev;
+    memset(res, 0, sizeof *res);
+    rp_buf_reset(&h->preds);
+    rp_buf_reset(&h->failures);
+    h->served = h->failed = 0;
+    if (rp_event_scan(event, len, on_record, h, &ev, &err) < 0) {
+        rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, (const char *)NULL);
+        return error_body(h, res, "InvalidEvent", err.msg);
+    }
+    rp_buf_reset(&h->body);
+    if (ev.kind == RP_EVENT_DIRECT) {
+        double pred;
+        res->records = 1;
+        if (serve_fields(h, &ev.direct, &pred, &err) < 0) {
+            res->failed = 1;
+            rp_log(RP_LOG_WARN, "invalid ride event", "reason", err.msg, (const char *)NULL);
+            return error_body(h, res, "InvalidEvent", err.msg);
+        }
+        rp_buf_lit(&h->body, "{\"ride_duration\": ");
+        rp_pyjson_double(&h->body, pred);
+        rp_buf_lit(&h->body, ", \"ride_id\": ");
+        if (ev.direct.ride_id.type == RP_JSON_STRING)
+            rp_pyjson_string(&h->body, &ev.direct.ride_id);
+        else
+            rp_pyjson_int(&h->body, &ev.direct.ride_id);
+        rp_buf_putc(&h->body, '}');
+        res->served = 1;
+    } else {
+        res->records = ev.n_records;
+        res->served = h->served;
+        res->failed = h->failed;
+        rp_buf_lit(&h->body, "{\"predictions\": [");
+        rp_buf_append(&h->body, h->preds.data ? h->preds.data : "", h->preds.len);
+        rp_buf_putc(&h->body, ']');
+        if (h->failures.len) {
+            rp_buf_lit(&h->body, ", \"batchItemFailures\": [");
+            rp_buf_append(&h->body, h->failures.data, h->failures.len);
+            rp_buf_putc(&h->body, ']');
+        }
+        rp_buf_putc(&h->body, '}');
+    }
+    if (h->body.failed)
+        return error_body(h, res, "ResponseTooLarge", "the response exceeds its size limit");
+    res->status = RP_INVOKE_OK;
+    res->body = h->body.data;
+    res->body_len = h->body.len;
+    return 0;
+}
