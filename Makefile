@@ -5,6 +5,7 @@
 #   make bench    the benchmarks, side by side with the Python reference
 #   make demo     the main job
 #   make asan     unit tests under ASan + UBSan
+#   make valgrind unit tests and CLI runs under valgrind (leaks are errors)
 #   make fuzz     a short libFuzzer run of every fuzz target (clang)
 
 BUILD ?= build
@@ -14,7 +15,7 @@ export RIDEPRED_DATA_DIR ?= $(SHARED)/data
 export RIDEPRED_FIXTURES_DIR ?= $(SHARED)/fixtures
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test unit asan fuzz bench demo clean
+.PHONY: all deps build test unit asan valgrind fuzz bench demo clean
 
 all: build
 
@@ -38,11 +39,15 @@ asan:
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -L unit
 
-fuzz:
+valgrind: build
+	@scripts/deps test
+	@scripts/valgrind $(BUILD)
+
+fuzz: build
 	@scripts/deps test
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DRIDEPRED_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@scripts/fuzz build-fuzz $(FUZZ_SECONDS)
+	@RIDEPRED_BIN=$(BUILD)/ridepred scripts/fuzz build-fuzz $(FUZZ_SECONDS)
 
 bench: build
 	@scripts/deps bench

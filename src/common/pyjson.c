@@ -167,6 +167,10 @@ void rp_pyjson_string(rp_buf *b, const rp_json_value *v)
             }
             continue;
         }
+        if (*p < 0x80) {
+            put_cp(b, *p++);
+            continue;
+        }
         unsigned cp;
         size_t k = utf8_decode(p, e, &cp);
         if (k == 0) { /* cannot happen for validated input */

@@ -1,0 +1,99 @@
+/* Handler throughput: loads a model, reads event files into memory, and runs
+ * the handler over them in a loop on one core for a fixed time.  Prints one
+ * JSON line: records/s, events/s, ns per record.
+ *
+ *   bench_handler MODEL SECONDS EVENT_FILE...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ridepred/handler.h"
+#include "ridepred/log.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: bench_handler MODEL SECONDS EVENT_FILE...\n");
+        return 2;
+    }
+    rp_log_configure(RP_LOG_ERROR, RP_LOG_TEXT);
+    rp_error err;
+    rp_model *m = NULL;
+    if (rp_model_load(argv[1], NULL, &m, &err) < 0) {
+        fprintf(stderr, "bench_handler: %s\n", err.msg);
+        return 1;
+    }
+    double seconds = atof(argv[2]);
+    int n = argc - 3;
+    char **ev = calloc((size_t)n, sizeof *ev);
+    size_t *len = calloc((size_t)n, sizeof *len);
+    for (int i = 0; i < n; i++) {
+        ev[i] = slurp(argv[3 + i], &len[i]);
+        if (!ev[i]) {
+            fprintf(stderr, "bench_handler: cannot read %s\n", argv[3 + i]);
+            return 1;
+        }
+    }
+    rp_handler *h = rp_handler_new(m, NULL, &err);
+    if (!h) {
+        fprintf(stderr, "bench_handler: %s\n", err.msg);
+        return 1;
+    }
+    rp_invoke_result res;
+    /* Warm up, and check that every event is served. */
+    for (int i = 0; i < n; i++) {
+        rp_handler_invoke(h, ev[i], len[i], &res);
+        if (res.status != RP_INVOKE_OK || res.failed) {
+            fprintf(stderr, "bench_handler: %s was not fully served\n", argv[3 + i]);
+            return 1;
+        }
+    }
+    unsigned long long records = 0, events = 0, bytes = 0;
+    double t0 = now(), t;
+    do {
+        for (int i = 0; i < n; i++) {
+            rp_handler_invoke(h, ev[i], len[i], &res);
+            records += res.records;
+            bytes += len[i];
+            events++;
+        }
+        t = now();
+    } while (t - t0 < seconds);
+    double dt = t - t0;
+    printf("{\"what\": \"handler\", \"records_per_s\": %.0f, \"events_per_s\": %.0f, \"ns_per_record\": %.1f, \"mb_per_s\": %.1f, \"records\": %llu}\n",
+           (double)records / dt, (double)events / dt, dt * 1e9 / (double)records, (double)bytes / dt / 1e6, records);
+    rp_handler_free(h);
+    rp_model_release(m);
+    for (int i = 0; i < n; i++)
+        free(ev[i]);
+    free(ev);
+    free(len);
+    return 0;
+}

@@ -1,0 +1,353 @@
+/* The handler: byte-exact responses (SPEC §2) and every bad-input case of
+ * SPEC §3, one test each.  Model: coef PU_DO=130_205 1.5, PU_DO=1_2 2.0,
+ * trip_distance 3.25, intercept 10.1; expected floats from CPython
+ * (repr(0.0 + 1.0*1.5 + 3.66*3.25 + 10.1) == '23.494999999999997'). */
+#include <stdlib.h>
+
+#include "common/base64.h"
+#include "common/buf.h"
+#include "ridepred/handler.h"
+#include "ridepred/log.h"
+#include "testing.h"
+
+static const char model_json[] =
+    "{\"format\": \"ridepred.model/1\", \"version\": \"model-v\", \"features\": [\"PU_DO=130_205\", "
+    "\"PU_DO=1_2\", \"trip_distance\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1.5, 2.0, 3.25], "
+    "\"intercept\": 10.1}}";
+
+static rp_model *model;
+static rp_handler *h;
+
+#define E_PREFIX "{\"model\": \"ride_duration_prediction_model\", \"version\": \"v\", \"prediction\": "
+#define RIDE "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 256}"
+
+/* Builds {"Records": [{"kinesis": {"data": b64(rec[i]), "sequenceNumber": "i+1"}}, ...]};
+ * a record text starting with '!' is used as the data string itself. */
+static char *kinesis(int n, const char *const *recs)
+{
+    rp_buf b;
+    rp_buf_init(&b, 64u << 20);
+    rp_buf_lit(&b, "{\"Records\": [");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            rp_buf_lit(&b, ", ");
+        rp_buf_lit(&b, "{\"kinesis\": {\"data\": \"");
+        if (recs[i][0] == '!') {
+            rp_buf_puts(&b, recs[i] + 1);
+        } else {
+            size_t len = strlen(recs[i]);
+            char *enc = malloc(RP_BASE64_ENCODED_LEN(len) + 1);
+            size_t e = rp_base64_encode((const unsigned char *)recs[i], len, enc);
+            rp_buf_append(&b, enc, e);
+            free(enc);
+        }
+        rp_buf_printf(&b, "\", \"sequenceNumber\": \"%d\", \"partitionKey\": \"1\"}, \"eventSource\": \"aws:kinesis\"}", i + 1);
+    }
+    rp_buf_lit(&b, "]}");
+    return rp_buf_steal(&b, NULL);
+}
+
+static rp_invoke_result run(const char *event, size_t len)
+{
+    rp_invoke_result res;
+    CHECK(rp_handler_invoke(h, event, len, &res) == 0);
+    return res;
+}
+
+/* One record through a Kinesis event: "" when it failed (and is named in
+ * batchItemFailures), else the response. */
+static void one(const char *rec, const char *want_pred)
+{
+    char *ev = kinesis(1, &rec);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    if (want_pred) {
+        char want[1024];
+        snprintf(want, sizeof want, "{\"predictions\": [" E_PREFIX "%s}]}", want_pred);
+        CHECK_MEM(res.body, res.body_len, want);
+    } else {
+        CHECK_MEM(res.body, res.body_len, "{\"predictions\": [], \"batchItemFailures\": [{\"itemIdentifier\": \"1\"}]}");
+        CHECK(res.failed == 1);
+    }
+    free(ev);
+}
+
+static void invalid_event(const char *ev, const char *msg_part)
+{
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);
+    CHECK(res.error_type && !strcmp(res.error_type, "InvalidEvent"));
+    CHECK(res.body_len > 0 && strstr(res.body, "\"errorType\": \"InvalidEvent\"}"));
+    if (msg_part && !strstr(res.body, msg_part)) {
+        CHECK(!"error message names the problem");
+        fprintf(stderr, "  body: %s\n  want: %s\n", res.body, msg_part);
+    }
+}
+
+TEST(course_event_byte_exact)
+{
+    one(RIDE, "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}");
+}
+
+TEST(direct_event)
+{
+    const char *ev = RIDE;
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len, "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}");
+}
+
+TEST(good_and_bad_records_in_order)
+{
+    const char *recs[] = {
+        RIDE,
+        "!not base64 at all!",
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": \"x\"}",
+        "{\"ride\": {}}",
+    };
+    char *ev = kinesis(4, recs);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK(res.records == 4 && res.served == 2 && res.failed == 2);
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [" E_PREFIX "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}, "
+              E_PREFIX "{\"ride_duration\": 12.1, \"ride_id\": \"x\"}}], "
+              "\"batchItemFailures\": [{\"itemIdentifier\": \"2\"}, {\"itemIdentifier\": \"4\"}]}");
+    free(ev);
+}
+
+TEST(bad_base64)
+{
+    one("!YWJ", NULL);   /* Incorrect padding */
+    one("!Y", NULL);
+    one("!w6k=", NULL);  /* decodes, but to "é" alone: not JSON */
+}
+
+TEST(non_ascii_in_base64)
+{
+    one("!\\u00e9eyJ9", NULL);
+}
+
+TEST(bad_utf8)
+{
+    one("{\"ride\": {\"PULocationID\": \"\xff\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": \"\xed\xa0\x80\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}", NULL);
+    one("\xef\xbb\xbf" RIDE, NULL); /* a BOM: Python's json refuses it */
+}
+
+TEST(bad_json)
+{
+    one("{\"ride\": ", NULL);
+    one(RIDE " x", NULL);
+    one("[1, 2]", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66,}, \"ride_id\": 1}", NULL);
+}
+
+TEST(missing_fields)
+{
+    one("{\"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}}", NULL);
+    one("{\"ride\": {\"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205}, \"ride_id\": 1}", NULL);
+}
+
+TEST(wrong_types)
+{
+    one("{\"ride\": [1], \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": \"3.66\"}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": true}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": null}, \"ride_id\": 1}", NULL);
+}
+
+TEST(trip_distance_not_finite)
+{
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": NaN}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": Infinity}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": -Infinity}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 1e400}, \"ride_id\": 1}", NULL);
+}
+
+TEST(location_types)
+{
+    one("{\"ride\": {\"PULocationID\": true, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": null, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": {}, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    /* Strings and floats are formed as '%s' does: "130.0_205" is unseen. */
+    one("{\"ride\": {\"PULocationID\": \"130\", \"DOLocationID\": \"205\", \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        "{\"ride_duration\": 23.494999999999997, \"ride_id\": 1}");
+    one("{\"ride\": {\"PULocationID\": 130.0, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        "{\"ride_duration\": 21.994999999999997, \"ride_id\": 1}");
+    one("{\"ride\": {\"PULocationID\": 1e2, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        "{\"ride_duration\": 21.994999999999997, \"ride_id\": 1}");
+}
+
+TEST(ride_id_types_and_length)
+{
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1.5}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": true}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": null}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\"}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": -0}",
+        "{\"ride_duration\": 23.494999999999997, \"ride_id\": 0}");
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\\u00e9\\ud83d\\ude00\\\"\\/\"}",
+        "{\"ride_duration\": 23.494999999999997, \"ride_id\": \"\\u00e9\\ud83d\\ude00\\\"/\"}");
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\xc3\xa9\x7f\"}",
+        "{\"ride_duration\": 23.494999999999997, \"ride_id\": \"\\u00e9\\u007f\"}");
+    char rec[1200], want[1200], id[300];
+    memset(id, 'a', 256);
+    id[256] = '\0';
+    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}", id);
+    snprintf(want, sizeof want, "{\"ride_duration\": 23.494999999999997, \"ride_id\": \"%s\"}", id);
+    one(rec, want);
+    strcat(id, "b"); /* 257 characters */
+    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}", id);
+    one(rec, NULL);
+    memset(id, '9', 257);
+    id[257] = '\0';
+    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": %s}", id);
+    one(rec, NULL);
+}
+
+TEST(unseen_category_contributes_nothing)
+{
+    one("{\"ride\": {\"PULocationID\": 7, \"DOLocationID\": 8, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        "{\"ride_duration\": 21.994999999999997, \"ride_id\": 1}");
+}
+
+TEST(duplicate_keys_last_wins)
+{
+    one("{\"ride\": {\"PULocationID\": 9, \"DOLocationID\": 205, \"trip_distance\": 3.66, \"PULocationID\": 130}, \"ride_id\": 5, \"ride_id\": 256}",
+        "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}");
+}
+
+TEST(record_too_large)
+{
+    size_t pad = 1024 * 1024;
+    char *rec = malloc(pad + 200);
+    int n = snprintf(rec, 200, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": \"");
+    memset(rec + n, 'x', pad);
+    strcpy(rec + n + pad, "\"}");
+    const char *r = rec;
+    char *ev = kinesis(1, &r);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK && res.failed == 1);
+    free(ev);
+    free(rec);
+}
+
+static char *nested(int depth)
+{
+    /* {"ride": ..., "ride_id": 1, "x": [[[...]]]} with `depth` levels in all */
+    char *s = malloc((size_t)depth * 2 + 200);
+    int n = sprintf(s, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": ");
+    for (int i = 1; i < depth; i++)
+        s[n++] = '[';
+    for (int i = 1; i < depth; i++)
+        s[n++] = ']';
+    strcpy(s + n, "}");
+    return s;
+}
+
+TEST(nesting_limit)
+{
+    char *ok = nested(64), *deep = nested(65);
+    one(ok, "{\"ride_duration\": 23.494999999999997, \"ride_id\": 1}");
+    one(deep, NULL);
+    free(ok);
+    free(deep);
+}
+
+TEST(invalid_events)
+{
+    invalid_event("", "not valid JSON");
+    invalid_event("{\"Records\": [", "not valid JSON");
+    invalid_event("[]", "not a JSON object");
+    invalid_event("\"Records\"", "not a JSON object");
+    invalid_event("{}", "neither");
+    invalid_event("{\"records\": []}", "neither");
+    invalid_event("{\"Records\": {}}", "not an array");
+    invalid_event("{\"Records\": [1]}", "not an object");
+    invalid_event("{\"Records\": [{\"eventSource\": \"aws:kinesis\"}]}", "no \\\"kinesis\\\"");
+    invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\"}}]}", "sequenceNumber");
+    invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\", \"sequenceNumber\": 1}}]}", "sequenceNumber");
+    invalid_event("{\"ride\": {\"PULocationID\": 130}, \"ride_id\": 1}", "DOLocationID is missing");
+    invalid_event("{\"Records\": []} trailing", "extra data");
+}
+
+TEST(event_size_limit)
+{
+    size_t n = 6 * 1024 * 1024 + 1;
+    char *ev = malloc(n);
+    memset(ev, ' ', n);
+    memcpy(ev, "{\"Records\": []}", 15);
+    {
+        rp_invoke_result res = run(ev, n);
+        CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);
+        CHECK(strstr(res.body, "6291456") != NULL);
+    }
+    /* Exactly at the limit is accepted. */
+    rp_invoke_result res = run(ev, n - 1);
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    free(ev);
+}
+
+TEST(empty_records)
+{
+    rp_invoke_result res = run("{\"Records\": []}", 15);
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+}
+
+TEST(version_resolution)
+{
+    char buf[64];
+    unsetenv("MODEL_VERSION");
+    unsetenv("RUN_ID");
+    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "model-v");
+    setenv("RUN_ID", "run-1", 1);
+    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "run-1");
+    setenv("MODEL_VERSION", "mv", 1);
+    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "mv");
+    setenv("MODEL_VERSION", "", 1);
+    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "run-1");
+    unsetenv("MODEL_VERSION");
+    unsetenv("RUN_ID");
+    CHECK_STR(rp_handler_version(NULL, buf, sizeof buf), "unknown");
+}
+
+int main(void)
+{
+    rp_log_configure(RP_LOG_OFF, RP_LOG_TEXT);
+    rp_error err;
+    if (rp_model_from_json(model_json, sizeof model_json - 1, &model, &err) < 0) {
+        fprintf(stderr, "model: %s\n", err.msg);
+        return 1;
+    }
+    rp_handler_config cfg = {.version = "v", .log_failures = false};
+    h = rp_handler_new(model, &cfg, &err);
+    RUN(course_event_byte_exact);
+    RUN(direct_event);
+    RUN(good_and_bad_records_in_order);
+    RUN(bad_base64);
+    RUN(non_ascii_in_base64);
+    RUN(bad_utf8);
+    RUN(bad_json);
+    RUN(missing_fields);
+    RUN(wrong_types);
+    RUN(trip_distance_not_finite);
+    RUN(location_types);
+    RUN(ride_id_types_and_length);
+    RUN(unseen_category_contributes_nothing);
+    RUN(duplicate_keys_last_wins);
+    RUN(record_too_large);
+    RUN(nesting_limit);
+    RUN(invalid_events);
+    RUN(event_size_limit);
+    RUN(empty_records);
+    RUN(version_resolution);
+    rp_handler_free(h);
+    rp_model_release(model);
+    return rp_t_done();
+}
