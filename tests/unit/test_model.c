@@ -1,0 +1,274 @@
+/* Models: the JSON format's rules, tree semantics (float32 values, le/lt,
+ * default_left, mean/sum + base), the native format's round trip and its
+ * refusal of damaged files. */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "ridepred/model.h"
+#include "testing.h"
+
+static rp_model *load(const char *json, rp_error *err)
+{
+    rp_model *m = NULL;
+    if (rp_model_from_json(json, strlen(json), &m, err) < 0)
+        return NULL;
+    return m;
+}
+
+static void refused(const char *json, const char *msg_part)
+{
+    rp_error err;
+    rp_model *m = load(json, &err);
+    CHECK(m == NULL);
+    if (m) {
+        rp_model_release(m);
+        return;
+    }
+    if (!strstr(err.msg, msg_part)) {
+        CHECK(!"error names the problem");
+        fprintf(stderr, "  got: %s\n  want: %s\n", err.msg, msg_part);
+    }
+}
+
+static double predict(rp_model *m, int n, const uint32_t *idx, const double *val)
+{
+    rp_row row = {.n = n};
+    for (int i = 0; i < n; i++) {
+        row.idx[i] = idx[i];
+        row.val[i] = val[i];
+    }
+    double out = NAN;
+    rp_error err;
+    CHECK(rp_model_predict(m, &row, &out, &err) == 0);
+    return out;
+}
+
+#define TREE1(th, split, extra)                                                               \
+    "{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "  \
+    "\"estimator\": {\"type\": \"trees\", \"split\": \"" split "\", " extra "\"trees\": "     \
+    "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, -2, -2], "            \
+    "\"threshold\": [" th ", -2, -2], \"value\": [0, 1.0, 2.0]}]}}"
+
+TEST(linear_sums_in_row_order)
+{
+    rp_error err;
+    rp_model *m = load("{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=1_2\", \"trip_distance\"], "
+                       "\"estimator\": {\"type\": \"linear\", \"coef\": [1.5, 3.25], \"intercept\": 10.1}}", &err);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    uint32_t idx[] = {0, 1};
+    double val[] = {1.0, 3.66};
+    CHECK(predict(m, 2, idx, val) == 0.0 + 1.0 * 1.5 + 3.66 * 3.25 + 10.1);
+    CHECK(rp_model_onehot(m, "PU_DO=1_2", 9) == 0);
+    CHECK(rp_model_onehot(m, "PU_DO=1_3", 9) == -1);
+    CHECK(rp_model_onehot(m, "trip_distance", 13) == -1);
+    CHECK(rp_model_trip_distance(m) == 1);
+    rp_model_release(m);
+}
+
+TEST(trees_compare_float32_values)
+{
+    rp_error err;
+    /* float32(3.66) = 3.6600000858306885 > 3.66: scikit-learn goes right. */
+    rp_model *m = load(TREE1("3.66", "le", ""), &err);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    uint32_t idx[] = {1};
+    double v = 3.66;
+    CHECK(predict(m, 1, idx, &v) == 2.0);
+    v = 3.6599999;
+    CHECK(predict(m, 1, idx, &v) == 1.0);
+    rp_model_release(m);
+    /* threshold exactly float32(3.66): le goes left, lt goes right */
+    m = load(TREE1("3.6600000858306885", "le", ""), &err);
+    v = 3.66;
+    CHECK(m && predict(m, 1, idx, &v) == 1.0);
+    rp_model_release(m);
+    m = load(TREE1("3.6600000858306885", "lt", ""), &err);
+    CHECK(m && predict(m, 1, idx, &v) == 2.0);
+    rp_model_release(m);
+}
+
+TEST(absent_features_are_zero_or_default)
+{
+    rp_error err;
+    rp_model *m = load(TREE1("0.5", "le", ""), &err);
+    CHECK(m && predict(m, 0, NULL, NULL) == 1.0); /* 0 <= 0.5 */
+    rp_model_release(m);
+    m = load("{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "
+             "\"estimator\": {\"type\": \"trees\", \"split\": \"lt\", \"trees\": "
+             "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, 0, 0], "
+             "\"threshold\": [0.5, 0, 0], \"value\": [0, 1.0, 2.0], \"default_left\": [false, true, true]}]}}", &err);
+    CHECK(m != NULL);
+    CHECK(m && predict(m, 0, NULL, NULL) == 2.0); /* missing goes right */
+    uint32_t idx[] = {1};
+    double v = 0.0;
+    CHECK(m && predict(m, 1, idx, &v) == 1.0);    /* present 0 < 0.5 goes left */
+    rp_model_release(m);
+}
+
+TEST(combine_mean_and_sum)
+{
+    rp_error err;
+    const char *two =
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"trip_distance\"], \"estimator\": {\"type\": \"trees\", "
+        "\"combine\": \"%s\", \"base\": %s, \"trees\": [{\"left\": [-1], \"right\": [-1], \"feature\": [0], "
+        "\"threshold\": [0], \"value\": [0.1]}, {\"left\": [-1], \"right\": [-1], \"feature\": [0], \"threshold\": [0], "
+        "\"value\": [0.2]}, {\"left\": [-1], \"right\": [-1], \"feature\": [0], \"threshold\": [0], \"value\": [0.4]}]}}";
+    char doc[1024];
+    snprintf(doc, sizeof doc, two, "mean", "0");
+    rp_model *m = load(doc, &err);
+    volatile double a = 0.1, b = 0.2, c = 0.4, base = 5.5;
+    CHECK(m && predict(m, 0, NULL, NULL) == (0.0 + a + b + c) / 3.0);
+    rp_model_release(m);
+    snprintf(doc, sizeof doc, two, "mean", "5.5");
+    m = load(doc, &err);
+    CHECK(m && predict(m, 0, NULL, NULL) == (0.0 + a + b + c) / 3.0 + base);
+    rp_model_release(m);
+    snprintf(doc, sizeof doc, two, "sum", "5.5");
+    m = load(doc, &err);
+    CHECK(m && predict(m, 0, NULL, NULL) == base + a + b + c);
+    rp_model_release(m);
+}
+
+TEST(float32_overflow_refused_for_trees)
+{
+    rp_error err;
+    rp_model *m = load(TREE1("0.5", "le", ""), &err);
+    rp_row row = {.n = 1, .idx = {1}, .val = {1e39}};
+    double out;
+    CHECK(m && rp_model_predict(m, &row, &out, &err) == -1);
+    CHECK(strstr(err.msg, "float32") != NULL);
+    rp_model_release(m);
+}
+
+TEST(json_models_refused_with_reasons)
+{
+    refused("[]", "JSON object");
+    refused("{\"format\": \"x\"}", "ridepred.model/1");
+    refused("{\"format\": \"ridepred.model/1\", \"estimator\": {\"type\": \"linear\"}}", "features");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"]}", "estimator");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"svm\"}}", "svm");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}", "2 values for 1 features");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\", \"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}", "appears twice");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [1], \"estimator\": {}}", "features[0]");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [NaN], \"intercept\": 0}}", "finite");
+    refused(TREE1("NaN", "le", ""), "NaN threshold");
+    refused(TREE1("1", "ge", ""), "split");
+    refused(TREE1("1", "le", "\"combine\": \"max\", "), "combine");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": []}}", "at least one tree");
+    /* a cycle, a shared node, a child out of range, a feature out of range */
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, 0], \"right\": [1, 0], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}", "reached twice");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [5, -1], \"right\": [1, -1], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}", "out of range");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [3, 0, 0], \"threshold\": [0, 0, 0], \"value\": [0, 0, 0]}]}}", "tests feature 3");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [-1, 2], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "same length");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1.5], \"right\": [-1], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "integers");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [3], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "one child");
+    refused("{\"format\": \"ridepred.model/1\"", "not valid JSON");
+}
+
+static rp_buf native_of(const char *json)
+{
+    rp_buf b;
+    rp_buf_init(&b, 1 << 24);
+    rp_error err;
+    rp_model *m = load(json, &err);
+    CHECK(m != NULL);
+    char path[] = "/tmp/rp-test-model-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK(rp_model_write_native(m, path, &err) == 0);
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rp_buf_append(&b, chunk, n);
+    if (f)
+        fclose(f);
+    unlink(path);
+    rp_model_release(m);
+    return b;
+}
+
+TEST(native_round_trip_and_damage)
+{
+    const char *json = TREE1("3.66", "le", "\"combine\": \"mean\", \"base\": 0.25, ");
+    rp_buf b = native_of(json);
+    rp_error err;
+    rp_model *m = NULL;
+    CHECK(rp_model_from_native(b.data, b.len, true, NULL, &m, &err) == 0);
+    if (m) {
+        rp_model_info in;
+        rp_model_get_info(m, &in);
+        CHECK(in.kind == RP_MODEL_TREES && in.n_trees == 1 && in.n_nodes == 3 && in.n_leaves == 2 && in.max_depth == 1);
+        CHECK(!strcmp(in.format, "native"));
+        uint32_t idx[] = {1};
+        double v = 3.66;
+        CHECK(predict(m, 1, idx, &v) == 2.0 + 0.25);
+        rp_model_release(m);
+    }
+    /* truncated at every length */
+    for (size_t n = 0; n < b.len; n += 7) {
+        m = NULL;
+        CHECK(rp_model_from_native(b.data, n, true, NULL, &m, &err) == -1);
+        rp_model_release(m);
+    }
+    /* every single-byte flip is caught (checksums), or, unverified, never
+     * read out of bounds (ASan runs this) */
+    for (size_t i = 0; i < b.len; i++) {
+        b.data[i] ^= 0x5a;
+        m = NULL;
+        CHECK(rp_model_from_native(b.data, b.len, true, NULL, &m, &err) == -1);
+        rp_model_release(m);
+        rp_model_load_opts noverify = {.verify_checksum = false};
+        m = NULL;
+        if (rp_model_from_native(b.data, b.len, true, &noverify, &m, &err) == 0) {
+            rp_row row = {.n = 1, .idx = {1}, .val = {3.66}};
+            double out;
+            rp_model_predict(m, &row, &out, &err);
+            rp_model_release(m);
+        }
+        b.data[i] ^= 0x5a;
+    }
+    CHECK(rp_model_from_native("RIDEPREX", 8, true, NULL, &m, &err) == -1);
+    CHECK(strstr(err.msg, "not a ridepred native model") != NULL);
+    rp_buf_cleanup(&b);
+}
+
+TEST(load_detects_format)
+{
+    rp_error err;
+    rp_model *m = NULL;
+    CHECK(rp_model_load("/nonexistent/model.json", NULL, &m, &err) == -1);
+    CHECK(err.code == RP_ERR_NOT_FOUND);
+    char path[] = "/tmp/rp-test-json-XXXXXX";
+    int fd = mkstemp(path);
+    const char *json = TREE1("1", "le", "");
+    CHECK(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+    close(fd);
+    CHECK(rp_model_load(path, NULL, &m, &err) == 0);
+    if (m) {
+        rp_model_info in;
+        rp_model_get_info(m, &in);
+        CHECK(!strcmp(in.format, "json"));
+        rp_model_release(m);
+    }
+    unlink(path);
+}
+
+int main(void)
+{
+    RUN(linear_sums_in_row_order);
+    RUN(trees_compare_float32_values);
+    RUN(absent_features_are_zero_or_default);
+    RUN(combine_mean_and_sum);
+    RUN(float32_overflow_refused_for_trees);
+    RUN(json_models_refused_with_reasons);
+    RUN(native_round_trip_and_damage);
+    RUN(load_detects_format);
+    return rp_t_done();
+}
