@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* 1 for bytes that may appear unescaped in a string and need no checking. */
 static const uint8_t plain[256] = {
@@ -22,6 +25,20 @@ static const uint8_t plain[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
+
+/* A mask with the high bit set in each byte of w that is '"', '\\', a
+ * control character or non-ASCII.  Borrows can only flag bytes above a
+ * flagged one, so the lowest flag is exact (little-endian: the first byte). */
+static inline uint64_t special_bytes(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t b = w ^ (ones * '\\');
+    uint64_t zq = (q - ones) & ~q;
+    uint64_t zb = (b - ones) & ~b;
+    uint64_t lt = (w - ones * 0x20) & ~w;
+    return (zq | zb | lt | w) & high;
+}
 
 static int fail(rp_json_reader *r, const char *what)
 {
@@ -100,6 +117,37 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
     const unsigned char *e = (const unsigned char *)r->end;
     bool escaped = false;
     for (;;) {
+        /* Sixteen (SSE2) or eight (SWAR, portable: arm64 Lambdas) bytes at
+         * a time while none needs a look, then byte by byte. */
+#ifdef __SSE2__
+        while (e - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                      _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* < 0x20 or >= 0x80 */
+            unsigned m = (unsigned)_mm_movemask_epi8(sp);
+            if (m) {
+                p += __builtin_ctz(m);
+                if (*p == '"')
+                    goto done;
+                goto slow;
+            }
+            p += 16;
+        }
+#endif
+        while (e - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            uint64_t m = special_bytes(w);
+            if (m) {
+                p += (unsigned)__builtin_ctzll(m) >> 3;
+                break;
+            }
+            p += 8;
+        }
+#ifdef __SSE2__
+    slow:
+#endif
         while (p < e && plain[*p])
             p++;
         if (p >= e) {
@@ -108,7 +156,7 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
         }
         unsigned char c = *p;
         if (c == '"')
-            break;
+            goto done;
         if (c == '\\') {
             escaped = true;
             if (p + 1 >= e) {
@@ -143,6 +191,7 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
         }
         p += n;
     }
+done:
     v->type = RP_JSON_STRING;
     v->ptr = r->p + 1;
     v->len = (size_t)((const char *)p - v->ptr);
@@ -471,10 +520,8 @@ size_t rp_json_str_chars(const rp_json_value *v)
     return n;
 }
 
-bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_t n)
+bool rp__json_str_eq_escaped(const rp_json_value *v, const char *lit, size_t n)
 {
-    if (!v->escaped)
-        return v->len == n && memcmp(v->ptr, lit, n) == 0;
     if (v->len > 6 * n)
         return false;
     char tmp[256];

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ridepred/error.h"
 
@@ -75,8 +76,14 @@ int rp_json_skip(rp_json_reader *r, const rp_json_value *entered);
 int rp_json_end(rp_json_reader *r);
 
 /* True when the string view equals the given plain ASCII text once its
- * escapes are decoded. */
-bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_t n);
+ * escapes are decoded.  Inline: keys are compared on every member. */
+bool rp__json_str_eq_escaped(const rp_json_value *v, const char *lit, size_t n);
+static inline bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_t n)
+{
+    if (!v->escaped)
+        return v->len == n && memcmp(v->ptr, lit, n) == 0;
+    return rp__json_str_eq_escaped(v, lit, n);
+}
 
 /* The number as Python's float() would read it (correctly rounded;
  * integers of any length included; overflow gives +-inf). */
