@@ -4,24 +4,25 @@
 
 static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Value + 1 for the alphabet, 65 for '=', 0 for anything else. */
-static const uint8_t dec1[256] = {
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,
-    53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0, 65,  0,  0,
-     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
-    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,
-     0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
-    42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+/* 0..63 for the alphabet, 0xFE for '=', 0xFF for anything else: a value
+ * with either of the top two bits set is not a data character. */
+static const uint8_t dec[256] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0xff, 0xff, 0xff, 0x3f,
+    0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff,
+    0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+    0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+    0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
 long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char **why)
@@ -29,13 +30,29 @@ long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char *
     const unsigned char *p = (const unsigned char *)in, *e = p + n;
     unsigned char *o = out;
 
-    /* Fast path: whole quads of alphabet characters. */
-    while (e - p >= 4) {
-        uint8_t a = dec1[p[0]], b = dec1[p[1]], c = dec1[p[2]], d = dec1[p[3]];
-        if ((uint8_t)(a - 1) >= 64 || (uint8_t)(b - 1) >= 64 || (uint8_t)(c - 1) >= 64 || (uint8_t)(d - 1) >= 64)
+    /* Fast path: runs of alphabet characters, two quads (six bytes) at a
+     * time, then one quad.  Alphabet characters are ASCII, so the check for
+     * non-ASCII input is only needed on the slow path. */
+    while (e - p >= 8) {
+        uint64_t a = dec[p[0]], b = dec[p[1]], c = dec[p[2]], d = dec[p[3]];
+        uint64_t f = dec[p[4]], g = dec[p[5]], h = dec[p[6]], i = dec[p[7]];
+        if ((a | b | c | d | f | g | h | i) & 0xC0)
             break;
-        a--, b--, c--, d--;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
+        uint64_t v = a << 42 | b << 36 | c << 30 | d << 24 | f << 18 | g << 12 | h << 6 | i;
+        o[0] = (unsigned char)(v >> 40);
+        o[1] = (unsigned char)(v >> 32);
+        o[2] = (unsigned char)(v >> 24);
+        o[3] = (unsigned char)(v >> 16);
+        o[4] = (unsigned char)(v >> 8);
+        o[5] = (unsigned char)v;
+        o += 6;
+        p += 8;
+    }
+    while (e - p >= 4) {
+        uint32_t a = dec[p[0]], b = dec[p[1]], c = dec[p[2]], d = dec[p[3]];
+        if ((a | b | c | d) & 0xC0)
+            break;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
         o[0] = (unsigned char)(v >> 16);
         o[1] = (unsigned char)(v >> 8);
         o[2] = (unsigned char)v;
@@ -47,15 +64,21 @@ long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char *
     int quad_pos = 0, pads = 0;
     unsigned leftchar = 0;
     for (; p < e; p++) {
-        uint8_t c = dec1[*p];
-        if (c == 65) {
-            if (quad_pos >= 2 && quad_pos + ++pads >= 4)
+        if (*p >= 0x80)
+            goto non_ascii;
+        uint8_t c = dec[*p];
+        if (c == 0xFE) {
+            if (quad_pos >= 2 && quad_pos + ++pads >= 4) {
+                /* Python checks the whole string is ASCII before decoding. */
+                for (p++; p < e; p++)
+                    if (*p >= 0x80)
+                        goto non_ascii;
                 return (long)(o - out);
+            }
             continue;
         }
-        if (c == 0)
+        if (c == 0xFF)
             continue;
-        c--;
         pads = 0;
         switch (quad_pos) {
         case 0:
@@ -87,6 +110,10 @@ long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char *
         return -1;
     }
     return (long)(o - out);
+non_ascii:
+    if (why)
+        *why = "string argument should contain only ASCII characters";
+    return -1;
 }
 
 size_t rp_base64_encode(const unsigned char *in, size_t n, char *out)

@@ -135,10 +135,6 @@ static int record_payload(rp_handler *h, const rp_kinesis_record *rec, const cha
         n = rp_json_str_decode(&rec->data, h->unescaped.data);
         b64 = h->unescaped.data;
     }
-    /* b64decode takes ASCII only. */
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)b64[i] >= 0x80)
-            return rp_error_set(why, RP_ERR_INVALID, "bad base64: string argument should contain only ASCII characters");
     rp_buf_reset(&h->decoded);
     if (rp_buf_grow(&h->decoded, RP_BASE64_DECODED_MAX(n)) != 0)
         return rp_error_set(why, RP_ERR_LIMIT, "kinesis.data is too large");

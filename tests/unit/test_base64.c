@@ -36,6 +36,11 @@ TEST(decode_python_vectors)
     dec("Y", NULL);            /* 1 more than a multiple of 4 */
     dec("YWJjZA=", NULL);
     dec("YWJjZA", NULL);
+    dec("YWJj\xc3\xa9", NULL);    /* non-ASCII: refused even where it would be skipped */
+    dec("YWJjZA==\xc3\xa9", NULL); /* ... and after the padding */
+    dec("YWJjZGVmZ2hp", "abcdefghi");
+    dec("YWJjZGVmZ2hpag==", "abcdefghij");
+    dec("YWJjZGVm Z2hpag==", "abcdefghij");
 }
 
 TEST(decode_errors_say_why)
