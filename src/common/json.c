@@ -110,31 +110,27 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *e)
     return 0;
 }
 
-/* Scans a string whose opening quote is at r->p. */
-static int scan_string(rp_json_reader *r, rp_json_value *v)
+/* Finishes a string whose closing quote is at p. */
+static inline int string_done(rp_json_reader *r, rp_json_value *v, const unsigned char *p, bool escaped)
 {
-    const unsigned char *p = (const unsigned char *)r->p + 1;
+    v->type = RP_JSON_STRING;
+    v->ptr = r->p + 1;
+    v->len = (size_t)((const char *)p - v->ptr);
+    v->escaped = escaped;
+    v->is_int = false;
+    v->nonfinite = false;
+    r->p = (const char *)p + 1;
+    return 1;
+}
+
+/* The general case: escapes, non-ASCII, control characters, the end of the
+ * input.  Continues the scan of the string opened at r->p from p. */
+static __attribute__((noinline)) int scan_string_slow(rp_json_reader *r, rp_json_value *v,
+                                                      const unsigned char *p)
+{
     const unsigned char *e = (const unsigned char *)r->end;
     bool escaped = false;
     for (;;) {
-        /* Sixteen (SSE2) or eight (SWAR, portable: arm64 Lambdas) bytes at
-         * a time while none needs a look, then byte by byte. */
-#ifdef __SSE2__
-        while (e - p >= 16) {
-            __m128i x = _mm_loadu_si128((const __m128i *)p);
-            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                                      _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* < 0x20 or >= 0x80 */
-            unsigned m = (unsigned)_mm_movemask_epi8(sp);
-            if (m) {
-                p += __builtin_ctz(m);
-                if (*p == '"')
-                    goto done;
-                goto slow;
-            }
-            p += 16;
-        }
-#endif
         while (e - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
@@ -145,9 +141,6 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
             }
             p += 8;
         }
-#ifdef __SSE2__
-    slow:
-#endif
         while (p < e && plain[*p])
             p++;
         if (p >= e) {
@@ -156,7 +149,7 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
         }
         unsigned char c = *p;
         if (c == '"')
-            goto done;
+            return string_done(r, v, p, escaped);
         if (c == '\\') {
             escaped = true;
             if (p + 1 >= e) {
@@ -191,15 +184,32 @@ static int scan_string(rp_json_reader *r, rp_json_value *v)
         }
         p += n;
     }
-done:
-    v->type = RP_JSON_STRING;
-    v->ptr = r->p + 1;
-    v->len = (size_t)((const char *)p - v->ptr);
-    v->escaped = escaped;
-    v->is_int = false;
-    v->nonfinite = false;
-    r->p = (const char *)p + 1;
-    return 1;
+}
+
+/* Scans a string whose opening quote is at r->p.  The common case, plain
+ * ASCII up to the closing quote, stays inline; anything else goes to
+ * scan_string_slow. */
+static inline __attribute__((always_inline)) int scan_string(rp_json_reader *r, rp_json_value *v)
+{
+    const unsigned char *p = (const unsigned char *)r->p + 1;
+#ifdef __SSE2__
+    const unsigned char *e = (const unsigned char *)r->end;
+    while (e - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                               _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                  _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* < 0x20 or >= 0x80 */
+        unsigned m = (unsigned)_mm_movemask_epi8(sp);
+        if (m) {
+            p += __builtin_ctz(m);
+            if (*p == '"')
+                return string_done(r, v, p, false);
+            break;
+        }
+        p += 16;
+    }
+#endif
+    return scan_string_slow(r, v, p);
 }
 
 static int scan_literal(rp_json_reader *r, const char *lit, size_t n)
