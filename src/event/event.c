@@ -25,19 +25,32 @@ static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
     return rc;
 }
 
-static int records_array(rp_json_reader *r, rp_record_fn fn, void *ctx, rp_event *ev, rp_error *err)
+/* Walks one "Records" array.  A structurally bad record (SPEC §3: the
+ * whole invocation fails) is remembered in *bad, the rest of the array is
+ * only validated, and the caller decides at the end: a later "Records" key
+ * replaces this one, as in Python.  Returns -1 only on a JSON error or when
+ * the callback stops the scan. */
+static int records_array(rp_json_reader *r, rp_record_fn fn, void *ctx, rp_event *ev, bool *bad,
+                         rp_error *bad_err, rp_error *err)
 {
     rp_json_value v, k;
     int rc;
     ev->n_records = 0;
+    *bad = false;
     if (fn(ctx, NULL, err) < 0)
         return -1;
     while ((rc = rp_json_element(r)) == 1) {
         if (rp_json_next(r, &v) < 0)
             goto json;
         size_t index = ev->n_records++;
-        if (v.type != RP_JSON_OBJECT)
-            return rp_error_set(err, RP_ERR_INVALID, "Records[%zu] is not an object", index);
+        if (*bad || v.type != RP_JSON_OBJECT) {
+            if (!*bad)
+                rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu] is not an object", index);
+            *bad = true;
+            if (rp_json_skip(r, &v) < 0)
+                goto json;
+            continue;
+        }
         rp_kinesis_record rec;
         memset(&rec, 0, sizeof rec);
         rec.index = index;
@@ -62,13 +75,16 @@ static int records_array(rp_json_reader *r, rp_record_fn fn, void *ctx, rp_event
         if (more < 0)
             goto json;
         if (!has_kinesis)
-            return rp_error_set(err, RP_ERR_INVALID, "Records[%zu] has no \"kinesis\" object", index);
-        if (!rec.has_seq)
-            return rp_error_set(err, RP_ERR_INVALID, "Records[%zu] has no kinesis.sequenceNumber", index);
-        if (rec.seq.type != RP_JSON_STRING)
-            return rp_error_set(err, RP_ERR_INVALID, "Records[%zu]: kinesis.sequenceNumber is not a string", index);
-        if (fn(ctx, &rec, err) < 0)
+            rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu] has no \"kinesis\" object", index);
+        else if (!rec.has_seq)
+            rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu] has no kinesis.sequenceNumber", index);
+        else if (rec.seq.type != RP_JSON_STRING)
+            rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu]: kinesis.sequenceNumber is not a string", index);
+        else if (fn(ctx, &rec, err) < 0)
             return -1;
+        else
+            continue;
+        *bad = true;
     }
     if (rc < 0)
         goto json;
@@ -93,7 +109,9 @@ int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_
             goto json;
         return rp_error_set(err, RP_ERR_INVALID, "event is not a JSON object");
     }
-    bool has_records = false, records_ok = false;
+    bool has_records = false, records_ok = false, records_bad = false;
+    rp_error bad_err;
+    rp_error_clear(&bad_err);
     int rc;
     while ((rc = rp_json_member(&r, &k)) == 1) {
         if (rp_json_str_eq(&k, "Records", 7)) {
@@ -101,8 +119,9 @@ int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_
             if (rp_json_next(&r, &v) < 0)
                 goto json;
             records_ok = v.type == RP_JSON_ARRAY;
+            records_bad = false;
             if (records_ok) {
-                if (records_array(&r, fn, ctx, ev, err) < 0)
+                if (records_array(&r, fn, ctx, ev, &records_bad, &bad_err, err) < 0)
                     return -1;
             } else if (rp_json_skip(&r, &v) < 0) {
                 goto json;
@@ -118,6 +137,10 @@ int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_
     if (has_records) {
         if (!records_ok)
             return rp_error_set(err, RP_ERR_INVALID, "event \"Records\" is not an array");
+        if (records_bad) {
+            *err = bad_err;
+            return -1;
+        }
         ev->kind = RP_EVENT_KINESIS;
         return 0;
     }

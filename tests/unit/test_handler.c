@@ -273,6 +273,16 @@ TEST(invalid_events)
     invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\", \"sequenceNumber\": 1}}]}", "sequenceNumber");
     invalid_event("{\"ride\": {\"PULocationID\": 130}, \"ride_id\": 1}", "DOLocationID is missing");
     invalid_event("{\"Records\": []} trailing", "extra data");
+    invalid_event("{\"Records\": [], \"Records\": [1]}", "not an object");
+}
+
+TEST(duplicate_records_key_last_wins)
+{
+    /* Python's json keeps the last "Records": an earlier bad array does not count. */
+    const char *ev = "{\"Records\": [1, {}], \"Records\": []}";
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
 }
 
 TEST(event_size_limit)
@@ -344,6 +354,7 @@ int main(void)
     RUN(record_too_large);
     RUN(nesting_limit);
     RUN(invalid_events);
+    RUN(duplicate_records_key_last_wins);
     RUN(event_size_limit);
     RUN(empty_records);
     RUN(version_resolution);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: --help everywhere, exit codes, the
+# predict forms, inspect output, logs in both formats, clear errors.
+set -u
+bin=${RIDEPRED_BIN:-$(dirname "$0")/../../build/ridepred}
+fixtures=${RIDEPRED_FIXTURES_DIR:-$(dirname "$0")/../../../shared/fixtures}
+if [ ! -d "$fixtures/events" ]; then
+  echo "SKIP: fixtures not found at $fixtures (set RIDEPRED_FIXTURES_DIR)" >&2
+  [ -n "${CI:-}" ] && exit 1
+  exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+expect_exit() { # want desc cmd...
+  local want=$1 desc=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "$desc: exit $got, want $want; stderr: $(head -c 300 "$tmp/err")"; fi
+}
+contains() { # file text desc
+  if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi
+}
+
+cat > "$tmp/m.json" <<'JSON'
+{"format": "ridepred.model/1", "version": "v1", "features": ["PU_DO=130_205", "trip_distance"],
+ "estimator": {"type": "linear", "coef": [1.5, 3.25], "intercept": 10.1}}
+JSON
+
+# --help on every command, to stdout, exit 0
+for c in "" "invoke" "predict" "model"; do
+  expect_exit 0 "ridepred $c --help" $bin $c --help
+  contains "$tmp/out" "usage: ridepred" "ridepred $c --help"
+done
+expect_exit 0 "model convert --help" $bin model convert --help
+expect_exit 0 "--version" $bin --version
+contains "$tmp/out" "ridepred " "--version"
+grep -q "TEST_RUN" <($bin invoke --help) && ok || bad "invoke --help says publishing is not there yet"
+
+# usage errors exit 2
+expect_exit 2 "no command" $bin
+expect_exit 2 "unknown command" $bin frobnicate
+expect_exit 2 "unknown option" $bin invoke --bogus
+expect_exit 2 "predict with half the flags" $bin predict --model "$tmp/m.json" --pu 1
+expect_exit 2 "no model anywhere" env -u MODEL_LOCATION $bin invoke "$fixtures/events/course-event.json"
+contains "$tmp/err" "MODEL_LOCATION" "no model: says what to do"
+expect_exit 2 "bad log format" $bin invoke --log-format xml --model "$tmp/m.json" "$fixtures/events/course-event.json"
+
+# could not run: exit 3 with a clear message
+expect_exit 3 "missing model" $bin invoke --model "$tmp/nope.json" "$fixtures/events/course-event.json"
+contains "$tmp/err" "nope.json" "missing model is named"
+echo '{"format": "x"}' > "$tmp/bad.json"
+expect_exit 3 "bad model" $bin invoke --model "$tmp/bad.json" "$fixtures/events/course-event.json"
+contains "$tmp/err" "ridepred.model/1" "bad model says why"
+expect_exit 3 "missing event file" $bin invoke --model "$tmp/m.json" "$tmp/none.json"
+
+# invoke: answers, exit 0; InvalidEvent printed then exit 1
+expect_exit 0 "invoke course event" env RUN_ID=Test123 $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
+contains "$tmp/out" '"version": "Test123", "prediction": {"ride_duration": 23.494999999999997, "ride_id": 256}' "invoke course event"
+expect_exit 0 "invoke from stdin" sh -c "$bin invoke --model '$tmp/m.json' - < '$fixtures/events/seed-direct.json'"
+contains "$tmp/out" '{"ride_duration": 23.494999999999997, "ride_id": 123}' "direct event from stdin"
+expect_exit 0 "--model-version wins over RUN_ID" env RUN_ID=r $bin invoke --model "$tmp/m.json" --model-version mv "$fixtures/events/course-event.json"
+contains "$tmp/out" '"version": "mv"' "--model-version"
+echo '[1, 2]' > "$tmp/list.json"
+expect_exit 1 "invalid event" $bin invoke --model "$tmp/m.json" "$tmp/list.json"
+contains "$tmp/out" '"errorType": "InvalidEvent"}' "invalid event body"
+head -c 7000000 /dev/zero | tr '\0' ' ' > "$tmp/big.json"
+expect_exit 1 "event over 6 MiB" $bin invoke --model "$tmp/m.json" "$tmp/big.json"
+contains "$tmp/out" "6291456" "6 MiB limit named"
+
+# a failed record is logged with its reason: text and JSON logs
+echo '{"Records": [{"kinesis": {"data": "bm90IGpzb24=", "sequenceNumber": "7"}}]}' > "$tmp/badrec.json"
+expect_exit 0 "bad record" $bin invoke --model "$tmp/m.json" "$tmp/badrec.json"
+contains "$tmp/out" '{"predictions": [], "batchItemFailures": [{"itemIdentifier": "7"}]}' "bad record answer"
+contains "$tmp/err" "sequence_number=7" "text log names the record"
+expect_exit 0 "JSON logs" env AWS_LAMBDA_LOG_FORMAT=JSON $bin invoke --model "$tmp/m.json" "$tmp/badrec.json"
+if /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]; d=json.loads(open(sys.argv[1]).readline()); assert d["level"]=="WARN" and d["sequence_number"]=="7" and "reason" in d' "$tmp/err"; then ok; else bad "JSON log lines: $(cat "$tmp/err")"; fi
+expect_exit 0 "log level off" $bin invoke --log-level off --model "$tmp/m.json" "$tmp/badrec.json"
+[ ! -s "$tmp/err" ] && ok || bad "--log-level off still logs"
+
+# predict: flags and JSON, numbers stay numbers
+expect_exit 0 "predict flags" $bin predict --model "$tmp/m.json" --pu 130 --do 205 --distance 3.66
+contains "$tmp/out" "23.494999999999997" "predict flags"
+expect_exit 0 "predict JSON" $bin predict --model "$tmp/m.json" '{"PULocationID": 130, "DOLocationID": 205, "trip_distance": 3.66}'
+contains "$tmp/out" "23.494999999999997" "predict JSON"
+expect_exit 0 "predict float PU" $bin predict --model "$tmp/m.json" --pu 130.0 --do 205 --distance 3.66
+contains "$tmp/out" "21.994999999999997" "130.0 forms PU_DO 130.0_205 (unseen)"
+expect_exit 1 "predict bad distance" $bin predict --model "$tmp/m.json" --pu 130 --do 205 --distance abc
+contains "$tmp/err" "trip_distance" "bad distance is named"
+
+# model convert / inspect
+expect_exit 0 "convert" $bin model convert "$tmp/m.json" "$tmp/m.rpm"
+expect_exit 0 "inspect" $bin model inspect "$tmp/m.rpm"
+contains "$tmp/out" "kind:       linear" "inspect text"
+expect_exit 0 "inspect --json" $bin model inspect --json "$tmp/m.rpm"
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["format"]=="native" and d["kind"]=="linear" and d["features"]==2 and d["version"]=="v1"' "$tmp/out"; then ok; else bad "inspect --json: $(cat "$tmp/out")"; fi
+head -c 100 "$tmp/m.rpm" > "$tmp/trunc.rpm"
+expect_exit 3 "truncated native model" $bin model inspect "$tmp/trunc.rpm"
+contains "$tmp/err" "truncated" "truncated model says so"
+cp "$tmp/m.rpm" "$tmp/flip.rpm"; printf '\x55' | dd of="$tmp/flip.rpm" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_exit 3 "damaged native model" $bin model inspect "$tmp/flip.rpm"
+contains "$tmp/err" "checksum" "damaged model says checksum"
+expect_exit 0 "convert native to native" $bin model convert "$tmp/m.rpm" "$tmp/m2.rpm"
+cmp -s "$tmp/m.rpm" "$tmp/m2.rpm" && ok || bad "native round trip is not byte-identical"
+expect_exit 3 "convert into a missing dir" $bin model convert "$tmp/m.json" "$tmp/no/such/dir/m.rpm"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
