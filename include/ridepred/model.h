@@ -74,6 +74,17 @@ int32_t rp_model_trip_distance(const rp_model *m);
  * if a tree walk leaves its bounds. */
 int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error *err);
 
+/* Predicts n rows at once: the same results, bit for bit, as n calls of
+ * rp_model_predict, but tree walks of many rows are interleaved so that
+ * their memory accesses overlap (several times faster on forests).
+ * status[i] is RP_OK or the error code of row i (its message:
+ * rp_model_status_message).  Never allocates. */
+void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out,
+                            rp_code *status);
+
+/* The message for a status of rp_model_predict_batch. */
+const char *rp_model_status_message(rp_code status);
+
 typedef struct rp_model_info {
     rp_model_kind kind;
     const char *format;        /* "native" or "json": where it was loaded from */

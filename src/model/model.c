@@ -338,68 +338,173 @@ int32_t rp_model_trip_distance(const rp_model *m)
     return m->meta->trip_distance == UINT32_MAX ? -1 : (int32_t)m->meta->trip_distance;
 }
 
-static int predict_trees(const rp_model *m, const rp_row *row, double *out, rp_error *err)
+static const char msg_f32[] =
+    "a feature value is beyond float32 range (tree models compare float32 values, as scikit-learn does)";
+static const char msg_walk[] = "model is corrupt: a tree walk leaves its bounds";
+
+const char *rp_model_status_message(rp_code status)
 {
-    const rp_img_meta *mt = m->meta;
-    float xs[RP_ROW_MAX];
-    for (int k = 0; k < row->n; k++) {
-        /* scikit-learn casts X to float32 and refuses what overflows it. */
-        xs[k] = (float)row->val[k];
-        if (!isfinite(xs[k]))
-            return rp_error_set(err, RP_ERR_INVALID, "a feature value is beyond float32 range (tree models compare float32 values, as scikit-learn does)");
+    switch (status) {
+    case RP_OK: return "ok";
+    case RP_ERR_INVALID: return msg_f32;
+    case RP_ERR_CORRUPT: return msg_walk;
+    default: return rp_code_name(status);
     }
+}
+
+/* Rows walked in lockstep: independent node loads in flight together hide
+ * the latency of nodes that are not in cache. */
+#define LANES 8
+
+/* A row as the tree walk sees it.  Rows have at most RP_ROW_MAX entries,
+ * and ride rows two (the PU_DO one-hot column and trip_distance), so the
+ * first two are kept in registers-friendly fields; UINT32_MAX is "none". */
+typedef struct lane {
+    uint32_t c0, c1;
+    float x0, x1;
+    uint32_t n;
+    uint32_t idx[RP_ROW_MAX];
+    float x[RP_ROW_MAX];
+} lane;
+
+/* One step from internal node nd for a row: the child index. */
+static inline uint32_t step(const rp_img_node *nd, uint32_t f, const lane *L)
+{
+    uint32_t col = f & RP_NODE_FEATURE_MASK;
+    float x;
+    if (col == L->c0) {
+        x = L->x0;
+    } else if (col == L->c1) {
+        x = L->x1;
+    } else {
+        uint32_t j = 2;
+        while (j < L->n && L->idx[j] != col)
+            j++;
+        if (j < L->n)
+            x = L->x[j];
+        else if (f & RP_NODE_HAS_DEFAULT)
+            return (f & RP_NODE_DEFAULT_LEFT) ? nd->left : nd->right;
+        else
+            x = 0.0f;
+    }
+    return x <= nd->threshold ? nd->left : nd->right;
+}
+
+/* Walks tree t for up to LANES rows at once; adds each leaf to acc[k]. */
+static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, double *acc, rp_code *st)
+{
     const rp_img_node *nodes = m->nodes;
-    /* sum: the base first, then each stage in order (gradient boosting);
-     * mean: the trees from 0, divided by their count, then the base. */
-    double acc = mt->combine == RP_COMBINE_SUM ? mt->base : 0.0;
-    for (uint32_t t = 0; t < mt->n_trees; t++) {
-        uint32_t i = m->tree_start[t], end = m->tree_start[t + 1];
-        for (;;) {
+    uint32_t start = m->tree_start[t], end = m->tree_start[t + 1];
+    uint32_t cur[LANES];
+    uint32_t live = 0, alive[LANES];
+    for (size_t k = 0; k < nl; k++)
+        if (st[k] == RP_OK) {
+            cur[live] = start;
+            alive[live++] = (uint32_t)k;
+        }
+    while (live) {
+        uint32_t still = 0;
+        for (uint32_t a = 0; a < live; a++) {
+            uint32_t k = alive[a], i = cur[a];
             const rp_img_node *nd = &nodes[i];
             uint32_t f = nd->feature;
-            if (f == RP_NODE_LEAF)
-                break;
-            uint32_t col = f & RP_NODE_FEATURE_MASK;
-            int k = 0;
-            while (k < row->n && row->idx[k] != col)
-                k++;
-            bool left;
-            if (k < row->n)
-                left = xs[k] <= nd->threshold;
-            else if (f & RP_NODE_HAS_DEFAULT)
-                left = (f & RP_NODE_DEFAULT_LEFT) != 0;
-            else
-                left = 0.0f <= nd->threshold;
-            uint32_t next = left ? nd->left : nd->right;
-            if (next <= i || next >= end)
-                return rp_error_set(err, RP_ERR_CORRUPT, "model is corrupt: tree %u leaves its bounds", t);
-            i = next;
+            if (f == RP_NODE_LEAF) {
+                uint32_t leaf = nd->left;
+                if (leaf >= m->meta->n_leaves)
+                    st[k] = RP_ERR_CORRUPT;
+                else
+                    acc[k] += m->leaves[leaf];
+                continue;
+            }
+            uint32_t next = step(nd, f, &ln[k]);
+            if (next <= i || next >= end) {
+                st[k] = RP_ERR_CORRUPT;
+                continue;
+            }
+            cur[still] = next;
+            alive[still++] = k;
         }
-        uint32_t leaf = nodes[i].left;
-        if (leaf >= mt->n_leaves)
-            return rp_error_set(err, RP_ERR_CORRUPT, "model is corrupt: leaf index out of range in tree %u", t);
-        acc += m->leaves[leaf];
+        live = still;
     }
-    if (mt->combine == RP_COMBINE_MEAN) {
-        acc /= (double)mt->n_trees;
-        if (mt->base != 0.0)
-            acc += mt->base;
+}
+
+static void predict_trees(const rp_model *m, const rp_row *rows, size_t n, double *out, rp_code *st)
+{
+    const rp_img_meta *mt = m->meta;
+    lane ln[LANES];
+    for (size_t base = 0; base < n; base += LANES) {
+        size_t nl = n - base < LANES ? n - base : LANES;
+        double acc[LANES];
+        for (size_t k = 0; k < nl; k++) {
+            const rp_row *row = &rows[base + k];
+            lane *L = &ln[k];
+            st[base + k] = RP_OK;
+            /* sum: the base first, then each stage in order (gradient
+             * boosting); mean: the trees from 0, divided by their count,
+             * then the base. */
+            acc[k] = mt->combine == RP_COMBINE_SUM ? mt->base : 0.0;
+            L->n = (uint32_t)row->n;
+            L->c0 = L->c1 = UINT32_MAX;
+            L->x0 = L->x1 = 0.0f;
+            for (int j = 0; j < row->n; j++) {
+                L->idx[j] = row->idx[j];
+                /* scikit-learn casts X to float32 and refuses what overflows it. */
+                L->x[j] = (float)row->val[j];
+                if (!isfinite(L->x[j]))
+                    st[base + k] = RP_ERR_INVALID;
+            }
+            if (row->n > 0) {
+                L->c0 = row->idx[0];
+                L->x0 = L->x[0];
+            }
+            if (row->n > 1) {
+                L->c1 = row->idx[1];
+                L->x1 = L->x[1];
+            }
+        }
+        for (uint32_t t = 0; t < mt->n_trees; t++)
+            walk_tree(m, t, ln, nl, acc, st + base);
+        for (size_t k = 0; k < nl; k++) {
+            double y = acc[k];
+            if (mt->combine == RP_COMBINE_MEAN) {
+                y /= (double)mt->n_trees;
+                if (mt->base != 0.0)
+                    y += mt->base;
+            }
+            out[base + k] = y;
+        }
     }
-    *out = acc;
-    return 0;
+}
+
+static double predict_linear(const rp_model *m, const rp_row *row)
+{
+    /* As scipy's csr_matvec, then numpy's + intercept_. */
+    double s = 0.0;
+    for (int k = 0; k < row->n; k++)
+        s += row->val[k] * m->coef[row->idx[k]];
+    return s + m->meta->base;
+}
+
+void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out,
+                            rp_code *status)
+{
+    if (m->kind == RP_MODEL_LINEAR) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = predict_linear(m, &rows[i]);
+            status[i] = RP_OK;
+        }
+        return;
+    }
+    predict_trees(m, rows, n, out, status);
 }
 
 int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error *err)
 {
-    if (m->kind == RP_MODEL_LINEAR) {
-        /* As scipy's csr_matvec, then numpy's + intercept_. */
-        double s = 0.0;
-        for (int k = 0; k < row->n; k++)
-            s += row->val[k] * m->coef[row->idx[k]];
-        *out = s + m->meta->base;
-        return 0;
-    }
-    return predict_trees(m, row, out, err);
+    rp_code st;
+    rp_model_predict_batch(m, row, 1, out, &st);
+    if (st != RP_OK)
+        return rp_error_set(err, st, "%s", rp_model_status_message(st));
+    return 0;
 }
 
 void rp_model_get_info(const rp_model *m, rp_model_info *info)

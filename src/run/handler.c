@@ -1,6 +1,8 @@
-/* The handler: one pass over the event, per record decode → features →
- * predict → append the encoded prediction.  Records that cannot be served
- * are named in batchItemFailures and logged; the rest are served. */
+/* The handler: one pass over the event, per record decode → features; the
+ * rows are predicted in batches (tree walks interleave, see
+ * rp_model_predict_batch), then the encoded predictions are appended in
+ * record order.  Records that cannot be served are named in
+ * batchItemFailures and logged; the rest are served. */
 #include "ridepred/handler.h"
 
 #include <stdlib.h>
@@ -16,6 +18,15 @@
 /* The response can be larger than the event (a minimal record is ~60
  * bytes, its prediction ~130), but never more than this. */
 #define RESPONSE_MAX_BYTES ((size_t)64 * 1024 * 1024)
+/* Records decoded before their rows are predicted together. */
+#define BATCH 128
+
+typedef struct pending {
+    rp_json_value seq;   /* view into the event */
+    uint32_t id_off;     /* the encoded ride_id, in ids */
+    uint32_t id_len;
+    bool failed;         /* already failed and logged while decoding */
+} pending;
 
 struct rp_handler {
     rp_model *model;
@@ -27,6 +38,12 @@ struct rp_handler {
     rp_buf unescaped;   /* kinesis.data with JSON escapes decoded */
     rp_buf decoded;     /* kinesis.data base64-decoded */
     rp_buf scratch;     /* feature name */
+    rp_buf ids;         /* encoded ride_ids of the pending records */
+    size_t n_pending;
+    pending pend[BATCH];
+    rp_row rows[BATCH];
+    double preds_out[BATCH];
+    rp_code status[BATCH];
     size_t served, failed;
 };
 
@@ -66,6 +83,7 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
     rp_buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
     rp_buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
     rp_buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
+    rp_buf_init(&h->ids, (size_t)BATCH * 2048);
 
     char vbuf[512];
     const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, vbuf, sizeof vbuf);
@@ -92,6 +110,7 @@ void rp_handler_free(rp_handler *h)
     rp_buf_cleanup(&h->unescaped);
     rp_buf_cleanup(&h->decoded);
     rp_buf_cleanup(&h->scratch);
+    rp_buf_cleanup(&h->ids);
     free(h);
 }
 
@@ -115,7 +134,8 @@ static void add_failure(rp_handler *h, const rp_json_value *seq, const char *why
     rp_pyjson_string(&h->failures, seq);
     rp_buf_putc(&h->failures, '}');
     h->failed++;
-    log_failure(h, seq, why);
+    if (why)
+        log_failure(h, seq, why);
 }
 
 /* Decodes kinesis.data: JSON string → base64 → UTF-8 JSON text. */
@@ -157,44 +177,92 @@ static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp
     return rp_model_predict(h->model, &row, pred, why);
 }
 
+/* Predicts the pending rows and appends their results in record order. */
+static void flush(rp_handler *h)
+{
+    size_t n = h->n_pending;
+    if (!n)
+        return;
+    rp_model_predict_batch(h->model, h->rows, n, h->preds_out, h->status);
+    for (size_t i = 0; i < n; i++) {
+        pending *p = &h->pend[i];
+        if (p->failed) {
+            add_failure(h, &p->seq, NULL);
+            continue;
+        }
+        if (h->status[i] != RP_OK) {
+            add_failure(h, &p->seq, rp_model_status_message(h->status[i]));
+            continue;
+        }
+        size_t mark = h->preds.len;
+        if (mark)
+            rp_buf_lit(&h->preds, ", ");
+        rp_buf_append(&h->preds, h->prefix.data, h->prefix.len);
+        rp_pyjson_double(&h->preds, h->preds_out[i]);
+        rp_buf_lit(&h->preds, ", \"ride_id\": ");
+        rp_buf_append(&h->preds, h->ids.data + p->id_off, p->id_len);
+        rp_buf_lit(&h->preds, "}}");
+        if (h->preds.failed) {
+            h->preds.failed = h->preds.toobig = false;
+            h->preds.len = mark;
+            add_failure(h, &p->seq, "the response would exceed its size limit");
+            continue;
+        }
+        h->served++;
+    }
+    h->n_pending = 0;
+    rp_buf_reset(&h->ids);
+}
+
+static void reset_output(rp_handler *h)
+{
+    rp_buf_reset(&h->preds);
+    rp_buf_reset(&h->failures);
+    rp_buf_reset(&h->ids);
+    h->n_pending = 0;
+    h->served = h->failed = 0;
+}
+
 static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
 {
     rp_handler *h = ctx;
     (void)err;
     if (!rec) {
-        rp_buf_reset(&h->preds);
-        rp_buf_reset(&h->failures);
-        h->served = h->failed = 0;
+        reset_output(h);
         return 0;
     }
+    pending *p = &h->pend[h->n_pending];
+    rp_row *row = &h->rows[h->n_pending];
+    h->n_pending++;
+    p->seq = rec->seq;
+    p->failed = false;
+    row->n = 0;
     rp_error why;
     const char *json = NULL;
     size_t len = 0;
     rp_ride_fields f;
-    double pred;
     if (record_payload(h, rec, &json, &len, &why) < 0 || rp_ride_parse(json, len, &f, &why) < 0 ||
-        serve_fields(h, &f, &pred, &why) < 0) {
-        add_failure(h, &rec->seq, why.msg);
-        return 0;
+        rp_ride_features(&f, h->model, &h->scratch, row, &why) < 0) {
+        log_failure(h, &rec->seq, why.msg);
+        p->failed = true;
+    } else {
+        size_t mark = h->ids.len;
+        if (f.ride_id.type == RP_JSON_STRING)
+            rp_pyjson_string(&h->ids, &f.ride_id);
+        else
+            rp_pyjson_int(&h->ids, &f.ride_id);
+        if (h->ids.failed) {
+            /* cannot happen: a ride_id is at most 256 characters */
+            h->ids.failed = h->ids.toobig = false;
+            h->ids.len = mark;
+            log_failure(h, &rec->seq, "ride_id too long");
+            p->failed = true;
+        }
+        p->id_off = (uint32_t)mark;
+        p->id_len = (uint32_t)(h->ids.len - mark);
     }
-    size_t mark = h->preds.len;
-    if (mark)
-        rp_buf_lit(&h->preds, ", ");
-    rp_buf_append(&h->preds, h->prefix.data, h->prefix.len);
-    rp_pyjson_double(&h->preds, pred);
-    rp_buf_lit(&h->preds, ", \"ride_id\": ");
-    if (f.ride_id.type == RP_JSON_STRING)
-        rp_pyjson_string(&h->preds, &f.ride_id);
-    else
-        rp_pyjson_int(&h->preds, &f.ride_id);
-    rp_buf_lit(&h->preds, "}}");
-    if (h->preds.failed) {
-        h->preds.failed = h->preds.toobig = false;
-        h->preds.len = mark;
-        add_failure(h, &rec->seq, "the response would exceed its size limit");
-        return 0;
-    }
-    h->served++;
+    if (h->n_pending == BATCH)
+        flush(h);
     return 0;
 }
 
@@ -218,9 +286,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     rp_error err;
     rp_event ev;
     memset(res, 0, sizeof *res);
-    rp_buf_reset(&h->preds);
-    rp_buf_reset(&h->failures);
-    h->served = h->failed = 0;
+    reset_output(h);
     if (rp_event_scan(event, len, on_record, h, &ev, &err) < 0) {
         rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, (const char *)NULL);
         return error_body(h, res, "InvalidEvent", err.msg);
@@ -244,6 +310,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         rp_buf_putc(&h->body, '}');
         res->served = 1;
     } else {
+        flush(h);
         res->records = ev.n_records;
         res->served = h->served;
         res->failed = h->failed;
