@@ -1,6 +1,7 @@
 #include "base64.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -38,13 +39,11 @@ long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char *
         uint64_t f = dec[p[4]], g = dec[p[5]], h = dec[p[6]], i = dec[p[7]];
         if ((a | b | c | d | f | g | h | i) & 0xC0)
             break;
-        uint64_t v = a << 42 | b << 36 | c << 30 | d << 24 | f << 18 | g << 12 | h << 6 | i;
-        o[0] = (unsigned char)(v >> 40);
-        o[1] = (unsigned char)(v >> 32);
-        o[2] = (unsigned char)(v >> 24);
-        o[3] = (unsigned char)(v >> 16);
-        o[4] = (unsigned char)(v >> 8);
-        o[5] = (unsigned char)v;
+        uint64_t v = a << 58 | b << 52 | c << 46 | d << 40 | f << 34 | g << 28 | h << 22 | i << 16;
+        /* Six bytes, big-endian, written as eight: the output buffer
+         * (RP_BASE64_DECODED_MAX) always has the two spare bytes here. */
+        v = __builtin_bswap64(v);
+        memcpy(o, &v, 8);
         o += 6;
         p += 8;
     }
