@@ -13,6 +13,7 @@
 
 #include "ridepred/error.h"
 #include "ridepred/model.h"
+#include "ridepred/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,11 +21,23 @@ extern "C" {
 
 typedef struct rp_handler rp_handler;
 
+/* Publishes prediction records (SPEC §2: Data = the prediction event as
+ * json.dumps writes it, PartitionKey = str(ride_id)).  Fills results[i] for
+ * each entry; returns 0, or -1 when the call failed as a whole (then every
+ * result is marked failed).  Records not published are named in
+ * batchItemFailures and left out of predictions (SPEC §3). */
+typedef int (*rp_publish_fn)(void *ctx, const rp_put_entry *entries, size_t n,
+                             rp_put_result *results, rp_error *err);
+
 typedef struct rp_handler_config {
     /* The "version" reported.  NULL: rp_handler_version() of the model. */
     const char *version;
     /* Log every failed record (default true). */
     bool log_failures;
+    /* Where predictions of Kinesis events go; NULL: nowhere (TEST_RUN).
+     * Direct ride events are answered, never published. */
+    rp_publish_fn publish;
+    void *publish_ctx;
 } rp_handler_config;
 
 /* The version SPEC §2 reports: MODEL_VERSION if set (non-empty), else

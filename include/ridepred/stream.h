@@ -1,9 +1,9 @@
 /* ridepred: streams (SPEC §6).  One interface, two backends: Amazon Kinesis
  * (JSON 1.1 API over HTTPS) and an embedded local store (SQLite).
  *
- * STATUS: interface of the stream layer (issue 3).  The local backend is
- * implemented in src/stream/local/; the Kinesis backend, the naming rules and
- * the commands are not yet.
+ * STATUS (issue 3, in progress): the local backend (src/stream/local/) and
+ * the naming rules are implemented; the Kinesis backend is not yet, and
+ * rp_streams_open says so.
  *
  * Semantics shared by both backends: a stream has shards, each owning an
  * equal slice of the 128-bit hash-key space; a record goes to the shard
@@ -88,6 +88,72 @@ typedef struct rp_stream_record {
 } rp_stream_record;
 
 typedef int (*rp_record_cb)(void *ctx, const rp_stream_record *rec);
+
+/* ---- Choosing a backend and naming streams (SPEC §6) ---- */
+
+typedef enum rp_backend {
+    RP_BACKEND_AUTO = 0,  /* decide by the rules of rp_stream_parse_name */
+    RP_BACKEND_KINESIS,
+    RP_BACKEND_LOCAL
+} rp_backend;
+
+typedef struct rp_stream_config {
+    rp_backend backend;           /* --backend; AUTO: RIDEPRED_STREAM_BACKEND, else the rules */
+    const char *local_store;      /* --store; NULL: $RIDEPRED_LOCAL_STORE or the default path */
+    const char *endpoint_url;     /* --endpoint-url; NULL: the endpoint variables of SPEC §4 */
+    const char *region;           /* --region; NULL: AWS_REGION, AWS_DEFAULT_REGION, profile */
+} rp_stream_config;
+
+/* Parses "kinesis:NAME", "local:NAME" or a bare NAME.  A bare name goes to
+ * cfg->backend when set, else RIDEPRED_STREAM_BACKEND (kinesis|local), else
+ * Kinesis inside Lambda (AWS_LAMBDA_RUNTIME_API or AWS_LAMBDA_FUNCTION_NAME
+ * set) or when a Kinesis endpoint variable is set (KINESIS_ENDPOINT_URL,
+ * AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL), else the local store.
+ * Writes the bare name (1-128 of [a-zA-Z0-9_.-]) into name.  Returns 0, or
+ * -1 (RP_ERR_INVALID) for a bad name or backend value. */
+int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backend *backend,
+                         char name[RP_STREAM_NAME_MAX + 1], rp_error *err);
+
+/* "kinesis" or "local". */
+const char *rp_backend_name(rp_backend b);
+
+/* ---- One interface over both backends ---- */
+
+typedef struct rp_streams rp_streams;
+
+/* Connects to a backend (AUTO is not accepted here: parse a name first).
+ * The handle is for one thread at a time.  Returns -1 when the backend
+ * cannot be reached or is not available in this build. */
+int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams **out,
+                    rp_error *err);
+void rp_streams_close(rp_streams *s);
+rp_backend rp_streams_backend(const rp_streams *s);
+
+int rp_streams_create(rp_streams *s, const char *name, uint32_t shards, rp_error *err);
+int rp_streams_delete(rp_streams *s, const char *name, rp_error *err);
+/* *out: malloc'd array the caller frees. */
+int rp_streams_list(rp_streams *s, rp_stream_info **out, size_t *count, rp_error *err);
+int rp_streams_describe(rp_streams *s, const char *name, rp_stream_info *out, rp_error *err);
+/* *out: malloc'd array the caller frees. */
+int rp_streams_list_shards(rp_streams *s, const char *name, rp_shard_info **out, size_t *count,
+                           rp_error *err);
+int rp_streams_update_shard_count(rp_streams *s, const char *name, uint32_t target, rp_error *err);
+
+/* Puts n records, in chunks of at most RP_STREAM_PUT_BATCH_MAX records /
+ * RP_STREAM_PUT_BYTES_MAX bytes; entries that fail retriably (throttling)
+ * are retried with backoff; results[i] tells each entry's fate.  Returns -1
+ * only when the call as a whole failed (then every result says why). */
+int rp_streams_put(rp_streams *s, const char *name, const rp_put_entry *entries, size_t n,
+                   rp_put_result *results, rp_error *err);
+
+int rp_streams_get_iterator(rp_streams *s, const char *name, const char *shard_id,
+                            rp_iterator_type type, const char *sequence_number,
+                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
+
+/* Reads one page; next_iter "" when the shard is closed and drained. */
+int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_record_cb cb,
+                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
+                           int64_t *millis_behind_latest, rp_error *err);
 
 #ifdef __cplusplus
 }

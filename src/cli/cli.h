@@ -20,6 +20,9 @@ enum {
 int rp_cmd_invoke(int argc, char **argv);
 int rp_cmd_predict(int argc, char **argv);
 int rp_cmd_model(int argc, char **argv);
+int rp_cmd_streams(int argc, char **argv);
+int rp_cmd_put(int argc, char **argv);
+int rp_cmd_read(int argc, char **argv);
 
 /* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
 void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

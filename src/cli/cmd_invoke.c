@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
 #include "event/event.h"
 #include "ridepred/handler.h"
 
@@ -22,15 +23,33 @@ static const char help[] =
     "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
     "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
     "                        run id, else the model's own version, else \"unknown\")\n"
+    "  --predictions-stream S  where predictions are published (default:\n"
+    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"
+    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+    RP_STREAM_OPTS_HELP
     "  --log-format F        text or json\n"
     "  --log-level L         debug, info, warn, error or off\n"
     "  -h, --help            this help\n"
     "\n"
-    "Publishing: not yet.  This version computes and answers only, as with\n"
-    "TEST_RUN=True; publishing to PREDICTIONS_STREAM_NAME comes with the stream layer.\n"
+    "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"
+    "of a Kinesis event is put to the predictions stream (Data: the prediction\n"
+    "event, PartitionKey: str(ride_id)); a record that could not be published\n"
+    "is named in batchItemFailures.  Direct ride events are never published.\n"
+    "Only local streams work today (the Kinesis backend comes with issue 3).\n"
     "\n"
     "exit status: 0 answered; 1 the answer is an error (InvalidEvent: printed\n"
     "first); 2 bad usage; 3 could not run (model, file).\n";
+
+typedef struct publish_ctx {
+    rp_streams *s;
+    const char *name;
+} publish_ctx;
+
+static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *res, rp_error *err)
+{
+    publish_ctx *p = ctx;
+    return rp_streams_put(p->s, p->name, e, n, res, err);
+}
 
 int rp_cmd_invoke(int argc, char **argv)
 {
@@ -40,15 +59,28 @@ int rp_cmd_invoke(int argc, char **argv)
         {"model-version", required_argument, NULL, 'v'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
+        {"predictions-stream", required_argument, NULL, 'P'},
+        {"test-run", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    rp_stream_config scfg = {0};
+    const char *out_stream = NULL;
+    bool test_run = false;
     const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
                *log_level = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        if (r < 0)
+            return RP_EXIT_USAGE;
+        if (r > 0)
+            continue;
         switch (c) {
+        case 'P': out_stream = optarg; break;
+        case 'T': test_run = true; break;
         case 'm': model_flag = optarg; break;
         case 'r': run_id = optarg; break;
         case 'v': model_version = optarg; break;
@@ -73,16 +105,39 @@ int rp_cmd_invoke(int argc, char **argv)
         return RP_EXIT_USAGE;
     const char *path = optind < argc ? argv[optind] : "-";
 
+    const char *tr = getenv("TEST_RUN");
+    if (tr && !strcmp(tr, "True"))
+        test_run = true;
+    if (!out_stream) {
+        out_stream = getenv("PREDICTIONS_STREAM_NAME");
+        if (!out_stream || !*out_stream)
+            out_stream = "ride_predictions";
+    }
+
     int rc = RP_EXIT_FAILURE;
     rp_model *m = NULL;
     rp_handler *h = NULL;
+    rp_streams *streams = NULL;
+    char out_name[RP_STREAM_NAME_MAX + 1];
+    publish_ctx pctx;
     char *event = NULL;
     size_t len = 0;
     rp_error err;
     m = rp_cli_load_model(location);
     if (!m)
         goto out;
-    h = rp_handler_new(m, NULL, &err);
+    rp_handler_config hcfg = {.log_failures = true};
+    if (!test_run) {
+        if (rp_cli_open_stream(out_stream, &scfg, &streams, out_name) < 0) {
+            rp_cli_error("cannot publish predictions to '%s' (set TEST_RUN=True or --test-run to answer without publishing)", out_stream);
+            goto out;
+        }
+        pctx.s = streams;
+        pctx.name = out_name;
+        hcfg.publish = publish;
+        hcfg.publish_ctx = &pctx;
+    }
+    h = rp_handler_new(m, &hcfg, &err);
     if (!h) {
         rp_cli_error("%s", err.msg);
         goto out;
@@ -115,6 +170,7 @@ int rp_cmd_invoke(int argc, char **argv)
 out:
     free(event);
     rp_handler_free(h);
+    rp_streams_close(streams);
     rp_model_release(m);
     return rc;
 }

@@ -19,6 +19,9 @@ static const char usage[] =
     "  invoke    run the handler once on an event (file or stdin), print the response\n"
     "  predict   predict one ride from flags or JSON\n"
     "  model     convert | inspect models\n"
+    "  streams   create | list | describe | delete | update-shard-count streams\n"
+    "  put       put records into a stream\n"
+    "  read      read a stream's records, decoded\n"
     "\n"
     "Run 'ridepred COMMAND --help' for a command's options.\n"
     "Logs go to stderr: --log-format text|json (or AWS_LAMBDA_LOG_FORMAT=JSON),\n"
@@ -48,6 +51,12 @@ int main(int argc, char **argv)
         return rp_cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return rp_cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "streams"))
+        return rp_cmd_streams(argc - 1, argv + 1);
+    if (!strcmp(cmd, "put"))
+        return rp_cmd_put(argc - 1, argv + 1);
+    if (!strcmp(cmd, "read"))
+        return rp_cmd_read(argc - 1, argv + 1);
     fprintf(stderr, "ridepred: unknown command '%s'\n\n%s", cmd, usage);
     return RP_EXIT_USAGE;
 }

@@ -8,6 +8,8 @@
  * where the two differ from plain RFC 8259 (NaN/Infinity, int size). */
 #include "json.h"
 
+#include "buf.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -618,4 +620,58 @@ double rp_json_number(const rp_json_value *v)
     if (v->is_int && d == 0)
         return 0.0;
     return d;
+}
+
+static int compact_value(rp_json_reader *r, const rp_json_value *v, rp_buf *out)
+{
+    rp_json_value k, e;
+    int rc;
+    switch (v->type) {
+    case RP_JSON_STRING:
+        return rp_buf_append(out, v->ptr - 1, v->len + 2);
+    case RP_JSON_OBJECT: {
+        bool first = true;
+        rp_buf_putc(out, '{');
+        while ((rc = rp_json_member(r, &k)) == 1) {
+            if (!first)
+                rp_buf_lit(out, ", ");
+            first = false;
+            rp_buf_append(out, k.ptr - 1, k.len + 2);
+            rp_buf_lit(out, ": ");
+            if (rp_json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
+                return -1;
+        }
+        return rc < 0 ? -1 : rp_buf_putc(out, '}');
+    }
+    case RP_JSON_ARRAY: {
+        bool first = true;
+        rp_buf_putc(out, '[');
+        while ((rc = rp_json_element(r)) == 1) {
+            if (!first)
+                rp_buf_lit(out, ", ");
+            first = false;
+            if (rp_json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
+                return -1;
+        }
+        return rc < 0 ? -1 : rp_buf_putc(out, ']');
+    }
+    default:
+        return rp_buf_append(out, v->ptr, v->len);
+    }
+}
+
+int rp_json_compact(rp_buf *out, const char *json, size_t len, int max_depth)
+{
+    rp_json_reader r;
+    rp_json_value v;
+    size_t mark = out->len;
+    rp_json_init(&r, json, len, max_depth);
+    if (rp_json_next(&r, &v) < 0 || compact_value(&r, &v, out) < 0 || rp_json_end(&r) < 0 || out->failed) {
+        out->len = mark;
+        if (out->data)
+            out->data[mark] = '\0';
+        out->failed = out->toobig = false;
+        return -1;
+    }
+    return 0;
 }

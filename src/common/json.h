@@ -98,4 +98,11 @@ size_t rp_json_str_decode(const rp_json_value *v, char *out);
  * counting once. */
 size_t rp_json_str_chars(const rp_json_value *v);
 
+/* Appends the JSON document json[0..len) to out on one line, its tokens as
+ * they are and separators as json.dumps writes them (", " and ": ").
+ * Returns 0, or -1 when the text is not one valid JSON document (out is
+ * then left as it was). */
+struct rp_buf;
+int rp_json_compact(struct rp_buf *out, const char *json, size_t len, int max_depth);
+
 #endif

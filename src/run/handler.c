@@ -5,6 +5,7 @@
  * batchItemFailures and logged; the rest are served. */
 #include "ridepred/handler.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,12 @@
 
 typedef struct pending {
     rp_json_value seq;   /* view into the event */
-    uint32_t id_off;     /* the encoded ride_id, in ids */
+    uint32_t id_off;     /* the ride_id as JSON, in ids */
     uint32_t id_len;
+    uint32_t pk_off;     /* str(ride_id), the partition key, in ids */
+    uint32_t pk_len;
+    uint32_t e_off;      /* the encoded prediction event, in events */
+    uint32_t e_len;
     bool failed;         /* already failed and logged while decoding */
 } pending;
 
@@ -38,7 +43,12 @@ struct rp_handler {
     rp_buf unescaped;   /* kinesis.data with JSON escapes decoded */
     rp_buf decoded;     /* kinesis.data base64-decoded */
     rp_buf scratch;     /* feature name */
-    rp_buf ids;         /* encoded ride_ids of the pending records */
+    rp_buf ids;         /* ride_ids of the pending records */
+    rp_buf events;      /* their encoded prediction events */
+    rp_publish_fn publish;
+    void *publish_ctx;
+    rp_put_entry put[BATCH];
+    rp_put_result put_res[BATCH];
     size_t n_pending;
     pending pend[BATCH];
     rp_row rows[BATCH];
@@ -83,7 +93,10 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
     rp_buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
     rp_buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
     rp_buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
-    rp_buf_init(&h->ids, (size_t)BATCH * 2048);
+    rp_buf_init(&h->ids, (size_t)BATCH * 4096);
+    rp_buf_init(&h->events, (size_t)BATCH * 4096);
+    h->publish = cfg ? cfg->publish : NULL;
+    h->publish_ctx = cfg ? cfg->publish_ctx : NULL;
 
     char vbuf[512];
     const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, vbuf, sizeof vbuf);
@@ -111,6 +124,7 @@ void rp_handler_free(rp_handler *h)
     rp_buf_cleanup(&h->decoded);
     rp_buf_cleanup(&h->scratch);
     rp_buf_cleanup(&h->ids);
+    rp_buf_cleanup(&h->events);
     free(h);
 }
 
@@ -177,13 +191,52 @@ static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp
     return rp_model_predict(h->model, &row, pred, why);
 }
 
-/* Predicts the pending rows and appends their results in record order. */
+/* Predicts the pending rows, encodes their prediction events, publishes
+ * them, and appends the results in record order. */
 static void flush(rp_handler *h)
 {
     size_t n = h->n_pending;
     if (!n)
         return;
     rp_model_predict_batch(h->model, h->rows, n, h->preds_out, h->status);
+    rp_buf_reset(&h->events);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        pending *p = &h->pend[i];
+        if (p->failed || h->status[i] != RP_OK)
+            continue;
+        size_t mark = h->events.len;
+        rp_buf_append(&h->events, h->prefix.data, h->prefix.len);
+        rp_pyjson_double(&h->events, h->preds_out[i]);
+        rp_buf_lit(&h->events, ", \"ride_id\": ");
+        rp_buf_append(&h->events, h->ids.data + p->id_off, p->id_len);
+        rp_buf_lit(&h->events, "}}");
+        p->e_off = (uint32_t)mark;
+        p->e_len = (uint32_t)(h->events.len - mark);
+        m++;
+    }
+    if (h->events.failed) {
+        /* cannot happen: an event is at most a few hundred bytes */
+        for (size_t i = 0; i < n; i++)
+            if (!h->pend[i].failed && h->status[i] == RP_OK)
+                h->status[i] = RP_ERR_LIMIT;
+        m = 0;
+    }
+    /* Publish in one call; the entries point into ids and events. */
+    size_t k = 0;
+    if (h->publish && m) {
+        for (size_t i = 0; i < n; i++) {
+            pending *p = &h->pend[i];
+            if (p->failed || h->status[i] != RP_OK)
+                continue;
+            h->put[k] = (rp_put_entry){h->events.data + p->e_off, p->e_len, h->ids.data + p->pk_off, p->pk_len};
+            k++;
+        }
+        rp_error err;
+        if (h->publish(h->publish_ctx, h->put, k, h->put_res, &err) < 0 && rp_log_enabled(RP_LOG_WARN))
+            rp_log(RP_LOG_WARN, "publishing failed", "reason", err.msg, (const char *)NULL);
+    }
+    k = 0;
     for (size_t i = 0; i < n; i++) {
         pending *p = &h->pend[i];
         if (p->failed) {
@@ -191,17 +244,27 @@ static void flush(rp_handler *h)
             continue;
         }
         if (h->status[i] != RP_OK) {
-            add_failure(h, &p->seq, rp_model_status_message(h->status[i]));
+            add_failure(h, &p->seq, h->status[i] == RP_ERR_LIMIT ? "prediction event too large"
+                                                                  : rp_model_status_message(h->status[i]));
             continue;
+        }
+        if (h->publish) {
+            const rp_put_result *r = &h->put_res[k++];
+            if (!r->ok) {
+                char why[400];
+                size_t cl = strlen(r->error_code);
+                if (cl && !strncmp(r->error_message, r->error_code, cl))
+                    snprintf(why, sizeof why, "not published: %s", r->error_message);
+                else
+                    snprintf(why, sizeof why, "not published: %s: %s", r->error_code, r->error_message);
+                add_failure(h, &p->seq, why);
+                continue;
+            }
         }
         size_t mark = h->preds.len;
         if (mark)
             rp_buf_lit(&h->preds, ", ");
-        rp_buf_append(&h->preds, h->prefix.data, h->prefix.len);
-        rp_pyjson_double(&h->preds, h->preds_out[i]);
-        rp_buf_lit(&h->preds, ", \"ride_id\": ");
-        rp_buf_append(&h->preds, h->ids.data + p->id_off, p->id_len);
-        rp_buf_lit(&h->preds, "}}");
+        rp_buf_append(&h->preds, h->events.data + p->e_off, p->e_len);
         if (h->preds.failed) {
             h->preds.failed = h->preds.toobig = false;
             h->preds.len = mark;
@@ -251,6 +314,16 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
             rp_pyjson_string(&h->ids, &f.ride_id);
         else
             rp_pyjson_int(&h->ids, &f.ride_id);
+        size_t pk = h->ids.len;
+        /* str(ride_id): the decoded string, or the integer's text */
+        if (f.ride_id.type == RP_JSON_STRING) {
+            if (rp_buf_grow(&h->ids, f.ride_id.len) == 0)
+                h->ids.len += rp_json_str_decode(&f.ride_id, h->ids.data + h->ids.len);
+        } else {
+            rp_pyjson_int(&h->ids, &f.ride_id);
+        }
+        p->pk_off = (uint32_t)pk;
+        p->pk_len = (uint32_t)(h->ids.len - pk);
         if (h->ids.failed) {
             /* cannot happen: a ride_id is at most 256 characters */
             h->ids.failed = h->ids.toobig = false;
@@ -259,7 +332,7 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
             p->failed = true;
         }
         p->id_off = (uint32_t)mark;
-        p->id_len = (uint32_t)(h->ids.len - mark);
+        p->id_len = (uint32_t)(pk - mark);
     }
     if (h->n_pending == BATCH)
         flush(h);

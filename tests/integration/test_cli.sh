@@ -11,6 +11,10 @@ if [ ! -d "$fixtures/events" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Answer without publishing unless a test says otherwise; never touch the
+# user's own local store.
+export TEST_RUN=True
+export RIDEPRED_LOCAL_STORE=$tmp/streams.db
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
@@ -36,7 +40,11 @@ done
 expect_exit 0 "model convert --help" $bin model convert --help
 expect_exit 0 "--version" $bin --version
 contains "$tmp/out" "ridepred " "--version"
-grep -q "TEST_RUN" <($bin invoke --help) && ok || bad "invoke --help says publishing is not there yet"
+grep -q "TEST_RUN" <($bin invoke --help) && ok || bad "invoke --help explains publishing"
+for c in streams put read; do
+  expect_exit 0 "ridepred $c --help" $bin $c --help
+  contains "$tmp/out" "usage: ridepred $c" "ridepred $c --help"
+done
 
 # usage errors exit 2
 expect_exit 2 "no command" $bin
@@ -104,6 +112,68 @@ contains "$tmp/err" "checksum" "damaged model says checksum"
 expect_exit 0 "convert native to native" $bin model convert "$tmp/m.rpm" "$tmp/m2.rpm"
 cmp -s "$tmp/m.rpm" "$tmp/m2.rpm" && ok || bad "native round trip is not byte-identical"
 expect_exit 3 "convert into a missing dir" $bin model convert "$tmp/m.json" "$tmp/no/such/dir/m.rpm"
+
+# streams, put, read on the local store
+expect_exit 0 "streams create" $bin streams create ride_events --shards 2
+contains "$tmp/out" "created local:ride_events (2 shards)" "streams create"
+expect_exit 3 "streams create twice" $bin streams create ride_events
+contains "$tmp/err" "ResourceInUseException" "duplicate stream named"
+expect_exit 3 "bad stream name" $bin streams create 'bad name!'
+contains "$tmp/err" "letters, digits" "bad stream name says why"
+expect_exit 0 "streams list" $bin streams list
+contains "$tmp/out" "local:ride_events" "streams list"
+expect_exit 0 "streams describe" $bin streams describe local:ride_events
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["StreamName"]=="ride_events" and d["OpenShardCount"]==2 and len(d["Shards"])==2' "$tmp/out"; then ok; else bad "describe: $(cat "$tmp/out")"; fi
+expect_exit 0 "put one" $bin put ride_events '{"ride": {"PULocationID": 130, "DOLocationID": 205, "trip_distance": 3.66}, "ride_id": 156}'
+contains "$tmp/out" '{"ShardId": "shardId-0000000000' "put prints the shard"
+printf '{"ride_id": 1}
+{"ride_id": "a\u00e9"}
+not json
+' > "$tmp/lines"
+expect_exit 1 "put lines, one without a key" sh -c "$bin put ride_events - < '$tmp/lines'"
+[ "$(grep -c SequenceNumber "$tmp/out")" -eq 2 ] && ok || bad "two of three lines stored: $(cat "$tmp/out")"
+contains "$tmp/out" '"ErrorCode": "NoPartitionKey"' "the keyless line is reported"
+expect_exit 0 "put with a key" $bin put ride_events --partition-key k 'plain text'
+expect_exit 0 "read" $bin read ride_events
+[ "$(wc -l < "$tmp/out")" -eq 4 ] && ok || bad "read returns 4 records: $(cat "$tmp/out")"
+if /usr/bin/python3 - "$tmp/out" <<'PY'; then ok; else bad "read lines: $(cat "$tmp/out")"; fi
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+by_key = {r["partition_key"]: r for r in recs}
+assert by_key["156"]["data"] == {"ride": {"PULocationID": 130, "DOLocationID": 205, "trip_distance": 3.66}, "ride_id": 156}
+assert by_key["a\u00e9"]["data"] == {"ride_id": "a\u00e9"}
+assert by_key["k"]["data"] == "plain text"
+assert all(set(r) == {"shard", "sequence_number", "partition_key", "arrival", "data"} for r in recs)
+PY
+expect_exit 0 "read --limit" $bin read ride_events --limit 1
+[ "$(wc -l < "$tmp/out")" -eq 1 ] && ok || bad "--limit 1"
+expect_exit 0 "read --from latest" $bin read ride_events --from latest
+[ ! -s "$tmp/out" ] && ok || bad "--from latest reads nothing old"
+expect_exit 2 "read --from bogus" $bin read ride_events --from yesterday
+expect_exit 3 "read unknown stream" $bin read nosuch
+contains "$tmp/err" "ResourceNotFoundException" "unknown stream named"
+expect_exit 3 "kinesis backend not there yet" $bin streams list --backend kinesis
+contains "$tmp/err" "not implemented yet" "kinesis backend says so"
+
+# publishing from invoke (TEST_RUN unset)
+expect_exit 0 "invoke, no predictions stream" env -u TEST_RUN RUN_ID=Test123 $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
+contains "$tmp/out" '{"predictions": [], "batchItemFailures": [{"itemIdentifier": "49630081666084879290581185630324770398608704880802529282"}]}' "unpublished record fails"
+contains "$tmp/err" "ResourceNotFoundException" "unpublished record says why"
+expect_exit 0 "create ride_predictions" $bin streams create ride_predictions
+expect_exit 0 "invoke publishes" env -u TEST_RUN RUN_ID=Test123 $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
+contains "$tmp/out" '"ride_id": 256}}]}' "published record answered"
+expect_exit 0 "read predictions" $bin read ride_predictions
+if /usr/bin/python3 - "$tmp/out" <<'PY'; then ok; else bad "published record: $(cat "$tmp/out")"; fi
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 1 and recs[0]["partition_key"] == "256"
+assert recs[0]["data"] == {"model": "ride_duration_prediction_model", "version": "Test123", "prediction": {"ride_duration": 23.494999999999997, "ride_id": 256}}
+PY
+expect_exit 0 "direct events are not published" env -u TEST_RUN $bin invoke --model "$tmp/m.json" "$fixtures/events/seed-direct.json"
+expect_exit 0 "--test-run" env -u TEST_RUN $bin invoke --test-run --model "$tmp/m.json" "$fixtures/events/course-event.json"
+expect_exit 0 "PREDICTIONS_STREAM_NAME" env -u TEST_RUN PREDICTIONS_STREAM_NAME=ride_events $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
+expect_exit 0 "read both" $bin read ride_predictions
+[ "$(wc -l < "$tmp/out")" -eq 1 ] && ok || bad "direct event and --test-run published nothing"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,166 @@
+/* ridepred streams create | list | describe | delete | update-shard-count. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/stream_opts.h"
+#include "common/buf.h"
+#include "common/pyjson.h"
+
+static const char help[] =
+    "usage: ridepred streams create STREAM [--shards N]\n"
+    "       ridepred streams list [--backend B]\n"
+    "       ridepred streams describe STREAM\n"
+    "       ridepred streams delete STREAM\n"
+    "       ridepred streams update-shard-count STREAM N\n"
+    "\n"
+    "Manages streams.  STREAM is kinesis:NAME, local:NAME or a bare NAME (see\n"
+    "--backend).  describe prints JSON: the stream and its shards.\n"
+    "\n"
+    "options:\n"
+    "  --shards N            shards of a new stream (default 1)\n"
+    RP_STREAM_OPTS_HELP
+    "  -h, --help            this help\n"
+    "\n"
+    "The Kinesis backend is not implemented yet: local streams only for now.\n"
+    "\n"
+    "exit status: 0 done; 2 bad usage; 3 the backend refused or failed.\n";
+
+static void put_info(rp_buf *b, const rp_stream_info *in, rp_backend be)
+{
+    rp_buf_lit(b, "{\"StreamName\": ");
+    rp_pyjson_utf8(b, in->name, strlen(in->name));
+    rp_buf_printf(b, ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
+                  rp_backend_name(be), in->status, in->open_shards, in->retention_hours, (double)in->created_ms / 1000.0);
+}
+
+static void put_shard(rp_buf *b, const rp_shard_info *sh)
+{
+    rp_buf_printf(b, "{\"ShardId\": \"%s\"", sh->shard_id);
+    if (sh->parent_shard_id[0])
+        rp_buf_printf(b, ", \"ParentShardId\": \"%s\"", sh->parent_shard_id);
+    if (sh->adjacent_parent_shard_id[0])
+        rp_buf_printf(b, ", \"AdjacentParentShardId\": \"%s\"", sh->adjacent_parent_shard_id);
+    rp_buf_printf(b, ", \"HashKeyRange\": {\"StartingHashKey\": \"%s\", \"EndingHashKey\": \"%s\"}, \"SequenceNumberRange\": {\"StartingSequenceNumber\": \"%s\"",
+                  sh->hash_start, sh->hash_end, sh->seq_start);
+    if (sh->seq_end[0])
+        rp_buf_printf(b, ", \"EndingSequenceNumber\": \"%s\"", sh->seq_end);
+    rp_buf_lit(b, "}}");
+}
+
+int rp_cmd_streams(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"shards", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    rp_stream_config cfg = {0};
+    long shards = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rp_cli_stream_opt(c, optarg, &cfg);
+        if (r < 0)
+            return RP_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 's': {
+            char *end;
+            shards = strtol(optarg, &end, 10);
+            if (*end || shards < 1 || shards > 10000) {
+                fprintf(stderr, "ridepred streams: --shards must be 1 to 10000\n");
+                return RP_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h': fputs(help, stdout); return RP_EXIT_OK;
+        default: fputs(help, stderr); return RP_EXIT_USAGE;
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs < 1) {
+        fputs(help, stderr);
+        return RP_EXIT_USAGE;
+    }
+    if (rp_cli_logging(NULL, NULL) < 0)
+        return RP_EXIT_USAGE;
+    const char *sub = args[0];
+    bool is_list = !strcmp(sub, "list");
+    bool is_update = !strcmp(sub, "update-shard-count");
+    if (!is_list && strcmp(sub, "create") && strcmp(sub, "describe") && strcmp(sub, "delete") && !is_update) {
+        fprintf(stderr, "ridepred streams: unknown subcommand '%s'\n\n%s", sub, help);
+        return RP_EXIT_USAGE;
+    }
+    if ((is_list && nargs != 1) || (is_update && nargs != 3) || (!is_list && !is_update && nargs != 2)) {
+        fprintf(stderr, "ridepred streams %s: wrong number of arguments\n\n%s", sub, help);
+        return RP_EXIT_USAGE;
+    }
+    rp_streams *s = NULL;
+    char name[RP_STREAM_NAME_MAX + 1];
+    /* list: the backend a bare name would go to */
+    if (rp_cli_open_stream(is_list ? "x" : args[1], &cfg, &s, name) < 0)
+        return RP_EXIT_FAILURE;
+    rp_backend be = rp_streams_backend(s);
+    rp_error err;
+    int rc = RP_EXIT_OK;
+    rp_buf b;
+    rp_buf_init(&b, 64u << 20);
+    if (!strcmp(sub, "create")) {
+        if (rp_streams_create(s, name, (uint32_t)shards, &err) < 0)
+            goto fail;
+        printf("created %s:%s (%ld shard%s)\n", rp_backend_name(be), name, shards, shards == 1 ? "" : "s");
+    } else if (!strcmp(sub, "delete")) {
+        if (rp_streams_delete(s, name, &err) < 0)
+            goto fail;
+        printf("deleted %s:%s\n", rp_backend_name(be), name);
+    } else if (is_update) {
+        char *end;
+        long target = strtol(args[2], &end, 10);
+        if (*end || target < 1) {
+            fprintf(stderr, "ridepred streams update-shard-count: N must be a positive integer\n");
+            rc = RP_EXIT_USAGE;
+            goto out;
+        }
+        if (rp_streams_update_shard_count(s, name, (uint32_t)target, &err) < 0)
+            goto fail;
+        printf("%s:%s now has %ld open shard%s\n", rp_backend_name(be), name, target, target == 1 ? "" : "s");
+    } else if (is_list) {
+        rp_stream_info *list = NULL;
+        size_t n = 0;
+        if (rp_streams_list(s, &list, &n, &err) < 0)
+            goto fail;
+        for (size_t i = 0; i < n; i++)
+            printf("%s:%s\n", rp_backend_name(be), list[i].name);
+        free(list);
+    } else {
+        rp_stream_info in;
+        rp_shard_info *sh = NULL;
+        size_t n = 0;
+        if (rp_streams_describe(s, name, &in, &err) < 0 || rp_streams_list_shards(s, name, &sh, &n, &err) < 0)
+            goto fail;
+        put_info(&b, &in, be);
+        rp_buf_lit(&b, ", \"Shards\": [");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                rp_buf_lit(&b, ", ");
+            put_shard(&b, &sh[i]);
+        }
+        rp_buf_lit(&b, "]}\n");
+        free(sh);
+        fwrite(b.data, 1, b.len, stdout);
+    }
+    goto out;
+fail:
+    rp_cli_error("%s", err.msg);
+    rc = RP_EXIT_FAILURE;
+out:
+    rp_buf_cleanup(&b);
+    rp_streams_close(s);
+    return rc;
+}

@@ -1,0 +1,187 @@
+/* The stream interface: naming rules and dispatch to a backend. */
+#include "ridepred/stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "stream/local/local_store.h"
+
+struct rp_streams {
+    rp_backend backend;
+    rp_local_store *local;
+};
+
+const char *rp_backend_name(rp_backend b)
+{
+    switch (b) {
+    case RP_BACKEND_KINESIS: return "kinesis";
+    case RP_BACKEND_LOCAL: return "local";
+    default: return "auto";
+    }
+}
+
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+static int valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n > RP_STREAM_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backend *backend,
+                         char name[RP_STREAM_NAME_MAX + 1], rp_error *err)
+{
+    rp_backend b = RP_BACKEND_AUTO;
+    const char *n = spec;
+    if (!strncmp(spec, "kinesis:", 8)) {
+        b = RP_BACKEND_KINESIS;
+        n = spec + 8;
+    } else if (!strncmp(spec, "local:", 6)) {
+        b = RP_BACKEND_LOCAL;
+        n = spec + 6;
+    }
+    size_t len = strlen(n);
+    if (!valid_name(n, len))
+        return rp_error_set(err, RP_ERR_INVALID, "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis: or local:)", (int)(len > 140 ? 140 : len), n, RP_STREAM_NAME_MAX);
+    if (b == RP_BACKEND_AUTO && cfg && cfg->backend != RP_BACKEND_AUTO)
+        b = cfg->backend;
+    if (b == RP_BACKEND_AUTO) {
+        const char *v = getenv("RIDEPRED_STREAM_BACKEND");
+        if (v && *v) {
+            if (!strcasecmp(v, "kinesis"))
+                b = RP_BACKEND_KINESIS;
+            else if (!strcasecmp(v, "local"))
+                b = RP_BACKEND_LOCAL;
+            else
+                return rp_error_set(err, RP_ERR_INVALID, "RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
+        }
+    }
+    if (b == RP_BACKEND_AUTO) {
+        bool in_lambda = env_set("AWS_LAMBDA_RUNTIME_API") || env_set("AWS_LAMBDA_FUNCTION_NAME");
+        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || env_set("KINESIS_ENDPOINT_URL") ||
+                        env_set("AWS_ENDPOINT_URL_KINESIS") || env_set("AWS_ENDPOINT_URL");
+        b = in_lambda || endpoint ? RP_BACKEND_KINESIS : RP_BACKEND_LOCAL;
+    }
+    memcpy(name, n, len + 1);
+    *backend = b;
+    return 0;
+}
+
+int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams **out, rp_error *err)
+{
+    *out = NULL;
+    if (backend == RP_BACKEND_KINESIS)
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "the Kinesis backend is not implemented yet (issue 3); use a local: stream");
+    if (backend != RP_BACKEND_LOCAL)
+        return rp_error_set(err, RP_ERR_INVALID, "no backend chosen");
+    rp_streams *s = calloc(1, sizeof *s);
+    if (!s)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    s->backend = backend;
+    if (rp_local_open(cfg ? cfg->local_store : NULL, &s->local, err) < 0) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void rp_streams_close(rp_streams *s)
+{
+    if (!s)
+        return;
+    rp_local_close(s->local);
+    free(s);
+}
+
+rp_backend rp_streams_backend(const rp_streams *s)
+{
+    return s->backend;
+}
+
+int rp_streams_create(rp_streams *s, const char *name, uint32_t shards, rp_error *err)
+{
+    return rp_local_create_stream(s->local, name, shards, 0, err);
+}
+
+int rp_streams_delete(rp_streams *s, const char *name, rp_error *err)
+{
+    return rp_local_delete_stream(s->local, name, err);
+}
+
+int rp_streams_list(rp_streams *s, rp_stream_info **out, size_t *count, rp_error *err)
+{
+    return rp_local_list_streams(s->local, out, count, err);
+}
+
+int rp_streams_describe(rp_streams *s, const char *name, rp_stream_info *out, rp_error *err)
+{
+    return rp_local_describe_stream(s->local, name, out, err);
+}
+
+int rp_streams_list_shards(rp_streams *s, const char *name, rp_shard_info **out, size_t *count,
+                           rp_error *err)
+{
+    return rp_local_list_shards(s->local, name, out, count, err);
+}
+
+int rp_streams_update_shard_count(rp_streams *s, const char *name, uint32_t target, rp_error *err)
+{
+    return rp_local_update_shard_count(s->local, name, target, err);
+}
+
+int rp_streams_put(rp_streams *s, const char *name, const rp_put_entry *entries, size_t n,
+                   rp_put_result *results, rp_error *err)
+{
+    /* Chunks as PutRecords takes them.  The local store refuses only
+     * invalid entries or fails as a whole (a busy file is retried inside
+     * SQLite's busy timeout), so there is nothing to retry here. */
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i, bytes = 0;
+        while (j < n && j - i < RP_STREAM_PUT_BATCH_MAX) {
+            size_t b = entries[j].data_len + entries[j].partition_key_len;
+            if (j > i && bytes + b > RP_STREAM_PUT_BYTES_MAX)
+                break;
+            bytes += b;
+            j++;
+        }
+        if (rp_local_put_records(s->local, name, entries + i, j - i, results + i, err) < 0) {
+            for (size_t k = j; k < n; k++) {
+                results[k].ok = false;
+                snprintf(results[k].error_code, sizeof results[k].error_code, "NotAttempted");
+                snprintf(results[k].error_message, sizeof results[k].error_message, "an earlier chunk failed");
+            }
+            return -1;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+int rp_streams_get_iterator(rp_streams *s, const char *name, const char *shard_id,
+                            rp_iterator_type type, const char *sequence_number,
+                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
+{
+    return rp_local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
+}
+
+int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_record_cb cb,
+                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
+                           int64_t *millis_behind_latest, rp_error *err)
+{
+    return rp_local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
+}
