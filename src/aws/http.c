@@ -1,0 +1,685 @@
+/* The HTTP client over libcurl easy handles, the retry policy, and the
+ * reading of AWS error answers (see http.h). */
+#include "aws/http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "ridepred/log.h"
+
+#ifndef RIDEPRED_VERSION
+#define RIDEPRED_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 3000u
+#define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 * 1024 * 1024)
+#define HEADER_LINE_MAX ((size_t)64 * 1024)
+
+/* ---- responses ------------------------------------------------------------ */
+
+void rp_http_response_init(rp_http_response *r, size_t max_body_bytes)
+{
+    r->status = 0;
+    rp_buf_init(&r->headers, RP_HTTP_HEADERS_MAX_BYTES);
+    rp_buf_init(&r->body, max_body_bytes);
+}
+
+void rp_http_response_reset(rp_http_response *r)
+{
+    r->status = 0;
+    rp_buf_reset(&r->headers);
+    rp_buf_reset(&r->body);
+}
+
+void rp_http_response_cleanup(rp_http_response *r)
+{
+    rp_buf_cleanup(&r->headers);
+    rp_buf_cleanup(&r->body);
+    r->status = 0;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool rp_http_response_header(const rp_http_response *r, const char *name, const char **value,
+                             size_t *len)
+{
+    size_t nlen = strlen(name);
+    const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *colon = memchr(p, ':', (size_t)(le - p));
+        if (colon && (size_t)(colon - p) == nlen && strncasecmp(p, name, nlen) == 0) {
+            const char *vb = colon + 1, *ve = le;
+            while (vb < ve && is_blank(*vb))
+                vb++;
+            while (ve > vb && (is_blank(ve[-1]) || ve[-1] == '\r'))
+                ve--;
+            *value = vb;
+            *len = (size_t)(ve - vb);
+            return true;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return false;
+}
+
+/* ---- URLs ------------------------------------------------------------------- */
+
+int rp_http_url_parse(const char *url, rp_http_url *out, rp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->port = -1;
+    for (const unsigned char *q = (const unsigned char *)url; *q; q++)
+        if (*q <= 0x20 || *q == 0x7f)
+            return rp_error_set(err, RP_ERR_INVALID, "URL contains a blank or control character");
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return rp_error_set(err, RP_ERR_INVALID, "URL without a scheme");
+    size_t sl = (size_t)(sep - url);
+    if (!((sl == 4 && strncasecmp(url, "http", 4) == 0) ||
+          (sl == 5 && strncasecmp(url, "https", 5) == 0)))
+        return rp_error_set(err, RP_ERR_INVALID, "URL scheme is not http or https");
+    out->scheme = url;
+    out->scheme_len = sl;
+    const char *auth = sep + 3, *ae = auth + strcspn(auth, "/?#");
+    /* Python's _hostinfo: user info up to the last '@'; "[v6]" or a name up
+     * to the first ':'; the port after it. */
+    for (const char *q = auth; q < ae; q++)
+        if (*q == '@')
+            auth = q + 1;
+    const char *port = NULL;
+    if (auth < ae && *auth == '[') {
+        const char *close = memchr(auth, ']', (size_t)(ae - auth));
+        if (!close)
+            return rp_error_set(err, RP_ERR_INVALID, "URL with an unclosed '[' in its host");
+        out->host = auth;
+        out->host_len = (size_t)(close + 1 - auth);
+        const char *colon = memchr(close, ':', (size_t)(ae - close));
+        if (colon)
+            port = colon + 1;
+    } else {
+        const char *colon = memchr(auth, ':', (size_t)(ae - auth));
+        out->host = auth;
+        out->host_len = (size_t)((colon ? colon : ae) - auth);
+        if (colon)
+            port = colon + 1;
+    }
+    if (out->host_len == 0 || (out->host[0] == '[' && out->host_len <= 2))
+        return rp_error_set(err, RP_ERR_INVALID, "URL without a host");
+    if (port && port < ae) {
+        long v = 0;
+        for (const char *q = port; q < ae; q++) {
+            if (*q < '0' || *q > '9' || v > 65535)
+                return rp_error_set(err, RP_ERR_INVALID, "URL port is not a number in 0-65535");
+            v = v * 10 + (*q - '0');
+        }
+        if (v > 65535)
+            return rp_error_set(err, RP_ERR_INVALID, "URL port is not a number in 0-65535");
+        out->port = (int)v;
+    }
+    const char *p = ae, *pe = p + strcspn(p, "?#");
+    out->path = p;
+    out->path_len = (size_t)(pe - p);
+    if (*pe == '?') {
+        out->query = pe + 1;
+        out->query_len = strcspn(pe + 1, "#");
+    } else {
+        out->query = "";
+    }
+    return 0;
+}
+
+bool rp_http_url_is_https(const rp_http_url *u)
+{
+    return u->scheme_len == 5;
+}
+
+/* ---- retry policy ----------------------------------------------------------- */
+
+uint32_t rp_retry_ceiling_ms(const rp_retry_policy *p, unsigned retry)
+{
+    if (retry == 0)
+        return 0;
+    uint64_t ceiling = p->base_delay_ms;
+    for (unsigned i = 1; i < retry && ceiling < p->max_delay_ms; i++)
+        ceiling *= 2;
+    return ceiling < p->max_delay_ms ? (uint32_t)ceiling : p->max_delay_ms;
+}
+
+uint32_t rp_retry_delay_ms(const rp_retry_policy *p, unsigned retry, uint64_t random)
+{
+    uint64_t ceiling = rp_retry_ceiling_ms(p, retry);
+    return (uint32_t)(random % (ceiling + 1));
+}
+
+/* Codes from botocore's standard retry mode (retries/standard.py: the
+ * throttling and transient error codes), matched as suffixes. */
+static const char *const retriable_codes[] = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalFailure",
+    "ServiceUnavailable",
+};
+
+bool rp_aws_error_is_retriable(const char *code, size_t len)
+{
+    for (size_t i = 0; i < sizeof retriable_codes / sizeof retriable_codes[0]; i++) {
+        size_t n = strlen(retriable_codes[i]);
+        if (len >= n && memcmp(code + len - n, retriable_codes[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Copies s[0..n) into out (cap bytes), printable ASCII only. */
+static void copy_printable(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[o] = '\0';
+}
+
+static void copy_json_string(char *out, size_t cap, const rp_json_value *v)
+{
+    char tmp[1024];
+    if (v->len <= sizeof tmp) {
+        size_t n = rp_json_str_decode(v, tmp);
+        copy_printable(out, cap, tmp, n);
+    } else {
+        copy_printable(out, cap, v->ptr, v->len);
+    }
+}
+
+/* Reads "__type", "code"/"Code" and "message"/"Message" of a top-level JSON
+ * object.  Returns true when the body is a JSON object. */
+static bool parse_json_error(const char *body, size_t len, rp_aws_error_info *out)
+{
+    rp_json_reader r;
+    rp_json_value v, k;
+    char code_alt[sizeof out->code] = "", msg_alt[sizeof out->message] = "";
+    rp_json_init(&r, body, len, 32);
+    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+        return false;
+    int rc;
+    while ((rc = rp_json_member(&r, &k)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return false;
+        if (v.type == RP_JSON_STRING) {
+            if (rp_json_str_eq(&k, "__type", 6))
+                copy_json_string(out->code, sizeof out->code, &v);
+            else if (rp_json_str_eq(&k, "code", 4) || rp_json_str_eq(&k, "Code", 4))
+                copy_json_string(code_alt, sizeof code_alt, &v);
+            else if (rp_json_str_eq(&k, "message", 7))
+                copy_json_string(out->message, sizeof out->message, &v);
+            else if (rp_json_str_eq(&k, "Message", 7))
+                copy_json_string(msg_alt, sizeof msg_alt, &v);
+        } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0) {
+            return false;
+        }
+    }
+    if (rc < 0)
+        return false;
+    if (!out->code[0])
+        memcpy(out->code, code_alt, sizeof code_alt);
+    if (!out->message[0])
+        memcpy(out->message, msg_alt, sizeof msg_alt);
+    /* "com.amazonaws.kinesis.v20131202#ResourceNotFoundException" */
+    char *hash = strrchr(out->code, '#');
+    if (hash)
+        memmove(out->code, hash + 1, strlen(hash + 1) + 1);
+    return true;
+}
+
+static bool xml_element(const char *body, size_t len, const char *open, const char *close,
+                        char *out, size_t cap)
+{
+    size_t ol = strlen(open), cl = strlen(close);
+    for (size_t i = 0; i + ol <= len; i++) {
+        if (memcmp(body + i, open, ol) != 0)
+            continue;
+        const char *b = body + i + ol, *end = body + len;
+        for (const char *q = b; q + cl <= end; q++) {
+            if (memcmp(q, close, cl) == 0) {
+                copy_printable(out, cap, b, (size_t)(q - b));
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+void rp_aws_error_parse(const rp_http_response *resp, rp_aws_error_info *out)
+{
+    out->code[0] = out->message[0] = '\0';
+    const char *body = resp->body.data ? resp->body.data : "";
+    size_t len = resp->body.data ? resp->body.len : 0;
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    if (i < len && body[i] == '{') {
+        parse_json_error(body, len, out);
+    } else if (i < len && body[i] == '<') {
+        xml_element(body, len, "<Code>", "</Code>", out->code, sizeof out->code);
+        xml_element(body, len, "<Message>", "</Message>", out->message, sizeof out->message);
+    }
+    const char *h;
+    size_t hl;
+    if (!out->code[0] && rp_http_response_header(resp, "x-amzn-ErrorType", &h, &hl)) {
+        const char *colon = memchr(h, ':', hl);
+        copy_printable(out->code, sizeof out->code, h, colon ? (size_t)(colon - h) : hl);
+    }
+}
+
+bool rp_http_response_is_retriable(const rp_http_response *resp)
+{
+    long s = resp->status;
+    if (s >= 200 && s < 400)
+        return false;
+    if (s == 429 || (s >= 500 && s <= 599 && s != 501))
+        return true;
+    rp_aws_error_info info;
+    rp_aws_error_parse(resp, &info);
+    return info.code[0] && rp_aws_error_is_retriable(info.code, strlen(info.code));
+}
+
+/* ---- libcurl transport -------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_global_rc = CURLE_OK;
+
+static void curl_global_setup(void)
+{
+    curl_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    rp_http_response *r = ud;
+    size_t len = size * n;
+    return rp_buf_append(&r->body, p, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    rp_http_response *r = ud;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* A new response (after 100 Continue, say): keep only its headers. */
+        rp_buf_reset(&r->headers);
+        return len;
+    }
+    return rp_buf_append(&r->headers, p, len) == 0 ? len : 0;
+}
+
+static bool token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool header_name_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!token_char((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static bool header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+static bool curl_retriable(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool has_header(const rp_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *req,
+                          rp_http_response *resp, rp_error *err)
+{
+    (void)ctx;
+    int rc = -1;
+    struct curl_slist *list = NULL;
+    rp_buf line;
+    rp_buf_init(&line, HEADER_LINE_MAX);
+    char errbuf[CURL_ERROR_SIZE] = "";
+
+    pthread_once(&curl_once, curl_global_setup);
+    if (curl_global_rc != CURLE_OK) {
+        rp_error_set(err, RP_ERR_INTERNAL, "libcurl initialisation failed: %s",
+                     curl_easy_strerror(curl_global_rc));
+        goto out;
+    }
+    if (!c->curl && !(c->curl = curl_easy_init())) {
+        rp_error_set(err, RP_ERR_NOMEM, "cannot create a libcurl handle");
+        goto out;
+    }
+    CURL *h = c->curl;
+    curl_easy_reset(h); /* keeps the connection cache */
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const rp_http_header *hd = &req->headers[i];
+        if (!header_name_ok(hd->name) || !header_value_ok(hd->value)) {
+            rp_error_set(err, RP_ERR_INVALID, "invalid HTTP header name or value (header %.64s)",
+                         header_name_ok(hd->name) ? hd->name : "?");
+            goto out;
+        }
+        rp_buf_reset(&line);
+        /* "Name;" sends an empty header, "Name:" would remove it. */
+        if (*hd->value)
+            rp_buf_printf(&line, "%s: %s", hd->name, hd->value);
+        else
+            rp_buf_printf(&line, "%s;", hd->name);
+        if (line.failed) {
+            rp_error_set(err, RP_ERR_LIMIT, "HTTP header %.64s longer than %zu bytes", hd->name,
+                         HEADER_LINE_MAX);
+            goto out;
+        }
+        struct curl_slist *l = curl_slist_append(list, line.data);
+        if (!l) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory building HTTP headers");
+            goto out;
+        }
+        list = l;
+    }
+    /* No 100-continue round trip; no form Content-Type on bodies. */
+    static const char *const suppress[][2] = {{"Expect", "Expect:"},
+                                              {"Content-Type", "Content-Type:"}};
+    for (size_t i = 0; i < 2; i++) {
+        if (has_header(req, suppress[i][0]))
+            continue;
+        struct curl_slist *l = curl_slist_append(list, suppress[i][1]);
+        if (!l) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory building HTTP headers");
+            goto out;
+        }
+        list = l;
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    /* Send the path as given: "/../" and "/./" are part of S3 keys, and
+     * the path sent must be the path signed. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opt.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opt.timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (c->opt.no_proxy)
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    const char *m = req->method;
+    if (strcmp(m, "GET") == 0 && req->body_len == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(m, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(m, "DELETE") == 0 && req->body_len == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    } else {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (strcmp(m, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    }
+
+    CURLcode cr = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    /* Do not keep pointers to this call's stack in the handle. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    if (cr != CURLE_OK) {
+        if (cr == CURLE_WRITE_ERROR && (resp->body.toobig || resp->headers.toobig)) {
+            rp_error_set(err, RP_ERR_LIMIT, "HTTP response %s larger than %zu bytes",
+                         resp->body.toobig ? "body" : "headers",
+                         resp->body.toobig ? resp->body.max : resp->headers.max);
+        } else if (cr == CURLE_WRITE_ERROR) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory reading an HTTP response");
+        } else {
+            rp_error_set(err,
+                         cr == CURLE_URL_MALFORMAT || cr == CURLE_UNSUPPORTED_PROTOCOL
+                             ? RP_ERR_INVALID
+                             : RP_ERR_IO,
+                         "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
+            if (err)
+                err->retriable = curl_retriable(cr);
+        }
+        resp->status = 0;
+        goto out;
+    }
+    resp->status = status;
+    rc = 0;
+out:
+    curl_slist_free_all(list);
+    rp_buf_cleanup(&line);
+    return rc;
+}
+
+/* ---- default sleep and random --------------------------------------------------- */
+
+static void default_sleep(void *ctx, uint32_t ms)
+{
+    (void)ctx;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* xorshift64*: jitter needs spread, not secrecy. */
+static uint64_t default_random(void *ctx)
+{
+    uint64_t *s = ctx;
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- client ------------------------------------------------------------------------- */
+
+int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error *err)
+{
+    (void)err;
+    memset(c, 0, sizeof *c);
+    if (opt)
+        c->opt = *opt;
+    if (!c->opt.connect_timeout_ms)
+        c->opt.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!c->opt.timeout_ms)
+        c->opt.timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (!c->opt.max_response_bytes)
+        c->opt.max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    if (!c->opt.retry.max_attempts)
+        c->opt.retry = RP_RETRY_POLICY_DEFAULT;
+    snprintf(c->user_agent, sizeof c->user_agent, "%s",
+             opt && opt->user_agent ? opt->user_agent : "ridepred/" RIDEPRED_VERSION);
+    c->opt.user_agent = NULL; /* copied into c->user_agent */
+    c->transport = curl_transport;
+    c->sleep_ms = default_sleep;
+    c->random = default_random;
+    c->random_ctx = &c->rng;
+    if (getrandom(&c->rng, sizeof c->rng, GRND_NONBLOCK) != (ssize_t)sizeof c->rng)
+        c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+    if (!c->rng)
+        c->rng = 0x9E3779B97F4A7C15ULL;
+    return 0;
+}
+
+void rp_http_client_cleanup(rp_http_client *c)
+{
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    c->curl = NULL;
+}
+
+int rp_http_send(rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+                 rp_error *err)
+{
+    if (!req->method || !req->url)
+        return rp_error_set(err, RP_ERR_INVALID, "HTTP request without a method or URL");
+    /* libcurl would percent-encode raw non-ASCII bytes on the way out, so
+     * the path sent would not be the path signed. */
+    for (const unsigned char *p = (const unsigned char *)req->url; *p; p++)
+        if (*p >= 0x80)
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "URL with raw non-ASCII bytes: percent-encode it (rp_sigv4_uri_encode)");
+    rp_http_response_reset(resp);
+    rp_error_clear(err);
+    return c->transport(c->transport_ctx, c, req, resp, err);
+}
+
+static rp_code status_code(long status, const char *aws_code)
+{
+    if (status == 404 || strstr(aws_code, "NotFound") || strncmp(aws_code, "NoSuch", 6) == 0)
+        return RP_ERR_NOT_FOUND;
+    if (status == 413)
+        return RP_ERR_LIMIT;
+    if (status >= 300 && status < 500) /* a redirect is a wrong endpoint or region */
+        return RP_ERR_INVALID;
+    return RP_ERR_IO;
+}
+
+int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepare_fn prepare,
+                    void *prepare_ctx, rp_http_response *resp, rp_error *err)
+{
+    int rc = -1;
+    rp_http_header *all = NULL;
+    rp_error local;
+    if (!err)
+        err = &local;
+    rp_error_clear(err);
+    unsigned max = c->opt.retry.max_attempts ? c->opt.retry.max_attempts : 1;
+    c->last_attempts = 0;
+    c->last_slept_ms = 0;
+    all = malloc((req->n_headers + RP_HTTP_EXTRA_HEADERS_MAX) * sizeof *all);
+    if (!all) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory sending an HTTP request");
+        goto out;
+    }
+    if (req->n_headers)
+        memcpy(all, req->headers, req->n_headers * sizeof *all);
+    rp_http_request r = *req;
+    r.headers = all;
+    bool http_failure = false;
+    for (unsigned attempt = 0; attempt < max; attempt++) {
+        if (attempt > 0) {
+            uint32_t ms = rp_retry_delay_ms(&c->opt.retry, attempt, c->random(c->random_ctx));
+            if (rp_log_enabled(RP_LOG_DEBUG)) {
+                char a[16], d[16];
+                snprintf(a, sizeof a, "%u", attempt + 1);
+                snprintf(d, sizeof d, "%u", (unsigned)ms);
+                rp_log(RP_LOG_DEBUG, "retrying HTTP request", "attempt", a, "delay_ms", d, "reason",
+                       err->msg, (const char *)NULL);
+            }
+            c->sleep_ms(c->sleep_ctx, ms);
+            c->last_slept_ms += ms;
+        }
+        r.n_headers = req->n_headers;
+        if (prepare) {
+            rp_http_extra_headers extra = {.n = 0};
+            if (prepare(prepare_ctx, req, attempt, &extra, err) != 0)
+                goto out;
+            if (extra.n > RP_HTTP_EXTRA_HEADERS_MAX)
+                extra.n = RP_HTTP_EXTRA_HEADERS_MAX;
+            memcpy(all + req->n_headers, extra.h, extra.n * sizeof *all);
+            r.n_headers += extra.n;
+        }
+        c->last_attempts = attempt + 1;
+        http_failure = false;
+        if (rp_http_send(c, &r, resp, err) != 0) {
+            if (!err->retriable)
+                goto out;
+            continue;
+        }
+        if ((resp->status >= 200 && resp->status < 300) || resp->status == 304) {
+            rc = 0;
+            goto out;
+        }
+        http_failure = true;
+        rp_aws_error_info info;
+        rp_aws_error_parse(resp, &info);
+        rp_error_set(err, status_code(resp->status, info.code), "HTTP %ld%s%s%s%s", resp->status,
+                     info.code[0] ? " " : "", info.code, info.message[0] ? ": " : "", info.message);
+        err->retriable = rp_http_response_is_retriable(resp);
+        if (!err->retriable)
+            break;
+    }
+    /* Attempts ran out, or a failure not worth retrying. */
+    if (c->last_attempts > 1 || http_failure) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (%u attempt%s)", c->last_attempts,
+                 c->last_attempts == 1 ? "" : "s");
+    }
+out:
+    free(all);
+    return rc;
+}

@@ -1,0 +1,159 @@
+/* aws_creds_cli: the credential chain and the shared-file parser, for the
+ * integration tests (tests/integration/test_aws_credentials_endpoint.py,
+ * tests/integration/test_aws_ini.py).
+ *
+ *   aws_creds_cli [--profile NAME] [--region] [--timeout-ms N] [--attempts N]
+ *     Resolves credentials (and the region with --region) and prints
+ *       source=container-endpoint
+ *       access_key_id=ASIA...
+ *       session_token=yes|no
+ *       expiration=<seconds since the epoch, 0 for none>
+ *       region=<region>            (with --region)
+ *     never the secret nor the token.  On failure prints
+ *     "error: <code>: <message>" and "retriable: yes|no" on stderr and
+ *     exits 1.
+ *
+ *   aws_creds_cli --ini FILE...
+ *     Parses each file as ~/.aws/config is parsed and prints one JSON line
+ *     per file: {"ok": true, "sections": {SECTION: {KEY: VALUE}}} where a
+ *     section lists its own keys and those inherited from [DEFAULT], or
+ *     {"ok": false, "error": "..."}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/credentials.h"
+#include "aws/ini.h"
+#include "common/buf.h"
+#include "common/pyjson.h"
+
+typedef struct dump {
+    rp_buf *out;
+    const char *section; /* the section being written */
+    const rp_ini *ini;
+    bool first_key;
+    bool defaults_pass;
+} dump;
+
+static void put_key(dump *d, const char *key, const char *value)
+{
+    if (!d->first_key)
+        rp_buf_lit(d->out, ", ");
+    d->first_key = false;
+    rp_pyjson_utf8(d->out, key, strlen(key));
+    rp_buf_lit(d->out, ": ");
+    rp_pyjson_utf8(d->out, value, strlen(value));
+}
+
+/* A section's own keys. */
+static void visit_own(void *ctx, const char *section, const char *key, const char *value, int line,
+                      bool nested)
+{
+    (void)line;
+    (void)nested;
+    dump *d = ctx;
+    if (strcmp(section, d->section) == 0 && strcmp(section, "DEFAULT") != 0)
+        put_key(d, key, value);
+}
+
+/* The [DEFAULT] keys the section does not override. */
+static void visit_inherited(void *ctx, const char *section, const char *key, const char *value,
+                            int line, bool nested)
+{
+    (void)line;
+    (void)nested;
+    dump *d = ctx;
+    if (strcmp(section, "DEFAULT") != 0)
+        return;
+    bool own_nested;
+    const char *own = rp_ini_get(d->ini, d->section, key, NULL, &own_nested);
+    if (own == value) /* inherited (rp_ini_get fell back to [DEFAULT]) */
+        put_key(d, key, value);
+}
+
+static int dump_ini(const char *path, rp_buf *out)
+{
+    rp_ini *ini = NULL;
+    rp_error err;
+    if (rp_ini_load(path, &ini, &err) != 0) {
+        rp_buf_lit(out, "{\"ok\": false, \"error\": ");
+        rp_pyjson_utf8(out, err.msg, strlen(err.msg));
+        rp_buf_lit(out, "}\n");
+        return 0;
+    }
+    rp_buf_lit(out, "{\"ok\": true, \"sections\": {");
+    for (size_t i = 0; i < rp_ini_section_count(ini); i++) {
+        const char *name = rp_ini_section_name(ini, i);
+        if (i)
+            rp_buf_lit(out, ", ");
+        rp_pyjson_utf8(out, name, strlen(name));
+        rp_buf_lit(out, ": {");
+        dump d = {.out = out, .section = name, .ini = ini, .first_key = true};
+        rp_ini_foreach(ini, visit_own, &d);
+        rp_ini_foreach(ini, visit_inherited, &d);
+        rp_buf_putc(out, '}');
+    }
+    rp_buf_lit(out, "}}\n");
+    rp_ini_free(ini);
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: aws_creds_cli [--profile NAME] [--region] [--timeout-ms N] [--attempts N]\n"
+                    "       aws_creds_cli --ini FILE...\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--ini") == 0) {
+        rp_buf out;
+        rp_buf_init(&out, (size_t)64 * 1024 * 1024);
+        for (int i = 2; i < argc; i++) {
+            rp_buf_reset(&out);
+            dump_ini(argv[i], &out);
+            if (out.failed) {
+                fprintf(stderr, "aws_creds_cli: output too large\n");
+                rp_buf_cleanup(&out);
+                return 2;
+            }
+            fwrite(out.data, 1, out.len, stdout);
+        }
+        rp_buf_cleanup(&out);
+        return 0;
+    }
+    rp_aws_chain_options opt = {0};
+    bool want_region = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--profile") && i + 1 < argc)
+            opt.profile = argv[++i];
+        else if (!strcmp(argv[i], "--region"))
+            want_region = true;
+        else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
+            opt.container_timeout_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--attempts") && i + 1 < argc)
+            opt.container_retry = (rp_retry_policy){(unsigned)strtoul(argv[++i], NULL, 10), 50, 200};
+        else
+            return usage();
+    }
+    rp_aws_credentials c;
+    rp_error err;
+    if (rp_aws_credentials_resolve(&c, &opt, &err) != 0) {
+        fprintf(stderr, "error: %s: %s\nretriable: %s\n", rp_code_name(err.code), err.msg,
+                err.retriable ? "yes" : "no");
+        return 1;
+    }
+    printf("source=%s\naccess_key_id=%s\nsession_token=%s\nexpiration=%lld\n", c.source,
+           c.access_key_id, c.session_token[0] ? "yes" : "no", (long long)c.expiration);
+    rp_aws_credentials_clear(&c);
+    if (want_region) {
+        char region[RP_AWS_REGION_MAX + 1];
+        if (rp_aws_region_resolve(region, sizeof region, &opt, &err) != 0) {
+            fprintf(stderr, "error: %s: %s\nretriable: no\n", rp_code_name(err.code), err.msg);
+            return 1;
+        }
+        printf("region=%s\n", region);
+    }
+    return 0;
+}
