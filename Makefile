@@ -9,6 +9,7 @@
 #   make fuzz     a short libFuzzer run of every fuzz target (clang)
 
 BUILD ?= build
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath $(CURDIR)/../shared)
 export RIDEPRED_DATA_DIR ?= $(SHARED)/data
