@@ -8,7 +8,12 @@
  *            u32 section count, 16 reserved bytes, u64 XXH3-64 of bytes [0, 56)
  *   table    section count x {u32 id, u32 reserved, u64 offset, u64 size}
  *   sections META, STRS, FEATOFF, VOCAB, and COEF (linear) or
- *            TREES + NODES + LEAVES (trees)
+ *            TREES + NODES + LEAVES (trees), and for trees optionally the
+ *            ride fast path FAST_META .. FAST_RUNS (ids 9-15, see below)
+ *
+ * Readers ignore section ids they do not know, so optional sections are
+ * added without a version bump (a reader of version 1 without the fast path
+ * serves the same file by walking the nodes).
  */
 #ifndef RP_MODEL_IMAGE_H
 #define RP_MODEL_IMAGE_H
@@ -33,6 +38,12 @@ enum {
     RP_SEC_TREES = 6,   /* u32[n_trees + 1]: first node of each tree, then total */
     RP_SEC_NODES = 7,   /* rp_img_node[n_nodes] */
     RP_SEC_LEAVES = 8,  /* f64[n_leaves] */
+    /* The ride fast path (optional, trees only; all five or none). */
+    RP_SEC_FAST_META = 9,     /* rp_img_fast_meta */
+    RP_SEC_FAST_BOUNDS = 10,  /* f32[n_bounds]: the x column's thresholds, sorted, distinct */
+    RP_SEC_FAST_SUMS = 11,    /* f64[n_sums]: rows [0, n_rows) for no column, then the spans */
+    RP_SEC_FAST_COLS = 12,    /* u32[n_features]: 0, or 1 + index into FAST_COLINFO */
+    RP_SEC_FAST_COLINFO = 13, /* rp_img_fast_col[n_cols] */
 };
 
 typedef struct rp_img_meta {
@@ -68,6 +79,44 @@ typedef struct rp_img_node {
 #define RP_NODE_HAS_DEFAULT 0x40000000u
 #define RP_NODE_DEFAULT_LEFT 0x80000000u
 #define RP_NODE_FEATURE_MASK 0x3FFFFFFFu
+
+/* The ride fast path (docs/model-format.md, "The ride fast path").
+ *
+ * A ride row has at most two present columns: the numeric column x
+ * (trip_distance) and one other column j (its PU_DO one-hot).  Every tree's
+ * leaf then depends on x only through the interval of the sorted distinct x
+ * thresholds (FAST_BOUNDS) that x falls in: the row r = 1 + the number of
+ * bounds < x (1 .. n_bounds + 1), or r = 0 when x is absent.  FAST_SUMS[r]
+ * is the accumulator of the walk for a row with x in row r and no other
+ * column present (the base for `sum`, 0.0 for `mean`, then each tree's leaf
+ * value added in tree order): the answer before the final division.
+ *
+ * A present column j changes the sum only on some rows.  For a value v of
+ * j with v <= tmin (every node testing j sends it left: mode 0) or v > tmax
+ * (every node sends it right: mode 1), the accumulators for the rows
+ * [lo, lo + width) are FAST_SUMS[off .. off + width), computed the same
+ * way; the other rows are those of no column.  off == RP_FAST_WALK: not
+ * precomputed (over the size budget).  Other values of v, and rows of other
+ * shapes, are served by the node walk. */
+#define RP_FAST_WALK 0xFFFFFFFFu
+
+typedef struct rp_img_fast_meta {
+    uint32_t xcol;       /* the numeric column (trip_distance) */
+    uint32_t n_trees;    /* == META.n_trees */
+    uint32_t n_features; /* == META.n_features: entries of FAST_COLS */
+    uint32_t n_bounds;
+    uint32_t n_rows;     /* n_bounds + 2: row 0 for an absent x, then the intervals */
+    uint32_t n_cols;     /* entries of FAST_COLINFO */
+    uint32_t n_sums;     /* entries of FAST_SUMS, >= n_rows */
+    uint8_t reserved[36];
+} rp_img_fast_meta;      /* 64 bytes */
+
+typedef struct rp_img_fast_col {
+    float tmin, tmax;    /* smallest and largest threshold of the column's nodes */
+    uint32_t lo[2];      /* per mode (0: v <= tmin, 1: v > tmax): first row that differs */
+    uint32_t width[2];   /* rows that differ, from lo (0: none) */
+    uint32_t off[2];     /* where their accumulators start in FAST_SUMS, or RP_FAST_WALK */
+} rp_img_fast_col;       /* 32 bytes */
 
 /* The hash used by the vocabulary (low 32 bits of XXH3-64). */
 uint32_t rp_img_hash(const char *s, size_t n);

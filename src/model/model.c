@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "model/image.h"
+#include "model/model_internal.h"
 #include "model/model_json.h"
 
 struct rp_model {
@@ -41,7 +42,24 @@ struct rp_model {
     const uint32_t *tree_start;
     const rp_img_node *nodes;
     const double *leaves;
+    /* the ride fast path (image.h), or fm == NULL */
+    const rp_img_fast_meta *fm;
+    const float *bounds;
+    const double *sums;
+    const uint32_t *cols;
+    const rp_img_fast_col *colinfo;
 };
+
+static bool has_section(const unsigned char *img, uint32_t ns, uint32_t id)
+{
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t sid;
+        memcpy(&sid, img + RP_IMG_HEADER_SIZE + 24 * i, 4);
+        if (sid == id)
+            return true;
+    }
+    return false;
+}
 
 static int find_section(const unsigned char *img, size_t size, uint32_t ns, uint32_t id,
                         size_t want, bool exact, const void **ptr, size_t *got, rp_error *err)
@@ -144,6 +162,30 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
             return rp_error_set(err, RP_ERR_CORRUPT, "tree %u is empty or out of order", t);
     if (m->tree_start[0] != 0 || m->tree_start[mt->n_trees] != mt->n_nodes)
         return rp_error_set(err, RP_ERR_CORRUPT, "tree table does not cover the nodes");
+    if (!has_section(img, ns, RP_SEC_FAST_META))
+        return 0;
+    /* The ride fast path: sizes only, O(1); indices are checked at use. */
+    if (find_section(img, size, ns, RP_SEC_FAST_META, sizeof(rp_img_fast_meta), true, &p, NULL, err) < 0)
+        return -1;
+    const rp_img_fast_meta *fm = p;
+    if (fm->n_trees != mt->n_trees || fm->n_features != mt->n_features || fm->xcol >= mt->n_features ||
+        fm->n_bounds > UINT32_MAX - 2 || fm->n_rows != fm->n_bounds + 2)
+        return rp_error_set(err, RP_ERR_CORRUPT, "fast-path counts do not match the model");
+    if (fm->n_sums < fm->n_rows)
+        return rp_error_set(err, RP_ERR_CORRUPT, "fast-path sums fewer than its rows");
+    if (find_section(img, size, ns, RP_SEC_FAST_BOUNDS, (size_t)fm->n_bounds * 4, true, &p, NULL, err) < 0)
+        return -1;
+    m->bounds = p;
+    if (find_section(img, size, ns, RP_SEC_FAST_SUMS, (size_t)fm->n_sums * 8, true, &p, NULL, err) < 0)
+        return -1;
+    m->sums = p;
+    if (find_section(img, size, ns, RP_SEC_FAST_COLS, (size_t)fm->n_features * 4, true, &p, NULL, err) < 0)
+        return -1;
+    m->cols = p;
+    if (find_section(img, size, ns, RP_SEC_FAST_COLINFO, (size_t)fm->n_cols * sizeof(rp_img_fast_col), true, &p, NULL, err) < 0)
+        return -1;
+    m->colinfo = p;
+    m->fm = fm;
     return 0;
 }
 
@@ -428,52 +470,156 @@ static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, 
     }
 }
 
-static void predict_trees(const rp_model *m, const rp_row *rows, size_t n, double *out, rp_code *st)
+/* The answer from the accumulator: sum: the base first, then each stage in
+ * order (gradient boosting); mean: the trees from 0, divided by their
+ * count, then the base. */
+static inline double finish(const rp_img_meta *mt, double acc)
+{
+    if (mt->combine == RP_COMBINE_MEAN) {
+        acc /= (double)mt->n_trees;
+        if (mt->base != 0.0)
+            acc += mt->base;
+    }
+    return acc;
+}
+
+/* Walks every tree node by node for the rows rows[idx[0 .. nl)], nl <= LANES. */
+static void walk_rows(const rp_model *m, const rp_row *rows, const size_t *idx, size_t nl, double *out,
+                      rp_code *status)
 {
     const rp_img_meta *mt = m->meta;
     lane ln[LANES];
-    for (size_t base = 0; base < n; base += LANES) {
-        size_t nl = n - base < LANES ? n - base : LANES;
-        double acc[LANES];
-        for (size_t k = 0; k < nl; k++) {
-            const rp_row *row = &rows[base + k];
-            lane *L = &ln[k];
-            st[base + k] = RP_OK;
-            /* sum: the base first, then each stage in order (gradient
-             * boosting); mean: the trees from 0, divided by their count,
-             * then the base. */
-            acc[k] = mt->combine == RP_COMBINE_SUM ? mt->base : 0.0;
-            L->n = (uint32_t)row->n;
-            L->c0 = L->c1 = UINT32_MAX;
-            L->x0 = L->x1 = 0.0f;
-            for (int j = 0; j < row->n; j++) {
-                L->idx[j] = row->idx[j];
-                /* scikit-learn casts X to float32 and refuses what overflows it. */
-                L->x[j] = (float)row->val[j];
-                if (!isfinite(L->x[j]))
-                    st[base + k] = RP_ERR_INVALID;
-            }
-            if (row->n > 0) {
-                L->c0 = row->idx[0];
-                L->x0 = L->x[0];
-            }
-            if (row->n > 1) {
-                L->c1 = row->idx[1];
-                L->x1 = L->x[1];
-            }
+    double acc[LANES];
+    rp_code st[LANES];
+    for (size_t k = 0; k < nl; k++) {
+        const rp_row *row = &rows[idx[k]];
+        lane *L = &ln[k];
+        st[k] = RP_OK;
+        acc[k] = mt->combine == RP_COMBINE_SUM ? mt->base : 0.0;
+        L->n = 0;
+        L->c0 = L->c1 = UINT32_MAX;
+        L->x0 = L->x1 = 0.0f;
+        if (row->n < 0 || row->n > RP_ROW_MAX) {
+            st[k] = RP_ERR_INVALID;
+            continue;
         }
-        for (uint32_t t = 0; t < mt->n_trees; t++)
-            walk_tree(m, t, ln, nl, acc, st + base);
-        for (size_t k = 0; k < nl; k++) {
-            double y = acc[k];
-            if (mt->combine == RP_COMBINE_MEAN) {
-                y /= (double)mt->n_trees;
-                if (mt->base != 0.0)
-                    y += mt->base;
-            }
-            out[base + k] = y;
+        L->n = (uint32_t)row->n;
+        for (int j = 0; j < row->n; j++) {
+            L->idx[j] = row->idx[j];
+            /* scikit-learn casts X to float32 and refuses what overflows it. */
+            L->x[j] = (float)row->val[j];
+            if (!isfinite(L->x[j]))
+                st[k] = RP_ERR_INVALID;
+        }
+        if (row->n > 0) {
+            L->c0 = row->idx[0];
+            L->x0 = L->x[0];
+        }
+        if (row->n > 1) {
+            L->c1 = row->idx[1];
+            L->x1 = L->x[1];
         }
     }
+    for (uint32_t t = 0; t < mt->n_trees; t++)
+        walk_tree(m, t, ln, nl, acc, st);
+    for (size_t k = 0; k < nl; k++) {
+        out[idx[k]] = finish(mt, acc[k]);
+        status[idx[k]] = st[k];
+    }
+}
+
+/* The ride fast path (image.h): O(1) for a row of at most one x and one
+ * other column.  Returns false when the row is not of that shape, or its
+ * column's value or mode is not precomputed (then the walk serves it);
+ * else sets *out and *st. */
+static bool fast_row(const rp_model *m, const rp_row *row, double *out, rp_code *st)
+{
+    const rp_img_fast_meta *fm = m->fm;
+    uint32_t xcol = fm->xcol;
+    bool has_x = false, has_j = false;
+    float x = 0.0f, v = 0.0f;
+    uint32_t j = 0;
+    if (row->n < 0 || row->n > 2)
+        return false;
+    for (int k = 0; k < row->n; k++) {
+        float f = (float)row->val[k];
+        if (!isfinite(f))
+            return false;
+        if (row->idx[k] == xcol) {
+            if (has_x)
+                return false;
+            has_x = true;
+            x = f;
+        } else {
+            if (has_j)
+                return false;
+            has_j = true;
+            j = row->idx[k];
+            v = f;
+        }
+    }
+    /* The row: 1 + the number of bounds < x (a branch-free binary search),
+     * or 0 when x is absent. */
+    uint32_t r = 0;
+    if (has_x) {
+        const float *b = m->bounds;
+        uint32_t n = fm->n_bounds;
+        if (n) {
+            while (n > 1) {
+                uint32_t h = n / 2;
+                b = b[h - 1] < x ? b + h : b;
+                n -= h;
+            }
+            b += *b < x;
+        }
+        r = (uint32_t)(b - m->bounds) + 1;
+    }
+    double acc = m->sums[r];
+    if (has_j && j < fm->n_features && m->cols[j]) {
+        uint32_t ci = m->cols[j] - 1;
+        if (ci >= fm->n_cols)
+            goto corrupt;
+        const rp_img_fast_col *col = &m->colinfo[ci];
+        int mode;
+        if (v <= col->tmin)
+            mode = 0;
+        else if (v > col->tmax)
+            mode = 1;
+        else
+            return false; /* the column's tests do not all go one way */
+        uint32_t off = col->off[mode], rel = r - col->lo[mode];
+        if (off == RP_FAST_WALK)
+            return false;
+        if (rel < col->width[mode]) {
+            if (off > fm->n_sums || col->width[mode] > fm->n_sums - off)
+                goto corrupt;
+            acc = m->sums[off + rel];
+        }
+    }
+    *out = finish(m->meta, acc);
+    *st = RP_OK;
+    return true;
+corrupt:
+    *out = 0.0;
+    *st = RP_ERR_CORRUPT;
+    return true;
+}
+
+static void predict_trees(const rp_model *m, const rp_row *rows, size_t n, double *out, rp_code *st,
+                          bool fast)
+{
+    size_t pend[LANES], np = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fast && fast_row(m, &rows[i], &out[i], &st[i]))
+            continue;
+        pend[np++] = i;
+        if (np == LANES) {
+            walk_rows(m, rows, pend, np, out, st);
+            np = 0;
+        }
+    }
+    if (np)
+        walk_rows(m, rows, pend, np, out, st);
 }
 
 static double predict_linear(const rp_model *m, const rp_row *row)
@@ -495,7 +641,27 @@ void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, dou
         }
         return;
     }
-    predict_trees(m, rows, n, out, status);
+    predict_trees(m, rows, n, out, status, m->fm != NULL);
+}
+
+void rp__model_predict_batch_walk(const rp_model *m, const rp_row *rows, size_t n, double *out,
+                                  rp_code *status)
+{
+    if (m->kind == RP_MODEL_LINEAR) {
+        rp_model_predict_batch(m, rows, n, out, status);
+        return;
+    }
+    predict_trees(m, rows, n, out, status, false);
+}
+
+bool rp__model_has_fast_path(const rp_model *m)
+{
+    return m->fm != NULL;
+}
+
+bool rp__model_predict_fast(const rp_model *m, const rp_row *row, double *out, rp_code *status)
+{
+    return m->kind == RP_MODEL_TREES && m->fm && fast_row(m, row, out, status);
 }
 
 int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error *err)

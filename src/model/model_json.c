@@ -293,7 +293,7 @@ static int read_features(parse *ps)
         return -1;
     int rc;
     while ((rc = rp_json_element(&ps->r)) == 1) {
-        size_t off, len;
+        size_t off = 0, len = 0;
         snprintf(ps->path, sizeof ps->path, "features[%zu]", ps->feat_off.len);
         if (read_string(ps, &off, &len) < 0)
             return -1;
