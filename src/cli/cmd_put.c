@@ -8,6 +8,7 @@
 #include "cli/stream_opts.h"
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/pyjson.h"
 
 static const char help[] =
     "usage: ridepred put STREAM [--partition-key K] JSON\n"
@@ -106,7 +107,16 @@ static int flush(rp_streams *s, const char *name, batch *b, int *refused)
         } else if (b->res[i].ok) {
             printf("{\"ShardId\": \"%s\", \"SequenceNumber\": \"%s\"}\n", b->res[i].shard_id, b->res[i].sequence_number);
         } else {
-            printf("{\"ErrorCode\": \"%s\", \"ErrorMessage\": \"%s\"}\n", b->res[i].error_code, b->res[i].error_message);
+            rp_buf line;
+            rp_buf_init(&line, 4096);
+            rp_buf_lit(&line, "{\"ErrorCode\": ");
+            rp_pyjson_utf8(&line, b->res[i].error_code, strlen(b->res[i].error_code));
+            rp_buf_lit(&line, ", \"ErrorMessage\": ");
+            rp_pyjson_utf8(&line, b->res[i].error_message, strlen(b->res[i].error_message));
+            rp_buf_lit(&line, "}\n");
+            if (!line.failed)
+                fwrite(line.data, 1, line.len, stdout);
+            rp_buf_cleanup(&line);
             (*refused)++;
         }
         free(b->doc[i]);
