@@ -104,8 +104,8 @@ const char *rp_cli_model_location(const char *flag)
     const char *env = getenv("MODEL_LOCATION");
     if (env && *env)
         return env;
-    rp_cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file; "
-                 "MLflow directories and s3:// locations are not supported yet)");
+    rp_cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
+                 "scikit-learn pickle, or an MLflow model directory; s3:// locations are not supported yet)");
     return NULL;
 }
 

@@ -24,6 +24,8 @@
 #include "model/image.h"
 #include "model/model_internal.h"
 #include "model/model_json.h"
+#include "model/mlflow.h"
+#include "model/sklearn.h"
 
 struct rp_model {
     atomic_int refs;
@@ -271,6 +273,10 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
         close(fd);
         return rp_error_set(err, RP_ERR_IO, "cannot stat model %s: %s", path, strerror(e));
     }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return rp_mlflow_load(path, opts, out, err);
+    }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return rp_error_set(err, RP_ERR_INVALID, "model %s is not a regular file", path);
@@ -278,6 +284,11 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
     size_t size = (size_t)st.st_size;
     char head[8] = {0};
     ssize_t got = pread(fd, head, sizeof head, 0);
+    if (got >= 2 && (unsigned char)head[0] == 0x80) {
+        /* The pickle PROTO opcode: a scikit-learn pickle. */
+        close(fd);
+        return rp_sklearn_load_file(path, NULL, out, err);
+    }
     if (got == (ssize_t)sizeof head && memcmp(head, RP_IMG_MAGIC, 8) == 0) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         int e = errno;

@@ -1,0 +1,185 @@
+/* MLflow model directories (see mlflow.h, docs/models.md). */
+#include "model/mlflow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "model/sklearn.h"
+
+#define SERVED_FLAVORS "ridepred, sklearn, python_function (loader_module mlflow.sklearn)"
+
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    yaml_node_t *found = NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && strlen(key) == k->data.scalar.length &&
+            !memcmp(k->data.scalar.value, key, k->data.scalar.length))
+            found = yaml_document_get_node(doc, p->value);
+    }
+    return found;
+}
+
+/* A scalar's text (NUL-terminated by libyaml), or NULL. */
+static const char *scalar(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    yaml_node_t *n = map_get(doc, map, key);
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return NULL;
+    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+        return NULL; /* an embedded NUL */
+    return (const char *)n->data.scalar.value;
+}
+
+/* dir + "/" + a relative file name inside it (no absolute path, no ".."). */
+static int join(const char *dir, const char *name, char *out, size_t cap, rp_error *err)
+{
+    if (!name[0] || name[0] == '/')
+        return rp_error_set(err, RP_ERR_INVALID, "MLmodel names the file \"%s\": it must be a relative path inside the model directory", name);
+    for (const char *p = name; *p;) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 2 && !memcmp(p, "..", 2))
+            return rp_error_set(err, RP_ERR_INVALID, "MLmodel names the file \"%s\": \"..\" is not allowed", name);
+        p += n + (e ? 1 : 0);
+    }
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
+        return rp_error_set(err, RP_ERR_LIMIT, "model path too long");
+    return 0;
+}
+
+static int read_mlmodel(const char *path, char **text, size_t *len, rp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return rp_error_set(err, RP_ERR_NOT_FOUND, "no MLmodel file in the model directory (%s)", path);
+        return rp_error_set(err, RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    char *buf = malloc(RP_MLMODEL_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, RP_MLMODEL_MAX_BYTES + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return rp_error_set(err, RP_ERR_IO, "cannot read %s", path);
+    }
+    if (n > RP_MLMODEL_MAX_BYTES) {
+        free(buf);
+        return rp_error_set(err, RP_ERR_LIMIT, "%s is over %u bytes", path, RP_MLMODEL_MAX_BYTES);
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_load_opts *opts, rp_model **out,
+                        rp_error *err)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return rp_error_set(err, RP_ERR_INVALID, "MLmodel is not a YAML mapping");
+    yaml_node_t *flavors = map_get(doc, root, "flavors");
+    if (!flavors || flavors->type != YAML_MAPPING_NODE)
+        return rp_error_set(err, RP_ERR_INVALID, "MLmodel has no \"flavors\" mapping");
+    const char *run_id = scalar(doc, root, "run_id");
+    char path[4096];
+
+    yaml_node_t *fl = map_get(doc, flavors, "ridepred");
+    if (fl) {
+        const char *file = scalar(doc, fl, "model");
+        if (!file)
+            return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor ridepred needs \"model: FILE\"");
+        if (join(dir, file, path, sizeof path, err) < 0)
+            return -1;
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            return rp_error_set(err, RP_ERR_NOT_FOUND, "MLmodel flavor ridepred: %s is not a file", path);
+        return rp_model_load(path, opts, out, err);
+    }
+    const char *pickled = NULL;
+    fl = map_get(doc, flavors, "sklearn");
+    if (fl) {
+        const char *fmt = scalar(doc, fl, "serialization_format");
+        if (fmt && strcmp(fmt, "pickle") && strcmp(fmt, "cloudpickle"))
+            return rp_error_set(err, RP_ERR_UNSUPPORTED, "MLmodel flavor sklearn with serialization_format %s: ridepred reads pickle and cloudpickle", fmt);
+        pickled = scalar(doc, fl, "pickled_model");
+        if (!pickled)
+            return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor sklearn has no pickled_model");
+    } else if ((fl = map_get(doc, flavors, "python_function"))) {
+        const char *loader = scalar(doc, fl, "loader_module");
+        if (loader && !strcmp(loader, "mlflow.sklearn")) {
+            pickled = scalar(doc, fl, "model_path");
+            if (!pickled)
+                return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no model_path");
+        }
+    }
+    if (pickled) {
+        if (join(dir, pickled, path, sizeof path, err) < 0)
+            return -1;
+        rp_sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn"};
+        return rp_sklearn_load_file(path, &so, out, err);
+    }
+    /* Name what is there. */
+    char names[256];
+    size_t k = 0;
+    names[0] = '\0';
+    for (yaml_node_pair_t *p = flavors->data.mapping.pairs.start; p < flavors->data.mapping.pairs.top; p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        if (!key || key->type != YAML_SCALAR_NODE || k >= sizeof names - 8)
+            continue;
+        int w = snprintf(names + k, sizeof names - k, "%s%.*s", k ? ", " : "", (int)(key->data.scalar.length > 60 ? 60 : key->data.scalar.length), (const char *)key->data.scalar.value);
+        if (w > 0)
+            k += (size_t)w < sizeof names - k ? (size_t)w : sizeof names - k - 1;
+        if (!strcmp((const char *)key->data.scalar.value, "python_function")) {
+            const char *loader = scalar(doc, yaml_document_get_node(doc, p->value), "loader_module");
+            if (loader && k < sizeof names - 8) {
+                w = snprintf(names + k, sizeof names - k, " (loader_module %.60s)", loader);
+                if (w > 0)
+                    k += (size_t)w < sizeof names - k ? (size_t)w : sizeof names - k - 1;
+            }
+        }
+    }
+    return rp_error_set(err, RP_ERR_UNSUPPORTED, "MLmodel flavors %s: none that ridepred serves (it serves %s)", k ? names : "(none)", SERVED_FLAVORS);
+}
+
+int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/MLmodel", dir) >= sizeof path)
+        return rp_error_set(err, RP_ERR_LIMIT, "model path too long");
+    char *text = NULL;
+    size_t len = 0;
+    if (read_mlmodel(path, &text, &len, err) < 0)
+        return -1;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        free(text);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = rp_error_set(err, RP_ERR_INVALID, "%s is not valid YAML: %s (line %zu)", path,
+                          parser.problem ? parser.problem : "error", (size_t)parser.problem_mark.line + 1);
+    } else {
+        rc = load_flavors(dir, &doc, opts, out, err);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    free(text);
+    if (rc < 0)
+        rp_error_prefix(err, "MLflow model %s", dir);
+    return rc;
+}

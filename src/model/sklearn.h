@@ -1,0 +1,32 @@
+/* scikit-learn pickles → ridepred models (docs/models.md).
+ *
+ * The pickle is read by the restricted unpickler (pickle.h), never run; the
+ * object graph is then turned into the native image: a DictVectorizer's
+ * columns and one regressor (LinearRegression, Ridge, Lasso, ElasticNet,
+ * DecisionTreeRegressor, ExtraTreeRegressor, RandomForestRegressor,
+ * ExtraTreesRegressor, GradientBoostingRegressor), given as a Pipeline of
+ * the two or as the course's (dv, model) tuple. */
+#ifndef RP_MODEL_SKLEARN_H
+#define RP_MODEL_SKLEARN_H
+
+#include <stddef.h>
+
+#include "ridepred/model.h"
+
+/* Pickle files over this size are refused. */
+#define RP_PICKLE_MAX_FILE ((size_t)1 << 30)
+
+typedef struct rp_sklearn_opts {
+    const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
+    const char *format;    /* rp_model_info.format: "pickle" when NULL */
+} rp_sklearn_opts;
+
+/* Builds a model from the bytes of a pickle.  opts may be NULL. */
+int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *opts,
+                           rp_model **out, rp_error *err);
+
+/* Reads a pickle file (at most RP_PICKLE_MAX_FILE bytes) and builds it. */
+int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model **out,
+                         rp_error *err);
+
+#endif
