@@ -37,6 +37,15 @@ typedef struct rp_model_load_opts {
 int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out,
                   rp_error *err);
 
+/* The course's week-2 layout: an XGBoost booster (a JSON or UBJSON model
+ * file, or an MLflow directory with the xgboost flavor) whose columns are
+ * those of a DictVectorizer pickled separately (`preprocessor.b`).  The
+ * version is the model's version (NULL: none; for an MLflow directory, its
+ * run_id).  Anything but an XGBoost booster is refused. */
+int rp_model_load_preprocessed(const char *path, const char *preprocessor,
+                               const rp_model_load_opts *opts, const char *version,
+                               rp_model **out, rp_error *err);
+
 /* Builds a model from a ridepred.model/1 JSON document in memory. */
 int rp_model_from_json(const char *json, size_t len, rp_model **out, rp_error *err);
 
@@ -102,6 +111,7 @@ typedef struct rp_model_info {
     const char *version;
     size_t version_len;
     size_t bytes;              /* size of the native image */
+    bool sum_f32;              /* trees summed in float32 (XGBoost's predictor) */
 } rp_model_info;
 
 void rp_model_get_info(const rp_model *m, rp_model_info *info);

@@ -32,6 +32,12 @@ static float f32_threshold(double t, rp_model_split split)
     return f;
 }
 
+/* One step of the sum accumulator: in double, or in float32 (XGBoost). */
+static inline double acc_add(double acc, double v, bool f32)
+{
+    return f32 ? (double)((float)acc + (float)v) : acc + v;
+}
+
 static size_t align8(size_t n)
 {
     return (n + 7) & ~(size_t)7;
@@ -344,8 +350,8 @@ static int cmp_span_width(const void *a, const void *b)
  * are over `budget` bytes; column modes that do not fit are left to the
  * walk, the widest first. */
 static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node *nodes, uint64_t n_nodes,
-                      const double *leaves, const uint32_t *tree_start, double init, size_t budget,
-                      fast_out *fo, rp_error *err)
+                      const double *leaves, const uint32_t *tree_start, double init, bool f32,
+                      size_t budget, fast_out *fo, rp_error *err)
 {
     int rc = -1;
     uint8_t *flag = NULL;
@@ -449,7 +455,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
     for (uint32_t t = 0; t < T; t++) {
         size_t nd = fill_base(&cx, tree_start[t], f, flag, div);
         for (uint32_t r = 0; r < nr; r++)
-            fo->sums[r] += f[r];
+            fo->sums[r] = acc_add(fo->sums[r], f[r], f32);
         if (nd > 1)
             qsort(div, nd, sizeof *div, cmp_diverge);
         for (size_t a = 0, b; a < nd; a = b) {
@@ -530,10 +536,10 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
                         stamp++;
                         fill_group(&cx, div, a, b, k, g, mark, stamp);
                         for (uint32_t i = 0; i < w; i++)
-                            acc[i] += mark[lo + i] == stamp ? g[lo + i] : f[lo + i];
+                            acc[i] = acc_add(acc[i], mark[lo + i] == stamp ? g[lo + i] : f[lo + i], f32);
                     } else {
                         for (uint32_t i = 0; i < w; i++)
-                            acc[i] += f[lo + i];
+                            acc[i] = acc_add(acc[i], f[lo + i], f32);
                     }
                 }
                 a = b;
@@ -688,8 +694,14 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
         /* The ride fast path, within a budget: at most the size of the
          * nodes and leaves, plus 1 MiB. */
         size_t budget = (size_t)n_nodes * sizeof(rp_img_node) + (size_t)n_leaves * sizeof(double) + ((size_t)1 << 20);
+        if (src->sum_f32 && src->combine != RP_COMBINE_SUM) {
+            rp_error_set(err, RP_ERR_INVALID, "float32 accumulation needs combine sum");
+            goto out;
+        }
         double init = src->combine == RP_COMBINE_SUM ? src->base : 0.0;
-        if (build_fast(td, nf, src->n_trees, nodes, n_nodes, leaves, tree_start, init, budget, &fo, err) < 0)
+        if (src->sum_f32)
+            init = (double)(float)init;
+        if (build_fast(td, nf, src->n_trees, nodes, n_nodes, leaves, tree_start, init, src->sum_f32, budget, &fo, err) < 0)
             goto out;
     } else {
         for (uint32_t i = 0; i < nf; i++) {
@@ -720,6 +732,10 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
     meta.n_nodes = n_nodes;
     meta.n_leaves = n_leaves;
     meta.base = src->kind == RP_MODEL_TREES ? src->base : src->intercept;
+    if (src->kind == RP_MODEL_TREES && src->sum_f32) {
+        meta.flags |= RP_META_SUM_F32;
+        meta.base = (double)(float)meta.base;
+    }
     meta.name_off = 0;
     meta.name_len = (uint32_t)src->name_len;
     meta.version_off = (uint32_t)src->name_len;

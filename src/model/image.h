@@ -18,6 +18,7 @@
 #ifndef RP_MODEL_IMAGE_H
 #define RP_MODEL_IMAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -60,8 +61,15 @@ typedef struct rp_img_meta {
     double base;            /* trees: base; linear: intercept */
     uint32_t name_off, name_len;
     uint32_t version_off, version_len;
-    uint8_t reserved[16];
+    uint32_t flags;         /* RP_META_* bits; 0 in files before they existed */
+    uint8_t reserved[12];
 } rp_img_meta;              /* 88 bytes */
+
+/* META.flags.  Readers refuse bits they do not know. */
+#define RP_META_SUM_F32 0x1u  /* trees, combine sum: the accumulator is float32
+                               * (XGBoost's predictor): acc = (float)base, then
+                               * acc = (float)(acc + (float)leaf) in tree order */
+#define RP_META_KNOWN_FLAGS RP_META_SUM_F32
 
 /* A tree node.  Internal: feature column in the low 30 bits, flags above;
  * threshold already rounded to float32 so that `x <= threshold` on the
@@ -146,6 +154,7 @@ typedef struct rp_img_src {
     rp_model_combine combine;
     rp_model_split split;
     double base;
+    bool sum_f32;          /* combine sum in float32 (RP_META_SUM_F32) */
     uint32_t n_trees;
     const rp_img_tree_src *trees;
 } rp_img_src;

@@ -9,8 +9,9 @@
 #include <yaml.h>
 
 #include "model/sklearn.h"
+#include "model/xgboost.h"
 
-#define SERVED_FLAVORS "ridepred, sklearn, python_function (loader_module mlflow.sklearn)"
+#define SERVED_FLAVORS "ridepred, sklearn, xgboost (JSON or UBJSON), python_function (loader_module mlflow.sklearn or mlflow.xgboost)"
 
 static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
 {
@@ -83,8 +84,26 @@ static int read_mlmodel(const char *path, char **text, size_t *len, rp_error *er
     return 0;
 }
 
-static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_load_opts *opts, rp_model **out,
-                        rp_error *err)
+/* The xgboost flavor (or python_function with loader_module
+ * mlflow.xgboost): `data` names the booster file.  The feature names come
+ * from `xo` (a preprocessor) or from the model. */
+static int load_xgboost(const char *dir, const char *data, const char *run_id, const rp_xgb_opts *xo,
+                        rp_model **out, rp_error *err)
+{
+    char path[4096];
+    if (join(dir, data, path, sizeof path, err) < 0)
+        return -1;
+    rp_xgb_opts o = {0};
+    if (xo)
+        o = *xo;
+    if (!o.version)
+        o.version = run_id;
+    o.format = "mlflow-xgboost";
+    return rp_xgb_load_file(path, &o, out, err);
+}
+
+static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_load_opts *opts,
+                        const rp_xgb_opts *xo, rp_model **out, rp_error *err)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     if (!root || root->type != YAML_MAPPING_NODE)
@@ -95,7 +114,23 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
     const char *run_id = scalar(doc, root, "run_id");
     char path[4096];
 
-    yaml_node_t *fl = map_get(doc, flavors, "ridepred");
+    yaml_node_t *fl = map_get(doc, flavors, "xgboost");
+    if (fl || xo) {
+        const char *data = fl ? scalar(doc, fl, "data") : NULL;
+        if (!fl) {
+            yaml_node_t *pf = map_get(doc, flavors, "python_function");
+            const char *loader = scalar(doc, pf, "loader_module");
+            if (loader && !strcmp(loader, "mlflow.xgboost"))
+                data = scalar(doc, pf, "data");
+            else
+                return rp_error_set(err, RP_ERR_UNSUPPORTED, "a preprocessor goes with an XGBoost booster, and MLmodel has no xgboost flavor");
+        }
+        if (!data)
+            return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor xgboost has no \"data\" file");
+        if (xo || (!map_get(doc, flavors, "ridepred") && !map_get(doc, flavors, "sklearn")))
+            return load_xgboost(dir, data, run_id, xo, out, err);
+    }
+    fl = map_get(doc, flavors, "ridepred");
     if (fl) {
         const char *file = scalar(doc, fl, "model");
         if (!file)
@@ -122,6 +157,11 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             pickled = scalar(doc, fl, "model_path");
             if (!pickled)
                 return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no model_path");
+        } else if (loader && !strcmp(loader, "mlflow.xgboost")) {
+            const char *data = scalar(doc, fl, "data");
+            if (!data)
+                return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no \"data\" file");
+            return load_xgboost(dir, data, run_id, NULL, out, err);
         }
     }
     if (pickled) {
@@ -155,6 +195,12 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
 
 int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
+    return rp__mlflow_load_xgb(dir, opts, NULL, out, err);
+}
+
+int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp_xgb_opts *xo,
+                        rp_model **out, rp_error *err)
+{
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/MLmodel", dir) >= sizeof path)
         return rp_error_set(err, RP_ERR_LIMIT, "model path too long");
@@ -174,7 +220,7 @@ int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **o
         rc = rp_error_set(err, RP_ERR_INVALID, "%s is not valid YAML: %s (line %zu)", path,
                           parser.problem ? parser.problem : "error", (size_t)parser.problem_mark.line + 1);
     } else {
-        rc = load_flavors(dir, &doc, opts, out, err);
+        rc = load_flavors(dir, &doc, opts, xo, out, err);
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);

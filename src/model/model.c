@@ -26,6 +26,7 @@
 #include "model/model_json.h"
 #include "model/mlflow.h"
 #include "model/sklearn.h"
+#include "model/xgboost.h"
 
 struct rp_model {
     atomic_int refs;
@@ -50,6 +51,7 @@ struct rp_model {
     const double *sums;
     const uint32_t *cols;
     const rp_img_fast_col *colinfo;
+    bool sum_f32;       /* META flag RP_META_SUM_F32 */
 };
 
 static bool has_section(const unsigned char *img, uint32_t ns, uint32_t id)
@@ -122,6 +124,9 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
         return -1;
     m->meta = p;
     const rp_img_meta *mt = m->meta;
+    if (mt->flags & ~RP_META_KNOWN_FLAGS)
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "native model uses features this ridepred does not know (META flags 0x%x)", mt->flags);
+    m->sum_f32 = m->kind == RP_MODEL_TREES && (mt->flags & RP_META_SUM_F32);
     if (mt->n_features > RP_NODE_FEATURE_MASK)
         return rp_error_set(err, RP_ERR_CORRUPT, "bad feature count");
     if (find_section(img, size, ns, RP_SEC_STRS, 0, false, &p, &m->strs_len, err) < 0)
@@ -150,6 +155,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
         return rp_error_set(err, RP_ERR_CORRUPT, "bad tree counts");
     if (mt->combine > RP_COMBINE_MEAN || mt->split > RP_SPLIT_LT)
         return rp_error_set(err, RP_ERR_CORRUPT, "bad combine or split");
+    if ((mt->flags & RP_META_SUM_F32) && mt->combine != RP_COMBINE_SUM)
+        return rp_error_set(err, RP_ERR_CORRUPT, "float32 accumulation with combine mean");
     if (find_section(img, size, ns, RP_SEC_TREES, ((size_t)mt->n_trees + 1) * 4, true, &p, NULL, err) < 0)
         return -1;
     m->tree_start = p;
@@ -289,6 +296,11 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
         close(fd);
         return rp_sklearn_load_file(path, NULL, out, err);
     }
+    if (got >= 2 && (rp_xgb_sniff(head, (size_t)got) == RP_XGB_UBJSON || rp_xgb_sniff(head, (size_t)got) == RP_XGB_LEGACY)) {
+        /* An XGBoost UBJSON model, or the legacy binary one (refused). */
+        close(fd);
+        return rp_xgb_load_file(path, NULL, out, err);
+    }
     if (got == (ssize_t)sizeof head && memcmp(head, RP_IMG_MAGIC, 8) == 0) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         int e = errno;
@@ -334,7 +346,11 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
         have += (size_t)n;
     }
     close(fd);
-    int rc = rp_model_from_json(text, size, out, err);
+    int rc;
+    if (rp_xgb_sniff(text, size) == RP_XGB_JSON)
+        rc = rp_xgb_from_buffer(text, size, NULL, out, err);
+    else
+        rc = rp_model_from_json(text, size, out, err);
     free(text);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);
@@ -465,6 +481,8 @@ static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, 
                 uint32_t leaf = nd->left;
                 if (leaf >= m->meta->n_leaves)
                     st[k] = RP_ERR_CORRUPT;
+                else if (m->sum_f32)
+                    acc[k] = (double)((float)acc[k] + (float)m->leaves[leaf]);
                 else
                     acc[k] += m->leaves[leaf];
                 continue;
@@ -699,6 +717,7 @@ void rp_model_get_info(const rp_model *m, rp_model_info *info)
     info->combine = (rp_model_combine)mt->combine;
     info->split = (rp_model_split)mt->split;
     info->base = mt->base;
+    info->sum_f32 = m->sum_f32;
     info->name = m->strs + mt->name_off;
     info->name_len = mt->name_len;
     info->version = m->strs + mt->version_off;

@@ -1,0 +1,940 @@
+/* XGBoost JSON / UBJSON models → native image (see xgboost.h,
+ * docs/models.md).
+ *
+ * Both encodings are read into the same small document tree; arrays whose
+ * elements are all numbers are kept packed as doubles (a tree's arrays are
+ * most of a model).  Every count is checked against the bytes left, so
+ * memory stays proportional to the input. */
+#include "model/xgboost.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "model/image.h"
+#include "model/model_json.h"
+#include "model/pickle.h"
+#include "model/sklearn.h"
+
+/* ---- the document tree ---------------------------------------------------- */
+
+typedef enum xv_type { XV_NULL, XV_BOOL, XV_NUM, XV_STR, XV_ARR, XV_OBJ, XV_NUMS } xv_type;
+
+typedef struct xv {
+    xv_type type;
+    bool b;
+    double num;        /* XV_NUM */
+    char *s;           /* XV_STR: decoded bytes (NUL-terminated) */
+    size_t n;          /* XV_STR: bytes; XV_ARR/XV_NUMS: elements; XV_OBJ: members */
+    struct xv *items;  /* XV_ARR: n values; XV_OBJ: 2n (key, value) */
+    double *nums;      /* XV_NUMS */
+    size_t cap;
+} xv;
+
+static void xv_free(xv *v)
+{
+    if (v->type == XV_ARR || v->type == XV_OBJ) {
+        size_t k = v->type == XV_OBJ ? 2 * v->n : v->n;
+        for (size_t i = 0; i < k; i++)
+            xv_free(&v->items[i]);
+    }
+    free(v->items);
+    free(v->nums);
+    free(v->s);
+    memset(v, 0, sizeof *v);
+}
+
+/* Appends a number to an array (packed while every element is a number). */
+static int arr_push_num(xv *a, double d)
+{
+    if (a->type == XV_NUMS) {
+        if (a->n == a->cap) {
+            size_t cap = a->cap ? a->cap * 2 : 16;
+            double *p = realloc(a->nums, cap * sizeof *p);
+            if (!p)
+                return -1;
+            a->nums = p;
+            a->cap = cap;
+        }
+        a->nums[a->n++] = d;
+        return 0;
+    }
+    xv v = {.type = XV_NUM, .num = d};
+    size_t need = a->n + 1;
+    if (need > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        xv *p = realloc(a->items, cap * sizeof *p);
+        if (!p)
+            return -1;
+        a->items = p;
+        a->cap = cap;
+    }
+    a->items[a->n++] = v;
+    return 0;
+}
+
+/* Makes room for one more value (or key + value) in a container and returns
+ * the slot; a packed array becomes a generic one. */
+static xv *cont_slot(xv *c)
+{
+    if (c->type == XV_NUMS) {
+        xv *items = calloc(c->n + 8, sizeof *items);
+        if (!items)
+            return NULL;
+        for (size_t i = 0; i < c->n; i++)
+            items[i] = (xv){.type = XV_NUM, .num = c->nums[i]};
+        free(c->nums);
+        c->nums = NULL;
+        c->items = items;
+        c->cap = c->n + 8;
+        c->type = XV_ARR;
+    }
+    size_t per = c->type == XV_OBJ ? 2 : 1;
+    if ((c->n + 1) * per > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8 * per;
+        xv *p = realloc(c->items, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        c->items = p;
+        c->cap = cap;
+    }
+    xv *s = &c->items[c->n * per];
+    memset(s, 0, per * sizeof *s);
+    c->n++;
+    return s;
+}
+
+/* ---- UBJSON ----------------------------------------------------------------
+ * Big-endian numbers; markers Z N T F i U I l L d D H C S [ {; optimised
+ * containers ($type and #count, then no closing marker); object keys are a
+ * length (an integer with its marker) and bytes, without the 'S'. */
+
+typedef struct ubj {
+    const unsigned char *p, *end, *start;
+    rp_error *err;
+    int depth;
+} ubj;
+
+static int ubj_fail(ubj *u, const char *what)
+{
+    return rp_error_set(u->err, RP_ERR_INVALID, "not valid UBJSON: %s at byte %zu", what, (size_t)(u->p - u->start));
+}
+
+static size_t ubj_size(unsigned char t)
+{
+    switch (t) {
+    case 'i': case 'U': case 'C': return 1;
+    case 'I': return 2;
+    case 'l': case 'd': return 4;
+    case 'L': case 'D': return 8;
+    default: return 0;
+    }
+}
+
+static uint64_t be(const unsigned char *p, size_t n)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x << 8 | p[i];
+    return x;
+}
+
+/* A scalar number of type t; *is_int tells integers. */
+static int ubj_number(ubj *u, unsigned char t, double *out, int64_t *iout, bool *is_int)
+{
+    size_t n = ubj_size(t);
+    if (!n || t == 'C')
+        return ubj_fail(u, "expected a number");
+    if ((size_t)(u->end - u->p) < n)
+        return ubj_fail(u, "truncated number");
+    uint64_t x = be(u->p, n);
+    u->p += n;
+    *is_int = true;
+    int64_t i = 0;
+    switch (t) {
+    case 'i': i = (int8_t)x; break;
+    case 'U': i = (uint8_t)x; break;
+    case 'I': i = (int16_t)x; break;
+    case 'l': i = (int32_t)x; break;
+    case 'L': i = (int64_t)x; break;
+    case 'd': {
+        uint32_t b32 = (uint32_t)x;
+        float f;
+        memcpy(&f, &b32, 4);
+        *out = f;
+        *is_int = false;
+        return 0;
+    }
+    default: {
+        double d;
+        memcpy(&d, &x, 8);
+        *out = d;
+        *is_int = false;
+        return 0;
+    }
+    }
+    *out = (double)i;
+    if (iout)
+        *iout = i;
+    return 0;
+}
+
+/* A length: an integer marker and value, >= 0 and at most the bytes left
+ * (every counted thing takes at least a byte, but for zero-size typed
+ * elements, bounded the same way). */
+static int ubj_length(ubj *u, size_t *out)
+{
+    if (u->p >= u->end)
+        return ubj_fail(u, "truncated length");
+    unsigned char t = *u->p++;
+    if (t != 'i' && t != 'U' && t != 'I' && t != 'l' && t != 'L')
+        return ubj_fail(u, "a length must be an integer");
+    double d;
+    int64_t i = 0;
+    bool is_int;
+    if (ubj_number(u, t, &d, &i, &is_int) < 0)
+        return -1;
+    if (i < 0 || (uint64_t)i > (uint64_t)(u->end - u->p))
+        return ubj_fail(u, "length out of range");
+    *out = (size_t)i;
+    return 0;
+}
+
+static int ubj_string_body(ubj *u, xv *v)
+{
+    size_t n;
+    if (ubj_length(u, &n) < 0)
+        return -1;
+    v->type = XV_STR;
+    v->s = malloc(n + 1);
+    if (!v->s)
+        return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+    memcpy(v->s, u->p, n);
+    v->s[n] = '\0';
+    v->n = n;
+    u->p += n;
+    return 0;
+}
+
+static int ubj_value(ubj *u, unsigned char t, xv *v);
+
+/* After '[' or '{': the optional $type and #count. */
+static int ubj_header(ubj *u, unsigned char *type, bool *counted, size_t *count)
+{
+    *type = 0;
+    *counted = false;
+    if (u->p < u->end && *u->p == '$') {
+        u->p++;
+        if (u->p >= u->end)
+            return ubj_fail(u, "truncated container type");
+        *type = *u->p++;
+        if (!strchr("ZTFiUIlLdDHCS[{", *type) || *type == 0)
+            return ubj_fail(u, "bad container type");
+        if (u->p >= u->end || *u->p != '#')
+            return ubj_fail(u, "a container type needs a count");
+    }
+    if (u->p < u->end && *u->p == '#') {
+        u->p++;
+        if (ubj_length(u, count) < 0)
+            return -1;
+        *counted = true;
+        size_t sz = ubj_size(*type);
+        if (sz && *count > (size_t)(u->end - u->p) / sz)
+            return ubj_fail(u, "container count beyond the data");
+    }
+    return 0;
+}
+
+static int ubj_container(ubj *u, bool object, xv *v)
+{
+    if (++u->depth > RP_XGB_MAX_DEPTH)
+        return rp_error_set(u->err, RP_ERR_LIMIT, "UBJSON nested deeper than %d", RP_XGB_MAX_DEPTH);
+    unsigned char type;
+    bool counted;
+    size_t count = 0;
+    if (ubj_header(u, &type, &counted, &count) < 0)
+        return -1;
+    v->type = object ? XV_OBJ : XV_NUMS;
+    for (size_t k = 0;; k++) {
+        if (counted) {
+            if (k == count)
+                break;
+        } else {
+            while (u->p < u->end && *u->p == 'N')
+                u->p++;
+            if (u->p >= u->end)
+                return ubj_fail(u, "truncated container");
+            if (*u->p == (object ? '}' : ']')) {
+                u->p++;
+                break;
+            }
+        }
+        xv key = {0};
+        if (object) {
+            if (ubj_string_body(u, &key) < 0) {
+                xv_free(&key);
+                return -1;
+            }
+        }
+        unsigned char t = type;
+        if (!t) {
+            if (u->p >= u->end) {
+                xv_free(&key);
+                return ubj_fail(u, "truncated container");
+            }
+            t = *u->p++;
+        }
+        if (!object && ubj_size(t) && t != 'C') {
+            double d;
+            bool is_int;
+            if (ubj_number(u, t, &d, NULL, &is_int) < 0)
+                return -1;
+            if (arr_push_num(v, d) < 0)
+                return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+            continue;
+        }
+        xv *slot = cont_slot(v);
+        if (!slot) {
+            xv_free(&key);
+            return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+        }
+        if (object) {
+            slot[0] = key;
+            slot++;
+        }
+        if (ubj_value(u, t, slot) < 0)
+            return -1;
+    }
+    u->depth--;
+    return 0;
+}
+
+static int ubj_value(ubj *u, unsigned char t, xv *v)
+{
+    switch (t) {
+    case 'Z': v->type = XV_NULL; return 0;
+    case 'T': case 'F': v->type = XV_BOOL; v->b = t == 'T'; return 0;
+    case 'S': return ubj_string_body(u, v);
+    case 'H': /* a high-precision number: its decimal text */
+        if (ubj_string_body(u, v) < 0)
+            return -1;
+        {
+            char *e;
+            double d = strtod(v->s, &e);
+            if (e == v->s || *e)
+                return ubj_fail(u, "bad high-precision number");
+            free(v->s);
+            v->s = NULL;
+            v->n = 0;
+            v->type = XV_NUM;
+            v->num = d;
+        }
+        return 0;
+    case 'C':
+        if (u->p >= u->end)
+            return ubj_fail(u, "truncated char");
+        v->type = XV_STR;
+        v->s = malloc(2);
+        if (!v->s)
+            return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+        v->s[0] = (char)*u->p++;
+        v->s[1] = '\0';
+        v->n = 1;
+        return 0;
+    case '[': return ubj_container(u, false, v);
+    case '{': return ubj_container(u, true, v);
+    default:
+        if (ubj_size(t)) {
+            bool is_int;
+            v->type = XV_NUM;
+            return ubj_number(u, t, &v->num, NULL, &is_int);
+        }
+        u->p--;
+        return ubj_fail(u, "unknown marker");
+    }
+}
+
+static int parse_ubjson(const unsigned char *data, size_t len, xv *root, rp_error *err)
+{
+    ubj u = {data, data + len, data, err, 0};
+    while (u.p < u.end && *u.p == 'N')
+        u.p++;
+    if (u.p >= u.end)
+        return ubj_fail(&u, "empty document");
+    unsigned char t = *u.p++;
+    if (ubj_value(&u, t, root) < 0)
+        return -1;
+    if (u.p != u.end)
+        return ubj_fail(&u, "data after the document");
+    return 0;
+}
+
+/* ---- JSON (with the project's pull reader) --------------------------------- */
+
+static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_error *err);
+
+static int json_fail(rp_json_reader *r, rp_error *err)
+{
+    return rp_error_set(err, RP_ERR_INVALID, "not valid JSON: %s", r->err.msg);
+}
+
+static int json_string(const rp_json_value *jv, xv *v, rp_error *err)
+{
+    v->type = XV_STR;
+    v->s = malloc(jv->len + 1);
+    if (!v->s)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    v->n = rp_json_str_decode(jv, v->s);
+    v->s[v->n] = '\0';
+    return 0;
+}
+
+static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_error *err)
+{
+    int rc;
+    switch (jv->type) {
+    case RP_JSON_NULL: v->type = XV_NULL; return 0;
+    case RP_JSON_TRUE: case RP_JSON_FALSE: v->type = XV_BOOL; v->b = jv->type == RP_JSON_TRUE; return 0;
+    case RP_JSON_NUMBER: v->type = XV_NUM; v->num = rp_json_number(jv); return 0;
+    case RP_JSON_STRING: return json_string(jv, v, err);
+    case RP_JSON_ARRAY:
+        v->type = XV_NUMS;
+        while ((rc = rp_json_element(r)) == 1) {
+            rp_json_value e;
+            if (rp_json_next(r, &e) < 0)
+                return json_fail(r, err);
+            if (e.type == RP_JSON_NUMBER && v->type == XV_NUMS) {
+                if (arr_push_num(v, rp_json_number(&e)) < 0)
+                    return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                continue;
+            }
+            xv *slot = cont_slot(v);
+            if (!slot)
+                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            if (json_value(r, &e, slot, err) < 0)
+                return -1;
+        }
+        return rc < 0 ? json_fail(r, err) : 0;
+    case RP_JSON_OBJECT:
+        v->type = XV_OBJ;
+        for (;;) {
+            rp_json_value k, e;
+            rc = rp_json_member(r, &k);
+            if (rc <= 0)
+                break;
+            xv *slot = cont_slot(v);
+            if (!slot)
+                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            if (json_string(&k, &slot[0], err) < 0)
+                return -1;
+            if (rp_json_next(r, &e) < 0)
+                return json_fail(r, err);
+            if (json_value(r, &e, &slot[1], err) < 0)
+                return -1;
+        }
+        return rc < 0 ? json_fail(r, err) : 0;
+    }
+    return rp_error_set(err, RP_ERR_INVALID, "not valid JSON");
+}
+
+static int parse_json(const char *text, size_t len, xv *root, rp_error *err)
+{
+    rp_json_reader r;
+    rp_json_init(&r, text, len, RP_XGB_MAX_DEPTH);
+    rp_json_value jv;
+    if (rp_json_next(&r, &jv) < 0)
+        return json_fail(&r, err);
+    if (json_value(&r, &jv, root, err) < 0)
+        return -1;
+    if (rp_json_end(&r) < 0)
+        return json_fail(&r, err);
+    return 0;
+}
+
+/* ---- sniffing ---------------------------------------------------------------- */
+
+rp_xgb_kind rp_xgb_sniff(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    if (len >= 4 && !memcmp(p, "binf", 4))
+        return RP_XGB_LEGACY;
+    if (len >= 2 && p[0] == '{' && strchr("iUIlL#$N", p[1]) && p[1])
+        return RP_XGB_UBJSON;
+    /* JSON: a top-level key "learner". */
+    rp_json_reader r;
+    rp_json_init(&r, data, len, RP_XGB_MAX_DEPTH);
+    rp_json_value v, k;
+    if (rp_json_next(&r, &v) < 0 || v.type != RP_JSON_OBJECT)
+        return RP_XGB_NOT;
+    while (rp_json_member(&r, &k) == 1) {
+        if (rp_json_str_eq(&k, "learner", 7))
+            return RP_XGB_JSON;
+        if (rp_json_str_eq(&k, "format", 6))
+            return RP_XGB_NOT; /* ridepred.model/1 */
+        if (rp_json_skip(&r, NULL) < 0)
+            return RP_XGB_NOT;
+    }
+    return RP_XGB_NOT;
+}
+
+/* ---- the schema -------------------------------------------------------------- */
+
+static const xv *get(const xv *o, const char *key)
+{
+    if (!o || o->type != XV_OBJ)
+        return NULL;
+    const xv *found = NULL;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < o->n; i++)
+        if (o->items[2 * i].n == kl && !memcmp(o->items[2 * i].s, key, kl))
+            found = &o->items[2 * i + 1]; /* the last one wins, as in Python */
+    return found;
+}
+
+static const char *str(const xv *v)
+{
+    return v && v->type == XV_STR ? v->s : NULL;
+}
+
+/* A number written as a number or as a string ("5E-1", "[5E-1]"). */
+static bool num_or_str(const xv *v, double *out)
+{
+    if (!v)
+        return false;
+    if (v->type == XV_NUM) {
+        *out = v->num;
+        return true;
+    }
+    if (v->type == XV_NUMS && v->n == 1) {
+        *out = v->nums[0];
+        return true;
+    }
+    if (v->type != XV_STR || !v->n || strlen(v->s) != v->n)
+        return false;
+    const char *s = v->s;
+    size_t n = v->n;
+    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *e;
+    errno = 0;
+    double d = strtod(buf, &e);
+    if (e == buf || *e)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* A packed numeric array of at least `n` elements (an empty array is
+ * packed too). */
+static const double *nums(const xv *v, size_t n)
+{
+    if (!v || v->type != XV_NUMS || v->n < n)
+        return NULL;
+    return v->nums ? v->nums : (const double *)"";
+}
+
+typedef struct conv {
+    rp_error *err;
+    rp_img_tree_src *trees;
+    void **blocks;
+    size_t ntrees;
+    const char **names;
+    size_t *lens;
+} conv;
+
+static void conv_free(conv *c)
+{
+    for (size_t i = 0; i < c->ntrees; i++)
+        free(c->blocks[i]);
+    free(c->blocks);
+    free(c->trees);
+    free(c->names);
+    free(c->lens);
+}
+
+static int schema(conv *c, const char *what)
+{
+    return rp_error_set(c->err, RP_ERR_INVALID, "not an XGBoost model: %s", what);
+}
+
+static int tree(conv *c, const xv *t, size_t idx, uint32_t nf)
+{
+    const xv *L = get(t, "left_children"), *R = get(t, "right_children");
+    const xv *F = get(t, "split_indices"), *S = get(t, "split_conditions");
+    const xv *D = get(t, "default_left"), *ST = get(t, "split_type");
+    const xv *tp = get(t, "tree_param");
+    double slv = 0;
+    if (num_or_str(get(tp, "size_leaf_vector"), &slv) && slv != 0 && slv != 1)
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "tree %zu has vector leaves (size_leaf_vector %g): multi-target models are not supported", idx, slv);
+    if (!L || L->type != XV_NUMS)
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: left_children is not an array of integers", idx);
+    size_t n = L->n;
+    if (n == 0 || n > UINT32_MAX / 2)
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu has %zu nodes", idx, n);
+    const double *l = nums(L, n), *r = nums(R, n), *f = nums(F, n), *s = nums(S, n);
+    if (!l || !r || !f || !s || R->n != n || F->n != n || S->n != n)
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: left_children, right_children, split_indices and split_conditions must be numeric arrays of one length", idx);
+    const double *d = NULL;
+    if (D && D->type == XV_NUMS && D->n == n) {
+        d = nums(D, n);
+    } else if (D && D->type == XV_ARR && D->n == n) {
+        /* booleans */
+    } else {
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: default_left is not an array of %zu flags", idx, n);
+    }
+    if (ST && ST->type == XV_NUMS && ST->n) {
+        if (ST->n != n)
+            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: split_type has %zu entries for %zu nodes", idx, ST->n, n);
+        for (size_t i = 0; i < n; i++)
+            if (ST->nums[i] != 0 && l[i] != -1)
+                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "tree %zu: categorical splits are not supported", idx);
+    }
+    void *blk = malloc(n * (5 * 8 + 1));
+    if (!blk)
+        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+    c->blocks[idx] = blk;
+    int64_t *left = blk, *right = left + n, *feat = right + n;
+    double *thr = (double *)(feat + n), *val = thr + n;
+    uint8_t *dl = (uint8_t *)(val + n);
+    for (size_t i = 0; i < n; i++) {
+        double a = l[i], b = r[i], fi = f[i];
+        if (a != floor(a) || b != floor(b) || a < -1 || b < -1 || a >= (double)n || b >= (double)n)
+            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node %zu has a child out of range", idx, i);
+        left[i] = (int64_t)a;
+        right[i] = (int64_t)b;
+        /* split_conditions are float32: a threshold, or a leaf's value. */
+        float v32 = (float)s[i];
+        bool leaf = left[i] == -1;
+        if (leaf) {
+            feat[i] = 0;
+            thr[i] = 0.0;
+            val[i] = v32;
+        } else {
+            if (fi != floor(fi) || fi < 0 || fi >= (double)nf)
+                return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node %zu tests feature %g, but the model has %u features", idx, i, fi, nf);
+            feat[i] = (int64_t)fi;
+            thr[i] = v32;
+            val[i] = 0.0;
+        }
+        dl[i] = d ? d[i] != 0 : (D->items[i].type == XV_BOOL ? D->items[i].b : D->items[i].type == XV_NUM && D->items[i].num != 0);
+    }
+    c->trees[idx] = (rp_img_tree_src){(uint32_t)n, left, right, feat, thr, val, dl};
+    return 0;
+}
+
+static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src *src)
+{
+    if (!root || root->type != XV_OBJ)
+        return schema(c, "the document is not an object");
+    const xv *learner = get(root, "learner");
+    if (!learner || learner->type != XV_OBJ)
+        return schema(c, "no \"learner\" object");
+    const char *obj = str(get(get(learner, "objective"), "name"));
+    if (!obj)
+        return schema(c, "no learner.objective.name");
+    if (strcmp(obj, "reg:squarederror") && strcmp(obj, "reg:linear"))
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost objective %.60s is not supported (ridepred serves reg:squarederror and reg:linear)", obj);
+    const xv *gb = get(learner, "gradient_booster");
+    const char *booster = str(get(gb, "name"));
+    if (!booster)
+        return schema(c, "no learner.gradient_booster.name");
+    if (strcmp(booster, "gbtree"))
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost booster %.60s is not supported (ridepred serves gbtree)", booster);
+    const xv *lmp = get(learner, "learner_model_param");
+    double base, v;
+    if (!num_or_str(get(lmp, "base_score"), &base) || !isfinite(base))
+        return schema(c, "learner.learner_model_param.base_score is not a number");
+    if (num_or_str(get(lmp, "num_class"), &v) && v > 1)
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with %g classes: ridepred serves single-output regression", v);
+    if (num_or_str(get(lmp, "num_target"), &v) && v > 1)
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with %g targets: ridepred serves single-output regression", v);
+    double nfd;
+    if (!num_or_str(get(lmp, "num_feature"), &nfd) || nfd < 1 || nfd > RP_NODE_FEATURE_MASK || nfd != floor(nfd))
+        return schema(c, "learner.learner_model_param.num_feature is not a positive integer");
+    uint32_t nf = (uint32_t)nfd;
+
+    /* Feature names: the preprocessor's, else the model's. */
+    const xv *fn = get(learner, "feature_names");
+    const xv *ft = get(learner, "feature_types");
+    if (ft && ft->type == XV_ARR)
+        for (size_t i = 0; i < ft->n; i++)
+            if (ft->items[i].type == XV_STR && !strcmp(ft->items[i].s, "c"))
+                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with categorical features: not supported");
+    if (opts && opts->n_features) {
+        if (opts->n_features != nf)
+            return rp_error_set(c->err, RP_ERR_INVALID, "the preprocessor has %u columns but the XGBoost model was trained on %u features", opts->n_features, nf);
+        src->feature_names = opts->feature_names;
+        src->feature_lens = opts->feature_lens;
+    } else if (fn && fn->type == XV_ARR && fn->n) {
+        if (fn->n != nf)
+            return rp_error_set(c->err, RP_ERR_INVALID, "the XGBoost model has %zu feature names for %u features", fn->n, nf);
+        c->names = calloc(nf, sizeof *c->names);
+        c->lens = calloc(nf, sizeof *c->lens);
+        if (!c->names || !c->lens)
+            return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < nf; i++) {
+            if (fn->items[i].type != XV_STR)
+                return schema(c, "learner.feature_names has a non-string");
+            c->names[i] = fn->items[i].s;
+            c->lens[i] = fn->items[i].n;
+        }
+        src->feature_names = c->names;
+        src->feature_lens = c->lens;
+    } else {
+        return rp_error_set(c->err, RP_ERR_INVALID, "the XGBoost model has no feature names: give the DictVectorizer it was trained with (--preprocessor preprocessor.b), or train with DMatrix(..., feature_names=dv.feature_names_)");
+    }
+    src->n_features = nf;
+
+    const xv *model = get(gb, "model");
+    const xv *trees = get(model, "trees");
+    if (!trees || (trees->type != XV_ARR && !(trees->type == XV_NUMS && trees->n == 0)))
+        return schema(c, "no learner.gradient_booster.model.trees array");
+    if (trees->n == 0 || trees->n > UINT32_MAX)
+        return rp_error_set(c->err, RP_ERR_INVALID, "the XGBoost model has %zu trees", trees->n);
+    const xv *info = get(model, "tree_info");
+    if (info) {
+        const double *ti = nums(info, trees->n);
+        if (!ti)
+            return schema(c, "tree_info does not list every tree");
+        for (size_t i = 0; i < trees->n; i++)
+            if (ti[i] != 0)
+                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with several output groups: ridepred serves single-output regression");
+    }
+    c->trees = calloc(trees->n, sizeof *c->trees);
+    c->blocks = calloc(trees->n, sizeof *c->blocks);
+    if (!c->trees || !c->blocks)
+        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+    c->ntrees = trees->n;
+    for (size_t i = 0; i < trees->n; i++) {
+        if (trees->items[i].type != XV_OBJ)
+            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu is not an object", i);
+        if (tree(c, &trees->items[i], i, nf) < 0)
+            return -1;
+    }
+    src->kind = RP_MODEL_TREES;
+    src->combine = RP_COMBINE_SUM;
+    src->split = RP_SPLIT_LT;
+    /* reg:squarederror's margin is base_score itself; XGBoost keeps it as
+     * a float32. */
+    src->base = (float)base;
+    src->sum_f32 = true;
+    src->n_trees = (uint32_t)trees->n;
+    src->trees = c->trees;
+    return 0;
+}
+
+static int legacy(rp_error *err)
+{
+    return rp_error_set(err, RP_ERR_UNSUPPORTED, "XGBoost model in the legacy binary format: ridepred reads XGBoost's JSON and UBJSON formats (re-save it with booster.save_model(\"model.json\") or \"model.ubj\")");
+}
+
+int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
+                       rp_error *err)
+{
+    const unsigned char *p = data;
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    if (len >= 4 && !memcmp(p, "binf", 4))
+        return legacy(err);
+    if (i >= len || p[i] != '{')
+        return rp_error_set(err, RP_ERR_INVALID, "not an XGBoost JSON or UBJSON model (it does not start with '{'; a legacy binary XGBoost model is not supported: re-save it as model.json or model.ubj)");
+    bool ubjson = i == 0 && len >= 2 && p[1] && strchr("iUIlL#$N}", p[1]);
+    xv root = {0};
+    conv c;
+    memset(&c, 0, sizeof c);
+    c.err = err;
+    int rc = -1;
+    if ((ubjson ? parse_ubjson(p, len, &root, err) : parse_json(data, len, &root, err)) < 0)
+        goto done;
+    rp_img_src src;
+    memset(&src, 0, sizeof src);
+    src.name = "";
+    src.version = opts && opts->version ? opts->version : "";
+    src.version_len = strlen(src.version);
+    if (convert(&c, &root, opts, &src) < 0)
+        goto done;
+    rp_buf img;
+    rp_buf_init(&img, (size_t)1 << 36);
+    if (rp_img_build(&src, &img, err) < 0) {
+        rp_buf_cleanup(&img);
+        goto done;
+    }
+    size_t ilen;
+    char *image = rp_buf_steal(&img, &ilen);
+    rc = rp__model_adopt_image(image, ilen, opts && opts->format ? opts->format : "xgboost", out, err);
+done:
+    if (rc < 0)
+        rp_error_prefix(err, "XGBoost %s model", ubjson ? "UBJSON" : "JSON");
+    conv_free(&c);
+    xv_free(&root);
+    return rc;
+}
+
+int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
+{
+    xv root = {0};
+    int rc = json ? parse_json(data, len, &root, err) : parse_ubjson(data, len, &root, err);
+    xv_free(&root);
+    return rc;
+}
+
+static int read_file(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "%s is not a readable regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t have = 0;
+    while (have < size) {
+        ssize_t n = pread(fd, buf + have, size - have, (off_t)have);
+        if (n <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
+        }
+        have += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, rp_error *err)
+{
+    unsigned char *buf;
+    size_t size;
+    if (read_file(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+        return -1;
+    int rc = rp_xgb_from_buffer(buf, size, opts, out, err);
+    free(buf);
+    if (rc < 0)
+        rp_error_prefix(err, "model %s", path);
+    return rc;
+}
+
+/* ---- the preprocessor: a pickled DictVectorizer ---------------------------- */
+
+static int dv_names(const pk_value *dv, conv *c, uint32_t *nf)
+{
+    if (!pk_is(dv, "DictVectorizer"))
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "the preprocessor must be a pickled DictVectorizer (found %s)", pk_type_name(dv));
+    const pk_value *sep = pk_attr(dv, "separator");
+    if (sep && !pk_str_eq(sep, "="))
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "DictVectorizer separator must be \"=\"");
+    const pk_value *fn = pk_attr(dv, "feature_names_");
+    const pk_value *voc = pk_attr(dv, "vocabulary_");
+    size_t n;
+    if (fn && fn->type == PK_LIST)
+        n = fn->n;
+    else if (voc && voc->type == PK_DICT)
+        n = voc->n;
+    else
+        return rp_error_set(c->err, RP_ERR_INVALID, "the DictVectorizer is not fitted (no feature_names_ list or vocabulary_ dict)");
+    if (n == 0 || n > RP_NODE_FEATURE_MASK)
+        return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer has %zu features", n);
+    c->names = calloc(n, sizeof *c->names);
+    c->lens = calloc(n, sizeof *c->lens);
+    if (!c->names || !c->lens)
+        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
+    if (fn && fn->type == PK_LIST) {
+        for (size_t i = 0; i < n; i++) {
+            if (fn->items[i]->type != PK_STR)
+                return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.feature_names_ has a non-string");
+            c->names[i] = fn->items[i]->s;
+            c->lens[i] = fn->items[i]->n;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const pk_value *k = voc->items[2 * i];
+            int64_t col;
+            if (k->type != PK_STR || !pk_int(voc->items[2 * i + 1], &col) || col < 0 || (uint64_t)col >= n || c->names[col])
+                return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ must map strings to distinct columns 0..%zu", n - 1);
+            c->names[col] = k->s;
+            c->lens[col] = k->n;
+        }
+    }
+    *nf = (uint32_t)n;
+    return 0;
+}
+
+int rp_model_load_preprocessed(const char *path, const char *preprocessor, const rp_model_load_opts *opts,
+                               const char *version, rp_model **out, rp_error *err)
+{
+    unsigned char *pbuf = NULL;
+    size_t plen;
+    if (read_file(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
+        return -1;
+    pk_graph g;
+    conv c;
+    memset(&c, 0, sizeof c);
+    c.err = err;
+    int rc = -1;
+    if (pk_load(pbuf, plen, &g, err) < 0) {
+        rp_error_prefix(err, "preprocessor %s", preprocessor);
+        free(pbuf);
+        return -1;
+    }
+    uint32_t nf = 0;
+    if (dv_names(g.root, &c, &nf) < 0) {
+        rp_error_prefix(err, "preprocessor %s", preprocessor);
+        goto done;
+    }
+    rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = c.names, .feature_lens = c.lens};
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = rp__mlflow_load_xgb(path, opts, &xo, out, err);
+    } else {
+        unsigned char *buf;
+        size_t size;
+        if (read_file(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+            goto done;
+        if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
+            rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
+        } else {
+            rc = rp_xgb_from_buffer(buf, size, &xo, out, err);
+            if (rc < 0)
+                rp_error_prefix(err, "model %s", path);
+        }
+        free(buf);
+    }
+done:
+    conv_free(&c);
+    pk_free(&g);
+    free(pbuf);
+    return rc;
+}
