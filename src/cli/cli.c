@@ -109,7 +109,7 @@ const char *rp_cli_model_location(const char *flag)
     return NULL;
 }
 
-rp_model *rp_cli_load_model(const char *location)
+rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
 {
     rp_model *m = NULL;
     rp_error err;
@@ -117,7 +117,9 @@ rp_model *rp_cli_load_model(const char *location)
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
     if (v && !strcmp(v, "0"))
         opts.verify_checksum = false;
-    if (rp_model_load(location, &opts, &m, &err) < 0) {
+    int rc = preprocessor ? rp_model_load_preprocessed(location, preprocessor, &opts, NULL, &m, &err)
+                          : rp_model_load(location, &opts, &m, &err);
+    if (rc < 0) {
         rp_cli_error("%s", err.msg);
         return NULL;
     }

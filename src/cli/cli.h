@@ -39,7 +39,9 @@ char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
  * printed when neither is given. */
 const char *rp_cli_model_location(const char *flag);
 
-/* Loads the model or prints why; NULL on failure. */
-rp_model *rp_cli_load_model(const char *location);
+/* Loads the model (with a pickled DictVectorizer preprocessor for an
+ * XGBoost booster when preprocessor is not NULL) or prints why; NULL on
+ * failure. */
+rp_model *rp_cli_load_model(const char *location, const char *preprocessor);
 
 #endif

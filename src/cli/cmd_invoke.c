@@ -18,8 +18,11 @@ static const char help[] =
     "json.dumps prints.\n"
     "\n"
     "options:\n"
-    "  --model PATH          a JSON (ridepred.model/1) or native model file\n"
-    "                        (default: $MODEL_LOCATION)\n"
+    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
+    "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
+    "                        directory (default: $MODEL_LOCATION)\n"
+    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster (the\n"
+    "                        course's week-2 preprocessor.b)\n"
     "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
     "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
     "                        run id, else the model's own version, else \"unknown\")\n"
@@ -60,13 +63,14 @@ int rp_cmd_invoke(int argc, char **argv)
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"predictions-stream", required_argument, NULL, 'P'},
+        {"preprocessor", required_argument, NULL, 'X'},
         {"test-run", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config scfg = {0};
-    const char *out_stream = NULL;
+    const char *out_stream = NULL, *preprocessor = NULL;
     bool test_run = false;
     const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
                *log_level = NULL;
@@ -80,6 +84,7 @@ int rp_cmd_invoke(int argc, char **argv)
             continue;
         switch (c) {
         case 'P': out_stream = optarg; break;
+        case 'X': preprocessor = optarg; break;
         case 'T': test_run = true; break;
         case 'm': model_flag = optarg; break;
         case 'r': run_id = optarg; break;
@@ -123,7 +128,7 @@ int rp_cmd_invoke(int argc, char **argv)
     char *event = NULL;
     size_t len = 0;
     rp_error err;
-    m = rp_cli_load_model(location);
+    m = rp_cli_load_model(location, preprocessor);
     if (!m)
         goto out;
     rp_handler_config hcfg = {.log_failures = true};

@@ -10,8 +10,8 @@
 #include "ridepred/log.h"
 
 static const char help[] =
-    "usage: ridepred model convert SRC DST\n"
-    "       ridepred model inspect [--json] PATH\n"
+    "usage: ridepred model convert [--preprocessor PICKLE] SRC DST\n"
+    "       ridepred model inspect [--json] [--preprocessor PICKLE] PATH\n"
     "\n"
     "convert  reads a model (JSON ridepred.model/1 or native) and writes it in the\n"
     "         native format (docs/model-format.md): checksummed, mmap'd at load,\n"
@@ -20,20 +20,46 @@ static const char help[] =
     "         version, bytes; --json for a machine-readable object.  Loading\n"
     "         verifies a native file's checksum and structure.\n"
     "\n"
-    "MLflow directories, pickles, XGBoost files and s3:// locations are not\n"
+    "SRC/PATH: a JSON or native model, a scikit-learn pickle, an XGBoost JSON or\n"
+    "UBJSON booster (with --preprocessor, its pickled DictVectorizer, unless the\n"
+    "booster carries feature names), or an MLflow model directory (sklearn,\n"
+    "xgboost, python_function or ridepred flavor).  s3:// locations are not\n"
     "supported yet.\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 the model could not be read or written.\n";
 
+static const char *preprocessor;
+
+/* Takes a leading --preprocessor PICKLE off the arguments. */
+static int take_preprocessor(int *argc, char ***argv)
+{
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp((*argv)[i], "--preprocessor")) {
+            if (i + 1 >= *argc)
+                return -1;
+            preprocessor = (*argv)[i + 1];
+            for (int j = i; j + 2 < *argc; j++)
+                (*argv)[j] = (*argv)[j + 2];
+            *argc -= 2;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 static int convert(int argc, char **argv)
 {
+    if (take_preprocessor(&argc, &argv) < 0) {
+        fprintf(stderr, "ridepred model convert: --preprocessor needs a file\n");
+        return RP_EXIT_USAGE;
+    }
     if (argc != 2) {
         fprintf(stderr, "ridepred model convert: needs SRC and DST\n\n%s", help);
         return RP_EXIT_USAGE;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rp_model *m = rp_cli_load_model(argv[0]);
+    rp_model *m = rp_cli_load_model(argv[0], preprocessor);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_error err;
@@ -58,6 +84,10 @@ static int convert(int argc, char **argv)
 
 static int inspect(int argc, char **argv)
 {
+    if (take_preprocessor(&argc, &argv) < 0) {
+        fprintf(stderr, "ridepred model inspect: --preprocessor needs a file\n");
+        return RP_EXIT_USAGE;
+    }
     bool json = false;
     int i = 0;
     if (i < argc && !strcmp(argv[i], "--json")) {
@@ -68,7 +98,7 @@ static int inspect(int argc, char **argv)
         fprintf(stderr, "ridepred model inspect: needs one PATH\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_model *m = rp_cli_load_model(argv[i]);
+    rp_model *m = rp_cli_load_model(argv[i], preprocessor);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_model_info in;

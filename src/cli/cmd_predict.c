@@ -20,7 +20,8 @@ static const char help[] =
     "130.0 forms \"130.0_...\"), anything else is a string.\n"
     "\n"
     "options:\n"
-    "  --model PATH      a JSON or native model file (default: $MODEL_LOCATION)\n"
+    "  --model PATH      a model file or MLflow directory (default: $MODEL_LOCATION)\n"
+    "  --preprocessor P  the pickled DictVectorizer of an XGBoost booster\n"
     "  --pu P            PULocationID\n"
     "  --do D            DOLocationID\n"
     "  --distance X      trip_distance (a finite number)\n"
@@ -50,13 +51,14 @@ int rp_cmd_predict(int argc, char **argv)
         {"pu", required_argument, NULL, 'p'},
         {"do", required_argument, NULL, 'd'},
         {"distance", required_argument, NULL, 'x'},
+        {"preprocessor", required_argument, NULL, 'X'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model_flag = NULL, *pu = NULL, *dol = NULL, *dist = NULL, *log_format = NULL,
-               *log_level = NULL;
+               *log_level = NULL, *preprocessor = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -65,6 +67,7 @@ int rp_cmd_predict(int argc, char **argv)
         case 'p': pu = optarg; break;
         case 'd': dol = optarg; break;
         case 'x': dist = optarg; break;
+        case 'X': preprocessor = optarg; break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
@@ -87,7 +90,7 @@ int rp_cmd_predict(int argc, char **argv)
     rp_buf doc, scratch;
     rp_buf_init(&doc, 2 * 1024 * 1024);
     rp_buf_init(&scratch, 2 * 1024 * 1024);
-    rp_model *m = rp_cli_load_model(location);
+    rp_model *m = rp_cli_load_model(location, preprocessor);
     if (!m)
         goto out;
     rp_buf_lit(&doc, "{\"ride\": ");
