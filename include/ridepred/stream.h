@@ -1,9 +1,8 @@
 /* ridepred: streams (SPEC §6).  One interface, two backends: Amazon Kinesis
  * (JSON 1.1 API over HTTPS) and an embedded local store (SQLite).
  *
- * STATUS (issue 3, in progress): the local backend (src/stream/local/) and
- * the naming rules are implemented; the Kinesis backend is not yet, and
- * rp_streams_open says so.
+ * Backends: src/stream/local/ (SQLite) and src/stream/kinesis/ (the JSON 1.1
+ * API through src/aws/); docs/streams.md.
  *
  * Semantics shared by both backends: a stream has shards, each owning an
  * equal slice of the 128-bit hash-key space; a record goes to the shard
@@ -27,7 +26,7 @@ extern "C" {
 #define RP_STREAM_NAME_MAX 128          /* Kinesis: 1-128 of [a-zA-Z0-9_.-] */
 #define RP_STREAM_SHARD_ID_MAX 64       /* "shardId-000000000000" */
 #define RP_STREAM_SEQ_MAX 128           /* decimal digits */
-#define RP_STREAM_ITER_MAX 512          /* opaque iterator text */
+#define RP_STREAM_ITER_MAX 1024         /* opaque iterator text (Kinesis: up to 512, plus the shard id) */
 #define RP_STREAM_RECORD_MAX ((size_t)1024 * 1024) /* data + partition key */
 #define RP_STREAM_PK_MAX 256            /* partition key: 1-256 characters */
 #define RP_STREAM_PUT_BATCH_MAX 500     /* PutRecords: records per call */

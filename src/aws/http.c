@@ -1,10 +1,18 @@
 /* The HTTP client over libcurl easy handles, the retry policy, and the
- * reading of AWS error answers (see http.h). */
+ * reading of AWS error answers (see http.h).
+ *
+ * libcurl is loaded with dlopen("libcurl.so.4") on the first request, not
+ * linked: linking it costs every start of the program about 5 ms of
+ * dynamic loading (libcurl brings about 30 more libraries), and most runs never
+ * make an HTTP request.  Only its headers are used at build time (types and
+ * constants); the functions come from the table below. */
 #include "aws/http.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,15 +322,86 @@ bool rp_http_response_is_retriable(const rp_http_response *resp)
     return info.code[0] && rp_aws_error_is_retriable(info.code, strlen(info.code));
 }
 
-/* ---- libcurl transport -------------------------------------------------------- */
+/* ---- libcurl, loaded on first use ---------------------------------------------- */
+
+#define RP_LIBCURL_SONAME "libcurl.so.4"
+
+/* The libcurl functions this file calls, resolved with dlsym. */
+typedef struct curl_api {
+    CURLcode (*global_init)(long flags);
+    const char *(*easy_strerror)(CURLcode code);
+    CURL *(*easy_init)(void);
+    void (*easy_reset)(CURL *h);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    void (*easy_cleanup)(CURL *h);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} curl_api;
+
+static curl_api lc;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_global_rc = CURLE_OK;
+static bool curl_ready;
+static char curl_load_error[RP_ERROR_MSG_MAX];
 
 static void curl_global_setup(void)
 {
-    curl_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    void *lib = dlopen(RP_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        const char *why = dlerror();
+        snprintf(curl_load_error, sizeof curl_load_error,
+                 "libcurl is not available (%s): install libcurl4 (Debian: apt-get install libcurl4)",
+                 why ? why : "dlopen " RP_LIBCURL_SONAME " failed");
+        return;
+    }
+    static const struct {
+        const char *name;
+        size_t offset;
+    } syms[] = {
+        {"curl_global_init", offsetof(curl_api, global_init)},
+        {"curl_easy_strerror", offsetof(curl_api, easy_strerror)},
+        {"curl_easy_init", offsetof(curl_api, easy_init)},
+        {"curl_easy_reset", offsetof(curl_api, easy_reset)},
+        {"curl_easy_setopt", offsetof(curl_api, easy_setopt)},
+        {"curl_easy_perform", offsetof(curl_api, easy_perform)},
+        {"curl_easy_getinfo", offsetof(curl_api, easy_getinfo)},
+        {"curl_easy_cleanup", offsetof(curl_api, easy_cleanup)},
+        {"curl_slist_append", offsetof(curl_api, slist_append)},
+        {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        void *f = dlsym(lib, syms[i].name);
+        if (!f) {
+            snprintf(curl_load_error, sizeof curl_load_error,
+                     "libcurl (%s) lacks %s: install a current libcurl4", RP_LIBCURL_SONAME,
+                     syms[i].name);
+            dlclose(lib);
+            return;
+        }
+        /* POSIX guarantees that a dlsym result converts to a function pointer. */
+        memcpy((char *)&lc + syms[i].offset, &f, sizeof f);
+    }
+    CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        snprintf(curl_load_error, sizeof curl_load_error, "libcurl initialisation failed: %s",
+                 lc.easy_strerror(rc));
+        return; /* the library stays loaded: libcurl may hold on to it */
+    }
+    curl_ready = true;
 }
+
+/* Loads libcurl once per process.  Returns 0, or -1 with err set. */
+static int curl_load(rp_error *err)
+{
+    pthread_once(&curl_once, curl_global_setup);
+    if (!curl_ready)
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", curl_load_error);
+    return 0;
+}
+
+/* ---- libcurl transport -------------------------------------------------------- */
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -405,18 +484,14 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
     rp_buf_init(&line, HEADER_LINE_MAX);
     char errbuf[CURL_ERROR_SIZE] = "";
 
-    pthread_once(&curl_once, curl_global_setup);
-    if (curl_global_rc != CURLE_OK) {
-        rp_error_set(err, RP_ERR_INTERNAL, "libcurl initialisation failed: %s",
-                     curl_easy_strerror(curl_global_rc));
+    if (curl_load(err) != 0)
         goto out;
-    }
-    if (!c->curl && !(c->curl = curl_easy_init())) {
+    if (!c->curl && !(c->curl = lc.easy_init())) {
         rp_error_set(err, RP_ERR_NOMEM, "cannot create a libcurl handle");
         goto out;
     }
     CURL *h = c->curl;
-    curl_easy_reset(h); /* keeps the connection cache */
+    lc.easy_reset(h); /* keeps the connection cache */
 
     for (size_t i = 0; i < req->n_headers; i++) {
         const rp_http_header *hd = &req->headers[i];
@@ -436,7 +511,7 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
                          HEADER_LINE_MAX);
             goto out;
         }
-        struct curl_slist *l = curl_slist_append(list, line.data);
+        struct curl_slist *l = lc.slist_append(list, line.data);
         if (!l) {
             rp_error_set(err, RP_ERR_NOMEM, "out of memory building HTTP headers");
             goto out;
@@ -449,7 +524,7 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
     for (size_t i = 0; i < 2; i++) {
         if (has_header(req, suppress[i][0]))
             continue;
-        struct curl_slist *l = curl_slist_append(list, suppress[i][1]);
+        struct curl_slist *l = lc.slist_append(list, suppress[i][1]);
         if (!l) {
             rp_error_set(err, RP_ERR_NOMEM, "out of memory building HTTP headers");
             goto out;
@@ -457,44 +532,44 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
         list = l;
     }
 
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    lc.easy_setopt(h, CURLOPT_URL, req->url);
     /* Send the path as given: "/../" and "/./" are part of S3 keys, and
      * the path sent must be the path signed. */
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opt.connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opt.timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    lc.easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->opt.connect_timeout_ms);
+    lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opt.timeout_ms);
+    lc.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    lc.easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    lc.easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    lc.easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    lc.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    lc.easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     if (c->opt.no_proxy)
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+        lc.easy_setopt(h, CURLOPT_NOPROXY, "*");
     const char *m = req->method;
     if (strcmp(m, "GET") == 0 && req->body_len == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        lc.easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(m, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        lc.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(m, "DELETE") == 0 && req->body_len == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+        lc.easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
     } else {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        lc.easy_setopt(h, CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
+        lc.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         if (strcmp(m, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+            lc.easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
     }
 
-    CURLcode cr = curl_easy_perform(h);
+    CURLcode cr = lc.easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     /* Do not keep pointers to this call's stack in the handle. */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    lc.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    lc.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     if (cr != CURLE_OK) {
         if (cr == CURLE_WRITE_ERROR && (resp->body.toobig || resp->headers.toobig)) {
             rp_error_set(err, RP_ERR_LIMIT, "HTTP response %s larger than %zu bytes",
@@ -507,7 +582,7 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
                          cr == CURLE_URL_MALFORMAT || cr == CURLE_UNSUPPORTED_PROTOCOL
                              ? RP_ERR_INVALID
                              : RP_ERR_IO,
-                         "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
+                         "%s", errbuf[0] ? errbuf : lc.easy_strerror(cr));
             if (err)
                 err->retriable = curl_retriable(cr);
         }
@@ -517,7 +592,8 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
     resp->status = status;
     rc = 0;
 out:
-    curl_slist_free_all(list);
+    if (list)
+        lc.slist_free_all(list);
     rp_buf_cleanup(&line);
     return rc;
 }
@@ -577,7 +653,7 @@ int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error 
 void rp_http_client_cleanup(rp_http_client *c)
 {
     if (c->curl)
-        curl_easy_cleanup(c->curl);
+        lc.easy_cleanup(c->curl);
     c->curl = NULL;
 }
 

@@ -1,6 +1,9 @@
 /* A small HTTP client for the AWS APIs (Kinesis, S3, the container
  * credentials endpoint), and the retry policy they share.
  *
+ * libcurl is loaded with dlopen("libcurl.so.4") on the first request, not
+ * linked: most runs never speak HTTP and should not pay for loading it.
+ *
  * One client owns one libcurl easy handle, kept between requests so that
  * the connection (and its TLS session) is reused: a client is for one
  * thread at a time.  Responses go into capped buffers.

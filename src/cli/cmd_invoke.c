@@ -38,7 +38,6 @@ static const char help[] =
     "of a Kinesis event is put to the predictions stream (Data: the prediction\n"
     "event, PartitionKey: str(ride_id)); a record that could not be published\n"
     "is named in batchItemFailures.  Direct ride events are never published.\n"
-    "Only local streams work today (the Kinesis backend comes with issue 3).\n"
     "\n"
     "exit status: 0 answered; 1 the answer is an error (InvalidEvent: printed\n"
     "first); 2 bad usage; 3 could not run (model, file).\n";

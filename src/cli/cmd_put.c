@@ -206,15 +206,22 @@ int rp_cmd_put(int argc, char **argv)
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
+        bool failed = false;
         while ((n = getline(&line, &cap, stdin)) >= 0) {
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
                 n--;
             if (n == 0)
                 continue;
-            if (add(s, name, b, pk, line, (size_t)n, &refused) < 0) {
+            /* After a failed request, every later record is still reported
+             * (not sent), so that none is dropped silently. */
+            if (!failed && add(s, name, b, pk, line, (size_t)n, &refused) < 0) {
                 rc = RP_EXIT_FAILURE;
-                break;
+                failed = true;
+            } else if (!failed) {
+                continue;
             }
+            printf("{\"ErrorCode\": \"NotAttempted\", \"ErrorMessage\": \"not sent: an earlier request failed\"}\n");
+            refused++;
         }
         free(line);
     }

@@ -24,8 +24,7 @@ static const char help[] =
     RP_STREAM_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
-    "The Kinesis backend is not implemented yet: local streams only for now.\n"
-    "\n"
+
     "exit status: 0 done; 2 bad usage; 3 the backend refused or failed.\n";
 
 static void put_info(rp_buf *b, const rp_stream_info *in, rp_backend be)

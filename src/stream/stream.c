@@ -1,4 +1,5 @@
-/* The stream interface: naming rules and dispatch to a backend. */
+/* The stream interface: naming rules and dispatch to a backend (the local
+ * store, src/stream/local/, or Amazon Kinesis, src/stream/kinesis/). */
 #include "ridepred/stream.h"
 
 #include <stdlib.h>
@@ -6,11 +7,13 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "stream/kinesis/kinesis.h"
 #include "stream/local/local_store.h"
 
 struct rp_streams {
     rp_backend backend;
-    rp_local_store *local;
+    rp_local_store *local;   /* RP_BACKEND_LOCAL */
+    rp_kinesis *kinesis;     /* RP_BACKEND_KINESIS */
 };
 
 const char *rp_backend_name(rp_backend b)
@@ -83,15 +86,23 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backe
 int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams **out, rp_error *err)
 {
     *out = NULL;
-    if (backend == RP_BACKEND_KINESIS)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "the Kinesis backend is not implemented yet (issue 3); use a local: stream");
-    if (backend != RP_BACKEND_LOCAL)
+    if (backend != RP_BACKEND_LOCAL && backend != RP_BACKEND_KINESIS)
         return rp_error_set(err, RP_ERR_INVALID, "no backend chosen");
     rp_streams *s = calloc(1, sizeof *s);
     if (!s)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     s->backend = backend;
-    if (rp_local_open(cfg ? cfg->local_store : NULL, &s->local, err) < 0) {
+    int rc;
+    if (backend == RP_BACKEND_KINESIS) {
+        rp_kinesis_options ko = {
+            .endpoint_url = cfg ? cfg->endpoint_url : NULL,
+            .region = cfg ? cfg->region : NULL,
+        };
+        rc = rp_kinesis_open(&ko, &s->kinesis, err);
+    } else {
+        rc = rp_local_open(cfg ? cfg->local_store : NULL, &s->local, err);
+    }
+    if (rc < 0) {
         free(s);
         return -1;
     }
@@ -104,6 +115,7 @@ void rp_streams_close(rp_streams *s)
     if (!s)
         return;
     rp_local_close(s->local);
+    rp_kinesis_close(s->kinesis);
     free(s);
 }
 
@@ -114,38 +126,53 @@ rp_backend rp_streams_backend(const rp_streams *s)
 
 int rp_streams_create(rp_streams *s, const char *name, uint32_t shards, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_create_stream(s->kinesis, name, shards, err);
     return rp_local_create_stream(s->local, name, shards, 0, err);
 }
 
 int rp_streams_delete(rp_streams *s, const char *name, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_delete_stream(s->kinesis, name, err);
     return rp_local_delete_stream(s->local, name, err);
 }
 
 int rp_streams_list(rp_streams *s, rp_stream_info **out, size_t *count, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_list_streams(s->kinesis, out, count, err);
     return rp_local_list_streams(s->local, out, count, err);
 }
 
 int rp_streams_describe(rp_streams *s, const char *name, rp_stream_info *out, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_describe_stream(s->kinesis, name, out, err);
     return rp_local_describe_stream(s->local, name, out, err);
 }
 
 int rp_streams_list_shards(rp_streams *s, const char *name, rp_shard_info **out, size_t *count,
                            rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_list_shards(s->kinesis, name, out, count, err);
     return rp_local_list_shards(s->local, name, out, count, err);
 }
 
 int rp_streams_update_shard_count(rp_streams *s, const char *name, uint32_t target, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_update_shard_count(s->kinesis, name, target, err);
     return rp_local_update_shard_count(s->local, name, target, err);
 }
 
 int rp_streams_put(rp_streams *s, const char *name, const rp_put_entry *entries, size_t n,
                    rp_put_result *results, rp_error *err)
 {
+    /* Kinesis: chunks, per-entry retries and reporting in the client. */
+    if (s->kinesis)
+        return rp_kinesis_put_records(s->kinesis, name, entries, n, results, err);
     /* Chunks as PutRecords takes them.  The local store refuses only
      * invalid entries or fails as a whole (a busy file is retried inside
      * SQLite's busy timeout), so there is nothing to retry here. */
@@ -176,6 +203,8 @@ int rp_streams_get_iterator(rp_streams *s, const char *name, const char *shard_i
                             rp_iterator_type type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
     return rp_local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
 }
 
@@ -183,5 +212,7 @@ int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_r
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err)
 {
+    if (s->kinesis)
+        return rp_kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
     return rp_local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
 }

@@ -152,8 +152,8 @@ expect_exit 0 "read --from latest" $bin read ride_events --from latest
 expect_exit 2 "read --from bogus" $bin read ride_events --from yesterday
 expect_exit 3 "read unknown stream" $bin read nosuch
 contains "$tmp/err" "ResourceNotFoundException" "unknown stream named"
-expect_exit 3 "kinesis backend not there yet" $bin streams list --backend kinesis
-contains "$tmp/err" "not implemented yet" "kinesis backend says so"
+expect_exit 3 "kinesis backend without a region" env -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE HOME="$tmp" $bin streams list --backend kinesis
+contains "$tmp/err" "set AWS_REGION" "kinesis backend says what is missing"
 
 # publishing from invoke (TEST_RUN unset)
 expect_exit 0 "invoke, no predictions stream" env -u TEST_RUN RUN_ID=Test123 $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"

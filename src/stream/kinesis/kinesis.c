@@ -1,0 +1,1743 @@
+/* The Amazon Kinesis Data Streams backend: Kinesis's JSON 1.1 API over the
+ * AWS pieces of src/aws/ (see kinesis.h). */
+#include "stream/kinesis/kinesis.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "aws/sigv4.h"
+#include "common/base64.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/pyjson.h"
+#include "ridepred/log.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define JSON_DEPTH 32
+#define REQUEST_MAX ((size_t)16 * 1024 * 1024)    /* 5 MiB of data is ~6.7 MiB of base64 */
+#define SCRATCH_MAX ((size_t)64 * 1024 * 1024)
+#define LIST_STREAMS_PAGE 100
+#define WAIT_FIRST_MS 50u
+#define WAIT_MAX_MS 1000u
+
+/* A record of a GetRecords answer: views into the answer, then (once
+ * decoded) offsets into the scratch buffer. */
+typedef struct raw_record {
+    rp_json_value data, pk, seq;
+    int64_t arrival_ms;
+    size_t seq_off, pk_off, pk_len, data_off, data_len;
+} raw_record;
+
+struct rp_kinesis {
+    rp_http_client http;
+    rp_http_response resp;
+    rp_buf body;                                  /* the request being built */
+    rp_buf scratch;                               /* GetRecords: decoded records */
+    raw_record *recs;                             /* GetRecords: the answer's records */
+    size_t recs_cap;
+    rp_aws_credentials creds;
+    bool chain_creds;                             /* resolved (and refreshed) by the chain */
+    rp_aws_chain_options chain;
+    char profile[RP_AWS_PROFILE_MAX + 1];
+    char region[RP_AWS_REGION_MAX + 1];
+    char url[RP_KINESIS_ENDPOINT_MAX + 2];        /* where requests are posted */
+    char shown[RP_KINESIS_ENDPOINT_MAX + 2];      /* the endpoint for messages (no user info) */
+    char last_code[128];                          /* AWS error code of the last failed call */
+    uint32_t wait_timeout_ms;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static void copy_trunc(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Appends a JSON string (json.dumps style: non-ASCII as \u escapes). */
+static void jstr(rp_buf *b, const char *s)
+{
+    rp_pyjson_utf8(b, s, strlen(s));
+}
+
+/* Decodes a JSON string view into out (cap bytes with the NUL).  Returns 0,
+ * or -1 when it is not a string, does not fit or holds a NUL. */
+static int copy_str(const rp_json_value *v, char *out, size_t cap)
+{
+    if (v->type != RP_JSON_STRING || v->len >= cap)
+        return -1;
+    size_t n = rp_json_str_decode(v, out);
+    out[n] = '\0';
+    return memchr(out, '\0', n) ? -1 : 0;
+}
+
+/* Decodes a JSON string view into out, cut to fit, printable ASCII only
+ * (error codes and messages). */
+static void decode_trunc(const rp_json_value *v, char *out, size_t cap)
+{
+    char tmp[1024];
+    size_t n;
+    const char *src;
+    if (v->len <= sizeof tmp) {
+        n = rp_json_str_decode(v, tmp);
+        src = tmp;
+    } else {
+        n = v->len;
+        src = v->ptr;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[o] = '\0';
+}
+
+/* The characters of UTF-8 text, or -1 when it is not valid UTF-8
+ * (overlong forms, surrogates and values past U+10FFFF refused). */
+static long utf8_chars(const unsigned char *s, size_t n)
+{
+    long chars = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            chars++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return -1;
+        }
+        if (n - i < len)
+            return -1;
+        for (size_t j = 1; j < len; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        i += len;
+        chars++;
+    }
+    return chars;
+}
+
+/* ---- 128-bit hash keys (UpdateShardCount through SplitShard / MergeShards) */
+
+static int u128_from_dec(const char *s, u128 *out)
+{
+    u128 v = 0, max = ~(u128)0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static void u128_to_dec(u128 v, char out[40])
+{
+    char tmp[40];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+/* The first hash key of range i of n, laid out as CreateStream lays out n
+ * shards (and as the local store reshapes them): each range floor(2^128 / n)
+ * keys wide, the last one running to 2^128 - 1. */
+static u128 range_start(uint32_t n, uint32_t i)
+{
+    u128 max = ~(u128)0;
+    if (n <= 1)
+        return 0;
+    u128 size = max / n + (max % n == (u128)(n - 1) ? 1 : 0);
+    return size * i;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4)))
+static int bad_answer(rp_error *err, const char *op, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return rp_error_set(err, RP_ERR_IO, "Kinesis answered %s with %s", op, what);
+}
+
+static bool is_expired_token(const char *code)
+{
+    return !strcmp(code, "ExpiredTokenException") || !strcmp(code, "ExpiredToken") ||
+           !strcmp(code, "RequestExpired");
+}
+
+/* The error of an HTTP answer that is not 2xx. */
+static int aws_error(rp_kinesis *k, const char *op, const rp_error *http_err, rp_error *err)
+{
+    rp_aws_error_info info;
+    rp_aws_error_parse(&k->resp, &info);
+    snprintf(k->last_code, sizeof k->last_code, "%s", info.code);
+    long status = k->resp.status;
+    rp_code code;
+    if (!strcmp(info.code, "ResourceNotFoundException"))
+        code = RP_ERR_NOT_FOUND;
+    else if (!strcmp(info.code, "LimitExceededException") || status == 413)
+        code = RP_ERR_LIMIT;
+    else if (status >= 300 && status < 500 && !http_err->retriable)
+        code = RP_ERR_INVALID;
+    else
+        code = RP_ERR_IO;
+    char attempts[48] = "";
+    if (k->http.last_attempts > 1)
+        snprintf(attempts, sizeof attempts, " (%u attempts)", k->http.last_attempts);
+    if (info.code[0] && info.message[0])
+        rp_error_set(err, code, "%s: %s%s", info.code, info.message, attempts);
+    else if (info.code[0])
+        rp_error_set(err, code, "%s: HTTP %ld from Kinesis %s%s", info.code, status, op, attempts);
+    else
+        rp_error_set(err, code, "HTTP %ld from Kinesis %s%s", status, op, attempts);
+    if (err)
+        err->retriable = http_err->retriable;
+    return -1;
+}
+
+/* ---- credentials -------------------------------------------------------- */
+
+static int resolve_credentials(rp_kinesis *k, rp_error *err)
+{
+    rp_aws_credentials fresh;
+    if (rp_aws_credentials_resolve(&fresh, &k->chain, err) != 0) {
+        rp_aws_credentials_clear(&fresh);
+        rp_error_prefix(err, "AWS credentials for Kinesis");
+        return -1;
+    }
+    rp_aws_credentials_clear(&k->creds);
+    k->creds = fresh;
+    rp_aws_credentials_clear(&fresh);
+    return 0;
+}
+
+/* ---- one call ----------------------------------------------------------- */
+
+/* Posts k->body as operation op.  On success k->resp holds the answer. */
+static int call(rp_kinesis *k, const char *op, rp_error *err)
+{
+    k->last_code[0] = '\0';
+    if (k->body.failed)
+        return rp_error_set(err, k->body.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
+                            "Kinesis %s request %s", op,
+                            k->body.toobig ? "too large" : "out of memory");
+    char target[96];
+    snprintf(target, sizeof target, RP_KINESIS_TARGET_PREFIX "%s", op);
+    rp_http_header headers[2] = {
+        {"Content-Type", RP_KINESIS_CONTENT_TYPE},
+        {"X-Amz-Target", target},
+    };
+    rp_http_request req = {
+        .method = "POST",
+        .url = k->url,
+        .headers = headers,
+        .n_headers = 2,
+        .body = k->body.data,
+        .body_len = k->body.len,
+    };
+    for (int round = 0;; round++) {
+        if (k->chain_creds && rp_aws_credentials_need_refresh(&k->creds, time(NULL)) &&
+            resolve_credentials(k, err) != 0)
+            return -1;
+        rp_sigv4_signer signer = {
+            .creds = &k->creds,
+            .service = "kinesis",
+            .region = k->region,
+        };
+        rp_error e;
+        rp_error_clear(&e);
+        int rc = rp_http_execute(&k->http, &req, rp_sigv4_prepare, &signer, &k->resp, &e);
+        rp_sigv4_out *o = &signer.out;
+        memset(o->authorization, 0, sizeof o->authorization);
+        if (rc == 0)
+            return 0;
+        if (k->resp.status != 0) {
+            rp_aws_error_info info;
+            rp_aws_error_parse(&k->resp, &info);
+            if (round == 0 && k->chain_creds && is_expired_token(info.code)) {
+                rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again",
+                       "operation", op, (const char *)NULL);
+                if (resolve_credentials(k, err) != 0)
+                    return -1;
+                continue;
+            }
+            return aws_error(k, op, &e, err);
+        }
+        if (e.code == RP_ERR_IO) {
+            rp_error_set(err, RP_ERR_IO, "Kinesis endpoint %s: %s", k->shown, e.msg);
+            if (err)
+                err->retriable = e.retriable;
+            return -1;
+        }
+        if (err)
+            *err = e;
+        return -1;
+    }
+}
+
+/* Starts a JSON answer: the top-level object. */
+static int answer_begin(rp_kinesis *k, rp_json_reader *r, const char *op, rp_error *err)
+{
+    rp_json_value v;
+    const char *body = k->resp.body.data ? k->resp.body.data : "";
+    rp_json_init(r, body, k->resp.body.data ? k->resp.body.len : 0, JSON_DEPTH);
+    if (rp_json_next(r, &v) != 1 || v.type != RP_JSON_OBJECT)
+        return bad_answer(err, op, "something that is not a JSON object");
+    return 0;
+}
+
+/* Skips the value just read when it is a container. */
+static int skip_value(rp_json_reader *r, const rp_json_value *v)
+{
+    if (v->type == RP_JSON_OBJECT || v->type == RP_JSON_ARRAY)
+        return rp_json_skip(r, v) < 0 ? -1 : 0;
+    return 0;
+}
+
+static int json_error(const rp_json_reader *r, const char *op, rp_error *err)
+{
+    return bad_answer(err, op, "malformed JSON (%s)", r->err.msg);
+}
+
+/* A time as Kinesis writes it: epoch seconds (a JSON number with a
+ * fraction); ISO 8601 strings are accepted too. */
+static int json_time_ms(const rp_json_value *v, int64_t *ms)
+{
+    if (v->type == RP_JSON_NUMBER && !v->nonfinite) {
+        double x = rp_json_number(v) * 1000.0;
+        if (!isfinite(x) || fabs(x) > 9e15)
+            return -1;
+        *ms = (int64_t)llround(x);
+        return 0;
+    }
+    char s[64];
+    int64_t sec;
+    if (copy_str(v, s, sizeof s) != 0 || rp_aws_parse_time(s, strlen(s), &sec) != 0)
+        return -1;
+    int64_t frac = 0;
+    const char *dot = strchr(s, '.');
+    if (dot) {
+        int digits = 0;
+        for (dot++; *dot >= '0' && *dot <= '9'; dot++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*dot - '0');
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    *ms = sec * 1000 + frac;
+    return 0;
+}
+
+static int json_u32(const rp_json_value *v, uint32_t *out)
+{
+    if (v->type != RP_JSON_NUMBER || !v->is_int || v->len > 10 || v->ptr[0] == '-')
+        return -1;
+    unsigned long long x = 0;
+    for (size_t i = 0; i < v->len; i++)
+        x = x * 10 + (unsigned)(v->ptr[i] - '0');
+    if (x > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static bool valid_region(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > RP_AWS_REGION_MAX || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static bool loopback_host(const rp_http_url *u)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (u->host_len == strlen(names[i]) && !strncasecmp(u->host, names[i], u->host_len))
+            return true;
+    return u->host_len > 4 && !strncmp(u->host, "127.", 4);
+}
+
+static int set_endpoint(rp_kinesis *k, const char *endpoint, const char *from, bool *no_proxy,
+                        rp_error *err)
+{
+    rp_http_url u;
+    if (strlen(endpoint) >= RP_KINESIS_ENDPOINT_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "Kinesis endpoint (%s) is longer than %d bytes",
+                            from, RP_KINESIS_ENDPOINT_MAX - 1);
+    if (rp_http_url_parse(endpoint, &u, err) != 0) {
+        rp_error_prefix(err, "Kinesis endpoint (%s)", from);
+        return -1;
+    }
+    if (u.query_len || strchr(endpoint, '?') || strchr(endpoint, '#'))
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "Kinesis endpoint (%s) must be scheme://host[:port][/path], without a query",
+                            from);
+    snprintf(k->url, sizeof k->url, "%s%s", endpoint, u.path_len ? "" : "/");
+    /* For messages: scheme://host[:port], without user info. */
+    if (u.port >= 0)
+        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s:%d", (int)u.scheme_len, u.scheme,
+                 (int)u.host_len, u.host, u.port);
+    else
+        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s", (int)u.scheme_len, u.scheme,
+                 (int)u.host_len, u.host);
+    *no_proxy = loopback_host(&u);
+    return 0;
+}
+
+int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *err)
+{
+    rp_kinesis_options none = {0};
+    if (!out)
+        return rp_error_set(err, RP_ERR_INVALID, "kinesis: no output handle");
+    *out = NULL;
+    if (!opt)
+        opt = &none;
+    rp_kinesis *k = calloc(1, sizeof *k);
+    if (!k)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    rp_http_response_init(&k->resp, RP_KINESIS_MAX_RESPONSE_BYTES);
+    rp_buf_init(&k->body, REQUEST_MAX);
+    rp_buf_init(&k->scratch, SCRATCH_MAX);
+    k->wait_timeout_ms = opt->wait_timeout_ms ? opt->wait_timeout_ms : RP_KINESIS_WAIT_MS_DEFAULT;
+    if (opt->profile) {
+        if (strlen(opt->profile) > RP_AWS_PROFILE_MAX) {
+            rp_error_set(err, RP_ERR_INVALID, "AWS profile name too long");
+            goto fail;
+        }
+        snprintf(k->profile, sizeof k->profile, "%s", opt->profile);
+        k->chain.profile = k->profile;
+    }
+
+    /* Region. */
+    if (opt->region) {
+        if (!valid_region(opt->region)) {
+            rp_error_set(err, RP_ERR_INVALID,
+                         "AWS region '%.64s' is not letters, digits and inner hyphens", opt->region);
+            goto fail;
+        }
+        snprintf(k->region, sizeof k->region, "%s", opt->region);
+    } else if (rp_aws_region_resolve(k->region, sizeof k->region, &k->chain, err) != 0) {
+        if (err && err->code == RP_ERR_NOT_FOUND)
+            rp_error_set(err, RP_ERR_NOT_FOUND,
+                         "no AWS region for Kinesis: set AWS_REGION (or AWS_DEFAULT_REGION, a "
+                         "profile's region, or --region)");
+        else
+            rp_error_prefix(err, "AWS region");
+        goto fail;
+    }
+
+    /* Endpoint. */
+    static const char *const vars[] = {"KINESIS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS",
+                                       "AWS_ENDPOINT_URL"};
+    const char *endpoint = opt->endpoint_url && *opt->endpoint_url ? opt->endpoint_url : NULL;
+    const char *from = "--endpoint-url";
+    for (size_t i = 0; !endpoint && i < sizeof vars / sizeof vars[0]; i++)
+        if ((endpoint = env_nonempty(vars[i])))
+            from = vars[i];
+    char def[RP_KINESIS_ENDPOINT_MAX];
+    if (!endpoint) {
+        snprintf(def, sizeof def, "https://kinesis.%s.amazonaws.com%s", k->region,
+                 strncmp(k->region, "cn-", 3) == 0 ? ".cn" : "");
+        endpoint = def;
+        from = "the region's";
+    }
+    bool no_proxy = false;
+    if (set_endpoint(k, endpoint, from, &no_proxy, err) != 0)
+        goto fail;
+
+    /* Attempts. */
+    rp_http_options ho = {
+        .connect_timeout_ms = opt->connect_timeout_ms,
+        .timeout_ms = opt->timeout_ms,
+        .max_response_bytes = RP_KINESIS_MAX_RESPONSE_BYTES,
+        .retry = opt->retry,
+        .no_proxy = no_proxy,
+    };
+    if (!ho.retry.max_attempts) {
+        ho.retry = RP_RETRY_POLICY_DEFAULT;
+        const char *ma = env_nonempty("AWS_MAX_ATTEMPTS");
+        if (ma) {
+            char *end;
+            long v = strtol(ma, &end, 10);
+            if (*end || v < 1 || v > 100) {
+                rp_error_set(err, RP_ERR_INVALID, "AWS_MAX_ATTEMPTS must be an integer from 1 to 100");
+                goto fail;
+            }
+            ho.retry.max_attempts = (unsigned)v;
+        }
+    }
+    if (rp_http_client_init(&k->http, &ho, err) != 0)
+        goto fail;
+
+    /* Credentials. */
+    if (opt->credentials) {
+        k->creds = *opt->credentials;
+        if (!k->creds.source[0])
+            snprintf(k->creds.source, sizeof k->creds.source, "static");
+    } else {
+        k->chain_creds = true;
+        if (resolve_credentials(k, err) != 0)
+            goto fail;
+    }
+    *out = k;
+    return 0;
+fail:
+    rp_kinesis_close(k);
+    return -1;
+}
+
+void rp_kinesis_close(rp_kinesis *k)
+{
+    if (!k)
+        return;
+    rp_http_client_cleanup(&k->http);
+    rp_http_response_cleanup(&k->resp);
+    rp_buf_cleanup(&k->body);
+    rp_buf_cleanup(&k->scratch);
+    free(k->recs);
+    rp_aws_credentials_clear(&k->creds);
+    free(k);
+}
+
+const char *rp_kinesis_endpoint(const rp_kinesis *k)
+{
+    return k->url;
+}
+
+const char *rp_kinesis_region(const rp_kinesis *k)
+{
+    return k->region;
+}
+
+rp_http_client *rp_kinesis_http(rp_kinesis *k)
+{
+    return &k->http;
+}
+
+static int check_name(const char *name, rp_error *err)
+{
+    if (!name || !*name)
+        return rp_error_set(err, RP_ERR_INVALID, "ValidationException: stream name missing");
+    return 0;
+}
+
+/* ---- describe and waiting ----------------------------------------------- */
+
+int rp_kinesis_describe_stream(rp_kinesis *k, const char *name, rp_stream_info *out,
+                               rp_error *err)
+{
+    static const char op[] = "DescribeStreamSummary";
+    if (check_name(name, err) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_putc(b, '}');
+    if (call(k, op, err) != 0)
+        return -1;
+    rp_json_reader r;
+    rp_json_value key, v;
+    bool found = false;
+    int rc;
+    if (answer_begin(k, &r, op, err) != 0)
+        return -1;
+    while ((rc = rp_json_member(&r, &key)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return json_error(&r, op, err);
+        if (!rp_json_str_eq(&key, "StreamDescriptionSummary", 24) || v.type != RP_JSON_OBJECT) {
+            if (skip_value(&r, &v) != 0)
+                return json_error(&r, op, err);
+            continue;
+        }
+        found = true;
+        int rc2;
+        while ((rc2 = rp_json_member(&r, &key)) == 1) {
+            if (rp_json_next(&r, &v) != 1)
+                return json_error(&r, op, err);
+            int bad = 0;
+            if (rp_json_str_eq(&key, "StreamName", 10))
+                bad = copy_str(&v, out->name, sizeof out->name);
+            else if (rp_json_str_eq(&key, "StreamStatus", 12))
+                bad = copy_str(&v, out->status, sizeof out->status);
+            else if (rp_json_str_eq(&key, "OpenShardCount", 14))
+                bad = json_u32(&v, &out->open_shards);
+            else if (rp_json_str_eq(&key, "RetentionPeriodHours", 20))
+                bad = json_u32(&v, &out->retention_hours);
+            else if (rp_json_str_eq(&key, "StreamCreationTimestamp", 23))
+                bad = json_time_ms(&v, &out->created_ms);
+            else
+                bad = skip_value(&r, &v);
+            if (bad)
+                return r.failed ? json_error(&r, op, err)
+                                : bad_answer(err, op, "an unexpected value in StreamDescriptionSummary");
+        }
+        if (rc2 < 0)
+            return json_error(&r, op, err);
+    }
+    if (rc < 0)
+        return json_error(&r, op, err);
+    if (!found || !out->status[0])
+        return bad_answer(err, op, "no StreamDescriptionSummary.StreamStatus");
+    if (!out->name[0])
+        snprintf(out->name, sizeof out->name, "%s", name);
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum wait_for { WAIT_ACTIVE, WAIT_ACTIVE_NEW, WAIT_GONE };
+
+/* Polls DescribeStreamSummary until the stream is ACTIVE (WAIT_ACTIVE_NEW:
+ * a stream just created may not be visible yet) or gone.  *info (may be
+ * NULL) receives the last description. */
+static int wait_for(rp_kinesis *k, const char *name, enum wait_for what, rp_stream_info *info,
+                    rp_error *err)
+{
+    int64_t start = mono_ms();
+    uint64_t slept = 0;
+    uint32_t delay = WAIT_FIRST_MS;
+    rp_stream_info in;
+    for (;;) {
+        rp_error e;
+        rp_error_clear(&e);
+        int rc = rp_kinesis_describe_stream(k, name, &in, &e);
+        if (what == WAIT_GONE) {
+            if (rc != 0 && e.code == RP_ERR_NOT_FOUND)
+                return 0;
+        } else if (rc == 0 && !strcmp(in.status, "ACTIVE")) {
+            if (info)
+                *info = in;
+            return 0;
+        } else if (rc == 0 && !strcmp(in.status, "DELETING")) {
+            return rp_error_set(err, RP_ERR_NOT_FOUND,
+                                "ResourceNotFoundException: stream %s is being deleted", name);
+        }
+        if (rc != 0 && !(what == WAIT_ACTIVE_NEW && e.code == RP_ERR_NOT_FOUND)) {
+            if (err)
+                *err = e;
+            return -1;
+        }
+        int64_t elapsed = mono_ms() - start;
+        if ((uint64_t)elapsed < slept)
+            elapsed = (int64_t)slept;
+        if (elapsed >= (int64_t)k->wait_timeout_ms) {
+            const char *status = rc == 0 ? in.status : "not visible";
+            if (what == WAIT_GONE) {
+                rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name,
+                       "status", status, (const char *)NULL);
+                return 0;
+            }
+            rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)",
+                         name, status, k->wait_timeout_ms);
+            if (err)
+                err->retriable = true;
+            return -1;
+        }
+        k->http.sleep_ms(k->http.sleep_ctx, delay);
+        slept += delay;
+        delay = delay * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : delay * 2;
+    }
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+int rp_kinesis_create_stream(rp_kinesis *k, const char *name, uint32_t shard_count, rp_error *err)
+{
+    if (check_name(name, err) != 0)
+        return -1;
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_printf(b, ", \"ShardCount\": %u}", shard_count);
+    if (call(k, "CreateStream", err) != 0)
+        return -1;
+    return wait_for(k, name, WAIT_ACTIVE_NEW, NULL, err);
+}
+
+int rp_kinesis_delete_stream(rp_kinesis *k, const char *name, rp_error *err)
+{
+    if (check_name(name, err) != 0)
+        return -1;
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_putc(b, '}');
+    if (call(k, "DeleteStream", err) != 0)
+        return -1;
+    return wait_for(k, name, WAIT_GONE, NULL, err);
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const rp_stream_info *)a)->name, ((const rp_stream_info *)b)->name);
+}
+
+static int push_info(rp_stream_info **arr, size_t *n, size_t *cap, rp_error *err)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        rp_stream_info *p = realloc(*arr, nc * sizeof *p);
+        if (!p)
+            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        *arr = p;
+        *cap = nc;
+    }
+    memset(&(*arr)[*n], 0, sizeof **arr);
+    (*n)++;
+    return 0;
+}
+
+/* The stream whose name is s, adding it when new (StreamNames and
+ * StreamSummaries both name every stream of a page). */
+static rp_stream_info *find_or_add(rp_stream_info **arr, size_t *n, size_t *cap, size_t from,
+                                   const char *s, rp_error *err)
+{
+    for (size_t i = from; i < *n; i++)
+        if (!strcmp((*arr)[i].name, s))
+            return &(*arr)[i];
+    if (push_info(arr, n, cap, err) != 0)
+        return NULL;
+    rp_stream_info *in = &(*arr)[*n - 1];
+    snprintf(in->name, sizeof in->name, "%s", s);
+    return in;
+}
+
+int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, rp_error *err)
+{
+    static const char op[] = "ListStreams";
+    rp_stream_info *arr = NULL;
+    size_t n = 0, cap = 0;
+    char *token = NULL;
+    char last[RP_STREAM_NAME_MAX + 1] = "";
+    *out = NULL;
+    *count = 0;
+    for (int page = 0;; page++) {
+        rp_buf *b = &k->body;
+        rp_buf_reset(b);
+        rp_buf_printf(b, "{\"Limit\": %d", LIST_STREAMS_PAGE);
+        if (token) {
+            rp_buf_lit(b, ", \"NextToken\": ");
+            jstr(b, token);
+        } else if (page > 0) {
+            rp_buf_lit(b, ", \"ExclusiveStartStreamName\": ");
+            jstr(b, last);
+        }
+        rp_buf_putc(b, '}');
+        free(token);
+        token = NULL;
+        if (call(k, op, err) != 0)
+            goto fail;
+        size_t page_from = n;
+        bool more = false;
+        rp_json_reader r;
+        rp_json_value key, v;
+        int rc;
+        if (answer_begin(k, &r, op, err) != 0)
+            goto fail;
+        while ((rc = rp_json_member(&r, &key)) == 1) {
+            if (rp_json_next(&r, &v) != 1)
+                goto json_fail;
+            if (rp_json_str_eq(&key, "StreamNames", 11) && v.type == RP_JSON_ARRAY) {
+                int e;
+                while ((e = rp_json_element(&r)) == 1) {
+                    char nm[RP_STREAM_NAME_MAX + 1];
+                    if (rp_json_next(&r, &v) != 1)
+                        goto json_fail;
+                    if (copy_str(&v, nm, sizeof nm) != 0) {
+                        bad_answer(err, op, "a stream name that is not a string of 1-128 bytes");
+                        goto fail;
+                    }
+                    if (!find_or_add(&arr, &n, &cap, page_from, nm, err))
+                        goto fail;
+                }
+                if (e < 0)
+                    goto json_fail;
+            } else if (rp_json_str_eq(&key, "StreamSummaries", 15) && v.type == RP_JSON_ARRAY) {
+                int e;
+                while ((e = rp_json_element(&r)) == 1) {
+                    if (rp_json_next(&r, &v) != 1)
+                        goto json_fail;
+                    if (v.type != RP_JSON_OBJECT) {
+                        bad_answer(err, op, "a StreamSummaries entry that is not an object");
+                        goto fail;
+                    }
+                    rp_stream_info tmp = {0};
+                    int m;
+                    while ((m = rp_json_member(&r, &key)) == 1) {
+                        if (rp_json_next(&r, &v) != 1)
+                            goto json_fail;
+                        int bad = 0;
+                        if (rp_json_str_eq(&key, "StreamName", 10))
+                            bad = copy_str(&v, tmp.name, sizeof tmp.name);
+                        else if (rp_json_str_eq(&key, "StreamStatus", 12))
+                            bad = copy_str(&v, tmp.status, sizeof tmp.status);
+                        else if (rp_json_str_eq(&key, "StreamCreationTimestamp", 23))
+                            bad = json_time_ms(&v, &tmp.created_ms);
+                        else
+                            bad = skip_value(&r, &v);
+                        if (bad) {
+                            if (r.failed)
+                                goto json_fail;
+                            bad_answer(err, op, "an unexpected value in StreamSummaries");
+                            goto fail;
+                        }
+                    }
+                    if (m < 0)
+                        goto json_fail;
+                    if (!tmp.name[0]) {
+                        bad_answer(err, op, "a StreamSummaries entry without StreamName");
+                        goto fail;
+                    }
+                    rp_stream_info *in = find_or_add(&arr, &n, &cap, page_from, tmp.name, err);
+                    if (!in)
+                        goto fail;
+                    memcpy(in->status, tmp.status, sizeof in->status);
+                    in->created_ms = tmp.created_ms;
+                }
+                if (e < 0)
+                    goto json_fail;
+            } else if (rp_json_str_eq(&key, "HasMoreStreams", 14)) {
+                more = v.type == RP_JSON_TRUE;
+            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
+                token = malloc(v.len + 1);
+                if (!token) {
+                    rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                    goto fail;
+                }
+                size_t tl = rp_json_str_decode(&v, token);
+                token[tl] = '\0';
+                if (!tl) {
+                    free(token);
+                    token = NULL;
+                }
+            } else if (skip_value(&r, &v) != 0) {
+                goto json_fail;
+            }
+        }
+        if (rc < 0)
+            goto json_fail;
+        if (!more) {
+            free(token);
+            token = NULL;
+            break;
+        }
+        if (n == page_from) {
+            bad_answer(err, op, "HasMoreStreams but no stream names");
+            goto fail;
+        }
+        if (page > 100000) {
+            bad_answer(err, op, "pages that never end");
+            goto fail;
+        }
+        snprintf(last, sizeof last, "%s", arr[n - 1].name);
+        continue;
+json_fail:
+        json_error(&r, op, err);
+        goto fail;
+    }
+    if (n > 1)
+        qsort(arr, n, sizeof *arr, cmp_info);
+    *out = arr;
+    *count = n;
+    return 0;
+fail:
+    free(token);
+    free(arr);
+    return -1;
+}
+
+/* ---- shards ------------------------------------------------------------- */
+
+static int cmp_shard(const void *a, const void *b)
+{
+    return strcmp(((const rp_shard_info *)a)->shard_id, ((const rp_shard_info *)b)->shard_id);
+}
+
+/* Reads {"StartingX": "...", "EndingX": "..."} into lo / hi. */
+static int read_range(rp_json_reader *r, const char *lo_key, char *lo, size_t lo_cap,
+                      const char *hi_key, char *hi, size_t hi_cap)
+{
+    rp_json_value key, v;
+    int rc;
+    while ((rc = rp_json_member(r, &key)) == 1) {
+        if (rp_json_next(r, &v) != 1)
+            return -1;
+        if (rp_json_str_eq(&key, lo_key, strlen(lo_key))) {
+            if (copy_str(&v, lo, lo_cap) != 0)
+                return -1;
+        } else if (rp_json_str_eq(&key, hi_key, strlen(hi_key))) {
+            if (v.type == RP_JSON_NULL)
+                hi[0] = '\0';
+            else if (copy_str(&v, hi, hi_cap) != 0)
+                return -1;
+        } else if (skip_value(r, &v) != 0) {
+            return -1;
+        }
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static int read_shard(rp_json_reader *r, rp_shard_info *sh)
+{
+    rp_json_value key, v;
+    int rc;
+    memset(sh, 0, sizeof *sh);
+    while ((rc = rp_json_member(r, &key)) == 1) {
+        if (rp_json_next(r, &v) != 1)
+            return -1;
+        int bad = 0;
+        if (rp_json_str_eq(&key, "ShardId", 7))
+            bad = copy_str(&v, sh->shard_id, sizeof sh->shard_id);
+        else if (rp_json_str_eq(&key, "ParentShardId", 13))
+            bad = v.type == RP_JSON_NULL ? 0 : copy_str(&v, sh->parent_shard_id, sizeof sh->parent_shard_id);
+        else if (rp_json_str_eq(&key, "AdjacentParentShardId", 21))
+            bad = v.type == RP_JSON_NULL
+                      ? 0
+                      : copy_str(&v, sh->adjacent_parent_shard_id, sizeof sh->adjacent_parent_shard_id);
+        else if (rp_json_str_eq(&key, "HashKeyRange", 12) && v.type == RP_JSON_OBJECT)
+            bad = read_range(r, "StartingHashKey", sh->hash_start, sizeof sh->hash_start,
+                             "EndingHashKey", sh->hash_end, sizeof sh->hash_end);
+        else if (rp_json_str_eq(&key, "SequenceNumberRange", 19) && v.type == RP_JSON_OBJECT)
+            bad = read_range(r, "StartingSequenceNumber", sh->seq_start, sizeof sh->seq_start,
+                             "EndingSequenceNumber", sh->seq_end, sizeof sh->seq_end);
+        else
+            bad = skip_value(r, &v);
+        if (bad)
+            return -1;
+    }
+    return rc < 0 || !sh->shard_id[0] ? -1 : 0;
+}
+
+int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out, size_t *count,
+                           rp_error *err)
+{
+    static const char op[] = "ListShards";
+    rp_shard_info *arr = NULL;
+    size_t n = 0, cap = 0;
+    char *token = NULL;
+    *out = NULL;
+    *count = 0;
+    if (check_name(name, err) != 0)
+        return -1;
+    for (int page = 0;; page++) {
+        rp_buf *b = &k->body;
+        rp_buf_reset(b);
+        if (token) {
+            rp_buf_lit(b, "{\"NextToken\": ");
+            jstr(b, token);
+        } else {
+            rp_buf_lit(b, "{\"StreamName\": ");
+            jstr(b, name);
+        }
+        rp_buf_putc(b, '}');
+        free(token);
+        token = NULL;
+        if (call(k, op, err) != 0)
+            goto fail;
+        rp_json_reader r;
+        rp_json_value key, v;
+        int rc;
+        if (answer_begin(k, &r, op, err) != 0)
+            goto fail;
+        while ((rc = rp_json_member(&r, &key)) == 1) {
+            if (rp_json_next(&r, &v) != 1)
+                goto json_fail;
+            if (rp_json_str_eq(&key, "Shards", 6) && v.type == RP_JSON_ARRAY) {
+                int e;
+                while ((e = rp_json_element(&r)) == 1) {
+                    if (rp_json_next(&r, &v) != 1)
+                        goto json_fail;
+                    if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 8;
+                        rp_shard_info *p = realloc(arr, nc * sizeof *p);
+                        if (!p) {
+                            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                            goto fail;
+                        }
+                        arr = p;
+                        cap = nc;
+                    }
+                    if (v.type != RP_JSON_OBJECT || read_shard(&r, &arr[n]) != 0) {
+                        if (r.failed)
+                            goto json_fail;
+                        bad_answer(err, op, "a shard without a usable ShardId, hash key or sequence number range");
+                        goto fail;
+                    }
+                    n++;
+                }
+                if (e < 0)
+                    goto json_fail;
+            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING && v.len) {
+                token = malloc(v.len + 1);
+                if (!token) {
+                    rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                    goto fail;
+                }
+                token[rp_json_str_decode(&v, token)] = '\0';
+            } else if (skip_value(&r, &v) != 0) {
+                goto json_fail;
+            }
+        }
+        if (rc < 0)
+            goto json_fail;
+        if (!token)
+            break;
+        if (page > 100000) {
+            bad_answer(err, op, "pages that never end");
+            goto fail;
+        }
+        continue;
+json_fail:
+        json_error(&r, op, err);
+        goto fail;
+    }
+    if (n > 1)
+        qsort(arr, n, sizeof *arr, cmp_shard);
+    *out = arr;
+    *count = n;
+    return 0;
+fail:
+    free(token);
+    free(arr);
+    return -1;
+}
+
+/* ---- resharding --------------------------------------------------------- */
+
+typedef struct piece {
+    char id[RP_STREAM_SHARD_ID_MAX];
+    u128 lo, hi;
+} piece;
+
+static int cmp_piece(const void *a, const void *b)
+{
+    const piece *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The child of a split or merge: the open shard whose parent is parent (and
+ * adjacent parent adjacent, when given) and whose range starts at lo. */
+static int find_child(rp_kinesis *k, const char *name, const char *parent, const char *adjacent,
+                      u128 lo, piece *out, rp_error *err)
+{
+    rp_shard_info *sh = NULL;
+    size_t n = 0;
+    if (rp_kinesis_list_shards(k, name, &sh, &n, err) != 0)
+        return -1;
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        u128 a, b;
+        if (sh[i].seq_end[0] || strcmp(sh[i].parent_shard_id, parent) ||
+            (adjacent && strcmp(sh[i].adjacent_parent_shard_id, adjacent)) ||
+            u128_from_dec(sh[i].hash_start, &a) || u128_from_dec(sh[i].hash_end, &b) || a != lo)
+            continue;
+        snprintf(out->id, sizeof out->id, "%s", sh[i].shard_id);
+        out->lo = a;
+        out->hi = b;
+        rc = 0;
+        break;
+    }
+    free(sh);
+    if (rc != 0)
+        bad_answer(err, adjacent ? "MergeShards" : "SplitShard", "no child of %s in ListShards", parent);
+    return rc;
+}
+
+static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
+{
+    rp_shard_info *sh = NULL;
+    size_t nsh = 0, nopen = 0, npieces = 0;
+    piece *open = NULL, *pieces = NULL;
+    u128 *starts = NULL;
+    int rc = -1;
+    if (rp_kinesis_list_shards(k, name, &sh, &nsh, err) != 0)
+        return -1;
+    open = calloc(nsh ? nsh : 1, sizeof *open);
+    if (!open) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nsh; i++) {
+        if (sh[i].seq_end[0])
+            continue;
+        if (u128_from_dec(sh[i].hash_start, &open[nopen].lo) ||
+            u128_from_dec(sh[i].hash_end, &open[nopen].hi)) {
+            bad_answer(err, "ListShards", "a hash key range that is not two 128-bit decimals");
+            goto out;
+        }
+        snprintf(open[nopen].id, sizeof open[nopen].id, "%s", sh[i].shard_id);
+        nopen++;
+    }
+    qsort(open, nopen, sizeof *open, cmp_piece);
+    if (nopen == 0 || (size_t)target > 2 * nopen || 2 * (size_t)target < nopen) {
+        rp_error_set(err, RP_ERR_LIMIT,
+                     "LimitExceededException: UpdateShardCount can scale between half and double "
+                     "the open shard count. Current open shard count: %zu, Target shard count: %u",
+                     nopen, target);
+        goto out;
+    }
+    pieces = calloc(nopen + target, sizeof *pieces);
+    starts = calloc((size_t)target + 1, sizeof *starts);
+    if (!pieces || !starts) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t j = 0; j < target; j++)
+        starts[j] = range_start(target, j);
+
+    /* Splits, left to right; the left child is final, the right one may be
+     * split again. */
+    uint32_t bnd = 1;
+    for (size_t i = 0; i < nopen; i++) {
+        piece cur = open[i];
+        while (bnd < target && starts[bnd] <= cur.lo)
+            bnd++;
+        while (bnd < target && starts[bnd] <= cur.hi) {
+            char key[40];
+            u128_to_dec(starts[bnd], key);
+            rp_buf *b = &k->body;
+            rp_buf_reset(b);
+            rp_buf_lit(b, "{\"StreamName\": ");
+            jstr(b, name);
+            rp_buf_lit(b, ", \"ShardToSplit\": ");
+            jstr(b, cur.id);
+            rp_buf_printf(b, ", \"NewStartingHashKey\": \"%s\"}", key);
+            piece left, right;
+            if (call(k, "SplitShard", err) != 0 || wait_for(k, name, WAIT_ACTIVE, NULL, err) != 0 ||
+                find_child(k, name, cur.id, NULL, cur.lo, &left, err) != 0 ||
+                find_child(k, name, cur.id, NULL, starts[bnd], &right, err) != 0)
+                goto out;
+            pieces[npieces++] = left;
+            cur = right;
+            bnd++;
+        }
+        pieces[npieces++] = cur;
+    }
+
+    /* Merges: the pieces of each new range, left to right. */
+    size_t p = 0;
+    for (uint32_t j = 0; j < target; j++) {
+        u128 hi = j + 1 < target ? starts[j + 1] - 1 : ~(u128)0;
+        if (p >= npieces || pieces[p].lo != starts[j]) {
+            rp_error_set(err, RP_ERR_INTERNAL, "kinesis: reshard pieces misaligned");
+            goto out;
+        }
+        piece cur = pieces[p++];
+        while (cur.hi != hi) {
+            if (p >= npieces || pieces[p].lo != cur.hi + 1 || pieces[p].hi > hi) {
+                rp_error_set(err, RP_ERR_INTERNAL, "kinesis: reshard pieces misaligned");
+                goto out;
+            }
+            rp_buf *b = &k->body;
+            rp_buf_reset(b);
+            rp_buf_lit(b, "{\"StreamName\": ");
+            jstr(b, name);
+            rp_buf_lit(b, ", \"ShardToMerge\": ");
+            jstr(b, cur.id);
+            rp_buf_lit(b, ", \"AdjacentShardToMerge\": ");
+            jstr(b, pieces[p].id);
+            rp_buf_putc(b, '}');
+            piece merged;
+            if (call(k, "MergeShards", err) != 0 || wait_for(k, name, WAIT_ACTIVE, NULL, err) != 0 ||
+                find_child(k, name, cur.id, pieces[p].id, cur.lo, &merged, err) != 0)
+                goto out;
+            p++;
+            cur = merged;
+        }
+    }
+    rc = 0;
+out:
+    free(sh);
+    free(open);
+    free(pieces);
+    free(starts);
+    return rc;
+}
+
+int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
+{
+    if (check_name(name, err) != 0)
+        return -1;
+    if (target < 1)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "ValidationException: target shard count must be at least 1");
+    rp_stream_info in;
+    if (wait_for(k, name, WAIT_ACTIVE, &in, err) != 0)
+        return -1;
+    if (in.open_shards == target)
+        return 0;
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_printf(b, ", \"TargetShardCount\": %u, \"ScalingType\": \"UNIFORM_SCALING\"}", target);
+    if (call(k, "UpdateShardCount", err) != 0) {
+        if (strcmp(k->last_code, "UnknownOperationException") != 0)
+            return -1;
+        rp_log(RP_LOG_INFO, "the Kinesis endpoint has no UpdateShardCount; resharding with SplitShard and MergeShards",
+               "stream", name, (const char *)NULL);
+        if (err)
+            rp_error_clear(err);
+        if (reshard_by_split_merge(k, name, target, err) != 0)
+            return -1;
+    }
+    return wait_for(k, name, WAIT_ACTIVE, NULL, err);
+}
+
+/* ---- PutRecords --------------------------------------------------------- */
+
+static bool entry_retriable(const char *code)
+{
+    return !strcmp(code, "ProvisionedThroughputExceededException") || !strcmp(code, "InternalFailure");
+}
+
+static void set_failed(rp_put_result *r, const char *code, const char *msg)
+{
+    r->ok = false;
+    r->shard_id[0] = r->sequence_number[0] = '\0';
+    copy_trunc(r->error_code, sizeof r->error_code, code, strlen(code));
+    copy_trunc(r->error_message, sizeof r->error_message, msg, strlen(msg));
+}
+
+/* Refuses entries that cannot be valid, as the local store does.  Returns
+ * true when the entry may be sent. */
+static bool entry_valid(const rp_put_entry *e, rp_put_result *r)
+{
+    if (!e->partition_key || !e->partition_key_len) {
+        set_failed(r, "ValidationException", "the partition key must be 1 to 256 characters");
+        return false;
+    }
+    long chars = utf8_chars((const unsigned char *)e->partition_key, e->partition_key_len);
+    if (chars < 0) {
+        set_failed(r, "ValidationException", "the partition key is not valid UTF-8");
+        return false;
+    }
+    if (chars > RP_STREAM_PK_MAX) {
+        set_failed(r, "ValidationException", "the partition key must be 1 to 256 characters");
+        return false;
+    }
+    if (!e->data && e->data_len) {
+        set_failed(r, "ValidationException", "record data missing");
+        return false;
+    }
+    if (e->data_len > RP_STREAM_RECORD_MAX || e->data_len + e->partition_key_len > RP_STREAM_RECORD_MAX) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the record's data and partition key exceed %zu bytes",
+                 (size_t)RP_STREAM_RECORD_MAX);
+        set_failed(r, "ValidationException", msg);
+        return false;
+    }
+    return true;
+}
+
+/* Sends the entries idx[0..m) of one request.  Fills their results from
+ * the answer; *retry gets those to send again (retriable failures). */
+static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries,
+                    rp_put_result *results, const size_t *idx, size_t m, size_t *retry,
+                    size_t *nretry, rp_error *err)
+{
+    static const char op[] = "PutRecords";
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_lit(b, ", \"Records\": [");
+    for (size_t j = 0; j < m && !b->failed; j++) {
+        const rp_put_entry *e = &entries[idx[j]];
+        if (j)
+            rp_buf_lit(b, ", ");
+        rp_buf_lit(b, "{\"Data\": \"");
+        size_t need = RP_BASE64_ENCODED_LEN(e->data_len);
+        if (rp_buf_grow(b, need + 1) != 0)
+            break;
+        b->len += rp_base64_encode(e->data, e->data_len, b->data + b->len);
+        b->data[b->len] = '\0';
+        rp_buf_lit(b, "\", \"PartitionKey\": ");
+        rp_pyjson_utf8(b, e->partition_key, e->partition_key_len);
+        rp_buf_putc(b, '}');
+    }
+    rp_buf_lit(b, "]}");
+    if (call(k, op, err) != 0)
+        return -1;
+
+    rp_json_reader r;
+    rp_json_value key, v;
+    int rc;
+    size_t got = 0;
+    *nretry = 0;
+    if (answer_begin(k, &r, op, err) != 0)
+        return -1;
+    while ((rc = rp_json_member(&r, &key)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return json_error(&r, op, err);
+        if (!rp_json_str_eq(&key, "Records", 7) || v.type != RP_JSON_ARRAY) {
+            if (skip_value(&r, &v) != 0)
+                return json_error(&r, op, err);
+            continue;
+        }
+        int e;
+        while ((e = rp_json_element(&r)) == 1) {
+            if (rp_json_next(&r, &v) != 1)
+                return json_error(&r, op, err);
+            if (v.type != RP_JSON_OBJECT || got >= m)
+                return r.failed ? json_error(&r, op, err)
+                                : bad_answer(err, op, "more results than records sent");
+            rp_put_result *res = &results[idx[got]];
+            rp_put_result tmp;
+            memset(&tmp, 0, sizeof tmp);
+            int mm;
+            while ((mm = rp_json_member(&r, &key)) == 1) {
+                if (rp_json_next(&r, &v) != 1)
+                    return json_error(&r, op, err);
+                int bad = 0;
+                if (rp_json_str_eq(&key, "ShardId", 7))
+                    bad = copy_str(&v, tmp.shard_id, sizeof tmp.shard_id);
+                else if (rp_json_str_eq(&key, "SequenceNumber", 14))
+                    bad = copy_str(&v, tmp.sequence_number, sizeof tmp.sequence_number);
+                else if (rp_json_str_eq(&key, "ErrorCode", 9) && v.type == RP_JSON_STRING)
+                    decode_trunc(&v, tmp.error_code, sizeof tmp.error_code);
+                else if (rp_json_str_eq(&key, "ErrorMessage", 12) && v.type == RP_JSON_STRING)
+                    decode_trunc(&v, tmp.error_message, sizeof tmp.error_message);
+                else
+                    bad = skip_value(&r, &v);
+                if (bad)
+                    return r.failed ? json_error(&r, op, err)
+                                    : bad_answer(err, op, "a record result with an unusable value");
+            }
+            if (mm < 0)
+                return json_error(&r, op, err);
+            if (tmp.error_code[0] || !tmp.sequence_number[0] || !tmp.shard_id[0]) {
+                if (!tmp.error_code[0])
+                    snprintf(tmp.error_code, sizeof tmp.error_code, "InternalFailure");
+                set_failed(res, tmp.error_code, tmp.error_message);
+                if (entry_retriable(tmp.error_code))
+                    retry[(*nretry)++] = idx[got];
+            } else {
+                res->ok = true;
+                memcpy(res->shard_id, tmp.shard_id, sizeof res->shard_id);
+                memcpy(res->sequence_number, tmp.sequence_number, sizeof res->sequence_number);
+                res->error_code[0] = res->error_message[0] = '\0';
+            }
+            got++;
+        }
+        if (e < 0)
+            return json_error(&r, op, err);
+    }
+    if (rc < 0)
+        return json_error(&r, op, err);
+    if (got != m)
+        return bad_answer(err, op, "%zu results for %zu records", got, m);
+    return 0;
+}
+
+int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *entries,
+                           size_t n, rp_put_result *results, rp_error *err)
+{
+    if (check_name(name, err) != 0)
+        return -1;
+    if (!entries || !results || n == 0)
+        return rp_error_set(err, RP_ERR_INVALID, "ValidationException: no records to put");
+    size_t *pending = malloc(n * sizeof *pending);
+    size_t *chunk = malloc(RP_STREAM_PUT_BATCH_MAX * sizeof *chunk);
+    size_t *retry = malloc(RP_STREAM_PUT_BATCH_MAX * sizeof *retry);
+    int rc = -1;
+    if (!pending || !chunk || !retry) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            set_failed(&results[i], "InternalFailure", "out of memory");
+        goto out;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof results[i]);
+        if (entry_valid(&entries[i], &results[i]))
+            pending[np++] = i;
+    }
+    const rp_retry_policy *pol = &k->http.opt.retry;
+    unsigned max_rounds = pol->max_attempts ? pol->max_attempts : 1;
+    size_t p = 0;
+    while (p < np) {
+        /* One request: up to 500 records / 5 MiB of data and keys. */
+        size_t m = 0, bytes = 0;
+        while (p < np && m < RP_STREAM_PUT_BATCH_MAX) {
+            const rp_put_entry *e = &entries[pending[p]];
+            size_t sz = e->data_len + e->partition_key_len;
+            if (m && bytes + sz > RP_STREAM_PUT_BYTES_MAX)
+                break;
+            bytes += sz;
+            chunk[m++] = pending[p++];
+        }
+        for (unsigned round = 0;; round++) {
+            size_t nretry = 0;
+            rp_error e;
+            rp_error_clear(&e);
+            if (put_once(k, name, entries, results, chunk, m, retry, &nretry, &e) != 0) {
+                const char *code = k->last_code[0] ? k->last_code : "ServiceUnavailable";
+                const char *msg = e.msg;
+                size_t cl = strlen(code);
+                if (!strncmp(msg, code, cl) && msg[cl] == ':' && msg[cl + 1] == ' ')
+                    msg += cl + 2; /* the code is in error_code */
+                for (size_t j = 0; j < m; j++)
+                    set_failed(&results[chunk[j]], code, msg);
+                for (size_t q = p; q < np; q++)
+                    set_failed(&results[pending[q]], "NotAttempted",
+                               "not sent: an earlier PutRecords request failed");
+                if (err)
+                    *err = e;
+                goto out;
+            }
+            if (!nretry)
+                break;
+            if (round + 1 >= max_rounds) {
+                rp_log(RP_LOG_WARN, "Kinesis refused records after every attempt", "stream", name,
+                       (const char *)NULL);
+                break;
+            }
+            uint32_t ms = rp_retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
+            if (rp_log_enabled(RP_LOG_DEBUG)) {
+                char cnt[24], d[16];
+                snprintf(cnt, sizeof cnt, "%zu", nretry);
+                snprintf(d, sizeof d, "%u", (unsigned)ms);
+                rp_log(RP_LOG_DEBUG, "retrying records Kinesis refused", "records", cnt, "delay_ms", d,
+                       "reason", results[retry[0]].error_code, (const char *)NULL);
+            }
+            k->http.sleep_ms(k->http.sleep_ctx, ms);
+            memcpy(chunk, retry, nretry * sizeof *chunk);
+            m = nretry;
+        }
+    }
+    rc = 0;
+out:
+    free(pending);
+    free(chunk);
+    free(retry);
+    return rc;
+}
+
+/* ---- iterators and GetRecords ------------------------------------------- */
+
+static const char *iterator_type_name(rp_iterator_type t)
+{
+    switch (t) {
+    case RP_ITER_TRIM_HORIZON: return "TRIM_HORIZON";
+    case RP_ITER_LATEST: return "LATEST";
+    case RP_ITER_AT_SEQUENCE_NUMBER: return "AT_SEQUENCE_NUMBER";
+    case RP_ITER_AFTER_SEQUENCE_NUMBER: return "AFTER_SEQUENCE_NUMBER";
+    case RP_ITER_AT_TIMESTAMP: return "AT_TIMESTAMP";
+    default: return NULL;
+    }
+}
+
+int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_id,
+                            rp_iterator_type type, const char *sequence_number,
+                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
+{
+    static const char op[] = "GetShardIterator";
+    if (check_name(name, err) != 0)
+        return -1;
+    const char *tn = iterator_type_name(type);
+    if (!tn)
+        return rp_error_set(err, RP_ERR_INVALID, "ValidationException: unknown shard iterator type");
+    if (!shard_id || !*shard_id || strlen(shard_id) >= RP_STREAM_SHARD_ID_MAX || strchr(shard_id, '|'))
+        return rp_error_set(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException: no shard '%.80s'",
+                            shard_id ? shard_id : "");
+    bool by_seq = type == RP_ITER_AT_SEQUENCE_NUMBER || type == RP_ITER_AFTER_SEQUENCE_NUMBER;
+    bool have_seq = sequence_number && *sequence_number;
+    if (by_seq != have_seq)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            by_seq ? "InvalidArgumentException: %s needs a starting sequence number"
+                                   : "InvalidArgumentException: %s takes no sequence number",
+                            tn);
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_lit(b, ", \"ShardId\": ");
+    jstr(b, shard_id);
+    rp_buf_printf(b, ", \"ShardIteratorType\": \"%s\"", tn);
+    if (by_seq) {
+        rp_buf_lit(b, ", \"StartingSequenceNumber\": ");
+        jstr(b, sequence_number);
+    } else if (type == RP_ITER_AT_TIMESTAMP) {
+        if (timestamp_ms < 0)
+            return rp_error_set(err, RP_ERR_INVALID, "InvalidArgumentException: timestamp before 1970");
+        rp_buf_printf(b, ", \"Timestamp\": %lld.%03d", (long long)(timestamp_ms / 1000),
+                      (int)(timestamp_ms % 1000));
+    }
+    rp_buf_putc(b, '}');
+    if (call(k, op, err) != 0)
+        return -1;
+    rp_json_reader r;
+    rp_json_value key, v;
+    int rc;
+    bool found = false;
+    if (answer_begin(k, &r, op, err) != 0)
+        return -1;
+    while ((rc = rp_json_member(&r, &key)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return json_error(&r, op, err);
+        if (rp_json_str_eq(&key, "ShardIterator", 13) && v.type == RP_JSON_STRING) {
+            size_t sl = strlen(shard_id);
+            if (sl + 1 + v.len >= RP_STREAM_ITER_MAX)
+                return rp_error_set(err, RP_ERR_LIMIT,
+                                    "Kinesis gave a shard iterator of %zu characters; at most %d fit",
+                                    v.len, (int)(RP_STREAM_ITER_MAX - 2 - sl));
+            memcpy(iter, shard_id, sl);
+            iter[sl] = '|';
+            size_t l = rp_json_str_decode(&v, iter + sl + 1);
+            iter[sl + 1 + l] = '\0';
+            if (!l)
+                return bad_answer(err, op, "an empty ShardIterator");
+            found = true;
+        } else if (skip_value(&r, &v) != 0) {
+            return json_error(&r, op, err);
+        }
+    }
+    if (rc < 0)
+        return json_error(&r, op, err);
+    if (!found)
+        return bad_answer(err, op, "no ShardIterator");
+    return 0;
+}
+
+static int read_record(rp_json_reader *r, raw_record *rec)
+{
+    rp_json_value key, v;
+    int rc;
+    bool have_data = false, have_seq = false, have_pk = false;
+    rec->arrival_ms = 0;
+    while ((rc = rp_json_member(r, &key)) == 1) {
+        if (rp_json_next(r, &v) != 1)
+            return -1;
+        if (rp_json_str_eq(&key, "Data", 4) && v.type == RP_JSON_STRING) {
+            rec->data = v;
+            have_data = true;
+        } else if (rp_json_str_eq(&key, "PartitionKey", 12) && v.type == RP_JSON_STRING) {
+            rec->pk = v;
+            have_pk = true;
+        } else if (rp_json_str_eq(&key, "SequenceNumber", 14) && v.type == RP_JSON_STRING) {
+            rec->seq = v;
+            have_seq = true;
+        } else if (rp_json_str_eq(&key, "ApproximateArrivalTimestamp", 27)) {
+            if (json_time_ms(&v, &rec->arrival_ms) != 0)
+                return -1;
+        } else if (skip_value(r, &v) != 0) {
+            return -1;
+        }
+    }
+    return rc < 0 || !have_data || !have_seq || !have_pk ? -1 : 0;
+}
+
+int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_record_cb cb,
+                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
+                           int64_t *millis_behind_latest, rp_error *err)
+{
+    static const char op[] = "GetRecords";
+    const char *bar = iter ? strchr(iter, '|') : NULL;
+    if (!bar || bar == iter || (size_t)(bar - iter) >= RP_STREAM_SHARD_ID_MAX || !bar[1])
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "InvalidArgumentException: not a shard iterator of the Kinesis backend");
+    char shard_id[RP_STREAM_SHARD_ID_MAX];
+    copy_trunc(shard_id, sizeof shard_id, iter, (size_t)(bar - iter));
+    if (limit > RP_KINESIS_GET_LIMIT_MAX)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "ValidationException: GetRecords takes at most %d records per call",
+                            RP_KINESIS_GET_LIMIT_MAX);
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"ShardIterator\": ");
+    jstr(b, bar + 1);
+    if (limit)
+        rp_buf_printf(b, ", \"Limit\": %u", limit);
+    rp_buf_putc(b, '}');
+    if (call(k, op, err) != 0)
+        return -1;
+
+    rp_json_reader r;
+    rp_json_value key, v, next = {0};
+    bool have_next = false;
+    int64_t behind = 0;
+    size_t n = 0;
+    int rc;
+    if (answer_begin(k, &r, op, err) != 0)
+        return -1;
+    while ((rc = rp_json_member(&r, &key)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return json_error(&r, op, err);
+        if (rp_json_str_eq(&key, "Records", 7) && v.type == RP_JSON_ARRAY) {
+            int e;
+            while ((e = rp_json_element(&r)) == 1) {
+                if (rp_json_next(&r, &v) != 1)
+                    return json_error(&r, op, err);
+                if (n == k->recs_cap) {
+                    size_t nc = k->recs_cap ? k->recs_cap * 2 : 256;
+                    raw_record *p = realloc(k->recs, nc * sizeof *p);
+                    if (!p)
+                        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                    k->recs = p;
+                    k->recs_cap = nc;
+                }
+                if (v.type != RP_JSON_OBJECT || read_record(&r, &k->recs[n]) != 0)
+                    return r.failed ? json_error(&r, op, err)
+                                    : bad_answer(err, op, "a record without Data, PartitionKey or SequenceNumber");
+                n++;
+            }
+            if (e < 0)
+                return json_error(&r, op, err);
+        } else if (rp_json_str_eq(&key, "NextShardIterator", 17)) {
+            if (v.type == RP_JSON_STRING && v.len) {
+                next = v;
+                have_next = true;
+            } else if (v.type != RP_JSON_NULL && v.type != RP_JSON_STRING) {
+                return bad_answer(err, op, "a NextShardIterator that is not a string");
+            }
+        } else if (rp_json_str_eq(&key, "MillisBehindLatest", 18) && v.type == RP_JSON_NUMBER) {
+            double x = rp_json_number(&v);
+            behind = isfinite(x) && x > 0 && x < 9e15 ? (int64_t)x : 0;
+        } else if (skip_value(&r, &v) != 0) {
+            return json_error(&r, op, err);
+        }
+    }
+    if (rc < 0)
+        return json_error(&r, op, err);
+    size_t sl = strlen(shard_id);
+    if (have_next && sl + 1 + next.len >= RP_STREAM_ITER_MAX)
+        return rp_error_set(err, RP_ERR_LIMIT,
+                            "Kinesis gave a shard iterator of %zu characters; at most %d fit",
+                            next.len, (int)(RP_STREAM_ITER_MAX - 2 - sl));
+
+    /* Decode every record into the scratch buffer: sequence number and
+     * partition key NUL-terminated, then the data. */
+    size_t need = 1;
+    for (size_t i = 0; i < n; i++) {
+        const raw_record *rec = &k->recs[i];
+        need += rec->seq.len + 1 + rec->pk.len + 1 + RP_BASE64_DECODED_MAX(rec->data.len);
+    }
+    rp_buf *s = &k->scratch;
+    rp_buf_reset(s);
+    if (rp_buf_grow(s, need) != 0)
+        return rp_error_set(err, s->toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
+                            "GetRecords answer too large to decode (%zu bytes)", need);
+    char *base = s->data;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        raw_record *rec = &k->recs[i];
+        size_t sq = off;
+        off += rp_json_str_decode(&rec->seq, base + off);
+        base[off++] = '\0';
+        size_t pk = off;
+        size_t pkl = rp_json_str_decode(&rec->pk, base + off);
+        off += pkl;
+        base[off++] = '\0';
+        size_t dt = off;
+        const char *why = NULL;
+        long dl;
+        if (rec->data.escaped) {
+            /* "\/" and the like: decode the JSON escapes first, in place of
+             * the data (never longer than the text). */
+            char *tmp = malloc(rec->data.len ? rec->data.len : 1);
+            if (!tmp)
+                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            size_t tl = rp_json_str_decode(&rec->data, tmp);
+            dl = rp_base64_decode(tmp, tl, (unsigned char *)base + off, &why);
+            free(tmp);
+        } else {
+            dl = rp_base64_decode(rec->data.ptr, rec->data.len, (unsigned char *)base + off, &why);
+        }
+        if (dl < 0)
+            return bad_answer(err, op, "record %.40s whose Data is not base64 (%s)", base + sq,
+                              why ? why : "?");
+        off += (size_t)dl;
+        rec->seq_off = sq;
+        rec->pk_off = pk;
+        rec->pk_len = pkl;
+        rec->data_off = dt;
+        rec->data_len = (size_t)dl;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const raw_record *rec = &k->recs[i];
+        rp_stream_record out = {
+            .shard_id = shard_id,
+            .sequence_number = base + rec->seq_off,
+            .partition_key = base + rec->pk_off,
+            .partition_key_len = rec->pk_len,
+            .data = (const unsigned char *)base + rec->data_off,
+            .data_len = rec->data_len,
+            .arrival_ms = rec->arrival_ms,
+        };
+        int cr = cb ? cb(ctx, &out) : 0;
+        if (cr != 0)
+            return rp_error_set(err, RP_ERR_INTERNAL, "kinesis: the record callback returned %d", cr);
+    }
+    if (have_next) {
+        memcpy(next_iter, shard_id, sl);
+        next_iter[sl] = '|';
+        size_t l = rp_json_str_decode(&next, next_iter + sl + 1);
+        next_iter[sl + 1 + l] = '\0';
+    } else {
+        next_iter[0] = '\0';
+    }
+    if (millis_behind_latest)
+        *millis_behind_latest = behind;
+    return 0;
+}
