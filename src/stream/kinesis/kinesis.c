@@ -36,6 +36,7 @@ typedef struct raw_record {
 } raw_record;
 
 struct rp_kinesis {
+    bool single_put;                              /* this put is one record: PutRecord */
     rp_http_client http;
     rp_http_response resp;
     rp_buf body;                                  /* the request being built */
@@ -1292,11 +1293,66 @@ static bool entry_valid(const rp_put_entry *e, rp_put_result *r)
 
 /* Sends the entries idx[0..m) of one request.  Fills their results from
  * the answer; *retry gets those to send again (retriable failures). */
+/* One record: PutRecord (what `aws kinesis put-record` calls).  Throttling
+ * comes back as an error answer, which the HTTP layer already retries. */
+static int put_one(rp_kinesis *k, const char *name, const rp_put_entry *e, rp_put_result *res,
+                   rp_error *err)
+{
+    static const char op[] = "PutRecord";
+    rp_buf *b = &k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, name);
+    rp_buf_lit(b, ", \"Data\": \"");
+    if (rp_buf_grow(b, RP_BASE64_ENCODED_LEN(e->data_len) + 1) == 0) {
+        b->len += rp_base64_encode(e->data, e->data_len, b->data + b->len);
+        b->data[b->len] = '\0';
+    }
+    rp_buf_lit(b, "\", \"PartitionKey\": ");
+    rp_pyjson_utf8(b, e->partition_key, e->partition_key_len);
+    rp_buf_putc(b, '}');
+    if (call(k, op, err) != 0)
+        return -1;
+    rp_json_reader r;
+    rp_json_value key, v;
+    int rc;
+    rp_put_result tmp;
+    memset(&tmp, 0, sizeof tmp);
+    if (answer_begin(k, &r, op, err) != 0)
+        return -1;
+    while ((rc = rp_json_member(&r, &key)) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return json_error(&r, op, err);
+        int bad = 0;
+        if (rp_json_str_eq(&key, "ShardId", 7))
+            bad = copy_str(&v, tmp.shard_id, sizeof tmp.shard_id);
+        else if (rp_json_str_eq(&key, "SequenceNumber", 14))
+            bad = copy_str(&v, tmp.sequence_number, sizeof tmp.sequence_number);
+        else
+            bad = skip_value(&r, &v);
+        if (bad)
+            return r.failed ? json_error(&r, op, err) : bad_answer(err, op, "an unusable value");
+    }
+    if (rc < 0)
+        return json_error(&r, op, err);
+    if (!tmp.shard_id[0] || !tmp.sequence_number[0])
+        return bad_answer(err, op, "no ShardId or SequenceNumber");
+    res->ok = true;
+    memcpy(res->shard_id, tmp.shard_id, sizeof res->shard_id);
+    memcpy(res->sequence_number, tmp.sequence_number, sizeof res->sequence_number);
+    res->error_code[0] = res->error_message[0] = '\0';
+    return 0;
+}
+
 static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries,
                     rp_put_result *results, const size_t *idx, size_t m, size_t *retry,
                     size_t *nretry, rp_error *err)
 {
     static const char op[] = "PutRecords";
+    if (m == 1 && k->single_put) {
+        *nretry = 0;
+        return put_one(k, name, &entries[idx[0]], &results[idx[0]], err);
+    }
     rp_buf *b = &k->body;
     rp_buf_reset(b);
     rp_buf_lit(b, "{\"StreamName\": ");
@@ -1413,6 +1469,9 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *
         if (entry_valid(&entries[i], &results[i]))
             pending[np++] = i;
     }
+    /* A lone record goes as PutRecord, as `aws kinesis put-record` sends it;
+     * batches (and their retries) as PutRecords. */
+    k->single_put = np == 1;
     const rp_retry_policy *pol = &k->http.opt.retry;
     unsigned max_rounds = pol->max_attempts ? pol->max_attempts : 1;
     size_t p = 0;
