@@ -1,12 +1,14 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/s3.h"
 #include "ridepred/log.h"
 
 void rp_cli_error(const char *fmt, ...)
@@ -104,8 +106,24 @@ const char *rp_cli_model_location(const char *flag)
     const char *env = getenv("MODEL_LOCATION");
     if (env && *env)
         return env;
+    /* The Python version's default: the MLflow run's artifacts in S3. */
+    static char from_run[1100];
+    const char *bucket = getenv("MODEL_BUCKET");
+    const char *run_id = getenv("RUN_ID");
+    if (bucket && *bucket && run_id && *run_id) {
+        const char *exp = getenv("MLFLOW_EXPERIMENT_ID");
+        if (!exp || !*exp)
+            exp = "1";
+        if ((size_t)snprintf(from_run, sizeof from_run, "s3://%s/%s/%s/artifacts/model", bucket, exp,
+                             run_id) >= sizeof from_run) {
+            rp_cli_error("MODEL_BUCKET, MLFLOW_EXPERIMENT_ID and RUN_ID make a model location that is too long");
+            return NULL;
+        }
+        return from_run;
+    }
     rp_cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
-                 "scikit-learn pickle, or an MLflow model directory; s3:// locations are not supported yet)");
+                 "scikit-learn pickle, an MLflow model directory, or s3://BUCKET/PREFIX), or set "
+                 "MODEL_BUCKET and RUN_ID (s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)");
     return NULL;
 }
 
@@ -117,6 +135,16 @@ rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
     if (v && !strcmp(v, "0"))
         opts.verify_checksum = false;
+    char local[PATH_MAX];
+    if (rp_s3_is_uri(location)) {
+        /* Downloaded (or found in the cache) first; RIDEPRED_MODEL_CACHE=off
+         * (what --no-cache sets) downloads again. */
+        if (rp_s3_fetch_model_dir(location, NULL, local, sizeof local, &err) != 0) {
+            rp_cli_error("%s", err.msg);
+            return NULL;
+        }
+        location = local;
+    }
     int rc = preprocessor ? rp_model_load_preprocessed(location, preprocessor, &opts, NULL, &m, &err)
                           : rp_model_load(location, &opts, &m, &err);
     if (rc < 0) {

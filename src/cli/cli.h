@@ -35,7 +35,8 @@ int rp_cli_logging(const char *format, const char *level);
  * buffer (caller frees) or NULL with err set; RP_ERR_LIMIT when larger. */
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err);
 
-/* The model location: the flag, else MODEL_LOCATION.  NULL with an error
+/* The model location: the flag, else MODEL_LOCATION, else
+ * s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model.  NULL with an error
  * printed when neither is given. */
 const char *rp_cli_model_location(const char *flag);
 

@@ -20,7 +20,11 @@ static const char help[] =
     "options:\n"
     "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
     "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
-    "                        directory (default: $MODEL_LOCATION)\n"
+    "                        directory, local or s3://BUCKET/PREFIX (default:\n"
+    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"
+    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
+    "  --no-cache            download an s3:// model again instead of using the\n"
+    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"
     "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster (the\n"
     "                        course's week-2 preprocessor.b)\n"
     "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
@@ -63,6 +67,7 @@ int rp_cmd_invoke(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'},
         {"predictions-stream", required_argument, NULL, 'P'},
         {"preprocessor", required_argument, NULL, 'X'},
+        {"no-cache", no_argument, NULL, 'C'},
         {"test-run", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
@@ -84,6 +89,7 @@ int rp_cmd_invoke(int argc, char **argv)
         switch (c) {
         case 'P': out_stream = optarg; break;
         case 'X': preprocessor = optarg; break;
+        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
         case 'T': test_run = true; break;
         case 'm': model_flag = optarg; break;
         case 'r': run_id = optarg; break;

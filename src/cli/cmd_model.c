@@ -23,8 +23,9 @@ static const char help[] =
     "SRC/PATH: a JSON or native model, a scikit-learn pickle, an XGBoost JSON or\n"
     "UBJSON booster (with --preprocessor, its pickled DictVectorizer, unless the\n"
     "booster carries feature names), or an MLflow model directory (sklearn,\n"
-    "xgboost, python_function or ridepred flavor).  s3:// locations are not\n"
-    "supported yet.\n"
+    "xgboost, python_function or ridepred flavor), local or s3://BUCKET/PREFIX\n"
+    "(downloaded once, cached under $RIDEPRED_MODEL_CACHE_DIR, default\n"
+    "/tmp/ridepred-models; RIDEPRED_MODEL_CACHE=off downloads again).\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 the model could not be read or written.\n";
 

@@ -22,6 +22,7 @@ static const char help[] =
     "options:\n"
     "  --model PATH      a model file or MLflow directory (default: $MODEL_LOCATION)\n"
     "  --preprocessor P  the pickled DictVectorizer of an XGBoost booster\n"
+    "  --no-cache        download an s3:// model again (RIDEPRED_MODEL_CACHE=off)\n"
     "  --pu P            PULocationID\n"
     "  --do D            DOLocationID\n"
     "  --distance X      trip_distance (a finite number)\n"
@@ -52,6 +53,7 @@ int rp_cmd_predict(int argc, char **argv)
         {"do", required_argument, NULL, 'd'},
         {"distance", required_argument, NULL, 'x'},
         {"preprocessor", required_argument, NULL, 'X'},
+        {"no-cache", no_argument, NULL, 'C'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
@@ -68,6 +70,7 @@ int rp_cmd_predict(int argc, char **argv)
         case 'd': dol = optarg; break;
         case 'x': dist = optarg; break;
         case 'X': preprocessor = optarg; break;
+        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
