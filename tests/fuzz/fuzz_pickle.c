@@ -1,7 +1,7 @@
 /* libFuzzer target: the restricted unpickler and the scikit-learn
  * conversion, then predictions on a few rows of whatever is accepted.
- * Seeds: tests/fuzz/seeds/pickle/ (small scikit-learn pickles, protocols 2,
- * 4 and 5). */
+ * Seeds: small scikit-learn pickles (protocols 2, 4 and 5) written at fuzz
+ * time by tests/fuzz/seeds/make_pickle_seeds.py. */
 #include <stddef.h>
 #include <stdint.h>
 
