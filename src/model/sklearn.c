@@ -2,6 +2,8 @@
  * Semantics: docs/models.md and docs/model-format.md. */
 #include "model/sklearn.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -360,36 +362,10 @@ done:
 
 int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model **out, rp_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s is not a readable regular file", path);
-    }
-    if ((uint64_t)st.st_size > RP_PICKLE_MAX_FILE) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the pickle limit of %zu bytes", path, (long long)st.st_size, RP_PICKLE_MAX_FILE);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t have = 0;
-    while (have < size) {
-        ssize_t n = pread(fd, buf + have, size - have, (off_t)have);
-        if (n <= 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
-        }
-        have += (size_t)n;
-    }
-    close(fd);
+    unsigned char *buf;
+    size_t size;
+    if (rp_file_read(path, RP_PICKLE_MAX_FILE, &buf, &size, err) < 0)
+        return -1;
     int rc = rp_sklearn_from_pickle(buf, size, opts, out, err);
     free(buf);
     if (rc < 0)

@@ -7,6 +7,8 @@
  * memory stays proportional to the input. */
 #include "model/xgboost.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -793,48 +795,12 @@ int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
     return rc;
 }
 
-static int read_file(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s is not a readable regular file", path);
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t have = 0;
-    while (have < size) {
-        ssize_t n = pread(fd, buf + have, size - have, (off_t)have);
-        if (n <= 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
-        }
-        have += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *len = size;
-    return 0;
-}
 
 int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, rp_error *err)
 {
     unsigned char *buf;
     size_t size;
-    if (read_file(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+    if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
         return -1;
     int rc = rp_xgb_from_buffer(buf, size, opts, out, err);
     free(buf);
@@ -893,7 +859,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
 {
     unsigned char *pbuf = NULL;
     size_t plen;
-    if (read_file(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
+    if (rp_file_read(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
         return -1;
     pk_graph g;
     conv c;
@@ -921,7 +887,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     } else {
         unsigned char *buf;
         size_t size;
-        if (read_file(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+        if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
             goto done;
         if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
             rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);

@@ -1,0 +1,48 @@
+/* Whole-file reads with a size cap (see file.h). */
+#include "common/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "%s is not a readable regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t have = 0;
+    while (have < size) {
+        ssize_t n = pread(fd, buf + have, size - have, (off_t)have);
+        if (n <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
+        }
+        have += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = size;
+    return 0;
+}

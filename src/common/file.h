@@ -1,0 +1,15 @@
+/* Reading a whole regular file into memory, with a size cap. */
+#ifndef RP_COMMON_FILE_H
+#define RP_COMMON_FILE_H
+
+#include <stddef.h>
+
+#include "ridepred/error.h"
+
+/* Reads the regular file at path (at most max bytes) into a malloc'd buffer
+ * that the caller frees.  Returns 0, or -1 with err set: RP_ERR_NOT_FOUND,
+ * RP_ERR_IO (not a regular file, read error), RP_ERR_LIMIT (over max),
+ * RP_ERR_NOMEM.  *out is NULL on failure. */
+int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err);
+
+#endif
