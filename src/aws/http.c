@@ -9,7 +9,6 @@
 #include "aws/http.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dl.h"
 #include "common/json.h"
 #include "ridepred/log.h"
 
@@ -348,18 +348,8 @@ static char curl_load_error[RP_ERROR_MSG_MAX];
 
 static void curl_global_setup(void)
 {
-    void *lib = dlopen(RP_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char *why = dlerror();
-        snprintf(curl_load_error, sizeof curl_load_error,
-                 "libcurl is not available (%s): install libcurl4 (Debian: apt-get install libcurl4)",
-                 why ? why : "dlopen " RP_LIBCURL_SONAME " failed");
-        return;
-    }
-    static const struct {
-        const char *name;
-        size_t offset;
-    } syms[] = {
+    static const char *const sonames[] = {RP_LIBCURL_SONAME, NULL};
+    static const rp_dl_sym syms[] = {
         {"curl_global_init", offsetof(curl_api, global_init)},
         {"curl_easy_strerror", offsetof(curl_api, easy_strerror)},
         {"curl_easy_init", offsetof(curl_api, easy_init)},
@@ -371,17 +361,11 @@ static void curl_global_setup(void)
         {"curl_slist_append", offsetof(curl_api, slist_append)},
         {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        void *f = dlsym(lib, syms[i].name);
-        if (!f) {
-            snprintf(curl_load_error, sizeof curl_load_error,
-                     "libcurl (%s) lacks %s: install a current libcurl4", RP_LIBCURL_SONAME,
-                     syms[i].name);
-            dlclose(lib);
-            return;
-        }
-        /* POSIX guarantees that a dlsym result converts to a function pointer. */
-        memcpy((char *)&lc + syms[i].offset, &f, sizeof f);
+    rp_error err;
+    if (!rp_dl_load(sonames, syms, sizeof syms / sizeof syms[0], &lc,
+                    "libcurl4 (Debian: apt-get install libcurl4)", &err)) {
+        snprintf(curl_load_error, sizeof curl_load_error, "%s", err.msg);
+        return;
     }
     CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {

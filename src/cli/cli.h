@@ -23,6 +23,11 @@ int rp_cmd_model(int argc, char **argv);
 int rp_cmd_streams(int argc, char **argv);
 int rp_cmd_put(int argc, char **argv);
 int rp_cmd_read(int argc, char **argv);
+int rp_cmd_lambda(int argc, char **argv);
+int rp_cmd_serve(int argc, char **argv);
+int rp_cmd_consume(int argc, char **argv);
+int rp_cmd_train(int argc, char **argv);
+int rp_cmd_replay(int argc, char **argv);
 
 /* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
 void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

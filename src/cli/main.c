@@ -22,6 +22,11 @@ static const char usage[] =
     "  streams   create | list | describe | delete | update-shard-count streams\n"
     "  put       put records into a stream\n"
     "  read      read a stream's records, decoded\n"
+    "  lambda    the AWS Lambda custom runtime (also: the binary named bootstrap)\n"
+    "  serve     the local invoke endpoint (as the Lambda container image's :8080)\n"
+    "  consume   read one stream, run the handler, publish to another (Kinesis ESM)\n"
+    "  train     train a model from the TLC trip files (Parquet or CSV)\n"
+    "  replay    put the rides of a TLC trip file into a stream\n"
     "\n"
     "Run 'ridepred COMMAND --help' for a command's options.\n"
     "Logs go to stderr: --log-format text|json (or AWS_LAMBDA_LOG_FORMAT=JSON),\n"
@@ -32,8 +37,10 @@ int main(int argc, char **argv)
     const char *prog = strrchr(argv[0], '/');
     prog = prog ? prog + 1 : argv[0];
     if (!strcmp(prog, "bootstrap")) {
-        fprintf(stderr, "ridepred: the Lambda runtime (bootstrap) is not implemented yet\n");
-        return RP_EXIT_FAILURE;
+        /* Lambda runs the image's /var/runtime/bootstrap (or the function's
+         * bootstrap) with no arguments: it is the runtime. */
+        rp_log_configure_from_env();
+        return rp_cmd_lambda(argc, argv);
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -57,6 +64,16 @@ int main(int argc, char **argv)
         return rp_cmd_put(argc - 1, argv + 1);
     if (!strcmp(cmd, "read"))
         return rp_cmd_read(argc - 1, argv + 1);
+    if (!strcmp(cmd, "lambda"))
+        return rp_cmd_lambda(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return rp_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "consume"))
+        return rp_cmd_consume(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return rp_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return rp_cmd_replay(argc - 1, argv + 1);
     fprintf(stderr, "ridepred: unknown command '%s'\n\n%s", cmd, usage);
     return RP_EXIT_USAGE;
 }

@@ -1,0 +1,12 @@
+/* ridepred serve: NOT IMPLEMENTED YET (placeholder until its issue lands). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int rp_cmd_serve(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "ridepred serve: not implemented yet\n");
+    return RP_EXIT_FAILURE;
+}

@@ -1,0 +1,34 @@
+/* See dl.h. */
+#include "common/dl.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+void *rp_dl_load(const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
+                 const char *install, rp_error *err)
+{
+    void *lib = NULL;
+    const char *why = NULL;
+    for (size_t i = 0; sonames[i] && !lib; i++) {
+        lib = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+        if (!lib)
+            why = dlerror();
+    }
+    if (!lib) {
+        rp_error_set(err, RP_ERR_UNSUPPORTED, "%s is not available (%s): install %s", sonames[0],
+                     why ? why : "dlopen failed", install);
+        return NULL;
+    }
+    for (size_t i = 0; i < nsyms; i++) {
+        void *f = dlsym(lib, syms[i].name);
+        if (!f) {
+            rp_error_set(err, RP_ERR_UNSUPPORTED, "%s lacks %s: install a current %s", sonames[0],
+                         syms[i].name, install);
+            dlclose(lib);
+            return NULL;
+        }
+        /* POSIX guarantees that a dlsym result converts to a function pointer. */
+        memcpy((char *)api + syms[i].offset, &f, sizeof f);
+    }
+    return lib;
+}

@@ -1,0 +1,50 @@
+/* TLC trip files: the columns the course uses, read from Parquet or CSV.
+ *
+ * rp_trips_read() loads the five columns of a green/yellow/FHV trip file
+ * that ride-duration work needs, in file order, with nulls kept as nulls:
+ * the course's preparation (rp_trips_prepare) decides what to drop. */
+#ifndef RP_DATA_TRIPS_H
+#define RP_DATA_TRIPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ridepred/error.h"
+
+#define RP_TRIPS_NULL_TIME INT64_MIN  /* a null timestamp */
+#define RP_TRIPS_NULL_ID INT32_MIN    /* a null location id */
+/* A null trip_distance is NaN. */
+
+typedef struct rp_trips {
+    size_t n;
+    int64_t *pickup_us;   /* microseconds since the epoch (as written: local time) */
+    int64_t *dropoff_us;
+    int32_t *pu;          /* PULocationID */
+    int32_t *dor;         /* DOLocationID */
+    double *distance;     /* trip_distance */
+} rp_trips;
+
+/* Column names looked up in a file: the first of each list that exists.
+ * Green files say lpep_*, yellow tpep_*, FHV pickup_datetime /
+ * dropOff_datetime (and PUlocationID / DOlocationID). */
+extern const char *const rp_trips_pickup_names[];
+extern const char *const rp_trips_dropoff_names[];
+extern const char *const rp_trips_pu_names[];
+extern const char *const rp_trips_do_names[];
+extern const char *const rp_trips_distance_names[];
+
+/* Reads path (Parquet when it starts with "PAR1", else CSV with a header
+ * line).  max_rows 0: all.  Errors name the file and, for an unsupported
+ * feature, the feature (codec, encoding, type). */
+int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *err);
+void rp_trips_free(rp_trips *t);
+
+/* The course's preparation of one row: duration = (dropoff - pickup) in
+ * minutes (as pandas: total_seconds() / 60), kept when 1 <= duration <= 60
+ * and the locations are not null.  Returns true and sets *duration_min
+ * when row i is kept.  (A null trip_distance is kept: DictVectorizer would
+ * see NaN; the course files have none among kept rows.) */
+bool rp_trips_keep(const rp_trips *t, size_t i, double *duration_min);
+
+#endif

@@ -1,0 +1,191 @@
+/* The function and its workers (see function.h). */
+#include "service/function.h"
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/s3.h"
+
+struct rp_function {
+    rp_model *model;
+    bool publish;
+    rp_backend backend;
+    rp_stream_config streams;
+    char *local_store, *endpoint_url, *region; /* owned copies of streams' strings */
+    char stream_name[RP_STREAM_NAME_MAX + 1];
+    char stream_spec[RP_STREAM_NAME_MAX + 16];
+    char version[256];
+};
+
+struct rp_worker {
+    rp_function *f;
+    rp_handler *h;
+    rp_streams *s;
+    atomic_bool hold;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error *err)
+{
+    *out = NULL;
+    if (!cfg->model_location || !*cfg->model_location)
+        return rp_error_set(err, RP_ERR_INVALID, "no model location given");
+    rp_function *f = calloc(1, sizeof *f);
+    if (!f)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+
+    rp_model_load_opts opts = {.verify_checksum = true};
+    const char *v = getenv("RIDEPRED_MODEL_VERIFY");
+    if (v && !strcmp(v, "0"))
+        opts.verify_checksum = false;
+    const char *location = cfg->model_location;
+    char local[PATH_MAX];
+    if (rp_s3_is_uri(location)) {
+        /* Downloaded, or found in the cache (RIDEPRED_MODEL_CACHE=off: again). */
+        if (rp_s3_fetch_model_dir(location, NULL, local, sizeof local, err) != 0)
+            goto fail;
+        location = local;
+    }
+    int rc = cfg->preprocessor
+                 ? rp_model_load_preprocessed(location, cfg->preprocessor, &opts, NULL, &f->model, err)
+                 : rp_model_load(location, &opts, &f->model, err);
+    if (rc < 0)
+        goto fail;
+    const char *ver = rp_handler_version(f->model, f->version, sizeof f->version);
+    if (ver != f->version)
+        snprintf(f->version, sizeof f->version, "%s", ver);
+
+    const char *tr = getenv("TEST_RUN");
+    f->publish = !cfg->test_run && !(tr && !strcmp(tr, "True"));
+    if (f->publish) {
+        const char *spec = cfg->predictions_stream;
+        if (!spec || !*spec)
+            spec = getenv("PREDICTIONS_STREAM_NAME");
+        if (!spec || !*spec)
+            spec = "ride_predictions";
+        f->local_store = dup_or_null(cfg->streams.local_store);
+        f->endpoint_url = dup_or_null(cfg->streams.endpoint_url);
+        f->region = dup_or_null(cfg->streams.region);
+        if ((cfg->streams.local_store && !f->local_store) ||
+            (cfg->streams.endpoint_url && !f->endpoint_url) || (cfg->streams.region && !f->region)) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        f->streams = (rp_stream_config){.backend = cfg->streams.backend,
+                                        .local_store = f->local_store,
+                                        .endpoint_url = f->endpoint_url,
+                                        .region = f->region};
+        if (rp_stream_parse_name(spec, &f->streams, &f->backend, f->stream_name, err) < 0) {
+            rp_error_prefix(err, "predictions stream");
+            goto fail;
+        }
+        snprintf(f->stream_spec, sizeof f->stream_spec, "%s:%s", rp_backend_name(f->backend),
+                 f->stream_name);
+    }
+    *out = f;
+    return 0;
+fail:
+    rp_function_close(f);
+    return -1;
+}
+
+void rp_function_close(rp_function *f)
+{
+    if (!f)
+        return;
+    rp_model_release(f->model);
+    free(f->local_store);
+    free(f->endpoint_url);
+    free(f->region);
+    free(f);
+}
+
+rp_model *rp_function_model(const rp_function *f)
+{
+    return f->model;
+}
+
+const char *rp_function_version(const rp_function *f)
+{
+    return f->version;
+}
+
+bool rp_function_publishes(const rp_function *f)
+{
+    return f->publish;
+}
+
+const char *rp_function_predictions_stream(const rp_function *f)
+{
+    return f->publish ? f->stream_spec : "";
+}
+
+static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *res, rp_error *err)
+{
+    rp_worker *w = ctx;
+    if (atomic_load_explicit(&w->hold, memory_order_relaxed)) {
+        for (size_t i = 0; i < n; i++) {
+            memset(&res[i], 0, sizeof res[i]);
+            snprintf(res[i].error_code, sizeof res[i].error_code, "DeadlineNear");
+            snprintf(res[i].error_message, sizeof res[i].error_message,
+                     "not published: too little time left before the invocation's deadline");
+        }
+        return rp_error_set(err, RP_ERR_LIMIT, "publishing held: the deadline is near");
+    }
+    return rp_streams_put(w->s, w->f->stream_name, e, n, res, err);
+}
+
+rp_worker *rp_worker_new(rp_function *f, rp_error *err)
+{
+    rp_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    w->f = f;
+    atomic_init(&w->hold, false);
+    rp_handler_config hcfg = {.version = f->version, .log_failures = true};
+    if (f->publish) {
+        if (rp_streams_open(f->backend, &f->streams, &w->s, err) < 0) {
+            rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
+                            f->stream_spec);
+            free(w);
+            return NULL;
+        }
+        hcfg.publish = publish;
+        hcfg.publish_ctx = w;
+    }
+    w->h = rp_handler_new(f->model, &hcfg, err);
+    if (!w->h) {
+        rp_streams_close(w->s);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void rp_worker_free(rp_worker *w)
+{
+    if (!w)
+        return;
+    rp_handler_free(w->h);
+    rp_streams_close(w->s);
+    free(w);
+}
+
+int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res)
+{
+    return rp_handler_invoke(w->h, event, len, res);
+}
+
+void rp_worker_hold_publishing(rp_worker *w, bool hold)
+{
+    atomic_store_explicit(&w->hold, hold, memory_order_relaxed);
+}

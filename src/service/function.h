@@ -1,0 +1,65 @@
+/* The function: what the Python Lambda function builds at init (a model,
+ * the version it reports, the predictions stream it publishes to unless
+ * TEST_RUN) made once per process, and the workers that run the handler on
+ * events.  `invoke`, `lambda`, `serve` and `consume` all run events through
+ * it, so they answer and publish identically.
+ *
+ * A function is shared by threads (read-only after open).  A worker is for
+ * one thread: its own handler (scratch buffers) and its own connection to
+ * the predictions stream (a stream handle is for one thread at a time). */
+#ifndef RP_SERVICE_FUNCTION_H
+#define RP_SERVICE_FUNCTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ridepred/error.h"
+#include "ridepred/handler.h"
+#include "ridepred/model.h"
+#include "ridepred/stream.h"
+
+typedef struct rp_function_config {
+    /* A model location: a file, an MLflow directory or s3://BUCKET/PREFIX
+     * (downloaded through the cache of src/aws/s3.c).  Required. */
+    const char *model_location;
+    /* A pickled DictVectorizer for an XGBoost booster, or NULL. */
+    const char *preprocessor;
+    /* Where predictions go; NULL: $PREDICTIONS_STREAM_NAME, else
+     * "ride_predictions".  A spec of rp_stream_parse_name. */
+    const char *predictions_stream;
+    /* Publish nothing (also when TEST_RUN is exactly "True"). */
+    bool test_run;
+    /* Backend choice for the predictions stream. */
+    rp_stream_config streams;
+} rp_function_config;
+
+typedef struct rp_function rp_function;
+typedef struct rp_worker rp_worker;
+
+/* Loads the model and checks the predictions stream's name (not its
+ * existence: a worker connects).  Errors say what to fix. */
+int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error *err);
+void rp_function_close(rp_function *f);
+
+rp_model *rp_function_model(const rp_function *f);
+/* The version every answer reports (SPEC §2). */
+const char *rp_function_version(const rp_function *f);
+/* False under TEST_RUN. */
+bool rp_function_publishes(const rp_function *f);
+/* "kinesis:NAME" / "local:NAME", or "" under TEST_RUN. */
+const char *rp_function_predictions_stream(const rp_function *f);
+
+/* A worker for one thread; connects to the predictions stream when the
+ * function publishes. */
+rp_worker *rp_worker_new(rp_function *f, rp_error *err);
+void rp_worker_free(rp_worker *w);
+
+/* Runs the handler on one event (see rp_handler_invoke). */
+int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res);
+
+/* Stops (true) or resumes (false) publishing for the next invocations: a
+ * Lambda deadline that is too close.  Records not published are reported
+ * as batchItemFailures, as a failed put would be. */
+void rp_worker_hold_publishing(rp_worker *w, bool hold);
+
+#endif
