@@ -362,7 +362,7 @@ static void curl_global_setup(void)
         {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
     };
     rp_error err;
-    if (!rp_dl_load(sonames, syms, sizeof syms / sizeof syms[0], &lc,
+    if (!rp_dl_load("libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
                     "libcurl4 (Debian: apt-get install libcurl4)", &err)) {
         snprintf(curl_load_error, sizeof curl_load_error, "%s", err.msg);
         return;

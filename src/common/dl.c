@@ -4,7 +4,7 @@
 #include <dlfcn.h>
 #include <string.h>
 
-void *rp_dl_load(const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
+void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
                  const char *install, rp_error *err)
 {
     void *lib = NULL;
@@ -15,15 +15,15 @@ void *rp_dl_load(const char *const *sonames, const rp_dl_sym *syms, size_t nsyms
             why = dlerror();
     }
     if (!lib) {
-        rp_error_set(err, RP_ERR_UNSUPPORTED, "%s is not available (%s): install %s", sonames[0],
-                     why ? why : "dlopen failed", install);
+        rp_error_set(err, RP_ERR_UNSUPPORTED, "%s is not available (%s): install %s", what,
+                     why ? why : "cannot load it", install);
         return NULL;
     }
     for (size_t i = 0; i < nsyms; i++) {
         void *f = dlsym(lib, syms[i].name);
         if (!f) {
-            rp_error_set(err, RP_ERR_UNSUPPORTED, "%s lacks %s: install a current %s", sonames[0],
-                         syms[i].name, install);
+            rp_error_set(err, RP_ERR_UNSUPPORTED, "%s (%s) lacks %s: install a current %s", what,
+                         sonames[0], syms[i].name, install);
             dlclose(lib);
             return NULL;
         }

@@ -19,11 +19,11 @@ typedef struct rp_dl_sym {
 } rp_dl_sym;
 
 /* dlopens the first of sonames (NULL-terminated) that loads, resolves every
- * symbol into api, and returns the handle; NULL with err set (naming the
- * library, the missing symbol and `install` as the Debian package to
- * install) when any step fails.  Not synchronised: call it under
+ * symbol into api, and returns the handle; NULL with err set ("<what> is
+ * not available (...): install <install>", or the missing symbol) when
+ * any step fails.  Not synchronised: call it under
  * pthread_once. */
-void *rp_dl_load(const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
+void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
                  const char *install, rp_error *err);
 
 #endif
