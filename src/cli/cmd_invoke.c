@@ -8,6 +8,7 @@
 #include "cli/stream_opts.h"
 #include "event/event.h"
 #include "ridepred/handler.h"
+#include "service/function.h"
 
 static const char help[] =
     "usage: ridepred invoke [--model PATH] [OPTIONS] [EVENT_FILE | -]\n"
@@ -45,17 +46,6 @@ static const char help[] =
     "\n"
     "exit status: 0 answered; 1 the answer is an error (InvalidEvent: printed\n"
     "first); 2 bad usage; 3 could not run (model, file).\n";
-
-typedef struct publish_ctx {
-    rp_streams *s;
-    const char *name;
-} publish_ctx;
-
-static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *res, rp_error *err)
-{
-    publish_ctx *p = ctx;
-    return rp_streams_put(p->s, p->name, e, n, res, err);
-}
 
 int rp_cmd_invoke(int argc, char **argv)
 {
@@ -115,40 +105,18 @@ int rp_cmd_invoke(int argc, char **argv)
         return RP_EXIT_USAGE;
     const char *path = optind < argc ? argv[optind] : "-";
 
-    const char *tr = getenv("TEST_RUN");
-    if (tr && !strcmp(tr, "True"))
-        test_run = true;
-    if (!out_stream) {
-        out_stream = getenv("PREDICTIONS_STREAM_NAME");
-        if (!out_stream || !*out_stream)
-            out_stream = "ride_predictions";
-    }
-
     int rc = RP_EXIT_FAILURE;
-    rp_model *m = NULL;
-    rp_handler *h = NULL;
-    rp_streams *streams = NULL;
-    char out_name[RP_STREAM_NAME_MAX + 1];
-    publish_ctx pctx;
+    rp_function *fn = NULL;
+    rp_worker *w = NULL;
     char *event = NULL;
     size_t len = 0;
     rp_error err;
-    m = rp_cli_load_model(location, preprocessor);
-    if (!m)
-        goto out;
-    rp_handler_config hcfg = {.log_failures = true};
-    if (!test_run) {
-        if (rp_cli_open_stream(out_stream, &scfg, &streams, out_name) < 0) {
-            rp_cli_error("cannot publish predictions to '%s' (set TEST_RUN=True or --test-run to answer without publishing)", out_stream);
-            goto out;
-        }
-        pctx.s = streams;
-        pctx.name = out_name;
-        hcfg.publish = publish;
-        hcfg.publish_ctx = &pctx;
-    }
-    h = rp_handler_new(m, &hcfg, &err);
-    if (!h) {
+    rp_function_config fcfg = {.model_location = location,
+                               .preprocessor = preprocessor,
+                               .predictions_stream = out_stream,
+                               .test_run = test_run,
+                               .streams = scfg};
+    if (rp_function_open(&fcfg, &fn, &err) < 0 || !(w = rp_worker_new(fn, &err))) {
         rp_cli_error("%s", err.msg);
         goto out;
     }
@@ -166,7 +134,7 @@ int rp_cmd_invoke(int argc, char **argv)
             goto out;
     }
     rp_invoke_result res;
-    if (rp_handler_invoke(h, event, len, &res) < 0) {
+    if (rp_worker_invoke(w, event, len, &res) < 0) {
         rp_cli_error("out of memory");
         goto out;
     }
@@ -179,8 +147,7 @@ int rp_cmd_invoke(int argc, char **argv)
     rc = res.status == RP_INVOKE_OK ? RP_EXIT_OK : RP_EXIT_FUNCTION_ERROR;
 out:
     free(event);
-    rp_handler_free(h);
-    rp_streams_close(streams);
-    rp_model_release(m);
+    rp_worker_free(w);
+    rp_function_close(fn);
     return rc;
 }
