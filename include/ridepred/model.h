@@ -112,6 +112,10 @@ typedef struct rp_model_info {
     size_t version_len;
     size_t bytes;              /* size of the native image */
     bool sum_f32;              /* trees summed in float32 (XGBoost's predictor) */
+    /* Where the model came from: a JSON object (flavor, files, library
+     * versions, estimator classes), not NUL-terminated; NULL when unknown. */
+    const char *source;
+    size_t source_len;
 } rp_model_info;
 
 void rp_model_get_info(const rp_model *m, rp_model_info *info);

@@ -1,11 +1,13 @@
 /* ridepred model convert | inspect. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/pyjson.h"
 #include "ridepred/log.h"
 
@@ -17,7 +19,9 @@ static const char help[] =
     "         native format (docs/model-format.md): checksummed, mmap'd at load,\n"
     "         so serving starts in milliseconds.  DST is replaced atomically.\n"
     "inspect  prints what a model is: kind, features, trees, nodes, depth,\n"
-    "         version, bytes; --json for a machine-readable object.  Loading\n"
+    "         version, bytes, and where it came from (MLflow flavor, files,\n"
+    "         library versions, estimator classes; kept by convert);\n"
+    "         --json for a machine-readable object.  Loading\n"
     "         verifies a native file's checksum and structure.\n"
     "\n"
     "SRC/PATH: a JSON or native model, a scikit-learn pickle, an XGBoost JSON or\n"
@@ -83,6 +87,55 @@ static int convert(int argc, char **argv)
     return rc;
 }
 
+/* The model's source (rp_model_info.source) as text lines "  key: value";
+ * arrays are joined with ", ".  Returns -1 when it is not a JSON object. */
+static int source_text(rp_buf *b, const char *src, size_t len)
+{
+    rp_json_reader r;
+    rp_json_value v, k;
+    rp_json_init(&r, src, len, 4);
+    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+        return -1;
+    size_t start = b->len;
+    char *tmp = malloc(len + 1);
+    if (!tmp)
+        return -1;
+    int rc;
+    while ((rc = rp_json_member(&r, &k)) == 1) {
+        size_t kl = rp_json_str_decode(&k, tmp);
+        rp_buf_printf(b, "  %-26.*s ", (int)kl, tmp);
+        if (rp_json_next(&r, &v) != 1)
+            goto bad;
+        if (v.type == RP_JSON_ARRAY) {
+            bool first = true;
+            while ((rc = rp_json_element(&r)) == 1) {
+                if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_STRING)
+                    goto bad;
+                rp_buf_puts(b, first ? "" : ", ");
+                rp_buf_append(b, tmp, rp_json_str_decode(&v, tmp));
+                first = false;
+            }
+            if (rc < 0)
+                goto bad;
+        } else if (v.type == RP_JSON_STRING) {
+            rp_buf_append(b, tmp, rp_json_str_decode(&v, tmp));
+        } else if (v.type == RP_JSON_NUMBER) {
+            rp_buf_append(b, v.ptr, v.len);
+        } else {
+            goto bad;
+        }
+        rp_buf_putc(b, '\n');
+    }
+    if (rc < 0 || rp_json_end(&r) != 1)
+        goto bad;
+    free(tmp);
+    return 0;
+bad:
+    free(tmp);
+    b->len = start;
+    return -1;
+}
+
 static int inspect(int argc, char **argv)
 {
     if (take_preprocessor(&argc, &argv) < 0) {
@@ -123,7 +176,10 @@ static int inspect(int argc, char **argv)
             rp_buf_lit(&b, ", \"intercept\": ");
         }
         rp_pyjson_double(&b, in.base);
-        rp_buf_printf(&b, ", \"bytes\": %zu}\n", in.bytes);
+        rp_buf_printf(&b, ", \"bytes\": %zu, \"source\": ", in.bytes);
+        if (!in.source || rp_json_compact(&b, in.source, in.source_len, 4) < 0)
+            rp_buf_lit(&b, "null");
+        rp_buf_lit(&b, "}\n");
     } else {
         rp_buf_printf(&b, "path:       %s\nformat:     %s\nkind:       %s\n", argv[i], in.format, kind);
         rp_buf_printf(&b, "name:       %.*s\nversion:    %.*s\n", (int)in.name_len, in.name, (int)in.version_len, in.version);
@@ -137,6 +193,11 @@ static int inspect(int argc, char **argv)
         }
         rp_pyjson_double(&b, in.base);
         rp_buf_printf(&b, "\nbytes:      %zu (native image)\n", in.bytes);
+        rp_buf_lit(&b, "source:");
+        if (!in.source)
+            rp_buf_lit(&b, "     not recorded (a model converted before ridepred recorded it)\n");
+        else if (rp_buf_putc(&b, '\n'), source_text(&b, in.source, in.source_len) < 0)
+            rp_buf_lit(&b, "  (unreadable)\n");
     }
     fwrite(b.data, 1, b.len, stdout);
     rp_buf_cleanup(&b);

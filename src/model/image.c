@@ -1,6 +1,8 @@
 /* Building a native model image from a validated source description. */
 #include "model/image.h"
 
+#include "common/pyjson.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,8 +578,53 @@ out:
     return rc;
 }
 
+static void source_key(rp_buf *b, const char *key)
+{
+    rp_buf_puts(b, b->len ? ", " : "{");
+    rp_pyjson_utf8(b, key, strlen(key));
+    rp_buf_puts(b, ": ");
+}
+
+void rp_img_source_strn(rp_buf *b, const char *key, const char *val, size_t len)
+{
+    if (!val)
+        return;
+    source_key(b, key);
+    rp_pyjson_utf8(b, val, len);
+}
+
+void rp_img_source_str(rp_buf *b, const char *key, const char *val)
+{
+    if (val)
+        rp_img_source_strn(b, key, val, strlen(val));
+}
+
+void rp_img_source_int(rp_buf *b, const char *key, long long val)
+{
+    source_key(b, key);
+    rp_buf_printf(b, "%lld", val);
+}
+
+void rp_img_source_members(rp_buf *b, const char *members)
+{
+    if (!members || !*members)
+        return;
+    rp_buf_puts(b, b->len ? ", " : "{");
+    rp_buf_puts(b, members);
+}
+
+void rp_img_source_end(rp_buf *b)
+{
+    if (b->len)
+        rp_buf_putc(b, '}');
+    if (b->failed) /* over RP_IMG_SOURCE_MAX: it is only information, drop it */
+        rp_buf_reset(b);
+}
+
 int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
 {
+    if (src->source_len > RP_IMG_SOURCE_MAX)
+        return rp_error_set(err, RP_ERR_LIMIT, "model source description of %zu bytes (at most %zu)", src->source_len, RP_IMG_SOURCE_MAX);
     int rc = -1;
     uint32_t *slots = NULL;
     uint32_t *all = NULL;
@@ -767,6 +814,8 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
     sec[ns++] = (img_section){RP_SEC_STRS, strs, strs_len};
     sec[ns++] = (img_section){RP_SEC_FEATOFF, featoff, ((size_t)nf + 1) * sizeof *featoff};
     sec[ns++] = (img_section){RP_SEC_VOCAB, slots, (size_t)vslots * 2 * sizeof *slots};
+    if (src->source_len)
+        sec[ns++] = (img_section){RP_SEC_SOURCE, src->source, src->source_len};
     if (src->kind == RP_MODEL_LINEAR) {
         sec[ns++] = (img_section){RP_SEC_COEF, src->coef, (size_t)nf * sizeof(double)};
     } else {

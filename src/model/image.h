@@ -45,7 +45,14 @@ enum {
     RP_SEC_FAST_SUMS = 11,    /* f64[n_sums]: rows [0, n_rows) for no column, then the spans */
     RP_SEC_FAST_COLS = 12,    /* u32[n_features]: 0, or 1 + index into FAST_COLINFO */
     RP_SEC_FAST_COLINFO = 13, /* rp_img_fast_col[n_cols] */
+    /* Optional, any kind: where the model came from, a UTF-8 JSON object
+     * (flavor, files, library versions, estimator classes) that `model
+     * inspect` shows; at most RP_IMG_SOURCE_MAX bytes.  Never used to
+     * predict. */
+    RP_SEC_SOURCE = 14,
 };
+
+#define RP_IMG_SOURCE_MAX ((size_t)64 * 1024)
 
 typedef struct rp_img_meta {
     uint32_t n_features;
@@ -157,7 +164,20 @@ typedef struct rp_img_src {
     bool sum_f32;          /* combine sum in float32 (RP_META_SUM_F32) */
     uint32_t n_trees;
     const rp_img_tree_src *trees;
+    /* The SOURCE section (a JSON object), or source_len 0 for none. */
+    const char *source;
+    size_t source_len;
 } rp_img_src;
+
+/* Building the SOURCE text: each call appends one member ("key": value) to
+ * b, opening the object on the first; rp_img_source_end closes it (an
+ * empty b stays empty).  NULL values are skipped. */
+void rp_img_source_str(rp_buf *b, const char *key, const char *val);
+void rp_img_source_strn(rp_buf *b, const char *key, const char *val, size_t len);
+void rp_img_source_int(rp_buf *b, const char *key, long long val);
+/* Appends members given as JSON text without braces ("a": 1, "b": "x"). */
+void rp_img_source_members(rp_buf *b, const char *members);
+void rp_img_source_end(rp_buf *b);
 
 /* Validates the source model and lays it out as a native image in `out`. */
 int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err);

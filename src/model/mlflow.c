@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "common/buf.h"
+#include "model/image.h"
 #include "model/sklearn.h"
 #include "model/xgboost.h"
 
@@ -84,11 +86,14 @@ static int read_mlmodel(const char *path, char **text, size_t *len, rp_error *er
     return 0;
 }
 
+static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
+                   rp_buf *b);
+
 /* The xgboost flavor (or python_function with loader_module
  * mlflow.xgboost): `data` names the booster file.  The feature names come
  * from `xo` (a preprocessor) or from the model. */
 static int load_xgboost(const char *dir, const char *data, const char *run_id, const rp_xgb_opts *xo,
-                        rp_model **out, rp_error *err)
+                        const char *origin, rp_model **out, rp_error *err)
 {
     char path[4096];
     if (join(dir, data, path, sizeof path, err) < 0)
@@ -99,7 +104,37 @@ static int load_xgboost(const char *dir, const char *data, const char *run_id, c
     if (!o.version)
         o.version = run_id;
     o.format = "mlflow-xgboost";
-    return rp_xgb_load_file(path, &o, out, err);
+    o.file = data;
+    /* MLmodel's facts first, then the preprocessor's. */
+    rp_buf ob;
+    rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+    if (origin)
+        rp_buf_puts(&ob, origin);
+    if (xo && xo->origin)
+        rp_buf_printf(&ob, "%s%s", ob.len ? ", " : "", xo->origin);
+    o.origin = ob.failed || !ob.len ? NULL : ob.data;
+    int rc = rp_xgb_load_file(path, &o, out, err);
+    rp_buf_cleanup(&ob);
+    return rc;
+}
+
+/* MLmodel's facts about the model, as source members (image.h). */
+static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
+                   rp_buf *b)
+{
+    rp_img_source_str(b, "flavor", flavor);
+    yaml_node_t *flavors = map_get(doc, root, "flavors");
+    yaml_node_t *pf = flavors ? map_get(doc, flavors, "python_function") : NULL;
+    rp_img_source_str(b, "loader_module", pf ? scalar(doc, pf, "loader_module") : NULL);
+    rp_img_source_str(b, "run_id", scalar(doc, root, "run_id"));
+    rp_img_source_str(b, "utc_time_created", scalar(doc, root, "utc_time_created"));
+    rp_img_source_str(b, "mlflow_version", scalar(doc, root, "mlflow_version"));
+    rp_img_source_str(b, "python_version", pf ? scalar(doc, pf, "python_version") : NULL);
+    if (fl) {
+        rp_img_source_str(b, "sklearn_version_mlmodel", scalar(doc, fl, "sklearn_version"));
+        rp_img_source_str(b, "xgb_version_mlmodel", scalar(doc, fl, "xgb_version"));
+        rp_img_source_str(b, "serialization_format", scalar(doc, fl, "serialization_format"));
+    }
 }
 
 static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_load_opts *opts,
@@ -127,8 +162,14 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         }
         if (!data)
             return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor xgboost has no \"data\" file");
-        if (xo || (!map_get(doc, flavors, "ridepred") && !map_get(doc, flavors, "sklearn")))
-            return load_xgboost(dir, data, run_id, xo, out, err);
+        if (xo || (!map_get(doc, flavors, "ridepred") && !map_get(doc, flavors, "sklearn"))) {
+            rp_buf ob;
+            rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+            origin(doc, root, fl ? "xgboost" : "python_function", fl, &ob);
+            int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, out, err);
+            rp_buf_cleanup(&ob);
+            return rc;
+        }
     }
     fl = map_get(doc, flavors, "ridepred");
     if (fl) {
@@ -161,14 +202,25 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             const char *data = scalar(doc, fl, "data");
             if (!data)
                 return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no \"data\" file");
-            return load_xgboost(dir, data, run_id, NULL, out, err);
+            rp_buf ob;
+            rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+            origin(doc, root, "python_function", NULL, &ob);
+            int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, out, err);
+            rp_buf_cleanup(&ob);
+            return rc;
         }
     }
     if (pickled) {
         if (join(dir, pickled, path, sizeof path, err) < 0)
             return -1;
-        rp_sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn"};
-        return rp_sklearn_load_file(path, &so, out, err);
+        rp_buf ob;
+        rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+        origin(doc, root, fl == map_get(doc, flavors, "sklearn") ? "sklearn" : "python_function", fl, &ob);
+        rp_sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn", .file = pickled,
+                              .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */};
+        int rc = rp_sklearn_load_file(path, &so, out, err);
+        rp_buf_cleanup(&ob);
+        return rc;
     }
     /* Name what is there. */
     char names[256];

@@ -52,6 +52,8 @@ struct rp_model {
     const uint32_t *cols;
     const rp_img_fast_col *colinfo;
     bool sum_f32;       /* META flag RP_META_SUM_F32 */
+    const char *source; /* the SOURCE section, or NULL */
+    size_t source_len;
 };
 
 static bool has_section(const unsigned char *img, uint32_t ns, uint32_t id)
@@ -145,6 +147,13 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     m->vocab = p;
     if (mt->trip_distance != UINT32_MAX && mt->trip_distance >= mt->n_features)
         return rp_error_set(err, RP_ERR_CORRUPT, "trip_distance column out of range");
+    if (has_section(img, ns, RP_SEC_SOURCE)) {
+        if (find_section(img, size, ns, RP_SEC_SOURCE, 0, false, &p, &m->source_len, err) < 0)
+            return -1;
+        if (m->source_len > RP_IMG_SOURCE_MAX)
+            return rp_error_set(err, RP_ERR_CORRUPT, "source section of %zu bytes (at most %zu)", m->source_len, RP_IMG_SOURCE_MAX);
+        m->source = p;
+    }
     if (m->kind == RP_MODEL_LINEAR) {
         if (find_section(img, size, ns, RP_SEC_COEF, (size_t)mt->n_features * 8, true, &p, NULL, err) < 0)
             return -1;
@@ -723,6 +732,8 @@ void rp_model_get_info(const rp_model *m, rp_model_info *info)
     info->version = m->strs + mt->version_off;
     info->version_len = mt->version_len;
     info->bytes = m->size;
+    info->source = m->source;
+    info->source_len = m->source_len;
 }
 
 int rp_model_write_native(const rp_model *m, const char *path, rp_error *err)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/pyjson.h"
 #include "model/image.h"
 #include "model/model_json.h"
 #include "model/pickle.h"
@@ -27,6 +28,7 @@ typedef struct conv {
     rp_img_tree_src *trees;
     void **blocks;      /* one allocation per tree */
     size_t ntrees;
+    const pk_value *root, *dv, *est; /* for the model's source */
 } conv;
 
 static void conv_free(conv *c)
@@ -312,6 +314,9 @@ static int convert(conv *c, const pk_value *root, rp_img_src *src)
     } else {
         return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "the pickle holds a %s: ridepred serves a Pipeline(DictVectorizer, regressor) or a (DictVectorizer, regressor) tuple", pk_type_name(root));
     }
+    c->root = root;
+    c->dv = dv;
+    c->est = est;
     if (dict_vectorizer(c, dv) < 0)
         return -1;
     src->n_features = c->nf;
@@ -323,6 +328,49 @@ static int convert(conv *c, const pk_value *root, rp_img_src *src)
     src->n_trees = (uint32_t)c->ntrees;
     src->trees = c->trees;
     return 0;
+}
+
+/* "module.Name" of an object, or its Python type name. */
+static void class_name(rp_buf *b, const pk_value *v)
+{
+    const char *mod = v && (v->type == PK_OBJECT || v->type == PK_GLOBAL) ? pk_module(v) : NULL;
+    rp_buf tmp;
+    rp_buf_init(&tmp, 1024);
+    if (mod)
+        rp_buf_printf(&tmp, "%s.%s", mod, pk_name(v));
+    else
+        rp_buf_puts(&tmp, pk_type_name(v));
+    rp_pyjson_utf8(b, tmp.data ? tmp.data : "", tmp.len);
+    rp_buf_cleanup(&tmp);
+}
+
+/* The model's source: container members, the pickle, the classes and the
+ * scikit-learn version the estimator was pickled with. */
+static void describe(const conv *c, const pk_graph *g, const rp_sklearn_opts *opts, size_t len,
+                     rp_buf *b)
+{
+    rp_img_source_members(b, opts ? opts->origin : NULL);
+    rp_img_source_str(b, "file", opts ? opts->file : NULL);
+    rp_img_source_str(b, "serialization", "pickle");
+    rp_img_source_int(b, "pickle_protocol", g->protocol);
+    rp_img_source_int(b, "file_bytes", (long long)len);
+    rp_img_source_members(b, "\"classes\": [");
+    if (c->root && c->root->type == PK_OBJECT) {
+        class_name(b, c->root);
+        rp_buf_puts(b, ", ");
+    }
+    class_name(b, c->dv);
+    rp_buf_puts(b, ", ");
+    class_name(b, c->est);
+    rp_buf_putc(b, ']');
+    const pk_value *ver = pk_attr(c->est, "_sklearn_version");
+    if (!ver || ver->type != PK_STR)
+        ver = pk_attr(c->dv, "_sklearn_version");
+    if (ver && ver->type == PK_STR)
+        rp_img_source_strn(b, "sklearn_version", ver->s, ver->n);
+    if (c->ntrees)
+        rp_img_source_int(b, "estimators", (long long)c->ntrees);
+    rp_img_source_end(b);
 }
 
 int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *opts, rp_model **out,
@@ -344,9 +392,16 @@ int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *
         rp_error_prefix(err, "scikit-learn model");
         goto done;
     }
+    rp_buf source;
+    rp_buf_init(&source, RP_IMG_SOURCE_MAX);
+    describe(&c, &g, opts, len, &source);
+    src.source = source.data;
+    src.source_len = source.len;
     rp_buf img;
     rp_buf_init(&img, (size_t)1 << 36);
-    if (rp_img_build(&src, &img, err) < 0) {
+    int brc = rp_img_build(&src, &img, err);
+    rp_buf_cleanup(&source);
+    if (brc < 0) {
         rp_buf_cleanup(&img);
         rp_error_prefix(err, "scikit-learn model");
         goto done;
@@ -366,7 +421,14 @@ int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model
     size_t size;
     if (rp_file_read(path, RP_PICKLE_MAX_FILE, &buf, &size, err) < 0)
         return -1;
-    int rc = rp_sklearn_from_pickle(buf, size, opts, out, err);
+    rp_sklearn_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (!o.file) {
+        const char *slash = strrchr(path, '/');
+        o.file = slash ? slash + 1 : path;
+    }
+    int rc = rp_sklearn_from_pickle(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);

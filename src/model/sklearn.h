@@ -19,6 +19,10 @@
 typedef struct rp_sklearn_opts {
     const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
     const char *format;    /* rp_model_info.format: "pickle" when NULL */
+    const char *file;      /* the file's name, for the model's source; may be NULL */
+    /* Members about the container (JSON text without braces, e.g. MLmodel's
+     * flavor and versions) put first in the model's source; may be NULL. */
+    const char *origin;
 } rp_sklearn_opts;
 
 /* Builds a model from the bytes of a pickle.  opts may be NULL. */

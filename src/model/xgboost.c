@@ -556,6 +556,10 @@ typedef struct conv {
     size_t ntrees;
     const char **names;
     size_t *lens;
+    /* for the model's source */
+    const char *objective;
+    size_t trees_in_file;
+    double best_iteration;   /* -1: none, or not applied */
 } conv;
 
 static void conv_free(conv *c)
@@ -716,12 +720,31 @@ static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src 
             if (ti[i] != 0)
                 return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with several output groups: ridepred serves single-output regression");
     }
-    c->trees = calloc(trees->n, sizeof *c->trees);
-    c->blocks = calloc(trees->n, sizeof *c->blocks);
+    /* Early stopping.  Booster.predict uses every tree, best_iteration or
+     * not (xgb.train keeps the rounds after the best); the scikit-learn
+     * wrapper's predict (XGBRegressor, saved with a "scikit_learn"
+     * attribute) stops at best_iteration.  Serve what the model's own
+     * predict serves. */
+    size_t used = trees->n;
+    c->objective = obj;
+    c->trees_in_file = trees->n;
+    c->best_iteration = -1;
+    const xv *attrs = get(learner, "attributes");
+    double best, npt = 1;
+    if (get(attrs, "scikit_learn") && num_or_str(get(attrs, "best_iteration"), &best)) {
+        num_or_str(get(get(model, "gbtree_model_param"), "num_parallel_tree"), &npt);
+        if (best < 0 || best != floor(best) || npt < 1 || npt != floor(npt))
+            return schema(c, "best_iteration or num_parallel_tree is not a count");
+        if ((best + 1) * npt < (double)used)
+            used = (size_t)((best + 1) * npt);
+        c->best_iteration = best;
+    }
+    c->trees = calloc(used, sizeof *c->trees);
+    c->blocks = calloc(used, sizeof *c->blocks);
     if (!c->trees || !c->blocks)
         return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
-    c->ntrees = trees->n;
-    for (size_t i = 0; i < trees->n; i++) {
+    c->ntrees = used;
+    for (size_t i = 0; i < used; i++) {
         if (trees->items[i].type != XV_OBJ)
             return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu is not an object", i);
         if (tree(c, &trees->items[i], i, nf) < 0)
@@ -734,9 +757,31 @@ static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src 
      * a float32. */
     src->base = (float)base;
     src->sum_f32 = true;
-    src->n_trees = (uint32_t)trees->n;
+    src->n_trees = (uint32_t)used;
     src->trees = c->trees;
     return 0;
+}
+
+/* The model's source: container members, the file, XGBoost's version. */
+static void describe(const conv *c, const xv *root, const rp_xgb_opts *opts, bool ubjson,
+                     size_t len, rp_buf *b)
+{
+    rp_img_source_members(b, opts ? opts->origin : NULL);
+    rp_img_source_str(b, "file", opts ? opts->file : NULL);
+    rp_img_source_str(b, "serialization", ubjson ? "xgboost-ubjson" : "xgboost-json");
+    rp_img_source_int(b, "file_bytes", (long long)len);
+    const xv *ver = get(root, "version");
+    const double *vn = nums(ver, 3);
+    if (vn && ver->n == 3) {
+        char txt[64];
+        snprintf(txt, sizeof txt, "%.0f.%.0f.%.0f", vn[0], vn[1], vn[2]);
+        rp_img_source_str(b, "xgboost_version", txt);
+    }
+    rp_img_source_str(b, "objective", c->objective);
+    rp_img_source_int(b, "trees_in_file", (long long)c->trees_in_file);
+    if (c->best_iteration >= 0)
+        rp_img_source_int(b, "best_iteration", (long long)c->best_iteration);
+    rp_img_source_end(b);
 }
 
 static int legacy(rp_error *err)
@@ -770,9 +815,16 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     src.version_len = strlen(src.version);
     if (convert(&c, &root, opts, &src) < 0)
         goto done;
+    rp_buf source;
+    rp_buf_init(&source, RP_IMG_SOURCE_MAX);
+    describe(&c, &root, opts, ubjson, len, &source);
+    src.source = source.data;
+    src.source_len = source.len;
     rp_buf img;
     rp_buf_init(&img, (size_t)1 << 36);
-    if (rp_img_build(&src, &img, err) < 0) {
+    int brc = rp_img_build(&src, &img, err);
+    rp_buf_cleanup(&source);
+    if (brc < 0) {
         rp_buf_cleanup(&img);
         goto done;
     }
@@ -802,7 +854,14 @@ int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, 
     size_t size;
     if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
         return -1;
-    int rc = rp_xgb_from_buffer(buf, size, opts, out, err);
+    rp_xgb_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (!o.file) {
+        const char *slash = strrchr(path, '/');
+        o.file = slash ? slash + 1 : path;
+    }
+    int rc = rp_xgb_from_buffer(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);
@@ -871,12 +930,20 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         free(pbuf);
         return -1;
     }
+    rp_buf ob;
+    rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 4);
     uint32_t nf = 0;
     if (dv_names(g.root, &c, &nf) < 0) {
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         goto done;
     }
-    rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = c.names, .feature_lens = c.lens};
+    const char *slash = strrchr(preprocessor, '/');
+    rp_img_source_str(&ob, "preprocessor", slash ? slash + 1 : preprocessor);
+    const pk_value *dvv = pk_attr(g.root, "_sklearn_version");
+    if (dvv && dvv->type == PK_STR)
+        rp_img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
+    rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = c.names, .feature_lens = c.lens,
+                      .origin = ob.failed ? NULL : ob.data + 1};
     struct stat st;
     if (stat(path, &st) < 0) {
         rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
@@ -892,6 +959,8 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
             rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
         } else {
+            const char *base = strrchr(path, '/');
+            xo.file = base ? base + 1 : path;
             rc = rp_xgb_from_buffer(buf, size, &xo, out, err);
             if (rc < 0)
                 rp_error_prefix(err, "model %s", path);
@@ -899,6 +968,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         free(buf);
     }
 done:
+    rp_buf_cleanup(&ob);
     conv_free(&c);
     pk_free(&g);
     free(pbuf);

@@ -27,6 +27,10 @@
 typedef struct rp_xgb_opts {
     const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
     const char *format;    /* rp_model_info.format: "xgboost" when NULL */
+    const char *file;      /* the file's name, for the model's source; may be NULL */
+    /* Members about the container (JSON text without braces) put first in
+     * the model's source; may be NULL. */
+    const char *origin;
     /* Column names from a preprocessor (DictVectorizer), or n_features 0. */
     uint32_t n_features;
     const char *const *feature_names;

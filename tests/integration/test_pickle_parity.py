@@ -119,6 +119,38 @@ def compare(label, kind, model_path, event_path, want):
     result(bad == 0, "%s: %d of %d predictions differ" % (label, bad, len(want)))
 
 
+def inspect_json(path):
+    p = subprocess.run([BIN, "model", "inspect", "--json", str(path)], capture_output=True, timeout=60)
+    if p.returncode != 0:
+        return None, p.stderr.decode(errors="replace")
+    return json.loads(p.stdout), ""
+
+
+def check_source(kind, mldir, pipe, tmp):
+    """`model inspect` names where a model came from, also after convert."""
+    import sklearn
+    want_classes = ["sklearn.pipeline.Pipeline"] + [
+        "%s.%s" % (type(s).__module__, type(s).__name__) for _, s in pipe.steps]
+    native = Path(tmp) / ("%s-converted.bin" % kind)
+    conv = subprocess.run([BIN, "model", "convert", str(mldir), str(native)], capture_output=True, timeout=60)
+    result(conv.returncode == 0, "%s: convert failed: %r" % (kind, conv.stderr[:300]))
+    for label, path in (("MLflow directory", mldir), ("converted native file", native)):
+        doc, err = inspect_json(path)
+        if doc is None:
+            result(False, "%s %s: inspect failed: %s" % (kind, label, err))
+            continue
+        src = doc.get("source") or {}
+        result(src.get("flavor") == "sklearn" and src.get("loader_module") == "mlflow.sklearn"
+               and src.get("run_id") == "abc" and src.get("serialization_format") == "cloudpickle"
+               and src.get("file") == "model.pkl" and src.get("pickle_protocol") == 4
+               and src.get("classes") == want_classes and src.get("sklearn_version") == sklearn.__version__
+               and (kind != "forest" or src.get("estimators") == len(pipe.steps[1][1].estimators_)),
+               "%s %s: inspect source %r" % (kind, label, src))
+    text = subprocess.run([BIN, "model", "inspect", str(native)], capture_output=True, text=True, timeout=60).stdout
+    result("sklearn_version            %s" % sklearn.__version__ in text and want_classes[-1] in text,
+           "%s: inspect text shows versions and classes: %r" % (kind, text))
+
+
 def refused(label, data, needle, tmp):
     path = Path(tmp) / "hostile.pkl"
     path.write_bytes(data)
@@ -180,6 +212,7 @@ def main():
                     "    model_path: model.pkl\n  sklearn:\n    pickled_model: model.pkl\n"
                     "    serialization_format: cloudpickle\nrun_id: abc\n")
                 compare("%s MLflow directory" % kind, kind, d, event, want)
+                check_source(kind, d, pipe, tmp)
         # Hostile pickles
         class Evil:
             def __reduce__(self):

@@ -109,6 +109,19 @@ def mlmodel(d, data, run_id, fmt):
         "run_id: %s\n" % (data, data, fmt, run_id))
 
 
+def check_source(model, pre, want):
+    """`model inspect --json` names where the model came from."""
+    bin_ = os.environ.get("RIDEPRED_BIN") or str(BUILD_DIR / "ridepred")
+    p = subprocess.run([bin_, "model", "inspect", "--json", "--preprocessor", str(pre), str(model)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        result(False, "inspect %s: %s" % (model, p.stderr.strip()))
+        return
+    src = json.loads(p.stdout).get("source") or {}
+    bad = {k: (src.get(k), v) for k, v in want.items() if src.get(k) != v}
+    result(not bad, "inspect %s source: (got, want) %r" % (model, bad))
+
+
 def main():
     try:
         import numpy as np
@@ -123,8 +136,8 @@ def main():
         skip("TLC data not found in %s" % ridepy.data_dir())
     dicts, y, _ = ridepy.prepare(ridepy.load_rides(jan))
     dicts, y = dicts[:N_TRAIN], y[:N_TRAIN]
-    fdicts, _, frides = ridepy.prepare(ridepy.load_rides(feb))
-    fdicts, frides = fdicts[:N_EVAL], frides[:N_EVAL]
+    fdicts, fy, frides = ridepy.prepare(ridepy.load_rides(feb))
+    fdicts, fy, frides = fdicts[:N_EVAL], fy[:N_EVAL], frides[:N_EVAL]
     ridepy.log("xgboost %s: %d training rides, %d evaluation rides" % (xgb.__version__, len(dicts), len(fdicts)))
 
     dv = DictVectorizer()
@@ -176,11 +189,40 @@ def main():
         check_parity("XGBRegressor json --preprocessor", tmp / "reg.json", frides, want_reg, pre)
         check_parity("XGBRegressor ubj --preprocessor", tmp / "reg.ubj", frides, want_reg, pre)
 
+        # Early stopping: Booster.predict uses every tree (xgb.train keeps
+        # the rounds after the best one); XGBRegressor.predict stops at
+        # best_iteration.  ridepred serves what each model's predict serves.
+        Xv, yv = dv.transform(fdicts[:1000]), fy[:1000]
+        es = xgb.train(dict(params, learning_rate=0.9), xgb.DMatrix(X, label=y), num_boost_round=200,
+                       evals=[(xgb.DMatrix(Xv, label=yv), "val")], early_stopping_rounds=3, verbose_eval=False)
+        result(es.num_boosted_rounds() > es.best_iteration + 1,
+               "early stopping kept rounds after the best (%d rounds, best %d)" % (es.num_boosted_rounds(), es.best_iteration))
+        es.save_model(str(tmp / "es.json"))
+        check_parity("xgb.train early stopping: every tree", tmp / "es.json", frides, es.predict(xgb.DMatrix(Xf)), pre)
+        eso = xgb.XGBRegressor(n_estimators=200, max_depth=6, learning_rate=0.9, random_state=1, n_jobs=1,
+                               early_stopping_rounds=3)
+        eso.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+        result(eso.get_booster().num_boosted_rounds() > eso.best_iteration + 1,
+               "XGBRegressor early stopping kept rounds after the best")
+        eso.save_model(str(tmp / "eso.json"))
+        want_eso = eso.predict(Xf)
+        result(not np.array_equal(want_eso, eso.get_booster().predict(xgb.DMatrix(Xf))),
+               "XGBRegressor.predict differs from all trees (the case is meaningful)")
+        check_parity("XGBRegressor early stopping: best_iteration", tmp / "eso.json", frides, want_eso, pre)
+        check_parity("XGBRegressor early stopping, native round trip", tmp / "eso.json", frides, want_eso, pre,
+                     tmp / "eso.bin")
+
         # MLflow directories, xgboost flavor.
         mldir = tmp / "mlflow-ubj"
         mlmodel(mldir, "model.ubj", "RUN123", "ubj")
         booster.save_model(str(mldir / "model.ubj"))
         check_parity("MLflow xgboost flavor (ubj) --preprocessor", mldir, frides, want, pre)
+        check_source(mldir, pre, {"flavor": "xgboost", "run_id": "RUN123", "file": "model.ubj",
+                                  "serialization": "xgboost-ubjson", "xgboost_version": xgb.__version__,
+                                  "preprocessor": "preprocessor.b", "objective": "reg:squarederror",
+                                  "trees_in_file": ROUNDS})
+        check_source(tmp / "eso.json", pre, {"file": "eso.json", "serialization": "xgboost-json",
+                                             "best_iteration": eso.best_iteration})
         mldir2 = tmp / "mlflow-json"
         mlmodel(mldir2, "model.json", "RUN456", "json")
         named.save_model(str(mldir2 / "model.json"))
