@@ -306,7 +306,7 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
         return rp_sklearn_load_file(path, NULL, out, err);
     }
     if (got >= 2 && (rp_xgb_sniff(head, (size_t)got) == RP_XGB_UBJSON || rp_xgb_sniff(head, (size_t)got) == RP_XGB_LEGACY)) {
-        /* An XGBoost UBJSON model, or the legacy binary one (refused). */
+        /* An XGBoost UBJSON model, or the legacy binary one (via libxgboost). */
         close(fd);
         return rp_xgb_load_file(path, NULL, out, err);
     }

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "model/image.h"
+#include "model/xgboost_lib.h"
 #include "model/model_json.h"
 #include "model/pickle.h"
 #include "model/sklearn.h"
@@ -768,7 +769,8 @@ static void describe(const conv *c, const xv *root, const rp_xgb_opts *opts, boo
 {
     rp_img_source_members(b, opts ? opts->origin : NULL);
     rp_img_source_str(b, "file", opts ? opts->file : NULL);
-    rp_img_source_str(b, "serialization", ubjson ? "xgboost-ubjson" : "xgboost-json");
+    rp_img_source_str(b, "serialization", opts && opts->legacy ? "xgboost-legacy-binary (read by libxgboost)"
+                                          : ubjson ? "xgboost-ubjson" : "xgboost-json");
     rp_img_source_int(b, "file_bytes", (long long)len);
     const xv *ver = get(root, "version");
     const double *vn = nums(ver, 3);
@@ -784,11 +786,6 @@ static void describe(const conv *c, const xv *root, const rp_xgb_opts *opts, boo
     rp_img_source_end(b);
 }
 
-static int legacy(rp_error *err)
-{
-    return rp_error_set(err, RP_ERR_UNSUPPORTED, "XGBoost model in the legacy binary format: ridepred reads XGBoost's JSON and UBJSON formats (re-save it with booster.save_model(\"model.json\") or \"model.ubj\")");
-}
-
 int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
                        rp_error *err)
 {
@@ -796,10 +793,25 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
         i++;
-    if (len >= 4 && !memcmp(p, "binf", 4))
-        return legacy(err);
-    if (i >= len || p[i] != '{')
-        return rp_error_set(err, RP_ERR_INVALID, "not an XGBoost JSON or UBJSON model (it does not start with '{'; a legacy binary XGBoost model is not supported: re-save it as model.json or model.ubj)");
+    if (i >= len || p[i] != '{') {
+        if (len < 4 || memcmp(p, "binf", 4))
+            return rp_error_set(err, RP_ERR_INVALID, "not an XGBoost model: JSON and UBJSON start with '{', the legacy binary format (XGBoost >= 1.0) with \"binf\"; re-save an older model with booster.save_model(\"model.json\")");
+        /* The legacy binary format: only XGBoost reads it; convert it to
+         * JSON through libxgboost. */
+        char *json;
+        size_t jlen;
+        if (rp_xgb_legacy_to_json(data, len, &json, &jlen, err) < 0) {
+            rp_error_prefix(err, "XGBoost model in the legacy binary format");
+            return -1;
+        }
+        rp_xgb_opts o = {0};
+        if (opts)
+            o = *opts;
+        o.legacy = true;
+        int rc = rp_xgb_from_buffer(json, jlen, &o, out, err);
+        free(json);
+        return rc;
+    }
     bool ubjson = i == 0 && len >= 2 && p[1] && strchr("iUIlL#$N}", p[1]);
     xv root = {0};
     conv c;
@@ -833,7 +845,7 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     rc = rp__model_adopt_image(image, ilen, opts && opts->format ? opts->format : "xgboost", out, err);
 done:
     if (rc < 0)
-        rp_error_prefix(err, "XGBoost %s model", ubjson ? "UBJSON" : "JSON");
+        rp_error_prefix(err, "XGBoost %s model", opts && opts->legacy ? "legacy binary" : ubjson ? "UBJSON" : "JSON");
     conv_free(&c);
     xv_free(&root);
     return rc;

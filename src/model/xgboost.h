@@ -5,8 +5,8 @@
  * regression objective (reg:squarederror, reg:linear), converted to the
  * native image: split "lt", per-node default_left (an absent feature is
  * missing for XGBoost), combine "sum" from base_score, accumulated in
- * float32 as XGBoost's predictor does.  The legacy binary format is refused
- * with a clear message.
+ * float32 as XGBoost's predictor does.  The legacy binary format is
+ * converted to JSON by libxgboost (xgboost_lib.h), loaded only then.
  *
  * Feature names come from a DictVectorizer pickled separately (the course's
  * preprocessor.b) or, failing that, from the model's feature_names. */
@@ -31,6 +31,7 @@ typedef struct rp_xgb_opts {
     /* Members about the container (JSON text without braces) put first in
      * the model's source; may be NULL. */
     const char *origin;
+    bool legacy;           /* the bytes are JSON converted from the legacy format */
     /* Column names from a preprocessor (DictVectorizer), or n_features 0. */
     uint32_t n_features;
     const char *const *feature_names;

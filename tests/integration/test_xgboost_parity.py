@@ -13,8 +13,9 @@ tests/tools/xgb_predict (the ridepred library: rp_model_load, or
 rp_model_load_preprocessed for `--preprocessor`; also its native round trip)
 on RIDEPRED_XGB_RECORDS (3000) prepared rides of 2021-02.  Every prediction
 must equal XGBoost's float32 prediction converted to double, exactly.
-Unsupported models (other objectives, gblinear, dart, the legacy binary
-format) are refused with messages naming what is refused.
+The legacy binary format (`model.xgb`) is read through libxgboost.
+Unsupported models (other objectives, gblinear, dart) are refused with
+messages naming what is refused.
 
 Env: RIDEPRED_BUILD_DIR (where xgb_predict is), RIDEPRED_DATA_DIR (missing:
 SKIP, exit 77; failure when CI is set).  Prints `N passed, N failed`.
@@ -242,8 +243,19 @@ def main():
         b.save_model(str(tmp / "dart.json"))
         check_refused("dart", tmp / "dart.json", "booster dart is not supported", pre)
         booster.save_model(str(tmp / "legacy.bin"))
-        check_refused("legacy binary", tmp / "legacy.bin", "legacy binary", pre)
-        check_refused("legacy binary without preprocessor", tmp / "legacy.bin", "legacy binary")
+        # The legacy binary format is read through libxgboost (converted to
+        # its JSON once): the same predictions.
+        check_parity("legacy binary --preprocessor", tmp / "legacy.bin", frides, want, pre)
+        check_parity("legacy binary, native round trip", tmp / "legacy.bin", frides, want, pre, tmp / "legacy.rpm")
+        check_refused("legacy binary without preprocessor", tmp / "legacy.bin", "legacy binary model: the XGBoost model has no feature names")
+        mlx = tmp / "mlflow-xgb"
+        mlmodel(mlx, "model.xgb", "RUN789", "xgb")
+        booster.save_model(str(mlx / "model.xgb"))
+        check_parity("MLflow xgboost flavor, model.xgb (legacy binary)", mlx, frides, want, pre)
+        check_source(mlx, pre, {"flavor": "xgboost", "file": "model.xgb",
+                                "serialization": "xgboost-legacy-binary (read by libxgboost)"})
+        (tmp / "garbage.bin").write_bytes(b"binf" + b"\x07" * 64)
+        check_refused("damaged legacy binary", tmp / "garbage.bin", "libxgboost cannot read it", pre)
         data = (tmp / "booster.ubj").read_bytes()
         (tmp / "trunc.ubj").write_bytes(data[: len(data) // 2])
         check_refused("truncated UBJSON", tmp / "trunc.ubj", "not valid UBJSON", pre)
