@@ -9,7 +9,7 @@ prepared rides of 2021-01; writes each with pickle protocols 2, 4 and 5, plus
 numpy globals are renamed to `numpy._core` (numpy >= 2), tree pickles whose
 node records carry scikit-learn >= 1.3's `missing_go_to_left` field, and
 big-endian arrays.  Each is served by `ridepred invoke --model FILE` on a
-Kinesis event of RIDEPRED_PICKLE_RECORDS (3000) real rides of 2021-02, and
+Kinesis events (5000 records each) of RIDEPRED_PICKLE_RECORDS (10000) real rides of 2021-02, and
 every prediction is compared with scikit-learn's `predict`: trees bit-exact,
 linear models within 1e-9 relative.  Hostile pickles are refused.
 
@@ -32,7 +32,8 @@ import ridepy  # noqa: E402
 
 BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
 N_TRAIN = int(os.environ.get("RIDEPRED_PICKLE_TRAIN", "20000"))
-N_EVAL = int(os.environ.get("RIDEPRED_PICKLE_RECORDS", "3000"))
+N_EVAL = int(os.environ.get("RIDEPRED_PICKLE_RECORDS", "10000"))
+EVENT_RECORDS = 5000
 LINEAR = {"linear", "ridge", "lasso", "elasticnet"}
 passed = failed = 0
 
@@ -91,14 +92,19 @@ def big_endian(nodes, values):
     return nodes.astype(nodes.dtype.newbyteorder(">")), values.astype(values.dtype.newbyteorder(">"))
 
 
-def invoke(model_path, event_path):
+def invoke(model_path, event_paths):
+    """Predictions for the events' records, in order (events of at most
+    EVENT_RECORDS records: Lambda's payload limit is 6 MiB)."""
     env = dict(os.environ, TEST_RUN="True", RUN_ID="parity")
-    p = subprocess.run([BIN, "invoke", "--model", str(model_path), str(event_path)],
-                       capture_output=True, env=env, timeout=300)
-    if p.returncode != 0:
-        return None, p.stderr.decode(errors="replace")[:400]
-    doc = json.loads(p.stdout)
-    return [r["prediction"]["ride_duration"] for r in doc["predictions"]], ""
+    preds = []
+    for event_path in event_paths:
+        p = subprocess.run([BIN, "invoke", "--model", str(model_path), str(event_path)],
+                           capture_output=True, env=env, timeout=300)
+        if p.returncode != 0:
+            return None, p.stderr.decode(errors="replace")[:400]
+        doc = json.loads(p.stdout)
+        preds += [r["prediction"]["ride_duration"] for r in doc["predictions"]]
+    return preds, ""
 
 
 def compare(label, kind, model_path, event_path, want):
@@ -177,8 +183,10 @@ def main():
     feats = [{"PU_DO": "%s_%s" % (pu, do), "trip_distance": d} for pu, do, d, _ in rides]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        event = tmp / "event.json"
-        ridepy.write_json(event, ridepy.kinesis_event(rides))
+        event = []
+        for k in range(0, len(rides), EVENT_RECORDS):
+            event.append(tmp / ("event-%d.json" % k))
+            ridepy.write_json(event[-1], ridepy.kinesis_event(rides[k:k + EVENT_RECORDS]))
         for kind in ["linear", "ridge", "lasso", "elasticnet", "tree", "forest", "extratrees", "gbr"]:
             pipe = make_pipeline(DictVectorizer(), regressor(kind))
             pipe.fit(dicts, y)

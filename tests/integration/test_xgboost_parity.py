@@ -11,7 +11,7 @@ DictVectorizer pickled alone (the course's preprocessor.b), and MLflow
 directories (xgboost flavor, written by hand), and serves each with
 tests/tools/xgb_predict (the ridepred library: rp_model_load, or
 rp_model_load_preprocessed for `--preprocessor`; also its native round trip)
-on RIDEPRED_XGB_RECORDS (3000) prepared rides of 2021-02.  Every prediction
+on RIDEPRED_XGB_RECORDS (10000) prepared rides of 2021-02.  Every prediction
 must equal XGBoost's float32 prediction converted to double, exactly.
 The legacy binary format (`model.xgb`) is read through libxgboost.
 Unsupported models (other objectives, gblinear, dart) are refused with
@@ -36,7 +36,7 @@ import ridepy  # noqa: E402
 BUILD_DIR = Path(os.environ.get("RIDEPRED_BUILD_DIR") or SOURCE_DIR / "build")
 TOOL = os.environ.get("RIDEPRED_XGB_PREDICT") or str(BUILD_DIR / "xgb_predict")
 N_TRAIN = int(os.environ.get("RIDEPRED_XGB_TRAIN", "20000"))
-N_EVAL = int(os.environ.get("RIDEPRED_XGB_RECORDS", "3000"))
+N_EVAL = int(os.environ.get("RIDEPRED_XGB_RECORDS", "10000"))
 ROUNDS = int(os.environ.get("RIDEPRED_XGB_ROUNDS", "50"))
 passed = failed = 0
 
