@@ -1,0 +1,113 @@
+/* See replay.h. */
+#include "service/replay.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/pyjson.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void put_id(rp_buf *b, int32_t v)
+{
+    if (v == RP_TRIPS_NULL_ID)
+        rp_buf_lit(b, "null");
+    else
+        rp_buf_printf(b, "%d", (int)v);
+}
+
+void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i)
+{
+    rp_buf_lit(b, "{\"ride\": {\"PULocationID\": ");
+    put_id(b, t->pu[i]);
+    rp_buf_lit(b, ", \"DOLocationID\": ");
+    put_id(b, t->dor[i]);
+    rp_buf_lit(b, ", \"trip_distance\": ");
+    if (isnan(t->distance[i]))
+        rp_buf_lit(b, "null");
+    else
+        rp_pyjson_double(b, t->distance[i]);
+    rp_buf_printf(b, "}, \"ride_id\": %zu}", i);
+}
+
+int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
+                  rp_replay_stats *st, rp_error *err)
+{
+    memset(st, 0, sizeof *st);
+    size_t start = o->start < t->n ? o->start : t->n;
+    size_t end = o->limit && o->limit < t->n - start ? start + o->limit : t->n;
+    size_t batch = o->batch ? o->batch : RP_STREAM_PUT_BATCH_MAX;
+    if (batch > RP_STREAM_PUT_BATCH_MAX)
+        batch = RP_STREAM_PUT_BATCH_MAX;
+    if (o->rate > 0 && batch > (size_t)ceil(o->rate / 10.0))
+        batch = (size_t)ceil(o->rate / 10.0); /* at least ten puts a second */
+
+    rp_put_entry *e = calloc(batch, sizeof *e);
+    rp_put_result *res = calloc(batch, sizeof *res);
+    size_t *offs = calloc(batch, sizeof *offs);
+    char(*keys)[24] = calloc(batch, sizeof *keys);
+    rp_buf data;
+    rp_buf_init(&data, (size_t)batch * 512);
+    int rc = -1;
+    if (!e || !res || !offs || !keys) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    double t0 = now_s();
+    for (size_t i = start; i < end;) {
+        if (o->stop && *o->stop)
+            break;
+        size_t n = end - i < batch ? end - i : batch;
+        rp_buf_reset(&data);
+        for (size_t k = 0; k < n; k++) {
+            offs[k] = data.len;
+            rp_replay_event(&data, t, i + k);
+            snprintf(keys[k], sizeof keys[k], "%zu", i + k);
+        }
+        if (data.failed) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t stop = k + 1 < n ? offs[k + 1] : data.len;
+            e[k] = (rp_put_entry){data.data + offs[k], stop - offs[k], keys[k], strlen(keys[k])};
+        }
+        if (rp_streams_put(s, name, e, n, res, err) < 0)
+            goto out;
+        for (size_t k = 0; k < n; k++) {
+            if (res[k].ok)
+                st->sent++;
+            else
+                st->failed++;
+        }
+        i += n;
+        st->seconds = now_s() - t0;
+        if (o->progress)
+            o->progress(o->progress_ctx, st, end - start);
+        if (o->rate > 0) {
+            /* Pace: record j of the replay is due at t0 + j / rate. */
+            double due = (double)(i - start) / o->rate - (now_s() - t0);
+            if (due > 0) {
+                struct timespec ts = {(time_t)due, (long)((due - floor(due)) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    st->seconds = now_s() - t0;
+    rc = 0;
+out:
+    rp_buf_cleanup(&data);
+    free(e);
+    free(res);
+    free(offs);
+    free(keys);
+    return rc;
+}

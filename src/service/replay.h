@@ -1,0 +1,50 @@
+/* Replaying real rides: the rows of a TLC trip file (src/data/trips.h) as
+ * the ride events of SPEC §1, put into a stream in file order.
+ *
+ * Row i becomes
+ *   {"ride": {"PULocationID": P, "DOLocationID": Q, "trip_distance": X}, "ride_id": i}
+ * written as Python's json.dumps writes the dict (X as repr(float); a null
+ * location or distance as null), with partition key str(i), i being the
+ * 0-based row number in the file.  Every row is sent, also those the
+ * course's filter would drop: the consumer answers for each ride. */
+#ifndef RP_SERVICE_REPLAY_H
+#define RP_SERVICE_REPLAY_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "data/trips.h"
+#include "ridepred/error.h"
+#include "ridepred/stream.h"
+
+/* Appends row i's ride event to b. */
+void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i);
+
+typedef struct rp_replay_stats {
+    size_t sent;        /* records the stream accepted */
+    size_t failed;      /* records it refused after retries */
+    double seconds;
+} rp_replay_stats;
+
+/* Called after each put batch (progress); may be NULL. */
+typedef void (*rp_replay_progress_fn)(void *ctx, const rp_replay_stats *st, size_t total);
+
+typedef struct rp_replay_opts {
+    size_t start;        /* first row */
+    size_t limit;        /* rows at most; 0: to the end */
+    double rate;         /* records per second; 0: as fast as possible */
+    size_t batch;        /* records per put; 0: 500 (PutRecords' maximum) */
+    volatile sig_atomic_t *stop; /* set (by a signal handler) to stop early; may be NULL */
+    rp_replay_progress_fn progress;
+    void *progress_ctx;
+} rp_replay_opts;
+
+/* Puts rows [start, start + limit) of t into stream `name` of s, in order.
+ * Returns 0 (stats say how many were refused), or -1 when a put failed as a
+ * whole (the stream is gone, the server is unreachable). */
+int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
+                  rp_replay_stats *st, rp_error *err);
+
+#endif

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""ridepred replay: the rides of a TLC file as ride events, in file order.
+
+Every row of green_tripdata_2021-02 is replayed into a local stream and read
+back; each record must be byte for byte what Python's json.dumps writes for
+{"ride": {"PULocationID": P, "DOLocationID": Q, "trip_distance": X},
+"ride_id": N} with the row's values as hyparquet reads them (an independent
+Parquet reader), N the row number, partition key str(N), in file order per
+partition.  Also: --start/--limit, --rate pacing, a CSV file, clear errors.
+
+Env: RIDEPRED_BIN, RIDEPRED_DATA_DIR (missing: SKIP, exit 77; failure when CI
+is set).  Prints `N passed, N failed`.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
+sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+import ridepy  # noqa: E402
+
+BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
+passed = failed = 0
+
+
+def result(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: " + what, flush=True)
+
+
+def rp(args, env, **kw):
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=env, timeout=300, **kw)
+
+
+def expected(i, row):
+    _, _, pu, do, dist = row
+    return json.dumps({"ride": {"PULocationID": pu, "DOLocationID": do, "trip_distance": dist}, "ride_id": i})
+
+
+def raw_data(line):
+    """The record's bytes as `ridepred read` embeds them (its last member)."""
+    k = line.index('"data": ')
+    return line[k + 8:-1]
+
+
+def main():
+    feb = ridepy.data_file(2)
+    if not feb.exists():
+        print("SKIP: TLC data not found in %s" % ridepy.data_dir())
+        return 1 if os.environ.get("CI") else 77
+    rows = ridepy.load_rides(feb)
+    with tempfile.TemporaryDirectory(prefix="rp-replay-") as tmp:
+        tmp = Path(tmp)
+        env = dict(os.environ, RIDEPRED_STREAM_BACKEND="local", RIDEPRED_LOCAL_STORE=str(tmp / "s.db"))
+        result(rp(["streams", "create", "rides", "--shards", "2"], env).returncode == 0, "create stream")
+
+        # Every row, as json.dumps writes it.
+        p = rp(["replay", str(feb), "--to", "rides"], env)
+        result(p.returncode == 0, "replay exit %d: %s" % (p.returncode, p.stderr[-300:]))
+        summary = json.loads(p.stdout or "{}")
+        result(summary.get("rows") == len(rows) and summary.get("sent") == len(rows) and summary.get("failed") == 0,
+               "summary %r for %d rows" % (summary, len(rows)))
+        p = rp(["read", "rides", "--from", "trim-horizon"], env)
+        result(p.returncode == 0, "read back: %s" % p.stderr[-300:])
+        lines = p.stdout.splitlines()
+        got = [json.loads(line) for line in lines]
+        result(len(got) == len(rows), "%d records read for %d rows" % (len(got), len(rows)))
+        bad, order_bad = 0, 0
+        last = {}
+        for line, rec in zip(lines, got):
+            i = int(rec["partition_key"])
+            data = raw_data(line)
+            if data != expected(i, rows[i]):
+                if bad < 3:
+                    print("  row %d: got %s want %s" % (i, data, expected(i, rows[i])))
+                bad += 1
+            if rec["shard"] in last and last[rec["shard"]] > i:
+                order_bad += 1
+            last[rec["shard"]] = i
+        result(bad == 0, "%d records differ from json.dumps of the row" % bad)
+        result(order_bad == 0, "%d records out of file order within a shard" % order_bad)
+        result(sorted(int(r["partition_key"]) for r in got) == list(range(len(rows))), "every row number once")
+
+        # --start and --limit.
+        rp(["streams", "create", "part", "--shards", "1"], env)
+        p = rp(["replay", str(feb), "--to", "part", "--start", "100", "--limit", "50"], env)
+        result(p.returncode == 0 and json.loads(p.stdout)["sent"] == 50, "start/limit: %s %s" % (p.stdout, p.stderr))
+        p = rp(["read", "part", "--from", "trim-horizon"], env)
+        ids = [json.loads(line)["data"]["ride_id"] for line in p.stdout.splitlines()]
+        result(ids == list(range(100, 150)), "start/limit rows %r" % ids[:5])
+
+        # --rate paces the puts.
+        rp(["streams", "create", "paced", "--shards", "1"], env)
+        t0 = time.monotonic()
+        p = rp(["replay", str(feb), "--to", "paced", "--limit", "300", "--rate", "1000"], env)
+        took = time.monotonic() - t0
+        result(p.returncode == 0 and 0.25 <= took <= 5.0, "300 rides at 1000/s took %.2f s" % took)
+
+        # A CSV file of the same columns gives the same events.
+        csv = tmp / "rides.csv"
+        with open(csv, "w") as f:
+            f.write("VendorID,lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n")
+            for r in rows[:20]:
+                f.write("2,%s,%s,%d,%d,%r\n" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r[0] / 1e6)),
+                                                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r[1] / 1e6)),
+                                                r[2], r[3], r[4]))
+        rp(["streams", "create", "csv", "--shards", "1"], env)
+        p = rp(["replay", str(csv), "--to", "csv"], env)
+        result(p.returncode == 0, "csv replay: %s" % p.stderr[-300:])
+        p = rp(["read", "csv", "--from", "trim-horizon"], env)
+        got = [raw_data(line) for line in p.stdout.splitlines()]
+        result(got == [expected(i, rows[i]) for i in range(20)], "csv events %r" % got[:2])
+
+        # Errors.
+        p = rp(["replay", str(tmp / "nope.parquet"), "--to", "rides"], env)
+        result(p.returncode == 3 and "nope.parquet" in p.stderr, "missing file: %d %s" % (p.returncode, p.stderr))
+        p = rp(["replay", str(feb), "--to", "no_such_stream"], env)
+        result(p.returncode == 3 and "no_such_stream" in p.stderr, "missing stream: %d %s" % (p.returncode, p.stderr))
+        p = rp(["replay", str(feb)], env)
+        result(p.returncode == 2 and "--to" in p.stderr, "no --to: %d" % p.returncode)
+        p = rp(["replay", str(feb), "--to", "rides", "--rate", "fast"], env)
+        result(p.returncode == 2 and "--rate" in p.stderr, "bad rate: %d %s" % (p.returncode, p.stderr))
+        p = rp(["replay", str(feb), "--to", "rides", "--start", "99999999"], env)
+        result(p.returncode == 3 and "past the end" in p.stderr, "start past end: %d %s" % (p.returncode, p.stderr))
+        result(rp(["replay", "--help"], env).returncode == 0, "--help")
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
