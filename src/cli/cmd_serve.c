@@ -1,12 +1,222 @@
-/* ridepred serve: NOT IMPLEMENTED YET (placeholder until its issue lands). */
+/* ridepred serve: the local invoke endpoint (src/service/serve.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
+#include "ridepred/log.h"
+#include "service/function.h"
+#include "service/serve.h"
+
+static const char help[] =
+    "usage: ridepred serve [--listen 127.0.0.1:8080] [--model PATH] [OPTIONS]\n"
+    "\n"
+    "Serves the function over HTTP as the Lambda container image does on :8080\n"
+    "(the Runtime Interface Emulator), so the course's test_docker.py runs against it:\n"
+    "\n"
+    "  POST /2015-03-31/functions/function/invocations   the event; answers 200\n"
+    "       with the handler's response (a function error such as InvalidEvent:\n"
+    "       200 with the error body and X-Amz-Function-Error: Unhandled); a body\n"
+    "       over 6 MiB: 413\n"
+    "  GET  /healthz    {\"status\": \"ok\", \"version\": ...}\n"
+    "  GET  /metrics    Prometheus text: invocations, records, failures, latency\n"
+    "\n"
+    "Requests are served in parallel by a pool of threads, each with its own\n"
+    "handler and stream connection; answers and published records are those of\n"
+    "`ridepred invoke`.  SIGINT or SIGTERM stops it: no new connections, the\n"
+    "requests in flight are answered, a summary is logged, exit 0.\n"
+    "\n"
+    "options:\n"
+    "  --listen ADDR         HOST:PORT or [IPV6]:PORT (default 127.0.0.1:8080;\n"
+    "                        port 0 picks a free one, logged at start)\n"
+    "  --threads N           pool threads (default: the number of CPUs)\n"
+    "  --max-connections N   open connections at most (default 1024); more are\n"
+    "                        accepted and closed at once\n"
+    "  --idle-timeout S      close a connection idle for S seconds (default 30)\n"
+    "  --drain-timeout S     at stop, wait at most S seconds for requests in\n"
+    "                        flight (default 10)\n"
+    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
+    "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
+    "                        directory, local or s3://BUCKET/PREFIX (default:\n"
+    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"
+    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
+    "  --no-cache            download an s3:// model again instead of using the\n"
+    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"
+    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
+    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
+    "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
+    "                        run id, else the model's own version, else \"unknown\")\n"
+    "  --predictions-stream S  where predictions are published (default:\n"
+    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"
+    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+    RP_STREAM_OPTS_HELP
+    "  --log-format F        text or json\n"
+    "  --log-level L         debug, info, warn, error or off\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"
+    "of a Kinesis event is put to the predictions stream, as the Lambda function\n"
+    "does; a record that could not be published is named in batchItemFailures.\n"
+    "\n"
+    "exit status: 0 stopped by SIGINT/SIGTERM; 2 bad usage (options, a malformed\n"
+    "--listen); 3 could not start (model, address in use, libmicrohttpd missing).\n";
+
+/* A positive integer option; prints why and returns -1 when it is not. */
+static int parse_count(const char *opt, const char *arg, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < 1 || (unsigned long)v > max) {
+        rp_cli_error("%s: give a whole number from 1 to %u, not '%s'", opt, max, arg);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
 
 int rp_cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ridepred serve: not implemented yet\n");
-    return RP_EXIT_FAILURE;
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-connections", required_argument, NULL, 'c'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"drain-timeout", required_argument, NULL, 'd'},
+        {"model", required_argument, NULL, 'm'},
+        {"run-id", required_argument, NULL, 'r'},
+        {"model-version", required_argument, NULL, 'v'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"predictions-stream", required_argument, NULL, 'P'},
+        {"preprocessor", required_argument, NULL, 'X'},
+        {"no-cache", no_argument, NULL, 'C'},
+        {"test-run", no_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    rp_stream_config scfg = {0};
+    rp_serve_config cfg = {0};
+    unsigned drain_s = 10;
+    const char *out_stream = NULL, *preprocessor = NULL;
+    bool test_run = false;
+    const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
+               *log_level = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        if (r < 0)
+            return RP_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 'l': cfg.listen = optarg; break;
+        case 't':
+            if (parse_count("--threads", optarg, 1024, &cfg.threads) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'c':
+            if (parse_count("--max-connections", optarg, 1000000, &cfg.max_connections) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'i':
+            if (parse_count("--idle-timeout", optarg, 86400, &cfg.timeout_s) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'd':
+            if (parse_count("--drain-timeout", optarg, 3600, &drain_s) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'P': out_stream = optarg; break;
+        case 'X': preprocessor = optarg; break;
+        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
+        case 'T': test_run = true; break;
+        case 'm': model_flag = optarg; break;
+        case 'r': run_id = optarg; break;
+        case 'v': model_version = optarg; break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': fputs(help, stdout); return RP_EXIT_OK;
+        default: fputs(help, stderr); return RP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ridepred serve: unexpected argument '%s'\n\n%s", argv[optind], help);
+        return RP_EXIT_USAGE;
+    }
+    if (rp_cli_logging(log_format, log_level) < 0)
+        return RP_EXIT_USAGE;
+    if (run_id)
+        setenv("RUN_ID", run_id, 1);
+    if (model_version)
+        setenv("MODEL_VERSION", model_version, 1);
+    const char *location = rp_cli_model_location(model_flag);
+    if (!location)
+        return RP_EXIT_USAGE;
+
+    /* SIGINT/SIGTERM are blocked here, before any thread starts (threads
+     * inherit the mask), and taken with sigwait below: no handler runs in
+     * the middle of a request. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = RP_EXIT_FAILURE;
+    rp_function *fn = NULL;
+    rp_serve *srv = NULL;
+    rp_error err;
+    rp_function_config fcfg = {.model_location = location,
+                               .preprocessor = preprocessor,
+                               .predictions_stream = out_stream,
+                               .test_run = test_run,
+                               .streams = scfg};
+    if (rp_function_open(&fcfg, &fn, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        goto out;
+    }
+    if (rp_serve_start(fn, &cfg, &srv, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        if (err.code == RP_ERR_INVALID)
+            rc = RP_EXIT_USAGE; /* a malformed --listen */
+        goto out;
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%u", rp_serve_port(srv));
+    const char *stream = rp_function_predictions_stream(fn);
+    rp_log(RP_LOG_INFO, "serving", "listen", cfg.listen ? cfg.listen : "127.0.0.1:8080", "port", port,
+           "version", rp_function_version(fn), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
+
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0) {
+    }
+    rp_serve_stats st;
+    unsigned abandoned = rp_serve_stop(srv, drain_s * 1000u, &st);
+    srv = NULL;
+    char n_inv[24], n_ok[24], n_err[24], n_big[24], n_rec[24], n_fail[24], n_pub[24], n_left[24];
+    snprintf(n_inv, sizeof n_inv, "%llu", (unsigned long long)st.invocations);
+    snprintf(n_ok, sizeof n_ok, "%llu", (unsigned long long)st.ok);
+    snprintf(n_err, sizeof n_err, "%llu", (unsigned long long)st.function_errors);
+    snprintf(n_big, sizeof n_big, "%llu", (unsigned long long)st.too_large);
+    snprintf(n_rec, sizeof n_rec, "%llu", (unsigned long long)st.records);
+    snprintf(n_fail, sizeof n_fail, "%llu", (unsigned long long)st.record_failures);
+    snprintf(n_pub, sizeof n_pub, "%llu", (unsigned long long)st.published);
+    snprintf(n_left, sizeof n_left, "%u", abandoned);
+    rp_log(abandoned ? RP_LOG_WARN : RP_LOG_INFO, "stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           "invocations", n_inv, "ok", n_ok, "function_errors", n_err, "too_large", n_big, "records", n_rec,
+           "record_failures", n_fail, "published", n_pub, "abandoned_requests", n_left, NULL);
+    rc = RP_EXIT_OK;
+out:
+    rp_serve_stop(srv, 0, NULL);
+    rp_function_close(fn);
+    return rc;
 }

@@ -25,6 +25,7 @@ struct rp_worker {
     rp_handler *h;
     rp_streams *s;
     atomic_bool hold;
+    _Atomic unsigned long long published;
 };
 
 static char *dup_or_null(const char *s)
@@ -139,7 +140,12 @@ static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *re
         }
         return rp_error_set(err, RP_ERR_LIMIT, "publishing held: the deadline is near");
     }
-    return rp_streams_put(w->s, w->f->stream_name, e, n, res, err);
+    int rc = rp_streams_put(w->s, w->f->stream_name, e, n, res, err);
+    unsigned long long ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += res[i].ok;
+    atomic_fetch_add_explicit(&w->published, ok, memory_order_relaxed);
+    return rc;
 }
 
 rp_worker *rp_worker_new(rp_function *f, rp_error *err)
@@ -151,6 +157,7 @@ rp_worker *rp_worker_new(rp_function *f, rp_error *err)
     }
     w->f = f;
     atomic_init(&w->hold, false);
+    atomic_init(&w->published, 0);
     rp_handler_config hcfg = {.version = f->version, .log_failures = true};
     if (f->publish) {
         if (rp_streams_open(f->backend, &f->streams, &w->s, err) < 0) {
@@ -183,6 +190,11 @@ void rp_worker_free(rp_worker *w)
 int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res)
 {
     return rp_handler_invoke(w->h, event, len, res);
+}
+
+unsigned long long rp_worker_published(const rp_worker *w)
+{
+    return atomic_load_explicit(&((rp_worker *)w)->published, memory_order_relaxed);
 }
 
 void rp_worker_hold_publishing(rp_worker *w, bool hold)

@@ -57,6 +57,9 @@ void rp_worker_free(rp_worker *w);
 /* Runs the handler on one event (see rp_handler_invoke). */
 int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res);
 
+/* Records this worker has published so far (puts the stream accepted). */
+unsigned long long rp_worker_published(const rp_worker *w);
+
 /* Stops (true) or resumes (false) publishing for the next invocations: a
  * Lambda deadline that is too close.  Records not published are reported
  * as batchItemFailures, as a failed put would be. */

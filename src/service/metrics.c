@@ -1,0 +1,359 @@
+/* Prometheus metrics: a registry of atomically updated values and their
+ * text exposition (see metrics.h). */
+#include "service/metrics.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pyfloat.h"
+
+const double rp_metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
+    0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01,     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    10.0,
+};
+
+typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } kind;
+
+struct rp_counter {
+    _Atomic uint64_t v;
+};
+
+/* A double kept as its bit pattern, so that it can be updated atomically. */
+struct rp_gauge {
+    _Atomic uint64_t bits;
+};
+
+struct rp_histogram {
+    size_t n;                  /* finite bounds; n + 1 buckets */
+    double *bounds;
+    _Atomic uint64_t *buckets; /* not cumulative; the last is +Inf */
+    _Atomic uint64_t sum_bits;
+};
+
+typedef struct entry {
+    kind kind;
+    char *name, *help, *labels;
+    union {
+        struct rp_counter c;
+        struct rp_gauge g;
+        struct rp_histogram h;
+    } u;
+} entry;
+
+struct rp_metrics {
+    entry **v;
+    size_t n, cap;
+};
+
+static uint64_t dbits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static double bitsd(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static void atomic_add_double(_Atomic uint64_t *bits, double delta)
+{
+    uint64_t old = atomic_load_explicit(bits, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(bits, &old, dbits(bitsd(old) + delta), memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+rp_metrics *rp_metrics_new(void)
+{
+    return calloc(1, sizeof(rp_metrics));
+}
+
+static void entry_free(entry *e)
+{
+    if (!e)
+        return;
+    if (e->kind == KIND_HISTOGRAM) {
+        free(e->u.h.bounds);
+        free((void *)e->u.h.buckets);
+    }
+    free(e->name);
+    free(e->help);
+    free(e->labels);
+    free(e);
+}
+
+void rp_metrics_free(rp_metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        entry_free(m->v[i]);
+    free(m->v);
+    free(m);
+}
+
+static bool valid_name(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        if (!alpha && !(p > s && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+static entry *add(rp_metrics *m, kind k, const char *name, const char *help, const char *labels)
+{
+    if (!m || !valid_name(name) || (help && strchr(help, '\n')) || (labels && strchr(labels, '\n')))
+        return NULL;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        entry **v = realloc(m->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        m->v = v;
+        m->cap = cap;
+    }
+    entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    bool oom = false;
+    e->kind = k;
+    e->name = dup_or_null(name, &oom);
+    e->help = dup_or_null(help ? help : "", &oom);
+    e->labels = labels && *labels ? dup_or_null(labels, &oom) : NULL;
+    if (oom) {
+        entry_free(e);
+        return NULL;
+    }
+    m->v[m->n++] = e;
+    return e;
+}
+
+rp_counter *rp_metrics_counter(rp_metrics *m, const char *name, const char *help, const char *labels)
+{
+    entry *e = add(m, KIND_COUNTER, name, help, labels);
+    return e ? &e->u.c : NULL;
+}
+
+rp_gauge *rp_metrics_gauge(rp_metrics *m, const char *name, const char *help, const char *labels)
+{
+    entry *e = add(m, KIND_GAUGE, name, help, labels);
+    if (!e)
+        return NULL;
+    atomic_init(&e->u.g.bits, dbits(0.0));
+    return &e->u.g;
+}
+
+rp_histogram *rp_metrics_histogram(rp_metrics *m, const char *name, const char *help, const char *labels,
+                                   const double *bounds, size_t nbounds)
+{
+    for (size_t i = 0; i < nbounds; i++)
+        if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
+            return NULL;
+    double *b = malloc((nbounds ? nbounds : 1) * sizeof *b);
+    _Atomic uint64_t *buckets = calloc(nbounds + 1, sizeof *buckets);
+    if (!b || !buckets) {
+        free(b);
+        free((void *)buckets);
+        return NULL;
+    }
+    entry *e = add(m, KIND_HISTOGRAM, name, help, labels);
+    if (!e) {
+        free(b);
+        free((void *)buckets);
+        return NULL;
+    }
+    if (nbounds)
+        memcpy(b, bounds, nbounds * sizeof *b);
+    for (size_t i = 0; i <= nbounds; i++)
+        atomic_init(&buckets[i], 0);
+    e->u.h.n = nbounds;
+    e->u.h.bounds = b;
+    e->u.h.buckets = buckets;
+    atomic_init(&e->u.h.sum_bits, dbits(0.0));
+    return &e->u.h;
+}
+
+void rp_counter_add(rp_counter *c, uint64_t n)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
+}
+
+uint64_t rp_counter_value(const rp_counter *c)
+{
+    return c ? atomic_load_explicit(&((rp_counter *)c)->v, memory_order_relaxed) : 0;
+}
+
+void rp_gauge_set(rp_gauge *g, double v)
+{
+    if (g)
+        atomic_store_explicit(&g->bits, dbits(v), memory_order_relaxed);
+}
+
+void rp_gauge_add(rp_gauge *g, double delta)
+{
+    if (g)
+        atomic_add_double(&g->bits, delta);
+}
+
+double rp_gauge_value(const rp_gauge *g)
+{
+    return g ? bitsd(atomic_load_explicit(&((rp_gauge *)g)->bits, memory_order_relaxed)) : 0.0;
+}
+
+void rp_histogram_observe(rp_histogram *h, double v)
+{
+    if (!h)
+        return;
+    /* Linear search: a handful of buckets, most observations in the first. */
+    size_t i = 0;
+    while (i < h->n && !(v <= h->bounds[i]))
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_add_double(&h->sum_bits, v);
+}
+
+uint64_t rp_histogram_count(const rp_histogram *h)
+{
+    uint64_t n = 0;
+    if (h)
+        for (size_t i = 0; i <= h->n; i++)
+            n += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+    return n;
+}
+
+double rp_histogram_sum(const rp_histogram *h)
+{
+    return h ? bitsd(atomic_load_explicit(&((rp_histogram *)h)->sum_bits, memory_order_relaxed)) : 0.0;
+}
+
+/* Prometheus reads Go's float syntax: Python's repr is a subset of it,
+ * except for the names of the non-finite values. */
+static void put_double(rp_buf *out, double v)
+{
+    if (isnan(v)) {
+        rp_buf_lit(out, "NaN");
+    } else if (isinf(v)) {
+        rp_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+    } else {
+        char s[RP_PYFLOAT_MAX];
+        size_t n = rp_pyfloat_repr(v, s);
+        rp_buf_append(out, s, n);
+    }
+}
+
+static void put_help(rp_buf *out, const char *help)
+{
+    for (const char *p = help; *p; p++) {
+        if (*p == '\\')
+            rp_buf_lit(out, "\\\\");
+        else
+            rp_buf_putc(out, *p);
+    }
+}
+
+/* name{labels,extra} or name{extra} or name{labels} or name. */
+static void put_series(rp_buf *out, const char *name, const char *suffix, const char *labels, const char *extra)
+{
+    rp_buf_puts(out, name);
+    rp_buf_puts(out, suffix);
+    if (labels || extra) {
+        rp_buf_putc(out, '{');
+        if (labels)
+            rp_buf_puts(out, labels);
+        if (labels && extra)
+            rp_buf_putc(out, ',');
+        if (extra)
+            rp_buf_puts(out, extra);
+        rp_buf_putc(out, '}');
+    }
+    rp_buf_putc(out, ' ');
+}
+
+static void render_entry(const entry *e, rp_buf *out)
+{
+    switch (e->kind) {
+    case KIND_COUNTER:
+        put_series(out, e->name, "", e->labels, NULL);
+        rp_buf_printf(out, "%llu\n", (unsigned long long)rp_counter_value(&e->u.c));
+        break;
+    case KIND_GAUGE:
+        put_series(out, e->name, "", e->labels, NULL);
+        put_double(out, rp_gauge_value(&e->u.g));
+        rp_buf_putc(out, '\n');
+        break;
+    case KIND_HISTOGRAM: {
+        const struct rp_histogram *h = &e->u.h;
+        uint64_t cum = 0;
+        for (size_t i = 0; i <= h->n; i++) {
+            cum += atomic_load_explicit(&((struct rp_histogram *)h)->buckets[i], memory_order_relaxed);
+            char le[RP_PYFLOAT_MAX + 8];
+            if (i < h->n) {
+                char s[RP_PYFLOAT_MAX];
+                rp_pyfloat_repr(h->bounds[i], s);
+                snprintf(le, sizeof le, "le=\"%s\"", s);
+            } else {
+                snprintf(le, sizeof le, "le=\"+Inf\"");
+            }
+            put_series(out, e->name, "_bucket", e->labels, le);
+            rp_buf_printf(out, "%llu\n", (unsigned long long)cum);
+        }
+        put_series(out, e->name, "_sum", e->labels, NULL);
+        put_double(out, rp_histogram_sum(h));
+        rp_buf_putc(out, '\n');
+        /* The count is the +Inf bucket of the same snapshot. */
+        put_series(out, e->name, "_count", e->labels, NULL);
+        rp_buf_printf(out, "%llu\n", (unsigned long long)cum);
+        break;
+    }
+    }
+}
+
+static const char *kind_name(kind k)
+{
+    return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
+}
+
+int rp_metrics_render(const rp_metrics *m, rp_buf *out)
+{
+    if (!m)
+        return out->failed ? -1 : 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const entry *e = m->v[i];
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(m->v[j]->name, e->name) == 0;
+        if (seen)
+            continue;
+        rp_buf_printf(out, "# HELP %s ", e->name);
+        put_help(out, e->help);
+        rp_buf_printf(out, "\n# TYPE %s %s\n", e->name, kind_name(e->kind));
+        for (size_t j = i; j < m->n; j++)
+            if (strcmp(m->v[j]->name, e->name) == 0)
+                render_entry(m->v[j], out);
+    }
+    return out->failed ? -1 : 0;
+}

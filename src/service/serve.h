@@ -1,0 +1,59 @@
+/* The local invoke endpoint: the function behind HTTP, answering as the
+ * Lambda container image's Runtime Interface Emulator does (SPEC §7).
+ *
+ *   POST /2015-03-31/functions/function/invocations
+ *        200 + the handler's response; a function error (InvalidEvent, ...)
+ *        is 200 too, with the error body and X-Amz-Function-Error: Unhandled;
+ *        a body over 6 MiB: 413 (not buffered); another method: 405
+ *   GET  /healthz   200 {"status": "ok", "version": ..., ...}
+ *   GET  /metrics   Prometheus text (see docs/serve.md for the series)
+ *   anything else   404
+ *
+ * Requests are served in parallel by a pool of threads; each thread runs its
+ * own rp_worker (made on its first invocation, freed at stop), so answers and
+ * published records are those of `ridepred invoke`. */
+#ifndef RP_SERVICE_SERVE_H
+#define RP_SERVICE_SERVE_H
+
+#include <stdint.h>
+
+#include "ridepred/error.h"
+#include "service/function.h"
+
+#define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
+
+typedef struct rp_serve_config {
+    const char *listen;        /* HOST:PORT, [IPV6]:PORT; NULL: 127.0.0.1:8080 */
+    unsigned threads;          /* 0: the number of online CPUs */
+    unsigned max_connections;  /* 0: 1024 */
+    unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+} rp_serve_config;
+
+typedef struct rp_serve rp_serve;
+
+/* What was served so far (also on /metrics). */
+typedef struct rp_serve_stats {
+    uint64_t invocations;      /* every POST to the invoke path */
+    uint64_t ok;               /* answered by the handler */
+    uint64_t function_errors;  /* answered with an error body */
+    uint64_t too_large;        /* refused with 413 */
+    uint64_t internal_errors;  /* 500: no worker, out of memory */
+    uint64_t records, record_failures, published;
+} rp_serve_stats;
+
+/* Starts serving fn (which must outlive the server).  Returns 0, or -1 with
+ * err saying why (address, port in use, libmicrohttpd missing). */
+int rp_serve_start(rp_function *fn, const rp_serve_config *cfg, rp_serve **out, rp_error *err);
+
+/* The port bound (useful with port 0). */
+unsigned rp_serve_port(const rp_serve *s);
+
+void rp_serve_stats_get(const rp_serve *s, rp_serve_stats *out);
+
+/* Stops accepting, lets the requests in flight finish (up to drain_ms),
+ * closes every connection, fills *final (when not NULL) with the stats of
+ * the whole run, and frees the workers and s (NULL is ignored).  Returns
+ * the number of requests abandoned (0 on a clean stop). */
+unsigned rp_serve_stop(rp_serve *s, unsigned drain_ms, rp_serve_stats *final);
+
+#endif
