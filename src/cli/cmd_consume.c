@@ -1,12 +1,281 @@
-/* ridepred consume: NOT IMPLEMENTED YET (placeholder until its issue lands). */
+#define _XOPEN_SOURCE 700 /* strptime */
+/* ridepred consume: Lambda's Kinesis event source mapping in one process
+ * (src/consume/consumer.h, docs/consumer.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
+#include "consume/consumer.h"
+#include "service/function.h"
+
+static const char help[] =
+    "usage: ridepred consume --from IN --to OUT [--model PATH] [OPTIONS]\n"
+    "\n"
+    "Reads every shard of the stream IN, runs the handler on Lambda-shaped\n"
+    "Kinesis events of its records (as Lambda's event source mapping does),\n"
+    "publishes the predictions to OUT, then checkpoints.  At least once: a\n"
+    "record is checkpointed only after its prediction is stored in OUT (or it\n"
+    "went to the dead-letter stream); after a crash the next start resumes\n"
+    "from the last checkpoint.  Order is kept per shard; a closed parent shard\n"
+    "is read to its end before its children.  Several consumers with the same\n"
+    "--group share the shards through leases.  SIGINT/SIGTERM: finish the batch\n"
+    "in hand, checkpoint, exit 0.  docs/consumer.md has the details.\n"
+    "\n"
+    "options:\n"
+    "  --from IN             the source stream (kinesis:NAME, local:NAME or NAME)\n"
+    "  --to OUT              the predictions stream (default: $PREDICTIONS_STREAM_NAME,\n"
+    "                        else ride_predictions)\n"
+    "  --model PATH          the model, as for invoke (default: $MODEL_LOCATION, else\n"
+    "                        s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
+    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
+    "  --no-cache            download an s3:// model again\n"
+    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
+    "  --model-version V     the version reported (default: $MODEL_VERSION, ...)\n"
+    "  --batch-size N        records per event, 1..10000 (default 100); an event also\n"
+    "                        stays under the handler's 6 MiB limit\n"
+    "  --batch-window-ms MS  wait up to MS for a full batch (default 0: invoke as soon\n"
+    "                        as records are read; at most 300000)\n"
+    "  --starting-position P trim-horizon (default), latest, or time:ISO8601, for\n"
+    "                        shards the group has no checkpoint for yet (children\n"
+    "                        of resharding found later start at trim-horizon)\n"
+    "  --max-retries N       retries of a failing batch before its failed records go\n"
+    "                        to the dead-letter stream (default 3; -1: forever)\n"
+    "  --bisect-on-error     split a batch that fails as a whole in two and retry the\n"
+    "                        halves separately\n"
+    "  --dead-letter STREAM  where records go after their retries, one JSON record\n"
+    "                        each (without it they are logged and dropped)\n"
+    "  --group NAME          the consumer group sharing checkpoints and leases\n"
+    "                        (default: the output stream, e.g. local:ride_predictions)\n"
+    "  --checkpoint-store PATH  the SQLite file of checkpoints and leases (default:\n"
+    "                        checkpoints.db next to the local store for a local\n"
+    "                        source, else ~/.local/state/ridepred/checkpoints.db)\n"
+    "  --lease-ms MS         shard lease time (default 10000; renewed every third)\n"
+    "  --poll-ms MS          idle poll interval per shard (default 10 local, 250 Kinesis)\n"
+    "  --log-interval-ms MS  summary log interval (default 5000)\n"
+    "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
+    "                        (HOST:PORT; port 0 picks a free one, logged)\n"
+    RP_STREAM_OPTS_HELP
+    "  --log-format F        text or json\n"
+    "  --log-level L         debug, info, warn, error or off\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "exit status: 0 stopped by SIGINT/SIGTERM after checkpointing; 2 bad usage;\n"
+    "3 could not run (model, streams, checkpoint store).\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int parse_u32(const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "ridepred consume: %s must be an integer from %ld to %ld, not '%s'\n", opt, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_start(const char *s, rp_iterator_type *type, int64_t *ts)
+{
+    if (!strcmp(s, "trim-horizon") || !strcmp(s, "TRIM_HORIZON")) {
+        *type = RP_ITER_TRIM_HORIZON;
+        return 0;
+    }
+    if (!strcmp(s, "latest") || !strcmp(s, "LATEST")) {
+        *type = RP_ITER_LATEST;
+        return 0;
+    }
+    if (!strncmp(s, "time:", 5)) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *rest = strptime(s + 5, "%Y-%m-%dT%H:%M:%S", &tm);
+        int ms = 0;
+        if (rest && *rest == '.') {
+            int digits = 0;
+            for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
+                if (digits < 3)
+                    ms = ms * 10 + (*rest - '0');
+            for (; digits < 3; digits++)
+                ms *= 10;
+        }
+        if (rest && (!strcmp(rest, "Z") || !strcmp(rest, "+00:00") || !*rest)) {
+            *type = RP_ITER_AT_TIMESTAMP;
+            *ts = (int64_t)timegm(&tm) * 1000 + ms;
+            return 0;
+        }
+    }
+    fprintf(stderr, "ridepred consume: --starting-position must be trim-horizon, latest or time:ISO8601 (e.g. time:2026-11-25T10:00:00Z), not '%s'\n", s);
+    return -1;
+}
 
 int rp_cmd_consume(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ridepred consume: not implemented yet\n");
-    return RP_EXIT_FAILURE;
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"model", required_argument, NULL, 'm'},
+        {"preprocessor", required_argument, NULL, 'X'},
+        {"no-cache", no_argument, NULL, 'C'},
+        {"run-id", required_argument, NULL, 'r'},
+        {"model-version", required_argument, NULL, 'v'},
+        {"batch-size", required_argument, NULL, 'b'},
+        {"batch-window-ms", required_argument, NULL, 'w'},
+        {"starting-position", required_argument, NULL, 's'},
+        {"max-retries", required_argument, NULL, 'R'},
+        {"bisect-on-error", no_argument, NULL, 'B'},
+        {"dead-letter", required_argument, NULL, 'D'},
+        {"group", required_argument, NULL, 'g'},
+        {"checkpoint-store", required_argument, NULL, 'c'},
+        {"lease-ms", required_argument, NULL, 'l'},
+        {"poll-ms", required_argument, NULL, 'p'},
+        {"log-interval-ms", required_argument, NULL, 'i'},
+        {"metrics-listen", required_argument, NULL, 'M'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_ITER_TRIM_HORIZON, .max_retries = 3};
+    const char *to = NULL, *model_flag = NULL, *preprocessor = NULL, *run_id = NULL, *model_version = NULL,
+               *log_format = NULL, *log_level = NULL;
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rp_cli_stream_opt(c, optarg, &cc.streams);
+        if (r < 0)
+            return RP_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 'f': cc.from = optarg; break;
+        case 't': to = optarg; break;
+        case 'm': model_flag = optarg; break;
+        case 'X': preprocessor = optarg; break;
+        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
+        case 'r': run_id = optarg; break;
+        case 'v': model_version = optarg; break;
+        case 'b':
+            if (parse_u32("--batch-size", optarg, 1, RP_CONSUME_BATCH_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.batch_size = (uint32_t)v;
+            break;
+        case 'w':
+            if (parse_u32("--batch-window-ms", optarg, 0, RP_CONSUME_WINDOW_MS_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.batch_window_ms = (uint32_t)v;
+            break;
+        case 's':
+            if (parse_start(optarg, &cc.start_type, &cc.start_timestamp_ms) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'R':
+            if (parse_u32("--max-retries", optarg, -1, RP_CONSUME_RETRIES_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.max_retries = (int32_t)v;
+            break;
+        case 'B': cc.bisect_on_error = true; break;
+        case 'D': cc.dead_letter = optarg; break;
+        case 'g':
+            if (!*optarg || strlen(optarg) > 256) {
+                fprintf(stderr, "ridepred consume: --group must be 1 to 256 characters\n");
+                return RP_EXIT_USAGE;
+            }
+            cc.group = optarg;
+            break;
+        case 'c': cc.checkpoint_store = optarg; break;
+        case 'l':
+            if (parse_u32("--lease-ms", optarg, 300, 3600000, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.lease_ms = (uint32_t)v;
+            break;
+        case 'p':
+            if (parse_u32("--poll-ms", optarg, 1, 60000, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.poll_ms = (uint32_t)v;
+            break;
+        case 'i':
+            if (parse_u32("--log-interval-ms", optarg, 100, 3600000, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.log_interval_ms = (uint32_t)v;
+            break;
+        case 'M': cc.metrics_listen = optarg; break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': fputs(help, stdout); return RP_EXIT_OK;
+        default: fputs(help, stderr); return RP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ridepred consume: unexpected argument '%s'\n\n%s", argv[optind], help);
+        return RP_EXIT_USAGE;
+    }
+    if (!cc.from) {
+        fprintf(stderr, "ridepred consume: --from STREAM is required\n\n%s", help);
+        return RP_EXIT_USAGE;
+    }
+    if (rp_cli_logging(log_format, log_level) < 0)
+        return RP_EXIT_USAGE;
+    if (run_id)
+        setenv("RUN_ID", run_id, 1);
+    if (model_version)
+        setenv("MODEL_VERSION", model_version, 1);
+    const char *tr = getenv("TEST_RUN");
+    if (tr && !strcmp(tr, "True")) {
+        rp_cli_error("TEST_RUN=True publishes nothing, but consume exists to publish: unset TEST_RUN");
+        return RP_EXIT_USAGE;
+    }
+    const char *location = rp_cli_model_location(model_flag);
+    if (!location)
+        return RP_EXIT_USAGE;
+
+    int rc = RP_EXIT_FAILURE;
+    rp_function *fn = NULL;
+    rp_consumer *con = NULL;
+    rp_error err;
+    rp_function_config fcfg = {.model_location = location,
+                               .preprocessor = preprocessor,
+                               .predictions_stream = to,
+                               .streams = cc.streams};
+    if (rp_function_open(&fcfg, &fn, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        goto out;
+    }
+    cc.function = fn;
+    if (rp_consumer_new(&cc, &con, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (rp_consumer_run(con, &stop_flag, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        goto out;
+    }
+    rc = RP_EXIT_OK;
+out:
+    rp_consumer_free(con);
+    rp_function_close(fn);
+    return rc;
 }

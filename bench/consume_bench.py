@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""`ridepred consume` end to end: put -> consume -> publish -> readable.
+
+    bench/consume_bench.py BUILD_DIR [--records N] [--latency-seconds S] [--no-kinesalite]
+
+Builds bench/consume_bench.c (the producer and the reader, one process, two
+threads) against BUILD_DIR's libraries, starts `ridepred consume` between
+two streams, and measures:
+
+  throughput  N rides (default 200,000) put as fast as the producer can
+              (PutRecords of 500); the rate is N over the time from the first
+              put to the last prediction readable in OUT
+  latency     1,000 rides/s for S seconds (default 10), PutRecords of 10
+              every 10 ms; per ride, put -> its prediction readable in OUT
+
+on the local store (a linear model; IN of 1 shard for throughput, 2 for
+latency; OUT of 1 shard), and against kinesalite (npm, 127.0.0.1, in
+memory): kinesalite's own ceiling (the same producer putting only) beside
+the consumer's end-to-end rate.  Prints a Markdown table and one JSON line.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LAUNCHER = ROOT / "tests" / "tools" / "kinesis_peer.mjs"
+
+
+def build_tool(build, out):
+    libs = subprocess.run(["pkg-config", "--libs", "sqlite3", "libcrypto", "libxxhash", "yaml-0.1"],
+                          check=True, capture_output=True, text=True).stdout.split()
+    cmd = ["cc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L",
+           "-D_DEFAULT_SOURCE", f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}", str(HERE / "consume_bench.c"),
+           str(build / "libridepred_stream.a"), str(build / "libridepred_core.a")] + libs + \
+          ["-lm", "-ldl", "-lpthread", "-o", str(out)]
+    subprocess.run(cmd, check=True)
+
+
+def write_model(path):
+    feats = [f"PU_DO={a}_{b}" for a in range(1, 266, 13) for b in range(1, 266, 11)]
+    with open(path, "w") as f:
+        json.dump({"format": "ridepred.model/1", "version": "bench", "features": feats + ["trip_distance"],
+                   "estimator": {"type": "linear", "coef": [0.1] * len(feats) + [2.9], "intercept": 8.5}}, f)
+
+
+class Run:
+    def __init__(self, build, tool, tmp, env):
+        self.rp = str(build / "ridepred")
+        self.tool, self.tmp, self.env = str(tool), tmp, env
+        self.model = os.path.join(tmp, "linear.json")
+        write_model(self.model)
+
+    def sh(self, args):
+        return subprocess.run(args, check=True, capture_output=True, text=True, env=self.env).stdout
+
+    def streams(self, prefix, in_shards, out_shards):
+        self.sh([self.rp, "streams", "create", f"{prefix}IN", "--shards", str(in_shards)])
+        self.sh([self.rp, "streams", "create", f"{prefix}OUT", "--shards", str(out_shards)])
+
+    def e2e(self, backend, prefix, n, rate, batch, consume_args):
+        ck = os.path.join(self.tmp, f"ck-{prefix}.db")
+        p = subprocess.Popen([self.rp, "consume", "--from", f"{backend}:{prefix}IN", "--to",
+                              f"{backend}:{prefix}OUT", "--model", self.model, "--checkpoint-store", ck,
+                              "--log-level", "warn"] + consume_args, env=self.env)
+        try:
+            time.sleep(0.7)
+            out = self.sh([self.tool, "e2e", f"{backend}:{prefix}IN", f"{backend}:{prefix}OUT", str(n),
+                           str(rate), str(batch)])
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(60)
+        if rc != 0:
+            raise SystemExit(f"consume exited {rc}")
+        return json.loads(out)
+
+    def put_only(self, backend, prefix, n):
+        return json.loads(self.sh([self.tool, "put", f"{backend}:{prefix}IN", str(n), "500"]))
+
+
+def start_kinesalite(tmp):
+    log = open(os.path.join(tmp, "kinesalite.log"), "w")
+    p = subprocess.Popen(["node", str(LAUNCHER), "kinesalite", "--port", "0", "--watch-stdin"],
+                         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for line in open(log.name):
+            if line.startswith("KINESIS_PEER_READY "):
+                return p, "http://127.0.0.1:%d" % json.loads(line.split(" ", 1)[1])["port"]
+        time.sleep(0.05)
+    raise SystemExit("kinesalite did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("build", type=Path)
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--latency-seconds", type=int, default=10)
+    ap.add_argument("--kinesalite-records", type=int, default=20_000)
+    ap.add_argument("--no-kinesalite", action="store_true")
+    args = ap.parse_args()
+    build = args.build.resolve()
+    tmp = tempfile.mkdtemp(prefix="rp-consume-bench-")
+    results = {"load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
+    try:
+        tool = Path(tmp) / "consume_bench"
+        build_tool(build, tool)
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "RIDEPRED_LOCAL_STORE": os.path.join(tmp, "streams.db"),
+               "RUN_ID": "bench"}
+        r = Run(build, tool, tmp, env)
+        r.streams("t", 1, 1)
+        results["local_throughput"] = r.e2e("local", "t", args.records, 0, 500, ["--batch-size", "1000"])
+        r.streams("l", 2, 1)
+        results["local_latency"] = r.e2e("local", "l", 1000 * args.latency_seconds, 1000, 10,
+                                         ["--batch-size", "100"])
+        if not args.no_kinesalite and shutil.which("node"):
+            peer, endpoint = start_kinesalite(tmp)
+            try:
+                kenv = dict(env, KINESIS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="AKIDBENCH",
+                            AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1")
+                k = Run(build, tool, tmp, kenv)
+                k.streams("c", 1, 1)
+                results["kinesalite_ceiling"] = k.put_only("kinesis", "c", args.kinesalite_records)
+                k.streams("t", 1, 1)
+                results["kinesalite_throughput"] = k.e2e("kinesis", "t", args.kinesalite_records, 0, 500,
+                                                         ["--batch-size", "1000", "--poll-ms", "50"])
+                k.streams("l", 2, 1)
+                results["kinesalite_latency"] = k.e2e("kinesis", "l", 200 * args.latency_seconds, 200, 10,
+                                                      ["--batch-size", "100", "--poll-ms", "50"])
+            finally:
+                peer.terminate()
+                peer.wait()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lt, ll = results["local_throughput"], results["local_latency"]
+    print(f"| consume, end to end (load average {results['load_average']:.1f} on {results['cpus']} CPUs) | value |")
+    print("| --- | --- |")
+    print(f"| local store: put -> consume -> publish -> readable, {lt['records']:,} rides | "
+          f"{lt['e2e_per_s']:,.0f} records/s (producer alone put at {lt['put_per_s']:,.0f}/s) |")
+    print(f"| local store: put -> readable latency at 1,000 rides/s | p50 {ll['p50_ms']:.1f} ms, "
+          f"p99 {ll['p99_ms']:.1f} ms, max {ll['max_ms']:.1f} ms |")
+    if "kinesalite_ceiling" in results:
+        kc, kt, kl = results["kinesalite_ceiling"], results["kinesalite_throughput"], results["kinesalite_latency"]
+        print(f"| kinesalite: its own ceiling (put only, PutRecords of 500) | {kc['records_per_s']:,.0f} records/s |")
+        print(f"| kinesalite: put -> consume -> publish -> readable, {kt['records']:,} rides | "
+              f"{kt['e2e_per_s']:,.0f} records/s (each ride is put twice: IN, then OUT) |")
+        print(f"| kinesalite: latency at 200 rides/s (--poll-ms 50) | p50 {kl['p50_ms']:.1f} ms, "
+              f"p99 {kl['p99_ms']:.1f} ms |")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1300 @@
+/* The stream consumer (see consumer.h and docs/consumer.md). */
+#include "consume/consumer.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/pyjson.h"
+#include "consume/checkpoint.h"
+#include "event/event.h"
+#include "ridepred/handler.h"
+#include "ridepred/log.h"
+#include "service/http_server.h"
+#include "service/metrics.h"
+
+#define LEASE_MS_DEFAULT 10000
+#define LOG_MS_DEFAULT 5000
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS 5000
+/* Read no further ahead than one full event's worth of raw record bytes. */
+#define ARENA_READ_LIMIT RP_EVENT_MAX_BYTES
+/* A page holds at most 10 MiB (both backends); with what is pending, the
+ * arena stays under this cap. */
+#define ARENA_MAX ((size_t)24 * 1024 * 1024)
+/* Bytes of an event record besides its data, partition key, sequence
+ * number, shard id and the precomputed tail. */
+#define EVENT_RECORD_FIXED 160
+#define SPLIT_STACK_MAX 64
+
+/* One record read and not yet checkpointed, in the worker's arena. */
+typedef struct rec {
+    size_t off;       /* seq NUL pk NUL data, at arena.data + off */
+    uint32_t seq_len;
+    uint32_t pk_len;
+    size_t data_len;
+    int64_t arrival_ms;
+} rec;
+
+typedef struct shard_worker shard_worker;
+
+/* Counters, in the metrics registry (rendered by --metrics-listen). */
+typedef struct stats {
+    rp_counter *records_read, *records_handled, *published, *batches, *invocations, *item_failures,
+        *function_errors, *retries, *dead_lettered, *discarded, *checkpoints, *leases_lost;
+    rp_gauge *behind, *shards_held, *workers_live;
+    rp_histogram *invoke_seconds;
+} stats;
+
+struct rp_consumer {
+    rp_consumer_config cfg;
+    rp_backend in_backend, dl_backend;
+    char in_name[RP_STREAM_NAME_MAX + 1], dl_name[RP_STREAM_NAME_MAX + 1];
+    char source[RP_STREAM_NAME_MAX + 16];
+    char group[512];
+    char ckpt_path[PATH_MAX];
+    char owner[RP_CKPT_OWNER_MAX];
+    char initial_start[RP_CKPT_START_MAX];
+    char out_spec[RP_STREAM_NAME_MAX + 16];
+    char *tail;           /* the event record's fields after eventID's value */
+    size_t tail_len;
+    uint32_t lease_ms, poll_ms, log_ms, sync_ms;
+    atomic_bool stop;
+    rp_metrics *metrics;
+    stats st;
+    pthread_mutex_t mu;   /* guards workers (list) */
+    shard_worker *workers;
+};
+
+struct shard_worker {
+    shard_worker *next;
+    rp_consumer *c;
+    rp_ckpt_shard row;
+    pthread_t thread;
+    atomic_bool done, lost, release;
+    atomic_llong behind_ms;
+    /* Thread-owned state. */
+    rp_streams *in, *dl;
+    rp_worker *fn;
+    rp_handler *probe;  /* the handler without publishing: why did a record fail? */
+    rp_ckpt *ckpt;
+    char iter[RP_STREAM_ITER_MAX];
+    char read_seq[RP_STREAM_SEQ_MAX]; /* the last record read into the arena */
+    rp_buf arena;
+    rec *recs;
+    size_t n, cap;
+    bool oom;
+    rp_buf event;
+    bool *failed;       /* per record of the batch: named in batchItemFailures */
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool stopping(const shard_worker *w)
+{
+    return atomic_load(&w->c->stop) || atomic_load(&w->release) || atomic_load(&w->lost);
+}
+
+/* Sleeps up to ms, waking early when the worker must stop.  Returns true
+ * when it must. */
+static bool nap(const shard_worker *w, int64_t ms)
+{
+    int64_t end = mono_ms() + ms;
+    for (;;) {
+        if (stopping(w))
+            return true;
+        int64_t left = end - mono_ms();
+        if (left <= 0)
+            return false;
+        if (left > 20)
+            left = 20;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int64_t backoff_ms(int attempt)
+{
+    int64_t ms = BACKOFF_BASE_MS;
+    for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
+}
+
+static const char *rec_seq(const shard_worker *w, size_t i)
+{
+    return w->arena.data + w->recs[i].off;
+}
+
+static const char *rec_pk(const shard_worker *w, size_t i)
+{
+    return w->arena.data + w->recs[i].off + w->recs[i].seq_len + 1;
+}
+
+static const unsigned char *rec_data(const shard_worker *w, size_t i)
+{
+    return (const unsigned char *)w->arena.data + w->recs[i].off + w->recs[i].seq_len + 1 +
+           w->recs[i].pk_len + 1;
+}
+
+/* Sequence numbers are decimal strings: shorter is smaller. */
+static int seq_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al != bl)
+        return al < bl ? -1 : 1;
+    return memcmp(a, b, al);
+}
+
+static void u64s(char *buf, size_t cap, uint64_t v)
+{
+    snprintf(buf, cap, "%llu", (unsigned long long)v);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static int on_record(void *ctx, const rp_stream_record *r)
+{
+    shard_worker *w = ctx;
+    size_t sl = strlen(r->sequence_number);
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        rec *nr = realloc(w->recs, nc * sizeof *nr);
+        if (!nr) {
+            w->oom = true;
+            return -1;
+        }
+        w->recs = nr;
+        w->cap = nc;
+    }
+    size_t off = w->arena.len;
+    rp_buf_append(&w->arena, r->sequence_number, sl + 1);
+    rp_buf_append(&w->arena, r->partition_key, r->partition_key_len);
+    rp_buf_putc(&w->arena, '\0');
+    rp_buf_append(&w->arena, r->data, r->data_len);
+    if (w->arena.failed) {
+        w->oom = true;
+        return -1;
+    }
+    w->recs[w->n++] = (rec){.off = off,
+                            .seq_len = (uint32_t)sl,
+                            .pk_len = (uint32_t)r->partition_key_len,
+                            .data_len = r->data_len,
+                            .arrival_ms = r->arrival_ms};
+    snprintf(w->read_seq, sizeof w->read_seq, "%s", r->sequence_number);
+    return 0;
+}
+
+/* Drops the first k records of the arena (handled). */
+static void arena_drop(shard_worker *w, size_t k)
+{
+    if (k >= w->n) {
+        w->n = 0;
+        rp_buf_reset(&w->arena);
+        return;
+    }
+    size_t base = w->recs[k].off;
+    memmove(w->arena.data, w->arena.data + base, w->arena.len - base);
+    w->arena.len -= base;
+    w->arena.data[w->arena.len] = '\0';
+    memmove(w->recs, w->recs + k, (w->n - k) * sizeof *w->recs);
+    w->n -= k;
+    for (size_t i = 0; i < w->n; i++)
+        w->recs[i].off -= base;
+}
+
+static int make_iterator(shard_worker *w, rp_error *err)
+{
+    rp_consumer *c = w->c;
+    const char *seq = w->read_seq[0] ? w->read_seq : w->row.checkpoint;
+    if (seq[0])
+        return rp_streams_get_iterator(w->in, c->in_name, w->row.shard_id, RP_ITER_AFTER_SEQUENCE_NUMBER,
+                                       seq, 0, w->iter, err);
+    rp_iterator_type t = RP_ITER_TRIM_HORIZON;
+    int64_t ts = 0;
+    if (!strcmp(w->row.start, "LATEST")) {
+        t = RP_ITER_LATEST;
+    } else if (!strncmp(w->row.start, "AT_TIMESTAMP:", 13)) {
+        t = RP_ITER_AT_TIMESTAMP;
+        ts = strtoll(w->row.start + 13, NULL, 10);
+    }
+    return rp_streams_get_iterator(w->in, c->in_name, w->row.shard_id, t, NULL, ts, w->iter, err);
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static size_t rec_event_bytes(const rp_consumer *c, const shard_worker *w, size_t i)
+{
+    const rec *r = &w->recs[i];
+    return RP_BASE64_ENCODED_LEN(r->data_len) + (size_t)r->pk_len * 6 + 2 * (size_t)r->seq_len +
+           strlen(w->row.shard_id) + c->tail_len + EVENT_RECORD_FIXED;
+}
+
+/* How many of the first records make one event: batch_size at most, and
+ * under the handler's event limit (at least one). */
+static size_t batch_prefix(const shard_worker *w)
+{
+    const rp_consumer *c = w->c;
+    size_t total = 32, k = 0;
+    while (k < w->n && k < c->cfg.batch_size) {
+        size_t b = rec_event_bytes(c, w, k);
+        if (k > 0 && total + b > RP_EVENT_MAX_BYTES)
+            break;
+        total += b;
+        k++;
+    }
+    return k;
+}
+
+static void event_record(rp_buf *b, const shard_worker *w, size_t i)
+{
+    const rec *r = &w->recs[i];
+    const char *seq = rec_seq(w, i);
+    rp_buf_lit(b, "{\"kinesis\": {\"kinesisSchemaVersion\": \"1.0\", \"partitionKey\": ");
+    rp_pyjson_utf8(b, rec_pk(w, i), r->pk_len);
+    rp_buf_lit(b, ", \"sequenceNumber\": \"");
+    rp_buf_append(b, seq, r->seq_len);
+    rp_buf_lit(b, "\", \"data\": \"");
+    size_t enc = RP_BASE64_ENCODED_LEN(r->data_len);
+    if (rp_buf_grow(b, enc + 1) == 0) {
+        b->len += rp_base64_encode(rec_data(w, i), r->data_len, b->data + b->len);
+        b->data[b->len] = '\0';
+    }
+    rp_buf_lit(b, "\", \"approximateArrivalTimestamp\": ");
+    rp_pyjson_double(b, (double)r->arrival_ms / 1000.0);
+    rp_buf_lit(b, "}, \"eventSource\": \"aws:kinesis\", \"eventVersion\": \"1.0\", \"eventID\": \"");
+    rp_buf_puts(b, w->row.shard_id);
+    rp_buf_putc(b, ':');
+    rp_buf_append(b, seq, r->seq_len);
+    rp_buf_append(b, w->c->tail, w->c->tail_len);
+}
+
+static int build_event(shard_worker *w, rp_buf *b, size_t lo, size_t hi)
+{
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"Records\": [");
+    for (size_t i = lo; i < hi; i++) {
+        if (i > lo)
+            rp_buf_lit(b, ", ");
+        event_record(b, w, i);
+    }
+    rp_buf_lit(b, "]}");
+    return b->failed ? -1 : 0;
+}
+
+/* Marks the records of [lo, hi) named in the response's batchItemFailures.
+ * The key appears once, last, outside any string (a quote inside a string
+ * is escaped), so its last occurrence is the one.  Returns the lowest
+ * failed index, or hi when none could be matched (then the caller treats
+ * the batch as failed). */
+static size_t mark_failures(shard_worker *w, const char *body, size_t len, size_t lo, size_t hi)
+{
+    static const char key[] = "\"batchItemFailures\": [";
+    const char *p = NULL;
+    for (size_t i = len >= sizeof key - 1 ? len - (sizeof key - 1) + 1 : 0; i-- > 0;)
+        if (body[i] == '"' && !memcmp(body + i, key, sizeof key - 1)) {
+            p = body + i;
+            break;
+        }
+    memset(w->failed + lo, 0, (hi - lo) * sizeof *w->failed);
+    if (!p)
+        return hi;
+    p += sizeof key - 2; /* at '[' */
+    rp_json_reader r;
+    rp_json_value v, k;
+    rp_json_init(&r, p, len - (size_t)(p - body), 8);
+    size_t min = hi;
+    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
+        return hi;
+    while (rp_json_element(&r) == 1) {
+        if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+            return min;
+        int rc;
+        while ((rc = rp_json_member(&r, &k)) == 1) {
+            if (rp_json_next(&r, &v) != 1)
+                return min;
+            if (rp_json_str_eq(&k, "itemIdentifier", 14) && v.type == RP_JSON_STRING && !v.escaped) {
+                /* Binary search: the batch is in sequence order. */
+                size_t a = lo, z = hi;
+                while (a < z) {
+                    size_t m = a + (z - a) / 2;
+                    int cmp = seq_cmp(rec_seq(w, m), w->recs[m].seq_len, v.ptr, v.len);
+                    if (cmp == 0) {
+                        w->failed[m] = true;
+                        if (m < min)
+                            min = m;
+                        break;
+                    }
+                    if (cmp < 0)
+                        a = m + 1;
+                    else
+                        z = m;
+                }
+            } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0) {
+                return min;
+            }
+        }
+        if (rc < 0)
+            return min;
+    }
+    return min;
+}
+
+/* The errorMessage of a function error body, into out. */
+static void error_message(const char *body, size_t len, char *out, size_t cap)
+{
+    rp_json_reader r;
+    rp_json_value v, k;
+    snprintf(out, cap, "function error");
+    rp_json_init(&r, body, len, 8);
+    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+        return;
+    while (rp_json_member(&r, &k) == 1) {
+        if (rp_json_next(&r, &v) != 1)
+            return;
+        if (rp_json_str_eq(&k, "errorMessage", 12) && v.type == RP_JSON_STRING) {
+            char *tmp = malloc(v.len + 1);
+            if (!tmp)
+                return;
+            size_t n = rp_json_str_decode(&v, tmp);
+            snprintf(out, cap, "function error: %.*s", (int)(n > cap ? cap : n), tmp);
+            free(tmp);
+            return;
+        }
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0)
+            return;
+    }
+}
+
+/* ---- checkpoints and dead letters ------------------------------------------- */
+
+/* Returns 0 stored, 1 the worker must stop (lease lost, or stopping while
+ * the store stays unwritable). */
+static int commit(shard_worker *w, const char *seq, bool ended)
+{
+    rp_consumer *c = w->c;
+    for (int attempt = 1;; attempt++) {
+        rp_error err;
+        int r = rp_ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+        if (r == 0) {
+            rp_counter_add(c->st.checkpoints, 1);
+            return 0;
+        }
+        if (r == 1) {
+            if (!atomic_exchange(&w->lost, true))
+                rp_counter_add(c->st.leases_lost, 1);
+            rp_log(RP_LOG_WARN, "lease lost: another consumer owns the shard or the lease expired; stopping this shard's worker",
+                   "shard", w->row.shard_id, NULL);
+            return 1;
+        }
+        rp_log(RP_LOG_WARN, "cannot write the checkpoint; retrying", "shard", w->row.shard_id, "error",
+               err.msg, NULL);
+        if (nap(w, backoff_ms(attempt)) && !atomic_load(&w->release) && !atomic_load(&w->c->stop))
+            return 1;
+        if (atomic_load(&w->c->stop) && attempt >= 3)
+            return 1;
+    }
+}
+
+/* Why the record at i failed: the handler refuses it, or its prediction
+ * was not published. */
+static const char *item_reason(shard_worker *w, size_t i)
+{
+    rp_buf *b = &w->event;
+    if (build_event(w, b, i, i + 1) == 0) {
+        rp_invoke_result res;
+        if (rp_handler_invoke(w->probe, b->data, b->len, &res) == 0 && res.status == RP_INVOKE_OK &&
+            res.failed == 0)
+            return "the prediction could not be published to the output stream";
+    }
+    return "the handler refused the record (bad base64, UTF-8, JSON or ride fields; its log says which)";
+}
+
+/* Sends the records of [lo, hi) marked in sel (all when sel is NULL) to the
+ * dead-letter stream, or logs and discards them without one.  Returns 0,
+ * or 1 when the worker must stop before they are all stored. */
+static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, const char *fn_reason,
+                       int attempts)
+{
+    rp_consumer *c = w->c;
+    size_t n = 0;
+    for (size_t i = lo; i < hi; i++)
+        if (!sel || sel[i])
+            n++;
+    if (!n)
+        return 0;
+    char att[16];
+    snprintf(att, sizeof att, "%d", attempts);
+    if (!w->dl) {
+        for (size_t i = lo; i < hi; i++) {
+            if (sel && !sel[i])
+                continue;
+            const char *why = fn_reason ? fn_reason : item_reason(w, i);
+            rp_log(RP_LOG_ERROR, "record discarded after its retries (no --dead-letter stream)", "shard",
+                   w->row.shard_id, "sequence_number", rec_seq(w, i), "attempts", att, "reason", why, NULL);
+            rp_counter_add(c->st.discarded, 1);
+        }
+        return 0;
+    }
+    rp_buf *docs = calloc(n, sizeof *docs);
+    rp_put_entry *e = calloc(n, sizeof *e);
+    rp_put_result *res = calloc(n, sizeof *res);
+    bool *done = calloc(n, sizeof *done);
+    int rc = 1;
+    if (!docs || !e || !res || !done)
+        goto out;
+    size_t j = 0;
+    char ts[64];
+    for (size_t i = lo; i < hi; i++) {
+        if (sel && !sel[i])
+            continue;
+        const rec *r = &w->recs[i];
+        const char *why = fn_reason ? fn_reason : item_reason(w, i);
+        rp_buf *d = &docs[j];
+        rp_buf_init(d, RP_STREAM_RECORD_MAX * 2);
+        rp_buf_lit(d, "{\"stream\": ");
+        rp_pyjson_utf8(d, c->source, strlen(c->source));
+        rp_buf_lit(d, ", \"shard\": \"");
+        rp_buf_puts(d, w->row.shard_id);
+        rp_buf_lit(d, "\", \"sequenceNumber\": \"");
+        rp_buf_append(d, rec_seq(w, i), r->seq_len);
+        rp_buf_lit(d, "\", \"partitionKey\": ");
+        rp_pyjson_utf8(d, rec_pk(w, i), r->pk_len);
+        snprintf(ts, sizeof ts, ", \"approximateArrivalTimestamp\": %lld.%03lld",
+                 (long long)(r->arrival_ms / 1000), (long long)(r->arrival_ms % 1000));
+        rp_buf_puts(d, ts);
+        rp_buf_lit(d, ", \"attempts\": ");
+        rp_buf_puts(d, att);
+        rp_buf_lit(d, ", \"reason\": ");
+        rp_pyjson_utf8(d, why, strlen(why));
+        rp_buf_lit(d, ", \"group\": ");
+        rp_pyjson_utf8(d, c->group, strlen(c->group));
+        rp_buf_lit(d, ", \"data\": \"");
+        if (rp_buf_grow(d, RP_BASE64_ENCODED_LEN(r->data_len) + 1) == 0) {
+            d->len += rp_base64_encode(rec_data(w, i), r->data_len, d->data + d->len);
+            d->data[d->len] = '\0';
+        }
+        rp_buf_lit(d, "\"}");
+        if (d->failed)
+            goto out;
+        /* A record of 1 MiB grows by a third in base64: past Kinesis's
+         * limit, the dead letter keeps the metadata and says so. */
+        if (d->len + r->pk_len > RP_STREAM_RECORD_MAX) {
+            rp_buf_reset(d);
+            rp_buf_lit(d, "{\"stream\": ");
+            rp_pyjson_utf8(d, c->source, strlen(c->source));
+            rp_buf_lit(d, ", \"shard\": \"");
+            rp_buf_puts(d, w->row.shard_id);
+            rp_buf_lit(d, "\", \"sequenceNumber\": \"");
+            rp_buf_append(d, rec_seq(w, i), r->seq_len);
+            rp_buf_lit(d, "\", \"attempts\": ");
+            rp_buf_puts(d, att);
+            rp_buf_lit(d, ", \"reason\": ");
+            rp_pyjson_utf8(d, why, strlen(why));
+            rp_buf_lit(d, ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
+        }
+        e[j] = (rp_put_entry){.data = d->data, .data_len = d->len, .partition_key = rec_pk(w, i),
+                              .partition_key_len = r->pk_len};
+        j++;
+    }
+    for (int attempt = 1;; attempt++) {
+        rp_put_entry send[RP_STREAM_PUT_BATCH_MAX];
+        rp_put_result got[RP_STREAM_PUT_BATCH_MAX];
+        size_t map[RP_STREAM_PUT_BATCH_MAX];
+        size_t left = 0;
+        for (size_t x = 0; x < n;) {
+            size_t m = 0;
+            for (; x < n && m < RP_STREAM_PUT_BATCH_MAX; x++)
+                if (!done[x]) {
+                    send[m] = e[x];
+                    map[m++] = x;
+                }
+            if (!m)
+                break;
+            rp_error err;
+            rp_streams_put(w->dl, c->dl_name, send, m, got, &err);
+            for (size_t y = 0; y < m; y++) {
+                if (got[y].ok) {
+                    done[map[y]] = true;
+                    rp_counter_add(c->st.dead_lettered, 1);
+                } else {
+                    left++;
+                    res[map[y]] = got[y];
+                }
+            }
+        }
+        if (!left) {
+            rc = 0;
+            break;
+        }
+        rp_log(RP_LOG_WARN, "dead-letter stream refused records; retrying", "stream", c->cfg.dead_letter,
+               "error", res[0].error_code, NULL);
+        for (size_t x = 0; x < n; x++)
+            if (!done[x]) {
+                rp_log(RP_LOG_WARN, "dead-letter stream refused a record; retrying", "stream",
+                       c->cfg.dead_letter, "error", res[x].error_code, "message", res[x].error_message, NULL);
+                break;
+            }
+        if (nap(w, backoff_ms(attempt)))
+            break;
+    }
+out:
+    if (docs)
+        for (size_t x = 0; x < n; x++)
+            rp_buf_cleanup(&docs[x]);
+    free(docs);
+    free(e);
+    free(res);
+    free(done);
+    return rc;
+}
+
+/* ---- one batch ---------------------------------------------------------------- */
+
+typedef struct seg {
+    size_t lo, hi;
+    int attempts;
+} seg;
+
+static bool exhausted(const rp_consumer *c, int attempts)
+{
+    return c->cfg.max_retries >= 0 && attempts > c->cfg.max_retries;
+}
+
+/* Runs records [0, k) through the function, with retries, bisection and
+ * dead letters, checkpointing as it goes.  Returns 0 when every record is
+ * handled and checkpointed, 1 when the worker must stop first. */
+static int process(shard_worker *w, size_t k)
+{
+    rp_consumer *c = w->c;
+    seg stack[SPLIT_STACK_MAX];
+    int sp = 0;
+    stack[sp++] = (seg){0, k, 0};
+    rp_counter_add(c->st.batches, 1);
+    while (sp > 0) {
+        seg *s = &stack[sp - 1];
+        if (atomic_load(&w->lost))
+            return 1;
+        rp_invoke_result res;
+        bool fn_error = false;
+        char reason[300];
+        if (build_event(w, &w->event, s->lo, s->hi) < 0) {
+            fn_error = true;
+            snprintf(reason, sizeof reason, "the event could not be built (out of memory)");
+        } else {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int r = rp_worker_invoke(w->fn, w->event.data, w->event.len, &res);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            rp_histogram_observe(c->st.invoke_seconds,
+                                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+            rp_counter_add(c->st.invocations, 1);
+            if (r < 0) {
+                fn_error = true;
+                snprintf(reason, sizeof reason, "function error: out of memory");
+            } else if (res.status != RP_INVOKE_OK) {
+                fn_error = true;
+                error_message(res.body, res.body_len, reason, sizeof reason);
+            }
+        }
+        if (!fn_error) {
+            rp_counter_add(c->st.published, res.served);
+            if (res.failed == 0) {
+                rp_counter_add(c->st.records_handled, s->hi - s->lo);
+                if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
+                    return 1;
+                sp--;
+                continue;
+            }
+            rp_counter_add(c->st.item_failures, res.failed);
+            size_t f = mark_failures(w, res.body, res.body_len, s->lo, s->hi);
+            if (f >= s->hi) {
+                /* Failures that name no record of the batch: all of it. */
+                f = s->lo;
+                for (size_t i = s->lo; i < s->hi; i++)
+                    w->failed[i] = true;
+            }
+            if (f > s->lo) {
+                rp_counter_add(c->st.records_handled, f - s->lo);
+                if (commit(w, rec_seq(w, f - 1), false) != 0)
+                    return 1;
+                s->lo = f;
+            }
+            s->attempts++;
+            if (exhausted(c, s->attempts)) {
+                if (dead_letter(w, s->lo, s->hi, w->failed, NULL, s->attempts) != 0)
+                    return 1;
+                rp_counter_add(c->st.records_handled, s->hi - s->lo);
+                if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
+                    return 1;
+                sp--;
+                continue;
+            }
+            rp_counter_add(c->st.retries, 1);
+            if (rp_log_enabled(RP_LOG_INFO)) {
+                char att[16];
+                snprintf(att, sizeof att, "%d", s->attempts);
+                rp_log(RP_LOG_INFO, "batchItemFailures: retrying from the lowest failed record", "shard",
+                       w->row.shard_id, "sequence_number", rec_seq(w, s->lo), "attempt", att, NULL);
+            }
+            if (nap(w, backoff_ms(s->attempts)))
+                return 1;
+            continue;
+        }
+        /* The whole batch failed. */
+        rp_counter_add(c->st.function_errors, 1);
+        rp_log(RP_LOG_WARN, "the function failed on a batch", "shard", w->row.shard_id, "first",
+               rec_seq(w, s->lo), "reason", reason, NULL);
+        if (c->cfg.bisect_on_error && s->hi - s->lo > 1 && sp < SPLIT_STACK_MAX) {
+            size_t mid = s->lo + (s->hi - s->lo) / 2;
+            seg second = {mid, s->hi, s->attempts};
+            seg first = {s->lo, mid, s->attempts};
+            stack[sp - 1] = second;
+            stack[sp++] = first;
+            continue;
+        }
+        s->attempts++;
+        if (exhausted(c, s->attempts)) {
+            if (dead_letter(w, s->lo, s->hi, NULL, reason, s->attempts) != 0)
+                return 1;
+            rp_counter_add(c->st.records_handled, s->hi - s->lo);
+            if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
+                return 1;
+            sp--;
+            continue;
+        }
+        rp_counter_add(c->st.retries, 1);
+        if (nap(w, backoff_ms(s->attempts)))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- the worker thread ---------------------------------------------------------- */
+
+static void worker_close(shard_worker *w)
+{
+    rp_streams_close(w->in);
+    rp_streams_close(w->dl);
+    rp_worker_free(w->fn);
+    rp_handler_free(w->probe);
+    rp_ckpt_close(w->ckpt);
+    rp_buf_cleanup(&w->arena);
+    rp_buf_cleanup(&w->event);
+    free(w->recs);
+    free(w->failed);
+    w->in = w->dl = NULL;
+    w->fn = NULL;
+    w->probe = NULL;
+    w->ckpt = NULL;
+    w->recs = NULL;
+    w->failed = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    shard_worker *w = arg;
+    rp_consumer *c = w->c;
+    rp_error err;
+    bool ended = false;
+    rp_buf_init(&w->arena, ARENA_MAX);
+    rp_buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
+    w->failed = calloc(c->cfg.batch_size, sizeof *w->failed);
+    rp_handler_config pcfg = {.version = rp_function_version(c->cfg.function), .log_failures = false};
+    if (!w->failed) {
+        rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (rp_streams_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
+        (c->cfg.dead_letter && rp_streams_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
+        !(w->fn = rp_worker_new(c->cfg.function, &err)) ||
+        !(w->probe = rp_handler_new(rp_function_model(c->cfg.function), &pcfg, &err)) ||
+        rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
+        goto fail;
+    rp_log(RP_LOG_INFO, "shard lease taken", "shard", w->row.shard_id, "checkpoint",
+           w->row.checkpoint[0] ? w->row.checkpoint : "(none)", "start", w->row.start, NULL);
+
+    bool at_end = false;
+    int64_t first_ms = 0;
+    int read_errors = 0;
+    for (;;) {
+        if (stopping(w))
+            break;
+        bool need_read = !at_end && w->n < c->cfg.batch_size && w->arena.len < ARENA_READ_LIMIT;
+        size_t got = 0;
+        int64_t behind = 0;
+        if (need_read) {
+            if (!w->iter[0] && make_iterator(w, &err) < 0) {
+                rp_log(RP_LOG_WARN, "cannot get a shard iterator; retrying", "shard", w->row.shard_id,
+                       "error", err.msg, NULL);
+                if (nap(w, backoff_ms(++read_errors)))
+                    break;
+                continue;
+            }
+            size_t before = w->n;
+            char saved_seq[RP_STREAM_SEQ_MAX];
+            memcpy(saved_seq, w->read_seq, sizeof saved_seq);
+            uint32_t limit = c->cfg.batch_size - (uint32_t)w->n;
+            char next[RP_STREAM_ITER_MAX];
+            if (rp_streams_get_records(w->in, w->iter, limit, on_record, w, next, &behind, &err) < 0) {
+                /* Records of a page cut short are read again. */
+                w->n = before;
+                w->arena.len = before ? w->recs[before - 1].off + w->recs[before - 1].seq_len + 1 +
+                                            w->recs[before - 1].pk_len + 1 + w->recs[before - 1].data_len
+                                      : 0;
+                if (w->arena.data)
+                    w->arena.data[w->arena.len] = '\0';
+                w->arena.failed = false;
+                memcpy(w->read_seq, saved_seq, sizeof saved_seq);
+                w->iter[0] = '\0';
+                if (w->oom) {
+                    w->oom = false;
+                    rp_log(RP_LOG_ERROR, "out of memory reading records", "shard", w->row.shard_id, NULL);
+                } else if (strncmp(err.msg, "ExpiredIteratorException", 24) != 0) {
+                    rp_log(RP_LOG_WARN, "cannot read the shard; retrying", "shard", w->row.shard_id,
+                           "error", err.msg, NULL);
+                    if (nap(w, backoff_ms(++read_errors)))
+                        break;
+                }
+                continue;
+            }
+            read_errors = 0;
+            got = w->n - before;
+            rp_counter_add(c->st.records_read, got);
+            atomic_store(&w->behind_ms, behind);
+            memcpy(w->iter, next, sizeof next);
+            if (!next[0])
+                at_end = true;
+            if (got && before == 0)
+                first_ms = mono_ms();
+        }
+        if (w->n == 0) {
+            if (at_end) {
+                if (commit(w, "", true) == 0)
+                    ended = true;
+                break;
+            }
+            if (!got && nap(w, c->poll_ms))
+                break;
+            continue;
+        }
+        bool full = w->n >= c->cfg.batch_size || w->arena.len >= ARENA_READ_LIMIT;
+        if (!full && !at_end && c->cfg.batch_window_ms > 0) {
+            int64_t waited = mono_ms() - first_ms;
+            if (waited < (int64_t)c->cfg.batch_window_ms) {
+                if (!(got && behind > 0)) {
+                    int64_t left = (int64_t)c->cfg.batch_window_ms - waited;
+                    if (nap(w, left < c->poll_ms ? left : c->poll_ms) && atomic_load(&w->c->stop))
+                        break;
+                }
+                continue;
+            }
+        }
+        size_t k = batch_prefix(w);
+        if (process(w, k) != 0)
+            break;
+        arena_drop(w, k);
+        if (w->n)
+            first_ms = mono_ms();
+    }
+    if (!ended && !atomic_load(&w->lost) && w->ckpt && rp_ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
+        rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id,
+               "error", err.msg, NULL);
+    rp_log(RP_LOG_INFO, ended ? "shard read to its end" : "shard worker stopped", "shard", w->row.shard_id,
+           NULL);
+    worker_close(w);
+    atomic_store(&w->done, true);
+    return NULL;
+fail:
+    rp_log(RP_LOG_ERROR, "shard worker cannot start; the lease is handed back", "shard", w->row.shard_id,
+           "error", err.msg, NULL);
+    if (w->ckpt)
+        rp_ckpt_release(w->ckpt, w->row.shard_id, NULL);
+    worker_close(w);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* ---- the coordinator -------------------------------------------------------------- */
+
+static void register_stats(rp_consumer *c)
+{
+    char labels[RP_STREAM_NAME_MAX * 2 + 64];
+    rp_buf lb;
+    rp_buf_init(&lb, sizeof labels - 1);
+    rp_buf_lit(&lb, "source=");
+    rp_pyjson_utf8(&lb, c->source, strlen(c->source));
+    snprintf(labels, sizeof labels, "%s", lb.failed ? "" : lb.data);
+    rp_buf_cleanup(&lb);
+    rp_metrics *m = c->metrics;
+    stats *s = &c->st;
+#define CTR(field, name, help) s->field = rp_metrics_counter(m, "ridepred_consume_" name, help, labels)
+    CTR(records_read, "records_read_total", "Records read from the source stream.");
+    CTR(records_handled, "records_handled_total", "Records handled and checkpointed (published, or dead-lettered).");
+    CTR(published, "predictions_published_total", "Predictions published to the output stream (retries count again).");
+    CTR(batches, "batches_total", "Batches taken from the shards.");
+    CTR(invocations, "invocations_total", "Handler invocations (retries and bisected halves included).");
+    CTR(item_failures, "item_failures_total", "Records named in batchItemFailures.");
+    CTR(function_errors, "function_errors_total", "Invocations that failed as a whole.");
+    CTR(retries, "retries_total", "Batch retries.");
+    CTR(dead_lettered, "dead_lettered_total", "Records sent to the dead-letter stream.");
+    CTR(discarded, "discarded_total", "Records dropped after their retries without a dead-letter stream.");
+    CTR(checkpoints, "checkpoints_total", "Checkpoints written.");
+    CTR(leases_lost, "leases_lost_total", "Shard leases lost to expiry or to another consumer.");
+#undef CTR
+    s->behind = rp_metrics_gauge(m, "ridepred_consume_millis_behind_latest",
+                                 "The largest MillisBehindLatest over the shards held.", labels);
+    s->shards_held = rp_metrics_gauge(m, "ridepred_consume_shards_held", "Shard leases held.", labels);
+    s->workers_live = rp_metrics_gauge(m, "ridepred_consume_group_consumers",
+                                       "Live consumers of the group (this one included).", labels);
+    s->invoke_seconds = rp_metrics_histogram(m, "ridepred_consume_invocation_seconds",
+                                             "Handler invocation time, publishing included.", labels,
+                                             rp_metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
+}
+
+static void owner_id(char *out, size_t cap)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    unsigned char rnd[6] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(rnd, 1, sizeof rnd, f) != sizeof rnd)
+            memset(rnd, 0, sizeof rnd);
+        fclose(f);
+    }
+    snprintf(out, cap, "%s:%ld:%02x%02x%02x%02x%02x%02x", host, (long)getpid(), rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5]);
+}
+
+static int check_stream(rp_backend b, const rp_stream_config *sc, const char *name, const char *what,
+                        rp_error *err)
+{
+    rp_streams *s = NULL;
+    rp_stream_info info;
+    int rc = -1;
+    if (rp_streams_open(b, sc, &s, err) < 0 || rp_streams_describe(s, name, &info, err) < 0) {
+        rp_error_prefix(err, "%s stream '%s:%s'", what, rp_backend_name(b), name);
+        goto out;
+    }
+    rc = 0;
+out:
+    rp_streams_close(s);
+    return rc;
+}
+
+int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *err)
+{
+    *out = NULL;
+    if (!cfg->function || !cfg->from)
+        return rp_error_set(err, RP_ERR_INVALID, "a consumer needs a source stream and a function");
+    if (cfg->batch_size < 1 || cfg->batch_size > RP_CONSUME_BATCH_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "batch size must be 1 to %d", RP_CONSUME_BATCH_MAX);
+    if (cfg->batch_window_ms > RP_CONSUME_WINDOW_MS_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms", RP_CONSUME_WINDOW_MS_MAX);
+    if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
+                            RP_CONSUME_RETRIES_MAX);
+    if (!rp_function_publishes(cfg->function))
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "the consumer publishes its predictions: TEST_RUN=True is not for consume");
+    rp_consumer *c = calloc(1, sizeof *c);
+    if (!c)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    c->cfg = *cfg;
+    pthread_mutex_init(&c->mu, NULL);
+    atomic_init(&c->stop, false);
+    if (rp_stream_parse_name(cfg->from, &cfg->streams, &c->in_backend, c->in_name, err) < 0) {
+        rp_error_prefix(err, "--from");
+        goto fail;
+    }
+    snprintf(c->source, sizeof c->source, "%s:%s", rp_backend_name(c->in_backend), c->in_name);
+    snprintf(c->out_spec, sizeof c->out_spec, "%s", rp_function_predictions_stream(cfg->function));
+    if (!strcmp(c->source, c->out_spec)) {
+        rp_error_set(err, RP_ERR_INVALID, "the output stream is the source stream (%s): every prediction would be read again", c->source);
+        goto fail;
+    }
+    if (cfg->dead_letter &&
+        rp_stream_parse_name(cfg->dead_letter, &cfg->streams, &c->dl_backend, c->dl_name, err) < 0) {
+        rp_error_prefix(err, "--dead-letter");
+        goto fail;
+    }
+    if (check_stream(c->in_backend, &cfg->streams, c->in_name, "source", err) < 0)
+        goto fail;
+    {
+        rp_backend ob;
+        char oname[RP_STREAM_NAME_MAX + 1];
+        const char *colon = strchr(c->out_spec, ':');
+        if (rp_stream_parse_name(c->out_spec, &cfg->streams, &ob, oname, err) < 0 ||
+            check_stream(ob, &cfg->streams, oname, "output", err) < 0)
+            goto fail;
+        (void)colon;
+    }
+    if (cfg->dead_letter && check_stream(c->dl_backend, &cfg->streams, c->dl_name, "dead-letter", err) < 0)
+        goto fail;
+    snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);
+    if (cfg->checkpoint_store && *cfg->checkpoint_store) {
+        snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
+    } else {
+        char store[PATH_MAX] = "";
+        const char *local = NULL;
+        if (c->in_backend == RP_BACKEND_LOCAL) {
+            const char *env = getenv("RIDEPRED_LOCAL_STORE");
+            const char *xdg = getenv("XDG_STATE_HOME");
+            const char *home = getenv("HOME");
+            if (cfg->streams.local_store && *cfg->streams.local_store)
+                snprintf(store, sizeof store, "%s", cfg->streams.local_store);
+            else if (env && *env)
+                snprintf(store, sizeof store, "%s", env);
+            else if (xdg && xdg[0] == '/')
+                snprintf(store, sizeof store, "%s/ridepred/streams.db", xdg);
+            else if (home && *home)
+                snprintf(store, sizeof store, "%s/.local/state/ridepred/streams.db", home);
+            local = store[0] ? store : NULL;
+        }
+        if (rp_ckpt_default_path(local, c->ckpt_path, sizeof c->ckpt_path, err) < 0)
+            goto fail;
+    }
+    owner_id(c->owner, sizeof c->owner);
+    switch (cfg->start_type) {
+    case RP_ITER_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
+    case RP_ITER_AT_TIMESTAMP:
+        snprintf(c->initial_start, sizeof c->initial_start, "AT_TIMESTAMP:%lld",
+                 (long long)cfg->start_timestamp_ms);
+        break;
+    default: snprintf(c->initial_start, sizeof c->initial_start, "TRIM_HORIZON"); break;
+    }
+    c->lease_ms = cfg->lease_ms ? cfg->lease_ms : LEASE_MS_DEFAULT;
+    c->poll_ms = cfg->poll_ms ? cfg->poll_ms : (c->in_backend == RP_BACKEND_LOCAL ? 10 : 250);
+    c->log_ms = cfg->log_interval_ms ? cfg->log_interval_ms : LOG_MS_DEFAULT;
+    c->sync_ms = c->lease_ms / 3 < 1000 ? c->lease_ms / 3 : 1000;
+    if (c->sync_ms < 50)
+        c->sync_ms = 50;
+
+    /* The fields after eventID, the same for every record. */
+    {
+        const char *region = cfg->streams.region;
+        if (!region || !*region)
+            region = getenv("AWS_REGION");
+        if (!region || !*region)
+            region = getenv("AWS_DEFAULT_REGION");
+        if (c->in_backend == RP_BACKEND_LOCAL)
+            region = "local";
+        else if (!region || !*region)
+            region = "us-east-1";
+        rp_buf t;
+        rp_buf_init(&t, 4096);
+        rp_buf_lit(&t, "\", \"eventName\": \"aws:kinesis:record\", \"invokeIdentityArn\": ");
+        rp_buf_lit(&t, "\"arn:aws:iam::000000000000:role/ridepred-consume\", \"awsRegion\": ");
+        rp_pyjson_utf8(&t, region, strlen(region));
+        rp_buf_lit(&t, ", \"eventSourceARN\": ");
+        char arn[512];
+        snprintf(arn, sizeof arn, "arn:aws:kinesis:%s:000000000000:stream/%s", region, c->in_name);
+        rp_pyjson_utf8(&t, arn, strlen(arn));
+        rp_buf_putc(&t, '}');
+        if (t.failed) {
+            rp_buf_cleanup(&t);
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        c->tail = rp_buf_steal(&t, &c->tail_len);
+    }
+    c->metrics = rp_metrics_new();
+    if (!c->metrics) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    register_stats(c);
+    /* The checkpoint store must open now, with a clear error if not. */
+    rp_ckpt *probe = NULL;
+    if (rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
+        goto fail;
+    rp_ckpt_close(probe);
+    *out = c;
+    return 0;
+fail:
+    rp_consumer_free(c);
+    return -1;
+}
+
+void rp_consumer_free(rp_consumer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c->tail);
+    rp_metrics_free(c->metrics);
+    free(c);
+}
+
+static void metrics_route(void *ctx, const rp_http_request *req, rp_http_reply *reply)
+{
+    rp_consumer *c = ctx;
+    if (strcmp(req->path, "/metrics") != 0) {
+        reply->status = strcmp(req->path, "/healthz") ? 404 : 200;
+        reply->content_type = "text/plain";
+        reply->body = reply->status == 200 ? "ok\n" : "not found: GET /metrics\n";
+        reply->body_len = strlen(reply->body);
+        return;
+    }
+    rp_buf out;
+    rp_buf_init(&out, 1 << 20);
+    if (rp_metrics_render(c->metrics, &out) < 0) {
+        rp_buf_cleanup(&out);
+        reply->status = 500;
+        return;
+    }
+    size_t len;
+    char *body = rp_buf_steal(&out, &len);
+    reply->status = 200;
+    reply->content_type = RP_METRICS_CONTENT_TYPE;
+    reply->body = body ? body : "";
+    reply->body_len = body ? len : 0;
+    reply->body_owned = body != NULL;
+}
+
+void rp_consumer_get_stats(rp_consumer *c, rp_consumer_stats *o)
+{
+    stats *s = &c->st;
+    *o = (rp_consumer_stats){
+        .records_read = rp_counter_value(s->records_read),
+        .records_handled = rp_counter_value(s->records_handled),
+        .predictions_published = rp_counter_value(s->published),
+        .batches = rp_counter_value(s->batches),
+        .invocations = rp_counter_value(s->invocations),
+        .item_failures = rp_counter_value(s->item_failures),
+        .function_errors = rp_counter_value(s->function_errors),
+        .retries = rp_counter_value(s->retries),
+        .dead_lettered = rp_counter_value(s->dead_lettered),
+        .discarded = rp_counter_value(s->discarded),
+        .checkpoints = rp_counter_value(s->checkpoints),
+        .leases_lost = rp_counter_value(s->leases_lost),
+        .millis_behind_latest = (int64_t)rp_gauge_value(s->behind),
+        .shards_held = (uint32_t)rp_gauge_value(s->shards_held),
+    };
+}
+
+/* Joins the workers that finished; returns how many. */
+static size_t reap(rp_consumer *c)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (shard_worker **pp = &c->workers; *pp;) {
+        shard_worker *w = *pp;
+        if (atomic_load(&w->done)) {
+            pthread_join(w->thread, NULL);
+            *pp = w->next;
+            free(w);
+            n++;
+        } else {
+            pp = &w->next;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static shard_worker *find_worker(rp_consumer *c, const char *id)
+{
+    for (shard_worker *w = c->workers; w; w = w->next)
+        if (!strcmp(w->row.shard_id, id))
+            return w;
+    return NULL;
+}
+
+static void sync_leases(rp_consumer *c, rp_streams *in, rp_ckpt *ck, rp_shard_info **shards,
+                        size_t *n_shards)
+{
+    rp_error err;
+    rp_shard_info *list = NULL;
+    size_t n = 0;
+    if (rp_streams_list_shards(in, c->in_name, &list, &n, &err) < 0) {
+        rp_log(RP_LOG_WARN, "cannot list the source's shards; keeping the last list", "stream", c->source,
+               "error", err.msg, NULL);
+    } else {
+        free(*shards);
+        *shards = list;
+        *n_shards = n;
+    }
+    size_t n_held = 0;
+    for (shard_worker *w = c->workers; w; w = w->next)
+        n_held++;
+    char(*held)[RP_STREAM_SHARD_ID_MAX] = calloc(n_held ? n_held : 1, sizeof *held);
+    if (!held)
+        return;
+    size_t i = 0;
+    for (shard_worker *w = c->workers; w; w = w->next)
+        snprintf(held[i++], RP_STREAM_SHARD_ID_MAX, "%s", w->row.shard_id);
+    rp_ckpt_plan plan;
+    if (rp_ckpt_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
+                     n_held, &plan, &err) < 0) {
+        rp_log(RP_LOG_WARN, "cannot sync the shard leases; retrying", "error", err.msg, NULL);
+        free(held);
+        return;
+    }
+    free(held);
+    for (size_t j = 0; j < plan.n_lost; j++) {
+        shard_worker *w = find_worker(c, plan.lost[j]);
+        if (w && !atomic_load(&w->done) && !atomic_exchange(&w->lost, true)) {
+            rp_counter_add(c->st.leases_lost, 1);
+            rp_log(RP_LOG_WARN, "lease lost: stopping the shard's worker", "shard", plan.lost[j], NULL);
+        }
+    }
+    for (size_t j = 0; j < plan.n_release; j++) {
+        shard_worker *w = find_worker(c, plan.release[j]);
+        if (w && !atomic_exchange(&w->release, true))
+            rp_log(RP_LOG_INFO, "handing a lease back to balance the group", "shard", plan.release[j], NULL);
+    }
+    for (size_t j = 0; j < plan.n_acquired; j++) {
+        shard_worker *w = calloc(1, sizeof *w);
+        if (!w) {
+            rp_ckpt_release(ck, plan.acquired[j].shard_id, NULL);
+            continue;
+        }
+        w->c = c;
+        w->row = plan.acquired[j];
+        atomic_init(&w->done, false);
+        atomic_init(&w->lost, false);
+        atomic_init(&w->release, false);
+        atomic_init(&w->behind_ms, 0);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            rp_log(RP_LOG_ERROR, "cannot start a thread for a shard", "shard", w->row.shard_id, NULL);
+            rp_ckpt_release(ck, plan.acquired[j].shard_id, NULL);
+            free(w);
+            continue;
+        }
+        pthread_mutex_lock(&c->mu);
+        w->next = c->workers;
+        c->workers = w;
+        pthread_mutex_unlock(&c->mu);
+    }
+    rp_gauge_set(c->st.workers_live, (double)plan.live_workers);
+    rp_ckpt_plan_free(&plan);
+}
+
+static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms, bool final)
+{
+    int64_t now = mono_ms();
+    uint32_t held = 0;
+    int64_t behind = 0;
+    for (shard_worker *w = c->workers; w; w = w->next) {
+        if (atomic_load(&w->done))
+            continue;
+        held++;
+        int64_t b = atomic_load(&w->behind_ms);
+        if (b > behind)
+            behind = b;
+    }
+    rp_gauge_set(c->st.shards_held, held);
+    rp_gauge_set(c->st.behind, (double)behind);
+    rp_consumer_stats s;
+    rp_consumer_get_stats(c, &s);
+    double secs = (double)(now - *last_ms) / 1000.0;
+    char rate[32], total[32], pub[32], fails[32], fnerr[32], dl[32], disc[32], lag[32], sh[16], lost[32];
+    snprintf(rate, sizeof rate, "%.0f", secs > 0 ? (double)(s.records_handled - *last_handled) / secs : 0.0);
+    u64s(total, sizeof total, s.records_handled);
+    u64s(pub, sizeof pub, s.predictions_published);
+    u64s(fails, sizeof fails, s.item_failures);
+    u64s(fnerr, sizeof fnerr, s.function_errors);
+    u64s(dl, sizeof dl, s.dead_lettered);
+    u64s(disc, sizeof disc, s.discarded);
+    u64s(lost, sizeof lost, s.leases_lost);
+    snprintf(lag, sizeof lag, "%lld", (long long)behind);
+    snprintf(sh, sizeof sh, "%u", held);
+    rp_log(RP_LOG_INFO, final ? "consume: stopped" : "consume: summary", "records_per_s", rate,
+           "records_handled", total, "published", pub, "item_failures", fails, "function_errors", fnerr,
+           "dead_lettered", dl, "discarded", disc, "millis_behind_latest", lag, "shards_held", sh,
+           "leases_lost", lost, NULL);
+    *last_handled = s.records_handled;
+    *last_ms = now;
+}
+
+int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
+{
+    int rc = -1;
+    rp_streams *in = NULL;
+    rp_ckpt *ck = NULL;
+    rp_http_server *http = NULL;
+    rp_shard_info *shards = NULL;
+    size_t n_shards = 0;
+    if (rp_streams_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
+        rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
+        goto out;
+    if (rp_streams_list_shards(in, c->in_name, &shards, &n_shards, err) < 0) {
+        rp_error_prefix(err, "source stream '%s'", c->source);
+        goto out;
+    }
+    if (c->cfg.metrics_listen) {
+        rp_http_server_config hc = {.listen = c->cfg.metrics_listen, .threads = 1, .max_connections = 64,
+                                    .route = metrics_route, .route_ctx = c};
+        if (rp_http_server_start(&hc, &http, err) < 0) {
+            rp_error_prefix(err, "--metrics-listen %s", c->cfg.metrics_listen);
+            goto out;
+        }
+        char port[16];
+        snprintf(port, sizeof port, "%u", rp_http_server_port(http));
+        rp_log(RP_LOG_INFO, "metrics at /metrics", "listen", c->cfg.metrics_listen, "port", port, NULL);
+    }
+    {
+        char lease[16], batch[16];
+        snprintf(lease, sizeof lease, "%u", c->lease_ms);
+        snprintf(batch, sizeof batch, "%u", c->cfg.batch_size);
+        rp_log(RP_LOG_INFO, "consume: started", "from", c->source, "to", c->out_spec, "group", c->group,
+               "checkpoint_store", c->ckpt_path, "owner", c->owner, "lease_ms", lease, "batch_size", batch,
+               NULL);
+    }
+    int64_t next_sync = 0, last_log = mono_ms(), next_log = last_log + c->log_ms;
+    uint64_t last_handled = 0;
+    while (!*stop) {
+        int64_t now = mono_ms();
+        if (reap(c) > 0)
+            next_sync = 0; /* a shard may have ended: its children wait */
+        if (now >= next_sync) {
+            sync_leases(c, in, ck, &shards, &n_shards);
+            next_sync = now + c->sync_ms;
+        }
+        if (now >= next_log) {
+            log_summary(c, &last_handled, &last_log, false);
+            next_log = now + c->log_ms;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&c->stop, true);
+    pthread_mutex_lock(&c->mu);
+    for (shard_worker *w = c->workers; w; w = w->next)
+        pthread_join(w->thread, NULL);
+    pthread_mutex_unlock(&c->mu);
+    log_summary(c, &last_handled, &last_log, true);
+    while (c->workers) {
+        shard_worker *w = c->workers;
+        c->workers = w->next;
+        free(w);
+    }
+    rp_error e2;
+    if (rp_ckpt_leave(ck, &e2) < 0)
+        rp_log(RP_LOG_WARN, "cannot remove this consumer from the group table", "error", e2.msg, NULL);
+    rc = 0;
+out:
+    if (http)
+        rp_http_server_stop(http, 1000);
+    free(shards);
+    rp_ckpt_close(ck);
+    rp_streams_close(in);
+    return rc;
+}

@@ -1,0 +1,72 @@
+/* The stream consumer: what Lambda's Kinesis event source mapping does, in
+ * one process (SPEC §7, docs/consumer.md).
+ *
+ * A coordinator thread lists the source stream's shards, takes shard leases
+ * in the checkpoint store (src/consume/checkpoint.h) and runs one worker
+ * thread per leased shard.  A worker reads its shard in order, builds
+ * Lambda-shaped Kinesis events of up to batch_size records (and at most the
+ * handler's 6 MiB event limit), runs them through the function (which
+ * publishes the predictions), and checkpoints once the batch is handled:
+ * published, or dead-lettered after the retries.  batchItemFailures move
+ * the checkpoint to just before the lowest failed record and the batch is
+ * retried from there; a function error fails the whole batch (bisected
+ * when asked).  A closed shard is read to its end before its children
+ * start.  Delivery is at least once. */
+#ifndef RP_CONSUME_CONSUMER_H
+#define RP_CONSUME_CONSUMER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ridepred/error.h"
+#include "ridepred/stream.h"
+#include "service/function.h"
+
+#define RP_CONSUME_BATCH_MAX 10000      /* Lambda's maximum for Kinesis */
+#define RP_CONSUME_WINDOW_MS_MAX 300000 /* Lambda's MaximumBatchingWindowInSeconds: 300 */
+#define RP_CONSUME_RETRIES_MAX 10000    /* Lambda's MaximumRetryAttempts */
+
+typedef struct rp_consumer_config {
+    const char *from;             /* the source stream spec (rp_stream_parse_name) */
+    const char *dead_letter;      /* the dead-letter stream spec, or NULL */
+    rp_stream_config streams;     /* backend choice for both */
+    rp_function *function;        /* opened by the caller; publishes to the output stream */
+    uint32_t batch_size;          /* 1..RP_CONSUME_BATCH_MAX */
+    uint32_t batch_window_ms;     /* 0: invoke as soon as records are read */
+    rp_iterator_type start_type;  /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
+    int64_t start_timestamp_ms;   /* AT_TIMESTAMP */
+    int32_t max_retries;          /* -1: retry until the records expire */
+    bool bisect_on_error;
+    const char *group;            /* NULL: the output stream spec */
+    const char *checkpoint_store; /* NULL: rp_ckpt_default_path */
+    uint32_t lease_ms;            /* 0: 10000 */
+    uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
+    uint32_t log_interval_ms;     /* summary log; 0: 5000 */
+    const char *metrics_listen;   /* HOST:PORT, or NULL */
+} rp_consumer_config;
+
+/* Counters since start, for the summary log and the metrics endpoint. */
+typedef struct rp_consumer_stats {
+    uint64_t records_read, records_handled, predictions_published, batches, invocations,
+        item_failures, function_errors, retries, dead_lettered, discarded, checkpoints,
+        leases_lost;
+    int64_t millis_behind_latest; /* the largest over the shards held */
+    uint32_t shards_held;
+} rp_consumer_stats;
+
+typedef struct rp_consumer rp_consumer;
+
+/* Checks the streams (the source, the output, the dead-letter stream exist)
+ * and the checkpoint store; errors say what to fix. */
+int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *err);
+void rp_consumer_free(rp_consumer *c);
+
+/* Runs until *stop becomes non-zero (a signal handler sets it): then every
+ * worker finishes the batch in hand, checkpoints and hands its lease back.
+ * Returns 0 after a clean stop, -1 when the consumer could not run. */
+int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err);
+
+void rp_consumer_get_stats(rp_consumer *c, rp_consumer_stats *out);
+
+#endif
