@@ -154,6 +154,12 @@ int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_r
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err);
 
+/* Reads every record of every shard from the trim horizon to the tip of
+ * each shard (shards in list order: parents before their children), and
+ * calls cb for each.  A callback returning non-zero stops the page (see
+ * the backends); records put meanwhile may or may not be seen. */
+int rp_streams_scan(rp_streams *s, const char *name, rp_record_cb cb, void *ctx, rp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

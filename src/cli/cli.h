@@ -28,6 +28,7 @@ int rp_cmd_serve(int argc, char **argv);
 int rp_cmd_consume(int argc, char **argv);
 int rp_cmd_train(int argc, char **argv);
 int rp_cmd_replay(int argc, char **argv);
+int rp_cmd_evaluate(int argc, char **argv);
 
 /* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
 void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -216,3 +216,47 @@ int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_r
         return rp_kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
     return rp_local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
 }
+
+/* rp_streams_scan's callback: counts the records of a page and passes
+ * them on. */
+typedef struct scan_page {
+    rp_record_cb cb;
+    void *ctx;
+    size_t n;
+} scan_page;
+
+static int count_record(void *ctx, const rp_stream_record *rec)
+{
+    scan_page *p = ctx;
+    p->n++;
+    return p->cb(p->ctx, rec);
+}
+
+int rp_streams_scan(rp_streams *s, const char *name, rp_record_cb cb, void *ctx, rp_error *err)
+{
+    rp_shard_info *shards = NULL;
+    size_t n = 0;
+    if (rp_streams_list_shards(s, name, &shards, &n, err) < 0)
+        return -1;
+    int rc = 0;
+    char iter[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (rp_streams_get_iterator(s, name, shards[i].shard_id, RP_ITER_TRIM_HORIZON, NULL, 0, iter, err) < 0) {
+            rc = -1;
+            break;
+        }
+        while (iter[0]) {
+            int64_t behind = 0;
+            scan_page c = {cb, ctx, 0};
+            if (rp_streams_get_records(s, iter, 10000, count_record, &c, next, &behind, err) < 0) {
+                rc = -1;
+                break;
+            }
+            memcpy(iter, next, sizeof next);
+            if (c.n == 0 && behind == 0)
+                break; /* at the tip of this shard */
+        }
+    }
+    free(shards);
+    return rc;
+}
