@@ -30,6 +30,16 @@ bool rp_log_enabled(rp_log_level level);
  * "sequence_number", seq, "reason", why, NULL). Values are escaped. */
 void rp_log(rp_log_level level, const char *msg, ...);
 
+/* The calling thread's request id (the Lambda runtime's
+ * Lambda-Runtime-Aws-Request-Id), added to every line this thread logs
+ * until cleared: "requestId" in JSON lines, requestId=... at the end of text
+ * lines.  Copied (up to RP_LOG_REQUEST_ID_MAX bytes; longer ids are cut);
+ * NULL or "" clears it.  Thread-local: other threads are not affected. */
+#define RP_LOG_REQUEST_ID_MAX 127
+void rp_log_set_request_id(const char *id);
+/* The calling thread's request id, "" when none. */
+const char *rp_log_request_id(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,12 +1,220 @@
-/* ridepred lambda: NOT IMPLEMENTED YET (placeholder until its issue lands). */
+/* ridepred lambda (also the binary run as `bootstrap`): the AWS Lambda
+ * custom runtime (src/service/lambda.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
+#include "ridepred/log.h"
+#include "service/function.h"
+#include "service/lambda.h"
+
+static const char help[] =
+    "usage: ridepred lambda [--model PATH] [OPTIONS]\n"
+    "       bootstrap        (the same binary, named bootstrap: what Lambda runs)\n"
+    "\n"
+    "The AWS Lambda custom runtime: loads the model once, then serves events from\n"
+    "the Lambda Runtime API (2018-06-01) at $AWS_LAMBDA_RUNTIME_API: GET\n"
+    "/runtime/invocation/next, POST .../response with the handler's answer (the\n"
+    "same bytes as `ridepred invoke`), POST .../error for a function error\n"
+    "(InvalidEvent) with Lambda-Runtime-Function-Error-Type.  An init failure (no\n"
+    "model, a model that does not load, a bad configuration) is posted to\n"
+    "/runtime/init/error and the process exits non-zero.\n"
+    "\n"
+    "Per invocation: the request id in every log line (\"requestId\" in JSON),\n"
+    "Lambda-Runtime-Trace-Id passed on as _X_AMZN_TRACE_ID, and when less than the\n"
+    "deadline margin is left before Lambda-Runtime-Deadline-Ms, publishing stops\n"
+    "and the unpublished records are answered as batchItemFailures.  One\n"
+    "CloudWatch Embedded Metric Format line per invocation goes to stdout\n"
+    "(Records, Failures, Published, FunctionErrors, HandlerMs).  Refused or\n"
+    "dropped connections to the Runtime API are retried (5 attempts, full-jitter\n"
+    "backoff), then the runtime exits non-zero.  See docs/lambda.md.\n"
+    "\n"
+    "options:\n"
+    "  --runtime-api HOST:PORT  the Runtime API (default: $AWS_LAMBDA_RUNTIME_API)\n"
+    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
+    "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
+    "                        directory, local or s3://BUCKET/PREFIX (default:\n"
+    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"
+    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
+    "  --no-cache            download an s3:// model again instead of using the\n"
+    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"
+    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
+    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
+    "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
+    "                        run id, else the model's own version, else \"unknown\")\n"
+    "  --predictions-stream S  where predictions are published (default:\n"
+    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"
+    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+    RP_STREAM_OPTS_HELP
+    "  --deadline-margin-ms MS  stop publishing when less than MS is left before\n"
+    "                        the invocation's deadline (default:\n"
+    "                        $RIDEPRED_DEADLINE_MARGIN_MS, else 500; 0: only once\n"
+    "                        the deadline has passed)\n"
+    "  --no-metrics          no Embedded Metric Format line per invocation (also\n"
+    "                        RIDEPRED_METRICS=off)\n"
+    "  --max-invocations N   exit 0 after N invocations (tests; default: never)\n"
+    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT)\n"
+    "  --log-level L         debug, info, warn, error or off (default:\n"
+    "                        $RIDEPRED_LOG_LEVEL, else $AWS_LAMBDA_LOG_LEVEL,\n"
+    "                        else info)\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "exit status: 0 after --max-invocations; 2 bad usage; 3 init failed (posted to\n"
+    "/runtime/init/error) or the Runtime API failed or went away.\n";
+
+/* Parses a non-negative decimal integer up to max; -1 when not one. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int rp_cmd_lambda(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ridepred lambda: not implemented yet\n");
-    return RP_EXIT_FAILURE;
+    static const struct option opts[] = {
+        {"runtime-api", required_argument, NULL, 'A'},
+        {"model", required_argument, NULL, 'm'},
+        {"run-id", required_argument, NULL, 'r'},
+        {"model-version", required_argument, NULL, 'v'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"predictions-stream", required_argument, NULL, 'P'},
+        {"preprocessor", required_argument, NULL, 'X'},
+        {"no-cache", no_argument, NULL, 'C'},
+        {"test-run", no_argument, NULL, 'T'},
+        {"deadline-margin-ms", required_argument, NULL, 'D'},
+        {"no-metrics", no_argument, NULL, 'N'},
+        {"max-invocations", required_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    rp_stream_config scfg = {0};
+    const char *out_stream = NULL, *preprocessor = NULL, *runtime_api = NULL, *margin = NULL;
+    bool test_run = false, no_metrics = false;
+    uint64_t max_invocations = 0;
+    const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
+               *log_level = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        if (r < 0)
+            return RP_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 'A': runtime_api = optarg; break;
+        case 'P': out_stream = optarg; break;
+        case 'X': preprocessor = optarg; break;
+        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
+        case 'T': test_run = true; break;
+        case 'D': margin = optarg; break;
+        case 'N': no_metrics = true; break;
+        case 'I':
+            if (parse_u64(optarg, UINT64_MAX, &max_invocations) < 0 || !max_invocations) {
+                fprintf(stderr, "ridepred lambda: --max-invocations needs a positive integer\n");
+                return RP_EXIT_USAGE;
+            }
+            break;
+        case 'm': model_flag = optarg; break;
+        case 'r': run_id = optarg; break;
+        case 'v': model_version = optarg; break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': fputs(help, stdout); return RP_EXIT_OK;
+        default: fputs(help, stderr); return RP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ridepred lambda: unexpected argument '%s'\n\n%s", argv[optind], help);
+        return RP_EXIT_USAGE;
+    }
+    if (rp_cli_logging(log_format, log_level) < 0)
+        return RP_EXIT_USAGE;
+
+    rp_lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
+                             .max_invocations = max_invocations,
+                             .no_metrics = no_metrics};
+    const char *mv = getenv("RIDEPRED_METRICS");
+    if (mv && !strcmp(mv, "off"))
+        lcfg.no_metrics = true;
+    const char *margin_src = margin ? "--deadline-margin-ms" : "RIDEPRED_DEADLINE_MARGIN_MS";
+    if (!margin && (margin = getenv("RIDEPRED_DEADLINE_MARGIN_MS")) && !*margin)
+        margin = NULL;
+    const char *bad_config = NULL;
+    char bad_buf[256];
+    if (margin) {
+        uint64_t ms;
+        if (parse_u64(margin, 3600u * 1000u, &ms) < 0) {
+            snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
+                     margin_src, margin);
+            bad_config = bad_buf;
+        } else {
+            lcfg.deadline_margin_ms = (uint32_t)ms;
+            lcfg.no_deadline_margin = ms == 0;
+        }
+    }
+
+    int rc = RP_EXIT_FAILURE;
+    rp_lambda *l = NULL;
+    rp_function *fn = NULL;
+    rp_error err;
+    if (rp_lambda_new(&lcfg, &l, &err) < 0) {
+        /* Nowhere to report it but the log. */
+        rp_cli_error("%s", err.msg);
+        return RP_EXIT_FAILURE;
+    }
+    if (run_id)
+        setenv("RUN_ID", run_id, 1);
+    if (model_version)
+        setenv("MODEL_VERSION", model_version, 1);
+    const char *location = bad_config ? NULL : rp_cli_model_location(model_flag);
+    if (!location || bad_config) {
+        const char *msg = bad_config ? bad_config
+                                     : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
+                                       "or s3://BUCKET/PREFIX), or MODEL_BUCKET and RUN_ID";
+        if (bad_config)
+            rp_cli_error("%s", bad_config);
+        if (rp_lambda_init_error(l, "Runtime.InvalidConfiguration", msg, &err) < 0)
+            rp_cli_error("cannot report the init error: %s", err.msg);
+        goto out;
+    }
+    rp_function_config fcfg = {.model_location = location,
+                               .preprocessor = preprocessor,
+                               .predictions_stream = out_stream,
+                               .test_run = test_run,
+                               .streams = scfg};
+    if (rp_function_open(&fcfg, &fn, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        rp_error ie;
+        if (rp_lambda_init_error(l, "Runtime.InitError", err.msg, &ie) < 0)
+            rp_cli_error("cannot report the init error: %s", ie.msg);
+        goto out;
+    }
+    if (rp_log_enabled(RP_LOG_INFO))
+        rp_log(RP_LOG_INFO, "runtime ready", "version", rp_function_version(fn), "publishes",
+               rp_function_publishes(fn) ? rp_function_predictions_stream(fn) : "nothing (TEST_RUN)",
+               (const char *)NULL);
+    if (rp_lambda_run(l, fn, &err) < 0) {
+        rp_cli_error("%s", err.msg);
+        goto out;
+    }
+    rc = RP_EXIT_OK;
+out:
+    rp_function_close(fn);
+    rp_lambda_free(l);
+    return rc;
 }

@@ -17,6 +17,25 @@
 static rp_log_level g_level = RP_LOG_INFO;
 static rp_log_format g_format = RP_LOG_TEXT;
 
+/* The request id of the invocation this thread is serving (see log.h). */
+static _Thread_local char t_request_id[RP_LOG_REQUEST_ID_MAX + 1];
+
+void rp_log_set_request_id(const char *id)
+{
+    if (!id) {
+        t_request_id[0] = '\0';
+        return;
+    }
+    size_t n = strnlen(id, RP_LOG_REQUEST_ID_MAX);
+    memcpy(t_request_id, id, n);
+    t_request_id[n] = '\0';
+}
+
+const char *rp_log_request_id(void)
+{
+    return t_request_id;
+}
+
 static const char *level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
 void rp_log_configure(rp_log_level level, rp_log_format format)
@@ -89,6 +108,10 @@ void rp_log(rp_log_level level, const char *msg, ...)
         rp_buf_printf(&b, "{\"timestamp\": \"%s\", \"level\": \"%s\", \"message\": ", when,
                       level_names[level]);
         rp_pyjson_utf8(&b, msg, strlen(msg));
+        if (t_request_id[0]) {
+            rp_buf_lit(&b, ", \"requestId\": ");
+            rp_pyjson_utf8(&b, t_request_id, strlen(t_request_id));
+        }
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
@@ -108,6 +131,13 @@ void rp_log(rp_log_level level, const char *msg, ...)
                 rp_buf_puts(&b, v);
             else
                 rp_pyjson_utf8(&b, v ? v : "", v ? strlen(v) : 0);
+        }
+        if (t_request_id[0]) {
+            rp_buf_lit(&b, " requestId=");
+            if (!strpbrk(t_request_id, " \"=\n\t"))
+                rp_buf_puts(&b, t_request_id);
+            else
+                rp_pyjson_utf8(&b, t_request_id, strlen(t_request_id));
         }
         rp_buf_putc(&b, '\n');
     }

@@ -1,0 +1,121 @@
+/* The AWS Lambda custom runtime: the Runtime API 2018-06-01 loop.
+ *
+ *   GET  /2018-06-01/runtime/invocation/next           (no timeout: blocks
+ *                                                        until an event comes)
+ *   POST /2018-06-01/runtime/invocation/{id}/response  the handler's answer
+ *   POST /2018-06-01/runtime/invocation/{id}/error     a function error
+ *                                                        (InvalidEvent), with
+ *                                                        Lambda-Runtime-Function-Error-Type
+ *   POST /2018-06-01/runtime/init/error                 init failed (then exit)
+ *
+ * The loop runs events through one rp_worker of an rp_function made once at
+ * init (model, version, predictions stream), so it answers and publishes
+ * exactly as `ridepred invoke` does.  Per invocation it:
+ *
+ *   - puts the request id (Lambda-Runtime-Aws-Request-Id) in every log line
+ *     of the thread (rp_log_set_request_id);
+ *   - passes Lambda-Runtime-Trace-Id on as the environment variable
+ *     _X_AMZN_TRACE_ID (unset when the header is absent);
+ *   - honours Lambda-Runtime-Deadline-Ms: when less than the margin is left
+ *     (at the start, or later while the handler runs: a watchdog thread),
+ *     publishing is held (rp_worker_hold_publishing) so the records not yet
+ *     published are answered as batchItemFailures instead of the function
+ *     being killed in the middle of a batch;
+ *   - writes one CloudWatch Embedded Metric Format line to stdout (records,
+ *     failures, records published, function errors, handler time).
+ *
+ * Connections the Runtime API refuses or drops are retried with the
+ * full-jitter backoff of src/aws/http.h (default 5 attempts); when they run
+ * out, the loop returns -1 with a message naming AWS_LAMBDA_RUNTIME_API.  An
+ * HTTP 5xx from the Runtime API ("container error, non-recoverable") also
+ * ends the loop; a 4xx on a response (unknown or already answered request)
+ * is logged and the loop goes on.  A response the Runtime API refuses as too
+ * large (413) is reported on /error as Function.ResponseSizeTooLarge.
+ *
+ * An event over RP_EVENT_MAX_BYTES (6 MiB) is not read further than one byte
+ * past the limit; the handler answers it with its size error (InvalidEvent).
+ * Memory is bounded by the event limit: the event buffer is kept between
+ * invocations and never grows past RP_EVENT_MAX_BYTES + 1. */
+#ifndef RP_SERVICE_LAMBDA_H
+#define RP_SERVICE_LAMBDA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/http.h"
+#include "ridepred/error.h"
+#include "service/function.h"
+
+/* Defaults of rp_lambda_config's zero values. */
+#define RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT 500u
+#define RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT 30000u
+/* 5 attempts, 100 ms base, 2 s cap: at most about 3.1 s of waiting. */
+#define RP_LAMBDA_RETRY_DEFAULT ((rp_retry_policy){5, 100, 2000})
+
+typedef struct rp_lambda_config {
+    /* "host:port" of the Runtime API ($AWS_LAMBDA_RUNTIME_API).  Required. */
+    const char *runtime_api;
+    /* Hold publishing when less than this is left before the deadline.
+     * 0: RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT; use no_deadline_margin to
+     * hold only once the deadline has passed. */
+    uint32_t deadline_margin_ms;
+    bool no_deadline_margin;
+    /* Return 0 after this many invocations (tests); 0: never. */
+    uint64_t max_invocations;
+    /* Retries of refused or dropped connections; max_attempts 0:
+     * RP_LAMBDA_RETRY_DEFAULT. */
+    rp_retry_policy retry;
+    /* Timeout of the /response, /error and /init/error posts; 0: 30 s.
+     * /next never times out. */
+    uint32_t post_timeout_ms;
+    /* No Embedded Metric Format line per invocation. */
+    bool no_metrics;
+    /* The EMF namespace; NULL: "ridepred". */
+    const char *metrics_namespace;
+    /* The EMF FunctionName dimension; NULL: $AWS_LAMBDA_FUNCTION_NAME, else
+     * "ridepred". */
+    const char *function_name;
+} rp_lambda_config;
+
+typedef struct rp_lambda rp_lambda;
+
+/* Counters since rp_lambda_new. */
+typedef struct rp_lambda_stats {
+    uint64_t invocations;      /* events received */
+    uint64_t function_errors;  /* answered on /error */
+    uint64_t records;          /* records in the events */
+    uint64_t failures;         /* records named in batchItemFailures */
+    uint64_t deadline_holds;   /* invocations whose publishing was held */
+    uint64_t refused_answers;  /* responses the Runtime API refused (4xx) */
+} rp_lambda_stats;
+
+/* Checks the configuration (the Runtime API address) and prepares the HTTP
+ * client (libcurl is loaded on the first request).  The strings of cfg are
+ * copied.  Returns 0, or -1 with err set (RP_ERR_INVALID: a bad address,
+ * named with AWS_LAMBDA_RUNTIME_API). */
+int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err);
+
+/* Unsets _X_AMZN_TRACE_ID when the loop set it, and frees. */
+void rp_lambda_free(rp_lambda *l);
+
+/* Reports an init failure: POST /runtime/init/error with
+ * Lambda-Runtime-Function-Error-Type: error_type and the body
+ * {"errorMessage": message, "errorType": error_type}.  The caller exits
+ * non-zero afterwards.  Returns 0 when the Runtime API accepted it, -1 with
+ * err set otherwise. */
+int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *message, rp_error *err);
+
+/* Runs the loop on the function: makes one worker (its stream client; a
+ * failure is posted to /init/error as Runtime.StreamClientError), then
+ * serves invocations until max_invocations (returns 0) or a fatal Runtime
+ * API failure (returns -1 with err set: attempts exhausted, a 5xx, a broken
+ * answer to /next). */
+int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err);
+
+void rp_lambda_get_stats(const rp_lambda *l, rp_lambda_stats *out);
+
+/* The client used for the Runtime API, so that tests can inject a
+ * transport, a sleep and a random source (see rp_http_client). */
+rp_http_client *rp_lambda_http_client(rp_lambda *l);
+
+#endif

@@ -1,0 +1,401 @@
+/* The Lambda runtime loop (src/service/lambda.c) against a scripted Runtime
+ * API injected as the HTTP transport: exact URLs, methods, headers, bodies
+ * and timeouts; retries and their delays; every failure answer; the
+ * request-id log context.  tests/integration/test_lambda_runtime.py drives
+ * the real binary over real sockets. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event/event.h"
+#include "ridepred/log.h"
+#include "service/function.h"
+#include "service/lambda.h"
+#include "testing.h"
+
+#define BASE "http://127.0.0.1:9001/2018-06-01/runtime"
+#define FAR_DEADLINE "Lambda-Runtime-Deadline-Ms: 99999999999999\r\n"
+#define DIRECT "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 3.0}, \"ride_id\": 7}"
+
+typedef struct step {
+    const char *method;
+    const char *url;       /* expected */
+    long status;           /* 0: a refused connection (retriable transport failure) */
+    const char *headers;   /* raw header lines of the answer */
+    const char *body;
+    size_t body_len;       /* 0: strlen(body) */
+} step;
+
+#define MAX_REQ 32
+typedef struct fake {
+    const step *steps;
+    size_t n, i;
+    int mismatches;
+    char url[MAX_REQ][512];
+    char body[MAX_REQ][256];
+    size_t body_len[MAX_REQ];
+    char etype[MAX_REQ][64];
+    uint32_t timeout[MAX_REQ];
+    char trace[MAX_REQ][128];  /* _X_AMZN_TRACE_ID as the process saw it */
+    unsigned sleeps;
+    uint32_t slept[MAX_REQ];
+    uint64_t rand[MAX_REQ];    /* what the random source returns, in turn */
+    unsigned rands;
+} fake;
+
+static int fake_transport(void *ctx, rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+                          rp_error *err)
+{
+    fake *f = ctx;
+    if (f->i >= f->n || f->i >= MAX_REQ)
+        return rp_error_set(err, RP_ERR_IO, "the script ended");
+    size_t k = f->i;
+    const step *s = &f->steps[f->i++];
+    snprintf(f->url[k], sizeof f->url[k], "%s", req->url);
+    f->body_len[k] = req->body_len;
+    snprintf(f->body[k], sizeof f->body[k], "%.*s", (int)(req->body_len < 255 ? req->body_len : 255),
+             req->body ? (const char *)req->body : "");
+    f->etype[k][0] = '\0';
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (!strcmp(req->headers[i].name, "Lambda-Runtime-Function-Error-Type"))
+            snprintf(f->etype[k], sizeof f->etype[k], "%s", req->headers[i].value);
+    f->timeout[k] = c->opt.timeout_ms;
+    const char *tr = getenv("_X_AMZN_TRACE_ID");
+    snprintf(f->trace[k], sizeof f->trace[k], "%s", tr ? tr : "(unset)");
+    if (strcmp(req->method, s->method) || strcmp(req->url, s->url)) {
+        fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->url, s->method, s->url);
+        f->mismatches++;
+    }
+    if (!s->status) {
+        rp_error_set(err, RP_ERR_IO, "Failed to connect: Connection refused");
+        err->retriable = true;
+        return -1;
+    }
+    rp_buf_puts(&resp->headers, s->headers ? s->headers : "");
+    size_t bl = s->body_len ? s->body_len : strlen(s->body ? s->body : "");
+    if (rp_buf_append(&resp->body, s->body ? s->body : "", bl) < 0 && resp->body.toobig)
+        return rp_error_set(err, RP_ERR_LIMIT, "HTTP response body larger than %zu bytes", resp->body.max);
+    resp->status = s->status;
+    return 0;
+}
+
+static void fake_sleep(void *ctx, uint32_t ms)
+{
+    fake *f = ctx;
+    if (f->sleeps < MAX_REQ)
+        f->slept[f->sleeps] = ms;
+    f->sleeps++;
+}
+
+static uint64_t fake_random(void *ctx)
+{
+    fake *f = ctx;
+    return f->rands < MAX_REQ ? f->rand[f->rands++] : 0;
+}
+
+static char model_path[64];
+static rp_function *fn;
+
+static void setup_function(void)
+{
+    snprintf(model_path, sizeof model_path, "/tmp/rp-test-lambda-%d.json", (int)getpid());
+    FILE *f = fopen(model_path, "w");
+    fputs("{\"format\": \"ridepred.model/1\", \"version\": \"v1\", \"features\": [\"trip_distance\"], "
+          "\"estimator\": {\"type\": \"linear\", \"coef\": [2.0], \"intercept\": 1.0}}",
+          f);
+    fclose(f);
+    rp_function_config cfg = {.model_location = model_path, .test_run = true};
+    rp_error err;
+    if (rp_function_open(&cfg, &fn, &err) < 0) {
+        fprintf(stderr, "cannot open the test model: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+/* Runs the loop on a script; returns rp_lambda_run's result. */
+static int run(const step *steps, size_t n, uint64_t max, fake *f, rp_lambda_stats *stats, rp_error *err,
+               rp_lambda_config *over, const uint64_t *rand, size_t n_rand)
+{
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < n_rand && i < MAX_REQ; i++)
+        f->rand[i] = rand[i];
+    f->steps = steps;
+    f->n = n;
+    rp_lambda_config cfg = over ? *over : (rp_lambda_config){0};
+    cfg.runtime_api = "127.0.0.1:9001";
+    cfg.max_invocations = max;
+    cfg.no_metrics = true;
+    rp_lambda *l;
+    if (rp_lambda_new(&cfg, &l, err) < 0)
+        return -2;
+    rp_http_client *c = rp_lambda_http_client(l);
+    c->transport = fake_transport;
+    c->transport_ctx = f;
+    c->sleep_ms = fake_sleep;
+    c->sleep_ctx = f;
+    c->random = fake_random;
+    c->random_ctx = f;
+    int rc = rp_lambda_run(l, fn, err);
+    if (stats)
+        rp_lambda_get_stats(l, stats);
+    rp_lambda_free(l);
+    return rc;
+}
+
+TEST(serves_a_direct_event)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200,
+         "Lambda-Runtime-Aws-Request-Id: r-1\r\n" FAR_DEADLINE "Lambda-Runtime-Trace-Id: Root=1-abc;Sampled=1\r\n",
+         DIRECT, 0},
+        {"POST", BASE "/invocation/r-1/response", 202, "", "{\"status\": \"OK\"}", 0},
+    };
+    fake f;
+    rp_lambda_stats st;
+    rp_error err;
+    int rc = run(s, 2, 1, &f, &st, &err, NULL, NULL, 0);
+    CHECK(rc == 0);
+    CHECK(f.i == 2 && f.mismatches == 0);
+    CHECK_STR(f.body[1], "{\"ride_duration\": 7.0, \"ride_id\": 7}");
+    CHECK(f.etype[1][0] == '\0');
+    CHECK_STR(f.trace[0], "(unset)");
+    CHECK_STR(f.trace[1], "Root=1-abc;Sampled=1");        /* set while the invocation runs */
+    CHECK(f.timeout[0] == 0);                                 /* /next waits for ever */
+    CHECK(f.timeout[1] == RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT);
+    CHECK(st.invocations == 1 && st.records == 1 && st.failures == 0 && st.function_errors == 0);
+    CHECK(getenv("_X_AMZN_TRACE_ID") == NULL);                /* unset by rp_lambda_free */
+    CHECK_STR(rp_log_request_id(), "");
+}
+
+TEST(invalid_event_goes_to_error)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-2\r\n", "[1, 2]", 0},
+        {"POST", BASE "/invocation/r-2/error", 202, "", "", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-3\r\n", "{\"Records\": []}", 0},
+        {"POST", BASE "/invocation/r-3/response", 202, "", "", 0},
+    };
+    fake f;
+    rp_lambda_stats st;
+    rp_error err;
+    CHECK(run(s, 4, 2, &f, &st, &err, NULL, NULL, 0) == 0);
+    CHECK(f.mismatches == 0 && f.i == 4);
+    CHECK_STR(f.etype[1], "InvalidEvent");
+    CHECK(strstr(f.body[1], "\"errorType\": \"InvalidEvent\"") != NULL);
+    CHECK_STR(f.body[3], "{\"predictions\": []}");
+    CHECK(st.function_errors == 1 && st.invocations == 2);
+}
+
+TEST(oversized_event_gets_the_size_error)
+{
+    size_t n = RP_EVENT_MAX_BYTES + 100;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: big\r\n", big, n},
+        {"POST", BASE "/invocation/big/error", 202, "", "", 0},
+    };
+    fake f;
+    rp_error err;
+    CHECK(run(s, 2, 1, &f, NULL, &err, NULL, NULL, 0) == 0);
+    CHECK(f.mismatches == 0 && f.i == 2);
+    CHECK_STR(f.etype[1], "InvalidEvent");
+    CHECK(strstr(f.body[1], "larger than") != NULL);
+    free(big);
+}
+
+TEST(retries_then_gives_up_naming_the_variable)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+    };
+    fake f;
+    rp_error err;
+    /* Each draw equals its range's top: taken as is only if the range
+     * (100, 200, 400, 800 ms) is right. */
+    const uint64_t rnd[] = {100, 200, 400, 800};
+    CHECK(run(s, 6, 0, &f, NULL, &err, NULL, rnd, 4) == -1);
+    CHECK(f.i == 5);                                          /* 5 attempts, not 6 */
+    CHECK(f.sleeps == 4);
+    CHECK(f.slept[0] == 100 && f.slept[1] == 200 && f.slept[2] == 400 && f.slept[3] == 800);
+    CHECK(strstr(err.msg, "cannot reach the Lambda Runtime API at 127.0.0.1:9001 (AWS_LAMBDA_RUNTIME_API) "
+                          "after 5 attempts") != NULL);
+    CHECK(strstr(err.msg, "Connection refused") != NULL);
+}
+
+TEST(retries_then_recovers)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-4\r\n", DIRECT, 0},
+        {"POST", BASE "/invocation/r-4/response", 0, NULL, NULL, 0},
+        {"POST", BASE "/invocation/r-4/response", 202, "", "", 0},
+    };
+    fake f;
+    rp_error err;
+    rp_lambda_config cfg = {.retry = {3, 10, 15}};
+    /* Ranges [0, 10], [0, 15] (20 capped), then [0, 10] for the post. */
+    const uint64_t rnd[] = {10, 15, 15};
+    CHECK(run(s, 5, 1, &f, NULL, &err, &cfg, rnd, 3) == 0);
+    CHECK(f.i == 5 && f.mismatches == 0);
+    CHECK(f.sleeps == 3 && f.slept[0] == 10 && f.slept[1] == 15 && f.slept[2] == 15 % 11);
+    CHECK_STR(f.body[4], "{\"ride_duration\": 7.0, \"ride_id\": 7}");
+}
+
+TEST(fatal_answers)
+{
+    rp_error err;
+    fake f;
+    const step s500[] = {{"GET", BASE "/invocation/next", 500, "", "{\"errorType\": \"Container\"}", 0}};
+    CHECK(run(s500, 1, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
+    CHECK(strstr(err.msg, "/invocation/next with HTTP 500") != NULL && strstr(err.msg, "Container") != NULL);
+
+    const step noid[] = {{"GET", BASE "/invocation/next", 200, FAR_DEADLINE, DIRECT, 0}};
+    CHECK(run(noid, 1, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
+    CHECK(strstr(err.msg, "Lambda-Runtime-Aws-Request-Id") != NULL);
+
+    const step blank[] = {{"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: a b\r\n", DIRECT, 0}};
+    CHECK(run(blank, 1, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
+
+    const step post500[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-5\r\n", DIRECT, 0},
+        {"POST", BASE "/invocation/r-5/response", 500, "", "", 0},
+    };
+    CHECK(run(post500, 2, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
+    CHECK(strstr(err.msg, "/response with HTTP 500") != NULL);
+}
+
+TEST(refused_answers_go_on)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: a/b?c\r\n", DIRECT, 0},
+        {"POST", BASE "/invocation/a%2Fb%3Fc/response", 400, "", "{\"errorType\": \"InvalidRequestID\"}", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-6\r\n", DIRECT, 0},
+        {"POST", BASE "/invocation/r-6/response", 413, "", "", 0},
+        {"POST", BASE "/invocation/r-6/error", 202, "", "", 0},
+    };
+    fake f;
+    rp_lambda_stats st;
+    rp_error err;
+    CHECK(run(s, 5, 2, &f, &st, &err, NULL, NULL, 0) == 0);
+    CHECK(f.i == 5 && f.mismatches == 0);
+    CHECK(st.refused_answers == 2);
+    CHECK_STR(f.etype[4], "Function.ResponseSizeTooLarge");
+    CHECK(strstr(f.body[4], "\"errorType\": \"Function.ResponseSizeTooLarge\"") != NULL);
+}
+
+TEST(deadline_near_holds_publishing)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-7\r\nLambda-Runtime-Deadline-Ms: 1000\r\n",
+         DIRECT, 0},
+        {"POST", BASE "/invocation/r-7/response", 202, "", "", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-8\r\nLambda-Runtime-Deadline-Ms: soon\r\n",
+         DIRECT, 0},
+        {"POST", BASE "/invocation/r-8/response", 202, "", "", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-9\r\n" FAR_DEADLINE, DIRECT, 0},
+        {"POST", BASE "/invocation/r-9/response", 202, "", "", 0},
+        {"GET", BASE "/invocation/next", 200,
+         "Lambda-Runtime-Aws-Request-Id: r-10\r\nLambda-Runtime-Deadline-Ms: 18446744073709551615\r\n", DIRECT, 0},
+        {"POST", BASE "/invocation/r-10/response", 202, "", "", 0},
+    };
+    fake f;
+    rp_lambda_stats st;
+    rp_error err;
+    CHECK(run(s, 8, 4, &f, &st, &err, NULL, NULL, 0) == 0);
+    CHECK(f.i == 8 && f.mismatches == 0);
+    /* The past deadline only: not the unreadable one, not the far ones (the
+     * largest does not wrap around into the past). */
+    CHECK(st.deadline_holds == 1);
+}
+
+TEST(init_error_posts_the_error_shape)
+{
+    fake f = {0};
+    const step s[] = {{"POST", BASE "/init/error", 202, "", "", 0}};
+    f.steps = s;
+    f.n = 1;
+    rp_lambda_config cfg = {.runtime_api = "127.0.0.1:9001"};
+    rp_lambda *l;
+    rp_error err;
+    CHECK(rp_lambda_new(&cfg, &l, &err) == 0);
+    rp_http_client *c = rp_lambda_http_client(l);
+    c->transport = fake_transport;
+    c->transport_ctx = &f;
+    CHECK(rp_lambda_init_error(l, "Runtime.InitError", "cannot open model \"x\"\n", &err) == 0);
+    CHECK(f.i == 1 && f.mismatches == 0);
+    CHECK_STR(f.etype[0], "Runtime.InitError");
+    CHECK_STR(f.body[0], "{\"errorMessage\": \"cannot open model \\\"x\\\"\\n\", \"errorType\": \"Runtime.InitError\"}");
+    /* A refusal is reported. */
+    const step s2[] = {{"POST", BASE "/init/error", 403, "", "{\"errorType\": \"Forbidden\"}", 0}};
+    f.steps = s2;
+    f.n = 1;
+    f.i = 0;
+    CHECK(rp_lambda_init_error(l, "Runtime.InitError", "m", &err) == -1);
+    CHECK(strstr(err.msg, "HTTP 403") != NULL);
+    rp_lambda_free(l);
+}
+
+TEST(addresses)
+{
+    const char *bad[] = {NULL, "", "http://127.0.0.1:9001", "127.0.0.1:9001/x", "a b:1", "u@h:1", "h:1?x", "h:x"};
+    const char *good[] = {"127.0.0.1:9001", "[::1]:9001", "localhost", "169.254.100.1:9001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rp_lambda_config cfg = {.runtime_api = bad[i]};
+        rp_lambda *l = NULL;
+        rp_error err;
+        CHECK(rp_lambda_new(&cfg, &l, &err) == -1 && l == NULL);
+        CHECK(strstr(err.msg, "AWS_LAMBDA_RUNTIME_API") != NULL);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        rp_lambda_config cfg = {.runtime_api = good[i]};
+        rp_lambda *l = NULL;
+        rp_error err;
+        CHECK(rp_lambda_new(&cfg, &l, &err) == 0 && l != NULL);
+        rp_lambda_free(l);
+    }
+}
+
+TEST(log_request_id_context)
+{
+    CHECK_STR(rp_log_request_id(), "");
+    rp_log_set_request_id("abc-123");
+    CHECK_STR(rp_log_request_id(), "abc-123");
+    char longid[300];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    rp_log_set_request_id(longid);
+    CHECK(strlen(rp_log_request_id()) == RP_LOG_REQUEST_ID_MAX);
+    rp_log_set_request_id("");
+    CHECK_STR(rp_log_request_id(), "");
+    rp_log_set_request_id("y");
+    rp_log_set_request_id(NULL);
+    CHECK_STR(rp_log_request_id(), "");
+}
+
+int main(void)
+{
+    rp_log_configure(RP_LOG_OFF, RP_LOG_TEXT);
+    unsetenv("_X_AMZN_TRACE_ID");
+    unsetenv("TEST_RUN");
+    setup_function();
+    RUN(serves_a_direct_event);
+    RUN(invalid_event_goes_to_error);
+    RUN(oversized_event_gets_the_size_error);
+    RUN(retries_then_gives_up_naming_the_variable);
+    RUN(retries_then_recovers);
+    RUN(fatal_answers);
+    RUN(refused_answers_go_on);
+    RUN(deadline_near_holds_publishing);
+    RUN(init_error_posts_the_error_shape);
+    RUN(addresses);
+    RUN(log_request_id_context);
+    rp_function_close(fn);
+    unlink(model_path);
+    return rp_t_done();
+}
