@@ -40,6 +40,25 @@ extern const char *const rp_trips_distance_names[];
 int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *err);
 void rp_trips_free(rp_trips *t);
 
+/* The same from an opened Parquet file (src/data/parquet.h).  Timestamps
+ * in milli- or nanoseconds (INT64 TIMESTAMP) and INT96 timestamps become
+ * microseconds (nanoseconds rounded down); location ids of any integer
+ * type, or integral FLOAT/DOUBLE (NaN: null), must fit an int32;
+ * trip_distance may be DOUBLE, FLOAT or an integer. */
+struct rp_parquet;
+int rp_trips_from_parquet(struct rp_parquet *p, size_t max_rows, rp_trips *out, rp_error *err);
+
+/* CSV (RFC 4180, a header line naming the columns; empty field = null;
+ * timestamps "YYYY-MM-DD HH:MM:SS[.ffffff]") from len bytes at data; name
+ * is used in messages.  rp_trips_read also inflates gzip'd CSV. */
+/* Internal, for tests: an INT96 timestamp (nanoseconds of the day, Julian
+ * day; 12 bytes little-endian) as microseconds.  -1 when the time of day
+ * is out of range. */
+int rp__trips_int96_us(const uint8_t *b, int64_t *us);
+
+int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp_trips *out,
+                          rp_error *err);
+
 /* The course's preparation of one row: duration = (dropoff - pickup) in
  * minutes (as pandas: total_seconds() / 60), kept when 1 <= duration <= 60
  * and the locations are not null.  Returns true and sets *duration_min

@@ -1,0 +1,56 @@
+/* Reading one month of TLC trips: rp_trips_read (the five course columns,
+ * Parquet or CSV) RUNS times in this process; prints the best and median
+ * milliseconds and the rows as one JSON line.
+ *
+ *   bench_parquet FILE [RUNS]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "data/trips.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_parquet FILE [RUNS]\n");
+        return 2;
+    }
+    int runs = argc > 2 ? atoi(argv[2]) : 10;
+    if (runs < 1)
+        runs = 1;
+    double *t = calloc((size_t)runs, sizeof *t);
+    size_t rows = 0;
+    for (int i = 0; i < runs; i++) {
+        rp_trips trips;
+        rp_error err;
+        double t0 = now_ms();
+        if (rp_trips_read(argv[1], 0, &trips, &err) < 0) {
+            fprintf(stderr, "bench_parquet: %s\n", err.msg);
+            free(t);
+            return 1;
+        }
+        t[i] = now_ms() - t0;
+        rows = trips.n;
+        rp_trips_free(&trips);
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp);
+    printf("{\"what\": \"trips_read\", \"file\": \"%s\", \"rows\": %zu, \"best_ms\": %.2f, \"median_ms\": %.2f, "
+           "\"runs\": %d}\n",
+           argv[1], rows, t[0], t[runs / 2], runs);
+    free(t);
+    return 0;
+}
