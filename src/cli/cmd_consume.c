@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "cli/stream_opts.h"
+#include "cli/function_opts.h"
 #include "consume/consumer.h"
 #include "service/function.h"
 
@@ -32,12 +32,7 @@ static const char help[] =
     "  --from IN             the source stream (kinesis:NAME, local:NAME or NAME)\n"
     "  --to OUT              the predictions stream (default: $PREDICTIONS_STREAM_NAME,\n"
     "                        else ride_predictions)\n"
-    "  --model PATH          the model, as for invoke (default: $MODEL_LOCATION, else\n"
-    "                        s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
-    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
-    "  --no-cache            download an s3:// model again\n"
-    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
-    "  --model-version V     the version reported (default: $MODEL_VERSION, ...)\n"
+    RP_FUNCTION_MODEL_OPTS_HELP
     "  --batch-size N        records per event, 1..10000 (default 100); an event also\n"
     "                        stays under the handler's 6 MiB limit\n"
     "  --batch-window-ms MS  wait up to MS for a full batch (default 0: invoke as soon\n"
@@ -62,8 +57,7 @@ static const char help[] =
     "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
     "                        (HOST:PORT; port 0 picks a free one, logged)\n"
     RP_STREAM_OPTS_HELP
-    "  --log-format F        text or json\n"
-    "  --log-level L         debug, info, warn, error or off\n"
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 stopped by SIGINT/SIGTERM after checkpointing; 2 bad usage;\n"
@@ -128,11 +122,6 @@ int rp_cmd_consume(int argc, char **argv)
     static const struct option opts[] = {
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
-        {"model", required_argument, NULL, 'm'},
-        {"preprocessor", required_argument, NULL, 'X'},
-        {"no-cache", no_argument, NULL, 'C'},
-        {"run-id", required_argument, NULL, 'r'},
-        {"model-version", required_argument, NULL, 'v'},
         {"batch-size", required_argument, NULL, 'b'},
         {"batch-window-ms", required_argument, NULL, 'w'},
         {"starting-position", required_argument, NULL, 's'},
@@ -145,32 +134,24 @@ int rp_cmd_consume(int argc, char **argv)
         {"poll-ms", required_argument, NULL, 'p'},
         {"log-interval-ms", required_argument, NULL, 'i'},
         {"metrics-listen", required_argument, NULL, 'M'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
-        RP_STREAM_LONGOPTS,
+        RP_FUNCTION_MODEL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_consumer_config cc = {.batch_size = 100, .start_type = RP_ITER_TRIM_HORIZON, .max_retries = 3};
-    const char *to = NULL, *model_flag = NULL, *preprocessor = NULL, *run_id = NULL, *model_version = NULL,
-               *log_format = NULL, *log_level = NULL;
+    rp_cli_function_opts fo = {0};
     long v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &cc.streams);
+        int r = rp_cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
             continue;
         switch (c) {
         case 'f': cc.from = optarg; break;
-        case 't': to = optarg; break;
-        case 'm': model_flag = optarg; break;
-        case 'X': preprocessor = optarg; break;
-        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
-        case 'r': run_id = optarg; break;
-        case 'v': model_version = optarg; break;
+        case 't': fo.predictions_stream = optarg; break;
         case 'b':
             if (parse_u32("--batch-size", optarg, 1, RP_CONSUME_BATCH_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
@@ -216,8 +197,6 @@ int rp_cmd_consume(int argc, char **argv)
             cc.log_interval_ms = (uint32_t)v;
             break;
         case 'M': cc.metrics_listen = optarg; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
@@ -230,29 +209,20 @@ int rp_cmd_consume(int argc, char **argv)
         fprintf(stderr, "ridepred consume: --from STREAM is required\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
-        return RP_EXIT_USAGE;
-    if (run_id)
-        setenv("RUN_ID", run_id, 1);
-    if (model_version)
-        setenv("MODEL_VERSION", model_version, 1);
     const char *tr = getenv("TEST_RUN");
     if (tr && !strcmp(tr, "True")) {
         rp_cli_error("TEST_RUN=True publishes nothing, but consume exists to publish: unset TEST_RUN");
         return RP_EXIT_USAGE;
     }
-    const char *location = rp_cli_model_location(model_flag);
-    if (!location)
+    cc.streams = fo.streams;
+    rp_function_config fcfg;
+    if (rp_cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
 
     int rc = RP_EXIT_FAILURE;
     rp_function *fn = NULL;
     rp_consumer *con = NULL;
     rp_error err;
-    rp_function_config fcfg = {.model_location = location,
-                               .preprocessor = preprocessor,
-                               .predictions_stream = to,
-                               .streams = cc.streams};
     if (rp_function_open(&fcfg, &fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         goto out;

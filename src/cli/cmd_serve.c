@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/stream_opts.h"
+#include "cli/function_opts.h"
 #include "ridepred/log.h"
 #include "service/function.h"
 #include "service/serve.h"
@@ -40,23 +40,10 @@ static const char help[] =
     "  --idle-timeout S      close a connection idle for S seconds (default 30)\n"
     "  --drain-timeout S     at stop, wait at most S seconds for requests in\n"
     "                        flight (default 10)\n"
-    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
-    "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
-    "                        directory, local or s3://BUCKET/PREFIX (default:\n"
-    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"
-    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
-    "  --no-cache            download an s3:// model again instead of using the\n"
-    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"
-    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
-    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
-    "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
-    "                        run id, else the model's own version, else \"unknown\")\n"
-    "  --predictions-stream S  where predictions are published (default:\n"
-    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"
-    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+    RP_FUNCTION_MODEL_OPTS_HELP
+    RP_FUNCTION_PUBLISH_OPTS_HELP
     RP_STREAM_OPTS_HELP
-    "  --log-format F        text or json\n"
-    "  --log-level L         debug, info, warn, error or off\n"
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"
@@ -88,30 +75,18 @@ int rp_cmd_serve(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'c'},
         {"idle-timeout", required_argument, NULL, 'i'},
         {"drain-timeout", required_argument, NULL, 'd'},
-        {"model", required_argument, NULL, 'm'},
-        {"run-id", required_argument, NULL, 'r'},
-        {"model-version", required_argument, NULL, 'v'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"predictions-stream", required_argument, NULL, 'P'},
-        {"preprocessor", required_argument, NULL, 'X'},
-        {"no-cache", no_argument, NULL, 'C'},
-        {"test-run", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
-        RP_STREAM_LONGOPTS,
+        RP_FUNCTION_MODEL_LONGOPTS,
+        RP_FUNCTION_PUBLISH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_stream_config scfg = {0};
+    rp_cli_function_opts fo = {0};
     rp_serve_config cfg = {0};
     unsigned drain_s = 10;
-    const char *out_stream = NULL, *preprocessor = NULL;
-    bool test_run = false;
-    const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
-               *log_level = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp_cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -134,15 +109,6 @@ int rp_cmd_serve(int argc, char **argv)
             if (parse_count("--drain-timeout", optarg, 3600, &drain_s) < 0)
                 return RP_EXIT_USAGE;
             break;
-        case 'P': out_stream = optarg; break;
-        case 'X': preprocessor = optarg; break;
-        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
-        case 'T': test_run = true; break;
-        case 'm': model_flag = optarg; break;
-        case 'r': run_id = optarg; break;
-        case 'v': model_version = optarg; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
@@ -151,14 +117,8 @@ int rp_cmd_serve(int argc, char **argv)
         fprintf(stderr, "ridepred serve: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
-        return RP_EXIT_USAGE;
-    if (run_id)
-        setenv("RUN_ID", run_id, 1);
-    if (model_version)
-        setenv("MODEL_VERSION", model_version, 1);
-    const char *location = rp_cli_model_location(model_flag);
-    if (!location)
+    rp_function_config fcfg;
+    if (rp_cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
 
     /* SIGINT/SIGTERM are blocked here, before any thread starts (threads
@@ -175,11 +135,6 @@ int rp_cmd_serve(int argc, char **argv)
     rp_function *fn = NULL;
     rp_serve *srv = NULL;
     rp_error err;
-    rp_function_config fcfg = {.model_location = location,
-                               .preprocessor = preprocessor,
-                               .predictions_stream = out_stream,
-                               .test_run = test_run,
-                               .streams = scfg};
     if (rp_function_open(&fcfg, &fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         goto out;

@@ -1,0 +1,41 @@
+/* See function_opts.h. */
+#include "cli/function_opts.h"
+
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o)
+{
+    switch (c) {
+    case 0x200: o->model = arg; return 1;
+    case 0x201: o->run_id = arg; return 1;
+    case 0x202: o->model_version = arg; return 1;
+    case 0x203: o->preprocessor = arg; return 1;
+    case 0x204: setenv("RIDEPRED_MODEL_CACHE", "off", 1); return 1;
+    case 0x205: o->log_format = arg; return 1;
+    case 0x206: o->log_level = arg; return 1;
+    case 0x207: o->predictions_stream = arg; return 1;
+    case 0x208: o->test_run = true; return 1;
+    default: return rp_cli_stream_opt(c, arg, &o->streams);
+    }
+}
+
+int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg)
+{
+    if (rp_cli_logging(o->log_format, o->log_level) < 0)
+        return -1;
+    if (o->run_id)
+        setenv("RUN_ID", o->run_id, 1);
+    if (o->model_version)
+        setenv("MODEL_VERSION", o->model_version, 1);
+    const char *location = rp_cli_model_location(o->model);
+    if (!location)
+        return -1;
+    *cfg = (rp_function_config){.model_location = location,
+                                .preprocessor = o->preprocessor,
+                                .predictions_stream = o->predictions_stream,
+                                .test_run = o->test_run,
+                                .streams = o->streams};
+    return 0;
+}

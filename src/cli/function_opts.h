@@ -1,0 +1,63 @@
+/* Command-line options of the commands that run the function (the model,
+ * the version it reports, where predictions go, logs): invoke, lambda,
+ * serve and consume take them alike. */
+#ifndef RP_CLI_FUNCTION_OPTS_H
+#define RP_CLI_FUNCTION_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "cli/stream_opts.h"
+#include "service/function.h"
+
+#define RP_FUNCTION_MODEL_OPTS_HELP                                                        \
+    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"    \
+    "                        pickle, XGBoost JSON/UBJSON/legacy, or an MLflow model\n"    \
+    "                        directory, local or s3://BUCKET/PREFIX (default:\n"          \
+    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"                \
+    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"       \
+    "  --no-cache            download an s3:// model again instead of using the\n"        \
+    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"               \
+    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster (the\n"             \
+    "                        course's week-2 preprocessor.b)\n"                           \
+    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n" \
+    "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"  \
+    "                        run id, else the model's own version, else \"unknown\")\n"
+
+#define RP_FUNCTION_PUBLISH_OPTS_HELP                                                      \
+    "  --predictions-stream S  where predictions are published (default:\n"               \
+    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"          \
+    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+
+#define RP_LOG_OPTS_HELP                                                                   \
+    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT, else text)\n" \
+    "  --log-level L         debug, info, warn, error or off\n"
+
+/* getopt_long entries; their values are 0x200.. (stream options: 0x100..). */
+#define RP_FUNCTION_MODEL_LONGOPTS                                                            \
+    {"model", required_argument, NULL, 0x200}, {"run-id", required_argument, NULL, 0x201},   \
+    {"model-version", required_argument, NULL, 0x202},                                       \
+    {"preprocessor", required_argument, NULL, 0x203}, {"no-cache", no_argument, NULL, 0x204}, \
+    {"log-format", required_argument, NULL, 0x205}, {"log-level", required_argument, NULL, 0x206}, \
+    RP_STREAM_LONGOPTS
+#define RP_FUNCTION_PUBLISH_LONGOPTS                                                          \
+    {"predictions-stream", required_argument, NULL, 0x207}, {"test-run", no_argument, NULL, 0x208}
+
+typedef struct rp_cli_function_opts {
+    const char *model, *run_id, *model_version, *preprocessor, *predictions_stream;
+    const char *log_format, *log_level;
+    bool test_run;
+    rp_stream_config streams;
+} rp_cli_function_opts;
+
+/* Applies one of those options (or a stream option); returns 1 when c was
+ * one, 0 when not, -1 on a bad value (printed). */
+int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o);
+
+/* After parsing: applies the log options, --run-id / --model-version (as
+ * RUN_ID / MODEL_VERSION, which the handler reads), resolves the model
+ * location and fills cfg (pointing into o).  Returns -1, printed, on bad
+ * usage (no model location, an unknown log level). */
+int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg);
+
+#endif
