@@ -12,6 +12,7 @@
 
 #include "aws/sigv4.h"
 #include "common/buf.h"
+#include "service/rapi.h"
 #include "common/pyjson.h"
 #include "event/event.h"
 #include "ridepred/log.h"
@@ -26,17 +27,19 @@
 
 /* The deadline watchdog: a thread that holds the worker's publishing when
  * an invocation's hold time comes while the handler still runs.  Arming is
- * cheap: the thread is woken only when the new hold time is earlier than
- * the one it sleeps towards (deadlines of successive invocations grow, so
- * it mostly wakes once per stale deadline, not per invocation). */
+ * cheap: an uncontended mutex (no system call), and the thread is woken
+ * only when the new hold time is earlier than the one it sleeps towards.
+ * Hold times are the deadlines (epoch ms, CLOCK_REALTIME) minus the margin,
+ * exactly, so the equal or growing deadlines of successive invocations
+ * never wake it: it wakes once per expired hold time, not per invocation. */
 typedef struct watchdog {
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+    pthread_cond_t cv; /* on CLOCK_REALTIME: the clock of the deadlines */
     bool stop;
     bool armed;
-    struct timespec hold_at;   /* monotonic */
+    struct timespec hold_at;   /* CLOCK_REALTIME */
     bool sleeping_forever;     /* waiting without a time */
     struct timespec sleeping_until;
     bool fired;                /* for the current arming */
@@ -50,11 +53,12 @@ struct rp_lambda {
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp_http_client http;
-    rp_http_response next;      /* the event: capped at RP_EVENT_MAX_BYTES + 1 */
-    rp_http_response answer;    /* answers to posts */
-    rp_buf url;
+    rp_rapi *api;               /* the Runtime API client (src/service/rapi.h) */
+    rp_buf path;                /* request paths */
     rp_buf line;                /* EMF line, error bodies */
+    rp_buf emf_head;            /* the constant start of the EMF line */
+    rp_buf emf_mid;             /* the constant part after the timestamp... */
+    char *oversized;            /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
     rp_lambda_stats stats;
     watchdog wd;
     /* "_X_AMZN_TRACE_ID=<value>", given to putenv once and then rewritten
@@ -73,22 +77,10 @@ static uint64_t now_ms(clockid_t clock)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static double elapsed_ms(const struct timespec *a, const struct timespec *b)
+/* Epoch milliseconds as a CLOCK_REALTIME time. */
+static struct timespec epoch_ts(uint64_t ms)
 {
-    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static struct timespec mono_plus_ms(uint64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000u);
-    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
+    return (struct timespec){(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
 }
 
 static bool ts_before(const struct timespec *a, const struct timespec *b)
@@ -109,7 +101,7 @@ static void *watchdog_main(void *arg)
             continue;
         }
         struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
+        clock_gettime(CLOCK_REALTIME, &now);
         if (!ts_before(&now, &wd->hold_at)) {
             rp_worker_hold_publishing(wd->w, true);
             wd->fired = true;
@@ -133,7 +125,7 @@ static int watchdog_start(watchdog *wd, rp_error *err)
     pthread_condattr_t ca;
     if (pthread_mutex_init(&wd->mu, NULL) != 0)
         return rp_error_set(err, RP_ERR_NOMEM, "cannot create the deadline watchdog's mutex");
-    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_REALTIME) != 0 ||
         pthread_cond_init(&wd->cv, &ca) != 0) {
         pthread_mutex_destroy(&wd->mu);
         return rp_error_set(err, RP_ERR_NOMEM, "cannot create the deadline watchdog's condition");
@@ -166,15 +158,18 @@ static void watchdog_stop(watchdog *wd)
     wd->started = false;
 }
 
-static void watchdog_arm(watchdog *wd, rp_worker *w, uint64_t in_ms, const char *request_id)
+/* Arms the watchdog to hold w's publishing at hold_ms (epoch ms). */
+static void watchdog_arm(watchdog *wd, rp_worker *w, uint64_t hold_ms, const char *request_id)
 {
-    struct timespec at = mono_plus_ms(in_ms);
+    struct timespec at = epoch_ts(hold_ms);
     pthread_mutex_lock(&wd->mu);
     wd->w = w;
     wd->hold_at = at;
     wd->armed = true;
     wd->fired = false;
-    snprintf(wd->request_id, sizeof wd->request_id, "%s", request_id);
+    size_t n = strnlen(request_id, sizeof wd->request_id - 1);
+    memcpy(wd->request_id, request_id, n);
+    wd->request_id[n] = '\0';
     if (wd->sleeping_forever || ts_before(&at, &wd->sleeping_until))
         pthread_cond_signal(&wd->cv);
     pthread_mutex_unlock(&wd->mu);
@@ -191,6 +186,8 @@ static bool watchdog_disarm(watchdog *wd)
     return fired;
 }
 
+static int emf_prepare(rp_lambda *l);
+
 /* ---- setup ---------------------------------------------------------------------- */
 
 static char *dup_or_null(const char *s)
@@ -198,26 +195,14 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* A Runtime API address is host:port (or host, or [v6]:port), as
- * AWS_LAMBDA_RUNTIME_API gives it: nothing that would change the URL. */
+/* The address itself is checked by rp_rapi_new: HOST:PORT, [V6]:PORT or
+ * HOST, nothing that would change the request line. */
 static int check_address(const char *api, rp_error *err)
 {
     if (!api || !*api)
         return rp_error_set(err, RP_ERR_INVALID,
                             "no Runtime API address: AWS_LAMBDA_RUNTIME_API is not set (Lambda sets "
                             "it; outside Lambda give --runtime-api HOST:PORT)");
-    if (strlen(api) > 255 || strpbrk(api, "/?#@\\ \t\r\n"))
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "AWS_LAMBDA_RUNTIME_API must be HOST:PORT (e.g. 127.0.0.1:9001), "
-                            "without scheme, path or user");
-    char url[300];
-    snprintf(url, sizeof url, "http://%s/", api);
-    rp_http_url u;
-    rp_error e;
-    if (rp_http_url_parse(url, &u, &e) < 0 || !u.host_len)
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "AWS_LAMBDA_RUNTIME_API must be HOST:PORT (e.g. 127.0.0.1:9001): %s",
-                            u.host_len ? e.msg : "no host");
     return 0;
 }
 
@@ -252,12 +237,20 @@ int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err)
     l->margin_ms = cfg->no_deadline_margin ? 0
                    : cfg->deadline_margin_ms ? cfg->deadline_margin_ms
                                              : RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT;
-    rp_http_options ho = {.retry = {1, 0, 0}, .no_proxy = true};
-    rp_http_client_init(&l->http, &ho, err);
-    rp_http_response_init(&l->next, RP_EVENT_MAX_BYTES + 1);
-    rp_http_response_init(&l->answer, POST_ANSWER_MAX);
-    rp_buf_init(&l->url, 4096);
+    rp_rapi_options ro = {.timeout_ms = l->cfg.post_timeout_ms, .retry = l->cfg.retry};
+    if (rp_rapi_new(l->runtime_api, &ro, &l->api, err) < 0) {
+        rp_error_prefix(err, "AWS_LAMBDA_RUNTIME_API must be HOST:PORT (e.g. 127.0.0.1:9001)");
+        rp_lambda_free(l);
+        return -1;
+    }
+    rp_buf_init(&l->path, 4096);
     rp_buf_init(&l->line, 64 * 1024);
+    rp_buf_init(&l->emf_head, 4096);
+    rp_buf_init(&l->emf_mid, 4096);
+    if (emf_prepare(l) < 0) {
+        rp_lambda_free(l);
+        return rp_error_set(err, RP_ERR_LIMIT, "the metrics namespace or function name is too long");
+    }
     *out = l;
     return 0;
 }
@@ -269,11 +262,12 @@ void rp_lambda_free(rp_lambda *l)
     watchdog_stop(&l->wd);
     if (l->trace_env_set)
         unsetenv("_X_AMZN_TRACE_ID");
-    rp_http_client_cleanup(&l->http);
-    rp_http_response_cleanup(&l->next);
-    rp_http_response_cleanup(&l->answer);
-    rp_buf_cleanup(&l->url);
+    rp_rapi_free(l->api);
+    rp_buf_cleanup(&l->path);
     rp_buf_cleanup(&l->line);
+    rp_buf_cleanup(&l->emf_head);
+    rp_buf_cleanup(&l->emf_mid);
+    free(l->oversized);
     free(l->runtime_api);
     free(l->metrics_namespace);
     free(l->function_name);
@@ -285,68 +279,25 @@ void rp_lambda_get_stats(const rp_lambda *l, rp_lambda_stats *out)
     *out = l->stats;
 }
 
-rp_http_client *rp_lambda_http_client(rp_lambda *l)
+rp_rapi *rp_lambda_rapi(rp_lambda *l)
 {
-    return &l->http;
+    return l->api;
 }
 
 /* ---- Runtime API calls ----------------------------------------------------------- */
 
-/* Sets l->url to http://API/2018-06-01/runtime<path1><id encoded><path2>. */
-static int make_url(rp_lambda *l, const char *path1, const char *id, const char *path2, rp_error *err)
+/* Sets l->path to /2018-06-01/runtime<path1><id encoded><path2>. */
+static int make_path(rp_lambda *l, const char *path1, const char *id, const char *path2, rp_error *err)
 {
-    rp_buf_reset(&l->url);
-    rp_buf_printf(&l->url, "http://%s" API_PREFIX "%s", l->runtime_api, path1);
+    rp_buf_reset(&l->path);
+    rp_buf_lit(&l->path, API_PREFIX);
+    rp_buf_puts(&l->path, path1);
     if (id)
-        rp_sigv4_uri_encode(&l->url, id, strlen(id), false);
-    rp_buf_puts(&l->url, path2);
-    if (l->url.failed)
-        return rp_error_set(err, RP_ERR_LIMIT, "Runtime API URL too long");
+        rp_sigv4_uri_encode(&l->path, id, strlen(id), false);
+    rp_buf_puts(&l->path, path2);
+    if (l->path.failed)
+        return rp_error_set(err, RP_ERR_LIMIT, "Runtime API path too long");
     return 0;
-}
-
-/* Sends one request to the Runtime API, retrying refused or dropped
- * connections with full-jitter backoff.  timeout_ms 0: none.  Returns 0
- * when a response arrived (any status), -1 with err set otherwise. */
-static int api_call(rp_lambda *l, const char *method, const rp_http_header *headers, size_t n_headers,
-                    const void *body, size_t len, uint32_t timeout_ms, rp_http_response *resp,
-                    rp_error *err)
-{
-    rp_http_request req = {.method = method,
-                           .url = l->url.data,
-                           .headers = headers,
-                           .n_headers = n_headers,
-                           .body = body,
-                           .body_len = len};
-    /* The client's options are read at each request: /next must wait for
-     * as long as Lambda keeps the environment frozen between events. */
-    l->http.opt.timeout_ms = timeout_ms;
-    const rp_retry_policy *p = &l->cfg.retry;
-    unsigned max = p->max_attempts ? p->max_attempts : 1;
-    unsigned attempt = 0;
-    for (;;) {
-        attempt++;
-        if (rp_http_send(&l->http, &req, resp, err) == 0)
-            return 0;
-        if (!err->retriable || attempt >= max)
-            break;
-        uint32_t ms = rp_retry_delay_ms(p, attempt, l->http.random(l->http.random_ctx));
-        if (rp_log_enabled(RP_LOG_WARN)) {
-            char a[16], d[16];
-            snprintf(a, sizeof a, "%u", attempt + 1);
-            snprintf(d, sizeof d, "%u", (unsigned)ms);
-            rp_log(RP_LOG_WARN, "Runtime API unreachable, retrying", "attempt", a, "delay_ms", d,
-                   "reason", err->msg, (const char *)NULL);
-        }
-        l->http.sleep_ms(l->http.sleep_ctx, ms);
-    }
-    if (err->retriable)
-        rp_error_prefix(err,
-                        "cannot reach the Lambda Runtime API at %s (AWS_LAMBDA_RUNTIME_API) after %u attempt%s",
-                        l->runtime_api, attempt, attempt == 1 ? "" : "s");
-    else
-        rp_error_prefix(err, "Lambda Runtime API at %s (AWS_LAMBDA_RUNTIME_API)", l->runtime_api);
-    return -1;
 }
 
 /* {"errorMessage": msg, "errorType": type} into l->line. */
@@ -361,25 +312,29 @@ static void error_body(rp_lambda *l, const char *type, const char *msg)
 }
 
 /* A short printable excerpt of an answer's body, for messages. */
-static void body_excerpt(const rp_http_response *r, char *out, size_t cap)
+static void body_excerpt(const rp_rapi_response *r, char *out, size_t cap)
 {
     size_t n = 0;
-    for (size_t i = 0; i < r->body.len && n + 1 < cap && i < 200; i++) {
-        unsigned char c = (unsigned char)r->body.data[i];
+    for (size_t i = 0; i < r->body_len && n + 1 < cap && i < 200; i++) {
+        unsigned char c = (unsigned char)r->body[i];
         out[n++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
     }
     out[n] = '\0';
 }
 
-/* POSTs a body.  Returns 0 with the answer's status in *status, or -1 with
+/* POSTs a body to l->path, with Lambda-Runtime-Function-Error-Type when
+ * error_type is not NULL.  Returns 0 with the answer in *ans, or -1 with
  * err set when no answer came. */
-static int post(rp_lambda *l, const rp_http_header *headers, size_t n, const char *body, size_t len,
-                long *status, rp_error *err)
+static int post(rp_lambda *l, const char *error_type, const char *body, size_t len, rp_rapi_response *ans,
+                rp_error *err)
 {
-    if (api_call(l, "POST", headers, n, body ? body : "", len, l->cfg.post_timeout_ms, &l->answer, err) < 0)
-        return -1;
-    *status = l->answer.status;
-    return 0;
+    rp_rapi_request req = {.method = "POST",
+                           .path = l->path.data,
+                           .error_type = error_type,
+                           .body = body ? body : "",
+                           .body_len = len,
+                           .body_max = POST_ANSWER_MAX};
+    return rp_rapi_call(l->api, &req, ans, err);
 }
 
 int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *message, rp_error *err)
@@ -387,21 +342,19 @@ int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *messa
     rp_error local;
     if (!err)
         err = &local;
-    if (make_url(l, "/init/error", NULL, "", err) < 0)
+    if (make_path(l, "/init/error", NULL, "", err) < 0)
         return -1;
     error_body(l, error_type, message);
     if (l->line.failed)
         return rp_error_set(err, RP_ERR_LIMIT, "init error message too long");
-    rp_http_header h[] = {{"Content-Type", "application/json"},
-                          {"Lambda-Runtime-Function-Error-Type", error_type}};
-    long status;
-    if (post(l, h, 2, l->line.data, l->line.len, &status, err) < 0)
+    rp_rapi_response ans;
+    if (post(l, error_type, l->line.data, l->line.len, &ans, err) < 0)
         return -1;
-    if (status < 200 || status >= 300) {
+    if (ans.status < 200 || ans.status >= 300) {
         char ex[256];
-        body_excerpt(&l->answer, ex, sizeof ex);
-        return rp_error_set(err, RP_ERR_IO, "the Lambda Runtime API answered /init/error with HTTP %ld: %s",
-                            status, ex);
+        body_excerpt(&ans, ex, sizeof ex);
+        return rp_error_set(err, RP_ERR_IO, "the Lambda Runtime API answered /init/error with HTTP %d: %s",
+                            ans.status, ex);
     }
     return 0;
 }
@@ -410,17 +363,15 @@ int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *messa
 
 /* Copies a header of the /next answer into out (NUL-terminated).  Returns
  * 1 when present and fits, 0 when absent, -1 when longer than cap - 1. */
-static int header_copy(const rp_http_response *r, const char *name, char *out, size_t cap)
+static int header_copy(rp_rapi_str v, char *out, size_t cap)
 {
-    const char *v;
-    size_t n;
     out[0] = '\0';
-    if (!rp_http_response_header(r, name, &v, &n))
+    if (!v.p)
         return 0;
-    if (n >= cap)
+    if (v.n >= cap)
         return -1;
-    memcpy(out, v, n);
-    out[n] = '\0';
+    memcpy(out, v.p, v.n);
+    out[v.n] = '\0';
     return 1;
 }
 
@@ -444,21 +395,24 @@ static void set_trace(rp_lambda *l, const char *trace)
         }
         return;
     }
-    snprintf(l->trace_env, sizeof l->trace_env, TRACE_ENV "%s", trace);
+    /* The value is at most TRACE_ID_MAX bytes (header_copy): it fits. */
+    size_t n = strnlen(trace, TRACE_ID_MAX);
+    memcpy(l->trace_env + sizeof TRACE_ENV - 1, trace, n);
+    l->trace_env[sizeof TRACE_ENV - 1 + n] = '\0';
     if (!l->trace_env_set) {
+        memcpy(l->trace_env, TRACE_ENV, sizeof TRACE_ENV - 1);
         /* putenv keeps our buffer: later values are written into it. */
         if (putenv(l->trace_env) == 0)
             l->trace_env_set = true;
     }
 }
 
-static void emit_metrics(rp_lambda *l, const rp_invoke_result *res, double handler_ms,
-                         unsigned long long published, const char *request_id)
+/* The constant parts of the EMF line, made once: everything between the
+ * timestamp and the request id. */
+static int emf_prepare(rp_lambda *l)
 {
-    rp_buf *b = &l->line;
-    rp_buf_reset(b);
-    rp_buf_printf(b, "{\"_aws\": {\"Timestamp\": %" PRIu64 ", \"CloudWatchMetrics\": [{\"Namespace\": ",
-                  now_ms(CLOCK_REALTIME));
+    rp_buf *b = &l->emf_mid;
+    rp_buf_lit(b, ", \"CloudWatchMetrics\": [{\"Namespace\": ");
     rp_pyjson_utf8(b, l->cfg.metrics_namespace, strlen(l->cfg.metrics_namespace));
     rp_buf_lit(b, ", \"Dimensions\": [[\"FunctionName\"]], \"Metrics\": ["
                   "{\"Name\": \"Records\", \"Unit\": \"Count\"}, "
@@ -468,11 +422,49 @@ static void emit_metrics(rp_lambda *l, const rp_invoke_result *res, double handl
                   "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": ");
     rp_pyjson_utf8(b, l->cfg.function_name, strlen(l->cfg.function_name));
     rp_buf_lit(b, ", \"requestId\": ");
+    rp_buf_lit(&l->emf_head, "{\"_aws\": {\"Timestamp\": ");
+    return b->failed || l->emf_head.failed ? -1 : 0;
+}
+
+/* Decimal digits of v into b. */
+static void put_u64(rp_buf *b, uint64_t v)
+{
+    char d[24];
+    size_t k = sizeof d;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    rp_buf_append(b, d + k, sizeof d - k);
+}
+
+/* The Embedded Metric Format line: built in a reused buffer from the
+ * parts made once (no printf, no allocation once the buffer has grown),
+ * written with one write(2). */
+static void emit_metrics(rp_lambda *l, const rp_invoke_result *res, uint64_t handler_ns,
+                         unsigned long long published, const char *request_id)
+{
+    rp_buf *b = &l->line;
+    rp_buf_reset(b);
+    rp_buf_append(b, l->emf_head.data, l->emf_head.len);
+    put_u64(b, now_ms(CLOCK_REALTIME));
+    rp_buf_append(b, l->emf_mid.data, l->emf_mid.len);
     rp_pyjson_utf8(b, request_id, strlen(request_id));
-    rp_buf_printf(b,
-                  ", \"Records\": %zu, \"Failures\": %zu, \"Published\": %llu, \"FunctionErrors\": %d, "
-                  "\"HandlerMs\": %.3f}\n",
-                  res->records, res->failed, published, res->status == RP_INVOKE_OK ? 0 : 1, handler_ms);
+    rp_buf_lit(b, ", \"Records\": ");
+    put_u64(b, res->records);
+    rp_buf_lit(b, ", \"Failures\": ");
+    put_u64(b, res->failed);
+    rp_buf_lit(b, ", \"Published\": ");
+    put_u64(b, published);
+    rp_buf_lit(b, ", \"FunctionErrors\": ");
+    rp_buf_putc(b, res->status == RP_INVOKE_OK ? '0' : '1');
+    rp_buf_lit(b, ", \"HandlerMs\": ");
+    /* Milliseconds with 3 decimals, rounded from nanoseconds (as "%.3f"). */
+    uint64_t us = (handler_ns + 500) / 1000;
+    put_u64(b, us / 1000);
+    char frac[5] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10), '}'};
+    rp_buf_append(b, frac, sizeof frac);
+    rp_buf_putc(b, '\n');
     if (b->failed)
         return;
     /* One write: the line is whole even when stdout is shared. */
@@ -486,21 +478,20 @@ static int answer(rp_lambda *l, const char *id, const rp_invoke_result *res, rp_
 {
     bool is_error = res->status != RP_INVOKE_OK;
     const char *etype = res->error_type && *res->error_type ? res->error_type : "Unhandled";
-    if (make_url(l, "/invocation/", id, is_error ? "/error" : "/response", err) < 0)
+    if (make_path(l, "/invocation/", id, is_error ? "/error" : "/response", err) < 0)
         return -1;
-    rp_http_header h[] = {{"Content-Type", "application/json"},
-                          {"Lambda-Runtime-Function-Error-Type", etype}};
-    long status;
-    if (post(l, h, is_error ? 2 : 1, res->body, res->body_len, &status, err) < 0)
+    rp_rapi_response ans;
+    if (post(l, is_error ? etype : NULL, res->body, res->body_len, &ans, err) < 0)
         return -1;
+    int status = ans.status;
     if (status >= 200 && status < 300)
         return 0;
     char ex[256], st[16];
-    body_excerpt(&l->answer, ex, sizeof ex);
-    snprintf(st, sizeof st, "%ld", status);
+    body_excerpt(&ans, ex, sizeof ex);
+    snprintf(st, sizeof st, "%d", status);
     if (status >= 500)
         return rp_error_set(err, RP_ERR_IO,
-                            "the Lambda Runtime API answered %s with HTTP %ld (a container error: the runtime exits): %s",
+                            "the Lambda Runtime API answered %s with HTTP %d (a container error: the runtime exits): %s",
                             is_error ? "/error" : "/response", status, ex);
     l->stats.refused_answers++;
     rp_log(RP_LOG_ERROR, is_error ? "the Runtime API refused the error" : "the Runtime API refused the response",
@@ -510,75 +501,84 @@ static int answer(rp_lambda *l, const char *id, const rp_invoke_result *res, rp_
         char msg[160];
         snprintf(msg, sizeof msg, "the response (%zu bytes) is larger than the Runtime API accepts",
                  res->body_len);
-        if (make_url(l, "/invocation/", id, "/error", err) < 0)
+        if (make_path(l, "/invocation/", id, "/error", err) < 0)
             return -1;
         error_body(l, "Function.ResponseSizeTooLarge", msg);
-        rp_http_header eh[] = {{"Content-Type", "application/json"},
-                               {"Lambda-Runtime-Function-Error-Type", "Function.ResponseSizeTooLarge"}};
-        if (post(l, eh, 2, l->line.data, l->line.len, &status, err) < 0)
+        if (post(l, "Function.ResponseSizeTooLarge", l->line.data, l->line.len, &ans, err) < 0)
             return -1;
+        status = ans.status;
         if (status >= 500)
-            return rp_error_set(err, RP_ERR_IO, "the Lambda Runtime API answered /error with HTTP %ld", status);
+            return rp_error_set(err, RP_ERR_IO, "the Lambda Runtime API answered /error with HTTP %d", status);
         if (status >= 300) {
-            snprintf(st, sizeof st, "%ld", status);
+            snprintf(st, sizeof st, "%d", status);
             rp_log(RP_LOG_ERROR, "the Runtime API refused the error", "status", st, (const char *)NULL);
         }
     }
     return 0;
 }
 
+/* Parses Lambda-Runtime-Deadline-Ms: epoch milliseconds, digits only.
+ * Returns true with the value, false when it is not such a number. */
+static bool parse_deadline(const char *s, uint64_t *out)
+{
+    if (!*s)
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
 /* Waits for the next event and serves it.  Returns 0, or -1 on a fatal
  * failure. */
 static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
 {
-    if (make_url(l, "/invocation/next", NULL, "", err) < 0)
+    if (make_path(l, "/invocation/next", NULL, "", err) < 0)
         return -1;
-    bool oversized = false;
-    if (api_call(l, "GET", NULL, 0, NULL, 0, 0, &l->next, err) < 0) {
-        /* An event over the cap: the headers came, the body was cut.  The
-         * handler answers it with its size error. */
-        const char *v;
-        size_t vn;
-        if (err->code == RP_ERR_LIMIT && l->next.body.toobig &&
-            rp_http_response_header(&l->next, "Lambda-Runtime-Aws-Request-Id", &v, &vn))
-            oversized = true;
-        else
-            return -1;
-    } else if (l->next.status != 200) {
+    rp_rapi_request req = {.method = "GET", .path = l->path.data, .body_max = RP_EVENT_MAX_BYTES + 1, .wait = true};
+    rp_rapi_response next;
+    if (rp_rapi_call(l->api, &req, &next, err) < 0)
+        return -1;
+    if (next.status != 200) {
         char ex[256];
-        body_excerpt(&l->next, ex, sizeof ex);
+        body_excerpt(&next, ex, sizeof ex);
         return rp_error_set(err, RP_ERR_IO,
-                            "the Lambda Runtime API at %s answered /invocation/next with HTTP %ld%s%s",
-                            l->runtime_api, l->next.status, *ex ? ": " : "", ex);
+                            "the Lambda Runtime API at %s answered /invocation/next with HTTP %d%s%s",
+                            l->runtime_api, next.status, *ex ? ": " : "", ex);
     }
+    /* An event over the cap: its body was not read (the connection was
+     * dropped); the handler answers it with its size error. */
+    bool oversized = next.body_toobig;
 
     char id[REQUEST_ID_MAX + 1], trace[TRACE_ID_MAX + 1], deadline[32], arn[ARN_MAX + 1];
-    if (header_copy(&l->next, "Lambda-Runtime-Aws-Request-Id", id, sizeof id) != 1 || !printable_token(id))
+    if (header_copy(next.request_id, id, sizeof id) != 1 || !printable_token(id))
         return rp_error_set(err, RP_ERR_INVALID,
                             "the Lambda Runtime API answered /invocation/next without a usable "
                             "Lambda-Runtime-Aws-Request-Id header");
     rp_log_set_request_id(id);
     l->stats.invocations++;
-    int tr = header_copy(&l->next, "Lambda-Runtime-Trace-Id", trace, sizeof trace);
+    int tr = header_copy(next.trace_id, trace, sizeof trace);
     if (tr < 0)
         rp_log(RP_LOG_WARN, "Lambda-Runtime-Trace-Id too long: not passed on", (const char *)NULL);
     set_trace(l, tr == 1 ? trace : NULL);
-    if (header_copy(&l->next, "Lambda-Runtime-Invoked-Function-Arn", arn, sizeof arn) < 0)
-        snprintf(arn, sizeof arn, "(too long)");
 
     /* The deadline: epoch milliseconds. */
     bool have_deadline = false;
     uint64_t deadline_ms = 0;
-    if (header_copy(&l->next, "Lambda-Runtime-Deadline-Ms", deadline, sizeof deadline) == 1) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(deadline, &end, 10);
-        if (!errno && end != deadline && !*end && deadline[0] != '-') {
+    int dr = header_copy(next.deadline_ms, deadline, sizeof deadline);
+    if (dr != 0) {
+        if (dr == 1 && parse_deadline(deadline, &deadline_ms)) {
             have_deadline = true;
-            deadline_ms = v;
         } else {
-            rp_log(RP_LOG_WARN, "Lambda-Runtime-Deadline-Ms is not a number: ignored", "value", deadline,
-                   (const char *)NULL);
+            rp_log(RP_LOG_WARN, "Lambda-Runtime-Deadline-Ms is not a number: ignored", "value",
+                   dr == 1 ? deadline : "(too long)", (const char *)NULL);
         }
     }
     /* Time left, clamped to about 24 days either way (a bogus far deadline
@@ -593,8 +593,10 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     }
     if (rp_log_enabled(RP_LOG_DEBUG)) {
         char left[32], size[32];
+        if (header_copy(next.function_arn, arn, sizeof arn) < 0)
+            snprintf(arn, sizeof arn, "(too long)");
         snprintf(left, sizeof left, "%" PRId64, left_ms);
-        snprintf(size, sizeof size, "%zu", l->next.body.len);
+        snprintf(size, sizeof size, "%zu", next.body_len);
         /* The trace id as the process sees it (what X-Ray SDKs read). */
         const char *env_trace = getenv("_X_AMZN_TRACE_ID");
         rp_log(RP_LOG_DEBUG, "invocation", "traceId", env_trace ? env_trace : "", "functionArn", arn,
@@ -614,22 +616,32 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
         } else {
             if (!l->wd.started && watchdog_start(&l->wd, err) < 0)
                 return -1;
-            watchdog_arm(&l->wd, w, (uint64_t)left_ms - l->margin_ms, id);
+            /* The hold time in the deadline's own clock, exactly: equal or
+             * growing deadlines of successive invocations then never wake
+             * the watchdog (a time recomputed as "now + left" would jitter
+             * by a millisecond, earlier half of the time). */
+            uint64_t hold_ms = left_ms < INT32_MAX ? deadline_ms - l->margin_ms
+                                                   : now_ms(CLOCK_REALTIME) + (uint64_t)left_ms - l->margin_ms;
+            watchdog_arm(&l->wd, w, hold_ms, id);
         }
     }
 
-    const char *event = l->next.body.data ? l->next.body.data : "";
-    size_t len = l->next.body.len;
+    const char *event = next.body;
+    size_t len = next.body_len;
     if (oversized) {
         /* Give the handler RP_EVENT_MAX_BYTES + 1 real bytes: it refuses on
-         * the length, but never reads past what it is given. */
-        rp_buf_reset(&l->next.body);
-        if (rp_buf_grow(&l->next.body, RP_EVENT_MAX_BYTES + 1) < 0)
-            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        memset(l->next.body.data, ' ', RP_EVENT_MAX_BYTES + 1);
-        l->next.body.len = RP_EVENT_MAX_BYTES + 1;
-        event = l->next.body.data;
-        len = l->next.body.len;
+         * the length, but never reads past what it is given.  Made once. */
+        if (!l->oversized) {
+            l->oversized = malloc(RP_EVENT_MAX_BYTES + 1);
+            if (!l->oversized) {
+                if (have_deadline && !held)
+                    watchdog_disarm(&l->wd);
+                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            }
+            memset(l->oversized, ' ', RP_EVENT_MAX_BYTES + 1);
+        }
+        event = l->oversized;
+        len = RP_EVENT_MAX_BYTES + 1;
     }
 
     rp_invoke_result res;
@@ -657,9 +669,12 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     if (res.status != RP_INVOKE_OK)
         l->stats.function_errors++;
 
+    /* The event (a view into the client's buffer) is not used past here. */
     int rc = answer(l, id, &res, err);
-    if (!l->cfg.no_metrics)
-        emit_metrics(l, &res, elapsed_ms(&t0, &t1), rp_worker_published(w) - published0, id);
+    if (!l->cfg.no_metrics) {
+        uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+        emit_metrics(l, &res, ns, rp_worker_published(w) - published0, id);
+    }
     rp_log_set_request_id(NULL);
     return rc;
 }

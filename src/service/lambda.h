@@ -24,8 +24,11 @@
  *   - writes one CloudWatch Embedded Metric Format line to stdout (records,
  *     failures, records published, function errors, handler time).
  *
- * Connections the Runtime API refuses or drops are retried with the
- * full-jitter backoff of src/aws/http.h (default 5 attempts); when they run
+ * The Runtime API is spoken through src/service/rapi.h, a small HTTP/1.1
+ * client over one keep-alive connection (libcurl cost about 4 times the
+ * loop's whole budget of 50 µs per invocation).  Connections the Runtime
+ * API refuses or drops are retried with the full-jitter backoff of
+ * src/aws/http.h (default 5 attempts); when they run
  * out, the loop returns -1 with a message naming AWS_LAMBDA_RUNTIME_API.  An
  * HTTP 5xx from the Runtime API ("container error, non-recoverable") also
  * ends the loop; a 4xx on a response (unknown or already answered request)
@@ -43,6 +46,7 @@
 #include <stdint.h>
 
 #include "aws/http.h"
+#include "service/rapi.h"
 #include "ridepred/error.h"
 #include "service/function.h"
 
@@ -89,8 +93,8 @@ typedef struct rp_lambda_stats {
     uint64_t refused_answers;  /* responses the Runtime API refused (4xx) */
 } rp_lambda_stats;
 
-/* Checks the configuration (the Runtime API address) and prepares the HTTP
- * client (libcurl is loaded on the first request).  The strings of cfg are
+/* Checks the configuration (the Runtime API address) and prepares the
+ * Runtime API client (it connects on the first request).  The strings of cfg are
  * copied.  Returns 0, or -1 with err set (RP_ERR_INVALID: a bad address,
  * named with AWS_LAMBDA_RUNTIME_API). */
 int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err);
@@ -114,8 +118,8 @@ int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err);
 
 void rp_lambda_get_stats(const rp_lambda *l, rp_lambda_stats *out);
 
-/* The client used for the Runtime API, so that tests can inject a
- * transport, a sleep and a random source (see rp_http_client). */
-rp_http_client *rp_lambda_http_client(rp_lambda *l);
+/* The Runtime API client, so that tests can inject an exchange, a sleep
+ * and a random source (rp_rapi_get_hooks). */
+rp_rapi *rp_lambda_rapi(rp_lambda *l);
 
 #endif

@@ -123,6 +123,7 @@ class RuntimeAPI:
         self.init_errors = []     # (headers, body)
         self.next_calls = []      # time.monotonic() of each /next request
         self.refused = []         # (path, status)
+        self.connections = 0      # TCP connections accepted
         self.stopping = False
         api = self
 
@@ -135,6 +136,11 @@ class RuntimeAPI:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with api.lock:
+                    api.connections += 1
 
             def reply(self, status, obj=None, headers=()):
                 data = json.dumps(obj).encode() if obj is not None else b""
@@ -370,6 +376,8 @@ def test_many_invocations(tmp):
     api.stop()
     check("50 invocations in a row answered", all_done and rc == 0,
           f"rc={rc}, answered {sum(i.done.is_set() for i in invs)}/{len(invs)}; {rt.stderr()[-2000:]}")
+    check("one keep-alive connection for all of them (100 requests)", api.connections == 1,
+          f"{api.connections} connections")
     mismatches = []
     kinds_ok = True
     for i, (ev, inv) in enumerate(zip(events, invs)):
@@ -758,7 +766,8 @@ def measure(tmp):
         print(f"measure: {size}-record events: {rate:.0f} invocations/s ({rate * size:.0f} records/s) through "
               f"the loop against the Python Runtime API server; runtime CPU per invocation: user {user_us:.0f} us "
               f"+ system {sys_us:.0f} us, of which the handler {handler_us:.0f} us: loop "
-              f"{user_us + sys_us - handler_us:.0f} us (two HTTP exchanges over loopback, the EMF line)")
+              f"{user_us + sys_us - handler_us:.0f} us (two HTTP exchanges over loopback, the EMF line; "
+              f"bench/bench_lambda.c measures it against a C server)")
 
     # Cold start: exec to the first /next request, for the course MLflow
     # directory (pickle) and the converted native model.

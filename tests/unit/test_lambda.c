@@ -1,8 +1,11 @@
 /* The Lambda runtime loop (src/service/lambda.c) against a scripted Runtime
- * API injected as the HTTP transport: exact URLs, methods, headers, bodies
- * and timeouts; retries and their delays; every failure answer; the
- * request-id log context.  tests/integration/test_lambda_runtime.py drives
- * the real binary over real sockets. */
+ * API injected as the exchange of its client (src/service/rapi.h): exact
+ * paths, methods, headers, bodies and timeouts; retries and their delays;
+ * every failure answer; the EMF line; the request-id log context.  The
+ * scripted answers go through the client's real parser (rp_rapi_parse).
+ * tests/unit/test_rapi.c tests the client over real sockets, and
+ * tests/integration/test_lambda_runtime.py drives the real binary. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +18,13 @@
 #include "service/lambda.h"
 #include "testing.h"
 
-#define BASE "http://127.0.0.1:9001/2018-06-01/runtime"
+#define BASE "/2018-06-01/runtime"
 #define FAR_DEADLINE "Lambda-Runtime-Deadline-Ms: 99999999999999\r\n"
 #define DIRECT "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 3.0}, \"ride_id\": 7}"
 
 typedef struct step {
     const char *method;
-    const char *url;       /* expected */
+    const char *path;      /* expected */
     long status;           /* 0: a refused connection (retriable transport failure) */
     const char *headers;   /* raw header lines of the answer */
     const char *body;
@@ -33,7 +36,8 @@ typedef struct fake {
     const step *steps;
     size_t n, i;
     int mismatches;
-    char url[MAX_REQ][512];
+    char path[MAX_REQ][512];
+    bool wait[MAX_REQ];
     char body[MAX_REQ][256];
     size_t body_len[MAX_REQ];
     char etype[MAX_REQ][64];
@@ -45,40 +49,42 @@ typedef struct fake {
     unsigned rands;
 } fake;
 
-static int fake_transport(void *ctx, rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
-                          rp_error *err)
+static int fake_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
+                         rp_error *err)
 {
     fake *f = ctx;
     if (f->i >= f->n || f->i >= MAX_REQ)
         return rp_error_set(err, RP_ERR_IO, "the script ended");
     size_t k = f->i;
     const step *s = &f->steps[f->i++];
-    snprintf(f->url[k], sizeof f->url[k], "%s", req->url);
+    snprintf(f->path[k], sizeof f->path[k], "%s", req->path);
     f->body_len[k] = req->body_len;
     snprintf(f->body[k], sizeof f->body[k], "%.*s", (int)(req->body_len < 255 ? req->body_len : 255),
              req->body ? (const char *)req->body : "");
-    f->etype[k][0] = '\0';
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (!strcmp(req->headers[i].name, "Lambda-Runtime-Function-Error-Type"))
-            snprintf(f->etype[k], sizeof f->etype[k], "%s", req->headers[i].value);
-    f->timeout[k] = c->opt.timeout_ms;
+    snprintf(f->etype[k], sizeof f->etype[k], "%s", req->error_type ? req->error_type : "");
+    f->wait[k] = req->wait;
+    f->timeout[k] = req->wait ? 0 : rp_rapi_get_options(c)->timeout_ms;
     const char *tr = getenv("_X_AMZN_TRACE_ID");
     snprintf(f->trace[k], sizeof f->trace[k], "%s", tr ? tr : "(unset)");
-    if (strcmp(req->method, s->method) || strcmp(req->url, s->url)) {
-        fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->url, s->method, s->url);
+    if (strcmp(req->method, s->method) || strcmp(req->path, s->path)) {
+        fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->path, s->method, s->path);
         f->mismatches++;
     }
     if (!s->status) {
-        rp_error_set(err, RP_ERR_IO, "Failed to connect: Connection refused");
+        rp_error_set(err, RP_ERR_IO, "cannot connect to 127.0.0.1:9001: Connection refused");
         err->retriable = true;
         return -1;
     }
-    rp_buf_puts(&resp->headers, s->headers ? s->headers : "");
+    /* The answer as bytes on the wire, through the client's parser. */
     size_t bl = s->body_len ? s->body_len : strlen(s->body ? s->body : "");
-    if (rp_buf_append(&resp->body, s->body ? s->body : "", bl) < 0 && resp->body.toobig)
-        return rp_error_set(err, RP_ERR_LIMIT, "HTTP response body larger than %zu bytes", resp->body.max);
-    resp->status = s->status;
-    return 0;
+    const char *hd = s->headers ? s->headers : "";
+    size_t cap = strlen(hd) + bl + 128;
+    char *raw = malloc(cap);
+    int n = snprintf(raw, cap, "HTTP/1.1 %ld Status\r\n%sContent-Length: %zu\r\n\r\n", s->status, hd, bl);
+    memcpy(raw + n, s->body ? s->body : "", bl);
+    int rc = rp_rapi_parse(c, raw, (size_t)n + bl, 0, req->body_max, resp, err);
+    free(raw);
+    return rc;
 }
 
 static void fake_sleep(void *ctx, uint32_t ms)
@@ -114,6 +120,8 @@ static void setup_function(void)
     }
 }
 
+static bool with_metrics; /* EMF lines on (emf_line) */
+
 /* Runs the loop on a script; returns rp_lambda_run's result. */
 static int run(const step *steps, size_t n, uint64_t max, fake *f, rp_lambda_stats *stats, rp_error *err,
                rp_lambda_config *over, const uint64_t *rand, size_t n_rand)
@@ -126,17 +134,17 @@ static int run(const step *steps, size_t n, uint64_t max, fake *f, rp_lambda_sta
     rp_lambda_config cfg = over ? *over : (rp_lambda_config){0};
     cfg.runtime_api = "127.0.0.1:9001";
     cfg.max_invocations = max;
-    cfg.no_metrics = true;
+    cfg.no_metrics = !with_metrics;
     rp_lambda *l;
     if (rp_lambda_new(&cfg, &l, err) < 0)
         return -2;
-    rp_http_client *c = rp_lambda_http_client(l);
-    c->transport = fake_transport;
-    c->transport_ctx = f;
-    c->sleep_ms = fake_sleep;
-    c->sleep_ctx = f;
-    c->random = fake_random;
-    c->random_ctx = f;
+    rp_rapi_hooks *h = rp_rapi_get_hooks(rp_lambda_rapi(l));
+    h->exchange = fake_exchange;
+    h->exchange_ctx = f;
+    h->sleep_ms = fake_sleep;
+    h->sleep_ctx = f;
+    h->random = fake_random;
+    h->random_ctx = f;
     int rc = rp_lambda_run(l, fn, err);
     if (stats)
         rp_lambda_get_stats(l, stats);
@@ -162,7 +170,7 @@ TEST(serves_a_direct_event)
     CHECK(f.etype[1][0] == '\0');
     CHECK_STR(f.trace[0], "(unset)");
     CHECK_STR(f.trace[1], "Root=1-abc;Sampled=1");        /* set while the invocation runs */
-    CHECK(f.timeout[0] == 0);                                 /* /next waits for ever */
+    CHECK(f.wait[0] && !f.wait[1]);                           /* /next waits for ever */
     CHECK(f.timeout[1] == RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT);
     CHECK(st.invocations == 1 && st.records == 1 && st.failures == 0 && st.function_errors == 0);
     CHECK(getenv("_X_AMZN_TRACE_ID") == NULL);                /* unset by rp_lambda_free */
@@ -324,9 +332,9 @@ TEST(init_error_posts_the_error_shape)
     rp_lambda *l;
     rp_error err;
     CHECK(rp_lambda_new(&cfg, &l, &err) == 0);
-    rp_http_client *c = rp_lambda_http_client(l);
-    c->transport = fake_transport;
-    c->transport_ctx = &f;
+    rp_rapi_hooks *h = rp_rapi_get_hooks(rp_lambda_rapi(l));
+    h->exchange = fake_exchange;
+    h->exchange_ctx = &f;
     CHECK(rp_lambda_init_error(l, "Runtime.InitError", "cannot open model \"x\"\n", &err) == 0);
     CHECK(f.i == 1 && f.mismatches == 0);
     CHECK_STR(f.etype[0], "Runtime.InitError");
@@ -359,6 +367,83 @@ TEST(addresses)
         CHECK(rp_lambda_new(&cfg, &l, &err) == 0 && l != NULL);
         rp_lambda_free(l);
     }
+}
+
+/* Runs the loop with metrics on, stdout sent to a file; returns what was
+ * written (malloc'd). */
+static char *run_capturing_stdout(const step *steps, size_t n, uint64_t max, rp_lambda_config *cfg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/rp-test-lambda-emf-%d", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    fake f;
+    rp_error err;
+    with_metrics = true;
+    int rc = run(steps, n, max, &f, NULL, &err, cfg, NULL, 0);
+    with_metrics = false;
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    CHECK(rc == 0 && f.mismatches == 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *out = calloc(1, (size_t)len + 1);
+    CHECK(pread(fd, out, (size_t)len, 0) == (ssize_t)len);
+    close(fd);
+    unlink(path);
+    return out;
+}
+
+TEST(emf_line)
+{
+    const step s[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-\"1\"\r\n" FAR_DEADLINE, DIRECT, 0},
+        {"POST", BASE "/invocation/r-%221%22/response", 202, "", "", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-2\r\n", "[1]", 0},
+        {"POST", BASE "/invocation/r-2/error", 202, "", "", 0},
+    };
+    rp_lambda_config cfg = {.metrics_namespace = "ns \"x\"", .function_name = "fn\u00e9"};
+    char *out = run_capturing_stdout(s, 4, 2, &cfg);
+    /* Two lines, each whole; everything but the timestamp and the time. */
+    char *l1 = out, *l2 = strchr(out, '\n');
+    CHECK(l2 != NULL);
+    if (l2) {
+        *l2++ = '\0';
+        char *end = strchr(l2, '\n');
+        CHECK(end && end[1] == '\0');
+        if (end)
+            *end = '\0';
+    }
+    static const char mid[] =
+        ", \"CloudWatchMetrics\": [{\"Namespace\": \"ns \\\"x\\\"\", \"Dimensions\": [[\"FunctionName\"]], "
+        "\"Metrics\": [{\"Name\": \"Records\", \"Unit\": \"Count\"}, {\"Name\": \"Failures\", \"Unit\": \"Count\"}, "
+        "{\"Name\": \"Published\", \"Unit\": \"Count\"}, {\"Name\": \"FunctionErrors\", \"Unit\": \"Count\"}, "
+        "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": \"fn\\u00e9\", "
+        "\"requestId\": ";
+    const char *lines[2] = {l1, l2 ? l2 : ""};
+    const char *tails[2] = {"\"r-\\\"1\\\"\", \"Records\": 1, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 0, "
+                            "\"HandlerMs\": ",
+                            "\"r-2\", \"Records\": 0, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 1, "
+                            "\"HandlerMs\": "};
+    for (int i = 0; i < 2; i++) {
+        const char *x = lines[i];
+        static const char pre[] = "{\"_aws\": {\"Timestamp\": ";
+        CHECK(strncmp(x, pre, sizeof pre - 1) == 0);
+        x += sizeof pre - 1;
+        char *e;
+        unsigned long long ts = strtoull(x, &e, 10);
+        CHECK(ts > 1700000000000ull && e > x);
+        CHECK(strncmp(e, mid, sizeof mid - 1) == 0);
+        x = e + sizeof mid - 1;
+        CHECK(strncmp(x, tails[i], strlen(tails[i])) == 0);
+        x += strlen(tails[i]);
+        /* Milliseconds with exactly three decimals, then the end. */
+        size_t d = strspn(x, "0123456789");
+        CHECK(d >= 1 && x[d] == '.' && strspn(x + d + 1, "0123456789") == 3 && strcmp(x + d + 4, "}") == 0);
+    }
+    free(out);
 }
 
 TEST(log_request_id_context)
@@ -394,6 +479,7 @@ int main(void)
     RUN(deadline_near_holds_publishing);
     RUN(init_error_posts_the_error_shape);
     RUN(addresses);
+    RUN(emf_line);
     RUN(log_request_id_context);
     rp_function_close(fn);
     unlink(model_path);
