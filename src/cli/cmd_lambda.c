@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/stream_opts.h"
+#include "cli/function_opts.h"
 #include "ridepred/log.h"
 #include "service/function.h"
 #include "service/lambda.h"
@@ -36,20 +36,8 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --runtime-api HOST:PORT  the Runtime API (default: $AWS_LAMBDA_RUNTIME_API)\n"
-    "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"
-    "                        pickle, XGBoost JSON/UBJSON, or an MLflow model\n"
-    "                        directory, local or s3://BUCKET/PREFIX (default:\n"
-    "                        $MODEL_LOCATION, else s3://$MODEL_BUCKET/\n"
-    "                        ${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)\n"
-    "  --no-cache            download an s3:// model again instead of using the\n"
-    "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"
-    "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster\n"
-    "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n"
-    "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"
-    "                        run id, else the model's own version, else \"unknown\")\n"
-    "  --predictions-stream S  where predictions are published (default:\n"
-    "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"
-    "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
+    RP_FUNCTION_MODEL_OPTS_HELP
+    RP_FUNCTION_PUBLISH_OPTS_HELP
     RP_STREAM_OPTS_HELP
     "  --deadline-margin-ms MS  stop publishing when less than MS is left before\n"
     "                        the invocation's deadline (default:\n"
@@ -58,10 +46,7 @@ static const char help[] =
     "  --no-metrics          no Embedded Metric Format line per invocation (also\n"
     "                        RIDEPRED_METRICS=off)\n"
     "  --max-invocations N   exit 0 after N invocations (tests; default: never)\n"
-    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT)\n"
-    "  --log-level L         debug, info, warn, error or off (default:\n"
-    "                        $RIDEPRED_LOG_LEVEL, else $AWS_LAMBDA_LOG_LEVEL,\n"
-    "                        else info)\n"
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 after --max-invocations; 2 bad usage; 3 init failed (posted to\n"
@@ -85,42 +70,28 @@ int rp_cmd_lambda(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"runtime-api", required_argument, NULL, 'A'},
-        {"model", required_argument, NULL, 'm'},
-        {"run-id", required_argument, NULL, 'r'},
-        {"model-version", required_argument, NULL, 'v'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"predictions-stream", required_argument, NULL, 'P'},
-        {"preprocessor", required_argument, NULL, 'X'},
-        {"no-cache", no_argument, NULL, 'C'},
-        {"test-run", no_argument, NULL, 'T'},
         {"deadline-margin-ms", required_argument, NULL, 'D'},
         {"no-metrics", no_argument, NULL, 'N'},
         {"max-invocations", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
-        RP_STREAM_LONGOPTS,
+        RP_FUNCTION_MODEL_LONGOPTS,
+        RP_FUNCTION_PUBLISH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_stream_config scfg = {0};
-    const char *out_stream = NULL, *preprocessor = NULL, *runtime_api = NULL, *margin = NULL;
-    bool test_run = false, no_metrics = false;
+    rp_cli_function_opts fo = {0};
+    const char *runtime_api = NULL, *margin = NULL;
+    bool no_metrics = false;
     uint64_t max_invocations = 0;
-    const char *model_flag = NULL, *run_id = NULL, *model_version = NULL, *log_format = NULL,
-               *log_level = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp_cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
             continue;
         switch (c) {
         case 'A': runtime_api = optarg; break;
-        case 'P': out_stream = optarg; break;
-        case 'X': preprocessor = optarg; break;
-        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
-        case 'T': test_run = true; break;
         case 'D': margin = optarg; break;
         case 'N': no_metrics = true; break;
         case 'I':
@@ -129,11 +100,6 @@ int rp_cmd_lambda(int argc, char **argv)
                 return RP_EXIT_USAGE;
             }
             break;
-        case 'm': model_flag = optarg; break;
-        case 'r': run_id = optarg; break;
-        case 'v': model_version = optarg; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
@@ -142,7 +108,7 @@ int rp_cmd_lambda(int argc, char **argv)
         fprintf(stderr, "ridepred lambda: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
+    if (rp_cli_logging(fo.log_format, fo.log_level) < 0)
         return RP_EXIT_USAGE;
 
     rp_lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
@@ -177,11 +143,11 @@ int rp_cmd_lambda(int argc, char **argv)
         rp_cli_error("%s", err.msg);
         return RP_EXIT_FAILURE;
     }
-    if (run_id)
-        setenv("RUN_ID", run_id, 1);
-    if (model_version)
-        setenv("MODEL_VERSION", model_version, 1);
-    const char *location = bad_config ? NULL : rp_cli_model_location(model_flag);
+    if (fo.run_id)
+        setenv("RUN_ID", fo.run_id, 1);
+    if (fo.model_version)
+        setenv("MODEL_VERSION", fo.model_version, 1);
+    const char *location = bad_config ? NULL : rp_cli_model_location(fo.model);
     if (!location || bad_config) {
         const char *msg = bad_config ? bad_config
                                      : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
@@ -193,10 +159,10 @@ int rp_cmd_lambda(int argc, char **argv)
         goto out;
     }
     rp_function_config fcfg = {.model_location = location,
-                               .preprocessor = preprocessor,
-                               .predictions_stream = out_stream,
-                               .test_run = test_run,
-                               .streams = scfg};
+                               .preprocessor = fo.preprocessor,
+                               .predictions_stream = fo.predictions_stream,
+                               .test_run = fo.test_run,
+                               .streams = fo.streams};
     if (rp_function_open(&fcfg, &fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         rp_error ie;
