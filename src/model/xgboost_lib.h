@@ -1,17 +1,48 @@
-/* libxgboost, loaded on demand (dlopen), for what only XGBoost itself can
- * read: the legacy binary model format (XGBoost < 1.0 and `.xgb`/`.model`
- * files written by later versions, e.g. MLflow's `model.xgb`).
+/* libxgboost, loaded on demand (dlopen), for what only XGBoost itself does:
+ * reading the legacy binary model format (XGBoost < 1.0 and `.xgb`/`.model`
+ * files written by later versions, e.g. MLflow's `model.xgb`), and training
+ * boosters (`ridepred train --algo xgboost`, src/train/xgb.c).
  *
- * Serving never pays libxgboost's start-up: a legacy file is converted to
- * XGBoost's JSON schema once, through XGBoosterLoadModelFromBuffer +
- * XGBoosterSaveModelToBuffer, and then read by our JSON reader into the
- * native engine (`ridepred model convert` keeps the result). */
+ * One table of the C API functions ridepred calls, loaded once per process.
+ * The types are restated here so that building needs no XGBoost headers
+ * (Amazon Linux, the Lambda image's build stage, packages none).  Serving
+ * never pays libxgboost's start-up: a legacy file is converted to XGBoost's
+ * JSON schema once and read by our JSON reader into the native engine
+ * (`ridepred model convert` keeps the result). */
 #ifndef RP_MODEL_XGBOOST_LIB_H
 #define RP_MODEL_XGBOOST_LIB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ridepred/error.h"
+
+typedef uint64_t rp_xgb_ulong;  /* bst_ulong */
+typedef void *rp_xgb_handle;    /* DMatrixHandle, BoosterHandle */
+
+/* <xgboost/c_api.h>, XGBoost >= 1.6; every function returns 0 or -1 (then
+ * GetLastError says why). */
+typedef struct rp_xgb_lib {
+    const char *(*GetLastError)(void);
+    void (*Version)(int *major, int *minor, int *patch);
+    int (*CreateFromCSREx)(const size_t *indptr, const unsigned *indices, const float *data, size_t nindptr,
+                           size_t nelem, size_t num_col, rp_xgb_handle *out);
+    int (*SetFloatInfo)(rp_xgb_handle dmat, const char *field, const float *info, rp_xgb_ulong len);
+    int (*DMatrixFree)(rp_xgb_handle dmat);
+    int (*BoosterCreate)(const rp_xgb_handle dmats[], rp_xgb_ulong len, rp_xgb_handle *out);
+    int (*BoosterFree)(rp_xgb_handle booster);
+    int (*SetParam)(rp_xgb_handle booster, const char *name, const char *value);
+    int (*UpdateOneIter)(rp_xgb_handle booster, int iter, rp_xgb_handle dtrain);
+    int (*EvalOneIter)(rp_xgb_handle booster, int iter, rp_xgb_handle dmats[], const char *names[],
+                       rp_xgb_ulong len, const char **out);
+    int (*Slice)(rp_xgb_handle booster, int begin, int end, int step, rp_xgb_handle *out);
+    int (*LoadFromBuffer)(rp_xgb_handle booster, const void *buf, rp_xgb_ulong len);
+    int (*SaveToBuffer)(rp_xgb_handle booster, const char *config, rp_xgb_ulong *out_len, const char **out);
+} rp_xgb_lib;
+
+/* The table, loaded on the first call (thread-safe); NULL with err naming
+ * the package to install when libxgboost is not there. */
+const rp_xgb_lib *rp_xgb_lib_load(rp_error *err);
 
 /* Converts a model in the legacy binary format to XGBoost's JSON.  *json is
  * malloc'd (caller frees).  Fails with RP_ERR_UNSUPPORTED naming the package

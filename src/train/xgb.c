@@ -2,75 +2,32 @@
 #include "train/xgb.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xgboost/c_api.h>
 
 #include "common/buf.h"
-#include "common/dl.h"
 #include "model/xgboost.h"
+#include "model/xgboost_lib.h"
 
-/* ---- the library, loaded on first use ---- */
+/* ---- the library (src/model/xgboost_lib.h), loaded on first use ---- */
 
-typedef struct xgb_api {
-    const char *(*GetLastError)(void);
-    int (*Version)(int *, int *, int *);
-    int (*CreateFromCSREx)(const size_t *, const unsigned *, const float *, size_t, size_t, size_t,
-                           DMatrixHandle *);
-    int (*SetFloatInfo)(DMatrixHandle, const char *, const float *, bst_ulong);
-    int (*DMatrixFree)(DMatrixHandle);
-    int (*BoosterCreate)(const DMatrixHandle[], bst_ulong, BoosterHandle *);
-    int (*BoosterFree)(BoosterHandle);
-    int (*SetParam)(BoosterHandle, const char *, const char *);
-    int (*UpdateOneIter)(BoosterHandle, int, DMatrixHandle);
-    int (*EvalOneIter)(BoosterHandle, int, DMatrixHandle[], const char *[], bst_ulong, const char **);
-    int (*Slice)(BoosterHandle, int, int, int, BoosterHandle *);
-    int (*SaveToBuffer)(BoosterHandle, const char *, bst_ulong *, const char **);
-} xgb_api;
-
-static xgb_api X;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void *handle;
-static rp_error load_err;
-
-static void load(void)
-{
-    static const char *const sonames[] = {"libxgboost.so.0", "libxgboost.so", NULL};
-    static const rp_dl_sym syms[] = {
-        {"XGBGetLastError", offsetof(xgb_api, GetLastError)},
-        {"XGBoostVersion", offsetof(xgb_api, Version)},
-        {"XGDMatrixCreateFromCSREx", offsetof(xgb_api, CreateFromCSREx)},
-        {"XGDMatrixSetFloatInfo", offsetof(xgb_api, SetFloatInfo)},
-        {"XGDMatrixFree", offsetof(xgb_api, DMatrixFree)},
-        {"XGBoosterCreate", offsetof(xgb_api, BoosterCreate)},
-        {"XGBoosterFree", offsetof(xgb_api, BoosterFree)},
-        {"XGBoosterSetParam", offsetof(xgb_api, SetParam)},
-        {"XGBoosterUpdateOneIter", offsetof(xgb_api, UpdateOneIter)},
-        {"XGBoosterEvalOneIter", offsetof(xgb_api, EvalOneIter)},
-        {"XGBoosterSlice", offsetof(xgb_api, Slice)},
-        {"XGBoosterSaveModelToBuffer", offsetof(xgb_api, SaveToBuffer)},
-    };
-    handle = rp_dl_load("libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &X,
-                        "apt-get install libxgboost0 (Debian 12: libxgboost-dev)", &load_err);
-}
+static const rp_xgb_lib *X;
 
 static int api(rp_error *err)
 {
-    pthread_once(&once, load);
-    if (!handle) {
-        if (err)
-            *err = load_err;
+    /* rp_xgb_lib_load is thread-safe and returns the same table each time. */
+    const rp_xgb_lib *x = rp_xgb_lib_load(err);
+    if (!x)
         return -1;
-    }
+    X = x;
     return 0;
 }
 
 static int xerr(rp_error *err, const char *what)
 {
-    const char *m = X.GetLastError ? X.GetLastError() : NULL;
+    const char *m = X && X->GetLastError ? X->GetLastError() : NULL;
     return rp_error_set(err, RP_ERR_INVALID, "XGBoost %s: %s", what, m && m[0] ? m : "failed");
 }
 
@@ -231,7 +188,7 @@ void rp_xgb_params_json(const rp_xgb_params *p, rp_buf *b)
 
 /* The CSR of a set: one row per ride, only the present entries (an absent
  * one-hot is missing for XGBoost, as in the course's sparse DMatrix). */
-static int dmatrix(const rp_train_set *s, uint32_t ncol, DMatrixHandle *out, rp_error *err)
+static int dmatrix(const rp_train_set *s, uint32_t ncol, rp_xgb_handle *out, rp_error *err)
 {
     size_t n = s->n;
     size_t *indptr = malloc((n + 1) * sizeof *indptr);
@@ -254,13 +211,13 @@ static int dmatrix(const rp_train_set *s, uint32_t ncol, DMatrixHandle *out, rp_
         label[i] = (float)s->y[i];
     }
     indptr[n] = k;
-    if (X.CreateFromCSREx(indptr, indices, data, n + 1, k, ncol, out) != 0) {
+    if (X->CreateFromCSREx(indptr, indices, data, n + 1, k, ncol, out) != 0) {
         xerr(err, "cannot build the DMatrix");
         goto out;
     }
-    if (X.SetFloatInfo(*out, "label", label, n) != 0) {
+    if (X->SetFloatInfo(*out, "label", label, n) != 0) {
         xerr(err, "cannot set the labels");
-        X.DMatrixFree(*out);
+        X->DMatrixFree(*out);
         *out = NULL;
         goto out;
     }
@@ -304,15 +261,15 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
     if (api(err) < 0)
         return -1;
     uint32_t ncol = v->n + 1;
-    DMatrixHandle dtr = NULL, dva = NULL;
-    BoosterHandle b = NULL, best = NULL;
+    rp_xgb_handle dtr = NULL, dva = NULL;
+    rp_xgb_handle b = NULL, best = NULL;
     const char **names = NULL;
     size_t *lens = NULL;
     int rc = -1;
     if (dmatrix(tr, ncol, &dtr, err) < 0 || (va->n && dmatrix(va, ncol, &dva, err) < 0))
         goto out;
-    DMatrixHandle mats[2] = {dtr, dva};
-    if (X.BoosterCreate(mats, dva ? 2 : 1, &b) != 0) {
+    rp_xgb_handle mats[2] = {dtr, dva};
+    if (X->BoosterCreate(mats, dva ? 2 : 1, &b) != 0) {
         xerr(err, "cannot create the booster");
         goto out;
     }
@@ -323,19 +280,19 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
         threads = c > 0 ? (unsigned)c : 1;
     }
     snprintf(buf, sizeof buf, "%u", threads);
-    if (X.SetParam(b, "nthread", buf) != 0 || X.SetParam(b, "verbosity", "1") != 0)
+    if (X->SetParam(b, "nthread", buf) != 0 || X->SetParam(b, "verbosity", "1") != 0)
         goto param_fail;
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)(o ? o->seed : 0));
-    if (X.SetParam(b, "seed", buf) != 0)
+    if (X->SetParam(b, "seed", buf) != 0)
         goto param_fail;
     for (size_t i = 0; i < N_SPECS; i++)
-        if (p->value[i] && X.SetParam(b, specs[i].key, p->value[i]) != 0)
+        if (p->value[i] && X->SetParam(b, specs[i].key, p->value[i]) != 0)
             goto param_fail;
 
     double best_score = INFINITY;
     int best_iter = -1, rounds = 0;
     for (int it = 0; it < p->num_boost_round; it++) {
-        if (X.UpdateOneIter(b, it, dtr) != 0) {
+        if (X->UpdateOneIter(b, it, dtr) != 0) {
             xerr(err, "training failed");
             goto out;
         }
@@ -343,9 +300,9 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
         if (dva) {
             const char *evname[1] = {"val"};
             const char *text = NULL;
-            DMatrixHandle ev[1] = {dva};
+            rp_xgb_handle ev[1] = {dva};
             double score;
-            if (X.EvalOneIter(b, it, ev, evname, 1, &text) != 0) {
+            if (X->EvalOneIter(b, it, ev, evname, 1, &text) != 0) {
                 xerr(err, "evaluation failed");
                 goto out;
             }
@@ -370,17 +327,17 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
     res->best_iteration = best_iter;
     res->best_score = best_score;
     /* Keep the trees of rounds [0, best_iter]. */
-    BoosterHandle keep = b;
+    rp_xgb_handle keep = b;
     if (best_iter + 1 < rounds) {
-        if (X.Slice(b, 0, best_iter + 1, 1, &best) != 0) {
+        if (X->Slice(b, 0, best_iter + 1, 1, &best) != 0) {
             xerr(err, "cannot keep the best rounds");
             goto out;
         }
         keep = best;
     }
-    bst_ulong jlen = 0;
+    rp_xgb_ulong jlen = 0;
     const char *jdata = NULL;
-    if (X.SaveToBuffer(keep, "{\"format\": \"json\"}", &jlen, &jdata) != 0) {
+    if (X->SaveToBuffer(keep, "{\"format\": \"json\"}", &jlen, &jdata) != 0) {
         xerr(err, "cannot save the model");
         goto out;
     }
@@ -412,7 +369,7 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
         goto out;
     }
     int maj = 0, min = 0, pat = 0;
-    X.Version(&maj, &min, &pat);
+    X->Version(&maj, &min, &pat);
     snprintf(res->xgb_version, sizeof res->xgb_version, "%d.%d.%d", maj, min, pat);
     rc = 0;
     goto out;
@@ -420,13 +377,13 @@ param_fail:
     xerr(err, "refused a parameter");
 out:
     if (best)
-        X.BoosterFree(best);
+        X->BoosterFree(best);
     if (b)
-        X.BoosterFree(b);
+        X->BoosterFree(b);
     if (dtr)
-        X.DMatrixFree(dtr);
+        X->DMatrixFree(dtr);
     if (dva)
-        X.DMatrixFree(dva);
+        X->DMatrixFree(dva);
     free(names);
     free(lens);
     if (rc < 0)
