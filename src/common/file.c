@@ -46,3 +46,9 @@ int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len,
     *len = size;
     return 0;
 }
+
+const char *rp_file_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}

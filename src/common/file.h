@@ -1,4 +1,4 @@
-/* Reading a whole regular file into memory, with a size cap. */
+/* Reading a whole regular file into memory, with a size cap; file names. */
 #ifndef RP_COMMON_FILE_H
 #define RP_COMMON_FILE_H
 
@@ -11,5 +11,8 @@
  * RP_ERR_IO (not a regular file, read error), RP_ERR_LIMIT (over max),
  * RP_ERR_NOMEM.  *out is NULL on failure. */
 int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err);
+
+/* The last component of path (after its last '/'), inside path. */
+const char *rp_file_basename(const char *path);
 
 #endif

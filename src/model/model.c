@@ -258,7 +258,7 @@ int rp_model_from_native(const void *data, size_t len, bool copy, const rp_model
 }
 
 /* Takes ownership of a malloc'd image built from another format. */
-int rp__model_adopt_image(void *image, size_t len, const char *format, rp_model **out, rp_error *err)
+static int adopt_image(void *image, size_t len, const char *format, rp_model **out, rp_error *err)
 {
     rp_model *m = model_new();
     if (!m) {
@@ -276,6 +276,19 @@ int rp__model_adopt_image(void *image, size_t len, const char *format, rp_model 
     }
     *out = m;
     return 0;
+}
+
+int rp__model_build(const rp_img_src *src, const char *format, rp_model **out, rp_error *err)
+{
+    rp_buf img;
+    rp_buf_init(&img, (size_t)1 << 36);
+    if (rp_img_build(src, &img, err) < 0) {
+        rp_buf_cleanup(&img);
+        return -1;
+    }
+    size_t len;
+    char *image = rp_buf_steal(&img, &len);
+    return adopt_image(image, len, format, out, err);
 }
 
 int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err)

@@ -412,15 +412,7 @@ static int build(parse *ps, rp_model **out)
         rp_error_set(err, RP_ERR_UNSUPPORTED, "estimator.type \"%s\" is not one of \"linear\", \"trees\"", ps->type);
         goto out;
     }
-    rp_buf img;
-    rp_buf_init(&img, (size_t)1 << 36);
-    if (rp_img_build(&src, &img, err) < 0) {
-        rp_buf_cleanup(&img);
-        goto out;
-    }
-    size_t len;
-    char *data = rp_buf_steal(&img, &len);
-    rc = rp__model_adopt_image(data, len, "json", out, err);
+    rc = rp__model_build(&src, "json", out, err);
 out:
     free(names);
     free(lens);

@@ -10,7 +10,10 @@
  * native format instead of serving them). */
 #define RP_MODEL_JSON_MAX_BYTES (1u << 30)
 
-/* Internal: wraps a malloc'd native image (ownership passes). */
-int rp__model_adopt_image(void *image, size_t len, const char *format, rp_model **out, rp_error *err);
+/* Internal: lays out a source model as a native image (rp_img_build) and
+ * opens it as a model whose rp_model_info.format is `format` (a static
+ * string).  What every reader and the trainers end with. */
+struct rp_img_src;
+int rp__model_build(const struct rp_img_src *src, const char *format, rp_model **out, rp_error *err);
 
 #endif

@@ -397,18 +397,10 @@ int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *
     describe(&c, &g, opts, len, &source);
     src.source = source.data;
     src.source_len = source.len;
-    rp_buf img;
-    rp_buf_init(&img, (size_t)1 << 36);
-    int brc = rp_img_build(&src, &img, err);
+    rc = rp__model_build(&src, opts && opts->format ? opts->format : "pickle", out, err);
     rp_buf_cleanup(&source);
-    if (brc < 0) {
-        rp_buf_cleanup(&img);
+    if (rc < 0)
         rp_error_prefix(err, "scikit-learn model");
-        goto done;
-    }
-    size_t ilen;
-    char *image = rp_buf_steal(&img, &ilen);
-    rc = rp__model_adopt_image(image, ilen, opts && opts->format ? opts->format : "pickle", out, err);
 done:
     conv_free(&c);
     pk_free(&g);
@@ -424,10 +416,8 @@ int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model
     rp_sklearn_opts o = {0};
     if (opts)
         o = *opts;
-    if (!o.file) {
-        const char *slash = strrchr(path, '/');
-        o.file = slash ? slash + 1 : path;
-    }
+    if (!o.file)
+        o.file = rp_file_basename(path);
     int rc = rp_sklearn_from_pickle(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)

@@ -832,17 +832,8 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     describe(&c, &root, opts, ubjson, len, &source);
     src.source = source.data;
     src.source_len = source.len;
-    rp_buf img;
-    rp_buf_init(&img, (size_t)1 << 36);
-    int brc = rp_img_build(&src, &img, err);
+    rc = rp__model_build(&src, opts && opts->format ? opts->format : "xgboost", out, err);
     rp_buf_cleanup(&source);
-    if (brc < 0) {
-        rp_buf_cleanup(&img);
-        goto done;
-    }
-    size_t ilen;
-    char *image = rp_buf_steal(&img, &ilen);
-    rc = rp__model_adopt_image(image, ilen, opts && opts->format ? opts->format : "xgboost", out, err);
 done:
     if (rc < 0)
         rp_error_prefix(err, "XGBoost %s model", opts && opts->legacy ? "legacy binary" : ubjson ? "UBJSON" : "JSON");
@@ -869,10 +860,8 @@ int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, 
     rp_xgb_opts o = {0};
     if (opts)
         o = *opts;
-    if (!o.file) {
-        const char *slash = strrchr(path, '/');
-        o.file = slash ? slash + 1 : path;
-    }
+    if (!o.file)
+        o.file = rp_file_basename(path);
     int rc = rp_xgb_from_buffer(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)
@@ -949,8 +938,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         goto done;
     }
-    const char *slash = strrchr(preprocessor, '/');
-    rp_img_source_str(&ob, "preprocessor", slash ? slash + 1 : preprocessor);
+    rp_img_source_str(&ob, "preprocessor", rp_file_basename(preprocessor));
     const pk_value *dvv = pk_attr(g.root, "_sklearn_version");
     if (dvv && dvv->type == PK_STR)
         rp_img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
@@ -971,8 +959,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
             rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
         } else {
-            const char *base = strrchr(path, '/');
-            xo.file = base ? base + 1 : path;
+            xo.file = rp_file_basename(path);
             rc = rp_xgb_from_buffer(buf, size, &xo, out, err);
             if (rc < 0)
                 rp_error_prefix(err, "model %s", path);

@@ -40,15 +40,7 @@ static int build(rp_img_src *src, const rp_vocab *v, const rp_train_opts *o, rp_
     src->n_features = v->n + 1;
     src->feature_names = nm;
     src->feature_lens = lens;
-    rp_buf img;
-    rp_buf_init(&img, (size_t)1 << 36);
-    int rc = rp_img_build(src, &img, err);
-    if (rc == 0) {
-        size_t len;
-        char *image = rp_buf_steal(&img, &len);
-        rc = rp__model_adopt_image(image, len, "native", out, err);
-    }
-    rp_buf_cleanup(&img);
+    int rc = rp__model_build(src, "native", out, err);
     free(nm);
     free(lens);
     return rc;
