@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* strptime */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aws/s3.h"
@@ -152,4 +154,40 @@ rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
         return NULL;
     }
     return m;
+}
+
+int rp_cli_parse_int(const char *opt, const char *arg, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = arg && *arg && !(min >= 0 && (*arg == '-' || *arg == '+')) ? strtoll(arg, &end, 10) : 0;
+    if (!arg || !*arg || (min >= 0 && (*arg == '-' || *arg == '+')) || errno || *end || v < min || v > max) {
+        if (opt)
+            rp_cli_error("%s must be a whole number from %lld to %lld, not '%s'", opt, min, max, arg ? arg : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int rp_cli_parse_time_ms(const char *iso, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return -1;
+    int64_t frac = 0;
+    if (*rest == '.') {
+        int digits = 0;
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*rest - '0');
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    if (*rest && strcmp(rest, "Z") && strcmp(rest, "+00:00"))
+        return -1;
+    *ms = (int64_t)timegm(&tm) * 1000 + frac;
+    return 0;
 }

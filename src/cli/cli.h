@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ridepred/error.h"
 #include "ridepred/model.h"
@@ -29,6 +30,15 @@ int rp_cmd_consume(int argc, char **argv);
 int rp_cmd_train(int argc, char **argv);
 int rp_cmd_replay(int argc, char **argv);
 int rp_cmd_evaluate(int argc, char **argv);
+
+/* Parses a decimal integer in [min, max] (no sign for min >= 0, no
+ * trailing characters).  Returns 0, or -1; when opt is not NULL it also
+ * prints "ridepred: OPT must be a whole number from MIN to MAX, not 'ARG'". */
+int rp_cli_parse_int(const char *opt, const char *arg, long long min, long long max, long long *out);
+
+/* Parses an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]" into
+ * milliseconds since the epoch.  Returns 0, or -1 when it is not one. */
+int rp_cli_parse_time_ms(const char *iso, int64_t *ms);
 
 /* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
 void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

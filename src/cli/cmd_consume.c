@@ -1,4 +1,3 @@
-#define _XOPEN_SOURCE 700 /* strptime */
 /* ridepred consume: Lambda's Kinesis event source mapping in one process
  * (src/consume/consumer.h, docs/consumer.md). */
 #include <errno.h>
@@ -73,14 +72,10 @@ static void on_signal(int sig)
 
 static int parse_u32(const char *opt, const char *s, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "ridepred consume: %s must be an integer from %ld to %ld, not '%s'\n", opt, min, max, s);
+    long long v;
+    if (rp_cli_parse_int(opt, s, min, max, &v) < 0)
         return -1;
-    }
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -94,24 +89,9 @@ static int parse_start(const char *s, rp_iterator_type *type, int64_t *ts)
         *type = RP_ITER_LATEST;
         return 0;
     }
-    if (!strncmp(s, "time:", 5)) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *rest = strptime(s + 5, "%Y-%m-%dT%H:%M:%S", &tm);
-        int ms = 0;
-        if (rest && *rest == '.') {
-            int digits = 0;
-            for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-                if (digits < 3)
-                    ms = ms * 10 + (*rest - '0');
-            for (; digits < 3; digits++)
-                ms *= 10;
-        }
-        if (rest && (!strcmp(rest, "Z") || !strcmp(rest, "+00:00") || !*rest)) {
-            *type = RP_ITER_AT_TIMESTAMP;
-            *ts = (int64_t)timegm(&tm) * 1000 + ms;
-            return 0;
-        }
+    if (!strncmp(s, "time:", 5) && rp_cli_parse_time_ms(s + 5, ts) == 0) {
+        *type = RP_ITER_AT_TIMESTAMP;
+        return 0;
     }
     fprintf(stderr, "ridepred consume: --starting-position must be trim-horizon, latest or time:ISO8601 (e.g. time:2026-11-25T10:00:00Z), not '%s'\n", s);
     return -1;

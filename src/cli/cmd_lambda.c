@@ -2,6 +2,7 @@
  * custom runtime (src/service/lambda.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,20 +53,6 @@ static const char help[] =
     "exit status: 0 after --max-invocations; 2 bad usage; 3 init failed (posted to\n"
     "/runtime/init/error) or the Runtime API failed or went away.\n";
 
-/* Parses a non-negative decimal integer up to max; -1 when not one. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int rp_cmd_lambda(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -95,11 +82,13 @@ int rp_cmd_lambda(int argc, char **argv)
         case 'D': margin = optarg; break;
         case 'N': no_metrics = true; break;
         case 'I':
-            if (parse_u64(optarg, UINT64_MAX, &max_invocations) < 0 || !max_invocations) {
-                fprintf(stderr, "ridepred lambda: --max-invocations needs a positive integer\n");
+        {
+            long long v;
+            if (rp_cli_parse_int("--max-invocations", optarg, 1, LLONG_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
-            }
+            max_invocations = (uint64_t)v;
             break;
+        }
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
@@ -123,8 +112,8 @@ int rp_cmd_lambda(int argc, char **argv)
     const char *bad_config = NULL;
     char bad_buf[256];
     if (margin) {
-        uint64_t ms;
-        if (parse_u64(margin, 3600u * 1000u, &ms) < 0) {
+        long long ms;
+        if (rp_cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
             snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
                      margin_src, margin);
             bad_config = bad_buf;

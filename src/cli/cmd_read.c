@@ -1,7 +1,7 @@
 /* ridepred read: records of a stream, decoded, one JSON line each (what
  * get-shard-iterator + get-records + jq + base64 --decode did by hand). */
-#define _XOPEN_SOURCE 700 /* strptime */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,27 +91,9 @@ static int parse_from(const char *s, rp_iterator_type *type, const char **seq, i
     else if (!strncmp(s, "after:", 6) && s[6])
         *type = RP_ITER_AFTER_SEQUENCE_NUMBER, *seq = s + 6;
     else if (!strncmp(s, "time:", 5)) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *rest = strptime(s + 5, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!rest)
+        if (rp_cli_parse_time_ms(s + 5, ts) < 0)
             return -1;
-        int64_t ms = 0;
-        if (*rest == '.') {
-            int digits = 0;
-            for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-                if (digits < 3)
-                    ms = ms * 10 + (*rest - '0');
-            for (; digits < 3; digits++)
-                ms *= 10;
-        }
-        if (*rest == 'Z')
-            rest++;
-        if (*rest)
-            return -1;
-        *ts = (int64_t)timegm(&tm) * 1000 + ms;
-        *type = RP_ITER_AT_TIMESTAMP;
-    } else {
+        *type = RP_ITER_AT_TIMESTAMP;    } else {
         return -1;
     }
     return 0;
@@ -144,12 +126,10 @@ int rp_cmd_read(int argc, char **argv)
         case 's': shard = optarg; break;
         case 'f': from = optarg; break;
         case 'n': {
-            char *end;
-            limit = strtoull(optarg, &end, 10);
-            if (*end || !limit) {
-                fprintf(stderr, "ridepred read: --limit must be a positive integer\n");
+            long long v;
+            if (rp_cli_parse_int("--limit", optarg, 1, LLONG_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
-            }
+            limit = (unsigned long long)v;
             break;
         }
         case 'F': follow = true; break;

@@ -1,5 +1,6 @@
 /* ridepred replay: the rides of a TLC trip file into a stream. */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,8 @@ int rp_cmd_replay(int argc, char **argv)
     };
     rp_stream_config scfg = {0};
     const char *to = NULL, *log_format = NULL, *log_level = NULL;
-    double rate = 0, limit = 0, start = 0;
+    double rate = 0;
+    long long limit = 0, start = 0;
     bool quiet = false;
     int c;
     optind = 1;
@@ -97,8 +99,8 @@ int rp_cmd_replay(int argc, char **argv)
         switch (c) {
         case 't': to = optarg; break;
         case 'r': if (parse_count(optarg, "--rate", &rate) < 0) return RP_EXIT_USAGE; break;
-        case 'l': if (parse_count(optarg, "--limit", &limit) < 0) return RP_EXIT_USAGE; break;
-        case 's': if (parse_count(optarg, "--start", &start) < 0) return RP_EXIT_USAGE; break;
+        case 'l': if (rp_cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
+        case 's': if (rp_cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
         case 'q': quiet = true; break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;

@@ -56,13 +56,9 @@ static const char help[] =
 /* A positive integer option; prints why and returns -1 when it is not. */
 static int parse_count(const char *opt, const char *arg, unsigned max, unsigned *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || *end || end == arg || v < 1 || (unsigned long)v > max) {
-        rp_cli_error("%s: give a whole number from 1 to %u, not '%s'", opt, max, arg);
+    long long v;
+    if (rp_cli_parse_int(opt, arg, 1, max, &v) < 0)
         return -1;
-    }
     *out = (unsigned)v;
     return 0;
 }
