@@ -35,8 +35,9 @@ static const char help[] =
     "  --log-level L         debug, info, warn, error or off\n"
     "  -h, --help            this help\n"
     "\n"
-    "Prints a summary line (JSON) on stdout.  SIGINT stops after the batch in\n"
-    "hand.\n"
+    "Prints a summary line (JSON) on stdout.  SIGINT or SIGTERM stops after the\n"
+    "batch in hand; the summary is printed, then the process ends by that\n"
+    "signal, so that a calling shell script sees the interruption.\n"
     "\n"
     "exit status: 0 every ride sent; 1 some refused by the stream; 2 bad usage;\n"
     "3 could not run (file, stream).\n";
@@ -45,8 +46,7 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    stop_flag = sig;
 }
 
 static void progress(void *ctx, const rp_replay_stats *st, size_t total)
@@ -166,5 +166,12 @@ int rp_cmd_replay(int argc, char **argv)
 out:
     rp_streams_close(s);
     rp_trips_free(&t);
+    if (stop_flag) {
+        /* Interrupted: end by the signal (the convention shells rely on to
+         * stop a script at Ctrl-C), after the summary. */
+        int sig = (int)stop_flag;
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     return rc;
 }
