@@ -584,7 +584,7 @@ out:
 
 /* ---- default sleep and random --------------------------------------------------- */
 
-static void default_sleep(void *ctx, uint32_t ms)
+void rp_retry_sleep(void *ctx, uint32_t ms)
 {
     (void)ctx;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -593,7 +593,7 @@ static void default_sleep(void *ctx, uint32_t ms)
 }
 
 /* xorshift64*: jitter needs spread, not secrecy. */
-static uint64_t default_random(void *ctx)
+uint64_t rp_retry_random(void *ctx)
 {
     uint64_t *s = ctx;
     uint64_t x = *s;
@@ -602,6 +602,14 @@ static uint64_t default_random(void *ctx)
     x ^= x >> 27;
     *s = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+uint64_t rp_retry_seed(const void *salt)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)salt;
+    return seed ? seed : 0x9E3779B97F4A7C15ULL;
 }
 
 /* ---- client ------------------------------------------------------------------------- */
@@ -624,13 +632,10 @@ int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error 
              opt && opt->user_agent ? opt->user_agent : "ridepred/" RIDEPRED_VERSION);
     c->opt.user_agent = NULL; /* copied into c->user_agent */
     c->transport = curl_transport;
-    c->sleep_ms = default_sleep;
-    c->random = default_random;
+    c->sleep_ms = rp_retry_sleep;
+    c->random = rp_retry_random;
     c->random_ctx = &c->rng;
-    if (getrandom(&c->rng, sizeof c->rng, GRND_NONBLOCK) != (ssize_t)sizeof c->rng)
-        c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-    if (!c->rng)
-        c->rng = 0x9E3779B97F4A7C15ULL;
+    c->rng = rp_retry_seed(c);
     return 0;
 }
 

@@ -108,6 +108,14 @@ uint32_t rp_retry_ceiling_ms(const rp_retry_policy *p, unsigned retry);
  * value) reduced uniformly into [0, rp_retry_ceiling_ms(p, retry)]. */
 uint32_t rp_retry_delay_ms(const rp_retry_policy *p, unsigned retry, uint64_t random);
 
+/* The default hooks of the retry loops (here and in the Lambda Runtime API
+ * client): sleep ms milliseconds (EINTR resumed); xorshift64* over the
+ * uint64_t state at ctx (jitter needs spread, not secrecy); a non-zero seed
+ * for that state (getrandom, else time, pid and `salt`). */
+void rp_retry_sleep(void *ctx, uint32_t ms);
+uint64_t rp_retry_random(void *ctx);
+uint64_t rp_retry_seed(const void *salt);
+
 /* True when an AWS error code is worth retrying: it ends in one of the
  * throttling / transient codes that botocore's standard retry mode knows
  * (ThrottlingException, ProvisionedThroughputExceededException,

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -107,26 +106,6 @@ static int split_address(rp_rapi *c, const char *a, rp_error *err)
 
 /* ---- defaults of the hooks ---------------------------------------------------------- */
 
-static void default_sleep(void *ctx, uint32_t ms)
-{
-    (void)ctx;
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* xorshift64*: jitter needs spread, not secrecy. */
-static uint64_t default_random(void *ctx)
-{
-    uint64_t *s = ctx;
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static int default_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
                             rp_error *err)
 {
@@ -154,13 +133,10 @@ int rp_rapi_new(const char *address, const rp_rapi_options *opt, rp_rapi **out, 
         c->opt.retry = DEFAULT_RETRY;
     c->fd = -1;
     c->hooks.exchange = default_exchange;
-    c->hooks.sleep_ms = default_sleep;
-    c->hooks.random = default_random;
+    c->hooks.sleep_ms = rp_retry_sleep;
+    c->hooks.random = rp_retry_random;
     c->hooks.random_ctx = &c->rng;
-    if (getrandom(&c->rng, sizeof c->rng, GRND_NONBLOCK) != (ssize_t)sizeof c->rng)
-        c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-    if (!c->rng)
-        c->rng = 0x9E3779B97F4A7C15ULL;
+    c->rng = rp_retry_seed(c);
     *out = c;
     return 0;
 }
