@@ -12,6 +12,13 @@
  * RP_ERR_NOMEM.  *out is NULL on failure. */
 int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err);
 
+/* Maps the regular file at path read-only (MAP_PRIVATE).  Returns 0 with
+ * *map and *size set (an empty file: *map NULL, *size 0), or -1 with err:
+ * "PATH: <strerror>" (RP_ERR_NOT_FOUND, RP_ERR_IO), "PATH: not a regular
+ * file", "PATH: mmap: <strerror>".  Unmap with rp_file_unmap. */
+int rp_file_map(const char *path, void **map, size_t *size, rp_error *err);
+void rp_file_unmap(void *map, size_t size);
+
 /* The last component of path (after its last '/'), inside path. */
 const char *rp_file_basename(const char *path);
 

@@ -4,15 +4,13 @@
  * those of parquet.thrift. */
 #include "data/parquet.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "data/codec.h"
 #include "data/thrift.h"
@@ -648,32 +646,23 @@ int rp_parquet_open_mem(const void *data, size_t len, const char *name, rp_parqu
 int rp_parquet_open(const char *path, rp_parquet **out, rp_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s: not a regular file", path);
+    void *map;
+    size_t size;
+    if (rp_file_map(path, &map, &size, err) < 0)
+        return -1;
+    if (size < 12) {
+        rp_file_unmap(map, size);
+        return rp_error_set(err, RP_ERR_CORRUPT, "%s: not a Parquet file (%zu bytes)", path, size);
     }
-    if (st.st_size < 12) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_CORRUPT, "%s: not a Parquet file (%lld bytes)", path, (long long)st.st_size);
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return rp_error_set(err, RP_ERR_IO, "%s: mmap: %s", path, strerror(e));
     rp_parquet *p = calloc(1, sizeof *p);
     if (!p) {
-        munmap(map, (size_t)st.st_size);
+        rp_file_unmap(map, size);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
     set_name(p, path);
     p->map = map;
     p->data = map;
-    p->len = (size_t)st.st_size;
+    p->len = size;
     if (open_common(p, err) < 0) {
         rp_parquet_close(p);
         return -1;
@@ -693,7 +682,7 @@ void rp_parquet_close(rp_parquet *p)
         free(p->rgs[g].chunks);
     free(p->rgs);
     if (p->map)
-        munmap(p->map, p->len);
+        rp_file_unmap(p->map, p->len);
     free(p);
 }
 

@@ -1,16 +1,14 @@
 /* See trips.h.  The Parquet and CSV readers fill rp_trips. */
 #include "data/trips.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <ctype.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/buf.h"
 #include "data/codec.h"
@@ -568,39 +566,25 @@ out:
 int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s: not a regular file", path);
-    }
-    unsigned char magic[4] = {0};
-    ssize_t got = pread(fd, magic, sizeof magic, 0);
-    if (got == 4 && memcmp(magic, "PAR1", 4) == 0) {
-        close(fd);
+    void *map;
+    size_t size;
+    if (rp_file_map(path, &map, &size, err) < 0)
+        return -1;
+    if (size == 0)
+        return rp_error_set(err, RP_ERR_INVALID, "%s: empty file: expected Parquet or CSV with a header line", path);
+    const unsigned char *magic = map;
+    int rc;
+    if (size >= 4 && memcmp(magic, "PAR1", 4) == 0) {
+        /* One mapping for both the sniffing and the reading. */
         rp_parquet *p;
-        if (rp_parquet_open(path, &p, err) < 0)
-            return -1;
-        int rc = rp_trips_from_parquet(p, max_rows, out, err);
-        rp_parquet_close(p);
+        rc = rp_parquet_open_mem(map, size, path, &p, err);
+        if (rc == 0) {
+            rc = rp_trips_from_parquet(p, max_rows, out, err);
+            rp_parquet_close(p);
+        }
         if (rc < 0 && strncmp(err->msg, path, strlen(path)) != 0)
             rp_error_prefix(err, "%s", path);
-        return rc;
-    }
-    size_t size = (size_t)st.st_size;
-    if (size == 0) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_INVALID, "%s: empty file: expected Parquet or CSV with a header line", path);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return rp_error_set(err, RP_ERR_IO, "%s: mmap: %s", path, strerror(e));
-    int rc;
-    if (size >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    } else if (size >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
         rp_buf b;
         rp_buf_init(&b, CSV_GZ_MAX_BYTES);
         rc = rp_codec_gunzip_buf(map, size, &b, err);
@@ -612,6 +596,6 @@ int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *er
     } else {
         rc = rp_trips_read_csv_mem(map, size, path, max_rows, out, err);
     }
-    munmap(map, size);
+    rp_file_unmap(map, size);
     return rc;
 }

@@ -8,13 +8,14 @@
 set -u
 src=${RIDEPRED_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${RIDEPRED_BUILD_DIR:-$src/build}
-data=${RIDEPRED_DATA_DIR:-}
-if [ -z "$data" ] || [ ! -f "$data/green_tripdata_2021-02.parquet" ]; then
+data=${RIDEPRED_DATA_DIR:-$src/../shared/data}
+if [ ! -f "$data/green_tripdata_2021-02.parquet" ]; then
   echo "SKIP: TLC data not found (set RIDEPRED_DATA_DIR)"
   [ -n "${CI:-}" ] && exit 1
   exit 77
 fi
 tmp=$(mktemp -d)
+export RIDEPRED_DATA_DIR=$data
 trap 'pkill -f -- "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
