@@ -3,9 +3,12 @@
  * refusal of damaged files. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "model/image.h"
+#include "model/model_json.h"
 #include "ridepred/model.h"
 #include "testing.h"
 
@@ -260,6 +263,73 @@ TEST(load_detects_format)
     unlink(path);
 }
 
+/* The SOURCE section: the builder's JSON text, its round trip through the
+ * native format, its cap, and models without one. */
+TEST(source_section)
+{
+    rp_buf b;
+    rp_buf_init(&b, RP_IMG_SOURCE_MAX);
+    rp_img_source_str(&b, "flavor", "sklearn");
+    rp_img_source_str(&b, "skipped", NULL);
+    rp_img_source_int(&b, "pickle_protocol", 4);
+    rp_img_source_strn(&b, "quote", "a\"b\xc3\xa9", 5);
+    rp_img_source_members(&b, "\"classes\": [\"x.Y\"]");
+    rp_img_source_end(&b);
+    CHECK_STR(b.data, "{\"flavor\": \"sklearn\", \"pickle_protocol\": 4, \"quote\": \"a\\\"b\\u00e9\", \"classes\": [\"x.Y\"]}");
+
+    static const char *const names[] = {"PU_DO=1_2", "trip_distance"};
+    static const size_t lens[] = {9, 13};
+    static const double coef[] = {1.5, 2.0};
+    rp_img_src src = {.kind = RP_MODEL_LINEAR, .name = "", .version = "v", .version_len = 1, .n_features = 2,
+                      .feature_names = names, .feature_lens = lens, .coef = coef, .intercept = 3.0,
+                      .source = b.data, .source_len = b.len};
+    rp_error err;
+    rp_model *m = NULL;
+    CHECK(rp__model_build(&src, "test", &m, &err) == 0);
+    char path[] = "/tmp/rp-test-source-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    if (m) {
+        CHECK(rp_model_write_native(m, path, &err) == 0);
+        rp_model_release(m);
+        m = NULL;
+        CHECK(rp_model_load(path, NULL, &m, &err) == 0);
+    }
+    if (m) {
+        rp_model_info in;
+        rp_model_get_info(m, &in);
+        CHECK(in.source && in.source_len == b.len && !memcmp(in.source, b.data, b.len));
+        rp_model_release(m);
+    }
+    unlink(path);
+
+    /* no source: info says so */
+    src.source = NULL;
+    src.source_len = 0;
+    m = NULL;
+    CHECK(rp__model_build(&src, "test", &m, &err) == 0);
+    if (m) {
+        rp_model_info in;
+        rp_model_get_info(m, &in);
+        CHECK(in.source == NULL && in.source_len == 0);
+        rp_model_release(m);
+    }
+    /* over the cap: refused by the builder; a builder overflow drops it */
+    src.source = b.data;
+    src.source_len = RP_IMG_SOURCE_MAX + 1;
+    m = NULL;
+    CHECK(rp__model_build(&src, "test", &m, &err) == -1 && m == NULL);
+    CHECK(strstr(err.msg, "source") != NULL);
+    rp_buf small;
+    rp_buf_init(&small, 16);
+    rp_img_source_str(&small, "flavor", "a value longer than the cap");
+    rp_img_source_end(&small);
+    CHECK(small.len == 0 && !small.failed);
+    rp_buf_cleanup(&small);
+    rp_buf_cleanup(&b);
+}
+
 int main(void)
 {
     RUN(linear_sums_in_row_order);
@@ -270,5 +340,6 @@ int main(void)
     RUN(json_models_refused_with_reasons);
     RUN(native_round_trip_and_damage);
     RUN(load_detects_format);
+    RUN(source_section);
     return rp_t_done();
 }
