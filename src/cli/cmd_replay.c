@@ -16,7 +16,7 @@
 #include "service/replay.h"
 
 static const char help[] =
-    "usage: ridepred replay FILE --to STREAM [--rate N] [--limit N] [--start ROW]\n"
+    "usage: ridepred replay FILE --to STREAM [--rate N/s] [--limit N] [--start ROW]\n"
     "\n"
     "Sends the rides of a TLC trip file (Parquet, or CSV with a header line) to\n"
     "STREAM as the ride events of the Python function, in file order:\n"
@@ -26,7 +26,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --to STREAM           the stream (kinesis:NAME, local:NAME or NAME)\n"
-    "  --rate N              records per second (default: as fast as possible)\n"
+    "  --rate N[/s]          rides per second (default: as fast as possible)\n"
     "  --limit N             send at most N rides\n"
     "  --start ROW           first row to send (default 0)\n"
     "  --quiet               no progress line on a terminal\n"
@@ -57,12 +57,15 @@ static void progress(void *ctx, const rp_replay_stats *st, size_t total)
             total ? 100.0 * (double)(st->sent + st->failed) / (double)total : 100.0, rate);
 }
 
-static int parse_count(const char *s, const char *what, double *out)
+/* Rides per second: "N" or "N/s". */
+static int parse_rate(const char *s, double *out)
 {
     char *end;
     double v = strtod(s, &end);
+    if (end != s && !strcmp(end, "/s"))
+        end += 2;
     if (end == s || *end || !(v >= 0) || v > 1e15) {
-        fprintf(stderr, "ridepred replay: %s must be a non-negative number, not '%s'\n", what, s);
+        fprintf(stderr, "ridepred replay: --rate must be a non-negative number of rides per second (N or N/s), not '%s'\n", s);
         return -1;
     }
     *out = v;
@@ -98,7 +101,7 @@ int rp_cmd_replay(int argc, char **argv)
             continue;
         switch (c) {
         case 't': to = optarg; break;
-        case 'r': if (parse_count(optarg, "--rate", &rate) < 0) return RP_EXIT_USAGE; break;
+        case 'r': if (parse_rate(optarg, &rate) < 0) return RP_EXIT_USAGE; break;
         case 'l': if (rp_cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
         case 's': if (rp_cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
         case 'q': quiet = true; break;

@@ -101,7 +101,7 @@ def main():
         # --rate paces the puts.
         rp(["streams", "create", "paced", "--shards", "1"], env)
         t0 = time.monotonic()
-        p = rp(["replay", str(feb), "--to", "paced", "--limit", "300", "--rate", "1000"], env)
+        p = rp(["replay", str(feb), "--to", "paced", "--limit", "300", "--rate", "1000/s"], env)
         took = time.monotonic() - t0
         result(p.returncode == 0 and 0.25 <= took <= 5.0, "300 rides at 1000/s took %.2f s" % took)
 
@@ -127,8 +127,9 @@ def main():
         result(p.returncode == 3 and "no_such_stream" in p.stderr, "missing stream: %d %s" % (p.returncode, p.stderr))
         p = rp(["replay", str(feb)], env)
         result(p.returncode == 2 and "--to" in p.stderr, "no --to: %d" % p.returncode)
-        p = rp(["replay", str(feb), "--to", "rides", "--rate", "fast"], env)
-        result(p.returncode == 2 and "--rate" in p.stderr, "bad rate: %d %s" % (p.returncode, p.stderr))
+        for bad_rate in ("fast", "-5", "100/min"):
+            p = rp(["replay", str(feb), "--to", "rides", "--rate", bad_rate], env)
+            result(p.returncode == 2 and "--rate" in p.stderr, "bad rate %s: %d %s" % (bad_rate, p.returncode, p.stderr))
         p = rp(["replay", str(feb), "--to", "rides", "--start", "99999999"], env)
         result(p.returncode == 3 and "past the end" in p.stderr, "start past end: %d %s" % (p.returncode, p.stderr))
         result(rp(["replay", "--help"], env).returncode == 0, "--help")
