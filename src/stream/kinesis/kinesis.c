@@ -1,6 +1,7 @@
 /* The Amazon Kinesis Data Streams backend: Kinesis's JSON 1.1 API over the
  * AWS pieces of src/aws/ (see kinesis.h). */
 #include "stream/kinesis/kinesis.h"
+#include "stream/reshard.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -18,7 +19,7 @@
 #include "common/pyjson.h"
 #include "ridepred/log.h"
 
-__extension__ typedef unsigned __int128 u128;
+typedef rp_u128 u128;
 
 #define JSON_DEPTH 32
 #define REQUEST_MAX ((size_t)16 * 1024 * 1024)    /* 5 MiB of data is ~6.7 MiB of base64 */
@@ -179,17 +180,6 @@ static void u128_to_dec(u128 v, char out[40])
     out[n] = '\0';
 }
 
-/* The first hash key of range i of n, laid out as CreateStream lays out n
- * shards (and as the local store reshapes them): each range floor(2^128 / n)
- * keys wide, the last one running to 2^128 - 1. */
-static u128 range_start(uint32_t n, uint32_t i)
-{
-    u128 max = ~(u128)0;
-    if (n <= 1)
-        return 0;
-    u128 size = max / n + (max % n == (u128)(n - 1) ? 1 : 0);
-    return size * i;
-}
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -1065,10 +1055,7 @@ fail:
 
 /* ---- resharding --------------------------------------------------------- */
 
-typedef struct piece {
-    char id[RP_STREAM_SHARD_ID_MAX];
-    u128 lo, hi;
-} piece;
+typedef rp_reshard_piece piece;
 
 static int cmp_piece(const void *a, const void *b)
 {
@@ -1104,12 +1091,53 @@ static int find_child(rp_kinesis *k, const char *name, const char *parent, const
     return rc;
 }
 
+/* The Kinesis side of the plan of src/stream/reshard.h, for servers
+ * without UpdateShardCount: SplitShard / MergeShards, each waited for. */
+typedef struct reshard_ctx {
+    rp_kinesis *k;
+    const char *name;
+} reshard_ctx;
+
+static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece *right, rp_error *err)
+{
+    reshard_ctx *c = ctx;
+    char key[40];
+    u128_to_dec(at, key);
+    rp_buf *b = &c->k->body;
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"StreamName\": ");
+    jstr(b, c->name);
+    rp_buf_lit(b, ", \"ShardToSplit\": ");
+    jstr(b, p->id);
+    rp_buf_printf(b, ", \"NewStartingHashKey\": \"%s\"}", key);
+    if (call(c->k, "SplitShard", err) != 0 || wait_for(c->k, c->name, WAIT_ACTIVE, NULL, err) != 0 ||
+        find_child(c->k, c->name, p->id, NULL, p->lo, left, err) != 0)
+        return -1;
+    return find_child(c->k, c->name, p->id, NULL, at, right, err);
+}
+
+static int kinesis_merge(void *ctx, const piece *a, const piece *b, piece *merged, rp_error *err)
+{
+    reshard_ctx *c = ctx;
+    rp_buf *body = &c->k->body;
+    rp_buf_reset(body);
+    rp_buf_lit(body, "{\"StreamName\": ");
+    jstr(body, c->name);
+    rp_buf_lit(body, ", \"ShardToMerge\": ");
+    jstr(body, a->id);
+    rp_buf_lit(body, ", \"AdjacentShardToMerge\": ");
+    jstr(body, b->id);
+    rp_buf_putc(body, '}');
+    if (call(c->k, "MergeShards", err) != 0 || wait_for(c->k, c->name, WAIT_ACTIVE, NULL, err) != 0)
+        return -1;
+    return find_child(c->k, c->name, a->id, b->id, a->lo, merged, err);
+}
+
 static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
 {
     rp_shard_info *sh = NULL;
-    size_t nsh = 0, nopen = 0, npieces = 0;
-    piece *open = NULL, *pieces = NULL;
-    u128 *starts = NULL;
+    size_t nsh = 0, nopen = 0;
+    piece *open = NULL;
     int rc = -1;
     if (rp_kinesis_list_shards(k, name, &sh, &nsh, err) != 0)
         return -1;
@@ -1137,81 +1165,14 @@ static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t targ
                      nopen, target);
         goto out;
     }
-    pieces = calloc(nopen + target, sizeof *pieces);
-    starts = calloc((size_t)target + 1, sizeof *starts);
-    if (!pieces || !starts) {
-        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    static const rp_reshard_ops ops = {kinesis_split, kinesis_merge, "kinesis"};
+    reshard_ctx ctx = {k, name};
+    if (rp_reshard(open, nopen, target, &ops, &ctx, err) != 0)
         goto out;
-    }
-    for (uint32_t j = 0; j < target; j++)
-        starts[j] = range_start(target, j);
-
-    /* Splits, left to right; the left child is final, the right one may be
-     * split again. */
-    uint32_t bnd = 1;
-    for (size_t i = 0; i < nopen; i++) {
-        piece cur = open[i];
-        while (bnd < target && starts[bnd] <= cur.lo)
-            bnd++;
-        while (bnd < target && starts[bnd] <= cur.hi) {
-            char key[40];
-            u128_to_dec(starts[bnd], key);
-            rp_buf *b = &k->body;
-            rp_buf_reset(b);
-            rp_buf_lit(b, "{\"StreamName\": ");
-            jstr(b, name);
-            rp_buf_lit(b, ", \"ShardToSplit\": ");
-            jstr(b, cur.id);
-            rp_buf_printf(b, ", \"NewStartingHashKey\": \"%s\"}", key);
-            piece left, right;
-            if (call(k, "SplitShard", err) != 0 || wait_for(k, name, WAIT_ACTIVE, NULL, err) != 0 ||
-                find_child(k, name, cur.id, NULL, cur.lo, &left, err) != 0 ||
-                find_child(k, name, cur.id, NULL, starts[bnd], &right, err) != 0)
-                goto out;
-            pieces[npieces++] = left;
-            cur = right;
-            bnd++;
-        }
-        pieces[npieces++] = cur;
-    }
-
-    /* Merges: the pieces of each new range, left to right. */
-    size_t p = 0;
-    for (uint32_t j = 0; j < target; j++) {
-        u128 hi = j + 1 < target ? starts[j + 1] - 1 : ~(u128)0;
-        if (p >= npieces || pieces[p].lo != starts[j]) {
-            rp_error_set(err, RP_ERR_INTERNAL, "kinesis: reshard pieces misaligned");
-            goto out;
-        }
-        piece cur = pieces[p++];
-        while (cur.hi != hi) {
-            if (p >= npieces || pieces[p].lo != cur.hi + 1 || pieces[p].hi > hi) {
-                rp_error_set(err, RP_ERR_INTERNAL, "kinesis: reshard pieces misaligned");
-                goto out;
-            }
-            rp_buf *b = &k->body;
-            rp_buf_reset(b);
-            rp_buf_lit(b, "{\"StreamName\": ");
-            jstr(b, name);
-            rp_buf_lit(b, ", \"ShardToMerge\": ");
-            jstr(b, cur.id);
-            rp_buf_lit(b, ", \"AdjacentShardToMerge\": ");
-            jstr(b, pieces[p].id);
-            rp_buf_putc(b, '}');
-            piece merged;
-            if (call(k, "MergeShards", err) != 0 || wait_for(k, name, WAIT_ACTIVE, NULL, err) != 0 ||
-                find_child(k, name, cur.id, pieces[p].id, cur.lo, &merged, err) != 0)
-                goto out;
-            p++;
-            cur = merged;
-        }
-    }
     rc = 0;
 out:
     free(sh);
     free(open);
-    free(pieces);
-    free(starts);
     return rc;
 }
 

@@ -11,6 +11,7 @@
  * max(now, the shard's last arrival)), so the first record at or after a
  * time is found by binary search over counters. */
 #include "stream/local/local_store.h"
+#include "stream/reshard.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -27,7 +28,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
-__extension__ typedef unsigned __int128 u128;
+typedef rp_u128 u128;
 
 #define SCHEMA_VERSION 1
 #define APPLICATION_ID 0x52504c53 /* "RPLS" */
@@ -360,21 +361,6 @@ static void u128_to_dec(u128 v, char out[40])
     for (int i = 0; i < n; i++)
         out[i] = tmp[n - 1 - i];
     out[n] = '\0';
-}
-
-/* Shard i of n, as Kinesis's CreateStream lays them out: each range is
- * floor(2^128 / n) keys wide and the last one runs to 2^128 - 1. */
-static void hash_range(uint32_t n, uint32_t i, u128 *lo, u128 *hi)
-{
-    u128 max = ~(u128)0;
-    if (n == 1) {
-        *lo = 0;
-        *hi = max;
-        return;
-    }
-    u128 size = max / n + (max % n == (u128)(n - 1) ? 1 : 0);
-    *lo = size * i;
-    *hi = i + 1 < n ? size * (i + 1) - 1 : max;
 }
 
 static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16], rp_error *err)
@@ -922,7 +908,7 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
     for (uint32_t i = 0; i < shard_count; i++) {
         u128 lo, hi;
         int64_t key;
-        hash_range(shard_count, i, &lo, &hi);
+        rp_hash_range(shard_count, i, &lo, &hi);
         if (insert_shard(s, stream_id, i, -1, -1, lo, hi, now, &key, err) != 0)
             goto out;
     }
@@ -1957,10 +1943,7 @@ out:
 
 /* ---- resharding ------------------------------------------------------------ */
 
-typedef struct piece {
-    int64_t key, idx;
-    u128 lo, hi;
-} piece;
+typedef rp_reshard_piece piece;
 
 static int close_shard(rp_local_store *s, int64_t key, int64_t now, rp_error *err)
 {
@@ -1992,14 +1975,38 @@ static int child(rp_local_store *s, int64_t stream_id, int64_t *next_idx, int64_
     return insert_shard(s, stream_id, out->idx, parent, adjacent, lo, hi, now, &out->key, err);
 }
 
+/* The local store's side of the plan of src/stream/reshard.h: children
+ * inserted and parents closed in the caller's transaction. */
+typedef struct reshard_ctx {
+    rp_local_store *s;
+    int64_t stream_id, next_idx, now;
+} reshard_ctx;
+
+static int local_split(void *ctx, const piece *p, u128 at, piece *left, piece *right, rp_error *err)
+{
+    reshard_ctx *c = ctx;
+    if (child(c->s, c->stream_id, &c->next_idx, p->idx, -1, p->lo, at - 1, c->now, left, err) != 0 ||
+        child(c->s, c->stream_id, &c->next_idx, p->idx, -1, at, p->hi, c->now, right, err) != 0)
+        return -1;
+    return close_shard(c->s, p->key, c->now, err);
+}
+
+static int local_merge(void *ctx, const piece *a, const piece *b, piece *merged, rp_error *err)
+{
+    reshard_ctx *c = ctx;
+    if (child(c->s, c->stream_id, &c->next_idx, a->idx, b->idx, a->lo, b->hi, c->now, merged, err) != 0 ||
+        close_shard(c->s, a->key, c->now, err) != 0)
+        return -1;
+    return close_shard(c->s, b->key, c->now, err);
+}
+
 int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t target_count,
                                 rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
-    piece *pieces = NULL;
-    u128 *starts = NULL;
-    size_t nshards = 0, npieces = 0;
+    piece *opened = NULL;
+    size_t nshards = 0;
     stream_row row;
     sqlite3_stmt *st = NULL;
 
@@ -2026,68 +2033,20 @@ int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t 
              RP_LOCAL_SHARDS_MAX, nshards, target_count);
         goto out;
     }
-    int64_t now = now_ms(s), next_idx = row.next_idx;
-    /* Each split adds one piece: at most nshards + target_count - 1 pieces. */
-    pieces = malloc((nshards + target_count) * sizeof *pieces);
-    starts = malloc((target_count + 1) * sizeof *starts);
-    if (!pieces || !starts) {
+    reshard_ctx rc_ctx = {.s = s, .stream_id = row.id, .next_idx = row.next_idx, .now = now_ms(s)};
+    opened = malloc((nshards ? nshards : 1) * sizeof *opened);
+    if (!opened) {
         rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
         goto out;
     }
-    for (uint32_t j = 0; j < target_count; j++) {
-        u128 lo, hi;
-        hash_range(target_count, j, &lo, &hi);
-        starts[j] = lo;
-    }
-
-    /* Splits: an open shard with new boundaries inside it is split at each
-     * in turn; the left child is final, the right one is split further. */
-    uint32_t b = 1; /* next new boundary (starts[0] is 0) */
     for (size_t i = 0; i < nshards; i++) {
         const open_shard *o = &s->shards[i];
-        piece cur = {.key = o->key, .idx = o->idx, .lo = u128_from_be(o->lo),
-                     .hi = u128_from_be(o->hi)};
-        while (b < target_count && starts[b] <= cur.lo)
-            b++;
-        while (b < target_count && starts[b] <= cur.hi) {
-            piece left, right;
-            if (child(s, row.id, &next_idx, cur.idx, -1, cur.lo, starts[b] - 1, now, &left,
-                      err) != 0 ||
-                child(s, row.id, &next_idx, cur.idx, -1, starts[b], cur.hi, now, &right,
-                      err) != 0 ||
-                close_shard(s, cur.key, now, err) != 0)
-                goto out;
-            pieces[npieces++] = left;
-            cur = right;
-            b++;
-        }
-        pieces[npieces++] = cur;
+        opened[i] = (piece){.key = o->key, .idx = o->idx, .lo = u128_from_be(o->lo), .hi = u128_from_be(o->hi)};
     }
-
-    /* Merges: the pieces of one new range are merged left to right. */
-    size_t p = 0;
-    for (uint32_t j = 0; j < target_count; j++) {
-        u128 hi = j + 1 < target_count ? starts[j + 1] - 1 : ~(u128)0;
-        if (p >= npieces || pieces[p].lo != starts[j]) {
-            rp_error_set(err, RP_ERR_INTERNAL, "local store: reshard pieces misaligned");
-            goto out;
-        }
-        piece cur = pieces[p++];
-        while (cur.hi != hi) {
-            if (p >= npieces || pieces[p].lo != cur.hi + 1 || pieces[p].hi > hi) {
-                rp_error_set(err, RP_ERR_INTERNAL, "local store: reshard pieces misaligned");
-                goto out;
-            }
-            piece merged;
-            if (child(s, row.id, &next_idx, cur.idx, pieces[p].idx, cur.lo, pieces[p].hi, now,
-                      &merged, err) != 0 ||
-                close_shard(s, cur.key, now, err) != 0 ||
-                close_shard(s, pieces[p].key, now, err) != 0)
-                goto out;
-            p++;
-            cur = merged;
-        }
-    }
+    static const rp_reshard_ops ops = {local_split, local_merge, "local store"};
+    if (rp_reshard(opened, nshards, target_count, &ops, &rc_ctx, err) != 0)
+        goto out;
+    int64_t next_idx = rc_ctx.next_idx;
     if (prepare(s, "UPDATE streams SET next_idx = ?2 WHERE id = ?1", &st, err) != 0)
         goto out;
     sqlite3_bind_int64(st, 1, row.id);
@@ -2105,8 +2064,7 @@ int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t 
     rc = 0;
 out:
     sqlite3_finalize(st);
-    free(pieces);
-    free(starts);
+    free(opened);
     if (s) {
         if (in_tx)
             tx_rollback(s);
