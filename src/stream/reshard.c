@@ -3,6 +3,36 @@
 
 #include <stdlib.h>
 
+int rp_u128_from_dec(const char *s, rp_u128 *out)
+{
+    rp_u128 v = 0, max = ~(rp_u128)0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+void rp_u128_to_dec(rp_u128 v, char out[40])
+{
+    char tmp[40];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
 void rp_hash_range(uint32_t n, uint32_t i, rp_u128 *lo, rp_u128 *hi)
 {
     rp_u128 max = ~(rp_u128)0;

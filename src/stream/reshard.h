@@ -1,4 +1,4 @@
-/* Resharding to a uniform shard count, as Kinesis' UpdateShardCount
+/* 128-bit hash keys, and resharding to a uniform shard count, as Kinesis' UpdateShardCount
  * (UNIFORM_SCALING) does: the plan both backends follow.
  *
  * The hash key space [0, 2^128) is cut into n equal ranges (Kinesis'
@@ -18,6 +18,11 @@
 #include "ridepred/stream.h"
 
 __extension__ typedef unsigned __int128 rp_u128;
+
+/* Hash keys as Kinesis writes them: decimal, 1 to 39 digits.  from_dec
+ * returns -1 for anything else (empty, a non-digit, over 2^128 - 1). */
+int rp_u128_from_dec(const char *s, rp_u128 *out);
+void rp_u128_to_dec(rp_u128 v, char out[40]);
 
 /* Range i of n of the hash key space, as Kinesis' CreateStream lays them
  * out: each floor(2^128 / n) keys wide (one more when 2^128 - 1 mod n is

@@ -148,39 +148,6 @@ static long utf8_chars(const unsigned char *s, size_t n)
     return chars;
 }
 
-/* ---- 128-bit hash keys (UpdateShardCount through SplitShard / MergeShards) */
-
-static int u128_from_dec(const char *s, u128 *out)
-{
-    u128 v = 0, max = ~(u128)0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-static void u128_to_dec(u128 v, char out[40])
-{
-    char tmp[40];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-}
-
-
 /* ---- errors ------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4)))
@@ -1077,7 +1044,7 @@ static int find_child(rp_kinesis *k, const char *name, const char *parent, const
         u128 a, b;
         if (sh[i].seq_end[0] || strcmp(sh[i].parent_shard_id, parent) ||
             (adjacent && strcmp(sh[i].adjacent_parent_shard_id, adjacent)) ||
-            u128_from_dec(sh[i].hash_start, &a) || u128_from_dec(sh[i].hash_end, &b) || a != lo)
+            rp_u128_from_dec(sh[i].hash_start, &a) || rp_u128_from_dec(sh[i].hash_end, &b) || a != lo)
             continue;
         snprintf(out->id, sizeof out->id, "%s", sh[i].shard_id);
         out->lo = a;
@@ -1102,7 +1069,7 @@ static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece 
 {
     reshard_ctx *c = ctx;
     char key[40];
-    u128_to_dec(at, key);
+    rp_u128_to_dec(at, key);
     rp_buf *b = &c->k->body;
     rp_buf_reset(b);
     rp_buf_lit(b, "{\"StreamName\": ");
@@ -1149,8 +1116,8 @@ static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t targ
     for (size_t i = 0; i < nsh; i++) {
         if (sh[i].seq_end[0])
             continue;
-        if (u128_from_dec(sh[i].hash_start, &open[nopen].lo) ||
-            u128_from_dec(sh[i].hash_end, &open[nopen].hi)) {
+        if (rp_u128_from_dec(sh[i].hash_start, &open[nopen].lo) ||
+            rp_u128_from_dec(sh[i].hash_end, &open[nopen].hi)) {
             bad_answer(err, "ListShards", "a hash key range that is not two 128-bit decimals");
             goto out;
         }

@@ -350,19 +350,6 @@ static void u128_to_be(u128 v, unsigned char b[16])
     }
 }
 
-static void u128_to_dec(u128 v, char out[40])
-{
-    char tmp[40];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-}
-
 static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16], rp_error *err)
 {
     unsigned int len = 0;
@@ -1174,8 +1161,8 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
                          (long long)idx);
             goto out;
         }
-        u128_to_dec(u128_from_be(sqlite3_column_blob(st, 3)), si->hash_start);
-        u128_to_dec(u128_from_be(sqlite3_column_blob(st, 4)), si->hash_end);
+        rp_u128_to_dec(u128_from_be(sqlite3_column_blob(st, 3)), si->hash_start);
+        rp_u128_to_dec(u128_from_be(sqlite3_column_blob(st, 4)), si->hash_end);
         seq_format(si->seq_start, idx, 0);
         if (sqlite3_column_type(st, 5) != SQLITE_NULL)
             seq_format(si->seq_end, idx, sqlite3_column_int64(st, 5));
