@@ -49,67 +49,96 @@ static int bad(conv *c, const char *what, const pk_value *v)
 
 /* ---- DictVectorizer ------------------------------------------------------- */
 
-static int dict_vectorizer(conv *c, const pk_value *dv)
+int rp_sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t **lens_out, uint32_t *nf,
+                          rp_error *err)
 {
+    *names_out = NULL;
+    *lens_out = NULL;
+    *nf = 0;
     if (!pk_is(dv, "DictVectorizer"))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "expected a DictVectorizer as the first step, found %s (ridepred's rows are DictVectorizer columns)", pk_type_name(dv));
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "expected a DictVectorizer, found %s (ridepred's rows are DictVectorizer columns)", pk_type_name(dv));
     const pk_value *sep = pk_attr(dv, "separator");
     if (sep && !pk_str_eq(sep, "="))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "DictVectorizer separator must be \"=\"");
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "DictVectorizer separator must be \"=\"");
     const pk_value *dtype = pk_attr(dv, "dtype");
     if (dtype && !(dtype->type == PK_GLOBAL && !strcmp(pk_name(dtype), "float64")))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "DictVectorizer dtype must be numpy.float64 (found %s)", pk_type_name(dtype));
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "DictVectorizer dtype must be numpy.float64 (found %s)", pk_type_name(dtype));
     const pk_value *fn = pk_attr(dv, "feature_names_");
     const pk_value *voc = pk_attr(dv, "vocabulary_");
     size_t n;
     if (fn) {
         if (fn->type != PK_LIST)
-            return bad(c, "DictVectorizer.feature_names_ is not a list", fn);
+            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ is not a list (found %s)", pk_type_name(fn));
         n = fn->n;
     } else if (voc) {
         if (voc->type != PK_DICT)
-            return bad(c, "DictVectorizer.vocabulary_ is not a dict", voc);
+            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)", pk_type_name(voc));
         n = voc->n;
     } else {
-        return rp_error_set(c->err, RP_ERR_INVALID, "the DictVectorizer is not fitted (no feature_names_ or vocabulary_)");
+        return rp_error_set(err, RP_ERR_INVALID, "the DictVectorizer is not fitted (no feature_names_ or vocabulary_)");
     }
     if (n == 0 || n > RP_NODE_FEATURE_MASK)
-        return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer has %zu features", n);
-    c->names = calloc(n, sizeof *c->names);
-    c->lens = calloc(n, sizeof *c->lens);
-    if (!c->names || !c->lens)
-        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
-    c->nf = (uint32_t)n;
+        return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer has %zu features", n);
+    const char **names = calloc(n, sizeof *names);
+    size_t *lens = calloc(n, sizeof *lens);
+    if (!names || !lens)
+        goto nomem;
     if (fn) {
         for (size_t i = 0; i < n; i++) {
-            if (fn->items[i]->type != PK_STR)
-                return bad(c, "DictVectorizer.feature_names_ has a non-string", fn->items[i]);
-            c->names[i] = fn->items[i]->s;
-            c->lens[i] = fn->items[i]->n;
+            if (fn->items[i]->type != PK_STR) {
+                rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ has a non-string (found %s)", pk_type_name(fn->items[i]));
+                goto fail;
+            }
+            names[i] = fn->items[i]->s;
+            lens[i] = fn->items[i]->n;
         }
     }
     if (voc) {
-        if (voc->type != PK_DICT)
-            return bad(c, "DictVectorizer.vocabulary_ is not a dict", voc);
-        if (voc->n != n)
-            return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ has %zu entries for %zu feature names", voc->n, n);
+        if (voc->type != PK_DICT) {
+            rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)", pk_type_name(voc));
+            goto fail;
+        }
+        if (voc->n != n) {
+            rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ has %zu entries for %zu feature names", voc->n, n);
+            goto fail;
+        }
         for (size_t i = 0; i < voc->n; i++) {
             const pk_value *k = voc->items[2 * i];
             int64_t col;
-            if (k->type != PK_STR || !pk_int(voc->items[2 * i + 1], &col) || col < 0 || (uint64_t)col >= n)
-                return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ must map strings to columns 0..%zu", n - 1);
+            if (k->type != PK_STR || !pk_int(voc->items[2 * i + 1], &col) || col < 0 || (uint64_t)col >= n) {
+                rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ must map strings to columns 0..%zu", n - 1);
+                goto fail;
+            }
             if (fn) {
-                if (c->lens[col] != k->n || memcmp(c->names[col], k->s, k->n))
-                    return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ and feature_names_ disagree at column %lld", (long long)col);
+                if (lens[col] != k->n || memcmp(names[col], k->s, k->n)) {
+                    rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ and feature_names_ disagree at column %lld", (long long)col);
+                    goto fail;
+                }
             } else {
-                if (c->names[col])
-                    return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ maps two names to column %lld", (long long)col);
-                c->names[col] = k->s;
-                c->lens[col] = k->n;
+                if (names[col]) {
+                    rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ maps two names to column %lld", (long long)col);
+                    goto fail;
+                }
+                names[col] = k->s;
+                lens[col] = k->n;
             }
         }
     }
+    *names_out = names;
+    *lens_out = lens;
+    *nf = (uint32_t)n;
     return 0;
+nomem:
+    rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+fail:
+    free(names);
+    free(lens);
+    return -1;
+}
+
+static int dict_vectorizer(conv *c, const pk_value *dv)
+{
+    return rp_sklearn_dv_columns(dv, &c->names, &c->lens, &c->nf, c->err);
 }
 
 /* ---- linear models -------------------------------------------------------- */

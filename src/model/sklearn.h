@@ -10,6 +10,7 @@
 #define RP_MODEL_SKLEARN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ridepred/model.h"
 
@@ -28,6 +29,14 @@ typedef struct rp_sklearn_opts {
 /* Builds a model from the bytes of a pickle.  opts may be NULL. */
 int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *opts,
                            rp_model **out, rp_error *err);
+
+/* The columns of a fitted DictVectorizer in an unpickled graph (pickle.h):
+ * names[i] / lens[i] are views into the graph, in malloc'd arrays the caller
+ * frees.  Checks separator "=", dtype float64, and that feature_names_ and
+ * vocabulary_ (either or both) agree. */
+struct pk_value;
+int rp_sklearn_dv_columns(const struct pk_value *dv, const char ***names, size_t **lens, uint32_t *nf,
+                          rp_error *err);
 
 /* Reads a pickle file (at most RP_PICKLE_MAX_FILE bytes) and builds it. */
 int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model **out,

@@ -871,48 +871,6 @@ int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, 
 
 /* ---- the preprocessor: a pickled DictVectorizer ---------------------------- */
 
-static int dv_names(const pk_value *dv, conv *c, uint32_t *nf)
-{
-    if (!pk_is(dv, "DictVectorizer"))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "the preprocessor must be a pickled DictVectorizer (found %s)", pk_type_name(dv));
-    const pk_value *sep = pk_attr(dv, "separator");
-    if (sep && !pk_str_eq(sep, "="))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "DictVectorizer separator must be \"=\"");
-    const pk_value *fn = pk_attr(dv, "feature_names_");
-    const pk_value *voc = pk_attr(dv, "vocabulary_");
-    size_t n;
-    if (fn && fn->type == PK_LIST)
-        n = fn->n;
-    else if (voc && voc->type == PK_DICT)
-        n = voc->n;
-    else
-        return rp_error_set(c->err, RP_ERR_INVALID, "the DictVectorizer is not fitted (no feature_names_ list or vocabulary_ dict)");
-    if (n == 0 || n > RP_NODE_FEATURE_MASK)
-        return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer has %zu features", n);
-    c->names = calloc(n, sizeof *c->names);
-    c->lens = calloc(n, sizeof *c->lens);
-    if (!c->names || !c->lens)
-        return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
-    if (fn && fn->type == PK_LIST) {
-        for (size_t i = 0; i < n; i++) {
-            if (fn->items[i]->type != PK_STR)
-                return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.feature_names_ has a non-string");
-            c->names[i] = fn->items[i]->s;
-            c->lens[i] = fn->items[i]->n;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            const pk_value *k = voc->items[2 * i];
-            int64_t col;
-            if (k->type != PK_STR || !pk_int(voc->items[2 * i + 1], &col) || col < 0 || (uint64_t)col >= n || c->names[col])
-                return rp_error_set(c->err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ must map strings to distinct columns 0..%zu", n - 1);
-            c->names[col] = k->s;
-            c->lens[col] = k->n;
-        }
-    }
-    *nf = (uint32_t)n;
-    return 0;
-}
 
 int rp_model_load_preprocessed(const char *path, const char *preprocessor, const rp_model_load_opts *opts,
                                const char *version, rp_model **out, rp_error *err)
@@ -934,7 +892,13 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     rp_buf ob;
     rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 4);
     uint32_t nf = 0;
-    if (dv_names(g.root, &c, &nf) < 0) {
+    if (!pk_is(g.root, "DictVectorizer")) {
+        rp_error_set(err, RP_ERR_UNSUPPORTED, "the preprocessor must be a pickled DictVectorizer (found %s)",
+                     pk_type_name(g.root));
+        rp_error_prefix(err, "preprocessor %s", preprocessor);
+        goto done;
+    }
+    if (rp_sklearn_dv_columns(g.root, &c.names, &c.lens, &nf, err) < 0) {
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         goto done;
     }
