@@ -195,7 +195,7 @@ static int inspect(int argc, char **argv)
         rp_buf_printf(&b, "\nbytes:      %zu (native image)\n", in.bytes);
         rp_buf_lit(&b, "source:");
         if (!in.source)
-            rp_buf_lit(&b, "     not recorded (a model converted before ridepred recorded it)\n");
+            rp_buf_lit(&b, "     not recorded (a ridepred.model/1 JSON model, or one converted before ridepred recorded it)\n");
         else if (rp_buf_putc(&b, '\n'), source_text(&b, in.source, in.source_len) < 0)
             rp_buf_lit(&b, "  (unreadable)\n");
     }

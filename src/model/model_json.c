@@ -412,9 +412,6 @@ static int build(parse *ps, rp_model **out)
         rp_error_set(err, RP_ERR_UNSUPPORTED, "estimator.type \"%s\" is not one of \"linear\", \"trees\"", ps->type);
         goto out;
     }
-    static const char source[] = "{\"serialization\": \"ridepred.model/1 (JSON)\"}";
-    src.source = source;
-    src.source_len = sizeof source - 1;
     rc = rp__model_build(&src, "json", out, err);
 out:
     free(names);
