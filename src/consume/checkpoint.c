@@ -1,5 +1,6 @@
 /* Checkpoints and leases in SQLite (see checkpoint.h). */
 #include "consume/checkpoint.h"
+#include "stream/sqlite_wal.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -142,7 +143,17 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
         rp_error_set(err, RP_ERR_CORRUPT, "checkpoint store %s belongs to another application", path);
         goto fail;
     }
-    if (exec(c, "PRAGMA journal_mode=WAL", err) < 0 || exec(c, "PRAGMA synchronous=NORMAL", err) < 0)
+    char mode[32];
+    int wal = rp_sqlite_enable_wal(c->db, RP_CKPT_BUSY_TIMEOUT_MS, mode, sizeof mode);
+    if (wal == SQLITE_CANTOPEN) {
+        rp_error_set(err, RP_ERR_IO, "checkpoint store %s: cannot use WAL (journal mode %s)", path, mode);
+        goto fail;
+    }
+    if (wal != SQLITE_OK) {
+        db_error(c, err, "PRAGMA journal_mode=WAL");
+        goto fail;
+    }
+    if (exec(c, "PRAGMA synchronous=NORMAL", err) < 0)
         goto fail;
     if (exec(c, "BEGIN IMMEDIATE", err) < 0)
         goto fail;

@@ -12,6 +12,7 @@
  * time is found by binary search over counters. */
 #include "stream/local/local_store.h"
 #include "stream/reshard.h"
+#include "stream/sqlite_wal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -558,43 +559,15 @@ static int exec_sql(rp_local_store *s, const char *sql, rp_error *err)
     return 0;
 }
 
-/* PRAGMA journal_mode=WAL takes an exclusive lock the first time, and does
- * not always wait through the busy handler for it: retry for as long as the
- * busy timeout. */
 static int enable_wal(rp_local_store *s, rp_error *err)
 {
-    int rc = -1;
-    sqlite3_stmt *st = NULL;
-    int64_t deadline = real_clock_ms(NULL) + RP_LOCAL_BUSY_TIMEOUT_MS;
-    for (;;) {
-        if (prepare(s, "PRAGMA journal_mode=WAL", &st, err) != 0)
-            goto out;
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            const char *mode = (const char *)sqlite3_column_text(st, 0);
-            if (!mode || strcmp(mode, "wal") != 0) {
-                rp_error_set(err, RP_ERR_IO, "local store: cannot enable WAL (journal mode %s)",
-                             mode ? mode : "?");
-                goto out;
-            }
-            break;
-        }
-        if ((r & 0xff) != SQLITE_BUSY && (r & 0xff) != SQLITE_LOCKED) {
-            sql_err(s, r, "enable WAL", err);
-            goto out;
-        }
-        if (real_clock_ms(NULL) > deadline) {
-            sql_err(s, r, "enable WAL", err);
-            goto out;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        usleep(2000);
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    return rc;
+    char mode[32];
+    int r = rp_sqlite_enable_wal(s->db, RP_LOCAL_BUSY_TIMEOUT_MS, mode, sizeof mode);
+    if (r == SQLITE_CANTOPEN)
+        return rp_error_set(err, RP_ERR_IO, "local store: cannot enable WAL (journal mode %s)", mode);
+    if (r != SQLITE_OK)
+        return sql_err(s, r, "enable WAL", err);
+    return 0;
 }
 
 static void hex_encode(const unsigned char *p, size_t n, char *out)
