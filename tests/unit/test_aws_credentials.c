@@ -6,8 +6,6 @@
  * endpoint is tested through a real server in
  * tests/integration/test_aws_credentials_endpoint.py; its JSON answer and
  * the time parser are tested here. */
-#define _GNU_SOURCE /* nftw flags */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,24 +26,12 @@ static const char *const aws_vars[] = {
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "RP_TEST_DIR",
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* A fresh, empty HOME with an .aws directory, and no AWS variables. */
 static void fresh_home(void)
 {
     if (home[0])
-        nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    snprintf(home, sizeof home, "/tmp/rp-aws-test-XXXXXX");
-    if (!mkdtemp(home)) {
-        perror("mkdtemp");
-        exit(1);
-    }
+        rp_t_rmtree(home);
+    rp_t_tmpdir(home, sizeof home, "rp-aws-test");
     char p[300];
     snprintf(p, sizeof p, "%s/.aws", home);
     mkdir(p, 0700);
@@ -519,6 +505,6 @@ int main(void)
     RUN(times_and_refresh);
     RUN(container_settings);
     if (home[0])
-        nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        CHECK(rp_t_rmtree(home) == 0);
     return rp_t_done();
 }

@@ -1,26 +1,14 @@
 /* The consumer's checkpoint store (src/consume/checkpoint.c): several
  * processes opening one new file at once, lease exclusivity between two
  * consumers, and files that are not checkpoint stores. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "consume/checkpoint.h"
 #include "testing.h"
 
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static char tmp_root[256];
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
 
 static const char *fresh_path(void)
 {
@@ -169,15 +157,10 @@ TEST(foreign_files)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/rp_ckpt_test.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    rp_t_tmpdir(tmp_root, sizeof tmp_root, "rp_ckpt_test");
     RUN(processes_open_at_once);
     RUN(leases_are_exclusive);
     RUN(foreign_files);
-    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK(rp_t_rmtree(tmp_root) == 0);
     return rp_t_done();
 }

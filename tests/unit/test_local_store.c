@@ -1,11 +1,9 @@
 /* The local stream store (src/stream/local): every behaviour of the API and
  * every bad input.  Each test works in its own fresh store under a temporary
  * directory; tests that need time to pass set the store's clock. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "stream/local/local_store.h"
 #include "testing.h"
 
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -14,22 +12,9 @@
 
 static char tmp_root[256];
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static void make_root(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/rp_local_test.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        exit(2);
-    }
+    rp_t_tmpdir(tmp_root, sizeof tmp_root, "rp_local_test");
 }
 
 /* A fresh store path under the temporary root. */
@@ -1355,6 +1340,6 @@ int main(void)
     RUN(update_shard_count_split_and_merge);
     RUN(closed_shards_expire);
     RUN(processes_at_once);
-    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK(rp_t_rmtree(tmp_root) == 0);
     return rp_t_done();
 }

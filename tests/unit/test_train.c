@@ -523,9 +523,7 @@ TEST(model_directory)
     if (d)
         closedir(d);
     CHECK(entries == 2);  /* model, empty: no staging directories left */
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    CHECK(system(cmd) == 0);
+    CHECK(rp_t_rmtree(base) == 0);
     rp_model_release(m);
     rp_linear_fit_free(&f);
     rp_vocab_free(&v);

@@ -4,9 +4,12 @@
 #ifndef RP_TESTING_H
 #define RP_TESTING_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int rp_t_checks, rp_t_failed;
 
@@ -49,6 +52,42 @@ static int rp_t_checks, rp_t_failed;
         name();                                                                 \
         fprintf(stderr, "%s %s\n", rp_t_failed == before_ ? "ok  " : "FAIL", #name); \
     } while (0)
+
+/* A fresh directory $TMPDIR/<tag>.XXXXXX (TMPDIR else /tmp) in buf; exits
+ * the test (code 2) when it cannot be made. */
+static inline void rp_t_tmpdir(char *buf, size_t cap, const char *tag)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/%s.XXXXXX", t && *t ? t : "/tmp", tag);
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+/* Removes path and, for a directory, everything below it (symbolic links
+ * are removed, never followed).  Returns 0 when all of it is gone. */
+static inline int rp_t_rmtree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    int rc = 0;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char sub[4096];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub || rp_t_rmtree(sub) != 0)
+            rc = -1;
+    }
+    if (d)
+        closedir(d);
+    return rmdir(path) == 0 ? rc : -1;
+}
 
 static inline int rp_t_done(void)
 {
