@@ -12,7 +12,9 @@ BUILD ?= build
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath $(CURDIR)/../shared)
-export RIDEPRED_DATA_DIR ?= $(SHARED)/data
+# The TLC files: ../shared/data when it is there; else unset, and make demo
+# looks in (and downloads into) ./data.
+export RIDEPRED_DATA_DIR ?= $(if $(wildcard $(SHARED)/data/*.parquet),$(SHARED)/data)
 export RIDEPRED_FIXTURES_DIR ?= $(SHARED)/fixtures
 FUZZ_SECONDS ?= 30
 

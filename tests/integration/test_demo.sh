@@ -3,7 +3,10 @@
 # with its own checks passed (every filtered ride predicted, the streamed
 # RMSE equal to the model's validation RMSE); Ctrl-C in the middle (SIGINT
 # to its process group, as a terminal sends it) stops it with status 130 and
-# leaves none of the processes it started.
+# leaves none of the processes it started.  The download path, against a
+# mirror of the TLC folder on 127.0.0.1 (python3 -m http.server over the
+# data): the files arrive whole and the demo runs on them; a mirror without
+# them fails with the URL named and leaves no partial file.
 # Env: RIDEPRED_SOURCE_DIR, RIDEPRED_BUILD_DIR, RIDEPRED_DATA_DIR.
 set -u
 src=${RIDEPRED_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -50,6 +53,39 @@ for _ in $(seq 50); do
 done
 [ -z "$left" ] && ok || bad "processes left after Ctrl-C: $left"
 grep -q "every ride predicted" "$tmp/int.log" && bad "an interrupted run claimed success" || ok
+
+# 3. Downloading the data (RIDEPRED_TLC_URL: a mirror on 127.0.0.1).
+/usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$data" >"$tmp/http.log" 2>&1 &
+http=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$tmp/http.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  bad "the mirror did not start: $(cat "$tmp/http.log")"
+else
+  if RIDEPRED_DATA_DIR=$tmp/dl RIDEPRED_TLC_URL=http://127.0.0.1:$port RIDEPRED_DEMO_OUT=$tmp/dlrun \
+       "$src/scripts/demo" "$build" >"$tmp/dl.log" 2>&1 &&
+     grep -q "downloading the TLC files from http://127.0.0.1:$port into $tmp/dl" "$tmp/dl.log" &&
+     grep -q "every ride predicted; the RMSE matches" "$tmp/dl.log"; then ok
+  else bad "run with a download: $(tail -5 "$tmp/dl.log")"; fi
+  for f in green_tripdata_2021-01.parquet green_tripdata_2021-02.parquet; do
+    cmp -s "$data/$f" "$tmp/dl/$f" && ok || bad "$f was not downloaded whole"
+  done
+  # A mirror without the files: a clear error, nothing half-written.
+  if RIDEPRED_DATA_DIR=$tmp/dl404 RIDEPRED_TLC_URL=http://127.0.0.1:$port/nowhere RIDEPRED_DEMO_OUT=$tmp/dl404run \
+       "$src/scripts/demo" "$build" >"$tmp/dl404.log" 2>&1; then
+    bad "a failed download went on"
+  else
+    grep -q "demo: cannot download http://127.0.0.1:$port/nowhere/green_tripdata_2021-01.parquet" "$tmp/dl404.log" &&
+      ok || bad "no clear error for a failed download: $(tail -3 "$tmp/dl404.log")"
+  fi
+  [ -z "$(ls -A "$tmp/dl404" 2>/dev/null)" ] && ok || bad "a failed download left files: $(ls -A "$tmp/dl404")"
+fi
+kill "$http" 2>/dev/null
+wait "$http" 2>/dev/null
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
