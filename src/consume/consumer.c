@@ -575,6 +575,17 @@ static bool exhausted(const rp_consumer *c, int attempts)
     return c->cfg.max_retries >= 0 && attempts > c->cfg.max_retries;
 }
 
+/* Retries are exhausted for [s->lo, s->hi): its failing records (those of
+ * sel, or all with fn_reason) go to the dead letters, and the shard moves on
+ * past the segment.  0, or 1 when the worker must stop first. */
+static int give_up(shard_worker *w, const seg *s, const bool *sel, const char *fn_reason)
+{
+    if (dead_letter(w, s->lo, s->hi, sel, fn_reason, s->attempts) != 0)
+        return 1;
+    rp_counter_add(w->c->st.records_handled, s->hi - s->lo);
+    return commit(w, rec_seq(w, s->hi - 1), false) != 0;
+}
+
 /* Runs records [0, k) through the function, with retries, bisection and
  * dead letters, checkpointing as it goes.  Returns 0 when every record is
  * handled and checkpointed, 1 when the worker must stop first. */
@@ -636,10 +647,7 @@ static int process(shard_worker *w, size_t k)
             }
             s->attempts++;
             if (exhausted(c, s->attempts)) {
-                if (dead_letter(w, s->lo, s->hi, w->failed, NULL, s->attempts) != 0)
-                    return 1;
-                rp_counter_add(c->st.records_handled, s->hi - s->lo);
-                if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
+                if (give_up(w, s, w->failed, NULL) != 0)
                     return 1;
                 sp--;
                 continue;
@@ -669,10 +677,7 @@ static int process(shard_worker *w, size_t k)
         }
         s->attempts++;
         if (exhausted(c, s->attempts)) {
-            if (dead_letter(w, s->lo, s->hi, NULL, reason, s->attempts) != 0)
-                return 1;
-            rp_counter_add(c->st.records_handled, s->hi - s->lo);
-            if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
+            if (give_up(w, s, NULL, reason) != 0)
                 return 1;
             sp--;
             continue;
