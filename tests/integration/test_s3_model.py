@@ -17,7 +17,11 @@ BUCKET/1/RUN_ID/artifacts/model/, and checks with `ridepred invoke`:
   - a prefix with no objects, a prefix without MLmodel (lists what is
     there), an unknown bucket, a wrong secret (access denied / signature):
     clear errors naming them;
-  - the cache holds the complete marker and no staging directory.
+  - the cache holds the complete marker and no staging directory;
+  - keys with "." , ".." or empty components below the prefix (which real S3
+    keeps and s3rver normalises away: a minimal listing server on 127.0.0.1
+    answers with them) are refused, naming the key, never fetched, and
+    nothing is written for them.
 
 Environment: RIDEPRED_BIN, RIDEPRED_SOURCE_DIR, RIDEPRED_FIXTURES_DIR.
 Without node, s3rver, boto3 or the fixtures it prints SKIP and exits 77,
@@ -131,6 +135,46 @@ def upload(s3, bucket, prefix, directory):
                 s3.put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=f.read())
 
 
+class ListingServer:
+    """Answers ListObjectsV2 for BUCKET with the given keys below prefix
+    (and GetObject with a few bytes), on 127.0.0.1; records the GETs."""
+
+    def __init__(self, prefix, names):
+        import http.server
+        import threading
+        from xml.sax.saxutils import escape
+        outer = self
+        self.gets = []
+        listing = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>%s</Name>"
+                   "<IsTruncated>false</IsTruncated>%s</ListBucketResult>" % (
+                       BUCKET, "".join("<Contents><Key>%s</Key><Size>1</Size></Contents>" % escape(prefix + n)
+                                       for n in names))).encode()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.gets.append(self.path)
+                body = listing if "list-type=2" in self.path else b"flavors: {}\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 def run(env_extra, args, unset=()):
     env = dict(os.environ)
     for k in ("MODEL_LOCATION", "MODEL_VERSION", "MODEL_BUCKET", "RUN_ID", "MLFLOW_EXPERIMENT_ID",
@@ -237,6 +281,21 @@ def main():
         rc, out, err, _ = run(dict(base, MODEL_BUCKET=BUCKET, RUN_ID="badref"), ["invoke", EVENT])
         check("MLmodel naming a file that is not there: clear error",
               rc != 0 and "model.pkl" in err, f"rc={rc} err={err!r}")
+
+        # Keys that would land outside the model's cache directory (a ".."
+        # or empty component) are refused before anything is fetched or
+        # written.  s3rver normalises such keys away, but real S3 keeps
+        # them: a minimal listing server answers ListObjectsV2 with them.
+        for bad in ("sub/../../../../escaped.txt", "a//escaped.txt", "../escaped.txt", "./escaped.txt"):
+            with ListingServer(f"1/evil/artifacts/model/", ["MLmodel", bad]) as ls:
+                rc, out, err, _ = run(dict(base, AWS_ENDPOINT_URL_S3=ls.url, MODEL_BUCKET=BUCKET, RUN_ID="evil",
+                                           RIDEPRED_MODEL_CACHE="off"), ["invoke", EVENT])
+                check(f"S3 key {bad!r} below the model: refused, named",
+                      rc != 0 and "does not name a file inside the model directory" in err and bad in err,
+                      f"rc={rc} err={err!r}")
+                check(f"S3 key {bad!r}: never fetched", not any("escaped" in g for g in ls.gets), f"{ls.gets}")
+        escaped = [os.path.join(r, f) for r, _d, fs in os.walk(tmp) for f in fs if f == "escaped.txt"]
+        check("no file written for a refused key", escaped == [], f"{escaped}")
 
         peer.stop()
         rc, out, err, secs = run(by_run, ["invoke", EVENT])
