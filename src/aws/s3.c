@@ -19,6 +19,7 @@
 #include "aws/http.h"
 #include "aws/sigv4.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "ridepred/log.h"
 
 #define URL_MAX 4096
@@ -347,22 +348,6 @@ out:
 
 /* ---- files -------------------------------------------------------------- */
 
-static int mkdirs(char *path, mode_t mode)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int rc = mkdir(path, mode);
-        *p = '/';
-        if (rc != 0 && errno != EEXIST)
-            return -1;
-    }
-    if (mkdir(path, mode) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -557,12 +542,8 @@ static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *
             rp_error_set(err, RP_ERR_LIMIT, "S3 object key '%s': local path too long", key);
             goto out;
         }
-        char *slash = strrchr(path, '/');
-        *slash = '\0';
-        int mk = mkdirs(path, 0700);
-        *slash = '/';
-        if (mk != 0) {
-            rp_error_set(err, RP_ERR_IO, "cannot create a directory for %s: %s", path, strerror(errno));
+        if (rp_file_mkdirs_for(path, 0700, err) != 0) {
+            rp_error_prefix(err, "S3 object key '%s'", key);
             goto out;
         }
         if (write_file(path, c->resp.body.data ? c->resp.body.data : "",
@@ -615,9 +596,8 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
     }
     int rc = -1;
     char staging[PATH_MAX] = "";
-    if (mkdirs(parent, 0700) != 0) {
-        rp_error_set(err, RP_ERR_IO, "cannot create the model cache directory %s: %s", parent,
-                     strerror(errno));
+    if (rp_file_mkdirs(parent, 0700, err) != 0) {
+        rp_error_prefix(err, "the model cache");
         goto out;
     }
     if ((size_t)snprintf(staging, sizeof staging, "%s/.%s.tmp.XXXXXX", parent, hash) >= sizeof staging ||

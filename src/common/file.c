@@ -1,8 +1,11 @@
-/* Whole-file reads with a size cap (see file.h). */
+/* Files: whole reads with a size cap, read-only maps, mkdir -p, base names
+ * (see file.h). */
 #include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,46 @@ int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len,
     *out = buf;
     *len = size;
     return 0;
+}
+
+static int mkdirs_n(const char *dir, size_t n, unsigned mode, rp_error *err)
+{
+    char tmp[PATH_MAX];
+    if (n >= sizeof tmp)
+        return rp_error_set(err, RP_ERR_LIMIT, "cannot create directory %.*s...: path too long", 64, dir);
+    memcpy(tmp, dir, n);
+    tmp[n] = '\0';
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && tmp[i] != '/')
+            continue;
+        tmp[i] = '\0';
+        if (mkdir(tmp, (mode_t)mode) != 0) {
+            int e = errno;
+            struct stat sb;
+            if (e != EEXIST || stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                return rp_error_set(err, RP_ERR_IO, "cannot create directory %s: %s", tmp,
+                                    strerror(e == EEXIST ? ENOTDIR : e));
+        }
+        if (i < n)
+            tmp[i] = '/';
+    }
+    return 0;
+}
+
+int rp_file_mkdirs(const char *dir, unsigned mode, rp_error *err)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return mkdirs_n(dir, n, mode, err);
+}
+
+int rp_file_mkdirs_for(const char *path, unsigned mode, rp_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    return mkdirs_n(path, (size_t)(slash - path), mode, err);
 }
 
 const char *rp_file_basename(const char *path)

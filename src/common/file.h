@@ -1,4 +1,4 @@
-/* Reading a whole regular file into memory, with a size cap; file names. */
+/* Files: whole reads with a size cap, read-only maps, mkdir -p, base names. */
 #ifndef RP_COMMON_FILE_H
 #define RP_COMMON_FILE_H
 
@@ -18,6 +18,14 @@ int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len,
  * file", "PATH: mmap: <strerror>".  Unmap with rp_file_unmap. */
 int rp_file_map(const char *path, void **map, size_t *size, rp_error *err);
 void rp_file_unmap(void *map, size_t size);
+
+/* Creates the directory dir and every missing parent (mkdir -p), new ones
+ * with mode.  An existing directory is fine.  Returns 0, or -1 with err:
+ * "cannot create directory D: <strerror>" (RP_ERR_IO; also when D exists
+ * and is not a directory), RP_ERR_LIMIT for a path over PATH_MAX. */
+int rp_file_mkdirs(const char *dir, unsigned mode, rp_error *err);
+/* The same for the directory part of path (nothing when it has no '/'). */
+int rp_file_mkdirs_for(const char *path, unsigned mode, rp_error *err);
 
 /* The last component of path (after its last '/'), inside path. */
 const char *rp_file_basename(const char *path);

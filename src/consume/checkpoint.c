@@ -1,5 +1,6 @@
 /* Checkpoints and leases in SQLite (see checkpoint.h). */
 #include "consume/checkpoint.h"
+#include "common/file.h"
 #include "stream/sqlite_wal.h"
 
 #include <errno.h>
@@ -51,23 +52,6 @@ static int exec(rp_ckpt *c, const char *sql, rp_error *err)
 {
     if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_error(c, err, sql);
-    return 0;
-}
-
-static int mkdirs_for(const char *path, rp_error *err)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return rp_error_set(err, RP_ERR_LIMIT, "checkpoint store: path too long");
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return rp_error_set(err, RP_ERR_IO, "checkpoint store: cannot create %s: %s", tmp,
-                                strerror(errno));
-        *p = '/';
-    }
     return 0;
 }
 
@@ -125,8 +109,10 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (mkdirs_for(path, err) < 0)
+    if (rp_file_mkdirs_for(path, 0700, err) < 0) {
+        rp_error_prefix(err, "checkpoint store");
         goto fail;
+    }
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rp_error_set(err, RP_ERR_IO, "checkpoint store %s: %s", path,

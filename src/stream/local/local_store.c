@@ -11,6 +11,7 @@
  * max(now, the shard's last arrival)), so the first record at or after a
  * time is found by binary search over counters. */
 #include "stream/local/local_store.h"
+#include "common/file.h"
 #include "stream/reshard.h"
 #include "stream/sqlite_wal.h"
 
@@ -502,36 +503,6 @@ out:
     return rc;
 }
 
-/* mkdir -p of the directory part of path. */
-static int make_parents(const char *path, rp_error *err)
-{
-    int rc = -1;
-    size_t n = strlen(path);
-    char *dir = malloc(n + 1);
-    if (!dir) {
-        rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-        goto out;
-    }
-    memcpy(dir, path, n + 1);
-    for (size_t i = 1; i < n; i++) {
-        if (dir[i] != '/')
-            continue;
-        dir[i] = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            struct stat sb;
-            if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-                rp_error_set(err, RP_ERR_IO, "local store: cannot create directory %s: %s", dir,
-                             strerror(errno));
-                goto out;
-            }
-        }
-        dir[i] = '/';
-    }
-    rc = 0;
-out:
-    free(dir);
-    return rc;
-}
 
 static int query_int(rp_local_store *s, const char *sql, int64_t *out, rp_error *err)
 {
@@ -691,8 +662,10 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         rp_error_set(err, RP_ERR_INVALID, "local store: empty path");
         goto out;
     }
-    if (make_parents(path, err) != 0)
+    if (rp_file_mkdirs_for(path, 0700, err) != 0) {
+        rp_error_prefix(err, "local store");
         goto out;
+    }
     s = calloc(1, sizeof *s);
     if (!s) {
         rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
