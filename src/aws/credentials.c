@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +35,7 @@ static const char *env_nonempty(const char *name)
 
 void rp_aws_credentials_clear(rp_aws_credentials *c)
 {
-    OPENSSL_cleanse(c, sizeof *c);
+    explicit_bzero(c, sizeof *c);
 }
 
 /* Copies a credential value, refusing empty, over-long and control
@@ -222,7 +221,7 @@ int rp_aws_credentials_from_json(const char *body, size_t len, rp_aws_credential
     rc = 0;
 out:
     if (tmp) {
-        OPENSSL_cleanse(tmp, len + 1);
+        explicit_bzero(tmp, len + 1);
         free(tmp);
     }
     if (rc != 0)
@@ -626,7 +625,7 @@ out:
     if (f)
         fclose(f);
     if (buf) {
-        OPENSSL_cleanse(buf, TOKEN_FILE_MAX + 1);
+        explicit_bzero(buf, TOKEN_FILE_MAX + 1);
         free(buf);
     }
     return rc;
@@ -687,11 +686,11 @@ static int fetch_container(rp_aws_credentials *out, const rp_aws_chain_options *
     rc = 0;
 out:
     if (token) {
-        OPENSSL_cleanse(token, strlen(token));
+        explicit_bzero(token, strlen(token));
         free(token);
     }
     if (resp.body.data)
-        OPENSSL_cleanse(resp.body.data, resp.body.cap);
+        explicit_bzero(resp.body.data, resp.body.cap);
     rp_http_response_cleanup(&resp);
     rp_http_client_cleanup(&client);
     return rc;

@@ -3,13 +3,12 @@
  * canonical request, string to sign, signing key, signature. */
 #include "aws/sigv4.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "aws/crypto.h"
 #include "aws/ini.h"
 
 #define URL_MAX ((size_t)64 * 1024)
@@ -28,27 +27,30 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int sha256(const void *data, size_t len, unsigned char out[32])
+static int sha256(const void *data, size_t len, unsigned char out[32], rp_error *err)
 {
+    const rp_crypto *c = rp_crypto_get(err);
+    if (!c)
+        return -1;
     unsigned int n = 0;
-    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+    if (c->EVP_Digest(data, len, out, &n, c->EVP_sha256(), NULL) != 1 || n != 32)
+        return rp_error_set(err, RP_ERR_INTERNAL, "SHA-256 failed (libcrypto)");
+    return 0;
 }
 
-static int hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+static int hmac_sha256(const rp_crypto *c, const void *key, size_t klen, const void *data, size_t len,
                        unsigned char out[32])
 {
     size_t n = 0;
-    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, klen, data, len, out, 32, &n) &&
-                   n == 32
-               ? 0
-               : -1;
+    return c->EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, klen, data, len, out, 32, &n) && n == 32 ? 0
+                                                                                                      : -1;
 }
 
 int rp_sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err)
 {
     unsigned char md[32];
-    if (sha256(data ? data : "", len, md) != 0)
-        return rp_error_set(err, RP_ERR_INTERNAL, "SHA-256 failed (libcrypto)");
+    if (sha256(data ? data : "", len, md, err) != 0)
+        return -1;
     to_hex(md, 32, out);
     return 0;
 }
@@ -527,13 +529,18 @@ int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, 
         rp_error_set(err, RP_ERR_INVALID, "SigV4: secret access key longer than %d bytes", RP_AWS_SECRET_MAX);
         goto out;
     }
+    const rp_crypto *c = rp_crypto_get(err);
+    if (!c) {
+        rp_error_prefix(err, "SigV4");
+        goto out;
+    }
     memcpy(secret, "AWS4", 4);
     memcpy(secret + 4, creds->secret_access_key, sl);
-    if (hmac_sha256(secret, 4 + sl, cx.date, 8, kdate) != 0 ||
-        hmac_sha256(kdate, 32, req->region, strlen(req->region), kregion) != 0 ||
-        hmac_sha256(kregion, 32, req->service, strlen(req->service), kservice) != 0 ||
-        hmac_sha256(kservice, 32, "aws4_request", 12, ksigning) != 0 ||
-        hmac_sha256(ksigning, 32, sts.data, sts.len, sig) != 0) {
+    if (hmac_sha256(c, secret, 4 + sl, cx.date, 8, kdate) != 0 ||
+        hmac_sha256(c, kdate, 32, req->region, strlen(req->region), kregion) != 0 ||
+        hmac_sha256(c, kregion, 32, req->service, strlen(req->service), kservice) != 0 ||
+        hmac_sha256(c, kservice, 32, "aws4_request", 12, ksigning) != 0 ||
+        hmac_sha256(c, ksigning, 32, sts.data, sts.len, sig) != 0) {
         rp_error_set(err, RP_ERR_INTERNAL, "SigV4: HMAC-SHA256 failed (libcrypto)");
         goto out;
     }
@@ -563,11 +570,11 @@ int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, 
     out->n_headers = k;
     rc = 0;
 out:
-    OPENSSL_cleanse(secret, sizeof secret);
-    OPENSSL_cleanse(kdate, sizeof kdate);
-    OPENSSL_cleanse(kregion, sizeof kregion);
-    OPENSSL_cleanse(kservice, sizeof kservice);
-    OPENSSL_cleanse(ksigning, sizeof ksigning);
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(kdate, sizeof kdate);
+    explicit_bzero(kregion, sizeof kregion);
+    explicit_bzero(kservice, sizeof kservice);
+    explicit_bzero(ksigning, sizeof ksigning);
     rp_buf_cleanup(&cx.signed_headers);
     rp_buf_cleanup(&sts);
     return rc;

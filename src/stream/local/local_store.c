@@ -11,6 +11,7 @@
  * max(now, the shard's last arrival)), so the first record at or after a
  * time is found by binary search over counters. */
 #include "stream/local/local_store.h"
+#include "aws/crypto.h"
 #include "common/file.h"
 #include "stream/reshard.h"
 #include "stream/sqlite_wal.h"
@@ -26,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sqlite3.h>
 
 typedef rp_u128 u128;
@@ -137,6 +136,7 @@ typedef struct open_shard {
 struct rp_local_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    const rp_crypto *crypto;
     EVP_MD *md5;
     EVP_MD_CTX *md_ctx;
     unsigned char store_id[16];
@@ -355,9 +355,9 @@ static void u128_to_be(u128 v, unsigned char b[16])
 static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16], rp_error *err)
 {
     unsigned int len = 0;
-    if (EVP_DigestInit_ex2(s->md_ctx, s->md5, NULL) != 1 ||
-        EVP_DigestUpdate(s->md_ctx, p, n) != 1 ||
-        EVP_DigestFinal_ex(s->md_ctx, out, &len) != 1 || len != 16)
+    const rp_crypto *c = s->crypto;
+    if (c->EVP_DigestInit_ex2(s->md_ctx, s->md5, NULL) != 1 || c->EVP_DigestUpdate(s->md_ctx, p, n) != 1 ||
+        c->EVP_DigestFinal_ex(s->md_ctx, out, &len) != 1 || len != 16)
         return rp_error_set(err, RP_ERR_INTERNAL, "local store: MD5 failed");
     return 0;
 }
@@ -591,8 +591,8 @@ static int init_schema(rp_local_store *s, rp_error *err)
         if (version == 0 && app == 0 && tables == 0) {
             unsigned char id[16];
             char hex[33], sql[160];
-            if (RAND_bytes(id, sizeof id) != 1) {
-                rp_error_set(err, RP_ERR_INTERNAL, "local store: no random bytes");
+            if (rp_random_bytes(id, sizeof id, err) != 0) {
+                rp_error_prefix(err, "local store");
                 goto out;
             }
             hex_encode(id, sizeof id, hex);
@@ -699,8 +699,12 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
             goto out;
         }
     }
-    s->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    s->md_ctx = EVP_MD_CTX_new();
+    if (!(s->crypto = rp_crypto_get(err))) {
+        rp_error_prefix(err, "local store");
+        goto out;
+    }
+    s->md5 = s->crypto->EVP_MD_fetch(NULL, "MD5", NULL);
+    s->md_ctx = s->crypto->EVP_MD_CTX_new();
     if (!s->md5 || !s->md_ctx) {
         rp_error_set(err, RP_ERR_INTERNAL, "local store: MD5 unavailable in libcrypto");
         goto out;
@@ -720,8 +724,10 @@ void rp_local_close(rp_local_store *s)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
-    EVP_MD_CTX_free(s->md_ctx);
-    EVP_MD_free(s->md5);
+    if (s->crypto) {
+        s->crypto->EVP_MD_CTX_free(s->md_ctx);
+        s->crypto->EVP_MD_free(s->md5);
+    }
     free(s->shards);
     free(s);
 }

@@ -1,0 +1,62 @@
+/* libcrypto, loaded on first use (see crypto.h). */
+#include "aws/crypto.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/dl.h"
+
+static rp_crypto api;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool ready;
+static char load_error[RP_ERROR_MSG_MAX];
+
+static void load(void)
+{
+    static const char *const sonames[] = {RP_LIBCRYPTO_SONAME, NULL};
+#define SYM(name) {#name, offsetof(rp_crypto, name)}
+    static const rp_dl_sym syms[] = {
+        SYM(EVP_Digest),      SYM(EVP_sha256),         SYM(EVP_Q_mac),
+        SYM(EVP_MD_fetch),    SYM(EVP_MD_free),        SYM(EVP_MD_CTX_new),
+        SYM(EVP_MD_CTX_free), SYM(EVP_DigestInit_ex2), SYM(EVP_DigestUpdate),
+        SYM(EVP_DigestFinal_ex),
+    };
+#undef SYM
+    rp_error err;
+    if (!rp_dl_load("libcrypto", sonames, syms, sizeof syms / sizeof syms[0], &api,
+                    "OpenSSL 3's libcrypto (Debian: apt-get install libssl3)", &err)) {
+        snprintf(load_error, sizeof load_error, "%s", err.msg);
+        return;
+    }
+    ready = true; /* the library stays loaded for the life of the process */
+}
+
+const rp_crypto *rp_crypto_get(rp_error *err)
+{
+    pthread_once(&once, load);
+    if (!ready) {
+        rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", load_error);
+        return NULL;
+    }
+    return &api;
+}
+
+int rp_random_bytes(void *buf, size_t n, rp_error *err)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return rp_error_set(err, RP_ERR_INTERNAL, "no random bytes: getrandom: %s", strerror(errno));
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
