@@ -1,10 +1,10 @@
 /* Checkpoints and leases in SQLite (see checkpoint.h). */
 #include "consume/checkpoint.h"
 #include "common/file.h"
+#include "stream/sqlite_api.h"
 #include "stream/sqlite_wal.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +41,8 @@ int64_t rp_ckpt_now_ms(void)
 
 static int db_error(rp_ckpt *c, rp_error *err, const char *what)
 {
-    int code = sqlite3_extended_errcode(c->db);
-    rp_error_set(err, RP_ERR_IO, "checkpoint store: %s: %s", what, sqlite3_errmsg(c->db));
+    int code = rp_sq.extended_errcode(c->db);
+    rp_error_set(err, RP_ERR_IO, "checkpoint store: %s: %s", what, rp_sq.errmsg(c->db));
     if (err && ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED))
         err->retriable = true;
     return -1;
@@ -50,7 +50,7 @@ static int db_error(rp_ckpt *c, rp_error *err, const char *what)
 
 static int exec(rp_ckpt *c, const char *sql, rp_error *err)
 {
-    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (rp_sq.exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_error(c, err, sql);
     return 0;
 }
@@ -84,11 +84,11 @@ int rp_ckpt_default_path(const char *local_store_path, char *buf, size_t cap, rp
 static int query_int(rp_ckpt *c, const char *sql, int *out, rp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (rp_sq.prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_error(c, err, sql);
-    int r = sqlite3_step(st);
-    *out = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
+    int r = rp_sq.step(st);
+    *out = r == SQLITE_ROW ? rp_sq.column_int(st, 0) : 0;
+    rp_sq.finalize(st);
     if (r != SQLITE_ROW && r != SQLITE_DONE)
         return db_error(c, err, sql);
     return 0;
@@ -98,6 +98,10 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
                  int64_t lease_ms, rp_ckpt **out, rp_error *err)
 {
     *out = NULL;
+    if (rp_sqlite_load(err) != 0) {
+        rp_error_prefix(err, "checkpoint store");
+        return -1;
+    }
     rp_ckpt *c = calloc(1, sizeof *c);
     if (!c)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -113,13 +117,13 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
         rp_error_prefix(err, "checkpoint store");
         goto fail;
     }
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (rp_sq.open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rp_error_set(err, RP_ERR_IO, "checkpoint store %s: %s", path,
-                     c->db ? sqlite3_errmsg(c->db) : "cannot open");
+                     c->db ? rp_sq.errmsg(c->db) : "cannot open");
         goto fail;
     }
-    sqlite3_busy_timeout(c->db, RP_CKPT_BUSY_TIMEOUT_MS);
+    rp_sq.busy_timeout(c->db, RP_CKPT_BUSY_TIMEOUT_MS);
     int app = 0, ver = 0;
     if (query_int(c, "PRAGMA application_id", &app, err) < 0) {
         rp_error_set(err, RP_ERR_CORRUPT, "checkpoint store %s is not a ridepred checkpoint store", path);
@@ -158,14 +162,14 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
         goto rollback;
     if (exec(c, "COMMIT", err) < 0)
         goto rollback;
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "UPDATE leases SET checkpoint = CASE WHEN ?1 = '' THEN checkpoint ELSE ?1 END,"
                            " ended = ?2, expires_ms = CASE WHEN ?2 THEN 0 ELSE ?3 + ?4 END,"
                            " owner = CASE WHEN ?2 THEN NULL ELSE owner END, updated_ms = ?3"
                            " WHERE grp = ?5 AND source = ?6 AND shard_id = ?7 AND owner = ?8"
                            " AND expires_ms > ?3",
                            -1, &c->commit, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db,
+        rp_sq.prepare_v2(c->db,
                            "UPDATE leases SET owner = NULL, expires_ms = 0"
                            " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3 AND owner = ?4",
                            -1, &c->release, NULL) != SQLITE_OK) {
@@ -175,7 +179,7 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
     *out = c;
     return 0;
 rollback:
-    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    rp_sq.exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 fail:
     rp_ckpt_close(c);
     return -1;
@@ -185,9 +189,9 @@ void rp_ckpt_close(rp_ckpt *c)
 {
     if (!c)
         return;
-    sqlite3_finalize(c->commit);
-    sqlite3_finalize(c->release);
-    sqlite3_close(c->db);
+    rp_sq.finalize(c->commit);
+    rp_sq.finalize(c->release);
+    rp_sq.close(c->db);
     free(c->group);
     free(c->source);
     free(c->owner);
@@ -204,13 +208,13 @@ void rp_ckpt_plan_free(rp_ckpt_plan *p)
 
 static void bind_key(sqlite3_stmt *st, rp_ckpt *c, int first)
 {
-    sqlite3_bind_text(st, first, c->group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, first + 1, c->source, -1, SQLITE_STATIC);
+    rp_sq.bind_text(st, first, c->group, -1, SQLITE_STATIC);
+    rp_sq.bind_text(st, first + 1, c->source, -1, SQLITE_STATIC);
 }
 
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
+    const unsigned char *t = rp_sq.column_text(st, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
@@ -262,96 +266,96 @@ int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
     in_txn = true;
 
     /* Heartbeat, and forget consumers gone for ten lease times. */
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "INSERT INTO workers(grp, source, owner, seen_ms) VALUES(?1, ?2, ?3, ?4)"
                            " ON CONFLICT(grp, source, owner) DO UPDATE SET seen_ms = excluded.seen_ms",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
-    sqlite3_bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    rp_sq.bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
+    rp_sq.bind_int64(st, 4, now);
+    if (rp_sq.step(st) != SQLITE_DONE)
         goto dberr;
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms < ?3",
+    if (rp_sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms < ?3",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
-    sqlite3_bind_int64(st, 3, now - 10 * c->lease_ms);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    rp_sq.bind_int64(st, 3, now - 10 * c->lease_ms);
+    if (rp_sq.step(st) != SQLITE_DONE)
         goto dberr;
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
 
     /* Does the group know this source at all? */
-    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM leases WHERE grp = ?1 AND source = ?2", -1,
+    if (rp_sq.prepare_v2(c->db, "SELECT count(*) FROM leases WHERE grp = ?1 AND source = ?2", -1,
                            &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    if (rp_sq.step(st) != SQLITE_ROW)
         goto dberr;
-    bool fresh = sqlite3_column_int64(st, 0) == 0;
-    sqlite3_finalize(st);
+    bool fresh = rp_sq.column_int64(st, 0) == 0;
+    rp_sq.finalize(st);
     st = NULL;
 
     /* New shards. */
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "INSERT OR IGNORE INTO leases(grp, source, shard_id, start, updated_ms)"
                            " VALUES(?1, ?2, ?3, ?4, ?5)",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     for (size_t i = 0; i < n_shards; i++) {
-        sqlite3_reset(st);
+        rp_sq.reset(st);
         bind_key(st, c, 1);
-        sqlite3_bind_text(st, 3, shards[i].shard_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, fresh ? initial_start : "TRIM_HORIZON", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, now);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        rp_sq.bind_text(st, 3, shards[i].shard_id, -1, SQLITE_STATIC);
+        rp_sq.bind_text(st, 4, fresh ? initial_start : "TRIM_HORIZON", -1, SQLITE_STATIC);
+        rp_sq.bind_int64(st, 5, now);
+        if (rp_sq.step(st) != SQLITE_DONE)
             goto dberr;
     }
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
 
     /* Renew what we hold. */
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "UPDATE leases SET expires_ms = ?3 + ?4 WHERE grp = ?1 AND source = ?2"
                            " AND owner = ?5 AND expires_ms > ?3 AND ended = 0",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, c->lease_ms);
-    sqlite3_bind_text(st, 5, c->owner, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    rp_sq.bind_int64(st, 3, now);
+    rp_sq.bind_int64(st, 4, c->lease_ms);
+    rp_sq.bind_text(st, 5, c->owner, -1, SQLITE_STATIC);
+    if (rp_sq.step(st) != SQLITE_DONE)
         goto dberr;
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
 
     /* Live consumers. */
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "SELECT count(*) FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms > ?3",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
-    sqlite3_bind_int64(st, 3, now - c->lease_ms);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    rp_sq.bind_int64(st, 3, now - c->lease_ms);
+    if (rp_sq.step(st) != SQLITE_ROW)
         goto dberr;
-    plan->live_workers = (size_t)sqlite3_column_int64(st, 0);
+    plan->live_workers = (size_t)rp_sq.column_int64(st, 0);
     if (plan->live_workers < 1)
         plan->live_workers = 1;
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
 
     /* Every row of the source. */
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
                            " WHERE grp = ?1 AND source = ?2 ORDER BY shard_id",
                            -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n_rows == cap_rows) {
             size_t nc = cap_rows ? cap_rows * 2 : 16;
             row *nr = realloc(rows, nc * sizeof *rows);
@@ -367,13 +371,13 @@ int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
         copy_col(w->s.shard_id, sizeof w->s.shard_id, st, 0);
         copy_col(w->s.checkpoint, sizeof w->s.checkpoint, st, 1);
         copy_col(w->s.start, sizeof w->s.start, st, 2);
-        w->s.ended = sqlite3_column_int(st, 3) != 0;
+        w->s.ended = rp_sq.column_int(st, 3) != 0;
         copy_col(w->owner, sizeof w->owner, st, 4);
-        w->expires_ms = sqlite3_column_int64(st, 5);
+        w->expires_ms = rp_sq.column_int64(st, 5);
     }
     if (r != SQLITE_DONE)
         goto dberr;
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
     for (size_t i = 0; i < n_shards; i++) {
         row *w = find_row(rows, n_rows, shards[i].shard_id);
@@ -419,7 +423,7 @@ int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
 
     /* Take free or expired leases up to the fair share. */
     if (held_now < target) {
-        if (sqlite3_prepare_v2(c->db,
+        if (rp_sq.prepare_v2(c->db,
                                "UPDATE leases SET owner = ?3, expires_ms = ?4 + ?5, updated_ms = ?4"
                                " WHERE grp = ?1 AND source = ?2 AND shard_id = ?6 AND ended = 0"
                                " AND (owner IS NULL OR expires_ms <= ?4)",
@@ -433,22 +437,22 @@ int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
             row *w = find_row(rows, n_rows, shards[i].shard_id);
             if (w->owner[0] && w->expires_ms > now)
                 continue;
-            sqlite3_reset(st);
+            rp_sq.reset(st);
             bind_key(st, c, 1);
-            sqlite3_bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, now);
-            sqlite3_bind_int64(st, 5, c->lease_ms);
-            sqlite3_bind_text(st, 6, w->s.shard_id, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_DONE) {
+            rp_sq.bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
+            rp_sq.bind_int64(st, 4, now);
+            rp_sq.bind_int64(st, 5, c->lease_ms);
+            rp_sq.bind_text(st, 6, w->s.shard_id, -1, SQLITE_STATIC);
+            if (rp_sq.step(st) != SQLITE_DONE) {
                 free(eligible);
                 goto dberr;
             }
-            if (sqlite3_changes(c->db) == 1) {
+            if (rp_sq.changes(c->db) == 1) {
                 plan->acquired[plan->n_acquired++] = w->s;
                 held_now++;
             }
         }
-        sqlite3_finalize(st);
+        rp_sq.finalize(st);
         st = NULL;
     } else if (held_now > target) {
         /* Hand back the highest shard ids beyond the share. */
@@ -473,9 +477,9 @@ int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
 dberr:
     db_error(c, err, "sync");
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     if (in_txn)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        rp_sq.exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     free(rows);
     if (rc < 0)
         rp_ckpt_plan_free(plan);
@@ -486,30 +490,30 @@ int rp_ckpt_commit(rp_ckpt *c, const char *shard_id, const char *sequence_number
                    rp_error *err)
 {
     sqlite3_stmt *st = c->commit;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, sequence_number ? sequence_number : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, ended ? 1 : 0);
-    sqlite3_bind_int64(st, 3, rp_ckpt_now_ms());
-    sqlite3_bind_int64(st, 4, c->lease_ms);
+    rp_sq.reset(st);
+    rp_sq.bind_text(st, 1, sequence_number ? sequence_number : "", -1, SQLITE_STATIC);
+    rp_sq.bind_int(st, 2, ended ? 1 : 0);
+    rp_sq.bind_int64(st, 3, rp_ckpt_now_ms());
+    rp_sq.bind_int64(st, 4, c->lease_ms);
     bind_key(st, c, 5);
-    sqlite3_bind_text(st, 7, shard_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, c->owner, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_reset(st);
+    rp_sq.bind_text(st, 7, shard_id, -1, SQLITE_STATIC);
+    rp_sq.bind_text(st, 8, c->owner, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st);
+    rp_sq.reset(st);
     if (r != SQLITE_DONE)
         return db_error(c, err, "checkpoint");
-    return sqlite3_changes(c->db) == 1 ? 0 : 1;
+    return rp_sq.changes(c->db) == 1 ? 0 : 1;
 }
 
 int rp_ckpt_release(rp_ckpt *c, const char *shard_id, rp_error *err)
 {
     sqlite3_stmt *st = c->release;
-    sqlite3_reset(st);
+    rp_sq.reset(st);
     bind_key(st, c, 1);
-    sqlite3_bind_text(st, 3, shard_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->owner, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_reset(st);
+    rp_sq.bind_text(st, 3, shard_id, -1, SQLITE_STATIC);
+    rp_sq.bind_text(st, 4, c->owner, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st);
+    rp_sq.reset(st);
     if (r != SQLITE_DONE)
         return db_error(c, err, "release");
     return 0;
@@ -518,13 +522,13 @@ int rp_ckpt_release(rp_ckpt *c, const char *shard_id, rp_error *err)
 int rp_ckpt_leave(rp_ckpt *c, rp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND owner = ?3",
+    if (rp_sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND owner = ?3",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(c, err, "leave");
     bind_key(st, c, 1);
-    sqlite3_bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
+    rp_sq.bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st);
+    rp_sq.finalize(st);
     if (r != SQLITE_DONE)
         return db_error(c, err, "leave");
     return 0;
@@ -534,27 +538,27 @@ int rp_ckpt_get(rp_ckpt *c, const char *shard_id, rp_ckpt_shard *out, char owner
                 int64_t *expires_ms, rp_error *err)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c->db,
+    if (rp_sq.prepare_v2(c->db,
                            "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
                            " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(c, err, "read");
     bind_key(st, c, 1);
-    sqlite3_bind_text(st, 3, shard_id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st), rc = 0;
+    rp_sq.bind_text(st, 3, shard_id, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st), rc = 0;
     if (r == SQLITE_ROW) {
         copy_col(out->shard_id, sizeof out->shard_id, st, 0);
         copy_col(out->checkpoint, sizeof out->checkpoint, st, 1);
         copy_col(out->start, sizeof out->start, st, 2);
-        out->ended = sqlite3_column_int(st, 3) != 0;
+        out->ended = rp_sq.column_int(st, 3) != 0;
         if (owner)
             copy_col(owner, RP_CKPT_OWNER_MAX, st, 4);
         if (expires_ms)
-            *expires_ms = sqlite3_column_int64(st, 5);
+            *expires_ms = rp_sq.column_int64(st, 5);
         rc = 1;
     } else if (r != SQLITE_DONE) {
         rc = db_error(c, err, "read");
     }
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stream/sqlite_api.h"
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -21,18 +23,18 @@ int rp_sqlite_enable_wal(sqlite3 *db, int timeout_ms, char *mode, size_t mode_si
         snprintf(mode, mode_size, "?");
     for (;;) {
         sqlite3_stmt *st = NULL;
-        int r = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        int r = rp_sq.prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
         if (r == SQLITE_OK)
-            r = sqlite3_step(st);
+            r = rp_sq.step(st);
         if (r == SQLITE_ROW) {
-            const char *got = (const char *)sqlite3_column_text(st, 0);
+            const char *got = (const char *)rp_sq.column_text(st, 0);
             int ok = got && strcmp(got, "wal") == 0;
             if (!ok && got && mode_size)
                 snprintf(mode, mode_size, "%s", got);
-            sqlite3_finalize(st);
+            rp_sq.finalize(st);
             return ok ? SQLITE_OK : SQLITE_CANTOPEN;
         }
-        sqlite3_finalize(st);
+        rp_sq.finalize(st);
         int prim = r & 0xff;
         if ((prim != SQLITE_BUSY && prim != SQLITE_LOCKED) || mono_ms() > deadline)
             return r;

@@ -732,14 +732,15 @@ def test_collect_libs():
         raise SkipCheck(f"{BIN} is not built")
     script = os.path.join(DEPLOY, "collect-libs.sh")
     deps = ldd_resolved(BIN)
-    curl = "/usr/lib/x86_64-linux-gnu/libcurl.so.4"
-    if not os.path.exists(curl):
-        curl = next((p for p in ("/usr/lib/aarch64-linux-gnu/libcurl.so.4", "/usr/lib64/libcurl.so.4")
-                     if os.path.exists(p)), None)
-    if not curl:
-        raise SkipCheck("libcurl.so.4 is not installed")
-    deps.update(ldd_resolved(curl))
-    deps["libcurl.so.4"] = curl
+    # Libraries ridepred dlopens (the Dockerfile passes them by name).
+    dlopened = ("libcurl.so.4", "libsqlite3.so.0")
+    for so in dlopened:
+        path = next((p for p in (f"/usr/lib/x86_64-linux-gnu/{so}", f"/usr/lib/aarch64-linux-gnu/{so}",
+                                 f"/usr/lib64/{so}") if os.path.exists(p)), None)
+        if not path:
+            raise SkipCheck(f"{so} is not installed")
+        deps.update(ldd_resolved(path))
+        deps[so] = path
     # A base image that has everything but libyaml, sqlite and libcurl.
     missing = {"libyaml-0.so.2", "libsqlite3.so.0", "libcurl.so.4"}
     assert missing <= set(deps), f"expected the binary to need {missing}: {sorted(deps)}"
@@ -748,7 +749,7 @@ def test_collect_libs():
         with open(base, "w") as f:
             f.write("\n".join(sorted(set(deps) - missing)) + "\n")
         out = os.path.join(d, "lib")
-        r = subprocess.run(["sh", script, out, base, BIN, "libcurl.so.4"], capture_output=True, text=True,
+        r = subprocess.run(["sh", script, out, base, BIN, *dlopened], capture_output=True, text=True,
                            timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         got = set(os.listdir(out))
@@ -762,7 +763,7 @@ def test_collect_libs():
         with open(base, "w") as f:
             f.write("\n".join(sorted(deps)) + "\n")
         out2 = os.path.join(d, "lib2")
-        r = subprocess.run(["sh", script, out2, base, BIN, "libcurl.so.4"], capture_output=True, text=True,
+        r = subprocess.run(["sh", script, out2, base, BIN, *dlopened], capture_output=True, text=True,
                            timeout=60)
         assert r.returncode == 0 and os.listdir(out2) == [], r.stdout + r.stderr
         # A dlopen'ed library that is not installed: refused, named.

@@ -14,6 +14,7 @@
 #include "aws/crypto.h"
 #include "common/file.h"
 #include "stream/reshard.h"
+#include "stream/sqlite_api.h"
 #include "stream/sqlite_wal.h"
 
 #include <errno.h>
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 typedef rp_u128 u128;
 
@@ -170,7 +170,7 @@ static int sql_err(const rp_local_store *s, int rc, const char *what, rp_error *
         code = RP_ERR_NOMEM;
     else if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB)
         code = RP_ERR_CORRUPT;
-    const char *why = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    const char *why = s && s->db ? rp_sq.errmsg(s->db) : rp_sq.errstr(rc);
     rp_error_set(err, code, "local store: %s: %s", what, why);
     if (err && (prim == SQLITE_BUSY || prim == SQLITE_LOCKED))
         err->retriable = true;
@@ -201,7 +201,7 @@ static void reset_all(rp_local_store *s)
 {
     for (int i = 0; i < ST_COUNT; i++)
         if (s->st[i])
-            sqlite3_reset(s->st[i]);
+            rp_sq.reset(s->st[i]);
 }
 
 /* Writes v as exactly width decimal digits (v < 10^width). */
@@ -366,8 +366,8 @@ static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16]
 
 static int step_done(rp_local_store *s, sqlite3_stmt *st, const char *what, rp_error *err)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
+    int rc = rp_sq.step(st);
+    rp_sq.reset(st);
     if (rc != SQLITE_DONE)
         return sql_err(s, rc, what, err);
     return 0;
@@ -388,15 +388,15 @@ static int tx_commit(rp_local_store *s, rp_error *err)
 static void tx_rollback(rp_local_store *s)
 {
     reset_all(s);
-    if (!sqlite3_get_autocommit(s->db)) {
-        sqlite3_step(s->st[ST_ROLLBACK]);
-        sqlite3_reset(s->st[ST_ROLLBACK]);
+    if (!rp_sq.get_autocommit(s->db)) {
+        rp_sq.step(s->st[ST_ROLLBACK]);
+        rp_sq.reset(s->st[ST_ROLLBACK]);
     }
 }
 
 static int prepare(rp_local_store *s, const char *sql, sqlite3_stmt **st, rp_error *err)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    int rc = rp_sq.prepare_v2(s->db, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return sql_err(s, rc, "prepare", err);
     return 0;
@@ -410,21 +410,21 @@ static int find_stream(rp_local_store *s, const char *name, stream_row *row, rp_
 {
     int rc = -1;
     sqlite3_stmt *st = s->st[ST_STREAM_BY_NAME];
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
+    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st);
     if (r == SQLITE_ROW) {
-        row->id = sqlite3_column_int64(st, 0);
-        row->retention_hours = sqlite3_column_int64(st, 1);
-        row->created_ms = sqlite3_column_int64(st, 2);
-        row->next_idx = sqlite3_column_int64(st, 3);
-        row->trimmed_ms = sqlite3_column_int64(st, 4);
+        row->id = rp_sq.column_int64(st, 0);
+        row->retention_hours = rp_sq.column_int64(st, 1);
+        row->created_ms = rp_sq.column_int64(st, 2);
+        row->next_idx = rp_sq.column_int64(st, 3);
+        row->trimmed_ms = rp_sq.column_int64(st, 4);
         rc = 0;
     } else if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Stream %s not found.", name);
     } else {
         sql_err(s, r, "find stream", err);
     }
-    sqlite3_reset(st);
+    rp_sq.reset(st);
     return rc;
 }
 
@@ -435,11 +435,11 @@ static int arrival_at(rp_local_store *s, int64_t key, int64_t counter, bool *fou
 {
     int rc = -1;
     sqlite3_stmt *st = s->st[ST_ARRIVAL_AT];
-    sqlite3_bind_int64(st, 1, rec_id(key, counter));
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, rec_id(key, counter));
+    int r = rp_sq.step(st);
     if (r == SQLITE_ROW) {
         *found = true;
-        *arrival = sqlite3_column_int64(st, 0);
+        *arrival = rp_sq.column_int64(st, 0);
         rc = 0;
     } else if (r == SQLITE_DONE) {
         *found = false;
@@ -447,7 +447,7 @@ static int arrival_at(rp_local_store *s, int64_t key, int64_t counter, bool *fou
     } else {
         sql_err(s, r, "read arrival", err);
     }
-    sqlite3_reset(st);
+    rp_sq.reset(st);
     return rc;
 }
 
@@ -510,21 +510,21 @@ static int query_int(rp_local_store *s, const char *sql, int64_t *out, rp_error 
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    int r = sqlite3_step(st);
+    int r = rp_sq.step(st);
     if (r != SQLITE_ROW) {
         sql_err(s, r, sql, err);
         goto out;
     }
-    *out = sqlite3_column_int64(st, 0);
+    *out = rp_sq.column_int64(st, 0);
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
 static int exec_sql(rp_local_store *s, const char *sql, rp_error *err)
 {
-    int r = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    int r = rp_sq.exec(s->db, sql, NULL, NULL, NULL);
     if (r != SQLITE_OK)
         return sql_err(s, r, sql, err);
     return 0;
@@ -621,17 +621,17 @@ static int init_schema(rp_local_store *s, rp_error *err)
     }
     if (prepare(s, "SELECT value FROM meta WHERE key = 'store_id'", &st, err) != 0)
         goto out;
-    int r = sqlite3_step(st);
+    int r = rp_sq.step(st);
     if (r != SQLITE_ROW ||
-        hex_decode((const char *)sqlite3_column_text(st, 0), s->store_id, sizeof s->store_id) != 0) {
+        hex_decode((const char *)rp_sq.column_text(st, 0), s->store_id, sizeof s->store_id) != 0) {
         rp_error_set(err, RP_ERR_CORRUPT, "local store: store id missing or malformed");
         goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     if (in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        rp_sq.exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -662,6 +662,10 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         rp_error_set(err, RP_ERR_INVALID, "local store: empty path");
         goto out;
     }
+    if (rp_sqlite_load(err) != 0) {
+        rp_error_prefix(err, "local store");
+        goto out;
+    }
     if (rp_file_mkdirs_for(path, 0700, err) != 0) {
         rp_error_prefix(err, "local store");
         goto out;
@@ -672,15 +676,14 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         goto out;
     }
     s->clock = real_clock_ms;
-    int r = sqlite3_open_v2(path, &s->db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int r = rp_sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
         sql_err(s, r, "open", err);
         rp_error_prefix(err, "%s", path);
         goto out;
     }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, RP_LOCAL_BUSY_TIMEOUT_MS);
+    rp_sq.extended_result_codes(s->db, 1);
+    rp_sq.busy_timeout(s->db, RP_LOCAL_BUSY_TIMEOUT_MS);
     if (enable_wal(s, err) != 0 ||
         exec_sql(s,
                  "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
@@ -692,7 +695,7 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
     }
     build_insert_many(many_sql);
     for (int i = 0; i < ST_COUNT; i++) {
-        r = sqlite3_prepare_v3(s->db, i == ST_INSERT_MANY ? many_sql : stmt_sql[i], -1,
+        r = rp_sq.prepare_v3(s->db, i == ST_INSERT_MANY ? many_sql : stmt_sql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (r != SQLITE_OK) {
             sql_err(s, r, "prepare", err);
@@ -722,8 +725,8 @@ void rp_local_close(rp_local_store *s)
     if (!s)
         return;
     for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
+        rp_sq.finalize(s->st[i]);
+    rp_sq.close(s->db);
     if (s->crypto) {
         s->crypto->EVP_MD_CTX_free(s->md_ctx);
         s->crypto->EVP_MD_free(s->md5);
@@ -761,21 +764,21 @@ static int insert_shard(rp_local_store *s, int64_t stream_id, int64_t idx, int64
         goto out;
     u128_to_be(lo, blo);
     u128_to_be(hi, bhi);
-    sqlite3_bind_int64(st, 1, stream_id);
-    sqlite3_bind_int64(st, 2, idx);
+    rp_sq.bind_int64(st, 1, stream_id);
+    rp_sq.bind_int64(st, 2, idx);
     if (parent >= 0)
-        sqlite3_bind_int64(st, 3, parent);
+        rp_sq.bind_int64(st, 3, parent);
     if (adjacent >= 0)
-        sqlite3_bind_int64(st, 4, adjacent);
-    sqlite3_bind_blob(st, 5, blo, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 6, bhi, 16, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, now);
-    int r = sqlite3_step(st);
+        rp_sq.bind_int64(st, 4, adjacent);
+    rp_sq.bind_blob(st, 5, blo, 16, SQLITE_TRANSIENT);
+    rp_sq.bind_blob(st, 6, bhi, 16, SQLITE_TRANSIENT);
+    rp_sq.bind_int64(st, 7, now);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "insert shard", err);
         goto out;
     }
-    *key = sqlite3_last_insert_rowid(s->db);
+    *key = rp_sq.last_insert_rowid(s->db);
     if (*key > SHARD_KEY_MAX) {
         kerr(err, RP_ERR_LIMIT, "LimitExceededException",
              "the store has used up its %lld shard keys", (long long)SHARD_KEY_MAX);
@@ -783,7 +786,7 @@ static int insert_shard(rp_local_store *s, int64_t stream_id, int64_t idx, int64
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -834,16 +837,16 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
                 " VALUES (?1, ?2, ?3, ?4)",
                 &st, err) != 0)
         goto out;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, retention_hours);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, shard_count);
-    int r = sqlite3_step(st);
+    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rp_sq.bind_int64(st, 2, retention_hours);
+    rp_sq.bind_int64(st, 3, now);
+    rp_sq.bind_int64(st, 4, shard_count);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "insert stream", err);
         goto out;
     }
-    int64_t stream_id = sqlite3_last_insert_rowid(s->db);
+    int64_t stream_id = rp_sq.last_insert_rowid(s->db);
     for (uint32_t i = 0; i < shard_count; i++) {
         u128 lo, hi;
         int64_t key;
@@ -856,7 +859,7 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
     in_tx = false;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     if (s) {
         if (in_tx)
             tx_rollback(s);
@@ -872,16 +875,16 @@ static int delete_records(rp_local_store *s, int64_t key, int64_t lo, int64_t hi
     sqlite3_stmt *st = NULL;
     if (prepare(s, "DELETE FROM records WHERE id >= ?1 AND id <= ?2", &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, rec_id(key, lo));
-    sqlite3_bind_int64(st, 2, rec_id(key, hi));
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, rec_id(key, lo));
+    rp_sq.bind_int64(st, 2, rec_id(key, hi));
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "delete records", err);
         goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -891,15 +894,15 @@ static int exec_bound_id(rp_local_store *s, const char *sql, int64_t id, rp_erro
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, id);
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, id);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, sql, err);
         goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -925,9 +928,9 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
         goto out;
     if (prepare(s, "SELECT id FROM shards WHERE stream_id = ?1", &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, row.id);
+    rp_sq.bind_int64(st, 1, row.id);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (nkeys == cap) {
             size_t ncap = cap ? 2 * cap : 16;
             int64_t *nk = realloc(keys, ncap * sizeof *nk);
@@ -938,7 +941,7 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
             keys = nk;
             cap = ncap;
         }
-        keys[nkeys++] = sqlite3_column_int64(st, 0);
+        keys[nkeys++] = rp_sq.column_int64(st, 0);
     }
     if (r != SQLITE_DONE) {
         sql_err(s, r, "list shards", err);
@@ -955,7 +958,7 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
     in_tx = false;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(keys);
     if (s) {
         if (in_tx)
@@ -972,13 +975,13 @@ static const char stream_info_sql[] =
 
 static void fill_stream_info(sqlite3_stmt *st, rp_stream_info *info)
 {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *name = (const char *)rp_sq.column_text(st, 0);
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", name ? name : "");
     snprintf(info->status, sizeof info->status, "ACTIVE");
-    info->retention_hours = (uint32_t)sqlite3_column_int64(st, 1);
-    info->created_ms = sqlite3_column_int64(st, 2);
-    info->open_shards = (uint32_t)sqlite3_column_int64(st, 3);
+    info->retention_hours = (uint32_t)rp_sq.column_int64(st, 1);
+    info->created_ms = rp_sq.column_int64(st, 2);
+    info->open_shards = (uint32_t)rp_sq.column_int64(st, 3);
 }
 
 int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count, rp_error *err)
@@ -999,7 +1002,7 @@ int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count
     if (prepare(s, sql, &st, err) != 0)
         goto out;
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 8;
             rp_stream_info *nv = realloc(v, ncap * sizeof *nv);
@@ -1021,7 +1024,7 @@ int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count
     v = NULL;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(v);
     return rc;
 }
@@ -1042,8 +1045,8 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
     snprintf(sql, sizeof sql, "%s WHERE name = ?1", stream_info_sql);
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
+    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = rp_sq.step(st);
     if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Stream %s not found.", name);
         goto out;
@@ -1055,7 +1058,7 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
     fill_stream_info(st, info);
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -1087,9 +1090,9 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
                 " ending_counter FROM shards WHERE stream_id = ?1 ORDER BY idx",
                 &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, row.id);
+    rp_sq.bind_int64(st, 1, row.id);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 8;
             rp_shard_info *nv = realloc(v, ncap * sizeof *nv);
@@ -1102,28 +1105,28 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
         }
         rp_shard_info *si = &v[n++];
         memset(si, 0, sizeof *si);
-        int64_t idx = sqlite3_column_int64(st, 0);
+        int64_t idx = rp_sq.column_int64(st, 0);
         shard_id_format(si->shard_id, idx);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            shard_id_format(si->parent_shard_id, sqlite3_column_int64(st, 1));
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            shard_id_format(si->adjacent_parent_shard_id, sqlite3_column_int64(st, 2));
-        if (sqlite3_column_bytes(st, 3) != 16 || sqlite3_column_bytes(st, 4) != 16) {
+        if (rp_sq.column_type(st, 1) != SQLITE_NULL)
+            shard_id_format(si->parent_shard_id, rp_sq.column_int64(st, 1));
+        if (rp_sq.column_type(st, 2) != SQLITE_NULL)
+            shard_id_format(si->adjacent_parent_shard_id, rp_sq.column_int64(st, 2));
+        if (rp_sq.column_bytes(st, 3) != 16 || rp_sq.column_bytes(st, 4) != 16) {
             rp_error_set(err, RP_ERR_CORRUPT, "local store: malformed hash range of shard %lld",
                          (long long)idx);
             goto out;
         }
-        rp_u128_to_dec(u128_from_be(sqlite3_column_blob(st, 3)), si->hash_start);
-        rp_u128_to_dec(u128_from_be(sqlite3_column_blob(st, 4)), si->hash_end);
+        rp_u128_to_dec(u128_from_be(rp_sq.column_blob(st, 3)), si->hash_start);
+        rp_u128_to_dec(u128_from_be(rp_sq.column_blob(st, 4)), si->hash_end);
         seq_format(si->seq_start, idx, 0);
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            seq_format(si->seq_end, idx, sqlite3_column_int64(st, 5));
+        if (rp_sq.column_type(st, 5) != SQLITE_NULL)
+            seq_format(si->seq_end, idx, rp_sq.column_int64(st, 5));
     }
     if (r != SQLITE_DONE) {
         sql_err(s, r, "list shards", err);
         goto out;
     }
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
     if (tx_commit(s, err) != 0)
         goto out;
@@ -1133,7 +1136,7 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
     v = NULL;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(v);
     if (s) {
         if (in_tx)
@@ -1149,9 +1152,9 @@ static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count,
     int rc = -1;
     size_t n = 0;
     sqlite3_stmt *st = s->st[ST_OPEN_SHARDS];
-    sqlite3_bind_int64(st, 1, stream_id);
+    rp_sq.bind_int64(st, 1, stream_id);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n == s->shards_cap) {
             size_t ncap = s->shards_cap ? 2 * s->shards_cap : 16;
             open_shard *nv = realloc(s->shards, ncap * sizeof *nv);
@@ -1163,17 +1166,17 @@ static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count,
             s->shards_cap = ncap;
         }
         open_shard *sh = &s->shards[n++];
-        sh->key = sqlite3_column_int64(st, 0);
-        sh->idx = sqlite3_column_int64(st, 1);
-        if (sqlite3_column_bytes(st, 2) != 16 || sqlite3_column_bytes(st, 3) != 16) {
+        sh->key = rp_sq.column_int64(st, 0);
+        sh->idx = rp_sq.column_int64(st, 1);
+        if (rp_sq.column_bytes(st, 2) != 16 || rp_sq.column_bytes(st, 3) != 16) {
             rp_error_set(err, RP_ERR_CORRUPT, "local store: malformed hash range of shard %lld",
                          (long long)sh->idx);
             goto out;
         }
-        memcpy(sh->lo, sqlite3_column_blob(st, 2), 16);
-        memcpy(sh->hi, sqlite3_column_blob(st, 3), 16);
-        sh->last_counter = sqlite3_column_int64(st, 4);
-        sh->last_arrival_ms = sqlite3_column_int64(st, 5);
+        memcpy(sh->lo, rp_sq.column_blob(st, 2), 16);
+        memcpy(sh->hi, rp_sq.column_blob(st, 3), 16);
+        sh->last_counter = rp_sq.column_int64(st, 4);
+        sh->last_arrival_ms = rp_sq.column_int64(st, 5);
         sh->touched = false;
         sh->fill = 0;
         shard_id_format(sh->id, sh->idx);
@@ -1189,7 +1192,7 @@ static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count,
     *count = n;
     rc = 0;
 out:
-    sqlite3_reset(st);
+    rp_sq.reset(st);
     return rc;
 }
 
@@ -1211,9 +1214,9 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     if (prepare(s, "SELECT id, last_counter, closed_ms FROM shards WHERE stream_id = ?1", &st,
                 err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, stream_id);
+    rp_sq.bind_int64(st, 1, stream_id);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 16;
             struct trim_shard *nv = realloc(v, ncap * sizeof *nv);
@@ -1224,10 +1227,10 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
             v = nv;
             cap = ncap;
         }
-        v[n].key = sqlite3_column_int64(st, 0);
-        v[n].last = sqlite3_column_int64(st, 1);
-        v[n].closed = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        v[n].closed_ms = sqlite3_column_int64(st, 2);
+        v[n].key = rp_sq.column_int64(st, 0);
+        v[n].last = rp_sq.column_int64(st, 1);
+        v[n].closed = rp_sq.column_type(st, 2) != SQLITE_NULL;
+        v[n].closed_ms = rp_sq.column_int64(st, 2);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1236,13 +1239,13 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *first = s->st[ST_FIRST_RECORD];
-        sqlite3_bind_int64(first, 1, rec_id(v[i].key, 0));
-        sqlite3_bind_int64(first, 2, rec_id(v[i].key, COUNTER_MAX));
-        r = sqlite3_step(first);
+        rp_sq.bind_int64(first, 1, rec_id(v[i].key, 0));
+        rp_sq.bind_int64(first, 2, rec_id(v[i].key, COUNTER_MAX));
+        r = rp_sq.step(first);
         bool any = r == SQLITE_ROW;
-        int64_t first_counter = any ? (sqlite3_column_int64(first, 0) & COUNTER_MAX) : 0;
-        int64_t first_arrival = any ? sqlite3_column_int64(first, 1) : 0;
-        sqlite3_reset(first);
+        int64_t first_counter = any ? (rp_sq.column_int64(first, 0) & COUNTER_MAX) : 0;
+        int64_t first_arrival = any ? rp_sq.column_int64(first, 1) : 0;
+        rp_sq.reset(first);
         if (r != SQLITE_ROW && r != SQLITE_DONE) {
             sql_err(s, r, "trim", err);
             goto out;
@@ -1268,7 +1271,7 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(v);
     return rc;
 }
@@ -1279,16 +1282,16 @@ static int set_trimmed(rp_local_store *s, int64_t stream_id, int64_t now, rp_err
     sqlite3_stmt *st = NULL;
     if (prepare(s, "UPDATE streams SET trimmed_ms = ?2 WHERE id = ?1", &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, stream_id);
-    sqlite3_bind_int64(st, 2, now);
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, stream_id);
+    rp_sq.bind_int64(st, 2, now);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "mark trimmed", err);
         goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -1310,7 +1313,7 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
     if (prepare(s, "SELECT id, retention_hours FROM streams", &st, err) != 0)
         goto out;
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 8;
             void *nv = realloc(v, ncap * sizeof *v);
@@ -1321,8 +1324,8 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
             v = nv;
             cap = ncap;
         }
-        v[n].id = sqlite3_column_int64(st, 0);
-        v[n].retention = sqlite3_column_int64(st, 1);
+        v[n].id = rp_sq.column_int64(st, 0);
+        v[n].retention = rp_sq.column_int64(st, 1);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1337,14 +1340,14 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
             set_trimmed(s, v[i].id, now, err) != 0)
             goto out;
     }
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
     if (tx_commit(s, err) != 0)
         goto out;
     in_tx = false;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(v);
     if (s) {
         if (in_tx)
@@ -1507,11 +1510,11 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_ent
         bool many = nvalid - (o - rows) >= INSERT_ROWS;
         sqlite3_stmt *ins = s->st[many ? ST_INSERT_MANY : ST_INSERT];
         int p = many ? 4 * (int)rows : 0;
-        sqlite3_bind_int64(ins, p + 1, rec_id(sh->key, counter));
-        sqlite3_bind_int64(ins, p + 2, sh->last_arrival_ms);
-        sqlite3_bind_text(ins, p + 3, entries[i].partition_key,
+        rp_sq.bind_int64(ins, p + 1, rec_id(sh->key, counter));
+        rp_sq.bind_int64(ins, p + 2, sh->last_arrival_ms);
+        rp_sq.bind_text(ins, p + 3, entries[i].partition_key,
                           (int)entries[i].partition_key_len, SQLITE_STATIC);
-        sqlite3_bind_blob(ins, p + 4, entries[i].data_len ? entries[i].data : empty_bytes,
+        rp_sq.bind_blob(ins, p + 4, entries[i].data_len ? entries[i].data : empty_bytes,
                           (int)entries[i].data_len, SQLITE_STATIC);
         if (!many || ++rows == INSERT_ROWS) {
             rows = 0;
@@ -1528,9 +1531,9 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_ent
     for (size_t j = 0; j < nshards; j++) {
         if (!s->shards[j].touched)
             continue;
-        sqlite3_bind_int64(upd, 1, s->shards[j].key);
-        sqlite3_bind_int64(upd, 2, s->shards[j].last_counter);
-        sqlite3_bind_int64(upd, 3, s->shards[j].last_arrival_ms);
+        rp_sq.bind_int64(upd, 1, s->shards[j].key);
+        rp_sq.bind_int64(upd, 2, s->shards[j].last_counter);
+        rp_sq.bind_int64(upd, 3, s->shards[j].last_arrival_ms);
         if (step_done(s, upd, "update shard", &e) != 0)
             goto out;
     }
@@ -1702,11 +1705,11 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         goto out;
     in_tx = true;
     sqlite3_stmt *st = s->st[ST_SHARD_BY_NAME];
-    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, idx);
-    int r = sqlite3_step(st);
+    rp_sq.bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    rp_sq.bind_int64(st, 2, idx);
+    int r = rp_sq.step(st);
     if (r == SQLITE_DONE) {
-        sqlite3_reset(st);
+        rp_sq.reset(st);
         if (find_stream(s, stream, &row, err) == 0)
             kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
                  "Shard %s in stream %s does not exist", canon, stream);
@@ -1716,10 +1719,10 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         sql_err(s, r, "find shard", err);
         goto out;
     }
-    int64_t key = sqlite3_column_int64(st, 0);
-    int64_t last = sqlite3_column_int64(st, 1);
-    int64_t retention = sqlite3_column_int64(st, 2);
-    sqlite3_reset(st);
+    int64_t key = rp_sq.column_int64(st, 0);
+    int64_t last = rp_sq.column_int64(st, 1);
+    int64_t retention = rp_sq.column_int64(st, 2);
+    rp_sq.reset(st);
     switch (type) {
     case RP_ITER_TRIM_HORIZON:
         pos = 1;
@@ -1791,8 +1794,8 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         goto out;
     in_tx = true;
     sqlite3_stmt *st = s->st[ST_SHARD_BY_KEY];
-    sqlite3_bind_int64(st, 1, key);
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, key);
+    int r = rp_sq.step(st);
     if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
              "The shard of this iterator no longer exists (stream deleted or shard expired)");
@@ -1802,12 +1805,12 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         sql_err(s, r, "find shard", err);
         goto out;
     }
-    int64_t idx = sqlite3_column_int64(st, 0);
-    int64_t last = sqlite3_column_int64(st, 1);
-    bool closed = sqlite3_column_type(st, 2) != SQLITE_NULL;
-    int64_t ending = sqlite3_column_int64(st, 2);
-    int64_t cutoff = now - sqlite3_column_int64(st, 3) * HOUR_MS;
-    sqlite3_reset(st);
+    int64_t idx = rp_sq.column_int64(st, 0);
+    int64_t last = rp_sq.column_int64(st, 1);
+    bool closed = rp_sq.column_type(st, 2) != SQLITE_NULL;
+    int64_t ending = rp_sq.column_int64(st, 2);
+    int64_t cutoff = now - rp_sq.column_int64(st, 3) * HOUR_MS;
+    rp_sq.reset(st);
 
     int64_t start = pos < 1 ? 1 : pos;
     if (start <= last) {
@@ -1827,19 +1830,19 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         seq_format(seq, idx, 0);
         rp_stream_record rec = {.shard_id = shard_id, .sequence_number = seq};
         st = s->st[ST_READ];
-        sqlite3_bind_int64(st, 1, rec_id(key, start));
-        sqlite3_bind_int64(st, 2, rec_id(key, last));
-        sqlite3_bind_int64(st, 3, limit);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            rec.partition_key = (const char *)sqlite3_column_text(st, 2);
-            rec.data = sqlite3_column_blob(st, 3);
-            size_t klen = (size_t)sqlite3_column_bytes(st, 2);
-            size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
+        rp_sq.bind_int64(st, 1, rec_id(key, start));
+        rp_sq.bind_int64(st, 2, rec_id(key, last));
+        rp_sq.bind_int64(st, 3, limit);
+        while ((r = rp_sq.step(st)) == SQLITE_ROW) {
+            rec.partition_key = (const char *)rp_sq.column_text(st, 2);
+            rec.data = rp_sq.column_blob(st, 3);
+            size_t klen = (size_t)rp_sq.column_bytes(st, 2);
+            size_t dlen = (size_t)rp_sq.column_bytes(st, 3);
             if (count > 0 && bytes + dlen + klen > RP_LOCAL_GET_BYTES_MAX)
                 break;
-            int64_t counter = sqlite3_column_int64(st, 0) & COUNTER_MAX;
+            int64_t counter = rp_sq.column_int64(st, 0) & COUNTER_MAX;
             put_digits(seq + 13, (uint64_t)counter, 20);
-            rec.arrival_ms = sqlite3_column_int64(st, 1);
+            rec.arrival_ms = rp_sq.column_int64(st, 1);
             rec.partition_key_len = klen;
             if (!rec.data)
                 rec.data = empty_bytes;
@@ -1859,7 +1862,7 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
             sql_err(s, r, "read records", err);
             goto out;
         }
-        sqlite3_reset(st);
+        rp_sq.reset(st);
     }
     if (tx_commit(s, err) != 0)
         goto out;
@@ -1891,16 +1894,16 @@ static int close_shard(rp_local_store *s, int64_t key, int64_t now, rp_error *er
     if (prepare(s, "UPDATE shards SET ending_counter = last_counter, closed_ms = ?2 WHERE id = ?1",
                 &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, key);
-    sqlite3_bind_int64(st, 2, now);
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, key);
+    rp_sq.bind_int64(st, 2, now);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "close shard", err);
         goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     return rc;
 }
 
@@ -1988,21 +1991,21 @@ int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t 
     int64_t next_idx = rc_ctx.next_idx;
     if (prepare(s, "UPDATE streams SET next_idx = ?2 WHERE id = ?1", &st, err) != 0)
         goto out;
-    sqlite3_bind_int64(st, 1, row.id);
-    sqlite3_bind_int64(st, 2, next_idx);
-    int r = sqlite3_step(st);
+    rp_sq.bind_int64(st, 1, row.id);
+    rp_sq.bind_int64(st, 2, next_idx);
+    int r = rp_sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "update stream", err);
         goto out;
     }
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     st = NULL;
     if (tx_commit(s, err) != 0)
         goto out;
     in_tx = false;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    rp_sq.finalize(st);
     free(opened);
     if (s) {
         if (in_tx)
