@@ -2,18 +2,13 @@
 #include "aws/crypto.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "common/dl.h"
 
 static rp_crypto api;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool ready;
-static char load_error[RP_ERROR_MSG_MAX];
+static rp_dl_once lib = RP_DL_ONCE_INIT;
 
 static void load(void)
 {
@@ -26,23 +21,13 @@ static void load(void)
         SYM(EVP_DigestFinal_ex),
     };
 #undef SYM
-    rp_error err;
-    if (!rp_dl_load("libcrypto", sonames, syms, sizeof syms / sizeof syms[0], &api,
-                    "OpenSSL 3's libcrypto (Debian: apt-get install libssl3)", &err)) {
-        snprintf(load_error, sizeof load_error, "%s", err.msg);
-        return;
-    }
-    ready = true; /* the library stays loaded for the life of the process */
+    rp_dl_once_load(&lib, "libcrypto", sonames, syms, sizeof syms / sizeof syms[0], &api,
+                    "OpenSSL 3's libcrypto (Debian: apt-get install libssl3)");
 }
 
 const rp_crypto *rp_crypto_get(rp_error *err)
 {
-    pthread_once(&once, load);
-    if (!ready) {
-        rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", load_error);
-        return NULL;
-    }
-    return &api;
+    return rp_dl_once_run(&lib, load, err) == 0 ? &api : NULL;
 }
 
 int rp_random_bytes(void *buf, size_t n, rp_error *err)

@@ -342,9 +342,7 @@ typedef struct curl_api {
 
 static curl_api lc;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static bool curl_ready;
-static char curl_load_error[RP_ERROR_MSG_MAX];
+static rp_dl_once curl_lib = RP_DL_ONCE_INIT;
 
 static void curl_global_setup(void)
 {
@@ -361,28 +359,18 @@ static void curl_global_setup(void)
         {"curl_slist_append", offsetof(curl_api, slist_append)},
         {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
     };
-    rp_error err;
-    if (!rp_dl_load("libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
-                    "libcurl4 (Debian: apt-get install libcurl4)", &err)) {
-        snprintf(curl_load_error, sizeof curl_load_error, "%s", err.msg);
+    if (!rp_dl_once_load(&curl_lib, "libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
+                         "libcurl4 (Debian: apt-get install libcurl4)"))
         return;
-    }
     CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) {
-        snprintf(curl_load_error, sizeof curl_load_error, "libcurl initialisation failed: %s",
-                 lc.easy_strerror(rc));
-        return; /* the library stays loaded: libcurl may hold on to it */
-    }
-    curl_ready = true;
+    if (rc != CURLE_OK) /* the library stays loaded: libcurl may hold on to it */
+        rp_dl_once_fail(&curl_lib, "libcurl initialisation failed: %s", lc.easy_strerror(rc));
 }
 
 /* Loads libcurl once per process.  Returns 0, or -1 with err set. */
 static int curl_load(rp_error *err)
 {
-    pthread_once(&curl_once, curl_global_setup);
-    if (!curl_ready)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", curl_load_error);
-    return 0;
+    return rp_dl_once_run(&curl_lib, curl_global_setup, err);
 }
 
 /* ---- libcurl transport -------------------------------------------------------- */

@@ -2,6 +2,8 @@
 #include "common/dl.h"
 
 #include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
@@ -31,4 +33,32 @@ void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *
         memcpy((char *)api + syms[i].offset, &f, sizeof f);
     }
     return lib;
+}
+
+void *rp_dl_once_load(rp_dl_once *o, const char *what, const char *const *sonames, const rp_dl_sym *syms,
+                      size_t nsyms, void *api, const char *install)
+{
+    rp_error err;
+    o->handle = rp_dl_load(what, sonames, syms, nsyms, api, install, &err);
+    o->ready = o->handle != NULL;
+    if (!o->ready)
+        snprintf(o->error, sizeof o->error, "%s", err.msg);
+    return o->handle;
+}
+
+void rp_dl_once_fail(rp_dl_once *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->error, sizeof o->error, fmt, ap);
+    va_end(ap);
+    o->ready = false;
+}
+
+int rp_dl_once_run(rp_dl_once *o, void (*setup)(void), rp_error *err)
+{
+    pthread_once(&o->once, setup);
+    if (!o->ready)
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", o->error);
+    return 0;
 }

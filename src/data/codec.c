@@ -1,9 +1,8 @@
 /* See codec.h.  One function table per library, filled once per process
- * (pthread_once) by rp_dl_load. */
+ * by rp_dl_once_load (src/common/dl.h). */
 #include "data/codec.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <snappy-c.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,20 +11,6 @@
 #include <zstd.h>
 
 #include "common/dl.h"
-
-typedef struct codec_lib {
-    pthread_once_t once;
-    bool ready;
-    char error[RP_ERROR_MSG_MAX];
-} codec_lib;
-
-static int loaded(codec_lib *lib, void (*setup)(void), rp_error *err)
-{
-    pthread_once(&lib->once, setup);
-    if (!lib->ready)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", lib->error);
-    return 0;
-}
 
 /* ---- zlib ------------------------------------------------------------------- */
 
@@ -38,7 +23,7 @@ typedef struct zlib_api {
 } zlib_api;
 
 static zlib_api zl;
-static codec_lib zlib_lib = {.once = PTHREAD_ONCE_INIT};
+static rp_dl_once zlib_lib = RP_DL_ONCE_INIT;
 
 static void zlib_setup(void)
 {
@@ -50,13 +35,8 @@ static void zlib_setup(void)
         {"inflateReset", offsetof(zlib_api, inflate_reset)},
         {"inflateEnd", offsetof(zlib_api, inflate_end)},
     };
-    rp_error err;
-    if (!rp_dl_load("zlib (GZIP)", sonames, syms, sizeof syms / sizeof syms[0], &zl,
-                    "zlib1g (Debian: apt-get install zlib1g)", &err)) {
-        snprintf(zlib_lib.error, sizeof zlib_lib.error, "%s", err.msg);
-        return;
-    }
-    zlib_lib.ready = true;
+    rp_dl_once_load(&zlib_lib, "zlib (GZIP)", sonames, syms, sizeof syms / sizeof syms[0], &zl,
+                    "zlib1g (Debian: apt-get install zlib1g)");
 }
 
 /* Inflates src (gzip or zlib framing, members one after another) through
@@ -69,7 +49,7 @@ typedef struct sink {
 
 static int gunzip(const uint8_t *src, size_t src_len, sink *s, size_t *produced, rp_error *err)
 {
-    if (loaded(&zlib_lib, zlib_setup, err) < 0)
+    if (rp_dl_once_run(&zlib_lib, zlib_setup, err) < 0)
         return -1;
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -169,7 +149,7 @@ typedef struct snappy_api {
 } snappy_api;
 
 static snappy_api sn;
-static codec_lib snappy_lib = {.once = PTHREAD_ONCE_INIT};
+static rp_dl_once snappy_lib = RP_DL_ONCE_INIT;
 
 static void snappy_setup(void)
 {
@@ -178,18 +158,13 @@ static void snappy_setup(void)
         {"snappy_uncompressed_length", offsetof(snappy_api, uncompressed_length)},
         {"snappy_uncompress", offsetof(snappy_api, uncompress)},
     };
-    rp_error err;
-    if (!rp_dl_load("libsnappy (SNAPPY)", sonames, syms, sizeof syms / sizeof syms[0], &sn,
-                    "libsnappy1v5 (Debian: apt-get install libsnappy1v5)", &err)) {
-        snprintf(snappy_lib.error, sizeof snappy_lib.error, "%s", err.msg);
-        return;
-    }
-    snappy_lib.ready = true;
+    rp_dl_once_load(&snappy_lib, "libsnappy (SNAPPY)", sonames, syms, sizeof syms / sizeof syms[0], &sn,
+                    "libsnappy1v5 (Debian: apt-get install libsnappy1v5)");
 }
 
 int rp_codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
 {
-    if (loaded(&snappy_lib, snappy_setup, err) < 0)
+    if (rp_dl_once_run(&snappy_lib, snappy_setup, err) < 0)
         return -1;
     size_t n;
     if (sn.uncompressed_length((const char *)src, src_len, &n) != SNAPPY_OK)
@@ -212,7 +187,7 @@ typedef struct zstd_api {
 } zstd_api;
 
 static zstd_api zs;
-static codec_lib zstd_lib = {.once = PTHREAD_ONCE_INIT};
+static rp_dl_once zstd_lib = RP_DL_ONCE_INIT;
 
 static void zstd_setup(void)
 {
@@ -223,18 +198,13 @@ static void zstd_setup(void)
         {"ZSTD_isError", offsetof(zstd_api, is_error)},
         {"ZSTD_getErrorName", offsetof(zstd_api, error_name)},
     };
-    rp_error err;
-    if (!rp_dl_load("libzstd (ZSTD)", sonames, syms, sizeof syms / sizeof syms[0], &zs,
-                    "libzstd1 (Debian: apt-get install libzstd1)", &err)) {
-        snprintf(zstd_lib.error, sizeof zstd_lib.error, "%s", err.msg);
-        return;
-    }
-    zstd_lib.ready = true;
+    rp_dl_once_load(&zstd_lib, "libzstd (ZSTD)", sonames, syms, sizeof syms / sizeof syms[0], &zs,
+                    "libzstd1 (Debian: apt-get install libzstd1)");
 }
 
 int rp_codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
 {
-    if (loaded(&zstd_lib, zstd_setup, err) < 0)
+    if (rp_dl_once_run(&zstd_lib, zstd_setup, err) < 0)
         return -1;
     unsigned long long fs = zs.get_frame_content_size(src, src_len);
     if (fs == ZSTD_CONTENTSIZE_ERROR)

@@ -1,7 +1,6 @@
 /* See xgboost_lib.h. */
 #include "model/xgboost_lib.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +8,7 @@
 #include "common/dl.h"
 
 static rp_xgb_lib api;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static rp_error load_err;
-static void *lib;
+static rp_dl_once lib = RP_DL_ONCE_INIT;
 
 static void load(void)
 {
@@ -31,21 +28,14 @@ static void load(void)
         {"XGBoosterLoadModelFromBuffer", offsetof(rp_xgb_lib, LoadFromBuffer)},
         {"XGBoosterSaveModelToBuffer", offsetof(rp_xgb_lib, SaveToBuffer)},
     };
-    lib = rp_dl_load("libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &api,
-                     "libxgboost0 (Debian: apt-get install libxgboost0); for a legacy binary model, "
-                     "re-saving it with booster.save_model(\"model.json\") also works",
-                     &load_err);
+    rp_dl_once_load(&lib, "libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &api,
+                    "libxgboost0 (Debian: apt-get install libxgboost0); for a legacy binary model, "
+                    "re-saving it with booster.save_model(\"model.json\") also works");
 }
 
 const rp_xgb_lib *rp_xgb_lib_load(rp_error *err)
 {
-    pthread_once(&once, load);
-    if (!lib) {
-        if (err)
-            *err = load_err;
-        return NULL;
-    }
-    return &api;
+    return rp_dl_once_run(&lib, load, err) == 0 ? &api : NULL;
 }
 
 int rp_xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,

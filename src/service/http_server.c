@@ -55,9 +55,7 @@ typedef struct mhd_api {
 } mhd_api;
 
 static mhd_api mhd;
-static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
-static bool mhd_ready;
-static char mhd_load_error[RP_ERROR_MSG_MAX];
+static rp_dl_once mhd_lib = RP_DL_ONCE_INIT;
 
 static void mhd_setup(void)
 {
@@ -73,13 +71,8 @@ static void mhd_setup(void)
         {"MHD_queue_response", offsetof(mhd_api, queue_response)},
         {"MHD_destroy_response", offsetof(mhd_api, destroy_response)},
     };
-    rp_error err;
-    if (!rp_dl_load("libmicrohttpd", sonames, syms, sizeof syms / sizeof syms[0], &mhd,
-                    "libmicrohttpd12 (Debian: apt-get install libmicrohttpd12)", &err)) {
-        snprintf(mhd_load_error, sizeof mhd_load_error, "%s", err.msg);
-        return;
-    }
-    mhd_ready = true;
+    rp_dl_once_load(&mhd_lib, "libmicrohttpd", sonames, syms, sizeof syms / sizeof syms[0], &mhd,
+                    "libmicrohttpd12 (Debian: apt-get install libmicrohttpd12)");
 }
 
 /* ---- the server --------------------------------------------------------------- */
@@ -104,7 +97,7 @@ typedef struct req_ctx {
 
 const char *rp_http_request_header(const rp_http_request *req, const char *name)
 {
-    if (!req || !req->conn_ || !mhd_ready)
+    if (!req || !req->conn_ || !mhd_lib.ready)
         return NULL;
     return mhd.lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
 }
@@ -367,9 +360,8 @@ int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out,
     *out = NULL;
     if (!cfg || !cfg->route)
         return rp_error_set(err, RP_ERR_INVALID, "http server: no route callback");
-    pthread_once(&mhd_once, mhd_setup);
-    if (!mhd_ready)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", mhd_load_error);
+    if (rp_dl_once_run(&mhd_lib, mhd_setup, err) != 0)
+        return -1;
     struct addrinfo *ai = NULL;
     if (resolve(cfg->listen, &ai, err) < 0)
         return -1;

@@ -1,10 +1,6 @@
 /* SQLite, loaded on first use (see sqlite_api.h). */
 #include "stream/sqlite_api.h"
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
-
 #include "common/dl.h"
 
 rp_sqlite_api rp_sq;
@@ -16,9 +12,7 @@ rp_sqlite_api rp_sq;
 RP_SQLITE_FUNCS(RP_SQLITE_CHECK)
 #undef RP_SQLITE_CHECK
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool ready;
-static char load_error[RP_ERROR_MSG_MAX];
+static rp_dl_once lib = RP_DL_ONCE_INIT;
 
 static void load(void)
 {
@@ -28,19 +22,11 @@ static void load(void)
         RP_SQLITE_FUNCS(RP_SQLITE_SYM)
 #undef RP_SQLITE_SYM
     };
-    rp_error err;
-    if (!rp_dl_load("SQLite", sonames, syms, sizeof syms / sizeof syms[0], &rp_sq,
-                    "libsqlite3 (Debian: apt-get install libsqlite3-0)", &err)) {
-        snprintf(load_error, sizeof load_error, "%s", err.msg);
-        return;
-    }
-    ready = true; /* loaded for the life of the process */
+    rp_dl_once_load(&lib, "SQLite", sonames, syms, sizeof syms / sizeof syms[0], &rp_sq,
+                    "libsqlite3 (Debian: apt-get install libsqlite3-0)");
 }
 
 int rp_sqlite_load(rp_error *err)
 {
-    pthread_once(&once, load);
-    if (!ready)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s", load_error);
-    return 0;
+    return rp_dl_once_run(&lib, load, err);
 }

@@ -1,6 +1,7 @@
 /* Loading a library on first use (src/common/dl.c): the first soname that
  * loads is taken, every symbol lands in its slot, and a missing library or
- * symbol is refused with a message that names it and what to install. */
+ * symbol is refused with a message that names it and what to install; the
+ * once-per-process state runs a setup once and repeats its failure. */
 #include "common/dl.h"
 #include "testing.h"
 
@@ -58,10 +59,56 @@ TEST(missing_symbol)
     CHECK_STR(err.msg, "zlib (libz.so.1) lacks rp_no_such_function: install a current zlib1g");
 }
 
+/* rp_dl_once: the setup runs once however often the library is asked for;
+ * its failure is reported every time, with the same message. */
+static rp_dl_once good = RP_DL_ONCE_INIT, bad = RP_DL_ONCE_INIT, broken = RP_DL_ONCE_INIT;
+static zapi good_api, bad_api;
+static int good_runs, bad_runs, broken_runs;
+
+static void good_setup(void)
+{
+    static const char *const sonames[] = {"libz.so.1", NULL};
+    good_runs++;
+    rp_dl_once_load(&good, "zlib", sonames, zsyms, 2, &good_api, "zlib1g");
+}
+
+static void bad_setup(void)
+{
+    static const char *const sonames[] = {"libridepred-no-such-library.so.9", NULL};
+    bad_runs++;
+    rp_dl_once_load(&bad, "the frobnicator", sonames, zsyms, 2, &bad_api, "libfrob1");
+}
+
+static void broken_setup(void)
+{
+    static const char *const sonames[] = {"libz.so.1", NULL};
+    broken_runs++;
+    if (rp_dl_once_load(&broken, "zlib", sonames, zsyms, 2, &bad_api, "zlib1g"))
+        rp_dl_once_fail(&broken, "zlib initialisation failed: %d", 42);
+}
+
+TEST(once_per_process)
+{
+    rp_error err;
+    for (int i = 0; i < 3; i++) {
+        CHECK(rp_dl_once_run(&good, good_setup, &err) == 0);
+        CHECK(rp_dl_once_run(&bad, bad_setup, &err) == -1);
+        CHECK(err.code == RP_ERR_UNSUPPORTED);
+        CHECK(strstr(err.msg, "the frobnicator is not available (") == err.msg);
+        CHECK(rp_dl_once_run(&broken, broken_setup, &err) == -1);
+        CHECK_STR(err.msg, "zlib initialisation failed: 42");
+    }
+    CHECK(good_runs == 1 && bad_runs == 1 && broken_runs == 1);
+    CHECK(good.ready && good.handle != NULL && good_api.zlibVersion != NULL);
+    CHECK(!bad.ready && bad.handle == NULL);
+    CHECK(!broken.ready && broken.handle != NULL); /* loaded, kept, but not usable */
+}
+
 int main(void)
 {
     RUN(loads_the_first_that_exists);
     RUN(missing_library);
     RUN(missing_symbol);
+    RUN(once_per_process);
     return rp_t_done();
 }
