@@ -262,7 +262,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rp_buf_cleanup(&c->body);
     free(c);
     *con_cls = NULL;
-    atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
+    /* release: whoever sees the count drop also sees the budget returned */
+    atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_release);
 }
 
 /* Over the limit, a connection is accepted and closed at once, so that
@@ -427,7 +428,7 @@ unsigned rp_http_server_port(const rp_http_server *s)
 
 unsigned rp_http_server_in_flight(const rp_http_server *s)
 {
-    return s ? atomic_load_explicit(&((rp_http_server *)s)->in_flight, memory_order_relaxed) : 0;
+    return s ? atomic_load_explicit(&((rp_http_server *)s)->in_flight, memory_order_acquire) : 0;
 }
 
 unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms)
