@@ -271,14 +271,10 @@ static void keys_free(key_list *k)
 
 static int keys_add(key_list *k, char *key)
 {
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 16;
-        char **p = realloc(k->keys, cap * sizeof *p);
-        if (!p)
-            return -1;
-        k->keys = p;
-        k->cap = cap;
-    }
+    char **p = rp_array_grow(k->keys, k->n, &k->cap, sizeof *k->keys, 16);
+    if (!p)
+        return -1;
+    k->keys = p;
     k->keys[k->n++] = key;
     return 0;
 }

@@ -66,14 +66,10 @@ typedef struct files {
 
 static int files_add(files *f, const char *s)
 {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 4;
-        const char **v = realloc(f->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        f->v = v;
-        f->cap = cap;
-    }
+    const char **v = rp_array_grow(f->v, f->n, &f->cap, sizeof *f->v, 4);
+    if (!v)
+        return -1;
+    f->v = v;
     f->v[f->n++] = s;
     return 0;
 }

@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -82,4 +83,23 @@ int rp_buf_printf(rp_buf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
     return 0;
+}
+
+void *rp_array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first)
+{
+    if (n < *cap)
+        return items;
+    size_t ncap = *cap ? *cap : (first ? first : 1);
+    if (*cap) {
+        if (ncap > SIZE_MAX / 2)
+            return NULL;
+        ncap *= 2;
+    }
+    if (elem_size && ncap > SIZE_MAX / elem_size)
+        return NULL;
+    void *p = realloc(items, ncap * elem_size);
+    if (!p)
+        return NULL;
+    *cap = ncap;
+    return p;
 }

@@ -29,6 +29,17 @@ int rp_buf_grow(rp_buf *b, size_t extra);
 /* Hands the content to the caller (who frees it) and empties the buffer. */
 char *rp_buf_steal(rp_buf *b, size_t *len);
 
+/* Growing arrays of any element type: makes room for element n of an array
+ * of *cap elements of elem_size bytes.  While n < *cap nothing changes; at
+ * n == *cap the array is reallocated to twice *cap (first when *cap is 0).
+ * Returns the array, perhaps moved, with *cap updated; or NULL when the
+ * size would overflow or memory is short, items and *cap then unchanged
+ * (the caller still owns items).  Usage:
+ *     T *nv = rp_array_grow(v, n, &cap, sizeof *v, 16);
+ *     if (!nv) ...out of memory...;
+ *     v = nv;  v[n++] = ...; */
+void *rp_array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first);
+
 static inline int rp_buf_append(rp_buf *b, const void *p, size_t n)
 {
     if (b->cap - b->len <= n && rp_buf_grow(b, n) != 0)

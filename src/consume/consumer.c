@@ -171,16 +171,12 @@ static int on_record(void *ctx, const rp_stream_record *r)
 {
     shard_worker *w = ctx;
     size_t sl = strlen(r->sequence_number);
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        rec *nr = realloc(w->recs, nc * sizeof *nr);
-        if (!nr) {
-            w->oom = true;
-            return -1;
-        }
-        w->recs = nr;
-        w->cap = nc;
+    rec *nr = rp_array_grow(w->recs, w->n, &w->cap, sizeof *w->recs, 256);
+    if (!nr) {
+        w->oom = true;
+        return -1;
     }
+    w->recs = nr;
     size_t off = w->arena.len;
     rp_buf_append(&w->arena, r->sequence_number, sl + 1);
     rp_buf_append(&w->arena, r->partition_key, r->partition_key_len);

@@ -22,14 +22,10 @@ typedef struct vec {
 
 static int vec_push(vec *v, const void *x)
 {
-    if (v->len == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        void *p = realloc(v->data, cap * v->elem);
-        if (!p)
-            return -1;
-        v->data = p;
-        v->cap = cap;
-    }
+    void *p = rp_array_grow(v->data, v->len, &v->cap, v->elem, 64);
+    if (!p)
+        return -1;
+    v->data = p;
     memcpy((char *)v->data + v->len * v->elem, x, v->elem);
     v->len++;
     return 0;

@@ -58,27 +58,18 @@ static void xv_free(xv *v)
 static int arr_push_num(xv *a, double d)
 {
     if (a->type == XV_NUMS) {
-        if (a->n == a->cap) {
-            size_t cap = a->cap ? a->cap * 2 : 16;
-            double *p = realloc(a->nums, cap * sizeof *p);
-            if (!p)
-                return -1;
-            a->nums = p;
-            a->cap = cap;
-        }
+        double *p = rp_array_grow(a->nums, a->n, &a->cap, sizeof *a->nums, 16);
+        if (!p)
+            return -1;
+        a->nums = p;
         a->nums[a->n++] = d;
         return 0;
     }
     xv v = {.type = XV_NUM, .num = d};
-    size_t need = a->n + 1;
-    if (need > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        xv *p = realloc(a->items, cap * sizeof *p);
-        if (!p)
-            return -1;
-        a->items = p;
-        a->cap = cap;
-    }
+    xv *p = rp_array_grow(a->items, a->n, &a->cap, sizeof *a->items, 8);
+    if (!p)
+        return -1;
+    a->items = p;
     a->items[a->n++] = v;
     return 0;
 }

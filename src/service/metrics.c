@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/pyfloat.h"
 
 const double rp_metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
@@ -127,14 +128,10 @@ static entry *add(rp_metrics *m, kind k, const char *name, const char *help, con
 {
     if (!m || !valid_name(name) || (help && strchr(help, '\n')) || (labels && strchr(labels, '\n')))
         return NULL;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        entry **v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        m->v = v;
-        m->cap = cap;
-    }
+    entry **v = rp_array_grow(m->v, m->n, &m->cap, sizeof *m->v, 16);
+    if (!v)
+        return NULL;
+    m->v = v;
     entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;

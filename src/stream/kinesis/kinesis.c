@@ -692,14 +692,10 @@ static int cmp_info(const void *a, const void *b)
 
 static int push_info(rp_stream_info **arr, size_t *n, size_t *cap, rp_error *err)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        rp_stream_info *p = realloc(*arr, nc * sizeof *p);
-        if (!p)
-            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        *arr = p;
-        *cap = nc;
-    }
+    rp_stream_info *p = rp_array_grow(*arr, *n, cap, sizeof **arr, 16);
+    if (!p)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    *arr = p;
     memset(&(*arr)[*n], 0, sizeof **arr);
     (*n)++;
     return 0;
@@ -965,16 +961,12 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out,
                 while ((e = rp_json_element(&r)) == 1) {
                     if (rp_json_next(&r, &v) != 1)
                         goto json_fail;
-                    if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 8;
-                        rp_shard_info *p = realloc(arr, nc * sizeof *p);
-                        if (!p) {
-                            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-                            goto fail;
-                        }
-                        arr = p;
-                        cap = nc;
+                    rp_shard_info *p = rp_array_grow(arr, n, &cap, sizeof *arr, 8);
+                    if (!p) {
+                        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                        goto fail;
                     }
+                    arr = p;
                     if (v.type != RP_JSON_OBJECT || read_shard(&r, &arr[n]) != 0) {
                         if (r.failed)
                             goto json_fail;
@@ -1616,14 +1608,10 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_r
             while ((e = rp_json_element(&r)) == 1) {
                 if (rp_json_next(&r, &v) != 1)
                     return json_error(&r, op, err);
-                if (n == k->recs_cap) {
-                    size_t nc = k->recs_cap ? k->recs_cap * 2 : 256;
-                    raw_record *p = realloc(k->recs, nc * sizeof *p);
-                    if (!p)
-                        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-                    k->recs = p;
-                    k->recs_cap = nc;
-                }
+                raw_record *p = rp_array_grow(k->recs, n, &k->recs_cap, sizeof *k->recs, 256);
+                if (!p)
+                    return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                k->recs = p;
                 if (v.type != RP_JSON_OBJECT || read_record(&r, &k->recs[n]) != 0)
                     return r.failed ? json_error(&r, op, err)
                                     : bad_answer(err, op, "a record without Data, PartitionKey or SequenceNumber");

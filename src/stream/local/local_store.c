@@ -12,6 +12,7 @@
  * time is found by binary search over counters. */
 #include "stream/local/local_store.h"
 #include "aws/crypto.h"
+#include "common/buf.h"
 #include "common/file.h"
 #include "stream/reshard.h"
 #include "stream/sqlite_api.h"
@@ -392,6 +393,27 @@ static void tx_rollback(rp_local_store *s)
         rp_sq.step(s->st[ST_ROLLBACK]);
         rp_sq.reset(s->st[ST_ROLLBACK]);
     }
+}
+
+/* The two ends of an operation's transaction.  tx_finish commits the one
+ * the caller opened (*in_tx true) and clears *in_tx; tx_end, on every way
+ * out, rolls back a transaction still open and resets every statement
+ * (s may be NULL: nothing was opened). */
+static int tx_finish(rp_local_store *s, bool *in_tx, rp_error *err)
+{
+    if (tx_commit(s, err) != 0)
+        return -1;
+    *in_tx = false;
+    return 0;
+}
+
+static void tx_end(rp_local_store *s, bool in_tx)
+{
+    if (!s)
+        return;
+    if (in_tx)
+        tx_rollback(s);
+    reset_all(s);
 }
 
 static int prepare(rp_local_store *s, const char *sql, sqlite3_stmt **st, rp_error *err)
@@ -854,17 +876,12 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
         if (insert_shard(s, stream_id, i, -1, -1, lo, hi, now, &key, err) != 0)
             goto out;
     }
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     rc = 0;
 out:
     rp_sq.finalize(st);
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -931,16 +948,12 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
     rp_sq.bind_int64(st, 1, row.id);
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (nkeys == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            int64_t *nk = realloc(keys, ncap * sizeof *nk);
-            if (!nk) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            keys = nk;
-            cap = ncap;
+        int64_t *nk = rp_array_grow(keys, nkeys, &cap, sizeof *keys, 16);
+        if (!nk) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        keys = nk;
         keys[nkeys++] = rp_sq.column_int64(st, 0);
     }
     if (r != SQLITE_DONE) {
@@ -953,18 +966,13 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
     if (exec_bound_id(s, "DELETE FROM shards WHERE stream_id = ?1", row.id, err) != 0 ||
         exec_bound_id(s, "DELETE FROM streams WHERE id = ?1", row.id, err) != 0)
         goto out;
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     rc = 0;
 out:
     rp_sq.finalize(st);
     free(keys);
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -1003,16 +1011,12 @@ int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count
         goto out;
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 8;
-            rp_stream_info *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
+        rp_stream_info *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+        if (!nv) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        v = nv;
         fill_stream_info(st, &v[n++]);
     }
     if (r != SQLITE_DONE) {
@@ -1093,16 +1097,12 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
     rp_sq.bind_int64(st, 1, row.id);
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 8;
-            rp_shard_info *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
+        rp_shard_info *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+        if (!nv) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        v = nv;
         rp_shard_info *si = &v[n++];
         memset(si, 0, sizeof *si);
         int64_t idx = rp_sq.column_int64(st, 0);
@@ -1128,9 +1128,8 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
     }
     rp_sq.finalize(st);
     st = NULL;
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     *out = v;
     *count = n;
     v = NULL;
@@ -1138,11 +1137,7 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
 out:
     rp_sq.finalize(st);
     free(v);
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -1155,16 +1150,12 @@ static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count,
     rp_sq.bind_int64(st, 1, stream_id);
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (n == s->shards_cap) {
-            size_t ncap = s->shards_cap ? 2 * s->shards_cap : 16;
-            open_shard *nv = realloc(s->shards, ncap * sizeof *nv);
-            if (!nv) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            s->shards = nv;
-            s->shards_cap = ncap;
+        open_shard *nv = rp_array_grow(s->shards, n, &s->shards_cap, sizeof *s->shards, 16);
+        if (!nv) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        s->shards = nv;
         open_shard *sh = &s->shards[n++];
         sh->key = rp_sq.column_int64(st, 0);
         sh->idx = rp_sq.column_int64(st, 1);
@@ -1217,16 +1208,12 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     rp_sq.bind_int64(st, 1, stream_id);
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 16;
-            struct trim_shard *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
+        struct trim_shard *nv = rp_array_grow(v, n, &cap, sizeof *v, 16);
+        if (!nv) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        v = nv;
         v[n].key = rp_sq.column_int64(st, 0);
         v[n].last = rp_sq.column_int64(st, 1);
         v[n].closed = rp_sq.column_type(st, 2) != SQLITE_NULL;
@@ -1314,16 +1301,12 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
         goto out;
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 8;
-            void *nv = realloc(v, ncap * sizeof *v);
-            if (!nv) {
-                rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
-                goto out;
-            }
-            v = nv;
-            cap = ncap;
+        void *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+        if (!nv) {
+            rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
+            goto out;
         }
+        v = nv;
         v[n].id = rp_sq.column_int64(st, 0);
         v[n].retention = rp_sq.column_int64(st, 1);
         n++;
@@ -1342,18 +1325,13 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
     }
     rp_sq.finalize(st);
     st = NULL;
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     rc = 0;
 out:
     rp_sq.finalize(st);
     free(v);
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -1544,16 +1522,11 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_ent
             (complete && set_trimmed(s, row.id, now, &e) != 0))
             goto out;
     }
-    if (tx_commit(s, &e) != 0)
+    if (tx_finish(s, &in_tx, &e) != 0)
         goto out;
-    in_tx = false;
     rc = 0;
 out:
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     if (rc != 0) {
         if (results) {
             /* The message starts with the Kinesis error name when there is one. */
@@ -1744,18 +1717,13 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         break;
     }
     }
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     if (iter_encode(s, key, pos, now, iter, err) != 0)
         goto out;
     rc = 0;
 out:
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -1864,9 +1832,8 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         }
         rp_sq.reset(st);
     }
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     if (millis_behind_latest)
         *millis_behind_latest = next > last || count == 0 ? 0 : now - last_arrival;
     if (closed && next > ending)
@@ -1875,11 +1842,7 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         goto out;
     rc = 0;
 out:
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
 
@@ -2000,17 +1963,12 @@ int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t 
     }
     rp_sq.finalize(st);
     st = NULL;
-    if (tx_commit(s, err) != 0)
+    if (tx_finish(s, &in_tx, err) != 0)
         goto out;
-    in_tx = false;
     rc = 0;
 out:
     rp_sq.finalize(st);
     free(opened);
-    if (s) {
-        if (in_tx)
-            tx_rollback(s);
-        reset_all(s);
-    }
+    tx_end(s, in_tx);
     return rc;
 }
