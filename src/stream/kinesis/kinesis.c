@@ -716,6 +716,24 @@ static rp_stream_info *find_or_add(rp_stream_info **arr, size_t *n, size_t *cap,
     return in;
 }
 
+/* A NextToken's value into *token, malloc'd (NULL when empty); a token
+ * already there (a key given twice) is replaced, not leaked. */
+static int take_token(const rp_json_value *v, char **token, rp_error *err)
+{
+    free(*token);
+    *token = NULL;
+    char *t = malloc(v->len + 1);
+    if (!t)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    size_t tl = rp_json_str_decode(v, t);
+    t[tl] = '\0';
+    if (tl)
+        *token = t;
+    else
+        free(t);
+    return 0;
+}
+
 int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, rp_error *err)
 {
     static const char op[] = "ListStreams";
@@ -813,17 +831,8 @@ int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, 
             } else if (rp_json_str_eq(&key, "HasMoreStreams", 14)) {
                 more = v.type == RP_JSON_TRUE;
             } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
-                token = malloc(v.len + 1);
-                if (!token) {
-                    rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                if (take_token(&v, &token, err) != 0)
                     goto fail;
-                }
-                size_t tl = rp_json_str_decode(&v, token);
-                token[tl] = '\0';
-                if (!tl) {
-                    free(token);
-                    token = NULL;
-                }
             } else if (skip_value(&r, &v) != 0) {
                 goto json_fail;
             }
@@ -977,13 +986,9 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out,
                 }
                 if (e < 0)
                     goto json_fail;
-            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING && v.len) {
-                token = malloc(v.len + 1);
-                if (!token) {
-                    rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
+                if (take_token(&v, &token, err) != 0)
                     goto fail;
-                }
-                token[rp_json_str_decode(&v, token)] = '\0';
             } else if (skip_value(&r, &v) != 0) {
                 goto json_fail;
             }
