@@ -10,35 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
+#include "common/file.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 int main(int argc, char **argv)
 {
@@ -58,11 +34,12 @@ int main(int argc, char **argv)
     char **ev = calloc((size_t)n, sizeof *ev);
     size_t *len = calloc((size_t)n, sizeof *len);
     for (int i = 0; i < n; i++) {
-        ev[i] = slurp(argv[3 + i], &len[i]);
-        if (!ev[i]) {
-            fprintf(stderr, "bench_handler: cannot read %s\n", argv[3 + i]);
+        unsigned char *data;
+        if (rp_file_read(argv[3 + i], (size_t)64 << 20, &data, &len[i], &err) != 0) {
+            fprintf(stderr, "bench_handler: %s\n", err.msg);
             return 1;
         }
+        ev[i] = (char *)data;
     }
     rp_handler *h = rp_handler_new(m, NULL, &err);
     if (!h) {
@@ -79,7 +56,7 @@ int main(int argc, char **argv)
         }
     }
     unsigned long long records = 0, events = 0, bytes = 0;
-    double t0 = now(), t;
+    double t0 = bench_now(), t;
     long passes = seconds < 0 ? (long)-seconds : -1;
     do {
         for (int i = 0; i < n; i++) {
@@ -88,7 +65,7 @@ int main(int argc, char **argv)
             bytes += len[i];
             events++;
         }
-        t = now();
+        t = bench_now();
     } while (passes < 0 ? t - t0 < seconds : --passes > 0);
     double dt = t - t0;
     printf("{\"what\": \"handler\", \"records_per_s\": %.0f, \"events_per_s\": %.0f, \"ns_per_record\": %.1f, \"mb_per_s\": %.1f, \"records\": %llu}\n",

@@ -50,54 +50,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+#include "common/file.h"
+#include "common/iov.h"
+#include "event/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
 
 #define MAX_REPS 50
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_self(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -166,12 +130,12 @@ static int handler_us(const char *model, const char *event, size_t len, double *
     *best = 1e9;
     for (int rep = 0; rep < 3; rep++) {
         long calls = 0;
-        double c0 = cpu_self(), c;
+        double c0 = bench_cpu(), c;
         do {
             for (int i = 0; i < 1000; i++)
                 rp_handler_invoke(h, event, len, &res);
             calls += 1000;
-            c = cpu_self();
+            c = bench_cpu();
         } while (c - c0 < 0.5);
         double us = (c - c0) * 1e6 / (double)calls;
         if (us < *best)
@@ -242,18 +206,7 @@ static int send_all(int fd, struct iovec *iov, int n)
             return -1;
         }
         left -= (size_t)w;
-        size_t k = (size_t)w;
-        while (k && msg.msg_iovlen) {
-            if (k >= msg.msg_iov[0].iov_len) {
-                k -= msg.msg_iov[0].iov_len;
-                msg.msg_iov++;
-                msg.msg_iovlen--;
-            } else {
-                msg.msg_iov[0].iov_base = (char *)msg.msg_iov[0].iov_base + k;
-                msg.msg_iov[0].iov_len -= k;
-                k = 0;
-            }
-        }
+        rp_iov_advance(&msg, (size_t)w);
     }
     return 0;
 }
@@ -326,7 +279,7 @@ static int one_run(const char *bin, const char *model, const char *event, size_t
         if (!strncmp(c->buf, "GET /2018-06-01/runtime/invocation/next ", 40)) {
             if (served == warm) {
                 ns0 = process_cpu_ns(pid);
-                t0 = mono();
+                t0 = bench_now();
             }
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
@@ -353,7 +306,7 @@ static int one_run(const char *bin, const char *model, const char *event, size_t
             is_resp ? responses++ : errors++;
             if (responses + errors == n) {
                 ns1 = process_cpu_ns(pid);
-                t1 = mono();
+                t1 = bench_now();
             }
             consume(c, (size_t)h + body_len);
             struct iovec iov[1] = {{(void *)ok, sizeof ok - 1}};
@@ -440,11 +393,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rp_log_configure(RP_LOG_ERROR, RP_LOG_TEXT);
     size_t len;
-    char *event = slurp(pos[2], &len);
-    if (!event) {
-        fprintf(stderr, "bench_lambda: cannot read %s\n", pos[2]);
+    unsigned char *data;
+    rp_error err;
+    if (rp_file_read(pos[2], RP_EVENT_MAX_BYTES, &data, &len, &err) != 0) {
+        fprintf(stderr, "bench_lambda: %s\n", err.msg);
         return 1;
     }
+    const char *event = (const char *)data;
     pin(cpu);
     double hus;
     if (handler_us(pos[1], event, len, &hus) < 0)
@@ -479,6 +434,6 @@ int main(int argc, char **argv)
            "\"handler_us\": %.2f, \"handler_emf_us_median\": %.1f, "
            "\"loop_us_best\": %.2f, \"loop_us_median\": %.2f}\n",
            n, reps, len, best_rate, med_rate, best_cpu, med_cpu, med_user, hus, med_emf, best_cpu - hus, med_over);
-    free(event);
+    free(data);
     return 0;
 }

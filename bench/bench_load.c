@@ -5,23 +5,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "bench.h"
 
 #include "ridepred/log.h"
 #include "ridepred/model.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -37,15 +25,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++) {
         rp_model *m = NULL;
         rp_error err;
-        double t0 = now_ms();
+        double t0 = bench_now() * 1e3;
         if (rp_model_load(argv[1], NULL, &m, &err) < 0) {
             fprintf(stderr, "bench_load: %s\n", err.msg);
             return 1;
         }
-        t[i] = now_ms() - t0;
+        t[i] = bench_now() * 1e3 - t0;
         rp_model_release(m);
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
     printf("{\"what\": \"load\", \"model\": \"%s\", \"best_ms\": %.2f, \"median_ms\": %.2f, \"runs\": %d}\n", argv[1], t[0],
            t[runs / 2], runs);
     free(t);

@@ -6,22 +6,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "bench.h"
 
 #include "data/trips.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -37,17 +25,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++) {
         rp_trips trips;
         rp_error err;
-        double t0 = now_ms();
+        double t0 = bench_now() * 1e3;
         if (rp_trips_read(argv[1], 0, &trips, &err) < 0) {
             fprintf(stderr, "bench_parquet: %s\n", err.msg);
             free(t);
             return 1;
         }
-        t[i] = now_ms() - t0;
+        t[i] = bench_now() * 1e3 - t0;
         rows = trips.n;
         rp_trips_free(&trips);
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp);
+    qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
     printf("{\"what\": \"trips_read\", \"file\": \"%s\", \"rows\": %zu, \"best_ms\": %.2f, \"median_ms\": %.2f, "
            "\"runs\": %d}\n",
            argv[1], rows, t[0], t[runs / 2], runs);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/iov.h"
 #include "ridepred/log.h"
 
 #ifndef RIDEPRED_VERSION
@@ -987,23 +988,7 @@ static int send_all(rp_rapi *c, const char *head, size_t head_len, const void *b
             return -1;
         }
         left -= (size_t)n;
-        size_t k = (size_t)n;
-        while (k && msg.msg_iovlen) {
-            if (k >= msg.msg_iov[0].iov_len) {
-                k -= msg.msg_iov[0].iov_len;
-                msg.msg_iov++;
-                msg.msg_iovlen--;
-            } else {
-                msg.msg_iov[0].iov_base = (char *)msg.msg_iov[0].iov_base + k;
-                msg.msg_iov[0].iov_len -= k;
-                k = 0;
-            }
-        }
-        /* Skip empty iovecs left at the front. */
-        while (msg.msg_iovlen && !msg.msg_iov[0].iov_len) {
-            msg.msg_iov++;
-            msg.msg_iovlen--;
-        }
+        rp_iov_advance(&msg, (size_t)n);
     }
     return 0;
 }
