@@ -420,6 +420,19 @@ static const char *item_reason(shard_worker *w, size_t i)
     return "the handler refused the record (bad base64, UTF-8, JSON or ride fields; its log says which)";
 }
 
+/* A dead letter's first fields: {"stream": ..., "shard": "...",
+ * "sequenceNumber": "..." (the object left open). */
+static void dead_letter_head(rp_buf *d, const shard_worker *w, size_t i)
+{
+    rp_buf_lit(d, "{\"stream\": ");
+    rp_pyjson_utf8(d, w->c->source, strlen(w->c->source));
+    rp_buf_lit(d, ", \"shard\": \"");
+    rp_buf_puts(d, w->row.shard_id);
+    rp_buf_lit(d, "\", \"sequenceNumber\": \"");
+    rp_buf_append(d, rec_seq(w, i), w->recs[i].seq_len);
+    rp_buf_putc(d, '"');
+}
+
 /* Sends the records of [lo, hi) marked in sel (all when sel is NULL) to the
  * dead-letter stream, or logs and discards them without one.  Returns 0,
  * or 1 when the worker must stop before they are all stored. */
@@ -462,13 +475,8 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, c
         const char *why = fn_reason ? fn_reason : item_reason(w, i);
         rp_buf *d = &docs[j];
         rp_buf_init(d, RP_STREAM_RECORD_MAX * 2);
-        rp_buf_lit(d, "{\"stream\": ");
-        rp_pyjson_utf8(d, c->source, strlen(c->source));
-        rp_buf_lit(d, ", \"shard\": \"");
-        rp_buf_puts(d, w->row.shard_id);
-        rp_buf_lit(d, "\", \"sequenceNumber\": \"");
-        rp_buf_append(d, rec_seq(w, i), r->seq_len);
-        rp_buf_lit(d, "\", \"partitionKey\": ");
+        dead_letter_head(d, w, i);
+        rp_buf_lit(d, ", \"partitionKey\": ");
         rp_pyjson_utf8(d, rec_pk(w, i), r->pk_len);
         snprintf(ts, sizeof ts, ", \"approximateArrivalTimestamp\": %lld.%03lld",
                  (long long)(r->arrival_ms / 1000), (long long)(r->arrival_ms % 1000));
@@ -491,13 +499,8 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, c
          * limit, the dead letter keeps the metadata and says so. */
         if (d->len + r->pk_len > RP_STREAM_RECORD_MAX) {
             rp_buf_reset(d);
-            rp_buf_lit(d, "{\"stream\": ");
-            rp_pyjson_utf8(d, c->source, strlen(c->source));
-            rp_buf_lit(d, ", \"shard\": \"");
-            rp_buf_puts(d, w->row.shard_id);
-            rp_buf_lit(d, "\", \"sequenceNumber\": \"");
-            rp_buf_append(d, rec_seq(w, i), r->seq_len);
-            rp_buf_lit(d, "\", \"attempts\": ");
+            dead_letter_head(d, w, i);
+            rp_buf_lit(d, ", \"attempts\": ");
             rp_buf_puts(d, att);
             rp_buf_lit(d, ", \"reason\": ");
             rp_pyjson_utf8(d, why, strlen(why));
