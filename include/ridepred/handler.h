@@ -29,9 +29,17 @@ typedef struct rp_handler rp_handler;
 typedef int (*rp_publish_fn)(void *ctx, const rp_put_entry *entries, size_t n,
                              rp_put_result *results, rp_error *err);
 
+/* The longest version the handler reports, in bytes.  A longer one (from
+ * the model, MODEL_VERSION or RUN_ID) is refused by rp_handler_new, never
+ * cut: every prediction carries it. */
+#define RP_HANDLER_VERSION_MAX 1024
+
 typedef struct rp_handler_config {
-    /* The "version" reported.  NULL: rp_handler_version() of the model. */
+    /* The "version" reported, version_len bytes (0: up to its NUL; it may
+     * hold NUL bytes when version_len says so).  NULL: rp_handler_version()
+     * of the model. */
     const char *version;
+    size_t version_len;
     /* Log every failed record (default true). */
     bool log_failures;
     /* Where predictions of Kinesis events go; NULL: nowhere (TEST_RUN).
@@ -41,12 +49,15 @@ typedef struct rp_handler_config {
 } rp_handler_config;
 
 /* The version SPEC §2 reports: MODEL_VERSION if set (non-empty), else
- * RUN_ID, else the model's own version, else "unknown".  The returned
- * pointer is to the environment or a static string; for the model's
- * version, a copy is written to buf (size cap). */
-const char *rp_handler_version(const rp_model *m, char *buf, size_t cap);
+ * RUN_ID, else the model's own version, else "unknown".  Returns a pointer
+ * into the environment, into m (valid while m is), or to a static string,
+ * and its length in *len (a model's version is not NUL-terminated and may
+ * hold NUL bytes). */
+const char *rp_handler_version(const rp_model *m, size_t *len);
 
-/* Creates a handler; it takes its own reference to m. */
+/* Creates a handler; it takes its own reference to m.  Returns NULL with
+ * err set when out of memory or when the version is longer than
+ * RP_HANDLER_VERSION_MAX. */
 rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *err);
 void rp_handler_free(rp_handler *h);
 
@@ -66,8 +77,38 @@ typedef struct rp_invoke_result {
 } rp_invoke_result;
 
 /* Runs the handler on one event.  Always produces a body; returns 0, or -1
- * only when not even an error body could be built (out of memory). */
+ * only when not even an error body could be built (out of memory).  With a
+ * publish function, the predictions are published after the whole event
+ * was scanned, in record order, before the body is written: a record
+ * whose prediction the stream did not take is in batchItemFailures. */
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res);
+
+/* What became of one record of a Kinesis event. */
+typedef enum rp_record_status {
+    RP_RECORD_SERVED = 0,     /* predicted (and published, when the handler publishes) */
+    RP_RECORD_REFUSED = 1,    /* the record's fault: bad base64, UTF-8, JSON or fields, or a
+                               * limit (SPEC §3); the same record is refused again */
+    RP_RECORD_UNPUBLISHED = 2 /* predicted, but the output stream did not take it: not the
+                               * record's fault */
+} rp_record_status;
+
+typedef struct rp_record_outcome {
+    rp_record_status status;
+    rp_code code;                /* RP_OK when served */
+    const char *reason;          /* NULL when served; else why, NUL-terminated */
+    /* The prediction record (SPEC §2: json.dumps of the prediction event)
+     * and its partition key str(ride_id); NULL/0 when refused. */
+    const char *prediction;
+    size_t prediction_len;
+    const char *partition_key;
+    size_t partition_key_len;
+} rp_record_outcome;
+
+/* The outcome of every record of the last rp_handler_invoke, in record
+ * order (*n of them: none after a direct event or a function error).  The
+ * array and the strings it points to are owned by the handler and valid
+ * until its next call.  Returns NULL (with *n = 0) when out of memory. */
+const rp_record_outcome *rp_handler_outcomes(rp_handler *h, size_t *n);
 
 #ifdef __cplusplus
 }

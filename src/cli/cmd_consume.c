@@ -39,8 +39,13 @@ static const char help[] =
     "  --starting-position P trim-horizon (default), latest, or time:ISO8601, for\n"
     "                        shards the group has no checkpoint for yet (children\n"
     "                        of resharding found later start at trim-horizon)\n"
-    "  --max-retries N       retries of a failing batch before its failed records go\n"
-    "                        to the dead-letter stream (default 3; -1: forever)\n"
+    "  --max-retries N       retries of records the handler refuses (bad data) before\n"
+    "                        they go to the dead-letter stream (default 3; -1:\n"
+    "                        forever).  An unavailable output, dead-letter or source\n"
+    "                        stream is never the records' fault: the shard waits and\n"
+    "                        retries for as long as it takes, nothing is dropped\n"
+    "  --max-record-age S    drop records older than S seconds (1..604800), each\n"
+    "                        logged and counted (default -1: never)\n"
     "  --bisect-on-error     split a batch that fails as a whole in two and retry the\n"
     "                        halves separately\n"
     "  --dead-letter STREAM  where records go after their retries, one JSON record\n"
@@ -106,6 +111,7 @@ int rp_cmd_consume(int argc, char **argv)
         {"batch-window-ms", required_argument, NULL, 'w'},
         {"starting-position", required_argument, NULL, 's'},
         {"max-retries", required_argument, NULL, 'R'},
+        {"max-record-age", required_argument, NULL, 'A'},
         {"bisect-on-error", no_argument, NULL, 'B'},
         {"dead-letter", required_argument, NULL, 'D'},
         {"group", required_argument, NULL, 'g'},
@@ -118,7 +124,8 @@ int rp_cmd_consume(int argc, char **argv)
         RP_FUNCTION_MODEL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_ITER_TRIM_HORIZON, .max_retries = 3};
+    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_ITER_TRIM_HORIZON, .max_retries = 3,
+                             .max_record_age_s = -1};
     rp_cli_function_opts fo = {0};
     long v;
     int c;
@@ -150,6 +157,16 @@ int rp_cmd_consume(int argc, char **argv)
             if (parse_u32("--max-retries", optarg, -1, RP_CONSUME_RETRIES_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
             cc.max_retries = (int32_t)v;
+            break;
+        case 'A':
+            if (parse_u32("--max-record-age", optarg, -1, RP_CONSUME_RECORD_AGE_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            if (v == 0) {
+                fprintf(stderr, "ridepred consume: --max-record-age must be -1 (never) or 1 to %d seconds\n",
+                        RP_CONSUME_RECORD_AGE_MAX);
+                return RP_EXIT_USAGE;
+            }
+            cc.max_record_age_s = (int32_t)v;
             break;
         case 'B': cc.bisect_on_error = true; break;
         case 'D': cc.dead_letter = optarg; break;

@@ -160,7 +160,7 @@ int rp_cmd_lambda(int argc, char **argv)
         goto out;
     }
     if (rp_log_enabled(RP_LOG_INFO))
-        rp_log(RP_LOG_INFO, "runtime ready", "version", rp_function_version(fn), "publishes",
+        rp_log(RP_LOG_INFO, "runtime ready", "version", rp_function_version(fn, NULL), "publishes",
                rp_function_publishes(fn) ? rp_function_predictions_stream(fn) : "nothing (TEST_RUN)",
                (const char *)NULL);
     if (rp_lambda_run(l, fn, &err) < 0) {

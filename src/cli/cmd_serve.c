@@ -145,7 +145,7 @@ int rp_cmd_serve(int argc, char **argv)
     snprintf(port, sizeof port, "%u", rp_serve_port(srv));
     const char *stream = rp_function_predictions_stream(fn);
     rp_log(RP_LOG_INFO, "serving", "listen", cfg.listen ? cfg.listen : "127.0.0.1:8080", "port", port,
-           "version", rp_function_version(fn), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
+           "version", rp_function_version(fn, NULL), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {

@@ -49,8 +49,9 @@ typedef struct shard_worker shard_worker;
 /* Counters, in the metrics registry (rendered by --metrics-listen). */
 typedef struct stats {
     rp_counter *records_read, *records_handled, *published, *batches, *invocations, *item_failures,
-        *function_errors, *retries, *dead_lettered, *discarded, *checkpoints, *leases_lost;
-    rp_gauge *behind, *shards_held, *workers_live;
+        *function_errors, *retries, *dead_lettered, *discarded, *expired, *stall_retries, *checkpoints,
+        *leases_lost;
+    rp_gauge *behind, *iterator_age, *shards_held, *shards_stalled, *workers_live;
     rp_histogram *invoke_seconds;
 } stats;
 
@@ -80,12 +81,18 @@ struct shard_worker {
     rp_ckpt_shard row;
     pthread_t thread;
     atomic_bool done, lost, release;
-    atomic_llong behind_ms;
+    /* Read by the coordinator for the gauges. */
+    atomic_llong behind_ms;      /* MillisBehindLatest of the last read that worked */
+    atomic_llong read_ok_ms;     /* when that read was (monotonic ms) */
+    atomic_bool read_failing;    /* reads fail since then */
+    atomic_llong oldest_ms;      /* arrival (epoch ms) of the oldest record not checkpointed; 0: none */
+    atomic_bool stalled;         /* waiting for the infrastructure (streams, store) to come back */
     /* Thread-owned state. */
-    rp_streams *in, *dl;
-    rp_worker *fn;
-    rp_handler *probe;  /* the handler without publishing: why did a record fail? */
+    rp_streams *in, *dl, *out;
+    const char *out_name;        /* the predictions stream's name, owned by the function */
+    rp_handler *h;               /* publishes nothing: the worker publishes (publish_until_stored) */
     rp_ckpt *ckpt;
+    uint64_t rng;                /* backoff jitter */
     char iter[RP_STREAM_ITER_MAX];
     char read_seq[RP_STREAM_SEQ_MAX]; /* the last record read into the arena */
     rp_buf arena;
@@ -93,7 +100,9 @@ struct shard_worker {
     size_t n, cap;
     bool oom;
     rp_buf event;
-    bool *failed;       /* per record of the batch: named in batchItemFailures */
+    size_t *todo;       /* outcomes still to publish (publish_until_stored) */
+    rp_put_entry put[RP_STREAM_PUT_BATCH_MAX];
+    rp_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -128,12 +137,53 @@ static bool nap(const shard_worker *w, int64_t ms)
     }
 }
 
-static int64_t backoff_ms(int attempt)
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Capped exponential backoff with "equal jitter": for attempt n, half of
+ * min(cap, base * 2^(n-1)) plus a random part of the other half, so that
+ * workers stalled by one outage do not come back in step. */
+static int64_t backoff_ms(shard_worker *w, int attempt)
 {
     int64_t ms = BACKOFF_BASE_MS;
     for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
         ms *= 2;
-    return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    w->rng ^= w->rng << 13; /* xorshift64 */
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    return ms / 2 + (int64_t)(w->rng % (uint64_t)(ms / 2 + 1));
+}
+
+/* An infrastructure failure: the shard stalls (gauge), one log line per
+ * backoff step says why, and the worker waits.  Returns true when it must
+ * stop instead (then nothing past the failure is checkpointed). */
+static bool stall(shard_worker *w, int attempt, const char *what, const char *error)
+{
+    int64_t ms = backoff_ms(w, attempt);
+    atomic_store(&w->stalled, true);
+    rp_counter_add(w->c->st.stall_retries, 1);
+    char att[16], wait[24];
+    snprintf(att, sizeof att, "%d", attempt);
+    snprintf(wait, sizeof wait, "%lld", (long long)ms);
+    rp_log(RP_LOG_WARN, what, "shard", w->row.shard_id, "error", error, "attempt", att, "retry_in_ms", wait,
+           NULL);
+    return nap(w, ms);
+}
+
+static void unstall(shard_worker *w, int attempts, const char *what)
+{
+    atomic_store(&w->stalled, false);
+    if (attempts > 0) {
+        char att[16];
+        snprintf(att, sizeof att, "%d", attempts);
+        rp_log(RP_LOG_INFO, what, "shard", w->row.shard_id, "failed_attempts", att, NULL);
+    }
 }
 
 static const char *rec_seq(const shard_worker *w, size_t i)
@@ -150,14 +200,6 @@ static const unsigned char *rec_data(const shard_worker *w, size_t i)
 {
     return (const unsigned char *)w->arena.data + w->recs[i].off + w->recs[i].seq_len + 1 +
            w->recs[i].pk_len + 1;
-}
-
-/* Sequence numbers are decimal strings: shorter is smaller. */
-static int seq_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    if (al != bl)
-        return al < bl ? -1 : 1;
-    return memcmp(a, b, al);
 }
 
 static void u64s(char *buf, size_t cap, uint64_t v)
@@ -292,64 +334,6 @@ static int build_event(shard_worker *w, rp_buf *b, size_t lo, size_t hi)
     return b->failed ? -1 : 0;
 }
 
-/* Marks the records of [lo, hi) named in the response's batchItemFailures.
- * The key appears once, last, outside any string (a quote inside a string
- * is escaped), so its last occurrence is the one.  Returns the lowest
- * failed index, or hi when none could be matched (then the caller treats
- * the batch as failed). */
-static size_t mark_failures(shard_worker *w, const char *body, size_t len, size_t lo, size_t hi)
-{
-    static const char key[] = "\"batchItemFailures\": [";
-    const char *p = NULL;
-    for (size_t i = len >= sizeof key - 1 ? len - (sizeof key - 1) + 1 : 0; i-- > 0;)
-        if (body[i] == '"' && !memcmp(body + i, key, sizeof key - 1)) {
-            p = body + i;
-            break;
-        }
-    memset(w->failed + lo, 0, (hi - lo) * sizeof *w->failed);
-    if (!p)
-        return hi;
-    p += sizeof key - 2; /* at '[' */
-    rp_json_reader r;
-    rp_json_value v, k;
-    rp_json_init(&r, p, len - (size_t)(p - body), 8);
-    size_t min = hi;
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
-        return hi;
-    while (rp_json_element(&r) == 1) {
-        if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
-            return min;
-        int rc;
-        while ((rc = rp_json_member(&r, &k)) == 1) {
-            if (rp_json_next(&r, &v) != 1)
-                return min;
-            if (rp_json_str_eq(&k, "itemIdentifier", 14) && v.type == RP_JSON_STRING && !v.escaped) {
-                /* Binary search: the batch is in sequence order. */
-                size_t a = lo, z = hi;
-                while (a < z) {
-                    size_t m = a + (z - a) / 2;
-                    int cmp = seq_cmp(rec_seq(w, m), w->recs[m].seq_len, v.ptr, v.len);
-                    if (cmp == 0) {
-                        w->failed[m] = true;
-                        if (m < min)
-                            min = m;
-                        break;
-                    }
-                    if (cmp < 0)
-                        a = m + 1;
-                    else
-                        z = m;
-                }
-            } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0) {
-                return min;
-            }
-        }
-        if (rc < 0)
-            return min;
-    }
-    return min;
-}
-
 /* The errorMessage of a function error body, into out. */
 static void error_message(const char *body, size_t len, char *out, size_t cap)
 {
@@ -388,6 +372,8 @@ static int commit(shard_worker *w, const char *seq, bool ended)
         int r = rp_ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
         if (r == 0) {
             rp_counter_add(c->st.checkpoints, 1);
+            if (attempt > 1)
+                unstall(w, attempt - 1, "checkpoint written again; the shard goes on");
             return 0;
         }
         if (r == 1) {
@@ -397,27 +383,12 @@ static int commit(shard_worker *w, const char *seq, bool ended)
                    "shard", w->row.shard_id, NULL);
             return 1;
         }
-        rp_log(RP_LOG_WARN, "cannot write the checkpoint; retrying", "shard", w->row.shard_id, "error",
-               err.msg, NULL);
-        if (nap(w, backoff_ms(attempt)) && !atomic_load(&w->release) && !atomic_load(&w->c->stop))
+        bool must_stop = stall(w, attempt, "cannot write the checkpoint; the shard waits and retries", err.msg);
+        if (must_stop && !atomic_load(&w->release) && !atomic_load(&w->c->stop))
             return 1;
         if (atomic_load(&w->c->stop) && attempt >= 3)
             return 1;
     }
-}
-
-/* Why the record at i failed: the handler refuses it, or its prediction
- * was not published. */
-static const char *item_reason(shard_worker *w, size_t i)
-{
-    rp_buf *b = &w->event;
-    if (build_event(w, b, i, i + 1) == 0) {
-        rp_invoke_result res;
-        if (rp_handler_invoke(w->probe, b->data, b->len, &res) == 0 && res.status == RP_INVOKE_OK &&
-            res.failed == 0)
-            return "the prediction could not be published to the output stream";
-    }
-    return "the handler refused the record (bad base64, UTF-8, JSON or ride fields; its log says which)";
 }
 
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
@@ -433,16 +404,36 @@ static void dead_letter_head(rp_buf *d, const shard_worker *w, size_t i)
     rp_buf_putc(d, '"');
 }
 
-/* Sends the records of [lo, hi) marked in sel (all when sel is NULL) to the
- * dead-letter stream, or logs and discards them without one.  Returns 0,
- * or 1 when the worker must stop before they are all stored. */
-static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, const char *fn_reason,
+/* Whether record i of [lo, hi) goes to the dead letters: every record
+ * when the function failed as a whole (o NULL), else the ones the handler
+ * refused (o[i - lo]). */
+static bool refused(const rp_record_outcome *o, size_t lo, size_t i)
+{
+    return !o || o[i - lo].status == RP_RECORD_REFUSED;
+}
+
+/* Why record i failed, for its log line and dead letter. */
+static const char *failure_reason(const rp_record_outcome *o, size_t lo, size_t i, const char *fn_reason,
+                                  char *buf, size_t cap)
+{
+    if (!o)
+        return fn_reason;
+    snprintf(buf, cap, "the handler refused the record: %s", o[i - lo].reason ? o[i - lo].reason : "");
+    return buf;
+}
+
+/* Sends the failed records of [lo, hi) (see refused) to the dead-letter
+ * stream, or logs and discards them without one.  The dead-letter stream
+ * is retried until it takes them.  Returns 0, or 1 when the worker must
+ * stop before they are all stored. */
+static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_outcome *o, const char *fn_reason,
                        int attempts)
 {
     rp_consumer *c = w->c;
     size_t n = 0;
+    char whybuf[RP_ERROR_MSG_MAX + 64];
     for (size_t i = lo; i < hi; i++)
-        if (!sel || sel[i])
+        if (refused(o, lo, i))
             n++;
     if (!n)
         return 0;
@@ -450,9 +441,9 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, c
     snprintf(att, sizeof att, "%d", attempts);
     if (!w->dl) {
         for (size_t i = lo; i < hi; i++) {
-            if (sel && !sel[i])
+            if (!refused(o, lo, i))
                 continue;
-            const char *why = fn_reason ? fn_reason : item_reason(w, i);
+            const char *why = failure_reason(o, lo, i, fn_reason, whybuf, sizeof whybuf);
             rp_log(RP_LOG_ERROR, "record discarded after its retries (no --dead-letter stream)", "shard",
                    w->row.shard_id, "sequence_number", rec_seq(w, i), "attempts", att, "reason", why, NULL);
             rp_counter_add(c->st.discarded, 1);
@@ -469,10 +460,10 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, c
     size_t j = 0;
     char ts[64];
     for (size_t i = lo; i < hi; i++) {
-        if (sel && !sel[i])
+        if (!refused(o, lo, i))
             continue;
         const rec *r = &w->recs[i];
-        const char *why = fn_reason ? fn_reason : item_reason(w, i);
+        const char *why = failure_reason(o, lo, i, fn_reason, whybuf, sizeof whybuf);
         rp_buf *d = &docs[j];
         rp_buf_init(d, RP_STREAM_RECORD_MAX * 2);
         dead_letter_head(d, w, i);
@@ -537,18 +528,17 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const bool *sel, c
             }
         }
         if (!left) {
+            unstall(w, attempt - 1, "the dead-letter stream took the records; the shard goes on");
             rc = 0;
             break;
         }
-        rp_log(RP_LOG_WARN, "dead-letter stream refused records; retrying", "stream", c->cfg.dead_letter,
-               "error", res[0].error_code, NULL);
+        char why[400];
         for (size_t x = 0; x < n; x++)
             if (!done[x]) {
-                rp_log(RP_LOG_WARN, "dead-letter stream refused a record; retrying", "stream",
-                       c->cfg.dead_letter, "error", res[x].error_code, "message", res[x].error_message, NULL);
+                snprintf(why, sizeof why, "%s: %s", res[x].error_code, res[x].error_message);
                 break;
             }
-        if (nap(w, backoff_ms(attempt)))
+        if (stall(w, attempt, "the dead-letter stream did not take records; the shard waits and retries", why))
             break;
     }
 out:
@@ -574,83 +564,213 @@ static bool exhausted(const rp_consumer *c, int attempts)
     return c->cfg.max_retries >= 0 && attempts > c->cfg.max_retries;
 }
 
-/* Retries are exhausted for [s->lo, s->hi): its failing records (those of
- * sel, or all with fn_reason) go to the dead letters, and the shard moves on
- * past the segment.  0, or 1 when the worker must stop first. */
-static int give_up(shard_worker *w, const seg *s, const bool *sel, const char *fn_reason)
+/* Whether record i is older than --max-record-age. */
+static bool expired(const shard_worker *w, size_t i, int64_t now_ms)
 {
-    if (dead_letter(w, s->lo, s->hi, sel, fn_reason, s->attempts) != 0)
+    int64_t age = w->c->cfg.max_record_age_s;
+    return age >= 0 && w->recs[i].arrival_ms < now_ms - age * 1000;
+}
+
+static void log_expired(shard_worker *w, size_t i, const char *what)
+{
+    rp_counter_add(w->c->st.expired, 1);
+    char age[24];
+    snprintf(age, sizeof age, "%lld", (long long)(wall_ms() - w->recs[i].arrival_ms));
+    rp_log(RP_LOG_WARN, what, "shard", w->row.shard_id, "sequence_number", rec_seq(w, i), "age_ms", age,
+           NULL);
+}
+
+/* Drops the records at the front of s older than --max-record-age (each
+ * logged and counted) and checkpoints past them.  Arrival times grow along
+ * a shard, so the first young record ends the search.  0, or 1 when the
+ * worker must stop. */
+static int expire_front(shard_worker *w, seg *s)
+{
+    if (w->c->cfg.max_record_age_s < 0)
+        return 0;
+    int64_t now = wall_ms();
+    size_t lo = s->lo;
+    while (s->lo < s->hi && expired(w, s->lo, now))
+        log_expired(w, s->lo++, "record dropped: older than --max-record-age");
+    if (s->lo == lo)
+        return 0;
+    rp_counter_add(w->c->st.records_handled, s->lo - lo);
+    return commit(w, rec_seq(w, s->lo - 1), false) != 0;
+}
+
+/* Publishes the predictions of the served records among o[a, b) (records
+ * base + a ... of the arena) and waits until the output stream has taken
+ * every one.  An output stream that is missing, throttled or unreachable
+ * is not the records' fault: the shard stalls and retries, with backoff,
+ * as long as it takes; only --max-record-age drops a prediction here.
+ * Predictions the stream refused are put again, the others not.  Returns
+ * 0, or 1 when the worker must stop first (then nothing past them is
+ * checkpointed). */
+static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, size_t base, size_t a, size_t b)
+{
+    rp_consumer *c = w->c;
+    size_t *todo = w->todo, n = 0;
+    for (size_t i = a; i < b; i++)
+        if (o[i].status == RP_RECORD_SERVED)
+            todo[n++] = i;
+    for (int attempt = 0;;) {
+        size_t kept = 0;
+        char why[400] = "";
+        for (size_t x = 0; x < n;) {
+            size_t k = n - x < RP_STREAM_PUT_BATCH_MAX ? n - x : RP_STREAM_PUT_BATCH_MAX;
+            for (size_t j = 0; j < k; j++) {
+                const rp_record_outcome *e = &o[todo[x + j]];
+                w->put[j] = (rp_put_entry){e->prediction, e->prediction_len, e->partition_key,
+                                           e->partition_key_len};
+            }
+            rp_error err;
+            rp_streams_put(w->out, w->out_name, w->put, k, w->put_res, &err);
+            size_t ok = 0;
+            for (size_t j = 0; j < k; j++) {
+                if (w->put_res[j].ok) {
+                    ok++;
+                    continue;
+                }
+                if (!why[0])
+                    snprintf(why, sizeof why, "%s: %s", w->put_res[j].error_code, w->put_res[j].error_message);
+                todo[kept++] = todo[x + j]; /* kept <= x + j: compaction in place */
+            }
+            rp_counter_add(c->st.published, ok);
+            x += k;
+        }
+        n = kept;
+        if (!n) {
+            unstall(w, attempt, "the output stream takes predictions again; the shard goes on");
+            return 0;
+        }
+        if (stall(w, ++attempt, "cannot publish predictions; the shard waits and retries", why))
+            return 1;
+        if (c->cfg.max_record_age_s >= 0) {
+            int64_t now = wall_ms();
+            kept = 0;
+            for (size_t x = 0; x < n; x++) {
+                if (expired(w, base + todo[x], now))
+                    log_expired(w, base + todo[x], "prediction dropped unpublished: its record is older than --max-record-age");
+                else
+                    todo[kept++] = todo[x];
+            }
+            n = kept;
+        }
+    }
+}
+
+/* Retries are exhausted for [s->lo, s->hi): its failed records (o, or all
+ * with fn_reason) go to the dead letters, and the shard moves on past the
+ * segment.  0, or 1 when the worker must stop first. */
+static int give_up(shard_worker *w, const seg *s, const rp_record_outcome *o, const char *fn_reason)
+{
+    if (dead_letter(w, s->lo, s->hi, o, fn_reason, s->attempts) != 0)
         return 1;
     rp_counter_add(w->c->st.records_handled, s->hi - s->lo);
     return commit(w, rec_seq(w, s->hi - 1), false) != 0;
 }
 
-/* Runs records [0, k) through the function, with retries, bisection and
- * dead letters, checkpointing as it goes.  Returns 0 when every record is
- * handled and checkpointed, 1 when the worker must stop first. */
+/* Runs the handler on the event of [s->lo, s->hi).  Returns 0 with the
+ * per-record outcomes in *o, 1 when the function failed as a whole
+ * (InvalidEvent: reason says why), or -1 when memory ran short (not the
+ * records' fault: the caller waits and tries again). */
+static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, char *reason, size_t cap)
+{
+    rp_consumer *c = w->c;
+    if (build_event(w, &w->event, s->lo, s->hi) < 0)
+        return -1;
+    struct timespec t0, t1;
+    rp_invoke_result res;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = rp_handler_invoke(w->h, w->event.data, w->event.len, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rp_histogram_observe(c->st.invoke_seconds,
+                         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    rp_counter_add(c->st.invocations, 1);
+    if (r < 0)
+        return -1;
+    if (res.status != RP_INVOKE_OK) {
+        if (!strcmp(res.error_type, "ResponseTooLarge"))
+            return -1;
+        error_message(res.body, res.body_len, reason, cap);
+        return 1;
+    }
+    size_t n;
+    *o = rp_handler_outcomes(w->h, &n);
+    if (!*o || n != s->hi - s->lo)
+        return -1;
+    return 0;
+}
+
+/* Runs records [0, k) through the handler, publishes their predictions
+ * (waiting out any outage of the output stream), retries the records the
+ * handler refuses (bisecting a batch that fails as a whole, when asked),
+ * sends them to the dead letters after their retries, and checkpoints as
+ * it goes.  Returns 0 when every record is handled and checkpointed, 1
+ * when the worker must stop first. */
 static int process(shard_worker *w, size_t k)
 {
     rp_consumer *c = w->c;
     seg stack[SPLIT_STACK_MAX];
-    int sp = 0;
+    int sp = 0, oom = 0;
     stack[sp++] = (seg){0, k, 0};
     rp_counter_add(c->st.batches, 1);
     while (sp > 0) {
         seg *s = &stack[sp - 1];
         if (atomic_load(&w->lost))
             return 1;
-        rp_invoke_result res;
-        bool fn_error = false;
-        char reason[300];
-        if (build_event(w, &w->event, s->lo, s->hi) < 0) {
-            fn_error = true;
-            snprintf(reason, sizeof reason, "the event could not be built (out of memory)");
-        } else {
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            int r = rp_worker_invoke(w->fn, w->event.data, w->event.len, &res);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            rp_histogram_observe(c->st.invoke_seconds,
-                                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-            rp_counter_add(c->st.invocations, 1);
-            if (r < 0) {
-                fn_error = true;
-                snprintf(reason, sizeof reason, "function error: out of memory");
-            } else if (res.status != RP_INVOKE_OK) {
-                fn_error = true;
-                error_message(res.body, res.body_len, reason, sizeof reason);
-            }
+        if (expire_front(w, s) != 0)
+            return 1;
+        if (s->lo == s->hi) {
+            sp--;
+            continue;
         }
-        if (!fn_error) {
-            rp_counter_add(c->st.published, res.served);
-            if (res.failed == 0) {
-                rp_counter_add(c->st.records_handled, s->hi - s->lo);
+        const rp_record_outcome *o = NULL;
+        char reason[300];
+        int r = invoke(w, s, &o, reason, sizeof reason);
+        if (r < 0) {
+            if (stall(w, ++oom, "out of memory running the handler; the shard waits and retries",
+                      "out of memory"))
+                return 1;
+            continue;
+        }
+        if (oom) {
+            unstall(w, oom, "the handler runs again; the shard goes on");
+            oom = 0;
+        }
+        if (r == 0) {
+            size_t n = s->hi - s->lo, f = 0, bad = 0;
+            while (f < n && o[f].status != RP_RECORD_REFUSED)
+                f++;
+            for (size_t i = f; i < n; i++)
+                bad += o[i].status == RP_RECORD_REFUSED;
+            /* Publish what precedes the first refused record; on the last
+             * attempt, every prediction of the segment. */
+            bool last = bad && exhausted(c, s->attempts + 1);
+            if (publish_until_stored(w, o, s->lo, 0, last ? n : f) != 0)
+                return 1;
+            if (!bad) {
+                rp_counter_add(c->st.records_handled, n);
                 if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
                     return 1;
                 sp--;
                 continue;
             }
-            rp_counter_add(c->st.item_failures, res.failed);
-            size_t f = mark_failures(w, res.body, res.body_len, s->lo, s->hi);
-            if (f >= s->hi) {
-                /* Failures that name no record of the batch: all of it. */
-                f = s->lo;
-                for (size_t i = s->lo; i < s->hi; i++)
-                    w->failed[i] = true;
-            }
-            if (f > s->lo) {
-                rp_counter_add(c->st.records_handled, f - s->lo);
-                if (commit(w, rec_seq(w, f - 1), false) != 0)
+            rp_counter_add(c->st.item_failures, bad);
+            if (f > 0) {
+                rp_counter_add(c->st.records_handled, f);
+                if (commit(w, rec_seq(w, s->lo + f - 1), false) != 0)
                     return 1;
-                s->lo = f;
             }
             s->attempts++;
-            if (exhausted(c, s->attempts)) {
-                if (give_up(w, s, w->failed, NULL) != 0)
+            if (last) {
+                seg rest = {s->lo + f, s->hi, s->attempts};
+                if (give_up(w, &rest, o + f, NULL) != 0)
                     return 1;
                 sp--;
                 continue;
             }
+            s->lo += f;
             rp_counter_add(c->st.retries, 1);
             if (rp_log_enabled(RP_LOG_INFO)) {
                 char att[16];
@@ -658,11 +778,11 @@ static int process(shard_worker *w, size_t k)
                 rp_log(RP_LOG_INFO, "batchItemFailures: retrying from the lowest failed record", "shard",
                        w->row.shard_id, "sequence_number", rec_seq(w, s->lo), "attempt", att, NULL);
             }
-            if (nap(w, backoff_ms(s->attempts)))
+            if (nap(w, backoff_ms(w, s->attempts)))
                 return 1;
             continue;
         }
-        /* The whole batch failed. */
+        /* The function failed as a whole (InvalidEvent): the records' fault. */
         rp_counter_add(c->st.function_errors, 1);
         rp_log(RP_LOG_WARN, "the function failed on a batch", "shard", w->row.shard_id, "first",
                rec_seq(w, s->lo), "reason", reason, NULL);
@@ -682,7 +802,7 @@ static int process(shard_worker *w, size_t k)
             continue;
         }
         rp_counter_add(c->st.retries, 1);
-        if (nap(w, backoff_ms(s->attempts)))
+        if (nap(w, backoff_ms(w, s->attempts)))
             return 1;
     }
     return 0;
@@ -694,19 +814,24 @@ static void worker_close(shard_worker *w)
 {
     rp_streams_close(w->in);
     rp_streams_close(w->dl);
-    rp_worker_free(w->fn);
-    rp_handler_free(w->probe);
+    rp_streams_close(w->out);
+    rp_handler_free(w->h);
     rp_ckpt_close(w->ckpt);
     rp_buf_cleanup(&w->arena);
     rp_buf_cleanup(&w->event);
     free(w->recs);
-    free(w->failed);
-    w->in = w->dl = NULL;
-    w->fn = NULL;
-    w->probe = NULL;
+    free(w->todo);
+    w->in = w->dl = w->out = NULL;
+    w->h = NULL;
     w->ckpt = NULL;
     w->recs = NULL;
-    w->failed = NULL;
+    w->todo = NULL;
+}
+
+/* What the coordinator reads for the gauges, after the arena changed. */
+static void note_pending(shard_worker *w)
+{
+    atomic_store(&w->oldest_ms, w->n ? w->recs[0].arrival_ms : 0);
 }
 
 static void *worker_main(void *arg)
@@ -717,16 +842,18 @@ static void *worker_main(void *arg)
     bool ended = false;
     rp_buf_init(&w->arena, ARENA_MAX);
     rp_buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
-    w->failed = calloc(c->cfg.batch_size, sizeof *w->failed);
-    rp_handler_config pcfg = {.version = rp_function_version(c->cfg.function), .log_failures = false};
-    if (!w->failed) {
+    w->todo = calloc(c->cfg.batch_size, sizeof *w->todo);
+    w->rng = ((uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull) ^ (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
+    if (!w->rng)
+        w->rng = 1;
+    if (!w->todo) {
         rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (rp_streams_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
         (c->cfg.dead_letter && rp_streams_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
-        !(w->fn = rp_worker_new(c->cfg.function, &err)) ||
-        !(w->probe = rp_handler_new(rp_function_model(c->cfg.function), &pcfg, &err)) ||
+        rp_function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
+        !(w->h = rp_function_handler_new(c->cfg.function, &err)) ||
         rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
         goto fail;
     rp_log(RP_LOG_INFO, "shard lease taken", "shard", w->row.shard_id, "checkpoint",
@@ -743,9 +870,8 @@ static void *worker_main(void *arg)
         int64_t behind = 0;
         if (need_read) {
             if (!w->iter[0] && make_iterator(w, &err) < 0) {
-                rp_log(RP_LOG_WARN, "cannot get a shard iterator; retrying", "shard", w->row.shard_id,
-                       "error", err.msg, NULL);
-                if (nap(w, backoff_ms(++read_errors)))
+                atomic_store(&w->read_failing, true);
+                if (stall(w, ++read_errors, "cannot get a shard iterator; the shard waits and retries", err.msg))
                     break;
                 continue;
             }
@@ -767,19 +893,25 @@ static void *worker_main(void *arg)
                 w->iter[0] = '\0';
                 if (w->oom) {
                     w->oom = false;
-                    rp_log(RP_LOG_ERROR, "out of memory reading records", "shard", w->row.shard_id, NULL);
+                    if (stall(w, ++read_errors, "out of memory reading records; the shard waits and retries",
+                              "out of memory"))
+                        break;
                 } else if (strncmp(err.msg, "ExpiredIteratorException", 24) != 0) {
-                    rp_log(RP_LOG_WARN, "cannot read the shard; retrying", "shard", w->row.shard_id,
-                           "error", err.msg, NULL);
-                    if (nap(w, backoff_ms(++read_errors)))
+                    atomic_store(&w->read_failing, true);
+                    if (stall(w, ++read_errors, "cannot read the shard; the shard waits and retries", err.msg))
                         break;
                 }
                 continue;
             }
+            if (read_errors)
+                unstall(w, read_errors, "the shard is read again");
             read_errors = 0;
             got = w->n - before;
             rp_counter_add(c->st.records_read, got);
             atomic_store(&w->behind_ms, behind);
+            atomic_store(&w->read_ok_ms, mono_ms());
+            atomic_store(&w->read_failing, false);
+            note_pending(w);
             memcpy(w->iter, next, sizeof next);
             if (!next[0])
                 at_end = true;
@@ -812,6 +944,7 @@ static void *worker_main(void *arg)
         if (process(w, k) != 0)
             break;
         arena_drop(w, k);
+        note_pending(w);
         if (w->n)
             first_ms = mono_ms();
     }
@@ -857,12 +990,21 @@ static void register_stats(rp_consumer *c)
     CTR(retries, "retries_total", "Batch retries.");
     CTR(dead_lettered, "dead_lettered_total", "Records sent to the dead-letter stream.");
     CTR(discarded, "discarded_total", "Records dropped after their retries without a dead-letter stream.");
+    CTR(expired, "expired_total", "Records dropped because they were older than --max-record-age.");
+    CTR(stall_retries, "stall_retries_total",
+        "Retries after an infrastructure failure (output, dead-letter or source stream, checkpoint store).");
     CTR(checkpoints, "checkpoints_total", "Checkpoints written.");
     CTR(leases_lost, "leases_lost_total", "Shard leases lost to expiry or to another consumer.");
 #undef CTR
     s->behind = rp_metrics_gauge(m, "ridepred_consume_millis_behind_latest",
                                  "The largest MillisBehindLatest over the shards held.", labels);
     s->shards_held = rp_metrics_gauge(m, "ridepred_consume_shards_held", "Shard leases held.", labels);
+    s->shards_stalled = rp_metrics_gauge(m, "ridepred_consume_shards_stalled",
+                                         "Shards waiting for a stream or the checkpoint store to come back.", labels);
+    s->iterator_age = rp_metrics_gauge(m, "ridepred_consume_iterator_age_milliseconds",
+                                       "Age of the oldest record read and not yet checkpointed, or of the "
+                                       "shard's position when reads fail (the largest over the shards held).",
+                                       labels);
     s->workers_live = rp_metrics_gauge(m, "ridepred_consume_group_consumers",
                                        "Live consumers of the group (this one included).", labels);
     s->invoke_seconds = rp_metrics_histogram(m, "ridepred_consume_invocation_seconds",
@@ -886,17 +1028,34 @@ static void owner_id(char *out, size_t cap)
              rnd[3], rnd[4], rnd[5]);
 }
 
+/* Whether a stream call failed because the service is unavailable
+ * (unreachable, throttled, 5xx: retriable), not because of what was asked. */
+static bool unavailable(const rp_error *e)
+{
+    return e->retriable || e->code == RP_ERR_IO;
+}
+
+/* Checks that a stream exists.  A service that cannot be reached now is
+ * not a reason to refuse to start: the consumer waits for it (logged);
+ * a stream that does not exist is (a wrong name is fixed by the user). */
 static int check_stream(rp_backend b, const rp_stream_config *sc, const char *name, const char *what,
                         rp_error *err)
 {
     rp_streams *s = NULL;
     rp_stream_info info;
     int rc = -1;
-    if (rp_streams_open(b, sc, &s, err) < 0 || rp_streams_describe(s, name, &info, err) < 0) {
-        rp_error_prefix(err, "%s stream '%s:%s'", what, rp_backend_name(b), name);
-        goto out;
+    if (rp_streams_open(b, sc, &s, err) < 0)
+        goto fail;
+    if (rp_streams_describe(s, name, &info, err) < 0) {
+        if (!unavailable(err))
+            goto fail;
+        rp_log(RP_LOG_WARN, "cannot reach a stream yet; consume starts and waits for it", "stream", name,
+               "role", what, "error", err->msg, NULL);
     }
     rc = 0;
+    goto out;
+fail:
+    rp_error_prefix(err, "%s stream '%s:%s'", what, rp_backend_name(b), name);
 out:
     rp_streams_close(s);
     return rc;
@@ -914,6 +1073,9 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
                             RP_CONSUME_RETRIES_MAX);
+    if (cfg->max_record_age_s == 0 || cfg->max_record_age_s < -1 || cfg->max_record_age_s > RP_CONSUME_RECORD_AGE_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "max record age must be -1 (never) or 1 to %d seconds",
+                            RP_CONSUME_RECORD_AGE_MAX);
     if (!rp_function_publishes(cfg->function))
         return rp_error_set(err, RP_ERR_INVALID,
                             "the consumer publishes its predictions: TEST_RUN=True is not for consume");
@@ -1088,8 +1250,12 @@ void rp_consumer_get_stats(rp_consumer *c, rp_consumer_stats *o)
         .discarded = rp_counter_value(s->discarded),
         .checkpoints = rp_counter_value(s->checkpoints),
         .leases_lost = rp_counter_value(s->leases_lost),
+        .expired = rp_counter_value(s->expired),
+        .stall_retries = rp_counter_value(s->stall_retries),
         .millis_behind_latest = (int64_t)rp_gauge_value(s->behind),
+        .iterator_age_ms = (int64_t)rp_gauge_value(s->iterator_age),
         .shards_held = (uint32_t)rp_gauge_value(s->shards_held),
+        .shards_stalled = (uint32_t)rp_gauge_value(s->shards_stalled),
     };
 }
 
@@ -1191,25 +1357,48 @@ static void sync_leases(rp_consumer *c, rp_streams *in, rp_ckpt *ck, rp_shard_in
     rp_ckpt_plan_free(&plan);
 }
 
-static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms, bool final)
+/* The gauges from the workers' state: shards held and stalled, the largest
+ * MillisBehindLatest and iterator age.  The iterator age grows while a
+ * shard is stalled: its oldest record waits, or its reads fail. */
+static void update_gauges(rp_consumer *c)
 {
-    int64_t now = mono_ms();
-    uint32_t held = 0;
-    int64_t behind = 0;
+    int64_t now = mono_ms(), wall = wall_ms();
+    uint32_t held = 0, stalled = 0;
+    int64_t behind = 0, age = 0;
+    pthread_mutex_lock(&c->mu);
     for (shard_worker *w = c->workers; w; w = w->next) {
         if (atomic_load(&w->done))
             continue;
         held++;
-        int64_t b = atomic_load(&w->behind_ms);
+        stalled += atomic_load(&w->stalled);
+        int64_t b = atomic_load(&w->behind_ms), a = b;
         if (b > behind)
             behind = b;
+        int64_t ok = atomic_load(&w->read_ok_ms);
+        if (atomic_load(&w->read_failing) && ok)
+            a = b + (now - ok);
+        int64_t oldest = atomic_load(&w->oldest_ms);
+        if (oldest && wall - oldest > a)
+            a = wall - oldest;
+        if (a > age)
+            age = a;
     }
+    pthread_mutex_unlock(&c->mu);
     rp_gauge_set(c->st.shards_held, held);
+    rp_gauge_set(c->st.shards_stalled, stalled);
     rp_gauge_set(c->st.behind, (double)behind);
+    rp_gauge_set(c->st.iterator_age, (double)age);
+}
+
+static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms, bool final)
+{
+    int64_t now = mono_ms();
+    update_gauges(c);
     rp_consumer_stats s;
     rp_consumer_get_stats(c, &s);
     double secs = (double)(now - *last_ms) / 1000.0;
-    char rate[32], total[32], pub[32], fails[32], fnerr[32], dl[32], disc[32], lag[32], sh[16], lost[32];
+    char rate[32], total[32], pub[32], fails[32], fnerr[32], dl[32], disc[32], exp[32], lag[32], age[32],
+        sh[16], st[16], lost[32];
     snprintf(rate, sizeof rate, "%.0f", secs > 0 ? (double)(s.records_handled - *last_handled) / secs : 0.0);
     u64s(total, sizeof total, s.records_handled);
     u64s(pub, sizeof pub, s.predictions_published);
@@ -1217,13 +1406,16 @@ static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms
     u64s(fnerr, sizeof fnerr, s.function_errors);
     u64s(dl, sizeof dl, s.dead_lettered);
     u64s(disc, sizeof disc, s.discarded);
+    u64s(exp, sizeof exp, s.expired);
     u64s(lost, sizeof lost, s.leases_lost);
-    snprintf(lag, sizeof lag, "%lld", (long long)behind);
-    snprintf(sh, sizeof sh, "%u", held);
+    snprintf(lag, sizeof lag, "%lld", (long long)s.millis_behind_latest);
+    snprintf(age, sizeof age, "%lld", (long long)s.iterator_age_ms);
+    snprintf(sh, sizeof sh, "%u", s.shards_held);
+    snprintf(st, sizeof st, "%u", s.shards_stalled);
     rp_log(RP_LOG_INFO, final ? "consume: stopped" : "consume: summary", "records_per_s", rate,
            "records_handled", total, "published", pub, "item_failures", fails, "function_errors", fnerr,
-           "dead_lettered", dl, "discarded", disc, "millis_behind_latest", lag, "shards_held", sh,
-           "leases_lost", lost, NULL);
+           "dead_lettered", dl, "discarded", disc, "expired", exp, "millis_behind_latest", lag,
+           "iterator_age_ms", age, "shards_held", sh, "shards_stalled", st, "leases_lost", lost, NULL);
     *last_handled = s.records_handled;
     *last_ms = now;
 }
@@ -1239,9 +1431,26 @@ int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
     if (rp_streams_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
         rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
         goto out;
-    if (rp_streams_list_shards(in, c->in_name, &shards, &n_shards, err) < 0) {
-        rp_error_prefix(err, "source stream '%s'", c->source);
-        goto out;
+    for (int attempt = 1; rp_streams_list_shards(in, c->in_name, &shards, &n_shards, err) < 0; attempt++) {
+        if (!unavailable(err)) {
+            rp_error_prefix(err, "source stream '%s'", c->source);
+            goto out;
+        }
+        int64_t ms = attempt < 7 ? (int64_t)BACKOFF_BASE_MS << (attempt - 1) : BACKOFF_MAX_MS;
+        if (ms > BACKOFF_MAX_MS)
+            ms = BACKOFF_MAX_MS;
+        char wait[24];
+        snprintf(wait, sizeof wait, "%lld", (long long)ms);
+        rp_log(RP_LOG_WARN, "cannot list the source's shards; waiting for the stream", "stream", c->source,
+               "error", err->msg, "retry_in_ms", wait, NULL);
+        for (int64_t end = mono_ms() + ms; !*stop && mono_ms() < end;) {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (*stop) {
+            rc = 0; /* stopped while waiting: nothing was read, nothing to checkpoint */
+            goto out;
+        }
     }
     if (c->cfg.metrics_listen) {
         rp_http_server_config hc = {.listen = c->cfg.metrics_listen, .threads = 1, .max_connections = 64,
@@ -1275,6 +1484,8 @@ int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
         if (now >= next_log) {
             log_summary(c, &last_handled, &last_log, false);
             next_log = now + c->log_ms;
+        } else {
+            update_gauges(c);
         }
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);

@@ -1,10 +1,12 @@
 /* The handler: one pass over the event, per record decode → features; the
- * rows are predicted in batches (tree walks interleave, see
- * rp_model_predict_batch), then the encoded predictions are appended in
- * record order.  Records that cannot be served are named in
- * batchItemFailures and logged; the rest are served. */
+ * rows are predicted in chunks (tree walks interleave, see
+ * rp_model_predict_batch) and their prediction records encoded.  Once the
+ * event is scanned, the predictions are published (when the handler
+ * publishes) and the response is written from the per-record outcomes:
+ * served records in predictions, the others in batchItemFailures. */
 #include "ridepred/handler.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,68 +19,96 @@
 #include "ridepred/log.h"
 
 /* The response can be larger than the event (a minimal record is ~60
- * bytes, its prediction ~130), but never more than this. */
+ * bytes, its prediction ~130), but its predictions never more than this;
+ * a record whose prediction would pass it fails instead. */
 #define RESPONSE_MAX_BYTES ((size_t)64 * 1024 * 1024)
 /* Records decoded before their rows are predicted together. */
-#define BATCH 128
+#define CHUNK 128
+/* The worst ride_id the contract allows (docs/handler.md: 1 to 256
+ * characters): as json.dumps writes it, each character an astral one,
+ * "\ud83d\ude00", 12 bytes, plus the quotes; as str(ride_id), 4 UTF-8
+ * bytes each (an integer ride_id has at most 256 digits). */
+#define RIDE_ID_JSON_MAX (2 + 12 * (size_t)RP_RIDE_ID_MAX_CHARS)
+#define RIDE_ID_KEY_MAX (4 * (size_t)RP_RIDE_ID_MAX_CHARS)
+/* A prediction record besides the prefix and the ride_id: the float (at
+ * most 24 characters), ", \"ride_id\": " and "}}". */
+#define PREDICTION_FIXED 64
 
-typedef struct pending {
-    rp_json_value seq;   /* view into the event */
-    uint32_t id_off;     /* the ride_id as JSON, in ids */
-    uint32_t id_len;
-    uint32_t pk_off;     /* str(ride_id), the partition key, in ids */
-    uint32_t pk_len;
-    uint32_t e_off;      /* the encoded prediction event, in events */
-    uint32_t e_len;
-    bool failed;         /* already failed and logged while decoding */
-} pending;
+/* One record of a Kinesis event while the handler works on it.  Offsets,
+ * not pointers: the buffers they point into may move as they grow. */
+typedef struct slot {
+    rp_json_value seq;      /* sequenceNumber, a view into the event */
+    uint32_t id_off, id_len; /* the ride_id as JSON, in ids (this chunk only) */
+    uint32_t e_off, e_len;  /* the prediction record, in events */
+    uint32_t k_off, k_len;  /* str(ride_id), the partition key, in keys */
+    uint32_t why_off;       /* the reason, in reasons (failed records) */
+    uint8_t status;         /* rp_record_status; RP_RECORD_SERVED once predicted */
+    bool decoded;           /* a row and a ride_id wait in the chunk */
+    rp_code code;
+} slot;
 
 struct rp_handler {
     rp_model *model;
     bool log_failures;
     rp_buf prefix;      /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
-    rp_buf preds;       /* the E objects, ", "-separated */
-    rp_buf failures;    /* {"itemIdentifier": S} objects, ", "-separated */
     rp_buf body;
     rp_buf unescaped;   /* kinesis.data with JSON escapes decoded */
     rp_buf decoded;     /* kinesis.data base64-decoded */
     rp_buf scratch;     /* feature name */
-    rp_buf ids;         /* ride_ids of the pending records */
-    rp_buf events;      /* their encoded prediction events */
+    rp_buf ids;         /* ride_ids (as JSON) of the chunk's records */
+    rp_buf events;      /* prediction records of the event, back to back */
+    rp_buf keys;        /* partition keys of the event, back to back */
+    rp_buf reasons;     /* why records failed, NUL-terminated, back to back */
     rp_publish_fn publish;
     void *publish_ctx;
-    rp_put_entry put[BATCH];
-    rp_put_result put_res[BATCH];
-    size_t n_pending;
-    pending pend[BATCH];
-    rp_row rows[BATCH];
-    double preds_out[BATCH];
-    rp_code status[BATCH];
+    rp_put_entry put[RP_STREAM_PUT_BATCH_MAX];
+    rp_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
+    slot *slots;        /* one per record of the event */
+    size_t n_slots, cap_slots;
+    size_t chunk_start; /* first slot of the chunk not yet predicted */
+    size_t predictions_bytes; /* what the served predictions add to the body */
+    rp_record_outcome *outcomes; /* built on request (rp_handler_outcomes) */
+    size_t cap_outcomes;
+    rp_row rows[CHUNK];
+    double preds_out[CHUNK];
+    rp_code status[CHUNK];
     size_t served, failed;
 };
 
-const char *rp_handler_version(const rp_model *m, char *buf, size_t cap)
+const char *rp_handler_version(const rp_model *m, size_t *len)
 {
     const char *v = getenv("MODEL_VERSION");
-    if (v && *v)
+    if (!v || !*v)
+        v = getenv("RUN_ID");
+    if (v && *v) {
+        *len = strlen(v);
         return v;
-    v = getenv("RUN_ID");
-    if (v && *v)
-        return v;
+    }
     if (m) {
         rp_model_info info;
         rp_model_get_info(m, &info);
-        if (info.version_len && info.version_len < cap) {
-            memcpy(buf, info.version, info.version_len);
-            buf[info.version_len] = '\0';
-            return buf;
+        if (info.version && info.version_len) {
+            *len = info.version_len;
+            return info.version;
         }
     }
+    *len = 7;
     return "unknown";
 }
 
 rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *err)
 {
+    size_t vlen = 0;
+    const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, &vlen);
+    if (cfg && cfg->version)
+        vlen = cfg->version_len ? cfg->version_len : strlen(cfg->version);
+    if (vlen > RP_HANDLER_VERSION_MAX) {
+        rp_error_set(err, RP_ERR_LIMIT,
+                     "the version to report is %zu bytes; at most %d are served (set MODEL_VERSION or "
+                     "--model-version to a shorter one)",
+                     vlen, RP_HANDLER_VERSION_MAX);
+        return NULL;
+    }
     rp_handler *h = calloc(1, sizeof *h);
     if (!h) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -86,25 +116,26 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
     }
     h->model = rp_model_retain(m);
     h->log_failures = cfg ? cfg->log_failures : true;
-    rp_buf_init(&h->prefix, 64 * 1024);
-    rp_buf_init(&h->preds, RESPONSE_MAX_BYTES);
-    rp_buf_init(&h->failures, RESPONSE_MAX_BYTES);
+    /* json.dumps writes a byte of the version as at most 6 ("\u0000"). */
+    rp_buf_init(&h->prefix, 6 * (size_t)RP_HANDLER_VERSION_MAX + 128);
     rp_buf_init(&h->body, 2 * RESPONSE_MAX_BYTES + 64);
     rp_buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
     rp_buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
     rp_buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
-    rp_buf_init(&h->ids, (size_t)BATCH * 4096);
-    rp_buf_init(&h->events, (size_t)BATCH * 4096);
+    rp_buf_init(&h->ids, (size_t)CHUNK * RIDE_ID_JSON_MAX);
+    rp_buf_init(&h->events, RESPONSE_MAX_BYTES);
+    /* A partition key is at most as long as the ride_id's text in the
+     * record, so the keys of one event fit in the event's size. */
+    rp_buf_init(&h->keys, RP_EVENT_MAX_BYTES + RIDE_ID_KEY_MAX);
+    rp_buf_init(&h->reasons, RESPONSE_MAX_BYTES);
     h->publish = cfg ? cfg->publish : NULL;
     h->publish_ctx = cfg ? cfg->publish_ctx : NULL;
 
-    char vbuf[512];
-    const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, vbuf, sizeof vbuf);
     rp_buf_lit(&h->prefix, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
-    rp_pyjson_utf8(&h->prefix, version, strlen(version));
+    rp_pyjson_utf8(&h->prefix, version, vlen);
     rp_buf_lit(&h->prefix, ", \"prediction\": {\"ride_duration\": ");
     if (h->prefix.failed) {
-        rp_error_set(err, RP_ERR_LIMIT, "version string is too long");
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         rp_handler_free(h);
         return NULL;
     }
@@ -117,14 +148,16 @@ void rp_handler_free(rp_handler *h)
         return;
     rp_model_release(h->model);
     rp_buf_cleanup(&h->prefix);
-    rp_buf_cleanup(&h->preds);
-    rp_buf_cleanup(&h->failures);
     rp_buf_cleanup(&h->body);
     rp_buf_cleanup(&h->unescaped);
     rp_buf_cleanup(&h->decoded);
     rp_buf_cleanup(&h->scratch);
     rp_buf_cleanup(&h->ids);
     rp_buf_cleanup(&h->events);
+    rp_buf_cleanup(&h->keys);
+    rp_buf_cleanup(&h->reasons);
+    free(h->slots);
+    free(h->outcomes);
     free(h);
 }
 
@@ -140,16 +173,16 @@ static void log_failure(rp_handler *h, const rp_json_value *seq, const char *why
     rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, (const char *)NULL);
 }
 
-static void add_failure(rp_handler *h, const rp_json_value *seq, const char *why)
+/* The record of slot s failed: status, code and reason kept, logged. */
+static void fail(rp_handler *h, slot *s, rp_record_status status, rp_code code, const char *why)
 {
-    if (h->failures.len)
-        rp_buf_lit(&h->failures, ", ");
-    rp_buf_lit(&h->failures, "{\"itemIdentifier\": ");
-    rp_pyjson_string(&h->failures, seq);
-    rp_buf_putc(&h->failures, '}');
+    s->status = (uint8_t)status;
+    s->code = code;
+    s->why_off = (uint32_t)h->reasons.len;
+    if (rp_buf_append(&h->reasons, why, strlen(why) + 1) < 0)
+        s->why_off = UINT32_MAX; /* rp_handler_outcomes says "see the log" */
     h->failed++;
-    if (why)
-        log_failure(h, seq, why);
+    log_failure(h, &s->seq, why);
 }
 
 /* Decodes kinesis.data: JSON string → base64 → UTF-8 JSON text. */
@@ -191,114 +224,140 @@ static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp
     return rp_model_predict(h->model, &row, pred, why);
 }
 
-/* Predicts the pending rows, encodes their prediction events, publishes
- * them, and appends the results in record order. */
-static void flush(rp_handler *h)
+/* Encodes the prediction record of slot s (prediction x) into events. */
+static void encode_prediction(rp_handler *h, slot *s, double x)
 {
-    size_t n = h->n_pending;
+    size_t mark = h->events.len;
+    rp_buf_append(&h->events, h->prefix.data, h->prefix.len);
+    rp_pyjson_double(&h->events, x);
+    rp_buf_lit(&h->events, ", \"ride_id\": ");
+    rp_buf_append(&h->events, h->ids.data + s->id_off, s->id_len);
+    rp_buf_lit(&h->events, "}}");
+    size_t len = h->events.len - mark;
+    if (h->events.failed || h->predictions_bytes + len + 2 > RESPONSE_MAX_BYTES) {
+        h->events.failed = h->events.toobig = false;
+        h->events.len = mark;
+        fail(h, s, RP_RECORD_REFUSED, RP_ERR_LIMIT, "the response would exceed its size limit");
+        return;
+    }
+    s->e_off = (uint32_t)mark;
+    s->e_len = (uint32_t)len;
+    s->status = RP_RECORD_SERVED;
+    h->predictions_bytes += len + 2;
+}
+
+/* Predicts the chunk's decoded rows and encodes their prediction records. */
+static void predict_chunk(rp_handler *h)
+{
+    size_t n = h->n_slots - h->chunk_start;
     if (!n)
         return;
+    slot *base = h->slots + h->chunk_start;
     rp_model_predict_batch(h->model, h->rows, n, h->preds_out, h->status);
-    rp_buf_reset(&h->events);
-    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        pending *p = &h->pend[i];
-        if (p->failed || h->status[i] != RP_OK)
+        slot *s = &base[i];
+        if (!s->decoded)
             continue;
-        size_t mark = h->events.len;
-        rp_buf_append(&h->events, h->prefix.data, h->prefix.len);
-        rp_pyjson_double(&h->events, h->preds_out[i]);
-        rp_buf_lit(&h->events, ", \"ride_id\": ");
-        rp_buf_append(&h->events, h->ids.data + p->id_off, p->id_len);
-        rp_buf_lit(&h->events, "}}");
-        p->e_off = (uint32_t)mark;
-        p->e_len = (uint32_t)(h->events.len - mark);
-        m++;
+        if (h->status[i] != RP_OK)
+            fail(h, s, RP_RECORD_REFUSED, h->status[i], rp_model_status_message(h->status[i]));
+        else
+            encode_prediction(h, s, h->preds_out[i]);
     }
-    if (h->events.failed) {
-        /* cannot happen: an event is at most a few hundred bytes */
-        for (size_t i = 0; i < n; i++)
-            if (!h->pend[i].failed && h->status[i] == RP_OK)
-                h->status[i] = RP_ERR_LIMIT;
-        m = 0;
-    }
-    /* Publish in one call; the entries point into ids and events. */
-    size_t k = 0;
-    if (h->publish && m) {
-        for (size_t i = 0; i < n; i++) {
-            pending *p = &h->pend[i];
-            if (p->failed || h->status[i] != RP_OK)
+    h->chunk_start = h->n_slots;
+    rp_buf_reset(&h->ids);
+}
+
+/* "not published: CODE: MESSAGE", the code once when the message starts
+ * with it. */
+static void unpublished(rp_handler *h, slot *s, const rp_put_result *r)
+{
+    char why[400];
+    size_t cl = strlen(r->error_code);
+    if (cl && !strncmp(r->error_message, r->error_code, cl))
+        snprintf(why, sizeof why, "not published: %s", r->error_message);
+    else
+        snprintf(why, sizeof why, "not published: %s: %s", r->error_code, r->error_message);
+    h->served--;
+    fail(h, s, RP_RECORD_UNPUBLISHED, RP_ERR_IO, why);
+}
+
+/* Publishes the prediction records of the served slots, in record order,
+ * RP_STREAM_PUT_BATCH_MAX at a time; those the stream did not take become
+ * RP_RECORD_UNPUBLISHED. */
+static void publish_all(rp_handler *h)
+{
+    size_t idx[RP_STREAM_PUT_BATCH_MAX];
+    size_t i = 0;
+    while (i < h->n_slots) {
+        size_t k = 0;
+        for (; i < h->n_slots && k < RP_STREAM_PUT_BATCH_MAX; i++) {
+            const slot *s = &h->slots[i];
+            if (s->status != RP_RECORD_SERVED)
                 continue;
-            h->put[k] = (rp_put_entry){h->events.data + p->e_off, p->e_len, h->ids.data + p->pk_off, p->pk_len};
-            k++;
+            h->put[k] = (rp_put_entry){h->events.data + s->e_off, s->e_len, h->keys.data + s->k_off, s->k_len};
+            idx[k++] = i;
         }
+        if (!k)
+            break;
         rp_error err;
         if (h->publish(h->publish_ctx, h->put, k, h->put_res, &err) < 0 && rp_log_enabled(RP_LOG_WARN))
             rp_log(RP_LOG_WARN, "publishing failed", "reason", err.msg, (const char *)NULL);
+        for (size_t j = 0; j < k; j++)
+            if (!h->put_res[j].ok)
+                unpublished(h, &h->slots[idx[j]], &h->put_res[j]);
     }
-    k = 0;
-    for (size_t i = 0; i < n; i++) {
-        pending *p = &h->pend[i];
-        if (p->failed) {
-            add_failure(h, &p->seq, NULL);
-            continue;
-        }
-        if (h->status[i] != RP_OK) {
-            add_failure(h, &p->seq, h->status[i] == RP_ERR_LIMIT ? "prediction event too large"
-                                                                  : rp_model_status_message(h->status[i]));
-            continue;
-        }
-        if (h->publish) {
-            const rp_put_result *r = &h->put_res[k++];
-            if (!r->ok) {
-                char why[400];
-                size_t cl = strlen(r->error_code);
-                if (cl && !strncmp(r->error_message, r->error_code, cl))
-                    snprintf(why, sizeof why, "not published: %s", r->error_message);
-                else
-                    snprintf(why, sizeof why, "not published: %s: %s", r->error_code, r->error_message);
-                add_failure(h, &p->seq, why);
-                continue;
-            }
-        }
-        size_t mark = h->preds.len;
-        if (mark)
-            rp_buf_lit(&h->preds, ", ");
-        rp_buf_append(&h->preds, h->events.data + p->e_off, p->e_len);
-        if (h->preds.failed) {
-            h->preds.failed = h->preds.toobig = false;
-            h->preds.len = mark;
-            add_failure(h, &p->seq, "the response would exceed its size limit");
-            continue;
-        }
-        h->served++;
-    }
-    h->n_pending = 0;
-    rp_buf_reset(&h->ids);
 }
 
 static void reset_output(rp_handler *h)
 {
-    rp_buf_reset(&h->preds);
-    rp_buf_reset(&h->failures);
     rp_buf_reset(&h->ids);
-    h->n_pending = 0;
+    rp_buf_reset(&h->events);
+    rp_buf_reset(&h->keys);
+    rp_buf_reset(&h->reasons);
+    h->n_slots = h->chunk_start = 0;
+    h->predictions_bytes = 0;
     h->served = h->failed = 0;
+}
+
+/* Keeps the ride_id of slot s as JSON (for its prediction record, in ids)
+ * and as str(ride_id) (its partition key, in keys).  Both buffers are
+ * sized for the worst ride_id of a chunk and of an event. */
+static int keep_ride_id(rp_handler *h, slot *s, const rp_json_value *id)
+{
+    size_t mark = h->ids.len;
+    if (id->type == RP_JSON_STRING)
+        rp_pyjson_string(&h->ids, id);
+    else
+        rp_pyjson_int(&h->ids, id);
+    s->id_off = (uint32_t)mark;
+    s->id_len = (uint32_t)(h->ids.len - mark);
+    size_t k = h->keys.len;
+    if (id->type == RP_JSON_STRING) {
+        if (rp_buf_grow(&h->keys, id->len) == 0)
+            h->keys.len += rp_json_str_decode(id, h->keys.data + h->keys.len);
+    } else {
+        rp_pyjson_int(&h->keys, id);
+    }
+    s->k_off = (uint32_t)k;
+    s->k_len = (uint32_t)(h->keys.len - k);
+    return h->ids.failed || h->keys.failed ? -1 : 0;
 }
 
 static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
 {
     rp_handler *h = ctx;
-    (void)err;
     if (!rec) {
         reset_output(h);
         return 0;
     }
-    pending *p = &h->pend[h->n_pending];
-    rp_row *row = &h->rows[h->n_pending];
-    h->n_pending++;
-    p->seq = rec->seq;
-    p->failed = false;
+    slot *ns = rp_array_grow(h->slots, h->n_slots, &h->cap_slots, sizeof *h->slots, 256);
+    if (!ns)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    h->slots = ns;
+    size_t ci = h->n_slots - h->chunk_start;
+    slot *s = &h->slots[h->n_slots++];
+    *s = (slot){.seq = rec->seq, .status = RP_RECORD_REFUSED};
+    rp_row *row = &h->rows[ci];
     row->n = 0;
     rp_error why;
     const char *json = NULL;
@@ -306,36 +365,16 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
     rp_ride_fields f;
     if (record_payload(h, rec, &json, &len, &why) < 0 || rp_ride_parse(json, len, &f, &why) < 0 ||
         rp_ride_features(&f, h->model, &h->scratch, row, &why) < 0) {
-        log_failure(h, &rec->seq, why.msg);
-        p->failed = true;
+        fail(h, s, RP_RECORD_REFUSED, why.code, why.msg);
+    } else if (keep_ride_id(h, s, &f.ride_id) < 0) {
+        /* cannot happen: the buffers hold the worst ride_ids the contract allows */
+        row->n = 0;
+        fail(h, s, RP_RECORD_REFUSED, RP_ERR_LIMIT, "ride_id too long");
     } else {
-        size_t mark = h->ids.len;
-        if (f.ride_id.type == RP_JSON_STRING)
-            rp_pyjson_string(&h->ids, &f.ride_id);
-        else
-            rp_pyjson_int(&h->ids, &f.ride_id);
-        size_t pk = h->ids.len;
-        /* str(ride_id): the decoded string, or the integer's text */
-        if (f.ride_id.type == RP_JSON_STRING) {
-            if (rp_buf_grow(&h->ids, f.ride_id.len) == 0)
-                h->ids.len += rp_json_str_decode(&f.ride_id, h->ids.data + h->ids.len);
-        } else {
-            rp_pyjson_int(&h->ids, &f.ride_id);
-        }
-        p->pk_off = (uint32_t)pk;
-        p->pk_len = (uint32_t)(h->ids.len - pk);
-        if (h->ids.failed) {
-            /* cannot happen: a ride_id is at most 256 characters */
-            h->ids.failed = h->ids.toobig = false;
-            h->ids.len = mark;
-            log_failure(h, &rec->seq, "ride_id too long");
-            p->failed = true;
-        }
-        p->id_off = (uint32_t)mark;
-        p->id_len = (uint32_t)(pk - mark);
+        s->decoded = true;
     }
-    if (h->n_pending == BATCH)
-        flush(h);
+    if (h->n_slots - h->chunk_start == CHUNK)
+        predict_chunk(h);
     return 0;
 }
 
@@ -354,6 +393,50 @@ static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, co
     return h->body.failed ? -1 : 0;
 }
 
+/* {"predictions": [...], "batchItemFailures": [...]} from the slots. */
+static void kinesis_body(rp_handler *h)
+{
+    rp_buf *b = &h->body;
+    rp_buf_lit(b, "{\"predictions\": [");
+    if (rp_buf_grow(b, h->predictions_bytes) == 0) {
+        /* Room is made: append without per-record checks. */
+        char *p = b->data + b->len;
+        bool first = true;
+        for (size_t i = 0; i < h->n_slots; i++) {
+            const slot *s = &h->slots[i];
+            if (s->status != RP_RECORD_SERVED)
+                continue;
+            if (!first) {
+                memcpy(p, ", ", 2);
+                p += 2;
+            }
+            first = false;
+            memcpy(p, h->events.data + s->e_off, s->e_len);
+            p += s->e_len;
+        }
+        b->len = (size_t)(p - b->data);
+        b->data[b->len] = '\0';
+    }
+    rp_buf_putc(b, ']');
+    if (h->failed) {
+        rp_buf_lit(b, ", \"batchItemFailures\": [");
+        bool first = true;
+        for (size_t i = 0; i < h->n_slots; i++) {
+            const slot *s = &h->slots[i];
+            if (s->status == RP_RECORD_SERVED)
+                continue;
+            if (!first)
+                rp_buf_lit(b, ", ");
+            first = false;
+            rp_buf_lit(b, "{\"itemIdentifier\": ");
+            rp_pyjson_string(b, &s->seq);
+            rp_buf_putc(b, '}');
+        }
+        rp_buf_putc(b, ']');
+    }
+    rp_buf_putc(b, '}');
+}
+
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res)
 {
     rp_error err;
@@ -361,6 +444,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     memset(res, 0, sizeof *res);
     reset_output(h);
     if (rp_event_scan(event, len, on_record, h, &ev, &err) < 0) {
+        h->n_slots = 0;
         rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, (const char *)NULL);
         return error_body(h, res, "InvalidEvent", err.msg);
     }
@@ -383,19 +467,14 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         rp_buf_putc(&h->body, '}');
         res->served = 1;
     } else {
-        flush(h);
+        predict_chunk(h);
+        h->served = h->n_slots - h->failed;
+        if (h->publish && h->served)
+            publish_all(h);
         res->records = ev.n_records;
         res->served = h->served;
         res->failed = h->failed;
-        rp_buf_lit(&h->body, "{\"predictions\": [");
-        rp_buf_append(&h->body, h->preds.data ? h->preds.data : "", h->preds.len);
-        rp_buf_putc(&h->body, ']');
-        if (h->failures.len) {
-            rp_buf_lit(&h->body, ", \"batchItemFailures\": [");
-            rp_buf_append(&h->body, h->failures.data, h->failures.len);
-            rp_buf_putc(&h->body, ']');
-        }
-        rp_buf_putc(&h->body, '}');
+        kinesis_body(h);
     }
     if (h->body.failed)
         return error_body(h, res, "ResponseTooLarge", "the response exceeds its size limit");
@@ -403,4 +482,32 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     res->body = h->body.data;
     res->body_len = h->body.len;
     return 0;
+}
+
+const rp_record_outcome *rp_handler_outcomes(rp_handler *h, size_t *n)
+{
+    *n = 0;
+    if (h->cap_outcomes < h->n_slots) {
+        rp_record_outcome *o = realloc(h->outcomes, h->n_slots * sizeof *o);
+        if (!o)
+            return NULL;
+        h->outcomes = o;
+        h->cap_outcomes = h->n_slots;
+    }
+    for (size_t i = 0; i < h->n_slots; i++) {
+        const slot *s = &h->slots[i];
+        rp_record_outcome *o = &h->outcomes[i];
+        *o = (rp_record_outcome){.status = (rp_record_status)s->status, .code = s->code};
+        if (s->status == RP_RECORD_SERVED || s->status == RP_RECORD_UNPUBLISHED) {
+            o->prediction = h->events.data + s->e_off;
+            o->prediction_len = s->e_len;
+            o->partition_key = h->keys.data + s->k_off;
+            o->partition_key_len = s->k_len;
+        }
+        if (s->status != RP_RECORD_SERVED)
+            o->reason = s->why_off == UINT32_MAX ? "the record failed (the reason did not fit: see the log)"
+                                                 : h->reasons.data + s->why_off;
+    }
+    *n = h->n_slots;
+    return h->outcomes;
 }

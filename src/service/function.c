@@ -17,7 +17,8 @@ struct rp_function {
     char *local_store, *endpoint_url, *region; /* owned copies of streams' strings */
     char stream_name[RP_STREAM_NAME_MAX + 1];
     char stream_spec[RP_STREAM_NAME_MAX + 16];
-    char version[256];
+    char *version;      /* the version every answer reports, version_len bytes */
+    size_t version_len;
 };
 
 struct rp_worker {
@@ -59,9 +60,25 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
                  : rp_model_load(location, &opts, &f->model, err);
     if (rc < 0)
         goto fail;
-    const char *ver = rp_handler_version(f->model, f->version, sizeof f->version);
-    if (ver != f->version)
-        snprintf(f->version, sizeof f->version, "%s", ver);
+    {
+        size_t vlen;
+        const char *ver = rp_handler_version(f->model, &vlen);
+        if (vlen > RP_HANDLER_VERSION_MAX) {
+            rp_error_set(err, RP_ERR_LIMIT,
+                         "the model's version is %zu bytes; at most %d are served (set MODEL_VERSION, "
+                         "RUN_ID or --model-version to report another)",
+                         vlen, RP_HANDLER_VERSION_MAX);
+            goto fail;
+        }
+        f->version = malloc(vlen + 1);
+        if (!f->version) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(f->version, ver, vlen);
+        f->version[vlen] = '\0';
+        f->version_len = vlen;
+    }
 
     const char *tr = getenv("TEST_RUN");
     f->publish = !cfg->test_run && !(tr && !strcmp(tr, "True"));
@@ -102,6 +119,7 @@ void rp_function_close(rp_function *f)
     if (!f)
         return;
     rp_model_release(f->model);
+    free(f->version);
     free(f->local_store);
     free(f->endpoint_url);
     free(f->region);
@@ -113,8 +131,10 @@ rp_model *rp_function_model(const rp_function *f)
     return f->model;
 }
 
-const char *rp_function_version(const rp_function *f)
+const char *rp_function_version(const rp_function *f, size_t *len)
 {
+    if (len)
+        *len = f->version_len;
     return f->version;
 }
 
@@ -158,7 +178,7 @@ rp_worker *rp_worker_new(rp_function *f, rp_error *err)
     w->f = f;
     atomic_init(&w->hold, false);
     atomic_init(&w->published, 0);
-    rp_handler_config hcfg = {.version = f->version, .log_failures = true};
+    rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
     if (f->publish) {
         if (rp_streams_open(f->backend, &f->streams, &w->s, err) < 0) {
             rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
@@ -190,6 +210,26 @@ void rp_worker_free(rp_worker *w)
 int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res)
 {
     return rp_handler_invoke(w->h, event, len, res);
+}
+
+rp_handler *rp_function_handler_new(rp_function *f, rp_error *err)
+{
+    rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
+    return rp_handler_new(f->model, &hcfg, err);
+}
+
+int rp_function_output_open(const rp_function *f, rp_streams **out, const char **name, rp_error *err)
+{
+    *out = NULL;
+    *name = NULL;
+    if (!f->publish)
+        return rp_error_set(err, RP_ERR_INVALID, "the function does not publish (TEST_RUN)");
+    if (rp_streams_open(f->backend, &f->streams, out, err) < 0) {
+        rp_error_prefix(err, "cannot publish predictions to '%s'", f->stream_spec);
+        return -1;
+    }
+    *name = f->stream_name;
+    return 0;
 }
 
 unsigned long long rp_worker_published(const rp_worker *w)

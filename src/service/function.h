@@ -42,12 +42,24 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
 void rp_function_close(rp_function *f);
 
 rp_model *rp_function_model(const rp_function *f);
-/* The version every answer reports (SPEC §2). */
-const char *rp_function_version(const rp_function *f);
+/* The version every answer reports (SPEC §2), NUL-terminated; its length
+ * in *len when len is not NULL (it may hold NUL bytes, from the model). */
+const char *rp_function_version(const rp_function *f, size_t *len);
 /* False under TEST_RUN. */
 bool rp_function_publishes(const rp_function *f);
 /* "kinesis:NAME" / "local:NAME", or "" under TEST_RUN. */
 const char *rp_function_predictions_stream(const rp_function *f);
+
+/* A handler of the function's model and version that publishes nothing:
+ * for a caller that publishes the predictions itself (the consumer, which
+ * retries what the stream does not take).  For one thread; the caller
+ * frees it with rp_handler_free. */
+rp_handler *rp_function_handler_new(rp_function *f, rp_error *err);
+
+/* Opens a connection to the predictions stream, for one thread: *out to
+ * rp_streams_put to *name (owned by f).  -1 under TEST_RUN or when the
+ * backend cannot be opened. */
+int rp_function_output_open(const rp_function *f, rp_streams **out, const char **name, rp_error *err);
 
 /* A worker for one thread; connects to the predictions stream when the
  * function publishes. */

@@ -207,10 +207,11 @@ static int make_metrics(rp_serve *s)
 static int make_health(rp_serve *s)
 {
     rp_buf b;
-    rp_buf_init(&b, 4096);
-    const char *v = rp_function_version(s->fn), *stream = rp_function_predictions_stream(s->fn);
+    rp_buf_init(&b, 6 * RP_HANDLER_VERSION_MAX + 1024);
+    size_t vlen;
+    const char *v = rp_function_version(s->fn, &vlen), *stream = rp_function_predictions_stream(s->fn);
     rp_buf_lit(&b, "{\"status\": \"ok\", \"version\": ");
-    rp_pyjson_utf8(&b, v, strlen(v));
+    rp_pyjson_utf8(&b, v, vlen);
     rp_buf_lit(&b, ", \"publishes\": ");
     rp_buf_puts(&b, rp_function_publishes(s->fn) ? "true" : "false");
     rp_buf_lit(&b, ", \"predictions_stream\": ");

@@ -310,21 +310,197 @@ TEST(empty_records)
     CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
 }
 
+static void check_version(const rp_model *m, const char *want)
+{
+    size_t len = 0;
+    const char *v = rp_handler_version(m, &len);
+    CHECK_MEM(v, len, want);
+}
+
 TEST(version_resolution)
 {
-    char buf[64];
     unsetenv("MODEL_VERSION");
     unsetenv("RUN_ID");
-    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "model-v");
+    check_version(model, "model-v");
     setenv("RUN_ID", "run-1", 1);
-    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "run-1");
+    check_version(model, "run-1");
     setenv("MODEL_VERSION", "mv", 1);
-    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "mv");
+    check_version(model, "mv");
     setenv("MODEL_VERSION", "", 1);
-    CHECK_STR(rp_handler_version(model, buf, sizeof buf), "run-1");
+    check_version(model, "run-1");
     unsetenv("MODEL_VERSION");
     unsetenv("RUN_ID");
-    CHECK_STR(rp_handler_version(NULL, buf, sizeof buf), "unknown");
+    check_version(NULL, "unknown");
+}
+
+/* A model's version is kept whole: a NUL inside it is written as \u0000
+ * (json.dumps does), one of RP_HANDLER_VERSION_MAX bytes is served, a
+ * longer one refused by name, never cut or replaced. */
+TEST(version_kept_whole)
+{
+    unsetenv("MODEL_VERSION");
+    unsetenv("RUN_ID");
+    static const char js[] =
+        "{\"format\": \"ridepred.model/1\", \"version\": \"a\\u0000b\", \"features\": [\"trip_distance\"], "
+        "\"estimator\": {\"type\": \"linear\", \"coef\": [1.0], \"intercept\": 0.5}}";
+    rp_model *m = NULL;
+    rp_error err;
+    CHECK(rp_model_from_json(js, sizeof js - 1, &m, &err) == 0);
+    size_t len = 0;
+    const char *v = rp_handler_version(m, &len);
+    CHECK(len == 3 && !memcmp(v, "a\0b", 3));
+    rp_handler *hv = rp_handler_new(m, NULL, &err);
+    CHECK(hv != NULL);
+    const char *rec = "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 2.0}, \"ride_id\": 1}";
+    char *ev = kinesis(1, &rec);
+    rp_invoke_result res;
+    CHECK(rp_handler_invoke(hv, ev, strlen(ev), &res) == 0);
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [{\"model\": \"ride_duration_prediction_model\", \"version\": \"a\\u0000b\", "
+              "\"prediction\": {\"ride_duration\": 2.5, \"ride_id\": 1}}]}");
+    rp_handler_free(hv);
+    free(ev);
+
+    char *big = malloc(RP_HANDLER_VERSION_MAX + 2);
+    memset(big, '\x01', RP_HANDLER_VERSION_MAX + 1);
+    big[RP_HANDLER_VERSION_MAX + 1] = '\0';
+    rp_handler_config cfg = {.version = big, .version_len = RP_HANDLER_VERSION_MAX};
+    hv = rp_handler_new(m, &cfg, &err); /* the largest, each byte escaped to six */
+    CHECK(hv != NULL);
+    if (hv) {
+        ev = kinesis(1, &rec);
+        CHECK(rp_handler_invoke(hv, ev, strlen(ev), &res) == 0 && res.served == 1);
+        CHECK(res.body_len > 6 * RP_HANDLER_VERSION_MAX);
+        free(ev);
+    }
+    rp_handler_free(hv);
+    cfg.version_len = RP_HANDLER_VERSION_MAX + 1;
+    CHECK(rp_handler_new(m, &cfg, &err) == NULL);
+    CHECK(err.code == RP_ERR_LIMIT && strstr(err.msg, "1025 bytes") && strstr(err.msg, "MODEL_VERSION"));
+    free(big);
+    rp_model_release(m);
+}
+
+/* A record as the contract allows at its largest: a ride_id of 256 astral
+ * characters (12 bytes each as json.dumps writes them).  Chunks of the
+ * handler hold 128 records; 128 and 300 such records are all served. */
+static char *emoji_record(int i)
+{
+    rp_buf b;
+    rp_buf_init(&b, 1 << 16);
+    rp_buf_lit(&b, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"");
+    for (int k = 0; k < 256; k++)
+        rp_buf_puts(&b, k == 0 && i % 2 ? "\xf0\x9f\x98\x81" : "\xf0\x9f\x98\x80"); /* U+1F600, U+1F601 */
+    rp_buf_lit(&b, "\"}");
+    return rp_buf_steal(&b, NULL);
+}
+
+static void astral_ride_ids(int n)
+{
+    char **recs = calloc((size_t)n, sizeof *recs);
+    for (int i = 0; i < n; i++)
+        recs[i] = emoji_record(i);
+    char *ev = kinesis(n, (const char *const *)recs);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK(res.served == (size_t)n && res.failed == 0);
+    CHECK(!strstr(res.body, "batchItemFailures"));
+    size_t no = 0;
+    const rp_record_outcome *o = rp_handler_outcomes(h, &no);
+    CHECK(o && no == (size_t)n);
+    for (size_t i = 0; o && i < no; i++) {
+        CHECK(o[i].status == RP_RECORD_SERVED);
+        CHECK(o[i].partition_key_len == 256 * 4); /* str(ride_id) in UTF-8 */
+    }
+    for (int i = 0; i < n; i++)
+        free(recs[i]);
+    free(recs);
+    free(ev);
+}
+
+TEST(largest_ride_ids_fill_chunks)
+{
+    astral_ride_ids(128);
+    astral_ride_ids(300);
+}
+
+/* The outcome of every record: served ones with their prediction record
+ * and partition key, refused ones with their reason. */
+TEST(outcomes_per_record)
+{
+    const char *recs[] = {
+        RIDE,
+        "!not base64 at all!",
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": \"x\"}",
+    };
+    char *ev = kinesis(3, recs);
+    rp_invoke_result res = run(ev, strlen(ev));
+    size_t n = 0;
+    const rp_record_outcome *o = rp_handler_outcomes(h, &n);
+    CHECK(o && n == 3);
+    if (o && n == 3) {
+        CHECK(o[0].status == RP_RECORD_SERVED && o[0].code == RP_OK && !o[0].reason);
+        CHECK_MEM(o[0].prediction, o[0].prediction_len,
+                  E_PREFIX "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}");
+        CHECK_MEM(o[0].partition_key, o[0].partition_key_len, "256");
+        CHECK(o[1].status == RP_RECORD_REFUSED && o[1].code == RP_ERR_INVALID && !o[1].prediction);
+        CHECK(o[1].reason && strstr(o[1].reason, "bad base64"));
+        CHECK(o[2].status == RP_RECORD_SERVED);
+        CHECK_MEM(o[2].partition_key, o[2].partition_key_len, "x");
+    }
+    free(ev);
+    /* A function error has no outcomes. */
+    res = run("[]", 2);
+    CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);
+    o = rp_handler_outcomes(h, &n);
+    CHECK(n == 0);
+}
+
+/* A publish function that refuses every second entry, the first time with
+ * a message that repeats its code. */
+static int publish_some(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *r, rp_error *err)
+{
+    int *calls = ctx;
+    (*calls)++;
+    (void)e;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].ok = i % 2 == 0;
+        if (!r[i].ok) {
+            snprintf(r[i].error_code, sizeof r[i].error_code, "Throttled");
+            snprintf(r[i].error_message, sizeof r[i].error_message, "%s", i == 1 ? "Throttled: slow down" : "busy");
+        }
+    }
+    return 0;
+}
+
+TEST(unpublished_records_fail)
+{
+    int calls = 0;
+    rp_error err;
+    rp_handler_config cfg = {.version = "v", .log_failures = false, .publish = publish_some, .publish_ctx = &calls};
+    rp_handler *hp = rp_handler_new(model, &cfg, &err);
+    const char *recs[] = {RIDE, RIDE, RIDE, "!bad!", RIDE};
+    char *ev = kinesis(5, recs);
+    rp_invoke_result res;
+    CHECK(rp_handler_invoke(hp, ev, strlen(ev), &res) == 0);
+    CHECK(calls == 1 && res.served == 2 && res.failed == 3);
+    CHECK(strstr(res.body, "\"batchItemFailures\": [{\"itemIdentifier\": \"2\"}, {\"itemIdentifier\": \"4\"}, "
+                           "{\"itemIdentifier\": \"5\"}]"));
+    size_t n = 0;
+    const rp_record_outcome *o = rp_handler_outcomes(hp, &n);
+    CHECK(o && n == 5);
+    if (o && n == 5) {
+        CHECK(o[0].status == RP_RECORD_SERVED && o[2].status == RP_RECORD_SERVED);
+        CHECK(o[1].status == RP_RECORD_UNPUBLISHED && o[1].code == RP_ERR_IO && o[1].prediction);
+        CHECK_STR(o[1].reason, "not published: Throttled: slow down");
+        CHECK(o[3].status == RP_RECORD_REFUSED);
+        CHECK(o[4].status == RP_RECORD_UNPUBLISHED);
+        CHECK_STR(o[4].reason, "not published: Throttled: busy");
+    }
+    free(ev);
+    rp_handler_free(hp);
 }
 
 int main(void)
@@ -358,6 +534,10 @@ int main(void)
     RUN(event_size_limit);
     RUN(empty_records);
     RUN(version_resolution);
+    RUN(version_kept_whole);
+    RUN(largest_ride_ids_fill_chunks);
+    RUN(outcomes_per_record);
+    RUN(unpublished_records_fail);
     rp_handler_free(h);
     rp_model_release(model);
     return rp_t_done();
