@@ -391,6 +391,17 @@ static int commit(shard_worker *w, const char *seq, bool ended)
     }
 }
 
+/* "CODE: MESSAGE" of a failed put, the code once when the message starts
+ * with it. */
+static void put_error(char *buf, size_t cap, const rp_put_result *r)
+{
+    size_t cl = strlen(r->error_code);
+    if (cl && !strncmp(r->error_message, r->error_code, cl))
+        snprintf(buf, cap, "%s", r->error_message);
+    else
+        snprintf(buf, cap, "%s: %s", r->error_code, r->error_message);
+}
+
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
  * "sequenceNumber": "..." (the object left open). */
 static void dead_letter_head(rp_buf *d, const shard_worker *w, size_t i)
@@ -532,10 +543,10 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             rc = 0;
             break;
         }
-        char why[400];
+        char why[400] = "";
         for (size_t x = 0; x < n; x++)
             if (!done[x]) {
-                snprintf(why, sizeof why, "%s: %s", res[x].error_code, res[x].error_message);
+                put_error(why, sizeof why, &res[x]);
                 break;
             }
         if (stall(w, attempt, "the dead-letter stream did not take records; the shard waits and retries", why))
@@ -632,7 +643,7 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
                     continue;
                 }
                 if (!why[0])
-                    snprintf(why, sizeof why, "%s: %s", w->put_res[j].error_code, w->put_res[j].error_message);
+                    put_error(why, sizeof why, &w->put_res[j]);
                 todo[kept++] = todo[x + j]; /* kept <= x + j: compaction in place */
             }
             rp_counter_add(c->st.published, ok);
@@ -1008,7 +1019,7 @@ static void register_stats(rp_consumer *c)
     s->workers_live = rp_metrics_gauge(m, "ridepred_consume_group_consumers",
                                        "Live consumers of the group (this one included).", labels);
     s->invoke_seconds = rp_metrics_histogram(m, "ridepred_consume_invocation_seconds",
-                                             "Handler invocation time, publishing included.", labels,
+                                             "Handler invocation time (publishing not included).", labels,
                                              rp_metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
 }
 

@@ -5,13 +5,16 @@
  * in the checkpoint store (src/consume/checkpoint.h) and runs one worker
  * thread per leased shard.  A worker reads its shard in order, builds
  * Lambda-shaped Kinesis events of up to batch_size records (and at most the
- * handler's 6 MiB event limit), runs them through the function (which
- * publishes the predictions), and checkpoints once the batch is handled:
- * published, or dead-lettered after the retries.  batchItemFailures move
- * the checkpoint to just before the lowest failed record and the batch is
- * retried from there; a function error fails the whole batch (bisected
- * when asked).  A closed shard is read to its end before its children
- * start.  Delivery is at least once. */
+ * handler's 6 MiB event limit), runs them through a handler that publishes
+ * nothing, publishes the predictions itself, and checkpoints once the batch
+ * is handled: every prediction stored, or the record dead-lettered after
+ * its retries.  Records the handler refuses (their fault) move the
+ * checkpoint to just before the lowest of them and the batch is retried
+ * from there; a function error fails the whole batch (bisected when
+ * asked).  An unavailable stream or checkpoint store (not the records'
+ * fault) stalls the shard, retried with backoff for as long as it takes:
+ * only --max-record-age drops a record then.  A closed shard is read to
+ * its end before its children start.  Delivery is at least once. */
 #ifndef RP_CONSUME_CONSUMER_H
 #define RP_CONSUME_CONSUMER_H
 
