@@ -84,6 +84,10 @@ contains "$tmp/out" '{"predictions": [], "batchItemFailures": [{"itemIdentifier"
 contains "$tmp/err" "sequence_number=7" "text log names the record"
 expect_exit 0 "JSON logs" env AWS_LAMBDA_LOG_FORMAT=JSON $bin invoke --model "$tmp/m.json" "$tmp/badrec.json"
 if /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]; d=json.loads(open(sys.argv[1]).readline()); assert d["level"]=="WARN" and d["sequence_number"]=="7" and "reason" in d' "$tmp/err"; then ok; else bad "JSON log lines: $(cat "$tmp/err")"; fi
+# a lone surrogate in a sequence number: escaped in the text log, which stays valid UTF-8
+echo '{"Records": [{"kinesis": {"data": "bm90IGpzb24=", "sequenceNumber": "7\ud800"}}]}' > "$tmp/surrogate.json"
+expect_exit 0 "bad record, lone surrogate" $bin invoke --model "$tmp/m.json" "$tmp/surrogate.json"
+if /usr/bin/python3 -c 'import sys; t=open(sys.argv[1], "rb").read().decode("utf-8"); assert "sequence_number=\"7\\ud800\"" in t, t' "$tmp/err"; then ok; else bad "text log of a lone surrogate: $(od -c "$tmp/err" | head -5)"; fi
 expect_exit 0 "log level off" $bin invoke --log-level off --model "$tmp/m.json" "$tmp/badrec.json"
 [ ! -s "$tmp/err" ] && ok || bad "--log-level off still logs"
 
