@@ -27,6 +27,7 @@ static const char help[] =
     "  --svg PATH            also draw predicted vs real durations (SVG)\n"
     "  --json                one JSON object instead of the table\n"
     RP_STREAM_OPTS_HELP
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 could not read the file or a stream.\n";
@@ -40,15 +41,17 @@ int rp_cmd_evaluate(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
+        RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config scfg = {0};
+    rp_cli_log_opts lo = {0};
     const char *rides = NULL, *preds = NULL, *svg = NULL;
     bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &scfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -62,12 +65,12 @@ int rp_cmd_evaluate(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     if (argc - optind != 1 || !rides || !preds) {
         fprintf(stderr, "ridepred evaluate: needs FILE, --rides and --predictions\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
-        return RP_EXIT_USAGE;
     rp_streams *s = NULL;
     char rname[RP_STREAM_NAME_MAX + 1], pname[RP_STREAM_NAME_MAX + 1];
     rp_error err;
