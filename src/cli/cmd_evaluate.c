@@ -19,7 +19,8 @@ static const char help[] =
     "throughput (first ride put to last prediction), latency from put to\n"
     "prediction (p50, p90, p99, max; the streams' arrival timestamps, in ms),\n"
     "and the RMSE of the predicted durations against the real ones over the\n"
-    "rides the course's filter keeps (1 to 60 minutes).\n"
+    "rides the course's filter keeps (1 to 60 minutes).  Predictions that are\n"
+    "not finite numbers (Infinity, NaN) are counted apart, not in the RMSE.\n"
     "\n"
     "options:\n"
     "  --rides STREAM        the stream the rides were replayed into\n"
@@ -101,9 +102,9 @@ int rp_cmd_evaluate(int argc, char **argv)
     if (json) {
         rp_buf_printf(&b, "{\"rows\": %zu, \"kept\": %zu, \"rides_in\": %zu, \"predictions\": %zu, "
                           "\"predicted\": %zu, \"duplicates\": %zu, \"unreadable\": %zu, \"missing\": %zu, "
-                          "\"kept_predicted\": %zu, \"rmse\": ",
+                          "\"kept_predicted\": %zu, \"nonfinite\": %zu, \"kept_nonfinite\": %zu, \"rmse\": ",
                       r.rows, r.kept, r.rides_in, r.predictions, r.predicted, r.duplicates, r.unreadable,
-                      r.missing, r.kept_predicted);
+                      r.missing, r.kept_predicted, r.nonfinite, r.kept_nonfinite);
         rp_pyjson_double(&b, r.rmse);
         rp_buf_lit(&b, ", \"mae\": ");
         rp_pyjson_double(&b, r.mae);
@@ -130,6 +131,10 @@ int rp_cmd_evaluate(int argc, char **argv)
         rp_buf_printf(&b, "| latency put -> prediction | p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms |\n",
                       r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
         rp_buf_printf(&b, "| RMSE (minutes) | %.4f over %zu rides (MAE %.4f) |\n", r.rmse, r.kept_predicted, r.mae);
+        if (r.nonfinite)
+            rp_buf_printf(&b, "| non-finite predictions | %zu rides predicted as Infinity or NaN (%zu kept by the filter): "
+                              "left out of the RMSE and MAE |\n",
+                          r.nonfinite, r.kept_nonfinite);
         if (svg)
             rp_buf_printf(&b, "| picture | %s |\n", svg);
         rp_buf_lit(&b, "\nprediction records (decoded):\n");
