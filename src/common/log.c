@@ -176,7 +176,9 @@ static bool text_bare(const char *s, size_t n)
 /* A value of a text line: bare when it can be, else quoted and escaped. */
 static void text_value(rp_buf *b, const char *v)
 {
-    size_t n = v ? strlen(v) : 0;
+    if (!v)
+        v = "";
+    size_t n = strlen(v);
     if (text_bare(v, n)) {
         rp_buf_append(b, v, n);
         return;

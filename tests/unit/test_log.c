@@ -146,7 +146,7 @@ TEST(text_request_id)
 TEST(json_lines_stay_json)
 {
     static const char *const values[] = {
-        "7", "49\xed\xa0\x80", "\xff\x80" "a\xc3", "a\nb\"c\\d\x01\x7f", "caf\xc3\xa9 \xf0\x9f\x9a\x95", "", "\xc2\x85",
+        "7", "49\xed\xa0\x80", "\xff\x80\x61\xc3", "a\nb\"c\\d\x01\x7f", "caf\xc3\xa9 \xf0\x9f\x9a\x95", "", "\xc2\x85",
     };
     char got[256];
     size_t n;
