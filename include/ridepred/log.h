@@ -26,8 +26,15 @@ int rp_log_level_parse(const char *s, rp_log_level *out);
 bool rp_log_enabled(rp_log_level level);
 
 /* Logs a message.  `fields` is an optional list of extra key/value string
- * pairs ending with NULL, e.g. rp_logf(RP_LOG_WARN, "record failed",
- * "sequence_number", seq, "reason", why, NULL). Values are escaped. */
+ * pairs ending with NULL, e.g. rp_log(RP_LOG_WARN, "record failed",
+ * "sequence_number", seq, "reason", why, NULL).  Any bytes may be given:
+ * JSON lines escape them as json.dumps does (ASCII only, \uXXXX; a byte
+ * that is not UTF-8 as \udcXX).  Text lines keep valid UTF-8 readable and
+ * escape control characters (\n, \t, \x01, \x7f, \u0085, \u2028), encoded
+ * surrogates (\ud800) and bytes that are not UTF-8 (\xff): a line is always
+ * one line of valid UTF-8.  A text value stands bare (key=value) unless it is
+ * empty or has a space, '"', '=', '\\' or anything escaped; then it is
+ * quoted, with '"' and '\\' escaped too. */
 void rp_log(rp_log_level level, const char *msg, ...);
 
 /* The calling thread's request id (the Lambda runtime's

@@ -207,15 +207,130 @@ bool rp_aws_error_is_retriable(const char *code, size_t len)
     return false;
 }
 
-/* Copies s[0..n) into out (cap bytes), printable ASCII only. */
+/* ---- secrets kept out of error messages -------------------------------------- */
+
+#define REDACTED "[redacted]"
+
+/* True when a key (a header or field name) names a secret: it contains
+ * auth, token, secret, passw, signature, credential, cookie or session, or
+ * ends in "key" (case-insensitive). */
+static bool secret_name(const char *w, size_t n)
+{
+    static const char *const parts[] = {"auth",       "token",  "secret",  "passw",
+                                        "signature", "credential", "cookie", "session"};
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        size_t pl = strlen(parts[p]);
+        for (size_t i = 0; i + pl <= n; i++)
+            if (strncasecmp(w + i, parts[p], pl) == 0)
+                return true;
+    }
+    return n >= 3 && strncasecmp(w + n - 3, "key", 3) == 0;
+}
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+typedef struct sink {
+    char *o;
+    size_t cap, len;
+} sink;
+
+/* One byte out, printable ASCII only ('?' for the rest), cut at cap - 1. */
+static void sink_put(sink *k, char c)
+{
+    if (k->len + 1 < k->cap)
+        k->o[k->len++] = ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f) ? c : '?';
+}
+
+static void sink_lit(sink *k, const char *s)
+{
+    while (*s)
+        sink_put(k, *s++);
+}
+
+/* Copies s[0..n) into out (cap bytes) as printable ASCII ('?' for other
+ * bytes), with what looks like a secret replaced by "[redacted]": the value
+ * after a key that names one (secret_name) and ':' or '=' (a header echoed
+ * back, "Authorization: Bearer x", "\"Token\": \"x\"", "password=x", a SigV4
+ * "Credential=..., Signature=..."): to its closing quote, else to a line
+ * break, ',', ';', '&', '}' or a quote; and the word after "Bearer" or
+ * "Basic".  Error bodies can echo the request (an endpoint that reflects
+ * its headers): their text reaches logs only through here. */
 static void copy_printable(char *out, size_t cap, const char *s, size_t n)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    sink k = {out, cap, 0};
+    size_t i = 0;
+    while (i < n) {
+        if (!word_char(s[i]) || (i > 0 && word_char(s[i - 1]))) {
+            sink_put(&k, s[i++]);
+            continue;
+        }
+        size_t w = i;
+        while (i < n && word_char(s[i]))
+            sink_put(&k, s[i++]);
+        size_t wl = i - w;
+        if (secret_name(s + w, wl)) {
+            size_t j = i;
+            if (j < n && (s[j] == '"' || s[j] == '\''))
+                j++;
+            while (j < n && (s[j] == ' ' || s[j] == '\t'))
+                j++;
+            if (j >= n || (s[j] != ':' && s[j] != '='))
+                continue;
+            for (j++; j < n && (s[j] == ' ' || s[j] == '\t'); j++)
+                ;
+            while (i < j)
+                sink_put(&k, s[i++]);
+            if (i < n && (s[i] == '"' || s[i] == '\'')) {
+                char q = s[i++];
+                sink_put(&k, q);
+                while (i < n && s[i] != q)
+                    i++;
+                sink_lit(&k, REDACTED);
+                if (i < n)
+                    sink_put(&k, s[i++]);
+            } else {
+                size_t v = i;
+                while (i < n && !strchr("\r\n,;&}\"'", s[i]))
+                    i++;
+                if (i > v)
+                    sink_lit(&k, REDACTED);
+            }
+        } else if (((wl == 6 && strncasecmp(s + w, "Bearer", 6) == 0) ||
+                    (wl == 5 && strncasecmp(s + w, "Basic", 5) == 0)) &&
+                   i + 1 < n && s[i] == ' ' && !strchr(" \t\r\n\"',;", s[i + 1])) {
+            sink_put(&k, s[i++]);
+            while (i < n && !strchr(" \t\r\n\"',;", s[i]))
+                i++;
+            sink_lit(&k, REDACTED);
+        }
     }
-    out[o] = '\0';
+    out[k.len] = '\0';
+}
+
+/* Replaces every copy of secret (8 bytes or more) in the string s (cap
+ * bytes) by "[redacted]", and a copy cut short at its end (4 bytes or more
+ * of the secret's beginning); cut at cap - 1 bytes. */
+static void redact_value(char *s, size_t cap, const char *secret)
+{
+    size_t sl = strlen(secret), n = strlen(s);
+    if (sl < 8)
+        return;
+    char tmp[512];
+    sink k = {tmp, cap < sizeof tmp ? cap : sizeof tmp, 0};
+    for (size_t i = 0; i < n;) {
+        size_t rest = n - i;
+        if (rest >= sl ? memcmp(s + i, secret, sl) == 0 : rest >= 4 && memcmp(s + i, secret, rest) == 0) {
+            sink_lit(&k, REDACTED);
+            i += rest >= sl ? sl : rest;
+            continue;
+        }
+        sink_put(&k, s[i++]);
+    }
+    memcpy(s, tmp, k.len);
+    s[k.len] = '\0';
 }
 
 static void copy_json_string(char *out, size_t cap, const rp_json_value *v)
@@ -720,6 +835,14 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
         http_failure = true;
         rp_aws_error_info info;
         rp_aws_error_parse(resp, &info);
+        /* An answer that quotes a secret the request carried (its
+         * Authorization header, a session token) says it without it. */
+        for (size_t h = 0; h < r.n_headers; h++) {
+            if (!all[h].name || !all[h].value || !secret_name(all[h].name, strlen(all[h].name)))
+                continue;
+            redact_value(info.code, sizeof info.code, all[h].value);
+            redact_value(info.message, sizeof info.message, all[h].value);
+        }
         rp_error_set(err, status_code(resp->status, info.code), "HTTP %ld%s%s%s%s", resp->status,
                      info.code[0] ? " " : "", info.code, info.message[0] ? ": " : "", info.message);
         err->retriable = rp_http_response_is_retriable(resp);

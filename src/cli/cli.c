@@ -47,6 +47,15 @@ int rp_cli_logging(const char *format, const char *level)
     return 0;
 }
 
+int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o)
+{
+    switch (c) {
+    case 0x300: o->format = arg; return 1;
+    case 0x301: o->level = arg; return 1;
+    default: return 0;
+    }
+}
+
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;

@@ -47,6 +47,24 @@ void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * prints an error when a value is unknown. */
 int rp_cli_logging(const char *format, const char *level);
 
+/* --log-format and --log-level, which every command takes alike: the help
+ * lines, the getopt_long entries (values 0x300, 0x301; stream options are
+ * 0x100.., function options 0x200..) and where they land. */
+#define RP_LOG_OPTS_HELP                                                                   \
+    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT, else text)\n" \
+    "  --log-level L         debug, info, warn, error or off (default:\n"                \
+    "                        $RIDEPRED_LOG_LEVEL, else $AWS_LAMBDA_LOG_LEVEL, else info)\n"
+#define RP_LOG_LONGOPTS \
+    {"log-format", required_argument, NULL, 0x300}, {"log-level", required_argument, NULL, 0x301}
+
+typedef struct rp_cli_log_opts {
+    const char *format, *level; /* NULL: not given */
+} rp_cli_log_opts;
+
+/* Takes one of those options: returns 1 when c was one (kept in o), else 0.
+ * The values are checked by rp_cli_logging(o->format, o->level). */
+int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o);
+
 /* Reads a whole file ("-" is stdin) up to max bytes.  Returns a malloc'd
  * buffer (caller frees) or NULL with err set; RP_ERR_LIMIT when larger. */
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err);

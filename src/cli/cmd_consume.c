@@ -198,6 +198,8 @@ int rp_cmd_consume(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(fo.log.format, fo.log.level) < 0)
+        return RP_EXIT_USAGE;
     if (optind < argc) {
         fprintf(stderr, "ridepred consume: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;

@@ -19,7 +19,8 @@ static const char help[] =
     "throughput (first ride put to last prediction), latency from put to\n"
     "prediction (p50, p90, p99, max; the streams' arrival timestamps, in ms),\n"
     "and the RMSE of the predicted durations against the real ones over the\n"
-    "rides the course's filter keeps (1 to 60 minutes).\n"
+    "rides the course's filter keeps (1 to 60 minutes).  Predictions that are\n"
+    "not finite numbers (Infinity, NaN) are counted apart, not in the RMSE.\n"
     "\n"
     "options:\n"
     "  --rides STREAM        the stream the rides were replayed into\n"
@@ -27,6 +28,7 @@ static const char help[] =
     "  --svg PATH            also draw predicted vs real durations (SVG)\n"
     "  --json                one JSON object instead of the table\n"
     RP_STREAM_OPTS_HELP
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 could not read the file or a stream.\n";
@@ -40,15 +42,17 @@ int rp_cmd_evaluate(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
+        RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config scfg = {0};
+    rp_cli_log_opts lo = {0};
     const char *rides = NULL, *preds = NULL, *svg = NULL;
     bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &scfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -62,12 +66,12 @@ int rp_cmd_evaluate(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     if (argc - optind != 1 || !rides || !preds) {
         fprintf(stderr, "ridepred evaluate: needs FILE, --rides and --predictions\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
-        return RP_EXIT_USAGE;
     rp_streams *s = NULL;
     char rname[RP_STREAM_NAME_MAX + 1], pname[RP_STREAM_NAME_MAX + 1];
     rp_error err;
@@ -98,9 +102,9 @@ int rp_cmd_evaluate(int argc, char **argv)
     if (json) {
         rp_buf_printf(&b, "{\"rows\": %zu, \"kept\": %zu, \"rides_in\": %zu, \"predictions\": %zu, "
                           "\"predicted\": %zu, \"duplicates\": %zu, \"unreadable\": %zu, \"missing\": %zu, "
-                          "\"kept_predicted\": %zu, \"rmse\": ",
+                          "\"kept_predicted\": %zu, \"nonfinite\": %zu, \"kept_nonfinite\": %zu, \"rmse\": ",
                       r.rows, r.kept, r.rides_in, r.predictions, r.predicted, r.duplicates, r.unreadable,
-                      r.missing, r.kept_predicted);
+                      r.missing, r.kept_predicted, r.nonfinite, r.kept_nonfinite);
         rp_pyjson_double(&b, r.rmse);
         rp_buf_lit(&b, ", \"mae\": ");
         rp_pyjson_double(&b, r.mae);
@@ -127,6 +131,10 @@ int rp_cmd_evaluate(int argc, char **argv)
         rp_buf_printf(&b, "| latency put -> prediction | p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms |\n",
                       r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
         rp_buf_printf(&b, "| RMSE (minutes) | %.4f over %zu rides (MAE %.4f) |\n", r.rmse, r.kept_predicted, r.mae);
+        if (r.nonfinite)
+            rp_buf_printf(&b, "| non-finite predictions | %zu rides predicted as Infinity or NaN (%zu kept by the filter): "
+                              "left out of the RMSE and MAE |\n",
+                          r.nonfinite, r.kept_nonfinite);
         if (svg)
             rp_buf_printf(&b, "| picture | %s |\n", svg);
         rp_buf_lit(&b, "\nprediction records (decoded):\n");

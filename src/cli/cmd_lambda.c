@@ -97,7 +97,7 @@ int rp_cmd_lambda(int argc, char **argv)
         fprintf(stderr, "ridepred lambda: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(fo.log_format, fo.log_level) < 0)
+    if (rp_cli_logging(fo.log.format, fo.log.level) < 0)
         return RP_EXIT_USAGE;
 
     rp_lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),

@@ -31,33 +31,48 @@ static const char help[] =
     "(downloaded once, cached under $RIDEPRED_MODEL_CACHE_DIR, default\n"
     "/tmp/ridepred-models; RIDEPRED_MODEL_CACHE=off downloads again).\n"
     "\n"
+    "options (anywhere after 'model'):\n"
+    RP_LOG_OPTS_HELP
+    "  -h, --help            this help\n"
+    "\n"
     "exit status: 0 done; 2 bad usage; 3 the model could not be read or written.\n";
 
 static const char *preprocessor;
 
-/* Takes a leading --preprocessor PICKLE off the arguments. */
-static int take_preprocessor(int *argc, char ***argv)
+/* Takes every "--NAME VALUE" and "--NAME=VALUE" off argv[0..*argc) (the
+ * last one wins) into *value.  Returns 0, or -1 (printed) when the last
+ * argument is --NAME with no value. */
+static int take_opt(int *argc, char **argv, const char *name, const char **value)
 {
-    for (int i = 0; i < *argc; i++) {
-        if (!strcmp((*argv)[i], "--preprocessor")) {
-            if (i + 1 >= *argc)
+    size_t nl = strlen(name);
+    for (int i = 0; i < *argc;) {
+        const char *a = argv[i];
+        int used = 0;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, nl) && a[2 + nl] == '=') {
+            *value = a + 3 + nl;
+            used = 1;
+        } else if (!strncmp(a, "--", 2) && !strcmp(a + 2, name)) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "ridepred model: --%s needs a value\n", name);
                 return -1;
-            preprocessor = (*argv)[i + 1];
-            for (int j = i; j + 2 < *argc; j++)
-                (*argv)[j] = (*argv)[j + 2];
-            *argc -= 2;
-            return 0;
+            }
+            *value = argv[i + 1];
+            used = 2;
+        } else {
+            i++;
+            continue;
         }
+        for (int j = i; j + used < *argc; j++)
+            argv[j] = argv[j + used];
+        *argc -= used;
     }
     return 0;
 }
 
 static int convert(int argc, char **argv)
 {
-    if (take_preprocessor(&argc, &argv) < 0) {
-        fprintf(stderr, "ridepred model convert: --preprocessor needs a file\n");
+    if (take_opt(&argc, argv, "preprocessor", &preprocessor) < 0)
         return RP_EXIT_USAGE;
-    }
     if (argc != 2) {
         fprintf(stderr, "ridepred model convert: needs SRC and DST\n\n%s", help);
         return RP_EXIT_USAGE;
@@ -138,10 +153,8 @@ bad:
 
 static int inspect(int argc, char **argv)
 {
-    if (take_preprocessor(&argc, &argv) < 0) {
-        fprintf(stderr, "ridepred model inspect: --preprocessor needs a file\n");
+    if (take_opt(&argc, argv, "preprocessor", &preprocessor) < 0)
         return RP_EXIT_USAGE;
-    }
     bool json = false;
     int i = 0;
     if (i < argc && !strcmp(argv[i], "--json")) {
@@ -217,8 +230,17 @@ int rp_cmd_model(int argc, char **argv)
             return RP_EXIT_OK;
         }
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
+    /* The log options anywhere after "model", the subcommand first of the rest. */
+    rp_cli_log_opts lo = {0};
+    int n = argc - 1;
+    if (take_opt(&n, argv + 1, "log-format", &lo.format) < 0 || take_opt(&n, argv + 1, "log-level", &lo.level) < 0 ||
+        rp_cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
+    argc = n + 1;
+    if (argc < 2) {
+        fputs(help, stderr);
+        return RP_EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "convert"))
         return convert(argc - 2, argv + 2);
     if (!strcmp(argv[1], "inspect"))

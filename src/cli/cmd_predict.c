@@ -20,15 +20,14 @@ static const char help[] =
     "130.0 forms \"130.0_...\"), anything else is a string.\n"
     "\n"
     "options:\n"
-    "  --model PATH      a model file or MLflow directory (default: $MODEL_LOCATION)\n"
-    "  --preprocessor P  the pickled DictVectorizer of an XGBoost booster\n"
-    "  --no-cache        download an s3:// model again (RIDEPRED_MODEL_CACHE=off)\n"
-    "  --pu P            PULocationID\n"
-    "  --do D            DOLocationID\n"
-    "  --distance X      trip_distance (a finite number)\n"
-    "  --log-format F    text or json\n"
-    "  --log-level L     debug, info, warn, error or off\n"
-    "  -h, --help        this help\n"
+    "  --model PATH          a model file or MLflow directory (default: $MODEL_LOCATION)\n"
+    "  --preprocessor P      the pickled DictVectorizer of an XGBoost booster\n"
+    "  --no-cache            download an s3:// model again (RIDEPRED_MODEL_CACHE=off)\n"
+    "  --pu P                PULocationID\n"
+    "  --do D                DOLocationID\n"
+    "  --distance X          trip_distance (a finite number)\n"
+    RP_LOG_OPTS_HELP
+    "  -h, --help            this help\n"
     "\n"
     "exit status: 0 printed; 1 the ride cannot be served (reason on stderr);\n"
     "2 bad usage; 3 could not run (model).\n";
@@ -54,16 +53,17 @@ int rp_cmd_predict(int argc, char **argv)
         {"distance", required_argument, NULL, 'x'},
         {"preprocessor", required_argument, NULL, 'X'},
         {"no-cache", no_argument, NULL, 'C'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
+        RP_LOG_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *model_flag = NULL, *pu = NULL, *dol = NULL, *dist = NULL, *log_format = NULL,
-               *log_level = NULL, *preprocessor = NULL;
+    const char *model_flag = NULL, *pu = NULL, *dol = NULL, *dist = NULL, *preprocessor = NULL;
+    rp_cli_log_opts lo = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (rp_cli_log_opt(c, optarg, &lo))
+            continue;
         switch (c) {
         case 'm': model_flag = optarg; break;
         case 'p': pu = optarg; break;
@@ -71,20 +71,18 @@ int rp_cmd_predict(int argc, char **argv)
         case 'x': dist = optarg; break;
         case 'X': preprocessor = optarg; break;
         case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     bool flags = pu || dol || dist;
     if ((flags && optind != argc) || (!flags && argc - optind != 1) ||
         (flags && (!pu || !dol || !dist))) {
         fprintf(stderr, "ridepred predict: give --pu, --do and --distance, or one JSON ride\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
-        return RP_EXIT_USAGE;
     const char *location = rp_cli_model_location(model_flag);
     if (!location)
         return RP_EXIT_USAGE;

@@ -24,6 +24,7 @@ static const char help[] =
     "options:\n"
     "  --partition-key K     the partition key of every record\n"
     RP_STREAM_OPTS_HELP
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 every record stored; 1 some refused; 2 bad usage; 3 failed.\n";
@@ -160,14 +161,16 @@ int rp_cmd_put(int argc, char **argv)
         {"partition-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
+        RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
+    rp_cli_log_opts lo = {0};
     const char *pk = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -178,6 +181,8 @@ int rp_cmd_put(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     if (argc - optind != 2) {
         fprintf(stderr, "ridepred put: needs STREAM and a JSON record (or - for stdin)\n\n%s", help);
         return RP_EXIT_USAGE;
@@ -186,8 +191,6 @@ int rp_cmd_put(int argc, char **argv)
         fprintf(stderr, "ridepred put: --partition-key must be 1 to 256 characters\n");
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
-        return RP_EXIT_USAGE;
     rp_streams *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)

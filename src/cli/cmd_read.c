@@ -31,6 +31,7 @@ static const char help[] =
     "  --limit N             stop after N records\n"
     "  --follow              keep polling for new records until Ctrl-C\n"
     RP_STREAM_OPTS_HELP
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 the stream could not be read.\n";
@@ -108,16 +109,18 @@ int rp_cmd_read(int argc, char **argv)
         {"follow", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
+        RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
+    rp_cli_log_opts lo = {0};
     const char *shard = NULL, *from = "trim-horizon";
     unsigned long long limit = 0;
     bool follow = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -137,6 +140,8 @@ int rp_cmd_read(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     if (argc - optind != 1) {
         fprintf(stderr, "ridepred read: needs one STREAM\n\n%s", help);
         return RP_EXIT_USAGE;
@@ -157,8 +162,6 @@ int rp_cmd_read(int argc, char **argv)
         else
             snprintf(shard_id, sizeof shard_id, "%s", shard);
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
-        return RP_EXIT_USAGE;
     rp_streams *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)

@@ -31,8 +31,7 @@ static const char help[] =
     "  --start ROW           first row to send (default 0)\n"
     "  --quiet               no progress line on a terminal\n"
     RP_STREAM_OPTS_HELP
-    "  --log-format F        text or json\n"
-    "  --log-level L         debug, info, warn, error or off\n"
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "Prints a summary line (JSON) on stdout.  SIGINT or SIGTERM stops after the\n"
@@ -80,21 +79,21 @@ int rp_cmd_replay(int argc, char **argv)
         {"limit", required_argument, NULL, 'l'},
         {"start", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
+        RP_LOG_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config scfg = {0};
-    const char *to = NULL, *log_format = NULL, *log_level = NULL;
+    const char *to = NULL;
+    rp_cli_log_opts lo = {0};
     double rate = 0;
     long long limit = 0, start = 0;
     bool quiet = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &scfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -105,18 +104,16 @@ int rp_cmd_replay(int argc, char **argv)
         case 'l': if (rp_cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
         case 's': if (rp_cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
         case 'q': quiet = true; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     if (argc - optind != 1 || !to) {
         fprintf(stderr, "ridepred replay: needs one FILE and --to STREAM\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
-        return RP_EXIT_USAGE;
     const char *file = argv[optind];
 
     rp_error err;

@@ -22,6 +22,7 @@ static const char help[] =
     "options:\n"
     "  --shards N            shards of a new stream (default 1)\n"
     RP_STREAM_OPTS_HELP
+    RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
 
@@ -55,14 +56,16 @@ int rp_cmd_streams(int argc, char **argv)
         {"shards", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
+        RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
+    rp_cli_log_opts lo = {0};
     long shards = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -81,14 +84,14 @@ int rp_cmd_streams(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        return RP_EXIT_USAGE;
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs < 1) {
         fputs(help, stderr);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(NULL, NULL) < 0)
-        return RP_EXIT_USAGE;
     const char *sub = args[0];
     bool is_list = !strcmp(sub, "list");
     bool is_update = !strcmp(sub, "update-shard-count");

@@ -43,18 +43,17 @@ static const char help[] =
     "           base_score\n"
     "\n"
     "options:\n"
-    "  --train FILE...     training files (repeat the flag or list several)\n"
-    "  --val FILE...       validation files\n"
-    "  --algo A            linear, forest or xgboost\n"
-    "  --param KEY=VALUE   an algorithm parameter (repeatable)\n"
-    "  --out DIR           the model directory to write (new, or empty)\n"
-    "  --threads N         threads for forest and xgboost (default: every core)\n"
-    "  --seed S            random seed (default 0); same seed, same model\n"
-    "  --predictions FILE  also write the validation predictions as CSV\n"
-    "                      (PULocationID,DOLocationID,trip_distance,duration,prediction)\n"
-    "  --log-format F      text or json\n"
-    "  --log-level L       debug, info, warn, error or off\n"
-    "  -h, --help          this help\n"
+    "  --train FILE...       training files (repeat the flag or list several)\n"
+    "  --val FILE...         validation files\n"
+    "  --algo A              linear, forest or xgboost\n"
+    "  --param KEY=VALUE     an algorithm parameter (repeatable)\n"
+    "  --out DIR             the model directory to write (new, or empty)\n"
+    "  --threads N           threads for forest and xgboost (default: every core)\n"
+    "  --seed S              random seed (default 0); same seed, same model\n"
+    "  --predictions FILE    also write the validation predictions as CSV\n"
+    "                        (PULocationID,DOLocationID,trip_distance,duration,prediction)\n"
+    RP_LOG_OPTS_HELP
+    "  -h, --help            this help\n"
     "\n"
     "exit status: 0 trained; 2 bad usage or parameter; 3 could not train\n"
     "(a file, no rides left after the filter, the algorithm failed, output).\n";
@@ -269,8 +268,7 @@ int rp_cmd_train(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'},
         {"seed", required_argument, NULL, 's'},
         {"predictions", required_argument, NULL, 'P'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
+        RP_LOG_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -278,7 +276,8 @@ int rp_cmd_train(int argc, char **argv)
     files *list = NULL;
     rp_train_param params[64];
     size_t n_params = 0;
-    const char *algo = NULL, *out_dir = NULL, *log_format = NULL, *log_level = NULL, *pred_path = NULL;
+    const char *algo = NULL, *out_dir = NULL, *pred_path = NULL;
+    rp_cli_log_opts lo = {0};
     unsigned threads = 0;
     uint64_t seed = 0;
     int rc = RP_EXIT_USAGE;
@@ -352,18 +351,18 @@ int rp_cmd_train(int argc, char **argv)
             break;
         }
         case 'P': pred_path = optarg; list = NULL; break;
-        case 'F': log_format = optarg; list = NULL; break;
-        case 'L': log_level = optarg; list = NULL; break;
+        case 0x300:
+        case 0x301: rp_cli_log_opt(c, optarg, &lo); list = NULL; break;
         case 'h': fputs(help, stdout); rc = RP_EXIT_OK; goto out;
         default: fputs(help, stderr); goto out;
         }
     }
+    if (rp_cli_logging(lo.format, lo.level) < 0)
+        goto out;
     if (!trf.n || !vaf.n || !algo || !out_dir) {
         fprintf(stderr, "ridepred train: --train, --val, --algo and --out are required\n\n%s", help);
         goto out;
     }
-    if (rp_cli_logging(log_format, log_level) < 0)
-        goto out;
 
     /* Parameters first: a typo fails before minutes of work. */
     rp_linear_solver solver = RP_LINEAR_LSQR;

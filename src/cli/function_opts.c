@@ -13,17 +13,15 @@ int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o)
     case 0x202: o->model_version = arg; return 1;
     case 0x203: o->preprocessor = arg; return 1;
     case 0x204: setenv("RIDEPRED_MODEL_CACHE", "off", 1); return 1;
-    case 0x205: o->log_format = arg; return 1;
-    case 0x206: o->log_level = arg; return 1;
     case 0x207: o->predictions_stream = arg; return 1;
     case 0x208: o->test_run = true; return 1;
-    default: return rp_cli_stream_opt(c, arg, &o->streams);
+    default: return rp_cli_log_opt(c, arg, &o->log) ? 1 : rp_cli_stream_opt(c, arg, &o->streams);
     }
 }
 
 int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg)
 {
-    if (rp_cli_logging(o->log_format, o->log_level) < 0)
+    if (rp_cli_logging(o->log.format, o->log.level) < 0)
         return -1;
     if (o->run_id)
         setenv("RUN_ID", o->run_id, 1);

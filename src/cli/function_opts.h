@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "cli/cli.h"
 #include "cli/stream_opts.h"
 #include "service/function.h"
 
@@ -29,29 +30,24 @@
     "                        $PREDICTIONS_STREAM_NAME, else ride_predictions)\n"          \
     "  --test-run            compute and answer, publish nothing (as TEST_RUN=True)\n"
 
-#define RP_LOG_OPTS_HELP                                                                   \
-    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT, else text)\n" \
-    "  --log-level L         debug, info, warn, error or off\n"
-
 /* getopt_long entries; their values are 0x200.. (stream options: 0x100..). */
 #define RP_FUNCTION_MODEL_LONGOPTS                                                            \
     {"model", required_argument, NULL, 0x200}, {"run-id", required_argument, NULL, 0x201},   \
     {"model-version", required_argument, NULL, 0x202},                                       \
     {"preprocessor", required_argument, NULL, 0x203}, {"no-cache", no_argument, NULL, 0x204}, \
-    {"log-format", required_argument, NULL, 0x205}, {"log-level", required_argument, NULL, 0x206}, \
-    RP_STREAM_LONGOPTS
+    RP_LOG_LONGOPTS, RP_STREAM_LONGOPTS
 #define RP_FUNCTION_PUBLISH_LONGOPTS                                                          \
     {"predictions-stream", required_argument, NULL, 0x207}, {"test-run", no_argument, NULL, 0x208}
 
 typedef struct rp_cli_function_opts {
     const char *model, *run_id, *model_version, *preprocessor, *predictions_stream;
-    const char *log_format, *log_level;
+    rp_cli_log_opts log;
     bool test_run;
     rp_stream_config streams;
 } rp_cli_function_opts;
 
-/* Applies one of those options (or a stream option); returns 1 when c was
- * one, 0 when not, -1 on a bad value (printed). */
+/* Applies one of those options (or a log or stream option); returns 1 when
+ * c was one, 0 when not, -1 on a bad value (printed). */
 int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o);
 
 /* After parsing: applies the log options, --run-id / --model-version (as

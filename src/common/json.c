@@ -81,37 +81,6 @@ static inline int hexval(unsigned char c)
     return -1;
 }
 
-/* Length of a valid UTF-8 sequence starting at p (lead byte >= 0x80), or 0. */
-static inline size_t utf8_seq(const unsigned char *p, const unsigned char *e)
-{
-    unsigned char c = p[0];
-    size_t avail = (size_t)(e - p);
-    if (c >= 0xC2 && c <= 0xDF) {
-        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (avail < 3 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no encoded surrogates */
-        return (p[1] >= lo && p[1] <= hi) ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (avail < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        return (p[1] >= lo && p[1] <= hi) ? 4 : 0;
-    }
-    return 0;
-}
-
 /* Finishes a string whose closing quote is at p. */
 static inline int string_done(rp_json_reader *r, rp_json_value *v, const unsigned char *p, bool escaped)
 {
@@ -179,7 +148,7 @@ static __attribute__((noinline)) int scan_string_slow(rp_json_reader *r, rp_json
             r->p = (const char *)p;
             return fail(r, "invalid control character in string");
         }
-        size_t n = utf8_seq(p, e);
+        size_t n = rp_utf8_seq(p, e);
         if (n == 0) {
             r->p = (const char *)p;
             return fail(r, "invalid UTF-8");

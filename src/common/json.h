@@ -23,6 +23,39 @@
 
 #include "ridepred/error.h"
 
+/* Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80, p < e),
+ * or 0 when it is not one: truncated, overlong, an encoded surrogate, or past
+ * U+10FFFF (what Python's utf-8 codec refuses). */
+static inline size_t rp_utf8_seq(const unsigned char *p, const unsigned char *e)
+{
+    unsigned char c = p[0];
+    size_t avail = (size_t)(e - p);
+    if (c >= 0xC2 && c <= 0xDF) {
+        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (avail < 3 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no encoded surrogates */
+        return (p[1] >= lo && p[1] <= hi) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (avail < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        return (p[1] >= lo && p[1] <= hi) ? 4 : 0;
+    }
+    return 0;
+}
+
 typedef enum rp_json_type {
     RP_JSON_NULL = 0,
     RP_JSON_FALSE,

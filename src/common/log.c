@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/pyjson.h"
 
 static rp_log_level g_level = RP_LOG_INFO;
@@ -84,6 +85,109 @@ void rp_log_configure_from_env(void)
         rp_log_level_parse(l, &g_level);
 }
 
+static const char hexdig[] = "0123456789abcdef";
+
+static void put_x(rp_buf *b, unsigned char c)
+{
+    char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+    rp_buf_append(b, e, 4);
+}
+
+static void put_u(rp_buf *b, unsigned cp)
+{
+    char e[6] = {'\\', 'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15], hexdig[(cp >> 4) & 15],
+                 hexdig[cp & 15]};
+    rp_buf_append(b, e, 6);
+}
+
+/* Appends n bytes of s to a text line.  Valid UTF-8 stays as it is;
+ * whatever would break the line, the terminal or the encoding is escaped:
+ * \n \r \t, the other C0 controls and DEL as \xNN, C1 controls and the
+ * line / paragraph separators as \u0085 / \u2028, an encoded surrogate
+ * (WTF-8, what a lone "\ud800" escape in JSON decodes to) as \ud800, and
+ * every other byte that is not UTF-8 as \xNN.  quoted: also '"' and '\\'
+ * (as \" and \\), so that a quoted value reads back unambiguously. */
+static void text_put(rp_buf *b, const char *s, size_t n, bool quoted)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        const unsigned char *run = p;
+        while (p < e && *p >= 0x20 && *p < 0x7F && !(quoted && (*p == '"' || *p == '\\')))
+            p++;
+        if (p > run)
+            rp_buf_append(b, run, (size_t)(p - run));
+        if (p >= e)
+            break;
+        unsigned char c = *p;
+        if (c < 0x80) {
+            switch (c) {
+            case '\n': rp_buf_lit(b, "\\n"); break;
+            case '\r': rp_buf_lit(b, "\\r"); break;
+            case '\t': rp_buf_lit(b, "\\t"); break;
+            case '"': rp_buf_lit(b, "\\\""); break;
+            case '\\': rp_buf_lit(b, "\\\\"); break;
+            default: put_x(b, c); break;
+            }
+            p++;
+            continue;
+        }
+        size_t k = rp_utf8_seq(p, e);
+        if (k == 2 && c == 0xC2 && p[1] < 0xA0) {
+            put_u(b, p[1]); /* C1 control */
+        } else if (k == 3 && c == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
+            put_u(b, 0x2000u | (p[2] & 0x3Fu)); /* U+2028, U+2029 */
+        } else if (k) {
+            rp_buf_append(b, p, k);
+        } else if (c == 0xED && e - p >= 3 && p[1] >= 0xA0 && p[1] <= 0xBF && (p[2] & 0xC0) == 0x80) {
+            put_u(b, 0xD000u | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu)); /* a surrogate */
+            k = 3;
+        } else {
+            put_x(b, c);
+            k = 1;
+        }
+        p += k;
+    }
+}
+
+/* True when a value can stand bare in a text line: not empty, no space,
+ * '"', '=' or '\\', nothing text_put would escape. */
+static bool text_bare(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            if (c <= 0x20 || c == 0x7F || c == '"' || c == '=' || c == '\\')
+                return false;
+            p++;
+            continue;
+        }
+        size_t k = rp_utf8_seq(p, e);
+        if (!k || (k == 2 && c == 0xC2 && p[1] < 0xA0) ||
+            (k == 3 && c == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)))
+            return false;
+        p += k;
+    }
+    return true;
+}
+
+/* A value of a text line: bare when it can be, else quoted and escaped. */
+static void text_value(rp_buf *b, const char *v)
+{
+    if (!v)
+        v = "";
+    size_t n = strlen(v);
+    if (text_bare(v, n)) {
+        rp_buf_append(b, v, n);
+        return;
+    }
+    rp_buf_putc(b, '"');
+    text_put(b, v, n, true);
+    rp_buf_putc(b, '"');
+}
+
 bool rp_log_enabled(rp_log_level level)
 {
     return level >= g_level && level < RP_LOG_OFF;
@@ -122,22 +226,19 @@ void rp_log(rp_log_level level, const char *msg, ...)
         }
         rp_buf_lit(&b, "}\n");
     } else {
-        rp_buf_printf(&b, "%s ridepred %-5s %s", when, level_names[level], msg);
+        rp_buf_printf(&b, "%s ridepred %-5s ", when, level_names[level]);
+        text_put(&b, msg, strlen(msg), false);
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
-            rp_buf_printf(&b, " %s=", k);
-            if (v && *v && !strpbrk(v, " \"=\n\t"))
-                rp_buf_puts(&b, v);
-            else
-                rp_pyjson_utf8(&b, v ? v : "", v ? strlen(v) : 0);
+            rp_buf_putc(&b, ' ');
+            text_put(&b, k, strlen(k), false);
+            rp_buf_putc(&b, '=');
+            text_value(&b, v);
         }
         if (t_request_id[0]) {
             rp_buf_lit(&b, " requestId=");
-            if (!strpbrk(t_request_id, " \"=\n\t"))
-                rp_buf_puts(&b, t_request_id);
-            else
-                rp_pyjson_utf8(&b, t_request_id, strlen(t_request_id));
+            text_value(&b, t_request_id);
         }
         rp_buf_putc(&b, '\n');
     }

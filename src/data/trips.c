@@ -293,7 +293,18 @@ typedef struct field {
     bool escaped;        /* quoted with "" inside: unescape before use */
 } field;
 
-/* Reads one field; *last is set when it ends its record (or the input). */
+/* A NUL byte would cut a field short where it is copied as a C string:
+ * the file is refused, naming the line. */
+static int csv_nul(csv *c)
+{
+    return rp_error_set(c->err, RP_ERR_INVALID,
+                        "%s:%zu: a NUL byte in a field: the file is damaged or not a text CSV "
+                        "(tr -d '\\000' removes NUL bytes)",
+                        c->name, c->cur_line);
+}
+
+/* Reads one field; *last is set when it ends its record (or the input).
+ * Refuses a field with a NUL byte in it. */
 static int csv_field(csv *c, field *f, bool *last)
 {
     const char *p = c->p;
@@ -314,6 +325,8 @@ static int csv_field(csv *c, field *f, bool *last)
             }
             if (*p == '\n')
                 c->cur_line++;
+            else if (*p == '\0')
+                return csv_nul(c);
             p++;
         }
         f->s = s;
@@ -326,8 +339,10 @@ static int csv_field(csv *c, field *f, bool *last)
                                 c->name, c->cur_line, *p);
     } else {
         const char *s = p;
-        while (p < c->end && *p != ',' && *p != '\n')
+        while (p < c->end && *p != ',' && *p != '\n' && *p != '\0')
             p++;
+        if (p < c->end && *p == '\0')
+            return csv_nul(c);
         f->s = s;
         f->len = (size_t)(p - s);
         f->escaped = false;

@@ -48,14 +48,17 @@ void rp_trips_free(rp_trips *t);
 struct rp_parquet;
 int rp_trips_from_parquet(struct rp_parquet *p, size_t max_rows, rp_trips *out, rp_error *err);
 
-/* CSV (RFC 4180, a header line naming the columns; empty field = null;
- * timestamps "YYYY-MM-DD HH:MM:SS[.ffffff]") from len bytes at data; name
- * is used in messages.  rp_trips_read also inflates gzip'd CSV. */
 /* Internal, for tests: an INT96 timestamp (nanoseconds of the day, Julian
  * day; 12 bytes little-endian) as microseconds.  -1 when the time of day
  * is out of range. */
 int rp__trips_int96_us(const uint8_t *b, int64_t *us);
 
+/* CSV (RFC 4180, a header line naming the columns; empty field = null;
+ * timestamps "YYYY-MM-DD HH:MM:SS[.ffffff]") from len bytes at data; name
+ * is used in messages.  rp_trips_read also inflates gzip'd CSV.  Returns 0
+ * with out filled (caller frees with rp_trips_free), or -1 with err naming
+ * the file and line: a value that does not parse, a wrong field count, an
+ * unclosed quote, a NUL byte in any field read (up to max_rows rows). */
 int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp_trips *out,
                           rp_error *err);
 

@@ -145,14 +145,14 @@ static int write_svg(const char *path, const rp_trips *t, const join *j, size_t 
     size_t total = 0;
     for (size_t i = 0; i < t->n; i++) {
         double d;
-        if (j->out_ms[i] >= 0 && rp_trips_keep(t, i, &d))
+        if (j->out_ms[i] >= 0 && isfinite(j->pred[i]) && rp_trips_keep(t, i, &d))
             total++;
     }
     size_t step = total > max_points ? (total + max_points - 1) / max_points : 1, k = 0;
     fprintf(f, "<g fill=\"#1f77b4\" fill-opacity=\"0.25\">\n");
     for (size_t i = 0; i < t->n; i++) {
         double real;
-        if (j->out_ms[i] < 0 || !rp_trips_keep(t, i, &real) || k++ % step)
+        if (j->out_ms[i] < 0 || !isfinite(j->pred[i]) || !rp_trips_keep(t, i, &real) || k++ % step)
             continue;
         double p = j->pred[i] < 0 ? 0 : j->pred[i] > 60 ? 60 : j->pred[i];
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\"/>\n", M + P * real / 60.0, H - M - P * p / 60.0);
@@ -214,6 +214,11 @@ int rp_evaluate(const char *trip_file, rp_streams *s, const char *rides, const c
             last_out = j.out_ms[i];
         if (j.in_ms[i] >= 0)
             lat[nl++] = (double)(j.out_ms[i] - j.in_ms[i]);
+        if (!isfinite(j.pred[i])) {
+            r->nonfinite++;
+            r->kept_nonfinite += keep;
+            continue;
+        }
         if (keep) {
             double e = j.pred[i] - real;
             se += e * e;

@@ -7,7 +7,9 @@
  * streams' approximate arrival timestamps, milliseconds); accuracy is the
  * RMSE of the predicted durations against the real ones, over the rides
  * the course's filter keeps (1 to 60 minutes: what the model was
- * validated on). */
+ * validated on) whose prediction is a finite number.  A prediction of
+ * Infinity or NaN (the handler publishes what the model gives, as Python
+ * does) is counted apart, not averaged into a NaN. */
 #ifndef RP_SERVICE_EVALUATE_H
 #define RP_SERVICE_EVALUATE_H
 
@@ -27,7 +29,9 @@ typedef struct rp_eval_report {
     size_t duplicates;       /* predictions of a ride already predicted (at-least-once) */
     size_t unreadable;       /* prediction records not of the expected shape */
     size_t missing;          /* rides in without a prediction */
-    size_t kept_predicted;   /* kept rides with a prediction: the RMSE's sample */
+    size_t kept_predicted;   /* kept rides with a finite prediction: the RMSE's sample */
+    size_t nonfinite;        /* rides predicted as Infinity, -Infinity or NaN */
+    size_t kept_nonfinite;   /* of those, kept rides: left out of the RMSE and MAE */
     double rmse;             /* minutes */
     double mae;
     double span_s;           /* first ride put to last prediction */

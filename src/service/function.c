@@ -154,9 +154,11 @@ static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *re
     if (atomic_load_explicit(&w->hold, memory_order_relaxed)) {
         for (size_t i = 0; i < n; i++) {
             memset(&res[i], 0, sizeof res[i]);
+            /* The handler logs "not published: CODE: MESSAGE": the message
+             * says why only. */
             snprintf(res[i].error_code, sizeof res[i].error_code, "DeadlineNear");
             snprintf(res[i].error_message, sizeof res[i].error_message,
-                     "not published: too little time left before the invocation's deadline");
+                     "too little time left before the invocation's deadline");
         }
         return rp_error_set(err, RP_ERR_LIMIT, "publishing held: the deadline is near");
     }

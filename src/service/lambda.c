@@ -494,26 +494,21 @@ static int answer(rp_lambda *l, const char *id, const rp_invoke_result *res, rp_
                             "the Lambda Runtime API answered %s with HTTP %d (a container error: the runtime exits): %s",
                             is_error ? "/error" : "/response", status, ex);
     l->stats.refused_answers++;
+    if (status == 413 && !is_error) {
+        /* Over Lambda's 6 MB: the Runtime API has already failed the
+         * invocation (Function.ResponseSizeTooLarge).  That is final: an
+         * /error posted after it is refused ("State transition is not
+         * allowed"), so none is. */
+        char bytes[24];
+        snprintf(bytes, sizeof bytes, "%zu", res->body_len);
+        rp_log(RP_LOG_ERROR,
+               "the Runtime API refused the response as too large: Lambda fails the invocation "
+               "(Function.ResponseSizeTooLarge)",
+               "status", st, "bytes", bytes, "answer", ex, (const char *)NULL);
+        return 0;
+    }
     rp_log(RP_LOG_ERROR, is_error ? "the Runtime API refused the error" : "the Runtime API refused the response",
            "status", st, "answer", ex, (const char *)NULL);
-    if (status == 413 && !is_error) {
-        /* Too large for Lambda: say so on /error, as Lambda's own runtimes do. */
-        char msg[160];
-        snprintf(msg, sizeof msg, "the response (%zu bytes) is larger than the Runtime API accepts",
-                 res->body_len);
-        if (make_path(l, "/invocation/", id, "/error", err) < 0)
-            return -1;
-        error_body(l, "Function.ResponseSizeTooLarge", msg);
-        if (post(l, "Function.ResponseSizeTooLarge", l->line.data, l->line.len, &ans, err) < 0)
-            return -1;
-        status = ans.status;
-        if (status >= 500)
-            return rp_error_set(err, RP_ERR_IO, "the Lambda Runtime API answered /error with HTTP %d", status);
-        if (status >= 300) {
-            snprintf(st, sizeof st, "%d", status);
-            rp_log(RP_LOG_ERROR, "the Runtime API refused the error", "status", st, (const char *)NULL);
-        }
-    }
     return 0;
 }
 

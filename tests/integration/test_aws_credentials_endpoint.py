@@ -12,6 +12,9 @@ set, never the secret) with a clean environment and an empty HOME:
   - a wrong token (401: not retried), 404 (not retried), 500 (retried,
     then a clear error), a refused connection (retried), an answer that is
     not JSON or lacks the secret (clear errors that do not quote it);
+  - an endpoint that echoes the request's headers in its error (JSON
+    message, retried 500, plain text) or quotes the token: the error gives
+    the status and a summary with the token redacted, at every log level;
   - the environment and the shared files still win over the endpoint;
   - a host that plain http may not reach is refused without a request;
   - AWS_CONTAINER_CREDENTIALS_RELATIVE_URI goes to 169.254.170.2 and wins
@@ -84,6 +87,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, "SecretAccessKey=" + SECRET, "text/plain")
         if path == "/nosecret":
             return self.reply(200, json.dumps({"AccessKeyId": "ASIAONLYKEY", "Token": SESSION}))
+        # Servers that echo the request in their errors.
+        echoed = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+        if path == "/echo":
+            return self.reply(401, json.dumps({"code": "AccessDenied", "message": "denied; you sent:\n" + echoed}))
+        if path == "/echo500":
+            return self.reply(500, json.dumps({"code": "InternalError",
+                                               "message": "try again; headers " + json.dumps(dict(self.headers))}))
+        if path == "/echotext":
+            return self.reply(403, "denied; you sent:\n" + echoed, "text/plain")
+        if path == "/quote":
+            return self.reply(401, json.dumps({"message": "invalid token " + str(self.headers.get("Authorization"))}))
         return self.reply(404, "no route")
 
 
@@ -188,6 +202,24 @@ def main():
         check(rc == 1 and "not a JSON object" in err, "not JSON: a clear error", err)
         rc, f, err = run({"AWS_CONTAINER_CREDENTIALS_FULL_URI": base + "/nosecret"}, home=home)
         check(rc == 1 and "no SecretAccessKey" in err, "no secret: a clear error", err)
+
+        # Endpoints that echo the request: the status and a summary, the
+        # token redacted (run() checks that no secret is in the output),
+        # also in the debug log of the retries.
+        tok = {"AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN, "RIDEPRED_LOG_LEVEL": "debug"}
+        rc, f, err = run(dict(tok, AWS_CONTAINER_CREDENTIALS_FULL_URI=base + "/echo"), home=home)
+        check(rc == 1 and "HTTP 401 AccessDenied: denied; you sent:" in err and "Authorization: [redacted]" in err,
+              "an echoed Authorization header: status and summary, the token redacted", err)
+        State.hits.clear()
+        rc, f, err = run(dict(tok, AWS_CONTAINER_CREDENTIALS_FULL_URI=base + "/echo500"), home=home)
+        check(rc == 1 and "HTTP 500 InternalError: try again" in err and '"Authorization": "[redacted]"' in err
+              and "(3 attempts)" in err and State.hits.get("/echo500") == 3
+              and err.count("retrying HTTP request") == 2,
+              "an echo in a retried 500: the token redacted", err)
+        rc, f, err = run(dict(tok, AWS_CONTAINER_CREDENTIALS_FULL_URI=base + "/echotext"), home=home)
+        check(rc == 1 and "HTTP 403" in err, "an echo in a text body: the status", err)
+        rc, f, err = run(dict(tok, AWS_CONTAINER_CREDENTIALS_FULL_URI=base + "/quote"), home=home)
+        check(rc == 1 and "HTTP 401: invalid token [redacted]" in err, "the token quoted in a message: redacted", err)
 
         # Plain http to another host is refused before any request.
         State.hits.clear()

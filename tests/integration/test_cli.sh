@@ -84,8 +84,49 @@ contains "$tmp/out" '{"predictions": [], "batchItemFailures": [{"itemIdentifier"
 contains "$tmp/err" "sequence_number=7" "text log names the record"
 expect_exit 0 "JSON logs" env AWS_LAMBDA_LOG_FORMAT=JSON $bin invoke --model "$tmp/m.json" "$tmp/badrec.json"
 if /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]; d=json.loads(open(sys.argv[1]).readline()); assert d["level"]=="WARN" and d["sequence_number"]=="7" and "reason" in d' "$tmp/err"; then ok; else bad "JSON log lines: $(cat "$tmp/err")"; fi
+# a lone surrogate in a sequence number: escaped in the text log, which stays valid UTF-8
+echo '{"Records": [{"kinesis": {"data": "bm90IGpzb24=", "sequenceNumber": "7\ud800"}}]}' > "$tmp/surrogate.json"
+expect_exit 0 "bad record, lone surrogate" $bin invoke --model "$tmp/m.json" "$tmp/surrogate.json"
+if /usr/bin/python3 -c 'import sys; t=open(sys.argv[1], "rb").read().decode("utf-8"); assert "sequence_number=\"7\\ud800\"" in t, t' "$tmp/err"; then ok; else bad "text log of a lone surrogate: $(od -c "$tmp/err" | head -5)"; fi
 expect_exit 0 "log level off" $bin invoke --log-level off --model "$tmp/m.json" "$tmp/badrec.json"
 [ ! -s "$tmp/err" ] && ok || bad "--log-level off still logs"
+
+# --log-format and --log-level on every command (the top-level help lists
+# them for all): each case fails (exit 3) with an error logged, as one JSON
+# line, not at all with --log-level off; a bad level is a usage error.
+log_flags() { # cmd... (fails with exit 3 after logging an error)
+  local desc="${*:2:3}"
+  expect_exit 3 "$desc --log-format json" "$@" --log-format json
+  if /usr/bin/python3 -c 'import json,sys; ls=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; assert ls and all(d["level"]=="ERROR" for d in ls)' "$tmp/err"; then ok; else bad "$desc --log-format json: $(head -c 300 "$tmp/err")"; fi
+  expect_exit 3 "$desc --log-level off" "$@" --log-level off
+  [ ! -s "$tmp/err" ] && ok || bad "$desc --log-level off still logs: $(head -c 300 "$tmp/err")"
+  expect_exit 3 "$desc --log-level=off" "$@" --log-level=off
+  [ ! -s "$tmp/err" ] && ok || bad "$desc --log-level=off still logs: $(head -c 300 "$tmp/err")"
+  expect_exit 2 "$desc --log-level loud" "$@" --log-level loud
+  contains "$tmp/err" "--log-level must be" "$desc --log-level loud"
+}
+log_flags $bin invoke --model "$tmp/nope.json" "$fixtures/events/course-event.json"
+log_flags $bin predict --model "$tmp/nope.json" --pu 1 --do 2 --distance 3
+log_flags $bin model convert "$tmp/nope.json" "$tmp/nope.rpm"
+log_flags $bin model inspect "$tmp/nope.json"
+log_flags $bin streams describe nosuch
+log_flags $bin put nosuch '{"ride_id": 1}'
+log_flags $bin read nosuch
+log_flags env -u AWS_LAMBDA_RUNTIME_API $bin lambda --model "$tmp/m.json"
+log_flags $bin serve --model "$tmp/nope.json" --listen 127.0.0.1:0
+log_flags env -u TEST_RUN $bin consume --from nosuch --to nosuch2 --model "$tmp/nope.json"
+expect_exit 2 "consume under TEST_RUN=True, --log-level off" $bin consume --from nosuch --to nosuch2 --model "$tmp/nope.json" --log-level off
+[ ! -s "$tmp/err" ] && ok || bad "consume --log-level off: its TEST_RUN refusal still logs"
+log_flags $bin train --train "$tmp/nope.parquet" --val "$tmp/nope.parquet" --algo linear --out "$tmp/trained"
+log_flags $bin replay "$tmp/nope.parquet" --to nosuch
+log_flags $bin evaluate "$tmp/nope.parquet" --rides nosuch --predictions nosuch2
+# model: before the subcommand too
+expect_exit 3 "model --log-level off first" $bin model --log-level off inspect "$tmp/nope.json"
+[ ! -s "$tmp/err" ] && ok || bad "model --log-level off inspect still logs"
+for c in invoke predict model streams put read lambda serve consume train replay evaluate; do
+  $bin $c --help > "$tmp/out" 2>&1
+  if grep -q -- "--log-format" "$tmp/out" && grep -q -- "--log-level" "$tmp/out"; then ok; else bad "$c --help does not list --log-format and --log-level"; fi
+done
 
 # predict: flags and JSON, numbers stay numbers
 expect_exit 0 "predict flags" $bin predict --model "$tmp/m.json" --pu 130 --do 205 --distance 3.66

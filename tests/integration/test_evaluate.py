@@ -7,8 +7,10 @@ rides stream; the kept ones (the course's filter) are predicted by
 a predictions stream; a duplicate prediction and an unreadable record are
 added.  Every count of `evaluate --json`, the RMSE and MAE (recomputed here
 from the published predictions and the rows as hyparquet reads them), the
-latency order, the examples and the SVG picture are checked; then bad
-inputs.
+latency order, the examples and the SVG picture are checked.  Then the same
+predictions with three of them Infinity, -Infinity and NaN (what the
+handler publishes when the model says so, as Python does): counted apart,
+the RMSE over the finite ones.  Then bad inputs.
 
 Env: RIDEPRED_BIN, RIDEPRED_DATA_DIR, RIDEPRED_FIXTURES_DIR (missing: SKIP,
 exit 77; failure when CI is set).  Prints `N passed, N failed`.
@@ -115,6 +117,44 @@ def main():
         p = rp(["evaluate", str(feb), "--rides", "rides", "--predictions", "preds"], env)
         result(p.returncode == 0 and "| RMSE (minutes) | %.4f" % rmse in p.stdout and "prediction records" in p.stdout,
                "table: %s" % p.stdout[:400])
+
+        # Non-finite predictions: counted apart, the RMSE and MAE over the others.
+        result(rp(["streams", "create", "preds_nf"], env).returncode == 0, "create preds_nf")
+        bad_ids = [published[5]["prediction"]["ride_id"], published[6]["prediction"]["ride_id"],
+                   published[7]["prediction"]["ride_id"]]
+        bad_value = dict(zip(bad_ids, [float("inf"), float("-inf"), float("nan")]))
+        lines = []
+        for d in published:
+            if d["prediction"]["ride_id"] in bad_value:
+                d = dict(d, prediction=dict(d["prediction"], ride_duration=bad_value[d["prediction"]["ride_id"]]))
+            lines.append(json.dumps(d))
+        lines = lines[5:8] + lines[:5] + lines[8:]
+        p = subprocess.run([BIN, "put", "preds_nf", "--partition-key", "p", "-"], input="\n".join(lines) + "\n",
+                           capture_output=True, text=True, env=env, timeout=300)
+        result(p.returncode == 0 and "Infinity" in lines[0] and "NaN" in lines[2], "put non-finite: %s" % p.stderr[-300:])
+        p = rp(["evaluate", str(feb), "--rides", "rides", "--predictions", "preds_nf", "--json", "--svg",
+                str(tmp / "nf.svg")], env)
+        r = json.loads(p.stdout or "{}")
+        fin = [pred[i] - duration(rows[i]) for i in sorted(pred) if i not in bad_ids]
+        rmse_f = math.sqrt(sum(e * e for e in fin) / len(fin))
+        mae_f = sum(abs(e) for e in fin) / len(fin)
+        result(p.returncode == 0 and r.get("nonfinite") == 3 and r.get("kept_nonfinite") == 3
+               and r.get("predicted") == len(first) and r.get("kept_predicted") == len(first) - 3,
+               "non-finite counts: %r" % {k: r.get(k) for k in ("nonfinite", "kept_nonfinite", "kept_predicted")})
+        result(isinstance(r.get("rmse"), float) and abs(r["rmse"] - rmse_f) <= 1e-9 * rmse_f
+               and abs(r.get("mae", -1) - mae_f) <= 1e-9 * mae_f,
+               "rmse/mae over the finite predictions: %r %r, Python %r %r" % (r.get("rmse"), r.get("mae"), rmse_f, mae_f))
+        try:
+            circles = len(xml.dom.minidom.parse(str(tmp / "nf.svg")).getElementsByTagName("circle"))
+            result(circles == len(first) - 3, "%d points drawn for %d finite predictions" % (circles, len(first) - 3))
+        except Exception as e:  # noqa: BLE001
+            result(False, "svg: %s" % e)
+        p = rp(["evaluate", str(feb), "--rides", "rides", "--predictions", "preds_nf"], env)
+        result(p.returncode == 0 and "| RMSE (minutes) | %.4f over %d rides" % (rmse_f, len(first) - 3) in p.stdout
+               and "| non-finite predictions | 3 rides predicted as Infinity or NaN (3 kept by the filter)" in p.stdout,
+               "table with non-finite predictions: %s" % p.stdout[:600])
+        p = rp(["evaluate", str(feb), "--rides", "rides", "--predictions", "preds"], env)
+        result("non-finite" not in p.stdout, "no non-finite row when there are none")
 
         # Bad inputs.
         cases = [

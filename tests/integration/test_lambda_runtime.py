@@ -10,7 +10,10 @@ port) follows the published Runtime API 2018-06-01:
        Lambda-Runtime-Deadline-Ms, Lambda-Runtime-Invoked-Function-Arn,
        Lambda-Runtime-Trace-Id;
   POST .../invocation/{id}/response and .../error: 202; 400 for an unknown
-       or already answered request id; 413 for a body over 6 MiB;
+       or already answered request id; 413 for a body over 6 MiB, which
+       ends the invocation (Lambda fails it as Function.ResponseSizeTooLarge):
+       a later post for it is refused with 403, as the Runtime Interface
+       Emulator's "State transition is not allowed";
   POST /2018-06-01/runtime/init/error: 202.
 
 Cases:
@@ -33,8 +36,8 @@ Cases:
   - the request id in every JSON log line of an invocation; the trace id in
     a debug log line and passed on as _X_AMZN_TRACE_ID;
   - an already answered request id is refused (400): logged, the loop goes
-    on; a response over 6 MiB is refused (413): reported on /error as
-    Function.ResponseSizeTooLarge.
+    on; a response over 6 MiB is refused (413): that is final, logged, and
+    no /error is posted after it.
 With the argument `measure` (or RIDEPRED_LAMBDA_MEASURE=1) it also measures
 invocations per second with 100-record and 1-record events, the runtime's
 CPU per invocation, and the cold start (exec to the first /next).
@@ -123,6 +126,8 @@ class RuntimeAPI:
         self.init_errors = []     # (headers, body)
         self.next_calls = []      # time.monotonic() of each /next request
         self.refused = []         # (path, status)
+        self.posts = []           # (path, status) of every POST, in order
+        self.too_large = set()    # request ids whose /response got 413: final
         self.connections = 0      # TCP connections accepted
         self.stopping = False
         api = self
@@ -202,21 +207,37 @@ class RuntimeAPI:
                 if self.path == API + "/init/error":
                     with api.lock:
                         api.init_errors.append((dict(self.headers), body))
+                        api.posts.append((self.path, 202))
                     return self.reply(202, {"status": "OK"})
                 m = re.fullmatch(re.escape(API) + r"/invocation/([^/]+)/(response|error)", self.path)
                 if not m:
                     return self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
                 rid, kind = m.group(1), m.group(2)
                 with api.lock:
+                    if rid in api.too_large:
+                        api.posts.append((self.path, 403))
+                        api.refused.append((self.path, 403))
+                        return self.reply(403, {"errorMessage": "State transition is not allowed",
+                                                "errorType": "InvalidStateTransition"})
                     inv = api.delivered.get(rid)
                     if inv is None:
+                        api.posts.append((self.path, 400))
                         api.refused.append((self.path, 400))
                         return self.reply(400, {"errorMessage": "Invalid request ID",
                                                 "errorType": "InvalidRequestID"})
                     if n > MAX_PAYLOAD:
+                        # Final: Lambda fails the invocation itself.
+                        api.posts.append((self.path, 413))
                         api.refused.append((self.path, 413))
-                        return self.reply(413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)."
-                                                % MAX_PAYLOAD, "errorType": "RequestEntityTooLarge"})
+                        api.too_large.add(rid)
+                        del api.delivered[rid]
+                        inv.answer_kind = "too_large"
+                        api.answered[rid] = inv
+                        self.reply(413, {"errorMessage": "Exceeded maximum allowed payload size (%d bytes)."
+                                         % MAX_PAYLOAD, "errorType": "RequestEntityTooLarge"})
+                        inv.done.set()
+                        return
+                    api.posts.append((self.path, 202))
                     del api.delivered[rid]
                     inv.answer_kind = kind
                     inv.answer_body = body
@@ -524,6 +545,11 @@ def test_deadline(tmp):
     logs = [json.loads(line) for line in rt.stderr().splitlines() if line.startswith("{")]
     held = [x for x in logs if x.get("message", "").startswith("deadline near")]
     check("deadline near: logged with the request id", held and held[0].get("requestId") == near.request_id, held)
+    reasons = [x.get("reason") for x in logs
+               if x.get("message") == "record failed" and x.get("requestId") == near.request_id]
+    check("deadline near: each record's reason says \"not published\" once",
+          len(reasons) == 20 and set(reasons) == {
+              "not published: DeadlineNear: too little time left before the invocation's deadline"}, reasons[:2])
 
     # A deadline that comes while a large batch is being published: the
     # watchdog holds publishing in the middle.  Timing decides where, so the
@@ -683,8 +709,8 @@ def test_bootstrap_logs_trace(tmp):
 def test_refused_answers(tmp):
     # An already answered request id is refused with 400: the runtime logs
     # it (with the request id) and goes on.  A response over 6 MiB is
-    # refused with 413: the runtime reports it on /error as
-    # Function.ResponseSizeTooLarge.
+    # refused with 413, which ends the invocation: the runtime logs it and
+    # posts nothing more for it (an /error would be refused with 403).
     env = base_env(AWS_LAMBDA_LOG_FORMAT="JSON")
     api = RuntimeAPI()
     rt = Runtime(api, env, ["--max-invocations", "3"])
@@ -711,12 +737,17 @@ def test_refused_answers(tmp):
           rc == 0 and b.answer_kind == "response" and refused and refused[0].get("status") == "400"
           and refused[0].get("requestId") == a.request_id and api.refused[:1] == [(f"{API}/invocation/{a.request_id}/response", 400)],
           (rc, refused, api.refused, rt.stderr()[-800:]))
-    body = json.loads(big_inv.answer_body or b"{}")
-    check("a response over 6 MiB: 413, then /error with Function.ResponseSizeTooLarge",
-          len(big) < MAX_PAYLOAD and (f"{API}/invocation/{big_inv.request_id}/response", 413) in api.refused
-          and big_inv.answer_kind == "error"
-          and big_inv.answer_headers.get("Lambda-Runtime-Function-Error-Type") == "Function.ResponseSizeTooLarge"
-          and body.get("errorType") == "Function.ResponseSizeTooLarge", (len(big), api.refused, big_inv.answer_body))
+    mine = [(path, status) for path, status in api.posts if f"/invocation/{big_inv.request_id}/" in path]
+    check("a response over 6 MiB: 413 is final, nothing is posted for the invocation after it",
+          len(big) < MAX_PAYLOAD and mine == [(f"{API}/invocation/{big_inv.request_id}/response", 413)]
+          and big_inv.answer_kind == "too_large", (len(big), mine, api.refused))
+    too_large = [x for x in logs if x.get("status") == "413"]
+    check("a response over 6 MiB: logged once at ERROR with its size and request id, the loop goes on",
+          len(too_large) == 1 and too_large[0].get("level") == "ERROR"
+          and "Function.ResponseSizeTooLarge" in too_large[0].get("message", "")
+          and int(too_large[0].get("bytes", 0)) > MAX_PAYLOAD and too_large[0].get("requestId") == big_inv.request_id
+          and not any(x.get("status") == "403" for x in logs) and b.answer_kind == "response",
+          (too_large, refused))
 
 
 def test_help_and_usage(tmp):

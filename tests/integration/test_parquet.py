@@ -236,6 +236,13 @@ with tempfile.TemporaryDirectory() as tmp:
     csv_case("unclosed.csv", H + ',,1,2,"3\n', error="quoted field is not closed")
     csv_case("afterquote.csv", H + ',,1,2,"3"x\n', error="after a closing quote")
     csv_case("badgz.csv.gz", b"\x1f\x8b\x08\x00garbage", error="gzip", raw=True)
+    # A NUL byte would cut a field short ("1.5\0junk" read as 1.5): refused, naming the line.
+    csv_case("nul.csv", H + ",,1,2,3\n,,1,2,1.5\0junk\n", error="nul.csv:3: a NUL byte in a field")
+    csv_case("nul-time.csv", H + "2021-01-01 00:00:00\0x,,1,2,3\n", error="nul-time.csv:2: a NUL byte")
+    csv_case("nul-quoted.csv", "x," + H + '"a\nb",,,1,2,3\n"c\0",,,1,2,3\n', error="nul-quoted.csv:4: a NUL byte")
+    csv_case("nul-header.csv", "lpep_pickup_datetime\0,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n",
+             error="nul-header.csv:1: a NUL byte")
+    csv_case("nul-unused.csv.gz", "x," + H + "a\0b,,,1,2,3\n", error="nul-unused.csv.gz:2: a NUL byte")
     r = dump(os.path.join(tmp, "no-such-file.csv"), "--trips")
     refused(r, "No such file", "missing file")
 

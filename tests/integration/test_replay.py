@@ -128,6 +128,13 @@ def main():
         (tmp / "empty.csv").write_bytes(b"")
         p = rp(["replay", str(tmp / "empty.csv"), "--to", "rides"], env)
         result(p.returncode == 3 and "empty file" in p.stderr, "an empty file: %d %s" % (p.returncode, p.stderr))
+        # A NUL byte in a CSV field would cut it short: refused, naming the line.
+        (tmp / "nul.csv").write_bytes(b"lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,"
+                                      b"trip_distance\n2021-02-01 00:00:00,2021-02-01 00:10:00,1,2,0.5\n"
+                                      b"2021-02-01 00:00:00\x00junk,2021-02-01 00:10:00,1,2,1.5\n")
+        p = rp(["replay", str(tmp / "nul.csv"), "--to", "rides"], env)
+        result(p.returncode == 3 and "nul.csv:3: a NUL byte in a field" in p.stderr,
+               "a NUL byte in a CSV field: %d %s" % (p.returncode, p.stderr))
         (tmp / "short.parquet").write_bytes(b"PAR1xx")
         p = rp(["replay", str(tmp / "short.parquet"), "--to", "rides"], env)
         result(p.returncode == 3 and "short.parquet" in p.stderr, "a truncated Parquet file: %d %s" % (p.returncode, p.stderr))

@@ -195,10 +195,17 @@ def bad_inputs(tmp, f1, f2):
         f.write("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n"
                 "2021-01-01 00:00:00,2021-01-01 00:00:30,1,2,0.5\n"
                 "2021-01-01 00:00:00,2021-01-01 02:00:00,1,2,9.5\n")
+    nul = os.path.join(tmp, "nul.csv")
+    with open(nul, "wb") as f:  # "1.5\0junk" was read as 1.5
+        f.write(b"lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n"
+                b"2021-01-01 00:00:00,2021-01-01 00:10:00,1,2,0.5\n"
+                b"2021-01-01 00:00:00,2021-01-01 00:12:00,1,2,1.5\x00junk\n")
     base = ["train", "--train", str(f1), "--val", str(f2), "--threads", THREADS]
     cases = [
         ("missing file", ["train", "--train", os.path.join(tmp, "nope.parquet"), "--val", str(f2),
                           "--algo", "linear"], 3, ["nope.parquet"]),
+        ("a NUL byte in a CSV field", ["train", "--train", nul, "--val", str(f2), "--algo", "linear"], 3,
+         ["nul.csv:3: a NUL byte in a field"]),
         ("no rides after the filter", ["train", "--train", empty, "--val", str(f2), "--algo", "linear"], 3,
          ["no training rides left", "1 to 60 minutes"]),
         ("no validation rides", ["train", "--train", str(f1), "--val", empty, "--algo", "linear"], 3,

@@ -11,7 +11,8 @@
  *       region=<region>            (with --region)
  *     never the secret nor the token.  On failure prints
  *     "error: <code>: <message>" and "retriable: yes|no" on stderr and
- *     exits 1.
+ *     exits 1.  Logs (the HTTP client's retries at debug level) follow
+ *     RIDEPRED_LOG_LEVEL / AWS_LAMBDA_LOG_FORMAT.
  *
  *   aws_creds_cli --ini FILE...
  *     Parses each file as ~/.aws/config is parsed and prints one JSON line
@@ -26,6 +27,7 @@
 #include "aws/ini.h"
 #include "common/buf.h"
 #include "common/pyjson.h"
+#include "ridepred/log.h"
 
 typedef struct dump {
     rp_buf *out;
@@ -107,6 +109,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    rp_log_configure_from_env();
     if (argc >= 2 && strcmp(argv[1], "--ini") == 0) {
         rp_buf out;
         rp_buf_init(&out, (size_t)64 * 1024 * 1024);

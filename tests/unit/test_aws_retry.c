@@ -469,6 +469,72 @@ TEST(error_parse)
     rp_http_response_cleanup(&r);
 }
 
+/* Error bodies that echo the request: what looks like a secret is
+ * redacted from the code and the message (they reach logs and errors). */
+static const char *parsed_message(rp_http_response *r, const char *body)
+{
+    static rp_aws_error_info info;
+    rp_http_response_reset(r);
+    rp_buf_puts(&r->body, body);
+    rp_aws_error_parse(r, &info);
+    return info.message;
+}
+
+TEST(error_redaction)
+{
+    rp_http_response r;
+    rp_http_response_init(&r, 4096);
+    /* headers echoed one a line, as a server that reflects its request */
+    CHECK_STR(parsed_message(&r, "{\"code\": \"AccessDenied\", \"message\": \"you sent:\\nHost: h\\nAuthorization: "
+                                 "Bearer abc.def\\nX-Amz-Security-Token: IQoJ123\\nAccept: */*\\n\"}"),
+              "you sent:?Host: h?Authorization: [redacted]?X-Amz-Security-Token: [redacted]?Accept: */*?");
+    /* as a JSON or Python dict */
+    CHECK_STR(parsed_message(&r, "{\"message\": \"headers {\\\"Authorization\\\": \\\"tok-1234\\\", \\\"Host\\\": \\\"h\\\"}\"}"),
+              "headers {\"Authorization\": \"[redacted]\", \"Host\": \"h\"}");
+    CHECK_STR(parsed_message(&r, "{\"message\": \"{'token': 'abc', 'x': 1}\"}"), "{'token': '[redacted]', 'x': 1}");
+    /* a SigV4 Authorization value, a query string, a bare bearer token */
+    CHECK_STR(parsed_message(&r, "{\"message\": \"sig AWS4-HMAC-SHA256 Credential=AKIAX/20250101/us-east-1/kinesis/"
+                                 "aws4_request, SignedHeaders=host;x-amz-date, Signature=abcdef0123\"}"),
+              "sig AWS4-HMAC-SHA256 Credential=[redacted], SignedHeaders=host;x-amz-date, Signature=[redacted]");
+    CHECK_STR(parsed_message(&r, "{\"message\": \"password=hunter2&user=bob&api_key=k1\"}"),
+              "password=[redacted]&user=bob&api_key=[redacted]");
+    CHECK_STR(parsed_message(&r, "{\"message\": \"use Bearer xyz123 please\"}"), "use Bearer [redacted] please");
+    CHECK_STR(parsed_message(&r, "<Error><Code>X</Code><Message>SessionToken = abc</Message></Error>"),
+              "SessionToken = [redacted]");
+    /* ordinary AWS messages are left as they are */
+    static const char *const plain[] = {
+        "The security token included in the request is invalid.",
+        "Rate exceeded for shard shardId-000000000000 in stream ride_events under account 000000000000.",
+        "The specified key does not exist.",
+        "1 validation error detected: Value 'x' at 'streamName' failed to satisfy constraint",
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char body[512];
+        snprintf(body, sizeof body, "{\"message\": \"%s\"}", plain[i]);
+        CHECK_STR(parsed_message(&r, body), plain[i]);
+    }
+    rp_http_response_cleanup(&r);
+
+    /* The request's own secret headers, quoted anywhere, even cut short at
+     * the end of the message. */
+    static const rp_http_header hs[] = {{"Accept", "application/json"}, {"Authorization", "secret-value-123456"}};
+    rp_http_request req = {.method = "GET", .url = "http://127.0.0.1:9/creds", .headers = hs, .n_headers = 2};
+    char long_msg[400];
+    snprintf(long_msg, sizeof long_msg, "{\"message\": \"%0240d secret-value-123456\"}", 0);
+    step steps[] = {{STEP_HTTP, 401, "{\"message\": \"bad token secret-value-123456 given\"}", NULL},
+                    {STEP_HTTP, 401, long_msg, NULL}};
+    fixture f;
+    rp_error err;
+    setup(&f, steps, 1, (rp_retry_policy){1, 10, 100});
+    CHECK(rp_http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
+    CHECK_STR(err.msg, "HTTP 401: bad token [redacted] given (1 attempt)");
+    teardown(&f);
+    setup(&f, steps + 1, 1, (rp_retry_policy){1, 10, 100});
+    CHECK(rp_http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(strstr(err.msg, "secret-") == NULL && strstr(err.msg, " [redacted]") != NULL);
+    teardown(&f);
+}
+
 /* ---- the libcurl transport against local servers ----------------------------- */
 
 typedef struct server {
@@ -708,6 +774,7 @@ int main(void)
     RUN(full_jitter_bounds);
     RUN(prepare_runs_every_attempt);
     RUN(error_parse);
+    RUN(error_redaction);
     RUN(curl_refused);
     RUN(curl_reset);
     RUN(curl_keepalive_and_retry);

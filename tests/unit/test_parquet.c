@@ -558,6 +558,22 @@ TEST(trips_csv)
                       "1,2021-13-01 00:00:00,,2,3\n";
     CHECK(rp_trips_read_csv_mem(bad, strlen(bad), "t.csv", 0, &t, &err) == -1 && strstr(err.msg, "t.csv:2:") &&
           strstr(err.msg, "is not a time"));
+    /* a NUL byte in a field (it would cut "3.5\0x" to 3.5): refused with its line, quoted or
+     * not, also as the last byte of the input */
+#define H5 "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance\n"
+    static const char nul_plain[] = H5 "1,,,2,3\n1,,,2,3.5\0x\n";
+    static const char nul_quoted[] = H5 "1,,,2,3\n1,,,2,\"4\n\0\"\n";
+    static const char nul_last[] = H5 "1,,,2,3\0";
+    CHECK(rp_trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 0, &t, &err) == -1 &&
+          strstr(err.msg, "t.csv:3: a NUL byte in a field"));
+    CHECK(rp_trips_read_csv_mem(nul_quoted, sizeof nul_quoted - 1, "t.csv", 0, &t, &err) == -1 &&
+          strstr(err.msg, "t.csv:4: a NUL byte in a field"));
+    CHECK(rp_trips_read_csv_mem(nul_last, sizeof nul_last - 1, "t.csv", 0, &t, &err) == -1 &&
+          strstr(err.msg, "t.csv:2: a NUL byte in a field"));
+    /* reading stops before it (max_rows, as replay --limit): the rows read are served */
+    CHECK(rp_trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 1, &t, &err) == 0 && t.n == 1);
+    rp_trips_free(&t);
+#undef H5
 }
 
 TEST(trips_int96)
