@@ -151,6 +151,31 @@ bad:
     return -1;
 }
 
+/* A name or version for people: as it is when it is printable UTF-8,
+ * else quoted and escaped as json.dumps would (a NUL, a control byte or
+ * bad UTF-8 is shown, never cuts the value or garbles the terminal). */
+static void text_value(rp_buf *b, const char *s, size_t n)
+{
+    bool plain = n > 0;
+    for (size_t i = 0; plain && i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '"') {
+            plain = false;
+        } else if (c < 0x80) {
+            i++;
+        } else {
+            const unsigned char *u = (const unsigned char *)s;
+            size_t k = rp_utf8_seq(u + i, u + n);
+            plain = k > 0;
+            i += k;
+        }
+    }
+    if (plain)
+        rp_buf_append(b, s, n);
+    else
+        rp_pyjson_utf8(b, s, n);
+}
+
 static int inspect(int argc, char **argv)
 {
     if (take_opt(&argc, argv, "preprocessor", &preprocessor) < 0)
@@ -182,9 +207,10 @@ static int inspect(int argc, char **argv)
         rp_pyjson_utf8(&b, in.version, in.version_len);
         rp_buf_printf(&b, ", \"features\": %u, \"onehot_features\": %u", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp_buf_printf(&b, ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"split\": \"%s\", \"base\": ",
+            rp_buf_printf(&b, ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"sum_float32\": %s, \"split\": \"%s\", \"base\": ",
                           in.n_trees, (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth,
-                          in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.split == RP_SPLIT_LT ? "lt" : "le");
+                          in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.sum_f32 ? "true" : "false",
+                          in.split == RP_SPLIT_LT ? "lt" : "le");
         } else {
             rp_buf_lit(&b, ", \"intercept\": ");
         }
@@ -195,11 +221,16 @@ static int inspect(int argc, char **argv)
         rp_buf_lit(&b, "}\n");
     } else {
         rp_buf_printf(&b, "path:       %s\nformat:     %s\nkind:       %s\n", argv[i], in.format, kind);
-        rp_buf_printf(&b, "name:       %.*s\nversion:    %.*s\n", (int)in.name_len, in.name, (int)in.version_len, in.version);
+        rp_buf_lit(&b, "name:       ");
+        text_value(&b, in.name, in.name_len);
+        rp_buf_lit(&b, "\nversion:    ");
+        text_value(&b, in.version, in.version_len);
+        rp_buf_putc(&b, '\n');
         rp_buf_printf(&b, "features:   %u (%u one-hot)\n", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp_buf_printf(&b, "trees:      %u (%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
-                          in.n_trees, in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.split == RP_SPLIT_LT ? "x < t" : "x <= t",
+            rp_buf_printf(&b, "trees:      %u (%s%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
+                          in.n_trees, in.combine == RP_COMBINE_MEAN ? "mean" : "sum",
+                          in.sum_f32 ? " in float32, as XGBoost" : "", in.split == RP_SPLIT_LT ? "x < t" : "x <= t",
                           (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth);
         } else {
             rp_buf_lit(&b, "intercept:  ");

@@ -218,5 +218,25 @@ expect_exit 0 "PREDICTIONS_STREAM_NAME" env -u TEST_RUN PREDICTIONS_STREAM_NAME=
 expect_exit 0 "read both" $bin read ride_predictions
 [ "$(wc -l < "$tmp/out")" -eq 1 ] && ok || bad "direct event and --test-run published nothing"
 
+# A model's version is kept whole: a NUL or an escape sequence in it is
+# answered as json.dumps writes it and shown escaped by inspect; one over
+# 1024 bytes is refused by name at start, never cut or made "unknown".
+printf '%s' '{"format": "ridepred.model/1", "version": "a\u0000b\u001b[31m", "features": ["trip_distance"], "estimator": {"type": "linear", "coef": [1.0], "intercept": 0.5}}' > "$tmp/vnul.json"
+expect_exit 0 "version with a NUL" env -u RUN_ID -u MODEL_VERSION $bin invoke --model "$tmp/vnul.json" "$fixtures/events/course-event.json"
+contains "$tmp/out" '"version": "a\u0000b\u001b[31m", "prediction"' "version with a NUL answered whole"
+expect_exit 0 "inspect a version with a NUL" $bin model inspect "$tmp/vnul.json"
+contains "$tmp/out" 'version:    "a\u0000b\u001b[31m"' "inspect shows the version escaped"
+if ! grep -q $'\x1b' "$tmp/out"; then ok; else bad "inspect wrote a raw escape byte"; fi
+expect_exit 0 "inspect --json a version with a NUL" $bin model inspect --json "$tmp/vnul.json"
+contains "$tmp/out" '"version": "a\u0000b\u001b[31m"' "inspect --json shows the whole version"
+/usr/bin/python3 -c 'import json,sys; json.dump({"format": "ridepred.model/1", "version": "v" * 2000000, "features": ["trip_distance"], "estimator": {"type": "linear", "coef": [1.0], "intercept": 0.5}}, open(sys.argv[1], "w"))' "$tmp/vbig.json"
+expect_exit 3 "a 2M-character version" env -u RUN_ID -u MODEL_VERSION $bin invoke --model "$tmp/vbig.json" "$fixtures/events/course-event.json"
+contains "$tmp/err" "version is 2000000 bytes; at most 1024" "a long version is refused by name"
+contains "$tmp/err" "MODEL_VERSION" "a long version: says what to do"
+expect_exit 0 "a long version replaced by MODEL_VERSION" env MODEL_VERSION=short $bin invoke --model "$tmp/vbig.json" "$fixtures/events/course-event.json"
+contains "$tmp/out" '"version": "short"' "MODEL_VERSION wins over a long version"
+expect_exit 3 "a RUN_ID of 1025 bytes" env -u MODEL_VERSION RUN_ID="$(head -c 1025 /dev/zero | tr '\0' r)" $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
+contains "$tmp/err" "1025 bytes" "a long RUN_ID is refused by name"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
