@@ -12,8 +12,8 @@
 #include "ridepred/log.h"
 
 static const char help[] =
-    "usage: ridepred model convert [--preprocessor PICKLE] SRC DST\n"
-    "       ridepred model inspect [--json] [--preprocessor PICKLE] PATH\n"
+    "usage: ridepred model convert [--preprocessor PICKLE] [--max-model-bytes N] SRC DST\n"
+    "       ridepred model inspect [--json] [--preprocessor PICKLE] [--max-model-bytes N] PATH\n"
     "\n"
     "convert  reads a model (JSON ridepred.model/1 or native) and writes it in the\n"
     "         native format (docs/model-format.md): checksummed, mmap'd at load,\n"
@@ -31,33 +31,55 @@ static const char help[] =
     "(downloaded once, cached under $RIDEPRED_MODEL_CACHE_DIR, default\n"
     "/tmp/ridepred-models; RIDEPRED_MODEL_CACHE=off downloads again).\n"
     "\n"
+    "--max-model-bytes N: the memory a converted model (pickle, XGBoost) may\n"
+    "build, e.g. 8G (default: $RIDEPRED_MAX_MODEL_BYTES, else 32 x its file's\n"
+    "size + 64M, at most 4G); a model that needs more is refused.\n"
+    "\n"
     "exit status: 0 done; 2 bad usage; 3 the model could not be read or written.\n";
 
 static const char *preprocessor;
 
-/* Takes a leading --preprocessor PICKLE off the arguments. */
-static int take_preprocessor(int *argc, char ***argv)
+/* Takes `flag VALUE` off the arguments: 1 with *value set, 0 when absent,
+ * -1 when the value is missing. */
+static int take_flag(int *argc, char ***argv, const char *flag, const char **value)
 {
     for (int i = 0; i < *argc; i++) {
-        if (!strcmp((*argv)[i], "--preprocessor")) {
+        if (!strcmp((*argv)[i], flag)) {
             if (i + 1 >= *argc)
                 return -1;
-            preprocessor = (*argv)[i + 1];
+            *value = (*argv)[i + 1];
             for (int j = i; j + 2 < *argc; j++)
                 (*argv)[j] = (*argv)[j + 2];
             *argc -= 2;
-            return 0;
+            return 1;
         }
     }
     return 0;
 }
 
+/* Takes --preprocessor PICKLE and --max-model-bytes N off the arguments;
+ * prints what is wrong and returns -1 on bad usage. */
+static int take_options(const char *cmd, int *argc, char ***argv)
+{
+    if (take_flag(argc, argv, "--preprocessor", &preprocessor) < 0) {
+        fprintf(stderr, "ridepred model %s: --preprocessor needs a file\n", cmd);
+        return -1;
+    }
+    const char *max = NULL;
+    int r = take_flag(argc, argv, "--max-model-bytes", &max);
+    if (r < 0) {
+        fprintf(stderr, "ridepred model %s: --max-model-bytes needs a number of bytes\n", cmd);
+        return -1;
+    }
+    if (r > 0 && rp_cli_max_model_bytes_opt(max) < 0)
+        return -1;
+    return 0;
+}
+
 static int convert(int argc, char **argv)
 {
-    if (take_preprocessor(&argc, &argv) < 0) {
-        fprintf(stderr, "ridepred model convert: --preprocessor needs a file\n");
+    if (take_options("convert", &argc, &argv) < 0)
         return RP_EXIT_USAGE;
-    }
     if (argc != 2) {
         fprintf(stderr, "ridepred model convert: needs SRC and DST\n\n%s", help);
         return RP_EXIT_USAGE;
@@ -138,10 +160,8 @@ bad:
 
 static int inspect(int argc, char **argv)
 {
-    if (take_preprocessor(&argc, &argv) < 0) {
-        fprintf(stderr, "ridepred model inspect: --preprocessor needs a file\n");
+    if (take_options("inspect", &argc, &argv) < 0)
         return RP_EXIT_USAGE;
-    }
     bool json = false;
     int i = 0;
     if (i < argc && !strcmp(argv[i], "--json")) {
