@@ -160,7 +160,8 @@ def fifos(tmp):
     os.mkfifo(store + "-wal")
     refused("FIFO as the local store's -wal file", ["streams", "list", "--backend", "local"], store + "-wal",
             env=env)
-    os.unlink(store + "-wal")
+    if os.path.lexists(store + "-wal"):
+        os.unlink(store + "-wal")
     for var in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         env_aws = {var: fifo, "HOME": str(tmp), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": None,
                    "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": None}
