@@ -30,7 +30,27 @@ typedef struct rp_model_load_opts {
      * it costs one pass over the file; structure is bounds-checked either
      * way). */
     bool verify_checksum;
+    /* The most memory, in bytes, that loading may build from a model it
+     * converts (a scikit-learn pickle, an XGBoost JSON or UBJSON model):
+     * the unpickled or parsed document, the converted trees and the native
+     * image, counted before they are allocated.  0: the default,
+     * RP_MODEL_BUILD_RATIO times the file's size plus RP_MODEL_BUILD_BASE,
+     * at most RP_MODEL_BUILD_MAX.  A model over it is refused (RP_ERR_LIMIT,
+     * the message names the limit and how to raise it).  The command line
+     * sets it from --max-model-bytes or RIDEPRED_MAX_MODEL_BYTES.  Native
+     * and ridepred.model/1 JSON files are not converted this way (no
+     * references, no declared counts) and are bounded by their size. */
+    size_t max_build_bytes;
 } rp_model_load_opts;
+
+/* The default build budget (rp_model_load_opts.max_build_bytes 0).  A
+ * scikit-learn or XGBoost model builds 2 to 8 times its file's size, up to
+ * about 20 times for a pickle that is mostly a DictVectorizer; a file that
+ * would build more than RATIO times its size describes more than it holds
+ * (memo references, declared counts). */
+#define RP_MODEL_BUILD_RATIO 32u
+#define RP_MODEL_BUILD_BASE ((size_t)64 << 20)
+#define RP_MODEL_BUILD_MAX ((size_t)4 << 30)
 
 /* Loads a model file, native (recognised by its magic) or JSON.  On
  * success *out holds a new reference (release it).  opts may be NULL. */

@@ -17,6 +17,7 @@
 
 #include "aws/ini.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/json.h"
 #include "ridepred/log.h"
 
@@ -569,10 +570,9 @@ static int container_token(char **token, rp_error *err)
         goto out;
     }
     if (path) {
-        f = fopen(path, "rb");
+        f = rp_file_fopen(path, err);
         if (!f) {
-            rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO,
-                         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", path, strerror(errno));
+            rp_error_prefix(err, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
             goto out;
         }
         n = fread(buf, 1, TOKEN_FILE_MAX + 1, f);

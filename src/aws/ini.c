@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 
 typedef struct ini_opt {
     char *key;
@@ -507,16 +508,17 @@ int rp_ini_load(const char *path, rp_ini **out, rp_error *err)
             rp_error_set(err, RP_ERR_IO, "%s: %s", path, strerror(errno));
         goto out;
     }
-    if (!S_ISREG(st.st_mode)) {
-        rp_error_set(err, RP_ERR_NOT_FOUND, "%s: not a regular file", path);
+    if (S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode)) {
+        /* botocore's os.path.isfile: a directory, or /dev/null (the usual
+         * way to say "no config file"), is no file. */
+        rp_error_set(err, RP_ERR_NOT_FOUND, "%s: %s, not a regular file", path, rp_file_kind(st.st_mode));
         goto out;
     }
-    f = fopen(path, "rb");
-    if (!f) {
-        rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "%s: %s", path,
-                     strerror(errno));
+    /* A FIFO, socket or block device is refused (botocore would skip it;
+     * reading one would block): opened without waiting, checked again. */
+    f = rp_file_fopen(path, err);
+    if (!f)
         goto out;
-    }
     text = malloc(RP_INI_MAX_BYTES + 1);
     if (!text) {
         nomem(err);

@@ -40,8 +40,11 @@ typedef struct rp_ini rp_ini;
 int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, rp_error *err);
 
 /* Reads and parses a file.  Returns 0, or -1 with err set; err->code is
- * RP_ERR_NOT_FOUND when the file does not exist (or is not a regular file,
- * as botocore's os.path.isfile), RP_ERR_IO when it cannot be read. */
+ * RP_ERR_NOT_FOUND when the file does not exist, or is a directory or a
+ * character device such as /dev/null (no file, as botocore's
+ * os.path.isfile); RP_ERR_IO when it cannot be read, or is a FIFO, a socket
+ * or a block device ("PATH: is a FIFO, not a regular file": opened without
+ * blocking, refused rather than skipped as botocore would). */
 int rp_ini_load(const char *path, rp_ini **out, rp_error *err);
 
 void rp_ini_free(rp_ini *ini);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "aws/s3.h"
+#include "common/file.h"
 #include "ridepred/log.h"
 
 void rp_cli_error(const char *fmt, ...)
@@ -58,11 +60,11 @@ int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o)
 
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* "-" is stdin, a pipe by intent; a path must be a regular file (a FIFO
+     * is refused at once rather than waited on). */
+    FILE *f = strcmp(path, "-") ? rp_file_fopen(path, err) : stdin;
+    if (!f)
         return NULL;
-    }
     size_t cap = 64 * 1024, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
@@ -138,6 +140,53 @@ const char *rp_cli_model_location(const char *flag)
     return NULL;
 }
 
+int rp_cli_parse_bytes(const char *arg, size_t *out)
+{
+    if (!arg || *arg < '0' || *arg > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || v == 0)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        const char *units = "KkMmGg", *u = strchr(units, *end);
+        if (!u || end[1])
+            return -1;
+        shift = 10 * (unsigned)(1 + (u - units) / 2);
+    }
+    if (v > (unsigned long long)SIZE_MAX >> shift)
+        return -1;
+    *out = (size_t)v << shift;
+    return 0;
+}
+
+static size_t max_model_bytes_flag;
+
+int rp_cli_max_model_bytes_opt(const char *arg)
+{
+    if (rp_cli_parse_bytes(arg, &max_model_bytes_flag) < 0) {
+        rp_cli_error("--max-model-bytes must be a number of bytes (optionally with K, M or G), not '%s'", arg);
+        return -1;
+    }
+    return 0;
+}
+
+int rp_cli_max_model_bytes(size_t *out, char *why, size_t cap)
+{
+    *out = max_model_bytes_flag;
+    const char *env = getenv("RIDEPRED_MAX_MODEL_BYTES");
+    if (*out || !env || !*env)
+        return 0;
+    if (rp_cli_parse_bytes(env, out) < 0) {
+        snprintf(why, cap, "RIDEPRED_MAX_MODEL_BYTES must be a number of bytes (optionally with K, M or G), not '%.64s'",
+                 env);
+        return -1;
+    }
+    return 0;
+}
+
 rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
 {
     rp_model *m = NULL;
@@ -146,6 +195,10 @@ rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
     if (v && !strcmp(v, "0"))
         opts.verify_checksum = false;
+    if (rp_cli_max_model_bytes(&opts.max_build_bytes, err.msg, sizeof err.msg) < 0) {
+        rp_cli_error("%s", err.msg);
+        return NULL;
+    }
     char local[PATH_MAX];
     if (rp_s3_is_uri(location)) {
         /* Downloaded (or found in the cache) first; RIDEPRED_MODEL_CACHE=off

@@ -36,6 +36,20 @@ int rp_cmd_evaluate(int argc, char **argv);
  * prints "ridepred: OPT must be a whole number from MIN to MAX, not 'ARG'". */
 int rp_cli_parse_int(const char *opt, const char *arg, long long min, long long max, long long *out);
 
+/* Parses a size in bytes: a whole number >= 1, optionally followed by K, M
+ * or G (KiB, MiB, GiB).  Returns 0, or -1 when it is not one. */
+int rp_cli_parse_bytes(const char *arg, size_t *out);
+
+/* --max-model-bytes N: parses it (printing why it is bad: returns -1) and
+ * keeps it for rp_cli_max_model_bytes. */
+int rp_cli_max_model_bytes_opt(const char *arg);
+
+/* What loading a model may build (rp_model_load_opts.max_build_bytes):
+ * --max-model-bytes when given, else $RIDEPRED_MAX_MODEL_BYTES, else 0 (the
+ * library's default).  Returns 0, or -1 with the reason in why (at most cap
+ * bytes) when the variable is set but not a size. */
+int rp_cli_max_model_bytes(size_t *out, char *why, size_t cap);
+
 /* Parses an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]" into
  * milliseconds since the epoch.  Returns 0, or -1 when it is not one. */
 int rp_cli_parse_time_ms(const char *iso, int64_t *ms);
@@ -65,8 +79,10 @@ typedef struct rp_cli_log_opts {
  * The values are checked by rp_cli_logging(o->format, o->level). */
 int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o);
 
-/* Reads a whole file ("-" is stdin) up to max bytes.  Returns a malloc'd
- * buffer (caller frees) or NULL with err set; RP_ERR_LIMIT when larger. */
+/* Reads a whole file ("-" is stdin) up to max bytes; a path must name a
+ * regular file (rp_file_open: a FIFO or device is refused, not waited on).
+ * Returns a malloc'd buffer (caller frees) or NULL with err set;
+ * RP_ERR_LIMIT when larger. */
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err);
 
 /* The model location: the flag, else MODEL_LOCATION, else
@@ -75,8 +91,8 @@ char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
 const char *rp_cli_model_location(const char *flag);
 
 /* Loads the model (with a pickled DictVectorizer preprocessor for an
- * XGBoost booster when preprocessor is not NULL) or prints why; NULL on
- * failure. */
+ * XGBoost booster when preprocessor is not NULL, within
+ * rp_cli_max_model_bytes) or prints why; NULL on failure. */
 rp_model *rp_cli_load_model(const char *location, const char *preprocessor);
 
 #endif

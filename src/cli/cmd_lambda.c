@@ -111,7 +111,10 @@ int rp_cmd_lambda(int argc, char **argv)
         margin = NULL;
     const char *bad_config = NULL;
     char bad_buf[256];
-    if (margin) {
+    size_t max_model_bytes = 0;
+    if (rp_cli_max_model_bytes(&max_model_bytes, bad_buf, sizeof bad_buf) < 0)
+        bad_config = bad_buf;
+    if (margin && !bad_config) {
         long long ms;
         if (rp_cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
             snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
@@ -151,7 +154,8 @@ int rp_cmd_lambda(int argc, char **argv)
                                .preprocessor = fo.preprocessor,
                                .predictions_stream = fo.predictions_stream,
                                .test_run = fo.test_run,
-                               .streams = fo.streams};
+                               .streams = fo.streams,
+                               .max_model_bytes = max_model_bytes};
     if (rp_function_open(&fcfg, &fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         rp_error ie;

@@ -12,8 +12,8 @@
 #include "ridepred/log.h"
 
 static const char help[] =
-    "usage: ridepred model convert [--preprocessor PICKLE] SRC DST\n"
-    "       ridepred model inspect [--json] [--preprocessor PICKLE] PATH\n"
+    "usage: ridepred model convert [--preprocessor PICKLE] [--max-model-bytes N] SRC DST\n"
+    "       ridepred model inspect [--json] [--preprocessor PICKLE] [--max-model-bytes N] PATH\n"
     "\n"
     "convert  reads a model (JSON ridepred.model/1 or native) and writes it in the\n"
     "         native format (docs/model-format.md): checksummed, mmap'd at load,\n"
@@ -30,6 +30,10 @@ static const char help[] =
     "xgboost, python_function or ridepred flavor), local or s3://BUCKET/PREFIX\n"
     "(downloaded once, cached under $RIDEPRED_MODEL_CACHE_DIR, default\n"
     "/tmp/ridepred-models; RIDEPRED_MODEL_CACHE=off downloads again).\n"
+    "\n"
+    "--max-model-bytes N: the memory a converted model (pickle, XGBoost) may\n"
+    "build, e.g. 8G (default: $RIDEPRED_MAX_MODEL_BYTES, else 32 x its file's\n"
+    "size + 64M, at most 4G); a model that needs more is refused.\n"
     "\n"
     "options (anywhere after 'model'):\n"
     RP_LOG_OPTS_HELP
@@ -69,9 +73,20 @@ static int take_opt(int *argc, char **argv, const char *name, const char **value
     return 0;
 }
 
+/* Takes --preprocessor PICKLE and --max-model-bytes N off the arguments.
+ * Returns 0, or -1 (printed) on bad usage. */
+static int take_options(int *argc, char **argv)
+{
+    const char *max = NULL;
+    if (take_opt(argc, argv, "preprocessor", &preprocessor) < 0 ||
+        take_opt(argc, argv, "max-model-bytes", &max) < 0)
+        return -1;
+    return max && rp_cli_max_model_bytes_opt(max) < 0 ? -1 : 0;
+}
+
 static int convert(int argc, char **argv)
 {
-    if (take_opt(&argc, argv, "preprocessor", &preprocessor) < 0)
+    if (take_options(&argc, argv) < 0)
         return RP_EXIT_USAGE;
     if (argc != 2) {
         fprintf(stderr, "ridepred model convert: needs SRC and DST\n\n%s", help);
@@ -178,7 +193,7 @@ static void text_value(rp_buf *b, const char *s, size_t n)
 
 static int inspect(int argc, char **argv)
 {
-    if (take_opt(&argc, argv, "preprocessor", &preprocessor) < 0)
+    if (take_options(&argc, argv) < 0)
         return RP_EXIT_USAGE;
     bool json = false;
     int i = 0;

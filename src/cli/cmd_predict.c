@@ -23,6 +23,9 @@ static const char help[] =
     "  --model PATH          a model file or MLflow directory (default: $MODEL_LOCATION)\n"
     "  --preprocessor P      the pickled DictVectorizer of an XGBoost booster\n"
     "  --no-cache            download an s3:// model again (RIDEPRED_MODEL_CACHE=off)\n"
+    "  --max-model-bytes N   memory a converted model may build, e.g. 8G (default:\n"
+    "                        $RIDEPRED_MAX_MODEL_BYTES, else 32 x its file's size + 64M,\n"
+    "                        at most 4G)\n"
     "  --pu P                PULocationID\n"
     "  --do D                DOLocationID\n"
     "  --distance X          trip_distance (a finite number)\n"
@@ -53,6 +56,7 @@ int rp_cmd_predict(int argc, char **argv)
         {"distance", required_argument, NULL, 'x'},
         {"preprocessor", required_argument, NULL, 'X'},
         {"no-cache", no_argument, NULL, 'C'},
+        {"max-model-bytes", required_argument, NULL, 'B'},
         RP_LOG_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -71,6 +75,10 @@ int rp_cmd_predict(int argc, char **argv)
         case 'x': dist = optarg; break;
         case 'X': preprocessor = optarg; break;
         case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
+        case 'B':
+            if (rp_cli_max_model_bytes_opt(optarg) < 0)
+                return RP_EXIT_USAGE;
+            break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }

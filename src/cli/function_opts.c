@@ -15,6 +15,7 @@ int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o)
     case 0x204: setenv("RIDEPRED_MODEL_CACHE", "off", 1); return 1;
     case 0x207: o->predictions_stream = arg; return 1;
     case 0x208: o->test_run = true; return 1;
+    case 0x209: return rp_cli_max_model_bytes_opt(arg) < 0 ? -1 : 1;
     default: return rp_cli_log_opt(c, arg, &o->log) ? 1 : rp_cli_stream_opt(c, arg, &o->streams);
     }
 }
@@ -30,10 +31,17 @@ int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cf
     const char *location = rp_cli_model_location(o->model);
     if (!location)
         return -1;
+    size_t max_model_bytes;
+    char why[160];
+    if (rp_cli_max_model_bytes(&max_model_bytes, why, sizeof why) < 0) {
+        rp_cli_error("%s", why);
+        return -1;
+    }
     *cfg = (rp_function_config){.model_location = location,
                                 .preprocessor = o->preprocessor,
                                 .predictions_stream = o->predictions_stream,
                                 .test_run = o->test_run,
-                                .streams = o->streams};
+                                .streams = o->streams,
+                                .max_model_bytes = max_model_bytes};
     return 0;
 }

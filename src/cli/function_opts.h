@@ -21,6 +21,9 @@
     "                        cached copy (also RIDEPRED_MODEL_CACHE=off)\n"               \
     "  --preprocessor PICKLE the DictVectorizer of an XGBoost booster (the\n"             \
     "                        course's week-2 preprocessor.b)\n"                           \
+    "  --max-model-bytes N   memory a converted model (pickle, XGBoost) may build,\n"     \
+    "                        e.g. 8G (default: $RIDEPRED_MAX_MODEL_BYTES, else 32 x\n"    \
+    "                        its file's size + 64M, at most 4G)\n"                        \
     "  --run-id ID           the version reported, unless --model-version (default: $RUN_ID)\n" \
     "  --model-version V     the version reported (default: $MODEL_VERSION, else the\n"  \
     "                        run id, else the model's own version, else \"unknown\")\n"
@@ -35,7 +38,7 @@
     {"model", required_argument, NULL, 0x200}, {"run-id", required_argument, NULL, 0x201},   \
     {"model-version", required_argument, NULL, 0x202},                                       \
     {"preprocessor", required_argument, NULL, 0x203}, {"no-cache", no_argument, NULL, 0x204}, \
-    RP_LOG_LONGOPTS, RP_STREAM_LONGOPTS
+    {"max-model-bytes", required_argument, NULL, 0x209}, RP_LOG_LONGOPTS, RP_STREAM_LONGOPTS
 #define RP_FUNCTION_PUBLISH_LONGOPTS                                                          \
     {"predictions-stream", required_argument, NULL, 0x207}, {"test-run", no_argument, NULL, 0x208}
 
@@ -52,8 +55,9 @@ int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o);
 
 /* After parsing: applies the log options, --run-id / --model-version (as
  * RUN_ID / MODEL_VERSION, which the handler reads), resolves the model
- * location and fills cfg (pointing into o).  Returns -1, printed, on bad
- * usage (no model location, an unknown log level). */
+ * location and its build limit (rp_cli_max_model_bytes) and fills cfg
+ * (pointing into o).  Returns -1, printed, on bad usage (no model
+ * location, an unknown log level, a bad RIDEPRED_MAX_MODEL_BYTES). */
 int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg);
 
 #endif

@@ -13,17 +13,96 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+const char *rp_file_kind(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    return "not a file";
+}
+
+int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading waits for a writer, and some
+     * devices wait too; with it, open returns at once and fstat tells. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        struct stat sb;
+        /* A socket cannot be opened at all (ENXIO): say what it is. */
+        if (e == ENXIO && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+            return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp_file_kind(sb.st_mode),
+                                allow_dir ? " or a directory" : "");
+        return rp_error_set(err, e == ENOENT || e == ENOTDIR ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s",
+                            path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        int e = errno;
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode) && !(allow_dir && S_ISDIR(sb.st_mode))) {
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp_file_kind(sb.st_mode),
+                            allow_dir ? " or a directory" : "");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return rp_error_set(err, RP_ERR_IO, "cannot open %s: %s", path, strerror(e));
+    }
+    if (st)
+        *st = sb;
+    return fd;
+}
+
+FILE *rp_file_fopen(const char *path, rp_error *err)
+{
+    int fd = rp_file_open(path, false, NULL, err);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        rp_error_set(err, e == ENOMEM ? RP_ERR_NOMEM : RP_ERR_IO, "cannot open %s: %s", path, strerror(e));
+    }
+    return f;
+}
+
+int rp_file_check_regular(const char *path, rp_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return rp_error_set(err, RP_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(sb.st_mode))
+        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file", path, rp_file_kind(sb.st_mode));
+    return 0;
+}
+
 int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s is not a readable regular file", path);
-    }
+    int fd = rp_file_open(path, false, &st, err);
+    if (fd < 0)
+        return -1;
     if ((uint64_t)st.st_size > max) {
         close(fd);
         return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
@@ -101,14 +180,10 @@ int rp_file_map(const char *path, void **map, size_t *size, rp_error *err)
 {
     *map = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s: not a regular file", path);
-    }
+    int fd = rp_file_open(path, false, &st, err);
+    if (fd < 0)
+        return -1;
     if (st.st_size == 0) {
         close(fd);
         return 0;

@@ -1,21 +1,56 @@
-/* Files: whole reads with a size cap, read-only maps, mkdir -p, base names. */
+/* Files: opening what is expected without blocking, whole reads with a size
+ * cap, read-only maps, mkdir -p, base names.
+ *
+ * Every file ridepred reads (models, events, trip files, credentials and
+ * config files) is opened through rp_file_open: a FIFO, device or socket
+ * named where a file is expected is refused at once, with its path, instead
+ * of blocking the program on its first read (or its open). */
 #ifndef RP_COMMON_FILE_H
 #define RP_COMMON_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "ridepred/error.h"
 
+/* Opens path read-only without waiting on it (O_RDONLY | O_NONBLOCK |
+ * O_CLOEXEC | O_NOCTTY), fstat()s it, refuses it unless it is a regular
+ * file (or a directory, when allow_dir), then clears O_NONBLOCK so that
+ * reads block as usual.  Returns the descriptor (the caller closes it) with
+ * *st filled when st is not NULL, or -1 with err set:
+ *   "cannot open PATH: <strerror>"  RP_ERR_NOT_FOUND (ENOENT, ENOTDIR), else RP_ERR_IO
+ *   "PATH: is a FIFO, not a regular file" (or a directory, a character
+ *   device, a block device, a socket; "... not a regular file or a
+ *   directory" when allow_dir)  RP_ERR_IO */
+int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *err);
+
+/* rp_file_open as a stdio stream ("rb").  NULL with err set on failure. */
+FILE *rp_file_fopen(const char *path, rp_error *err);
+
+/* For files another library opens by name (SQLite databases): when path
+ * exists, refuses it unless it is a regular file, without opening it.
+ * Returns 0 (a regular file, or nothing there yet), or -1 with err:
+ * "PATH: is a FIFO, not a regular file" (RP_ERR_IO), or "cannot stat PATH:
+ * <strerror>" (RP_ERR_IO) for another failure than ENOENT. */
+int rp_file_check_regular(const char *path, rp_error *err);
+
+/* What a file of this st_mode is, for messages: "a regular file", "a
+ * directory", "a FIFO", "a character device", "a block device", "a socket",
+ * "a symbolic link", else "not a file". */
+const char *rp_file_kind(mode_t mode);
+
 /* Reads the regular file at path (at most max bytes) into a malloc'd buffer
- * that the caller frees.  Returns 0, or -1 with err set: RP_ERR_NOT_FOUND,
- * RP_ERR_IO (not a regular file, read error), RP_ERR_LIMIT (over max),
- * RP_ERR_NOMEM.  *out is NULL on failure. */
+ * that the caller frees; opened with rp_file_open.  Returns 0, or -1 with
+ * err set: RP_ERR_NOT_FOUND, RP_ERR_IO (not a regular file, read error),
+ * RP_ERR_LIMIT (over max), RP_ERR_NOMEM.  *out is NULL on failure. */
 int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err);
 
-/* Maps the regular file at path read-only (MAP_PRIVATE).  Returns 0 with
- * *map and *size set (an empty file: *map NULL, *size 0), or -1 with err:
- * "PATH: <strerror>" (RP_ERR_NOT_FOUND, RP_ERR_IO), "PATH: not a regular
- * file", "PATH: mmap: <strerror>".  Unmap with rp_file_unmap. */
+/* Maps the regular file at path read-only (MAP_PRIVATE); opened with
+ * rp_file_open.  Returns 0 with *map and *size set (an empty file: *map
+ * NULL, *size 0), or -1 with err: those of rp_file_open, "PATH: mmap:
+ * <strerror>".  Unmap with rp_file_unmap. */
 int rp_file_map(const char *path, void **map, size_t *size, rp_error *err);
 void rp_file_unmap(void *map, size_t size);
 

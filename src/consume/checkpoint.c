@@ -117,6 +117,10 @@ int rp_ckpt_open(const char *path, const char *group, const char *source, const 
         rp_error_prefix(err, "checkpoint store");
         goto fail;
     }
+    if (rp_sqlite_check_files(path, err) < 0) {
+        rp_error_prefix(err, "checkpoint store");
+        goto fail;
+    }
     if (rp_sq.open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rp_error_set(err, RP_ERR_IO, "checkpoint store %s: %s", path,

@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "model/image.h"
 #include "model/sklearn.h"
 #include "model/xgboost.h"
@@ -59,31 +60,58 @@ static int join(const char *dir, const char *name, char *out, size_t cap, rp_err
 
 static int read_mlmodel(const char *path, char **text, size_t *len, rp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
+    unsigned char *buf;
+    if (rp_file_read(path, RP_MLMODEL_MAX_BYTES, &buf, len, err) < 0) {
+        if (err && err->code == RP_ERR_NOT_FOUND)
             return rp_error_set(err, RP_ERR_NOT_FOUND, "no MLmodel file in the model directory (%s)", path);
-        return rp_error_set(err, RP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return -1;
     }
-    char *buf = malloc(RP_MLMODEL_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    }
-    size_t n = fread(buf, 1, RP_MLMODEL_MAX_BYTES + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return rp_error_set(err, RP_ERR_IO, "cannot read %s", path);
-    }
-    if (n > RP_MLMODEL_MAX_BYTES) {
-        free(buf);
-        return rp_error_set(err, RP_ERR_LIMIT, "%s is over %u bytes", path, RP_MLMODEL_MAX_BYTES);
-    }
-    *text = buf;
-    *len = n;
+    *text = (char *)buf;
     return 0;
+}
+
+/* Streams MLmodel's parser events and refuses nesting deeper than
+ * RP_MLMODEL_MAX_DEPTH before any document is built.  libyaml's scanner
+ * takes time quadratic in the depth of flow collections (200 KB of "["
+ * took a minute), so a deep file must be stopped as it is read: it is, at
+ * its first level too many. */
+static int check_depth(const char *path, const char *text, size_t len, rp_error *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = 0, depth = 0;
+    for (bool end = false; !end;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = rp_error_set(err, RP_ERR_INVALID, "%s is not valid YAML: %s (line %zu)", path,
+                              parser.problem ? parser.problem : "error", (size_t)parser.problem_mark.line + 1);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > RP_MLMODEL_MAX_DEPTH) {
+                rc = rp_error_set(err, RP_ERR_LIMIT, "%s nests deeper than %d levels (line %zu): not an MLmodel file", path,
+                                  RP_MLMODEL_MAX_DEPTH, (size_t)ev.start_mark.line + 1);
+                end = true;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            end = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
 }
 
 static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
@@ -93,7 +121,7 @@ static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, 
  * mlflow.xgboost): `data` names the booster file.  The feature names come
  * from `xo` (a preprocessor) or from the model. */
 static int load_xgboost(const char *dir, const char *data, const char *run_id, const rp_xgb_opts *xo,
-                        const char *origin, rp_model **out, rp_error *err)
+                        const char *origin, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
     char path[4096];
     if (join(dir, data, path, sizeof path, err) < 0)
@@ -105,6 +133,7 @@ static int load_xgboost(const char *dir, const char *data, const char *run_id, c
         o.version = run_id;
     o.format = "mlflow-xgboost";
     o.file = data;
+    o.max_build_bytes = opts ? opts->max_build_bytes : 0;
     /* MLmodel's facts first, then the preprocessor's. */
     rp_buf ob;
     rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
@@ -166,7 +195,7 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             rp_buf ob;
             rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, fl ? "xgboost" : "python_function", fl, &ob);
-            int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, out, err);
+            int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
             rp_buf_cleanup(&ob);
             return rc;
         }
@@ -205,7 +234,7 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             rp_buf ob;
             rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, "python_function", NULL, &ob);
-            int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, out, err);
+            int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
             rp_buf_cleanup(&ob);
             return rc;
         }
@@ -217,7 +246,8 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
         origin(doc, root, fl == map_get(doc, flavors, "sklearn") ? "sklearn" : "python_function", fl, &ob);
         rp_sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn", .file = pickled,
-                              .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */};
+                              .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */,
+                              .max_build_bytes = opts ? opts->max_build_bytes : 0};
         int rc = rp_sklearn_load_file(path, &so, out, err);
         rp_buf_cleanup(&ob);
         return rc;
@@ -260,6 +290,11 @@ int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const r
     size_t len = 0;
     if (read_mlmodel(path, &text, &len, err) < 0)
         return -1;
+    if (check_depth(path, text, len, err) < 0) {
+        free(text);
+        rp_error_prefix(err, "MLflow model %s", dir);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {

@@ -10,6 +10,9 @@
 
 /* MLmodel files over this size are refused. */
 #define RP_MLMODEL_MAX_BYTES (1u << 20)
+/* MLmodel nested deeper than this (mappings and sequences) is refused as
+ * it is parsed; real ones nest 4 or 5 levels. */
+#define RP_MLMODEL_MAX_DEPTH 64
 
 int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/file.h"
 #include "model/image.h"
 #include "model/model_internal.h"
 #include "model/model_json.h"
@@ -293,35 +294,33 @@ int rp__model_build(const rp_img_src *src, const char *format, rp_model **out, r
 
 int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+    /* A model is a regular file or an MLflow directory; anything else (a
+     * FIFO would block the first read forever) is refused here. */
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return rp_error_set(err, RP_ERR_IO, "cannot stat model %s: %s", path, strerror(e));
+    int fd = rp_file_open(path, true, &st, err);
+    if (fd < 0) {
+        rp_error_prefix(err, "model");
+        return -1;
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return rp_mlflow_load(path, opts, out, err);
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_INVALID, "model %s is not a regular file", path);
-    }
     size_t size = (size_t)st.st_size;
+    size_t max_build = opts ? opts->max_build_bytes : 0;
     char head[8] = {0};
     ssize_t got = pread(fd, head, sizeof head, 0);
     if (got >= 2 && (unsigned char)head[0] == 0x80) {
         /* The pickle PROTO opcode: a scikit-learn pickle. */
         close(fd);
-        return rp_sklearn_load_file(path, NULL, out, err);
+        rp_sklearn_opts so = {.max_build_bytes = max_build};
+        return rp_sklearn_load_file(path, &so, out, err);
     }
     if (got >= 2 && (rp_xgb_sniff(head, (size_t)got) == RP_XGB_UBJSON || rp_xgb_sniff(head, (size_t)got) == RP_XGB_LEGACY)) {
         /* An XGBoost UBJSON model, or the legacy binary one (via libxgboost). */
         close(fd);
-        return rp_xgb_load_file(path, NULL, out, err);
+        rp_xgb_opts xo = {.max_build_bytes = max_build};
+        return rp_xgb_load_file(path, &xo, out, err);
     }
     if (got == (ssize_t)sizeof head && memcmp(head, RP_IMG_MAGIC, 8) == 0) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -369,10 +368,12 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
     }
     close(fd);
     int rc;
-    if (rp_xgb_sniff(text, size) == RP_XGB_JSON)
-        rc = rp_xgb_from_buffer(text, size, NULL, out, err);
-    else
+    if (rp_xgb_sniff(text, size) == RP_XGB_JSON) {
+        rp_xgb_opts xo = {.max_build_bytes = max_build};
+        rc = rp_xgb_from_buffer(text, size, &xo, out, err);
+    } else {
         rc = rp_model_from_json(text, size, out, err);
+    }
     free(text);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/budget.h"
+
 /* What a global may do when it is called (REDUCE, NEWOBJ). */
 enum role {
     R_CLASS,       /* an instance recording class, args and state */
@@ -96,6 +98,7 @@ typedef struct pk_state {
     pk_value **memo;
     size_t nmemo, memocap;
     size_t ops;
+    rp_model_budget *budget; /* or NULL */
 } pk_state;
 
 static int fail(pk_state *st, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -114,6 +117,9 @@ static int account(pk_state *st, size_t n)
 {
     if (n > PK_MAX_BYTES || st->g->bytes > PK_MAX_BYTES - n)
         return fail(st, RP_ERR_LIMIT, "over the memory limit of %zu bytes for one pickle", PK_MAX_BYTES);
+    if (rp__budget_take(st->budget, n, st->err, "the unpickled objects, at offset %zu of the pickle",
+                        (size_t)(st->p - st->start)) < 0)
+        return -1;
     st->g->bytes += n;
     return 0;
 }
@@ -954,6 +960,12 @@ static int run(pk_state *st)
 
 int pk_load(const unsigned char *data, size_t len, pk_graph *g, rp_error *err)
 {
+    return pk_load_budget(data, len, NULL, g, err);
+}
+
+int pk_load_budget(const unsigned char *data, size_t len, struct rp_model_budget *budget, pk_graph *g,
+                   rp_error *err)
+{
     memset(g, 0, sizeof *g);
     pk_state st;
     memset(&st, 0, sizeof st);
@@ -961,6 +973,7 @@ int pk_load(const unsigned char *data, size_t len, pk_graph *g, rp_error *err)
     st.end = data + len;
     st.g = g;
     st.err = err;
+    st.budget = budget;
     int rc = run(&st);
     free(st.stack);
     free(st.marks);

@@ -12,8 +12,8 @@
  * Memory is bounded (docs/models.md): stack, mark depth and memo size are
  * capped, every declared length is checked against the remaining input
  * before anything is allocated, and all allocations together are capped
- * (PK_MAX_BYTES).  Strings and byte arrays point into the input, which must
- * outlive the graph. */
+ * (PK_MAX_BYTES, and the model's build budget: model/budget.h).  Strings
+ * and byte arrays point into the input, which must outlive the graph. */
 #ifndef RP_MODEL_PICKLE_H
 #define RP_MODEL_PICKLE_H
 
@@ -86,6 +86,11 @@ typedef struct pk_graph {
 /* Unpickles data[0, len).  On success g->root is the result; free with
  * pk_free in either case. */
 int pk_load(const unsigned char *data, size_t len, pk_graph *g, rp_error *err);
+/* The same, counting every allocation against a model's build budget too
+ * (model/budget.h; NULL: only PK_MAX_BYTES). */
+struct rp_model_budget;
+int pk_load_budget(const unsigned char *data, size_t len, struct rp_model_budget *budget, pk_graph *g,
+                   rp_error *err);
 void pk_free(pk_graph *g);
 
 /* The allow-list entry of a PK_GLOBAL or PK_OBJECT ("module", "name"). */

@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/pyjson.h"
+#include "model/budget.h"
 #include "model/image.h"
 #include "model/model_json.h"
 #include "model/pickle.h"
@@ -29,6 +30,7 @@ typedef struct conv {
     void **blocks;      /* one allocation per tree */
     size_t ntrees;
     const pk_value *root, *dv, *est; /* for the model's source */
+    rp_model_budget *budget;
 } conv;
 
 static void conv_free(conv *c)
@@ -227,6 +229,37 @@ static int add_tree(conv *c, const pk_value *est, bool scaled, double scale, siz
     return 0;
 }
 
+/* The nodes of a fitted tree estimator as its Tree declares them, or 0
+ * when it is not one (add_tree then says why). */
+static uint64_t tree_nodes(const pk_value *est)
+{
+    const pk_value *t = pk_attr(est, "tree_");
+    if (!pk_is(t, "Tree"))
+        return 0;
+    const pk_value *state = t->state;
+    if (state && state->type == PK_TUPLE && state->n == 2)
+        state = state->items[0];
+    int64_t n;
+    const pk_value *nodes = pk_dict_get(state, "nodes");
+    if (!pk_int(pk_dict_get(state, "node_count"), &n) || n <= 0 || !nodes || nodes->type != PK_ARRAY ||
+        nodes->count < (uint64_t)n)
+        return 0;
+    return (uint64_t)n;
+}
+
+/* Counts what converting and laying out `trees` trees of `nodes` nodes in
+ * all will allocate, before any of it is: a forest whose estimators_ list
+ * one memoized tree 20,000 times is refused here, for the cost of the
+ * pickle it is. */
+static int take_trees(conv *c, size_t trees, uint64_t nodes)
+{
+    size_t per_node = 5 * 8 + RP_BUDGET_IMAGE_PER_NODE;
+    size_t per_tree = sizeof(rp_img_tree_src) + sizeof(void *) + 4;
+    size_t n = rp__budget_mul((size_t)nodes, per_node), t = rp__budget_mul(trees, per_tree);
+    return rp__budget_take(c->budget, n > (size_t)-1 - t ? (size_t)-1 : n + t, c->err,
+                           "%zu trees of %llu nodes in all", trees, (unsigned long long)nodes);
+}
+
 static int alloc_trees(conv *c, size_t n)
 {
     if (n == 0 || n > UINT32_MAX)
@@ -244,7 +277,10 @@ static int forest(conv *c, const pk_value *est, rp_img_src *src)
     const pk_value *list = pk_attr(est, "estimators_");
     if (!list || list->type != PK_LIST)
         return bad(c, "the forest has no estimators_ list (not fitted?)", list);
-    if (alloc_trees(c, list->n) < 0)
+    uint64_t nodes = 0;
+    for (size_t i = 0; i < list->n; i++)
+        nodes += tree_nodes(list->items[i]);
+    if (take_trees(c, list->n, nodes) < 0 || alloc_trees(c, list->n) < 0)
         return -1;
     for (size_t i = 0; i < list->n; i++)
         if (add_tree(c, list->items[i], false, 1.0, i) < 0)
@@ -285,7 +321,10 @@ static int boosting(conv *c, const pk_value *est, rp_img_src *src)
     const pk_value *arr = pk_attr(est, "estimators_");
     if (!arr || arr->type != PK_ARRAY || !arr->dtype || arr->dtype->kind != 'O' || arr->ndim != 2 || arr->shape[1] != 1)
         return bad(c, "GradientBoostingRegressor.estimators_ is not an (n, 1) object array (not fitted?)", arr);
-    if (alloc_trees(c, (size_t)arr->count) < 0)
+    uint64_t nodes = 0;
+    for (size_t i = 0; i < arr->count; i++)
+        nodes += tree_nodes(pk_array_item(arr, i));
+    if (take_trees(c, (size_t)arr->count, nodes) < 0 || alloc_trees(c, (size_t)arr->count) < 0)
         return -1;
     for (size_t i = 0; i < arr->count; i++) {
         const pk_value *t = pk_array_item(arr, i);
@@ -305,7 +344,7 @@ static int estimator(conv *c, const pk_value *est, rp_img_src *src)
     if (pk_is(est, "LinearRegression") || pk_is(est, "Ridge") || pk_is(est, "Lasso") || pk_is(est, "ElasticNet"))
         return linear(c, est, src);
     if (pk_is(est, "DecisionTreeRegressor") || pk_is(est, "ExtraTreeRegressor")) {
-        if (alloc_trees(c, 1) < 0 || add_tree(c, est, false, 1.0, 0) < 0)
+        if (take_trees(c, 1, tree_nodes(est)) < 0 || alloc_trees(c, 1) < 0 || add_tree(c, est, false, 1.0, 0) < 0)
             return -1;
         src->kind = RP_MODEL_TREES;
         src->combine = RP_COMBINE_SUM;
@@ -409,8 +448,11 @@ int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *
     conv c;
     memset(&c, 0, sizeof c);
     c.err = err;
+    rp_model_budget budget;
+    rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, len);
+    c.budget = &budget;
     int rc = -1;
-    if (pk_load(data, len, &g, err) < 0)
+    if (pk_load_budget(data, len, &budget, &g, err) < 0)
         goto done;
     rp_img_src src;
     memset(&src, 0, sizeof src);

@@ -24,6 +24,8 @@ typedef struct rp_sklearn_opts {
     /* Members about the container (JSON text without braces, e.g. MLmodel's
      * flavor and versions) put first in the model's source; may be NULL. */
     const char *origin;
+    /* rp_model_load_opts.max_build_bytes (0: the default budget). */
+    size_t max_build_bytes;
 } rp_sklearn_opts;
 
 /* Builds a model from the bytes of a pickle.  opts may be NULL. */

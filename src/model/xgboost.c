@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "model/budget.h"
 #include "model/image.h"
 #include "model/xgboost_lib.h"
 #include "model/model_json.h"
@@ -54,34 +55,61 @@ static void xv_free(xv *v)
     memset(v, 0, sizeof *v);
 }
 
-/* Appends a number to an array (packed while every element is a number). */
-static int arr_push_num(xv *a, double d)
+/* What parsing may allocate: the load's budget (budget.h), and where
+ * errors go. */
+typedef struct xalloc {
+    rp_model_budget *budget;
+    rp_error *err;
+} xalloc;
+
+static int xtake(xalloc *a, size_t n)
 {
+    return rp__budget_take(a->budget, n, a->err, "the parsed document");
+}
+
+static int nomem(xalloc *a)
+{
+    return rp_error_set(a->err, RP_ERR_NOMEM, "out of memory");
+}
+
+/* Appends a number to an array (packed while every element is a number). */
+static int arr_push_num(xalloc *al, xv *a, double d)
+{
+    size_t cap = a->cap;
     if (a->type == XV_NUMS) {
+        if (a->n == cap && xtake(al, (cap ? cap : 16) * sizeof *a->nums) < 0)
+            return -1;
         double *p = rp_array_grow(a->nums, a->n, &a->cap, sizeof *a->nums, 16);
         if (!p)
-            return -1;
+            return nomem(al);
         a->nums = p;
         a->nums[a->n++] = d;
         return 0;
     }
     xv v = {.type = XV_NUM, .num = d};
+    if (a->n == cap && xtake(al, (cap ? cap : 8) * sizeof *a->items) < 0)
+        return -1;
     xv *p = rp_array_grow(a->items, a->n, &a->cap, sizeof *a->items, 8);
     if (!p)
-        return -1;
+        return nomem(al);
     a->items = p;
     a->items[a->n++] = v;
     return 0;
 }
 
 /* Makes room for one more value (or key + value) in a container and returns
- * the slot; a packed array becomes a generic one. */
-static xv *cont_slot(xv *c)
+ * the slot, or NULL with the error set; a packed array becomes a generic
+ * one. */
+static xv *cont_slot(xalloc *al, xv *c)
 {
     if (c->type == XV_NUMS) {
-        xv *items = calloc(c->n + 8, sizeof *items);
-        if (!items)
+        if (xtake(al, (c->n + 8) * sizeof(xv)) < 0)
             return NULL;
+        xv *items = calloc(c->n + 8, sizeof *items);
+        if (!items) {
+            nomem(al);
+            return NULL;
+        }
         for (size_t i = 0; i < c->n; i++)
             items[i] = (xv){.type = XV_NUM, .num = c->nums[i]};
         free(c->nums);
@@ -93,9 +121,13 @@ static xv *cont_slot(xv *c)
     size_t per = c->type == XV_OBJ ? 2 : 1;
     if ((c->n + 1) * per > c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 8 * per;
-        xv *p = realloc(c->items, cap * sizeof *p);
-        if (!p)
+        if (xtake(al, (cap - c->cap) * sizeof(xv)) < 0)
             return NULL;
+        xv *p = realloc(c->items, cap * sizeof *p);
+        if (!p) {
+            nomem(al);
+            return NULL;
+        }
         c->items = p;
         c->cap = cap;
     }
@@ -114,6 +146,7 @@ typedef struct ubj {
     const unsigned char *p, *end, *start;
     rp_error *err;
     int depth;
+    xalloc al;
 } ubj;
 
 static int ubj_fail(ubj *u, const char *what)
@@ -207,6 +240,8 @@ static int ubj_string_body(ubj *u, xv *v)
     if (ubj_length(u, &n) < 0)
         return -1;
     v->type = XV_STR;
+    if (xtake(&u->al, n + 1) < 0)
+        return -1;
     v->s = malloc(n + 1);
     if (!v->s)
         return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
@@ -290,14 +325,14 @@ static int ubj_container(ubj *u, bool object, xv *v)
             bool is_int;
             if (ubj_number(u, t, &d, NULL, &is_int) < 0)
                 return -1;
-            if (arr_push_num(v, d) < 0)
-                return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+            if (arr_push_num(&u->al, v, d) < 0)
+                return -1;
             continue;
         }
-        xv *slot = cont_slot(v);
+        xv *slot = cont_slot(&u->al, v);
         if (!slot) {
             xv_free(&key);
-            return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
+            return -1;
         }
         if (object) {
             slot[0] = key;
@@ -335,6 +370,8 @@ static int ubj_value(ubj *u, unsigned char t, xv *v)
         if (u->p >= u->end)
             return ubj_fail(u, "truncated char");
         v->type = XV_STR;
+        if (xtake(&u->al, 2) < 0)
+            return -1;
         v->s = malloc(2);
         if (!v->s)
             return rp_error_set(u->err, RP_ERR_NOMEM, "out of memory");
@@ -355,9 +392,9 @@ static int ubj_value(ubj *u, unsigned char t, xv *v)
     }
 }
 
-static int parse_ubjson(const unsigned char *data, size_t len, xv *root, rp_error *err)
+static int parse_ubjson(const unsigned char *data, size_t len, rp_model_budget *budget, xv *root, rp_error *err)
 {
-    ubj u = {data, data + len, data, err, 0};
+    ubj u = {data, data + len, data, err, 0, {budget, err}};
     while (u.p < u.end && *u.p == 'N')
         u.p++;
     if (u.p >= u.end)
@@ -372,32 +409,35 @@ static int parse_ubjson(const unsigned char *data, size_t len, xv *root, rp_erro
 
 /* ---- JSON (with the project's pull reader) --------------------------------- */
 
-static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_error *err);
+static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc *al);
 
 static int json_fail(rp_json_reader *r, rp_error *err)
 {
     return rp_error_set(err, RP_ERR_INVALID, "not valid JSON: %s", r->err.msg);
 }
 
-static int json_string(const rp_json_value *jv, xv *v, rp_error *err)
+static int json_string(const rp_json_value *jv, xv *v, xalloc *al)
 {
     v->type = XV_STR;
+    if (xtake(al, jv->len + 1) < 0)
+        return -1;
     v->s = malloc(jv->len + 1);
     if (!v->s)
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        return nomem(al);
     v->n = rp_json_str_decode(jv, v->s);
     v->s[v->n] = '\0';
     return 0;
 }
 
-static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_error *err)
+static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc *al)
 {
+    rp_error *err = al->err;
     int rc;
     switch (jv->type) {
     case RP_JSON_NULL: v->type = XV_NULL; return 0;
     case RP_JSON_TRUE: case RP_JSON_FALSE: v->type = XV_BOOL; v->b = jv->type == RP_JSON_TRUE; return 0;
     case RP_JSON_NUMBER: v->type = XV_NUM; v->num = rp_json_number(jv); return 0;
-    case RP_JSON_STRING: return json_string(jv, v, err);
+    case RP_JSON_STRING: return json_string(jv, v, al);
     case RP_JSON_ARRAY:
         v->type = XV_NUMS;
         while ((rc = rp_json_element(r)) == 1) {
@@ -405,14 +445,14 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_erro
             if (rp_json_next(r, &e) < 0)
                 return json_fail(r, err);
             if (e.type == RP_JSON_NUMBER && v->type == XV_NUMS) {
-                if (arr_push_num(v, rp_json_number(&e)) < 0)
-                    return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+                if (arr_push_num(al, v, rp_json_number(&e)) < 0)
+                    return -1;
                 continue;
             }
-            xv *slot = cont_slot(v);
+            xv *slot = cont_slot(al, v);
             if (!slot)
-                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-            if (json_value(r, &e, slot, err) < 0)
+                return -1;
+            if (json_value(r, &e, slot, al) < 0)
                 return -1;
         }
         return rc < 0 ? json_fail(r, err) : 0;
@@ -423,14 +463,14 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_erro
             rc = rp_json_member(r, &k);
             if (rc <= 0)
                 break;
-            xv *slot = cont_slot(v);
+            xv *slot = cont_slot(al, v);
             if (!slot)
-                return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-            if (json_string(&k, &slot[0], err) < 0)
+                return -1;
+            if (json_string(&k, &slot[0], al) < 0)
                 return -1;
             if (rp_json_next(r, &e) < 0)
                 return json_fail(r, err);
-            if (json_value(r, &e, &slot[1], err) < 0)
+            if (json_value(r, &e, &slot[1], al) < 0)
                 return -1;
         }
         return rc < 0 ? json_fail(r, err) : 0;
@@ -438,14 +478,15 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, rp_erro
     return rp_error_set(err, RP_ERR_INVALID, "not valid JSON");
 }
 
-static int parse_json(const char *text, size_t len, xv *root, rp_error *err)
+static int parse_json(const char *text, size_t len, rp_model_budget *budget, xv *root, rp_error *err)
 {
     rp_json_reader r;
     rp_json_init(&r, text, len, RP_XGB_MAX_DEPTH);
     rp_json_value jv;
+    xalloc al = {budget, err};
     if (rp_json_next(&r, &jv) < 0)
         return json_fail(&r, err);
-    if (json_value(&r, &jv, root, err) < 0)
+    if (json_value(&r, &jv, root, &al) < 0)
         return -1;
     if (rp_json_end(&r) < 0)
         return json_fail(&r, err);
@@ -552,6 +593,7 @@ typedef struct conv {
     const char *objective;
     size_t trees_in_file;
     double best_iteration;   /* -1: none, or not applied */
+    rp_model_budget *budget;
 } conv;
 
 static void conv_free(conv *c)
@@ -731,6 +773,19 @@ static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src 
             used = (size_t)((best + 1) * npt);
         c->best_iteration = best;
     }
+    /* Everything the trees will take, counted before any is converted. */
+    uint64_t nodes = 0;
+    for (size_t i = 0; i < used; i++) {
+        const xv *L = get(&trees->items[i], "left_children");
+        if (L && L->type == XV_NUMS)
+            nodes += L->n;
+    }
+    size_t per_node = 5 * 8 + 1 + RP_BUDGET_IMAGE_PER_NODE;
+    size_t per_tree = sizeof(rp_img_tree_src) + sizeof(void *) + 4;
+    size_t nb = rp__budget_mul((size_t)nodes, per_node), tb = rp__budget_mul(used, per_tree);
+    if (rp__budget_take(c->budget, nb > (size_t)-1 - tb ? (size_t)-1 : nb + tb, c->err, "%zu trees of %llu nodes in all",
+                        used, (unsigned long long)nodes) < 0)
+        return -1;
     c->trees = calloc(used, sizeof *c->trees);
     c->blocks = calloc(used, sizeof *c->blocks);
     if (!c->trees || !c->blocks)
@@ -777,8 +832,8 @@ static void describe(const conv *c, const xv *root, const rp_xgb_opts *opts, boo
     rp_img_source_end(b);
 }
 
-int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
-                       rp_error *err)
+static int from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model_budget *budget,
+                       rp_model **out, rp_error *err)
 {
     const unsigned char *p = data;
     size_t i = 0;
@@ -799,7 +854,11 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
         if (opts)
             o = *opts;
         o.legacy = true;
-        int rc = rp_xgb_from_buffer(json, jlen, &o, out, err);
+        int rc = rp__budget_take(budget, jlen, err, "the model converted to JSON by libxgboost");
+        if (rc == 0)
+            rc = from_buffer(json, jlen, &o, budget, out, err);
+        else
+            rp_error_prefix(err, "XGBoost model in the legacy binary format");
         free(json);
         return rc;
     }
@@ -808,8 +867,9 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     conv c;
     memset(&c, 0, sizeof c);
     c.err = err;
+    c.budget = budget;
     int rc = -1;
-    if ((ubjson ? parse_ubjson(p, len, &root, err) : parse_json(data, len, &root, err)) < 0)
+    if ((ubjson ? parse_ubjson(p, len, budget, &root, err) : parse_json(data, len, budget, &root, err)) < 0)
         goto done;
     rp_img_src src;
     memset(&src, 0, sizeof src);
@@ -833,10 +893,20 @@ done:
     return rc;
 }
 
+int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
+                       rp_error *err)
+{
+    rp_model_budget budget;
+    rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, len);
+    return from_buffer(data, len, opts, &budget, out, err);
+}
+
 int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
 {
     xv root = {0};
-    int rc = json ? parse_json(data, len, &root, err) : parse_ubjson(data, len, &root, err);
+    rp_model_budget budget;
+    rp__budget_init(&budget, 0, len);
+    int rc = json ? parse_json(data, len, &budget, &root, err) : parse_ubjson(data, len, &budget, &root, err);
     xv_free(&root);
     return rc;
 }
@@ -875,7 +945,9 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     memset(&c, 0, sizeof c);
     c.err = err;
     int rc = -1;
-    if (pk_load(pbuf, plen, &g, err) < 0) {
+    rp_model_budget budget;
+    rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, plen);
+    if (pk_load_budget(pbuf, plen, &budget, &g, err) < 0) {
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         free(pbuf);
         return -1;
@@ -898,7 +970,7 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     if (dvv && dvv->type == PK_STR)
         rp_img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
     rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = c.names, .feature_lens = c.lens,
-                      .origin = ob.failed ? NULL : ob.data + 1};
+                      .origin = ob.failed ? NULL : ob.data + 1, .max_build_bytes = opts ? opts->max_build_bytes : 0};
     struct stat st;
     if (stat(path, &st) < 0) {
         rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));

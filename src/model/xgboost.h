@@ -36,6 +36,8 @@ typedef struct rp_xgb_opts {
     uint32_t n_features;
     const char *const *feature_names;
     const size_t *feature_lens;
+    /* rp_model_load_opts.max_build_bytes (0: the default budget). */
+    size_t max_build_bytes;
 } rp_xgb_opts;
 
 /* What the bytes look like. */

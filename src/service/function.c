@@ -43,7 +43,7 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
     if (!f)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
 
-    rp_model_load_opts opts = {.verify_checksum = true};
+    rp_model_load_opts opts = {.verify_checksum = true, .max_build_bytes = cfg->max_model_bytes};
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
     if (v && !strcmp(v, "0"))
         opts.verify_checksum = false;

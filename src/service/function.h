@@ -31,6 +31,8 @@ typedef struct rp_function_config {
     bool test_run;
     /* Backend choice for the predictions stream. */
     rp_stream_config streams;
+    /* rp_model_load_opts.max_build_bytes: 0 for the default. */
+    size_t max_model_bytes;
 } rp_function_config;
 
 typedef struct rp_function rp_function;

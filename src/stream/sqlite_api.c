@@ -1,7 +1,11 @@
 /* SQLite, loaded on first use (see sqlite_api.h). */
 #include "stream/sqlite_api.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/dl.h"
+#include "common/file.h"
 
 rp_sqlite_api rp_sq;
 
@@ -29,4 +33,23 @@ static void load(void)
 int rp_sqlite_load(rp_error *err)
 {
     return rp_dl_once_run(&lib, load, err);
+}
+
+int rp_sqlite_check_files(const char *path, rp_error *err)
+{
+    if (rp_file_check_regular(path, err) < 0)
+        return -1;
+    static const char *const companions[] = {"-wal", "-journal", "-shm"};
+    size_t n = strlen(path);
+    char *p = malloc(n + 16);
+    if (!p)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < sizeof companions / sizeof companions[0] && rc == 0; i++) {
+        memcpy(p, path, n);
+        strcpy(p + n, companions[i]);
+        rc = rp_file_check_regular(p, err);
+    }
+    free(p);
+    return rc;
 }

@@ -61,4 +61,10 @@ extern rp_sqlite_api rp_sq;
  * any rp_sq function (the stores' open functions do). */
 int rp_sqlite_load(rp_error *err);
 
+/* Before SQLite opens the database at path: refuses it, or its -wal,
+ * -journal or -shm companion, when it exists and is not a regular file
+ * (SQLite would block forever reading a FIFO).  Returns 0, or -1 with err
+ * set: "PATH: is a FIFO, not a regular file" (RP_ERR_IO). */
+int rp_sqlite_check_files(const char *path, rp_error *err);
+
 #endif

@@ -4,7 +4,10 @@
 #include "testing.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 static char root[256];
 
@@ -113,6 +116,80 @@ TEST(read_and_map)
     CHECK(strstr(err.msg, "not a regular file") != NULL);
 }
 
+/* A path that names something else than a regular file (a FIFO above all:
+ * opening one for reading used to wait for a writer forever) is refused at
+ * once, with the path and what it is; a regular file comes back blocking. */
+TEST(only_regular_files)
+{
+    char fifo[512], sock[512], reg[512], want[700];
+    rp_error err;
+    snprintf(fifo, sizeof fifo, "%s/fifo", root);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    struct stat st;
+    CHECK(rp_file_open(fifo, false, &st, &err) == -1);
+    CHECK(err.code == RP_ERR_IO);
+    snprintf(want, sizeof want, "%s: is a FIFO, not a regular file", fifo);
+    CHECK_STR(err.msg, want);
+    CHECK(rp_file_open(fifo, true, &st, &err) == -1);
+    snprintf(want, sizeof want, "%s: is a FIFO, not a regular file or a directory", fifo);
+    CHECK_STR(err.msg, want);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    CHECK(rp_file_read(fifo, 100, &buf, &len, &err) == -1 && buf == NULL);
+    snprintf(want, sizeof want, "%s: is a FIFO, not a regular file", fifo);
+    CHECK_STR(err.msg, want);
+    void *map = NULL;
+    size_t size = 0;
+    CHECK(rp_file_map(fifo, &map, &size, &err) == -1);
+    CHECK_STR(err.msg, want);
+    CHECK(rp_file_fopen(fifo, &err) == NULL);
+    CHECK_STR(err.msg, want);
+    CHECK(rp_file_check_regular(fifo, &err) == -1);
+    CHECK_STR(err.msg, want);
+    /* A character device, a directory, a socket. */
+    CHECK(rp_file_open("/dev/null", false, NULL, &err) == -1);
+    CHECK_STR(err.msg, "/dev/null: is a character device, not a regular file");
+    CHECK(rp_file_open(root, false, NULL, &err) == -1);
+    snprintf(want, sizeof want, "%s: is a directory, not a regular file", root);
+    CHECK_STR(err.msg, want);
+    int fd = rp_file_open(root, true, &st, &err); /* where a directory is expected */
+    CHECK(fd >= 0 && S_ISDIR(st.st_mode));
+    if (fd >= 0)
+        close(fd);
+    snprintf(sock, sizeof sock, "%s/sock", root);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    CHECK(strlen(sock) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, sock, strlen(sock) < sizeof sa.sun_path ? strlen(sock) : sizeof sa.sun_path - 1);
+    CHECK(s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(rp_file_open(sock, false, NULL, &err) == -1);
+    snprintf(want, sizeof want, "%s: is a socket, not a regular file", sock);
+    CHECK_STR(err.msg, want);
+    CHECK(rp_file_check_regular(sock, &err) == -1);
+    CHECK_STR(err.msg, want);
+    close(s);
+    /* A regular file: its descriptor, blocking again; nothing there. */
+    snprintf(reg, sizeof reg, "%s/reg", root);
+    write_text(reg, "abc");
+    fd = rp_file_open(reg, false, &st, &err);
+    CHECK(fd >= 0 && S_ISREG(st.st_mode) && st.st_size == 3);
+    CHECK(fd >= 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK));
+    CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    if (fd >= 0)
+        close(fd);
+    FILE *f = rp_file_fopen(reg, &err);
+    char got[8] = {0};
+    CHECK(f && fread(got, 1, sizeof got, f) == 3 && !memcmp(got, "abc", 3));
+    if (f)
+        fclose(f);
+    CHECK(rp_file_check_regular(reg, &err) == 0);
+    snprintf(reg, sizeof reg, "%s/absent", root);
+    CHECK(rp_file_check_regular(reg, &err) == 0);
+    CHECK(rp_file_open(reg, false, NULL, &err) == -1 && err.code == RP_ERR_NOT_FOUND);
+    snprintf(want, sizeof want, "cannot open %s: %s", reg, strerror(ENOENT));
+    CHECK_STR(err.msg, want);
+}
+
 TEST(basename)
 {
     CHECK_STR(rp_file_basename("/a/b/model.pkl"), "model.pkl");
@@ -125,6 +202,8 @@ int main(void)
     rp_t_tmpdir(root, sizeof root, "rp_file_test");
     RUN(mkdirs);
     RUN(read_and_map);
+    rp_t_watchdog(20);
+    RUN(only_regular_files);
     RUN(basename);
     CHECK(rp_t_rmtree(root) == 0);
     return rp_t_done();

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -263,6 +265,109 @@ TEST(load_detects_format)
     unlink(path);
 }
 
+static void put(const char *dir, const char *name, const char *text, size_t len)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        perror(p);
+        exit(2);
+    }
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A FIFO where a model file is expected (the model itself, an MLflow
+ * directory's MLmodel or model.pkl) is refused at once with its path: it
+ * used to block the load forever. */
+TEST(model_paths_must_be_files)
+{
+    char dir[256], p[600];
+    rp_t_tmpdir(dir, sizeof dir, "rp_model_fifo");
+    rp_error err;
+    rp_model *m = NULL;
+    snprintf(p, sizeof p, "%s/f.rpm", dir);
+    CHECK(mkfifo(p, 0600) == 0);
+    CHECK(rp_model_load(p, NULL, &m, &err) == -1 && m == NULL);
+    CHECK(err.code == RP_ERR_IO);
+    CHECK(strstr(err.msg, p) && strstr(err.msg, "is a FIFO, not a regular file or a directory"));
+    /* model.pkl inside an MLflow directory */
+    static const char mlmodel[] = "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n";
+    put(dir, "MLmodel", mlmodel, sizeof mlmodel - 1);
+    snprintf(p, sizeof p, "%s/model.pkl", dir);
+    CHECK(mkfifo(p, 0600) == 0);
+    CHECK(rp_model_load(dir, NULL, &m, &err) == -1 && m == NULL);
+    CHECK(strstr(err.msg, p) && strstr(err.msg, "is a FIFO, not a regular file"));
+    /* MLmodel itself */
+    snprintf(p, sizeof p, "%s/MLmodel", dir);
+    CHECK(unlink(p) == 0 && mkfifo(p, 0600) == 0);
+    CHECK(rp_model_load(dir, NULL, &m, &err) == -1 && m == NULL);
+    CHECK(strstr(err.msg, p) && strstr(err.msg, "is a FIFO, not a regular file"));
+    /* A directory where model.pkl should be */
+    CHECK(unlink(p) == 0);
+    put(dir, "MLmodel", mlmodel, sizeof mlmodel - 1);
+    snprintf(p, sizeof p, "%s/model.pkl", dir);
+    CHECK(unlink(p) == 0 && mkdir(p, 0700) == 0);
+    CHECK(rp_model_load(dir, NULL, &m, &err) == -1 && m == NULL);
+    CHECK(strstr(err.msg, p) && strstr(err.msg, "is a directory, not a regular file"));
+    CHECK(rp_t_rmtree(dir) == 0);
+}
+
+/* MLmodel nesting deeper than 64 levels is refused while libyaml streams it:
+ * 200 KB of "[" took libyaml a minute of CPU to build into a document. */
+TEST(mlmodel_depth_refused_while_streaming)
+{
+    char dir[256];
+    rp_t_tmpdir(dir, sizeof dir, "rp_model_deep");
+    rp_error err;
+    rp_model *m = NULL;
+    size_t levels = 100000;
+    char *text = malloc(2 * levels + 16);
+    size_t n = (size_t)sprintf(text, "flavors: ");
+    memset(text + n, '[', levels);
+    memset(text + n + levels, ']', levels);
+    n += 2 * levels;
+    text[n++] = '\n';
+    put(dir, "MLmodel", text, n);
+    double t0 = cpu_seconds();
+    CHECK(rp_model_load(dir, NULL, &m, &err) == -1 && m == NULL);
+    double took = cpu_seconds() - t0;
+    CHECK(err.code == RP_ERR_LIMIT);
+    CHECK(strstr(err.msg, "MLmodel nests deeper than 64 levels"));
+    fprintf(stderr, "  200 KB MLmodel nested 100000 deep: refused in %.1f ms of CPU\n", took * 1e3);
+    CHECK(took < 1.0); /* about 0.1 ms; a minute before */
+    /* Flow mappings likewise. */
+    n = (size_t)sprintf(text, "flavors: ");
+    for (size_t i = 0; i < 20000; i++)
+        n += (size_t)sprintf(text + n, "{a: ");
+    memset(text + n, '}', 20000);
+    n += 20000;
+    text[n++] = '\n';
+    put(dir, "MLmodel", text, n);
+    CHECK(rp_model_load(dir, NULL, &m, &err) == -1 && err.code == RP_ERR_LIMIT);
+    CHECK(strstr(err.msg, "deeper than 64 levels"));
+    /* 64 levels are read (the root mapping and 63 sequences); 65 are not. */
+    for (size_t depth = 64; depth <= 65; depth++) {
+        n = (size_t)sprintf(text, "flavors: ");
+        memset(text + n, '[', depth - 1);
+        memset(text + n + depth - 1, ']', depth - 1);
+        n += 2 * (depth - 1);
+        text[n++] = '\n';
+        put(dir, "MLmodel", text, n);
+        CHECK(rp_model_load(dir, NULL, &m, &err) == -1);
+        CHECK(depth == 64 ? strstr(err.msg, "MLmodel has no \"flavors\" mapping") != NULL
+                          : strstr(err.msg, "deeper than 64 levels") != NULL);
+    }
+    free(text);
+    CHECK(rp_t_rmtree(dir) == 0);
+}
+
 /* The SOURCE section: the builder's JSON text, its round trip through the
  * native format, its cap, and models without one. */
 TEST(source_section)
@@ -341,5 +446,8 @@ int main(void)
     RUN(native_round_trip_and_damage);
     RUN(load_detects_format);
     RUN(source_section);
+    rp_t_watchdog(60);
+    RUN(model_paths_must_be_files);
+    RUN(mlmodel_depth_refused_while_streaming);
     return rp_t_done();
 }

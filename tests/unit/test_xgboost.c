@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/buf.h"
 #include "model/xgboost.h"
@@ -314,6 +315,50 @@ TEST(ubjson_reader)
     CHECK(rp__xgb_parse_only("{\"a\": [1, 2.5,", 14, true, &err) < 0);
 }
 
+/* UBJSON containers of zero-size elements ($Z, $T, $F) declare counts that
+ * take no bytes: each may claim the rest of the file, so 2,000 of them in
+ * an 18 KB file made 32 million values (990 MB).  The parsed document is
+ * counted against the load's build budget. */
+TEST(ubjson_declared_counts_bounded)
+{
+    size_t k = 2000, len = 2 + 9 * k;
+    unsigned char *d = malloc(len);
+    size_t n = 0;
+    d[n++] = '[';
+    for (size_t i = 0; i < k; i++) {
+        uint32_t left = (uint32_t)(len - n - 9);
+        memcpy(d + n, "[$Z#l", 5);
+        d[n + 5] = (unsigned char)(left >> 24);
+        d[n + 6] = (unsigned char)(left >> 16);
+        d[n + 7] = (unsigned char)(left >> 8);
+        d[n + 8] = (unsigned char)left;
+        n += 9;
+    }
+    d[n++] = ']';
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    rp_error err;
+    CHECK(rp__xgb_parse_only(d, n, false, &err) < 0);
+    getrusage(RUSAGE_SELF, &ru1);
+    CHECK(err.code == RP_ERR_LIMIT);
+    CHECK(strstr(err.msg, "(the parsed document), over the limit of") != NULL);
+    CHECK(strstr(err.msg, "--max-model-bytes") != NULL);
+    fprintf(stderr, "  %zu-byte UBJSON of zero-size counts: refused, max RSS +%ld KB\n", n, ru1.ru_maxrss - ru0.ru_maxrss);
+    CHECK(ru1.ru_maxrss - ru0.ru_maxrss < 256 * 1024); /* ASan included: 120 MB */
+    /* As a model, under a budget of 1 MB: refused at once. */
+    unsigned char *doc = malloc(n + 5);
+    memcpy(doc, "{i\x01k", 4);
+    memcpy(doc + 4, d, n);
+    doc[n + 4] = '}';
+    CHECK(rp_xgb_sniff(doc, n + 5) == RP_XGB_UBJSON);
+    rp_xgb_opts xo = {.max_build_bytes = 1 << 20};
+    rp_model *m = NULL;
+    CHECK(rp_xgb_from_buffer(doc, n + 5, &xo, &m, &err) < 0 && m == NULL);
+    CHECK(err.code == RP_ERR_LIMIT && strstr(err.msg, "over the limit of 1048576 bytes (as set)") != NULL);
+    free(doc);
+    free(d);
+}
+
 TEST(json_model)
 {
     const char *doc =
@@ -353,5 +398,6 @@ int main(void)
     RUN(refusals);
     RUN(ubjson_reader);
     RUN(json_model);
+    RUN(ubjson_declared_counts_bounded);
     return rp_t_done();
 }

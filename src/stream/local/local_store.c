@@ -698,6 +698,10 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         goto out;
     }
     s->clock = real_clock_ms;
+    if (rp_sqlite_check_files(path, err) != 0) {
+        rp_error_prefix(err, "local store");
+        goto out;
+    }
     int r = rp_sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
         sql_err(s, r, "open", err);
