@@ -53,7 +53,8 @@
 #define DEFAULT_TIMEOUT_S 30u
 /* A body over the limit is read and thrown away (so that the client, still
  * sending, reads the 413 rather than a reset connection) up to this many
- * bytes; beyond, the answer goes at once and the connection is closed. */
+ * bytes past the limit; beyond, the answer goes at once and the connection
+ * is closed. */
 #define DISCARD_MAX_BYTES ((uint64_t)64 * 1024 * 1024)
 #define MAX_HEADER_FIELDS 100
 /* A chunk-size line (with extensions) or one trailer field line. */
@@ -836,7 +837,7 @@ static parse_error parse_head(conn *c, uint64_t *declared)
         return BAD(400, "more than one Host header");
     if (have_te) {
         if (have_length)
-            return BAD(400, "both Content-Length and Transfer-Encoding: refused (RFC 9112 section 6.1)");
+            return BAD(400, "both Content-Length and Transfer-Encoding: refused (RFC 9112 section 6.3)");
         if (c->http10)
             return BAD(400, "Transfer-Encoding in an HTTP/1.0 request: send Content-Length");
         if (!te_chunked_last || te_chunked_twice)
@@ -899,8 +900,10 @@ static int body_feed(conn *c, const char *data, size_t n)
         }
     }
     if (c->too_large || c->over_budget) {
+        /* Counted from the start of a body refused from its head on, so
+         * the cap is the limit plus DISCARD_MAX_BYTES. */
         c->discarded += n;
-        if (c->discarded > DISCARD_MAX_BYTES)
+        if (c->discarded > DISCARD_MAX_BYTES + s->cfg.max_body_bytes)
             return answer_now(c) < 0 ? -1 : 1;
     }
     return 0;

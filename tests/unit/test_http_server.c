@@ -734,6 +734,55 @@ TEST(test_client_cap)
     CHECK(rp_http_server_stop(s, 1000) == 0);
 }
 
+/* A body over the limit is read and dropped up to 64 MiB past the limit
+ * (the connection kept); past that the answer goes at once and the
+ * connection is closed. */
+TEST(test_discard_cap)
+{
+    rp_http_server *s = start(1000, 0);
+    if (!s)
+        return;
+    unsigned port = rp_http_server_port(s);
+    const size_t mib = 1024 * 1024, past = 64 * mib;
+    char *block = malloc(mib);
+    memset(block, 'd', mib);
+    int fd = connect_to(port);
+    char head[128], out[4096];
+    int n = snprintf(head, sizeof head, "POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", 1000 + past);
+    send_all(fd, head, (size_t)n);
+    for (size_t i = 0; i < 64; i++)
+        send_all(fd, block, mib);
+    send_all(fd, block, 1000);
+    read_answer(fd, out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 413 ", 13) == 0 && strstr(out, "\r\n\r\nPOST /d 0 1 -"));
+    CHECK(!strstr(out, "Connection: close"));
+    send_all(fd, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", 31);
+    read_answer(fd, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\nGET /next 0 0 -"));
+    close(fd);
+
+    /* Chunked, one byte more than that: answered before the end, closed. */
+    fd = connect_to(port);
+    static const char chead[] = "POST /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    send_all(fd, chead, sizeof chead - 1);
+    n = snprintf(head, sizeof head, "%zx\r\n", mib);
+    size_t sent = 0;
+    bool closed = false;
+    while (sent <= 1000 + past) {
+        send_all(fd, head, (size_t)n);
+        send_all(fd, block, mib);
+        send_all(fd, "\r\n", 2);
+        sent += mib;
+    }
+    size_t len = read_to_close(fd, out, sizeof out, &closed);
+    const char *body;
+    CHECK(one_answer(out, len, 413, &body) && strcmp(body, "POST /d 0 1 -") == 0 && closed);
+    CHECK(strstr(out, "Connection: close"));
+    close(fd);
+    free(block);
+    CHECK(rp_http_server_stop(s, 1000) == 0);
+}
+
 int main(void)
 {
     RUN(test_requests);
@@ -747,6 +796,7 @@ int main(void)
     RUN(test_expect_continue);
     RUN(test_deadlines);
     RUN(test_client_cap);
+    RUN(test_discard_cap);
     CHECK(atomic_load(&routed) > 0);
     return rp_t_done();
 }
