@@ -25,11 +25,27 @@
 
 static atomic_int routed;
 
+/* /big: 8 MiB, borrowed (not owned) by the server, rewritten before each
+ * answer with the byte of its request's X-Fill (the server must have
+ * copied what it had not sent yet).  Used by servers with one thread. */
+#define BIG_BYTES ((size_t)8 * 1024 * 1024)
+static char *big_body;
+
 /* Echoes what it saw: "METHOD PATH LEN TOO_LARGE X-Test". */
 static void echo(void *ctx, const rp_http_request *req, rp_http_reply *reply)
 {
     (void)ctx;
     atomic_fetch_add(&routed, 1);
+    if (strcmp(req->path, "/big") == 0) {
+        const char *fill = rp_http_request_header(req, "x-fill");
+        if (!big_body)
+            big_body = malloc(BIG_BYTES); /* freed by test_large_answer */
+        memset(big_body, fill ? fill[0] : 'x', BIG_BYTES);
+        reply->status = 200;
+        reply->body = big_body;
+        reply->body_len = BIG_BYTES;
+        return;
+    }
     const char *x = rp_http_request_header(req, "x-test");
     char *body = malloc(256);
     int n = snprintf(body, 256, "%s %s %zu %d %s", req->method, req->path, req->body_len, req->body_too_large,
@@ -783,6 +799,85 @@ TEST(test_discard_cap)
     CHECK(rp_http_server_stop(s, 1000) == 0);
 }
 
+/* An answer larger than the socket buffers: sent in parts as the client
+ * reads (the route's borrowed body copied, as the route reuses it for the
+ * next request on that thread); a client that does not read is cut after
+ * the idle timeout and its request leaves in_flight. */
+TEST(test_large_answer)
+{
+    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1});
+    if (!s)
+        return;
+    unsigned port = rp_http_server_port(s);
+    int a = connect_to(port), b = connect_to(port);
+    int small_buf = 64 * 1024; /* so that the answers cannot fit in socket buffers */
+    setsockopt(a, SOL_SOCKET, SO_RCVBUF, &small_buf, sizeof small_buf);
+    setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small_buf, sizeof small_buf);
+    static const char get_a[] = "GET /big HTTP/1.1\r\nHost: x\r\nX-Fill: a\r\n\r\n";
+    static const char get_b[] = "GET /big HTTP/1.1\r\nHost: x\r\nX-Fill: b\r\n\r\n";
+    send_all(a, get_a, sizeof get_a - 1);
+    usleep(200 * 1000); /* a's answer is stuck in part: the route runs for b */
+    send_all(b, get_b, sizeof get_b - 1);
+    size_t cap = BIG_BYTES + 4096;
+    char *out = malloc(cap);
+    int fds[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        size_t len = 0;
+        const char *end = NULL;
+        while (len < cap - 1) {
+            ssize_t r = recv(fds[k], out + len, cap - 1 - len, 0);
+            if (r <= 0)
+                break;
+            len += (size_t)r;
+            out[len] = '\0';
+            end = end ? end : strstr(out, "\r\n\r\n");
+            if (end && len >= (size_t)(end + 4 - out) + BIG_BYTES)
+                break;
+        }
+        bool whole = end && len == (size_t)(end + 4 - out) + BIG_BYTES;
+        CHECK(whole);
+        size_t wrong = 0;
+        for (size_t i = 0; whole && i < BIG_BYTES; i++)
+            wrong += end[4 + i] != (k ? 'b' : 'a');
+        CHECK(whole && wrong == 0);
+    }
+    close(a);
+    close(b);
+
+    /* HEAD: its length, no body. */
+    bool closed;
+    static const char head[] = "HEAD /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    size_t len = exchange(port, head, sizeof head - 1, out, cap, &closed);
+    CHECK(closed && strstr(out, "Content-Length: 8388608\r\n") && len == (size_t)(strstr(out, "\r\n\r\n") + 4 - out));
+
+    CHECK(rp_http_server_stop(s, 1000) == 0);
+
+    /* Never read: closed after the 1 s idle timeout. */
+    s = start_cfg((rp_http_server_config){.threads = 1, .timeout_s = 1});
+    if (!s) {
+        free(out);
+        return;
+    }
+    port = rp_http_server_port(s);
+    int c = connect_to(port);
+    int small = 4096;
+    setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    send_all(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
+    for (int i = 0; i < 100 && rp_http_server_in_flight(s) == 0; i++)
+        usleep(10 * 1000);
+    CHECK(rp_http_server_in_flight(s) == 1);
+    double t0 = now_s();
+    for (int i = 0; i < 500 && rp_http_server_in_flight(s) != 0; i++)
+        usleep(10 * 1000);
+    CHECK(rp_http_server_in_flight(s) == 0);
+    CHECK(now_s() - t0 >= 0.5 && now_s() - t0 < 4.0);
+    close(c);
+    free(out);
+    CHECK(rp_http_server_stop(s, 1000) == 0);
+    free(big_body);
+    big_body = NULL;
+}
+
 int main(void)
 {
     RUN(test_requests);
@@ -797,6 +892,7 @@ int main(void)
     RUN(test_deadlines);
     RUN(test_client_cap);
     RUN(test_discard_cap);
+    RUN(test_large_answer);
     CHECK(atomic_load(&routed) > 0);
     return rp_t_done();
 }
