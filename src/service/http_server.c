@@ -155,6 +155,7 @@ struct worker {
     conn *conns;
     uint64_t next_deadline;  /* earliest deadline of conns (may be early) */
     uint64_t accept_resume;  /* accepting paused until then; 0: not */
+    uint64_t accept_warned;  /* when that was last logged */
     time_t date_sec;
     char date[40];           /* "Date: ...\r\n" for date_sec */
 };
@@ -1321,10 +1322,16 @@ static void accept_some(worker *w)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Level-triggered: the socket stays readable, so stop
                  * watching it for a while rather than spin. */
-                rp_log(RP_LOG_WARN, "cannot accept a connection: out of file descriptors or memory; pausing",
-                       "error", strerror(errno), NULL);
+                uint64_t now = now_ms();
+                if (!w->accept_warned || now - w->accept_warned >= 10000) {
+                    rp_log(RP_LOG_WARN,
+                           "cannot accept a connection: out of file descriptors or memory; pausing "
+                           "(raise ulimit -n, or lower --max-connections)",
+                           "error", strerror(errno), NULL);
+                    w->accept_warned = now;
+                }
                 epoll_ctl(w->ep, EPOLL_CTL_DEL, s->listen_fd, NULL);
-                w->accept_resume = now_ms() + ACCEPT_PAUSE_MS;
+                w->accept_resume = now + ACCEPT_PAUSE_MS;
                 if (!w->next_deadline || w->accept_resume < w->next_deadline)
                     w->next_deadline = w->accept_resume;
                 return;

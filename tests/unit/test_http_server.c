@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -878,6 +879,68 @@ TEST(test_large_answer)
     big_body = NULL;
 }
 
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Out of file descriptors, accept fails while the listening socket stays
+ * readable: the server pauses accepting rather than spin, and takes the
+ * waiting connection once descriptors are back. */
+TEST(test_fd_exhaustion)
+{
+    /* Valgrind emulates the descriptor limit: it closes an accepted socket
+     * over its soft limit itself and reports EMFILE, so the waiting
+     * connection is lost before the server sees it. */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) {
+        fprintf(stderr, "  (skipped under valgrind: it emulates RLIMIT_NOFILE by closing accepted sockets)\n");
+        return;
+    }
+    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1});
+    if (!s)
+        return;
+    unsigned port = rp_http_server_port(s);
+    struct rlimit saved;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
+    /* Room for exactly one more descriptor (the lowest free one): the
+     * server's accept of a. */
+    int lowest_free = dup(0);
+    close(lowest_free);
+    struct rlimit low = {(rlim_t)lowest_free + 1, saved.rlim_max};
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CHECK(connect(a, (struct sockaddr *)&addr, sizeof addr) == 0);
+    usleep(100 * 1000);
+    CHECK(connect(b, (struct sockaddr *)&addr, sizeof addr) == 0); /* in the backlog: no descriptor left */
+    double cpu0 = cpu_s();
+    usleep(500 * 1000);
+    double spent = cpu_s() - cpu0;
+    CHECK(spent < 0.2); /* a spinning accept loop would burn about 0.5 s */
+    if (spent >= 0.2)
+        fprintf(stderr, "  %.2f s of CPU in 0.5 s while out of descriptors\n", spent);
+    char out[4096];
+    send_all(a, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 28);
+    read_answer(a, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\nGET /a 0 0 -"));
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    double t0 = now_s();
+    send_all(b, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 28);
+    read_answer(b, out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\nGET /b 0 0 -"));
+    CHECK(now_s() - t0 < 2.0);
+    close(a);
+    close(b);
+    CHECK(rp_http_server_stop(s, 1000) == 0);
+}
+
 int main(void)
 {
     RUN(test_requests);
@@ -893,6 +956,7 @@ int main(void)
     RUN(test_client_cap);
     RUN(test_discard_cap);
     RUN(test_large_answer);
+    RUN(test_fd_exhaustion);
     CHECK(atomic_load(&routed) > 0);
     return rp_t_done();
 }
