@@ -16,8 +16,9 @@
 static const char help[] =
     "usage: ridepred serve [--listen 127.0.0.1:8080] [--model PATH] [OPTIONS]\n"
     "\n"
-    "Serves the function over HTTP as the Lambda container image does on :8080\n"
-    "(the Runtime Interface Emulator), so the course's test_docker.py runs against it:\n"
+    "Serves the function over HTTP at the URL of the Lambda container image's\n"
+    "emulator on :8080, so the course's test_docker.py runs against it; answers\n"
+    "follow Lambda's Invoke API (docs/serve.md: where the emulator differs):\n"
     "\n"
     "  POST /2015-03-31/functions/function/invocations   the event; answers 200\n"
     "       with the handler's response (a function error such as InvalidEvent:\n"
@@ -37,7 +38,17 @@ static const char help[] =
     "  --threads N           pool threads (default: the number of CPUs)\n"
     "  --max-connections N   open connections at most (default 1024); more are\n"
     "                        accepted and closed at once\n"
+    "  --max-client-connections N\n"
+    "                        open connections from one client address at most\n"
+    "                        (default 256: one client cannot take every slot;\n"
+    "                        behind a proxy, where all come from one address,\n"
+    "                        raise it to --max-connections)\n"
     "  --idle-timeout S      close a connection idle for S seconds (default 30)\n"
+    "  --header-timeout S    a request head must arrive within S seconds of its\n"
+    "                        first byte (default 10); else 408 and closed\n"
+    "  --body-timeout S      a body must arrive within S seconds (default 10)\n"
+    "                        plus 1 s per --body-min-rate bytes; else 408, closed\n"
+    "  --body-min-rate B     bytes per second (default 65536)\n"
     "  --drain-timeout S     at stop, wait at most S seconds for requests in\n"
     "                        flight (default 10)\n"
     RP_FUNCTION_MODEL_OPTS_HELP
@@ -51,7 +62,7 @@ static const char help[] =
     "does; a record that could not be published is named in batchItemFailures.\n"
     "\n"
     "exit status: 0 stopped by SIGINT/SIGTERM; 2 bad usage (options, a malformed\n"
-    "--listen); 3 could not start (model, address in use, libmicrohttpd missing).\n";
+    "--listen); 3 could not start (model, address in use).\n";
 
 /* A positive integer option; prints why and returns -1 when it is not. */
 static int parse_count(const char *opt, const char *arg, unsigned max, unsigned *out)
@@ -69,7 +80,11 @@ int rp_cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'},
         {"max-connections", required_argument, NULL, 'c'},
+        {"max-client-connections", required_argument, NULL, 'C'},
         {"idle-timeout", required_argument, NULL, 'i'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"body-timeout", required_argument, NULL, 'B'},
+        {"body-min-rate", required_argument, NULL, 'R'},
         {"drain-timeout", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         RP_FUNCTION_MODEL_LONGOPTS,
@@ -97,10 +112,29 @@ int rp_cmd_serve(int argc, char **argv)
             if (parse_count("--max-connections", optarg, 1000000, &cfg.max_connections) < 0)
                 return RP_EXIT_USAGE;
             break;
+        case 'C':
+            if (parse_count("--max-client-connections", optarg, 1000000, &cfg.max_client_connections) < 0)
+                return RP_EXIT_USAGE;
+            break;
         case 'i':
             if (parse_count("--idle-timeout", optarg, 86400, &cfg.timeout_s) < 0)
                 return RP_EXIT_USAGE;
             break;
+        case 'H':
+            if (parse_count("--header-timeout", optarg, 86400, &cfg.header_timeout_s) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'B':
+            if (parse_count("--body-timeout", optarg, 86400, &cfg.body_timeout_s) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'R': {
+            unsigned rate;
+            if (parse_count("--body-min-rate", optarg, 1u << 30, &rate) < 0)
+                return RP_EXIT_USAGE;
+            cfg.body_min_rate = rate;
+            break;
+        }
         case 'd':
             if (parse_count("--drain-timeout", optarg, 3600, &drain_s) < 0)
                 return RP_EXIT_USAGE;

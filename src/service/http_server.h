@@ -1,23 +1,39 @@
-/* A small HTTP/1.1 server over libmicrohttpd for the service endpoints
- * (`serve`'s invoke endpoint, `consume --metrics-listen`).
+/* A small HTTP/1.1 server on epoll for the service endpoints (`serve`'s
+ * invoke endpoint, `consume --metrics-listen`).
  *
  * The server owns the sockets and a pool of threads; each complete request
  * is handed to one route callback, which fills a reply (status, content
- * type, body, a few headers) that the server copies and sends.  Request
- * bodies are buffered up to max_body_bytes and no further: a body announced
- * or found to be larger is not read into memory and the route sees
- * body_too_large (it answers 413 or whatever it likes).  Request headers
- * are bounded by max_header_bytes (beyond: microhttpd answers 431/413 by
- * itself), connections by max_connections (beyond: accepted and closed at
- * once), idle connections by timeout_s, and the memory of all bodies
- * buffered at once by max_total_body_bytes.
+ * type, body, a few headers) that the server sends.  Request bodies are
+ * buffered up to max_body_bytes and no further: a body announced or found
+ * to be larger is not read into memory and the route sees body_too_large
+ * (it answers 413 or whatever it likes).
  *
- * Threads: the route runs on one of `threads` pool threads, concurrently
- * with other requests; calls on one thread never overlap, so a route may
- * keep per-thread state (thread-local storage or a pthread key).
+ * The server answers by itself, always with one response whose body is
+ * JSON ({"message": "..."}), when a request cannot reach the route:
+ *   400  malformed request line or header field, a line not ending in CRLF,
+ *        an HTTP/1.1 request without exactly one Host, a Content-Length that
+ *        is not a decimal number, Content-Length values that differ, both
+ *        Content-Length and Transfer-Encoding, a malformed chunked body
+ *        (each of these also closes the connection: RFC 9112 section 6.3);
+ *   408  the request head not received within header_timeout_s of its first
+ *        byte, or the body not within body_timeout_s + its size /
+ *        body_min_rate seconds (connection closed);
+ *   414 / 431  request line / head over max_header_bytes (closed);
+ *   501  a transfer coding other than chunked (closed);
+ *   503 + Retry-After  the bodies buffered at once over all connections
+ *        would pass max_total_body_bytes;
+ *   505  an HTTP major version other than 1 (closed).
+ * Connections: at most max_connections open, at most max_client_connections
+ * from one client address; beyond either, a new connection is accepted and
+ * closed at once.  A connection waiting for a request is closed after
+ * timeout_s, and so is one whose answer makes no progress for timeout_s.
  *
- * libmicrohttpd is loaded with dlopen on the first rp_http_server_start
- * (it brings GnuTLS, which most runs of the program never need). */
+ * Threads: each of `threads` pool threads has its own connections and runs
+ * the route for them, concurrently with the other threads; calls on one
+ * thread never overlap, so a route may keep per-thread state (thread-local
+ * storage or a pthread key).  No library beyond libc is needed.  At start
+ * the soft limit of open files is raised (never lowered, up to the hard
+ * limit) to leave room for max_connections. */
 #ifndef RP_SERVICE_HTTP_SERVER_H
 #define RP_SERVICE_HTTP_SERVER_H
 
@@ -30,17 +46,26 @@ typedef struct rp_http_server rp_http_server;
 
 typedef struct rp_http_request {
     const char *method;   /* "GET", "POST", ... as sent */
-    const char *path;     /* the path, without the query string */
+    const char *path;     /* the path as sent (not percent-decoded), without
+                             the query string; "/" for an absolute-form
+                             target without a path; "*" for OPTIONS * */
     const char *body;     /* NULL when empty or too large; NUL-terminated otherwise */
     size_t body_len;
     bool body_too_large;  /* the body exceeded max_body_bytes (not buffered) */
     void *conn_;          /* private: for rp_http_request_header */
 } rp_http_request;
 
-/* The value of a request header (case-insensitive name), or NULL. */
+/* The value of a request header (case-insensitive name; the first when
+ * sent more than once), or NULL.  Valid during the route call. */
 const char *rp_http_request_header(const rp_http_request *req, const char *name);
 
 #define RP_HTTP_REPLY_MAX_HEADERS 4
+
+#define RP_HTTP_DEFAULT_MAX_CONNECTIONS 1024u
+#define RP_HTTP_DEFAULT_MAX_CLIENT_CONNECTIONS 256u
+#define RP_HTTP_DEFAULT_HEADER_TIMEOUT_S 10u
+#define RP_HTTP_DEFAULT_BODY_TIMEOUT_S 10u
+#define RP_HTTP_DEFAULT_BODY_MIN_RATE ((size_t)64 * 1024)
 
 typedef struct rp_http_reply {
     int status;                /* 0 is answered as 500 */
@@ -69,27 +94,39 @@ typedef struct rp_http_server_config {
      * IPv4 addresses).  Port 0 picks a free port (see rp_http_server_port). */
     const char *listen;
     unsigned threads;          /* pool threads; 0: the number of online CPUs */
-    unsigned max_connections;  /* 0: 1024 */
+    unsigned max_connections;  /* 0: RP_HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned max_client_connections; /* open connections from one client
+                                  address (IPv4, or IPv6 address);
+                                  0: RP_HTTP_DEFAULT_MAX_CLIENT_CONNECTIONS
+                                  (no cap of its own when it is not below
+                                  max_connections) */
     size_t max_body_bytes;     /* 0: bodies are refused (body_too_large if any) */
     size_t max_total_body_bytes; /* bodies buffered at once over all
                                   connections; a request that would go
                                   beyond gets 503 + Retry-After from the
                                   server itself; 0: max_body_bytes x 64 */
-    size_t max_header_bytes;   /* per-connection memory for the request line
-                                  and headers; 0: 32 KiB */
+    size_t max_header_bytes;   /* request line and headers of one request;
+                                  0: 32 KiB */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 s */
+    unsigned header_timeout_s; /* whole request head, from its first byte;
+                                  0: RP_HTTP_DEFAULT_HEADER_TIMEOUT_S */
+    unsigned body_timeout_s;   /* body: this many seconds plus its size /
+                                  body_min_rate; 0: RP_HTTP_DEFAULT_BODY_TIMEOUT_S */
+    size_t body_min_rate;      /* bytes per second; 0: RP_HTTP_DEFAULT_BODY_MIN_RATE */
     rp_http_route_fn route;
     void *route_ctx;
 } rp_http_server_config;
 
 /* Binds, listens and starts the pool.  Returns 0, or -1 with err saying why
- * (bad address, port in use, libmicrohttpd not installed). */
+ * (RP_ERR_INVALID: bad address; RP_ERR_IO: port in use, no permission;
+ * RP_ERR_NOMEM). */
 int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err);
 
 /* The bound port (useful after asking for port 0). */
 unsigned rp_http_server_port(const rp_http_server *s);
 
-/* Requests received so far whose answer has not been fully sent. */
+/* Requests whose head has arrived and whose answer has not been fully sent
+ * (nor given up on: connection closed, timed out). */
 unsigned rp_http_server_in_flight(const rp_http_server *s);
 
 /* Stops accepting connections, waits up to drain_ms for the requests in

@@ -1,5 +1,6 @@
-/* The local invoke endpoint: the function behind HTTP, answering as the
- * Lambda container image's Runtime Interface Emulator does (SPEC §7).
+/* The local invoke endpoint: the function behind HTTP at the URL of the
+ * Lambda container image's Runtime Interface Emulator (SPEC §7), answering
+ * as Lambda's Invoke API does (docs/serve.md says where the emulator differs):
  *
  *   POST /2015-03-31/functions/function/invocations
  *        200 + the handler's response; a function error (InvalidEvent, ...)
@@ -15,6 +16,7 @@
 #ifndef RP_SERVICE_SERVE_H
 #define RP_SERVICE_SERVE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ridepred/error.h"
@@ -22,11 +24,16 @@
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
 
+/* 0 in any field: the default of http_server.h. */
 typedef struct rp_serve_config {
     const char *listen;        /* HOST:PORT, [IPV6]:PORT; NULL: 127.0.0.1:8080 */
     unsigned threads;          /* 0: the number of online CPUs */
     unsigned max_connections;  /* 0: 1024 */
+    unsigned max_client_connections; /* from one client address; 0: 256 */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+    unsigned header_timeout_s; /* a whole request head; 0: 10 */
+    unsigned body_timeout_s;   /* a body: this plus its size / body_min_rate; 0: 10 */
+    size_t body_min_rate;      /* bytes per second; 0: 65536 */
 } rp_serve_config;
 
 typedef struct rp_serve rp_serve;
@@ -42,7 +49,7 @@ typedef struct rp_serve_stats {
 } rp_serve_stats;
 
 /* Starts serving fn (which must outlive the server).  Returns 0, or -1 with
- * err saying why (address, port in use, libmicrohttpd missing). */
+ * err saying why (RP_ERR_INVALID: a bad address; RP_ERR_IO: port in use). */
 int rp_serve_start(rp_function *fn, const rp_serve_config *cfg, rp_serve **out, rp_error *err);
 
 /* The port bound (useful with port 0). */

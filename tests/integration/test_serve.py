@@ -16,6 +16,13 @@ Lambda container image does for the course's test_docker.py:
     `ridepred invoke`'s for the same event;
   - a slow client and too many connections do not block the others; idle
     connections time out; oversized headers are refused;
+  - issue 11: one client holding 1,024 connections that each send a header
+    line every 2 s leaves /healthz answering within 1 s (>= 9 of 10 probes
+    from another client address), its heads are cut at the 10 s deadline;
+    slow heads and bodies get 408; the per-client connection cap;
+  - framing errors (conflicting or malformed Content-Length, Content-Length
+    with Transfer-Encoding, 2^64, -5, bare LF, ...) answered with exactly one
+    response, a JSON body, and the connection closed, read from raw bytes;
   - SIGTERM: the request in flight completes, exit 0, a summary is logged;
   - bad options and a port in use: clear errors, exit 2 / 3.
 
@@ -26,11 +33,14 @@ whose name contains TEXT.  Prints "N passed, N failed"; exits 1 on failure.
 """
 
 import base64
+import errno
 import http.client
 import json
 import math
 import os
 import re
+import resource
+import select
 import signal
 import socket
 import subprocess
@@ -195,6 +205,102 @@ def varied_events():
     ev.append(b'{"ride": {"PULocationID": 130}, "ride_id": 1}')
     expect(len(ev) == 20 and len(set(ev)) == 20, "20 distinct events")
     return ev
+
+
+# ---- strict reading of one answer (issue 11) -----------------------------------
+
+def read_until_close(s, timeout=5.0):
+    """Every byte the server sends until it closes; (bytes, closed)."""
+    s.settimeout(timeout)
+    buf, closed = b"", False
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    return buf, closed
+
+
+FIELD = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+): ?(.*?) ?$")
+
+
+def parse_answer(raw):
+    """Exactly one HTTP/1.1 response: a status line, one header block, a
+    body of exactly Content-Length bytes, nothing after it.  Returns
+    (status, {lower name: [values]}, body)."""
+    m = re.match(rb"HTTP/1\.1 (\d{3}) [^\r\n]*\r\n", raw)
+    expect(m, f"no status line: {raw[:200]!r}")
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    expect(sep, f"no end of the header block: {raw[:300]!r}")
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        f = FIELD.match(line)
+        expect(f, f"malformed header line {line!r} in {raw[:300]!r}")
+        headers.setdefault(f.group(1).decode().lower(), []).append(f.group(2).decode())
+    lengths = headers.get("content-length", [])
+    expect(len(lengths) == 1 and lengths[0].isdigit(), f"one Content-Length: {head!r}")
+    n = int(lengths[0])
+    expect(len(rest) >= n, f"body cut short: {len(rest)} of {n}")
+    body, after = rest[:n], rest[n:]
+    expect(after == b"", f"bytes after the answer (a second response?): {after[:200]!r}")
+    expect(not re.search(rb"HTTP/1\.[01] \d{3} ", body), f"a status line inside the body: {body[:200]!r}")
+    return int(m.group(1)), headers, body
+
+
+def strict_error(port, request, status, close=True, host="127.0.0.1"):
+    """Sends raw bytes; checks the answer is one response with that status
+    and a JSON object body, and that the server closed the connection when
+    it must.  Returns the decoded body."""
+    s = socket.create_connection((host, port), timeout=10)
+    try:
+        s.sendall(request)
+        raw, closed = read_until_close(s, timeout=3 if close else 1)
+    finally:
+        s.close()
+    got, headers, body = parse_answer(raw)
+    expect(got == status, f"{request[:120]!r}: status {got}, wanted {status}: {raw[:300]!r}")
+    expect(headers.get("content-type") == ["application/json"], f"{request[:80]!r}: {headers}")
+    doc = json.loads(body)
+    expect(isinstance(doc, dict) and isinstance(doc.get("message"), str) and doc["message"], doc)
+    if close:
+        expect(headers.get("connection") == ["close"], f"{request[:80]!r}: no Connection: close: {headers}")
+        expect(closed, f"{request[:80]!r}: the connection was left open")
+    return doc
+
+
+def probe_healthz(port, source="127.0.0.2", limit=1.0):
+    """GET /healthz from another client address; seconds taken, or None
+    when no 200 came within limit."""
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.settimeout(limit)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf or not buf.endswith(b"}"):
+            left = limit - (time.monotonic() - t0)
+            if left <= 0:
+                return None
+            s.settimeout(left)
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            buf += chunk
+        took = time.monotonic() - t0
+        return took if buf.startswith(b"HTTP/1.1 200 ") and took < limit else None
+    except OSError:
+        return None
+    finally:
+        s.close()
 
 
 # ---- Prometheus text format ---------------------------------------------------
@@ -529,12 +635,302 @@ def t_connection_limit(tmp, _srv):
 
 def t_header_limit(tmp, srv):
     big = "a" * (64 * 1024)
-    raw = raw_request(srv.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n".encode())
-    expect(status_of(raw) == 431, raw[:200])
-    raw = raw_request(srv.port, f"GET /{big} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    expect(status_of(raw) == 414, raw[:200])
+    strict_error(srv.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n".encode(), 431)
+    strict_error(srv.port, f"GET /{big} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 414)
     status, _, _ = srv.request("GET", "/healthz")
     expect(status == 200, "healthy after oversized headers")
+
+
+# ---- issue 11: slow and ambiguous clients ------------------------------------------
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n if hard == resource.RLIM_INFINITY else min(n, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def slow_head_attacker(port, count, period, seconds):
+    """Run in a child process (so that its work does not delay the probes
+    of the test): one client, 127.0.0.1, tries to hold `count` connections,
+    each sending a request line and then one header line every `period`
+    seconds, never ending its head.  A connection the server closes is
+    opened again on the next round.  Connections are opened without
+    blocking (a blocking connect would wait a second each time a client
+    port is still in TIME_WAIT on the server side).  Prints a JSON summary:
+    per round, how many connections had survived since the last round."""
+    raise_nofile(count + 64)
+    socks = [None] * count        # connected and sending, or None
+    pending = {}                  # i -> socket still connecting
+    rounds, opened, cut_408, other_answers = [], 0, 0, 0
+    start = time.monotonic()
+    n = 0
+    while True:
+        survivors = 0
+        # Connections that were being opened: connected now?
+        if pending:
+            poller = select.poll()
+            by_fd = {}
+            for i, sk in pending.items():
+                poller.register(sk.fileno(), select.POLLOUT)
+                by_fd[sk.fileno()] = i
+            for fd, ev in poller.poll(0):
+                i = by_fd[fd]
+                sk = pending.pop(i)
+                if sk.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    try:
+                        sk.send(f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\n".encode())
+                        socks[i] = sk
+                        opened += 1
+                        continue
+                    except OSError:
+                        pass
+                sk.close()
+        for i in range(count):
+            sk = socks[i]
+            if sk is not None and i not in pending:
+                try:
+                    data = sk.recv(65536, socket.MSG_DONTWAIT)
+                    if data.startswith(b"HTTP/1.1 408 "):
+                        cut_408 += 1
+                    elif data:
+                        other_answers += 1
+                    sk.close()
+                    sk = socks[i] = None
+                except BlockingIOError:
+                    try:
+                        sk.send(f"X-Slow-{n}: {'a' * 20}\r\n".encode())
+                        survivors += 1
+                    except OSError:
+                        sk.close()
+                        sk = socks[i] = None
+                except OSError:
+                    sk.close()
+                    sk = socks[i] = None
+            if sk is None and i not in pending and time.monotonic() - start < seconds:
+                sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sk.setblocking(False)
+                if sk.connect_ex(("127.0.0.1", port)) in (0, errno.EINPROGRESS):
+                    pending[i] = sk
+                else:
+                    sk.close()
+        rounds.append({"t": round(time.monotonic() - start, 2), "held": survivors})
+        n += 1
+        if time.monotonic() - start >= seconds:
+            break
+        time.sleep(max(0.0, start + n * period - time.monotonic()))
+    for sk in socks + list(pending.values()):
+        if sk is not None:
+            sk.close()
+    print(json.dumps({"rounds": rounds, "opened": opened, "cut_408": cut_408, "other_answers": other_answers}))
+
+
+def t_slow_head_attack(tmp, _srv):
+    # The issue's attack on a server with the default limits: 1,024
+    # connections from one client, a header line every 2 s on each.
+    srv = Server(tmp, ["--threads", "2"])
+    try:
+        attacker = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--slow-head-attacker",
+                                     str(srv.port), "1024", "2", "12.5"], stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)  # the first round: 1,024 connections opened
+            times = []
+            for _ in range(10):
+                t0 = time.monotonic()
+                times.append(probe_healthz(srv.port))
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+            out, _ = attacker.communicate(timeout=40)
+        finally:
+            if attacker.poll() is None:
+                attacker.kill()
+                attacker.wait()
+        summary = json.loads(out.strip().splitlines()[-1])
+        answered = [t for t in times if t is not None]
+        print(f"  /healthz under attack: {len(answered)}/10 within 1 s "
+              f"({', '.join('-' if t is None else f'{t * 1000:.0f} ms' for t in times)}); attacker: "
+              f"held {[r['held'] for r in summary['rounds']]} per round, opened {summary['opened']}, "
+              f"{summary['cut_408']} cut with 408")
+        expect(len(answered) >= 9, f"/healthz answered within 1 s in {len(answered)} of 10 probes: {times}")
+        # The attack was real: one client held its full share of connections...
+        held = [r["held"] for r in summary["rounds"][1:]]
+        expect(max(held) >= 200, f"the attacker held at most {max(held)} connections: {summary}")
+        # ... no more than its share (the per-client cap: 256 by default) ...
+        expect(max(held) <= 256, f"one client held {max(held)} connections (cap 256)")
+        # ... and its heads were cut at the 10 s deadline with a 408 answer.
+        expect(summary["cut_408"] >= 200, f"heads cut with 408: {summary['cut_408']}")
+        expect(summary["other_answers"] == 0, summary)
+        expect(probe_healthz(srv.port, source="127.0.0.1") is not None, "healthy after the attack")
+    finally:
+        expect(srv.stop() == 0, "exit status")
+
+
+def t_slow_head_and_body_deadlines(tmp, _srv):
+    srv = Server(tmp, ["--threads", "1", "--header-timeout", "1", "--body-timeout", "1",
+                       "--body-min-rate", "1000", "--idle-timeout", "30"])
+    try:
+        # A head trickled one header line every 0.3 s: active, never idle,
+        # yet cut at 1 s with a 408 (the idle timeout alone never fires).
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        t0 = time.monotonic()
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        got = b""
+        for i in range(20):
+            time.sleep(0.3)
+            try:
+                s.sendall(f"X-Line-{i}: 1\r\n".encode())
+            except OSError:
+                break
+            r, _, _ = select.select([s], [], [], 0)
+            if r:
+                break
+        raw, closed = read_until_close(s, timeout=3)
+        took = time.monotonic() - t0
+        s.close()
+        status, headers, body = parse_answer(raw)
+        expect(status == 408 and closed, f"slow head: {raw[:200]!r}")
+        expect("head" in json.loads(body)["message"], body)
+        expect(0.9 <= took < 2.5, f"slow head cut after {took:.2f} s (deadline 1 s)")
+        # A connection that sent nothing is idle, not a slow head: still open.
+        idle.setblocking(False)
+        try:
+            still_open = idle.recv(1) is None
+        except BlockingIOError:
+            still_open = True
+        expect(still_open, "an idle connection was cut by the head deadline")
+        idle.close()
+
+        # A Content-Length body of 2,000 bytes at 10 bytes per 0.3 s: the
+        # deadline is 1 s + 2,000 / 1,000 B/s = 3 s.
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        t0 = time.monotonic()
+        s.sendall(f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n".encode())
+        for _ in range(30):
+            time.sleep(0.3)
+            try:
+                s.sendall(b" " * 10)
+            except OSError:
+                break
+            if select.select([s], [], [], 0)[0]:
+                break
+        raw, closed = read_until_close(s, timeout=3)
+        took = time.monotonic() - t0
+        s.close()
+        status, _, body = parse_answer(raw)
+        expect(status == 408 and closed and "body" in json.loads(body)["message"], raw[:300])
+        expect(2.8 <= took < 4.5, f"slow body cut after {took:.2f} s (deadline 3 s)")
+
+        # A chunked body trickled: its deadline moves on with what arrives
+        # (1 s + bytes / 1,000 B/s), so 5 bytes per 0.3 s are cut soon after 1 s.
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        t0 = time.monotonic()
+        s.sendall(f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        for _ in range(30):
+            time.sleep(0.3)
+            try:
+                s.sendall(b"1\r\n \r\n")
+            except OSError:
+                break
+            if select.select([s], [], [], 0)[0]:
+                break
+        raw, closed = read_until_close(s, timeout=3)
+        took = time.monotonic() - t0
+        s.close()
+        status, _, _ = parse_answer(raw)
+        expect(status == 408 and closed, raw[:300])
+        expect(0.9 <= took < 2.5, f"slow chunked body cut after {took:.2f} s")
+
+        # A body at a good pace is not cut: 2,000 bytes in 0.5 s.
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        event = padded_ride(2000)
+        s.sendall(f"POST {INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n".encode())
+        for k in range(0, 2000, 400):
+            s.sendall(event[k:k + 400])
+            time.sleep(0.1)
+        raw = read_response(s)
+        s.close()
+        expect(status_of(raw) == 200, raw[:300])
+    finally:
+        expect(srv.stop() == 0, "exit status")
+
+
+def t_client_connection_cap(tmp, _srv):
+    srv = Server(tmp, ["--threads", "1", "--max-client-connections", "3"])
+    try:
+        held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(3)]
+        time.sleep(0.3)
+        # The fourth from the same address is closed at once...
+        extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        t0 = time.monotonic()
+        try:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = extra.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        extra.close()
+        expect(got == b"" and time.monotonic() - t0 < 1.5, f"a fourth connection from one client: {got!r}")
+        # ... while another client is served, and the held ones still work.
+        expect(probe_healthz(srv.port, source="127.0.0.2") is not None, "another client refused")
+        held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        expect(status_of(read_response(held[0])) == 200, "a held connection")
+        for h in held:
+            h.close()
+        time.sleep(0.3)
+        expect(probe_healthz(srv.port, source="127.0.0.1") is not None, "the client's slots came back")
+    finally:
+        expect(srv.stop() == 0, "exit status")
+
+
+def t_framing_errors(tmp, srv):
+    inv = INVOKE_PATH.encode()
+    post = b"POST " + inv + b" HTTP/1.1\r\nHost: x\r\n"
+    # Conflicting Content-Length: 400 and closed; the bytes after the first
+    # length are not read as a second request (request smuggling).
+    smuggle = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    strict_error(srv.port, post + b"Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}" + smuggle, 400)
+    strict_error(srv.port, post + b"Content-Length: 40\r\nContent-Length: 2\r\n\r\n{}" + smuggle, 400)
+    strict_error(srv.port, post + b"Content-Length: 2, 40\r\n\r\n{}" + smuggle, 400)
+    # Content-Length with Transfer-Encoding (either order): 400, closed.
+    strict_error(srv.port, post + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400)
+    strict_error(srv.port, post + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400)
+    # 2^64 and -5: one response (libmicrohttpd 0.9.75 sent two header blocks).
+    doc = strict_error(srv.port, post + b"Content-Length: 18446744073709551616\r\n\r\nhello", 413)
+    expect("6291456" in doc["message"], doc)
+    for bad in (b"-5", b"+5", b"0x5", b"5 5", b"", b"1e3"):
+        strict_error(srv.port, post + b"Content-Length: " + bad + b"\r\n\r\nhello", 400)
+    # Other framing and syntax the server refuses by itself.
+    strict_error(srv.port, post + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
+    strict_error(srv.port, post + b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400)
+    strict_error(srv.port, b"POST " + inv + b" HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+    strict_error(srv.port, post + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400)
+    strict_error(srv.port, post + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400)
+    strict_error(srv.port, b"GET /healthz HTTP/1.1\nHost: x\n\n", 400)             # bare LF
+    strict_error(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400)
+    strict_error(srv.port, b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n", 400)      # space before colon
+    strict_error(srv.port, b"GET /healthz HTTP/1.1\r\n\r\n", 400)                    # no Host
+    strict_error(srv.port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+    strict_error(srv.port, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505)
+    strict_error(srv.port, b"GET healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400)
+    strict_error(srv.port, b"GET /healthz\r\nHost: x\r\n\r\n", 400)
+    # Equal values are one value (RFC 9110 section 8.6): served, kept alive.
+    event = open(COURSE_EVENT, "rb").read()
+    n = str(len(event)).encode()
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(post + b"Content-Length: " + n + b"\r\nContent-Length: " + n + b", " + n + b"\r\n\r\n" + event)
+    raw = read_response(s)
+    status, headers, body = parse_answer(raw)
+    expect(status == 200 and body == EXPECTED_BYTES and "connection" not in headers, raw[:300])
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    expect(status_of(read_response(s)) == 200, "the connection stays usable")
+    s.close()
+    # A chunked body with an extension and a trailer field is served.
+    half = len(event) // 2
+    chunked = (b"%x;name=value\r\n" % half + event[:half] + b"\r\n" + b"%X\r\n" % (len(event) - half)
+               + event[half:] + b"\r\n0\r\nX-Trailer: t\r\n\r\n")
+    raw = raw_request(srv.port, post + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+    expect(parse_answer(raw)[2] == EXPECTED_BYTES, raw[:300])
+    # Healthy afterwards.
+    expect(srv.request("GET", "/healthz")[0] == 200, "healthy after the framing errors")
 
 
 def t_sigterm_in_flight(tmp, _srv):
@@ -588,6 +984,10 @@ def t_bad_usage(tmp, srv):
             (["--listen", "[::1:80"], 2, "[IPV6]:PORT"),
             (["--threads", "0"], 2, "--threads"),
             (["--max-connections", "x"], 2, "--max-connections"),
+            (["--max-client-connections", "0"], 2, "--max-client-connections"),
+            (["--header-timeout", "-1"], 2, "--header-timeout"),
+            (["--body-timeout", "1.5"], 2, "--body-timeout"),
+            (["--body-min-rate", "0"], 2, "--body-min-rate"),
             (["extra-argument"], 2, "unexpected argument"),
             (["--listen", f"127.0.0.1:{srv.port}"], 3, "cannot listen"),
     ):
@@ -599,13 +999,19 @@ def t_bad_usage(tmp, srv):
     expect(p.returncode == 3 and "no-such-model" in p.stderr.decode(), p.stderr)
     p = subprocess.run([BIN, "serve", "--help"], capture_output=True, env=env, timeout=30)
     expect(p.returncode == 0 and INVOKE_PATH.encode() in p.stdout, p.stdout[:200])
+    for flag in (b"--max-client-connections", b"--header-timeout", b"--body-timeout", b"--body-min-rate"):
+        expect(flag in p.stdout, f"--help does not name {flag}")
 
 
 TESTS = [t_course_event, t_function_errors, t_body_limit, t_routes, t_healthz, t_metrics, t_concurrent,
-         t_slow_client, t_connection_limit, t_header_limit, t_sigterm_in_flight, t_sigint, t_ipv6, t_bad_usage]
+         t_slow_client, t_connection_limit, t_header_limit, t_framing_errors, t_client_connection_cap,
+         t_slow_head_and_body_deadlines, t_slow_head_attack, t_sigterm_in_flight, t_sigint, t_ipv6, t_bad_usage]
 
 
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--slow-head-attacker":
+        slow_head_attacker(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
+        return 0
     check_prerequisites()
     only = os.environ.get("RIDEPRED_TEST_ONLY", "")
     passed = failed = 0
