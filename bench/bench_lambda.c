@@ -53,7 +53,7 @@
 #include "bench.h"
 #include "common/file.h"
 #include "common/iov.h"
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
 

@@ -39,7 +39,7 @@ def build_tool(build, out):
                           check=True, capture_output=True, text=True).stdout.split()
     cmd = ["cc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L",
            "-D_DEFAULT_SOURCE", f"-I{ROOT / 'include'}", f"-I{ROOT / 'src'}", str(HERE / "consume_bench.c"),
-           str(build / "libridepred_stream.a"), str(build / "libridepred_core.a")] + libs + \
+           str(build / "libridepred.a")] + libs + \
           ["-lm", "-ldl", "-lpthread", "-o", str(out)]
     subprocess.run(cmd, check=True)
 

@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "cli/function_opts.h"
 #include "consume/consumer.h"
-#include "service/function.h"
+#include "function/function.h"
 
 static const char help[] =
     "usage: ridepred consume --from IN --to OUT [--model PATH] [OPTIONS]\n"

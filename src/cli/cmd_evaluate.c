@@ -7,7 +7,7 @@
 #include "cli/stream_opts.h"
 #include "common/buf.h"
 #include "common/pyjson.h"
-#include "service/evaluate.h"
+#include "pipeline/evaluate.h"
 
 static const char help[] =
     "usage: ridepred evaluate FILE --rides STREAM --predictions STREAM [--svg PATH] [--json]\n"

@@ -6,9 +6,9 @@
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/handler.h"
-#include "service/function.h"
+#include "function/function.h"
 
 static const char help[] =
     "usage: ridepred invoke [--model PATH] [OPTIONS] [EVENT_FILE | -]\n"

@@ -1,5 +1,5 @@
 /* ridepred lambda (also the binary run as `bootstrap`): the AWS Lambda
- * custom runtime (src/service/lambda.h). */
+ * custom runtime (src/lambda/lambda.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,8 +11,8 @@
 #include "cli/cli.h"
 #include "cli/function_opts.h"
 #include "ridepred/log.h"
-#include "service/function.h"
-#include "service/lambda.h"
+#include "function/function.h"
+#include "lambda/lambda.h"
 
 static const char help[] =
     "usage: ridepred lambda [--model PATH] [OPTIONS]\n"

@@ -9,7 +9,7 @@
 #include "common/json.h"
 #include "common/pyfloat.h"
 #include "common/pyjson.h"
-#include "event/ride.h"
+#include "function/ride.h"
 
 static const char help[] =
     "usage: ridepred predict [--model PATH] --pu P --do D --distance X\n"

@@ -13,7 +13,7 @@
 #include "common/pyjson.h"
 #include "data/trips.h"
 #include "ridepred/log.h"
-#include "service/replay.h"
+#include "pipeline/replay.h"
 
 static const char help[] =
     "usage: ridepred replay FILE --to STREAM [--rate N/s] [--limit N] [--start ROW]\n"

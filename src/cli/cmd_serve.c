@@ -1,4 +1,4 @@
-/* ridepred serve: the local invoke endpoint (src/service/serve.h). */
+/* ridepred serve: the local invoke endpoint (src/serve/serve.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -10,8 +10,8 @@
 #include "cli/cli.h"
 #include "cli/function_opts.h"
 #include "ridepred/log.h"
-#include "service/function.h"
-#include "service/serve.h"
+#include "function/function.h"
+#include "serve/serve.h"
 
 static const char help[] =
     "usage: ridepred serve [--listen 127.0.0.1:8080] [--model PATH] [OPTIONS]\n"

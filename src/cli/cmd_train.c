@@ -13,9 +13,9 @@
 #include "common/buf.h"
 #include "data/trips.h"
 #include "ridepred/log.h"
-#include "train/output.h"
-#include "train/train.h"
-#include "train/xgb.h"
+#include "pipeline/output.h"
+#include "pipeline/train.h"
+#include "pipeline/xgb.h"
 
 static const char help[] =
     "usage: ridepred train --train FILE... --val FILE... --algo linear|forest|xgboost\n"

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/stream_opts.h"
-#include "service/function.h"
+#include "function/function.h"
 
 #define RP_FUNCTION_MODEL_OPTS_HELP                                                        \
     "  --model PATH          a model: JSON (ridepred.model/1), native, scikit-learn\n"    \

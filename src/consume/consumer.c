@@ -15,11 +15,11 @@
 #include "common/json.h"
 #include "common/pyjson.h"
 #include "consume/checkpoint.h"
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
-#include "service/http_server.h"
-#include "service/metrics.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 
 #define LEASE_MS_DEFAULT 10000
 #define LOG_MS_DEFAULT 5000

@@ -24,7 +24,7 @@
 
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
-#include "service/function.h"
+#include "function/function.h"
 
 #define RP_CONSUME_BATCH_MAX 10000      /* Lambda's maximum for Kinesis */
 #define RP_CONSUME_WINDOW_MS_MAX 300000 /* Lambda's MaximumBatchingWindowInSeconds: 300 */

@@ -1,7 +1,7 @@
 /* libxgboost, loaded on demand (dlopen), for what only XGBoost itself does:
  * reading the legacy binary model format (XGBoost < 1.0 and `.xgb`/`.model`
  * files written by later versions, e.g. MLflow's `model.xgb`), and training
- * boosters (`ridepred train --algo xgboost`, src/train/xgb.c).
+ * boosters (`ridepred train --algo xgboost`, src/pipeline/xgb.c).
  *
  * One table of the C API functions ridepred calls, loaded once per process.
  * The types are restated here so that building needs no XGBoost headers

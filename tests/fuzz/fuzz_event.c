@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "event/ride.h"
+#include "function/ride.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
 

@@ -1,5 +1,5 @@
 /* libFuzzer target: the Runtime API client's answer parser
- * (src/service/rapi.c, a hand-written HTTP/1.1 reader).
+ * (src/lambda/rapi.c, a hand-written HTTP/1.1 reader).
  *
  * Input: byte 0 picks the piece size the answer is fed in (1..64 bytes, as
  * recv might split it), byte 1 the body limit; the rest is what the server
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/rapi.h"
+#include "lambda/rapi.h"
 
 static bool same_str(rp_rapi_str a, rp_rapi_str b)
 {

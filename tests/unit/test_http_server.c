@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "service/http_server.h"
+#include "common/http_server.h"
 #include "testing.h"
 
 static atomic_int routed;

@@ -1,5 +1,5 @@
-/* The Lambda runtime loop (src/service/lambda.c) against a scripted Runtime
- * API injected as the exchange of its client (src/service/rapi.h): exact
+/* The Lambda runtime loop (src/lambda/lambda.c) against a scripted Runtime
+ * API injected as the exchange of its client (src/lambda/rapi.h): exact
  * paths, methods, headers, bodies and timeouts; retries and their delays;
  * every failure answer; the EMF line; the request-id log context.  The
  * scripted answers go through the client's real parser (rp_rapi_parse).
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/log.h"
-#include "service/function.h"
-#include "service/lambda.h"
+#include "function/function.h"
+#include "lambda/lambda.h"
 #include "testing.h"
 
 #define BASE "/2018-06-01/runtime"

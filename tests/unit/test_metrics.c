@@ -3,7 +3,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "service/metrics.h"
+#include "common/metrics.h"
 #include "testing.h"
 
 TEST(test_render_exact)

@@ -1,4 +1,4 @@
-/* The Runtime API client (src/service/rapi.c): its answer parser on good
+/* The Runtime API client (src/lambda/rapi.c): its answer parser on good
  * and broken input (fed whole and byte by byte, which must agree), a
  * fuzz-style run over mutated answers, and the connection against a
  * scripted server thread on loopback: keep-alive, Connection: close,
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "ridepred/log.h"
-#include "service/rapi.h"
+#include "lambda/rapi.h"
 #include "testing.h"
 
 static rp_rapi *client(const char *addr)

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "testing.h"
-#include "train/output.h"
-#include "train/train.h"
-#include "train/xgb.h"
+#include "pipeline/output.h"
+#include "pipeline/train.h"
+#include "pipeline/xgb.h"
 
 /* The golden problem: 60 rides computed by a formula (golden_row), fitted
  * by scikit-learn 1.2.1 (DictVectorizer + LinearRegression on the sparse

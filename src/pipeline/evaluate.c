@@ -1,5 +1,5 @@
 /* See evaluate.h. */
-#include "service/evaluate.h"
+#include "pipeline/evaluate.h"
 
 #include <errno.h>
 #include <math.h>

@@ -24,7 +24,7 @@
  *   - writes one CloudWatch Embedded Metric Format line to stdout (records,
  *     failures, records published, function errors, handler time).
  *
- * The Runtime API is spoken through src/service/rapi.h, a small HTTP/1.1
+ * The Runtime API is spoken through src/lambda/rapi.h, a small HTTP/1.1
  * client over one keep-alive connection (libcurl cost about 4 times the
  * loop's whole budget of 50 µs per invocation).  Connections the Runtime
  * API refuses or drops are retried with the full-jitter backoff of
@@ -46,9 +46,9 @@
 #include <stdint.h>
 
 #include "aws/http.h"
-#include "service/rapi.h"
+#include "lambda/rapi.h"
 #include "ridepred/error.h"
-#include "service/function.h"
+#include "function/function.h"
 
 /* Defaults of rp_lambda_config's zero values. */
 #define RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT 500u

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "common/json.h"
-#include "event/ride.h"
+#include "function/ride.h"
 
 /* Lambda's synchronous payload limit (SPEC §3). */
 #define RP_EVENT_MAX_BYTES ((size_t)6 * 1024 * 1024)

@@ -1,5 +1,5 @@
 /* The function and its workers (see function.h). */
-#include "service/function.h"
+#include "function/function.h"
 
 #include <limits.h>
 #include <stdatomic.h>

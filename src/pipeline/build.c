@@ -5,7 +5,7 @@
 
 #include "model/image.h"
 #include "model/model_json.h"
-#include "train/train.h"
+#include "pipeline/train.h"
 
 /* Column names: the vocabulary, then trip_distance. */
 static int names(const rp_vocab *v, const char ***out, size_t **lens, rp_error *err)

@@ -1,5 +1,5 @@
 /* See replay.h. */
-#include "service/replay.h"
+#include "pipeline/replay.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The model directory of `ridepred train` (see output.h). */
-#include "train/output.h"
+#include "pipeline/output.h"
 
 #include <dirent.h>
 #include <errno.h>

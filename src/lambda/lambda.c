@@ -1,5 +1,5 @@
 /* The Lambda Runtime API loop (see lambda.h). */
-#include "service/lambda.h"
+#include "lambda/lambda.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,9 +12,9 @@
 
 #include "aws/sigv4.h"
 #include "common/buf.h"
-#include "service/rapi.h"
+#include "lambda/rapi.h"
 #include "common/pyjson.h"
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/log.h"
 
 #define API_PREFIX "/2018-06-01/runtime"
@@ -53,7 +53,7 @@ struct rp_lambda {
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp_rapi *api;               /* the Runtime API client (src/service/rapi.h) */
+    rp_rapi *api;               /* the Runtime API client (src/lambda/rapi.h) */
     rp_buf path;                /* request paths */
     rp_buf line;                /* EMF line, error bodies */
     rp_buf emf_head;            /* the constant start of the EMF line */

@@ -1,4 +1,4 @@
-#include "event/event.h"
+#include "function/event.h"
 
 #include <string.h>
 

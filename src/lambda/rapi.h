@@ -1,5 +1,5 @@
 /* A small HTTP/1.1 client for the Lambda Runtime API (2018-06-01), written
- * for one job: the runtime loop of src/service/lambda.c.
+ * for one job: the runtime loop of src/lambda/lambda.c.
  *
  * Why not libcurl (src/aws/http.h): issue 5 gives the loop 50 µs of CPU per
  * invocation beyond the handler, and an invocation is two requests.  Through

@@ -1,6 +1,6 @@
 /* The Lambda Runtime API client (see rapi.h for what it does and why it is
  * not libcurl). */
-#include "service/rapi.h"
+#include "lambda/rapi.h"
 
 #include <errno.h>
 #include <netdb.h>

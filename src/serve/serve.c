@@ -1,6 +1,6 @@
 /* The local invoke endpoint (see serve.h): routes over the HTTP server, a
  * worker per pool thread, and the metrics of what was served. */
-#include "service/serve.h"
+#include "serve/serve.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -11,10 +11,10 @@
 
 #include "common/buf.h"
 #include "common/pyjson.h"
-#include "event/event.h"
+#include "function/event.h"
 #include "ridepred/log.h"
-#include "service/http_server.h"
-#include "service/metrics.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 /* A /metrics rendering is a few KiB; the cap only guards a bug. */

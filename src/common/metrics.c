@@ -1,6 +1,6 @@
 /* Prometheus metrics: a registry of atomically updated values and their
  * text exposition (see metrics.h). */
-#include "service/metrics.h"
+#include "common/metrics.h"
 
 #include <math.h>
 #include <stdatomic.h>

@@ -1,4 +1,4 @@
-#include "event/ride.h"
+#include "function/ride.h"
 
 #include <math.h>
 #include <string.h>

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "ridepred/error.h"
-#include "service/function.h"
+#include "function/function.h"
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
 

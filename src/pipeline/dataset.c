@@ -1,5 +1,5 @@
 /* Training sets and the DictVectorizer vocabulary (see train.h). */
-#include "train/train.h"
+#include "pipeline/train.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -17,7 +17,7 @@
 
 #include "ridepred/error.h"
 #include "ridepred/model.h"
-#include "train/train.h"
+#include "pipeline/train.h"
 
 #define RP_TRAIN_MODEL_FILE "model.rpm"
 #define RP_TRAIN_XGB_FILE "model.xgb.json"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "train/train.h"
+#include "pipeline/train.h"
 
 /* Defaults (docs/train.md): the course's week-2 regularisation
  * (reg_alpha, reg_lambda, min_child_weight) with a shallower, faster

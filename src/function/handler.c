@@ -14,8 +14,8 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/pyjson.h"
-#include "event/event.h"
-#include "event/ride.h"
+#include "function/event.h"
+#include "function/ride.h"
 #include "ridepred/log.h"
 
 /* The response can be larger than the event (a minimal record is ~60

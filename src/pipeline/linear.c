@@ -28,7 +28,7 @@
  * regression; the centred one-hot columns sum to zero, whose null direction
  * (all one-hot coefficients shifted together) is removed by centring them
  * (minimum norm). */
-#include "train/train.h"
+#include "pipeline/train.h"
 
 #include <float.h>
 #include <math.h>

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "train/train.h"
+#include "pipeline/train.h"
 
 #define FEATURE_THRESHOLD 1e-7  /* scikit-learn: values closer than this are not split */
 

@@ -1,5 +1,5 @@
 /* Gradient-boosted trees through libxgboost's C API (see xgb.h). */
-#include "train/xgb.h"
+#include "pipeline/xgb.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
  * -> closed.  Each state has one deadline (0: none), checked by a sweep of
  * the worker's connections when the earliest one is due. */
 #define _GNU_SOURCE
-#include "service/http_server.h"
+#include "common/http_server.h"
 
 #include <errno.h>
 #include <netdb.h>
