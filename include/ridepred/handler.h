@@ -36,8 +36,8 @@ typedef int (*rp_publish_fn)(void *ctx, const rp_put_entry *entries, size_t n,
 
 typedef struct rp_handler_config {
     /* The "version" reported, version_len bytes (0: up to its NUL; it may
-     * hold NUL bytes when version_len says so).  NULL: rp_handler_version()
-     * of the model. */
+     * hold NUL bytes when version_len says so).  NULL: the model's own
+     * (rp_handler_version(m, NULL, NULL, ...)). */
     const char *version;
     size_t version_len;
     /* Log every failed record (default true). */
@@ -48,12 +48,13 @@ typedef struct rp_handler_config {
     void *publish_ctx;
 } rp_handler_config;
 
-/* The version SPEC §2 reports: MODEL_VERSION if set (non-empty), else
- * RUN_ID, else the model's own version, else "unknown".  Returns a pointer
- * into the environment, into m (valid while m is), or to a static string,
- * and its length in *len (a model's version is not NUL-terminated and may
- * hold NUL bytes). */
-const char *rp_handler_version(const rp_model *m, size_t *len);
+/* The version SPEC §2 reports: model_version if not NULL or empty (the
+ * command line gives MODEL_VERSION or --model-version), else run_id
+ * (RUN_ID, --run-id), else the model's own version, else "unknown".
+ * Returns one of those pointers (m's is valid while m is) or a static
+ * string, and its length in *len (a model's version is not NUL-terminated
+ * and may hold NUL bytes). */
+const char *rp_handler_version(const rp_model *m, const char *model_version, const char *run_id, size_t *len);
 
 /* Creates a handler; it takes its own reference to m.  Returns NULL with
  * err set when out of memory or when the version is longer than

@@ -14,9 +14,6 @@ typedef enum { RP_LOG_TEXT = 0, RP_LOG_JSON } rp_log_format;
 
 void rp_log_configure(rp_log_level level, rp_log_format format);
 
-/* Reads AWS_LAMBDA_LOG_FORMAT (JSON|Text) and AWS_LAMBDA_LOG_LEVEL /
- * RIDEPRED_LOG_LEVEL (DEBUG, INFO, WARN, ERROR).  Flags applied later win. */
-void rp_log_configure_from_env(void);
 
 /* Parses "json"/"text" and "debug"/"info"/"warn"/"error"/"off"
  * (case-insensitive).  Return 0, or -1 when the name is unknown. */

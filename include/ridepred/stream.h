@@ -96,18 +96,20 @@ typedef enum rp_backend {
     RP_BACKEND_LOCAL
 } rp_backend;
 
+/* Where the streams are.  The library reads no environment for these: the
+ * command line fills them (src/cli/stream_opts.c: flags, then variables). */
 typedef struct rp_stream_config {
-    rp_backend backend;           /* --backend; AUTO: RIDEPRED_STREAM_BACKEND, else the rules */
-    const char *local_store;      /* --store; NULL: $RIDEPRED_LOCAL_STORE or the default path */
-    const char *endpoint_url;     /* --endpoint-url; NULL: the endpoint variables of SPEC §4 */
-    const char *region;           /* --region; NULL: AWS_REGION, AWS_DEFAULT_REGION, profile */
+    rp_backend backend;           /* for bare names; AUTO: see rp_stream_parse_name */
+    const char *local_store;      /* the local store's file (required for the local backend) */
+    const char *endpoint_url;     /* Kinesis endpoint; NULL: the AWS SDKs' variables, else AWS's */
+    const char *endpoint_source;  /* where endpoint_url came from, for errors; NULL: "--endpoint-url" */
+    const char *region;           /* NULL: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, profile) */
 } rp_stream_config;
 
 /* Parses "kinesis:NAME", "local:NAME" or a bare NAME.  A bare name goes to
- * cfg->backend when set, else RIDEPRED_STREAM_BACKEND (kinesis|local), else
- * Kinesis inside Lambda (AWS_LAMBDA_RUNTIME_API or AWS_LAMBDA_FUNCTION_NAME
- * set) or when a Kinesis endpoint variable is set (KINESIS_ENDPOINT_URL,
- * AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL), else the local store.
+ * cfg->backend when set, else to Kinesis when a Kinesis endpoint is known
+ * (cfg->endpoint_url, or the SDKs' AWS_ENDPOINT_URL_KINESIS or
+ * AWS_ENDPOINT_URL), else to the local store.
  * Writes the bare name (1-128 of [a-zA-Z0-9_.-]) into name.  Returns 0, or
  * -1 (RP_ERR_INVALID) for a bad name or backend value. */
 int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backend *backend,

@@ -856,6 +856,33 @@ static int put_region(char *out, size_t cap, const char *r, const char *from, rp
     return 0;
 }
 
+const char *rp_aws_endpoint_from_env(const char *service, const char **from)
+{
+    static __thread char name[64];
+    snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", service);
+    const char *v = env_nonempty(name);
+    if (v) {
+        *from = name;
+        return v;
+    }
+    *from = "AWS_ENDPOINT_URL";
+    return env_nonempty("AWS_ENDPOINT_URL");
+}
+
+int rp_aws_max_attempts_from_env(unsigned *out, rp_error *err)
+{
+    *out = 0;
+    const char *ma = env_nonempty("AWS_MAX_ATTEMPTS");
+    if (!ma)
+        return 0;
+    char *end;
+    long v = strtol(ma, &end, 10);
+    if (*end || v < 1 || v > 100)
+        return rp_error_set(err, RP_ERR_INVALID, "AWS_MAX_ATTEMPTS must be an integer from 1 to 100");
+    *out = (unsigned)v;
+    return 0;
+}
+
 int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt, rp_error *err)
 {
     int rc = -1;

@@ -79,6 +79,17 @@ int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_optio
  * RP_ERR_CORRUPT for a malformed file, RP_ERR_INVALID for a bad value. */
 int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt, rp_error *err);
 
+/* The endpoint the AWS SDKs take from the environment for a service:
+ * AWS_ENDPOINT_URL_<SERVICE> (service is the upper-case service id: KINESIS,
+ * S3, DYNAMODB), else AWS_ENDPOINT_URL.  Returns the value, with the name of
+ * the variable it came from in *from; NULL when neither is set (empty counts
+ * as unset).  The value points into the environment. */
+const char *rp_aws_endpoint_from_env(const char *service, const char **from);
+
+/* AWS_MAX_ATTEMPTS, as the SDKs read it: *out is 0 when it is unset, else
+ * 1..100.  Returns 0, or -1 (RP_ERR_INVALID) for another value. */
+int rp_aws_max_attempts_from_env(unsigned *out, rp_error *err);
+
 /* Static credentials (e.g. from flags).  token may be NULL.  Returns 0, or
  * -1 (RP_ERR_INVALID / RP_ERR_LIMIT) when a value is empty, too long or
  * holds control characters. */

@@ -80,12 +80,6 @@ int rp_s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 static bool loopback_host(const rp_http_url *u)
 {
     static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
@@ -418,12 +412,8 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
     memset(c, 0, sizeof *c);
     c->bucket = bucket;
     rp_http_response_init(&c->resp, OBJECT_MAX_BYTES);
-    const char *from = "AWS_ENDPOINT_URL_S3";
-    const char *ep = env_nonempty(from);
-    if (!ep) {
-        from = "AWS_ENDPOINT_URL";
-        ep = env_nonempty(from);
-    }
+    const char *from;
+    const char *ep = rp_aws_endpoint_from_env("S3", &from);
     bool no_proxy = false;
     rp_error e;
     if (rp_aws_region_resolve(c->region, sizeof c->region, NULL, &e) != 0) {
@@ -561,10 +551,7 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
     if (rp_s3_parse_uri(uri, bucket, prefix, err) != 0)
         return -1;
     bool no_cache = opts && opts->no_cache;
-    const char *cv = getenv("RIDEPRED_MODEL_CACHE");
-    if (cv && (!strcasecmp(cv, "off") || !strcmp(cv, "0") || !strcasecmp(cv, "false")))
-        no_cache = true;
-    const char *base = opts && opts->cache_dir ? opts->cache_dir : env_nonempty("RIDEPRED_MODEL_CACHE_DIR");
+    const char *base = opts && opts->cache_dir && *opts->cache_dir ? opts->cache_dir : NULL;
     if (!base)
         base = RP_S3_DEFAULT_CACHE_DIR;
 

@@ -36,10 +36,9 @@ int rp_s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
                     char prefix[RP_S3_KEY_MAX + 1], rp_error *err);
 
 typedef struct rp_s3_fetch_opts {
-    /* Ignore a cached copy: download again (and replace the cached copy).
-     * Also set by RIDEPRED_MODEL_CACHE=off. */
+    /* Ignore a cached copy: download again (and replace the cached copy). */
     bool no_cache;
-    /* NULL: $RIDEPRED_MODEL_CACHE_DIR, else RP_S3_DEFAULT_CACHE_DIR. */
+    /* NULL or "": RP_S3_DEFAULT_CACHE_DIR. */
     const char *cache_dir;
 } rp_s3_fetch_opts;
 

@@ -8,12 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/s3.h"
 #include "common/file.h"
 #include "ridepred/log.h"
+
+int rp_cli_state_path(const char *file, char *buf, size_t cap)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (xdg && xdg[0] == '/') /* the XDG spec ignores relative paths */
+        n = snprintf(buf, cap, "%s/ridepred/%s", xdg, file);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.local/state/ridepred/%s", home, file);
+    else
+        return -1;
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
 
 void rp_cli_error(const char *fmt, ...)
 {
@@ -112,7 +126,7 @@ char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
     return buf;
 }
 
-const char *rp_cli_model_location(const char *flag)
+const char *rp_cli_model_location(const char *flag, const char *run_id)
 {
     if (flag && *flag)
         return flag;
@@ -122,7 +136,6 @@ const char *rp_cli_model_location(const char *flag)
     /* The Python version's default: the MLflow run's artifacts in S3. */
     static char from_run[1100];
     const char *bucket = getenv("MODEL_BUCKET");
-    const char *run_id = getenv("RUN_ID");
     if (bucket && *bucket && run_id && *run_id) {
         const char *exp = getenv("MLFLOW_EXPERIMENT_ID");
         if (!exp || !*exp)
@@ -187,31 +200,47 @@ int rp_cli_max_model_bytes(size_t *out, char *why, size_t cap)
     return 0;
 }
 
-rp_model *rp_cli_load_model(const char *location, const char *preprocessor)
+static const char *env_nonempty(const char *name)
 {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *rp_cli_run_id(const char *flag)
+{
+    return flag && *flag ? flag : env_nonempty("RUN_ID");
+}
+
+const char *rp_cli_model_version(const char *flag)
+{
+    return flag && *flag ? flag : env_nonempty("MODEL_VERSION");
+}
+
+int rp_cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp_model_source *src,
+                        rp_error *err)
+{
+    *src = (rp_model_source){.location = location, .preprocessor = preprocessor, .no_cache = no_cache};
+    const char *v = getenv("RIDEPRED_MODEL_VERIFY");
+    src->skip_checksum = v && !strcmp(v, "0");
+    const char *cv = getenv("RIDEPRED_MODEL_CACHE");
+    if (cv && (!strcasecmp(cv, "off") || !strcmp(cv, "0") || !strcasecmp(cv, "false")))
+        src->no_cache = true;
+    src->cache_dir = env_nonempty("RIDEPRED_MODEL_CACHE_DIR");
+    if (rp_cli_max_model_bytes(&src->max_build_bytes, err ? err->msg : NULL, err ? sizeof err->msg : 0) < 0) {
+        if (err)
+            err->code = RP_ERR_INVALID;
+        return -1;
+    }
+    return 0;
+}
+
+rp_model *rp_cli_load_model(const char *location, const char *preprocessor, bool no_cache)
+{
+    rp_model_source src;
     rp_model *m = NULL;
     rp_error err;
-    rp_model_load_opts opts = {.verify_checksum = true};
-    const char *v = getenv("RIDEPRED_MODEL_VERIFY");
-    if (v && !strcmp(v, "0"))
-        opts.verify_checksum = false;
-    if (rp_cli_max_model_bytes(&opts.max_build_bytes, err.msg, sizeof err.msg) < 0) {
-        rp_cli_error("%s", err.msg);
-        return NULL;
-    }
-    char local[PATH_MAX];
-    if (rp_s3_is_uri(location)) {
-        /* Downloaded (or found in the cache) first; RIDEPRED_MODEL_CACHE=off
-         * (what --no-cache sets) downloads again. */
-        if (rp_s3_fetch_model_dir(location, NULL, local, sizeof local, &err) != 0) {
-            rp_cli_error("%s", err.msg);
-            return NULL;
-        }
-        location = local;
-    }
-    int rc = preprocessor ? rp_model_load_preprocessed(location, preprocessor, &opts, NULL, &m, &err)
-                          : rp_model_load(location, &opts, &m, &err);
-    if (rc < 0) {
+    if (rp_cli_model_source(location, preprocessor, no_cache, &src, &err) < 0 ||
+        rp_model_source_load(&src, &m, &err) < 0) {
         rp_cli_error("%s", err.msg);
         return NULL;
     }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "function/function.h"
 #include "ridepred/error.h"
 #include "ridepred/model.h"
 
@@ -54,6 +55,12 @@ int rp_cli_max_model_bytes(size_t *out, char *why, size_t cap);
  * milliseconds since the epoch.  Returns 0, or -1 when it is not one. */
 int rp_cli_parse_time_ms(const char *iso, int64_t *ms);
 
+/* A file in ridepred's state directory: $XDG_STATE_HOME/ridepred/FILE when
+ * XDG_STATE_HOME is an absolute path, else $HOME/.local/state/ridepred/FILE.
+ * Creates nothing.  Returns 0, or -1 when neither variable gives a place
+ * or the path does not fit in cap bytes. */
+int rp_cli_state_path(const char *file, char *buf, size_t cap);
+
 /* Prints "ridepred: <msg>" (text) or a JSON log line, at error level. */
 void rp_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -85,14 +92,29 @@ int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o);
  * RP_ERR_LIMIT when larger. */
 char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err);
 
-/* The model location: the flag, else MODEL_LOCATION, else
- * s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model.  NULL with an error
- * printed when neither is given. */
-const char *rp_cli_model_location(const char *flag);
+/* The run id: the flag (--run-id), else $RUN_ID; NULL when neither. */
+const char *rp_cli_run_id(const char *flag);
 
-/* Loads the model (with a pickled DictVectorizer preprocessor for an
- * XGBoost booster when preprocessor is not NULL, within
- * rp_cli_max_model_bytes) or prints why; NULL on failure. */
-rp_model *rp_cli_load_model(const char *location, const char *preprocessor);
+/* The version to report: the flag (--model-version), else $MODEL_VERSION;
+ * NULL when neither. */
+const char *rp_cli_model_version(const char *flag);
+
+/* The model location: the flag, else MODEL_LOCATION, else
+ * s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/RUN_ID/artifacts/model with
+ * run_id (rp_cli_run_id).  NULL with an error printed when neither is
+ * given. */
+const char *rp_cli_model_location(const char *flag, const char *run_id);
+
+/* Fills src for a model at location: the preprocessor, no_cache (the flag,
+ * or RIDEPRED_MODEL_CACHE=off|0|false), the cache directory
+ * ($RIDEPRED_MODEL_CACHE_DIR), skip_checksum (RIDEPRED_MODEL_VERIFY=0),
+ * the build limit (rp_cli_max_model_bytes).  Returns 0, or -1 with err set
+ * (a bad RIDEPRED_MAX_MODEL_BYTES). */
+int rp_cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp_model_source *src,
+                        rp_error *err);
+
+/* Loads the model at location (rp_cli_model_source, rp_model_source_load)
+ * or prints why; NULL on failure. */
+rp_model *rp_cli_load_model(const char *location, const char *preprocessor, bool no_cache);
 
 #endif

@@ -102,6 +102,35 @@ static int parse_start(const char *s, rp_iterator_type *type, int64_t *ts)
     return -1;
 }
 
+/* The checkpoint store when --checkpoint-store is not given: checkpoints.db
+ * next to the local store's file for a local source, else in ridepred's
+ * state directory (rp_cli_state_path).  Points cc->checkpoint_store at buf.
+ * Returns 0, or -1 printed. */
+static int default_checkpoint_store(rp_consumer_config *cc, char *buf, size_t cap)
+{
+    rp_backend b;
+    char name[RP_STREAM_NAME_MAX + 1];
+    rp_error err;
+    if (rp_stream_parse_name(cc->from, &cc->streams, &b, name, &err) < 0) {
+        rp_cli_error("--from: %s", err.msg);
+        return -1;
+    }
+    const char *store = cc->streams.local_store;
+    const char *slash = store ? strrchr(store, '/') : NULL;
+    int n = -1;
+    if (b == RP_BACKEND_LOCAL && store && *store)
+        n = slash ? snprintf(buf, cap, "%.*s/checkpoints.db", (int)(slash - store), store)
+                  : snprintf(buf, cap, "checkpoints.db");
+    else if (rp_cli_state_path("checkpoints.db", buf, cap) == 0)
+        n = (int)strlen(buf);
+    if (n < 0 || (size_t)n >= cap) {
+        rp_cli_error("no checkpoint store: give --checkpoint-store, or set XDG_STATE_HOME or HOME");
+        return -1;
+    }
+    cc->checkpoint_store = buf;
+    return 0;
+}
+
 int rp_cmd_consume(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -213,10 +242,19 @@ int rp_cmd_consume(int argc, char **argv)
         rp_cli_error("TEST_RUN=True publishes nothing, but consume exists to publish: unset TEST_RUN");
         return RP_EXIT_USAGE;
     }
-    cc.streams = fo.streams;
     rp_function_config fcfg;
     if (rp_cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
+    cc.streams = fcfg.streams;
+    char ckpt[PATH_MAX];
+    if (!cc.checkpoint_store && default_checkpoint_store(&cc, ckpt, sizeof ckpt) < 0)
+        return RP_EXIT_USAGE;
+    /* awsRegion of the events: --region, else AWS_REGION, else AWS_DEFAULT_REGION. */
+    cc.event_region = cc.streams.region;
+    if (!cc.event_region || !*cc.event_region)
+        cc.event_region = getenv("AWS_REGION");
+    if (!cc.event_region || !*cc.event_region)
+        cc.event_region = getenv("AWS_DEFAULT_REGION");
 
     int rc = RP_EXIT_FAILURE;
     rp_function *fn = NULL;

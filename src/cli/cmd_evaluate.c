@@ -76,6 +76,8 @@ int rp_cmd_evaluate(int argc, char **argv)
     char rname[RP_STREAM_NAME_MAX + 1], pname[RP_STREAM_NAME_MAX + 1];
     rp_error err;
     rp_backend rb, pb;
+    if (rp_cli_stream_resolve(&scfg) < 0)
+        return RP_EXIT_USAGE;
     if (rp_stream_parse_name(rides, &scfg, &rb, rname, &err) < 0 ||
         rp_stream_parse_name(preds, &scfg, &pb, pname, &err) < 0) {
         rp_cli_error("%s", err.msg);

@@ -53,6 +53,28 @@ static const char help[] =
     "exit status: 0 after --max-invocations; 2 bad usage; 3 init failed (posted to\n"
     "/runtime/init/error) or the Runtime API failed or went away.\n";
 
+/* _X_AMZN_TRACE_ID for the SDKs of this process, as the Runtime API
+ * contract asks of a runtime.  "_X_AMZN_TRACE_ID=<value>" is given to
+ * putenv once and then rewritten in place: setenv would keep every value
+ * ever set (glibc never frees replaced values), an unbounded growth over
+ * millions of invocations.  The Runtime API's trace ids are at most 1,024
+ * bytes (src/lambda/lambda.c). */
+static void set_trace_env(void *ctx, const char *trace)
+{
+    static char env[sizeof "_X_AMZN_TRACE_ID=" + 1024];
+    static bool set;
+    (void)ctx;
+    if (!trace) {
+        if (set)
+            unsetenv("_X_AMZN_TRACE_ID");
+        set = false;
+        return;
+    }
+    snprintf(env, sizeof env, "_X_AMZN_TRACE_ID=%s", trace);
+    if (!set && putenv(env) == 0)
+        set = true;
+}
+
 int rp_cmd_lambda(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -102,7 +124,9 @@ int rp_cmd_lambda(int argc, char **argv)
 
     rp_lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
                              .max_invocations = max_invocations,
-                             .no_metrics = no_metrics};
+                             .no_metrics = no_metrics,
+                             .function_name = getenv("AWS_LAMBDA_FUNCTION_NAME"),
+                             .on_trace_id = set_trace_env};
     const char *mv = getenv("RIDEPRED_METRICS");
     if (mv && !strcmp(mv, "off"))
         lcfg.no_metrics = true;
@@ -110,11 +134,8 @@ int rp_cmd_lambda(int argc, char **argv)
     if (!margin && (margin = getenv("RIDEPRED_DEADLINE_MARGIN_MS")) && !*margin)
         margin = NULL;
     const char *bad_config = NULL;
-    char bad_buf[256];
-    size_t max_model_bytes = 0;
-    if (rp_cli_max_model_bytes(&max_model_bytes, bad_buf, sizeof bad_buf) < 0)
-        bad_config = bad_buf;
-    if (margin && !bad_config) {
+    char bad_buf[RP_ERROR_MSG_MAX + 64];
+    if (margin) {
         long long ms;
         if (rp_cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
             snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
@@ -135,11 +156,24 @@ int rp_cmd_lambda(int argc, char **argv)
         rp_cli_error("%s", err.msg);
         return RP_EXIT_FAILURE;
     }
-    if (fo.run_id)
-        setenv("RUN_ID", fo.run_id, 1);
-    if (fo.model_version)
-        setenv("MODEL_VERSION", fo.model_version, 1);
-    const char *location = bad_config ? NULL : rp_cli_model_location(fo.model);
+    rp_function_config fcfg = {.run_id = rp_cli_run_id(fo.run_id),
+                               .model_version = rp_cli_model_version(fo.model_version),
+                               .predictions_stream = fo.predictions_stream,
+                               .test_run = fo.test_run,
+                               .streams = fo.streams};
+    const char *tr = getenv("TEST_RUN");
+    if (tr && !strcmp(tr, "True"))
+        fcfg.test_run = true;
+    if (!fcfg.predictions_stream || !*fcfg.predictions_stream)
+        fcfg.predictions_stream = getenv("PREDICTIONS_STREAM_NAME");
+    const char *location = bad_config ? NULL : rp_cli_model_location(fo.model, fcfg.run_id);
+    if (location && !bad_config &&
+        rp_cli_model_source(location, fo.preprocessor, fo.no_cache, &fcfg.model, &err) < 0) {
+        snprintf(bad_buf, sizeof bad_buf, "%s", err.msg);
+        bad_config = bad_buf;
+    }
+    if (!bad_config && rp_cli_stream_resolve(&fcfg.streams) < 0)
+        bad_config = "RIDEPRED_STREAM_BACKEND must be kinesis or local";
     if (!location || bad_config) {
         const char *msg = bad_config ? bad_config
                                      : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
@@ -150,12 +184,6 @@ int rp_cmd_lambda(int argc, char **argv)
             rp_cli_error("cannot report the init error: %s", err.msg);
         goto out;
     }
-    rp_function_config fcfg = {.model_location = location,
-                               .preprocessor = fo.preprocessor,
-                               .predictions_stream = fo.predictions_stream,
-                               .test_run = fo.test_run,
-                               .streams = fo.streams,
-                               .max_model_bytes = max_model_bytes};
     if (rp_function_open(&fcfg, &fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         rp_error ie;

@@ -94,7 +94,7 @@ static int convert(int argc, char **argv)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rp_model *m = rp_cli_load_model(argv[0], preprocessor);
+    rp_model *m = rp_cli_load_model(argv[0], preprocessor, false);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_error err;
@@ -205,7 +205,7 @@ static int inspect(int argc, char **argv)
         fprintf(stderr, "ridepred model inspect: needs one PATH\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_model *m = rp_cli_load_model(argv[i], preprocessor);
+    rp_model *m = rp_cli_load_model(argv[i], preprocessor, false);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_model_info in;

@@ -63,6 +63,7 @@ int rp_cmd_predict(int argc, char **argv)
     };
     const char *model_flag = NULL, *pu = NULL, *dol = NULL, *dist = NULL, *preprocessor = NULL;
     rp_cli_log_opts lo = {0};
+    bool no_cache = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -74,7 +75,7 @@ int rp_cmd_predict(int argc, char **argv)
         case 'd': dol = optarg; break;
         case 'x': dist = optarg; break;
         case 'X': preprocessor = optarg; break;
-        case 'C': setenv("RIDEPRED_MODEL_CACHE", "off", 1); break;
+        case 'C': no_cache = true; break;
         case 'B':
             if (rp_cli_max_model_bytes_opt(optarg) < 0)
                 return RP_EXIT_USAGE;
@@ -91,7 +92,7 @@ int rp_cmd_predict(int argc, char **argv)
         fprintf(stderr, "ridepred predict: give --pu, --do and --distance, or one JSON ride\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    const char *location = rp_cli_model_location(model_flag);
+    const char *location = rp_cli_model_location(model_flag, rp_cli_run_id(NULL));
     if (!location)
         return RP_EXIT_USAGE;
 
@@ -99,7 +100,7 @@ int rp_cmd_predict(int argc, char **argv)
     rp_buf doc, scratch;
     rp_buf_init(&doc, 2 * 1024 * 1024);
     rp_buf_init(&scratch, 2 * 1024 * 1024);
-    rp_model *m = rp_cli_load_model(location, preprocessor);
+    rp_model *m = rp_cli_load_model(location, preprocessor, no_cache);
     if (!m)
         goto out;
     rp_buf_lit(&doc, "{\"ride\": ");

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     if (!strcmp(prog, "bootstrap")) {
         /* Lambda runs the image's /var/runtime/bootstrap (or the function's
          * bootstrap) with no arguments: it is the runtime. */
-        rp_log_configure_from_env();
+        rp_cli_logging(NULL, NULL);
         return rp_cmd_lambda(argc, argv);
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         printf("ridepred %s\n", RIDEPRED_VERSION);
         return RP_EXIT_OK;
     }
-    rp_log_configure_from_env();
+    rp_cli_logging(NULL, NULL); /* the variables; a command's flags win */
     const char *cmd = argv[1];
     if (!strcmp(cmd, "invoke"))
         return rp_cmd_invoke(argc - 1, argv + 1);

@@ -1,6 +1,9 @@
 #include "cli/stream_opts.h"
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "cli/cli.h"
@@ -25,11 +28,54 @@ int rp_cli_stream_opt(int c, const char *arg, rp_stream_config *cfg)
     }
 }
 
-int rp_cli_open_stream(const char *spec, const rp_stream_config *cfg, rp_streams **s,
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+int rp_cli_stream_resolve(rp_stream_config *cfg)
+{
+    static char store[PATH_MAX];
+    if (cfg->backend == RP_BACKEND_AUTO) {
+        const char *v = getenv("RIDEPRED_STREAM_BACKEND");
+        if (v && *v) {
+            if (!strcasecmp(v, "kinesis"))
+                cfg->backend = RP_BACKEND_KINESIS;
+            else if (!strcasecmp(v, "local"))
+                cfg->backend = RP_BACKEND_LOCAL;
+            else {
+                rp_cli_error("RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
+                return -1;
+            }
+        } else if (env_set("AWS_LAMBDA_RUNTIME_API") || env_set("AWS_LAMBDA_FUNCTION_NAME")) {
+            cfg->backend = RP_BACKEND_KINESIS;
+        }
+    }
+    if (!cfg->local_store || !*cfg->local_store) {
+        const char *v = getenv("RIDEPRED_LOCAL_STORE");
+        if (v && *v)
+            cfg->local_store = v;
+        else if (store[0] || rp_cli_state_path("streams.db", store, sizeof store) == 0)
+            cfg->local_store = store;
+    }
+    if (!cfg->endpoint_url || !*cfg->endpoint_url) {
+        const char *v = getenv("KINESIS_ENDPOINT_URL");
+        if (v && *v) {
+            cfg->endpoint_url = v;
+            cfg->endpoint_source = "KINESIS_ENDPOINT_URL";
+        }
+    }
+    return 0;
+}
+
+int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_streams **s,
                        char name[RP_STREAM_NAME_MAX + 1])
 {
     rp_error err;
     rp_backend b;
+    if (rp_cli_stream_resolve(cfg) < 0)
+        return -1;
     if (rp_stream_parse_name(spec, cfg, &b, name, &err) < 0 || rp_streams_open(b, cfg, s, &err) < 0) {
         rp_cli_error("%s", err.msg);
         return -1;

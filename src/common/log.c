@@ -73,18 +73,6 @@ int rp_log_level_parse(const char *s, rp_log_level *out)
     return -1;
 }
 
-void rp_log_configure_from_env(void)
-{
-    const char *f = getenv("AWS_LAMBDA_LOG_FORMAT");
-    if (f && *f)
-        rp_log_format_parse(f, &g_format);
-    const char *l = getenv("RIDEPRED_LOG_LEVEL");
-    if (!l || !*l)
-        l = getenv("AWS_LAMBDA_LOG_LEVEL");
-    if (l && *l)
-        rp_log_level_parse(l, &g_level);
-}
-
 static const char hexdig[] = "0123456789abcdef";
 
 static void put_x(rp_buf *b, unsigned char c)

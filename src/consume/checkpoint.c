@@ -55,32 +55,6 @@ static int exec(rp_ckpt *c, const char *sql, rp_error *err)
     return 0;
 }
 
-int rp_ckpt_default_path(const char *local_store_path, char *buf, size_t cap, rp_error *err)
-{
-    int n;
-    if (local_store_path && *local_store_path) {
-        const char *slash = strrchr(local_store_path, '/');
-        if (slash)
-            n = snprintf(buf, cap, "%.*s/checkpoints.db", (int)(slash - local_store_path),
-                         local_store_path);
-        else
-            n = snprintf(buf, cap, "checkpoints.db");
-    } else {
-        const char *xdg = getenv("XDG_STATE_HOME");
-        const char *home = getenv("HOME");
-        if (xdg && xdg[0] == '/')
-            n = snprintf(buf, cap, "%s/ridepred/checkpoints.db", xdg);
-        else if (home && *home)
-            n = snprintf(buf, cap, "%s/.local/state/ridepred/checkpoints.db", home);
-        else
-            return rp_error_set(err, RP_ERR_INVALID,
-                                "no checkpoint store path: give --checkpoint-store, or set XDG_STATE_HOME or HOME");
-    }
-    if (n < 0 || (size_t)n >= cap)
-        return rp_error_set(err, RP_ERR_LIMIT, "checkpoint store: path too long");
-    return 0;
-}
-
 static int query_int(rp_ckpt *c, const char *sql, int *out, rp_error *err)
 {
     sqlite3_stmt *st;

@@ -53,11 +53,6 @@ typedef struct rp_ckpt_plan {
 
 void rp_ckpt_plan_free(rp_ckpt_plan *p);
 
-/* The default file: next to the local store file when local_store_path is
- * not NULL ("checkpoints.db" in its directory), else
- * $XDG_STATE_HOME/ridepred/checkpoints.db, else
- * ~/.local/state/ridepred/checkpoints.db. */
-int rp_ckpt_default_path(const char *local_store_path, char *buf, size_t cap, rp_error *err);
 
 /* Opens (creating the file, its parent directories and its schema) the
  * checkpoint store for one group's view of one source stream; owner names

@@ -1125,28 +1125,15 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     if (cfg->dead_letter && check_stream(c->dl_backend, &cfg->streams, c->dl_name, "dead-letter", err) < 0)
         goto fail;
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);
-    if (cfg->checkpoint_store && *cfg->checkpoint_store) {
-        snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
-    } else {
-        char store[PATH_MAX] = "";
-        const char *local = NULL;
-        if (c->in_backend == RP_BACKEND_LOCAL) {
-            const char *env = getenv("RIDEPRED_LOCAL_STORE");
-            const char *xdg = getenv("XDG_STATE_HOME");
-            const char *home = getenv("HOME");
-            if (cfg->streams.local_store && *cfg->streams.local_store)
-                snprintf(store, sizeof store, "%s", cfg->streams.local_store);
-            else if (env && *env)
-                snprintf(store, sizeof store, "%s", env);
-            else if (xdg && xdg[0] == '/')
-                snprintf(store, sizeof store, "%s/ridepred/streams.db", xdg);
-            else if (home && *home)
-                snprintf(store, sizeof store, "%s/.local/state/ridepred/streams.db", home);
-            local = store[0] ? store : NULL;
-        }
-        if (rp_ckpt_default_path(local, c->ckpt_path, sizeof c->ckpt_path, err) < 0)
-            goto fail;
+    if (!cfg->checkpoint_store || !*cfg->checkpoint_store) {
+        rp_error_set(err, RP_ERR_INVALID, "no checkpoint store given");
+        goto fail;
     }
+    if (strlen(cfg->checkpoint_store) >= sizeof c->ckpt_path) {
+        rp_error_set(err, RP_ERR_LIMIT, "checkpoint store: path too long");
+        goto fail;
+    }
+    snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
     owner_id(c->owner, sizeof c->owner);
     switch (cfg->start_type) {
     case RP_ITER_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
@@ -1165,11 +1152,7 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
 
     /* The fields after eventID, the same for every record. */
     {
-        const char *region = cfg->streams.region;
-        if (!region || !*region)
-            region = getenv("AWS_REGION");
-        if (!region || !*region)
-            region = getenv("AWS_DEFAULT_REGION");
+        const char *region = cfg->event_region;
         if (c->in_backend == RP_BACKEND_LOCAL)
             region = "local";
         else if (!region || !*region)

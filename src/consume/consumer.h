@@ -44,7 +44,8 @@ typedef struct rp_consumer_config {
     int32_t max_record_age_s;     /* drop records older than this (seconds); -1: never */
     bool bisect_on_error;
     const char *group;            /* NULL: the output stream spec */
-    const char *checkpoint_store; /* NULL: rp_ckpt_default_path */
+    const char *checkpoint_store; /* the SQLite file of checkpoints and leases; required */
+    const char *event_region;     /* awsRegion of the events (Kinesis source); NULL: us-east-1 */
     uint32_t lease_ms;            /* 0: 10000 */
     uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
     uint32_t log_interval_ms;     /* summary log; 0: 5000 */

@@ -14,7 +14,7 @@ struct rp_function {
     bool publish;
     rp_backend backend;
     rp_stream_config streams;
-    char *local_store, *endpoint_url, *region; /* owned copies of streams' strings */
+    char *local_store, *endpoint_url, *endpoint_source, *region; /* owned copies of streams' strings */
     char stream_name[RP_STREAM_NAME_MAX + 1];
     char stream_spec[RP_STREAM_NAME_MAX + 16];
     char *version;      /* the version every answer reports, version_len bytes */
@@ -34,35 +34,36 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+int rp_model_source_load(const rp_model_source *src, rp_model **out, rp_error *err)
+{
+    *out = NULL;
+    if (!src->location || !*src->location)
+        return rp_error_set(err, RP_ERR_INVALID, "no model location given");
+    rp_model_load_opts opts = {.verify_checksum = !src->skip_checksum, .max_build_bytes = src->max_build_bytes};
+    const char *location = src->location;
+    char local[PATH_MAX];
+    if (rp_s3_is_uri(location)) {
+        /* Downloaded, or found in the cache (no_cache: downloaded again). */
+        rp_s3_fetch_opts so = {.no_cache = src->no_cache, .cache_dir = src->cache_dir};
+        if (rp_s3_fetch_model_dir(location, &so, local, sizeof local, err) != 0)
+            return -1;
+        location = local;
+    }
+    return src->preprocessor ? rp_model_load_preprocessed(location, src->preprocessor, &opts, NULL, out, err)
+                             : rp_model_load(location, &opts, out, err);
+}
+
 int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error *err)
 {
     *out = NULL;
-    if (!cfg->model_location || !*cfg->model_location)
-        return rp_error_set(err, RP_ERR_INVALID, "no model location given");
     rp_function *f = calloc(1, sizeof *f);
     if (!f)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-
-    rp_model_load_opts opts = {.verify_checksum = true, .max_build_bytes = cfg->max_model_bytes};
-    const char *v = getenv("RIDEPRED_MODEL_VERIFY");
-    if (v && !strcmp(v, "0"))
-        opts.verify_checksum = false;
-    const char *location = cfg->model_location;
-    char local[PATH_MAX];
-    if (rp_s3_is_uri(location)) {
-        /* Downloaded, or found in the cache (RIDEPRED_MODEL_CACHE=off: again). */
-        if (rp_s3_fetch_model_dir(location, NULL, local, sizeof local, err) != 0)
-            goto fail;
-        location = local;
-    }
-    int rc = cfg->preprocessor
-                 ? rp_model_load_preprocessed(location, cfg->preprocessor, &opts, NULL, &f->model, err)
-                 : rp_model_load(location, &opts, &f->model, err);
-    if (rc < 0)
+    if (rp_model_source_load(&cfg->model, &f->model, err) < 0)
         goto fail;
     {
         size_t vlen;
-        const char *ver = rp_handler_version(f->model, &vlen);
+        const char *ver = rp_handler_version(f->model, cfg->model_version, cfg->run_id, &vlen);
         if (vlen > RP_HANDLER_VERSION_MAX) {
             rp_error_set(err, RP_ERR_LIMIT,
                          "the model's version is %zu bytes; at most %d are served (set MODEL_VERSION, "
@@ -80,25 +81,25 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
         f->version_len = vlen;
     }
 
-    const char *tr = getenv("TEST_RUN");
-    f->publish = !cfg->test_run && !(tr && !strcmp(tr, "True"));
+    f->publish = !cfg->test_run;
     if (f->publish) {
         const char *spec = cfg->predictions_stream;
-        if (!spec || !*spec)
-            spec = getenv("PREDICTIONS_STREAM_NAME");
         if (!spec || !*spec)
             spec = "ride_predictions";
         f->local_store = dup_or_null(cfg->streams.local_store);
         f->endpoint_url = dup_or_null(cfg->streams.endpoint_url);
+        f->endpoint_source = dup_or_null(cfg->streams.endpoint_source);
         f->region = dup_or_null(cfg->streams.region);
         if ((cfg->streams.local_store && !f->local_store) ||
-            (cfg->streams.endpoint_url && !f->endpoint_url) || (cfg->streams.region && !f->region)) {
+            (cfg->streams.endpoint_url && !f->endpoint_url) || (cfg->streams.region && !f->region) ||
+            (cfg->streams.endpoint_source && !f->endpoint_source)) {
             rp_error_set(err, RP_ERR_NOMEM, "out of memory");
             goto fail;
         }
         f->streams = (rp_stream_config){.backend = cfg->streams.backend,
                                         .local_store = f->local_store,
                                         .endpoint_url = f->endpoint_url,
+                                        .endpoint_source = f->endpoint_source,
                                         .region = f->region};
         if (rp_stream_parse_name(spec, &f->streams, &f->backend, f->stream_name, err) < 0) {
             rp_error_prefix(err, "predictions stream");
@@ -122,6 +123,7 @@ void rp_function_close(rp_function *f)
     free(f->version);
     free(f->local_store);
     free(f->endpoint_url);
+    free(f->endpoint_source);
     free(f->region);
     free(f);
 }

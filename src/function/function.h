@@ -18,21 +18,42 @@
 #include "ridepred/model.h"
 #include "ridepred/stream.h"
 
-typedef struct rp_function_config {
-    /* A model location: a file, an MLflow directory or s3://BUCKET/PREFIX
-     * (downloaded through the cache of src/aws/s3.c).  Required. */
-    const char *model_location;
+/* Where a model comes from and how it is loaded.  Nothing here is read from
+ * the environment: the command line fills it (src/cli/cli.c). */
+typedef struct rp_model_source {
+    /* A file, an MLflow directory or s3://BUCKET/PREFIX (downloaded through
+     * the cache of src/aws/s3.c).  Required. */
+    const char *location;
     /* A pickled DictVectorizer for an XGBoost booster, or NULL. */
     const char *preprocessor;
-    /* Where predictions go; NULL: $PREDICTIONS_STREAM_NAME, else
-     * "ride_predictions".  A spec of rp_stream_parse_name. */
+    /* Skip a native model's payload checksum (its structure is still
+     * bounds-checked). */
+    bool skip_checksum;
+    /* rp_model_load_opts.max_build_bytes: 0 for the default. */
+    size_t max_build_bytes;
+    /* s3://: download again instead of using the cached copy. */
+    bool no_cache;
+    /* s3://: the cache directory; NULL: RP_S3_DEFAULT_CACHE_DIR. */
+    const char *cache_dir;
+} rp_model_source;
+
+/* Loads the model src names (downloading an s3:// location first).
+ * Returns 0 with *out (the caller releases it), or -1 with err set. */
+int rp_model_source_load(const rp_model_source *src, rp_model **out, rp_error *err);
+
+typedef struct rp_function_config {
+    rp_model_source model;
+    /* The version reported (docs/contract.md): model_version when not
+     * NULL or empty, else run_id, else the model's own, else "unknown". */
+    const char *model_version;
+    const char *run_id;
+    /* Where predictions go, a spec of rp_stream_parse_name; NULL:
+     * "ride_predictions". */
     const char *predictions_stream;
-    /* Publish nothing (also when TEST_RUN is exactly "True"). */
+    /* Publish nothing (TEST_RUN=True). */
     bool test_run;
     /* Backend choice for the predictions stream. */
     rp_stream_config streams;
-    /* rp_model_load_opts.max_build_bytes: 0 for the default. */
-    size_t max_model_bytes;
 } rp_function_config;
 
 typedef struct rp_function rp_function;

@@ -75,11 +75,9 @@ struct rp_handler {
     size_t served, failed;
 };
 
-const char *rp_handler_version(const rp_model *m, size_t *len)
+const char *rp_handler_version(const rp_model *m, const char *model_version, const char *run_id, size_t *len)
 {
-    const char *v = getenv("MODEL_VERSION");
-    if (!v || !*v)
-        v = getenv("RUN_ID");
+    const char *v = model_version && *model_version ? model_version : run_id;
     if (v && *v) {
         *len = strlen(v);
         return v;
@@ -99,7 +97,7 @@ const char *rp_handler_version(const rp_model *m, size_t *len)
 rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *err)
 {
     size_t vlen = 0;
-    const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, &vlen);
+    const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, NULL, NULL, &vlen);
     if (cfg && cfg->version)
         vlen = cfg->version_len ? cfg->version_len : strlen(cfg->version);
     if (vlen > RP_HANDLER_VERSION_MAX) {

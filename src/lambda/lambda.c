@@ -21,7 +21,6 @@
 #define REQUEST_ID_MAX 256
 #define TRACE_ID_MAX 1024
 #define ARN_MAX 512
-#define TRACE_ENV "_X_AMZN_TRACE_ID="
 /* Bodies of the Runtime API's answers to posts (errors are small JSON). */
 #define POST_ANSWER_MAX ((size_t)64 * 1024)
 
@@ -61,11 +60,6 @@ struct rp_lambda {
     char *oversized;            /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
     rp_lambda_stats stats;
     watchdog wd;
-    /* "_X_AMZN_TRACE_ID=<value>", given to putenv once and then rewritten
-     * in place: setenv would keep every value ever set (glibc never frees
-     * replaced values), an unbounded growth over millions of invocations. */
-    char trace_env[sizeof TRACE_ENV + TRACE_ID_MAX];
-    bool trace_env_set;
 };
 
 /* ---- time ------------------------------------------------------------------- */
@@ -219,8 +213,6 @@ int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err)
     l->metrics_namespace = dup_or_null(cfg->metrics_namespace);
     const char *fname = cfg->function_name;
     if (!fname || !*fname)
-        fname = getenv("AWS_LAMBDA_FUNCTION_NAME");
-    if (!fname || !*fname)
         fname = "ridepred";
     l->function_name = strdup(fname);
     if (!l->runtime_api || !l->function_name || (cfg->metrics_namespace && !l->metrics_namespace)) {
@@ -260,8 +252,6 @@ void rp_lambda_free(rp_lambda *l)
     if (!l)
         return;
     watchdog_stop(&l->wd);
-    if (l->trace_env_set)
-        unsetenv("_X_AMZN_TRACE_ID");
     rp_rapi_free(l->api);
     rp_buf_cleanup(&l->path);
     rp_buf_cleanup(&l->line);
@@ -383,28 +373,6 @@ static bool printable_token(const char *s)
         if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
             return false;
     return true;
-}
-
-/* Sets (or unsets) _X_AMZN_TRACE_ID without growing the environment. */
-static void set_trace(rp_lambda *l, const char *trace)
-{
-    if (!trace || !*trace) {
-        if (l->trace_env_set) {
-            unsetenv("_X_AMZN_TRACE_ID");
-            l->trace_env_set = false;
-        }
-        return;
-    }
-    /* The value is at most TRACE_ID_MAX bytes (header_copy): it fits. */
-    size_t n = strnlen(trace, TRACE_ID_MAX);
-    memcpy(l->trace_env + sizeof TRACE_ENV - 1, trace, n);
-    l->trace_env[sizeof TRACE_ENV - 1 + n] = '\0';
-    if (!l->trace_env_set) {
-        memcpy(l->trace_env, TRACE_ENV, sizeof TRACE_ENV - 1);
-        /* putenv keeps our buffer: later values are written into it. */
-        if (putenv(l->trace_env) == 0)
-            l->trace_env_set = true;
-    }
 }
 
 /* The constant parts of the EMF line, made once: everything between the
@@ -562,7 +530,10 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     int tr = header_copy(next.trace_id, trace, sizeof trace);
     if (tr < 0)
         rp_log(RP_LOG_WARN, "Lambda-Runtime-Trace-Id too long: not passed on", (const char *)NULL);
-    set_trace(l, tr == 1 ? trace : NULL);
+    if (tr != 1)
+        trace[0] = '\0';
+    if (l->cfg.on_trace_id)
+        l->cfg.on_trace_id(l->cfg.on_trace_ctx, trace[0] ? trace : NULL);
 
     /* The deadline: epoch milliseconds. */
     bool have_deadline = false;
@@ -592,9 +563,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
             snprintf(arn, sizeof arn, "(too long)");
         snprintf(left, sizeof left, "%" PRId64, left_ms);
         snprintf(size, sizeof size, "%zu", next.body_len);
-        /* The trace id as the process sees it (what X-Ray SDKs read). */
-        const char *env_trace = getenv("_X_AMZN_TRACE_ID");
-        rp_log(RP_LOG_DEBUG, "invocation", "traceId", env_trace ? env_trace : "", "functionArn", arn,
+        rp_log(RP_LOG_DEBUG, "invocation", "traceId", trace, "functionArn", arn,
                "remainingMs", have_deadline ? left : "", "eventBytes", oversized ? "over the limit" : size,
                (const char *)NULL);
     }

@@ -76,9 +76,16 @@ typedef struct rp_lambda_config {
     bool no_metrics;
     /* The EMF namespace; NULL: "ridepred". */
     const char *metrics_namespace;
-    /* The EMF FunctionName dimension; NULL: $AWS_LAMBDA_FUNCTION_NAME, else
-     * "ridepred". */
+    /* The EMF FunctionName dimension (the command line gives
+     * $AWS_LAMBDA_FUNCTION_NAME); NULL: "ridepred". */
     const char *function_name;
+    /* Called with each invocation's X-Ray trace id (NULL: none) before the
+     * handler runs.  The Runtime API contract has a runtime pass it to the
+     * SDKs in its process as _X_AMZN_TRACE_ID; the library reads and writes
+     * no environment, so the command line does that here
+     * (src/cli/cmd_lambda.c).  May be NULL. */
+    void (*on_trace_id)(void *ctx, const char *trace_id);
+    void *on_trace_ctx;
 } rp_lambda_config;
 
 typedef struct rp_lambda rp_lambda;

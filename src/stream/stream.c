@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "aws/credentials.h"
 #include "stream/kinesis/kinesis.h"
 #include "stream/local/local_store.h"
 
@@ -23,12 +24,6 @@ const char *rp_backend_name(rp_backend b)
     case RP_BACKEND_LOCAL: return "local";
     default: return "auto";
     }
-}
-
-static bool env_set(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v;
 }
 
 static int valid_name(const char *s, size_t n)
@@ -62,21 +57,9 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backe
     if (b == RP_BACKEND_AUTO && cfg && cfg->backend != RP_BACKEND_AUTO)
         b = cfg->backend;
     if (b == RP_BACKEND_AUTO) {
-        const char *v = getenv("RIDEPRED_STREAM_BACKEND");
-        if (v && *v) {
-            if (!strcasecmp(v, "kinesis"))
-                b = RP_BACKEND_KINESIS;
-            else if (!strcasecmp(v, "local"))
-                b = RP_BACKEND_LOCAL;
-            else
-                return rp_error_set(err, RP_ERR_INVALID, "RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
-        }
-    }
-    if (b == RP_BACKEND_AUTO) {
-        bool in_lambda = env_set("AWS_LAMBDA_RUNTIME_API") || env_set("AWS_LAMBDA_FUNCTION_NAME");
-        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || env_set("KINESIS_ENDPOINT_URL") ||
-                        env_set("AWS_ENDPOINT_URL_KINESIS") || env_set("AWS_ENDPOINT_URL");
-        b = in_lambda || endpoint ? RP_BACKEND_KINESIS : RP_BACKEND_LOCAL;
+        const char *from;
+        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp_aws_endpoint_from_env("KINESIS", &from);
+        b = endpoint ? RP_BACKEND_KINESIS : RP_BACKEND_LOCAL;
     }
     memcpy(name, n, len + 1);
     *backend = b;
@@ -96,6 +79,7 @@ int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams 
     if (backend == RP_BACKEND_KINESIS) {
         rp_kinesis_options ko = {
             .endpoint_url = cfg ? cfg->endpoint_url : NULL,
+            .endpoint_source = cfg ? cfg->endpoint_source : NULL,
             .region = cfg ? cfg->region : NULL,
         };
         rc = rp_kinesis_open(&ko, &s->kinesis, err);

@@ -218,6 +218,20 @@ expect_exit 0 "PREDICTIONS_STREAM_NAME" env -u TEST_RUN PREDICTIONS_STREAM_NAME=
 expect_exit 0 "read both" $bin read ride_predictions
 [ "$(wc -l < "$tmp/out")" -eq 1 ] && ok || bad "direct event and --test-run published nothing"
 
+# Where the local store is when --store is not given (the command line's
+# rule; the library takes a path): RIDEPRED_LOCAL_STORE (empty counts as
+# unset), else $XDG_STATE_HOME/ridepred/streams.db when XDG_STATE_HOME is
+# absolute, else ~/.local/state/ridepred/streams.db.
+mkdir -p "$tmp/paths"
+expect_exit 0 "store from RIDEPRED_LOCAL_STORE" env RIDEPRED_LOCAL_STORE="$tmp/paths/env.db" XDG_STATE_HOME="$tmp/paths/xdg" HOME="$tmp/paths/home" $bin streams create s1
+[ -f "$tmp/paths/env.db" ] && [ ! -e "$tmp/paths/xdg" ] && ok || bad "RIDEPRED_LOCAL_STORE names the store"
+expect_exit 0 "store under XDG_STATE_HOME" env RIDEPRED_LOCAL_STORE= XDG_STATE_HOME="$tmp/paths/xdg" HOME="$tmp/paths/home" $bin streams create s1
+[ -f "$tmp/paths/xdg/ridepred/streams.db" ] && [ ! -e "$tmp/paths/home" ] && ok || bad "an empty RIDEPRED_LOCAL_STORE: XDG_STATE_HOME"
+expect_exit 0 "store under HOME" env -u RIDEPRED_LOCAL_STORE XDG_STATE_HOME=relative/dir HOME="$tmp/paths/home" $bin streams create s1
+[ -f "$tmp/paths/home/.local/state/ridepred/streams.db" ] && [ ! -e relative ] && ok || bad "a relative XDG_STATE_HOME is ignored: HOME"
+expect_exit 3 "no place for the store" env -u RIDEPRED_LOCAL_STORE -u XDG_STATE_HOME -u HOME $bin streams create s1
+contains "$tmp/err" "RIDEPRED_LOCAL_STORE" "no store path: says what to set"
+
 # A model's version is kept whole: a NUL or an escape sequence in it is
 # answered as json.dumps writes it and shown escaped by inspect; one over
 # 1024 bytes is refused by name at start, never cut or made "unknown".

@@ -697,7 +697,7 @@ def test_bootstrap_logs_trace(tmp):
           any(x.get("requestId") == b.request_id and x.get("level") == "WARN" for x in logs), by_id.get(b.request_id))
     check("lines outside invocations carry no requestId",
           any(x.get("message") == "runtime ready" and "requestId" not in x for x in logs), logs[:3])
-    # The debug line shows getenv("_X_AMZN_TRACE_ID") as the process sees it.
+    # The debug line shows the trace id the runtime hands on (cmd_lambda.c sets _X_AMZN_TRACE_ID from it).
     check("trace id passed on as _X_AMZN_TRACE_ID, unset without the header (debug lines)",
           inv_lines and inv_lines[0].get("traceId") == trace and inv_lines[1].get("traceId") == ""
           and inv_lines[2].get("traceId") == "Root=1-00000000-000000000000000000000001", inv_lines)

@@ -109,7 +109,12 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    rp_log_configure_from_env();
+    /* As the CLI reads them (src/cli/cli.c): the level of the retries' lines. */
+    rp_log_level level = RP_LOG_INFO;
+    const char *lv = getenv("RIDEPRED_LOG_LEVEL");
+    if (lv && *lv)
+        rp_log_level_parse(lv, &level);
+    rp_log_configure(level, RP_LOG_TEXT);
     if (argc >= 2 && strcmp(argv[1], "--ini") == 0) {
         rp_buf out;
         rp_buf_init(&out, (size_t)64 * 1024 * 1024);

@@ -310,27 +310,23 @@ TEST(empty_records)
     CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
 }
 
-static void check_version(const rp_model *m, const char *want)
+static void check_version(const rp_model *m, const char *model_version, const char *run_id, const char *want)
 {
     size_t len = 0;
-    const char *v = rp_handler_version(m, &len);
+    const char *v = rp_handler_version(m, model_version, run_id, &len);
     CHECK_MEM(v, len, want);
 }
 
+/* MODEL_VERSION, else RUN_ID, else the model's own, else "unknown"; empty
+ * counts as unset (the command line reads the variables and flags). */
 TEST(version_resolution)
 {
-    unsetenv("MODEL_VERSION");
-    unsetenv("RUN_ID");
-    check_version(model, "model-v");
-    setenv("RUN_ID", "run-1", 1);
-    check_version(model, "run-1");
-    setenv("MODEL_VERSION", "mv", 1);
-    check_version(model, "mv");
-    setenv("MODEL_VERSION", "", 1);
-    check_version(model, "run-1");
-    unsetenv("MODEL_VERSION");
-    unsetenv("RUN_ID");
-    check_version(NULL, "unknown");
+    check_version(model, NULL, NULL, "model-v");
+    check_version(model, NULL, "run-1", "run-1");
+    check_version(model, "mv", "run-1", "mv");
+    check_version(model, "", "run-1", "run-1");
+    check_version(model, "", "", "model-v");
+    check_version(NULL, NULL, NULL, "unknown");
 }
 
 /* A model's version is kept whole: a NUL inside it is written as \u0000
@@ -338,8 +334,6 @@ TEST(version_resolution)
  * longer one refused by name, never cut or replaced. */
 TEST(version_kept_whole)
 {
-    unsetenv("MODEL_VERSION");
-    unsetenv("RUN_ID");
     static const char js[] =
         "{\"format\": \"ridepred.model/1\", \"version\": \"a\\u0000b\", \"features\": [\"trip_distance\"], "
         "\"estimator\": {\"type\": \"linear\", \"coef\": [1.0], \"intercept\": 0.5}}";
@@ -347,7 +341,7 @@ TEST(version_kept_whole)
     rp_error err;
     CHECK(rp_model_from_json(js, sizeof js - 1, &m, &err) == 0);
     size_t len = 0;
-    const char *v = rp_handler_version(m, &len);
+    const char *v = rp_handler_version(m, NULL, NULL, &len);
     CHECK(len == 3 && !memcmp(v, "a\0b", 3));
     rp_handler *hv = rp_handler_new(m, NULL, &err);
     CHECK(hv != NULL);

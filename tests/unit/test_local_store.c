@@ -207,72 +207,9 @@ TEST(open_refuses_foreign_files)
     CHECK(rp_local_open(path, &s, &err) == -1);
     CHECK(err.code == RP_ERR_IO);
     CHECK(rp_local_open("", &s, &err) == -1);
+    CHECK(rp_local_open(NULL, &s, &err) == -1 && err.code == RP_ERR_INVALID); /* no default in the library */
     CHECK(rp_local_open(path, NULL, &err) == -1);
 }
-
-static void restore_env(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-
-TEST(default_path_rules)
-{
-    char *saved[3];
-    const char *names[3] = {"RIDEPRED_LOCAL_STORE", "XDG_STATE_HOME", "HOME"};
-    for (int i = 0; i < 3; i++) {
-        const char *v = getenv(names[i]);
-        saved[i] = v ? strdup(v) : NULL;
-    }
-    char buf[512];
-    rp_error err;
-
-    setenv("RIDEPRED_LOCAL_STORE", "/some/where/s.db", 1);
-    setenv("XDG_STATE_HOME", "/xdg", 1);
-    setenv("HOME", "/home/u", 1);
-    CHECK(rp_local_default_path(buf, sizeof buf, &err) == 0);
-    CHECK_STR(buf, "/some/where/s.db");
-
-    setenv("RIDEPRED_LOCAL_STORE", "", 1); /* empty counts as unset */
-    CHECK(rp_local_default_path(buf, sizeof buf, &err) == 0);
-    CHECK_STR(buf, "/xdg/ridepred/streams.db");
-
-    unsetenv("RIDEPRED_LOCAL_STORE");
-    setenv("XDG_STATE_HOME", "relative/dir", 1); /* the XDG spec ignores relative paths */
-    CHECK(rp_local_default_path(buf, sizeof buf, &err) == 0);
-    CHECK_STR(buf, "/home/u/.local/state/ridepred/streams.db");
-
-    unsetenv("XDG_STATE_HOME");
-    CHECK(rp_local_default_path(buf, sizeof buf, &err) == 0);
-    CHECK_STR(buf, "/home/u/.local/state/ridepred/streams.db");
-
-    CHECK(rp_local_default_path(buf, 10, &err) == -1);
-    CHECK(err.code == RP_ERR_LIMIT);
-
-    unsetenv("HOME");
-    CHECK(rp_local_default_path(buf, sizeof buf, &err) == -1);
-    CHECK(err.code == RP_ERR_INVALID);
-
-    /* rp_local_open(NULL) uses the default path and creates its directories. */
-    char home[400], want[460];
-    snprintf(home, sizeof home, "%s/home", tmp_root);
-    setenv("HOME", home, 1);
-    rp_local_store *s = NULL;
-    CHECK(rp_local_open(NULL, &s, &err) == 0);
-    rp_local_close(s);
-    snprintf(want, sizeof want, "%s/.local/state/ridepred/streams.db", home);
-    struct stat sb;
-    CHECK(stat(want, &sb) == 0);
-
-    for (int i = 0; i < 3; i++) {
-        restore_env(names[i], saved[i]);
-        free(saved[i]);
-    }
-}
-
-/* ---- streams ---------------------------------------------------------------- */
 
 TEST(create_validates)
 {
@@ -1324,7 +1261,6 @@ int main(void)
     make_root();
     RUN(open_creates_file_and_parents);
     RUN(open_refuses_foreign_files);
-    RUN(default_path_rules);
     RUN(create_validates);
     RUN(describe_list_delete);
     RUN(list_shards_hash_ranges);

@@ -57,12 +57,6 @@ struct rp_kinesis {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 static void copy_trunc(char *out, size_t cap, const char *s, size_t n)
 {
     if (n >= cap)
@@ -435,14 +429,11 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
         goto fail;
     }
 
-    /* Endpoint. */
-    static const char *const vars[] = {"KINESIS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS",
-                                       "AWS_ENDPOINT_URL"};
+    /* Endpoint: the caller's, else the SDKs' variables. */
+    const char *from = opt->endpoint_source && *opt->endpoint_source ? opt->endpoint_source : "--endpoint-url";
     const char *endpoint = opt->endpoint_url && *opt->endpoint_url ? opt->endpoint_url : NULL;
-    const char *from = "--endpoint-url";
-    for (size_t i = 0; !endpoint && i < sizeof vars / sizeof vars[0]; i++)
-        if ((endpoint = env_nonempty(vars[i])))
-            from = vars[i];
+    if (!endpoint)
+        endpoint = rp_aws_endpoint_from_env("KINESIS", &from);
     char def[RP_KINESIS_ENDPOINT_MAX];
     if (!endpoint) {
         snprintf(def, sizeof def, "https://kinesis.%s.amazonaws.com%s", k->region,
@@ -464,16 +455,11 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
     };
     if (!ho.retry.max_attempts) {
         ho.retry = RP_RETRY_POLICY_DEFAULT;
-        const char *ma = env_nonempty("AWS_MAX_ATTEMPTS");
-        if (ma) {
-            char *end;
-            long v = strtol(ma, &end, 10);
-            if (*end || v < 1 || v > 100) {
-                rp_error_set(err, RP_ERR_INVALID, "AWS_MAX_ATTEMPTS must be an integer from 1 to 100");
-                goto fail;
-            }
-            ho.retry.max_attempts = (unsigned)v;
-        }
+        unsigned ma;
+        if (rp_aws_max_attempts_from_env(&ma, err) < 0)
+            goto fail;
+        if (ma)
+            ho.retry.max_attempts = ma;
     }
     if (rp_http_client_init(&k->http, &ho, err) != 0)
         goto fail;

@@ -13,10 +13,10 @@
  * which mirrors Kinesis; where the two differ, this file says so.
  *
  * Configuration, resolved by rp_kinesis_open:
- *  - endpoint: the options' endpoint_url, else KINESIS_ENDPOINT_URL, else
- *    AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL (empty variables count
- *    as unset), else https://kinesis.REGION.amazonaws.com (amazonaws.com.cn
- *    for cn- regions);
+ *  - endpoint: the options' endpoint_url, else the SDKs' variables
+ *    AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL (src/aws:
+ *    rp_aws_endpoint_from_env), else https://kinesis.REGION.amazonaws.com
+ *    (amazonaws.com.cn for cn- regions);
  *  - region: the options' region, else the AWS chain (AWS_REGION,
  *    AWS_DEFAULT_REGION, the profile's region); none is an error that says
  *    to set AWS_REGION;
@@ -73,6 +73,8 @@ typedef struct rp_kinesis rp_kinesis;
 
 typedef struct rp_kinesis_options {
     const char *endpoint_url;                 /* NULL: the variables above, else AWS's */
+    const char *endpoint_source;              /* where endpoint_url came from, for errors
+                                                 (NULL: "--endpoint-url") */
     const char *region;                       /* NULL: the AWS chain */
     const rp_aws_credentials *credentials;    /* copied; NULL: the AWS chain */
     const char *profile;                      /* the chain's profile; NULL: AWS_PROFILE... */

@@ -498,34 +498,6 @@ static int first_since(rp_local_store *s, int64_t key, int64_t lo, int64_t hi, i
 
 /* ---- opening ------------------------------------------------------------- */
 
-int rp_local_default_path(char *buf, size_t cap, rp_error *err)
-{
-    int rc = -1;
-    const char *env = getenv("RIDEPRED_LOCAL_STORE");
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    int n;
-    if (env && *env)
-        n = snprintf(buf, cap, "%s", env);
-    else if (xdg && xdg[0] == '/')
-        n = snprintf(buf, cap, "%s/ridepred/streams.db", xdg);
-    else if (home && *home)
-        n = snprintf(buf, cap, "%s/.local/state/ridepred/streams.db", home);
-    else {
-        rp_error_set(err, RP_ERR_INVALID,
-                     "local store: no path: set RIDEPRED_LOCAL_STORE, XDG_STATE_HOME or HOME");
-        goto out;
-    }
-    if (n < 0 || (size_t)n >= cap) {
-        rp_error_set(err, RP_ERR_LIMIT, "local store: path too long");
-        goto out;
-    }
-    rc = 0;
-out:
-    return rc;
-}
-
-
 static int query_int(rp_local_store *s, const char *sql, int64_t *out, rp_error *err)
 {
     int rc = -1;
@@ -668,20 +640,15 @@ static void build_insert_many(char *sql)
 int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
 {
     int rc = -1;
-    char def[4096], many_sql[64 + INSERT_ROWS * 16];
+    char many_sql[64 + INSERT_ROWS * 16];
     rp_local_store *s = NULL;
     if (!out) {
         rp_error_set(err, RP_ERR_INVALID, "local store: no output handle");
         goto out;
     }
     *out = NULL;
-    if (!path) {
-        if (rp_local_default_path(def, sizeof def, err) != 0)
-            goto out;
-        path = def;
-    }
-    if (!*path) {
-        rp_error_set(err, RP_ERR_INVALID, "local store: empty path");
+    if (!path || !*path) {
+        rp_error_set(err, RP_ERR_INVALID, "local store: no path given (--store or RIDEPRED_LOCAL_STORE)");
         goto out;
     }
     if (rp_sqlite_load(err) != 0) {

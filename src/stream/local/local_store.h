@@ -47,14 +47,8 @@ extern "C" {
 
 typedef struct rp_local_store rp_local_store;
 
-/* Writes the default store path into buf: $RIDEPRED_LOCAL_STORE when set and
- * not empty, else $XDG_STATE_HOME/ridepred/streams.db when XDG_STATE_HOME is
- * an absolute path, else $HOME/.local/state/ridepred/streams.db.  Creates no
- * directory.  Returns -1 (RP_ERR_INVALID) when neither variable gives a path,
- * or (RP_ERR_LIMIT) when the path does not fit in cap bytes. */
-int rp_local_default_path(char *buf, size_t cap, rp_error *err);
-
-/* Opens the store at path (the default path above when NULL), creating the
+/* Opens the store at path (the command line gives its default: docs/
+ * local-store.md), creating the
  * missing parent directories (mode 0700), the file and its schema, and puts
  * the file in WAL mode.  *out receives a handle the caller releases with
  * rp_local_close.  Returns -1 with *out NULL when a directory or the file
