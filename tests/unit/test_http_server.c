@@ -198,13 +198,13 @@ TEST(test_total_budget)
     close(b);
     CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
     CHECK(strstr(out, "Retry-After: 1"));
-    /* The 503's request is finished once microhttpd has sent it. */
+    /* The 503's request is finished once the server has sent it. */
     for (int i = 0; i < 200 && rp_http_server_in_flight(s) != 1; i++)
         usleep(5000);
     CHECK(rp_http_server_in_flight(s) == 1);
-    /* The first completes; its bytes go back to the budget when microhttpd
-     * reports the request finished, which may come after its answer has
-     * been read here (under valgrind it often does): wait for that. */
+    /* The first completes; its bytes go back to the budget when the server
+     * has finished the request, which may come after its answer has been
+     * read here (under valgrind it often does): wait for that. */
     send_all(a, body, 200);
     read_answer(a, out, sizeof out);
     close(a);
