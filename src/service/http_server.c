@@ -10,6 +10,20 @@
  * clock is an idle timeout, which a client sending a byte now and then never
  * reaches.  None of this can be changed from outside the library.
  *
+ * The other server libraries of Debian 12, read at their packaged versions
+ * (docs/serve.md has the details): libevent 2.1.12's evhttp has only
+ * bufferevent timeouts, which every read re-arms (no head deadline); it
+ * takes the first Content-Length and ignores the rest (evhttp_get_body_length),
+ * lets Transfer-Encoding: chunked override Content-Length and ignores other
+ * codings (evhttp_get_body), answers errors with a fixed HTML page
+ * (evhttp_send_error), and has no connection caps.  h2o 2.2.5's libh2o-evloop
+ * has a real request deadline (one timer from reqread_start, not re-armed by
+ * reads, closing without an answer), but keeps the first Content-Length and
+ * lets Transfer-Encoding replace it (init_headers), and writes a fixed
+ * text/plain 400 for heads it cannot parse (send_bad_request).  Either would
+ * have needed a patched fork of a library larger than this server (evhttp's
+ * http.c alone is 5,128 lines; h2o's lib/ 24,099).
+ *
  * Model: `threads` workers, each with its own epoll set and connections.
  * All wait on the one listening socket (EPOLLEXCLUSIVE: a new connection
  * wakes one of them); a connection stays with the worker that accepted it.
