@@ -1,8 +1,7 @@
 /* Loading a shared library on first use instead of linking it.
  *
  * Linking a library costs every start of the program its dynamic loading
- * (libcurl: ~5 ms with its ~30 dependencies; libmicrohttpd brings GnuTLS;
- * snappy brings libstdc++), and most runs (one `invoke`, a Lambda cold
+ * (libcurl: ~5 ms with its ~30 dependencies; snappy brings libstdc++), and most runs (one `invoke`, a Lambda cold
  * start) never use it.  A module describes the functions it calls as a
  * table of (symbol, offset in its function-pointer struct) and loads them
  * all at once; only the library's headers are used at build time. */

@@ -10,6 +10,20 @@
  * clock is an idle timeout, which a client sending a byte now and then never
  * reaches.  None of this can be changed from outside the library.
  *
+ * The other server libraries of Debian 12, read at their packaged versions
+ * (docs/serve.md has the details): libevent 2.1.12's evhttp has only
+ * bufferevent timeouts, which every read re-arms (no head deadline); it
+ * takes the first Content-Length and ignores the rest (evhttp_get_body_length),
+ * lets Transfer-Encoding: chunked override Content-Length and ignores other
+ * codings (evhttp_get_body), answers errors with a fixed HTML page
+ * (evhttp_send_error), and has no connection caps.  h2o 2.2.5's libh2o-evloop
+ * has a real request deadline (one timer from reqread_start, not re-armed by
+ * reads, closing without an answer), but keeps the first Content-Length and
+ * lets Transfer-Encoding replace it (init_headers), and writes a fixed
+ * text/plain 400 for heads it cannot parse (send_bad_request).  Either would
+ * have needed a patched fork of a library larger than this server (evhttp's
+ * http.c alone is 5,128 lines; h2o's lib/ 24,099).
+ *
  * Model: `threads` workers, each with its own epoll set and connections.
  * All wait on the one listening socket (EPOLLEXCLUSIVE: a new connection
  * wakes one of them); a connection stays with the worker that accepted it.
@@ -25,6 +39,7 @@
  * the worker's connections when the earliest one is due. */
 #define _GNU_SOURCE
 #include "common/http_server.h"
+#include "common/http_server_internal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -135,6 +150,8 @@ typedef struct conn {
     rp_buf body;
     size_t reserved; /* bytes of the server's body budget held */
     uint64_t discarded;
+    uint64_t body_seen; /* body bytes through body_feed, kept or not (chunked:
+                           all; Content-Length: those not read straight in) */
     bool too_large, over_budget;
 
     /* The answer: out (status line, headers) then obody. */
@@ -176,6 +193,8 @@ struct rp_http_server {
     pthread_mutex_t clients_lock;
     client_ent **clients;
     size_t clients_mask;
+    rp__http_answer_fn observe; /* tests only (http_server_internal.h) */
+    void *observe_ctx;
 };
 
 /* ---- per-client connection counts --------------------------------------------- */
@@ -318,7 +337,7 @@ static void end_request(conn *c)
     c->method = c->path = NULL;
     c->framing = BODY_NONE;
     c->too_large = c->over_budget = c->must_close = c->expect_continue = c->head_only = false;
-    c->remaining = c->discarded = 0;
+    c->remaining = c->discarded = c->body_seen = 0;
     c->head_started = c->first_line_done = false;
     c->scan = 0;
 }
@@ -409,7 +428,7 @@ static bool header_ok(const char *name, const char *value)
 /* Queues an answer and moves c to WRITE.  body is borrowed until the first
  * send (copied if it does not all go at once) unless owned (then c frees
  * it).  Returns 0, or -1 out of memory (c is then closed by the caller). */
-static int queue_answer(conn *c, const rp_http_reply *r, bool close_after)
+static int queue_answer(conn *c, const rp_http_reply *r, bool close_after, bool routed)
 {
     rp_http_server *s = c->w->s;
     int status = r->status >= 200 && r->status <= 999 ? r->status : 500;
@@ -442,6 +461,8 @@ static int queue_answer(conn *c, const rp_http_reply *r, bool close_after)
     c->after = close_after ? AFTER_CLOSE : AFTER_NEXT;
     c->state = ST_WRITE;
     set_deadline(c, now_ms() + s->idle_ms);
+    if (s->observe)
+        s->observe(s->observe_ctx, status, c->head_only, close_after, routed);
     return 0;
 }
 
@@ -460,7 +481,7 @@ static int answer_error(conn *c, int status, const char *msg, bool close_after)
                        .body_owned = true};
     if (status == 503)
         rp_http_reply_header(&r, "Retry-After", "1");
-    return queue_answer(c, &r, close_after);
+    return queue_answer(c, &r, close_after, false);
 }
 
 static int answer_errorf(conn *c, int status, bool close_after, const char *fmt, ...)
@@ -499,7 +520,7 @@ static int dispatch(conn *c)
     release(s, c);
     if (c->body.cap > 64 * 1024)
         rp_buf_cleanup(&c->body);
-    return queue_answer(c, &reply, c->must_close);
+    return queue_answer(c, &reply, c->must_close, true);
 }
 
 /* Sends what is left of the answer.  Returns 1 when all is sent, 0 when
@@ -780,31 +801,35 @@ static parse_error parse_head(conn *c, uint64_t *declared)
             hosts++;
         } else if (strcasecmp(name, "Content-Length") == 0) {
             /* Content-Length = 1*DIGIT; a list of equal values is one value
-             * (RFC 9110 section 8.6), different ones are refused. */
-            const char *list = v;
-            char el[32];
-            bool too_long = false, any = false;
+             * (RFC 9110 section 8.6), different ones are refused.  Each
+             * element is read whole, however long (leading zeros count
+             * for nothing; past 2^64 - 1 it is more than anyone can send:
+             * too large). */
+            const char *p = v;
+            bool any = false;
             have_length = true;
-            while (next_element(&list, el, sizeof el, &too_long)) {
+            for (;;) {
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                    p++;
+                if (!*p)
+                    break;
                 any = true;
                 uint64_t n = 0;
-                bool overflow = false;
-                for (const char *d = el; *d; d++) {
-                    if (*d < '0' || *d > '9') {
-                        length_bad = true;
-                        break;
-                    }
-                    if (n > (UINT64_MAX - 9) / 10)
-                        overflow = true;
-                    else
-                        n = n * 10 + (uint64_t)(*d - '0');
+                const char *d = p;
+                for (; *d >= '0' && *d <= '9'; d++)
+                    n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX : n * 10 + (uint64_t)(*d - '0');
+                const char *e = d;
+                while (*e == ' ' || *e == '\t')
+                    e++;
+                if (d == p || (*e && *e != ',')) {
+                    length_bad = true;
+                    break;
                 }
-                if (too_long || overflow)
-                    n = UINT64_MAX; /* more than anyone can send: too large */
                 if (seen_length && n != length)
                     length_conflict = true;
                 length = n;
                 seen_length = true;
+                p = e;
             }
             if (!any)
                 length_bad = true;
@@ -883,16 +908,22 @@ static int answer_now(conn *c)
 }
 
 /* n more body bytes: kept (within the limit and the budget) or dropped.
- * Returns 0, 1 when an answer was queued, -1 out of memory. */
+ * A body over the limit is too large (the route answers it) even when the
+ * budget ran out on an earlier piece of it: the size decides, not where
+ * the network split the body (a 503 would invite a retry that cannot
+ * succeed).  Returns 0, 1 when an answer was queued, -1 out of memory. */
 static int body_feed(conn *c, const char *data, size_t n)
 {
     rp_http_server *s = c->w->s;
+    c->body_seen += n;
+    if (!c->too_large && c->body_seen > s->cfg.max_body_bytes) {
+        c->too_large = true;
+        c->over_budget = false;
+        release(s, c);
+        rp_buf_cleanup(&c->body);
+    }
     if (!c->too_large && !c->over_budget) {
-        if (n > s->cfg.max_body_bytes - c->body.len) {
-            c->too_large = true;
-            release(s, c);
-            rp_buf_cleanup(&c->body);
-        } else if (!reserve(s, c, n)) {
+        if (!reserve(s, c, n)) {
             c->over_budget = true;
             release(s, c);
             rp_buf_cleanup(&c->body);
@@ -948,10 +979,15 @@ static int head_step(conn *c)
         c->scan = 0;
         set_deadline(c, now_ms() + s->head_ms);
     }
+    /* The head, its final CRLF CRLF included, must end within the first
+     * max_header_bytes bytes: only those are looked at, however many have
+     * arrived, so that the answer does not depend on how the network split
+     * the bytes. */
     const char *b = c->in + c->in_off;
     size_t n = c->in_len - c->in_off, end = 0;
+    size_t limit = s->cfg.max_header_bytes, scan_to = n < limit ? n : limit;
     bool bad = false;
-    for (size_t i = c->scan; i < n; i++) {
+    for (size_t i = c->scan; i < scan_to; i++) {
         unsigned char ch = (unsigned char)b[i];
         if (i && b[i - 1] == '\r' && ch != '\n') {
             bad = true;
@@ -981,8 +1017,8 @@ static int head_step(conn *c)
         return 1;
     }
     if (!end) {
-        c->scan = n;
-        if (n >= s->cfg.max_header_bytes) {
+        c->scan = scan_to;
+        if (n >= limit) {
             int r = c->first_line_done
                         ? answer_errorf(c, 431, true, "request headers larger than %zu bytes", s->cfg.max_header_bytes)
                         : answer_errorf(c, 414, true, "request line longer than %zu bytes", s->cfg.max_header_bytes);
@@ -1028,7 +1064,7 @@ static int head_step(conn *c)
     }
     rp_buf_reset(&c->body);
     c->too_large = c->over_budget = false;
-    c->discarded = 0;
+    c->discarded = c->body_seen = 0;
     int r;
     if (c->framing == BODY_NONE) {
         r = dispatch(c);
@@ -1558,19 +1594,14 @@ static void join_workers(rp_http_server *s)
             pthread_join(s->workers[i].thread, NULL);
 }
 
-int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err)
+/* A server with cfg's settings (defaults filled in), its client table,
+ * workers (not started, no epoll set yet) and wake descriptor, no listening
+ * socket.  Returns it, or NULL out of memory or descriptors. */
+static rp_http_server *server_new(const rp_http_server_config *cfg)
 {
-    *out = NULL;
-    if (!cfg || !cfg->route)
-        return rp_error_set(err, RP_ERR_INVALID, "http server: no route callback");
-    struct addrinfo *ai = NULL;
-    if (resolve(cfg->listen, &ai, err) < 0)
-        return -1;
     rp_http_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        freeaddrinfo(ai);
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    }
+    if (!s)
+        return NULL;
     s->listen_fd = s->wake_fd = -1;
     pthread_mutex_init(&s->clients_lock, NULL);
     s->cfg = *cfg;
@@ -1610,10 +1641,31 @@ int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out,
     s->workers = calloc(c->threads, sizeof *s->workers);
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!s->clients || !s->workers || s->wake_fd < 0) {
-        freeaddrinfo(ai);
         free_server(s);
+        return NULL;
+    }
+    s->nworkers = c->threads;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        s->workers[i].ep = -1;
+        s->workers[i].s = s;
+    }
+    return s;
+}
+
+int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err)
+{
+    *out = NULL;
+    if (!cfg || !cfg->route)
+        return rp_error_set(err, RP_ERR_INVALID, "http server: no route callback");
+    struct addrinfo *ai = NULL;
+    if (resolve(cfg->listen, &ai, err) < 0)
+        return -1;
+    rp_http_server *s = server_new(cfg);
+    if (!s) {
+        freeaddrinfo(ai);
         return rp_error_set(err, RP_ERR_NOMEM, "http server: out of memory or file descriptors");
     }
+    rp_http_server_config *c = &s->cfg;
     s->listen_fd = listen_on(cfg->listen, ai, err);
     char shown[NI_MAXHOST];
     if (getnameinfo(ai->ai_addr, ai->ai_addrlen, shown, sizeof shown, NULL, 0, NI_NUMERICHOST) != 0)
@@ -1630,12 +1682,8 @@ int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out,
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     raise_fd_limit(c->max_connections);
 
-    s->nworkers = c->threads;
-    for (unsigned i = 0; i < s->nworkers; i++)
-        s->workers[i].ep = -1;
     for (unsigned i = 0; i < s->nworkers; i++) {
         worker *w = &s->workers[i];
-        w->s = s;
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->listen_fd};
         struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->wake_fd};
@@ -1680,6 +1728,84 @@ unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms)
         nanosleep(&step, NULL);
     unsigned left = rp_http_server_in_flight(s);
     join_workers(s);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        while (!s->workers[i].started && s->workers[i].conns) /* a detached server's */
+            conn_close(s->workers[i].conns);
     free_server(s);
     return left;
+}
+
+/* ---- the test seam (http_server_internal.h) ------------------------------------------ */
+
+int rp__http_server_detached(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err)
+{
+    *out = NULL;
+    if (!cfg || !cfg->route)
+        return rp_error_set(err, RP_ERR_INVALID, "http server: no route callback");
+    rp_http_server_config one = *cfg;
+    one.threads = 1;
+    rp_http_server *s = server_new(&one);
+    if (!s)
+        return rp_error_set(err, RP_ERR_NOMEM, "http server: out of memory or file descriptors");
+    s->workers[0].ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s->workers[0].ep < 0) {
+        free_server(s);
+        return rp_error_set(err, RP_ERR_NOMEM, "http server: epoll_create1: %s", strerror(errno));
+    }
+    *out = s;
+    return 0;
+}
+
+void rp__http_server_observe(rp_http_server *s, rp__http_answer_fn fn, void *ctx)
+{
+    s->observe = fn;
+    s->observe_ctx = ctx;
+}
+
+int rp__http_server_adopt(rp_http_server *s, int fd)
+{
+    worker *w = &s->workers[0];
+    conn *c = w->conns ? NULL : calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return -1;
+    }
+    atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
+    c->w = w;
+    c->fd = fd;
+    c->state = ST_HEAD;
+    rp_buf_init(&c->body, s->cfg.max_body_bytes);
+    rp_buf_init(&c->out, (size_t)64 * 1024);
+    c->events = EPOLLIN;
+    w->conns = c;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        conn_close(c);
+        return -1;
+    }
+    set_deadline(c, now_ms() + s->idle_ms);
+    return 0;
+}
+
+bool rp__http_server_pump(rp_http_server *s)
+{
+    worker *w = &s->workers[0];
+    struct epoll_event ev;
+    /* The worker's loop, without its clock: events while there are some. */
+    while (w->conns && epoll_wait(w->ep, &ev, 1, 0) == 1)
+        on_event(ev.data.ptr, ev.events);
+    return w->conns != NULL;
+}
+
+bool rp__http_server_expire(rp_http_server *s)
+{
+    worker *w = &s->workers[0];
+    if (w->conns)
+        expire(w->conns);
+    return rp__http_server_pump(s);
+}
+
+size_t rp__http_server_body_bytes(const rp_http_server *s)
+{
+    return atomic_load_explicit(&((rp_http_server *)s)->body_bytes, memory_order_relaxed);
 }

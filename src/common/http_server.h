@@ -18,7 +18,8 @@
  *   408  the request head not received within header_timeout_s of its first
  *        byte, or the body not within body_timeout_s + its size /
  *        body_min_rate seconds (connection closed);
- *   414 / 431  request line / head over max_header_bytes (closed);
+ *   414 / 431  request line / head (its final CRLF CRLF included) over
+ *        max_header_bytes, however the bytes arrive (closed);
  *   501  a transfer coding other than chunked (closed);
  *   503 + Retry-After  the bodies buffered at once over all connections
  *        would pass max_total_body_bytes;
@@ -105,7 +106,8 @@ typedef struct rp_http_server_config {
                                   connections; a request that would go
                                   beyond gets 503 + Retry-After from the
                                   server itself; 0: max_body_bytes x 64 */
-    size_t max_header_bytes;   /* request line and headers of one request;
+    size_t max_header_bytes;   /* request line and headers of one request,
+                                  the empty line ending them included;
                                   0: 32 KiB */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 s */
     unsigned header_timeout_s; /* whole request head, from its first byte;

@@ -1,4 +1,4 @@
-/* src/service/http_server over loopback sockets: what the route sees, the
+/* src/common/http_server over loopback sockets: what the route sees, the
  * body limit, the budget of all bodies (503), reply headers and owned
  * bodies, address errors, and a stop that waits for a request in flight;
  * issue 11: framing errors (conflicting or malformed Content-Length,
@@ -22,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/http_server.h"
+#include "common/http_server_internal.h"
 #include "testing.h"
 
 static atomic_int routed;
@@ -197,13 +198,13 @@ TEST(test_total_budget)
     close(b);
     CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
     CHECK(strstr(out, "Retry-After: 1"));
-    /* The 503's request is finished once microhttpd has sent it. */
+    /* The 503's request is finished once the server has sent it. */
     for (int i = 0; i < 200 && rp_http_server_in_flight(s) != 1; i++)
         usleep(5000);
     CHECK(rp_http_server_in_flight(s) == 1);
-    /* The first completes; its bytes go back to the budget when microhttpd
-     * reports the request finished, which may come after its answer has
-     * been read here (under valgrind it often does): wait for that. */
+    /* The first completes; its bytes go back to the budget when the server
+     * has finished the request, which may come after its answer has been
+     * read here (under valgrind it often does): wait for that. */
     send_all(a, body, 200);
     read_answer(a, out, sizeof out);
     close(a);
@@ -941,6 +942,129 @@ TEST(test_fd_exhaustion)
     CHECK(rp_http_server_stop(s, 1000) == 0);
 }
 
+/* ---- through the seam (http_server_internal.h): the connection state
+ * machine on a socketpair, on this thread, bytes fed at once or in pieces.
+ * The findings of tests/fuzz/fuzz_http_server.c. */
+
+/* req fed to a detached server's connection all at once (piece 0) or
+ * `piece` bytes at a time, the server run after each; all it wrote until it
+ * closed, once the client had shut its side.  *closed: the server closed. */
+static size_t seam_exchange(rp_http_server_config cfg, const char *req, size_t n, size_t piece, char *out,
+                            size_t cap, bool *closed)
+{
+    cfg.route = echo;
+    rp_http_server *s = NULL;
+    rp_error err;
+    int sv[2];
+    *closed = false;
+    out[0] = '\0';
+    if (rp__http_server_detached(&cfg, &s, &err) != 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0 ||
+        rp__http_server_adopt(s, sv[1]) != 0) {
+        CHECK(!"seam set up");
+        rp_http_server_stop(s, 0);
+        return 0;
+    }
+    size_t off = 0, len = 0;
+    bool open = true;
+    for (int round = 0; round < 100000 && (open || off < n); round++) {
+        if (off < n) {
+            size_t k = piece && piece < n - off ? piece : n - off;
+            ssize_t w = send(sv[0], req + off, k, MSG_NOSIGNAL);
+            if (w > 0)
+                off += (size_t)w;
+            else if (errno != EAGAIN)
+                off = n; /* closed by the server */
+            if (off == n)
+                shutdown(sv[0], SHUT_WR);
+        }
+        open = rp__http_server_pump(s);
+        ssize_t k;
+        while (len + 1 < cap && (k = recv(sv[0], out + len, cap - 1 - len, 0)) > 0)
+            len += (size_t)k;
+        if (!open && off == n)
+            break;
+    }
+    out[len] = '\0';
+    *closed = !open && recv(sv[0], out + len, 1, 0) == 0;
+    close(sv[0]);
+    CHECK(rp_http_server_in_flight(s) == 0 && rp__http_server_body_bytes(s) == 0);
+    rp_http_server_stop(s, 0);
+    return len;
+}
+
+/* Both ways, at once and a byte at a time: the same one answer. */
+static void seam_expect(rp_http_server_config cfg, const char *req, size_t n, int status, const char *body)
+{
+    for (size_t piece = 0; piece < 2; piece++) {
+        char out[8192];
+        bool closed;
+        size_t len = seam_exchange(cfg, req, n, piece, out, sizeof out, &closed);
+        const char *b = NULL;
+        bool ok = body ? one_answer(out, len, status, &b) && strcmp(b, body) == 0 : json_error(out, len, status, closed);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "  %s: %.60s...\n  -> %s\n", piece ? "a byte at a time" : "at once", req, out);
+    }
+}
+
+/* Finding: the head limit held only for a head that arrived in pieces; one
+ * that arrived whole in a read was accepted up to the input buffer (at
+ * least 8 KiB), past a max_header_bytes of 64. */
+TEST(test_head_limit_whole)
+{
+    rp_http_server_config cfg = {.max_body_bytes = 1000, .max_header_bytes = 64};
+    /* 64 bytes with the final CRLF CRLF: accepted; 65: 431; a request
+     * line of 64: 414. */
+    char req[256];
+    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 10, "aaaaaaaaaaaaaaa");
+    CHECK(strlen(req) == 64);
+    seam_expect(cfg, req, strlen(req), 200, "GET /a 0 0 -");
+    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 11, "aaaaaaaaaaaaaaa");
+    seam_expect(cfg, req, strlen(req), 431, NULL);
+    snprintf(req, sizeof req, "GET /%.60s HTTP/1.1\r\nHost: x\r\n\r\n",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    seam_expect(cfg, req, strlen(req), 414, NULL);
+    /* A bad byte past the limit: the limit speaks first, however it arrives. */
+    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nX-P: %.50s\rz\r\n\r\n",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    seam_expect(cfg, req, strlen(req), 431, NULL);
+}
+
+/* Finding: a chunked body over both the body limit and the budget of all
+ * bodies got the route's 413 when it arrived at once but the server's 503
+ * ("retry shortly", which cannot succeed) when it arrived in pieces. */
+TEST(test_body_limit_before_budget)
+{
+    rp_http_server_config cfg = {.max_body_bytes = 16, .max_total_body_bytes = 10};
+    static const char req[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n";
+    seam_expect(cfg, req, sizeof req - 1, 413, "POST /c 0 1 -");
+    /* Within the limit, over the budget: 503 either way. */
+    static const char mid[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                              "c\r\nabcdefghijkl\r\n0\r\n\r\n";
+    seam_expect(cfg, mid, sizeof mid - 1, 503, NULL);
+}
+
+/* Finding: a Content-Length element was cut to 31 bytes before its digits
+ * were checked: forty zeros and a non-digit were "too large" (413) rather
+ * than refused, and forty zeros and a 5 were "too large" too. */
+TEST(test_length_digits)
+{
+    rp_http_server_config cfg = {.max_body_bytes = 1000};
+    static const char zeros[] = "0000000000000000000000000000000000000000";
+    char req[256];
+    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %s5\r\n\r\nhello",
+             zeros);
+    seam_expect(cfg, req, strlen(req), 200, "POST /p 5 0 -");
+    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %s\xfe\x31\r\n\r\nhello", zeros);
+    seam_expect(cfg, req, strlen(req), 400, NULL);
+    /* Equal values in a list, however written, are one value. */
+    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5, %s5\r\n\r\nhello",
+             zeros);
+    seam_expect(cfg, req, strlen(req), 200, "POST /p 5 0 -");
+}
+
 int main(void)
 {
     RUN(test_requests);
@@ -957,6 +1081,9 @@ int main(void)
     RUN(test_discard_cap);
     RUN(test_large_answer);
     RUN(test_fd_exhaustion);
+    RUN(test_head_limit_whole);
+    RUN(test_body_limit_before_budget);
+    RUN(test_length_digits);
     CHECK(atomic_load(&routed) > 0);
     return rp_t_done();
 }

@@ -1,4 +1,4 @@
-/* src/service/metrics: registration, updates from threads, and the exact
+/* src/common/metrics: registration, updates from threads, and the exact
  * Prometheus text rendering. */
 #include <math.h>
 #include <pthread.h>
