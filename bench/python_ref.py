@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Python side of `make bench`: the reference's figures (SPEC §9), measured here.
+"""The Python side of `make bench`: the reference's figures (docs/PERFORMANCE.md), measured here.
 
     bench/python_ref.py --model-kind linear|forest [--events N] [--runs 3]
 

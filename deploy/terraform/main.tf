@@ -175,7 +175,7 @@ resource "aws_lambda_function" "ridepred" {
   memory_size   = var.memory_size
   timeout       = var.timeout
 
-  # SPEC §4.  The model is s3://MODEL_BUCKET/MLFLOW_EXPERIMENT_ID/RUN_ID/artifacts/model,
+  # docs/handler.md §10.  The model is s3://MODEL_BUCKET/MLFLOW_EXPERIMENT_ID/RUN_ID/artifacts/model,
   # downloaded once per execution environment into /tmp.
   environment {
     variables = {

@@ -1,4 +1,4 @@
-/* ridepred: the handler of SPEC §1–§3.  Event bytes in, response bytes out,
+/* ridepred: the handler of docs/handler.md.  Event bytes in, response bytes out,
  * byte-identical to the Python reference's json.dumps.
  *
  * A handler holds a model reference and reusable scratch buffers: one per
@@ -21,11 +21,11 @@ extern "C" {
 
 typedef struct rp_handler rp_handler;
 
-/* Publishes prediction records (SPEC §2: Data = the prediction event as
+/* Publishes prediction records (docs/handler.md §8: Data = the prediction event as
  * json.dumps writes it, PartitionKey = str(ride_id)).  Fills results[i] for
  * each entry; returns 0, or -1 when the call failed as a whole (then every
  * result is marked failed).  Records not published are named in
- * batchItemFailures and left out of predictions (SPEC §3). */
+ * batchItemFailures and left out of predictions (docs/handler.md §8). */
 typedef int (*rp_publish_fn)(void *ctx, const rp_put_entry *entries, size_t n,
                              rp_put_result *results, rp_error *err);
 
@@ -48,7 +48,7 @@ typedef struct rp_handler_config {
     void *publish_ctx;
 } rp_handler_config;
 
-/* The version SPEC §2 reports: model_version if not NULL or empty (the
+/* The version (docs/handler.md §4.5): model_version if not NULL or empty (the
  * command line gives MODEL_VERSION or --model-version), else run_id
  * (RUN_ID, --run-id), else the model's own version, else "unknown".
  * Returns one of those pointers (m's is valid while m is) or a static
@@ -88,7 +88,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
 typedef enum rp_record_status {
     RP_RECORD_SERVED = 0,     /* predicted (and published, when the handler publishes) */
     RP_RECORD_REFUSED = 1,    /* the record's fault: bad base64, UTF-8, JSON or fields, or a
-                               * limit (SPEC §3); the same record is refused again */
+                               * limit (docs/handler.md §6): refused again on a retry */
     RP_RECORD_UNPUBLISHED = 2 /* predicted, but the output stream did not take it: not the
                                * record's fault */
 } rp_record_status;
@@ -97,7 +97,7 @@ typedef struct rp_record_outcome {
     rp_record_status status;
     rp_code code;                /* RP_OK when served */
     const char *reason;          /* NULL when served; else why, NUL-terminated */
-    /* The prediction record (SPEC §2: json.dumps of the prediction event)
+    /* The prediction record (docs/handler.md §8: json.dumps of the prediction event)
      * and its partition key str(ride_id); NULL/0 when refused. */
     const char *prediction;
     size_t prediction_len;

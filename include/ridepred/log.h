@@ -1,5 +1,5 @@
 /* ridepred: logging to stderr, readable text for people or one JSON object a
- * line for machines (SPEC §4).  Process-wide; configure once at start. */
+ * line for machines (docs/handler.md §10).  Process-wide; configure once at start. */
 #ifndef RIDEPRED_LOG_H
 #define RIDEPRED_LOG_H
 

@@ -1,4 +1,4 @@
-/* ridepred: ride-duration models (SPEC §5).
+/* ridepred: ride-duration models (docs/model-format.md, docs/models.md).
  *
  * A model maps a sparse feature row (DictVectorizer columns) to a duration.
  * Whatever its source (the JSON interchange format ridepred.model/1 or the

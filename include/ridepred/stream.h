@@ -1,4 +1,4 @@
-/* ridepred: streams (SPEC §6).  One interface, two backends: Amazon Kinesis
+/* ridepred: streams (docs/streams.md).  One interface, two backends: Amazon Kinesis
  * (JSON 1.1 API over HTTPS) and an embedded local store (SQLite).
  *
  * Backends: src/stream/local/ (SQLite) and src/stream/kinesis/ (the JSON 1.1
@@ -88,7 +88,7 @@ typedef struct rp_stream_record {
 
 typedef int (*rp_record_cb)(void *ctx, const rp_stream_record *rec);
 
-/* ---- Choosing a backend and naming streams (SPEC §6) ---- */
+/* ---- Choosing a backend and naming streams (docs/handler.md §9) ---- */
 
 typedef enum rp_backend {
     RP_BACKEND_AUTO = 0,  /* decide by the rules of rp_stream_parse_name */

@@ -1,5 +1,5 @@
 /* AWS credentials and region, resolved by the standard chain as botocore
- * resolves them (SPEC §4; details and deliberate differences in
+ * resolves them (docs/handler.md §10; details and deliberate differences in
  * docs/aws.md):
  *
  *  1. the environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, token

@@ -2,7 +2,7 @@
  *
  * Why not a packaged parser: cJSON builds a DOM (an allocation per value)
  * and reads numbers through strtod; at a million records a second the
- * handler cannot afford either (SPEC §9).  This reader is a pull parser over
+ * handler cannot afford either (docs/PERFORMANCE.md).  This reader is a pull parser over
  * views: the handler walks an event once, keeps pointers to the few fields
  * it needs, and never allocates.  It follows Python's json module exactly
  * where the two differ from plain RFC 8259 (NaN/Infinity, int size). */

@@ -1,5 +1,5 @@
 /* The stream consumer: what Lambda's Kinesis event source mapping does, in
- * one process (SPEC §7, docs/consumer.md).
+ * one process (docs/consumer.md; docs/architecture.md draws the path).
  *
  * A coordinator thread lists the source stream's shards, takes shard leases
  * in the checkpoint store (src/consume/checkpoint.h) and runs one worker

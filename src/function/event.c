@@ -25,7 +25,7 @@ static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
     return rc;
 }
 
-/* Walks one "Records" array.  A structurally bad record (SPEC §3: the
+/* Walks one "Records" array.  A structurally bad record (docs/handler.md §2: the
  * whole invocation fails) is remembered in *bad, the rest of the array is
  * only validated, and the caller decides at the end: a later "Records" key
  * replaces this one, as in Python.  Returns -1 only on a JSON error or when

@@ -1,4 +1,4 @@
-/* Lambda events (SPEC §2): a Kinesis event {"Records": [...]} or a direct
+/* Lambda events (docs/handler.md §2): a Kinesis event {"Records": [...]} or a direct
  * ride event {"ride": ..., "ride_id": ...}.
  *
  * rp_event_scan walks the event once and calls back for each Kinesis
@@ -12,7 +12,7 @@
 #include "common/json.h"
 #include "function/ride.h"
 
-/* Lambda's synchronous payload limit (SPEC §3). */
+/* Lambda's synchronous payload limit (docs/handler.md §7). */
 #define RP_EVENT_MAX_BYTES ((size_t)6 * 1024 * 1024)
 /* Kinesis's record size limit: the decoded data of one record. */
 #define RP_RECORD_MAX_BYTES ((size_t)1024 * 1024)
@@ -39,7 +39,7 @@ typedef struct rp_event {
 
 /* Scans an event.  Returns 0 with ev filled, or -1 with err set: the event
  * is not JSON, not an object, neither shape, or a record lacks its
- * sequenceNumber (then the whole invocation fails: SPEC §3). */
+ * sequenceNumber (then the whole invocation fails: docs/handler.md §3.3). */
 int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_event *ev,
                   rp_error *err);
 

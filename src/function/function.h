@@ -65,7 +65,7 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
 void rp_function_close(rp_function *f);
 
 rp_model *rp_function_model(const rp_function *f);
-/* The version every answer reports (SPEC §2), NUL-terminated; its length
+/* The version every answer reports (docs/handler.md §4.5), NUL-terminated; its length
  * in *len when len is not NULL (it may hold NUL bytes, from the model). */
 const char *rp_function_version(const rp_function *f, size_t *len);
 /* False under TEST_RUN. */

@@ -24,7 +24,7 @@
 #define RESPONSE_MAX_BYTES ((size_t)64 * 1024 * 1024)
 /* Records decoded before their rows are predicted together. */
 #define CHUNK 128
-/* The worst ride_id the contract allows (docs/handler.md: 1 to 256
+/* The worst ride_id the contract allows (docs/handler.md §7: 1 to 256
  * characters): as json.dumps writes it, each character an astral one,
  * "\ud83d\ude00", 12 bytes, plus the quotes; as str(ride_id), 4 UTF-8
  * bytes each (an integer ride_id has at most 256 digits). */

@@ -1,5 +1,5 @@
 /* Ride events: {"ride": {"PULocationID": P, "DOLocationID": Q,
- * "trip_distance": X}, "ride_id": ID} (SPEC §2), and the features the
+ * "trip_distance": X}, "ride_id": ID} (docs/handler.md §2), and the features the
  * reference builds from them: {'PU_DO': '%s_%s' % (P, Q), 'trip_distance': X}.
  *
  * Fields are views into the JSON they came from.  A key that appears twice
@@ -13,7 +13,7 @@
 #include "common/json.h"
 #include "ridepred/model.h"
 
-/* Nesting limit for a record's JSON (SPEC §3). */
+/* Nesting limit for a record's JSON (docs/handler.md §7). */
 #define RP_RIDE_MAX_DEPTH 64
 /* Partition keys are 1 to 256 characters (Kinesis). */
 #define RP_RIDE_ID_MAX_CHARS 256
@@ -35,7 +35,7 @@ int rp_ride_member(rp_json_reader *r, const rp_json_value *key, rp_ride_fields *
  * failure sets why (RP_ERR_INVALID) and returns -1. */
 int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why);
 
-/* Checks the fields (SPEC §3), forms PU_DO, and fills the feature row of
+/* Checks the fields (docs/handler.md §6), forms PU_DO, and fills the feature row of
  * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
 int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
                      rp_error *why);

@@ -1,4 +1,4 @@
-/* Reading the JSON interchange model ridepred.model/1 (SPEC §5). */
+/* Reading the JSON interchange model ridepred.model/1 (docs/model-format.md). */
 #ifndef RP_MODEL_JSON_H
 #define RP_MODEL_JSON_H
 

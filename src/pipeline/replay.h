@@ -1,5 +1,5 @@
 /* Replaying real rides: the rows of a TLC trip file (src/data/trips.h) as
- * the ride events of SPEC §1, put into a stream in file order.
+ * the ride events of docs/handler.md §2, put into a stream in file order.
  *
  * Row i becomes
  *   {"ride": {"PULocationID": P, "DOLocationID": Q, "trip_distance": X}, "ride_id": i}

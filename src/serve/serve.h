@@ -1,5 +1,5 @@
 /* The local invoke endpoint: the function behind HTTP at the URL of the
- * Lambda container image's Runtime Interface Emulator (SPEC §7), answering
+ * Lambda container image's Runtime Interface Emulator (docs/serve.md), answering
  * as Lambda's Invoke API does (docs/serve.md says where the emulator differs):
  *
  *   POST /2015-03-31/functions/function/invocations

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The deployment files (issue 5, "Container image and deployment"; SPEC §7;
+"""The deployment files (issue 5, "Container image and deployment";
 docs/deploy.md), checked without a Docker engine or an AWS account, neither
 of which exists on the development machines:
 
@@ -17,7 +17,7 @@ of which exists on the development machines:
     declared in variables.tf and every declared variable used; every
     local.X defined; every resource reference defined; the function, the
     event source mapping, the streams, the queue and the repository carry
-    the settings of the issue (package_type Image, SPEC §4 environment,
+    the settings of the issue (package_type Image, the environment of docs/handler.md §10,
     JSON logs, ReportBatchItemFailures, bisect, retries, on-failure
     destination); where terraform and the AWS provider are available
     offline (this machine image has both, the provider under

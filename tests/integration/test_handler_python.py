@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Differential test: `ridepred invoke` against a pure-Python reference handler.
 
-The reference (``reference()`` below) is SPEC §1-§3 as ridepred must behave:
+The reference (``reference()`` below) is docs/handler.md (§1-§7) as ridepred must behave:
 the Python Lambda function (``json.loads`` of the event bytes, as Lambda's
 Python runtime does; per Kinesis record
 ``json.loads(base64.b64decode(data).decode('utf-8'))``; features
 ``{'PU_DO': '%s_%s' % (PU, DO), 'trip_distance': X}``; a JSON linear model
-(SPEC §5) evaluated as scikit-learn's DictVectorizer + LinearRegression do on a
+(docs/model-format.md) evaluated as scikit-learn's DictVectorizer + LinearRegression do on a
 sparse row; the answer through ``json.dumps`` with default settings), plus the
-documented deviations of SPEC §3: records that cannot be served are named in
+documented deviations of docs/handler.md §6: records that cannot be served are named in
 ``batchItemFailures``; ``ride_id`` must be an int or str whose ``str()`` is 1 to
 256 characters; PU/DO must be int, float or str; ``trip_distance`` an int or
 float (not bool) that is finite as a float; events that are not JSON, not an
@@ -59,7 +59,7 @@ FUZZ_SEED = int(os.environ.get("RIDEPRED_FUZZ_SEED") or 20240611)
 JOBS = int(os.environ.get("RIDEPRED_JOBS") or max(2, 2 * (os.cpu_count() or 1)))
 
 MODEL_NAME = "ride_duration_prediction_model"
-MAX_EVENT = 6 * 1024 * 1024      # SPEC §3: an event above 6 MiB is refused
+MAX_EVENT = 6 * 1024 * 1024      # docs/handler.md §7: an event above 6 MiB is refused
 MAX_RECORD = 1024 * 1024         # a record's decoded data may be up to 1 MiB
 MAX_DEPTH = 64                   # nesting deeper than 64 levels is refused
 MAX_KEY = 256                    # partition key: 1..256 characters
@@ -68,7 +68,7 @@ DEFAULT_RUN_ID = "run-7f3a"
 
 
 # ---------------------------------------------------------------------------
-# Models (SPEC §5, JSON linear)
+# Models (docs/model-format.md, JSON linear)
 # ---------------------------------------------------------------------------
 
 def _coefs(n, seed):
@@ -187,7 +187,7 @@ def serve(ride_event, model):
 
 
 def decode_record(data):
-    """The Python function's decoding of kinesis.data, plus SPEC §3's limits."""
+    """The Python function's decoding of kinesis.data, plus the limits of docs/handler.md §7."""
     if not isinstance(data, str):
         raise RecordFailure("data not a string")
     try:
@@ -228,7 +228,7 @@ def _reference(event_bytes, model, env):
     # The event must be UTF-8 JSON text (RFC 8259), which is what Lambda and
     # Kinesis's event source mapping deliver.  ridepred is stricter here than
     # json.loads(bytes), which would also strip a BOM, guess UTF-16/32 and
-    # let encoded surrogates through: documented in README ("Behaviour").
+    # let encoded surrogates through: documented in docs/handler.md §2, §6.
     try:
         event = json.loads(event_bytes.decode("utf-8"))
     except Exception:

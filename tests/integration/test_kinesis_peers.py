@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Kinesis backend against real peers (SPEC §6, issue 3's Proof).
+"""The Kinesis backend against real peers (docs/streams.md, issue 3's Proof).
 
 Starts the peers itself, on 127.0.0.1 only (tests/tools/kinesis_peer.mjs,
 which prints the port it bound; this test also checks, from /proc, that
@@ -404,7 +404,7 @@ def t_server_down(c):
     expect(p.returncode == 3 and b"(2 attempts)" in p.stderr, p.stderr)
     out = lines_json(p.stdout)
     expect(len(out) == 1 and out[0].get("ErrorCode") == "ServiceUnavailable", out)
-    # invoke: the prediction that could not be published is a batch item failure (SPEC §3).
+    # invoke: an unpublished prediction is a batch item failure (docs/handler.md §8).
     model = os.path.join(c.tmp, "model-down.json")
     with open(model, "w") as f:
         json.dump(MODEL, f)

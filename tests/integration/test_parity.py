@@ -3,7 +3,7 @@
 
 Trains a linear regression and a random forest (max_depth 20, 100 trees,
 min_samples_leaf 10, random_state 0, n_jobs 1) on the prepared rides of
-2021-01 with scikit-learn, exports both as JSON models (SPEC §5), converts
+2021-01 with scikit-learn, exports both as JSON models (docs/model-format.md), converts
 each to the native format with `ridepred model convert`, then runs
 
     RUN_ID=... TEST_RUN=True $RIDEPRED_BIN invoke --model M EVENT_FILE
@@ -136,7 +136,7 @@ def run(cmd, env=None, timeout=INVOKE_TIMEOUT):
 # ---------------------------------------------------------------------------
 
 def edge_rides(rides):
-    """Valid rides that exercise formatting and vectorisation corners (SPEC §2).
+    """Valid rides that exercise formatting and vectorisation corners (docs/handler.md §4).
 
     Each is ``(PU, DO, trip_distance, ride_id)``; all must be served.
     """

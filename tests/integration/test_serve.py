@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`ridepred serve`, the local invoke endpoint (issue 5, SPEC §7).
+"""`ridepred serve`, the local invoke endpoint (issue 5, docs/serve.md).
 
 Starts `ridepred serve --listen 127.0.0.1:<free port>` with the course's
 MLflow model (RUN_ID=Test123, TEST_RUN=True) and checks it answers as the

@@ -2,9 +2,9 @@
 """ridepy: the Python side of ridepred's parity tests and benchmarks.
 
 This module is the *reference*: it reproduces, with scikit-learn, what the
-Python AWS Lambda function that ridepred replaces does (SPEC §1, §2), and
+Python AWS Lambda function that ridepred replaces does (docs/handler.md §1, §3), and
 writes the models it trains in the documented JSON interchange format
-(SPEC §5, ``ridepred.model/1``), so the C program can be checked against it.
+(docs/model-format.md, ``ridepred.model/1``), so the C program can be checked against it.
 
 It must run under Debian's ``/usr/bin/python3`` (python3-sklearn 1.2.1, numpy,
 scipy).  Parquet files are read by an independent reader,
@@ -21,7 +21,7 @@ Main entry points:
 - ``load_rides(path)``          rows ``(pickup_us, dropoff_us, PU, DO, trip_distance)``
 - ``prepare(rows)``             the course's preparation -> ``(dicts, y, rides)``
 - ``train(kind, dicts, y)``     a fitted ``Pipeline(DictVectorizer, regressor)``
-- ``export_model(p, path)``     the JSON model of SPEC §5
+- ``export_model(p, path)``     the JSON model of docs/model-format.md
 - ``json_model_predict(m, f)``  a tiny evaluator of that JSON model (self-check)
 - ``reference_handler(p, event, run_id)``  the Python Lambda handler (TEST_RUN)
 - ``kinesis_event(records)`` / ``direct_event(...)``  Lambda-shaped events
@@ -49,9 +49,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The independent Parquet reader.
 RIDES_MJS = REPO_ROOT / "tests" / "tools" / "rides.mjs"
 
-#: Name the reference reports in every prediction event (SPEC §1).
+#: Name the reference reports in every prediction event (docs/handler.md §3.1).
 MODEL_NAME = "ride_duration_prediction_model"
-#: JSON model format tag (SPEC §5).
+#: JSON model format tag (docs/model-format.md).
 MODEL_FORMAT = "ridepred.model/1"
 
 #: Model kinds ``train`` knows.
@@ -299,7 +299,7 @@ def trained_on(kind, data_file):
 
 
 # ---------------------------------------------------------------------------
-# Export to the JSON model (SPEC §5)
+# Export to the JSON model (docs/model-format.md)
 # ---------------------------------------------------------------------------
 
 def _floats(arr):
@@ -316,7 +316,7 @@ def _ints(arr):
 
 
 def _tree_dict(tree, scale=None):
-    """One sklearn ``Tree`` (``estimator.tree_``) as the per-node arrays of SPEC §5.
+    """One sklearn ``Tree`` (``estimator.tree_``) as the per-node arrays of docs/model-format.md.
 
     Leaves keep scikit-learn's own markers: ``left == right == -1`` and
     ``feature == -2``, ``threshold == -2.0`` (``TREE_UNDEFINED``); the C loader
@@ -468,7 +468,7 @@ def vectorize(doc, features):
 def json_model_predict(doc, features):
     """Predict one ride's duration from a JSON model *doc* and a features dict.
 
-    Follows SPEC §5 literally: linear = sum of coef*x over the row's non-zero
+    Follows docs/model-format.md literally: linear = sum of coef*x over the row's non-zero
     columns in column order, then + intercept (as scipy's CSR product and
     sklearn do); trees compare ``float32(x) <= threshold`` (absent feature: 0)
     and combine the leaf values in tree order in double ("sum" from ``base``,
@@ -508,11 +508,11 @@ def json_model_predict(doc, features):
 
 
 # ---------------------------------------------------------------------------
-# The Python reference handler (SPEC §1, TEST_RUN=True) and events
+# The Python reference handler (docs/handler.md §1, TEST_RUN=True) and events
 # ---------------------------------------------------------------------------
 
 def prepare_features(ride):
-    """The reference's features of one ride (SPEC §1)."""
+    """The reference's features of one ride (docs/handler.md §1, §4.4)."""
     return {
         "PU_DO": "%s_%s" % (ride["PULocationID"], ride["DOLocationID"]),
         "trip_distance": ride["trip_distance"],
@@ -631,7 +631,7 @@ def kinesis_events(rides, n_events, per_event=100):
 
 
 def direct_event(pu, do, trip_distance, ride_id):
-    """A direct event (SPEC §2): the ride event itself."""
+    """A direct event (docs/handler.md §3.2): the ride event itself."""
     return ride_event(pu, do, trip_distance, ride_id)
 
 

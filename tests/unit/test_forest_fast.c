@@ -188,7 +188,7 @@ static void model_json(const model *M, rp_buf *b)
     rp_buf_lit(b, "]}}");
 }
 
-/* The reference: SPEC §5 read literally, on the source arrays. */
+/* The reference: docs/model-format.md read literally, on the source arrays. */
 static rp_code reference(const model *M, const rp_row *row, double *out)
 {
     for (int k = 0; k < row->n; k++)

@@ -1,5 +1,5 @@
-/* The handler: byte-exact responses (SPEC §2) and every bad-input case of
- * SPEC §3, one test each.  Model: coef PU_DO=130_205 1.5, PU_DO=1_2 2.0,
+/* The handler: byte-exact answers (docs/handler.md §3) and every bad-input
+ * case of §6-§7, one test each.  Model: coef PU_DO=130_205 1.5, PU_DO=1_2 2.0,
  * trip_distance 3.25, intercept 10.1; expected floats from CPython
  * (repr(0.0 + 1.0*1.5 + 3.66*3.25 + 10.1) == '23.494999999999997'). */
 #include <stdlib.h>

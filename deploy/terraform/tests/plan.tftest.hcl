@@ -56,7 +56,7 @@ run "plan" {
       RUN_ID                  = "e1efc53e9bd149078b0c12aeaa6365df"
       MLFLOW_EXPERIMENT_ID    = "1"
     })
-    error_message = "the SPEC §4 environment"
+    error_message = "the environment of docs/handler.md §10"
   }
   assert {
     condition     = aws_lambda_function.ridepred.logging_config[0].log_format == "JSON"

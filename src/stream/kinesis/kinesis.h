@@ -1,4 +1,4 @@
-/* ridepred: the Amazon Kinesis Data Streams backend (SPEC §6, issue 3).
+/* ridepred: the Amazon Kinesis Data Streams backend (docs/streams.md, issue 3).
  *
  * A client of Kinesis's JSON 1.1 API: every call is `POST /` with
  * `X-Amz-Target: Kinesis_20131202.<Operation>` and

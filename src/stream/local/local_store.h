@@ -1,4 +1,4 @@
-/* ridepred: the embedded local stream store (SPEC §6, issue 3).
+/* ridepred: the embedded local stream store (docs/local-store.md, issue 3).
  *
  * Kinesis semantics over one SQLite file in WAL mode, no server: streams with
  * shards owning equal slices of the 128-bit hash-key space, records routed by
