@@ -30,9 +30,6 @@
 /* A page holds at most 10 MiB (both backends); with what is pending, the
  * arena stays under this cap. */
 #define ARENA_MAX ((size_t)24 * 1024 * 1024)
-/* Bytes of an event record besides its data, partition key, sequence
- * number, shard id and the precomputed tail. */
-#define EVENT_RECORD_FIXED 160
 #define SPLIT_STACK_MAX 64
 
 /* One record read and not yet checkpointed, in the worker's arena. */
@@ -65,8 +62,7 @@ struct rp_consumer {
     char owner[RP_CKPT_OWNER_MAX];
     char initial_start[RP_CKPT_START_MAX];
     char out_spec[RP_STREAM_NAME_MAX + 16];
-    char *tail;           /* the event record's fields after eventID's value */
-    size_t tail_len;
+    rp_event_source source_fields; /* what every event record repeats after its eventID */
     uint32_t lease_ms, poll_ms, log_ms, sync_ms;
     atomic_bool stop;
     rp_metrics *metrics;
@@ -275,11 +271,13 @@ static int make_iterator(shard_worker *w, rp_error *err)
 
 /* ---- events ------------------------------------------------------------------- */
 
-static size_t rec_event_bytes(const rp_consumer *c, const shard_worker *w, size_t i)
+/* Record i of the arena as the event codec takes it. */
+static rp_event_record event_record(const shard_worker *w, size_t i)
 {
     const rec *r = &w->recs[i];
-    return RP_BASE64_ENCODED_LEN(r->data_len) + (size_t)r->pk_len * 6 + 2 * (size_t)r->seq_len +
-           strlen(w->row.shard_id) + c->tail_len + EVENT_RECORD_FIXED;
+    return (rp_event_record){.sequence_number = rec_seq(w, i), .sequence_number_len = r->seq_len,
+                             .partition_key = rec_pk(w, i), .partition_key_len = r->pk_len,
+                             .data = rec_data(w, i), .data_len = r->data_len, .arrival_ms = r->arrival_ms};
 }
 
 /* How many of the first records make one event: batch_size at most, and
@@ -287,9 +285,10 @@ static size_t rec_event_bytes(const rp_consumer *c, const shard_worker *w, size_
 static size_t batch_prefix(const shard_worker *w)
 {
     const rp_consumer *c = w->c;
-    size_t total = 32, k = 0;
+    size_t total = RP_EVENT_ENVELOPE_BYTES, k = 0, sl = strlen(w->row.shard_id);
     while (k < w->n && k < c->cfg.batch_size) {
-        size_t b = rec_event_bytes(c, w, k);
+        rp_event_record r = event_record(w, k);
+        size_t b = rp_event_record_bound(&c->source_fields, &r, sl);
         if (k > 0 && total + b > RP_EVENT_MAX_BYTES)
             break;
         total += b;
@@ -298,39 +297,15 @@ static size_t batch_prefix(const shard_worker *w)
     return k;
 }
 
-static void event_record(rp_buf *b, const shard_worker *w, size_t i)
-{
-    const rec *r = &w->recs[i];
-    const char *seq = rec_seq(w, i);
-    rp_buf_lit(b, "{\"kinesis\": {\"kinesisSchemaVersion\": \"1.0\", \"partitionKey\": ");
-    rp_pyjson_utf8(b, rec_pk(w, i), r->pk_len);
-    rp_buf_lit(b, ", \"sequenceNumber\": \"");
-    rp_buf_append(b, seq, r->seq_len);
-    rp_buf_lit(b, "\", \"data\": \"");
-    size_t enc = RP_BASE64_ENCODED_LEN(r->data_len);
-    if (rp_buf_grow(b, enc + 1) == 0) {
-        b->len += rp_base64_encode(rec_data(w, i), r->data_len, b->data + b->len);
-        b->data[b->len] = '\0';
-    }
-    rp_buf_lit(b, "\", \"approximateArrivalTimestamp\": ");
-    rp_pyjson_double(b, (double)r->arrival_ms / 1000.0);
-    rp_buf_lit(b, "}, \"eventSource\": \"aws:kinesis\", \"eventVersion\": \"1.0\", \"eventID\": \"");
-    rp_buf_puts(b, w->row.shard_id);
-    rp_buf_putc(b, ':');
-    rp_buf_append(b, seq, r->seq_len);
-    rp_buf_append(b, w->c->tail, w->c->tail_len);
-}
-
+/* The Lambda-shaped event of records [lo, hi) into b (docs/consumer.md). */
 static int build_event(shard_worker *w, rp_buf *b, size_t lo, size_t hi)
 {
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"Records\": [");
+    rp_event_begin(b);
     for (size_t i = lo; i < hi; i++) {
-        if (i > lo)
-            rp_buf_lit(b, ", ");
-        event_record(b, w, i);
+        rp_event_record r = event_record(w, i);
+        rp_event_append(b, &w->c->source_fields, w->row.shard_id, &r, i == lo);
     }
-    rp_buf_lit(b, "]}");
+    rp_event_end(b);
     return b->failed ? -1 : 0;
 }
 
@@ -683,13 +658,16 @@ static int give_up(shard_worker *w, const seg *s, const rp_record_outcome *o, co
 
 /* Runs the handler on the event of [s->lo, s->hi).  Returns 0 with the
  * per-record outcomes in *o, 1 when the function failed as a whole
- * (InvalidEvent: reason says why), or -1 when memory ran short (not the
- * records' fault: the caller waits and tries again). */
+ * (InvalidEvent), or -1 when it could not run (memory ran short, the event
+ * outgrew its buffer: not the records' fault, the caller waits and tries
+ * again); reason says why. */
 static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, char *reason, size_t cap)
 {
     rp_consumer *c = w->c;
-    if (build_event(w, &w->event, s->lo, s->hi) < 0)
+    if (build_event(w, &w->event, s->lo, s->hi) < 0) {
+        snprintf(reason, cap, "%s", w->event.toobig ? "the event outgrew its buffer" : "out of memory");
         return -1;
+    }
     struct timespec t0, t1;
     rp_invoke_result res;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -698,6 +676,7 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     rp_histogram_observe(c->st.invoke_seconds,
                          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     rp_counter_add(c->st.invocations, 1);
+    snprintf(reason, cap, "out of memory");
     if (r < 0)
         return -1;
     if (res.status != RP_INVOKE_OK) {
@@ -708,9 +687,7 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     }
     size_t n;
     *o = rp_handler_outcomes(w->h, &n);
-    if (!*o || n != s->hi - s->lo)
-        return -1;
-    return 0;
+    return *o && n == s->hi - s->lo ? 0 : -1;
 }
 
 /* Runs records [0, k) through the handler, publishes their predictions
@@ -740,8 +717,7 @@ static int process(shard_worker *w, size_t k)
         char reason[300];
         int r = invoke(w, s, &o, reason, sizeof reason);
         if (r < 0) {
-            if (stall(w, ++oom, "out of memory running the handler; the shard waits and retries",
-                      "out of memory"))
+            if (stall(w, ++oom, "the handler could not run; the shard waits and retries", reason))
                 return 1;
             continue;
         }
@@ -1157,22 +1133,8 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
             region = "local";
         else if (!region || !*region)
             region = "us-east-1";
-        rp_buf t;
-        rp_buf_init(&t, 4096);
-        rp_buf_lit(&t, "\", \"eventName\": \"aws:kinesis:record\", \"invokeIdentityArn\": ");
-        rp_buf_lit(&t, "\"arn:aws:iam::000000000000:role/ridepred-consume\", \"awsRegion\": ");
-        rp_pyjson_utf8(&t, region, strlen(region));
-        rp_buf_lit(&t, ", \"eventSourceARN\": ");
-        char arn[512];
-        snprintf(arn, sizeof arn, "arn:aws:kinesis:%s:000000000000:stream/%s", region, c->in_name);
-        rp_pyjson_utf8(&t, arn, strlen(arn));
-        rp_buf_putc(&t, '}');
-        if (t.failed) {
-            rp_buf_cleanup(&t);
-            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        if (rp_event_source_init(&c->source_fields, region, c->in_name, err) < 0)
             goto fail;
-        }
-        c->tail = rp_buf_steal(&t, &c->tail_len);
     }
     c->metrics = rp_metrics_new();
     if (!c->metrics) {
@@ -1197,7 +1159,7 @@ void rp_consumer_free(rp_consumer *c)
     if (!c)
         return;
     pthread_mutex_destroy(&c->mu);
-    free(c->tail);
+    rp_event_source_cleanup(&c->source_fields);
     rp_metrics_free(c->metrics);
     free(c);
 }

@@ -1,6 +1,11 @@
 #include "function/event.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/base64.h"
+#include "common/pyjson.h"
 
 static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
 {
@@ -151,4 +156,152 @@ int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_
     return rp_error_set(err, RP_ERR_INVALID, "event is neither a Kinesis event (\"Records\") nor a ride event (\"ride\", \"ride_id\")");
 json:
     return rp_error_set(err, RP_ERR_INVALID, "event is not valid JSON: %s", r.err.msg);
+}
+
+/* ---- writing events -------------------------------------------------------- */
+
+/* The literal parts of an event record as rp_event_append writes them. */
+#define REC_HEAD "{\"kinesis\": {\"kinesisSchemaVersion\": \"1.0\", \"partitionKey\": "
+#define REC_SEQ ", \"sequenceNumber\": \""
+#define REC_DATA "\", \"data\": \""
+#define REC_TIME "\", \"approximateArrivalTimestamp\": "
+#define REC_ID "}, \"eventSource\": \"aws:kinesis\", \"eventVersion\": \"1.0\", \"eventID\": \""
+/* Bytes of an event record besides its data, partition key, sequence
+ * number, shard id and the source's tail: the literals, the separator
+ * ", ", the key's quotes, the ':' of eventID, and the timestamp (repr of a
+ * float: at most 24 characters). */
+#define RECORD_FIXED                                                                                   \
+    (sizeof REC_HEAD + sizeof REC_SEQ + sizeof REC_DATA + sizeof REC_TIME + sizeof REC_ID - 5 + 2 + 2 + 1 + \
+     24)
+
+int rp_event_source_init(rp_event_source *src, const char *region, const char *stream_name, rp_error *err)
+{
+    rp_buf t;
+    rp_buf_init(&t, 4096);
+    rp_buf_lit(&t, "\", \"eventName\": \"aws:kinesis:record\", \"invokeIdentityArn\": ");
+    rp_buf_lit(&t, "\"arn:aws:iam::000000000000:role/ridepred-consume\", \"awsRegion\": ");
+    rp_pyjson_utf8(&t, region, strlen(region));
+    rp_buf_lit(&t, ", \"eventSourceARN\": ");
+    char arn[512];
+    snprintf(arn, sizeof arn, "arn:aws:kinesis:%s:000000000000:stream/%s", region, stream_name);
+    rp_pyjson_utf8(&t, arn, strlen(arn));
+    rp_buf_putc(&t, '}');
+    if (t.failed) {
+        rp_buf_cleanup(&t);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    src->tail = rp_buf_steal(&t, &src->tail_len);
+    return 0;
+}
+
+void rp_event_source_cleanup(rp_event_source *src)
+{
+    free(src->tail);
+    src->tail = NULL;
+    src->tail_len = 0;
+}
+
+size_t rp_event_record_bound(const rp_event_source *src, const rp_event_record *r, size_t shard_id_len)
+{
+    return RP_BASE64_ENCODED_LEN(r->data_len) + r->partition_key_len * 6 + 2 * r->sequence_number_len +
+           shard_id_len + src->tail_len + RECORD_FIXED;
+}
+
+void rp_event_begin(rp_buf *b)
+{
+    rp_buf_reset(b);
+    rp_buf_lit(b, "{\"Records\": [");
+}
+
+void rp_event_append(rp_buf *b, const rp_event_source *src, const char *shard_id, const rp_event_record *r,
+                     bool first)
+{
+    if (!first)
+        rp_buf_lit(b, ", ");
+    rp_buf_lit(b, REC_HEAD);
+    rp_pyjson_utf8(b, r->partition_key, r->partition_key_len);
+    rp_buf_lit(b, REC_SEQ);
+    rp_buf_append(b, r->sequence_number, r->sequence_number_len);
+    rp_buf_lit(b, REC_DATA);
+    size_t enc = RP_BASE64_ENCODED_LEN(r->data_len);
+    if (rp_buf_grow(b, enc + 1) == 0) {
+        b->len += rp_base64_encode(r->data, r->data_len, b->data + b->len);
+        b->data[b->len] = '\0';
+    }
+    rp_buf_lit(b, REC_TIME);
+    rp_pyjson_double(b, (double)r->arrival_ms / 1000.0);
+    rp_buf_lit(b, REC_ID);
+    rp_buf_puts(b, shard_id);
+    rp_buf_putc(b, ':');
+    rp_buf_append(b, r->sequence_number, r->sequence_number_len);
+    rp_buf_append(b, src->tail, src->tail_len);
+}
+
+void rp_event_end(rp_buf *b)
+{
+    rp_buf_lit(b, "]}");
+}
+
+/* ---- writing answers --------------------------------------------------------- */
+
+void rp_event_prediction_prefix(rp_buf *b, const char *version, size_t len)
+{
+    rp_buf_lit(b, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
+    rp_pyjson_utf8(b, version, len);
+    rp_buf_lit(b, ", \"prediction\": {\"ride_duration\": ");
+}
+
+void rp_event_prediction(rp_buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
+                         size_t id_len)
+{
+    rp_buf_append(b, prefix, prefix_len);
+    rp_pyjson_double(b, x);
+    rp_buf_lit(b, ", \"ride_id\": ");
+    rp_buf_append(b, id_json, id_len);
+    rp_buf_lit(b, "}}");
+}
+
+void rp_event_response_begin(rp_buf *b)
+{
+    rp_buf_lit(b, "{\"predictions\": [");
+}
+
+void rp_event_response_failures(rp_buf *b)
+{
+    rp_buf_lit(b, "], \"batchItemFailures\": [");
+}
+
+void rp_event_response_failure(rp_buf *b, const rp_json_value *sequence_number, bool first)
+{
+    if (!first)
+        rp_buf_lit(b, ", ");
+    rp_buf_lit(b, "{\"itemIdentifier\": ");
+    rp_pyjson_string(b, sequence_number);
+    rp_buf_putc(b, '}');
+}
+
+void rp_event_response_end(rp_buf *b)
+{
+    rp_buf_lit(b, "]}");
+}
+
+void rp_event_response_direct(rp_buf *b, double x, const rp_json_value *ride_id)
+{
+    rp_buf_lit(b, "{\"ride_duration\": ");
+    rp_pyjson_double(b, x);
+    rp_buf_lit(b, ", \"ride_id\": ");
+    if (ride_id->type == RP_JSON_STRING)
+        rp_pyjson_string(b, ride_id);
+    else
+        rp_pyjson_int(b, ride_id);
+    rp_buf_putc(b, '}');
+}
+
+void rp_event_response_error(rp_buf *b, const char *type, const char *msg)
+{
+    rp_buf_lit(b, "{\"errorMessage\": ");
+    rp_pyjson_utf8(b, msg, strlen(msg));
+    rp_buf_lit(b, ", \"errorType\": ");
+    rp_pyjson_utf8(b, type, strlen(type));
+    rp_buf_putc(b, '}');
 }

@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
+#include "common/buf.h"
 #include "common/json.h"
 #include "function/ride.h"
 
@@ -42,5 +45,73 @@ typedef struct rp_event {
  * sequenceNumber (then the whole invocation fails: docs/handler.md §3.3). */
 int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_event *ev,
                   rp_error *err);
+
+/* ---- Writing Lambda's Kinesis events (what the consumer sends) ---------- */
+
+/* One Kinesis record of an event: views of what a shard read returned. */
+typedef struct rp_event_record {
+    const char *sequence_number;
+    size_t sequence_number_len;
+    const char *partition_key;      /* UTF-8 */
+    size_t partition_key_len;
+    const unsigned char *data;      /* the record's bytes (written in base64) */
+    size_t data_len;
+    int64_t arrival_ms;             /* approximateArrivalTimestamp, epoch ms */
+} rp_event_record;
+
+/* What every record of one source repeats after its eventID: eventName,
+ * invokeIdentityArn, awsRegion, eventSourceARN (account 000000000000).
+ * Made once by rp_event_source_init (the caller owns it, freed by
+ * rp_event_source_cleanup).  Returns 0, or -1 when out of memory. */
+typedef struct rp_event_source {
+    char *tail;
+    size_t tail_len;
+} rp_event_source;
+
+int rp_event_source_init(rp_event_source *src, const char *region, const char *stream_name, rp_error *err);
+void rp_event_source_cleanup(rp_event_source *src);
+
+/* "{\"Records\": [" and "]}" around the records: this many bytes. */
+#define RP_EVENT_ENVELOPE_BYTES 32
+
+/* An upper bound of what rp_event_append writes for r. */
+size_t rp_event_record_bound(const rp_event_source *src, const rp_event_record *r, size_t shard_id_len);
+
+/* Writes an event as Lambda's event source mapping sends it (json.dumps
+ * spacing; approximateArrivalTimestamp as a Python float):
+ * rp_event_begin, rp_event_append per record (first: no separator), then
+ * rp_event_end.  Errors are b's sticky failed flag. */
+void rp_event_begin(rp_buf *b);
+void rp_event_append(rp_buf *b, const rp_event_source *src, const char *shard_id, const rp_event_record *r,
+                     bool first);
+void rp_event_end(rp_buf *b);
+
+/* ---- Writing the handler's answers (docs/handler.md §3-§4) ------------- */
+
+/* The start of every prediction record:
+ * {"model": "ride_duration_prediction_model", "version": V, "prediction": {"ride_duration": 
+ * with V (len bytes) as json.dumps writes it. */
+void rp_event_prediction_prefix(rp_buf *b, const char *version, size_t len);
+
+/* A prediction record: the prefix above, x as repr(float), the ride_id as
+ * JSON (id_json, already written as json.dumps writes it). */
+void rp_event_prediction(rp_buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
+                         size_t id_len);
+
+/* {"predictions": [ ... then rp_event_response_failures before the first
+ * batchItemFailures item (if any), rp_event_response_failure per failed
+ * record, and rp_event_response_end.  The predictions themselves are
+ * appended by the caller, ", "-separated, as rp_event_prediction wrote
+ * them. */
+void rp_event_response_begin(rp_buf *b);
+void rp_event_response_failures(rp_buf *b);
+void rp_event_response_failure(rp_buf *b, const rp_json_value *sequence_number, bool first);
+void rp_event_response_end(rp_buf *b);
+
+/* The answer to a direct ride event: {"ride_duration": x, "ride_id": ID}. */
+void rp_event_response_direct(rp_buf *b, double x, const rp_json_value *ride_id);
+
+/* A function error: {"errorMessage": msg, "errorType": type}. */
+void rp_event_response_error(rp_buf *b, const char *type, const char *msg);
 
 #endif

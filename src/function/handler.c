@@ -129,9 +129,7 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
     h->publish = cfg ? cfg->publish : NULL;
     h->publish_ctx = cfg ? cfg->publish_ctx : NULL;
 
-    rp_buf_lit(&h->prefix, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
-    rp_pyjson_utf8(&h->prefix, version, vlen);
-    rp_buf_lit(&h->prefix, ", \"prediction\": {\"ride_duration\": ");
+    rp_event_prediction_prefix(&h->prefix, version, vlen);
     if (h->prefix.failed) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         rp_handler_free(h);
@@ -226,11 +224,7 @@ static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp
 static void encode_prediction(rp_handler *h, slot *s, double x)
 {
     size_t mark = h->events.len;
-    rp_buf_append(&h->events, h->prefix.data, h->prefix.len);
-    rp_pyjson_double(&h->events, x);
-    rp_buf_lit(&h->events, ", \"ride_id\": ");
-    rp_buf_append(&h->events, h->ids.data + s->id_off, s->id_len);
-    rp_buf_lit(&h->events, "}}");
+    rp_event_prediction(&h->events, h->prefix.data, h->prefix.len, x, h->ids.data + s->id_off, s->id_len);
     size_t len = h->events.len - mark;
     if (h->events.failed || h->predictions_bytes + len + 2 > RESPONSE_MAX_BYTES) {
         h->events.failed = h->events.toobig = false;
@@ -379,11 +373,7 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
 static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, const char *msg)
 {
     rp_buf_reset(&h->body);
-    rp_buf_lit(&h->body, "{\"errorMessage\": ");
-    rp_pyjson_utf8(&h->body, msg, strlen(msg));
-    rp_buf_lit(&h->body, ", \"errorType\": ");
-    rp_pyjson_utf8(&h->body, type, strlen(type));
-    rp_buf_putc(&h->body, '}');
+    rp_event_response_error(&h->body, type, msg);
     res->status = RP_INVOKE_FUNCTION_ERROR;
     res->error_type = type;
     res->body = h->body.data;
@@ -395,7 +385,7 @@ static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, co
 static void kinesis_body(rp_handler *h)
 {
     rp_buf *b = &h->body;
-    rp_buf_lit(b, "{\"predictions\": [");
+    rp_event_response_begin(b);
     if (rp_buf_grow(b, h->predictions_bytes) == 0) {
         /* Room is made: append without per-record checks. */
         char *p = b->data + b->len;
@@ -415,24 +405,18 @@ static void kinesis_body(rp_handler *h)
         b->len = (size_t)(p - b->data);
         b->data[b->len] = '\0';
     }
-    rp_buf_putc(b, ']');
     if (h->failed) {
-        rp_buf_lit(b, ", \"batchItemFailures\": [");
+        rp_event_response_failures(b);
         bool first = true;
         for (size_t i = 0; i < h->n_slots; i++) {
             const slot *s = &h->slots[i];
             if (s->status == RP_RECORD_SERVED)
                 continue;
-            if (!first)
-                rp_buf_lit(b, ", ");
+            rp_event_response_failure(b, &s->seq, first);
             first = false;
-            rp_buf_lit(b, "{\"itemIdentifier\": ");
-            rp_pyjson_string(b, &s->seq);
-            rp_buf_putc(b, '}');
         }
-        rp_buf_putc(b, ']');
     }
-    rp_buf_putc(b, '}');
+    rp_event_response_end(b);
 }
 
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res)
@@ -455,14 +439,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
             rp_log(RP_LOG_WARN, "invalid ride event", "reason", err.msg, (const char *)NULL);
             return error_body(h, res, "InvalidEvent", err.msg);
         }
-        rp_buf_lit(&h->body, "{\"ride_duration\": ");
-        rp_pyjson_double(&h->body, pred);
-        rp_buf_lit(&h->body, ", \"ride_id\": ");
-        if (ev.direct.ride_id.type == RP_JSON_STRING)
-            rp_pyjson_string(&h->body, &ev.direct.ride_id);
-        else
-            rp_pyjson_int(&h->body, &ev.direct.ride_id);
-        rp_buf_putc(&h->body, '}');
+        rp_event_response_direct(&h->body, pred, &ev.direct.ride_id);
         res->served = 1;
     } else {
         predict_chunk(h);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/pyfloat.h"
+#include "common/pyjson.h"
 
 static int ride_object(rp_json_reader *r, rp_ride_fields *f)
 {
@@ -178,4 +179,26 @@ int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch
         row->val[row->n++] = td;
     }
     return 0;
+}
+
+static void put_id(rp_buf *b, bool null, int64_t v)
+{
+    if (null)
+        rp_buf_lit(b, "null");
+    else
+        rp_buf_printf(b, "%lld", (long long)v);
+}
+
+void rp_ride_encode(rp_buf *b, const rp_ride_row *r)
+{
+    rp_buf_lit(b, "{\"ride\": {\"PULocationID\": ");
+    put_id(b, r->pu_null, r->pu);
+    rp_buf_lit(b, ", \"DOLocationID\": ");
+    put_id(b, r->do_null, r->dol);
+    rp_buf_lit(b, ", \"trip_distance\": ");
+    if (isnan(r->distance))
+        rp_buf_lit(b, "null");
+    else
+        rp_pyjson_double(b, r->distance);
+    rp_buf_printf(b, "}, \"ride_id\": %llu}", (unsigned long long)r->ride_id);
 }

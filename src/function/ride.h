@@ -8,6 +8,7 @@
 #define RP_EVENT_RIDE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "common/json.h"
@@ -39,5 +40,18 @@ int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why
  * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
 int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
                      rp_error *why);
+
+/* One ride to write as an event (the replay of a trip file). */
+typedef struct rp_ride_row {
+    int64_t pu, dol;       /* PULocationID, DOLocationID */
+    bool pu_null, do_null; /* written as null */
+    double distance;       /* trip_distance; NaN: null */
+    uint64_t ride_id;
+} rp_ride_row;
+
+/* Appends {"ride": {"PULocationID": P, "DOLocationID": Q, "trip_distance": X},
+ * "ride_id": ID} as json.dumps writes the dict (X as repr(float)).  Errors
+ * are b's sticky failed flag. */
+void rp_ride_encode(rp_buf *b, const rp_ride_row *r);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/pyjson.h"
+#include "function/ride.h"
 
 static double now_s(void)
 {
@@ -16,26 +16,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void put_id(rp_buf *b, int32_t v)
-{
-    if (v == RP_TRIPS_NULL_ID)
-        rp_buf_lit(b, "null");
-    else
-        rp_buf_printf(b, "%d", (int)v);
-}
-
 void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i)
 {
-    rp_buf_lit(b, "{\"ride\": {\"PULocationID\": ");
-    put_id(b, t->pu[i]);
-    rp_buf_lit(b, ", \"DOLocationID\": ");
-    put_id(b, t->dor[i]);
-    rp_buf_lit(b, ", \"trip_distance\": ");
-    if (isnan(t->distance[i]))
-        rp_buf_lit(b, "null");
-    else
-        rp_pyjson_double(b, t->distance[i]);
-    rp_buf_printf(b, "}, \"ride_id\": %zu}", i);
+    rp_ride_row r = {.pu = t->pu[i], .pu_null = t->pu[i] == RP_TRIPS_NULL_ID, .dol = t->dor[i],
+                     .do_null = t->dor[i] == RP_TRIPS_NULL_ID, .distance = t->distance[i], .ride_id = i};
+    rp_ride_encode(b, &r);
 }
 
 int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_replay_opts *o,

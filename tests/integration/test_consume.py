@@ -16,6 +16,8 @@ with Python's sqlite3.
                     dead-letter stream (original bytes, stream, shard,
                     sequence number, reason), the shard not stalled; without
                     --dead-letter they are logged and dropped, still no stall
+  large-batches     batches of 10,000 records of ~450 bytes: each event cut
+                    under the handler's 6 MiB limit, every ride predicted
   group             two consumers in one group split the shards, no duplicate
                     while both live; one SIGKILLed, the other takes its shards
                     after the lease expires
@@ -348,6 +350,32 @@ def test_poison(tmp):
           "6,000 good rides published")
 
 
+def test_large_batches(tmp):
+    """--batch-size 10000 with records of ~450 bytes: the consumer cuts each
+    event under the handler's 6 MiB limit by an upper bound of what a record
+    costs in the event.  That bound was 64 bytes a record too small: a batch
+    came out at 6.7 MB, the handler refused it whole, and 5,378 of 7,000
+    rides were discarded.  Now every ride is predicted, no function error."""
+    env = Env(tmp)
+    env.create("IN", 1)
+    env.create("OUT", 1)
+    rides = []
+    for i in range(7000):
+        rides.append((i, json.dumps({"ride": {"PULocationID": 1 + i % 200, "DOLocationID": 2, "trip_distance": 1.5},
+                                     "ride_id": i, "pad": "x" * 430})))
+    env.put_lines("IN", [r[1] for r in rides])
+    p = env.consume(["--from", "IN", "--to", "OUT", "--batch-size", "10000", "--max-retries", "0",
+                     "--group", "big"], "big.log")
+    wait_until("7,000 predictions", lambda: len(env.read("OUT")) >= len(rides), 60, [p])
+    assert stop(p) == 0
+    expect_all(env, "OUT", rides, exactly_once=True)
+    text = log_text(p)
+    assert "function error" not in text and "the function failed" not in text, text[-2000:]
+    last = [l for l in text.splitlines() if "consume: stopped" in l][-1]
+    assert "function_errors=0" in last and "discarded=0" in last, last
+    print("    7,000 rides of ~450 bytes in batches of up to 10,000: every event under 6 MiB, all predicted once")
+
+
 def test_group(tmp):
     env = Env(tmp)
     env.create("IN", 4)
@@ -595,6 +623,7 @@ def main():
     if not os.access(BIN, os.X_OK):
         skip(f"no ridepred binary at {BIN}")
     tests = [("exactly-once", test_exactly_once), ("crash-resume", test_crash_resume), ("poison", test_poison),
+             ("large-batches", test_large_batches),
              ("group", test_group), ("options", test_options), ("metrics", test_metrics),
              ("kinesalite", test_kinesalite), ("reshard", test_reshard)]
     need_node = {"kinesalite", "reshard"}
