@@ -108,25 +108,30 @@ int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len,
         return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
     }
     size_t size = (size_t)st.st_size;
+    int rc = rp_file_read_fd(fd, path, size, out, err);
+    close(fd);
+    if (rc == 0)
+        *len = size;
+    return rc;
+}
+
+int rp_file_read_fd(int fd, const char *path, size_t size, unsigned char **out, rp_error *err)
+{
+    *out = NULL;
     unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
-    }
     size_t have = 0;
     while (have < size) {
         ssize_t n = pread(fd, buf + have, size - have, (off_t)have);
         if (n <= 0) {
             int e = errno;
             free(buf);
-            close(fd);
             return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
         }
         have += (size_t)n;
     }
-    close(fd);
     *out = buf;
-    *len = size;
     return 0;
 }
 

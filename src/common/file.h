@@ -47,6 +47,14 @@ const char *rp_file_kind(mode_t mode);
  * RP_ERR_LIMIT (over max), RP_ERR_NOMEM.  *out is NULL on failure. */
 int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err);
 
+/* The reading half of rp_file_read, for a file already open (and sized by
+ * fstat): reads its first size bytes from offset 0 into a malloc'd buffer
+ * (at least 1 byte allocated) that the caller frees; fd stays open.  path
+ * names the file in messages.  Returns 0, or -1 with err: "out of memory
+ * reading PATH" (RP_ERR_NOMEM), "cannot read PATH: short read" or
+ * "...: <strerror>" (RP_ERR_IO).  *out is NULL on failure. */
+int rp_file_read_fd(int fd, const char *path, size_t size, unsigned char **out, rp_error *err);
+
 /* Maps the regular file at path read-only (MAP_PRIVATE); opened with
  * rp_file_open.  Returns 0 with *map and *size set (an empty file: *map
  * NULL, *size 0), or -1 with err: those of rp_file_open, "PATH: mmap:

@@ -6,6 +6,7 @@
 #ifndef RP_MODEL_MLFLOW_H
 #define RP_MODEL_MLFLOW_H
 
+#include "model/xgboost.h"
 #include "ridepred/model.h"
 
 /* MLmodel files over this size are refused. */
@@ -14,6 +15,15 @@
  * it is parsed; real ones nest 4 or 5 levels. */
 #define RP_MLMODEL_MAX_DEPTH 64
 
+/* Loads the model of the MLflow directory dir.  The ridepred flavor's file
+ * is loaded by rp_model_load (any format it reads).  Returns 0 with *out a
+ * new reference, or -1 with err set, prefixed "MLflow model DIR". */
 int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err);
+
+/* rp_mlflow_load for an XGBoost booster whose columns are those of `xo`
+ * (rp_model_load_preprocessed): only the xgboost flavor (or
+ * python_function with loader_module mlflow.xgboost) is served. */
+int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp_xgb_opts *xo,
+                        rp_model **out, rp_error *err);
 
 #endif

@@ -1,4 +1,6 @@
-/* Opening native model images, and prediction.
+/* The model object: opening native model images, and prediction (the
+ * bottom of src/model with image.c; loading files of every format is
+ * load.c's).
  *
  * Opening checks the header, its checksum, the section table and every
  * section's size against the counts in META: O(1) in the model's size but
@@ -6,10 +8,9 @@
  * XXH3 pass).  Nothing else is read at open: node and vocabulary indices are
  * checked as they are used, so a corrupt image fails a prediction with an
  * error instead of reading out of bounds. */
-#include "ridepred/model.h"
+#include "model/model.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <float.h>
 #include <stdatomic.h>
@@ -17,17 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "common/file.h"
 #include "model/image.h"
-#include "model/model_internal.h"
-#include "model/model_json.h"
-#include "model/mlflow.h"
-#include "model/sklearn.h"
-#include "model/xgboost.h"
+#include "ridepred/model.h"
 
 struct rp_model {
     atomic_int refs;
@@ -292,92 +287,28 @@ int rp__model_build(const rp_img_src *src, const char *format, rp_model **out, r
     return adopt_image(image, len, format, out, err);
 }
 
-int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
+int rp__model_map_file(int fd, size_t size, const char *path, const rp_model_load_opts *opts,
+                       rp_model **out, rp_error *err)
 {
-    /* A model is a regular file or an MLflow directory; anything else (a
-     * FIFO would block the first read forever) is refused here. */
-    struct stat st;
-    int fd = rp_file_open(path, true, &st, err);
-    if (fd < 0) {
-        rp_error_prefix(err, "model");
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+        return rp_error_set(err, RP_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
+    rp_model *m = model_new();
+    if (!m) {
+        munmap(map, size);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    m->mapped = map;
+    m->base = map;
+    m->size = size;
+    m->format = "native";
+    if (open_image(m, opts, err) < 0) {
+        model_free(m);
+        rp_error_prefix(err, "model %s", path);
         return -1;
     }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return rp_mlflow_load(path, opts, out, err);
-    }
-    size_t size = (size_t)st.st_size;
-    size_t max_build = opts ? opts->max_build_bytes : 0;
-    char head[8] = {0};
-    ssize_t got = pread(fd, head, sizeof head, 0);
-    if (got >= 2 && (unsigned char)head[0] == 0x80) {
-        /* The pickle PROTO opcode: a scikit-learn pickle. */
-        close(fd);
-        rp_sklearn_opts so = {.max_build_bytes = max_build};
-        return rp_sklearn_load_file(path, &so, out, err);
-    }
-    if (got >= 2 && (rp_xgb_sniff(head, (size_t)got) == RP_XGB_UBJSON || rp_xgb_sniff(head, (size_t)got) == RP_XGB_LEGACY)) {
-        /* An XGBoost UBJSON model, or the legacy binary one (via libxgboost). */
-        close(fd);
-        rp_xgb_opts xo = {.max_build_bytes = max_build};
-        return rp_xgb_load_file(path, &xo, out, err);
-    }
-    if (got == (ssize_t)sizeof head && memcmp(head, RP_IMG_MAGIC, 8) == 0) {
-        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        int e = errno;
-        close(fd);
-        if (map == MAP_FAILED)
-            return rp_error_set(err, RP_ERR_IO, "cannot map model %s: %s", path, strerror(e));
-        rp_model *m = model_new();
-        if (!m) {
-            munmap(map, size);
-            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        }
-        m->mapped = map;
-        m->base = map;
-        m->size = size;
-        m->format = "native";
-        if (open_image(m, opts, err) < 0) {
-            model_free(m);
-            rp_error_prefix(err, "model %s", path);
-            return -1;
-        }
-        *out = m;
-        return 0;
-    }
-    /* Anything else is read as JSON. */
-    if (size > RP_MODEL_JSON_MAX_BYTES) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_LIMIT, "model %s: %zu bytes is over the JSON model limit of %u bytes", path, size, RP_MODEL_JSON_MAX_BYTES);
-    }
-    char *text = malloc(size + 1);
-    if (!text) {
-        close(fd);
-        return rp_error_set(err, RP_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t have = 0;
-    while (have < size) {
-        ssize_t n = pread(fd, text + have, size - have, (off_t)have);
-        if (n <= 0) {
-            int e = errno;
-            free(text);
-            close(fd);
-            return rp_error_set(err, RP_ERR_IO, "cannot read model %s: %s", path, n == 0 ? "short read" : strerror(e));
-        }
-        have += (size_t)n;
-    }
-    close(fd);
-    int rc;
-    if (rp_xgb_sniff(text, size) == RP_XGB_JSON) {
-        rp_xgb_opts xo = {.max_build_bytes = max_build};
-        rc = rp_xgb_from_buffer(text, size, &xo, out, err);
-    } else {
-        rc = rp_model_from_json(text, size, out, err);
-    }
-    free(text);
-    if (rc < 0)
-        rp_error_prefix(err, "model %s", path);
-    return rc;
+    *out = m;
+    return 0;
 }
 
 rp_model *rp_model_retain(rp_model *m)

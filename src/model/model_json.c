@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "model/image.h"
+#include "model/model.h"
 
 #define MODEL_MAX_DEPTH 16
 

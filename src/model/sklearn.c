@@ -17,7 +17,7 @@
 #include "common/pyjson.h"
 #include "model/budget.h"
 #include "model/image.h"
-#include "model/model_json.h"
+#include "model/model.h"
 #include "model/pickle.h"
 
 typedef struct conv {

@@ -7,25 +7,19 @@
  * memory stays proportional to the input. */
 #include "model/xgboost.h"
 
-#include "common/file.h"
-
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/json.h"
 #include "model/budget.h"
 #include "model/image.h"
+#include "model/model.h"
 #include "model/xgboost_lib.h"
-#include "model/model_json.h"
-#include "model/pickle.h"
-#include "model/sklearn.h"
 
 /* ---- the document tree ---------------------------------------------------- */
 
@@ -927,76 +921,5 @@ int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, 
     free(buf);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);
-    return rc;
-}
-
-/* ---- the preprocessor: a pickled DictVectorizer ---------------------------- */
-
-
-int rp_model_load_preprocessed(const char *path, const char *preprocessor, const rp_model_load_opts *opts,
-                               const char *version, rp_model **out, rp_error *err)
-{
-    unsigned char *pbuf = NULL;
-    size_t plen;
-    if (rp_file_read(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
-        return -1;
-    pk_graph g;
-    conv c;
-    memset(&c, 0, sizeof c);
-    c.err = err;
-    int rc = -1;
-    rp_model_budget budget;
-    rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, plen);
-    if (pk_load_budget(pbuf, plen, &budget, &g, err) < 0) {
-        rp_error_prefix(err, "preprocessor %s", preprocessor);
-        free(pbuf);
-        return -1;
-    }
-    rp_buf ob;
-    rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 4);
-    uint32_t nf = 0;
-    if (!pk_is(g.root, "DictVectorizer")) {
-        rp_error_set(err, RP_ERR_UNSUPPORTED, "the preprocessor must be a pickled DictVectorizer (found %s)",
-                     pk_type_name(g.root));
-        rp_error_prefix(err, "preprocessor %s", preprocessor);
-        goto done;
-    }
-    if (rp_sklearn_dv_columns(g.root, &c.names, &c.lens, &nf, err) < 0) {
-        rp_error_prefix(err, "preprocessor %s", preprocessor);
-        goto done;
-    }
-    rp_img_source_str(&ob, "preprocessor", rp_file_basename(preprocessor));
-    const pk_value *dvv = pk_attr(g.root, "_sklearn_version");
-    if (dvv && dvv->type == PK_STR)
-        rp_img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
-    rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = c.names, .feature_lens = c.lens,
-                      .origin = ob.failed ? NULL : ob.data + 1, .max_build_bytes = opts ? opts->max_build_bytes : 0};
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rc = rp__mlflow_load_xgb(path, opts, &xo, out, err);
-    } else {
-        unsigned char *buf;
-        size_t size;
-        if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
-            goto done;
-        if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
-            rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
-        } else {
-            xo.file = rp_file_basename(path);
-            rc = rp_xgb_from_buffer(buf, size, &xo, out, err);
-            if (rc < 0)
-                rp_error_prefix(err, "model %s", path);
-        }
-        free(buf);
-    }
-done:
-    rp_buf_cleanup(&ob);
-    conv_free(&c);
-    pk_free(&g);
-    free(pbuf);
     return rc;
 }

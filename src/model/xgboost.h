@@ -61,9 +61,4 @@ int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, 
  * fuzzing of the readers alone. */
 int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err);
 
-/* mlflow.c: an MLflow directory whose model takes the feature names of
- * `xo` (only the xgboost flavor does). */
-int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp_xgb_opts *xo,
-                        rp_model **out, rp_error *err);
-
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "model/image.h"
-#include "model/model_json.h"
+#include "model/model.h"
 #include "pipeline/train.h"
 
 /* Column names: the vocabulary, then trip_distance. */

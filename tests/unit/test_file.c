@@ -116,6 +116,34 @@ TEST(read_and_map)
     CHECK(strstr(err.msg, "not a regular file") != NULL);
 }
 
+/* The reading half on a descriptor the caller keeps: the first size bytes,
+ * the descriptor left open, a file shorter than size refused by name. */
+TEST(read_fd)
+{
+    char p[512], want[600];
+    rp_error err;
+    snprintf(p, sizeof p, "%s/ten-fd", root);
+    write_text(p, "0123456789");
+    int fd = open(p, O_RDONLY);
+    CHECK(fd >= 0);
+    unsigned char *buf = NULL;
+    CHECK(rp_file_read_fd(fd, p, 4, &buf, &err) == 0);
+    CHECK(buf && !memcmp(buf, "0123", 4));
+    free(buf);
+    CHECK(rp_file_read_fd(fd, p, 10, &buf, &err) == 0); /* from offset 0 again */
+    CHECK(buf && !memcmp(buf, "0123456789", 10));
+    free(buf);
+    CHECK(fcntl(fd, F_GETFD) != -1); /* still open */
+    CHECK(rp_file_read_fd(fd, p, 0, &buf, &err) == 0 && buf != NULL);
+    free(buf);
+    buf = (unsigned char *)"x";
+    CHECK(rp_file_read_fd(fd, p, 11, &buf, &err) == -1 && buf == NULL);
+    CHECK(err.code == RP_ERR_IO);
+    snprintf(want, sizeof want, "cannot read %s: short read", p);
+    CHECK_STR(err.msg, want);
+    close(fd);
+}
+
 /* A path that names something else than a regular file (a FIFO above all:
  * opening one for reading used to wait for a writer forever) is refused at
  * once, with the path and what it is; a regular file comes back blocking. */
@@ -202,6 +230,7 @@ int main(void)
     rp_t_tmpdir(root, sizeof root, "rp_file_test");
     RUN(mkdirs);
     RUN(read_and_map);
+    RUN(read_fd);
     rp_t_watchdog(20);
     RUN(only_regular_files);
     RUN(basename);

@@ -16,7 +16,7 @@
 
 #include "common/buf.h"
 #include "model/image.h"
-#include "model/model_internal.h"
+#include "model/model.h"
 #include "ridepred/model.h"
 #include "testing.h"
 

@@ -10,7 +10,7 @@
 
 #include "common/buf.h"
 #include "model/image.h"
-#include "model/model_json.h"
+#include "model/model.h"
 #include "ridepred/model.h"
 #include "testing.h"
 
@@ -276,6 +276,83 @@ static void put(const char *dir, const char *name, const char *text, size_t len)
     }
 }
 
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* rp_model_load picks the reader by the first bytes (load.c's table, in
+ * order: directory, pickle PROTO, XGBoost UBJSON, native magic, else JSON:
+ * XGBoost's when it has a top-level "learner"), each error prefixed with
+ * the path and the reader; no descriptor stays open, loaded or refused. */
+TEST(load_dispatches_by_first_bytes)
+{
+    char dir[256], p[600], want[800];
+    rp_t_tmpdir(dir, sizeof dir, "rp_model_sniff");
+    rp_error err;
+    rp_model *m = NULL;
+    int fds = open_fds();
+    CHECK(fds > 0);
+    static const struct {
+        const char *name, *bytes;
+        size_t len;
+        const char *msg; /* after "model PATH: " */
+    } refused[] = {
+        {"p.pkl", "\x80\x02garbage", 9, "pickle (offset 2): opcode 0x67 is not supported"},
+        {"u.ubj", "{i\x01", 3, "XGBoost UBJSON model: not valid UBJSON"},
+        {"x.json", "{\"learner\": 1}", 14, "XGBoost JSON model: not an XGBoost model: no \"learner\" object"},
+        {"magic", "RIDEPRED", 8, "not a ridepred native model"},
+        {"short", "RIDEPRE", 7, "not valid JSON: expecting value at byte 0"},
+        {"empty", "", 0, "not valid JSON: expecting value at byte 0"},
+        {"one", "\x80", 1, "not valid JSON: expecting value at byte 0"},
+        {"j.json", "{\"format\": \"ridepred.model/2\"}", 30, "not a ridepred.model/1 document"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        put(dir, refused[i].name, refused[i].bytes, refused[i].len);
+        snprintf(p, sizeof p, "%s/%s", dir, refused[i].name);
+        m = NULL;
+        CHECK(rp_model_load(p, NULL, &m, &err) == -1 && m == NULL);
+        snprintf(want, sizeof want, "model %s: %s", p, refused[i].msg);
+        if (strncmp(err.msg, want, strlen(want)) != 0)
+            fprintf(stderr, "  %s: got %s\n", refused[i].name, err.msg);
+        CHECK(strncmp(err.msg, want, strlen(want)) == 0);
+    }
+    /* Served: JSON, native (mapped), an MLflow directory naming either. */
+    const char *json = TREE1("1", "le", "");
+    put(dir, "m.json", json, strlen(json));
+    rp_buf nat = native_of(json);
+    put(dir, "m.rpm", nat.data, nat.len);
+    rp_buf_cleanup(&nat);
+    static const char mlmodel[] = "flavors:\n  ridepred:\n    model: m.rpm\n";
+    put(dir, "MLmodel", mlmodel, sizeof mlmodel - 1);
+    static const struct {
+        const char *name, *format;
+    } served[] = {{"m.json", "json"}, {"m.rpm", "native"}, {"", "native"}};
+    for (size_t i = 0; i < sizeof served / sizeof *served; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, served[i].name);
+        m = NULL;
+        CHECK(rp_model_load(p, NULL, &m, &err) == 0);
+        if (m) {
+            rp_model_info in;
+            rp_model_get_info(m, &in);
+            CHECK_STR(in.format, served[i].format);
+            uint32_t idx[] = {1};
+            double v = 2.0;
+            CHECK(predict(m, 1, idx, &v) == 2.0);
+            rp_model_release(m);
+        }
+    }
+    CHECK(open_fds() == fds);
+    CHECK(rp_t_rmtree(dir) == 0);
+}
+
 static double cpu_seconds(void)
 {
     struct timespec ts;
@@ -445,6 +522,7 @@ int main(void)
     RUN(json_models_refused_with_reasons);
     RUN(native_round_trip_and_damage);
     RUN(load_detects_format);
+    RUN(load_dispatches_by_first_bytes);
     RUN(source_section);
     rp_t_watchdog(60);
     RUN(model_paths_must_be_files);
