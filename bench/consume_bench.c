@@ -48,11 +48,11 @@ typedef struct bench {
     int64_t t_first, t_last_put, t_last_read;
 } bench;
 
-static int open_spec(const char *spec, rp_streams **s, char name[RP_STREAM_NAME_MAX + 1])
+static int open_spec(const char *spec, rp_stream_conn **s, char name[RP_STREAM_NAME_MAX + 1])
 {
     rp_error err;
-    rp_backend b;
-    if (rp_stream_parse_name(spec, NULL, &b, name, &err) < 0 || rp_streams_open(b, NULL, s, &err) < 0) {
+    rp_stream_backend b;
+    if (rp_stream_parse_name(spec, NULL, &b, name, &err) < 0 || rp_stream_open(b, NULL, s, &err) < 0) {
         fprintf(stderr, "consume_bench: %s: %s\n", spec, err.msg);
         return -1;
     }
@@ -61,12 +61,12 @@ static int open_spec(const char *spec, rp_streams **s, char name[RP_STREAM_NAME_
 
 static int put_all(bench *B)
 {
-    rp_streams *s;
+    rp_stream_conn *s;
     char name[RP_STREAM_NAME_MAX + 1];
     if (open_spec(B->in, &s, name) < 0)
         return -1;
-    rp_put_entry *e = calloc((size_t)B->batch, sizeof *e);
-    rp_put_result *r = calloc((size_t)B->batch, sizeof *r);
+    rp_stream_entry *e = calloc((size_t)B->batch, sizeof *e);
+    rp_stream_put_result *r = calloc((size_t)B->batch, sizeof *r);
     char(*docs)[160] = calloc((size_t)B->batch, sizeof *docs);
     char(*keys)[24] = calloc((size_t)B->batch, sizeof *keys);
     unsigned seed = 12345;
@@ -95,13 +95,13 @@ static int put_all(bench *B)
                               "{\"ride\": {\"PULocationID\": %d, \"DOLocationID\": %d, \"trip_distance\": %.2f}, \"ride_id\": %ld}",
                               pu, dodo, dist, id);
             int kl = snprintf(keys[j], sizeof keys[j], "%ld", id);
-            e[j] = (rp_put_entry){docs[j], (size_t)dl, keys[j], (size_t)kl};
+            e[j] = (rp_stream_entry){docs[j], (size_t)dl, keys[j], (size_t)kl};
         }
         int64_t t = now_ns();
         for (long j = 0; j < m; j++)
             B->t_put[i + j + 1] = t;
         rp_error err;
-        if (rp_streams_put(s, name, e, (size_t)m, r, &err) < 0) {
+        if (rp_stream_put(s, name, e, (size_t)m, r, &err) < 0) {
             fprintf(stderr, "consume_bench: put: %s\n", err.msg);
             return -1;
         }
@@ -117,7 +117,7 @@ static int put_all(bench *B)
     free(r);
     free(docs);
     free(keys);
-    rp_streams_close(s);
+    rp_stream_close(s);
     return 0;
 }
 
@@ -146,21 +146,21 @@ static int on_out(void *ctx, const rp_stream_record *rec)
 static void *reader(void *arg)
 {
     bench *B = arg;
-    rp_streams *s;
+    rp_stream_conn *s;
     char name[RP_STREAM_NAME_MAX + 1];
     if (open_spec(B->out, &s, name) < 0)
         exit(3);
-    rp_shard_info *sh;
+    rp_stream_shard *sh;
     size_t n;
     rp_error err;
-    if (rp_streams_list_shards(s, name, &sh, &n, &err) < 0) {
+    if (rp_stream_list_shards(s, name, &sh, &n, &err) < 0) {
         fprintf(stderr, "consume_bench: %s\n", err.msg);
         exit(3);
     }
     char(*it)[RP_STREAM_ITER_MAX] = calloc(n, sizeof *it);
     for (size_t i = 0; i < n; i++)
         if (!sh[i].seq_end[0] &&
-            rp_streams_get_iterator(s, name, sh[i].shard_id, RP_ITER_LATEST, NULL, 0, it[i], &err) < 0) {
+            rp_stream_get_iterator(s, name, sh[i].shard_id, RP_STREAM_LATEST, NULL, 0, it[i], &err) < 0) {
             fprintf(stderr, "consume_bench: %s\n", err.msg);
             exit(3);
         }
@@ -171,7 +171,7 @@ static void *reader(void *arg)
             if (!it[i][0])
                 continue;
             char next[RP_STREAM_ITER_MAX];
-            if (rp_streams_get_records(s, it[i], 10000, on_out, B, next, NULL, &err) < 0) {
+            if (rp_stream_get_records(s, it[i], 10000, on_out, B, next, NULL, &err) < 0) {
                 fprintf(stderr, "consume_bench: read: %s\n", err.msg);
                 exit(3);
             }
@@ -184,7 +184,7 @@ static void *reader(void *arg)
     }
     free(it);
     free(sh);
-    rp_streams_close(s);
+    rp_stream_close(s);
     return NULL;
 }
 

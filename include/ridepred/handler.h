@@ -26,8 +26,8 @@ typedef struct rp_handler rp_handler;
  * each entry; returns 0, or -1 when the call failed as a whole (then every
  * result is marked failed).  Records not published are named in
  * batchItemFailures and left out of predictions (docs/handler.md §8). */
-typedef int (*rp_publish_fn)(void *ctx, const rp_put_entry *entries, size_t n,
-                             rp_put_result *results, rp_error *err);
+typedef int (*rp_publish_fn)(void *ctx, const rp_stream_entry *entries, size_t n,
+                             rp_stream_put_result *results, rp_error *err);
 
 /* The longest version the handler reports, in bytes.  A longer one (from
  * the model, MODEL_VERSION or RUN_ID) is refused by rp_handler_new, never

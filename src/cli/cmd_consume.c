@@ -84,18 +84,18 @@ static int parse_u32(const char *opt, const char *s, long min, long max, long *o
     return 0;
 }
 
-static int parse_start(const char *s, rp_iterator_type *type, int64_t *ts)
+static int parse_start(const char *s, rp_stream_iterator *type, int64_t *ts)
 {
     if (!strcmp(s, "trim-horizon") || !strcmp(s, "TRIM_HORIZON")) {
-        *type = RP_ITER_TRIM_HORIZON;
+        *type = RP_STREAM_TRIM_HORIZON;
         return 0;
     }
     if (!strcmp(s, "latest") || !strcmp(s, "LATEST")) {
-        *type = RP_ITER_LATEST;
+        *type = RP_STREAM_LATEST;
         return 0;
     }
     if (!strncmp(s, "time:", 5) && rp_cli_parse_time_ms(s + 5, ts) == 0) {
-        *type = RP_ITER_AT_TIMESTAMP;
+        *type = RP_STREAM_AT_TIMESTAMP;
         return 0;
     }
     fprintf(stderr, "ridepred consume: --starting-position must be trim-horizon, latest or time:ISO8601 (e.g. time:2026-11-25T10:00:00Z), not '%s'\n", s);
@@ -108,7 +108,7 @@ static int parse_start(const char *s, rp_iterator_type *type, int64_t *ts)
  * Returns 0, or -1 printed. */
 static int default_checkpoint_store(rp_consumer_config *cc, char *buf, size_t cap)
 {
-    rp_backend b;
+    rp_stream_backend b;
     char name[RP_STREAM_NAME_MAX + 1];
     rp_error err;
     if (rp_stream_parse_name(cc->from, &cc->streams, &b, name, &err) < 0) {
@@ -118,7 +118,7 @@ static int default_checkpoint_store(rp_consumer_config *cc, char *buf, size_t ca
     const char *store = cc->streams.local_store;
     const char *slash = store ? strrchr(store, '/') : NULL;
     int n = -1;
-    if (b == RP_BACKEND_LOCAL && store && *store)
+    if (b == RP_STREAM_BACKEND_LOCAL && store && *store)
         n = slash ? snprintf(buf, cap, "%.*s/checkpoints.db", (int)(slash - store), store)
                   : snprintf(buf, cap, "checkpoints.db");
     else if (rp_cli_state_path("checkpoints.db", buf, cap) == 0)
@@ -153,7 +153,7 @@ int rp_cmd_consume(int argc, char **argv)
         RP_FUNCTION_MODEL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_ITER_TRIM_HORIZON, .max_retries = 3,
+    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3,
                              .max_record_age_s = -1};
     rp_cli_function_opts fo = {0};
     long v;

@@ -72,10 +72,10 @@ int rp_cmd_evaluate(int argc, char **argv)
         fprintf(stderr, "ridepred evaluate: needs FILE, --rides and --predictions\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     char rname[RP_STREAM_NAME_MAX + 1], pname[RP_STREAM_NAME_MAX + 1];
     rp_error err;
-    rp_backend rb, pb;
+    rp_stream_backend rb, pb;
     if (rp_cli_stream_resolve(&scfg) < 0)
         return RP_EXIT_USAGE;
     if (rp_stream_parse_name(rides, &scfg, &rb, rname, &err) < 0 ||
@@ -84,11 +84,11 @@ int rp_cmd_evaluate(int argc, char **argv)
         return RP_EXIT_USAGE;
     }
     if (rb != pb) {
-        rp_cli_error("the rides and the predictions must be on one backend (%s, %s)", rp_backend_name(rb),
-                     rp_backend_name(pb));
+        rp_cli_error("the rides and the predictions must be on one backend (%s, %s)", rp_stream_backend_name(rb),
+                     rp_stream_backend_name(pb));
         return RP_EXIT_USAGE;
     }
-    if (rp_streams_open(rb, &scfg, &s, &err) < 0) {
+    if (rp_stream_open(rb, &scfg, &s, &err) < 0) {
         rp_cli_error("%s", err.msg);
         return RP_EXIT_FAILURE;
     }
@@ -148,6 +148,6 @@ int rp_cmd_evaluate(int argc, char **argv)
     rp_eval_report_free(&r);
     rc = RP_EXIT_OK;
 out:
-    rp_streams_close(s);
+    rp_stream_close(s);
     return rc;
 }

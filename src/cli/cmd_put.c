@@ -72,21 +72,21 @@ static int ride_id_key(const char *doc, size_t len, char *key, size_t cap, size_
 
 typedef struct batch {
     size_t n;
-    rp_put_entry e[BATCH];
-    rp_put_result res[BATCH];
+    rp_stream_entry e[BATCH];
+    rp_stream_put_result res[BATCH];
     char *doc[BATCH];
     char key[BATCH][RP_STREAM_PK_MAX * 4 + 1];
     bool no_key[BATCH];
     size_t bytes;
 } batch;
 
-static int flush(rp_streams *s, const char *name, batch *b, int *refused)
+static int flush(rp_stream_conn *s, const char *name, batch *b, int *refused)
 {
     if (!b->n)
         return 0;
     /* Records without a key are refused here; the rest are sent. */
-    rp_put_entry send[BATCH];
-    rp_put_result got[BATCH];
+    rp_stream_entry send[BATCH];
+    rp_stream_put_result got[BATCH];
     size_t map[BATCH], m = 0;
     for (size_t i = 0; i < b->n; i++)
         if (!b->no_key[i]) {
@@ -95,7 +95,7 @@ static int flush(rp_streams *s, const char *name, batch *b, int *refused)
         }
     rp_error err;
     int rc = 0;
-    if (m && rp_streams_put(s, name, send, m, got, &err) < 0) {
+    if (m && rp_stream_put(s, name, send, m, got, &err) < 0) {
         rp_cli_error("%s", err.msg);
         rc = -1;
     }
@@ -127,7 +127,7 @@ static int flush(rp_streams *s, const char *name, batch *b, int *refused)
     return rc;
 }
 
-static int add(rp_streams *s, const char *name, batch *b, const char *pk, const char *doc, size_t len,
+static int add(rp_stream_conn *s, const char *name, batch *b, const char *pk, const char *doc, size_t len,
                int *refused)
 {
     size_t klen = pk ? strlen(pk) : 0;
@@ -191,7 +191,7 @@ int rp_cmd_put(int argc, char **argv)
         fprintf(stderr, "ridepred put: --partition-key must be 1 to 256 characters\n");
         return RP_EXIT_USAGE;
     }
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
@@ -234,6 +234,6 @@ int rp_cmd_put(int argc, char **argv)
         rc = RP_EXIT_FUNCTION_ERROR;
 out:
     free(b);
-    rp_streams_close(s);
+    rp_stream_close(s);
     return rc;
 }

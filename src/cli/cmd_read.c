@@ -79,22 +79,22 @@ static int on_record(void *ctx, const rp_stream_record *rec)
     return 0;
 }
 
-static int parse_from(const char *s, rp_iterator_type *type, const char **seq, int64_t *ts)
+static int parse_from(const char *s, rp_stream_iterator *type, const char **seq, int64_t *ts)
 {
     *seq = NULL;
     *ts = 0;
     if (!strcmp(s, "trim-horizon"))
-        *type = RP_ITER_TRIM_HORIZON;
+        *type = RP_STREAM_TRIM_HORIZON;
     else if (!strcmp(s, "latest"))
-        *type = RP_ITER_LATEST;
+        *type = RP_STREAM_LATEST;
     else if (!strncmp(s, "at:", 3) && s[3])
-        *type = RP_ITER_AT_SEQUENCE_NUMBER, *seq = s + 3;
+        *type = RP_STREAM_AT_SEQUENCE_NUMBER, *seq = s + 3;
     else if (!strncmp(s, "after:", 6) && s[6])
-        *type = RP_ITER_AFTER_SEQUENCE_NUMBER, *seq = s + 6;
+        *type = RP_STREAM_AFTER_SEQUENCE_NUMBER, *seq = s + 6;
     else if (!strncmp(s, "time:", 5)) {
         if (rp_cli_parse_time_ms(s + 5, ts) < 0)
             return -1;
-        *type = RP_ITER_AT_TIMESTAMP;    } else {
+        *type = RP_STREAM_AT_TIMESTAMP;    } else {
         return -1;
     }
     return 0;
@@ -146,7 +146,7 @@ int rp_cmd_read(int argc, char **argv)
         fprintf(stderr, "ridepred read: needs one STREAM\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_iterator_type type;
+    rp_stream_iterator type;
     const char *seq;
     int64_t ts;
     if (parse_from(from, &type, &seq, &ts) < 0) {
@@ -162,7 +162,7 @@ int rp_cmd_read(int argc, char **argv)
         else
             snprintf(shard_id, sizeof shard_id, "%s", shard);
     }
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
@@ -170,12 +170,12 @@ int rp_cmd_read(int argc, char **argv)
     signal(SIGTERM, on_signal);
     rp_error err;
     int rc = RP_EXIT_OK;
-    rp_shard_info *shards = NULL;
+    rp_stream_shard *shards = NULL;
     size_t n = 0;
     char (*iters)[RP_STREAM_ITER_MAX] = NULL;
     reader rd = {.limit = limit};
     rp_buf_init(&rd.line, 16u << 20);
-    if (rp_streams_list_shards(s, name, &shards, &n, &err) < 0)
+    if (rp_stream_list_shards(s, name, &shards, &n, &err) < 0)
         goto fail;
     if (shard) {
         size_t k = 0;
@@ -192,7 +192,7 @@ int rp_cmd_read(int argc, char **argv)
     if (!iters)
         goto fail;
     for (size_t i = 0; i < n; i++)
-        if (rp_streams_get_iterator(s, name, shards[i].shard_id, type, seq, ts, iters[i], &err) < 0)
+        if (rp_stream_get_iterator(s, name, shards[i].shard_id, type, seq, ts, iters[i], &err) < 0)
             goto fail;
     /* Without --follow: each shard to its tip in turn.  With it: round
      * robin over the shards, sleeping when a whole round was empty. */
@@ -206,7 +206,7 @@ int rp_cmd_read(int argc, char **argv)
                 unsigned long long got = rd.printed;
                 char next[RP_STREAM_ITER_MAX];
                 uint32_t page = limit && limit - rd.printed < 10000 ? (uint32_t)(limit - rd.printed) : 10000;
-                if (rp_streams_get_records(s, iters[i], page, on_record, &rd, next, &behind, &err) < 0)
+                if (rp_stream_get_records(s, iters[i], page, on_record, &rd, next, &behind, &err) < 0)
                     goto fail;
                 memcpy(iters[i], next, sizeof next);
                 if (follow)
@@ -232,6 +232,6 @@ out:
     rp_buf_cleanup(&rd.line);
     free(iters);
     free(shards);
-    rp_streams_close(s);
+    rp_stream_close(s);
     return rc;
 }

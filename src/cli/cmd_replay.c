@@ -118,7 +118,7 @@ int rp_cmd_replay(int argc, char **argv)
 
     rp_error err;
     rp_trips t = {0};
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     int rc = RP_EXIT_FAILURE;
     /* Only the rows to send are read: start + limit. */
@@ -157,14 +157,14 @@ int rp_cmd_replay(int argc, char **argv)
     rp_pyjson_utf8(&line, file, strlen(file));
     rp_buf_printf(&line, ", \"stream\": \"%s:%s\", \"rows\": %zu, \"sent\": %zu, \"failed\": %zu, "
                   "\"seconds\": %.3f, \"rides_per_second\": %.0f, \"stopped\": %s}\n",
-                  rp_backend_name(rp_streams_backend(s)), name, t.n, st.sent, st.failed, st.seconds,
+                  rp_stream_backend_name(rp_stream_conn_backend(s)), name, t.n, st.sent, st.failed, st.seconds,
                   st.seconds > 0 ? (double)st.sent / st.seconds : 0.0, stop_flag ? "true" : "false");
     fwrite(line.data, 1, line.len, stdout);
     rp_buf_cleanup(&line);
     fflush(stdout);
     rc = st.failed ? RP_EXIT_FUNCTION_ERROR : RP_EXIT_OK;
 out:
-    rp_streams_close(s);
+    rp_stream_close(s);
     rp_trips_free(&t);
     if (stop_flag) {
         /* Interrupted: end by the signal (the convention shells rely on to

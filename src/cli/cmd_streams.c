@@ -28,15 +28,15 @@ static const char help[] =
 
     "exit status: 0 done; 2 bad usage; 3 the backend refused or failed.\n";
 
-static void put_info(rp_buf *b, const rp_stream_info *in, rp_backend be)
+static void put_info(rp_buf *b, const rp_stream_info *in, rp_stream_backend be)
 {
     rp_buf_lit(b, "{\"StreamName\": ");
     rp_pyjson_utf8(b, in->name, strlen(in->name));
     rp_buf_printf(b, ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
-                  rp_backend_name(be), in->status, in->open_shards, in->retention_hours, (double)in->created_ms / 1000.0);
+                  rp_stream_backend_name(be), in->status, in->open_shards, in->retention_hours, (double)in->created_ms / 1000.0);
 }
 
-static void put_shard(rp_buf *b, const rp_shard_info *sh)
+static void put_shard(rp_buf *b, const rp_stream_shard *sh)
 {
     rp_buf_printf(b, "{\"ShardId\": \"%s\"", sh->shard_id);
     if (sh->parent_shard_id[0])
@@ -103,24 +103,24 @@ int rp_cmd_streams(int argc, char **argv)
         fprintf(stderr, "ridepred streams %s: wrong number of arguments\n\n%s", sub, help);
         return RP_EXIT_USAGE;
     }
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     /* list: the backend a bare name would go to */
     if (rp_cli_open_stream(is_list ? "x" : args[1], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
-    rp_backend be = rp_streams_backend(s);
+    rp_stream_backend be = rp_stream_conn_backend(s);
     rp_error err;
     int rc = RP_EXIT_OK;
     rp_buf b;
     rp_buf_init(&b, 64u << 20);
     if (!strcmp(sub, "create")) {
-        if (rp_streams_create(s, name, (uint32_t)shards, &err) < 0)
+        if (rp_stream_create(s, name, (uint32_t)shards, &err) < 0)
             goto fail;
-        printf("created %s:%s (%ld shard%s)\n", rp_backend_name(be), name, shards, shards == 1 ? "" : "s");
+        printf("created %s:%s (%ld shard%s)\n", rp_stream_backend_name(be), name, shards, shards == 1 ? "" : "s");
     } else if (!strcmp(sub, "delete")) {
-        if (rp_streams_delete(s, name, &err) < 0)
+        if (rp_stream_delete(s, name, &err) < 0)
             goto fail;
-        printf("deleted %s:%s\n", rp_backend_name(be), name);
+        printf("deleted %s:%s\n", rp_stream_backend_name(be), name);
     } else if (is_update) {
         char *end;
         long target = strtol(args[2], &end, 10);
@@ -129,22 +129,22 @@ int rp_cmd_streams(int argc, char **argv)
             rc = RP_EXIT_USAGE;
             goto out;
         }
-        if (rp_streams_update_shard_count(s, name, (uint32_t)target, &err) < 0)
+        if (rp_stream_update_shard_count(s, name, (uint32_t)target, &err) < 0)
             goto fail;
-        printf("%s:%s now has %ld open shard%s\n", rp_backend_name(be), name, target, target == 1 ? "" : "s");
+        printf("%s:%s now has %ld open shard%s\n", rp_stream_backend_name(be), name, target, target == 1 ? "" : "s");
     } else if (is_list) {
         rp_stream_info *list = NULL;
         size_t n = 0;
-        if (rp_streams_list(s, &list, &n, &err) < 0)
+        if (rp_stream_list(s, &list, &n, &err) < 0)
             goto fail;
         for (size_t i = 0; i < n; i++)
-            printf("%s:%s\n", rp_backend_name(be), list[i].name);
+            printf("%s:%s\n", rp_stream_backend_name(be), list[i].name);
         free(list);
     } else {
         rp_stream_info in;
-        rp_shard_info *sh = NULL;
+        rp_stream_shard *sh = NULL;
         size_t n = 0;
-        if (rp_streams_describe(s, name, &in, &err) < 0 || rp_streams_list_shards(s, name, &sh, &n, &err) < 0)
+        if (rp_stream_describe(s, name, &in, &err) < 0 || rp_stream_list_shards(s, name, &sh, &n, &err) < 0)
             goto fail;
         put_info(&b, &in, be);
         rp_buf_lit(&b, ", \"Shards\": [");
@@ -163,6 +163,6 @@ fail:
     rc = RP_EXIT_FAILURE;
 out:
     rp_buf_cleanup(&b);
-    rp_streams_close(s);
+    rp_stream_close(s);
     return rc;
 }

@@ -13,9 +13,9 @@ int rp_cli_stream_opt(int c, const char *arg, rp_stream_config *cfg)
     switch (c) {
     case 0x100:
         if (!strcasecmp(arg, "kinesis"))
-            cfg->backend = RP_BACKEND_KINESIS;
+            cfg->backend = RP_STREAM_BACKEND_KINESIS;
         else if (!strcasecmp(arg, "local"))
-            cfg->backend = RP_BACKEND_LOCAL;
+            cfg->backend = RP_STREAM_BACKEND_LOCAL;
         else {
             fprintf(stderr, "ridepred: --backend must be kinesis or local, not '%s'\n", arg);
             return -1;
@@ -37,19 +37,19 @@ static bool env_set(const char *name)
 int rp_cli_stream_resolve(rp_stream_config *cfg)
 {
     static char store[PATH_MAX];
-    if (cfg->backend == RP_BACKEND_AUTO) {
+    if (cfg->backend == RP_STREAM_BACKEND_AUTO) {
         const char *v = getenv("RIDEPRED_STREAM_BACKEND");
         if (v && *v) {
             if (!strcasecmp(v, "kinesis"))
-                cfg->backend = RP_BACKEND_KINESIS;
+                cfg->backend = RP_STREAM_BACKEND_KINESIS;
             else if (!strcasecmp(v, "local"))
-                cfg->backend = RP_BACKEND_LOCAL;
+                cfg->backend = RP_STREAM_BACKEND_LOCAL;
             else {
                 rp_cli_error("RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
                 return -1;
             }
         } else if (env_set("AWS_LAMBDA_RUNTIME_API") || env_set("AWS_LAMBDA_FUNCTION_NAME")) {
-            cfg->backend = RP_BACKEND_KINESIS;
+            cfg->backend = RP_STREAM_BACKEND_KINESIS;
         }
     }
     if (!cfg->local_store || !*cfg->local_store) {
@@ -69,14 +69,14 @@ int rp_cli_stream_resolve(rp_stream_config *cfg)
     return 0;
 }
 
-int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_streams **s,
+int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
                        char name[RP_STREAM_NAME_MAX + 1])
 {
     rp_error err;
-    rp_backend b;
+    rp_stream_backend b;
     if (rp_cli_stream_resolve(cfg) < 0)
         return -1;
-    if (rp_stream_parse_name(spec, cfg, &b, name, &err) < 0 || rp_streams_open(b, cfg, s, &err) < 0) {
+    if (rp_stream_parse_name(spec, cfg, &b, name, &err) < 0 || rp_stream_open(b, cfg, s, &err) < 0) {
         rp_cli_error("%s", err.msg);
         return -1;
     }

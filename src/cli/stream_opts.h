@@ -37,7 +37,7 @@ int rp_cli_stream_resolve(rp_stream_config *cfg);
 
 /* Parses a stream spec and opens its backend (cfg resolved first); prints
  * why on failure. */
-int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_streams **s,
+int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
                        char name[RP_STREAM_NAME_MAX + 1]);
 
 #endif

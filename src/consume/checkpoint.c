@@ -220,7 +220,7 @@ static bool is_held(const char (*held)[RP_STREAM_SHARD_ID_MAX], size_t n, const 
     return false;
 }
 
-int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
+int rp_ckpt_sync(rp_ckpt *c, const rp_stream_shard *shards, size_t n_shards,
                  const char *initial_start, const char (*held)[RP_STREAM_SHARD_ID_MAX],
                  size_t n_held, rp_ckpt_plan *plan, rp_error *err)
 {

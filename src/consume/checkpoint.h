@@ -71,7 +71,7 @@ void rp_ckpt_close(rp_ckpt *c);
  * shards (not ended, every listed parent ended) up to the fair share,
  * ceil(eligible / live consumers), and names the held leases beyond it.
  * The caller frees the plan with rp_ckpt_plan_free. */
-int rp_ckpt_sync(rp_ckpt *c, const rp_shard_info *shards, size_t n_shards,
+int rp_ckpt_sync(rp_ckpt *c, const rp_stream_shard *shards, size_t n_shards,
                  const char *initial_start, const char (*held)[RP_STREAM_SHARD_ID_MAX],
                  size_t n_held, rp_ckpt_plan *plan, rp_error *err);
 

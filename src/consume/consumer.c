@@ -54,7 +54,7 @@ typedef struct stats {
 
 struct rp_consumer {
     rp_consumer_config cfg;
-    rp_backend in_backend, dl_backend;
+    rp_stream_backend in_backend, dl_backend;
     char in_name[RP_STREAM_NAME_MAX + 1], dl_name[RP_STREAM_NAME_MAX + 1];
     char source[RP_STREAM_NAME_MAX + 16];
     char group[512];
@@ -84,7 +84,7 @@ struct shard_worker {
     atomic_llong oldest_ms;      /* arrival (epoch ms) of the oldest record not checkpointed; 0: none */
     atomic_bool stalled;         /* waiting for the infrastructure (streams, store) to come back */
     /* Thread-owned state. */
-    rp_streams *in, *dl, *out;
+    rp_stream_conn *in, *dl, *out;
     const char *out_name;        /* the predictions stream's name, owned by the function */
     rp_handler *h;               /* publishes nothing: the worker publishes (publish_until_stored) */
     rp_ckpt *ckpt;
@@ -97,8 +97,8 @@ struct shard_worker {
     bool oom;
     rp_buf event;
     size_t *todo;       /* outcomes still to publish (publish_until_stored) */
-    rp_put_entry put[RP_STREAM_PUT_BATCH_MAX];
-    rp_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
+    rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
+    rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -256,17 +256,17 @@ static int make_iterator(shard_worker *w, rp_error *err)
     rp_consumer *c = w->c;
     const char *seq = w->read_seq[0] ? w->read_seq : w->row.checkpoint;
     if (seq[0])
-        return rp_streams_get_iterator(w->in, c->in_name, w->row.shard_id, RP_ITER_AFTER_SEQUENCE_NUMBER,
+        return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id, RP_STREAM_AFTER_SEQUENCE_NUMBER,
                                        seq, 0, w->iter, err);
-    rp_iterator_type t = RP_ITER_TRIM_HORIZON;
+    rp_stream_iterator t = RP_STREAM_TRIM_HORIZON;
     int64_t ts = 0;
     if (!strcmp(w->row.start, "LATEST")) {
-        t = RP_ITER_LATEST;
+        t = RP_STREAM_LATEST;
     } else if (!strncmp(w->row.start, "AT_TIMESTAMP:", 13)) {
-        t = RP_ITER_AT_TIMESTAMP;
+        t = RP_STREAM_AT_TIMESTAMP;
         ts = strtoll(w->row.start + 13, NULL, 10);
     }
-    return rp_streams_get_iterator(w->in, c->in_name, w->row.shard_id, t, NULL, ts, w->iter, err);
+    return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id, t, NULL, ts, w->iter, err);
 }
 
 /* ---- events ------------------------------------------------------------------- */
@@ -368,7 +368,7 @@ static int commit(shard_worker *w, const char *seq, bool ended)
 
 /* "CODE: MESSAGE" of a failed put, the code once when the message starts
  * with it. */
-static void put_error(char *buf, size_t cap, const rp_put_result *r)
+static void put_error(char *buf, size_t cap, const rp_stream_put_result *r)
 {
     size_t cl = strlen(r->error_code);
     if (cl && !strncmp(r->error_message, r->error_code, cl))
@@ -437,8 +437,8 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
         return 0;
     }
     rp_buf *docs = calloc(n, sizeof *docs);
-    rp_put_entry *e = calloc(n, sizeof *e);
-    rp_put_result *res = calloc(n, sizeof *res);
+    rp_stream_entry *e = calloc(n, sizeof *e);
+    rp_stream_put_result *res = calloc(n, sizeof *res);
     bool *done = calloc(n, sizeof *done);
     int rc = 1;
     if (!docs || !e || !res || !done)
@@ -483,13 +483,13 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             rp_pyjson_utf8(d, why, strlen(why));
             rp_buf_lit(d, ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
         }
-        e[j] = (rp_put_entry){.data = d->data, .data_len = d->len, .partition_key = rec_pk(w, i),
+        e[j] = (rp_stream_entry){.data = d->data, .data_len = d->len, .partition_key = rec_pk(w, i),
                               .partition_key_len = r->pk_len};
         j++;
     }
     for (int attempt = 1;; attempt++) {
-        rp_put_entry send[RP_STREAM_PUT_BATCH_MAX];
-        rp_put_result got[RP_STREAM_PUT_BATCH_MAX];
+        rp_stream_entry send[RP_STREAM_PUT_BATCH_MAX];
+        rp_stream_put_result got[RP_STREAM_PUT_BATCH_MAX];
         size_t map[RP_STREAM_PUT_BATCH_MAX];
         size_t left = 0;
         for (size_t x = 0; x < n;) {
@@ -502,7 +502,7 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             if (!m)
                 break;
             rp_error err;
-            rp_streams_put(w->dl, c->dl_name, send, m, got, &err);
+            rp_stream_put(w->dl, c->dl_name, send, m, got, &err);
             for (size_t y = 0; y < m; y++) {
                 if (got[y].ok) {
                     done[map[y]] = true;
@@ -606,11 +606,11 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
             size_t k = n - x < RP_STREAM_PUT_BATCH_MAX ? n - x : RP_STREAM_PUT_BATCH_MAX;
             for (size_t j = 0; j < k; j++) {
                 const rp_record_outcome *e = &o[todo[x + j]];
-                w->put[j] = (rp_put_entry){e->prediction, e->prediction_len, e->partition_key,
+                w->put[j] = (rp_stream_entry){e->prediction, e->prediction_len, e->partition_key,
                                            e->partition_key_len};
             }
             rp_error err;
-            rp_streams_put(w->out, w->out_name, w->put, k, w->put_res, &err);
+            rp_stream_put(w->out, w->out_name, w->put, k, w->put_res, &err);
             size_t ok = 0;
             for (size_t j = 0; j < k; j++) {
                 if (w->put_res[j].ok) {
@@ -799,9 +799,9 @@ static int process(shard_worker *w, size_t k)
 
 static void worker_close(shard_worker *w)
 {
-    rp_streams_close(w->in);
-    rp_streams_close(w->dl);
-    rp_streams_close(w->out);
+    rp_stream_close(w->in);
+    rp_stream_close(w->dl);
+    rp_stream_close(w->out);
     rp_handler_free(w->h);
     rp_ckpt_close(w->ckpt);
     rp_buf_cleanup(&w->arena);
@@ -837,8 +837,8 @@ static void *worker_main(void *arg)
         rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (rp_streams_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
-        (c->cfg.dead_letter && rp_streams_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
+    if (rp_stream_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
+        (c->cfg.dead_letter && rp_stream_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
         rp_function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
         !(w->h = rp_function_handler_new(c->cfg.function, &err)) ||
         rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
@@ -867,7 +867,7 @@ static void *worker_main(void *arg)
             memcpy(saved_seq, w->read_seq, sizeof saved_seq);
             uint32_t limit = c->cfg.batch_size - (uint32_t)w->n;
             char next[RP_STREAM_ITER_MAX];
-            if (rp_streams_get_records(w->in, w->iter, limit, on_record, w, next, &behind, &err) < 0) {
+            if (rp_stream_get_records(w->in, w->iter, limit, on_record, w, next, &behind, &err) < 0) {
                 /* Records of a page cut short are read again. */
                 w->n = before;
                 w->arena.len = before ? w->recs[before - 1].off + w->recs[before - 1].seq_len + 1 +
@@ -1025,15 +1025,15 @@ static bool unavailable(const rp_error *e)
 /* Checks that a stream exists.  A service that cannot be reached now is
  * not a reason to refuse to start: the consumer waits for it (logged);
  * a stream that does not exist is (a wrong name is fixed by the user). */
-static int check_stream(rp_backend b, const rp_stream_config *sc, const char *name, const char *what,
+static int check_stream(rp_stream_backend b, const rp_stream_config *sc, const char *name, const char *what,
                         rp_error *err)
 {
-    rp_streams *s = NULL;
+    rp_stream_conn *s = NULL;
     rp_stream_info info;
     int rc = -1;
-    if (rp_streams_open(b, sc, &s, err) < 0)
+    if (rp_stream_open(b, sc, &s, err) < 0)
         goto fail;
-    if (rp_streams_describe(s, name, &info, err) < 0) {
+    if (rp_stream_describe(s, name, &info, err) < 0) {
         if (!unavailable(err))
             goto fail;
         rp_log(RP_LOG_WARN, "cannot reach a stream yet; consume starts and waits for it", "stream", name,
@@ -1042,9 +1042,9 @@ static int check_stream(rp_backend b, const rp_stream_config *sc, const char *na
     rc = 0;
     goto out;
 fail:
-    rp_error_prefix(err, "%s stream '%s:%s'", what, rp_backend_name(b), name);
+    rp_error_prefix(err, "%s stream '%s:%s'", what, rp_stream_backend_name(b), name);
 out:
-    rp_streams_close(s);
+    rp_stream_close(s);
     return rc;
 }
 
@@ -1076,7 +1076,7 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
         rp_error_prefix(err, "--from");
         goto fail;
     }
-    snprintf(c->source, sizeof c->source, "%s:%s", rp_backend_name(c->in_backend), c->in_name);
+    snprintf(c->source, sizeof c->source, "%s:%s", rp_stream_backend_name(c->in_backend), c->in_name);
     snprintf(c->out_spec, sizeof c->out_spec, "%s", rp_function_predictions_stream(cfg->function));
     if (!strcmp(c->source, c->out_spec)) {
         rp_error_set(err, RP_ERR_INVALID, "the output stream is the source stream (%s): every prediction would be read again", c->source);
@@ -1090,7 +1090,7 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     if (check_stream(c->in_backend, &cfg->streams, c->in_name, "source", err) < 0)
         goto fail;
     {
-        rp_backend ob;
+        rp_stream_backend ob;
         char oname[RP_STREAM_NAME_MAX + 1];
         const char *colon = strchr(c->out_spec, ':');
         if (rp_stream_parse_name(c->out_spec, &cfg->streams, &ob, oname, err) < 0 ||
@@ -1112,15 +1112,15 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
     owner_id(c->owner, sizeof c->owner);
     switch (cfg->start_type) {
-    case RP_ITER_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
-    case RP_ITER_AT_TIMESTAMP:
+    case RP_STREAM_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
+    case RP_STREAM_AT_TIMESTAMP:
         snprintf(c->initial_start, sizeof c->initial_start, "AT_TIMESTAMP:%lld",
                  (long long)cfg->start_timestamp_ms);
         break;
     default: snprintf(c->initial_start, sizeof c->initial_start, "TRIM_HORIZON"); break;
     }
     c->lease_ms = cfg->lease_ms ? cfg->lease_ms : LEASE_MS_DEFAULT;
-    c->poll_ms = cfg->poll_ms ? cfg->poll_ms : (c->in_backend == RP_BACKEND_LOCAL ? 10 : 250);
+    c->poll_ms = cfg->poll_ms ? cfg->poll_ms : (c->in_backend == RP_STREAM_BACKEND_LOCAL ? 10 : 250);
     c->log_ms = cfg->log_interval_ms ? cfg->log_interval_ms : LOG_MS_DEFAULT;
     c->sync_ms = c->lease_ms / 3 < 1000 ? c->lease_ms / 3 : 1000;
     if (c->sync_ms < 50)
@@ -1129,7 +1129,7 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     /* The fields after eventID, the same for every record. */
     {
         const char *region = cfg->event_region;
-        if (c->in_backend == RP_BACKEND_LOCAL)
+        if (c->in_backend == RP_STREAM_BACKEND_LOCAL)
             region = "local";
         else if (!region || !*region)
             region = "us-east-1";
@@ -1243,13 +1243,13 @@ static shard_worker *find_worker(rp_consumer *c, const char *id)
     return NULL;
 }
 
-static void sync_leases(rp_consumer *c, rp_streams *in, rp_ckpt *ck, rp_shard_info **shards,
+static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stream_shard **shards,
                         size_t *n_shards)
 {
     rp_error err;
-    rp_shard_info *list = NULL;
+    rp_stream_shard *list = NULL;
     size_t n = 0;
-    if (rp_streams_list_shards(in, c->in_name, &list, &n, &err) < 0) {
+    if (rp_stream_list_shards(in, c->in_name, &list, &n, &err) < 0) {
         rp_log(RP_LOG_WARN, "cannot list the source's shards; keeping the last list", "stream", c->source,
                "error", err.msg, NULL);
     } else {
@@ -1379,15 +1379,15 @@ static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms
 int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
 {
     int rc = -1;
-    rp_streams *in = NULL;
+    rp_stream_conn *in = NULL;
     rp_ckpt *ck = NULL;
     rp_http_server *http = NULL;
-    rp_shard_info *shards = NULL;
+    rp_stream_shard *shards = NULL;
     size_t n_shards = 0;
-    if (rp_streams_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
+    if (rp_stream_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
         rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
         goto out;
-    for (int attempt = 1; rp_streams_list_shards(in, c->in_name, &shards, &n_shards, err) < 0; attempt++) {
+    for (int attempt = 1; rp_stream_list_shards(in, c->in_name, &shards, &n_shards, err) < 0; attempt++) {
         if (!unavailable(err)) {
             rp_error_prefix(err, "source stream '%s'", c->source);
             goto out;
@@ -1466,6 +1466,6 @@ out:
         rp_http_server_stop(http, 1000);
     free(shards);
     rp_ckpt_close(ck);
-    rp_streams_close(in);
+    rp_stream_close(in);
     return rc;
 }

@@ -38,7 +38,7 @@ typedef struct rp_consumer_config {
     rp_function *function;        /* opened by the caller; publishes to the output stream */
     uint32_t batch_size;          /* 1..RP_CONSUME_BATCH_MAX */
     uint32_t batch_window_ms;     /* 0: invoke as soon as records are read */
-    rp_iterator_type start_type;  /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
+    rp_stream_iterator start_type;  /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
     int64_t start_timestamp_ms;   /* AT_TIMESTAMP */
     int32_t max_retries;          /* retries of records the handler refuses; -1: forever */
     int32_t max_record_age_s;     /* drop records older than this (seconds); -1: never */

@@ -35,7 +35,7 @@ static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
  * only validated, and the caller decides at the end: a later "Records" key
  * replaces this one, as in Python.  Returns -1 only on a JSON error or when
  * the callback stops the scan. */
-static int records_array(rp_json_reader *r, rp_record_fn fn, void *ctx, rp_event *ev, bool *bad,
+static int records_array(rp_json_reader *r, rp_event_record_fn fn, void *ctx, rp_event *ev, bool *bad,
                          rp_error *bad_err, rp_error *err)
 {
     rp_json_value v, k;
@@ -98,7 +98,7 @@ json:
     return rp_error_set(err, RP_ERR_INVALID, "event is not valid JSON: %s", r->err.msg);
 }
 
-int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_event *ev,
+int rp_event_scan(const char *event, size_t len, rp_event_record_fn fn, void *ctx, rp_event *ev,
                   rp_error *err)
 {
     rp_json_reader r;

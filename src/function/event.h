@@ -32,7 +32,7 @@ typedef struct rp_kinesis_record {
 /* Called per record; rec == NULL means a repeated "Records" key starts
  * over (Python keeps the last), so the callee discards what it has.
  * Return 0 to go on, -1 to stop the scan (set err). */
-typedef int (*rp_record_fn)(void *ctx, const rp_kinesis_record *rec, rp_error *err);
+typedef int (*rp_event_record_fn)(void *ctx, const rp_kinesis_record *rec, rp_error *err);
 
 typedef struct rp_event {
     rp_event_kind kind;
@@ -43,7 +43,7 @@ typedef struct rp_event {
 /* Scans an event.  Returns 0 with ev filled, or -1 with err set: the event
  * is not JSON, not an object, neither shape, or a record lacks its
  * sequenceNumber (then the whole invocation fails: docs/handler.md §3.3). */
-int rp_event_scan(const char *event, size_t len, rp_record_fn fn, void *ctx, rp_event *ev,
+int rp_event_scan(const char *event, size_t len, rp_event_record_fn fn, void *ctx, rp_event *ev,
                   rp_error *err);
 
 /* ---- Writing Lambda's Kinesis events (what the consumer sends) ---------- */

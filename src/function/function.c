@@ -12,7 +12,7 @@
 struct rp_function {
     rp_model *model;
     bool publish;
-    rp_backend backend;
+    rp_stream_backend backend;
     rp_stream_config streams;
     char *local_store, *endpoint_url, *endpoint_source, *region; /* owned copies of streams' strings */
     char stream_name[RP_STREAM_NAME_MAX + 1];
@@ -24,7 +24,7 @@ struct rp_function {
 struct rp_worker {
     rp_function *f;
     rp_handler *h;
-    rp_streams *s;
+    rp_stream_conn *s;
     atomic_bool hold;
     _Atomic unsigned long long published;
 };
@@ -105,7 +105,7 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
             rp_error_prefix(err, "predictions stream");
             goto fail;
         }
-        snprintf(f->stream_spec, sizeof f->stream_spec, "%s:%s", rp_backend_name(f->backend),
+        snprintf(f->stream_spec, sizeof f->stream_spec, "%s:%s", rp_stream_backend_name(f->backend),
                  f->stream_name);
     }
     *out = f;
@@ -150,7 +150,7 @@ const char *rp_function_predictions_stream(const rp_function *f)
     return f->publish ? f->stream_spec : "";
 }
 
-static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *res, rp_error *err)
+static int publish(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_result *res, rp_error *err)
 {
     rp_worker *w = ctx;
     if (atomic_load_explicit(&w->hold, memory_order_relaxed)) {
@@ -164,7 +164,7 @@ static int publish(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *re
         }
         return rp_error_set(err, RP_ERR_LIMIT, "publishing held: the deadline is near");
     }
-    int rc = rp_streams_put(w->s, w->f->stream_name, e, n, res, err);
+    int rc = rp_stream_put(w->s, w->f->stream_name, e, n, res, err);
     unsigned long long ok = 0;
     for (size_t i = 0; i < n; i++)
         ok += res[i].ok;
@@ -184,7 +184,7 @@ rp_worker *rp_worker_new(rp_function *f, rp_error *err)
     atomic_init(&w->published, 0);
     rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
     if (f->publish) {
-        if (rp_streams_open(f->backend, &f->streams, &w->s, err) < 0) {
+        if (rp_stream_open(f->backend, &f->streams, &w->s, err) < 0) {
             rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
                             f->stream_spec);
             free(w);
@@ -195,7 +195,7 @@ rp_worker *rp_worker_new(rp_function *f, rp_error *err)
     }
     w->h = rp_handler_new(f->model, &hcfg, err);
     if (!w->h) {
-        rp_streams_close(w->s);
+        rp_stream_close(w->s);
         free(w);
         return NULL;
     }
@@ -207,7 +207,7 @@ void rp_worker_free(rp_worker *w)
     if (!w)
         return;
     rp_handler_free(w->h);
-    rp_streams_close(w->s);
+    rp_stream_close(w->s);
     free(w);
 }
 
@@ -222,13 +222,13 @@ rp_handler *rp_function_handler_new(rp_function *f, rp_error *err)
     return rp_handler_new(f->model, &hcfg, err);
 }
 
-int rp_function_output_open(const rp_function *f, rp_streams **out, const char **name, rp_error *err)
+int rp_function_output_open(const rp_function *f, rp_stream_conn **out, const char **name, rp_error *err)
 {
     *out = NULL;
     *name = NULL;
     if (!f->publish)
         return rp_error_set(err, RP_ERR_INVALID, "the function does not publish (TEST_RUN)");
-    if (rp_streams_open(f->backend, &f->streams, out, err) < 0) {
+    if (rp_stream_open(f->backend, &f->streams, out, err) < 0) {
         rp_error_prefix(err, "cannot publish predictions to '%s'", f->stream_spec);
         return -1;
     }

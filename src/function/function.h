@@ -80,9 +80,9 @@ const char *rp_function_predictions_stream(const rp_function *f);
 rp_handler *rp_function_handler_new(rp_function *f, rp_error *err);
 
 /* Opens a connection to the predictions stream, for one thread: *out to
- * rp_streams_put to *name (owned by f).  -1 under TEST_RUN or when the
+ * rp_stream_put to *name (owned by f).  -1 under TEST_RUN or when the
  * backend cannot be opened. */
-int rp_function_output_open(const rp_function *f, rp_streams **out, const char **name, rp_error *err);
+int rp_function_output_open(const rp_function *f, rp_stream_conn **out, const char **name, rp_error *err);
 
 /* A worker for one thread; connects to the predictions stream when the
  * function publishes. */

@@ -61,8 +61,8 @@ struct rp_handler {
     rp_buf reasons;     /* why records failed, NUL-terminated, back to back */
     rp_publish_fn publish;
     void *publish_ctx;
-    rp_put_entry put[RP_STREAM_PUT_BATCH_MAX];
-    rp_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
+    rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
+    rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
     slot *slots;        /* one per record of the event */
     size_t n_slots, cap_slots;
     size_t chunk_start; /* first slot of the chunk not yet predicted */
@@ -261,7 +261,7 @@ static void predict_chunk(rp_handler *h)
 
 /* "not published: CODE: MESSAGE", the code once when the message starts
  * with it. */
-static void unpublished(rp_handler *h, slot *s, const rp_put_result *r)
+static void unpublished(rp_handler *h, slot *s, const rp_stream_put_result *r)
 {
     char why[400];
     size_t cl = strlen(r->error_code);
@@ -286,7 +286,7 @@ static void publish_all(rp_handler *h)
             const slot *s = &h->slots[i];
             if (s->status != RP_RECORD_SERVED)
                 continue;
-            h->put[k] = (rp_put_entry){h->events.data + s->e_off, s->e_len, h->keys.data + s->k_off, s->k_len};
+            h->put[k] = (rp_stream_entry){h->events.data + s->e_off, s->e_len, h->keys.data + s->k_off, s->k_len};
             idx[k++] = i;
         }
         if (!k)

@@ -166,7 +166,7 @@ static int write_svg(const char *path, const rp_trips *t, const join *j, size_t 
     return 0;
 }
 
-int rp_evaluate(const char *trip_file, rp_streams *s, const char *rides, const char *predictions,
+int rp_evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
                 const rp_eval_opts *o, rp_eval_report *r, rp_error *err)
 {
     memset(r, 0, sizeof *r);
@@ -189,11 +189,11 @@ int rp_evaluate(const char *trip_file, rp_streams *s, const char *rides, const c
     }
     for (size_t i = 0; i < t.n; i++)
         j.in_ms[i] = j.out_ms[i] = -1;
-    if (rp_streams_scan(s, rides, on_ride, &j, err) < 0) {
+    if (rp_stream_scan(s, rides, on_ride, &j, err) < 0) {
         rp_error_prefix(err, "rides stream %s", rides);
         goto out;
     }
-    if (rp_streams_scan(s, predictions, on_prediction, &j, err) < 0) {
+    if (rp_stream_scan(s, predictions, on_prediction, &j, err) < 0) {
         rp_error_prefix(err, "predictions stream %s", predictions);
         goto out;
     }

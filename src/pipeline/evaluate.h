@@ -46,7 +46,7 @@ typedef struct rp_eval_opts {
 } rp_eval_opts;
 
 /* Reads the file and both streams (from the trim horizon to their tips). */
-int rp_evaluate(const char *trip_file, rp_streams *s, const char *rides, const char *predictions,
+int rp_evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
                 const rp_eval_opts *o, rp_eval_report *r, rp_error *err);
 void rp_eval_report_free(rp_eval_report *r);
 

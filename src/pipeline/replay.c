@@ -23,7 +23,7 @@ void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i)
     rp_ride_encode(b, &r);
 }
 
-int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
+int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
                   rp_replay_stats *st, rp_error *err)
 {
     memset(st, 0, sizeof *st);
@@ -35,8 +35,8 @@ int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_r
     if (o->rate > 0 && batch > (size_t)ceil(o->rate / 10.0))
         batch = (size_t)ceil(o->rate / 10.0); /* at least ten puts a second */
 
-    rp_put_entry *e = calloc(batch, sizeof *e);
-    rp_put_result *res = calloc(batch, sizeof *res);
+    rp_stream_entry *e = calloc(batch, sizeof *e);
+    rp_stream_put_result *res = calloc(batch, sizeof *res);
     size_t *offs = calloc(batch, sizeof *offs);
     char(*keys)[24] = calloc(batch, sizeof *keys);
     rp_buf data;
@@ -63,9 +63,9 @@ int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_r
         }
         for (size_t k = 0; k < n; k++) {
             size_t stop = k + 1 < n ? offs[k + 1] : data.len;
-            e[k] = (rp_put_entry){data.data + offs[k], stop - offs[k], keys[k], strlen(keys[k])};
+            e[k] = (rp_stream_entry){data.data + offs[k], stop - offs[k], keys[k], strlen(keys[k])};
         }
-        if (rp_streams_put(s, name, e, n, res, err) < 0)
+        if (rp_stream_put(s, name, e, n, res, err) < 0)
             goto out;
         for (size_t k = 0; k < n; k++) {
             if (res[k].ok)

@@ -44,7 +44,7 @@ typedef struct rp_replay_opts {
 /* Puts rows [start, start + limit) of t into stream `name` of s, in order.
  * Returns 0 (stats say how many were refused), or -1 when a put failed as a
  * whole (the stream is gone, the server is unreachable). */
-int rp_replay_run(rp_streams *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
+int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
                   rp_replay_stats *st, rp_error *err);
 
 #endif

@@ -11,17 +11,17 @@
 #include "stream/kinesis/kinesis.h"
 #include "stream/local/local_store.h"
 
-struct rp_streams {
-    rp_backend backend;
-    rp_local_store *local;   /* RP_BACKEND_LOCAL */
-    rp_kinesis *kinesis;     /* RP_BACKEND_KINESIS */
+struct rp_stream_conn {
+    rp_stream_backend backend;
+    rp_local_store *local;   /* RP_STREAM_BACKEND_LOCAL */
+    rp_kinesis *kinesis;     /* RP_STREAM_BACKEND_KINESIS */
 };
 
-const char *rp_backend_name(rp_backend b)
+const char *rp_stream_backend_name(rp_stream_backend b)
 {
     switch (b) {
-    case RP_BACKEND_KINESIS: return "kinesis";
-    case RP_BACKEND_LOCAL: return "local";
+    case RP_STREAM_BACKEND_KINESIS: return "kinesis";
+    case RP_STREAM_BACKEND_LOCAL: return "local";
     default: return "auto";
     }
 }
@@ -39,44 +39,44 @@ static int valid_name(const char *s, size_t n)
     return 1;
 }
 
-int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_backend *backend,
+int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_stream_backend *backend,
                          char name[RP_STREAM_NAME_MAX + 1], rp_error *err)
 {
-    rp_backend b = RP_BACKEND_AUTO;
+    rp_stream_backend b = RP_STREAM_BACKEND_AUTO;
     const char *n = spec;
     if (!strncmp(spec, "kinesis:", 8)) {
-        b = RP_BACKEND_KINESIS;
+        b = RP_STREAM_BACKEND_KINESIS;
         n = spec + 8;
     } else if (!strncmp(spec, "local:", 6)) {
-        b = RP_BACKEND_LOCAL;
+        b = RP_STREAM_BACKEND_LOCAL;
         n = spec + 6;
     }
     size_t len = strlen(n);
     if (!valid_name(n, len))
         return rp_error_set(err, RP_ERR_INVALID, "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis: or local:)", (int)(len > 140 ? 140 : len), n, RP_STREAM_NAME_MAX);
-    if (b == RP_BACKEND_AUTO && cfg && cfg->backend != RP_BACKEND_AUTO)
+    if (b == RP_STREAM_BACKEND_AUTO && cfg && cfg->backend != RP_STREAM_BACKEND_AUTO)
         b = cfg->backend;
-    if (b == RP_BACKEND_AUTO) {
+    if (b == RP_STREAM_BACKEND_AUTO) {
         const char *from;
         bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp_aws_endpoint_from_env("KINESIS", &from);
-        b = endpoint ? RP_BACKEND_KINESIS : RP_BACKEND_LOCAL;
+        b = endpoint ? RP_STREAM_BACKEND_KINESIS : RP_STREAM_BACKEND_LOCAL;
     }
     memcpy(name, n, len + 1);
     *backend = b;
     return 0;
 }
 
-int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams **out, rp_error *err)
+int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_stream_conn **out, rp_error *err)
 {
     *out = NULL;
-    if (backend != RP_BACKEND_LOCAL && backend != RP_BACKEND_KINESIS)
+    if (backend != RP_STREAM_BACKEND_LOCAL && backend != RP_STREAM_BACKEND_KINESIS)
         return rp_error_set(err, RP_ERR_INVALID, "no backend chosen");
-    rp_streams *s = calloc(1, sizeof *s);
+    rp_stream_conn *s = calloc(1, sizeof *s);
     if (!s)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     s->backend = backend;
     int rc;
-    if (backend == RP_BACKEND_KINESIS) {
+    if (backend == RP_STREAM_BACKEND_KINESIS) {
         rp_kinesis_options ko = {
             .endpoint_url = cfg ? cfg->endpoint_url : NULL,
             .endpoint_source = cfg ? cfg->endpoint_source : NULL,
@@ -94,7 +94,7 @@ int rp_streams_open(rp_backend backend, const rp_stream_config *cfg, rp_streams 
     return 0;
 }
 
-void rp_streams_close(rp_streams *s)
+void rp_stream_close(rp_stream_conn *s)
 {
     if (!s)
         return;
@@ -103,40 +103,40 @@ void rp_streams_close(rp_streams *s)
     free(s);
 }
 
-rp_backend rp_streams_backend(const rp_streams *s)
+rp_stream_backend rp_stream_conn_backend(const rp_stream_conn *s)
 {
     return s->backend;
 }
 
-int rp_streams_create(rp_streams *s, const char *name, uint32_t shards, rp_error *err)
+int rp_stream_create(rp_stream_conn *s, const char *name, uint32_t shards, rp_error *err)
 {
     if (s->kinesis)
         return rp_kinesis_create_stream(s->kinesis, name, shards, err);
     return rp_local_create_stream(s->local, name, shards, 0, err);
 }
 
-int rp_streams_delete(rp_streams *s, const char *name, rp_error *err)
+int rp_stream_delete(rp_stream_conn *s, const char *name, rp_error *err)
 {
     if (s->kinesis)
         return rp_kinesis_delete_stream(s->kinesis, name, err);
     return rp_local_delete_stream(s->local, name, err);
 }
 
-int rp_streams_list(rp_streams *s, rp_stream_info **out, size_t *count, rp_error *err)
+int rp_stream_list(rp_stream_conn *s, rp_stream_info **out, size_t *count, rp_error *err)
 {
     if (s->kinesis)
         return rp_kinesis_list_streams(s->kinesis, out, count, err);
     return rp_local_list_streams(s->local, out, count, err);
 }
 
-int rp_streams_describe(rp_streams *s, const char *name, rp_stream_info *out, rp_error *err)
+int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out, rp_error *err)
 {
     if (s->kinesis)
         return rp_kinesis_describe_stream(s->kinesis, name, out, err);
     return rp_local_describe_stream(s->local, name, out, err);
 }
 
-int rp_streams_list_shards(rp_streams *s, const char *name, rp_shard_info **out, size_t *count,
+int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err)
 {
     if (s->kinesis)
@@ -144,15 +144,15 @@ int rp_streams_list_shards(rp_streams *s, const char *name, rp_shard_info **out,
     return rp_local_list_shards(s->local, name, out, count, err);
 }
 
-int rp_streams_update_shard_count(rp_streams *s, const char *name, uint32_t target, rp_error *err)
+int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t target, rp_error *err)
 {
     if (s->kinesis)
         return rp_kinesis_update_shard_count(s->kinesis, name, target, err);
     return rp_local_update_shard_count(s->local, name, target, err);
 }
 
-int rp_streams_put(rp_streams *s, const char *name, const rp_put_entry *entries, size_t n,
-                   rp_put_result *results, rp_error *err)
+int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
+                   rp_stream_put_result *results, rp_error *err)
 {
     /* Kinesis: chunks, per-entry retries and reporting in the client. */
     if (s->kinesis)
@@ -183,8 +183,8 @@ int rp_streams_put(rp_streams *s, const char *name, const rp_put_entry *entries,
     return 0;
 }
 
-int rp_streams_get_iterator(rp_streams *s, const char *name, const char *shard_id,
-                            rp_iterator_type type, const char *sequence_number,
+int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shard_id,
+                            rp_stream_iterator type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
     if (s->kinesis)
@@ -192,7 +192,7 @@ int rp_streams_get_iterator(rp_streams *s, const char *name, const char *shard_i
     return rp_local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
 }
 
-int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_record_cb cb,
+int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err)
 {
@@ -201,10 +201,10 @@ int rp_streams_get_records(rp_streams *s, const char *iter, uint32_t limit, rp_r
     return rp_local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
 }
 
-/* rp_streams_scan's callback: counts the records of a page and passes
+/* rp_stream_scan's callback: counts the records of a page and passes
  * them on. */
 typedef struct scan_page {
-    rp_record_cb cb;
+    rp_stream_record_fn cb;
     void *ctx;
     size_t n;
 } scan_page;
@@ -216,23 +216,23 @@ static int count_record(void *ctx, const rp_stream_record *rec)
     return p->cb(p->ctx, rec);
 }
 
-int rp_streams_scan(rp_streams *s, const char *name, rp_record_cb cb, void *ctx, rp_error *err)
+int rp_stream_scan(rp_stream_conn *s, const char *name, rp_stream_record_fn cb, void *ctx, rp_error *err)
 {
-    rp_shard_info *shards = NULL;
+    rp_stream_shard *shards = NULL;
     size_t n = 0;
-    if (rp_streams_list_shards(s, name, &shards, &n, err) < 0)
+    if (rp_stream_list_shards(s, name, &shards, &n, err) < 0)
         return -1;
     int rc = 0;
     char iter[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (rp_streams_get_iterator(s, name, shards[i].shard_id, RP_ITER_TRIM_HORIZON, NULL, 0, iter, err) < 0) {
+        if (rp_stream_get_iterator(s, name, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, iter, err) < 0) {
             rc = -1;
             break;
         }
         while (iter[0]) {
             int64_t behind = 0;
             scan_page c = {cb, ctx, 0};
-            if (rp_streams_get_records(s, iter, 10000, count_record, &c, next, &behind, err) < 0) {
+            if (rp_stream_get_records(s, iter, 10000, count_record, &c, next, &behind, err) < 0) {
                 rc = -1;
                 break;
             }

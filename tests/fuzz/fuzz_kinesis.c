@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 1: {
-        rp_shard_info *v = NULL;
+        rp_stream_shard *v = NULL;
         size_t n = 0;
         if (rp_kinesis_list_shards(k, "s", &v, &n, &err) == 0) {
             for (size_t i = 0; i < n; i++) {
@@ -143,8 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 4: {
-        rp_put_entry e[3] = {{"a", 1, "k1", 2}, {"bb", 2, "k2", 2}, {"ccc", 3, "k3", 2}};
-        rp_put_result r[3];
+        rp_stream_entry e[3] = {{"a", 1, "k1", 2}, {"bb", 2, "k2", 2}, {"ccc", 3, "k3", 2}};
+        rp_stream_put_result r[3];
         memset(r, 0, sizeof r);
         (void)rp_kinesis_put_records(k, "s", e, 3, r, &err);
         for (int i = 0; i < 3; i++) {
@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: {
         char iter[RP_STREAM_ITER_MAX];
-        if (rp_kinesis_get_iterator(k, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0, iter, &err) == 0)
+        if (rp_kinesis_get_iterator(k, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, iter, &err) == 0)
             check_str(iter, sizeof iter);
         break;
     }

@@ -101,8 +101,8 @@ static void remove_dir(void)
 
 static void put(const char *stream, const char *key, const char *data)
 {
-    rp_put_entry e = {data, strlen(data), key, strlen(key)};
-    rp_put_result r;
+    rp_stream_entry e = {data, strlen(data), key, strlen(key)};
+    rp_stream_put_result r;
     rp_error err;
     if (rp_local_put_records(store, stream, &e, 1, &r, &err) != 0)
         die("put", &err);
@@ -128,14 +128,14 @@ static void fix_store_id(void)
 static void dump_iterators(void)
 {
     for (int s = 0; s < 2; s++) {
-        rp_shard_info *sh = NULL;
+        rp_stream_shard *sh = NULL;
         size_t n = 0;
         rp_error err;
         if (rp_local_list_shards(store, streams[s], &sh, &n, &err) != 0)
             die("list shards", &err);
         for (size_t i = 0; i < n; i++) {
             char it[RP_STREAM_ITER_MAX];
-            if (rp_local_get_iterator(store, streams[s], sh[i].shard_id, RP_ITER_TRIM_HORIZON, NULL,
+            if (rp_local_get_iterator(store, streams[s], sh[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL,
                                       0, it, &err) != 0)
                 die("get iterator", &err);
             fprintf(stderr, "%s %s seq %s..%s %s\n", streams[s], sh[i].shard_id, sh[i].seq_start,
@@ -295,7 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl + 1;
     }
 
-    rp_iterator_type type = (rp_iterator_type)(ctl0 & 7);
+    rp_stream_iterator type = (rp_stream_iterator)(ctl0 & 7);
     bool fixup = ctl0 & 8;
     int64_t shift = shifts[(ctl0 >> 4) & 3];
     bool stop_at_2nd = ctl0 & 0x40;
@@ -315,7 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An iterator made from the shard id and position, read after the shift. */
     if (fields[1]) {
         bool wants_seq =
-            type == RP_ITER_AT_SEQUENCE_NUMBER || type == RP_ITER_AFTER_SEQUENCE_NUMBER;
+            type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
         const char *seq = seq_null ? NULL : fields[2] ? fields[2] : "";
         if (!wants_seq && !seq_always)
             seq = NULL;

@@ -65,11 +65,11 @@ int main(int argc, char **argv)
     char root[256], path[320];
     rp_local_store *s = NULL;
     rp_error err;
-    rp_put_entry *e = NULL;
-    rp_put_result *r = NULL;
+    rp_stream_entry *e = NULL;
+    rp_stream_put_result *r = NULL;
     char (*keys)[32] = NULL;
     char *data = NULL;
-    rp_shard_info *shards = NULL;
+    rp_stream_shard *shards = NULL;
     size_t nsh = 0;
     sink k = {0, 0};
 
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     for (long done = 0; done < n;) {
         long m = n - done < batch ? n - done : batch;
         for (long i = 0; i < m; i++)
-            e[i] = (rp_put_entry){data + i * rec_bytes, (size_t)rec_bytes, keys[done + i],
+            e[i] = (rp_stream_entry){data + i * rec_bytes, (size_t)rec_bytes, keys[done + i],
                                   strlen(keys[done + i])};
         if (rp_local_put_records(s, "bench", e, (size_t)m, r, &err) != 0) {
             fprintf(stderr, "local_store_bench: put: %s\n", err.msg);
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
     c0 = cpu_s();
     for (size_t i = 0; i < nsh; i++) {
         char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-        if (rp_local_get_iterator(s, "bench", shards[i].shard_id, RP_ITER_TRIM_HORIZON, NULL, 0,
+        if (rp_local_get_iterator(s, "bench", shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
                                   it, &err) != 0) {
             fprintf(stderr, "local_store_bench: %s\n", err.msg);
             goto out;

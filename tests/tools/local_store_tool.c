@@ -54,8 +54,8 @@ static double now_s(void)
 static int cmd_put(rp_local_store *s, const char *stream, long n, const char *prefix, long batch)
 {
     int rc = 1;
-    rp_put_entry *e = calloc((size_t)batch, sizeof *e);
-    rp_put_result *r = calloc((size_t)batch, sizeof *r);
+    rp_stream_entry *e = calloc((size_t)batch, sizeof *e);
+    rp_stream_put_result *r = calloc((size_t)batch, sizeof *r);
     char (*keys)[96] = calloc((size_t)batch, sizeof *keys);
     rp_error err;
     if (!e || !r || !keys) {
@@ -66,7 +66,7 @@ static int cmd_put(rp_local_store *s, const char *stream, long n, const char *pr
         long k = n - done < batch ? n - done : batch;
         for (long i = 0; i < k; i++) {
             int len = snprintf(keys[i], sizeof keys[i], "%s-%ld", prefix, done + i);
-            e[i] = (rp_put_entry){keys[i], (size_t)len, keys[i], (size_t)len};
+            e[i] = (rp_stream_entry){keys[i], (size_t)len, keys[i], (size_t)len};
         }
         if (rp_local_put_records(s, stream, e, (size_t)k, r, &err) != 0) {
             fail(&err);
@@ -107,7 +107,7 @@ static int cmd_read(rp_local_store *s, const char *stream, long until, double ti
                     uint32_t limit)
 {
     int rc = 1;
-    rp_shard_info *shards = NULL;
+    rp_stream_shard *shards = NULL;
     size_t n = 0;
     char (*iters)[RP_STREAM_ITER_MAX] = NULL;
     char next[RP_STREAM_ITER_MAX];
@@ -123,7 +123,7 @@ static int cmd_read(rp_local_store *s, const char *stream, long until, double ti
     if (!iters)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (rp_local_get_iterator(s, stream, shards[i].shard_id, RP_ITER_TRIM_HORIZON, NULL, 0,
+        if (rp_local_get_iterator(s, stream, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
                                   iters[i], &err) != 0) {
             fail(&err);
             goto out;
@@ -162,7 +162,7 @@ out:
 
 static int cmd_shards(rp_local_store *s, const char *stream)
 {
-    rp_shard_info *v = NULL;
+    rp_stream_shard *v = NULL;
     size_t n = 0;
     rp_error err;
     if (rp_local_list_shards(s, stream, &v, &n, &err) != 0)

@@ -18,7 +18,7 @@ static const char *fresh_path(void)
     return buf;
 }
 
-static void shards(rp_shard_info *v, size_t n)
+static void shards(rp_stream_shard *v, size_t n)
 {
     memset(v, 0, n * sizeof *v);
     for (size_t i = 0; i < n; i++)
@@ -56,7 +56,7 @@ TEST(processes_open_at_once)
                 rp_ckpt *ck = NULL;
                 rp_error err;
                 int bad = rp_ckpt_open(path, "g", "in", owner, 60000, &ck, &err) != 0;
-                rp_shard_info sh[4];
+                rp_stream_shard sh[4];
                 shards(sh, 4);
                 rp_ckpt_plan plan = {0};
                 if (!bad && rp_ckpt_sync(ck, sh, 4, "TRIM_HORIZON", NULL, 0, &plan, &err) != 0)
@@ -94,7 +94,7 @@ TEST(leases_are_exclusive)
         rp_ckpt_close(b);
         return;
     }
-    rp_shard_info sh[2];
+    rp_stream_shard sh[2];
     shards(sh, 2);
     rp_ckpt_plan pa = {0}, pb = {0};
     CHECK(rp_ckpt_sync(a, sh, 2, "TRIM_HORIZON", NULL, 0, &pa, &err) == 0);

@@ -452,7 +452,7 @@ TEST(outcomes_per_record)
 
 /* A publish function that refuses every second entry, the first time with
  * a message that repeats its code. */
-static int publish_some(void *ctx, const rp_put_entry *e, size_t n, rp_put_result *r, rp_error *err)
+static int publish_some(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_result *r, rp_error *err)
 {
     int *calls = ctx;
     (*calls)++;

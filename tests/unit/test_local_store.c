@@ -89,10 +89,10 @@ static got *new_got(void)
 }
 
 /* Puts one record with data == key; returns its result. */
-static rp_put_result put1(rp_local_store *s, const char *stream, const char *key)
+static rp_stream_put_result put1(rp_local_store *s, const char *stream, const char *key)
 {
-    rp_put_entry e = {key, strlen(key), key, strlen(key)};
-    rp_put_result r;
+    rp_stream_entry e = {key, strlen(key), key, strlen(key)};
+    rp_stream_put_result r;
     rp_error err;
     memset(&r, 0, sizeof r);
     if (rp_local_put_records(s, stream, &e, 1, &r, &err) != 0)
@@ -103,7 +103,7 @@ static rp_put_result put1(rp_local_store *s, const char *stream, const char *key
 /* Reads the whole shard from an iterator type, following next iterators
  * until an empty page (or the end of a closed shard). */
 static int read_shard(rp_local_store *s, const char *stream, const char *shard,
-                      rp_iterator_type type, const char *seq, int64_t ts, uint32_t limit, got *g)
+                      rp_stream_iterator type, const char *seq, int64_t ts, uint32_t limit, got *g)
 {
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     rp_error err;
@@ -294,7 +294,7 @@ TEST(describe_list_delete)
     /* Delete: records and shards go; iterators on it fail; the name is free. */
     CHECK(put1(s, "zeta", "k").ok);
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "zeta", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0,
+    CHECK(rp_local_get_iterator(s, "zeta", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
                                 it, &err) == 0);
     CHECK(rp_local_delete_stream(s, "zeta", &err) == 0);
     CHECK(rp_local_describe_stream(s, "zeta", &info, &err) == -1);
@@ -307,7 +307,7 @@ TEST(describe_list_delete)
     CHECK(err.code == RP_ERR_NOT_FOUND);
     free(g);
     CHECK(rp_local_create_stream(s, "zeta", 1, 0, &err) == 0);
-    rp_shard_info *sh = NULL;
+    rp_stream_shard *sh = NULL;
     CHECK(rp_local_list_shards(s, "zeta", &sh, &n, &err) == 0);
     CHECK(n == 1);
     free(sh);
@@ -326,7 +326,7 @@ TEST(list_shards_hash_ranges)
 {
     rp_local_store *s = fresh_store();
     rp_error err;
-    rp_shard_info *v = NULL;
+    rp_stream_shard *v = NULL;
     size_t n = 0;
 
     CHECK(rp_local_create_stream(s, "one", 1, 0, &err) == 0);
@@ -417,7 +417,7 @@ TEST(put_places_by_md5)
     CHECK(rp_local_create_stream(s, "s7", 7, 0, &err) == 0);
     for (size_t i = 0; i < sizeof placement / sizeof *placement; i++) {
         char want[32];
-        rp_put_result r = put1(s, "s3", placement[i].key);
+        rp_stream_put_result r = put1(s, "s3", placement[i].key);
         snprintf(want, sizeof want, "shardId-%012d", placement[i].shard3);
         CHECK(r.ok);
         CHECK_STR(r.shard_id, want);
@@ -434,7 +434,7 @@ TEST(put_places_by_md5)
     char key[257];
     memset(key, 'a', 256);
     key[256] = '\0';
-    rp_put_result r = put1(s, "s3", key);
+    rp_stream_put_result r = put1(s, "s3", key);
     CHECK(r.ok);
     CHECK_STR(r.shard_id, "shardId-000000000001");
     rp_local_close(s);
@@ -445,12 +445,12 @@ TEST(put_sequence_numbers)
     rp_local_store *s = fresh_store();
     rp_error err;
     CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
-    rp_put_entry e[300];
-    rp_put_result r[300];
+    rp_stream_entry e[300];
+    rp_stream_put_result r[300];
     char keys[300][16];
     for (int i = 0; i < 300; i++) {
         snprintf(keys[i], sizeof keys[i], "k%d", i);
-        e[i] = (rp_put_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
+        e[i] = (rp_stream_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
     }
     CHECK(rp_local_put_records(s, "s", e, 300, r, &err) == 0);
     char last[2][RP_STREAM_SEQ_MAX] = {"", ""};
@@ -504,7 +504,7 @@ TEST(put_bad_records_fail_one_by_one)
     if (!data)
         return;
 
-    rp_put_entry e[] = {
+    rp_stream_entry e[] = {
         {"ok", 2, "a", 1},                       /* 0: fine */
         {"x", 1, "", 0},                         /* 1: empty key */
         {"x", 1, k257, 257},                     /* 2: 257 characters */
@@ -522,7 +522,7 @@ TEST(put_bad_records_fail_one_by_one)
         {data, RP_STREAM_RECORD_MAX + 1, "k", 1} /* 14: data alone over 1 MiB */
     };
     size_t n = sizeof e / sizeof *e;
-    rp_put_result r[sizeof e / sizeof *e];
+    rp_stream_put_result r[sizeof e / sizeof *e];
     bool want_ok[] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0};
     CHECK(rp_local_put_records(s, "s", e, n, r, &err) == 0);
     for (size_t i = 0; i < n; i++) {
@@ -538,7 +538,7 @@ TEST(put_bad_records_fail_one_by_one)
 
     /* The good ones were stored, in order, with their bytes. */
     got *g = new_got();
-    CHECK(read_shard(s, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     CHECK_STR(g->data[0], "ok");
     CHECK_STR(g->pk[0], "a");
@@ -560,10 +560,10 @@ TEST(put_call_errors)
     rp_local_store *s = fresh_store();
     rp_error err;
     CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
-    rp_put_entry e[RP_STREAM_PUT_BATCH_MAX + 1];
-    rp_put_result r[RP_STREAM_PUT_BATCH_MAX + 1];
+    rp_stream_entry e[RP_STREAM_PUT_BATCH_MAX + 1];
+    rp_stream_put_result r[RP_STREAM_PUT_BATCH_MAX + 1];
     for (int i = 0; i <= RP_STREAM_PUT_BATCH_MAX; i++)
-        e[i] = (rp_put_entry){"d", 1, "k", 1};
+        e[i] = (rp_stream_entry){"d", 1, "k", 1};
 
     CHECK(rp_local_put_records(s, "s", e, 0, r, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
@@ -586,9 +586,9 @@ TEST(put_call_errors)
     /* 5 MiB in all: refused as a whole. */
     unsigned char *data = calloc(1, RP_STREAM_RECORD_MAX);
     if (data) {
-        rp_put_entry big[6];
+        rp_stream_entry big[6];
         for (int i = 0; i < 6; i++)
-            big[i] = (rp_put_entry){data, RP_STREAM_RECORD_MAX - 1, "k", 1};
+            big[i] = (rp_stream_entry){data, RP_STREAM_RECORD_MAX - 1, "k", 1};
         CHECK(rp_local_put_records(s, "s", big, 5, r, &err) == 0);
         CHECK(rp_local_put_records(s, "s", big, 6, r, &err) == -1);
         CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
@@ -613,14 +613,14 @@ TEST(iterator_types)
         char k[8];
         snprintf(k, sizeof k, "r%d", i);
         clk.now = 1000000 + 1000 * i; /* arrivals 1000000, 1001000, ... */
-        rp_put_result r = put1(s, "s", k);
+        rp_stream_put_result r = put1(s, "s", k);
         CHECK(r.ok);
         memcpy(seqs[i], r.sequence_number, RP_STREAM_SEQ_MAX);
     }
     clk.now = 1010000;
 
     got *g = new_got();
-    CHECK(read_shard(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     CHECK_STR(g->data[0], "r0");
     CHECK_STR(g->data[4], "r4");
@@ -629,46 +629,46 @@ TEST(iterator_types)
     CHECK(g->arrival[3] == 1003000);
 
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER, seqs[2], 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, seqs[2], 0, 0, g) == 0);
     CHECK(g->n == 3);
     CHECK_STR(g->data[0], "r2");
 
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AFTER_SEQUENCE_NUMBER, seqs[2], 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, seqs[2], 0, 0, g) == 0);
     CHECK(g->n == 2);
     CHECK_STR(g->data[0], "r3");
 
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AFTER_SEQUENCE_NUMBER, seqs[4], 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, seqs[4], 0, 0, g) == 0);
     CHECK(g->n == 0);
 
     /* The shard's starting sequence number: AT reads everything. */
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER, "100000000000000000000000000000000",
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, "100000000000000000000000000000000",
                      0, 0, g) == 0);
     CHECK(g->n == 5);
 
     /* AT_TIMESTAMP: exact, between two arrivals, before all, after all. */
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, 1002000, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 1002000, 0, g) == 0);
     CHECK(g->n == 3);
     CHECK_STR(g->data[0], "r2");
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, 1002001, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 1002001, 0, g) == 0);
     CHECK(g->n == 2);
     CHECK_STR(g->data[0], "r3");
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, 1009000, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 1009000, 0, g) == 0);
     CHECK(g->n == 0);
 
     /* LATEST: nothing now; what is put afterwards. */
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_LATEST, NULL, 0, it, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == 0);
     char at_ts[RP_STREAM_ITER_MAX]; /* AT_TIMESTAMP now: also sees later records */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, clk.now, at_ts, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, at_ts, &err) == 0);
     memset(g, 0, sizeof *g);
     int64_t behind = -1;
     CHECK(rp_local_get_records(s, it, 0, collect, g, next, &behind, &err) == 0);
@@ -686,7 +686,7 @@ TEST(iterator_types)
 
     /* Iterators are independent: reading one does not move another. */
     char a[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, a, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
     memset(g, 0, sizeof *g);
     CHECK(rp_local_get_records(s, a, 3, collect, g, next, &behind, &err) == 0);
     CHECK(g->n == 3);
@@ -700,7 +700,7 @@ TEST(iterator_types)
     CHECK_STR(g->data[0], "r3");
     CHECK(behind == 0);
     /* Shorter shard ids are accepted as Kinesis accepts them. */
-    CHECK(rp_local_get_iterator(s, "s", "shardId-0", RP_ITER_TRIM_HORIZON, NULL, 0, a, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", "shardId-0", RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
     free(g);
     rp_local_close(s);
 }
@@ -714,46 +714,46 @@ TEST(iterator_bad_inputs)
     char it[RP_STREAM_ITER_MAX];
     const char *sh0 = "shardId-000000000000";
     CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
-    rp_put_result r0 = put1(s, "s", "ride-0"); /* shard 0 */
-    rp_put_result r1 = put1(s, "s", "1");      /* shard 1 of 2 */
+    rp_stream_put_result r0 = put1(s, "s", "ride-0"); /* shard 0 */
+    rp_stream_put_result r1 = put1(s, "s", "1");      /* shard 1 of 2 */
     CHECK_STR(r0.shard_id, sh0);
     CHECK_STR(r1.shard_id, "shardId-000000000001");
 
-    CHECK(rp_local_get_iterator(s, "nope", sh0, RP_ITER_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "nope", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "ResourceNotFoundException") == err.msg);
     CHECK(it[0] == '\0');
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000002", RP_ITER_LATEST, NULL, 0, it,
+    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000002", RP_STREAM_LATEST, NULL, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     const char *bad_ids[] = {"shard-1", "shardId-", "shardId-x", "shardId-0000000000001",
                              "shardId-1 ", "0"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
-        CHECK(rp_local_get_iterator(s, "s", bad_ids[i], RP_ITER_LATEST, NULL, 0, it, &err) == -1);
+        CHECK(rp_local_get_iterator(s, "s", bad_ids[i], RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
         CHECK(err.code == RP_ERR_NOT_FOUND);
     }
-    CHECK(rp_local_get_iterator(s, "s", "", RP_ITER_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "s", "", RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", NULL, RP_ITER_LATEST, NULL, 0, it, &err) == -1);
-    CHECK(rp_local_get_iterator(s, "bad name", sh0, RP_ITER_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "s", NULL, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "bad name", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_iterator_type)0, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_stream_iterator)0, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_iterator_type)99, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_stream_iterator)99, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
 
     /* Sequence numbers: required for AT/AFTER, refused for the others, of
      * this shard, well formed. */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
     CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) ==
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) ==
           -1);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_TRIM_HORIZON, r0.sequence_number, 0, it,
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, r0.sequence_number, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_LATEST, r0.sequence_number, 0, it, &err) ==
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, r0.sequence_number, 0, it, &err) ==
           -1);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER, r1.sequence_number, 0,
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, r1.sequence_number, 0,
                                 it, &err) == -1); /* shard 1's number on shard 0 */
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "encodes shardId-000000000001") != NULL);
@@ -761,16 +761,16 @@ TEST(iterator_bad_inputs)
                               "10000000000000000000000000000000a", "1000000000000000000000000000000001",
                               "100000000000099999999999999999999"}; /* counter beyond 2^40 */
     for (size_t i = 0; i < sizeof bad_seqs / sizeof *bad_seqs; i++) {
-        CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it,
+        CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it,
                                     &err) == -1);
         CHECK(err.code == RP_ERR_INVALID);
     }
 
     /* AT_TIMESTAMP in the future. */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) ==
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) ==
           -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, clk.now, it, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, it, &err) == 0);
     rp_local_close(s);
 }
 
@@ -785,7 +785,7 @@ TEST(get_records_bad_iterators)
     CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
     put1(s, "s", "a");
     put1(s, "s", "b");
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0, it,
+    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
                                 &err) == 0);
     CHECK(strlen(it) < RP_STREAM_ITER_MAX);
 
@@ -891,28 +891,28 @@ TEST(retention)
         CHECK(put1(s, "d", k).ok);
     }
     char it_old[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, it_old, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it_old, &err) == 0);
     CHECK(count_rows(path) == 20);
 
     /* One hour later, records 0..4 have expired: not returned by any
      * iterator, though still in the file. */
     clk.now = 100000000 + hour + 5;
     got *g = new_got();
-    CHECK(read_shard(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     CHECK_STR(g->data[0], "o5");
     memset(g, 0, sizeof *g);
     char next[RP_STREAM_ITER_MAX];
     CHECK(rp_local_get_records(s, it_old, 0, collect, g, next, NULL, &err) == -1); /* expired */
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_AT_SEQUENCE_NUMBER,
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER,
                      "100000000000000000000000000000002", 0, 0, g) == 0);
     CHECK(g->n == 5);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "d", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "d", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 10); /* the 24-hour stream keeps them */
     CHECK(count_rows(path) == 20);
 
@@ -928,7 +928,7 @@ TEST(retention)
     CHECK(put1(s, "s", "new3").ok);
     CHECK(count_rows(path) == 13);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 3);
     CHECK_STR(g->data[0], "new");
 
@@ -937,10 +937,10 @@ TEST(retention)
     CHECK(rp_local_trim(s, &err) == 0);
     CHECK(count_rows(path) == 0);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "d", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "d", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 0);
     /* Sequence numbers go on after a trim. */
-    rp_put_result r = put1(s, "s", "after");
+    rp_stream_put_result r = put1(s, "s", "after");
     CHECK_STR(r.sequence_number, "100000000000000000000000000000014");
     free(g);
     rp_local_close(s);
@@ -954,15 +954,15 @@ TEST(get_records_limits)
     CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
 
     /* 12000 small records: a page holds at most 10000. */
-    rp_put_entry e[500];
-    rp_put_result r[500];
+    rp_stream_entry e[500];
+    rp_stream_put_result r[500];
     for (int i = 0; i < 500; i++)
-        e[i] = (rp_put_entry){"d", 1, "k", 1};
+        e[i] = (rp_stream_entry){"d", 1, "k", 1};
     for (int b = 0; b < 24; b++)
         CHECK(rp_local_put_records(s, "s", e, 500, r, &err) == 0);
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     got *g = new_got();
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, it, &err) == 0);
+    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
     CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 10000);
     CHECK(rp_local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
@@ -977,13 +977,13 @@ TEST(get_records_limits)
     unsigned char *data = calloc(1, 1000000);
     CHECK(data != NULL);
     if (data) {
-        rp_put_entry big[4];
+        rp_stream_entry big[4];
         for (int i = 0; i < 4; i++)
-            big[i] = (rp_put_entry){data, 1000000, "k", 1};
+            big[i] = (rp_stream_entry){data, 1000000, "k", 1};
         for (int b = 0; b < 3; b++)
             CHECK(rp_local_put_records(s, "s", big, 4, r, &err) == 0);
         memset(g, 0, sizeof *g);
-        CHECK(rp_local_get_iterator(s, "s", sh0, RP_ITER_TRIM_HORIZON, NULL, 0, it, &err) == 0);
+        CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
         CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
         CHECK(g->n == 10);
         CHECK(rp_local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
@@ -996,9 +996,9 @@ TEST(get_records_limits)
 
 /* ---- resharding ------------------------------------------------------------- */
 
-static rp_shard_info *shards_of(rp_local_store *s, const char *name, size_t *n)
+static rp_stream_shard *shards_of(rp_local_store *s, const char *name, size_t *n)
 {
-    rp_shard_info *v = NULL;
+    rp_stream_shard *v = NULL;
     rp_error err;
     if (rp_local_list_shards(s, name, &v, n, &err) != 0) {
         fprintf(stderr, "list_shards: %s\n", err.msg);
@@ -1007,7 +1007,7 @@ static rp_shard_info *shards_of(rp_local_store *s, const char *name, size_t *n)
     return v;
 }
 
-static const rp_shard_info *find_shard(const rp_shard_info *v, size_t n, const char *id)
+static const rp_stream_shard *find_shard(const rp_stream_shard *v, size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].shard_id, id) == 0)
@@ -1022,18 +1022,18 @@ TEST(update_shard_count_split_and_merge)
     size_t n;
     rp_stream_info info;
     CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
-    rp_put_result before0 = put1(s, "s", "ride-0"); /* shard 0 */
-    rp_put_result before1 = put1(s, "s", "x");      /* shard 1 of 2 */
+    rp_stream_put_result before0 = put1(s, "s", "ride-0"); /* shard 0 */
+    rp_stream_put_result before1 = put1(s, "s", "x");      /* shard 1 of 2 */
     CHECK_STR(before1.shard_id, "shardId-000000000001");
     char it_parent[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0,
+    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
                                 it_parent, &err) == 0);
 
     /* 2 -> 4: each shard splits in two. */
     CHECK(rp_local_update_shard_count(s, "s", 4, &err) == 0);
     CHECK(rp_local_describe_stream(s, "s", &info, &err) == 0);
     CHECK(info.open_shards == 4);
-    rp_shard_info *v = shards_of(s, "s", &n);
+    rp_stream_shard *v = shards_of(s, "s", &n);
     CHECK(n == 6);
     if (n == 6) {
         /* Parents closed, with ending sequence numbers. */
@@ -1071,7 +1071,7 @@ TEST(update_shard_count_split_and_merge)
     CHECK_STR(g->seq[0], before0.sequence_number);
     CHECK_STR(next, "");
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000001", RP_ITER_LATEST, NULL, 0, it_parent,
+    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000001", RP_STREAM_LATEST, NULL, 0, it_parent,
                                 &err) == 0);
     CHECK(rp_local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 0);
@@ -1099,11 +1099,11 @@ TEST(update_shard_count_split_and_merge)
     v = shards_of(s, "s", &n);
     CHECK(n == 13);
     if (n == 13) {
-        const rp_shard_info *a = find_shard(v, n, "shardId-000000000008");
-        const rp_shard_info *b = find_shard(v, n, "shardId-000000000009");
-        const rp_shard_info *c = find_shard(v, n, "shardId-000000000010");
-        const rp_shard_info *d = find_shard(v, n, "shardId-000000000011");
-        const rp_shard_info *m = find_shard(v, n, "shardId-000000000012");
+        const rp_stream_shard *a = find_shard(v, n, "shardId-000000000008");
+        const rp_stream_shard *b = find_shard(v, n, "shardId-000000000009");
+        const rp_stream_shard *c = find_shard(v, n, "shardId-000000000010");
+        const rp_stream_shard *d = find_shard(v, n, "shardId-000000000011");
+        const rp_stream_shard *m = find_shard(v, n, "shardId-000000000012");
         CHECK(a && b && c && d && m);
         if (a && b && c && d && m) {
             CHECK_STR(a->parent_shard_id, "shardId-000000000006");
@@ -1160,12 +1160,12 @@ TEST(closed_shards_expire)
     CHECK(rp_local_create_stream(s, "s", 1, 1, &err) == 0);
     CHECK(put1(s, "s", "a").ok);
     CHECK(rp_local_update_shard_count(s, "s", 2, &err) == 0);
-    rp_shard_info *v = shards_of(s, "s", &n);
+    rp_stream_shard *v = shards_of(s, "s", &n);
     CHECK(n == 3);
     free(v);
     /* Still readable within the retention period. */
     got *g = new_got();
-    CHECK(read_shard(s, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 1);
     clk.now += 3600000 + 1;
     CHECK(rp_local_trim(s, &err) == 0);
@@ -1177,7 +1177,7 @@ TEST(closed_shards_expire)
     }
     free(v);
     char it[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_ITER_TRIM_HORIZON, NULL, 0, it,
+    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     free(g);
@@ -1202,13 +1202,13 @@ TEST(processes_at_once)
             if (!bad && rp_local_create_stream(s, "s", 3, 0, &err) != 0 &&
                 !strstr(err.msg, "ResourceInUseException"))
                 bad = 1;
-            rp_put_entry e[100];
-            rp_put_result r[100];
+            rp_stream_entry e[100];
+            rp_stream_put_result r[100];
             char keys[100][24];
             for (int b = 0; !bad && b < 20; b++) {
                 for (int i = 0; i < 100; i++) {
                     snprintf(keys[i], sizeof keys[i], "p%d-%d", p, b * 100 + i);
-                    e[i] = (rp_put_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
+                    e[i] = (rp_stream_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
                 }
                 if (rp_local_put_records(s, "s", e, 100, r, &err) != 0)
                     bad = 1;
@@ -1237,7 +1237,7 @@ TEST(processes_at_once)
         char id[32];
         snprintf(id, sizeof id, "shardId-%012d", sh);
         size_t from = g->n;
-        CHECK(read_shard(s, "s", id, RP_ITER_TRIM_HORIZON, NULL, 0, 0, g) == 0);
+        CHECK(read_shard(s, "s", id, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
         /* Within a shard, each producer's records are in the order put. */
         for (int p = 0; p < 4; p++)
             last[p] = -1;

@@ -859,7 +859,7 @@ fail:
 
 static int cmp_shard(const void *a, const void *b)
 {
-    return strcmp(((const rp_shard_info *)a)->shard_id, ((const rp_shard_info *)b)->shard_id);
+    return strcmp(((const rp_stream_shard *)a)->shard_id, ((const rp_stream_shard *)b)->shard_id);
 }
 
 /* Reads {"StartingX": "...", "EndingX": "..."} into lo / hi. */
@@ -886,7 +886,7 @@ static int read_range(rp_json_reader *r, const char *lo_key, char *lo, size_t lo
     return rc < 0 ? -1 : 0;
 }
 
-static int read_shard(rp_json_reader *r, rp_shard_info *sh)
+static int read_shard(rp_json_reader *r, rp_stream_shard *sh)
 {
     rp_json_value key, v;
     int rc;
@@ -917,11 +917,11 @@ static int read_shard(rp_json_reader *r, rp_shard_info *sh)
     return rc < 0 || !sh->shard_id[0] ? -1 : 0;
 }
 
-int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out, size_t *count,
+int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err)
 {
     static const char op[] = "ListShards";
-    rp_shard_info *arr = NULL;
+    rp_stream_shard *arr = NULL;
     size_t n = 0, cap = 0;
     char *token = NULL;
     *out = NULL;
@@ -956,7 +956,7 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out,
                 while ((e = rp_json_element(&r)) == 1) {
                     if (rp_json_next(&r, &v) != 1)
                         goto json_fail;
-                    rp_shard_info *p = rp_array_grow(arr, n, &cap, sizeof *arr, 8);
+                    rp_stream_shard *p = rp_array_grow(arr, n, &cap, sizeof *arr, 8);
                     if (!p) {
                         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
                         goto fail;
@@ -1018,7 +1018,7 @@ static int cmp_piece(const void *a, const void *b)
 static int find_child(rp_kinesis *k, const char *name, const char *parent, const char *adjacent,
                       u128 lo, piece *out, rp_error *err)
 {
-    rp_shard_info *sh = NULL;
+    rp_stream_shard *sh = NULL;
     size_t n = 0;
     if (rp_kinesis_list_shards(k, name, &sh, &n, err) != 0)
         return -1;
@@ -1085,7 +1085,7 @@ static int kinesis_merge(void *ctx, const piece *a, const piece *b, piece *merge
 
 static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
 {
-    rp_shard_info *sh = NULL;
+    rp_stream_shard *sh = NULL;
     size_t nsh = 0, nopen = 0;
     piece *open = NULL;
     int rc = -1;
@@ -1163,7 +1163,7 @@ static bool entry_retriable(const char *code)
     return !strcmp(code, "ProvisionedThroughputExceededException") || !strcmp(code, "InternalFailure");
 }
 
-static void set_failed(rp_put_result *r, const char *code, const char *msg)
+static void set_failed(rp_stream_put_result *r, const char *code, const char *msg)
 {
     r->ok = false;
     r->shard_id[0] = r->sequence_number[0] = '\0';
@@ -1173,7 +1173,7 @@ static void set_failed(rp_put_result *r, const char *code, const char *msg)
 
 /* Refuses entries that cannot be valid, as the local store does.  Returns
  * true when the entry may be sent. */
-static bool entry_valid(const rp_put_entry *e, rp_put_result *r)
+static bool entry_valid(const rp_stream_entry *e, rp_stream_put_result *r)
 {
     if (!e->partition_key || !e->partition_key_len) {
         set_failed(r, "ValidationException", "the partition key must be 1 to 256 characters");
@@ -1206,7 +1206,7 @@ static bool entry_valid(const rp_put_entry *e, rp_put_result *r)
  * the answer; *retry gets those to send again (retriable failures). */
 /* One record: PutRecord (what `aws kinesis put-record` calls).  Throttling
  * comes back as an error answer, which the HTTP layer already retries. */
-static int put_one(rp_kinesis *k, const char *name, const rp_put_entry *e, rp_put_result *res,
+static int put_one(rp_kinesis *k, const char *name, const rp_stream_entry *e, rp_stream_put_result *res,
                    rp_error *err)
 {
     static const char op[] = "PutRecord";
@@ -1227,7 +1227,7 @@ static int put_one(rp_kinesis *k, const char *name, const rp_put_entry *e, rp_pu
     rp_json_reader r;
     rp_json_value key, v;
     int rc;
-    rp_put_result tmp;
+    rp_stream_put_result tmp;
     memset(&tmp, 0, sizeof tmp);
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
@@ -1255,8 +1255,8 @@ static int put_one(rp_kinesis *k, const char *name, const rp_put_entry *e, rp_pu
     return 0;
 }
 
-static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries,
-                    rp_put_result *results, const size_t *idx, size_t m, size_t *retry,
+static int put_once(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+                    rp_stream_put_result *results, const size_t *idx, size_t m, size_t *retry,
                     size_t *nretry, rp_error *err)
 {
     static const char op[] = "PutRecords";
@@ -1270,7 +1270,7 @@ static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries
     jstr(b, name);
     rp_buf_lit(b, ", \"Records\": [");
     for (size_t j = 0; j < m && !b->failed; j++) {
-        const rp_put_entry *e = &entries[idx[j]];
+        const rp_stream_entry *e = &entries[idx[j]];
         if (j)
             rp_buf_lit(b, ", ");
         rp_buf_lit(b, "{\"Data\": \"");
@@ -1309,8 +1309,8 @@ static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries
             if (v.type != RP_JSON_OBJECT || got >= m)
                 return r.failed ? json_error(&r, op, err)
                                 : bad_answer(err, op, "more results than records sent");
-            rp_put_result *res = &results[idx[got]];
-            rp_put_result tmp;
+            rp_stream_put_result *res = &results[idx[got]];
+            rp_stream_put_result tmp;
             memset(&tmp, 0, sizeof tmp);
             int mm;
             while ((mm = rp_json_member(&r, &key)) == 1) {
@@ -1357,8 +1357,8 @@ static int put_once(rp_kinesis *k, const char *name, const rp_put_entry *entries
     return 0;
 }
 
-int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *entries,
-                           size_t n, rp_put_result *results, rp_error *err)
+int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+                           size_t n, rp_stream_put_result *results, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
@@ -1390,7 +1390,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *
         /* One request: up to 500 records / 5 MiB of data and keys. */
         size_t m = 0, bytes = 0;
         while (p < np && m < RP_STREAM_PUT_BATCH_MAX) {
-            const rp_put_entry *e = &entries[pending[p]];
+            const rp_stream_entry *e = &entries[pending[p]];
             size_t sz = e->data_len + e->partition_key_len;
             if (m && bytes + sz > RP_STREAM_PUT_BYTES_MAX)
                 break;
@@ -1446,20 +1446,20 @@ out:
 
 /* ---- iterators and GetRecords ------------------------------------------- */
 
-static const char *iterator_type_name(rp_iterator_type t)
+static const char *iterator_type_name(rp_stream_iterator t)
 {
     switch (t) {
-    case RP_ITER_TRIM_HORIZON: return "TRIM_HORIZON";
-    case RP_ITER_LATEST: return "LATEST";
-    case RP_ITER_AT_SEQUENCE_NUMBER: return "AT_SEQUENCE_NUMBER";
-    case RP_ITER_AFTER_SEQUENCE_NUMBER: return "AFTER_SEQUENCE_NUMBER";
-    case RP_ITER_AT_TIMESTAMP: return "AT_TIMESTAMP";
+    case RP_STREAM_TRIM_HORIZON: return "TRIM_HORIZON";
+    case RP_STREAM_LATEST: return "LATEST";
+    case RP_STREAM_AT_SEQUENCE_NUMBER: return "AT_SEQUENCE_NUMBER";
+    case RP_STREAM_AFTER_SEQUENCE_NUMBER: return "AFTER_SEQUENCE_NUMBER";
+    case RP_STREAM_AT_TIMESTAMP: return "AT_TIMESTAMP";
     default: return NULL;
     }
 }
 
 int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_id,
-                            rp_iterator_type type, const char *sequence_number,
+                            rp_stream_iterator type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
     static const char op[] = "GetShardIterator";
@@ -1471,7 +1471,7 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
     if (!shard_id || !*shard_id || strlen(shard_id) >= RP_STREAM_SHARD_ID_MAX || strchr(shard_id, '|'))
         return rp_error_set(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException: no shard '%.80s'",
                             shard_id ? shard_id : "");
-    bool by_seq = type == RP_ITER_AT_SEQUENCE_NUMBER || type == RP_ITER_AFTER_SEQUENCE_NUMBER;
+    bool by_seq = type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
     bool have_seq = sequence_number && *sequence_number;
     if (by_seq != have_seq)
         return rp_error_set(err, RP_ERR_INVALID,
@@ -1488,7 +1488,7 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
     if (by_seq) {
         rp_buf_lit(b, ", \"StartingSequenceNumber\": ");
         jstr(b, sequence_number);
-    } else if (type == RP_ITER_AT_TIMESTAMP) {
+    } else if (type == RP_STREAM_AT_TIMESTAMP) {
         if (timestamp_ms < 0)
             return rp_error_set(err, RP_ERR_INVALID, "InvalidArgumentException: timestamp before 1970");
         rp_buf_printf(b, ", \"Timestamp\": %lld.%03d", (long long)(timestamp_ms / 1000),
@@ -1558,7 +1558,7 @@ static int read_record(rp_json_reader *r, raw_record *rec)
     return rc < 0 || !have_data || !have_seq || !have_pk ? -1 : 0;
 }
 
-int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_record_cb cb,
+int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err)
 {

@@ -134,7 +134,7 @@ int rp_kinesis_describe_stream(rp_kinesis *k, const char *name, rp_stream_info *
 /* ListShards, following NextToken, sorted by shard id (so parents come
  * before their children), with seq_end set for closed shards.  *out: a
  * malloc'd array the caller frees; NULL and 0 on failure. */
-int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_shard_info **out, size_t *count,
+int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err);
 
 /* UpdateShardCount with UNIFORM_SCALING.  Waits for the stream to be
@@ -170,8 +170,8 @@ int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t targ
  * "NotAttempted"; entries stored by earlier requests stay ok.  An entry
  * marked failed may still have been stored, when the connection broke after
  * the request was sent (puts are at least once, as with AWS's SDKs). */
-int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *entries,
-                           size_t n, rp_put_result *results, rp_error *err);
+int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+                           size_t n, rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator.  The iterator written (opaque, at most
  * RP_STREAM_ITER_MAX - 1 characters) is "SHARD_ID|KINESIS_ITERATOR": the
@@ -179,7 +179,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_put_entry *
  * RP_ERR_LIMIT when Kinesis's iterator does not fit.  The types need
  * sequence_number / timestamp_ms as the local store's do. */
 int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_id,
-                            rp_iterator_type type, const char *sequence_number,
+                            rp_stream_iterator type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
 
 /* GetRecords on an iterator of rp_kinesis_get_iterator: decodes every
@@ -192,7 +192,7 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
  * that returns non-zero stops the call, which returns -1 (RP_ERR_INTERNAL)
  * without touching next_iter.  A malformed iterator fails with
  * InvalidArgumentException (RP_ERR_INVALID) without a request. */
-int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_record_cb cb,
+int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err);
 

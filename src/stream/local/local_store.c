@@ -1037,13 +1037,13 @@ out:
     return rc;
 }
 
-int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **out, size_t *count,
+int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **out, size_t *count,
                          rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
     sqlite3_stmt *st = NULL;
-    rp_shard_info *v = NULL;
+    rp_stream_shard *v = NULL;
     size_t n = 0, cap = 0;
     stream_row row;
 
@@ -1068,13 +1068,13 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
     rp_sq.bind_int64(st, 1, row.id);
     int r;
     while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        rp_shard_info *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+        rp_stream_shard *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
         }
         v = nv;
-        rp_shard_info *si = &v[n++];
+        rp_stream_shard *si = &v[n++];
         memset(si, 0, sizeof *si);
         int64_t idx = rp_sq.column_int64(st, 0);
         shard_id_format(si->shard_id, idx);
@@ -1308,10 +1308,10 @@ out:
 
 /* ---- put ----------------------------------------------------------------- */
 
-static void fail_result(rp_put_result *res, const char *code, const char *fmt, ...)
+static void fail_result(rp_stream_put_result *res, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void fail_result(rp_put_result *res, const char *code, const char *fmt, ...)
+static void fail_result(rp_stream_put_result *res, const char *code, const char *fmt, ...)
 {
     va_list ap;
     res->ok = false;
@@ -1324,7 +1324,7 @@ static void fail_result(rp_put_result *res, const char *code, const char *fmt, .
 
 /* Checks entry i as PutRecords validates a record; fills its result when it
  * is refused and returns -1. */
-static int check_entry(const rp_put_entry *e, size_t i, rp_put_result *res)
+static int check_entry(const rp_stream_entry *e, size_t i, rp_stream_put_result *res)
 {
     if (!e->partition_key) {
         fail_result(res, "ValidationException", "records.%zu.member.partitionKey: missing", i + 1);
@@ -1374,8 +1374,8 @@ static size_t route(const open_shard *v, size_t n, const unsigned char h[16])
     return lo;
 }
 
-int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_entry *entries,
-                         size_t n, rp_put_result *results, rp_error *err)
+int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_entry *entries,
+                         size_t n, rp_stream_put_result *results, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1470,7 +1470,7 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_ent
             if (step_done(s, ins, "insert records", &e) != 0)
                 goto out;
         }
-        rp_put_result *res = &results[i];
+        rp_stream_put_result *res = &results[i];
         res->ok = true;
         memcpy(res->shard_id, sh->id, sizeof res->shard_id);
         seq_format(res->sequence_number, sh->idx, counter);
@@ -1584,7 +1584,7 @@ bad:
 }
 
 int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *shard_id,
-                          rp_iterator_type type, const char *sequence_number,
+                          rp_stream_iterator type, const char *sequence_number,
                           int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
     int rc = -1;
@@ -1604,12 +1604,12 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         kerr(err, RP_ERR_INVALID, "ValidationException", "shard id missing or too long");
         goto out;
     }
-    if (type < RP_ITER_TRIM_HORIZON || type > RP_ITER_AT_TIMESTAMP) {
+    if (type < RP_STREAM_TRIM_HORIZON || type > RP_STREAM_AT_TIMESTAMP) {
         kerr(err, RP_ERR_INVALID, "ValidationException", "unknown shard iterator type %d",
              (int)type);
         goto out;
     }
-    bool wants_seq = type == RP_ITER_AT_SEQUENCE_NUMBER || type == RP_ITER_AFTER_SEQUENCE_NUMBER;
+    bool wants_seq = type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
     if (wants_seq != (sequence_number != NULL)) {
         kerr(err, RP_ERR_INVALID, "InvalidArgumentException",
              "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
@@ -1638,7 +1638,7 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         }
     }
     int64_t now = now_ms(s);
-    if (type == RP_ITER_AT_TIMESTAMP && timestamp_ms > now) {
+    if (type == RP_STREAM_AT_TIMESTAMP && timestamp_ms > now) {
         kerr(err, RP_ERR_INVALID, "InvalidArgumentException",
              "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis."
              " timestampInMillis: %lld, currentTimestampInMillis: %lld",
@@ -1668,19 +1668,19 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
     int64_t retention = rp_sq.column_int64(st, 2);
     rp_sq.reset(st);
     switch (type) {
-    case RP_ITER_TRIM_HORIZON:
+    case RP_STREAM_TRIM_HORIZON:
         pos = 1;
         break;
-    case RP_ITER_LATEST:
+    case RP_STREAM_LATEST:
         pos = last + 1;
         break;
-    case RP_ITER_AT_SEQUENCE_NUMBER:
+    case RP_STREAM_AT_SEQUENCE_NUMBER:
         pos = seq_counter;
         break;
-    case RP_ITER_AFTER_SEQUENCE_NUMBER:
+    case RP_STREAM_AFTER_SEQUENCE_NUMBER:
         pos = seq_counter + 1;
         break;
-    case RP_ITER_AT_TIMESTAMP: {
+    case RP_STREAM_AT_TIMESTAMP: {
         int64_t cutoff = now - retention * HOUR_MS;
         if (first_since(s, key, 1, last, timestamp_ms > cutoff ? timestamp_ms : cutoff, &pos,
                         err) != 0)
@@ -1698,7 +1698,7 @@ out:
     return rc;
 }
 
-int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_record_cb cb,
+int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                          void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                          int64_t *millis_behind_latest, rp_error *err)
 {

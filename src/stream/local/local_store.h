@@ -100,7 +100,7 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
  * shard is closed).  *out is a malloc'd array of *count entries the caller
  * frees with free(); NULL and 0 on failure.  Fails with
  * ResourceNotFoundException when there is no such stream. */
-int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **out,
+int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **out,
                          size_t *count, rp_error *err);
 
 /* PutRecords: routes each of the n entries (1..RP_STREAM_PUT_BATCH_MAX,
@@ -118,8 +118,8 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_shard_info **ou
  * marked failed with the error's name as its code (InternalFailure for file
  * errors).  The arrival time of a record is the store's clock, or the last
  * arrival in its shard when the clock went back. */
-int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_entry *entries,
-                         size_t n, rp_put_result *results, rp_error *err);
+int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_entry *entries,
+                         size_t n, rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator: writes into iter an opaque iterator on the shard
  * shard_id ("shardId-" and up to 12 digits) of stream, valid for
@@ -133,7 +133,7 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_put_ent
  * not of that form), ValidationException for a bad stream name or type, and
  * InvalidArgumentException for a bad sequence number or timestamp. */
 int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *shard_id,
-                          rp_iterator_type type, const char *sequence_number,
+                          rp_stream_iterator type, const char *sequence_number,
                           int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
 
 /* GetRecords: calls cb for each of at most limit records (0 means
@@ -151,7 +151,7 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
  * store, ExpiredIteratorException for one older than RP_LOCAL_ITER_TTL_MS,
  * ResourceNotFoundException when its stream or shard is gone,
  * ValidationException for a limit above RP_LOCAL_GET_LIMIT_MAX. */
-int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_record_cb cb,
+int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                          void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                          int64_t *millis_behind_latest, rp_error *err);
 
