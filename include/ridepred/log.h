@@ -14,7 +14,6 @@ typedef enum { RP_LOG_TEXT = 0, RP_LOG_JSON } rp_log_format;
 
 void rp_log_configure(rp_log_level level, rp_log_format format);
 
-
 /* Parses "json"/"text" and "debug"/"info"/"warn"/"error"/"off"
  * (case-insensitive).  Return 0, or -1 when the name is unknown. */
 int rp_log_format_parse(const char *s, rp_log_format *out);
@@ -22,9 +21,10 @@ int rp_log_level_parse(const char *s, rp_log_level *out);
 
 bool rp_log_enabled(rp_log_level level);
 
-/* Logs a message.  `fields` is an optional list of extra key/value string
- * pairs ending with NULL, e.g. rp_log(RP_LOG_WARN, "record failed",
- * "sequence_number", seq, "reason", why, NULL).  Any bytes may be given:
+/* Logs a message.  What follows msg is a list of extra key/value string
+ * pairs ending with NULL (the compiler checks the sentinel), e.g.
+ * rp_log(RP_LOG_WARN, "record failed", "sequence_number", seq, "reason",
+ * why, NULL).  Any bytes may be given:
  * JSON lines escape them as json.dumps does (ASCII only, \uXXXX; a byte
  * that is not UTF-8 as \udcXX).  Text lines keep valid UTF-8 readable and
  * escape control characters (\n, \t, \x01, \x7f, \u0085, \u2028), encoded
@@ -32,7 +32,7 @@ bool rp_log_enabled(rp_log_level level);
  * one line of valid UTF-8.  A text value stands bare (key=value) unless it is
  * empty or has a space, '"', '=', '\\' or anything escaped; then it is
  * quoted, with '"' and '\\' escaped too. */
-void rp_log(rp_log_level level, const char *msg, ...);
+void rp_log(rp_log_level level, const char *msg, ...) __attribute__((sentinel));
 
 /* The calling thread's request id (the Lambda runtime's
  * Lambda-Runtime-Aws-Request-Id), added to every line this thread logs

@@ -818,7 +818,7 @@ out:
 #undef TRIED
     if (rc == 0 && rp_log_enabled(RP_LOG_DEBUG))
         rp_log(RP_LOG_DEBUG, "AWS credentials resolved", "source", out->source, "profile", ch.profile,
-               (const char *)NULL);
+               NULL);
     if (rc != 0)
         rp_aws_credentials_clear(out);
     chain_cleanup(&ch);

@@ -806,7 +806,7 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
                 snprintf(a, sizeof a, "%u", attempt + 1);
                 snprintf(d, sizeof d, "%u", (unsigned)ms);
                 rp_log(RP_LOG_DEBUG, "retrying HTTP request", "attempt", a, "delay_ms", d, "reason",
-                       err->msg, (const char *)NULL);
+                       err->msg, NULL);
             }
             c->sleep_ms(c->sleep_ctx, ms);
             c->last_slept_ms += ms;

@@ -567,7 +567,7 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
 
     if (!no_cache && is_complete(final_dir)) {
         rp_log(RP_LOG_INFO, "model served from the local cache", "location", uri, "directory",
-               final_dir, (const char *)NULL);
+               final_dir, NULL);
         snprintf(out_dir, cap, "%s", final_dir);
         return 0;
     }
@@ -627,7 +627,7 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
     char count[32];
     snprintf(count, sizeof count, "%zu", n_files);
     rp_log(RP_LOG_INFO, "model downloaded from S3", "location", uri, "directory", final_dir, "files",
-           count, (const char *)NULL);
+           count, NULL);
     snprintf(out_dir, cap, "%s", final_dir);
     rc = 0;
 out:

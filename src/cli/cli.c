@@ -36,7 +36,7 @@ void rp_cli_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    rp_log(RP_LOG_ERROR, msg, (const char *)NULL);
+    rp_log(RP_LOG_ERROR, msg, NULL);
 }
 
 int rp_cli_logging(const char *format, const char *level)

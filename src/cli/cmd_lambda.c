@@ -194,7 +194,7 @@ int rp_cmd_lambda(int argc, char **argv)
     if (rp_log_enabled(RP_LOG_INFO))
         rp_log(RP_LOG_INFO, "runtime ready", "version", rp_function_version(fn, NULL), "publishes",
                rp_function_publishes(fn) ? rp_function_predictions_stream(fn) : "nothing (TEST_RUN)",
-               (const char *)NULL);
+               NULL);
     if (rp_lambda_run(l, fn, &err) < 0) {
         rp_cli_error("%s", err.msg);
         goto out;

@@ -111,7 +111,7 @@ static int convert(int argc, char **argv)
         snprintf(bytes, sizeof bytes, "%zu", info.bytes);
         snprintf(took, sizeof took, "%.1f", ms);
         rp_log(RP_LOG_INFO, "model converted", "from", argv[0], "to", argv[1], "bytes", bytes,
-               "ms", took, (const char *)NULL);
+               "ms", took, NULL);
     }
     rp_model_release(m);
     return rc;

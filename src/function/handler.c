@@ -166,7 +166,7 @@ static void log_failure(rp_handler *h, const rp_json_value *seq, const char *why
     if (seq->len < sizeof s)
         n = rp_json_str_decode(seq, s);
     s[n] = '\0';
-    rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, (const char *)NULL);
+    rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, NULL);
 }
 
 /* The record of slot s failed: status, code and reason kept, logged. */
@@ -293,7 +293,7 @@ static void publish_all(rp_handler *h)
             break;
         rp_error err;
         if (h->publish(h->publish_ctx, h->put, k, h->put_res, &err) < 0 && rp_log_enabled(RP_LOG_WARN))
-            rp_log(RP_LOG_WARN, "publishing failed", "reason", err.msg, (const char *)NULL);
+            rp_log(RP_LOG_WARN, "publishing failed", "reason", err.msg, NULL);
         for (size_t j = 0; j < k; j++)
             if (!h->put_res[j].ok)
                 unpublished(h, &h->slots[idx[j]], &h->put_res[j]);
@@ -427,7 +427,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     reset_output(h);
     if (rp_event_scan(event, len, on_record, h, &ev, &err) < 0) {
         h->n_slots = 0;
-        rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, (const char *)NULL);
+        rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, NULL);
         return error_body(h, res, "InvalidEvent", err.msg);
     }
     rp_buf_reset(&h->body);
@@ -436,7 +436,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         res->records = 1;
         if (serve_fields(h, &ev.direct, &pred, &err) < 0) {
             res->failed = 1;
-            rp_log(RP_LOG_WARN, "invalid ride event", "reason", err.msg, (const char *)NULL);
+            rp_log(RP_LOG_WARN, "invalid ride event", "reason", err.msg, NULL);
             return error_body(h, res, "InvalidEvent", err.msg);
         }
         rp_event_response_direct(&h->body, pred, &ev.direct.ride_id);

@@ -102,7 +102,7 @@ static void *watchdog_main(void *arg)
             wd->armed = false;
             rp_log_set_request_id(wd->request_id);
             rp_log(RP_LOG_WARN, "deadline near: publishing held, unpublished records are reported as batchItemFailures",
-                   (const char *)NULL);
+                   NULL);
             rp_log_set_request_id(NULL);
             continue;
         }
@@ -472,11 +472,11 @@ static int answer(rp_lambda *l, const char *id, const rp_invoke_result *res, rp_
         rp_log(RP_LOG_ERROR,
                "the Runtime API refused the response as too large: Lambda fails the invocation "
                "(Function.ResponseSizeTooLarge)",
-               "status", st, "bytes", bytes, "answer", ex, (const char *)NULL);
+               "status", st, "bytes", bytes, "answer", ex, NULL);
         return 0;
     }
     rp_log(RP_LOG_ERROR, is_error ? "the Runtime API refused the error" : "the Runtime API refused the response",
-           "status", st, "answer", ex, (const char *)NULL);
+           "status", st, "answer", ex, NULL);
     return 0;
 }
 
@@ -529,7 +529,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     l->stats.invocations++;
     int tr = header_copy(next.trace_id, trace, sizeof trace);
     if (tr < 0)
-        rp_log(RP_LOG_WARN, "Lambda-Runtime-Trace-Id too long: not passed on", (const char *)NULL);
+        rp_log(RP_LOG_WARN, "Lambda-Runtime-Trace-Id too long: not passed on", NULL);
     if (tr != 1)
         trace[0] = '\0';
     if (l->cfg.on_trace_id)
@@ -544,7 +544,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
             have_deadline = true;
         } else {
             rp_log(RP_LOG_WARN, "Lambda-Runtime-Deadline-Ms is not a number: ignored", "value",
-                   dr == 1 ? deadline : "(too long)", (const char *)NULL);
+                   dr == 1 ? deadline : "(too long)", NULL);
         }
     }
     /* Time left, clamped to about 24 days either way (a bogus far deadline
@@ -565,7 +565,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
         snprintf(size, sizeof size, "%zu", next.body_len);
         rp_log(RP_LOG_DEBUG, "invocation", "traceId", trace, "functionArn", arn,
                "remainingMs", have_deadline ? left : "", "eventBytes", oversized ? "over the limit" : size,
-               (const char *)NULL);
+               NULL);
     }
 
     bool held = false;
@@ -576,7 +576,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
             char left[32];
             snprintf(left, sizeof left, "%" PRId64, left_ms);
             rp_log(RP_LOG_WARN, "deadline near: publishing held, records are reported as batchItemFailures",
-                   "remainingMs", left, (const char *)NULL);
+                   "remainingMs", left, NULL);
         } else {
             if (!l->wd.started && watchdog_start(&l->wd, err) < 0)
                 return -1;
@@ -650,7 +650,7 @@ int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err)
     if (!w) {
         rp_error ie;
         if (rp_lambda_init_error(l, "Runtime.StreamClientError", e.msg, &ie) < 0)
-            rp_log(RP_LOG_ERROR, "cannot report the init error", "reason", ie.msg, (const char *)NULL);
+            rp_log(RP_LOG_ERROR, "cannot report the init error", "reason", ie.msg, NULL);
         if (err)
             *err = e;
         return -1;

@@ -1044,7 +1044,7 @@ int rp_rapi_call(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
             snprintf(a, sizeof a, "%u", attempt + 1);
             snprintf(d, sizeof d, "%u", (unsigned)ms);
             rp_log(RP_LOG_WARN, "Runtime API unreachable, retrying", "attempt", a, "delay_ms", d, "reason", err->msg,
-                   (const char *)NULL);
+                   NULL);
         }
         c->hooks.sleep_ms(c->hooks.sleep_ctx, ms);
     }

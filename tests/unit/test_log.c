@@ -33,7 +33,7 @@ static const char *logged(rp_log_format fmt, const char *msg, const char *k1, co
     int saved = dup(STDERR_FILENO);
     dup2(fd, STDERR_FILENO);
     rp_log_configure(RP_LOG_DEBUG, fmt);
-    rp_log(RP_LOG_WARN, msg, k1, v1, k2, v2, (const char *)NULL);
+    rp_log(RP_LOG_WARN, msg, k1, v1, k2, v2, NULL);
     dup2(saved, STDERR_FILENO);
     close(saved);
     ssize_t n = pread(fd, captured, sizeof captured - 1, 0);

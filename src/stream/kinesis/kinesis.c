@@ -252,7 +252,7 @@ static int call(rp_kinesis *k, const char *op, rp_error *err)
             rp_aws_error_parse(&k->resp, &info);
             if (round == 0 && k->chain_creds && is_expired_token(info.code)) {
                 rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again",
-                       "operation", op, (const char *)NULL);
+                       "operation", op, NULL);
                 if (resolve_credentials(k, err) != 0)
                     return -1;
                 continue;
@@ -626,7 +626,7 @@ static int wait_for(rp_kinesis *k, const char *name, enum wait_for what, rp_stre
             const char *status = rc == 0 ? in.status : "not visible";
             if (what == WAIT_GONE) {
                 rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name,
-                       "status", status, (const char *)NULL);
+                       "status", status, NULL);
                 return 0;
             }
             rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)",
@@ -1147,7 +1147,7 @@ int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t targ
         if (strcmp(k->last_code, "UnknownOperationException") != 0)
             return -1;
         rp_log(RP_LOG_INFO, "the Kinesis endpoint has no UpdateShardCount; resharding with SplitShard and MergeShards",
-               "stream", name, (const char *)NULL);
+               "stream", name, NULL);
         if (err)
             rp_error_clear(err);
         if (reshard_by_split_merge(k, name, target, err) != 0)
@@ -1420,7 +1420,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entr
                 break;
             if (round + 1 >= max_rounds) {
                 rp_log(RP_LOG_WARN, "Kinesis refused records after every attempt", "stream", name,
-                       (const char *)NULL);
+                       NULL);
                 break;
             }
             uint32_t ms = rp_retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
@@ -1429,7 +1429,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entr
                 snprintf(cnt, sizeof cnt, "%zu", nretry);
                 snprintf(d, sizeof d, "%u", (unsigned)ms);
                 rp_log(RP_LOG_DEBUG, "retrying records Kinesis refused", "records", cnt, "delay_ms", d,
-                       "reason", results[retry[0]].error_code, (const char *)NULL);
+                       "reason", results[retry[0]].error_code, NULL);
             }
             k->http.sleep_ms(k->http.sleep_ctx, ms);
             memcpy(chunk, retry, nretry * sizeof *chunk);
