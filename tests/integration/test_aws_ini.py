@@ -29,21 +29,20 @@ if not sys.flags.utf8_mode and os.environ.get("PYTHONUTF8") != "1":
     os.environ["PYTHONUTF8"] = "1"
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
+import rptest  # noqa: E402
+
 try:
     import botocore.configloader
     from botocore.exceptions import ConfigParseError
 except ImportError:  # pragma: no cover
-    print("botocore is not installed (Debian: python3-botocore); skipping")
-    sys.exit(77)
+    rptest.skip("botocore is not installed (Debian: python3-botocore)")
 
 SEED = 20240918
 N_FILES = 4000
 SHOW = 10
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.environ.get("RIDEPRED_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BUILD = os.environ.get("RIDEPRED_BUILD_DIR", os.path.join(SOURCE, "build"))
-CLI = os.path.join(BUILD, "aws_creds_cli")
+CLI = os.path.join(rptest.BUILD, "aws_creds_cli")
 
 SECTIONS = ["[default]", "[profile dev]", "[profile \"two words\"]", "[profile  dev ]", "[ s ]",
             "[a]]", "[]", "[DEFAULT]", "[x] trailing", "[prod]", "[sso-session s]", "[profile]",

@@ -41,14 +41,16 @@ import types
 from unittest import mock
 from urllib.parse import quote, urlsplit
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
+import rptest  # noqa: E402
+
 try:
     import botocore
     import botocore.auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 except ImportError:  # pragma: no cover
-    print("botocore is not installed (Debian: python3-botocore); skipping")
-    sys.exit(77)
+    rptest.skip("botocore is not installed (Debian: python3-botocore)")
 
 SEED = 20240917
 N_KINESIS = 400
@@ -56,10 +58,7 @@ N_S3 = 500
 N_OTHER = 300
 SHOW = 10
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.environ.get("RIDEPRED_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BUILD = os.environ.get("RIDEPRED_BUILD_DIR", os.path.join(SOURCE, "build"))
-CLI = os.path.join(BUILD, "sigv4_cli")
+CLI = os.path.join(rptest.BUILD, "sigv4_cli")
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-3", "eu-central-1", "ap-southeast-2",
            "sa-east-1", "cn-north-1", "us-gov-west-1", "me-south-1", "af-south-1"]

@@ -2,22 +2,13 @@
 # The command line as a user meets it: --help everywhere, exit codes, the
 # predict forms, inspect output, logs in both formats, clear errors.
 set -u
-bin=${RIDEPRED_BIN:-$(dirname "$0")/../../build/ridepred}
-fixtures=${RIDEPRED_FIXTURES_DIR:-$(dirname "$0")/../../../shared/fixtures}
-if [ ! -d "$fixtures/events" ]; then
-  echo "SKIP: fixtures not found at $fixtures (set RIDEPRED_FIXTURES_DIR)" >&2
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tools/rptest.sh"
+[ -d "$fixtures/events" ] || rp_skip "fixtures not found at $fixtures (set RIDEPRED_FIXTURES_DIR)"
+rp_tmpdir
 # Answer without publishing unless a test says otherwise; never touch the
 # user's own local store.
 export TEST_RUN=True
 export RIDEPRED_LOCAL_STORE=$tmp/streams.db
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 expect_exit() { # want desc cmd...
   local want=$1 desc=$2; shift 2
   "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
@@ -252,5 +243,4 @@ contains "$tmp/out" '"version": "short"' "MODEL_VERSION wins over a long version
 expect_exit 3 "a RUN_ID of 1025 bytes" env -u MODEL_VERSION RUN_ID="$(head -c 1025 /dev/zero | tr '\0' r)" $bin invoke --model "$tmp/m.json" "$fixtures/events/course-event.json"
 contains "$tmp/err" "1025 bytes" "a long RUN_ID is refused by name"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+rp_done

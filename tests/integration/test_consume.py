@@ -36,36 +36,20 @@ import base64
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred")
-TOOLS = os.path.join(SRC, "tests", "tools")
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+SRC, BIN, TOOLS = rptest.SRC, rptest.BIN, rptest.TOOLS
 LAUNCHER = os.path.join(TOOLS, "kinesis_peer.mjs")
-CI = bool(os.environ.get("CI"))
-ONLY = os.environ.get("RIDEPRED_TEST_ONLY", "")
-
-passed = 0
-failed = 0
-skipped = []
-
-
-def skip(why):
-    if CI:
-        print(f"FAIL: {why} (CI is set: nothing may skip)")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 # ---- rides and model -----------------------------------------------------------
@@ -544,8 +528,14 @@ def kinesis_env(tmp, peer):
                      "RIDEPRED_LOCAL_STORE": os.path.join(tmp, "must-stay-unused.db")})
 
 
+def kinesalite_missing():
+    """Why the kinesalite tests cannot run here, or None."""
+    why = rptest.node_missing("kinesalite")
+    return f"{why} (the Kinesis tests need node and npm kinesalite)" if why else None
+
+
 def kinesalite_available():
-    return shutil.which("node") and os.path.isdir(os.path.join(TOOLS, "node_modules", "kinesalite"))
+    return kinesalite_missing() is None
 
 
 def test_kinesalite(tmp):
@@ -619,38 +609,14 @@ def test_reshard(tmp):
 
 
 def main():
-    global passed, failed
-    if not os.access(BIN, os.X_OK):
-        skip(f"no ridepred binary at {BIN}")
+    rptest.need_bin()
     tests = [("exactly-once", test_exactly_once), ("crash-resume", test_crash_resume), ("poison", test_poison),
              ("large-batches", test_large_batches),
              ("group", test_group), ("options", test_options), ("metrics", test_metrics),
              ("kinesalite", test_kinesalite), ("reshard", test_reshard)]
     need_node = {"kinesalite", "reshard"}
-    t_all = time.monotonic()
-    for label, fn in tests:
-        if ONLY and ONLY not in label:
-            continue
-        if label in need_node and not kinesalite_available():
-            skipped.append(label)
-            continue
-        tmp = tempfile.mkdtemp(prefix=f"rp-consume-{label}-")
-        t0 = time.monotonic()
-        try:
-            fn(tmp)
-            passed += 1
-            print(f"ok   {label} ({time.monotonic() - t0:.1f}s)")
-            shutil.rmtree(tmp, ignore_errors=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {label} ({time.monotonic() - t0:.1f}s): files kept in {tmp}")
-            traceback.print_exc()
-        sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed ({time.monotonic() - t_all:.0f}s)")
-    if failed:
-        sys.exit(1)
-    if skipped:
-        skip(f"node or npm kinesalite missing (cd tests/tools && npm ci): skipped {', '.join(skipped)}")
+    rptest.run(tests, tmp_prefix="rp-consume-",
+               unavailable=lambda label: kinesalite_missing() if label in need_node else None)
 
 
 if __name__ == "__main__":

@@ -38,21 +38,17 @@ node and kinesalite the Kinesis tests SKIP (exit 77) unless CI is set.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_consume as tc  # noqa: E402  (Env, Kinesalite, rides, waits)
-
-ONLY = os.environ.get("RIDEPRED_TEST_ONLY", "")
+import rptest  # noqa: E402  (on the path test_consume put it)
 
 
 # ---- a producer at a steady rate -------------------------------------------------
@@ -451,34 +447,10 @@ def soak(tmp, peer):
 # ---- main ---------------------------------------------------------------------------------
 
 def run_tests(tests):
-    if not os.access(tc.BIN, os.X_OK):
-        tc.skip(f"no ridepred binary at {tc.BIN}")
-    passed = failed = 0
-    skipped = []
-    t_all = time.monotonic()
-    for label, fn in tests:
-        if ONLY and ONLY not in label:
-            continue
-        if (label.startswith("kinesalite") or label == "soak") and not tc.kinesalite_available():
-            skipped.append(label)
-            continue
-        tmp = tempfile.mkdtemp(prefix=f"rp-outage-{label}-")
-        t0 = time.monotonic()
-        try:
-            fn(tmp)
-            passed += 1
-            print(f"ok   {label} ({time.monotonic() - t0:.1f}s)")
-            shutil.rmtree(tmp, ignore_errors=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {label} ({time.monotonic() - t0:.1f}s): files kept in {tmp}")
-            traceback.print_exc()
-        sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed ({time.monotonic() - t_all:.0f}s)")
-    if failed:
-        sys.exit(1)
-    if skipped:
-        tc.skip(f"node or npm kinesalite missing (cd tests/tools && npm ci): skipped {', '.join(skipped)}")
+    rptest.need_bin()
+    rptest.run(tests, tmp_prefix="rp-outage-",
+               unavailable=lambda label: tc.kinesalite_missing()
+               if label.startswith("kinesalite") or label == "soak" else None)
 
 
 OUTAGES = [("sigterm-in-stall", test_sigterm_in_stall), ("max-record-age", test_max_record_age),

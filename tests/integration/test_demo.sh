@@ -9,20 +9,11 @@
 # them fails with the URL named and leaves no partial file.
 # Env: RIDEPRED_SOURCE_DIR, RIDEPRED_BUILD_DIR, RIDEPRED_DATA_DIR.
 set -u
-src=${RIDEPRED_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${RIDEPRED_BUILD_DIR:-$src/build}
-data=${RIDEPRED_DATA_DIR:-$src/../shared/data}
-if [ ! -f "$data/green_tripdata_2021-02.parquet" ]; then
-  echo "SKIP: TLC data not found (set RIDEPRED_DATA_DIR)"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
+. "$(dirname "$0")/../tools/rptest.sh"
+[ -f "$data/green_tripdata_2021-02.parquet" ] || rp_skip "TLC data not found in $data (set RIDEPRED_DATA_DIR)"
 tmp=$(mktemp -d)
 export RIDEPRED_DATA_DIR=$data
 trap 'pkill -f -- "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # 1. A whole run.
 if RIDEPRED_DEMO_OUT=$tmp/full "$src/scripts/demo" "$build" >"$tmp/full.log" 2>&1 &&
@@ -87,5 +78,4 @@ fi
 kill "$http" 2>/dev/null
 wait "$http" 2>/dev/null
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+rp_done

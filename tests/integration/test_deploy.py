@@ -56,45 +56,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred")
-CI = bool(os.environ.get("CI"))
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+SRC, BIN = rptest.SRC, rptest.BIN
 DEPLOY = os.path.join(SRC, "deploy")
 IAM = os.path.join(DEPLOY, "iam")
 TF = os.path.join(DEPLOY, "terraform")
 DOCKERFILE = os.path.join(DEPLOY, "Dockerfile")
 
-passed = 0
-failed = 0
-skipped = []
-
-
-def check(name, fn):
-    global passed, failed
-    try:
-        fn()
-    except SkipCheck as e:
-        skipped.append(f"{name}: {e}")
-        if CI:
-            print(f"FAIL {name}: skipped, but CI is set: {e}")
-            failed += 1
-        else:
-            print(f"SKIP {name}: {e}")
-        return
-    except Exception:
-        failed += 1
-        print(f"FAIL {name}")
-        traceback.print_exc()
-        return
-    passed += 1
-    print(f"ok   {name}")
-
-
-class SkipCheck(Exception):
-    pass
+SkipCheck = rptest.Skip  # this check cannot run here: SKIP, or a failure when CI is set
 
 
 def read(path):
@@ -834,7 +807,7 @@ def test_bootstrap_symlink():
 
 
 def main():
-    for name, fn in [
+    rptest.run([
         ("iam documents parse, all known", test_iam_parse_and_known),
         ("iam least privilege", test_iam_least_privilege),
         ("iam resources rendered", test_iam_resources_rendered),
@@ -851,13 +824,7 @@ def main():
         (".dockerignore", test_dockerignore),
         ("collect-libs.sh", test_collect_libs),
         ("bootstrap symlink is the runtime", test_bootstrap_symlink),
-    ]:
-        check(name, fn)
-    print(f"{passed} passed, {failed} failed" + (f", {len(skipped)} skipped" if skipped else ""))
-    if failed:
-        sys.exit(1)
-    if skipped:
-        sys.exit(77)
+    ])
 
 
 if __name__ == "__main__":

@@ -25,23 +25,14 @@ import xml.dom.minidom
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+sys.path.insert(0, str(HERE.parent / "tools"))
 import ridepy  # noqa: E402
+import rptest  # noqa: E402
 
-BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
-FIXTURES = Path(os.environ.get("RIDEPRED_FIXTURES_DIR") or SOURCE_DIR.parent / "shared" / "fixtures")
+BIN = rptest.BIN
 N = 2000
-passed = failed = 0
-
-
-def result(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
+result = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
 def rp(args, env, **kw):
@@ -54,11 +45,8 @@ def duration(row):
 
 
 def main():
-    feb = ridepy.data_file(2)
-    model = FIXTURES / "course-model"
-    if not feb.exists() or not model.exists():
-        print("SKIP: TLC data or the course model not found (RIDEPRED_DATA_DIR, RIDEPRED_FIXTURES_DIR)")
-        return 1 if os.environ.get("CI") else 77
+    feb = Path(rptest.need_data(ridepy.data_file(2)))
+    model = Path(rptest.need_fixtures("course-model"))
     rows = ridepy.load_rides(feb)
     _, _, rides = ridepy.prepare(rows)
     first = [r for r in rides if r[3] < N]          # kept rides among the first N rows
@@ -171,9 +159,8 @@ def main():
             result(p.returncode == code and needle in p.stderr + p.stdout,
                    "%s: exit %d, %s" % (" ".join(args[2:]), p.returncode, p.stderr.strip()[-200:]))
         result(rp(["evaluate", "--help"], env).returncode == 0, "--help")
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

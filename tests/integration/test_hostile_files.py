@@ -30,24 +30,17 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
+sys.path.insert(0, str(HERE.parent / "tools"))
+import rptest  # noqa: E402
+
+BIN = rptest.BIN
 TIMEOUT = 20
-passed = failed = 0
-
-
-def result(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
+result = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
 def child_env(env):
@@ -179,7 +172,7 @@ def hostile_pickle(tmp):
         from sklearn.feature_extraction import DictVectorizer
     except ImportError:
         print("SKIP (part): python3-sklearn is not installed", file=sys.stderr)
-        result(not os.environ.get("CI"), "python3-sklearn is needed under CI")
+        result(not rptest.CI, "python3-sklearn is needed under CI")
         return
     import pickle
     rng = np.random.default_rng(0)
@@ -255,17 +248,9 @@ def deep_mlmodel(tmp):
 
 
 def main():
-    if not os.path.exists(BIN):
-        print("SKIP: %s not built" % BIN, file=sys.stderr)
-        sys.exit(1 if os.environ.get("CI") else 77)
-    with tempfile.TemporaryDirectory() as t:
-        tmp = Path(t)
-        fifos(tmp)
-        hostile_pickle(tmp)
-        ubjson_counts(tmp)
-        deep_mlmodel(tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    rptest.need_bin()
+    parts = (fifos, hostile_pickle, ubjson_counts, deep_mlmodel)
+    rptest.run([(f.__name__, lambda tmp, f=f: f(Path(tmp))) for f in parts], tmp_prefix="rp-hostile-")
 
 
 if __name__ == "__main__":

@@ -39,13 +39,12 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred")
-CI = bool(os.environ.get("CI"))
-ONLY = os.environ.get("RIDEPRED_TEST_ONLY", "")
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+BIN, CI = rptest.BIN, rptest.CI
 
 try:
     import botocore.auth
@@ -56,14 +55,6 @@ except ImportError:
 
 AK, SECRET = "AKIDKINESISCLIENT", "kinesis-client-secret"
 MAX_HASH = 2**128 - 1
-
-
-def skip(why):
-    if CI:
-        print(f"FAIL: {why} (CI is set: nothing may skip)")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 # ---- the fake Kinesis ------------------------------------------------------------
@@ -697,32 +688,17 @@ TESTS = [
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        skip(f"no ridepred binary at {BIN}")
+    rptest.need_bin()
     if botocore is None:
-        skip("botocore is not installed (Debian: python3-botocore)")
+        rptest.skip("botocore is not installed (Debian: python3-botocore)")
     fake = Fake()
     tmp = tempfile.mkdtemp(prefix="rp-kinesis-client-")
-    passed = failed = 0
     try:
-        e = Env(fake, tmp)
-        for label, fn in TESTS:
-            if ONLY and ONLY not in label:
-                continue
-            t0 = time.monotonic()
-            try:
-                fn(e)
-                passed += 1
-                print(f"ok   {label} ({time.monotonic() - t0:.1f} s)", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {label}", flush=True)
-                traceback.print_exc(limit=4)
+        rptest.run(TESTS, Env(fake, tmp), finish=False)
     finally:
         fake.server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":

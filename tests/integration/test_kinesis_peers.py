@@ -39,42 +39,24 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred")
-FIXTURES = os.environ.get("RIDEPRED_FIXTURES_DIR") or os.path.join(SRC, "..", "shared", "fixtures")
-TOOLS = os.path.join(SRC, "tests", "tools")
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+BIN, FIXTURES, TOOLS = rptest.BIN, rptest.FIXTURES, rptest.TOOLS
 LAUNCHER = os.path.join(TOOLS, "kinesis_peer.mjs")
 AWS = "/usr/bin/aws"
-CI = bool(os.environ.get("CI"))
 
 SEED_RIDE = '{"ride": {"PULocationID": 130, "DOLocationID": 205, "trip_distance": 3.66}, "ride_id": 156}'
 MODEL = {"format": "ridepred.model/1", "features": ["PU_DO=130_205", "trip_distance"],
          "estimator": {"type": "linear", "coef": [1.5, 3.25], "intercept": 10.1}}
 
-passed = 0
-failed = 0
-
-
-def skip(why):
-    if CI:
-        print(f"FAIL: {why} (CI is set: nothing may skip)")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
 
 def check_prerequisites():
-    if not os.access(BIN, os.X_OK):
-        skip(f"no ridepred binary at {BIN}")
-    if not shutil.which("node"):
-        skip("node is not installed (scripts/deps test)")
-    for pkg in ("kinesalite", "kinesis-local"):
-        if not os.path.isdir(os.path.join(TOOLS, "node_modules", pkg)):
-            skip(f"npm package {pkg} missing: cd tests/tools && npm ci")
+    rptest.need_bin()
+    rptest.need_node("kinesalite", "kinesis-local")
     if not os.access(AWS, os.X_OK):
-        skip("Debian's AWS CLI (/usr/bin/aws) is missing: apt-get install awscli")
-    if not os.path.isfile(os.path.join(FIXTURES, "events", "course-event.json")):
-        skip(f"fixtures not found under {FIXTURES} (set RIDEPRED_FIXTURES_DIR)")
+        rptest.skip("Debian's AWS CLI (/usr/bin/aws) is missing: apt-get install awscli")
+    rptest.need_fixtures(os.path.join("events", "course-event.json"))
 
 
 # ---- peers -------------------------------------------------------------------
@@ -617,22 +599,8 @@ TESTS = [
 ]
 
 
-ONLY = os.environ.get("RIDEPRED_TEST_ONLY", "")  # run only the tests whose label has this text
-
-
 def run(label, fn, *args):
-    global passed, failed
-    if ONLY and ONLY not in label:
-        return
-    t0 = time.monotonic()
-    try:
-        fn(*args)
-        passed += 1
-        print(f"ok   {label} ({time.monotonic() - t0:.1f} s)", flush=True)
-    except Exception:
-        failed += 1
-        print(f"FAIL {label}", flush=True)
-        traceback.print_exc(limit=4)
+    rptest.run_one(label, fn, *args)
 
 
 def main():
@@ -660,8 +628,7 @@ def main():
                 peer.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":

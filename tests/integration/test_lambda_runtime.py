@@ -54,48 +54,27 @@ import queue
 import random
 import re
 import resource
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.path.abspath(os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred"))
-FIXTURES = os.environ.get("RIDEPRED_FIXTURES_DIR") or os.path.join(SRC, "..", "shared", "fixtures")
-CI = bool(os.environ.get("CI"))
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+BIN, FIXTURES = rptest.BIN, rptest.FIXTURES
 MODEL_DIR = os.path.join(FIXTURES, "course-model")
 EVENTS_DIR = os.path.join(FIXTURES, "events")
 MAX_PAYLOAD = 6 * 1024 * 1024
 API = "/2018-06-01/runtime"
 
-passed = 0
-failed = 0
-
-
-def skip(why):
-    if CI:
-        print(f"FAIL: {why} (CI is set: nothing may skip)")
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
 
 def check(label, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok: {label}")
-    else:
-        failed += 1
-        print(f"FAIL: {label}: {str(detail)[:2000]}")
-    return cond
+    return rptest.check(cond, label, detail)
 
 
 # ---- the Runtime API ---------------------------------------------------------------
@@ -826,28 +805,13 @@ def measure(tmp):
 
 
 def main():
-    if not os.path.isdir(MODEL_DIR) or not os.path.isdir(EVENTS_DIR):
-        skip(f"fixtures not found in {FIXTURES} (set RIDEPRED_FIXTURES_DIR)")
-    if not os.access(BIN, os.X_OK):
-        skip(f"ridepred binary not found at {BIN}")
-    tmp = tempfile.mkdtemp(prefix="rp-lambda-")
-    only = sys.argv[1:]
+    rptest.need_fixtures("course-model", "events")
+    rptest.need_bin()
     tests = [test_help_and_usage, test_many_invocations, test_errors_and_limits, test_init_errors, test_deadline,
              test_api_goes_away, test_bootstrap_logs_trace, test_refused_answers]
-    if os.environ.get("RIDEPRED_LAMBDA_MEASURE") or "measure" in only:
+    if os.environ.get("RIDEPRED_LAMBDA_MEASURE") or "measure" in sys.argv[1:]:
         tests.append(measure)
-    try:
-        for t in tests:
-            if only and t.__name__ not in only and t.__name__.replace("test_", "") not in only:
-                continue
-            try:
-                t(tmp)
-            except Exception:
-                check(t.__name__, False, traceback.format_exc())
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    rptest.run(tests, tmp_prefix="rp-lambda-")
 
 
 if __name__ == "__main__":

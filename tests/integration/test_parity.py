@@ -43,71 +43,21 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+sys.path.insert(0, str(HERE.parent / "tools"))
 
 import ridepy  # noqa: E402
+import rptest  # noqa: E402
 
 RUN_ID = "5e2c0c1a9b7d4f3e8a6b1c2d3e4f5a6b"
 RECORDS_PER_EVENT = 100
 LINEAR_RTOL = 1e-9
 INVOKE_TIMEOUT = 120  # seconds, per invocation
-
-
-def say(msg=""):
-    print(msg, flush=True)
-
-
-class Tally:
-    """Counts checks; every failure is printed with what differs."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def ok(self, what, quiet=False):
-        self.passed += 1
-        if not quiet:
-            say("PASS %s" % what)
-
-    def fail(self, what, why):
-        self.failed += 1
-        say("FAIL %s: %s" % (what, why))
-
-    def check(self, cond, what, why):
-        if cond:
-            self.ok(what)
-        else:
-            self.fail(what, why)
-        return cond
+say = rptest.say
 
 
 # ---------------------------------------------------------------------------
 # Setup
 # ---------------------------------------------------------------------------
-
-def data_or_skip():
-    """The data dir, or SKIP (exit 77) / fail when CI is set."""
-    d = ridepy.data_dir()
-    missing = [ridepy.data_file(m) for m in (1, 2) if not ridepy.data_file(m).is_file()]
-    if missing:
-        msg = "TLC data not found (%s); set RIDEPRED_DATA_DIR" % ", ".join(map(str, missing))
-        if os.environ.get("CI"):
-            print("FAIL: %s (CI is set, so this is an error)" % msg, file=sys.stderr)
-            say("0 passed, 1 failed")
-            sys.exit(1)
-        print("SKIP: " + "*" * 20 + " %s: parity test NOT RUN " % msg + "*" * 20, file=sys.stderr)
-        sys.exit(77)
-    return d
-
-
-def find_binary():
-    b = os.environ.get("RIDEPRED_BIN")
-    if b:
-        return Path(b)
-    build = os.environ.get("RIDEPRED_BUILD_DIR")
-    return (Path(build) if build else SOURCE_DIR / "build") / "ridepred"
-
 
 def invoke_env():
     """The environment of every invocation: TEST_RUN, our RUN_ID, no other version."""
@@ -403,9 +353,9 @@ def run_models(tally, binary, pipes, models, cases):
 
 def main():
     t_start = time.monotonic()
-    data_or_skip()
-    tally = Tally()
-    binary = find_binary()
+    rptest.need_data(ridepy.data_file(1), ridepy.data_file(2))
+    tally = rptest.tally
+    binary = Path(rptest.BIN)
     n_records = int(os.environ.get("RIDEPRED_PARITY_RECORDS", "10000"))
 
     # 1. Train on 2021-01 (cached after the first run), prepare 2021-02.
@@ -459,9 +409,8 @@ def finish(tally, tmp, t_start):
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     say("parity test took %.1f s" % (time.monotonic() - t_start))
-    say("%d passed, %d failed" % (tally.passed, tally.failed))
-    return 1 if tally.failed else 0
+    tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

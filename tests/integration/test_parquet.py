@@ -23,45 +23,17 @@ import json
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
-BUILD = os.environ.get("RIDEPRED_BUILD_DIR") or os.path.join(SRC, "build")
-DATA = os.environ.get("RIDEPRED_DATA_DIR") or os.path.join(SRC, "..", "shared", "data")
-TOOLS = os.path.join(SRC, "tests", "tools")
-DUMP = os.path.join(BUILD, "parquet_dump")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
+import rptest  # noqa: E402
+
+DATA, TOOLS = rptest.DATA, rptest.TOOLS
+DUMP = os.path.join(rptest.BUILD, "parquet_dump")
 MONTHS = ["green_tripdata_2021-%s.parquet" % m for m in ("01", "02", "03")]
-
-
-def skip(why):
-    print("SKIP: %s" % why, file=sys.stderr)
-    sys.exit(1 if os.environ.get("CI") else 77)
-
-
-if not os.access(DUMP, os.X_OK):
-    skip("%s is not built (make)" % DUMP)
-if not shutil.which("node"):
-    skip("node is not installed (scripts/deps test)")
-for pkg in ("hyparquet", "parquet-wasm", "apache-arrow"):
-    if not os.path.isdir(os.path.join(TOOLS, "node_modules", pkg)):
-        skip("tests/tools/node_modules/%s is missing (cd tests/tools && npm ci)" % pkg)
-if not all(os.path.exists(os.path.join(DATA, m)) for m in MONTHS):
-    skip("the TLC files %s are not in RIDEPRED_DATA_DIR=%s" % (", ".join(MONTHS), DATA))
-
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+check = rptest.check
+rptest.tally.quiet = True  # thousands of checks: only failures are printed
 
 
 def dump(*args, text=True):
@@ -112,7 +84,7 @@ def refused(r, text, what):
           "%s: expected a refusal naming %r, got exit %d: %s" % (what, text, r.returncode, r.stderr.strip()[:300]))
 
 
-with tempfile.TemporaryDirectory() as tmp:
+def test_readers(tmp):
     # ---- 1. the TLC months against hyparquet -------------------------------------
     for m in MONTHS:
         path = os.path.join(DATA, m)
@@ -277,5 +249,13 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write(b"PAR1" + b"\0" * 20 + b"PARE")
     refused(dump(bad), "encrypted", "PARE footer")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+
+def main():
+    rptest.need_bin(DUMP, "parquet_dump")
+    rptest.need_node("hyparquet", "parquet-wasm", "apache-arrow")
+    rptest.need_data(*MONTHS)
+    rptest.run([("readers", test_readers)], tmp_prefix="rp-parquet-")
+
+
+if __name__ == "__main__":
+    main()

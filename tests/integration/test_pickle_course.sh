@@ -7,23 +7,15 @@
 # ridepred cannot serve.  Env: RIDEPRED_BIN, RIDEPRED_FIXTURES_DIR (missing:
 # SKIP, exit 77; a failure when CI is set).
 set -u
-bin=${RIDEPRED_BIN:-$(dirname "$0")/../../build/ridepred}
-fixtures=${RIDEPRED_FIXTURES_DIR:-$(dirname "$0")/../../../shared/fixtures}
+. "$(dirname "$0")/../tools/rptest.sh"
 model=$fixtures/course-model
 event=$fixtures/events/course-event.json
-if [ ! -f "$model/MLmodel" ] || [ ! -f "$event" ]; then
-  echo "SKIP: course model or event not found under $fixtures (set RIDEPRED_FIXTURES_DIR)" >&2
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+[ -f "$model/MLmodel" ] && [ -f "$event" ] ||
+  rp_skip "course model or event not found under $fixtures (set RIDEPRED_FIXTURES_DIR)"
+rp_tmpdir
 export TEST_RUN=True
 export RIDEPRED_LOCAL_STORE=$tmp/streams.db
 unset MODEL_VERSION
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 want='{"predictions": [{"model": "ride_duration_prediction_model", "version": "Test123", "prediction": {"ride_duration": 21.294545348333408, "ride_id": 256}}]}'
 want_run='{"predictions": [{"model": "ride_duration_prediction_model", "version": "e1efc53e9bd149078b0c12aeaa6365df", "prediction": {"ride_duration": 21.294545348333408, "ride_id": 256}}]}'
 
@@ -58,5 +50,4 @@ if "$bin" model inspect "$tmp/own" >"$tmp/out" 2>&1; then bad "../ accepted"; el
 printf '\x80\x04\x95\x17\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.' >"$tmp/evil.pkl"
 if "$bin" model inspect "$tmp/evil.pkl" >"$tmp/out" 2>&1; then bad "os.system accepted"; elif grep -q "refusing to load os.system: not a class ridepred can serve" "$tmp/out"; then ok; else bad "evil: $(cat "$tmp/out")"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+rp_done

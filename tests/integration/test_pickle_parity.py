@@ -26,25 +26,17 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+sys.path.insert(0, str(HERE.parent / "tools"))
 import ridepy  # noqa: E402
+import rptest  # noqa: E402
 
-BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
+BIN = rptest.BIN
 N_TRAIN = int(os.environ.get("RIDEPRED_PICKLE_TRAIN", "20000"))
 N_EVAL = int(os.environ.get("RIDEPRED_PICKLE_RECORDS", "10000"))
 EVENT_RECORDS = 5000
 LINEAR = {"linear", "ridge", "lasso", "elasticnet"}
-passed = failed = 0
-
-
-def result(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
+result = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
 def regressor(kind):
@@ -166,14 +158,7 @@ def refused(label, data, needle, tmp):
 
 
 def main():
-    jan, feb = ridepy.data_file(1), ridepy.data_file(2)
-    if not jan.exists() or not feb.exists():
-        msg = "TLC data not found in %s (set RIDEPRED_DATA_DIR)" % ridepy.data_dir()
-        if os.environ.get("CI"):
-            print("FAIL: " + msg)
-            return 1
-        print("SKIP: " + msg)
-        return 77
+    jan, feb = map(Path, rptest.need_data(ridepy.data_file(1), ridepy.data_file(2)))
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.pipeline import make_pipeline
     dicts, y, _ = ridepy.prepare(ridepy.load_rides(jan))
@@ -229,9 +214,8 @@ def main():
         refused("builtins.eval", pickle.dumps(eval, protocol=2), "eval: not a class ridepred can serve", tmp)
         refused("a bare list", pickle.dumps([1, 2], protocol=4), "ridepred serves a Pipeline", tmp)
         refused("DictVectorizer alone", pickle.dumps(DictVectorizer().fit(dicts[:10]), protocol=4), "bare DictVectorizer", tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

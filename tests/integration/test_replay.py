@@ -20,21 +20,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+sys.path.insert(0, str(HERE.parent / "tools"))
 import ridepy  # noqa: E402
+import rptest  # noqa: E402
 
-BIN = os.environ.get("RIDEPRED_BIN") or str(SOURCE_DIR / "build" / "ridepred")
-passed = failed = 0
-
-
-def result(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
+BIN = rptest.BIN
+result = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
 def rp(args, env, **kw):
@@ -53,10 +45,7 @@ def raw_data(line):
 
 
 def main():
-    feb = ridepy.data_file(2)
-    if not feb.exists():
-        print("SKIP: TLC data not found in %s" % ridepy.data_dir())
-        return 1 if os.environ.get("CI") else 77
+    feb = Path(rptest.need_data(ridepy.data_file(2)))
     rows = ridepy.load_rides(feb)
     with tempfile.TemporaryDirectory(prefix="rp-replay-") as tmp:
         tmp = Path(tmp)
@@ -148,9 +137,8 @@ def main():
         p = rp(["replay", str(feb), "--to", "rides", "--start", "99999999"], env)
         result(p.returncode == 3 and "past the end" in p.stderr, "start past end: %d %s" % (p.returncode, p.stderr))
         result(rp(["replay", "--help"], env).returncode == 0, "--help")
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -48,15 +48,14 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("RIDEPRED_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(SRC, "build", "ridepred")
-FIXTURES = os.environ.get("RIDEPRED_FIXTURES_DIR") or os.path.join(SRC, "..", "shared", "fixtures")
+sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
+import rptest  # noqa: E402
+
+SRC, BIN, FIXTURES = rptest.SRC, rptest.BIN, rptest.FIXTURES
 MODEL = os.path.join(FIXTURES, "course-model")
 COURSE_EVENT = os.path.join(FIXTURES, "events", "course-event.json")
-CI = bool(os.environ.get("CI"))
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LIMIT = 6 * 1024 * 1024
 
@@ -66,19 +65,9 @@ EXPECTED = {"predictions": [{"model": "ride_duration_prediction_model", "version
 EXPECTED_BYTES = json.dumps(EXPECTED).encode()
 
 
-def skip(why):
-    if CI:
-        print(f"FAIL: {why} (CI is set: nothing may skip)")
-        sys.exit(1)
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
-
 def check_prerequisites():
-    if not os.access(BIN, os.X_OK):
-        skip(f"no ridepred binary at {BIN}")
-    if not os.path.isfile(os.path.join(MODEL, "MLmodel")) or not os.path.isfile(COURSE_EVENT):
-        skip(f"fixtures not found under {FIXTURES} (set RIDEPRED_FIXTURES_DIR)")
+    rptest.need_bin()
+    rptest.need_fixtures(os.path.join("course-model", "MLmodel"), os.path.join("events", "course-event.json"))
 
 
 def expect(cond, what):
@@ -1013,31 +1002,15 @@ def main():
         slow_head_attacker(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
         return 0
     check_prerequisites()
-    only = os.environ.get("RIDEPRED_TEST_ONLY", "")
-    passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="rp-serve-") as tmp:
         srv = Server(tmp)
         try:
-            for t in TESTS:
-                if only and only not in t.__name__:
-                    continue
-                t0 = time.monotonic()
-                try:
-                    t(tmp, srv)
-                    passed += 1
-                    print(f"ok   {t.__name__} ({time.monotonic() - t0:.1f}s)")
-                except Exception:  # noqa: BLE001 - every failure is reported
-                    failed += 1
-                    print(f"FAIL {t.__name__}")
-                    traceback.print_exc()
+            rptest.run(TESTS, tmp, srv, finish=False)
         finally:
             code = srv.stop()
-            if code != 0:
-                failed += 1
-                print(f"FAIL the shared server exited {code}: {srv.output()[-2000:]}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            rptest.check(code == 0, "the shared server exits 0", f"exit {code}: {srv.output()[-2000:]}")
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

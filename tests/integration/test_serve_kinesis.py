@@ -30,10 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_serve as ts  # noqa: E402
+import rptest  # noqa: E402  (on the path test_serve put it)
 from test_kinesis_peers import Peer  # noqa: E402
 
 AWS = "/usr/bin/aws"
@@ -44,12 +44,9 @@ EXPECTED_RECORD = {"model": "ride_duration_prediction_model", "version": "Test12
 
 def check_prerequisites():
     ts.check_prerequisites()
-    if not shutil.which("node"):
-        ts.skip("node is not installed (scripts/deps test)")
-    if not os.path.isdir(os.path.join(ts.SRC, "tests", "tools", "node_modules", "kinesalite")):
-        ts.skip("npm package kinesalite missing: cd tests/tools && npm ci")
+    rptest.need_node("kinesalite")
     if not os.access(AWS, os.X_OK):
-        ts.skip("Debian's AWS CLI (/usr/bin/aws) is missing: apt-get install awscli")
+        rptest.skip("Debian's AWS CLI (/usr/bin/aws) is missing: apt-get install awscli")
 
 
 class Kinesis:
@@ -222,32 +219,17 @@ TESTS = [t_course, t_concurrent_publishing, t_test_run, t_missing_stream]
 
 def main():
     check_prerequisites()
-    only = os.environ.get("RIDEPRED_TEST_ONLY", "")
-    passed = failed = 0
     tmp = tempfile.mkdtemp(prefix="rp-serve-kinesis-")
     try:
         peer = Peer("kinesalite", tmp)
         try:
-            k = Kinesis(peer, tmp)
-            for t in TESTS:
-                if only and only not in t.__name__:
-                    continue
-                t0 = time.monotonic()
-                try:
-                    t(k, tmp)
-                    passed += 1
-                    print(f"ok   {t.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-                except Exception:  # noqa: BLE001 - every failure is reported
-                    failed += 1
-                    print(f"FAIL {t.__name__}")
-                    traceback.print_exc()
+            rptest.run(TESTS, Kinesis(peer, tmp), tmp, finish=False)
         finally:
             peer.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -7,30 +7,23 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
+import rptest  # noqa: E402
 
 try:
     import numpy as np
     import xgboost as xgb
     from sklearn.feature_extraction import DictVectorizer
 except ImportError as e:  # pragma: no cover
-    print("SKIP: %s (install python3-xgboost, python3-sklearn)" % e, file=sys.stderr)
-    sys.exit(1 if os.environ.get("CI") else 77)
+    rptest.skip("%s (install python3-xgboost, python3-sklearn)" % e)
 
-BIN = os.environ.get("RIDEPRED_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "ridepred")
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
+BIN = rptest.BIN
+check = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
-with tempfile.TemporaryDirectory() as tmp:
+def test_booster(tmp):
     rides = [{"PU_DO": "%d_%d" % (a, b), "trip_distance": round(a * 0.37 + b * 0.11, 2)}
              for a in range(1, 40) for b in range(1, 40, 3)]
     y = np.array([r["trip_distance"] * 2.5 + (int(r["PU_DO"].split("_")[0]) % 5) for r in rides])
@@ -69,5 +62,7 @@ with tempfile.TemporaryDirectory() as tmp:
     out = subprocess.run([BIN, "invoke", "--model", conv, ev_path], capture_output=True, text=True, env=env)
     check(out.stdout.strip() == json.dumps({"ride_duration": want, "ride_id": 5}), "native: got %r" % out.stdout)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+
+if __name__ == "__main__":
+    rptest.need_bin()
+    rptest.run([("booster with a pickled preprocessor", test_booster)], tmp_prefix="rp-xgb-cli-")

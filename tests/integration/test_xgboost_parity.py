@@ -29,30 +29,16 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = Path(os.environ.get("RIDEPRED_SOURCE_DIR") or HERE.parents[1])
-sys.path.insert(0, str(SOURCE_DIR / "tests" / "tools"))
+sys.path.insert(0, str(HERE.parent / "tools"))
 import ridepy  # noqa: E402
+import rptest  # noqa: E402
 
-BUILD_DIR = Path(os.environ.get("RIDEPRED_BUILD_DIR") or SOURCE_DIR / "build")
-TOOL = os.environ.get("RIDEPRED_XGB_PREDICT") or str(BUILD_DIR / "xgb_predict")
+TOOL = os.environ.get("RIDEPRED_XGB_PREDICT") or os.path.join(rptest.BUILD, "xgb_predict")
 N_TRAIN = int(os.environ.get("RIDEPRED_XGB_TRAIN", "20000"))
 N_EVAL = int(os.environ.get("RIDEPRED_XGB_RECORDS", "10000"))
 ROUNDS = int(os.environ.get("RIDEPRED_XGB_ROUNDS", "50"))
-passed = failed = 0
-
-
-def result(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(1 if os.environ.get("CI") else 77)
+result = rptest.check
+rptest.tally.quiet = True  # only failures are printed
 
 
 def serve(model, rides, preprocessor=None, native=None):
@@ -112,8 +98,7 @@ def mlmodel(d, data, run_id, fmt):
 
 def check_source(model, pre, want):
     """`model inspect --json` names where the model came from."""
-    bin_ = os.environ.get("RIDEPRED_BIN") or str(BUILD_DIR / "ridepred")
-    p = subprocess.run([bin_, "model", "inspect", "--json", "--preprocessor", str(pre), str(model)],
+    p = subprocess.run([rptest.BIN, "model", "inspect", "--json", "--preprocessor", str(pre), str(model)],
                        capture_output=True, text=True)
     if p.returncode != 0:
         result(False, "inspect %s: %s" % (model, p.stderr.strip()))
@@ -129,12 +114,9 @@ def main():
         import xgboost as xgb
         from sklearn.feature_extraction import DictVectorizer
     except ImportError as e:
-        skip("python3-xgboost / python3-sklearn not installed (%s)" % e)
-    if not Path(TOOL).exists():
-        skip("%s not built" % TOOL)
-    jan, feb = ridepy.data_file(1), ridepy.data_file(2)
-    if not jan.exists() or not feb.exists():
-        skip("TLC data not found in %s" % ridepy.data_dir())
+        rptest.skip("python3-xgboost / python3-sklearn not installed (%s)" % e)
+    rptest.need_bin(TOOL, "xgb_predict")
+    jan, feb = map(Path, rptest.need_data(ridepy.data_file(1), ridepy.data_file(2)))
     dicts, y, _ = ridepy.prepare(ridepy.load_rides(jan))
     dicts, y = dicts[:N_TRAIN], y[:N_TRAIN]
     fdicts, fy, frides = ridepy.prepare(ridepy.load_rides(feb))
@@ -267,9 +249,8 @@ def main():
             pickle.dump((1, 2), f, protocol=4)
         check_refused("preprocessor that is not a DictVectorizer", tmp / "booster.json", "must be a pickled DictVectorizer", tmp / "notdv.b")
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    rptest.tally.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

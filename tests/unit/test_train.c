@@ -1,5 +1,6 @@
-/* Unit tests of the trainers (src/train): preparation, vocabulary, the
- * linear solvers, the forest, XGBoost, parameters and the model directory. */
+/* Unit tests of the trainers (src/pipeline): preparation, vocabulary, the
+ * linear solvers, the forest, XGBoost, parameters, the model directory and
+ * the whole pipeline of `ridepred train` (rp_train) on small CSV files. */
 #include <dirent.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include "testing.h"
 #include "pipeline/output.h"
 #include "pipeline/train.h"
+#include "pipeline/train_run.h"
 #include "pipeline/xgb.h"
 
 /* The golden problem: 60 rides computed by a formula (golden_row), fitted
@@ -530,6 +532,282 @@ TEST(model_directory)
     rp_train_set_free(&s);
 }
 
+/* ---- the pipeline (rp_train) on synthetic CSV files ---- */
+
+/* Ride i of a synthetic file: up to 40 PU_DO pairs, a duration in whole seconds
+ * that depends on them and on the distance.  Every 10th ride is one the
+ * course's filter drops (30 s, 2 h, or no PULocationID). */
+typedef struct synth_ride {
+    int32_t pu, dol;   /* RP_TRIPS_NULL_ID: empty */
+    double x;
+    long secs;
+    bool kept;
+} synth_ride;
+
+static synth_ride synth(int i, int salt)
+{
+    synth_ride r = {.pu = 1 + (i * 7 + salt) % 8, .dol = 1 + (i * 3 + salt) % 5};
+    r.x = (double)((i * 37 + salt) % 90) / 10.0 + 0.1;
+    r.secs = 120 + (long)(r.x * 150) + r.pu * 40 - r.dol * 25 + (i * 13 + salt) % 60;
+    r.kept = true;
+    if (i % 10 == 9) {
+        int k = (i / 10) % 3;
+        r.secs = k == 0 ? 30 : k == 1 ? 7200 : r.secs;
+        if (k == 2)
+            r.pu = RP_TRIPS_NULL_ID;
+        r.kept = false;
+    }
+    return r;
+}
+
+/* Writes n synthetic rides as a green-taxi CSV; returns the rides kept. */
+static size_t write_synth_csv(const char *path, int n, int salt)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return 0;
+    fputs("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n", f);
+    size_t kept = 0;
+    for (int i = 0; i < n; i++) {
+        synth_ride r = synth(i, salt);
+        long start = (long)i * 97 % 40000, end = start + r.secs;
+        fprintf(f, "2021-01-02 %02ld:%02ld:%02ld,2021-01-02 %02ld:%02ld:%02ld,", start / 3600, start / 60 % 60,
+                start % 60, end / 3600, end / 60 % 60, end % 60);
+        if (r.pu != RP_TRIPS_NULL_ID)
+            fprintf(f, "%d", r.pu);
+        fprintf(f, ",%d,%.17g\n", r.dol, r.x);
+        kept += r.kept;
+    }
+    fclose(f);
+    return kept;
+}
+
+/* The kept rides of a synthetic file, pushed one by one. */
+static void synth_set(rp_train_set *s, int n, int salt)
+{
+    rp_error err;
+    for (int i = 0; i < n; i++) {
+        synth_ride r = synth(i, salt);
+        if (r.kept)
+            CHECK(rp_train_set_push(s, r.pu, r.dol, r.x, (double)r.secs / 60, &err) == 0);
+    }
+}
+
+typedef struct progress_seen {
+    size_t calls, last_done, last_total, ends;
+    char what[16];
+} progress_seen;
+
+static void seen_progress(void *ctx, const char *what, size_t done, size_t total)
+{
+    progress_seen *p = ctx;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+    snprintf(p->what, sizeof p->what, "%s", what);
+}
+
+static void seen_end(void *ctx)
+{
+    ((progress_seen *)ctx)->ends++;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+TEST(pipeline_trains_from_csv_files)
+{
+    char base[512], tr[600], va[600], out[600], preds[600], path[700];
+    rp_t_tmpdir(base, sizeof base, "rp-test-train-run");
+    snprintf(tr, sizeof tr, "%s/jan.csv", base);
+    snprintf(va, sizeof va, "%s/feb.csv", base);
+    snprintf(out, sizeof out, "%s/model", base);
+    snprintf(preds, sizeof preds, "%s/pred.csv", base);
+    size_t n_tr = write_synth_csv(tr, 400, 0), n_va = write_synth_csv(va, 90, 5);
+    const char *trf[] = {tr}, *vaf[] = {va};
+    progress_seen seen = {0};
+    rp_train_config c = {.train_files = trf, .n_train_files = 1, .val_files = vaf, .n_val_files = 1,
+                         .algo = RP_TRAIN_LINEAR, .out_dir = out, .predictions_path = preds, .seed = 7,
+                         .progress = seen_progress, .progress_end = seen_end, .progress_ctx = &seen};
+    rp_train_report r;
+    rp_error err;
+    int rc = rp_train(&c, &r, &err);
+    if (rc < 0)
+        fprintf(stderr, "rp_train: %s\n", err.msg);
+    CHECK(rc == 0);
+    CHECK(r.n_train == n_tr && n_tr == 360 && r.n_val == n_va && n_va == 81);
+    CHECK(strlen(r.run_id) == 32 && strspn(r.run_id, "0123456789abcdef") == 32);
+    CHECK(seen.ends == 1);
+
+    /* The same rides through the trainers directly: the same fit. */
+    rp_train_set s = {0}, v = {0};
+    synth_set(&s, 400, 0);
+    synth_set(&v, 90, 5);
+    rp_vocab voc;
+    rp_linear_fit f;
+    rp_train_opts o = {.version = r.run_id};
+    rp_model *m = NULL;
+    CHECK(rp_vocab_build(&voc, &s, &err) == 0);
+    /* Its vocabulary: the distinct PU_DO pairs of the kept rides. */
+    bool pair_seen[9][6] = {{false}};
+    uint32_t pairs = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        int pu = (int)(int32_t)(uint32_t)(s.key[i] >> 32), dol = (int)(int32_t)(uint32_t)s.key[i];
+        pairs += !pair_seen[pu][dol];
+        pair_seen[pu][dol] = true;
+    }
+    CHECK(r.vocabulary == voc.n && voc.n == pairs && pairs > 30);
+    rp_vocab_map(&voc, &v);
+    CHECK(rp_train_linear(&s, &voc, RP_LINEAR_LSQR, &f, &err) == 0);
+    CHECK(rp_train_linear_model(&voc, &f, &o, &m, &err) == 0);
+    double *want = calloc(v.n, sizeof *want);
+    CHECK(m && rp_train_predict(m, &v, want, &err) == 0);
+    CHECK(r.rmse_val == rp_train_rmse(&v, want));
+    CHECK(r.rmse_val > 0 && r.rmse_train > 0);
+
+    /* The predictions CSV: one row per validation ride, in file order,
+     * those predictions, and rmse_val is their RMSE. */
+    FILE *pf = fopen(preds, "r");
+    CHECK(pf != NULL);
+    size_t rows = 0, same = 0;
+    char line[512];
+    if (pf && fgets(line, sizeof line, pf))
+        CHECK_STR(line, "PULocationID,DOLocationID,trip_distance,duration,prediction\n");
+    while (pf && fgets(line, sizeof line, pf)) {
+        int pu, dol;
+        double x, y, pred;
+        if (sscanf(line, "%d,%d,%lf,%lf,%lf", &pu, &dol, &x, &y, &pred) == 5 && rows < v.n &&
+            ((uint64_t)(uint32_t)pu << 32 | (uint32_t)dol) == v.key[rows] && x == v.x[rows] &&
+            y == v.y[rows] && pred == want[rows])
+            same++;
+        rows++;
+    }
+    if (pf)
+        fclose(pf);
+    CHECK(rows == n_va && same == n_va);
+
+    /* The directory loads, with the run id as its version, and predicts as
+     * the fit. */
+    rp_model *back = NULL;
+    CHECK(rp_model_load(out, NULL, &back, &err) == 0);
+    if (back) {
+        rp_model_info info;
+        rp_model_get_info(back, &info);
+        CHECK(info.version_len == 32 && !memcmp(info.version, r.run_id, 32));
+        double *got = calloc(v.n, sizeof *got);
+        CHECK(rp_train_predict(back, &v, got, &err) == 0 && !memcmp(got, want, v.n * sizeof *got));
+        free(got);
+        rp_model_release(back);
+    }
+    snprintf(path, sizeof path, "%s/metrics.json", out);
+    char *t = slurp(path);
+    char rmse[64];
+    snprintf(rmse, sizeof rmse, "\"rows_train\": %zu", n_tr);
+    CHECK(t && strstr(t, r.run_id) && strstr(t, rmse));
+    free(t);
+    snprintf(path, sizeof path, "%s/params.json", out);
+    t = slurp(path);
+    CHECK_STR(t, "{\"algo\": \"linear\", \"solver\": \"lsqr\", \"fit_intercept\": true, \"seed\": 7}\n");
+    free(t);
+    snprintf(path, sizeof path, "%s/data.json", out);
+    t = slurp(path);
+    snprintf(line, sizeof line, "\"rows\": 400, \"kept\": %zu", n_tr);
+    CHECK(t && strstr(t, tr) && strstr(t, va) && strstr(t, line));
+    free(t);
+
+    /* Forest: the trainer's progress reaches the callbacks. */
+    snprintf(out, sizeof out, "%s/forest", base);
+    rp_train_param fps[] = {{"n_estimators", "3"}, {"max_depth", "4"}};
+    memset(&seen, 0, sizeof seen);
+    c.algo = RP_TRAIN_FOREST;
+    c.params = fps;
+    c.n_params = 2;
+    c.threads = 1;
+    c.predictions_path = NULL;
+    rc = rp_train(&c, &r, &err);
+    if (rc < 0)
+        fprintf(stderr, "rp_train forest: %s\n", err.msg);
+    CHECK(rc == 0 && r.n_train == n_tr);
+    CHECK(seen.calls >= 1 && seen.last_done == 3 && seen.last_total == 3 && !strcmp(seen.what, "trees"));
+    CHECK(seen.ends == 1);
+    snprintf(path, sizeof path, "%s/params.json", out);
+    t = slurp(path);
+    CHECK(t && strstr(t, "\"algo\": \"forest\", \"n_estimators\": 3, \"max_depth\": 4,"));
+    free(t);
+
+    free(want);
+    rp_model_release(m);
+    rp_linear_fit_free(&f);
+    rp_vocab_free(&voc);
+    rp_train_set_free(&s);
+    rp_train_set_free(&v);
+    CHECK(rp_t_rmtree(base) == 0);
+}
+
+TEST(pipeline_refusals)
+{
+    char base[512], tr[600], va[600], none[600], bad[600], out[600], preds[600], path[700];
+    rp_t_tmpdir(base, sizeof base, "rp-test-train-refuse");
+    snprintf(tr, sizeof tr, "%s/jan.csv", base);
+    snprintf(va, sizeof va, "%s/feb.csv", base);
+    snprintf(none, sizeof none, "%s/nope.csv", base);
+    snprintf(bad, sizeof bad, "%s/short.csv", base);
+    snprintf(out, sizeof out, "%s/model", base);
+    snprintf(preds, sizeof preds, "%s/pred.csv", base);
+    write_synth_csv(tr, 100, 0);
+    write_synth_csv(va, 30, 1);
+    FILE *f = fopen(bad, "w");  /* only rides the filter drops */
+    if (f) {
+        fputs("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n"
+              "2021-01-01 00:00:00,2021-01-01 00:00:30,1,2,0.5\n"
+              "2021-01-01 00:00:00,2021-01-01 02:00:00,1,2,9.5\n", f);
+        fclose(f);
+    }
+    rp_train_algo a;
+    rp_error err;
+    CHECK(rp_train_algo_parse("forest", &a, &err) == 0 && a == RP_TRAIN_FOREST);
+    CHECK(!strcmp(rp_train_algo_name(RP_TRAIN_XGBOOST), "xgboost"));
+    CHECK(rp_train_algo_parse("svm", &a, &err) == -1 && strstr(err.msg, "--algo svm: expected linear, forest"));
+    rp_train_param typo[] = {{"n_trees", "5"}}, neg[] = {{"n_estimators", "-3"}}, solver[] = {{"solver", "qr"}};
+    CHECK(rp_train_check_params(RP_TRAIN_FOREST, typo, 1, &err) == -1 && strstr(err.msg, "known: n_estimators"));
+    CHECK(rp_train_check_params(RP_TRAIN_FOREST, neg, 1, &err) == -1 && strstr(err.msg, "n_estimators=-3"));
+    CHECK(rp_train_check_params(RP_TRAIN_LINEAR, solver, 1, &err) == -1 && strstr(err.msg, "lsqr or exact"));
+    CHECK(rp_train_check_params(RP_TRAIN_LINEAR, typo, 1, &err) == -1 && strstr(err.msg, "--algo linear"));
+    CHECK(rp_train_check_params(RP_TRAIN_LINEAR, NULL, 0, &err) == 0);
+
+    const char *trf[] = {tr}, *vaf[] = {va}, *nonef[] = {none}, *badf[] = {bad};
+    rp_train_config c = {.train_files = trf, .n_train_files = 1, .val_files = vaf, .n_val_files = 1,
+                         .algo = RP_TRAIN_FOREST, .params = typo, .n_params = 1, .out_dir = out,
+                         .predictions_path = preds};
+    rp_train_report r;
+    /* A bad parameter, checked again. */
+    CHECK(rp_train(&c, &r, &err) == -1 && strstr(err.msg, "n_trees") && r.n_train == 0);
+    c.n_params = 0;
+    /* A file that is not there, naming its role. */
+    c.train_files = nonef;
+    CHECK(rp_train(&c, &r, &err) == -1 && strstr(err.msg, "cannot read training file") && strstr(err.msg, "nope.csv"));
+    /* No rides left after the filter, in training and in validation. */
+    c.train_files = badf;
+    CHECK(rp_train(&c, &r, &err) == -1 && strstr(err.msg, "no training rides left"));
+    c.train_files = trf;
+    c.val_files = badf;
+    CHECK(rp_train(&c, &r, &err) == -1 && strstr(err.msg, "no validation rides left") && strstr(err.msg, "short.csv"));
+    CHECK(!exists(out) && !exists(preds));
+    /* A directory that is not empty is left alone, and nothing is trained. */
+    c.val_files = vaf;
+    mkdir(out, 0755);
+    snprintf(path, sizeof path, "%s/keep.txt", out);
+    f = fopen(path, "w");
+    if (f)
+        fclose(f);
+    CHECK(rp_train(&c, &r, &err) == -1 && strstr(err.msg, "not empty") && !exists(preds));
+    CHECK(rp_t_rmtree(base) == 0);
+}
+
 int main(void)
 {
     RUN(vocabulary_sorted_as_python);
@@ -542,5 +820,7 @@ int main(void)
     RUN(params);
     RUN(xgboost_trains_and_converts);
     RUN(model_directory);
+    RUN(pipeline_trains_from_csv_files);
+    RUN(pipeline_refusals);
     return rp_t_done();
 }
