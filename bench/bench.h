@@ -1,5 +1,5 @@
 /* What the C benchmarks share: clocks in seconds and a double comparison
- * for qsort (best / median).  Files are read with rp_file_read
+ * for qsort (best / median).  Files are read with rp__file_read
  * (src/common/file.h). */
 #ifndef RP_BENCH_H
 #define RP_BENCH_H

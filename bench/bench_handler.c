@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     size_t *len = calloc((size_t)n, sizeof *len);
     for (int i = 0; i < n; i++) {
         unsigned char *data;
-        if (rp_file_read(argv[3 + i], (size_t)64 << 20, &data, &len[i], &err) != 0) {
+        if (rp__file_read(argv[3 + i], (size_t)64 << 20, &data, &len[i], &err) != 0) {
             fprintf(stderr, "bench_handler: %s\n", err.msg);
             return 1;
         }

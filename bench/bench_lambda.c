@@ -206,7 +206,7 @@ static int send_all(int fd, struct iovec *iov, int n)
             return -1;
         }
         left -= (size_t)w;
-        rp_iov_advance(&msg, (size_t)w);
+        rp__iov_advance(&msg, (size_t)w);
     }
     return 0;
 }
@@ -395,7 +395,7 @@ int main(int argc, char **argv)
     size_t len;
     unsigned char *data;
     rp_error err;
-    if (rp_file_read(pos[2], RP_EVENT_MAX_BYTES, &data, &len, &err) != 0) {
+    if (rp__file_read(pos[2], RP_EVENT_MAX_BYTES, &data, &len, &err) != 0) {
         fprintf(stderr, "bench_lambda: %s\n", err.msg);
         return 1;
     }

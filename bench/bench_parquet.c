@@ -1,4 +1,4 @@
-/* Reading one month of TLC trips: rp_trips_read (the five course columns,
+/* Reading one month of TLC trips: rp__trips_read (the five course columns,
  * Parquet or CSV) RUNS times in this process; prints the best and median
  * milliseconds and the rows as one JSON line.
  *
@@ -23,17 +23,17 @@ int main(int argc, char **argv)
     double *t = calloc((size_t)runs, sizeof *t);
     size_t rows = 0;
     for (int i = 0; i < runs; i++) {
-        rp_trips trips;
+        rp__trips trips;
         rp_error err;
         double t0 = bench_now() * 1e3;
-        if (rp_trips_read(argv[1], 0, &trips, &err) < 0) {
+        if (rp__trips_read(argv[1], 0, &trips, &err) < 0) {
             fprintf(stderr, "bench_parquet: %s\n", err.msg);
             free(t);
             return 1;
         }
         t[i] = bench_now() * 1e3 - t0;
         rows = trips.n;
-        rp_trips_free(&trips);
+        rp__trips_free(&trips);
     }
     qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
     printf("{\"what\": \"trips_read\", \"file\": \"%s\", \"rows\": %zu, \"best_ms\": %.2f, \"median_ms\": %.2f, "

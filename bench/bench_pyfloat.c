@@ -1,4 +1,4 @@
-/* bench_pyfloat: time rp_pyfloat_repr against the usual libc way of getting
+/* bench_pyfloat: time rp__pyfloat_repr against the usual libc way of getting
  * a round-tripping float text (snprintf with 15, 16, then 17 significant
  * digits until strtod reads the same double back).  The inputs are what the
  * service prints most: predicted ride durations, random doubles in 1..60
@@ -71,9 +71,9 @@ int main(void)
         values[i] = 1.0 + 59.0 * (double)(state >> 11) / 9007199254740992.0;
     }
 
-    double ours = time_per_call(rp_pyfloat_repr, values, N_VALUES, PASSES_OURS);
+    double ours = time_per_call(rp__pyfloat_repr, values, N_VALUES, PASSES_OURS);
     double libc = time_per_call(libc_shortest, values, N_VALUES, PASSES_LIBC);
-    printf("rp_pyfloat_repr (Schubfach):           %7.1f ns/call  (%d values in 1..60, best of %d passes)\n",
+    printf("rp__pyfloat_repr (Schubfach):           %7.1f ns/call  (%d values in 1..60, best of %d passes)\n",
            ours, N_VALUES, PASSES_OURS);
     printf("snprintf %%.15g/16g/17g + strtod loop:  %7.1f ns/call  (same values, best of %d passes; %.0fx slower)\n",
            libc, PASSES_LIBC, libc / ours);

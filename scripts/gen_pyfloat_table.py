@@ -245,7 +245,7 @@ def main():
         "#define RP_PF_K_MIN (%d)" % k_min,
         "#define RP_PF_K_MAX %d" % k_max,
         "",
-        "static const uint64_t rp_pf_pow10[%d][2] = {" % (k_max - k_min + 1),
+        "static const uint64_t rp__pf_pow10[%d][2] = {" % (k_max - k_min + 1),
     ] + rows + [
         "};",
         "",

@@ -34,7 +34,7 @@ static const char *env_nonempty(const char *name)
 
 /* ---- credentials values ----------------------------------------------------- */
 
-void rp_aws_credentials_clear(rp_aws_credentials *c)
+void rp__aws_credentials_clear(rp__aws_credentials *c)
 {
     explicit_bzero(c, sizeof *c);
 }
@@ -59,7 +59,7 @@ static int set_value(char *dst, size_t cap, const char *v, size_t n, const char 
     return 0;
 }
 
-static int set_all(rp_aws_credentials *out, const char *ak, const char *sk, const char *tok,
+static int set_all(rp__aws_credentials *out, const char *ak, const char *sk, const char *tok,
                    const char *where, rp_error *err)
 {
     char what[160];
@@ -76,7 +76,7 @@ static int set_all(rp_aws_credentials *out, const char *ak, const char *sk, cons
     return 0;
 }
 
-int rp_aws_credentials_set(rp_aws_credentials *out, const char *access_key_id,
+int rp__aws_credentials_set(rp__aws_credentials *out, const char *access_key_id,
                            const char *secret_access_key, const char *session_token,
                            rp_error *err)
 {
@@ -85,14 +85,14 @@ int rp_aws_credentials_set(rp_aws_credentials *out, const char *access_key_id,
         return rp_error_set(err, RP_ERR_INVALID, "credentials need an access key id and a secret");
     if (set_all(out, access_key_id, secret_access_key, session_token && *session_token ? session_token : NULL,
                 "static credentials", err) != 0) {
-        rp_aws_credentials_clear(out);
+        rp__aws_credentials_clear(out);
         return -1;
     }
     snprintf(out->source, sizeof out->source, "static");
     return 0;
 }
 
-bool rp_aws_credentials_need_refresh(const rp_aws_credentials *c, time_t now)
+bool rp__aws_credentials_need_refresh(const rp__aws_credentials *c, time_t now)
 {
     return c->expiration != 0 && (int64_t)now + 600 >= c->expiration;
 }
@@ -109,7 +109,7 @@ static int digits(const char *s, size_t n, int *out)
     return 0;
 }
 
-int rp_aws_parse_time(const char *s, size_t len, int64_t *out)
+int rp__aws_parse_time(const char *s, size_t len, int64_t *out)
 {
     int Y, M, D, h, m, sec, oh = 0, om = 0;
     if (len < 19 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
@@ -160,17 +160,17 @@ int rp_aws_parse_time(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-int rp_aws_credentials_from_json(const char *body, size_t len, rp_aws_credentials *out,
+int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out,
                                  rp_error *err)
 {
     int rc = -1;
     char *tmp = NULL;
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     bool have_ak = false, have_sk = false;
     memset(out, 0, sizeof *out);
-    rp_json_init(&r, body, len, 16);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT) {
+    rp__json_init(&r, body, len, 16);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT) {
         rp_error_set(err, RP_ERR_INVALID, "the answer is not a JSON object");
         goto out;
     }
@@ -180,37 +180,37 @@ int rp_aws_credentials_from_json(const char *body, size_t len, rp_aws_credential
         goto out;
     }
     int more;
-    while ((more = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((more = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             break;
         if (v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) {
-            if (rp_json_skip(&r, &v) < 0)
+            if (rp__json_skip(&r, &v) < 0)
                 break;
             continue;
         }
         if (v.type != RP_JSON_STRING)
             continue;
-        size_t n = rp_json_str_decode(&v, tmp);
-        if (rp_json_str_eq(&k, "AccessKeyId", 11)) {
+        size_t n = rp__json_str_decode(&v, tmp);
+        if (rp__json_str_eq(&k, "AccessKeyId", 11)) {
             if (set_value(out->access_key_id, sizeof out->access_key_id, tmp, n, "AccessKeyId", err) != 0)
                 goto out;
             have_ak = true;
-        } else if (rp_json_str_eq(&k, "SecretAccessKey", 15)) {
+        } else if (rp__json_str_eq(&k, "SecretAccessKey", 15)) {
             if (set_value(out->secret_access_key, sizeof out->secret_access_key, tmp, n,
                           "SecretAccessKey", err) != 0)
                 goto out;
             have_sk = true;
-        } else if (rp_json_str_eq(&k, "Token", 5)) {
+        } else if (rp__json_str_eq(&k, "Token", 5)) {
             if (n && set_value(out->session_token, sizeof out->session_token, tmp, n, "Token", err) != 0)
                 goto out;
-        } else if (rp_json_str_eq(&k, "Expiration", 10)) {
-            if (rp_aws_parse_time(tmp, n, &out->expiration) != 0) {
+        } else if (rp__json_str_eq(&k, "Expiration", 10)) {
+            if (rp__aws_parse_time(tmp, n, &out->expiration) != 0) {
                 rp_error_set(err, RP_ERR_INVALID, "Expiration is not an ISO 8601 time");
                 goto out;
             }
         }
     }
-    if (more != 0 || rp_json_end(&r) != 1) {
+    if (more != 0 || rp__json_end(&r) != 1) {
         rp_error_set(err, RP_ERR_INVALID, "the answer is not valid JSON");
         goto out;
     }
@@ -226,7 +226,7 @@ out:
         free(tmp);
     }
     if (rc != 0)
-        rp_aws_credentials_clear(out);
+        rp__aws_credentials_clear(out);
     return rc;
 }
 
@@ -237,9 +237,9 @@ out:
 static int expand_path(const char *in, char *out, size_t cap, rp_error *err)
 {
     int rc = -1;
-    rp_buf b, c;
-    rp_buf_init(&b, PATH_CAP);
-    rp_buf_init(&c, PATH_CAP);
+    rp__buf b, c;
+    rp__buf_init(&b, PATH_CAP);
+    rp__buf_init(&c, PATH_CAP);
     /* expandvars: $name or ${name}; unknown variables stay as written. */
     for (const char *p = in; *p;) {
         const char *name = NULL, *ne = NULL, *after = NULL;
@@ -268,13 +268,13 @@ static int expand_path(const char *in, char *out, size_t cap, rp_error *err)
             val = getenv(key);
         }
         if (val) {
-            rp_buf_puts(&b, val);
+            rp__buf_puts(&b, val);
             p = after;
         } else if (name) {
-            rp_buf_append(&b, p, (size_t)(after - p));
+            rp__buf_append(&b, p, (size_t)(after - p));
             p = after;
         } else {
-            rp_buf_putc(&b, *p++);
+            rp__buf_putc(&b, *p++);
         }
     }
     const char *s = b.data ? b.data : "";
@@ -301,10 +301,10 @@ static int expand_path(const char *in, char *out, size_t cap, rp_error *err)
             size_t hl = strlen(home);
             while (hl > 0 && home[hl - 1] == '/')
                 hl--;
-            rp_buf_append(&c, home, hl);
-            rp_buf_puts(&c, s + i);
+            rp__buf_append(&c, home, hl);
+            rp__buf_puts(&c, s + i);
             if (c.len == 0)
-                rp_buf_putc(&c, '/');
+                rp__buf_putc(&c, '/');
             s = c.data ? c.data : "/";
         }
     }
@@ -315,8 +315,8 @@ static int expand_path(const char *in, char *out, size_t cap, rp_error *err)
     memcpy(out, s, strlen(s) + 1);
     rc = 0;
 out:
-    rp_buf_cleanup(&b);
-    rp_buf_cleanup(&c);
+    rp__buf_cleanup(&b);
+    rp__buf_cleanup(&c);
     return rc;
 }
 
@@ -328,7 +328,7 @@ typedef struct chain {
     bool from_options;
     char cred_path[PATH_CAP];
     char conf_path[PATH_CAP];
-    rp_ini *cred, *conf;   /* NULL when the file does not exist */
+    rp__ini *cred, *conf;   /* NULL when the file does not exist */
     const char *conf_section; /* the config section of the profile, or NULL */
 } chain;
 
@@ -400,11 +400,11 @@ static int shlex_split2(const char *s, char *second, size_t cap)
 /* botocore's build_profile_map: "[profile NAME]" (any section starting
  * with "profile" that shlex splits into two words) or "[default]"; a later
  * section for the same profile replaces an earlier one. */
-static const char *config_section_for(const rp_ini *conf, const char *profile)
+static const char *config_section_for(const rp__ini *conf, const char *profile)
 {
     const char *found = NULL;
-    for (size_t i = 0; i < rp_ini_section_count(conf); i++) {
-        const char *s = rp_ini_section_name(conf, i);
+    for (size_t i = 0; i < rp__ini_section_count(conf); i++) {
+        const char *s = rp__ini_section_name(conf, i);
         if (strncmp(s, "profile", 7) == 0) {
             char name[RP_AWS_PROFILE_MAX + 2];
             if (shlex_split2(s, name, sizeof name) == 2 && strcmp(name, profile) == 0)
@@ -418,12 +418,12 @@ static const char *config_section_for(const rp_ini *conf, const char *profile)
 
 static void chain_cleanup(chain *ch)
 {
-    rp_ini_free(ch->cred);
-    rp_ini_free(ch->conf);
+    rp__ini_free(ch->cred);
+    rp__ini_free(ch->conf);
     ch->cred = ch->conf = NULL;
 }
 
-static int chain_init(chain *ch, const rp_aws_chain_options *opt, rp_error *err)
+static int chain_init(chain *ch, const rp__aws_chain_options *opt, rp_error *err)
 {
     memset(ch, 0, sizeof *ch);
     const char *p = opt && opt->profile && *opt->profile ? opt->profile : NULL;
@@ -451,12 +451,12 @@ static int chain_init(chain *ch, const rp_aws_chain_options *opt, rp_error *err)
 static int chain_load(chain *ch, rp_error *err)
 {
     rp_error e;
-    if (rp_ini_load(ch->cred_path, &ch->cred, &e) != 0 && e.code != RP_ERR_NOT_FOUND) {
+    if (rp__ini_load(ch->cred_path, &ch->cred, &e) != 0 && e.code != RP_ERR_NOT_FOUND) {
         if (err)
             *err = e;
         return -1;
     }
-    if (rp_ini_load(ch->conf_path, &ch->conf, &e) != 0 && e.code != RP_ERR_NOT_FOUND) {
+    if (rp__ini_load(ch->conf_path, &ch->conf, &e) != 0 && e.code != RP_ERR_NOT_FOUND) {
         if (err)
             *err = e;
         return -1;
@@ -470,7 +470,7 @@ static int chain_check_profile(const chain *ch, rp_error *err)
 {
     if (!ch->explicit_profile)
         return 0;
-    if ((ch->cred && rp_ini_has_section(ch->cred, ch->profile)) || ch->conf_section)
+    if ((ch->cred && rp__ini_has_section(ch->cred, ch->profile)) || ch->conf_section)
         return 0;
     return rp_error_set(err, RP_ERR_NOT_FOUND,
                         "the config profile (%.64s) could not be found in %s or %s", ch->profile,
@@ -478,23 +478,23 @@ static int chain_check_profile(const chain *ch, rp_error *err)
 }
 
 /* A value of the profile's section, refusing nested blocks. */
-static int section_value(const rp_ini *ini, const char *section, const char *key, const char **out,
+static int section_value(const rp__ini *ini, const char *section, const char *key, const char **out,
                          rp_error *err)
 {
     int line = 0;
     bool nested = false;
-    *out = rp_ini_get(ini, section, key, &line, &nested);
+    *out = rp__ini_get(ini, section, key, &line, &nested);
     if (*out && nested) {
         *out = NULL;
         return rp_error_set(err, RP_ERR_CORRUPT, "%s:%d: %s must be a single value, not a nested block",
-                            rp_ini_path(ini), line, key);
+                            rp__ini_path(ini), line, key);
     }
     return 0;
 }
 
 /* SharedCredentialProvider / ConfigProvider on one section.  *found is
  * false when the section has no aws_access_key_id. */
-static int creds_from_section(const rp_ini *ini, const char *section, rp_aws_credentials *out,
+static int creds_from_section(const rp__ini *ini, const char *section, rp__aws_credentials *out,
                               bool *found, rp_error *err)
 {
     const char *ak, *sk, *tok;
@@ -512,9 +512,9 @@ static int creds_from_section(const rp_ini *ini, const char *section, rp_aws_cre
         return rp_error_set(err, RP_ERR_INVALID,
                             "%s: partial credentials in [%.64s]: aws_access_key_id without "
                             "aws_secret_access_key",
-                            rp_ini_path(ini), section);
+                            rp__ini_path(ini), section);
     char where[PATH_CAP + 80];
-    snprintf(where, sizeof where, "%s [%.64s]", rp_ini_path(ini), section);
+    snprintf(where, sizeof where, "%s [%.64s]", rp__ini_path(ini), section);
     if (set_all(out, ak, sk, tok, where, err) != 0)
         return -1;
     *found = true;
@@ -539,9 +539,9 @@ static bool is_loopback_v4(const char *h, size_t n)
 
 /* Plain http only to the loopback and the ECS / EKS link-local endpoints
  * (as current botocore); https anywhere. */
-static bool container_host_allowed(const rp_http_url *u)
+static bool container_host_allowed(const rp__http_url *u)
 {
-    if (rp_http_url_is_https(u))
+    if (rp__http_url_is_https(u))
         return true;
     static const char *const hosts[] = {"localhost", "169.254.170.2", "169.254.170.23", "[::1]",
                                         "[fd00:ec2::23]"};
@@ -570,7 +570,7 @@ static int container_token(char **token, rp_error *err)
         goto out;
     }
     if (path) {
-        f = rp_file_fopen(path, err);
+        f = rp__file_fopen(path, err);
         if (!f) {
             rp_error_prefix(err, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
             goto out;
@@ -631,19 +631,19 @@ out:
     return rc;
 }
 
-static int fetch_container(rp_aws_credentials *out, const rp_aws_chain_options *opt, const char *var,
+static int fetch_container(rp__aws_credentials *out, const rp__aws_chain_options *opt, const char *var,
                            const char *url, rp_error *err)
 {
     int rc = -1;
     char *token = NULL;
     char origin[320] = "";
-    rp_http_client client;
-    rp_http_response resp;
-    rp_http_client_init(&client, NULL, NULL);
-    rp_http_response_init(&resp, CONTAINER_BODY_MAX);
+    rp__http_client client;
+    rp__http_response resp;
+    rp__http_client_init(&client, NULL, NULL);
+    rp__http_response_init(&resp, CONTAINER_BODY_MAX);
 
-    rp_http_url u;
-    if (rp_http_url_parse(url, &u, err) != 0) {
+    rp__http_url u;
+    if (rp__http_url_parse(url, &u, err) != 0) {
         rp_error_prefix(err, "%s", var);
         goto out;
     }
@@ -663,22 +663,22 @@ static int fetch_container(rp_aws_credentials *out, const rp_aws_chain_options *
     if (container_token(&token, err) != 0)
         goto out;
     uint32_t timeout = opt && opt->container_timeout_ms ? opt->container_timeout_ms : 2000;
-    rp_http_options ho = {
+    rp__http_options ho = {
         .connect_timeout_ms = timeout,
         .timeout_ms = timeout,
         .max_response_bytes = CONTAINER_BODY_MAX,
         .no_proxy = true, /* a local endpoint, never through a proxy */
         .retry = opt && opt->container_retry.max_attempts ? opt->container_retry
-                                                          : (rp_retry_policy){3, 100, 1000},
+                                                          : (rp__retry_policy){3, 100, 1000},
     };
-    rp_http_client_init(&client, &ho, NULL);
-    rp_http_header hs[2] = {{"Accept", "application/json"}, {"Authorization", token}};
-    rp_http_request req = {.method = "GET", .url = url, .headers = hs, .n_headers = token ? 2 : 1};
-    if (rp_http_execute(&client, &req, NULL, NULL, &resp, err) != 0) {
+    rp__http_client_init(&client, &ho, NULL);
+    rp__http_header hs[2] = {{"Accept", "application/json"}, {"Authorization", token}};
+    rp__http_request req = {.method = "GET", .url = url, .headers = hs, .n_headers = token ? 2 : 1};
+    if (rp__http_execute(&client, &req, NULL, NULL, &resp, err) != 0) {
         rp_error_prefix(err, "container credentials endpoint %s (%s)", origin, var);
         goto out;
     }
-    if (rp_aws_credentials_from_json(resp.body.data ? resp.body.data : "", resp.body.len, out, err) != 0) {
+    if (rp__aws_credentials_from_json(resp.body.data ? resp.body.data : "", resp.body.len, out, err) != 0) {
         rp_error_prefix(err, "container credentials endpoint %s (%s)", origin, var);
         goto out;
     }
@@ -691,14 +691,14 @@ out:
     }
     if (resp.body.data)
         explicit_bzero(resp.body.data, resp.body.cap);
-    rp_http_response_cleanup(&resp);
-    rp_http_client_cleanup(&client);
+    rp__http_response_cleanup(&resp);
+    rp__http_client_cleanup(&client);
     return rc;
 }
 
 /* ---- the chain ------------------------------------------------------------------------ */
 
-int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_options *opt,
+int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt,
                                rp_error *err)
 {
     int rc = -1;
@@ -748,7 +748,7 @@ int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_optio
         if (set_all(out, getenv("AWS_ACCESS_KEY_ID"), sk, tok, "the environment", err) != 0)
             goto out;
         const char *exp = env_nonempty("AWS_CREDENTIAL_EXPIRATION");
-        if (exp && rp_aws_parse_time(exp, strlen(exp), &out->expiration) != 0) {
+        if (exp && rp__aws_parse_time(exp, strlen(exp), &out->expiration) != 0) {
             rp_error_set(err, RP_ERR_INVALID, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
             goto out;
         }
@@ -765,7 +765,7 @@ int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_optio
     bool found = false;
     if (!ch.cred) {
         TRIED("%s (no such file)", ch.cred_path);
-    } else if (!rp_ini_has_section(ch.cred, ch.profile)) {
+    } else if (!rp__ini_has_section(ch.cred, ch.profile)) {
         TRIED("%s (no [%.64s])", ch.cred_path, ch.profile);
     } else {
         if (creds_from_section(ch.cred, ch.profile, out, &found, err) != 0)
@@ -820,7 +820,7 @@ out:
         rp_log(RP_LOG_DEBUG, "AWS credentials resolved", "source", out->source, "profile", ch.profile,
                NULL);
     if (rc != 0)
-        rp_aws_credentials_clear(out);
+        rp__aws_credentials_clear(out);
     chain_cleanup(&ch);
     return rc;
 }
@@ -856,7 +856,7 @@ static int put_region(char *out, size_t cap, const char *r, const char *from, rp
     return 0;
 }
 
-const char *rp_aws_endpoint_from_env(const char *service, const char **from)
+const char *rp__aws_endpoint_from_env(const char *service, const char **from)
 {
     static __thread char name[64];
     snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", service);
@@ -869,7 +869,7 @@ const char *rp_aws_endpoint_from_env(const char *service, const char **from)
     return env_nonempty("AWS_ENDPOINT_URL");
 }
 
-int rp_aws_max_attempts_from_env(unsigned *out, rp_error *err)
+int rp__aws_max_attempts_from_env(unsigned *out, rp_error *err)
 {
     *out = 0;
     const char *ma = env_nonempty("AWS_MAX_ATTEMPTS");
@@ -883,7 +883,7 @@ int rp_aws_max_attempts_from_env(unsigned *out, rp_error *err)
     return 0;
 }
 
-int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt, rp_error *err)
+int rp__aws_region_resolve(char *out, size_t cap, const rp__aws_chain_options *opt, rp_error *err)
 {
     int rc = -1;
     chain ch;
@@ -902,8 +902,8 @@ int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt
     if (chain_init(&ch, opt, err) != 0 || chain_load(&ch, err) != 0 || chain_check_profile(&ch, err) != 0)
         goto out;
     /* The credentials file's value wins, as in botocore's merged profile map. */
-    const rp_ini *files[2] = {ch.cred, ch.conf};
-    const char *sections[2] = {ch.cred && rp_ini_has_section(ch.cred, ch.profile) ? ch.profile : NULL,
+    const rp__ini *files[2] = {ch.cred, ch.conf};
+    const char *sections[2] = {ch.cred && rp__ini_has_section(ch.cred, ch.profile) ? ch.profile : NULL,
                                ch.conf_section};
     for (int i = 0; i < 2; i++) {
         if (!files[i] || !sections[i])
@@ -912,7 +912,7 @@ int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt
             goto out;
         if (r && *r) {
             char from[PATH_CAP + 80];
-            snprintf(from, sizeof from, "%s [%.64s]", rp_ini_path(files[i]), sections[i]);
+            snprintf(from, sizeof from, "%s [%.64s]", rp__ini_path(files[i]), sections[i]);
             rc = put_region(out, cap, r, from, err);
             goto out;
         }

@@ -43,7 +43,7 @@
 #define RP_AWS_REGION_MAX 64
 #define RP_AWS_PROFILE_MAX 256
 
-typedef struct rp_aws_credentials {
+typedef struct rp__aws_credentials {
     char access_key_id[RP_AWS_KEY_ID_MAX + 1];
     char secret_access_key[RP_AWS_SECRET_MAX + 1];
     char session_token[RP_AWS_TOKEN_MAX + 1]; /* "" when none */
@@ -51,17 +51,17 @@ typedef struct rp_aws_credentials {
     /* Where they came from: "environment", "shared-credentials-file",
      * "config-file", "container-endpoint", or "static". */
     char source[32];
-} rp_aws_credentials;
+} rp__aws_credentials;
 
-typedef struct rp_aws_chain_options {
+typedef struct rp__aws_chain_options {
     /* An explicit profile (e.g. a --profile flag): wins over AWS_PROFILE
      * and, as in botocore, skips the environment credentials.  NULL: none. */
     const char *profile;
     /* The container endpoint: per-attempt timeout (0: 2000 ms, botocore's)
      * and retries (max_attempts 0: 3 attempts, 100 ms base, 1 s cap). */
     uint32_t container_timeout_ms;
-    rp_retry_policy container_retry;
-} rp_aws_chain_options;
+    rp__retry_policy container_retry;
+} rp__aws_chain_options;
 
 /* Resolves credentials by the chain above.  `opt` may be NULL.  Returns 0
  * and fills `out`, or -1 with err set: RP_ERR_NOT_FOUND when no source has
@@ -69,7 +69,7 @@ typedef struct rp_aws_chain_options {
  * does not exist; RP_ERR_CORRUPT for a malformed file ("FILE:LINE: ...");
  * RP_ERR_INVALID for partial credentials or a bad variable; RP_ERR_IO (with
  * err->retriable for network failures) when the container endpoint fails. */
-int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_options *opt,
+int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt,
                                rp_error *err);
 
 /* The region: AWS_REGION, else AWS_DEFAULT_REGION, else `region` in the
@@ -77,42 +77,42 @@ int rp_aws_credentials_resolve(rp_aws_credentials *out, const rp_aws_chain_optio
  * file's).  Empty variables count as unset.  Returns 0 and writes the
  * region into out (cap bytes), or -1: RP_ERR_NOT_FOUND when none is set,
  * RP_ERR_CORRUPT for a malformed file, RP_ERR_INVALID for a bad value. */
-int rp_aws_region_resolve(char *out, size_t cap, const rp_aws_chain_options *opt, rp_error *err);
+int rp__aws_region_resolve(char *out, size_t cap, const rp__aws_chain_options *opt, rp_error *err);
 
 /* The endpoint the AWS SDKs take from the environment for a service:
  * AWS_ENDPOINT_URL_<SERVICE> (service is the upper-case service id: KINESIS,
  * S3, DYNAMODB), else AWS_ENDPOINT_URL.  Returns the value, with the name of
  * the variable it came from in *from; NULL when neither is set (empty counts
  * as unset).  The value points into the environment. */
-const char *rp_aws_endpoint_from_env(const char *service, const char **from);
+const char *rp__aws_endpoint_from_env(const char *service, const char **from);
 
 /* AWS_MAX_ATTEMPTS, as the SDKs read it: *out is 0 when it is unset, else
  * 1..100.  Returns 0, or -1 (RP_ERR_INVALID) for another value. */
-int rp_aws_max_attempts_from_env(unsigned *out, rp_error *err);
+int rp__aws_max_attempts_from_env(unsigned *out, rp_error *err);
 
 /* Static credentials (e.g. from flags).  token may be NULL.  Returns 0, or
  * -1 (RP_ERR_INVALID / RP_ERR_LIMIT) when a value is empty, too long or
  * holds control characters. */
-int rp_aws_credentials_set(rp_aws_credentials *out, const char *access_key_id,
+int rp__aws_credentials_set(rp__aws_credentials *out, const char *access_key_id,
                            const char *secret_access_key, const char *session_token,
                            rp_error *err);
 
 /* Wipes the secrets (the memory is cleared in a way the compiler keeps). */
-void rp_aws_credentials_clear(rp_aws_credentials *c);
+void rp__aws_credentials_clear(rp__aws_credentials *c);
 
 /* True when the credentials expire within the next ten minutes (botocore's
  * mandatory refresh window) and should be resolved again. */
-bool rp_aws_credentials_need_refresh(const rp_aws_credentials *c, time_t now);
+bool rp__aws_credentials_need_refresh(const rp__aws_credentials *c, time_t now);
 
 /* Parses a container endpoint's JSON answer: AccessKeyId, SecretAccessKey,
  * Token (optional), Expiration (optional, ISO 8601).  Returns 0, or -1
  * with RP_ERR_INVALID; the message never quotes the body. */
-int rp_aws_credentials_from_json(const char *body, size_t len, rp_aws_credentials *out,
+int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out,
                                  rp_error *err);
 
 /* Parses an ISO 8601 UTC time as AWS writes it ("2024-05-01T12:00:00Z",
  * fractions of a second and a +HH:MM / -HH:MM offset accepted).  Returns 0
  * and seconds since the epoch, or -1. */
-int rp_aws_parse_time(const char *s, size_t len, int64_t *out);
+int rp__aws_parse_time(const char *s, size_t len, int64_t *out);
 
 #endif

@@ -20,7 +20,7 @@
 #define RP_LIBCRYPTO_SONAME "libcrypto.so.3"
 
 /* The libcrypto functions ridepred calls, with their OpenSSL 3 types. */
-typedef struct rp_crypto {
+typedef struct rp__crypto {
     int (*EVP_Digest)(const void *data, size_t count, unsigned char *md, unsigned int *size,
                       const EVP_MD *type, ENGINE *impl);
     const EVP_MD *(*EVP_sha256)(void);
@@ -35,14 +35,14 @@ typedef struct rp_crypto {
     int (*EVP_DigestInit_ex2)(EVP_MD_CTX *ctx, const EVP_MD *type, const OSSL_PARAM params[]);
     int (*EVP_DigestUpdate)(EVP_MD_CTX *ctx, const void *d, size_t cnt);
     int (*EVP_DigestFinal_ex)(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s);
-} rp_crypto;
+} rp__crypto;
 
 /* Loads libcrypto once per process (thread-safe).  Returns the table, or
  * NULL with err set ("libcrypto is not available (...): install ..."). */
-const rp_crypto *rp_crypto_get(rp_error *err);
+const rp__crypto *rp__crypto_get(rp_error *err);
 
 /* Fills buf with n bytes from the kernel's random source (getrandom).
  * Returns 0, or -1 with err set. */
-int rp_random_bytes(void *buf, size_t n, rp_error *err);
+int rp__random_bytes(void *buf, size_t n, rp_error *err);
 
 #endif

@@ -35,24 +35,24 @@
 
 /* ---- responses ------------------------------------------------------------ */
 
-void rp_http_response_init(rp_http_response *r, size_t max_body_bytes)
+void rp__http_response_init(rp__http_response *r, size_t max_body_bytes)
 {
     r->status = 0;
-    rp_buf_init(&r->headers, RP_HTTP_HEADERS_MAX_BYTES);
-    rp_buf_init(&r->body, max_body_bytes);
+    rp__buf_init(&r->headers, RP_HTTP_HEADERS_MAX_BYTES);
+    rp__buf_init(&r->body, max_body_bytes);
 }
 
-void rp_http_response_reset(rp_http_response *r)
+void rp__http_response_reset(rp__http_response *r)
 {
     r->status = 0;
-    rp_buf_reset(&r->headers);
-    rp_buf_reset(&r->body);
+    rp__buf_reset(&r->headers);
+    rp__buf_reset(&r->body);
 }
 
-void rp_http_response_cleanup(rp_http_response *r)
+void rp__http_response_cleanup(rp__http_response *r)
 {
-    rp_buf_cleanup(&r->headers);
-    rp_buf_cleanup(&r->body);
+    rp__buf_cleanup(&r->headers);
+    rp__buf_cleanup(&r->body);
     r->status = 0;
 }
 
@@ -61,7 +61,7 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-bool rp_http_response_header(const rp_http_response *r, const char *name, const char **value,
+bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value,
                              size_t *len)
 {
     size_t nlen = strlen(name);
@@ -87,7 +87,7 @@ bool rp_http_response_header(const rp_http_response *r, const char *name, const 
 
 /* ---- URLs ------------------------------------------------------------------- */
 
-int rp_http_url_parse(const char *url, rp_http_url *out, rp_error *err)
+int rp__http_url_parse(const char *url, rp__http_url *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->port = -1;
@@ -151,14 +151,14 @@ int rp_http_url_parse(const char *url, rp_http_url *out, rp_error *err)
     return 0;
 }
 
-bool rp_http_url_is_https(const rp_http_url *u)
+bool rp__http_url_is_https(const rp__http_url *u)
 {
     return u->scheme_len == 5;
 }
 
 /* ---- retry policy ----------------------------------------------------------- */
 
-uint32_t rp_retry_ceiling_ms(const rp_retry_policy *p, unsigned retry)
+uint32_t rp__retry_ceiling_ms(const rp__retry_policy *p, unsigned retry)
 {
     if (retry == 0)
         return 0;
@@ -168,9 +168,9 @@ uint32_t rp_retry_ceiling_ms(const rp_retry_policy *p, unsigned retry)
     return ceiling < p->max_delay_ms ? (uint32_t)ceiling : p->max_delay_ms;
 }
 
-uint32_t rp_retry_delay_ms(const rp_retry_policy *p, unsigned retry, uint64_t random)
+uint32_t rp__retry_delay_ms(const rp__retry_policy *p, unsigned retry, uint64_t random)
 {
-    uint64_t ceiling = rp_retry_ceiling_ms(p, retry);
+    uint64_t ceiling = rp__retry_ceiling_ms(p, retry);
     return (uint32_t)(random % (ceiling + 1));
 }
 
@@ -197,7 +197,7 @@ static const char *const retriable_codes[] = {
     "ServiceUnavailable",
 };
 
-bool rp_aws_error_is_retriable(const char *code, size_t len)
+bool rp__aws_error_is_retriable(const char *code, size_t len)
 {
     for (size_t i = 0; i < sizeof retriable_codes / sizeof retriable_codes[0]; i++) {
         size_t n = strlen(retriable_codes[i]);
@@ -333,11 +333,11 @@ static void redact_value(char *s, size_t cap, const char *secret)
     s[k.len] = '\0';
 }
 
-static void copy_json_string(char *out, size_t cap, const rp_json_value *v)
+static void copy_json_string(char *out, size_t cap, const rp__json_value *v)
 {
     char tmp[1024];
     if (v->len <= sizeof tmp) {
-        size_t n = rp_json_str_decode(v, tmp);
+        size_t n = rp__json_str_decode(v, tmp);
         copy_printable(out, cap, tmp, n);
     } else {
         copy_printable(out, cap, v->ptr, v->len);
@@ -346,28 +346,28 @@ static void copy_json_string(char *out, size_t cap, const rp_json_value *v)
 
 /* Reads "__type", "code"/"Code" and "message"/"Message" of a top-level JSON
  * object.  Returns true when the body is a JSON object. */
-static bool parse_json_error(const char *body, size_t len, rp_aws_error_info *out)
+static bool parse_json_error(const char *body, size_t len, rp__aws_error_info *out)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     char code_alt[sizeof out->code] = "", msg_alt[sizeof out->message] = "";
-    rp_json_init(&r, body, len, 32);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(&r, body, len, 32);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return false;
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return false;
         if (v.type == RP_JSON_STRING) {
-            if (rp_json_str_eq(&k, "__type", 6))
+            if (rp__json_str_eq(&k, "__type", 6))
                 copy_json_string(out->code, sizeof out->code, &v);
-            else if (rp_json_str_eq(&k, "code", 4) || rp_json_str_eq(&k, "Code", 4))
+            else if (rp__json_str_eq(&k, "code", 4) || rp__json_str_eq(&k, "Code", 4))
                 copy_json_string(code_alt, sizeof code_alt, &v);
-            else if (rp_json_str_eq(&k, "message", 7))
+            else if (rp__json_str_eq(&k, "message", 7))
                 copy_json_string(out->message, sizeof out->message, &v);
-            else if (rp_json_str_eq(&k, "Message", 7))
+            else if (rp__json_str_eq(&k, "Message", 7))
                 copy_json_string(msg_alt, sizeof msg_alt, &v);
-        } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0) {
+        } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v) < 0) {
             return false;
         }
     }
@@ -403,7 +403,7 @@ static bool xml_element(const char *body, size_t len, const char *open, const ch
     return false;
 }
 
-void rp_aws_error_parse(const rp_http_response *resp, rp_aws_error_info *out)
+void rp__aws_error_parse(const rp__http_response *resp, rp__aws_error_info *out)
 {
     out->code[0] = out->message[0] = '\0';
     const char *body = resp->body.data ? resp->body.data : "";
@@ -419,22 +419,22 @@ void rp_aws_error_parse(const rp_http_response *resp, rp_aws_error_info *out)
     }
     const char *h;
     size_t hl;
-    if (!out->code[0] && rp_http_response_header(resp, "x-amzn-ErrorType", &h, &hl)) {
+    if (!out->code[0] && rp__http_response_header(resp, "x-amzn-ErrorType", &h, &hl)) {
         const char *colon = memchr(h, ':', hl);
         copy_printable(out->code, sizeof out->code, h, colon ? (size_t)(colon - h) : hl);
     }
 }
 
-bool rp_http_response_is_retriable(const rp_http_response *resp)
+bool rp__http_response_is_retriable(const rp__http_response *resp)
 {
     long s = resp->status;
     if (s >= 200 && s < 400)
         return false;
     if (s == 429 || (s >= 500 && s <= 599 && s != 501))
         return true;
-    rp_aws_error_info info;
-    rp_aws_error_parse(resp, &info);
-    return info.code[0] && rp_aws_error_is_retriable(info.code, strlen(info.code));
+    rp__aws_error_info info;
+    rp__aws_error_parse(resp, &info);
+    return info.code[0] && rp__aws_error_is_retriable(info.code, strlen(info.code));
 }
 
 /* ---- libcurl, loaded on first use ---------------------------------------------- */
@@ -457,12 +457,12 @@ typedef struct curl_api {
 
 static curl_api lc;
 
-static rp_dl_once curl_lib = RP_DL_ONCE_INIT;
+static rp__dl_once curl_lib = RP_DL_ONCE_INIT;
 
 static void curl_global_setup(void)
 {
     static const char *const sonames[] = {RP_LIBCURL_SONAME, NULL};
-    static const rp_dl_sym syms[] = {
+    static const rp__dl_sym syms[] = {
         {"curl_global_init", offsetof(curl_api, global_init)},
         {"curl_easy_strerror", offsetof(curl_api, easy_strerror)},
         {"curl_easy_init", offsetof(curl_api, easy_init)},
@@ -474,39 +474,39 @@ static void curl_global_setup(void)
         {"curl_slist_append", offsetof(curl_api, slist_append)},
         {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
     };
-    if (!rp_dl_once_load(&curl_lib, "libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
+    if (!rp__dl_once_load(&curl_lib, "libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
                          "libcurl4 (Debian: apt-get install libcurl4)"))
         return;
     CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) /* the library stays loaded: libcurl may hold on to it */
-        rp_dl_once_fail(&curl_lib, "libcurl initialisation failed: %s", lc.easy_strerror(rc));
+        rp__dl_once_fail(&curl_lib, "libcurl initialisation failed: %s", lc.easy_strerror(rc));
 }
 
 /* Loads libcurl once per process.  Returns 0, or -1 with err set. */
 static int curl_load(rp_error *err)
 {
-    return rp_dl_once_run(&curl_lib, curl_global_setup, err);
+    return rp__dl_once_run(&curl_lib, curl_global_setup, err);
 }
 
 /* ---- libcurl transport -------------------------------------------------------- */
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    rp_http_response *r = ud;
+    rp__http_response *r = ud;
     size_t len = size * n;
-    return rp_buf_append(&r->body, p, len) == 0 ? len : 0;
+    return rp__buf_append(&r->body, p, len) == 0 ? len : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    rp_http_response *r = ud;
+    rp__http_response *r = ud;
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue, say): keep only its headers. */
-        rp_buf_reset(&r->headers);
+        rp__buf_reset(&r->headers);
         return len;
     }
-    return rp_buf_append(&r->headers, p, len) == 0 ? len : 0;
+    return rp__buf_append(&r->headers, p, len) == 0 ? len : 0;
 }
 
 static bool token_char(unsigned char c)
@@ -553,7 +553,7 @@ static bool curl_retriable(CURLcode rc)
     }
 }
 
-static bool has_header(const rp_http_request *req, const char *name)
+static bool has_header(const rp__http_request *req, const char *name)
 {
     for (size_t i = 0; i < req->n_headers; i++)
         if (strcasecmp(req->headers[i].name, name) == 0)
@@ -561,14 +561,14 @@ static bool has_header(const rp_http_request *req, const char *name)
     return false;
 }
 
-static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *req,
-                          rp_http_response *resp, rp_error *err)
+static int curl_transport(void *ctx, rp__http_client *c, const rp__http_request *req,
+                          rp__http_response *resp, rp_error *err)
 {
     (void)ctx;
     int rc = -1;
     struct curl_slist *list = NULL;
-    rp_buf line;
-    rp_buf_init(&line, HEADER_LINE_MAX);
+    rp__buf line;
+    rp__buf_init(&line, HEADER_LINE_MAX);
     char errbuf[CURL_ERROR_SIZE] = "";
 
     if (curl_load(err) != 0)
@@ -581,18 +581,18 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
     lc.easy_reset(h); /* keeps the connection cache */
 
     for (size_t i = 0; i < req->n_headers; i++) {
-        const rp_http_header *hd = &req->headers[i];
+        const rp__http_header *hd = &req->headers[i];
         if (!header_name_ok(hd->name) || !header_value_ok(hd->value)) {
             rp_error_set(err, RP_ERR_INVALID, "invalid HTTP header name or value (header %.64s)",
                          header_name_ok(hd->name) ? hd->name : "?");
             goto out;
         }
-        rp_buf_reset(&line);
+        rp__buf_reset(&line);
         /* "Name;" sends an empty header, "Name:" would remove it. */
         if (*hd->value)
-            rp_buf_printf(&line, "%s: %s", hd->name, hd->value);
+            rp__buf_printf(&line, "%s: %s", hd->name, hd->value);
         else
-            rp_buf_printf(&line, "%s;", hd->name);
+            rp__buf_printf(&line, "%s;", hd->name);
         if (line.failed) {
             rp_error_set(err, RP_ERR_LIMIT, "HTTP header %.64s longer than %zu bytes", hd->name,
                          HEADER_LINE_MAX);
@@ -681,13 +681,13 @@ static int curl_transport(void *ctx, rp_http_client *c, const rp_http_request *r
 out:
     if (list)
         lc.slist_free_all(list);
-    rp_buf_cleanup(&line);
+    rp__buf_cleanup(&line);
     return rc;
 }
 
 /* ---- default sleep and random --------------------------------------------------- */
 
-void rp_retry_sleep(void *ctx, uint32_t ms)
+void rp__retry_sleep(void *ctx, uint32_t ms)
 {
     (void)ctx;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -696,7 +696,7 @@ void rp_retry_sleep(void *ctx, uint32_t ms)
 }
 
 /* xorshift64*: jitter needs spread, not secrecy. */
-uint64_t rp_retry_random(void *ctx)
+uint64_t rp__retry_random(void *ctx)
 {
     uint64_t *s = ctx;
     uint64_t x = *s;
@@ -707,7 +707,7 @@ uint64_t rp_retry_random(void *ctx)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-uint64_t rp_retry_seed(const void *salt)
+uint64_t rp__retry_seed(const void *salt)
 {
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
@@ -717,7 +717,7 @@ uint64_t rp_retry_seed(const void *salt)
 
 /* ---- client ------------------------------------------------------------------------- */
 
-int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error *err)
+int rp__http_client_init(rp__http_client *c, const rp__http_options *opt, rp_error *err)
 {
     (void)err;
     memset(c, 0, sizeof *c);
@@ -735,21 +735,21 @@ int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error 
              opt && opt->user_agent ? opt->user_agent : "ridepred/" RIDEPRED_VERSION);
     c->opt.user_agent = NULL; /* copied into c->user_agent */
     c->transport = curl_transport;
-    c->sleep_ms = rp_retry_sleep;
-    c->random = rp_retry_random;
+    c->sleep_ms = rp__retry_sleep;
+    c->random = rp__retry_random;
     c->random_ctx = &c->rng;
-    c->rng = rp_retry_seed(c);
+    c->rng = rp__retry_seed(c);
     return 0;
 }
 
-void rp_http_client_cleanup(rp_http_client *c)
+void rp__http_client_cleanup(rp__http_client *c)
 {
     if (c->curl)
         lc.easy_cleanup(c->curl);
     c->curl = NULL;
 }
 
-int rp_http_send(rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
                  rp_error *err)
 {
     if (!req->method || !req->url)
@@ -759,8 +759,8 @@ int rp_http_send(rp_http_client *c, const rp_http_request *req, rp_http_response
     for (const unsigned char *p = (const unsigned char *)req->url; *p; p++)
         if (*p >= 0x80)
             return rp_error_set(err, RP_ERR_INVALID,
-                                "URL with raw non-ASCII bytes: percent-encode it (rp_sigv4_uri_encode)");
-    rp_http_response_reset(resp);
+                                "URL with raw non-ASCII bytes: percent-encode it (rp__sigv4_uri_encode)");
+    rp__http_response_reset(resp);
     rp_error_clear(err);
     return c->transport(c->transport_ctx, c, req, resp, err);
 }
@@ -776,11 +776,11 @@ static rp_code status_code(long status, const char *aws_code)
     return RP_ERR_IO;
 }
 
-int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepare_fn prepare,
-                    void *prepare_ctx, rp_http_response *resp, rp_error *err)
+int rp__http_execute(rp__http_client *c, const rp__http_request *req, rp__http_prepare_fn prepare,
+                    void *prepare_ctx, rp__http_response *resp, rp_error *err)
 {
     int rc = -1;
-    rp_http_header *all = NULL;
+    rp__http_header *all = NULL;
     rp_error local;
     if (!err)
         err = &local;
@@ -795,12 +795,12 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
     }
     if (req->n_headers)
         memcpy(all, req->headers, req->n_headers * sizeof *all);
-    rp_http_request r = *req;
+    rp__http_request r = *req;
     r.headers = all;
     bool http_failure = false;
     for (unsigned attempt = 0; attempt < max; attempt++) {
         if (attempt > 0) {
-            uint32_t ms = rp_retry_delay_ms(&c->opt.retry, attempt, c->random(c->random_ctx));
+            uint32_t ms = rp__retry_delay_ms(&c->opt.retry, attempt, c->random(c->random_ctx));
             if (rp_log_enabled(RP_LOG_DEBUG)) {
                 char a[16], d[16];
                 snprintf(a, sizeof a, "%u", attempt + 1);
@@ -813,7 +813,7 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
         }
         r.n_headers = req->n_headers;
         if (prepare) {
-            rp_http_extra_headers extra = {.n = 0};
+            rp__http_extra_headers extra = {.n = 0};
             if (prepare(prepare_ctx, req, attempt, &extra, err) != 0)
                 goto out;
             if (extra.n > RP_HTTP_EXTRA_HEADERS_MAX)
@@ -823,7 +823,7 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
         }
         c->last_attempts = attempt + 1;
         http_failure = false;
-        if (rp_http_send(c, &r, resp, err) != 0) {
+        if (rp__http_send(c, &r, resp, err) != 0) {
             if (!err->retriable)
                 goto out;
             continue;
@@ -833,8 +833,8 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
             goto out;
         }
         http_failure = true;
-        rp_aws_error_info info;
-        rp_aws_error_parse(resp, &info);
+        rp__aws_error_info info;
+        rp__aws_error_parse(resp, &info);
         /* An answer that quotes a secret the request carried (its
          * Authorization header, a session token) says it without it. */
         for (size_t h = 0; h < r.n_headers; h++) {
@@ -845,7 +845,7 @@ int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepa
         }
         rp_error_set(err, status_code(resp->status, info.code), "HTTP %ld%s%s%s%s", resp->status,
                      info.code[0] ? " " : "", info.code, info.message[0] ? ": " : "", info.message);
-        err->retriable = rp_http_response_is_retriable(resp);
+        err->retriable = rp__http_response_is_retriable(resp);
         if (!err->retriable)
             break;
     }

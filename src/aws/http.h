@@ -8,12 +8,12 @@
  * the connection (and its TLS session) is reused: a client is for one
  * thread at a time.  Responses go into capped buffers.
  *
- * rp_http_execute() runs one request under the client's retry policy:
+ * rp__http_execute() runs one request under the client's retry policy:
  * exponential backoff with AWS's "full jitter" (sleep a uniformly random
  * time in [0, min(max_delay, base_delay * 2^(retry - 1))] before retry
  * number `retry`, counting from 1), retrying network errors (connection
  * refused or reset, timeouts), HTTP 5xx except 501, 429, and the AWS
- * throttling / transient error codes (see rp_aws_error_is_retriable).
+ * throttling / transient error codes (see rp__aws_error_is_retriable).
  *
  * The transport, the sleep and the random source are function pointers in
  * the client, so that unit tests can inject failures and check attempts and
@@ -29,47 +29,47 @@
 #include "ridepred/error.h"
 
 /* A request or response header: NUL-terminated name and value, borrowed. */
-typedef struct rp_http_header {
+typedef struct rp__http_header {
     const char *name;
     const char *value;
-} rp_http_header;
+} rp__http_header;
 
-typedef struct rp_http_request {
+typedef struct rp__http_request {
     const char *method;                /* "GET", "PUT", "POST", "HEAD", "DELETE" */
     const char *url;                   /* http:// or https://, as sent (encoded) */
-    const rp_http_header *headers;     /* sent as given, in order */
+    const rp__http_header *headers;     /* sent as given, in order */
     size_t n_headers;
     const void *body;                  /* may be NULL when body_len is 0 */
     size_t body_len;
-} rp_http_request;
+} rp__http_request;
 
 #define RP_HTTP_HEADERS_MAX_BYTES ((size_t)64 * 1024)
 
 /* The final response of a request (interim 1xx responses are dropped).
  * `headers` holds the raw header lines ("Name: value\r\n"), `body` the body;
  * both are capped. */
-typedef struct rp_http_response {
+typedef struct rp__http_response {
     long status;                       /* 0 until a response arrived */
-    rp_buf headers;
-    rp_buf body;
-} rp_http_response;
+    rp__buf headers;
+    rp__buf body;
+} rp__http_response;
 
 /* max_body_bytes caps the body; the header block is capped at
  * RP_HTTP_HEADERS_MAX_BYTES.  Nothing is allocated until data arrives. */
-void rp_http_response_init(rp_http_response *r, size_t max_body_bytes);
-void rp_http_response_reset(rp_http_response *r);
-void rp_http_response_cleanup(rp_http_response *r);
+void rp__http_response_init(rp__http_response *r, size_t max_body_bytes);
+void rp__http_response_reset(rp__http_response *r);
+void rp__http_response_cleanup(rp__http_response *r);
 
 /* Finds a response header by name (case-insensitive).  Returns true and a
  * view of its value (surrounding blanks trimmed, not NUL-terminated) into
  * r->headers, or false. */
-bool rp_http_response_header(const rp_http_response *r, const char *name, const char **value,
+bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value,
                              size_t *len);
 
 /* A URL split as Python's urllib.parse.urlsplit splits it (views into the
  * string).  Only http and https; blanks and control characters anywhere
  * are refused (a URL must be encoded as it will be sent). */
-typedef struct rp_http_url {
+typedef struct rp__http_url {
     const char *scheme;                /* "http" or "https", any case */
     size_t scheme_len;
     const char *host;                  /* without user info; an IPv6 literal */
@@ -79,42 +79,42 @@ typedef struct rp_http_url {
     size_t path_len;
     const char *query;                 /* after '?', before any '#' */
     size_t query_len;
-} rp_http_url;
+} rp__http_url;
 
 /* Returns 0, or -1 with RP_ERR_INVALID naming what is wrong (the message
  * does not quote the URL, which may hold a credentials path). */
-int rp_http_url_parse(const char *url, rp_http_url *out, rp_error *err);
+int rp__http_url_parse(const char *url, rp__http_url *out, rp_error *err);
 
 /* True for https. */
-bool rp_http_url_is_https(const rp_http_url *u);
+bool rp__http_url_is_https(const rp__http_url *u);
 
 /* Retry policy.  max_attempts counts the first attempt (1 = no retry, 0 is
  * taken as 1); delays are in milliseconds. */
-typedef struct rp_retry_policy {
+typedef struct rp__retry_policy {
     unsigned max_attempts;
     uint32_t base_delay_ms;
     uint32_t max_delay_ms;
-} rp_retry_policy;
+} rp__retry_policy;
 
 /* 5 attempts, 100 ms base, 20 s cap. */
-#define RP_RETRY_POLICY_DEFAULT ((rp_retry_policy){5, 100, 20000})
+#define RP_RETRY_POLICY_DEFAULT ((rp__retry_policy){5, 100, 20000})
 
 /* The ceiling of the full-jitter delay before retry number `retry` (1 for
  * the first retry): min(max_delay, base_delay * 2^(retry - 1)), without
  * overflow.  0 when retry is 0. */
-uint32_t rp_retry_ceiling_ms(const rp_retry_policy *p, unsigned retry);
+uint32_t rp__retry_ceiling_ms(const rp__retry_policy *p, unsigned retry);
 
 /* The full-jitter delay before retry number `retry`: `random` (any 64-bit
- * value) reduced uniformly into [0, rp_retry_ceiling_ms(p, retry)]. */
-uint32_t rp_retry_delay_ms(const rp_retry_policy *p, unsigned retry, uint64_t random);
+ * value) reduced uniformly into [0, rp__retry_ceiling_ms(p, retry)]. */
+uint32_t rp__retry_delay_ms(const rp__retry_policy *p, unsigned retry, uint64_t random);
 
 /* The default hooks of the retry loops (here and in the Lambda Runtime API
  * client): sleep ms milliseconds (EINTR resumed); xorshift64* over the
  * uint64_t state at ctx (jitter needs spread, not secrecy); a non-zero seed
  * for that state (getrandom, else time, pid and `salt`). */
-void rp_retry_sleep(void *ctx, uint32_t ms);
-uint64_t rp_retry_random(void *ctx);
-uint64_t rp_retry_seed(const void *salt);
+void rp__retry_sleep(void *ctx, uint32_t ms);
+uint64_t rp__retry_random(void *ctx);
+uint64_t rp__retry_seed(const void *salt);
 
 /* True when an AWS error code is worth retrying: it ends in one of the
  * throttling / transient codes that botocore's standard retry mode knows
@@ -122,93 +122,93 @@ uint64_t rp_retry_seed(const void *salt);
  * LimitExceededException, RequestLimitExceeded, SlowDown, Throttling,
  * TooManyRequestsException, RequestTimeout, PriorRequestNotComplete, ...).
  * KMSThrottlingException ends in ThrottlingException and so counts. */
-bool rp_aws_error_is_retriable(const char *code, size_t len);
+bool rp__aws_error_is_retriable(const char *code, size_t len);
 
 /* An AWS error answer, as botocore reads it: the code from a JSON body's
  * "__type" (what follows the last '#'), else its "code"/"Code", else an XML
  * body's <Code>, else the x-amzn-ErrorType header (up to ':'); the message
  * from "message"/"Message" or <Message>.  Both are cut to fit and reduced to
  * printable ASCII.  Empty strings when absent. */
-typedef struct rp_aws_error_info {
+typedef struct rp__aws_error_info {
     char code[128];
     char message[256];
-} rp_aws_error_info;
+} rp__aws_error_info;
 
-void rp_aws_error_parse(const rp_http_response *resp, rp_aws_error_info *out);
+void rp__aws_error_parse(const rp__http_response *resp, rp__aws_error_info *out);
 
 /* True when a received response should be retried: 429, 5xx other than 501,
  * or an error body whose AWS code is retriable (e.g. a 400 carrying
  * ProvisionedThroughputExceededException). */
-bool rp_http_response_is_retriable(const rp_http_response *resp);
+bool rp__http_response_is_retriable(const rp__http_response *resp);
 
-typedef struct rp_http_client rp_http_client;
+typedef struct rp__http_client rp__http_client;
 
 /* Sends one request and fills `resp` (status, headers, body).  Returns 0
  * when a response arrived, whatever its status; -1 on a transport failure,
  * with err->retriable set for failures worth retrying (connection refused or
  * reset, timeouts, DNS).  The default is libcurl; tests inject their own. */
-typedef int (*rp_http_transport_fn)(void *ctx, rp_http_client *c, const rp_http_request *req,
-                                    rp_http_response *resp, rp_error *err);
-typedef void (*rp_http_sleep_fn)(void *ctx, uint32_t ms);
-typedef uint64_t (*rp_http_random_fn)(void *ctx);
+typedef int (*rp__http_transport_fn)(void *ctx, rp__http_client *c, const rp__http_request *req,
+                                    rp__http_response *resp, rp_error *err);
+typedef void (*rp__http_sleep_fn)(void *ctx, uint32_t ms);
+typedef uint64_t (*rp__http_random_fn)(void *ctx);
 
 #define RP_HTTP_EXTRA_HEADERS_MAX 8
 
-/* Headers that an rp_http_prepare_fn adds to one attempt.  The strings are
+/* Headers that an rp__http_prepare_fn adds to one attempt.  The strings are
  * owned by the hook's context and must stay valid until the attempt ends. */
-typedef struct rp_http_extra_headers {
-    rp_http_header h[RP_HTTP_EXTRA_HEADERS_MAX];
+typedef struct rp__http_extra_headers {
+    rp__http_header h[RP_HTTP_EXTRA_HEADERS_MAX];
     size_t n;
-} rp_http_extra_headers;
+} rp__http_extra_headers;
 
 /* Called before every attempt (attempt counts from 0), e.g. to sign the
- * request afresh (rp_sigv4_prepare).  Returns 0, or -1 with err set: the
+ * request afresh (rp__sigv4_prepare).  Returns 0, or -1 with err set: the
  * request is then abandoned without retry. */
-typedef int (*rp_http_prepare_fn)(void *ctx, const rp_http_request *req, unsigned attempt,
-                                  rp_http_extra_headers *extra, rp_error *err);
+typedef int (*rp__http_prepare_fn)(void *ctx, const rp__http_request *req, unsigned attempt,
+                                  rp__http_extra_headers *extra, rp_error *err);
 
-typedef struct rp_http_options {
+typedef struct rp__http_options {
     uint32_t connect_timeout_ms;       /* 0: 3000 */
     uint32_t timeout_ms;               /* whole request; 0: 30000 */
     size_t max_response_bytes;         /* body cap; 0: 16 MiB */
-    rp_retry_policy retry;             /* max_attempts 0: RP_RETRY_POLICY_DEFAULT */
+    rp__retry_policy retry;             /* max_attempts 0: RP_RETRY_POLICY_DEFAULT */
     const char *user_agent;            /* copied; NULL: "ridepred/<version>" */
     bool no_proxy;                     /* ignore http_proxy & co (local endpoints) */
-} rp_http_options;
+} rp__http_options;
 
-struct rp_http_client {
-    rp_http_options opt;
+struct rp__http_client {
+    rp__http_options opt;
     char user_agent[128];
     void *curl;                        /* CURL *, created on first use */
 
-    /* Injectable for tests; rp_http_client_init sets the defaults
+    /* Injectable for tests; rp__http_client_init sets the defaults
      * (libcurl, nanosleep, a xorshift generator seeded from getrandom). */
-    rp_http_transport_fn transport;
+    rp__http_transport_fn transport;
     void *transport_ctx;
-    rp_http_sleep_fn sleep_ms;
+    rp__http_sleep_fn sleep_ms;
     void *sleep_ctx;
-    rp_http_random_fn random;
+    rp__http_random_fn random;
     void *random_ctx;
     uint64_t rng;                      /* the default generator's state */
 
-    /* About the last rp_http_execute call. */
+    /* About the last rp__http_execute call. */
     unsigned last_attempts;
     uint64_t last_slept_ms;
 };
 
 /* Fills the client from options (NULL: defaults).  Allocates nothing; the
  * libcurl handle is made on the first request.  Returns 0. */
-int rp_http_client_init(rp_http_client *c, const rp_http_options *opt, rp_error *err);
+int rp__http_client_init(rp__http_client *c, const rp__http_options *opt, rp_error *err);
 
 /* Closes the connection and frees the handle.  The client may be
  * initialised again. */
-void rp_http_client_cleanup(rp_http_client *c);
+void rp__http_client_cleanup(rp__http_client *c);
 
 /* One attempt, through c->transport, without retries or prepare hook.
- * Returns as rp_http_transport_fn does; a URL holding raw non-ASCII bytes
+ * Returns as rp__http_transport_fn does; a URL holding raw non-ASCII bytes
  * is refused (RP_ERR_INVALID): libcurl would encode them, and what is sent
  * would no longer be what was signed. */
-int rp_http_send(rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
                  rp_error *err);
 
 /* Runs a request under the client's retry policy.  Before each attempt,
@@ -224,7 +224,7 @@ int rp_http_send(rp_http_client *c, const rp_http_request *req, rp_http_response
  * true when the last failure was retriable (the attempts ran out).  `resp`
  * keeps the last response (status 0 after a transport failure), so the
  * caller can read the error body. */
-int rp_http_execute(rp_http_client *c, const rp_http_request *req, rp_http_prepare_fn prepare,
-                    void *prepare_ctx, rp_http_response *resp, rp_error *err);
+int rp__http_execute(rp__http_client *c, const rp__http_request *req, rp__http_prepare_fn prepare,
+                    void *prepare_ctx, rp__http_response *resp, rp_error *err);
 
 #endif

@@ -18,7 +18,7 @@
 
 typedef struct ini_opt {
     char *key;
-    rp_buf val;
+    rp__buf val;
     int line;
     bool nested;
 } ini_opt;
@@ -30,7 +30,7 @@ typedef struct ini_section {
     int line;
 } ini_section;
 
-struct rp_ini {
+struct rp__ini {
     char *path;
     ini_section *sections;
     size_t n_sections, cap_sections;
@@ -202,14 +202,14 @@ static void section_free(ini_section *s)
 {
     for (size_t i = 0; i < s->n_opts; i++) {
         free(s->opts[i].key);
-        rp_buf_cleanup(&s->opts[i].val);
+        rp__buf_cleanup(&s->opts[i].val);
     }
     free(s->opts);
     free(s->name);
     memset(s, 0, sizeof *s);
 }
 
-void rp_ini_free(rp_ini *ini)
+void rp__ini_free(rp__ini *ini)
 {
     if (!ini)
         return;
@@ -221,7 +221,7 @@ void rp_ini_free(rp_ini *ini)
     free(ini);
 }
 
-static ini_section *find_section(const rp_ini *ini, const char *name, size_t n)
+static ini_section *find_section(const rp__ini *ini, const char *name, size_t n)
 {
     for (size_t i = 0; i < ini->n_sections; i++) {
         ini_section *s = &ini->sections[i];
@@ -240,7 +240,7 @@ static ini_opt *find_opt(const ini_section *s, const char *key)
 }
 
 /* The error helpers return -1 so that callers can `goto out` after them. */
-static int bad_line(rp_error *err, const rp_ini *ini, int line, const char *what)
+static int bad_line(rp_error *err, const rp__ini *ini, int line, const char *what)
 {
     return rp_error_set(err, RP_ERR_CORRUPT, "%s:%d: %s", ini->path, line, what);
 }
@@ -270,13 +270,13 @@ static size_t py_line_break(const char *p, const char *end)
 /* Joins every value ('\n'.join(parts).rstrip()) and, when `check_nested`,
  * applies botocore's nested-block rule (_parse_nested: every non-blank
  * line of a value that starts with a line break must hold a '='). */
-static int finish_section(rp_ini *ini, ini_section *s, bool check_nested, rp_error *err)
+static int finish_section(rp__ini *ini, ini_section *s, bool check_nested, rp_error *err)
 {
     for (size_t i = 0; i < s->n_opts; i++) {
         ini_opt *o = &s->opts[i];
         if (o->val.failed)
             return nomem(err);
-        if (!o->val.data && rp_buf_grow(&o->val, 0) != 0)
+        if (!o->val.data && rp__buf_grow(&o->val, 0) != 0)
             return nomem(err);
         o->val.data[o->val.len] = '\0';
         /* rstrip only: a leading '\n' marks a nested block. */
@@ -309,10 +309,10 @@ static int finish_section(rp_ini *ini, ini_section *s, bool check_nested, rp_err
     return 0;
 }
 
-int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, rp_error *err)
+int rp__ini_parse(const char *text, size_t len, const char *path, rp__ini **out, rp_error *err)
 {
     int rc = -1;
-    rp_ini *ini = NULL;
+    rp__ini *ini = NULL;
     *out = NULL;
     if (len > RP_INI_MAX_BYTES) {
         rp_error_set(err, RP_ERR_LIMIT, "%s: larger than %zu bytes", path, RP_INI_MAX_BYTES);
@@ -360,7 +360,7 @@ int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, r
             continue; /* a comment line, never part of a value */
         if (vb == ve) {
             /* A blank line inside a multi-line value is kept. */
-            if (cur && opt && rp_buf_putc(&opt->val, '\n') != 0) {
+            if (cur && opt && rp__buf_putc(&opt->val, '\n') != 0) {
                 nomem(err);
                 goto out;
             }
@@ -368,8 +368,8 @@ int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, r
         }
         size_t indent = py_indent(lb, le);
         if (cur && opt && indent > indent_level) {
-            if (rp_buf_putc(&opt->val, '\n') != 0 ||
-                rp_buf_append(&opt->val, vb, (size_t)(ve - vb)) != 0) {
+            if (rp__buf_putc(&opt->val, '\n') != 0 ||
+                rp__buf_append(&opt->val, vb, (size_t)(ve - vb)) != 0) {
                 nomem(err);
                 goto out;
             }
@@ -473,8 +473,8 @@ int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, r
         opt->key = key;
         opt->line = lineno;
         opt->nested = false;
-        rp_buf_init(&opt->val, INI_VALUE_MAX);
-        if (rp_buf_append(&opt->val, xb, (size_t)(xe - xb)) != 0) {
+        rp__buf_init(&opt->val, INI_VALUE_MAX);
+        if (rp__buf_append(&opt->val, xb, (size_t)(xe - xb)) != 0) {
             nomem(err);
             goto out;
         }
@@ -490,11 +490,11 @@ int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, r
     ini = NULL;
     rc = 0;
 out:
-    rp_ini_free(ini);
+    rp__ini_free(ini);
     return rc;
 }
 
-int rp_ini_load(const char *path, rp_ini **out, rp_error *err)
+int rp__ini_load(const char *path, rp__ini **out, rp_error *err)
 {
     int rc = -1;
     FILE *f = NULL;
@@ -511,12 +511,12 @@ int rp_ini_load(const char *path, rp_ini **out, rp_error *err)
     if (S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode)) {
         /* botocore's os.path.isfile: a directory, or /dev/null (the usual
          * way to say "no config file"), is no file. */
-        rp_error_set(err, RP_ERR_NOT_FOUND, "%s: %s, not a regular file", path, rp_file_kind(st.st_mode));
+        rp_error_set(err, RP_ERR_NOT_FOUND, "%s: %s, not a regular file", path, rp__file_kind(st.st_mode));
         goto out;
     }
     /* A FIFO, socket or block device is refused (botocore would skip it;
      * reading one would block): opened without waiting, checked again. */
-    f = rp_file_fopen(path, err);
+    f = rp__file_fopen(path, err);
     if (!f)
         goto out;
     text = malloc(RP_INI_MAX_BYTES + 1);
@@ -533,7 +533,7 @@ int rp_ini_load(const char *path, rp_ini **out, rp_error *err)
         rp_error_set(err, RP_ERR_LIMIT, "%s: larger than %zu bytes", path, RP_INI_MAX_BYTES);
         goto out;
     }
-    rc = rp_ini_parse(text, n, path, out, err);
+    rc = rp__ini_parse(text, n, path, out, err);
 out:
     free(text);
     if (f)
@@ -541,22 +541,22 @@ out:
     return rc;
 }
 
-size_t rp_ini_section_count(const rp_ini *ini)
+size_t rp__ini_section_count(const rp__ini *ini)
 {
     return ini->n_sections;
 }
 
-const char *rp_ini_section_name(const rp_ini *ini, size_t i)
+const char *rp__ini_section_name(const rp__ini *ini, size_t i)
 {
     return i < ini->n_sections ? ini->sections[i].name : NULL;
 }
 
-bool rp_ini_has_section(const rp_ini *ini, const char *section)
+bool rp__ini_has_section(const rp__ini *ini, const char *section)
 {
     return find_section(ini, section, strlen(section)) != NULL;
 }
 
-const char *rp_ini_get(const rp_ini *ini, const char *section, const char *key, int *line,
+const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line,
                        bool *nested)
 {
     const ini_section *s = find_section(ini, section, strlen(section));
@@ -574,7 +574,7 @@ const char *rp_ini_get(const rp_ini *ini, const char *section, const char *key, 
     return o->val.data ? o->val.data : "";
 }
 
-void rp_ini_foreach(const rp_ini *ini, rp_ini_visit_fn visit, void *ctx)
+void rp__ini_foreach(const rp__ini *ini, rp__ini_visit_fn visit, void *ctx)
 {
     for (size_t i = 0; i < ini->defaults.n_opts; i++) {
         const ini_opt *o = &ini->defaults.opts[i];
@@ -589,7 +589,7 @@ void rp_ini_foreach(const rp_ini *ini, rp_ini_visit_fn visit, void *ctx)
     }
 }
 
-const char *rp_ini_path(const rp_ini *ini)
+const char *rp__ini_path(const rp__ini *ini)
 {
     return ini->path;
 }

@@ -31,13 +31,13 @@
 
 #define RP_INI_MAX_BYTES ((size_t)1024 * 1024)
 
-typedef struct rp_ini rp_ini;
+typedef struct rp__ini rp__ini;
 
 /* Parses text[0..len).  `path` names the file in error messages.  Returns 0
- * and a new rp_ini (free it with rp_ini_free), or -1 with err set:
+ * and a new rp__ini (free it with rp__ini_free), or -1 with err set:
  * RP_ERR_CORRUPT "PATH:LINE: what" for a malformed file, RP_ERR_LIMIT when
  * larger than RP_INI_MAX_BYTES, RP_ERR_NOMEM. */
-int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, rp_error *err);
+int rp__ini_parse(const char *text, size_t len, const char *path, rp__ini **out, rp_error *err);
 
 /* Reads and parses a file.  Returns 0, or -1 with err set; err->code is
  * RP_ERR_NOT_FOUND when the file does not exist, or is a directory or a
@@ -45,28 +45,28 @@ int rp_ini_parse(const char *text, size_t len, const char *path, rp_ini **out, r
  * os.path.isfile); RP_ERR_IO when it cannot be read, or is a FIFO, a socket
  * or a block device ("PATH: is a FIFO, not a regular file": opened without
  * blocking, refused rather than skipped as botocore would). */
-int rp_ini_load(const char *path, rp_ini **out, rp_error *err);
+int rp__ini_load(const char *path, rp__ini **out, rp_error *err);
 
-void rp_ini_free(rp_ini *ini);
+void rp__ini_free(rp__ini *ini);
 
 /* Sections in file order ("DEFAULT" excluded). */
-size_t rp_ini_section_count(const rp_ini *ini);
-const char *rp_ini_section_name(const rp_ini *ini, size_t i);
-bool rp_ini_has_section(const rp_ini *ini, const char *section);
+size_t rp__ini_section_count(const rp__ini *ini);
+const char *rp__ini_section_name(const rp__ini *ini, size_t i);
+bool rp__ini_has_section(const rp__ini *ini, const char *section);
 
 /* The value of `key` (lower case) in `section`, or inherited from
  * [DEFAULT]; NULL when absent.  *line (may be NULL) gets the line of the
  * key, *nested (may be NULL) whether the value is a nested block.  The
- * string lives as long as the rp_ini. */
-const char *rp_ini_get(const rp_ini *ini, const char *section, const char *key, int *line,
+ * string lives as long as the rp__ini. */
+const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line,
                        bool *nested);
 
 /* Calls `visit` for every option: those of [DEFAULT] first (section
  * "DEFAULT"), then each section's own, in file order (inherited values are
  * not repeated). */
-typedef void (*rp_ini_visit_fn)(void *ctx, const char *section, const char *key,
+typedef void (*rp__ini_visit_fn)(void *ctx, const char *section, const char *key,
                                 const char *value, int line, bool nested);
-void rp_ini_foreach(const rp_ini *ini, rp_ini_visit_fn visit, void *ctx);
+void rp__ini_foreach(const rp__ini *ini, rp__ini_visit_fn visit, void *ctx);
 
 /* Internal, shared with the signer: the length in bytes of the character
  * at p when it is a Python whitespace character (str.isspace()), else 0.
@@ -74,6 +74,6 @@ void rp_ini_foreach(const rp_ini *ini, rp_ini_visit_fn visit, void *ctx);
 size_t rp__py_space_len(const char *p, const char *end);
 
 /* The path given when parsing. */
-const char *rp_ini_path(const rp_ini *ini);
+const char *rp__ini_path(const rp__ini *ini);
 
 #endif

@@ -29,24 +29,24 @@
 #define MAX_PAGES 100
 
 typedef struct s3_ctx {
-    rp_http_client http;
-    rp_http_response resp;
-    rp_aws_credentials creds;
+    rp__http_client http;
+    rp__http_response resp;
+    rp__aws_credentials creds;
     char region[RP_AWS_REGION_MAX + 1];
     char endpoint[URL_MAX];     /* path-style base without trailing '/', or "" */
     char shown[URL_MAX];        /* for messages */
     const char *bucket;
 } s3_ctx;
 
-bool rp_s3_is_uri(const char *location)
+bool rp__s3_is_uri(const char *location)
 {
     return location && !strncmp(location, "s3://", 5);
 }
 
-int rp_s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
+int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
                     char prefix[RP_S3_KEY_MAX + 1], rp_error *err)
 {
-    if (!rp_s3_is_uri(uri))
+    if (!rp__s3_is_uri(uri))
         return rp_error_set(err, RP_ERR_INVALID, "not an s3:// location");
     const char *b = uri + 5;
     const char *slash = strchr(b, '/');
@@ -80,7 +80,7 @@ int rp_s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool loopback_host(const rp_http_url *u)
+static bool loopback_host(const rp__http_url *u)
 {
     static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -166,25 +166,25 @@ static char *xml_next(const char *body, size_t len, size_t *pos, const char *tag
 /* ---- requests ----------------------------------------------------------- */
 
 /* The URL of a bucket (key NULL, then query) or an object. */
-static int build_url(s3_ctx *c, const char *key, const char *query, rp_buf *u)
+static int build_url(s3_ctx *c, const char *key, const char *query, rp__buf *u)
 {
-    rp_buf_reset(u);
+    rp__buf_reset(u);
     if (c->endpoint[0]) {
-        rp_buf_puts(u, c->endpoint);
-        rp_buf_putc(u, '/');
-        rp_sigv4_uri_encode(u, c->bucket, strlen(c->bucket), false);
+        rp__buf_puts(u, c->endpoint);
+        rp__buf_putc(u, '/');
+        rp__sigv4_uri_encode(u, c->bucket, strlen(c->bucket), false);
         if (key) {
-            rp_buf_putc(u, '/');
-            rp_sigv4_uri_encode(u, key, strlen(key), true);
+            rp__buf_putc(u, '/');
+            rp__sigv4_uri_encode(u, key, strlen(key), true);
         }
     } else {
-        rp_buf_printf(u, "https://%s.s3.%s.amazonaws.com/", c->bucket, c->region);
+        rp__buf_printf(u, "https://%s.s3.%s.amazonaws.com/", c->bucket, c->region);
         if (key)
-            rp_sigv4_uri_encode(u, key, strlen(key), true);
+            rp__sigv4_uri_encode(u, key, strlen(key), true);
     }
     if (query) {
-        rp_buf_putc(u, '?');
-        rp_buf_puts(u, query);
+        rp__buf_putc(u, '?');
+        rp__buf_puts(u, query);
     }
     return u->failed ? -1 : 0;
 }
@@ -200,8 +200,8 @@ static int s3_fail(s3_ctx *c, const char *op, const char *what, const rp_error *
             err->retriable = e->retriable;
         return -1;
     }
-    rp_aws_error_info info;
-    rp_aws_error_parse(&c->resp, &info);
+    rp__aws_error_info info;
+    rp__aws_error_parse(&c->resp, &info);
     long st = c->resp.status;
     if (!strcmp(info.code, "NoSuchBucket"))
         return rp_error_set(err, RP_ERR_NOT_FOUND, "S3 bucket '%s' does not exist (at %s)", c->bucket,
@@ -232,8 +232,8 @@ static int s3_fail(s3_ctx *c, const char *op, const char *what, const rp_error *
 
 static int s3_get(s3_ctx *c, const char *url, const char *op, const char *what, rp_error *err)
 {
-    rp_http_request req = {.method = "GET", .url = url};
-    rp_sigv4_signer signer = {
+    rp__http_request req = {.method = "GET", .url = url};
+    rp__sigv4_signer signer = {
         .creds = &c->creds,
         .service = "s3",
         .region = c->region,
@@ -241,8 +241,8 @@ static int s3_get(s3_ctx *c, const char *url, const char *op, const char *what, 
     };
     rp_error e;
     rp_error_clear(&e);
-    rp_http_response_reset(&c->resp);
-    int rc = rp_http_execute(&c->http, &req, rp_sigv4_prepare, &signer, &c->resp, &e);
+    rp__http_response_reset(&c->resp);
+    int rc = rp__http_execute(&c->http, &req, rp__sigv4_prepare, &signer, &c->resp, &e);
     memset(signer.out.authorization, 0, sizeof signer.out.authorization);
     if (rc == 0)
         return 0;
@@ -265,7 +265,7 @@ static void keys_free(key_list *k)
 
 static int keys_add(key_list *k, char *key)
 {
-    char **p = rp_array_grow(k->keys, k->n, &k->cap, sizeof *k->keys, 16);
+    char **p = rp__array_grow(k->keys, k->n, &k->cap, sizeof *k->keys, 16);
     if (!p)
         return -1;
     k->keys = p;
@@ -276,20 +276,20 @@ static int keys_add(key_list *k, char *key)
 /* Lists every key under list_prefix (ListObjectsV2, following pages). */
 static int s3_list(s3_ctx *c, const char *list_prefix, key_list *out, rp_error *err)
 {
-    rp_buf q, url;
-    rp_buf_init(&q, URL_MAX);
-    rp_buf_init(&url, URL_MAX * 2);
+    rp__buf q, url;
+    rp__buf_init(&q, URL_MAX);
+    rp__buf_init(&url, URL_MAX * 2);
     char *token = NULL;
     int rc = -1;
     for (int page = 0; page < MAX_PAGES; page++) {
-        rp_buf_reset(&q);
+        rp__buf_reset(&q);
         if (token) {
-            rp_buf_lit(&q, "continuation-token=");
-            rp_sigv4_uri_encode(&q, token, strlen(token), false);
-            rp_buf_putc(&q, '&');
+            rp__buf_lit(&q, "continuation-token=");
+            rp__sigv4_uri_encode(&q, token, strlen(token), false);
+            rp__buf_putc(&q, '&');
         }
-        rp_buf_lit(&q, "list-type=2&prefix=");
-        rp_sigv4_uri_encode(&q, list_prefix, strlen(list_prefix), false);
+        rp__buf_lit(&q, "list-type=2&prefix=");
+        rp__sigv4_uri_encode(&q, list_prefix, strlen(list_prefix), false);
         if (q.failed || build_url(c, NULL, q.data, &url) != 0) {
             rp_error_set(err, RP_ERR_LIMIT, "S3 list s3://%s/%s: URL too long", c->bucket, list_prefix);
             goto out;
@@ -331,8 +331,8 @@ static int s3_list(s3_ctx *c, const char *list_prefix, key_list *out, rp_error *
                  MAX_PAGES);
 out:
     free(token);
-    rp_buf_cleanup(&q);
-    rp_buf_cleanup(&url);
+    rp__buf_cleanup(&q);
+    rp__buf_cleanup(&url);
     return rc;
 }
 
@@ -411,12 +411,12 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
 {
     memset(c, 0, sizeof *c);
     c->bucket = bucket;
-    rp_http_response_init(&c->resp, OBJECT_MAX_BYTES);
+    rp__http_response_init(&c->resp, OBJECT_MAX_BYTES);
     const char *from;
-    const char *ep = rp_aws_endpoint_from_env("S3", &from);
+    const char *ep = rp__aws_endpoint_from_env("S3", &from);
     bool no_proxy = false;
     rp_error e;
-    if (rp_aws_region_resolve(c->region, sizeof c->region, NULL, &e) != 0) {
+    if (rp__aws_region_resolve(c->region, sizeof c->region, NULL, &e) != 0) {
         if (e.code != RP_ERR_NOT_FOUND) {
             if (err)
                 *err = e;
@@ -426,10 +426,10 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
         snprintf(c->region, sizeof c->region, "us-east-1");
     }
     if (ep) {
-        rp_http_url u;
+        rp__http_url u;
         if (strlen(ep) >= sizeof c->endpoint - 1)
             return rp_error_set(err, RP_ERR_INVALID, "S3 endpoint (%s) is too long", from);
-        if (rp_http_url_parse(ep, &u, err) != 0) {
+        if (rp__http_url_parse(ep, &u, err) != 0) {
             rp_error_prefix(err, "S3 endpoint (%s)", from);
             return -1;
         }
@@ -451,10 +451,10 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
     } else {
         snprintf(c->shown, sizeof c->shown, "https://%s.s3.%s.amazonaws.com", bucket, c->region);
     }
-    rp_http_options hopt = {.max_response_bytes = OBJECT_MAX_BYTES, .no_proxy = no_proxy,
+    rp__http_options hopt = {.max_response_bytes = OBJECT_MAX_BYTES, .no_proxy = no_proxy,
                             .timeout_ms = 300000};
-    rp_http_client_init(&c->http, &hopt, NULL);
-    if (rp_aws_credentials_resolve(&c->creds, NULL, err) != 0) {
+    rp__http_client_init(&c->http, &hopt, NULL);
+    if (rp__aws_credentials_resolve(&c->creds, NULL, err) != 0) {
         rp_error_prefix(err, "AWS credentials for S3");
         return -1;
     }
@@ -463,9 +463,9 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
 
 static void ctx_close(s3_ctx *c)
 {
-    rp_http_client_cleanup(&c->http);
-    rp_http_response_cleanup(&c->resp);
-    rp_aws_credentials_clear(&c->creds);
+    rp__http_client_cleanup(&c->http);
+    rp__http_response_cleanup(&c->resp);
+    rp__aws_credentials_clear(&c->creds);
 }
 
 /* Lists, checks for MLmodel and downloads everything into staging. */
@@ -476,8 +476,8 @@ static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *
     snprintf(list_prefix, sizeof list_prefix, "%s%s", prefix, *prefix ? "/" : "");
     size_t plen = strlen(list_prefix);
     key_list keys = {0};
-    rp_buf url;
-    rp_buf_init(&url, URL_MAX * 2);
+    rp__buf url;
+    rp__buf_init(&url, URL_MAX * 2);
     int rc = -1;
     if (s3_list(c, list_prefix, &keys, err) != 0)
         goto out;
@@ -528,7 +528,7 @@ static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *
             rp_error_set(err, RP_ERR_LIMIT, "S3 object key '%s': local path too long", key);
             goto out;
         }
-        if (rp_file_mkdirs_for(path, 0700, err) != 0) {
+        if (rp__file_mkdirs_for(path, 0700, err) != 0) {
             rp_error_prefix(err, "S3 object key '%s'", key);
             goto out;
         }
@@ -540,15 +540,15 @@ static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *
     rc = 0;
 out:
     keys_free(&keys);
-    rp_buf_cleanup(&url);
+    rp__buf_cleanup(&url);
     return rc;
 }
 
-int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *out_dir,
+int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char *out_dir,
                           size_t cap, rp_error *err)
 {
     char bucket[RP_S3_BUCKET_MAX + 1], prefix[RP_S3_KEY_MAX + 1];
-    if (rp_s3_parse_uri(uri, bucket, prefix, err) != 0)
+    if (rp__s3_parse_uri(uri, bucket, prefix, err) != 0)
         return -1;
     bool no_cache = opts && opts->no_cache;
     const char *base = opts && opts->cache_dir && *opts->cache_dir ? opts->cache_dir : NULL;
@@ -556,7 +556,7 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
         base = RP_S3_DEFAULT_CACHE_DIR;
 
     char hash[65];
-    if (rp_sigv4_sha256_hex(prefix, strlen(prefix), hash, err) != 0)
+    if (rp__sigv4_sha256_hex(prefix, strlen(prefix), hash, err) != 0)
         return -1;
     hash[16] = '\0';
     char parent[PATH_MAX], final_dir[PATH_MAX];
@@ -579,7 +579,7 @@ int rp_s3_fetch_model_dir(const char *uri, const rp_s3_fetch_opts *opts, char *o
     }
     int rc = -1;
     char staging[PATH_MAX] = "";
-    if (rp_file_mkdirs(parent, 0700, err) != 0) {
+    if (rp__file_mkdirs(parent, 0700, err) != 0) {
         rp_error_prefix(err, "the model cache");
         goto out;
     }

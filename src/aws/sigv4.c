@@ -29,7 +29,7 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 
 static int sha256(const void *data, size_t len, unsigned char out[32], rp_error *err)
 {
-    const rp_crypto *c = rp_crypto_get(err);
+    const rp__crypto *c = rp__crypto_get(err);
     if (!c)
         return -1;
     unsigned int n = 0;
@@ -38,7 +38,7 @@ static int sha256(const void *data, size_t len, unsigned char out[32], rp_error 
     return 0;
 }
 
-static int hmac_sha256(const rp_crypto *c, const void *key, size_t klen, const void *data, size_t len,
+static int hmac_sha256(const rp__crypto *c, const void *key, size_t klen, const void *data, size_t len,
                        unsigned char out[32])
 {
     size_t n = 0;
@@ -46,7 +46,7 @@ static int hmac_sha256(const rp_crypto *c, const void *key, size_t klen, const v
                                                                                                       : -1;
 }
 
-int rp_sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err)
+int rp__sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err)
 {
     unsigned char md[32];
     if (sha256(data ? data : "", len, md, err) != 0)
@@ -55,17 +55,17 @@ int rp_sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *er
     return 0;
 }
 
-void rp_sigv4_uri_encode(rp_buf *b, const char *s, size_t n, bool keep_slash)
+void rp__sigv4_uri_encode(rp__buf *b, const char *s, size_t n, bool keep_slash)
 {
     static const char up[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-            rp_buf_putc(b, (char)c);
+            rp__buf_putc(b, (char)c);
         } else {
             char e[3] = {'%', up[c >> 4], up[c & 15]};
-            rp_buf_append(b, e, 3);
+            rp__buf_append(b, e, 3);
         }
     }
 }
@@ -91,10 +91,10 @@ static bool scope_part_ok(const char *s)
 }
 
 /* botocore's normalize_url_path + quote(..., safe='/~'). */
-static void canonical_path(rp_buf *b, const char *path, size_t len)
+static void canonical_path(rp__buf *b, const char *path, size_t len)
 {
     if (len == 0) {
-        rp_buf_putc(b, '/');
+        rp__buf_putc(b, '/');
         return;
     }
     /* remove_dot_segments, which also drops empty segments.  The kept
@@ -126,14 +126,14 @@ static void canonical_path(rp_buf *b, const char *path, size_t len)
         p = s + 1;
     }
     if (path[0] == '/')
-        rp_buf_putc(b, '/');
+        rp__buf_putc(b, '/');
     for (size_t i = 0; i < n; i++) {
         if (i)
-            rp_buf_putc(b, '/');
-        rp_sigv4_uri_encode(b, segs[i].p, segs[i].n, true);
+            rp__buf_putc(b, '/');
+        rp__sigv4_uri_encode(b, segs[i].p, segs[i].n, true);
     }
     if (path[len - 1] == '/' && n)
-        rp_buf_putc(b, '/');
+        rp__buf_putc(b, '/');
     free(segs);
 }
 
@@ -159,7 +159,7 @@ static int qpair_cmp(const void *a, const void *b)
 
 /* botocore's _canonical_query_string_url: split, sort, join; no
  * re-encoding. */
-static int canonical_query(rp_buf *b, const char *q, size_t len)
+static int canonical_query(rp__buf *b, const char *q, size_t len)
 {
     if (len == 0)
         return 0;
@@ -183,17 +183,17 @@ static int canonical_query(rp_buf *b, const char *q, size_t len)
     qsort(pairs, n, sizeof *pairs, qpair_cmp);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            rp_buf_putc(b, '&');
-        rp_buf_append(b, pairs[i].k, pairs[i].kn);
-        rp_buf_putc(b, '=');
-        rp_buf_append(b, pairs[i].v, pairs[i].vn);
+            rp__buf_putc(b, '&');
+        rp__buf_append(b, pairs[i].k, pairs[i].kn);
+        rp__buf_putc(b, '=');
+        rp__buf_append(b, pairs[i].v, pairs[i].vn);
     }
     free(pairs);
     return 0;
 }
 
 /* Python's ' '.join(value.split()). */
-static void trimall(rp_buf *b, const char *v)
+static void trimall(rp__buf *b, const char *v)
 {
     const char *p = v, *end = v + strlen(v);
     bool first = true;
@@ -207,8 +207,8 @@ static void trimall(rp_buf *b, const char *v)
         while (p < end && rp__py_space_len(p, end) == 0)
             p++;
         if (!first)
-            rp_buf_putc(b, ' ');
-        rp_buf_append(b, w, (size_t)(p - w));
+            rp__buf_putc(b, ' ');
+        rp__buf_append(b, w, (size_t)(p - w));
         first = false;
     }
 }
@@ -256,17 +256,17 @@ typedef struct sig_ctx {
     bool host_given;
     bool add_token;
     bool add_content;
-    rp_buf signed_headers;
+    rp__buf signed_headers;
 } sig_ctx;
 
-static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, rp_buf *canon,
-                 rp_buf *sts, sig_ctx *cx, rp_error *err)
+static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__buf *canon,
+                 rp__buf *sts, sig_ctx *cx, rp_error *err)
 {
     int rc = -1;
     hdr *hs = NULL;
-    rp_buf tmp;
-    rp_buf_init(&tmp, CANONICAL_MAX);
-    rp_buf_init(&cx->signed_headers, RP_SIGV4_AUTH_MAX);
+    rp__buf tmp;
+    rp__buf_init(&tmp, CANONICAL_MAX);
+    rp__buf_init(&cx->signed_headers, RP_SIGV4_AUTH_MAX);
 
     if (!req->method || !req->method[0] || !req->url || !req->service || !req->region || !creds) {
         rp_error_set(err, RP_ERR_INVALID, "SigV4: method, URL, service, region and credentials are required");
@@ -299,8 +299,8 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
         rp_error_set(err, RP_ERR_LIMIT, "SigV4: URL longer than %zu bytes", URL_MAX);
         goto out;
     }
-    rp_http_url u;
-    if (rp_http_url_parse(req->url, &u, err) != 0) {
+    rp__http_url u;
+    if (rp__http_url_parse(req->url, &u, err) != 0) {
         rp_error_prefix(err, "SigV4");
         goto out;
     }
@@ -391,7 +391,7 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
             cx->host[hl++] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
         }
         cx->host[hl] = '\0';
-        int def = rp_http_url_is_https(&u) ? 443 : 80;
+        int def = rp__http_url_is_https(&u) ? 443 : 80;
         if (u.port >= 0 && u.port != def)
             snprintf(cx->host + hl, sizeof cx->host - hl, ":%d", u.port);
         snprintf(hs[n].name, sizeof hs[n].name, "host");
@@ -426,7 +426,7 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
             goto out;
         }
         snprintf(cx->payload_hash, sizeof cx->payload_hash, "%s", req->payload_hash);
-    } else if (rp_sigv4_sha256_hex(req->payload, req->payload_len, cx->payload_hash, err) != 0) {
+    } else if (rp__sigv4_sha256_hex(req->payload, req->payload_len, cx->payload_hash, err) != 0) {
         goto out;
     }
     if (cx->add_content) {
@@ -438,45 +438,45 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
     qsort(hs, n, sizeof *hs, hdr_cmp);
 
     /* The canonical request. */
-    rp_buf *c = canon ? canon : &tmp;
+    rp__buf *c = canon ? canon : &tmp;
     size_t c0 = c->len;
     for (const char *m = req->method; *m; m++)
-        rp_buf_putc(c, (char)((*m >= 'a' && *m <= 'z') ? *m - 'a' + 'A' : *m));
-    rp_buf_putc(c, '\n');
+        rp__buf_putc(c, (char)((*m >= 'a' && *m <= 'z') ? *m - 'a' + 'A' : *m));
+    rp__buf_putc(c, '\n');
     if (s3) {
         if (u.path_len)
-            rp_buf_append(c, u.path, u.path_len);
+            rp__buf_append(c, u.path, u.path_len);
         else
-            rp_buf_putc(c, '/');
+            rp__buf_putc(c, '/');
     } else {
         canonical_path(c, u.path, u.path_len);
     }
-    rp_buf_putc(c, '\n');
+    rp__buf_putc(c, '\n');
     if (canonical_query(c, u.query, u.query_len) != 0) {
         rp_error_set(err, RP_ERR_NOMEM, "SigV4: out of memory");
         goto out;
     }
-    rp_buf_putc(c, '\n');
+    rp__buf_putc(c, '\n');
     for (size_t i = 0; i < n; i++) {
         bool same = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
         if (same) {
-            rp_buf_putc(c, ',');
+            rp__buf_putc(c, ',');
         } else {
             if (i)
-                rp_buf_putc(c, '\n');
-            rp_buf_puts(c, hs[i].name);
-            rp_buf_putc(c, ':');
+                rp__buf_putc(c, '\n');
+            rp__buf_puts(c, hs[i].name);
+            rp__buf_putc(c, ':');
             if (cx->signed_headers.len)
-                rp_buf_putc(&cx->signed_headers, ';');
-            rp_buf_puts(&cx->signed_headers, hs[i].name);
+                rp__buf_putc(&cx->signed_headers, ';');
+            rp__buf_puts(&cx->signed_headers, hs[i].name);
         }
         trimall(c, hs[i].value);
     }
-    rp_buf_lit(c, "\n\n");
+    rp__buf_lit(c, "\n\n");
     if (cx->signed_headers.data)
-        rp_buf_append(c, cx->signed_headers.data, cx->signed_headers.len);
-    rp_buf_putc(c, '\n');
-    rp_buf_puts(c, cx->payload_hash);
+        rp__buf_append(c, cx->signed_headers.data, cx->signed_headers.len);
+    rp__buf_putc(c, '\n');
+    rp__buf_puts(c, cx->payload_hash);
     if (c->failed || cx->signed_headers.failed) {
         rp_error_set(err, c->toobig || cx->signed_headers.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
                      "SigV4: canonical request too large");
@@ -485,9 +485,9 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
 
     /* The string to sign. */
     char ch[65];
-    if (rp_sigv4_sha256_hex(c->data + c0, c->len - c0, ch, err) != 0)
+    if (rp__sigv4_sha256_hex(c->data + c0, c->len - c0, ch, err) != 0)
         goto out;
-    rp_buf_printf(sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", cx->amz_date, cx->date,
+    rp__buf_printf(sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", cx->amz_date, cx->date,
                   req->region, req->service, ch);
     if (sts->failed) {
         rp_error_set(err, RP_ERR_NOMEM, "SigV4: out of memory");
@@ -496,29 +496,29 @@ static int build(const rp_sigv4_request *req, const rp_aws_credentials *creds, r
     rc = 0;
 out:
     free(hs);
-    rp_buf_cleanup(&tmp);
+    rp__buf_cleanup(&tmp);
     return rc;
 }
 
-int rp_sigv4_canonical(const rp_sigv4_request *req, const rp_aws_credentials *creds,
-                       rp_buf *canonical_request, rp_buf *string_to_sign, rp_error *err)
+int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials *creds,
+                       rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err)
 {
     sig_ctx cx;
-    rp_buf sts;
-    rp_buf_init(&sts, CANONICAL_MAX);
+    rp__buf sts;
+    rp__buf_init(&sts, CANONICAL_MAX);
     int rc = build(req, creds, canonical_request, string_to_sign ? string_to_sign : &sts, &cx, err);
-    rp_buf_cleanup(&cx.signed_headers);
-    rp_buf_cleanup(&sts);
+    rp__buf_cleanup(&cx.signed_headers);
+    rp__buf_cleanup(&sts);
     return rc;
 }
 
-int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, rp_sigv4_out *out,
+int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
                   rp_error *err)
 {
     int rc = -1;
     sig_ctx cx;
-    rp_buf sts;
-    rp_buf_init(&sts, CANONICAL_MAX);
+    rp__buf sts;
+    rp__buf_init(&sts, CANONICAL_MAX);
     unsigned char kdate[32], kregion[32], kservice[32], ksigning[32], sig[32];
     char secret[4 + RP_AWS_SECRET_MAX + 1];
     memset(out, 0, sizeof *out);
@@ -529,7 +529,7 @@ int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, 
         rp_error_set(err, RP_ERR_INVALID, "SigV4: secret access key longer than %d bytes", RP_AWS_SECRET_MAX);
         goto out;
     }
-    const rp_crypto *c = rp_crypto_get(err);
+    const rp__crypto *c = rp__crypto_get(err);
     if (!c) {
         rp_error_prefix(err, "SigV4");
         goto out;
@@ -559,14 +559,14 @@ int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, 
     snprintf(out->content_sha256, sizeof out->content_sha256, "%s", cx.payload_hash);
     snprintf(out->host, sizeof out->host, "%s", cx.host);
     size_t k = 0;
-    out->headers[k++] = (rp_http_header){"Authorization", out->authorization};
-    out->headers[k++] = (rp_http_header){"X-Amz-Date", out->amz_date};
+    out->headers[k++] = (rp__http_header){"Authorization", out->authorization};
+    out->headers[k++] = (rp__http_header){"X-Amz-Date", out->amz_date};
     if (cx.add_token)
-        out->headers[k++] = (rp_http_header){"X-Amz-Security-Token", creds->session_token};
+        out->headers[k++] = (rp__http_header){"X-Amz-Security-Token", creds->session_token};
     if (cx.add_content)
-        out->headers[k++] = (rp_http_header){"X-Amz-Content-SHA256", out->content_sha256};
+        out->headers[k++] = (rp__http_header){"X-Amz-Content-SHA256", out->content_sha256};
     if (!cx.host_given)
-        out->headers[k++] = (rp_http_header){"Host", out->host};
+        out->headers[k++] = (rp__http_header){"Host", out->host};
     out->n_headers = k;
     rc = 0;
 out:
@@ -575,17 +575,17 @@ out:
     explicit_bzero(kregion, sizeof kregion);
     explicit_bzero(kservice, sizeof kservice);
     explicit_bzero(ksigning, sizeof ksigning);
-    rp_buf_cleanup(&cx.signed_headers);
-    rp_buf_cleanup(&sts);
+    rp__buf_cleanup(&cx.signed_headers);
+    rp__buf_cleanup(&sts);
     return rc;
 }
 
-int rp_sigv4_prepare(void *signer, const rp_http_request *req, unsigned attempt,
-                     rp_http_extra_headers *extra, rp_error *err)
+int rp__sigv4_prepare(void *signer, const rp__http_request *req, unsigned attempt,
+                     rp__http_extra_headers *extra, rp_error *err)
 {
     (void)attempt;
-    rp_sigv4_signer *s = signer;
-    rp_sigv4_request sr = {
+    rp__sigv4_signer *s = signer;
+    rp__sigv4_request sr = {
         .method = req->method,
         .url = req->url,
         .headers = req->headers,
@@ -598,7 +598,7 @@ int rp_sigv4_prepare(void *signer, const rp_http_request *req, unsigned attempt,
         .time = s->now ? s->now(s->now_ctx) : time(NULL),
         .flags = s->flags,
     };
-    if (rp_sigv4_sign(&sr, s->creds, &s->out, err) != 0)
+    if (rp__sigv4_sign(&sr, s->creds, &s->out, err) != 0)
         return -1;
     for (size_t i = 0; i < s->out.n_headers && extra->n < RP_HTTP_EXTRA_HEADERS_MAX; i++)
         extra->h[extra->n++] = s->out.headers[i];

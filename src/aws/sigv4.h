@@ -18,7 +18,7 @@
  *  - query: the URL's query split on '&', each pair on its first '=' (a
  *    missing '=' gives an empty value), pairs sorted by key then value
  *    (bytewise), joined again; no re-encoding, so the URL must be encoded as
- *    it will be sent (rp_sigv4_uri_encode);
+ *    it will be sent (rp__sigv4_uri_encode);
  *  - headers: every header given except Expect, User-Agent and
  *    X-Amzn-Trace-Id, plus host (the Host header given, else the URL's host
  *    in lower case with a non-default port), X-Amz-Date, X-Amz-Security-Token
@@ -57,10 +57,10 @@ enum {
     RP_SIGV4_CONTENT_SHA256 = 1u << 1,
 };
 
-typedef struct rp_sigv4_request {
+typedef struct rp__sigv4_request {
     const char *method;
     const char *url;                  /* as sent: scheme://host[:port]/path?query */
-    const rp_http_header *headers;    /* the request's own headers */
+    const rp__http_header *headers;    /* the request's own headers */
     size_t n_headers;
     const void *payload;              /* hashed when payload_hash is NULL */
     size_t payload_len;
@@ -70,14 +70,14 @@ typedef struct rp_sigv4_request {
     const char *region;
     time_t time;                      /* signing time, seconds since the epoch */
     unsigned flags;                   /* RP_SIGV4_* */
-} rp_sigv4_request;
+} rp__sigv4_request;
 
 #define RP_SIGV4_AUTH_MAX 4096
 #define RP_SIGV4_HOST_MAX 300
 
 /* What to add to the request.  `headers` views into this struct and into
  * the credentials (the session token): both must outlive their use. */
-typedef struct rp_sigv4_out {
+typedef struct rp__sigv4_out {
     char authorization[RP_SIGV4_AUTH_MAX];
     char amz_date[17];                /* 20150830T123600Z */
     char content_sha256[80];          /* the payload hash signed */
@@ -86,47 +86,47 @@ typedef struct rp_sigv4_out {
      * credentials), x-amz-content-sha256 (S3, asked for, or an unsigned
      * payload), and Host when the request had none (so that what is sent is
      * what was signed). */
-    rp_http_header headers[5];
+    rp__http_header headers[5];
     size_t n_headers;
-} rp_sigv4_out;
+} rp__sigv4_out;
 
 /* Signs a request.  Returns 0 and fills `out`, or -1 with err set
  * (RP_ERR_INVALID for a bad URL, header, region, service, hash or
  * credentials; RP_ERR_LIMIT when the URL, headers or Authorization exceed
  * their caps; RP_ERR_INTERNAL when libcrypto fails).  Error messages never
  * contain the secret key or the token. */
-int rp_sigv4_sign(const rp_sigv4_request *req, const rp_aws_credentials *creds, rp_sigv4_out *out,
+int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
                   rp_error *err);
 
-/* The canonical request and the string to sign that rp_sigv4_sign signs,
+/* The canonical request and the string to sign that rp__sigv4_sign signs,
  * for tests and debugging.  Appends to the caller's buffers (either may be
- * NULL).  Returns 0 or -1 as rp_sigv4_sign. */
-int rp_sigv4_canonical(const rp_sigv4_request *req, const rp_aws_credentials *creds,
-                       rp_buf *canonical_request, rp_buf *string_to_sign, rp_error *err);
+ * NULL).  Returns 0 or -1 as rp__sigv4_sign. */
+int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials *creds,
+                       rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err);
 
 /* Appends s[0..n) percent-encoded as AWS wants URI components: everything
  * but A-Z a-z 0-9 - _ . ~ becomes %XX (upper-case hex); '/' is kept when
  * keep_slash (S3 object keys).  Errors are the buffer's sticky flag. */
-void rp_sigv4_uri_encode(rp_buf *b, const char *s, size_t n, bool keep_slash);
+void rp__sigv4_uri_encode(rp__buf *b, const char *s, size_t n, bool keep_slash);
 
 /* Hex SHA-256 of data (65 bytes with the NUL).  Returns 0, or -1 with err. */
-int rp_sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err);
+int rp__sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err);
 
-/* An rp_http_prepare_fn that signs every attempt afresh with the current
- * time.  Set the fields, then pass rp_sigv4_prepare and the signer to
- * rp_http_execute; the request's body is the payload. */
-typedef struct rp_sigv4_signer {
-    const rp_aws_credentials *creds;  /* borrowed */
+/* An rp__http_prepare_fn that signs every attempt afresh with the current
+ * time.  Set the fields, then pass rp__sigv4_prepare and the signer to
+ * rp__http_execute; the request's body is the payload. */
+typedef struct rp__sigv4_signer {
+    const rp__aws_credentials *creds;  /* borrowed */
     const char *service;              /* borrowed */
     const char *region;               /* borrowed */
     unsigned flags;                   /* RP_SIGV4_* */
     const char *payload_hash;         /* NULL: hash the body */
     time_t (*now)(void *ctx);         /* NULL: time(NULL) */
     void *now_ctx;
-    rp_sigv4_out out;                 /* the last signature's headers */
-} rp_sigv4_signer;
+    rp__sigv4_out out;                 /* the last signature's headers */
+} rp__sigv4_signer;
 
-int rp_sigv4_prepare(void *signer, const rp_http_request *req, unsigned attempt,
-                     rp_http_extra_headers *extra, rp_error *err);
+int rp__sigv4_prepare(void *signer, const rp__http_request *req, unsigned attempt,
+                     rp__http_extra_headers *extra, rp_error *err);
 
 #endif

@@ -15,7 +15,7 @@
 #include "common/file.h"
 #include "ridepred/log.h"
 
-int rp_cli_state_path(const char *file, char *buf, size_t cap)
+int rp__cli_state_path(const char *file, char *buf, size_t cap)
 {
     const char *xdg = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
@@ -29,7 +29,7 @@ int rp_cli_state_path(const char *file, char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-void rp_cli_error(const char *fmt, ...)
+void rp__cli_error(const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -39,7 +39,7 @@ void rp_cli_error(const char *fmt, ...)
     rp_log(RP_LOG_ERROR, msg, NULL);
 }
 
-int rp_cli_logging(const char *format, const char *level)
+int rp__cli_logging(const char *format, const char *level)
 {
     rp_log_format f = RP_LOG_TEXT;
     rp_log_level l = RP_LOG_INFO;
@@ -63,7 +63,7 @@ int rp_cli_logging(const char *format, const char *level)
     return 0;
 }
 
-int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o)
+int rp__cli_log_opt(int c, const char *arg, rp__cli_log_opts *o)
 {
     switch (c) {
     case 0x300: o->format = arg; return 1;
@@ -72,11 +72,11 @@ int rp_cli_log_opt(int c, const char *arg, rp_cli_log_opts *o)
     }
 }
 
-char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
+char *rp__cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
 {
     /* "-" is stdin, a pipe by intent; a path must be a regular file (a FIFO
      * is refused at once rather than waited on). */
-    FILE *f = strcmp(path, "-") ? rp_file_fopen(path, err) : stdin;
+    FILE *f = strcmp(path, "-") ? rp__file_fopen(path, err) : stdin;
     if (!f)
         return NULL;
     size_t cap = 64 * 1024, n = 0;
@@ -126,7 +126,7 @@ char *rp_cli_read_file(const char *path, size_t max, size_t *len, rp_error *err)
     return buf;
 }
 
-const char *rp_cli_model_location(const char *flag, const char *run_id)
+const char *rp__cli_model_location(const char *flag, const char *run_id)
 {
     if (flag && *flag)
         return flag;
@@ -142,18 +142,18 @@ const char *rp_cli_model_location(const char *flag, const char *run_id)
             exp = "1";
         if ((size_t)snprintf(from_run, sizeof from_run, "s3://%s/%s/%s/artifacts/model", bucket, exp,
                              run_id) >= sizeof from_run) {
-            rp_cli_error("MODEL_BUCKET, MLFLOW_EXPERIMENT_ID and RUN_ID make a model location that is too long");
+            rp__cli_error("MODEL_BUCKET, MLFLOW_EXPERIMENT_ID and RUN_ID make a model location that is too long");
             return NULL;
         }
         return from_run;
     }
-    rp_cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
+    rp__cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
                  "scikit-learn pickle, an MLflow model directory, or s3://BUCKET/PREFIX), or set "
                  "MODEL_BUCKET and RUN_ID (s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)");
     return NULL;
 }
 
-int rp_cli_parse_bytes(const char *arg, size_t *out)
+int rp__cli_parse_bytes(const char *arg, size_t *out)
 {
     if (!arg || *arg < '0' || *arg > '9')
         return -1;
@@ -177,22 +177,22 @@ int rp_cli_parse_bytes(const char *arg, size_t *out)
 
 static size_t max_model_bytes_flag;
 
-int rp_cli_max_model_bytes_opt(const char *arg)
+int rp__cli_max_model_bytes_opt(const char *arg)
 {
-    if (rp_cli_parse_bytes(arg, &max_model_bytes_flag) < 0) {
-        rp_cli_error("--max-model-bytes must be a number of bytes (optionally with K, M or G), not '%s'", arg);
+    if (rp__cli_parse_bytes(arg, &max_model_bytes_flag) < 0) {
+        rp__cli_error("--max-model-bytes must be a number of bytes (optionally with K, M or G), not '%s'", arg);
         return -1;
     }
     return 0;
 }
 
-int rp_cli_max_model_bytes(size_t *out, char *why, size_t cap)
+int rp__cli_max_model_bytes(size_t *out, char *why, size_t cap)
 {
     *out = max_model_bytes_flag;
     const char *env = getenv("RIDEPRED_MAX_MODEL_BYTES");
     if (*out || !env || !*env)
         return 0;
-    if (rp_cli_parse_bytes(env, out) < 0) {
+    if (rp__cli_parse_bytes(env, out) < 0) {
         snprintf(why, cap, "RIDEPRED_MAX_MODEL_BYTES must be a number of bytes (optionally with K, M or G), not '%.64s'",
                  env);
         return -1;
@@ -206,27 +206,27 @@ static const char *env_nonempty(const char *name)
     return v && *v ? v : NULL;
 }
 
-const char *rp_cli_run_id(const char *flag)
+const char *rp__cli_run_id(const char *flag)
 {
     return flag && *flag ? flag : env_nonempty("RUN_ID");
 }
 
-const char *rp_cli_model_version(const char *flag)
+const char *rp__cli_model_version(const char *flag)
 {
     return flag && *flag ? flag : env_nonempty("MODEL_VERSION");
 }
 
-int rp_cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp_model_source *src,
+int rp__cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp__model_source *src,
                         rp_error *err)
 {
-    *src = (rp_model_source){.location = location, .preprocessor = preprocessor, .no_cache = no_cache};
+    *src = (rp__model_source){.location = location, .preprocessor = preprocessor, .no_cache = no_cache};
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
     src->skip_checksum = v && !strcmp(v, "0");
     const char *cv = getenv("RIDEPRED_MODEL_CACHE");
     if (cv && (!strcasecmp(cv, "off") || !strcmp(cv, "0") || !strcasecmp(cv, "false")))
         src->no_cache = true;
     src->cache_dir = env_nonempty("RIDEPRED_MODEL_CACHE_DIR");
-    if (rp_cli_max_model_bytes(&src->max_build_bytes, err ? err->msg : NULL, err ? sizeof err->msg : 0) < 0) {
+    if (rp__cli_max_model_bytes(&src->max_build_bytes, err ? err->msg : NULL, err ? sizeof err->msg : 0) < 0) {
         if (err)
             err->code = RP_ERR_INVALID;
         return -1;
@@ -234,34 +234,34 @@ int rp_cli_model_source(const char *location, const char *preprocessor, bool no_
     return 0;
 }
 
-rp_model *rp_cli_load_model(const char *location, const char *preprocessor, bool no_cache)
+rp_model *rp__cli_load_model(const char *location, const char *preprocessor, bool no_cache)
 {
-    rp_model_source src;
+    rp__model_source src;
     rp_model *m = NULL;
     rp_error err;
-    if (rp_cli_model_source(location, preprocessor, no_cache, &src, &err) < 0 ||
-        rp_model_source_load(&src, &m, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__cli_model_source(location, preprocessor, no_cache, &src, &err) < 0 ||
+        rp__model_source_load(&src, &m, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         return NULL;
     }
     return m;
 }
 
-int rp_cli_parse_int(const char *opt, const char *arg, long long min, long long max, long long *out)
+int rp__cli_parse_int(const char *opt, const char *arg, long long min, long long max, long long *out)
 {
     char *end;
     errno = 0;
     long long v = arg && *arg && !(min >= 0 && (*arg == '-' || *arg == '+')) ? strtoll(arg, &end, 10) : 0;
     if (!arg || !*arg || (min >= 0 && (*arg == '-' || *arg == '+')) || errno || *end || v < min || v > max) {
         if (opt)
-            rp_cli_error("%s must be a whole number from %lld to %lld, not '%s'", opt, min, max, arg ? arg : "");
+            rp__cli_error("%s must be a whole number from %lld to %lld, not '%s'", opt, min, max, arg ? arg : "");
         return -1;
     }
     *out = v;
     return 0;
 }
 
-int rp_cli_parse_time_ms(const char *iso, int64_t *ms)
+int rp__cli_parse_time_ms(const char *iso, int64_t *ms)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);

@@ -78,7 +78,7 @@ static void on_signal(int sig)
 static int parse_u32(const char *opt, const char *s, long min, long max, long *out)
 {
     long long v;
-    if (rp_cli_parse_int(opt, s, min, max, &v) < 0)
+    if (rp__cli_parse_int(opt, s, min, max, &v) < 0)
         return -1;
     *out = (long)v;
     return 0;
@@ -94,7 +94,7 @@ static int parse_start(const char *s, rp_stream_iterator *type, int64_t *ts)
         *type = RP_STREAM_LATEST;
         return 0;
     }
-    if (!strncmp(s, "time:", 5) && rp_cli_parse_time_ms(s + 5, ts) == 0) {
+    if (!strncmp(s, "time:", 5) && rp__cli_parse_time_ms(s + 5, ts) == 0) {
         *type = RP_STREAM_AT_TIMESTAMP;
         return 0;
     }
@@ -104,15 +104,15 @@ static int parse_start(const char *s, rp_stream_iterator *type, int64_t *ts)
 
 /* The checkpoint store when --checkpoint-store is not given: checkpoints.db
  * next to the local store's file for a local source, else in ridepred's
- * state directory (rp_cli_state_path).  Points cc->checkpoint_store at buf.
+ * state directory (rp__cli_state_path).  Points cc->checkpoint_store at buf.
  * Returns 0, or -1 printed. */
-static int default_checkpoint_store(rp_consumer_config *cc, char *buf, size_t cap)
+static int default_checkpoint_store(rp__consumer_config *cc, char *buf, size_t cap)
 {
     rp_stream_backend b;
     char name[RP_STREAM_NAME_MAX + 1];
     rp_error err;
     if (rp_stream_parse_name(cc->from, &cc->streams, &b, name, &err) < 0) {
-        rp_cli_error("--from: %s", err.msg);
+        rp__cli_error("--from: %s", err.msg);
         return -1;
     }
     const char *store = cc->streams.local_store;
@@ -121,17 +121,17 @@ static int default_checkpoint_store(rp_consumer_config *cc, char *buf, size_t ca
     if (b == RP_STREAM_BACKEND_LOCAL && store && *store)
         n = slash ? snprintf(buf, cap, "%.*s/checkpoints.db", (int)(slash - store), store)
                   : snprintf(buf, cap, "checkpoints.db");
-    else if (rp_cli_state_path("checkpoints.db", buf, cap) == 0)
+    else if (rp__cli_state_path("checkpoints.db", buf, cap) == 0)
         n = (int)strlen(buf);
     if (n < 0 || (size_t)n >= cap) {
-        rp_cli_error("no checkpoint store: give --checkpoint-store, or set XDG_STATE_HOME or HOME");
+        rp__cli_error("no checkpoint store: give --checkpoint-store, or set XDG_STATE_HOME or HOME");
         return -1;
     }
     cc->checkpoint_store = buf;
     return 0;
 }
 
-int rp_cmd_consume(int argc, char **argv)
+int rp__cmd_consume(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"from", required_argument, NULL, 'f'},
@@ -153,14 +153,14 @@ int rp_cmd_consume(int argc, char **argv)
         RP_FUNCTION_MODEL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_consumer_config cc = {.batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3,
+    rp__consumer_config cc = {.batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3,
                              .max_record_age_s = -1};
-    rp_cli_function_opts fo = {0};
+    rp__cli_function_opts fo = {0};
     long v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_function_opt(c, optarg, &fo);
+        int r = rp__cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -227,7 +227,7 @@ int rp_cmd_consume(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(fo.log.format, fo.log.level) < 0)
+    if (rp__cli_logging(fo.log.format, fo.log.level) < 0)
         return RP_EXIT_USAGE;
     if (optind < argc) {
         fprintf(stderr, "ridepred consume: unexpected argument '%s'\n\n%s", argv[optind], help);
@@ -239,11 +239,11 @@ int rp_cmd_consume(int argc, char **argv)
     }
     const char *tr = getenv("TEST_RUN");
     if (tr && !strcmp(tr, "True")) {
-        rp_cli_error("TEST_RUN=True publishes nothing, but consume exists to publish: unset TEST_RUN");
+        rp__cli_error("TEST_RUN=True publishes nothing, but consume exists to publish: unset TEST_RUN");
         return RP_EXIT_USAGE;
     }
-    rp_function_config fcfg;
-    if (rp_cli_function_config(&fo, &fcfg) < 0)
+    rp__function_config fcfg;
+    if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
     cc.streams = fcfg.streams;
     char ckpt[PATH_MAX];
@@ -257,16 +257,16 @@ int rp_cmd_consume(int argc, char **argv)
         cc.event_region = getenv("AWS_DEFAULT_REGION");
 
     int rc = RP_EXIT_FAILURE;
-    rp_function *fn = NULL;
-    rp_consumer *con = NULL;
+    rp__function *fn = NULL;
+    rp__consumer *con = NULL;
     rp_error err;
-    if (rp_function_open(&fcfg, &fn, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__function_open(&fcfg, &fn, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     cc.function = fn;
-    if (rp_consumer_new(&cc, &con, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__consumer_new(&cc, &con, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     struct sigaction sa;
@@ -276,13 +276,13 @@ int rp_cmd_consume(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (rp_consumer_run(con, &stop_flag, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__consumer_run(con, &stop_flag, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     rc = RP_EXIT_OK;
 out:
-    rp_consumer_free(con);
-    rp_function_close(fn);
+    rp__consumer_free(con);
+    rp__function_close(fn);
     return rc;
 }

@@ -33,7 +33,7 @@ static const char help[] =
     "exit status: 0 answered; 1 the answer is an error (InvalidEvent: printed\n"
     "first); 2 bad usage; 3 could not run (model, file).\n";
 
-int rp_cmd_invoke(int argc, char **argv)
+int rp__cmd_invoke(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -41,11 +41,11 @@ int rp_cmd_invoke(int argc, char **argv)
         RP_FUNCTION_PUBLISH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_cli_function_opts fo = {0};
+    rp__cli_function_opts fo = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_function_opt(c, optarg, &fo);
+        int r = rp__cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -59,26 +59,26 @@ int rp_cmd_invoke(int argc, char **argv)
         fprintf(stderr, "ridepred invoke: one event file at most\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_function_config fcfg;
-    if (rp_cli_function_config(&fo, &fcfg) < 0)
+    rp__function_config fcfg;
+    if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
     const char *path = optind < argc ? argv[optind] : "-";
 
     int rc = RP_EXIT_FAILURE;
-    rp_function *fn = NULL;
-    rp_worker *w = NULL;
+    rp__function *fn = NULL;
+    rp__worker *w = NULL;
     char *event = NULL;
     size_t len = 0;
     rp_error err;
-    if (rp_function_open(&fcfg, &fn, &err) < 0 || !(w = rp_worker_new(fn, &err))) {
-        rp_cli_error("%s", err.msg);
+    if (rp__function_open(&fcfg, &fn, &err) < 0 || !(w = rp__worker_new(fn, &err))) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     /* One byte over the limit is enough to know the event is too large. */
-    event = rp_cli_read_file(path, RP_EVENT_MAX_BYTES + 1, &len, &err);
+    event = rp__cli_read_file(path, RP_EVENT_MAX_BYTES + 1, &len, &err);
     if (!event) {
         if (err.code != RP_ERR_LIMIT) {
-            rp_cli_error("%s", err.msg);
+            rp__cli_error("%s", err.msg);
             goto out;
         }
         /* Too large: the handler answers with its error shape. */
@@ -88,20 +88,20 @@ int rp_cmd_invoke(int argc, char **argv)
             goto out;
     }
     rp_invoke_result res;
-    if (rp_worker_invoke(w, event, len, &res) < 0) {
-        rp_cli_error("out of memory");
+    if (rp__worker_invoke(w, event, len, &res) < 0) {
+        rp__cli_error("out of memory");
         goto out;
     }
     fwrite(res.body, 1, res.body_len, stdout);
     fputc('\n', stdout);
     if (fflush(stdout) != 0) {
-        rp_cli_error("cannot write the response");
+        rp__cli_error("cannot write the response");
         goto out;
     }
     rc = res.status == RP_INVOKE_OK ? RP_EXIT_OK : RP_EXIT_FUNCTION_ERROR;
 out:
     free(event);
-    rp_worker_free(w);
-    rp_function_close(fn);
+    rp__worker_free(w);
+    rp__function_close(fn);
     return rc;
 }

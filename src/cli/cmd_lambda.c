@@ -75,7 +75,7 @@ static void set_trace_env(void *ctx, const char *trace)
         set = true;
 }
 
-int rp_cmd_lambda(int argc, char **argv)
+int rp__cmd_lambda(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"runtime-api", required_argument, NULL, 'A'},
@@ -87,14 +87,14 @@ int rp_cmd_lambda(int argc, char **argv)
         RP_FUNCTION_PUBLISH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_cli_function_opts fo = {0};
+    rp__cli_function_opts fo = {0};
     const char *runtime_api = NULL, *margin = NULL;
     bool no_metrics = false;
     uint64_t max_invocations = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_function_opt(c, optarg, &fo);
+        int r = rp__cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -106,7 +106,7 @@ int rp_cmd_lambda(int argc, char **argv)
         case 'I':
         {
             long long v;
-            if (rp_cli_parse_int("--max-invocations", optarg, 1, LLONG_MAX, &v) < 0)
+            if (rp__cli_parse_int("--max-invocations", optarg, 1, LLONG_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
             max_invocations = (uint64_t)v;
             break;
@@ -119,10 +119,10 @@ int rp_cmd_lambda(int argc, char **argv)
         fprintf(stderr, "ridepred lambda: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;
     }
-    if (rp_cli_logging(fo.log.format, fo.log.level) < 0)
+    if (rp__cli_logging(fo.log.format, fo.log.level) < 0)
         return RP_EXIT_USAGE;
 
-    rp_lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
+    rp__lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
                              .max_invocations = max_invocations,
                              .no_metrics = no_metrics,
                              .function_name = getenv("AWS_LAMBDA_FUNCTION_NAME"),
@@ -137,7 +137,7 @@ int rp_cmd_lambda(int argc, char **argv)
     char bad_buf[RP_ERROR_MSG_MAX + 64];
     if (margin) {
         long long ms;
-        if (rp_cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
+        if (rp__cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
             snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
                      margin_src, margin);
             bad_config = bad_buf;
@@ -148,16 +148,16 @@ int rp_cmd_lambda(int argc, char **argv)
     }
 
     int rc = RP_EXIT_FAILURE;
-    rp_lambda *l = NULL;
-    rp_function *fn = NULL;
+    rp__lambda *l = NULL;
+    rp__function *fn = NULL;
     rp_error err;
-    if (rp_lambda_new(&lcfg, &l, &err) < 0) {
+    if (rp__lambda_new(&lcfg, &l, &err) < 0) {
         /* Nowhere to report it but the log. */
-        rp_cli_error("%s", err.msg);
+        rp__cli_error("%s", err.msg);
         return RP_EXIT_FAILURE;
     }
-    rp_function_config fcfg = {.run_id = rp_cli_run_id(fo.run_id),
-                               .model_version = rp_cli_model_version(fo.model_version),
+    rp__function_config fcfg = {.run_id = rp__cli_run_id(fo.run_id),
+                               .model_version = rp__cli_model_version(fo.model_version),
                                .predictions_stream = fo.predictions_stream,
                                .test_run = fo.test_run,
                                .streams = fo.streams};
@@ -166,42 +166,42 @@ int rp_cmd_lambda(int argc, char **argv)
         fcfg.test_run = true;
     if (!fcfg.predictions_stream || !*fcfg.predictions_stream)
         fcfg.predictions_stream = getenv("PREDICTIONS_STREAM_NAME");
-    const char *location = bad_config ? NULL : rp_cli_model_location(fo.model, fcfg.run_id);
+    const char *location = bad_config ? NULL : rp__cli_model_location(fo.model, fcfg.run_id);
     if (location && !bad_config &&
-        rp_cli_model_source(location, fo.preprocessor, fo.no_cache, &fcfg.model, &err) < 0) {
+        rp__cli_model_source(location, fo.preprocessor, fo.no_cache, &fcfg.model, &err) < 0) {
         snprintf(bad_buf, sizeof bad_buf, "%s", err.msg);
         bad_config = bad_buf;
     }
-    if (!bad_config && rp_cli_stream_resolve(&fcfg.streams) < 0)
+    if (!bad_config && rp__cli_stream_resolve(&fcfg.streams) < 0)
         bad_config = "RIDEPRED_STREAM_BACKEND must be kinesis or local";
     if (!location || bad_config) {
         const char *msg = bad_config ? bad_config
                                      : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
                                        "or s3://BUCKET/PREFIX), or MODEL_BUCKET and RUN_ID";
         if (bad_config)
-            rp_cli_error("%s", bad_config);
-        if (rp_lambda_init_error(l, "Runtime.InvalidConfiguration", msg, &err) < 0)
-            rp_cli_error("cannot report the init error: %s", err.msg);
+            rp__cli_error("%s", bad_config);
+        if (rp__lambda_init_error(l, "Runtime.InvalidConfiguration", msg, &err) < 0)
+            rp__cli_error("cannot report the init error: %s", err.msg);
         goto out;
     }
-    if (rp_function_open(&fcfg, &fn, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__function_open(&fcfg, &fn, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         rp_error ie;
-        if (rp_lambda_init_error(l, "Runtime.InitError", err.msg, &ie) < 0)
-            rp_cli_error("cannot report the init error: %s", ie.msg);
+        if (rp__lambda_init_error(l, "Runtime.InitError", err.msg, &ie) < 0)
+            rp__cli_error("cannot report the init error: %s", ie.msg);
         goto out;
     }
     if (rp_log_enabled(RP_LOG_INFO))
-        rp_log(RP_LOG_INFO, "runtime ready", "version", rp_function_version(fn, NULL), "publishes",
-               rp_function_publishes(fn) ? rp_function_predictions_stream(fn) : "nothing (TEST_RUN)",
+        rp_log(RP_LOG_INFO, "runtime ready", "version", rp__function_version(fn, NULL), "publishes",
+               rp__function_publishes(fn) ? rp__function_predictions_stream(fn) : "nothing (TEST_RUN)",
                NULL);
-    if (rp_lambda_run(l, fn, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__lambda_run(l, fn, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     rc = RP_EXIT_OK;
 out:
-    rp_function_close(fn);
-    rp_lambda_free(l);
+    rp__function_close(fn);
+    rp__lambda_free(l);
     return rc;
 }

@@ -81,7 +81,7 @@ static int take_options(int *argc, char **argv)
     if (take_opt(argc, argv, "preprocessor", &preprocessor) < 0 ||
         take_opt(argc, argv, "max-model-bytes", &max) < 0)
         return -1;
-    return max && rp_cli_max_model_bytes_opt(max) < 0 ? -1 : 0;
+    return max && rp__cli_max_model_bytes_opt(max) < 0 ? -1 : 0;
 }
 
 static int convert(int argc, char **argv)
@@ -94,13 +94,13 @@ static int convert(int argc, char **argv)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rp_model *m = rp_cli_load_model(argv[0], preprocessor, false);
+    rp_model *m = rp__cli_load_model(argv[0], preprocessor, false);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_error err;
     int rc = RP_EXIT_OK;
     if (rp_model_write_native(m, argv[1], &err) < 0) {
-        rp_cli_error("%s", err.msg);
+        rp__cli_error("%s", err.msg);
         rc = RP_EXIT_FAILURE;
     } else {
         rp_model_info info;
@@ -119,44 +119,44 @@ static int convert(int argc, char **argv)
 
 /* The model's source (rp_model_info.source) as text lines "  key: value";
  * arrays are joined with ", ".  Returns -1 when it is not a JSON object. */
-static int source_text(rp_buf *b, const char *src, size_t len)
+static int source_text(rp__buf *b, const char *src, size_t len)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
-    rp_json_init(&r, src, len, 4);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_reader r;
+    rp__json_value v, k;
+    rp__json_init(&r, src, len, 4);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return -1;
     size_t start = b->len;
     char *tmp = malloc(len + 1);
     if (!tmp)
         return -1;
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        size_t kl = rp_json_str_decode(&k, tmp);
-        rp_buf_printf(b, "  %-26.*s ", (int)kl, tmp);
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        size_t kl = rp__json_str_decode(&k, tmp);
+        rp__buf_printf(b, "  %-26.*s ", (int)kl, tmp);
+        if (rp__json_next(&r, &v) != 1)
             goto bad;
         if (v.type == RP_JSON_ARRAY) {
             bool first = true;
-            while ((rc = rp_json_element(&r)) == 1) {
-                if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_STRING)
+            while ((rc = rp__json_element(&r)) == 1) {
+                if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_STRING)
                     goto bad;
-                rp_buf_puts(b, first ? "" : ", ");
-                rp_buf_append(b, tmp, rp_json_str_decode(&v, tmp));
+                rp__buf_puts(b, first ? "" : ", ");
+                rp__buf_append(b, tmp, rp__json_str_decode(&v, tmp));
                 first = false;
             }
             if (rc < 0)
                 goto bad;
         } else if (v.type == RP_JSON_STRING) {
-            rp_buf_append(b, tmp, rp_json_str_decode(&v, tmp));
+            rp__buf_append(b, tmp, rp__json_str_decode(&v, tmp));
         } else if (v.type == RP_JSON_NUMBER) {
-            rp_buf_append(b, v.ptr, v.len);
+            rp__buf_append(b, v.ptr, v.len);
         } else {
             goto bad;
         }
-        rp_buf_putc(b, '\n');
+        rp__buf_putc(b, '\n');
     }
-    if (rc < 0 || rp_json_end(&r) != 1)
+    if (rc < 0 || rp__json_end(&r) != 1)
         goto bad;
     free(tmp);
     return 0;
@@ -169,7 +169,7 @@ bad:
 /* A name or version for people: as it is when it is printable UTF-8,
  * else quoted and escaped as json.dumps would (a NUL, a control byte or
  * bad UTF-8 is shown, never cuts the value or garbles the terminal). */
-static void text_value(rp_buf *b, const char *s, size_t n)
+static void text_value(rp__buf *b, const char *s, size_t n)
 {
     bool plain = n > 0;
     for (size_t i = 0; plain && i < n;) {
@@ -180,15 +180,15 @@ static void text_value(rp_buf *b, const char *s, size_t n)
             i++;
         } else {
             const unsigned char *u = (const unsigned char *)s;
-            size_t k = rp_utf8_seq(u + i, u + n);
+            size_t k = rp__utf8_seq(u + i, u + n);
             plain = k > 0;
             i += k;
         }
     }
     if (plain)
-        rp_buf_append(b, s, n);
+        rp__buf_append(b, s, n);
     else
-        rp_pyjson_utf8(b, s, n);
+        rp__pyjson_utf8(b, s, n);
 }
 
 static int inspect(int argc, char **argv)
@@ -205,66 +205,66 @@ static int inspect(int argc, char **argv)
         fprintf(stderr, "ridepred model inspect: needs one PATH\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    rp_model *m = rp_cli_load_model(argv[i], preprocessor, false);
+    rp_model *m = rp__cli_load_model(argv[i], preprocessor, false);
     if (!m)
         return RP_EXIT_FAILURE;
     rp_model_info in;
     rp_model_get_info(m, &in);
     const char *kind = in.kind == RP_MODEL_LINEAR ? "linear" : "trees";
-    rp_buf b;
-    rp_buf_init(&b, 1 << 20);
+    rp__buf b;
+    rp__buf_init(&b, 1 << 20);
     if (json) {
-        rp_buf_lit(&b, "{\"path\": ");
-        rp_pyjson_utf8(&b, argv[i], strlen(argv[i]));
-        rp_buf_printf(&b, ", \"format\": \"%s\", \"kind\": \"%s\", \"name\": ", in.format, kind);
-        rp_pyjson_utf8(&b, in.name, in.name_len);
-        rp_buf_lit(&b, ", \"version\": ");
-        rp_pyjson_utf8(&b, in.version, in.version_len);
-        rp_buf_printf(&b, ", \"features\": %u, \"onehot_features\": %u", in.n_features, in.n_onehot);
+        rp__buf_lit(&b, "{\"path\": ");
+        rp__pyjson_utf8(&b, argv[i], strlen(argv[i]));
+        rp__buf_printf(&b, ", \"format\": \"%s\", \"kind\": \"%s\", \"name\": ", in.format, kind);
+        rp__pyjson_utf8(&b, in.name, in.name_len);
+        rp__buf_lit(&b, ", \"version\": ");
+        rp__pyjson_utf8(&b, in.version, in.version_len);
+        rp__buf_printf(&b, ", \"features\": %u, \"onehot_features\": %u", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp_buf_printf(&b, ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"sum_float32\": %s, \"split\": \"%s\", \"base\": ",
+            rp__buf_printf(&b, ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"sum_float32\": %s, \"split\": \"%s\", \"base\": ",
                           in.n_trees, (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth,
                           in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.sum_f32 ? "true" : "false",
                           in.split == RP_SPLIT_LT ? "lt" : "le");
         } else {
-            rp_buf_lit(&b, ", \"intercept\": ");
+            rp__buf_lit(&b, ", \"intercept\": ");
         }
-        rp_pyjson_double(&b, in.base);
-        rp_buf_printf(&b, ", \"bytes\": %zu, \"source\": ", in.bytes);
-        if (!in.source || rp_json_compact(&b, in.source, in.source_len, 4) < 0)
-            rp_buf_lit(&b, "null");
-        rp_buf_lit(&b, "}\n");
+        rp__pyjson_double(&b, in.base);
+        rp__buf_printf(&b, ", \"bytes\": %zu, \"source\": ", in.bytes);
+        if (!in.source || rp__json_compact(&b, in.source, in.source_len, 4) < 0)
+            rp__buf_lit(&b, "null");
+        rp__buf_lit(&b, "}\n");
     } else {
-        rp_buf_printf(&b, "path:       %s\nformat:     %s\nkind:       %s\n", argv[i], in.format, kind);
-        rp_buf_lit(&b, "name:       ");
+        rp__buf_printf(&b, "path:       %s\nformat:     %s\nkind:       %s\n", argv[i], in.format, kind);
+        rp__buf_lit(&b, "name:       ");
         text_value(&b, in.name, in.name_len);
-        rp_buf_lit(&b, "\nversion:    ");
+        rp__buf_lit(&b, "\nversion:    ");
         text_value(&b, in.version, in.version_len);
-        rp_buf_putc(&b, '\n');
-        rp_buf_printf(&b, "features:   %u (%u one-hot)\n", in.n_features, in.n_onehot);
+        rp__buf_putc(&b, '\n');
+        rp__buf_printf(&b, "features:   %u (%u one-hot)\n", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp_buf_printf(&b, "trees:      %u (%s%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
+            rp__buf_printf(&b, "trees:      %u (%s%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
                           in.n_trees, in.combine == RP_COMBINE_MEAN ? "mean" : "sum",
                           in.sum_f32 ? " in float32, as XGBoost" : "", in.split == RP_SPLIT_LT ? "x < t" : "x <= t",
                           (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth);
         } else {
-            rp_buf_lit(&b, "intercept:  ");
+            rp__buf_lit(&b, "intercept:  ");
         }
-        rp_pyjson_double(&b, in.base);
-        rp_buf_printf(&b, "\nbytes:      %zu (native image)\n", in.bytes);
-        rp_buf_lit(&b, "source:");
+        rp__pyjson_double(&b, in.base);
+        rp__buf_printf(&b, "\nbytes:      %zu (native image)\n", in.bytes);
+        rp__buf_lit(&b, "source:");
         if (!in.source)
-            rp_buf_lit(&b, "     not recorded (a ridepred.model/1 JSON model, or one converted before ridepred recorded it)\n");
-        else if (rp_buf_putc(&b, '\n'), source_text(&b, in.source, in.source_len) < 0)
-            rp_buf_lit(&b, "  (unreadable)\n");
+            rp__buf_lit(&b, "     not recorded (a ridepred.model/1 JSON model, or one converted before ridepred recorded it)\n");
+        else if (rp__buf_putc(&b, '\n'), source_text(&b, in.source, in.source_len) < 0)
+            rp__buf_lit(&b, "  (unreadable)\n");
     }
     fwrite(b.data, 1, b.len, stdout);
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
     rp_model_release(m);
     return RP_EXIT_OK;
 }
 
-int rp_cmd_model(int argc, char **argv)
+int rp__cmd_model(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(help, argc < 2 ? stderr : stdout);
@@ -277,10 +277,10 @@ int rp_cmd_model(int argc, char **argv)
         }
     }
     /* The log options anywhere after "model", the subcommand first of the rest. */
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     int n = argc - 1;
     if (take_opt(&n, argv + 1, "log-format", &lo.format) < 0 || take_opt(&n, argv + 1, "log-level", &lo.level) < 0 ||
-        rp_cli_logging(lo.format, lo.level) < 0)
+        rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     argc = n + 1;
     if (argc < 2) {

@@ -36,18 +36,18 @@ static const char help[] =
     "2 bad usage; 3 could not run (model).\n";
 
 /* A flag value as JSON: itself when it is a JSON number, else a string. */
-static void put_scalar(rp_buf *b, const char *s)
+static void put_scalar(rp__buf *b, const char *s)
 {
-    rp_json_reader r;
-    rp_json_value v;
-    rp_json_init(&r, s, strlen(s), 1);
-    if (rp_json_next(&r, &v) == 1 && v.type == RP_JSON_NUMBER && rp_json_end(&r) == 1)
-        rp_buf_puts(b, s);
+    rp__json_reader r;
+    rp__json_value v;
+    rp__json_init(&r, s, strlen(s), 1);
+    if (rp__json_next(&r, &v) == 1 && v.type == RP_JSON_NUMBER && rp__json_end(&r) == 1)
+        rp__buf_puts(b, s);
     else
-        rp_pyjson_utf8(b, s, strlen(s));
+        rp__pyjson_utf8(b, s, strlen(s));
 }
 
-int rp_cmd_predict(int argc, char **argv)
+int rp__cmd_predict(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -62,12 +62,12 @@ int rp_cmd_predict(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *model_flag = NULL, *pu = NULL, *dol = NULL, *dist = NULL, *preprocessor = NULL;
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     bool no_cache = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (rp_cli_log_opt(c, optarg, &lo))
+        if (rp__cli_log_opt(c, optarg, &lo))
             continue;
         switch (c) {
         case 'm': model_flag = optarg; break;
@@ -77,14 +77,14 @@ int rp_cmd_predict(int argc, char **argv)
         case 'X': preprocessor = optarg; break;
         case 'C': no_cache = true; break;
         case 'B':
-            if (rp_cli_max_model_bytes_opt(optarg) < 0)
+            if (rp__cli_max_model_bytes_opt(optarg) < 0)
                 return RP_EXIT_USAGE;
             break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     bool flags = pu || dol || dist;
     if ((flags && optind != argc) || (!flags && argc - optind != 1) ||
@@ -92,52 +92,52 @@ int rp_cmd_predict(int argc, char **argv)
         fprintf(stderr, "ridepred predict: give --pu, --do and --distance, or one JSON ride\n\n%s", help);
         return RP_EXIT_USAGE;
     }
-    const char *location = rp_cli_model_location(model_flag, rp_cli_run_id(NULL));
+    const char *location = rp__cli_model_location(model_flag, rp__cli_run_id(NULL));
     if (!location)
         return RP_EXIT_USAGE;
 
     int rc = RP_EXIT_FAILURE;
-    rp_buf doc, scratch;
-    rp_buf_init(&doc, 2 * 1024 * 1024);
-    rp_buf_init(&scratch, 2 * 1024 * 1024);
-    rp_model *m = rp_cli_load_model(location, preprocessor, no_cache);
+    rp__buf doc, scratch;
+    rp__buf_init(&doc, 2 * 1024 * 1024);
+    rp__buf_init(&scratch, 2 * 1024 * 1024);
+    rp_model *m = rp__cli_load_model(location, preprocessor, no_cache);
     if (!m)
         goto out;
-    rp_buf_lit(&doc, "{\"ride\": ");
+    rp__buf_lit(&doc, "{\"ride\": ");
     if (flags) {
-        rp_buf_lit(&doc, "{\"PULocationID\": ");
+        rp__buf_lit(&doc, "{\"PULocationID\": ");
         put_scalar(&doc, pu);
-        rp_buf_lit(&doc, ", \"DOLocationID\": ");
+        rp__buf_lit(&doc, ", \"DOLocationID\": ");
         put_scalar(&doc, dol);
-        rp_buf_lit(&doc, ", \"trip_distance\": ");
+        rp__buf_lit(&doc, ", \"trip_distance\": ");
         put_scalar(&doc, dist);
-        rp_buf_putc(&doc, '}');
+        rp__buf_putc(&doc, '}');
     } else {
-        rp_buf_puts(&doc, argv[optind]);
+        rp__buf_puts(&doc, argv[optind]);
     }
-    rp_buf_lit(&doc, ", \"ride_id\": 0}");
+    rp__buf_lit(&doc, ", \"ride_id\": 0}");
     if (doc.failed) {
-        rp_cli_error("the ride is too large");
+        rp__cli_error("the ride is too large");
         goto out;
     }
-    rp_ride_fields f;
+    rp__ride_fields f;
     rp_row row;
     rp_error why;
     double pred;
-    if (rp_ride_parse(doc.data, doc.len, &f, &why) < 0 ||
-        rp_ride_features(&f, m, &scratch, &row, &why) < 0 ||
+    if (rp__ride_parse(doc.data, doc.len, &f, &why) < 0 ||
+        rp__ride_features(&f, m, &scratch, &row, &why) < 0 ||
         rp_model_predict(m, &row, &pred, &why) < 0) {
-        rp_cli_error("cannot predict this ride: %s", why.msg);
+        rp__cli_error("cannot predict this ride: %s", why.msg);
         rc = RP_EXIT_FUNCTION_ERROR;
         goto out;
     }
     char text[RP_PYFLOAT_MAX];
-    rp_pyfloat_repr(pred, text);
+    rp__pyfloat_repr(pred, text);
     printf("%s\n", text);
     rc = RP_EXIT_OK;
 out:
-    rp_buf_cleanup(&doc);
-    rp_buf_cleanup(&scratch);
+    rp__buf_cleanup(&doc);
+    rp__buf_cleanup(&scratch);
     rp_model_release(m);
     return rc;
 }

@@ -34,27 +34,27 @@ static const char help[] =
 /* The ride_id of a JSON document as str() gives it, into key. */
 static int ride_id_key(const char *doc, size_t len, char *key, size_t cap, size_t *klen)
 {
-    rp_json_reader r;
-    rp_json_value v, k, id = {0};
+    rp__json_reader r;
+    rp__json_value v, k, id = {0};
     bool have = false;
-    rp_json_init(&r, doc, len, 64);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(&r, doc, len, 64);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return -1;
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_next(&r, &v) < 0)
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_next(&r, &v) < 0)
             return -1;
-        if (rp_json_str_eq(&k, "ride_id", 7)) {
+        if (rp__json_str_eq(&k, "ride_id", 7)) {
             id = v;
             have = true;
         }
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0)
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v) < 0)
             return -1;
     }
     if (rc < 0 || !have)
         return -1;
     if (id.type == RP_JSON_STRING && id.len < cap) {
-        *klen = rp_json_str_decode(&id, key);
+        *klen = rp__json_str_decode(&id, key);
         return *klen ? 0 : -1;
     }
     if (id.type == RP_JSON_NUMBER && id.is_int && id.len < cap) {
@@ -96,7 +96,7 @@ static int flush(rp_stream_conn *s, const char *name, batch *b, int *refused)
     rp_error err;
     int rc = 0;
     if (m && rp_stream_put(s, name, send, m, got, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+        rp__cli_error("%s", err.msg);
         rc = -1;
     }
     for (size_t j = 0; j < m; j++)
@@ -108,16 +108,16 @@ static int flush(rp_stream_conn *s, const char *name, batch *b, int *refused)
         } else if (b->res[i].ok) {
             printf("{\"ShardId\": \"%s\", \"SequenceNumber\": \"%s\"}\n", b->res[i].shard_id, b->res[i].sequence_number);
         } else {
-            rp_buf line;
-            rp_buf_init(&line, 4096);
-            rp_buf_lit(&line, "{\"ErrorCode\": ");
-            rp_pyjson_utf8(&line, b->res[i].error_code, strlen(b->res[i].error_code));
-            rp_buf_lit(&line, ", \"ErrorMessage\": ");
-            rp_pyjson_utf8(&line, b->res[i].error_message, strlen(b->res[i].error_message));
-            rp_buf_lit(&line, "}\n");
+            rp__buf line;
+            rp__buf_init(&line, 4096);
+            rp__buf_lit(&line, "{\"ErrorCode\": ");
+            rp__pyjson_utf8(&line, b->res[i].error_code, strlen(b->res[i].error_code));
+            rp__buf_lit(&line, ", \"ErrorMessage\": ");
+            rp__pyjson_utf8(&line, b->res[i].error_message, strlen(b->res[i].error_message));
+            rp__buf_lit(&line, "}\n");
             if (!line.failed)
                 fwrite(line.data, 1, line.len, stdout);
-            rp_buf_cleanup(&line);
+            rp__buf_cleanup(&line);
             (*refused)++;
         }
         free(b->doc[i]);
@@ -155,7 +155,7 @@ static int add(rp_stream_conn *s, const char *name, batch *b, const char *pk, co
     return 0;
 }
 
-int rp_cmd_put(int argc, char **argv)
+int rp__cmd_put(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"partition-key", required_argument, NULL, 'k'},
@@ -165,12 +165,12 @@ int rp_cmd_put(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     const char *pk = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp__cli_log_opt(c, optarg, &lo) ? 1 : rp__cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -181,7 +181,7 @@ int rp_cmd_put(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     if (argc - optind != 2) {
         fprintf(stderr, "ridepred put: needs STREAM and a JSON record (or - for stdin)\n\n%s", help);
@@ -193,7 +193,7 @@ int rp_cmd_put(int argc, char **argv)
     }
     rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
-    if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)
+    if (rp__cli_open_stream(argv[optind], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
     batch *b = calloc(1, sizeof *b);
     int refused = 0, rc = RP_EXIT_OK;

@@ -45,7 +45,7 @@ static void on_signal(int sig)
 }
 
 typedef struct reader {
-    rp_buf line;
+    rp__buf line;
     unsigned long long printed, limit;
 } reader;
 
@@ -63,16 +63,16 @@ static int on_record(void *ctx, const rp_stream_record *rec)
     reader *rd = ctx;
     if (rd->limit && rd->printed >= rd->limit)
         return 0;
-    rp_buf *b = &rd->line;
+    rp__buf *b = &rd->line;
     char when[64];
     iso8601(rec->arrival_ms, when, sizeof when);
-    rp_buf_reset(b);
-    rp_buf_printf(b, "{\"shard\": \"%s\", \"sequence_number\": \"%s\", \"partition_key\": ", rec->shard_id, rec->sequence_number);
-    rp_pyjson_utf8(b, rec->partition_key, rec->partition_key_len);
-    rp_buf_printf(b, ", \"arrival\": \"%s\", \"data\": ", when);
-    if (rp_json_compact(b, (const char *)rec->data, rec->data_len, 64) < 0)
-        rp_pyjson_utf8(b, (const char *)rec->data, rec->data_len);
-    rp_buf_lit(b, "}\n");
+    rp__buf_reset(b);
+    rp__buf_printf(b, "{\"shard\": \"%s\", \"sequence_number\": \"%s\", \"partition_key\": ", rec->shard_id, rec->sequence_number);
+    rp__pyjson_utf8(b, rec->partition_key, rec->partition_key_len);
+    rp__buf_printf(b, ", \"arrival\": \"%s\", \"data\": ", when);
+    if (rp__json_compact(b, (const char *)rec->data, rec->data_len, 64) < 0)
+        rp__pyjson_utf8(b, (const char *)rec->data, rec->data_len);
+    rp__buf_lit(b, "}\n");
     if (!b->failed)
         fwrite(b->data, 1, b->len, stdout);
     rd->printed++;
@@ -92,7 +92,7 @@ static int parse_from(const char *s, rp_stream_iterator *type, const char **seq,
     else if (!strncmp(s, "after:", 6) && s[6])
         *type = RP_STREAM_AFTER_SEQUENCE_NUMBER, *seq = s + 6;
     else if (!strncmp(s, "time:", 5)) {
-        if (rp_cli_parse_time_ms(s + 5, ts) < 0)
+        if (rp__cli_parse_time_ms(s + 5, ts) < 0)
             return -1;
         *type = RP_STREAM_AT_TIMESTAMP;    } else {
         return -1;
@@ -100,7 +100,7 @@ static int parse_from(const char *s, rp_stream_iterator *type, const char **seq,
     return 0;
 }
 
-int rp_cmd_read(int argc, char **argv)
+int rp__cmd_read(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"shard", required_argument, NULL, 's'},
@@ -113,14 +113,14 @@ int rp_cmd_read(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     const char *shard = NULL, *from = "trim-horizon";
     unsigned long long limit = 0;
     bool follow = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp__cli_log_opt(c, optarg, &lo) ? 1 : rp__cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -130,7 +130,7 @@ int rp_cmd_read(int argc, char **argv)
         case 'f': from = optarg; break;
         case 'n': {
             long long v;
-            if (rp_cli_parse_int("--limit", optarg, 1, LLONG_MAX, &v) < 0)
+            if (rp__cli_parse_int("--limit", optarg, 1, LLONG_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
             limit = (unsigned long long)v;
             break;
@@ -140,7 +140,7 @@ int rp_cmd_read(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     if (argc - optind != 1) {
         fprintf(stderr, "ridepred read: needs one STREAM\n\n%s", help);
@@ -164,7 +164,7 @@ int rp_cmd_read(int argc, char **argv)
     }
     rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
-    if (rp_cli_open_stream(argv[optind], &cfg, &s, name) < 0)
+    if (rp__cli_open_stream(argv[optind], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -174,7 +174,7 @@ int rp_cmd_read(int argc, char **argv)
     size_t n = 0;
     char (*iters)[RP_STREAM_ITER_MAX] = NULL;
     reader rd = {.limit = limit};
-    rp_buf_init(&rd.line, 16u << 20);
+    rp__buf_init(&rd.line, 16u << 20);
     if (rp_stream_list_shards(s, name, &shards, &n, &err) < 0)
         goto fail;
     if (shard) {
@@ -225,11 +225,11 @@ int rp_cmd_read(int argc, char **argv)
     }
     goto out;
 fail:
-    rp_cli_error("%s", err.msg);
+    rp__cli_error("%s", err.msg);
     rc = RP_EXIT_FAILURE;
 out:
     fflush(stdout);
-    rp_buf_cleanup(&rd.line);
+    rp__buf_cleanup(&rd.line);
     free(iters);
     free(shards);
     rp_stream_close(s);

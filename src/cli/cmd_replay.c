@@ -48,7 +48,7 @@ static void on_signal(int sig)
     stop_flag = sig;
 }
 
-static void progress(void *ctx, const rp_replay_stats *st, size_t total)
+static void progress(void *ctx, const rp__replay_stats *st, size_t total)
 {
     (void)ctx;
     double rate = st->seconds > 0 ? (double)st->sent / st->seconds : 0.0;
@@ -71,7 +71,7 @@ static int parse_rate(const char *s, double *out)
     return 0;
 }
 
-int rp_cmd_replay(int argc, char **argv)
+int rp__cmd_replay(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"to", required_argument, NULL, 't'},
@@ -86,14 +86,14 @@ int rp_cmd_replay(int argc, char **argv)
     };
     rp_stream_config scfg = {0};
     const char *to = NULL;
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     double rate = 0;
     long long limit = 0, start = 0;
     bool quiet = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &scfg);
+        int r = rp__cli_log_opt(c, optarg, &lo) ? 1 : rp__cli_stream_opt(c, optarg, &scfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -101,14 +101,14 @@ int rp_cmd_replay(int argc, char **argv)
         switch (c) {
         case 't': to = optarg; break;
         case 'r': if (parse_rate(optarg, &rate) < 0) return RP_EXIT_USAGE; break;
-        case 'l': if (rp_cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
-        case 's': if (rp_cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
+        case 'l': if (rp__cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
+        case 's': if (rp__cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
         case 'q': quiet = true; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     if (argc - optind != 1 || !to) {
         fprintf(stderr, "ridepred replay: needs one FILE and --to STREAM\n\n%s", help);
@@ -117,21 +117,21 @@ int rp_cmd_replay(int argc, char **argv)
     const char *file = argv[optind];
 
     rp_error err;
-    rp_trips t = {0};
+    rp__trips t = {0};
     rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     int rc = RP_EXIT_FAILURE;
     /* Only the rows to send are read: start + limit. */
     size_t need = limit > 0 ? (size_t)start + (size_t)limit : 0;
-    if (rp_trips_read(file, need, &t, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__trips_read(file, need, &t, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     if ((size_t)start > t.n) {
-        rp_cli_error("--start %zu is past the end of %s (%zu rows)", (size_t)start, file, t.n);
+        rp__cli_error("--start %zu is past the end of %s (%zu rows)", (size_t)start, file, t.n);
         goto out;
     }
-    if (rp_cli_open_stream(to, &scfg, &s, name) < 0)
+    if (rp__cli_open_stream(to, &scfg, &s, name) < 0)
         goto out;
 
     struct sigaction sa = {0};
@@ -139,33 +139,33 @@ int rp_cmd_replay(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    rp_replay_opts ro = {.start = (size_t)start, .limit = (size_t)limit, .rate = rate, .stop = &stop_flag};
+    rp__replay_opts ro = {.start = (size_t)start, .limit = (size_t)limit, .rate = rate, .stop = &stop_flag};
     bool tty = !quiet && isatty(STDERR_FILENO);
     if (tty)
         ro.progress = progress;
-    rp_replay_stats st;
-    int r = rp_replay_run(s, name, &t, &ro, &st, &err);
+    rp__replay_stats st;
+    int r = rp__replay_run(s, name, &t, &ro, &st, &err);
     if (tty)
         fputc('\n', stderr);
     if (r < 0) {
-        rp_cli_error("replay to %s stopped after %zu rides: %s", to, st.sent, err.msg);
+        rp__cli_error("replay to %s stopped after %zu rides: %s", to, st.sent, err.msg);
         goto out;
     }
-    rp_buf line;
-    rp_buf_init(&line, 1 << 16);
-    rp_buf_lit(&line, "{\"file\": ");
-    rp_pyjson_utf8(&line, file, strlen(file));
-    rp_buf_printf(&line, ", \"stream\": \"%s:%s\", \"rows\": %zu, \"sent\": %zu, \"failed\": %zu, "
+    rp__buf line;
+    rp__buf_init(&line, 1 << 16);
+    rp__buf_lit(&line, "{\"file\": ");
+    rp__pyjson_utf8(&line, file, strlen(file));
+    rp__buf_printf(&line, ", \"stream\": \"%s:%s\", \"rows\": %zu, \"sent\": %zu, \"failed\": %zu, "
                   "\"seconds\": %.3f, \"rides_per_second\": %.0f, \"stopped\": %s}\n",
                   rp_stream_backend_name(rp_stream_conn_backend(s)), name, t.n, st.sent, st.failed, st.seconds,
                   st.seconds > 0 ? (double)st.sent / st.seconds : 0.0, stop_flag ? "true" : "false");
     fwrite(line.data, 1, line.len, stdout);
-    rp_buf_cleanup(&line);
+    rp__buf_cleanup(&line);
     fflush(stdout);
     rc = st.failed ? RP_EXIT_FUNCTION_ERROR : RP_EXIT_OK;
 out:
     rp_stream_close(s);
-    rp_trips_free(&t);
+    rp__trips_free(&t);
     if (stop_flag) {
         /* Interrupted: end by the signal (the convention shells rely on to
          * stop a script at Ctrl-C), after the summary. */

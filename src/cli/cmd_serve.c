@@ -68,13 +68,13 @@ static const char help[] =
 static int parse_count(const char *opt, const char *arg, unsigned max, unsigned *out)
 {
     long long v;
-    if (rp_cli_parse_int(opt, arg, 1, max, &v) < 0)
+    if (rp__cli_parse_int(opt, arg, 1, max, &v) < 0)
         return -1;
     *out = (unsigned)v;
     return 0;
 }
 
-int rp_cmd_serve(int argc, char **argv)
+int rp__cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -91,13 +91,13 @@ int rp_cmd_serve(int argc, char **argv)
         RP_FUNCTION_PUBLISH_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp_cli_function_opts fo = {0};
-    rp_serve_config cfg = {0};
+    rp__cli_function_opts fo = {0};
+    rp__serve_config cfg = {0};
     unsigned drain_s = 10;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_function_opt(c, optarg, &fo);
+        int r = rp__cli_function_opt(c, optarg, &fo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -147,8 +147,8 @@ int rp_cmd_serve(int argc, char **argv)
         fprintf(stderr, "ridepred serve: unexpected argument '%s'\n\n%s", argv[optind], help);
         return RP_EXIT_USAGE;
     }
-    rp_function_config fcfg;
-    if (rp_cli_function_config(&fo, &fcfg) < 0)
+    rp__function_config fcfg;
+    if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
 
     /* SIGINT/SIGTERM are blocked here, before any thread starts (threads
@@ -162,30 +162,30 @@ int rp_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = RP_EXIT_FAILURE;
-    rp_function *fn = NULL;
-    rp_serve *srv = NULL;
+    rp__function *fn = NULL;
+    rp__serve *srv = NULL;
     rp_error err;
-    if (rp_function_open(&fcfg, &fn, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__function_open(&fcfg, &fn, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
-    if (rp_serve_start(fn, &cfg, &srv, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__serve_start(fn, &cfg, &srv, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         if (err.code == RP_ERR_INVALID)
             rc = RP_EXIT_USAGE; /* a malformed --listen */
         goto out;
     }
     char port[16];
-    snprintf(port, sizeof port, "%u", rp_serve_port(srv));
-    const char *stream = rp_function_predictions_stream(fn);
+    snprintf(port, sizeof port, "%u", rp__serve_port(srv));
+    const char *stream = rp__function_predictions_stream(fn);
     rp_log(RP_LOG_INFO, "serving", "listen", cfg.listen ? cfg.listen : "127.0.0.1:8080", "port", port,
-           "version", rp_function_version(fn, NULL), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
+           "version", rp__function_version(fn, NULL), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {
     }
-    rp_serve_stats st;
-    unsigned abandoned = rp_serve_stop(srv, drain_s * 1000u, &st);
+    rp__serve_stats st;
+    unsigned abandoned = rp__serve_stop(srv, drain_s * 1000u, &st);
     srv = NULL;
     char n_inv[24], n_ok[24], n_err[24], n_big[24], n_rec[24], n_fail[24], n_pub[24], n_left[24];
     snprintf(n_inv, sizeof n_inv, "%llu", (unsigned long long)st.invocations);
@@ -201,7 +201,7 @@ int rp_cmd_serve(int argc, char **argv)
            "record_failures", n_fail, "published", n_pub, "abandoned_requests", n_left, NULL);
     rc = RP_EXIT_OK;
 out:
-    rp_serve_stop(srv, 0, NULL);
-    rp_function_close(fn);
+    rp__serve_stop(srv, 0, NULL);
+    rp__function_close(fn);
     return rc;
 }

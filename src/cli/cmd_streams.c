@@ -28,29 +28,29 @@ static const char help[] =
 
     "exit status: 0 done; 2 bad usage; 3 the backend refused or failed.\n";
 
-static void put_info(rp_buf *b, const rp_stream_info *in, rp_stream_backend be)
+static void put_info(rp__buf *b, const rp_stream_info *in, rp_stream_backend be)
 {
-    rp_buf_lit(b, "{\"StreamName\": ");
-    rp_pyjson_utf8(b, in->name, strlen(in->name));
-    rp_buf_printf(b, ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
+    rp__buf_lit(b, "{\"StreamName\": ");
+    rp__pyjson_utf8(b, in->name, strlen(in->name));
+    rp__buf_printf(b, ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
                   rp_stream_backend_name(be), in->status, in->open_shards, in->retention_hours, (double)in->created_ms / 1000.0);
 }
 
-static void put_shard(rp_buf *b, const rp_stream_shard *sh)
+static void put_shard(rp__buf *b, const rp_stream_shard *sh)
 {
-    rp_buf_printf(b, "{\"ShardId\": \"%s\"", sh->shard_id);
+    rp__buf_printf(b, "{\"ShardId\": \"%s\"", sh->shard_id);
     if (sh->parent_shard_id[0])
-        rp_buf_printf(b, ", \"ParentShardId\": \"%s\"", sh->parent_shard_id);
+        rp__buf_printf(b, ", \"ParentShardId\": \"%s\"", sh->parent_shard_id);
     if (sh->adjacent_parent_shard_id[0])
-        rp_buf_printf(b, ", \"AdjacentParentShardId\": \"%s\"", sh->adjacent_parent_shard_id);
-    rp_buf_printf(b, ", \"HashKeyRange\": {\"StartingHashKey\": \"%s\", \"EndingHashKey\": \"%s\"}, \"SequenceNumberRange\": {\"StartingSequenceNumber\": \"%s\"",
+        rp__buf_printf(b, ", \"AdjacentParentShardId\": \"%s\"", sh->adjacent_parent_shard_id);
+    rp__buf_printf(b, ", \"HashKeyRange\": {\"StartingHashKey\": \"%s\", \"EndingHashKey\": \"%s\"}, \"SequenceNumberRange\": {\"StartingSequenceNumber\": \"%s\"",
                   sh->hash_start, sh->hash_end, sh->seq_start);
     if (sh->seq_end[0])
-        rp_buf_printf(b, ", \"EndingSequenceNumber\": \"%s\"", sh->seq_end);
-    rp_buf_lit(b, "}}");
+        rp__buf_printf(b, ", \"EndingSequenceNumber\": \"%s\"", sh->seq_end);
+    rp__buf_lit(b, "}}");
 }
 
-int rp_cmd_streams(int argc, char **argv)
+int rp__cmd_streams(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"shards", required_argument, NULL, 's'},
@@ -60,12 +60,12 @@ int rp_cmd_streams(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     rp_stream_config cfg = {0};
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     long shards = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        int r = rp_cli_log_opt(c, optarg, &lo) ? 1 : rp_cli_stream_opt(c, optarg, &cfg);
+        int r = rp__cli_log_opt(c, optarg, &lo) ? 1 : rp__cli_stream_opt(c, optarg, &cfg);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -84,7 +84,7 @@ int rp_cmd_streams(int argc, char **argv)
         default: fputs(help, stderr); return RP_EXIT_USAGE;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     int nargs = argc - optind;
     char **args = argv + optind;
@@ -106,13 +106,13 @@ int rp_cmd_streams(int argc, char **argv)
     rp_stream_conn *s = NULL;
     char name[RP_STREAM_NAME_MAX + 1];
     /* list: the backend a bare name would go to */
-    if (rp_cli_open_stream(is_list ? "x" : args[1], &cfg, &s, name) < 0)
+    if (rp__cli_open_stream(is_list ? "x" : args[1], &cfg, &s, name) < 0)
         return RP_EXIT_FAILURE;
     rp_stream_backend be = rp_stream_conn_backend(s);
     rp_error err;
     int rc = RP_EXIT_OK;
-    rp_buf b;
-    rp_buf_init(&b, 64u << 20);
+    rp__buf b;
+    rp__buf_init(&b, 64u << 20);
     if (!strcmp(sub, "create")) {
         if (rp_stream_create(s, name, (uint32_t)shards, &err) < 0)
             goto fail;
@@ -147,22 +147,22 @@ int rp_cmd_streams(int argc, char **argv)
         if (rp_stream_describe(s, name, &in, &err) < 0 || rp_stream_list_shards(s, name, &sh, &n, &err) < 0)
             goto fail;
         put_info(&b, &in, be);
-        rp_buf_lit(&b, ", \"Shards\": [");
+        rp__buf_lit(&b, ", \"Shards\": [");
         for (size_t i = 0; i < n; i++) {
             if (i)
-                rp_buf_lit(&b, ", ");
+                rp__buf_lit(&b, ", ");
             put_shard(&b, &sh[i]);
         }
-        rp_buf_lit(&b, "]}\n");
+        rp__buf_lit(&b, "]}\n");
         free(sh);
         fwrite(b.data, 1, b.len, stdout);
     }
     goto out;
 fail:
-    rp_cli_error("%s", err.msg);
+    rp__cli_error("%s", err.msg);
     rc = RP_EXIT_FAILURE;
 out:
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
     rp_stream_close(s);
     return rc;
 }

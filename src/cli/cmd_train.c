@@ -58,7 +58,7 @@ typedef struct files {
 
 static int files_add(files *f, const char *s)
 {
-    const char **v = rp_array_grow(f->v, f->n, &f->cap, sizeof *f->v, 4);
+    const char **v = rp__array_grow(f->v, f->n, &f->cap, sizeof *f->v, 4);
     if (!v)
         return -1;
     f->v = v;
@@ -102,7 +102,7 @@ static void progress_end(void *ctx)
     p->last_pct = -1;
 }
 
-int rp_cmd_train(int argc, char **argv)
+int rp__cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"train", required_argument, NULL, 't'},
@@ -119,10 +119,10 @@ int rp_cmd_train(int argc, char **argv)
     };
     files trf = {0}, vaf = {0};
     files *list = NULL;
-    rp_train_param params[64];
+    rp__train_param params[64];
     size_t n_params = 0;
     const char *algo = NULL, *out_dir = NULL, *pred_path = NULL;
-    rp_cli_log_opts lo = {0};
+    rp__cli_log_opts lo = {0};
     unsigned threads = 0;
     uint64_t seed = 0;
     int rc = RP_EXIT_USAGE;
@@ -152,11 +152,11 @@ int rp_cmd_train(int argc, char **argv)
         case 'p':
             list = NULL;
             if (n_params == sizeof params / sizeof params[0]) {
-                rp_cli_error("too many --param (at most %zu)", sizeof params / sizeof params[0]);
+                rp__cli_error("too many --param (at most %zu)", sizeof params / sizeof params[0]);
                 goto out;
             }
-            if (rp_train_param_split(optarg, &params[n_params], &err) < 0) {
-                rp_cli_error("%s", err.msg);
+            if (rp__train_param_split(optarg, &params[n_params], &err) < 0) {
+                rp__cli_error("%s", err.msg);
                 goto out;
             }
             n_params++;
@@ -166,7 +166,7 @@ int rp_cmd_train(int argc, char **argv)
             list = NULL;
             unsigned long v = strtoul(optarg, &end, 10);
             if (end == optarg || *end || optarg[0] == '-' || v < 1 || v > 1024) {
-                rp_cli_error("--threads %s: expected a number from 1 to 1024", optarg);
+                rp__cli_error("--threads %s: expected a number from 1 to 1024", optarg);
                 goto out;
             }
             threads = (unsigned)v;
@@ -176,7 +176,7 @@ int rp_cmd_train(int argc, char **argv)
             list = NULL;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (end == optarg || *end || optarg[0] == '-') {
-                rp_cli_error("--seed %s: expected a non-negative integer", optarg);
+                rp__cli_error("--seed %s: expected a non-negative integer", optarg);
                 goto out;
             }
             seed = v;
@@ -184,32 +184,32 @@ int rp_cmd_train(int argc, char **argv)
         }
         case 'P': pred_path = optarg; list = NULL; break;
         case 0x300:
-        case 0x301: rp_cli_log_opt(c, optarg, &lo); list = NULL; break;
+        case 0x301: rp__cli_log_opt(c, optarg, &lo); list = NULL; break;
         case 'h': fputs(help, stdout); rc = RP_EXIT_OK; goto out;
         default: fputs(help, stderr); goto out;
         }
     }
-    if (rp_cli_logging(lo.format, lo.level) < 0)
+    if (rp__cli_logging(lo.format, lo.level) < 0)
         goto out;
     if (!trf.n || !vaf.n || !algo || !out_dir) {
         fprintf(stderr, "ridepred train: --train, --val, --algo and --out are required\n\n%s", help);
         goto out;
     }
     progress prog = {.tty = isatty(STDERR_FILENO) == 1, .last_pct = -1};
-    rp_train_config cfg = {.train_files = trf.v, .n_train_files = trf.n, .val_files = vaf.v, .n_val_files = vaf.n,
+    rp__train_config cfg = {.train_files = trf.v, .n_train_files = trf.n, .val_files = vaf.v, .n_val_files = vaf.n,
                            .params = params, .n_params = n_params, .out_dir = out_dir,
                            .predictions_path = pred_path, .threads = threads, .seed = seed,
                            .progress = on_progress, .progress_end = progress_end, .progress_ctx = &prog};
     /* Parameters first: a typo fails before minutes of work. */
-    if (rp_train_algo_parse(algo, &cfg.algo, &err) < 0 ||
-        rp_train_check_params(cfg.algo, params, n_params, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__train_algo_parse(algo, &cfg.algo, &err) < 0 ||
+        rp__train_check_params(cfg.algo, params, n_params, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     rc = RP_EXIT_FAILURE;
-    rp_train_report r;
-    if (rp_train(&cfg, &r, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    rp__train_report r;
+    if (rp__train(&cfg, &r, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         goto out;
     }
     printf("%s: %zu training rides (%u PU_DO values), %zu validation rides, trained in %.2f s\n", algo, r.n_train,
@@ -219,7 +219,7 @@ int rp_cmd_train(int argc, char **argv)
     rc = RP_EXIT_OK;
     goto out;
 nomem:
-    rp_cli_error("out of memory");
+    rp__cli_error("out of memory");
     rc = RP_EXIT_FAILURE;
 out:
     free(trf.v);

@@ -6,7 +6,7 @@
 
 #include "cli/cli.h"
 
-int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o)
+int rp__cli_function_opt(int c, const char *arg, rp__cli_function_opts *o)
 {
     switch (c) {
     case 0x200: o->model = arg; return 1;
@@ -16,26 +16,26 @@ int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o)
     case 0x204: o->no_cache = true; return 1;
     case 0x207: o->predictions_stream = arg; return 1;
     case 0x208: o->test_run = true; return 1;
-    case 0x209: return rp_cli_max_model_bytes_opt(arg) < 0 ? -1 : 1;
-    default: return rp_cli_log_opt(c, arg, &o->log) ? 1 : rp_cli_stream_opt(c, arg, &o->streams);
+    case 0x209: return rp__cli_max_model_bytes_opt(arg) < 0 ? -1 : 1;
+    default: return rp__cli_log_opt(c, arg, &o->log) ? 1 : rp__cli_stream_opt(c, arg, &o->streams);
     }
 }
 
-int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg)
+int rp__cli_function_config(const rp__cli_function_opts *o, rp__function_config *cfg)
 {
-    if (rp_cli_logging(o->log.format, o->log.level) < 0)
+    if (rp__cli_logging(o->log.format, o->log.level) < 0)
         return -1;
-    *cfg = (rp_function_config){.run_id = rp_cli_run_id(o->run_id),
-                                .model_version = rp_cli_model_version(o->model_version),
+    *cfg = (rp__function_config){.run_id = rp__cli_run_id(o->run_id),
+                                .model_version = rp__cli_model_version(o->model_version),
                                 .predictions_stream = o->predictions_stream,
                                 .test_run = o->test_run,
                                 .streams = o->streams};
-    const char *location = rp_cli_model_location(o->model, cfg->run_id);
+    const char *location = rp__cli_model_location(o->model, cfg->run_id);
     rp_error err;
     if (!location)
         return -1;
-    if (rp_cli_model_source(location, o->preprocessor, o->no_cache, &cfg->model, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+    if (rp__cli_model_source(location, o->preprocessor, o->no_cache, &cfg->model, &err) < 0) {
+        rp__cli_error("%s", err.msg);
         return -1;
     }
     /* TEST_RUN exactly "True" publishes nothing, as the Python function. */
@@ -44,5 +44,5 @@ int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cf
         cfg->test_run = true;
     if (!cfg->predictions_stream || !*cfg->predictions_stream)
         cfg->predictions_stream = getenv("PREDICTIONS_STREAM_NAME");
-    return rp_cli_stream_resolve(&cfg->streams);
+    return rp__cli_stream_resolve(&cfg->streams);
 }

@@ -42,25 +42,25 @@
 #define RP_FUNCTION_PUBLISH_LONGOPTS                                                          \
     {"predictions-stream", required_argument, NULL, 0x207}, {"test-run", no_argument, NULL, 0x208}
 
-typedef struct rp_cli_function_opts {
+typedef struct rp__cli_function_opts {
     const char *model, *run_id, *model_version, *preprocessor, *predictions_stream;
-    rp_cli_log_opts log;
+    rp__cli_log_opts log;
     bool test_run, no_cache;
     rp_stream_config streams;
-} rp_cli_function_opts;
+} rp__cli_function_opts;
 
 /* Applies one of those options (or a log or stream option); returns 1 when
  * c was one, 0 when not, -1 on a bad value (printed). */
-int rp_cli_function_opt(int c, const char *arg, rp_cli_function_opts *o);
+int rp__cli_function_opt(int c, const char *arg, rp__cli_function_opts *o);
 
 /* After parsing: applies the log options and fills cfg from the flags,
  * else the environment (the one place these variables take effect):
  * --run-id / RUN_ID, --model-version / MODEL_VERSION, the model
- * (rp_cli_model_location, rp_cli_model_source), --test-run / TEST_RUN=True,
+ * (rp__cli_model_location, rp__cli_model_source), --test-run / TEST_RUN=True,
  * --predictions-stream / PREDICTIONS_STREAM_NAME, the streams
- * (rp_cli_stream_resolve).  cfg points into o and the environment.
+ * (rp__cli_stream_resolve).  cfg points into o and the environment.
  * Returns -1, printed, on bad usage (no model location, an unknown log
  * level, a bad RIDEPRED_MAX_MODEL_BYTES or RIDEPRED_STREAM_BACKEND). */
-int rp_cli_function_config(const rp_cli_function_opts *o, rp_function_config *cfg);
+int rp__cli_function_config(const rp__cli_function_opts *o, rp__function_config *cfg);
 
 #endif

@@ -40,8 +40,8 @@ int main(int argc, char **argv)
     if (!strcmp(prog, "bootstrap")) {
         /* Lambda runs the image's /var/runtime/bootstrap (or the function's
          * bootstrap) with no arguments: it is the runtime. */
-        rp_cli_logging(NULL, NULL);
-        return rp_cmd_lambda(argc, argv);
+        rp__cli_logging(NULL, NULL);
+        return rp__cmd_lambda(argc, argv);
     }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -51,32 +51,32 @@ int main(int argc, char **argv)
         printf("ridepred %s\n", RIDEPRED_VERSION);
         return RP_EXIT_OK;
     }
-    rp_cli_logging(NULL, NULL); /* the variables; a command's flags win */
+    rp__cli_logging(NULL, NULL); /* the variables; a command's flags win */
     const char *cmd = argv[1];
     if (!strcmp(cmd, "invoke"))
-        return rp_cmd_invoke(argc - 1, argv + 1);
+        return rp__cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict"))
-        return rp_cmd_predict(argc - 1, argv + 1);
+        return rp__cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
-        return rp_cmd_model(argc - 1, argv + 1);
+        return rp__cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "streams"))
-        return rp_cmd_streams(argc - 1, argv + 1);
+        return rp__cmd_streams(argc - 1, argv + 1);
     if (!strcmp(cmd, "put"))
-        return rp_cmd_put(argc - 1, argv + 1);
+        return rp__cmd_put(argc - 1, argv + 1);
     if (!strcmp(cmd, "read"))
-        return rp_cmd_read(argc - 1, argv + 1);
+        return rp__cmd_read(argc - 1, argv + 1);
     if (!strcmp(cmd, "lambda"))
-        return rp_cmd_lambda(argc - 1, argv + 1);
+        return rp__cmd_lambda(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
-        return rp_cmd_serve(argc - 1, argv + 1);
+        return rp__cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "consume"))
-        return rp_cmd_consume(argc - 1, argv + 1);
+        return rp__cmd_consume(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
-        return rp_cmd_train(argc - 1, argv + 1);
+        return rp__cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
-        return rp_cmd_replay(argc - 1, argv + 1);
+        return rp__cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "evaluate"))
-        return rp_cmd_evaluate(argc - 1, argv + 1);
+        return rp__cmd_evaluate(argc - 1, argv + 1);
     fprintf(stderr, "ridepred: unknown command '%s'\n\n%s", cmd, usage);
     return RP_EXIT_USAGE;
 }

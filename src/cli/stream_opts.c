@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 
-int rp_cli_stream_opt(int c, const char *arg, rp_stream_config *cfg)
+int rp__cli_stream_opt(int c, const char *arg, rp_stream_config *cfg)
 {
     switch (c) {
     case 0x100:
@@ -34,7 +34,7 @@ static bool env_set(const char *name)
     return v && *v;
 }
 
-int rp_cli_stream_resolve(rp_stream_config *cfg)
+int rp__cli_stream_resolve(rp_stream_config *cfg)
 {
     static char store[PATH_MAX];
     if (cfg->backend == RP_STREAM_BACKEND_AUTO) {
@@ -45,7 +45,7 @@ int rp_cli_stream_resolve(rp_stream_config *cfg)
             else if (!strcasecmp(v, "local"))
                 cfg->backend = RP_STREAM_BACKEND_LOCAL;
             else {
-                rp_cli_error("RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
+                rp__cli_error("RIDEPRED_STREAM_BACKEND must be kinesis or local, not '%s'", v);
                 return -1;
             }
         } else if (env_set("AWS_LAMBDA_RUNTIME_API") || env_set("AWS_LAMBDA_FUNCTION_NAME")) {
@@ -56,7 +56,7 @@ int rp_cli_stream_resolve(rp_stream_config *cfg)
         const char *v = getenv("RIDEPRED_LOCAL_STORE");
         if (v && *v)
             cfg->local_store = v;
-        else if (store[0] || rp_cli_state_path("streams.db", store, sizeof store) == 0)
+        else if (store[0] || rp__cli_state_path("streams.db", store, sizeof store) == 0)
             cfg->local_store = store;
     }
     if (!cfg->endpoint_url || !*cfg->endpoint_url) {
@@ -69,15 +69,15 @@ int rp_cli_stream_resolve(rp_stream_config *cfg)
     return 0;
 }
 
-int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
+int rp__cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
                        char name[RP_STREAM_NAME_MAX + 1])
 {
     rp_error err;
     rp_stream_backend b;
-    if (rp_cli_stream_resolve(cfg) < 0)
+    if (rp__cli_stream_resolve(cfg) < 0)
         return -1;
     if (rp_stream_parse_name(spec, cfg, &b, name, &err) < 0 || rp_stream_open(b, cfg, s, &err) < 0) {
-        rp_cli_error("%s", err.msg);
+        rp__cli_error("%s", err.msg);
         return -1;
     }
     return 0;

@@ -23,21 +23,21 @@
 
 /* Applies one of those options; returns 1 when c was one, 0 when not, -1 on
  * a bad value (printed). */
-int rp_cli_stream_opt(int c, const char *arg, rp_stream_config *cfg);
+int rp__cli_stream_opt(int c, const char *arg, rp_stream_config *cfg);
 
 /* After parsing: fills what the flags left unset from the environment, the
  * one place these variables take effect: the backend for bare names
  * (RIDEPRED_STREAM_BACKEND, else Kinesis inside Lambda: AWS_LAMBDA_RUNTIME_API
  * or AWS_LAMBDA_FUNCTION_NAME set, else the library's rule), the local
- * store (RIDEPRED_LOCAL_STORE, else rp_cli_state_path("streams.db")), the
+ * store (RIDEPRED_LOCAL_STORE, else rp__cli_state_path("streams.db")), the
  * Kinesis endpoint (KINESIS_ENDPOINT_URL; the SDKs' AWS_ENDPOINT_URL_KINESIS
  * and AWS_ENDPOINT_URL are read by src/aws).  The strings stay valid for the
  * process.  Returns 0, or -1 (printed) for a bad RIDEPRED_STREAM_BACKEND. */
-int rp_cli_stream_resolve(rp_stream_config *cfg);
+int rp__cli_stream_resolve(rp_stream_config *cfg);
 
 /* Parses a stream spec and opens its backend (cfg resolved first); prints
  * why on failure. */
-int rp_cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
+int rp__cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
                        char name[RP_STREAM_NAME_MAX + 1]);
 
 #endif

@@ -26,7 +26,7 @@ static const uint8_t dec[256] = {
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 };
 
-long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char **why)
+long rp__base64_decode(const char *in, size_t n, unsigned char *out, const char **why)
 {
     const unsigned char *p = (const unsigned char *)in, *e = p + n;
     unsigned char *o = out;
@@ -115,7 +115,7 @@ non_ascii:
     return -1;
 }
 
-size_t rp_base64_encode(const unsigned char *in, size_t n, char *out)
+size_t rp__base64_encode(const unsigned char *in, size_t n, char *out)
 {
     char *o = out;
     size_t i = 0;

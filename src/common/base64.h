@@ -16,10 +16,10 @@
 
 /* Decodes in[0..n) into out (RP_BASE64_DECODED_MAX(n) bytes).  Returns the
  * decoded length, or -1 with *why set to a static message. */
-long rp_base64_decode(const char *in, size_t n, unsigned char *out, const char **why);
+long rp__base64_decode(const char *in, size_t n, unsigned char *out, const char **why);
 
 /* Encodes with padding; out holds RP_BASE64_ENCODED_LEN(n) bytes.  Returns
  * the length written. */
-size_t rp_base64_encode(const unsigned char *in, size_t n, char *out);
+size_t rp__base64_encode(const unsigned char *in, size_t n, char *out);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void rp_buf_init(rp_buf *b, size_t max_bytes)
+void rp__buf_init(rp__buf *b, size_t max_bytes)
 {
     b->data = NULL;
     b->len = 0;
@@ -15,13 +15,13 @@ void rp_buf_init(rp_buf *b, size_t max_bytes)
     b->toobig = false;
 }
 
-void rp_buf_cleanup(rp_buf *b)
+void rp__buf_cleanup(rp__buf *b)
 {
     free(b->data);
-    rp_buf_init(b, b->max);
+    rp__buf_init(b, b->max);
 }
 
-void rp_buf_reset(rp_buf *b)
+void rp__buf_reset(rp__buf *b)
 {
     b->len = 0;
     if (b->data)
@@ -30,7 +30,7 @@ void rp_buf_reset(rp_buf *b)
     b->toobig = false;
 }
 
-int rp_buf_grow(rp_buf *b, size_t extra)
+int rp__buf_grow(rp__buf *b, size_t extra)
 {
     if (b->failed)
         return -1;
@@ -56,16 +56,16 @@ int rp_buf_grow(rp_buf *b, size_t extra)
     return 0;
 }
 
-char *rp_buf_steal(rp_buf *b, size_t *len)
+char *rp__buf_steal(rp__buf *b, size_t *len)
 {
     char *p = b->data;
     if (len)
         *len = b->len;
-    rp_buf_init(b, b->max);
+    rp__buf_init(b, b->max);
     return p;
 }
 
-int rp_buf_printf(rp_buf *b, const char *fmt, ...)
+int rp__buf_printf(rp__buf *b, const char *fmt, ...)
 {
     char small[256];
     va_list ap;
@@ -75,8 +75,8 @@ int rp_buf_printf(rp_buf *b, const char *fmt, ...)
     if (n < 0)
         return -1;
     if ((size_t)n < sizeof small)
-        return rp_buf_append(b, small, (size_t)n);
-    if (rp_buf_grow(b, (size_t)n) != 0)
+        return rp__buf_append(b, small, (size_t)n);
+    if (rp__buf_grow(b, (size_t)n) != 0)
         return -1;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -85,7 +85,7 @@ int rp_buf_printf(rp_buf *b, const char *fmt, ...)
     return 0;
 }
 
-void *rp_array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first)
+void *rp__array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first)
 {
     if (n < *cap)
         return items;

@@ -11,23 +11,23 @@
 #include <stddef.h>
 #include <string.h>
 
-typedef struct rp_buf {
+typedef struct rp__buf {
     char *data;
     size_t len;
     size_t cap;    /* allocated bytes, including room for the NUL */
     size_t max;    /* hard cap on len */
     bool failed;   /* an append was refused: over max, or out of memory */
     bool toobig;   /* ... and it was because of max */
-} rp_buf;
+} rp__buf;
 
-void rp_buf_init(rp_buf *b, size_t max_bytes);
-void rp_buf_cleanup(rp_buf *b);
+void rp__buf_init(rp__buf *b, size_t max_bytes);
+void rp__buf_cleanup(rp__buf *b);
 /* Empties the buffer (keeps the allocation) and clears `failed`. */
-void rp_buf_reset(rp_buf *b);
+void rp__buf_reset(rp__buf *b);
 /* Makes room for `extra` more bytes.  Returns 0, or -1 (and sets failed). */
-int rp_buf_grow(rp_buf *b, size_t extra);
+int rp__buf_grow(rp__buf *b, size_t extra);
 /* Hands the content to the caller (who frees it) and empties the buffer. */
-char *rp_buf_steal(rp_buf *b, size_t *len);
+char *rp__buf_steal(rp__buf *b, size_t *len);
 
 /* Growing arrays of any element type: makes room for element n of an array
  * of *cap elements of elem_size bytes.  While n < *cap nothing changes; at
@@ -35,14 +35,14 @@ char *rp_buf_steal(rp_buf *b, size_t *len);
  * Returns the array, perhaps moved, with *cap updated; or NULL when the
  * size would overflow or memory is short, items and *cap then unchanged
  * (the caller still owns items).  Usage:
- *     T *nv = rp_array_grow(v, n, &cap, sizeof *v, 16);
+ *     T *nv = rp__array_grow(v, n, &cap, sizeof *v, 16);
  *     if (!nv) ...out of memory...;
  *     v = nv;  v[n++] = ...; */
-void *rp_array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first);
+void *rp__array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_t first);
 
-static inline int rp_buf_append(rp_buf *b, const void *p, size_t n)
+static inline int rp__buf_append(rp__buf *b, const void *p, size_t n)
 {
-    if (b->cap - b->len <= n && rp_buf_grow(b, n) != 0)
+    if (b->cap - b->len <= n && rp__buf_grow(b, n) != 0)
         return -1;
     memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -50,22 +50,22 @@ static inline int rp_buf_append(rp_buf *b, const void *p, size_t n)
     return 0;
 }
 
-static inline int rp_buf_putc(rp_buf *b, char c)
+static inline int rp__buf_putc(rp__buf *b, char c)
 {
-    if (b->cap - b->len <= 1 && rp_buf_grow(b, 1) != 0)
+    if (b->cap - b->len <= 1 && rp__buf_grow(b, 1) != 0)
         return -1;
     b->data[b->len++] = c;
     b->data[b->len] = '\0';
     return 0;
 }
 
-#define rp_buf_lit(b, s) rp_buf_append((b), (s), sizeof(s) - 1)
+#define rp__buf_lit(b, s) rp__buf_append((b), (s), sizeof(s) - 1)
 
-static inline int rp_buf_puts(rp_buf *b, const char *s)
+static inline int rp__buf_puts(rp__buf *b, const char *s)
 {
-    return rp_buf_append(b, s, strlen(s));
+    return rp__buf_append(b, s, strlen(s));
 }
 
-int rp_buf_printf(rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int rp__buf_printf(rp__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

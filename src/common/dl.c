@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
+void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms, void *api,
                  const char *install, rp_error *err)
 {
     void *lib = NULL;
@@ -35,18 +35,18 @@ void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *
     return lib;
 }
 
-void *rp_dl_once_load(rp_dl_once *o, const char *what, const char *const *sonames, const rp_dl_sym *syms,
+void *rp__dl_once_load(rp__dl_once *o, const char *what, const char *const *sonames, const rp__dl_sym *syms,
                       size_t nsyms, void *api, const char *install)
 {
     rp_error err;
-    o->handle = rp_dl_load(what, sonames, syms, nsyms, api, install, &err);
+    o->handle = rp__dl_load(what, sonames, syms, nsyms, api, install, &err);
     o->ready = o->handle != NULL;
     if (!o->ready)
         snprintf(o->error, sizeof o->error, "%s", err.msg);
     return o->handle;
 }
 
-void rp_dl_once_fail(rp_dl_once *o, const char *fmt, ...)
+void rp__dl_once_fail(rp__dl_once *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,7 +55,7 @@ void rp_dl_once_fail(rp_dl_once *o, const char *fmt, ...)
     o->ready = false;
 }
 
-int rp_dl_once_run(rp_dl_once *o, void (*setup)(void), rp_error *err)
+int rp__dl_once_run(rp__dl_once *o, void (*setup)(void), rp_error *err)
 {
     pthread_once(&o->once, setup);
     if (!o->ready)

@@ -14,43 +14,43 @@
 
 #include "ridepred/error.h"
 
-typedef struct rp_dl_sym {
+typedef struct rp__dl_sym {
     const char *name;  /* symbol */
     size_t offset;     /* offsetof(api struct, its function pointer) */
-} rp_dl_sym;
+} rp__dl_sym;
 
 /* dlopens the first of sonames (NULL-terminated) that loads, resolves every
  * symbol into api, and returns the handle; NULL with err set ("<what> is
  * not available (...): install <install>", or the missing symbol) when
  * any step fails.  Not synchronised: call it under
  * pthread_once. */
-void *rp_dl_load(const char *what, const char *const *sonames, const rp_dl_sym *syms, size_t nsyms, void *api,
+void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms, void *api,
                  const char *install, rp_error *err);
 
 /* The once-per-process state of a library loaded on first use: a module
  * keeps one (static, RP_DL_ONCE_INIT) per library and a setup function
- * without arguments that loads it with rp_dl_once_load; its public entry
- * points call rp_dl_once_run(&state, setup, err) before using the table. */
-typedef struct rp_dl_once {
+ * without arguments that loads it with rp__dl_once_load; its public entry
+ * points call rp__dl_once_run(&state, setup, err) before using the table. */
+typedef struct rp__dl_once {
     pthread_once_t once;
     bool ready;                   /* the table is filled and usable */
     void *handle;                 /* the dlopen handle (kept for the process) */
     char error[RP_ERROR_MSG_MAX]; /* why not, when not ready */
-} rp_dl_once;
+} rp__dl_once;
 
 #define RP_DL_ONCE_INIT {.once = PTHREAD_ONCE_INIT}
 
-/* For a setup function: rp_dl_load, then the outcome recorded in o (ready
+/* For a setup function: rp__dl_load, then the outcome recorded in o (ready
  * and handle, or the error).  Returns the handle, NULL on failure. */
-void *rp_dl_once_load(rp_dl_once *o, const char *what, const char *const *sonames, const rp_dl_sym *syms,
+void *rp__dl_once_load(rp__dl_once *o, const char *what, const char *const *sonames, const rp__dl_sym *syms,
                       size_t nsyms, void *api, const char *install);
 
 /* For a setup function whose library loaded but could not start (an init
  * call failed): o is not ready, with this message. */
-void rp_dl_once_fail(rp_dl_once *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rp__dl_once_fail(rp__dl_once *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs setup once per process (pthread_once).  Returns 0 when it left o
  * ready, else -1 with err set to o's error (RP_ERR_UNSUPPORTED). */
-int rp_dl_once_run(rp_dl_once *o, void (*setup)(void), rp_error *err);
+int rp__dl_once_run(rp__dl_once *o, void (*setup)(void), rp_error *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *rp_file_kind(mode_t mode)
+const char *rp__file_kind(mode_t mode)
 {
     if (S_ISREG(mode))
         return "a regular file";
@@ -32,7 +32,7 @@ const char *rp_file_kind(mode_t mode)
     return "not a file";
 }
 
-int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *err)
+int rp__file_open(const char *path, bool allow_dir, struct stat *st, rp_error *err)
 {
     /* O_NONBLOCK: opening a FIFO for reading waits for a writer, and some
      * devices wait too; with it, open returns at once and fstat tells. */
@@ -42,7 +42,7 @@ int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *er
         struct stat sb;
         /* A socket cannot be opened at all (ENXIO): say what it is. */
         if (e == ENXIO && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-            return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp_file_kind(sb.st_mode),
+            return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp__file_kind(sb.st_mode),
                                 allow_dir ? " or a directory" : "");
         return rp_error_set(err, e == ENOENT || e == ENOTDIR ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s",
                             path, strerror(e));
@@ -55,7 +55,7 @@ int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *er
     }
     if (!S_ISREG(sb.st_mode) && !(allow_dir && S_ISDIR(sb.st_mode))) {
         close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp_file_kind(sb.st_mode),
+        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp__file_kind(sb.st_mode),
                             allow_dir ? " or a directory" : "");
     }
     int fl = fcntl(fd, F_GETFL);
@@ -69,9 +69,9 @@ int rp_file_open(const char *path, bool allow_dir, struct stat *st, rp_error *er
     return fd;
 }
 
-FILE *rp_file_fopen(const char *path, rp_error *err)
+FILE *rp__file_fopen(const char *path, rp_error *err)
 {
-    int fd = rp_file_open(path, false, NULL, err);
+    int fd = rp__file_open(path, false, NULL, err);
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, "rb");
@@ -83,7 +83,7 @@ FILE *rp_file_fopen(const char *path, rp_error *err)
     return f;
 }
 
-int rp_file_check_regular(const char *path, rp_error *err)
+int rp__file_check_regular(const char *path, rp_error *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -92,15 +92,15 @@ int rp_file_check_regular(const char *path, rp_error *err)
         return rp_error_set(err, RP_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
     }
     if (!S_ISREG(sb.st_mode))
-        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file", path, rp_file_kind(sb.st_mode));
+        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file", path, rp__file_kind(sb.st_mode));
     return 0;
 }
 
-int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
+int rp__file_read(const char *path, size_t max, unsigned char **out, size_t *len, rp_error *err)
 {
     *out = NULL;
     struct stat st;
-    int fd = rp_file_open(path, false, &st, err);
+    int fd = rp__file_open(path, false, &st, err);
     if (fd < 0)
         return -1;
     if ((uint64_t)st.st_size > max) {
@@ -108,14 +108,14 @@ int rp_file_read(const char *path, size_t max, unsigned char **out, size_t *len,
         return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
     }
     size_t size = (size_t)st.st_size;
-    int rc = rp_file_read_fd(fd, path, size, out, err);
+    int rc = rp__file_read_fd(fd, path, size, out, err);
     close(fd);
     if (rc == 0)
         *len = size;
     return rc;
 }
 
-int rp_file_read_fd(int fd, const char *path, size_t size, unsigned char **out, rp_error *err)
+int rp__file_read_fd(int fd, const char *path, size_t size, unsigned char **out, rp_error *err)
 {
     *out = NULL;
     unsigned char *buf = malloc(size ? size : 1);
@@ -159,7 +159,7 @@ static int mkdirs_n(const char *dir, size_t n, unsigned mode, rp_error *err)
     return 0;
 }
 
-int rp_file_mkdirs(const char *dir, unsigned mode, rp_error *err)
+int rp__file_mkdirs(const char *dir, unsigned mode, rp_error *err)
 {
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/')
@@ -167,7 +167,7 @@ int rp_file_mkdirs(const char *dir, unsigned mode, rp_error *err)
     return mkdirs_n(dir, n, mode, err);
 }
 
-int rp_file_mkdirs_for(const char *path, unsigned mode, rp_error *err)
+int rp__file_mkdirs_for(const char *path, unsigned mode, rp_error *err)
 {
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path)
@@ -175,18 +175,18 @@ int rp_file_mkdirs_for(const char *path, unsigned mode, rp_error *err)
     return mkdirs_n(path, (size_t)(slash - path), mode, err);
 }
 
-const char *rp_file_basename(const char *path)
+const char *rp__file_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
 }
 
-int rp_file_map(const char *path, void **map, size_t *size, rp_error *err)
+int rp__file_map(const char *path, void **map, size_t *size, rp_error *err)
 {
     *map = NULL;
     *size = 0;
     struct stat st;
-    int fd = rp_file_open(path, false, &st, err);
+    int fd = rp__file_open(path, false, &st, err);
     if (fd < 0)
         return -1;
     if (st.st_size == 0) {
@@ -203,7 +203,7 @@ int rp_file_map(const char *path, void **map, size_t *size, rp_error *err)
     return 0;
 }
 
-void rp_file_unmap(void *map, size_t size)
+void rp__file_unmap(void *map, size_t size)
 {
     if (map)
         munmap(map, size);

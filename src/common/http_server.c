@@ -147,7 +147,7 @@ typedef struct conn {
     size_t trailer_bytes;
     uint64_t body_start, body_progress; /* for the body deadline */
     uint64_t body_deadline;
-    rp_buf body;
+    rp__buf body;
     size_t reserved; /* bytes of the server's body budget held */
     uint64_t discarded;
     uint64_t body_seen; /* body bytes through body_feed, kept or not (chunked:
@@ -155,7 +155,7 @@ typedef struct conn {
     bool too_large, over_budget;
 
     /* The answer: out (status line, headers) then obody. */
-    rp_buf out;
+    rp__buf out;
     const char *obody;
     size_t obody_len;
     char *obody_owned; /* obody when the connection owns it */
@@ -165,7 +165,7 @@ typedef struct conn {
 } conn;
 
 struct worker {
-    rp_http_server *s;
+    rp__http_server *s;
     pthread_t thread;
     bool started;
     int ep;
@@ -177,8 +177,8 @@ struct worker {
     char date[40];           /* "Date: ...\r\n" for date_sec */
 };
 
-struct rp_http_server {
-    rp_http_server_config cfg;
+struct rp__http_server {
+    rp__http_server_config cfg;
     int listen_fd, wake_fd;
     unsigned port;
     worker *workers;
@@ -199,7 +199,7 @@ struct rp_http_server {
 
 /* ---- per-client connection counts --------------------------------------------- */
 
-static size_t client_hash(const rp_http_server *s, const unsigned char a[16])
+static size_t client_hash(const rp__http_server *s, const unsigned char a[16])
 {
     uint32_t h = 2166136261u;
     for (int i = 0; i < 16; i++)
@@ -221,7 +221,7 @@ static void client_addr(const struct sockaddr_storage *ss, unsigned char out[16]
 
 /* Counts one more connection from addr; NULL when that client is at its cap
  * (or memory is short). */
-static client_ent *client_take(rp_http_server *s, const unsigned char addr[16])
+static client_ent *client_take(rp__http_server *s, const unsigned char addr[16])
 {
     size_t h = client_hash(s, addr);
     pthread_mutex_lock(&s->clients_lock);
@@ -244,7 +244,7 @@ static client_ent *client_take(rp_http_server *s, const unsigned char addr[16])
     return e;
 }
 
-static void client_drop(rp_http_server *s, client_ent *e)
+static void client_drop(rp__http_server *s, client_ent *e)
 {
     pthread_mutex_lock(&s->clients_lock);
     if (--e->n == 0) {
@@ -259,7 +259,7 @@ static void client_drop(rp_http_server *s, client_ent *e)
 
 /* ---- request headers ---------------------------------------------------------- */
 
-const char *rp_http_request_header(const rp_http_request *req, const char *name)
+const char *rp__http_request_header(const rp__http_request *req, const char *name)
 {
     const conn *c = req ? req->conn_ : NULL;
     if (!c || !name)
@@ -270,7 +270,7 @@ const char *rp_http_request_header(const rp_http_request *req, const char *name)
     return NULL;
 }
 
-void rp_http_reply_header(rp_http_reply *reply, const char *name, const char *value)
+void rp__http_reply_header(rp__http_reply *reply, const char *name, const char *value)
 {
     if (reply->nheaders >= RP_HTTP_REPLY_MAX_HEADERS)
         return;
@@ -281,7 +281,7 @@ void rp_http_reply_header(rp_http_reply *reply, const char *name, const char *va
 
 /* ---- the body budget ------------------------------------------------------------ */
 
-static void release(rp_http_server *s, conn *c)
+static void release(rp__http_server *s, conn *c)
 {
     if (c->reserved) {
         atomic_fetch_sub_explicit(&s->body_bytes, c->reserved, memory_order_relaxed);
@@ -290,7 +290,7 @@ static void release(rp_http_server *s, conn *c)
 }
 
 /* Takes n more bytes from the budget of all bodies; false when over it. */
-static bool reserve(rp_http_server *s, conn *c, size_t n)
+static bool reserve(rp__http_server *s, conn *c, size_t n)
 {
     size_t before = atomic_fetch_add_explicit(&s->body_bytes, n, memory_order_relaxed);
     if (before + n > s->max_total_body) {
@@ -322,12 +322,12 @@ static void set_interest(conn *c, uint32_t events)
 /* The request's answer is sent (or will never be): it leaves in_flight. */
 static void end_request(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     release(s, c);
     if (c->body.cap > 64 * 1024)
-        rp_buf_cleanup(&c->body);
+        rp__buf_cleanup(&c->body);
     else
-        rp_buf_reset(&c->body);
+        rp__buf_reset(&c->body);
     if (c->in_request) {
         c->in_request = false;
         /* release: whoever sees the count drop also sees the budget returned */
@@ -345,7 +345,7 @@ static void end_request(conn *c)
 static void conn_close(conn *c)
 {
     worker *w = c->w;
-    rp_http_server *s = w->s;
+    rp__http_server *s = w->s;
     end_request(c);
     close(c->fd); /* also leaves the epoll set */
     if (c->client)
@@ -357,8 +357,8 @@ static void conn_close(conn *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    rp_buf_cleanup(&c->body);
-    rp_buf_cleanup(&c->out);
+    rp__buf_cleanup(&c->body);
+    rp__buf_cleanup(&c->out);
     free(c->obody_owned);
     free(c->in);
     free(c->head);
@@ -428,26 +428,26 @@ static bool header_ok(const char *name, const char *value)
 /* Queues an answer and moves c to WRITE.  body is borrowed until the first
  * send (copied if it does not all go at once) unless owned (then c frees
  * it).  Returns 0, or -1 out of memory (c is then closed by the caller). */
-static int queue_answer(conn *c, const rp_http_reply *r, bool close_after, bool routed)
+static int queue_answer(conn *c, const rp__http_reply *r, bool close_after, bool routed)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     int status = r->status >= 200 && r->status <= 999 ? r->status : 500;
     if (atomic_load_explicit(&s->stopping, memory_order_relaxed) || !c->keep_alive)
         close_after = true;
-    rp_buf_reset(&c->out);
-    rp_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason(status));
-    rp_buf_puts(&c->out, date_line(c->w));
+    rp__buf_reset(&c->out);
+    rp__buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    rp__buf_puts(&c->out, date_line(c->w));
     if (r->content_type && header_ok("Content-Type", r->content_type))
-        rp_buf_printf(&c->out, "Content-Type: %s\r\n", r->content_type);
+        rp__buf_printf(&c->out, "Content-Type: %s\r\n", r->content_type);
     for (size_t i = 0; i < r->nheaders && i < RP_HTTP_REPLY_MAX_HEADERS; i++)
         if (header_ok(r->header_names[i], r->header_values[i]))
-            rp_buf_printf(&c->out, "%s: %s\r\n", r->header_names[i], r->header_values[i]);
-    rp_buf_printf(&c->out, "Content-Length: %zu\r\n", r->body ? r->body_len : (size_t)0);
+            rp__buf_printf(&c->out, "%s: %s\r\n", r->header_names[i], r->header_values[i]);
+    rp__buf_printf(&c->out, "Content-Length: %zu\r\n", r->body ? r->body_len : (size_t)0);
     if (close_after)
-        rp_buf_lit(&c->out, "Connection: close\r\n");
+        rp__buf_lit(&c->out, "Connection: close\r\n");
     else if (c->http10)
-        rp_buf_lit(&c->out, "Connection: keep-alive\r\n");
-    rp_buf_lit(&c->out, "\r\n");
+        rp__buf_lit(&c->out, "Connection: keep-alive\r\n");
+    rp__buf_lit(&c->out, "\r\n");
     if (r->body_owned && r->body && (c->head_only || c->out.failed)) {
         free((void *)r->body);
     } else if (r->body_owned && r->body) {
@@ -474,13 +474,13 @@ static int answer_error(conn *c, int status, const char *msg, bool close_after)
     if (!body)
         return -1;
     int n = snprintf(body, cap, "{\"message\": \"%s\"}", msg);
-    rp_http_reply r = {.status = status,
+    rp__http_reply r = {.status = status,
                        .content_type = "application/json",
                        .body = body,
                        .body_len = (size_t)n,
                        .body_owned = true};
     if (status == 503)
-        rp_http_reply_header(&r, "Retry-After", "1");
+        rp__http_reply_header(&r, "Retry-After", "1");
     return queue_answer(c, &r, close_after, false);
 }
 
@@ -501,11 +501,11 @@ static int answer_errorf(conn *c, int status, bool close_after, const char *fmt,
  * budget) and queues its answer.  Returns 0, or -1 out of memory. */
 static int dispatch(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     if (c->over_budget)
         return answer_error(c, 503, "the server is buffering too many large requests at once: retry shortly",
                             c->must_close);
-    rp_http_request req = {
+    rp__http_request req = {
         .method = c->method,
         .path = c->path,
         .body = !c->too_large && c->body.len ? c->body.data : NULL,
@@ -513,13 +513,13 @@ static int dispatch(conn *c)
         .body_too_large = c->too_large,
         .conn_ = c,
     };
-    rp_http_reply reply;
+    rp__http_reply reply;
     memset(&reply, 0, sizeof reply);
     s->cfg.route(s->cfg.route_ctx, &req, &reply);
     /* The request's body is no longer needed (the reply never points into it). */
     release(s, c);
     if (c->body.cap > 64 * 1024)
-        rp_buf_cleanup(&c->body);
+        rp__buf_cleanup(&c->body);
     return queue_answer(c, &reply, c->must_close, true);
 }
 
@@ -592,7 +592,7 @@ static size_t in_room(conn *c)
  * (nothing yet), -1 (an error: close). */
 static int conn_read(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     ssize_t k;
     if (c->state == ST_LINGER) {
         char drop[16384];
@@ -608,10 +608,10 @@ static int conn_read(conn *c)
         if (!reserve(s, c, want)) {
             c->over_budget = true;
             release(s, c);
-            rp_buf_cleanup(&c->body);
+            rp__buf_cleanup(&c->body);
             return 1; /* the bytes go through the input buffer, dropped */
         }
-        if (rp_buf_grow(&c->body, want) != 0)
+        if (rp__buf_grow(&c->body, want) != 0)
             return -1;
         k = recv(c->fd, c->body.data + c->body.len, want, 0);
         size_t got = k > 0 ? (size_t)k : 0;
@@ -779,7 +779,7 @@ static parse_error parse_head(conn *c, uint64_t *declared)
         if (c->nfields == MAX_HEADER_FIELDS)
             return BAD(431, "more than 100 header fields");
         if (c->nfields == c->fields_cap) {
-            header_field *nf = rp_array_grow(c->fields, c->nfields, &c->fields_cap, sizeof *c->fields, 16);
+            header_field *nf = rp__array_grow(c->fields, c->nfields, &c->fields_cap, sizeof *c->fields, 16);
             if (!nf)
                 return BAD(500, "out of memory");
             c->fields = nf;
@@ -892,7 +892,7 @@ static parse_error parse_head(conn *c, uint64_t *declared)
 
 /* Where the body must have arrived by: body_timeout_s plus one second per
  * body_min_rate bytes of size. */
-static uint64_t body_deadline(const rp_http_server *s, uint64_t start, uint64_t size)
+static uint64_t body_deadline(const rp__http_server *s, uint64_t start, uint64_t size)
 {
     uint64_t rate = s->cfg.body_min_rate;
     uint64_t ms = size / rate * 1000u + size % rate * 1000u / rate;
@@ -914,20 +914,20 @@ static int answer_now(conn *c)
  * succeed).  Returns 0, 1 when an answer was queued, -1 out of memory. */
 static int body_feed(conn *c, const char *data, size_t n)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     c->body_seen += n;
     if (!c->too_large && c->body_seen > s->cfg.max_body_bytes) {
         c->too_large = true;
         c->over_budget = false;
         release(s, c);
-        rp_buf_cleanup(&c->body);
+        rp__buf_cleanup(&c->body);
     }
     if (!c->too_large && !c->over_budget) {
         if (!reserve(s, c, n)) {
             c->over_budget = true;
             release(s, c);
-            rp_buf_cleanup(&c->body);
-        } else if (rp_buf_append(&c->body, data, n) != 0) {
+            rp__buf_cleanup(&c->body);
+        } else if (rp__buf_append(&c->body, data, n) != 0) {
             return -1;
         }
     }
@@ -961,7 +961,7 @@ static long line_end(const char *p, size_t n)
  * when c moved on, 0 when it waits for bytes, -1 when c was closed. */
 static int head_step(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     if (!c->head_started) {
         /* Empty lines before a request line are ignored (RFC 9112 section 2.2). */
         while (c->in_len - c->in_off >= 2 && c->in[c->in_off] == '\r' && c->in[c->in_off + 1] == '\n')
@@ -1062,7 +1062,7 @@ static int head_step(conn *c)
         }
         return 1;
     }
-    rp_buf_reset(&c->body);
+    rp__buf_reset(&c->body);
     c->too_large = c->over_budget = false;
     c->discarded = c->body_seen = 0;
     int r;
@@ -1082,8 +1082,8 @@ static int head_step(conn *c)
         c->body_deadline = body_deadline(s, now, c->framing == BODY_LENGTH ? declared : 0);
         if (c->expect_continue) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            rp_buf_reset(&c->out);
-            rp_buf_lit(&c->out, cont);
+            rp__buf_reset(&c->out);
+            rp__buf_lit(&c->out, cont);
             if (c->out.failed) {
                 conn_close(c);
                 return -1;
@@ -1111,7 +1111,7 @@ static int head_step(conn *c)
  * 0 when it waits for bytes, -1 when c was closed. */
 static int body_step(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     int r = 0;
     while (r == 0) {
         const char *b = c->in + c->in_off;
@@ -1237,7 +1237,7 @@ static int body_step(conn *c)
 /* WRITE finished: what comes next. */
 static int after_step(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     switch (c->after) {
     case AFTER_CONTINUE:
         c->state = ST_BODY;
@@ -1323,7 +1323,7 @@ static void on_event(conn *c, uint32_t events)
 /* A deadline passed. */
 static void expire(conn *c)
 {
-    rp_http_server *s = c->w->s;
+    rp__http_server *s = c->w->s;
     int r = -1;
     if (c->state == ST_HEAD && c->head_started)
         r = answer_errorf(c, 408, true, "the request head did not arrive within %u s",
@@ -1345,7 +1345,7 @@ static void expire(conn *c)
 
 static void accept_some(worker *w)
 {
-    rp_http_server *s = w->s;
+    rp__http_server *s = w->s;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -1401,8 +1401,8 @@ static void accept_some(worker *w)
         c->fd = fd;
         c->client = ce;
         c->state = ST_HEAD;
-        rp_buf_init(&c->body, s->cfg.max_body_bytes);
-        rp_buf_init(&c->out, (size_t)64 * 1024);
+        rp__buf_init(&c->body, s->cfg.max_body_bytes);
+        rp__buf_init(&c->out, (size_t)64 * 1024);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->events = EPOLLIN;
@@ -1421,7 +1421,7 @@ static void accept_some(worker *w)
 
 static void sweep(worker *w, uint64_t now)
 {
-    rp_http_server *s = w->s;
+    rp__http_server *s = w->s;
     w->next_deadline = 0;
     if (w->accept_resume) {
         if (now >= w->accept_resume) {
@@ -1447,7 +1447,7 @@ static void sweep(worker *w, uint64_t now)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    rp_http_server *s = w->s;
+    rp__http_server *s = w->s;
     struct epoll_event evs[EVENTS_PER_WAIT];
     while (!atomic_load(&s->quit)) {
         uint64_t now = now_ms();
@@ -1558,7 +1558,7 @@ static void raise_fd_limit(unsigned max_connections)
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static void free_server(rp_http_server *s)
+static void free_server(rp__http_server *s)
 {
     for (unsigned i = 0; i < s->nworkers; i++)
         if (s->workers[i].ep >= 0)
@@ -1582,7 +1582,7 @@ static void free_server(rp_http_server *s)
 }
 
 /* Tells the workers to end and joins those started. */
-static void join_workers(rp_http_server *s)
+static void join_workers(rp__http_server *s)
 {
     atomic_store(&s->quit, true);
     uint64_t one = 1;
@@ -1597,16 +1597,16 @@ static void join_workers(rp_http_server *s)
 /* A server with cfg's settings (defaults filled in), its client table,
  * workers (not started, no epoll set yet) and wake descriptor, no listening
  * socket.  Returns it, or NULL out of memory or descriptors. */
-static rp_http_server *server_new(const rp_http_server_config *cfg)
+static rp__http_server *server_new(const rp__http_server_config *cfg)
 {
-    rp_http_server *s = calloc(1, sizeof *s);
+    rp__http_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->listen_fd = s->wake_fd = -1;
     pthread_mutex_init(&s->clients_lock, NULL);
     s->cfg = *cfg;
     s->cfg.listen = NULL; /* not kept: the caller's string */
-    rp_http_server_config *c = &s->cfg;
+    rp__http_server_config *c = &s->cfg;
     if (!c->threads)
         c->threads = online_cpus();
     if (!c->max_connections)
@@ -1652,7 +1652,7 @@ static rp_http_server *server_new(const rp_http_server_config *cfg)
     return s;
 }
 
-int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err)
+int rp__http_server_start(const rp__http_server_config *cfg, rp__http_server **out, rp_error *err)
 {
     *out = NULL;
     if (!cfg || !cfg->route)
@@ -1660,12 +1660,12 @@ int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out,
     struct addrinfo *ai = NULL;
     if (resolve(cfg->listen, &ai, err) < 0)
         return -1;
-    rp_http_server *s = server_new(cfg);
+    rp__http_server *s = server_new(cfg);
     if (!s) {
         freeaddrinfo(ai);
         return rp_error_set(err, RP_ERR_NOMEM, "http server: out of memory or file descriptors");
     }
-    rp_http_server_config *c = &s->cfg;
+    rp__http_server_config *c = &s->cfg;
     s->listen_fd = listen_on(cfg->listen, ai, err);
     char shown[NI_MAXHOST];
     if (getnameinfo(ai->ai_addr, ai->ai_addrlen, shown, sizeof shown, NULL, 0, NI_NUMERICHOST) != 0)
@@ -1702,17 +1702,17 @@ int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out,
     return 0;
 }
 
-unsigned rp_http_server_port(const rp_http_server *s)
+unsigned rp__http_server_port(const rp__http_server *s)
 {
     return s ? s->port : 0;
 }
 
-unsigned rp_http_server_in_flight(const rp_http_server *s)
+unsigned rp__http_server_in_flight(const rp__http_server *s)
 {
-    return s ? atomic_load_explicit(&((rp_http_server *)s)->in_flight, memory_order_acquire) : 0;
+    return s ? atomic_load_explicit(&((rp__http_server *)s)->in_flight, memory_order_acquire) : 0;
 }
 
-unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms)
+unsigned rp__http_server_stop(rp__http_server *s, unsigned drain_ms)
 {
     if (!s)
         return 0;
@@ -1724,9 +1724,9 @@ unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms)
         epoll_ctl(s->workers[i].ep, EPOLL_CTL_DEL, s->listen_fd, NULL);
     shutdown(s->listen_fd, SHUT_RDWR);
     struct timespec step = {0, 5 * 1000 * 1000};
-    for (unsigned waited = 0; rp_http_server_in_flight(s) > 0 && waited < drain_ms; waited += 5)
+    for (unsigned waited = 0; rp__http_server_in_flight(s) > 0 && waited < drain_ms; waited += 5)
         nanosleep(&step, NULL);
-    unsigned left = rp_http_server_in_flight(s);
+    unsigned left = rp__http_server_in_flight(s);
     join_workers(s);
     for (unsigned i = 0; i < s->nworkers; i++)
         while (!s->workers[i].started && s->workers[i].conns) /* a detached server's */
@@ -1737,14 +1737,14 @@ unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms)
 
 /* ---- the test seam (http_server_internal.h) ------------------------------------------ */
 
-int rp__http_server_detached(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err)
+int rp__http_server_detached(const rp__http_server_config *cfg, rp__http_server **out, rp_error *err)
 {
     *out = NULL;
     if (!cfg || !cfg->route)
         return rp_error_set(err, RP_ERR_INVALID, "http server: no route callback");
-    rp_http_server_config one = *cfg;
+    rp__http_server_config one = *cfg;
     one.threads = 1;
-    rp_http_server *s = server_new(&one);
+    rp__http_server *s = server_new(&one);
     if (!s)
         return rp_error_set(err, RP_ERR_NOMEM, "http server: out of memory or file descriptors");
     s->workers[0].ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1756,13 +1756,13 @@ int rp__http_server_detached(const rp_http_server_config *cfg, rp_http_server **
     return 0;
 }
 
-void rp__http_server_observe(rp_http_server *s, rp__http_answer_fn fn, void *ctx)
+void rp__http_server_observe(rp__http_server *s, rp__http_answer_fn fn, void *ctx)
 {
     s->observe = fn;
     s->observe_ctx = ctx;
 }
 
-int rp__http_server_adopt(rp_http_server *s, int fd)
+int rp__http_server_adopt(rp__http_server *s, int fd)
 {
     worker *w = &s->workers[0];
     conn *c = w->conns ? NULL : calloc(1, sizeof *c);
@@ -1774,8 +1774,8 @@ int rp__http_server_adopt(rp_http_server *s, int fd)
     c->w = w;
     c->fd = fd;
     c->state = ST_HEAD;
-    rp_buf_init(&c->body, s->cfg.max_body_bytes);
-    rp_buf_init(&c->out, (size_t)64 * 1024);
+    rp__buf_init(&c->body, s->cfg.max_body_bytes);
+    rp__buf_init(&c->out, (size_t)64 * 1024);
     c->events = EPOLLIN;
     w->conns = c;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -1787,7 +1787,7 @@ int rp__http_server_adopt(rp_http_server *s, int fd)
     return 0;
 }
 
-bool rp__http_server_pump(rp_http_server *s)
+bool rp__http_server_pump(rp__http_server *s)
 {
     worker *w = &s->workers[0];
     struct epoll_event ev;
@@ -1797,7 +1797,7 @@ bool rp__http_server_pump(rp_http_server *s)
     return w->conns != NULL;
 }
 
-bool rp__http_server_expire(rp_http_server *s)
+bool rp__http_server_expire(rp__http_server *s)
 {
     worker *w = &s->workers[0];
     if (w->conns)
@@ -1805,7 +1805,7 @@ bool rp__http_server_expire(rp_http_server *s)
     return rp__http_server_pump(s);
 }
 
-size_t rp__http_server_body_bytes(const rp_http_server *s)
+size_t rp__http_server_body_bytes(const rp__http_server *s)
 {
-    return atomic_load_explicit(&((rp_http_server *)s)->body_bytes, memory_order_relaxed);
+    return atomic_load_explicit(&((rp__http_server *)s)->body_bytes, memory_order_relaxed);
 }

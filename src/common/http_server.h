@@ -43,9 +43,9 @@
 
 #include "ridepred/error.h"
 
-typedef struct rp_http_server rp_http_server;
+typedef struct rp__http_server rp__http_server;
 
-typedef struct rp_http_request {
+typedef struct rp__http_request {
     const char *method;   /* "GET", "POST", ... as sent */
     const char *path;     /* the path as sent (not percent-decoded), without
                              the query string; "/" for an absolute-form
@@ -53,12 +53,12 @@ typedef struct rp_http_request {
     const char *body;     /* NULL when empty or too large; NUL-terminated otherwise */
     size_t body_len;
     bool body_too_large;  /* the body exceeded max_body_bytes (not buffered) */
-    void *conn_;          /* private: for rp_http_request_header */
-} rp_http_request;
+    void *conn_;          /* private: for rp__http_request_header */
+} rp__http_request;
 
 /* The value of a request header (case-insensitive name; the first when
  * sent more than once), or NULL.  Valid during the route call. */
-const char *rp_http_request_header(const rp_http_request *req, const char *name);
+const char *rp__http_request_header(const rp__http_request *req, const char *name);
 
 #define RP_HTTP_REPLY_MAX_HEADERS 4
 
@@ -68,7 +68,7 @@ const char *rp_http_request_header(const rp_http_request *req, const char *name)
 #define RP_HTTP_DEFAULT_BODY_TIMEOUT_S 10u
 #define RP_HTTP_DEFAULT_BODY_MIN_RATE ((size_t)64 * 1024)
 
-typedef struct rp_http_reply {
+typedef struct rp__http_reply {
     int status;                /* 0 is answered as 500 */
     const char *content_type;  /* NULL: no Content-Type header */
     const char *body;          /* copied by the server; NULL: empty */
@@ -79,20 +79,20 @@ typedef struct rp_http_reply {
     const char *header_names[RP_HTTP_REPLY_MAX_HEADERS];
     const char *header_values[RP_HTTP_REPLY_MAX_HEADERS];
     size_t nheaders;
-} rp_http_reply;
+} rp__http_reply;
 
 /* Adds a header to a reply; ignored beyond RP_HTTP_REPLY_MAX_HEADERS. */
-void rp_http_reply_header(rp_http_reply *reply, const char *name, const char *value);
+void rp__http_reply_header(rp__http_reply *reply, const char *name, const char *value);
 
 /* Called once per complete request, on a pool thread.  reply arrives zeroed;
  * its strings must stay valid after the callback returns, until the server
  * has copied them: static, owned by the route's context or thread, or a
  * body handed over with body_owned. */
-typedef void (*rp_http_route_fn)(void *ctx, const rp_http_request *req, rp_http_reply *reply);
+typedef void (*rp__http_route_fn)(void *ctx, const rp__http_request *req, rp__http_reply *reply);
 
-typedef struct rp_http_server_config {
+typedef struct rp__http_server_config {
     /* "HOST:PORT" (IPv4 address or name), "[IPv6]:PORT", or ":PORT" (all
-     * IPv4 addresses).  Port 0 picks a free port (see rp_http_server_port). */
+     * IPv4 addresses).  Port 0 picks a free port (see rp__http_server_port). */
     const char *listen;
     unsigned threads;          /* pool threads; 0: the number of online CPUs */
     unsigned max_connections;  /* 0: RP_HTTP_DEFAULT_MAX_CONNECTIONS */
@@ -115,26 +115,26 @@ typedef struct rp_http_server_config {
     unsigned body_timeout_s;   /* body: this many seconds plus its size /
                                   body_min_rate; 0: RP_HTTP_DEFAULT_BODY_TIMEOUT_S */
     size_t body_min_rate;      /* bytes per second; 0: RP_HTTP_DEFAULT_BODY_MIN_RATE */
-    rp_http_route_fn route;
+    rp__http_route_fn route;
     void *route_ctx;
-} rp_http_server_config;
+} rp__http_server_config;
 
 /* Binds, listens and starts the pool.  Returns 0, or -1 with err saying why
  * (RP_ERR_INVALID: bad address; RP_ERR_IO: port in use, no permission;
  * RP_ERR_NOMEM). */
-int rp_http_server_start(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err);
+int rp__http_server_start(const rp__http_server_config *cfg, rp__http_server **out, rp_error *err);
 
 /* The bound port (useful after asking for port 0). */
-unsigned rp_http_server_port(const rp_http_server *s);
+unsigned rp__http_server_port(const rp__http_server *s);
 
 /* Requests whose head has arrived and whose answer has not been fully sent
  * (nor given up on: connection closed, timed out). */
-unsigned rp_http_server_in_flight(const rp_http_server *s);
+unsigned rp__http_server_in_flight(const rp__http_server *s);
 
 /* Stops accepting connections, waits up to drain_ms for the requests in
  * flight to be answered, then closes every connection, joins the threads
  * and frees s (NULL is ignored).  Returns the number of requests that were
  * still in flight when it gave up waiting (0 on a clean stop). */
-unsigned rp_http_server_stop(rp_http_server *s, unsigned drain_ms);
+unsigned rp__http_server_stop(rp__http_server *s, unsigned drain_ms);
 
 #endif

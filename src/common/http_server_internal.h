@@ -20,33 +20,33 @@ typedef void (*rp__http_answer_fn)(void *ctx, int status, bool head_only, bool c
 
 /* A server with cfg's settings (cfg->listen and cfg->threads are ignored:
  * one worker, never started).  Returns 0, or -1 with err (RP_ERR_INVALID:
- * no route; RP_ERR_NOMEM).  Free it with rp_http_server_stop(s, 0), which
+ * no route; RP_ERR_NOMEM).  Free it with rp__http_server_stop(s, 0), which
  * also closes its connection. */
-int rp__http_server_detached(const rp_http_server_config *cfg, rp_http_server **out, rp_error *err);
+int rp__http_server_detached(const rp__http_server_config *cfg, rp__http_server **out, rp_error *err);
 
 /* Sets (or with NULL clears) the answer observer. */
-void rp__http_server_observe(rp_http_server *s, rp__http_answer_fn fn, void *ctx);
+void rp__http_server_observe(rp__http_server *s, rp__http_answer_fn fn, void *ctx);
 
 /* Adds a connection on fd (a connected, non-blocking stream socket; the
  * server owns it from now on and closes it with the connection).  At most
  * one connection at a time.  Returns 0, or -1 (out of memory, or one is
  * open already: fd is then closed too). */
-int rp__http_server_adopt(rp_http_server *s, int fd);
+int rp__http_server_adopt(rp__http_server *s, int fd);
 
 /* Does what the worker's level-triggered epoll loop would do while the
  * connection's descriptor is ready for what it waits for (reading, or
  * writing an answer): reads, parses, runs the route, writes.  Returns
  * when it would block.  Returns true while the connection is open, false
  * once the server has closed it (or none was adopted). */
-bool rp__http_server_pump(rp_http_server *s);
+bool rp__http_server_pump(rp__http_server *s);
 
 /* As if the connection's deadline passed now (head or body: 408; idle, a
  * stalled answer or a lingering close: closed), then pumps.  Returns as
  * rp__http_server_pump. */
-bool rp__http_server_expire(rp_http_server *s);
+bool rp__http_server_expire(rp__http_server *s);
 
 /* Bytes of the body budget held now over all connections (0 once every
  * request is answered). */
-size_t rp__http_server_body_bytes(const rp_http_server *s);
+size_t rp__http_server_body_bytes(const rp__http_server *s);
 
 #endif

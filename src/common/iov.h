@@ -9,7 +9,7 @@
 /* Moves msg past the k bytes a sendmsg just sent: drops the iovecs sent
  * whole (and any empty ones then at the front), and advances into the one
  * sent in part.  The caller sends again while msg->msg_iovlen > 0. */
-static inline void rp_iov_advance(struct msghdr *msg, size_t k)
+static inline void rp__iov_advance(struct msghdr *msg, size_t k)
 {
     while (msg->msg_iovlen && (k || !msg->msg_iov[0].iov_len)) {
         if (k >= msg->msg_iov[0].iov_len) {

@@ -42,7 +42,7 @@ static inline uint64_t special_bytes(uint64_t w)
     return (zq | zb | lt | w) & high;
 }
 
-static int fail(rp_json_reader *r, const char *what)
+static int fail(rp__json_reader *r, const char *what)
 {
     if (!r->failed) {
         r->failed = true;
@@ -51,7 +51,7 @@ static int fail(rp_json_reader *r, const char *what)
     return -1;
 }
 
-void rp_json_init(rp_json_reader *r, const char *s, size_t n, int max_depth)
+void rp__json_init(rp__json_reader *r, const char *s, size_t n, int max_depth)
 {
     r->start = s;
     r->p = s;
@@ -63,7 +63,7 @@ void rp_json_init(rp_json_reader *r, const char *s, size_t n, int max_depth)
     rp_error_clear(&r->err);
 }
 
-static inline void skip_ws(rp_json_reader *r)
+static inline void skip_ws(rp__json_reader *r)
 {
     const char *p = r->p, *e = r->end;
     while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -82,7 +82,7 @@ static inline int hexval(unsigned char c)
 }
 
 /* Finishes a string whose closing quote is at p. */
-static inline int string_done(rp_json_reader *r, rp_json_value *v, const unsigned char *p, bool escaped)
+static inline int string_done(rp__json_reader *r, rp__json_value *v, const unsigned char *p, bool escaped)
 {
     v->type = RP_JSON_STRING;
     v->ptr = r->p + 1;
@@ -96,7 +96,7 @@ static inline int string_done(rp_json_reader *r, rp_json_value *v, const unsigne
 
 /* The general case: escapes, non-ASCII, control characters, the end of the
  * input.  Continues the scan of the string opened at r->p from p. */
-static __attribute__((noinline)) int scan_string_slow(rp_json_reader *r, rp_json_value *v,
+static __attribute__((noinline)) int scan_string_slow(rp__json_reader *r, rp__json_value *v,
                                                       const unsigned char *p)
 {
     const unsigned char *e = (const unsigned char *)r->end;
@@ -148,7 +148,7 @@ static __attribute__((noinline)) int scan_string_slow(rp_json_reader *r, rp_json
             r->p = (const char *)p;
             return fail(r, "invalid control character in string");
         }
-        size_t n = rp_utf8_seq(p, e);
+        size_t n = rp__utf8_seq(p, e);
         if (n == 0) {
             r->p = (const char *)p;
             return fail(r, "invalid UTF-8");
@@ -160,7 +160,7 @@ static __attribute__((noinline)) int scan_string_slow(rp_json_reader *r, rp_json
 /* Scans a string whose opening quote is at r->p.  The common case, plain
  * ASCII up to the closing quote, stays inline; anything else goes to
  * scan_string_slow. */
-static inline __attribute__((always_inline)) int scan_string(rp_json_reader *r, rp_json_value *v)
+static inline __attribute__((always_inline)) int scan_string(rp__json_reader *r, rp__json_value *v)
 {
     const unsigned char *p = (const unsigned char *)r->p + 1;
 #ifdef __SSE2__
@@ -183,7 +183,7 @@ static inline __attribute__((always_inline)) int scan_string(rp_json_reader *r, 
     return scan_string_slow(r, v, p);
 }
 
-static int scan_literal(rp_json_reader *r, const char *lit, size_t n)
+static int scan_literal(rp__json_reader *r, const char *lit, size_t n)
 {
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, lit, n) != 0)
         return fail(r, "expecting value");
@@ -191,7 +191,7 @@ static int scan_literal(rp_json_reader *r, const char *lit, size_t n)
     return 1;
 }
 
-static int scan_number(rp_json_reader *r, rp_json_value *v)
+static int scan_number(rp__json_reader *r, rp__json_value *v)
 {
     const char *p = r->p, *e = r->end, *s = p;
     if (p < e && *p == '-')
@@ -251,7 +251,7 @@ static int scan_number(rp_json_reader *r, rp_json_value *v)
     return 1;
 }
 
-int rp_json_next(rp_json_reader *r, rp_json_value *v)
+int rp__json_next(rp__json_reader *r, rp__json_value *v)
 {
     if (r->failed)
         return -1;
@@ -299,7 +299,7 @@ int rp_json_next(rp_json_reader *r, rp_json_value *v)
     }
 }
 
-int rp_json_member(rp_json_reader *r, rp_json_value *key)
+int rp__json_member(rp__json_reader *r, rp__json_value *key)
 {
     if (r->failed)
         return -1;
@@ -339,7 +339,7 @@ int rp_json_member(rp_json_reader *r, rp_json_value *key)
     return 1;
 }
 
-int rp_json_element(rp_json_reader *r)
+int rp__json_element(rp__json_reader *r)
 {
     if (r->failed)
         return -1;
@@ -347,7 +347,7 @@ int rp_json_element(rp_json_reader *r)
     if (r->p >= r->end)
         return fail(r, "unterminated array");
     if (*r->p == ']') {
-        /* "[1,]" is refused: after a comma rp_json_next sees the ']' */
+        /* "[1,]" is refused: after a comma rp__json_next sees the ']' */
         r->p++;
         r->depth--;
         r->need_sep = true;
@@ -362,29 +362,29 @@ int rp_json_element(rp_json_reader *r)
     return 1;
 }
 
-static int skip_container(rp_json_reader *r, rp_json_type type)
+static int skip_container(rp__json_reader *r, rp__json_type type)
 {
-    rp_json_value k, v;
+    rp__json_value k, v;
     int rc;
     for (;;) {
         if (type == RP_JSON_OBJECT)
-            rc = rp_json_member(r, &k);
+            rc = rp__json_member(r, &k);
         else
-            rc = rp_json_element(r);
+            rc = rp__json_element(r);
         if (rc <= 0)
             return rc;
-        if (rp_json_next(r, &v) < 0)
+        if (rp__json_next(r, &v) < 0)
             return -1;
         if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && skip_container(r, v.type) < 0)
             return -1;
     }
 }
 
-int rp_json_skip(rp_json_reader *r, const rp_json_value *entered)
+int rp__json_skip(rp__json_reader *r, const rp__json_value *entered)
 {
-    rp_json_value v;
+    rp__json_value v;
     if (!entered) {
-        if (rp_json_next(r, &v) < 0)
+        if (rp__json_next(r, &v) < 0)
             return -1;
         entered = &v;
     }
@@ -393,7 +393,7 @@ int rp_json_skip(rp_json_reader *r, const rp_json_value *entered)
     return r->failed ? -1 : 1;
 }
 
-int rp_json_end(rp_json_reader *r)
+int rp__json_end(rp__json_reader *r)
 {
     if (r->failed)
         return -1;
@@ -434,7 +434,7 @@ static size_t put_utf8(char *o, unsigned cp)
     return 4;
 }
 
-size_t rp_json_str_decode(const rp_json_value *v, char *out)
+size_t rp__json_str_decode(const rp__json_value *v, char *out)
 {
     const char *p = v->ptr, *e = v->ptr + v->len;
     char *o = out;
@@ -474,7 +474,7 @@ size_t rp_json_str_decode(const rp_json_value *v, char *out)
     return (size_t)(o - out);
 }
 
-size_t rp_json_str_chars(const rp_json_value *v)
+size_t rp__json_str_chars(const rp__json_value *v)
 {
     const unsigned char *p = (const unsigned char *)v->ptr, *e = p + v->len;
     size_t n = 0;
@@ -501,14 +501,14 @@ size_t rp_json_str_chars(const rp_json_value *v)
     return n;
 }
 
-bool rp__json_str_eq_escaped(const rp_json_value *v, const char *lit, size_t n)
+bool rp__json_str_eq_escaped(const rp__json_value *v, const char *lit, size_t n)
 {
     if (v->len > 6 * n)
         return false;
     char tmp[256];
     if (v->len > sizeof tmp)
         return false;
-    size_t m = rp_json_str_decode(v, tmp);
+    size_t m = rp__json_str_decode(v, tmp);
     return m == n && memcmp(tmp, lit, n) == 0;
 }
 
@@ -517,7 +517,7 @@ static const double exact_pow10[] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-double rp_json_number(const rp_json_value *v)
+double rp__json_number(const rp__json_value *v)
 {
     const char *p = v->ptr, *e = v->ptr + v->len;
     if (v->nonfinite) {
@@ -591,51 +591,51 @@ double rp_json_number(const rp_json_value *v)
     return d;
 }
 
-static int compact_value(rp_json_reader *r, const rp_json_value *v, rp_buf *out)
+static int compact_value(rp__json_reader *r, const rp__json_value *v, rp__buf *out)
 {
-    rp_json_value k, e;
+    rp__json_value k, e;
     int rc;
     switch (v->type) {
     case RP_JSON_STRING:
-        return rp_buf_append(out, v->ptr - 1, v->len + 2);
+        return rp__buf_append(out, v->ptr - 1, v->len + 2);
     case RP_JSON_OBJECT: {
         bool first = true;
-        rp_buf_putc(out, '{');
-        while ((rc = rp_json_member(r, &k)) == 1) {
+        rp__buf_putc(out, '{');
+        while ((rc = rp__json_member(r, &k)) == 1) {
             if (!first)
-                rp_buf_lit(out, ", ");
+                rp__buf_lit(out, ", ");
             first = false;
-            rp_buf_append(out, k.ptr - 1, k.len + 2);
-            rp_buf_lit(out, ": ");
-            if (rp_json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
+            rp__buf_append(out, k.ptr - 1, k.len + 2);
+            rp__buf_lit(out, ": ");
+            if (rp__json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
                 return -1;
         }
-        return rc < 0 ? -1 : rp_buf_putc(out, '}');
+        return rc < 0 ? -1 : rp__buf_putc(out, '}');
     }
     case RP_JSON_ARRAY: {
         bool first = true;
-        rp_buf_putc(out, '[');
-        while ((rc = rp_json_element(r)) == 1) {
+        rp__buf_putc(out, '[');
+        while ((rc = rp__json_element(r)) == 1) {
             if (!first)
-                rp_buf_lit(out, ", ");
+                rp__buf_lit(out, ", ");
             first = false;
-            if (rp_json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
+            if (rp__json_next(r, &e) < 0 || compact_value(r, &e, out) < 0)
                 return -1;
         }
-        return rc < 0 ? -1 : rp_buf_putc(out, ']');
+        return rc < 0 ? -1 : rp__buf_putc(out, ']');
     }
     default:
-        return rp_buf_append(out, v->ptr, v->len);
+        return rp__buf_append(out, v->ptr, v->len);
     }
 }
 
-int rp_json_compact(rp_buf *out, const char *json, size_t len, int max_depth)
+int rp__json_compact(rp__buf *out, const char *json, size_t len, int max_depth)
 {
-    rp_json_reader r;
-    rp_json_value v;
+    rp__json_reader r;
+    rp__json_value v;
     size_t mark = out->len;
-    rp_json_init(&r, json, len, max_depth);
-    if (rp_json_next(&r, &v) < 0 || compact_value(&r, &v, out) < 0 || rp_json_end(&r) < 0 || out->failed) {
+    rp__json_init(&r, json, len, max_depth);
+    if (rp__json_next(&r, &v) < 0 || compact_value(&r, &v, out) < 0 || rp__json_end(&r) < 0 || out->failed) {
         out->len = mark;
         if (out->data)
             out->data[mark] = '\0';

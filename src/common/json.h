@@ -7,9 +7,9 @@
  * as Python's utf-8 codec does).  Nesting deeper than max_depth is refused.
  *
  * Values are returned as non-owning views into the input: nothing is
- * allocated.  Containers are entered, not consumed: after rp_json_next gives
- * an object, iterate with rp_json_member until it returns 0; after an array,
- * with rp_json_element.  rp_json_skip consumes any value whole.
+ * allocated.  Containers are entered, not consumed: after rp__json_next gives
+ * an object, iterate with rp__json_member until it returns 0; after an array,
+ * with rp__json_element.  rp__json_skip consumes any value whole.
  *
  * Every call returns 1 (a value/member/element follows), 0 (the container
  * ended), or -1 (error; r->err holds the reason, with the byte offset).
@@ -26,7 +26,7 @@
 /* Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80, p < e),
  * or 0 when it is not one: truncated, overlong, an encoded surrogate, or past
  * U+10FFFF (what Python's utf-8 codec refuses). */
-static inline size_t rp_utf8_seq(const unsigned char *p, const unsigned char *e)
+static inline size_t rp__utf8_seq(const unsigned char *p, const unsigned char *e)
 {
     unsigned char c = p[0];
     size_t avail = (size_t)(e - p);
@@ -56,7 +56,7 @@ static inline size_t rp_utf8_seq(const unsigned char *p, const unsigned char *e)
     return 0;
 }
 
-typedef enum rp_json_type {
+typedef enum rp__json_type {
     RP_JSON_NULL = 0,
     RP_JSON_FALSE,
     RP_JSON_TRUE,
@@ -64,19 +64,19 @@ typedef enum rp_json_type {
     RP_JSON_STRING,
     RP_JSON_ARRAY,
     RP_JSON_OBJECT
-} rp_json_type;
+} rp__json_type;
 
-typedef struct rp_json_value {
-    rp_json_type type;
+typedef struct rp__json_value {
+    rp__json_type type;
     const char *ptr; /* number: its text; string: between the quotes, escapes
                         not decoded; array/object: the opening bracket */
     size_t len;      /* bytes of the text above (containers: 1) */
     bool escaped;    /* string: contains backslash escapes */
     bool is_int;     /* number: integer syntax (a Python int) */
     bool nonfinite;  /* number: NaN, Infinity or -Infinity literal */
-} rp_json_value;
+} rp__json_value;
 
-typedef struct rp_json_reader {
+typedef struct rp__json_reader {
     const char *start;
     const char *p;
     const char *end;
@@ -85,33 +85,33 @@ typedef struct rp_json_reader {
     bool need_sep;   /* inside a container, after a member/element */
     bool failed;
     rp_error err;
-} rp_json_reader;
+} rp__json_reader;
 
 #define RP_JSON_MAX_INT_DIGITS 4300
 
-void rp_json_init(rp_json_reader *r, const char *s, size_t n, int max_depth);
+void rp__json_init(rp__json_reader *r, const char *s, size_t n, int max_depth);
 
 /* Reads the next value.  Containers are entered (depth + 1). */
-int rp_json_next(rp_json_reader *r, rp_json_value *v);
+int rp__json_next(rp__json_reader *r, rp__json_value *v);
 
 /* Inside an object: reads the next key (and the colon).  Returns 0 after
  * consuming the closing brace. */
-int rp_json_member(rp_json_reader *r, rp_json_value *key);
+int rp__json_member(rp__json_reader *r, rp__json_value *key);
 
 /* Inside an array: 1 when an element follows, 0 after the closing bracket. */
-int rp_json_element(rp_json_reader *r);
+int rp__json_element(rp__json_reader *r);
 
-/* Consumes the value that rp_json_next just entered (when v is a container)
+/* Consumes the value that rp__json_next just entered (when v is a container)
  * or the next value (when v is NULL), validating it. */
-int rp_json_skip(rp_json_reader *r, const rp_json_value *entered);
+int rp__json_skip(rp__json_reader *r, const rp__json_value *entered);
 
 /* After the top-level value: only whitespace may follow.  1 or -1. */
-int rp_json_end(rp_json_reader *r);
+int rp__json_end(rp__json_reader *r);
 
 /* True when the string view equals the given plain ASCII text once its
  * escapes are decoded.  Inline: keys are compared on every member. */
-bool rp__json_str_eq_escaped(const rp_json_value *v, const char *lit, size_t n);
-static inline bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_t n)
+bool rp__json_str_eq_escaped(const rp__json_value *v, const char *lit, size_t n);
+static inline bool rp__json_str_eq(const rp__json_value *v, const char *lit, size_t n)
 {
     if (!v->escaped)
         return v->len == n && memcmp(v->ptr, lit, n) == 0;
@@ -120,22 +120,22 @@ static inline bool rp_json_str_eq(const rp_json_value *v, const char *lit, size_
 
 /* The number as Python's float() would read it (correctly rounded;
  * integers of any length included; overflow gives +-inf). */
-double rp_json_number(const rp_json_value *v);
+double rp__json_number(const rp__json_value *v);
 
 /* Decodes a string view into UTF-8 bytes; lone surrogate escapes become
  * the 3-byte forms Python would refuse to encode (WTF-8).  `out` must hold
  * v->len bytes (decoding never grows).  Returns the decoded length. */
-size_t rp_json_str_decode(const rp_json_value *v, char *out);
+size_t rp__json_str_decode(const rp__json_value *v, char *out);
 
 /* Python len() of the decoded string: code points, a surrogate pair
  * counting once. */
-size_t rp_json_str_chars(const rp_json_value *v);
+size_t rp__json_str_chars(const rp__json_value *v);
 
 /* Appends the JSON document json[0..len) to out on one line, its tokens as
  * they are and separators as json.dumps writes them (", " and ": ").
  * Returns 0, or -1 when the text is not one valid JSON document (out is
  * then left as it was). */
-struct rp_buf;
-int rp_json_compact(struct rp_buf *out, const char *json, size_t len, int max_depth);
+struct rp__buf;
+int rp__json_compact(struct rp__buf *out, const char *json, size_t len, int max_depth);
 
 #endif

@@ -75,17 +75,17 @@ int rp_log_level_parse(const char *s, rp_log_level *out)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static void put_x(rp_buf *b, unsigned char c)
+static void put_x(rp__buf *b, unsigned char c)
 {
     char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
-    rp_buf_append(b, e, 4);
+    rp__buf_append(b, e, 4);
 }
 
-static void put_u(rp_buf *b, unsigned cp)
+static void put_u(rp__buf *b, unsigned cp)
 {
     char e[6] = {'\\', 'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15], hexdig[(cp >> 4) & 15],
                  hexdig[cp & 15]};
-    rp_buf_append(b, e, 6);
+    rp__buf_append(b, e, 6);
 }
 
 /* Appends n bytes of s to a text line.  Valid UTF-8 stays as it is;
@@ -95,7 +95,7 @@ static void put_u(rp_buf *b, unsigned cp)
  * (WTF-8, what a lone "\ud800" escape in JSON decodes to) as \ud800, and
  * every other byte that is not UTF-8 as \xNN.  quoted: also '"' and '\\'
  * (as \" and \\), so that a quoted value reads back unambiguously. */
-static void text_put(rp_buf *b, const char *s, size_t n, bool quoted)
+static void text_put(rp__buf *b, const char *s, size_t n, bool quoted)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + n;
     while (p < e) {
@@ -103,29 +103,29 @@ static void text_put(rp_buf *b, const char *s, size_t n, bool quoted)
         while (p < e && *p >= 0x20 && *p < 0x7F && !(quoted && (*p == '"' || *p == '\\')))
             p++;
         if (p > run)
-            rp_buf_append(b, run, (size_t)(p - run));
+            rp__buf_append(b, run, (size_t)(p - run));
         if (p >= e)
             break;
         unsigned char c = *p;
         if (c < 0x80) {
             switch (c) {
-            case '\n': rp_buf_lit(b, "\\n"); break;
-            case '\r': rp_buf_lit(b, "\\r"); break;
-            case '\t': rp_buf_lit(b, "\\t"); break;
-            case '"': rp_buf_lit(b, "\\\""); break;
-            case '\\': rp_buf_lit(b, "\\\\"); break;
+            case '\n': rp__buf_lit(b, "\\n"); break;
+            case '\r': rp__buf_lit(b, "\\r"); break;
+            case '\t': rp__buf_lit(b, "\\t"); break;
+            case '"': rp__buf_lit(b, "\\\""); break;
+            case '\\': rp__buf_lit(b, "\\\\"); break;
             default: put_x(b, c); break;
             }
             p++;
             continue;
         }
-        size_t k = rp_utf8_seq(p, e);
+        size_t k = rp__utf8_seq(p, e);
         if (k == 2 && c == 0xC2 && p[1] < 0xA0) {
             put_u(b, p[1]); /* C1 control */
         } else if (k == 3 && c == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {
             put_u(b, 0x2000u | (p[2] & 0x3Fu)); /* U+2028, U+2029 */
         } else if (k) {
-            rp_buf_append(b, p, k);
+            rp__buf_append(b, p, k);
         } else if (c == 0xED && e - p >= 3 && p[1] >= 0xA0 && p[1] <= 0xBF && (p[2] & 0xC0) == 0x80) {
             put_u(b, 0xD000u | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu)); /* a surrogate */
             k = 3;
@@ -152,7 +152,7 @@ static bool text_bare(const char *s, size_t n)
             p++;
             continue;
         }
-        size_t k = rp_utf8_seq(p, e);
+        size_t k = rp__utf8_seq(p, e);
         if (!k || (k == 2 && c == 0xC2 && p[1] < 0xA0) ||
             (k == 3 && c == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)))
             return false;
@@ -162,18 +162,18 @@ static bool text_bare(const char *s, size_t n)
 }
 
 /* A value of a text line: bare when it can be, else quoted and escaped. */
-static void text_value(rp_buf *b, const char *v)
+static void text_value(rp__buf *b, const char *v)
 {
     if (!v)
         v = "";
     size_t n = strlen(v);
     if (text_bare(v, n)) {
-        rp_buf_append(b, v, n);
+        rp__buf_append(b, v, n);
         return;
     }
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
     text_put(b, v, n, true);
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
 }
 
 bool rp_log_enabled(rp_log_level level)
@@ -185,8 +185,8 @@ void rp_log(rp_log_level level, const char *msg, ...)
 {
     if (!rp_log_enabled(level))
         return;
-    rp_buf b;
-    rp_buf_init(&b, 16 * 1024);
+    rp__buf b;
+    rp__buf_init(&b, 16 * 1024);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -197,43 +197,43 @@ void rp_log(rp_log_level level, const char *msg, ...)
     va_list ap;
     va_start(ap, msg);
     if (g_format == RP_LOG_JSON) {
-        rp_buf_printf(&b, "{\"timestamp\": \"%s\", \"level\": \"%s\", \"message\": ", when,
+        rp__buf_printf(&b, "{\"timestamp\": \"%s\", \"level\": \"%s\", \"message\": ", when,
                       level_names[level]);
-        rp_pyjson_utf8(&b, msg, strlen(msg));
+        rp__pyjson_utf8(&b, msg, strlen(msg));
         if (t_request_id[0]) {
-            rp_buf_lit(&b, ", \"requestId\": ");
-            rp_pyjson_utf8(&b, t_request_id, strlen(t_request_id));
+            rp__buf_lit(&b, ", \"requestId\": ");
+            rp__pyjson_utf8(&b, t_request_id, strlen(t_request_id));
         }
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
-            rp_buf_lit(&b, ", ");
-            rp_pyjson_utf8(&b, k, strlen(k));
-            rp_buf_lit(&b, ": ");
-            rp_pyjson_utf8(&b, v ? v : "", v ? strlen(v) : 0);
+            rp__buf_lit(&b, ", ");
+            rp__pyjson_utf8(&b, k, strlen(k));
+            rp__buf_lit(&b, ": ");
+            rp__pyjson_utf8(&b, v ? v : "", v ? strlen(v) : 0);
         }
-        rp_buf_lit(&b, "}\n");
+        rp__buf_lit(&b, "}\n");
     } else {
-        rp_buf_printf(&b, "%s ridepred %-5s ", when, level_names[level]);
+        rp__buf_printf(&b, "%s ridepred %-5s ", when, level_names[level]);
         text_put(&b, msg, strlen(msg), false);
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
-            rp_buf_putc(&b, ' ');
+            rp__buf_putc(&b, ' ');
             text_put(&b, k, strlen(k), false);
-            rp_buf_putc(&b, '=');
+            rp__buf_putc(&b, '=');
             text_value(&b, v);
         }
         if (t_request_id[0]) {
-            rp_buf_lit(&b, " requestId=");
+            rp__buf_lit(&b, " requestId=");
             text_value(&b, t_request_id);
         }
-        rp_buf_putc(&b, '\n');
+        rp__buf_putc(&b, '\n');
     }
     va_end(ap);
     if (b.data) {
         ssize_t w = write(STDERR_FILENO, b.data, b.len);
         (void)w;
     }
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
 }

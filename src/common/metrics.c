@@ -12,23 +12,23 @@
 #include "common/buf.h"
 #include "common/pyfloat.h"
 
-const double rp_metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
+const double rp__metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
     0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
     0.01,     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    10.0,
 };
 
 typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } kind;
 
-struct rp_counter {
+struct rp__counter {
     _Atomic uint64_t v;
 };
 
 /* A double kept as its bit pattern, so that it can be updated atomically. */
-struct rp_gauge {
+struct rp__gauge {
     _Atomic uint64_t bits;
 };
 
-struct rp_histogram {
+struct rp__histogram {
     size_t n;                  /* finite bounds; n + 1 buckets */
     double *bounds;
     _Atomic uint64_t *buckets; /* not cumulative; the last is +Inf */
@@ -39,13 +39,13 @@ typedef struct entry {
     kind kind;
     char *name, *help, *labels;
     union {
-        struct rp_counter c;
-        struct rp_gauge g;
-        struct rp_histogram h;
+        struct rp__counter c;
+        struct rp__gauge g;
+        struct rp__histogram h;
     } u;
 } entry;
 
-struct rp_metrics {
+struct rp__metrics {
     entry **v;
     size_t n, cap;
 };
@@ -72,9 +72,9 @@ static void atomic_add_double(_Atomic uint64_t *bits, double delta)
     }
 }
 
-rp_metrics *rp_metrics_new(void)
+rp__metrics *rp__metrics_new(void)
 {
-    return calloc(1, sizeof(rp_metrics));
+    return calloc(1, sizeof(rp__metrics));
 }
 
 static void entry_free(entry *e)
@@ -91,7 +91,7 @@ static void entry_free(entry *e)
     free(e);
 }
 
-void rp_metrics_free(rp_metrics *m)
+void rp__metrics_free(rp__metrics *m)
 {
     if (!m)
         return;
@@ -124,11 +124,11 @@ static char *dup_or_null(const char *s, bool *oom)
     return d;
 }
 
-static entry *add(rp_metrics *m, kind k, const char *name, const char *help, const char *labels)
+static entry *add(rp__metrics *m, kind k, const char *name, const char *help, const char *labels)
 {
     if (!m || !valid_name(name) || (help && strchr(help, '\n')) || (labels && strchr(labels, '\n')))
         return NULL;
-    entry **v = rp_array_grow(m->v, m->n, &m->cap, sizeof *m->v, 16);
+    entry **v = rp__array_grow(m->v, m->n, &m->cap, sizeof *m->v, 16);
     if (!v)
         return NULL;
     m->v = v;
@@ -148,13 +148,13 @@ static entry *add(rp_metrics *m, kind k, const char *name, const char *help, con
     return e;
 }
 
-rp_counter *rp_metrics_counter(rp_metrics *m, const char *name, const char *help, const char *labels)
+rp__counter *rp__metrics_counter(rp__metrics *m, const char *name, const char *help, const char *labels)
 {
     entry *e = add(m, KIND_COUNTER, name, help, labels);
     return e ? &e->u.c : NULL;
 }
 
-rp_gauge *rp_metrics_gauge(rp_metrics *m, const char *name, const char *help, const char *labels)
+rp__gauge *rp__metrics_gauge(rp__metrics *m, const char *name, const char *help, const char *labels)
 {
     entry *e = add(m, KIND_GAUGE, name, help, labels);
     if (!e)
@@ -163,7 +163,7 @@ rp_gauge *rp_metrics_gauge(rp_metrics *m, const char *name, const char *help, co
     return &e->u.g;
 }
 
-rp_histogram *rp_metrics_histogram(rp_metrics *m, const char *name, const char *help, const char *labels,
+rp__histogram *rp__metrics_histogram(rp__metrics *m, const char *name, const char *help, const char *labels,
                                    const double *bounds, size_t nbounds)
 {
     for (size_t i = 0; i < nbounds; i++)
@@ -193,35 +193,35 @@ rp_histogram *rp_metrics_histogram(rp_metrics *m, const char *name, const char *
     return &e->u.h;
 }
 
-void rp_counter_add(rp_counter *c, uint64_t n)
+void rp__counter_add(rp__counter *c, uint64_t n)
 {
     if (c)
         atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
 }
 
-uint64_t rp_counter_value(const rp_counter *c)
+uint64_t rp__counter_value(const rp__counter *c)
 {
-    return c ? atomic_load_explicit(&((rp_counter *)c)->v, memory_order_relaxed) : 0;
+    return c ? atomic_load_explicit(&((rp__counter *)c)->v, memory_order_relaxed) : 0;
 }
 
-void rp_gauge_set(rp_gauge *g, double v)
+void rp__gauge_set(rp__gauge *g, double v)
 {
     if (g)
         atomic_store_explicit(&g->bits, dbits(v), memory_order_relaxed);
 }
 
-void rp_gauge_add(rp_gauge *g, double delta)
+void rp__gauge_add(rp__gauge *g, double delta)
 {
     if (g)
         atomic_add_double(&g->bits, delta);
 }
 
-double rp_gauge_value(const rp_gauge *g)
+double rp__gauge_value(const rp__gauge *g)
 {
-    return g ? bitsd(atomic_load_explicit(&((rp_gauge *)g)->bits, memory_order_relaxed)) : 0.0;
+    return g ? bitsd(atomic_load_explicit(&((rp__gauge *)g)->bits, memory_order_relaxed)) : 0.0;
 }
 
-void rp_histogram_observe(rp_histogram *h, double v)
+void rp__histogram_observe(rp__histogram *h, double v)
 {
     if (!h)
         return;
@@ -233,7 +233,7 @@ void rp_histogram_observe(rp_histogram *h, double v)
     atomic_add_double(&h->sum_bits, v);
 }
 
-uint64_t rp_histogram_count(const rp_histogram *h)
+uint64_t rp__histogram_count(const rp__histogram *h)
 {
     uint64_t n = 0;
     if (h)
@@ -242,88 +242,88 @@ uint64_t rp_histogram_count(const rp_histogram *h)
     return n;
 }
 
-double rp_histogram_sum(const rp_histogram *h)
+double rp__histogram_sum(const rp__histogram *h)
 {
-    return h ? bitsd(atomic_load_explicit(&((rp_histogram *)h)->sum_bits, memory_order_relaxed)) : 0.0;
+    return h ? bitsd(atomic_load_explicit(&((rp__histogram *)h)->sum_bits, memory_order_relaxed)) : 0.0;
 }
 
 /* Prometheus reads Go's float syntax: Python's repr is a subset of it,
  * except for the names of the non-finite values. */
-static void put_double(rp_buf *out, double v)
+static void put_double(rp__buf *out, double v)
 {
     if (isnan(v)) {
-        rp_buf_lit(out, "NaN");
+        rp__buf_lit(out, "NaN");
     } else if (isinf(v)) {
-        rp_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+        rp__buf_puts(out, v > 0 ? "+Inf" : "-Inf");
     } else {
         char s[RP_PYFLOAT_MAX];
-        size_t n = rp_pyfloat_repr(v, s);
-        rp_buf_append(out, s, n);
+        size_t n = rp__pyfloat_repr(v, s);
+        rp__buf_append(out, s, n);
     }
 }
 
-static void put_help(rp_buf *out, const char *help)
+static void put_help(rp__buf *out, const char *help)
 {
     for (const char *p = help; *p; p++) {
         if (*p == '\\')
-            rp_buf_lit(out, "\\\\");
+            rp__buf_lit(out, "\\\\");
         else
-            rp_buf_putc(out, *p);
+            rp__buf_putc(out, *p);
     }
 }
 
 /* name{labels,extra} or name{extra} or name{labels} or name. */
-static void put_series(rp_buf *out, const char *name, const char *suffix, const char *labels, const char *extra)
+static void put_series(rp__buf *out, const char *name, const char *suffix, const char *labels, const char *extra)
 {
-    rp_buf_puts(out, name);
-    rp_buf_puts(out, suffix);
+    rp__buf_puts(out, name);
+    rp__buf_puts(out, suffix);
     if (labels || extra) {
-        rp_buf_putc(out, '{');
+        rp__buf_putc(out, '{');
         if (labels)
-            rp_buf_puts(out, labels);
+            rp__buf_puts(out, labels);
         if (labels && extra)
-            rp_buf_putc(out, ',');
+            rp__buf_putc(out, ',');
         if (extra)
-            rp_buf_puts(out, extra);
-        rp_buf_putc(out, '}');
+            rp__buf_puts(out, extra);
+        rp__buf_putc(out, '}');
     }
-    rp_buf_putc(out, ' ');
+    rp__buf_putc(out, ' ');
 }
 
-static void render_entry(const entry *e, rp_buf *out)
+static void render_entry(const entry *e, rp__buf *out)
 {
     switch (e->kind) {
     case KIND_COUNTER:
         put_series(out, e->name, "", e->labels, NULL);
-        rp_buf_printf(out, "%llu\n", (unsigned long long)rp_counter_value(&e->u.c));
+        rp__buf_printf(out, "%llu\n", (unsigned long long)rp__counter_value(&e->u.c));
         break;
     case KIND_GAUGE:
         put_series(out, e->name, "", e->labels, NULL);
-        put_double(out, rp_gauge_value(&e->u.g));
-        rp_buf_putc(out, '\n');
+        put_double(out, rp__gauge_value(&e->u.g));
+        rp__buf_putc(out, '\n');
         break;
     case KIND_HISTOGRAM: {
-        const struct rp_histogram *h = &e->u.h;
+        const struct rp__histogram *h = &e->u.h;
         uint64_t cum = 0;
         for (size_t i = 0; i <= h->n; i++) {
-            cum += atomic_load_explicit(&((struct rp_histogram *)h)->buckets[i], memory_order_relaxed);
+            cum += atomic_load_explicit(&((struct rp__histogram *)h)->buckets[i], memory_order_relaxed);
             char le[RP_PYFLOAT_MAX + 8];
             if (i < h->n) {
                 char s[RP_PYFLOAT_MAX];
-                rp_pyfloat_repr(h->bounds[i], s);
+                rp__pyfloat_repr(h->bounds[i], s);
                 snprintf(le, sizeof le, "le=\"%s\"", s);
             } else {
                 snprintf(le, sizeof le, "le=\"+Inf\"");
             }
             put_series(out, e->name, "_bucket", e->labels, le);
-            rp_buf_printf(out, "%llu\n", (unsigned long long)cum);
+            rp__buf_printf(out, "%llu\n", (unsigned long long)cum);
         }
         put_series(out, e->name, "_sum", e->labels, NULL);
-        put_double(out, rp_histogram_sum(h));
-        rp_buf_putc(out, '\n');
+        put_double(out, rp__histogram_sum(h));
+        rp__buf_putc(out, '\n');
         /* The count is the +Inf bucket of the same snapshot. */
         put_series(out, e->name, "_count", e->labels, NULL);
-        rp_buf_printf(out, "%llu\n", (unsigned long long)cum);
+        rp__buf_printf(out, "%llu\n", (unsigned long long)cum);
         break;
     }
     }
@@ -334,7 +334,7 @@ static const char *kind_name(kind k)
     return k == KIND_COUNTER ? "counter" : k == KIND_GAUGE ? "gauge" : "histogram";
 }
 
-int rp_metrics_render(const rp_metrics *m, rp_buf *out)
+int rp__metrics_render(const rp__metrics *m, rp__buf *out)
 {
     if (!m)
         return out->failed ? -1 : 0;
@@ -345,9 +345,9 @@ int rp_metrics_render(const rp_metrics *m, rp_buf *out)
             seen = strcmp(m->v[j]->name, e->name) == 0;
         if (seen)
             continue;
-        rp_buf_printf(out, "# HELP %s ", e->name);
+        rp__buf_printf(out, "# HELP %s ", e->name);
         put_help(out, e->help);
-        rp_buf_printf(out, "\n# TYPE %s %s\n", e->name, kind_name(e->kind));
+        rp__buf_printf(out, "\n# TYPE %s %s\n", e->name, kind_name(e->kind));
         for (size_t j = i; j < m->n; j++)
             if (strcmp(m->v[j]->name, e->name) == 0)
                 render_entry(m->v[j], out);

@@ -1,4 +1,4 @@
-/* Python-exact float text: rp_pyfloat_repr prints a double exactly as
+/* Python-exact float text: rp__pyfloat_repr prints a double exactly as
  * CPython 3.11's repr(float) does, without snprintf or strtod.
  *
  * CPython's repr takes the digits from David Gay's dtoa in mode 0 (the
@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
-__extension__ typedef unsigned __int128 rp_u128;
+__extension__ typedef unsigned __int128 rp__u128;
 
 #define SIGNIFICAND_BITS 52
 #define EXPONENT_BIAS 1075 /* 1023 plus the 52 fraction bits */
@@ -67,8 +67,8 @@ static inline int32_t floor_log2_pow10(int32_t e)
  * exceeds that. */
 static inline uint64_t round_to_odd(const uint64_t g[2], uint64_t cp)
 {
-    rp_u128 lo = (rp_u128)g[1] * cp;
-    rp_u128 top = (rp_u128)g[0] * cp + (uint64_t)(lo >> 64);
+    rp__u128 lo = (rp__u128)g[1] * cp;
+    rp__u128 top = (rp__u128)g[0] * cp + (uint64_t)(lo >> 64);
     uint64_t integral = (uint64_t)(top >> 63);
     int fraction = ((uint64_t)top & MASK63) != 0 || (uint64_t)lo > cp;
     return integral | (uint64_t)fraction;
@@ -85,7 +85,7 @@ static inline uint64_t to_decimal(uint64_t c, int32_t q, int irregular, int32_t 
     const uint64_t cbr = cb + 2;
     const int32_t k = irregular ? floor_log10_three_quarters_pow2(q) : floor_log10_pow2(q);
     const int h = (int)(q + floor_log2_pow10(-k) + 2);
-    const uint64_t *g = rp_pf_pow10[k - RP_PF_K_MIN];
+    const uint64_t *g = rp__pf_pow10[k - RP_PF_K_MIN];
 
     /* vb is 4 v / 10^k rounded to odd; vbl and vbr do the same for the ends
      * of the rounding interval, which belong to it when c is even. */
@@ -253,7 +253,7 @@ static inline size_t format_decimal(char *out, char *p, uint64_t d, int32_t k)
     return (size_t)(p - out);
 }
 
-size_t rp_pyfloat_repr(double x, char *out)
+size_t rp__pyfloat_repr(double x, char *out)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);

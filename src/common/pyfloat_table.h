@@ -10,7 +10,7 @@
 #define RP_PF_K_MIN (-324)
 #define RP_PF_K_MAX 292
 
-static const uint64_t rp_pf_pow10[617][2] = {
+static const uint64_t rp__pf_pow10[617][2] = {
     {0x278676E4AD38C6EAULL, 0x5B01E8B09AA0D1B5ULL}, /* k = -324 */
     {0x3F3D8B077B8E0B10ULL, 0x919CA780F767B5EEULL}, /* k = -323 */
     {0x3297A26C62D808DAULL, 0x0E16EC672C52F7F2ULL}, /* k = -322 */

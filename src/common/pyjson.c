@@ -7,22 +7,22 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-void rp_pyjson_double(rp_buf *b, double x)
+void rp__pyjson_double(rp__buf *b, double x)
 {
     if (isnan(x)) {
-        rp_buf_lit(b, "NaN");
+        rp__buf_lit(b, "NaN");
         return;
     }
     if (isinf(x)) {
         if (x < 0)
-            rp_buf_lit(b, "-Infinity");
+            rp__buf_lit(b, "-Infinity");
         else
-            rp_buf_lit(b, "Infinity");
+            rp__buf_lit(b, "Infinity");
         return;
     }
-    if (rp_buf_grow(b, RP_PYFLOAT_MAX) != 0)
+    if (rp__buf_grow(b, RP_PYFLOAT_MAX) != 0)
         return;
-    b->len += rp_pyfloat_repr(x, b->data + b->len);
+    b->len += rp__pyfloat_repr(x, b->data + b->len);
 }
 
 static inline void put_u(char *o, unsigned u)
@@ -36,22 +36,22 @@ static inline void put_u(char *o, unsigned u)
 }
 
 /* Writes one code point (or lone surrogate) escaped as ensure_ascii does. */
-static void put_cp(rp_buf *b, unsigned cp)
+static void put_cp(rp__buf *b, unsigned cp)
 {
     char tmp[12];
     size_t n;
     if (cp >= 0x20 && cp < 0x7F && cp != '"' && cp != '\\') {
-        rp_buf_putc(b, (char)cp);
+        rp__buf_putc(b, (char)cp);
         return;
     }
     switch (cp) {
-    case '"': rp_buf_lit(b, "\\\""); return;
-    case '\\': rp_buf_lit(b, "\\\\"); return;
-    case '\n': rp_buf_lit(b, "\\n"); return;
-    case '\r': rp_buf_lit(b, "\\r"); return;
-    case '\t': rp_buf_lit(b, "\\t"); return;
-    case '\b': rp_buf_lit(b, "\\b"); return;
-    case '\f': rp_buf_lit(b, "\\f"); return;
+    case '"': rp__buf_lit(b, "\\\""); return;
+    case '\\': rp__buf_lit(b, "\\\\"); return;
+    case '\n': rp__buf_lit(b, "\\n"); return;
+    case '\r': rp__buf_lit(b, "\\r"); return;
+    case '\t': rp__buf_lit(b, "\\t"); return;
+    case '\b': rp__buf_lit(b, "\\b"); return;
+    case '\f': rp__buf_lit(b, "\\f"); return;
     default: break;
     }
     if (cp >= 0x10000) {
@@ -63,7 +63,7 @@ static void put_cp(rp_buf *b, unsigned cp)
         put_u(tmp, cp);
         n = 6;
     }
-    rp_buf_append(b, tmp, n);
+    rp__buf_append(b, tmp, n);
 }
 
 /* Decodes one UTF-8 (or WTF-8) sequence; returns its length, 0 if invalid. */
@@ -100,16 +100,16 @@ static size_t utf8_decode(const unsigned char *p, const unsigned char *e, unsign
     return need;
 }
 
-void rp_pyjson_utf8(rp_buf *b, const char *s, size_t n)
+void rp__pyjson_utf8(rp__buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
     while (p < e) {
         const unsigned char *run = p;
         while (p < e && *p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\')
             p++;
         if (p > run)
-            rp_buf_append(b, run, (size_t)(p - run));
+            rp__buf_append(b, run, (size_t)(p - run));
         if (p >= e)
             break;
         if (*p < 0x80) {
@@ -126,7 +126,7 @@ void rp_pyjson_utf8(rp_buf *b, const char *s, size_t n)
             p += k;
         }
     }
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
 }
 
 static inline int hv(unsigned char c)
@@ -134,16 +134,16 @@ static inline int hv(unsigned char c)
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-void rp_pyjson_string(rp_buf *b, const rp_json_value *v)
+void rp__pyjson_string(rp__buf *b, const rp__json_value *v)
 {
     const unsigned char *p = (const unsigned char *)v->ptr, *e = p + v->len;
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
     while (p < e) {
         const unsigned char *run = p;
         while (p < e && *p >= 0x20 && *p < 0x7F && *p != '\\')
             p++; /* '"' cannot appear unescaped inside a view */
         if (p > run)
-            rp_buf_append(b, run, (size_t)(p - run));
+            rp__buf_append(b, run, (size_t)(p - run));
         if (p >= e)
             break;
         if (*p == '\\') {
@@ -181,13 +181,13 @@ void rp_pyjson_string(rp_buf *b, const rp_json_value *v)
             p += k;
         }
     }
-    rp_buf_putc(b, '"');
+    rp__buf_putc(b, '"');
 }
 
-void rp_pyjson_int(rp_buf *b, const rp_json_value *v)
+void rp__pyjson_int(rp__buf *b, const rp__json_value *v)
 {
     if (v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
-        rp_buf_putc(b, '0');
+        rp__buf_putc(b, '0');
     else
-        rp_buf_append(b, v->ptr, v->len);
+        rp__buf_append(b, v->ptr, v->len);
 }

@@ -1,7 +1,7 @@
 /* Writing JSON exactly as Python's json.dumps does with default settings
  * (ensure_ascii: non-ASCII and control characters as lowercase \uXXXX,
  * astral characters as surrogate pairs; floats as repr, non-finite floats as
- * NaN / Infinity / -Infinity).  Appends to an rp_buf; errors are the
+ * NaN / Infinity / -Infinity).  Appends to an rp__buf; errors are the
  * buffer's sticky `failed` flag. */
 #ifndef RP_COMMON_PYJSON_H
 #define RP_COMMON_PYJSON_H
@@ -12,18 +12,18 @@
 #include "json.h"
 
 /* A double as json.dumps writes a float. */
-void rp_pyjson_double(rp_buf *b, double x);
+void rp__pyjson_double(rp__buf *b, double x);
 
 /* A quoted string from UTF-8 bytes.  Bytes that are not valid UTF-8 are
  * written as \udcXX, as Python's surrogateescape would (environment
  * values); 3-byte surrogate forms (WTF-8) as the surrogate itself. */
-void rp_pyjson_utf8(rp_buf *b, const char *s, size_t n);
+void rp__pyjson_utf8(rp__buf *b, const char *s, size_t n);
 
-/* A JSON string view from rp_json_reader, re-escaped as json.dumps would
+/* A JSON string view from rp__json_reader, re-escaped as json.dumps would
  * write the Python str that json.loads made of it. */
-void rp_pyjson_string(rp_buf *b, const rp_json_value *v);
+void rp__pyjson_string(rp__buf *b, const rp__json_value *v);
 
 /* A JSON integer view as Python writes the int ("-0" becomes "0"). */
-void rp_pyjson_int(rp_buf *b, const rp_json_value *v);
+void rp__pyjson_int(rp__buf *b, const rp__json_value *v);
 
 #endif

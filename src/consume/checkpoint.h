@@ -28,19 +28,19 @@
 #define RP_CKPT_START_MAX 48
 #define RP_CKPT_BUSY_TIMEOUT_MS 10000
 
-typedef struct rp_ckpt rp_ckpt;
+typedef struct rp__ckpt rp__ckpt;
 
 /* One shard as the lease table knows it. */
-typedef struct rp_ckpt_shard {
+typedef struct rp__ckpt_shard {
     char shard_id[RP_STREAM_SHARD_ID_MAX];
     char checkpoint[RP_STREAM_SEQ_MAX]; /* "" when none yet */
     char start[RP_CKPT_START_MAX];      /* TRIM_HORIZON, LATEST or AT_TIMESTAMP:MS */
     bool ended;                         /* read to its end: children may start */
-} rp_ckpt_shard;
+} rp__ckpt_shard;
 
-/* What one rp_ckpt_sync decided for the calling consumer. */
-typedef struct rp_ckpt_plan {
-    rp_ckpt_shard *acquired; /* leases just taken: start a worker for each */
+/* What one rp__ckpt_sync decided for the calling consumer. */
+typedef struct rp__ckpt_plan {
+    rp__ckpt_shard *acquired; /* leases just taken: start a worker for each */
     size_t n_acquired;
     char (*lost)[RP_STREAM_SHARD_ID_MAX]; /* held leases now expired or owned by another */
     size_t n_lost;
@@ -49,18 +49,18 @@ typedef struct rp_ckpt_plan {
     size_t eligible;     /* shards that may be processed now (not ended, parents ended) */
     size_t live_workers; /* consumers of the group seen within the lease time */
     size_t held;         /* leases this consumer holds after the sync */
-} rp_ckpt_plan;
+} rp__ckpt_plan;
 
-void rp_ckpt_plan_free(rp_ckpt_plan *p);
+void rp__ckpt_plan_free(rp__ckpt_plan *p);
 
 
 /* Opens (creating the file, its parent directories and its schema) the
  * checkpoint store for one group's view of one source stream; owner names
  * this consumer process; lease_ms is how long a lease lives without
  * renewal.  RP_ERR_CORRUPT when the file belongs to something else. */
-int rp_ckpt_open(const char *path, const char *group, const char *source, const char *owner,
-                 int64_t lease_ms, rp_ckpt **out, rp_error *err);
-void rp_ckpt_close(rp_ckpt *c);
+int rp__ckpt_open(const char *path, const char *group, const char *source, const char *owner,
+                 int64_t lease_ms, rp__ckpt **out, rp_error *err);
+void rp__ckpt_close(rp__ckpt *c);
 
 /* The coordinator's periodic step, in one transaction: records this
  * consumer's heartbeat; adds a row for each listed shard not known yet
@@ -70,29 +70,29 @@ void rp_ckpt_close(rp_ckpt *c);
  * holds (expired, or taken); then takes free or expired leases of eligible
  * shards (not ended, every listed parent ended) up to the fair share,
  * ceil(eligible / live consumers), and names the held leases beyond it.
- * The caller frees the plan with rp_ckpt_plan_free. */
-int rp_ckpt_sync(rp_ckpt *c, const rp_stream_shard *shards, size_t n_shards,
+ * The caller frees the plan with rp__ckpt_plan_free. */
+int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
                  const char *initial_start, const char (*held)[RP_STREAM_SHARD_ID_MAX],
-                 size_t n_held, rp_ckpt_plan *plan, rp_error *err);
+                 size_t n_held, rp__ckpt_plan *plan, rp_error *err);
 
 /* Stores a checkpoint (and, when ended, marks the shard read to its end and
  * frees its lease) and renews the lease, if and only if this consumer still
  * owns an unexpired lease on the shard.  Returns 0 when stored, 1 when the
  * lease is lost (nothing stored), -1 on a database error. */
-int rp_ckpt_commit(rp_ckpt *c, const char *shard_id, const char *sequence_number, bool ended,
+int rp__ckpt_commit(rp__ckpt *c, const char *shard_id, const char *sequence_number, bool ended,
                    rp_error *err);
 
 /* Hands a lease back (owner cleared) if this consumer holds it. */
-int rp_ckpt_release(rp_ckpt *c, const char *shard_id, rp_error *err);
+int rp__ckpt_release(rp__ckpt *c, const char *shard_id, rp_error *err);
 
 /* Removes this consumer's heartbeat row (a clean exit). */
-int rp_ckpt_leave(rp_ckpt *c, rp_error *err);
+int rp__ckpt_leave(rp__ckpt *c, rp_error *err);
 
 /* Reads one shard's row; returns 1 when found, 0 when not, -1 on error. */
-int rp_ckpt_get(rp_ckpt *c, const char *shard_id, rp_ckpt_shard *out, char owner[RP_CKPT_OWNER_MAX],
+int rp__ckpt_get(rp__ckpt *c, const char *shard_id, rp__ckpt_shard *out, char owner[RP_CKPT_OWNER_MAX],
                 int64_t *expires_ms, rp_error *err);
 
 /* Epoch milliseconds (the clock leases use). */
-int64_t rp_ckpt_now_ms(void);
+int64_t rp__ckpt_now_ms(void);
 
 #endif

@@ -45,15 +45,15 @@ typedef struct shard_worker shard_worker;
 
 /* Counters, in the metrics registry (rendered by --metrics-listen). */
 typedef struct stats {
-    rp_counter *records_read, *records_handled, *published, *batches, *invocations, *item_failures,
+    rp__counter *records_read, *records_handled, *published, *batches, *invocations, *item_failures,
         *function_errors, *retries, *dead_lettered, *discarded, *expired, *stall_retries, *checkpoints,
         *leases_lost;
-    rp_gauge *behind, *iterator_age, *shards_held, *shards_stalled, *workers_live;
-    rp_histogram *invoke_seconds;
+    rp__gauge *behind, *iterator_age, *shards_held, *shards_stalled, *workers_live;
+    rp__histogram *invoke_seconds;
 } stats;
 
-struct rp_consumer {
-    rp_consumer_config cfg;
+struct rp__consumer {
+    rp__consumer_config cfg;
     rp_stream_backend in_backend, dl_backend;
     char in_name[RP_STREAM_NAME_MAX + 1], dl_name[RP_STREAM_NAME_MAX + 1];
     char source[RP_STREAM_NAME_MAX + 16];
@@ -62,10 +62,10 @@ struct rp_consumer {
     char owner[RP_CKPT_OWNER_MAX];
     char initial_start[RP_CKPT_START_MAX];
     char out_spec[RP_STREAM_NAME_MAX + 16];
-    rp_event_source source_fields; /* what every event record repeats after its eventID */
+    rp__event_source source_fields; /* what every event record repeats after its eventID */
     uint32_t lease_ms, poll_ms, log_ms, sync_ms;
     atomic_bool stop;
-    rp_metrics *metrics;
+    rp__metrics *metrics;
     stats st;
     pthread_mutex_t mu;   /* guards workers (list) */
     shard_worker *workers;
@@ -73,8 +73,8 @@ struct rp_consumer {
 
 struct shard_worker {
     shard_worker *next;
-    rp_consumer *c;
-    rp_ckpt_shard row;
+    rp__consumer *c;
+    rp__ckpt_shard row;
     pthread_t thread;
     atomic_bool done, lost, release;
     /* Read by the coordinator for the gauges. */
@@ -87,15 +87,15 @@ struct shard_worker {
     rp_stream_conn *in, *dl, *out;
     const char *out_name;        /* the predictions stream's name, owned by the function */
     rp_handler *h;               /* publishes nothing: the worker publishes (publish_until_stored) */
-    rp_ckpt *ckpt;
+    rp__ckpt *ckpt;
     uint64_t rng;                /* backoff jitter */
     char iter[RP_STREAM_ITER_MAX];
     char read_seq[RP_STREAM_SEQ_MAX]; /* the last record read into the arena */
-    rp_buf arena;
+    rp__buf arena;
     rec *recs;
     size_t n, cap;
     bool oom;
-    rp_buf event;
+    rp__buf event;
     size_t *todo;       /* outcomes still to publish (publish_until_stored) */
     rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
     rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
@@ -163,7 +163,7 @@ static bool stall(shard_worker *w, int attempt, const char *what, const char *er
 {
     int64_t ms = backoff_ms(w, attempt);
     atomic_store(&w->stalled, true);
-    rp_counter_add(w->c->st.stall_retries, 1);
+    rp__counter_add(w->c->st.stall_retries, 1);
     char att[16], wait[24];
     snprintf(att, sizeof att, "%d", attempt);
     snprintf(wait, sizeof wait, "%lld", (long long)ms);
@@ -209,17 +209,17 @@ static int on_record(void *ctx, const rp_stream_record *r)
 {
     shard_worker *w = ctx;
     size_t sl = strlen(r->sequence_number);
-    rec *nr = rp_array_grow(w->recs, w->n, &w->cap, sizeof *w->recs, 256);
+    rec *nr = rp__array_grow(w->recs, w->n, &w->cap, sizeof *w->recs, 256);
     if (!nr) {
         w->oom = true;
         return -1;
     }
     w->recs = nr;
     size_t off = w->arena.len;
-    rp_buf_append(&w->arena, r->sequence_number, sl + 1);
-    rp_buf_append(&w->arena, r->partition_key, r->partition_key_len);
-    rp_buf_putc(&w->arena, '\0');
-    rp_buf_append(&w->arena, r->data, r->data_len);
+    rp__buf_append(&w->arena, r->sequence_number, sl + 1);
+    rp__buf_append(&w->arena, r->partition_key, r->partition_key_len);
+    rp__buf_putc(&w->arena, '\0');
+    rp__buf_append(&w->arena, r->data, r->data_len);
     if (w->arena.failed) {
         w->oom = true;
         return -1;
@@ -238,7 +238,7 @@ static void arena_drop(shard_worker *w, size_t k)
 {
     if (k >= w->n) {
         w->n = 0;
-        rp_buf_reset(&w->arena);
+        rp__buf_reset(&w->arena);
         return;
     }
     size_t base = w->recs[k].off;
@@ -253,7 +253,7 @@ static void arena_drop(shard_worker *w, size_t k)
 
 static int make_iterator(shard_worker *w, rp_error *err)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     const char *seq = w->read_seq[0] ? w->read_seq : w->row.checkpoint;
     if (seq[0])
         return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id, RP_STREAM_AFTER_SEQUENCE_NUMBER,
@@ -272,10 +272,10 @@ static int make_iterator(shard_worker *w, rp_error *err)
 /* ---- events ------------------------------------------------------------------- */
 
 /* Record i of the arena as the event codec takes it. */
-static rp_event_record event_record(const shard_worker *w, size_t i)
+static rp__event_record event_record(const shard_worker *w, size_t i)
 {
     const rec *r = &w->recs[i];
-    return (rp_event_record){.sequence_number = rec_seq(w, i), .sequence_number_len = r->seq_len,
+    return (rp__event_record){.sequence_number = rec_seq(w, i), .sequence_number_len = r->seq_len,
                              .partition_key = rec_pk(w, i), .partition_key_len = r->pk_len,
                              .data = rec_data(w, i), .data_len = r->data_len, .arrival_ms = r->arrival_ms};
 }
@@ -284,11 +284,11 @@ static rp_event_record event_record(const shard_worker *w, size_t i)
  * under the handler's event limit (at least one). */
 static size_t batch_prefix(const shard_worker *w)
 {
-    const rp_consumer *c = w->c;
+    const rp__consumer *c = w->c;
     size_t total = RP_EVENT_ENVELOPE_BYTES, k = 0, sl = strlen(w->row.shard_id);
     while (k < w->n && k < c->cfg.batch_size) {
-        rp_event_record r = event_record(w, k);
-        size_t b = rp_event_record_bound(&c->source_fields, &r, sl);
+        rp__event_record r = event_record(w, k);
+        size_t b = rp__event_record_bound(&c->source_fields, &r, sl);
         if (k > 0 && total + b > RP_EVENT_MAX_BYTES)
             break;
         total += b;
@@ -298,39 +298,39 @@ static size_t batch_prefix(const shard_worker *w)
 }
 
 /* The Lambda-shaped event of records [lo, hi) into b (docs/consumer.md). */
-static int build_event(shard_worker *w, rp_buf *b, size_t lo, size_t hi)
+static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
 {
-    rp_event_begin(b);
+    rp__event_begin(b);
     for (size_t i = lo; i < hi; i++) {
-        rp_event_record r = event_record(w, i);
-        rp_event_append(b, &w->c->source_fields, w->row.shard_id, &r, i == lo);
+        rp__event_record r = event_record(w, i);
+        rp__event_append(b, &w->c->source_fields, w->row.shard_id, &r, i == lo);
     }
-    rp_event_end(b);
+    rp__event_end(b);
     return b->failed ? -1 : 0;
 }
 
 /* The errorMessage of a function error body, into out. */
 static void error_message(const char *body, size_t len, char *out, size_t cap)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     snprintf(out, cap, "function error");
-    rp_json_init(&r, body, len, 8);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(&r, body, len, 8);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return;
-    while (rp_json_member(&r, &k) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while (rp__json_member(&r, &k) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return;
-        if (rp_json_str_eq(&k, "errorMessage", 12) && v.type == RP_JSON_STRING) {
+        if (rp__json_str_eq(&k, "errorMessage", 12) && v.type == RP_JSON_STRING) {
             char *tmp = malloc(v.len + 1);
             if (!tmp)
                 return;
-            size_t n = rp_json_str_decode(&v, tmp);
+            size_t n = rp__json_str_decode(&v, tmp);
             snprintf(out, cap, "function error: %.*s", (int)(n > cap ? cap : n), tmp);
             free(tmp);
             return;
         }
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0)
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v) < 0)
             return;
     }
 }
@@ -341,19 +341,19 @@ static void error_message(const char *body, size_t len, char *out, size_t cap)
  * the store stays unwritable). */
 static int commit(shard_worker *w, const char *seq, bool ended)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     for (int attempt = 1;; attempt++) {
         rp_error err;
-        int r = rp_ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+        int r = rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
         if (r == 0) {
-            rp_counter_add(c->st.checkpoints, 1);
+            rp__counter_add(c->st.checkpoints, 1);
             if (attempt > 1)
                 unstall(w, attempt - 1, "checkpoint written again; the shard goes on");
             return 0;
         }
         if (r == 1) {
             if (!atomic_exchange(&w->lost, true))
-                rp_counter_add(c->st.leases_lost, 1);
+                rp__counter_add(c->st.leases_lost, 1);
             rp_log(RP_LOG_WARN, "lease lost: another consumer owns the shard or the lease expired; stopping this shard's worker",
                    "shard", w->row.shard_id, NULL);
             return 1;
@@ -379,15 +379,15 @@ static void put_error(char *buf, size_t cap, const rp_stream_put_result *r)
 
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
  * "sequenceNumber": "..." (the object left open). */
-static void dead_letter_head(rp_buf *d, const shard_worker *w, size_t i)
+static void dead_letter_head(rp__buf *d, const shard_worker *w, size_t i)
 {
-    rp_buf_lit(d, "{\"stream\": ");
-    rp_pyjson_utf8(d, w->c->source, strlen(w->c->source));
-    rp_buf_lit(d, ", \"shard\": \"");
-    rp_buf_puts(d, w->row.shard_id);
-    rp_buf_lit(d, "\", \"sequenceNumber\": \"");
-    rp_buf_append(d, rec_seq(w, i), w->recs[i].seq_len);
-    rp_buf_putc(d, '"');
+    rp__buf_lit(d, "{\"stream\": ");
+    rp__pyjson_utf8(d, w->c->source, strlen(w->c->source));
+    rp__buf_lit(d, ", \"shard\": \"");
+    rp__buf_puts(d, w->row.shard_id);
+    rp__buf_lit(d, "\", \"sequenceNumber\": \"");
+    rp__buf_append(d, rec_seq(w, i), w->recs[i].seq_len);
+    rp__buf_putc(d, '"');
 }
 
 /* Whether record i of [lo, hi) goes to the dead letters: every record
@@ -415,7 +415,7 @@ static const char *failure_reason(const rp_record_outcome *o, size_t lo, size_t 
 static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_outcome *o, const char *fn_reason,
                        int attempts)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     size_t n = 0;
     char whybuf[RP_ERROR_MSG_MAX + 64];
     for (size_t i = lo; i < hi; i++)
@@ -432,11 +432,11 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             const char *why = failure_reason(o, lo, i, fn_reason, whybuf, sizeof whybuf);
             rp_log(RP_LOG_ERROR, "record discarded after its retries (no --dead-letter stream)", "shard",
                    w->row.shard_id, "sequence_number", rec_seq(w, i), "attempts", att, "reason", why, NULL);
-            rp_counter_add(c->st.discarded, 1);
+            rp__counter_add(c->st.discarded, 1);
         }
         return 0;
     }
-    rp_buf *docs = calloc(n, sizeof *docs);
+    rp__buf *docs = calloc(n, sizeof *docs);
     rp_stream_entry *e = calloc(n, sizeof *e);
     rp_stream_put_result *res = calloc(n, sizeof *res);
     bool *done = calloc(n, sizeof *done);
@@ -450,38 +450,38 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             continue;
         const rec *r = &w->recs[i];
         const char *why = failure_reason(o, lo, i, fn_reason, whybuf, sizeof whybuf);
-        rp_buf *d = &docs[j];
-        rp_buf_init(d, RP_STREAM_RECORD_MAX * 2);
+        rp__buf *d = &docs[j];
+        rp__buf_init(d, RP_STREAM_RECORD_MAX * 2);
         dead_letter_head(d, w, i);
-        rp_buf_lit(d, ", \"partitionKey\": ");
-        rp_pyjson_utf8(d, rec_pk(w, i), r->pk_len);
+        rp__buf_lit(d, ", \"partitionKey\": ");
+        rp__pyjson_utf8(d, rec_pk(w, i), r->pk_len);
         snprintf(ts, sizeof ts, ", \"approximateArrivalTimestamp\": %lld.%03lld",
                  (long long)(r->arrival_ms / 1000), (long long)(r->arrival_ms % 1000));
-        rp_buf_puts(d, ts);
-        rp_buf_lit(d, ", \"attempts\": ");
-        rp_buf_puts(d, att);
-        rp_buf_lit(d, ", \"reason\": ");
-        rp_pyjson_utf8(d, why, strlen(why));
-        rp_buf_lit(d, ", \"group\": ");
-        rp_pyjson_utf8(d, c->group, strlen(c->group));
-        rp_buf_lit(d, ", \"data\": \"");
-        if (rp_buf_grow(d, RP_BASE64_ENCODED_LEN(r->data_len) + 1) == 0) {
-            d->len += rp_base64_encode(rec_data(w, i), r->data_len, d->data + d->len);
+        rp__buf_puts(d, ts);
+        rp__buf_lit(d, ", \"attempts\": ");
+        rp__buf_puts(d, att);
+        rp__buf_lit(d, ", \"reason\": ");
+        rp__pyjson_utf8(d, why, strlen(why));
+        rp__buf_lit(d, ", \"group\": ");
+        rp__pyjson_utf8(d, c->group, strlen(c->group));
+        rp__buf_lit(d, ", \"data\": \"");
+        if (rp__buf_grow(d, RP_BASE64_ENCODED_LEN(r->data_len) + 1) == 0) {
+            d->len += rp__base64_encode(rec_data(w, i), r->data_len, d->data + d->len);
             d->data[d->len] = '\0';
         }
-        rp_buf_lit(d, "\"}");
+        rp__buf_lit(d, "\"}");
         if (d->failed)
             goto out;
         /* A record of 1 MiB grows by a third in base64: past Kinesis's
          * limit, the dead letter keeps the metadata and says so. */
         if (d->len + r->pk_len > RP_STREAM_RECORD_MAX) {
-            rp_buf_reset(d);
+            rp__buf_reset(d);
             dead_letter_head(d, w, i);
-            rp_buf_lit(d, ", \"attempts\": ");
-            rp_buf_puts(d, att);
-            rp_buf_lit(d, ", \"reason\": ");
-            rp_pyjson_utf8(d, why, strlen(why));
-            rp_buf_lit(d, ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
+            rp__buf_lit(d, ", \"attempts\": ");
+            rp__buf_puts(d, att);
+            rp__buf_lit(d, ", \"reason\": ");
+            rp__pyjson_utf8(d, why, strlen(why));
+            rp__buf_lit(d, ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
         }
         e[j] = (rp_stream_entry){.data = d->data, .data_len = d->len, .partition_key = rec_pk(w, i),
                               .partition_key_len = r->pk_len};
@@ -506,7 +506,7 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             for (size_t y = 0; y < m; y++) {
                 if (got[y].ok) {
                     done[map[y]] = true;
-                    rp_counter_add(c->st.dead_lettered, 1);
+                    rp__counter_add(c->st.dead_lettered, 1);
                 } else {
                     left++;
                     res[map[y]] = got[y];
@@ -530,7 +530,7 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
 out:
     if (docs)
         for (size_t x = 0; x < n; x++)
-            rp_buf_cleanup(&docs[x]);
+            rp__buf_cleanup(&docs[x]);
     free(docs);
     free(e);
     free(res);
@@ -545,7 +545,7 @@ typedef struct seg {
     int attempts;
 } seg;
 
-static bool exhausted(const rp_consumer *c, int attempts)
+static bool exhausted(const rp__consumer *c, int attempts)
 {
     return c->cfg.max_retries >= 0 && attempts > c->cfg.max_retries;
 }
@@ -559,7 +559,7 @@ static bool expired(const shard_worker *w, size_t i, int64_t now_ms)
 
 static void log_expired(shard_worker *w, size_t i, const char *what)
 {
-    rp_counter_add(w->c->st.expired, 1);
+    rp__counter_add(w->c->st.expired, 1);
     char age[24];
     snprintf(age, sizeof age, "%lld", (long long)(wall_ms() - w->recs[i].arrival_ms));
     rp_log(RP_LOG_WARN, what, "shard", w->row.shard_id, "sequence_number", rec_seq(w, i), "age_ms", age,
@@ -580,7 +580,7 @@ static int expire_front(shard_worker *w, seg *s)
         log_expired(w, s->lo++, "record dropped: older than --max-record-age");
     if (s->lo == lo)
         return 0;
-    rp_counter_add(w->c->st.records_handled, s->lo - lo);
+    rp__counter_add(w->c->st.records_handled, s->lo - lo);
     return commit(w, rec_seq(w, s->lo - 1), false) != 0;
 }
 
@@ -594,7 +594,7 @@ static int expire_front(shard_worker *w, seg *s)
  * checkpointed). */
 static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, size_t base, size_t a, size_t b)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     size_t *todo = w->todo, n = 0;
     for (size_t i = a; i < b; i++)
         if (o[i].status == RP_RECORD_SERVED)
@@ -621,7 +621,7 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
                     put_error(why, sizeof why, &w->put_res[j]);
                 todo[kept++] = todo[x + j]; /* kept <= x + j: compaction in place */
             }
-            rp_counter_add(c->st.published, ok);
+            rp__counter_add(c->st.published, ok);
             x += k;
         }
         n = kept;
@@ -652,7 +652,7 @@ static int give_up(shard_worker *w, const seg *s, const rp_record_outcome *o, co
 {
     if (dead_letter(w, s->lo, s->hi, o, fn_reason, s->attempts) != 0)
         return 1;
-    rp_counter_add(w->c->st.records_handled, s->hi - s->lo);
+    rp__counter_add(w->c->st.records_handled, s->hi - s->lo);
     return commit(w, rec_seq(w, s->hi - 1), false) != 0;
 }
 
@@ -663,7 +663,7 @@ static int give_up(shard_worker *w, const seg *s, const rp_record_outcome *o, co
  * again); reason says why. */
 static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, char *reason, size_t cap)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     if (build_event(w, &w->event, s->lo, s->hi) < 0) {
         snprintf(reason, cap, "%s", w->event.toobig ? "the event outgrew its buffer" : "out of memory");
         return -1;
@@ -673,9 +673,9 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = rp_handler_invoke(w->h, w->event.data, w->event.len, &res);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    rp_histogram_observe(c->st.invoke_seconds,
+    rp__histogram_observe(c->st.invoke_seconds,
                          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    rp_counter_add(c->st.invocations, 1);
+    rp__counter_add(c->st.invocations, 1);
     snprintf(reason, cap, "out of memory");
     if (r < 0)
         return -1;
@@ -698,11 +698,11 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
  * when the worker must stop first. */
 static int process(shard_worker *w, size_t k)
 {
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     seg stack[SPLIT_STACK_MAX];
     int sp = 0, oom = 0;
     stack[sp++] = (seg){0, k, 0};
-    rp_counter_add(c->st.batches, 1);
+    rp__counter_add(c->st.batches, 1);
     while (sp > 0) {
         seg *s = &stack[sp - 1];
         if (atomic_load(&w->lost))
@@ -737,15 +737,15 @@ static int process(shard_worker *w, size_t k)
             if (publish_until_stored(w, o, s->lo, 0, last ? n : f) != 0)
                 return 1;
             if (!bad) {
-                rp_counter_add(c->st.records_handled, n);
+                rp__counter_add(c->st.records_handled, n);
                 if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
                     return 1;
                 sp--;
                 continue;
             }
-            rp_counter_add(c->st.item_failures, bad);
+            rp__counter_add(c->st.item_failures, bad);
             if (f > 0) {
-                rp_counter_add(c->st.records_handled, f);
+                rp__counter_add(c->st.records_handled, f);
                 if (commit(w, rec_seq(w, s->lo + f - 1), false) != 0)
                     return 1;
             }
@@ -758,7 +758,7 @@ static int process(shard_worker *w, size_t k)
                 continue;
             }
             s->lo += f;
-            rp_counter_add(c->st.retries, 1);
+            rp__counter_add(c->st.retries, 1);
             if (rp_log_enabled(RP_LOG_INFO)) {
                 char att[16];
                 snprintf(att, sizeof att, "%d", s->attempts);
@@ -770,7 +770,7 @@ static int process(shard_worker *w, size_t k)
             continue;
         }
         /* The function failed as a whole (InvalidEvent): the records' fault. */
-        rp_counter_add(c->st.function_errors, 1);
+        rp__counter_add(c->st.function_errors, 1);
         rp_log(RP_LOG_WARN, "the function failed on a batch", "shard", w->row.shard_id, "first",
                rec_seq(w, s->lo), "reason", reason, NULL);
         if (c->cfg.bisect_on_error && s->hi - s->lo > 1 && sp < SPLIT_STACK_MAX) {
@@ -788,7 +788,7 @@ static int process(shard_worker *w, size_t k)
             sp--;
             continue;
         }
-        rp_counter_add(c->st.retries, 1);
+        rp__counter_add(c->st.retries, 1);
         if (nap(w, backoff_ms(w, s->attempts)))
             return 1;
     }
@@ -803,9 +803,9 @@ static void worker_close(shard_worker *w)
     rp_stream_close(w->dl);
     rp_stream_close(w->out);
     rp_handler_free(w->h);
-    rp_ckpt_close(w->ckpt);
-    rp_buf_cleanup(&w->arena);
-    rp_buf_cleanup(&w->event);
+    rp__ckpt_close(w->ckpt);
+    rp__buf_cleanup(&w->arena);
+    rp__buf_cleanup(&w->event);
     free(w->recs);
     free(w->todo);
     w->in = w->dl = w->out = NULL;
@@ -824,11 +824,11 @@ static void note_pending(shard_worker *w)
 static void *worker_main(void *arg)
 {
     shard_worker *w = arg;
-    rp_consumer *c = w->c;
+    rp__consumer *c = w->c;
     rp_error err;
     bool ended = false;
-    rp_buf_init(&w->arena, ARENA_MAX);
-    rp_buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
+    rp__buf_init(&w->arena, ARENA_MAX);
+    rp__buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
     w->todo = calloc(c->cfg.batch_size, sizeof *w->todo);
     w->rng = ((uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull) ^ (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
     if (!w->rng)
@@ -839,9 +839,9 @@ static void *worker_main(void *arg)
     }
     if (rp_stream_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
         (c->cfg.dead_letter && rp_stream_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
-        rp_function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
-        !(w->h = rp_function_handler_new(c->cfg.function, &err)) ||
-        rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
+        rp__function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
+        !(w->h = rp__function_handler_new(c->cfg.function, &err)) ||
+        rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
         goto fail;
     rp_log(RP_LOG_INFO, "shard lease taken", "shard", w->row.shard_id, "checkpoint",
            w->row.checkpoint[0] ? w->row.checkpoint : "(none)", "start", w->row.start, NULL);
@@ -894,7 +894,7 @@ static void *worker_main(void *arg)
                 unstall(w, read_errors, "the shard is read again");
             read_errors = 0;
             got = w->n - before;
-            rp_counter_add(c->st.records_read, got);
+            rp__counter_add(c->st.records_read, got);
             atomic_store(&w->behind_ms, behind);
             atomic_store(&w->read_ok_ms, mono_ms());
             atomic_store(&w->read_failing, false);
@@ -935,7 +935,7 @@ static void *worker_main(void *arg)
         if (w->n)
             first_ms = mono_ms();
     }
-    if (!ended && !atomic_load(&w->lost) && w->ckpt && rp_ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
+    if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
         rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id,
                "error", err.msg, NULL);
     rp_log(RP_LOG_INFO, ended ? "shard read to its end" : "shard worker stopped", "shard", w->row.shard_id,
@@ -947,7 +947,7 @@ fail:
     rp_log(RP_LOG_ERROR, "shard worker cannot start; the lease is handed back", "shard", w->row.shard_id,
            "error", err.msg, NULL);
     if (w->ckpt)
-        rp_ckpt_release(w->ckpt, w->row.shard_id, NULL);
+        rp__ckpt_release(w->ckpt, w->row.shard_id, NULL);
     worker_close(w);
     atomic_store(&w->done, true);
     return NULL;
@@ -955,18 +955,18 @@ fail:
 
 /* ---- the coordinator -------------------------------------------------------------- */
 
-static void register_stats(rp_consumer *c)
+static void register_stats(rp__consumer *c)
 {
     char labels[RP_STREAM_NAME_MAX * 2 + 64];
-    rp_buf lb;
-    rp_buf_init(&lb, sizeof labels - 1);
-    rp_buf_lit(&lb, "source=");
-    rp_pyjson_utf8(&lb, c->source, strlen(c->source));
+    rp__buf lb;
+    rp__buf_init(&lb, sizeof labels - 1);
+    rp__buf_lit(&lb, "source=");
+    rp__pyjson_utf8(&lb, c->source, strlen(c->source));
     snprintf(labels, sizeof labels, "%s", lb.failed ? "" : lb.data);
-    rp_buf_cleanup(&lb);
-    rp_metrics *m = c->metrics;
+    rp__buf_cleanup(&lb);
+    rp__metrics *m = c->metrics;
     stats *s = &c->st;
-#define CTR(field, name, help) s->field = rp_metrics_counter(m, "ridepred_consume_" name, help, labels)
+#define CTR(field, name, help) s->field = rp__metrics_counter(m, "ridepred_consume_" name, help, labels)
     CTR(records_read, "records_read_total", "Records read from the source stream.");
     CTR(records_handled, "records_handled_total", "Records handled and checkpointed (published, or dead-lettered).");
     CTR(published, "predictions_published_total", "Predictions published to the output stream (retries count again).");
@@ -983,20 +983,20 @@ static void register_stats(rp_consumer *c)
     CTR(checkpoints, "checkpoints_total", "Checkpoints written.");
     CTR(leases_lost, "leases_lost_total", "Shard leases lost to expiry or to another consumer.");
 #undef CTR
-    s->behind = rp_metrics_gauge(m, "ridepred_consume_millis_behind_latest",
+    s->behind = rp__metrics_gauge(m, "ridepred_consume_millis_behind_latest",
                                  "The largest MillisBehindLatest over the shards held.", labels);
-    s->shards_held = rp_metrics_gauge(m, "ridepred_consume_shards_held", "Shard leases held.", labels);
-    s->shards_stalled = rp_metrics_gauge(m, "ridepred_consume_shards_stalled",
+    s->shards_held = rp__metrics_gauge(m, "ridepred_consume_shards_held", "Shard leases held.", labels);
+    s->shards_stalled = rp__metrics_gauge(m, "ridepred_consume_shards_stalled",
                                          "Shards waiting for a stream or the checkpoint store to come back.", labels);
-    s->iterator_age = rp_metrics_gauge(m, "ridepred_consume_iterator_age_milliseconds",
+    s->iterator_age = rp__metrics_gauge(m, "ridepred_consume_iterator_age_milliseconds",
                                        "Age of the oldest record read and not yet checkpointed, or of the "
                                        "shard's position when reads fail (the largest over the shards held).",
                                        labels);
-    s->workers_live = rp_metrics_gauge(m, "ridepred_consume_group_consumers",
+    s->workers_live = rp__metrics_gauge(m, "ridepred_consume_group_consumers",
                                        "Live consumers of the group (this one included).", labels);
-    s->invoke_seconds = rp_metrics_histogram(m, "ridepred_consume_invocation_seconds",
+    s->invoke_seconds = rp__metrics_histogram(m, "ridepred_consume_invocation_seconds",
                                              "Handler invocation time (publishing not included).", labels,
-                                             rp_metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
+                                             rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
 }
 
 static void owner_id(char *out, size_t cap)
@@ -1048,7 +1048,7 @@ out:
     return rc;
 }
 
-int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *err)
+int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_error *err)
 {
     *out = NULL;
     if (!cfg->function || !cfg->from)
@@ -1063,10 +1063,10 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
     if (cfg->max_record_age_s == 0 || cfg->max_record_age_s < -1 || cfg->max_record_age_s > RP_CONSUME_RECORD_AGE_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max record age must be -1 (never) or 1 to %d seconds",
                             RP_CONSUME_RECORD_AGE_MAX);
-    if (!rp_function_publishes(cfg->function))
+    if (!rp__function_publishes(cfg->function))
         return rp_error_set(err, RP_ERR_INVALID,
                             "the consumer publishes its predictions: TEST_RUN=True is not for consume");
-    rp_consumer *c = calloc(1, sizeof *c);
+    rp__consumer *c = calloc(1, sizeof *c);
     if (!c)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     c->cfg = *cfg;
@@ -1077,7 +1077,7 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
         goto fail;
     }
     snprintf(c->source, sizeof c->source, "%s:%s", rp_stream_backend_name(c->in_backend), c->in_name);
-    snprintf(c->out_spec, sizeof c->out_spec, "%s", rp_function_predictions_stream(cfg->function));
+    snprintf(c->out_spec, sizeof c->out_spec, "%s", rp__function_predictions_stream(cfg->function));
     if (!strcmp(c->source, c->out_spec)) {
         rp_error_set(err, RP_ERR_INVALID, "the output stream is the source stream (%s): every prediction would be read again", c->source);
         goto fail;
@@ -1133,40 +1133,40 @@ int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *
             region = "local";
         else if (!region || !*region)
             region = "us-east-1";
-        if (rp_event_source_init(&c->source_fields, region, c->in_name, err) < 0)
+        if (rp__event_source_init(&c->source_fields, region, c->in_name, err) < 0)
             goto fail;
     }
-    c->metrics = rp_metrics_new();
+    c->metrics = rp__metrics_new();
     if (!c->metrics) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }
     register_stats(c);
     /* The checkpoint store must open now, with a clear error if not. */
-    rp_ckpt *probe = NULL;
-    if (rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
+    rp__ckpt *probe = NULL;
+    if (rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
         goto fail;
-    rp_ckpt_close(probe);
+    rp__ckpt_close(probe);
     *out = c;
     return 0;
 fail:
-    rp_consumer_free(c);
+    rp__consumer_free(c);
     return -1;
 }
 
-void rp_consumer_free(rp_consumer *c)
+void rp__consumer_free(rp__consumer *c)
 {
     if (!c)
         return;
     pthread_mutex_destroy(&c->mu);
-    rp_event_source_cleanup(&c->source_fields);
-    rp_metrics_free(c->metrics);
+    rp__event_source_cleanup(&c->source_fields);
+    rp__metrics_free(c->metrics);
     free(c);
 }
 
-static void metrics_route(void *ctx, const rp_http_request *req, rp_http_reply *reply)
+static void metrics_route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
-    rp_consumer *c = ctx;
+    rp__consumer *c = ctx;
     if (strcmp(req->path, "/metrics") != 0) {
         reply->status = strcmp(req->path, "/healthz") ? 404 : 200;
         reply->content_type = "text/plain";
@@ -1174,15 +1174,15 @@ static void metrics_route(void *ctx, const rp_http_request *req, rp_http_reply *
         reply->body_len = strlen(reply->body);
         return;
     }
-    rp_buf out;
-    rp_buf_init(&out, 1 << 20);
-    if (rp_metrics_render(c->metrics, &out) < 0) {
-        rp_buf_cleanup(&out);
+    rp__buf out;
+    rp__buf_init(&out, 1 << 20);
+    if (rp__metrics_render(c->metrics, &out) < 0) {
+        rp__buf_cleanup(&out);
         reply->status = 500;
         return;
     }
     size_t len;
-    char *body = rp_buf_steal(&out, &len);
+    char *body = rp__buf_steal(&out, &len);
     reply->status = 200;
     reply->content_type = RP_METRICS_CONTENT_TYPE;
     reply->body = body ? body : "";
@@ -1190,33 +1190,33 @@ static void metrics_route(void *ctx, const rp_http_request *req, rp_http_reply *
     reply->body_owned = body != NULL;
 }
 
-void rp_consumer_get_stats(rp_consumer *c, rp_consumer_stats *o)
+void rp__consumer_get_stats(rp__consumer *c, rp__consumer_stats *o)
 {
     stats *s = &c->st;
-    *o = (rp_consumer_stats){
-        .records_read = rp_counter_value(s->records_read),
-        .records_handled = rp_counter_value(s->records_handled),
-        .predictions_published = rp_counter_value(s->published),
-        .batches = rp_counter_value(s->batches),
-        .invocations = rp_counter_value(s->invocations),
-        .item_failures = rp_counter_value(s->item_failures),
-        .function_errors = rp_counter_value(s->function_errors),
-        .retries = rp_counter_value(s->retries),
-        .dead_lettered = rp_counter_value(s->dead_lettered),
-        .discarded = rp_counter_value(s->discarded),
-        .checkpoints = rp_counter_value(s->checkpoints),
-        .leases_lost = rp_counter_value(s->leases_lost),
-        .expired = rp_counter_value(s->expired),
-        .stall_retries = rp_counter_value(s->stall_retries),
-        .millis_behind_latest = (int64_t)rp_gauge_value(s->behind),
-        .iterator_age_ms = (int64_t)rp_gauge_value(s->iterator_age),
-        .shards_held = (uint32_t)rp_gauge_value(s->shards_held),
-        .shards_stalled = (uint32_t)rp_gauge_value(s->shards_stalled),
+    *o = (rp__consumer_stats){
+        .records_read = rp__counter_value(s->records_read),
+        .records_handled = rp__counter_value(s->records_handled),
+        .predictions_published = rp__counter_value(s->published),
+        .batches = rp__counter_value(s->batches),
+        .invocations = rp__counter_value(s->invocations),
+        .item_failures = rp__counter_value(s->item_failures),
+        .function_errors = rp__counter_value(s->function_errors),
+        .retries = rp__counter_value(s->retries),
+        .dead_lettered = rp__counter_value(s->dead_lettered),
+        .discarded = rp__counter_value(s->discarded),
+        .checkpoints = rp__counter_value(s->checkpoints),
+        .leases_lost = rp__counter_value(s->leases_lost),
+        .expired = rp__counter_value(s->expired),
+        .stall_retries = rp__counter_value(s->stall_retries),
+        .millis_behind_latest = (int64_t)rp__gauge_value(s->behind),
+        .iterator_age_ms = (int64_t)rp__gauge_value(s->iterator_age),
+        .shards_held = (uint32_t)rp__gauge_value(s->shards_held),
+        .shards_stalled = (uint32_t)rp__gauge_value(s->shards_stalled),
     };
 }
 
 /* Joins the workers that finished; returns how many. */
-static size_t reap(rp_consumer *c)
+static size_t reap(rp__consumer *c)
 {
     size_t n = 0;
     pthread_mutex_lock(&c->mu);
@@ -1235,7 +1235,7 @@ static size_t reap(rp_consumer *c)
     return n;
 }
 
-static shard_worker *find_worker(rp_consumer *c, const char *id)
+static shard_worker *find_worker(rp__consumer *c, const char *id)
 {
     for (shard_worker *w = c->workers; w; w = w->next)
         if (!strcmp(w->row.shard_id, id))
@@ -1243,7 +1243,7 @@ static shard_worker *find_worker(rp_consumer *c, const char *id)
     return NULL;
 }
 
-static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stream_shard **shards,
+static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_stream_shard **shards,
                         size_t *n_shards)
 {
     rp_error err;
@@ -1266,8 +1266,8 @@ static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stre
     size_t i = 0;
     for (shard_worker *w = c->workers; w; w = w->next)
         snprintf(held[i++], RP_STREAM_SHARD_ID_MAX, "%s", w->row.shard_id);
-    rp_ckpt_plan plan;
-    if (rp_ckpt_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
+    rp__ckpt_plan plan;
+    if (rp__ckpt_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
                      n_held, &plan, &err) < 0) {
         rp_log(RP_LOG_WARN, "cannot sync the shard leases; retrying", "error", err.msg, NULL);
         free(held);
@@ -1277,7 +1277,7 @@ static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stre
     for (size_t j = 0; j < plan.n_lost; j++) {
         shard_worker *w = find_worker(c, plan.lost[j]);
         if (w && !atomic_load(&w->done) && !atomic_exchange(&w->lost, true)) {
-            rp_counter_add(c->st.leases_lost, 1);
+            rp__counter_add(c->st.leases_lost, 1);
             rp_log(RP_LOG_WARN, "lease lost: stopping the shard's worker", "shard", plan.lost[j], NULL);
         }
     }
@@ -1289,7 +1289,7 @@ static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stre
     for (size_t j = 0; j < plan.n_acquired; j++) {
         shard_worker *w = calloc(1, sizeof *w);
         if (!w) {
-            rp_ckpt_release(ck, plan.acquired[j].shard_id, NULL);
+            rp__ckpt_release(ck, plan.acquired[j].shard_id, NULL);
             continue;
         }
         w->c = c;
@@ -1300,7 +1300,7 @@ static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stre
         atomic_init(&w->behind_ms, 0);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             rp_log(RP_LOG_ERROR, "cannot start a thread for a shard", "shard", w->row.shard_id, NULL);
-            rp_ckpt_release(ck, plan.acquired[j].shard_id, NULL);
+            rp__ckpt_release(ck, plan.acquired[j].shard_id, NULL);
             free(w);
             continue;
         }
@@ -1309,14 +1309,14 @@ static void sync_leases(rp_consumer *c, rp_stream_conn *in, rp_ckpt *ck, rp_stre
         c->workers = w;
         pthread_mutex_unlock(&c->mu);
     }
-    rp_gauge_set(c->st.workers_live, (double)plan.live_workers);
-    rp_ckpt_plan_free(&plan);
+    rp__gauge_set(c->st.workers_live, (double)plan.live_workers);
+    rp__ckpt_plan_free(&plan);
 }
 
 /* The gauges from the workers' state: shards held and stalled, the largest
  * MillisBehindLatest and iterator age.  The iterator age grows while a
  * shard is stalled: its oldest record waits, or its reads fail. */
-static void update_gauges(rp_consumer *c)
+static void update_gauges(rp__consumer *c)
 {
     int64_t now = mono_ms(), wall = wall_ms();
     uint32_t held = 0, stalled = 0;
@@ -1340,18 +1340,18 @@ static void update_gauges(rp_consumer *c)
             age = a;
     }
     pthread_mutex_unlock(&c->mu);
-    rp_gauge_set(c->st.shards_held, held);
-    rp_gauge_set(c->st.shards_stalled, stalled);
-    rp_gauge_set(c->st.behind, (double)behind);
-    rp_gauge_set(c->st.iterator_age, (double)age);
+    rp__gauge_set(c->st.shards_held, held);
+    rp__gauge_set(c->st.shards_stalled, stalled);
+    rp__gauge_set(c->st.behind, (double)behind);
+    rp__gauge_set(c->st.iterator_age, (double)age);
 }
 
-static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms, bool final)
+static void log_summary(rp__consumer *c, uint64_t *last_handled, int64_t *last_ms, bool final)
 {
     int64_t now = mono_ms();
     update_gauges(c);
-    rp_consumer_stats s;
-    rp_consumer_get_stats(c, &s);
+    rp__consumer_stats s;
+    rp__consumer_get_stats(c, &s);
     double secs = (double)(now - *last_ms) / 1000.0;
     char rate[32], total[32], pub[32], fails[32], fnerr[32], dl[32], disc[32], exp[32], lag[32], age[32],
         sh[16], st[16], lost[32];
@@ -1376,16 +1376,16 @@ static void log_summary(rp_consumer *c, uint64_t *last_handled, int64_t *last_ms
     *last_ms = now;
 }
 
-int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
+int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err)
 {
     int rc = -1;
     rp_stream_conn *in = NULL;
-    rp_ckpt *ck = NULL;
-    rp_http_server *http = NULL;
+    rp__ckpt *ck = NULL;
+    rp__http_server *http = NULL;
     rp_stream_shard *shards = NULL;
     size_t n_shards = 0;
     if (rp_stream_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
-        rp_ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
+        rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
         goto out;
     for (int attempt = 1; rp_stream_list_shards(in, c->in_name, &shards, &n_shards, err) < 0; attempt++) {
         if (!unavailable(err)) {
@@ -1409,14 +1409,14 @@ int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
         }
     }
     if (c->cfg.metrics_listen) {
-        rp_http_server_config hc = {.listen = c->cfg.metrics_listen, .threads = 1, .max_connections = 64,
+        rp__http_server_config hc = {.listen = c->cfg.metrics_listen, .threads = 1, .max_connections = 64,
                                     .route = metrics_route, .route_ctx = c};
-        if (rp_http_server_start(&hc, &http, err) < 0) {
+        if (rp__http_server_start(&hc, &http, err) < 0) {
             rp_error_prefix(err, "--metrics-listen %s", c->cfg.metrics_listen);
             goto out;
         }
         char port[16];
-        snprintf(port, sizeof port, "%u", rp_http_server_port(http));
+        snprintf(port, sizeof port, "%u", rp__http_server_port(http));
         rp_log(RP_LOG_INFO, "metrics at /metrics", "listen", c->cfg.metrics_listen, "port", port, NULL);
     }
     {
@@ -1458,14 +1458,14 @@ int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err)
         free(w);
     }
     rp_error e2;
-    if (rp_ckpt_leave(ck, &e2) < 0)
+    if (rp__ckpt_leave(ck, &e2) < 0)
         rp_log(RP_LOG_WARN, "cannot remove this consumer from the group table", "error", e2.msg, NULL);
     rc = 0;
 out:
     if (http)
-        rp_http_server_stop(http, 1000);
+        rp__http_server_stop(http, 1000);
     free(shards);
-    rp_ckpt_close(ck);
+    rp__ckpt_close(ck);
     rp_stream_close(in);
     return rc;
 }

@@ -31,11 +31,11 @@
 #define RP_CONSUME_RETRIES_MAX 10000    /* Lambda's MaximumRetryAttempts */
 #define RP_CONSUME_RECORD_AGE_MAX 604800 /* Lambda's MaximumRecordAgeInSeconds: 7 days */
 
-typedef struct rp_consumer_config {
+typedef struct rp__consumer_config {
     const char *from;             /* the source stream spec (rp_stream_parse_name) */
     const char *dead_letter;      /* the dead-letter stream spec, or NULL */
     rp_stream_config streams;     /* backend choice for both */
-    rp_function *function;        /* opened by the caller; publishes to the output stream */
+    rp__function *function;        /* opened by the caller; publishes to the output stream */
     uint32_t batch_size;          /* 1..RP_CONSUME_BATCH_MAX */
     uint32_t batch_window_ms;     /* 0: invoke as soon as records are read */
     rp_stream_iterator start_type;  /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
@@ -50,10 +50,10 @@ typedef struct rp_consumer_config {
     uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
     uint32_t log_interval_ms;     /* summary log; 0: 5000 */
     const char *metrics_listen;   /* HOST:PORT, or NULL */
-} rp_consumer_config;
+} rp__consumer_config;
 
 /* Counters since start, for the summary log and the metrics endpoint. */
-typedef struct rp_consumer_stats {
+typedef struct rp__consumer_stats {
     uint64_t records_read, records_handled, predictions_published, batches, invocations,
         item_failures, function_errors, retries, dead_lettered, discarded, checkpoints,
         leases_lost, expired, stall_retries;
@@ -61,20 +61,20 @@ typedef struct rp_consumer_stats {
     int64_t iterator_age_ms;      /* the largest over the shards held; grows while stalled */
     uint32_t shards_held;
     uint32_t shards_stalled;      /* waiting for a stream or the checkpoint store */
-} rp_consumer_stats;
+} rp__consumer_stats;
 
-typedef struct rp_consumer rp_consumer;
+typedef struct rp__consumer rp__consumer;
 
 /* Checks the streams (the source, the output, the dead-letter stream exist)
  * and the checkpoint store; errors say what to fix. */
-int rp_consumer_new(const rp_consumer_config *cfg, rp_consumer **out, rp_error *err);
-void rp_consumer_free(rp_consumer *c);
+int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_error *err);
+void rp__consumer_free(rp__consumer *c);
 
 /* Runs until *stop becomes non-zero (a signal handler sets it): then every
  * worker finishes the batch in hand, checkpoints and hands its lease back.
  * Returns 0 after a clean stop, -1 when the consumer could not run. */
-int rp_consumer_run(rp_consumer *c, volatile sig_atomic_t *stop, rp_error *err);
+int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err);
 
-void rp_consumer_get_stats(rp_consumer *c, rp_consumer_stats *out);
+void rp__consumer_get_stats(rp__consumer *c, rp__consumer_stats *out);
 
 #endif

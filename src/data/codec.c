@@ -1,5 +1,5 @@
 /* See codec.h.  One function table per library, filled once per process
- * by rp_dl_once_load (src/common/dl.h). */
+ * by rp__dl_once_load (src/common/dl.h). */
 #include "data/codec.h"
 
 #include <limits.h>
@@ -23,33 +23,33 @@ typedef struct zlib_api {
 } zlib_api;
 
 static zlib_api zl;
-static rp_dl_once zlib_lib = RP_DL_ONCE_INIT;
+static rp__dl_once zlib_lib = RP_DL_ONCE_INIT;
 
 static void zlib_setup(void)
 {
     static const char *const sonames[] = {"libz.so.1", NULL};
-    static const rp_dl_sym syms[] = {
+    static const rp__dl_sym syms[] = {
         {"zlibVersion", offsetof(zlib_api, version)},
         {"inflateInit2_", offsetof(zlib_api, inflate_init2)},
         {"inflate", offsetof(zlib_api, inflate)},
         {"inflateReset", offsetof(zlib_api, inflate_reset)},
         {"inflateEnd", offsetof(zlib_api, inflate_end)},
     };
-    rp_dl_once_load(&zlib_lib, "zlib (GZIP)", sonames, syms, sizeof syms / sizeof syms[0], &zl,
+    rp__dl_once_load(&zlib_lib, "zlib (GZIP)", sonames, syms, sizeof syms / sizeof syms[0], &zl,
                     "zlib1g (Debian: apt-get install zlib1g)");
 }
 
 /* Inflates src (gzip or zlib framing, members one after another) through
  * the callback-free loop below; out grows in chunks. */
 typedef struct sink {
-    uint8_t *dst;      /* fixed output (rp_codec_gzip) */
+    uint8_t *dst;      /* fixed output (rp__codec_gzip) */
     size_t dst_len;
-    rp_buf *buf;       /* growing output (rp_codec_gunzip_buf) */
+    rp__buf *buf;       /* growing output (rp__codec_gunzip_buf) */
 } sink;
 
 static int gunzip(const uint8_t *src, size_t src_len, sink *s, size_t *produced, rp_error *err)
 {
-    if (rp_dl_once_run(&zlib_lib, zlib_setup, err) < 0)
+    if (rp__dl_once_run(&zlib_lib, zlib_setup, err) < 0)
         return -1;
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -66,7 +66,7 @@ static int gunzip(const uint8_t *src, size_t src_len, sink *s, size_t *produced,
         uint8_t *out;
         size_t room;
         if (s->buf) {
-            if (rp_buf_grow(s->buf, 1 << 16) < 0) {
+            if (rp__buf_grow(s->buf, 1 << 16) < 0) {
                 rp_error_set(err, s->buf->toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
                              "gzip: inflated data over the limit of %zu bytes", s->buf->max);
                 goto out;
@@ -123,7 +123,7 @@ out:
     return rc;
 }
 
-int rp_codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
+int rp__codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
 {
     sink s = {.dst = dst, .dst_len = dst_len};
     size_t got;
@@ -134,7 +134,7 @@ int rp_codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_l
     return 0;
 }
 
-int rp_codec_gunzip_buf(const uint8_t *src, size_t src_len, rp_buf *out, rp_error *err)
+int rp__codec_gunzip_buf(const uint8_t *src, size_t src_len, rp__buf *out, rp_error *err)
 {
     sink s = {.buf = out};
     size_t got;
@@ -149,22 +149,22 @@ typedef struct snappy_api {
 } snappy_api;
 
 static snappy_api sn;
-static rp_dl_once snappy_lib = RP_DL_ONCE_INIT;
+static rp__dl_once snappy_lib = RP_DL_ONCE_INIT;
 
 static void snappy_setup(void)
 {
     static const char *const sonames[] = {"libsnappy.so.1", NULL};
-    static const rp_dl_sym syms[] = {
+    static const rp__dl_sym syms[] = {
         {"snappy_uncompressed_length", offsetof(snappy_api, uncompressed_length)},
         {"snappy_uncompress", offsetof(snappy_api, uncompress)},
     };
-    rp_dl_once_load(&snappy_lib, "libsnappy (SNAPPY)", sonames, syms, sizeof syms / sizeof syms[0], &sn,
+    rp__dl_once_load(&snappy_lib, "libsnappy (SNAPPY)", sonames, syms, sizeof syms / sizeof syms[0], &sn,
                     "libsnappy1v5 (Debian: apt-get install libsnappy1v5)");
 }
 
-int rp_codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
+int rp__codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
 {
-    if (rp_dl_once_run(&snappy_lib, snappy_setup, err) < 0)
+    if (rp__dl_once_run(&snappy_lib, snappy_setup, err) < 0)
         return -1;
     size_t n;
     if (sn.uncompressed_length((const char *)src, src_len, &n) != SNAPPY_OK)
@@ -187,24 +187,24 @@ typedef struct zstd_api {
 } zstd_api;
 
 static zstd_api zs;
-static rp_dl_once zstd_lib = RP_DL_ONCE_INIT;
+static rp__dl_once zstd_lib = RP_DL_ONCE_INIT;
 
 static void zstd_setup(void)
 {
     static const char *const sonames[] = {"libzstd.so.1", NULL};
-    static const rp_dl_sym syms[] = {
+    static const rp__dl_sym syms[] = {
         {"ZSTD_getFrameContentSize", offsetof(zstd_api, get_frame_content_size)},
         {"ZSTD_decompress", offsetof(zstd_api, decompress)},
         {"ZSTD_isError", offsetof(zstd_api, is_error)},
         {"ZSTD_getErrorName", offsetof(zstd_api, error_name)},
     };
-    rp_dl_once_load(&zstd_lib, "libzstd (ZSTD)", sonames, syms, sizeof syms / sizeof syms[0], &zs,
+    rp__dl_once_load(&zstd_lib, "libzstd (ZSTD)", sonames, syms, sizeof syms / sizeof syms[0], &zs,
                     "libzstd1 (Debian: apt-get install libzstd1)");
 }
 
-int rp_codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
+int rp__codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
 {
-    if (rp_dl_once_run(&zstd_lib, zstd_setup, err) < 0)
+    if (rp__dl_once_run(&zstd_lib, zstd_setup, err) < 0)
         return -1;
     unsigned long long fs = zs.get_frame_content_size(src, src_len);
     if (fs == ZSTD_CONTENTSIZE_ERROR)

@@ -16,12 +16,12 @@
  * -1 with err set: RP_ERR_UNSUPPORTED when the library cannot be loaded
  * (the message says what to install), RP_ERR_CORRUPT when the data is bad
  * or does not decompress to exactly dst_len bytes. */
-int rp_codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
-int rp_codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
-int rp_codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
+int rp__codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
+int rp__codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
+int rp__codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err);
 
 /* Inflates a gzip stream (one or more members) of unknown size, appending
  * to out (whose cap bounds the result: RP_ERR_LIMIT past it). */
-int rp_codec_gunzip_buf(const uint8_t *src, size_t src_len, rp_buf *out, rp_error *err);
+int rp__codec_gunzip_buf(const uint8_t *src, size_t src_len, rp__buf *out, rp_error *err);
 
 #endif

@@ -48,16 +48,16 @@ typedef struct row_group {
 } row_group;
 
 typedef struct leaf {
-    rp_parquet_column pub;
+    rp__parquet_column pub;
     char *name;
     int max_def, max_rep;
     int repetition;
 } leaf;
 
-struct rp_parquet {
+struct rp__parquet {
     const uint8_t *data;
     size_t len;
-    void *map;                /* mmap'd (rp_parquet_open) */
+    void *map;                /* mmap'd (rp__parquet_open) */
     size_t footer_start;      /* pages lie in [4, footer_start) */
     char name[256];
     int64_t num_rows;
@@ -65,23 +65,23 @@ struct rp_parquet {
     size_t ncols;
     row_group *rgs;
     size_t nrg;
-    rp_parquet_limits lim;
+    rp__parquet_limits lim;
 };
 
-const char *rp_parquet_type_name(rp_pq_type t)
+const char *rp__parquet_type_name(rp__pq_type t)
 {
     static const char *const names[] = {"BOOLEAN", "INT32", "INT64", "INT96",
                                         "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown type";
 }
 
-const char *rp_parquet_codec_name(int codec)
+const char *rp__parquet_codec_name(int codec)
 {
     static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"};
     return codec >= 0 && (size_t)codec < sizeof names / sizeof names[0] ? names[codec] : "unknown codec";
 }
 
-const char *rp_parquet_encoding_name(int encoding)
+const char *rp__parquet_encoding_name(int encoding)
 {
     static const char *const names[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
                                         "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
@@ -167,61 +167,61 @@ typedef struct schema_el {
     bool has_converted;
     const uint8_t *name;
     size_t name_len;
-    rp_pq_logical logical;
+    rp__pq_logical logical;
     bool has_logical, nested_logical;
-    rp_pq_time_unit unit;
+    rp__pq_time_unit unit;
     bool utc;
     int bits;
     bool is_signed;
 } schema_el;
 
-static int read_empty_struct_id(rp_thrift *t, int16_t *which)
+static int read_empty_struct_id(rp__thrift *t, int16_t *which)
 {
     int16_t id;
     uint8_t ty;
     int r;
     *which = 0;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         if (ty == RP_THRIFT_STRUCT && !*which)
             *which = id;
-        if (rp_thrift_skip(t, ty) < 0)
+        if (rp__thrift_skip(t, ty) < 0)
             return -1;
     }
     return r;
 }
 
 /* LogicalType: a union; only the members we interpret are read. */
-static int read_logical(rp_thrift *t, schema_el *e)
+static int read_logical(rp__thrift *t, schema_el *e)
 {
     int16_t id, fid;
     uint8_t ty, fty;
     int r;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         if (ty != RP_THRIFT_STRUCT) {
-            if (rp_thrift_skip(t, ty) < 0)
+            if (rp__thrift_skip(t, ty) < 0)
                 return -1;
             continue;
         }
         e->has_logical = true;
         if (id == 8) { /* TIMESTAMP */
             e->logical = RP_PQ_LOGICAL_TIMESTAMP;
-            if (rp_thrift_struct_begin(t) < 0)
+            if (rp__thrift_struct_begin(t) < 0)
                 return -1;
             int r2;
-            while ((r2 = rp_thrift_field(t, &fid, &fty)) > 0) {
+            while ((r2 = rp__thrift_field(t, &fid, &fty)) > 0) {
                 if (fid == 1 && (fty == RP_THRIFT_TRUE || fty == RP_THRIFT_FALSE)) {
-                    rp_thrift_field_bool(t, fty, &e->utc);
+                    rp__thrift_field_bool(t, fty, &e->utc);
                 } else if (fid == 2 && fty == RP_THRIFT_STRUCT) {
                     int16_t unit;
                     if (read_empty_struct_id(t, &unit) < 0)
                         return -1;
                     if (unit >= 1 && unit <= 3)
-                        e->unit = (rp_pq_time_unit)unit;
-                } else if (rp_thrift_skip(t, fty) < 0) {
+                        e->unit = (rp__pq_time_unit)unit;
+                } else if (rp__thrift_skip(t, fty) < 0) {
                     return -1;
                 }
             }
@@ -229,18 +229,18 @@ static int read_logical(rp_thrift *t, schema_el *e)
                 return -1;
         } else if (id == 10) { /* INTEGER */
             e->logical = RP_PQ_LOGICAL_INT;
-            if (rp_thrift_struct_begin(t) < 0)
+            if (rp__thrift_struct_begin(t) < 0)
                 return -1;
             int r2;
-            while ((r2 = rp_thrift_field(t, &fid, &fty)) > 0) {
+            while ((r2 = rp__thrift_field(t, &fid, &fty)) > 0) {
                 if (fid == 1) {
                     int32_t bw;
-                    if (rp_thrift_i32(t, fty, &bw) < 0)
+                    if (rp__thrift_i32(t, fty, &bw) < 0)
                         return -1;
                     e->bits = bw;
                 } else if (fid == 2 && (fty == RP_THRIFT_TRUE || fty == RP_THRIFT_FALSE)) {
-                    rp_thrift_field_bool(t, fty, &e->is_signed);
-                } else if (rp_thrift_skip(t, fty) < 0) {
+                    rp__thrift_field_bool(t, fty, &e->is_signed);
+                } else if (rp__thrift_skip(t, fty) < 0) {
                     return -1;
                 }
             }
@@ -254,7 +254,7 @@ static int read_logical(rp_thrift *t, schema_el *e)
             case 2: case 3: e->nested_logical = true; e->logical = RP_PQ_LOGICAL_OTHER; break;
             default: e->logical = RP_PQ_LOGICAL_OTHER; break;
             }
-            if (rp_thrift_skip(t, ty) < 0)
+            if (rp__thrift_skip(t, ty) < 0)
                 return -1;
         }
     }
@@ -282,32 +282,32 @@ static void from_converted(schema_el *e)
     }
 }
 
-static int read_schema_el(rp_thrift *t, schema_el *e)
+static int read_schema_el(rp__thrift *t, schema_el *e)
 {
     int16_t id;
     uint8_t ty;
     int r;
     memset(e, 0, sizeof *e);
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         switch (id) {
-        case 1: e->has_type = true; rp_thrift_i32(t, ty, &e->type); break;
-        case 2: rp_thrift_i32(t, ty, &e->type_length); break;
-        case 3: rp_thrift_i32(t, ty, &e->repetition); break;
+        case 1: e->has_type = true; rp__thrift_i32(t, ty, &e->type); break;
+        case 2: rp__thrift_i32(t, ty, &e->type_length); break;
+        case 3: rp__thrift_i32(t, ty, &e->repetition); break;
         case 4:
             if (ty != RP_THRIFT_BINARY)
-                return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema name is not a string");
-            rp_thrift_binary(t, &e->name, &e->name_len);
+                return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema name is not a string");
+            rp__thrift_binary(t, &e->name, &e->name_len);
             break;
-        case 5: rp_thrift_i32(t, ty, &e->num_children); break;
-        case 6: e->has_converted = true; rp_thrift_i32(t, ty, &e->converted); break;
+        case 5: rp__thrift_i32(t, ty, &e->num_children); break;
+        case 6: e->has_converted = true; rp__thrift_i32(t, ty, &e->converted); break;
         case 10:
             if (ty != RP_THRIFT_STRUCT)
-                return rp_thrift_fail(t, RP_ERR_CORRUPT, "logicalType is not a struct");
+                return rp__thrift_fail(t, RP_ERR_CORRUPT, "logicalType is not a struct");
             read_logical(t, e);
             break;
-        default: rp_thrift_skip(t, ty); break;
+        default: rp__thrift_skip(t, ty); break;
         }
         if (t->failed)
             return -1;
@@ -319,23 +319,23 @@ static int read_schema_el(rp_thrift *t, schema_el *e)
     return 0;
 }
 
-static int read_column_meta(rp_thrift *t, chunk *c)
+static int read_column_meta(rp__thrift *t, chunk *c)
 {
     int16_t id;
     uint8_t ty;
     int r;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
     c->has_meta = true;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         switch (id) {
-        case 1: rp_thrift_i32(t, ty, &c->type); break;
-        case 4: rp_thrift_i32(t, ty, &c->codec); break;
-        case 5: rp_thrift_i64(t, ty, &c->num_values); break;
-        case 7: rp_thrift_i64(t, ty, &c->total_compressed_size); break;
-        case 9: rp_thrift_i64(t, ty, &c->data_page_offset); break;
-        case 11: rp_thrift_i64(t, ty, &c->dictionary_page_offset); break;
-        default: rp_thrift_skip(t, ty); break;
+        case 1: rp__thrift_i32(t, ty, &c->type); break;
+        case 4: rp__thrift_i32(t, ty, &c->codec); break;
+        case 5: rp__thrift_i64(t, ty, &c->num_values); break;
+        case 7: rp__thrift_i64(t, ty, &c->total_compressed_size); break;
+        case 9: rp__thrift_i64(t, ty, &c->data_page_offset); break;
+        case 11: rp__thrift_i64(t, ty, &c->dictionary_page_offset); break;
+        default: rp__thrift_skip(t, ty); break;
         }
         if (t->failed)
             return -1;
@@ -343,7 +343,7 @@ static int read_column_meta(rp_thrift *t, chunk *c)
     return r;
 }
 
-static int read_column_chunk(rp_thrift *t, chunk *c)
+static int read_column_chunk(rp__thrift *t, chunk *c)
 {
     int16_t id;
     uint8_t ty;
@@ -351,21 +351,21 @@ static int read_column_chunk(rp_thrift *t, chunk *c)
     memset(c, 0, sizeof *c);
     c->dictionary_page_offset = -1;
     c->type = -1;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         if (id == 1 && ty == RP_THRIFT_BINARY) {
             const uint8_t *s;
             size_t n;
-            rp_thrift_binary(t, &s, &n);
+            rp__thrift_binary(t, &s, &n);
             c->external = n > 0;
         } else if (id == 3 && ty == RP_THRIFT_STRUCT) {
             read_column_meta(t, c);
         } else if (id == 8 || id == 9) {
             c->encrypted = true;
-            rp_thrift_skip(t, ty);
+            rp__thrift_skip(t, ty);
         } else {
-            rp_thrift_skip(t, ty);
+            rp__thrift_skip(t, ty);
         }
         if (t->failed)
             return -1;
@@ -373,36 +373,36 @@ static int read_column_chunk(rp_thrift *t, chunk *c)
     return r;
 }
 
-static int read_row_group(rp_thrift *t, row_group *g, size_t ncols)
+static int read_row_group(rp__thrift *t, row_group *g, size_t ncols)
 {
     int16_t id;
     uint8_t ty;
     int r;
     bool have_cols = false;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         if (id == 1 && ty == RP_THRIFT_LIST) {
             uint8_t et;
             uint32_t n;
             if (have_cols)
-                return rp_thrift_fail(t, RP_ERR_CORRUPT, "row group lists its columns twice");
-            if (rp_thrift_list_begin(t, &et, &n) < 0)
+                return rp__thrift_fail(t, RP_ERR_CORRUPT, "row group lists its columns twice");
+            if (rp__thrift_list_begin(t, &et, &n) < 0)
                 return -1;
             if (et != RP_THRIFT_STRUCT || n != ncols)
-                return rp_thrift_fail(t, RP_ERR_CORRUPT, "row group has %u column chunks, the schema %zu columns",
+                return rp__thrift_fail(t, RP_ERR_CORRUPT, "row group has %u column chunks, the schema %zu columns",
                                       n, ncols);
             have_cols = true;
             g->chunks = calloc(ncols ? ncols : 1, sizeof *g->chunks);
             if (!g->chunks)
-                return rp_thrift_fail(t, RP_ERR_NOMEM, "out of memory");
+                return rp__thrift_fail(t, RP_ERR_NOMEM, "out of memory");
             for (uint32_t i = 0; i < n; i++)
                 if (read_column_chunk(t, &g->chunks[i]) < 0)
                     return -1;
         } else if (id == 3) {
-            rp_thrift_i64(t, ty, &g->num_rows);
+            rp__thrift_i64(t, ty, &g->num_rows);
         } else {
-            rp_thrift_skip(t, ty);
+            rp__thrift_skip(t, ty);
         }
         if (t->failed)
             return -1;
@@ -410,19 +410,19 @@ static int read_row_group(rp_thrift *t, row_group *g, size_t ncols)
     if (r < 0)
         return -1;
     if (!have_cols)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "row group without columns");
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "row group without columns");
     if (g->num_rows < 0)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "row group of %lld rows", (long long)g->num_rows);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "row group of %lld rows", (long long)g->num_rows);
     return 0;
 }
 
 /* Turns the flattened schema (depth-first, children counted) into leaves. */
-static int build_leaves(rp_parquet *p, rp_thrift *t, const schema_el *el, size_t nel)
+static int build_leaves(rp__parquet *p, rp__thrift *t, const schema_el *el, size_t nel)
 {
     if (nel == 0)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "empty schema");
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "empty schema");
     if (el[0].num_children < 0 || (size_t)el[0].num_children > nel - 1)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema root has %d children", el[0].num_children);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema root has %d children", el[0].num_children);
     struct frame {
         int32_t left;     /* children still to visit */
         int def, rep;
@@ -435,7 +435,7 @@ static int build_leaves(rp_parquet *p, rp_thrift *t, const schema_el *el, size_t
     size_t name_total = 0;
     p->cols = calloc(nel, sizeof *p->cols);
     if (!p->cols)
-        return rp_thrift_fail(t, RP_ERR_NOMEM, "out of memory");
+        return rp__thrift_fail(t, RP_ERR_NOMEM, "out of memory");
     size_t i = 1;
     while (sp >= 0) {
         if (stack[sp].left == 0) {
@@ -443,17 +443,17 @@ static int build_leaves(rp_parquet *p, rp_thrift *t, const schema_el *el, size_t
             continue;
         }
         if (i >= nel)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema counts more children than it has elements");
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema counts more children than it has elements");
         stack[sp].left--;
         const schema_el *e = &el[i++];
         struct frame *parent = &stack[sp];
         if (e->repetition < REP_REQUIRED || e->repetition > REP_REPEATED)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema element with repetition %d", e->repetition);
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema element with repetition %d", e->repetition);
         if (!e->name)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema element without a name");
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema element without a name");
         size_t name_len = parent->name_len + (parent->name_len ? 1 : 0) + e->name_len;
         if (name_len >= sizeof path)
-            return rp_thrift_fail(t, RP_ERR_LIMIT, "column path longer than %zu bytes", sizeof path - 1);
+            return rp__thrift_fail(t, RP_ERR_LIMIT, "column path longer than %zu bytes", sizeof path - 1);
         if (parent->name_len)
             path[parent->name_len] = '.';
         memcpy(path + name_len - e->name_len, e->name, e->name_len);
@@ -462,34 +462,34 @@ static int build_leaves(rp_parquet *p, rp_thrift *t, const schema_el *el, size_t
         bool nested = sp > 0 || e->repetition == REP_REPEATED || e->nested_logical;
         if (e->num_children > 0) {
             if (sp >= MAX_SCHEMA_DEPTH)
-                return rp_thrift_fail(t, RP_ERR_LIMIT, "schema nested deeper than %d", MAX_SCHEMA_DEPTH);
+                return rp__thrift_fail(t, RP_ERR_LIMIT, "schema nested deeper than %d", MAX_SCHEMA_DEPTH);
             stack[++sp] = (struct frame){.left = e->num_children, .def = def, .rep = rep,
                                          .name_len = name_len, .nested = true};
             continue;
         }
         if (e->num_children < 0)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema element with %d children", e->num_children);
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema element with %d children", e->num_children);
         if (!e->has_type)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "leaf column without a type");
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "leaf column without a type");
         if (e->type < RP_PQ_BOOLEAN || e->type > RP_PQ_FIXED_LEN_BYTE_ARRAY)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "column with physical type %d", e->type);
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "column with physical type %d", e->type);
         if (e->type == RP_PQ_FIXED_LEN_BYTE_ARRAY && (e->type_length <= 0 || e->type_length > (1 << 20)))
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "FIXED_LEN_BYTE_ARRAY of length %d", e->type_length);
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "FIXED_LEN_BYTE_ARRAY of length %d", e->type_length);
         name_total += name_len + 1;
         if (name_total > MAX_NAME_BYTES)
-            return rp_thrift_fail(t, RP_ERR_LIMIT, "column names over %zu bytes", MAX_NAME_BYTES);
+            return rp__thrift_fail(t, RP_ERR_LIMIT, "column names over %zu bytes", MAX_NAME_BYTES);
         leaf *l = &p->cols[p->ncols++];
         l->name = malloc(name_len + 1);
         if (!l->name)
-            return rp_thrift_fail(t, RP_ERR_NOMEM, "out of memory");
+            return rp__thrift_fail(t, RP_ERR_NOMEM, "out of memory");
         memcpy(l->name, path, name_len);
         l->name[name_len] = '\0';
         l->max_def = def;
         l->max_rep = rep;
         l->repetition = e->repetition;
-        rp_parquet_column *c = &l->pub;
+        rp__parquet_column *c = &l->pub;
         c->name = l->name;
-        c->type = (rp_pq_type)e->type;
+        c->type = (rp__pq_type)e->type;
         c->type_length = e->type == RP_PQ_INT96 ? 12 : e->type_length;
         c->logical = e->logical;
         c->time_unit = e->unit;
@@ -502,14 +502,14 @@ static int build_leaves(rp_parquet *p, rp_thrift *t, const schema_el *el, size_t
             c->logical = RP_PQ_LOGICAL_OTHER;
     }
     if (i != nel)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "schema has %zu elements, its tree %zu", nel, i);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema has %zu elements, its tree %zu", nel, i);
     return 0;
 }
 
-static int read_footer(rp_parquet *p, const uint8_t *f, size_t len, rp_error *err)
+static int read_footer(rp__parquet *p, const uint8_t *f, size_t len, rp_error *err)
 {
-    rp_thrift t;
-    rp_thrift_init(&t, f, len, "footer", err);
+    rp__thrift t;
+    rp__thrift_init(&t, f, len, "footer", err);
     int16_t id;
     uint8_t ty;
     int r;
@@ -517,21 +517,21 @@ static int read_footer(rp_parquet *p, const uint8_t *f, size_t len, rp_error *er
     size_t nel = 0;
     bool have_schema = false, have_rgs = false, have_rows = false;
     int rc = -1;
-    if (rp_thrift_struct_begin(&t) < 0)
+    if (rp__thrift_struct_begin(&t) < 0)
         goto out;
-    while ((r = rp_thrift_field(&t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(&t, &id, &ty)) > 0) {
         if (id == 2 && ty == RP_THRIFT_LIST && !have_schema) {
             uint8_t et;
             uint32_t n;
-            if (rp_thrift_list_begin(&t, &et, &n) < 0)
+            if (rp__thrift_list_begin(&t, &et, &n) < 0)
                 goto out;
             if (et != RP_THRIFT_STRUCT) {
-                rp_thrift_fail(&t, RP_ERR_CORRUPT, "schema is not a list of structs");
+                rp__thrift_fail(&t, RP_ERR_CORRUPT, "schema is not a list of structs");
                 goto out;
             }
             el = calloc(n ? n : 1, sizeof *el);
             if (!el) {
-                rp_thrift_fail(&t, RP_ERR_NOMEM, "out of memory");
+                rp__thrift_fail(&t, RP_ERR_NOMEM, "out of memory");
                 goto out;
             }
             for (nel = 0; nel < n; nel++)
@@ -541,24 +541,24 @@ static int read_footer(rp_parquet *p, const uint8_t *f, size_t len, rp_error *er
                 goto out;
             have_schema = true;
         } else if (id == 3) {
-            rp_thrift_i64(&t, ty, &p->num_rows);
+            rp__thrift_i64(&t, ty, &p->num_rows);
             have_rows = true;
         } else if (id == 4 && ty == RP_THRIFT_LIST && !have_rgs) {
             if (!have_schema) {
-                rp_thrift_fail(&t, RP_ERR_CORRUPT, "row groups before the schema");
+                rp__thrift_fail(&t, RP_ERR_CORRUPT, "row groups before the schema");
                 goto out;
             }
             uint8_t et;
             uint32_t n;
-            if (rp_thrift_list_begin(&t, &et, &n) < 0)
+            if (rp__thrift_list_begin(&t, &et, &n) < 0)
                 goto out;
             if (et != RP_THRIFT_STRUCT) {
-                rp_thrift_fail(&t, RP_ERR_CORRUPT, "row groups are not a list of structs");
+                rp__thrift_fail(&t, RP_ERR_CORRUPT, "row groups are not a list of structs");
                 goto out;
             }
             p->rgs = calloc(n ? n : 1, sizeof *p->rgs);
             if (!p->rgs) {
-                rp_thrift_fail(&t, RP_ERR_NOMEM, "out of memory");
+                rp__thrift_fail(&t, RP_ERR_NOMEM, "out of memory");
                 goto out;
             }
             for (p->nrg = 0; p->nrg < n;) {
@@ -566,7 +566,7 @@ static int read_footer(rp_parquet *p, const uint8_t *f, size_t len, rp_error *er
                     goto out;
             }
             have_rgs = true;
-        } else if (rp_thrift_skip(&t, ty) < 0) {
+        } else if (rp__thrift_skip(&t, ty) < 0) {
             goto out;
         }
         if (t.failed)
@@ -575,19 +575,19 @@ static int read_footer(rp_parquet *p, const uint8_t *f, size_t len, rp_error *er
     if (r < 0)
         goto out;
     if (!have_schema || !have_rows || !have_rgs) {
-        rp_thrift_fail(&t, RP_ERR_CORRUPT, "no %s", !have_schema ? "schema" : !have_rows ? "num_rows" : "row groups");
+        rp__thrift_fail(&t, RP_ERR_CORRUPT, "no %s", !have_schema ? "schema" : !have_rows ? "num_rows" : "row groups");
         goto out;
     }
     int64_t sum = 0;
     for (size_t g = 0; g < p->nrg; g++) {
         if (p->rgs[g].num_rows > INT64_MAX - sum) {
-            rp_thrift_fail(&t, RP_ERR_CORRUPT, "row counts overflow");
+            rp__thrift_fail(&t, RP_ERR_CORRUPT, "row counts overflow");
             goto out;
         }
         sum += p->rgs[g].num_rows;
     }
     if (p->num_rows < 0 || sum != p->num_rows) {
-        rp_thrift_fail(&t, RP_ERR_CORRUPT, "file says %lld rows, its row groups %lld", (long long)p->num_rows,
+        rp__thrift_fail(&t, RP_ERR_CORRUPT, "file says %lld rows, its row groups %lld", (long long)p->num_rows,
                        (long long)sum);
         goto out;
     }
@@ -599,9 +599,9 @@ out:
 
 /* ---- opening ------------------------------------------------------------------ */
 
-static int open_common(rp_parquet *p, rp_error *err)
+static int open_common(rp__parquet *p, rp_error *err)
 {
-    p->lim = (rp_parquet_limits){DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_BYTES};
+    p->lim = (rp__parquet_limits){DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_BYTES};
     if (p->len < 12 || memcmp(p->data, "PAR1", 4) != 0)
         return rp_error_set(err, RP_ERR_CORRUPT, "%s: not a Parquet file (no PAR1 at the start)", p->name);
     const uint8_t *tail = p->data + p->len - 8;
@@ -621,42 +621,42 @@ static int open_common(rp_parquet *p, rp_error *err)
     return 0;
 }
 
-static void set_name(rp_parquet *p, const char *name)
+static void set_name(rp__parquet *p, const char *name)
 {
     snprintf(p->name, sizeof p->name, "%s", name ? name : "parquet");
 }
 
-int rp_parquet_open_mem(const void *data, size_t len, const char *name, rp_parquet **out, rp_error *err)
+int rp__parquet_open_mem(const void *data, size_t len, const char *name, rp__parquet **out, rp_error *err)
 {
     *out = NULL;
-    rp_parquet *p = calloc(1, sizeof *p);
+    rp__parquet *p = calloc(1, sizeof *p);
     if (!p)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     set_name(p, name);
     p->data = data;
     p->len = len;
     if (open_common(p, err) < 0) {
-        rp_parquet_close(p);
+        rp__parquet_close(p);
         return -1;
     }
     *out = p;
     return 0;
 }
 
-int rp_parquet_open(const char *path, rp_parquet **out, rp_error *err)
+int rp__parquet_open(const char *path, rp__parquet **out, rp_error *err)
 {
     *out = NULL;
     void *map;
     size_t size;
-    if (rp_file_map(path, &map, &size, err) < 0)
+    if (rp__file_map(path, &map, &size, err) < 0)
         return -1;
     if (size < 12) {
-        rp_file_unmap(map, size);
+        rp__file_unmap(map, size);
         return rp_error_set(err, RP_ERR_CORRUPT, "%s: not a Parquet file (%zu bytes)", path, size);
     }
-    rp_parquet *p = calloc(1, sizeof *p);
+    rp__parquet *p = calloc(1, sizeof *p);
     if (!p) {
-        rp_file_unmap(map, size);
+        rp__file_unmap(map, size);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
     set_name(p, path);
@@ -664,14 +664,14 @@ int rp_parquet_open(const char *path, rp_parquet **out, rp_error *err)
     p->data = map;
     p->len = size;
     if (open_common(p, err) < 0) {
-        rp_parquet_close(p);
+        rp__parquet_close(p);
         return -1;
     }
     *out = p;
     return 0;
 }
 
-void rp_parquet_close(rp_parquet *p)
+void rp__parquet_close(rp__parquet *p)
 {
     if (!p)
         return;
@@ -682,37 +682,37 @@ void rp_parquet_close(rp_parquet *p)
         free(p->rgs[g].chunks);
     free(p->rgs);
     if (p->map)
-        rp_file_unmap(p->map, p->len);
+        rp__file_unmap(p->map, p->len);
     free(p);
 }
 
-void rp_parquet_set_limits(rp_parquet *p, const rp_parquet_limits *limits)
+void rp__parquet_set_limits(rp__parquet *p, const rp__parquet_limits *limits)
 {
     p->lim.max_page_bytes = limits->max_page_bytes ? limits->max_page_bytes : DEFAULT_MAX_PAGE_BYTES;
     p->lim.max_bytes = limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
 }
 
-int64_t rp_parquet_num_rows(const rp_parquet *p)
+int64_t rp__parquet_num_rows(const rp__parquet *p)
 {
     return p->num_rows;
 }
 
-size_t rp_parquet_num_row_groups(const rp_parquet *p)
+size_t rp__parquet_num_row_groups(const rp__parquet *p)
 {
     return p->nrg;
 }
 
-size_t rp_parquet_num_columns(const rp_parquet *p)
+size_t rp__parquet_num_columns(const rp__parquet *p)
 {
     return p->ncols;
 }
 
-const rp_parquet_column *rp_parquet_column_at(const rp_parquet *p, size_t i)
+const rp__parquet_column *rp__parquet_column_at(const rp__parquet *p, size_t i)
 {
     return i < p->ncols ? &p->cols[i].pub : NULL;
 }
 
-int rp_parquet_find_column(const rp_parquet *p, const char *name)
+int rp__parquet_find_column(const rp__parquet *p, const char *name)
 {
     for (size_t i = 0; i < p->ncols; i++)
         if (strcmp(p->cols[i].name, name) == 0)
@@ -723,9 +723,9 @@ int rp_parquet_find_column(const rp_parquet *p, const char *name)
 /* ---- reading a column ------------------------------------------------------ */
 
 typedef struct reader {
-    rp_parquet *p;
+    rp__parquet *p;
     const leaf *col;
-    rp_parquet_values *out;
+    rp__parquet_values *out;
     rp_error *err;
     size_t width;            /* bytes per value in out->v (fixed types), 0 for byte arrays */
     size_t fixed_len;        /* INT96 / FIXED_LEN_BYTE_ARRAY: bytes per value in the file */
@@ -762,7 +762,7 @@ static int fail(reader *r, rp_code code, const char *fmt, ...)
 }
 
 /* Values that the file stores with fixed_len bytes and out keeps by offsets. */
-static bool is_bytes(rp_pq_type t)
+static bool is_bytes(rp__pq_type t)
 {
     return t == RP_PQ_BYTE_ARRAY || t == RP_PQ_FIXED_LEN_BYTE_ARRAY || t == RP_PQ_INT96;
 }
@@ -840,12 +840,12 @@ static int page_body(reader *r, int codec, const uint8_t *src, size_t src_len, s
     rp_error cerr;
     int rc;
     switch (codec) {
-    case CODEC_GZIP: rc = rp_codec_gzip(src, src_len, dst, dst_len, &cerr); break;
-    case CODEC_SNAPPY: rc = rp_codec_snappy(src, src_len, dst, dst_len, &cerr); break;
-    case CODEC_ZSTD: rc = rp_codec_zstd(src, src_len, dst, dst_len, &cerr); break;
+    case CODEC_GZIP: rc = rp__codec_gzip(src, src_len, dst, dst_len, &cerr); break;
+    case CODEC_SNAPPY: rc = rp__codec_snappy(src, src_len, dst, dst_len, &cerr); break;
+    case CODEC_ZSTD: rc = rp__codec_zstd(src, src_len, dst, dst_len, &cerr); break;
     default:
         return fail(r, RP_ERR_UNSUPPORTED, "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
-                    rp_parquet_codec_name(codec));
+                    rp__parquet_codec_name(codec));
     }
     if (rc < 0)
         return fail(r, cerr.code, "%s", cerr.msg);
@@ -871,7 +871,7 @@ static int read_dictionary(reader *r, int codec, const uint8_t *src, size_t csiz
         return fail(r, RP_ERR_CORRUPT, "a second dictionary page");
     if (encoding != ENC_PLAIN && encoding != ENC_PLAIN_DICTIONARY)
         return fail(r, RP_ERR_UNSUPPORTED, "dictionary page encoding %s is not supported",
-                    rp_parquet_encoding_name(encoding));
+                    rp__parquet_encoding_name(encoding));
     if (num < 0 || usize < 0)
         return fail(r, RP_ERR_CORRUPT, "dictionary page with %d values, %d bytes", num, usize);
     const uint8_t *d;
@@ -880,7 +880,7 @@ static int read_dictionary(reader *r, int codec, const uint8_t *src, size_t csiz
     size_t len = (size_t)usize, n = (size_t)num;
     r->dict_n = (uint32_t)n;
     r->has_dict = true;
-    rp_pq_type t = r->col->pub.type;
+    rp__pq_type t = r->col->pub.type;
     if (t == RP_PQ_BYTE_ARRAY) {
         if (n > len / 4)
             return fail(r, RP_ERR_CORRUPT, "dictionary of %zu strings in %zu bytes", n, len);
@@ -934,7 +934,7 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
 {
     const uint32_t *lv = r->levels;
     const uint32_t max_def = (uint32_t)r->col->max_def;
-    rp_pq_type t = r->col->pub.type;
+    rp__pq_type t = r->col->pub.type;
 #define PRESENT(i) (!max_def || lv[i] == max_def)
     if (encoding == ENC_PLAIN) {
         if (t == RP_PQ_BOOLEAN) {
@@ -1054,7 +1054,7 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
     }
 #undef PRESENT
     return fail(r, RP_ERR_UNSUPPORTED, "encoding %s is not supported for %s (PLAIN, dictionary and RLE booleans are)",
-                rp_parquet_encoding_name(encoding), rp_parquet_type_name(t));
+                rp__parquet_encoding_name(encoding), rp__parquet_type_name(t));
 }
 
 /* Definition levels of rows values into r->levels; counts the present ones. */
@@ -1085,14 +1085,14 @@ typedef struct page_header {
     bool is_compressed;
 } page_header;
 
-static int read_sub(rp_thrift *t, page_header *h, int which)
+static int read_sub(rp__thrift *t, page_header *h, int which)
 {
     int16_t id;
     uint8_t ty;
     int r;
-    if (rp_thrift_struct_begin(t) < 0)
+    if (rp__thrift_struct_begin(t) < 0)
         return -1;
-    while ((r = rp_thrift_field(t, &id, &ty)) > 0) {
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         int32_t *dst = NULL;
         if (which == 5) { /* DataPageHeader */
             int32_t *f[] = {NULL, &h->num_values, &h->encoding, &h->def_encoding, &h->rep_encoding};
@@ -1103,14 +1103,14 @@ static int read_sub(rp_thrift *t, page_header *h, int which)
             int32_t *f[] = {NULL, &h->num_values, &h->num_nulls, &h->num_rows, &h->encoding, &h->def_len, &h->rep_len};
             dst = id >= 1 && id <= 6 ? f[id] : NULL;
             if (id == 7 && (ty == RP_THRIFT_TRUE || ty == RP_THRIFT_FALSE)) {
-                rp_thrift_field_bool(t, ty, &h->is_compressed);
+                rp__thrift_field_bool(t, ty, &h->is_compressed);
                 continue;
             }
         }
         if (dst)
-            rp_thrift_i32(t, ty, dst);
+            rp__thrift_i32(t, ty, dst);
         else
-            rp_thrift_skip(t, ty);
+            rp__thrift_skip(t, ty);
         if (t->failed)
             return -1;
     }
@@ -1120,8 +1120,8 @@ static int read_sub(rp_thrift *t, page_header *h, int which)
 static int read_page_header(reader *r, const uint8_t *p, size_t avail, page_header *h, size_t *hlen)
 {
     rp_error e;
-    rp_thrift t;
-    rp_thrift_init(&t, p, avail, "page header", &e);
+    rp__thrift t;
+    rp__thrift_init(&t, p, avail, "page header", &e);
     memset(h, 0, sizeof *h);
     h->type = -1;
     h->usize = h->csize = -1;
@@ -1129,15 +1129,15 @@ static int read_page_header(reader *r, const uint8_t *p, size_t avail, page_head
     int16_t id;
     uint8_t ty;
     int rr;
-    if (rp_thrift_struct_begin(&t) < 0)
+    if (rp__thrift_struct_begin(&t) < 0)
         goto bad;
-    while ((rr = rp_thrift_field(&t, &id, &ty)) > 0) {
+    while ((rr = rp__thrift_field(&t, &id, &ty)) > 0) {
         if (id == 1)
-            rp_thrift_i32(&t, ty, &h->type);
+            rp__thrift_i32(&t, ty, &h->type);
         else if (id == 2)
-            rp_thrift_i32(&t, ty, &h->usize);
+            rp__thrift_i32(&t, ty, &h->usize);
         else if (id == 3)
-            rp_thrift_i32(&t, ty, &h->csize);
+            rp__thrift_i32(&t, ty, &h->csize);
         else if ((id == 5 || id == 7 || id == 8) && ty == RP_THRIFT_STRUCT) {
             read_sub(&t, h, id);
             if (id == 5)
@@ -1147,7 +1147,7 @@ static int read_page_header(reader *r, const uint8_t *p, size_t avail, page_head
             else
                 h->has_v2 = true;
         } else
-            rp_thrift_skip(&t, ty);
+            rp__thrift_skip(&t, ty);
         if (t.failed)
             goto bad;
     }
@@ -1155,7 +1155,7 @@ static int read_page_header(reader *r, const uint8_t *p, size_t avail, page_head
         goto bad;
     if (h->usize < 0 || h->csize < 0)
         return fail(r, RP_ERR_CORRUPT, "page header without sizes");
-    *hlen = rp_thrift_offset(&t);
+    *hlen = rp__thrift_offset(&t);
     return 0;
 bad:
     return fail(r, e.code, "%s", e.msg);
@@ -1163,7 +1163,7 @@ bad:
 
 static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
 {
-    rp_parquet *p = r->p;
+    rp__parquet *p = r->p;
     int64_t start = c->data_page_offset;
     if (c->dictionary_page_offset > 0 && c->dictionary_page_offset < start)
         start = c->dictionary_page_offset;
@@ -1220,7 +1220,7 @@ static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
             if (r->col->max_def > 0) {
                 if (h.def_encoding != ENC_RLE)
                     return fail(r, RP_ERR_UNSUPPORTED, "definition levels in %s encoding are not supported (RLE is)",
-                                rp_parquet_encoding_name(h.def_encoding));
+                                rp__parquet_encoding_name(h.def_encoding));
                 if (len < 4 || le32(d) > len - 4)
                     return fail(r, RP_ERR_CORRUPT, "definition levels: bad length prefix");
                 if (decode_levels(r, d + 4, le32(d), at + got, rows, &present) < 0)
@@ -1250,7 +1250,7 @@ static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
     return 0;
 }
 
-void rp_parquet_values_free(rp_parquet_values *v)
+void rp__parquet_values_free(rp__parquet_values *v)
 {
     if (!v)
         return;
@@ -1274,7 +1274,7 @@ static void free_dict(reader *r)
     r->has_dict = false;
 }
 
-int rp_parquet_read_column(rp_parquet *p, size_t col, size_t max_rows, rp_parquet_values *out, rp_error *err)
+int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (col >= p->ncols)
@@ -1285,7 +1285,7 @@ int rp_parquet_read_column(rp_parquet *p, size_t col, size_t max_rows, rp_parque
                             "%s: column %s is nested (in a group, list or map, or repeated): nested columns are not supported",
                             p->name, l->name);
     reader r = {.p = p, .col = l, .out = out, .err = err};
-    rp_pq_type t = l->pub.type;
+    rp__pq_type t = l->pub.type;
     r.fixed_len = t == RP_PQ_INT96 ? 12 : t == RP_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)l->pub.type_length : 0;
     r.width = is_bytes(t) ? 0 : t == RP_PQ_BOOLEAN ? 1 : t == RP_PQ_INT32 || t == RP_PQ_FLOAT ? 4 : 8;
     size_t n = (size_t)p->num_rows;
@@ -1328,7 +1328,7 @@ int rp_parquet_read_column(rp_parquet *p, size_t col, size_t max_rows, rp_parque
             goto out;
         }
         if (c->type != (int32_t)t) {
-            fail(&r, RP_ERR_CORRUPT, "chunk of type %d in a %s column", c->type, rp_parquet_type_name(t));
+            fail(&r, RP_ERR_CORRUPT, "chunk of type %d in a %s column", c->type, rp__parquet_type_name(t));
             goto out;
         }
         if (c->num_values != p->rgs[g].num_rows) {
@@ -1339,7 +1339,7 @@ int rp_parquet_read_column(rp_parquet *p, size_t col, size_t max_rows, rp_parque
         if (c->codec != CODEC_UNCOMPRESSED && c->codec != CODEC_SNAPPY && c->codec != CODEC_GZIP &&
             c->codec != CODEC_ZSTD) {
             fail(&r, RP_ERR_UNSUPPORTED, "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
-                 rp_parquet_codec_name(c->codec));
+                 rp__parquet_codec_name(c->codec));
             goto out;
         }
         int frc = read_chunk(&r, c, at, want);
@@ -1363,6 +1363,6 @@ out:
     free(r.idx);
     free(r.page_buf);
     if (rc < 0)
-        rp_parquet_values_free(out);
+        rp__parquet_values_free(out);
     return rc;
 }

@@ -16,7 +16,7 @@
  * column data in other files.
  *
  * Untrusted input: every offset and length is checked against the file,
- * page sizes and output sizes have hard caps (rp_parquet_limits). */
+ * page sizes and output sizes have hard caps (rp__parquet_limits). */
 #ifndef RP_DATA_PARQUET_H
 #define RP_DATA_PARQUET_H
 
@@ -27,7 +27,7 @@
 #include "ridepred/error.h"
 
 /* Physical types (the values are the format's). */
-typedef enum rp_pq_type {
+typedef enum rp__pq_type {
     RP_PQ_BOOLEAN = 0,
     RP_PQ_INT32 = 1,
     RP_PQ_INT64 = 2,
@@ -36,10 +36,10 @@ typedef enum rp_pq_type {
     RP_PQ_DOUBLE = 5,
     RP_PQ_BYTE_ARRAY = 6,
     RP_PQ_FIXED_LEN_BYTE_ARRAY = 7,
-} rp_pq_type;
+} rp__pq_type;
 
 /* What a column's values mean (from its LogicalType, else its ConvertedType). */
-typedef enum rp_pq_logical {
+typedef enum rp__pq_logical {
     RP_PQ_LOGICAL_NONE = 0,
     RP_PQ_LOGICAL_STRING,     /* STRING / UTF8, ENUM, JSON */
     RP_PQ_LOGICAL_TIMESTAMP,  /* see time_unit */
@@ -47,57 +47,57 @@ typedef enum rp_pq_logical {
     RP_PQ_LOGICAL_DATE,
     RP_PQ_LOGICAL_DECIMAL,
     RP_PQ_LOGICAL_OTHER,      /* TIME, UUID, ...: values are returned raw */
-} rp_pq_logical;
+} rp__pq_logical;
 
-typedef enum rp_pq_time_unit { RP_PQ_MILLIS = 1, RP_PQ_MICROS = 2, RP_PQ_NANOS = 3 } rp_pq_time_unit;
+typedef enum rp__pq_time_unit { RP_PQ_MILLIS = 1, RP_PQ_MICROS = 2, RP_PQ_NANOS = 3 } rp__pq_time_unit;
 
-typedef struct rp_parquet_column {
+typedef struct rp__parquet_column {
     const char *name;      /* dotted path for nested leaves ("a.b.c") */
-    rp_pq_type type;
+    rp__pq_type type;
     int32_t type_length;   /* FIXED_LEN_BYTE_ARRAY: bytes per value */
-    rp_pq_logical logical;
-    rp_pq_time_unit time_unit;  /* TIMESTAMP */
+    rp__pq_logical logical;
+    rp__pq_time_unit time_unit;  /* TIMESTAMP */
     bool utc_adjusted;          /* TIMESTAMP */
     int int_bits;               /* INT: 8, 16, 32 or 64 */
     bool int_signed;            /* INT */
     bool optional;              /* may hold nulls */
     bool nested;                /* in a group or repeated: not readable here */
-} rp_parquet_column;
+} rp__parquet_column;
 
-typedef struct rp_parquet rp_parquet;
+typedef struct rp__parquet rp__parquet;
 
 /* Hard caps while reading; 0 in a field means its default. */
-typedef struct rp_parquet_limits {
+typedef struct rp__parquet_limits {
     size_t max_page_bytes;    /* one page, compressed or not (default 256 MiB) */
     size_t max_bytes;         /* all values of one column read (default 4 GiB) */
-} rp_parquet_limits;
+} rp__parquet_limits;
 
-/* Opens path (mmap'd; kept open until rp_parquet_close).  Errors name the
+/* Opens path (mmap'd; kept open until rp__parquet_close).  Errors name the
  * file: RP_ERR_NOT_FOUND, RP_ERR_IO, RP_ERR_CORRUPT (not Parquet, bad
  * footer), RP_ERR_UNSUPPORTED (encrypted, ...). */
-int rp_parquet_open(const char *path, rp_parquet **out, rp_error *err);
+int rp__parquet_open(const char *path, rp__parquet **out, rp_error *err);
 /* The same over len bytes at data, which the caller keeps alive and
- * unchanged until rp_parquet_close.  name is used in messages. */
-int rp_parquet_open_mem(const void *data, size_t len, const char *name, rp_parquet **out, rp_error *err);
-void rp_parquet_close(rp_parquet *p);
-void rp_parquet_set_limits(rp_parquet *p, const rp_parquet_limits *limits);
+ * unchanged until rp__parquet_close.  name is used in messages. */
+int rp__parquet_open_mem(const void *data, size_t len, const char *name, rp__parquet **out, rp_error *err);
+void rp__parquet_close(rp__parquet *p);
+void rp__parquet_set_limits(rp__parquet *p, const rp__parquet_limits *limits);
 
-int64_t rp_parquet_num_rows(const rp_parquet *p);
-size_t rp_parquet_num_row_groups(const rp_parquet *p);
-size_t rp_parquet_num_columns(const rp_parquet *p);
-/* Leaf column i (0 <= i < rp_parquet_num_columns), owned by p. */
-const rp_parquet_column *rp_parquet_column_at(const rp_parquet *p, size_t i);
+int64_t rp__parquet_num_rows(const rp__parquet *p);
+size_t rp__parquet_num_row_groups(const rp__parquet *p);
+size_t rp__parquet_num_columns(const rp__parquet *p);
+/* Leaf column i (0 <= i < rp__parquet_num_columns), owned by p. */
+const rp__parquet_column *rp__parquet_column_at(const rp__parquet *p, size_t i);
 /* The index of the column named name, or -1. */
-int rp_parquet_find_column(const rp_parquet *p, const char *name);
+int rp__parquet_find_column(const rp__parquet *p, const char *name);
 /* "GZIP", "PLAIN", "INT64", "TIMESTAMP(MICROS)"...: names for messages. */
-const char *rp_parquet_type_name(rp_pq_type t);
-const char *rp_parquet_codec_name(int codec);
-const char *rp_parquet_encoding_name(int encoding);
+const char *rp__parquet_type_name(rp__pq_type t);
+const char *rp__parquet_codec_name(int codec);
+const char *rp__parquet_encoding_name(int encoding);
 
 /* One column, read whole (or its first max_rows rows). */
-typedef struct rp_parquet_values {
+typedef struct rp__parquet_values {
     size_t n;              /* rows */
-    rp_pq_type type;
+    rp__pq_type type;
     uint8_t *valid;        /* n flags, 1 = a value, 0 = null; NULL when the column is required */
     /* Fixed-width types: n values, a null's slot holds 0.  BOOLEAN: one byte each. */
     union {
@@ -112,13 +112,13 @@ typedef struct rp_parquet_values {
      * data[off[i] .. off[i + 1]); a null is empty. */
     uint64_t *off;         /* n + 1 offsets */
     uint8_t *data;
-} rp_parquet_values;
+} rp__parquet_values;
 
 /* Reads column col.  max_rows 0: every row.  out is zeroed first and
  * freed on failure.  Errors say the column, row group and page, and name
  * an unsupported codec, encoding or feature. */
-int rp_parquet_read_column(rp_parquet *p, size_t col, size_t max_rows, rp_parquet_values *out, rp_error *err);
-void rp_parquet_values_free(rp_parquet_values *v);
+int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out, rp_error *err);
+void rp__parquet_values_free(rp__parquet_values *v);
 
 /* ---- internals exposed for unit tests ----------------------------------- */
 

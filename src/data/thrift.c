@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void rp_thrift_init(rp_thrift *t, const void *data, size_t len, const char *what, rp_error *err)
+void rp__thrift_init(rp__thrift *t, const void *data, size_t len, const char *what, rp_error *err)
 {
     memset(t, 0, sizeof *t);
     t->start = t->p = data;
@@ -19,7 +19,7 @@ void rp_thrift_init(rp_thrift *t, const void *data, size_t len, const char *what
     t->err = err;
 }
 
-int rp_thrift_fail(rp_thrift *t, rp_code code, const char *fmt, ...)
+int rp__thrift_fail(rp__thrift *t, rp_code code, const char *fmt, ...)
 {
     if (t->failed)
         return -1;
@@ -29,15 +29,15 @@ int rp_thrift_fail(rp_thrift *t, rp_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return rp_error_set(t->err, code, "%s: %s at byte %zu", t->what, msg, rp_thrift_offset(t));
+    return rp_error_set(t->err, code, "%s: %s at byte %zu", t->what, msg, rp__thrift_offset(t));
 }
 
-static int truncated(rp_thrift *t)
+static int truncated(rp__thrift *t)
 {
-    return rp_thrift_fail(t, RP_ERR_CORRUPT, "truncated");
+    return rp__thrift_fail(t, RP_ERR_CORRUPT, "truncated");
 }
 
-static int read_byte(rp_thrift *t, uint8_t *b)
+static int read_byte(rp__thrift *t, uint8_t *b)
 {
     *b = 0;
     if (t->failed)
@@ -48,7 +48,7 @@ static int read_byte(rp_thrift *t, uint8_t *b)
     return 0;
 }
 
-static int varint(rp_thrift *t, uint64_t *v)
+static int varint(rp__thrift *t, uint64_t *v)
 {
     uint64_t x = 0;
     *v = 0;
@@ -57,17 +57,17 @@ static int varint(rp_thrift *t, uint64_t *v)
         if (read_byte(t, &b) < 0)
             return -1;
         if (shift == 63 && (b & 0x7e))
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "varint over 64 bits");
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "varint over 64 bits");
         x |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
             *v = x;
             return 0;
         }
     }
-    return rp_thrift_fail(t, RP_ERR_CORRUPT, "varint longer than 10 bytes");
+    return rp__thrift_fail(t, RP_ERR_CORRUPT, "varint longer than 10 bytes");
 }
 
-static int zigzag(rp_thrift *t, int64_t *v)
+static int zigzag(rp__thrift *t, int64_t *v)
 {
     uint64_t u = 0;
     *v = 0;
@@ -77,21 +77,21 @@ static int zigzag(rp_thrift *t, int64_t *v)
     return 0;
 }
 
-int rp_thrift_struct_begin(rp_thrift *t)
+int rp__thrift_struct_begin(rp__thrift *t)
 {
     if (t->failed)
         return -1;
     if (t->depth >= RP_THRIFT_MAX_DEPTH)
-        return rp_thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
+        return rp__thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
     t->last_id[++t->depth] = 0;
     return 0;
 }
 
-int rp_thrift_field(rp_thrift *t, int16_t *id, uint8_t *type)
+int rp__thrift_field(rp__thrift *t, int16_t *id, uint8_t *type)
 {
     uint8_t b;
     if (t->depth <= 0)
-        return rp_thrift_fail(t, RP_ERR_INTERNAL, "field read outside a struct");
+        return rp__thrift_fail(t, RP_ERR_INTERNAL, "field read outside a struct");
     if (read_byte(t, &b) < 0)
         return -1;
     *type = b & 0x0f;
@@ -100,7 +100,7 @@ int rp_thrift_field(rp_thrift *t, int16_t *id, uint8_t *type)
         return 0;
     }
     if (*type > RP_THRIFT_UUID)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "unknown field type %u", *type);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "unknown field type %u", *type);
     int64_t fid;
     if (b >> 4) {
         fid = (int64_t)t->last_id[t->depth] + (b >> 4);
@@ -109,24 +109,24 @@ int rp_thrift_field(rp_thrift *t, int16_t *id, uint8_t *type)
             return -1;
     }
     if (fid < INT16_MIN || fid > INT16_MAX)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "field id %lld out of range", (long long)fid);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "field id %lld out of range", (long long)fid);
     *id = (int16_t)fid;
     t->last_id[t->depth] = *id;
     return 1;
 }
 
-int rp_thrift_struct_end(rp_thrift *t)
+int rp__thrift_struct_end(rp__thrift *t)
 {
     int16_t id;
     uint8_t type;
     int r;
-    while ((r = rp_thrift_field(t, &id, &type)) > 0)
-        if (rp_thrift_skip(t, type) < 0)
+    while ((r = rp__thrift_field(t, &id, &type)) > 0)
+        if (rp__thrift_skip(t, type) < 0)
             return -1;
     return r < 0 ? -1 : 0;
 }
 
-static int int_value(rp_thrift *t, uint8_t type, int64_t *v)
+static int int_value(rp__thrift *t, uint8_t type, int64_t *v)
 {
     if (type == RP_THRIFT_BYTE) {
         uint8_t b;
@@ -137,26 +137,26 @@ static int int_value(rp_thrift *t, uint8_t type, int64_t *v)
     }
     if (type == RP_THRIFT_I16 || type == RP_THRIFT_I32 || type == RP_THRIFT_I64)
         return zigzag(t, v);
-    return rp_thrift_fail(t, RP_ERR_CORRUPT, "expected an integer, found type %u", type);
+    return rp__thrift_fail(t, RP_ERR_CORRUPT, "expected an integer, found type %u", type);
 }
 
-int rp_thrift_i32(rp_thrift *t, uint8_t type, int32_t *v)
+int rp__thrift_i32(rp__thrift *t, uint8_t type, int32_t *v)
 {
     int64_t x = 0;
     if (int_value(t, type, &x) < 0)
         return -1;
     if (x < INT32_MIN || x > INT32_MAX)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "i32 value %lld out of range", (long long)x);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "i32 value %lld out of range", (long long)x);
     *v = (int32_t)x;
     return 0;
 }
 
-int rp_thrift_i64(rp_thrift *t, uint8_t type, int64_t *v)
+int rp__thrift_i64(rp__thrift *t, uint8_t type, int64_t *v)
 {
     return int_value(t, type, v);
 }
 
-int rp_thrift_double(rp_thrift *t, double *v)
+int rp__thrift_double(rp__thrift *t, double *v)
 {
     if (t->failed)
         return -1;
@@ -170,30 +170,30 @@ int rp_thrift_double(rp_thrift *t, double *v)
     return 0;
 }
 
-int rp_thrift_binary(rp_thrift *t, const uint8_t **s, size_t *len)
+int rp__thrift_binary(rp__thrift *t, const uint8_t **s, size_t *len)
 {
     uint64_t n;
     if (varint(t, &n) < 0)
         return -1;
     if (n > (uint64_t)(t->end - t->p))
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "string of %llu bytes past the end", (unsigned long long)n);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "string of %llu bytes past the end", (unsigned long long)n);
     *s = t->p;
     *len = (size_t)n;
     t->p += n;
     return 0;
 }
 
-int rp_thrift_field_bool(rp_thrift *t, uint8_t type, bool *v)
+int rp__thrift_field_bool(rp__thrift *t, uint8_t type, bool *v)
 {
     if (t->failed)
         return -1;
     if (type != RP_THRIFT_TRUE && type != RP_THRIFT_FALSE)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "expected a bool, found type %u", type);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "expected a bool, found type %u", type);
     *v = type == RP_THRIFT_TRUE;
     return 0;
 }
 
-int rp_thrift_list_begin(rp_thrift *t, uint8_t *elem_type, uint32_t *count)
+int rp__thrift_list_begin(rp__thrift *t, uint8_t *elem_type, uint32_t *count)
 {
     uint8_t b;
     if (read_byte(t, &b) < 0)
@@ -203,27 +203,27 @@ int rp_thrift_list_begin(rp_thrift *t, uint8_t *elem_type, uint32_t *count)
     if (n == 15 && varint(t, &n) < 0)
         return -1;
     if (*elem_type == RP_THRIFT_STOP || *elem_type > RP_THRIFT_UUID)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "unknown list element type %u", *elem_type);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "unknown list element type %u", *elem_type);
     if (n > (uint64_t)(t->end - t->p))
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "list of %llu elements in %zu bytes", (unsigned long long)n,
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "list of %llu elements in %zu bytes", (unsigned long long)n,
                               (size_t)(t->end - t->p));
     *count = (uint32_t)n;
     return 0;
 }
 
-int rp_thrift_list_bool(rp_thrift *t, bool *v)
+int rp__thrift_list_bool(rp__thrift *t, bool *v)
 {
     uint8_t b;
     if (read_byte(t, &b) < 0)
         return -1;
     /* The compact protocol writes 1 for true and 2 (some writers: 0) for false. */
     if (b > 2)
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "bad bool byte %u", b);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "bad bool byte %u", b);
     *v = b == 1;
     return 0;
 }
 
-int rp_thrift_skip(rp_thrift *t, uint8_t type)
+int rp__thrift_skip(rp__thrift *t, uint8_t type)
 {
     if (t->failed)
         return -1;
@@ -243,7 +243,7 @@ int rp_thrift_skip(rp_thrift *t, uint8_t type)
     }
     case RP_THRIFT_DOUBLE: {
         double d;
-        return rp_thrift_double(t, &d);
+        return rp__thrift_double(t, &d);
     }
     case RP_THRIFT_UUID:
         if (t->end - t->p < 16)
@@ -253,27 +253,27 @@ int rp_thrift_skip(rp_thrift *t, uint8_t type)
     case RP_THRIFT_BINARY: {
         const uint8_t *s;
         size_t n;
-        return rp_thrift_binary(t, &s, &n);
+        return rp__thrift_binary(t, &s, &n);
     }
     case RP_THRIFT_STRUCT:
-        if (rp_thrift_struct_begin(t) < 0)
+        if (rp__thrift_struct_begin(t) < 0)
             return -1;
-        return rp_thrift_struct_end(t);
+        return rp__thrift_struct_end(t);
     case RP_THRIFT_LIST:
     case RP_THRIFT_SET: {
         uint8_t et;
         uint32_t n;
-        if (rp_thrift_list_begin(t, &et, &n) < 0)
+        if (rp__thrift_list_begin(t, &et, &n) < 0)
             return -1;
         if (t->depth >= RP_THRIFT_MAX_DEPTH)
-            return rp_thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
+            return rp__thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
         t->depth++;
         for (uint32_t i = 0; i < n; i++) {
             if (et == RP_THRIFT_TRUE || et == RP_THRIFT_FALSE) {
                 bool b;
-                if (rp_thrift_list_bool(t, &b) < 0)
+                if (rp__thrift_list_bool(t, &b) < 0)
                     return -1;
-            } else if (rp_thrift_skip(t, et) < 0) {
+            } else if (rp__thrift_skip(t, et) < 0) {
                 return -1;
             }
         }
@@ -291,21 +291,21 @@ int rp_thrift_skip(rp_thrift *t, uint8_t type)
             return -1;
         uint8_t kt = kv >> 4, vt = kv & 0x0f;
         if (kt == RP_THRIFT_STOP || kt > RP_THRIFT_UUID || vt == RP_THRIFT_STOP || vt > RP_THRIFT_UUID)
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "unknown map key/value types %u/%u", kt, vt);
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "unknown map key/value types %u/%u", kt, vt);
         if (n > (uint64_t)(t->end - t->p))
-            return rp_thrift_fail(t, RP_ERR_CORRUPT, "map of %llu entries in %zu bytes", (unsigned long long)n,
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "map of %llu entries in %zu bytes", (unsigned long long)n,
                                   (size_t)(t->end - t->p));
         if (t->depth >= RP_THRIFT_MAX_DEPTH)
-            return rp_thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
+            return rp__thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
         t->depth++;
         for (uint64_t i = 0; i < n; i++) {
             uint8_t ty[2] = {kt, vt};
             for (int k = 0; k < 2; k++) {
                 if (ty[k] == RP_THRIFT_TRUE || ty[k] == RP_THRIFT_FALSE) {
                     bool b;
-                    if (rp_thrift_list_bool(t, &b) < 0)
+                    if (rp__thrift_list_bool(t, &b) < 0)
                         return -1;
-                } else if (rp_thrift_skip(t, ty[k]) < 0) {
+                } else if (rp__thrift_skip(t, ty[k]) < 0) {
                     return -1;
                 }
             }
@@ -314,6 +314,6 @@ int rp_thrift_skip(rp_thrift *t, uint8_t type)
         return 0;
     }
     default:
-        return rp_thrift_fail(t, RP_ERR_CORRUPT, "cannot skip unknown type %u", type);
+        return rp__thrift_fail(t, RP_ERR_CORRUPT, "cannot skip unknown type %u", type);
     }
 }

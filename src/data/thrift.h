@@ -9,12 +9,12 @@
  * Typical use, for a struct whose fields 1 and 4 matter:
  *
  *     int16_t id; uint8_t type;
- *     if (rp_thrift_struct_begin(t) < 0) return -1;
- *     while (rp_thrift_field(t, &id, &type) > 0) {
- *         if (id == 1 && type == RP_THRIFT_I32) rp_thrift_i32(t, &x);
- *         else rp_thrift_skip(t, type);
+ *     if (rp__thrift_struct_begin(t) < 0) return -1;
+ *     while (rp__thrift_field(t, &id, &type) > 0) {
+ *         if (id == 1 && type == RP_THRIFT_I32) rp__thrift_i32(t, &x);
+ *         else rp__thrift_skip(t, type);
  *     }
- *     return rp_thrift_struct_end(t);
+ *     return rp__thrift_struct_end(t);
  */
 #ifndef RP_DATA_THRIFT_H
 #define RP_DATA_THRIFT_H
@@ -45,51 +45,51 @@ enum {
 
 #define RP_THRIFT_MAX_DEPTH 32
 
-typedef struct rp_thrift {
+typedef struct rp__thrift {
     const uint8_t *start, *p, *end;
     int depth;                               /* structs and containers entered */
     int16_t last_id[RP_THRIFT_MAX_DEPTH + 1]; /* field-id deltas are per struct */
     bool failed;
     const char *what;                        /* named in messages ("footer", "page header") */
     rp_error *err;
-} rp_thrift;
+} rp__thrift;
 
-void rp_thrift_init(rp_thrift *t, const void *data, size_t len, const char *what, rp_error *err);
+void rp__thrift_init(rp__thrift *t, const void *data, size_t len, const char *what, rp_error *err);
 /* Bytes consumed so far. */
-static inline size_t rp_thrift_offset(const rp_thrift *t)
+static inline size_t rp__thrift_offset(const rp__thrift *t)
 {
     return (size_t)(t->p - t->start);
 }
 
-int rp_thrift_struct_begin(rp_thrift *t);
+int rp__thrift_struct_begin(rp__thrift *t);
 /* Reads the next field header: 1 with *id and *type set, 0 at the struct's
- * STOP (the struct is then left: no rp_thrift_struct_end is needed), -1 on
+ * STOP (the struct is then left: no rp__thrift_struct_end is needed), -1 on
  * error. */
-int rp_thrift_field(rp_thrift *t, int16_t *id, uint8_t *type);
+int rp__thrift_field(rp__thrift *t, int16_t *id, uint8_t *type);
 /* Leaves a struct early: skips its remaining fields and the STOP. */
-int rp_thrift_struct_end(rp_thrift *t);
+int rp__thrift_struct_end(rp__thrift *t);
 
 /* Field values.  A bool field's value is its type (RP_THRIFT_TRUE/FALSE):
- * use rp_thrift_field_bool.  Integer readers refuse a field of another
+ * use rp__thrift_field_bool.  Integer readers refuse a field of another
  * integer type only when the value does not fit. */
-int rp_thrift_i32(rp_thrift *t, uint8_t type, int32_t *v);
-int rp_thrift_i64(rp_thrift *t, uint8_t type, int64_t *v);
-int rp_thrift_double(rp_thrift *t, double *v);
-int rp_thrift_binary(rp_thrift *t, const uint8_t **s, size_t *len);
-int rp_thrift_field_bool(rp_thrift *t, uint8_t type, bool *v);
+int rp__thrift_i32(rp__thrift *t, uint8_t type, int32_t *v);
+int rp__thrift_i64(rp__thrift *t, uint8_t type, int64_t *v);
+int rp__thrift_double(rp__thrift *t, double *v);
+int rp__thrift_binary(rp__thrift *t, const uint8_t **s, size_t *len);
+int rp__thrift_field_bool(rp__thrift *t, uint8_t type, bool *v);
 
 /* A list (or set) header: the element type and count.  The count is
  * checked against the bytes left (every element takes at least one byte,
  * so a huge count in a short input is refused before anything is sized
  * from it).  A list of bools holds one byte per element: read each with
- * rp_thrift_list_bool. */
-int rp_thrift_list_begin(rp_thrift *t, uint8_t *elem_type, uint32_t *count);
-int rp_thrift_list_bool(rp_thrift *t, bool *v);
+ * rp__thrift_list_bool. */
+int rp__thrift_list_begin(rp__thrift *t, uint8_t *elem_type, uint32_t *count);
+int rp__thrift_list_bool(rp__thrift *t, bool *v);
 
 /* Skips one value of type (recursively, within the depth limit). */
-int rp_thrift_skip(rp_thrift *t, uint8_t type);
+int rp__thrift_skip(rp__thrift *t, uint8_t type);
 
 /* Sets the error (with the reader's "what" and offset) and fails; returns -1. */
-int rp_thrift_fail(rp_thrift *t, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int rp__thrift_fail(rp__thrift *t, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

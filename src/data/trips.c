@@ -1,4 +1,4 @@
-/* See trips.h.  The Parquet and CSV readers fill rp_trips. */
+/* See trips.h.  The Parquet and CSV readers fill rp__trips. */
 #include "data/trips.h"
 
 #include "common/file.h"
@@ -17,15 +17,15 @@
 /* A gzip'd CSV inflates to at most this. */
 #define CSV_GZ_MAX_BYTES ((size_t)8 << 30)
 
-const char *const rp_trips_pickup_names[] = {"lpep_pickup_datetime", "tpep_pickup_datetime",
+const char *const rp__trips_pickup_names[] = {"lpep_pickup_datetime", "tpep_pickup_datetime",
                                              "pickup_datetime", NULL};
-const char *const rp_trips_dropoff_names[] = {"lpep_dropoff_datetime", "tpep_dropoff_datetime",
+const char *const rp__trips_dropoff_names[] = {"lpep_dropoff_datetime", "tpep_dropoff_datetime",
                                               "dropOff_datetime", "dropoff_datetime", NULL};
-const char *const rp_trips_pu_names[] = {"PULocationID", "PUlocationID", NULL};
-const char *const rp_trips_do_names[] = {"DOLocationID", "DOlocationID", NULL};
-const char *const rp_trips_distance_names[] = {"trip_distance", NULL};
+const char *const rp__trips_pu_names[] = {"PULocationID", "PUlocationID", NULL};
+const char *const rp__trips_do_names[] = {"DOLocationID", "DOlocationID", NULL};
+const char *const rp__trips_distance_names[] = {"trip_distance", NULL};
 
-void rp_trips_free(rp_trips *t)
+void rp__trips_free(rp__trips *t)
 {
     if (!t)
         return;
@@ -34,10 +34,10 @@ void rp_trips_free(rp_trips *t)
     free(t->pu);
     free(t->dor);
     free(t->distance);
-    *t = (rp_trips){0};
+    *t = (rp__trips){0};
 }
 
-bool rp_trips_keep(const rp_trips *t, size_t i, double *duration_min)
+bool rp__trips_keep(const rp__trips *t, size_t i, double *duration_min)
 {
     int64_t a = t->pickup_us[i], b = t->dropoff_us[i];
     if (a == RP_TRIPS_NULL_TIME || b == RP_TRIPS_NULL_TIME || t->pu[i] == RP_TRIPS_NULL_ID ||
@@ -55,11 +55,11 @@ bool rp_trips_keep(const rp_trips *t, size_t i, double *duration_min)
 
 enum { COL_PICKUP, COL_DROPOFF, COL_PU, COL_DO, COL_DIST, NCOLS };
 
-static const char *const *const col_names[NCOLS] = {rp_trips_pickup_names, rp_trips_dropoff_names,
-                                                    rp_trips_pu_names, rp_trips_do_names,
-                                                    rp_trips_distance_names};
+static const char *const *const col_names[NCOLS] = {rp__trips_pickup_names, rp__trips_dropoff_names,
+                                                    rp__trips_pu_names, rp__trips_do_names,
+                                                    rp__trips_distance_names};
 
-static int alloc_trips(rp_trips *t, size_t n)
+static int alloc_trips(rp__trips *t, size_t n)
 {
     size_t m = n ? n : 1;
     t->n = n;
@@ -104,10 +104,10 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ---- Parquet ---------------------------------------------------------------- */
 
-static int find_pq_column(rp_parquet *p, int which, const char *file, rp_error *err)
+static int find_pq_column(rp__parquet *p, int which, const char *file, rp_error *err)
 {
     for (size_t i = 0; col_names[which][i]; i++) {
-        int c = rp_parquet_find_column(p, col_names[which][i]);
+        int c = rp__parquet_find_column(p, col_names[which][i]);
         if (c >= 0)
             return c;
     }
@@ -131,7 +131,7 @@ int rp__trips_int96_us(const uint8_t *b, int64_t *us)
     return 0;
 }
 
-static int pq_times(const rp_parquet_column *c, const rp_parquet_values *v, int64_t *out, const char *file,
+static int pq_times(const rp__parquet_column *c, const rp__parquet_values *v, int64_t *out, const char *file,
                     rp_error *err)
 {
     if (c->type == RP_PQ_INT96) {
@@ -146,7 +146,7 @@ static int pq_times(const rp_parquet_column *c, const rp_parquet_values *v, int6
     }
     if (c->type != RP_PQ_INT64)
         return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected INT64 TIMESTAMP or INT96", file,
-                            c->name, rp_parquet_type_name(c->type));
+                            c->name, rp__parquet_type_name(c->type));
     if (c->logical != RP_PQ_LOGICAL_TIMESTAMP)
         return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is INT64 without a TIMESTAMP annotation", file,
                             c->name);
@@ -174,7 +174,7 @@ static int pq_times(const rp_parquet_column *c, const rp_parquet_values *v, int6
     return 0;
 }
 
-static int pq_ids(const rp_parquet_column *c, const rp_parquet_values *v, int32_t *out, const char *file,
+static int pq_ids(const rp__parquet_column *c, const rp__parquet_values *v, int32_t *out, const char *file,
                   rp_error *err)
 {
     bool is_unsigned = c->logical == RP_PQ_LOGICAL_INT && !c->int_signed;
@@ -210,7 +210,7 @@ static int pq_ids(const rp_parquet_column *c, const rp_parquet_values *v, int32_
         }
         default:
             return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected an integer", file, c->name,
-                                rp_parquet_type_name(c->type));
+                                rp__parquet_type_name(c->type));
         }
         if (!ok || x <= INT32_MIN || x > INT32_MAX)
             return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: %lld does not fit a location id (row %zu)", file,
@@ -220,13 +220,13 @@ static int pq_ids(const rp_parquet_column *c, const rp_parquet_values *v, int32_
     return 0;
 }
 
-static int pq_doubles(const rp_parquet_column *c, const rp_parquet_values *v, double *out, const char *file,
+static int pq_doubles(const rp__parquet_column *c, const rp__parquet_values *v, double *out, const char *file,
                       rp_error *err)
 {
     bool is_unsigned = c->logical == RP_PQ_LOGICAL_INT && !c->int_signed;
     if (c->type != RP_PQ_DOUBLE && c->type != RP_PQ_FLOAT && c->type != RP_PQ_INT32 && c->type != RP_PQ_INT64)
         return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected a number", file, c->name,
-                            rp_parquet_type_name(c->type));
+                            rp__parquet_type_name(c->type));
     for (size_t i = 0; i < v->n; i++) {
         if (v->valid && !v->valid[i]) {
             out[i] = NAN;
@@ -242,27 +242,27 @@ static int pq_doubles(const rp_parquet_column *c, const rp_parquet_values *v, do
     return 0;
 }
 
-int rp_trips_from_parquet(rp_parquet *p, size_t max_rows, rp_trips *out, rp_error *err)
+int rp__trips_from_parquet(rp__parquet *p, size_t max_rows, rp__trips *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     int idx[NCOLS];
     const char *file = "parquet";
-    rp_parquet_values v[NCOLS];
+    rp__parquet_values v[NCOLS];
     memset(v, 0, sizeof v);
     int rc = -1;
     for (int k = 0; k < NCOLS; k++)
         if ((idx[k] = find_pq_column(p, k, file, err)) < 0)
             return -1;
     for (int k = 0; k < NCOLS; k++)
-        if (rp_parquet_read_column(p, (size_t)idx[k], max_rows, &v[k], err) < 0)
+        if (rp__parquet_read_column(p, (size_t)idx[k], max_rows, &v[k], err) < 0)
             goto out;
     if (alloc_trips(out, v[0].n) < 0) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory for %zu trips", v[0].n);
         goto out;
     }
-    const rp_parquet_column *c[NCOLS];
+    const rp__parquet_column *c[NCOLS];
     for (int k = 0; k < NCOLS; k++)
-        c[k] = rp_parquet_column_at(p, (size_t)idx[k]);
+        c[k] = rp__parquet_column_at(p, (size_t)idx[k]);
     if (pq_times(c[COL_PICKUP], &v[COL_PICKUP], out->pickup_us, file, err) < 0 ||
         pq_times(c[COL_DROPOFF], &v[COL_DROPOFF], out->dropoff_us, file, err) < 0 ||
         pq_ids(c[COL_PU], &v[COL_PU], out->pu, file, err) < 0 || pq_ids(c[COL_DO], &v[COL_DO], out->dor, file, err) < 0 ||
@@ -271,9 +271,9 @@ int rp_trips_from_parquet(rp_parquet *p, size_t max_rows, rp_trips *out, rp_erro
     rc = 0;
 out:
     for (int k = 0; k < NCOLS; k++)
-        rp_parquet_values_free(&v[k]);
+        rp__parquet_values_free(&v[k]);
     if (rc < 0)
-        rp_trips_free(out);
+        rp__trips_free(out);
     return rc;
 }
 
@@ -423,7 +423,7 @@ static bool parse_time(const char *s, int64_t *us)
     return true;
 }
 
-static int csv_value(csv *c, int which, const field *f, rp_trips *t, size_t row)
+static int csv_value(csv *c, int which, const field *f, rp__trips *t, size_t row)
 {
     const char *col = col_names[which][0];
     if (f->len == 0) {
@@ -469,7 +469,7 @@ static int csv_value(csv *c, int which, const field *f, rp_trips *t, size_t row)
     return 0;
 }
 
-static int grow_trips(rp_trips *t, size_t *cap, size_t need)
+static int grow_trips(rp__trips *t, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
@@ -497,7 +497,7 @@ static int grow_trips(rp_trips *t, size_t *cap, size_t need)
     return 0;
 }
 
-int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp_trips *out,
+int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
                           rp_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -572,18 +572,18 @@ int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t
     rc = 0;
 out:
     if (rc < 0)
-        rp_trips_free(out);
+        rp__trips_free(out);
     return rc;
 }
 
 /* ---- files ------------------------------------------------------------------ */
 
-int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *err)
+int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     void *map;
     size_t size;
-    if (rp_file_map(path, &map, &size, err) < 0)
+    if (rp__file_map(path, &map, &size, err) < 0)
         return -1;
     if (size == 0)
         return rp_error_set(err, RP_ERR_INVALID, "%s: empty file: expected Parquet or CSV with a header line", path);
@@ -591,26 +591,26 @@ int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *er
     int rc;
     if (size >= 4 && memcmp(magic, "PAR1", 4) == 0) {
         /* One mapping for both the sniffing and the reading. */
-        rp_parquet *p;
-        rc = rp_parquet_open_mem(map, size, path, &p, err);
+        rp__parquet *p;
+        rc = rp__parquet_open_mem(map, size, path, &p, err);
         if (rc == 0) {
-            rc = rp_trips_from_parquet(p, max_rows, out, err);
-            rp_parquet_close(p);
+            rc = rp__trips_from_parquet(p, max_rows, out, err);
+            rp__parquet_close(p);
         }
         if (rc < 0 && strncmp(err->msg, path, strlen(path)) != 0)
             rp_error_prefix(err, "%s", path);
     } else if (size >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-        rp_buf b;
-        rp_buf_init(&b, CSV_GZ_MAX_BYTES);
-        rc = rp_codec_gunzip_buf(map, size, &b, err);
+        rp__buf b;
+        rp__buf_init(&b, CSV_GZ_MAX_BYTES);
+        rc = rp__codec_gunzip_buf(map, size, &b, err);
         if (rc < 0)
             rp_error_prefix(err, "%s", path);
         else
-            rc = rp_trips_read_csv_mem(b.data ? b.data : "", b.len, path, max_rows, out, err);
-        rp_buf_cleanup(&b);
+            rc = rp__trips_read_csv_mem(b.data ? b.data : "", b.len, path, max_rows, out, err);
+        rp__buf_cleanup(&b);
     } else {
-        rc = rp_trips_read_csv_mem(map, size, path, max_rows, out, err);
+        rc = rp__trips_read_csv_mem(map, size, path, max_rows, out, err);
     }
-    rp_file_unmap(map, size);
+    rp__file_unmap(map, size);
     return rc;
 }

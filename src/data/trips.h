@@ -1,6 +1,6 @@
 /* TLC trip files: the columns the course uses, read from Parquet or CSV.
  *
- * rp_trips_read() loads the five columns of a green/yellow/FHV trip file
+ * rp__trips_read() loads the five columns of a green/yellow/FHV trip file
  * that ride-duration work needs, in file order, with nulls kept as nulls:
  * the course's preparation (rp_trips_prepare) decides what to drop. */
 #ifndef RP_DATA_TRIPS_H
@@ -16,37 +16,37 @@
 #define RP_TRIPS_NULL_ID INT32_MIN    /* a null location id */
 /* A null trip_distance is NaN. */
 
-typedef struct rp_trips {
+typedef struct rp__trips {
     size_t n;
     int64_t *pickup_us;   /* microseconds since the epoch (as written: local time) */
     int64_t *dropoff_us;
     int32_t *pu;          /* PULocationID */
     int32_t *dor;         /* DOLocationID */
     double *distance;     /* trip_distance */
-} rp_trips;
+} rp__trips;
 
 /* Column names looked up in a file: the first of each list that exists.
  * Green files say lpep_*, yellow tpep_*, FHV pickup_datetime /
  * dropOff_datetime (and PUlocationID / DOlocationID). */
-extern const char *const rp_trips_pickup_names[];
-extern const char *const rp_trips_dropoff_names[];
-extern const char *const rp_trips_pu_names[];
-extern const char *const rp_trips_do_names[];
-extern const char *const rp_trips_distance_names[];
+extern const char *const rp__trips_pickup_names[];
+extern const char *const rp__trips_dropoff_names[];
+extern const char *const rp__trips_pu_names[];
+extern const char *const rp__trips_do_names[];
+extern const char *const rp__trips_distance_names[];
 
 /* Reads path (Parquet when it starts with "PAR1", else CSV with a header
  * line).  max_rows 0: all.  Errors name the file and, for an unsupported
  * feature, the feature (codec, encoding, type). */
-int rp_trips_read(const char *path, size_t max_rows, rp_trips *out, rp_error *err);
-void rp_trips_free(rp_trips *t);
+int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *err);
+void rp__trips_free(rp__trips *t);
 
 /* The same from an opened Parquet file (src/data/parquet.h).  Timestamps
  * in milli- or nanoseconds (INT64 TIMESTAMP) and INT96 timestamps become
  * microseconds (nanoseconds rounded down); location ids of any integer
  * type, or integral FLOAT/DOUBLE (NaN: null), must fit an int32;
  * trip_distance may be DOUBLE, FLOAT or an integer. */
-struct rp_parquet;
-int rp_trips_from_parquet(struct rp_parquet *p, size_t max_rows, rp_trips *out, rp_error *err);
+struct rp__parquet;
+int rp__trips_from_parquet(struct rp__parquet *p, size_t max_rows, rp__trips *out, rp_error *err);
 
 /* Internal, for tests: an INT96 timestamp (nanoseconds of the day, Julian
  * day; 12 bytes little-endian) as microseconds.  -1 when the time of day
@@ -55,11 +55,11 @@ int rp__trips_int96_us(const uint8_t *b, int64_t *us);
 
 /* CSV (RFC 4180, a header line naming the columns; empty field = null;
  * timestamps "YYYY-MM-DD HH:MM:SS[.ffffff]") from len bytes at data; name
- * is used in messages.  rp_trips_read also inflates gzip'd CSV.  Returns 0
- * with out filled (caller frees with rp_trips_free), or -1 with err naming
+ * is used in messages.  rp__trips_read also inflates gzip'd CSV.  Returns 0
+ * with out filled (caller frees with rp__trips_free), or -1 with err naming
  * the file and line: a value that does not parse, a wrong field count, an
  * unclosed quote, a NUL byte in any field read (up to max_rows rows). */
-int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp_trips *out,
+int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
                           rp_error *err);
 
 /* The course's preparation of one row: duration = (dropoff - pickup) in
@@ -67,6 +67,6 @@ int rp_trips_read_csv_mem(const char *data, size_t len, const char *name, size_t
  * and the locations are not null.  Returns true and sets *duration_min
  * when row i is kept.  (A null trip_distance is kept: DictVectorizer would
  * see NaN; the course files have none among kept rows.) */
-bool rp_trips_keep(const rp_trips *t, size_t i, double *duration_min);
+bool rp__trips_keep(const rp__trips *t, size_t i, double *duration_min);
 
 #endif

@@ -7,24 +7,24 @@
 #include "common/base64.h"
 #include "common/pyjson.h"
 
-static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
+static int kinesis_object(rp__json_reader *r, rp__kinesis_record *rec)
 {
-    rp_json_value k, v;
+    rp__json_value k, v;
     int rc;
-    while ((rc = rp_json_member(r, &k)) == 1) {
-        if (rp_json_next(r, &v) < 0)
+    while ((rc = rp__json_member(r, &k)) == 1) {
+        if (rp__json_next(r, &v) < 0)
             return -1;
-        if (rp_json_str_eq(&k, "data", 4)) {
+        if (rp__json_str_eq(&k, "data", 4)) {
             rec->data = v;
             rec->has_data = true;
-        } else if (rp_json_str_eq(&k, "sequenceNumber", 14)) {
+        } else if (rp__json_str_eq(&k, "sequenceNumber", 14)) {
             rec->seq = v;
             rec->has_seq = true;
-        } else if (rp_json_str_eq(&k, "partitionKey", 12)) {
+        } else if (rp__json_str_eq(&k, "partitionKey", 12)) {
             rec->pk = v;
             rec->has_pk = true;
         }
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(r, &v) < 0)
             return -1;
     }
     return rc;
@@ -35,36 +35,36 @@ static int kinesis_object(rp_json_reader *r, rp_kinesis_record *rec)
  * only validated, and the caller decides at the end: a later "Records" key
  * replaces this one, as in Python.  Returns -1 only on a JSON error or when
  * the callback stops the scan. */
-static int records_array(rp_json_reader *r, rp_event_record_fn fn, void *ctx, rp_event *ev, bool *bad,
+static int records_array(rp__json_reader *r, rp__event_record_fn fn, void *ctx, rp__event *ev, bool *bad,
                          rp_error *bad_err, rp_error *err)
 {
-    rp_json_value v, k;
+    rp__json_value v, k;
     int rc;
     ev->n_records = 0;
     *bad = false;
     if (fn(ctx, NULL, err) < 0)
         return -1;
-    while ((rc = rp_json_element(r)) == 1) {
-        if (rp_json_next(r, &v) < 0)
+    while ((rc = rp__json_element(r)) == 1) {
+        if (rp__json_next(r, &v) < 0)
             goto json;
         size_t index = ev->n_records++;
         if (*bad || v.type != RP_JSON_OBJECT) {
             if (!*bad)
                 rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu] is not an object", index);
             *bad = true;
-            if (rp_json_skip(r, &v) < 0)
+            if (rp__json_skip(r, &v) < 0)
                 goto json;
             continue;
         }
-        rp_kinesis_record rec;
+        rp__kinesis_record rec;
         memset(&rec, 0, sizeof rec);
         rec.index = index;
         bool has_kinesis = false;
         int more;
-        while ((more = rp_json_member(r, &k)) == 1) {
-            if (rp_json_next(r, &v) < 0)
+        while ((more = rp__json_member(r, &k)) == 1) {
+            if (rp__json_next(r, &v) < 0)
                 goto json;
-            if (rp_json_str_eq(&k, "kinesis", 7)) {
+            if (rp__json_str_eq(&k, "kinesis", 7)) {
                 memset(&rec, 0, sizeof rec);
                 rec.index = index;
                 has_kinesis = v.type == RP_JSON_OBJECT;
@@ -74,7 +74,7 @@ static int records_array(rp_json_reader *r, rp_event_record_fn fn, void *ctx, rp
                     continue;
                 }
             }
-            if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+            if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(r, &v) < 0)
                 goto json;
         }
         if (more < 0)
@@ -98,19 +98,19 @@ json:
     return rp_error_set(err, RP_ERR_INVALID, "event is not valid JSON: %s", r->err.msg);
 }
 
-int rp_event_scan(const char *event, size_t len, rp_event_record_fn fn, void *ctx, rp_event *ev,
+int rp__event_scan(const char *event, size_t len, rp__event_record_fn fn, void *ctx, rp__event *ev,
                   rp_error *err)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     memset(ev, 0, sizeof *ev);
     if (len > RP_EVENT_MAX_BYTES)
         return rp_error_set(err, RP_ERR_LIMIT, "event is larger than %zu bytes (Lambda's synchronous payload limit)", RP_EVENT_MAX_BYTES);
-    rp_json_init(&r, event, len, RP_EVENT_MAX_DEPTH);
-    if (rp_json_next(&r, &v) < 0)
+    rp__json_init(&r, event, len, RP_EVENT_MAX_DEPTH);
+    if (rp__json_next(&r, &v) < 0)
         goto json;
     if (v.type != RP_JSON_OBJECT) {
-        if (rp_json_skip(&r, &v) < 0 || rp_json_end(&r) < 0)
+        if (rp__json_skip(&r, &v) < 0 || rp__json_end(&r) < 0)
             goto json;
         return rp_error_set(err, RP_ERR_INVALID, "event is not a JSON object");
     }
@@ -118,26 +118,26 @@ int rp_event_scan(const char *event, size_t len, rp_event_record_fn fn, void *ct
     rp_error bad_err;
     rp_error_clear(&bad_err);
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_str_eq(&k, "Records", 7)) {
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_str_eq(&k, "Records", 7)) {
             has_records = true;
-            if (rp_json_next(&r, &v) < 0)
+            if (rp__json_next(&r, &v) < 0)
                 goto json;
             records_ok = v.type == RP_JSON_ARRAY;
             records_bad = false;
             if (records_ok) {
                 if (records_array(&r, fn, ctx, ev, &records_bad, &bad_err, err) < 0)
                     return -1;
-            } else if (rp_json_skip(&r, &v) < 0) {
+            } else if (rp__json_skip(&r, &v) < 0) {
                 goto json;
             }
             continue;
         }
-        int m = rp_ride_member(&r, &k, &ev->direct);
-        if (m < 0 || (m == 0 && rp_json_skip(&r, NULL) < 0))
+        int m = rp__ride_member(&r, &k, &ev->direct);
+        if (m < 0 || (m == 0 && rp__json_skip(&r, NULL) < 0))
             goto json;
     }
-    if (rc < 0 || rp_json_end(&r) < 0)
+    if (rc < 0 || rp__json_end(&r) < 0)
         goto json;
     if (has_records) {
         if (!records_ok)
@@ -160,7 +160,7 @@ json:
 
 /* ---- writing events -------------------------------------------------------- */
 
-/* The literal parts of an event record as rp_event_append writes them. */
+/* The literal parts of an event record as rp__event_append writes them. */
 #define REC_HEAD "{\"kinesis\": {\"kinesisSchemaVersion\": \"1.0\", \"partitionKey\": "
 #define REC_SEQ ", \"sequenceNumber\": \""
 #define REC_DATA "\", \"data\": \""
@@ -174,134 +174,134 @@ json:
     (sizeof REC_HEAD + sizeof REC_SEQ + sizeof REC_DATA + sizeof REC_TIME + sizeof REC_ID - 5 + 2 + 2 + 1 + \
      24)
 
-int rp_event_source_init(rp_event_source *src, const char *region, const char *stream_name, rp_error *err)
+int rp__event_source_init(rp__event_source *src, const char *region, const char *stream_name, rp_error *err)
 {
-    rp_buf t;
-    rp_buf_init(&t, 4096);
-    rp_buf_lit(&t, "\", \"eventName\": \"aws:kinesis:record\", \"invokeIdentityArn\": ");
-    rp_buf_lit(&t, "\"arn:aws:iam::000000000000:role/ridepred-consume\", \"awsRegion\": ");
-    rp_pyjson_utf8(&t, region, strlen(region));
-    rp_buf_lit(&t, ", \"eventSourceARN\": ");
+    rp__buf t;
+    rp__buf_init(&t, 4096);
+    rp__buf_lit(&t, "\", \"eventName\": \"aws:kinesis:record\", \"invokeIdentityArn\": ");
+    rp__buf_lit(&t, "\"arn:aws:iam::000000000000:role/ridepred-consume\", \"awsRegion\": ");
+    rp__pyjson_utf8(&t, region, strlen(region));
+    rp__buf_lit(&t, ", \"eventSourceARN\": ");
     char arn[512];
     snprintf(arn, sizeof arn, "arn:aws:kinesis:%s:000000000000:stream/%s", region, stream_name);
-    rp_pyjson_utf8(&t, arn, strlen(arn));
-    rp_buf_putc(&t, '}');
+    rp__pyjson_utf8(&t, arn, strlen(arn));
+    rp__buf_putc(&t, '}');
     if (t.failed) {
-        rp_buf_cleanup(&t);
+        rp__buf_cleanup(&t);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
-    src->tail = rp_buf_steal(&t, &src->tail_len);
+    src->tail = rp__buf_steal(&t, &src->tail_len);
     return 0;
 }
 
-void rp_event_source_cleanup(rp_event_source *src)
+void rp__event_source_cleanup(rp__event_source *src)
 {
     free(src->tail);
     src->tail = NULL;
     src->tail_len = 0;
 }
 
-size_t rp_event_record_bound(const rp_event_source *src, const rp_event_record *r, size_t shard_id_len)
+size_t rp__event_record_bound(const rp__event_source *src, const rp__event_record *r, size_t shard_id_len)
 {
     return RP_BASE64_ENCODED_LEN(r->data_len) + r->partition_key_len * 6 + 2 * r->sequence_number_len +
            shard_id_len + src->tail_len + RECORD_FIXED;
 }
 
-void rp_event_begin(rp_buf *b)
+void rp__event_begin(rp__buf *b)
 {
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"Records\": [");
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"Records\": [");
 }
 
-void rp_event_append(rp_buf *b, const rp_event_source *src, const char *shard_id, const rp_event_record *r,
+void rp__event_append(rp__buf *b, const rp__event_source *src, const char *shard_id, const rp__event_record *r,
                      bool first)
 {
     if (!first)
-        rp_buf_lit(b, ", ");
-    rp_buf_lit(b, REC_HEAD);
-    rp_pyjson_utf8(b, r->partition_key, r->partition_key_len);
-    rp_buf_lit(b, REC_SEQ);
-    rp_buf_append(b, r->sequence_number, r->sequence_number_len);
-    rp_buf_lit(b, REC_DATA);
+        rp__buf_lit(b, ", ");
+    rp__buf_lit(b, REC_HEAD);
+    rp__pyjson_utf8(b, r->partition_key, r->partition_key_len);
+    rp__buf_lit(b, REC_SEQ);
+    rp__buf_append(b, r->sequence_number, r->sequence_number_len);
+    rp__buf_lit(b, REC_DATA);
     size_t enc = RP_BASE64_ENCODED_LEN(r->data_len);
-    if (rp_buf_grow(b, enc + 1) == 0) {
-        b->len += rp_base64_encode(r->data, r->data_len, b->data + b->len);
+    if (rp__buf_grow(b, enc + 1) == 0) {
+        b->len += rp__base64_encode(r->data, r->data_len, b->data + b->len);
         b->data[b->len] = '\0';
     }
-    rp_buf_lit(b, REC_TIME);
-    rp_pyjson_double(b, (double)r->arrival_ms / 1000.0);
-    rp_buf_lit(b, REC_ID);
-    rp_buf_puts(b, shard_id);
-    rp_buf_putc(b, ':');
-    rp_buf_append(b, r->sequence_number, r->sequence_number_len);
-    rp_buf_append(b, src->tail, src->tail_len);
+    rp__buf_lit(b, REC_TIME);
+    rp__pyjson_double(b, (double)r->arrival_ms / 1000.0);
+    rp__buf_lit(b, REC_ID);
+    rp__buf_puts(b, shard_id);
+    rp__buf_putc(b, ':');
+    rp__buf_append(b, r->sequence_number, r->sequence_number_len);
+    rp__buf_append(b, src->tail, src->tail_len);
 }
 
-void rp_event_end(rp_buf *b)
+void rp__event_end(rp__buf *b)
 {
-    rp_buf_lit(b, "]}");
+    rp__buf_lit(b, "]}");
 }
 
 /* ---- writing answers --------------------------------------------------------- */
 
-void rp_event_prediction_prefix(rp_buf *b, const char *version, size_t len)
+void rp__event_prediction_prefix(rp__buf *b, const char *version, size_t len)
 {
-    rp_buf_lit(b, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
-    rp_pyjson_utf8(b, version, len);
-    rp_buf_lit(b, ", \"prediction\": {\"ride_duration\": ");
+    rp__buf_lit(b, "{\"model\": \"ride_duration_prediction_model\", \"version\": ");
+    rp__pyjson_utf8(b, version, len);
+    rp__buf_lit(b, ", \"prediction\": {\"ride_duration\": ");
 }
 
-void rp_event_prediction(rp_buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
+void rp__event_prediction(rp__buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
                          size_t id_len)
 {
-    rp_buf_append(b, prefix, prefix_len);
-    rp_pyjson_double(b, x);
-    rp_buf_lit(b, ", \"ride_id\": ");
-    rp_buf_append(b, id_json, id_len);
-    rp_buf_lit(b, "}}");
+    rp__buf_append(b, prefix, prefix_len);
+    rp__pyjson_double(b, x);
+    rp__buf_lit(b, ", \"ride_id\": ");
+    rp__buf_append(b, id_json, id_len);
+    rp__buf_lit(b, "}}");
 }
 
-void rp_event_response_begin(rp_buf *b)
+void rp__event_response_begin(rp__buf *b)
 {
-    rp_buf_lit(b, "{\"predictions\": [");
+    rp__buf_lit(b, "{\"predictions\": [");
 }
 
-void rp_event_response_failures(rp_buf *b)
+void rp__event_response_failures(rp__buf *b)
 {
-    rp_buf_lit(b, "], \"batchItemFailures\": [");
+    rp__buf_lit(b, "], \"batchItemFailures\": [");
 }
 
-void rp_event_response_failure(rp_buf *b, const rp_json_value *sequence_number, bool first)
+void rp__event_response_failure(rp__buf *b, const rp__json_value *sequence_number, bool first)
 {
     if (!first)
-        rp_buf_lit(b, ", ");
-    rp_buf_lit(b, "{\"itemIdentifier\": ");
-    rp_pyjson_string(b, sequence_number);
-    rp_buf_putc(b, '}');
+        rp__buf_lit(b, ", ");
+    rp__buf_lit(b, "{\"itemIdentifier\": ");
+    rp__pyjson_string(b, sequence_number);
+    rp__buf_putc(b, '}');
 }
 
-void rp_event_response_end(rp_buf *b)
+void rp__event_response_end(rp__buf *b)
 {
-    rp_buf_lit(b, "]}");
+    rp__buf_lit(b, "]}");
 }
 
-void rp_event_response_direct(rp_buf *b, double x, const rp_json_value *ride_id)
+void rp__event_response_direct(rp__buf *b, double x, const rp__json_value *ride_id)
 {
-    rp_buf_lit(b, "{\"ride_duration\": ");
-    rp_pyjson_double(b, x);
-    rp_buf_lit(b, ", \"ride_id\": ");
+    rp__buf_lit(b, "{\"ride_duration\": ");
+    rp__pyjson_double(b, x);
+    rp__buf_lit(b, ", \"ride_id\": ");
     if (ride_id->type == RP_JSON_STRING)
-        rp_pyjson_string(b, ride_id);
+        rp__pyjson_string(b, ride_id);
     else
-        rp_pyjson_int(b, ride_id);
-    rp_buf_putc(b, '}');
+        rp__pyjson_int(b, ride_id);
+    rp__buf_putc(b, '}');
 }
 
-void rp_event_response_error(rp_buf *b, const char *type, const char *msg)
+void rp__event_response_error(rp__buf *b, const char *type, const char *msg)
 {
-    rp_buf_lit(b, "{\"errorMessage\": ");
-    rp_pyjson_utf8(b, msg, strlen(msg));
-    rp_buf_lit(b, ", \"errorType\": ");
-    rp_pyjson_utf8(b, type, strlen(type));
-    rp_buf_putc(b, '}');
+    rp__buf_lit(b, "{\"errorMessage\": ");
+    rp__pyjson_utf8(b, msg, strlen(msg));
+    rp__buf_lit(b, ", \"errorType\": ");
+    rp__pyjson_utf8(b, type, strlen(type));
+    rp__buf_putc(b, '}');
 }

@@ -9,7 +9,7 @@
 
 #include "aws/s3.h"
 
-struct rp_function {
+struct rp__function {
     rp_model *model;
     bool publish;
     rp_stream_backend backend;
@@ -21,8 +21,8 @@ struct rp_function {
     size_t version_len;
 };
 
-struct rp_worker {
-    rp_function *f;
+struct rp__worker {
+    rp__function *f;
     rp_handler *h;
     rp_stream_conn *s;
     atomic_bool hold;
@@ -34,7 +34,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-int rp_model_source_load(const rp_model_source *src, rp_model **out, rp_error *err)
+int rp__model_source_load(const rp__model_source *src, rp_model **out, rp_error *err)
 {
     *out = NULL;
     if (!src->location || !*src->location)
@@ -42,10 +42,10 @@ int rp_model_source_load(const rp_model_source *src, rp_model **out, rp_error *e
     rp_model_load_opts opts = {.verify_checksum = !src->skip_checksum, .max_build_bytes = src->max_build_bytes};
     const char *location = src->location;
     char local[PATH_MAX];
-    if (rp_s3_is_uri(location)) {
+    if (rp__s3_is_uri(location)) {
         /* Downloaded, or found in the cache (no_cache: downloaded again). */
-        rp_s3_fetch_opts so = {.no_cache = src->no_cache, .cache_dir = src->cache_dir};
-        if (rp_s3_fetch_model_dir(location, &so, local, sizeof local, err) != 0)
+        rp__s3_fetch_opts so = {.no_cache = src->no_cache, .cache_dir = src->cache_dir};
+        if (rp__s3_fetch_model_dir(location, &so, local, sizeof local, err) != 0)
             return -1;
         location = local;
     }
@@ -53,13 +53,13 @@ int rp_model_source_load(const rp_model_source *src, rp_model **out, rp_error *e
                              : rp_model_load(location, &opts, out, err);
 }
 
-int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error *err)
+int rp__function_open(const rp__function_config *cfg, rp__function **out, rp_error *err)
 {
     *out = NULL;
-    rp_function *f = calloc(1, sizeof *f);
+    rp__function *f = calloc(1, sizeof *f);
     if (!f)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    if (rp_model_source_load(&cfg->model, &f->model, err) < 0)
+    if (rp__model_source_load(&cfg->model, &f->model, err) < 0)
         goto fail;
     {
         size_t vlen;
@@ -111,11 +111,11 @@ int rp_function_open(const rp_function_config *cfg, rp_function **out, rp_error 
     *out = f;
     return 0;
 fail:
-    rp_function_close(f);
+    rp__function_close(f);
     return -1;
 }
 
-void rp_function_close(rp_function *f)
+void rp__function_close(rp__function *f)
 {
     if (!f)
         return;
@@ -128,31 +128,31 @@ void rp_function_close(rp_function *f)
     free(f);
 }
 
-rp_model *rp_function_model(const rp_function *f)
+rp_model *rp__function_model(const rp__function *f)
 {
     return f->model;
 }
 
-const char *rp_function_version(const rp_function *f, size_t *len)
+const char *rp__function_version(const rp__function *f, size_t *len)
 {
     if (len)
         *len = f->version_len;
     return f->version;
 }
 
-bool rp_function_publishes(const rp_function *f)
+bool rp__function_publishes(const rp__function *f)
 {
     return f->publish;
 }
 
-const char *rp_function_predictions_stream(const rp_function *f)
+const char *rp__function_predictions_stream(const rp__function *f)
 {
     return f->publish ? f->stream_spec : "";
 }
 
 static int publish(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_result *res, rp_error *err)
 {
-    rp_worker *w = ctx;
+    rp__worker *w = ctx;
     if (atomic_load_explicit(&w->hold, memory_order_relaxed)) {
         for (size_t i = 0; i < n; i++) {
             memset(&res[i], 0, sizeof res[i]);
@@ -172,9 +172,9 @@ static int publish(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_
     return rc;
 }
 
-rp_worker *rp_worker_new(rp_function *f, rp_error *err)
+rp__worker *rp__worker_new(rp__function *f, rp_error *err)
 {
-    rp_worker *w = calloc(1, sizeof *w);
+    rp__worker *w = calloc(1, sizeof *w);
     if (!w) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         return NULL;
@@ -202,7 +202,7 @@ rp_worker *rp_worker_new(rp_function *f, rp_error *err)
     return w;
 }
 
-void rp_worker_free(rp_worker *w)
+void rp__worker_free(rp__worker *w)
 {
     if (!w)
         return;
@@ -211,18 +211,18 @@ void rp_worker_free(rp_worker *w)
     free(w);
 }
 
-int rp_worker_invoke(rp_worker *w, const char *event, size_t len, rp_invoke_result *res)
+int rp__worker_invoke(rp__worker *w, const char *event, size_t len, rp_invoke_result *res)
 {
     return rp_handler_invoke(w->h, event, len, res);
 }
 
-rp_handler *rp_function_handler_new(rp_function *f, rp_error *err)
+rp_handler *rp__function_handler_new(rp__function *f, rp_error *err)
 {
     rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
     return rp_handler_new(f->model, &hcfg, err);
 }
 
-int rp_function_output_open(const rp_function *f, rp_stream_conn **out, const char **name, rp_error *err)
+int rp__function_output_open(const rp__function *f, rp_stream_conn **out, const char **name, rp_error *err)
 {
     *out = NULL;
     *name = NULL;
@@ -236,12 +236,12 @@ int rp_function_output_open(const rp_function *f, rp_stream_conn **out, const ch
     return 0;
 }
 
-unsigned long long rp_worker_published(const rp_worker *w)
+unsigned long long rp__worker_published(const rp__worker *w)
 {
-    return atomic_load_explicit(&((rp_worker *)w)->published, memory_order_relaxed);
+    return atomic_load_explicit(&((rp__worker *)w)->published, memory_order_relaxed);
 }
 
-void rp_worker_hold_publishing(rp_worker *w, bool hold)
+void rp__worker_hold_publishing(rp__worker *w, bool hold)
 {
     atomic_store_explicit(&w->hold, hold, memory_order_relaxed);
 }

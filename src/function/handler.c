@@ -37,7 +37,7 @@
 /* One record of a Kinesis event while the handler works on it.  Offsets,
  * not pointers: the buffers they point into may move as they grow. */
 typedef struct slot {
-    rp_json_value seq;      /* sequenceNumber, a view into the event */
+    rp__json_value seq;      /* sequenceNumber, a view into the event */
     uint32_t id_off, id_len; /* the ride_id as JSON, in ids (this chunk only) */
     uint32_t e_off, e_len;  /* the prediction record, in events */
     uint32_t k_off, k_len;  /* str(ride_id), the partition key, in keys */
@@ -50,15 +50,15 @@ typedef struct slot {
 struct rp_handler {
     rp_model *model;
     bool log_failures;
-    rp_buf prefix;      /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
-    rp_buf body;
-    rp_buf unescaped;   /* kinesis.data with JSON escapes decoded */
-    rp_buf decoded;     /* kinesis.data base64-decoded */
-    rp_buf scratch;     /* feature name */
-    rp_buf ids;         /* ride_ids (as JSON) of the chunk's records */
-    rp_buf events;      /* prediction records of the event, back to back */
-    rp_buf keys;        /* partition keys of the event, back to back */
-    rp_buf reasons;     /* why records failed, NUL-terminated, back to back */
+    rp__buf prefix;      /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
+    rp__buf body;
+    rp__buf unescaped;   /* kinesis.data with JSON escapes decoded */
+    rp__buf decoded;     /* kinesis.data base64-decoded */
+    rp__buf scratch;     /* feature name */
+    rp__buf ids;         /* ride_ids (as JSON) of the chunk's records */
+    rp__buf events;      /* prediction records of the event, back to back */
+    rp__buf keys;        /* partition keys of the event, back to back */
+    rp__buf reasons;     /* why records failed, NUL-terminated, back to back */
     rp_publish_fn publish;
     void *publish_ctx;
     rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
@@ -115,21 +115,21 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
     h->model = rp_model_retain(m);
     h->log_failures = cfg ? cfg->log_failures : true;
     /* json.dumps writes a byte of the version as at most 6 ("\u0000"). */
-    rp_buf_init(&h->prefix, 6 * (size_t)RP_HANDLER_VERSION_MAX + 128);
-    rp_buf_init(&h->body, 2 * RESPONSE_MAX_BYTES + 64);
-    rp_buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
-    rp_buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
-    rp_buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
-    rp_buf_init(&h->ids, (size_t)CHUNK * RIDE_ID_JSON_MAX);
-    rp_buf_init(&h->events, RESPONSE_MAX_BYTES);
+    rp__buf_init(&h->prefix, 6 * (size_t)RP_HANDLER_VERSION_MAX + 128);
+    rp__buf_init(&h->body, 2 * RESPONSE_MAX_BYTES + 64);
+    rp__buf_init(&h->unescaped, RP_EVENT_MAX_BYTES);
+    rp__buf_init(&h->decoded, RP_BASE64_DECODED_MAX(RP_EVENT_MAX_BYTES) + 1);
+    rp__buf_init(&h->scratch, RP_EVENT_MAX_BYTES + 16);
+    rp__buf_init(&h->ids, (size_t)CHUNK * RIDE_ID_JSON_MAX);
+    rp__buf_init(&h->events, RESPONSE_MAX_BYTES);
     /* A partition key is at most as long as the ride_id's text in the
      * record, so the keys of one event fit in the event's size. */
-    rp_buf_init(&h->keys, RP_EVENT_MAX_BYTES + RIDE_ID_KEY_MAX);
-    rp_buf_init(&h->reasons, RESPONSE_MAX_BYTES);
+    rp__buf_init(&h->keys, RP_EVENT_MAX_BYTES + RIDE_ID_KEY_MAX);
+    rp__buf_init(&h->reasons, RESPONSE_MAX_BYTES);
     h->publish = cfg ? cfg->publish : NULL;
     h->publish_ctx = cfg ? cfg->publish_ctx : NULL;
 
-    rp_event_prediction_prefix(&h->prefix, version, vlen);
+    rp__event_prediction_prefix(&h->prefix, version, vlen);
     if (h->prefix.failed) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         rp_handler_free(h);
@@ -143,28 +143,28 @@ void rp_handler_free(rp_handler *h)
     if (!h)
         return;
     rp_model_release(h->model);
-    rp_buf_cleanup(&h->prefix);
-    rp_buf_cleanup(&h->body);
-    rp_buf_cleanup(&h->unescaped);
-    rp_buf_cleanup(&h->decoded);
-    rp_buf_cleanup(&h->scratch);
-    rp_buf_cleanup(&h->ids);
-    rp_buf_cleanup(&h->events);
-    rp_buf_cleanup(&h->keys);
-    rp_buf_cleanup(&h->reasons);
+    rp__buf_cleanup(&h->prefix);
+    rp__buf_cleanup(&h->body);
+    rp__buf_cleanup(&h->unescaped);
+    rp__buf_cleanup(&h->decoded);
+    rp__buf_cleanup(&h->scratch);
+    rp__buf_cleanup(&h->ids);
+    rp__buf_cleanup(&h->events);
+    rp__buf_cleanup(&h->keys);
+    rp__buf_cleanup(&h->reasons);
     free(h->slots);
     free(h->outcomes);
     free(h);
 }
 
-static void log_failure(rp_handler *h, const rp_json_value *seq, const char *why)
+static void log_failure(rp_handler *h, const rp__json_value *seq, const char *why)
 {
     if (!h->log_failures || !rp_log_enabled(RP_LOG_WARN))
         return;
     char s[300];
     size_t n = 0;
     if (seq->len < sizeof s)
-        n = rp_json_str_decode(seq, s);
+        n = rp__json_str_decode(seq, s);
     s[n] = '\0';
     rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, NULL);
 }
@@ -175,14 +175,14 @@ static void fail(rp_handler *h, slot *s, rp_record_status status, rp_code code, 
     s->status = (uint8_t)status;
     s->code = code;
     s->why_off = (uint32_t)h->reasons.len;
-    if (rp_buf_append(&h->reasons, why, strlen(why) + 1) < 0)
+    if (rp__buf_append(&h->reasons, why, strlen(why) + 1) < 0)
         s->why_off = UINT32_MAX; /* rp_handler_outcomes says "see the log" */
     h->failed++;
     log_failure(h, &s->seq, why);
 }
 
 /* Decodes kinesis.data: JSON string → base64 → UTF-8 JSON text. */
-static int record_payload(rp_handler *h, const rp_kinesis_record *rec, const char **out, size_t *out_len,
+static int record_payload(rp_handler *h, const rp__kinesis_record *rec, const char **out, size_t *out_len,
                           rp_error *why)
 {
     if (!rec->has_data)
@@ -192,17 +192,17 @@ static int record_payload(rp_handler *h, const rp_kinesis_record *rec, const cha
     const char *b64 = rec->data.ptr;
     size_t n = rec->data.len;
     if (rec->data.escaped) {
-        rp_buf_reset(&h->unescaped);
-        if (rp_buf_grow(&h->unescaped, n) != 0)
+        rp__buf_reset(&h->unescaped);
+        if (rp__buf_grow(&h->unescaped, n) != 0)
             return rp_error_set(why, RP_ERR_NOMEM, "out of memory");
-        n = rp_json_str_decode(&rec->data, h->unescaped.data);
+        n = rp__json_str_decode(&rec->data, h->unescaped.data);
         b64 = h->unescaped.data;
     }
-    rp_buf_reset(&h->decoded);
-    if (rp_buf_grow(&h->decoded, RP_BASE64_DECODED_MAX(n)) != 0)
+    rp__buf_reset(&h->decoded);
+    if (rp__buf_grow(&h->decoded, RP_BASE64_DECODED_MAX(n)) != 0)
         return rp_error_set(why, RP_ERR_LIMIT, "kinesis.data is too large");
     const char *msg = NULL;
-    long got = rp_base64_decode(b64, n, (unsigned char *)h->decoded.data, &msg);
+    long got = rp__base64_decode(b64, n, (unsigned char *)h->decoded.data, &msg);
     if (got < 0)
         return rp_error_set(why, RP_ERR_INVALID, "bad base64: %s", msg);
     if ((size_t)got > RP_RECORD_MAX_BYTES)
@@ -212,10 +212,10 @@ static int record_payload(rp_handler *h, const rp_kinesis_record *rec, const cha
     return 0;
 }
 
-static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp_error *why)
+static int serve_fields(rp_handler *h, const rp__ride_fields *f, double *pred, rp_error *why)
 {
     rp_row row;
-    if (rp_ride_features(f, h->model, &h->scratch, &row, why) < 0)
+    if (rp__ride_features(f, h->model, &h->scratch, &row, why) < 0)
         return -1;
     return rp_model_predict(h->model, &row, pred, why);
 }
@@ -224,7 +224,7 @@ static int serve_fields(rp_handler *h, const rp_ride_fields *f, double *pred, rp
 static void encode_prediction(rp_handler *h, slot *s, double x)
 {
     size_t mark = h->events.len;
-    rp_event_prediction(&h->events, h->prefix.data, h->prefix.len, x, h->ids.data + s->id_off, s->id_len);
+    rp__event_prediction(&h->events, h->prefix.data, h->prefix.len, x, h->ids.data + s->id_off, s->id_len);
     size_t len = h->events.len - mark;
     if (h->events.failed || h->predictions_bytes + len + 2 > RESPONSE_MAX_BYTES) {
         h->events.failed = h->events.toobig = false;
@@ -256,7 +256,7 @@ static void predict_chunk(rp_handler *h)
             encode_prediction(h, s, h->preds_out[i]);
     }
     h->chunk_start = h->n_slots;
-    rp_buf_reset(&h->ids);
+    rp__buf_reset(&h->ids);
 }
 
 /* "not published: CODE: MESSAGE", the code once when the message starts
@@ -302,10 +302,10 @@ static void publish_all(rp_handler *h)
 
 static void reset_output(rp_handler *h)
 {
-    rp_buf_reset(&h->ids);
-    rp_buf_reset(&h->events);
-    rp_buf_reset(&h->keys);
-    rp_buf_reset(&h->reasons);
+    rp__buf_reset(&h->ids);
+    rp__buf_reset(&h->events);
+    rp__buf_reset(&h->keys);
+    rp__buf_reset(&h->reasons);
     h->n_slots = h->chunk_start = 0;
     h->predictions_bytes = 0;
     h->served = h->failed = 0;
@@ -314,35 +314,35 @@ static void reset_output(rp_handler *h)
 /* Keeps the ride_id of slot s as JSON (for its prediction record, in ids)
  * and as str(ride_id) (its partition key, in keys).  Both buffers are
  * sized for the worst ride_id of a chunk and of an event. */
-static int keep_ride_id(rp_handler *h, slot *s, const rp_json_value *id)
+static int keep_ride_id(rp_handler *h, slot *s, const rp__json_value *id)
 {
     size_t mark = h->ids.len;
     if (id->type == RP_JSON_STRING)
-        rp_pyjson_string(&h->ids, id);
+        rp__pyjson_string(&h->ids, id);
     else
-        rp_pyjson_int(&h->ids, id);
+        rp__pyjson_int(&h->ids, id);
     s->id_off = (uint32_t)mark;
     s->id_len = (uint32_t)(h->ids.len - mark);
     size_t k = h->keys.len;
     if (id->type == RP_JSON_STRING) {
-        if (rp_buf_grow(&h->keys, id->len) == 0)
-            h->keys.len += rp_json_str_decode(id, h->keys.data + h->keys.len);
+        if (rp__buf_grow(&h->keys, id->len) == 0)
+            h->keys.len += rp__json_str_decode(id, h->keys.data + h->keys.len);
     } else {
-        rp_pyjson_int(&h->keys, id);
+        rp__pyjson_int(&h->keys, id);
     }
     s->k_off = (uint32_t)k;
     s->k_len = (uint32_t)(h->keys.len - k);
     return h->ids.failed || h->keys.failed ? -1 : 0;
 }
 
-static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
+static int on_record(void *ctx, const rp__kinesis_record *rec, rp_error *err)
 {
     rp_handler *h = ctx;
     if (!rec) {
         reset_output(h);
         return 0;
     }
-    slot *ns = rp_array_grow(h->slots, h->n_slots, &h->cap_slots, sizeof *h->slots, 256);
+    slot *ns = rp__array_grow(h->slots, h->n_slots, &h->cap_slots, sizeof *h->slots, 256);
     if (!ns)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     h->slots = ns;
@@ -354,9 +354,9 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
     rp_error why;
     const char *json = NULL;
     size_t len = 0;
-    rp_ride_fields f;
-    if (record_payload(h, rec, &json, &len, &why) < 0 || rp_ride_parse(json, len, &f, &why) < 0 ||
-        rp_ride_features(&f, h->model, &h->scratch, row, &why) < 0) {
+    rp__ride_fields f;
+    if (record_payload(h, rec, &json, &len, &why) < 0 || rp__ride_parse(json, len, &f, &why) < 0 ||
+        rp__ride_features(&f, h->model, &h->scratch, row, &why) < 0) {
         fail(h, s, RP_RECORD_REFUSED, why.code, why.msg);
     } else if (keep_ride_id(h, s, &f.ride_id) < 0) {
         /* cannot happen: the buffers hold the worst ride_ids the contract allows */
@@ -372,8 +372,8 @@ static int on_record(void *ctx, const rp_kinesis_record *rec, rp_error *err)
 
 static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, const char *msg)
 {
-    rp_buf_reset(&h->body);
-    rp_event_response_error(&h->body, type, msg);
+    rp__buf_reset(&h->body);
+    rp__event_response_error(&h->body, type, msg);
     res->status = RP_INVOKE_FUNCTION_ERROR;
     res->error_type = type;
     res->body = h->body.data;
@@ -384,9 +384,9 @@ static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, co
 /* {"predictions": [...], "batchItemFailures": [...]} from the slots. */
 static void kinesis_body(rp_handler *h)
 {
-    rp_buf *b = &h->body;
-    rp_event_response_begin(b);
-    if (rp_buf_grow(b, h->predictions_bytes) == 0) {
+    rp__buf *b = &h->body;
+    rp__event_response_begin(b);
+    if (rp__buf_grow(b, h->predictions_bytes) == 0) {
         /* Room is made: append without per-record checks. */
         char *p = b->data + b->len;
         bool first = true;
@@ -406,31 +406,31 @@ static void kinesis_body(rp_handler *h)
         b->data[b->len] = '\0';
     }
     if (h->failed) {
-        rp_event_response_failures(b);
+        rp__event_response_failures(b);
         bool first = true;
         for (size_t i = 0; i < h->n_slots; i++) {
             const slot *s = &h->slots[i];
             if (s->status == RP_RECORD_SERVED)
                 continue;
-            rp_event_response_failure(b, &s->seq, first);
+            rp__event_response_failure(b, &s->seq, first);
             first = false;
         }
     }
-    rp_event_response_end(b);
+    rp__event_response_end(b);
 }
 
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res)
 {
     rp_error err;
-    rp_event ev;
+    rp__event ev;
     memset(res, 0, sizeof *res);
     reset_output(h);
-    if (rp_event_scan(event, len, on_record, h, &ev, &err) < 0) {
+    if (rp__event_scan(event, len, on_record, h, &ev, &err) < 0) {
         h->n_slots = 0;
         rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, NULL);
         return error_body(h, res, "InvalidEvent", err.msg);
     }
-    rp_buf_reset(&h->body);
+    rp__buf_reset(&h->body);
     if (ev.kind == RP_EVENT_DIRECT) {
         double pred;
         res->records = 1;
@@ -439,7 +439,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
             rp_log(RP_LOG_WARN, "invalid ride event", "reason", err.msg, NULL);
             return error_body(h, res, "InvalidEvent", err.msg);
         }
-        rp_event_response_direct(&h->body, pred, &ev.direct.ride_id);
+        rp__event_response_direct(&h->body, pred, &ev.direct.ride_id);
         res->served = 1;
     } else {
         predict_chunk(h);

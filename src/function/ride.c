@@ -6,89 +6,89 @@
 #include "common/pyfloat.h"
 #include "common/pyjson.h"
 
-static int ride_object(rp_json_reader *r, rp_ride_fields *f)
+static int ride_object(rp__json_reader *r, rp__ride_fields *f)
 {
-    rp_json_value k, v;
+    rp__json_value k, v;
     int rc;
-    while ((rc = rp_json_member(r, &k)) == 1) {
-        rp_json_value *slot = NULL;
+    while ((rc = rp__json_member(r, &k)) == 1) {
+        rp__json_value *slot = NULL;
         bool *has = NULL;
-        if (rp_json_str_eq(&k, "PULocationID", 12)) {
+        if (rp__json_str_eq(&k, "PULocationID", 12)) {
             slot = &f->pu;
             has = &f->has_pu;
-        } else if (rp_json_str_eq(&k, "DOLocationID", 12)) {
+        } else if (rp__json_str_eq(&k, "DOLocationID", 12)) {
             slot = &f->do_;
             has = &f->has_do;
-        } else if (rp_json_str_eq(&k, "trip_distance", 13)) {
+        } else if (rp__json_str_eq(&k, "trip_distance", 13)) {
             slot = &f->td;
             has = &f->has_td;
         }
-        if (rp_json_next(r, &v) < 0)
+        if (rp__json_next(r, &v) < 0)
             return -1;
         if (slot) {
             *slot = v;
             *has = true;
         }
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(r, &v) < 0)
             return -1;
     }
     return rc;
 }
 
-int rp_ride_member(rp_json_reader *r, const rp_json_value *key, rp_ride_fields *f)
+int rp__ride_member(rp__json_reader *r, const rp__json_value *key, rp__ride_fields *f)
 {
-    rp_json_value v;
-    if (rp_json_str_eq(key, "ride", 4)) {
-        if (rp_json_next(r, &v) < 0)
+    rp__json_value v;
+    if (rp__json_str_eq(key, "ride", 4)) {
+        if (rp__json_next(r, &v) < 0)
             return -1;
         f->has_ride = true;
         f->ride_type = v.type;
         f->has_pu = f->has_do = f->has_td = false;
         if (v.type == RP_JSON_OBJECT)
             return ride_object(r, f) < 0 ? -1 : 1;
-        if (v.type == RP_JSON_ARRAY && rp_json_skip(r, &v) < 0)
+        if (v.type == RP_JSON_ARRAY && rp__json_skip(r, &v) < 0)
             return -1;
         return 1;
     }
-    if (rp_json_str_eq(key, "ride_id", 7)) {
-        if (rp_json_next(r, &v) < 0)
+    if (rp__json_str_eq(key, "ride_id", 7)) {
+        if (rp__json_next(r, &v) < 0)
             return -1;
         f->has_ride_id = true;
         f->ride_id = v;
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(r, &v) < 0)
+        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(r, &v) < 0)
             return -1;
         return 1;
     }
     return 0;
 }
 
-int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why)
+int rp__ride_parse(const char *json, size_t len, rp__ride_fields *f, rp_error *why)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     memset(f, 0, sizeof *f);
-    rp_json_init(&r, json, len, RP_RIDE_MAX_DEPTH);
-    if (rp_json_next(&r, &v) < 0)
+    rp__json_init(&r, json, len, RP_RIDE_MAX_DEPTH);
+    if (rp__json_next(&r, &v) < 0)
         goto bad_json;
     if (v.type != RP_JSON_OBJECT) {
-        if (rp_json_skip(&r, &v) < 0 || rp_json_end(&r) < 0)
+        if (rp__json_skip(&r, &v) < 0 || rp__json_end(&r) < 0)
             goto bad_json;
         return rp_error_set(why, RP_ERR_INVALID, "record is not a JSON object");
     }
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        int m = rp_ride_member(&r, &k, f);
-        if (m < 0 || (m == 0 && rp_json_skip(&r, NULL) < 0))
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        int m = rp__ride_member(&r, &k, f);
+        if (m < 0 || (m == 0 && rp__json_skip(&r, NULL) < 0))
             goto bad_json;
     }
-    if (rc < 0 || rp_json_end(&r) < 0)
+    if (rc < 0 || rp__json_end(&r) < 0)
         goto bad_json;
     return 0;
 bad_json:
     return rp_error_set(why, RP_ERR_INVALID, "record is not valid JSON: %s", r.err.msg);
 }
 
-static const char *type_name(rp_json_type t)
+static const char *type_name(rp__json_type t)
 {
     switch (t) {
     case RP_JSON_NULL: return "null";
@@ -103,29 +103,29 @@ static const char *type_name(rp_json_type t)
 }
 
 /* Appends a location as Python's '%s' formats it. */
-static int put_location(rp_buf *b, const rp_json_value *v, const char *name, rp_error *why)
+static int put_location(rp__buf *b, const rp__json_value *v, const char *name, rp_error *why)
 {
     if (v->type == RP_JSON_STRING) {
-        if (rp_buf_grow(b, v->len) != 0)
+        if (rp__buf_grow(b, v->len) != 0)
             return rp_error_set(why, RP_ERR_LIMIT, "%s is too long", name);
-        b->len += rp_json_str_decode(v, b->data + b->len);
+        b->len += rp__json_str_decode(v, b->data + b->len);
         return 0;
     }
     if (v->type == RP_JSON_NUMBER) {
         if (v->is_int) {
             if (v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
-                return rp_buf_putc(b, '0');
-            return rp_buf_append(b, v->ptr, v->len);
+                return rp__buf_putc(b, '0');
+            return rp__buf_append(b, v->ptr, v->len);
         }
-        if (rp_buf_grow(b, RP_PYFLOAT_MAX) != 0)
+        if (rp__buf_grow(b, RP_PYFLOAT_MAX) != 0)
             return -1;
-        b->len += rp_pyfloat_repr(rp_json_number(v), b->data + b->len);
+        b->len += rp__pyfloat_repr(rp__json_number(v), b->data + b->len);
         return 0;
     }
     return rp_error_set(why, RP_ERR_INVALID, "ride.%s is %s; expected an integer, a float or a string", name, type_name(v->type));
 }
 
-int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
+int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
                      rp_error *why)
 {
     if (!f->has_ride)
@@ -134,9 +134,9 @@ int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch
         return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is %s; expected an object", type_name(f->ride_type));
     if (!f->has_ride_id)
         return rp_error_set(why, RP_ERR_INVALID, "\"ride_id\" is missing");
-    const rp_json_value *id = &f->ride_id;
+    const rp__json_value *id = &f->ride_id;
     if (id->type == RP_JSON_STRING) {
-        size_t chars = rp_json_str_chars(id);
+        size_t chars = rp__json_str_chars(id);
         if (chars == 0 || chars > RP_RIDE_ID_MAX_CHARS)
             return rp_error_set(why, RP_ERR_INVALID, "ride_id is %zu characters; as a partition key it must be 1 to %d", chars, RP_RIDE_ID_MAX_CHARS);
     } else if (id->type == RP_JSON_NUMBER && id->is_int) {
@@ -153,15 +153,15 @@ int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch
         return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is missing");
     if (f->td.type != RP_JSON_NUMBER)
         return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is %s; expected a number", type_name(f->td.type));
-    double td = rp_json_number(&f->td);
+    double td = rp__json_number(&f->td);
     if (!isfinite(td))
         return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is not a finite number");
 
-    rp_buf_reset(scratch);
-    rp_buf_lit(scratch, "PU_DO=");
+    rp__buf_reset(scratch);
+    rp__buf_lit(scratch, "PU_DO=");
     if (put_location(scratch, &f->pu, "PULocationID", why) < 0)
         return -1;
-    rp_buf_putc(scratch, '_');
+    rp__buf_putc(scratch, '_');
     if (put_location(scratch, &f->do_, "DOLocationID", why) < 0)
         return -1;
     if (scratch->failed)
@@ -181,24 +181,24 @@ int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch
     return 0;
 }
 
-static void put_id(rp_buf *b, bool null, int64_t v)
+static void put_id(rp__buf *b, bool null, int64_t v)
 {
     if (null)
-        rp_buf_lit(b, "null");
+        rp__buf_lit(b, "null");
     else
-        rp_buf_printf(b, "%lld", (long long)v);
+        rp__buf_printf(b, "%lld", (long long)v);
 }
 
-void rp_ride_encode(rp_buf *b, const rp_ride_row *r)
+void rp__ride_encode(rp__buf *b, const rp__ride_row *r)
 {
-    rp_buf_lit(b, "{\"ride\": {\"PULocationID\": ");
+    rp__buf_lit(b, "{\"ride\": {\"PULocationID\": ");
     put_id(b, r->pu_null, r->pu);
-    rp_buf_lit(b, ", \"DOLocationID\": ");
+    rp__buf_lit(b, ", \"DOLocationID\": ");
     put_id(b, r->do_null, r->dol);
-    rp_buf_lit(b, ", \"trip_distance\": ");
+    rp__buf_lit(b, ", \"trip_distance\": ");
     if (isnan(r->distance))
-        rp_buf_lit(b, "null");
+        rp__buf_lit(b, "null");
     else
-        rp_pyjson_double(b, r->distance);
-    rp_buf_printf(b, "}, \"ride_id\": %llu}", (unsigned long long)r->ride_id);
+        rp__pyjson_double(b, r->distance);
+    rp__buf_printf(b, "}, \"ride_id\": %llu}", (unsigned long long)r->ride_id);
 }

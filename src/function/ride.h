@@ -19,39 +19,39 @@
 /* Partition keys are 1 to 256 characters (Kinesis). */
 #define RP_RIDE_ID_MAX_CHARS 256
 
-typedef struct rp_ride_fields {
+typedef struct rp__ride_fields {
     bool has_ride, has_ride_id;
-    rp_json_type ride_type;             /* of the last "ride" value */
+    rp__json_type ride_type;             /* of the last "ride" value */
     bool has_pu, has_do, has_td;
-    rp_json_value pu, do_, td, ride_id;
-} rp_ride_fields;
+    rp__json_value pu, do_, td, ride_id;
+} rp__ride_fields;
 
 /* Called for each member of an object that may carry a ride ("ride",
  * "ride_id"); consumes the member's value.  Returns 1 when the key was one
  * of them, 0 when it was not (the value is left for the caller), -1 on a
  * JSON error (r->err). */
-int rp_ride_member(rp_json_reader *r, const rp_json_value *key, rp_ride_fields *f);
+int rp__ride_member(rp__json_reader *r, const rp__json_value *key, rp__ride_fields *f);
 
 /* Parses a decoded record (UTF-8 JSON text) into its ride fields.  On
  * failure sets why (RP_ERR_INVALID) and returns -1. */
-int rp_ride_parse(const char *json, size_t len, rp_ride_fields *f, rp_error *why);
+int rp__ride_parse(const char *json, size_t len, rp__ride_fields *f, rp_error *why);
 
 /* Checks the fields (docs/handler.md §6), forms PU_DO, and fills the feature row of
  * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
-int rp_ride_features(const rp_ride_fields *f, const rp_model *m, rp_buf *scratch, rp_row *row,
+int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
                      rp_error *why);
 
 /* One ride to write as an event (the replay of a trip file). */
-typedef struct rp_ride_row {
+typedef struct rp__ride_row {
     int64_t pu, dol;       /* PULocationID, DOLocationID */
     bool pu_null, do_null; /* written as null */
     double distance;       /* trip_distance; NaN: null */
     uint64_t ride_id;
-} rp_ride_row;
+} rp__ride_row;
 
 /* Appends {"ride": {"PULocationID": P, "DOLocationID": Q, "trip_distance": X},
  * "ride_id": ID} as json.dumps writes the dict (X as repr(float)).  Errors
  * are b's sticky failed flag. */
-void rp_ride_encode(rp_buf *b, const rp_ride_row *r);
+void rp__ride_encode(rp__buf *b, const rp__ride_row *r);
 
 #endif

@@ -42,23 +42,23 @@ typedef struct watchdog {
     bool sleeping_forever;     /* waiting without a time */
     struct timespec sleeping_until;
     bool fired;                /* for the current arming */
-    rp_worker *w;
+    rp__worker *w;
     char request_id[REQUEST_ID_MAX + 1];
 } watchdog;
 
-struct rp_lambda {
-    rp_lambda_config cfg;
+struct rp__lambda {
+    rp__lambda_config cfg;
     char *runtime_api;
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp_rapi *api;               /* the Runtime API client (src/lambda/rapi.h) */
-    rp_buf path;                /* request paths */
-    rp_buf line;                /* EMF line, error bodies */
-    rp_buf emf_head;            /* the constant start of the EMF line */
-    rp_buf emf_mid;             /* the constant part after the timestamp... */
+    rp__rapi *api;               /* the Runtime API client (src/lambda/rapi.h) */
+    rp__buf path;                /* request paths */
+    rp__buf line;                /* EMF line, error bodies */
+    rp__buf emf_head;            /* the constant start of the EMF line */
+    rp__buf emf_mid;             /* the constant part after the timestamp... */
     char *oversized;            /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
-    rp_lambda_stats stats;
+    rp__lambda_stats stats;
     watchdog wd;
 };
 
@@ -97,7 +97,7 @@ static void *watchdog_main(void *arg)
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (!ts_before(&now, &wd->hold_at)) {
-            rp_worker_hold_publishing(wd->w, true);
+            rp__worker_hold_publishing(wd->w, true);
             wd->fired = true;
             wd->armed = false;
             rp_log_set_request_id(wd->request_id);
@@ -153,7 +153,7 @@ static void watchdog_stop(watchdog *wd)
 }
 
 /* Arms the watchdog to hold w's publishing at hold_ms (epoch ms). */
-static void watchdog_arm(watchdog *wd, rp_worker *w, uint64_t hold_ms, const char *request_id)
+static void watchdog_arm(watchdog *wd, rp__worker *w, uint64_t hold_ms, const char *request_id)
 {
     struct timespec at = epoch_ts(hold_ms);
     pthread_mutex_lock(&wd->mu);
@@ -180,7 +180,7 @@ static bool watchdog_disarm(watchdog *wd)
     return fired;
 }
 
-static int emf_prepare(rp_lambda *l);
+static int emf_prepare(rp__lambda *l);
 
 /* ---- setup ---------------------------------------------------------------------- */
 
@@ -189,7 +189,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* The address itself is checked by rp_rapi_new: HOST:PORT, [V6]:PORT or
+/* The address itself is checked by rp__rapi_new: HOST:PORT, [V6]:PORT or
  * HOST, nothing that would change the request line. */
 static int check_address(const char *api, rp_error *err)
 {
@@ -200,12 +200,12 @@ static int check_address(const char *api, rp_error *err)
     return 0;
 }
 
-int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err)
+int rp__lambda_new(const rp__lambda_config *cfg, rp__lambda **out, rp_error *err)
 {
     *out = NULL;
     if (check_address(cfg->runtime_api, err) < 0)
         return -1;
-    rp_lambda *l = calloc(1, sizeof *l);
+    rp__lambda *l = calloc(1, sizeof *l);
     if (!l)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     l->cfg = *cfg;
@@ -216,7 +216,7 @@ int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err)
         fname = "ridepred";
     l->function_name = strdup(fname);
     if (!l->runtime_api || !l->function_name || (cfg->metrics_namespace && !l->metrics_namespace)) {
-        rp_lambda_free(l);
+        rp__lambda_free(l);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
     l->cfg.runtime_api = l->runtime_api;
@@ -229,34 +229,34 @@ int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err)
     l->margin_ms = cfg->no_deadline_margin ? 0
                    : cfg->deadline_margin_ms ? cfg->deadline_margin_ms
                                              : RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT;
-    rp_rapi_options ro = {.timeout_ms = l->cfg.post_timeout_ms, .retry = l->cfg.retry};
-    if (rp_rapi_new(l->runtime_api, &ro, &l->api, err) < 0) {
+    rp__rapi_options ro = {.timeout_ms = l->cfg.post_timeout_ms, .retry = l->cfg.retry};
+    if (rp__rapi_new(l->runtime_api, &ro, &l->api, err) < 0) {
         rp_error_prefix(err, "AWS_LAMBDA_RUNTIME_API must be HOST:PORT (e.g. 127.0.0.1:9001)");
-        rp_lambda_free(l);
+        rp__lambda_free(l);
         return -1;
     }
-    rp_buf_init(&l->path, 4096);
-    rp_buf_init(&l->line, 64 * 1024);
-    rp_buf_init(&l->emf_head, 4096);
-    rp_buf_init(&l->emf_mid, 4096);
+    rp__buf_init(&l->path, 4096);
+    rp__buf_init(&l->line, 64 * 1024);
+    rp__buf_init(&l->emf_head, 4096);
+    rp__buf_init(&l->emf_mid, 4096);
     if (emf_prepare(l) < 0) {
-        rp_lambda_free(l);
+        rp__lambda_free(l);
         return rp_error_set(err, RP_ERR_LIMIT, "the metrics namespace or function name is too long");
     }
     *out = l;
     return 0;
 }
 
-void rp_lambda_free(rp_lambda *l)
+void rp__lambda_free(rp__lambda *l)
 {
     if (!l)
         return;
     watchdog_stop(&l->wd);
-    rp_rapi_free(l->api);
-    rp_buf_cleanup(&l->path);
-    rp_buf_cleanup(&l->line);
-    rp_buf_cleanup(&l->emf_head);
-    rp_buf_cleanup(&l->emf_mid);
+    rp__rapi_free(l->api);
+    rp__buf_cleanup(&l->path);
+    rp__buf_cleanup(&l->line);
+    rp__buf_cleanup(&l->emf_head);
+    rp__buf_cleanup(&l->emf_mid);
     free(l->oversized);
     free(l->runtime_api);
     free(l->metrics_namespace);
@@ -264,12 +264,12 @@ void rp_lambda_free(rp_lambda *l)
     free(l);
 }
 
-void rp_lambda_get_stats(const rp_lambda *l, rp_lambda_stats *out)
+void rp__lambda_get_stats(const rp__lambda *l, rp__lambda_stats *out)
 {
     *out = l->stats;
 }
 
-rp_rapi *rp_lambda_rapi(rp_lambda *l)
+rp__rapi *rp__lambda_rapi(rp__lambda *l)
 {
     return l->api;
 }
@@ -277,32 +277,32 @@ rp_rapi *rp_lambda_rapi(rp_lambda *l)
 /* ---- Runtime API calls ----------------------------------------------------------- */
 
 /* Sets l->path to /2018-06-01/runtime<path1><id encoded><path2>. */
-static int make_path(rp_lambda *l, const char *path1, const char *id, const char *path2, rp_error *err)
+static int make_path(rp__lambda *l, const char *path1, const char *id, const char *path2, rp_error *err)
 {
-    rp_buf_reset(&l->path);
-    rp_buf_lit(&l->path, API_PREFIX);
-    rp_buf_puts(&l->path, path1);
+    rp__buf_reset(&l->path);
+    rp__buf_lit(&l->path, API_PREFIX);
+    rp__buf_puts(&l->path, path1);
     if (id)
-        rp_sigv4_uri_encode(&l->path, id, strlen(id), false);
-    rp_buf_puts(&l->path, path2);
+        rp__sigv4_uri_encode(&l->path, id, strlen(id), false);
+    rp__buf_puts(&l->path, path2);
     if (l->path.failed)
         return rp_error_set(err, RP_ERR_LIMIT, "Runtime API path too long");
     return 0;
 }
 
 /* {"errorMessage": msg, "errorType": type} into l->line. */
-static void error_body(rp_lambda *l, const char *type, const char *msg)
+static void error_body(rp__lambda *l, const char *type, const char *msg)
 {
-    rp_buf_reset(&l->line);
-    rp_buf_lit(&l->line, "{\"errorMessage\": ");
-    rp_pyjson_utf8(&l->line, msg, strlen(msg));
-    rp_buf_lit(&l->line, ", \"errorType\": ");
-    rp_pyjson_utf8(&l->line, type, strlen(type));
-    rp_buf_putc(&l->line, '}');
+    rp__buf_reset(&l->line);
+    rp__buf_lit(&l->line, "{\"errorMessage\": ");
+    rp__pyjson_utf8(&l->line, msg, strlen(msg));
+    rp__buf_lit(&l->line, ", \"errorType\": ");
+    rp__pyjson_utf8(&l->line, type, strlen(type));
+    rp__buf_putc(&l->line, '}');
 }
 
 /* A short printable excerpt of an answer's body, for messages. */
-static void body_excerpt(const rp_rapi_response *r, char *out, size_t cap)
+static void body_excerpt(const rp__rapi_response *r, char *out, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->body_len && n + 1 < cap && i < 200; i++) {
@@ -315,19 +315,19 @@ static void body_excerpt(const rp_rapi_response *r, char *out, size_t cap)
 /* POSTs a body to l->path, with Lambda-Runtime-Function-Error-Type when
  * error_type is not NULL.  Returns 0 with the answer in *ans, or -1 with
  * err set when no answer came. */
-static int post(rp_lambda *l, const char *error_type, const char *body, size_t len, rp_rapi_response *ans,
+static int post(rp__lambda *l, const char *error_type, const char *body, size_t len, rp__rapi_response *ans,
                 rp_error *err)
 {
-    rp_rapi_request req = {.method = "POST",
+    rp__rapi_request req = {.method = "POST",
                            .path = l->path.data,
                            .error_type = error_type,
                            .body = body ? body : "",
                            .body_len = len,
                            .body_max = POST_ANSWER_MAX};
-    return rp_rapi_call(l->api, &req, ans, err);
+    return rp__rapi_call(l->api, &req, ans, err);
 }
 
-int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *message, rp_error *err)
+int rp__lambda_init_error(rp__lambda *l, const char *error_type, const char *message, rp_error *err)
 {
     rp_error local;
     if (!err)
@@ -337,7 +337,7 @@ int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *messa
     error_body(l, error_type, message);
     if (l->line.failed)
         return rp_error_set(err, RP_ERR_LIMIT, "init error message too long");
-    rp_rapi_response ans;
+    rp__rapi_response ans;
     if (post(l, error_type, l->line.data, l->line.len, &ans, err) < 0)
         return -1;
     if (ans.status < 200 || ans.status >= 300) {
@@ -353,7 +353,7 @@ int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *messa
 
 /* Copies a header of the /next answer into out (NUL-terminated).  Returns
  * 1 when present and fits, 0 when absent, -1 when longer than cap - 1. */
-static int header_copy(rp_rapi_str v, char *out, size_t cap)
+static int header_copy(rp__rapi_str v, char *out, size_t cap)
 {
     out[0] = '\0';
     if (!v.p)
@@ -377,25 +377,25 @@ static bool printable_token(const char *s)
 
 /* The constant parts of the EMF line, made once: everything between the
  * timestamp and the request id. */
-static int emf_prepare(rp_lambda *l)
+static int emf_prepare(rp__lambda *l)
 {
-    rp_buf *b = &l->emf_mid;
-    rp_buf_lit(b, ", \"CloudWatchMetrics\": [{\"Namespace\": ");
-    rp_pyjson_utf8(b, l->cfg.metrics_namespace, strlen(l->cfg.metrics_namespace));
-    rp_buf_lit(b, ", \"Dimensions\": [[\"FunctionName\"]], \"Metrics\": ["
+    rp__buf *b = &l->emf_mid;
+    rp__buf_lit(b, ", \"CloudWatchMetrics\": [{\"Namespace\": ");
+    rp__pyjson_utf8(b, l->cfg.metrics_namespace, strlen(l->cfg.metrics_namespace));
+    rp__buf_lit(b, ", \"Dimensions\": [[\"FunctionName\"]], \"Metrics\": ["
                   "{\"Name\": \"Records\", \"Unit\": \"Count\"}, "
                   "{\"Name\": \"Failures\", \"Unit\": \"Count\"}, "
                   "{\"Name\": \"Published\", \"Unit\": \"Count\"}, "
                   "{\"Name\": \"FunctionErrors\", \"Unit\": \"Count\"}, "
                   "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": ");
-    rp_pyjson_utf8(b, l->cfg.function_name, strlen(l->cfg.function_name));
-    rp_buf_lit(b, ", \"requestId\": ");
-    rp_buf_lit(&l->emf_head, "{\"_aws\": {\"Timestamp\": ");
+    rp__pyjson_utf8(b, l->cfg.function_name, strlen(l->cfg.function_name));
+    rp__buf_lit(b, ", \"requestId\": ");
+    rp__buf_lit(&l->emf_head, "{\"_aws\": {\"Timestamp\": ");
     return b->failed || l->emf_head.failed ? -1 : 0;
 }
 
 /* Decimal digits of v into b. */
-static void put_u64(rp_buf *b, uint64_t v)
+static void put_u64(rp__buf *b, uint64_t v)
 {
     char d[24];
     size_t k = sizeof d;
@@ -403,36 +403,36 @@ static void put_u64(rp_buf *b, uint64_t v)
         d[--k] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    rp_buf_append(b, d + k, sizeof d - k);
+    rp__buf_append(b, d + k, sizeof d - k);
 }
 
 /* The Embedded Metric Format line: built in a reused buffer from the
  * parts made once (no printf, no allocation once the buffer has grown),
  * written with one write(2). */
-static void emit_metrics(rp_lambda *l, const rp_invoke_result *res, uint64_t handler_ns,
+static void emit_metrics(rp__lambda *l, const rp_invoke_result *res, uint64_t handler_ns,
                          unsigned long long published, const char *request_id)
 {
-    rp_buf *b = &l->line;
-    rp_buf_reset(b);
-    rp_buf_append(b, l->emf_head.data, l->emf_head.len);
+    rp__buf *b = &l->line;
+    rp__buf_reset(b);
+    rp__buf_append(b, l->emf_head.data, l->emf_head.len);
     put_u64(b, now_ms(CLOCK_REALTIME));
-    rp_buf_append(b, l->emf_mid.data, l->emf_mid.len);
-    rp_pyjson_utf8(b, request_id, strlen(request_id));
-    rp_buf_lit(b, ", \"Records\": ");
+    rp__buf_append(b, l->emf_mid.data, l->emf_mid.len);
+    rp__pyjson_utf8(b, request_id, strlen(request_id));
+    rp__buf_lit(b, ", \"Records\": ");
     put_u64(b, res->records);
-    rp_buf_lit(b, ", \"Failures\": ");
+    rp__buf_lit(b, ", \"Failures\": ");
     put_u64(b, res->failed);
-    rp_buf_lit(b, ", \"Published\": ");
+    rp__buf_lit(b, ", \"Published\": ");
     put_u64(b, published);
-    rp_buf_lit(b, ", \"FunctionErrors\": ");
-    rp_buf_putc(b, res->status == RP_INVOKE_OK ? '0' : '1');
-    rp_buf_lit(b, ", \"HandlerMs\": ");
+    rp__buf_lit(b, ", \"FunctionErrors\": ");
+    rp__buf_putc(b, res->status == RP_INVOKE_OK ? '0' : '1');
+    rp__buf_lit(b, ", \"HandlerMs\": ");
     /* Milliseconds with 3 decimals, rounded from nanoseconds (as "%.3f"). */
     uint64_t us = (handler_ns + 500) / 1000;
     put_u64(b, us / 1000);
     char frac[5] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10), '}'};
-    rp_buf_append(b, frac, sizeof frac);
-    rp_buf_putc(b, '\n');
+    rp__buf_append(b, frac, sizeof frac);
+    rp__buf_putc(b, '\n');
     if (b->failed)
         return;
     /* One write: the line is whole even when stdout is shared. */
@@ -442,13 +442,13 @@ static void emit_metrics(rp_lambda *l, const rp_invoke_result *res, uint64_t han
 
 /* Posts the handler's answer.  Returns 0 (also when the Runtime API
  * refused it with a 4xx, which is logged), -1 on a fatal failure. */
-static int answer(rp_lambda *l, const char *id, const rp_invoke_result *res, rp_error *err)
+static int answer(rp__lambda *l, const char *id, const rp_invoke_result *res, rp_error *err)
 {
     bool is_error = res->status != RP_INVOKE_OK;
     const char *etype = res->error_type && *res->error_type ? res->error_type : "Unhandled";
     if (make_path(l, "/invocation/", id, is_error ? "/error" : "/response", err) < 0)
         return -1;
-    rp_rapi_response ans;
+    rp__rapi_response ans;
     if (post(l, is_error ? etype : NULL, res->body, res->body_len, &ans, err) < 0)
         return -1;
     int status = ans.status;
@@ -501,13 +501,13 @@ static bool parse_deadline(const char *s, uint64_t *out)
 
 /* Waits for the next event and serves it.  Returns 0, or -1 on a fatal
  * failure. */
-static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
+static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
 {
     if (make_path(l, "/invocation/next", NULL, "", err) < 0)
         return -1;
-    rp_rapi_request req = {.method = "GET", .path = l->path.data, .body_max = RP_EVENT_MAX_BYTES + 1, .wait = true};
-    rp_rapi_response next;
-    if (rp_rapi_call(l->api, &req, &next, err) < 0)
+    rp__rapi_request req = {.method = "GET", .path = l->path.data, .body_max = RP_EVENT_MAX_BYTES + 1, .wait = true};
+    rp__rapi_response next;
+    if (rp__rapi_call(l->api, &req, &next, err) < 0)
         return -1;
     if (next.status != 200) {
         char ex[256];
@@ -572,7 +572,7 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     if (have_deadline) {
         if (left_ms <= (int64_t)l->margin_ms) {
             held = true;
-            rp_worker_hold_publishing(w, true);
+            rp__worker_hold_publishing(w, true);
             char left[32];
             snprintf(left, sizeof left, "%" PRId64, left_ms);
             rp_log(RP_LOG_WARN, "deadline near: publishing held, records are reported as batchItemFailures",
@@ -611,13 +611,13 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     rp_invoke_result res;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    unsigned long long published0 = rp_worker_published(w);
-    int irc = rp_worker_invoke(w, event, len, &res);
+    unsigned long long published0 = rp__worker_published(w);
+    int irc = rp__worker_invoke(w, event, len, &res);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (have_deadline && !held)
         held = watchdog_disarm(&l->wd);
     if (held) {
-        rp_worker_hold_publishing(w, false);
+        rp__worker_hold_publishing(w, false);
         l->stats.deadline_holds++;
     }
     if (irc < 0) {
@@ -637,19 +637,19 @@ static int serve_one(rp_lambda *l, rp_worker *w, rp_error *err)
     int rc = answer(l, id, &res, err);
     if (!l->cfg.no_metrics) {
         uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
-        emit_metrics(l, &res, ns, rp_worker_published(w) - published0, id);
+        emit_metrics(l, &res, ns, rp__worker_published(w) - published0, id);
     }
     rp_log_set_request_id(NULL);
     return rc;
 }
 
-int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err)
+int rp__lambda_run(rp__lambda *l, rp__function *f, rp_error *err)
 {
     rp_error e;
-    rp_worker *w = rp_worker_new(f, &e);
+    rp__worker *w = rp__worker_new(f, &e);
     if (!w) {
         rp_error ie;
-        if (rp_lambda_init_error(l, "Runtime.StreamClientError", e.msg, &ie) < 0)
+        if (rp__lambda_init_error(l, "Runtime.StreamClientError", e.msg, &ie) < 0)
             rp_log(RP_LOG_ERROR, "cannot report the init error", "reason", ie.msg, NULL);
         if (err)
             *err = e;
@@ -666,6 +666,6 @@ int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err)
     }
     rp_log_set_request_id(NULL);
     watchdog_stop(&l->wd);
-    rp_worker_free(w);
+    rp__worker_free(w);
     return rc;
 }

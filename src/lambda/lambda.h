@@ -8,7 +8,7 @@
  *                                                        Lambda-Runtime-Function-Error-Type
  *   POST /2018-06-01/runtime/init/error                 init failed (then exit)
  *
- * The loop runs events through one rp_worker of an rp_function made once at
+ * The loop runs events through one rp__worker of an rp__function made once at
  * init (model, version, predictions stream), so it answers and publishes
  * exactly as `ridepred invoke` does.  Per invocation it:
  *
@@ -18,7 +18,7 @@
  *     _X_AMZN_TRACE_ID (unset when the header is absent);
  *   - honours Lambda-Runtime-Deadline-Ms: when less than the margin is left
  *     (at the start, or later while the handler runs: a watchdog thread),
- *     publishing is held (rp_worker_hold_publishing) so the records not yet
+ *     publishing is held (rp__worker_hold_publishing) so the records not yet
  *     published are answered as batchItemFailures instead of the function
  *     being killed in the middle of a batch;
  *   - writes one CloudWatch Embedded Metric Format line to stdout (records,
@@ -50,13 +50,13 @@
 #include "ridepred/error.h"
 #include "function/function.h"
 
-/* Defaults of rp_lambda_config's zero values. */
+/* Defaults of rp__lambda_config's zero values. */
 #define RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT 500u
 #define RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT 30000u
 /* 5 attempts, 100 ms base, 2 s cap: at most about 3.1 s of waiting. */
-#define RP_LAMBDA_RETRY_DEFAULT ((rp_retry_policy){5, 100, 2000})
+#define RP_LAMBDA_RETRY_DEFAULT ((rp__retry_policy){5, 100, 2000})
 
-typedef struct rp_lambda_config {
+typedef struct rp__lambda_config {
     /* "host:port" of the Runtime API ($AWS_LAMBDA_RUNTIME_API).  Required. */
     const char *runtime_api;
     /* Hold publishing when less than this is left before the deadline.
@@ -68,7 +68,7 @@ typedef struct rp_lambda_config {
     uint64_t max_invocations;
     /* Retries of refused or dropped connections; max_attempts 0:
      * RP_LAMBDA_RETRY_DEFAULT. */
-    rp_retry_policy retry;
+    rp__retry_policy retry;
     /* Timeout of the /response, /error and /init/error posts; 0: 30 s.
      * /next never times out. */
     uint32_t post_timeout_ms;
@@ -86,47 +86,47 @@ typedef struct rp_lambda_config {
      * (src/cli/cmd_lambda.c).  May be NULL. */
     void (*on_trace_id)(void *ctx, const char *trace_id);
     void *on_trace_ctx;
-} rp_lambda_config;
+} rp__lambda_config;
 
-typedef struct rp_lambda rp_lambda;
+typedef struct rp__lambda rp__lambda;
 
-/* Counters since rp_lambda_new. */
-typedef struct rp_lambda_stats {
+/* Counters since rp__lambda_new. */
+typedef struct rp__lambda_stats {
     uint64_t invocations;      /* events received */
     uint64_t function_errors;  /* answered on /error */
     uint64_t records;          /* records in the events */
     uint64_t failures;         /* records named in batchItemFailures */
     uint64_t deadline_holds;   /* invocations whose publishing was held */
     uint64_t refused_answers;  /* responses the Runtime API refused (4xx) */
-} rp_lambda_stats;
+} rp__lambda_stats;
 
 /* Checks the configuration (the Runtime API address) and prepares the
  * Runtime API client (it connects on the first request).  The strings of cfg are
  * copied.  Returns 0, or -1 with err set (RP_ERR_INVALID: a bad address,
  * named with AWS_LAMBDA_RUNTIME_API). */
-int rp_lambda_new(const rp_lambda_config *cfg, rp_lambda **out, rp_error *err);
+int rp__lambda_new(const rp__lambda_config *cfg, rp__lambda **out, rp_error *err);
 
 /* Unsets _X_AMZN_TRACE_ID when the loop set it, and frees. */
-void rp_lambda_free(rp_lambda *l);
+void rp__lambda_free(rp__lambda *l);
 
 /* Reports an init failure: POST /runtime/init/error with
  * Lambda-Runtime-Function-Error-Type: error_type and the body
  * {"errorMessage": message, "errorType": error_type}.  The caller exits
  * non-zero afterwards.  Returns 0 when the Runtime API accepted it, -1 with
  * err set otherwise. */
-int rp_lambda_init_error(rp_lambda *l, const char *error_type, const char *message, rp_error *err);
+int rp__lambda_init_error(rp__lambda *l, const char *error_type, const char *message, rp_error *err);
 
 /* Runs the loop on the function: makes one worker (its stream client; a
  * failure is posted to /init/error as Runtime.StreamClientError), then
  * serves invocations until max_invocations (returns 0) or a fatal Runtime
  * API failure (returns -1 with err set: attempts exhausted, a 5xx, a broken
  * answer to /next). */
-int rp_lambda_run(rp_lambda *l, rp_function *f, rp_error *err);
+int rp__lambda_run(rp__lambda *l, rp__function *f, rp_error *err);
 
-void rp_lambda_get_stats(const rp_lambda *l, rp_lambda_stats *out);
+void rp__lambda_get_stats(const rp__lambda *l, rp__lambda_stats *out);
 
 /* The Runtime API client, so that tests can inject an exchange, a sleep
- * and a random source (rp_rapi_get_hooks). */
-rp_rapi *rp_lambda_rapi(rp_lambda *l);
+ * and a random source (rp__rapi_get_hooks). */
+rp__rapi *rp__lambda_rapi(rp__lambda *l);
 
 #endif

@@ -24,7 +24,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000u
-#define DEFAULT_RETRY ((rp_retry_policy){5, 100, 2000})
+#define DEFAULT_RETRY ((rp__retry_policy){5, 100, 2000})
 /* The first allocation of the receive buffer, and the least free room
  * asked of it before a recv. */
 #define IN_INITIAL ((size_t)16 * 1024)
@@ -33,11 +33,11 @@
  * bytes encoded), a few headers. */
 #define REQ_HEAD_MAX ((size_t)8 * 1024)
 
-struct rp_rapi {
+struct rp__rapi {
     char address[262];  /* as given: messages and the Host header */
     char host[256];     /* without brackets */
     char port[8];
-    rp_rapi_options opt;
+    rp__rapi_options opt;
     struct addrinfo *ai; /* resolved on the first connection, kept */
     int fd;              /* -1: not connected */
     uint64_t conn_requests; /* requests sent on the current connection */
@@ -48,14 +48,14 @@ struct rp_rapi {
     size_t in_len, in_cap;
     size_t keep_off, keep_len;
     char head[REQ_HEAD_MAX];
-    rp_rapi_hooks hooks;
+    rp__rapi_hooks hooks;
     uint64_t rng;
-    rp_rapi_stats stats;
+    rp__rapi_stats stats;
 };
 
 /* ---- address ------------------------------------------------------------------ */
 
-static int split_address(rp_rapi *c, const char *a, rp_error *err)
+static int split_address(rp__rapi *c, const char *a, rp_error *err)
 {
     size_t n = strlen(a);
     if (!n || n >= sizeof c->address)
@@ -107,17 +107,17 @@ static int split_address(rp_rapi *c, const char *a, rp_error *err)
 
 /* ---- defaults of the hooks ---------------------------------------------------------- */
 
-static int default_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
+static int default_exchange(void *ctx, rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp,
                             rp_error *err)
 {
     (void)ctx;
-    return rp_rapi_send(c, req, resp, err);
+    return rp__rapi_send(c, req, resp, err);
 }
 
-int rp_rapi_new(const char *address, const rp_rapi_options *opt, rp_rapi **out, rp_error *err)
+int rp__rapi_new(const char *address, const rp__rapi_options *opt, rp__rapi **out, rp_error *err)
 {
     *out = NULL;
-    rp_rapi *c = calloc(1, sizeof *c);
+    rp__rapi *c = calloc(1, sizeof *c);
     if (!c)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     if (split_address(c, address ? address : "", err) < 0) {
@@ -134,15 +134,15 @@ int rp_rapi_new(const char *address, const rp_rapi_options *opt, rp_rapi **out, 
         c->opt.retry = DEFAULT_RETRY;
     c->fd = -1;
     c->hooks.exchange = default_exchange;
-    c->hooks.sleep_ms = rp_retry_sleep;
-    c->hooks.random = rp_retry_random;
+    c->hooks.sleep_ms = rp__retry_sleep;
+    c->hooks.random = rp__retry_random;
     c->hooks.random_ctx = &c->rng;
-    c->rng = rp_retry_seed(c);
+    c->rng = rp__retry_seed(c);
     *out = c;
     return 0;
 }
 
-static void disconnect(rp_rapi *c)
+static void disconnect(rp__rapi *c)
 {
     if (c->fd >= 0)
         close(c->fd);
@@ -151,7 +151,7 @@ static void disconnect(rp_rapi *c)
     c->keep_len = 0;
 }
 
-void rp_rapi_free(rp_rapi *c)
+void rp__rapi_free(rp__rapi *c)
 {
     if (!c)
         return;
@@ -162,17 +162,17 @@ void rp_rapi_free(rp_rapi *c)
     free(c);
 }
 
-rp_rapi_hooks *rp_rapi_get_hooks(rp_rapi *c)
+rp__rapi_hooks *rp__rapi_get_hooks(rp__rapi *c)
 {
     return &c->hooks;
 }
 
-const rp_rapi_options *rp_rapi_get_options(const rp_rapi *c)
+const rp__rapi_options *rp__rapi_get_options(const rp__rapi *c)
 {
     return &c->opt;
 }
 
-void rp_rapi_get_stats(const rp_rapi *c, rp_rapi_stats *out)
+void rp__rapi_get_stats(const rp__rapi *c, rp__rapi_stats *out)
 {
     *out = c->stats;
 }
@@ -196,7 +196,7 @@ typedef struct span {
 } span;
 
 typedef struct parser {
-    rp_rapi *c;
+    rp__rapi *c;
     size_t body_max;
     int state;
     size_t start;      /* where the current answer's head starts */
@@ -373,7 +373,7 @@ static int parse_head(parser *p, size_t end, bool *chunked, bool *has_len, uint6
  * what is pending only. */
 static void compact(parser *p)
 {
-    rp_rapi *c = p->c;
+    rp__rapi *c = p->c;
     size_t dst = p->body_off + p->body_len;
     if (p->state < ST_CHUNK_SIZE || p->state == ST_DONE || p->pos <= dst)
         return;
@@ -393,7 +393,7 @@ static size_t line_end(const parser *p)
 
 static int feed(parser *p, bool eof, rp_error *err)
 {
-    rp_rapi *c = p->c;
+    rp__rapi *c = p->c;
     for (;;) {
         switch (p->state) {
         case ST_HEAD: {
@@ -644,7 +644,7 @@ static int feed(parser *p, bool eof, rp_error *err)
 
 /* Room for at least `want` more bytes in the receive buffer, within the
  * parser's bound.  Returns 0, or -1 (out of memory). */
-static int reserve(rp_rapi *c, size_t want)
+static int reserve(rp__rapi *c, size_t want)
 {
     if (c->in_cap - c->in_len > want)
         return 0;
@@ -671,7 +671,7 @@ static size_t room_wanted(const parser *p)
     return IN_MIN_ROOM;
 }
 
-static void parser_start(parser *p, rp_rapi *c, size_t body_max)
+static void parser_start(parser *p, rp__rapi *c, size_t body_max)
 {
     memset(p, 0, sizeof *p);
     p->c = c;
@@ -685,17 +685,17 @@ static void parser_start(parser *p, rp_rapi *c, size_t body_max)
     p->any = c->in_len > 0;
 }
 
-static rp_rapi_str view(const rp_rapi *c, span s)
+static rp__rapi_str view(const rp__rapi *c, span s)
 {
-    return s.set ? (rp_rapi_str){c->in + s.off, s.len} : (rp_rapi_str){NULL, 0};
+    return s.set ? (rp__rapi_str){c->in + s.off, s.len} : (rp__rapi_str){NULL, 0};
 }
 
-static void parser_finish(parser *p, rp_rapi_response *r)
+static void parser_finish(parser *p, rp__rapi_response *r)
 {
-    rp_rapi *c = p->c;
+    rp__rapi *c = p->c;
     memset(r, 0, sizeof *r);
     r->status = p->status;
-    r->head = (rp_rapi_str){c->in + p->head.off, p->head.len};
+    r->head = (rp__rapi_str){c->in + p->head.off, p->head.len};
     r->request_id = view(c, p->rid);
     r->deadline_ms = view(c, p->deadline);
     r->trace_id = view(c, p->trace);
@@ -722,7 +722,7 @@ static void parser_finish(parser *p, rp_rapi_response *r)
     }
 }
 
-/* Reads from memory: the exchange of rp_rapi_parse. */
+/* Reads from memory: the exchange of rp__rapi_parse. */
 typedef struct mem_src {
     const char *data;
     size_t len, off, piece;
@@ -730,7 +730,7 @@ typedef struct mem_src {
 
 /* Runs the parser over input from fd (recv) or from memory.  Returns 0 with
  * resp filled, or -1 with err set.  *got_any tells whether any byte came. */
-static int read_answer(rp_rapi *c, int fd, mem_src *mem, size_t body_max, bool wait, rp_rapi_response *resp,
+static int read_answer(rp__rapi *c, int fd, mem_src *mem, size_t body_max, bool wait, rp__rapi_response *resp,
                        bool *got_any, rp_error *err)
 {
     parser p;
@@ -823,7 +823,7 @@ static int read_answer(rp_rapi *c, int fd, mem_src *mem, size_t body_max, bool w
     return 0;
 }
 
-int rp_rapi_parse(rp_rapi *c, const void *data, size_t len, size_t piece, size_t body_max, rp_rapi_response *resp,
+int rp__rapi_parse(rp__rapi *c, const void *data, size_t len, size_t piece, size_t body_max, rp__rapi_response *resp,
                   rp_error *err)
 {
     mem_src m = {data, len, 0, piece};
@@ -832,7 +832,7 @@ int rp_rapi_parse(rp_rapi *c, const void *data, size_t len, size_t piece, size_t
     return read_answer(c, -1, &m, body_max, false, resp, &any, err);
 }
 
-bool rp_rapi_header(const rp_rapi_response *r, const char *name, rp_rapi_str *value)
+bool rp__rapi_header(const rp__rapi_response *r, const char *name, rp__rapi_str *value)
 {
     size_t nl = strlen(name);
     const char *s = r->head.p, *end = r->head.p + r->head.n;
@@ -848,12 +848,12 @@ bool rp_rapi_header(const rp_rapi_response *r, const char *name, rp_rapi_str *va
                 v++;
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
-            *value = (rp_rapi_str){v, (size_t)(ve - v)};
+            *value = (rp__rapi_str){v, (size_t)(ve - v)};
             return true;
         }
         s = e + 1;
     }
-    *value = (rp_rapi_str){NULL, 0};
+    *value = (rp__rapi_str){NULL, 0};
     return false;
 }
 
@@ -872,7 +872,7 @@ static void set_timeout(int fd, int opt, uint32_t ms)
     (void)setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
 }
 
-static int connect_api(rp_rapi *c, rp_error *err)
+static int connect_api(rp__rapi *c, rp_error *err)
 {
     if (!c->ai) {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -939,7 +939,7 @@ static bool clean_value(const char *s)
     return true;
 }
 
-static int build_head(rp_rapi *c, const rp_rapi_request *req, size_t *len, rp_error *err)
+static int build_head(rp__rapi *c, const rp__rapi_request *req, size_t *len, rp_error *err)
 {
     char *h = c->head;
     size_t n = 0;
@@ -968,7 +968,7 @@ static int build_head(rp_rapi *c, const rp_rapi_request *req, size_t *len, rp_er
     return 0;
 }
 
-static int send_all(rp_rapi *c, const char *head, size_t head_len, const void *body, size_t body_len, rp_error *err)
+static int send_all(rp__rapi *c, const char *head, size_t head_len, const void *body, size_t body_len, rp_error *err)
 {
     struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = body_len ? 2 : 1};
@@ -988,12 +988,12 @@ static int send_all(rp_rapi *c, const char *head, size_t head_len, const void *b
             return -1;
         }
         left -= (size_t)n;
-        rp_iov_advance(&msg, (size_t)n);
+        rp__iov_advance(&msg, (size_t)n);
     }
     return 0;
 }
 
-int rp_rapi_send(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp, rp_error *err)
+int rp__rapi_send(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp, rp_error *err)
 {
     if (req->error_type && !clean_value(req->error_type))
         return rp_error_set(err, RP_ERR_INVALID, "an error type with control characters cannot be sent");
@@ -1024,9 +1024,9 @@ int rp_rapi_send(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
     }
 }
 
-int rp_rapi_call(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp, rp_error *err)
+int rp__rapi_call(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp, rp_error *err)
 {
-    const rp_retry_policy *p = &c->opt.retry;
+    const rp__retry_policy *p = &c->opt.retry;
     unsigned max = p->max_attempts ? p->max_attempts : 1;
     unsigned attempt = 0;
     for (;;) {
@@ -1038,7 +1038,7 @@ int rp_rapi_call(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
         }
         if (!err->retriable || attempt >= max)
             break;
-        uint32_t ms = rp_retry_delay_ms(p, attempt, c->hooks.random(c->hooks.random_ctx));
+        uint32_t ms = rp__retry_delay_ms(p, attempt, c->hooks.random(c->hooks.random_ctx));
         if (rp_log_enabled(RP_LOG_WARN)) {
             char a[16], d[16];
             snprintf(a, sizeof a, "%u", attempt + 1);

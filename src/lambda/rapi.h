@@ -29,8 +29,8 @@
  *   - a request that finds its kept connection closed by the server before
  *     any byte of an answer is sent again once on a new connection (what
  *     every keep-alive client does); refused, reset or dropped connections
- *     and timeouts are retriable failures, retried by rp_rapi_call with
- *     full-jitter backoff (rp_retry_delay_ms of src/aws/http.h);
+ *     and timeouts are retriable failures, retried by rp__rapi_call with
+ *     full-jitter backoff (rp__retry_delay_ms of src/aws/http.h);
  *   - a malformed answer (status line, header line, Content-Length,
  *     chunk size, a transfer-coding other than chunked) is an error that is
  *     not retried: the connection is dropped.
@@ -51,13 +51,13 @@
 /* A chunk-size line, extensions included. */
 #define RP_RAPI_CHUNK_LINE_MAX ((size_t)4096)
 
-typedef struct rp_rapi_options {
+typedef struct rp__rapi_options {
     uint32_t timeout_ms;         /* requests that do not wait; 0: 30000 */
     uint32_t connect_timeout_ms; /* 0: 3000 */
-    rp_retry_policy retry;       /* max_attempts 0: {5, 100, 2000} */
-} rp_rapi_options;
+    rp__retry_policy retry;       /* max_attempts 0: {5, 100, 2000} */
+} rp__rapi_options;
 
-typedef struct rp_rapi_request {
+typedef struct rp__rapi_request {
     const char *method;      /* "GET" or "POST" */
     const char *path;        /* as sent, e.g. "/2018-06-01/runtime/invocation/next" */
     const char *error_type;  /* Lambda-Runtime-Function-Error-Type; NULL: none */
@@ -65,90 +65,90 @@ typedef struct rp_rapi_request {
     size_t body_len;
     size_t body_max;         /* cap of the answer's body */
     bool wait;               /* no timeout (/next) */
-} rp_rapi_request;
+} rp__rapi_request;
 
 /* A view (not NUL-terminated); p is NULL when absent. */
-typedef struct rp_rapi_str {
+typedef struct rp__rapi_str {
     const char *p;
     size_t n;
-} rp_rapi_str;
+} rp__rapi_str;
 
 /* An answer.  Every view points into the client's buffer and stays valid
- * until the next request on the client (or rp_rapi_free). */
-typedef struct rp_rapi_response {
+ * until the next request on the client (or rp__rapi_free). */
+typedef struct rp__rapi_response {
     int status;
-    rp_rapi_str head;         /* the header lines, after the status line */
+    rp__rapi_str head;         /* the header lines, after the status line */
     const char *body;         /* NUL-terminated; "" when empty */
     size_t body_len;
     bool body_toobig;         /* over body_max: not read (body is ""), connection dropped */
     /* The Runtime API's headers of /next, blanks trimmed. */
-    rp_rapi_str request_id;   /* Lambda-Runtime-Aws-Request-Id */
-    rp_rapi_str deadline_ms;  /* Lambda-Runtime-Deadline-Ms */
-    rp_rapi_str trace_id;     /* Lambda-Runtime-Trace-Id */
-    rp_rapi_str function_arn; /* Lambda-Runtime-Invoked-Function-Arn */
-} rp_rapi_response;
+    rp__rapi_str request_id;   /* Lambda-Runtime-Aws-Request-Id */
+    rp__rapi_str deadline_ms;  /* Lambda-Runtime-Deadline-Ms */
+    rp__rapi_str trace_id;     /* Lambda-Runtime-Trace-Id */
+    rp__rapi_str function_arn; /* Lambda-Runtime-Invoked-Function-Arn */
+} rp__rapi_response;
 
-typedef struct rp_rapi rp_rapi;
+typedef struct rp__rapi rp__rapi;
 
-/* One attempt of a request; rp_rapi_send is the default.  Returns 0 when an
+/* One attempt of a request; rp__rapi_send is the default.  Returns 0 when an
  * answer arrived (any status), -1 with err set otherwise (err->retriable
  * for refused, reset or dropped connections and timeouts). */
-typedef int (*rp_rapi_exchange_fn)(void *ctx, rp_rapi *c, const rp_rapi_request *req,
-                                   rp_rapi_response *resp, rp_error *err);
-typedef void (*rp_rapi_sleep_fn)(void *ctx, uint32_t ms);
-typedef uint64_t (*rp_rapi_random_fn)(void *ctx);
+typedef int (*rp__rapi_exchange_fn)(void *ctx, rp__rapi *c, const rp__rapi_request *req,
+                                   rp__rapi_response *resp, rp_error *err);
+typedef void (*rp__rapi_sleep_fn)(void *ctx, uint32_t ms);
+typedef uint64_t (*rp__rapi_random_fn)(void *ctx);
 
-/* Injectable for tests (rp_rapi_hooks): the exchange, the sleep between
+/* Injectable for tests (rp__rapi_hooks): the exchange, the sleep between
  * attempts and the random source of the jitter. */
-typedef struct rp_rapi_hooks {
-    rp_rapi_exchange_fn exchange;
+typedef struct rp__rapi_hooks {
+    rp__rapi_exchange_fn exchange;
     void *exchange_ctx;
-    rp_rapi_sleep_fn sleep_ms;
+    rp__rapi_sleep_fn sleep_ms;
     void *sleep_ctx;
-    rp_rapi_random_fn random;
+    rp__rapi_random_fn random;
     void *random_ctx;
-} rp_rapi_hooks;
+} rp__rapi_hooks;
 
 /* Splits address (HOST:PORT, [V6]:PORT, HOST) and prepares the client;
  * nothing is resolved or connected before the first request.  Returns 0,
  * or -1 with RP_ERR_INVALID saying what is wrong with the address. */
-int rp_rapi_new(const char *address, const rp_rapi_options *opt, rp_rapi **out, rp_error *err);
+int rp__rapi_new(const char *address, const rp__rapi_options *opt, rp__rapi **out, rp_error *err);
 
 /* Closes the connection and frees the client (NULL is ignored). */
-void rp_rapi_free(rp_rapi *c);
+void rp__rapi_free(rp__rapi *c);
 
 /* Runs a request: attempts through the exchange hook, retrying retriable
  * failures with full-jitter backoff (each retry logged at WARN as "Runtime
  * API unreachable, retrying").  Returns 0 when an answer arrived, whatever
  * its status; -1 with err set otherwise, the message naming the address
  * and AWS_LAMBDA_RUNTIME_API (and "after N attempts" when they ran out). */
-int rp_rapi_call(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp, rp_error *err);
+int rp__rapi_call(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp, rp_error *err);
 
 /* One attempt over the connection (reconnecting when needed; see above). */
-int rp_rapi_send(rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp, rp_error *err);
+int rp__rapi_send(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp, rp_error *err);
 
 /* Parses an answer from memory, fed to the parser in pieces of `piece`
- * bytes (0: all at once), as rp_rapi_send parses what it receives; the end
+ * bytes (0: all at once), as rp__rapi_send parses what it receives; the end
  * of data is the end of the connection.  Views point into the client's
- * buffer.  Returns as rp_rapi_send.  For tests, fuzzing and injected
+ * buffer.  Returns as rp__rapi_send.  For tests, fuzzing and injected
  * exchanges. */
-int rp_rapi_parse(rp_rapi *c, const void *data, size_t len, size_t piece, size_t body_max,
-                  rp_rapi_response *resp, rp_error *err);
+int rp__rapi_parse(rp__rapi *c, const void *data, size_t len, size_t piece, size_t body_max,
+                  rp__rapi_response *resp, rp_error *err);
 
 /* Finds a header of an answer by name (case-insensitive): true and a view
  * of its first value, blanks trimmed; false when absent. */
-bool rp_rapi_header(const rp_rapi_response *r, const char *name, rp_rapi_str *value);
+bool rp__rapi_header(const rp__rapi_response *r, const char *name, rp__rapi_str *value);
 
-rp_rapi_hooks *rp_rapi_get_hooks(rp_rapi *c);
-const rp_rapi_options *rp_rapi_get_options(const rp_rapi *c);
+rp__rapi_hooks *rp__rapi_get_hooks(rp__rapi *c);
+const rp__rapi_options *rp__rapi_get_options(const rp__rapi *c);
 
 /* About the client's use so far. */
-typedef struct rp_rapi_stats {
+typedef struct rp__rapi_stats {
     uint64_t requests;     /* attempts sent */
     uint64_t connections;  /* connections opened */
     unsigned last_attempts;
-} rp_rapi_stats;
+} rp__rapi_stats;
 
-void rp_rapi_get_stats(const rp_rapi *c, rp_rapi_stats *out);
+void rp__rapi_get_stats(const rp__rapi *c, rp__rapi_stats *out);
 
 #endif

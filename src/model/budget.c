@@ -6,7 +6,7 @@
 
 #include "ridepred/model.h"
 
-void rp__budget_init(rp_model_budget *b, size_t max_build_bytes, size_t input)
+void rp__budget_init(rp__model_budget *b, size_t max_build_bytes, size_t input)
 {
     b->used = 0;
     b->input = input;
@@ -20,7 +20,7 @@ void rp__budget_init(rp_model_budget *b, size_t max_build_bytes, size_t input)
     b->limit = lim;
 }
 
-int rp__budget_take(rp_model_budget *b, size_t n, rp_error *err, const char *fmt, ...)
+int rp__budget_take(rp__model_budget *b, size_t n, rp_error *err, const char *fmt, ...)
 {
     if (!b)
         return 0;

@@ -17,14 +17,14 @@
 
 #include "ridepred/error.h"
 
-typedef struct rp_model_budget {
+typedef struct rp__model_budget {
     size_t limit;   /* bytes that may be built */
     size_t used;    /* counted so far */
     size_t input;   /* the file's bytes (for the default and the message) */
     bool given;     /* limit given by the caller, not the default */
-} rp_model_budget;
+} rp__model_budget;
 
-/* Memory the image builder (rp_img_build) takes per source node, counted
+/* Memory the image builder (rp__img_build) takes per source node, counted
  * with the converter's own arrays before either is allocated: its node and
  * leaf arrays (16 + 8), the ride fast path (at most as much again), and the
  * image itself (as much as both). */
@@ -33,13 +33,13 @@ typedef struct rp_model_budget {
 /* The budget for a file of `input` bytes: max_build_bytes when not 0, else
  * the default RP_MODEL_BUILD_RATIO * input + RP_MODEL_BUILD_BASE, at most
  * RP_MODEL_BUILD_MAX. */
-void rp__budget_init(rp_model_budget *b, size_t max_build_bytes, size_t input);
+void rp__budget_init(rp__model_budget *b, size_t max_build_bytes, size_t input);
 
 /* Counts n more bytes.  Returns 0, or -1 with err set (RP_ERR_LIMIT):
  * "building this model takes more than N bytes (WHAT), over the limit of
  * L bytes (...); raise the limit with --max-model-bytes ..." where WHAT is
  * the printf-formatted fmt.  A NULL budget counts nothing. */
-int rp__budget_take(rp_model_budget *b, size_t n, rp_error *err, const char *fmt, ...)
+int rp__budget_take(rp__model_budget *b, size_t n, rp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* n * each, saturating at SIZE_MAX (a count from a file times a size). */

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <xxhash.h>
 
-_Static_assert(sizeof(rp_img_meta) == 88, "meta layout");
-_Static_assert(sizeof(rp_img_node) == 16, "node layout");
-_Static_assert(sizeof(rp_img_fast_meta) == 64, "fast meta layout");
-_Static_assert(sizeof(rp_img_fast_col) == 32, "fast column layout");
+_Static_assert(sizeof(rp__img_meta) == 88, "meta layout");
+_Static_assert(sizeof(rp__img_node) == 16, "node layout");
+_Static_assert(sizeof(rp__img_fast_meta) == 64, "fast meta layout");
+_Static_assert(sizeof(rp__img_fast_col) == 32, "fast column layout");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the native format is little-endian");
 
-uint32_t rp_img_hash(const char *s, size_t n)
+uint32_t rp__img_hash(const char *s, size_t n)
 {
     return (uint32_t)XXH3_64bits(s, n);
 }
@@ -59,11 +59,11 @@ typedef struct work {
 } work;
 
 /* Lays one tree out in preorder into nodes/leaves, validating it. */
-static int build_tree(const rp_img_src *src, uint32_t t, rp_img_node *nodes, uint64_t *n_nodes,
+static int build_tree(const rp__img_src *src, uint32_t t, rp__img_node *nodes, uint64_t *n_nodes,
                       double *leaves, uint64_t *n_leaves, uint32_t *max_depth, work *stack,
                       uint8_t *seen, rp_error *err)
 {
-    const rp_img_tree_src *tr = &src->trees[t];
+    const rp__img_tree_src *tr = &src->trees[t];
     uint32_t n = tr->n;
     memset(seen, 0, n);
     size_t sp = 0;
@@ -85,7 +85,7 @@ static int build_tree(const rp_img_src *src, uint32_t t, rp_img_node *nodes, uin
         }
         if (w.depth > *max_depth)
             *max_depth = w.depth;
-        rp_img_node *nd = &nodes[me];
+        rp__img_node *nd = &nodes[me];
         int64_t l = tr->left[i], r = tr->right[i];
         if (l == -1 || r == -1) {
             if (l != -1 || r != -1)
@@ -129,7 +129,7 @@ static int build_tree(const rp_img_src *src, uint32_t t, rp_img_node *nodes, uin
 
 /* Where a row goes at an internal node when the node's column is absent:
  * the node's missing direction, else the value 0 (as the walk does). */
-static inline int absent_left(const rp_img_node *nd)
+static inline int absent_left(const rp__img_node *nd)
 {
     if (nd->feature & RP_NODE_HAS_DEFAULT)
         return (nd->feature & RP_NODE_DEFAULT_LEFT) != 0;
@@ -201,7 +201,7 @@ typedef struct diverge {
 } diverge;
 
 typedef struct fctx {
-    const rp_img_node *nodes;
+    const rp__img_node *nodes;
     const double *leaves;
     const float *bounds;
     const uint32_t *cols; /* column → 1 + column info index, or 0 */
@@ -219,7 +219,7 @@ static void set_rows(double *out, uint32_t lo, uint32_t hi, uint32_t absent, dou
 }
 
 /* Splits the rows of w at a node testing x: pushes the children's parts. */
-static size_t split_x(const fctx *cx, const rp_img_node *nd, const frame *w, size_t sp)
+static size_t split_x(const fctx *cx, const rp__img_node *nd, const frame *w, size_t sp)
 {
     uint32_t k = cx->xrank[w->node] + 2; /* rows < k: x <= threshold */
     uint32_t al = (uint32_t)absent_left(nd);
@@ -242,7 +242,7 @@ static void fill(const fctx *cx, uint32_t root, uint32_t lo, uint32_t hi, uint32
     cx->stack[sp++] = (frame){root, lo, hi, absent, 0};
     while (sp) {
         frame w = cx->stack[--sp];
-        const rp_img_node *nd = &cx->nodes[w.node];
+        const rp__img_node *nd = &cx->nodes[w.node];
         if (nd->feature == RP_NODE_LEAF) {
             set_rows(out, w.lo, w.hi, w.absent, cx->leaves[nd->left]);
             continue;
@@ -269,7 +269,7 @@ static size_t fill_base(const fctx *cx, uint32_t root, double *out, uint8_t *fla
             flag[w.exit - 1] = 0;
             continue;
         }
-        const rp_img_node *nd = &cx->nodes[w.node];
+        const rp__img_node *nd = &cx->nodes[w.node];
         if (nd->feature == RP_NODE_LEAF) {
             set_rows(out, w.lo, w.hi, w.absent, cx->leaves[nd->left]);
             continue;
@@ -320,11 +320,11 @@ static void fill_group(const fctx *cx, const diverge *div, size_t a, size_t b, u
 }
 
 typedef struct fast_out {
-    rp_img_fast_meta meta;
+    rp__img_fast_meta meta;
     float *bounds;
     double *sums;
     uint32_t *cols;
-    rp_img_fast_col *colinfo;
+    rp__img_fast_col *colinfo;
 } fast_out;
 
 static void fast_free(fast_out *fo)
@@ -351,7 +351,7 @@ static int cmp_span_width(const void *a, const void *b)
  * (and returns 0) when the model has no x column or even the no-column sums
  * are over `budget` bytes; column modes that do not fit are left to the
  * walk, the widest first. */
-static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node *nodes, uint64_t n_nodes,
+static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp__img_node *nodes, uint64_t n_nodes,
                       const double *leaves, const uint32_t *tree_start, double init, bool f32,
                       size_t budget, fast_out *fo, rp_error *err)
 {
@@ -396,7 +396,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
     free(tmp);
     nb = u;
     uint32_t nr = nb + 2;
-    size_t fixed = sizeof(rp_img_fast_meta) + align8((size_t)nb * 4) + (size_t)nr * 8 + align8((size_t)nf * 4);
+    size_t fixed = sizeof(rp__img_fast_meta) + align8((size_t)nb * 4) + (size_t)nr * 8 + align8((size_t)nf * 4);
 
     /* The columns tested anywhere, with their threshold range. */
     fo->cols = calloc(nf, sizeof *fo->cols);
@@ -411,7 +411,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
     for (uint32_t c = 0; c < nf; c++)
         if (fo->cols[c])
             fo->cols[c] = ++n_cols;
-    fixed += (size_t)n_cols * sizeof(rp_img_fast_col);
+    fixed += (size_t)n_cols * sizeof(rp__img_fast_col);
     if (fixed > budget)
         goto skip;
     fo->colinfo = calloc(n_cols ? n_cols : 1, sizeof *fo->colinfo);
@@ -435,7 +435,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
         uint32_t ft = nodes[i].feature;
         if (ft == RP_NODE_LEAF || (ft & RP_NODE_FEATURE_MASK) == xcol)
             continue;
-        rp_img_fast_col *ci = &fo->colinfo[fo->cols[ft & RP_NODE_FEATURE_MASK] - 1];
+        rp__img_fast_col *ci = &fo->colinfo[fo->cols[ft & RP_NODE_FEATURE_MASK] - 1];
         if (nodes[i].threshold < ci->tmin)
             ci->tmin = nodes[i].threshold;
         if (nodes[i].threshold > ci->tmax)
@@ -500,7 +500,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
     }
     uint64_t n_sums = nr;
     for (uint32_t k = 0; k < nk; k++) {
-        rp_img_fast_col *ci = &fo->colinfo[k / 2];
+        rp__img_fast_col *ci = &fo->colinfo[k / 2];
         int m = (int)(k % 2);
         if (sp[k].lo == UINT32_MAX) {
             ci->lo[m] = ci->width[m] = 0;
@@ -530,7 +530,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
                 size_t b = a;
                 while (b < nd && div[b].key == k)
                     b++;
-                const rp_img_fast_col *ci = &fo->colinfo[k / 2];
+                const rp__img_fast_col *ci = &fo->colinfo[k / 2];
                 uint32_t w = ci->width[k % 2], lo = ci->lo[k % 2];
                 if (w && ci->off[k % 2] != RP_FAST_WALK) {
                     double *acc = fo->sums + ci->off[k % 2];
@@ -548,7 +548,7 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp_img_node 
             }
         }
     }
-    rp_img_fast_meta *fm = &fo->meta;
+    rp__img_fast_meta *fm = &fo->meta;
     fm->xcol = xcol;
     fm->n_trees = T;
     fm->n_features = nf;
@@ -578,57 +578,57 @@ out:
     return rc;
 }
 
-static void source_key(rp_buf *b, const char *key)
+static void source_key(rp__buf *b, const char *key)
 {
-    rp_buf_puts(b, b->len ? ", " : "{");
-    rp_pyjson_utf8(b, key, strlen(key));
-    rp_buf_puts(b, ": ");
+    rp__buf_puts(b, b->len ? ", " : "{");
+    rp__pyjson_utf8(b, key, strlen(key));
+    rp__buf_puts(b, ": ");
 }
 
-void rp_img_source_strn(rp_buf *b, const char *key, const char *val, size_t len)
+void rp__img_source_strn(rp__buf *b, const char *key, const char *val, size_t len)
 {
     if (!val)
         return;
     source_key(b, key);
-    rp_pyjson_utf8(b, val, len);
+    rp__pyjson_utf8(b, val, len);
 }
 
-void rp_img_source_str(rp_buf *b, const char *key, const char *val)
+void rp__img_source_str(rp__buf *b, const char *key, const char *val)
 {
     if (val)
-        rp_img_source_strn(b, key, val, strlen(val));
+        rp__img_source_strn(b, key, val, strlen(val));
 }
 
-void rp_img_source_int(rp_buf *b, const char *key, long long val)
+void rp__img_source_int(rp__buf *b, const char *key, long long val)
 {
     source_key(b, key);
-    rp_buf_printf(b, "%lld", val);
+    rp__buf_printf(b, "%lld", val);
 }
 
-void rp_img_source_members(rp_buf *b, const char *members)
+void rp__img_source_members(rp__buf *b, const char *members)
 {
     if (!members || !*members)
         return;
-    rp_buf_puts(b, b->len ? ", " : "{");
-    rp_buf_puts(b, members);
+    rp__buf_puts(b, b->len ? ", " : "{");
+    rp__buf_puts(b, members);
 }
 
-void rp_img_source_end(rp_buf *b)
+void rp__img_source_end(rp__buf *b)
 {
     if (b->len)
-        rp_buf_putc(b, '}');
+        rp__buf_putc(b, '}');
     if (b->failed) /* over RP_IMG_SOURCE_MAX: it is only information, drop it */
-        rp_buf_reset(b);
+        rp__buf_reset(b);
 }
 
-int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
+int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
 {
     if (src->source_len > RP_IMG_SOURCE_MAX)
         return rp_error_set(err, RP_ERR_LIMIT, "model source description of %zu bytes (at most %zu)", src->source_len, RP_IMG_SOURCE_MAX);
     int rc = -1;
     uint32_t *slots = NULL;
     uint32_t *all = NULL;
-    rp_img_node *nodes = NULL;
+    rp__img_node *nodes = NULL;
     double *leaves = NULL;
     work *stack = NULL;
     uint8_t *seen = NULL;
@@ -673,7 +673,7 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
     for (uint32_t i = 0; i < nf; i++) {
         const char *s = src->feature_names[i];
         size_t len = src->feature_lens[i];
-        uint32_t h = rp_img_hash(s, len);
+        uint32_t h = rp__img_hash(s, len);
         for (uint32_t j = h & (all_slots - 1);; j = (j + 1) & (all_slots - 1)) {
             if (!all[j]) {
                 all[j] = i + 1;
@@ -740,7 +740,7 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
         }
         /* The ride fast path, within a budget: at most the size of the
          * nodes and leaves, plus 1 MiB. */
-        size_t budget = (size_t)n_nodes * sizeof(rp_img_node) + (size_t)n_leaves * sizeof(double) + ((size_t)1 << 20);
+        size_t budget = (size_t)n_nodes * sizeof(rp__img_node) + (size_t)n_leaves * sizeof(double) + ((size_t)1 << 20);
         if (src->sum_f32 && src->combine != RP_COMBINE_SUM) {
             rp_error_set(err, RP_ERR_INVALID, "float32 accumulation needs combine sum");
             goto out;
@@ -766,7 +766,7 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
     /* Layout. */
     img_section sec[RP_IMG_MAX_SECTIONS];
     uint32_t ns = 0;
-    rp_img_meta meta;
+    rp__img_meta meta;
     memset(&meta, 0, sizeof meta);
     meta.n_features = nf;
     meta.n_onehot = n_onehot;
@@ -823,12 +823,12 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
         sec[ns++] = (img_section){RP_SEC_NODES, nodes, n_nodes * sizeof *nodes};
         sec[ns++] = (img_section){RP_SEC_LEAVES, leaves, n_leaves * sizeof *leaves};
         if (fo.sums) {
-            const rp_img_fast_meta *fm = &fo.meta;
+            const rp__img_fast_meta *fm = &fo.meta;
             sec[ns++] = (img_section){RP_SEC_FAST_META, fm, sizeof *fm};
             sec[ns++] = (img_section){RP_SEC_FAST_BOUNDS, fo.bounds, (size_t)fm->n_bounds * sizeof(float)};
             sec[ns++] = (img_section){RP_SEC_FAST_SUMS, fo.sums, (size_t)fm->n_sums * sizeof(double)};
             sec[ns++] = (img_section){RP_SEC_FAST_COLS, fo.cols, (size_t)nf * sizeof(uint32_t)};
-            sec[ns++] = (img_section){RP_SEC_FAST_COLINFO, fo.colinfo, (size_t)fm->n_cols * sizeof(rp_img_fast_col)};
+            sec[ns++] = (img_section){RP_SEC_FAST_COLINFO, fo.colinfo, (size_t)fm->n_cols * sizeof(rp__img_fast_col)};
         }
     }
     size_t off = RP_IMG_HEADER_SIZE + align8((size_t)ns * 24);
@@ -836,8 +836,8 @@ int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err)
     for (uint32_t i = 0; i < ns; i++)
         total += align8(sec[i].size);
 
-    rp_buf_reset(out);
-    if (rp_buf_grow(out, total) != 0) {
+    rp__buf_reset(out);
+    if (rp__buf_grow(out, total) != 0) {
         free(strs);
         free(featoff);
         rp_error_set(err, RP_ERR_NOMEM, "model image of %zu bytes does not fit", total);

@@ -37,14 +37,14 @@ enum {
     RP_SEC_VOCAB = 4,   /* {u32 hash, u32 column + 1}[vocab_slots], 0 = empty */
     RP_SEC_COEF = 5,    /* f64[n_features] */
     RP_SEC_TREES = 6,   /* u32[n_trees + 1]: first node of each tree, then total */
-    RP_SEC_NODES = 7,   /* rp_img_node[n_nodes] */
+    RP_SEC_NODES = 7,   /* rp__img_node[n_nodes] */
     RP_SEC_LEAVES = 8,  /* f64[n_leaves] */
     /* The ride fast path (optional, trees only; all five or none). */
-    RP_SEC_FAST_META = 9,     /* rp_img_fast_meta */
+    RP_SEC_FAST_META = 9,     /* rp__img_fast_meta */
     RP_SEC_FAST_BOUNDS = 10,  /* f32[n_bounds]: the x column's thresholds, sorted, distinct */
     RP_SEC_FAST_SUMS = 11,    /* f64[n_sums]: rows [0, n_rows) for no column, then the spans */
     RP_SEC_FAST_COLS = 12,    /* u32[n_features]: 0, or 1 + index into FAST_COLINFO */
-    RP_SEC_FAST_COLINFO = 13, /* rp_img_fast_col[n_cols] */
+    RP_SEC_FAST_COLINFO = 13, /* rp__img_fast_col[n_cols] */
     /* Optional, any kind: where the model came from, a UTF-8 JSON object
      * (flavor, files, library versions, estimator classes) that `model
      * inspect` shows; at most RP_IMG_SOURCE_MAX bytes.  Never used to
@@ -54,7 +54,7 @@ enum {
 
 #define RP_IMG_SOURCE_MAX ((size_t)64 * 1024)
 
-typedef struct rp_img_meta {
+typedef struct rp__img_meta {
     uint32_t n_features;
     uint32_t n_onehot;
     uint32_t n_trees;
@@ -70,7 +70,7 @@ typedef struct rp_img_meta {
     uint32_t version_off, version_len;
     uint32_t flags;         /* RP_META_* bits; 0 in files before they existed */
     uint8_t reserved[12];
-} rp_img_meta;              /* 88 bytes */
+} rp__img_meta;              /* 88 bytes */
 
 /* META.flags.  Readers refuse bits they do not know. */
 #define RP_META_SUM_F32 0x1u  /* trees, combine sum: the accumulator is float32
@@ -83,12 +83,12 @@ typedef struct rp_img_meta {
  * float32 feature value is exactly the source model's test (see model.c);
  * left/right are node indices, always greater than the node's own.
  * Leaf: feature == RP_NODE_LEAF, left = index into LEAVES. */
-typedef struct rp_img_node {
+typedef struct rp__img_node {
     uint32_t feature;
     float threshold;
     uint32_t left;
     uint32_t right;
-} rp_img_node;
+} rp__img_node;
 
 #define RP_NODE_LEAF 0xFFFFFFFFu
 #define RP_NODE_HAS_DEFAULT 0x40000000u
@@ -115,7 +115,7 @@ typedef struct rp_img_node {
  * shapes, are served by the node walk. */
 #define RP_FAST_WALK 0xFFFFFFFFu
 
-typedef struct rp_img_fast_meta {
+typedef struct rp__img_fast_meta {
     uint32_t xcol;       /* the numeric column (trip_distance) */
     uint32_t n_trees;    /* == META.n_trees */
     uint32_t n_features; /* == META.n_features: entries of FAST_COLS */
@@ -124,28 +124,28 @@ typedef struct rp_img_fast_meta {
     uint32_t n_cols;     /* entries of FAST_COLINFO */
     uint32_t n_sums;     /* entries of FAST_SUMS, >= n_rows */
     uint8_t reserved[36];
-} rp_img_fast_meta;      /* 64 bytes */
+} rp__img_fast_meta;      /* 64 bytes */
 
-typedef struct rp_img_fast_col {
+typedef struct rp__img_fast_col {
     float tmin, tmax;    /* smallest and largest threshold of the column's nodes */
     uint32_t lo[2];      /* per mode (0: v <= tmin, 1: v > tmax): first row that differs */
     uint32_t width[2];   /* rows that differ, from lo (0: none) */
     uint32_t off[2];     /* where their accumulators start in FAST_SUMS, or RP_FAST_WALK */
-} rp_img_fast_col;       /* 32 bytes */
+} rp__img_fast_col;       /* 32 bytes */
 
 /* The hash used by the vocabulary (low 32 bits of XXH3-64). */
-uint32_t rp_img_hash(const char *s, size_t n);
+uint32_t rp__img_hash(const char *s, size_t n);
 
 /* Building an image: the JSON loader (and later the pickle and XGBoost
- * readers) fill this and call rp_img_build. */
-typedef struct rp_img_tree_src {
+ * readers) fill this and call rp__img_build. */
+typedef struct rp__img_tree_src {
     uint32_t n;            /* nodes in the source arrays */
     const int64_t *left, *right, *feature;
     const double *threshold, *value;
     const uint8_t *default_left; /* NULL: absent features are 0 */
-} rp_img_tree_src;
+} rp__img_tree_src;
 
-typedef struct rp_img_src {
+typedef struct rp__img_src {
     rp_model_kind kind;
     const char *name;
     size_t name_len;
@@ -163,23 +163,23 @@ typedef struct rp_img_src {
     double base;
     bool sum_f32;          /* combine sum in float32 (RP_META_SUM_F32) */
     uint32_t n_trees;
-    const rp_img_tree_src *trees;
+    const rp__img_tree_src *trees;
     /* The SOURCE section (a JSON object), or source_len 0 for none. */
     const char *source;
     size_t source_len;
-} rp_img_src;
+} rp__img_src;
 
 /* Building the SOURCE text: each call appends one member ("key": value) to
- * b, opening the object on the first; rp_img_source_end closes it (an
+ * b, opening the object on the first; rp__img_source_end closes it (an
  * empty b stays empty).  NULL values are skipped. */
-void rp_img_source_str(rp_buf *b, const char *key, const char *val);
-void rp_img_source_strn(rp_buf *b, const char *key, const char *val, size_t len);
-void rp_img_source_int(rp_buf *b, const char *key, long long val);
+void rp__img_source_str(rp__buf *b, const char *key, const char *val);
+void rp__img_source_strn(rp__buf *b, const char *key, const char *val, size_t len);
+void rp__img_source_int(rp__buf *b, const char *key, long long val);
 /* Appends members given as JSON text without braces ("a": 1, "b": "x"). */
-void rp_img_source_members(rp_buf *b, const char *members);
-void rp_img_source_end(rp_buf *b);
+void rp__img_source_members(rp__buf *b, const char *members);
+void rp__img_source_end(rp__buf *b);
 
 /* Validates the source model and lays it out as a native image in `out`. */
-int rp_img_build(const rp_img_src *src, rp_buf *out, rp_error *err);
+int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err);
 
 #endif

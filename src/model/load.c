@@ -53,7 +53,7 @@ static bool is_dir(const model_file *f)
 
 static int load_mlflow(const model_file *f, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
-    return rp_mlflow_load(f->path, opts, out, err);
+    return rp__mlflow_load(f->path, opts, out, err);
 }
 
 /* A scikit-learn pickle: the pickle PROTO opcode. */
@@ -64,8 +64,8 @@ static bool is_pickle(const model_file *f)
 
 static int load_pickle(const model_file *f, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
-    rp_sklearn_opts so = {.max_build_bytes = max_build(opts)};
-    return rp_sklearn_load_file(f->path, &so, out, err);
+    rp__sklearn_opts so = {.max_build_bytes = max_build(opts)};
+    return rp__sklearn_load_file(f->path, &so, out, err);
 }
 
 /* An XGBoost UBJSON model, or the legacy binary one (via libxgboost). */
@@ -73,14 +73,14 @@ static bool is_xgb_binary(const model_file *f)
 {
     if (f->head_len < 2)
         return false;
-    rp_xgb_kind k = rp_xgb_sniff(f->head, f->head_len);
+    rp__xgb_kind k = rp__xgb_sniff(f->head, f->head_len);
     return k == RP_XGB_UBJSON || k == RP_XGB_LEGACY;
 }
 
 static int load_xgb_file(const model_file *f, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
-    rp_xgb_opts xo = {.max_build_bytes = max_build(opts)};
-    return rp_xgb_load_file(f->path, &xo, out, err);
+    rp__xgb_opts xo = {.max_build_bytes = max_build(opts)};
+    return rp__xgb_load_file(f->path, &xo, out, err);
 }
 
 /* A native model: its magic. */
@@ -108,14 +108,14 @@ static int load_json(const model_file *f, const rp_model_load_opts *opts, rp_mod
         return rp_error_set(err, RP_ERR_LIMIT, "model %s: %zu bytes is over the JSON model limit of %u bytes",
                             f->path, f->size, RP_MODEL_JSON_MAX_BYTES);
     unsigned char *text;
-    if (rp_file_read_fd(f->fd, f->path, f->size, &text, err) < 0) {
+    if (rp__file_read_fd(f->fd, f->path, f->size, &text, err) < 0) {
         rp_error_prefix(err, "model");
         return -1;
     }
     int rc;
-    if (rp_xgb_sniff(text, f->size) == RP_XGB_JSON) {
-        rp_xgb_opts xo = {.max_build_bytes = max_build(opts)};
-        rc = rp_xgb_from_buffer(text, f->size, &xo, out, err);
+    if (rp__xgb_sniff(text, f->size) == RP_XGB_JSON) {
+        rp__xgb_opts xo = {.max_build_bytes = max_build(opts)};
+        rc = rp__xgb_from_buffer(text, f->size, &xo, out, err);
     } else {
         rc = rp_model_from_json((const char *)text, f->size, out, err);
     }
@@ -140,7 +140,7 @@ int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **o
      * FIFO would block the first read forever) is refused here. */
     struct stat st;
     model_file f = {.path = path};
-    f.fd = rp_file_open(path, true, &st, err);
+    f.fd = rp__file_open(path, true, &st, err);
     if (f.fd < 0) {
         rp_error_prefix(err, "model");
         return -1;
@@ -166,21 +166,21 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
 {
     unsigned char *pbuf = NULL;
     size_t plen;
-    if (rp_file_read(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
+    if (rp__file_read(preprocessor, RP_PICKLE_MAX_FILE, &pbuf, &plen, err) < 0)
         return -1;
     pk_graph g;
     const char **names = NULL; /* views into g */
     size_t *lens = NULL;
     int rc = -1;
-    rp_model_budget budget;
+    rp__model_budget budget;
     rp__budget_init(&budget, max_build(opts), plen);
     if (pk_load_budget(pbuf, plen, &budget, &g, err) < 0) {
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         free(pbuf);
         return -1;
     }
-    rp_buf ob;
-    rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 4);
+    rp__buf ob;
+    rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 4);
     uint32_t nf = 0;
     if (!pk_is(g.root, "DictVectorizer")) {
         rp_error_set(err, RP_ERR_UNSUPPORTED, "the preprocessor must be a pickled DictVectorizer (found %s)",
@@ -188,15 +188,15 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         goto done;
     }
-    if (rp_sklearn_dv_columns(g.root, &names, &lens, &nf, err) < 0) {
+    if (rp__sklearn_dv_columns(g.root, &names, &lens, &nf, err) < 0) {
         rp_error_prefix(err, "preprocessor %s", preprocessor);
         goto done;
     }
-    rp_img_source_str(&ob, "preprocessor", rp_file_basename(preprocessor));
+    rp__img_source_str(&ob, "preprocessor", rp__file_basename(preprocessor));
     const pk_value *dvv = pk_attr(g.root, "_sklearn_version");
     if (dvv && dvv->type == PK_STR)
-        rp_img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
-    rp_xgb_opts xo = {.version = version, .n_features = nf, .feature_names = names, .feature_lens = lens,
+        rp__img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
+    rp__xgb_opts xo = {.version = version, .n_features = nf, .feature_names = names, .feature_lens = lens,
                       .origin = ob.failed ? NULL : ob.data + 1, .max_build_bytes = max_build(opts)};
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -208,20 +208,20 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     } else {
         unsigned char *buf;
         size_t size;
-        if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+        if (rp__file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
             goto done;
         if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
             rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
         } else {
-            xo.file = rp_file_basename(path);
-            rc = rp_xgb_from_buffer(buf, size, &xo, out, err);
+            xo.file = rp__file_basename(path);
+            rc = rp__xgb_from_buffer(buf, size, &xo, out, err);
             if (rc < 0)
                 rp_error_prefix(err, "model %s", path);
         }
         free(buf);
     }
 done:
-    rp_buf_cleanup(&ob);
+    rp__buf_cleanup(&ob);
     free(names);
     free(lens);
     pk_free(&g);

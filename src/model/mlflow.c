@@ -61,7 +61,7 @@ static int join(const char *dir, const char *name, char *out, size_t cap, rp_err
 static int read_mlmodel(const char *path, char **text, size_t *len, rp_error *err)
 {
     unsigned char *buf;
-    if (rp_file_read(path, RP_MLMODEL_MAX_BYTES, &buf, len, err) < 0) {
+    if (rp__file_read(path, RP_MLMODEL_MAX_BYTES, &buf, len, err) < 0) {
         if (err && err->code == RP_ERR_NOT_FOUND)
             return rp_error_set(err, RP_ERR_NOT_FOUND, "no MLmodel file in the model directory (%s)", path);
         return -1;
@@ -115,18 +115,18 @@ static int check_depth(const char *path, const char *text, size_t len, rp_error 
 }
 
 static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
-                   rp_buf *b);
+                   rp__buf *b);
 
 /* The xgboost flavor (or python_function with loader_module
  * mlflow.xgboost): `data` names the booster file.  The feature names come
  * from `xo` (a preprocessor) or from the model. */
-static int load_xgboost(const char *dir, const char *data, const char *run_id, const rp_xgb_opts *xo,
+static int load_xgboost(const char *dir, const char *data, const char *run_id, const rp__xgb_opts *xo,
                         const char *origin, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
     char path[4096];
     if (join(dir, data, path, sizeof path, err) < 0)
         return -1;
-    rp_xgb_opts o = {0};
+    rp__xgb_opts o = {0};
     if (xo)
         o = *xo;
     if (!o.version)
@@ -135,39 +135,39 @@ static int load_xgboost(const char *dir, const char *data, const char *run_id, c
     o.file = data;
     o.max_build_bytes = opts ? opts->max_build_bytes : 0;
     /* MLmodel's facts first, then the preprocessor's. */
-    rp_buf ob;
-    rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+    rp__buf ob;
+    rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
     if (origin)
-        rp_buf_puts(&ob, origin);
+        rp__buf_puts(&ob, origin);
     if (xo && xo->origin)
-        rp_buf_printf(&ob, "%s%s", ob.len ? ", " : "", xo->origin);
+        rp__buf_printf(&ob, "%s%s", ob.len ? ", " : "", xo->origin);
     o.origin = ob.failed || !ob.len ? NULL : ob.data;
-    int rc = rp_xgb_load_file(path, &o, out, err);
-    rp_buf_cleanup(&ob);
+    int rc = rp__xgb_load_file(path, &o, out, err);
+    rp__buf_cleanup(&ob);
     return rc;
 }
 
 /* MLmodel's facts about the model, as source members (image.h). */
 static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
-                   rp_buf *b)
+                   rp__buf *b)
 {
-    rp_img_source_str(b, "flavor", flavor);
+    rp__img_source_str(b, "flavor", flavor);
     yaml_node_t *flavors = map_get(doc, root, "flavors");
     yaml_node_t *pf = flavors ? map_get(doc, flavors, "python_function") : NULL;
-    rp_img_source_str(b, "loader_module", pf ? scalar(doc, pf, "loader_module") : NULL);
-    rp_img_source_str(b, "run_id", scalar(doc, root, "run_id"));
-    rp_img_source_str(b, "utc_time_created", scalar(doc, root, "utc_time_created"));
-    rp_img_source_str(b, "mlflow_version", scalar(doc, root, "mlflow_version"));
-    rp_img_source_str(b, "python_version", pf ? scalar(doc, pf, "python_version") : NULL);
+    rp__img_source_str(b, "loader_module", pf ? scalar(doc, pf, "loader_module") : NULL);
+    rp__img_source_str(b, "run_id", scalar(doc, root, "run_id"));
+    rp__img_source_str(b, "utc_time_created", scalar(doc, root, "utc_time_created"));
+    rp__img_source_str(b, "mlflow_version", scalar(doc, root, "mlflow_version"));
+    rp__img_source_str(b, "python_version", pf ? scalar(doc, pf, "python_version") : NULL);
     if (fl) {
-        rp_img_source_str(b, "sklearn_version_mlmodel", scalar(doc, fl, "sklearn_version"));
-        rp_img_source_str(b, "xgb_version_mlmodel", scalar(doc, fl, "xgb_version"));
-        rp_img_source_str(b, "serialization_format", scalar(doc, fl, "serialization_format"));
+        rp__img_source_str(b, "sklearn_version_mlmodel", scalar(doc, fl, "sklearn_version"));
+        rp__img_source_str(b, "xgb_version_mlmodel", scalar(doc, fl, "xgb_version"));
+        rp__img_source_str(b, "serialization_format", scalar(doc, fl, "serialization_format"));
     }
 }
 
 static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_load_opts *opts,
-                        const rp_xgb_opts *xo, rp_model **out, rp_error *err)
+                        const rp__xgb_opts *xo, rp_model **out, rp_error *err)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     if (!root || root->type != YAML_MAPPING_NODE)
@@ -192,11 +192,11 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         if (!data)
             return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor xgboost has no \"data\" file");
         if (xo || (!map_get(doc, flavors, "ridepred") && !map_get(doc, flavors, "sklearn"))) {
-            rp_buf ob;
-            rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+            rp__buf ob;
+            rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, fl ? "xgboost" : "python_function", fl, &ob);
             int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
-            rp_buf_cleanup(&ob);
+            rp__buf_cleanup(&ob);
             return rc;
         }
     }
@@ -231,25 +231,25 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             const char *data = scalar(doc, fl, "data");
             if (!data)
                 return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no \"data\" file");
-            rp_buf ob;
-            rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+            rp__buf ob;
+            rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, "python_function", NULL, &ob);
             int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
-            rp_buf_cleanup(&ob);
+            rp__buf_cleanup(&ob);
             return rc;
         }
     }
     if (pickled) {
         if (join(dir, pickled, path, sizeof path, err) < 0)
             return -1;
-        rp_buf ob;
-        rp_buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
+        rp__buf ob;
+        rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
         origin(doc, root, fl == map_get(doc, flavors, "sklearn") ? "sklearn" : "python_function", fl, &ob);
-        rp_sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn", .file = pickled,
+        rp__sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn", .file = pickled,
                               .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */,
                               .max_build_bytes = opts ? opts->max_build_bytes : 0};
-        int rc = rp_sklearn_load_file(path, &so, out, err);
-        rp_buf_cleanup(&ob);
+        int rc = rp__sklearn_load_file(path, &so, out, err);
+        rp__buf_cleanup(&ob);
         return rc;
     }
     /* Name what is there. */
@@ -275,12 +275,12 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
     return rp_error_set(err, RP_ERR_UNSUPPORTED, "MLmodel flavors %s: none that ridepred serves (it serves %s)", k ? names : "(none)", SERVED_FLAVORS);
 }
 
-int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
+int rp__mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
 {
     return rp__mlflow_load_xgb(dir, opts, NULL, out, err);
 }
 
-int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp_xgb_opts *xo,
+int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp__xgb_opts *xo,
                         rp_model **out, rp_error *err)
 {
     char path[4096];

@@ -18,12 +18,12 @@
 /* Loads the model of the MLflow directory dir.  The ridepred flavor's file
  * is loaded by rp_model_load (any format it reads).  Returns 0 with *out a
  * new reference, or -1 with err set, prefixed "MLflow model DIR". */
-int rp_mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err);
+int rp__mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err);
 
-/* rp_mlflow_load for an XGBoost booster whose columns are those of `xo`
+/* rp__mlflow_load for an XGBoost booster whose columns are those of `xo`
  * (rp_model_load_preprocessed): only the xgboost flavor (or
  * python_function with loader_module mlflow.xgboost) is served. */
-int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp_xgb_opts *xo,
+int rp__mlflow_load_xgb(const char *dir, const rp_model_load_opts *opts, const rp__xgb_opts *xo,
                         rp_model **out, rp_error *err);
 
 #endif

@@ -32,21 +32,21 @@ struct rp_model {
     void *mapped;       /* mmap'd image, or NULL */
     const char *format; /* "native" or "json" */
     uint32_t kind;
-    const rp_img_meta *meta;
+    const rp__img_meta *meta;
     const char *strs;
     size_t strs_len;
     const uint32_t *featoff;
     const uint32_t *vocab;
     const double *coef;
     const uint32_t *tree_start;
-    const rp_img_node *nodes;
+    const rp__img_node *nodes;
     const double *leaves;
     /* the ride fast path (image.h), or fm == NULL */
-    const rp_img_fast_meta *fm;
+    const rp__img_fast_meta *fm;
     const float *bounds;
     const double *sums;
     const uint32_t *cols;
-    const rp_img_fast_col *colinfo;
+    const rp__img_fast_col *colinfo;
     bool sum_f32;       /* META flag RP_META_SUM_F32 */
     const char *source; /* the SOURCE section, or NULL */
     size_t source_len;
@@ -118,10 +118,10 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
         return rp_error_set(err, RP_ERR_CORRUPT, "payload checksum mismatch (the file is damaged)");
 
     const void *p;
-    if (find_section(img, size, ns, RP_SEC_META, sizeof(rp_img_meta), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_META, sizeof(rp__img_meta), true, &p, NULL, err) < 0)
         return -1;
     m->meta = p;
-    const rp_img_meta *mt = m->meta;
+    const rp__img_meta *mt = m->meta;
     if (mt->flags & ~RP_META_KNOWN_FLAGS)
         return rp_error_set(err, RP_ERR_UNSUPPORTED, "native model uses features this ridepred does not know (META flags 0x%x)", mt->flags);
     m->sum_f32 = m->kind == RP_MODEL_TREES && (mt->flags & RP_META_SUM_F32);
@@ -165,7 +165,7 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (find_section(img, size, ns, RP_SEC_TREES, ((size_t)mt->n_trees + 1) * 4, true, &p, NULL, err) < 0)
         return -1;
     m->tree_start = p;
-    if (find_section(img, size, ns, RP_SEC_NODES, mt->n_nodes * sizeof(rp_img_node), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_NODES, mt->n_nodes * sizeof(rp__img_node), true, &p, NULL, err) < 0)
         return -1;
     m->nodes = p;
     if (find_section(img, size, ns, RP_SEC_LEAVES, mt->n_leaves * 8, true, &p, NULL, err) < 0)
@@ -179,9 +179,9 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (!has_section(img, ns, RP_SEC_FAST_META))
         return 0;
     /* The ride fast path: sizes only, O(1); indices are checked at use. */
-    if (find_section(img, size, ns, RP_SEC_FAST_META, sizeof(rp_img_fast_meta), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_FAST_META, sizeof(rp__img_fast_meta), true, &p, NULL, err) < 0)
         return -1;
-    const rp_img_fast_meta *fm = p;
+    const rp__img_fast_meta *fm = p;
     if (fm->n_trees != mt->n_trees || fm->n_features != mt->n_features || fm->xcol >= mt->n_features ||
         fm->n_bounds > UINT32_MAX - 2 || fm->n_rows != fm->n_bounds + 2)
         return rp_error_set(err, RP_ERR_CORRUPT, "fast-path counts do not match the model");
@@ -196,7 +196,7 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (find_section(img, size, ns, RP_SEC_FAST_COLS, (size_t)fm->n_features * 4, true, &p, NULL, err) < 0)
         return -1;
     m->cols = p;
-    if (find_section(img, size, ns, RP_SEC_FAST_COLINFO, (size_t)fm->n_cols * sizeof(rp_img_fast_col), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_FAST_COLINFO, (size_t)fm->n_cols * sizeof(rp__img_fast_col), true, &p, NULL, err) < 0)
         return -1;
     m->colinfo = p;
     m->fm = fm;
@@ -274,16 +274,16 @@ static int adopt_image(void *image, size_t len, const char *format, rp_model **o
     return 0;
 }
 
-int rp__model_build(const rp_img_src *src, const char *format, rp_model **out, rp_error *err)
+int rp__model_build(const rp__img_src *src, const char *format, rp_model **out, rp_error *err)
 {
-    rp_buf img;
-    rp_buf_init(&img, (size_t)1 << 36);
-    if (rp_img_build(src, &img, err) < 0) {
-        rp_buf_cleanup(&img);
+    rp__buf img;
+    rp__buf_init(&img, (size_t)1 << 36);
+    if (rp__img_build(src, &img, err) < 0) {
+        rp__buf_cleanup(&img);
         return -1;
     }
     size_t len;
-    char *image = rp_buf_steal(&img, &len);
+    char *image = rp__buf_steal(&img, &len);
     return adopt_image(image, len, format, out, err);
 }
 
@@ -340,7 +340,7 @@ int32_t rp_model_onehot(const rp_model *m, const char *name, size_t len)
     uint32_t slots = m->meta->vocab_slots;
     if (!slots)
         return -1;
-    uint32_t h = rp_img_hash(name, len);
+    uint32_t h = rp__img_hash(name, len);
     uint32_t mask = slots - 1;
     for (uint32_t probe = 0, j = h & mask; probe < slots; probe++, j = (j + 1) & mask) {
         uint32_t col = m->vocab[2 * j + 1];
@@ -391,7 +391,7 @@ typedef struct lane {
 } lane;
 
 /* One step from internal node nd for a row: the child index. */
-static inline uint32_t step(const rp_img_node *nd, uint32_t f, const lane *L)
+static inline uint32_t step(const rp__img_node *nd, uint32_t f, const lane *L)
 {
     uint32_t col = f & RP_NODE_FEATURE_MASK;
     float x;
@@ -416,7 +416,7 @@ static inline uint32_t step(const rp_img_node *nd, uint32_t f, const lane *L)
 /* Walks tree t for up to LANES rows at once; adds each leaf to acc[k]. */
 static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, double *acc, rp_code *st)
 {
-    const rp_img_node *nodes = m->nodes;
+    const rp__img_node *nodes = m->nodes;
     uint32_t start = m->tree_start[t], end = m->tree_start[t + 1];
     uint32_t cur[LANES];
     uint32_t live = 0, alive[LANES];
@@ -429,7 +429,7 @@ static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, 
         uint32_t still = 0;
         for (uint32_t a = 0; a < live; a++) {
             uint32_t k = alive[a], i = cur[a];
-            const rp_img_node *nd = &nodes[i];
+            const rp__img_node *nd = &nodes[i];
             uint32_t f = nd->feature;
             if (f == RP_NODE_LEAF) {
                 uint32_t leaf = nd->left;
@@ -456,7 +456,7 @@ static void walk_tree(const rp_model *m, uint32_t t, const lane *ln, size_t nl, 
 /* The answer from the accumulator: sum: the base first, then each stage in
  * order (gradient boosting); mean: the trees from 0, divided by their
  * count, then the base. */
-static inline double finish(const rp_img_meta *mt, double acc)
+static inline double finish(const rp__img_meta *mt, double acc)
 {
     if (mt->combine == RP_COMBINE_MEAN) {
         acc /= (double)mt->n_trees;
@@ -470,7 +470,7 @@ static inline double finish(const rp_img_meta *mt, double acc)
 static void walk_rows(const rp_model *m, const rp_row *rows, const size_t *idx, size_t nl, double *out,
                       rp_code *status)
 {
-    const rp_img_meta *mt = m->meta;
+    const rp__img_meta *mt = m->meta;
     lane ln[LANES];
     double acc[LANES];
     rp_code st[LANES];
@@ -517,7 +517,7 @@ static void walk_rows(const rp_model *m, const rp_row *rows, const size_t *idx, 
  * else sets *out and *st. */
 static bool fast_row(const rp_model *m, const rp_row *row, double *out, rp_code *st)
 {
-    const rp_img_fast_meta *fm = m->fm;
+    const rp__img_fast_meta *fm = m->fm;
     uint32_t xcol = fm->xcol;
     bool has_x = false, has_j = false;
     float x = 0.0f, v = 0.0f;
@@ -562,7 +562,7 @@ static bool fast_row(const rp_model *m, const rp_row *row, double *out, rp_code 
         uint32_t ci = m->cols[j] - 1;
         if (ci >= fm->n_cols)
             goto corrupt;
-        const rp_img_fast_col *col = &m->colinfo[ci];
+        const rp__img_fast_col *col = &m->colinfo[ci];
         int mode;
         if (v <= col->tmin)
             mode = 0;
@@ -658,7 +658,7 @@ int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error
 
 void rp_model_get_info(const rp_model *m, rp_model_info *info)
 {
-    const rp_img_meta *mt = m->meta;
+    const rp__img_meta *mt = m->meta;
     memset(info, 0, sizeof *info);
     info->kind = (rp_model_kind)m->kind;
     info->format = m->format;

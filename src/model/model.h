@@ -14,12 +14,12 @@
 #include "model/image.h"
 #include "ridepred/model.h"
 
-/* Lays out a source model as a native image (rp_img_build) and opens it as
+/* Lays out a source model as a native image (rp__img_build) and opens it as
  * a model whose rp_model_info.format is `format` (a static string).  What
  * every reader and the trainers end with.  Returns 0 with *out a new
- * reference, or -1 with err set (rp_img_build's refusals, RP_ERR_NOMEM);
+ * reference, or -1 with err set (rp__img_build's refusals, RP_ERR_NOMEM);
  * nothing is kept of src. */
-int rp__model_build(const rp_img_src *src, const char *format, rp_model **out, rp_error *err);
+int rp__model_build(const rp__img_src *src, const char *format, rp_model **out, rp_error *err);
 
 /* Maps the native model file open on fd (size bytes, as fstat says)
  * read-only and opens it as a model of format "native" that owns the map

@@ -23,7 +23,7 @@ typedef struct vec {
 
 static int vec_push(vec *v, const void *x)
 {
-    void *p = rp_array_grow(v->data, v->len, &v->cap, v->elem, 64);
+    void *p = rp__array_grow(v->data, v->len, &v->cap, v->elem, 64);
     if (!p)
         return -1;
     v->data = p;
@@ -45,12 +45,12 @@ typedef struct tree_arrays {
 } tree_arrays;
 
 typedef struct parse {
-    rp_json_reader r;
+    rp__json_reader r;
     rp_error *err;
     char path[160];
     /* top level */
     bool has_format, format_ok, has_features, has_estimator;
-    rp_buf strs;            /* decoded feature names, name, version */
+    rp__buf strs;            /* decoded feature names, name, version */
     vec feat_off;           /* {offset, length} pairs into strs */
     size_t name_off, name_len, version_off, version_len;
     bool has_name, has_version;
@@ -74,9 +74,9 @@ static int rerr(parse *ps)
     return -1;
 }
 
-static int expect(parse *ps, rp_json_value *v, rp_json_type t, const char *what)
+static int expect(parse *ps, rp__json_value *v, rp__json_type t, const char *what)
 {
-    if (rp_json_next(&ps->r, v) < 0)
+    if (rp__json_next(&ps->r, v) < 0)
         return rerr(ps);
     if (v->type != t)
         return perr(ps, what);
@@ -86,7 +86,7 @@ static int expect(parse *ps, rp_json_value *v, rp_json_type t, const char *what)
 /* A short string value (type, combine, split) into a fixed buffer. */
 static int read_word(parse *ps, char *out, size_t cap)
 {
-    rp_json_value v;
+    rp__json_value v;
     if (expect(ps, &v, RP_JSON_STRING, "expected a string") < 0)
         return -1;
     if (v.len >= cap) {
@@ -94,7 +94,7 @@ static int read_word(parse *ps, char *out, size_t cap)
         out[1] = '\0';
         return 0;
     }
-    size_t n = rp_json_str_decode(&v, out);
+    size_t n = rp__json_str_decode(&v, out);
     out[n] = '\0';
     return 0;
 }
@@ -102,38 +102,38 @@ static int read_word(parse *ps, char *out, size_t cap)
 /* A string appended to strs; its offset and length returned. */
 static int read_string(parse *ps, size_t *off, size_t *len)
 {
-    rp_json_value v;
+    rp__json_value v;
     if (expect(ps, &v, RP_JSON_STRING, "expected a string") < 0)
         return -1;
-    if (rp_buf_grow(&ps->strs, v.len) != 0)
+    if (rp__buf_grow(&ps->strs, v.len) != 0)
         return rp_error_set(ps->err, RP_ERR_NOMEM, "out of memory");
     *off = ps->strs.len;
-    *len = rp_json_str_decode(&v, ps->strs.data + ps->strs.len);
+    *len = rp__json_str_decode(&v, ps->strs.data + ps->strs.len);
     ps->strs.len += *len;
     return 0;
 }
 
 static int read_number(parse *ps, double *out)
 {
-    rp_json_value v;
+    rp__json_value v;
     if (expect(ps, &v, RP_JSON_NUMBER, "expected a number") < 0)
         return -1;
-    *out = rp_json_number(&v);
+    *out = rp__json_number(&v);
     return 0;
 }
 
 static int read_numbers(parse *ps, vec *out)
 {
-    rp_json_value v;
+    rp__json_value v;
     vec_free(out);
     out->elem = sizeof(double);
     if (expect(ps, &v, RP_JSON_ARRAY, "expected an array of numbers") < 0)
         return -1;
     int rc;
-    while ((rc = rp_json_element(&ps->r)) == 1) {
+    while ((rc = rp__json_element(&ps->r)) == 1) {
         if (expect(ps, &v, RP_JSON_NUMBER, "expected an array of numbers") < 0)
             return -1;
-        double d = rp_json_number(&v);
+        double d = rp__json_number(&v);
         if (vec_push(out, &d) < 0)
             return rp_error_set(ps->err, RP_ERR_NOMEM, "out of memory");
     }
@@ -142,20 +142,20 @@ static int read_numbers(parse *ps, vec *out)
 
 static int read_ints(parse *ps, vec *out, bool allow_bool)
 {
-    rp_json_value v;
+    rp__json_value v;
     vec_free(out);
     out->elem = sizeof(int64_t);
     if (expect(ps, &v, RP_JSON_ARRAY, "expected an array of integers") < 0)
         return -1;
     int rc;
-    while ((rc = rp_json_element(&ps->r)) == 1) {
-        if (rp_json_next(&ps->r, &v) < 0)
+    while ((rc = rp__json_element(&ps->r)) == 1) {
+        if (rp__json_next(&ps->r, &v) < 0)
             return rerr(ps);
         int64_t x;
         if (allow_bool && (v.type == RP_JSON_TRUE || v.type == RP_JSON_FALSE)) {
             x = v.type == RP_JSON_TRUE;
         } else if (v.type == RP_JSON_NUMBER && !v.nonfinite) {
-            double d = rp_json_number(&v);
+            double d = rp__json_number(&v);
             /* Integral values written as floats (-1.0) are accepted. */
             if (d != floor(d) || d < -2147483648.0 || d > 4294967295.0)
                 return perr(ps, "expected an array of integers in 32-bit range");
@@ -171,28 +171,28 @@ static int read_ints(parse *ps, vec *out, bool allow_bool)
 
 static int read_tree(parse *ps, tree_arrays *t)
 {
-    rp_json_value v, k;
+    rp__json_value v, k;
     if (expect(ps, &v, RP_JSON_OBJECT, "expected a tree object") < 0)
         return -1;
     size_t base = strlen(ps->path);
     int rc;
-    while ((rc = rp_json_member(&ps->r, &k)) == 1) {
+    while ((rc = rp__json_member(&ps->r, &k)) == 1) {
         snprintf(ps->path + base, sizeof ps->path - base, ".%.*s", (int)(k.len > 20 ? 20 : k.len), k.ptr);
-        if (rp_json_str_eq(&k, "left", 4))
+        if (rp__json_str_eq(&k, "left", 4))
             rc = read_ints(ps, &t->left, false);
-        else if (rp_json_str_eq(&k, "right", 5))
+        else if (rp__json_str_eq(&k, "right", 5))
             rc = read_ints(ps, &t->right, false);
-        else if (rp_json_str_eq(&k, "feature", 7))
+        else if (rp__json_str_eq(&k, "feature", 7))
             rc = read_ints(ps, &t->feature, false);
-        else if (rp_json_str_eq(&k, "threshold", 9))
+        else if (rp__json_str_eq(&k, "threshold", 9))
             rc = read_numbers(ps, &t->threshold);
-        else if (rp_json_str_eq(&k, "value", 5))
+        else if (rp__json_str_eq(&k, "value", 5))
             rc = read_numbers(ps, &t->value);
-        else if (rp_json_str_eq(&k, "default_left", 12)) {
+        else if (rp__json_str_eq(&k, "default_left", 12)) {
             rc = read_ints(ps, &t->default_left, true);
             t->has_default_left = true;
         } else
-            rc = rp_json_skip(&ps->r, NULL) < 0 ? rerr(ps) : 0;
+            rc = rp__json_skip(&ps->r, NULL) < 0 ? rerr(ps) : 0;
         if (rc < 0)
             return -1;
     }
@@ -218,13 +218,13 @@ static void free_trees(parse *ps)
 
 static int read_trees(parse *ps)
 {
-    rp_json_value v;
+    rp__json_value v;
     free_trees(ps);
     if (expect(ps, &v, RP_JSON_ARRAY, "expected an array of trees") < 0)
         return -1;
     size_t base = strlen(ps->path);
     int rc;
-    while ((rc = rp_json_element(&ps->r)) == 1) {
+    while ((rc = rp__json_element(&ps->r)) == 1) {
         if (ps->n_trees == ps->cap_trees) {
             size_t cap = ps->cap_trees ? ps->cap_trees * 2 : 16;
             tree_arrays *p = realloc(ps->trees, cap * sizeof *p);
@@ -245,35 +245,35 @@ static int read_trees(parse *ps)
 
 static int read_estimator(parse *ps)
 {
-    rp_json_value v, k;
+    rp__json_value v, k;
     if (expect(ps, &v, RP_JSON_OBJECT, "expected an object") < 0)
         return -1;
     int rc;
-    while ((rc = rp_json_member(&ps->r, &k)) == 1) {
+    while ((rc = rp__json_member(&ps->r, &k)) == 1) {
         snprintf(ps->path, sizeof ps->path, "estimator.%.*s", (int)(k.len > 20 ? 20 : k.len), k.ptr);
-        if (rp_json_str_eq(&k, "type", 4)) {
+        if (rp__json_str_eq(&k, "type", 4)) {
             rc = read_word(ps, ps->type, sizeof ps->type);
             ps->has_type = true;
-        } else if (rp_json_str_eq(&k, "coef", 4)) {
+        } else if (rp__json_str_eq(&k, "coef", 4)) {
             rc = read_numbers(ps, &ps->coef);
             ps->has_coef = true;
-        } else if (rp_json_str_eq(&k, "intercept", 9)) {
+        } else if (rp__json_str_eq(&k, "intercept", 9)) {
             rc = read_number(ps, &ps->intercept);
             ps->has_intercept = true;
-        } else if (rp_json_str_eq(&k, "combine", 7)) {
+        } else if (rp__json_str_eq(&k, "combine", 7)) {
             rc = read_word(ps, ps->combine, sizeof ps->combine);
             ps->has_combine = true;
-        } else if (rp_json_str_eq(&k, "split", 5)) {
+        } else if (rp__json_str_eq(&k, "split", 5)) {
             rc = read_word(ps, ps->split, sizeof ps->split);
             ps->has_split = true;
-        } else if (rp_json_str_eq(&k, "base", 4)) {
+        } else if (rp__json_str_eq(&k, "base", 4)) {
             rc = read_number(ps, &ps->base);
             ps->has_base = true;
-        } else if (rp_json_str_eq(&k, "trees", 5)) {
+        } else if (rp__json_str_eq(&k, "trees", 5)) {
             rc = read_trees(ps);
             ps->has_trees = true;
         } else {
-            rc = rp_json_skip(&ps->r, NULL) < 0 ? rerr(ps) : 0;
+            rc = rp__json_skip(&ps->r, NULL) < 0 ? rerr(ps) : 0;
         }
         if (rc < 0)
             return -1;
@@ -283,13 +283,13 @@ static int read_estimator(parse *ps)
 
 static int read_features(parse *ps)
 {
-    rp_json_value v;
+    rp__json_value v;
     ps->feat_off.len = 0;
     ps->feat_off.elem = 2 * sizeof(size_t);
     if (expect(ps, &v, RP_JSON_ARRAY, "expected an array of strings") < 0)
         return -1;
     int rc;
-    while ((rc = rp_json_element(&ps->r)) == 1) {
+    while ((rc = rp__json_element(&ps->r)) == 1) {
         size_t off = 0, len = 0;
         snprintf(ps->path, sizeof ps->path, "features[%zu]", ps->feat_off.len);
         if (read_string(ps, &off, &len) < 0)
@@ -316,7 +316,7 @@ static int build(parse *ps, rp_model **out)
         return rp_error_set(err, RP_ERR_LIMIT, "too many features");
     const char **names = malloc((nf + 1) * sizeof *names);
     size_t *lens = malloc((nf + 1) * sizeof *lens);
-    rp_img_tree_src *trees = NULL;
+    rp__img_tree_src *trees = NULL;
     int rc = -1;
     if (!names || !lens) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -327,7 +327,7 @@ static int build(parse *ps, rp_model **out)
         names[i] = ps->strs.data + pairs[2 * i];
         lens[i] = pairs[2 * i + 1];
     }
-    rp_img_src src;
+    rp__img_src src;
     memset(&src, 0, sizeof src);
     src.name = ps->has_name ? ps->strs.data + ps->name_off : "";
     src.name_len = ps->has_name ? ps->name_len : 0;
@@ -400,7 +400,7 @@ static int build(parse *ps, rp_model **out)
                 for (size_t i = 0; i < n; i++)
                     dl[i] = src64[i] != 0;
             }
-            trees[t] = (rp_img_tree_src){(uint32_t)n, ta->left.data, ta->right.data, ta->feature.data,
+            trees[t] = (rp__img_tree_src){(uint32_t)n, ta->left.data, ta->right.data, ta->feature.data,
                                          ta->threshold.data, ta->value.data, dl};
         }
         src.n_trees = (uint32_t)ps->n_trees;
@@ -422,48 +422,48 @@ int rp_model_from_json(const char *json, size_t len, rp_model **out, rp_error *e
     parse ps;
     memset(&ps, 0, sizeof ps);
     ps.err = err;
-    rp_buf_init(&ps.strs, RP_MODEL_JSON_MAX_BYTES);
+    rp__buf_init(&ps.strs, RP_MODEL_JSON_MAX_BYTES);
     ps.coef.elem = sizeof(double);
     ps.feat_off.elem = 2 * sizeof(size_t);
-    rp_json_init(&ps.r, json, len, MODEL_MAX_DEPTH);
+    rp__json_init(&ps.r, json, len, MODEL_MAX_DEPTH);
     int rc = -1;
-    rp_json_value v, k;
+    rp__json_value v, k;
     if (expect(&ps, &v, RP_JSON_OBJECT, "the model must be a JSON object") < 0)
         goto out;
     int more;
-    while ((more = rp_json_member(&ps.r, &k)) == 1) {
+    while ((more = rp__json_member(&ps.r, &k)) == 1) {
         snprintf(ps.path, sizeof ps.path, "%.*s", (int)(k.len > 20 ? 20 : k.len), k.ptr);
         int r = 0;
-        if (rp_json_str_eq(&k, "format", 6)) {
+        if (rp__json_str_eq(&k, "format", 6)) {
             char fmt[32];
             r = read_word(&ps, fmt, sizeof fmt);
             ps.has_format = true;
             ps.format_ok = r == 0 && !strcmp(fmt, "ridepred.model/1");
-        } else if (rp_json_str_eq(&k, "name", 4)) {
+        } else if (rp__json_str_eq(&k, "name", 4)) {
             r = read_string(&ps, &ps.name_off, &ps.name_len);
             ps.has_name = true;
-        } else if (rp_json_str_eq(&k, "version", 7)) {
+        } else if (rp__json_str_eq(&k, "version", 7)) {
             r = read_string(&ps, &ps.version_off, &ps.version_len);
             ps.has_version = true;
-        } else if (rp_json_str_eq(&k, "features", 8)) {
+        } else if (rp__json_str_eq(&k, "features", 8)) {
             r = read_features(&ps);
             ps.has_features = true;
-        } else if (rp_json_str_eq(&k, "estimator", 9)) {
+        } else if (rp__json_str_eq(&k, "estimator", 9)) {
             r = read_estimator(&ps);
             ps.has_estimator = true;
         } else {
-            r = rp_json_skip(&ps.r, NULL) < 0 ? rerr(&ps) : 0;
+            r = rp__json_skip(&ps.r, NULL) < 0 ? rerr(&ps) : 0;
         }
         if (r < 0)
             goto out;
     }
-    if (more < 0 || rp_json_end(&ps.r) < 0) {
+    if (more < 0 || rp__json_end(&ps.r) < 0) {
         rerr(&ps);
         goto out;
     }
     rc = build(&ps, out);
 out:
-    rp_buf_cleanup(&ps.strs);
+    rp__buf_cleanup(&ps.strs);
     vec_free(&ps.feat_off);
     vec_free(&ps.coef);
     free_trees(&ps);

@@ -98,7 +98,7 @@ typedef struct pk_state {
     pk_value **memo;
     size_t nmemo, memocap;
     size_t ops;
-    rp_model_budget *budget; /* or NULL */
+    rp__model_budget *budget; /* or NULL */
 } pk_state;
 
 static int fail(pk_state *st, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -963,7 +963,7 @@ int pk_load(const unsigned char *data, size_t len, pk_graph *g, rp_error *err)
     return pk_load_budget(data, len, NULL, g, err);
 }
 
-int pk_load_budget(const unsigned char *data, size_t len, struct rp_model_budget *budget, pk_graph *g,
+int pk_load_budget(const unsigned char *data, size_t len, struct rp__model_budget *budget, pk_graph *g,
                    rp_error *err)
 {
     memset(g, 0, sizeof *g);

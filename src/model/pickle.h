@@ -88,8 +88,8 @@ typedef struct pk_graph {
 int pk_load(const unsigned char *data, size_t len, pk_graph *g, rp_error *err);
 /* The same, counting every allocation against a model's build budget too
  * (model/budget.h; NULL: only PK_MAX_BYTES). */
-struct rp_model_budget;
-int pk_load_budget(const unsigned char *data, size_t len, struct rp_model_budget *budget, pk_graph *g,
+struct rp__model_budget;
+int pk_load_budget(const unsigned char *data, size_t len, struct rp__model_budget *budget, pk_graph *g,
                    rp_error *err);
 void pk_free(pk_graph *g);
 

@@ -26,11 +26,11 @@ typedef struct conv {
     size_t *lens;
     uint32_t nf;
     double *coef;
-    rp_img_tree_src *trees;
+    rp__img_tree_src *trees;
     void **blocks;      /* one allocation per tree */
     size_t ntrees;
     const pk_value *root, *dv, *est; /* for the model's source */
-    rp_model_budget *budget;
+    rp__model_budget *budget;
 } conv;
 
 static void conv_free(conv *c)
@@ -51,7 +51,7 @@ static int bad(conv *c, const char *what, const pk_value *v)
 
 /* ---- DictVectorizer ------------------------------------------------------- */
 
-int rp_sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t **lens_out, uint32_t *nf,
+int rp__sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t **lens_out, uint32_t *nf,
                           rp_error *err)
 {
     *names_out = NULL;
@@ -140,12 +140,12 @@ fail:
 
 static int dict_vectorizer(conv *c, const pk_value *dv)
 {
-    return rp_sklearn_dv_columns(dv, &c->names, &c->lens, &c->nf, c->err);
+    return rp__sklearn_dv_columns(dv, &c->names, &c->lens, &c->nf, c->err);
 }
 
 /* ---- linear models -------------------------------------------------------- */
 
-static int linear(conv *c, const pk_value *est, rp_img_src *src)
+static int linear(conv *c, const pk_value *est, rp__img_src *src)
 {
     const pk_value *coef = pk_attr(est, "coef_");
     if (!coef || coef->type != PK_ARRAY || !pk_dtype_numeric(coef->dtype))
@@ -225,7 +225,7 @@ static int add_tree(conv *c, const pk_value *est, bool scaled, double scale, siz
             thr[i] = 0.0;
         }
     }
-    c->trees[idx] = (rp_img_tree_src){(uint32_t)n, left, right, feat, thr, val, NULL};
+    c->trees[idx] = (rp__img_tree_src){(uint32_t)n, left, right, feat, thr, val, NULL};
     return 0;
 }
 
@@ -254,7 +254,7 @@ static uint64_t tree_nodes(const pk_value *est)
 static int take_trees(conv *c, size_t trees, uint64_t nodes)
 {
     size_t per_node = 5 * 8 + RP_BUDGET_IMAGE_PER_NODE;
-    size_t per_tree = sizeof(rp_img_tree_src) + sizeof(void *) + 4;
+    size_t per_tree = sizeof(rp__img_tree_src) + sizeof(void *) + 4;
     size_t n = rp__budget_mul((size_t)nodes, per_node), t = rp__budget_mul(trees, per_tree);
     return rp__budget_take(c->budget, n > (size_t)-1 - t ? (size_t)-1 : n + t, c->err,
                            "%zu trees of %llu nodes in all", trees, (unsigned long long)nodes);
@@ -272,7 +272,7 @@ static int alloc_trees(conv *c, size_t n)
     return 0;
 }
 
-static int forest(conv *c, const pk_value *est, rp_img_src *src)
+static int forest(conv *c, const pk_value *est, rp__img_src *src)
 {
     const pk_value *list = pk_attr(est, "estimators_");
     if (!list || list->type != PK_LIST)
@@ -291,7 +291,7 @@ static int forest(conv *c, const pk_value *est, rp_img_src *src)
     return 0;
 }
 
-static int boosting(conv *c, const pk_value *est, rp_img_src *src)
+static int boosting(conv *c, const pk_value *est, rp__img_src *src)
 {
     const pk_value *loss = pk_attr(est, "loss");
     static const char *const ok_losses[] = {"squared_error", "ls", "absolute_error", "lad", "huber", "quantile"};
@@ -339,7 +339,7 @@ static int boosting(conv *c, const pk_value *est, rp_img_src *src)
     return 0;
 }
 
-static int estimator(conv *c, const pk_value *est, rp_img_src *src)
+static int estimator(conv *c, const pk_value *est, rp__img_src *src)
 {
     if (pk_is(est, "LinearRegression") || pk_is(est, "Ridge") || pk_is(est, "Lasso") || pk_is(est, "ElasticNet"))
         return linear(c, est, src);
@@ -358,7 +358,7 @@ static int estimator(conv *c, const pk_value *est, rp_img_src *src)
     return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "%s is not a regressor ridepred serves (LinearRegression, Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor, GradientBoostingRegressor)", pk_type_name(est));
 }
 
-static int convert(conv *c, const pk_value *root, rp_img_src *src)
+static int convert(conv *c, const pk_value *root, rp__img_src *src)
 {
     const pk_value *dv = NULL, *est = NULL;
     if (pk_is(root, "Pipeline")) {
@@ -399,62 +399,62 @@ static int convert(conv *c, const pk_value *root, rp_img_src *src)
 }
 
 /* "module.Name" of an object, or its Python type name. */
-static void class_name(rp_buf *b, const pk_value *v)
+static void class_name(rp__buf *b, const pk_value *v)
 {
     const char *mod = v && (v->type == PK_OBJECT || v->type == PK_GLOBAL) ? pk_module(v) : NULL;
-    rp_buf tmp;
-    rp_buf_init(&tmp, 1024);
+    rp__buf tmp;
+    rp__buf_init(&tmp, 1024);
     if (mod)
-        rp_buf_printf(&tmp, "%s.%s", mod, pk_name(v));
+        rp__buf_printf(&tmp, "%s.%s", mod, pk_name(v));
     else
-        rp_buf_puts(&tmp, pk_type_name(v));
-    rp_pyjson_utf8(b, tmp.data ? tmp.data : "", tmp.len);
-    rp_buf_cleanup(&tmp);
+        rp__buf_puts(&tmp, pk_type_name(v));
+    rp__pyjson_utf8(b, tmp.data ? tmp.data : "", tmp.len);
+    rp__buf_cleanup(&tmp);
 }
 
 /* The model's source: container members, the pickle, the classes and the
  * scikit-learn version the estimator was pickled with. */
-static void describe(const conv *c, const pk_graph *g, const rp_sklearn_opts *opts, size_t len,
-                     rp_buf *b)
+static void describe(const conv *c, const pk_graph *g, const rp__sklearn_opts *opts, size_t len,
+                     rp__buf *b)
 {
-    rp_img_source_members(b, opts ? opts->origin : NULL);
-    rp_img_source_str(b, "file", opts ? opts->file : NULL);
-    rp_img_source_str(b, "serialization", "pickle");
-    rp_img_source_int(b, "pickle_protocol", g->protocol);
-    rp_img_source_int(b, "file_bytes", (long long)len);
-    rp_img_source_members(b, "\"classes\": [");
+    rp__img_source_members(b, opts ? opts->origin : NULL);
+    rp__img_source_str(b, "file", opts ? opts->file : NULL);
+    rp__img_source_str(b, "serialization", "pickle");
+    rp__img_source_int(b, "pickle_protocol", g->protocol);
+    rp__img_source_int(b, "file_bytes", (long long)len);
+    rp__img_source_members(b, "\"classes\": [");
     if (c->root && c->root->type == PK_OBJECT) {
         class_name(b, c->root);
-        rp_buf_puts(b, ", ");
+        rp__buf_puts(b, ", ");
     }
     class_name(b, c->dv);
-    rp_buf_puts(b, ", ");
+    rp__buf_puts(b, ", ");
     class_name(b, c->est);
-    rp_buf_putc(b, ']');
+    rp__buf_putc(b, ']');
     const pk_value *ver = pk_attr(c->est, "_sklearn_version");
     if (!ver || ver->type != PK_STR)
         ver = pk_attr(c->dv, "_sklearn_version");
     if (ver && ver->type == PK_STR)
-        rp_img_source_strn(b, "sklearn_version", ver->s, ver->n);
+        rp__img_source_strn(b, "sklearn_version", ver->s, ver->n);
     if (c->ntrees)
-        rp_img_source_int(b, "estimators", (long long)c->ntrees);
-    rp_img_source_end(b);
+        rp__img_source_int(b, "estimators", (long long)c->ntrees);
+    rp__img_source_end(b);
 }
 
-int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *opts, rp_model **out,
+int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts *opts, rp_model **out,
                            rp_error *err)
 {
     pk_graph g;
     conv c;
     memset(&c, 0, sizeof c);
     c.err = err;
-    rp_model_budget budget;
+    rp__model_budget budget;
     rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, len);
     c.budget = &budget;
     int rc = -1;
     if (pk_load_budget(data, len, &budget, &g, err) < 0)
         goto done;
-    rp_img_src src;
+    rp__img_src src;
     memset(&src, 0, sizeof src);
     src.name = "";
     src.version = opts && opts->version ? opts->version : "";
@@ -463,13 +463,13 @@ int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *
         rp_error_prefix(err, "scikit-learn model");
         goto done;
     }
-    rp_buf source;
-    rp_buf_init(&source, RP_IMG_SOURCE_MAX);
+    rp__buf source;
+    rp__buf_init(&source, RP_IMG_SOURCE_MAX);
     describe(&c, &g, opts, len, &source);
     src.source = source.data;
     src.source_len = source.len;
     rc = rp__model_build(&src, opts && opts->format ? opts->format : "pickle", out, err);
-    rp_buf_cleanup(&source);
+    rp__buf_cleanup(&source);
     if (rc < 0)
         rp_error_prefix(err, "scikit-learn model");
 done:
@@ -478,18 +478,18 @@ done:
     return rc;
 }
 
-int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model **out, rp_error *err)
+int rp__sklearn_load_file(const char *path, const rp__sklearn_opts *opts, rp_model **out, rp_error *err)
 {
     unsigned char *buf;
     size_t size;
-    if (rp_file_read(path, RP_PICKLE_MAX_FILE, &buf, &size, err) < 0)
+    if (rp__file_read(path, RP_PICKLE_MAX_FILE, &buf, &size, err) < 0)
         return -1;
-    rp_sklearn_opts o = {0};
+    rp__sklearn_opts o = {0};
     if (opts)
         o = *opts;
     if (!o.file)
-        o.file = rp_file_basename(path);
-    int rc = rp_sklearn_from_pickle(buf, size, &o, out, err);
+        o.file = rp__file_basename(path);
+    int rc = rp__sklearn_from_pickle(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);

@@ -17,7 +17,7 @@
 /* Pickle files over this size are refused. */
 #define RP_PICKLE_MAX_FILE ((size_t)1 << 30)
 
-typedef struct rp_sklearn_opts {
+typedef struct rp__sklearn_opts {
     const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
     const char *format;    /* rp_model_info.format: "pickle" when NULL */
     const char *file;      /* the file's name, for the model's source; may be NULL */
@@ -26,10 +26,10 @@ typedef struct rp_sklearn_opts {
     const char *origin;
     /* rp_model_load_opts.max_build_bytes (0: the default budget). */
     size_t max_build_bytes;
-} rp_sklearn_opts;
+} rp__sklearn_opts;
 
 /* Builds a model from the bytes of a pickle.  opts may be NULL. */
-int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *opts,
+int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts *opts,
                            rp_model **out, rp_error *err);
 
 /* The columns of a fitted DictVectorizer in an unpickled graph (pickle.h):
@@ -37,11 +37,11 @@ int rp_sklearn_from_pickle(const void *data, size_t len, const rp_sklearn_opts *
  * frees.  Checks separator "=", dtype float64, and that feature_names_ and
  * vocabulary_ (either or both) agree. */
 struct pk_value;
-int rp_sklearn_dv_columns(const struct pk_value *dv, const char ***names, size_t **lens, uint32_t *nf,
+int rp__sklearn_dv_columns(const struct pk_value *dv, const char ***names, size_t **lens, uint32_t *nf,
                           rp_error *err);
 
 /* Reads a pickle file (at most RP_PICKLE_MAX_FILE bytes) and builds it. */
-int rp_sklearn_load_file(const char *path, const rp_sklearn_opts *opts, rp_model **out,
+int rp__sklearn_load_file(const char *path, const rp__sklearn_opts *opts, rp_model **out,
                          rp_error *err);
 
 #endif

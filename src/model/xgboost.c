@@ -52,7 +52,7 @@ static void xv_free(xv *v)
 /* What parsing may allocate: the load's budget (budget.h), and where
  * errors go. */
 typedef struct xalloc {
-    rp_model_budget *budget;
+    rp__model_budget *budget;
     rp_error *err;
 } xalloc;
 
@@ -73,7 +73,7 @@ static int arr_push_num(xalloc *al, xv *a, double d)
     if (a->type == XV_NUMS) {
         if (a->n == cap && xtake(al, (cap ? cap : 16) * sizeof *a->nums) < 0)
             return -1;
-        double *p = rp_array_grow(a->nums, a->n, &a->cap, sizeof *a->nums, 16);
+        double *p = rp__array_grow(a->nums, a->n, &a->cap, sizeof *a->nums, 16);
         if (!p)
             return nomem(al);
         a->nums = p;
@@ -83,7 +83,7 @@ static int arr_push_num(xalloc *al, xv *a, double d)
     xv v = {.type = XV_NUM, .num = d};
     if (a->n == cap && xtake(al, (cap ? cap : 8) * sizeof *a->items) < 0)
         return -1;
-    xv *p = rp_array_grow(a->items, a->n, &a->cap, sizeof *a->items, 8);
+    xv *p = rp__array_grow(a->items, a->n, &a->cap, sizeof *a->items, 8);
     if (!p)
         return nomem(al);
     a->items = p;
@@ -386,7 +386,7 @@ static int ubj_value(ubj *u, unsigned char t, xv *v)
     }
 }
 
-static int parse_ubjson(const unsigned char *data, size_t len, rp_model_budget *budget, xv *root, rp_error *err)
+static int parse_ubjson(const unsigned char *data, size_t len, rp__model_budget *budget, xv *root, rp_error *err)
 {
     ubj u = {data, data + len, data, err, 0, {budget, err}};
     while (u.p < u.end && *u.p == 'N')
@@ -403,14 +403,14 @@ static int parse_ubjson(const unsigned char *data, size_t len, rp_model_budget *
 
 /* ---- JSON (with the project's pull reader) --------------------------------- */
 
-static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc *al);
+static int json_value(rp__json_reader *r, const rp__json_value *jv, xv *v, xalloc *al);
 
-static int json_fail(rp_json_reader *r, rp_error *err)
+static int json_fail(rp__json_reader *r, rp_error *err)
 {
     return rp_error_set(err, RP_ERR_INVALID, "not valid JSON: %s", r->err.msg);
 }
 
-static int json_string(const rp_json_value *jv, xv *v, xalloc *al)
+static int json_string(const rp__json_value *jv, xv *v, xalloc *al)
 {
     v->type = XV_STR;
     if (xtake(al, jv->len + 1) < 0)
@@ -418,28 +418,28 @@ static int json_string(const rp_json_value *jv, xv *v, xalloc *al)
     v->s = malloc(jv->len + 1);
     if (!v->s)
         return nomem(al);
-    v->n = rp_json_str_decode(jv, v->s);
+    v->n = rp__json_str_decode(jv, v->s);
     v->s[v->n] = '\0';
     return 0;
 }
 
-static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc *al)
+static int json_value(rp__json_reader *r, const rp__json_value *jv, xv *v, xalloc *al)
 {
     rp_error *err = al->err;
     int rc;
     switch (jv->type) {
     case RP_JSON_NULL: v->type = XV_NULL; return 0;
     case RP_JSON_TRUE: case RP_JSON_FALSE: v->type = XV_BOOL; v->b = jv->type == RP_JSON_TRUE; return 0;
-    case RP_JSON_NUMBER: v->type = XV_NUM; v->num = rp_json_number(jv); return 0;
+    case RP_JSON_NUMBER: v->type = XV_NUM; v->num = rp__json_number(jv); return 0;
     case RP_JSON_STRING: return json_string(jv, v, al);
     case RP_JSON_ARRAY:
         v->type = XV_NUMS;
-        while ((rc = rp_json_element(r)) == 1) {
-            rp_json_value e;
-            if (rp_json_next(r, &e) < 0)
+        while ((rc = rp__json_element(r)) == 1) {
+            rp__json_value e;
+            if (rp__json_next(r, &e) < 0)
                 return json_fail(r, err);
             if (e.type == RP_JSON_NUMBER && v->type == XV_NUMS) {
-                if (arr_push_num(al, v, rp_json_number(&e)) < 0)
+                if (arr_push_num(al, v, rp__json_number(&e)) < 0)
                     return -1;
                 continue;
             }
@@ -453,8 +453,8 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc 
     case RP_JSON_OBJECT:
         v->type = XV_OBJ;
         for (;;) {
-            rp_json_value k, e;
-            rc = rp_json_member(r, &k);
+            rp__json_value k, e;
+            rc = rp__json_member(r, &k);
             if (rc <= 0)
                 break;
             xv *slot = cont_slot(al, v);
@@ -462,7 +462,7 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc 
                 return -1;
             if (json_string(&k, &slot[0], al) < 0)
                 return -1;
-            if (rp_json_next(r, &e) < 0)
+            if (rp__json_next(r, &e) < 0)
                 return json_fail(r, err);
             if (json_value(r, &e, &slot[1], al) < 0)
                 return -1;
@@ -472,24 +472,24 @@ static int json_value(rp_json_reader *r, const rp_json_value *jv, xv *v, xalloc 
     return rp_error_set(err, RP_ERR_INVALID, "not valid JSON");
 }
 
-static int parse_json(const char *text, size_t len, rp_model_budget *budget, xv *root, rp_error *err)
+static int parse_json(const char *text, size_t len, rp__model_budget *budget, xv *root, rp_error *err)
 {
-    rp_json_reader r;
-    rp_json_init(&r, text, len, RP_XGB_MAX_DEPTH);
-    rp_json_value jv;
+    rp__json_reader r;
+    rp__json_init(&r, text, len, RP_XGB_MAX_DEPTH);
+    rp__json_value jv;
     xalloc al = {budget, err};
-    if (rp_json_next(&r, &jv) < 0)
+    if (rp__json_next(&r, &jv) < 0)
         return json_fail(&r, err);
     if (json_value(&r, &jv, root, &al) < 0)
         return -1;
-    if (rp_json_end(&r) < 0)
+    if (rp__json_end(&r) < 0)
         return json_fail(&r, err);
     return 0;
 }
 
 /* ---- sniffing ---------------------------------------------------------------- */
 
-rp_xgb_kind rp_xgb_sniff(const void *data, size_t len)
+rp__xgb_kind rp__xgb_sniff(const void *data, size_t len)
 {
     const unsigned char *p = data;
     if (len >= 4 && !memcmp(p, "binf", 4))
@@ -497,17 +497,17 @@ rp_xgb_kind rp_xgb_sniff(const void *data, size_t len)
     if (len >= 2 && p[0] == '{' && strchr("iUIlL#$N", p[1]) && p[1])
         return RP_XGB_UBJSON;
     /* JSON: a top-level key "learner". */
-    rp_json_reader r;
-    rp_json_init(&r, data, len, RP_XGB_MAX_DEPTH);
-    rp_json_value v, k;
-    if (rp_json_next(&r, &v) < 0 || v.type != RP_JSON_OBJECT)
+    rp__json_reader r;
+    rp__json_init(&r, data, len, RP_XGB_MAX_DEPTH);
+    rp__json_value v, k;
+    if (rp__json_next(&r, &v) < 0 || v.type != RP_JSON_OBJECT)
         return RP_XGB_NOT;
-    while (rp_json_member(&r, &k) == 1) {
-        if (rp_json_str_eq(&k, "learner", 7))
+    while (rp__json_member(&r, &k) == 1) {
+        if (rp__json_str_eq(&k, "learner", 7))
             return RP_XGB_JSON;
-        if (rp_json_str_eq(&k, "format", 6))
+        if (rp__json_str_eq(&k, "format", 6))
             return RP_XGB_NOT; /* ridepred.model/1 */
-        if (rp_json_skip(&r, NULL) < 0)
+        if (rp__json_skip(&r, NULL) < 0)
             return RP_XGB_NOT;
     }
     return RP_XGB_NOT;
@@ -578,7 +578,7 @@ static const double *nums(const xv *v, size_t n)
 
 typedef struct conv {
     rp_error *err;
-    rp_img_tree_src *trees;
+    rp__img_tree_src *trees;
     void **blocks;
     size_t ntrees;
     const char **names;
@@ -587,7 +587,7 @@ typedef struct conv {
     const char *objective;
     size_t trees_in_file;
     double best_iteration;   /* -1: none, or not applied */
-    rp_model_budget *budget;
+    rp__model_budget *budget;
 } conv;
 
 static void conv_free(conv *c)
@@ -666,11 +666,11 @@ static int tree(conv *c, const xv *t, size_t idx, uint32_t nf)
         }
         dl[i] = d ? d[i] != 0 : (D->items[i].type == XV_BOOL ? D->items[i].b : D->items[i].type == XV_NUM && D->items[i].num != 0);
     }
-    c->trees[idx] = (rp_img_tree_src){(uint32_t)n, left, right, feat, thr, val, dl};
+    c->trees[idx] = (rp__img_tree_src){(uint32_t)n, left, right, feat, thr, val, dl};
     return 0;
 }
 
-static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src *src)
+static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_src *src)
 {
     if (!root || root->type != XV_OBJ)
         return schema(c, "the document is not an object");
@@ -775,7 +775,7 @@ static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src 
             nodes += L->n;
     }
     size_t per_node = 5 * 8 + 1 + RP_BUDGET_IMAGE_PER_NODE;
-    size_t per_tree = sizeof(rp_img_tree_src) + sizeof(void *) + 4;
+    size_t per_tree = sizeof(rp__img_tree_src) + sizeof(void *) + 4;
     size_t nb = rp__budget_mul((size_t)nodes, per_node), tb = rp__budget_mul(used, per_tree);
     if (rp__budget_take(c->budget, nb > (size_t)-1 - tb ? (size_t)-1 : nb + tb, c->err, "%zu trees of %llu nodes in all",
                         used, (unsigned long long)nodes) < 0)
@@ -804,29 +804,29 @@ static int convert(conv *c, const xv *root, const rp_xgb_opts *opts, rp_img_src 
 }
 
 /* The model's source: container members, the file, XGBoost's version. */
-static void describe(const conv *c, const xv *root, const rp_xgb_opts *opts, bool ubjson,
-                     size_t len, rp_buf *b)
+static void describe(const conv *c, const xv *root, const rp__xgb_opts *opts, bool ubjson,
+                     size_t len, rp__buf *b)
 {
-    rp_img_source_members(b, opts ? opts->origin : NULL);
-    rp_img_source_str(b, "file", opts ? opts->file : NULL);
-    rp_img_source_str(b, "serialization", opts && opts->legacy ? "xgboost-legacy-binary (read by libxgboost)"
+    rp__img_source_members(b, opts ? opts->origin : NULL);
+    rp__img_source_str(b, "file", opts ? opts->file : NULL);
+    rp__img_source_str(b, "serialization", opts && opts->legacy ? "xgboost-legacy-binary (read by libxgboost)"
                                           : ubjson ? "xgboost-ubjson" : "xgboost-json");
-    rp_img_source_int(b, "file_bytes", (long long)len);
+    rp__img_source_int(b, "file_bytes", (long long)len);
     const xv *ver = get(root, "version");
     const double *vn = nums(ver, 3);
     if (vn && ver->n == 3) {
         char txt[64];
         snprintf(txt, sizeof txt, "%.0f.%.0f.%.0f", vn[0], vn[1], vn[2]);
-        rp_img_source_str(b, "xgboost_version", txt);
+        rp__img_source_str(b, "xgboost_version", txt);
     }
-    rp_img_source_str(b, "objective", c->objective);
-    rp_img_source_int(b, "trees_in_file", (long long)c->trees_in_file);
+    rp__img_source_str(b, "objective", c->objective);
+    rp__img_source_int(b, "trees_in_file", (long long)c->trees_in_file);
     if (c->best_iteration >= 0)
-        rp_img_source_int(b, "best_iteration", (long long)c->best_iteration);
-    rp_img_source_end(b);
+        rp__img_source_int(b, "best_iteration", (long long)c->best_iteration);
+    rp__img_source_end(b);
 }
 
-static int from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model_budget *budget,
+static int from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp__model_budget *budget,
                        rp_model **out, rp_error *err)
 {
     const unsigned char *p = data;
@@ -840,11 +840,11 @@ static int from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
          * JSON through libxgboost. */
         char *json;
         size_t jlen;
-        if (rp_xgb_legacy_to_json(data, len, &json, &jlen, err) < 0) {
+        if (rp__xgb_legacy_to_json(data, len, &json, &jlen, err) < 0) {
             rp_error_prefix(err, "XGBoost model in the legacy binary format");
             return -1;
         }
-        rp_xgb_opts o = {0};
+        rp__xgb_opts o = {0};
         if (opts)
             o = *opts;
         o.legacy = true;
@@ -865,20 +865,20 @@ static int from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
     int rc = -1;
     if ((ubjson ? parse_ubjson(p, len, budget, &root, err) : parse_json(data, len, budget, &root, err)) < 0)
         goto done;
-    rp_img_src src;
+    rp__img_src src;
     memset(&src, 0, sizeof src);
     src.name = "";
     src.version = opts && opts->version ? opts->version : "";
     src.version_len = strlen(src.version);
     if (convert(&c, &root, opts, &src) < 0)
         goto done;
-    rp_buf source;
-    rp_buf_init(&source, RP_IMG_SOURCE_MAX);
+    rp__buf source;
+    rp__buf_init(&source, RP_IMG_SOURCE_MAX);
     describe(&c, &root, opts, ubjson, len, &source);
     src.source = source.data;
     src.source_len = source.len;
     rc = rp__model_build(&src, opts && opts->format ? opts->format : "xgboost", out, err);
-    rp_buf_cleanup(&source);
+    rp__buf_cleanup(&source);
 done:
     if (rc < 0)
         rp_error_prefix(err, "XGBoost %s model", opts && opts->legacy ? "legacy binary" : ubjson ? "UBJSON" : "JSON");
@@ -887,10 +887,10 @@ done:
     return rc;
 }
 
-int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
+int rp__xgb_from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp_model **out,
                        rp_error *err)
 {
-    rp_model_budget budget;
+    rp__model_budget budget;
     rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, len);
     return from_buffer(data, len, opts, &budget, out, err);
 }
@@ -898,7 +898,7 @@ int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp
 int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
 {
     xv root = {0};
-    rp_model_budget budget;
+    rp__model_budget budget;
     rp__budget_init(&budget, 0, len);
     int rc = json ? parse_json(data, len, &budget, &root, err) : parse_ubjson(data, len, &budget, &root, err);
     xv_free(&root);
@@ -906,18 +906,18 @@ int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
 }
 
 
-int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, rp_error *err)
+int rp__xgb_load_file(const char *path, const rp__xgb_opts *opts, rp_model **out, rp_error *err)
 {
     unsigned char *buf;
     size_t size;
-    if (rp_file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
+    if (rp__file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
         return -1;
-    rp_xgb_opts o = {0};
+    rp__xgb_opts o = {0};
     if (opts)
         o = *opts;
     if (!o.file)
-        o.file = rp_file_basename(path);
-    int rc = rp_xgb_from_buffer(buf, size, &o, out, err);
+        o.file = rp__file_basename(path);
+    int rc = rp__xgb_from_buffer(buf, size, &o, out, err);
     free(buf);
     if (rc < 0)
         rp_error_prefix(err, "model %s", path);

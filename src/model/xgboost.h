@@ -24,7 +24,7 @@
 /* Nesting deeper than this is refused. */
 #define RP_XGB_MAX_DEPTH 64
 
-typedef struct rp_xgb_opts {
+typedef struct rp__xgb_opts {
     const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
     const char *format;    /* rp_model_info.format: "xgboost" when NULL */
     const char *file;      /* the file's name, for the model's source; may be NULL */
@@ -38,24 +38,24 @@ typedef struct rp_xgb_opts {
     const size_t *feature_lens;
     /* rp_model_load_opts.max_build_bytes (0: the default budget). */
     size_t max_build_bytes;
-} rp_xgb_opts;
+} rp__xgb_opts;
 
 /* What the bytes look like. */
-typedef enum rp_xgb_kind {
+typedef enum rp__xgb_kind {
     RP_XGB_NOT = 0,   /* not recognisably XGBoost */
     RP_XGB_JSON,      /* a JSON document whose top level has "learner" */
     RP_XGB_UBJSON,    /* '{' followed by a UBJSON marker */
     RP_XGB_LEGACY     /* the legacy binary format ("binf" magic) */
-} rp_xgb_kind;
+} rp__xgb_kind;
 
-rp_xgb_kind rp_xgb_sniff(const void *data, size_t len);
+rp__xgb_kind rp__xgb_sniff(const void *data, size_t len);
 
 /* Builds a model from the bytes of an XGBoost JSON or UBJSON model. */
-int rp_xgb_from_buffer(const void *data, size_t len, const rp_xgb_opts *opts, rp_model **out,
+int rp__xgb_from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp_model **out,
                        rp_error *err);
 
 /* Reads an XGBoost model file (at most RP_XGB_MAX_FILE bytes). */
-int rp_xgb_load_file(const char *path, const rp_xgb_opts *opts, rp_model **out, rp_error *err);
+int rp__xgb_load_file(const char *path, const rp__xgb_opts *opts, rp_model **out, rp_error *err);
 
 /* Parses UBJSON (or JSON when json is true) and discards it: for tests and
  * fuzzing of the readers alone. */

@@ -7,52 +7,52 @@
 
 #include "common/dl.h"
 
-static rp_xgb_lib api;
-static rp_dl_once lib = RP_DL_ONCE_INIT;
+static rp__xgb_lib api;
+static rp__dl_once lib = RP_DL_ONCE_INIT;
 
 static void load(void)
 {
     static const char *const sonames[] = {"libxgboost.so.0", "libxgboost.so", NULL};
-    static const rp_dl_sym syms[] = {
-        {"XGBGetLastError", offsetof(rp_xgb_lib, GetLastError)},
-        {"XGBoostVersion", offsetof(rp_xgb_lib, Version)},
-        {"XGDMatrixCreateFromCSREx", offsetof(rp_xgb_lib, CreateFromCSREx)},
-        {"XGDMatrixSetFloatInfo", offsetof(rp_xgb_lib, SetFloatInfo)},
-        {"XGDMatrixFree", offsetof(rp_xgb_lib, DMatrixFree)},
-        {"XGBoosterCreate", offsetof(rp_xgb_lib, BoosterCreate)},
-        {"XGBoosterFree", offsetof(rp_xgb_lib, BoosterFree)},
-        {"XGBoosterSetParam", offsetof(rp_xgb_lib, SetParam)},
-        {"XGBoosterUpdateOneIter", offsetof(rp_xgb_lib, UpdateOneIter)},
-        {"XGBoosterEvalOneIter", offsetof(rp_xgb_lib, EvalOneIter)},
-        {"XGBoosterSlice", offsetof(rp_xgb_lib, Slice)},
-        {"XGBoosterLoadModelFromBuffer", offsetof(rp_xgb_lib, LoadFromBuffer)},
-        {"XGBoosterSaveModelToBuffer", offsetof(rp_xgb_lib, SaveToBuffer)},
+    static const rp__dl_sym syms[] = {
+        {"XGBGetLastError", offsetof(rp__xgb_lib, GetLastError)},
+        {"XGBoostVersion", offsetof(rp__xgb_lib, Version)},
+        {"XGDMatrixCreateFromCSREx", offsetof(rp__xgb_lib, CreateFromCSREx)},
+        {"XGDMatrixSetFloatInfo", offsetof(rp__xgb_lib, SetFloatInfo)},
+        {"XGDMatrixFree", offsetof(rp__xgb_lib, DMatrixFree)},
+        {"XGBoosterCreate", offsetof(rp__xgb_lib, BoosterCreate)},
+        {"XGBoosterFree", offsetof(rp__xgb_lib, BoosterFree)},
+        {"XGBoosterSetParam", offsetof(rp__xgb_lib, SetParam)},
+        {"XGBoosterUpdateOneIter", offsetof(rp__xgb_lib, UpdateOneIter)},
+        {"XGBoosterEvalOneIter", offsetof(rp__xgb_lib, EvalOneIter)},
+        {"XGBoosterSlice", offsetof(rp__xgb_lib, Slice)},
+        {"XGBoosterLoadModelFromBuffer", offsetof(rp__xgb_lib, LoadFromBuffer)},
+        {"XGBoosterSaveModelToBuffer", offsetof(rp__xgb_lib, SaveToBuffer)},
     };
-    rp_dl_once_load(&lib, "libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &api,
+    rp__dl_once_load(&lib, "libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &api,
                     "libxgboost0 (Debian: apt-get install libxgboost0); for a legacy binary model, "
                     "re-saving it with booster.save_model(\"model.json\") also works");
 }
 
-const rp_xgb_lib *rp_xgb_lib_load(rp_error *err)
+const rp__xgb_lib *rp__xgb_lib_load(rp_error *err)
 {
-    return rp_dl_once_run(&lib, load, err) == 0 ? &api : NULL;
+    return rp__dl_once_run(&lib, load, err) == 0 ? &api : NULL;
 }
 
-int rp_xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
+int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
                           rp_error *err)
 {
     *json = NULL;
     *json_len = 0;
-    const rp_xgb_lib *x = rp_xgb_lib_load(err);
+    const rp__xgb_lib *x = rp__xgb_lib_load(err);
     if (!x)
         return -1;
-    rp_xgb_handle h = NULL;
+    rp__xgb_handle h = NULL;
     if (x->BoosterCreate(NULL, 0, &h) != 0)
         return rp_error_set(err, RP_ERR_INTERNAL, "libxgboost: XGBoosterCreate failed: %s", x->GetLastError());
     int rc = -1;
     const char *out = NULL;
-    rp_xgb_ulong out_len = 0;
-    if (x->LoadFromBuffer(h, data, (rp_xgb_ulong)len) != 0) {
+    rp__xgb_ulong out_len = 0;
+    if (x->LoadFromBuffer(h, data, (rp__xgb_ulong)len) != 0) {
         rp_error_set(err, RP_ERR_INVALID, "libxgboost cannot read it as a legacy binary model: %s", x->GetLastError());
         goto done;
     }

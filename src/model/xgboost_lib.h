@@ -17,38 +17,38 @@
 
 #include "ridepred/error.h"
 
-typedef uint64_t rp_xgb_ulong;  /* bst_ulong */
-typedef void *rp_xgb_handle;    /* DMatrixHandle, BoosterHandle */
+typedef uint64_t rp__xgb_ulong;  /* bst_ulong */
+typedef void *rp__xgb_handle;    /* DMatrixHandle, BoosterHandle */
 
 /* <xgboost/c_api.h>, XGBoost >= 1.6; every function returns 0 or -1 (then
  * GetLastError says why). */
-typedef struct rp_xgb_lib {
+typedef struct rp__xgb_lib {
     const char *(*GetLastError)(void);
     void (*Version)(int *major, int *minor, int *patch);
     int (*CreateFromCSREx)(const size_t *indptr, const unsigned *indices, const float *data, size_t nindptr,
-                           size_t nelem, size_t num_col, rp_xgb_handle *out);
-    int (*SetFloatInfo)(rp_xgb_handle dmat, const char *field, const float *info, rp_xgb_ulong len);
-    int (*DMatrixFree)(rp_xgb_handle dmat);
-    int (*BoosterCreate)(const rp_xgb_handle dmats[], rp_xgb_ulong len, rp_xgb_handle *out);
-    int (*BoosterFree)(rp_xgb_handle booster);
-    int (*SetParam)(rp_xgb_handle booster, const char *name, const char *value);
-    int (*UpdateOneIter)(rp_xgb_handle booster, int iter, rp_xgb_handle dtrain);
-    int (*EvalOneIter)(rp_xgb_handle booster, int iter, rp_xgb_handle dmats[], const char *names[],
-                       rp_xgb_ulong len, const char **out);
-    int (*Slice)(rp_xgb_handle booster, int begin, int end, int step, rp_xgb_handle *out);
-    int (*LoadFromBuffer)(rp_xgb_handle booster, const void *buf, rp_xgb_ulong len);
-    int (*SaveToBuffer)(rp_xgb_handle booster, const char *config, rp_xgb_ulong *out_len, const char **out);
-} rp_xgb_lib;
+                           size_t nelem, size_t num_col, rp__xgb_handle *out);
+    int (*SetFloatInfo)(rp__xgb_handle dmat, const char *field, const float *info, rp__xgb_ulong len);
+    int (*DMatrixFree)(rp__xgb_handle dmat);
+    int (*BoosterCreate)(const rp__xgb_handle dmats[], rp__xgb_ulong len, rp__xgb_handle *out);
+    int (*BoosterFree)(rp__xgb_handle booster);
+    int (*SetParam)(rp__xgb_handle booster, const char *name, const char *value);
+    int (*UpdateOneIter)(rp__xgb_handle booster, int iter, rp__xgb_handle dtrain);
+    int (*EvalOneIter)(rp__xgb_handle booster, int iter, rp__xgb_handle dmats[], const char *names[],
+                       rp__xgb_ulong len, const char **out);
+    int (*Slice)(rp__xgb_handle booster, int begin, int end, int step, rp__xgb_handle *out);
+    int (*LoadFromBuffer)(rp__xgb_handle booster, const void *buf, rp__xgb_ulong len);
+    int (*SaveToBuffer)(rp__xgb_handle booster, const char *config, rp__xgb_ulong *out_len, const char **out);
+} rp__xgb_lib;
 
 /* The table, loaded on the first call (thread-safe); NULL with err naming
  * the package to install when libxgboost is not there. */
-const rp_xgb_lib *rp_xgb_lib_load(rp_error *err);
+const rp__xgb_lib *rp__xgb_lib_load(rp_error *err);
 
 /* Converts a model in the legacy binary format to XGBoost's JSON.  *json is
  * malloc'd (caller frees).  Fails with RP_ERR_UNSUPPORTED naming the package
  * to install when libxgboost is not there, RP_ERR_INVALID with XGBoost's
  * message when it refuses the bytes. */
-int rp_xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
+int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
                           rp_error *err);
 
 #endif

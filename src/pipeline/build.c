@@ -1,4 +1,4 @@
-/* Fitted models -> model images (rp_img_build), and their evaluation. */
+/* Fitted models -> model images (rp__img_build), and their evaluation. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "pipeline/train.h"
 
 /* Column names: the vocabulary, then trip_distance. */
-static int names(const rp_vocab *v, const char ***out, size_t **lens, rp_error *err)
+static int names(const rp__vocab *v, const char ***out, size_t **lens, rp_error *err)
 {
     size_t p = (size_t)v->n + 1;
     *out = malloc(p * sizeof **out);
@@ -27,7 +27,7 @@ static int names(const rp_vocab *v, const char ***out, size_t **lens, rp_error *
     return 0;
 }
 
-static int build(rp_img_src *src, const rp_vocab *v, const rp_train_opts *o, rp_model **out, rp_error *err)
+static int build(rp__img_src *src, const rp__vocab *v, const rp__train_opts *o, rp_model **out, rp_error *err)
 {
     const char **nm = NULL;
     size_t *lens = NULL;
@@ -46,10 +46,10 @@ static int build(rp_img_src *src, const rp_vocab *v, const rp_train_opts *o, rp_
     return rc;
 }
 
-int rp_train_linear_model(const rp_vocab *v, const rp_linear_fit *f, const rp_train_opts *o,
+int rp__train_linear_model(const rp__vocab *v, const rp__linear_fit *f, const rp__train_opts *o,
                           rp_model **out, rp_error *err)
 {
-    rp_img_src src;
+    rp__img_src src;
     memset(&src, 0, sizeof src);
     src.kind = RP_MODEL_LINEAR;
     src.coef = f->coef;
@@ -57,19 +57,19 @@ int rp_train_linear_model(const rp_vocab *v, const rp_linear_fit *f, const rp_tr
     return build(&src, v, o, out, err);
 }
 
-int rp_train_forest_model(const rp_vocab *v, const rp_forest *f, const rp_train_opts *o,
+int rp__train_forest_model(const rp__vocab *v, const rp__forest *f, const rp__train_opts *o,
                           rp_model **out, rp_error *err)
 {
-    rp_img_tree_src *trees = calloc(f->n_trees ? f->n_trees : 1, sizeof *trees);
+    rp__img_tree_src *trees = calloc(f->n_trees ? f->n_trees : 1, sizeof *trees);
     if (!trees)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     for (uint32_t t = 0; t < f->n_trees; t++) {
-        const rp_forest_tree *ft = &f->trees[t];
-        trees[t] = (rp_img_tree_src){.n = ft->n, .left = ft->left, .right = ft->right,
+        const rp__forest_tree *ft = &f->trees[t];
+        trees[t] = (rp__img_tree_src){.n = ft->n, .left = ft->left, .right = ft->right,
                                      .feature = ft->feature, .threshold = ft->threshold,
                                      .value = ft->value, .default_left = NULL};
     }
-    rp_img_src src;
+    rp__img_src src;
     memset(&src, 0, sizeof src);
     src.kind = RP_MODEL_TREES;
     src.combine = RP_COMBINE_MEAN;
@@ -82,7 +82,7 @@ int rp_train_forest_model(const rp_vocab *v, const rp_forest *f, const rp_train_
     return rc;
 }
 
-int rp_train_predict(const rp_model *m, const rp_train_set *s, double *pred, rp_error *err)
+int rp__train_predict(const rp_model *m, const rp__train_set *s, double *pred, rp_error *err)
 {
     int32_t xcol = rp_model_trip_distance(m);
     if (xcol < 0)
@@ -110,7 +110,7 @@ int rp_train_predict(const rp_model *m, const rp_train_set *s, double *pred, rp_
     return 0;
 }
 
-double rp_train_rmse(const rp_train_set *s, const double *pred)
+double rp__train_rmse(const rp__train_set *s, const double *pred)
 {
     if (!s->n)
         return NAN;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rp_train_set_free(rp_train_set *s)
+void rp__train_set_free(rp__train_set *s)
 {
     if (!s)
         return;
@@ -15,10 +15,10 @@ void rp_train_set_free(rp_train_set *s)
     free(s->cat);
     free(s->x);
     free(s->y);
-    *s = (rp_train_set){0};
+    *s = (rp__train_set){0};
 }
 
-static int reserve(rp_train_set *s, size_t extra, rp_error *err)
+static int reserve(rp__train_set *s, size_t extra, rp_error *err)
 {
     if (s->n + extra <= s->cap)
         return 0;
@@ -50,7 +50,7 @@ static uint64_t make_key(int32_t pu, int32_t dol)
     return (uint64_t)(uint32_t)pu << 32 | (uint32_t)dol;
 }
 
-int rp_train_set_push(rp_train_set *s, int32_t pu, int32_t dol, double x, double y, rp_error *err)
+int rp__train_set_push(rp__train_set *s, int32_t pu, int32_t dol, double x, double y, rp_error *err)
 {
     if (reserve(s, 1, err) < 0)
         return -1;
@@ -62,7 +62,7 @@ int rp_train_set_push(rp_train_set *s, int32_t pu, int32_t dol, double x, double
     return 0;
 }
 
-int rp_train_set_add(rp_train_set *s, const rp_trips *t, const char *what, rp_train_file_stats *st,
+int rp__train_set_add(rp__train_set *s, const rp__trips *t, const char *what, rp__train_file_stats *st,
                      rp_error *err)
 {
     if (reserve(s, t->n, err) < 0)
@@ -70,7 +70,7 @@ int rp_train_set_add(rp_train_set *s, const rp_trips *t, const char *what, rp_tr
     size_t kept = 0;
     for (size_t i = 0; i < t->n; i++) {
         double d;
-        if (!rp_trips_keep(t, i, &d))
+        if (!rp__trips_keep(t, i, &d))
             continue;
         if (isnan(t->distance[i]))
             return rp_error_set(err, RP_ERR_INVALID, "%s: row %zu is kept by the duration filter but has no trip_distance (null): the trainers, as scikit-learn, cannot use it", what, i);
@@ -101,7 +101,7 @@ static uint64_t mix(uint64_t k)
 }
 
 /* The column of key, or RP_TRAIN_NO_CAT. */
-static uint32_t lookup(const rp_vocab *v, uint64_t key)
+static uint32_t lookup(const rp__vocab *v, uint64_t key)
 {
     if (!v->slots)
         return RP_TRAIN_NO_CAT;
@@ -116,7 +116,7 @@ static uint32_t lookup(const rp_vocab *v, uint64_t key)
 
 /* Inserts key with column+1 = col1 unless present; returns the column + 1
  * stored for it. */
-static uint32_t insert(rp_vocab *v, uint64_t key, uint32_t col1)
+static uint32_t insert(rp__vocab *v, uint64_t key, uint32_t col1)
 {
     size_t mask = v->slots - 1;
     for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
@@ -130,7 +130,7 @@ static uint32_t insert(rp_vocab *v, uint64_t key, uint32_t col1)
     }
 }
 
-static int alloc_slots(rp_vocab *v, size_t want, rp_error *err)
+static int alloc_slots(rp__vocab *v, size_t want, rp_error *err)
 {
     size_t slots = 16;
     while (slots < 2 * want)
@@ -155,7 +155,7 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const name_ref *)a)->s, ((const name_ref *)b)->s);
 }
 
-void rp_vocab_free(rp_vocab *v)
+void rp__vocab_free(rp__vocab *v)
 {
     if (!v)
         return;
@@ -165,10 +165,10 @@ void rp_vocab_free(rp_vocab *v)
     free(v->key);
     free(v->slot_key);
     free(v->slot_col);
-    *v = (rp_vocab){0};
+    *v = (rp__vocab){0};
 }
 
-int rp_vocab_build(rp_vocab *v, rp_train_set *train, rp_error *err)
+int rp__vocab_build(rp__vocab *v, rp__train_set *train, rp_error *err)
 {
     memset(v, 0, sizeof *v);
     int rc = -1;
@@ -232,24 +232,24 @@ int rp_vocab_build(rp_vocab *v, rp_train_set *train, rp_error *err)
         goto out;
     for (uint32_t i = 0; i < nk; i++)
         insert(v, v->key[i], i + 1);
-    rp_vocab_map(v, train);
+    rp__vocab_map(v, train);
     rc = 0;
 out:
     free(keys);
     free(refs);
     free(tmp);
     if (rc < 0)
-        rp_vocab_free(v);
+        rp__vocab_free(v);
     return rc;
 }
 
-void rp_vocab_map(const rp_vocab *v, rp_train_set *s)
+void rp__vocab_map(const rp__vocab *v, rp__train_set *s)
 {
     for (size_t i = 0; i < s->n; i++)
         s->cat[i] = lookup(v, s->key[i]);
 }
 
-int rp_train_param_split(char *arg, rp_train_param *out, rp_error *err)
+int rp__train_param_split(char *arg, rp__train_param *out, rp_error *err)
 {
     char *eq = strchr(arg, '=');
     if (!eq || eq == arg)

@@ -16,7 +16,7 @@ typedef struct join {
     int64_t *in_ms;     /* per ride id: arrival in the rides stream, or -1 */
     int64_t *out_ms;    /* per ride id: first prediction's arrival, or -1 */
     double *pred;
-    rp_eval_report *r;
+    rp__eval_report *r;
 } join;
 
 /* A ride id: a decimal partition key below n. */
@@ -52,38 +52,38 @@ static int on_ride(void *ctx, const rp_stream_record *rec)
 /* {"model": ..., "version": ..., "prediction": {"ride_duration": X, "ride_id": N}} */
 static bool parse_prediction(const char *data, size_t len, double *dur, int64_t *id)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     bool have_d = false, have_id = false;
-    rp_json_init(&r, data, len, 8);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(&r, data, len, 8);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return false;
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return false;
-        if (rp_json_str_eq(&k, "prediction", 10) && v.type == RP_JSON_OBJECT) {
+        if (rp__json_str_eq(&k, "prediction", 10) && v.type == RP_JSON_OBJECT) {
             int rc2;
-            rp_json_value k2, v2;
-            while ((rc2 = rp_json_member(&r, &k2)) == 1) {
-                if (rp_json_next(&r, &v2) != 1)
+            rp__json_value k2, v2;
+            while ((rc2 = rp__json_member(&r, &k2)) == 1) {
+                if (rp__json_next(&r, &v2) != 1)
                     return false;
-                if (rp_json_str_eq(&k2, "ride_duration", 13) && v2.type == RP_JSON_NUMBER) {
-                    *dur = rp_json_number(&v2);
+                if (rp__json_str_eq(&k2, "ride_duration", 13) && v2.type == RP_JSON_NUMBER) {
+                    *dur = rp__json_number(&v2);
                     have_d = true;
-                } else if (rp_json_str_eq(&k2, "ride_id", 7) && v2.type == RP_JSON_NUMBER && v2.is_int) {
-                    double d = rp_json_number(&v2);
+                } else if (rp__json_str_eq(&k2, "ride_id", 7) && v2.type == RP_JSON_NUMBER && v2.is_int) {
+                    double d = rp__json_number(&v2);
                     if (d < 0 || d > 9e15)
                         return false;
                     *id = (int64_t)d;
                     have_id = true;
-                } else if ((v2.type == RP_JSON_OBJECT || v2.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v2) < 0) {
+                } else if ((v2.type == RP_JSON_OBJECT || v2.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v2) < 0) {
                     return false;
                 }
             }
             if (rc2 < 0)
                 return false;
-        } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp_json_skip(&r, &v) < 0) {
+        } else if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v) < 0) {
             return false;
         }
     }
@@ -93,7 +93,7 @@ static bool parse_prediction(const char *data, size_t len, double *dur, int64_t 
 static int on_prediction(void *ctx, const rp_stream_record *rec)
 {
     join *j = ctx;
-    rp_eval_report *r = j->r;
+    rp__eval_report *r = j->r;
     r->predictions++;
     double dur;
     int64_t id;
@@ -123,7 +123,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int write_svg(const char *path, const rp_trips *t, const join *j, size_t max_points, double rmse,
+static int write_svg(const char *path, const rp__trips *t, const join *j, size_t max_points, double rmse,
                      rp_error *err)
 {
     FILE *f = fopen(path, "w");
@@ -145,14 +145,14 @@ static int write_svg(const char *path, const rp_trips *t, const join *j, size_t 
     size_t total = 0;
     for (size_t i = 0; i < t->n; i++) {
         double d;
-        if (j->out_ms[i] >= 0 && isfinite(j->pred[i]) && rp_trips_keep(t, i, &d))
+        if (j->out_ms[i] >= 0 && isfinite(j->pred[i]) && rp__trips_keep(t, i, &d))
             total++;
     }
     size_t step = total > max_points ? (total + max_points - 1) / max_points : 1, k = 0;
     fprintf(f, "<g fill=\"#1f77b4\" fill-opacity=\"0.25\">\n");
     for (size_t i = 0; i < t->n; i++) {
         double real;
-        if (j->out_ms[i] < 0 || !isfinite(j->pred[i]) || !rp_trips_keep(t, i, &real) || k++ % step)
+        if (j->out_ms[i] < 0 || !isfinite(j->pred[i]) || !rp__trips_keep(t, i, &real) || k++ % step)
             continue;
         double p = j->pred[i] < 0 ? 0 : j->pred[i] > 60 ? 60 : j->pred[i];
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\"/>\n", M + P * real / 60.0, H - M - P * p / 60.0);
@@ -166,15 +166,15 @@ static int write_svg(const char *path, const rp_trips *t, const join *j, size_t 
     return 0;
 }
 
-int rp_evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
-                const rp_eval_opts *o, rp_eval_report *r, rp_error *err)
+int rp__evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
+                const rp__eval_opts *o, rp__eval_report *r, rp_error *err)
 {
     memset(r, 0, sizeof *r);
-    rp_trips t = {0};
+    rp__trips t = {0};
     join j = {0};
     double *lat = NULL;
     int rc = -1;
-    if (rp_trips_read(trip_file, 0, &t, err) < 0)
+    if (rp__trips_read(trip_file, 0, &t, err) < 0)
         return -1;
     r->rows = t.n;
     j.n = t.n;
@@ -202,7 +202,7 @@ int rp_evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, con
     int64_t first_in = INT64_MAX, last_out = INT64_MIN;
     for (size_t i = 0; i < t.n; i++) {
         double real;
-        bool keep = rp_trips_keep(&t, i, &real);
+        bool keep = rp__trips_keep(&t, i, &real);
         r->kept += keep;
         if (j.in_ms[i] >= 0 && j.in_ms[i] < first_in)
             first_in = j.in_ms[i];
@@ -250,13 +250,13 @@ out:
     free(j.out_ms);
     free(j.pred);
     free(lat);
-    rp_trips_free(&t);
+    rp__trips_free(&t);
     if (rc < 0)
-        rp_eval_report_free(r);
+        rp__eval_report_free(r);
     return rc;
 }
 
-void rp_eval_report_free(rp_eval_report *r)
+void rp__eval_report_free(rp__eval_report *r)
 {
     for (size_t e = 0; e < RP_EVAL_EXAMPLES; e++) {
         free(r->examples[e]);

@@ -20,7 +20,7 @@
 
 #define RP_EVAL_EXAMPLES 3
 
-typedef struct rp_eval_report {
+typedef struct rp__eval_report {
     size_t rows;             /* rows in the trip file */
     size_t kept;             /* rows the course's filter keeps */
     size_t rides_in;         /* distinct ride ids in the rides stream */
@@ -38,16 +38,16 @@ typedef struct rp_eval_report {
     double rides_per_s;      /* predicted / span_s */
     double latency_ms[4];    /* p50, p90, p99, max */
     char *examples[RP_EVAL_EXAMPLES]; /* raw prediction records (malloc'd) */
-} rp_eval_report;
+} rp__eval_report;
 
-typedef struct rp_eval_opts {
+typedef struct rp__eval_opts {
     const char *svg_path;    /* predicted vs real picture, or NULL */
     size_t max_points;       /* points drawn at most (default 5000) */
-} rp_eval_opts;
+} rp__eval_opts;
 
 /* Reads the file and both streams (from the trim horizon to their tips). */
-int rp_evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
-                const rp_eval_opts *o, rp_eval_report *r, rp_error *err);
-void rp_eval_report_free(rp_eval_report *r);
+int rp__evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
+                const rp__eval_opts *o, rp__eval_report *r, rp_error *err);
+void rp__eval_report_free(rp__eval_report *r);
 
 #endif

@@ -35,23 +35,23 @@
 
 #define FEATURE_THRESHOLD 1e-7  /* scikit-learn: values closer than this are not split */
 
-void rp_forest_params_default(rp_forest_params *p)
+void rp__forest_params_default(rp__forest_params *p)
 {
-    *p = (rp_forest_params){.n_estimators = 100, .max_depth = 20, .min_samples_leaf = 10,
+    *p = (rp__forest_params){.n_estimators = 100, .max_depth = 20, .min_samples_leaf = 10,
                             .min_samples_split = 2, .max_samples = 1.0, .bootstrap = true};
 }
 
-static void tree_free(rp_forest_tree *t)
+static void tree_free(rp__forest_tree *t)
 {
     free(t->left);
     free(t->right);
     free(t->feature);
     free(t->threshold);
     free(t->value);
-    *t = (rp_forest_tree){0};
+    *t = (rp__forest_tree){0};
 }
 
-void rp_forest_free(rp_forest *f)
+void rp__forest_free(rp__forest *f)
 {
     if (!f)
         return;
@@ -59,7 +59,7 @@ void rp_forest_free(rp_forest *f)
         if (f->trees)
             tree_free(&f->trees[i]);
     free(f->trees);
-    *f = (rp_forest){0};
+    *f = (rp__forest){0};
 }
 
 /* ---- random numbers: xoshiro256** seeded with splitmix64 ---- */
@@ -118,20 +118,20 @@ static uint64_t rng_below(rng *r, uint64_t n)
 /* ---- shared, read-only ---- */
 
 typedef struct shared {
-    const rp_train_set *s;
-    const rp_forest_params *p;
+    const rp__train_set *s;
+    const rp__forest_params *p;
     uint32_t K;          /* one-hot columns; trip_distance is column K */
     size_t n;
     uint32_t *order;     /* rides by increasing float32 distance (ties: by index) */
     float *xf;           /* float32 distance of each ride */
     uint64_t seed;
-    rp_forest *out;
+    rp__forest *out;
     atomic_size_t next;  /* next tree to grow */
     atomic_int failed;
     rp_error err;
     pthread_mutex_t lock;
     size_t done;
-    rp_train_progress_fn progress;
+    rp__train_progress_fn progress;
     void *progress_ctx;
 } shared;
 
@@ -156,7 +156,7 @@ typedef struct work {
     size_t stack_cap;
 } work;
 
-static int push_node(rp_forest_tree *t, double value, rp_error *err)
+static int push_node(rp__forest_tree *t, double value, rp_error *err)
 {
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? t->cap * 2 : 256;
@@ -200,7 +200,7 @@ typedef struct split {
 static void best_split(work *wk, size_t start, size_t end, double W, double S, split *best)
 {
     const shared *sh = wk->sh;
-    const rp_train_set *s = sh->s;
+    const rp__train_set *s = sh->s;
     const uint32_t msl = sh->p->min_samples_leaf ? sh->p->min_samples_leaf : 1;
     const uint32_t *idx = wk->idx;
     size_t m = end - start;
@@ -267,11 +267,11 @@ static void best_split(work *wk, size_t start, size_t end, double W, double S, s
     }
 }
 
-static int grow(work *wk, uint32_t ti, rp_forest_tree *tree, rp_error *err)
+static int grow(work *wk, uint32_t ti, rp__forest_tree *tree, rp_error *err)
 {
     shared *sh = wk->sh;
-    const rp_train_set *s = sh->s;
-    const rp_forest_params *p = sh->p;
+    const rp__train_set *s = sh->s;
+    const rp__forest_params *p = sh->p;
     size_t n = sh->n;
     rng r;
     rng_seed(&r, sh->seed, ti);
@@ -430,8 +430,8 @@ static int cmp_keyed(const void *a, const void *b)
     return (p->i > q->i) - (p->i < q->i);
 }
 
-int rp_train_forest(const rp_train_set *s, const rp_vocab *v, const rp_forest_params *p,
-                    const rp_train_opts *o, rp_forest *out, rp_error *err)
+int rp__train_forest(const rp__train_set *s, const rp__vocab *v, const rp__forest_params *p,
+                    const rp__train_opts *o, rp__forest *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (s->n == 0)
@@ -525,6 +525,6 @@ out:
     free(sh.xf);
     pthread_mutex_destroy(&sh.lock);
     if (rc < 0)
-        rp_forest_free(out);
+        rp__forest_free(out);
     return rc;
 }

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rp_linear_fit_free(rp_linear_fit *f)
+void rp__linear_fit_free(rp__linear_fit *f)
 {
     if (!f)
         return;
@@ -123,7 +123,7 @@ static void sym_ortho(double a, double b, double *c, double *s, double *r)
 }
 
 typedef struct op {
-    const rp_train_set *s;
+    const rp__train_set *s;
     size_t p;          /* columns: K one-hot + trip_distance */
     uint32_t K;
     const double *xo;  /* column means */
@@ -135,7 +135,7 @@ static void matvec_sub(const op *o, const double *v, double alfa, double *u)
 {
     double dv = dot(v, o->xo, o->p);
     double vk = v[o->K];
-    const rp_train_set *s = o->s;
+    const rp__train_set *s = o->s;
     for (size_t i = 0; i < s->n; i++) {
         double row = v[s->cat[i]] + s->x[i] * vk;
         u[i] = (row - dv) - alfa * u[i];
@@ -145,7 +145,7 @@ static void matvec_sub(const op *o, const double *v, double alfa, double *u)
 /* v = rmatvec(u) - beta * v (beta 0 and v NULL: just rmatvec into out). */
 static void rmatvec_sub(const op *o, const double *u, double beta, double *v)
 {
-    const rp_train_set *s = o->s;
+    const rp__train_set *s = o->s;
     double *t = o->t;
     memset(t, 0, o->p * sizeof *t);
     uint32_t K = o->K;
@@ -160,7 +160,7 @@ static void rmatvec_sub(const op *o, const double *u, double beta, double *v)
         v[j] = (t[j] - o->xo[j] * su) - beta * v[j];
 }
 
-static int lsqr(const rp_train_set *s, uint32_t K, const double *xo, const double *b, double *x,
+static int lsqr(const rp__train_set *s, uint32_t K, const double *xo, const double *b, double *x,
                 int *itn_out, int *istop_out, rp_error *err)
 {
     const double atol = 1e-6, btol = 1e-6, conlim = 1e8, eps = DBL_EPSILON;
@@ -275,7 +275,7 @@ out:
 }
 
 /* The closed-form minimum-norm solution (see the top of the file). */
-static int exact(const rp_train_set *s, uint32_t K, double *coef, rp_error *err)
+static int exact(const rp__train_set *s, uint32_t K, double *coef, rp_error *err)
 {
     size_t n = s->n;
     double *cnt = calloc(K, sizeof *cnt), *xb = calloc(K, sizeof *xb), *yb = calloc(K, sizeof *yb);
@@ -346,8 +346,8 @@ static int exact(const rp_train_set *s, uint32_t K, double *coef, rp_error *err)
     return 0;
 }
 
-int rp_train_linear(const rp_train_set *s, const rp_vocab *v, rp_linear_solver solver,
-                    rp_linear_fit *out, rp_error *err)
+int rp__train_linear(const rp__train_set *s, const rp__vocab *v, rp__linear_solver solver,
+                    rp__linear_fit *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (s->n == 0)

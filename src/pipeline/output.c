@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/pyjson.h"
 
-int rp_train_run_id(char out[33], rp_error *err)
+int rp__train_run_id(char out[33], rp_error *err)
 {
     unsigned char b[16];
     size_t got = 0;
@@ -60,27 +60,27 @@ static int write_file(const char *dir, const char *name, const char *data, size_
     return 0;
 }
 
-static int flush(const char *dir, const char *name, const rp_buf *b, rp_error *err)
+static int flush(const char *dir, const char *name, const rp__buf *b, rp_error *err)
 {
     if (b->failed)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory writing %s", name);
     return write_file(dir, name, b->data, b->len, err);
 }
 
-static void json_str(rp_buf *b, const char *s)
+static void json_str(rp__buf *b, const char *s)
 {
-    rp_pyjson_utf8(b, s, strlen(s));
+    rp__pyjson_utf8(b, s, strlen(s));
 }
 
-static void files_json(rp_buf *b, const rp_train_file *f, size_t n)
+static void files_json(rp__buf *b, const rp__train_file *f, size_t n)
 {
-    rp_buf_putc(b, '[');
+    rp__buf_putc(b, '[');
     for (size_t i = 0; i < n; i++) {
-        rp_buf_puts(b, i ? ", {\"file\": " : "{\"file\": ");
+        rp__buf_puts(b, i ? ", {\"file\": " : "{\"file\": ");
         json_str(b, f[i].path);
-        rp_buf_printf(b, ", \"rows\": %zu, \"kept\": %zu}", f[i].rows, f[i].kept);
+        rp__buf_printf(b, ", \"rows\": %zu, \"kept\": %zu}", f[i].rows, f[i].kept);
     }
-    rp_buf_putc(b, ']');
+    rp__buf_putc(b, ']');
 }
 
 /* Removes what a failed write left in the staging directory. */
@@ -118,7 +118,7 @@ static int make_room(const char *dir, rp_error *err)
     return 0;
 }
 
-int rp_train_check_out(const char *dir, rp_error *err)
+int rp__train_check_out(const char *dir, rp_error *err)
 {
     struct stat st;
     if (stat(dir, &st) < 0)
@@ -139,7 +139,7 @@ int rp_train_check_out(const char *dir, rp_error *err)
     return 0;
 }
 
-int rp_train_write_dir(const char *dir, const rp_train_run *r, rp_error *err)
+int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err)
 {
     size_t dl = strlen(dir);
     while (dl > 1 && dir[dl - 1] == '/')
@@ -148,15 +148,15 @@ int rp_train_write_dir(const char *dir, const rp_train_run *r, rp_error *err)
         return rp_error_set(err, RP_ERR_INVALID, "--out: a directory name is needed");
     char target[3072], stage[3200];
     snprintf(target, sizeof target, "%.*s", (int)dl, dir);
-    if (rp_train_check_out(target, err) < 0)
+    if (rp__train_check_out(target, err) < 0)
         return -1;
     snprintf(stage, sizeof stage, "%s.tmp-XXXXXX", target);
     if (!mkdtemp(stage))
         return rp_error_set(err, RP_ERR_IO, "cannot create a directory beside %s: %s", target, strerror(errno));
     chmod(stage, 0755); /* mkdtemp makes it 0700; a model directory is shared like any other */
     int rc = -1;
-    rp_buf b;
-    rp_buf_init(&b, (size_t)1 << 30);
+    rp__buf b;
+    rp__buf_init(&b, (size_t)1 << 30);
     char path[3300];
     snprintf(path, sizeof path, "%s/%s", stage, RP_TRAIN_MODEL_FILE);
     if (rp_model_write_native(r->model, path, err) < 0)
@@ -170,50 +170,50 @@ int rp_train_write_dir(const char *dir, const rp_train_run *r, rp_error *err)
     gmtime_r(&now, &tm);
     char stamp[64];
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S.000000", &tm);
-    rp_buf_reset(&b);
-    rp_buf_puts(&b, "artifact_path: model\nflavors:\n  ridepred:\n    model: " RP_TRAIN_MODEL_FILE "\n");
-    rp_buf_printf(&b, "    format: native\n    algo: %s\n", r->algo);
+    rp__buf_reset(&b);
+    rp__buf_puts(&b, "artifact_path: model\nflavors:\n  ridepred:\n    model: " RP_TRAIN_MODEL_FILE "\n");
+    rp__buf_printf(&b, "    format: native\n    algo: %s\n", r->algo);
     if (r->xgb_json)
-        rp_buf_printf(&b, "  xgboost:\n    data: " RP_TRAIN_XGB_FILE "\n    model_class: xgboost.core.Booster\n"
+        rp__buf_printf(&b, "  xgboost:\n    data: " RP_TRAIN_XGB_FILE "\n    model_class: xgboost.core.Booster\n"
                           "    model_format: json\n    xgb_version: '%s'\n", r->xgb_version ? r->xgb_version : "");
-    rp_buf_printf(&b, "run_id: '%s'\nutc_time_created: '%s'\n", r->run_id, stamp);
+    rp__buf_printf(&b, "run_id: '%s'\nutc_time_created: '%s'\n", r->run_id, stamp);
     if (flush(stage, "MLmodel", &b, err) < 0)
         goto out;
 
     /* metrics.json */
-    rp_buf_reset(&b);
-    rp_buf_lit(&b, "{\"rmse_train\": ");
-    rp_pyjson_double(&b, r->rmse_train);
-    rp_buf_lit(&b, ", \"rmse_val\": ");
-    rp_pyjson_double(&b, r->rmse_val);
-    rp_buf_printf(&b, ", \"rows_train\": %zu, \"rows_val\": %zu, \"vocabulary\": %u, \"train_seconds\": ",
+    rp__buf_reset(&b);
+    rp__buf_lit(&b, "{\"rmse_train\": ");
+    rp__pyjson_double(&b, r->rmse_train);
+    rp__buf_lit(&b, ", \"rmse_val\": ");
+    rp__pyjson_double(&b, r->rmse_val);
+    rp__buf_printf(&b, ", \"rows_train\": %zu, \"rows_val\": %zu, \"vocabulary\": %u, \"train_seconds\": ",
                   r->n_train, r->n_val, r->vocabulary);
-    rp_pyjson_double(&b, r->seconds);
+    rp__pyjson_double(&b, r->seconds);
     if (r->metrics_json && r->metrics_json[0])
-        rp_buf_printf(&b, ", %s", r->metrics_json);
-    rp_buf_lit(&b, ", \"run_id\": ");
+        rp__buf_printf(&b, ", %s", r->metrics_json);
+    rp__buf_lit(&b, ", \"run_id\": ");
     json_str(&b, r->run_id);
-    rp_buf_lit(&b, "}\n");
+    rp__buf_lit(&b, "}\n");
     if (flush(stage, "metrics.json", &b, err) < 0)
         goto out;
 
     /* params.json */
-    rp_buf_reset(&b);
-    rp_buf_lit(&b, "{\"algo\": ");
+    rp__buf_reset(&b);
+    rp__buf_lit(&b, "{\"algo\": ");
     json_str(&b, r->algo);
     if (r->params_json && r->params_json[0])
-        rp_buf_printf(&b, ", %s", r->params_json);
-    rp_buf_lit(&b, "}\n");
+        rp__buf_printf(&b, ", %s", r->params_json);
+    rp__buf_lit(&b, "}\n");
     if (flush(stage, "params.json", &b, err) < 0)
         goto out;
 
     /* data.json */
-    rp_buf_reset(&b);
-    rp_buf_lit(&b, "{\"train\": ");
+    rp__buf_reset(&b);
+    rp__buf_lit(&b, "{\"train\": ");
     files_json(&b, r->train, r->n_train_files);
-    rp_buf_lit(&b, ", \"val\": ");
+    rp__buf_lit(&b, ", \"val\": ");
     files_json(&b, r->val, r->n_val_files);
-    rp_buf_lit(&b, "}\n");
+    rp__buf_lit(&b, "}\n");
     if (flush(stage, "data.json", &b, err) < 0)
         goto out;
 
@@ -227,6 +227,6 @@ int rp_train_write_dir(const char *dir, const rp_train_run *r, rp_error *err)
 out:
     if (rc < 0)
         remove_tree(stage);
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
     return rc;
 }

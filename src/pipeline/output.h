@@ -22,13 +22,13 @@
 #define RP_TRAIN_MODEL_FILE "model.rpm"
 #define RP_TRAIN_XGB_FILE "model.xgb.json"
 
-typedef struct rp_train_file {
+typedef struct rp__train_file {
     const char *path;
     size_t rows;
     size_t kept;
-} rp_train_file;
+} rp__train_file;
 
-typedef struct rp_train_run {
+typedef struct rp__train_run {
     const char *algo;
     const char *run_id;          /* 32 hex digits */
     const rp_model *model;
@@ -38,22 +38,22 @@ typedef struct rp_train_run {
     size_t n_train, n_val;
     uint32_t vocabulary;
     double seconds;
-    const rp_train_file *train, *val;
+    const rp__train_file *train, *val;
     size_t n_train_files, n_val_files;
     const char *xgb_json;        /* NULL unless xgboost */
     size_t xgb_json_len;
     const char *xgb_version;
-} rp_train_run;
+} rp__train_run;
 
 /* A random run id: 32 lowercase hex digits (a uuid4 without dashes, as
  * MLflow's run ids).  out has room for 33 bytes. */
-int rp_train_run_id(char out[33], rp_error *err);
+int rp__train_run_id(char out[33], rp_error *err);
 
 /* 0 when dir can be written: it does not exist, or is an empty
  * directory (checked again when writing). */
-int rp_train_check_out(const char *dir, rp_error *err);
+int rp__train_check_out(const char *dir, rp_error *err);
 
 /* Writes the directory.  DIR must not exist, or be an empty directory. */
-int rp_train_write_dir(const char *dir, const rp_train_run *r, rp_error *err);
+int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err);
 
 #endif

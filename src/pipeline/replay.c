@@ -16,15 +16,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i)
+void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i)
 {
-    rp_ride_row r = {.pu = t->pu[i], .pu_null = t->pu[i] == RP_TRIPS_NULL_ID, .dol = t->dor[i],
+    rp__ride_row r = {.pu = t->pu[i], .pu_null = t->pu[i] == RP_TRIPS_NULL_ID, .dol = t->dor[i],
                      .do_null = t->dor[i] == RP_TRIPS_NULL_ID, .distance = t->distance[i], .ride_id = i};
-    rp_ride_encode(b, &r);
+    rp__ride_encode(b, &r);
 }
 
-int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
-                  rp_replay_stats *st, rp_error *err)
+int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
+                  rp__replay_stats *st, rp_error *err)
 {
     memset(st, 0, sizeof *st);
     size_t start = o->start < t->n ? o->start : t->n;
@@ -39,8 +39,8 @@ int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const 
     rp_stream_put_result *res = calloc(batch, sizeof *res);
     size_t *offs = calloc(batch, sizeof *offs);
     char(*keys)[24] = calloc(batch, sizeof *keys);
-    rp_buf data;
-    rp_buf_init(&data, (size_t)batch * 512);
+    rp__buf data;
+    rp__buf_init(&data, (size_t)batch * 512);
     int rc = -1;
     if (!e || !res || !offs || !keys) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -51,10 +51,10 @@ int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const 
         if (o->stop && *o->stop)
             break;
         size_t n = end - i < batch ? end - i : batch;
-        rp_buf_reset(&data);
+        rp__buf_reset(&data);
         for (size_t k = 0; k < n; k++) {
             offs[k] = data.len;
-            rp_replay_event(&data, t, i + k);
+            rp__replay_event(&data, t, i + k);
             snprintf(keys[k], sizeof keys[k], "%zu", i + k);
         }
         if (data.failed) {
@@ -89,7 +89,7 @@ int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const 
     st->seconds = now_s() - t0;
     rc = 0;
 out:
-    rp_buf_cleanup(&data);
+    rp__buf_cleanup(&data);
     free(e);
     free(res);
     free(offs);

@@ -20,31 +20,31 @@
 #include "ridepred/stream.h"
 
 /* Appends row i's ride event to b. */
-void rp_replay_event(rp_buf *b, const rp_trips *t, size_t i);
+void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i);
 
-typedef struct rp_replay_stats {
+typedef struct rp__replay_stats {
     size_t sent;        /* records the stream accepted */
     size_t failed;      /* records it refused after retries */
     double seconds;
-} rp_replay_stats;
+} rp__replay_stats;
 
 /* Called after each put batch (progress); may be NULL. */
-typedef void (*rp_replay_progress_fn)(void *ctx, const rp_replay_stats *st, size_t total);
+typedef void (*rp__replay_progress_fn)(void *ctx, const rp__replay_stats *st, size_t total);
 
-typedef struct rp_replay_opts {
+typedef struct rp__replay_opts {
     size_t start;        /* first row */
     size_t limit;        /* rows at most; 0: to the end */
     double rate;         /* records per second; 0: as fast as possible */
     size_t batch;        /* records per put; 0: 500 (PutRecords' maximum) */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop early; may be NULL */
-    rp_replay_progress_fn progress;
+    rp__replay_progress_fn progress;
     void *progress_ctx;
-} rp_replay_opts;
+} rp__replay_opts;
 
 /* Puts rows [start, start + limit) of t into stream `name` of s, in order.
  * Returns 0 (stats say how many were refused), or -1 when a put failed as a
  * whole (the stream is gone, the server is unreachable). */
-int rp_replay_run(rp_stream_conn *s, const char *name, const rp_trips *t, const rp_replay_opts *o,
-                  rp_replay_stats *st, rp_error *err);
+int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
+                  rp__replay_stats *st, rp_error *err);
 
 #endif

@@ -17,17 +17,17 @@
 
 static const char *const algo_names[] = {"linear", "forest", "xgboost"};
 
-int rp_train_algo_parse(const char *name, rp_train_algo *out, rp_error *err)
+int rp__train_algo_parse(const char *name, rp__train_algo *out, rp_error *err)
 {
     for (size_t i = 0; i < sizeof algo_names / sizeof algo_names[0]; i++)
         if (!strcmp(name, algo_names[i])) {
-            *out = (rp_train_algo)i;
+            *out = (rp__train_algo)i;
             return 0;
         }
     return rp_error_set(err, RP_ERR_INVALID, "--algo %s: expected linear, forest or xgboost", name);
 }
 
-const char *rp_train_algo_name(rp_train_algo algo)
+const char *rp__train_algo_name(rp__train_algo algo)
 {
     return (unsigned)algo < sizeof algo_names / sizeof algo_names[0] ? algo_names[algo] : "unknown";
 }
@@ -43,12 +43,12 @@ static double now_s(void)
 
 /* Every algorithm's parameters, resolved over the defaults. */
 typedef struct resolved {
-    rp_linear_solver solver;
-    rp_forest_params forest;
-    rp_xgb_params xgb;
+    rp__linear_solver solver;
+    rp__forest_params forest;
+    rp__xgb_params xgb;
 } resolved;
 
-static int param_uint(const rp_train_param *p, uint32_t min, uint32_t max, uint32_t *out, rp_error *err)
+static int param_uint(const rp__train_param *p, uint32_t min, uint32_t max, uint32_t *out, rp_error *err)
 {
     char *end;
     unsigned long v = strtoul(p->value, &end, 10);
@@ -59,7 +59,7 @@ static int param_uint(const rp_train_param *p, uint32_t min, uint32_t max, uint3
     return 0;
 }
 
-static int linear_params(const rp_train_param *ps, size_t n, rp_linear_solver *solver, rp_buf *json, rp_error *err)
+static int linear_params(const rp__train_param *ps, size_t n, rp__linear_solver *solver, rp__buf *json, rp_error *err)
 {
     *solver = RP_LINEAR_LSQR;
     for (size_t i = 0; i < n; i++) {
@@ -73,11 +73,11 @@ static int linear_params(const rp_train_param *ps, size_t n, rp_linear_solver *s
         else
             return rp_error_set(err, RP_ERR_INVALID, "--param solver=%s: expected lsqr or exact", ps[i].value);
     }
-    rp_buf_printf(json, "\"solver\": \"%s\", \"fit_intercept\": true", *solver == RP_LINEAR_LSQR ? "lsqr" : "exact");
+    rp__buf_printf(json, "\"solver\": \"%s\", \"fit_intercept\": true", *solver == RP_LINEAR_LSQR ? "lsqr" : "exact");
     return 0;
 }
 
-static int bool_param(const rp_train_param *p, bool *out, rp_error *err)
+static int bool_param(const rp__train_param *p, bool *out, rp_error *err)
 {
     if (!strcmp(p->value, "true") || !strcmp(p->value, "True") || !strcmp(p->value, "1"))
         *out = true;
@@ -88,7 +88,7 @@ static int bool_param(const rp_train_param *p, bool *out, rp_error *err)
     return 0;
 }
 
-static int forest_param(const rp_train_param *p, rp_forest_params *fp, rp_error *err)
+static int forest_param(const rp__train_param *p, rp__forest_params *fp, rp_error *err)
 {
     if (!strcmp(p->key, "n_estimators"))
         return param_uint(p, 1, 100000, &fp->n_estimators, err);
@@ -119,18 +119,18 @@ static int forest_param(const rp_train_param *p, rp_forest_params *fp, rp_error 
                         p->key);
 }
 
-static int forest_params(const rp_train_param *ps, size_t n, rp_forest_params *fp, rp_buf *json, rp_error *err)
+static int forest_params(const rp__train_param *ps, size_t n, rp__forest_params *fp, rp__buf *json, rp_error *err)
 {
-    rp_forest_params_default(fp);
+    rp__forest_params_default(fp);
     for (size_t i = 0; i < n; i++)
         if (forest_param(&ps[i], fp, err) < 0)
             return -1;
-    rp_buf_printf(json, "\"n_estimators\": %u, \"max_depth\": ", fp->n_estimators);
+    rp__buf_printf(json, "\"n_estimators\": %u, \"max_depth\": ", fp->n_estimators);
     if (fp->max_depth)
-        rp_buf_printf(json, "%u", fp->max_depth);
+        rp__buf_printf(json, "%u", fp->max_depth);
     else
-        rp_buf_lit(json, "null");
-    rp_buf_printf(json, ", \"min_samples_leaf\": %u, \"min_samples_split\": %u, \"max_samples\": %.17g, "
+        rp__buf_lit(json, "null");
+    rp__buf_printf(json, ", \"min_samples_leaf\": %u, \"min_samples_split\": %u, \"max_samples\": %.17g, "
                         "\"bootstrap\": %s, \"max_features\": 1.0, \"criterion\": \"squared_error\"",
                   fp->min_samples_leaf, fp->min_samples_split, fp->max_samples, fp->bootstrap ? "true" : "false");
     return 0;
@@ -138,48 +138,48 @@ static int forest_params(const rp_train_param *ps, size_t n, rp_forest_params *f
 
 /* Resolves the parameters of algo into rv and appends them to json as the
  * members of params.json after "algo". */
-static int resolve(rp_train_algo algo, const rp_train_param *ps, size_t n, resolved *rv, rp_buf *json, rp_error *err)
+static int resolve(rp__train_algo algo, const rp__train_param *ps, size_t n, resolved *rv, rp__buf *json, rp_error *err)
 {
     switch (algo) {
     case RP_TRAIN_LINEAR: return linear_params(ps, n, &rv->solver, json, err);
     case RP_TRAIN_FOREST: return forest_params(ps, n, &rv->forest, json, err);
     case RP_TRAIN_XGBOOST:
-        if (rp_xgb_params_resolve(ps, n, &rv->xgb, err) < 0)
+        if (rp__xgb_params_resolve(ps, n, &rv->xgb, err) < 0)
             return -1;
-        rp_xgb_params_json(&rv->xgb, json);
+        rp__xgb_params_json(&rv->xgb, json);
         return 0;
     }
     return rp_error_set(err, RP_ERR_INVALID, "algorithm %d: expected linear, forest or xgboost", (int)algo);
 }
 
-int rp_train_check_params(rp_train_algo algo, const rp_train_param *params, size_t n, rp_error *err)
+int rp__train_check_params(rp__train_algo algo, const rp__train_param *params, size_t n, rp_error *err)
 {
     resolved rv;
-    rp_buf json;
-    rp_buf_init(&json, 1 << 16);
+    rp__buf json;
+    rp__buf_init(&json, 1 << 16);
     int rc = resolve(algo, params, n, &rv, &json, err);
-    rp_buf_cleanup(&json);
+    rp__buf_cleanup(&json);
     return rc;
 }
 
 /* ---- data ---- */
 
-static int read_file(const char *path, const char *role, rp_train_set *set, rp_train_file *info, rp_error *err)
+static int read_file(const char *path, const char *role, rp__train_set *set, rp__train_file *info, rp_error *err)
 {
-    rp_trips t = {0};
-    rp_train_file_stats st = {0};
+    rp__trips t = {0};
+    rp__train_file_stats st = {0};
     double t0 = now_s();
-    if (rp_trips_read(path, 0, &t, err) < 0) {
+    if (rp__trips_read(path, 0, &t, err) < 0) {
         rp_error_prefix(err, "cannot read %s file %s", role, path);
         return -1;
     }
-    int rc = rp_train_set_add(set, &t, path, &st, err);
-    rp_trips_free(&t);
+    int rc = rp__train_set_add(set, &t, path, &st, err);
+    rp__trips_free(&t);
     if (rc < 0) {
         rp_error_prefix(err, "%s file %s", role, path);
         return -1;
     }
-    *info = (rp_train_file){.path = path, .rows = st.rows, .kept = st.kept};
+    *info = (rp__train_file){.path = path, .rows = st.rows, .kept = st.kept};
     char rows[32], kept[32], ms[32];
     snprintf(rows, sizeof rows, "%zu", st.rows);
     snprintf(kept, sizeof kept, "%zu", st.kept);
@@ -189,7 +189,7 @@ static int read_file(const char *path, const char *role, rp_train_set *set, rp_t
 }
 
 /* Reads the files of one role into set, each file's counts into info[]. */
-static int read_files(const char *const *paths, size_t n, const char *role, rp_train_set *set, rp_train_file *info,
+static int read_files(const char *const *paths, size_t n, const char *role, rp__train_set *set, rp__train_file *info,
                       rp_error *err)
 {
     for (size_t i = 0; i < n; i++)
@@ -203,7 +203,7 @@ static int read_files(const char *const *paths, size_t n, const char *role, rp_t
     return 0;
 }
 
-static int write_predictions(const char *path, const rp_train_set *s, const double *pred, rp_error *err)
+static int write_predictions(const char *path, const rp__train_set *s, const double *pred, rp_error *err)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -221,19 +221,19 @@ static int write_predictions(const char *path, const rp_train_set *s, const doub
 
 /* Everything one run holds, freed by job_free. */
 typedef struct job {
-    const rp_train_config *c;
+    const rp__train_config *c;
     const char *algo;
     resolved rv;
     char run_id[33];
-    rp_train_set tr, va;
-    rp_vocab vocab;
-    rp_train_file *trinfo, *vainfo;
+    rp__train_set tr, va;
+    rp__vocab vocab;
+    rp__train_file *trinfo, *vainfo;
     rp_model *model;
-    rp_linear_fit lf;
-    rp_forest forest;
-    rp_xgb_result xr;
+    rp__linear_fit lf;
+    rp__forest forest;
+    rp__xgb_result xr;
     double *ptr, *pva;
-    rp_buf pjson, mjson;  /* params.json members, extra metrics.json members */
+    rp__buf pjson, mjson;  /* params.json members, extra metrics.json members */
     double seconds, rmse_tr, rmse_va;
 } job;
 
@@ -244,33 +244,33 @@ static void job_free(job *j)
     free(j->ptr);
     free(j->pva);
     rp_model_release(j->model);
-    rp_linear_fit_free(&j->lf);
-    rp_forest_free(&j->forest);
-    rp_xgb_result_free(&j->xr);
-    rp_vocab_free(&j->vocab);
-    rp_train_set_free(&j->tr);
-    rp_train_set_free(&j->va);
-    rp_buf_cleanup(&j->pjson);
-    rp_buf_cleanup(&j->mjson);
+    rp__linear_fit_free(&j->lf);
+    rp__forest_free(&j->forest);
+    rp__xgb_result_free(&j->xr);
+    rp__vocab_free(&j->vocab);
+    rp__train_set_free(&j->tr);
+    rp__train_set_free(&j->va);
+    rp__buf_cleanup(&j->pjson);
+    rp__buf_cleanup(&j->mjson);
 }
 
 /* The rides: training files, the vocabulary, validation files. */
 static int load(job *j, rp_error *err)
 {
-    const rp_train_config *c = j->c;
+    const rp__train_config *c = j->c;
     j->trinfo = calloc(c->n_train_files, sizeof *j->trinfo);
     j->vainfo = calloc(c->n_val_files, sizeof *j->vainfo);
     if (!j->trinfo || !j->vainfo)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     if (read_files(c->train_files, c->n_train_files, "training", &j->tr, j->trinfo, err) < 0 ||
-        rp_vocab_build(&j->vocab, &j->tr, err) < 0 ||
+        rp__vocab_build(&j->vocab, &j->tr, err) < 0 ||
         read_files(c->val_files, c->n_val_files, "validation", &j->va, j->vainfo, err) < 0)
         return -1;
-    rp_vocab_map(&j->vocab, &j->va);
+    rp__vocab_map(&j->vocab, &j->va);
     return 0;
 }
 
-static void progress_end(const rp_train_config *c)
+static void progress_end(const rp__train_config *c)
 {
     if (c->progress_end)
         c->progress_end(c->progress_ctx);
@@ -279,37 +279,37 @@ static void progress_end(const rp_train_config *c)
 /* Fits the algorithm into j->model; what it reports goes to j->mjson. */
 static int fit(job *j, rp_error *err)
 {
-    const rp_train_config *c = j->c;
-    rp_train_opts o = {.threads = c->threads, .seed = c->seed, .progress = c->progress,
+    const rp__train_config *c = j->c;
+    rp__train_opts o = {.threads = c->threads, .seed = c->seed, .progress = c->progress,
                        .progress_ctx = c->progress_ctx, .version = j->run_id};
     int r;
     switch (c->algo) {
     case RP_TRAIN_LINEAR:
-        r = rp_train_linear(&j->tr, &j->vocab, j->rv.solver, &j->lf, err);
+        r = rp__train_linear(&j->tr, &j->vocab, j->rv.solver, &j->lf, err);
         progress_end(c);
-        if (r < 0 || rp_train_linear_model(&j->vocab, &j->lf, &o, &j->model, err) < 0)
+        if (r < 0 || rp__train_linear_model(&j->vocab, &j->lf, &o, &j->model, err) < 0)
             return -1;
         if (j->rv.solver == RP_LINEAR_LSQR)
-            rp_buf_printf(&j->mjson, "\"lsqr_iterations\": %d, \"lsqr_istop\": %d", j->lf.iterations, j->lf.istop);
+            rp__buf_printf(&j->mjson, "\"lsqr_iterations\": %d, \"lsqr_istop\": %d", j->lf.iterations, j->lf.istop);
         return 0;
     case RP_TRAIN_FOREST: {
-        r = rp_train_forest(&j->tr, &j->vocab, &j->rv.forest, &o, &j->forest, err);
+        r = rp__train_forest(&j->tr, &j->vocab, &j->rv.forest, &o, &j->forest, err);
         progress_end(c);
-        if (r < 0 || rp_train_forest_model(&j->vocab, &j->forest, &o, &j->model, err) < 0)
+        if (r < 0 || rp__train_forest_model(&j->vocab, &j->forest, &o, &j->model, err) < 0)
             return -1;
         rp_model_info info;
         rp_model_get_info(j->model, &info);
-        rp_buf_printf(&j->mjson, "\"trees\": %u, \"nodes\": %" PRIu64 ", \"leaves\": %" PRIu64, info.n_trees,
+        rp__buf_printf(&j->mjson, "\"trees\": %u, \"nodes\": %" PRIu64 ", \"leaves\": %" PRIu64, info.n_trees,
                       info.n_nodes, info.n_leaves);
         return 0;
     }
     case RP_TRAIN_XGBOOST:
-        r = rp_train_xgboost(&j->tr, &j->va, &j->vocab, &j->rv.xgb, &o, &j->xr, err);
+        r = rp__train_xgboost(&j->tr, &j->va, &j->vocab, &j->rv.xgb, &o, &j->xr, err);
         progress_end(c);
         if (r < 0)
             return -1;
         j->model = rp_model_retain(j->xr.model);
-        rp_buf_printf(&j->mjson, "\"rounds\": %d, \"best_iteration\": %d, \"trees\": %d", j->xr.rounds,
+        rp__buf_printf(&j->mjson, "\"rounds\": %d, \"best_iteration\": %d, \"trees\": %d", j->xr.rounds,
                       j->xr.best_iteration, j->xr.best_iteration + 1);
         return 0;
     }
@@ -333,12 +333,12 @@ static int fit_and_score(job *j, rp_error *err)
     j->pva = malloc(j->va.n * sizeof *j->pva);
     if (!j->ptr || !j->pva)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    if (rp_train_predict(j->model, &j->tr, j->ptr, err) < 0 || rp_train_predict(j->model, &j->va, j->pva, err) < 0) {
+    if (rp__train_predict(j->model, &j->tr, j->ptr, err) < 0 || rp__train_predict(j->model, &j->va, j->pva, err) < 0) {
         rp_error_prefix(err, "%s", j->algo);
         return -1;
     }
-    j->rmse_tr = rp_train_rmse(&j->tr, j->ptr);
-    j->rmse_va = rp_train_rmse(&j->va, j->pva);
+    j->rmse_tr = rp__train_rmse(&j->tr, j->ptr);
+    j->rmse_va = rp__train_rmse(&j->va, j->pva);
     char a[32], b[32], s[32];
     snprintf(a, sizeof a, "%.6f", j->rmse_tr);
     snprintf(b, sizeof b, "%.6f", j->rmse_va);
@@ -350,16 +350,16 @@ static int fit_and_score(job *j, rp_error *err)
 /* The model directory, then the predictions CSV. */
 static int write_out(job *j, rp_error *err)
 {
-    const rp_train_config *c = j->c;
+    const rp__train_config *c = j->c;
     if (j->pjson.failed || j->mjson.failed)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    rp_train_run run = {.algo = j->algo, .run_id = j->run_id, .model = j->model, .params_json = j->pjson.data,
+    rp__train_run run = {.algo = j->algo, .run_id = j->run_id, .model = j->model, .params_json = j->pjson.data,
                         .metrics_json = j->mjson.data ? j->mjson.data : "", .rmse_train = j->rmse_tr,
                         .rmse_val = j->rmse_va, .n_train = j->tr.n, .n_val = j->va.n, .vocabulary = j->vocab.n,
                         .seconds = j->seconds, .train = j->trinfo, .val = j->vainfo,
                         .n_train_files = c->n_train_files, .n_val_files = c->n_val_files,
                         .xgb_json = j->xr.json, .xgb_json_len = j->xr.json_len, .xgb_version = j->xr.xgb_version};
-    if (rp_train_write_dir(c->out_dir, &run, err) < 0)
+    if (rp__train_write_dir(c->out_dir, &run, err) < 0)
         return -1;
     if (c->predictions_path && write_predictions(c->predictions_path, &j->va, j->pva, err) < 0)
         return -1;
@@ -368,28 +368,28 @@ static int write_out(job *j, rp_error *err)
 
 static int run(job *j, rp_error *err)
 {
-    const rp_train_config *c = j->c;
+    const rp__train_config *c = j->c;
     if (!c->n_train_files || !c->n_val_files || !c->out_dir)
         return rp_error_set(err, RP_ERR_INVALID, "training needs training files, validation files and --out");
     if (resolve(c->algo, c->params, c->n_params, &j->rv, &j->pjson, err) < 0)
         return -1;
-    rp_buf_printf(&j->pjson, ", \"seed\": %" PRIu64, c->seed);
-    if (rp_train_run_id(j->run_id, err) < 0 || rp_train_check_out(c->out_dir, err) < 0)
+    rp__buf_printf(&j->pjson, ", \"seed\": %" PRIu64, c->seed);
+    if (rp__train_run_id(j->run_id, err) < 0 || rp__train_check_out(c->out_dir, err) < 0)
         return -1;
     if (load(j, err) < 0 || fit_and_score(j, err) < 0)
         return -1;
     return write_out(j, err);
 }
 
-int rp_train(const rp_train_config *c, rp_train_report *r, rp_error *err)
+int rp__train(const rp__train_config *c, rp__train_report *r, rp_error *err)
 {
     memset(r, 0, sizeof *r);
-    job j = {.c = c, .algo = rp_train_algo_name(c->algo)};
-    rp_buf_init(&j.pjson, 1 << 16);
-    rp_buf_init(&j.mjson, 1 << 16);
+    job j = {.c = c, .algo = rp__train_algo_name(c->algo)};
+    rp__buf_init(&j.pjson, 1 << 16);
+    rp__buf_init(&j.mjson, 1 << 16);
     int rc = run(&j, err);
     if (rc == 0) {
-        *r = (rp_train_report){.n_train = j.tr.n, .n_val = j.va.n, .vocabulary = j.vocab.n, .seconds = j.seconds,
+        *r = (rp__train_report){.n_train = j.tr.n, .n_val = j.va.n, .vocabulary = j.vocab.n, .seconds = j.seconds,
                                .rmse_train = j.rmse_tr, .rmse_val = j.rmse_va};
         memcpy(r->run_id, j.run_id, sizeof r->run_id);
     }

@@ -13,12 +13,12 @@
 
 /* ---- the library (src/model/xgboost_lib.h), loaded on first use ---- */
 
-static const rp_xgb_lib *X;
+static const rp__xgb_lib *X;
 
 static int api(rp_error *err)
 {
-    /* rp_xgb_lib_load is thread-safe and returns the same table each time. */
-    const rp_xgb_lib *x = rp_xgb_lib_load(err);
+    /* rp__xgb_lib_load is thread-safe and returns the same table each time. */
+    const rp__xgb_lib *x = rp__xgb_lib_load(err);
     if (!x)
         return -1;
     X = x;
@@ -63,7 +63,7 @@ static const pspec specs[] = {
     {"base_score", P_REAL, NULL, NULL},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
-_Static_assert(N_SPECS <= RP_XGB_MAX_PARAMS, "rp_xgb_params.value is too small");
+_Static_assert(N_SPECS <= RP_XGB_MAX_PARAMS, "rp__xgb_params.value is too small");
 
 /* Aliases XGBoost also accepts, mapped to the names above. */
 static const char *canonical(const char *key)
@@ -129,7 +129,7 @@ static int parse_count(const char *key, const char *v, long min, long max, long 
     return 0;
 }
 
-int rp_xgb_params_resolve(const rp_train_param *params, size_t n, rp_xgb_params *out, rp_error *err)
+int rp__xgb_params_resolve(const rp__train_param *params, size_t n, rp__xgb_params *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->num_boost_round = RP_XGB_DEFAULT_ROUNDS;
@@ -168,9 +168,9 @@ int rp_xgb_params_resolve(const rp_train_param *params, size_t n, rp_xgb_params 
     return 0;
 }
 
-void rp_xgb_params_json(const rp_xgb_params *p, rp_buf *b)
+void rp__xgb_params_json(const rp__xgb_params *p, rp__buf *b)
 {
-    rp_buf_printf(b, "\"num_boost_round\": %d, \"early_stopping_rounds\": %d", p->num_boost_round,
+    rp__buf_printf(b, "\"num_boost_round\": %d, \"early_stopping_rounds\": %d", p->num_boost_round,
                   p->early_stopping_rounds);
     for (size_t i = 0; i < N_SPECS; i++)
         if (p->value[i]) {
@@ -178,9 +178,9 @@ void rp_xgb_params_json(const rp_xgb_params *p, rp_buf *b)
             double d = strtod(p->value[i], &end);
             bool num = specs[i].type != P_CHOICE && end != p->value[i] && !*end && isfinite(d);
             if (num)
-                rp_buf_printf(b, ", \"%s\": %s", specs[i].key, p->value[i]);
+                rp__buf_printf(b, ", \"%s\": %s", specs[i].key, p->value[i]);
             else
-                rp_buf_printf(b, ", \"%s\": \"%s\"", specs[i].key, p->value[i]);
+                rp__buf_printf(b, ", \"%s\": \"%s\"", specs[i].key, p->value[i]);
         }
 }
 
@@ -188,7 +188,7 @@ void rp_xgb_params_json(const rp_xgb_params *p, rp_buf *b)
 
 /* The CSR of a set: one row per ride, only the present entries (an absent
  * one-hot is missing for XGBoost, as in the course's sparse DMatrix). */
-static int dmatrix(const rp_train_set *s, uint32_t ncol, rp_xgb_handle *out, rp_error *err)
+static int dmatrix(const rp__train_set *s, uint32_t ncol, rp__xgb_handle *out, rp_error *err)
 {
     size_t n = s->n;
     size_t *indptr = malloc((n + 1) * sizeof *indptr);
@@ -243,7 +243,7 @@ static int eval_value(const char *text, const char *name, double *out)
     return end == p + strlen(pat) ? -1 : 0;
 }
 
-void rp_xgb_result_free(rp_xgb_result *r)
+void rp__xgb_result_free(rp__xgb_result *r)
 {
     if (!r)
         return;
@@ -252,8 +252,8 @@ void rp_xgb_result_free(rp_xgb_result *r)
     memset(r, 0, sizeof *r);
 }
 
-int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vocab *v,
-                     const rp_xgb_params *p, const rp_train_opts *o, rp_xgb_result *res, rp_error *err)
+int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp__vocab *v,
+                     const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err)
 {
     memset(res, 0, sizeof *res);
     if (tr->n == 0)
@@ -261,14 +261,14 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
     if (api(err) < 0)
         return -1;
     uint32_t ncol = v->n + 1;
-    rp_xgb_handle dtr = NULL, dva = NULL;
-    rp_xgb_handle b = NULL, best = NULL;
+    rp__xgb_handle dtr = NULL, dva = NULL;
+    rp__xgb_handle b = NULL, best = NULL;
     const char **names = NULL;
     size_t *lens = NULL;
     int rc = -1;
     if (dmatrix(tr, ncol, &dtr, err) < 0 || (va->n && dmatrix(va, ncol, &dva, err) < 0))
         goto out;
-    rp_xgb_handle mats[2] = {dtr, dva};
+    rp__xgb_handle mats[2] = {dtr, dva};
     if (X->BoosterCreate(mats, dva ? 2 : 1, &b) != 0) {
         xerr(err, "cannot create the booster");
         goto out;
@@ -300,7 +300,7 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
         if (dva) {
             const char *evname[1] = {"val"};
             const char *text = NULL;
-            rp_xgb_handle ev[1] = {dva};
+            rp__xgb_handle ev[1] = {dva};
             double score;
             if (X->EvalOneIter(b, it, ev, evname, 1, &text) != 0) {
                 xerr(err, "evaluation failed");
@@ -327,7 +327,7 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
     res->best_iteration = best_iter;
     res->best_score = best_score;
     /* Keep the trees of rounds [0, best_iter]. */
-    rp_xgb_handle keep = b;
+    rp__xgb_handle keep = b;
     if (best_iter + 1 < rounds) {
         if (X->Slice(b, 0, best_iter + 1, 1, &best) != 0) {
             xerr(err, "cannot keep the best rounds");
@@ -335,7 +335,7 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
         }
         keep = best;
     }
-    rp_xgb_ulong jlen = 0;
+    rp__xgb_ulong jlen = 0;
     const char *jdata = NULL;
     if (X->SaveToBuffer(keep, "{\"format\": \"json\"}", &jlen, &jdata) != 0) {
         xerr(err, "cannot save the model");
@@ -362,9 +362,9 @@ int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vo
     }
     names[v->n] = "trip_distance";
     lens[v->n] = strlen("trip_distance");
-    rp_xgb_opts xo = {.version = o ? o->version : NULL, .format = "native", .n_features = ncol,
+    rp__xgb_opts xo = {.version = o ? o->version : NULL, .format = "native", .n_features = ncol,
                       .feature_names = names, .feature_lens = lens};
-    if (rp_xgb_from_buffer(res->json, res->json_len, &xo, &res->model, err) < 0) {
+    if (rp__xgb_from_buffer(res->json, res->json_len, &xo, &res->model, err) < 0) {
         rp_error_prefix(err, "converting the trained booster");
         goto out;
     }
@@ -387,6 +387,6 @@ out:
     free(names);
     free(lens);
     if (rc < 0)
-        rp_xgb_result_free(res);
+        rp__xgb_result_free(res);
     return rc;
 }

@@ -29,20 +29,20 @@
 
 #define RP_XGB_MAX_PARAMS 32
 
-typedef struct rp_xgb_params {
+typedef struct rp__xgb_params {
     int num_boost_round;
     int early_stopping_rounds;  /* 0: none */
     const char *value[RP_XGB_MAX_PARAMS];  /* per known booster parameter; NULL: XGBoost's default */
-} rp_xgb_params;
+} rp__xgb_params;
 
 /* Applies --param KEY=VALUE over the defaults; refuses unknown keys and bad
  * values naming them. */
-int rp_xgb_params_resolve(const rp_train_param *params, size_t n, rp_xgb_params *out, rp_error *err);
+int rp__xgb_params_resolve(const rp__train_param *params, size_t n, rp__xgb_params *out, rp_error *err);
 
 /* Appends the effective parameters as JSON members ("k": v, ...). */
-void rp_xgb_params_json(const rp_xgb_params *p, rp_buf *b);
+void rp__xgb_params_json(const rp__xgb_params *p, rp__buf *b);
 
-typedef struct rp_xgb_result {
+typedef struct rp__xgb_result {
     rp_model *model;      /* the converted booster (a reference) */
     char *json;           /* the booster as XGBoost saved it (JSON) */
     size_t json_len;
@@ -50,10 +50,10 @@ typedef struct rp_xgb_result {
     int best_iteration;   /* 0-based; the model keeps rounds [0, best_iteration] */
     double best_score;    /* validation RMSE XGBoost reported for it */
     char xgb_version[32];
-} rp_xgb_result;
+} rp__xgb_result;
 
-int rp_train_xgboost(const rp_train_set *tr, const rp_train_set *va, const rp_vocab *v,
-                     const rp_xgb_params *p, const rp_train_opts *o, rp_xgb_result *res, rp_error *err);
-void rp_xgb_result_free(rp_xgb_result *r);
+int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp__vocab *v,
+                     const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err);
+void rp__xgb_result_free(rp__xgb_result *r);
 
 #endif

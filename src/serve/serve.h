@@ -11,7 +11,7 @@
  *   anything else   404
  *
  * Requests are served in parallel by a pool of threads; each thread runs its
- * own rp_worker (made on its first invocation, freed at stop), so answers and
+ * own rp__worker (made on its first invocation, freed at stop), so answers and
  * published records are those of `ridepred invoke`. */
 #ifndef RP_SERVICE_SERVE_H
 #define RP_SERVICE_SERVE_H
@@ -25,7 +25,7 @@
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
 
 /* 0 in any field: the default of http_server.h. */
-typedef struct rp_serve_config {
+typedef struct rp__serve_config {
     const char *listen;        /* HOST:PORT, [IPV6]:PORT; NULL: 127.0.0.1:8080 */
     unsigned threads;          /* 0: the number of online CPUs */
     unsigned max_connections;  /* 0: 1024 */
@@ -34,33 +34,33 @@ typedef struct rp_serve_config {
     unsigned header_timeout_s; /* a whole request head; 0: 10 */
     unsigned body_timeout_s;   /* a body: this plus its size / body_min_rate; 0: 10 */
     size_t body_min_rate;      /* bytes per second; 0: 65536 */
-} rp_serve_config;
+} rp__serve_config;
 
-typedef struct rp_serve rp_serve;
+typedef struct rp__serve rp__serve;
 
 /* What was served so far (also on /metrics). */
-typedef struct rp_serve_stats {
+typedef struct rp__serve_stats {
     uint64_t invocations;      /* every POST to the invoke path */
     uint64_t ok;               /* answered by the handler */
     uint64_t function_errors;  /* answered with an error body */
     uint64_t too_large;        /* refused with 413 */
     uint64_t internal_errors;  /* 500: no worker, out of memory */
     uint64_t records, record_failures, published;
-} rp_serve_stats;
+} rp__serve_stats;
 
 /* Starts serving fn (which must outlive the server).  Returns 0, or -1 with
  * err saying why (RP_ERR_INVALID: a bad address; RP_ERR_IO: port in use). */
-int rp_serve_start(rp_function *fn, const rp_serve_config *cfg, rp_serve **out, rp_error *err);
+int rp__serve_start(rp__function *fn, const rp__serve_config *cfg, rp__serve **out, rp_error *err);
 
 /* The port bound (useful with port 0). */
-unsigned rp_serve_port(const rp_serve *s);
+unsigned rp__serve_port(const rp__serve *s);
 
-void rp_serve_stats_get(const rp_serve *s, rp_serve_stats *out);
+void rp__serve_stats_get(const rp__serve *s, rp__serve_stats *out);
 
 /* Stops accepting, lets the requests in flight finish (up to drain_ms),
  * closes every connection, fills *final (when not NULL) with the stats of
  * the whole run, and frees the workers and s (NULL is ignored).  Returns
  * the number of requests abandoned (0 on a clean stop). */
-unsigned rp_serve_stop(rp_serve *s, unsigned drain_ms, rp_serve_stats *final);
+unsigned rp__serve_stop(rp__serve *s, unsigned drain_ms, rp__serve_stats *final);
 
 #endif

@@ -17,39 +17,39 @@
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
 
-__extension__ typedef unsigned __int128 rp_u128;
+__extension__ typedef unsigned __int128 rp__u128;
 
 /* Hash keys as Kinesis writes them: decimal, 1 to 39 digits.  from_dec
  * returns -1 for anything else (empty, a non-digit, over 2^128 - 1). */
-int rp_u128_from_dec(const char *s, rp_u128 *out);
-void rp_u128_to_dec(rp_u128 v, char out[40]);
+int rp__u128_from_dec(const char *s, rp__u128 *out);
+void rp__u128_to_dec(rp__u128 v, char out[40]);
 
 /* Range i of n of the hash key space, as Kinesis' CreateStream lays them
  * out: each floor(2^128 / n) keys wide (one more when 2^128 - 1 mod n is
  * n - 1), the last one running to 2^128 - 1. */
-void rp_hash_range(uint32_t n, uint32_t i, rp_u128 *lo, rp_u128 *hi);
+void rp__hash_range(uint32_t n, uint32_t i, rp__u128 *lo, rp__u128 *hi);
 
 /* A shard, or a piece being built: its range and the backend's handle of it
  * (a shard id for Kinesis, row keys for the local store). */
-typedef struct rp_reshard_piece {
-    rp_u128 lo, hi;
+typedef struct rp__reshard_piece {
+    rp__u128 lo, hi;
     char id[RP_STREAM_SHARD_ID_MAX];
     int64_t key, idx;
-} rp_reshard_piece;
+} rp__reshard_piece;
 
-typedef struct rp_reshard_ops {
+typedef struct rp__reshard_ops {
     /* Splits p at `at` (the first hash key of the right part). */
-    int (*split)(void *ctx, const rp_reshard_piece *p, rp_u128 at, rp_reshard_piece *left,
-                 rp_reshard_piece *right, rp_error *err);
+    int (*split)(void *ctx, const rp__reshard_piece *p, rp__u128 at, rp__reshard_piece *left,
+                 rp__reshard_piece *right, rp_error *err);
     /* Merges the adjacent pieces a (left) and b (right). */
-    int (*merge)(void *ctx, const rp_reshard_piece *a, const rp_reshard_piece *b, rp_reshard_piece *merged,
+    int (*merge)(void *ctx, const rp__reshard_piece *a, const rp__reshard_piece *b, rp__reshard_piece *merged,
                  rp_error *err);
     const char *who;  /* "kinesis", "local store": for messages */
-} rp_reshard_ops;
+} rp__reshard_ops;
 
 /* Reshards the nopen open shards (sorted by range, covering the key space)
  * to target uniform ranges.  The caller has checked the count limits. */
-int rp_reshard(const rp_reshard_piece *open, size_t nopen, uint32_t target, const rp_reshard_ops *ops,
+int rp__reshard(const rp__reshard_piece *open, size_t nopen, uint32_t target, const rp__reshard_ops *ops,
                void *ctx, rp_error *err);
 
 #endif

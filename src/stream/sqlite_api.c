@@ -7,7 +7,7 @@
 #include "common/dl.h"
 #include "common/file.h"
 
-rp_sqlite_api rp_sq;
+rp__sqlite_api rp__sq;
 
 /* Each pointer has exactly the type of the function sqlite3.h declares. */
 #define RP_SQLITE_CHECK(ret, name, args)                                                      \
@@ -16,28 +16,28 @@ rp_sqlite_api rp_sq;
 RP_SQLITE_FUNCS(RP_SQLITE_CHECK)
 #undef RP_SQLITE_CHECK
 
-static rp_dl_once lib = RP_DL_ONCE_INIT;
+static rp__dl_once lib = RP_DL_ONCE_INIT;
 
 static void load(void)
 {
     static const char *const sonames[] = {RP_LIBSQLITE_SONAME, NULL};
-    static const rp_dl_sym syms[] = {
-#define RP_SQLITE_SYM(ret, name, args) {"sqlite3_" #name, offsetof(rp_sqlite_api, name)},
+    static const rp__dl_sym syms[] = {
+#define RP_SQLITE_SYM(ret, name, args) {"sqlite3_" #name, offsetof(rp__sqlite_api, name)},
         RP_SQLITE_FUNCS(RP_SQLITE_SYM)
 #undef RP_SQLITE_SYM
     };
-    rp_dl_once_load(&lib, "SQLite", sonames, syms, sizeof syms / sizeof syms[0], &rp_sq,
+    rp__dl_once_load(&lib, "SQLite", sonames, syms, sizeof syms / sizeof syms[0], &rp__sq,
                     "libsqlite3 (Debian: apt-get install libsqlite3-0)");
 }
 
-int rp_sqlite_load(rp_error *err)
+int rp__sqlite_load(rp_error *err)
 {
-    return rp_dl_once_run(&lib, load, err);
+    return rp__dl_once_run(&lib, load, err);
 }
 
-int rp_sqlite_check_files(const char *path, rp_error *err)
+int rp__sqlite_check_files(const char *path, rp_error *err)
 {
-    if (rp_file_check_regular(path, err) < 0)
+    if (rp__file_check_regular(path, err) < 0)
         return -1;
     static const char *const companions[] = {"-wal", "-journal", "-shm"};
     size_t n = strlen(path);
@@ -48,7 +48,7 @@ int rp_sqlite_check_files(const char *path, rp_error *err)
     for (size_t i = 0; i < sizeof companions / sizeof companions[0] && rc == 0; i++) {
         memcpy(p, path, n);
         strcpy(p + n, companions[i]);
-        rc = rp_file_check_regular(p, err);
+        rc = rp__file_check_regular(p, err);
     }
     free(p);
     return rc;

@@ -5,8 +5,8 @@
  * Kinesis, `serve`, `train`) never opens one.  Linking libsqlite3 costs each
  * start about 0.3 ms of loading and relocation on this machine, so it is
  * loaded with dlopen (src/common/dl.h) by the first open, as libcurl and
- * libcrypto are.  The functions are called through rp_sq, e.g.
- * rp_sq.step(st) for sqlite3_step(st): the same calls, one indirection.
+ * libcrypto are.  The functions are called through rp__sq, e.g.
+ * rp__sq.step(st) for sqlite3_step(st): the same calls, one indirection.
  * Only SQLite's header is used at build time; each pointer's type is checked
  * against the header's declaration when this module compiles. */
 #ifndef RP_STREAM_SQLITE_API_H
@@ -47,24 +47,24 @@
     X(int, reset, (sqlite3_stmt *))                                                              \
     X(int, step, (sqlite3_stmt *))
 
-typedef struct rp_sqlite_api {
+typedef struct rp__sqlite_api {
 #define RP_SQLITE_FIELD(ret, name, args) ret(*name) args;
     RP_SQLITE_FUNCS(RP_SQLITE_FIELD)
 #undef RP_SQLITE_FIELD
-} rp_sqlite_api;
+} rp__sqlite_api;
 
-/* Filled by the first successful rp_sqlite_load; read-only after. */
-extern rp_sqlite_api rp_sq;
+/* Filled by the first successful rp__sqlite_load; read-only after. */
+extern rp__sqlite_api rp__sq;
 
 /* Loads libsqlite3 once per process (thread-safe).  Returns 0, or -1 with
  * err set ("SQLite is not available (...): install ...").  Call it before
- * any rp_sq function (the stores' open functions do). */
-int rp_sqlite_load(rp_error *err);
+ * any rp__sq function (the stores' open functions do). */
+int rp__sqlite_load(rp_error *err);
 
 /* Before SQLite opens the database at path: refuses it, or its -wal,
  * -journal or -shm companion, when it exists and is not a regular file
  * (SQLite would block forever reading a FIFO).  Returns 0, or -1 with err
  * set: "PATH: is a FIFO, not a regular file" (RP_ERR_IO). */
-int rp_sqlite_check_files(const char *path, rp_error *err);
+int rp__sqlite_check_files(const char *path, rp_error *err);
 
 #endif

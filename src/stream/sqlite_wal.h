@@ -13,6 +13,6 @@
  * "database is locked".  Returns SQLITE_OK in WAL mode, SQLITE_CANTOPEN when
  * the file cannot use WAL (the mode it kept is written to mode[mode_size]),
  * or the SQLite error of the last attempt (sqlite3_errmsg(db) says more). */
-int rp_sqlite_enable_wal(sqlite3 *db, int timeout_ms, char *mode, size_t mode_size);
+int rp__sqlite_enable_wal(sqlite3 *db, int timeout_ms, char *mode, size_t mode_size);
 
 #endif

@@ -13,8 +13,8 @@
 
 struct rp_stream_conn {
     rp_stream_backend backend;
-    rp_local_store *local;   /* RP_STREAM_BACKEND_LOCAL */
-    rp_kinesis *kinesis;     /* RP_STREAM_BACKEND_KINESIS */
+    rp__local_store *local;   /* RP_STREAM_BACKEND_LOCAL */
+    rp__kinesis *kinesis;     /* RP_STREAM_BACKEND_KINESIS */
 };
 
 const char *rp_stream_backend_name(rp_stream_backend b)
@@ -58,7 +58,7 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_strea
         b = cfg->backend;
     if (b == RP_STREAM_BACKEND_AUTO) {
         const char *from;
-        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp_aws_endpoint_from_env("KINESIS", &from);
+        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp__aws_endpoint_from_env("KINESIS", &from);
         b = endpoint ? RP_STREAM_BACKEND_KINESIS : RP_STREAM_BACKEND_LOCAL;
     }
     memcpy(name, n, len + 1);
@@ -77,14 +77,14 @@ int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_st
     s->backend = backend;
     int rc;
     if (backend == RP_STREAM_BACKEND_KINESIS) {
-        rp_kinesis_options ko = {
+        rp__kinesis_options ko = {
             .endpoint_url = cfg ? cfg->endpoint_url : NULL,
             .endpoint_source = cfg ? cfg->endpoint_source : NULL,
             .region = cfg ? cfg->region : NULL,
         };
-        rc = rp_kinesis_open(&ko, &s->kinesis, err);
+        rc = rp__kinesis_open(&ko, &s->kinesis, err);
     } else {
-        rc = rp_local_open(cfg ? cfg->local_store : NULL, &s->local, err);
+        rc = rp__local_open(cfg ? cfg->local_store : NULL, &s->local, err);
     }
     if (rc < 0) {
         free(s);
@@ -98,8 +98,8 @@ void rp_stream_close(rp_stream_conn *s)
 {
     if (!s)
         return;
-    rp_local_close(s->local);
-    rp_kinesis_close(s->kinesis);
+    rp__local_close(s->local);
+    rp__kinesis_close(s->kinesis);
     free(s);
 }
 
@@ -111,44 +111,44 @@ rp_stream_backend rp_stream_conn_backend(const rp_stream_conn *s)
 int rp_stream_create(rp_stream_conn *s, const char *name, uint32_t shards, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_create_stream(s->kinesis, name, shards, err);
-    return rp_local_create_stream(s->local, name, shards, 0, err);
+        return rp__kinesis_create_stream(s->kinesis, name, shards, err);
+    return rp__local_create_stream(s->local, name, shards, 0, err);
 }
 
 int rp_stream_delete(rp_stream_conn *s, const char *name, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_delete_stream(s->kinesis, name, err);
-    return rp_local_delete_stream(s->local, name, err);
+        return rp__kinesis_delete_stream(s->kinesis, name, err);
+    return rp__local_delete_stream(s->local, name, err);
 }
 
 int rp_stream_list(rp_stream_conn *s, rp_stream_info **out, size_t *count, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_list_streams(s->kinesis, out, count, err);
-    return rp_local_list_streams(s->local, out, count, err);
+        return rp__kinesis_list_streams(s->kinesis, out, count, err);
+    return rp__local_list_streams(s->local, out, count, err);
 }
 
 int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_describe_stream(s->kinesis, name, out, err);
-    return rp_local_describe_stream(s->local, name, out, err);
+        return rp__kinesis_describe_stream(s->kinesis, name, out, err);
+    return rp__local_describe_stream(s->local, name, out, err);
 }
 
 int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_list_shards(s->kinesis, name, out, count, err);
-    return rp_local_list_shards(s->local, name, out, count, err);
+        return rp__kinesis_list_shards(s->kinesis, name, out, count, err);
+    return rp__local_list_shards(s->local, name, out, count, err);
 }
 
 int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t target, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_update_shard_count(s->kinesis, name, target, err);
-    return rp_local_update_shard_count(s->local, name, target, err);
+        return rp__kinesis_update_shard_count(s->kinesis, name, target, err);
+    return rp__local_update_shard_count(s->local, name, target, err);
 }
 
 int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
@@ -156,7 +156,7 @@ int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *en
 {
     /* Kinesis: chunks, per-entry retries and reporting in the client. */
     if (s->kinesis)
-        return rp_kinesis_put_records(s->kinesis, name, entries, n, results, err);
+        return rp__kinesis_put_records(s->kinesis, name, entries, n, results, err);
     /* Chunks as PutRecords takes them.  The local store refuses only
      * invalid entries or fails as a whole (a busy file is retried inside
      * SQLite's busy timeout), so there is nothing to retry here. */
@@ -170,7 +170,7 @@ int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *en
             bytes += b;
             j++;
         }
-        if (rp_local_put_records(s->local, name, entries + i, j - i, results + i, err) < 0) {
+        if (rp__local_put_records(s->local, name, entries + i, j - i, results + i, err) < 0) {
             for (size_t k = j; k < n; k++) {
                 results[k].ok = false;
                 snprintf(results[k].error_code, sizeof results[k].error_code, "NotAttempted");
@@ -188,8 +188,8 @@ int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shar
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
-    return rp_local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
+        return rp__kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
+    return rp__local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
 }
 
 int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
@@ -197,8 +197,8 @@ int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, r
                            int64_t *millis_behind_latest, rp_error *err)
 {
     if (s->kinesis)
-        return rp_kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
-    return rp_local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
+        return rp__kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
+    return rp__local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
 }
 
 /* rp_stream_scan's callback: counts the records of a page and passes

@@ -3,7 +3,7 @@
  * a NUL), then the lookups the credentials chain makes on what it accepts:
  * every section's name and a few keys in each, the usual profiles, and a
  * walk over every option.  Values and names handed back must be
- * NUL-terminated strings that live as long as the rp_ini. */
+ * NUL-terminated strings that live as long as the rp__ini. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@ static const char *const profiles[] = {
 };
 
 typedef struct walk {
-    const rp_ini *ini;
+    const rp__ini *ini;
     size_t n, bytes;
 } walk;
 
@@ -33,13 +33,13 @@ static void visit(void *ctx, const char *section, const char *key, const char *v
     w->bytes += strlen(section) + strlen(key) + strlen(value) + (nested ? 1 : 0);
     /* What a section holds (its own, or from [DEFAULT]) is found again. */
     bool is_default = strcmp(section, "DEFAULT") == 0;
-    if (!is_default && !rp_ini_has_section(w->ini, section))
+    if (!is_default && !rp__ini_has_section(w->ini, section))
         __builtin_trap();
     if (is_default)
         return;
     int l2 = 0;
     bool n2 = false;
-    const char *v = rp_ini_get(w->ini, section, key, &l2, &n2);
+    const char *v = rp__ini_get(w->ini, section, key, &l2, &n2);
     if (!v || strcmp(v, value) != 0 || l2 != line || n2 != nested)
         __builtin_trap();
 }
@@ -49,36 +49,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size && i < 64; i++)
         (void)rp__py_space_len((const char *)data + i, (const char *)data + size);
 
-    rp_ini *ini = NULL;
+    rp__ini *ini = NULL;
     rp_error err;
-    if (rp_ini_parse((const char *)data, size, "fuzz/credentials", &ini, &err) != 0) {
+    if (rp__ini_parse((const char *)data, size, "fuzz/credentials", &ini, &err) != 0) {
         if (ini || !err.msg[0])
             __builtin_trap();
         return 0;
     }
-    if (strcmp(rp_ini_path(ini), "fuzz/credentials") != 0)
+    if (strcmp(rp__ini_path(ini), "fuzz/credentials") != 0)
         __builtin_trap();
 
-    size_t n = rp_ini_section_count(ini);
+    size_t n = rp__ini_section_count(ini);
     for (size_t i = 0; i < n; i++) {
-        const char *name = rp_ini_section_name(ini, i);
-        if (!name || !rp_ini_has_section(ini, name))
+        const char *name = rp__ini_section_name(ini, i);
+        if (!name || !rp__ini_has_section(ini, name))
             __builtin_trap();
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
             int line = 0;
             bool nested = false;
-            const char *v = rp_ini_get(ini, name, keys[k], &line, &nested);
+            const char *v = rp__ini_get(ini, name, keys[k], &line, &nested);
             if (v && (line < 1 || strlen(v) > size))
                 __builtin_trap();
         }
     }
     for (size_t p = 0; p < sizeof profiles / sizeof *profiles; p++) {
-        (void)rp_ini_has_section(ini, profiles[p]);
+        (void)rp__ini_has_section(ini, profiles[p]);
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-            (void)rp_ini_get(ini, profiles[p], keys[k], NULL, NULL);
+            (void)rp__ini_get(ini, profiles[p], keys[k], NULL, NULL);
     }
     walk w = {.ini = ini};
-    rp_ini_foreach(ini, visit, &w);
-    rp_ini_free(ini);
+    rp__ini_foreach(ini, visit, &w);
+    rp__ini_free(ini);
     return 0;
 }

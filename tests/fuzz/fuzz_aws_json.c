@@ -1,14 +1,14 @@
 /* libFuzzer target: the AWS answers read from the network.
  *
- *  - rp_aws_credentials_from_json on the input (a container credentials
- *    endpoint's answer), and rp_aws_parse_time on it;
- *  - rp_aws_error_parse / rp_http_response_is_retriable on a response whose
+ *  - rp__aws_credentials_from_json on the input (a container credentials
+ *    endpoint's answer), and rp__aws_parse_time on it;
+ *  - rp__aws_error_parse / rp__http_response_is_retriable on a response whose
  *    body is the whole input, then on one whose header block is the input up
  *    to its first NUL and whose body is what follows (the whole input as
  *    headers when there is no NUL).
  *
  * The response buffers are allocated to the exact size (content + the NUL
- * rp_buf promises) so that AddressSanitizer sees any read past them. */
+ * rp__buf promises) so that AddressSanitizer sees any read past them. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,12 +19,12 @@
 #include "aws/credentials.h"
 #include "aws/http.h"
 
-/* Fills b with exactly p[0..n) and a NUL, as rp_buf would hold it. */
-static int buf_exact(rp_buf *b, const uint8_t *p, size_t n)
+/* Fills b with exactly p[0..n) and a NUL, as rp__buf would hold it. */
+static int buf_exact(rp__buf *b, const uint8_t *p, size_t n)
 {
-    rp_buf_init(b, n + 1);
+    rp__buf_init(b, n + 1);
     if (n == 0)
-        return 0; /* nothing appended: data stays NULL, as after rp_buf_init */
+        return 0; /* nothing appended: data stays NULL, as after rp__buf_init */
     b->data = malloc(n + 1);
     if (!b->data)
         return -1;
@@ -48,55 +48,55 @@ static void check_str(const char *s, size_t cap)
 static void error_response(const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen,
                            long status)
 {
-    rp_http_response r;
-    rp_http_response_init(&r, 1 << 20);
+    rp__http_response r;
+    rp__http_response_init(&r, 1 << 20);
     r.status = status;
     if (buf_exact(&r.headers, hdr, hlen) == 0 && buf_exact(&r.body, body, blen) == 0) {
-        rp_aws_error_info info;
+        rp__aws_error_info info;
         memset(&info, 0x55, sizeof info);
-        rp_aws_error_parse(&r, &info);
+        rp__aws_error_parse(&r, &info);
         check_str(info.code, sizeof info.code);
         check_str(info.message, sizeof info.message);
         if (info.code[0])
-            (void)rp_aws_error_is_retriable(info.code, strlen(info.code));
-        (void)rp_http_response_is_retriable(&r);
+            (void)rp__aws_error_is_retriable(info.code, strlen(info.code));
+        (void)rp__http_response_is_retriable(&r);
 
         static const char *const names[] = {"x-amzn-ErrorType", "Content-Type", "x-amzn-RequestId",
                                             ""};
         for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
             const char *v = NULL;
             size_t vl = 0;
-            if (rp_http_response_header(&r, names[i], &v, &vl) &&
+            if (rp__http_response_header(&r, names[i], &v, &vl) &&
                 (v < r.headers.data || vl > r.headers.len ||
                  (size_t)(v - r.headers.data) > r.headers.len - vl))
                 __builtin_trap(); /* the value is not a view into the header block */
         }
     }
-    rp_http_response_cleanup(&r);
+    rp__http_response_cleanup(&r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
 
-    rp_aws_credentials c;
+    rp__aws_credentials c;
     rp_error err;
-    if (rp_aws_credentials_from_json(text, size, &c, &err) == 0) {
+    if (rp__aws_credentials_from_json(text, size, &c, &err) == 0) {
         size_t ak = strnlen(c.access_key_id, sizeof c.access_key_id);
         size_t sk = strnlen(c.secret_access_key, sizeof c.secret_access_key);
         size_t tk = strnlen(c.session_token, sizeof c.session_token);
         if (ak == 0 || sk == 0 || ak == sizeof c.access_key_id ||
             sk == sizeof c.secret_access_key || tk == sizeof c.session_token)
             __builtin_trap();
-        (void)rp_aws_credentials_need_refresh(&c, (time_t)1714564800);
-        rp_aws_credentials_clear(&c);
+        (void)rp__aws_credentials_need_refresh(&c, (time_t)1714564800);
+        rp__aws_credentials_clear(&c);
     } else if (!err.msg[0]) {
         __builtin_trap();
     }
 
     int64_t t;
-    (void)rp_aws_parse_time(text, size, &t);
-    (void)rp_aws_error_is_retriable(text, size);
+    (void)rp__aws_parse_time(text, size, &t);
+    (void)rp__aws_error_is_retriable(text, size);
 
     /* The input as the body of a 400, with no headers. */
     error_response(NULL, 0, data, size, 400);

@@ -35,15 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!res.body || res.body_len == 0)
         __builtin_trap();
 
-    rp_ride_fields f;
+    rp__ride_fields f;
     rp_error why;
-    rp_buf scratch;
-    rp_buf_init(&scratch, 1 << 20);
+    rp__buf scratch;
+    rp__buf_init(&scratch, 1 << 20);
     rp_row row;
     double pred;
-    if (rp_ride_parse((const char *)data, size, &f, &why) == 0 &&
-        rp_ride_features(&f, m, &scratch, &row, &why) == 0)
+    if (rp__ride_parse((const char *)data, size, &f, &why) == 0 &&
+        rp__ride_features(&f, m, &scratch, &row, &why) == 0)
         rp_model_predict(m, &row, &pred, &why);
-    rp_buf_cleanup(&scratch);
+    rp__buf_cleanup(&scratch);
     return 0;
 }

@@ -121,7 +121,7 @@ static bool parse_length(const char *v, uint64_t *out)
     }
 }
 
-static void route(void *ctx, const rp_http_request *req, rp_http_reply *reply)
+static void route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     (void)ctx;
     run *r = cur;
@@ -140,8 +140,8 @@ static void route(void *ctx, const rp_http_request *req, rp_http_reply *reply)
         abort();
     if (req->path[0] != '/' && strcmp(req->path, "*") != 0)
         FAIL("path '%s'", req->path);
-    const char *cl = rp_http_request_header(req, "Content-Length");
-    const char *te = rp_http_request_header(req, "Transfer-Encoding");
+    const char *cl = rp__http_request_header(req, "Content-Length");
+    const char *te = rp__http_request_header(req, "Transfer-Encoding");
     if (cl && te)
         FAIL("the route saw Content-Length and Transfer-Encoding");
     c->too_large = req->body_too_large;
@@ -174,7 +174,7 @@ static void route(void *ctx, const rp_http_request *req, rp_http_reply *reply)
 
     static char seq[MAX_CALLS][16];
     snprintf(seq[r->ncalls - 1], sizeof seq[0], "%zu", r->ncalls);
-    rp_http_reply_header(reply, "X-Seq", seq[r->ncalls - 1]);
+    rp__http_reply_header(reply, "X-Seq", seq[r->ncalls - 1]);
     reply->status = req->body_too_large ? 413 : 200;
     reply->content_type = "text/plain";
     if (r->ncalls % 2) { /* borrowed, and owned */
@@ -230,7 +230,7 @@ static size_t next_piece(size_t max)
 
 /* One connection: the input in pieces of at most `piece` bytes (0: all at
  * once), the server pumped after each. */
-static void feed(rp_http_server *s, run *r, const uint8_t *data, size_t size, size_t piece, bool expire)
+static void feed(rp__http_server *s, run *r, const uint8_t *data, size_t size, size_t piece, bool expire)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
@@ -269,8 +269,8 @@ static void feed(rp_http_server *s, run *r, const uint8_t *data, size_t size, si
         FAIL("the server's side not closed");
     close(sv[0]);
     rp__http_server_observe(s, NULL, NULL);
-    if (rp_http_server_in_flight(s) != 0)
-        FAIL("%u requests in flight after the connection closed", rp_http_server_in_flight(s));
+    if (rp__http_server_in_flight(s) != 0)
+        FAIL("%u requests in flight after the connection closed", rp__http_server_in_flight(s));
     if (rp__http_server_body_bytes(s) != 0)
         FAIL("%zu bytes of the body budget held after the connection closed", rp__http_server_body_bytes(s));
 }
@@ -527,7 +527,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t bodies[4] = {0, 16, 1000, 100000};
     static const size_t heads[4] = {0, 64, 300, 9000};
     static const size_t pieces[4] = {1, 7, 64, 1500};
-    static rp_http_server *servers[32];
+    static rp__http_server *servers[32];
     if (!runs[0].out) {
         runs[0].out = malloc(OUT_CAP);
         runs[1].out = malloc(OUT_CAP);
@@ -538,7 +538,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned conf = data[1] & 31;
     if (!servers[conf]) {
-        rp_http_server_config cfg = {
+        rp__http_server_config cfg = {
             .max_body_bytes = bodies[conf & 3],
             .max_header_bytes = heads[(conf >> 2) & 3],
             .max_total_body_bytes = conf & 16 ? 10 : 0,
@@ -548,7 +548,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rp__http_server_detached(&cfg, &servers[conf], &err) != 0)
             FAIL("%s", err.msg);
     }
-    rp_http_server *s = servers[conf];
+    rp__http_server *s = servers[conf];
     cur_max_body = bodies[conf & 3];
     bool expire = data[1] & 32;
     size_t piece = pieces[data[1] >> 6];

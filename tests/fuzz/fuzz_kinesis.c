@@ -25,7 +25,7 @@ typedef struct answer {
     unsigned calls;
 } answer;
 
-static int transport(void *ctx, rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+static int transport(void *ctx, rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
                      rp_error *err)
 {
     (void)c;
@@ -34,10 +34,10 @@ static int transport(void *ctx, rp_http_client *c, const rp_http_request *req, r
     answer *a = ctx;
     if (a->calls++ == 0) {
         resp->status = a->status;
-        rp_buf_append(&resp->body, a->data, a->len);
+        rp__buf_append(&resp->body, a->data, a->len);
     } else {
         resp->status = 200;
-        rp_buf_lit(&resp->body, "{}");
+        rp__buf_lit(&resp->body, "{}");
     }
     return 0;
 }
@@ -72,20 +72,20 @@ static int on_record(void *ctx, const rp_stream_record *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static rp_kinesis *k;
+    static rp__kinesis *k;
     static answer a;
     if (!k) {
         rp_log_configure(RP_LOG_OFF, RP_LOG_TEXT);
-        rp_aws_credentials cr = {0};
+        rp__aws_credentials cr = {0};
         strcpy(cr.access_key_id, "AKIDFUZZ");
         strcpy(cr.secret_access_key, "fuzz");
         strcpy(cr.source, "static");
-        rp_kinesis_options o = {.endpoint_url = "http://127.0.0.1:1", .region = "us-east-1",
+        rp__kinesis_options o = {.endpoint_url = "http://127.0.0.1:1", .region = "us-east-1",
                                 .credentials = &cr, .retry = {.max_attempts = 1}, .wait_timeout_ms = 1};
         rp_error err;
-        if (rp_kinesis_open(&o, &k, &err) != 0)
+        if (rp__kinesis_open(&o, &k, &err) != 0)
             abort();
-        rp_http_client *h = rp_kinesis_http(k);
+        rp__http_client *h = rp__kinesis_http(k);
         h->transport = transport;
         h->transport_ctx = &a;
         h->sleep_ms = no_sleep;
@@ -100,14 +100,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char next[RP_STREAM_ITER_MAX];
         int64_t behind = 0;
         size_t n = 0;
-        if (rp_kinesis_get_records(k, "shardId-000000000000|AAAA", 0, on_record, &n, next, &behind, &err) == 0)
+        if (rp__kinesis_get_records(k, "shardId-000000000000|AAAA", 0, on_record, &n, next, &behind, &err) == 0)
             check_str(next, sizeof next);
         break;
     }
     case 1: {
         rp_stream_shard *v = NULL;
         size_t n = 0;
-        if (rp_kinesis_list_shards(k, "s", &v, &n, &err) == 0) {
+        if (rp__kinesis_list_shards(k, "s", &v, &n, &err) == 0) {
             for (size_t i = 0; i < n; i++) {
                 check_str(v[i].shard_id, sizeof v[i].shard_id);
                 check_str(v[i].parent_shard_id, sizeof v[i].parent_shard_id);
@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 2: {
         rp_stream_info info;
-        if (rp_kinesis_describe_stream(k, "s", &info, &err) == 0) {
+        if (rp__kinesis_describe_stream(k, "s", &info, &err) == 0) {
             check_str(info.name, sizeof info.name);
             check_str(info.status, sizeof info.status);
         }
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: {
         rp_stream_info *v = NULL;
         size_t n = 0;
-        if (rp_kinesis_list_streams(k, &v, &n, &err) == 0) {
+        if (rp__kinesis_list_streams(k, &v, &n, &err) == 0) {
             for (size_t i = 0; i < n; i++)
                 check_str(v[i].name, sizeof v[i].name);
         } else if (v || n) {
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rp_stream_entry e[3] = {{"a", 1, "k1", 2}, {"bb", 2, "k2", 2}, {"ccc", 3, "k3", 2}};
         rp_stream_put_result r[3];
         memset(r, 0, sizeof r);
-        (void)rp_kinesis_put_records(k, "s", e, 3, r, &err);
+        (void)rp__kinesis_put_records(k, "s", e, 3, r, &err);
         for (int i = 0; i < 3; i++) {
             check_str(r[i].error_code, sizeof r[i].error_code);
             check_str(r[i].error_message, sizeof r[i].error_message);
@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: {
         char iter[RP_STREAM_ITER_MAX];
-        if (rp_kinesis_get_iterator(k, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, iter, &err) == 0)
+        if (rp__kinesis_get_iterator(k, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, iter, &err) == 0)
             check_str(iter, sizeof iter);
         break;
     }

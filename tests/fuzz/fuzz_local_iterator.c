@@ -10,7 +10,7 @@
  *
  * Input: two control bytes, then lines (split at '\n'):
  *     ITERATOR \n SHARD_ID \n SEQUENCE_NUMBER \n TIMESTAMP_MS
- *   ctl0 bits 0-2  iterator type given to rp_local_get_iterator (0 and
+ *   ctl0 bits 0-2  iterator type given to rp__local_get_iterator (0 and
  *                  6-7 are out of range on purpose)
  *        bit  3    also retry ITERATOR with its check recomputed (the
  *                  part after the last '.'), as fuzz_model_native fixes up
@@ -26,8 +26,8 @@
  *                  (else only for AT/AFTER_SEQUENCE_NUMBER)
  *        bit  3    the line is missing: pass NULL for the sequence number
  *
- * rp_local_get_records reads ITERATOR (as given, and fixed up), then the
- * iterator rp_local_get_iterator makes from SHARD_ID / SEQUENCE_NUMBER /
+ * rp__local_get_records reads ITERATOR (as given, and fixed up), then the
+ * iterator rp__local_get_iterator makes from SHARD_ID / SEQUENCE_NUMBER /
  * TIMESTAMP_MS (T0 + the number), following each next iterator a few pages.
  *
  * FUZZ_LOCAL_ITERATOR_DUMP=1 prints a TRIM_HORIZON iterator of every shard
@@ -55,7 +55,7 @@ static const int64_t shifts[4] = {0, 1000, 300001, INT64_C(25) * 3600 * 1000};
 
 static char dir[256];
 static char db_path[300];
-static rp_local_store *store;
+static rp__local_store *store;
 static int64_t clock_now = T0;
 static int64_t clock_end; /* the clock after the set-up */
 static EVP_MD_CTX *md_ctx;
@@ -76,7 +76,7 @@ static void die(const char *what, const rp_error *err)
 static void remove_dir(void)
 {
     if (store) {
-        rp_local_close(store);
+        rp__local_close(store);
         store = NULL;
     }
     EVP_MD_CTX_free(md_ctx);
@@ -104,7 +104,7 @@ static void put(const char *stream, const char *key, const char *data)
     rp_stream_entry e = {data, strlen(data), key, strlen(key)};
     rp_stream_put_result r;
     rp_error err;
-    if (rp_local_put_records(store, stream, &e, 1, &r, &err) != 0)
+    if (rp__local_put_records(store, stream, &e, 1, &r, &err) != 0)
         die("put", &err);
     if (!r.ok)
         die(r.error_message, NULL);
@@ -131,11 +131,11 @@ static void dump_iterators(void)
         rp_stream_shard *sh = NULL;
         size_t n = 0;
         rp_error err;
-        if (rp_local_list_shards(store, streams[s], &sh, &n, &err) != 0)
+        if (rp__local_list_shards(store, streams[s], &sh, &n, &err) != 0)
             die("list shards", &err);
         for (size_t i = 0; i < n; i++) {
             char it[RP_STREAM_ITER_MAX];
-            if (rp_local_get_iterator(store, streams[s], sh[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL,
+            if (rp__local_get_iterator(store, streams[s], sh[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL,
                                       0, it, &err) != 0)
                 die("get iterator", &err);
             fprintf(stderr, "%s %s seq %s..%s %s\n", streams[s], sh[i].shard_id, sh[i].seq_start,
@@ -162,29 +162,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("EVP_MD_CTX_new", NULL);
 
     rp_error err;
-    if (rp_local_open(db_path, &store, &err) != 0)
+    if (rp__local_open(db_path, &store, &err) != 0)
         die("open", &err);
-    rp_local_set_clock(store, fuzz_clock, NULL);
-    if (rp_local_create_stream(store, streams[0], 2, 24, &err) != 0 ||
-        rp_local_create_stream(store, streams[1], 1, 24, &err) != 0)
+    rp__local_set_clock(store, fuzz_clock, NULL);
+    if (rp__local_create_stream(store, streams[0], 2, 24, &err) != 0 ||
+        rp__local_create_stream(store, streams[1], 1, 24, &err) != 0)
         die("create", &err);
     static const char *const keys[] = {"a", "b", "c", "d", "130_205", "1_2", "zz"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         put(streams[0], keys[i], i == 3 ? "" : "{\"trip_distance\": 3.5}");
     put(streams[1], "a", "before-1");
     put(streams[1], "b", "before-2");
-    if (rp_local_update_shard_count(store, streams[1], 2, &err) != 0)
+    if (rp__local_update_shard_count(store, streams[1], 2, &err) != 0)
         die("reshard", &err);
     put(streams[1], "c", "after-1");
     put(streams[1], "d", "after-2");
     clock_end = clock_now;
-    rp_local_close(store);
+    rp__local_close(store);
     store = NULL;
 
     fix_store_id();
-    if (rp_local_open(db_path, &store, &err) != 0)
+    if (rp__local_open(db_path, &store, &err) != 0)
         die("reopen", &err);
-    rp_local_set_clock(store, fuzz_clock, NULL);
+    rp__local_set_clock(store, fuzz_clock, NULL);
     dump = getenv("FUZZ_LOCAL_ITERATOR_DUMP") != NULL;
     if (dump)
         dump_iterators();
@@ -227,7 +227,7 @@ static void read_pages(const char *iter, uint32_t limit, bool stop_at_2nd)
         rp_error err;
         int64_t behind = -1;
         memset(next, 0x55, sizeof next);
-        if (rp_local_get_records(store, page == 0 ? iter : cur, limit, on_record, &rd, next,
+        if (rp__local_get_records(store, page == 0 ? iter : cur, limit, on_record, &rd, next,
                                  &behind, &err) != 0) {
             if (!err.msg[0])
                 __builtin_trap();
@@ -329,7 +329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rp_error err;
         clock_now = clock_end;
         memset(it, 0x55, sizeof it);
-        if (rp_local_get_iterator(store, stream, fields[1], type, seq, ts, it, &err) == 0) {
+        if (rp__local_get_iterator(store, stream, fields[1], type, seq, ts, it, &err) == 0) {
             if (strnlen(it, sizeof it) == sizeof it || strncmp(it, "rpl1.", 5) != 0)
                 __builtin_trap();
             clock_now = clock_end + shift;

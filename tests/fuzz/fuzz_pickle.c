@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pk_free(&g);
 
     rp_model *m = NULL;
-    if (rp_sklearn_from_pickle(data, size, NULL, &m, &err) < 0)
+    if (rp__sklearn_from_pickle(data, size, NULL, &m, &err) < 0)
         return 0;
     rp_model_info info;
     rp_model_get_info(m, &info);

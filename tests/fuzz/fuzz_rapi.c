@@ -16,14 +16,14 @@
 
 #include "lambda/rapi.h"
 
-static bool same_str(rp_rapi_str a, rp_rapi_str b)
+static bool same_str(rp__rapi_str a, rp__rapi_str b)
 {
     if (!a.p || !b.p)
         return !a.p && !b.p;
     return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
 }
 
-static void check_inside(const rp_rapi_response *r, rp_rapi_str v)
+static void check_inside(const rp__rapi_response *r, rp__rapi_str v)
 {
     if (v.p && (v.p < r->head.p || v.p + v.n > r->head.p + r->head.n))
         abort();
@@ -31,11 +31,11 @@ static void check_inside(const rp_rapi_response *r, rp_rapi_str v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static rp_rapi *whole, *pieces;
+    static rp__rapi *whole, *pieces;
     if (!whole) {
         rp_error err;
-        if (rp_rapi_new("127.0.0.1:9001", NULL, &whole, &err) != 0 ||
-            rp_rapi_new("127.0.0.1:9001", NULL, &pieces, &err) != 0)
+        if (rp__rapi_new("127.0.0.1:9001", NULL, &whole, &err) != 0 ||
+            rp__rapi_new("127.0.0.1:9001", NULL, &pieces, &err) != 0)
             abort();
     }
     if (size < 2)
@@ -46,10 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
 
-    rp_rapi_response a, b;
+    rp__rapi_response a, b;
     rp_error ea, eb;
-    int ra = rp_rapi_parse(whole, data, size, 0, body_max, &a, &ea);
-    int rb = rp_rapi_parse(pieces, data, size, piece, body_max, &b, &eb);
+    int ra = rp__rapi_parse(whole, data, size, 0, body_max, &a, &ea);
+    int rb = rp__rapi_parse(pieces, data, size, piece, body_max, &b, &eb);
     if (ra != rb)
         abort();
     if (ra != 0)
@@ -67,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     static const char *const names[] = {"Content-Type", "Lambda-Runtime-Aws-Request-Id", "X", ""};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        rp_rapi_str v;
-        if (rp_rapi_header(&a, names[i], &v))
+        rp__rapi_str v;
+        if (rp__rapi_header(&a, names[i], &v))
             check_inside(&a, v);
     }
     check_inside(&a, a.request_id);

@@ -1,6 +1,6 @@
 /* libFuzzer target: the XGBoost readers (UBJSON and JSON via the schema),
  * then predictions on a few rows of whatever they accept.  The first byte
- * picks the path: even = rp_xgb_from_buffer (sniffed), odd = the bare
+ * picks the path: even = rp__xgb_from_buffer (sniffed), odd = the bare
  * JSON / UBJSON parsers. */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const names[4] = {"PU_DO=1_2", "trip_distance", "PU_DO=3_4", "x"};
     static const size_t lens[4] = {9, 13, 9, 1};
     rp_model *m = NULL;
-    if (rp_xgb_from_buffer(data, size, NULL, &m, &err) < 0) {
+    if (rp__xgb_from_buffer(data, size, NULL, &m, &err) < 0) {
         /* again with names from a "preprocessor", for models without them */
         for (uint32_t n = 1; n <= 4 && !m; n++) {
-            rp_xgb_opts xo = {.n_features = n, .feature_names = names, .feature_lens = lens};
-            if (rp_xgb_from_buffer(data, size, &xo, &m, &err) < 0)
+            rp__xgb_opts xo = {.n_features = n, .feature_names = names, .feature_lens = lens};
+            if (rp__xgb_from_buffer(data, size, &xo, &m, &err) < 0)
                 m = NULL;
         }
         if (!m)

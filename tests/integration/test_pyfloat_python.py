@@ -1,4 +1,4 @@
-"""Compare rp_pyfloat_repr with CPython's repr(float) on millions of doubles.
+"""Compare rp__pyfloat_repr with CPython's repr(float) on millions of doubles.
 
 Generates a fixed, seeded set of doubles (uniformly random bit patterns,
 random decimals of 1 to 17 digits with random exponents, neighbours of

@@ -30,9 +30,9 @@
 #include "ridepred/log.h"
 
 typedef struct dump {
-    rp_buf *out;
+    rp__buf *out;
     const char *section; /* the section being written */
-    const rp_ini *ini;
+    const rp__ini *ini;
     bool first_key;
     bool defaults_pass;
 } dump;
@@ -40,11 +40,11 @@ typedef struct dump {
 static void put_key(dump *d, const char *key, const char *value)
 {
     if (!d->first_key)
-        rp_buf_lit(d->out, ", ");
+        rp__buf_lit(d->out, ", ");
     d->first_key = false;
-    rp_pyjson_utf8(d->out, key, strlen(key));
-    rp_buf_lit(d->out, ": ");
-    rp_pyjson_utf8(d->out, value, strlen(value));
+    rp__pyjson_utf8(d->out, key, strlen(key));
+    rp__buf_lit(d->out, ": ");
+    rp__pyjson_utf8(d->out, value, strlen(value));
 }
 
 /* A section's own keys. */
@@ -68,35 +68,35 @@ static void visit_inherited(void *ctx, const char *section, const char *key, con
     if (strcmp(section, "DEFAULT") != 0)
         return;
     bool own_nested;
-    const char *own = rp_ini_get(d->ini, d->section, key, NULL, &own_nested);
-    if (own == value) /* inherited (rp_ini_get fell back to [DEFAULT]) */
+    const char *own = rp__ini_get(d->ini, d->section, key, NULL, &own_nested);
+    if (own == value) /* inherited (rp__ini_get fell back to [DEFAULT]) */
         put_key(d, key, value);
 }
 
-static int dump_ini(const char *path, rp_buf *out)
+static int dump_ini(const char *path, rp__buf *out)
 {
-    rp_ini *ini = NULL;
+    rp__ini *ini = NULL;
     rp_error err;
-    if (rp_ini_load(path, &ini, &err) != 0) {
-        rp_buf_lit(out, "{\"ok\": false, \"error\": ");
-        rp_pyjson_utf8(out, err.msg, strlen(err.msg));
-        rp_buf_lit(out, "}\n");
+    if (rp__ini_load(path, &ini, &err) != 0) {
+        rp__buf_lit(out, "{\"ok\": false, \"error\": ");
+        rp__pyjson_utf8(out, err.msg, strlen(err.msg));
+        rp__buf_lit(out, "}\n");
         return 0;
     }
-    rp_buf_lit(out, "{\"ok\": true, \"sections\": {");
-    for (size_t i = 0; i < rp_ini_section_count(ini); i++) {
-        const char *name = rp_ini_section_name(ini, i);
+    rp__buf_lit(out, "{\"ok\": true, \"sections\": {");
+    for (size_t i = 0; i < rp__ini_section_count(ini); i++) {
+        const char *name = rp__ini_section_name(ini, i);
         if (i)
-            rp_buf_lit(out, ", ");
-        rp_pyjson_utf8(out, name, strlen(name));
-        rp_buf_lit(out, ": {");
+            rp__buf_lit(out, ", ");
+        rp__pyjson_utf8(out, name, strlen(name));
+        rp__buf_lit(out, ": {");
         dump d = {.out = out, .section = name, .ini = ini, .first_key = true};
-        rp_ini_foreach(ini, visit_own, &d);
-        rp_ini_foreach(ini, visit_inherited, &d);
-        rp_buf_putc(out, '}');
+        rp__ini_foreach(ini, visit_own, &d);
+        rp__ini_foreach(ini, visit_inherited, &d);
+        rp__buf_putc(out, '}');
     }
-    rp_buf_lit(out, "}}\n");
-    rp_ini_free(ini);
+    rp__buf_lit(out, "}}\n");
+    rp__ini_free(ini);
     return 0;
 }
 
@@ -116,22 +116,22 @@ int main(int argc, char **argv)
         rp_log_level_parse(lv, &level);
     rp_log_configure(level, RP_LOG_TEXT);
     if (argc >= 2 && strcmp(argv[1], "--ini") == 0) {
-        rp_buf out;
-        rp_buf_init(&out, (size_t)64 * 1024 * 1024);
+        rp__buf out;
+        rp__buf_init(&out, (size_t)64 * 1024 * 1024);
         for (int i = 2; i < argc; i++) {
-            rp_buf_reset(&out);
+            rp__buf_reset(&out);
             dump_ini(argv[i], &out);
             if (out.failed) {
                 fprintf(stderr, "aws_creds_cli: output too large\n");
-                rp_buf_cleanup(&out);
+                rp__buf_cleanup(&out);
                 return 2;
             }
             fwrite(out.data, 1, out.len, stdout);
         }
-        rp_buf_cleanup(&out);
+        rp__buf_cleanup(&out);
         return 0;
     }
-    rp_aws_chain_options opt = {0};
+    rp__aws_chain_options opt = {0};
     bool want_region = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--profile") && i + 1 < argc)
@@ -141,23 +141,23 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
             opt.container_timeout_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--attempts") && i + 1 < argc)
-            opt.container_retry = (rp_retry_policy){(unsigned)strtoul(argv[++i], NULL, 10), 50, 200};
+            opt.container_retry = (rp__retry_policy){(unsigned)strtoul(argv[++i], NULL, 10), 50, 200};
         else
             return usage();
     }
-    rp_aws_credentials c;
+    rp__aws_credentials c;
     rp_error err;
-    if (rp_aws_credentials_resolve(&c, &opt, &err) != 0) {
+    if (rp__aws_credentials_resolve(&c, &opt, &err) != 0) {
         fprintf(stderr, "error: %s: %s\nretriable: %s\n", rp_code_name(err.code), err.msg,
                 err.retriable ? "yes" : "no");
         return 1;
     }
     printf("source=%s\naccess_key_id=%s\nsession_token=%s\nexpiration=%lld\n", c.source,
            c.access_key_id, c.session_token[0] ? "yes" : "no", (long long)c.expiration);
-    rp_aws_credentials_clear(&c);
+    rp__aws_credentials_clear(&c);
     if (want_region) {
         char region[RP_AWS_REGION_MAX + 1];
-        if (rp_aws_region_resolve(region, sizeof region, &opt, &err) != 0) {
+        if (rp__aws_region_resolve(region, sizeof region, &opt, &err) != 0) {
             fprintf(stderr, "error: %s: %s\nretriable: no\n", rp_code_name(err.code), err.msg);
             return 1;
         }

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     long nshards = argc > 3 ? strtol(argv[3], NULL, 10) : 4;
     long batch = argc > 4 ? strtol(argv[4], NULL, 10) : 500;
     char root[256], path[320];
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
     rp_stream_entry *e = NULL;
     rp_stream_put_result *r = NULL;
@@ -90,8 +90,8 @@ int main(int argc, char **argv)
     data = malloc((size_t)rec_bytes * (size_t)batch);
     if (!e || !r || !keys || !data)
         goto out;
-    if (rp_local_open(path, &s, &err) != 0 ||
-        rp_local_create_stream(s, "bench", (uint32_t)nshards, 0, &err) != 0) {
+    if (rp__local_open(path, &s, &err) != 0 ||
+        rp__local_create_stream(s, "bench", (uint32_t)nshards, 0, &err) != 0) {
         fprintf(stderr, "local_store_bench: %s\n", err.msg);
         goto out;
     }
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         for (long i = 0; i < m; i++)
             e[i] = (rp_stream_entry){data + i * rec_bytes, (size_t)rec_bytes, keys[done + i],
                                   strlen(keys[done + i])};
-        if (rp_local_put_records(s, "bench", e, (size_t)m, r, &err) != 0) {
+        if (rp__local_put_records(s, "bench", e, (size_t)m, r, &err) != 0) {
             fprintf(stderr, "local_store_bench: put: %s\n", err.msg);
             goto out;
         }
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
            " %ld-byte records, %ld shards)\n", n, t1 - t0, (double)n / (t1 - t0),
            (c1 - c0) * 1e6 / (double)n, batch, rec_bytes, nshards);
 
-    if (rp_local_list_shards(s, "bench", &shards, &nsh, &err) != 0) {
+    if (rp__local_list_shards(s, "bench", &shards, &nsh, &err) != 0) {
         fprintf(stderr, "local_store_bench: %s\n", err.msg);
         goto out;
     }
@@ -140,14 +140,14 @@ int main(int argc, char **argv)
     c0 = cpu_s();
     for (size_t i = 0; i < nsh; i++) {
         char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-        if (rp_local_get_iterator(s, "bench", shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
+        if (rp__local_get_iterator(s, "bench", shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
                                   it, &err) != 0) {
             fprintf(stderr, "local_store_bench: %s\n", err.msg);
             goto out;
         }
         for (;;) {
             long before = k.count;
-            if (rp_local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX, consume, &k, next, NULL,
+            if (rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX, consume, &k, next, NULL,
                                      &err) != 0) {
                 fprintf(stderr, "local_store_bench: read: %s\n", err.msg);
                 goto out;
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    rp_local_close(s);
+    rp__local_close(s);
     free(e);
     free(r);
     free(keys);

@@ -51,7 +51,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmd_put(rp_local_store *s, const char *stream, long n, const char *prefix, long batch)
+static int cmd_put(rp__local_store *s, const char *stream, long n, const char *prefix, long batch)
 {
     int rc = 1;
     rp_stream_entry *e = calloc((size_t)batch, sizeof *e);
@@ -68,7 +68,7 @@ static int cmd_put(rp_local_store *s, const char *stream, long n, const char *pr
             int len = snprintf(keys[i], sizeof keys[i], "%s-%ld", prefix, done + i);
             e[i] = (rp_stream_entry){keys[i], (size_t)len, keys[i], (size_t)len};
         }
-        if (rp_local_put_records(s, stream, e, (size_t)k, r, &err) != 0) {
+        if (rp__local_put_records(s, stream, e, (size_t)k, r, &err) != 0) {
             fail(&err);
             goto out;
         }
@@ -103,7 +103,7 @@ static int print_record(void *ctx, const rp_stream_record *rec)
     return 0;
 }
 
-static int cmd_read(rp_local_store *s, const char *stream, long until, double timeout,
+static int cmd_read(rp__local_store *s, const char *stream, long until, double timeout,
                     uint32_t limit)
 {
     int rc = 1;
@@ -115,7 +115,7 @@ static int cmd_read(rp_local_store *s, const char *stream, long until, double ti
     reader rd = {0};
     long rounds = 0; /* passes over the shards that returned records */
 
-    if (rp_local_list_shards(s, stream, &shards, &n, &err) != 0) {
+    if (rp__local_list_shards(s, stream, &shards, &n, &err) != 0) {
         fail(&err);
         goto out;
     }
@@ -123,7 +123,7 @@ static int cmd_read(rp_local_store *s, const char *stream, long until, double ti
     if (!iters)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (rp_local_get_iterator(s, stream, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
+        if (rp__local_get_iterator(s, stream, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
                                   iters[i], &err) != 0) {
             fail(&err);
             goto out;
@@ -134,7 +134,7 @@ static int cmd_read(rp_local_store *s, const char *stream, long until, double ti
         for (size_t i = 0; i < n; i++) {
             if (!iters[i][0])
                 continue; /* a closed shard read to its end */
-            if (rp_local_get_records(s, iters[i], limit, print_record, &rd, next, NULL, &err) != 0) {
+            if (rp__local_get_records(s, iters[i], limit, print_record, &rd, next, NULL, &err) != 0) {
                 fail(&err);
                 goto out;
             }
@@ -160,12 +160,12 @@ out:
     return rc;
 }
 
-static int cmd_shards(rp_local_store *s, const char *stream)
+static int cmd_shards(rp__local_store *s, const char *stream)
 {
     rp_stream_shard *v = NULL;
     size_t n = 0;
     rp_error err;
-    if (rp_local_list_shards(s, stream, &v, &n, &err) != 0)
+    if (rp__local_list_shards(s, stream, &v, &n, &err) != 0)
         return fail(&err);
 #define OR_DASH(x) ((x)[0] ? (x) : "-")
     for (size_t i = 0; i < n; i++)
@@ -179,7 +179,7 @@ static int cmd_shards(rp_local_store *s, const char *stream)
 int main(int argc, char **argv)
 {
     int rc = 2;
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
@@ -187,11 +187,11 @@ int main(int argc, char **argv)
     if (argc < 4)
         return usage();
     const char *cmd = argv[1], *stream = argv[3];
-    if (rp_local_open(argv[2], &s, &err) != 0)
+    if (rp__local_open(argv[2], &s, &err) != 0)
         return fail(&err);
     if (strcmp(cmd, "create") == 0 && (argc == 5 || argc == 6)) {
         uint32_t retention = argc == 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : 0;
-        rc = rp_local_create_stream(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), retention,
+        rc = rp__local_create_stream(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), retention,
                                     &err) == 0 ? 0 : fail(&err);
     } else if (strcmp(cmd, "put") == 0 && (argc == 6 || argc == 7)) {
         long n = strtol(argv[4], NULL, 10);
@@ -219,11 +219,11 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "shards") == 0 && argc == 4) {
         rc = cmd_shards(s, stream);
     } else if (strcmp(cmd, "reshard") == 0 && argc == 5) {
-        rc = rp_local_update_shard_count(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), &err) == 0
+        rc = rp__local_update_shard_count(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), &err) == 0
                  ? 0 : fail(&err);
     } else {
         rc = usage();
     }
-    rp_local_close(s);
+    rp__local_close(s);
     return rc;
 }

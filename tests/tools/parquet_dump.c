@@ -10,7 +10,7 @@
  *       arrays, FIXED_LEN_BYTE_ARRAY and INT96 as "hex:..."; doubles in
  *       Python's repr (NaN, Infinity, -Infinity in JSON)
  *   parquet_dump FILE --trips [--limit N]
- *       rp_trips_read (Parquet or CSV): [pickup_us, dropoff_us, PU, DO,
+ *       rp__trips_read (Parquet or CSV): [pickup_us, dropoff_us, PU, DO,
  *       trip_distance] per row, as tests/tools/rides.mjs prints them
  *
  * Exit status 0, 1 when the file is refused (the message on stderr), 2 on
@@ -38,7 +38,7 @@ static void put_double(double d, bool json)
         fputs(d > 0 ? (json ? "Infinity" : "inf") : (json ? "-Infinity" : "-inf"), stdout);
     } else {
         char b[RP_PYFLOAT_MAX];
-        size_t n = rp_pyfloat_repr(d, b);
+        size_t n = rp__pyfloat_repr(d, b);
         fwrite(b, 1, n, stdout);
     }
 }
@@ -76,7 +76,7 @@ static void put_csv_string(const uint8_t *s, size_t n)
     putchar('"');
 }
 
-static void put_value(const rp_parquet_column *c, const rp_parquet_values *v, size_t i, bool json)
+static void put_value(const rp__parquet_column *c, const rp__parquet_values *v, size_t i, bool json)
 {
     if (v->valid && !v->valid[i]) {
         if (json)
@@ -119,34 +119,34 @@ static void put_value(const rp_parquet_column *c, const rp_parquet_values *v, si
     }
 }
 
-static const char *logical_name(const rp_parquet_column *c)
+static const char *logical_name(const rp__parquet_column *c)
 {
     static const char *const names[] = {"NONE", "STRING", "TIMESTAMP", "INT", "DATE", "DECIMAL", "OTHER"};
     return names[c->logical];
 }
 
-static int schema(rp_parquet *p)
+static int schema(rp__parquet *p)
 {
     static const char *const units[] = {"", "MILLIS", "MICROS", "NANOS"};
-    for (size_t i = 0; i < rp_parquet_num_columns(p); i++) {
-        const rp_parquet_column *c = rp_parquet_column_at(p, i);
+    for (size_t i = 0; i < rp__parquet_num_columns(p); i++) {
+        const rp__parquet_column *c = rp__parquet_column_at(p, i);
         printf("{\"name\": ");
         put_json_string((const uint8_t *)c->name, strlen(c->name));
         printf(", \"type\": \"%s\", \"logical\": \"%s\", \"unit\": \"%s\", \"utc\": %s, \"bits\": %d, "
                "\"signed\": %s, \"optional\": %s, \"nested\": %s}\n",
-               rp_parquet_type_name(c->type), logical_name(c), units[c->time_unit], c->utc_adjusted ? "true" : "false",
+               rp__parquet_type_name(c->type), logical_name(c), units[c->time_unit], c->utc_adjusted ? "true" : "false",
                c->int_bits, c->int_signed ? "true" : "false", c->optional ? "true" : "false",
                c->nested ? "true" : "false");
     }
-    printf("{\"rows\": %lld, \"row_groups\": %zu}\n", (long long)rp_parquet_num_rows(p), rp_parquet_num_row_groups(p));
+    printf("{\"rows\": %lld, \"row_groups\": %zu}\n", (long long)rp__parquet_num_rows(p), rp__parquet_num_row_groups(p));
     return 0;
 }
 
 static int trips(const char *path, size_t limit)
 {
-    rp_trips t;
+    rp__trips t;
     rp_error err;
-    if (rp_trips_read(path, limit, &t, &err) < 0) {
+    if (rp__trips_read(path, limit, &t, &err) < 0) {
         fprintf(stderr, "parquet_dump: %s\n", err.msg);
         return 1;
     }
@@ -178,7 +178,7 @@ static int trips(const char *path, size_t limit)
             put_double(t.distance[i], true);
         fputs("]\n", stdout);
     }
-    rp_trips_free(&t);
+    rp__trips_free(&t);
     return 0;
 }
 
@@ -208,28 +208,28 @@ int main(int argc, char **argv)
         usage();
     if (want_trips)
         return trips(path, limit);
-    rp_parquet *p;
+    rp__parquet *p;
     rp_error err;
-    if (rp_parquet_open(path, &p, &err) < 0) {
+    if (rp__parquet_open(path, &p, &err) < 0) {
         fprintf(stderr, "parquet_dump: %s\n", err.msg);
         return 1;
     }
     if (want_schema) {
         schema(p);
-        rp_parquet_close(p);
+        rp__parquet_close(p);
         return 0;
     }
-    size_t ncols = rp_parquet_num_columns(p), n = 0;
+    size_t ncols = rp__parquet_num_columns(p), n = 0;
     size_t *idx = calloc(ncols ? ncols : 1, sizeof *idx);
     if (columns) {
         char *list = strdup(columns), *save = NULL;
         for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-            int c = rp_parquet_find_column(p, name);
+            int c = rp__parquet_find_column(p, name);
             if (c < 0 || n >= ncols) {
                 fprintf(stderr, "parquet_dump: %s: no column %s\n", path, name);
                 free(list);
                 free(idx);
-                rp_parquet_close(p);
+                rp__parquet_close(p);
                 return 1;
             }
             idx[n++] = (size_t)c;
@@ -239,17 +239,17 @@ int main(int argc, char **argv)
         for (; n < ncols; n++)
             idx[n] = n;
     }
-    rp_parquet_values *v = calloc(n ? n : 1, sizeof *v);
+    rp__parquet_values *v = calloc(n ? n : 1, sizeof *v);
     int rc = 0;
     for (size_t k = 0; k < n; k++)
-        if (rp_parquet_read_column(p, idx[k], limit, &v[k], &err) < 0) {
+        if (rp__parquet_read_column(p, idx[k], limit, &v[k], &err) < 0) {
             fprintf(stderr, "parquet_dump: %s\n", err.msg);
             rc = 1;
             goto out;
         }
     if (!json)
         for (size_t k = 0; k < n; k++) {
-            const char *name = rp_parquet_column_at(p, idx[k])->name;
+            const char *name = rp__parquet_column_at(p, idx[k])->name;
             if (k)
                 putchar(',');
             put_csv_string((const uint8_t *)name, strlen(name));
@@ -263,15 +263,15 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < n; k++) {
             if (k)
                 fputs(json ? ", " : ",", stdout);
-            put_value(rp_parquet_column_at(p, idx[k]), &v[k], i, json);
+            put_value(rp__parquet_column_at(p, idx[k]), &v[k], i, json);
         }
         fputs(json ? "]\n" : "\n", stdout);
     }
 out:
     for (size_t k = 0; k < n; k++)
-        rp_parquet_values_free(&v[k]);
+        rp__parquet_values_free(&v[k]);
     free(v);
     free(idx);
-    rp_parquet_close(p);
+    rp__parquet_close(p);
     return rc;
 }

@@ -1,6 +1,6 @@
-/* pyfloat_cli: a test driver for rp_pyfloat_repr.  Reads one IEEE-754 double
+/* pyfloat_cli: a test driver for rp__pyfloat_repr.  Reads one IEEE-754 double
  * per line on stdin as 16 hexadecimal digits (its bit pattern, as Python's
- * struct.pack('>d', x).hex() gives it) and writes rp_pyfloat_repr of it on
+ * struct.pack('>d', x).hex() gives it) and writes rp__pyfloat_repr of it on
  * its own line of stdout.  Both directions are buffered in large blocks, so
  * millions of values take well under a second.  Exits 2 on a malformed line. */
 #include "common/pyfloat.h"
@@ -48,7 +48,7 @@ int main(void)
         }
         double x;
         memcpy(&x, &bits, sizeof x);
-        out_len += rp_pyfloat_repr(x, out_buf + out_len);
+        out_len += rp__pyfloat_repr(x, out_buf + out_len);
         out_buf[out_len++] = '\n';
         if (out_len >= OUT_BLOCK) {
             fwrite(out_buf, 1, out_len, stdout);

@@ -12,8 +12,8 @@
  *    "canonical_request": "...", "string_to_sign": "..."}
  * or {"id": 1, "error": "..."} when the signer refuses the request.
  *
- * With --send, each request is instead sent through rp_http_execute with
- * rp_sigv4_prepare (one client for all, so the connection is reused; the
+ * With --send, each request is instead sent through rp__http_execute with
+ * rp__sigv4_prepare (one client for all, so the connection is reused; the
  * signing clock fixed at "time"), and the line written is
  *   {"id": 1, "status": 200, "body": "..."}   or   {"id": 1, "error": "..."}
  * so that a server can check that what arrives is what was signed
@@ -62,21 +62,21 @@ static void job_free(job *j)
     memset(j, 0, sizeof *j);
 }
 
-static char *dup_str(const rp_json_value *v)
+static char *dup_str(const rp__json_value *v)
 {
     char *p = malloc(v->len + 1);
     if (!p)
         return NULL;
-    size_t n = rp_json_str_decode(v, p);
+    size_t n = rp__json_str_decode(v, p);
     p[n] = '\0';
     return p;
 }
 
 /* Reads a string or null into *out.  Returns 0, or -1. */
-static int read_str(rp_json_reader *r, char **out)
+static int read_str(rp__json_reader *r, char **out)
 {
-    rp_json_value v;
-    if (rp_json_next(r, &v) != 1)
+    rp__json_value v;
+    if (rp__json_next(r, &v) != 1)
         return -1;
     if (v.type == RP_JSON_NULL)
         return 0;
@@ -89,16 +89,16 @@ static int read_str(rp_json_reader *r, char **out)
 
 static int parse_job(const char *line, size_t len, job *j)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
-    rp_json_init(&r, line, len, 8);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_reader r;
+    rp__json_value v, k;
+    rp__json_init(&r, line, len, 8);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return -1;
     int more;
-    while ((more = rp_json_member(&r, &k)) == 1) {
-#define KEY(s) rp_json_str_eq(&k, s, sizeof(s) - 1)
+    while ((more = rp__json_member(&r, &k)) == 1) {
+#define KEY(s) rp__json_str_eq(&k, s, sizeof(s) - 1)
         if (KEY("id")) {
-            if (rp_json_next(&r, &v) != 1 || (v.type != RP_JSON_NUMBER && v.type != RP_JSON_STRING))
+            if (rp__json_next(&r, &v) != 1 || (v.type != RP_JSON_NUMBER && v.type != RP_JSON_STRING))
                 return -1;
             /* Written back as it came: a number, or a string with its quotes. */
             const char *b = v.ptr;
@@ -140,26 +140,26 @@ static int parse_job(const char *line, size_t len, job *j)
             if (read_str(&r, &j->token))
                 return -1;
         } else if (KEY("time")) {
-            if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_NUMBER || !v.is_int)
+            if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_NUMBER || !v.is_int)
                 return -1;
             j->time = strtoll(v.ptr, NULL, 10);
         } else if (KEY("s3") || KEY("content_sha256")) {
             bool *dst = KEY("s3") ? &j->s3 : &j->content_sha256;
-            if (rp_json_next(&r, &v) != 1)
+            if (rp__json_next(&r, &v) != 1)
                 return -1;
             *dst = v.type == RP_JSON_TRUE;
         } else if (KEY("headers")) {
-            if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
+            if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
                 return -1;
             int e;
-            while ((e = rp_json_element(&r)) == 1) {
+            while ((e = rp__json_element(&r)) == 1) {
                 if (j->n_headers == MAX_HEADERS)
                     return -1;
-                if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
+                if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_ARRAY)
                     return -1;
                 char *name = NULL, *value = NULL;
-                if (rp_json_element(&r) != 1 || read_str(&r, &name) || rp_json_element(&r) != 1 ||
-                    read_str(&r, &value) || rp_json_element(&r) != 0 || !name || !value) {
+                if (rp__json_element(&r) != 1 || read_str(&r, &name) || rp__json_element(&r) != 1 ||
+                    read_str(&r, &value) || rp__json_element(&r) != 0 || !name || !value) {
                     free(name);
                     free(value);
                     return -1;
@@ -171,45 +171,45 @@ static int parse_job(const char *line, size_t len, job *j)
             if (e < 0)
                 return -1;
         } else {
-            if (rp_json_skip(&r, NULL) < 0)
+            if (rp__json_skip(&r, NULL) < 0)
                 return -1;
         }
 #undef KEY
     }
-    return more == 0 && rp_json_end(&r) == 1 ? 0 : -1;
+    return more == 0 && rp__json_end(&r) == 1 ? 0 : -1;
 }
 
-static void put_str(rp_buf *b, const char *key, const char *s, size_t n)
+static void put_str(rp__buf *b, const char *key, const char *s, size_t n)
 {
-    rp_buf_printf(b, ", \"%s\": ", key);
-    rp_pyjson_utf8(b, s, n);
+    rp__buf_printf(b, ", \"%s\": ", key);
+    rp__pyjson_utf8(b, s, n);
 }
 
-static int run_job(const job *j, rp_buf *o)
+static int run_job(const job *j, rp__buf *o)
 {
     rp_error err;
-    rp_aws_credentials creds;
-    rp_sigv4_out out;
-    rp_buf canon, sts;
-    rp_buf_init(&canon, LINE_MAX_BYTES);
-    rp_buf_init(&sts, LINE_MAX_BYTES);
+    rp__aws_credentials creds;
+    rp__sigv4_out out;
+    rp__buf canon, sts;
+    rp__buf_init(&canon, LINE_MAX_BYTES);
+    rp__buf_init(&sts, LINE_MAX_BYTES);
     unsigned char *payload = NULL;
     long plen = 0;
-    rp_http_header hs[MAX_HEADERS];
+    rp__http_header hs[MAX_HEADERS];
     for (size_t i = 0; i < j->n_headers; i++)
-        hs[i] = (rp_http_header){j->hname[i], j->hvalue[i]};
-    rp_buf_printf(o, "{\"id\": %s", j->id ? j->id : "null");
+        hs[i] = (rp__http_header){j->hname[i], j->hvalue[i]};
+    rp__buf_printf(o, "{\"id\": %s", j->id ? j->id : "null");
     if (j->payload_b64) {
         size_t n = strlen(j->payload_b64);
         const char *why = NULL;
         payload = malloc(RP_BASE64_DECODED_MAX(n));
-        plen = payload ? rp_base64_decode(j->payload_b64, n, payload, &why) : -1;
+        plen = payload ? rp__base64_decode(j->payload_b64, n, payload, &why) : -1;
         if (plen < 0) {
             put_str(o, "error", "bad payload_b64", 15);
             goto done;
         }
     }
-    rp_sigv4_request req = {
+    rp__sigv4_request req = {
         .method = j->method,
         .url = j->url,
         .headers = hs,
@@ -222,30 +222,30 @@ static int run_job(const job *j, rp_buf *o)
         .time = (time_t)j->time,
         .flags = (j->s3 ? RP_SIGV4_S3 : 0u) | (j->content_sha256 ? RP_SIGV4_CONTENT_SHA256 : 0u),
     };
-    if (rp_aws_credentials_set(&creds, j->ak ? j->ak : "", j->sk ? j->sk : "", j->token, &err) != 0 ||
-        rp_sigv4_sign(&req, &creds, &out, &err) != 0 ||
-        rp_sigv4_canonical(&req, &creds, &canon, &sts, &err) != 0) {
+    if (rp__aws_credentials_set(&creds, j->ak ? j->ak : "", j->sk ? j->sk : "", j->token, &err) != 0 ||
+        rp__sigv4_sign(&req, &creds, &out, &err) != 0 ||
+        rp__sigv4_canonical(&req, &creds, &canon, &sts, &err) != 0) {
         put_str(o, "error", err.msg, strlen(err.msg));
         goto done;
     }
     put_str(o, "authorization", out.authorization, strlen(out.authorization));
-    rp_buf_lit(o, ", \"headers\": [");
+    rp__buf_lit(o, ", \"headers\": [");
     for (size_t i = 0; i < out.n_headers; i++) {
-        rp_buf_puts(o, i ? ", [" : "[");
-        rp_pyjson_utf8(o, out.headers[i].name, strlen(out.headers[i].name));
-        rp_buf_lit(o, ", ");
-        rp_pyjson_utf8(o, out.headers[i].value, strlen(out.headers[i].value));
-        rp_buf_putc(o, ']');
+        rp__buf_puts(o, i ? ", [" : "[");
+        rp__pyjson_utf8(o, out.headers[i].name, strlen(out.headers[i].name));
+        rp__buf_lit(o, ", ");
+        rp__pyjson_utf8(o, out.headers[i].value, strlen(out.headers[i].value));
+        rp__buf_putc(o, ']');
     }
-    rp_buf_putc(o, ']');
+    rp__buf_putc(o, ']');
     put_str(o, "canonical_request", canon.data ? canon.data : "", canon.len);
     put_str(o, "string_to_sign", sts.data ? sts.data : "", sts.len);
 done:
-    rp_buf_lit(o, "}\n");
-    rp_aws_credentials_clear(&creds);
+    rp__buf_lit(o, "}\n");
+    rp__aws_credentials_clear(&creds);
     free(payload);
-    rp_buf_cleanup(&canon);
-    rp_buf_cleanup(&sts);
+    rp__buf_cleanup(&canon);
+    rp__buf_cleanup(&sts);
     return o->failed ? -1 : 0;
 }
 
@@ -255,33 +255,33 @@ static time_t job_time(void *ctx)
 }
 
 /* --send: the request through the HTTP client, signed by the prepare hook. */
-static int send_job(const job *j, rp_http_client *client, rp_buf *o)
+static int send_job(const job *j, rp__http_client *client, rp__buf *o)
 {
     rp_error err;
-    rp_aws_credentials creds;
-    rp_http_response resp;
-    rp_http_response_init(&resp, LINE_MAX_BYTES);
+    rp__aws_credentials creds;
+    rp__http_response resp;
+    rp__http_response_init(&resp, LINE_MAX_BYTES);
     unsigned char *payload = NULL;
     long plen = 0;
-    rp_http_header hs[MAX_HEADERS];
+    rp__http_header hs[MAX_HEADERS];
     for (size_t i = 0; i < j->n_headers; i++)
-        hs[i] = (rp_http_header){j->hname[i], j->hvalue[i]};
-    rp_buf_printf(o, "{\"id\": %s", j->id ? j->id : "null");
+        hs[i] = (rp__http_header){j->hname[i], j->hvalue[i]};
+    rp__buf_printf(o, "{\"id\": %s", j->id ? j->id : "null");
     if (j->payload_b64) {
         size_t n = strlen(j->payload_b64);
         const char *why = NULL;
         payload = malloc(RP_BASE64_DECODED_MAX(n));
-        plen = payload ? rp_base64_decode(j->payload_b64, n, payload, &why) : -1;
+        plen = payload ? rp__base64_decode(j->payload_b64, n, payload, &why) : -1;
         if (plen < 0) {
             put_str(o, "error", "bad payload_b64", 15);
             goto done;
         }
     }
-    if (rp_aws_credentials_set(&creds, j->ak ? j->ak : "", j->sk ? j->sk : "", j->token, &err) != 0) {
+    if (rp__aws_credentials_set(&creds, j->ak ? j->ak : "", j->sk ? j->sk : "", j->token, &err) != 0) {
         put_str(o, "error", err.msg, strlen(err.msg));
         goto done;
     }
-    rp_sigv4_signer signer = {
+    rp__sigv4_signer signer = {
         .creds = &creds,
         .service = j->service,
         .region = j->region,
@@ -290,20 +290,20 @@ static int send_job(const job *j, rp_http_client *client, rp_buf *o)
         .now = job_time,
         .now_ctx = (void *)j,
     };
-    rp_http_request req = {.method = j->method, .url = j->url, .headers = hs, .n_headers = j->n_headers,
+    rp__http_request req = {.method = j->method, .url = j->url, .headers = hs, .n_headers = j->n_headers,
                            .body = payload, .body_len = (size_t)plen};
-    int rc = rp_http_execute(client, &req, rp_sigv4_prepare, &signer, &resp, &err);
+    int rc = rp__http_execute(client, &req, rp__sigv4_prepare, &signer, &resp, &err);
     if (rc != 0 && resp.status == 0) {
         put_str(o, "error", err.msg, strlen(err.msg));
     } else {
-        rp_buf_printf(o, ", \"status\": %ld", resp.status);
+        rp__buf_printf(o, ", \"status\": %ld", resp.status);
         put_str(o, "body", resp.body.data ? resp.body.data : "", resp.body.len);
     }
-    rp_aws_credentials_clear(&creds);
+    rp__aws_credentials_clear(&creds);
 done:
-    rp_buf_lit(o, "}\n");
+    rp__buf_lit(o, "}\n");
     free(payload);
-    rp_http_response_cleanup(&resp);
+    rp__http_response_cleanup(&resp);
     return o->failed ? -1 : 0;
 }
 
@@ -311,14 +311,14 @@ int main(int argc, char **argv)
 {
     int rc = 0;
     bool send = argc > 1 && strcmp(argv[1], "--send") == 0;
-    rp_http_client client;
-    rp_http_options ho = {.retry = {1, 0, 0}, .no_proxy = true};
-    rp_http_client_init(&client, &ho, NULL);
+    rp__http_client client;
+    rp__http_options ho = {.retry = {1, 0, 0}, .no_proxy = true};
+    rp__http_client_init(&client, &ho, NULL);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    rp_buf o;
-    rp_buf_init(&o, LINE_MAX_BYTES);
+    rp__buf o;
+    rp__buf_init(&o, LINE_MAX_BYTES);
     while ((n = getline(&line, &cap, stdin)) > 0) {
         if ((size_t)n > LINE_MAX_BYTES) {
             fprintf(stderr, "sigv4_cli: input line too long\n");
@@ -333,7 +333,7 @@ int main(int argc, char **argv)
             rc = 2;
             break;
         }
-        rp_buf_reset(&o);
+        rp__buf_reset(&o);
         if ((send ? send_job(&j, &client, &o) : run_job(&j, &o)) != 0) {
             fprintf(stderr, "sigv4_cli: output too large\n");
             job_free(&j);
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     free(line);
-    rp_buf_cleanup(&o);
-    rp_http_client_cleanup(&client);
+    rp__buf_cleanup(&o);
+    rp__http_client_cleanup(&client);
     return rc;
 }

@@ -56,20 +56,20 @@ static void put_file(const char *rel, const char *text)
 #define CREDS(text) put_file(".aws/credentials", text)
 #define CONFIG(text) put_file(".aws/config", text)
 
-static rp_aws_credentials creds;
+static rp__aws_credentials creds;
 static rp_error err;
 
 static int resolve(void)
 {
     rp_error_clear(&err);
-    return rp_aws_credentials_resolve(&creds, NULL, &err);
+    return rp__aws_credentials_resolve(&creds, NULL, &err);
 }
 
 static int resolve_profile(const char *profile)
 {
-    rp_aws_chain_options o = {.profile = profile};
+    rp__aws_chain_options o = {.profile = profile};
     rp_error_clear(&err);
-    return rp_aws_credentials_resolve(&creds, &o, &err);
+    return rp__aws_credentials_resolve(&creds, &o, &err);
 }
 
 static char region[RP_AWS_REGION_MAX + 1];
@@ -77,7 +77,7 @@ static char region[RP_AWS_REGION_MAX + 1];
 static int resolve_region(void)
 {
     rp_error_clear(&err);
-    return rp_aws_region_resolve(region, sizeof region, NULL, &err);
+    return rp__aws_region_resolve(region, sizeof region, NULL, &err);
 }
 
 /* No error message ever holds these. */
@@ -289,7 +289,7 @@ TEST(file_syntax)
     CHECK(resolve() == -1 && err.code == RP_ERR_CORRUPT);
     CHECK(strstr(err.msg, "credentials:3: aws_secret_access_key must be a single value") && !leaks(err.msg));
 
-    rp_ini *ini = NULL;
+    rp__ini *ini = NULL;
     const char *text = "[s]\n"
                        "multi = first\n"
                        "   second\n"
@@ -306,21 +306,21 @@ TEST(file_syntax)
                        "k = separate section\n"
                        "[t]\n"
                        "\xc2\xa0spaced\xc2\xa0=\xc2\xa0 nbsp \xe3\x80\x80\n";
-    CHECK(rp_ini_parse(text, strlen(text), "t.ini", &ini, &err) == 0);
+    CHECK(rp__ini_parse(text, strlen(text), "t.ini", &ini, &err) == 0);
     if (ini) {
         bool nested = true;
-        CHECK_STR(rp_ini_get(ini, "s", "multi", NULL, &nested), "first\nsecond\n\nthird");
+        CHECK_STR(rp__ini_get(ini, "s", "multi", NULL, &nested), "first\nsecond\n\nthird");
         CHECK(!nested);
         int line = 0;
-        CHECK_STR(rp_ini_get(ini, "s", "s3", &line, &nested), "\naddressing_style = path\nsignature_version = s3v4");
+        CHECK_STR(rp__ini_get(ini, "s", "s3", &line, &nested), "\naddressing_style = path\nsignature_version = s3v4");
         CHECK(nested && line == 8);
-        CHECK_STR(rp_ini_get(ini, "s", "upper.key", NULL, NULL), "v : w\nspaced\xc2\xa0=\xc2\xa0 nbsp");
-        CHECK_STR(rp_ini_get(ini, "t", "spaced", NULL, NULL), "nbsp");
-        CHECK(rp_ini_get(ini, "s", "Upper.Key", NULL, NULL) == NULL);
-        CHECK_STR(rp_ini_get(ini, " s ", "k", NULL, NULL), "separate section");
-        CHECK(rp_ini_section_count(ini) == 3);
+        CHECK_STR(rp__ini_get(ini, "s", "upper.key", NULL, NULL), "v : w\nspaced\xc2\xa0=\xc2\xa0 nbsp");
+        CHECK_STR(rp__ini_get(ini, "t", "spaced", NULL, NULL), "nbsp");
+        CHECK(rp__ini_get(ini, "s", "Upper.Key", NULL, NULL) == NULL);
+        CHECK_STR(rp__ini_get(ini, " s ", "k", NULL, NULL), "separate section");
+        CHECK(rp__ini_section_count(ini) == 3);
     }
-    rp_ini_free(ini);
+    rp__ini_free(ini);
 }
 
 TEST(malformed_files)
@@ -423,11 +423,11 @@ TEST(regions)
 
 TEST(container_answer)
 {
-    rp_aws_credentials c;
+    rp__aws_credentials c;
     const char *ok = "{\"RoleArn\": \"arn:aws:iam::1:role/r\", \"AccessKeyId\": \"ASIAEXAMPLE\", "
                      "\"SecretAccessKey\": \"secret-\\u0041\", \"Token\": \"TOKEN-VALUE\", "
                      "\"Expiration\": \"2030-01-02T03:04:05Z\", \"Extra\": {\"a\": [1, 2]}}";
-    CHECK(rp_aws_credentials_from_json(ok, strlen(ok), &c, &err) == 0);
+    CHECK(rp__aws_credentials_from_json(ok, strlen(ok), &c, &err) == 0);
     CHECK_STR(c.access_key_id, "ASIAEXAMPLE");
     CHECK_STR(c.secret_access_key, "secret-A");
     CHECK_STR(c.session_token, "TOKEN-VALUE");
@@ -443,7 +443,7 @@ TEST(container_answer)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rp_error_clear(&err);
-        CHECK(rp_aws_credentials_from_json(bad[i], strlen(bad[i]), &c, &err) == -1);
+        CHECK(rp__aws_credentials_from_json(bad[i], strlen(bad[i]), &c, &err) == -1);
         CHECK(err.code == RP_ERR_INVALID && !leaks(err.msg));
         CHECK(c.secret_access_key[0] == '\0');
     }
@@ -452,23 +452,23 @@ TEST(container_answer)
 TEST(times_and_refresh)
 {
     int64_t t;
-    CHECK(rp_aws_parse_time("2015-08-30T12:36:00Z", 20, &t) == 0 && t == 1440938160);
-    CHECK(rp_aws_parse_time("2015-08-30T12:36:00.123456Z", 27, &t) == 0 && t == 1440938160);
-    CHECK(rp_aws_parse_time("2015-08-30T14:36:00+02:00", 25, &t) == 0 && t == 1440938160);
-    CHECK(rp_aws_parse_time("2015-08-30T10:36:00-0200", 24, &t) == 0 && t == 1440938160);
-    CHECK(rp_aws_parse_time("2015-08-30 12:36:00", 19, &t) == 0 && t == 1440938160);
-    CHECK(rp_aws_parse_time("2015-08-30", 10, &t) == -1);
-    CHECK(rp_aws_parse_time("2015-13-30T12:36:00Z", 20, &t) == -1);
-    CHECK(rp_aws_parse_time("2015-08-30T12:36:00Zjunk", 24, &t) == -1);
-    rp_aws_credentials c = {.expiration = 1000000};
-    CHECK(!rp_aws_credentials_need_refresh(&c, 1000000 - 601));
-    CHECK(rp_aws_credentials_need_refresh(&c, 1000000 - 600));
+    CHECK(rp__aws_parse_time("2015-08-30T12:36:00Z", 20, &t) == 0 && t == 1440938160);
+    CHECK(rp__aws_parse_time("2015-08-30T12:36:00.123456Z", 27, &t) == 0 && t == 1440938160);
+    CHECK(rp__aws_parse_time("2015-08-30T14:36:00+02:00", 25, &t) == 0 && t == 1440938160);
+    CHECK(rp__aws_parse_time("2015-08-30T10:36:00-0200", 24, &t) == 0 && t == 1440938160);
+    CHECK(rp__aws_parse_time("2015-08-30 12:36:00", 19, &t) == 0 && t == 1440938160);
+    CHECK(rp__aws_parse_time("2015-08-30", 10, &t) == -1);
+    CHECK(rp__aws_parse_time("2015-13-30T12:36:00Z", 20, &t) == -1);
+    CHECK(rp__aws_parse_time("2015-08-30T12:36:00Zjunk", 24, &t) == -1);
+    rp__aws_credentials c = {.expiration = 1000000};
+    CHECK(!rp__aws_credentials_need_refresh(&c, 1000000 - 601));
+    CHECK(rp__aws_credentials_need_refresh(&c, 1000000 - 600));
     c.expiration = 0;
-    CHECK(!rp_aws_credentials_need_refresh(&c, 1 << 30));
-    CHECK(rp_aws_credentials_set(&c, "AK", "secret-x", NULL, &err) == 0 && !strcmp(c.source, "static"));
-    rp_aws_credentials_clear(&c);
+    CHECK(!rp__aws_credentials_need_refresh(&c, 1 << 30));
+    CHECK(rp__aws_credentials_set(&c, "AK", "secret-x", NULL, &err) == 0 && !strcmp(c.source, "static"));
+    rp__aws_credentials_clear(&c);
     CHECK(c.secret_access_key[0] == '\0' && c.access_key_id[0] == '\0');
-    CHECK(rp_aws_credentials_set(&c, "", "secret-x", NULL, &err) == -1 && !leaks(err.msg));
+    CHECK(rp__aws_credentials_set(&c, "", "secret-x", NULL, &err) == -1 && !leaks(err.msg));
 }
 
 TEST(container_settings)

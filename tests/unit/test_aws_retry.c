@@ -35,7 +35,7 @@ typedef struct script {
     char seen_header[16][64]; /* the X-Attempt header of each call */
 } script;
 
-static int scripted(void *ctx, rp_http_client *c, const rp_http_request *req, rp_http_response *resp,
+static int scripted(void *ctx, rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
                     rp_error *err)
 {
     (void)c;
@@ -64,9 +64,9 @@ static int scripted(void *ctx, rp_http_client *c, const rp_http_request *req, rp
     default:
         resp->status = st->status;
         if (st->body)
-            rp_buf_puts(&resp->body, st->body);
+            rp__buf_puts(&resp->body, st->body);
         if (st->headers)
-            rp_buf_puts(&resp->headers, st->headers);
+            rp__buf_puts(&resp->headers, st->headers);
         return 0;
     }
 }
@@ -103,18 +103,18 @@ static uint64_t scripted_random(void *ctx)
 }
 
 typedef struct fixture {
-    rp_http_client c;
+    rp__http_client c;
     script s;
     sleeps sl;
     randoms rnd;
-    rp_http_response resp;
+    rp__http_response resp;
 } fixture;
 
-static void setup(fixture *f, const step *steps, size_t n, rp_retry_policy p)
+static void setup(fixture *f, const step *steps, size_t n, rp__retry_policy p)
 {
     memset(f, 0, sizeof *f);
-    rp_http_options o = {.retry = p};
-    rp_http_client_init(&f->c, &o, NULL);
+    rp__http_options o = {.retry = p};
+    rp__http_client_init(&f->c, &o, NULL);
     f->s.steps = steps;
     f->s.n = n;
     f->rnd.x = 0x9E3779B97F4A7C15ULL;
@@ -124,20 +124,20 @@ static void setup(fixture *f, const step *steps, size_t n, rp_retry_policy p)
     f->c.sleep_ctx = &f->sl;
     f->c.random = scripted_random;
     f->c.random_ctx = &f->rnd;
-    rp_http_response_init(&f->resp, 1 << 20);
+    rp__http_response_init(&f->resp, 1 << 20);
 }
 
 static void teardown(fixture *f)
 {
-    rp_http_response_cleanup(&f->resp);
-    rp_http_client_cleanup(&f->c);
+    rp__http_response_cleanup(&f->resp);
+    rp__http_client_cleanup(&f->c);
 }
 
-static const rp_http_header kinesis_headers[] = {
+static const rp__http_header kinesis_headers[] = {
     {"X-Amz-Target", "Kinesis_20131202.PutRecord"},
     {"Content-Type", "application/x-amz-json-1.1"},
 };
-static const rp_http_request kreq = {.method = "POST",
+static const rp__http_request kreq = {.method = "POST",
                                      .url = "https://kinesis.us-east-1.amazonaws.com/",
                                      .headers = kinesis_headers,
                                      .n_headers = 2,
@@ -147,10 +147,10 @@ static const rp_http_request kreq = {.method = "POST",
 #define PTEE "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate exceeded for shard shardId-000000000000\"}"
 
 /* Every recorded delay within the full-jitter bounds of its retry. */
-static bool delays_within_bounds(const fixture *f, const rp_retry_policy *p)
+static bool delays_within_bounds(const fixture *f, const rp__retry_policy *p)
 {
     for (unsigned i = 0; i < f->sl.n && i < 64; i++) {
-        uint32_t ceiling = rp_retry_ceiling_ms(p, i + 1);
+        uint32_t ceiling = rp__retry_ceiling_ms(p, i + 1);
         if (f->sl.ms[i] > ceiling) {
             fprintf(stderr, "  delay %u: %u ms > ceiling %u ms\n", i + 1, f->sl.ms[i], ceiling);
             return false;
@@ -161,14 +161,14 @@ static bool delays_within_bounds(const fixture *f, const rp_retry_policy *p)
 
 TEST(throttling_then_success)
 {
-    rp_retry_policy p = {5, 100, 20000};
+    rp__retry_policy p = {5, 100, 20000};
     step steps[] = {{STEP_HTTP, 400, PTEE, NULL},
                     {STEP_HTTP, 400, "{\"__type\":\"ThrottlingException\",\"message\":\"slow down\"}", NULL},
                     {STEP_HTTP, 200, "{\"ShardId\":\"shardId-000000000000\",\"SequenceNumber\":\"1\"}", NULL}};
     fixture f;
     setup(&f, steps, 3, p);
     rp_error err;
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == 0);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == 0);
     CHECK(f.s.calls == 3);
     CHECK(f.c.last_attempts == 3);
     CHECK(f.sl.n == 2);
@@ -181,12 +181,12 @@ TEST(throttling_then_success)
 
 TEST(server_errors_exhaust_attempts)
 {
-    rp_retry_policy p = {4, 50, 1000};
+    rp__retry_policy p = {4, 50, 1000};
     step steps[] = {{STEP_HTTP, 500, "{\"__type\":\"InternalFailure\",\"message\":\"boom\"}", NULL}};
     fixture f;
     setup(&f, steps, 1, p);
     rp_error err;
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 4);
     CHECK(f.sl.n == 3);
     CHECK(delays_within_bounds(&f, &p));
@@ -200,8 +200,8 @@ TEST(server_errors_exhaust_attempts)
     step s3[] = {{STEP_HTTP, 502, "", NULL},
                  {STEP_HTTP, 503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>", NULL},
                  {STEP_HTTP, 504, NULL, NULL}};
-    setup(&f, s3, 3, (rp_retry_policy){3, 10, 100});
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    setup(&f, s3, 3, (rp__retry_policy){3, 10, 100});
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 3);
     CHECK_STR(err.msg, "HTTP 504 (3 attempts)");
     teardown(&f);
@@ -209,20 +209,20 @@ TEST(server_errors_exhaust_attempts)
 
 TEST(connection_reset)
 {
-    rp_retry_policy p = {5, 100, 20000};
+    rp__retry_policy p = {5, 100, 20000};
     step steps[] = {{STEP_RESET, 0, NULL, NULL}, {STEP_HTTP, 200, "{}", NULL}};
     fixture f;
     setup(&f, steps, 2, p);
     rp_error err;
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == 0);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == 0);
     CHECK(f.s.calls == 2);
     CHECK(f.sl.n == 1 && f.sl.ms[0] <= 100);
     teardown(&f);
 
     step always[] = {{STEP_REFUSED, 0, NULL, NULL}, {STEP_TIMEOUT, 0, NULL, NULL},
                      {STEP_RESET, 0, NULL, NULL}};
-    setup(&f, always, 3, (rp_retry_policy){3, 100, 20000});
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    setup(&f, always, 3, (rp__retry_policy){3, 100, 20000});
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 3);
     CHECK(err.retriable);
     CHECK(err.code == RP_ERR_IO);
@@ -233,12 +233,12 @@ TEST(connection_reset)
 
 TEST(not_retried)
 {
-    rp_retry_policy p = {5, 100, 20000};
+    rp__retry_policy p = {5, 100, 20000};
     step bad[] = {{STEP_HTTP, 400, "{\"__type\":\"ValidationException\",\"message\":\"1 validation error detected\"}", NULL}};
     fixture f;
     setup(&f, bad, 1, p);
     rp_error err;
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1);
     CHECK(f.sl.n == 0);
     CHECK(!err.retriable);
@@ -250,7 +250,7 @@ TEST(not_retried)
                   "{\"__type\":\"com.amazonaws.kinesis.v20131202#ResourceNotFoundException\","
                   "\"message\":\"Stream ride_events under account 000000000000 not found.\"}", NULL}};
     setup(&f, nf, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "HTTP 400 ResourceNotFoundException: Stream ride_events") == err.msg);
@@ -258,7 +258,7 @@ TEST(not_retried)
 
     step s3nf[] = {{STEP_HTTP, 404, "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>", NULL}};
     setup(&f, s3nf, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND && !err.retriable && f.s.calls == 1);
     CHECK_STR(err.msg, "HTTP 404 NoSuchKey: The specified key does not exist. (1 attempt)");
     teardown(&f);
@@ -266,20 +266,20 @@ TEST(not_retried)
     step moved[] = {{STEP_HTTP, 301, "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting "
                                      "to access must be addressed using the specified endpoint.</Message></Error>", NULL}};
     setup(&f, moved, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && !err.retriable && err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "HTTP 301 PermanentRedirect: The bucket") == err.msg);
     teardown(&f);
 
     step ni[] = {{STEP_HTTP, 501, "", NULL}};
     setup(&f, ni, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && !err.retriable);
     teardown(&f);
 
     step expired[] = {{STEP_HTTP, 400, "{\"__type\":\"ExpiredTokenException\",\"message\":\"The security token included in the request is expired\"}", NULL}};
     setup(&f, expired, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && !err.retriable && err.code == RP_ERR_INVALID);
     teardown(&f);
 
@@ -287,23 +287,23 @@ TEST(not_retried)
      * encode it, and what is sent would not be what was signed). */
     step ok[] = {{STEP_HTTP, 200, "{}", NULL}};
     setup(&f, ok, 1, p);
-    rp_http_request raw = kreq;
+    rp__http_request raw = kreq;
     raw.url = "https://s3.amazonaws.com/bucket/caf\xc3\xa9";
-    CHECK(rp_http_execute(&f.c, &raw, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &raw, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 0 && err.code == RP_ERR_INVALID && !err.retriable);
     CHECK(strstr(err.msg, "percent-encode") != NULL);
     teardown(&f);
 
     step fatal[] = {{STEP_FATAL, 0, NULL, NULL}};
     setup(&f, fatal, 1, p);
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && f.sl.n == 0 && !err.retriable);
     teardown(&f);
 }
 
 TEST(retriable_answers)
 {
-    rp_retry_policy p = {2, 1, 1};
+    rp__retry_policy p = {2, 1, 1};
     struct {
         long status;
         const char *body, *headers;
@@ -325,39 +325,39 @@ TEST(retriable_answers)
         fixture f;
         setup(&f, st, 1, p);
         rp_error err;
-        CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+        CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
         CHECK(f.s.calls == (cases[i].retried ? 2u : 1u));
         CHECK(err.retriable == cases[i].retried);
         if (f.s.calls != (cases[i].retried ? 2u : 1u))
             fprintf(stderr, "  case %zu: %u calls (%s)\n", i, f.s.calls, err.msg);
         teardown(&f);
     }
-    CHECK(rp_aws_error_is_retriable("SlowDown", 8));
-    CHECK(!rp_aws_error_is_retriable("ResourceNotFoundException", 25));
-    CHECK(!rp_aws_error_is_retriable("", 0));
+    CHECK(rp__aws_error_is_retriable("SlowDown", 8));
+    CHECK(!rp__aws_error_is_retriable("ResourceNotFoundException", 25));
+    CHECK(!rp__aws_error_is_retriable("", 0));
 }
 
 TEST(full_jitter_bounds)
 {
-    rp_retry_policy p = {10, 100, 1000};
+    rp__retry_policy p = {10, 100, 1000};
     /* Ceilings: min(cap, base * 2^(retry-1)). */
-    CHECK(rp_retry_ceiling_ms(&p, 0) == 0);
-    CHECK(rp_retry_ceiling_ms(&p, 1) == 100);
-    CHECK(rp_retry_ceiling_ms(&p, 2) == 200);
-    CHECK(rp_retry_ceiling_ms(&p, 3) == 400);
-    CHECK(rp_retry_ceiling_ms(&p, 4) == 800);
-    CHECK(rp_retry_ceiling_ms(&p, 5) == 1000);
-    CHECK(rp_retry_ceiling_ms(&p, 1000000) == 1000);
-    rp_retry_policy big = {100, 0x80000000u, 0xFFFFFFFFu};
-    CHECK(rp_retry_ceiling_ms(&big, 2) == 0xFFFFFFFFu);
-    CHECK(rp_retry_ceiling_ms(&big, 99) == 0xFFFFFFFFu);
-    rp_retry_policy zero = {3, 0, 1000};
-    CHECK(rp_retry_ceiling_ms(&zero, 5) == 0 && rp_retry_delay_ms(&zero, 5, 12345) == 0);
+    CHECK(rp__retry_ceiling_ms(&p, 0) == 0);
+    CHECK(rp__retry_ceiling_ms(&p, 1) == 100);
+    CHECK(rp__retry_ceiling_ms(&p, 2) == 200);
+    CHECK(rp__retry_ceiling_ms(&p, 3) == 400);
+    CHECK(rp__retry_ceiling_ms(&p, 4) == 800);
+    CHECK(rp__retry_ceiling_ms(&p, 5) == 1000);
+    CHECK(rp__retry_ceiling_ms(&p, 1000000) == 1000);
+    rp__retry_policy big = {100, 0x80000000u, 0xFFFFFFFFu};
+    CHECK(rp__retry_ceiling_ms(&big, 2) == 0xFFFFFFFFu);
+    CHECK(rp__retry_ceiling_ms(&big, 99) == 0xFFFFFFFFu);
+    rp__retry_policy zero = {3, 0, 1000};
+    CHECK(rp__retry_ceiling_ms(&zero, 5) == 0 && rp__retry_delay_ms(&zero, 5, 12345) == 0);
     /* The delay spans [0, ceiling]: both ends are reached. */
-    CHECK(rp_retry_delay_ms(&p, 3, 0) == 0);
-    CHECK(rp_retry_delay_ms(&p, 3, 400) == 400);
-    CHECK(rp_retry_delay_ms(&p, 3, 401) == 0);
-    CHECK(rp_retry_delay_ms(&p, 9, UINT64_MAX) <= 1000);
+    CHECK(rp__retry_delay_ms(&p, 3, 0) == 0);
+    CHECK(rp__retry_delay_ms(&p, 3, 400) == 400);
+    CHECK(rp__retry_delay_ms(&p, 3, 401) == 0);
+    CHECK(rp__retry_delay_ms(&p, 9, UINT64_MAX) <= 1000);
 
     /* Through the client: 10 attempts, all throttled; the random source
      * gives the extremes first, then pseudo-random values. */
@@ -376,7 +376,7 @@ TEST(full_jitter_bounds)
         f.rnd.n = run == 0 ? 4 : 0;
         f.rnd.x += (uint64_t)run * 7919;
         rp_error err;
-        ok &= rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1;
+        ok &= rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1;
         ok &= f.s.calls == 10 && f.sl.n == 9;
         ok &= delays_within_bounds(&f, &p);
         for (unsigned i = 0; i < f.sl.n && i < 10; i++) {
@@ -394,25 +394,25 @@ TEST(full_jitter_bounds)
     /* Full jitter, not "equal jitter": small delays happen at every retry,
      * and the later ones reach well past the earlier ceilings. */
     for (unsigned i = 0; i < 9; i++) {
-        uint32_t ceiling = rp_retry_ceiling_ms(&p, i + 1);
+        uint32_t ceiling = rp__retry_ceiling_ms(&p, i + 1);
         CHECK(lo[i] <= ceiling / 10);
         CHECK(hi[i] >= ceiling * 8 / 10);
     }
 }
 
-static int add_attempt_header(void *ctx, const rp_http_request *req, unsigned attempt,
-                              rp_http_extra_headers *extra, rp_error *err)
+static int add_attempt_header(void *ctx, const rp__http_request *req, unsigned attempt,
+                              rp__http_extra_headers *extra, rp_error *err)
 {
     (void)req;
     (void)err;
     char (*vals)[16] = ctx;
     snprintf(vals[attempt], 16, "%u", attempt);
-    extra->h[extra->n++] = (rp_http_header){"X-Attempt", vals[attempt]};
+    extra->h[extra->n++] = (rp__http_header){"X-Attempt", vals[attempt]};
     return 0;
 }
 
-static int failing_prepare(void *ctx, const rp_http_request *req, unsigned attempt,
-                           rp_http_extra_headers *extra, rp_error *err)
+static int failing_prepare(void *ctx, const rp__http_request *req, unsigned attempt,
+                           rp__http_extra_headers *extra, rp_error *err)
 {
     (void)ctx;
     (void)req;
@@ -426,64 +426,64 @@ TEST(prepare_runs_every_attempt)
 {
     step steps[] = {{STEP_HTTP, 503, "", NULL}, {STEP_RESET, 0, NULL, NULL}, {STEP_HTTP, 200, "{}", NULL}};
     fixture f;
-    setup(&f, steps, 3, (rp_retry_policy){5, 10, 100});
+    setup(&f, steps, 3, (rp__retry_policy){5, 10, 100});
     char vals[8][16];
     rp_error err;
-    CHECK(rp_http_execute(&f.c, &kreq, add_attempt_header, vals, &f.resp, &err) == 0);
+    CHECK(rp__http_execute(&f.c, &kreq, add_attempt_header, vals, &f.resp, &err) == 0);
     CHECK(f.s.calls == 3);
     CHECK_STR(f.s.seen_header[0], "0");
     CHECK_STR(f.s.seen_header[1], "1");
     CHECK_STR(f.s.seen_header[2], "2");
     teardown(&f);
 
-    setup(&f, steps, 3, (rp_retry_policy){5, 10, 100});
-    CHECK(rp_http_execute(&f.c, &kreq, failing_prepare, NULL, &f.resp, &err) == -1);
+    setup(&f, steps, 3, (rp__retry_policy){5, 10, 100});
+    CHECK(rp__http_execute(&f.c, &kreq, failing_prepare, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     teardown(&f);
 
     /* One attempt only: nothing is retried. */
-    setup(&f, steps, 3, (rp_retry_policy){1, 10, 100});
-    CHECK(rp_http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
+    setup(&f, steps, 3, (rp__retry_policy){1, 10, 100});
+    CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && f.sl.n == 0 && err.retriable);
     teardown(&f);
 }
 
 TEST(error_parse)
 {
-    rp_http_response r;
-    rp_http_response_init(&r, 4096);
-    rp_aws_error_info info;
-    rp_buf_puts(&r.body, "{\"message\": \"caf\\u00e9 \\n line\", \"__type\": \"a.b#C\", \"Message\": \"ignored\"}");
-    rp_aws_error_parse(&r, &info);
+    rp__http_response r;
+    rp__http_response_init(&r, 4096);
+    rp__aws_error_info info;
+    rp__buf_puts(&r.body, "{\"message\": \"caf\\u00e9 \\n line\", \"__type\": \"a.b#C\", \"Message\": \"ignored\"}");
+    rp__aws_error_parse(&r, &info);
     CHECK_STR(info.code, "C");
     CHECK_STR(info.message, "caf?? ? line"); /* printable ASCII only */
-    rp_http_response_reset(&r);
-    rp_buf_puts(&r.headers, "Content-Type: text/plain\r\nX-Amzn-ErrorType:  Foo:bar \r\n");
-    rp_aws_error_parse(&r, &info);
+    rp__http_response_reset(&r);
+    rp__buf_puts(&r.headers, "Content-Type: text/plain\r\nX-Amzn-ErrorType:  Foo:bar \r\n");
+    rp__aws_error_parse(&r, &info);
     CHECK_STR(info.code, "Foo");
     const char *v;
     size_t n;
-    CHECK(rp_http_response_header(&r, "content-type", &v, &n) && n == 10 && !memcmp(v, "text/plain", 10));
-    CHECK(!rp_http_response_header(&r, "content", &v, &n));
-    rp_http_response_cleanup(&r);
+    CHECK(rp__http_response_header(&r, "content-type", &v, &n) && n == 10 && !memcmp(v, "text/plain", 10));
+    CHECK(!rp__http_response_header(&r, "content", &v, &n));
+    rp__http_response_cleanup(&r);
 }
 
 /* Error bodies that echo the request: what looks like a secret is
  * redacted from the code and the message (they reach logs and errors). */
-static const char *parsed_message(rp_http_response *r, const char *body)
+static const char *parsed_message(rp__http_response *r, const char *body)
 {
-    static rp_aws_error_info info;
-    rp_http_response_reset(r);
-    rp_buf_puts(&r->body, body);
-    rp_aws_error_parse(r, &info);
+    static rp__aws_error_info info;
+    rp__http_response_reset(r);
+    rp__buf_puts(&r->body, body);
+    rp__aws_error_parse(r, &info);
     return info.message;
 }
 
 TEST(error_redaction)
 {
-    rp_http_response r;
-    rp_http_response_init(&r, 4096);
+    rp__http_response r;
+    rp__http_response_init(&r, 4096);
     /* headers echoed one a line, as a server that reflects its request */
     CHECK_STR(parsed_message(&r, "{\"code\": \"AccessDenied\", \"message\": \"you sent:\\nHost: h\\nAuthorization: "
                                  "Bearer abc.def\\nX-Amz-Security-Token: IQoJ123\\nAccept: */*\\n\"}"),
@@ -513,24 +513,24 @@ TEST(error_redaction)
         snprintf(body, sizeof body, "{\"message\": \"%s\"}", plain[i]);
         CHECK_STR(parsed_message(&r, body), plain[i]);
     }
-    rp_http_response_cleanup(&r);
+    rp__http_response_cleanup(&r);
 
     /* The request's own secret headers, quoted anywhere, even cut short at
      * the end of the message. */
-    static const rp_http_header hs[] = {{"Accept", "application/json"}, {"Authorization", "secret-value-123456"}};
-    rp_http_request req = {.method = "GET", .url = "http://127.0.0.1:9/creds", .headers = hs, .n_headers = 2};
+    static const rp__http_header hs[] = {{"Accept", "application/json"}, {"Authorization", "secret-value-123456"}};
+    rp__http_request req = {.method = "GET", .url = "http://127.0.0.1:9/creds", .headers = hs, .n_headers = 2};
     char long_msg[400];
     snprintf(long_msg, sizeof long_msg, "{\"message\": \"%0240d secret-value-123456\"}", 0);
     step steps[] = {{STEP_HTTP, 401, "{\"message\": \"bad token secret-value-123456 given\"}", NULL},
                     {STEP_HTTP, 401, long_msg, NULL}};
     fixture f;
     rp_error err;
-    setup(&f, steps, 1, (rp_retry_policy){1, 10, 100});
-    CHECK(rp_http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
+    setup(&f, steps, 1, (rp__retry_policy){1, 10, 100});
+    CHECK(rp__http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
     CHECK_STR(err.msg, "HTTP 401: bad token [redacted] given (1 attempt)");
     teardown(&f);
-    setup(&f, steps + 1, 1, (rp_retry_policy){1, 10, 100});
-    CHECK(rp_http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
+    setup(&f, steps + 1, 1, (rp__retry_policy){1, 10, 100});
+    CHECK(rp__http_execute(&f.c, &req, NULL, NULL, &f.resp, &err) == -1);
     CHECK(strstr(err.msg, "secret-") == NULL && strstr(err.msg, " [redacted]") != NULL);
     teardown(&f);
 }
@@ -635,29 +635,29 @@ static void server_stop(server *s)
     /* Wake the accept loop with a request that ends it. */
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/quit", s->port);
-    rp_http_client c;
-    rp_http_options o = {.retry = {1, 0, 0}, .timeout_ms = 2000};
-    rp_http_client_init(&c, &o, NULL);
-    rp_http_response r;
-    rp_http_response_init(&r, 1024);
-    rp_http_request req = {.method = "GET", .url = url};
+    rp__http_client c;
+    rp__http_options o = {.retry = {1, 0, 0}, .timeout_ms = 2000};
+    rp__http_client_init(&c, &o, NULL);
+    rp__http_response r;
+    rp__http_response_init(&r, 1024);
+    rp__http_request req = {.method = "GET", .url = url};
     rp_error err;
     if (s->mode == 1) {
         shutdown(s->fd, SHUT_RDWR);
     } else {
-        rp_http_send(&c, &req, &r, &err);
+        rp__http_send(&c, &req, &r, &err);
     }
     pthread_join(s->th, NULL);
     close(s->fd);
-    rp_http_response_cleanup(&r);
-    rp_http_client_cleanup(&c);
+    rp__http_response_cleanup(&r);
+    rp__http_client_cleanup(&c);
 }
 
-static void real_client(rp_http_client *c, sleeps *sl, rp_retry_policy p, size_t max_body)
+static void real_client(rp__http_client *c, sleeps *sl, rp__retry_policy p, size_t max_body)
 {
-    rp_http_options o = {.retry = p, .connect_timeout_ms = 2000, .timeout_ms = 5000,
+    rp__http_options o = {.retry = p, .connect_timeout_ms = 2000, .timeout_ms = 5000,
                          .max_response_bytes = max_body};
-    rp_http_client_init(c, &o, NULL);
+    rp__http_client_init(c, &o, NULL);
     memset(sl, 0, sizeof *sl);
     c->sleep_ms = record_sleep; /* no real sleeping */
     c->sleep_ctx = sl;
@@ -673,19 +673,19 @@ TEST(curl_refused)
     close(fd);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(a.sin_port));
-    rp_http_client c;
+    rp__http_client c;
     sleeps sl;
-    real_client(&c, &sl, (rp_retry_policy){3, 100, 1000}, 4096);
-    rp_http_response r;
-    rp_http_response_init(&r, 4096);
-    rp_http_request req = {.method = "POST", .url = url, .body = "{}", .body_len = 2};
+    real_client(&c, &sl, (rp__retry_policy){3, 100, 1000}, 4096);
+    rp__http_response r;
+    rp__http_response_init(&r, 4096);
+    rp__http_request req = {.method = "POST", .url = url, .body = "{}", .body_len = 2};
     rp_error err;
-    CHECK(rp_http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
+    CHECK(rp__http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
     CHECK(c.last_attempts == 3 && sl.n == 2);
     CHECK(err.retriable && err.code == RP_ERR_IO);
     CHECK(strstr(err.msg, "127.0.0.1") && strstr(err.msg, "(3 attempts)"));
-    rp_http_response_cleanup(&r);
-    rp_http_client_cleanup(&c);
+    rp__http_response_cleanup(&r);
+    rp__http_client_cleanup(&c);
 }
 
 TEST(curl_reset)
@@ -694,19 +694,19 @@ TEST(curl_reset)
     CHECK(server_start(&s, 1) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
-    rp_http_client c;
+    rp__http_client c;
     sleeps sl;
-    real_client(&c, &sl, (rp_retry_policy){3, 100, 1000}, 4096);
-    rp_http_response r;
-    rp_http_response_init(&r, 4096);
-    rp_http_request req = {.method = "POST", .url = url, .body = "{}", .body_len = 2};
+    real_client(&c, &sl, (rp__retry_policy){3, 100, 1000}, 4096);
+    rp__http_response r;
+    rp__http_response_init(&r, 4096);
+    rp__http_request req = {.method = "POST", .url = url, .body = "{}", .body_len = 2};
     rp_error err;
-    CHECK(rp_http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
+    CHECK(rp__http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
     CHECK(c.last_attempts == 3 && sl.n == 2);
     CHECK(err.retriable);
     fprintf(stderr, "  (reset reported as: %s)\n", err.msg);
-    rp_http_response_cleanup(&r);
-    rp_http_client_cleanup(&c);
+    rp__http_response_cleanup(&r);
+    rp__http_client_cleanup(&c);
     server_stop(&s);
     CHECK(s.requests == 3);
 }
@@ -717,26 +717,26 @@ TEST(curl_keepalive_and_retry)
     CHECK(server_start(&s, 0) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
-    rp_http_client c;
+    rp__http_client c;
     sleeps sl;
-    real_client(&c, &sl, (rp_retry_policy){3, 100, 1000}, 4096);
-    rp_http_response r;
-    rp_http_response_init(&r, 4096);
+    real_client(&c, &sl, (rp__retry_policy){3, 100, 1000}, 4096);
+    rp__http_response r;
+    rp__http_response_init(&r, 4096);
     rp_error err;
     /* First answer: a throttling 400, retried on the same connection. */
-    rp_http_request req = kreq;
+    rp__http_request req = kreq;
     req.url = url;
-    CHECK(rp_http_execute(&c, &req, NULL, NULL, &r, &err) == 0);
+    CHECK(rp__http_execute(&c, &req, NULL, NULL, &r, &err) == 0);
     CHECK(c.last_attempts == 2 && sl.n == 1);
     CHECK(r.status == 200);
     for (int i = 0; i < 3; i++)
-        CHECK(rp_http_execute(&c, &req, NULL, NULL, &r, &err) == 0);
+        CHECK(rp__http_execute(&c, &req, NULL, NULL, &r, &err) == 0);
     CHECK(r.body.data && !strcmp(r.body.data, "{\"ok\":true}"));
     const char *v;
     size_t n;
-    CHECK(rp_http_response_header(&r, "x-echo-target", &v, &n) && n == 3 && !memcmp(v, "yes", 3));
-    rp_http_response_cleanup(&r);
-    rp_http_client_cleanup(&c);
+    CHECK(rp__http_response_header(&r, "x-echo-target", &v, &n) && n == 3 && !memcmp(v, "yes", 3));
+    rp__http_response_cleanup(&r);
+    rp__http_client_cleanup(&c);
     server_stop(&s);
     /* Every request on one kept-alive connection (and one for the stop). */
     CHECK(s.requests == 6);
@@ -749,18 +749,18 @@ TEST(curl_body_cap)
     CHECK(server_start(&s, 2) == 0);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big", s.port);
-    rp_http_client c;
+    rp__http_client c;
     sleeps sl;
-    real_client(&c, &sl, (rp_retry_policy){3, 100, 1000}, 1000);
-    rp_http_response r;
-    rp_http_response_init(&r, 1000);
-    rp_http_request req = {.method = "GET", .url = url};
+    real_client(&c, &sl, (rp__retry_policy){3, 100, 1000}, 1000);
+    rp__http_response r;
+    rp__http_response_init(&r, 1000);
+    rp__http_request req = {.method = "GET", .url = url};
     rp_error err;
-    CHECK(rp_http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
+    CHECK(rp__http_execute(&c, &req, NULL, NULL, &r, &err) == -1);
     CHECK(err.code == RP_ERR_LIMIT && !err.retriable && c.last_attempts == 1);
     CHECK(strstr(err.msg, "larger than 1000 bytes"));
-    rp_http_response_cleanup(&r);
-    rp_http_client_cleanup(&c);
+    rp__http_response_cleanup(&r);
+    rp__http_client_cleanup(&c);
     server_stop(&s);
 }
 

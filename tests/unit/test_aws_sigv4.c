@@ -12,25 +12,25 @@
 
 #define T_20150830 ((time_t)1440938160) /* 2015-08-30T12:36:00Z */
 
-static rp_aws_credentials example_creds(const char *token)
+static rp__aws_credentials example_creds(const char *token)
 {
-    rp_aws_credentials c;
+    rp__aws_credentials c;
     rp_error err;
-    rp_aws_credentials_set(&c, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, &err);
+    rp__aws_credentials_set(&c, "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token, &err);
     return c;
 }
 
-static const rp_http_header host_hdr[] = {{"Host", "example.amazonaws.com"}};
+static const rp__http_header host_hdr[] = {{"Host", "example.amazonaws.com"}};
 
-static const char *sign(const char *method, const char *url, const rp_http_header *h, size_t n,
-                        const char *token, rp_sigv4_out *out)
+static const char *sign(const char *method, const char *url, const rp__http_header *h, size_t n,
+                        const char *token, rp__sigv4_out *out)
 {
-    static rp_aws_credentials c;
+    static rp__aws_credentials c;
     c = example_creds(token);
-    rp_sigv4_request req = {.method = method, .url = url, .headers = h, .n_headers = n,
+    rp__sigv4_request req = {.method = method, .url = url, .headers = h, .n_headers = n,
                             .service = "service", .region = "us-east-1", .time = T_20150830};
     rp_error err;
-    if (rp_sigv4_sign(&req, &c, out, &err) != 0) {
+    if (rp__sigv4_sign(&req, &c, out, &err) != 0) {
         fprintf(stderr, "sign failed: %s\n", err.msg);
         return "";
     }
@@ -39,7 +39,7 @@ static const char *sign(const char *method, const char *url, const rp_http_heade
 
 TEST(vectors)
 {
-    rp_sigv4_out o;
+    rp__sigv4_out o;
     CHECK_STR(sign("GET", "https://example.amazonaws.com/", host_hdr, 1, NULL, &o),
               "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
               "SignedHeaders=host;x-amz-date, "
@@ -52,7 +52,7 @@ TEST(vectors)
     /* get-utf8: the raw UTF-8 path is encoded for signing. */
     CHECK(strstr(sign("GET", "https://example.amazonaws.com/\xe1\x88\xb4", host_hdr, 1, NULL, &o),
                  "Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"));
-    rp_http_header trim[] = {{"Host", "example.amazonaws.com"},
+    rp__http_header trim[] = {{"Host", "example.amazonaws.com"},
                              {"My-Header1", " value1"},
                              {"My-Header2", " \"a   b   c\""}};
     CHECK_STR(sign("GET", "https://example.amazonaws.com/", trim, 3, NULL, &o),
@@ -71,13 +71,13 @@ TEST(vectors)
 
 TEST(canonical_request)
 {
-    rp_buf cr, sts;
-    rp_buf_init(&cr, 1 << 20);
-    rp_buf_init(&sts, 1 << 20);
+    rp__buf cr, sts;
+    rp__buf_init(&cr, 1 << 20);
+    rp__buf_init(&sts, 1 << 20);
     rp_error err;
-    rp_sigv4_request req = {.method = "get", .url = "http://Example.COM:80/a/./b/../c//d%20e/?b=2&a=&a-b=1&a=1&c",
+    rp__sigv4_request req = {.method = "get", .url = "http://Example.COM:80/a/./b/../c//d%20e/?b=2&a=&a-b=1&a=1&c",
                             .service = "service", .region = "eu-west-3", .time = T_20150830};
-    CHECK(rp_sigv4_canonical(&req, &(rp_aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
+    CHECK(rp__sigv4_canonical(&req, &(rp__aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
                              &cr, &sts, &err) == 0);
     /* Dot segments and empty segments removed, '%' encoded again; pairs
      * sorted as (key, value) tuples ("a" before "a-b"); host lower-cased
@@ -89,27 +89,27 @@ TEST(canonical_request)
     CHECK(strncmp(sts.data, sts_head, strlen(sts_head)) == 0 && sts.len == strlen(sts_head) + 64);
 
     /* S3: the path as it is, x-amz-content-sha256 added and signed. */
-    rp_buf_reset(&cr);
+    rp__buf_reset(&cr);
     req.url = "https://b.s3.amazonaws.com:8443/a/./b//my%20key~";
     req.service = "s3";
     req.payload_hash = RP_SIGV4_UNSIGNED_PAYLOAD;
-    CHECK(rp_sigv4_canonical(&req, &(rp_aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
+    CHECK(rp__sigv4_canonical(&req, &(rp__aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
                              &cr, NULL, &err) == 0);
     CHECK_STR(cr.data, "GET\n/a/./b//my%20key~\n\nhost:b.s3.amazonaws.com:8443\n"
                        "x-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:20150830T123600Z\n\n"
                        "host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD");
-    rp_buf_cleanup(&cr);
-    rp_buf_cleanup(&sts);
+    rp__buf_cleanup(&cr);
+    rp__buf_cleanup(&sts);
 }
 
 TEST(output_headers)
 {
-    rp_aws_credentials c = example_creds("TOKEN");
-    rp_sigv4_out o;
+    rp__aws_credentials c = example_creds("TOKEN");
+    rp__sigv4_out o;
     rp_error err;
-    rp_sigv4_request req = {.method = "PUT", .url = "http://127.0.0.1:4568/bucket/key", .payload = "abc",
+    rp__sigv4_request req = {.method = "PUT", .url = "http://127.0.0.1:4568/bucket/key", .payload = "abc",
                             .payload_len = 3, .service = "s3", .region = "us-east-1", .time = T_20150830};
-    CHECK(rp_sigv4_sign(&req, &c, &o, &err) == 0);
+    CHECK(rp__sigv4_sign(&req, &c, &o, &err) == 0);
     CHECK(o.n_headers == 5);
     CHECK_STR(o.headers[0].name, "Authorization");
     CHECK_STR(o.headers[1].value, "20150830T123600Z");
@@ -123,12 +123,12 @@ TEST(output_headers)
 
 TEST(refusals)
 {
-    rp_aws_credentials c = example_creds("secret-token-value");
-    rp_sigv4_out o;
+    rp__aws_credentials c = example_creds("secret-token-value");
+    rp__sigv4_out o;
     rp_error err;
     struct {
         const char *url;
-        rp_http_header h;
+        rp__http_header h;
         const char *service, *hash;
         rp_code code;
     } bad[] = {
@@ -148,42 +148,42 @@ TEST(refusals)
         {"https://x/", {"A", "b"}, "kinesis", "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", RP_ERR_INVALID},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_sigv4_request req = {.method = "GET", .url = bad[i].url, .headers = &bad[i].h, .n_headers = 1,
+        rp__sigv4_request req = {.method = "GET", .url = bad[i].url, .headers = &bad[i].h, .n_headers = 1,
                                 .service = bad[i].service, .region = "us-east-1", .time = T_20150830,
                                 .payload_hash = bad[i].hash};
         rp_error_clear(&err);
-        int rc = rp_sigv4_sign(&req, &c, &o, &err);
+        int rc = rp__sigv4_sign(&req, &c, &o, &err);
         CHECK(rc == -1);
         CHECK(err.code == bad[i].code);
         CHECK(!strstr(err.msg, "secret-token-value") && !strstr(err.msg, "EXAMPLEKEY"));
         if (rc == 0 || err.code != bad[i].code)
             fprintf(stderr, "  case %zu: rc %d, %s\n", i, rc, err.msg);
     }
-    rp_aws_credentials empty = {0};
-    rp_sigv4_request req = {.method = "GET", .url = "https://x/", .service = "s", .region = "r", .time = 0};
-    CHECK(rp_sigv4_sign(&req, &empty, &o, &err) == -1 && err.code == RP_ERR_INVALID);
+    rp__aws_credentials empty = {0};
+    rp__sigv4_request req = {.method = "GET", .url = "https://x/", .service = "s", .region = "r", .time = 0};
+    CHECK(rp__sigv4_sign(&req, &empty, &o, &err) == -1 && err.code == RP_ERR_INVALID);
     /* Without a session token, a caller's X-Amz-Security-Token is just a header. */
-    rp_aws_credentials plain = example_creds(NULL);
-    rp_http_header tok = {"X-Amz-Security-Token", "t"};
+    rp__aws_credentials plain = example_creds(NULL);
+    rp__http_header tok = {"X-Amz-Security-Token", "t"};
     req.headers = &tok;
     req.n_headers = 1;
-    CHECK(rp_sigv4_sign(&req, &plain, &o, &err) == 0);
+    CHECK(rp__sigv4_sign(&req, &plain, &o, &err) == 0);
     CHECK(strstr(o.authorization, "SignedHeaders=host;x-amz-date;x-amz-security-token,"));
 }
 
 TEST(uri_encode)
 {
-    rp_buf b;
-    rp_buf_init(&b, 1024);
+    rp__buf b;
+    rp__buf_init(&b, 1024);
     const char key[] = "rides/2024 01/caf\xc3\xa9~+=&%.txt";
-    rp_sigv4_uri_encode(&b, key, sizeof key - 1, true);
+    rp__sigv4_uri_encode(&b, key, sizeof key - 1, true);
     CHECK_STR(b.data, "rides/2024%2001/caf%C3%A9~%2B%3D%26%25.txt");
-    rp_buf_reset(&b);
-    rp_sigv4_uri_encode(&b, key, sizeof key - 1, false);
+    rp__buf_reset(&b);
+    rp__sigv4_uri_encode(&b, key, sizeof key - 1, false);
     CHECK_STR(b.data, "rides%2F2024%2001%2Fcaf%C3%A9~%2B%3D%26%25.txt");
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
     char hex[65];
-    CHECK(rp_sigv4_sha256_hex("", 0, hex, NULL) == 0);
+    CHECK(rp__sigv4_sha256_hex("", 0, hex, NULL) == 0);
     CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
@@ -195,13 +195,13 @@ static time_t fixed_now(void *ctx)
 
 TEST(prepare_hook)
 {
-    rp_aws_credentials c = example_creds(NULL);
-    rp_sigv4_signer s = {.creds = &c, .service = "service", .region = "us-east-1", .now = fixed_now};
-    rp_http_request req = {.method = "GET", .url = "https://example.amazonaws.com/", .headers = host_hdr,
+    rp__aws_credentials c = example_creds(NULL);
+    rp__sigv4_signer s = {.creds = &c, .service = "service", .region = "us-east-1", .now = fixed_now};
+    rp__http_request req = {.method = "GET", .url = "https://example.amazonaws.com/", .headers = host_hdr,
                            .n_headers = 1};
-    rp_http_extra_headers extra = {.n = 0};
+    rp__http_extra_headers extra = {.n = 0};
     rp_error err;
-    CHECK(rp_sigv4_prepare(&s, &req, 0, &extra, &err) == 0);
+    CHECK(rp__sigv4_prepare(&s, &req, 0, &extra, &err) == 0);
     CHECK(extra.n == 2);
     CHECK_STR(extra.h[0].name, "Authorization");
     CHECK(strstr(extra.h[0].value, "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));

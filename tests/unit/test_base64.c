@@ -7,7 +7,7 @@ static void dec(const char *in, const char *want)
 {
     unsigned char out[256];
     const char *why = NULL;
-    long n = rp_base64_decode(in, strlen(in), out, &why);
+    long n = rp__base64_decode(in, strlen(in), out, &why);
     if (!want) {
         CHECK(n < 0);
         CHECK(why != NULL);
@@ -47,9 +47,9 @@ TEST(decode_errors_say_why)
 {
     unsigned char out[16];
     const char *why = NULL;
-    CHECK(rp_base64_decode("Y", 1, out, &why) < 0);
+    CHECK(rp__base64_decode("Y", 1, out, &why) < 0);
     CHECK(why && strstr(why, "1 more than a multiple of 4"));
-    CHECK(rp_base64_decode("YWJ", 3, out, &why) < 0);
+    CHECK(rp__base64_decode("YWJ", 3, out, &why) < 0);
     CHECK(why && strstr(why, "Incorrect padding"));
 }
 
@@ -60,9 +60,9 @@ TEST(round_trip_all_lengths)
     for (size_t i = 0; i < sizeof in; i++)
         in[i] = (unsigned char)(i * 37 + 11);
     for (size_t n = 0; n <= sizeof in; n++) {
-        size_t e = rp_base64_encode(in, n, enc);
+        size_t e = rp__base64_encode(in, n, enc);
         CHECK(e == RP_BASE64_ENCODED_LEN(n));
-        long d = rp_base64_decode(enc, e, back, NULL);
+        long d = rp__base64_decode(enc, e, back, NULL);
         CHECK(d == (long)n);
         CHECK(memcmp(in, back, n) == 0);
     }
@@ -71,9 +71,9 @@ TEST(round_trip_all_lengths)
 TEST(encode_vectors)
 {
     char out[64];
-    size_t n = rp_base64_encode((const unsigned char *)"abcd", 4, out);
+    size_t n = rp__base64_encode((const unsigned char *)"abcd", 4, out);
     CHECK_MEM(out, n, "YWJjZA==");
-    n = rp_base64_encode((const unsigned char *)"\xff\xfe", 2, out);
+    n = rp__base64_encode((const unsigned char *)"\xff\xfe", 2, out);
     CHECK_MEM(out, n, "//4=");
 }
 

@@ -7,28 +7,28 @@
 
 TEST(buffer_cap)
 {
-    rp_buf b;
-    rp_buf_init(&b, 8);
+    rp__buf b;
+    rp__buf_init(&b, 8);
     CHECK(b.data == NULL && b.len == 0);
-    CHECK(rp_buf_append(&b, "abcd", 4) == 0);
-    CHECK(rp_buf_printf(&b, "%d", 123) == 0);
+    CHECK(rp__buf_append(&b, "abcd", 4) == 0);
+    CHECK(rp__buf_printf(&b, "%d", 123) == 0);
     CHECK_MEM(b.data, b.len, "abcd123");
     CHECK(b.data[b.len] == '\0');
-    CHECK(rp_buf_puts(&b, "xy") == -1); /* 9 > 8: refused whole */
+    CHECK(rp__buf_puts(&b, "xy") == -1); /* 9 > 8: refused whole */
     CHECK(b.failed && b.toobig);
     CHECK_MEM(b.data, b.len, "abcd123");
-    CHECK(rp_buf_putc(&b, 'z') == 0); /* fits; failed stays set */
+    CHECK(rp__buf_putc(&b, 'z') == 0); /* fits; failed stays set */
     CHECK(b.failed);
     CHECK_MEM(b.data, b.len, "abcd123z");
-    rp_buf_reset(&b);
+    rp__buf_reset(&b);
     CHECK(!b.failed && !b.toobig && b.len == 0);
-    CHECK(rp_buf_puts(&b, "hello") == 0);
+    CHECK(rp__buf_puts(&b, "hello") == 0);
     size_t n = 0;
-    char *s = rp_buf_steal(&b, &n);
+    char *s = rp__buf_steal(&b, &n);
     CHECK(s && n == 5 && !strcmp(s, "hello"));
     CHECK(b.data == NULL && b.len == 0);
     free(s);
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
 }
 
 TEST(array_grow)
@@ -36,7 +36,7 @@ TEST(array_grow)
     int *v = NULL;
     size_t cap = 0, n = 0;
     for (int i = 0; i < 1000; i++) {
-        int *nv = rp_array_grow(v, n, &cap, sizeof *v, 16);
+        int *nv = rp__array_grow(v, n, &cap, sizeof *v, 16);
         CHECK(nv != NULL);
         if (!nv)
             break;
@@ -51,18 +51,18 @@ TEST(array_grow)
     CHECK(sum_ok);
     /* Room left: the same array, cap unchanged. */
     size_t before = cap;
-    CHECK(rp_array_grow(v, 10, &cap, sizeof *v, 16) == v && cap == before);
+    CHECK(rp__array_grow(v, 10, &cap, sizeof *v, 16) == v && cap == before);
     /* first 0 means 1. */
     char *c = NULL;
     size_t ccap = 0;
-    c = rp_array_grow(c, 0, &ccap, 1, 0);
+    c = rp__array_grow(c, 0, &ccap, 1, 0);
     CHECK(c != NULL && ccap == 1);
     free(c);
     /* Overflow: NULL, the array and its cap left as they were. */
     size_t big = SIZE_MAX / 2 + 1;
-    CHECK(rp_array_grow(v, big, &big, 1, 16) == NULL && big == SIZE_MAX / 2 + 1);
+    CHECK(rp__array_grow(v, big, &big, 1, 16) == NULL && big == SIZE_MAX / 2 + 1);
     size_t half = SIZE_MAX / 8;
-    CHECK(rp_array_grow(v, half, &half, 8, 16) == NULL && half == SIZE_MAX / 8);
+    CHECK(rp__array_grow(v, half, &half, 8, 16) == NULL && half == SIZE_MAX / 8);
     CHECK(v[999] == 999);
     free(v);
 }

@@ -28,7 +28,7 @@ static void shards(rp_stream_shard *v, size_t n)
 /* Six processes open a checkpoint file that does not exist yet at the same
  * moment (released together from a pipe) and each runs a sync.  The first
  * switch of a new file to WAL needs an exclusive lock that SQLite does not
- * wait for through its busy handler: before rp_sqlite_enable_wal, one in a
+ * wait for through its busy handler: before rp__sqlite_enable_wal, one in a
  * few such rounds failed with "database is locked" (CI saw it as a second
  * `consume` of a group exiting 3). */
 TEST(processes_open_at_once)
@@ -53,18 +53,18 @@ TEST(processes_open_at_once)
                 }
                 char owner[32];
                 snprintf(owner, sizeof owner, "worker-%d", p);
-                rp_ckpt *ck = NULL;
+                rp__ckpt *ck = NULL;
                 rp_error err;
-                int bad = rp_ckpt_open(path, "g", "in", owner, 60000, &ck, &err) != 0;
+                int bad = rp__ckpt_open(path, "g", "in", owner, 60000, &ck, &err) != 0;
                 rp_stream_shard sh[4];
                 shards(sh, 4);
-                rp_ckpt_plan plan = {0};
-                if (!bad && rp_ckpt_sync(ck, sh, 4, "TRIM_HORIZON", NULL, 0, &plan, &err) != 0)
+                rp__ckpt_plan plan = {0};
+                if (!bad && rp__ckpt_sync(ck, sh, 4, "TRIM_HORIZON", NULL, 0, &plan, &err) != 0)
                     bad = 1;
                 if (bad)
                     fprintf(stderr, "round %d, process %d: %s\n", round, p, err.msg);
-                rp_ckpt_plan_free(&plan);
-                rp_ckpt_close(ck);
+                rp__ckpt_plan_free(&plan);
+                rp__ckpt_close(ck);
                 _exit(bad);
             }
         }
@@ -85,49 +85,49 @@ TEST(processes_open_at_once)
 TEST(leases_are_exclusive)
 {
     const char *path = fresh_path();
-    rp_ckpt *a = NULL, *b = NULL;
+    rp__ckpt *a = NULL, *b = NULL;
     rp_error err;
-    CHECK(rp_ckpt_open(path, "g", "in", "a", 60000, &a, &err) == 0);
-    CHECK(rp_ckpt_open(path, "g", "in", "b", 60000, &b, &err) == 0);
+    CHECK(rp__ckpt_open(path, "g", "in", "a", 60000, &a, &err) == 0);
+    CHECK(rp__ckpt_open(path, "g", "in", "b", 60000, &b, &err) == 0);
     if (!a || !b) {
-        rp_ckpt_close(a);
-        rp_ckpt_close(b);
+        rp__ckpt_close(a);
+        rp__ckpt_close(b);
         return;
     }
     rp_stream_shard sh[2];
     shards(sh, 2);
-    rp_ckpt_plan pa = {0}, pb = {0};
-    CHECK(rp_ckpt_sync(a, sh, 2, "TRIM_HORIZON", NULL, 0, &pa, &err) == 0);
+    rp__ckpt_plan pa = {0}, pb = {0};
+    CHECK(rp__ckpt_sync(a, sh, 2, "TRIM_HORIZON", NULL, 0, &pa, &err) == 0);
     CHECK(pa.n_acquired == 2);
-    CHECK(rp_ckpt_sync(b, sh, 2, "TRIM_HORIZON", NULL, 0, &pb, &err) == 0);
+    CHECK(rp__ckpt_sync(b, sh, 2, "TRIM_HORIZON", NULL, 0, &pb, &err) == 0);
     CHECK(pb.n_acquired == 0);
     CHECK(pb.live_workers == 2);
-    CHECK(rp_ckpt_commit(b, sh[0].shard_id, "100", false, &err) == 1);
-    CHECK(rp_ckpt_commit(a, sh[0].shard_id, "100", false, &err) == 0);
-    rp_ckpt_shard row;
+    CHECK(rp__ckpt_commit(b, sh[0].shard_id, "100", false, &err) == 1);
+    CHECK(rp__ckpt_commit(a, sh[0].shard_id, "100", false, &err) == 0);
+    rp__ckpt_shard row;
     char owner[RP_CKPT_OWNER_MAX];
     int64_t expires = 0;
-    CHECK(rp_ckpt_get(b, sh[0].shard_id, &row, owner, &expires, &err) == 1);
+    CHECK(rp__ckpt_get(b, sh[0].shard_id, &row, owner, &expires, &err) == 1);
     CHECK_STR(row.checkpoint, "100");
     CHECK_STR(owner, "a");
-    CHECK(rp_ckpt_release(a, sh[0].shard_id, &err) == 0);
-    rp_ckpt_plan_free(&pb);
-    CHECK(rp_ckpt_sync(b, sh, 2, "TRIM_HORIZON", NULL, 0, &pb, &err) == 0);
+    CHECK(rp__ckpt_release(a, sh[0].shard_id, &err) == 0);
+    rp__ckpt_plan_free(&pb);
+    CHECK(rp__ckpt_sync(b, sh, 2, "TRIM_HORIZON", NULL, 0, &pb, &err) == 0);
     CHECK(pb.n_acquired == 1);
     if (pb.n_acquired == 1) {
         CHECK_STR(pb.acquired[0].shard_id, sh[0].shard_id);
         CHECK_STR(pb.acquired[0].checkpoint, "100");
     }
-    rp_ckpt_plan_free(&pa);
-    rp_ckpt_plan_free(&pb);
-    rp_ckpt_close(a);
-    rp_ckpt_close(b);
+    rp__ckpt_plan_free(&pa);
+    rp__ckpt_plan_free(&pb);
+    rp__ckpt_close(a);
+    rp__ckpt_close(b);
 }
 
 /* A file that is not a checkpoint store is refused, and left as it was. */
 TEST(foreign_files)
 {
-    rp_ckpt *c = NULL;
+    rp__ckpt *c = NULL;
     rp_error err;
     /* Text, not SQLite. */
     char text[320];
@@ -137,7 +137,7 @@ TEST(foreign_files)
         fputs("these are not checkpoints, but a file long enough to have a header of its own\n", f);
         fclose(f);
     }
-    CHECK(rp_ckpt_open(text, "g", "in", "a", 1000, &c, &err) == -1);
+    CHECK(rp__ckpt_open(text, "g", "in", "a", 1000, &c, &err) == -1);
     CHECK(err.code == RP_ERR_CORRUPT);
     CHECK(strstr(err.msg, "is not a ridepred checkpoint store") != NULL);
     CHECK(c == NULL);
@@ -149,7 +149,7 @@ TEST(foreign_files)
     CHECK(sqlite3_exec(db, "PRAGMA application_id=42; CREATE TABLE t(x);", NULL, NULL, NULL) ==
           SQLITE_OK);
     sqlite3_close(db);
-    CHECK(rp_ckpt_open(other, "g", "in", "a", 1000, &c, &err) == -1);
+    CHECK(rp__ckpt_open(other, "g", "in", "a", 1000, &c, &err) == -1);
     CHECK(err.code == RP_ERR_CORRUPT);
     CHECK(strstr(err.msg, "belongs to another application") != NULL);
     CHECK(c == NULL);

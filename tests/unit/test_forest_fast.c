@@ -134,58 +134,58 @@ static void random_model(model *M)
         grow(M, &M->trees[t], 0);
 }
 
-static void put_array_i(rp_buf *b, const char *key, const int64_t *v, int n)
+static void put_array_i(rp__buf *b, const char *key, const int64_t *v, int n)
 {
-    rp_buf_printf(b, "\"%s\": [", key);
+    rp__buf_printf(b, "\"%s\": [", key);
     for (int i = 0; i < n; i++)
-        rp_buf_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
-    rp_buf_lit(b, "]");
+        rp__buf_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
+    rp__buf_lit(b, "]");
 }
 
-static void put_array_d(rp_buf *b, const char *key, const double *v, int n)
+static void put_array_d(rp__buf *b, const char *key, const double *v, int n)
 {
-    rp_buf_printf(b, "\"%s\": [", key);
+    rp__buf_printf(b, "\"%s\": [", key);
     for (int i = 0; i < n; i++)
-        rp_buf_printf(b, "%s%.17g", i ? ", " : "", v[i]);
-    rp_buf_lit(b, "]");
+        rp__buf_printf(b, "%s%.17g", i ? ", " : "", v[i]);
+    rp__buf_lit(b, "]");
 }
 
-static void model_json(const model *M, rp_buf *b)
+static void model_json(const model *M, rp__buf *b)
 {
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"format\": \"ridepred.model/1\", \"features\": [");
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"format\": \"ridepred.model/1\", \"features\": [");
     for (int i = 0; i < M->nf; i++) {
         if (i == M->td)
-            rp_buf_printf(b, "%s\"trip_distance\"", i ? ", " : "");
+            rp__buf_printf(b, "%s\"trip_distance\"", i ? ", " : "");
         else if (i == M->other)
-            rp_buf_printf(b, "%s\"other\"", i ? ", " : "");
+            rp__buf_printf(b, "%s\"other\"", i ? ", " : "");
         else
-            rp_buf_printf(b, "%s\"PU_DO=%d_%d\"", i ? ", " : "", i, 7 * i + 1);
+            rp__buf_printf(b, "%s\"PU_DO=%d_%d\"", i ? ", " : "", i, 7 * i + 1);
     }
-    rp_buf_printf(b, "], \"estimator\": {\"type\": \"trees\", \"combine\": \"%s\", \"base\": %.17g, "
+    rp__buf_printf(b, "], \"estimator\": {\"type\": \"trees\", \"combine\": \"%s\", \"base\": %.17g, "
                      "\"split\": \"%s\", \"trees\": [",
                   M->mean ? "mean" : "sum", M->base, M->lt ? "lt" : "le");
     for (int t = 0; t < M->n_trees; t++) {
         const tree *T = &M->trees[t];
-        rp_buf_puts(b, t ? ", {" : "{");
+        rp__buf_puts(b, t ? ", {" : "{");
         put_array_i(b, "left", T->left, T->n);
-        rp_buf_lit(b, ", ");
+        rp__buf_lit(b, ", ");
         put_array_i(b, "right", T->right, T->n);
-        rp_buf_lit(b, ", ");
+        rp__buf_lit(b, ", ");
         put_array_i(b, "feature", T->feature, T->n);
-        rp_buf_lit(b, ", ");
+        rp__buf_lit(b, ", ");
         put_array_d(b, "threshold", T->threshold, T->n);
-        rp_buf_lit(b, ", ");
+        rp__buf_lit(b, ", ");
         put_array_d(b, "value", T->value, T->n);
         if (M->has_default) {
-            rp_buf_lit(b, ", \"default_left\": [");
+            rp__buf_lit(b, ", \"default_left\": [");
             for (int i = 0; i < T->n; i++)
-                rp_buf_printf(b, "%s%s", i ? ", " : "", T->default_left[i] ? "true" : "false");
-            rp_buf_lit(b, "]");
+                rp__buf_printf(b, "%s%s", i ? ", " : "", T->default_left[i] ? "true" : "false");
+            rp__buf_lit(b, "]");
         }
-        rp_buf_lit(b, "}");
+        rp__buf_lit(b, "}");
     }
-    rp_buf_lit(b, "]}}");
+    rp__buf_lit(b, "]}}");
 }
 
 /* The reference: docs/model-format.md read literally, on the source arrays. */
@@ -357,7 +357,7 @@ static int check_rows(const model *M, const rp_model *m, const rp_row *rows, int
     return bad;
 }
 
-static rp_model *from_json(const rp_buf *json)
+static rp_model *from_json(const rp__buf *json)
 {
     rp_error err;
     rp_model *m = NULL;
@@ -369,10 +369,10 @@ static rp_model *from_json(const rp_buf *json)
 }
 
 /* The native image of m, through a file (rp_model_write_native). */
-static rp_buf native_bytes(const rp_model *m)
+static rp__buf native_bytes(const rp_model *m)
 {
-    rp_buf b;
-    rp_buf_init(&b, 1 << 26);
+    rp__buf b;
+    rp__buf_init(&b, 1 << 26);
     rp_error err;
     char path[] = "/tmp/rp-test-fast-XXXXXX";
     int fd = mkstemp(path);
@@ -382,7 +382,7 @@ static rp_buf native_bytes(const rp_model *m)
     char chunk[4096];
     size_t n;
     while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rp_buf_append(&b, chunk, n);
+        rp__buf_append(&b, chunk, n);
     if (f)
         fclose(f);
     unlink(path);
@@ -392,8 +392,8 @@ static rp_buf native_bytes(const rp_model *m)
 TEST(fast_path_equals_walk_and_reference)
 {
     model *M = malloc(sizeof *M);
-    rp_buf json;
-    rp_buf_init(&json, 1 << 26);
+    rp__buf json;
+    rp__buf_init(&json, 1 << 26);
     static rp_row rows[ROWS];
     int bad_models = 0, with_fast = 0;
     for (int iter = 0; iter < 300; iter++) {
@@ -409,7 +409,7 @@ TEST(fast_path_equals_walk_and_reference)
         int bad = check_rows(M, m, rows, ROWS);
         /* the same from the native file, mmap'd */
         if (iter % 10 == 0) {
-            rp_buf nb = native_bytes(m);
+            rp__buf nb = native_bytes(m);
             rp_model *n2 = NULL;
             rp_error err;
             CHECK(rp_model_from_native(nb.data, nb.len, true, NULL, &n2, &err) == 0);
@@ -418,7 +418,7 @@ TEST(fast_path_equals_walk_and_reference)
                 bad += check_rows(M, n2, rows, ROWS);
                 rp_model_release(n2);
             }
-            rp_buf_cleanup(&nb);
+            rp__buf_cleanup(&nb);
         }
         if (bad) {
             bad_models++;
@@ -435,7 +435,7 @@ TEST(fast_path_equals_walk_and_reference)
             fast_served, fast_column_rows);
     CHECK(fast_served > compared * 4 / 10);
     CHECK(fast_column_rows > compared * 3 / 10);
-    rp_buf_cleanup(&json);
+    rp__buf_cleanup(&json);
     free(M);
 }
 
@@ -444,8 +444,8 @@ TEST(fast_path_equals_walk_and_reference)
 TEST(ride_rows_take_the_fast_path)
 {
     model *M = malloc(sizeof *M);
-    rp_buf json;
-    rp_buf_init(&json, 1 << 26);
+    rp__buf json;
+    rp__buf_init(&json, 1 << 26);
     static rp_row rows[ROWS];
     random_model(M);
     M->has_default = false;
@@ -471,12 +471,12 @@ TEST(ride_rows_take_the_fast_path)
         CHECK(check_rows(M, m, rows, ROWS) == 0);
         rp_model_release(m);
     }
-    rp_buf_cleanup(&json);
+    rp__buf_cleanup(&json);
     free(M);
 }
 
 /* Section table access for the image surgery below. */
-static unsigned char *section(rp_buf *img, uint32_t id, uint64_t *size)
+static unsigned char *section(rp__buf *img, uint32_t id, uint64_t *size)
 {
     uint32_t ns;
     memcpy(&ns, img->data + 36, 4);
@@ -492,7 +492,7 @@ static unsigned char *section(rp_buf *img, uint32_t id, uint64_t *size)
     return NULL;
 }
 
-static void fix_checksums(rp_buf *img)
+static void fix_checksums(rp__buf *img)
 {
     uint64_t pay = XXH3_64bits(img->data + 64, img->len - 64);
     memcpy(img->data + 24, &pay, 8);
@@ -503,8 +503,8 @@ static void fix_checksums(rp_buf *img)
 TEST(older_images_and_walk_markers_give_the_same_answers)
 {
     model *M = malloc(sizeof *M);
-    rp_buf json;
-    rp_buf_init(&json, 1 << 26);
+    rp__buf json;
+    rp__buf_init(&json, 1 << 26);
     static rp_row rows[ROWS];
     for (int iter = 0; iter < 40; iter++) {
         random_model(M);
@@ -516,14 +516,14 @@ TEST(older_images_and_walk_markers_give_the_same_answers)
         }
         for (int i = 0; i < ROWS; i++)
             random_row(M, &rows[i]);
-        rp_buf img = native_bytes(m);
+        rp__buf img = native_bytes(m);
         rp_model_release(m);
 
         /* Without the fast sections (a file of an older ridepred): they are
          * the last five of the table; drop them from the count. */
-        rp_buf old;
-        rp_buf_init(&old, 1 << 26);
-        rp_buf_append(&old, img.data, img.len);
+        rp__buf old;
+        rp__buf_init(&old, 1 << 26);
+        rp__buf_append(&old, img.data, img.len);
         uint32_t ns;
         memcpy(&ns, old.data + 36, 4);
         uint32_t last;
@@ -540,14 +540,14 @@ TEST(older_images_and_walk_markers_give_the_same_answers)
             CHECK(check_rows(M, o, rows, ROWS) == 0);
             rp_model_release(o);
         }
-        rp_buf_cleanup(&old);
+        rp__buf_cleanup(&old);
 
         /* Every column mode left to the walk (as when over the budget). */
         uint64_t size;
         unsigned char *ci = section(&img, RP_SEC_FAST_COLINFO, &size);
-        CHECK(ci != NULL && size % sizeof(rp_img_fast_col) == 0);
-        for (uint64_t k = 0; ci && k < size / sizeof(rp_img_fast_col); k++) {
-            rp_img_fast_col c;
+        CHECK(ci != NULL && size % sizeof(rp__img_fast_col) == 0);
+        for (uint64_t k = 0; ci && k < size / sizeof(rp__img_fast_col); k++) {
+            rp__img_fast_col c;
             memcpy(&c, ci + k * sizeof c, sizeof c);
             if (k % 2) {
                 c.off[0] = c.off[1] = RP_FAST_WALK;
@@ -564,9 +564,9 @@ TEST(older_images_and_walk_markers_give_the_same_answers)
             CHECK(check_rows(M, w, rows, ROWS) == 0);
             rp_model_release(w);
         }
-        rp_buf_cleanup(&img);
+        rp__buf_cleanup(&img);
     }
-    rp_buf_cleanup(&json);
+    rp__buf_cleanup(&json);
     free(M);
 }
 
@@ -576,8 +576,8 @@ TEST(older_images_and_walk_markers_give_the_same_answers)
 TEST(damaged_images_never_read_out_of_bounds)
 {
     model *M = malloc(sizeof *M);
-    rp_buf json;
-    rp_buf_init(&json, 1 << 26);
+    rp__buf json;
+    rp__buf_init(&json, 1 << 26);
     static rp_row rows[64];
     static double out[64];
     static rp_code st[64];
@@ -589,12 +589,12 @@ TEST(damaged_images_never_read_out_of_bounds)
         rp_model *m = from_json(&json);
         if (!m)
             continue;
-        rp_buf img = native_bytes(m);
+        rp__buf img = native_bytes(m);
         rp_model_release(m);
         uint64_t size;
         unsigned char *sums = section(&img, RP_SEC_FAST_SUMS, &size);
         if (img.len > 24000 || !sums || size <= 8 * 16) { /* small, with some column spans */
-            rp_buf_cleanup(&img);
+            rp__buf_cleanup(&img);
             continue;
         }
         models++;
@@ -628,10 +628,10 @@ TEST(damaged_images_never_read_out_of_bounds)
             img.data[i] ^= (char)p;
             memcpy(img.data, hdr, 64);
         }
-        rp_buf_cleanup(&img);
+        rp__buf_cleanup(&img);
     }
     CHECK(models == 3);
-    rp_buf_cleanup(&json);
+    rp__buf_cleanup(&json);
     free(M);
 }
 

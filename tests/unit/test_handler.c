@@ -25,26 +25,26 @@ static rp_handler *h;
  * a record text starting with '!' is used as the data string itself. */
 static char *kinesis(int n, const char *const *recs)
 {
-    rp_buf b;
-    rp_buf_init(&b, 64u << 20);
-    rp_buf_lit(&b, "{\"Records\": [");
+    rp__buf b;
+    rp__buf_init(&b, 64u << 20);
+    rp__buf_lit(&b, "{\"Records\": [");
     for (int i = 0; i < n; i++) {
         if (i)
-            rp_buf_lit(&b, ", ");
-        rp_buf_lit(&b, "{\"kinesis\": {\"data\": \"");
+            rp__buf_lit(&b, ", ");
+        rp__buf_lit(&b, "{\"kinesis\": {\"data\": \"");
         if (recs[i][0] == '!') {
-            rp_buf_puts(&b, recs[i] + 1);
+            rp__buf_puts(&b, recs[i] + 1);
         } else {
             size_t len = strlen(recs[i]);
             char *enc = malloc(RP_BASE64_ENCODED_LEN(len) + 1);
-            size_t e = rp_base64_encode((const unsigned char *)recs[i], len, enc);
-            rp_buf_append(&b, enc, e);
+            size_t e = rp__base64_encode((const unsigned char *)recs[i], len, enc);
+            rp__buf_append(&b, enc, e);
             free(enc);
         }
-        rp_buf_printf(&b, "\", \"sequenceNumber\": \"%d\", \"partitionKey\": \"1\"}, \"eventSource\": \"aws:kinesis\"}", i + 1);
+        rp__buf_printf(&b, "\", \"sequenceNumber\": \"%d\", \"partitionKey\": \"1\"}, \"eventSource\": \"aws:kinesis\"}", i + 1);
     }
-    rp_buf_lit(&b, "]}");
-    return rp_buf_steal(&b, NULL);
+    rp__buf_lit(&b, "]}");
+    return rp__buf_steal(&b, NULL);
 }
 
 static rp_invoke_result run(const char *event, size_t len)
@@ -380,13 +380,13 @@ TEST(version_kept_whole)
  * handler hold 128 records; 128 and 300 such records are all served. */
 static char *emoji_record(int i)
 {
-    rp_buf b;
-    rp_buf_init(&b, 1 << 16);
-    rp_buf_lit(&b, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"");
+    rp__buf b;
+    rp__buf_init(&b, 1 << 16);
+    rp__buf_lit(&b, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"");
     for (int k = 0; k < 256; k++)
-        rp_buf_puts(&b, k == 0 && i % 2 ? "\xf0\x9f\x98\x81" : "\xf0\x9f\x98\x80"); /* U+1F600, U+1F601 */
-    rp_buf_lit(&b, "\"}");
-    return rp_buf_steal(&b, NULL);
+        rp__buf_puts(&b, k == 0 && i % 2 ? "\xf0\x9f\x98\x81" : "\xf0\x9f\x98\x80"); /* U+1F600, U+1F601 */
+    rp__buf_lit(&b, "\"}");
+    return rp__buf_steal(&b, NULL);
 }
 
 static void astral_ride_ids(int n)

@@ -34,12 +34,12 @@ static atomic_int routed;
 static char *big_body;
 
 /* Echoes what it saw: "METHOD PATH LEN TOO_LARGE X-Test". */
-static void echo(void *ctx, const rp_http_request *req, rp_http_reply *reply)
+static void echo(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     (void)ctx;
     atomic_fetch_add(&routed, 1);
     if (strcmp(req->path, "/big") == 0) {
-        const char *fill = rp_http_request_header(req, "x-fill");
+        const char *fill = rp__http_request_header(req, "x-fill");
         if (!big_body)
             big_body = malloc(BIG_BYTES); /* freed by test_large_answer */
         memset(big_body, fill ? fill[0] : 'x', BIG_BYTES);
@@ -48,7 +48,7 @@ static void echo(void *ctx, const rp_http_request *req, rp_http_reply *reply)
         reply->body_len = BIG_BYTES;
         return;
     }
-    const char *x = rp_http_request_header(req, "x-test");
+    const char *x = rp__http_request_header(req, "x-test");
     char *body = malloc(256);
     int n = snprintf(body, 256, "%s %s %zu %d %s", req->method, req->path, req->body_len, req->body_too_large,
                      x ? x : "-");
@@ -59,8 +59,8 @@ static void echo(void *ctx, const rp_http_request *req, rp_http_reply *reply)
     reply->body = body;
     reply->body_len = (size_t)n;
     reply->body_owned = true;
-    rp_http_reply_header(reply, "X-One", "1");
-    rp_http_reply_header(reply, "X-Two", "2");
+    rp__http_reply_header(reply, "X-One", "1");
+    rp__http_reply_header(reply, "X-Two", "2");
 }
 
 static int connect_to(unsigned port)
@@ -116,16 +116,16 @@ static void roundtrip(unsigned port, const char *req, size_t len, char *out, siz
     close(fd);
 }
 
-static rp_http_server *start(size_t max_body, size_t max_total)
+static rp__http_server *start(size_t max_body, size_t max_total)
 {
-    rp_http_server_config cfg = {.listen = "127.0.0.1:0",
+    rp__http_server_config cfg = {.listen = "127.0.0.1:0",
                                  .threads = 2,
                                  .max_body_bytes = max_body,
                                  .max_total_body_bytes = max_total,
                                  .route = echo};
-    rp_http_server *s = NULL;
+    rp__http_server *s = NULL;
     rp_error err;
-    CHECK(rp_http_server_start(&cfg, &s, &err) == 0);
+    CHECK(rp__http_server_start(&cfg, &s, &err) == 0);
     if (!s)
         fprintf(stderr, "start: %s\n", err.msg);
     return s;
@@ -133,10 +133,10 @@ static rp_http_server *start(size_t max_body, size_t max_total)
 
 TEST(test_requests)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     CHECK(port > 0);
     char out[4096];
     static const char get[] = "GET /a/b?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: yes\r\n\r\n";
@@ -173,16 +173,16 @@ TEST(test_requests)
     close(fd);
     CHECK(strstr(out, "\r\n\r\nPOST /c 0 1 -"));
 
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_total_budget)
 {
     /* Two bodies of 800 do not fit in 1500 at once: the second gets 503. */
-    rp_http_server *s = start(1000, 1500);
+    rp__http_server *s = start(1000, 1500);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     char head[128], body[800], out[4096];
     memset(body, 'b', sizeof body);
     int n = snprintf(head, sizeof head, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
@@ -199,9 +199,9 @@ TEST(test_total_budget)
     CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
     CHECK(strstr(out, "Retry-After: 1"));
     /* The 503's request is finished once the server has sent it. */
-    for (int i = 0; i < 200 && rp_http_server_in_flight(s) != 1; i++)
+    for (int i = 0; i < 200 && rp__http_server_in_flight(s) != 1; i++)
         usleep(5000);
-    CHECK(rp_http_server_in_flight(s) == 1);
+    CHECK(rp__http_server_in_flight(s) == 1);
     /* The first completes; its bytes go back to the budget when the server
      * has finished the request, which may come after its answer has been
      * read here (under valgrind it often does): wait for that. */
@@ -209,16 +209,16 @@ TEST(test_total_budget)
     read_answer(a, out, sizeof out);
     close(a);
     CHECK(strstr(out, "\r\n\r\nPOST /a 1000 0 -"));
-    for (int i = 0; i < 400 && rp_http_server_in_flight(s) != 0; i++)
+    for (int i = 0; i < 400 && rp__http_server_in_flight(s) != 0; i++)
         usleep(5000);
-    CHECK(rp_http_server_in_flight(s) == 0);
+    CHECK(rp__http_server_in_flight(s) == 0);
     b = connect_to(port);
     send_all(b, head, (size_t)n);
     send_all(b, body, sizeof body);
     read_answer(b, out, sizeof out);
     close(b);
     CHECK(strstr(out, "\r\n\r\nPOST /b 800 0 -"));
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 typedef struct {
@@ -241,16 +241,16 @@ static void *finish_later(void *arg)
 
 TEST(test_stop_drains)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    finisher f = {.port = rp_http_server_port(s)};
+    finisher f = {.port = rp__http_server_port(s)};
     pthread_t t;
     pthread_create(&t, NULL, finish_later, &f);
-    for (int i = 0; i < 100 && rp_http_server_in_flight(s) == 0; i++)
+    for (int i = 0; i < 100 && rp__http_server_in_flight(s) == 0; i++)
         usleep(5000);
-    CHECK(rp_http_server_in_flight(s) == 1);
-    CHECK(rp_http_server_stop(s, 5000) == 0);
+    CHECK(rp__http_server_in_flight(s) == 1);
+    CHECK(rp__http_server_stop(s, 5000) == 0);
     pthread_join(t, NULL);
     CHECK(strstr(f.out, "\r\n\r\nPOST /slow 10 0 -"));
 
@@ -258,12 +258,12 @@ TEST(test_stop_drains)
     s = start(1000, 0);
     if (!s)
         return;
-    int fd = connect_to(rp_http_server_port(s));
+    int fd = connect_to(rp__http_server_port(s));
     static const char head[] = "POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n1";
     send_all(fd, head, sizeof head - 1);
-    for (int i = 0; i < 100 && rp_http_server_in_flight(s) == 0; i++)
+    for (int i = 0; i < 100 && rp__http_server_in_flight(s) == 0; i++)
         usleep(5000);
-    CHECK(rp_http_server_stop(s, 100) == 1);
+    CHECK(rp__http_server_stop(s, 100) == 1);
     close(fd);
 }
 
@@ -272,27 +272,27 @@ TEST(test_bad_addresses)
     static const char *const bad[] = {"", "nonsense", "1.2.3.4", "127.0.0.1:", "127.0.0.1:70000", "[::1:80",
                                       "[::1]80", "::1:80", "127.0.0.1:8x", "no.such.host.invalid:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_http_server_config cfg = {.listen = bad[i], .route = echo};
-        rp_http_server *s = NULL;
+        rp__http_server_config cfg = {.listen = bad[i], .route = echo};
+        rp__http_server *s = NULL;
         rp_error err;
-        CHECK(rp_http_server_start(&cfg, &s, &err) == -1 && s == NULL);
+        CHECK(rp__http_server_start(&cfg, &s, &err) == -1 && s == NULL);
         CHECK(err.code == RP_ERR_INVALID);
     }
     /* A port in use. */
-    rp_http_server *a = start(10, 0);
+    rp__http_server *a = start(10, 0);
     if (!a)
         return;
     char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", rp_http_server_port(a));
-    rp_http_server_config cfg = {.listen = addr, .route = echo};
-    rp_http_server *b = NULL;
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", rp__http_server_port(a));
+    rp__http_server_config cfg = {.listen = addr, .route = echo};
+    rp__http_server *b = NULL;
     rp_error err;
-    CHECK(rp_http_server_start(&cfg, &b, &err) == -1);
+    CHECK(rp__http_server_start(&cfg, &b, &err) == -1);
     CHECK(err.code == RP_ERR_IO && strstr(err.msg, "cannot listen on 127.0.0.1:"));
     cfg.route = NULL;
-    CHECK(rp_http_server_start(&cfg, &b, &err) == -1);
-    rp_http_server_stop(a, 0);
-    CHECK(rp_http_server_stop(NULL, 0) == 0);
+    CHECK(rp__http_server_start(&cfg, &b, &err) == -1);
+    rp__http_server_stop(a, 0);
+    CHECK(rp__http_server_stop(NULL, 0) == 0);
 }
 
 /* ---- issue 11 ------------------------------------------------------------------ */
@@ -389,15 +389,15 @@ static bool json_error(const char *out, size_t len, int status, bool closed)
            body[blen - 2] == '"';
 }
 
-static rp_http_server *start_cfg(rp_http_server_config cfg)
+static rp__http_server *start_cfg(rp__http_server_config cfg)
 {
     cfg.listen = "127.0.0.1:0";
     cfg.route = echo;
     if (!cfg.threads)
         cfg.threads = 2;
-    rp_http_server *s = NULL;
+    rp__http_server *s = NULL;
     rp_error err;
-    CHECK(rp_http_server_start(&cfg, &s, &err) == 0);
+    CHECK(rp__http_server_start(&cfg, &s, &err) == 0);
     if (!s)
         fprintf(stderr, "start: %s\n", err.msg);
     return s;
@@ -417,10 +417,10 @@ static void expect_error(unsigned port, const char *req, int status)
 
 TEST(test_framing_errors)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     /* Conflicting lengths, in two fields or in one list: 400, closed, and
      * the bytes after the first length never read as a second request. */
     expect_error(port,
@@ -467,15 +467,15 @@ TEST(test_framing_errors)
                                "Connection: close\r\n\r\nabc";
     len = exchange(port, same, sizeof same - 1, out, sizeof out, &closed);
     CHECK(one_answer(out, len, 200, &body) && strcmp(body, "POST /p 3 0 -") == 0);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_request_syntax)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     expect_error(port, "GET /a HTTP/1.1\nHost: x\n\n", 400);                /* bare LF */
     expect_error(port, "GET /a HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400);      /* bare CR */
     expect_error(port, "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n b\r\n\r\n", 400); /* obs-fold */
@@ -499,26 +499,26 @@ TEST(test_request_syntax)
     }
     /* Over 100 fields: 431.  A long line: 414; long headers: 431. */
     {
-        rp_buf b;
-        rp_buf_init(&b, 1 << 20);
-        rp_buf_lit(&b, "GET /a HTTP/1.1\r\nHost: x\r\n");
+        rp__buf b;
+        rp__buf_init(&b, 1 << 20);
+        rp__buf_lit(&b, "GET /a HTTP/1.1\r\nHost: x\r\n");
         for (int i = 0; i < 101; i++)
-            rp_buf_printf(&b, "X-%d: 1\r\n", i);
-        rp_buf_lit(&b, "\r\n");
+            rp__buf_printf(&b, "X-%d: 1\r\n", i);
+        rp__buf_lit(&b, "\r\n");
         expect_error(port, b.data, 431);
-        rp_buf_reset(&b);
-        rp_buf_lit(&b, "GET /");
+        rp__buf_reset(&b);
+        rp__buf_lit(&b, "GET /");
         for (int i = 0; i < 40000; i++)
-            rp_buf_putc(&b, 'a');
-        rp_buf_lit(&b, " HTTP/1.1\r\nHost: x\r\n\r\n");
+            rp__buf_putc(&b, 'a');
+        rp__buf_lit(&b, " HTTP/1.1\r\nHost: x\r\n\r\n");
         expect_error(port, b.data, 414);
-        rp_buf_reset(&b);
-        rp_buf_lit(&b, "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: ");
+        rp__buf_reset(&b);
+        rp__buf_lit(&b, "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: ");
         for (int i = 0; i < 40000; i++)
-            rp_buf_putc(&b, 'a');
-        rp_buf_lit(&b, "\r\n\r\n");
+            rp__buf_putc(&b, 'a');
+        rp__buf_lit(&b, "\r\n\r\n");
         expect_error(port, b.data, 431);
-        rp_buf_cleanup(&b);
+        rp__buf_cleanup(&b);
     }
     /* Accepted forms: the path as the route sees it. */
     static const struct {
@@ -544,15 +544,15 @@ TEST(test_request_syntax)
         if (!ok)
             fprintf(stderr, "  %s\n  -> %s\n", good[i].req, out);
     }
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_keep_alive)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     /* Three requests in one write: three answers in order, HEAD without
      * its body, the last one closing. */
     static const char three[] = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -595,15 +595,15 @@ TEST(test_keep_alive)
     read_answer(fd, out, sizeof out);
     CHECK(strstr(out, "\r\n\r\nGET /after 0 0 -"));
     close(fd);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_chunked)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     char out[4096];
     bool closed;
     const char *body;
@@ -627,23 +627,23 @@ TEST(test_chunked)
         expect_error(port, req, 400);
     }
     /* A chunk-size line longer than 4 KiB. */
-    rp_buf b;
-    rp_buf_init(&b, 1 << 20);
-    rp_buf_lit(&b, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;e=");
+    rp__buf b;
+    rp__buf_init(&b, 1 << 20);
+    rp__buf_lit(&b, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;e=");
     for (int i = 0; i < 5000; i++)
-        rp_buf_putc(&b, 'v');
-    rp_buf_lit(&b, "\r\na\r\n0\r\n\r\n");
+        rp__buf_putc(&b, 'v');
+    rp__buf_lit(&b, "\r\na\r\n0\r\n\r\n");
     expect_error(port, b.data, 400);
-    rp_buf_cleanup(&b);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    rp__buf_cleanup(&b);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_expect_continue)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     int fd = connect_to(port);
     static const char head[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
     send_all(fd, head, sizeof head - 1);
@@ -661,19 +661,19 @@ TEST(test_expect_continue)
     size_t len = exchange(port, big, sizeof big - 1, out, sizeof out, &closed);
     const char *body;
     CHECK(one_answer(out, len, 413, &body) && closed && strcmp(body, "POST /e 0 1 -") == 0);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_deadlines)
 {
-    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1,
+    rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1,
                                                           .max_body_bytes = 10000,
                                                           .header_timeout_s = 1,
                                                           .body_timeout_s = 1,
                                                           .body_min_rate = 1000});
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     /* A head trickled a line every 200 ms: never idle, cut at 1 s. */
     int idle = connect_to(port);
     int fd = connect_to(port);
@@ -711,16 +711,16 @@ TEST(test_deadlines)
     close(fd);
     CHECK(json_error(out, len, 408, closed) && strstr(out, "body"));
     CHECK(took >= 3.9 && took < 7.0);
-    CHECK(rp_http_server_in_flight(s) == 0);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_in_flight(s) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 TEST(test_client_cap)
 {
-    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1, .max_client_connections = 2});
+    rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1, .max_client_connections = 2});
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     int a = connect_to(port), b = connect_to(port);
     usleep(200 * 1000);
     /* A third from 127.0.0.1: closed at once, before any answer. */
@@ -749,7 +749,7 @@ TEST(test_client_cap)
     CHECK(strstr(out, "\r\n\r\nGET /e 0 0 -"));
     close(c);
     close(b);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 /* A body over the limit is read and dropped up to 64 MiB past the limit
@@ -757,10 +757,10 @@ TEST(test_client_cap)
  * connection is closed. */
 TEST(test_discard_cap)
 {
-    rp_http_server *s = start(1000, 0);
+    rp__http_server *s = start(1000, 0);
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     const size_t mib = 1024 * 1024, past = 64 * mib;
     char *block = malloc(mib);
     memset(block, 'd', mib);
@@ -798,7 +798,7 @@ TEST(test_discard_cap)
     CHECK(strstr(out, "Connection: close"));
     close(fd);
     free(block);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 /* An answer larger than the socket buffers: sent in parts as the client
@@ -807,10 +807,10 @@ TEST(test_discard_cap)
  * the idle timeout and its request leaves in_flight. */
 TEST(test_large_answer)
 {
-    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1});
+    rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1});
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     int a = connect_to(port), b = connect_to(port);
     int small_buf = 64 * 1024; /* so that the answers cannot fit in socket buffers */
     setsockopt(a, SOL_SOCKET, SO_RCVBUF, &small_buf, sizeof small_buf);
@@ -852,30 +852,30 @@ TEST(test_large_answer)
     size_t len = exchange(port, head, sizeof head - 1, out, cap, &closed);
     CHECK(closed && strstr(out, "Content-Length: 8388608\r\n") && len == (size_t)(strstr(out, "\r\n\r\n") + 4 - out));
 
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 
     /* Never read: closed after the 1 s idle timeout. */
-    s = start_cfg((rp_http_server_config){.threads = 1, .timeout_s = 1});
+    s = start_cfg((rp__http_server_config){.threads = 1, .timeout_s = 1});
     if (!s) {
         free(out);
         return;
     }
-    port = rp_http_server_port(s);
+    port = rp__http_server_port(s);
     int c = connect_to(port);
     int small = 4096;
     setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     send_all(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
-    for (int i = 0; i < 100 && rp_http_server_in_flight(s) == 0; i++)
+    for (int i = 0; i < 100 && rp__http_server_in_flight(s) == 0; i++)
         usleep(10 * 1000);
-    CHECK(rp_http_server_in_flight(s) == 1);
+    CHECK(rp__http_server_in_flight(s) == 1);
     double t0 = now_s();
-    for (int i = 0; i < 500 && rp_http_server_in_flight(s) != 0; i++)
+    for (int i = 0; i < 500 && rp__http_server_in_flight(s) != 0; i++)
         usleep(10 * 1000);
-    CHECK(rp_http_server_in_flight(s) == 0);
+    CHECK(rp__http_server_in_flight(s) == 0);
     CHECK(now_s() - t0 >= 0.5 && now_s() - t0 < 4.0);
     close(c);
     free(out);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
     free(big_body);
     big_body = NULL;
 }
@@ -900,10 +900,10 @@ TEST(test_fd_exhaustion)
         fprintf(stderr, "  (skipped under valgrind: it emulates RLIMIT_NOFILE by closing accepted sockets)\n");
         return;
     }
-    rp_http_server *s = start_cfg((rp_http_server_config){.threads = 1});
+    rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1});
     if (!s)
         return;
-    unsigned port = rp_http_server_port(s);
+    unsigned port = rp__http_server_port(s);
     struct rlimit saved;
     getrlimit(RLIMIT_NOFILE, &saved);
     int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
@@ -939,7 +939,7 @@ TEST(test_fd_exhaustion)
     CHECK(now_s() - t0 < 2.0);
     close(a);
     close(b);
-    CHECK(rp_http_server_stop(s, 1000) == 0);
+    CHECK(rp__http_server_stop(s, 1000) == 0);
 }
 
 /* ---- through the seam (http_server_internal.h): the connection state
@@ -949,11 +949,11 @@ TEST(test_fd_exhaustion)
 /* req fed to a detached server's connection all at once (piece 0) or
  * `piece` bytes at a time, the server run after each; all it wrote until it
  * closed, once the client had shut its side.  *closed: the server closed. */
-static size_t seam_exchange(rp_http_server_config cfg, const char *req, size_t n, size_t piece, char *out,
+static size_t seam_exchange(rp__http_server_config cfg, const char *req, size_t n, size_t piece, char *out,
                             size_t cap, bool *closed)
 {
     cfg.route = echo;
-    rp_http_server *s = NULL;
+    rp__http_server *s = NULL;
     rp_error err;
     int sv[2];
     *closed = false;
@@ -962,7 +962,7 @@ static size_t seam_exchange(rp_http_server_config cfg, const char *req, size_t n
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0 ||
         rp__http_server_adopt(s, sv[1]) != 0) {
         CHECK(!"seam set up");
-        rp_http_server_stop(s, 0);
+        rp__http_server_stop(s, 0);
         return 0;
     }
     size_t off = 0, len = 0;
@@ -988,13 +988,13 @@ static size_t seam_exchange(rp_http_server_config cfg, const char *req, size_t n
     out[len] = '\0';
     *closed = !open && recv(sv[0], out + len, 1, 0) == 0;
     close(sv[0]);
-    CHECK(rp_http_server_in_flight(s) == 0 && rp__http_server_body_bytes(s) == 0);
-    rp_http_server_stop(s, 0);
+    CHECK(rp__http_server_in_flight(s) == 0 && rp__http_server_body_bytes(s) == 0);
+    rp__http_server_stop(s, 0);
     return len;
 }
 
 /* Both ways, at once and a byte at a time: the same one answer. */
-static void seam_expect(rp_http_server_config cfg, const char *req, size_t n, int status, const char *body)
+static void seam_expect(rp__http_server_config cfg, const char *req, size_t n, int status, const char *body)
 {
     for (size_t piece = 0; piece < 2; piece++) {
         char out[8192];
@@ -1013,7 +1013,7 @@ static void seam_expect(rp_http_server_config cfg, const char *req, size_t n, in
  * least 8 KiB), past a max_header_bytes of 64. */
 TEST(test_head_limit_whole)
 {
-    rp_http_server_config cfg = {.max_body_bytes = 1000, .max_header_bytes = 64};
+    rp__http_server_config cfg = {.max_body_bytes = 1000, .max_header_bytes = 64};
     /* 64 bytes with the final CRLF CRLF: accepted; 65: 431; a request
      * line of 64: 414. */
     char req[256];
@@ -1036,7 +1036,7 @@ TEST(test_head_limit_whole)
  * ("retry shortly", which cannot succeed) when it arrived in pieces. */
 TEST(test_body_limit_before_budget)
 {
-    rp_http_server_config cfg = {.max_body_bytes = 16, .max_total_body_bytes = 10};
+    rp__http_server_config cfg = {.max_body_bytes = 16, .max_total_body_bytes = 10};
     static const char req[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                               "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n";
     seam_expect(cfg, req, sizeof req - 1, 413, "POST /c 0 1 -");
@@ -1051,7 +1051,7 @@ TEST(test_body_limit_before_budget)
  * than refused, and forty zeros and a 5 were "too large" too. */
 TEST(test_length_digits)
 {
-    rp_http_server_config cfg = {.max_body_bytes = 1000};
+    rp__http_server_config cfg = {.max_body_bytes = 1000};
     static const char zeros[] = "0000000000000000000000000000000000000000";
     char req[256];
     snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %s5\r\n\r\nhello",

@@ -9,9 +9,9 @@
 /* Reads a whole document, skipping everything: 1 valid, 0 refused. */
 static int valid(const char *s, size_t n, int depth)
 {
-    rp_json_reader r;
-    rp_json_init(&r, s, n, depth);
-    return rp_json_skip(&r, NULL) == 1 && rp_json_end(&r) == 1;
+    rp__json_reader r;
+    rp__json_init(&r, s, n, depth);
+    return rp__json_skip(&r, NULL) == 1 && rp__json_end(&r) == 1;
 }
 
 #define OK(s) CHECK(valid((s), sizeof(s) - 1, 64) == 1)
@@ -103,12 +103,12 @@ TEST(python_int_digit_limit)
 
 static double num(const char *s)
 {
-    rp_json_reader r;
-    rp_json_value v;
-    rp_json_init(&r, s, strlen(s), 4);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_NUMBER)
+    rp__json_reader r;
+    rp__json_value v;
+    rp__json_init(&r, s, strlen(s), 4);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_NUMBER)
         return -12345.0;
-    return rp_json_number(&v);
+    return rp__json_number(&v);
 }
 
 TEST(numbers_round_correctly)
@@ -148,31 +148,31 @@ TEST(numbers_round_correctly)
 
 TEST(strings_decode)
 {
-    rp_json_reader r;
-    rp_json_value v;
+    rp__json_reader r;
+    rp__json_value v;
     const char *s = "\"a\\u00e9\\ud83d\\ude00\\ud800\\n\\/\"";
-    rp_json_init(&r, s, strlen(s), 4);
-    CHECK(rp_json_next(&r, &v) == 1 && v.type == RP_JSON_STRING && v.escaped);
+    rp__json_init(&r, s, strlen(s), 4);
+    CHECK(rp__json_next(&r, &v) == 1 && v.type == RP_JSON_STRING && v.escaped);
     char out[64];
-    size_t n = rp_json_str_decode(&v, out);
+    size_t n = rp__json_str_decode(&v, out);
     CHECK_MEM(out, n, "a\xc3\xa9\xf0\x9f\x98\x80\xed\xa0\x80\n/");
-    CHECK(rp_json_str_chars(&v) == 6);
-    CHECK(rp_json_str_eq(&v, "x", 1) == false);
+    CHECK(rp__json_str_chars(&v) == 6);
+    CHECK(rp__json_str_eq(&v, "x", 1) == false);
     const char *k = "\"r\\u0069de\"";
-    rp_json_init(&r, k, strlen(k), 4);
-    CHECK(rp_json_next(&r, &v) == 1);
-    CHECK(rp_json_str_eq(&v, "ride", 4));
+    rp__json_init(&r, k, strlen(k), 4);
+    CHECK(rp__json_next(&r, &v) == 1);
+    CHECK(rp__json_str_eq(&v, "ride", 4));
 }
 
 TEST(errors_report_offsets)
 {
-    rp_json_reader r;
-    rp_json_value v;
-    rp_json_init(&r, "[1, x]", 6, 4);
-    CHECK(rp_json_skip(&r, NULL) == -1);
+    rp__json_reader r;
+    rp__json_value v;
+    rp__json_init(&r, "[1, x]", 6, 4);
+    CHECK(rp__json_skip(&r, NULL) == -1);
     CHECK(strstr(r.err.msg, "at byte 4") != NULL);
     /* after an error every call fails */
-    CHECK(rp_json_next(&r, &v) == -1);
+    CHECK(rp__json_next(&r, &v) == -1);
 }
 
 int main(void)

@@ -2,7 +2,7 @@
  * API injected as the exchange of its client (src/lambda/rapi.h): exact
  * paths, methods, headers, bodies and timeouts; retries and their delays;
  * every failure answer; the EMF line; the request-id log context.  The
- * scripted answers go through the client's real parser (rp_rapi_parse).
+ * scripted answers go through the client's real parser (rp__rapi_parse).
  * tests/unit/test_rapi.c tests the client over real sockets, and
  * tests/integration/test_lambda_runtime.py drives the real binary. */
 #include <fcntl.h>
@@ -50,7 +50,7 @@ typedef struct fake {
     unsigned rands;
 } fake;
 
-static int fake_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_rapi_response *resp,
+static int fake_exchange(void *ctx, rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *resp,
                          rp_error *err)
 {
     fake *f = ctx;
@@ -64,7 +64,7 @@ static int fake_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_r
              req->body ? (const char *)req->body : "");
     snprintf(f->etype[k], sizeof f->etype[k], "%s", req->error_type ? req->error_type : "");
     f->wait[k] = req->wait;
-    f->timeout[k] = req->wait ? 0 : rp_rapi_get_options(c)->timeout_ms;
+    f->timeout[k] = req->wait ? 0 : rp__rapi_get_options(c)->timeout_ms;
     snprintf(f->trace[k], sizeof f->trace[k], "%.100s", current_trace[0] ? current_trace : "(unset)");
     if (strcmp(req->method, s->method) || strcmp(req->path, s->path)) {
         fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->path, s->method, s->path);
@@ -82,7 +82,7 @@ static int fake_exchange(void *ctx, rp_rapi *c, const rp_rapi_request *req, rp_r
     char *raw = malloc(cap);
     int n = snprintf(raw, cap, "HTTP/1.1 %ld Status\r\n%sContent-Length: %zu\r\n\r\n", s->status, hd, bl);
     memcpy(raw + n, s->body ? s->body : "", bl);
-    int rc = rp_rapi_parse(c, raw, (size_t)n + bl, 0, req->body_max, resp, err);
+    int rc = rp__rapi_parse(c, raw, (size_t)n + bl, 0, req->body_max, resp, err);
     free(raw);
     return rc;
 }
@@ -102,7 +102,7 @@ static uint64_t fake_random(void *ctx)
 }
 
 static char model_path[64];
-static rp_function *fn;
+static rp__function *fn;
 
 static void setup_function(void)
 {
@@ -112,9 +112,9 @@ static void setup_function(void)
           "\"estimator\": {\"type\": \"linear\", \"coef\": [2.0], \"intercept\": 1.0}}",
           f);
     fclose(f);
-    rp_function_config cfg = {.model = {.location = model_path}, .test_run = true};
+    rp__function_config cfg = {.model = {.location = model_path}, .test_run = true};
     rp_error err;
-    if (rp_function_open(&cfg, &fn, &err) < 0) {
+    if (rp__function_open(&cfg, &fn, &err) < 0) {
         fprintf(stderr, "cannot open the test model: %s\n", err.msg);
         exit(1);
     }
@@ -122,7 +122,7 @@ static void setup_function(void)
 
 static bool with_metrics; /* EMF lines on (emf_line) */
 
-/* Runs the loop on a script; returns rp_lambda_run's result. */
+/* Runs the loop on a script; returns rp__lambda_run's result. */
 /* What the runtime hands on_trace_id (the CLI sets _X_AMZN_TRACE_ID from it). */
 static void on_trace(void *ctx, const char *trace)
 {
@@ -130,34 +130,34 @@ static void on_trace(void *ctx, const char *trace)
     snprintf(current_trace, sizeof current_trace, "%s", trace ? trace : "");
 }
 
-static int run(const step *steps, size_t n, uint64_t max, fake *f, rp_lambda_stats *stats, rp_error *err,
-               rp_lambda_config *over, const uint64_t *rand, size_t n_rand)
+static int run(const step *steps, size_t n, uint64_t max, fake *f, rp__lambda_stats *stats, rp_error *err,
+               rp__lambda_config *over, const uint64_t *rand, size_t n_rand)
 {
     memset(f, 0, sizeof *f);
     for (size_t i = 0; i < n_rand && i < MAX_REQ; i++)
         f->rand[i] = rand[i];
     f->steps = steps;
     f->n = n;
-    rp_lambda_config cfg = over ? *over : (rp_lambda_config){0};
+    rp__lambda_config cfg = over ? *over : (rp__lambda_config){0};
     cfg.runtime_api = "127.0.0.1:9001";
     cfg.max_invocations = max;
     cfg.no_metrics = !with_metrics;
     cfg.on_trace_id = on_trace;
     current_trace[0] = '\0';
-    rp_lambda *l;
-    if (rp_lambda_new(&cfg, &l, err) < 0)
+    rp__lambda *l;
+    if (rp__lambda_new(&cfg, &l, err) < 0)
         return -2;
-    rp_rapi_hooks *h = rp_rapi_get_hooks(rp_lambda_rapi(l));
+    rp__rapi_hooks *h = rp__rapi_get_hooks(rp__lambda_rapi(l));
     h->exchange = fake_exchange;
     h->exchange_ctx = f;
     h->sleep_ms = fake_sleep;
     h->sleep_ctx = f;
     h->random = fake_random;
     h->random_ctx = f;
-    int rc = rp_lambda_run(l, fn, err);
+    int rc = rp__lambda_run(l, fn, err);
     if (stats)
-        rp_lambda_get_stats(l, stats);
-    rp_lambda_free(l);
+        rp__lambda_get_stats(l, stats);
+    rp__lambda_free(l);
     return rc;
 }
 
@@ -170,7 +170,7 @@ TEST(serves_a_direct_event)
         {"POST", BASE "/invocation/r-1/response", 202, "", "{\"status\": \"OK\"}", 0},
     };
     fake f;
-    rp_lambda_stats st;
+    rp__lambda_stats st;
     rp_error err;
     int rc = run(s, 2, 1, &f, &st, &err, NULL, NULL, 0);
     CHECK(rc == 0);
@@ -195,7 +195,7 @@ TEST(invalid_event_goes_to_error)
         {"POST", BASE "/invocation/r-3/response", 202, "", "", 0},
     };
     fake f;
-    rp_lambda_stats st;
+    rp__lambda_stats st;
     rp_error err;
     CHECK(run(s, 4, 2, &f, &st, &err, NULL, NULL, 0) == 0);
     CHECK(f.mismatches == 0 && f.i == 4);
@@ -255,7 +255,7 @@ TEST(retries_then_recovers)
     };
     fake f;
     rp_error err;
-    rp_lambda_config cfg = {.retry = {3, 10, 15}};
+    rp__lambda_config cfg = {.retry = {3, 10, 15}};
     /* Ranges [0, 10], [0, 15] (20 capped), then [0, 10] for the post. */
     const uint64_t rnd[] = {10, 15, 15};
     CHECK(run(s, 5, 1, &f, NULL, &err, &cfg, rnd, 3) == 0);
@@ -300,7 +300,7 @@ TEST(refused_answers_go_on)
         {"POST", BASE "/invocation/r-6b/response", 202, "", "", 0},
     };
     fake f;
-    rp_lambda_stats st;
+    rp__lambda_stats st;
     rp_error err;
     CHECK(run(s, 6, 3, &f, &st, &err, NULL, NULL, 0) == 0);
     CHECK(f.i == 6 && f.mismatches == 0);
@@ -323,7 +323,7 @@ TEST(deadline_near_holds_publishing)
         {"POST", BASE "/invocation/r-10/response", 202, "", "", 0},
     };
     fake f;
-    rp_lambda_stats st;
+    rp__lambda_stats st;
     rp_error err;
     CHECK(run(s, 8, 4, &f, &st, &err, NULL, NULL, 0) == 0);
     CHECK(f.i == 8 && f.mismatches == 0);
@@ -338,14 +338,14 @@ TEST(init_error_posts_the_error_shape)
     const step s[] = {{"POST", BASE "/init/error", 202, "", "", 0}};
     f.steps = s;
     f.n = 1;
-    rp_lambda_config cfg = {.runtime_api = "127.0.0.1:9001"};
-    rp_lambda *l;
+    rp__lambda_config cfg = {.runtime_api = "127.0.0.1:9001"};
+    rp__lambda *l;
     rp_error err;
-    CHECK(rp_lambda_new(&cfg, &l, &err) == 0);
-    rp_rapi_hooks *h = rp_rapi_get_hooks(rp_lambda_rapi(l));
+    CHECK(rp__lambda_new(&cfg, &l, &err) == 0);
+    rp__rapi_hooks *h = rp__rapi_get_hooks(rp__lambda_rapi(l));
     h->exchange = fake_exchange;
     h->exchange_ctx = &f;
-    CHECK(rp_lambda_init_error(l, "Runtime.InitError", "cannot open model \"x\"\n", &err) == 0);
+    CHECK(rp__lambda_init_error(l, "Runtime.InitError", "cannot open model \"x\"\n", &err) == 0);
     CHECK(f.i == 1 && f.mismatches == 0);
     CHECK_STR(f.etype[0], "Runtime.InitError");
     CHECK_STR(f.body[0], "{\"errorMessage\": \"cannot open model \\\"x\\\"\\n\", \"errorType\": \"Runtime.InitError\"}");
@@ -354,9 +354,9 @@ TEST(init_error_posts_the_error_shape)
     f.steps = s2;
     f.n = 1;
     f.i = 0;
-    CHECK(rp_lambda_init_error(l, "Runtime.InitError", "m", &err) == -1);
+    CHECK(rp__lambda_init_error(l, "Runtime.InitError", "m", &err) == -1);
     CHECK(strstr(err.msg, "HTTP 403") != NULL);
-    rp_lambda_free(l);
+    rp__lambda_free(l);
 }
 
 TEST(addresses)
@@ -364,24 +364,24 @@ TEST(addresses)
     const char *bad[] = {NULL, "", "http://127.0.0.1:9001", "127.0.0.1:9001/x", "a b:1", "u@h:1", "h:1?x", "h:x"};
     const char *good[] = {"127.0.0.1:9001", "[::1]:9001", "localhost", "169.254.100.1:9001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_lambda_config cfg = {.runtime_api = bad[i]};
-        rp_lambda *l = NULL;
+        rp__lambda_config cfg = {.runtime_api = bad[i]};
+        rp__lambda *l = NULL;
         rp_error err;
-        CHECK(rp_lambda_new(&cfg, &l, &err) == -1 && l == NULL);
+        CHECK(rp__lambda_new(&cfg, &l, &err) == -1 && l == NULL);
         CHECK(strstr(err.msg, "AWS_LAMBDA_RUNTIME_API") != NULL);
     }
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        rp_lambda_config cfg = {.runtime_api = good[i]};
-        rp_lambda *l = NULL;
+        rp__lambda_config cfg = {.runtime_api = good[i]};
+        rp__lambda *l = NULL;
         rp_error err;
-        CHECK(rp_lambda_new(&cfg, &l, &err) == 0 && l != NULL);
-        rp_lambda_free(l);
+        CHECK(rp__lambda_new(&cfg, &l, &err) == 0 && l != NULL);
+        rp__lambda_free(l);
     }
 }
 
 /* Runs the loop with metrics on, stdout sent to a file; returns what was
  * written (malloc'd). */
-static char *run_capturing_stdout(const step *steps, size_t n, uint64_t max, rp_lambda_config *cfg)
+static char *run_capturing_stdout(const step *steps, size_t n, uint64_t max, rp__lambda_config *cfg)
 {
     char path[64];
     snprintf(path, sizeof path, "/tmp/rp-test-lambda-emf-%d", (int)getpid());
@@ -414,7 +414,7 @@ TEST(emf_line)
         {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-2\r\n", "[1]", 0},
         {"POST", BASE "/invocation/r-2/error", 202, "", "", 0},
     };
-    rp_lambda_config cfg = {.metrics_namespace = "ns \"x\"", .function_name = "fn\u00e9"};
+    rp__lambda_config cfg = {.metrics_namespace = "ns \"x\"", .function_name = "fn\u00e9"};
     char *out = run_capturing_stdout(s, 4, 2, &cfg);
     /* Two lines, each whole; everything but the timestamp and the time. */
     char *l1 = out, *l2 = strchr(out, '\n');
@@ -491,7 +491,7 @@ int main(void)
     RUN(addresses);
     RUN(emf_line);
     RUN(log_request_id_context);
-    rp_function_close(fn);
+    rp__function_close(fn);
     unlink(model_path);
     return rp_t_done();
 }

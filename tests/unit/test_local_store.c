@@ -26,11 +26,11 @@ static const char *fresh_path(void)
     return buf;
 }
 
-static rp_local_store *fresh_store(void)
+static rp__local_store *fresh_store(void)
 {
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
-    if (rp_local_open(fresh_path(), &s, &err) != 0) {
+    if (rp__local_open(fresh_path(), &s, &err) != 0) {
         fprintf(stderr, "open: %s\n", err.msg);
         exit(2);
     }
@@ -89,32 +89,32 @@ static got *new_got(void)
 }
 
 /* Puts one record with data == key; returns its result. */
-static rp_stream_put_result put1(rp_local_store *s, const char *stream, const char *key)
+static rp_stream_put_result put1(rp__local_store *s, const char *stream, const char *key)
 {
     rp_stream_entry e = {key, strlen(key), key, strlen(key)};
     rp_stream_put_result r;
     rp_error err;
     memset(&r, 0, sizeof r);
-    if (rp_local_put_records(s, stream, &e, 1, &r, &err) != 0)
+    if (rp__local_put_records(s, stream, &e, 1, &r, &err) != 0)
         fprintf(stderr, "put1: %s\n", err.msg);
     return r;
 }
 
 /* Reads the whole shard from an iterator type, following next iterators
  * until an empty page (or the end of a closed shard). */
-static int read_shard(rp_local_store *s, const char *stream, const char *shard,
+static int read_shard(rp__local_store *s, const char *stream, const char *shard,
                       rp_stream_iterator type, const char *seq, int64_t ts, uint32_t limit, got *g)
 {
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     rp_error err;
-    if (rp_local_get_iterator(s, stream, shard, type, seq, ts, it, &err) != 0) {
+    if (rp__local_get_iterator(s, stream, shard, type, seq, ts, it, &err) != 0) {
         fprintf(stderr, "get_iterator: %s\n", err.msg);
         return -1;
     }
     for (int guard = 0; guard < 100000; guard++) {
         size_t before = g->n;
         int64_t behind = -1;
-        if (rp_local_get_records(s, it, limit, collect, g, next, &behind, &err) != 0) {
+        if (rp__local_get_records(s, it, limit, collect, g, next, &behind, &err) != 0) {
             fprintf(stderr, "get_records: %s\n", err.msg);
             return -1;
         }
@@ -131,24 +131,24 @@ TEST(open_creates_file_and_parents)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/deep/er/dir/x.db", tmp_root);
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
-    CHECK(rp_local_open(path, &s, &err) == 0);
+    CHECK(rp__local_open(path, &s, &err) == 0);
     CHECK(s != NULL);
     struct stat sb;
     CHECK(stat(path, &sb) == 0);
     char dir[400];
     snprintf(dir, sizeof dir, "%s/deep/er/dir", tmp_root);
     CHECK(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0700);
-    CHECK(rp_local_create_stream(s, "a", 1, 0, &err) == 0);
-    rp_local_close(s);
+    CHECK(rp__local_create_stream(s, "a", 1, 0, &err) == 0);
+    rp__local_close(s);
 
     /* Reopening finds the stream; the file is in WAL mode. */
     s = NULL;
-    CHECK(rp_local_open(path, &s, &err) == 0);
+    CHECK(rp__local_open(path, &s, &err) == 0);
     rp_stream_info info;
-    CHECK(rp_local_describe_stream(s, "a", &info, &err) == 0);
-    rp_local_close(s);
+    CHECK(rp__local_describe_stream(s, "a", &info, &err) == 0);
+    rp__local_close(s);
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -157,12 +157,12 @@ TEST(open_creates_file_and_parents)
     CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
     sqlite3_close(db);
-    rp_local_close(NULL);
+    rp__local_close(NULL);
 }
 
 TEST(open_refuses_foreign_files)
 {
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
     char path[400];
 
@@ -174,7 +174,7 @@ TEST(open_refuses_foreign_files)
               "......................................................................\n", f);
         fclose(f);
     }
-    CHECK(rp_local_open(path, &s, &err) == -1);
+    CHECK(rp__local_open(path, &s, &err) == -1);
     CHECK(s == NULL);
     CHECK(err.code == RP_ERR_CORRUPT);
 
@@ -184,98 +184,98 @@ TEST(open_refuses_foreign_files)
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    CHECK(rp_local_open(path, &s, &err) == -1);
+    CHECK(rp__local_open(path, &s, &err) == -1);
     CHECK(err.code == RP_ERR_CORRUPT);
     CHECK(strstr(err.msg, "not a ridepred stream store") != NULL);
 
     /* A store written by a newer schema. */
     snprintf(path, sizeof path, "%s/newer.db", tmp_root);
-    CHECK(rp_local_open(path, &s, &err) == 0);
-    rp_local_close(s);
+    CHECK(rp__local_open(path, &s, &err) == 0);
+    rp__local_close(s);
     s = NULL;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    CHECK(rp_local_open(path, &s, &err) == -1);
+    CHECK(rp__local_open(path, &s, &err) == -1);
     CHECK(err.code == RP_ERR_UNSUPPORTED);
 
     /* A directory where the file should be, a parent that is a file. */
     snprintf(path, sizeof path, "%s", tmp_root);
-    CHECK(rp_local_open(path, &s, &err) == -1);
+    CHECK(rp__local_open(path, &s, &err) == -1);
     CHECK(err.code == RP_ERR_IO || err.code == RP_ERR_CORRUPT);
     snprintf(path, sizeof path, "%s/not-sqlite.db/x.db", tmp_root);
-    CHECK(rp_local_open(path, &s, &err) == -1);
+    CHECK(rp__local_open(path, &s, &err) == -1);
     CHECK(err.code == RP_ERR_IO);
-    CHECK(rp_local_open("", &s, &err) == -1);
-    CHECK(rp_local_open(NULL, &s, &err) == -1 && err.code == RP_ERR_INVALID); /* no default in the library */
-    CHECK(rp_local_open(path, NULL, &err) == -1);
+    CHECK(rp__local_open("", &s, &err) == -1);
+    CHECK(rp__local_open(NULL, &s, &err) == -1 && err.code == RP_ERR_INVALID); /* no default in the library */
+    CHECK(rp__local_open(path, NULL, &err) == -1);
 }
 
 TEST(create_validates)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
     char name[200];
 
-    CHECK(rp_local_create_stream(s, "ride_events", 2, 0, &err) == 0);
-    CHECK(rp_local_create_stream(s, "a.B-c_9", 1, 48, &err) == 0);
+    CHECK(rp__local_create_stream(s, "ride_events", 2, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "a.B-c_9", 1, 48, &err) == 0);
     memset(name, 'n', 128);
     name[128] = '\0';
-    CHECK(rp_local_create_stream(s, name, 1, 0, &err) == 0); /* 128 characters */
+    CHECK(rp__local_create_stream(s, name, 1, 0, &err) == 0); /* 128 characters */
     name[128] = 'n';
     name[129] = '\0';
-    CHECK(rp_local_create_stream(s, name, 1, 0, &err) == -1); /* 129 */
+    CHECK(rp__local_create_stream(s, name, 1, 0, &err) == -1); /* 129 */
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "ValidationException") == err.msg);
 
     const char *bad[] = {"", "a b", "a/b", "a:b", "ümlaut", "x\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        CHECK(rp_local_create_stream(s, bad[i], 1, 0, &err) == -1);
+        CHECK(rp__local_create_stream(s, bad[i], 1, 0, &err) == -1);
         CHECK(err.code == RP_ERR_INVALID);
     }
-    CHECK(rp_local_create_stream(s, NULL, 1, 0, &err) == -1);
-    CHECK(rp_local_create_stream(NULL, "x", 1, 0, &err) == -1);
+    CHECK(rp__local_create_stream(s, NULL, 1, 0, &err) == -1);
+    CHECK(rp__local_create_stream(NULL, "x", 1, 0, &err) == -1);
 
-    CHECK(rp_local_create_stream(s, "zero", 0, 0, &err) == -1);
+    CHECK(rp__local_create_stream(s, "zero", 0, 0, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_create_stream(s, "many", RP_LOCAL_SHARDS_MAX + 1, 0, &err) == -1);
+    CHECK(rp__local_create_stream(s, "many", RP_LOCAL_SHARDS_MAX + 1, 0, &err) == -1);
     CHECK(err.code == RP_ERR_LIMIT);
     CHECK(strstr(err.msg, "LimitExceededException") == err.msg);
-    CHECK(rp_local_create_stream(s, "ret", 1, RP_LOCAL_RETENTION_HOURS_MAX + 1, &err) == -1);
+    CHECK(rp__local_create_stream(s, "ret", 1, RP_LOCAL_RETENTION_HOURS_MAX + 1, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
 
     /* Duplicate: ResourceInUseException, and the first stream is untouched. */
-    CHECK(rp_local_create_stream(s, "ride_events", 5, 0, &err) == -1);
+    CHECK(rp__local_create_stream(s, "ride_events", 5, 0, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "ResourceInUseException") != NULL);
     rp_stream_info info;
-    CHECK(rp_local_describe_stream(s, "ride_events", &info, &err) == 0);
+    CHECK(rp__local_describe_stream(s, "ride_events", &info, &err) == 0);
     CHECK(info.open_shards == 2);
-    CHECK(rp_local_create_stream(s, "zero", 1, 0, NULL) == 0); /* NULL err is fine */
-    rp_local_close(s);
+    CHECK(rp__local_create_stream(s, "zero", 1, 0, NULL) == 0); /* NULL err is fine */
+    rp__local_close(s);
 }
 
 TEST(describe_list_delete)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     fake_clock clk = {1700000000123};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     rp_error err;
     rp_stream_info info, *list = NULL;
     size_t n = 99;
 
-    CHECK(rp_local_list_streams(s, &list, &n, &err) == 0);
+    CHECK(rp__local_list_streams(s, &list, &n, &err) == 0);
     CHECK(n == 0 && list == NULL);
-    CHECK(rp_local_create_stream(s, "zeta", 3, 0, &err) == 0);
-    CHECK(rp_local_create_stream(s, "alpha", 1, 72, &err) == 0);
-    CHECK(rp_local_describe_stream(s, "zeta", &info, &err) == 0);
+    CHECK(rp__local_create_stream(s, "zeta", 3, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "alpha", 1, 72, &err) == 0);
+    CHECK(rp__local_describe_stream(s, "zeta", &info, &err) == 0);
     CHECK_STR(info.name, "zeta");
     CHECK_STR(info.status, "ACTIVE");
     CHECK(info.open_shards == 3);
     CHECK(info.retention_hours == 24);
     CHECK(info.created_ms == 1700000000123);
 
-    CHECK(rp_local_list_streams(s, &list, &n, &err) == 0);
+    CHECK(rp__local_list_streams(s, &list, &n, &err) == 0);
     CHECK(n == 2);
     if (n == 2) {
         CHECK_STR(list[0].name, "alpha");
@@ -285,37 +285,37 @@ TEST(describe_list_delete)
     }
     free(list);
 
-    CHECK(rp_local_describe_stream(s, "nope", &info, &err) == -1);
+    CHECK(rp__local_describe_stream(s, "nope", &info, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "ResourceNotFoundException") == err.msg);
-    CHECK(rp_local_describe_stream(s, "bad name", &info, &err) == -1);
+    CHECK(rp__local_describe_stream(s, "bad name", &info, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
 
     /* Delete: records and shards go; iterators on it fail; the name is free. */
     CHECK(put1(s, "zeta", "k").ok);
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "zeta", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
+    CHECK(rp__local_get_iterator(s, "zeta", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
                                 it, &err) == 0);
-    CHECK(rp_local_delete_stream(s, "zeta", &err) == 0);
-    CHECK(rp_local_describe_stream(s, "zeta", &info, &err) == -1);
+    CHECK(rp__local_delete_stream(s, "zeta", &err) == 0);
+    CHECK(rp__local_describe_stream(s, "zeta", &info, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
-    CHECK(rp_local_delete_stream(s, "zeta", &err) == -1);
+    CHECK(rp__local_delete_stream(s, "zeta", &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "ResourceNotFoundException") == err.msg);
     got *g = new_got();
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     free(g);
-    CHECK(rp_local_create_stream(s, "zeta", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "zeta", 1, 0, &err) == 0);
     rp_stream_shard *sh = NULL;
-    CHECK(rp_local_list_shards(s, "zeta", &sh, &n, &err) == 0);
+    CHECK(rp__local_list_shards(s, "zeta", &sh, &n, &err) == 0);
     CHECK(n == 1);
     free(sh);
-    CHECK(rp_local_list_streams(s, &list, &n, &err) == 0 && n == 2);
+    CHECK(rp__local_list_streams(s, &list, &n, &err) == 0 && n == 2);
     free(list);
-    CHECK(rp_local_delete_stream(s, "", &err) == -1);
+    CHECK(rp__local_delete_stream(s, "", &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 /* Hash-key ranges as Kinesis computes them: each floor(2^128 / N) wide, the
@@ -324,13 +324,13 @@ TEST(describe_list_delete)
  *   [(i*size, (i+1)*size-1 if i < n-1 else 2**128-1) for i in range(n)] */
 TEST(list_shards_hash_ranges)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
     rp_stream_shard *v = NULL;
     size_t n = 0;
 
-    CHECK(rp_local_create_stream(s, "one", 1, 0, &err) == 0);
-    CHECK(rp_local_list_shards(s, "one", &v, &n, &err) == 0);
+    CHECK(rp__local_create_stream(s, "one", 1, 0, &err) == 0);
+    CHECK(rp__local_list_shards(s, "one", &v, &n, &err) == 0);
     CHECK(n == 1);
     if (n == 1) {
         CHECK_STR(v[0].shard_id, "shardId-000000000000");
@@ -343,8 +343,8 @@ TEST(list_shards_hash_ranges)
     }
     free(v);
 
-    CHECK(rp_local_create_stream(s, "three", 3, 0, &err) == 0);
-    CHECK(rp_local_list_shards(s, "three", &v, &n, &err) == 0);
+    CHECK(rp__local_create_stream(s, "three", 3, 0, &err) == 0);
+    CHECK(rp__local_list_shards(s, "three", &v, &n, &err) == 0);
     CHECK(n == 3);
     if (n == 3) {
         CHECK_STR(v[0].hash_start, "0");
@@ -359,8 +359,8 @@ TEST(list_shards_hash_ranges)
     }
     free(v);
 
-    CHECK(rp_local_create_stream(s, "two", 2, 0, &err) == 0);
-    CHECK(rp_local_list_shards(s, "two", &v, &n, &err) == 0);
+    CHECK(rp__local_create_stream(s, "two", 2, 0, &err) == 0);
+    CHECK(rp__local_list_shards(s, "two", &v, &n, &err) == 0);
     CHECK(n == 2);
     if (n == 2) {
         CHECK_STR(v[0].hash_end, "170141183460469231731687303715884105727");
@@ -368,8 +368,8 @@ TEST(list_shards_hash_ranges)
     }
     free(v);
 
-    CHECK(rp_local_create_stream(s, "five", 5, 0, &err) == 0);
-    CHECK(rp_local_list_shards(s, "five", &v, &n, &err) == 0);
+    CHECK(rp__local_create_stream(s, "five", 5, 0, &err) == 0);
+    CHECK(rp__local_list_shards(s, "five", &v, &n, &err) == 0);
     CHECK(n == 5);
     if (n == 5) {
         CHECK_STR(v[1].hash_start, "68056473384187692692674921486353642291");
@@ -379,11 +379,11 @@ TEST(list_shards_hash_ranges)
     }
     free(v);
 
-    CHECK(rp_local_list_shards(s, "absent", &v, &n, &err) == -1);
+    CHECK(rp__local_list_shards(s, "absent", &v, &n, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND && v == NULL && n == 0);
-    CHECK(rp_local_list_shards(s, "bad/name", &v, &n, &err) == -1);
+    CHECK(rp__local_list_shards(s, "bad/name", &v, &n, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 /* ---- put -------------------------------------------------------------------- */
@@ -410,11 +410,11 @@ static const struct {
 
 TEST(put_places_by_md5)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
-    CHECK(rp_local_create_stream(s, "s3", 3, 0, &err) == 0);
-    CHECK(rp_local_create_stream(s, "s4", 4, 0, &err) == 0);
-    CHECK(rp_local_create_stream(s, "s7", 7, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s3", 3, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s4", 4, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s7", 7, 0, &err) == 0);
     for (size_t i = 0; i < sizeof placement / sizeof *placement; i++) {
         char want[32];
         rp_stream_put_result r = put1(s, "s3", placement[i].key);
@@ -437,14 +437,14 @@ TEST(put_places_by_md5)
     rp_stream_put_result r = put1(s, "s3", key);
     CHECK(r.ok);
     CHECK_STR(r.shard_id, "shardId-000000000001");
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(put_sequence_numbers)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
-    CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 2, 0, &err) == 0);
     rp_stream_entry e[300];
     rp_stream_put_result r[300];
     char keys[300][16];
@@ -452,7 +452,7 @@ TEST(put_sequence_numbers)
         snprintf(keys[i], sizeof keys[i], "k%d", i);
         e[i] = (rp_stream_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
     }
-    CHECK(rp_local_put_records(s, "s", e, 300, r, &err) == 0);
+    CHECK(rp__local_put_records(s, "s", e, 300, r, &err) == 0);
     char last[2][RP_STREAM_SEQ_MAX] = {"", ""};
     int per[2] = {0, 0};
     for (int i = 0; i < 300; i++) {
@@ -475,18 +475,18 @@ TEST(put_sequence_numbers)
             break;
         }
     /* A second call continues the numbering. */
-    CHECK(rp_local_put_records(s, "s", e, 1, r, &err) == 0);
+    CHECK(rp__local_put_records(s, "s", e, 1, r, &err) == 0);
     int sh = r[0].shard_id[19] - '0';
     if (sh == 0 || sh == 1)
         CHECK(strcmp(r[0].sequence_number, last[sh]) > 0);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(put_bad_records_fail_one_by_one)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
 
     char k256[257], k257[258], e256[513], e257[515];
     memset(k256, 'k', 256);
@@ -524,7 +524,7 @@ TEST(put_bad_records_fail_one_by_one)
     size_t n = sizeof e / sizeof *e;
     rp_stream_put_result r[sizeof e / sizeof *e];
     bool want_ok[] = {1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0};
-    CHECK(rp_local_put_records(s, "s", e, n, r, &err) == 0);
+    CHECK(rp__local_put_records(s, "s", e, n, r, &err) == 0);
     for (size_t i = 0; i < n; i++) {
         CHECK(r[i].ok == want_ok[i]);
         if (!want_ok[i]) {
@@ -549,64 +549,64 @@ TEST(put_bad_records_fail_one_by_one)
     free(g);
 
     /* Only bad records: the call succeeds, every result failed. */
-    CHECK(rp_local_put_records(s, "s", e + 1, 2, r, &err) == 0);
+    CHECK(rp__local_put_records(s, "s", e + 1, 2, r, &err) == 0);
     CHECK(!r[0].ok && !r[1].ok);
     free(data);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(put_call_errors)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
     rp_stream_entry e[RP_STREAM_PUT_BATCH_MAX + 1];
     rp_stream_put_result r[RP_STREAM_PUT_BATCH_MAX + 1];
     for (int i = 0; i <= RP_STREAM_PUT_BATCH_MAX; i++)
         e[i] = (rp_stream_entry){"d", 1, "k", 1};
 
-    CHECK(rp_local_put_records(s, "s", e, 0, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "s", e, 0, r, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_put_records(s, "s", e, RP_STREAM_PUT_BATCH_MAX + 1, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "s", e, RP_STREAM_PUT_BATCH_MAX + 1, r, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(!r[0].ok && r[0].error_code[0]);
-    CHECK(rp_local_put_records(s, "s", e, RP_STREAM_PUT_BATCH_MAX, r, &err) == 0);
+    CHECK(rp__local_put_records(s, "s", e, RP_STREAM_PUT_BATCH_MAX, r, &err) == 0);
     CHECK(r[RP_STREAM_PUT_BATCH_MAX - 1].ok);
 
     r[0].ok = true;
-    CHECK(rp_local_put_records(s, "missing", e, 2, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "missing", e, 2, r, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(!r[0].ok && !r[1].ok);
     CHECK_STR(r[1].error_code, "ResourceNotFoundException");
-    CHECK(rp_local_put_records(s, "bad name", e, 1, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "bad name", e, 1, r, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_put_records(s, "s", NULL, 1, r, &err) == -1);
-    CHECK(rp_local_put_records(s, "s", e, 1, NULL, &err) == -1);
-    CHECK(rp_local_put_records(NULL, "s", e, 1, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "s", NULL, 1, r, &err) == -1);
+    CHECK(rp__local_put_records(s, "s", e, 1, NULL, &err) == -1);
+    CHECK(rp__local_put_records(NULL, "s", e, 1, r, &err) == -1);
     /* 5 MiB in all: refused as a whole. */
     unsigned char *data = calloc(1, RP_STREAM_RECORD_MAX);
     if (data) {
         rp_stream_entry big[6];
         for (int i = 0; i < 6; i++)
             big[i] = (rp_stream_entry){data, RP_STREAM_RECORD_MAX - 1, "k", 1};
-        CHECK(rp_local_put_records(s, "s", big, 5, r, &err) == 0);
-        CHECK(rp_local_put_records(s, "s", big, 6, r, &err) == -1);
+        CHECK(rp__local_put_records(s, "s", big, 5, r, &err) == 0);
+        CHECK(rp__local_put_records(s, "s", big, 6, r, &err) == -1);
         CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
         free(data);
     }
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 /* ---- iterators and reading ------------------------------------------------ */
 
 TEST(iterator_types)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     fake_clock clk = {1000000};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     rp_error err;
     const char *sh0 = "shardId-000000000000";
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
 
     char seqs[5][RP_STREAM_SEQ_MAX];
     for (int i = 0; i < 5; i++) {
@@ -666,94 +666,94 @@ TEST(iterator_types)
 
     /* LATEST: nothing now; what is put afterwards. */
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == 0);
     char at_ts[RP_STREAM_ITER_MAX]; /* AT_TIMESTAMP now: also sees later records */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, at_ts, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, at_ts, &err) == 0);
     memset(g, 0, sizeof *g);
     int64_t behind = -1;
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, &behind, &err) == 0);
     CHECK(g->n == 0);
     CHECK(behind == 0);
     CHECK(next[0] != '\0'); /* an empty page still returns a next iterator */
     put1(s, "s", "r5");
     put1(s, "s", "r6");
-    CHECK(rp_local_get_records(s, next, 0, collect, g, it, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, next, 0, collect, g, it, &behind, &err) == 0);
     CHECK(g->n == 2);
     CHECK_STR(g->data[0], "r5");
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, at_ts, 0, collect, g, it, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, at_ts, 0, collect, g, it, &behind, &err) == 0);
     CHECK(g->n == 2);
 
     /* Iterators are independent: reading one does not move another. */
     char a[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, a, 3, collect, g, next, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, a, 3, collect, g, next, &behind, &err) == 0);
     CHECK(g->n == 3);
     CHECK(behind == 10000 - 2000); /* r2 arrived at 1002000, now is 1010000 */
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, a, 3, collect, g, next, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, a, 3, collect, g, next, &behind, &err) == 0);
     CHECK(g->n == 3 && strcmp(g->data[0], "r0") == 0);
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, next, 100, collect, g, it, &behind, &err) == 0);
+    CHECK(rp__local_get_records(s, next, 100, collect, g, it, &behind, &err) == 0);
     CHECK(g->n == 4);
     CHECK_STR(g->data[0], "r3");
     CHECK(behind == 0);
     /* Shorter shard ids are accepted as Kinesis accepts them. */
-    CHECK(rp_local_get_iterator(s, "s", "shardId-0", RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", "shardId-0", RP_STREAM_TRIM_HORIZON, NULL, 0, a, &err) == 0);
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(iterator_bad_inputs)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     fake_clock clk = {5000000};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     rp_error err;
     char it[RP_STREAM_ITER_MAX];
     const char *sh0 = "shardId-000000000000";
-    CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 2, 0, &err) == 0);
     rp_stream_put_result r0 = put1(s, "s", "ride-0"); /* shard 0 */
     rp_stream_put_result r1 = put1(s, "s", "1");      /* shard 1 of 2 */
     CHECK_STR(r0.shard_id, sh0);
     CHECK_STR(r1.shard_id, "shardId-000000000001");
 
-    CHECK(rp_local_get_iterator(s, "nope", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "nope", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "ResourceNotFoundException") == err.msg);
     CHECK(it[0] == '\0');
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000002", RP_STREAM_LATEST, NULL, 0, it,
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000002", RP_STREAM_LATEST, NULL, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     const char *bad_ids[] = {"shard-1", "shardId-", "shardId-x", "shardId-0000000000001",
                              "shardId-1 ", "0"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
-        CHECK(rp_local_get_iterator(s, "s", bad_ids[i], RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+        CHECK(rp__local_get_iterator(s, "s", bad_ids[i], RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
         CHECK(err.code == RP_ERR_NOT_FOUND);
     }
-    CHECK(rp_local_get_iterator(s, "s", "", RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", "", RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", NULL, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
-    CHECK(rp_local_get_iterator(s, "bad name", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", NULL, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "bad name", sh0, RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_stream_iterator)0, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, (rp_stream_iterator)0, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, (rp_stream_iterator)99, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, (rp_stream_iterator)99, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
 
     /* Sequence numbers: required for AT/AFTER, refused for the others, of
      * this shard, well formed. */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
     CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) ==
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) ==
           -1);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, r0.sequence_number, 0, it,
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, r0.sequence_number, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, r0.sequence_number, 0, it, &err) ==
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, r0.sequence_number, 0, it, &err) ==
           -1);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, r1.sequence_number, 0,
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, r1.sequence_number, 0,
                                 it, &err) == -1); /* shard 1's number on shard 0 */
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "encodes shardId-000000000001") != NULL);
@@ -761,31 +761,31 @@ TEST(iterator_bad_inputs)
                               "10000000000000000000000000000000a", "1000000000000000000000000000000001",
                               "100000000000099999999999999999999"}; /* counter beyond 2^40 */
     for (size_t i = 0; i < sizeof bad_seqs / sizeof *bad_seqs; i++) {
-        CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it,
+        CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it,
                                     &err) == -1);
         CHECK(err.code == RP_ERR_INVALID);
     }
 
     /* AT_TIMESTAMP in the future. */
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) ==
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) ==
           -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, it, &err) == 0);
-    rp_local_close(s);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, it, &err) == 0);
+    rp__local_close(s);
 }
 
 TEST(get_records_bad_iterators)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     fake_clock clk = {7000000};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     rp_error err;
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX], bad[RP_STREAM_ITER_MAX + 8];
     got *g = new_got();
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
     put1(s, "s", "a");
     put1(s, "s", "b");
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
                                 &err) == 0);
     CHECK(strlen(it) < RP_STREAM_ITER_MAX);
 
@@ -794,7 +794,7 @@ TEST(get_records_bad_iterators)
                              "rpl1.99999999999999999999.1.1.0000000000000000"};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
         strcpy(next, "unchanged");
-        CHECK(rp_local_get_records(s, garbage[i], 0, collect, g, next, NULL, &err) == -1);
+        CHECK(rp__local_get_records(s, garbage[i], 0, collect, g, next, NULL, &err) == -1);
         CHECK(err.code == RP_ERR_INVALID);
         CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
         CHECK_STR(next, "unchanged");
@@ -806,54 +806,54 @@ TEST(get_records_bad_iterators)
         bad[i] = bad[i] == '1' ? '2' : '1';
         if (strcmp(bad, it) == 0)
             continue;
-        CHECK(rp_local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
+        CHECK(rp__local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
     }
     memcpy(bad, it, len + 1);
     bad[len - 1] = '\0';
-    CHECK(rp_local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
     memset(bad, 'a', sizeof bad - 1); /* longer than any iterator */
     bad[sizeof bad - 1] = '\0';
-    CHECK(rp_local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
-    CHECK(rp_local_get_records(s, NULL, 0, collect, g, next, NULL, &err) == -1);
-    CHECK(rp_local_get_records(s, it, 0, NULL, g, next, NULL, &err) == -1);
-    CHECK(rp_local_get_records(s, it, 0, collect, g, NULL, NULL, &err) == -1);
-    CHECK(rp_local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX + 1, collect, g, next, NULL, &err) ==
+    CHECK(rp__local_get_records(s, bad, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, NULL, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, 0, NULL, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, NULL, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX + 1, collect, g, next, NULL, &err) ==
           -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(g->n == 0);
 
     /* An iterator from another store file (same shard key, same position). */
-    rp_local_store *other = fresh_store();
-    rp_local_set_clock(other, fake_now, &clk);
-    CHECK(rp_local_create_stream(other, "s", 1, 0, &err) == 0);
-    CHECK(rp_local_get_records(other, it, 0, collect, g, next, NULL, &err) == -1);
+    rp__local_store *other = fresh_store();
+    rp__local_set_clock(other, fake_now, &clk);
+    CHECK(rp__local_create_stream(other, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_get_records(other, it, 0, collect, g, next, NULL, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    rp_local_close(other);
+    rp__local_close(other);
 
     /* A callback that stops the read: -1, next_iter untouched; the iterator
      * can be used again and sees the same records. */
     g->stop_after = 2;
     strcpy(next, "unchanged");
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
     CHECK(err.code == RP_ERR_INTERNAL);
     CHECK_STR(next, "unchanged");
     CHECK(g->n == 1);
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 2);
 
     /* Expiry: valid up to 5 minutes after creation, expired after. */
     clk.now += RP_LOCAL_ITER_TTL_MS;
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
     clk.now += 1;
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "ExpiredIteratorException") == err.msg);
     /* ... while the next iterator just returned is fresh. */
-    CHECK(rp_local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 static int count_rows(const char *path)
@@ -874,15 +874,15 @@ TEST(retention)
 {
     char path[320];
     snprintf(path, sizeof path, "%s", fresh_path());
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
-    CHECK(rp_local_open(path, &s, &err) == 0);
+    CHECK(rp__local_open(path, &s, &err) == 0);
     fake_clock clk = {100000000};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     const char *sh0 = "shardId-000000000000";
     const int64_t hour = 3600000;
-    CHECK(rp_local_create_stream(s, "s", 1, 1, &err) == 0);  /* 1 hour */
-    CHECK(rp_local_create_stream(s, "d", 1, 0, &err) == 0);  /* 24 hours */
+    CHECK(rp__local_create_stream(s, "s", 1, 1, &err) == 0);  /* 1 hour */
+    CHECK(rp__local_create_stream(s, "d", 1, 0, &err) == 0);  /* 24 hours */
     for (int i = 0; i < 10; i++) {
         char k[8];
         snprintf(k, sizeof k, "o%d", i);
@@ -891,7 +891,7 @@ TEST(retention)
         CHECK(put1(s, "d", k).ok);
     }
     char it_old[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it_old, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it_old, &err) == 0);
     CHECK(count_rows(path) == 20);
 
     /* One hour later, records 0..4 have expired: not returned by any
@@ -903,7 +903,7 @@ TEST(retention)
     CHECK_STR(g->data[0], "o5");
     memset(g, 0, sizeof *g);
     char next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_records(s, it_old, 0, collect, g, next, NULL, &err) == -1); /* expired */
+    CHECK(rp__local_get_records(s, it_old, 0, collect, g, next, NULL, &err) == -1); /* expired */
     memset(g, 0, sizeof *g);
     CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
@@ -932,9 +932,9 @@ TEST(retention)
     CHECK(g->n == 3);
     CHECK_STR(g->data[0], "new");
 
-    /* rp_local_trim sweeps everything, every stream. */
+    /* rp__local_trim sweeps everything, every stream. */
     clk.now += 25 * hour;
-    CHECK(rp_local_trim(s, &err) == 0);
+    CHECK(rp__local_trim(s, &err) == 0);
     CHECK(count_rows(path) == 0);
     memset(g, 0, sizeof *g);
     CHECK(read_shard(s, "d", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
@@ -943,15 +943,15 @@ TEST(retention)
     rp_stream_put_result r = put1(s, "s", "after");
     CHECK_STR(r.sequence_number, "100000000000000000000000000000014");
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(get_records_limits)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
     const char *sh0 = "shardId-000000000000";
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
 
     /* 12000 small records: a page holds at most 10000. */
     rp_stream_entry e[500];
@@ -959,21 +959,21 @@ TEST(get_records_limits)
     for (int i = 0; i < 500; i++)
         e[i] = (rp_stream_entry){"d", 1, "k", 1};
     for (int b = 0; b < 24; b++)
-        CHECK(rp_local_put_records(s, "s", e, 500, r, &err) == 0);
+        CHECK(rp__local_put_records(s, "s", e, 500, r, &err) == 0);
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     got *g = new_got();
-    CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
-    CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
+    CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 10000);
-    CHECK(rp_local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
     CHECK(g->n == 12000);
     CHECK_STR(g->seq[11999], "100000000000000000000000000012000");
-    CHECK(rp_local_get_records(s, it, 1, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, it, 1, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 12000);
-    CHECK(rp_local_delete_stream(s, "s", &err) == 0);
+    CHECK(rp__local_delete_stream(s, "s", &err) == 0);
 
     /* Records of 1,000,000 bytes: a page stops before 10 MiB (10 of them). */
-    CHECK(rp_local_create_stream(s, "s", 1, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
     unsigned char *data = calloc(1, 1000000);
     CHECK(data != NULL);
     if (data) {
@@ -981,26 +981,26 @@ TEST(get_records_limits)
         for (int i = 0; i < 4; i++)
             big[i] = (rp_stream_entry){data, 1000000, "k", 1};
         for (int b = 0; b < 3; b++)
-            CHECK(rp_local_put_records(s, "s", big, 4, r, &err) == 0);
+            CHECK(rp__local_put_records(s, "s", big, 4, r, &err) == 0);
         memset(g, 0, sizeof *g);
-        CHECK(rp_local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
-        CHECK(rp_local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
+        CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) == 0);
+        CHECK(rp__local_get_records(s, it, 0, collect, g, next, NULL, &err) == 0);
         CHECK(g->n == 10);
-        CHECK(rp_local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
+        CHECK(rp__local_get_records(s, next, 0, collect, g, it, NULL, &err) == 0);
         CHECK(g->n == 12);
         free(data);
     }
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 /* ---- resharding ------------------------------------------------------------- */
 
-static rp_stream_shard *shards_of(rp_local_store *s, const char *name, size_t *n)
+static rp_stream_shard *shards_of(rp__local_store *s, const char *name, size_t *n)
 {
     rp_stream_shard *v = NULL;
     rp_error err;
-    if (rp_local_list_shards(s, name, &v, n, &err) != 0) {
+    if (rp__local_list_shards(s, name, &v, n, &err) != 0) {
         fprintf(stderr, "list_shards: %s\n", err.msg);
         *n = 0;
     }
@@ -1017,21 +1017,21 @@ static const rp_stream_shard *find_shard(const rp_stream_shard *v, size_t n, con
 
 TEST(update_shard_count_split_and_merge)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     rp_error err;
     size_t n;
     rp_stream_info info;
-    CHECK(rp_local_create_stream(s, "s", 2, 0, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 2, 0, &err) == 0);
     rp_stream_put_result before0 = put1(s, "s", "ride-0"); /* shard 0 */
     rp_stream_put_result before1 = put1(s, "s", "x");      /* shard 1 of 2 */
     CHECK_STR(before1.shard_id, "shardId-000000000001");
     char it_parent[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
                                 it_parent, &err) == 0);
 
     /* 2 -> 4: each shard splits in two. */
-    CHECK(rp_local_update_shard_count(s, "s", 4, &err) == 0);
-    CHECK(rp_local_describe_stream(s, "s", &info, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 4, &err) == 0);
+    CHECK(rp__local_describe_stream(s, "s", &info, &err) == 0);
     CHECK(info.open_shards == 4);
     rp_stream_shard *v = shards_of(s, "s", &n);
     CHECK(n == 6);
@@ -1066,19 +1066,19 @@ TEST(update_shard_count_split_and_merge)
     /* The closed parent still reads, to its end: then the next iterator is "". */
     got *g = new_got();
     char next[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 1);
     CHECK_STR(g->seq[0], before0.sequence_number);
     CHECK_STR(next, "");
     memset(g, 0, sizeof *g);
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000001", RP_STREAM_LATEST, NULL, 0, it_parent,
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000001", RP_STREAM_LATEST, NULL, 0, it_parent,
                                 &err) == 0);
-    CHECK(rp_local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
+    CHECK(rp__local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 0);
     CHECK_STR(next, "");
 
     /* 4 -> 2: pairs merge; the child names both parents. */
-    CHECK(rp_local_update_shard_count(s, "s", 2, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 2, &err) == 0);
     v = shards_of(s, "s", &n);
     CHECK(n == 8);
     if (n == 8) {
@@ -1093,8 +1093,8 @@ TEST(update_shard_count_split_and_merge)
     free(v);
 
     /* 2 -> 3: shard 6 splits at 1/3, shard 7 at 2/3, the middle pieces merge. */
-    CHECK(rp_local_update_shard_count(s, "s", 3, &err) == 0);
-    CHECK(rp_local_describe_stream(s, "s", &info, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 3, &err) == 0);
+    CHECK(rp__local_describe_stream(s, "s", &info, &err) == 0);
     CHECK(info.open_shards == 3);
     v = shards_of(s, "s", &n);
     CHECK(n == 13);
@@ -1128,38 +1128,38 @@ TEST(update_shard_count_split_and_merge)
     CHECK_STR(put1(s, "s", "ride-2").shard_id, "shardId-000000000011");
 
     /* The same count: no change. */
-    CHECK(rp_local_update_shard_count(s, "s", 3, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 3, &err) == 0);
     v = shards_of(s, "s", &n);
     CHECK(n == 13);
     free(v);
 
     /* Limits: at most double, at least half. */
-    CHECK(rp_local_update_shard_count(s, "s", 7, &err) == -1);
+    CHECK(rp__local_update_shard_count(s, "s", 7, &err) == -1);
     CHECK(err.code == RP_ERR_LIMIT);
     CHECK(strstr(err.msg, "LimitExceededException") == err.msg);
-    CHECK(rp_local_update_shard_count(s, "s", 1, &err) == -1);
+    CHECK(rp__local_update_shard_count(s, "s", 1, &err) == -1);
     CHECK(err.code == RP_ERR_LIMIT);
-    CHECK(rp_local_update_shard_count(s, "s", 0, &err) == -1);
+    CHECK(rp__local_update_shard_count(s, "s", 0, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp_local_update_shard_count(s, "nope", 2, &err) == -1);
+    CHECK(rp__local_update_shard_count(s, "nope", 2, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
-    CHECK(rp_local_update_shard_count(s, "s", 6, &err) == 0);
-    CHECK(rp_local_describe_stream(s, "s", &info, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 6, &err) == 0);
+    CHECK(rp__local_describe_stream(s, "s", &info, &err) == 0);
     CHECK(info.open_shards == 6);
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 TEST(closed_shards_expire)
 {
-    rp_local_store *s = fresh_store();
+    rp__local_store *s = fresh_store();
     fake_clock clk = {200000000};
-    rp_local_set_clock(s, fake_now, &clk);
+    rp__local_set_clock(s, fake_now, &clk);
     rp_error err;
     size_t n;
-    CHECK(rp_local_create_stream(s, "s", 1, 1, &err) == 0);
+    CHECK(rp__local_create_stream(s, "s", 1, 1, &err) == 0);
     CHECK(put1(s, "s", "a").ok);
-    CHECK(rp_local_update_shard_count(s, "s", 2, &err) == 0);
+    CHECK(rp__local_update_shard_count(s, "s", 2, &err) == 0);
     rp_stream_shard *v = shards_of(s, "s", &n);
     CHECK(n == 3);
     free(v);
@@ -1168,7 +1168,7 @@ TEST(closed_shards_expire)
     CHECK(read_shard(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
     CHECK(g->n == 1);
     clk.now += 3600000 + 1;
-    CHECK(rp_local_trim(s, &err) == 0);
+    CHECK(rp__local_trim(s, &err) == 0);
     v = shards_of(s, "s", &n);
     CHECK(n == 2);
     if (n == 2) {
@@ -1177,11 +1177,11 @@ TEST(closed_shards_expire)
     }
     free(v);
     char it[RP_STREAM_ITER_MAX];
-    CHECK(rp_local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
                                 &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 /* ---- several processes ------------------------------------------------------ */
@@ -1196,10 +1196,10 @@ TEST(processes_at_once)
     for (int p = 0; p < 4; p++) {
         pids[p] = fork();
         if (pids[p] == 0) {
-            rp_local_store *s = NULL;
+            rp__local_store *s = NULL;
             rp_error err;
-            int bad = rp_local_open(path, &s, &err) != 0;
-            if (!bad && rp_local_create_stream(s, "s", 3, 0, &err) != 0 &&
+            int bad = rp__local_open(path, &s, &err) != 0;
+            if (!bad && rp__local_create_stream(s, "s", 3, 0, &err) != 0 &&
                 !strstr(err.msg, "ResourceInUseException"))
                 bad = 1;
             rp_stream_entry e[100];
@@ -1210,14 +1210,14 @@ TEST(processes_at_once)
                     snprintf(keys[i], sizeof keys[i], "p%d-%d", p, b * 100 + i);
                     e[i] = (rp_stream_entry){keys[i], strlen(keys[i]), keys[i], strlen(keys[i])};
                 }
-                if (rp_local_put_records(s, "s", e, 100, r, &err) != 0)
+                if (rp__local_put_records(s, "s", e, 100, r, &err) != 0)
                     bad = 1;
                 for (int i = 0; i < 100; i++)
                     bad |= !r[i].ok;
             }
             if (bad)
                 fprintf(stderr, "child %d: %s\n", p, err.msg);
-            rp_local_close(s);
+            rp__local_close(s);
             _exit(bad);
         }
     }
@@ -1228,9 +1228,9 @@ TEST(processes_at_once)
         failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
     CHECK(failed == 0);
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     rp_error err;
-    CHECK(rp_local_open(path, &s, &err) == 0);
+    CHECK(rp__local_open(path, &s, &err) == 0);
     got *g = new_got();
     int last[4];
     for (int sh = 0; sh < 3; sh++) {
@@ -1253,7 +1253,7 @@ TEST(processes_at_once)
     }
     CHECK(g->n == 8000);
     free(g);
-    rp_local_close(s);
+    rp__local_close(s);
 }
 
 int main(void)

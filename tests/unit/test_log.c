@@ -61,7 +61,7 @@ static bool one_clean_line(void)
             p++;
             continue;
         }
-        size_t k = rp_utf8_seq(p, e);
+        size_t k = rp__utf8_seq(p, e);
         if (!k || (k == 2 && p[0] == 0xC2 && p[1] < 0xA0) ||
             (k == 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)))
             return false;
@@ -74,22 +74,22 @@ static bool one_clean_line(void)
  * the line is not one valid JSON object or has no such string member. */
 static bool json_member(const char *key, char *out, size_t cap, size_t *out_len)
 {
-    rp_json_reader r;
-    rp_json_value v, k;
+    rp__json_reader r;
+    rp__json_value v, k;
     bool found = false;
-    rp_json_init(&r, captured, captured_len, 8);
-    if (rp_json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(&r, captured, captured_len, 8);
+    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return false;
     int rc;
-    while ((rc = rp_json_member(&r, &k)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &k)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return false;
-        if (v.type == RP_JSON_STRING && rp_json_str_eq(&k, key, strlen(key)) && v.len < cap) {
-            *out_len = rp_json_str_decode(&v, out);
+        if (v.type == RP_JSON_STRING && rp__json_str_eq(&k, key, strlen(key)) && v.len < cap) {
+            *out_len = rp__json_str_decode(&v, out);
             found = true;
         }
     }
-    return rc == 0 && rp_json_end(&r) == 1 && found;
+    return rc == 0 && rp__json_end(&r) == 1 && found;
 }
 
 TEST(text_values_bare_and_quoted)

@@ -8,24 +8,24 @@
 
 TEST(test_render_exact)
 {
-    rp_metrics *m = rp_metrics_new();
+    rp__metrics *m = rp__metrics_new();
     CHECK(m != NULL);
-    rp_counter *ok = rp_metrics_counter(m, "x_total", "Things \\ done.", "outcome=\"ok\"");
-    rp_counter *bad = rp_metrics_counter(m, "x_total", "ignored", "outcome=\"bad\"");
-    rp_gauge *g = rp_metrics_gauge(m, "x_start_seconds", "Start.", NULL);
+    rp__counter *ok = rp__metrics_counter(m, "x_total", "Things \\ done.", "outcome=\"ok\"");
+    rp__counter *bad = rp__metrics_counter(m, "x_total", "ignored", "outcome=\"bad\"");
+    rp__gauge *g = rp__metrics_gauge(m, "x_start_seconds", "Start.", NULL);
     static const double bounds[] = {0.001, 0.5, 1};
-    rp_histogram *h = rp_metrics_histogram(m, "x_seconds", "Latency.", "k=\"v\"", bounds, 3);
+    rp__histogram *h = rp__metrics_histogram(m, "x_seconds", "Latency.", "k=\"v\"", bounds, 3);
     CHECK(ok && bad && g && h);
-    rp_counter_add(ok, 3);
-    rp_counter_add(bad, 1);
-    rp_gauge_set(g, 1700000000.25);
-    rp_histogram_observe(h, 0.0005);
-    rp_histogram_observe(h, 0.001); /* on a bound: that bucket */
-    rp_histogram_observe(h, 0.75);
-    rp_histogram_observe(h, 20);
-    rp_buf out;
-    rp_buf_init(&out, 1 << 16);
-    CHECK(rp_metrics_render(m, &out) == 0);
+    rp__counter_add(ok, 3);
+    rp__counter_add(bad, 1);
+    rp__gauge_set(g, 1700000000.25);
+    rp__histogram_observe(h, 0.0005);
+    rp__histogram_observe(h, 0.001); /* on a bound: that bucket */
+    rp__histogram_observe(h, 0.75);
+    rp__histogram_observe(h, 20);
+    rp__buf out;
+    rp__buf_init(&out, 1 << 16);
+    CHECK(rp__metrics_render(m, &out) == 0);
     CHECK_STR(out.data,
               "# HELP x_total Things \\\\ done.\n"
               "# TYPE x_total counter\n"
@@ -42,85 +42,85 @@ TEST(test_render_exact)
               "x_seconds_bucket{k=\"v\",le=\"+Inf\"} 4\n"
               "x_seconds_sum{k=\"v\"} 20.7515\n"
               "x_seconds_count{k=\"v\"} 4\n");
-    CHECK(rp_histogram_count(h) == 4);
-    CHECK(fabs(rp_histogram_sum(h) - 20.7515) < 1e-12);
-    rp_buf_cleanup(&out);
-    rp_metrics_free(m);
+    CHECK(rp__histogram_count(h) == 4);
+    CHECK(fabs(rp__histogram_sum(h) - 20.7515) < 1e-12);
+    rp__buf_cleanup(&out);
+    rp__metrics_free(m);
 }
 
 TEST(test_bad_registrations)
 {
-    rp_metrics *m = rp_metrics_new();
-    CHECK(rp_metrics_counter(m, "", "h", NULL) == NULL);
-    CHECK(rp_metrics_counter(m, "9lives", "h", NULL) == NULL);
-    CHECK(rp_metrics_counter(m, "has space", "h", NULL) == NULL);
-    CHECK(rp_metrics_counter(m, "x", "two\nlines", NULL) == NULL);
-    CHECK(rp_metrics_counter(m, "x", "h", "a=\"1\"\n") == NULL);
+    rp__metrics *m = rp__metrics_new();
+    CHECK(rp__metrics_counter(m, "", "h", NULL) == NULL);
+    CHECK(rp__metrics_counter(m, "9lives", "h", NULL) == NULL);
+    CHECK(rp__metrics_counter(m, "has space", "h", NULL) == NULL);
+    CHECK(rp__metrics_counter(m, "x", "two\nlines", NULL) == NULL);
+    CHECK(rp__metrics_counter(m, "x", "h", "a=\"1\"\n") == NULL);
     static const double unsorted[] = {1, 0.5};
     static const double dup[] = {1, 1};
     const double inf[] = {INFINITY};
-    CHECK(rp_metrics_histogram(m, "h", "h", NULL, unsorted, 2) == NULL);
-    CHECK(rp_metrics_histogram(m, "h", "h", NULL, dup, 2) == NULL);
-    CHECK(rp_metrics_histogram(m, "h", "h", NULL, inf, 1) == NULL);
-    CHECK(rp_metrics_counter(NULL, "x", "h", NULL) == NULL);
+    CHECK(rp__metrics_histogram(m, "h", "h", NULL, unsorted, 2) == NULL);
+    CHECK(rp__metrics_histogram(m, "h", "h", NULL, dup, 2) == NULL);
+    CHECK(rp__metrics_histogram(m, "h", "h", NULL, inf, 1) == NULL);
+    CHECK(rp__metrics_counter(NULL, "x", "h", NULL) == NULL);
     /* Nothing registered: an empty rendering. */
-    rp_buf out;
-    rp_buf_init(&out, 1024);
-    CHECK(rp_metrics_render(m, &out) == 0 && out.len == 0);
+    rp__buf out;
+    rp__buf_init(&out, 1024);
+    CHECK(rp__metrics_render(m, &out) == 0 && out.len == 0);
     /* NULL handles are ignored. */
-    rp_counter_add(NULL, 1);
-    rp_gauge_set(NULL, 1);
-    rp_histogram_observe(NULL, 1);
-    CHECK(rp_counter_value(NULL) == 0);
-    rp_buf_cleanup(&out);
-    rp_metrics_free(m);
-    rp_metrics_free(NULL);
+    rp__counter_add(NULL, 1);
+    rp__gauge_set(NULL, 1);
+    rp__histogram_observe(NULL, 1);
+    CHECK(rp__counter_value(NULL) == 0);
+    rp__buf_cleanup(&out);
+    rp__metrics_free(m);
+    rp__metrics_free(NULL);
 }
 
 TEST(test_render_cap)
 {
-    rp_metrics *m = rp_metrics_new();
-    CHECK(rp_metrics_counter(m, "a_rather_long_metric_name_total", "Help text.", NULL) != NULL);
-    rp_buf out;
-    rp_buf_init(&out, 16);
-    CHECK(rp_metrics_render(m, &out) == -1 && out.toobig);
-    rp_buf_cleanup(&out);
-    rp_metrics_free(m);
+    rp__metrics *m = rp__metrics_new();
+    CHECK(rp__metrics_counter(m, "a_rather_long_metric_name_total", "Help text.", NULL) != NULL);
+    rp__buf out;
+    rp__buf_init(&out, 16);
+    CHECK(rp__metrics_render(m, &out) == -1 && out.toobig);
+    rp__buf_cleanup(&out);
+    rp__metrics_free(m);
 }
 
 typedef struct {
-    rp_counter *c;
-    rp_gauge *g;
-    rp_histogram *h;
+    rp__counter *c;
+    rp__gauge *g;
+    rp__histogram *h;
 } shared;
 
 static void *hammer(void *arg)
 {
     shared *s = arg;
     for (int i = 0; i < 100000; i++) {
-        rp_counter_add(s->c, 1);
-        rp_gauge_add(s->g, 0.5);
-        rp_histogram_observe(s->h, (i % 4) * 0.25);
+        rp__counter_add(s->c, 1);
+        rp__gauge_add(s->g, 0.5);
+        rp__histogram_observe(s->h, (i % 4) * 0.25);
     }
     return NULL;
 }
 
 TEST(test_threads)
 {
-    rp_metrics *m = rp_metrics_new();
-    shared s = {rp_metrics_counter(m, "c_total", "c", NULL), rp_metrics_gauge(m, "g", "g", NULL),
-                rp_metrics_histogram(m, "h", "h", NULL, rp_metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS)};
+    rp__metrics *m = rp__metrics_new();
+    shared s = {rp__metrics_counter(m, "c_total", "c", NULL), rp__metrics_gauge(m, "g", "g", NULL),
+                rp__metrics_histogram(m, "h", "h", NULL, rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS)};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, hammer, &s);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    CHECK(rp_counter_value(s.c) == 400000);
-    CHECK(rp_gauge_value(s.g) == 200000.0);
-    CHECK(rp_histogram_count(s.h) == 400000);
+    CHECK(rp__counter_value(s.c) == 400000);
+    CHECK(rp__gauge_value(s.g) == 200000.0);
+    CHECK(rp__histogram_count(s.h) == 400000);
     /* 0, 0.25, 0.5, 0.75 a quarter each: exact in binary. */
-    CHECK(rp_histogram_sum(s.h) == 100000 * (0.25 + 0.5 + 0.75));
-    rp_metrics_free(m);
+    CHECK(rp__histogram_sum(s.h) == 100000 * (0.25 + 0.5 + 0.75));
+    rp__metrics_free(m);
 }
 
 int main(void)

@@ -176,10 +176,10 @@ TEST(json_models_refused_with_reasons)
     refused("{\"format\": \"ridepred.model/1\"", "not valid JSON");
 }
 
-static rp_buf native_of(const char *json)
+static rp__buf native_of(const char *json)
 {
-    rp_buf b;
-    rp_buf_init(&b, 1 << 24);
+    rp__buf b;
+    rp__buf_init(&b, 1 << 24);
     rp_error err;
     rp_model *m = load(json, &err);
     CHECK(m != NULL);
@@ -191,7 +191,7 @@ static rp_buf native_of(const char *json)
     char chunk[4096];
     size_t n;
     while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rp_buf_append(&b, chunk, n);
+        rp__buf_append(&b, chunk, n);
     if (f)
         fclose(f);
     unlink(path);
@@ -202,7 +202,7 @@ static rp_buf native_of(const char *json)
 TEST(native_round_trip_and_damage)
 {
     const char *json = TREE1("3.66", "le", "\"combine\": \"mean\", \"base\": 0.25, ");
-    rp_buf b = native_of(json);
+    rp__buf b = native_of(json);
     rp_error err;
     rp_model *m = NULL;
     CHECK(rp_model_from_native(b.data, b.len, true, NULL, &m, &err) == 0);
@@ -241,7 +241,7 @@ TEST(native_round_trip_and_damage)
     }
     CHECK(rp_model_from_native("RIDEPREX", 8, true, NULL, &m, &err) == -1);
     CHECK(strstr(err.msg, "not a ridepred native model") != NULL);
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&b);
 }
 
 TEST(load_detects_format)
@@ -327,9 +327,9 @@ TEST(load_dispatches_by_first_bytes)
     /* Served: JSON, native (mapped), an MLflow directory naming either. */
     const char *json = TREE1("1", "le", "");
     put(dir, "m.json", json, strlen(json));
-    rp_buf nat = native_of(json);
+    rp__buf nat = native_of(json);
     put(dir, "m.rpm", nat.data, nat.len);
-    rp_buf_cleanup(&nat);
+    rp__buf_cleanup(&nat);
     static const char mlmodel[] = "flavors:\n  ridepred:\n    model: m.rpm\n";
     put(dir, "MLmodel", mlmodel, sizeof mlmodel - 1);
     static const struct {
@@ -449,20 +449,20 @@ TEST(mlmodel_depth_refused_while_streaming)
  * native format, its cap, and models without one. */
 TEST(source_section)
 {
-    rp_buf b;
-    rp_buf_init(&b, RP_IMG_SOURCE_MAX);
-    rp_img_source_str(&b, "flavor", "sklearn");
-    rp_img_source_str(&b, "skipped", NULL);
-    rp_img_source_int(&b, "pickle_protocol", 4);
-    rp_img_source_strn(&b, "quote", "a\"b\xc3\xa9", 5);
-    rp_img_source_members(&b, "\"classes\": [\"x.Y\"]");
-    rp_img_source_end(&b);
+    rp__buf b;
+    rp__buf_init(&b, RP_IMG_SOURCE_MAX);
+    rp__img_source_str(&b, "flavor", "sklearn");
+    rp__img_source_str(&b, "skipped", NULL);
+    rp__img_source_int(&b, "pickle_protocol", 4);
+    rp__img_source_strn(&b, "quote", "a\"b\xc3\xa9", 5);
+    rp__img_source_members(&b, "\"classes\": [\"x.Y\"]");
+    rp__img_source_end(&b);
     CHECK_STR(b.data, "{\"flavor\": \"sklearn\", \"pickle_protocol\": 4, \"quote\": \"a\\\"b\\u00e9\", \"classes\": [\"x.Y\"]}");
 
     static const char *const names[] = {"PU_DO=1_2", "trip_distance"};
     static const size_t lens[] = {9, 13};
     static const double coef[] = {1.5, 2.0};
-    rp_img_src src = {.kind = RP_MODEL_LINEAR, .name = "", .version = "v", .version_len = 1, .n_features = 2,
+    rp__img_src src = {.kind = RP_MODEL_LINEAR, .name = "", .version = "v", .version_len = 1, .n_features = 2,
                       .feature_names = names, .feature_lens = lens, .coef = coef, .intercept = 3.0,
                       .source = b.data, .source_len = b.len};
     rp_error err;
@@ -503,13 +503,13 @@ TEST(source_section)
     m = NULL;
     CHECK(rp__model_build(&src, "test", &m, &err) == -1 && m == NULL);
     CHECK(strstr(err.msg, "source") != NULL);
-    rp_buf small;
-    rp_buf_init(&small, 16);
-    rp_img_source_str(&small, "flavor", "a value longer than the cap");
-    rp_img_source_end(&small);
+    rp__buf small;
+    rp__buf_init(&small, 16);
+    rp__img_source_str(&small, "flavor", "a value longer than the cap");
+    rp__img_source_end(&small);
     CHECK(small.len == 0 && !small.failed);
-    rp_buf_cleanup(&small);
-    rp_buf_cleanup(&b);
+    rp__buf_cleanup(&small);
+    rp__buf_cleanup(&b);
 }
 
 int main(void)

@@ -126,9 +126,9 @@ TEST(thrift_values)
     stop(&w);
 
     rp_error err;
-    rp_thrift t;
-    rp_thrift_init(&t, w.b, w.n, "test", &err);
-    CHECK(rp_thrift_struct_begin(&t) == 0);
+    rp__thrift t;
+    rp__thrift_init(&t, w.b, w.n, "test", &err);
+    CHECK(rp__thrift_struct_begin(&t) == 0);
     int16_t id;
     uint8_t ty;
     int32_t i32;
@@ -136,41 +136,41 @@ TEST(thrift_values)
     bool b;
     const uint8_t *s;
     size_t len;
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 1 && ty == RP_THRIFT_I32);
-    CHECK(rp_thrift_i32(&t, ty, &i32) == 0 && i32 == -1);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 2 && rp_thrift_i32(&t, ty, &i32) == 0 && i32 == INT32_MAX);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 3 && rp_thrift_i64(&t, ty, &i64) == 0 && i64 == INT64_MIN);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 4 && rp_thrift_binary(&t, &s, &len) == 0 && len == 5 &&
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 1 && ty == RP_THRIFT_I32);
+    CHECK(rp__thrift_i32(&t, ty, &i32) == 0 && i32 == -1);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 2 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == INT32_MAX);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 3 && rp__thrift_i64(&t, ty, &i64) == 0 && i64 == INT64_MIN);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 4 && rp__thrift_binary(&t, &s, &len) == 0 && len == 5 &&
           memcmp(s, "hello", 5) == 0);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 5 && rp_thrift_field_bool(&t, ty, &b) == 0 && b);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 6 && rp_thrift_field_bool(&t, ty, &b) == 0 && !b);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 300 && rp_thrift_i32(&t, ty, &i32) == 0 && i32 == 7);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 2 && rp_thrift_i32(&t, ty, &i32) == 0 && i32 == 9);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 5 && rp__thrift_field_bool(&t, ty, &b) == 0 && b);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 6 && rp__thrift_field_bool(&t, ty, &b) == 0 && !b);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 300 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == 7);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 2 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == 9);
     uint8_t et;
     uint32_t n;
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 7 && rp_thrift_list_begin(&t, &et, &n) == 0 && n == 20 &&
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 7 && rp__thrift_list_begin(&t, &et, &n) == 0 && n == 20 &&
           et == RP_THRIFT_I32);
     bool all = true;
     for (int i = 0; i < 20; i++)
-        all = all && rp_thrift_i32(&t, et, &i32) == 0 && i32 == i - 10;
+        all = all && rp__thrift_i32(&t, et, &i32) == 0 && i32 == i - 10;
     CHECK(all);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 8 && rp_thrift_list_begin(&t, &et, &n) == 0 && n == 3);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 8 && rp__thrift_list_begin(&t, &et, &n) == 0 && n == 3);
     bool b1, b2, b3;
-    CHECK(rp_thrift_list_bool(&t, &b1) == 0 && rp_thrift_list_bool(&t, &b2) == 0 && rp_thrift_list_bool(&t, &b3) == 0 &&
+    CHECK(rp__thrift_list_bool(&t, &b1) == 0 && rp__thrift_list_bool(&t, &b2) == 0 && rp__thrift_list_bool(&t, &b3) == 0 &&
           b1 && !b2 && !b3);
     double dv;
-    CHECK(rp_thrift_field(&t, &id, &ty) == 1 && id == 9 && rp_thrift_double(&t, &dv) == 0 && dv == 3.25);
-    CHECK(rp_thrift_field(&t, &id, &ty) == 0);
-    CHECK(rp_thrift_offset(&t) == w.n && !t.failed);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 9 && rp__thrift_double(&t, &dv) == 0 && dv == 3.25);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 0);
+    CHECK(rp__thrift_offset(&t) == w.n && !t.failed);
 
     /* The same bytes skipped whole. */
-    rp_thrift_init(&t, w.b, w.n, "test", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == 0 && rp_thrift_offset(&t) == w.n);
+    rp__thrift_init(&t, w.b, w.n, "test", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == 0 && rp__thrift_offset(&t) == w.n);
     /* Every truncation fails cleanly, with the reader's name in the message. */
     int bad = 0;
     for (size_t cut = 0; cut < w.n; cut++) {
-        rp_thrift_init(&t, w.b, cut, "test", &err);
-        if (rp_thrift_skip(&t, RP_THRIFT_STRUCT) == 0 || !strstr(err.msg, "test: "))
+        rp__thrift_init(&t, w.b, cut, "test", &err);
+        if (rp__thrift_skip(&t, RP_THRIFT_STRUCT) == 0 || !strstr(err.msg, "test: "))
             bad++;
     }
     CHECK(bad == 0);
@@ -179,58 +179,58 @@ TEST(thrift_values)
 TEST(thrift_malformed)
 {
     rp_error err;
-    rp_thrift t;
+    rp__thrift t;
     /* 11-byte varint */
     static const uint8_t longvar[] = {0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0};
-    rp_thrift_init(&t, longvar, sizeof longvar, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "varint"));
+    rp__thrift_init(&t, longvar, sizeof longvar, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "varint"));
     /* i32 field holding a value over 32 bits */
     wbuf w = {0};
     begin(&w);
     f_i64(&w, 1, (int64_t)1 << 40);
     stop(&w);
-    rp_thrift_init(&t, w.b, w.n, "v", &err);
+    rp__thrift_init(&t, w.b, w.n, "v", &err);
     int16_t id;
     uint8_t ty = 0;
     int32_t i32;
-    CHECK(rp_thrift_struct_begin(&t) == 0 && rp_thrift_field(&t, &id, &ty) == 1);
-    CHECK(rp_thrift_i32(&t, ty, &i32) == -1 && err.code == RP_ERR_CORRUPT && strstr(err.msg, "out of range"));
+    CHECK(rp__thrift_struct_begin(&t) == 0 && rp__thrift_field(&t, &id, &ty) == 1);
+    CHECK(rp__thrift_i32(&t, ty, &i32) == -1 && err.code == RP_ERR_CORRUPT && strstr(err.msg, "out of range"));
     /* a list claiming more elements than bytes left */
     static const uint8_t biglist[] = {0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00};
-    rp_thrift_init(&t, biglist, sizeof biglist, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "list of 4294967295 elements"));
+    rp__thrift_init(&t, biglist, sizeof biglist, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "list of 4294967295 elements"));
     /* a string past the end */
     static const uint8_t bigstr[] = {0x18, 0x7f, 'a', 0};
-    rp_thrift_init(&t, bigstr, sizeof bigstr, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "past the end"));
+    rp__thrift_init(&t, bigstr, sizeof bigstr, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "past the end"));
     /* an unknown type */
     static const uint8_t unk[] = {0x1e, 0};
-    rp_thrift_init(&t, unk, sizeof unk, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "unknown field type 14"));
+    rp__thrift_init(&t, unk, sizeof unk, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "unknown field type 14"));
     /* nesting past the limit: struct in struct in ... */
     uint8_t deep[200];
     for (int i = 0; i < 100; i++)
         deep[i] = 0x1c; /* field 1, struct */
     memset(deep + 100, 0, 100);
-    rp_thrift_init(&t, deep, sizeof deep, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "deeper than 32"));
+    rp__thrift_init(&t, deep, sizeof deep, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "deeper than 32"));
     /* ... and 30 levels are fine */
     uint8_t ok[61];
     for (int i = 0; i < 30; i++)
         ok[i] = 0x1c;
     memset(ok + 30, 0, 31);
-    rp_thrift_init(&t, ok, sizeof ok, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == 0);
+    rp__thrift_init(&t, ok, sizeof ok, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == 0);
     /* a map with bool values and an empty map skip */
     static const uint8_t map[] = {0x1b, 0x02, 0x81, 0x01, 'a', 0x01, 0x01, 'b', 0x02, 0x1b, 0x00, 0x00};
-    rp_thrift_init(&t, map, sizeof map, "v", &err);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_STRUCT) == 0 && rp_thrift_offset(&t) == sizeof map);
+    rp__thrift_init(&t, map, sizeof map, "v", &err);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == 0 && rp__thrift_offset(&t) == sizeof map);
     /* errors are sticky: the first message stays */
-    rp_thrift_init(&t, bigstr, sizeof bigstr, "v", &err);
-    rp_thrift_skip(&t, RP_THRIFT_STRUCT);
+    rp__thrift_init(&t, bigstr, sizeof bigstr, "v", &err);
+    rp__thrift_skip(&t, RP_THRIFT_STRUCT);
     char first[RP_ERROR_MSG_MAX];
     snprintf(first, sizeof first, "%s", err.msg);
-    CHECK(rp_thrift_skip(&t, RP_THRIFT_I32) == -1 && strcmp(first, err.msg) == 0);
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_I32) == -1 && strcmp(first, err.msg) == 0);
 }
 
 /* ---- RLE / bit-packed hybrid --------------------------------------------------------- */
@@ -420,13 +420,13 @@ static size_t make_file(uint8_t *out, size_t cap, const file_opts *o)
     return n;
 }
 
-static int read_x(const uint8_t *f, size_t n, rp_parquet_values *v, rp_error *err)
+static int read_x(const uint8_t *f, size_t n, rp__parquet_values *v, rp_error *err)
 {
-    rp_parquet *p;
-    if (rp_parquet_open_mem(f, n, "mem", &p, err) < 0)
+    rp__parquet *p;
+    if (rp__parquet_open_mem(f, n, "mem", &p, err) < 0)
         return -1;
-    int rc = rp_parquet_read_column(p, 0, 0, v, err);
-    rp_parquet_close(p);
+    int rc = rp__parquet_read_column(p, 0, 0, v, err);
+    rp__parquet_close(p);
     return rc;
 }
 
@@ -434,22 +434,22 @@ TEST(parquet_built_files)
 {
     uint8_t f[8192];
     rp_error err;
-    rp_parquet_values v;
+    rp__parquet_values v;
     size_t n = make_file(f, sizeof f, &(file_opts){0});
     CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && !v.valid && v.v.i64[0] == 10 && v.v.i64[2] == 30);
-    rp_parquet_values_free(&v);
+    rp__parquet_values_free(&v);
 
     n = make_file(f, sizeof f, &(file_opts){.optional = true});
     CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.valid && v.valid[0] && !v.valid[1] && v.valid[2] &&
           v.v.i64[0] == 10 && v.v.i64[1] == 0 && v.v.i64[2] == 30);
-    rp_parquet_values_free(&v);
+    rp__parquet_values_free(&v);
 
     n = make_file(f, sizeof f, &(file_opts){.dictionary = true, .dict_index = 1});
     CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.v.i64[0] == 10 && v.v.i64[1] == 30 && v.v.i64[2] == 30);
-    rp_parquet_values_free(&v);
+    rp__parquet_values_free(&v);
     n = make_file(f, sizeof f, &(file_opts){.dictionary = true, .optional = true, .dict_index = 1});
     CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.v.i64[0] == 10 && !v.valid[1] && v.v.i64[2] == 30);
-    rp_parquet_values_free(&v);
+    rp__parquet_values_free(&v);
 
     /* a dictionary index past the dictionary */
     n = make_file(f, sizeof f, &(file_opts){.dictionary = true, .dict_index = 2});
@@ -472,37 +472,37 @@ TEST(parquet_built_files)
     CHECK(read_x(f, n, &v, &err) == -1 && strstr(err.msg, "ends after 3 of 5 values"));
     /* a huge row count is refused before anything is allocated for it */
     n = make_file(f, sizeof f, &(file_opts){.rows_claim = 2000000000});
-    rp_parquet *p;
-    CHECK(rp_parquet_open_mem(f, n, "mem", &p, &err) == 0);
-    rp_parquet_set_limits(p, &(rp_parquet_limits){.max_bytes = 1 << 20});
-    CHECK(rp_parquet_read_column(p, 0, 0, &v, &err) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "limit"));
+    rp__parquet *p;
+    CHECK(rp__parquet_open_mem(f, n, "mem", &p, &err) == 0);
+    rp__parquet_set_limits(p, &(rp__parquet_limits){.max_bytes = 1 << 20});
+    CHECK(rp__parquet_read_column(p, 0, 0, &v, &err) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "limit"));
     /* ... and with max_rows the rows that exist are read */
-    CHECK(rp_parquet_read_column(p, 0, 3, &v, &err) == 0 && v.n == 3 && v.v.i64[2] == 30);
-    rp_parquet_values_free(&v);
-    CHECK(rp_parquet_read_column(p, 1, 0, &v, &err) == -1 && strstr(err.msg, "no column 1"));
-    CHECK(rp_parquet_find_column(p, "x") == 0 && rp_parquet_find_column(p, "y") == -1);
-    rp_parquet_close(p);
+    CHECK(rp__parquet_read_column(p, 0, 3, &v, &err) == 0 && v.n == 3 && v.v.i64[2] == 30);
+    rp__parquet_values_free(&v);
+    CHECK(rp__parquet_read_column(p, 1, 0, &v, &err) == -1 && strstr(err.msg, "no column 1"));
+    CHECK(rp__parquet_find_column(p, "x") == 0 && rp__parquet_find_column(p, "y") == -1);
+    rp__parquet_close(p);
     /* trips: the file has none of their columns */
     n = make_file(f, sizeof f, &(file_opts){0});
-    CHECK(rp_parquet_open_mem(f, n, "mem", &p, &err) == 0);
-    rp_trips t;
-    CHECK(rp_trips_from_parquet(p, 0, &t, &err) == -1 && strstr(err.msg, "no column lpep_pickup_datetime"));
-    rp_parquet_close(p);
+    CHECK(rp__parquet_open_mem(f, n, "mem", &p, &err) == 0);
+    rp__trips t;
+    CHECK(rp__trips_from_parquet(p, 0, &t, &err) == -1 && strstr(err.msg, "no column lpep_pickup_datetime"));
+    rp__parquet_close(p);
 }
 
 TEST(parquet_malformed)
 {
     uint8_t f[8192];
     rp_error err;
-    rp_parquet_values v;
-    rp_parquet *p;
-    CHECK(rp_parquet_open_mem("PAR1", 4, "tiny", &p, &err) == -1 && strstr(err.msg, "tiny: not a Parquet file"));
-    CHECK(rp_parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PAR2", 16, "m", &p, &err) == -1 && strstr(err.msg, "no PAR1 at the end"));
-    CHECK(rp_parquet_open_mem("PAR1\0\0\0\0\xff\0\0\0PAR1", 16, "m", &p, &err) == -1 &&
+    rp__parquet_values v;
+    rp__parquet *p;
+    CHECK(rp__parquet_open_mem("PAR1", 4, "tiny", &p, &err) == -1 && strstr(err.msg, "tiny: not a Parquet file"));
+    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PAR2", 16, "m", &p, &err) == -1 && strstr(err.msg, "no PAR1 at the end"));
+    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\xff\0\0\0PAR1", 16, "m", &p, &err) == -1 &&
           strstr(err.msg, "footer length 255"));
-    CHECK(rp_parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PARE", 16, "m", &p, &err) == -1 && err.code == RP_ERR_UNSUPPORTED &&
+    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PARE", 16, "m", &p, &err) == -1 && err.code == RP_ERR_UNSUPPORTED &&
           strstr(err.msg, "encrypted"));
-    CHECK(rp_parquet_open("/nonexistent/x.parquet", &p, &err) == -1 && err.code == RP_ERR_NOT_FOUND);
+    CHECK(rp__parquet_open("/nonexistent/x.parquet", &p, &err) == -1 && err.code == RP_ERR_NOT_FOUND);
 
     /* Every truncation and every single-bit flip of the dictionary file
      * is either read or refused; none reads outside the buffer (ASan). */
@@ -513,7 +513,7 @@ TEST(parquet_malformed)
         memcpy(g, f, cut);
         if (read_x(g, cut, &v, &err) == 0) {
             read++;
-            rp_parquet_values_free(&v);
+            rp__parquet_values_free(&v);
         } else {
             refused++;
         }
@@ -524,7 +524,7 @@ TEST(parquet_malformed)
         memcpy(g, f, n);
         g[i / 8] ^= (uint8_t)(1 << (i % 8));
         if (read_x(g, n, &v, &err) == 0)
-            rp_parquet_values_free(&v);
+            rp__parquet_values_free(&v);
         else
             CHECK(err.msg[0] != '\0');
     }
@@ -532,31 +532,31 @@ TEST(parquet_malformed)
 
 TEST(trips_csv)
 {
-    rp_trips t;
+    rp__trips t;
     rp_error err;
     const char *csv = "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance\n"
                       "1,2021-01-01 00:00:00,2021-01-01 00:01:00.25,2,3.5\n"
                       "\"\",\"\",,\"7\",\n";
-    CHECK(rp_trips_read_csv_mem(csv, strlen(csv), "t.csv", 0, &t, &err) == 0 && t.n == 2);
+    CHECK(rp__trips_read_csv_mem(csv, strlen(csv), "t.csv", 0, &t, &err) == 0 && t.n == 2);
     CHECK(t.pu[0] == 1 && t.dor[0] == 2 && t.distance[0] == 3.5 && t.pickup_us[0] == INT64_C(1609459200000000) &&
           t.dropoff_us[0] == INT64_C(1609459260250000));
     CHECK(t.pu[1] == RP_TRIPS_NULL_ID && t.pickup_us[1] == RP_TRIPS_NULL_TIME && t.dropoff_us[1] == RP_TRIPS_NULL_TIME &&
           t.dor[1] == 7 && isnan(t.distance[1]));
     double dur;
-    CHECK(rp_trips_keep(&t, 0, &dur) && dur == 1.0041666666666667 && !rp_trips_keep(&t, 1, &dur));
-    rp_trips_free(&t);
-    CHECK(rp_trips_read_csv_mem(csv, strlen(csv), "t.csv", 1, &t, &err) == 0 && t.n == 1);
-    rp_trips_free(&t);
+    CHECK(rp__trips_keep(&t, 0, &dur) && dur == 1.0041666666666667 && !rp__trips_keep(&t, 1, &dur));
+    rp__trips_free(&t);
+    CHECK(rp__trips_read_csv_mem(csv, strlen(csv), "t.csv", 1, &t, &err) == 0 && t.n == 1);
+    rp__trips_free(&t);
     /* every truncation is read or refused, never read past */
     for (size_t cut = 0; cut < strlen(csv); cut++) {
         char buf[256];
         memcpy(buf, csv, cut);
-        if (rp_trips_read_csv_mem(buf, cut, "t.csv", 0, &t, &err) == 0)
-            rp_trips_free(&t);
+        if (rp__trips_read_csv_mem(buf, cut, "t.csv", 0, &t, &err) == 0)
+            rp__trips_free(&t);
     }
     const char *bad = "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance\n"
                       "1,2021-13-01 00:00:00,,2,3\n";
-    CHECK(rp_trips_read_csv_mem(bad, strlen(bad), "t.csv", 0, &t, &err) == -1 && strstr(err.msg, "t.csv:2:") &&
+    CHECK(rp__trips_read_csv_mem(bad, strlen(bad), "t.csv", 0, &t, &err) == -1 && strstr(err.msg, "t.csv:2:") &&
           strstr(err.msg, "is not a time"));
     /* a NUL byte in a field (it would cut "3.5\0x" to 3.5): refused with its line, quoted or
      * not, also as the last byte of the input */
@@ -564,15 +564,15 @@ TEST(trips_csv)
     static const char nul_plain[] = H5 "1,,,2,3\n1,,,2,3.5\0x\n";
     static const char nul_quoted[] = H5 "1,,,2,3\n1,,,2,\"4\n\0\"\n";
     static const char nul_last[] = H5 "1,,,2,3\0";
-    CHECK(rp_trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 0, &t, &err) == -1 &&
+    CHECK(rp__trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 0, &t, &err) == -1 &&
           strstr(err.msg, "t.csv:3: a NUL byte in a field"));
-    CHECK(rp_trips_read_csv_mem(nul_quoted, sizeof nul_quoted - 1, "t.csv", 0, &t, &err) == -1 &&
+    CHECK(rp__trips_read_csv_mem(nul_quoted, sizeof nul_quoted - 1, "t.csv", 0, &t, &err) == -1 &&
           strstr(err.msg, "t.csv:4: a NUL byte in a field"));
-    CHECK(rp_trips_read_csv_mem(nul_last, sizeof nul_last - 1, "t.csv", 0, &t, &err) == -1 &&
+    CHECK(rp__trips_read_csv_mem(nul_last, sizeof nul_last - 1, "t.csv", 0, &t, &err) == -1 &&
           strstr(err.msg, "t.csv:2: a NUL byte in a field"));
     /* reading stops before it (max_rows, as replay --limit): the rows read are served */
-    CHECK(rp_trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 1, &t, &err) == 0 && t.n == 1);
-    rp_trips_free(&t);
+    CHECK(rp__trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 1, &t, &err) == 0 && t.n == 1);
+    rp__trips_free(&t);
 #undef H5
 }
 

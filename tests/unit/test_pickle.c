@@ -55,7 +55,7 @@ static void start(pb *b)
 static int load(const pb *b, rp_error *err)
 {
     rp_model *m = NULL;
-    int rc = rp_sklearn_from_pickle(b->d, b->n, NULL, &m, err);
+    int rc = rp__sklearn_from_pickle(b->d, b->n, NULL, &m, err);
     if (m)
         rp_model_release(m);
     return rc;
@@ -256,7 +256,7 @@ TEST(memo_forest_refused_by_budget)
     rp_model *m = NULL;
     /* Three references: a forest of three equal trees, served. */
     memo_forest(b, 3999, 3);
-    int rc = rp_sklearn_from_pickle(b->d, b->n, NULL, &m, &err);
+    int rc = rp__sklearn_from_pickle(b->d, b->n, NULL, &m, &err);
     if (rc < 0)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK(rc == 0);
@@ -272,8 +272,8 @@ TEST(memo_forest_refused_by_budget)
         m = NULL;
     }
     /* The same with a budget set below what it takes: refused, "as set". */
-    rp_sklearn_opts small = {.max_build_bytes = 100000};
-    CHECK(rp_sklearn_from_pickle(b->d, b->n, &small, &m, &err) == -1 && m == NULL);
+    rp__sklearn_opts small = {.max_build_bytes = 100000};
+    CHECK(rp__sklearn_from_pickle(b->d, b->n, &small, &m, &err) == -1 && m == NULL);
     CHECK(err.code == RP_ERR_LIMIT);
     CHECK(has(&err, "3 trees of 11997 nodes in all), over the limit of 100000 bytes (as set)"));
     /* 20,000 references. */
@@ -281,7 +281,7 @@ TEST(memo_forest_refused_by_budget)
     CHECK(b->n < 250000);
     long rss0 = max_rss_kb();
     clock_t c0 = clock();
-    CHECK(rp_sklearn_from_pickle(b->d, b->n, NULL, &m, &err) == -1 && m == NULL);
+    CHECK(rp__sklearn_from_pickle(b->d, b->n, NULL, &m, &err) == -1 && m == NULL);
     double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     long grew = max_rss_kb() - rss0;
     CHECK(err.code == RP_ERR_LIMIT);
@@ -300,7 +300,7 @@ TEST(serves_hand_built_tuple)
     course_tuple(b);
     rp_model *m = NULL;
     rp_error err;
-    int rc = rp_sklearn_from_pickle(b->d, b->n, NULL, &m, &err);
+    int rc = rp__sklearn_from_pickle(b->d, b->n, NULL, &m, &err);
     if (rc < 0)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK(rc == 0);

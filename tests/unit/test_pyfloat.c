@@ -1,4 +1,4 @@
-/* Unit tests for rp_pyfloat_repr (src/common/pyfloat.c).
+/* Unit tests for rp__pyfloat_repr (src/common/pyfloat.c).
  *
  * The fixed vectors below were produced by running CPython 3.11's repr() in
  * /usr/bin/python3 on each value, not by this implementation.  The property
@@ -323,7 +323,7 @@ static uint64_t to_bits(double x)
 static const char *repr(double x, char buf[RP_PYFLOAT_MAX + 8])
 {
     memset(buf, '#', RP_PYFLOAT_MAX + 8);
-    size_t n = rp_pyfloat_repr(x, buf);
+    size_t n = rp__pyfloat_repr(x, buf);
     CHECK(n < RP_PYFLOAT_MAX);
     CHECK(strlen(buf) == n);
     for (size_t i = RP_PYFLOAT_MAX; i < RP_PYFLOAT_MAX + 8; i++)

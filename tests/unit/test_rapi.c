@@ -21,18 +21,18 @@
 #include "lambda/rapi.h"
 #include "testing.h"
 
-static rp_rapi *client(const char *addr)
+static rp__rapi *client(const char *addr)
 {
-    rp_rapi *c;
+    rp__rapi *c;
     rp_error err;
-    if (rp_rapi_new(addr, NULL, &c, &err) < 0) {
-        fprintf(stderr, "rp_rapi_new(%s): %s\n", addr, err.msg);
+    if (rp__rapi_new(addr, NULL, &c, &err) < 0) {
+        fprintf(stderr, "rp__rapi_new(%s): %s\n", addr, err.msg);
         exit(1);
     }
     return c;
 }
 
-static bool str_is(rp_rapi_str s, const char *want)
+static bool str_is(rp__rapi_str s, const char *want)
 {
     return s.p && s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
 }
@@ -40,17 +40,17 @@ static bool str_is(rp_rapi_str s, const char *want)
 /* Parses `raw` whole, then in pieces of 1, 2, 3, 7 and 64 bytes: every way
  * must give the same result.  Returns the whole parse's rc, with *out (and
  * *err) from it (views into c). */
-static int parse_all_ways(rp_rapi *c, const char *raw, size_t len, size_t body_max, rp_rapi_response *out,
+static int parse_all_ways(rp__rapi *c, const char *raw, size_t len, size_t body_max, rp__rapi_response *out,
                           rp_error *err)
 {
     static const size_t pieces[] = {1, 2, 3, 7, 64};
     for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
-        rp_rapi_response r;
+        rp__rapi_response r;
         rp_error e;
-        int rc = rp_rapi_parse(c, raw, len, pieces[i], body_max, &r, &e);
-        rp_rapi_response w;
+        int rc = rp__rapi_parse(c, raw, len, pieces[i], body_max, &r, &e);
+        rp__rapi_response w;
         rp_error we;
-        int wrc = rp_rapi_parse(c, raw, len, 0, body_max, &w, &we);
+        int wrc = rp__rapi_parse(c, raw, len, 0, body_max, &w, &we);
         (void)r;
         if (rc != wrc) {
             fprintf(stderr, "pieces of %zu: rc %d, whole: rc %d (%s / %s)\n", pieces[i], rc, wrc,
@@ -62,17 +62,17 @@ static int parse_all_ways(rp_rapi *c, const char *raw, size_t len, size_t body_m
         }
     }
     /* Compare bodies: parse in pieces of 1 into a second client. */
-    rp_rapi *c2 = client("127.0.0.1:9");
-    rp_rapi_response r1;
+    rp__rapi *c2 = client("127.0.0.1:9");
+    rp__rapi_response r1;
     rp_error e1;
-    int rc1 = rp_rapi_parse(c2, raw, len, 1, body_max, &r1, &e1);
-    int rc = rp_rapi_parse(c, raw, len, 0, body_max, out, err);
+    int rc1 = rp__rapi_parse(c2, raw, len, 1, body_max, &r1, &e1);
+    int rc = rp__rapi_parse(c, raw, len, 0, body_max, out, err);
     if (rc == 0 && rc1 == 0) {
         CHECK(r1.status == out->status && r1.body_len == out->body_len && r1.body_toobig == out->body_toobig &&
               memcmp(r1.body, out->body, out->body_len) == 0);
         CHECK(out->body[out->body_len] == '\0');
     }
-    rp_rapi_free(c2);
+    rp__rapi_free(c2);
     return rc;
 }
 
@@ -80,7 +80,7 @@ static int parse_all_ways(rp_rapi *c, const char *raw, size_t len, size_t body_m
 
 TEST(parses_a_next_answer)
 {
-    rp_rapi *c = client("127.0.0.1:9001");
+    rp__rapi *c = client("127.0.0.1:9001");
     const char raw[] = "HTTP/1.1 200 OK\r\n"
                        "Content-Type: application/json\r\n"
                        "lambda-runtime-aws-request-id:   8476a536-e9f4-11e8-9739-2dfe598c3fcd  \r\n"
@@ -92,7 +92,7 @@ TEST(parses_a_next_answer)
                        "Content-Length: 13\r\n"
                        "\r\n"
                        "{\"ride\": 123}";
-    rp_rapi_response r;
+    rp__rapi_response r;
     rp_error err;
     CHECK(parse_all_ways(c, raw, sizeof raw - 1, 100, &r, &err) == 0);
     CHECK(r.status == 200 && !r.body_toobig);
@@ -101,10 +101,10 @@ TEST(parses_a_next_answer)
     CHECK(str_is(r.deadline_ms, "1542409706888"));
     CHECK(str_is(r.function_arn, "arn:aws:lambda:us-east-2:123456789012:function:f"));
     CHECK(str_is(r.trace_id, "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419"));
-    rp_rapi_str v;
-    CHECK(rp_rapi_header(&r, "content-type", &v) && str_is(v, "application/json"));
-    CHECK(rp_rapi_header(&r, "Lambda-Runtime-Client-Context", &v) && str_is(v, "{\"x\": 1}"));
-    CHECK(!rp_rapi_header(&r, "Content", &v) && v.p == NULL);
+    rp__rapi_str v;
+    CHECK(rp__rapi_header(&r, "content-type", &v) && str_is(v, "application/json"));
+    CHECK(rp__rapi_header(&r, "Lambda-Runtime-Client-Context", &v) && str_is(v, "{\"x\": 1}"));
+    CHECK(!rp__rapi_header(&r, "Content", &v) && v.p == NULL);
 
     /* Without the Lambda headers; bare LF line ends; an empty body. */
     const char raw2[] = "HTTP/1.1 202 Accepted\nContent-Length: 0\n\n";
@@ -116,13 +116,13 @@ TEST(parses_a_next_answer)
     const char raw3[] = "HTTP/1.1 400\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}";
     CHECK(parse_all_ways(c, raw3, sizeof raw3 - 1, 100, &r, &err) == 0);
     CHECK(r.status == 400 && r.body_len == 2);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 TEST(parses_chunked_bodies)
 {
-    rp_rapi *c = client("127.0.0.1:9001");
-    rp_rapi_response r;
+    rp__rapi *c = client("127.0.0.1:9001");
+    rp__rapi_response r;
     rp_error err;
     const char raw[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nLambda-Runtime-Aws-Request-Id: r1\r\n\r\n"
                        "5\r\nhello\r\n"
@@ -150,13 +150,13 @@ TEST(parses_chunked_bodies)
     CHECK(!r.body_toobig && r.body_len == 5);
     CHECK(parse_all_ways(c, at_cap, sizeof at_cap - 1, 4, &r, &err) == 0);
     CHECK(r.body_toobig && r.body_len == 0 && r.body[0] == '\0');
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 TEST(other_framings)
 {
-    rp_rapi *c = client("127.0.0.1:9001");
-    rp_rapi_response r;
+    rp__rapi *c = client("127.0.0.1:9001");
+    rp__rapi_response r;
     rp_error err;
     /* Interim answers are skipped. */
     const char raw[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\n"
@@ -178,7 +178,7 @@ TEST(other_framings)
     const char raw4[] = "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\nContent-Length: 6291457\r\n\r\nxx";
     CHECK(parse_all_ways(c, raw4, sizeof raw4 - 1, 6291456, &r, &err) == 0);
     CHECK(r.body_toobig && r.body_len == 0 && str_is(r.request_id, "big"));
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 /* Each broken answer: -1, its error code, and retriable or not. */
@@ -227,9 +227,9 @@ TEST(refuses_broken_answers)
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", RP_ERR_INVALID, false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\rX0\r\n\r\n", RP_ERR_INVALID, false},
     };
-    rp_rapi *c = client("127.0.0.1:9001");
+    rp__rapi *c = client("127.0.0.1:9001");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_rapi_response r;
+        rp__rapi_response r;
         rp_error err;
         memset(&err, 0, sizeof err);
         int rc = parse_all_ways(c, bad[i].raw, strlen(bad[i].raw), 1000, &r, &err);
@@ -241,13 +241,13 @@ TEST(refuses_broken_answers)
             CHECK(strstr(err.msg, "Runtime API") != NULL);
         }
     }
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 TEST(bounds)
 {
-    rp_rapi *c = client("127.0.0.1:9001");
-    rp_rapi_response r;
+    rp__rapi *c = client("127.0.0.1:9001");
+    rp__rapi_response r;
     rp_error err;
     /* Headers over 64 KiB, with and without an end. */
     size_t n = RP_RAPI_HEAD_MAX + 100;
@@ -289,11 +289,11 @@ TEST(bounds)
     }
     memcpy(raw + k, "0\r\n\r\n", 5);
     k += 5;
-    CHECK(rp_rapi_parse(c, raw, k, 0, chunks, &r, &err) == 0 && r.body_len == chunks && !r.body_toobig);
+    CHECK(rp__rapi_parse(c, raw, k, 0, chunks, &r, &err) == 0 && r.body_len == chunks && !r.body_toobig);
     CHECK(r.body[0] == 'z' && r.body[chunks - 1] == 'z' && r.body[chunks] == '\0');
-    CHECK(rp_rapi_parse(c, raw, k, 0, chunks - 1, &r, &err) == 0 && r.body_toobig);
+    CHECK(rp__rapi_parse(c, raw, k, 0, chunks - 1, &r, &err) == 0 && r.body_toobig);
     free(raw);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 /* Mutated answers: every result is a clean success within the bounds or a
@@ -311,7 +311,7 @@ TEST(fuzz_mutated_answers)
     uint64_t s = 0x853c49e6748fea9bULL;
     char buf[512];
     int ok = 0, errors = 0;
-    rp_rapi *c = client("127.0.0.1:9001");
+    rp__rapi *c = client("127.0.0.1:9001");
     for (int iter = 0; iter < 3000; iter++) {
         const char *seed = seeds[iter % 4];
         size_t n = strlen(seed);
@@ -345,7 +345,7 @@ TEST(fuzz_mutated_answers)
                 break;
             }
         }
-        rp_rapi_response r;
+        rp__rapi_response r;
         rp_error err;
         int rc = parse_all_ways(c, buf, n, 64, &r, &err);
         if (rc == 0) {
@@ -360,7 +360,7 @@ TEST(fuzz_mutated_answers)
     }
     /* Both outcomes were exercised. */
     CHECK(ok > 100 && errors > 100);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 TEST(addresses)
@@ -369,26 +369,26 @@ TEST(addresses)
     const char *bad[] = {"", "h:", ":80", "h:0", "h:65536", "h:123456", "h:x", "::1:9001", "[::1",
                          "[]:1", "[::1]x", "http://h:1", "h:1/x", "u@h:1", "a b:1", "h:1?x", "h\r\n:1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        rp_rapi *c = NULL;
+        rp__rapi *c = NULL;
         rp_error err;
-        CHECK(rp_rapi_new(good[i], NULL, &c, &err) == 0 && c);
-        rp_rapi_free(c);
+        CHECK(rp__rapi_new(good[i], NULL, &c, &err) == 0 && c);
+        rp__rapi_free(c);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp_rapi *c = NULL;
+        rp__rapi *c = NULL;
         rp_error err;
-        int rc = rp_rapi_new(bad[i], NULL, &c, &err);
+        int rc = rp__rapi_new(bad[i], NULL, &c, &err);
         if (rc != -1 || c)
             fprintf(stderr, "address %s accepted\n", bad[i]);
         CHECK(rc == -1 && c == NULL && err.code == RP_ERR_INVALID);
     }
-    rp_rapi *c;
+    rp__rapi *c;
     rp_error err;
-    CHECK(rp_rapi_new("127.0.0.1:1", NULL, &c, &err) == 0);
-    const rp_rapi_options *o = rp_rapi_get_options(c);
+    CHECK(rp__rapi_new("127.0.0.1:1", NULL, &c, &err) == 0);
+    const rp__rapi_options *o = rp__rapi_get_options(c);
     CHECK(o->timeout_ms == 30000 && o->connect_timeout_ms == 3000 && o->retry.max_attempts == 5 &&
           o->retry.base_delay_ms == 100 && o->retry.max_delay_ms == 2000);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 /* ---- over sockets ------------------------------------------------------------------------ */
@@ -526,14 +526,14 @@ static void server_join(server *s)
     close(s->ls);
 }
 
-static rp_rapi *client_for(const server *s, uint32_t timeout_ms)
+static rp__rapi *client_for(const server *s, uint32_t timeout_ms)
 {
     char addr[64];
     snprintf(addr, sizeof addr, s->family == AF_INET6 ? "[::1]:%d" : "127.0.0.1:%d", s->port);
-    rp_rapi_options o = {.timeout_ms = timeout_ms, .retry = {2, 1, 1}};
-    rp_rapi *c;
+    rp__rapi_options o = {.timeout_ms = timeout_ms, .retry = {2, 1, 1}};
+    rp__rapi *c;
     rp_error err;
-    if (rp_rapi_new(addr, &o, &c, &err) < 0) {
+    if (rp__rapi_new(addr, &o, &c, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
@@ -545,7 +545,7 @@ static rp_rapi *client_for(const server *s, uint32_t timeout_ms)
     "Content-Length: " #body "\r\n\r\n"
 #define ACCEPTED "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}"
 
-static const rp_rapi_request next_req = {.method = "GET", .path = "/2018-06-01/runtime/invocation/next",
+static const rp__rapi_request next_req = {.method = "GET", .path = "/2018-06-01/runtime/invocation/next",
                                          .body_max = 1000, .wait = true};
 
 TEST(keep_alive_and_request_bytes)
@@ -559,24 +559,24 @@ TEST(keep_alive_and_request_bytes)
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 3) == 0);
-    rp_rapi *c = client_for(&s, 2000);
-    rp_rapi_response r;
+    rp__rapi *c = client_for(&s, 2000);
+    rp__rapi_response r;
     rp_error err;
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(r.status == 200 && str_is(r.request_id, "r-1"));
     CHECK_MEM(r.body, r.body_len, "{}");
-    rp_rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/r-1/error",
+    rp__rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/r-1/error",
                             .error_type = "InvalidEvent", .body = "hello", .body_len = 5, .body_max = 100};
-    CHECK(rp_rapi_call(c, &post, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &post, &r, &err) == 0);
     CHECK(r.status == 202);
     CHECK_MEM(r.body, r.body_len, "{\"status\": \"OK\"}");
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "r-2"));
     CHECK_MEM(r.body, r.body_len, "[]");
-    rp_rapi_stats st;
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_stats st;
+    rp__rapi_get_stats(c, &st);
     CHECK(st.connections == 1 && st.requests == 3 && st.last_attempts == 1);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
     CHECK(s.accepted == 1);
     char want[512];
@@ -608,12 +608,12 @@ TEST(connection_close_and_stale_connections)
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 4) == 0);
-    rp_rapi *c = client_for(&s, 2000);
-    rp_rapi_response r;
+    rp__rapi *c = client_for(&s, 2000);
+    rp__rapi_response r;
     rp_error err;
     const char *ids[] = {"a", "b", "c", "d"};
     for (int i = 0; i < 4; i++) {
-        CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+        CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
         CHECK(str_is(r.request_id, ids[i]));
         if (i == 1) {
             /* Let the server's close reach us: the kept connection is stale. */
@@ -621,11 +621,11 @@ TEST(connection_close_and_stale_connections)
             nanosleep(&ts, NULL);
         }
     }
-    rp_rapi_stats st;
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_stats st;
+    rp__rapi_get_stats(c, &st);
     CHECK(st.connections == 4);
     CHECK(st.last_attempts == 1); /* the stale connection cost no retry */
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
     CHECK(s.accepted == 4);
 }
@@ -640,16 +640,16 @@ TEST(pipelined_bytes_are_kept)
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 2) == 0);
-    rp_rapi *c = client_for(&s, 2000);
-    rp_rapi_response r;
+    rp__rapi *c = client_for(&s, 2000);
+    rp__rapi_response r;
     rp_error err;
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "one"));
     CHECK_MEM(r.body, r.body_len, "abc");
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "two"));
     CHECK_MEM(r.body, r.body_len, "def");
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
 }
 
@@ -662,17 +662,17 @@ TEST(oversized_body_drops_the_connection)
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 2) == 0);
-    rp_rapi *c = client_for(&s, 2000);
-    rp_rapi_response r;
+    rp__rapi *c = client_for(&s, 2000);
+    rp__rapi_response r;
     rp_error err;
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(r.body_toobig && r.body_len == 0 && str_is(r.request_id, "big"));
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "small") && !r.body_toobig);
-    rp_rapi_stats st;
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_stats st;
+    rp__rapi_get_stats(c, &st);
     CHECK(st.connections == 2);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
 }
 
@@ -686,18 +686,18 @@ TEST(timeouts)
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 3) == 0);
-    rp_rapi_options o = {.timeout_ms = 150, .retry = {1, 0, 0}};
+    rp__rapi_options o = {.timeout_ms = 150, .retry = {1, 0, 0}};
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", s.port);
-    rp_rapi *c;
+    rp__rapi *c;
     rp_error err;
-    CHECK(rp_rapi_new(addr, &o, &c, &err) == 0);
-    rp_rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/x/response", .body = "{}",
+    CHECK(rp__rapi_new(addr, &o, &c, &err) == 0);
+    rp__rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/x/response", .body = "{}",
                             .body_len = 2, .body_max = 100};
-    rp_rapi_response r;
+    rp__rapi_response r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK(rp_rapi_call(c, &post, &r, &err) == -1);
+    CHECK(rp__rapi_call(c, &post, &r, &err) == -1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     CHECK(ms >= 140 && ms < 1000);
@@ -705,11 +705,11 @@ TEST(timeouts)
     CHECK(strstr(err.msg, "(AWS_LAMBDA_RUNTIME_API) after 1 attempt:") != NULL);
     /* /next: answered after 450 ms, three timeouts' worth. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     CHECK(str_is(r.request_id, "late") && ms >= 400);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
 }
 
@@ -743,16 +743,16 @@ TEST(refused_connections_are_retried)
     close(fd);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
-    rp_rapi *c;
+    rp__rapi *c;
     rp_error err;
-    CHECK(rp_rapi_new(addr, NULL, &c, &err) == 0);
+    CHECK(rp__rapi_new(addr, NULL, &c, &err) == 0);
     sleeps sl = {{0}, 0};
-    rp_rapi_hooks *h = rp_rapi_get_hooks(c);
+    rp__rapi_hooks *h = rp__rapi_get_hooks(c);
     h->sleep_ms = record_sleep;
     h->sleep_ctx = &sl;
     h->random = max_random;
-    rp_rapi_response r;
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == -1);
+    rp__rapi_response r;
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == -1);
     CHECK(err.retriable);
     CHECK(strstr(err.msg, "cannot reach the Lambda Runtime API at 127.0.0.1:") != NULL);
     CHECK(strstr(err.msg, "(AWS_LAMBDA_RUNTIME_API) after 5 attempts") != NULL);
@@ -763,10 +763,10 @@ TEST(refused_connections_are_retried)
         uint32_t ceiling = 100u << k;
         CHECK(sl.ms[k] == (uint32_t)(UINT64_MAX % (ceiling + 1)));
     }
-    rp_rapi_stats st;
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_stats st;
+    rp__rapi_get_stats(c, &st);
     CHECK(st.last_attempts == 5 && st.connections == 0);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 
     /* A server that drops the connection mid-answer: retried, then served. */
     const sstep steps[] = {
@@ -776,22 +776,22 @@ TEST(refused_connections_are_retried)
     server s;
     CHECK(server_start(&s, AF_INET, steps, 2) == 0);
     c = client_for(&s, 2000);
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "again"));
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_get_stats(c, &st);
     CHECK(st.last_attempts == 2);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
 
     /* A malformed answer is not retried. */
     const sstep bad[] = {{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", true, false, 0}};
     CHECK(server_start(&s, AF_INET, bad, 1) == 0);
     c = client_for(&s, 2000);
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == -1);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == -1);
     CHECK(!err.retriable && strstr(err.msg, "Content-Length") != NULL);
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_get_stats(c, &st);
     CHECK(st.last_attempts == 1);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
 }
 
@@ -803,35 +803,35 @@ TEST(ipv6)
         fprintf(stderr, "no IPv6 loopback here: the IPv6 case is not run\n");
         return;
     }
-    rp_rapi *c = client_for(&s, 2000);
-    rp_rapi_response r;
+    rp__rapi *c = client_for(&s, 2000);
+    rp__rapi_response r;
     rp_error err;
-    CHECK(rp_rapi_call(c, &next_req, &r, &err) == 0);
+    CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(str_is(r.request_id, "v6"));
-    rp_rapi_free(c);
+    rp__rapi_free(c);
     server_join(&s);
     CHECK(strstr(s.got[0], "Host: [::1]:") != NULL);
 }
 
 TEST(refuses_bad_requests)
 {
-    rp_rapi *c = client("127.0.0.1:9");
-    rp_rapi_response r;
+    rp__rapi *c = client("127.0.0.1:9");
+    rp__rapi_response r;
     rp_error err;
-    rp_rapi_request q = {.method = "POST", .path = "/x", .error_type = "A\r\nInjected: 1", .body_max = 10};
-    CHECK(rp_rapi_send(c, &q, &r, &err) == -1 && err.code == RP_ERR_INVALID);
-    rp_rapi_request q2 = {.method = "GET", .path = "/x y", .body_max = 10};
-    CHECK(rp_rapi_send(c, &q2, &r, &err) == -1 && err.code == RP_ERR_INVALID);
+    rp__rapi_request q = {.method = "POST", .path = "/x", .error_type = "A\r\nInjected: 1", .body_max = 10};
+    CHECK(rp__rapi_send(c, &q, &r, &err) == -1 && err.code == RP_ERR_INVALID);
+    rp__rapi_request q2 = {.method = "GET", .path = "/x y", .body_max = 10};
+    CHECK(rp__rapi_send(c, &q2, &r, &err) == -1 && err.code == RP_ERR_INVALID);
     char longpath[9000];
     memset(longpath, 'p', sizeof longpath - 1);
     longpath[0] = '/';
     longpath[sizeof longpath - 1] = '\0';
-    rp_rapi_request q3 = {.method = "GET", .path = longpath, .body_max = 10};
-    CHECK(rp_rapi_send(c, &q3, &r, &err) == -1 && err.code == RP_ERR_LIMIT);
-    rp_rapi_stats st;
-    rp_rapi_get_stats(c, &st);
+    rp__rapi_request q3 = {.method = "GET", .path = longpath, .body_max = 10};
+    CHECK(rp__rapi_send(c, &q3, &r, &err) == -1 && err.code == RP_ERR_LIMIT);
+    rp__rapi_stats st;
+    rp__rapi_get_stats(c, &st);
     CHECK(st.connections == 0 && st.requests == 0);
-    rp_rapi_free(c);
+    rp__rapi_free(c);
 }
 
 int main(void)

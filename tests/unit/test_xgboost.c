@@ -152,10 +152,10 @@ TEST(ubjson_stump_and_missing)
     w o;
     float thr[1] = {2.5f}, a[1] = {1.25f}, b[1] = {-3.5f};
     model_ubj(&o, "reg:squarederror", "gbtree", "5E-1", 1, thr, a, b, 1, true);
-    CHECK(rp_xgb_sniff(o.b, o.n) == RP_XGB_UBJSON);
+    CHECK(rp__xgb_sniff(o.b, o.n) == RP_XGB_UBJSON);
     rp_model *m = NULL;
     rp_error err;
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
     if (!m) {
         fprintf(stderr, "%s\n", err.msg);
         return;
@@ -179,7 +179,7 @@ TEST(ubjson_stump_and_missing)
 
     /* default right: absent goes right, although 0 < 2.5 */
     model_ubj(&o, "reg:squarederror", "gbtree", "5E-1", 1, thr, a, b, 0, true);
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
     if (m) {
         CHECK(predict(m, 0, idx, &v) == 0.5 - 3.5);
         v = 0.0;
@@ -197,7 +197,7 @@ TEST(float32_accumulation)
     model_ubj(&o, "reg:linear", "gbtree", "1", 3, thr, a, b, 1, true);
     rp_model *m = NULL;
     rp_error err;
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) == 0);
     if (!m)
         return;
     float acc = 1.0f;
@@ -233,22 +233,22 @@ TEST(refusals)
     rp_model *m = NULL;
     rp_error err;
     model_ubj(&o, "reg:logistic", "gbtree", "5E-1", 1, thr, a, b, 1, true);
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "objective reg:logistic is not supported") != NULL);
     model_ubj(&o, "reg:squarederror", "gblinear", "5E-1", 1, thr, a, b, 1, true);
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "booster gblinear is not supported") != NULL);
     model_ubj(&o, "reg:squarederror", "dart", "5E-1", 1, thr, a, b, 1, true);
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "booster dart is not supported") != NULL);
     model_ubj(&o, "reg:squarederror", "gbtree", "5E-1", 1, thr, a, b, 1, false);
-    CHECK(rp_xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "no feature names") != NULL);
     /* names from a preprocessor */
     const char *names[2] = {"PU_DO=1_2", "trip_distance"};
     size_t lens[2] = {9, 13};
-    rp_xgb_opts xo = {.n_features = 2, .feature_names = names, .feature_lens = lens, .version = "v1"};
-    CHECK(rp_xgb_from_buffer(o.b, o.n, &xo, &m, &err) == 0);
+    rp__xgb_opts xo = {.n_features = 2, .feature_names = names, .feature_lens = lens, .version = "v1"};
+    CHECK(rp__xgb_from_buffer(o.b, o.n, &xo, &m, &err) == 0);
     if (m) {
         rp_model_info in;
         rp_model_get_info(m, &in);
@@ -256,20 +256,20 @@ TEST(refusals)
         rp_model_release(m);
     }
     xo.n_features = 1;
-    CHECK(rp_xgb_from_buffer(o.b, o.n, &xo, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(o.b, o.n, &xo, &m, &err) < 0);
     CHECK(strstr(err.msg, "preprocessor has 1 columns") != NULL);
     /* legacy binary: recognised here; read through libxgboost, which the
      * integration test (test_xgboost_parity.py) covers: libxgboost is C++
      * and throws internally, which a sanitized C test binary cannot host. */
-    CHECK(rp_xgb_sniff("binf\0\0\0\0", 8) == RP_XGB_LEGACY);
+    CHECK(rp__xgb_sniff("binf\0\0\0\0", 8) == RP_XGB_LEGACY);
     /* neither '{' nor the "binf" magic: refused without loading libxgboost */
-    CHECK(rp_xgb_from_buffer("\x01\x02\x03\x04\x05", 5, NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer("\x01\x02\x03\x04\x05", 5, NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "not an XGBoost model") != NULL);
     /* every truncation of a good model is refused, without a crash */
     model_ubj(&o, "reg:squarederror", "gbtree", "5E-1", 1, thr, a, b, 1, true);
     int refused = 0;
     for (size_t k = 0; k < o.n; k++) {
-        if (rp_xgb_from_buffer(o.b, k, NULL, &m, &err) < 0)
+        if (rp__xgb_from_buffer(o.b, k, NULL, &m, &err) < 0)
             refused++;
         else
             rp_model_release(m);
@@ -350,10 +350,10 @@ TEST(ubjson_declared_counts_bounded)
     memcpy(doc, "{i\x01k", 4);
     memcpy(doc + 4, d, n);
     doc[n + 4] = '}';
-    CHECK(rp_xgb_sniff(doc, n + 5) == RP_XGB_UBJSON);
-    rp_xgb_opts xo = {.max_build_bytes = 1 << 20};
+    CHECK(rp__xgb_sniff(doc, n + 5) == RP_XGB_UBJSON);
+    rp__xgb_opts xo = {.max_build_bytes = 1 << 20};
     rp_model *m = NULL;
-    CHECK(rp_xgb_from_buffer(doc, n + 5, &xo, &m, &err) < 0 && m == NULL);
+    CHECK(rp__xgb_from_buffer(doc, n + 5, &xo, &m, &err) < 0 && m == NULL);
     CHECK(err.code == RP_ERR_LIMIT && strstr(err.msg, "over the limit of 1048576 bytes (as set)") != NULL);
     free(doc);
     free(d);
@@ -368,11 +368,11 @@ TEST(json_model)
         "\"split_type\":[0,0,0]}],\"tree_info\":[0]},\"name\":\"gbtree\"},"
         "\"learner_model_param\":{\"base_score\":\"[5E-1]\",\"num_feature\":\"2\",\"num_class\":\"0\"},"
         "\"objective\":{\"name\":\"reg:squarederror\"}},\"version\":[2,1,0]}";
-    CHECK(rp_xgb_sniff(doc, strlen(doc)) == RP_XGB_JSON);
-    CHECK(rp_xgb_sniff("{\"format\": \"ridepred.model/1\"}", 30) == RP_XGB_NOT);
+    CHECK(rp__xgb_sniff(doc, strlen(doc)) == RP_XGB_JSON);
+    CHECK(rp__xgb_sniff("{\"format\": \"ridepred.model/1\"}", 30) == RP_XGB_NOT);
     rp_model *m = NULL;
     rp_error err;
-    CHECK(rp_xgb_from_buffer(doc, strlen(doc), NULL, &m, &err) == 0);
+    CHECK(rp__xgb_from_buffer(doc, strlen(doc), NULL, &m, &err) == 0);
     if (!m) {
         fprintf(stderr, "%s\n", err.msg);
         return;
@@ -386,7 +386,7 @@ TEST(json_model)
     char *cat = strdup(doc);
     char *p = strstr(cat, "\"split_type\":[0");
     p[14] = '1';
-    CHECK(rp_xgb_from_buffer(cat, strlen(cat), NULL, &m, &err) < 0);
+    CHECK(rp__xgb_from_buffer(cat, strlen(cat), NULL, &m, &err) < 0);
     CHECK(strstr(err.msg, "categorical") != NULL);
     free(cat);
 }

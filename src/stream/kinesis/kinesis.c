@@ -19,7 +19,7 @@
 #include "common/pyjson.h"
 #include "ridepred/log.h"
 
-typedef rp_u128 u128;
+typedef rp__u128 u128;
 
 #define JSON_DEPTH 32
 #define REQUEST_MAX ((size_t)16 * 1024 * 1024)    /* 5 MiB of data is ~6.7 MiB of base64 */
@@ -31,22 +31,22 @@ typedef rp_u128 u128;
 /* A record of a GetRecords answer: views into the answer, then (once
  * decoded) offsets into the scratch buffer. */
 typedef struct raw_record {
-    rp_json_value data, pk, seq;
+    rp__json_value data, pk, seq;
     int64_t arrival_ms;
     size_t seq_off, pk_off, pk_len, data_off, data_len;
 } raw_record;
 
-struct rp_kinesis {
+struct rp__kinesis {
     bool single_put;                              /* this put is one record: PutRecord */
-    rp_http_client http;
-    rp_http_response resp;
-    rp_buf body;                                  /* the request being built */
-    rp_buf scratch;                               /* GetRecords: decoded records */
+    rp__http_client http;
+    rp__http_response resp;
+    rp__buf body;                                  /* the request being built */
+    rp__buf scratch;                               /* GetRecords: decoded records */
     raw_record *recs;                             /* GetRecords: the answer's records */
     size_t recs_cap;
-    rp_aws_credentials creds;
+    rp__aws_credentials creds;
     bool chain_creds;                             /* resolved (and refreshed) by the chain */
-    rp_aws_chain_options chain;
+    rp__aws_chain_options chain;
     char profile[RP_AWS_PROFILE_MAX + 1];
     char region[RP_AWS_REGION_MAX + 1];
     char url[RP_KINESIS_ENDPOINT_MAX + 2];        /* where requests are posted */
@@ -66,31 +66,31 @@ static void copy_trunc(char *out, size_t cap, const char *s, size_t n)
 }
 
 /* Appends a JSON string (json.dumps style: non-ASCII as \u escapes). */
-static void jstr(rp_buf *b, const char *s)
+static void jstr(rp__buf *b, const char *s)
 {
-    rp_pyjson_utf8(b, s, strlen(s));
+    rp__pyjson_utf8(b, s, strlen(s));
 }
 
 /* Decodes a JSON string view into out (cap bytes with the NUL).  Returns 0,
  * or -1 when it is not a string, does not fit or holds a NUL. */
-static int copy_str(const rp_json_value *v, char *out, size_t cap)
+static int copy_str(const rp__json_value *v, char *out, size_t cap)
 {
     if (v->type != RP_JSON_STRING || v->len >= cap)
         return -1;
-    size_t n = rp_json_str_decode(v, out);
+    size_t n = rp__json_str_decode(v, out);
     out[n] = '\0';
     return memchr(out, '\0', n) ? -1 : 0;
 }
 
 /* Decodes a JSON string view into out, cut to fit, printable ASCII only
  * (error codes and messages). */
-static void decode_trunc(const rp_json_value *v, char *out, size_t cap)
+static void decode_trunc(const rp__json_value *v, char *out, size_t cap)
 {
     char tmp[1024];
     size_t n;
     const char *src;
     if (v->len <= sizeof tmp) {
-        n = rp_json_str_decode(v, tmp);
+        n = rp__json_str_decode(v, tmp);
         src = tmp;
     } else {
         n = v->len;
@@ -162,10 +162,10 @@ static bool is_expired_token(const char *code)
 }
 
 /* The error of an HTTP answer that is not 2xx. */
-static int aws_error(rp_kinesis *k, const char *op, const rp_error *http_err, rp_error *err)
+static int aws_error(rp__kinesis *k, const char *op, const rp_error *http_err, rp_error *err)
 {
-    rp_aws_error_info info;
-    rp_aws_error_parse(&k->resp, &info);
+    rp__aws_error_info info;
+    rp__aws_error_parse(&k->resp, &info);
     snprintf(k->last_code, sizeof k->last_code, "%s", info.code);
     long status = k->resp.status;
     rp_code code;
@@ -193,24 +193,24 @@ static int aws_error(rp_kinesis *k, const char *op, const rp_error *http_err, rp
 
 /* ---- credentials -------------------------------------------------------- */
 
-static int resolve_credentials(rp_kinesis *k, rp_error *err)
+static int resolve_credentials(rp__kinesis *k, rp_error *err)
 {
-    rp_aws_credentials fresh;
-    if (rp_aws_credentials_resolve(&fresh, &k->chain, err) != 0) {
-        rp_aws_credentials_clear(&fresh);
+    rp__aws_credentials fresh;
+    if (rp__aws_credentials_resolve(&fresh, &k->chain, err) != 0) {
+        rp__aws_credentials_clear(&fresh);
         rp_error_prefix(err, "AWS credentials for Kinesis");
         return -1;
     }
-    rp_aws_credentials_clear(&k->creds);
+    rp__aws_credentials_clear(&k->creds);
     k->creds = fresh;
-    rp_aws_credentials_clear(&fresh);
+    rp__aws_credentials_clear(&fresh);
     return 0;
 }
 
 /* ---- one call ----------------------------------------------------------- */
 
 /* Posts k->body as operation op.  On success k->resp holds the answer. */
-static int call(rp_kinesis *k, const char *op, rp_error *err)
+static int call(rp__kinesis *k, const char *op, rp_error *err)
 {
     k->last_code[0] = '\0';
     if (k->body.failed)
@@ -219,11 +219,11 @@ static int call(rp_kinesis *k, const char *op, rp_error *err)
                             k->body.toobig ? "too large" : "out of memory");
     char target[96];
     snprintf(target, sizeof target, RP_KINESIS_TARGET_PREFIX "%s", op);
-    rp_http_header headers[2] = {
+    rp__http_header headers[2] = {
         {"Content-Type", RP_KINESIS_CONTENT_TYPE},
         {"X-Amz-Target", target},
     };
-    rp_http_request req = {
+    rp__http_request req = {
         .method = "POST",
         .url = k->url,
         .headers = headers,
@@ -232,24 +232,24 @@ static int call(rp_kinesis *k, const char *op, rp_error *err)
         .body_len = k->body.len,
     };
     for (int round = 0;; round++) {
-        if (k->chain_creds && rp_aws_credentials_need_refresh(&k->creds, time(NULL)) &&
+        if (k->chain_creds && rp__aws_credentials_need_refresh(&k->creds, time(NULL)) &&
             resolve_credentials(k, err) != 0)
             return -1;
-        rp_sigv4_signer signer = {
+        rp__sigv4_signer signer = {
             .creds = &k->creds,
             .service = "kinesis",
             .region = k->region,
         };
         rp_error e;
         rp_error_clear(&e);
-        int rc = rp_http_execute(&k->http, &req, rp_sigv4_prepare, &signer, &k->resp, &e);
-        rp_sigv4_out *o = &signer.out;
+        int rc = rp__http_execute(&k->http, &req, rp__sigv4_prepare, &signer, &k->resp, &e);
+        rp__sigv4_out *o = &signer.out;
         memset(o->authorization, 0, sizeof o->authorization);
         if (rc == 0)
             return 0;
         if (k->resp.status != 0) {
-            rp_aws_error_info info;
-            rp_aws_error_parse(&k->resp, &info);
+            rp__aws_error_info info;
+            rp__aws_error_parse(&k->resp, &info);
             if (round == 0 && k->chain_creds && is_expired_token(info.code)) {
                 rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again",
                        "operation", op, NULL);
@@ -272,35 +272,35 @@ static int call(rp_kinesis *k, const char *op, rp_error *err)
 }
 
 /* Starts a JSON answer: the top-level object. */
-static int answer_begin(rp_kinesis *k, rp_json_reader *r, const char *op, rp_error *err)
+static int answer_begin(rp__kinesis *k, rp__json_reader *r, const char *op, rp_error *err)
 {
-    rp_json_value v;
+    rp__json_value v;
     const char *body = k->resp.body.data ? k->resp.body.data : "";
-    rp_json_init(r, body, k->resp.body.data ? k->resp.body.len : 0, JSON_DEPTH);
-    if (rp_json_next(r, &v) != 1 || v.type != RP_JSON_OBJECT)
+    rp__json_init(r, body, k->resp.body.data ? k->resp.body.len : 0, JSON_DEPTH);
+    if (rp__json_next(r, &v) != 1 || v.type != RP_JSON_OBJECT)
         return bad_answer(err, op, "something that is not a JSON object");
     return 0;
 }
 
 /* Skips the value just read when it is a container. */
-static int skip_value(rp_json_reader *r, const rp_json_value *v)
+static int skip_value(rp__json_reader *r, const rp__json_value *v)
 {
     if (v->type == RP_JSON_OBJECT || v->type == RP_JSON_ARRAY)
-        return rp_json_skip(r, v) < 0 ? -1 : 0;
+        return rp__json_skip(r, v) < 0 ? -1 : 0;
     return 0;
 }
 
-static int json_error(const rp_json_reader *r, const char *op, rp_error *err)
+static int json_error(const rp__json_reader *r, const char *op, rp_error *err)
 {
     return bad_answer(err, op, "malformed JSON (%s)", r->err.msg);
 }
 
 /* A time as Kinesis writes it: epoch seconds (a JSON number with a
  * fraction); ISO 8601 strings are accepted too. */
-static int json_time_ms(const rp_json_value *v, int64_t *ms)
+static int json_time_ms(const rp__json_value *v, int64_t *ms)
 {
     if (v->type == RP_JSON_NUMBER && !v->nonfinite) {
-        double x = rp_json_number(v) * 1000.0;
+        double x = rp__json_number(v) * 1000.0;
         if (!isfinite(x) || fabs(x) > 9e15)
             return -1;
         *ms = (int64_t)llround(x);
@@ -308,7 +308,7 @@ static int json_time_ms(const rp_json_value *v, int64_t *ms)
     }
     char s[64];
     int64_t sec;
-    if (copy_str(v, s, sizeof s) != 0 || rp_aws_parse_time(s, strlen(s), &sec) != 0)
+    if (copy_str(v, s, sizeof s) != 0 || rp__aws_parse_time(s, strlen(s), &sec) != 0)
         return -1;
     int64_t frac = 0;
     const char *dot = strchr(s, '.');
@@ -324,7 +324,7 @@ static int json_time_ms(const rp_json_value *v, int64_t *ms)
     return 0;
 }
 
-static int json_u32(const rp_json_value *v, uint32_t *out)
+static int json_u32(const rp__json_value *v, uint32_t *out)
 {
     if (v->type != RP_JSON_NUMBER || !v->is_int || v->len > 10 || v->ptr[0] == '-')
         return -1;
@@ -351,7 +351,7 @@ static bool valid_region(const char *s)
     return true;
 }
 
-static bool loopback_host(const rp_http_url *u)
+static bool loopback_host(const rp__http_url *u)
 {
     static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -360,14 +360,14 @@ static bool loopback_host(const rp_http_url *u)
     return u->host_len > 4 && !strncmp(u->host, "127.", 4);
 }
 
-static int set_endpoint(rp_kinesis *k, const char *endpoint, const char *from, bool *no_proxy,
+static int set_endpoint(rp__kinesis *k, const char *endpoint, const char *from, bool *no_proxy,
                         rp_error *err)
 {
-    rp_http_url u;
+    rp__http_url u;
     if (strlen(endpoint) >= RP_KINESIS_ENDPOINT_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "Kinesis endpoint (%s) is longer than %d bytes",
                             from, RP_KINESIS_ENDPOINT_MAX - 1);
-    if (rp_http_url_parse(endpoint, &u, err) != 0) {
+    if (rp__http_url_parse(endpoint, &u, err) != 0) {
         rp_error_prefix(err, "Kinesis endpoint (%s)", from);
         return -1;
     }
@@ -387,20 +387,20 @@ static int set_endpoint(rp_kinesis *k, const char *endpoint, const char *from, b
     return 0;
 }
 
-int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *err)
+int rp__kinesis_open(const rp__kinesis_options *opt, rp__kinesis **out, rp_error *err)
 {
-    rp_kinesis_options none = {0};
+    rp__kinesis_options none = {0};
     if (!out)
         return rp_error_set(err, RP_ERR_INVALID, "kinesis: no output handle");
     *out = NULL;
     if (!opt)
         opt = &none;
-    rp_kinesis *k = calloc(1, sizeof *k);
+    rp__kinesis *k = calloc(1, sizeof *k);
     if (!k)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    rp_http_response_init(&k->resp, RP_KINESIS_MAX_RESPONSE_BYTES);
-    rp_buf_init(&k->body, REQUEST_MAX);
-    rp_buf_init(&k->scratch, SCRATCH_MAX);
+    rp__http_response_init(&k->resp, RP_KINESIS_MAX_RESPONSE_BYTES);
+    rp__buf_init(&k->body, REQUEST_MAX);
+    rp__buf_init(&k->scratch, SCRATCH_MAX);
     k->wait_timeout_ms = opt->wait_timeout_ms ? opt->wait_timeout_ms : RP_KINESIS_WAIT_MS_DEFAULT;
     if (opt->profile) {
         if (strlen(opt->profile) > RP_AWS_PROFILE_MAX) {
@@ -419,7 +419,7 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
             goto fail;
         }
         snprintf(k->region, sizeof k->region, "%s", opt->region);
-    } else if (rp_aws_region_resolve(k->region, sizeof k->region, &k->chain, err) != 0) {
+    } else if (rp__aws_region_resolve(k->region, sizeof k->region, &k->chain, err) != 0) {
         if (err && err->code == RP_ERR_NOT_FOUND)
             rp_error_set(err, RP_ERR_NOT_FOUND,
                          "no AWS region for Kinesis: set AWS_REGION (or AWS_DEFAULT_REGION, a "
@@ -433,7 +433,7 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
     const char *from = opt->endpoint_source && *opt->endpoint_source ? opt->endpoint_source : "--endpoint-url";
     const char *endpoint = opt->endpoint_url && *opt->endpoint_url ? opt->endpoint_url : NULL;
     if (!endpoint)
-        endpoint = rp_aws_endpoint_from_env("KINESIS", &from);
+        endpoint = rp__aws_endpoint_from_env("KINESIS", &from);
     char def[RP_KINESIS_ENDPOINT_MAX];
     if (!endpoint) {
         snprintf(def, sizeof def, "https://kinesis.%s.amazonaws.com%s", k->region,
@@ -446,7 +446,7 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
         goto fail;
 
     /* Attempts. */
-    rp_http_options ho = {
+    rp__http_options ho = {
         .connect_timeout_ms = opt->connect_timeout_ms,
         .timeout_ms = opt->timeout_ms,
         .max_response_bytes = RP_KINESIS_MAX_RESPONSE_BYTES,
@@ -456,12 +456,12 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
     if (!ho.retry.max_attempts) {
         ho.retry = RP_RETRY_POLICY_DEFAULT;
         unsigned ma;
-        if (rp_aws_max_attempts_from_env(&ma, err) < 0)
+        if (rp__aws_max_attempts_from_env(&ma, err) < 0)
             goto fail;
         if (ma)
             ho.retry.max_attempts = ma;
     }
-    if (rp_http_client_init(&k->http, &ho, err) != 0)
+    if (rp__http_client_init(&k->http, &ho, err) != 0)
         goto fail;
 
     /* Credentials. */
@@ -477,34 +477,34 @@ int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *e
     *out = k;
     return 0;
 fail:
-    rp_kinesis_close(k);
+    rp__kinesis_close(k);
     return -1;
 }
 
-void rp_kinesis_close(rp_kinesis *k)
+void rp__kinesis_close(rp__kinesis *k)
 {
     if (!k)
         return;
-    rp_http_client_cleanup(&k->http);
-    rp_http_response_cleanup(&k->resp);
-    rp_buf_cleanup(&k->body);
-    rp_buf_cleanup(&k->scratch);
+    rp__http_client_cleanup(&k->http);
+    rp__http_response_cleanup(&k->resp);
+    rp__buf_cleanup(&k->body);
+    rp__buf_cleanup(&k->scratch);
     free(k->recs);
-    rp_aws_credentials_clear(&k->creds);
+    rp__aws_credentials_clear(&k->creds);
     free(k);
 }
 
-const char *rp_kinesis_endpoint(const rp_kinesis *k)
+const char *rp__kinesis_endpoint(const rp__kinesis *k)
 {
     return k->url;
 }
 
-const char *rp_kinesis_region(const rp_kinesis *k)
+const char *rp__kinesis_region(const rp__kinesis *k)
 {
     return k->region;
 }
 
-rp_http_client *rp_kinesis_http(rp_kinesis *k)
+rp__http_client *rp__kinesis_http(rp__kinesis *k)
 {
     return &k->http;
 }
@@ -518,49 +518,49 @@ static int check_name(const char *name, rp_error *err)
 
 /* ---- describe and waiting ----------------------------------------------- */
 
-int rp_kinesis_describe_stream(rp_kinesis *k, const char *name, rp_stream_info *out,
+int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out,
                                rp_error *err)
 {
     static const char op[] = "DescribeStreamSummary";
     if (check_name(name, err) != 0)
         return -1;
     memset(out, 0, sizeof *out);
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_putc(b, '}');
+    rp__buf_putc(b, '}');
     if (call(k, op, err) != 0)
         return -1;
-    rp_json_reader r;
-    rp_json_value key, v;
+    rp__json_reader r;
+    rp__json_value key, v;
     bool found = false;
     int rc;
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
-    while ((rc = rp_json_member(&r, &key)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &key)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return json_error(&r, op, err);
-        if (!rp_json_str_eq(&key, "StreamDescriptionSummary", 24) || v.type != RP_JSON_OBJECT) {
+        if (!rp__json_str_eq(&key, "StreamDescriptionSummary", 24) || v.type != RP_JSON_OBJECT) {
             if (skip_value(&r, &v) != 0)
                 return json_error(&r, op, err);
             continue;
         }
         found = true;
         int rc2;
-        while ((rc2 = rp_json_member(&r, &key)) == 1) {
-            if (rp_json_next(&r, &v) != 1)
+        while ((rc2 = rp__json_member(&r, &key)) == 1) {
+            if (rp__json_next(&r, &v) != 1)
                 return json_error(&r, op, err);
             int bad = 0;
-            if (rp_json_str_eq(&key, "StreamName", 10))
+            if (rp__json_str_eq(&key, "StreamName", 10))
                 bad = copy_str(&v, out->name, sizeof out->name);
-            else if (rp_json_str_eq(&key, "StreamStatus", 12))
+            else if (rp__json_str_eq(&key, "StreamStatus", 12))
                 bad = copy_str(&v, out->status, sizeof out->status);
-            else if (rp_json_str_eq(&key, "OpenShardCount", 14))
+            else if (rp__json_str_eq(&key, "OpenShardCount", 14))
                 bad = json_u32(&v, &out->open_shards);
-            else if (rp_json_str_eq(&key, "RetentionPeriodHours", 20))
+            else if (rp__json_str_eq(&key, "RetentionPeriodHours", 20))
                 bad = json_u32(&v, &out->retention_hours);
-            else if (rp_json_str_eq(&key, "StreamCreationTimestamp", 23))
+            else if (rp__json_str_eq(&key, "StreamCreationTimestamp", 23))
                 bad = json_time_ms(&v, &out->created_ms);
             else
                 bad = skip_value(&r, &v);
@@ -592,7 +592,7 @@ enum wait_for { WAIT_ACTIVE, WAIT_ACTIVE_NEW, WAIT_GONE };
 /* Polls DescribeStreamSummary until the stream is ACTIVE (WAIT_ACTIVE_NEW:
  * a stream just created may not be visible yet) or gone.  *info (may be
  * NULL) receives the last description. */
-static int wait_for(rp_kinesis *k, const char *name, enum wait_for what, rp_stream_info *info,
+static int wait_for(rp__kinesis *k, const char *name, enum wait_for what, rp_stream_info *info,
                     rp_error *err)
 {
     int64_t start = mono_ms();
@@ -602,7 +602,7 @@ static int wait_for(rp_kinesis *k, const char *name, enum wait_for what, rp_stre
     for (;;) {
         rp_error e;
         rp_error_clear(&e);
-        int rc = rp_kinesis_describe_stream(k, name, &in, &e);
+        int rc = rp__kinesis_describe_stream(k, name, &in, &e);
         if (what == WAIT_GONE) {
             if (rc != 0 && e.code == RP_ERR_NOT_FOUND)
                 return 0;
@@ -643,29 +643,29 @@ static int wait_for(rp_kinesis *k, const char *name, enum wait_for what, rp_stre
 
 /* ---- streams ------------------------------------------------------------ */
 
-int rp_kinesis_create_stream(rp_kinesis *k, const char *name, uint32_t shard_count, rp_error *err)
+int rp__kinesis_create_stream(rp__kinesis *k, const char *name, uint32_t shard_count, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_printf(b, ", \"ShardCount\": %u}", shard_count);
+    rp__buf_printf(b, ", \"ShardCount\": %u}", shard_count);
     if (call(k, "CreateStream", err) != 0)
         return -1;
     return wait_for(k, name, WAIT_ACTIVE_NEW, NULL, err);
 }
 
-int rp_kinesis_delete_stream(rp_kinesis *k, const char *name, rp_error *err)
+int rp__kinesis_delete_stream(rp__kinesis *k, const char *name, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_putc(b, '}');
+    rp__buf_putc(b, '}');
     if (call(k, "DeleteStream", err) != 0)
         return -1;
     return wait_for(k, name, WAIT_GONE, NULL, err);
@@ -678,7 +678,7 @@ static int cmp_info(const void *a, const void *b)
 
 static int push_info(rp_stream_info **arr, size_t *n, size_t *cap, rp_error *err)
 {
-    rp_stream_info *p = rp_array_grow(*arr, *n, cap, sizeof **arr, 16);
+    rp_stream_info *p = rp__array_grow(*arr, *n, cap, sizeof **arr, 16);
     if (!p)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     *arr = p;
@@ -704,14 +704,14 @@ static rp_stream_info *find_or_add(rp_stream_info **arr, size_t *n, size_t *cap,
 
 /* A NextToken's value into *token, malloc'd (NULL when empty); a token
  * already there (a key given twice) is replaced, not leaked. */
-static int take_token(const rp_json_value *v, char **token, rp_error *err)
+static int take_token(const rp__json_value *v, char **token, rp_error *err)
 {
     free(*token);
     *token = NULL;
     char *t = malloc(v->len + 1);
     if (!t)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    size_t tl = rp_json_str_decode(v, t);
+    size_t tl = rp__json_str_decode(v, t);
     t[tl] = '\0';
     if (tl)
         *token = t;
@@ -720,7 +720,7 @@ static int take_token(const rp_json_value *v, char **token, rp_error *err)
     return 0;
 }
 
-int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, rp_error *err)
+int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count, rp_error *err)
 {
     static const char op[] = "ListStreams";
     rp_stream_info *arr = NULL;
@@ -730,36 +730,36 @@ int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, 
     *out = NULL;
     *count = 0;
     for (int page = 0;; page++) {
-        rp_buf *b = &k->body;
-        rp_buf_reset(b);
-        rp_buf_printf(b, "{\"Limit\": %d", LIST_STREAMS_PAGE);
+        rp__buf *b = &k->body;
+        rp__buf_reset(b);
+        rp__buf_printf(b, "{\"Limit\": %d", LIST_STREAMS_PAGE);
         if (token) {
-            rp_buf_lit(b, ", \"NextToken\": ");
+            rp__buf_lit(b, ", \"NextToken\": ");
             jstr(b, token);
         } else if (page > 0) {
-            rp_buf_lit(b, ", \"ExclusiveStartStreamName\": ");
+            rp__buf_lit(b, ", \"ExclusiveStartStreamName\": ");
             jstr(b, last);
         }
-        rp_buf_putc(b, '}');
+        rp__buf_putc(b, '}');
         free(token);
         token = NULL;
         if (call(k, op, err) != 0)
             goto fail;
         size_t page_from = n;
         bool more = false;
-        rp_json_reader r;
-        rp_json_value key, v;
+        rp__json_reader r;
+        rp__json_value key, v;
         int rc;
         if (answer_begin(k, &r, op, err) != 0)
             goto fail;
-        while ((rc = rp_json_member(&r, &key)) == 1) {
-            if (rp_json_next(&r, &v) != 1)
+        while ((rc = rp__json_member(&r, &key)) == 1) {
+            if (rp__json_next(&r, &v) != 1)
                 goto json_fail;
-            if (rp_json_str_eq(&key, "StreamNames", 11) && v.type == RP_JSON_ARRAY) {
+            if (rp__json_str_eq(&key, "StreamNames", 11) && v.type == RP_JSON_ARRAY) {
                 int e;
-                while ((e = rp_json_element(&r)) == 1) {
+                while ((e = rp__json_element(&r)) == 1) {
                     char nm[RP_STREAM_NAME_MAX + 1];
-                    if (rp_json_next(&r, &v) != 1)
+                    if (rp__json_next(&r, &v) != 1)
                         goto json_fail;
                     if (copy_str(&v, nm, sizeof nm) != 0) {
                         bad_answer(err, op, "a stream name that is not a string of 1-128 bytes");
@@ -770,10 +770,10 @@ int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, 
                 }
                 if (e < 0)
                     goto json_fail;
-            } else if (rp_json_str_eq(&key, "StreamSummaries", 15) && v.type == RP_JSON_ARRAY) {
+            } else if (rp__json_str_eq(&key, "StreamSummaries", 15) && v.type == RP_JSON_ARRAY) {
                 int e;
-                while ((e = rp_json_element(&r)) == 1) {
-                    if (rp_json_next(&r, &v) != 1)
+                while ((e = rp__json_element(&r)) == 1) {
+                    if (rp__json_next(&r, &v) != 1)
                         goto json_fail;
                     if (v.type != RP_JSON_OBJECT) {
                         bad_answer(err, op, "a StreamSummaries entry that is not an object");
@@ -781,15 +781,15 @@ int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, 
                     }
                     rp_stream_info tmp = {0};
                     int m;
-                    while ((m = rp_json_member(&r, &key)) == 1) {
-                        if (rp_json_next(&r, &v) != 1)
+                    while ((m = rp__json_member(&r, &key)) == 1) {
+                        if (rp__json_next(&r, &v) != 1)
                             goto json_fail;
                         int bad = 0;
-                        if (rp_json_str_eq(&key, "StreamName", 10))
+                        if (rp__json_str_eq(&key, "StreamName", 10))
                             bad = copy_str(&v, tmp.name, sizeof tmp.name);
-                        else if (rp_json_str_eq(&key, "StreamStatus", 12))
+                        else if (rp__json_str_eq(&key, "StreamStatus", 12))
                             bad = copy_str(&v, tmp.status, sizeof tmp.status);
-                        else if (rp_json_str_eq(&key, "StreamCreationTimestamp", 23))
+                        else if (rp__json_str_eq(&key, "StreamCreationTimestamp", 23))
                             bad = json_time_ms(&v, &tmp.created_ms);
                         else
                             bad = skip_value(&r, &v);
@@ -814,9 +814,9 @@ int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, 
                 }
                 if (e < 0)
                     goto json_fail;
-            } else if (rp_json_str_eq(&key, "HasMoreStreams", 14)) {
+            } else if (rp__json_str_eq(&key, "HasMoreStreams", 14)) {
                 more = v.type == RP_JSON_TRUE;
-            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
+            } else if (rp__json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
                 if (take_token(&v, &token, err) != 0)
                     goto fail;
             } else if (skip_value(&r, &v) != 0) {
@@ -863,18 +863,18 @@ static int cmp_shard(const void *a, const void *b)
 }
 
 /* Reads {"StartingX": "...", "EndingX": "..."} into lo / hi. */
-static int read_range(rp_json_reader *r, const char *lo_key, char *lo, size_t lo_cap,
+static int read_range(rp__json_reader *r, const char *lo_key, char *lo, size_t lo_cap,
                       const char *hi_key, char *hi, size_t hi_cap)
 {
-    rp_json_value key, v;
+    rp__json_value key, v;
     int rc;
-    while ((rc = rp_json_member(r, &key)) == 1) {
-        if (rp_json_next(r, &v) != 1)
+    while ((rc = rp__json_member(r, &key)) == 1) {
+        if (rp__json_next(r, &v) != 1)
             return -1;
-        if (rp_json_str_eq(&key, lo_key, strlen(lo_key))) {
+        if (rp__json_str_eq(&key, lo_key, strlen(lo_key))) {
             if (copy_str(&v, lo, lo_cap) != 0)
                 return -1;
-        } else if (rp_json_str_eq(&key, hi_key, strlen(hi_key))) {
+        } else if (rp__json_str_eq(&key, hi_key, strlen(hi_key))) {
             if (v.type == RP_JSON_NULL)
                 hi[0] = '\0';
             else if (copy_str(&v, hi, hi_cap) != 0)
@@ -886,27 +886,27 @@ static int read_range(rp_json_reader *r, const char *lo_key, char *lo, size_t lo
     return rc < 0 ? -1 : 0;
 }
 
-static int read_shard(rp_json_reader *r, rp_stream_shard *sh)
+static int read_shard(rp__json_reader *r, rp_stream_shard *sh)
 {
-    rp_json_value key, v;
+    rp__json_value key, v;
     int rc;
     memset(sh, 0, sizeof *sh);
-    while ((rc = rp_json_member(r, &key)) == 1) {
-        if (rp_json_next(r, &v) != 1)
+    while ((rc = rp__json_member(r, &key)) == 1) {
+        if (rp__json_next(r, &v) != 1)
             return -1;
         int bad = 0;
-        if (rp_json_str_eq(&key, "ShardId", 7))
+        if (rp__json_str_eq(&key, "ShardId", 7))
             bad = copy_str(&v, sh->shard_id, sizeof sh->shard_id);
-        else if (rp_json_str_eq(&key, "ParentShardId", 13))
+        else if (rp__json_str_eq(&key, "ParentShardId", 13))
             bad = v.type == RP_JSON_NULL ? 0 : copy_str(&v, sh->parent_shard_id, sizeof sh->parent_shard_id);
-        else if (rp_json_str_eq(&key, "AdjacentParentShardId", 21))
+        else if (rp__json_str_eq(&key, "AdjacentParentShardId", 21))
             bad = v.type == RP_JSON_NULL
                       ? 0
                       : copy_str(&v, sh->adjacent_parent_shard_id, sizeof sh->adjacent_parent_shard_id);
-        else if (rp_json_str_eq(&key, "HashKeyRange", 12) && v.type == RP_JSON_OBJECT)
+        else if (rp__json_str_eq(&key, "HashKeyRange", 12) && v.type == RP_JSON_OBJECT)
             bad = read_range(r, "StartingHashKey", sh->hash_start, sizeof sh->hash_start,
                              "EndingHashKey", sh->hash_end, sizeof sh->hash_end);
-        else if (rp_json_str_eq(&key, "SequenceNumberRange", 19) && v.type == RP_JSON_OBJECT)
+        else if (rp__json_str_eq(&key, "SequenceNumberRange", 19) && v.type == RP_JSON_OBJECT)
             bad = read_range(r, "StartingSequenceNumber", sh->seq_start, sizeof sh->seq_start,
                              "EndingSequenceNumber", sh->seq_end, sizeof sh->seq_end);
         else
@@ -917,7 +917,7 @@ static int read_shard(rp_json_reader *r, rp_stream_shard *sh)
     return rc < 0 || !sh->shard_id[0] ? -1 : 0;
 }
 
-int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
+int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err)
 {
     static const char op[] = "ListShards";
@@ -929,34 +929,34 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **ou
     if (check_name(name, err) != 0)
         return -1;
     for (int page = 0;; page++) {
-        rp_buf *b = &k->body;
-        rp_buf_reset(b);
+        rp__buf *b = &k->body;
+        rp__buf_reset(b);
         if (token) {
-            rp_buf_lit(b, "{\"NextToken\": ");
+            rp__buf_lit(b, "{\"NextToken\": ");
             jstr(b, token);
         } else {
-            rp_buf_lit(b, "{\"StreamName\": ");
+            rp__buf_lit(b, "{\"StreamName\": ");
             jstr(b, name);
         }
-        rp_buf_putc(b, '}');
+        rp__buf_putc(b, '}');
         free(token);
         token = NULL;
         if (call(k, op, err) != 0)
             goto fail;
-        rp_json_reader r;
-        rp_json_value key, v;
+        rp__json_reader r;
+        rp__json_value key, v;
         int rc;
         if (answer_begin(k, &r, op, err) != 0)
             goto fail;
-        while ((rc = rp_json_member(&r, &key)) == 1) {
-            if (rp_json_next(&r, &v) != 1)
+        while ((rc = rp__json_member(&r, &key)) == 1) {
+            if (rp__json_next(&r, &v) != 1)
                 goto json_fail;
-            if (rp_json_str_eq(&key, "Shards", 6) && v.type == RP_JSON_ARRAY) {
+            if (rp__json_str_eq(&key, "Shards", 6) && v.type == RP_JSON_ARRAY) {
                 int e;
-                while ((e = rp_json_element(&r)) == 1) {
-                    if (rp_json_next(&r, &v) != 1)
+                while ((e = rp__json_element(&r)) == 1) {
+                    if (rp__json_next(&r, &v) != 1)
                         goto json_fail;
-                    rp_stream_shard *p = rp_array_grow(arr, n, &cap, sizeof *arr, 8);
+                    rp_stream_shard *p = rp__array_grow(arr, n, &cap, sizeof *arr, 8);
                     if (!p) {
                         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
                         goto fail;
@@ -972,7 +972,7 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **ou
                 }
                 if (e < 0)
                     goto json_fail;
-            } else if (rp_json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
+            } else if (rp__json_str_eq(&key, "NextToken", 9) && v.type == RP_JSON_STRING) {
                 if (take_token(&v, &token, err) != 0)
                     goto fail;
             } else if (skip_value(&r, &v) != 0) {
@@ -1005,7 +1005,7 @@ fail:
 
 /* ---- resharding --------------------------------------------------------- */
 
-typedef rp_reshard_piece piece;
+typedef rp__reshard_piece piece;
 
 static int cmp_piece(const void *a, const void *b)
 {
@@ -1015,19 +1015,19 @@ static int cmp_piece(const void *a, const void *b)
 
 /* The child of a split or merge: the open shard whose parent is parent (and
  * adjacent parent adjacent, when given) and whose range starts at lo. */
-static int find_child(rp_kinesis *k, const char *name, const char *parent, const char *adjacent,
+static int find_child(rp__kinesis *k, const char *name, const char *parent, const char *adjacent,
                       u128 lo, piece *out, rp_error *err)
 {
     rp_stream_shard *sh = NULL;
     size_t n = 0;
-    if (rp_kinesis_list_shards(k, name, &sh, &n, err) != 0)
+    if (rp__kinesis_list_shards(k, name, &sh, &n, err) != 0)
         return -1;
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
         u128 a, b;
         if (sh[i].seq_end[0] || strcmp(sh[i].parent_shard_id, parent) ||
             (adjacent && strcmp(sh[i].adjacent_parent_shard_id, adjacent)) ||
-            rp_u128_from_dec(sh[i].hash_start, &a) || rp_u128_from_dec(sh[i].hash_end, &b) || a != lo)
+            rp__u128_from_dec(sh[i].hash_start, &a) || rp__u128_from_dec(sh[i].hash_end, &b) || a != lo)
             continue;
         snprintf(out->id, sizeof out->id, "%s", sh[i].shard_id);
         out->lo = a;
@@ -1044,7 +1044,7 @@ static int find_child(rp_kinesis *k, const char *name, const char *parent, const
 /* The Kinesis side of the plan of src/stream/reshard.h, for servers
  * without UpdateShardCount: SplitShard / MergeShards, each waited for. */
 typedef struct reshard_ctx {
-    rp_kinesis *k;
+    rp__kinesis *k;
     const char *name;
 } reshard_ctx;
 
@@ -1052,14 +1052,14 @@ static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece 
 {
     reshard_ctx *c = ctx;
     char key[40];
-    rp_u128_to_dec(at, key);
-    rp_buf *b = &c->k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__u128_to_dec(at, key);
+    rp__buf *b = &c->k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, c->name);
-    rp_buf_lit(b, ", \"ShardToSplit\": ");
+    rp__buf_lit(b, ", \"ShardToSplit\": ");
     jstr(b, p->id);
-    rp_buf_printf(b, ", \"NewStartingHashKey\": \"%s\"}", key);
+    rp__buf_printf(b, ", \"NewStartingHashKey\": \"%s\"}", key);
     if (call(c->k, "SplitShard", err) != 0 || wait_for(c->k, c->name, WAIT_ACTIVE, NULL, err) != 0 ||
         find_child(c->k, c->name, p->id, NULL, p->lo, left, err) != 0)
         return -1;
@@ -1069,27 +1069,27 @@ static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece 
 static int kinesis_merge(void *ctx, const piece *a, const piece *b, piece *merged, rp_error *err)
 {
     reshard_ctx *c = ctx;
-    rp_buf *body = &c->k->body;
-    rp_buf_reset(body);
-    rp_buf_lit(body, "{\"StreamName\": ");
+    rp__buf *body = &c->k->body;
+    rp__buf_reset(body);
+    rp__buf_lit(body, "{\"StreamName\": ");
     jstr(body, c->name);
-    rp_buf_lit(body, ", \"ShardToMerge\": ");
+    rp__buf_lit(body, ", \"ShardToMerge\": ");
     jstr(body, a->id);
-    rp_buf_lit(body, ", \"AdjacentShardToMerge\": ");
+    rp__buf_lit(body, ", \"AdjacentShardToMerge\": ");
     jstr(body, b->id);
-    rp_buf_putc(body, '}');
+    rp__buf_putc(body, '}');
     if (call(c->k, "MergeShards", err) != 0 || wait_for(c->k, c->name, WAIT_ACTIVE, NULL, err) != 0)
         return -1;
     return find_child(c->k, c->name, a->id, b->id, a->lo, merged, err);
 }
 
-static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
+static int reshard_by_split_merge(rp__kinesis *k, const char *name, uint32_t target, rp_error *err)
 {
     rp_stream_shard *sh = NULL;
     size_t nsh = 0, nopen = 0;
     piece *open = NULL;
     int rc = -1;
-    if (rp_kinesis_list_shards(k, name, &sh, &nsh, err) != 0)
+    if (rp__kinesis_list_shards(k, name, &sh, &nsh, err) != 0)
         return -1;
     open = calloc(nsh ? nsh : 1, sizeof *open);
     if (!open) {
@@ -1099,8 +1099,8 @@ static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t targ
     for (size_t i = 0; i < nsh; i++) {
         if (sh[i].seq_end[0])
             continue;
-        if (rp_u128_from_dec(sh[i].hash_start, &open[nopen].lo) ||
-            rp_u128_from_dec(sh[i].hash_end, &open[nopen].hi)) {
+        if (rp__u128_from_dec(sh[i].hash_start, &open[nopen].lo) ||
+            rp__u128_from_dec(sh[i].hash_end, &open[nopen].hi)) {
             bad_answer(err, "ListShards", "a hash key range that is not two 128-bit decimals");
             goto out;
         }
@@ -1115,9 +1115,9 @@ static int reshard_by_split_merge(rp_kinesis *k, const char *name, uint32_t targ
                      nopen, target);
         goto out;
     }
-    static const rp_reshard_ops ops = {kinesis_split, kinesis_merge, "kinesis"};
+    static const rp__reshard_ops ops = {kinesis_split, kinesis_merge, "kinesis"};
     reshard_ctx ctx = {k, name};
-    if (rp_reshard(open, nopen, target, &ops, &ctx, err) != 0)
+    if (rp__reshard(open, nopen, target, &ops, &ctx, err) != 0)
         goto out;
     rc = 0;
 out:
@@ -1126,7 +1126,7 @@ out:
     return rc;
 }
 
-int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t target, rp_error *err)
+int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t target, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
@@ -1138,11 +1138,11 @@ int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t targ
         return -1;
     if (in.open_shards == target)
         return 0;
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_printf(b, ", \"TargetShardCount\": %u, \"ScalingType\": \"UNIFORM_SCALING\"}", target);
+    rp__buf_printf(b, ", \"TargetShardCount\": %u, \"ScalingType\": \"UNIFORM_SCALING\"}", target);
     if (call(k, "UpdateShardCount", err) != 0) {
         if (strcmp(k->last_code, "UnknownOperationException") != 0)
             return -1;
@@ -1206,38 +1206,38 @@ static bool entry_valid(const rp_stream_entry *e, rp_stream_put_result *r)
  * the answer; *retry gets those to send again (retriable failures). */
 /* One record: PutRecord (what `aws kinesis put-record` calls).  Throttling
  * comes back as an error answer, which the HTTP layer already retries. */
-static int put_one(rp_kinesis *k, const char *name, const rp_stream_entry *e, rp_stream_put_result *res,
+static int put_one(rp__kinesis *k, const char *name, const rp_stream_entry *e, rp_stream_put_result *res,
                    rp_error *err)
 {
     static const char op[] = "PutRecord";
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_lit(b, ", \"Data\": \"");
-    if (rp_buf_grow(b, RP_BASE64_ENCODED_LEN(e->data_len) + 1) == 0) {
-        b->len += rp_base64_encode(e->data, e->data_len, b->data + b->len);
+    rp__buf_lit(b, ", \"Data\": \"");
+    if (rp__buf_grow(b, RP_BASE64_ENCODED_LEN(e->data_len) + 1) == 0) {
+        b->len += rp__base64_encode(e->data, e->data_len, b->data + b->len);
         b->data[b->len] = '\0';
     }
-    rp_buf_lit(b, "\", \"PartitionKey\": ");
-    rp_pyjson_utf8(b, e->partition_key, e->partition_key_len);
-    rp_buf_putc(b, '}');
+    rp__buf_lit(b, "\", \"PartitionKey\": ");
+    rp__pyjson_utf8(b, e->partition_key, e->partition_key_len);
+    rp__buf_putc(b, '}');
     if (call(k, op, err) != 0)
         return -1;
-    rp_json_reader r;
-    rp_json_value key, v;
+    rp__json_reader r;
+    rp__json_value key, v;
     int rc;
     rp_stream_put_result tmp;
     memset(&tmp, 0, sizeof tmp);
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
-    while ((rc = rp_json_member(&r, &key)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &key)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return json_error(&r, op, err);
         int bad = 0;
-        if (rp_json_str_eq(&key, "ShardId", 7))
+        if (rp__json_str_eq(&key, "ShardId", 7))
             bad = copy_str(&v, tmp.shard_id, sizeof tmp.shard_id);
-        else if (rp_json_str_eq(&key, "SequenceNumber", 14))
+        else if (rp__json_str_eq(&key, "SequenceNumber", 14))
             bad = copy_str(&v, tmp.sequence_number, sizeof tmp.sequence_number);
         else
             bad = skip_value(&r, &v);
@@ -1255,7 +1255,7 @@ static int put_one(rp_kinesis *k, const char *name, const rp_stream_entry *e, rp
     return 0;
 }
 
-static int put_once(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+static int put_once(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
                     rp_stream_put_result *results, const size_t *idx, size_t m, size_t *retry,
                     size_t *nretry, rp_error *err)
 {
@@ -1264,47 +1264,47 @@ static int put_once(rp_kinesis *k, const char *name, const rp_stream_entry *entr
         *nretry = 0;
         return put_one(k, name, &entries[idx[0]], &results[idx[0]], err);
     }
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_lit(b, ", \"Records\": [");
+    rp__buf_lit(b, ", \"Records\": [");
     for (size_t j = 0; j < m && !b->failed; j++) {
         const rp_stream_entry *e = &entries[idx[j]];
         if (j)
-            rp_buf_lit(b, ", ");
-        rp_buf_lit(b, "{\"Data\": \"");
+            rp__buf_lit(b, ", ");
+        rp__buf_lit(b, "{\"Data\": \"");
         size_t need = RP_BASE64_ENCODED_LEN(e->data_len);
-        if (rp_buf_grow(b, need + 1) != 0)
+        if (rp__buf_grow(b, need + 1) != 0)
             break;
-        b->len += rp_base64_encode(e->data, e->data_len, b->data + b->len);
+        b->len += rp__base64_encode(e->data, e->data_len, b->data + b->len);
         b->data[b->len] = '\0';
-        rp_buf_lit(b, "\", \"PartitionKey\": ");
-        rp_pyjson_utf8(b, e->partition_key, e->partition_key_len);
-        rp_buf_putc(b, '}');
+        rp__buf_lit(b, "\", \"PartitionKey\": ");
+        rp__pyjson_utf8(b, e->partition_key, e->partition_key_len);
+        rp__buf_putc(b, '}');
     }
-    rp_buf_lit(b, "]}");
+    rp__buf_lit(b, "]}");
     if (call(k, op, err) != 0)
         return -1;
 
-    rp_json_reader r;
-    rp_json_value key, v;
+    rp__json_reader r;
+    rp__json_value key, v;
     int rc;
     size_t got = 0;
     *nretry = 0;
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
-    while ((rc = rp_json_member(&r, &key)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &key)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return json_error(&r, op, err);
-        if (!rp_json_str_eq(&key, "Records", 7) || v.type != RP_JSON_ARRAY) {
+        if (!rp__json_str_eq(&key, "Records", 7) || v.type != RP_JSON_ARRAY) {
             if (skip_value(&r, &v) != 0)
                 return json_error(&r, op, err);
             continue;
         }
         int e;
-        while ((e = rp_json_element(&r)) == 1) {
-            if (rp_json_next(&r, &v) != 1)
+        while ((e = rp__json_element(&r)) == 1) {
+            if (rp__json_next(&r, &v) != 1)
                 return json_error(&r, op, err);
             if (v.type != RP_JSON_OBJECT || got >= m)
                 return r.failed ? json_error(&r, op, err)
@@ -1313,17 +1313,17 @@ static int put_once(rp_kinesis *k, const char *name, const rp_stream_entry *entr
             rp_stream_put_result tmp;
             memset(&tmp, 0, sizeof tmp);
             int mm;
-            while ((mm = rp_json_member(&r, &key)) == 1) {
-                if (rp_json_next(&r, &v) != 1)
+            while ((mm = rp__json_member(&r, &key)) == 1) {
+                if (rp__json_next(&r, &v) != 1)
                     return json_error(&r, op, err);
                 int bad = 0;
-                if (rp_json_str_eq(&key, "ShardId", 7))
+                if (rp__json_str_eq(&key, "ShardId", 7))
                     bad = copy_str(&v, tmp.shard_id, sizeof tmp.shard_id);
-                else if (rp_json_str_eq(&key, "SequenceNumber", 14))
+                else if (rp__json_str_eq(&key, "SequenceNumber", 14))
                     bad = copy_str(&v, tmp.sequence_number, sizeof tmp.sequence_number);
-                else if (rp_json_str_eq(&key, "ErrorCode", 9) && v.type == RP_JSON_STRING)
+                else if (rp__json_str_eq(&key, "ErrorCode", 9) && v.type == RP_JSON_STRING)
                     decode_trunc(&v, tmp.error_code, sizeof tmp.error_code);
-                else if (rp_json_str_eq(&key, "ErrorMessage", 12) && v.type == RP_JSON_STRING)
+                else if (rp__json_str_eq(&key, "ErrorMessage", 12) && v.type == RP_JSON_STRING)
                     decode_trunc(&v, tmp.error_message, sizeof tmp.error_message);
                 else
                     bad = skip_value(&r, &v);
@@ -1357,7 +1357,7 @@ static int put_once(rp_kinesis *k, const char *name, const rp_stream_entry *entr
     return 0;
 }
 
-int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
                            size_t n, rp_stream_put_result *results, rp_error *err)
 {
     if (check_name(name, err) != 0)
@@ -1383,7 +1383,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entr
     /* A lone record goes as PutRecord, as `aws kinesis put-record` sends it;
      * batches (and their retries) as PutRecords. */
     k->single_put = np == 1;
-    const rp_retry_policy *pol = &k->http.opt.retry;
+    const rp__retry_policy *pol = &k->http.opt.retry;
     unsigned max_rounds = pol->max_attempts ? pol->max_attempts : 1;
     size_t p = 0;
     while (p < np) {
@@ -1423,7 +1423,7 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entr
                        NULL);
                 break;
             }
-            uint32_t ms = rp_retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
+            uint32_t ms = rp__retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
             if (rp_log_enabled(RP_LOG_DEBUG)) {
                 char cnt[24], d[16];
                 snprintf(cnt, sizeof cnt, "%zu", nretry);
@@ -1458,7 +1458,7 @@ static const char *iterator_type_name(rp_stream_iterator t)
     }
 }
 
-int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_id,
+int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id,
                             rp_stream_iterator type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
@@ -1478,35 +1478,35 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
                             by_seq ? "InvalidArgumentException: %s needs a starting sequence number"
                                    : "InvalidArgumentException: %s takes no sequence number",
                             tn);
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"StreamName\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
-    rp_buf_lit(b, ", \"ShardId\": ");
+    rp__buf_lit(b, ", \"ShardId\": ");
     jstr(b, shard_id);
-    rp_buf_printf(b, ", \"ShardIteratorType\": \"%s\"", tn);
+    rp__buf_printf(b, ", \"ShardIteratorType\": \"%s\"", tn);
     if (by_seq) {
-        rp_buf_lit(b, ", \"StartingSequenceNumber\": ");
+        rp__buf_lit(b, ", \"StartingSequenceNumber\": ");
         jstr(b, sequence_number);
     } else if (type == RP_STREAM_AT_TIMESTAMP) {
         if (timestamp_ms < 0)
             return rp_error_set(err, RP_ERR_INVALID, "InvalidArgumentException: timestamp before 1970");
-        rp_buf_printf(b, ", \"Timestamp\": %lld.%03d", (long long)(timestamp_ms / 1000),
+        rp__buf_printf(b, ", \"Timestamp\": %lld.%03d", (long long)(timestamp_ms / 1000),
                       (int)(timestamp_ms % 1000));
     }
-    rp_buf_putc(b, '}');
+    rp__buf_putc(b, '}');
     if (call(k, op, err) != 0)
         return -1;
-    rp_json_reader r;
-    rp_json_value key, v;
+    rp__json_reader r;
+    rp__json_value key, v;
     int rc;
     bool found = false;
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
-    while ((rc = rp_json_member(&r, &key)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &key)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return json_error(&r, op, err);
-        if (rp_json_str_eq(&key, "ShardIterator", 13) && v.type == RP_JSON_STRING) {
+        if (rp__json_str_eq(&key, "ShardIterator", 13) && v.type == RP_JSON_STRING) {
             size_t sl = strlen(shard_id);
             if (sl + 1 + v.len >= RP_STREAM_ITER_MAX)
                 return rp_error_set(err, RP_ERR_LIMIT,
@@ -1514,7 +1514,7 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
                                     v.len, (int)(RP_STREAM_ITER_MAX - 2 - sl));
             memcpy(iter, shard_id, sl);
             iter[sl] = '|';
-            size_t l = rp_json_str_decode(&v, iter + sl + 1);
+            size_t l = rp__json_str_decode(&v, iter + sl + 1);
             iter[sl + 1 + l] = '\0';
             if (!l)
                 return bad_answer(err, op, "an empty ShardIterator");
@@ -1530,25 +1530,25 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
     return 0;
 }
 
-static int read_record(rp_json_reader *r, raw_record *rec)
+static int read_record(rp__json_reader *r, raw_record *rec)
 {
-    rp_json_value key, v;
+    rp__json_value key, v;
     int rc;
     bool have_data = false, have_seq = false, have_pk = false;
     rec->arrival_ms = 0;
-    while ((rc = rp_json_member(r, &key)) == 1) {
-        if (rp_json_next(r, &v) != 1)
+    while ((rc = rp__json_member(r, &key)) == 1) {
+        if (rp__json_next(r, &v) != 1)
             return -1;
-        if (rp_json_str_eq(&key, "Data", 4) && v.type == RP_JSON_STRING) {
+        if (rp__json_str_eq(&key, "Data", 4) && v.type == RP_JSON_STRING) {
             rec->data = v;
             have_data = true;
-        } else if (rp_json_str_eq(&key, "PartitionKey", 12) && v.type == RP_JSON_STRING) {
+        } else if (rp__json_str_eq(&key, "PartitionKey", 12) && v.type == RP_JSON_STRING) {
             rec->pk = v;
             have_pk = true;
-        } else if (rp_json_str_eq(&key, "SequenceNumber", 14) && v.type == RP_JSON_STRING) {
+        } else if (rp__json_str_eq(&key, "SequenceNumber", 14) && v.type == RP_JSON_STRING) {
             rec->seq = v;
             have_seq = true;
-        } else if (rp_json_str_eq(&key, "ApproximateArrivalTimestamp", 27)) {
+        } else if (rp__json_str_eq(&key, "ApproximateArrivalTimestamp", 27)) {
             if (json_time_ms(&v, &rec->arrival_ms) != 0)
                 return -1;
         } else if (skip_value(r, &v) != 0) {
@@ -1558,7 +1558,7 @@ static int read_record(rp_json_reader *r, raw_record *rec)
     return rc < 0 || !have_data || !have_seq || !have_pk ? -1 : 0;
 }
 
-int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
+int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err)
 {
@@ -1573,33 +1573,33 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
         return rp_error_set(err, RP_ERR_INVALID,
                             "ValidationException: GetRecords takes at most %d records per call",
                             RP_KINESIS_GET_LIMIT_MAX);
-    rp_buf *b = &k->body;
-    rp_buf_reset(b);
-    rp_buf_lit(b, "{\"ShardIterator\": ");
+    rp__buf *b = &k->body;
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"ShardIterator\": ");
     jstr(b, bar + 1);
     if (limit)
-        rp_buf_printf(b, ", \"Limit\": %u", limit);
-    rp_buf_putc(b, '}');
+        rp__buf_printf(b, ", \"Limit\": %u", limit);
+    rp__buf_putc(b, '}');
     if (call(k, op, err) != 0)
         return -1;
 
-    rp_json_reader r;
-    rp_json_value key, v, next = {0};
+    rp__json_reader r;
+    rp__json_value key, v, next = {0};
     bool have_next = false;
     int64_t behind = 0;
     size_t n = 0;
     int rc;
     if (answer_begin(k, &r, op, err) != 0)
         return -1;
-    while ((rc = rp_json_member(&r, &key)) == 1) {
-        if (rp_json_next(&r, &v) != 1)
+    while ((rc = rp__json_member(&r, &key)) == 1) {
+        if (rp__json_next(&r, &v) != 1)
             return json_error(&r, op, err);
-        if (rp_json_str_eq(&key, "Records", 7) && v.type == RP_JSON_ARRAY) {
+        if (rp__json_str_eq(&key, "Records", 7) && v.type == RP_JSON_ARRAY) {
             int e;
-            while ((e = rp_json_element(&r)) == 1) {
-                if (rp_json_next(&r, &v) != 1)
+            while ((e = rp__json_element(&r)) == 1) {
+                if (rp__json_next(&r, &v) != 1)
                     return json_error(&r, op, err);
-                raw_record *p = rp_array_grow(k->recs, n, &k->recs_cap, sizeof *k->recs, 256);
+                raw_record *p = rp__array_grow(k->recs, n, &k->recs_cap, sizeof *k->recs, 256);
                 if (!p)
                     return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
                 k->recs = p;
@@ -1610,15 +1610,15 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
             }
             if (e < 0)
                 return json_error(&r, op, err);
-        } else if (rp_json_str_eq(&key, "NextShardIterator", 17)) {
+        } else if (rp__json_str_eq(&key, "NextShardIterator", 17)) {
             if (v.type == RP_JSON_STRING && v.len) {
                 next = v;
                 have_next = true;
             } else if (v.type != RP_JSON_NULL && v.type != RP_JSON_STRING) {
                 return bad_answer(err, op, "a NextShardIterator that is not a string");
             }
-        } else if (rp_json_str_eq(&key, "MillisBehindLatest", 18) && v.type == RP_JSON_NUMBER) {
-            double x = rp_json_number(&v);
+        } else if (rp__json_str_eq(&key, "MillisBehindLatest", 18) && v.type == RP_JSON_NUMBER) {
+            double x = rp__json_number(&v);
             behind = isfinite(x) && x > 0 && x < 9e15 ? (int64_t)x : 0;
         } else if (skip_value(&r, &v) != 0) {
             return json_error(&r, op, err);
@@ -1639,9 +1639,9 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
         const raw_record *rec = &k->recs[i];
         need += rec->seq.len + 1 + rec->pk.len + 1 + RP_BASE64_DECODED_MAX(rec->data.len);
     }
-    rp_buf *s = &k->scratch;
-    rp_buf_reset(s);
-    if (rp_buf_grow(s, need) != 0)
+    rp__buf *s = &k->scratch;
+    rp__buf_reset(s);
+    if (rp__buf_grow(s, need) != 0)
         return rp_error_set(err, s->toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
                             "GetRecords answer too large to decode (%zu bytes)", need);
     char *base = s->data;
@@ -1649,10 +1649,10 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
     for (size_t i = 0; i < n; i++) {
         raw_record *rec = &k->recs[i];
         size_t sq = off;
-        off += rp_json_str_decode(&rec->seq, base + off);
+        off += rp__json_str_decode(&rec->seq, base + off);
         base[off++] = '\0';
         size_t pk = off;
-        size_t pkl = rp_json_str_decode(&rec->pk, base + off);
+        size_t pkl = rp__json_str_decode(&rec->pk, base + off);
         off += pkl;
         base[off++] = '\0';
         size_t dt = off;
@@ -1664,11 +1664,11 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
             char *tmp = malloc(rec->data.len ? rec->data.len : 1);
             if (!tmp)
                 return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-            size_t tl = rp_json_str_decode(&rec->data, tmp);
-            dl = rp_base64_decode(tmp, tl, (unsigned char *)base + off, &why);
+            size_t tl = rp__json_str_decode(&rec->data, tmp);
+            dl = rp__base64_decode(tmp, tl, (unsigned char *)base + off, &why);
             free(tmp);
         } else {
-            dl = rp_base64_decode(rec->data.ptr, rec->data.len, (unsigned char *)base + off, &why);
+            dl = rp__base64_decode(rec->data.ptr, rec->data.len, (unsigned char *)base + off, &why);
         }
         if (dl < 0)
             return bad_answer(err, op, "record %.40s whose Data is not base64 (%s)", base + sq,
@@ -1698,7 +1698,7 @@ int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_s
     if (have_next) {
         memcpy(next_iter, shard_id, sl);
         next_iter[sl] = '|';
-        size_t l = rp_json_str_decode(&next, next_iter + sl + 1);
+        size_t l = rp__json_str_decode(&next, next_iter + sl + 1);
         next_iter[sl + 1 + l] = '\0';
     } else {
         next_iter[0] = '\0';

@@ -12,10 +12,10 @@
  * Semantics are those of the local store (src/stream/local/local_store.h),
  * which mirrors Kinesis; where the two differ, this file says so.
  *
- * Configuration, resolved by rp_kinesis_open:
+ * Configuration, resolved by rp__kinesis_open:
  *  - endpoint: the options' endpoint_url, else the SDKs' variables
  *    AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL (src/aws:
- *    rp_aws_endpoint_from_env), else https://kinesis.REGION.amazonaws.com
+ *    rp__aws_endpoint_from_env), else https://kinesis.REGION.amazonaws.com
  *    (amazonaws.com.cn for cn- regions);
  *  - region: the options' region, else the AWS chain (AWS_REGION,
  *    AWS_DEFAULT_REGION, the profile's region); none is an error that says
@@ -69,45 +69,45 @@ extern "C" {
 #define RP_KINESIS_MAX_RESPONSE_BYTES ((size_t)32 * 1024 * 1024) /* 10 MiB of records, base64 */
 #define RP_KINESIS_ENDPOINT_MAX 1024
 
-typedef struct rp_kinesis rp_kinesis;
+typedef struct rp__kinesis rp__kinesis;
 
-typedef struct rp_kinesis_options {
+typedef struct rp__kinesis_options {
     const char *endpoint_url;                 /* NULL: the variables above, else AWS's */
     const char *endpoint_source;              /* where endpoint_url came from, for errors
                                                  (NULL: "--endpoint-url") */
     const char *region;                       /* NULL: the AWS chain */
-    const rp_aws_credentials *credentials;    /* copied; NULL: the AWS chain */
+    const rp__aws_credentials *credentials;    /* copied; NULL: the AWS chain */
     const char *profile;                      /* the chain's profile; NULL: AWS_PROFILE... */
-    rp_retry_policy retry;                    /* max_attempts 0: AWS_MAX_ATTEMPTS, else default */
+    rp__retry_policy retry;                    /* max_attempts 0: AWS_MAX_ATTEMPTS, else default */
     uint32_t connect_timeout_ms;              /* 0: 3000 */
     uint32_t timeout_ms;                      /* a whole request; 0: 30000 */
     uint32_t wait_timeout_ms;                 /* 0: RP_KINESIS_WAIT_MS_DEFAULT */
-} rp_kinesis_options;
+} rp__kinesis_options;
 
 /* Resolves endpoint, region and credentials as above and makes a handle
  * (no request is sent: the connection is made by the first call).  opt may
  * be NULL.  Returns -1 with *out NULL when the endpoint is not an http(s)
  * URL, when no region or no credentials are found, or when the chain fails. */
-int rp_kinesis_open(const rp_kinesis_options *opt, rp_kinesis **out, rp_error *err);
+int rp__kinesis_open(const rp__kinesis_options *opt, rp__kinesis **out, rp_error *err);
 
 /* Closes the connection and wipes the credentials.  NULL is ignored. */
-void rp_kinesis_close(rp_kinesis *k);
+void rp__kinesis_close(rp__kinesis *k);
 
 /* The endpoint requests go to, and the signing region. */
-const char *rp_kinesis_endpoint(const rp_kinesis *k);
-const char *rp_kinesis_region(const rp_kinesis *k);
+const char *rp__kinesis_endpoint(const rp__kinesis *k);
+const char *rp__kinesis_region(const rp__kinesis *k);
 
 /* The handle's HTTP client, for tests: they may replace its transport, sleep
- * and random source (rp_http_client's hooks) and read last_attempts.  The
+ * and random source (rp__http_client's hooks) and read last_attempts.  The
  * waits and PutRecords' entry retries sleep through the same sleep hook. */
-rp_http_client *rp_kinesis_http(rp_kinesis *k);
+rp__http_client *rp__kinesis_http(rp__kinesis *k);
 
 /* CreateStream with shard_count shards (provisioned mode), then waits until
  * the stream is ACTIVE (DescribeStreamSummary, polling every 50 ms at first,
  * backing off to 1 s, for up to wait_timeout_ms), so that a put may follow at
  * once.  Kinesis's errors: ResourceInUseException when the name exists,
  * LimitExceededException over the account's shard limit, ... */
-int rp_kinesis_create_stream(rp_kinesis *k, const char *name, uint32_t shard_count,
+int rp__kinesis_create_stream(rp__kinesis *k, const char *name, uint32_t shard_count,
                              rp_error *err);
 
 /* DeleteStream, then waits until DescribeStreamSummary answers
@@ -115,7 +115,7 @@ int rp_kinesis_create_stream(rp_kinesis *k, const char *name, uint32_t shard_cou
  * the stream DELETING for a while), so that the name may be created again.
  * When the stream is still DELETING after wait_timeout_ms, the call returns
  * 0 (the deletion was accepted) and logs a warning. */
-int rp_kinesis_delete_stream(rp_kinesis *k, const char *name, rp_error *err);
+int rp__kinesis_delete_stream(rp__kinesis *k, const char *name, rp_error *err);
 
 /* ListStreams, following every page (NextToken when the endpoint gives one,
  * else ExclusiveStartStreamName while HasMoreStreams), sorted by name.
@@ -124,17 +124,17 @@ int rp_kinesis_delete_stream(rp_kinesis *k, const char *name, rp_error *err);
  * test peers do not), open_shards and retention_hours are 0 (one
  * DescribeStreamSummary per stream would cost a call each).  *out: a
  * malloc'd array the caller frees (NULL when empty); NULL and 0 on failure. */
-int rp_kinesis_list_streams(rp_kinesis *k, rp_stream_info **out, size_t *count, rp_error *err);
+int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count, rp_error *err);
 
 /* DescribeStreamSummary: name, status (CREATING, ACTIVE, UPDATING,
  * DELETING), open shard count, retention, creation time. */
-int rp_kinesis_describe_stream(rp_kinesis *k, const char *name, rp_stream_info *out,
+int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out,
                                rp_error *err);
 
 /* ListShards, following NextToken, sorted by shard id (so parents come
  * before their children), with seq_end set for closed shards.  *out: a
  * malloc'd array the caller frees; NULL and 0 on failure. */
-int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
+int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
                            rp_error *err);
 
 /* UpdateShardCount with UNIFORM_SCALING.  Waits for the stream to be
@@ -146,7 +146,7 @@ int rp_kinesis_list_shards(rp_kinesis *k, const char *name, rp_stream_shard **ou
  * local store does it: open shards that straddle a new boundary are split,
  * then the pieces of each new range merged pairwise, waiting for ACTIVE
  * after each step. */
-int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t target,
+int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t target,
                                   rp_error *err);
 
 /* PutRecords for n entries (any n >= 1): entries that cannot be valid are
@@ -170,7 +170,7 @@ int rp_kinesis_update_shard_count(rp_kinesis *k, const char *name, uint32_t targ
  * "NotAttempted"; entries stored by earlier requests stay ok.  An entry
  * marked failed may still have been stored, when the connection broke after
  * the request was sent (puts are at least once, as with AWS's SDKs). */
-int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entry *entries,
+int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
                            size_t n, rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator.  The iterator written (opaque, at most
@@ -178,11 +178,11 @@ int rp_kinesis_put_records(rp_kinesis *k, const char *name, const rp_stream_entr
  * shard id rides along because GetRecords answers without it.  Fails with
  * RP_ERR_LIMIT when Kinesis's iterator does not fit.  The types need
  * sequence_number / timestamp_ms as the local store's do. */
-int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_id,
+int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id,
                             rp_stream_iterator type, const char *sequence_number,
                             int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
 
-/* GetRecords on an iterator of rp_kinesis_get_iterator: decodes every
+/* GetRecords on an iterator of rp__kinesis_get_iterator: decodes every
  * record (Data from base64; ApproximateArrivalTimestamp as epoch ms), then
  * calls cb for each, in order; limit 0 means RP_KINESIS_GET_LIMIT_MAX.  The
  * record passed to cb is valid during the callback only; cb must not call
@@ -192,7 +192,7 @@ int rp_kinesis_get_iterator(rp_kinesis *k, const char *name, const char *shard_i
  * that returns non-zero stops the call, which returns -1 (RP_ERR_INTERNAL)
  * without touching next_iter.  A malformed iterator fails with
  * InvalidArgumentException (RP_ERR_INVALID) without a request. */
-int rp_kinesis_get_records(rp_kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
+int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                            void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                            int64_t *millis_behind_latest, rp_error *err);
 

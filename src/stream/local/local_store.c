@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 
-typedef rp_u128 u128;
+typedef rp__u128 u128;
 
 #define SCHEMA_VERSION 1
 #define APPLICATION_ID 0x52504c53 /* "RPLS" */
@@ -134,10 +134,10 @@ typedef struct open_shard {
     char id[RP_STREAM_SHARD_ID_MAX];
 } open_shard;
 
-struct rp_local_store {
+struct rp__local_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    const rp_crypto *crypto;
+    const rp__crypto *crypto;
     EVP_MD *md5;
     EVP_MD_CTX *md_ctx;
     unsigned char store_id[16];
@@ -163,7 +163,7 @@ static int kerr(rp_error *err, rp_code code, const char *name, const char *fmt, 
     return rp_error_set(err, code, "%s: %s", name, msg);
 }
 
-static int sql_err(const rp_local_store *s, int rc, const char *what, rp_error *err)
+static int sql_err(const rp__local_store *s, int rc, const char *what, rp_error *err)
 {
     int prim = rc & 0xff;
     rp_code code = RP_ERR_IO;
@@ -171,7 +171,7 @@ static int sql_err(const rp_local_store *s, int rc, const char *what, rp_error *
         code = RP_ERR_NOMEM;
     else if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB)
         code = RP_ERR_CORRUPT;
-    const char *why = s && s->db ? rp_sq.errmsg(s->db) : rp_sq.errstr(rc);
+    const char *why = s && s->db ? rp__sq.errmsg(s->db) : rp__sq.errstr(rc);
     rp_error_set(err, code, "local store: %s: %s", what, why);
     if (err && (prim == SQLITE_BUSY || prim == SQLITE_LOCKED))
         err->retriable = true;
@@ -188,7 +188,7 @@ static int64_t real_clock_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now_ms(const rp_local_store *s)
+static int64_t now_ms(const rp__local_store *s)
 {
     return s->clock(s->clock_ctx);
 }
@@ -198,11 +198,11 @@ static int64_t rec_id(int64_t key, int64_t counter)
     return (int64_t)(((uint64_t)key << COUNTER_BITS) | (uint64_t)counter);
 }
 
-static void reset_all(rp_local_store *s)
+static void reset_all(rp__local_store *s)
 {
     for (int i = 0; i < ST_COUNT; i++)
         if (s->st[i])
-            rp_sq.reset(s->st[i]);
+            rp__sq.reset(s->st[i]);
 }
 
 /* Writes v as exactly width decimal digits (v < 10^width). */
@@ -353,10 +353,10 @@ static void u128_to_be(u128 v, unsigned char b[16])
     }
 }
 
-static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16], rp_error *err)
+static int md5(rp__local_store *s, const void *p, size_t n, unsigned char out[16], rp_error *err)
 {
     unsigned int len = 0;
-    const rp_crypto *c = s->crypto;
+    const rp__crypto *c = s->crypto;
     if (c->EVP_DigestInit_ex2(s->md_ctx, s->md5, NULL) != 1 || c->EVP_DigestUpdate(s->md_ctx, p, n) != 1 ||
         c->EVP_DigestFinal_ex(s->md_ctx, out, &len) != 1 || len != 16)
         return rp_error_set(err, RP_ERR_INTERNAL, "local store: MD5 failed");
@@ -365,33 +365,33 @@ static int md5(rp_local_store *s, const void *p, size_t n, unsigned char out[16]
 
 /* ---- statements and transactions ---------------------------------------- */
 
-static int step_done(rp_local_store *s, sqlite3_stmt *st, const char *what, rp_error *err)
+static int step_done(rp__local_store *s, sqlite3_stmt *st, const char *what, rp_error *err)
 {
-    int rc = rp_sq.step(st);
-    rp_sq.reset(st);
+    int rc = rp__sq.step(st);
+    rp__sq.reset(st);
     if (rc != SQLITE_DONE)
         return sql_err(s, rc, what, err);
     return 0;
 }
 
-static int tx_begin(rp_local_store *s, bool write, rp_error *err)
+static int tx_begin(rp__local_store *s, bool write, rp_error *err)
 {
     return step_done(s, s->st[write ? ST_BEGIN_IMMEDIATE : ST_BEGIN],
                      write ? "begin write transaction" : "begin read transaction", err);
 }
 
-static int tx_commit(rp_local_store *s, rp_error *err)
+static int tx_commit(rp__local_store *s, rp_error *err)
 {
     reset_all(s);
     return step_done(s, s->st[ST_COMMIT], "commit", err);
 }
 
-static void tx_rollback(rp_local_store *s)
+static void tx_rollback(rp__local_store *s)
 {
     reset_all(s);
-    if (!rp_sq.get_autocommit(s->db)) {
-        rp_sq.step(s->st[ST_ROLLBACK]);
-        rp_sq.reset(s->st[ST_ROLLBACK]);
+    if (!rp__sq.get_autocommit(s->db)) {
+        rp__sq.step(s->st[ST_ROLLBACK]);
+        rp__sq.reset(s->st[ST_ROLLBACK]);
     }
 }
 
@@ -399,7 +399,7 @@ static void tx_rollback(rp_local_store *s)
  * the caller opened (*in_tx true) and clears *in_tx; tx_end, on every way
  * out, rolls back a transaction still open and resets every statement
  * (s may be NULL: nothing was opened). */
-static int tx_finish(rp_local_store *s, bool *in_tx, rp_error *err)
+static int tx_finish(rp__local_store *s, bool *in_tx, rp_error *err)
 {
     if (tx_commit(s, err) != 0)
         return -1;
@@ -407,7 +407,7 @@ static int tx_finish(rp_local_store *s, bool *in_tx, rp_error *err)
     return 0;
 }
 
-static void tx_end(rp_local_store *s, bool in_tx)
+static void tx_end(rp__local_store *s, bool in_tx)
 {
     if (!s)
         return;
@@ -416,9 +416,9 @@ static void tx_end(rp_local_store *s, bool in_tx)
     reset_all(s);
 }
 
-static int prepare(rp_local_store *s, const char *sql, sqlite3_stmt **st, rp_error *err)
+static int prepare(rp__local_store *s, const char *sql, sqlite3_stmt **st, rp_error *err)
 {
-    int rc = rp_sq.prepare_v2(s->db, sql, -1, st, NULL);
+    int rc = rp__sq.prepare_v2(s->db, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return sql_err(s, rc, "prepare", err);
     return 0;
@@ -428,40 +428,40 @@ typedef struct stream_row {
     int64_t id, retention_hours, created_ms, next_idx, trimmed_ms;
 } stream_row;
 
-static int find_stream(rp_local_store *s, const char *name, stream_row *row, rp_error *err)
+static int find_stream(rp__local_store *s, const char *name, stream_row *row, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = s->st[ST_STREAM_BY_NAME];
-    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = rp_sq.step(st);
+    rp__sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = rp__sq.step(st);
     if (r == SQLITE_ROW) {
-        row->id = rp_sq.column_int64(st, 0);
-        row->retention_hours = rp_sq.column_int64(st, 1);
-        row->created_ms = rp_sq.column_int64(st, 2);
-        row->next_idx = rp_sq.column_int64(st, 3);
-        row->trimmed_ms = rp_sq.column_int64(st, 4);
+        row->id = rp__sq.column_int64(st, 0);
+        row->retention_hours = rp__sq.column_int64(st, 1);
+        row->created_ms = rp__sq.column_int64(st, 2);
+        row->next_idx = rp__sq.column_int64(st, 3);
+        row->trimmed_ms = rp__sq.column_int64(st, 4);
         rc = 0;
     } else if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Stream %s not found.", name);
     } else {
         sql_err(s, r, "find stream", err);
     }
-    rp_sq.reset(st);
+    rp__sq.reset(st);
     return rc;
 }
 
 /* Looks up the arrival time of the shard's record `counter`; *found false
  * when there is no such record. */
-static int arrival_at(rp_local_store *s, int64_t key, int64_t counter, bool *found,
+static int arrival_at(rp__local_store *s, int64_t key, int64_t counter, bool *found,
                       int64_t *arrival, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = s->st[ST_ARRIVAL_AT];
-    rp_sq.bind_int64(st, 1, rec_id(key, counter));
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, rec_id(key, counter));
+    int r = rp__sq.step(st);
     if (r == SQLITE_ROW) {
         *found = true;
-        *arrival = rp_sq.column_int64(st, 0);
+        *arrival = rp__sq.column_int64(st, 0);
         rc = 0;
     } else if (r == SQLITE_DONE) {
         *found = false;
@@ -469,14 +469,14 @@ static int arrival_at(rp_local_store *s, int64_t key, int64_t counter, bool *fou
     } else {
         sql_err(s, r, "read arrival", err);
     }
-    rp_sq.reset(st);
+    rp__sq.reset(st);
     return rc;
 }
 
 /* The smallest counter in [lo, hi] whose record exists and arrived at or
  * after ts, or hi + 1 when none does.  Relies on the two invariants in the
  * file comment: present counters are contiguous up to hi, arrivals sorted. */
-static int first_since(rp_local_store *s, int64_t key, int64_t lo, int64_t hi, int64_t ts,
+static int first_since(rp__local_store *s, int64_t key, int64_t lo, int64_t hi, int64_t ts,
                        int64_t *out, rp_error *err)
 {
     int64_t ans = hi + 1;
@@ -498,36 +498,36 @@ static int first_since(rp_local_store *s, int64_t key, int64_t lo, int64_t hi, i
 
 /* ---- opening ------------------------------------------------------------- */
 
-static int query_int(rp_local_store *s, const char *sql, int64_t *out, rp_error *err)
+static int query_int(rp__local_store *s, const char *sql, int64_t *out, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    int r = rp_sq.step(st);
+    int r = rp__sq.step(st);
     if (r != SQLITE_ROW) {
         sql_err(s, r, sql, err);
         goto out;
     }
-    *out = rp_sq.column_int64(st, 0);
+    *out = rp__sq.column_int64(st, 0);
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-static int exec_sql(rp_local_store *s, const char *sql, rp_error *err)
+static int exec_sql(rp__local_store *s, const char *sql, rp_error *err)
 {
-    int r = rp_sq.exec(s->db, sql, NULL, NULL, NULL);
+    int r = rp__sq.exec(s->db, sql, NULL, NULL, NULL);
     if (r != SQLITE_OK)
         return sql_err(s, r, sql, err);
     return 0;
 }
 
-static int enable_wal(rp_local_store *s, rp_error *err)
+static int enable_wal(rp__local_store *s, rp_error *err)
 {
     char mode[32];
-    int r = rp_sqlite_enable_wal(s->db, RP_LOCAL_BUSY_TIMEOUT_MS, mode, sizeof mode);
+    int r = rp__sqlite_enable_wal(s->db, RP_LOCAL_BUSY_TIMEOUT_MS, mode, sizeof mode);
     if (r == SQLITE_CANTOPEN)
         return rp_error_set(err, RP_ERR_IO, "local store: cannot enable WAL (journal mode %s)", mode);
     if (r != SQLITE_OK)
@@ -564,7 +564,7 @@ static int hex_decode(const char *h, unsigned char *out, size_t n)
 
 /* Creates the schema in a fresh file, or checks an existing one; loads the
  * store's random id (the key of its iterators' check). */
-static int init_schema(rp_local_store *s, rp_error *err)
+static int init_schema(rp__local_store *s, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -585,7 +585,7 @@ static int init_schema(rp_local_store *s, rp_error *err)
         if (version == 0 && app == 0 && tables == 0) {
             unsigned char id[16];
             char hex[33], sql[160];
-            if (rp_random_bytes(id, sizeof id, err) != 0) {
+            if (rp__random_bytes(id, sizeof id, err) != 0) {
                 rp_error_prefix(err, "local store");
                 goto out;
             }
@@ -615,17 +615,17 @@ static int init_schema(rp_local_store *s, rp_error *err)
     }
     if (prepare(s, "SELECT value FROM meta WHERE key = 'store_id'", &st, err) != 0)
         goto out;
-    int r = rp_sq.step(st);
+    int r = rp__sq.step(st);
     if (r != SQLITE_ROW ||
-        hex_decode((const char *)rp_sq.column_text(st, 0), s->store_id, sizeof s->store_id) != 0) {
+        hex_decode((const char *)rp__sq.column_text(st, 0), s->store_id, sizeof s->store_id) != 0) {
         rp_error_set(err, RP_ERR_CORRUPT, "local store: store id missing or malformed");
         goto out;
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     if (in_tx)
-        rp_sq.exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        rp__sq.exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -637,11 +637,11 @@ static void build_insert_many(char *sql)
         p += sprintf(p, i ? ",(?,?,?,?)" : "(?,?,?,?)");
 }
 
-int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
+int rp__local_open(const char *path, rp__local_store **out, rp_error *err)
 {
     int rc = -1;
     char many_sql[64 + INSERT_ROWS * 16];
-    rp_local_store *s = NULL;
+    rp__local_store *s = NULL;
     if (!out) {
         rp_error_set(err, RP_ERR_INVALID, "local store: no output handle");
         goto out;
@@ -651,11 +651,11 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         rp_error_set(err, RP_ERR_INVALID, "local store: no path given (--store or RIDEPRED_LOCAL_STORE)");
         goto out;
     }
-    if (rp_sqlite_load(err) != 0) {
+    if (rp__sqlite_load(err) != 0) {
         rp_error_prefix(err, "local store");
         goto out;
     }
-    if (rp_file_mkdirs_for(path, 0700, err) != 0) {
+    if (rp__file_mkdirs_for(path, 0700, err) != 0) {
         rp_error_prefix(err, "local store");
         goto out;
     }
@@ -665,18 +665,18 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
         goto out;
     }
     s->clock = real_clock_ms;
-    if (rp_sqlite_check_files(path, err) != 0) {
+    if (rp__sqlite_check_files(path, err) != 0) {
         rp_error_prefix(err, "local store");
         goto out;
     }
-    int r = rp_sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int r = rp__sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
         sql_err(s, r, "open", err);
         rp_error_prefix(err, "%s", path);
         goto out;
     }
-    rp_sq.extended_result_codes(s->db, 1);
-    rp_sq.busy_timeout(s->db, RP_LOCAL_BUSY_TIMEOUT_MS);
+    rp__sq.extended_result_codes(s->db, 1);
+    rp__sq.busy_timeout(s->db, RP_LOCAL_BUSY_TIMEOUT_MS);
     if (enable_wal(s, err) != 0 ||
         exec_sql(s,
                  "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;"
@@ -688,14 +688,14 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
     }
     build_insert_many(many_sql);
     for (int i = 0; i < ST_COUNT; i++) {
-        r = rp_sq.prepare_v3(s->db, i == ST_INSERT_MANY ? many_sql : stmt_sql[i], -1,
+        r = rp__sq.prepare_v3(s->db, i == ST_INSERT_MANY ? many_sql : stmt_sql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (r != SQLITE_OK) {
             sql_err(s, r, "prepare", err);
             goto out;
         }
     }
-    if (!(s->crypto = rp_crypto_get(err))) {
+    if (!(s->crypto = rp__crypto_get(err))) {
         rp_error_prefix(err, "local store");
         goto out;
     }
@@ -709,17 +709,17 @@ int rp_local_open(const char *path, rp_local_store **out, rp_error *err)
     s = NULL;
     rc = 0;
 out:
-    rp_local_close(s);
+    rp__local_close(s);
     return rc;
 }
 
-void rp_local_close(rp_local_store *s)
+void rp__local_close(rp__local_store *s)
 {
     if (!s)
         return;
     for (int i = 0; i < ST_COUNT; i++)
-        rp_sq.finalize(s->st[i]);
-    rp_sq.close(s->db);
+        rp__sq.finalize(s->st[i]);
+    rp__sq.close(s->db);
     if (s->crypto) {
         s->crypto->EVP_MD_CTX_free(s->md_ctx);
         s->crypto->EVP_MD_free(s->md5);
@@ -728,7 +728,7 @@ void rp_local_close(rp_local_store *s)
     free(s);
 }
 
-void rp_local_set_clock(rp_local_store *s, int64_t (*clock)(void *ctx), void *ctx)
+void rp__local_set_clock(rp__local_store *s, int64_t (*clock)(void *ctx), void *ctx)
 {
     if (!s)
         return;
@@ -738,7 +738,7 @@ void rp_local_set_clock(rp_local_store *s, int64_t (*clock)(void *ctx), void *ct
 
 /* ---- shards -------------------------------------------------------------- */
 
-static int insert_shard(rp_local_store *s, int64_t stream_id, int64_t idx, int64_t parent,
+static int insert_shard(rp__local_store *s, int64_t stream_id, int64_t idx, int64_t parent,
                         int64_t adjacent, u128 lo, u128 hi, int64_t now, int64_t *key,
                         rp_error *err)
 {
@@ -757,21 +757,21 @@ static int insert_shard(rp_local_store *s, int64_t stream_id, int64_t idx, int64
         goto out;
     u128_to_be(lo, blo);
     u128_to_be(hi, bhi);
-    rp_sq.bind_int64(st, 1, stream_id);
-    rp_sq.bind_int64(st, 2, idx);
+    rp__sq.bind_int64(st, 1, stream_id);
+    rp__sq.bind_int64(st, 2, idx);
     if (parent >= 0)
-        rp_sq.bind_int64(st, 3, parent);
+        rp__sq.bind_int64(st, 3, parent);
     if (adjacent >= 0)
-        rp_sq.bind_int64(st, 4, adjacent);
-    rp_sq.bind_blob(st, 5, blo, 16, SQLITE_TRANSIENT);
-    rp_sq.bind_blob(st, 6, bhi, 16, SQLITE_TRANSIENT);
-    rp_sq.bind_int64(st, 7, now);
-    int r = rp_sq.step(st);
+        rp__sq.bind_int64(st, 4, adjacent);
+    rp__sq.bind_blob(st, 5, blo, 16, SQLITE_TRANSIENT);
+    rp__sq.bind_blob(st, 6, bhi, 16, SQLITE_TRANSIENT);
+    rp__sq.bind_int64(st, 7, now);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "insert shard", err);
         goto out;
     }
-    *key = rp_sq.last_insert_rowid(s->db);
+    *key = rp__sq.last_insert_rowid(s->db);
     if (*key > SHARD_KEY_MAX) {
         kerr(err, RP_ERR_LIMIT, "LimitExceededException",
              "the store has used up its %lld shard keys", (long long)SHARD_KEY_MAX);
@@ -779,11 +779,11 @@ static int insert_shard(rp_local_store *s, int64_t stream_id, int64_t idx, int64
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_count,
+int rp__local_create_stream(rp__local_store *s, const char *name, uint32_t shard_count,
                            uint32_t retention_hours, rp_error *err)
 {
     int rc = -1;
@@ -830,20 +830,20 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
                 " VALUES (?1, ?2, ?3, ?4)",
                 &st, err) != 0)
         goto out;
-    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rp_sq.bind_int64(st, 2, retention_hours);
-    rp_sq.bind_int64(st, 3, now);
-    rp_sq.bind_int64(st, 4, shard_count);
-    int r = rp_sq.step(st);
+    rp__sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rp__sq.bind_int64(st, 2, retention_hours);
+    rp__sq.bind_int64(st, 3, now);
+    rp__sq.bind_int64(st, 4, shard_count);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "insert stream", err);
         goto out;
     }
-    int64_t stream_id = rp_sq.last_insert_rowid(s->db);
+    int64_t stream_id = rp__sq.last_insert_rowid(s->db);
     for (uint32_t i = 0; i < shard_count; i++) {
         u128 lo, hi;
         int64_t key;
-        rp_hash_range(shard_count, i, &lo, &hi);
+        rp__hash_range(shard_count, i, &lo, &hi);
         if (insert_shard(s, stream_id, i, -1, -1, lo, hi, now, &key, err) != 0)
             goto out;
     }
@@ -851,50 +851,50 @@ int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_c
         goto out;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     tx_end(s, in_tx);
     return rc;
 }
 
 /* Deletes the records of shard `key` with counters in [lo, hi]. */
-static int delete_records(rp_local_store *s, int64_t key, int64_t lo, int64_t hi, rp_error *err)
+static int delete_records(rp__local_store *s, int64_t key, int64_t lo, int64_t hi, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (prepare(s, "DELETE FROM records WHERE id >= ?1 AND id <= ?2", &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, rec_id(key, lo));
-    rp_sq.bind_int64(st, 2, rec_id(key, hi));
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, rec_id(key, lo));
+    rp__sq.bind_int64(st, 2, rec_id(key, hi));
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "delete records", err);
         goto out;
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-static int exec_bound_id(rp_local_store *s, const char *sql, int64_t id, rp_error *err)
+static int exec_bound_id(rp__local_store *s, const char *sql, int64_t id, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, id);
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, id);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, sql, err);
         goto out;
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
+int rp__local_delete_stream(rp__local_store *s, const char *name, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -916,16 +916,16 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
         goto out;
     if (prepare(s, "SELECT id FROM shards WHERE stream_id = ?1", &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, row.id);
+    rp__sq.bind_int64(st, 1, row.id);
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        int64_t *nk = rp_array_grow(keys, nkeys, &cap, sizeof *keys, 16);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        int64_t *nk = rp__array_grow(keys, nkeys, &cap, sizeof *keys, 16);
         if (!nk) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
         }
         keys = nk;
-        keys[nkeys++] = rp_sq.column_int64(st, 0);
+        keys[nkeys++] = rp__sq.column_int64(st, 0);
     }
     if (r != SQLITE_DONE) {
         sql_err(s, r, "list shards", err);
@@ -941,7 +941,7 @@ int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err)
         goto out;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(keys);
     tx_end(s, in_tx);
     return rc;
@@ -954,16 +954,16 @@ static const char stream_info_sql[] =
 
 static void fill_stream_info(sqlite3_stmt *st, rp_stream_info *info)
 {
-    const char *name = (const char *)rp_sq.column_text(st, 0);
+    const char *name = (const char *)rp__sq.column_text(st, 0);
     memset(info, 0, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", name ? name : "");
     snprintf(info->status, sizeof info->status, "ACTIVE");
-    info->retention_hours = (uint32_t)rp_sq.column_int64(st, 1);
-    info->created_ms = rp_sq.column_int64(st, 2);
-    info->open_shards = (uint32_t)rp_sq.column_int64(st, 3);
+    info->retention_hours = (uint32_t)rp__sq.column_int64(st, 1);
+    info->created_ms = rp__sq.column_int64(st, 2);
+    info->open_shards = (uint32_t)rp__sq.column_int64(st, 3);
 }
 
-int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count, rp_error *err)
+int rp__local_list_streams(rp__local_store *s, rp_stream_info **out, size_t *count, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
@@ -981,8 +981,8 @@ int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count
     if (prepare(s, sql, &st, err) != 0)
         goto out;
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        rp_stream_info *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        rp_stream_info *nv = rp__array_grow(v, n, &cap, sizeof *v, 8);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
@@ -999,12 +999,12 @@ int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count
     v = NULL;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(v);
     return rc;
 }
 
-int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info *info,
+int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *info,
                              rp_error *err)
 {
     int rc = -1;
@@ -1020,8 +1020,8 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
     snprintf(sql, sizeof sql, "%s WHERE name = ?1", stream_info_sql);
     if (prepare(s, sql, &st, err) != 0)
         goto out;
-    rp_sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = rp_sq.step(st);
+    rp__sq.bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = rp__sq.step(st);
     if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Stream %s not found.", name);
         goto out;
@@ -1033,11 +1033,11 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
     fill_stream_info(st, info);
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **out, size_t *count,
+int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard **out, size_t *count,
                          rp_error *err)
 {
     int rc = -1;
@@ -1065,10 +1065,10 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **
                 " ending_counter FROM shards WHERE stream_id = ?1 ORDER BY idx",
                 &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, row.id);
+    rp__sq.bind_int64(st, 1, row.id);
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        rp_stream_shard *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        rp_stream_shard *nv = rp__array_grow(v, n, &cap, sizeof *v, 8);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
@@ -1076,28 +1076,28 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **
         v = nv;
         rp_stream_shard *si = &v[n++];
         memset(si, 0, sizeof *si);
-        int64_t idx = rp_sq.column_int64(st, 0);
+        int64_t idx = rp__sq.column_int64(st, 0);
         shard_id_format(si->shard_id, idx);
-        if (rp_sq.column_type(st, 1) != SQLITE_NULL)
-            shard_id_format(si->parent_shard_id, rp_sq.column_int64(st, 1));
-        if (rp_sq.column_type(st, 2) != SQLITE_NULL)
-            shard_id_format(si->adjacent_parent_shard_id, rp_sq.column_int64(st, 2));
-        if (rp_sq.column_bytes(st, 3) != 16 || rp_sq.column_bytes(st, 4) != 16) {
+        if (rp__sq.column_type(st, 1) != SQLITE_NULL)
+            shard_id_format(si->parent_shard_id, rp__sq.column_int64(st, 1));
+        if (rp__sq.column_type(st, 2) != SQLITE_NULL)
+            shard_id_format(si->adjacent_parent_shard_id, rp__sq.column_int64(st, 2));
+        if (rp__sq.column_bytes(st, 3) != 16 || rp__sq.column_bytes(st, 4) != 16) {
             rp_error_set(err, RP_ERR_CORRUPT, "local store: malformed hash range of shard %lld",
                          (long long)idx);
             goto out;
         }
-        rp_u128_to_dec(u128_from_be(rp_sq.column_blob(st, 3)), si->hash_start);
-        rp_u128_to_dec(u128_from_be(rp_sq.column_blob(st, 4)), si->hash_end);
+        rp__u128_to_dec(u128_from_be(rp__sq.column_blob(st, 3)), si->hash_start);
+        rp__u128_to_dec(u128_from_be(rp__sq.column_blob(st, 4)), si->hash_end);
         seq_format(si->seq_start, idx, 0);
-        if (rp_sq.column_type(st, 5) != SQLITE_NULL)
-            seq_format(si->seq_end, idx, rp_sq.column_int64(st, 5));
+        if (rp__sq.column_type(st, 5) != SQLITE_NULL)
+            seq_format(si->seq_end, idx, rp__sq.column_int64(st, 5));
     }
     if (r != SQLITE_DONE) {
         sql_err(s, r, "list shards", err);
         goto out;
     }
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     st = NULL;
     if (tx_finish(s, &in_tx, err) != 0)
         goto out;
@@ -1106,39 +1106,39 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **
     v = NULL;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(v);
     tx_end(s, in_tx);
     return rc;
 }
 
 /* Loads the stream's open shards, sorted by hash range, into s->shards. */
-static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count, rp_error *err)
+static int load_open_shards(rp__local_store *s, int64_t stream_id, size_t *count, rp_error *err)
 {
     int rc = -1;
     size_t n = 0;
     sqlite3_stmt *st = s->st[ST_OPEN_SHARDS];
-    rp_sq.bind_int64(st, 1, stream_id);
+    rp__sq.bind_int64(st, 1, stream_id);
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        open_shard *nv = rp_array_grow(s->shards, n, &s->shards_cap, sizeof *s->shards, 16);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        open_shard *nv = rp__array_grow(s->shards, n, &s->shards_cap, sizeof *s->shards, 16);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
         }
         s->shards = nv;
         open_shard *sh = &s->shards[n++];
-        sh->key = rp_sq.column_int64(st, 0);
-        sh->idx = rp_sq.column_int64(st, 1);
-        if (rp_sq.column_bytes(st, 2) != 16 || rp_sq.column_bytes(st, 3) != 16) {
+        sh->key = rp__sq.column_int64(st, 0);
+        sh->idx = rp__sq.column_int64(st, 1);
+        if (rp__sq.column_bytes(st, 2) != 16 || rp__sq.column_bytes(st, 3) != 16) {
             rp_error_set(err, RP_ERR_CORRUPT, "local store: malformed hash range of shard %lld",
                          (long long)sh->idx);
             goto out;
         }
-        memcpy(sh->lo, rp_sq.column_blob(st, 2), 16);
-        memcpy(sh->hi, rp_sq.column_blob(st, 3), 16);
-        sh->last_counter = rp_sq.column_int64(st, 4);
-        sh->last_arrival_ms = rp_sq.column_int64(st, 5);
+        memcpy(sh->lo, rp__sq.column_blob(st, 2), 16);
+        memcpy(sh->hi, rp__sq.column_blob(st, 3), 16);
+        sh->last_counter = rp__sq.column_int64(st, 4);
+        sh->last_arrival_ms = rp__sq.column_int64(st, 5);
         sh->touched = false;
         sh->fill = 0;
         shard_id_format(sh->id, sh->idx);
@@ -1154,7 +1154,7 @@ static int load_open_shards(rp_local_store *s, int64_t stream_id, size_t *count,
     *count = n;
     rc = 0;
 out:
-    rp_sq.reset(st);
+    rp__sq.reset(st);
     return rc;
 }
 
@@ -1163,7 +1163,7 @@ out:
 /* Deletes the stream's records older than its retention, at most *budget of
  * them (decremented), and its closed shards that have expired and hold no
  * more records.  *complete is false when the budget ran out first. */
-static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_hours,
+static int trim_stream(rp__local_store *s, int64_t stream_id, int64_t retention_hours,
                        int64_t now, int64_t *budget, bool *complete, rp_error *err)
 {
     int rc = -1;
@@ -1176,19 +1176,19 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     if (prepare(s, "SELECT id, last_counter, closed_ms FROM shards WHERE stream_id = ?1", &st,
                 err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, stream_id);
+    rp__sq.bind_int64(st, 1, stream_id);
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        struct trim_shard *nv = rp_array_grow(v, n, &cap, sizeof *v, 16);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        struct trim_shard *nv = rp__array_grow(v, n, &cap, sizeof *v, 16);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
         }
         v = nv;
-        v[n].key = rp_sq.column_int64(st, 0);
-        v[n].last = rp_sq.column_int64(st, 1);
-        v[n].closed = rp_sq.column_type(st, 2) != SQLITE_NULL;
-        v[n].closed_ms = rp_sq.column_int64(st, 2);
+        v[n].key = rp__sq.column_int64(st, 0);
+        v[n].last = rp__sq.column_int64(st, 1);
+        v[n].closed = rp__sq.column_type(st, 2) != SQLITE_NULL;
+        v[n].closed_ms = rp__sq.column_int64(st, 2);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1197,13 +1197,13 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *first = s->st[ST_FIRST_RECORD];
-        rp_sq.bind_int64(first, 1, rec_id(v[i].key, 0));
-        rp_sq.bind_int64(first, 2, rec_id(v[i].key, COUNTER_MAX));
-        r = rp_sq.step(first);
+        rp__sq.bind_int64(first, 1, rec_id(v[i].key, 0));
+        rp__sq.bind_int64(first, 2, rec_id(v[i].key, COUNTER_MAX));
+        r = rp__sq.step(first);
         bool any = r == SQLITE_ROW;
-        int64_t first_counter = any ? (rp_sq.column_int64(first, 0) & COUNTER_MAX) : 0;
-        int64_t first_arrival = any ? rp_sq.column_int64(first, 1) : 0;
-        rp_sq.reset(first);
+        int64_t first_counter = any ? (rp__sq.column_int64(first, 0) & COUNTER_MAX) : 0;
+        int64_t first_arrival = any ? rp__sq.column_int64(first, 1) : 0;
+        rp__sq.reset(first);
         if (r != SQLITE_ROW && r != SQLITE_DONE) {
             sql_err(s, r, "trim", err);
             goto out;
@@ -1229,31 +1229,31 @@ static int trim_stream(rp_local_store *s, int64_t stream_id, int64_t retention_h
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(v);
     return rc;
 }
 
-static int set_trimmed(rp_local_store *s, int64_t stream_id, int64_t now, rp_error *err)
+static int set_trimmed(rp__local_store *s, int64_t stream_id, int64_t now, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (prepare(s, "UPDATE streams SET trimmed_ms = ?2 WHERE id = ?1", &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, stream_id);
-    rp_sq.bind_int64(st, 2, now);
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, stream_id);
+    rp__sq.bind_int64(st, 2, now);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "mark trimmed", err);
         goto out;
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
-int rp_local_trim(rp_local_store *s, rp_error *err)
+int rp__local_trim(rp__local_store *s, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1271,15 +1271,15 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
     if (prepare(s, "SELECT id, retention_hours FROM streams", &st, err) != 0)
         goto out;
     int r;
-    while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-        void *nv = rp_array_grow(v, n, &cap, sizeof *v, 8);
+    while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+        void *nv = rp__array_grow(v, n, &cap, sizeof *v, 8);
         if (!nv) {
             rp_error_set(err, RP_ERR_NOMEM, "local store: out of memory");
             goto out;
         }
         v = nv;
-        v[n].id = rp_sq.column_int64(st, 0);
-        v[n].retention = rp_sq.column_int64(st, 1);
+        v[n].id = rp__sq.column_int64(st, 0);
+        v[n].retention = rp__sq.column_int64(st, 1);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1294,13 +1294,13 @@ int rp_local_trim(rp_local_store *s, rp_error *err)
             set_trimmed(s, v[i].id, now, err) != 0)
             goto out;
     }
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     st = NULL;
     if (tx_finish(s, &in_tx, err) != 0)
         goto out;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(v);
     tx_end(s, in_tx);
     return rc;
@@ -1374,7 +1374,7 @@ static size_t route(const open_shard *v, size_t n, const unsigned char h[16])
     return lo;
 }
 
-int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_entry *entries,
+int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries,
                          size_t n, rp_stream_put_result *results, rp_error *err)
 {
     int rc = -1;
@@ -1459,11 +1459,11 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_
         bool many = nvalid - (o - rows) >= INSERT_ROWS;
         sqlite3_stmt *ins = s->st[many ? ST_INSERT_MANY : ST_INSERT];
         int p = many ? 4 * (int)rows : 0;
-        rp_sq.bind_int64(ins, p + 1, rec_id(sh->key, counter));
-        rp_sq.bind_int64(ins, p + 2, sh->last_arrival_ms);
-        rp_sq.bind_text(ins, p + 3, entries[i].partition_key,
+        rp__sq.bind_int64(ins, p + 1, rec_id(sh->key, counter));
+        rp__sq.bind_int64(ins, p + 2, sh->last_arrival_ms);
+        rp__sq.bind_text(ins, p + 3, entries[i].partition_key,
                           (int)entries[i].partition_key_len, SQLITE_STATIC);
-        rp_sq.bind_blob(ins, p + 4, entries[i].data_len ? entries[i].data : empty_bytes,
+        rp__sq.bind_blob(ins, p + 4, entries[i].data_len ? entries[i].data : empty_bytes,
                           (int)entries[i].data_len, SQLITE_STATIC);
         if (!many || ++rows == INSERT_ROWS) {
             rows = 0;
@@ -1480,9 +1480,9 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_
     for (size_t j = 0; j < nshards; j++) {
         if (!s->shards[j].touched)
             continue;
-        rp_sq.bind_int64(upd, 1, s->shards[j].key);
-        rp_sq.bind_int64(upd, 2, s->shards[j].last_counter);
-        rp_sq.bind_int64(upd, 3, s->shards[j].last_arrival_ms);
+        rp__sq.bind_int64(upd, 1, s->shards[j].key);
+        rp__sq.bind_int64(upd, 2, s->shards[j].last_counter);
+        rp__sq.bind_int64(upd, 3, s->shards[j].last_arrival_ms);
         if (step_done(s, upd, "update shard", &e) != 0)
             goto out;
     }
@@ -1517,7 +1517,7 @@ out:
 
 /* ---- iterators and reading ------------------------------------------------ */
 
-static int iter_check(rp_local_store *s, const char *body, size_t len, char hex[17], rp_error *err)
+static int iter_check(rp__local_store *s, const char *body, size_t len, char hex[17], rp_error *err)
 {
     unsigned char buf[16 + 96], h[16];
     if (len > 96)
@@ -1532,7 +1532,7 @@ static int iter_check(rp_local_store *s, const char *body, size_t len, char hex[
 
 /* rpl1.<shard key>.<next counter>.<created ms>.<check>, where check is the
  * first 8 bytes of MD5(store id || everything before it), in hex. */
-static int iter_encode(rp_local_store *s, int64_t key, int64_t pos, int64_t created,
+static int iter_encode(rp__local_store *s, int64_t key, int64_t pos, int64_t created,
                        char out[RP_STREAM_ITER_MAX], rp_error *err)
 {
     char hex[17];
@@ -1560,7 +1560,7 @@ static int parse_dec(const char **p, int64_t *v)
     return 0;
 }
 
-static int iter_decode(rp_local_store *s, const char *it, int64_t *key, int64_t *pos,
+static int iter_decode(rp__local_store *s, const char *it, int64_t *key, int64_t *pos,
                        int64_t *created, rp_error *err)
 {
     const char *p = it;
@@ -1583,7 +1583,7 @@ bad:
     return kerr(err, RP_ERR_INVALID, "InvalidArgumentException", "Invalid ShardIterator.");
 }
 
-int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *shard_id,
+int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *shard_id,
                           rp_stream_iterator type, const char *sequence_number,
                           int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
@@ -1649,11 +1649,11 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         goto out;
     in_tx = true;
     sqlite3_stmt *st = s->st[ST_SHARD_BY_NAME];
-    rp_sq.bind_text(st, 1, stream, -1, SQLITE_STATIC);
-    rp_sq.bind_int64(st, 2, idx);
-    int r = rp_sq.step(st);
+    rp__sq.bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    rp__sq.bind_int64(st, 2, idx);
+    int r = rp__sq.step(st);
     if (r == SQLITE_DONE) {
-        rp_sq.reset(st);
+        rp__sq.reset(st);
         if (find_stream(s, stream, &row, err) == 0)
             kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
                  "Shard %s in stream %s does not exist", canon, stream);
@@ -1663,10 +1663,10 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
         sql_err(s, r, "find shard", err);
         goto out;
     }
-    int64_t key = rp_sq.column_int64(st, 0);
-    int64_t last = rp_sq.column_int64(st, 1);
-    int64_t retention = rp_sq.column_int64(st, 2);
-    rp_sq.reset(st);
+    int64_t key = rp__sq.column_int64(st, 0);
+    int64_t last = rp__sq.column_int64(st, 1);
+    int64_t retention = rp__sq.column_int64(st, 2);
+    rp__sq.reset(st);
     switch (type) {
     case RP_STREAM_TRIM_HORIZON:
         pos = 1;
@@ -1698,7 +1698,7 @@ out:
     return rc;
 }
 
-int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
+int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                          void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                          int64_t *millis_behind_latest, rp_error *err)
 {
@@ -1733,8 +1733,8 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         goto out;
     in_tx = true;
     sqlite3_stmt *st = s->st[ST_SHARD_BY_KEY];
-    rp_sq.bind_int64(st, 1, key);
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, key);
+    int r = rp__sq.step(st);
     if (r == SQLITE_DONE) {
         kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
              "The shard of this iterator no longer exists (stream deleted or shard expired)");
@@ -1744,12 +1744,12 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         sql_err(s, r, "find shard", err);
         goto out;
     }
-    int64_t idx = rp_sq.column_int64(st, 0);
-    int64_t last = rp_sq.column_int64(st, 1);
-    bool closed = rp_sq.column_type(st, 2) != SQLITE_NULL;
-    int64_t ending = rp_sq.column_int64(st, 2);
-    int64_t cutoff = now - rp_sq.column_int64(st, 3) * HOUR_MS;
-    rp_sq.reset(st);
+    int64_t idx = rp__sq.column_int64(st, 0);
+    int64_t last = rp__sq.column_int64(st, 1);
+    bool closed = rp__sq.column_type(st, 2) != SQLITE_NULL;
+    int64_t ending = rp__sq.column_int64(st, 2);
+    int64_t cutoff = now - rp__sq.column_int64(st, 3) * HOUR_MS;
+    rp__sq.reset(st);
 
     int64_t start = pos < 1 ? 1 : pos;
     if (start <= last) {
@@ -1769,19 +1769,19 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
         seq_format(seq, idx, 0);
         rp_stream_record rec = {.shard_id = shard_id, .sequence_number = seq};
         st = s->st[ST_READ];
-        rp_sq.bind_int64(st, 1, rec_id(key, start));
-        rp_sq.bind_int64(st, 2, rec_id(key, last));
-        rp_sq.bind_int64(st, 3, limit);
-        while ((r = rp_sq.step(st)) == SQLITE_ROW) {
-            rec.partition_key = (const char *)rp_sq.column_text(st, 2);
-            rec.data = rp_sq.column_blob(st, 3);
-            size_t klen = (size_t)rp_sq.column_bytes(st, 2);
-            size_t dlen = (size_t)rp_sq.column_bytes(st, 3);
+        rp__sq.bind_int64(st, 1, rec_id(key, start));
+        rp__sq.bind_int64(st, 2, rec_id(key, last));
+        rp__sq.bind_int64(st, 3, limit);
+        while ((r = rp__sq.step(st)) == SQLITE_ROW) {
+            rec.partition_key = (const char *)rp__sq.column_text(st, 2);
+            rec.data = rp__sq.column_blob(st, 3);
+            size_t klen = (size_t)rp__sq.column_bytes(st, 2);
+            size_t dlen = (size_t)rp__sq.column_bytes(st, 3);
             if (count > 0 && bytes + dlen + klen > RP_LOCAL_GET_BYTES_MAX)
                 break;
-            int64_t counter = rp_sq.column_int64(st, 0) & COUNTER_MAX;
+            int64_t counter = rp__sq.column_int64(st, 0) & COUNTER_MAX;
             put_digits(seq + 13, (uint64_t)counter, 20);
-            rec.arrival_ms = rp_sq.column_int64(st, 1);
+            rec.arrival_ms = rp__sq.column_int64(st, 1);
             rec.partition_key_len = klen;
             if (!rec.data)
                 rec.data = empty_bytes;
@@ -1801,7 +1801,7 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
             sql_err(s, r, "read records", err);
             goto out;
         }
-        rp_sq.reset(st);
+        rp__sq.reset(st);
     }
     if (tx_finish(s, &in_tx, err) != 0)
         goto out;
@@ -1819,30 +1819,30 @@ out:
 
 /* ---- resharding ------------------------------------------------------------ */
 
-typedef rp_reshard_piece piece;
+typedef rp__reshard_piece piece;
 
-static int close_shard(rp_local_store *s, int64_t key, int64_t now, rp_error *err)
+static int close_shard(rp__local_store *s, int64_t key, int64_t now, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (prepare(s, "UPDATE shards SET ending_counter = last_counter, closed_ms = ?2 WHERE id = ?1",
                 &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, key);
-    rp_sq.bind_int64(st, 2, now);
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, key);
+    rp__sq.bind_int64(st, 2, now);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "close shard", err);
         goto out;
     }
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     return rc;
 }
 
 /* Creates a child shard of range [lo, hi] with the given parents (-1: none). */
-static int child(rp_local_store *s, int64_t stream_id, int64_t *next_idx, int64_t parent,
+static int child(rp__local_store *s, int64_t stream_id, int64_t *next_idx, int64_t parent,
                  int64_t adjacent, u128 lo, u128 hi, int64_t now, piece *out, rp_error *err)
 {
     out->idx = (*next_idx)++;
@@ -1854,7 +1854,7 @@ static int child(rp_local_store *s, int64_t stream_id, int64_t *next_idx, int64_
 /* The local store's side of the plan of src/stream/reshard.h: children
  * inserted and parents closed in the caller's transaction. */
 typedef struct reshard_ctx {
-    rp_local_store *s;
+    rp__local_store *s;
     int64_t stream_id, next_idx, now;
 } reshard_ctx;
 
@@ -1876,7 +1876,7 @@ static int local_merge(void *ctx, const piece *a, const piece *b, piece *merged,
     return close_shard(c->s, b->key, c->now, err);
 }
 
-int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t target_count,
+int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_t target_count,
                                 rp_error *err)
 {
     int rc = -1;
@@ -1919,26 +1919,26 @@ int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t 
         const open_shard *o = &s->shards[i];
         opened[i] = (piece){.key = o->key, .idx = o->idx, .lo = u128_from_be(o->lo), .hi = u128_from_be(o->hi)};
     }
-    static const rp_reshard_ops ops = {local_split, local_merge, "local store"};
-    if (rp_reshard(opened, nshards, target_count, &ops, &rc_ctx, err) != 0)
+    static const rp__reshard_ops ops = {local_split, local_merge, "local store"};
+    if (rp__reshard(opened, nshards, target_count, &ops, &rc_ctx, err) != 0)
         goto out;
     int64_t next_idx = rc_ctx.next_idx;
     if (prepare(s, "UPDATE streams SET next_idx = ?2 WHERE id = ?1", &st, err) != 0)
         goto out;
-    rp_sq.bind_int64(st, 1, row.id);
-    rp_sq.bind_int64(st, 2, next_idx);
-    int r = rp_sq.step(st);
+    rp__sq.bind_int64(st, 1, row.id);
+    rp__sq.bind_int64(st, 2, next_idx);
+    int r = rp__sq.step(st);
     if (r != SQLITE_DONE) {
         sql_err(s, r, "update stream", err);
         goto out;
     }
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     st = NULL;
     if (tx_finish(s, &in_tx, err) != 0)
         goto out;
     rc = 0;
 out:
-    rp_sq.finalize(st);
+    rp__sq.finalize(st);
     free(opened);
     tx_end(s, in_tx);
     return rc;

@@ -45,26 +45,26 @@ extern "C" {
 #define RP_LOCAL_BUSY_TIMEOUT_MS 30000         /* wait for another writer this long */
 #define RP_LOCAL_SEQ_LEN 33                    /* every sequence number has 33 digits */
 
-typedef struct rp_local_store rp_local_store;
+typedef struct rp__local_store rp__local_store;
 
 /* Opens the store at path (the command line gives its default: docs/
  * local-store.md), creating the
  * missing parent directories (mode 0700), the file and its schema, and puts
  * the file in WAL mode.  *out receives a handle the caller releases with
- * rp_local_close.  Returns -1 with *out NULL when a directory or the file
+ * rp__local_close.  Returns -1 with *out NULL when a directory or the file
  * cannot be created or opened (RP_ERR_IO), when the file is not a SQLite
  * database or belongs to another application (RP_ERR_CORRUPT), or when it
  * was written by a newer schema (RP_ERR_UNSUPPORTED). */
-int rp_local_open(const char *path, rp_local_store **out, rp_error *err);
+int rp__local_open(const char *path, rp__local_store **out, rp_error *err);
 
 /* Closes the handle and frees everything it owns.  NULL is ignored. */
-void rp_local_close(rp_local_store *s);
+void rp__local_close(rp__local_store *s);
 
 /* Replaces the clock the store reads (epoch milliseconds; the default is
  * CLOCK_REALTIME) for this handle only: arrival timestamps, retention,
  * AT_TIMESTAMP checks and iterator expiry all use it.  For tests; now_ms NULL
  * restores the real clock. */
-void rp_local_set_clock(rp_local_store *s, int64_t (*now_ms)(void *ctx), void *ctx);
+void rp__local_set_clock(rp__local_store *s, int64_t (*now_ms)(void *ctx), void *ctx);
 
 /* Creates a stream of shard_count shards (1..RP_LOCAL_SHARDS_MAX) with equal
  * hash-key ranges, as Kinesis's CreateStream does; retention_hours 0 means
@@ -74,24 +74,24 @@ void rp_local_set_clock(rp_local_store *s, int64_t (*now_ms)(void *ctx), void *c
  * [a-zA-Z0-9_.-]) or a shard count of 0, LimitExceededException for more
  * than RP_LOCAL_SHARDS_MAX shards, InvalidArgumentException for a retention
  * above the maximum. */
-int rp_local_create_stream(rp_local_store *s, const char *name, uint32_t shard_count,
+int rp__local_create_stream(rp__local_store *s, const char *name, uint32_t shard_count,
                            uint32_t retention_hours, rp_error *err);
 
 /* Deletes a stream, its shards and its records at once (Kinesis keeps the
  * stream DELETING for a while; here it is gone when the call returns).
  * Iterators on it then fail with ResourceNotFoundException.  Fails with
  * ResourceNotFoundException when there is no such stream. */
-int rp_local_delete_stream(rp_local_store *s, const char *name, rp_error *err);
+int rp__local_delete_stream(rp__local_store *s, const char *name, rp_error *err);
 
 /* Lists every stream, ordered by name.  On success *out is a malloc'd array
  * of *count entries (NULL when there is none) that the caller frees with
  * free(); on failure *out is NULL and *count 0. */
-int rp_local_list_streams(rp_local_store *s, rp_stream_info **out, size_t *count,
+int rp__local_list_streams(rp__local_store *s, rp_stream_info **out, size_t *count,
                           rp_error *err);
 
 /* Fills *out with the stream's summary (status is always "ACTIVE").  Fails
  * with ResourceNotFoundException when there is no such stream. */
-int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info *out,
+int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *out,
                              rp_error *err);
 
 /* Lists the stream's shards, open and closed (closed ones until their records
@@ -100,7 +100,7 @@ int rp_local_describe_stream(rp_local_store *s, const char *name, rp_stream_info
  * shard is closed).  *out is a malloc'd array of *count entries the caller
  * frees with free(); NULL and 0 on failure.  Fails with
  * ResourceNotFoundException when there is no such stream. */
-int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **out,
+int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard **out,
                          size_t *count, rp_error *err);
 
 /* PutRecords: routes each of the n entries (1..RP_STREAM_PUT_BATCH_MAX,
@@ -118,7 +118,7 @@ int rp_local_list_shards(rp_local_store *s, const char *name, rp_stream_shard **
  * marked failed with the error's name as its code (InternalFailure for file
  * errors).  The arrival time of a record is the store's clock, or the last
  * arrival in its shard when the clock went back. */
-int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_entry *entries,
+int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries,
                          size_t n, rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator: writes into iter an opaque iterator on the shard
@@ -132,7 +132,7 @@ int rp_local_put_records(rp_local_store *s, const char *stream, const rp_stream_
  * ResourceNotFoundException for an unknown stream or shard (or a shard id
  * not of that form), ValidationException for a bad stream name or type, and
  * InvalidArgumentException for a bad sequence number or timestamp. */
-int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *shard_id,
+int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *shard_id,
                           rp_stream_iterator type, const char *sequence_number,
                           int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
 
@@ -151,7 +151,7 @@ int rp_local_get_iterator(rp_local_store *s, const char *stream, const char *sha
  * store, ExpiredIteratorException for one older than RP_LOCAL_ITER_TTL_MS,
  * ResourceNotFoundException when its stream or shard is gone,
  * ValidationException for a limit above RP_LOCAL_GET_LIMIT_MAX. */
-int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
+int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
                          void *ctx, char next_iter[RP_STREAM_ITER_MAX],
                          int64_t *millis_behind_latest, rp_error *err);
 
@@ -167,13 +167,13 @@ int rp_local_get_records(rp_local_store *s, const char *iter, uint32_t limit, rp
  * for a target below half or above double the open shard count or above
  * RP_LOCAL_SHARDS_MAX, ValidationException for 0, ResourceNotFoundException
  * for an unknown stream. */
-int rp_local_update_shard_count(rp_local_store *s, const char *stream, uint32_t target_count,
+int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_t target_count,
                                 rp_error *err);
 
 /* Deletes every record past its stream's retention in the whole file, and
  * the closed shards whose records have all expired.  Puts already do this
  * piecemeal (see docs/local-store.md); this is the unbounded sweep. */
-int rp_local_trim(rp_local_store *s, rp_error *err);
+int rp__local_trim(rp__local_store *s, rp_error *err);
 
 #ifdef __cplusplus
 }
