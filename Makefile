@@ -7,6 +7,7 @@
 #   make asan     unit tests under ASan + UBSan
 #   make valgrind unit tests and CLI runs under valgrind (leaks are errors)
 #   make fuzz     a short libFuzzer run of every fuzz target (clang)
+#   make format   clang-format every C file (.clang-format); CI checks it
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
@@ -18,7 +19,7 @@ export RIDEPRED_DATA_DIR ?= $(if $(wildcard $(SHARED)/data/*.parquet),$(SHARED)/
 export RIDEPRED_FIXTURES_DIR ?= $(SHARED)/fixtures
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test unit asan valgrind fuzz bench demo clean
+.PHONY: all deps build test unit asan valgrind fuzz bench demo format clean
 
 all: build
 
@@ -58,6 +59,9 @@ bench: build
 
 demo: build
 	@scripts/demo $(BUILD)
+
+format:
+	@scripts/format
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -68,8 +68,10 @@ int main(int argc, char **argv)
         t = bench_now();
     } while (passes < 0 ? t - t0 < seconds : --passes > 0);
     double dt = t - t0;
-    printf("{\"what\": \"handler\", \"records_per_s\": %.0f, \"events_per_s\": %.0f, \"ns_per_record\": %.1f, \"mb_per_s\": %.1f, \"records\": %llu}\n",
-           (double)records / dt, (double)events / dt, dt * 1e9 / (double)records, (double)bytes / dt / 1e6, records);
+    printf(
+        "{\"what\": \"handler\", \"records_per_s\": %.0f, \"events_per_s\": %.0f, \"ns_per_record\": %.1f, \"mb_per_s\": %.1f, \"records\": %llu}\n",
+        (double)records / dt, (double)events / dt, dt * 1e9 / (double)records, (double)bytes / dt / 1e6,
+        records);
     rp_handler_free(h);
     rp_model_release(m);
     for (int i = 0; i < n; i++)

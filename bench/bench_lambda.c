@@ -212,8 +212,8 @@ static int send_all(int fd, struct iovec *iov, int n)
 }
 
 typedef struct run_result {
-    double cpu_us;       /* per invocation, the window */
-    double user_frac;    /* of the whole run */
+    double cpu_us;    /* per invocation, the window */
+    double user_frac; /* of the whole run */
     double per_s;
     double emf_handler_us;
     long responses, errors;
@@ -283,17 +283,18 @@ static int one_run(const char *bin, const char *model, const char *event, size_t
             }
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
-            unsigned long long deadline = (unsigned long long)now.tv_sec * 1000u +
-                                          (unsigned long long)now.tv_nsec / 1000000u + 900000u;
-            int hl = snprintf(head, sizeof head,
-                              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                              "Lambda-Runtime-Aws-Request-Id: bench-%010ld\r\n"
-                              "Lambda-Runtime-Deadline-Ms: %llu\r\n"
-                              "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:ride-duration-prediction\r\n"
-                              "Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n"
-                              "Date: Tue, 25 Nov 2025 12:00:00 GMT\r\n"
-                              "Content-Length: %zu\r\n\r\n",
-                              served, deadline, event_len);
+            unsigned long long deadline =
+                (unsigned long long)now.tv_sec * 1000u + (unsigned long long)now.tv_nsec / 1000000u + 900000u;
+            int hl = snprintf(
+                head, sizeof head,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Lambda-Runtime-Aws-Request-Id: bench-%010ld\r\n"
+                "Lambda-Runtime-Deadline-Ms: %llu\r\n"
+                "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:ride-duration-prediction\r\n"
+                "Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n"
+                "Date: Tue, 25 Nov 2025 12:00:00 GMT\r\n"
+                "Content-Length: %zu\r\n\r\n",
+                served, deadline, event_len);
             served++;
             consume(c, (size_t)h + body_len);
             struct iovec iov[2] = {{head, (size_t)hl}, {(void *)event, event_len}};
@@ -381,8 +382,10 @@ int main(int argc, char **argv)
             npos = 99;
     }
     if (npos < 3 || npos > 4 || reps < 1 || reps > MAX_REPS) {
-        fprintf(stderr, "usage: bench_lambda RIDEPRED MODEL EVENT_FILE [N] [--reps R (1-%d)] [--cpu C] "
-                        "[--server-cpu C]\n", MAX_REPS);
+        fprintf(stderr,
+                "usage: bench_lambda RIDEPRED MODEL EVENT_FILE [N] [--reps R (1-%d)] [--cpu C] "
+                "[--server-cpu C]\n",
+                MAX_REPS);
         return 2;
     }
     long n = npos == 4 ? atol(pos[3]) : 20000;
@@ -433,7 +436,8 @@ int main(int argc, char **argv)
            "\"cpu_us_best\": %.2f, \"cpu_us_median\": %.2f, \"user_fraction_median\": %.2f, "
            "\"handler_us\": %.2f, \"handler_emf_us_median\": %.1f, "
            "\"loop_us_best\": %.2f, \"loop_us_median\": %.2f}\n",
-           n, reps, len, best_rate, med_rate, best_cpu, med_cpu, med_user, hus, med_emf, best_cpu - hus, med_over);
+           n, reps, len, best_rate, med_rate, best_cpu, med_cpu, med_user, hus, med_emf, best_cpu - hus,
+           med_over);
     free(data);
     return 0;
 }

@@ -34,8 +34,8 @@ int main(int argc, char **argv)
         rp_model_release(m);
     }
     qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
-    printf("{\"what\": \"load\", \"model\": \"%s\", \"best_ms\": %.2f, \"median_ms\": %.2f, \"runs\": %d}\n", argv[1], t[0],
-           t[runs / 2], runs);
+    printf("{\"what\": \"load\", \"model\": \"%s\", \"best_ms\": %.2f, \"median_ms\": %.2f, \"runs\": %d}\n",
+           argv[1], t[0], t[runs / 2], runs);
     free(t);
     return 0;
 }

@@ -36,9 +36,10 @@ int main(int argc, char **argv)
         rp__trips_free(&trips);
     }
     qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
-    printf("{\"what\": \"trips_read\", \"file\": \"%s\", \"rows\": %zu, \"best_ms\": %.2f, \"median_ms\": %.2f, "
-           "\"runs\": %d}\n",
-           argv[1], rows, t[0], t[runs / 2], runs);
+    printf(
+        "{\"what\": \"trips_read\", \"file\": \"%s\", \"rows\": %zu, \"best_ms\": %.2f, \"median_ms\": %.2f, "
+        "\"runs\": %d}\n",
+        argv[1], rows, t[0], t[runs / 2], runs);
     free(t);
     return 0;
 }

@@ -75,8 +75,9 @@ int main(void)
     double libc = time_per_call(libc_shortest, values, N_VALUES, PASSES_LIBC);
     printf("rp__pyfloat_repr (Schubfach):           %7.1f ns/call  (%d values in 1..60, best of %d passes)\n",
            ours, N_VALUES, PASSES_OURS);
-    printf("snprintf %%.15g/16g/17g + strtod loop:  %7.1f ns/call  (same values, best of %d passes; %.0fx slower)\n",
-           libc, PASSES_LIBC, libc / ours);
+    printf(
+        "snprintf %%.15g/16g/17g + strtod loop:  %7.1f ns/call  (same values, best of %d passes; %.0fx slower)\n",
+        libc, PASSES_LIBC, libc / ours);
     free(values);
     return 0;
 }

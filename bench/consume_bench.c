@@ -41,8 +41,8 @@ static void sleep_ns(int64_t ns)
 typedef struct bench {
     const char *in, *out;
     long n, rate, batch;
-    int64_t *t_put;    /* per ride_id */
-    int64_t *lat;      /* per ride_id, -1 until read */
+    int64_t *t_put; /* per ride_id */
+    int64_t *lat;   /* per ride_id, -1 until read */
     atomic_long read;
     atomic_bool reader_ready;
     int64_t t_first, t_last_put, t_last_read;
@@ -91,9 +91,10 @@ static int put_all(bench *B)
             seed = seed * 1103515245u + 12345u;
             int pu = 1 + (int)(seed % 265), dodo = 1 + (int)((seed >> 9) % 265);
             double dist = 0.3 + (double)((seed >> 3) % 1500) / 100.0;
-            int dl = snprintf(docs[j], sizeof docs[j],
-                              "{\"ride\": {\"PULocationID\": %d, \"DOLocationID\": %d, \"trip_distance\": %.2f}, \"ride_id\": %ld}",
-                              pu, dodo, dist, id);
+            int dl = snprintf(
+                docs[j], sizeof docs[j],
+                "{\"ride\": {\"PULocationID\": %d, \"DOLocationID\": %d, \"trip_distance\": %.2f}, \"ride_id\": %ld}",
+                pu, dodo, dist, id);
             int kl = snprintf(keys[j], sizeof keys[j], "%ld", id);
             e[j] = (rp_stream_entry){docs[j], (size_t)dl, keys[j], (size_t)kl};
         }
@@ -205,8 +206,8 @@ int main(int argc, char **argv)
         if (put_all(&B) < 0)
             return 3;
         double secs = (double)(B.t_last_put - B.t_first) / 1e9;
-        printf("{\"mode\": \"put\", \"records\": %ld, \"seconds\": %.3f, \"records_per_s\": %.0f}\n", B.n, secs,
-               (double)B.n / secs);
+        printf("{\"mode\": \"put\", \"records\": %ld, \"seconds\": %.3f, \"records_per_s\": %.0f}\n", B.n,
+               secs, (double)B.n / secs);
         return 0;
     }
     if (argc != 7 || strcmp(argv[1], "e2e") != 0) {
@@ -240,10 +241,11 @@ int main(int argc, char **argv)
     qsort(l, (size_t)B.n, sizeof *l, cmp64);
     double put_s = (double)(B.t_last_put - B.t_first) / 1e9;
     double e2e_s = (double)(B.t_last_read - B.t_first) / 1e9;
-    printf("{\"mode\": \"e2e\", \"records\": %ld, \"rate\": %ld, \"put_seconds\": %.3f, \"put_per_s\": %.0f, "
-           "\"e2e_seconds\": %.3f, \"e2e_per_s\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}\n",
-           B.n, B.rate, put_s, (double)B.n / put_s, e2e_s, (double)B.n / e2e_s, (double)l[B.n / 2] / 1e6,
-           (double)l[(size_t)((double)B.n * 0.99)] / 1e6, (double)l[B.n - 1] / 1e6);
+    printf(
+        "{\"mode\": \"e2e\", \"records\": %ld, \"rate\": %ld, \"put_seconds\": %.3f, \"put_per_s\": %.0f, "
+        "\"e2e_seconds\": %.3f, \"e2e_per_s\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}\n",
+        B.n, B.rate, put_s, (double)B.n / put_s, e2e_s, (double)B.n / e2e_s, (double)l[B.n / 2] / 1e6,
+        (double)l[(size_t)((double)B.n * 0.99)] / 1e6, (double)l[B.n - 1] / 1e6);
     free(l);
     free(B.t_put);
     free(B.lat);

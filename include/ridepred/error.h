@@ -6,8 +6,8 @@
 #ifndef RIDEPRED_ERROR_H
 #define RIDEPRED_ERROR_H
 
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,13 +35,11 @@ typedef struct rp_error {
 
 /* Sets code and a printf-style message; a NULL err is ignored.  Returns -1 so
  * that `return rp_error_set(...)` reads naturally. */
-int rp_error_set(rp_error *err, rp_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int rp_error_set(rp_error *err, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int rp_error_vset(rp_error *err, rp_code code, const char *fmt, va_list ap);
 
 /* Prepends "context: " to an error already set. */
-void rp_error_prefix(rp_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void rp_error_prefix(rp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void rp_error_clear(rp_error *err);
 

@@ -69,10 +69,10 @@ typedef enum rp_invoke_status {
 
 typedef struct rp_invoke_result {
     rp_invoke_status status;
-    const char *body;        /* owned by the handler, valid until the next call */
+    const char *body; /* owned by the handler, valid until the next call */
     size_t body_len;
-    const char *error_type;  /* "InvalidEvent", ... when status != OK */
-    size_t records;          /* records in the event (1 for a direct event) */
+    const char *error_type; /* "InvalidEvent", ... when status != OK */
+    size_t records;         /* records in the event (1 for a direct event) */
     size_t served;
     size_t failed;
 } rp_invoke_result;
@@ -95,8 +95,8 @@ typedef enum rp_record_status {
 
 typedef struct rp_record_outcome {
     rp_record_status status;
-    rp_code code;                /* RP_OK when served */
-    const char *reason;          /* NULL when served; else why, NUL-terminated */
+    rp_code code;       /* RP_OK when served */
+    const char *reason; /* NULL when served; else why, NUL-terminated */
     /* The prediction record (docs/handler.md §8: json.dumps of the prediction event)
      * and its partition key str(ride_id); NULL/0 when refused. */
     const char *prediction;

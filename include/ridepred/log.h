@@ -9,8 +9,17 @@
 extern "C" {
 #endif
 
-typedef enum { RP_LOG_DEBUG = 0, RP_LOG_INFO, RP_LOG_WARN, RP_LOG_ERROR, RP_LOG_OFF } rp_log_level;
-typedef enum { RP_LOG_TEXT = 0, RP_LOG_JSON } rp_log_format;
+typedef enum {
+    RP_LOG_DEBUG = 0,
+    RP_LOG_INFO,
+    RP_LOG_WARN,
+    RP_LOG_ERROR,
+    RP_LOG_OFF
+} rp_log_level;
+typedef enum {
+    RP_LOG_TEXT = 0,
+    RP_LOG_JSON
+} rp_log_format;
 
 void rp_log_configure(rp_log_level level, rp_log_format format);
 

@@ -21,9 +21,18 @@ extern "C" {
 
 typedef struct rp_model rp_model;
 
-typedef enum rp_model_kind { RP_MODEL_LINEAR = 1, RP_MODEL_TREES = 2 } rp_model_kind;
-typedef enum rp_model_combine { RP_COMBINE_SUM = 0, RP_COMBINE_MEAN = 1 } rp_model_combine;
-typedef enum rp_model_split { RP_SPLIT_LE = 0, RP_SPLIT_LT = 1 } rp_model_split;
+typedef enum rp_model_kind {
+    RP_MODEL_LINEAR = 1,
+    RP_MODEL_TREES = 2
+} rp_model_kind;
+typedef enum rp_model_combine {
+    RP_COMBINE_SUM = 0,
+    RP_COMBINE_MEAN = 1
+} rp_model_combine;
+typedef enum rp_model_split {
+    RP_SPLIT_LE = 0,
+    RP_SPLIT_LT = 1
+} rp_model_split;
 
 typedef struct rp_model_load_opts {
     /* Verify the payload checksum of a native file at load (default true:
@@ -54,17 +63,15 @@ typedef struct rp_model_load_opts {
 
 /* Loads a model file, native (recognised by its magic) or JSON.  On
  * success *out holds a new reference (release it).  opts may be NULL. */
-int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out,
-                  rp_error *err);
+int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err);
 
 /* The course's week-2 layout: an XGBoost booster (a JSON or UBJSON model
  * file, or an MLflow directory with the xgboost flavor) whose columns are
  * those of a DictVectorizer pickled separately (`preprocessor.b`).  The
  * version is the model's version (NULL: none; for an MLflow directory, its
  * run_id).  Anything but an XGBoost booster is refused. */
-int rp_model_load_preprocessed(const char *path, const char *preprocessor,
-                               const rp_model_load_opts *opts, const char *version,
-                               rp_model **out, rp_error *err);
+int rp_model_load_preprocessed(const char *path, const char *preprocessor, const rp_model_load_opts *opts,
+                               const char *version, rp_model **out, rp_error *err);
 
 /* Builds a model from a ridepred.model/1 JSON document in memory. */
 int rp_model_from_json(const char *json, size_t len, rp_model **out, rp_error *err);
@@ -108,15 +115,14 @@ int rp_model_predict(const rp_model *m, const rp_row *row, double *out, rp_error
  * their memory accesses overlap (several times faster on forests).
  * status[i] is RP_OK or the error code of row i (its message:
  * rp_model_status_message).  Never allocates. */
-void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out,
-                            rp_code *status);
+void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out, rp_code *status);
 
 /* The message for a status of rp_model_predict_batch. */
 const char *rp_model_status_message(rp_code status);
 
 typedef struct rp_model_info {
     rp_model_kind kind;
-    const char *format;        /* "native" or "json": where it was loaded from */
+    const char *format; /* "native" or "json": where it was loaded from */
     uint32_t n_features;
     uint32_t n_onehot;
     uint32_t n_trees;
@@ -125,13 +131,13 @@ typedef struct rp_model_info {
     uint32_t max_depth;
     rp_model_combine combine;
     rp_model_split split;
-    double base;               /* trees: the base; linear: the intercept */
-    const char *name;          /* not NUL-terminated: see name_len */
+    double base;      /* trees: the base; linear: the intercept */
+    const char *name; /* not NUL-terminated: see name_len */
     size_t name_len;
     const char *version;
     size_t version_len;
-    size_t bytes;              /* size of the native image */
-    bool sum_f32;              /* trees summed in float32 (XGBoost's predictor) */
+    size_t bytes; /* size of the native image */
+    bool sum_f32; /* trees summed in float32 (XGBoost's predictor) */
     /* Where the model came from: a JSON object (flavor, files, library
      * versions, estimator classes), not NUL-terminated; NULL when unknown. */
     const char *source;

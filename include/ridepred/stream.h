@@ -26,13 +26,13 @@
 extern "C" {
 #endif
 
-#define RP_STREAM_NAME_MAX 128          /* Kinesis: 1-128 of [a-zA-Z0-9_.-] */
-#define RP_STREAM_SHARD_ID_MAX 64       /* "shardId-000000000000" */
-#define RP_STREAM_SEQ_MAX 128           /* decimal digits */
-#define RP_STREAM_ITER_MAX 1024         /* opaque iterator text (Kinesis: up to 512, plus the shard id) */
+#define RP_STREAM_NAME_MAX 128    /* Kinesis: 1-128 of [a-zA-Z0-9_.-] */
+#define RP_STREAM_SHARD_ID_MAX 64 /* "shardId-000000000000" */
+#define RP_STREAM_SEQ_MAX 128     /* decimal digits */
+#define RP_STREAM_ITER_MAX 1024   /* opaque iterator text (Kinesis: up to 512, plus the shard id) */
 #define RP_STREAM_RECORD_MAX ((size_t)1024 * 1024) /* data + partition key */
-#define RP_STREAM_PK_MAX 256            /* partition key: 1-256 characters */
-#define RP_STREAM_PUT_BATCH_MAX 500     /* PutRecords: records per call */
+#define RP_STREAM_PK_MAX 256                       /* partition key: 1-256 characters */
+#define RP_STREAM_PUT_BATCH_MAX 500                /* PutRecords: records per call */
 #define RP_STREAM_PUT_BYTES_MAX ((size_t)5 * 1024 * 1024)
 
 typedef enum rp_stream_iterator {
@@ -45,18 +45,18 @@ typedef enum rp_stream_iterator {
 
 typedef struct rp_stream_shard {
     char shard_id[RP_STREAM_SHARD_ID_MAX];
-    char parent_shard_id[RP_STREAM_SHARD_ID_MAX];          /* "" when none */
-    char adjacent_parent_shard_id[RP_STREAM_SHARD_ID_MAX]; /* "" when none */
-    char hash_start[40], hash_end[40];                     /* decimal, inclusive */
+    char parent_shard_id[RP_STREAM_SHARD_ID_MAX];                  /* "" when none */
+    char adjacent_parent_shard_id[RP_STREAM_SHARD_ID_MAX];         /* "" when none */
+    char hash_start[40], hash_end[40];                             /* decimal, inclusive */
     char seq_start[RP_STREAM_SEQ_MAX], seq_end[RP_STREAM_SEQ_MAX]; /* seq_end "" while open */
 } rp_stream_shard;
 
 typedef struct rp_stream_info {
     char name[RP_STREAM_NAME_MAX + 1];
-    char status[16];            /* CREATING, ACTIVE, UPDATING, DELETING */
+    char status[16]; /* CREATING, ACTIVE, UPDATING, DELETING */
     uint32_t open_shards;
     uint32_t retention_hours;
-    int64_t created_ms;         /* epoch milliseconds */
+    int64_t created_ms; /* epoch milliseconds */
 } rp_stream_info;
 
 /* One record to put.  The library copies nothing: the views must live
@@ -73,7 +73,7 @@ typedef struct rp_stream_put_result {
     bool ok;
     char shard_id[RP_STREAM_SHARD_ID_MAX];
     char sequence_number[RP_STREAM_SEQ_MAX];
-    char error_code[64];        /* e.g. ProvisionedThroughputExceededException */
+    char error_code[64]; /* e.g. ProvisionedThroughputExceededException */
     char error_message[256];
 } rp_stream_put_result;
 
@@ -86,7 +86,7 @@ typedef struct rp_stream_record {
     size_t partition_key_len;
     const unsigned char *data;
     size_t data_len;
-    int64_t arrival_ms;         /* approximate arrival, epoch milliseconds */
+    int64_t arrival_ms; /* approximate arrival, epoch milliseconds */
 } rp_stream_record;
 
 typedef int (*rp_stream_record_fn)(void *ctx, const rp_stream_record *rec);
@@ -94,7 +94,7 @@ typedef int (*rp_stream_record_fn)(void *ctx, const rp_stream_record *rec);
 /* ---- Choosing a backend and naming streams (docs/handler.md §9) ---- */
 
 typedef enum rp_stream_backend {
-    RP_STREAM_BACKEND_AUTO = 0,  /* decide by the rules of rp_stream_parse_name */
+    RP_STREAM_BACKEND_AUTO = 0, /* decide by the rules of rp_stream_parse_name */
     RP_STREAM_BACKEND_KINESIS,
     RP_STREAM_BACKEND_LOCAL
 } rp_stream_backend;
@@ -102,11 +102,11 @@ typedef enum rp_stream_backend {
 /* Where the streams are.  The library reads no environment for these: the
  * command line fills them (src/cli/stream_opts.c: flags, then variables). */
 typedef struct rp_stream_config {
-    rp_stream_backend backend;           /* for bare names; AUTO: see rp_stream_parse_name */
-    const char *local_store;      /* the local store's file (required for the local backend) */
-    const char *endpoint_url;     /* Kinesis endpoint; NULL: the AWS SDKs' variables, else AWS's */
-    const char *endpoint_source;  /* where endpoint_url came from, for errors; NULL: "--endpoint-url" */
-    const char *region;           /* NULL: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, profile) */
+    rp_stream_backend backend;   /* for bare names; AUTO: see rp_stream_parse_name */
+    const char *local_store;     /* the local store's file (required for the local backend) */
+    const char *endpoint_url;    /* Kinesis endpoint; NULL: the AWS SDKs' variables, else AWS's */
+    const char *endpoint_source; /* where endpoint_url came from, for errors; NULL: "--endpoint-url" */
+    const char *region;          /* NULL: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, profile) */
 } rp_stream_config;
 
 /* Parses "kinesis:NAME", "local:NAME" or a bare NAME.  A bare name goes to
@@ -129,7 +129,7 @@ typedef struct rp_stream_conn rp_stream_conn;
  * The handle is for one thread at a time.  Returns -1 when the backend
  * cannot be reached or is not available in this build. */
 int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_stream_conn **out,
-                    rp_error *err);
+                   rp_error *err);
 void rp_stream_close(rp_stream_conn *s);
 rp_stream_backend rp_stream_conn_backend(const rp_stream_conn *s);
 
@@ -140,7 +140,7 @@ int rp_stream_list(rp_stream_conn *s, rp_stream_info **out, size_t *count, rp_er
 int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out, rp_error *err);
 /* *out: malloc'd array the caller frees. */
 int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard **out, size_t *count,
-                           rp_error *err);
+                          rp_error *err);
 int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t target, rp_error *err);
 
 /* Puts n records, in chunks of at most RP_STREAM_PUT_BATCH_MAX records /
@@ -148,16 +148,16 @@ int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t t
  * are retried with backoff; results[i] tells each entry's fate.  Returns -1
  * only when the call as a whole failed (then every result says why). */
 int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
-                   rp_stream_put_result *results, rp_error *err);
+                  rp_stream_put_result *results, rp_error *err);
 
-int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shard_id,
-                            rp_stream_iterator type, const char *sequence_number,
-                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
+int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shard_id, rp_stream_iterator type,
+                           const char *sequence_number, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
+                           rp_error *err);
 
 /* Reads one page; next_iter "" when the shard is closed and drained. */
 int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                           int64_t *millis_behind_latest, rp_error *err);
+                          void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                          rp_error *err);
 
 /* Reads every record of every shard from the trim horizon to the tip of
  * each shard (shards in list order: parents before their children), and

@@ -41,8 +41,7 @@ void rp__aws_credentials_clear(rp__aws_credentials *c)
 
 /* Copies a credential value, refusing empty, over-long and control
  * characters.  `what` names the value (never the value itself). */
-static int set_value(char *dst, size_t cap, const char *v, size_t n, const char *what,
-                     rp_error *err)
+static int set_value(char *dst, size_t cap, const char *v, size_t n, const char *what, rp_error *err)
 {
     if (n == 0)
         return rp_error_set(err, RP_ERR_INVALID, "%s is empty", what);
@@ -51,8 +50,7 @@ static int set_value(char *dst, size_t cap, const char *v, size_t n, const char 
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (c < 0x20 || c == 0x7f)
-            return rp_error_set(err, RP_ERR_INVALID, "%s contains a control character or line break",
-                                what);
+            return rp_error_set(err, RP_ERR_INVALID, "%s contains a control character or line break", what);
     }
     memcpy(dst, v, n);
     dst[n] = '\0';
@@ -77,8 +75,7 @@ static int set_all(rp__aws_credentials *out, const char *ak, const char *sk, con
 }
 
 int rp__aws_credentials_set(rp__aws_credentials *out, const char *access_key_id,
-                           const char *secret_access_key, const char *session_token,
-                           rp_error *err)
+                            const char *secret_access_key, const char *session_token, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!access_key_id || !secret_access_key)
@@ -113,9 +110,8 @@ int rp__aws_parse_time(const char *s, size_t len, int64_t *out)
 {
     int Y, M, D, h, m, sec, oh = 0, om = 0;
     if (len < 19 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
+        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+        s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
     size_t i = 19;
     if (i < len && s[i] == '.') {
@@ -143,8 +139,7 @@ int rp__aws_parse_time(const char *s, size_t len, int64_t *out)
         }
         i = len;
     }
-    if (i != len || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || oh > 23 ||
-        om > 59)
+    if (i != len || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59)
         return -1;
     struct tm tm = {0};
     tm.tm_year = Y - 1900;
@@ -160,8 +155,7 @@ int rp__aws_parse_time(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out,
-                                 rp_error *err)
+int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out, rp_error *err)
 {
     int rc = -1;
     char *tmp = NULL;
@@ -196,8 +190,8 @@ int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credenti
                 goto out;
             have_ak = true;
         } else if (rp__json_str_eq(&k, "SecretAccessKey", 15)) {
-            if (set_value(out->secret_access_key, sizeof out->secret_access_key, tmp, n,
-                          "SecretAccessKey", err) != 0)
+            if (set_value(out->secret_access_key, sizeof out->secret_access_key, tmp, n, "SecretAccessKey",
+                          err) != 0)
                 goto out;
             have_sk = true;
         } else if (rp__json_str_eq(&k, "Token", 5)) {
@@ -328,7 +322,7 @@ typedef struct chain {
     bool from_options;
     char cred_path[PATH_CAP];
     char conf_path[PATH_CAP];
-    rp__ini *cred, *conf;   /* NULL when the file does not exist */
+    rp__ini *cred, *conf;     /* NULL when the file does not exist */
     const char *conf_section; /* the config section of the profile, or NULL */
 } chain;
 
@@ -472,9 +466,8 @@ static int chain_check_profile(const chain *ch, rp_error *err)
         return 0;
     if ((ch->cred && rp__ini_has_section(ch->cred, ch->profile)) || ch->conf_section)
         return 0;
-    return rp_error_set(err, RP_ERR_NOT_FOUND,
-                        "the config profile (%.64s) could not be found in %s or %s", ch->profile,
-                        ch->conf_path, ch->cred_path);
+    return rp_error_set(err, RP_ERR_NOT_FOUND, "the config profile (%.64s) could not be found in %s or %s",
+                        ch->profile, ch->conf_path, ch->cred_path);
 }
 
 /* A value of the profile's section, refusing nested blocks. */
@@ -494,8 +487,8 @@ static int section_value(const rp__ini *ini, const char *section, const char *ke
 
 /* SharedCredentialProvider / ConfigProvider on one section.  *found is
  * false when the section has no aws_access_key_id. */
-static int creds_from_section(const rp__ini *ini, const char *section, rp__aws_credentials *out,
-                              bool *found, rp_error *err)
+static int creds_from_section(const rp__ini *ini, const char *section, rp__aws_credentials *out, bool *found,
+                              rp_error *err)
 {
     const char *ak, *sk, *tok;
     *found = false;
@@ -582,8 +575,8 @@ static int container_token(char **token, rp_error *err)
         }
         if (n > TOKEN_FILE_MAX) {
             rp_error_set(err, RP_ERR_LIMIT,
-                         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: larger than %zu bytes",
-                         path, TOKEN_FILE_MAX);
+                         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: larger than %zu bytes", path,
+                         TOKEN_FILE_MAX);
             goto out;
         }
         if (n > 0 && buf[n - 1] == '\n')
@@ -609,8 +602,7 @@ static int container_token(char **token, rp_error *err)
         unsigned char c = (unsigned char)buf[i];
         if (c == '\r' || c == '\n' || c == '\0') {
             rp_error_set(err, RP_ERR_INVALID,
-                         "the container authorization token (%s) is not a legal header value",
-                         var);
+                         "the container authorization token (%s) is not a legal header value", var);
             goto out;
         }
     }
@@ -647,8 +639,8 @@ static int fetch_container(rp__aws_credentials *out, const rp__aws_chain_options
         rp_error_prefix(err, "%s", var);
         goto out;
     }
-    snprintf(origin, sizeof origin, "%.*s://%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len,
-             u.host, "");
+    snprintf(origin, sizeof origin, "%.*s://%.*s%s", (int)u.scheme_len, u.scheme, (int)u.host_len, u.host,
+             "");
     if (u.port >= 0) {
         size_t l = strlen(origin);
         snprintf(origin + l, sizeof origin - l, ":%d", u.port);
@@ -698,23 +690,22 @@ out:
 
 /* ---- the chain ------------------------------------------------------------------------ */
 
-int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt,
-                               rp_error *err)
+int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt, rp_error *err)
 {
     int rc = -1;
     chain ch;
     char tried[RP_ERROR_MSG_MAX] = "";
     size_t tl = 0;
-#define TRIED(...)                                                                  \
-    do {                                                                            \
-        if (tl < sizeof tried) {                                                    \
-            int w_ = snprintf(tried + tl, sizeof tried - tl, "%s", tl ? "; " : ""); \
-            tl += w_ > 0 ? (size_t)w_ : 0;                                          \
-        }                                                                           \
-        if (tl < sizeof tried) {                                                    \
-            int w_ = snprintf(tried + tl, sizeof tried - tl, __VA_ARGS__);          \
-            tl += w_ > 0 ? (size_t)w_ : 0;                                          \
-        }                                                                           \
+#define TRIED(...)                                                                                           \
+    do {                                                                                                     \
+        if (tl < sizeof tried) {                                                                             \
+            int w_ = snprintf(tried + tl, sizeof tried - tl, "%s", tl ? "; " : "");                          \
+            tl += w_ > 0 ? (size_t)w_ : 0;                                                                   \
+        }                                                                                                    \
+        if (tl < sizeof tried) {                                                                             \
+            int w_ = snprintf(tried + tl, sizeof tried - tl, __VA_ARGS__);                                   \
+            tl += w_ > 0 ? (size_t)w_ : 0;                                                                   \
+        }                                                                                                    \
     } while (0)
 
     memset(out, 0, sizeof *out);
@@ -812,13 +803,12 @@ int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_op
         goto out;
     }
     TRIED("container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI unset)");
-    rp_error_set(err, RP_ERR_NOT_FOUND, "no AWS credentials found (profile %.64s); tried: %s",
-                 ch.profile, tried);
+    rp_error_set(err, RP_ERR_NOT_FOUND, "no AWS credentials found (profile %.64s); tried: %s", ch.profile,
+                 tried);
 out:
 #undef TRIED
     if (rc == 0 && rp_log_enabled(RP_LOG_DEBUG))
-        rp_log(RP_LOG_DEBUG, "AWS credentials resolved", "source", out->source, "profile", ch.profile,
-               NULL);
+        rp_log(RP_LOG_DEBUG, "AWS credentials resolved", "source", out->source, "profile", ch.profile, NULL);
     if (rc != 0)
         rp__aws_credentials_clear(out);
     chain_cleanup(&ch);

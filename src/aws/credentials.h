@@ -69,8 +69,7 @@ typedef struct rp__aws_chain_options {
  * does not exist; RP_ERR_CORRUPT for a malformed file ("FILE:LINE: ...");
  * RP_ERR_INVALID for partial credentials or a bad variable; RP_ERR_IO (with
  * err->retriable for network failures) when the container endpoint fails. */
-int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt,
-                               rp_error *err);
+int rp__aws_credentials_resolve(rp__aws_credentials *out, const rp__aws_chain_options *opt, rp_error *err);
 
 /* The region: AWS_REGION, else AWS_DEFAULT_REGION, else `region` in the
  * profile (as botocore, the credentials file's value wins over the config
@@ -94,8 +93,7 @@ int rp__aws_max_attempts_from_env(unsigned *out, rp_error *err);
  * -1 (RP_ERR_INVALID / RP_ERR_LIMIT) when a value is empty, too long or
  * holds control characters. */
 int rp__aws_credentials_set(rp__aws_credentials *out, const char *access_key_id,
-                           const char *secret_access_key, const char *session_token,
-                           rp_error *err);
+                            const char *secret_access_key, const char *session_token, rp_error *err);
 
 /* Wipes the secrets (the memory is cleared in a way the compiler keeps). */
 void rp__aws_credentials_clear(rp__aws_credentials *c);
@@ -107,8 +105,7 @@ bool rp__aws_credentials_need_refresh(const rp__aws_credentials *c, time_t now);
 /* Parses a container endpoint's JSON answer: AccessKeyId, SecretAccessKey,
  * Token (optional), Expiration (optional, ISO 8601).  Returns 0, or -1
  * with RP_ERR_INVALID; the message never quotes the body. */
-int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out,
-                                 rp_error *err);
+int rp__aws_credentials_from_json(const char *body, size_t len, rp__aws_credentials *out, rp_error *err);
 
 /* Parses an ISO 8601 UTC time as AWS writes it ("2024-05-01T12:00:00Z",
  * fractions of a second and a +HH:MM / -HH:MM offset accepted).  Returns 0

@@ -13,16 +13,18 @@ static rp__dl_once lib = RP_DL_ONCE_INIT;
 static void load(void)
 {
     static const char *const sonames[] = {RP_LIBCRYPTO_SONAME, NULL};
-#define SYM(name) {#name, offsetof(rp__crypto, name)}
+#define SYM(name)                                                                                            \
+    {                                                                                                        \
+#name, offsetof(rp__crypto, name)                                                                    \
+    }
     static const rp__dl_sym syms[] = {
-        SYM(EVP_Digest),      SYM(EVP_sha256),         SYM(EVP_Q_mac),
-        SYM(EVP_MD_fetch),    SYM(EVP_MD_free),        SYM(EVP_MD_CTX_new),
-        SYM(EVP_MD_CTX_free), SYM(EVP_DigestInit_ex2), SYM(EVP_DigestUpdate),
-        SYM(EVP_DigestFinal_ex),
+        SYM(EVP_Digest),       SYM(EVP_sha256),         SYM(EVP_Q_mac),       SYM(EVP_MD_fetch),
+        SYM(EVP_MD_free),      SYM(EVP_MD_CTX_new),     SYM(EVP_MD_CTX_free), SYM(EVP_DigestInit_ex2),
+        SYM(EVP_DigestUpdate), SYM(EVP_DigestFinal_ex),
     };
 #undef SYM
     rp__dl_once_load(&lib, "libcrypto", sonames, syms, sizeof syms / sizeof syms[0], &api,
-                    "OpenSSL 3's libcrypto (Debian: apt-get install libssl3)");
+                     "OpenSSL 3's libcrypto (Debian: apt-get install libssl3)");
 }
 
 const rp__crypto *rp__crypto_get(rp_error *err)

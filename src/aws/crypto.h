@@ -24,10 +24,10 @@ typedef struct rp__crypto {
     int (*EVP_Digest)(const void *data, size_t count, unsigned char *md, unsigned int *size,
                       const EVP_MD *type, ENGINE *impl);
     const EVP_MD *(*EVP_sha256)(void);
-    unsigned char *(*EVP_Q_mac)(OSSL_LIB_CTX *libctx, const char *name, const char *propq,
-                                const char *subalg, const OSSL_PARAM *params, const void *key,
-                                size_t keylen, const unsigned char *data, size_t datalen,
-                                unsigned char *out, size_t outsize, size_t *outlen);
+    unsigned char *(*EVP_Q_mac)(OSSL_LIB_CTX *libctx, const char *name, const char *propq, const char *subalg,
+                                const OSSL_PARAM *params, const void *key, size_t keylen,
+                                const unsigned char *data, size_t datalen, unsigned char *out, size_t outsize,
+                                size_t *outlen);
     EVP_MD *(*EVP_MD_fetch)(OSSL_LIB_CTX *ctx, const char *algorithm, const char *properties);
     void (*EVP_MD_free)(EVP_MD *md);
     EVP_MD_CTX *(*EVP_MD_CTX_new)(void);

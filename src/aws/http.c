@@ -61,8 +61,7 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value,
-                             size_t *len)
+bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value, size_t *len)
 {
     size_t nlen = strlen(name);
     const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
@@ -98,8 +97,7 @@ int rp__http_url_parse(const char *url, rp__http_url *out, rp_error *err)
     if (!sep)
         return rp_error_set(err, RP_ERR_INVALID, "URL without a scheme");
     size_t sl = (size_t)(sep - url);
-    if (!((sl == 4 && strncasecmp(url, "http", 4) == 0) ||
-          (sl == 5 && strncasecmp(url, "https", 5) == 0)))
+    if (!((sl == 4 && strncasecmp(url, "http", 4) == 0) || (sl == 5 && strncasecmp(url, "https", 5) == 0)))
         return rp_error_set(err, RP_ERR_INVALID, "URL scheme is not http or https");
     out->scheme = url;
     out->scheme_len = sl;
@@ -216,7 +214,7 @@ bool rp__aws_error_is_retriable(const char *code, size_t len)
  * ends in "key" (case-insensitive). */
 static bool secret_name(const char *w, size_t n)
 {
-    static const char *const parts[] = {"auth",       "token",  "secret",  "passw",
+    static const char *const parts[] = {"auth",      "token",      "secret", "passw",
                                         "signature", "credential", "cookie", "session"};
     for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
         size_t pl = strlen(parts[p]);
@@ -384,8 +382,8 @@ static bool parse_json_error(const char *body, size_t len, rp__aws_error_info *o
     return true;
 }
 
-static bool xml_element(const char *body, size_t len, const char *open, const char *close,
-                        char *out, size_t cap)
+static bool xml_element(const char *body, size_t len, const char *open, const char *close, char *out,
+                        size_t cap)
 {
     size_t ol = strlen(open), cl = strlen(close);
     for (size_t i = 0; i + ol <= len; i++) {
@@ -475,7 +473,7 @@ static void curl_global_setup(void)
         {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
     };
     if (!rp__dl_once_load(&curl_lib, "libcurl", sonames, syms, sizeof syms / sizeof syms[0], &lc,
-                         "libcurl4 (Debian: apt-get install libcurl4)"))
+                          "libcurl4 (Debian: apt-get install libcurl4)"))
         return;
     CURLcode rc = lc.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) /* the library stays loaded: libcurl may hold on to it */
@@ -546,10 +544,8 @@ static bool curl_retriable(CURLcode rc)
     case CURLE_PARTIAL_FILE:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return true;
-    default:
-        return false;
+    case CURLE_HTTP2_STREAM: return true;
+    default: return false;
     }
 }
 
@@ -561,8 +557,8 @@ static bool has_header(const rp__http_request *req, const char *name)
     return false;
 }
 
-static int curl_transport(void *ctx, rp__http_client *c, const rp__http_request *req,
-                          rp__http_response *resp, rp_error *err)
+static int curl_transport(void *ctx, rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
+                          rp_error *err)
 {
     (void)ctx;
     int rc = -1;
@@ -606,8 +602,7 @@ static int curl_transport(void *ctx, rp__http_client *c, const rp__http_request 
         list = l;
     }
     /* No 100-continue round trip; no form Content-Type on bodies. */
-    static const char *const suppress[][2] = {{"Expect", "Expect:"},
-                                              {"Content-Type", "Content-Type:"}};
+    static const char *const suppress[][2] = {{"Expect", "Expect:"}, {"Content-Type", "Content-Type:"}};
     for (size_t i = 0; i < 2; i++) {
         if (has_header(req, suppress[i][0]))
             continue;
@@ -666,9 +661,8 @@ static int curl_transport(void *ctx, rp__http_client *c, const rp__http_request 
             rp_error_set(err, RP_ERR_NOMEM, "out of memory reading an HTTP response");
         } else {
             rp_error_set(err,
-                         cr == CURLE_URL_MALFORMAT || cr == CURLE_UNSUPPORTED_PROTOCOL
-                             ? RP_ERR_INVALID
-                             : RP_ERR_IO,
+                         cr == CURLE_URL_MALFORMAT || cr == CURLE_UNSUPPORTED_PROTOCOL ? RP_ERR_INVALID
+                                                                                       : RP_ERR_IO,
                          "%s", errbuf[0] ? errbuf : lc.easy_strerror(cr));
             if (err)
                 err->retriable = curl_retriable(cr);
@@ -749,8 +743,7 @@ void rp__http_client_cleanup(rp__http_client *c)
     c->curl = NULL;
 }
 
-int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
-                 rp_error *err)
+int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp, rp_error *err)
 {
     if (!req->method || !req->url)
         return rp_error_set(err, RP_ERR_INVALID, "HTTP request without a method or URL");
@@ -777,7 +770,7 @@ static rp_code status_code(long status, const char *aws_code)
 }
 
 int rp__http_execute(rp__http_client *c, const rp__http_request *req, rp__http_prepare_fn prepare,
-                    void *prepare_ctx, rp__http_response *resp, rp_error *err)
+                     void *prepare_ctx, rp__http_response *resp, rp_error *err)
 {
     int rc = -1;
     rp__http_header *all = NULL;
@@ -805,8 +798,8 @@ int rp__http_execute(rp__http_client *c, const rp__http_request *req, rp__http_p
                 char a[16], d[16];
                 snprintf(a, sizeof a, "%u", attempt + 1);
                 snprintf(d, sizeof d, "%u", (unsigned)ms);
-                rp_log(RP_LOG_DEBUG, "retrying HTTP request", "attempt", a, "delay_ms", d, "reason",
-                       err->msg, NULL);
+                rp_log(RP_LOG_DEBUG, "retrying HTTP request", "attempt", a, "delay_ms", d, "reason", err->msg,
+                       NULL);
             }
             c->sleep_ms(c->sleep_ctx, ms);
             c->last_slept_ms += ms;

@@ -35,11 +35,11 @@ typedef struct rp__http_header {
 } rp__http_header;
 
 typedef struct rp__http_request {
-    const char *method;                /* "GET", "PUT", "POST", "HEAD", "DELETE" */
-    const char *url;                   /* http:// or https://, as sent (encoded) */
-    const rp__http_header *headers;     /* sent as given, in order */
+    const char *method;             /* "GET", "PUT", "POST", "HEAD", "DELETE" */
+    const char *url;                /* http:// or https://, as sent (encoded) */
+    const rp__http_header *headers; /* sent as given, in order */
     size_t n_headers;
-    const void *body;                  /* may be NULL when body_len is 0 */
+    const void *body; /* may be NULL when body_len is 0 */
     size_t body_len;
 } rp__http_request;
 
@@ -49,7 +49,7 @@ typedef struct rp__http_request {
  * `headers` holds the raw header lines ("Name: value\r\n"), `body` the body;
  * both are capped. */
 typedef struct rp__http_response {
-    long status;                       /* 0 until a response arrived */
+    long status; /* 0 until a response arrived */
     rp__buf headers;
     rp__buf body;
 } rp__http_response;
@@ -63,21 +63,20 @@ void rp__http_response_cleanup(rp__http_response *r);
 /* Finds a response header by name (case-insensitive).  Returns true and a
  * view of its value (surrounding blanks trimmed, not NUL-terminated) into
  * r->headers, or false. */
-bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value,
-                             size_t *len);
+bool rp__http_response_header(const rp__http_response *r, const char *name, const char **value, size_t *len);
 
 /* A URL split as Python's urllib.parse.urlsplit splits it (views into the
  * string).  Only http and https; blanks and control characters anywhere
  * are refused (a URL must be encoded as it will be sent). */
 typedef struct rp__http_url {
-    const char *scheme;                /* "http" or "https", any case */
+    const char *scheme; /* "http" or "https", any case */
     size_t scheme_len;
-    const char *host;                  /* without user info; an IPv6 literal */
-    size_t host_len;                   /* keeps its brackets */
-    int port;                          /* -1 when absent or empty */
-    const char *path;                  /* "" when absent */
+    const char *host; /* without user info; an IPv6 literal */
+    size_t host_len;  /* keeps its brackets */
+    int port;         /* -1 when absent or empty */
+    const char *path; /* "" when absent */
     size_t path_len;
-    const char *query;                 /* after '?', before any '#' */
+    const char *query; /* after '?', before any '#' */
     size_t query_len;
 } rp__http_url;
 
@@ -148,7 +147,7 @@ typedef struct rp__http_client rp__http_client;
  * with err->retriable set for failures worth retrying (connection refused or
  * reset, timeouts, DNS).  The default is libcurl; tests inject their own. */
 typedef int (*rp__http_transport_fn)(void *ctx, rp__http_client *c, const rp__http_request *req,
-                                    rp__http_response *resp, rp_error *err);
+                                     rp__http_response *resp, rp_error *err);
 typedef void (*rp__http_sleep_fn)(void *ctx, uint32_t ms);
 typedef uint64_t (*rp__http_random_fn)(void *ctx);
 
@@ -165,21 +164,21 @@ typedef struct rp__http_extra_headers {
  * request afresh (rp__sigv4_prepare).  Returns 0, or -1 with err set: the
  * request is then abandoned without retry. */
 typedef int (*rp__http_prepare_fn)(void *ctx, const rp__http_request *req, unsigned attempt,
-                                  rp__http_extra_headers *extra, rp_error *err);
+                                   rp__http_extra_headers *extra, rp_error *err);
 
 typedef struct rp__http_options {
-    uint32_t connect_timeout_ms;       /* 0: 3000 */
-    uint32_t timeout_ms;               /* whole request; 0: 30000 */
-    size_t max_response_bytes;         /* body cap; 0: 16 MiB */
-    rp__retry_policy retry;             /* max_attempts 0: RP_RETRY_POLICY_DEFAULT */
-    const char *user_agent;            /* copied; NULL: "ridepred/<version>" */
-    bool no_proxy;                     /* ignore http_proxy & co (local endpoints) */
+    uint32_t connect_timeout_ms; /* 0: 3000 */
+    uint32_t timeout_ms;         /* whole request; 0: 30000 */
+    size_t max_response_bytes;   /* body cap; 0: 16 MiB */
+    rp__retry_policy retry;      /* max_attempts 0: RP_RETRY_POLICY_DEFAULT */
+    const char *user_agent;      /* copied; NULL: "ridepred/<version>" */
+    bool no_proxy;               /* ignore http_proxy & co (local endpoints) */
 } rp__http_options;
 
 struct rp__http_client {
     rp__http_options opt;
     char user_agent[128];
-    void *curl;                        /* CURL *, created on first use */
+    void *curl; /* CURL *, created on first use */
 
     /* Injectable for tests; rp__http_client_init sets the defaults
      * (libcurl, nanosleep, a xorshift generator seeded from getrandom). */
@@ -189,7 +188,7 @@ struct rp__http_client {
     void *sleep_ctx;
     rp__http_random_fn random;
     void *random_ctx;
-    uint64_t rng;                      /* the default generator's state */
+    uint64_t rng; /* the default generator's state */
 
     /* About the last rp__http_execute call. */
     unsigned last_attempts;
@@ -208,8 +207,7 @@ void rp__http_client_cleanup(rp__http_client *c);
  * Returns as rp__http_transport_fn does; a URL holding raw non-ASCII bytes
  * is refused (RP_ERR_INVALID): libcurl would encode them, and what is sent
  * would no longer be what was signed. */
-int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp,
-                 rp_error *err);
+int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_response *resp, rp_error *err);
 
 /* Runs a request under the client's retry policy.  Before each attempt,
  * `prepare` (may be NULL) can add headers; between attempts the client
@@ -225,6 +223,6 @@ int rp__http_send(rp__http_client *c, const rp__http_request *req, rp__http_resp
  * keeps the last response (status 0 after a transport failure), so the
  * caller can read the error body. */
 int rp__http_execute(rp__http_client *c, const rp__http_request *req, rp__http_prepare_fn prepare,
-                    void *prepare_ctx, rp__http_response *resp, rp_error *err);
+                     void *prepare_ctx, rp__http_response *resp, rp_error *err);
 
 #endif

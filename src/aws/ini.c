@@ -297,8 +297,7 @@ static int finish_section(rp__ini *ini, ini_section *s, bool check_nested, rp_er
             py_strip(&lb, &lend);
             if (lb < lend && !memchr(lb, '=', (size_t)(lend - lb))) {
                 char what[200];
-                snprintf(what, sizeof what, "the nested value of '%.64s' has a line without '='",
-                         o->key);
+                snprintf(what, sizeof what, "the nested value of '%.64s' has a line without '='", o->key);
                 return bad_line(err, ini, o->line, what);
             }
             p = le + br;
@@ -336,8 +335,8 @@ int rp__ini_parse(const char *text, size_t len, const char *path, rp__ini **out,
         goto out;
     }
 
-    ini_section *cur = NULL;   /* the current section, or &ini->defaults */
-    ini_opt *opt = NULL;       /* the option a continuation line extends */
+    ini_section *cur = NULL; /* the current section, or &ini->defaults */
+    ini_opt *opt = NULL;     /* the option a continuation line extends */
     size_t indent_level = 0;
     int lineno = 0;
     const char *p = text, *end = text + len;
@@ -368,8 +367,7 @@ int rp__ini_parse(const char *text, size_t len, const char *path, rp__ini **out,
         }
         size_t indent = py_indent(lb, le);
         if (cur && opt && indent > indent_level) {
-            if (rp__buf_putc(&opt->val, '\n') != 0 ||
-                rp__buf_append(&opt->val, vb, (size_t)(ve - vb)) != 0) {
+            if (rp__buf_putc(&opt->val, '\n') != 0 || rp__buf_append(&opt->val, vb, (size_t)(ve - vb)) != 0) {
                 nomem(err);
                 goto out;
             }
@@ -400,8 +398,7 @@ int rp__ini_parse(const char *text, size_t len, const char *path, rp__ini **out,
             }
             if (find_section(ini, name, n)) {
                 char what[200];
-                snprintf(what, sizeof what, "duplicate section [%.*s]", (int)(n > 128 ? 128 : n),
-                         name);
+                snprintf(what, sizeof what, "duplicate section [%.*s]", (int)(n > 128 ? 128 : n), name);
                 bad_line(err, ini, lineno, what);
                 goto out;
             }
@@ -556,8 +553,7 @@ bool rp__ini_has_section(const rp__ini *ini, const char *section)
     return find_section(ini, section, strlen(section)) != NULL;
 }
 
-const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line,
-                       bool *nested)
+const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line, bool *nested)
 {
     const ini_section *s = find_section(ini, section, strlen(section));
     if (!s)

@@ -58,14 +58,13 @@ bool rp__ini_has_section(const rp__ini *ini, const char *section);
  * [DEFAULT]; NULL when absent.  *line (may be NULL) gets the line of the
  * key, *nested (may be NULL) whether the value is a nested block.  The
  * string lives as long as the rp__ini. */
-const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line,
-                       bool *nested);
+const char *rp__ini_get(const rp__ini *ini, const char *section, const char *key, int *line, bool *nested);
 
 /* Calls `visit` for every option: those of [DEFAULT] first (section
  * "DEFAULT"), then each section's own, in file order (inherited values are
  * not repeated). */
-typedef void (*rp__ini_visit_fn)(void *ctx, const char *section, const char *key,
-                                const char *value, int line, bool nested);
+typedef void (*rp__ini_visit_fn)(void *ctx, const char *section, const char *key, const char *value, int line,
+                                 bool nested);
 void rp__ini_foreach(const rp__ini *ini, rp__ini_visit_fn visit, void *ctx);
 
 /* Internal, shared with the signer: the length in bytes of the character

@@ -33,8 +33,8 @@ typedef struct s3_ctx {
     rp__http_response resp;
     rp__aws_credentials creds;
     char region[RP_AWS_REGION_MAX + 1];
-    char endpoint[URL_MAX];     /* path-style base without trailing '/', or "" */
-    char shown[URL_MAX];        /* for messages */
+    char endpoint[URL_MAX]; /* path-style base without trailing '/', or "" */
+    char shown[URL_MAX];    /* for messages */
     const char *bucket;
 } s3_ctx;
 
@@ -43,8 +43,8 @@ bool rp__s3_is_uri(const char *location)
     return location && !strncmp(location, "s3://", 5);
 }
 
-int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
-                    char prefix[RP_S3_KEY_MAX + 1], rp_error *err)
+int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1], char prefix[RP_S3_KEY_MAX + 1],
+                     rp_error *err)
 {
     if (!rp__s3_is_uri(uri))
         return rp_error_set(err, RP_ERR_INVALID, "not an s3:// location");
@@ -53,8 +53,8 @@ int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
     size_t blen = slash ? (size_t)(slash - b) : strlen(b);
     if (blen < 3 || blen > RP_S3_BUCKET_MAX)
         return rp_error_set(err, RP_ERR_INVALID,
-                            "%s: the bucket name must be 3 to %d characters (s3://BUCKET/PREFIX)",
-                            uri, RP_S3_BUCKET_MAX);
+                            "%s: the bucket name must be 3 to %d characters (s3://BUCKET/PREFIX)", uri,
+                            RP_S3_BUCKET_MAX);
     for (size_t i = 0; i < blen; i++) {
         char c = b[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -98,8 +98,10 @@ static void xml_unescape(char *s)
             *w++ = *r++;
             continue;
         }
-        static const struct { const char *ent; char c; } ents[] = {
-            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+        static const struct {
+            const char *ent;
+            char c;
+        } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
         bool done = false;
         for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
             size_t n = strlen(ents[i].ent);
@@ -194,8 +196,8 @@ static int build_url(s3_ctx *c, const char *key, const char *query, rp__buf *u)
 static int s3_fail(s3_ctx *c, const char *op, const char *what, const rp_error *e, rp_error *err)
 {
     if (c->resp.status == 0) {
-        rp_error_set(err, RP_ERR_IO, "S3 %s s3://%s/%s: cannot reach %s: %s", op, c->bucket, what,
-                     c->shown, e->msg);
+        rp_error_set(err, RP_ERR_IO, "S3 %s s3://%s/%s: cannot reach %s: %s", op, c->bucket, what, c->shown,
+                     e->msg);
         if (err)
             err->retriable = e->retriable;
         return -1;
@@ -211,16 +213,15 @@ static int s3_fail(s3_ctx *c, const char *op, const char *what, const rp_error *
                             c->bucket, what, what);
     if (!strcmp(info.code, "InvalidAccessKeyId") || !strcmp(info.code, "SignatureDoesNotMatch") ||
         !strcmp(info.code, "ExpiredToken") || !strcmp(info.code, "InvalidToken"))
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "S3 %s s3://%s/%s: the AWS credentials (from %s) were refused: %s%s%s",
-                            op, c->bucket, what, c->creds.source, info.code, info.message[0] ? ": " : "",
-                            info.message);
+        return rp_error_set(
+            err, RP_ERR_INVALID, "S3 %s s3://%s/%s: the AWS credentials (from %s) were refused: %s%s%s", op,
+            c->bucket, what, c->creds.source, info.code, info.message[0] ? ": " : "", info.message);
     if (!strcmp(info.code, "AccessDenied") || st == 403)
         return rp_error_set(err, RP_ERR_INVALID,
                             "S3 %s s3://%s/%s: access denied (HTTP %ld %s%s%s); check the AWS "
                             "credentials (from %s) and the bucket's policy",
-                            op, c->bucket, what, st, info.code[0] ? info.code : "", info.message[0] ? ": " : "",
-                            info.message, c->creds.source);
+                            op, c->bucket, what, st, info.code[0] ? info.code : "",
+                            info.message[0] ? ": " : "", info.message, c->creds.source);
     if (st == 301 || !strcmp(info.code, "PermanentRedirect"))
         return rp_error_set(err, RP_ERR_INVALID,
                             "S3 %s s3://%s/%s: the bucket is not in region %s (set AWS_REGION to its "
@@ -322,8 +323,8 @@ static int s3_list(s3_ctx *c, const char *list_prefix, key_list *out, rp_error *
         token = xml_next(body, len, &pos, "NextContinuationToken");
         if (!token) {
             rp_error_set(err, RP_ERR_INVALID,
-                         "S3 list s3://%s/%s: a truncated answer without NextContinuationToken",
-                         c->bucket, list_prefix);
+                         "S3 list s3://%s/%s: a truncated answer without NextContinuationToken", c->bucket,
+                         list_prefix);
             goto out;
         }
     }
@@ -451,8 +452,8 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
     } else {
         snprintf(c->shown, sizeof c->shown, "https://%s.s3.%s.amazonaws.com", bucket, c->region);
     }
-    rp__http_options hopt = {.max_response_bytes = OBJECT_MAX_BYTES, .no_proxy = no_proxy,
-                            .timeout_ms = 300000};
+    rp__http_options hopt = {
+        .max_response_bytes = OBJECT_MAX_BYTES, .no_proxy = no_proxy, .timeout_ms = 300000};
     rp__http_client_init(&c->http, &hopt, NULL);
     if (rp__aws_credentials_resolve(&c->creds, NULL, err) != 0) {
         rp_error_prefix(err, "AWS credentials for S3");
@@ -469,8 +470,7 @@ static void ctx_close(s3_ctx *c)
 }
 
 /* Lists, checks for MLmodel and downloads everything into staging. */
-static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *n_files,
-                    rp_error *err)
+static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *n_files, rp_error *err)
 {
     char list_prefix[RP_S3_KEY_MAX + 2];
     snprintf(list_prefix, sizeof list_prefix, "%s%s", prefix, *prefix ? "/" : "");
@@ -496,13 +496,12 @@ static int download(s3_ctx *c, const char *prefix, const char *staging, size_t *
         size_t off = 0;
         found[0] = '\0';
         for (size_t i = 0; i < keys.n && off < sizeof found - 1; i++)
-            off += (size_t)snprintf(found + off, sizeof found - off, "%s%s", i ? ", " : "",
-                                    keys.keys[i] + plen);
+            off +=
+                (size_t)snprintf(found + off, sizeof found - off, "%s%s", i ? ", " : "", keys.keys[i] + plen);
         if (off >= sizeof found - 1)
             snprintf(found + sizeof found - 5, 5, "...");
-        rp_error_set(err, RP_ERR_NOT_FOUND,
-                     "no MLmodel under s3://%s/%s (%zu object%s there: %s)", c->bucket, list_prefix,
-                     keys.n, keys.n == 1 ? "" : "s", found);
+        rp_error_set(err, RP_ERR_NOT_FOUND, "no MLmodel under s3://%s/%s (%zu object%s there: %s)", c->bucket,
+                     list_prefix, keys.n, keys.n == 1 ? "" : "s", found);
         goto out;
     }
     *n_files = 0;
@@ -544,8 +543,8 @@ out:
     return rc;
 }
 
-int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char *out_dir,
-                          size_t cap, rp_error *err)
+int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char *out_dir, size_t cap,
+                           rp_error *err)
 {
     char bucket[RP_S3_BUCKET_MAX + 1], prefix[RP_S3_KEY_MAX + 1];
     if (rp__s3_parse_uri(uri, bucket, prefix, err) != 0)
@@ -566,8 +565,8 @@ int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char 
         return rp_error_set(err, RP_ERR_LIMIT, "model cache directory %s: path too long", base);
 
     if (!no_cache && is_complete(final_dir)) {
-        rp_log(RP_LOG_INFO, "model served from the local cache", "location", uri, "directory",
-               final_dir, NULL);
+        rp_log(RP_LOG_INFO, "model served from the local cache", "location", uri, "directory", final_dir,
+               NULL);
         snprintf(out_dir, cap, "%s", final_dir);
         return 0;
     }
@@ -626,8 +625,8 @@ int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char 
     }
     char count[32];
     snprintf(count, sizeof count, "%zu", n_files);
-    rp_log(RP_LOG_INFO, "model downloaded from S3", "location", uri, "directory", final_dir, "files",
-           count, NULL);
+    rp_log(RP_LOG_INFO, "model downloaded from S3", "location", uri, "directory", final_dir, "files", count,
+           NULL);
     snprintf(out_dir, cap, "%s", final_dir);
     rc = 0;
 out:

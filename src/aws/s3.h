@@ -32,8 +32,8 @@ bool rp__s3_is_uri(const char *location);
 
 /* Splits s3://BUCKET/PREFIX.  The prefix loses its trailing slashes (may be
  * empty).  Returns 0, or -1 with RP_ERR_INVALID. */
-int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1],
-                    char prefix[RP_S3_KEY_MAX + 1], rp_error *err);
+int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1], char prefix[RP_S3_KEY_MAX + 1],
+                     rp_error *err);
 
 typedef struct rp__s3_fetch_opts {
     /* Ignore a cached copy: download again (and replace the cached copy). */
@@ -50,7 +50,7 @@ typedef struct rp__s3_fetch_opts {
  * lists what is there), a missing object (naming its key); RP_ERR_INVALID
  * for access denied and other 4xx answers; RP_ERR_IO when S3 cannot be
  * reached or the cache cannot be written. */
-int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char *out_dir,
-                          size_t cap, rp_error *err);
+int rp__s3_fetch_model_dir(const char *uri, const rp__s3_fetch_opts *opts, char *out_dir, size_t cap,
+                           rp_error *err);
 
 #endif

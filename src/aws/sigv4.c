@@ -42,8 +42,9 @@ static int hmac_sha256(const rp__crypto *c, const void *key, size_t klen, const 
                        unsigned char out[32])
 {
     size_t n = 0;
-    return c->EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, klen, data, len, out, 32, &n) && n == 32 ? 0
-                                                                                                      : -1;
+    return c->EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, klen, data, len, out, 32, &n) && n == 32
+               ? 0
+               : -1;
 }
 
 int rp__sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *err)
@@ -60,8 +61,8 @@ void rp__sigv4_uri_encode(rp__buf *b, const char *s, size_t n, bool keep_slash)
     static const char up[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+            c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
             rp__buf_putc(b, (char)c);
         } else {
             char e[3] = {'%', up[c >> 4], up[c & 15]};
@@ -83,8 +84,8 @@ static bool scope_part_ok(const char *s)
     size_t n = 0;
     for (; s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.'))
             return false;
     }
     return n > 0 && n <= NAME_MAX_LEN;
@@ -259,8 +260,8 @@ typedef struct sig_ctx {
     rp__buf signed_headers;
 } sig_ctx;
 
-static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__buf *canon,
-                 rp__buf *sts, sig_ctx *cx, rp_error *err)
+static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__buf *canon, rp__buf *sts,
+                 sig_ctx *cx, rp_error *err)
 {
     int rc = -1;
     hdr *hs = NULL;
@@ -280,8 +281,7 @@ static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds,
     }
     if (!scope_part_ok(req->service) || !scope_part_ok(req->region)) {
         rp_error_set(err, RP_ERR_INVALID,
-                     "SigV4: service and region must be 1-%d characters of A-Z a-z 0-9 - _ .",
-                     NAME_MAX_LEN);
+                     "SigV4: service and region must be 1-%d characters of A-Z a-z 0-9 - _ .", NAME_MAX_LEN);
         goto out;
     }
     if (!creds->access_key_id[0] || !creds->secret_access_key[0]) {
@@ -305,8 +305,7 @@ static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds,
         goto out;
     }
     bool s3 = (req->flags & RP_SIGV4_S3) || strcmp(req->service, "s3") == 0;
-    bool unsigned_payload =
-        req->payload_hash && strcmp(req->payload_hash, RP_SIGV4_UNSIGNED_PAYLOAD) == 0;
+    bool unsigned_payload = req->payload_hash && strcmp(req->payload_hash, RP_SIGV4_UNSIGNED_PAYLOAD) == 0;
     cx->add_content = s3 || (req->flags & RP_SIGV4_CONTENT_SHA256) || unsigned_payload;
     cx->add_token = creds->session_token[0] != '\0';
 
@@ -488,7 +487,7 @@ static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds,
     if (rp__sigv4_sha256_hex(c->data + c0, c->len - c0, ch, err) != 0)
         goto out;
     rp__buf_printf(sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", cx->amz_date, cx->date,
-                  req->region, req->service, ch);
+                   req->region, req->service, ch);
     if (sts->failed) {
         rp_error_set(err, RP_ERR_NOMEM, "SigV4: out of memory");
         goto out;
@@ -501,7 +500,7 @@ out:
 }
 
 int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials *creds,
-                       rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err)
+                        rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err)
 {
     sig_ctx cx;
     rp__buf sts;
@@ -513,7 +512,7 @@ int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials 
 }
 
 int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
-                  rp_error *err)
+                   rp_error *err)
 {
     int rc = -1;
     sig_ctx cx;
@@ -581,7 +580,7 @@ out:
 }
 
 int rp__sigv4_prepare(void *signer, const rp__http_request *req, unsigned attempt,
-                     rp__http_extra_headers *extra, rp_error *err)
+                      rp__http_extra_headers *extra, rp_error *err)
 {
     (void)attempt;
     rp__sigv4_signer *s = signer;

@@ -59,17 +59,17 @@ enum {
 
 typedef struct rp__sigv4_request {
     const char *method;
-    const char *url;                  /* as sent: scheme://host[:port]/path?query */
-    const rp__http_header *headers;    /* the request's own headers */
+    const char *url;                /* as sent: scheme://host[:port]/path?query */
+    const rp__http_header *headers; /* the request's own headers */
     size_t n_headers;
-    const void *payload;              /* hashed when payload_hash is NULL */
+    const void *payload; /* hashed when payload_hash is NULL */
     size_t payload_len;
-    const char *payload_hash;         /* NULL, 64 lower-case hex digits, or a
+    const char *payload_hash; /* NULL, 64 lower-case hex digits, or a
                                          token such as UNSIGNED-PAYLOAD */
-    const char *service;              /* "kinesis", "s3", ... */
+    const char *service;      /* "kinesis", "s3", ... */
     const char *region;
-    time_t time;                      /* signing time, seconds since the epoch */
-    unsigned flags;                   /* RP_SIGV4_* */
+    time_t time;    /* signing time, seconds since the epoch */
+    unsigned flags; /* RP_SIGV4_* */
 } rp__sigv4_request;
 
 #define RP_SIGV4_AUTH_MAX 4096
@@ -79,9 +79,9 @@ typedef struct rp__sigv4_request {
  * the credentials (the session token): both must outlive their use. */
 typedef struct rp__sigv4_out {
     char authorization[RP_SIGV4_AUTH_MAX];
-    char amz_date[17];                /* 20150830T123600Z */
-    char content_sha256[80];          /* the payload hash signed */
-    char host[RP_SIGV4_HOST_MAX];     /* the host value signed */
+    char amz_date[17];            /* 20150830T123600Z */
+    char content_sha256[80];      /* the payload hash signed */
+    char host[RP_SIGV4_HOST_MAX]; /* the host value signed */
     /* Authorization, X-Amz-Date, then X-Amz-Security-Token (session
      * credentials), x-amz-content-sha256 (S3, asked for, or an unsigned
      * payload), and Host when the request had none (so that what is sent is
@@ -96,13 +96,13 @@ typedef struct rp__sigv4_out {
  * their caps; RP_ERR_INTERNAL when libcrypto fails).  Error messages never
  * contain the secret key or the token. */
 int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
-                  rp_error *err);
+                   rp_error *err);
 
 /* The canonical request and the string to sign that rp__sigv4_sign signs,
  * for tests and debugging.  Appends to the caller's buffers (either may be
  * NULL).  Returns 0 or -1 as rp__sigv4_sign. */
 int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials *creds,
-                       rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err);
+                        rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err);
 
 /* Appends s[0..n) percent-encoded as AWS wants URI components: everything
  * but A-Z a-z 0-9 - _ . ~ becomes %XX (upper-case hex); '/' is kept when
@@ -116,17 +116,17 @@ int rp__sigv4_sha256_hex(const void *data, size_t len, char out[65], rp_error *e
  * time.  Set the fields, then pass rp__sigv4_prepare and the signer to
  * rp__http_execute; the request's body is the payload. */
 typedef struct rp__sigv4_signer {
-    const rp__aws_credentials *creds;  /* borrowed */
+    const rp__aws_credentials *creds; /* borrowed */
     const char *service;              /* borrowed */
     const char *region;               /* borrowed */
     unsigned flags;                   /* RP_SIGV4_* */
     const char *payload_hash;         /* NULL: hash the body */
     time_t (*now)(void *ctx);         /* NULL: time(NULL) */
     void *now_ctx;
-    rp__sigv4_out out;                 /* the last signature's headers */
+    rp__sigv4_out out; /* the last signature's headers */
 } rp__sigv4_signer;
 
 int rp__sigv4_prepare(void *signer, const rp__http_request *req, unsigned attempt,
-                     rp__http_extra_headers *extra, rp_error *err);
+                      rp__http_extra_headers *extra, rp_error *err);
 
 #endif

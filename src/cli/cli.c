@@ -142,14 +142,16 @@ const char *rp__cli_model_location(const char *flag, const char *run_id)
             exp = "1";
         if ((size_t)snprintf(from_run, sizeof from_run, "s3://%s/%s/%s/artifacts/model", bucket, exp,
                              run_id) >= sizeof from_run) {
-            rp__cli_error("MODEL_BUCKET, MLFLOW_EXPERIMENT_ID and RUN_ID make a model location that is too long");
+            rp__cli_error(
+                "MODEL_BUCKET, MLFLOW_EXPERIMENT_ID and RUN_ID make a model location that is too long");
             return NULL;
         }
         return from_run;
     }
-    rp__cli_error("no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
-                 "scikit-learn pickle, an MLflow model directory, or s3://BUCKET/PREFIX), or set "
-                 "MODEL_BUCKET and RUN_ID (s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)");
+    rp__cli_error(
+        "no model: give --model PATH or set MODEL_LOCATION (a JSON or native model file, a "
+        "scikit-learn pickle, an MLflow model directory, or s3://BUCKET/PREFIX), or set "
+        "MODEL_BUCKET and RUN_ID (s3://$MODEL_BUCKET/${MLFLOW_EXPERIMENT_ID:-1}/$RUN_ID/artifacts/model)");
     return NULL;
 }
 
@@ -180,7 +182,8 @@ static size_t max_model_bytes_flag;
 int rp__cli_max_model_bytes_opt(const char *arg)
 {
     if (rp__cli_parse_bytes(arg, &max_model_bytes_flag) < 0) {
-        rp__cli_error("--max-model-bytes must be a number of bytes (optionally with K, M or G), not '%s'", arg);
+        rp__cli_error("--max-model-bytes must be a number of bytes (optionally with K, M or G), not '%s'",
+                      arg);
         return -1;
     }
     return 0;
@@ -193,8 +196,10 @@ int rp__cli_max_model_bytes(size_t *out, char *why, size_t cap)
     if (*out || !env || !*env)
         return 0;
     if (rp__cli_parse_bytes(env, out) < 0) {
-        snprintf(why, cap, "RIDEPRED_MAX_MODEL_BYTES must be a number of bytes (optionally with K, M or G), not '%.64s'",
-                 env);
+        snprintf(
+            why, cap,
+            "RIDEPRED_MAX_MODEL_BYTES must be a number of bytes (optionally with K, M or G), not '%.64s'",
+            env);
         return -1;
     }
     return 0;
@@ -217,7 +222,7 @@ const char *rp__cli_model_version(const char *flag)
 }
 
 int rp__cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp__model_source *src,
-                        rp_error *err)
+                         rp_error *err)
 {
     *src = (rp__model_source){.location = location, .preprocessor = preprocessor, .no_cache = no_cache};
     const char *v = getenv("RIDEPRED_MODEL_VERIFY");
@@ -226,7 +231,8 @@ int rp__cli_model_source(const char *location, const char *preprocessor, bool no
     if (cv && (!strcasecmp(cv, "off") || !strcmp(cv, "0") || !strcasecmp(cv, "false")))
         src->no_cache = true;
     src->cache_dir = env_nonempty("RIDEPRED_MODEL_CACHE_DIR");
-    if (rp__cli_max_model_bytes(&src->max_build_bytes, err ? err->msg : NULL, err ? sizeof err->msg : 0) < 0) {
+    if (rp__cli_max_model_bytes(&src->max_build_bytes, err ? err->msg : NULL, err ? sizeof err->msg : 0) <
+        0) {
         if (err)
             err->code = RP_ERR_INVALID;
         return -1;
@@ -254,7 +260,8 @@ int rp__cli_parse_int(const char *opt, const char *arg, long long min, long long
     long long v = arg && *arg && !(min >= 0 && (*arg == '-' || *arg == '+')) ? strtoll(arg, &end, 10) : 0;
     if (!arg || !*arg || (min >= 0 && (*arg == '-' || *arg == '+')) || errno || *end || v < min || v > max) {
         if (opt)
-            rp__cli_error("%s must be a whole number from %lld to %lld, not '%s'", opt, min, max, arg ? arg : "");
+            rp__cli_error("%s must be a whole number from %lld to %lld, not '%s'", opt, min, max,
+                          arg ? arg : "");
         return -1;
     }
     *out = v;

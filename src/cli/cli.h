@@ -16,7 +16,7 @@ enum {
     RP_EXIT_OK = 0,
     RP_EXIT_FUNCTION_ERROR = 1, /* the handler answered with an error body */
     RP_EXIT_USAGE = 2,
-    RP_EXIT_FAILURE = 3         /* could not run: model, file, I/O */
+    RP_EXIT_FAILURE = 3 /* could not run: model, file, I/O */
 };
 
 int rp__cmd_invoke(int argc, char **argv);
@@ -71,12 +71,15 @@ int rp__cli_logging(const char *format, const char *level);
 /* --log-format and --log-level, which every command takes alike: the help
  * lines, the getopt_long entries (values 0x300, 0x301; stream options are
  * 0x100.., function options 0x200..) and where they land. */
-#define RP_LOG_OPTS_HELP                                                                   \
-    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT, else text)\n" \
-    "  --log-level L         debug, info, warn, error or off (default:\n"                \
+#define RP_LOG_OPTS_HELP                                                                                     \
+    "  --log-format F        text or json (default: $AWS_LAMBDA_LOG_FORMAT, else text)\n"                    \
+    "  --log-level L         debug, info, warn, error or off (default:\n"                                    \
     "                        $RIDEPRED_LOG_LEVEL, else $AWS_LAMBDA_LOG_LEVEL, else info)\n"
-#define RP_LOG_LONGOPTS \
-    {"log-format", required_argument, NULL, 0x300}, {"log-level", required_argument, NULL, 0x301}
+#define RP_LOG_LONGOPTS                                                                                      \
+    {"log-format", required_argument, NULL, 0x300},                                                          \
+    {                                                                                                        \
+        "log-level", required_argument, NULL, 0x301                                                          \
+    }
 
 typedef struct rp__cli_log_opts {
     const char *format, *level; /* NULL: not given */
@@ -111,7 +114,7 @@ const char *rp__cli_model_location(const char *flag, const char *run_id);
  * the build limit (rp__cli_max_model_bytes).  Returns 0, or -1 with err set
  * (a bad RIDEPRED_MAX_MODEL_BYTES). */
 int rp__cli_model_source(const char *location, const char *preprocessor, bool no_cache, rp__model_source *src,
-                        rp_error *err);
+                         rp_error *err);
 
 /* Loads the model at location (rp__cli_model_source, rp__model_source_load)
  * or prints why; NULL on failure. */

@@ -30,8 +30,7 @@ static const char help[] =
     "options:\n"
     "  --from IN             the source stream (kinesis:NAME, local:NAME or NAME)\n"
     "  --to OUT              the predictions stream (default: $PREDICTIONS_STREAM_NAME,\n"
-    "                        else ride_predictions)\n"
-    RP_FUNCTION_MODEL_OPTS_HELP
+    "                        else ride_predictions)\n" RP_FUNCTION_MODEL_OPTS_HELP
     "  --batch-size N        records per event, 1..10000 (default 100); an event also\n"
     "                        stays under the handler's 6 MiB limit\n"
     "  --batch-window-ms MS  wait up to MS for a full batch (default 0: invoke as soon\n"
@@ -59,10 +58,8 @@ static const char help[] =
     "  --poll-ms MS          idle poll interval per shard (default 10 local, 250 Kinesis)\n"
     "  --log-interval-ms MS  summary log interval (default 5000)\n"
     "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
-    "                        (HOST:PORT; port 0 picks a free one, logged)\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
-    "  -h, --help            this help\n"
+    "                        (HOST:PORT; port 0 picks a free one, logged)\n" RP_STREAM_OPTS_HELP
+        RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "exit status: 0 stopped by SIGINT/SIGTERM after checkpointing; 2 bad usage;\n"
     "3 could not run (model, streams, checkpoint store).\n";
@@ -98,7 +95,10 @@ static int parse_start(const char *s, rp_stream_iterator *type, int64_t *ts)
         *type = RP_STREAM_AT_TIMESTAMP;
         return 0;
     }
-    fprintf(stderr, "ridepred consume: --starting-position must be trim-horizon, latest or time:ISO8601 (e.g. time:2026-11-25T10:00:00Z), not '%s'\n", s);
+    fprintf(
+        stderr,
+        "ridepred consume: --starting-position must be trim-horizon, latest or time:ISO8601 (e.g. time:2026-11-25T10:00:00Z), not '%s'\n",
+        s);
     return -1;
 }
 
@@ -153,8 +153,8 @@ int rp__cmd_consume(int argc, char **argv)
         RP_FUNCTION_MODEL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    rp__consumer_config cc = {.batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3,
-                             .max_record_age_s = -1};
+    rp__consumer_config cc = {
+        .batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3, .max_record_age_s = -1};
     rp__cli_function_opts fo = {0};
     long v;
     int c;

@@ -26,9 +26,7 @@ static const char help[] =
     "  --rides STREAM        the stream the rides were replayed into\n"
     "  --predictions STREAM  the stream the predictions were published to\n"
     "  --svg PATH            also draw predicted vs real durations (SVG)\n"
-    "  --json                one JSON object instead of the table\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "  --json                one JSON object instead of the table\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 could not read the file or a stream.\n";
@@ -84,8 +82,8 @@ int rp__cmd_evaluate(int argc, char **argv)
         return RP_EXIT_USAGE;
     }
     if (rb != pb) {
-        rp__cli_error("the rides and the predictions must be on one backend (%s, %s)", rp_stream_backend_name(rb),
-                     rp_stream_backend_name(pb));
+        rp__cli_error("the rides and the predictions must be on one backend (%s, %s)",
+                      rp_stream_backend_name(rb), rp_stream_backend_name(pb));
         return RP_EXIT_USAGE;
     }
     if (rp_stream_open(rb, &scfg, &s, &err) < 0) {
@@ -102,17 +100,20 @@ int rp__cmd_evaluate(int argc, char **argv)
     rp__buf b;
     rp__buf_init(&b, 1 << 20);
     if (json) {
-        rp__buf_printf(&b, "{\"rows\": %zu, \"kept\": %zu, \"rides_in\": %zu, \"predictions\": %zu, "
-                          "\"predicted\": %zu, \"duplicates\": %zu, \"unreadable\": %zu, \"missing\": %zu, "
-                          "\"kept_predicted\": %zu, \"nonfinite\": %zu, \"kept_nonfinite\": %zu, \"rmse\": ",
-                      r.rows, r.kept, r.rides_in, r.predictions, r.predicted, r.duplicates, r.unreadable,
-                      r.missing, r.kept_predicted, r.nonfinite, r.kept_nonfinite);
+        rp__buf_printf(&b,
+                       "{\"rows\": %zu, \"kept\": %zu, \"rides_in\": %zu, \"predictions\": %zu, "
+                       "\"predicted\": %zu, \"duplicates\": %zu, \"unreadable\": %zu, \"missing\": %zu, "
+                       "\"kept_predicted\": %zu, \"nonfinite\": %zu, \"kept_nonfinite\": %zu, \"rmse\": ",
+                       r.rows, r.kept, r.rides_in, r.predictions, r.predicted, r.duplicates, r.unreadable,
+                       r.missing, r.kept_predicted, r.nonfinite, r.kept_nonfinite);
         rp__pyjson_double(&b, r.rmse);
         rp__buf_lit(&b, ", \"mae\": ");
         rp__pyjson_double(&b, r.mae);
-        rp__buf_printf(&b, ", \"span_s\": %.3f, \"rides_per_s\": %.1f, \"latency_ms\": {\"p50\": %.0f, \"p90\": %.0f, "
-                          "\"p99\": %.0f, \"max\": %.0f}",
-                      r.span_s, r.rides_per_s, r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
+        rp__buf_printf(
+            &b,
+            ", \"span_s\": %.3f, \"rides_per_s\": %.1f, \"latency_ms\": {\"p50\": %.0f, \"p90\": %.0f, "
+            "\"p99\": %.0f, \"max\": %.0f}",
+            r.span_s, r.rides_per_s, r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
         if (svg) {
             rp__buf_lit(&b, ", \"svg\": ");
             rp__pyjson_utf8(&b, svg, strlen(svg));
@@ -127,16 +128,24 @@ int rp__cmd_evaluate(int argc, char **argv)
         rp__buf_printf(&b, "| measure | value |\n| --- | --- |\n");
         rp__buf_printf(&b, "| rides in the file | %zu (%zu pass the course's filter) |\n", r.rows, r.kept);
         rp__buf_printf(&b, "| rides in (stream) | %zu |\n", r.rides_in);
-        rp__buf_printf(&b, "| predictions out | %zu (%zu rides; %zu duplicates) |\n", r.predictions, r.predicted, r.duplicates);
-        rp__buf_printf(&b, "| failures | %zu rides without a prediction, %zu unreadable records |\n", r.missing, r.unreadable);
-        rp__buf_printf(&b, "| throughput | %.0f rides/s (%.2f s from the first ride put to the last prediction) |\n", r.rides_per_s, r.span_s);
-        rp__buf_printf(&b, "| latency put -> prediction | p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms |\n",
-                      r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
-        rp__buf_printf(&b, "| RMSE (minutes) | %.4f over %zu rides (MAE %.4f) |\n", r.rmse, r.kept_predicted, r.mae);
+        rp__buf_printf(&b, "| predictions out | %zu (%zu rides; %zu duplicates) |\n", r.predictions,
+                       r.predicted, r.duplicates);
+        rp__buf_printf(&b, "| failures | %zu rides without a prediction, %zu unreadable records |\n",
+                       r.missing, r.unreadable);
+        rp__buf_printf(
+            &b, "| throughput | %.0f rides/s (%.2f s from the first ride put to the last prediction) |\n",
+            r.rides_per_s, r.span_s);
+        rp__buf_printf(&b,
+                       "| latency put -> prediction | p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms |\n",
+                       r.latency_ms[0], r.latency_ms[1], r.latency_ms[2], r.latency_ms[3]);
+        rp__buf_printf(&b, "| RMSE (minutes) | %.4f over %zu rides (MAE %.4f) |\n", r.rmse, r.kept_predicted,
+                       r.mae);
         if (r.nonfinite)
-            rp__buf_printf(&b, "| non-finite predictions | %zu rides predicted as Infinity or NaN (%zu kept by the filter): "
-                              "left out of the RMSE and MAE |\n",
-                          r.nonfinite, r.kept_nonfinite);
+            rp__buf_printf(
+                &b,
+                "| non-finite predictions | %zu rides predicted as Infinity or NaN (%zu kept by the filter): "
+                "left out of the RMSE and MAE |\n",
+                r.nonfinite, r.kept_nonfinite);
         if (svg)
             rp__buf_printf(&b, "| picture | %s |\n", svg);
         rp__buf_lit(&b, "\nprediction records (decoded):\n");

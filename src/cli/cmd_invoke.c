@@ -7,8 +7,8 @@
 #include "cli/cli.h"
 #include "cli/function_opts.h"
 #include "function/event.h"
-#include "ridepred/handler.h"
 #include "function/function.h"
+#include "ridepred/handler.h"
 
 static const char help[] =
     "usage: ridepred invoke [--model PATH] [OPTIONS] [EVENT_FILE | -]\n"
@@ -18,11 +18,7 @@ static const char help[] =
     "or stdin, and prints the response, byte for byte what the Python function's\n"
     "json.dumps prints.\n"
     "\n"
-    "options:\n"
-    RP_FUNCTION_MODEL_OPTS_HELP
-    RP_FUNCTION_PUBLISH_OPTS_HELP
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "options:\n" RP_FUNCTION_MODEL_OPTS_HELP RP_FUNCTION_PUBLISH_OPTS_HELP RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"

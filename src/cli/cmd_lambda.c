@@ -2,17 +2,17 @@
  * custom runtime (src/lambda/lambda.h). */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
-#include "ridepred/log.h"
 #include "function/function.h"
 #include "lambda/lambda.h"
+#include "ridepred/log.h"
 
 static const char help[] =
     "usage: ridepred lambda [--model PATH] [OPTIONS]\n"
@@ -36,18 +36,15 @@ static const char help[] =
     "backoff), then the runtime exits non-zero.  See docs/lambda.md.\n"
     "\n"
     "options:\n"
-    "  --runtime-api HOST:PORT  the Runtime API (default: $AWS_LAMBDA_RUNTIME_API)\n"
-    RP_FUNCTION_MODEL_OPTS_HELP
-    RP_FUNCTION_PUBLISH_OPTS_HELP
-    RP_STREAM_OPTS_HELP
+    "  --runtime-api HOST:PORT  the Runtime API (default: $AWS_LAMBDA_RUNTIME_API)\n" RP_FUNCTION_MODEL_OPTS_HELP
+        RP_FUNCTION_PUBLISH_OPTS_HELP RP_STREAM_OPTS_HELP
     "  --deadline-margin-ms MS  stop publishing when less than MS is left before\n"
     "                        the invocation's deadline (default:\n"
     "                        $RIDEPRED_DEADLINE_MARGIN_MS, else 500; 0: only once\n"
     "                        the deadline has passed)\n"
     "  --no-metrics          no Embedded Metric Format line per invocation (also\n"
     "                        RIDEPRED_METRICS=off)\n"
-    "  --max-invocations N   exit 0 after N invocations (tests; default: never)\n"
-    RP_LOG_OPTS_HELP
+    "  --max-invocations N   exit 0 after N invocations (tests; default: never)\n" RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 after --max-invocations; 2 bad usage; 3 init failed (posted to\n"
@@ -103,8 +100,7 @@ int rp__cmd_lambda(int argc, char **argv)
         case 'A': runtime_api = optarg; break;
         case 'D': margin = optarg; break;
         case 'N': no_metrics = true; break;
-        case 'I':
-        {
+        case 'I': {
             long long v;
             if (rp__cli_parse_int("--max-invocations", optarg, 1, LLONG_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
@@ -123,10 +119,10 @@ int rp__cmd_lambda(int argc, char **argv)
         return RP_EXIT_USAGE;
 
     rp__lambda_config lcfg = {.runtime_api = runtime_api ? runtime_api : getenv("AWS_LAMBDA_RUNTIME_API"),
-                             .max_invocations = max_invocations,
-                             .no_metrics = no_metrics,
-                             .function_name = getenv("AWS_LAMBDA_FUNCTION_NAME"),
-                             .on_trace_id = set_trace_env};
+                              .max_invocations = max_invocations,
+                              .no_metrics = no_metrics,
+                              .function_name = getenv("AWS_LAMBDA_FUNCTION_NAME"),
+                              .on_trace_id = set_trace_env};
     const char *mv = getenv("RIDEPRED_METRICS");
     if (mv && !strcmp(mv, "off"))
         lcfg.no_metrics = true;
@@ -138,8 +134,8 @@ int rp__cmd_lambda(int argc, char **argv)
     if (margin) {
         long long ms;
         if (rp__cli_parse_int(NULL, margin, 0, 3600 * 1000, &ms) < 0) {
-            snprintf(bad_buf, sizeof bad_buf, "%s must be a number of milliseconds (0 to 3600000), not '%.64s'",
-                     margin_src, margin);
+            snprintf(bad_buf, sizeof bad_buf,
+                     "%s must be a number of milliseconds (0 to 3600000), not '%.64s'", margin_src, margin);
             bad_config = bad_buf;
         } else {
             lcfg.deadline_margin_ms = (uint32_t)ms;
@@ -157,10 +153,10 @@ int rp__cmd_lambda(int argc, char **argv)
         return RP_EXIT_FAILURE;
     }
     rp__function_config fcfg = {.run_id = rp__cli_run_id(fo.run_id),
-                               .model_version = rp__cli_model_version(fo.model_version),
-                               .predictions_stream = fo.predictions_stream,
-                               .test_run = fo.test_run,
-                               .streams = fo.streams};
+                                .model_version = rp__cli_model_version(fo.model_version),
+                                .predictions_stream = fo.predictions_stream,
+                                .test_run = fo.test_run,
+                                .streams = fo.streams};
     const char *tr = getenv("TEST_RUN");
     if (tr && !strcmp(tr, "True"))
         fcfg.test_run = true;
@@ -175,9 +171,10 @@ int rp__cmd_lambda(int argc, char **argv)
     if (!bad_config && rp__cli_stream_resolve(&fcfg.streams) < 0)
         bad_config = "RIDEPRED_STREAM_BACKEND must be kinesis or local";
     if (!location || bad_config) {
-        const char *msg = bad_config ? bad_config
-                                     : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
-                                       "or s3://BUCKET/PREFIX), or MODEL_BUCKET and RUN_ID";
+        const char *msg = bad_config
+                              ? bad_config
+                              : "no model: set MODEL_LOCATION (a model file, an MLflow model directory "
+                                "or s3://BUCKET/PREFIX), or MODEL_BUCKET and RUN_ID";
         if (bad_config)
             rp__cli_error("%s", bad_config);
         if (rp__lambda_init_error(l, "Runtime.InvalidConfiguration", msg, &err) < 0)
@@ -193,8 +190,7 @@ int rp__cmd_lambda(int argc, char **argv)
     }
     if (rp_log_enabled(RP_LOG_INFO))
         rp_log(RP_LOG_INFO, "runtime ready", "version", rp__function_version(fn, NULL), "publishes",
-               rp__function_publishes(fn) ? rp__function_predictions_stream(fn) : "nothing (TEST_RUN)",
-               NULL);
+               rp__function_publishes(fn) ? rp__function_predictions_stream(fn) : "nothing (TEST_RUN)", NULL);
     if (rp__lambda_run(l, fn, &err) < 0) {
         rp__cli_error("%s", err.msg);
         goto out;

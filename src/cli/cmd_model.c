@@ -35,9 +35,7 @@ static const char help[] =
     "build, e.g. 8G (default: $RIDEPRED_MAX_MODEL_BYTES, else 32 x its file's\n"
     "size + 64M, at most 4G); a model that needs more is refused.\n"
     "\n"
-    "options (anywhere after 'model'):\n"
-    RP_LOG_OPTS_HELP
-    "  -h, --help            this help\n"
+    "options (anywhere after 'model'):\n" RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 the model could not be read or written.\n";
 
@@ -110,8 +108,8 @@ static int convert(int argc, char **argv)
         char bytes[32], took[32];
         snprintf(bytes, sizeof bytes, "%zu", info.bytes);
         snprintf(took, sizeof took, "%.1f", ms);
-        rp_log(RP_LOG_INFO, "model converted", "from", argv[0], "to", argv[1], "bytes", bytes,
-               "ms", took, NULL);
+        rp_log(RP_LOG_INFO, "model converted", "from", argv[0], "to", argv[1], "bytes", bytes, "ms", took,
+               NULL);
     }
     rp_model_release(m);
     return rc;
@@ -222,10 +220,12 @@ static int inspect(int argc, char **argv)
         rp__pyjson_utf8(&b, in.version, in.version_len);
         rp__buf_printf(&b, ", \"features\": %u, \"onehot_features\": %u", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp__buf_printf(&b, ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"sum_float32\": %s, \"split\": \"%s\", \"base\": ",
-                          in.n_trees, (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth,
-                          in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.sum_f32 ? "true" : "false",
-                          in.split == RP_SPLIT_LT ? "lt" : "le");
+            rp__buf_printf(
+                &b,
+                ", \"trees\": %u, \"nodes\": %llu, \"leaves\": %llu, \"max_depth\": %u, \"combine\": \"%s\", \"sum_float32\": %s, \"split\": \"%s\", \"base\": ",
+                in.n_trees, (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth,
+                in.combine == RP_COMBINE_MEAN ? "mean" : "sum", in.sum_f32 ? "true" : "false",
+                in.split == RP_SPLIT_LT ? "lt" : "le");
         } else {
             rp__buf_lit(&b, ", \"intercept\": ");
         }
@@ -243,10 +243,12 @@ static int inspect(int argc, char **argv)
         rp__buf_putc(&b, '\n');
         rp__buf_printf(&b, "features:   %u (%u one-hot)\n", in.n_features, in.n_onehot);
         if (in.kind == RP_MODEL_TREES) {
-            rp__buf_printf(&b, "trees:      %u (%s%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
-                          in.n_trees, in.combine == RP_COMBINE_MEAN ? "mean" : "sum",
-                          in.sum_f32 ? " in float32, as XGBoost" : "", in.split == RP_SPLIT_LT ? "x < t" : "x <= t",
-                          (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth);
+            rp__buf_printf(
+                &b,
+                "trees:      %u (%s%s, split %s)\nnodes:      %llu (%llu leaves)\nmax depth:  %u\nbase:       ",
+                in.n_trees, in.combine == RP_COMBINE_MEAN ? "mean" : "sum",
+                in.sum_f32 ? " in float32, as XGBoost" : "", in.split == RP_SPLIT_LT ? "x < t" : "x <= t",
+                (unsigned long long)in.n_nodes, (unsigned long long)in.n_leaves, in.max_depth);
         } else {
             rp__buf_lit(&b, "intercept:  ");
         }
@@ -254,7 +256,9 @@ static int inspect(int argc, char **argv)
         rp__buf_printf(&b, "\nbytes:      %zu (native image)\n", in.bytes);
         rp__buf_lit(&b, "source:");
         if (!in.source)
-            rp__buf_lit(&b, "     not recorded (a ridepred.model/1 JSON model, or one converted before ridepred recorded it)\n");
+            rp__buf_lit(
+                &b,
+                "     not recorded (a ridepred.model/1 JSON model, or one converted before ridepred recorded it)\n");
         else if (rp__buf_putc(&b, '\n'), source_text(&b, in.source, in.source_len) < 0)
             rp__buf_lit(&b, "  (unreadable)\n");
     }
@@ -279,8 +283,8 @@ int rp__cmd_model(int argc, char **argv)
     /* The log options anywhere after "model", the subcommand first of the rest. */
     rp__cli_log_opts lo = {0};
     int n = argc - 1;
-    if (take_opt(&n, argv + 1, "log-format", &lo.format) < 0 || take_opt(&n, argv + 1, "log-level", &lo.level) < 0 ||
-        rp__cli_logging(lo.format, lo.level) < 0)
+    if (take_opt(&n, argv + 1, "log-format", &lo.format) < 0 ||
+        take_opt(&n, argv + 1, "log-level", &lo.level) < 0 || rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     argc = n + 1;
     if (argc < 2) {

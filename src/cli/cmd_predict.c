@@ -28,8 +28,7 @@ static const char help[] =
     "                        at most 4G)\n"
     "  --pu P                PULocationID\n"
     "  --do D                DOLocationID\n"
-    "  --distance X          trip_distance (a finite number)\n"
-    RP_LOG_OPTS_HELP
+    "  --distance X          trip_distance (a finite number)\n" RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 printed; 1 the ride cannot be served (reason on stderr);\n"
@@ -87,8 +86,7 @@ int rp__cmd_predict(int argc, char **argv)
     if (rp__cli_logging(lo.format, lo.level) < 0)
         return RP_EXIT_USAGE;
     bool flags = pu || dol || dist;
-    if ((flags && optind != argc) || (!flags && argc - optind != 1) ||
-        (flags && (!pu || !dol || !dist))) {
+    if ((flags && optind != argc) || (!flags && argc - optind != 1) || (flags && (!pu || !dol || !dist))) {
         fprintf(stderr, "ridepred predict: give --pu, --do and --distance, or one JSON ride\n\n%s", help);
         return RP_EXIT_USAGE;
     }
@@ -125,8 +123,7 @@ int rp__cmd_predict(int argc, char **argv)
     rp_error why;
     double pred;
     if (rp__ride_parse(doc.data, doc.len, &f, &why) < 0 ||
-        rp__ride_features(&f, m, &scratch, &row, &why) < 0 ||
-        rp_model_predict(m, &row, &pred, &why) < 0) {
+        rp__ride_features(&f, m, &scratch, &row, &why) < 0 || rp_model_predict(m, &row, &pred, &why) < 0) {
         rp__cli_error("cannot predict this ride: %s", why.msg);
         rc = RP_EXIT_FUNCTION_ERROR;
         goto out;

@@ -22,9 +22,7 @@ static const char help[] =
     "to 500 records / 5 MiB.\n"
     "\n"
     "options:\n"
-    "  --partition-key K     the partition key of every record\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "  --partition-key K     the partition key of every record\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 every record stored; 1 some refused; 2 bad usage; 3 failed.\n";
@@ -103,10 +101,12 @@ static int flush(rp_stream_conn *s, const char *name, batch *b, int *refused)
         b->res[map[j]] = got[j];
     for (size_t i = 0; i < b->n; i++) {
         if (b->no_key[i]) {
-            printf("{\"ErrorCode\": \"NoPartitionKey\", \"ErrorMessage\": \"the record has no ride_id: give --partition-key\"}\n");
+            printf(
+                "{\"ErrorCode\": \"NoPartitionKey\", \"ErrorMessage\": \"the record has no ride_id: give --partition-key\"}\n");
             (*refused)++;
         } else if (b->res[i].ok) {
-            printf("{\"ShardId\": \"%s\", \"SequenceNumber\": \"%s\"}\n", b->res[i].shard_id, b->res[i].sequence_number);
+            printf("{\"ShardId\": \"%s\", \"SequenceNumber\": \"%s\"}\n", b->res[i].shard_id,
+                   b->res[i].sequence_number);
         } else {
             rp__buf line;
             rp__buf_init(&line, 4096);
@@ -223,7 +223,8 @@ int rp__cmd_put(int argc, char **argv)
             } else if (!failed) {
                 continue;
             }
-            printf("{\"ErrorCode\": \"NotAttempted\", \"ErrorMessage\": \"not sent: an earlier request failed\"}\n");
+            printf(
+                "{\"ErrorCode\": \"NotAttempted\", \"ErrorMessage\": \"not sent: an earlier request failed\"}\n");
             refused++;
         }
         free(line);

@@ -29,9 +29,7 @@ static const char help[] =
     "  --from POS            trim-horizon (default), latest, at:SEQ, after:SEQ,\n"
     "                        time:ISO8601 (e.g. time:2026-11-25T10:00:00Z)\n"
     "  --limit N             stop after N records\n"
-    "  --follow              keep polling for new records until Ctrl-C\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "  --follow              keep polling for new records until Ctrl-C\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 done; 2 bad usage; 3 the stream could not be read.\n";
@@ -67,7 +65,8 @@ static int on_record(void *ctx, const rp_stream_record *rec)
     char when[64];
     iso8601(rec->arrival_ms, when, sizeof when);
     rp__buf_reset(b);
-    rp__buf_printf(b, "{\"shard\": \"%s\", \"sequence_number\": \"%s\", \"partition_key\": ", rec->shard_id, rec->sequence_number);
+    rp__buf_printf(b, "{\"shard\": \"%s\", \"sequence_number\": \"%s\", \"partition_key\": ", rec->shard_id,
+                   rec->sequence_number);
     rp__pyjson_utf8(b, rec->partition_key, rec->partition_key_len);
     rp__buf_printf(b, ", \"arrival\": \"%s\", \"data\": ", when);
     if (rp__json_compact(b, (const char *)rec->data, rec->data_len, 64) < 0)
@@ -94,7 +93,8 @@ static int parse_from(const char *s, rp_stream_iterator *type, const char **seq,
     else if (!strncmp(s, "time:", 5)) {
         if (rp__cli_parse_time_ms(s + 5, ts) < 0)
             return -1;
-        *type = RP_STREAM_AT_TIMESTAMP;    } else {
+        *type = RP_STREAM_AT_TIMESTAMP;
+    } else {
         return -1;
     }
     return 0;
@@ -150,7 +150,10 @@ int rp__cmd_read(int argc, char **argv)
     const char *seq;
     int64_t ts;
     if (parse_from(from, &type, &seq, &ts) < 0) {
-        fprintf(stderr, "ridepred read: --from must be trim-horizon, latest, at:SEQ, after:SEQ or time:ISO8601, not '%s'\n", from);
+        fprintf(
+            stderr,
+            "ridepred read: --from must be trim-horizon, latest, at:SEQ, after:SEQ or time:ISO8601, not '%s'\n",
+            from);
         return RP_EXIT_USAGE;
     }
     char shard_id[RP_STREAM_SHARD_ID_MAX];
@@ -172,7 +175,7 @@ int rp__cmd_read(int argc, char **argv)
     int rc = RP_EXIT_OK;
     rp_stream_shard *shards = NULL;
     size_t n = 0;
-    char (*iters)[RP_STREAM_ITER_MAX] = NULL;
+    char(*iters)[RP_STREAM_ITER_MAX] = NULL;
     reader rd = {.limit = limit};
     rp__buf_init(&rd.line, 16u << 20);
     if (rp_stream_list_shards(s, name, &shards, &n, &err) < 0)

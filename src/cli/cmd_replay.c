@@ -12,8 +12,8 @@
 #include "common/buf.h"
 #include "common/pyjson.h"
 #include "data/trips.h"
-#include "ridepred/log.h"
 #include "pipeline/replay.h"
+#include "ridepred/log.h"
 
 static const char help[] =
     "usage: ridepred replay FILE --to STREAM [--rate N/s] [--limit N] [--start ROW]\n"
@@ -29,9 +29,7 @@ static const char help[] =
     "  --rate N[/s]          rides per second (default: as fast as possible)\n"
     "  --limit N             send at most N rides\n"
     "  --start ROW           first row to send (default 0)\n"
-    "  --quiet               no progress line on a terminal\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "  --quiet               no progress line on a terminal\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "Prints a summary line (JSON) on stdout.  SIGINT or SIGTERM stops after the\n"
@@ -64,7 +62,10 @@ static int parse_rate(const char *s, double *out)
     if (end != s && !strcmp(end, "/s"))
         end += 2;
     if (end == s || *end || !(v >= 0) || v > 1e15) {
-        fprintf(stderr, "ridepred replay: --rate must be a non-negative number of rides per second (N or N/s), not '%s'\n", s);
+        fprintf(
+            stderr,
+            "ridepred replay: --rate must be a non-negative number of rides per second (N or N/s), not '%s'\n",
+            s);
         return -1;
     }
     *out = v;
@@ -100,9 +101,18 @@ int rp__cmd_replay(int argc, char **argv)
             continue;
         switch (c) {
         case 't': to = optarg; break;
-        case 'r': if (parse_rate(optarg, &rate) < 0) return RP_EXIT_USAGE; break;
-        case 'l': if (rp__cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0) return RP_EXIT_USAGE; break;
-        case 's': if (rp__cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0) return RP_EXIT_USAGE; break;
+        case 'r':
+            if (parse_rate(optarg, &rate) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 'l':
+            if (rp__cli_parse_int("--limit", optarg, 0, LLONG_MAX, &limit) < 0)
+                return RP_EXIT_USAGE;
+            break;
+        case 's':
+            if (rp__cli_parse_int("--start", optarg, 0, LLONG_MAX, &start) < 0)
+                return RP_EXIT_USAGE;
+            break;
         case 'q': quiet = true; break;
         case 'h': fputs(help, stdout); return RP_EXIT_OK;
         default: fputs(help, stderr); return RP_EXIT_USAGE;
@@ -155,10 +165,12 @@ int rp__cmd_replay(int argc, char **argv)
     rp__buf_init(&line, 1 << 16);
     rp__buf_lit(&line, "{\"file\": ");
     rp__pyjson_utf8(&line, file, strlen(file));
-    rp__buf_printf(&line, ", \"stream\": \"%s:%s\", \"rows\": %zu, \"sent\": %zu, \"failed\": %zu, "
-                  "\"seconds\": %.3f, \"rides_per_second\": %.0f, \"stopped\": %s}\n",
-                  rp_stream_backend_name(rp_stream_conn_backend(s)), name, t.n, st.sent, st.failed, st.seconds,
-                  st.seconds > 0 ? (double)st.sent / st.seconds : 0.0, stop_flag ? "true" : "false");
+    rp__buf_printf(&line,
+                   ", \"stream\": \"%s:%s\", \"rows\": %zu, \"sent\": %zu, \"failed\": %zu, "
+                   "\"seconds\": %.3f, \"rides_per_second\": %.0f, \"stopped\": %s}\n",
+                   rp_stream_backend_name(rp_stream_conn_backend(s)), name, t.n, st.sent, st.failed,
+                   st.seconds, st.seconds > 0 ? (double)st.sent / st.seconds : 0.0,
+                   stop_flag ? "true" : "false");
     fwrite(line.data, 1, line.len, stdout);
     rp__buf_cleanup(&line);
     fflush(stdout);

@@ -9,8 +9,8 @@
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
-#include "ridepred/log.h"
 #include "function/function.h"
+#include "ridepred/log.h"
 #include "serve/serve.h"
 
 static const char help[] =
@@ -50,12 +50,8 @@ static const char help[] =
     "                        plus 1 s per --body-min-rate bytes; else 408, closed\n"
     "  --body-min-rate B     bytes per second (default 65536)\n"
     "  --drain-timeout S     at stop, wait at most S seconds for requests in\n"
-    "                        flight (default 10)\n"
-    RP_FUNCTION_MODEL_OPTS_HELP
-    RP_FUNCTION_PUBLISH_OPTS_HELP
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
-    "  -h, --help            this help\n"
+    "                        flight (default 10)\n" RP_FUNCTION_MODEL_OPTS_HELP RP_FUNCTION_PUBLISH_OPTS_HELP
+        RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"
     "of a Kinesis event is put to the predictions stream, as the Lambda function\n"
@@ -179,7 +175,8 @@ int rp__cmd_serve(int argc, char **argv)
     snprintf(port, sizeof port, "%u", rp__serve_port(srv));
     const char *stream = rp__function_predictions_stream(fn);
     rp_log(RP_LOG_INFO, "serving", "listen", cfg.listen ? cfg.listen : "127.0.0.1:8080", "port", port,
-           "version", rp__function_version(fn, NULL), "predictions_stream", *stream ? stream : "(none: TEST_RUN)", NULL);
+           "version", rp__function_version(fn, NULL), "predictions_stream",
+           *stream ? stream : "(none: TEST_RUN)", NULL);
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {

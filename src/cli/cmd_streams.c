@@ -20,9 +20,7 @@ static const char help[] =
     "--backend).  describe prints JSON: the stream and its shards.\n"
     "\n"
     "options:\n"
-    "  --shards N            shards of a new stream (default 1)\n"
-    RP_STREAM_OPTS_HELP
-    RP_LOG_OPTS_HELP
+    "  --shards N            shards of a new stream (default 1)\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
 
@@ -32,8 +30,11 @@ static void put_info(rp__buf *b, const rp_stream_info *in, rp_stream_backend be)
 {
     rp__buf_lit(b, "{\"StreamName\": ");
     rp__pyjson_utf8(b, in->name, strlen(in->name));
-    rp__buf_printf(b, ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
-                  rp_stream_backend_name(be), in->status, in->open_shards, in->retention_hours, (double)in->created_ms / 1000.0);
+    rp__buf_printf(
+        b,
+        ", \"Backend\": \"%s\", \"StreamStatus\": \"%s\", \"OpenShardCount\": %u, \"RetentionPeriodHours\": %u, \"StreamCreationTimestamp\": %.3f",
+        rp_stream_backend_name(be), in->status, in->open_shards, in->retention_hours,
+        (double)in->created_ms / 1000.0);
 }
 
 static void put_shard(rp__buf *b, const rp_stream_shard *sh)
@@ -43,8 +44,10 @@ static void put_shard(rp__buf *b, const rp_stream_shard *sh)
         rp__buf_printf(b, ", \"ParentShardId\": \"%s\"", sh->parent_shard_id);
     if (sh->adjacent_parent_shard_id[0])
         rp__buf_printf(b, ", \"AdjacentParentShardId\": \"%s\"", sh->adjacent_parent_shard_id);
-    rp__buf_printf(b, ", \"HashKeyRange\": {\"StartingHashKey\": \"%s\", \"EndingHashKey\": \"%s\"}, \"SequenceNumberRange\": {\"StartingSequenceNumber\": \"%s\"",
-                  sh->hash_start, sh->hash_end, sh->seq_start);
+    rp__buf_printf(
+        b,
+        ", \"HashKeyRange\": {\"StartingHashKey\": \"%s\", \"EndingHashKey\": \"%s\"}, \"SequenceNumberRange\": {\"StartingSequenceNumber\": \"%s\"",
+        sh->hash_start, sh->hash_end, sh->seq_start);
     if (sh->seq_end[0])
         rp__buf_printf(b, ", \"EndingSequenceNumber\": \"%s\"", sh->seq_end);
     rp__buf_lit(b, "}}");
@@ -116,7 +119,8 @@ int rp__cmd_streams(int argc, char **argv)
     if (!strcmp(sub, "create")) {
         if (rp_stream_create(s, name, (uint32_t)shards, &err) < 0)
             goto fail;
-        printf("created %s:%s (%ld shard%s)\n", rp_stream_backend_name(be), name, shards, shards == 1 ? "" : "s");
+        printf("created %s:%s (%ld shard%s)\n", rp_stream_backend_name(be), name, shards,
+               shards == 1 ? "" : "s");
     } else if (!strcmp(sub, "delete")) {
         if (rp_stream_delete(s, name, &err) < 0)
             goto fail;
@@ -131,7 +135,8 @@ int rp__cmd_streams(int argc, char **argv)
         }
         if (rp_stream_update_shard_count(s, name, (uint32_t)target, &err) < 0)
             goto fail;
-        printf("%s:%s now has %ld open shard%s\n", rp_stream_backend_name(be), name, target, target == 1 ? "" : "s");
+        printf("%s:%s now has %ld open shard%s\n", rp_stream_backend_name(be), name, target,
+               target == 1 ? "" : "s");
     } else if (is_list) {
         rp_stream_info *list = NULL;
         size_t n = 0;

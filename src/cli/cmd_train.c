@@ -44,8 +44,7 @@ static const char help[] =
     "  --threads N           threads for forest and xgboost (default: every core)\n"
     "  --seed S              random seed (default 0); same seed, same model\n"
     "  --predictions FILE    also write the validation predictions as CSV\n"
-    "                        (PULocationID,DOLocationID,trip_distance,duration,prediction)\n"
-    RP_LOG_OPTS_HELP
+    "                        (PULocationID,DOLocationID,trip_distance,duration,prediction)\n" RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
     "exit status: 0 trained; 2 bad usage or parameter; 3 could not train\n"
@@ -136,7 +135,9 @@ int rp__cmd_train(int argc, char **argv)
         switch (c) {
         case 1:
             if (!list) {
-                fprintf(stderr, "ridepred train: unexpected argument %s (files go after --train or --val)\n\n%s", optarg, help);
+                fprintf(stderr,
+                        "ridepred train: unexpected argument %s (files go after --train or --val)\n\n%s",
+                        optarg, help);
                 goto out;
             }
             if (files_add(list, optarg) < 0)
@@ -148,7 +149,10 @@ int rp__cmd_train(int argc, char **argv)
             if (files_add(list, optarg) < 0)
                 goto nomem;
             break;
-        case 'a': algo = optarg; list = NULL; break;
+        case 'a':
+            algo = optarg;
+            list = NULL;
+            break;
         case 'p':
             list = NULL;
             if (n_params == sizeof params / sizeof params[0]) {
@@ -161,7 +165,10 @@ int rp__cmd_train(int argc, char **argv)
             }
             n_params++;
             break;
-        case 'o': out_dir = optarg; list = NULL; break;
+        case 'o':
+            out_dir = optarg;
+            list = NULL;
+            break;
         case 'j': {
             list = NULL;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -182,10 +189,19 @@ int rp__cmd_train(int argc, char **argv)
             seed = v;
             break;
         }
-        case 'P': pred_path = optarg; list = NULL; break;
+        case 'P':
+            pred_path = optarg;
+            list = NULL;
+            break;
         case 0x300:
-        case 0x301: rp__cli_log_opt(c, optarg, &lo); list = NULL; break;
-        case 'h': fputs(help, stdout); rc = RP_EXIT_OK; goto out;
+        case 0x301:
+            rp__cli_log_opt(c, optarg, &lo);
+            list = NULL;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            rc = RP_EXIT_OK;
+            goto out;
         default: fputs(help, stderr); goto out;
         }
     }
@@ -196,10 +212,19 @@ int rp__cmd_train(int argc, char **argv)
         goto out;
     }
     progress prog = {.tty = isatty(STDERR_FILENO) == 1, .last_pct = -1};
-    rp__train_config cfg = {.train_files = trf.v, .n_train_files = trf.n, .val_files = vaf.v, .n_val_files = vaf.n,
-                           .params = params, .n_params = n_params, .out_dir = out_dir,
-                           .predictions_path = pred_path, .threads = threads, .seed = seed,
-                           .progress = on_progress, .progress_end = progress_end, .progress_ctx = &prog};
+    rp__train_config cfg = {.train_files = trf.v,
+                            .n_train_files = trf.n,
+                            .val_files = vaf.v,
+                            .n_val_files = vaf.n,
+                            .params = params,
+                            .n_params = n_params,
+                            .out_dir = out_dir,
+                            .predictions_path = pred_path,
+                            .threads = threads,
+                            .seed = seed,
+                            .progress = on_progress,
+                            .progress_end = progress_end,
+                            .progress_ctx = &prog};
     /* Parameters first: a typo fails before minutes of work. */
     if (rp__train_algo_parse(algo, &cfg.algo, &err) < 0 ||
         rp__train_check_params(cfg.algo, params, n_params, &err) < 0) {
@@ -212,8 +237,8 @@ int rp__cmd_train(int argc, char **argv)
         rp__cli_error("%s", err.msg);
         goto out;
     }
-    printf("%s: %zu training rides (%u PU_DO values), %zu validation rides, trained in %.2f s\n", algo, r.n_train,
-           r.vocabulary, r.n_val, r.seconds);
+    printf("%s: %zu training rides (%u PU_DO values), %zu validation rides, trained in %.2f s\n", algo,
+           r.n_train, r.vocabulary, r.n_val, r.seconds);
     printf("RMSE: train %.6f, validation %.6f\n", r.rmse_train, r.rmse_val);
     printf("model: %s (run_id %s)\n", out_dir, r.run_id);
     rc = RP_EXIT_OK;

@@ -26,10 +26,10 @@ int rp__cli_function_config(const rp__cli_function_opts *o, rp__function_config 
     if (rp__cli_logging(o->log.format, o->log.level) < 0)
         return -1;
     *cfg = (rp__function_config){.run_id = rp__cli_run_id(o->run_id),
-                                .model_version = rp__cli_model_version(o->model_version),
-                                .predictions_stream = o->predictions_stream,
-                                .test_run = o->test_run,
-                                .streams = o->streams};
+                                 .model_version = rp__cli_model_version(o->model_version),
+                                 .predictions_stream = o->predictions_stream,
+                                 .test_run = o->test_run,
+                                 .streams = o->streams};
     const char *location = rp__cli_model_location(o->model, cfg->run_id);
     rp_error err;
     if (!location)

@@ -70,7 +70,7 @@ int rp__cli_stream_resolve(rp_stream_config *cfg)
 }
 
 int rp__cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
-                       char name[RP_STREAM_NAME_MAX + 1])
+                        char name[RP_STREAM_NAME_MAX + 1])
 {
     rp_error err;
     rp_stream_backend b;

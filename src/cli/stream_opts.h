@@ -6,20 +6,23 @@
 
 #include "ridepred/stream.h"
 
-#define RP_STREAM_OPTS_HELP                                                                \
-    "  --backend B           kinesis or local for bare stream names (default:\n"          \
-    "                        $RIDEPRED_STREAM_BACKEND, else Kinesis inside Lambda or\n"   \
-    "                        when a Kinesis endpoint is set, else local)\n"              \
-    "  --store PATH          the local store's file (default: $RIDEPRED_LOCAL_STORE,\n"   \
-    "                        else ~/.local/state/ridepred/streams.db)\n"                  \
-    "  --endpoint-url URL    Kinesis endpoint (default: KINESIS_ENDPOINT_URL,\n"          \
-    "                        AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)\n"               \
+#define RP_STREAM_OPTS_HELP                                                                                  \
+    "  --backend B           kinesis or local for bare stream names (default:\n"                             \
+    "                        $RIDEPRED_STREAM_BACKEND, else Kinesis inside Lambda or\n"                      \
+    "                        when a Kinesis endpoint is set, else local)\n"                                  \
+    "  --store PATH          the local store's file (default: $RIDEPRED_LOCAL_STORE,\n"                      \
+    "                        else ~/.local/state/ridepred/streams.db)\n"                                     \
+    "  --endpoint-url URL    Kinesis endpoint (default: KINESIS_ENDPOINT_URL,\n"                             \
+    "                        AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL)\n"                                  \
     "  --region R            AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)\n"
 
 /* getopt_long entries; their values are 0x100..0x103. */
-#define RP_STREAM_LONGOPTS                                                                 \
-    {"backend", required_argument, NULL, 0x100}, {"store", required_argument, NULL, 0x101}, \
-    {"endpoint-url", required_argument, NULL, 0x102}, {"region", required_argument, NULL, 0x103}
+#define RP_STREAM_LONGOPTS                                                                                   \
+    {"backend", required_argument, NULL, 0x100}, {"store", required_argument, NULL, 0x101},                  \
+        {"endpoint-url", required_argument, NULL, 0x102},                                                    \
+    {                                                                                                        \
+        "region", required_argument, NULL, 0x103                                                             \
+    }
 
 /* Applies one of those options; returns 1 when c was one, 0 when not, -1 on
  * a bad value (printed). */
@@ -38,6 +41,6 @@ int rp__cli_stream_resolve(rp_stream_config *cfg);
 /* Parses a stream spec and opens its backend (cfg resolved first); prints
  * why on failure. */
 int rp__cli_open_stream(const char *spec, rp_stream_config *cfg, rp_stream_conn **s,
-                       char name[RP_STREAM_NAME_MAX + 1]);
+                        char name[RP_STREAM_NAME_MAX + 1]);
 
 #endif

@@ -14,10 +14,10 @@
 typedef struct rp__buf {
     char *data;
     size_t len;
-    size_t cap;    /* allocated bytes, including room for the NUL */
-    size_t max;    /* hard cap on len */
-    bool failed;   /* an append was refused: over max, or out of memory */
-    bool toobig;   /* ... and it was because of max */
+    size_t cap;  /* allocated bytes, including room for the NUL */
+    size_t max;  /* hard cap on len */
+    bool failed; /* an append was refused: over max, or out of memory */
+    bool toobig; /* ... and it was because of max */
 } rp__buf;
 
 void rp__buf_init(rp__buf *b, size_t max_bytes);

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms, void *api,
-                 const char *install, rp_error *err)
+void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms,
+                  void *api, const char *install, rp_error *err)
 {
     void *lib = NULL;
     const char *why = NULL;
@@ -24,8 +24,8 @@ void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym
     for (size_t i = 0; i < nsyms; i++) {
         void *f = dlsym(lib, syms[i].name);
         if (!f) {
-            rp_error_set(err, RP_ERR_UNSUPPORTED, "%s (%s) lacks %s: install a current %s", what,
-                         sonames[0], syms[i].name, install);
+            rp_error_set(err, RP_ERR_UNSUPPORTED, "%s (%s) lacks %s: install a current %s", what, sonames[0],
+                         syms[i].name, install);
             dlclose(lib);
             return NULL;
         }
@@ -36,7 +36,7 @@ void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym
 }
 
 void *rp__dl_once_load(rp__dl_once *o, const char *what, const char *const *sonames, const rp__dl_sym *syms,
-                      size_t nsyms, void *api, const char *install)
+                       size_t nsyms, void *api, const char *install)
 {
     rp_error err;
     o->handle = rp__dl_load(what, sonames, syms, nsyms, api, install, &err);

@@ -15,8 +15,8 @@
 #include "ridepred/error.h"
 
 typedef struct rp__dl_sym {
-    const char *name;  /* symbol */
-    size_t offset;     /* offsetof(api struct, its function pointer) */
+    const char *name; /* symbol */
+    size_t offset;    /* offsetof(api struct, its function pointer) */
 } rp__dl_sym;
 
 /* dlopens the first of sonames (NULL-terminated) that loads, resolves every
@@ -24,8 +24,8 @@ typedef struct rp__dl_sym {
  * not available (...): install <install>", or the missing symbol) when
  * any step fails.  Not synchronised: call it under
  * pthread_once. */
-void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms, void *api,
-                 const char *install, rp_error *err);
+void *rp__dl_load(const char *what, const char *const *sonames, const rp__dl_sym *syms, size_t nsyms,
+                  void *api, const char *install, rp_error *err);
 
 /* The once-per-process state of a library loaded on first use: a module
  * keeps one (static, RP_DL_ONCE_INIT) per library and a setup function
@@ -38,12 +38,15 @@ typedef struct rp__dl_once {
     char error[RP_ERROR_MSG_MAX]; /* why not, when not ready */
 } rp__dl_once;
 
-#define RP_DL_ONCE_INIT {.once = PTHREAD_ONCE_INIT}
+#define RP_DL_ONCE_INIT                                                                                      \
+    {                                                                                                        \
+        .once = PTHREAD_ONCE_INIT                                                                            \
+    }
 
 /* For a setup function: rp__dl_load, then the outcome recorded in o (ready
  * and handle, or the error).  Returns the handle, NULL on failure. */
 void *rp__dl_once_load(rp__dl_once *o, const char *what, const char *const *sonames, const rp__dl_sym *syms,
-                      size_t nsyms, void *api, const char *install);
+                       size_t nsyms, void *api, const char *install);
 
 /* For a setup function whose library loaded but could not start (an init
  * call failed): o is not ready, with this message. */

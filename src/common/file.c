@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,10 +42,10 @@ int rp__file_open(const char *path, bool allow_dir, struct stat *st, rp_error *e
         struct stat sb;
         /* A socket cannot be opened at all (ENXIO): say what it is. */
         if (e == ENXIO && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-            return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp__file_kind(sb.st_mode),
-                                allow_dir ? " or a directory" : "");
-        return rp_error_set(err, e == ENOENT || e == ENOTDIR ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open %s: %s",
-                            path, strerror(e));
+            return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path,
+                                rp__file_kind(sb.st_mode), allow_dir ? " or a directory" : "");
+        return rp_error_set(err, e == ENOENT || e == ENOTDIR ? RP_ERR_NOT_FOUND : RP_ERR_IO,
+                            "cannot open %s: %s", path, strerror(e));
     }
     struct stat sb;
     if (fstat(fd, &sb) < 0) {
@@ -55,8 +55,8 @@ int rp__file_open(const char *path, bool allow_dir, struct stat *st, rp_error *e
     }
     if (!S_ISREG(sb.st_mode) && !(allow_dir && S_ISDIR(sb.st_mode))) {
         close(fd);
-        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path, rp__file_kind(sb.st_mode),
-                            allow_dir ? " or a directory" : "");
+        return rp_error_set(err, RP_ERR_IO, "%s: is %s, not a regular file%s", path,
+                            rp__file_kind(sb.st_mode), allow_dir ? " or a directory" : "");
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
@@ -105,7 +105,8 @@ int rp__file_read(const char *path, size_t max, unsigned char **out, size_t *len
         return -1;
     if ((uint64_t)st.st_size > max) {
         close(fd);
-        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path, (long long)st.st_size, max);
+        return rp_error_set(err, RP_ERR_LIMIT, "%s: %lld bytes is over the limit of %zu bytes", path,
+                            (long long)st.st_size, max);
     }
     size_t size = (size_t)st.st_size;
     int rc = rp__file_read_fd(fd, path, size, out, err);
@@ -127,7 +128,8 @@ int rp__file_read_fd(int fd, const char *path, size_t size, unsigned char **out,
         if (n <= 0) {
             int e = errno;
             free(buf);
-            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path, n == 0 ? "short read" : strerror(e));
+            return rp_error_set(err, RP_ERR_IO, "cannot read %s: %s", path,
+                                n == 0 ? "short read" : strerror(e));
         }
         have += (size_t)n;
     }

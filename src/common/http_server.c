@@ -105,10 +105,28 @@ typedef struct client_ent {
     unsigned n;             /* connections open now */
 } client_ent;
 
-typedef enum { ST_HEAD, ST_BODY, ST_WRITE, ST_LINGER } conn_state;
-typedef enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } body_framing;
-typedef enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER } chunk_state;
-typedef enum { AFTER_NEXT, AFTER_CONTINUE, AFTER_CLOSE } after_write;
+typedef enum {
+    ST_HEAD,
+    ST_BODY,
+    ST_WRITE,
+    ST_LINGER
+} conn_state;
+typedef enum {
+    BODY_NONE,
+    BODY_LENGTH,
+    BODY_CHUNKED
+} body_framing;
+typedef enum {
+    CH_SIZE,
+    CH_DATA,
+    CH_DATA_END,
+    CH_TRAILER
+} chunk_state;
+typedef enum {
+    AFTER_NEXT,
+    AFTER_CONTINUE,
+    AFTER_CLOSE
+} after_write;
 
 typedef struct header_field {
     const char *name, *value;
@@ -124,7 +142,7 @@ typedef struct conn {
     uint32_t events;   /* epoll interest now */
     uint64_t deadline; /* ms; 0: none */
     client_ent *client;
-    bool eof;          /* the client shut its write side */
+    bool eof; /* the client shut its write side */
 
     /* Bytes received and not yet used: [in_off, in_len) of in. */
     char *in;
@@ -170,11 +188,11 @@ struct worker {
     bool started;
     int ep;
     conn *conns;
-    uint64_t next_deadline;  /* earliest deadline of conns (may be early) */
-    uint64_t accept_resume;  /* accepting paused until then; 0: not */
-    uint64_t accept_warned;  /* when that was last logged */
+    uint64_t next_deadline; /* earliest deadline of conns (may be early) */
+    uint64_t accept_resume; /* accepting paused until then; 0: not */
+    uint64_t accept_warned; /* when that was last logged */
     time_t date_sec;
-    char date[40];           /* "Date: ...\r\n" for date_sec */
+    char date[40]; /* "Date: ...\r\n" for date_sec */
 };
 
 struct rp__http_server {
@@ -409,8 +427,9 @@ static const char *date_line(worker *w)
     if (t != w->date_sec) {
         struct tm tm;
         gmtime_r(&t, &tm);
-        snprintf(w->date, sizeof w->date, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday % 7],
-                 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        snprintf(w->date, sizeof w->date, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
         w->date_sec = t;
     }
     return w->date;
@@ -475,10 +494,10 @@ static int answer_error(conn *c, int status, const char *msg, bool close_after)
         return -1;
     int n = snprintf(body, cap, "{\"message\": \"%s\"}", msg);
     rp__http_reply r = {.status = status,
-                       .content_type = "application/json",
-                       .body = body,
-                       .body_len = (size_t)n,
-                       .body_owned = true};
+                        .content_type = "application/json",
+                        .body = body,
+                        .body_len = (size_t)n,
+                        .body_owned = true};
     if (status == 503)
         rp__http_reply_header(&r, "Retry-After", "1");
     return queue_answer(c, &r, close_after, false);
@@ -789,7 +808,8 @@ static parse_error parse_head(conn *c, uint64_t *declared)
 
     /* What the fields mean for framing and the connection. */
     unsigned hosts = 0;
-    bool have_length = false, seen_length = false, have_te = false, length_bad = false, length_conflict = false;
+    bool have_length = false, seen_length = false, have_te = false, length_bad = false,
+         length_conflict = false;
     bool te_chunked_last = false, te_other = false, te_chunked_twice = false;
     unsigned chunked_seen = 0;
     uint64_t length = 0;
@@ -1010,7 +1030,8 @@ static int head_step(conn *c)
         }
     }
     if (bad) {
-        if (answer_error(c, 400, "malformed request: lines must end with CRLF, and hold no NUL or bare CR", true) < 0) {
+        if (answer_error(c, 400, "malformed request: lines must end with CRLF, and hold no NUL or bare CR",
+                         true) < 0) {
             conn_close(c);
             return -1;
         }
@@ -1019,9 +1040,10 @@ static int head_step(conn *c)
     if (!end) {
         c->scan = scan_to;
         if (n >= limit) {
-            int r = c->first_line_done
-                        ? answer_errorf(c, 431, true, "request headers larger than %zu bytes", s->cfg.max_header_bytes)
-                        : answer_errorf(c, 414, true, "request line longer than %zu bytes", s->cfg.max_header_bytes);
+            int r = c->first_line_done ? answer_errorf(c, 431, true, "request headers larger than %zu bytes",
+                                                       s->cfg.max_header_bytes)
+                                       : answer_errorf(c, 414, true, "request line longer than %zu bytes",
+                                                       s->cfg.max_header_bytes);
             if (r < 0) {
                 conn_close(c);
                 return -1;
@@ -1161,8 +1183,10 @@ static int body_step(conn *c)
         if (len == -1)
             break;
         if (len == -2) {
-            r = answer_error(c, 400, "malformed chunked body: a line too long or not ending in CRLF", true) < 0 ? -1
-                                                                                                                : 1;
+            r = answer_error(c, 400, "malformed chunked body: a line too long or not ending in CRLF", true) <
+                        0
+                    ? -1
+                    : 1;
             break;
         }
         char line[CHUNK_LINE_MAX + 1];
@@ -1191,9 +1215,9 @@ static int body_step(conn *c)
         int digits = 0;
         const char *p = line;
         for (;; p++, digits++) {
-            int d = *p >= '0' && *p <= '9' ? *p - '0'
+            int d = *p >= '0' && *p <= '9'                     ? *p - '0'
                     : (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f' ? (*p | 0x20) - 'a' + 10
-                                                                : -1;
+                                                               : -1;
             if (d < 0)
                 break;
             if (size >> 59)
@@ -1272,12 +1296,8 @@ static int conn_run(conn *c)
     for (;;) {
         int r;
         switch (c->state) {
-        case ST_HEAD:
-            r = head_step(c);
-            break;
-        case ST_BODY:
-            r = body_step(c);
-            break;
+        case ST_HEAD: r = head_step(c); break;
+        case ST_BODY: r = body_step(c); break;
         case ST_WRITE:
             r = flush(c);
             if (r < 0) {
@@ -1453,7 +1473,9 @@ static void *worker_main(void *arg)
         uint64_t now = now_ms();
         int timeout = 1000;
         if (w->next_deadline)
-            timeout = w->next_deadline <= now ? 0 : w->next_deadline - now < 1000 ? (int)(w->next_deadline - now) : 1000;
+            timeout = w->next_deadline <= now         ? 0
+                      : w->next_deadline - now < 1000 ? (int)(w->next_deadline - now)
+                                                      : 1000;
         int n = epoll_wait(w->ep, evs, EVENTS_PER_WAIT, timeout);
         if (n < 0 && errno != EINTR) {
             rp_log(RP_LOG_ERROR, "http server: epoll_wait failed", "error", strerror(errno), NULL);
@@ -1487,14 +1509,15 @@ static int resolve(const char *listen, struct addrinfo **out, rp_error *err)
     if (listen[0] == '[') {
         const char *close = strchr(listen, ']');
         if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof host)
-            return rp_error_set(err, RP_ERR_INVALID, "bad listen address '%s': give [IPV6]:PORT, e.g. [::1]:8080",
-                                listen);
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "bad listen address '%s': give [IPV6]:PORT, e.g. [::1]:8080", listen);
         memcpy(host, listen + 1, (size_t)(close - listen - 1));
         host[close - listen - 1] = '\0';
         port = close + 2;
     } else {
         const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof host || memchr(listen, ':', (size_t)(colon - listen)))
+        if (!colon || (size_t)(colon - listen) >= sizeof host ||
+            memchr(listen, ':', (size_t)(colon - listen)))
             return rp_error_set(err, RP_ERR_INVALID,
                                 "bad listen address '%s': give HOST:PORT, e.g. 127.0.0.1:8080 "
                                 "(IPv6 in brackets: [::1]:8080)",
@@ -1538,9 +1561,9 @@ static int listen_on(const char *listen_arg, const struct addrinfo *ai, rp_error
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
         int e = errno;
         close(fd);
-        return rp_error_set(err, RP_ERR_IO, "cannot listen on %s: %s%s", listen_arg, strerror(e),
-                            e == EADDRINUSE ? " (is another server on that port? choose another address with --listen)"
-                                            : "");
+        return rp_error_set(
+            err, RP_ERR_IO, "cannot listen on %s: %s%s", listen_arg, strerror(e),
+            e == EADDRINUSE ? " (is another server on that port? choose another address with --listen)" : "");
     }
     return fd;
 }

@@ -46,14 +46,14 @@
 typedef struct rp__http_server rp__http_server;
 
 typedef struct rp__http_request {
-    const char *method;   /* "GET", "POST", ... as sent */
-    const char *path;     /* the path as sent (not percent-decoded), without
+    const char *method; /* "GET", "POST", ... as sent */
+    const char *path;   /* the path as sent (not percent-decoded), without
                              the query string; "/" for an absolute-form
                              target without a path; "*" for OPTIONS * */
-    const char *body;     /* NULL when empty or too large; NUL-terminated otherwise */
+    const char *body;   /* NULL when empty or too large; NUL-terminated otherwise */
     size_t body_len;
-    bool body_too_large;  /* the body exceeded max_body_bytes (not buffered) */
-    void *conn_;          /* private: for rp__http_request_header */
+    bool body_too_large; /* the body exceeded max_body_bytes (not buffered) */
+    void *conn_;         /* private: for rp__http_request_header */
 } rp__http_request;
 
 /* The value of a request header (case-insensitive name; the first when
@@ -69,11 +69,11 @@ const char *rp__http_request_header(const rp__http_request *req, const char *nam
 #define RP_HTTP_DEFAULT_BODY_MIN_RATE ((size_t)64 * 1024)
 
 typedef struct rp__http_reply {
-    int status;                /* 0 is answered as 500 */
-    const char *content_type;  /* NULL: no Content-Type header */
-    const char *body;          /* copied by the server; NULL: empty */
+    int status;               /* 0 is answered as 500 */
+    const char *content_type; /* NULL: no Content-Type header */
+    const char *body;         /* copied by the server; NULL: empty */
     size_t body_len;
-    bool body_owned;           /* body was malloc'd: the server takes it
+    bool body_owned; /* body was malloc'd: the server takes it
                                   (no copy) and frees it */
     /* Extra headers (names and values copied by the server). */
     const char *header_names[RP_HTTP_REPLY_MAX_HEADERS];
@@ -94,27 +94,27 @@ typedef struct rp__http_server_config {
     /* "HOST:PORT" (IPv4 address or name), "[IPv6]:PORT", or ":PORT" (all
      * IPv4 addresses).  Port 0 picks a free port (see rp__http_server_port). */
     const char *listen;
-    unsigned threads;          /* pool threads; 0: the number of online CPUs */
-    unsigned max_connections;  /* 0: RP_HTTP_DEFAULT_MAX_CONNECTIONS */
+    unsigned threads;                /* pool threads; 0: the number of online CPUs */
+    unsigned max_connections;        /* 0: RP_HTTP_DEFAULT_MAX_CONNECTIONS */
     unsigned max_client_connections; /* open connections from one client
                                   address (IPv4, or IPv6 address);
                                   0: RP_HTTP_DEFAULT_MAX_CLIENT_CONNECTIONS
                                   (no cap of its own when it is not below
                                   max_connections) */
-    size_t max_body_bytes;     /* 0: bodies are refused (body_too_large if any) */
-    size_t max_total_body_bytes; /* bodies buffered at once over all
+    size_t max_body_bytes;           /* 0: bodies are refused (body_too_large if any) */
+    size_t max_total_body_bytes;     /* bodies buffered at once over all
                                   connections; a request that would go
                                   beyond gets 503 + Retry-After from the
                                   server itself; 0: max_body_bytes x 64 */
-    size_t max_header_bytes;   /* request line and headers of one request,
+    size_t max_header_bytes;         /* request line and headers of one request,
                                   the empty line ending them included;
                                   0: 32 KiB */
-    unsigned timeout_s;        /* idle connection timeout; 0: 30 s */
-    unsigned header_timeout_s; /* whole request head, from its first byte;
+    unsigned timeout_s;              /* idle connection timeout; 0: 30 s */
+    unsigned header_timeout_s;       /* whole request head, from its first byte;
                                   0: RP_HTTP_DEFAULT_HEADER_TIMEOUT_S */
-    unsigned body_timeout_s;   /* body: this many seconds plus its size /
+    unsigned body_timeout_s;         /* body: this many seconds plus its size /
                                   body_min_rate; 0: RP_HTTP_DEFAULT_BODY_TIMEOUT_S */
-    size_t body_min_rate;      /* bytes per second; 0: RP_HTTP_DEFAULT_BODY_MIN_RATE */
+    size_t body_min_rate;            /* bytes per second; 0: RP_HTTP_DEFAULT_BODY_MIN_RATE */
     rp__http_route_fn route;
     void *route_ctx;
 } rp__http_server_config;

@@ -20,12 +20,10 @@
 
 /* 1 for bytes that may appear unescaped in a string and need no checking. */
 static const uint8_t plain[256] = {
-    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,            /* 0x22 is '"' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                     /* 0x5c is '\\' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x22 is '"' */
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x5c is '\\' */
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
 /* A mask with the high bit set in each byte of w that is '"', '\\', a
@@ -128,19 +126,23 @@ static __attribute__((noinline)) int scan_string_slow(rp__json_reader *r, rp__js
                 return fail(r, "unterminated string");
             }
             switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p += 2;
-                break;
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't': p += 2; break;
             case 'u':
-                if (e - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 || hexval(p[5]) < 0) {
+                if (e - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 || hexval(p[4]) < 0 ||
+                    hexval(p[5]) < 0) {
                     r->p = (const char *)p;
                     return fail(r, "invalid \\uXXXX escape");
                 }
                 p += 6;
                 break;
-            default:
-                r->p = (const char *)p;
-                return fail(r, "invalid \\escape");
+            default: r->p = (const char *)p; return fail(r, "invalid \\escape");
             }
             continue;
         }
@@ -167,9 +169,9 @@ static inline __attribute__((always_inline)) int scan_string(rp__json_reader *r,
     const unsigned char *e = (const unsigned char *)r->end;
     while (e - p >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)p);
-        __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                               _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                                  _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* < 0x20 or >= 0x80 */
+        __m128i sp = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+            _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))); /* < 0x20 or >= 0x80 */
         unsigned m = (unsigned)_mm_movemask_epi8(sp);
         if (m) {
             p += __builtin_ctz(m);
@@ -271,8 +273,7 @@ int rp__json_next(rp__json_reader *r, rp__json_value *v)
         r->p++;
         r->need_sep = false;
         return 1;
-    case '"':
-        return scan_string(r, v);
+    case '"': return scan_string(r, v);
     case 't':
         v->type = RP_JSON_TRUE;
         v->ptr = r->p;
@@ -294,8 +295,7 @@ int rp__json_next(rp__json_reader *r, rp__json_value *v)
         v->len = 3;
         v->nonfinite = true;
         return scan_literal(r, "NaN", 3);
-    default:
-        return scan_number(r, v);
+    default: return scan_number(r, v);
     }
 }
 
@@ -513,7 +513,7 @@ bool rp__json_str_eq_escaped(const rp__json_value *v, const char *lit, size_t n)
 }
 
 static const double exact_pow10[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -596,8 +596,7 @@ static int compact_value(rp__json_reader *r, const rp__json_value *v, rp__buf *o
     rp__json_value k, e;
     int rc;
     switch (v->type) {
-    case RP_JSON_STRING:
-        return rp__buf_append(out, v->ptr - 1, v->len + 2);
+    case RP_JSON_STRING: return rp__buf_append(out, v->ptr - 1, v->len + 2);
     case RP_JSON_OBJECT: {
         bool first = true;
         rp__buf_putc(out, '{');
@@ -624,8 +623,7 @@ static int compact_value(rp__json_reader *r, const rp__json_value *v, rp__buf *o
         }
         return rc < 0 ? -1 : rp__buf_putc(out, ']');
     }
-    default:
-        return rp__buf_append(out, v->ptr, v->len);
+    default: return rp__buf_append(out, v->ptr, v->len);
     }
 }
 

@@ -82,7 +82,7 @@ typedef struct rp__json_reader {
     const char *end;
     int depth;
     int max_depth;
-    bool need_sep;   /* inside a container, after a member/element */
+    bool need_sep; /* inside a container, after a member/element */
     bool failed;
     rp_error err;
 } rp__json_reader;

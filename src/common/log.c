@@ -61,7 +61,7 @@ int rp_log_level_parse(const char *s, rp_log_level *out)
     static const struct {
         const char *name;
         rp_log_level level;
-    } names[] = {{"debug", RP_LOG_DEBUG}, {"trace", RP_LOG_DEBUG}, {"info", RP_LOG_INFO},
+    } names[] = {{"debug", RP_LOG_DEBUG}, {"trace", RP_LOG_DEBUG},  {"info", RP_LOG_INFO},
                  {"warn", RP_LOG_WARN},   {"warning", RP_LOG_WARN}, {"error", RP_LOG_ERROR},
                  {"fatal", RP_LOG_ERROR}, {"off", RP_LOG_OFF}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -83,7 +83,7 @@ static void put_x(rp__buf *b, unsigned char c)
 
 static void put_u(rp__buf *b, unsigned cp)
 {
-    char e[6] = {'\\', 'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15], hexdig[(cp >> 4) & 15],
+    char e[6] = {'\\',           'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15], hexdig[(cp >> 4) & 15],
                  hexdig[cp & 15]};
     rp__buf_append(b, e, 6);
 }
@@ -192,13 +192,13 @@ void rp_log(rp_log_level level, const char *msg, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char when[96];
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
     va_list ap;
     va_start(ap, msg);
     if (g_format == RP_LOG_JSON) {
         rp__buf_printf(&b, "{\"timestamp\": \"%s\", \"level\": \"%s\", \"message\": ", when,
-                      level_names[level]);
+                       level_names[level]);
         rp__pyjson_utf8(&b, msg, strlen(msg));
         if (t_request_id[0]) {
             rp__buf_lit(&b, ", \"requestId\": ");

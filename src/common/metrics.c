@@ -17,7 +17,11 @@ const double rp__metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
     0.01,     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    10.0,
 };
 
-typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } kind;
+typedef enum {
+    KIND_COUNTER,
+    KIND_GAUGE,
+    KIND_HISTOGRAM
+} kind;
 
 struct rp__counter {
     _Atomic uint64_t v;
@@ -29,7 +33,7 @@ struct rp__gauge {
 };
 
 struct rp__histogram {
-    size_t n;                  /* finite bounds; n + 1 buckets */
+    size_t n; /* finite bounds; n + 1 buckets */
     double *bounds;
     _Atomic uint64_t *buckets; /* not cumulative; the last is +Inf */
     _Atomic uint64_t sum_bits;
@@ -164,7 +168,7 @@ rp__gauge *rp__metrics_gauge(rp__metrics *m, const char *name, const char *help,
 }
 
 rp__histogram *rp__metrics_histogram(rp__metrics *m, const char *name, const char *help, const char *labels,
-                                   const double *bounds, size_t nbounds)
+                                     const double *bounds, size_t nbounds)
 {
     for (size_t i = 0; i < nbounds; i++)
         if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
@@ -273,7 +277,8 @@ static void put_help(rp__buf *out, const char *help)
 }
 
 /* name{labels,extra} or name{extra} or name{labels} or name. */
-static void put_series(rp__buf *out, const char *name, const char *suffix, const char *labels, const char *extra)
+static void put_series(rp__buf *out, const char *name, const char *suffix, const char *labels,
+                       const char *extra)
 {
     rp__buf_puts(out, name);
     rp__buf_puts(out, suffix);

@@ -56,7 +56,7 @@ rp__gauge *rp__metrics_gauge(rp__metrics *m, const char *name, const char *help,
 /* bounds: the upper bounds of the buckets, strictly increasing, finite
  * (+Inf is added); copied. */
 rp__histogram *rp__metrics_histogram(rp__metrics *m, const char *name, const char *help, const char *labels,
-                                   const double *bounds, size_t nbounds);
+                                     const double *bounds, size_t nbounds);
 
 /* Updates (thread-safe, lock-free; a NULL handle is ignored). */
 void rp__counter_add(rp__counter *c, uint64_t n);

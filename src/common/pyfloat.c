@@ -214,9 +214,7 @@ static inline size_t format_decimal(char *out, char *p, uint64_t d, int32_t k)
     store8(digits + 33, ASCII_ZEROS);
 
     /* Zero digit bytes at the top of a word are trailing zeros of d. */
-    const int trailing = low != 0 ? __builtin_clzll(low) / 8
-                       : mid != 0 ? 8 + __builtin_clzll(mid) / 8
-                       : 16;
+    const int trailing = low != 0 ? __builtin_clzll(low) / 8 : mid != 0 ? 8 + __builtin_clzll(mid) / 8 : 16;
     const int len = decimal_length(d);
     const int n = len - trailing;
     const char *first = digits + (MAX_DIGITS - len);

@@ -69,7 +69,7 @@ static int query_int(rp__ckpt *c, const char *sql, int *out, rp_error *err)
 }
 
 int rp__ckpt_open(const char *path, const char *group, const char *source, const char *owner,
-                 int64_t lease_ms, rp__ckpt **out, rp_error *err)
+                  int64_t lease_ms, rp__ckpt **out, rp_error *err)
 {
     *out = NULL;
     if (rp__sqlite_load(err) != 0) {
@@ -96,7 +96,7 @@ int rp__ckpt_open(const char *path, const char *group, const char *source, const
         goto fail;
     }
     if (rp__sq.open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+                       NULL) != SQLITE_OK) {
         rp_error_set(err, RP_ERR_IO, "checkpoint store %s: %s", path,
                      c->db ? rp__sq.errmsg(c->db) : "cannot open");
         goto fail;
@@ -141,16 +141,16 @@ int rp__ckpt_open(const char *path, const char *group, const char *source, const
     if (exec(c, "COMMIT", err) < 0)
         goto rollback;
     if (rp__sq.prepare_v2(c->db,
-                           "UPDATE leases SET checkpoint = CASE WHEN ?1 = '' THEN checkpoint ELSE ?1 END,"
-                           " ended = ?2, expires_ms = CASE WHEN ?2 THEN 0 ELSE ?3 + ?4 END,"
-                           " owner = CASE WHEN ?2 THEN NULL ELSE owner END, updated_ms = ?3"
-                           " WHERE grp = ?5 AND source = ?6 AND shard_id = ?7 AND owner = ?8"
-                           " AND expires_ms > ?3",
-                           -1, &c->commit, NULL) != SQLITE_OK ||
+                          "UPDATE leases SET checkpoint = CASE WHEN ?1 = '' THEN checkpoint ELSE ?1 END,"
+                          " ended = ?2, expires_ms = CASE WHEN ?2 THEN 0 ELSE ?3 + ?4 END,"
+                          " owner = CASE WHEN ?2 THEN NULL ELSE owner END, updated_ms = ?3"
+                          " WHERE grp = ?5 AND source = ?6 AND shard_id = ?7 AND owner = ?8"
+                          " AND expires_ms > ?3",
+                          -1, &c->commit, NULL) != SQLITE_OK ||
         rp__sq.prepare_v2(c->db,
-                           "UPDATE leases SET owner = NULL, expires_ms = 0"
-                           " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3 AND owner = ?4",
-                           -1, &c->release, NULL) != SQLITE_OK) {
+                          "UPDATE leases SET owner = NULL, expires_ms = 0"
+                          " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3 AND owner = ?4",
+                          -1, &c->release, NULL) != SQLITE_OK) {
         db_error(c, err, "prepare");
         goto fail;
     }
@@ -220,9 +220,9 @@ static bool is_held(const char (*held)[RP_STREAM_SHARD_ID_MAX], size_t n, const 
     return false;
 }
 
-int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
-                 const char *initial_start, const char (*held)[RP_STREAM_SHARD_ID_MAX],
-                 size_t n_held, rp__ckpt_plan *plan, rp_error *err)
+int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards, const char *initial_start,
+                  const char (*held)[RP_STREAM_SHARD_ID_MAX], size_t n_held, rp__ckpt_plan *plan,
+                  rp_error *err)
 {
     memset(plan, 0, sizeof *plan);
     int rc = -1;
@@ -245,9 +245,9 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
 
     /* Heartbeat, and forget consumers gone for ten lease times. */
     if (rp__sq.prepare_v2(c->db,
-                           "INSERT INTO workers(grp, source, owner, seen_ms) VALUES(?1, ?2, ?3, ?4)"
-                           " ON CONFLICT(grp, source, owner) DO UPDATE SET seen_ms = excluded.seen_ms",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "INSERT INTO workers(grp, source, owner, seen_ms) VALUES(?1, ?2, ?3, ?4)"
+                          " ON CONFLICT(grp, source, owner) DO UPDATE SET seen_ms = excluded.seen_ms",
+                          -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     rp__sq.bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
@@ -256,8 +256,8 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
         goto dberr;
     rp__sq.finalize(st);
     st = NULL;
-    if (rp__sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms < ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (rp__sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms < ?3", -1,
+                          &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     rp__sq.bind_int64(st, 3, now - 10 * c->lease_ms);
@@ -267,8 +267,8 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
     st = NULL;
 
     /* Does the group know this source at all? */
-    if (rp__sq.prepare_v2(c->db, "SELECT count(*) FROM leases WHERE grp = ?1 AND source = ?2", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (rp__sq.prepare_v2(c->db, "SELECT count(*) FROM leases WHERE grp = ?1 AND source = ?2", -1, &st,
+                          NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     if (rp__sq.step(st) != SQLITE_ROW)
@@ -279,9 +279,9 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
 
     /* New shards. */
     if (rp__sq.prepare_v2(c->db,
-                           "INSERT OR IGNORE INTO leases(grp, source, shard_id, start, updated_ms)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5)",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "INSERT OR IGNORE INTO leases(grp, source, shard_id, start, updated_ms)"
+                          " VALUES(?1, ?2, ?3, ?4, ?5)",
+                          -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     for (size_t i = 0; i < n_shards; i++) {
         rp__sq.reset(st);
@@ -297,9 +297,9 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
 
     /* Renew what we hold. */
     if (rp__sq.prepare_v2(c->db,
-                           "UPDATE leases SET expires_ms = ?3 + ?4 WHERE grp = ?1 AND source = ?2"
-                           " AND owner = ?5 AND expires_ms > ?3 AND ended = 0",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "UPDATE leases SET expires_ms = ?3 + ?4 WHERE grp = ?1 AND source = ?2"
+                          " AND owner = ?5 AND expires_ms > ?3 AND ended = 0",
+                          -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     rp__sq.bind_int64(st, 3, now);
@@ -312,8 +312,8 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
 
     /* Live consumers. */
     if (rp__sq.prepare_v2(c->db,
-                           "SELECT count(*) FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms > ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "SELECT count(*) FROM workers WHERE grp = ?1 AND source = ?2 AND seen_ms > ?3", -1,
+                          &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     rp__sq.bind_int64(st, 3, now - c->lease_ms);
@@ -327,9 +327,9 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
 
     /* Every row of the source. */
     if (rp__sq.prepare_v2(c->db,
-                           "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
-                           " WHERE grp = ?1 AND source = ?2 ORDER BY shard_id",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
+                          " WHERE grp = ?1 AND source = ?2 ORDER BY shard_id",
+                          -1, &st, NULL) != SQLITE_OK)
         goto dberr;
     bind_key(st, c, 1);
     int r;
@@ -402,10 +402,10 @@ int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
     /* Take free or expired leases up to the fair share. */
     if (held_now < target) {
         if (rp__sq.prepare_v2(c->db,
-                               "UPDATE leases SET owner = ?3, expires_ms = ?4 + ?5, updated_ms = ?4"
-                               " WHERE grp = ?1 AND source = ?2 AND shard_id = ?6 AND ended = 0"
-                               " AND (owner IS NULL OR expires_ms <= ?4)",
-                               -1, &st, NULL) != SQLITE_OK) {
+                              "UPDATE leases SET owner = ?3, expires_ms = ?4 + ?5, updated_ms = ?4"
+                              " WHERE grp = ?1 AND source = ?2 AND shard_id = ?6 AND ended = 0"
+                              " AND (owner IS NULL OR expires_ms <= ?4)",
+                              -1, &st, NULL) != SQLITE_OK) {
             free(eligible);
             goto dberr;
         }
@@ -464,8 +464,7 @@ out:
     return rc;
 }
 
-int rp__ckpt_commit(rp__ckpt *c, const char *shard_id, const char *sequence_number, bool ended,
-                   rp_error *err)
+int rp__ckpt_commit(rp__ckpt *c, const char *shard_id, const char *sequence_number, bool ended, rp_error *err)
 {
     sqlite3_stmt *st = c->commit;
     rp__sq.reset(st);
@@ -500,8 +499,8 @@ int rp__ckpt_release(rp__ckpt *c, const char *shard_id, rp_error *err)
 int rp__ckpt_leave(rp__ckpt *c, rp_error *err)
 {
     sqlite3_stmt *st;
-    if (rp__sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND owner = ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (rp__sq.prepare_v2(c->db, "DELETE FROM workers WHERE grp = ?1 AND source = ?2 AND owner = ?3", -1, &st,
+                          NULL) != SQLITE_OK)
         return db_error(c, err, "leave");
     bind_key(st, c, 1);
     rp__sq.bind_text(st, 3, c->owner, -1, SQLITE_STATIC);
@@ -513,13 +512,13 @@ int rp__ckpt_leave(rp__ckpt *c, rp_error *err)
 }
 
 int rp__ckpt_get(rp__ckpt *c, const char *shard_id, rp__ckpt_shard *out, char owner[RP_CKPT_OWNER_MAX],
-                int64_t *expires_ms, rp_error *err)
+                 int64_t *expires_ms, rp_error *err)
 {
     sqlite3_stmt *st;
     if (rp__sq.prepare_v2(c->db,
-                           "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
-                           " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3",
-                           -1, &st, NULL) != SQLITE_OK)
+                          "SELECT shard_id, checkpoint, start, ended, owner, expires_ms FROM leases"
+                          " WHERE grp = ?1 AND source = ?2 AND shard_id = ?3",
+                          -1, &st, NULL) != SQLITE_OK)
         return db_error(c, err, "read");
     bind_key(st, c, 1);
     rp__sq.bind_text(st, 3, shard_id, -1, SQLITE_STATIC);

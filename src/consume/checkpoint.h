@@ -53,13 +53,12 @@ typedef struct rp__ckpt_plan {
 
 void rp__ckpt_plan_free(rp__ckpt_plan *p);
 
-
 /* Opens (creating the file, its parent directories and its schema) the
  * checkpoint store for one group's view of one source stream; owner names
  * this consumer process; lease_ms is how long a lease lives without
  * renewal.  RP_ERR_CORRUPT when the file belongs to something else. */
 int rp__ckpt_open(const char *path, const char *group, const char *source, const char *owner,
-                 int64_t lease_ms, rp__ckpt **out, rp_error *err);
+                  int64_t lease_ms, rp__ckpt **out, rp_error *err);
 void rp__ckpt_close(rp__ckpt *c);
 
 /* The coordinator's periodic step, in one transaction: records this
@@ -71,16 +70,16 @@ void rp__ckpt_close(rp__ckpt *c);
  * shards (not ended, every listed parent ended) up to the fair share,
  * ceil(eligible / live consumers), and names the held leases beyond it.
  * The caller frees the plan with rp__ckpt_plan_free. */
-int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards,
-                 const char *initial_start, const char (*held)[RP_STREAM_SHARD_ID_MAX],
-                 size_t n_held, rp__ckpt_plan *plan, rp_error *err);
+int rp__ckpt_sync(rp__ckpt *c, const rp_stream_shard *shards, size_t n_shards, const char *initial_start,
+                  const char (*held)[RP_STREAM_SHARD_ID_MAX], size_t n_held, rp__ckpt_plan *plan,
+                  rp_error *err);
 
 /* Stores a checkpoint (and, when ended, marks the shard read to its end and
  * frees its lease) and renews the lease, if and only if this consumer still
  * owns an unexpired lease on the shard.  Returns 0 when stored, 1 when the
  * lease is lost (nothing stored), -1 on a database error. */
 int rp__ckpt_commit(rp__ckpt *c, const char *shard_id, const char *sequence_number, bool ended,
-                   rp_error *err);
+                    rp_error *err);
 
 /* Hands a lease back (owner cleared) if this consumer holds it. */
 int rp__ckpt_release(rp__ckpt *c, const char *shard_id, rp_error *err);
@@ -90,7 +89,7 @@ int rp__ckpt_leave(rp__ckpt *c, rp_error *err);
 
 /* Reads one shard's row; returns 1 when found, 0 when not, -1 on error. */
 int rp__ckpt_get(rp__ckpt *c, const char *shard_id, rp__ckpt_shard *out, char owner[RP_CKPT_OWNER_MAX],
-                int64_t *expires_ms, rp_error *err);
+                 int64_t *expires_ms, rp_error *err);
 
 /* Epoch milliseconds (the clock leases use). */
 int64_t rp__ckpt_now_ms(void);

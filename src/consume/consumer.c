@@ -12,14 +12,14 @@
 
 #include "common/base64.h"
 #include "common/buf.h"
+#include "common/http_server.h"
 #include "common/json.h"
+#include "common/metrics.h"
 #include "common/pyjson.h"
 #include "consume/checkpoint.h"
 #include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
-#include "common/http_server.h"
-#include "common/metrics.h"
 
 #define LEASE_MS_DEFAULT 10000
 #define LOG_MS_DEFAULT 5000
@@ -34,7 +34,7 @@
 
 /* One record read and not yet checkpointed, in the worker's arena. */
 typedef struct rec {
-    size_t off;       /* seq NUL pk NUL data, at arena.data + off */
+    size_t off; /* seq NUL pk NUL data, at arena.data + off */
     uint32_t seq_len;
     uint32_t pk_len;
     size_t data_len;
@@ -67,7 +67,7 @@ struct rp__consumer {
     atomic_bool stop;
     rp__metrics *metrics;
     stats st;
-    pthread_mutex_t mu;   /* guards workers (list) */
+    pthread_mutex_t mu; /* guards workers (list) */
     shard_worker *workers;
 };
 
@@ -78,17 +78,17 @@ struct shard_worker {
     pthread_t thread;
     atomic_bool done, lost, release;
     /* Read by the coordinator for the gauges. */
-    atomic_llong behind_ms;      /* MillisBehindLatest of the last read that worked */
-    atomic_llong read_ok_ms;     /* when that read was (monotonic ms) */
-    atomic_bool read_failing;    /* reads fail since then */
-    atomic_llong oldest_ms;      /* arrival (epoch ms) of the oldest record not checkpointed; 0: none */
-    atomic_bool stalled;         /* waiting for the infrastructure (streams, store) to come back */
+    atomic_llong behind_ms;   /* MillisBehindLatest of the last read that worked */
+    atomic_llong read_ok_ms;  /* when that read was (monotonic ms) */
+    atomic_bool read_failing; /* reads fail since then */
+    atomic_llong oldest_ms;   /* arrival (epoch ms) of the oldest record not checkpointed; 0: none */
+    atomic_bool stalled;      /* waiting for the infrastructure (streams, store) to come back */
     /* Thread-owned state. */
     rp_stream_conn *in, *dl, *out;
-    const char *out_name;        /* the predictions stream's name, owned by the function */
-    rp_handler *h;               /* publishes nothing: the worker publishes (publish_until_stored) */
+    const char *out_name; /* the predictions stream's name, owned by the function */
+    rp_handler *h;        /* publishes nothing: the worker publishes (publish_until_stored) */
     rp__ckpt *ckpt;
-    uint64_t rng;                /* backoff jitter */
+    uint64_t rng; /* backoff jitter */
     char iter[RP_STREAM_ITER_MAX];
     char read_seq[RP_STREAM_SEQ_MAX]; /* the last record read into the arena */
     rp__buf arena;
@@ -96,7 +96,7 @@ struct shard_worker {
     size_t n, cap;
     bool oom;
     rp__buf event;
-    size_t *todo;       /* outcomes still to publish (publish_until_stored) */
+    size_t *todo; /* outcomes still to publish (publish_until_stored) */
     rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
     rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
 };
@@ -257,7 +257,7 @@ static int make_iterator(shard_worker *w, rp_error *err)
     const char *seq = w->read_seq[0] ? w->read_seq : w->row.checkpoint;
     if (seq[0])
         return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id, RP_STREAM_AFTER_SEQUENCE_NUMBER,
-                                       seq, 0, w->iter, err);
+                                      seq, 0, w->iter, err);
     rp_stream_iterator t = RP_STREAM_TRIM_HORIZON;
     int64_t ts = 0;
     if (!strcmp(w->row.start, "LATEST")) {
@@ -275,9 +275,13 @@ static int make_iterator(shard_worker *w, rp_error *err)
 static rp__event_record event_record(const shard_worker *w, size_t i)
 {
     const rec *r = &w->recs[i];
-    return (rp__event_record){.sequence_number = rec_seq(w, i), .sequence_number_len = r->seq_len,
-                             .partition_key = rec_pk(w, i), .partition_key_len = r->pk_len,
-                             .data = rec_data(w, i), .data_len = r->data_len, .arrival_ms = r->arrival_ms};
+    return (rp__event_record){.sequence_number = rec_seq(w, i),
+                              .sequence_number_len = r->seq_len,
+                              .partition_key = rec_pk(w, i),
+                              .partition_key_len = r->pk_len,
+                              .data = rec_data(w, i),
+                              .data_len = r->data_len,
+                              .arrival_ms = r->arrival_ms};
 }
 
 /* How many of the first records make one event: batch_size at most, and
@@ -354,11 +358,14 @@ static int commit(shard_worker *w, const char *seq, bool ended)
         if (r == 1) {
             if (!atomic_exchange(&w->lost, true))
                 rp__counter_add(c->st.leases_lost, 1);
-            rp_log(RP_LOG_WARN, "lease lost: another consumer owns the shard or the lease expired; stopping this shard's worker",
-                   "shard", w->row.shard_id, NULL);
+            rp_log(
+                RP_LOG_WARN,
+                "lease lost: another consumer owns the shard or the lease expired; stopping this shard's worker",
+                "shard", w->row.shard_id, NULL);
             return 1;
         }
-        bool must_stop = stall(w, attempt, "cannot write the checkpoint; the shard waits and retries", err.msg);
+        bool must_stop =
+            stall(w, attempt, "cannot write the checkpoint; the shard waits and retries", err.msg);
         if (must_stop && !atomic_load(&w->release) && !atomic_load(&w->c->stop))
             return 1;
         if (atomic_load(&w->c->stop) && attempt >= 3)
@@ -412,8 +419,8 @@ static const char *failure_reason(const rp_record_outcome *o, size_t lo, size_t 
  * stream, or logs and discards them without one.  The dead-letter stream
  * is retried until it takes them.  Returns 0, or 1 when the worker must
  * stop before they are all stored. */
-static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_outcome *o, const char *fn_reason,
-                       int attempts)
+static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_outcome *o,
+                       const char *fn_reason, int attempts)
 {
     rp__consumer *c = w->c;
     size_t n = 0;
@@ -481,10 +488,14 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             rp__buf_puts(d, att);
             rp__buf_lit(d, ", \"reason\": ");
             rp__pyjson_utf8(d, why, strlen(why));
-            rp__buf_lit(d, ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
+            rp__buf_lit(
+                d,
+                ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
         }
-        e[j] = (rp_stream_entry){.data = d->data, .data_len = d->len, .partition_key = rec_pk(w, i),
-                              .partition_key_len = r->pk_len};
+        e[j] = (rp_stream_entry){.data = d->data,
+                                 .data_len = d->len,
+                                 .partition_key = rec_pk(w, i),
+                                 .partition_key_len = r->pk_len};
         j++;
     }
     for (int attempt = 1;; attempt++) {
@@ -524,7 +535,8 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
                 put_error(why, sizeof why, &res[x]);
                 break;
             }
-        if (stall(w, attempt, "the dead-letter stream did not take records; the shard waits and retries", why))
+        if (stall(w, attempt, "the dead-letter stream did not take records; the shard waits and retries",
+                  why))
             break;
     }
 out:
@@ -607,7 +619,7 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
             for (size_t j = 0; j < k; j++) {
                 const rp_record_outcome *e = &o[todo[x + j]];
                 w->put[j] = (rp_stream_entry){e->prediction, e->prediction_len, e->partition_key,
-                                           e->partition_key_len};
+                                              e->partition_key_len};
             }
             rp_error err;
             rp_stream_put(w->out, w->out_name, w->put, k, w->put_res, &err);
@@ -636,7 +648,8 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
             kept = 0;
             for (size_t x = 0; x < n; x++) {
                 if (expired(w, base + todo[x], now))
-                    log_expired(w, base + todo[x], "prediction dropped unpublished: its record is older than --max-record-age");
+                    log_expired(w, base + todo[x],
+                                "prediction dropped unpublished: its record is older than --max-record-age");
                 else
                     todo[kept++] = todo[x];
             }
@@ -674,7 +687,7 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     int r = rp_handler_invoke(w->h, w->event.data, w->event.len, &res);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     rp__histogram_observe(c->st.invoke_seconds,
-                         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+                          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     rp__counter_add(c->st.invocations, 1);
     snprintf(reason, cap, "out of memory");
     if (r < 0)
@@ -830,7 +843,8 @@ static void *worker_main(void *arg)
     rp__buf_init(&w->arena, ARENA_MAX);
     rp__buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
     w->todo = calloc(c->cfg.batch_size, sizeof *w->todo);
-    w->rng = ((uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull) ^ (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
+    w->rng =
+        ((uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull) ^ (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
     if (!w->rng)
         w->rng = 1;
     if (!w->todo) {
@@ -858,7 +872,8 @@ static void *worker_main(void *arg)
         if (need_read) {
             if (!w->iter[0] && make_iterator(w, &err) < 0) {
                 atomic_store(&w->read_failing, true);
-                if (stall(w, ++read_errors, "cannot get a shard iterator; the shard waits and retries", err.msg))
+                if (stall(w, ++read_errors, "cannot get a shard iterator; the shard waits and retries",
+                          err.msg))
                     break;
                 continue;
             }
@@ -885,7 +900,8 @@ static void *worker_main(void *arg)
                         break;
                 } else if (strncmp(err.msg, "ExpiredIteratorException", 24) != 0) {
                     atomic_store(&w->read_failing, true);
-                    if (stall(w, ++read_errors, "cannot read the shard; the shard waits and retries", err.msg))
+                    if (stall(w, ++read_errors, "cannot read the shard; the shard waits and retries",
+                              err.msg))
                         break;
                 }
                 continue;
@@ -936,8 +952,8 @@ static void *worker_main(void *arg)
             first_ms = mono_ms();
     }
     if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
-        rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id,
-               "error", err.msg, NULL);
+        rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id, "error",
+               err.msg, NULL);
     rp_log(RP_LOG_INFO, ended ? "shard read to its end" : "shard worker stopped", "shard", w->row.shard_id,
            NULL);
     worker_close(w);
@@ -968,8 +984,10 @@ static void register_stats(rp__consumer *c)
     stats *s = &c->st;
 #define CTR(field, name, help) s->field = rp__metrics_counter(m, "ridepred_consume_" name, help, labels)
     CTR(records_read, "records_read_total", "Records read from the source stream.");
-    CTR(records_handled, "records_handled_total", "Records handled and checkpointed (published, or dead-lettered).");
-    CTR(published, "predictions_published_total", "Predictions published to the output stream (retries count again).");
+    CTR(records_handled, "records_handled_total",
+        "Records handled and checkpointed (published, or dead-lettered).");
+    CTR(published, "predictions_published_total",
+        "Predictions published to the output stream (retries count again).");
     CTR(batches, "batches_total", "Batches taken from the shards.");
     CTR(invocations, "invocations_total", "Handler invocations (retries and bisected halves included).");
     CTR(item_failures, "item_failures_total", "Records named in batchItemFailures.");
@@ -984,19 +1002,21 @@ static void register_stats(rp__consumer *c)
     CTR(leases_lost, "leases_lost_total", "Shard leases lost to expiry or to another consumer.");
 #undef CTR
     s->behind = rp__metrics_gauge(m, "ridepred_consume_millis_behind_latest",
-                                 "The largest MillisBehindLatest over the shards held.", labels);
+                                  "The largest MillisBehindLatest over the shards held.", labels);
     s->shards_held = rp__metrics_gauge(m, "ridepred_consume_shards_held", "Shard leases held.", labels);
-    s->shards_stalled = rp__metrics_gauge(m, "ridepred_consume_shards_stalled",
-                                         "Shards waiting for a stream or the checkpoint store to come back.", labels);
-    s->iterator_age = rp__metrics_gauge(m, "ridepred_consume_iterator_age_milliseconds",
-                                       "Age of the oldest record read and not yet checkpointed, or of the "
-                                       "shard's position when reads fail (the largest over the shards held).",
-                                       labels);
+    s->shards_stalled =
+        rp__metrics_gauge(m, "ridepred_consume_shards_stalled",
+                          "Shards waiting for a stream or the checkpoint store to come back.", labels);
+    s->iterator_age =
+        rp__metrics_gauge(m, "ridepred_consume_iterator_age_milliseconds",
+                          "Age of the oldest record read and not yet checkpointed, or of the "
+                          "shard's position when reads fail (the largest over the shards held).",
+                          labels);
     s->workers_live = rp__metrics_gauge(m, "ridepred_consume_group_consumers",
-                                       "Live consumers of the group (this one included).", labels);
+                                        "Live consumers of the group (this one included).", labels);
     s->invoke_seconds = rp__metrics_histogram(m, "ridepred_consume_invocation_seconds",
-                                             "Handler invocation time (publishing not included).", labels,
-                                             rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
+                                              "Handler invocation time (publishing not included).", labels,
+                                              rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
 }
 
 static void owner_id(char *out, size_t cap)
@@ -1056,11 +1076,13 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     if (cfg->batch_size < 1 || cfg->batch_size > RP_CONSUME_BATCH_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "batch size must be 1 to %d", RP_CONSUME_BATCH_MAX);
     if (cfg->batch_window_ms > RP_CONSUME_WINDOW_MS_MAX)
-        return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms", RP_CONSUME_WINDOW_MS_MAX);
+        return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms",
+                            RP_CONSUME_WINDOW_MS_MAX);
     if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
                             RP_CONSUME_RETRIES_MAX);
-    if (cfg->max_record_age_s == 0 || cfg->max_record_age_s < -1 || cfg->max_record_age_s > RP_CONSUME_RECORD_AGE_MAX)
+    if (cfg->max_record_age_s == 0 || cfg->max_record_age_s < -1 ||
+        cfg->max_record_age_s > RP_CONSUME_RECORD_AGE_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max record age must be -1 (never) or 1 to %d seconds",
                             RP_CONSUME_RECORD_AGE_MAX);
     if (!rp__function_publishes(cfg->function))
@@ -1079,7 +1101,9 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     snprintf(c->source, sizeof c->source, "%s:%s", rp_stream_backend_name(c->in_backend), c->in_name);
     snprintf(c->out_spec, sizeof c->out_spec, "%s", rp__function_predictions_stream(cfg->function));
     if (!strcmp(c->source, c->out_spec)) {
-        rp_error_set(err, RP_ERR_INVALID, "the output stream is the source stream (%s): every prediction would be read again", c->source);
+        rp_error_set(err, RP_ERR_INVALID,
+                     "the output stream is the source stream (%s): every prediction would be read again",
+                     c->source);
         goto fail;
     }
     if (cfg->dead_letter &&
@@ -1268,7 +1292,7 @@ static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_st
         snprintf(held[i++], RP_STREAM_SHARD_ID_MAX, "%s", w->row.shard_id);
     rp__ckpt_plan plan;
     if (rp__ckpt_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
-                     n_held, &plan, &err) < 0) {
+                      n_held, &plan, &err) < 0) {
         rp_log(RP_LOG_WARN, "cannot sync the shard leases; retrying", "error", err.msg, NULL);
         free(held);
         return;
@@ -1409,8 +1433,11 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
         }
     }
     if (c->cfg.metrics_listen) {
-        rp__http_server_config hc = {.listen = c->cfg.metrics_listen, .threads = 1, .max_connections = 64,
-                                    .route = metrics_route, .route_ctx = c};
+        rp__http_server_config hc = {.listen = c->cfg.metrics_listen,
+                                     .threads = 1,
+                                     .max_connections = 64,
+                                     .route = metrics_route,
+                                     .route_ctx = c};
         if (rp__http_server_start(&hc, &http, err) < 0) {
             rp_error_prefix(err, "--metrics-listen %s", c->cfg.metrics_listen);
             goto out;

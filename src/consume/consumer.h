@@ -22,26 +22,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "function/function.h"
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
-#include "function/function.h"
 
-#define RP_CONSUME_BATCH_MAX 10000      /* Lambda's maximum for Kinesis */
-#define RP_CONSUME_WINDOW_MS_MAX 300000 /* Lambda's MaximumBatchingWindowInSeconds: 300 */
-#define RP_CONSUME_RETRIES_MAX 10000    /* Lambda's MaximumRetryAttempts */
+#define RP_CONSUME_BATCH_MAX 10000       /* Lambda's maximum for Kinesis */
+#define RP_CONSUME_WINDOW_MS_MAX 300000  /* Lambda's MaximumBatchingWindowInSeconds: 300 */
+#define RP_CONSUME_RETRIES_MAX 10000     /* Lambda's MaximumRetryAttempts */
 #define RP_CONSUME_RECORD_AGE_MAX 604800 /* Lambda's MaximumRecordAgeInSeconds: 7 days */
 
 typedef struct rp__consumer_config {
-    const char *from;             /* the source stream spec (rp_stream_parse_name) */
-    const char *dead_letter;      /* the dead-letter stream spec, or NULL */
-    rp_stream_config streams;     /* backend choice for both */
+    const char *from;              /* the source stream spec (rp_stream_parse_name) */
+    const char *dead_letter;       /* the dead-letter stream spec, or NULL */
+    rp_stream_config streams;      /* backend choice for both */
     rp__function *function;        /* opened by the caller; publishes to the output stream */
-    uint32_t batch_size;          /* 1..RP_CONSUME_BATCH_MAX */
-    uint32_t batch_window_ms;     /* 0: invoke as soon as records are read */
-    rp_stream_iterator start_type;  /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
-    int64_t start_timestamp_ms;   /* AT_TIMESTAMP */
-    int32_t max_retries;          /* retries of records the handler refuses; -1: forever */
-    int32_t max_record_age_s;     /* drop records older than this (seconds); -1: never */
+    uint32_t batch_size;           /* 1..RP_CONSUME_BATCH_MAX */
+    uint32_t batch_window_ms;      /* 0: invoke as soon as records are read */
+    rp_stream_iterator start_type; /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
+    int64_t start_timestamp_ms;    /* AT_TIMESTAMP */
+    int32_t max_retries;           /* retries of records the handler refuses; -1: forever */
+    int32_t max_record_age_s;      /* drop records older than this (seconds); -1: never */
     bool bisect_on_error;
     const char *group;            /* NULL: the output stream spec */
     const char *checkpoint_store; /* the SQLite file of checkpoints and leases; required */
@@ -54,13 +54,12 @@ typedef struct rp__consumer_config {
 
 /* Counters since start, for the summary log and the metrics endpoint. */
 typedef struct rp__consumer_stats {
-    uint64_t records_read, records_handled, predictions_published, batches, invocations,
-        item_failures, function_errors, retries, dead_lettered, discarded, checkpoints,
-        leases_lost, expired, stall_retries;
+    uint64_t records_read, records_handled, predictions_published, batches, invocations, item_failures,
+        function_errors, retries, dead_lettered, discarded, checkpoints, leases_lost, expired, stall_retries;
     int64_t millis_behind_latest; /* the largest over the shards held */
     int64_t iterator_age_ms;      /* the largest over the shards held; grows while stalled */
     uint32_t shards_held;
-    uint32_t shards_stalled;      /* waiting for a stream or the checkpoint store */
+    uint32_t shards_stalled; /* waiting for a stream or the checkpoint store */
 } rp__consumer_stats;
 
 typedef struct rp__consumer rp__consumer;

@@ -29,22 +29,20 @@ static void zlib_setup(void)
 {
     static const char *const sonames[] = {"libz.so.1", NULL};
     static const rp__dl_sym syms[] = {
-        {"zlibVersion", offsetof(zlib_api, version)},
-        {"inflateInit2_", offsetof(zlib_api, inflate_init2)},
-        {"inflate", offsetof(zlib_api, inflate)},
-        {"inflateReset", offsetof(zlib_api, inflate_reset)},
+        {"zlibVersion", offsetof(zlib_api, version)},    {"inflateInit2_", offsetof(zlib_api, inflate_init2)},
+        {"inflate", offsetof(zlib_api, inflate)},        {"inflateReset", offsetof(zlib_api, inflate_reset)},
         {"inflateEnd", offsetof(zlib_api, inflate_end)},
     };
     rp__dl_once_load(&zlib_lib, "zlib (GZIP)", sonames, syms, sizeof syms / sizeof syms[0], &zl,
-                    "zlib1g (Debian: apt-get install zlib1g)");
+                     "zlib1g (Debian: apt-get install zlib1g)");
 }
 
 /* Inflates src (gzip or zlib framing, members one after another) through
  * the callback-free loop below; out grows in chunks. */
 typedef struct sink {
-    uint8_t *dst;      /* fixed output (rp__codec_gzip) */
+    uint8_t *dst; /* fixed output (rp__codec_gzip) */
     size_t dst_len;
-    rp__buf *buf;       /* growing output (rp__codec_gunzip_buf) */
+    rp__buf *buf; /* growing output (rp__codec_gunzip_buf) */
 } sink;
 
 static int gunzip(const uint8_t *src, size_t src_len, sink *s, size_t *produced, rp_error *err)
@@ -130,7 +128,8 @@ int rp__codec_gzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_
     if (gunzip(src, src_len, &s, &got, err) < 0)
         return -1;
     if (got != dst_len)
-        return rp_error_set(err, RP_ERR_CORRUPT, "gzip: data inflates to %zu bytes, expected %zu", got, dst_len);
+        return rp_error_set(err, RP_ERR_CORRUPT, "gzip: data inflates to %zu bytes, expected %zu", got,
+                            dst_len);
     return 0;
 }
 
@@ -159,7 +158,7 @@ static void snappy_setup(void)
         {"snappy_uncompress", offsetof(snappy_api, uncompress)},
     };
     rp__dl_once_load(&snappy_lib, "libsnappy (SNAPPY)", sonames, syms, sizeof syms / sizeof syms[0], &sn,
-                    "libsnappy1v5 (Debian: apt-get install libsnappy1v5)");
+                     "libsnappy1v5 (Debian: apt-get install libsnappy1v5)");
 }
 
 int rp__codec_snappy(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
@@ -199,7 +198,7 @@ static void zstd_setup(void)
         {"ZSTD_getErrorName", offsetof(zstd_api, error_name)},
     };
     rp__dl_once_load(&zstd_lib, "libzstd (ZSTD)", sonames, syms, sizeof syms / sizeof syms[0], &zs,
-                    "libzstd1 (Debian: apt-get install libzstd1)");
+                     "libzstd1 (Debian: apt-get install libzstd1)");
 }
 
 int rp__codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, rp_error *err)
@@ -216,6 +215,7 @@ int rp__codec_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_
     if (zs.is_error(r))
         return rp_error_set(err, RP_ERR_CORRUPT, "zstd: %s", zs.error_name(r));
     if (r != dst_len)
-        return rp_error_set(err, RP_ERR_CORRUPT, "zstd: data decompresses to %zu bytes, expected %zu", r, dst_len);
+        return rp_error_set(err, RP_ERR_CORRUPT, "zstd: data decompresses to %zu bytes, expected %zu", r,
+                            dst_len);
     return 0;
 }

@@ -20,8 +20,18 @@
 #define MAX_SCHEMA_DEPTH 64
 #define MAX_NAME_BYTES ((size_t)16 << 20)
 
-enum { PAGE_DATA = 0, PAGE_INDEX = 1, PAGE_DICTIONARY = 2, PAGE_DATA_V2 = 3 };
-enum { CODEC_UNCOMPRESSED = 0, CODEC_SNAPPY = 1, CODEC_GZIP = 2, CODEC_ZSTD = 6 };
+enum {
+    PAGE_DATA = 0,
+    PAGE_INDEX = 1,
+    PAGE_DICTIONARY = 2,
+    PAGE_DATA_V2 = 3
+};
+enum {
+    CODEC_UNCOMPRESSED = 0,
+    CODEC_SNAPPY = 1,
+    CODEC_GZIP = 2,
+    CODEC_ZSTD = 6
+};
 enum {
     ENC_PLAIN = 0,
     ENC_PLAIN_DICTIONARY = 2,
@@ -29,11 +39,15 @@ enum {
     ENC_BIT_PACKED = 4,
     ENC_RLE_DICTIONARY = 8,
 };
-enum { REP_REQUIRED = 0, REP_OPTIONAL = 1, REP_REPEATED = 2 };
+enum {
+    REP_REQUIRED = 0,
+    REP_OPTIONAL = 1,
+    REP_REPEATED = 2
+};
 
 typedef struct chunk {
     bool has_meta;
-    bool external;            /* file_path set: data in another file */
+    bool external; /* file_path set: data in another file */
     bool encrypted;
     int32_t type, codec;
     int64_t num_values;
@@ -44,7 +58,7 @@ typedef struct chunk {
 
 typedef struct row_group {
     int64_t num_rows;
-    chunk *chunks;            /* one per leaf column */
+    chunk *chunks; /* one per leaf column */
 } row_group;
 
 typedef struct leaf {
@@ -57,8 +71,8 @@ typedef struct leaf {
 struct rp__parquet {
     const uint8_t *data;
     size_t len;
-    void *map;                /* mmap'd (rp__parquet_open) */
-    size_t footer_start;      /* pages lie in [4, footer_start) */
+    void *map;           /* mmap'd (rp__parquet_open) */
+    size_t footer_start; /* pages lie in [4, footer_start) */
     char name[256];
     int64_t num_rows;
     leaf *cols;
@@ -70,23 +84,26 @@ struct rp__parquet {
 
 const char *rp__parquet_type_name(rp__pq_type t)
 {
-    static const char *const names[] = {"BOOLEAN", "INT32", "INT64", "INT96",
-                                        "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
+    static const char *const names[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                                        "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown type";
 }
 
 const char *rp__parquet_codec_name(int codec)
 {
-    static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"};
+    static const char *const names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
+                                        "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
     return codec >= 0 && (size_t)codec < sizeof names / sizeof names[0] ? names[codec] : "unknown codec";
 }
 
 const char *rp__parquet_encoding_name(int encoding)
 {
-    static const char *const names[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
-                                        "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
-                                        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
-    return encoding >= 0 && (size_t)encoding < sizeof names / sizeof names[0] ? names[encoding] : "unknown encoding";
+    static const char *const names[] = {
+        "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+        "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
+    return encoding >= 0 && (size_t)encoding < sizeof names / sizeof names[0] ? names[encoding]
+                                                                              : "unknown encoding";
 }
 
 static uint32_t le32(const uint8_t *p)
@@ -248,10 +265,16 @@ static int read_logical(rp__thrift *t, schema_el *e)
                 return -1;
         } else {
             switch (id) {
-            case 1: case 4: case 12: e->logical = RP_PQ_LOGICAL_STRING; break;
+            case 1:
+            case 4:
+            case 12: e->logical = RP_PQ_LOGICAL_STRING; break;
             case 5: e->logical = RP_PQ_LOGICAL_DECIMAL; break;
             case 6: e->logical = RP_PQ_LOGICAL_DATE; break;
-            case 2: case 3: e->nested_logical = true; e->logical = RP_PQ_LOGICAL_OTHER; break;
+            case 2:
+            case 3:
+                e->nested_logical = true;
+                e->logical = RP_PQ_LOGICAL_OTHER;
+                break;
             default: e->logical = RP_PQ_LOGICAL_OTHER; break;
             }
             if (rp__thrift_skip(t, ty) < 0)
@@ -264,16 +287,31 @@ static int read_logical(rp__thrift *t, schema_el *e)
 static void from_converted(schema_el *e)
 {
     switch (e->converted) {
-    case 0: case 4: case 19: e->logical = RP_PQ_LOGICAL_STRING; break;
-    case 1: case 2: case 3: e->nested_logical = true; e->logical = RP_PQ_LOGICAL_OTHER; break;
+    case 0:
+    case 4:
+    case 19: e->logical = RP_PQ_LOGICAL_STRING; break;
+    case 1:
+    case 2:
+    case 3:
+        e->nested_logical = true;
+        e->logical = RP_PQ_LOGICAL_OTHER;
+        break;
     case 5: e->logical = RP_PQ_LOGICAL_DECIMAL; break;
     case 6: e->logical = RP_PQ_LOGICAL_DATE; break;
-    case 9: case 10:
+    case 9:
+    case 10:
         e->logical = RP_PQ_LOGICAL_TIMESTAMP;
         e->unit = e->converted == 9 ? RP_PQ_MILLIS : RP_PQ_MICROS;
         e->utc = true;
         break;
-    case 11: case 12: case 13: case 14: case 15: case 16: case 17: case 18:
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 15:
+    case 16:
+    case 17:
+    case 18:
         e->logical = RP_PQ_LOGICAL_INT;
         e->bits = 8 << ((e->converted - 11) % 4);
         e->is_signed = e->converted >= 15;
@@ -292,7 +330,10 @@ static int read_schema_el(rp__thrift *t, schema_el *e)
         return -1;
     while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         switch (id) {
-        case 1: e->has_type = true; rp__thrift_i32(t, ty, &e->type); break;
+        case 1:
+            e->has_type = true;
+            rp__thrift_i32(t, ty, &e->type);
+            break;
         case 2: rp__thrift_i32(t, ty, &e->type_length); break;
         case 3: rp__thrift_i32(t, ty, &e->repetition); break;
         case 4:
@@ -301,7 +342,10 @@ static int read_schema_el(rp__thrift *t, schema_el *e)
             rp__thrift_binary(t, &e->name, &e->name_len);
             break;
         case 5: rp__thrift_i32(t, ty, &e->num_children); break;
-        case 6: e->has_converted = true; rp__thrift_i32(t, ty, &e->converted); break;
+        case 6:
+            e->has_converted = true;
+            rp__thrift_i32(t, ty, &e->converted);
+            break;
         case 10:
             if (ty != RP_THRIFT_STRUCT)
                 return rp__thrift_fail(t, RP_ERR_CORRUPT, "logicalType is not a struct");
@@ -390,8 +434,8 @@ static int read_row_group(rp__thrift *t, row_group *g, size_t ncols)
             if (rp__thrift_list_begin(t, &et, &n) < 0)
                 return -1;
             if (et != RP_THRIFT_STRUCT || n != ncols)
-                return rp__thrift_fail(t, RP_ERR_CORRUPT, "row group has %u column chunks, the schema %zu columns",
-                                      n, ncols);
+                return rp__thrift_fail(t, RP_ERR_CORRUPT,
+                                       "row group has %u column chunks, the schema %zu columns", n, ncols);
             have_cols = true;
             g->chunks = calloc(ncols ? ncols : 1, sizeof *g->chunks);
             if (!g->chunks)
@@ -424,9 +468,9 @@ static int build_leaves(rp__parquet *p, rp__thrift *t, const schema_el *el, size
     if (el[0].num_children < 0 || (size_t)el[0].num_children > nel - 1)
         return rp__thrift_fail(t, RP_ERR_CORRUPT, "schema root has %d children", el[0].num_children);
     struct frame {
-        int32_t left;     /* children still to visit */
+        int32_t left; /* children still to visit */
         int def, rep;
-        size_t name_len;  /* path length up to this group */
+        size_t name_len; /* path length up to this group */
         bool nested;
     } stack[MAX_SCHEMA_DEPTH + 1];
     int sp = 0;
@@ -463,8 +507,8 @@ static int build_leaves(rp__parquet *p, rp__thrift *t, const schema_el *el, size
         if (e->num_children > 0) {
             if (sp >= MAX_SCHEMA_DEPTH)
                 return rp__thrift_fail(t, RP_ERR_LIMIT, "schema nested deeper than %d", MAX_SCHEMA_DEPTH);
-            stack[++sp] = (struct frame){.left = e->num_children, .def = def, .rep = rep,
-                                         .name_len = name_len, .nested = true};
+            stack[++sp] = (struct frame){
+                .left = e->num_children, .def = def, .rep = rep, .name_len = name_len, .nested = true};
             continue;
         }
         if (e->num_children < 0)
@@ -575,7 +619,10 @@ static int read_footer(rp__parquet *p, const uint8_t *f, size_t len, rp_error *e
     if (r < 0)
         goto out;
     if (!have_schema || !have_rows || !have_rgs) {
-        rp__thrift_fail(&t, RP_ERR_CORRUPT, "no %s", !have_schema ? "schema" : !have_rows ? "num_rows" : "row groups");
+        rp__thrift_fail(&t, RP_ERR_CORRUPT, "no %s",
+                        !have_schema ? "schema"
+                        : !have_rows ? "num_rows"
+                                     : "row groups");
         goto out;
     }
     int64_t sum = 0;
@@ -587,8 +634,8 @@ static int read_footer(rp__parquet *p, const uint8_t *f, size_t len, rp_error *e
         sum += p->rgs[g].num_rows;
     }
     if (p->num_rows < 0 || sum != p->num_rows) {
-        rp__thrift_fail(&t, RP_ERR_CORRUPT, "file says %lld rows, its row groups %lld", (long long)p->num_rows,
-                       (long long)sum);
+        rp__thrift_fail(&t, RP_ERR_CORRUPT, "file says %lld rows, its row groups %lld",
+                        (long long)p->num_rows, (long long)sum);
         goto out;
     }
     rc = 0;
@@ -606,13 +653,14 @@ static int open_common(rp__parquet *p, rp_error *err)
         return rp_error_set(err, RP_ERR_CORRUPT, "%s: not a Parquet file (no PAR1 at the start)", p->name);
     const uint8_t *tail = p->data + p->len - 8;
     if (memcmp(tail + 4, "PARE", 4) == 0)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: encrypted Parquet files are not supported", p->name);
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: encrypted Parquet files are not supported",
+                            p->name);
     if (memcmp(tail + 4, "PAR1", 4) != 0)
         return rp_error_set(err, RP_ERR_CORRUPT, "%s: no PAR1 at the end: truncated or not Parquet", p->name);
     uint32_t flen = le32(tail);
     if (flen == 0 || flen > p->len - 12)
-        return rp_error_set(err, RP_ERR_CORRUPT, "%s: footer length %u does not fit a %zu-byte file", p->name, flen,
-                            p->len);
+        return rp_error_set(err, RP_ERR_CORRUPT, "%s: footer length %u does not fit a %zu-byte file", p->name,
+                            flen, p->len);
     p->footer_start = p->len - 8 - flen;
     if (read_footer(p, p->data + p->footer_start, flen, err) < 0) {
         rp_error_prefix(err, "%s", p->name);
@@ -727,10 +775,10 @@ typedef struct reader {
     const leaf *col;
     rp__parquet_values *out;
     rp_error *err;
-    size_t width;            /* bytes per value in out->v (fixed types), 0 for byte arrays */
-    size_t fixed_len;        /* INT96 / FIXED_LEN_BYTE_ARRAY: bytes per value in the file */
+    size_t width;     /* bytes per value in out->v (fixed types), 0 for byte arrays */
+    size_t fixed_len; /* INT96 / FIXED_LEN_BYTE_ARRAY: bytes per value in the file */
     size_t data_len, data_cap;
-    size_t used_bytes;       /* counted against lim.max_bytes */
+    size_t used_bytes; /* counted against lim.max_bytes */
     /* where we are, for messages */
     size_t group;
     size_t page;
@@ -739,7 +787,7 @@ typedef struct reader {
     uint8_t *dict_buf;       /* owned when decompressed */
     const uint8_t *dict_raw; /* fixed types: dict_n * value width in the file's layout */
     uint32_t dict_n;
-    uint64_t *dict_off;      /* byte types: dict_n + 1 offsets into dict_bytes */
+    uint64_t *dict_off; /* byte types: dict_n + 1 offsets into dict_bytes */
     const uint8_t *dict_bytes;
     uint32_t *dict_len;
     /* scratch */
@@ -814,7 +862,8 @@ static int page_body(reader *r, int codec, const uint8_t *src, size_t src_len, s
 {
     *owned = NULL;
     if (dst_len > r->p->lim.max_page_bytes)
-        return fail(r, RP_ERR_LIMIT, "page of %zu bytes over the limit of %zu", dst_len, r->p->lim.max_page_bytes);
+        return fail(r, RP_ERR_LIMIT, "page of %zu bytes over the limit of %zu", dst_len,
+                    r->p->lim.max_page_bytes);
     if (codec == CODEC_UNCOMPRESSED) {
         if (src_len != dst_len)
             return fail(r, RP_ERR_CORRUPT, "uncompressed page of %zu bytes says %zu", src_len, dst_len);
@@ -844,7 +893,8 @@ static int page_body(reader *r, int codec, const uint8_t *src, size_t src_len, s
     case CODEC_SNAPPY: rc = rp__codec_snappy(src, src_len, dst, dst_len, &cerr); break;
     case CODEC_ZSTD: rc = rp__codec_zstd(src, src_len, dst, dst_len, &cerr); break;
     default:
-        return fail(r, RP_ERR_UNSUPPORTED, "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
+        return fail(r, RP_ERR_UNSUPPORTED,
+                    "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
                     rp__parquet_codec_name(codec));
     }
     if (rc < 0)
@@ -857,9 +907,12 @@ static int page_body(reader *r, int codec, const uint8_t *src, size_t src_len, s
 static size_t file_width(const reader *r)
 {
     switch (r->col->pub.type) {
-    case RP_PQ_INT32: case RP_PQ_FLOAT: return 4;
-    case RP_PQ_INT64: case RP_PQ_DOUBLE: return 8;
-    case RP_PQ_INT96: case RP_PQ_FIXED_LEN_BYTE_ARRAY: return r->fixed_len;
+    case RP_PQ_INT32:
+    case RP_PQ_FLOAT: return 4;
+    case RP_PQ_INT64:
+    case RP_PQ_DOUBLE: return 8;
+    case RP_PQ_INT96:
+    case RP_PQ_FIXED_LEN_BYTE_ARRAY: return r->fixed_len;
     default: return 0;
     }
 }
@@ -1013,7 +1066,8 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
         const uint32_t *idx = r->idx;
         for (size_t i = 0; i < present; i++)
             if (idx[i] >= r->dict_n)
-                return fail(r, RP_ERR_CORRUPT, "dictionary index %u of a %u-value dictionary", idx[i], r->dict_n);
+                return fail(r, RP_ERR_CORRUPT, "dictionary index %u of a %u-value dictionary", idx[i],
+                            r->dict_n);
         if (t == RP_PQ_BYTE_ARRAY) {
             for (size_t i = 0; i < rows; i++) {
                 if (!PRESENT(i)) {
@@ -1053,7 +1107,8 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
         return 0;
     }
 #undef PRESENT
-    return fail(r, RP_ERR_UNSUPPORTED, "encoding %s is not supported for %s (PLAIN, dictionary and RLE booleans are)",
+    return fail(r, RP_ERR_UNSUPPORTED,
+                "encoding %s is not supported for %s (PLAIN, dictionary and RLE booleans are)",
                 rp__parquet_encoding_name(encoding), rp__parquet_type_name(t));
 }
 
@@ -1080,8 +1135,8 @@ static int decode_levels(reader *r, const uint8_t *d, size_t len, size_t at, siz
 typedef struct page_header {
     int32_t type, usize, csize;
     bool has_v1, has_v2, has_dict;
-    int32_t num_values, encoding, def_encoding, rep_encoding;   /* v1, dict (num, encoding) */
-    int32_t num_nulls, num_rows, def_len, rep_len;               /* v2 */
+    int32_t num_values, encoding, def_encoding, rep_encoding; /* v1, dict (num, encoding) */
+    int32_t num_nulls, num_rows, def_len, rep_len;            /* v2 */
     bool is_compressed;
 } page_header;
 
@@ -1100,7 +1155,8 @@ static int read_sub(rp__thrift *t, page_header *h, int which)
         } else if (which == 7) { /* DictionaryPageHeader */
             dst = id == 1 ? &h->num_values : id == 2 ? &h->encoding : NULL;
         } else { /* DataPageHeaderV2 */
-            int32_t *f[] = {NULL, &h->num_values, &h->num_nulls, &h->num_rows, &h->encoding, &h->def_len, &h->rep_len};
+            int32_t *f[] = {NULL,         &h->num_values, &h->num_nulls, &h->num_rows,
+                            &h->encoding, &h->def_len,    &h->rep_len};
             dst = id >= 1 && id <= 6 ? f[id] : NULL;
             if (id == 7 && (ty == RP_THRIFT_TRUE || ty == RP_THRIFT_FALSE)) {
                 rp__thrift_field_bool(t, ty, &h->is_compressed);
@@ -1185,7 +1241,8 @@ static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
         if ((size_t)h.csize > end - pos)
             return fail(r, RP_ERR_CORRUPT, "page of %d bytes past the end of its column chunk", h.csize);
         if ((size_t)h.csize > p->lim.max_page_bytes)
-            return fail(r, RP_ERR_LIMIT, "page of %d bytes over the limit of %zu", h.csize, p->lim.max_page_bytes);
+            return fail(r, RP_ERR_LIMIT, "page of %d bytes over the limit of %zu", h.csize,
+                        p->lim.max_page_bytes);
         const uint8_t *body = p->data + pos;
         pos += (size_t)h.csize;
         if (h.type == PAGE_DICTIONARY) {
@@ -1219,7 +1276,8 @@ static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
             size_t len = (size_t)h.usize, off = 0;
             if (r->col->max_def > 0) {
                 if (h.def_encoding != ENC_RLE)
-                    return fail(r, RP_ERR_UNSUPPORTED, "definition levels in %s encoding are not supported (RLE is)",
+                    return fail(r, RP_ERR_UNSUPPORTED,
+                                "definition levels in %s encoding are not supported (RLE is)",
                                 rp__parquet_encoding_name(h.def_encoding));
                 if (len < 4 || le32(d) > len - 4)
                     return fail(r, RP_ERR_CORRUPT, "definition levels: bad length prefix");
@@ -1235,10 +1293,12 @@ static int read_chunk(reader *r, const chunk *c, size_t at, size_t want)
                 return fail(r, RP_ERR_CORRUPT, "v2 page levels of %d + %d bytes in a %d-byte page", h.rep_len,
                             h.def_len, h.csize);
             size_t lv = (size_t)h.def_len + (size_t)h.rep_len;
-            if (r->col->max_def > 0 && decode_levels(r, body + h.rep_len, (size_t)h.def_len, at + got, rows, &present) < 0)
+            if (r->col->max_def > 0 &&
+                decode_levels(r, body + h.rep_len, (size_t)h.def_len, at + got, rows, &present) < 0)
                 return -1;
             int codec = h.is_compressed ? c->codec : CODEC_UNCOMPRESSED;
-            if (page_body(r, codec, body + lv, (size_t)h.csize - lv, (size_t)h.usize - lv, false, &vals, &owned) < 0)
+            if (page_body(r, codec, body + lv, (size_t)h.csize - lv, (size_t)h.usize - lv, false, &vals,
+                          &owned) < 0)
                 return -1;
             vlen = (size_t)h.usize - lv;
         }
@@ -1274,16 +1334,18 @@ static void free_dict(reader *r)
     r->has_dict = false;
 }
 
-int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out, rp_error *err)
+int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out,
+                            rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (col >= p->ncols)
         return rp_error_set(err, RP_ERR_INVALID, "%s: no column %zu (%zu columns)", p->name, col, p->ncols);
     const leaf *l = &p->cols[col];
     if (l->pub.nested)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED,
-                            "%s: column %s is nested (in a group, list or map, or repeated): nested columns are not supported",
-                            p->name, l->name);
+        return rp_error_set(
+            err, RP_ERR_UNSUPPORTED,
+            "%s: column %s is nested (in a group, list or map, or repeated): nested columns are not supported",
+            p->name, l->name);
     reader r = {.p = p, .col = l, .out = out, .err = err};
     rp__pq_type t = l->pub.type;
     r.fixed_len = t == RP_PQ_INT96 ? 12 : t == RP_PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)l->pub.type_length : 0;
@@ -1295,8 +1357,9 @@ int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__par
         n = max_rows;
     size_t per_row = (l->pub.optional ? 1 : 0) + (r.width ? r.width : 8);
     if (n > (p->lim.max_bytes - 8) / per_row)
-        return rp_error_set(err, RP_ERR_LIMIT, "%s: column %s: %zu rows need more than the limit of %zu bytes",
-                            p->name, l->name, n, p->lim.max_bytes);
+        return rp_error_set(err, RP_ERR_LIMIT,
+                            "%s: column %s: %zu rows need more than the limit of %zu bytes", p->name, l->name,
+                            n, p->lim.max_bytes);
     r.used_bytes = n * per_row + 8;
     out->type = t;
     out->n = n;
@@ -1332,13 +1395,14 @@ int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__par
             goto out;
         }
         if (c->num_values != p->rgs[g].num_rows) {
-            fail(&r, RP_ERR_CORRUPT, "chunk of %lld values in a row group of %lld rows", (long long)c->num_values,
-                 (long long)p->rgs[g].num_rows);
+            fail(&r, RP_ERR_CORRUPT, "chunk of %lld values in a row group of %lld rows",
+                 (long long)c->num_values, (long long)p->rgs[g].num_rows);
             goto out;
         }
         if (c->codec != CODEC_UNCOMPRESSED && c->codec != CODEC_SNAPPY && c->codec != CODEC_GZIP &&
             c->codec != CODEC_ZSTD) {
-            fail(&r, RP_ERR_UNSUPPORTED, "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
+            fail(&r, RP_ERR_UNSUPPORTED,
+                 "compression codec %s is not supported (UNCOMPRESSED, SNAPPY, GZIP and ZSTD are)",
                  rp__parquet_codec_name(c->codec));
             goto out;
         }
@@ -1349,8 +1413,8 @@ int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__par
         at += want;
     }
     if (at != n) {
-        rp_error_set(err, RP_ERR_CORRUPT, "%s: column %s: row groups hold %zu rows, the file says %zu", p->name,
-                     l->name, at, n);
+        rp_error_set(err, RP_ERR_CORRUPT, "%s: column %s: row groups hold %zu rows, the file says %zu",
+                     p->name, l->name, at, n);
         goto out;
     }
     rc = 0;

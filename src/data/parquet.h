@@ -41,22 +41,26 @@ typedef enum rp__pq_type {
 /* What a column's values mean (from its LogicalType, else its ConvertedType). */
 typedef enum rp__pq_logical {
     RP_PQ_LOGICAL_NONE = 0,
-    RP_PQ_LOGICAL_STRING,     /* STRING / UTF8, ENUM, JSON */
-    RP_PQ_LOGICAL_TIMESTAMP,  /* see time_unit */
-    RP_PQ_LOGICAL_INT,        /* see int_bits, int_signed */
+    RP_PQ_LOGICAL_STRING,    /* STRING / UTF8, ENUM, JSON */
+    RP_PQ_LOGICAL_TIMESTAMP, /* see time_unit */
+    RP_PQ_LOGICAL_INT,       /* see int_bits, int_signed */
     RP_PQ_LOGICAL_DATE,
     RP_PQ_LOGICAL_DECIMAL,
-    RP_PQ_LOGICAL_OTHER,      /* TIME, UUID, ...: values are returned raw */
+    RP_PQ_LOGICAL_OTHER, /* TIME, UUID, ...: values are returned raw */
 } rp__pq_logical;
 
-typedef enum rp__pq_time_unit { RP_PQ_MILLIS = 1, RP_PQ_MICROS = 2, RP_PQ_NANOS = 3 } rp__pq_time_unit;
+typedef enum rp__pq_time_unit {
+    RP_PQ_MILLIS = 1,
+    RP_PQ_MICROS = 2,
+    RP_PQ_NANOS = 3
+} rp__pq_time_unit;
 
 typedef struct rp__parquet_column {
-    const char *name;      /* dotted path for nested leaves ("a.b.c") */
+    const char *name; /* dotted path for nested leaves ("a.b.c") */
     rp__pq_type type;
-    int32_t type_length;   /* FIXED_LEN_BYTE_ARRAY: bytes per value */
+    int32_t type_length; /* FIXED_LEN_BYTE_ARRAY: bytes per value */
     rp__pq_logical logical;
-    rp__pq_time_unit time_unit;  /* TIMESTAMP */
+    rp__pq_time_unit time_unit; /* TIMESTAMP */
     bool utc_adjusted;          /* TIMESTAMP */
     int int_bits;               /* INT: 8, 16, 32 or 64 */
     bool int_signed;            /* INT */
@@ -68,8 +72,8 @@ typedef struct rp__parquet rp__parquet;
 
 /* Hard caps while reading; 0 in a field means its default. */
 typedef struct rp__parquet_limits {
-    size_t max_page_bytes;    /* one page, compressed or not (default 256 MiB) */
-    size_t max_bytes;         /* all values of one column read (default 4 GiB) */
+    size_t max_page_bytes; /* one page, compressed or not (default 256 MiB) */
+    size_t max_bytes;      /* all values of one column read (default 4 GiB) */
 } rp__parquet_limits;
 
 /* Opens path (mmap'd; kept open until rp__parquet_close).  Errors name the
@@ -96,9 +100,9 @@ const char *rp__parquet_encoding_name(int encoding);
 
 /* One column, read whole (or its first max_rows rows). */
 typedef struct rp__parquet_values {
-    size_t n;              /* rows */
+    size_t n; /* rows */
     rp__pq_type type;
-    uint8_t *valid;        /* n flags, 1 = a value, 0 = null; NULL when the column is required */
+    uint8_t *valid; /* n flags, 1 = a value, 0 = null; NULL when the column is required */
     /* Fixed-width types: n values, a null's slot holds 0.  BOOLEAN: one byte each. */
     union {
         uint8_t *b;
@@ -110,14 +114,15 @@ typedef struct rp__parquet_values {
     } v;
     /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY and INT96 (12 bytes): value i is
      * data[off[i] .. off[i + 1]); a null is empty. */
-    uint64_t *off;         /* n + 1 offsets */
+    uint64_t *off; /* n + 1 offsets */
     uint8_t *data;
 } rp__parquet_values;
 
 /* Reads column col.  max_rows 0: every row.  out is zeroed first and
  * freed on failure.  Errors say the column, row group and page, and name
  * an unsupported codec, encoding or feature. */
-int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out, rp_error *err);
+int rp__parquet_read_column(rp__parquet *p, size_t col, size_t max_rows, rp__parquet_values *out,
+                            rp_error *err);
 void rp__parquet_values_free(rp__parquet_values *v);
 
 /* ---- internals exposed for unit tests ----------------------------------- */

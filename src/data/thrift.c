@@ -206,7 +206,7 @@ int rp__thrift_list_begin(rp__thrift *t, uint8_t *elem_type, uint32_t *count)
         return rp__thrift_fail(t, RP_ERR_CORRUPT, "unknown list element type %u", *elem_type);
     if (n > (uint64_t)(t->end - t->p))
         return rp__thrift_fail(t, RP_ERR_CORRUPT, "list of %llu elements in %zu bytes", (unsigned long long)n,
-                              (size_t)(t->end - t->p));
+                               (size_t)(t->end - t->p));
     *count = (uint32_t)n;
     return 0;
 }
@@ -229,8 +229,7 @@ int rp__thrift_skip(rp__thrift *t, uint8_t type)
         return -1;
     switch (type) {
     case RP_THRIFT_TRUE:
-    case RP_THRIFT_FALSE:
-        return 0; /* a bool field's value is in its header */
+    case RP_THRIFT_FALSE: return 0; /* a bool field's value is in its header */
     case RP_THRIFT_BYTE: {
         uint8_t b;
         return read_byte(t, &b);
@@ -293,8 +292,8 @@ int rp__thrift_skip(rp__thrift *t, uint8_t type)
         if (kt == RP_THRIFT_STOP || kt > RP_THRIFT_UUID || vt == RP_THRIFT_STOP || vt > RP_THRIFT_UUID)
             return rp__thrift_fail(t, RP_ERR_CORRUPT, "unknown map key/value types %u/%u", kt, vt);
         if (n > (uint64_t)(t->end - t->p))
-            return rp__thrift_fail(t, RP_ERR_CORRUPT, "map of %llu entries in %zu bytes", (unsigned long long)n,
-                                  (size_t)(t->end - t->p));
+            return rp__thrift_fail(t, RP_ERR_CORRUPT, "map of %llu entries in %zu bytes",
+                                   (unsigned long long)n, (size_t)(t->end - t->p));
         if (t->depth >= RP_THRIFT_MAX_DEPTH)
             return rp__thrift_fail(t, RP_ERR_LIMIT, "nested deeper than %d", RP_THRIFT_MAX_DEPTH);
         t->depth++;
@@ -313,7 +312,6 @@ int rp__thrift_skip(rp__thrift *t, uint8_t type)
         t->depth--;
         return 0;
     }
-    default:
-        return rp__thrift_fail(t, RP_ERR_CORRUPT, "cannot skip unknown type %u", type);
+    default: return rp__thrift_fail(t, RP_ERR_CORRUPT, "cannot skip unknown type %u", type);
     }
 }

@@ -28,8 +28,8 @@
 /* Compact-protocol element types. */
 enum {
     RP_THRIFT_STOP = 0,
-    RP_THRIFT_TRUE = 1,   /* a bool field whose value is true */
-    RP_THRIFT_FALSE = 2,  /* a bool field whose value is false (also "bool" in lists) */
+    RP_THRIFT_TRUE = 1,  /* a bool field whose value is true */
+    RP_THRIFT_FALSE = 2, /* a bool field whose value is false (also "bool" in lists) */
     RP_THRIFT_BYTE = 3,
     RP_THRIFT_I16 = 4,
     RP_THRIFT_I32 = 5,
@@ -47,10 +47,10 @@ enum {
 
 typedef struct rp__thrift {
     const uint8_t *start, *p, *end;
-    int depth;                               /* structs and containers entered */
+    int depth;                                /* structs and containers entered */
     int16_t last_id[RP_THRIFT_MAX_DEPTH + 1]; /* field-id deltas are per struct */
     bool failed;
-    const char *what;                        /* named in messages ("footer", "page header") */
+    const char *what; /* named in messages ("footer", "page header") */
     rp_error *err;
 } rp__thrift;
 

@@ -3,8 +3,8 @@
 
 #include "common/file.h"
 
-#include <errno.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +18,9 @@
 #define CSV_GZ_MAX_BYTES ((size_t)8 << 30)
 
 const char *const rp__trips_pickup_names[] = {"lpep_pickup_datetime", "tpep_pickup_datetime",
-                                             "pickup_datetime", NULL};
+                                              "pickup_datetime", NULL};
 const char *const rp__trips_dropoff_names[] = {"lpep_dropoff_datetime", "tpep_dropoff_datetime",
-                                              "dropOff_datetime", "dropoff_datetime", NULL};
+                                               "dropOff_datetime", "dropoff_datetime", NULL};
 const char *const rp__trips_pu_names[] = {"PULocationID", "PUlocationID", NULL};
 const char *const rp__trips_do_names[] = {"DOLocationID", "DOlocationID", NULL};
 const char *const rp__trips_distance_names[] = {"trip_distance", NULL};
@@ -53,7 +53,14 @@ bool rp__trips_keep(const rp__trips *t, size_t i, double *duration_min)
 
 /* ---- shared --------------------------------------------------------------- */
 
-enum { COL_PICKUP, COL_DROPOFF, COL_PU, COL_DO, COL_DIST, NCOLS };
+enum {
+    COL_PICKUP,
+    COL_DROPOFF,
+    COL_PU,
+    COL_DO,
+    COL_DIST,
+    NCOLS
+};
 
 static const char *const *const col_names[NCOLS] = {rp__trips_pickup_names, rp__trips_dropoff_names,
                                                     rp__trips_pu_names, rp__trips_do_names,
@@ -139,17 +146,18 @@ static int pq_times(const rp__parquet_column *c, const rp__parquet_values *v, in
             if (v->valid && !v->valid[i])
                 out[i] = RP_TRIPS_NULL_TIME;
             else if (rp__trips_int96_us(v->data + v->off[i], &out[i]) < 0)
-                return rp_error_set(err, RP_ERR_CORRUPT, "%s: column %s: INT96 time of day out of range (row %zu)",
-                                    file, c->name, i);
+                return rp_error_set(err, RP_ERR_CORRUPT,
+                                    "%s: column %s: INT96 time of day out of range (row %zu)", file, c->name,
+                                    i);
         }
         return 0;
     }
     if (c->type != RP_PQ_INT64)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected INT64 TIMESTAMP or INT96", file,
-                            c->name, rp__parquet_type_name(c->type));
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected INT64 TIMESTAMP or INT96",
+                            file, c->name, rp__parquet_type_name(c->type));
     if (c->logical != RP_PQ_LOGICAL_TIMESTAMP)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is INT64 without a TIMESTAMP annotation", file,
-                            c->name);
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is INT64 without a TIMESTAMP annotation",
+                            file, c->name);
     for (size_t i = 0; i < v->n; i++) {
         if (v->valid && !v->valid[i]) {
             out[i] = RP_TRIPS_NULL_TIME;
@@ -159,16 +167,17 @@ static int pq_times(const rp__parquet_column *c, const rp__parquet_values *v, in
         switch (c->time_unit) {
         case RP_PQ_MILLIS:
             if (x > INT64_MAX / 1000 || x < INT64_MIN / 1000 + 1)
-                return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: timestamp %lld ms out of range (row %zu)",
-                                    file, c->name, (long long)x, i);
+                return rp_error_set(err, RP_ERR_INVALID,
+                                    "%s: column %s: timestamp %lld ms out of range (row %zu)", file, c->name,
+                                    (long long)x, i);
             x *= 1000;
             break;
         case RP_PQ_NANOS: x = floor_div(x, 1000); break;
         default: break;
         }
         if (x == RP_TRIPS_NULL_TIME)
-            return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: timestamp out of range (row %zu)", file, c->name,
-                                i);
+            return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: timestamp out of range (row %zu)", file,
+                                c->name, i);
         out[i] = x;
     }
     return 0;
@@ -203,18 +212,19 @@ static int pq_ids(const rp__parquet_column *c, const rp__parquet_values *v, int3
             }
             ok = d == floor(d) && d > (double)INT32_MIN && d <= (double)INT32_MAX;
             if (!ok)
-                return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: %g is not a location id (row %zu)", file,
-                                    c->name, d, i);
+                return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: %g is not a location id (row %zu)",
+                                    file, c->name, d, i);
             x = (int64_t)d;
             break;
         }
         default:
-            return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected an integer", file, c->name,
-                                rp__parquet_type_name(c->type));
+            return rp_error_set(err, RP_ERR_UNSUPPORTED, "%s: column %s is %s: expected an integer", file,
+                                c->name, rp__parquet_type_name(c->type));
         }
         if (!ok || x <= INT32_MIN || x > INT32_MAX)
-            return rp_error_set(err, RP_ERR_INVALID, "%s: column %s: %lld does not fit a location id (row %zu)", file,
-                                c->name, (long long)x, i);
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "%s: column %s: %lld does not fit a location id (row %zu)", file, c->name,
+                                (long long)x, i);
         out[i] = (int32_t)x;
     }
     return 0;
@@ -265,7 +275,8 @@ int rp__trips_from_parquet(rp__parquet *p, size_t max_rows, rp__trips *out, rp_e
         c[k] = rp__parquet_column_at(p, (size_t)idx[k]);
     if (pq_times(c[COL_PICKUP], &v[COL_PICKUP], out->pickup_us, file, err) < 0 ||
         pq_times(c[COL_DROPOFF], &v[COL_DROPOFF], out->dropoff_us, file, err) < 0 ||
-        pq_ids(c[COL_PU], &v[COL_PU], out->pu, file, err) < 0 || pq_ids(c[COL_DO], &v[COL_DO], out->dor, file, err) < 0 ||
+        pq_ids(c[COL_PU], &v[COL_PU], out->pu, file, err) < 0 ||
+        pq_ids(c[COL_DO], &v[COL_DO], out->dor, file, err) < 0 ||
         pq_doubles(c[COL_DIST], &v[COL_DIST], out->distance, file, err) < 0)
         goto out;
     rc = 0;
@@ -282,7 +293,7 @@ out:
 typedef struct csv {
     const char *p, *end;
     const char *name;
-    size_t line;         /* of the current record's start */
+    size_t line; /* of the current record's start */
     size_t cur_line;
     rp_error *err;
 } csv;
@@ -290,7 +301,7 @@ typedef struct csv {
 typedef struct field {
     const char *s;
     size_t len;
-    bool escaped;        /* quoted with "" inside: unescape before use */
+    bool escaped; /* quoted with "" inside: unescape before use */
 } field;
 
 /* A NUL byte would cut a field short where it is copied as a C string:
@@ -314,7 +325,8 @@ static int csv_field(csv *c, field *f, bool *last)
         f->escaped = false;
         for (;;) {
             if (p >= c->end)
-                return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: a quoted field is not closed", c->name, c->line);
+                return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: a quoted field is not closed", c->name,
+                                    c->line);
             if (*p == '"') {
                 if (p + 1 < c->end && p[1] == '"') {
                     f->escaped = true;
@@ -335,8 +347,9 @@ static int csv_field(csv *c, field *f, bool *last)
         if (p < c->end && *p == '\r' && (p + 1 == c->end || p[1] == '\n'))
             p++;
         if (p < c->end && *p != ',' && *p != '\n')
-            return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: '%c' after a closing quote (quote the whole field)",
-                                c->name, c->cur_line, *p);
+            return rp_error_set(c->err, RP_ERR_INVALID,
+                                "%s:%zu: '%c' after a closing quote (quote the whole field)", c->name,
+                                c->cur_line, *p);
     } else {
         const char *s = p;
         while (p < c->end && *p != ',' && *p != '\n' && *p != '\0')
@@ -419,7 +432,9 @@ static bool parse_time(const char *s, int64_t *us)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 || se > 59)
         return false;
-    *us = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se) * INT64_C(1000000) + frac;
+    *us =
+        (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se) * INT64_C(1000000) +
+        frac;
     return true;
 }
 
@@ -443,8 +458,8 @@ static int csv_value(csv *c, int which, const field *f, rp__trips *t, size_t row
         int64_t us;
         if (!parse_time(buf, &us))
             return rp_error_set(c->err, RP_ERR_INVALID,
-                                "%s:%zu: column %s: \"%s\" is not a time (YYYY-MM-DD HH:MM:SS[.ffffff])", c->name,
-                                c->line, col, buf);
+                                "%s:%zu: column %s: \"%s\" is not a time (YYYY-MM-DD HH:MM:SS[.ffffff])",
+                                c->name, c->line, col, buf);
         (which == COL_PICKUP ? t->pickup_us : t->dropoff_us)[row] = us;
         return 0;
     }
@@ -452,8 +467,8 @@ static int csv_value(csv *c, int which, const field *f, rp__trips *t, size_t row
     errno = 0;
     double d = strtod(buf, &e);
     if (e == buf || *e || isspace((unsigned char)buf[0]))
-        return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: column %s: \"%s\" is not a number", c->name, c->line,
-                            col, buf);
+        return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: column %s: \"%s\" is not a number", c->name,
+                            c->line, col, buf);
     if (which == COL_DIST) {
         t->distance[row] = d;
         return 0;
@@ -498,7 +513,7 @@ static int grow_trips(rp__trips *t, size_t *cap, size_t need)
 }
 
 int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
-                          rp_error *err)
+                           rp_error *err)
 {
     memset(out, 0, sizeof *out);
     csv c = {.p = data, .end = data + len, .name = name ? name : "csv", .line = 1, .cur_line = 1, .err = err};
@@ -563,7 +578,8 @@ int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_
             i++;
         }
         if (i != ncols) {
-            rp_error_set(err, RP_ERR_INVALID, "%s:%zu: %zu fields, the header has %zu", c.name, c.line, i, ncols);
+            rp_error_set(err, RP_ERR_INVALID, "%s:%zu: %zu fields, the header has %zu", c.name, c.line, i,
+                         ncols);
             goto out;
         }
         n++;
@@ -586,7 +602,8 @@ int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *
     if (rp__file_map(path, &map, &size, err) < 0)
         return -1;
     if (size == 0)
-        return rp_error_set(err, RP_ERR_INVALID, "%s: empty file: expected Parquet or CSV with a header line", path);
+        return rp_error_set(err, RP_ERR_INVALID, "%s: empty file: expected Parquet or CSV with a header line",
+                            path);
     const unsigned char *magic = map;
     int rc;
     if (size >= 4 && memcmp(magic, "PAR1", 4) == 0) {

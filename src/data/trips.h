@@ -12,17 +12,17 @@
 
 #include "ridepred/error.h"
 
-#define RP_TRIPS_NULL_TIME INT64_MIN  /* a null timestamp */
-#define RP_TRIPS_NULL_ID INT32_MIN    /* a null location id */
+#define RP_TRIPS_NULL_TIME INT64_MIN /* a null timestamp */
+#define RP_TRIPS_NULL_ID INT32_MIN   /* a null location id */
 /* A null trip_distance is NaN. */
 
 typedef struct rp__trips {
     size_t n;
-    int64_t *pickup_us;   /* microseconds since the epoch (as written: local time) */
+    int64_t *pickup_us; /* microseconds since the epoch (as written: local time) */
     int64_t *dropoff_us;
-    int32_t *pu;          /* PULocationID */
-    int32_t *dor;         /* DOLocationID */
-    double *distance;     /* trip_distance */
+    int32_t *pu;      /* PULocationID */
+    int32_t *dor;     /* DOLocationID */
+    double *distance; /* trip_distance */
 } rp__trips;
 
 /* Column names looked up in a file: the first of each list that exists.
@@ -60,7 +60,7 @@ int rp__trips_int96_us(const uint8_t *b, int64_t *us);
  * the file and line: a value that does not parse, a wrong field count, an
  * unclosed quote, a NUL byte in any field read (up to max_rows rows). */
 int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
-                          rp_error *err);
+                           rp_error *err);
 
 /* The course's preparation of one row: duration = (dropoff - pickup) in
  * minutes (as pandas: total_seconds() / 60), kept when 1 <= duration <= 60

@@ -84,7 +84,8 @@ static int records_array(rp__json_reader *r, rp__event_record_fn fn, void *ctx, 
         else if (!rec.has_seq)
             rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu] has no kinesis.sequenceNumber", index);
         else if (rec.seq.type != RP_JSON_STRING)
-            rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu]: kinesis.sequenceNumber is not a string", index);
+            rp_error_set(bad_err, RP_ERR_INVALID, "Records[%zu]: kinesis.sequenceNumber is not a string",
+                         index);
         else if (fn(ctx, &rec, err) < 0)
             return -1;
         else
@@ -99,13 +100,15 @@ json:
 }
 
 int rp__event_scan(const char *event, size_t len, rp__event_record_fn fn, void *ctx, rp__event *ev,
-                  rp_error *err)
+                   rp_error *err)
 {
     rp__json_reader r;
     rp__json_value v, k;
     memset(ev, 0, sizeof *ev);
     if (len > RP_EVENT_MAX_BYTES)
-        return rp_error_set(err, RP_ERR_LIMIT, "event is larger than %zu bytes (Lambda's synchronous payload limit)", RP_EVENT_MAX_BYTES);
+        return rp_error_set(err, RP_ERR_LIMIT,
+                            "event is larger than %zu bytes (Lambda's synchronous payload limit)",
+                            RP_EVENT_MAX_BYTES);
     rp__json_init(&r, event, len, RP_EVENT_MAX_DEPTH);
     if (rp__json_next(&r, &v) < 0)
         goto json;
@@ -153,7 +156,9 @@ int rp__event_scan(const char *event, size_t len, rp__event_record_fn fn, void *
         ev->kind = RP_EVENT_DIRECT;
         return 0;
     }
-    return rp_error_set(err, RP_ERR_INVALID, "event is neither a Kinesis event (\"Records\") nor a ride event (\"ride\", \"ride_id\")");
+    return rp_error_set(
+        err, RP_ERR_INVALID,
+        "event is neither a Kinesis event (\"Records\") nor a ride event (\"ride\", \"ride_id\")");
 json:
     return rp_error_set(err, RP_ERR_INVALID, "event is not valid JSON: %s", r.err.msg);
 }
@@ -170,8 +175,8 @@ json:
  * number, shard id and the source's tail: the literals, the separator
  * ", ", the key's quotes, the ':' of eventID, and the timestamp (repr of a
  * float: at most 24 characters). */
-#define RECORD_FIXED                                                                                   \
-    (sizeof REC_HEAD + sizeof REC_SEQ + sizeof REC_DATA + sizeof REC_TIME + sizeof REC_ID - 5 + 2 + 2 + 1 + \
+#define RECORD_FIXED                                                                                         \
+    (sizeof REC_HEAD + sizeof REC_SEQ + sizeof REC_DATA + sizeof REC_TIME + sizeof REC_ID - 5 + 2 + 2 + 1 +  \
      24)
 
 int rp__event_source_init(rp__event_source *src, const char *region, const char *stream_name, rp_error *err)
@@ -213,8 +218,8 @@ void rp__event_begin(rp__buf *b)
     rp__buf_lit(b, "{\"Records\": [");
 }
 
-void rp__event_append(rp__buf *b, const rp__event_source *src, const char *shard_id, const rp__event_record *r,
-                     bool first)
+void rp__event_append(rp__buf *b, const rp__event_source *src, const char *shard_id,
+                      const rp__event_record *r, bool first)
 {
     if (!first)
         rp__buf_lit(b, ", ");
@@ -252,7 +257,7 @@ void rp__event_prediction_prefix(rp__buf *b, const char *version, size_t len)
 }
 
 void rp__event_prediction(rp__buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
-                         size_t id_len)
+                          size_t id_len)
 {
     rp__buf_append(b, prefix, prefix_len);
     rp__pyjson_double(b, x);

@@ -21,12 +21,15 @@
 #define RP_RECORD_MAX_BYTES ((size_t)1024 * 1024)
 #define RP_EVENT_MAX_DEPTH 64
 
-typedef enum rp__event_kind { RP_EVENT_KINESIS = 1, RP_EVENT_DIRECT = 2 } rp__event_kind;
+typedef enum rp__event_kind {
+    RP_EVENT_KINESIS = 1,
+    RP_EVENT_DIRECT = 2
+} rp__event_kind;
 
 typedef struct rp__kinesis_record {
-    size_t index;                 /* position in Records */
+    size_t index; /* position in Records */
     bool has_data, has_seq, has_pk;
-    rp__json_value data, seq, pk;  /* kinesis.data / sequenceNumber / partitionKey */
+    rp__json_value data, seq, pk; /* kinesis.data / sequenceNumber / partitionKey */
 } rp__kinesis_record;
 
 /* Called per record; rec == NULL means a repeated "Records" key starts
@@ -36,7 +39,7 @@ typedef int (*rp__event_record_fn)(void *ctx, const rp__kinesis_record *rec, rp_
 
 typedef struct rp__event {
     rp__event_kind kind;
-    rp__ride_fields direct;        /* kind == RP_EVENT_DIRECT */
+    rp__ride_fields direct; /* kind == RP_EVENT_DIRECT */
     size_t n_records;
 } rp__event;
 
@@ -44,7 +47,7 @@ typedef struct rp__event {
  * is not JSON, not an object, neither shape, or a record lacks its
  * sequenceNumber (then the whole invocation fails: docs/handler.md §3.3). */
 int rp__event_scan(const char *event, size_t len, rp__event_record_fn fn, void *ctx, rp__event *ev,
-                  rp_error *err);
+                   rp_error *err);
 
 /* ---- Writing Lambda's Kinesis events (what the consumer sends) ---------- */
 
@@ -52,11 +55,11 @@ int rp__event_scan(const char *event, size_t len, rp__event_record_fn fn, void *
 typedef struct rp__event_record {
     const char *sequence_number;
     size_t sequence_number_len;
-    const char *partition_key;      /* UTF-8 */
+    const char *partition_key; /* UTF-8 */
     size_t partition_key_len;
-    const unsigned char *data;      /* the record's bytes (written in base64) */
+    const unsigned char *data; /* the record's bytes (written in base64) */
     size_t data_len;
-    int64_t arrival_ms;             /* approximateArrivalTimestamp, epoch ms */
+    int64_t arrival_ms; /* approximateArrivalTimestamp, epoch ms */
 } rp__event_record;
 
 /* What every record of one source repeats after its eventID: eventName,
@@ -82,8 +85,8 @@ size_t rp__event_record_bound(const rp__event_source *src, const rp__event_recor
  * rp__event_begin, rp__event_append per record (first: no separator), then
  * rp__event_end.  Errors are b's sticky failed flag. */
 void rp__event_begin(rp__buf *b);
-void rp__event_append(rp__buf *b, const rp__event_source *src, const char *shard_id, const rp__event_record *r,
-                     bool first);
+void rp__event_append(rp__buf *b, const rp__event_source *src, const char *shard_id,
+                      const rp__event_record *r, bool first);
 void rp__event_end(rp__buf *b);
 
 /* ---- Writing the handler's answers (docs/handler.md §3-§4) ------------- */
@@ -96,7 +99,7 @@ void rp__event_prediction_prefix(rp__buf *b, const char *version, size_t len);
 /* A prediction record: the prefix above, x as repr(float), the ride_id as
  * JSON (id_json, already written as json.dumps writes it). */
 void rp__event_prediction(rp__buf *b, const char *prefix, size_t prefix_len, double x, const char *id_json,
-                         size_t id_len);
+                          size_t id_len);
 
 /* {"predictions": [ ... then rp__event_response_failures before the first
  * batchItemFailures item (if any), rp__event_response_failure per failed

@@ -17,7 +17,7 @@ struct rp__function {
     char *local_store, *endpoint_url, *endpoint_source, *region; /* owned copies of streams' strings */
     char stream_name[RP_STREAM_NAME_MAX + 1];
     char stream_spec[RP_STREAM_NAME_MAX + 16];
-    char *version;      /* the version every answer reports, version_len bytes */
+    char *version; /* the version every answer reports, version_len bytes */
     size_t version_len;
 };
 
@@ -39,7 +39,8 @@ int rp__model_source_load(const rp__model_source *src, rp_model **out, rp_error 
     *out = NULL;
     if (!src->location || !*src->location)
         return rp_error_set(err, RP_ERR_INVALID, "no model location given");
-    rp_model_load_opts opts = {.verify_checksum = !src->skip_checksum, .max_build_bytes = src->max_build_bytes};
+    rp_model_load_opts opts = {.verify_checksum = !src->skip_checksum,
+                               .max_build_bytes = src->max_build_bytes};
     const char *location = src->location;
     char local[PATH_MAX];
     if (rp__s3_is_uri(location)) {
@@ -185,7 +186,8 @@ rp__worker *rp__worker_new(rp__function *f, rp_error *err)
     rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
     if (f->publish) {
         if (rp_stream_open(f->backend, &f->streams, &w->s, err) < 0) {
-            rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
+            rp_error_prefix(err,
+                            "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
                             f->stream_spec);
             free(w);
             return NULL;

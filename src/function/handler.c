@@ -39,34 +39,34 @@
 typedef struct slot {
     rp__json_value seq;      /* sequenceNumber, a view into the event */
     uint32_t id_off, id_len; /* the ride_id as JSON, in ids (this chunk only) */
-    uint32_t e_off, e_len;  /* the prediction record, in events */
-    uint32_t k_off, k_len;  /* str(ride_id), the partition key, in keys */
-    uint32_t why_off;       /* the reason, in reasons (failed records) */
-    uint8_t status;         /* rp_record_status; RP_RECORD_SERVED once predicted */
-    bool decoded;           /* a row and a ride_id wait in the chunk */
+    uint32_t e_off, e_len;   /* the prediction record, in events */
+    uint32_t k_off, k_len;   /* str(ride_id), the partition key, in keys */
+    uint32_t why_off;        /* the reason, in reasons (failed records) */
+    uint8_t status;          /* rp_record_status; RP_RECORD_SERVED once predicted */
+    bool decoded;            /* a row and a ride_id wait in the chunk */
     rp_code code;
 } slot;
 
 struct rp_handler {
     rp_model *model;
     bool log_failures;
-    rp__buf prefix;      /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
+    rp__buf prefix; /* {"model": "...", "version": V, "prediction": {"ride_duration":  */
     rp__buf body;
-    rp__buf unescaped;   /* kinesis.data with JSON escapes decoded */
-    rp__buf decoded;     /* kinesis.data base64-decoded */
-    rp__buf scratch;     /* feature name */
-    rp__buf ids;         /* ride_ids (as JSON) of the chunk's records */
-    rp__buf events;      /* prediction records of the event, back to back */
-    rp__buf keys;        /* partition keys of the event, back to back */
-    rp__buf reasons;     /* why records failed, NUL-terminated, back to back */
+    rp__buf unescaped; /* kinesis.data with JSON escapes decoded */
+    rp__buf decoded;   /* kinesis.data base64-decoded */
+    rp__buf scratch;   /* feature name */
+    rp__buf ids;       /* ride_ids (as JSON) of the chunk's records */
+    rp__buf events;    /* prediction records of the event, back to back */
+    rp__buf keys;      /* partition keys of the event, back to back */
+    rp__buf reasons;   /* why records failed, NUL-terminated, back to back */
     rp_publish_fn publish;
     void *publish_ctx;
     rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
     rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
-    slot *slots;        /* one per record of the event */
+    slot *slots; /* one per record of the event */
     size_t n_slots, cap_slots;
-    size_t chunk_start; /* first slot of the chunk not yet predicted */
-    size_t predictions_bytes; /* what the served predictions add to the body */
+    size_t chunk_start;          /* first slot of the chunk not yet predicted */
+    size_t predictions_bytes;    /* what the served predictions add to the body */
     rp_record_outcome *outcomes; /* built on request (rp_handler_outcomes) */
     size_t cap_outcomes;
     rp_row rows[CHUNK];
@@ -206,7 +206,9 @@ static int record_payload(rp_handler *h, const rp__kinesis_record *rec, const ch
     if (got < 0)
         return rp_error_set(why, RP_ERR_INVALID, "bad base64: %s", msg);
     if ((size_t)got > RP_RECORD_MAX_BYTES)
-        return rp_error_set(why, RP_ERR_LIMIT, "record data is %ld bytes; the limit is %zu (Kinesis's record limit)", got, RP_RECORD_MAX_BYTES);
+        return rp_error_set(why, RP_ERR_LIMIT,
+                            "record data is %ld bytes; the limit is %zu (Kinesis's record limit)", got,
+                            RP_RECORD_MAX_BYTES);
     *out = h->decoded.data;
     *out_len = (size_t)got;
     return 0;
@@ -286,7 +288,8 @@ static void publish_all(rp_handler *h)
             const slot *s = &h->slots[i];
             if (s->status != RP_RECORD_SERVED)
                 continue;
-            h->put[k] = (rp_stream_entry){h->events.data + s->e_off, s->e_len, h->keys.data + s->k_off, s->k_len};
+            h->put[k] =
+                (rp_stream_entry){h->events.data + s->e_off, s->e_len, h->keys.data + s->k_off, s->k_len};
             idx[k++] = i;
         }
         if (!k)

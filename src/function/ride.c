@@ -122,28 +122,35 @@ static int put_location(rp__buf *b, const rp__json_value *v, const char *name, r
         b->len += rp__pyfloat_repr(rp__json_number(v), b->data + b->len);
         return 0;
     }
-    return rp_error_set(why, RP_ERR_INVALID, "ride.%s is %s; expected an integer, a float or a string", name, type_name(v->type));
+    return rp_error_set(why, RP_ERR_INVALID, "ride.%s is %s; expected an integer, a float or a string", name,
+                        type_name(v->type));
 }
 
 int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
-                     rp_error *why)
+                      rp_error *why)
 {
     if (!f->has_ride)
         return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is missing");
     if (f->ride_type != RP_JSON_OBJECT)
-        return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is %s; expected an object", type_name(f->ride_type));
+        return rp_error_set(why, RP_ERR_INVALID, "\"ride\" is %s; expected an object",
+                            type_name(f->ride_type));
     if (!f->has_ride_id)
         return rp_error_set(why, RP_ERR_INVALID, "\"ride_id\" is missing");
     const rp__json_value *id = &f->ride_id;
     if (id->type == RP_JSON_STRING) {
         size_t chars = rp__json_str_chars(id);
         if (chars == 0 || chars > RP_RIDE_ID_MAX_CHARS)
-            return rp_error_set(why, RP_ERR_INVALID, "ride_id is %zu characters; as a partition key it must be 1 to %d", chars, RP_RIDE_ID_MAX_CHARS);
+            return rp_error_set(why, RP_ERR_INVALID,
+                                "ride_id is %zu characters; as a partition key it must be 1 to %d", chars,
+                                RP_RIDE_ID_MAX_CHARS);
     } else if (id->type == RP_JSON_NUMBER && id->is_int) {
         if (id->len > RP_RIDE_ID_MAX_CHARS)
-            return rp_error_set(why, RP_ERR_INVALID, "ride_id has %zu characters; as a partition key it must be 1 to %d", id->len, RP_RIDE_ID_MAX_CHARS);
+            return rp_error_set(why, RP_ERR_INVALID,
+                                "ride_id has %zu characters; as a partition key it must be 1 to %d", id->len,
+                                RP_RIDE_ID_MAX_CHARS);
     } else {
-        return rp_error_set(why, RP_ERR_INVALID, "ride_id is %s; expected an integer or a string", id->type == RP_JSON_NUMBER ? "a float" : type_name(id->type));
+        return rp_error_set(why, RP_ERR_INVALID, "ride_id is %s; expected an integer or a string",
+                            id->type == RP_JSON_NUMBER ? "a float" : type_name(id->type));
     }
     if (!f->has_pu)
         return rp_error_set(why, RP_ERR_INVALID, "ride.PULocationID is missing");
@@ -152,7 +159,8 @@ int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scra
     if (!f->has_td)
         return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is missing");
     if (f->td.type != RP_JSON_NUMBER)
-        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is %s; expected a number", type_name(f->td.type));
+        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is %s; expected a number",
+                            type_name(f->td.type));
     double td = rp__json_number(&f->td);
     if (!isfinite(td))
         return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is not a finite number");

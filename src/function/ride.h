@@ -21,7 +21,7 @@
 
 typedef struct rp__ride_fields {
     bool has_ride, has_ride_id;
-    rp__json_type ride_type;             /* of the last "ride" value */
+    rp__json_type ride_type; /* of the last "ride" value */
     bool has_pu, has_do, has_td;
     rp__json_value pu, do_, td, ride_id;
 } rp__ride_fields;
@@ -39,7 +39,7 @@ int rp__ride_parse(const char *json, size_t len, rp__ride_fields *f, rp_error *w
 /* Checks the fields (docs/handler.md §6), forms PU_DO, and fills the feature row of
  * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
 int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
-                     rp_error *why);
+                      rp_error *why);
 
 /* One ride to write as an event (the replay of a trip file). */
 typedef struct rp__ride_row {

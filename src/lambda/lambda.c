@@ -12,9 +12,9 @@
 
 #include "aws/sigv4.h"
 #include "common/buf.h"
-#include "lambda/rapi.h"
 #include "common/pyjson.h"
 #include "function/event.h"
+#include "lambda/rapi.h"
 #include "ridepred/log.h"
 
 #define API_PREFIX "/2018-06-01/runtime"
@@ -38,10 +38,10 @@ typedef struct watchdog {
     pthread_cond_t cv; /* on CLOCK_REALTIME: the clock of the deadlines */
     bool stop;
     bool armed;
-    struct timespec hold_at;   /* CLOCK_REALTIME */
-    bool sleeping_forever;     /* waiting without a time */
+    struct timespec hold_at; /* CLOCK_REALTIME */
+    bool sleeping_forever;   /* waiting without a time */
     struct timespec sleeping_until;
-    bool fired;                /* for the current arming */
+    bool fired; /* for the current arming */
     rp__worker *w;
     char request_id[REQUEST_ID_MAX + 1];
 } watchdog;
@@ -52,12 +52,12 @@ struct rp__lambda {
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp__rapi *api;               /* the Runtime API client (src/lambda/rapi.h) */
-    rp__buf path;                /* request paths */
-    rp__buf line;                /* EMF line, error bodies */
-    rp__buf emf_head;            /* the constant start of the EMF line */
-    rp__buf emf_mid;             /* the constant part after the timestamp... */
-    char *oversized;            /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
+    rp__rapi *api;    /* the Runtime API client (src/lambda/rapi.h) */
+    rp__buf path;     /* request paths */
+    rp__buf line;     /* EMF line, error bodies */
+    rp__buf emf_head; /* the constant start of the EMF line */
+    rp__buf emf_mid;  /* the constant part after the timestamp... */
+    char *oversized;  /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
     rp__lambda_stats stats;
     watchdog wd;
 };
@@ -101,7 +101,8 @@ static void *watchdog_main(void *arg)
             wd->fired = true;
             wd->armed = false;
             rp_log_set_request_id(wd->request_id);
-            rp_log(RP_LOG_WARN, "deadline near: publishing held, unpublished records are reported as batchItemFailures",
+            rp_log(RP_LOG_WARN,
+                   "deadline near: publishing held, unpublished records are reported as batchItemFailures",
                    NULL);
             rp_log_set_request_id(NULL);
             continue;
@@ -131,8 +132,7 @@ static int watchdog_start(watchdog *wd, rp_error *err)
     if (rc != 0) {
         pthread_cond_destroy(&wd->cv);
         pthread_mutex_destroy(&wd->mu);
-        return rp_error_set(err, RP_ERR_NOMEM, "cannot start the deadline watchdog thread: %s",
-                            strerror(rc));
+        return rp_error_set(err, RP_ERR_NOMEM, "cannot start the deadline watchdog thread: %s", strerror(rc));
     }
     wd->started = true;
     return 0;
@@ -226,7 +226,7 @@ int rp__lambda_new(const rp__lambda_config *cfg, rp__lambda **out, rp_error *err
         l->cfg.retry = RP_LAMBDA_RETRY_DEFAULT;
     if (!l->cfg.post_timeout_ms)
         l->cfg.post_timeout_ms = RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT;
-    l->margin_ms = cfg->no_deadline_margin ? 0
+    l->margin_ms = cfg->no_deadline_margin   ? 0
                    : cfg->deadline_margin_ms ? cfg->deadline_margin_ms
                                              : RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT;
     rp__rapi_options ro = {.timeout_ms = l->cfg.post_timeout_ms, .retry = l->cfg.retry};
@@ -319,11 +319,11 @@ static int post(rp__lambda *l, const char *error_type, const char *body, size_t 
                 rp_error *err)
 {
     rp__rapi_request req = {.method = "POST",
-                           .path = l->path.data,
-                           .error_type = error_type,
-                           .body = body ? body : "",
-                           .body_len = len,
-                           .body_max = POST_ANSWER_MAX};
+                            .path = l->path.data,
+                            .error_type = error_type,
+                            .body = body ? body : "",
+                            .body_len = len,
+                            .body_max = POST_ANSWER_MAX};
     return rp__rapi_call(l->api, &req, ans, err);
 }
 
@@ -383,11 +383,11 @@ static int emf_prepare(rp__lambda *l)
     rp__buf_lit(b, ", \"CloudWatchMetrics\": [{\"Namespace\": ");
     rp__pyjson_utf8(b, l->cfg.metrics_namespace, strlen(l->cfg.metrics_namespace));
     rp__buf_lit(b, ", \"Dimensions\": [[\"FunctionName\"]], \"Metrics\": ["
-                  "{\"Name\": \"Records\", \"Unit\": \"Count\"}, "
-                  "{\"Name\": \"Failures\", \"Unit\": \"Count\"}, "
-                  "{\"Name\": \"Published\", \"Unit\": \"Count\"}, "
-                  "{\"Name\": \"FunctionErrors\", \"Unit\": \"Count\"}, "
-                  "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": ");
+                   "{\"Name\": \"Records\", \"Unit\": \"Count\"}, "
+                   "{\"Name\": \"Failures\", \"Unit\": \"Count\"}, "
+                   "{\"Name\": \"Published\", \"Unit\": \"Count\"}, "
+                   "{\"Name\": \"FunctionErrors\", \"Unit\": \"Count\"}, "
+                   "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": ");
     rp__pyjson_utf8(b, l->cfg.function_name, strlen(l->cfg.function_name));
     rp__buf_lit(b, ", \"requestId\": ");
     rp__buf_lit(&l->emf_head, "{\"_aws\": {\"Timestamp\": ");
@@ -458,9 +458,10 @@ static int answer(rp__lambda *l, const char *id, const rp_invoke_result *res, rp
     body_excerpt(&ans, ex, sizeof ex);
     snprintf(st, sizeof st, "%d", status);
     if (status >= 500)
-        return rp_error_set(err, RP_ERR_IO,
-                            "the Lambda Runtime API answered %s with HTTP %d (a container error: the runtime exits): %s",
-                            is_error ? "/error" : "/response", status, ex);
+        return rp_error_set(
+            err, RP_ERR_IO,
+            "the Lambda Runtime API answered %s with HTTP %d (a container error: the runtime exits): %s",
+            is_error ? "/error" : "/response", status, ex);
     l->stats.refused_answers++;
     if (status == 413 && !is_error) {
         /* Over Lambda's 6 MB: the Runtime API has already failed the
@@ -475,8 +476,9 @@ static int answer(rp__lambda *l, const char *id, const rp_invoke_result *res, rp
                "status", st, "bytes", bytes, "answer", ex, NULL);
         return 0;
     }
-    rp_log(RP_LOG_ERROR, is_error ? "the Runtime API refused the error" : "the Runtime API refused the response",
-           "status", st, "answer", ex, NULL);
+    rp_log(RP_LOG_ERROR,
+           is_error ? "the Runtime API refused the error" : "the Runtime API refused the response", "status",
+           st, "answer", ex, NULL);
     return 0;
 }
 
@@ -505,7 +507,8 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
 {
     if (make_path(l, "/invocation/next", NULL, "", err) < 0)
         return -1;
-    rp__rapi_request req = {.method = "GET", .path = l->path.data, .body_max = RP_EVENT_MAX_BYTES + 1, .wait = true};
+    rp__rapi_request req = {
+        .method = "GET", .path = l->path.data, .body_max = RP_EVENT_MAX_BYTES + 1, .wait = true};
     rp__rapi_response next;
     if (rp__rapi_call(l->api, &req, &next, err) < 0)
         return -1;
@@ -563,9 +566,8 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
             snprintf(arn, sizeof arn, "(too long)");
         snprintf(left, sizeof left, "%" PRId64, left_ms);
         snprintf(size, sizeof size, "%zu", next.body_len);
-        rp_log(RP_LOG_DEBUG, "invocation", "traceId", trace, "functionArn", arn,
-               "remainingMs", have_deadline ? left : "", "eventBytes", oversized ? "over the limit" : size,
-               NULL);
+        rp_log(RP_LOG_DEBUG, "invocation", "traceId", trace, "functionArn", arn, "remainingMs",
+               have_deadline ? left : "", "eventBytes", oversized ? "over the limit" : size, NULL);
     }
 
     bool held = false;
@@ -584,8 +586,9 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
              * growing deadlines of successive invocations then never wake
              * the watchdog (a time recomputed as "now + left" would jitter
              * by a millisecond, earlier half of the time). */
-            uint64_t hold_ms = left_ms < INT32_MAX ? deadline_ms - l->margin_ms
-                                                   : now_ms(CLOCK_REALTIME) + (uint64_t)left_ms - l->margin_ms;
+            uint64_t hold_ms = left_ms < INT32_MAX
+                                   ? deadline_ms - l->margin_ms
+                                   : now_ms(CLOCK_REALTIME) + (uint64_t)left_ms - l->margin_ms;
             watchdog_arm(&l->wd, w, hold_ms, id);
         }
     }
@@ -622,7 +625,8 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
     }
     if (irc < 0) {
         /* Not even an error body could be built. */
-        static const char oom[] = "{\"errorMessage\": \"out of memory\", \"errorType\": \"Runtime.OutOfMemory\"}";
+        static const char oom[] =
+            "{\"errorMessage\": \"out of memory\", \"errorType\": \"Runtime.OutOfMemory\"}";
         res = (rp_invoke_result){.status = RP_INVOKE_FUNCTION_ERROR,
                                  .body = oom,
                                  .body_len = sizeof oom - 1,
@@ -636,7 +640,8 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
     /* The event (a view into the client's buffer) is not used past here. */
     int rc = answer(l, id, &res, err);
     if (!l->cfg.no_metrics) {
-        uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+        uint64_t ns =
+            (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
         emit_metrics(l, &res, ns, rp__worker_published(w) - published0, id);
     }
     rp_log_set_request_id(NULL);

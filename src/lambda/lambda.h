@@ -46,9 +46,9 @@
 #include <stdint.h>
 
 #include "aws/http.h"
+#include "function/function.h"
 #include "lambda/rapi.h"
 #include "ridepred/error.h"
-#include "function/function.h"
 
 /* Defaults of rp__lambda_config's zero values. */
 #define RP_LAMBDA_DEADLINE_MARGIN_MS_DEFAULT 500u
@@ -92,12 +92,12 @@ typedef struct rp__lambda rp__lambda;
 
 /* Counters since rp__lambda_new. */
 typedef struct rp__lambda_stats {
-    uint64_t invocations;      /* events received */
-    uint64_t function_errors;  /* answered on /error */
-    uint64_t records;          /* records in the events */
-    uint64_t failures;         /* records named in batchItemFailures */
-    uint64_t deadline_holds;   /* invocations whose publishing was held */
-    uint64_t refused_answers;  /* responses the Runtime API refused (4xx) */
+    uint64_t invocations;     /* events received */
+    uint64_t function_errors; /* answered on /error */
+    uint64_t records;         /* records in the events */
+    uint64_t failures;        /* records named in batchItemFailures */
+    uint64_t deadline_holds;  /* invocations whose publishing was held */
+    uint64_t refused_answers; /* responses the Runtime API refused (4xx) */
 } rp__lambda_stats;
 
 /* Checks the configuration (the Runtime API address) and prepares the

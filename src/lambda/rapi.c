@@ -34,12 +34,12 @@
 #define REQ_HEAD_MAX ((size_t)8 * 1024)
 
 struct rp__rapi {
-    char address[262];  /* as given: messages and the Host header */
-    char host[256];     /* without brackets */
+    char address[262]; /* as given: messages and the Host header */
+    char host[256];    /* without brackets */
     char port[8];
     rp__rapi_options opt;
-    struct addrinfo *ai; /* resolved on the first connection, kept */
-    int fd;              /* -1: not connected */
+    struct addrinfo *ai;    /* resolved on the first connection, kept */
+    int fd;                 /* -1: not connected */
     uint64_t conn_requests; /* requests sent on the current connection */
     /* The receive buffer: answers are parsed (and chunked bodies decoded)
      * in place.  [keep_off, keep_off + keep_len) holds bytes received after
@@ -62,7 +62,8 @@ static int split_address(rp__rapi *c, const char *a, rp_error *err)
         return rp_error_set(err, RP_ERR_INVALID, "the address must be HOST:PORT (1 to 255 bytes)");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)a[i] <= 0x20 || (unsigned char)a[i] >= 0x7f || strchr("/?#@\\", a[i]))
-            return rp_error_set(err, RP_ERR_INVALID, "the address must be HOST:PORT, without scheme, path or user");
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "the address must be HOST:PORT, without scheme, path or user");
     memcpy(c->address, a, n + 1);
     const char *host = a, *port = NULL;
     size_t host_len;
@@ -183,7 +184,16 @@ void rp__rapi_get_stats(const rp__rapi *c, rp__rapi_stats *out)
  * and says whether the answer is complete.  Positions are offsets (the
  * buffer moves when it grows); views are made at the end. */
 
-enum { ST_HEAD, ST_BODY_LEN, ST_BODY_EOF, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_END, ST_TRAILERS, ST_DONE };
+enum {
+    ST_HEAD,
+    ST_BODY_LEN,
+    ST_BODY_EOF,
+    ST_CHUNK_SIZE,
+    ST_CHUNK_DATA,
+    ST_CHUNK_END,
+    ST_TRAILERS,
+    ST_DONE
+};
 
 /* feed() results */
 #define P_MORE 1
@@ -199,19 +209,19 @@ typedef struct parser {
     rp__rapi *c;
     size_t body_max;
     int state;
-    size_t start;      /* where the current answer's head starts */
-    size_t pos;        /* parse position */
-    size_t scan;       /* where the search for the head's end resumes */
-    size_t body_off;   /* where the body starts (after the head) */
-    size_t body_len;   /* body bytes so far (decoded), at body_off */
-    uint64_t left;     /* bytes left: of a Content-Length body, of a chunk */
+    size_t start;    /* where the current answer's head starts */
+    size_t pos;      /* parse position */
+    size_t scan;     /* where the search for the head's end resumes */
+    size_t body_off; /* where the body starts (after the head) */
+    size_t body_len; /* body bytes so far (decoded), at body_off */
+    uint64_t left;   /* bytes left: of a Content-Length body, of a chunk */
     int status;
-    bool close;        /* Connection: close, HTTP/1.0, body to the end */
+    bool close; /* Connection: close, HTTP/1.0, body to the end */
     bool toobig;
-    bool any;          /* any byte received for this request */
-    unsigned interim;  /* 1xx answers skipped */
-    size_t trailers;   /* trailer bytes so far */
-    span head;         /* header lines */
+    bool any;         /* any byte received for this request */
+    unsigned interim; /* 1xx answers skipped */
+    size_t trailers;  /* trailer bytes so far */
+    span head;        /* header lines */
     span rid, deadline, trace, arn;
 } parser;
 
@@ -263,7 +273,8 @@ static int parse_head(parser *p, size_t end, bool *chunked, bool *has_len, uint6
     if (ll < 12 || memcmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
         s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9' ||
         (ll > 12 && s[12] != ' '))
-        return rp_error_set(err, RP_ERR_INVALID, "the Runtime API's answer does not start with an HTTP/1.x status line");
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "the Runtime API's answer does not start with an HTTP/1.x status line");
     p->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
     bool keep_alive = false, close_hdr = false;
     *chunked = *has_len = false;
@@ -298,7 +309,8 @@ static int parse_head(parser *p, size_t end, bool *chunked, bool *has_len, uint6
             ve--;
         for (size_t j = vs; j < ve; j++)
             if (((unsigned char)line[j] < 0x20 && line[j] != '\t') || line[j] == 0x7f)
-                return rp_error_set(err, RP_ERR_INVALID, "the Runtime API's answer has a control character in a header");
+                return rp_error_set(err, RP_ERR_INVALID,
+                                    "the Runtime API's answer has a control character in a header");
         const char *v = line + vs;
         size_t vn = ve - vs;
         span val = {(size_t)(v - b), vn, true};
@@ -308,7 +320,8 @@ static int parse_head(parser *p, size_t end, bool *chunked, bool *has_len, uint6
             uint64_t x = 0;
             for (size_t j = 0; j < vn; j++) {
                 if (v[j] < '0' || v[j] > '9')
-                    return rp_error_set(err, RP_ERR_INVALID, "the Runtime API's answer has a bad Content-Length");
+                    return rp_error_set(err, RP_ERR_INVALID,
+                                        "the Runtime API's answer has a bad Content-Length");
                 x = x * 10 + (uint64_t)(v[j] - '0');
             }
             if (*has_len && x != *len)
@@ -428,7 +441,8 @@ static int feed(parser *p, bool eof, rp_error *err)
                 p->scan = i;
                 if (have > RP_RAPI_HEAD_MAX) {
                     p->close = true;
-                    return rp_error_set(err, RP_ERR_LIMIT, "the Runtime API's answer has more than %zu bytes of headers",
+                    return rp_error_set(err, RP_ERR_LIMIT,
+                                        "the Runtime API's answer has more than %zu bytes of headers",
                                         RP_RAPI_HEAD_MAX);
                 }
                 if (!eof)
@@ -437,14 +451,16 @@ static int feed(parser *p, bool eof, rp_error *err)
                 if (!have)
                     rp_error_set(err, RP_ERR_IO, "the Runtime API closed the connection without an answer");
                 else
-                    rp_error_set(err, RP_ERR_IO,
-                                 "the Runtime API closed the connection in the middle of an answer's headers");
+                    rp_error_set(
+                        err, RP_ERR_IO,
+                        "the Runtime API closed the connection in the middle of an answer's headers");
                 err->retriable = true;
                 return P_ERROR;
             }
             if (end - p->start > RP_RAPI_HEAD_MAX) {
                 p->close = true;
-                return rp_error_set(err, RP_ERR_LIMIT, "the Runtime API's answer has more than %zu bytes of headers",
+                return rp_error_set(err, RP_ERR_LIMIT,
+                                    "the Runtime API's answer has more than %zu bytes of headers",
                                     RP_RAPI_HEAD_MAX);
             }
             bool chunked = false, has_len = false;
@@ -456,13 +472,15 @@ static int feed(parser *p, bool eof, rp_error *err)
             if (p->status < 200) {
                 if (p->status == 101) {
                     p->close = true;
-                    return rp_error_set(err, RP_ERR_INVALID, "the Runtime API answered 101 Switching Protocols");
+                    return rp_error_set(err, RP_ERR_INVALID,
+                                        "the Runtime API answered 101 Switching Protocols");
                 }
                 /* An interim answer (100 Continue...): dropped, the final
                  * one follows. */
                 if (++p->interim > 16) {
                     p->close = true;
-                    return rp_error_set(err, RP_ERR_INVALID, "the Runtime API sent more than 16 interim answers");
+                    return rp_error_set(err, RP_ERR_INVALID,
+                                        "the Runtime API sent more than 16 interim answers");
                 }
                 memmove(c->in, c->in + end, c->in_len - end);
                 c->in_len -= end;
@@ -503,8 +521,9 @@ static int feed(parser *p, bool eof, rp_error *err)
             }
             if (eof) {
                 p->close = true;
-                rp_error_set(err, RP_ERR_IO, "the Runtime API closed the connection in the middle of an answer's body "
-                                             "(%zu of %zu bytes)",
+                rp_error_set(err, RP_ERR_IO,
+                             "the Runtime API closed the connection in the middle of an answer's body "
+                             "(%zu of %zu bytes)",
                              p->body_len, p->body_len + (size_t)p->left);
                 err->retriable = true;
                 return P_ERROR;
@@ -624,13 +643,13 @@ static int feed(parser *p, bool eof, rp_error *err)
             continue;
         }
         case ST_DONE:
-        default:
-            return P_DONE;
+        default: return P_DONE;
         }
     more_chunked:
         if (eof) {
             p->close = true;
-            rp_error_set(err, RP_ERR_IO, "the Runtime API closed the connection in the middle of a chunked body");
+            rp_error_set(err, RP_ERR_IO,
+                         "the Runtime API closed the connection in the middle of a chunked body");
             err->retriable = true;
             return P_ERROR;
         }
@@ -768,7 +787,8 @@ static int read_answer(rp__rapi *c, int fd, mem_src *mem, size_t body_max, bool 
                         continue; /* /next: wait on */
                     struct timespec t1;
                     clock_gettime(CLOCK_MONOTONIC, &t1);
-                    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+                    double ms =
+                        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
                     disconnect(c);
                     rp_error_set(err, RP_ERR_IO, "no answer from the Runtime API within %.0f ms", ms);
                     err->retriable = true;
@@ -823,8 +843,8 @@ static int read_answer(rp__rapi *c, int fd, mem_src *mem, size_t body_max, bool 
     return 0;
 }
 
-int rp__rapi_parse(rp__rapi *c, const void *data, size_t len, size_t piece, size_t body_max, rp__rapi_response *resp,
-                  rp_error *err)
+int rp__rapi_parse(rp__rapi *c, const void *data, size_t len, size_t piece, size_t body_max,
+                   rp__rapi_response *resp, rp_error *err)
 {
     mem_src m = {data, len, 0, piece};
     bool any;
@@ -875,7 +895,8 @@ static void set_timeout(int fd, int opt, uint32_t ms)
 static int connect_api(rp__rapi *c, rp_error *err)
 {
     if (!c->ai) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
         int rc = getaddrinfo(c->host, c->port, &hints, &c->ai);
         if (rc != 0) {
             c->ai = NULL;
@@ -968,7 +989,8 @@ static int build_head(rp__rapi *c, const rp__rapi_request *req, size_t *len, rp_
     return 0;
 }
 
-static int send_all(rp__rapi *c, const char *head, size_t head_len, const void *body, size_t body_len, rp_error *err)
+static int send_all(rp__rapi *c, const char *head, size_t head_len, const void *body, size_t body_len,
+                    rp_error *err)
 {
     struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = body_len ? 2 : 1};
@@ -981,7 +1003,8 @@ static int send_all(rp__rapi *c, const char *head, size_t head_len, const void *
                 continue;
             disconnect(c);
             if (e == EAGAIN || e == EWOULDBLOCK)
-                rp_error_set(err, RP_ERR_IO, "the Runtime API took no data for %u ms", (unsigned)c->opt.timeout_ms);
+                rp_error_set(err, RP_ERR_IO, "the Runtime API took no data for %u ms",
+                             (unsigned)c->opt.timeout_ms);
             else
                 rp_error_set(err, RP_ERR_IO, "sending to the Runtime API: %s", strerror(e));
             err->retriable = errno_retriable(e);
@@ -1043,15 +1066,16 @@ int rp__rapi_call(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *r
             char a[16], d[16];
             snprintf(a, sizeof a, "%u", attempt + 1);
             snprintf(d, sizeof d, "%u", (unsigned)ms);
-            rp_log(RP_LOG_WARN, "Runtime API unreachable, retrying", "attempt", a, "delay_ms", d, "reason", err->msg,
-                   NULL);
+            rp_log(RP_LOG_WARN, "Runtime API unreachable, retrying", "attempt", a, "delay_ms", d, "reason",
+                   err->msg, NULL);
         }
         c->hooks.sleep_ms(c->hooks.sleep_ctx, ms);
     }
     c->stats.last_attempts = attempt;
     if (err->retriable)
-        rp_error_prefix(err, "cannot reach the Lambda Runtime API at %s (AWS_LAMBDA_RUNTIME_API) after %u attempt%s",
-                        c->address, attempt, attempt == 1 ? "" : "s");
+        rp_error_prefix(
+            err, "cannot reach the Lambda Runtime API at %s (AWS_LAMBDA_RUNTIME_API) after %u attempt%s",
+            c->address, attempt, attempt == 1 ? "" : "s");
     else
         rp_error_prefix(err, "Lambda Runtime API at %s (AWS_LAMBDA_RUNTIME_API)", c->address);
     return -1;

@@ -54,17 +54,17 @@
 typedef struct rp__rapi_options {
     uint32_t timeout_ms;         /* requests that do not wait; 0: 30000 */
     uint32_t connect_timeout_ms; /* 0: 3000 */
-    rp__retry_policy retry;       /* max_attempts 0: {5, 100, 2000} */
+    rp__retry_policy retry;      /* max_attempts 0: {5, 100, 2000} */
 } rp__rapi_options;
 
 typedef struct rp__rapi_request {
-    const char *method;      /* "GET" or "POST" */
-    const char *path;        /* as sent, e.g. "/2018-06-01/runtime/invocation/next" */
-    const char *error_type;  /* Lambda-Runtime-Function-Error-Type; NULL: none */
-    const void *body;        /* POST: sent with Content-Type: application/json */
+    const char *method;     /* "GET" or "POST" */
+    const char *path;       /* as sent, e.g. "/2018-06-01/runtime/invocation/next" */
+    const char *error_type; /* Lambda-Runtime-Function-Error-Type; NULL: none */
+    const void *body;       /* POST: sent with Content-Type: application/json */
     size_t body_len;
-    size_t body_max;         /* cap of the answer's body */
-    bool wait;               /* no timeout (/next) */
+    size_t body_max; /* cap of the answer's body */
+    bool wait;       /* no timeout (/next) */
 } rp__rapi_request;
 
 /* A view (not NUL-terminated); p is NULL when absent. */
@@ -77,10 +77,10 @@ typedef struct rp__rapi_str {
  * until the next request on the client (or rp__rapi_free). */
 typedef struct rp__rapi_response {
     int status;
-    rp__rapi_str head;         /* the header lines, after the status line */
-    const char *body;         /* NUL-terminated; "" when empty */
+    rp__rapi_str head; /* the header lines, after the status line */
+    const char *body;  /* NUL-terminated; "" when empty */
     size_t body_len;
-    bool body_toobig;         /* over body_max: not read (body is ""), connection dropped */
+    bool body_toobig; /* over body_max: not read (body is ""), connection dropped */
     /* The Runtime API's headers of /next, blanks trimmed. */
     rp__rapi_str request_id;   /* Lambda-Runtime-Aws-Request-Id */
     rp__rapi_str deadline_ms;  /* Lambda-Runtime-Deadline-Ms */
@@ -94,7 +94,7 @@ typedef struct rp__rapi rp__rapi;
  * answer arrived (any status), -1 with err set otherwise (err->retriable
  * for refused, reset or dropped connections and timeouts). */
 typedef int (*rp__rapi_exchange_fn)(void *ctx, rp__rapi *c, const rp__rapi_request *req,
-                                   rp__rapi_response *resp, rp_error *err);
+                                    rp__rapi_response *resp, rp_error *err);
 typedef void (*rp__rapi_sleep_fn)(void *ctx, uint32_t ms);
 typedef uint64_t (*rp__rapi_random_fn)(void *ctx);
 
@@ -133,7 +133,7 @@ int rp__rapi_send(rp__rapi *c, const rp__rapi_request *req, rp__rapi_response *r
  * buffer.  Returns as rp__rapi_send.  For tests, fuzzing and injected
  * exchanges. */
 int rp__rapi_parse(rp__rapi *c, const void *data, size_t len, size_t piece, size_t body_max,
-                  rp__rapi_response *resp, rp_error *err);
+                   rp__rapi_response *resp, rp_error *err);
 
 /* Finds a header of an answer by name (case-insensitive): true and a view
  * of its first value, blanks trimmed; false when absent. */
@@ -144,8 +144,8 @@ const rp__rapi_options *rp__rapi_get_options(const rp__rapi *c);
 
 /* About the client's use so far. */
 typedef struct rp__rapi_stats {
-    uint64_t requests;     /* attempts sent */
-    uint64_t connections;  /* connections opened */
+    uint64_t requests;    /* attempts sent */
+    uint64_t connections; /* connections opened */
     unsigned last_attempts;
 } rp__rapi_stats;
 

@@ -39,9 +39,11 @@ int rp__budget_take(rp__model_budget *b, size_t n, rp_error *err, const char *fm
         snprintf(why, sizeof why, "as set");
     else
         snprintf(why, sizeof why, "the default: %u x the file's %zu bytes + %zu MiB, at most %zu MiB",
-                 (unsigned)RP_MODEL_BUILD_RATIO, b->input, RP_MODEL_BUILD_BASE >> 20, RP_MODEL_BUILD_MAX >> 20);
-    return rp_error_set(err, RP_ERR_LIMIT,
-                        "building this model takes over %zu bytes (%s), over the limit of %zu bytes (%s); "
-                        "raise it with --max-model-bytes BYTES or RIDEPRED_MAX_MODEL_BYTES if the file is trusted",
-                        want, what, b->limit, why);
+                 (unsigned)RP_MODEL_BUILD_RATIO, b->input, RP_MODEL_BUILD_BASE >> 20,
+                 RP_MODEL_BUILD_MAX >> 20);
+    return rp_error_set(
+        err, RP_ERR_LIMIT,
+        "building this model takes over %zu bytes (%s), over the limit of %zu bytes (%s); "
+        "raise it with --max-model-bytes BYTES or RIDEPRED_MAX_MODEL_BYTES if the file is trusted",
+        want, what, b->limit, why);
 }

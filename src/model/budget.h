@@ -18,10 +18,10 @@
 #include "ridepred/error.h"
 
 typedef struct rp__model_budget {
-    size_t limit;   /* bytes that may be built */
-    size_t used;    /* counted so far */
-    size_t input;   /* the file's bytes (for the default and the message) */
-    bool given;     /* limit given by the caller, not the default */
+    size_t limit; /* bytes that may be built */
+    size_t used;  /* counted so far */
+    size_t input; /* the file's bytes (for the default and the message) */
+    bool given;   /* limit given by the caller, not the default */
 } rp__model_budget;
 
 /* Memory the image builder (rp__img_build) takes per source node, counted

@@ -52,16 +52,16 @@ typedef struct img_section {
 } img_section;
 
 typedef struct work {
-    uint32_t src;      /* node in the source arrays */
-    uint32_t parent;   /* new index of the parent, UINT32_MAX for the root */
+    uint32_t src;    /* node in the source arrays */
+    uint32_t parent; /* new index of the parent, UINT32_MAX for the root */
     uint32_t depth;
     uint8_t is_left;
 } work;
 
 /* Lays one tree out in preorder into nodes/leaves, validating it. */
 static int build_tree(const rp__img_src *src, uint32_t t, rp__img_node *nodes, uint64_t *n_nodes,
-                      double *leaves, uint64_t *n_leaves, uint32_t *max_depth, work *stack,
-                      uint8_t *seen, rp_error *err)
+                      double *leaves, uint64_t *n_leaves, uint32_t *max_depth, work *stack, uint8_t *seen,
+                      rp_error *err)
 {
     const rp__img_tree_src *tr = &src->trees[t];
     uint32_t n = tr->n;
@@ -89,7 +89,9 @@ static int build_tree(const rp__img_src *src, uint32_t t, rp__img_node *nodes, u
         int64_t l = tr->left[i], r = tr->right[i];
         if (l == -1 || r == -1) {
             if (l != -1 || r != -1)
-                return rp_error_set(err, RP_ERR_INVALID, "tree %u: node %u has one child (left %lld, right %lld)", t, i, (long long)l, (long long)r);
+                return rp_error_set(err, RP_ERR_INVALID,
+                                    "tree %u: node %u has one child (left %lld, right %lld)", t, i,
+                                    (long long)l, (long long)r);
             double v = tr->value[i];
             if (!isfinite(v))
                 return rp_error_set(err, RP_ERR_INVALID, "tree %u: leaf %u has a non-finite value", t, i);
@@ -101,10 +103,14 @@ static int build_tree(const rp__img_src *src, uint32_t t, rp__img_node *nodes, u
             continue;
         }
         if (l < 0 || l >= n || r < 0 || r >= n)
-            return rp_error_set(err, RP_ERR_INVALID, "tree %u: node %u has a child out of range (left %lld, right %lld, %u nodes)", t, i, (long long)l, (long long)r, n);
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "tree %u: node %u has a child out of range (left %lld, right %lld, %u nodes)",
+                                t, i, (long long)l, (long long)r, n);
         int64_t f = tr->feature[i];
         if (f < 0 || f >= src->n_features)
-            return rp_error_set(err, RP_ERR_INVALID, "tree %u: node %u tests feature %lld, but the model has %u features", t, i, (long long)f, src->n_features);
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "tree %u: node %u tests feature %lld, but the model has %u features", t, i,
+                                (long long)f, src->n_features);
         double th = tr->threshold[i];
         if (isnan(th))
             return rp_error_set(err, RP_ERR_INVALID, "tree %u: node %u has a NaN threshold", t, i);
@@ -119,7 +125,6 @@ static int build_tree(const rp__img_src *src, uint32_t t, rp__img_node *nodes, u
     }
     return 0;
 }
-
 
 /* ---- The ride fast path (image.h, docs/model-format.md) ----------------
  *
@@ -195,8 +200,8 @@ typedef struct frame {
 
 /* Where a present column, in one mode, first leaves the no-column path. */
 typedef struct diverge {
-    uint32_t key;    /* column info index * 2 + mode */
-    uint32_t child;  /* where a row in that mode goes */
+    uint32_t key;   /* column info index * 2 + mode */
+    uint32_t child; /* where a row in that mode goes */
     uint32_t lo, hi, absent;
 } diverge;
 
@@ -204,7 +209,7 @@ typedef struct fctx {
     const rp__img_node *nodes;
     const double *leaves;
     const float *bounds;
-    const uint32_t *cols; /* column → 1 + column info index, or 0 */
+    const uint32_t *cols;  /* column → 1 + column info index, or 0 */
     const uint32_t *xrank; /* node testing x → the number of bounds < its threshold */
     uint32_t xcol, nb;
     frame *stack;
@@ -352,8 +357,8 @@ static int cmp_span_width(const void *a, const void *b)
  * are over `budget` bytes; column modes that do not fit are left to the
  * walk, the widest first. */
 static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp__img_node *nodes, uint64_t n_nodes,
-                      const double *leaves, const uint32_t *tree_start, double init, bool f32,
-                      size_t budget, fast_out *fo, rp_error *err)
+                      const double *leaves, const uint32_t *tree_start, double init, bool f32, size_t budget,
+                      fast_out *fo, rp_error *err)
 {
     int rc = -1;
     uint8_t *flag = NULL;
@@ -396,7 +401,8 @@ static int build_fast(uint32_t xcol, uint32_t nf, uint32_t T, const rp__img_node
     free(tmp);
     nb = u;
     uint32_t nr = nb + 2;
-    size_t fixed = sizeof(rp__img_fast_meta) + align8((size_t)nb * 4) + (size_t)nr * 8 + align8((size_t)nf * 4);
+    size_t fixed =
+        sizeof(rp__img_fast_meta) + align8((size_t)nb * 4) + (size_t)nr * 8 + align8((size_t)nf * 4);
 
     /* The columns tested anywhere, with their threshold range. */
     fo->cols = calloc(nf, sizeof *fo->cols);
@@ -624,7 +630,8 @@ void rp__img_source_end(rp__buf *b)
 int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
 {
     if (src->source_len > RP_IMG_SOURCE_MAX)
-        return rp_error_set(err, RP_ERR_LIMIT, "model source description of %zu bytes (at most %zu)", src->source_len, RP_IMG_SOURCE_MAX);
+        return rp_error_set(err, RP_ERR_LIMIT, "model source description of %zu bytes (at most %zu)",
+                            src->source_len, RP_IMG_SOURCE_MAX);
     int rc = -1;
     uint32_t *slots = NULL;
     uint32_t *all = NULL;
@@ -681,7 +688,8 @@ int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
             }
             uint32_t o = all[j] - 1;
             if (src->feature_lens[o] == len && !memcmp(src->feature_names[o], s, len)) {
-                rp_error_set(err, RP_ERR_INVALID, "feature %u (\"%.*s\") appears twice", i, (int)(len > 64 ? 64 : len), s);
+                rp_error_set(err, RP_ERR_INVALID, "feature %u (\"%.*s\") appears twice", i,
+                             (int)(len > 64 ? 64 : len), s);
                 goto out;
             }
         }
@@ -740,7 +748,8 @@ int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
         }
         /* The ride fast path, within a budget: at most the size of the
          * nodes and leaves, plus 1 MiB. */
-        size_t budget = (size_t)n_nodes * sizeof(rp__img_node) + (size_t)n_leaves * sizeof(double) + ((size_t)1 << 20);
+        size_t budget =
+            (size_t)n_nodes * sizeof(rp__img_node) + (size_t)n_leaves * sizeof(double) + ((size_t)1 << 20);
         if (src->sum_f32 && src->combine != RP_COMBINE_SUM) {
             rp_error_set(err, RP_ERR_INVALID, "float32 accumulation needs combine sum");
             goto out;
@@ -748,7 +757,8 @@ int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
         double init = src->combine == RP_COMBINE_SUM ? src->base : 0.0;
         if (src->sum_f32)
             init = (double)(float)init;
-        if (build_fast(td, nf, src->n_trees, nodes, n_nodes, leaves, tree_start, init, src->sum_f32, budget, &fo, err) < 0)
+        if (build_fast(td, nf, src->n_trees, nodes, n_nodes, leaves, tree_start, init, src->sum_f32, budget,
+                       &fo, err) < 0)
             goto out;
     } else {
         for (uint32_t i = 0; i < nf; i++) {
@@ -828,7 +838,8 @@ int rp__img_build(const rp__img_src *src, rp__buf *out, rp_error *err)
             sec[ns++] = (img_section){RP_SEC_FAST_BOUNDS, fo.bounds, (size_t)fm->n_bounds * sizeof(float)};
             sec[ns++] = (img_section){RP_SEC_FAST_SUMS, fo.sums, (size_t)fm->n_sums * sizeof(double)};
             sec[ns++] = (img_section){RP_SEC_FAST_COLS, fo.cols, (size_t)nf * sizeof(uint32_t)};
-            sec[ns++] = (img_section){RP_SEC_FAST_COLINFO, fo.colinfo, (size_t)fm->n_cols * sizeof(rp__img_fast_col)};
+            sec[ns++] =
+                (img_section){RP_SEC_FAST_COLINFO, fo.colinfo, (size_t)fm->n_cols * sizeof(rp__img_fast_col)};
         }
     }
     size_t off = RP_IMG_HEADER_SIZE + align8((size_t)ns * 24);

@@ -19,8 +19,8 @@
 #define RP_MODEL_IMAGE_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "ridepred/model.h"
@@ -65,15 +65,16 @@ typedef struct rp__img_meta {
     uint32_t trip_distance; /* column, or UINT32_MAX */
     uint64_t n_nodes;
     uint64_t n_leaves;
-    double base;            /* trees: base; linear: intercept */
+    double base; /* trees: base; linear: intercept */
     uint32_t name_off, name_len;
     uint32_t version_off, version_len;
-    uint32_t flags;         /* RP_META_* bits; 0 in files before they existed */
+    uint32_t flags; /* RP_META_* bits; 0 in files before they existed */
     uint8_t reserved[12];
-} rp__img_meta;              /* 88 bytes */
+} rp__img_meta; /* 88 bytes */
 
 /* META.flags.  Readers refuse bits they do not know. */
-#define RP_META_SUM_F32 0x1u  /* trees, combine sum: the accumulator is float32
+#define RP_META_SUM_F32                                                                                      \
+    0x1u /* trees, combine sum: the accumulator is float32
                                * (XGBoost's predictor): acc = (float)base, then
                                * acc = (float)(acc + (float)leaf) in tree order */
 #define RP_META_KNOWN_FLAGS RP_META_SUM_F32
@@ -120,18 +121,18 @@ typedef struct rp__img_fast_meta {
     uint32_t n_trees;    /* == META.n_trees */
     uint32_t n_features; /* == META.n_features: entries of FAST_COLS */
     uint32_t n_bounds;
-    uint32_t n_rows;     /* n_bounds + 2: row 0 for an absent x, then the intervals */
-    uint32_t n_cols;     /* entries of FAST_COLINFO */
-    uint32_t n_sums;     /* entries of FAST_SUMS, >= n_rows */
+    uint32_t n_rows; /* n_bounds + 2: row 0 for an absent x, then the intervals */
+    uint32_t n_cols; /* entries of FAST_COLINFO */
+    uint32_t n_sums; /* entries of FAST_SUMS, >= n_rows */
     uint8_t reserved[36];
-} rp__img_fast_meta;      /* 64 bytes */
+} rp__img_fast_meta; /* 64 bytes */
 
 typedef struct rp__img_fast_col {
-    float tmin, tmax;    /* smallest and largest threshold of the column's nodes */
-    uint32_t lo[2];      /* per mode (0: v <= tmin, 1: v > tmax): first row that differs */
-    uint32_t width[2];   /* rows that differ, from lo (0: none) */
-    uint32_t off[2];     /* where their accumulators start in FAST_SUMS, or RP_FAST_WALK */
-} rp__img_fast_col;       /* 32 bytes */
+    float tmin, tmax;  /* smallest and largest threshold of the column's nodes */
+    uint32_t lo[2];    /* per mode (0: v <= tmin, 1: v > tmax): first row that differs */
+    uint32_t width[2]; /* rows that differ, from lo (0: none) */
+    uint32_t off[2];   /* where their accumulators start in FAST_SUMS, or RP_FAST_WALK */
+} rp__img_fast_col;    /* 32 bytes */
 
 /* The hash used by the vocabulary (low 32 bits of XXH3-64). */
 uint32_t rp__img_hash(const char *s, size_t n);
@@ -139,7 +140,7 @@ uint32_t rp__img_hash(const char *s, size_t n);
 /* Building an image: the JSON loader (and later the pickle and XGBoost
  * readers) fill this and call rp__img_build. */
 typedef struct rp__img_tree_src {
-    uint32_t n;            /* nodes in the source arrays */
+    uint32_t n; /* nodes in the source arrays */
     const int64_t *left, *right, *feature;
     const double *threshold, *value;
     const uint8_t *default_left; /* NULL: absent features are 0 */
@@ -161,7 +162,7 @@ typedef struct rp__img_src {
     rp_model_combine combine;
     rp_model_split split;
     double base;
-    bool sum_f32;          /* combine sum in float32 (RP_META_SUM_F32) */
+    bool sum_f32; /* combine sum in float32 (RP_META_SUM_F32) */
     uint32_t n_trees;
     const rp__img_tree_src *trees;
     /* The SOURCE section (a JSON object), or source_len 0 for none. */

@@ -27,10 +27,10 @@
 /* A model path opened for loading: what a format is recognised by. */
 typedef struct model_file {
     const char *path;
-    int fd;                  /* open on the file or directory; rp_model_load closes it */
+    int fd; /* open on the file or directory; rp_model_load closes it */
     bool dir;
-    size_t size;             /* the file's size (fstat) */
-    unsigned char head[8];   /* its first bytes, zeros past head_len */
+    size_t size;           /* the file's size (fstat) */
+    unsigned char head[8]; /* its first bytes, zeros past head_len */
     size_t head_len;
 } model_file;
 
@@ -127,11 +127,8 @@ static int load_json(const model_file *f, const rp_model_load_opts *opts, rp_mod
 
 /* In the order they are tried: the first that matches loads the file. */
 static const model_format formats[] = {
-    {is_dir, load_mlflow},
-    {is_pickle, load_pickle},
-    {is_xgb_binary, load_xgb_file},
-    {is_native, load_native},
-    {is_other, load_json}, /* last: matches anything */
+    {is_dir, load_mlflow},    {is_pickle, load_pickle}, {is_xgb_binary, load_xgb_file},
+    {is_native, load_native}, {is_other, load_json}, /* last: matches anything */
 };
 
 int rp_model_load(const char *path, const rp_model_load_opts *opts, rp_model **out, rp_error *err)
@@ -196,11 +193,16 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
     const pk_value *dvv = pk_attr(g.root, "_sklearn_version");
     if (dvv && dvv->type == PK_STR)
         rp__img_source_strn(&ob, "preprocessor_sklearn_version", dvv->s, dvv->n);
-    rp__xgb_opts xo = {.version = version, .n_features = nf, .feature_names = names, .feature_lens = lens,
-                      .origin = ob.failed ? NULL : ob.data + 1, .max_build_bytes = max_build(opts)};
+    rp__xgb_opts xo = {.version = version,
+                       .n_features = nf,
+                       .feature_names = names,
+                       .feature_lens = lens,
+                       .origin = ob.failed ? NULL : ob.data + 1,
+                       .max_build_bytes = max_build(opts)};
     struct stat st;
     if (stat(path, &st) < 0) {
-        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+        rc = rp_error_set(err, errno == ENOENT ? RP_ERR_NOT_FOUND : RP_ERR_IO, "cannot open model %s: %s",
+                          path, strerror(errno));
         goto done;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -211,7 +213,10 @@ int rp_model_load_preprocessed(const char *path, const char *preprocessor, const
         if (rp__file_read(path, RP_XGB_MAX_FILE, &buf, &size, err) < 0)
             goto done;
         if (size && buf[0] != '{' && memcmp(buf, "binf", size < 4 ? size : 4)) {
-            rc = rp_error_set(err, RP_ERR_UNSUPPORTED, "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one", path);
+            rc = rp_error_set(
+                err, RP_ERR_UNSUPPORTED,
+                "model %s: --preprocessor goes with an XGBoost booster (JSON or UBJSON), and this is not one",
+                path);
         } else {
             xo.file = rp__file_basename(path);
             rc = rp__xgb_from_buffer(buf, size, &xo, out, err);

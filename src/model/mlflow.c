@@ -14,7 +14,8 @@
 #include "model/sklearn.h"
 #include "model/xgboost.h"
 
-#define SERVED_FLAVORS "ridepred, sklearn, xgboost (JSON or UBJSON), python_function (loader_module mlflow.sklearn or mlflow.xgboost)"
+#define SERVED_FLAVORS                                                                                       \
+    "ridepred, sklearn, xgboost (JSON or UBJSON), python_function (loader_module mlflow.sklearn or mlflow.xgboost)"
 
 static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
 {
@@ -45,12 +46,15 @@ static const char *scalar(yaml_document_t *doc, yaml_node_t *map, const char *ke
 static int join(const char *dir, const char *name, char *out, size_t cap, rp_error *err)
 {
     if (!name[0] || name[0] == '/')
-        return rp_error_set(err, RP_ERR_INVALID, "MLmodel names the file \"%s\": it must be a relative path inside the model directory", name);
+        return rp_error_set(
+            err, RP_ERR_INVALID,
+            "MLmodel names the file \"%s\": it must be a relative path inside the model directory", name);
     for (const char *p = name; *p;) {
         const char *e = strchr(p, '/');
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (n == 2 && !memcmp(p, "..", 2))
-            return rp_error_set(err, RP_ERR_INVALID, "MLmodel names the file \"%s\": \"..\" is not allowed", name);
+            return rp_error_set(err, RP_ERR_INVALID, "MLmodel names the file \"%s\": \"..\" is not allowed",
+                                name);
         p += n + (e ? 1 : 0);
     }
     if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
@@ -85,28 +89,25 @@ static int check_depth(const char *path, const char *text, size_t len, rp_error 
     for (bool end = false; !end;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            rc = rp_error_set(err, RP_ERR_INVALID, "%s is not valid YAML: %s (line %zu)", path,
-                              parser.problem ? parser.problem : "error", (size_t)parser.problem_mark.line + 1);
+            rc =
+                rp_error_set(err, RP_ERR_INVALID, "%s is not valid YAML: %s (line %zu)", path,
+                             parser.problem ? parser.problem : "error", (size_t)parser.problem_mark.line + 1);
             break;
         }
         switch (ev.type) {
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (++depth > RP_MLMODEL_MAX_DEPTH) {
-                rc = rp_error_set(err, RP_ERR_LIMIT, "%s nests deeper than %d levels (line %zu): not an MLmodel file", path,
+                rc = rp_error_set(err, RP_ERR_LIMIT,
+                                  "%s nests deeper than %d levels (line %zu): not an MLmodel file", path,
                                   RP_MLMODEL_MAX_DEPTH, (size_t)ev.start_mark.line + 1);
                 end = true;
             }
             break;
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        case YAML_STREAM_END_EVENT:
-            end = true;
-            break;
-        default:
-            break;
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_STREAM_END_EVENT: end = true; break;
+        default: break;
         }
         yaml_event_delete(&ev);
     }
@@ -114,8 +115,7 @@ static int check_depth(const char *path, const char *text, size_t len, rp_error 
     return rc;
 }
 
-static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
-                   rp__buf *b);
+static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl, rp__buf *b);
 
 /* The xgboost flavor (or python_function with loader_module
  * mlflow.xgboost): `data` names the booster file.  The feature names come
@@ -148,8 +148,7 @@ static int load_xgboost(const char *dir, const char *data, const char *run_id, c
 }
 
 /* MLmodel's facts about the model, as source members (image.h). */
-static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl,
-                   rp__buf *b)
+static void origin(yaml_document_t *doc, yaml_node_t *root, const char *flavor, yaml_node_t *fl, rp__buf *b)
 {
     rp__img_source_str(b, "flavor", flavor);
     yaml_node_t *flavors = map_get(doc, root, "flavors");
@@ -187,7 +186,9 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             if (loader && !strcmp(loader, "mlflow.xgboost"))
                 data = scalar(doc, pf, "data");
             else
-                return rp_error_set(err, RP_ERR_UNSUPPORTED, "a preprocessor goes with an XGBoost booster, and MLmodel has no xgboost flavor");
+                return rp_error_set(
+                    err, RP_ERR_UNSUPPORTED,
+                    "a preprocessor goes with an XGBoost booster, and MLmodel has no xgboost flavor");
         }
         if (!data)
             return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor xgboost has no \"data\" file");
@@ -195,7 +196,8 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             rp__buf ob;
             rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, fl ? "xgboost" : "python_function", fl, &ob);
-            int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
+            int rc = load_xgboost(dir, data, run_id, xo, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out,
+                                  err);
             rp__buf_cleanup(&ob);
             return rc;
         }
@@ -217,7 +219,10 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
     if (fl) {
         const char *fmt = scalar(doc, fl, "serialization_format");
         if (fmt && strcmp(fmt, "pickle") && strcmp(fmt, "cloudpickle"))
-            return rp_error_set(err, RP_ERR_UNSUPPORTED, "MLmodel flavor sklearn with serialization_format %s: ridepred reads pickle and cloudpickle", fmt);
+            return rp_error_set(
+                err, RP_ERR_UNSUPPORTED,
+                "MLmodel flavor sklearn with serialization_format %s: ridepred reads pickle and cloudpickle",
+                fmt);
         pickled = scalar(doc, fl, "pickled_model");
         if (!pickled)
             return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor sklearn has no pickled_model");
@@ -230,11 +235,13 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         } else if (loader && !strcmp(loader, "mlflow.xgboost")) {
             const char *data = scalar(doc, fl, "data");
             if (!data)
-                return rp_error_set(err, RP_ERR_INVALID, "MLmodel flavor python_function has no \"data\" file");
+                return rp_error_set(err, RP_ERR_INVALID,
+                                    "MLmodel flavor python_function has no \"data\" file");
             rp__buf ob;
             rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
             origin(doc, root, "python_function", NULL, &ob);
-            int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, opts, out, err);
+            int rc = load_xgboost(dir, data, run_id, NULL, ob.failed || !ob.len ? NULL : ob.data + 1, opts,
+                                  out, err);
             rp__buf_cleanup(&ob);
             return rc;
         }
@@ -245,9 +252,11 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         rp__buf ob;
         rp__buf_init(&ob, RP_IMG_SOURCE_MAX / 2);
         origin(doc, root, fl == map_get(doc, flavors, "sklearn") ? "sklearn" : "python_function", fl, &ob);
-        rp__sklearn_opts so = {.version = run_id, .format = "mlflow-sklearn", .file = pickled,
-                              .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */,
-                              .max_build_bytes = opts ? opts->max_build_bytes : 0};
+        rp__sklearn_opts so = {.version = run_id,
+                               .format = "mlflow-sklearn",
+                               .file = pickled,
+                               .origin = ob.failed || !ob.len ? NULL : ob.data + 1 /* no brace */,
+                               .max_build_bytes = opts ? opts->max_build_bytes : 0};
         int rc = rp__sklearn_load_file(path, &so, out, err);
         rp__buf_cleanup(&ob);
         return rc;
@@ -260,7 +269,9 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
         if (!key || key->type != YAML_SCALAR_NODE || k >= sizeof names - 8)
             continue;
-        int w = snprintf(names + k, sizeof names - k, "%s%.*s", k ? ", " : "", (int)(key->data.scalar.length > 60 ? 60 : key->data.scalar.length), (const char *)key->data.scalar.value);
+        int w = snprintf(names + k, sizeof names - k, "%s%.*s", k ? ", " : "",
+                         (int)(key->data.scalar.length > 60 ? 60 : key->data.scalar.length),
+                         (const char *)key->data.scalar.value);
         if (w > 0)
             k += (size_t)w < sizeof names - k ? (size_t)w : sizeof names - k - 1;
         if (!strcmp((const char *)key->data.scalar.value, "python_function")) {
@@ -272,7 +283,9 @@ static int load_flavors(const char *dir, yaml_document_t *doc, const rp_model_lo
             }
         }
     }
-    return rp_error_set(err, RP_ERR_UNSUPPORTED, "MLmodel flavors %s: none that ridepred serves (it serves %s)", k ? names : "(none)", SERVED_FLAVORS);
+    return rp_error_set(err, RP_ERR_UNSUPPORTED,
+                        "MLmodel flavors %s: none that ridepred serves (it serves %s)", k ? names : "(none)",
+                        SERVED_FLAVORS);
 }
 
 int rp__mlflow_load(const char *dir, const rp_model_load_opts *opts, rp_model **out, rp_error *err)

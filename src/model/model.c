@@ -11,8 +11,8 @@
 #include "model/model.h"
 
 #include <errno.h>
-#include <math.h>
 #include <float.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +63,8 @@ static bool has_section(const unsigned char *img, uint32_t ns, uint32_t id)
     return false;
 }
 
-static int find_section(const unsigned char *img, size_t size, uint32_t ns, uint32_t id,
-                        size_t want, bool exact, const void **ptr, size_t *got, rp_error *err)
+static int find_section(const unsigned char *img, size_t size, uint32_t ns, uint32_t id, size_t want,
+                        bool exact, const void **ptr, size_t *got, rp_error *err)
 {
     for (uint32_t i = 0; i < ns; i++) {
         uint32_t sid;
@@ -75,9 +75,12 @@ static int find_section(const unsigned char *img, size_t size, uint32_t ns, uint
         memcpy(&off, img + RP_IMG_HEADER_SIZE + 24 * i + 8, 8);
         memcpy(&len, img + RP_IMG_HEADER_SIZE + 24 * i + 16, 8);
         if (off % 8 || off > size || len > size - off)
-            return rp_error_set(err, RP_ERR_CORRUPT, "section %u lies outside the file (offset %llu, size %llu, file %zu bytes)", id, (unsigned long long)off, (unsigned long long)len, size);
+            return rp_error_set(err, RP_ERR_CORRUPT,
+                                "section %u lies outside the file (offset %llu, size %llu, file %zu bytes)",
+                                id, (unsigned long long)off, (unsigned long long)len, size);
         if (exact ? len != want : len < want)
-            return rp_error_set(err, RP_ERR_CORRUPT, "section %u has %llu bytes, expected %zu", id, (unsigned long long)len, want);
+            return rp_error_set(err, RP_ERR_CORRUPT, "section %u has %llu bytes, expected %zu", id,
+                                (unsigned long long)len, want);
         *ptr = img + off;
         if (got)
             *got = len;
@@ -91,7 +94,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     const unsigned char *img = m->base;
     size_t size = m->size;
     if (size < RP_IMG_HEADER_SIZE || memcmp(img, RP_IMG_MAGIC, 8) != 0)
-        return rp_error_set(err, RP_ERR_CORRUPT, "not a ridepred native model (bad magic or shorter than its header)");
+        return rp_error_set(err, RP_ERR_CORRUPT,
+                            "not a ridepred native model (bad magic or shorter than its header)");
     uint32_t version, hsize, ns;
     uint64_t fsize, pay, hsum;
     memcpy(&version, img + 8, 4);
@@ -104,11 +108,14 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (XXH3_64bits(img, 56) != hsum)
         return rp_error_set(err, RP_ERR_CORRUPT, "header checksum mismatch");
     if (version != RP_IMG_VERSION)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "native model format version %u; this ridepred reads version %u", version, RP_IMG_VERSION);
+        return rp_error_set(err, RP_ERR_UNSUPPORTED,
+                            "native model format version %u; this ridepred reads version %u", version,
+                            RP_IMG_VERSION);
     if (hsize != RP_IMG_HEADER_SIZE)
         return rp_error_set(err, RP_ERR_CORRUPT, "header size %u", hsize);
     if (fsize != size)
-        return rp_error_set(err, RP_ERR_CORRUPT, "file is %zu bytes but its header says %llu (truncated?)", size, (unsigned long long)fsize);
+        return rp_error_set(err, RP_ERR_CORRUPT, "file is %zu bytes but its header says %llu (truncated?)",
+                            size, (unsigned long long)fsize);
     if (ns == 0 || ns > RP_IMG_MAX_SECTIONS || RP_IMG_HEADER_SIZE + 24 * (size_t)ns > size)
         return rp_error_set(err, RP_ERR_CORRUPT, "bad section count %u", ns);
     if (m->kind != RP_MODEL_LINEAR && m->kind != RP_MODEL_TREES)
@@ -123,7 +130,9 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     m->meta = p;
     const rp__img_meta *mt = m->meta;
     if (mt->flags & ~RP_META_KNOWN_FLAGS)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "native model uses features this ridepred does not know (META flags 0x%x)", mt->flags);
+        return rp_error_set(err, RP_ERR_UNSUPPORTED,
+                            "native model uses features this ridepred does not know (META flags 0x%x)",
+                            mt->flags);
     m->sum_f32 = m->kind == RP_MODEL_TREES && (mt->flags & RP_META_SUM_F32);
     if (mt->n_features > RP_NODE_FEATURE_MASK)
         return rp_error_set(err, RP_ERR_CORRUPT, "bad feature count");
@@ -133,7 +142,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if ((uint64_t)mt->name_off + mt->name_len > m->strs_len ||
         (uint64_t)mt->version_off + mt->version_len > m->strs_len)
         return rp_error_set(err, RP_ERR_CORRUPT, "name or version outside the string section");
-    if (find_section(img, size, ns, RP_SEC_FEATOFF, ((size_t)mt->n_features + 1) * 4, true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_FEATOFF, ((size_t)mt->n_features + 1) * 4, true, &p, NULL, err) <
+        0)
         return -1;
     m->featoff = p;
     if (mt->vocab_slots & (mt->vocab_slots - 1))
@@ -147,7 +157,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
         if (find_section(img, size, ns, RP_SEC_SOURCE, 0, false, &p, &m->source_len, err) < 0)
             return -1;
         if (m->source_len > RP_IMG_SOURCE_MAX)
-            return rp_error_set(err, RP_ERR_CORRUPT, "source section of %zu bytes (at most %zu)", m->source_len, RP_IMG_SOURCE_MAX);
+            return rp_error_set(err, RP_ERR_CORRUPT, "source section of %zu bytes (at most %zu)",
+                                m->source_len, RP_IMG_SOURCE_MAX);
         m->source = p;
     }
     if (m->kind == RP_MODEL_LINEAR) {
@@ -165,7 +176,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (find_section(img, size, ns, RP_SEC_TREES, ((size_t)mt->n_trees + 1) * 4, true, &p, NULL, err) < 0)
         return -1;
     m->tree_start = p;
-    if (find_section(img, size, ns, RP_SEC_NODES, mt->n_nodes * sizeof(rp__img_node), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_NODES, mt->n_nodes * sizeof(rp__img_node), true, &p, NULL, err) <
+        0)
         return -1;
     m->nodes = p;
     if (find_section(img, size, ns, RP_SEC_LEAVES, mt->n_leaves * 8, true, &p, NULL, err) < 0)
@@ -196,7 +208,8 @@ static int open_image(rp_model *m, const rp_model_load_opts *opts, rp_error *err
     if (find_section(img, size, ns, RP_SEC_FAST_COLS, (size_t)fm->n_features * 4, true, &p, NULL, err) < 0)
         return -1;
     m->cols = p;
-    if (find_section(img, size, ns, RP_SEC_FAST_COLINFO, (size_t)fm->n_cols * sizeof(rp__img_fast_col), true, &p, NULL, err) < 0)
+    if (find_section(img, size, ns, RP_SEC_FAST_COLINFO, (size_t)fm->n_cols * sizeof(rp__img_fast_col), true,
+                     &p, NULL, err) < 0)
         return -1;
     m->colinfo = p;
     m->fm = fm;
@@ -287,8 +300,8 @@ int rp__model_build(const rp__img_src *src, const char *format, rp_model **out, 
     return adopt_image(image, len, format, out, err);
 }
 
-int rp__model_map_file(int fd, size_t size, const char *path, const rp_model_load_opts *opts,
-                       rp_model **out, rp_error *err)
+int rp__model_map_file(int fd, size_t size, const char *path, const rp_model_load_opts *opts, rp_model **out,
+                       rp_error *err)
 {
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
@@ -614,8 +627,7 @@ static double predict_linear(const rp_model *m, const rp_row *row)
     return s + m->meta->base;
 }
 
-void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out,
-                            rp_code *status)
+void rp_model_predict_batch(const rp_model *m, const rp_row *rows, size_t n, double *out, rp_code *status)
 {
     if (m->kind == RP_MODEL_LINEAR) {
         for (size_t i = 0; i < n; i++) {

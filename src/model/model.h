@@ -27,8 +27,8 @@ int rp__model_build(const rp__img_src *src, const char *format, rp_model **out, 
  * names the file in messages.  Returns 0 with *out set, or -1 with err:
  * "cannot map model PATH: <strerror>" (RP_ERR_IO), "model PATH: <why the
  * image is refused>" (RP_ERR_CORRUPT, RP_ERR_UNSUPPORTED), RP_ERR_NOMEM. */
-int rp__model_map_file(int fd, size_t size, const char *path, const rp_model_load_opts *opts,
-                       rp_model **out, rp_error *err);
+int rp__model_map_file(int fd, size_t size, const char *path, const rp_model_load_opts *opts, rp_model **out,
+                       rp_error *err);
 
 /* rp_model_predict_batch without the ride fast path: every tree walked node
  * by node.  The results must be the same, bit for bit. */

@@ -4,8 +4,8 @@
 #include "model/model_json.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +50,8 @@ typedef struct parse {
     char path[160];
     /* top level */
     bool has_format, format_ok, has_features, has_estimator;
-    rp__buf strs;            /* decoded feature names, name, version */
-    vec feat_off;           /* {offset, length} pairs into strs */
+    rp__buf strs; /* decoded feature names, name, version */
+    vec feat_off; /* {offset, length} pairs into strs */
     size_t name_off, name_len, version_off, version_len;
     bool has_name, has_version;
     /* estimator */
@@ -306,7 +306,8 @@ static int build(parse *ps, rp_model **out)
     rp_error *err = ps->err;
     ps->path[0] = '\0';
     if (!ps->has_format || !ps->format_ok)
-        return rp_error_set(err, RP_ERR_INVALID, "not a ridepred.model/1 document (\"format\" must be \"ridepred.model/1\")");
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "not a ridepred.model/1 document (\"format\" must be \"ridepred.model/1\")");
     if (!ps->has_features)
         return rp_error_set(err, RP_ERR_INVALID, "\"features\" is missing");
     if (!ps->has_estimator || !ps->has_type)
@@ -343,7 +344,8 @@ static int build(parse *ps, rp_model **out)
             goto out;
         }
         if (ps->coef.len != nf) {
-            rp_error_set(err, RP_ERR_INVALID, "estimator.coef has %zu values for %zu features", ps->coef.len, nf);
+            rp_error_set(err, RP_ERR_INVALID, "estimator.coef has %zu values for %zu features", ps->coef.len,
+                         nf);
             goto out;
         }
         src.coef = ps->coef.data;
@@ -383,9 +385,12 @@ static int build(parse *ps, rp_model **out)
         for (size_t t = 0; t < ps->n_trees; t++) {
             tree_arrays *ta = &ps->trees[t];
             size_t n = ta->left.len;
-            if (ta->right.len != n || ta->feature.len != n || ta->threshold.len != n ||
-                ta->value.len != n || (ta->has_default_left && ta->default_left.len != n)) {
-                rp_error_set(err, RP_ERR_INVALID, "estimator.trees[%zu]: left, right, feature, threshold, value (and default_left) must have the same length", t);
+            if (ta->right.len != n || ta->feature.len != n || ta->threshold.len != n || ta->value.len != n ||
+                (ta->has_default_left && ta->default_left.len != n)) {
+                rp_error_set(
+                    err, RP_ERR_INVALID,
+                    "estimator.trees[%zu]: left, right, feature, threshold, value (and default_left) must have the same length",
+                    t);
                 goto out;
             }
             if (n > UINT32_MAX / 2) {
@@ -400,13 +405,19 @@ static int build(parse *ps, rp_model **out)
                 for (size_t i = 0; i < n; i++)
                     dl[i] = src64[i] != 0;
             }
-            trees[t] = (rp__img_tree_src){(uint32_t)n, ta->left.data, ta->right.data, ta->feature.data,
-                                         ta->threshold.data, ta->value.data, dl};
+            trees[t] = (rp__img_tree_src){(uint32_t)n,
+                                          ta->left.data,
+                                          ta->right.data,
+                                          ta->feature.data,
+                                          ta->threshold.data,
+                                          ta->value.data,
+                                          dl};
         }
         src.n_trees = (uint32_t)ps->n_trees;
         src.trees = trees;
     } else {
-        rp_error_set(err, RP_ERR_UNSUPPORTED, "estimator.type \"%s\" is not one of \"linear\", \"trees\"", ps->type);
+        rp_error_set(err, RP_ERR_UNSUPPORTED, "estimator.type \"%s\" is not one of \"linear\", \"trees\"",
+                     ps->type);
         goto out;
     }
     rc = rp__model_build(&src, "json", out, err);

@@ -215,7 +215,8 @@ static int pop_mark(pk_state *st, size_t *from)
 static int need(pk_state *st, size_t n)
 {
     if ((size_t)(st->end - st->p) < n)
-        return fail(st, RP_ERR_INVALID, "truncated: %zu bytes needed, %zu left", n, (size_t)(st->end - st->p));
+        return fail(st, RP_ERR_INVALID, "truncated: %zu bytes needed, %zu left", n,
+                    (size_t)(st->end - st->p));
     return 0;
 }
 
@@ -377,7 +378,8 @@ static int set_array_data(pk_state *st, pk_value *arr, const pk_value *data)
     const pk_value *dt = arr->dtype;
     if (dt->kind == 'O') {
         if (!data || data->type != PK_LIST || data->n != arr->count)
-            return fail(st, RP_ERR_INVALID, "object array data is not a list of %llu items", (unsigned long long)arr->count);
+            return fail(st, RP_ERR_INVALID, "object array data is not a list of %llu items",
+                        (unsigned long long)arr->count);
         arr->args = (pk_value *)data; /* read through pk_array_item: the list may change */
         arr->data = NULL;
         arr->built = true;
@@ -386,7 +388,8 @@ static int set_array_data(pk_state *st, pk_value *arr, const pk_value *data)
     if (!data || data->type != PK_BYTES)
         return fail(st, RP_ERR_INVALID, "array data is not bytes");
     if (dt->itemsize == 0 || arr->count > SIZE_MAX / dt->itemsize || data->n != arr->count * dt->itemsize)
-        return fail(st, RP_ERR_INVALID, "array data has %zu bytes for %llu items of %u bytes", data->n, (unsigned long long)arr->count, dt->itemsize);
+        return fail(st, RP_ERR_INVALID, "array data has %zu bytes for %llu items of %u bytes", data->n,
+                    (unsigned long long)arr->count, dt->itemsize);
     arr->data = (const unsigned char *)data->s;
     arr->built = true;
     return 0;
@@ -527,7 +530,8 @@ static int reduce(pk_state *st, pk_value *fn, pk_value *args, bool newobj)
         while (q < e) {
             if (q[0] < 0x80) {
                 out[n++] = (char)*q++;
-            } else if ((q[0] & 0xE0) == 0xC0 && e - q >= 2 && (q[1] & 0xC0) == 0x80 && q[0] <= 0xC3 && q[0] >= 0xC2) {
+            } else if ((q[0] & 0xE0) == 0xC0 && e - q >= 2 && (q[1] & 0xC0) == 0x80 && q[0] <= 0xC3 &&
+                       q[0] >= 0xC2) {
                 out[n++] = (char)(((q[0] & 0x1F) << 6) | (q[1] & 0x3F));
                 q += 2;
             } else {
@@ -541,8 +545,7 @@ static int reduce(pk_state *st, pk_value *fn, pk_value *args, bool newobj)
         v->n = n;
         return push(st, v);
     }
-    case R_NDARRAY:
-        return fail(st, RP_ERR_UNSUPPORTED, "calling numpy.ndarray directly");
+    case R_NDARRAY: return fail(st, RP_ERR_UNSUPPORTED, "calling numpy.ndarray directly");
     }
     return fail(st, RP_ERR_INTERNAL, "role %s", role_name(a->role));
 }
@@ -550,9 +553,7 @@ static int reduce(pk_state *st, pk_value *fn, pk_value *args, bool newobj)
 static int build(pk_state *st, pk_value *obj, pk_value *state)
 {
     switch (obj->type) {
-    case PK_OBJECT:
-        obj->state = state;
-        return 0;
+    case PK_OBJECT: obj->state = state; return 0;
     case PK_ARRAY:
         if (obj->built)
             return fail(st, RP_ERR_INVALID, "array state set twice");
@@ -561,8 +562,7 @@ static int build(pk_state *st, pk_value *obj, pk_value *state)
         if (obj->built)
             return fail(st, RP_ERR_INVALID, "dtype state set twice");
         return build_dtype(st, obj, state);
-    default:
-        return fail(st, RP_ERR_INVALID, "BUILD on a %s", pk_type_name(obj));
+    default: return fail(st, RP_ERR_INVALID, "BUILD on a %s", pk_type_name(obj));
     }
 }
 
@@ -588,7 +588,8 @@ static int read_len(pk_state *st, int width, size_t *n)
     uint64_t x = rd_le(st->p, width);
     st->p += width;
     if (x > (uint64_t)(st->end - st->p))
-        return fail(st, RP_ERR_INVALID, "declared length %llu exceeds the %zu bytes left", (unsigned long long)x, (size_t)(st->end - st->p));
+        return fail(st, RP_ERR_INVALID, "declared length %llu exceeds the %zu bytes left",
+                    (unsigned long long)x, (size_t)(st->end - st->p));
     *n = (size_t)x;
     return 0;
 }
@@ -716,7 +717,8 @@ static int run(pk_state *st)
                 return -1;
             st->g->protocol = *st->p++;
             if (st->g->protocol < 2 || st->g->protocol > 5)
-                return fail(st, RP_ERR_UNSUPPORTED, "pickle protocol %d (ridepred reads 2 to 5)", st->g->protocol);
+                return fail(st, RP_ERR_UNSUPPORTED, "pickle protocol %d (ridepred reads 2 to 5)",
+                            st->g->protocol);
             break;
         case 0x95: /* FRAME */
             if (read_len(st, 8, &n) < 0)
@@ -767,7 +769,9 @@ static int run(pk_state *st)
             if (push(st, v) < 0)
                 return -1;
             break;
-        case 'J': case 'K': case 'M': {
+        case 'J':
+        case 'K':
+        case 'M': {
             int w = op == 'J' ? 4 : op == 'K' ? 1 : 2;
             if (need(st, (size_t)w) < 0)
                 return -1;
@@ -780,7 +784,8 @@ static int run(pk_state *st)
                 return -1;
             break;
         }
-        case 0x8a: case 0x8b: /* LONG1, LONG4 */
+        case 0x8a:
+        case 0x8b: /* LONG1, LONG4 */
             if (op == 0x8a) {
                 if (read_len(st, 1, &n) < 0)
                     return -1;
@@ -822,19 +827,36 @@ static int run(pk_state *st)
                 return -1;
             break;
         }
-        case 0x8c: case 'X': case 0x8d: /* SHORT_BINUNICODE, BINUNICODE, BINUNICODE8 */
-            if (read_len(st, op == 0x8c ? 1 : op == 'X' ? 4 : 8, &n) < 0 || push(st, str_value(st, PK_STR, n)) < 0)
+        case 0x8c:
+        case 'X':
+        case 0x8d: /* SHORT_BINUNICODE, BINUNICODE, BINUNICODE8 */
+            if (read_len(st,
+                         op == 0x8c  ? 1
+                         : op == 'X' ? 4
+                                     : 8,
+                         &n) < 0 ||
+                push(st, str_value(st, PK_STR, n)) < 0)
                 return -1;
             break;
-        case 'C': case 'B': case 0x8e: case 0x96: /* SHORT_BINBYTES, BINBYTES, BINBYTES8, BYTEARRAY8 */
-            if (read_len(st, op == 'C' ? 1 : op == 'B' ? 4 : 8, &n) < 0 || push(st, str_value(st, PK_BYTES, n)) < 0)
+        case 'C':
+        case 'B':
+        case 0x8e:
+        case 0x96: /* SHORT_BINBYTES, BINBYTES, BINBYTES8, BYTEARRAY8 */
+            if (read_len(st,
+                         op == 'C'   ? 1
+                         : op == 'B' ? 4
+                                     : 8,
+                         &n) < 0 ||
+                push(st, str_value(st, PK_BYTES, n)) < 0)
                 return -1;
             break;
         case ')':
             if (make_seq(st, PK_TUPLE, st->sp) < 0)
                 return -1;
             break;
-        case 0x85: case 0x86: case 0x87: {
+        case 0x85:
+        case 0x86:
+        case 0x87: {
             size_t k = (size_t)(op - 0x84);
             if (st->sp < mark_base(st) + k)
                 return fail(st, RP_ERR_INVALID, "stack underflow");
@@ -842,12 +864,19 @@ static int run(pk_state *st)
                 return -1;
             break;
         }
-        case 't': case 'l': case 'd': case 0x91: /* TUPLE, LIST, DICT, FROZENSET */
-            if (pop_mark(st, &from) < 0 ||
-                make_seq(st, op == 't' ? PK_TUPLE : op == 'd' ? PK_DICT : PK_LIST, from) < 0)
+        case 't':
+        case 'l':
+        case 'd':
+        case 0x91: /* TUPLE, LIST, DICT, FROZENSET */
+            if (pop_mark(st, &from) < 0 || make_seq(st,
+                                                    op == 't'   ? PK_TUPLE
+                                                    : op == 'd' ? PK_DICT
+                                                                : PK_LIST,
+                                                    from) < 0)
                 return -1;
             break;
-        case ']': case 0x8f: /* EMPTY_LIST, EMPTY_SET */
+        case ']':
+        case 0x8f: /* EMPTY_LIST, EMPTY_SET */
             if (push(st, newv(st, PK_LIST)) < 0)
                 return -1;
             break;
@@ -862,7 +891,8 @@ static int run(pk_state *st)
             if (add_items(st, a, st->sp - 1) < 0)
                 return -1;
             break;
-        case 'e': case 0x90: /* APPENDS, ADDITEMS */
+        case 'e':
+        case 0x90: /* APPENDS, ADDITEMS */
             if (pop_mark(st, &from) < 0)
                 return -1;
             if (from == 0 || from <= mark_base(st))
@@ -893,7 +923,8 @@ static int run(pk_state *st)
                 return fail(st, RP_ERR_INVALID, "truncated GLOBAL");
             const unsigned char *m = st->p;
             st->p = nl2 + 1;
-            if (global(st, (const char *)m, (size_t)(nl1 - m), (const char *)nl1 + 1, (size_t)(nl2 - nl1 - 1)) < 0)
+            if (global(st, (const char *)m, (size_t)(nl1 - m), (const char *)nl1 + 1,
+                       (size_t)(nl2 - nl1 - 1)) < 0)
                 return -1;
             break;
         }
@@ -927,7 +958,8 @@ static int run(pk_state *st)
             if (!(b = pop(st)) || !(a = top(st)) || build(st, a, b) < 0)
                 return -1;
             break;
-        case 'h': case 'j':
+        case 'h':
+        case 'j':
             if (need(st, op == 'h' ? 1 : 4) < 0)
                 return -1;
             n = (size_t)rd_le(st->p, op == 'h' ? 1 : 4);
@@ -935,7 +967,8 @@ static int run(pk_state *st)
             if (memo_get(st, n) < 0)
                 return -1;
             break;
-        case 'q': case 'r':
+        case 'q':
+        case 'r':
             if (need(st, op == 'q' ? 1 : 4) < 0)
                 return -1;
             n = (size_t)rd_le(st->p, op == 'q' ? 1 : 4);
@@ -947,13 +980,19 @@ static int run(pk_state *st)
             if (memo_put(st, st->nmemo) < 0)
                 return -1;
             break;
-        case 0x97: case 0x98:
+        case 0x97:
+        case 0x98:
             st->p--;
-            return fail(st, RP_ERR_UNSUPPORTED, "%s: out-of-band buffers (protocol 5 buffer_callback) are not supported; pickle the model without buffer_callback",
-                        op == 0x97 ? "NEXT_BUFFER" : "READONLY_BUFFER");
+            return fail(
+                st, RP_ERR_UNSUPPORTED,
+                "%s: out-of-band buffers (protocol 5 buffer_callback) are not supported; pickle the model without buffer_callback",
+                op == 0x97 ? "NEXT_BUFFER" : "READONLY_BUFFER");
         default:
             st->p--;
-            return fail(st, RP_ERR_UNSUPPORTED, "opcode 0x%02x is not supported (ridepred reads the binary opcodes of protocols 2 to 5 that scikit-learn models use)", op);
+            return fail(
+                st, RP_ERR_UNSUPPORTED,
+                "opcode 0x%02x is not supported (ridepred reads the binary opcodes of protocols 2 to 5 that scikit-learn models use)",
+                op);
         }
     }
 }
@@ -1097,7 +1136,8 @@ bool pk_dtype_numeric(const pk_value *dt)
         return false;
     switch (dt->kind) {
     case 'f': return dt->itemsize == 4 || dt->itemsize == 8;
-    case 'i': case 'u': return dt->itemsize == 1 || dt->itemsize == 2 || dt->itemsize == 4 || dt->itemsize == 8;
+    case 'i':
+    case 'u': return dt->itemsize == 1 || dt->itemsize == 2 || dt->itemsize == 4 || dt->itemsize == 8;
     case 'b': return dt->itemsize == 1;
     default: return false;
     }

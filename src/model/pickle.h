@@ -23,10 +23,10 @@
 
 #include "ridepred/error.h"
 
-#define PK_MAX_BYTES ((size_t)1 << 30)   /* all allocations of one load */
-#define PK_MAX_STACK ((size_t)1 << 22)   /* values on the stack */
-#define PK_MAX_MARKS 4096                /* nested MARKs */
-#define PK_MAX_MEMO ((size_t)1 << 24)    /* memo entries */
+#define PK_MAX_BYTES ((size_t)1 << 30) /* all allocations of one load */
+#define PK_MAX_STACK ((size_t)1 << 22) /* values on the stack */
+#define PK_MAX_MARKS 4096              /* nested MARKs */
+#define PK_MAX_MEMO ((size_t)1 << 24)  /* memo entries */
 #define PK_MAX_NDIM 8
 
 typedef enum pk_type {
@@ -35,8 +35,8 @@ typedef enum pk_type {
     PK_INT,
     PK_BIGINT, /* an integer beyond 64 bits: kept opaque */
     PK_FLOAT,
-    PK_STR,    /* UTF-8 */
-    PK_BYTES,  /* bytes or bytearray */
+    PK_STR,   /* UTF-8 */
+    PK_BYTES, /* bytes or bytearray */
     PK_TUPLE,
     PK_LIST,   /* also sets and frozensets */
     PK_DICT,   /* items: key, value, key, value ... in insertion order */
@@ -50,36 +50,36 @@ typedef struct pk_value pk_value;
 
 struct pk_value {
     pk_type type;
-    pk_value *next_alloc;          /* the arena's list */
+    pk_value *next_alloc; /* the arena's list */
     bool b;
     int64_t i;
     double f;
-    const char *s;                 /* PK_STR, PK_BYTES */
-    size_t n;                      /* string length, or item count */
-    pk_value **items;              /* PK_TUPLE, PK_LIST, PK_DICT (2n) */
+    const char *s;    /* PK_STR, PK_BYTES */
+    size_t n;         /* string length, or item count */
+    pk_value **items; /* PK_TUPLE, PK_LIST, PK_DICT (2n) */
     size_t cap;
-    int gid;                       /* PK_GLOBAL, PK_OBJECT: allow-list index */
-    pk_value *args, *state;        /* PK_OBJECT; args: an object array's list */
+    int gid;                /* PK_GLOBAL, PK_OBJECT: allow-list index */
+    pk_value *args, *state; /* PK_OBJECT; args: an object array's list */
     /* PK_DTYPE */
-    char kind;                     /* 'f', 'i', 'u', 'b', 'V', 'O', ... */
+    char kind; /* 'f', 'i', 'u', 'b', 'V', 'O', ... */
     uint32_t itemsize;
-    char order;                    /* '<', '>', '|' */
-    pk_value *names, *fields;      /* structured dtypes */
-    bool built;                    /* dtype or array got its state */
+    char order;               /* '<', '>', '|' */
+    pk_value *names, *fields; /* structured dtypes */
+    bool built;               /* dtype or array got its state */
     /* PK_ARRAY */
     pk_value *dtype;
     uint32_t ndim;
     uint64_t shape[PK_MAX_NDIM];
     uint64_t count;
-    const unsigned char *data;     /* count * itemsize bytes, or NULL for objects */
+    const unsigned char *data; /* count * itemsize bytes, or NULL for objects */
 };
 
 typedef struct pk_graph {
     pk_value *root;
-    pk_value *arena;   /* every value, for freeing */
-    char **blocks;     /* bytes made here (codecs.encode) */
+    pk_value *arena; /* every value, for freeing */
+    char **blocks;   /* bytes made here (codecs.encode) */
     size_t n_blocks, cap_blocks;
-    size_t bytes;      /* allocated so far */
+    size_t bytes; /* allocated so far */
     int protocol;
 } pk_graph;
 

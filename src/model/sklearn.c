@@ -27,7 +27,7 @@ typedef struct conv {
     uint32_t nf;
     double *coef;
     rp__img_tree_src *trees;
-    void **blocks;      /* one allocation per tree */
+    void **blocks; /* one allocation per tree */
     size_t ntrees;
     const pk_value *root, *dv, *est; /* for the model's source */
     rp__model_budget *budget;
@@ -52,32 +52,39 @@ static int bad(conv *c, const char *what, const pk_value *v)
 /* ---- DictVectorizer ------------------------------------------------------- */
 
 int rp__sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t **lens_out, uint32_t *nf,
-                          rp_error *err)
+                           rp_error *err)
 {
     *names_out = NULL;
     *lens_out = NULL;
     *nf = 0;
     if (!pk_is(dv, "DictVectorizer"))
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "expected a DictVectorizer, found %s (ridepred's rows are DictVectorizer columns)", pk_type_name(dv));
+        return rp_error_set(
+            err, RP_ERR_UNSUPPORTED,
+            "expected a DictVectorizer, found %s (ridepred's rows are DictVectorizer columns)",
+            pk_type_name(dv));
     const pk_value *sep = pk_attr(dv, "separator");
     if (sep && !pk_str_eq(sep, "="))
         return rp_error_set(err, RP_ERR_UNSUPPORTED, "DictVectorizer separator must be \"=\"");
     const pk_value *dtype = pk_attr(dv, "dtype");
     if (dtype && !(dtype->type == PK_GLOBAL && !strcmp(pk_name(dtype), "float64")))
-        return rp_error_set(err, RP_ERR_UNSUPPORTED, "DictVectorizer dtype must be numpy.float64 (found %s)", pk_type_name(dtype));
+        return rp_error_set(err, RP_ERR_UNSUPPORTED, "DictVectorizer dtype must be numpy.float64 (found %s)",
+                            pk_type_name(dtype));
     const pk_value *fn = pk_attr(dv, "feature_names_");
     const pk_value *voc = pk_attr(dv, "vocabulary_");
     size_t n;
     if (fn) {
         if (fn->type != PK_LIST)
-            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ is not a list (found %s)", pk_type_name(fn));
+            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ is not a list (found %s)",
+                                pk_type_name(fn));
         n = fn->n;
     } else if (voc) {
         if (voc->type != PK_DICT)
-            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)", pk_type_name(voc));
+            return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)",
+                                pk_type_name(voc));
         n = voc->n;
     } else {
-        return rp_error_set(err, RP_ERR_INVALID, "the DictVectorizer is not fitted (no feature_names_ or vocabulary_)");
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "the DictVectorizer is not fitted (no feature_names_ or vocabulary_)");
     }
     if (n == 0 || n > RP_NODE_FEATURE_MASK)
         return rp_error_set(err, RP_ERR_INVALID, "DictVectorizer has %zu features", n);
@@ -88,7 +95,8 @@ int rp__sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t *
     if (fn) {
         for (size_t i = 0; i < n; i++) {
             if (fn->items[i]->type != PK_STR) {
-                rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ has a non-string (found %s)", pk_type_name(fn->items[i]));
+                rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.feature_names_ has a non-string (found %s)",
+                             pk_type_name(fn->items[i]));
                 goto fail;
             }
             names[i] = fn->items[i]->s;
@@ -97,28 +105,34 @@ int rp__sklearn_dv_columns(const pk_value *dv, const char ***names_out, size_t *
     }
     if (voc) {
         if (voc->type != PK_DICT) {
-            rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)", pk_type_name(voc));
+            rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ is not a dict (found %s)",
+                         pk_type_name(voc));
             goto fail;
         }
         if (voc->n != n) {
-            rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ has %zu entries for %zu feature names", voc->n, n);
+            rp_error_set(err, RP_ERR_INVALID,
+                         "DictVectorizer.vocabulary_ has %zu entries for %zu feature names", voc->n, n);
             goto fail;
         }
         for (size_t i = 0; i < voc->n; i++) {
             const pk_value *k = voc->items[2 * i];
             int64_t col;
             if (k->type != PK_STR || !pk_int(voc->items[2 * i + 1], &col) || col < 0 || (uint64_t)col >= n) {
-                rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ must map strings to columns 0..%zu", n - 1);
+                rp_error_set(err, RP_ERR_INVALID,
+                             "DictVectorizer.vocabulary_ must map strings to columns 0..%zu", n - 1);
                 goto fail;
             }
             if (fn) {
                 if (lens[col] != k->n || memcmp(names[col], k->s, k->n)) {
-                    rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ and feature_names_ disagree at column %lld", (long long)col);
+                    rp_error_set(err, RP_ERR_INVALID,
+                                 "DictVectorizer.vocabulary_ and feature_names_ disagree at column %lld",
+                                 (long long)col);
                     goto fail;
                 }
             } else {
                 if (names[col]) {
-                    rp_error_set(err, RP_ERR_INVALID, "DictVectorizer.vocabulary_ maps two names to column %lld", (long long)col);
+                    rp_error_set(err, RP_ERR_INVALID,
+                                 "DictVectorizer.vocabulary_ maps two names to column %lld", (long long)col);
                     goto fail;
                 }
                 names[col] = k->s;
@@ -151,7 +165,9 @@ static int linear(conv *c, const pk_value *est, rp__img_src *src)
     if (!coef || coef->type != PK_ARRAY || !pk_dtype_numeric(coef->dtype))
         return bad(c, "the linear model has no numeric coef_ array (not fitted?)", coef);
     if (coef->count != c->nf || (coef->ndim == 2 && coef->shape[0] != 1) || coef->ndim > 2)
-        return rp_error_set(c->err, RP_ERR_INVALID, "coef_ has %llu values for %u features (multi-output models are not supported)", (unsigned long long)coef->count, c->nf);
+        return rp_error_set(c->err, RP_ERR_INVALID,
+                            "coef_ has %llu values for %u features (multi-output models are not supported)",
+                            (unsigned long long)coef->count, c->nf);
     c->coef = malloc(c->nf * sizeof *c->coef);
     if (!c->coef)
         return rp_error_set(c->err, RP_ERR_NOMEM, "out of memory");
@@ -184,25 +200,33 @@ static int add_tree(conv *c, const pk_value *est, bool scaled, double scale, siz
     if (t->args && t->args->type == PK_TUPLE && t->args->n >= 3 && !pk_int(t->args->items[2], &n_outputs))
         return bad(c, "Tree n_outputs is not an integer", t->args->items[2]);
     if (n_outputs != 1)
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "multi-output trees are not supported (n_outputs %lld)", (long long)n_outputs);
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                            "multi-output trees are not supported (n_outputs %lld)", (long long)n_outputs);
     const pk_value *state = t->state;
     if (state && state->type == PK_TUPLE && state->n == 2)
         state = state->items[0];
     int64_t node_count;
-    if (!pk_int(pk_dict_get(state, "node_count"), &node_count) || node_count <= 0 || node_count > (int64_t)(UINT32_MAX / 2))
+    if (!pk_int(pk_dict_get(state, "node_count"), &node_count) || node_count <= 0 ||
+        node_count > (int64_t)(UINT32_MAX / 2))
         return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: bad node_count", idx);
     const pk_value *nodes = pk_dict_get(state, "nodes"), *values = pk_dict_get(state, "values");
-    if (!nodes || nodes->type != PK_ARRAY || !nodes->data || nodes->ndim != 1 || nodes->count < (uint64_t)node_count)
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: nodes is not an array of node_count records", idx);
+    if (!nodes || nodes->type != PK_ARRAY || !nodes->data || nodes->ndim != 1 ||
+        nodes->count < (uint64_t)node_count)
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: nodes is not an array of node_count records",
+                            idx);
     if (!values || values->type != PK_ARRAY || !pk_dtype_numeric(values->dtype) ||
         (values->ndim == 3 ? values->shape[1] * values->shape[2] != 1 : values->ndim != 1) ||
         values->count < (uint64_t)node_count)
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: values is not a (node_count, 1, 1) numeric array", idx);
+        return rp_error_set(c->err, RP_ERR_INVALID,
+                            "tree %zu: values is not a (node_count, 1, 1) numeric array", idx);
     uint32_t oL, oR, oF, oT;
     const pk_value *dL, *dR, *dF, *dT;
-    if (!pk_dtype_field(nodes->dtype, "left_child", &oL, &dL) || !pk_dtype_field(nodes->dtype, "right_child", &oR, &dR) ||
-        !pk_dtype_field(nodes->dtype, "feature", &oF, &dF) || !pk_dtype_field(nodes->dtype, "threshold", &oT, &dT))
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node records lack left_child, right_child, feature or threshold", idx);
+    if (!pk_dtype_field(nodes->dtype, "left_child", &oL, &dL) ||
+        !pk_dtype_field(nodes->dtype, "right_child", &oR, &dR) ||
+        !pk_dtype_field(nodes->dtype, "feature", &oF, &dF) ||
+        !pk_dtype_field(nodes->dtype, "threshold", &oT, &dT))
+        return rp_error_set(c->err, RP_ERR_INVALID,
+                            "tree %zu: node records lack left_child, right_child, feature or threshold", idx);
     size_t n = (size_t)node_count;
     void *blk = malloc(n * 5 * 8);
     if (!blk)
@@ -294,17 +318,22 @@ static int forest(conv *c, const pk_value *est, rp__img_src *src)
 static int boosting(conv *c, const pk_value *est, rp__img_src *src)
 {
     const pk_value *loss = pk_attr(est, "loss");
-    static const char *const ok_losses[] = {"squared_error", "ls", "absolute_error", "lad", "huber", "quantile"};
+    static const char *const ok_losses[] = {"squared_error", "ls",    "absolute_error",
+                                            "lad",           "huber", "quantile"};
     if (loss) {
         bool ok = false;
         for (size_t i = 0; i < sizeof ok_losses / sizeof ok_losses[0]; i++)
             ok = ok || pk_str_eq(loss, ok_losses[i]);
         if (!ok)
-            return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "GradientBoostingRegressor loss %.*s is not supported", loss->type == PK_STR ? (int)(loss->n > 40 ? 40 : loss->n) : 1, loss->type == PK_STR ? loss->s : "?");
+            return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                                "GradientBoostingRegressor loss %.*s is not supported",
+                                loss->type == PK_STR ? (int)(loss->n > 40 ? 40 : loss->n) : 1,
+                                loss->type == PK_STR ? loss->s : "?");
     }
     double lr;
     if (!pk_number(pk_attr(est, "learning_rate"), &lr))
-        return bad(c, "GradientBoostingRegressor.learning_rate is not a number", pk_attr(est, "learning_rate"));
+        return bad(c, "GradientBoostingRegressor.learning_rate is not a number",
+                   pk_attr(est, "learning_rate"));
     const pk_value *init = pk_attr(est, "init_");
     double base;
     if (pk_str_eq(init, "zero")) {
@@ -316,11 +345,15 @@ static int boosting(conv *c, const pk_value *est, rp__img_src *src)
         else if (!pk_number(k, &base))
             return bad(c, "DummyRegressor.constant_ is not a single number", k);
     } else {
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "GradientBoostingRegressor init_ must be a DummyRegressor or 'zero' (found %s)", pk_type_name(init));
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                            "GradientBoostingRegressor init_ must be a DummyRegressor or 'zero' (found %s)",
+                            pk_type_name(init));
     }
     const pk_value *arr = pk_attr(est, "estimators_");
-    if (!arr || arr->type != PK_ARRAY || !arr->dtype || arr->dtype->kind != 'O' || arr->ndim != 2 || arr->shape[1] != 1)
-        return bad(c, "GradientBoostingRegressor.estimators_ is not an (n, 1) object array (not fitted?)", arr);
+    if (!arr || arr->type != PK_ARRAY || !arr->dtype || arr->dtype->kind != 'O' || arr->ndim != 2 ||
+        arr->shape[1] != 1)
+        return bad(c, "GradientBoostingRegressor.estimators_ is not an (n, 1) object array (not fitted?)",
+                   arr);
     uint64_t nodes = 0;
     for (size_t i = 0; i < arr->count; i++)
         nodes += tree_nodes(pk_array_item(arr, i));
@@ -341,10 +374,12 @@ static int boosting(conv *c, const pk_value *est, rp__img_src *src)
 
 static int estimator(conv *c, const pk_value *est, rp__img_src *src)
 {
-    if (pk_is(est, "LinearRegression") || pk_is(est, "Ridge") || pk_is(est, "Lasso") || pk_is(est, "ElasticNet"))
+    if (pk_is(est, "LinearRegression") || pk_is(est, "Ridge") || pk_is(est, "Lasso") ||
+        pk_is(est, "ElasticNet"))
         return linear(c, est, src);
     if (pk_is(est, "DecisionTreeRegressor") || pk_is(est, "ExtraTreeRegressor")) {
-        if (take_trees(c, 1, tree_nodes(est)) < 0 || alloc_trees(c, 1) < 0 || add_tree(c, est, false, 1.0, 0) < 0)
+        if (take_trees(c, 1, tree_nodes(est)) < 0 || alloc_trees(c, 1) < 0 ||
+            add_tree(c, est, false, 1.0, 0) < 0)
             return -1;
         src->kind = RP_MODEL_TREES;
         src->combine = RP_COMBINE_SUM;
@@ -355,7 +390,10 @@ static int estimator(conv *c, const pk_value *est, rp__img_src *src)
         return forest(c, est, src);
     if (pk_is(est, "GradientBoostingRegressor"))
         return boosting(c, est, src);
-    return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "%s is not a regressor ridepred serves (LinearRegression, Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor, GradientBoostingRegressor)", pk_type_name(est));
+    return rp_error_set(
+        c->err, RP_ERR_UNSUPPORTED,
+        "%s is not a regressor ridepred serves (LinearRegression, Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor, GradientBoostingRegressor)",
+        pk_type_name(est));
 }
 
 static int convert(conv *c, const pk_value *root, rp__img_src *src)
@@ -366,7 +404,9 @@ static int convert(conv *c, const pk_value *root, rp__img_src *src)
         if (!steps || (steps->type != PK_LIST && steps->type != PK_TUPLE))
             return bad(c, "Pipeline.steps is not a list", steps);
         if (steps->n != 2)
-            return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "a Pipeline of %zu steps: ridepred serves Pipeline(DictVectorizer, regressor)", steps->n);
+            return rp_error_set(
+                c->err, RP_ERR_UNSUPPORTED,
+                "a Pipeline of %zu steps: ridepred serves Pipeline(DictVectorizer, regressor)", steps->n);
         for (size_t i = 0; i < 2; i++) {
             const pk_value *s = steps->items[i];
             if (s->type != PK_TUPLE || s->n != 2)
@@ -378,9 +418,15 @@ static int convert(conv *c, const pk_value *root, rp__img_src *src)
         dv = root->items[0];
         est = root->items[1];
     } else if (root->type == PK_OBJECT) {
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "the pickle holds a bare %s: ridepred serves a Pipeline(DictVectorizer, regressor) or a (DictVectorizer, regressor) tuple", pk_type_name(root));
+        return rp_error_set(
+            c->err, RP_ERR_UNSUPPORTED,
+            "the pickle holds a bare %s: ridepred serves a Pipeline(DictVectorizer, regressor) or a (DictVectorizer, regressor) tuple",
+            pk_type_name(root));
     } else {
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "the pickle holds a %s: ridepred serves a Pipeline(DictVectorizer, regressor) or a (DictVectorizer, regressor) tuple", pk_type_name(root));
+        return rp_error_set(
+            c->err, RP_ERR_UNSUPPORTED,
+            "the pickle holds a %s: ridepred serves a Pipeline(DictVectorizer, regressor) or a (DictVectorizer, regressor) tuple",
+            pk_type_name(root));
     }
     c->root = root;
     c->dv = dv;
@@ -414,8 +460,7 @@ static void class_name(rp__buf *b, const pk_value *v)
 
 /* The model's source: container members, the pickle, the classes and the
  * scikit-learn version the estimator was pickled with. */
-static void describe(const conv *c, const pk_graph *g, const rp__sklearn_opts *opts, size_t len,
-                     rp__buf *b)
+static void describe(const conv *c, const pk_graph *g, const rp__sklearn_opts *opts, size_t len, rp__buf *b)
 {
     rp__img_source_members(b, opts ? opts->origin : NULL);
     rp__img_source_str(b, "file", opts ? opts->file : NULL);
@@ -442,7 +487,7 @@ static void describe(const conv *c, const pk_graph *g, const rp__sklearn_opts *o
 }
 
 int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts *opts, rp_model **out,
-                           rp_error *err)
+                            rp_error *err)
 {
     pk_graph g;
     conv c;

@@ -18,9 +18,9 @@
 #define RP_PICKLE_MAX_FILE ((size_t)1 << 30)
 
 typedef struct rp__sklearn_opts {
-    const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
-    const char *format;    /* rp_model_info.format: "pickle" when NULL */
-    const char *file;      /* the file's name, for the model's source; may be NULL */
+    const char *version; /* the model's version (e.g. an MLflow run id); may be NULL */
+    const char *format;  /* rp_model_info.format: "pickle" when NULL */
+    const char *file;    /* the file's name, for the model's source; may be NULL */
     /* Members about the container (JSON text without braces, e.g. MLmodel's
      * flavor and versions) put first in the model's source; may be NULL. */
     const char *origin;
@@ -29,8 +29,8 @@ typedef struct rp__sklearn_opts {
 } rp__sklearn_opts;
 
 /* Builds a model from the bytes of a pickle.  opts may be NULL. */
-int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts *opts,
-                           rp_model **out, rp_error *err);
+int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts *opts, rp_model **out,
+                            rp_error *err);
 
 /* The columns of a fitted DictVectorizer in an unpickled graph (pickle.h):
  * names[i] / lens[i] are views into the graph, in malloc'd arrays the caller
@@ -38,10 +38,9 @@ int rp__sklearn_from_pickle(const void *data, size_t len, const rp__sklearn_opts
  * vocabulary_ (either or both) agree. */
 struct pk_value;
 int rp__sklearn_dv_columns(const struct pk_value *dv, const char ***names, size_t **lens, uint32_t *nf,
-                          rp_error *err);
+                           rp_error *err);
 
 /* Reads a pickle file (at most RP_PICKLE_MAX_FILE bytes) and builds it. */
-int rp__sklearn_load_file(const char *path, const rp__sklearn_opts *opts, rp_model **out,
-                         rp_error *err);
+int rp__sklearn_load_file(const char *path, const rp__sklearn_opts *opts, rp_model **out, rp_error *err);
 
 #endif

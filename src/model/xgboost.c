@@ -23,16 +23,24 @@
 
 /* ---- the document tree ---------------------------------------------------- */
 
-typedef enum xv_type { XV_NULL, XV_BOOL, XV_NUM, XV_STR, XV_ARR, XV_OBJ, XV_NUMS } xv_type;
+typedef enum xv_type {
+    XV_NULL,
+    XV_BOOL,
+    XV_NUM,
+    XV_STR,
+    XV_ARR,
+    XV_OBJ,
+    XV_NUMS
+} xv_type;
 
 typedef struct xv {
     xv_type type;
     bool b;
-    double num;        /* XV_NUM */
-    char *s;           /* XV_STR: decoded bytes (NUL-terminated) */
-    size_t n;          /* XV_STR: bytes; XV_ARR/XV_NUMS: elements; XV_OBJ: members */
-    struct xv *items;  /* XV_ARR: n values; XV_OBJ: 2n (key, value) */
-    double *nums;      /* XV_NUMS */
+    double num;       /* XV_NUM */
+    char *s;          /* XV_STR: decoded bytes (NUL-terminated) */
+    size_t n;         /* XV_STR: bytes; XV_ARR/XV_NUMS: elements; XV_OBJ: members */
+    struct xv *items; /* XV_ARR: n values; XV_OBJ: 2n (key, value) */
+    double *nums;     /* XV_NUMS */
     size_t cap;
 } xv;
 
@@ -145,16 +153,21 @@ typedef struct ubj {
 
 static int ubj_fail(ubj *u, const char *what)
 {
-    return rp_error_set(u->err, RP_ERR_INVALID, "not valid UBJSON: %s at byte %zu", what, (size_t)(u->p - u->start));
+    return rp_error_set(u->err, RP_ERR_INVALID, "not valid UBJSON: %s at byte %zu", what,
+                        (size_t)(u->p - u->start));
 }
 
 static size_t ubj_size(unsigned char t)
 {
     switch (t) {
-    case 'i': case 'U': case 'C': return 1;
+    case 'i':
+    case 'U':
+    case 'C': return 1;
     case 'I': return 2;
-    case 'l': case 'd': return 4;
-    case 'L': case 'D': return 8;
+    case 'l':
+    case 'd': return 4;
+    case 'L':
+    case 'D': return 8;
     default: return 0;
     }
 }
@@ -343,7 +356,11 @@ static int ubj_value(ubj *u, unsigned char t, xv *v)
 {
     switch (t) {
     case 'Z': v->type = XV_NULL; return 0;
-    case 'T': case 'F': v->type = XV_BOOL; v->b = t == 'T'; return 0;
+    case 'T':
+    case 'F':
+        v->type = XV_BOOL;
+        v->b = t == 'T';
+        return 0;
     case 'S': return ubj_string_body(u, v);
     case 'H': /* a high-precision number: its decimal text */
         if (ubj_string_body(u, v) < 0)
@@ -386,7 +403,8 @@ static int ubj_value(ubj *u, unsigned char t, xv *v)
     }
 }
 
-static int parse_ubjson(const unsigned char *data, size_t len, rp__model_budget *budget, xv *root, rp_error *err)
+static int parse_ubjson(const unsigned char *data, size_t len, rp__model_budget *budget, xv *root,
+                        rp_error *err)
 {
     ubj u = {data, data + len, data, err, 0, {budget, err}};
     while (u.p < u.end && *u.p == 'N')
@@ -429,8 +447,15 @@ static int json_value(rp__json_reader *r, const rp__json_value *jv, xv *v, xallo
     int rc;
     switch (jv->type) {
     case RP_JSON_NULL: v->type = XV_NULL; return 0;
-    case RP_JSON_TRUE: case RP_JSON_FALSE: v->type = XV_BOOL; v->b = jv->type == RP_JSON_TRUE; return 0;
-    case RP_JSON_NUMBER: v->type = XV_NUM; v->num = rp__json_number(jv); return 0;
+    case RP_JSON_TRUE:
+    case RP_JSON_FALSE:
+        v->type = XV_BOOL;
+        v->b = jv->type == RP_JSON_TRUE;
+        return 0;
+    case RP_JSON_NUMBER:
+        v->type = XV_NUM;
+        v->num = rp__json_number(jv);
+        return 0;
     case RP_JSON_STRING: return json_string(jv, v, al);
     case RP_JSON_ARRAY:
         v->type = XV_NUMS;
@@ -586,7 +611,7 @@ typedef struct conv {
     /* for the model's source */
     const char *objective;
     size_t trees_in_file;
-    double best_iteration;   /* -1: none, or not applied */
+    double best_iteration; /* -1: none, or not applied */
     rp__model_budget *budget;
 } conv;
 
@@ -613,29 +638,39 @@ static int tree(conv *c, const xv *t, size_t idx, uint32_t nf)
     const xv *tp = get(t, "tree_param");
     double slv = 0;
     if (num_or_str(get(tp, "size_leaf_vector"), &slv) && slv != 0 && slv != 1)
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "tree %zu has vector leaves (size_leaf_vector %g): multi-target models are not supported", idx, slv);
+        return rp_error_set(
+            c->err, RP_ERR_UNSUPPORTED,
+            "tree %zu has vector leaves (size_leaf_vector %g): multi-target models are not supported", idx,
+            slv);
     if (!L || L->type != XV_NUMS)
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: left_children is not an array of integers", idx);
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: left_children is not an array of integers",
+                            idx);
     size_t n = L->n;
     if (n == 0 || n > UINT32_MAX / 2)
         return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu has %zu nodes", idx, n);
     const double *l = nums(L, n), *r = nums(R, n), *f = nums(F, n), *s = nums(S, n);
     if (!l || !r || !f || !s || R->n != n || F->n != n || S->n != n)
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: left_children, right_children, split_indices and split_conditions must be numeric arrays of one length", idx);
+        return rp_error_set(
+            c->err, RP_ERR_INVALID,
+            "tree %zu: left_children, right_children, split_indices and split_conditions must be numeric arrays of one length",
+            idx);
     const double *d = NULL;
     if (D && D->type == XV_NUMS && D->n == n) {
         d = nums(D, n);
     } else if (D && D->type == XV_ARR && D->n == n) {
         /* booleans */
     } else {
-        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: default_left is not an array of %zu flags", idx, n);
+        return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: default_left is not an array of %zu flags",
+                            idx, n);
     }
     if (ST && ST->type == XV_NUMS && ST->n) {
         if (ST->n != n)
-            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: split_type has %zu entries for %zu nodes", idx, ST->n, n);
+            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: split_type has %zu entries for %zu nodes",
+                                idx, ST->n, n);
         for (size_t i = 0; i < n; i++)
             if (ST->nums[i] != 0 && l[i] != -1)
-                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "tree %zu: categorical splits are not supported", idx);
+                return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                                    "tree %zu: categorical splits are not supported", idx);
     }
     void *blk = malloc(n * (5 * 8 + 1));
     if (!blk)
@@ -647,7 +682,8 @@ static int tree(conv *c, const xv *t, size_t idx, uint32_t nf)
     for (size_t i = 0; i < n; i++) {
         double a = l[i], b = r[i], fi = f[i];
         if (a != floor(a) || b != floor(b) || a < -1 || b < -1 || a >= (double)n || b >= (double)n)
-            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node %zu has a child out of range", idx, i);
+            return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node %zu has a child out of range", idx,
+                                i);
         left[i] = (int64_t)a;
         right[i] = (int64_t)b;
         /* split_conditions are float32: a threshold, or a leaf's value. */
@@ -659,12 +695,16 @@ static int tree(conv *c, const xv *t, size_t idx, uint32_t nf)
             val[i] = v32;
         } else {
             if (fi != floor(fi) || fi < 0 || fi >= (double)nf)
-                return rp_error_set(c->err, RP_ERR_INVALID, "tree %zu: node %zu tests feature %g, but the model has %u features", idx, i, fi, nf);
+                return rp_error_set(c->err, RP_ERR_INVALID,
+                                    "tree %zu: node %zu tests feature %g, but the model has %u features", idx,
+                                    i, fi, nf);
             feat[i] = (int64_t)fi;
             thr[i] = v32;
             val[i] = 0.0;
         }
-        dl[i] = d ? d[i] != 0 : (D->items[i].type == XV_BOOL ? D->items[i].b : D->items[i].type == XV_NUM && D->items[i].num != 0);
+        dl[i] = d ? d[i] != 0
+                  : (D->items[i].type == XV_BOOL ? D->items[i].b
+                                                 : D->items[i].type == XV_NUM && D->items[i].num != 0);
     }
     c->trees[idx] = (rp__img_tree_src){(uint32_t)n, left, right, feat, thr, val, dl};
     return 0;
@@ -681,23 +721,30 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
     if (!obj)
         return schema(c, "no learner.objective.name");
     if (strcmp(obj, "reg:squarederror") && strcmp(obj, "reg:linear"))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost objective %.60s is not supported (ridepred serves reg:squarederror and reg:linear)", obj);
+        return rp_error_set(
+            c->err, RP_ERR_UNSUPPORTED,
+            "XGBoost objective %.60s is not supported (ridepred serves reg:squarederror and reg:linear)",
+            obj);
     const xv *gb = get(learner, "gradient_booster");
     const char *booster = str(get(gb, "name"));
     if (!booster)
         return schema(c, "no learner.gradient_booster.name");
     if (strcmp(booster, "gbtree"))
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost booster %.60s is not supported (ridepred serves gbtree)", booster);
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                            "XGBoost booster %.60s is not supported (ridepred serves gbtree)", booster);
     const xv *lmp = get(learner, "learner_model_param");
     double base, v;
     if (!num_or_str(get(lmp, "base_score"), &base) || !isfinite(base))
         return schema(c, "learner.learner_model_param.base_score is not a number");
     if (num_or_str(get(lmp, "num_class"), &v) && v > 1)
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with %g classes: ridepred serves single-output regression", v);
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                            "XGBoost model with %g classes: ridepred serves single-output regression", v);
     if (num_or_str(get(lmp, "num_target"), &v) && v > 1)
-        return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with %g targets: ridepred serves single-output regression", v);
+        return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                            "XGBoost model with %g targets: ridepred serves single-output regression", v);
     double nfd;
-    if (!num_or_str(get(lmp, "num_feature"), &nfd) || nfd < 1 || nfd > RP_NODE_FEATURE_MASK || nfd != floor(nfd))
+    if (!num_or_str(get(lmp, "num_feature"), &nfd) || nfd < 1 || nfd > RP_NODE_FEATURE_MASK ||
+        nfd != floor(nfd))
         return schema(c, "learner.learner_model_param.num_feature is not a positive integer");
     uint32_t nf = (uint32_t)nfd;
 
@@ -707,15 +754,20 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
     if (ft && ft->type == XV_ARR)
         for (size_t i = 0; i < ft->n; i++)
             if (ft->items[i].type == XV_STR && !strcmp(ft->items[i].s, "c"))
-                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with categorical features: not supported");
+                return rp_error_set(c->err, RP_ERR_UNSUPPORTED,
+                                    "XGBoost model with categorical features: not supported");
     if (opts && opts->n_features) {
         if (opts->n_features != nf)
-            return rp_error_set(c->err, RP_ERR_INVALID, "the preprocessor has %u columns but the XGBoost model was trained on %u features", opts->n_features, nf);
+            return rp_error_set(
+                c->err, RP_ERR_INVALID,
+                "the preprocessor has %u columns but the XGBoost model was trained on %u features",
+                opts->n_features, nf);
         src->feature_names = opts->feature_names;
         src->feature_lens = opts->feature_lens;
     } else if (fn && fn->type == XV_ARR && fn->n) {
         if (fn->n != nf)
-            return rp_error_set(c->err, RP_ERR_INVALID, "the XGBoost model has %zu feature names for %u features", fn->n, nf);
+            return rp_error_set(c->err, RP_ERR_INVALID,
+                                "the XGBoost model has %zu feature names for %u features", fn->n, nf);
         c->names = calloc(nf, sizeof *c->names);
         c->lens = calloc(nf, sizeof *c->lens);
         if (!c->names || !c->lens)
@@ -729,7 +781,9 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
         src->feature_names = c->names;
         src->feature_lens = c->lens;
     } else {
-        return rp_error_set(c->err, RP_ERR_INVALID, "the XGBoost model has no feature names: give the DictVectorizer it was trained with (--preprocessor preprocessor.b), or train with DMatrix(..., feature_names=dv.feature_names_)");
+        return rp_error_set(
+            c->err, RP_ERR_INVALID,
+            "the XGBoost model has no feature names: give the DictVectorizer it was trained with (--preprocessor preprocessor.b), or train with DMatrix(..., feature_names=dv.feature_names_)");
     }
     src->n_features = nf;
 
@@ -746,7 +800,9 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
             return schema(c, "tree_info does not list every tree");
         for (size_t i = 0; i < trees->n; i++)
             if (ti[i] != 0)
-                return rp_error_set(c->err, RP_ERR_UNSUPPORTED, "XGBoost model with several output groups: ridepred serves single-output regression");
+                return rp_error_set(
+                    c->err, RP_ERR_UNSUPPORTED,
+                    "XGBoost model with several output groups: ridepred serves single-output regression");
     }
     /* Early stopping.  Booster.predict uses every tree, best_iteration or
      * not (xgb.train keeps the rounds after the best); the scikit-learn
@@ -777,8 +833,8 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
     size_t per_node = 5 * 8 + 1 + RP_BUDGET_IMAGE_PER_NODE;
     size_t per_tree = sizeof(rp__img_tree_src) + sizeof(void *) + 4;
     size_t nb = rp__budget_mul((size_t)nodes, per_node), tb = rp__budget_mul(used, per_tree);
-    if (rp__budget_take(c->budget, nb > (size_t)-1 - tb ? (size_t)-1 : nb + tb, c->err, "%zu trees of %llu nodes in all",
-                        used, (unsigned long long)nodes) < 0)
+    if (rp__budget_take(c->budget, nb > (size_t)-1 - tb ? (size_t)-1 : nb + tb, c->err,
+                        "%zu trees of %llu nodes in all", used, (unsigned long long)nodes) < 0)
         return -1;
     c->trees = calloc(used, sizeof *c->trees);
     c->blocks = calloc(used, sizeof *c->blocks);
@@ -804,13 +860,15 @@ static int convert(conv *c, const xv *root, const rp__xgb_opts *opts, rp__img_sr
 }
 
 /* The model's source: container members, the file, XGBoost's version. */
-static void describe(const conv *c, const xv *root, const rp__xgb_opts *opts, bool ubjson,
-                     size_t len, rp__buf *b)
+static void describe(const conv *c, const xv *root, const rp__xgb_opts *opts, bool ubjson, size_t len,
+                     rp__buf *b)
 {
     rp__img_source_members(b, opts ? opts->origin : NULL);
     rp__img_source_str(b, "file", opts ? opts->file : NULL);
-    rp__img_source_str(b, "serialization", opts && opts->legacy ? "xgboost-legacy-binary (read by libxgboost)"
-                                          : ubjson ? "xgboost-ubjson" : "xgboost-json");
+    rp__img_source_str(b, "serialization",
+                       opts && opts->legacy ? "xgboost-legacy-binary (read by libxgboost)"
+                       : ubjson             ? "xgboost-ubjson"
+                                            : "xgboost-json");
     rp__img_source_int(b, "file_bytes", (long long)len);
     const xv *ver = get(root, "version");
     const double *vn = nums(ver, 3);
@@ -835,7 +893,9 @@ static int from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, r
         i++;
     if (i >= len || p[i] != '{') {
         if (len < 4 || memcmp(p, "binf", 4))
-            return rp_error_set(err, RP_ERR_INVALID, "not an XGBoost model: JSON and UBJSON start with '{', the legacy binary format (XGBoost >= 1.0) with \"binf\"; re-save an older model with booster.save_model(\"model.json\")");
+            return rp_error_set(
+                err, RP_ERR_INVALID,
+                "not an XGBoost model: JSON and UBJSON start with '{', the legacy binary format (XGBoost >= 1.0) with \"binf\"; re-save an older model with booster.save_model(\"model.json\")");
         /* The legacy binary format: only XGBoost reads it; convert it to
          * JSON through libxgboost. */
         char *json;
@@ -881,14 +941,16 @@ static int from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, r
     rp__buf_cleanup(&source);
 done:
     if (rc < 0)
-        rp_error_prefix(err, "XGBoost %s model", opts && opts->legacy ? "legacy binary" : ubjson ? "UBJSON" : "JSON");
+        rp_error_prefix(err, "XGBoost %s model",
+                        opts && opts->legacy ? "legacy binary"
+                        : ubjson             ? "UBJSON"
+                                             : "JSON");
     conv_free(&c);
     xv_free(&root);
     return rc;
 }
 
-int rp__xgb_from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp_model **out,
-                       rp_error *err)
+int rp__xgb_from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp_model **out, rp_error *err)
 {
     rp__model_budget budget;
     rp__budget_init(&budget, opts ? opts->max_build_bytes : 0, len);
@@ -904,7 +966,6 @@ int rp__xgb_parse_only(const void *data, size_t len, bool json, rp_error *err)
     xv_free(&root);
     return rc;
 }
-
 
 int rp__xgb_load_file(const char *path, const rp__xgb_opts *opts, rp_model **out, rp_error *err)
 {

@@ -25,13 +25,13 @@
 #define RP_XGB_MAX_DEPTH 64
 
 typedef struct rp__xgb_opts {
-    const char *version;   /* the model's version (e.g. an MLflow run id); may be NULL */
-    const char *format;    /* rp_model_info.format: "xgboost" when NULL */
-    const char *file;      /* the file's name, for the model's source; may be NULL */
+    const char *version; /* the model's version (e.g. an MLflow run id); may be NULL */
+    const char *format;  /* rp_model_info.format: "xgboost" when NULL */
+    const char *file;    /* the file's name, for the model's source; may be NULL */
     /* Members about the container (JSON text without braces) put first in
      * the model's source; may be NULL. */
     const char *origin;
-    bool legacy;           /* the bytes are JSON converted from the legacy format */
+    bool legacy; /* the bytes are JSON converted from the legacy format */
     /* Column names from a preprocessor (DictVectorizer), or n_features 0. */
     uint32_t n_features;
     const char *const *feature_names;
@@ -42,17 +42,17 @@ typedef struct rp__xgb_opts {
 
 /* What the bytes look like. */
 typedef enum rp__xgb_kind {
-    RP_XGB_NOT = 0,   /* not recognisably XGBoost */
-    RP_XGB_JSON,      /* a JSON document whose top level has "learner" */
-    RP_XGB_UBJSON,    /* '{' followed by a UBJSON marker */
-    RP_XGB_LEGACY     /* the legacy binary format ("binf" magic) */
+    RP_XGB_NOT = 0, /* not recognisably XGBoost */
+    RP_XGB_JSON,    /* a JSON document whose top level has "learner" */
+    RP_XGB_UBJSON,  /* '{' followed by a UBJSON marker */
+    RP_XGB_LEGACY   /* the legacy binary format ("binf" magic) */
 } rp__xgb_kind;
 
 rp__xgb_kind rp__xgb_sniff(const void *data, size_t len);
 
 /* Builds a model from the bytes of an XGBoost JSON or UBJSON model. */
 int rp__xgb_from_buffer(const void *data, size_t len, const rp__xgb_opts *opts, rp_model **out,
-                       rp_error *err);
+                        rp_error *err);
 
 /* Reads an XGBoost model file (at most RP_XGB_MAX_FILE bytes). */
 int rp__xgb_load_file(const char *path, const rp__xgb_opts *opts, rp_model **out, rp_error *err);

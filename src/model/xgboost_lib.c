@@ -29,8 +29,8 @@ static void load(void)
         {"XGBoosterSaveModelToBuffer", offsetof(rp__xgb_lib, SaveToBuffer)},
     };
     rp__dl_once_load(&lib, "libxgboost", sonames, syms, sizeof syms / sizeof syms[0], &api,
-                    "libxgboost0 (Debian: apt-get install libxgboost0); for a legacy binary model, "
-                    "re-saving it with booster.save_model(\"model.json\") also works");
+                     "libxgboost0 (Debian: apt-get install libxgboost0); for a legacy binary model, "
+                     "re-saving it with booster.save_model(\"model.json\") also works");
 }
 
 const rp__xgb_lib *rp__xgb_lib_load(rp_error *err)
@@ -38,8 +38,7 @@ const rp__xgb_lib *rp__xgb_lib_load(rp_error *err)
     return rp__dl_once_run(&lib, load, err) == 0 ? &api : NULL;
 }
 
-int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
-                          rp_error *err)
+int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len, rp_error *err)
 {
     *json = NULL;
     *json_len = 0;
@@ -48,12 +47,14 @@ int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *js
         return -1;
     rp__xgb_handle h = NULL;
     if (x->BoosterCreate(NULL, 0, &h) != 0)
-        return rp_error_set(err, RP_ERR_INTERNAL, "libxgboost: XGBoosterCreate failed: %s", x->GetLastError());
+        return rp_error_set(err, RP_ERR_INTERNAL, "libxgboost: XGBoosterCreate failed: %s",
+                            x->GetLastError());
     int rc = -1;
     const char *out = NULL;
     rp__xgb_ulong out_len = 0;
     if (x->LoadFromBuffer(h, data, (rp__xgb_ulong)len) != 0) {
-        rp_error_set(err, RP_ERR_INVALID, "libxgboost cannot read it as a legacy binary model: %s", x->GetLastError());
+        rp_error_set(err, RP_ERR_INVALID, "libxgboost cannot read it as a legacy binary model: %s",
+                     x->GetLastError());
         goto done;
     }
     if (x->SaveToBuffer(h, "{\"format\": \"json\"}", &out_len, &out) != 0 || !out) {

@@ -17,8 +17,8 @@
 
 #include "ridepred/error.h"
 
-typedef uint64_t rp__xgb_ulong;  /* bst_ulong */
-typedef void *rp__xgb_handle;    /* DMatrixHandle, BoosterHandle */
+typedef uint64_t rp__xgb_ulong; /* bst_ulong */
+typedef void *rp__xgb_handle;   /* DMatrixHandle, BoosterHandle */
 
 /* <xgboost/c_api.h>, XGBoost >= 1.6; every function returns 0 or -1 (then
  * GetLastError says why). */
@@ -48,7 +48,6 @@ const rp__xgb_lib *rp__xgb_lib_load(rp_error *err);
  * malloc'd (caller frees).  Fails with RP_ERR_UNSUPPORTED naming the package
  * to install when libxgboost is not there, RP_ERR_INVALID with XGBoost's
  * message when it refuses the bytes. */
-int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len,
-                          rp_error *err);
+int rp__xgb_legacy_to_json(const void *data, size_t len, char **json, size_t *json_len, rp_error *err);
 
 #endif

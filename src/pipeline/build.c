@@ -47,7 +47,7 @@ static int build(rp__img_src *src, const rp__vocab *v, const rp__train_opts *o, 
 }
 
 int rp__train_linear_model(const rp__vocab *v, const rp__linear_fit *f, const rp__train_opts *o,
-                          rp_model **out, rp_error *err)
+                           rp_model **out, rp_error *err)
 {
     rp__img_src src;
     memset(&src, 0, sizeof src);
@@ -57,17 +57,21 @@ int rp__train_linear_model(const rp__vocab *v, const rp__linear_fit *f, const rp
     return build(&src, v, o, out, err);
 }
 
-int rp__train_forest_model(const rp__vocab *v, const rp__forest *f, const rp__train_opts *o,
-                          rp_model **out, rp_error *err)
+int rp__train_forest_model(const rp__vocab *v, const rp__forest *f, const rp__train_opts *o, rp_model **out,
+                           rp_error *err)
 {
     rp__img_tree_src *trees = calloc(f->n_trees ? f->n_trees : 1, sizeof *trees);
     if (!trees)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     for (uint32_t t = 0; t < f->n_trees; t++) {
         const rp__forest_tree *ft = &f->trees[t];
-        trees[t] = (rp__img_tree_src){.n = ft->n, .left = ft->left, .right = ft->right,
-                                     .feature = ft->feature, .threshold = ft->threshold,
-                                     .value = ft->value, .default_left = NULL};
+        trees[t] = (rp__img_tree_src){.n = ft->n,
+                                      .left = ft->left,
+                                      .right = ft->right,
+                                      .feature = ft->feature,
+                                      .threshold = ft->threshold,
+                                      .value = ft->value,
+                                      .default_left = NULL};
     }
     rp__img_src src;
     memset(&src, 0, sizeof src);
@@ -87,7 +91,9 @@ int rp__train_predict(const rp_model *m, const rp__train_set *s, double *pred, r
     int32_t xcol = rp_model_trip_distance(m);
     if (xcol < 0)
         return rp_error_set(err, RP_ERR_INTERNAL, "the model has no trip_distance column");
-    enum { CHUNK = 1024 };
+    enum {
+        CHUNK = 1024
+    };
     rp_row rows[CHUNK];
     rp_code status[CHUNK];
     for (size_t i = 0; i < s->n; i += CHUNK) {
@@ -105,7 +111,8 @@ int rp__train_predict(const rp_model *m, const rp__train_set *s, double *pred, r
         rp_model_predict_batch(m, rows, k, pred + i, status);
         for (size_t j = 0; j < k; j++)
             if (status[j] != RP_OK)
-                return rp_error_set(err, status[j], "ride %zu: %s", i + j, rp_model_status_message(status[j]));
+                return rp_error_set(err, status[j], "ride %zu: %s", i + j,
+                                    rp_model_status_message(status[j]));
     }
     return 0;
 }

@@ -23,7 +23,8 @@ static int reserve(rp__train_set *s, size_t extra, rp_error *err)
     if (s->n + extra <= s->cap)
         return 0;
     if (s->n + extra > RP_TRAIN_MAX_ROWS)
-        return rp_error_set(err, RP_ERR_LIMIT, "more than %zu rides: train on fewer files", RP_TRAIN_MAX_ROWS);
+        return rp_error_set(err, RP_ERR_LIMIT, "more than %zu rides: train on fewer files",
+                            RP_TRAIN_MAX_ROWS);
     size_t cap = s->cap ? s->cap : 1024;
     while (cap < s->n + extra)
         cap *= 2;
@@ -63,7 +64,7 @@ int rp__train_set_push(rp__train_set *s, int32_t pu, int32_t dol, double x, doub
 }
 
 int rp__train_set_add(rp__train_set *s, const rp__trips *t, const char *what, rp__train_file_stats *st,
-                     rp_error *err)
+                      rp_error *err)
 {
     if (reserve(s, t->n, err) < 0)
         return -1;
@@ -73,7 +74,10 @@ int rp__train_set_add(rp__train_set *s, const rp__trips *t, const char *what, rp
         if (!rp__trips_keep(t, i, &d))
             continue;
         if (isnan(t->distance[i]))
-            return rp_error_set(err, RP_ERR_INVALID, "%s: row %zu is kept by the duration filter but has no trip_distance (null): the trainers, as scikit-learn, cannot use it", what, i);
+            return rp_error_set(
+                err, RP_ERR_INVALID,
+                "%s: row %zu is kept by the duration filter but has no trip_distance (null): the trainers, as scikit-learn, cannot use it",
+                what, i);
         size_t j = s->n++;
         s->key[j] = make_key(t->pu[i], t->dor[i]);
         s->cat[j] = RP_TRAIN_NO_CAT;
@@ -192,7 +196,9 @@ int rp__vocab_build(rp__vocab *v, rp__train_set *train, rp_error *err)
         goto out;
     }
     /* Their names: "PU_DO=" + '%s_%s' of two ints (at most 6 + 11 + 1 + 11). */
-    enum { NAME_MAX_LEN = 32 };
+    enum {
+        NAME_MAX_LEN = 32
+    };
     tmp = malloc((size_t)nk * NAME_MAX_LEN + 1);
     refs = malloc(((size_t)nk + 1) * sizeof *refs);
     if (!tmp || !refs) {

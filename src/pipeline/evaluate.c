@@ -12,9 +12,9 @@
 #include "data/trips.h"
 
 typedef struct join {
-    size_t n;           /* rows */
-    int64_t *in_ms;     /* per ride id: arrival in the rides stream, or -1 */
-    int64_t *out_ms;    /* per ride id: first prediction's arrival, or -1 */
+    size_t n;        /* rows */
+    int64_t *in_ms;  /* per ride id: arrival in the rides stream, or -1 */
+    int64_t *out_ms; /* per ride id: first prediction's arrival, or -1 */
     double *pred;
     rp__eval_report *r;
 } join;
@@ -77,7 +77,8 @@ static bool parse_prediction(const char *data, size_t len, double *dur, int64_t 
                         return false;
                     *id = (int64_t)d;
                     have_id = true;
-                } else if ((v2.type == RP_JSON_OBJECT || v2.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v2) < 0) {
+                } else if ((v2.type == RP_JSON_OBJECT || v2.type == RP_JSON_ARRAY) &&
+                           rp__json_skip(&r, &v2) < 0) {
                     return false;
                 }
             }
@@ -130,18 +131,30 @@ static int write_svg(const char *path, const rp__trips *t, const join *j, size_t
     if (!f)
         return rp_error_set(err, RP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     const double W = 640, H = 640, M = 60, P = W - 2 * M; /* plot area P x P, 0..60 minutes */
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
+    fprintf(
+        f,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+        W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%.0f\" y=\"30\" text-anchor=\"middle\" font-size=\"15\">Predicted vs real ride duration (RMSE %.3f min)</text>\n", W / 2, rmse);
+    fprintf(
+        f,
+        "<text x=\"%.0f\" y=\"30\" text-anchor=\"middle\" font-size=\"15\">Predicted vs real ride duration (RMSE %.3f min)</text>\n",
+        W / 2, rmse);
     for (int m = 0; m <= 60; m += 10) {
         double x = M + P * m / 60.0, y = H - M - P * m / 60.0;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x, H - M, x, (double)M);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", (double)M, y, W - M, y);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x, H - M, x,
+                (double)M);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", (double)M, y,
+                W - M, y);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", x, H - M + 18, m);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%d</text>\n", M - 6, y + 4, m);
     }
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">real duration (minutes)</text>\n", W / 2, H - 18);
-    fprintf(f, "<text x=\"18\" y=\"%.0f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.0f)\">predicted duration (minutes)</text>\n", H / 2, H / 2);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">real duration (minutes)</text>\n", W / 2,
+            H - 18);
+    fprintf(
+        f,
+        "<text x=\"18\" y=\"%.0f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.0f)\">predicted duration (minutes)</text>\n",
+        H / 2, H / 2);
     size_t total = 0;
     for (size_t i = 0; i < t->n; i++) {
         double d;
@@ -155,11 +168,17 @@ static int write_svg(const char *path, const rp__trips *t, const join *j, size_t
         if (j->out_ms[i] < 0 || !isfinite(j->pred[i]) || !rp__trips_keep(t, i, &real) || k++ % step)
             continue;
         double p = j->pred[i] < 0 ? 0 : j->pred[i] > 60 ? 60 : j->pred[i];
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\"/>\n", M + P * real / 60.0, H - M - P * p / 60.0);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\"/>\n", M + P * real / 60.0,
+                H - M - P * p / 60.0);
     }
-    fprintf(f, "</g>\n<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#d62728\" stroke-width=\"1.5\"/>\n",
-            M, H - M, W - M, (double)M);
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n</svg>\n", M, M, P, P);
+    fprintf(
+        f,
+        "</g>\n<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#d62728\" stroke-width=\"1.5\"/>\n",
+        M, H - M, W - M, (double)M);
+    fprintf(
+        f,
+        "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n</svg>\n",
+        M, M, P, P);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
         return rp_error_set(err, RP_ERR_IO, "cannot write %s", path);
@@ -167,7 +186,7 @@ static int write_svg(const char *path, const rp__trips *t, const join *j, size_t
 }
 
 int rp__evaluate(const char *trip_file, rp_stream_conn *s, const char *rides, const char *predictions,
-                const rp__eval_opts *o, rp__eval_report *r, rp_error *err)
+                 const rp__eval_opts *o, rp__eval_report *r, rp_error *err)
 {
     memset(r, 0, sizeof *r);
     rp__trips t = {0};

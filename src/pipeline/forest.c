@@ -33,12 +33,16 @@
 
 #include "pipeline/train.h"
 
-#define FEATURE_THRESHOLD 1e-7  /* scikit-learn: values closer than this are not split */
+#define FEATURE_THRESHOLD 1e-7 /* scikit-learn: values closer than this are not split */
 
 void rp__forest_params_default(rp__forest_params *p)
 {
-    *p = (rp__forest_params){.n_estimators = 100, .max_depth = 20, .min_samples_leaf = 10,
-                            .min_samples_split = 2, .max_samples = 1.0, .bootstrap = true};
+    *p = (rp__forest_params){.n_estimators = 100,
+                             .max_depth = 20,
+                             .min_samples_leaf = 10,
+                             .min_samples_split = 2,
+                             .max_samples = 1.0,
+                             .bootstrap = true};
 }
 
 static void tree_free(rp__forest_tree *t)
@@ -120,13 +124,13 @@ static uint64_t rng_below(rng *r, uint64_t n)
 typedef struct shared {
     const rp__train_set *s;
     const rp__forest_params *p;
-    uint32_t K;          /* one-hot columns; trip_distance is column K */
+    uint32_t K; /* one-hot columns; trip_distance is column K */
     size_t n;
-    uint32_t *order;     /* rides by increasing float32 distance (ties: by index) */
-    float *xf;           /* float32 distance of each ride */
+    uint32_t *order; /* rides by increasing float32 distance (ties: by index) */
+    float *xf;       /* float32 distance of each ride */
     uint64_t seed;
     rp__forest *out;
-    atomic_size_t next;  /* next tree to grow */
+    atomic_size_t next; /* next tree to grow */
     atomic_int failed;
     rp_error err;
     pthread_mutex_t lock;
@@ -146,11 +150,11 @@ typedef struct frame {
 
 typedef struct work {
     shared *sh;
-    uint32_t *cnt;       /* per ride: times drawn (0: out of bag) */
-    uint32_t *idx;       /* the node segments, each in distance order */
+    uint32_t *cnt; /* per ride: times drawn (0: out of bag) */
+    uint32_t *idx; /* the node segments, each in distance order */
     uint32_t *tmp;
-    uint32_t *ccount;    /* per category: rides in the node */
-    double *cw, *cs;     /* per category: weight and weighted sum */
+    uint32_t *ccount; /* per category: rides in the node */
+    double *cw, *cs;  /* per category: weight and weighted sum */
     uint32_t *touched;
     frame *stack;
     size_t stack_cap;
@@ -191,8 +195,8 @@ static int push_node(rp__forest_tree *t, double value, rp_error *err)
 
 typedef struct split {
     double proxy;
-    int64_t feature;     /* -1: none */
-    size_t pos;          /* distance: first ride of the right side */
+    int64_t feature; /* -1: none */
+    size_t pos;      /* distance: first ride of the right side */
     double threshold;
 } split;
 
@@ -230,7 +234,8 @@ static void best_split(work *wk, size_t start, size_t end, double W, double S, s
             continue;
         double wr = wk->cw[c], sr = wk->cs[c], wl = W - wr, sl = S - sr;
         double proxy = sl * sl / wl + sr * sr / wr;
-        if (proxy > best->proxy || (proxy == best->proxy && best->feature >= 0 && (int64_t)c < best->feature)) {
+        if (proxy > best->proxy ||
+            (proxy == best->proxy && best->feature >= 0 && (int64_t)c < best->feature)) {
             best->proxy = proxy;
             best->feature = c;
             best->threshold = 0.5;
@@ -279,7 +284,7 @@ static int grow(work *wk, uint32_t ti, rp__forest_tree *tree, rp_error *err)
     /* The bootstrap sample. */
     if (p->bootstrap) {
         memset(wk->cnt, 0, n * sizeof *wk->cnt);
-        size_t nb = (size_t)round(p->max_samples * (double)n);  /* scikit-learn's max(round(n * f), 1) */
+        size_t nb = (size_t)round(p->max_samples * (double)n); /* scikit-learn's max(round(n * f), 1) */
         if (nb < 1)
             nb = 1;
         if (nb > n)
@@ -431,7 +436,7 @@ static int cmp_keyed(const void *a, const void *b)
 }
 
 int rp__train_forest(const rp__train_set *s, const rp__vocab *v, const rp__forest_params *p,
-                    const rp__train_opts *o, rp__forest *out, rp_error *err)
+                     const rp__train_opts *o, rp__forest *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (s->n == 0)
@@ -444,7 +449,10 @@ int rp__train_forest(const rp__train_set *s, const rp__vocab *v, const rp__fores
         if (s->cat[i] >= v->n)
             return rp_error_set(err, RP_ERR_INTERNAL, "training ride %zu has no one-hot column", i);
         if (!isfinite((float)s->x[i]))
-            return rp_error_set(err, RP_ERR_INVALID, "training ride %zu: trip_distance %g does not fit a float32 (scikit-learn refuses it too)", i, s->x[i]);
+            return rp_error_set(
+                err, RP_ERR_INVALID,
+                "training ride %zu: trip_distance %g does not fit a float32 (scikit-learn refuses it too)", i,
+                s->x[i]);
     }
     int rc = -1;
     shared sh;

@@ -124,10 +124,10 @@ static void sym_ortho(double a, double b, double *c, double *s, double *r)
 
 typedef struct op {
     const rp__train_set *s;
-    size_t p;          /* columns: K one-hot + trip_distance */
+    size_t p; /* columns: K one-hot + trip_distance */
     uint32_t K;
-    const double *xo;  /* column means */
-    double *t;         /* p scratch */
+    const double *xo; /* column means */
+    double *t;        /* p scratch */
 } op;
 
 /* out = matvec(v) - alfa * u, in place into u. */
@@ -175,8 +175,8 @@ static int lsqr(const rp__train_set *s, uint32_t K, const double *xo, const doub
     op o = {.s = s, .p = n, .K = K, .xo = xo, .t = t};
     size_t iter_lim = 2 * n;
     int itn = 0, istop = 0;
-    double ctol = 1 / conlim, anorm = 0, acond = 0, ddnorm = 0, res2 = 0, xnorm = 0, xxnorm = 0,
-           z = 0, cs2 = -1, sn2 = 0;
+    double ctol = 1 / conlim, anorm = 0, acond = 0, ddnorm = 0, res2 = 0, xnorm = 0, xxnorm = 0, z = 0,
+           cs2 = -1, sn2 = 0;
     memcpy(u, b, m * sizeof *u);
     double bnorm = norm(b, m);
     memset(x, 0, n * sizeof *x);
@@ -347,7 +347,7 @@ static int exact(const rp__train_set *s, uint32_t K, double *coef, rp_error *err
 }
 
 int rp__train_linear(const rp__train_set *s, const rp__vocab *v, rp__linear_solver solver,
-                    rp__linear_fit *out, rp_error *err)
+                     rp__linear_fit *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (s->n == 0)

@@ -24,7 +24,8 @@ int rp__train_run_id(char out[33], rp_error *err)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return rp_error_set(err, RP_ERR_IO, "cannot get random bytes for the run id: %s", strerror(errno));
+            return rp_error_set(err, RP_ERR_IO, "cannot get random bytes for the run id: %s",
+                                strerror(errno));
         }
         got += (size_t)n;
     }
@@ -109,11 +110,14 @@ static int make_room(const char *dir, rp_error *err)
         return rp_error_set(err, RP_ERR_IO, "cannot use %s: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
-        return rp_error_set(err, RP_ERR_INVALID, "--out %s exists and is not a directory: choose a new directory", dir);
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "--out %s exists and is not a directory: choose a new directory", dir);
     if (rmdir(dir) < 0) {
         if (errno == ENOTEMPTY || errno == EEXIST)
-            return rp_error_set(err, RP_ERR_INVALID, "--out %s exists and is not empty: choose a new directory or remove it", dir);
-        return rp_error_set(err, RP_ERR_IO, "cannot replace the empty directory %s: %s", dir, strerror(errno));
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "--out %s exists and is not empty: choose a new directory or remove it", dir);
+        return rp_error_set(err, RP_ERR_IO, "cannot replace the empty directory %s: %s", dir,
+                            strerror(errno));
     }
     return 0;
 }
@@ -124,7 +128,8 @@ int rp__train_check_out(const char *dir, rp_error *err)
     if (stat(dir, &st) < 0)
         return 0;
     if (!S_ISDIR(st.st_mode))
-        return rp_error_set(err, RP_ERR_INVALID, "--out %s exists and is not a directory: choose a new directory", dir);
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "--out %s exists and is not a directory: choose a new directory", dir);
     DIR *d = opendir(dir);
     if (!d)
         return rp_error_set(err, RP_ERR_IO, "cannot use --out %s: %s", dir, strerror(errno));
@@ -135,7 +140,8 @@ int rp__train_check_out(const char *dir, rp_error *err)
             empty = false;
     closedir(d);
     if (!empty)
-        return rp_error_set(err, RP_ERR_INVALID, "--out %s exists and is not empty: choose a new directory or remove it", dir);
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "--out %s exists and is not empty: choose a new directory or remove it", dir);
     return 0;
 }
 
@@ -152,7 +158,8 @@ int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err)
         return -1;
     snprintf(stage, sizeof stage, "%s.tmp-XXXXXX", target);
     if (!mkdtemp(stage))
-        return rp_error_set(err, RP_ERR_IO, "cannot create a directory beside %s: %s", target, strerror(errno));
+        return rp_error_set(err, RP_ERR_IO, "cannot create a directory beside %s: %s", target,
+                            strerror(errno));
     chmod(stage, 0755); /* mkdtemp makes it 0700; a model directory is shared like any other */
     int rc = -1;
     rp__buf b;
@@ -174,8 +181,10 @@ int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err)
     rp__buf_puts(&b, "artifact_path: model\nflavors:\n  ridepred:\n    model: " RP_TRAIN_MODEL_FILE "\n");
     rp__buf_printf(&b, "    format: native\n    algo: %s\n", r->algo);
     if (r->xgb_json)
-        rp__buf_printf(&b, "  xgboost:\n    data: " RP_TRAIN_XGB_FILE "\n    model_class: xgboost.core.Booster\n"
-                          "    model_format: json\n    xgb_version: '%s'\n", r->xgb_version ? r->xgb_version : "");
+        rp__buf_printf(&b,
+                       "  xgboost:\n    data: " RP_TRAIN_XGB_FILE "\n    model_class: xgboost.core.Booster\n"
+                       "    model_format: json\n    xgb_version: '%s'\n",
+                       r->xgb_version ? r->xgb_version : "");
     rp__buf_printf(&b, "run_id: '%s'\nutc_time_created: '%s'\n", r->run_id, stamp);
     if (flush(stage, "MLmodel", &b, err) < 0)
         goto out;
@@ -187,7 +196,7 @@ int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err)
     rp__buf_lit(&b, ", \"rmse_val\": ");
     rp__pyjson_double(&b, r->rmse_val);
     rp__buf_printf(&b, ", \"rows_train\": %zu, \"rows_val\": %zu, \"vocabulary\": %u, \"train_seconds\": ",
-                  r->n_train, r->n_val, r->vocabulary);
+                   r->n_train, r->n_val, r->vocabulary);
     rp__pyjson_double(&b, r->seconds);
     if (r->metrics_json && r->metrics_json[0])
         rp__buf_printf(&b, ", %s", r->metrics_json);

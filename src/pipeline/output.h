@@ -15,9 +15,9 @@
 
 #include <stddef.h>
 
+#include "pipeline/train.h"
 #include "ridepred/error.h"
 #include "ridepred/model.h"
-#include "pipeline/train.h"
 
 #define RP_TRAIN_MODEL_FILE "model.rpm"
 #define RP_TRAIN_XGB_FILE "model.xgb.json"
@@ -30,17 +30,17 @@ typedef struct rp__train_file {
 
 typedef struct rp__train_run {
     const char *algo;
-    const char *run_id;          /* 32 hex digits */
+    const char *run_id; /* 32 hex digits */
     const rp_model *model;
-    const char *params_json;     /* members of params.json after "algo" ("k": v, ...) */
-    const char *metrics_json;    /* extra members of metrics.json, or "" */
+    const char *params_json;  /* members of params.json after "algo" ("k": v, ...) */
+    const char *metrics_json; /* extra members of metrics.json, or "" */
     double rmse_train, rmse_val;
     size_t n_train, n_val;
     uint32_t vocabulary;
     double seconds;
     const rp__train_file *train, *val;
     size_t n_train_files, n_val_files;
-    const char *xgb_json;        /* NULL unless xgboost */
+    const char *xgb_json; /* NULL unless xgboost */
     size_t xgb_json_len;
     const char *xgb_version;
 } rp__train_run;

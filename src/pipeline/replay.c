@@ -18,13 +18,17 @@ static double now_s(void)
 
 void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i)
 {
-    rp__ride_row r = {.pu = t->pu[i], .pu_null = t->pu[i] == RP_TRIPS_NULL_ID, .dol = t->dor[i],
-                     .do_null = t->dor[i] == RP_TRIPS_NULL_ID, .distance = t->distance[i], .ride_id = i};
+    rp__ride_row r = {.pu = t->pu[i],
+                      .pu_null = t->pu[i] == RP_TRIPS_NULL_ID,
+                      .dol = t->dor[i],
+                      .do_null = t->dor[i] == RP_TRIPS_NULL_ID,
+                      .distance = t->distance[i],
+                      .ride_id = i};
     rp__ride_encode(b, &r);
 }
 
 int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
-                  rp__replay_stats *st, rp_error *err)
+                   rp__replay_stats *st, rp_error *err)
 {
     memset(st, 0, sizeof *st);
     size_t start = o->start < t->n ? o->start : t->n;

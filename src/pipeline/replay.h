@@ -23,8 +23,8 @@
 void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i);
 
 typedef struct rp__replay_stats {
-    size_t sent;        /* records the stream accepted */
-    size_t failed;      /* records it refused after retries */
+    size_t sent;   /* records the stream accepted */
+    size_t failed; /* records it refused after retries */
     double seconds;
 } rp__replay_stats;
 
@@ -32,10 +32,10 @@ typedef struct rp__replay_stats {
 typedef void (*rp__replay_progress_fn)(void *ctx, const rp__replay_stats *st, size_t total);
 
 typedef struct rp__replay_opts {
-    size_t start;        /* first row */
-    size_t limit;        /* rows at most; 0: to the end */
-    double rate;         /* records per second; 0: as fast as possible */
-    size_t batch;        /* records per put; 0: 500 (PutRecords' maximum) */
+    size_t start;                /* first row */
+    size_t limit;                /* rows at most; 0: to the end */
+    double rate;                 /* records per second; 0: as fast as possible */
+    size_t batch;                /* records per put; 0: 500 (PutRecords' maximum) */
     volatile sig_atomic_t *stop; /* set (by a signal handler) to stop early; may be NULL */
     rp__replay_progress_fn progress;
     void *progress_ctx;
@@ -45,6 +45,6 @@ typedef struct rp__replay_opts {
  * Returns 0 (stats say how many were refused), or -1 when a put failed as a
  * whole (the stream is gone, the server is unreachable). */
 int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
-                  rp__replay_stats *st, rp_error *err);
+                   rp__replay_stats *st, rp_error *err);
 
 #endif

@@ -30,21 +30,21 @@
 
 typedef struct rp__train_set {
     size_t n, cap;
-    uint64_t *key;   /* (uint32)PU << 32 | (uint32)DO */
-    uint32_t *cat;   /* one-hot column, or RP_TRAIN_NO_CAT (set by vocab build/map) */
-    double *x;       /* trip_distance */
-    double *y;       /* duration, minutes */
+    uint64_t *key; /* (uint32)PU << 32 | (uint32)DO */
+    uint32_t *cat; /* one-hot column, or RP_TRAIN_NO_CAT (set by vocab build/map) */
+    double *x;     /* trip_distance */
+    double *y;     /* duration, minutes */
 } rp__train_set;
 
 typedef struct rp__vocab {
-    uint32_t n;          /* one-hot columns; trip_distance is column n */
-    char *text;          /* every name, NUL-terminated, back to back */
-    size_t *off;         /* name i is text + off[i] */
+    uint32_t n;  /* one-hot columns; trip_distance is column n */
+    char *text;  /* every name, NUL-terminated, back to back */
+    size_t *off; /* name i is text + off[i] */
     size_t *len;
-    uint64_t *key;       /* the (PU, DO) key of column i */
+    uint64_t *key; /* the (PU, DO) key of column i */
     /* key -> column (open addressing) */
     uint64_t *slot_key;
-    uint32_t *slot_col;  /* column + 1, 0: empty */
+    uint32_t *slot_col; /* column + 1, 0: empty */
     size_t slots;
 } rp__vocab;
 
@@ -52,8 +52,8 @@ void rp__train_set_free(rp__train_set *s);
 
 /* What preparation kept of one file. */
 typedef struct rp__train_file_stats {
-    size_t rows;   /* rows in the file */
-    size_t kept;   /* rides kept by the course's filter */
+    size_t rows; /* rows in the file */
+    size_t kept; /* rides kept by the course's filter */
 } rp__train_file_stats;
 
 /* Appends the rides of `t` that the course keeps (rp__trips_keep).  A kept
@@ -61,7 +61,7 @@ typedef struct rp__train_file_stats {
  * scikit-learn refuses NaN too.  Fails with RP_ERR_LIMIT past
  * RP_TRAIN_MAX_ROWS rides. */
 int rp__train_set_add(rp__train_set *s, const rp__trips *t, const char *what, rp__train_file_stats *st,
-                     rp_error *err);
+                      rp_error *err);
 
 /* Appends one ride (tests). */
 int rp__train_set_push(rp__train_set *s, int32_t pu, int32_t dol, double x, double y, rp_error *err);
@@ -91,43 +91,43 @@ int rp__train_param_split(char *arg, rp__train_param *out, rp_error *err);
 typedef void (*rp__train_progress_fn)(void *ctx, const char *what, size_t done, size_t total);
 
 typedef struct rp__train_opts {
-    unsigned threads;              /* 0: one per online CPU */
+    unsigned threads; /* 0: one per online CPU */
     uint64_t seed;
     rp__train_progress_fn progress; /* may be NULL */
     void *progress_ctx;
-    const char *name;              /* model name written into the image */
-    const char *version;           /* model version (the run id) */
+    const char *name;    /* model name written into the image */
+    const char *version; /* model version (the run id) */
 } rp__train_opts;
 
 /* ---- linear ---- */
 
 typedef enum rp__linear_solver {
-    RP_LINEAR_LSQR = 0,  /* scikit-learn's LinearRegression on sparse input */
-    RP_LINEAR_EXACT = 1  /* the minimum-norm least-squares solution, closed form */
+    RP_LINEAR_LSQR = 0, /* scikit-learn's LinearRegression on sparse input */
+    RP_LINEAR_EXACT = 1 /* the minimum-norm least-squares solution, closed form */
 } rp__linear_solver;
 
 typedef struct rp__linear_fit {
-    double *coef;        /* n_vocab + 1: one-hot columns, then trip_distance */
+    double *coef; /* n_vocab + 1: one-hot columns, then trip_distance */
     double intercept;
-    int iterations;      /* LSQR iterations (0 for exact) */
-    int istop;           /* LSQR's stopping reason */
+    int iterations; /* LSQR iterations (0 for exact) */
+    int istop;      /* LSQR's stopping reason */
 } rp__linear_fit;
 
 /* Fits LinearRegression(fit_intercept=True) on the set (cat must be set;
  * every column of the vocabulary used).  LSQR reproduces scikit-learn's
  * arithmetic operation by operation (docs/train.md). */
 int rp__train_linear(const rp__train_set *s, const rp__vocab *v, rp__linear_solver solver,
-                    rp__linear_fit *out, rp_error *err);
+                     rp__linear_fit *out, rp_error *err);
 void rp__linear_fit_free(rp__linear_fit *f);
 
 /* ---- random forest ---- */
 
 typedef struct rp__forest_params {
     uint32_t n_estimators;
-    uint32_t max_depth;         /* 0: unlimited */
+    uint32_t max_depth; /* 0: unlimited */
     uint32_t min_samples_leaf;
     uint32_t min_samples_split;
-    double max_samples;         /* bootstrap sample size as a fraction of rows, (0, 1] */
+    double max_samples; /* bootstrap sample size as a fraction of rows, (0, 1] */
     bool bootstrap;
 } rp__forest_params;
 
@@ -149,16 +149,16 @@ typedef struct rp__forest {
  * feature at every node).  Deterministic for a seed, whatever the number of
  * threads. */
 int rp__train_forest(const rp__train_set *s, const rp__vocab *v, const rp__forest_params *p,
-                    const rp__train_opts *o, rp__forest *out, rp_error *err);
+                     const rp__train_opts *o, rp__forest *out, rp_error *err);
 void rp__forest_free(rp__forest *f);
 
 /* ---- models ---- */
 
 /* Builds a model image from a linear fit / a forest (through rp__img_build). */
 int rp__train_linear_model(const rp__vocab *v, const rp__linear_fit *f, const rp__train_opts *o,
-                          rp_model **out, rp_error *err);
-int rp__train_forest_model(const rp__vocab *v, const rp__forest *f, const rp__train_opts *o,
-                          rp_model **out, rp_error *err);
+                           rp_model **out, rp_error *err);
+int rp__train_forest_model(const rp__vocab *v, const rp__forest *f, const rp__train_opts *o, rp_model **out,
+                           rp_error *err);
 
 /* Predicts every ride of the set with the model (as the handler would:
  * the PU_DO column when known, then trip_distance). */

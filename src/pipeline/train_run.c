@@ -59,21 +59,24 @@ static int param_uint(const rp__train_param *p, uint32_t min, uint32_t max, uint
     return 0;
 }
 
-static int linear_params(const rp__train_param *ps, size_t n, rp__linear_solver *solver, rp__buf *json, rp_error *err)
+static int linear_params(const rp__train_param *ps, size_t n, rp__linear_solver *solver, rp__buf *json,
+                         rp_error *err)
 {
     *solver = RP_LINEAR_LSQR;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ps[i].key, "solver"))
-            return rp_error_set(err, RP_ERR_INVALID, "--param %s: not a parameter of --algo linear (known: solver)",
-                                ps[i].key);
+            return rp_error_set(err, RP_ERR_INVALID,
+                                "--param %s: not a parameter of --algo linear (known: solver)", ps[i].key);
         if (!strcmp(ps[i].value, "lsqr"))
             *solver = RP_LINEAR_LSQR;
         else if (!strcmp(ps[i].value, "exact"))
             *solver = RP_LINEAR_EXACT;
         else
-            return rp_error_set(err, RP_ERR_INVALID, "--param solver=%s: expected lsqr or exact", ps[i].value);
+            return rp_error_set(err, RP_ERR_INVALID, "--param solver=%s: expected lsqr or exact",
+                                ps[i].value);
     }
-    rp__buf_printf(json, "\"solver\": \"%s\", \"fit_intercept\": true", *solver == RP_LINEAR_LSQR ? "lsqr" : "exact");
+    rp__buf_printf(json, "\"solver\": \"%s\", \"fit_intercept\": true",
+                   *solver == RP_LINEAR_LSQR ? "lsqr" : "exact");
     return 0;
 }
 
@@ -107,7 +110,8 @@ static int forest_param(const rp__train_param *p, rp__forest_params *fp, rp_erro
         char *end;
         double d = strtod(p->value, &end);
         if (end == p->value || *end || !(d > 0 && d <= 1))
-            return rp_error_set(err, RP_ERR_INVALID, "--param max_samples=%s: expected a fraction in (0, 1]", p->value);
+            return rp_error_set(err, RP_ERR_INVALID, "--param max_samples=%s: expected a fraction in (0, 1]",
+                                p->value);
         fp->max_samples = d;
         return 0;
     }
@@ -119,7 +123,8 @@ static int forest_param(const rp__train_param *p, rp__forest_params *fp, rp_erro
                         p->key);
 }
 
-static int forest_params(const rp__train_param *ps, size_t n, rp__forest_params *fp, rp__buf *json, rp_error *err)
+static int forest_params(const rp__train_param *ps, size_t n, rp__forest_params *fp, rp__buf *json,
+                         rp_error *err)
 {
     rp__forest_params_default(fp);
     for (size_t i = 0; i < n; i++)
@@ -130,15 +135,18 @@ static int forest_params(const rp__train_param *ps, size_t n, rp__forest_params 
         rp__buf_printf(json, "%u", fp->max_depth);
     else
         rp__buf_lit(json, "null");
-    rp__buf_printf(json, ", \"min_samples_leaf\": %u, \"min_samples_split\": %u, \"max_samples\": %.17g, "
-                        "\"bootstrap\": %s, \"max_features\": 1.0, \"criterion\": \"squared_error\"",
-                  fp->min_samples_leaf, fp->min_samples_split, fp->max_samples, fp->bootstrap ? "true" : "false");
+    rp__buf_printf(json,
+                   ", \"min_samples_leaf\": %u, \"min_samples_split\": %u, \"max_samples\": %.17g, "
+                   "\"bootstrap\": %s, \"max_features\": 1.0, \"criterion\": \"squared_error\"",
+                   fp->min_samples_leaf, fp->min_samples_split, fp->max_samples,
+                   fp->bootstrap ? "true" : "false");
     return 0;
 }
 
 /* Resolves the parameters of algo into rv and appends them to json as the
  * members of params.json after "algo". */
-static int resolve(rp__train_algo algo, const rp__train_param *ps, size_t n, resolved *rv, rp__buf *json, rp_error *err)
+static int resolve(rp__train_algo algo, const rp__train_param *ps, size_t n, resolved *rv, rp__buf *json,
+                   rp_error *err)
 {
     switch (algo) {
     case RP_TRAIN_LINEAR: return linear_params(ps, n, &rv->solver, json, err);
@@ -164,7 +172,8 @@ int rp__train_check_params(rp__train_algo algo, const rp__train_param *params, s
 
 /* ---- data ---- */
 
-static int read_file(const char *path, const char *role, rp__train_set *set, rp__train_file *info, rp_error *err)
+static int read_file(const char *path, const char *role, rp__train_set *set, rp__train_file *info,
+                     rp_error *err)
 {
     rp__trips t = {0};
     rp__train_file_stats st = {0};
@@ -189,8 +198,8 @@ static int read_file(const char *path, const char *role, rp__train_set *set, rp_
 }
 
 /* Reads the files of one role into set, each file's counts into info[]. */
-static int read_files(const char *const *paths, size_t n, const char *role, rp__train_set *set, rp__train_file *info,
-                      rp_error *err)
+static int read_files(const char *const *paths, size_t n, const char *role, rp__train_set *set,
+                      rp__train_file *info, rp_error *err)
 {
     for (size_t i = 0; i < n; i++)
         if (read_file(paths[i], role, set, &info[i], err) < 0)
@@ -233,7 +242,7 @@ typedef struct job {
     rp__forest forest;
     rp__xgb_result xr;
     double *ptr, *pva;
-    rp__buf pjson, mjson;  /* params.json members, extra metrics.json members */
+    rp__buf pjson, mjson; /* params.json members, extra metrics.json members */
     double seconds, rmse_tr, rmse_va;
 } job;
 
@@ -280,8 +289,11 @@ static void progress_end(const rp__train_config *c)
 static int fit(job *j, rp_error *err)
 {
     const rp__train_config *c = j->c;
-    rp__train_opts o = {.threads = c->threads, .seed = c->seed, .progress = c->progress,
-                       .progress_ctx = c->progress_ctx, .version = j->run_id};
+    rp__train_opts o = {.threads = c->threads,
+                        .seed = c->seed,
+                        .progress = c->progress,
+                        .progress_ctx = c->progress_ctx,
+                        .version = j->run_id};
     int r;
     switch (c->algo) {
     case RP_TRAIN_LINEAR:
@@ -290,7 +302,8 @@ static int fit(job *j, rp_error *err)
         if (r < 0 || rp__train_linear_model(&j->vocab, &j->lf, &o, &j->model, err) < 0)
             return -1;
         if (j->rv.solver == RP_LINEAR_LSQR)
-            rp__buf_printf(&j->mjson, "\"lsqr_iterations\": %d, \"lsqr_istop\": %d", j->lf.iterations, j->lf.istop);
+            rp__buf_printf(&j->mjson, "\"lsqr_iterations\": %d, \"lsqr_istop\": %d", j->lf.iterations,
+                           j->lf.istop);
         return 0;
     case RP_TRAIN_FOREST: {
         r = rp__train_forest(&j->tr, &j->vocab, &j->rv.forest, &o, &j->forest, err);
@@ -300,7 +313,7 @@ static int fit(job *j, rp_error *err)
         rp_model_info info;
         rp_model_get_info(j->model, &info);
         rp__buf_printf(&j->mjson, "\"trees\": %u, \"nodes\": %" PRIu64 ", \"leaves\": %" PRIu64, info.n_trees,
-                      info.n_nodes, info.n_leaves);
+                       info.n_nodes, info.n_leaves);
         return 0;
     }
     case RP_TRAIN_XGBOOST:
@@ -310,7 +323,7 @@ static int fit(job *j, rp_error *err)
             return -1;
         j->model = rp_model_retain(j->xr.model);
         rp__buf_printf(&j->mjson, "\"rounds\": %d, \"best_iteration\": %d, \"trees\": %d", j->xr.rounds,
-                      j->xr.best_iteration, j->xr.best_iteration + 1);
+                       j->xr.best_iteration, j->xr.best_iteration + 1);
         return 0;
     }
     return rp_error_set(err, RP_ERR_INTERNAL, "no such algorithm");
@@ -333,7 +346,8 @@ static int fit_and_score(job *j, rp_error *err)
     j->pva = malloc(j->va.n * sizeof *j->pva);
     if (!j->ptr || !j->pva)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    if (rp__train_predict(j->model, &j->tr, j->ptr, err) < 0 || rp__train_predict(j->model, &j->va, j->pva, err) < 0) {
+    if (rp__train_predict(j->model, &j->tr, j->ptr, err) < 0 ||
+        rp__train_predict(j->model, &j->va, j->pva, err) < 0) {
         rp_error_prefix(err, "%s", j->algo);
         return -1;
     }
@@ -353,12 +367,24 @@ static int write_out(job *j, rp_error *err)
     const rp__train_config *c = j->c;
     if (j->pjson.failed || j->mjson.failed)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    rp__train_run run = {.algo = j->algo, .run_id = j->run_id, .model = j->model, .params_json = j->pjson.data,
-                        .metrics_json = j->mjson.data ? j->mjson.data : "", .rmse_train = j->rmse_tr,
-                        .rmse_val = j->rmse_va, .n_train = j->tr.n, .n_val = j->va.n, .vocabulary = j->vocab.n,
-                        .seconds = j->seconds, .train = j->trinfo, .val = j->vainfo,
-                        .n_train_files = c->n_train_files, .n_val_files = c->n_val_files,
-                        .xgb_json = j->xr.json, .xgb_json_len = j->xr.json_len, .xgb_version = j->xr.xgb_version};
+    rp__train_run run = {.algo = j->algo,
+                         .run_id = j->run_id,
+                         .model = j->model,
+                         .params_json = j->pjson.data,
+                         .metrics_json = j->mjson.data ? j->mjson.data : "",
+                         .rmse_train = j->rmse_tr,
+                         .rmse_val = j->rmse_va,
+                         .n_train = j->tr.n,
+                         .n_val = j->va.n,
+                         .vocabulary = j->vocab.n,
+                         .seconds = j->seconds,
+                         .train = j->trinfo,
+                         .val = j->vainfo,
+                         .n_train_files = c->n_train_files,
+                         .n_val_files = c->n_val_files,
+                         .xgb_json = j->xr.json,
+                         .xgb_json_len = j->xr.json_len,
+                         .xgb_version = j->xr.xgb_version};
     if (rp__train_write_dir(c->out_dir, &run, err) < 0)
         return -1;
     if (c->predictions_path && write_predictions(c->predictions_path, &j->va, j->pva, err) < 0)
@@ -389,8 +415,12 @@ int rp__train(const rp__train_config *c, rp__train_report *r, rp_error *err)
     rp__buf_init(&j.mjson, 1 << 16);
     int rc = run(&j, err);
     if (rc == 0) {
-        *r = (rp__train_report){.n_train = j.tr.n, .n_val = j.va.n, .vocabulary = j.vocab.n, .seconds = j.seconds,
-                               .rmse_train = j.rmse_tr, .rmse_val = j.rmse_va};
+        *r = (rp__train_report){.n_train = j.tr.n,
+                                .n_val = j.va.n,
+                                .vocabulary = j.vocab.n,
+                                .seconds = j.seconds,
+                                .rmse_train = j.rmse_tr,
+                                .rmse_val = j.rmse_va};
         memcpy(r->run_id, j.run_id, sizeof r->run_id);
     }
     job_free(&j);

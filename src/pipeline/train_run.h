@@ -18,9 +18,9 @@
 #include "ridepred/error.h"
 
 typedef enum rp__train_algo {
-    RP_TRAIN_LINEAR = 0,  /* scikit-learn's LinearRegression */
-    RP_TRAIN_FOREST = 1,  /* RandomForestRegressor */
-    RP_TRAIN_XGBOOST = 2  /* libxgboost (dlopen'ed on first use) */
+    RP_TRAIN_LINEAR = 0, /* scikit-learn's LinearRegression */
+    RP_TRAIN_FOREST = 1, /* RandomForestRegressor */
+    RP_TRAIN_XGBOOST = 2 /* libxgboost (dlopen'ed on first use) */
 } rp__train_algo;
 
 /* "linear", "forest" or "xgboost" into *out.  Returns 0, or -1 with
@@ -36,29 +36,29 @@ const char *rp__train_algo_name(rp__train_algo algo);
 typedef void (*rp__train_progress_end_fn)(void *ctx);
 
 typedef struct rp__train_config {
-    const char *const *train_files;  /* Parquet or CSV trip files; at least one */
+    const char *const *train_files; /* Parquet or CSV trip files; at least one */
     size_t n_train_files;
-    const char *const *val_files;    /* at least one */
+    const char *const *val_files; /* at least one */
     size_t n_val_files;
     rp__train_algo algo;
-    const rp__train_param *params;    /* the algorithm's KEY=VALUE parameters (may be NULL when n_params is 0) */
+    const rp__train_param *params; /* the algorithm's KEY=VALUE parameters (may be NULL when n_params is 0) */
     size_t n_params;
-    const char *out_dir;             /* the model directory to write: new, or empty */
-    const char *predictions_path;    /* also write the validation predictions as CSV there; NULL: no */
-    unsigned threads;                /* forest and xgboost; 0: one per online CPU */
+    const char *out_dir;          /* the model directory to write: new, or empty */
+    const char *predictions_path; /* also write the validation predictions as CSV there; NULL: no */
+    unsigned threads;             /* forest and xgboost; 0: one per online CPU */
     uint64_t seed;
-    rp__train_progress_fn progress;   /* may be NULL; called from the trainer's threads, serialised */
+    rp__train_progress_fn progress;         /* may be NULL; called from the trainer's threads, serialised */
     rp__train_progress_end_fn progress_end; /* may be NULL */
-    void *progress_ctx;              /* passed to both */
+    void *progress_ctx;                     /* passed to both */
 } rp__train_config;
 
 typedef struct rp__train_report {
-    char run_id[33];      /* 32 hex digits: the model's version and the MLflow run id */
-    size_t n_train;       /* training rides the course's filter kept (every file) */
-    size_t n_val;         /* validation rides kept */
-    uint32_t vocabulary;  /* PU_DO values seen in training (one-hot columns) */
-    double seconds;       /* the fit alone, wall clock */
-    double rmse_train;    /* minutes */
+    char run_id[33];     /* 32 hex digits: the model's version and the MLflow run id */
+    size_t n_train;      /* training rides the course's filter kept (every file) */
+    size_t n_val;        /* validation rides kept */
+    uint32_t vocabulary; /* PU_DO values seen in training (one-hot columns) */
+    double seconds;      /* the fit alone, wall clock */
+    double rmse_train;   /* minutes */
     double rmse_val;
 } rp__train_report;
 

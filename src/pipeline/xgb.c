@@ -33,13 +33,20 @@ static int xerr(rp_error *err, const char *what)
 
 /* ---- parameters ---- */
 
-typedef enum { P_INT, P_POS, P_NONNEG, P_FRAC, P_REAL, P_CHOICE } ptype;
+typedef enum {
+    P_INT,
+    P_POS,
+    P_NONNEG,
+    P_FRAC,
+    P_REAL,
+    P_CHOICE
+} ptype;
 
 typedef struct pspec {
     const char *key;
     ptype type;
-    const char *choices;  /* P_CHOICE: "a|b|c" */
-    const char *dflt;     /* NULL: XGBoost's own default */
+    const char *choices; /* P_CHOICE: "a|b|c" */
+    const char *dflt;    /* NULL: XGBoost's own default */
 } pspec;
 
 /* The known booster parameters and their defaults (see xgb.h). */
@@ -99,7 +106,8 @@ static int check_value(const pspec *s, const char *v, rp_error *err)
     switch (s->type) {
     case P_INT:
         if (d != floor(d) || d < 0 || d > 1e9)
-            return rp_error_set(err, RP_ERR_INVALID, "--param %s=%s: expected a non-negative integer", s->key, v);
+            return rp_error_set(err, RP_ERR_INVALID, "--param %s=%s: expected a non-negative integer", s->key,
+                                v);
         break;
     case P_POS:
         if (!(d > 0))
@@ -113,8 +121,7 @@ static int check_value(const pspec *s, const char *v, rp_error *err)
         if (!(d > 0 && d <= 1))
             return rp_error_set(err, RP_ERR_INVALID, "--param %s=%s: expected a number in (0, 1]", s->key, v);
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }
@@ -124,7 +131,8 @@ static int parse_count(const char *key, const char *v, long min, long max, long 
     char *end;
     long n = strtol(v, &end, 10);
     if (end == v || *end || n < min || n > max)
-        return rp_error_set(err, RP_ERR_INVALID, "--param %s=%s: expected an integer from %ld to %ld", key, v, min, max);
+        return rp_error_set(err, RP_ERR_INVALID, "--param %s=%s: expected an integer from %ld to %ld", key, v,
+                            min, max);
     *out = n;
     return 0;
 }
@@ -159,7 +167,10 @@ int rp__xgb_params_resolve(const rp__train_param *params, size_t n, rp__xgb_para
             size_t k = (size_t)snprintf(known, sizeof known, "num_boost_round, early_stopping_rounds");
             for (size_t q = 0; q < N_SPECS && k < sizeof known; q++)
                 k += (size_t)snprintf(known + k, sizeof known - k, ", %s", specs[q].key);
-            return rp_error_set(err, RP_ERR_INVALID, "--param %s: not a parameter of --algo xgboost (known: %s; seed and threads are --seed and --threads)", params[i].key, known);
+            return rp_error_set(
+                err, RP_ERR_INVALID,
+                "--param %s: not a parameter of --algo xgboost (known: %s; seed and threads are --seed and --threads)",
+                params[i].key, known);
         }
         if (check_value(&specs[j], v, err) < 0)
             return -1;
@@ -171,7 +182,7 @@ int rp__xgb_params_resolve(const rp__train_param *params, size_t n, rp__xgb_para
 void rp__xgb_params_json(const rp__xgb_params *p, rp__buf *b)
 {
     rp__buf_printf(b, "\"num_boost_round\": %d, \"early_stopping_rounds\": %d", p->num_boost_round,
-                  p->early_stopping_rounds);
+                   p->early_stopping_rounds);
     for (size_t i = 0; i < N_SPECS; i++)
         if (p->value[i]) {
             char *end;
@@ -253,7 +264,7 @@ void rp__xgb_result_free(rp__xgb_result *r)
 }
 
 int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp__vocab *v,
-                     const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err)
+                      const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err)
 {
     memset(res, 0, sizeof *res);
     if (tr->n == 0)
@@ -307,7 +318,8 @@ int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp
                 goto out;
             }
             if (!text || eval_value(text, "val", &score) < 0) {
-                rp_error_set(err, RP_ERR_INTERNAL, "XGBoost evaluation answered \"%.80s\": no val-rmse", text ? text : "");
+                rp_error_set(err, RP_ERR_INTERNAL, "XGBoost evaluation answered \"%.80s\": no val-rmse",
+                             text ? text : "");
                 goto out;
             }
             /* xgboost.callback.EarlyStopping: a strictly better score. */
@@ -362,8 +374,11 @@ int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp
     }
     names[v->n] = "trip_distance";
     lens[v->n] = strlen("trip_distance");
-    rp__xgb_opts xo = {.version = o ? o->version : NULL, .format = "native", .n_features = ncol,
-                      .feature_names = names, .feature_lens = lens};
+    rp__xgb_opts xo = {.version = o ? o->version : NULL,
+                       .format = "native",
+                       .n_features = ncol,
+                       .feature_names = names,
+                       .feature_lens = lens};
     if (rp__xgb_from_buffer(res->json, res->json_len, &xo, &res->model, err) < 0) {
         rp_error_prefix(err, "converting the trained booster");
         goto out;

@@ -31,8 +31,8 @@
 
 typedef struct rp__xgb_params {
     int num_boost_round;
-    int early_stopping_rounds;  /* 0: none */
-    const char *value[RP_XGB_MAX_PARAMS];  /* per known booster parameter; NULL: XGBoost's default */
+    int early_stopping_rounds;            /* 0: none */
+    const char *value[RP_XGB_MAX_PARAMS]; /* per known booster parameter; NULL: XGBoost's default */
 } rp__xgb_params;
 
 /* Applies --param KEY=VALUE over the defaults; refuses unknown keys and bad
@@ -43,17 +43,17 @@ int rp__xgb_params_resolve(const rp__train_param *params, size_t n, rp__xgb_para
 void rp__xgb_params_json(const rp__xgb_params *p, rp__buf *b);
 
 typedef struct rp__xgb_result {
-    rp_model *model;      /* the converted booster (a reference) */
-    char *json;           /* the booster as XGBoost saved it (JSON) */
+    rp_model *model; /* the converted booster (a reference) */
+    char *json;      /* the booster as XGBoost saved it (JSON) */
     size_t json_len;
-    int rounds;           /* rounds trained */
-    int best_iteration;   /* 0-based; the model keeps rounds [0, best_iteration] */
-    double best_score;    /* validation RMSE XGBoost reported for it */
+    int rounds;         /* rounds trained */
+    int best_iteration; /* 0-based; the model keeps rounds [0, best_iteration] */
+    double best_score;  /* validation RMSE XGBoost reported for it */
     char xgb_version[32];
 } rp__xgb_result;
 
 int rp__train_xgboost(const rp__train_set *tr, const rp__train_set *va, const rp__vocab *v,
-                     const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err);
+                      const rp__xgb_params *p, const rp__train_opts *o, rp__xgb_result *res, rp_error *err);
 void rp__xgb_result_free(rp__xgb_result *r);
 
 #endif

@@ -10,11 +10,11 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 #include "common/pyjson.h"
 #include "function/event.h"
 #include "ridepred/log.h"
-#include "common/http_server.h"
-#include "common/metrics.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 /* A /metrics rendering is a few KiB; the cap only guards a bug. */
@@ -28,10 +28,10 @@ typedef struct worker_node {
 struct rp__serve {
     rp__function *fn;
     rp__http_server *http;
-    pthread_key_t key;          /* this thread's rp__worker */
-    pthread_mutex_t lock;       /* guards workers */
-    worker_node *workers;       /* every worker made, freed at stop */
-    char *health;               /* the /healthz body */
+    pthread_key_t key;    /* this thread's rp__worker */
+    pthread_mutex_t lock; /* guards workers */
+    worker_node *workers; /* every worker made, freed at stop */
+    char *health;         /* the /healthz body */
     size_t health_len;
     struct timespec started;
 
@@ -42,13 +42,15 @@ struct rp__serve {
     rp__histogram *latency;
 };
 
-static const char too_large_body[] = "{\"Type\": \"User\", \"message\": \"Request must be smaller than 6291456 bytes "
-                                     "for the InvokeFunction operation\"}";
-static const char not_found_body[] = "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH
-                                     ", GET /healthz or GET /metrics\"}";
+static const char too_large_body[] =
+    "{\"Type\": \"User\", \"message\": \"Request must be smaller than 6291456 bytes "
+    "for the InvokeFunction operation\"}";
+static const char not_found_body[] =
+    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH ", GET /healthz or GET /metrics\"}";
 static const char bad_method_body[] = "{\"message\": \"method not allowed\"}";
-static const char internal_body[] = "{\"errorMessage\": \"the server could not run the function: see its log\", "
-                                    "\"errorType\": \"ServiceException\"}";
+static const char internal_body[] =
+    "{\"errorMessage\": \"the server could not run the function: see its log\", "
+    "\"errorType\": \"ServiceException\"}";
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -181,26 +183,27 @@ static int make_metrics(rp__serve *s)
     s->inv_too_large = rp__metrics_counter(m, inv, inv_help, "outcome=\"too_large\"");
     s->inv_internal = rp__metrics_counter(m, inv, inv_help, "outcome=\"internal_error\"");
     s->records = rp__metrics_counter(
-        m, "ridepred_records_total", "Records in the events answered (events refused with a function error: none).",
-        NULL);
+        m, "ridepred_records_total",
+        "Records in the events answered (events refused with a function error: none).", NULL);
     s->record_failures = rp__metrics_counter(m, "ridepred_record_failures_total",
-                                            "Records answered as batchItemFailures.", NULL);
+                                             "Records answered as batchItemFailures.", NULL);
     s->published = rp__metrics_counter(m, "ridepred_published_records_total",
-                                      "Prediction records put to the predictions stream.", NULL);
+                                       "Prediction records put to the predictions stream.", NULL);
     s->latency = rp__metrics_histogram(m, "ridepred_invocation_duration_seconds",
-                                      "Time in the function per invocation (handler and publishing).", NULL,
-                                      rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
+                                       "Time in the function per invocation (handler and publishing).", NULL,
+                                       rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
     static const char http[] = "ridepred_http_rejected_total";
     static const char http_help[] = "HTTP requests refused before the function: unknown path, wrong method.";
     s->http_not_found = rp__metrics_counter(m, http, http_help, "code=\"404\"");
     s->http_bad_method = rp__metrics_counter(m, http, http_help, "code=\"405\"");
     rp__gauge *start = rp__metrics_gauge(m, "process_start_time_seconds",
-                                       "Start time of the process since the Unix epoch in seconds.", NULL);
+                                         "Start time of the process since the Unix epoch in seconds.", NULL);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     rp__gauge_set(start, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
     bool ok = s->inv_ok && s->inv_error && s->inv_too_large && s->inv_internal && s->records &&
-              s->record_failures && s->published && s->latency && s->http_not_found && s->http_bad_method && start;
+              s->record_failures && s->published && s->latency && s->http_not_found && s->http_bad_method &&
+              start;
     return ok ? 0 : -1;
 }
 

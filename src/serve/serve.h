@@ -19,32 +19,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ridepred/error.h"
 #include "function/function.h"
+#include "ridepred/error.h"
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
 
 /* 0 in any field: the default of http_server.h. */
 typedef struct rp__serve_config {
-    const char *listen;        /* HOST:PORT, [IPV6]:PORT; NULL: 127.0.0.1:8080 */
-    unsigned threads;          /* 0: the number of online CPUs */
-    unsigned max_connections;  /* 0: 1024 */
+    const char *listen;              /* HOST:PORT, [IPV6]:PORT; NULL: 127.0.0.1:8080 */
+    unsigned threads;                /* 0: the number of online CPUs */
+    unsigned max_connections;        /* 0: 1024 */
     unsigned max_client_connections; /* from one client address; 0: 256 */
-    unsigned timeout_s;        /* idle connection timeout; 0: 30 */
-    unsigned header_timeout_s; /* a whole request head; 0: 10 */
-    unsigned body_timeout_s;   /* a body: this plus its size / body_min_rate; 0: 10 */
-    size_t body_min_rate;      /* bytes per second; 0: 65536 */
+    unsigned timeout_s;              /* idle connection timeout; 0: 30 */
+    unsigned header_timeout_s;       /* a whole request head; 0: 10 */
+    unsigned body_timeout_s;         /* a body: this plus its size / body_min_rate; 0: 10 */
+    size_t body_min_rate;            /* bytes per second; 0: 65536 */
 } rp__serve_config;
 
 typedef struct rp__serve rp__serve;
 
 /* What was served so far (also on /metrics). */
 typedef struct rp__serve_stats {
-    uint64_t invocations;      /* every POST to the invoke path */
-    uint64_t ok;               /* answered by the handler */
-    uint64_t function_errors;  /* answered with an error body */
-    uint64_t too_large;        /* refused with 413 */
-    uint64_t internal_errors;  /* 500: no worker, out of memory */
+    uint64_t invocations;     /* every POST to the invoke path */
+    uint64_t ok;              /* answered by the handler */
+    uint64_t function_errors; /* answered with an error body */
+    uint64_t too_large;       /* refused with 413 */
+    uint64_t internal_errors; /* 500: no worker, out of memory */
     uint64_t records, record_failures, published;
 } rp__serve_stats;
 

@@ -47,7 +47,7 @@ void rp__hash_range(uint32_t n, uint32_t i, rp__u128 *lo, rp__u128 *hi)
 }
 
 int rp__reshard(const rp__reshard_piece *open, size_t nopen, uint32_t target, const rp__reshard_ops *ops,
-               void *ctx, rp_error *err)
+                void *ctx, rp_error *err)
 {
     /* Each split adds one piece: at most nopen + target - 1 pieces. */
     rp__reshard_piece *pieces = malloc((nopen + target) * sizeof *pieces);

@@ -44,12 +44,12 @@ typedef struct rp__reshard_ops {
     /* Merges the adjacent pieces a (left) and b (right). */
     int (*merge)(void *ctx, const rp__reshard_piece *a, const rp__reshard_piece *b, rp__reshard_piece *merged,
                  rp_error *err);
-    const char *who;  /* "kinesis", "local store": for messages */
+    const char *who; /* "kinesis", "local store": for messages */
 } rp__reshard_ops;
 
 /* Reshards the nopen open shards (sorted by range, covering the key space)
  * to target uniform ranges.  The caller has checked the count limits. */
 int rp__reshard(const rp__reshard_piece *open, size_t nopen, uint32_t target, const rp__reshard_ops *ops,
-               void *ctx, rp_error *err);
+                void *ctx, rp_error *err);
 
 #endif

@@ -10,8 +10,8 @@
 rp__sqlite_api rp__sq;
 
 /* Each pointer has exactly the type of the function sqlite3.h declares. */
-#define RP_SQLITE_CHECK(ret, name, args)                                                      \
-    _Static_assert(__builtin_types_compatible_p(__typeof__(&sqlite3_##name), ret(*) args),   \
+#define RP_SQLITE_CHECK(ret, name, args)                                                                     \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&sqlite3_##name), ret(*) args),                   \
                    "sqlite3_" #name ": the pointer type differs from sqlite3.h");
 RP_SQLITE_FUNCS(RP_SQLITE_CHECK)
 #undef RP_SQLITE_CHECK
@@ -27,7 +27,7 @@ static void load(void)
 #undef RP_SQLITE_SYM
     };
     rp__dl_once_load(&lib, "SQLite", sonames, syms, sizeof syms / sizeof syms[0], &rp__sq,
-                    "libsqlite3 (Debian: apt-get install libsqlite3-0)");
+                     "libsqlite3 (Debian: apt-get install libsqlite3-0)");
 }
 
 int rp__sqlite_load(rp_error *err)

@@ -19,32 +19,32 @@
 #define RP_LIBSQLITE_SONAME "libsqlite3.so.0"
 
 /* X(return type, name without "sqlite3_", parameter list) */
-#define RP_SQLITE_FUNCS(X)                                                                       \
-    X(int, bind_blob, (sqlite3_stmt *, int, const void *, int, void (*)(void *)))                \
-    X(int, bind_int, (sqlite3_stmt *, int, int))                                                 \
-    X(int, bind_int64, (sqlite3_stmt *, int, sqlite3_int64))                                     \
-    X(int, bind_text, (sqlite3_stmt *, int, const char *, int, void (*)(void *)))                \
-    X(int, busy_timeout, (sqlite3 *, int))                                                       \
-    X(int, changes, (sqlite3 *))                                                                 \
-    X(int, close, (sqlite3 *))                                                                   \
-    X(const void *, column_blob, (sqlite3_stmt *, int))                                          \
-    X(int, column_bytes, (sqlite3_stmt *, int))                                                  \
-    X(int, column_int, (sqlite3_stmt *, int))                                                    \
-    X(sqlite3_int64, column_int64, (sqlite3_stmt *, int))                                        \
-    X(const unsigned char *, column_text, (sqlite3_stmt *, int))                                 \
-    X(int, column_type, (sqlite3_stmt *, int))                                                   \
-    X(const char *, errmsg, (sqlite3 *))                                                         \
-    X(const char *, errstr, (int))                                                               \
-    X(int, exec, (sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **)) \
-    X(int, extended_errcode, (sqlite3 *))                                                        \
-    X(int, extended_result_codes, (sqlite3 *, int))                                              \
-    X(int, finalize, (sqlite3_stmt *))                                                           \
-    X(int, get_autocommit, (sqlite3 *))                                                          \
-    X(sqlite3_int64, last_insert_rowid, (sqlite3 *))                                             \
-    X(int, open_v2, (const char *, sqlite3 **, int, const char *))                               \
-    X(int, prepare_v2, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **))           \
-    X(int, prepare_v3, (sqlite3 *, const char *, int, unsigned int, sqlite3_stmt **, const char **)) \
-    X(int, reset, (sqlite3_stmt *))                                                              \
+#define RP_SQLITE_FUNCS(X)                                                                                   \
+    X(int, bind_blob, (sqlite3_stmt *, int, const void *, int, void (*)(void *)))                            \
+    X(int, bind_int, (sqlite3_stmt *, int, int))                                                             \
+    X(int, bind_int64, (sqlite3_stmt *, int, sqlite3_int64))                                                 \
+    X(int, bind_text, (sqlite3_stmt *, int, const char *, int, void (*)(void *)))                            \
+    X(int, busy_timeout, (sqlite3 *, int))                                                                   \
+    X(int, changes, (sqlite3 *))                                                                             \
+    X(int, close, (sqlite3 *))                                                                               \
+    X(const void *, column_blob, (sqlite3_stmt *, int))                                                      \
+    X(int, column_bytes, (sqlite3_stmt *, int))                                                              \
+    X(int, column_int, (sqlite3_stmt *, int))                                                                \
+    X(sqlite3_int64, column_int64, (sqlite3_stmt *, int))                                                    \
+    X(const unsigned char *, column_text, (sqlite3_stmt *, int))                                             \
+    X(int, column_type, (sqlite3_stmt *, int))                                                               \
+    X(const char *, errmsg, (sqlite3 *))                                                                     \
+    X(const char *, errstr, (int))                                                                           \
+    X(int, exec, (sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **))         \
+    X(int, extended_errcode, (sqlite3 *))                                                                    \
+    X(int, extended_result_codes, (sqlite3 *, int))                                                          \
+    X(int, finalize, (sqlite3_stmt *))                                                                       \
+    X(int, get_autocommit, (sqlite3 *))                                                                      \
+    X(sqlite3_int64, last_insert_rowid, (sqlite3 *))                                                         \
+    X(int, open_v2, (const char *, sqlite3 **, int, const char *))                                           \
+    X(int, prepare_v2, (sqlite3 *, const char *, int, sqlite3_stmt **, const char **))                       \
+    X(int, prepare_v3, (sqlite3 *, const char *, int, unsigned int, sqlite3_stmt **, const char **))         \
+    X(int, reset, (sqlite3_stmt *))                                                                          \
     X(int, step, (sqlite3_stmt *))
 
 typedef struct rp__sqlite_api {

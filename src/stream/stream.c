@@ -2,9 +2,9 @@
  * store, src/stream/local/, or Amazon Kinesis, src/stream/kinesis/). */
 #include "ridepred/stream.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <strings.h>
 
 #include "aws/credentials.h"
@@ -13,8 +13,8 @@
 
 struct rp_stream_conn {
     rp_stream_backend backend;
-    rp__local_store *local;   /* RP_STREAM_BACKEND_LOCAL */
-    rp__kinesis *kinesis;     /* RP_STREAM_BACKEND_KINESIS */
+    rp__local_store *local; /* RP_STREAM_BACKEND_LOCAL */
+    rp__kinesis *kinesis;   /* RP_STREAM_BACKEND_KINESIS */
 };
 
 const char *rp_stream_backend_name(rp_stream_backend b)
@@ -53,12 +53,16 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_strea
     }
     size_t len = strlen(n);
     if (!valid_name(n, len))
-        return rp_error_set(err, RP_ERR_INVALID, "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis: or local:)", (int)(len > 140 ? 140 : len), n, RP_STREAM_NAME_MAX);
+        return rp_error_set(
+            err, RP_ERR_INVALID,
+            "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis: or local:)",
+            (int)(len > 140 ? 140 : len), n, RP_STREAM_NAME_MAX);
     if (b == RP_STREAM_BACKEND_AUTO && cfg && cfg->backend != RP_STREAM_BACKEND_AUTO)
         b = cfg->backend;
     if (b == RP_STREAM_BACKEND_AUTO) {
         const char *from;
-        bool endpoint = (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp__aws_endpoint_from_env("KINESIS", &from);
+        bool endpoint =
+            (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp__aws_endpoint_from_env("KINESIS", &from);
         b = endpoint ? RP_STREAM_BACKEND_KINESIS : RP_STREAM_BACKEND_LOCAL;
     }
     memcpy(name, n, len + 1);
@@ -66,7 +70,8 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_strea
     return 0;
 }
 
-int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_stream_conn **out, rp_error *err)
+int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_stream_conn **out,
+                   rp_error *err)
 {
     *out = NULL;
     if (backend != RP_STREAM_BACKEND_LOCAL && backend != RP_STREAM_BACKEND_KINESIS)
@@ -137,7 +142,7 @@ int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out,
 }
 
 int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard **out, size_t *count,
-                           rp_error *err)
+                          rp_error *err)
 {
     if (s->kinesis)
         return rp__kinesis_list_shards(s->kinesis, name, out, count, err);
@@ -152,7 +157,7 @@ int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t t
 }
 
 int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
-                   rp_stream_put_result *results, rp_error *err)
+                  rp_stream_put_result *results, rp_error *err)
 {
     /* Kinesis: chunks, per-entry retries and reporting in the client. */
     if (s->kinesis)
@@ -174,7 +179,8 @@ int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *en
             for (size_t k = j; k < n; k++) {
                 results[k].ok = false;
                 snprintf(results[k].error_code, sizeof results[k].error_code, "NotAttempted");
-                snprintf(results[k].error_message, sizeof results[k].error_message, "an earlier chunk failed");
+                snprintf(results[k].error_message, sizeof results[k].error_message,
+                         "an earlier chunk failed");
             }
             return -1;
         }
@@ -183,21 +189,23 @@ int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *en
     return 0;
 }
 
-int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shard_id,
-                            rp_stream_iterator type, const char *sequence_number,
-                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
+int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shard_id, rp_stream_iterator type,
+                           const char *sequence_number, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
+                           rp_error *err)
 {
     if (s->kinesis)
-        return rp__kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
+        return rp__kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter,
+                                        err);
     return rp__local_get_iterator(s->local, name, shard_id, type, sequence_number, timestamp_ms, iter, err);
 }
 
 int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                           int64_t *millis_behind_latest, rp_error *err)
+                          void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                          rp_error *err)
 {
     if (s->kinesis)
-        return rp__kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
+        return rp__kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest,
+                                       err);
     return rp__local_get_records(s->local, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
 }
 
@@ -225,7 +233,8 @@ int rp_stream_scan(rp_stream_conn *s, const char *name, rp_stream_record_fn cb, 
     int rc = 0;
     char iter[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (rp_stream_get_iterator(s, name, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, iter, err) < 0) {
+        if (rp_stream_get_iterator(s, name, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, iter, err) <
+            0) {
             rc = -1;
             break;
         }

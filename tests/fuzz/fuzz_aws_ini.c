@@ -23,8 +23,7 @@ typedef struct walk {
     size_t n, bytes;
 } walk;
 
-static void visit(void *ctx, const char *section, const char *key, const char *value, int line,
-                  bool nested)
+static void visit(void *ctx, const char *section, const char *key, const char *value, int line, bool nested)
 {
     walk *w = ctx;
     if (!section || !key || !value || line < 1)

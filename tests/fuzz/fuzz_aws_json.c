@@ -45,8 +45,7 @@ static void check_str(const char *s, size_t cap)
             __builtin_trap(); /* "reduced to printable ASCII" */
 }
 
-static void error_response(const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen,
-                           long status)
+static void error_response(const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen, long status)
 {
     rp__http_response r;
     rp__http_response_init(&r, 1 << 20);
@@ -61,8 +60,7 @@ static void error_response(const uint8_t *hdr, size_t hlen, const uint8_t *body,
             (void)rp__aws_error_is_retriable(info.code, strlen(info.code));
         (void)rp__http_response_is_retriable(&r);
 
-        static const char *const names[] = {"x-amzn-ErrorType", "Content-Type", "x-amzn-RequestId",
-                                            ""};
+        static const char *const names[] = {"x-amzn-ErrorType", "Content-Type", "x-amzn-RequestId", ""};
         for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
             const char *v = NULL;
             size_t vl = 0;
@@ -85,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t ak = strnlen(c.access_key_id, sizeof c.access_key_id);
         size_t sk = strnlen(c.secret_access_key, sizeof c.secret_access_key);
         size_t tk = strnlen(c.session_token, sizeof c.session_token);
-        if (ak == 0 || sk == 0 || ak == sizeof c.access_key_id ||
-            sk == sizeof c.secret_access_key || tk == sizeof c.session_token)
+        if (ak == 0 || sk == 0 || ak == sizeof c.access_key_id || sk == sizeof c.secret_access_key ||
+            tk == sizeof c.session_token)
             __builtin_trap();
         (void)rp__aws_credentials_need_refresh(&c, (time_t)1714564800);
         rp__aws_credentials_clear(&c);

@@ -43,11 +43,11 @@
 #include "common/http_server.h"
 #include "common/http_server_internal.h"
 
-#define FAIL(...)                                                                                                    \
-    do {                                                                                                             \
-        fprintf(stderr, "fuzz_http_server: " __VA_ARGS__);                                                         \
-        fputc('\n', stderr);                                                                                         \
-        abort();                                                                                                     \
+#define FAIL(...)                                                                                            \
+    do {                                                                                                     \
+        fprintf(stderr, "fuzz_http_server: " __VA_ARGS__);                                                   \
+        fputc('\n', stderr);                                                                                 \
+        abort();                                                                                             \
     } while (0)
 
 #define MAX_CALLS 256
@@ -356,14 +356,15 @@ static void check_answers(const run *r)
         }
         p += 2;
         if (lengths != 1 || dates != 1 || closes != (a->close_after ? 1 : 0) || seqs != (a->routed ? 1 : 0))
-            FAIL("answer %zu (%d): %d Content-Length, %d Date, %d Connection: close (closing: %d), %d X-Seq", ai,
-                 a->status, lengths, dates, closes, a->close_after, seqs);
+            FAIL("answer %zu (%d): %d Content-Length, %d Date, %d Connection: close (closing: %d), %d X-Seq",
+                 ai, a->status, lengths, dates, closes, a->close_after, seqs);
         if (!a->head_only) {
             if ((uint64_t)(end - p) < length)
                 FAIL("answer %zu: %zu body bytes of %llu", ai, (size_t)(end - p), (unsigned long long)length);
             if (!a->routed) {
                 const char *b = p, *be = p + length;
-                if (!json || !starts(b, be, "{\"message\": \"") || length < 16 || be[-1] != '}' || be[-2] != '"')
+                if (!json || !starts(b, be, "{\"message\": \"") || length < 16 || be[-1] != '}' ||
+                    be[-2] != '"')
                     FAIL("answer %zu (%d): not a JSON message: '%.*s'", ai, a->status, (int)length, b);
                 for (const char *q = b + 13; q < be - 2; q++)
                     if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
@@ -392,7 +393,9 @@ static size_t dechunk(const uint8_t *p, size_t n, uint8_t *out, size_t cap, size
         uint64_t size = 0;
         size_t digits = 0;
         for (; i < n; i++, digits++) {
-            int ch = p[i], d = ch >= '0' && ch <= '9' ? ch - '0' : (ch | 0x20) >= 'a' && (ch | 0x20) <= 'f' ? (ch | 0x20) - 'a' + 10 : -1;
+            int ch = p[i], d = ch >= '0' && ch <= '9'                     ? ch - '0'
+                               : (ch | 0x20) >= 'a' && (ch | 0x20) <= 'f' ? (ch | 0x20) - 'a' + 10
+                                                                          : -1;
             if (d < 0)
                 break;
             size = size * 16 + (uint64_t)d;
@@ -500,8 +503,8 @@ static void same_runs(const run *a, const run *b)
     static char ua[OUT_CAP], ub[OUT_CAP];
     size_t la = undated(a->out, a->out_len, ua), lb = undated(b->out, b->out_len, ub);
     if (la != lb || memcmp(ua, ub, la) != 0)
-        FAIL("the answers depend on where the input was split:\n--- at once\n%.*s\n--- in pieces\n%.*s", (int)la,
-             ua, (int)lb, ub);
+        FAIL("the answers depend on where the input was split:\n--- at once\n%.*s\n--- in pieces\n%.*s",
+             (int)la, ua, (int)lb, ub);
     if (a->nanswers != b->nanswers || memcmp(a->answers, b->answers, a->nanswers * sizeof *a->answers) != 0 ||
         a->ncalls != b->ncalls)
         FAIL("the answers queued depend on where the input was split");

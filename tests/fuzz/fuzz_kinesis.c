@@ -80,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strcpy(cr.access_key_id, "AKIDFUZZ");
         strcpy(cr.secret_access_key, "fuzz");
         strcpy(cr.source, "static");
-        rp__kinesis_options o = {.endpoint_url = "http://127.0.0.1:1", .region = "us-east-1",
-                                .credentials = &cr, .retry = {.max_attempts = 1}, .wait_timeout_ms = 1};
+        rp__kinesis_options o = {.endpoint_url = "http://127.0.0.1:1",
+                                 .region = "us-east-1",
+                                 .credentials = &cr,
+                                 .retry = {.max_attempts = 1},
+                                 .wait_timeout_ms = 1};
         rp_error err;
         if (rp__kinesis_open(&o, &k, &err) != 0)
             abort();
@@ -100,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char next[RP_STREAM_ITER_MAX];
         int64_t behind = 0;
         size_t n = 0;
-        if (rp__kinesis_get_records(k, "shardId-000000000000|AAAA", 0, on_record, &n, next, &behind, &err) == 0)
+        if (rp__kinesis_get_records(k, "shardId-000000000000|AAAA", 0, on_record, &n, next, &behind, &err) ==
+            0)
             check_str(next, sizeof next);
         break;
     }
@@ -161,7 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: {
         char iter[RP_STREAM_ITER_MAX];
-        if (rp__kinesis_get_iterator(k, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, iter, &err) == 0)
+        if (rp__kinesis_get_iterator(k, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, iter,
+                                     &err) == 0)
             check_str(iter, sizeof iter);
         break;
     }

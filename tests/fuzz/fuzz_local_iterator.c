@@ -59,7 +59,7 @@ static rp__local_store *store;
 static int64_t clock_now = T0;
 static int64_t clock_end; /* the clock after the set-up */
 static EVP_MD_CTX *md_ctx;
-static bool dump;         /* FUZZ_LOCAL_ITERATOR_DUMP: print what is read */
+static bool dump; /* FUZZ_LOCAL_ITERATOR_DUMP: print what is read */
 
 static int64_t fuzz_clock(void *ctx)
 {
@@ -119,8 +119,8 @@ static void fix_store_id(void)
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", fixed_id[i]);
     snprintf(sql, sizeof sql, "UPDATE meta SET value = '%s' WHERE key = 'store_id'", hex);
-    if (sqlite3_open(db_path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK || sqlite3_changes(db) != 1)
+    if (sqlite3_open(db_path, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_changes(db) != 1)
         die(db ? sqlite3_errmsg(db) : "sqlite3_open", NULL);
     sqlite3_close(db);
 }
@@ -135,8 +135,8 @@ static void dump_iterators(void)
             die("list shards", &err);
         for (size_t i = 0; i < n; i++) {
             char it[RP_STREAM_ITER_MAX];
-            if (rp__local_get_iterator(store, streams[s], sh[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL,
-                                      0, it, &err) != 0)
+            if (rp__local_get_iterator(store, streams[s], sh[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, it,
+                                       &err) != 0)
                 die("get iterator", &err);
             fprintf(stderr, "%s %s seq %s..%s %s\n", streams[s], sh[i].shard_id, sh[i].seq_start,
                     sh[i].seq_end[0] ? sh[i].seq_end : "", it);
@@ -227,14 +227,13 @@ static void read_pages(const char *iter, uint32_t limit, bool stop_at_2nd)
         rp_error err;
         int64_t behind = -1;
         memset(next, 0x55, sizeof next);
-        if (rp__local_get_records(store, page == 0 ? iter : cur, limit, on_record, &rd, next,
-                                 &behind, &err) != 0) {
+        if (rp__local_get_records(store, page == 0 ? iter : cur, limit, on_record, &rd, next, &behind,
+                                  &err) != 0) {
             if (!err.msg[0])
                 __builtin_trap();
             return;
         }
-        if (strnlen(next, sizeof next) == sizeof next || behind < 0 ||
-            (limit && rd.count > limit))
+        if (strnlen(next, sizeof next) == sizeof next || behind < 0 || (limit && rd.count > limit))
             __builtin_trap();
         if (!next[0])
             return; /* a closed shard read to its end */
@@ -256,8 +255,7 @@ static bool resign(const char *iter, char out[RP_STREAM_ITER_MAX])
     unsigned int hl = 0;
     memcpy(buf, fixed_id, 16);
     memcpy(buf + 16, iter, n);
-    if (EVP_DigestInit_ex(md_ctx, EVP_md5(), NULL) != 1 ||
-        EVP_DigestUpdate(md_ctx, buf, 16 + n) != 1 ||
+    if (EVP_DigestInit_ex(md_ctx, EVP_md5(), NULL) != 1 || EVP_DigestUpdate(md_ctx, buf, 16 + n) != 1 ||
         EVP_DigestFinal_ex(md_ctx, h, &hl) != 1 || hl != 16)
         abort();
     memcpy(out, iter, n + 1);
@@ -314,8 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* An iterator made from the shard id and position, read after the shift. */
     if (fields[1]) {
-        bool wants_seq =
-            type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
+        bool wants_seq = type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
         const char *seq = seq_null ? NULL : fields[2] ? fields[2] : "";
         if (!wants_seq && !seq_always)
             seq = NULL;

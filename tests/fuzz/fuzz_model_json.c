@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rp_model_info info;
     rp_model_get_info(m, &info);
     for (uint32_t f = 0; f < info.n_features && f < 4; f++) {
-        rp_row row = {.n = 2, .idx = {f, (f + 1) % (info.n_features ? info.n_features : 1)}, .val = {1.0, 3.66}};
+        rp_row row = {
+            .n = 2, .idx = {f, (f + 1) % (info.n_features ? info.n_features : 1)}, .val = {1.0, 3.66}};
         double pred;
         rp_model_predict(m, &row, &pred, &err);
     }

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rp__parquet *p;
         if (rp__parquet_open_mem(data, size, "fuzz", &p, &err) < 0)
             return 0;
-        rp__parquet_set_limits(p, &(rp__parquet_limits){.max_page_bytes = (size_t)8 << 20, .max_bytes = (size_t)64 << 20});
+        rp__parquet_set_limits(
+            p, &(rp__parquet_limits){.max_page_bytes = (size_t)8 << 20, .max_bytes = (size_t)64 << 20});
         size_t n = rp__parquet_num_columns(p);
         for (size_t i = 0; i < n && i < 64; i++) {
             rp__parquet_values v;

@@ -59,8 +59,8 @@ static void visit_own(void *ctx, const char *section, const char *key, const cha
 }
 
 /* The [DEFAULT] keys the section does not override. */
-static void visit_inherited(void *ctx, const char *section, const char *key, const char *value,
-                            int line, bool nested)
+static void visit_inherited(void *ctx, const char *section, const char *key, const char *value, int line,
+                            bool nested)
 {
     (void)line;
     (void)nested;
@@ -152,8 +152,8 @@ int main(int argc, char **argv)
                 err.retriable ? "yes" : "no");
         return 1;
     }
-    printf("source=%s\naccess_key_id=%s\nsession_token=%s\nexpiration=%lld\n", c.source,
-           c.access_key_id, c.session_token[0] ? "yes" : "no", (long long)c.expiration);
+    printf("source=%s\naccess_key_id=%s\nsession_token=%s\nexpiration=%lld\n", c.source, c.access_key_id,
+           c.session_token[0] ? "yes" : "no", (long long)c.expiration);
     rp__aws_credentials_clear(&c);
     if (want_region) {
         char region[RP_AWS_REGION_MAX + 1];

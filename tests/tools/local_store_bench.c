@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     rp_error err;
     rp_stream_entry *e = NULL;
     rp_stream_put_result *r = NULL;
-    char (*keys)[32] = NULL;
+    char(*keys)[32] = NULL;
     char *data = NULL;
     rp_stream_shard *shards = NULL;
     size_t nsh = 0;
@@ -100,9 +100,11 @@ int main(int argc, char **argv)
      * one batch (reused by every batch). */
     for (long i = 0; i < batch; i++) {
         char *d = data + i * rec_bytes;
-        int dl = snprintf(d, (size_t)rec_bytes, "{\"model\": \"ride_duration_prediction_model\","
+        int dl = snprintf(d, (size_t)rec_bytes,
+                          "{\"model\": \"ride_duration_prediction_model\","
                           " \"version\": \"123\", \"prediction\": {\"ride_duration\": %ld.5,"
-                          " \"ride_id\": %ld}}", i % 60, i);
+                          " \"ride_id\": %ld}}",
+                          i % 60, i);
         if (dl >= rec_bytes)
             dl = (int)rec_bytes - 1;
         memset(d + dl, ' ', (size_t)(rec_bytes - dl));
@@ -115,7 +117,7 @@ int main(int argc, char **argv)
         long m = n - done < batch ? n - done : batch;
         for (long i = 0; i < m; i++)
             e[i] = (rp_stream_entry){data + i * rec_bytes, (size_t)rec_bytes, keys[done + i],
-                                  strlen(keys[done + i])};
+                                     strlen(keys[done + i])};
         if (rp__local_put_records(s, "bench", e, (size_t)m, r, &err) != 0) {
             fprintf(stderr, "local_store_bench: put: %s\n", err.msg);
             goto out;
@@ -129,8 +131,8 @@ int main(int argc, char **argv)
     }
     double t1 = now_s(), c1 = cpu_s();
     printf("put  %ld records  %.3f s  %.0f records/s  %.2f us CPU/record  (batches of %ld,"
-           " %ld-byte records, %ld shards)\n", n, t1 - t0, (double)n / (t1 - t0),
-           (c1 - c0) * 1e6 / (double)n, batch, rec_bytes, nshards);
+           " %ld-byte records, %ld shards)\n",
+           n, t1 - t0, (double)n / (t1 - t0), (c1 - c0) * 1e6 / (double)n, batch, rec_bytes, nshards);
 
     if (rp__local_list_shards(s, "bench", &shards, &nsh, &err) != 0) {
         fprintf(stderr, "local_store_bench: %s\n", err.msg);
@@ -140,15 +142,14 @@ int main(int argc, char **argv)
     c0 = cpu_s();
     for (size_t i = 0; i < nsh; i++) {
         char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-        if (rp__local_get_iterator(s, "bench", shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
-                                  it, &err) != 0) {
+        if (rp__local_get_iterator(s, "bench", shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, it,
+                                   &err) != 0) {
             fprintf(stderr, "local_store_bench: %s\n", err.msg);
             goto out;
         }
         for (;;) {
             long before = k.count;
-            if (rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX, consume, &k, next, NULL,
-                                     &err) != 0) {
+            if (rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX, consume, &k, next, NULL, &err) != 0) {
                 fprintf(stderr, "local_store_bench: read: %s\n", err.msg);
                 goto out;
             }

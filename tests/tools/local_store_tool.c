@@ -29,12 +29,11 @@
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: local_store_tool create STORE STREAM SHARDS [RETENTION_HOURS]\n"
-            "       local_store_tool put STORE STREAM N PREFIX [BATCH]\n"
-            "       local_store_tool read STORE STREAM [--until N] [--timeout S] [--limit L]\n"
-            "       local_store_tool shards STORE STREAM\n"
-            "       local_store_tool reshard STORE STREAM TARGET\n");
+    fprintf(stderr, "usage: local_store_tool create STORE STREAM SHARDS [RETENTION_HOURS]\n"
+                    "       local_store_tool put STORE STREAM N PREFIX [BATCH]\n"
+                    "       local_store_tool read STORE STREAM [--until N] [--timeout S] [--limit L]\n"
+                    "       local_store_tool shards STORE STREAM\n"
+                    "       local_store_tool reshard STORE STREAM TARGET\n");
     return 2;
 }
 
@@ -56,7 +55,7 @@ static int cmd_put(rp__local_store *s, const char *stream, long n, const char *p
     int rc = 1;
     rp_stream_entry *e = calloc((size_t)batch, sizeof *e);
     rp_stream_put_result *r = calloc((size_t)batch, sizeof *r);
-    char (*keys)[96] = calloc((size_t)batch, sizeof *keys);
+    char(*keys)[96] = calloc((size_t)batch, sizeof *keys);
     rp_error err;
     if (!e || !r || !keys) {
         fprintf(stderr, "local_store_tool: out of memory\n");
@@ -74,8 +73,8 @@ static int cmd_put(rp__local_store *s, const char *stream, long n, const char *p
         }
         for (long i = 0; i < k; i++)
             if (!r[i].ok) {
-                fprintf(stderr, "local_store_tool: record %ld: %s: %s\n", done + i,
-                        r[i].error_code, r[i].error_message);
+                fprintf(stderr, "local_store_tool: record %ld: %s: %s\n", done + i, r[i].error_code,
+                        r[i].error_message);
                 goto out;
             }
         done += k;
@@ -96,20 +95,18 @@ typedef struct reader {
 static int print_record(void *ctx, const rp_stream_record *rec)
 {
     reader *rd = ctx;
-    printf("%s %s %lld %.*s %.*s\n", rec->shard_id, rec->sequence_number,
-           (long long)rec->arrival_ms, (int)rec->partition_key_len, rec->partition_key,
-           (int)rec->data_len, (const char *)rec->data);
+    printf("%s %s %lld %.*s %.*s\n", rec->shard_id, rec->sequence_number, (long long)rec->arrival_ms,
+           (int)rec->partition_key_len, rec->partition_key, (int)rec->data_len, (const char *)rec->data);
     rd->count++;
     return 0;
 }
 
-static int cmd_read(rp__local_store *s, const char *stream, long until, double timeout,
-                    uint32_t limit)
+static int cmd_read(rp__local_store *s, const char *stream, long until, double timeout, uint32_t limit)
 {
     int rc = 1;
     rp_stream_shard *shards = NULL;
     size_t n = 0;
-    char (*iters)[RP_STREAM_ITER_MAX] = NULL;
+    char(*iters)[RP_STREAM_ITER_MAX] = NULL;
     char next[RP_STREAM_ITER_MAX];
     rp_error err;
     reader rd = {0};
@@ -123,8 +120,8 @@ static int cmd_read(rp__local_store *s, const char *stream, long until, double t
     if (!iters)
         goto out;
     for (size_t i = 0; i < n; i++)
-        if (rp__local_get_iterator(s, stream, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0,
-                                  iters[i], &err) != 0) {
+        if (rp__local_get_iterator(s, stream, shards[i].shard_id, RP_STREAM_TRIM_HORIZON, NULL, 0, iters[i],
+                                   &err) != 0) {
             fail(&err);
             goto out;
         }
@@ -170,8 +167,8 @@ static int cmd_shards(rp__local_store *s, const char *stream)
 #define OR_DASH(x) ((x)[0] ? (x) : "-")
     for (size_t i = 0; i < n; i++)
         printf("%s %s %s %s %s %s %s\n", v[i].shard_id, OR_DASH(v[i].parent_shard_id),
-               OR_DASH(v[i].adjacent_parent_shard_id), v[i].hash_start, v[i].hash_end,
-               v[i].seq_start, OR_DASH(v[i].seq_end));
+               OR_DASH(v[i].adjacent_parent_shard_id), v[i].hash_start, v[i].hash_end, v[i].seq_start,
+               OR_DASH(v[i].seq_end));
     free(v);
     return 0;
 }
@@ -191,8 +188,9 @@ int main(int argc, char **argv)
         return fail(&err);
     if (strcmp(cmd, "create") == 0 && (argc == 5 || argc == 6)) {
         uint32_t retention = argc == 6 ? (uint32_t)strtoul(argv[5], NULL, 10) : 0;
-        rc = rp__local_create_stream(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), retention,
-                                    &err) == 0 ? 0 : fail(&err);
+        rc = rp__local_create_stream(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), retention, &err) == 0
+                 ? 0
+                 : fail(&err);
     } else if (strcmp(cmd, "put") == 0 && (argc == 6 || argc == 7)) {
         long n = strtol(argv[4], NULL, 10);
         long batch = argc == 7 ? strtol(argv[6], NULL, 10) : RP_STREAM_PUT_BATCH_MAX;
@@ -220,7 +218,8 @@ int main(int argc, char **argv)
         rc = cmd_shards(s, stream);
     } else if (strcmp(cmd, "reshard") == 0 && argc == 5) {
         rc = rp__local_update_shard_count(s, stream, (uint32_t)strtoul(argv[4], NULL, 10), &err) == 0
-                 ? 0 : fail(&err);
+                 ? 0
+                 : fail(&err);
     } else {
         rc = usage();
     }

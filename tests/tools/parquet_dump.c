@@ -26,7 +26,9 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: parquet_dump FILE [--schema | --trips | --columns A,B] [--limit N] [--format jsonl|csv]\n");
+    fprintf(
+        stderr,
+        "usage: parquet_dump FILE [--schema | --trips | --columns A,B] [--limit N] [--format jsonl|csv]\n");
     exit(2);
 }
 
@@ -134,11 +136,12 @@ static int schema(rp__parquet *p)
         put_json_string((const uint8_t *)c->name, strlen(c->name));
         printf(", \"type\": \"%s\", \"logical\": \"%s\", \"unit\": \"%s\", \"utc\": %s, \"bits\": %d, "
                "\"signed\": %s, \"optional\": %s, \"nested\": %s}\n",
-               rp__parquet_type_name(c->type), logical_name(c), units[c->time_unit], c->utc_adjusted ? "true" : "false",
-               c->int_bits, c->int_signed ? "true" : "false", c->optional ? "true" : "false",
-               c->nested ? "true" : "false");
+               rp__parquet_type_name(c->type), logical_name(c), units[c->time_unit],
+               c->utc_adjusted ? "true" : "false", c->int_bits, c->int_signed ? "true" : "false",
+               c->optional ? "true" : "false", c->nested ? "true" : "false");
     }
-    printf("{\"rows\": %lld, \"row_groups\": %zu}\n", (long long)rp__parquet_num_rows(p), rp__parquet_num_row_groups(p));
+    printf("{\"rows\": %lld, \"row_groups\": %zu}\n", (long long)rp__parquet_num_rows(p),
+           rp__parquet_num_row_groups(p));
     return 0;
 }
 

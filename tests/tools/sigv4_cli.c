@@ -290,8 +290,12 @@ static int send_job(const job *j, rp__http_client *client, rp__buf *o)
         .now = job_time,
         .now_ctx = (void *)j,
     };
-    rp__http_request req = {.method = j->method, .url = j->url, .headers = hs, .n_headers = j->n_headers,
-                           .body = payload, .body_len = (size_t)plen};
+    rp__http_request req = {.method = j->method,
+                            .url = j->url,
+                            .headers = hs,
+                            .n_headers = j->n_headers,
+                            .body = payload,
+                            .body_len = (size_t)plen};
     int rc = rp__http_execute(client, &req, rp__sigv4_prepare, &signer, &resp, &err);
     if (rc != 0 && resp.status == 0) {
         put_str(o, "error", err.msg, strlen(err.msg));

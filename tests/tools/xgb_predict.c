@@ -27,7 +27,8 @@ int main(int argc, char **argv)
     }
     rp_model *m = NULL;
     rp_error err;
-    int rc = pre ? rp_model_load_preprocessed(path, pre, NULL, NULL, &m, &err) : rp_model_load(path, NULL, &m, &err);
+    int rc = pre ? rp_model_load_preprocessed(path, pre, NULL, NULL, &m, &err)
+                 : rp_model_load(path, NULL, &m, &err);
     if (rc < 0) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 2;

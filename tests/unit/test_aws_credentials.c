@@ -19,11 +19,22 @@
 static char home[256];
 
 static const char *const aws_vars[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "RP_TEST_DIR",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "RP_TEST_DIR",
 };
 
 /* A fresh, empty HOME with an .aws directory, and no AWS variables. */
@@ -154,8 +165,8 @@ TEST(shared_credentials_file)
           "aws_secret_access_key = secret-default\n"
           "\n"
           "[prod]\n"
-          "  AWS_Access_Key_ID=AKIDPROD\n"           /* keys are case-insensitive */
-          "aws_secret_access_key:secret-prod  \n"    /* ':' is a delimiter too */
+          "  AWS_Access_Key_ID=AKIDPROD\n"        /* keys are case-insensitive */
+          "aws_secret_access_key:secret-prod  \n" /* ':' is a delimiter too */
           "aws_session_token = prod-TOKEN-VALUE\n"
           "; another comment\n");
     CHECK(resolve() == 0);
@@ -242,7 +253,8 @@ TEST(precedence)
     fresh_home();
     /* The credentials file wins over the config file for the same profile. */
     CREDS("[dev]\naws_access_key_id = AKIDCREDS\naws_secret_access_key = secret-c\n");
-    CONFIG("[profile dev]\naws_access_key_id = AKIDCONFIG\naws_secret_access_key = secret-f\nregion = ap-south-1\n");
+    CONFIG(
+        "[profile dev]\naws_access_key_id = AKIDCONFIG\naws_secret_access_key = secret-f\nregion = ap-south-1\n");
     setenv("AWS_PROFILE", "dev", 1);
     CHECK(resolve() == 0 && !strcmp(creds.access_key_id, "AKIDCREDS"));
     /* A credentials-file profile without keys falls through to the config. */
@@ -312,7 +324,8 @@ TEST(file_syntax)
         CHECK_STR(rp__ini_get(ini, "s", "multi", NULL, &nested), "first\nsecond\n\nthird");
         CHECK(!nested);
         int line = 0;
-        CHECK_STR(rp__ini_get(ini, "s", "s3", &line, &nested), "\naddressing_style = path\nsignature_version = s3v4");
+        CHECK_STR(rp__ini_get(ini, "s", "s3", &line, &nested),
+                  "\naddressing_style = path\nsignature_version = s3v4");
         CHECK(nested && line == 8);
         CHECK_STR(rp__ini_get(ini, "s", "upper.key", NULL, NULL), "v : w\nspaced\xc2\xa0=\xc2\xa0 nbsp");
         CHECK_STR(rp__ini_get(ini, "t", "spaced", NULL, NULL), "nbsp");
@@ -332,7 +345,8 @@ TEST(malformed_files)
         {"aws_access_key_id = x\n", ":1: an option before any [section] header"},
         {"[default]\naws_access_key_id = x\njust some words\n", ":3: neither a [section]"},
         {"[default]\n[other]\n[default]\n", ":3: duplicate section [default]"},
-        {"[default]\naws_access_key_id = a\nAWS_ACCESS_KEY_ID = b\n", ":3: duplicate option 'aws_access_key_id'"},
+        {"[default]\naws_access_key_id = a\nAWS_ACCESS_KEY_ID = b\n",
+         ":3: duplicate option 'aws_access_key_id'"},
         {"[default]\n= secret-value\n", ":2: an option with an empty name"},
         {"[default]\naws_access_key_id = \xff\xfe\n", ":2: not valid UTF-8"},
         {"\xef\xbb\xbf[default]\n", ":1: starts with a byte-order mark"},
@@ -480,7 +494,8 @@ TEST(container_settings)
     CHECK(resolve() == -1 && err.code == RP_ERR_INVALID && strstr(err.msg, "not allowed"));
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/creds", 1);
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/token", 1);
-    CHECK(resolve() == -1 && err.code == RP_ERR_NOT_FOUND && strstr(err.msg, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+    CHECK(resolve() == -1 && err.code == RP_ERR_NOT_FOUND &&
+          strstr(err.msg, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
     put_file("token", "bad\ntoken-TOKEN-VALUE\n");
     char p[300];
     snprintf(p, sizeof p, "%s/token", home);
@@ -488,7 +503,8 @@ TEST(container_settings)
     CHECK(resolve() == -1 && err.code == RP_ERR_INVALID && !leaks(err.msg));
     unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "ftp://127.0.0.1/creds", 1);
-    CHECK(resolve() == -1 && err.code == RP_ERR_INVALID && strstr(err.msg, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+    CHECK(resolve() == -1 && err.code == RP_ERR_INVALID &&
+          strstr(err.msg, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
 }
 
 int main(void)

@@ -19,7 +19,13 @@
 
 /* ---- the scripted transport ------------------------------------------------ */
 
-enum { STEP_HTTP, STEP_RESET, STEP_REFUSED, STEP_TIMEOUT, STEP_FATAL };
+enum {
+    STEP_HTTP,
+    STEP_RESET,
+    STEP_REFUSED,
+    STEP_TIMEOUT,
+    STEP_FATAL
+};
 
 typedef struct step {
     int kind;
@@ -138,13 +144,14 @@ static const rp__http_header kinesis_headers[] = {
     {"Content-Type", "application/x-amz-json-1.1"},
 };
 static const rp__http_request kreq = {.method = "POST",
-                                     .url = "https://kinesis.us-east-1.amazonaws.com/",
-                                     .headers = kinesis_headers,
-                                     .n_headers = 2,
-                                     .body = "{}",
-                                     .body_len = 2};
+                                      .url = "https://kinesis.us-east-1.amazonaws.com/",
+                                      .headers = kinesis_headers,
+                                      .n_headers = 2,
+                                      .body = "{}",
+                                      .body_len = 2};
 
-#define PTEE "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate exceeded for shard shardId-000000000000\"}"
+#define PTEE                                                                                                 \
+    "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate exceeded for shard shardId-000000000000\"}"
 
 /* Every recorded delay within the full-jitter bounds of its retry. */
 static bool delays_within_bounds(const fixture *f, const rp__retry_policy *p)
@@ -162,9 +169,10 @@ static bool delays_within_bounds(const fixture *f, const rp__retry_policy *p)
 TEST(throttling_then_success)
 {
     rp__retry_policy p = {5, 100, 20000};
-    step steps[] = {{STEP_HTTP, 400, PTEE, NULL},
-                    {STEP_HTTP, 400, "{\"__type\":\"ThrottlingException\",\"message\":\"slow down\"}", NULL},
-                    {STEP_HTTP, 200, "{\"ShardId\":\"shardId-000000000000\",\"SequenceNumber\":\"1\"}", NULL}};
+    step steps[] = {
+        {STEP_HTTP, 400, PTEE, NULL},
+        {STEP_HTTP, 400, "{\"__type\":\"ThrottlingException\",\"message\":\"slow down\"}", NULL},
+        {STEP_HTTP, 200, "{\"ShardId\":\"shardId-000000000000\",\"SequenceNumber\":\"1\"}", NULL}};
     fixture f;
     setup(&f, steps, 3, p);
     rp_error err;
@@ -198,7 +206,8 @@ TEST(server_errors_exhaust_attempts)
 
     /* 502, 503 and 504 too, and a 503 SlowDown from S3 (XML). */
     step s3[] = {{STEP_HTTP, 502, "", NULL},
-                 {STEP_HTTP, 503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>", NULL},
+                 {STEP_HTTP, 503,
+                  "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>", NULL},
                  {STEP_HTTP, 504, NULL, NULL}};
     setup(&f, s3, 3, (rp__retry_policy){3, 10, 100});
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
@@ -219,8 +228,8 @@ TEST(connection_reset)
     CHECK(f.sl.n == 1 && f.sl.ms[0] <= 100);
     teardown(&f);
 
-    step always[] = {{STEP_REFUSED, 0, NULL, NULL}, {STEP_TIMEOUT, 0, NULL, NULL},
-                     {STEP_RESET, 0, NULL, NULL}};
+    step always[] = {
+        {STEP_REFUSED, 0, NULL, NULL}, {STEP_TIMEOUT, 0, NULL, NULL}, {STEP_RESET, 0, NULL, NULL}};
     setup(&f, always, 3, (rp__retry_policy){3, 100, 20000});
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 3);
@@ -234,7 +243,8 @@ TEST(connection_reset)
 TEST(not_retried)
 {
     rp__retry_policy p = {5, 100, 20000};
-    step bad[] = {{STEP_HTTP, 400, "{\"__type\":\"ValidationException\",\"message\":\"1 validation error detected\"}", NULL}};
+    step bad[] = {{STEP_HTTP, 400,
+                   "{\"__type\":\"ValidationException\",\"message\":\"1 validation error detected\"}", NULL}};
     fixture f;
     setup(&f, bad, 1, p);
     rp_error err;
@@ -248,7 +258,8 @@ TEST(not_retried)
 
     step nf[] = {{STEP_HTTP, 400,
                   "{\"__type\":\"com.amazonaws.kinesis.v20131202#ResourceNotFoundException\","
-                  "\"message\":\"Stream ride_events under account 000000000000 not found.\"}", NULL}};
+                  "\"message\":\"Stream ride_events under account 000000000000 not found.\"}",
+                  NULL}};
     setup(&f, nf, 1, p);
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1);
@@ -256,15 +267,20 @@ TEST(not_retried)
     CHECK(strstr(err.msg, "HTTP 400 ResourceNotFoundException: Stream ride_events") == err.msg);
     teardown(&f);
 
-    step s3nf[] = {{STEP_HTTP, 404, "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>", NULL}};
+    step s3nf[] = {
+        {STEP_HTTP, 404,
+         "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
+         NULL}};
     setup(&f, s3nf, 1, p);
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND && !err.retriable && f.s.calls == 1);
     CHECK_STR(err.msg, "HTTP 404 NoSuchKey: The specified key does not exist. (1 attempt)");
     teardown(&f);
 
-    step moved[] = {{STEP_HTTP, 301, "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting "
-                                     "to access must be addressed using the specified endpoint.</Message></Error>", NULL}};
+    step moved[] = {{STEP_HTTP, 301,
+                     "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting "
+                     "to access must be addressed using the specified endpoint.</Message></Error>",
+                     NULL}};
     setup(&f, moved, 1, p);
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && !err.retriable && err.code == RP_ERR_INVALID);
@@ -277,7 +293,10 @@ TEST(not_retried)
     CHECK(f.s.calls == 1 && !err.retriable);
     teardown(&f);
 
-    step expired[] = {{STEP_HTTP, 400, "{\"__type\":\"ExpiredTokenException\",\"message\":\"The security token included in the request is expired\"}", NULL}};
+    step expired[] = {
+        {STEP_HTTP, 400,
+         "{\"__type\":\"ExpiredTokenException\",\"message\":\"The security token included in the request is expired\"}",
+         NULL}};
     setup(&f, expired, 1, p);
     CHECK(rp__http_execute(&f.c, &kreq, NULL, NULL, &f.resp, &err) == -1);
     CHECK(f.s.calls == 1 && !err.retriable && err.code == RP_ERR_INVALID);
@@ -405,7 +424,7 @@ static int add_attempt_header(void *ctx, const rp__http_request *req, unsigned a
 {
     (void)req;
     (void)err;
-    char (*vals)[16] = ctx;
+    char(*vals)[16] = ctx;
     snprintf(vals[attempt], 16, "%u", attempt);
     extra->h[extra->n++] = (rp__http_header){"X-Attempt", vals[attempt]};
     return 0;
@@ -454,7 +473,8 @@ TEST(error_parse)
     rp__http_response r;
     rp__http_response_init(&r, 4096);
     rp__aws_error_info info;
-    rp__buf_puts(&r.body, "{\"message\": \"caf\\u00e9 \\n line\", \"__type\": \"a.b#C\", \"Message\": \"ignored\"}");
+    rp__buf_puts(&r.body,
+                 "{\"message\": \"caf\\u00e9 \\n line\", \"__type\": \"a.b#C\", \"Message\": \"ignored\"}");
     rp__aws_error_parse(&r, &info);
     CHECK_STR(info.code, "C");
     CHECK_STR(info.message, "caf?? ? line"); /* printable ASCII only */
@@ -485,20 +505,27 @@ TEST(error_redaction)
     rp__http_response r;
     rp__http_response_init(&r, 4096);
     /* headers echoed one a line, as a server that reflects its request */
-    CHECK_STR(parsed_message(&r, "{\"code\": \"AccessDenied\", \"message\": \"you sent:\\nHost: h\\nAuthorization: "
-                                 "Bearer abc.def\\nX-Amz-Security-Token: IQoJ123\\nAccept: */*\\n\"}"),
-              "you sent:?Host: h?Authorization: [redacted]?X-Amz-Security-Token: [redacted]?Accept: */*?");
+    CHECK_STR(
+        parsed_message(&r, "{\"code\": \"AccessDenied\", \"message\": \"you sent:\\nHost: h\\nAuthorization: "
+                           "Bearer abc.def\\nX-Amz-Security-Token: IQoJ123\\nAccept: */*\\n\"}"),
+        "you sent:?Host: h?Authorization: [redacted]?X-Amz-Security-Token: [redacted]?Accept: */*?");
     /* as a JSON or Python dict */
-    CHECK_STR(parsed_message(&r, "{\"message\": \"headers {\\\"Authorization\\\": \\\"tok-1234\\\", \\\"Host\\\": \\\"h\\\"}\"}"),
-              "headers {\"Authorization\": \"[redacted]\", \"Host\": \"h\"}");
-    CHECK_STR(parsed_message(&r, "{\"message\": \"{'token': 'abc', 'x': 1}\"}"), "{'token': '[redacted]', 'x': 1}");
+    CHECK_STR(
+        parsed_message(
+            &r,
+            "{\"message\": \"headers {\\\"Authorization\\\": \\\"tok-1234\\\", \\\"Host\\\": \\\"h\\\"}\"}"),
+        "headers {\"Authorization\": \"[redacted]\", \"Host\": \"h\"}");
+    CHECK_STR(parsed_message(&r, "{\"message\": \"{'token': 'abc', 'x': 1}\"}"),
+              "{'token': '[redacted]', 'x': 1}");
     /* a SigV4 Authorization value, a query string, a bare bearer token */
-    CHECK_STR(parsed_message(&r, "{\"message\": \"sig AWS4-HMAC-SHA256 Credential=AKIAX/20250101/us-east-1/kinesis/"
-                                 "aws4_request, SignedHeaders=host;x-amz-date, Signature=abcdef0123\"}"),
-              "sig AWS4-HMAC-SHA256 Credential=[redacted], SignedHeaders=host;x-amz-date, Signature=[redacted]");
+    CHECK_STR(
+        parsed_message(&r, "{\"message\": \"sig AWS4-HMAC-SHA256 Credential=AKIAX/20250101/us-east-1/kinesis/"
+                           "aws4_request, SignedHeaders=host;x-amz-date, Signature=abcdef0123\"}"),
+        "sig AWS4-HMAC-SHA256 Credential=[redacted], SignedHeaders=host;x-amz-date, Signature=[redacted]");
     CHECK_STR(parsed_message(&r, "{\"message\": \"password=hunter2&user=bob&api_key=k1\"}"),
               "password=[redacted]&user=bob&api_key=[redacted]");
-    CHECK_STR(parsed_message(&r, "{\"message\": \"use Bearer xyz123 please\"}"), "use Bearer [redacted] please");
+    CHECK_STR(parsed_message(&r, "{\"message\": \"use Bearer xyz123 please\"}"),
+              "use Bearer [redacted] please");
     CHECK_STR(parsed_message(&r, "<Error><Code>X</Code><Message>SessionToken = abc</Message></Error>"),
               "SessionToken = [redacted]");
     /* ordinary AWS messages are left as they are */
@@ -517,8 +544,10 @@ TEST(error_redaction)
 
     /* The request's own secret headers, quoted anywhere, even cut short at
      * the end of the message. */
-    static const rp__http_header hs[] = {{"Accept", "application/json"}, {"Authorization", "secret-value-123456"}};
-    rp__http_request req = {.method = "GET", .url = "http://127.0.0.1:9/creds", .headers = hs, .n_headers = 2};
+    static const rp__http_header hs[] = {{"Accept", "application/json"},
+                                         {"Authorization", "secret-value-123456"}};
+    rp__http_request req = {
+        .method = "GET", .url = "http://127.0.0.1:9/creds", .headers = hs, .n_headers = 2};
     char long_msg[400];
     snprintf(long_msg, sizeof long_msg, "{\"message\": \"%0240d secret-value-123456\"}", 0);
     step steps[] = {{STEP_HTTP, 401, "{\"message\": \"bad token secret-value-123456 given\"}", NULL},
@@ -608,7 +637,8 @@ static void *serve(void *arg)
                      "HTTP/1.1 %s\r\nContent-Type: application/x-amz-json-1.1\r\nX-Echo-Target: %s\r\n"
                      "Content-Length: %zu\r\n\r\n%s",
                      s->requests == 1 ? "400 Bad Request" : "200 OK",
-                     strstr(buf, "X-Amz-Target: Kinesis_20131202.PutRecord") ? "yes" : "no", strlen(body), body);
+                     strstr(buf, "X-Amz-Target: Kinesis_20131202.PutRecord") ? "yes" : "no", strlen(body),
+                     body);
             if (write(c, resp, strlen(resp)) < 0)
                 break;
         }
@@ -655,8 +685,8 @@ static void server_stop(server *s)
 
 static void real_client(rp__http_client *c, sleeps *sl, rp__retry_policy p, size_t max_body)
 {
-    rp__http_options o = {.retry = p, .connect_timeout_ms = 2000, .timeout_ms = 5000,
-                         .max_response_bytes = max_body};
+    rp__http_options o = {
+        .retry = p, .connect_timeout_ms = 2000, .timeout_ms = 5000, .max_response_bytes = max_body};
     rp__http_client_init(c, &o, NULL);
     memset(sl, 0, sizeof *sl);
     c->sleep_ms = record_sleep; /* no real sleeping */

@@ -27,8 +27,13 @@ static const char *sign(const char *method, const char *url, const rp__http_head
 {
     static rp__aws_credentials c;
     c = example_creds(token);
-    rp__sigv4_request req = {.method = method, .url = url, .headers = h, .n_headers = n,
-                            .service = "service", .region = "us-east-1", .time = T_20150830};
+    rp__sigv4_request req = {.method = method,
+                             .url = url,
+                             .headers = h,
+                             .n_headers = n,
+                             .service = "service",
+                             .region = "us-east-1",
+                             .time = T_20150830};
     rp_error err;
     if (rp__sigv4_sign(&req, &c, out, &err) != 0) {
         fprintf(stderr, "sign failed: %s\n", err.msg);
@@ -46,15 +51,14 @@ TEST(vectors)
               "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     CHECK_STR(o.amz_date, "20150830T123600Z");
     CHECK(o.n_headers == 2); /* Authorization, X-Amz-Date: the Host was given */
-    CHECK(strstr(sign("GET", "https://example.amazonaws.com/?Param2=value2&Param1=value1", host_hdr, 1,
-                      NULL, &o),
-                 "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"));
+    CHECK(strstr(
+        sign("GET", "https://example.amazonaws.com/?Param2=value2&Param1=value1", host_hdr, 1, NULL, &o),
+        "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"));
     /* get-utf8: the raw UTF-8 path is encoded for signing. */
     CHECK(strstr(sign("GET", "https://example.amazonaws.com/\xe1\x88\xb4", host_hdr, 1, NULL, &o),
                  "Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"));
-    rp__http_header trim[] = {{"Host", "example.amazonaws.com"},
-                             {"My-Header1", " value1"},
-                             {"My-Header2", " \"a   b   c\""}};
+    rp__http_header trim[] = {
+        {"Host", "example.amazonaws.com"}, {"My-Header1", " value1"}, {"My-Header2", " \"a   b   c\""}};
     CHECK_STR(sign("GET", "https://example.amazonaws.com/", trim, 3, NULL, &o),
               "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
               "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
@@ -75,10 +79,13 @@ TEST(canonical_request)
     rp__buf_init(&cr, 1 << 20);
     rp__buf_init(&sts, 1 << 20);
     rp_error err;
-    rp__sigv4_request req = {.method = "get", .url = "http://Example.COM:80/a/./b/../c//d%20e/?b=2&a=&a-b=1&a=1&c",
-                            .service = "service", .region = "eu-west-3", .time = T_20150830};
+    rp__sigv4_request req = {.method = "get",
+                             .url = "http://Example.COM:80/a/./b/../c//d%20e/?b=2&a=&a-b=1&a=1&c",
+                             .service = "service",
+                             .region = "eu-west-3",
+                             .time = T_20150830};
     CHECK(rp__sigv4_canonical(&req, &(rp__aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
-                             &cr, &sts, &err) == 0);
+                              &cr, &sts, &err) == 0);
     /* Dot segments and empty segments removed, '%' encoded again; pairs
      * sorted as (key, value) tuples ("a" before "a-b"); host lower-cased
      * without the default port. */
@@ -94,7 +101,7 @@ TEST(canonical_request)
     req.service = "s3";
     req.payload_hash = RP_SIGV4_UNSIGNED_PAYLOAD;
     CHECK(rp__sigv4_canonical(&req, &(rp__aws_credentials){.access_key_id = "AK", .secret_access_key = "S"},
-                             &cr, NULL, &err) == 0);
+                              &cr, NULL, &err) == 0);
     CHECK_STR(cr.data, "GET\n/a/./b//my%20key~\n\nhost:b.s3.amazonaws.com:8443\n"
                        "x-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:20150830T123600Z\n\n"
                        "host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD");
@@ -107,8 +114,13 @@ TEST(output_headers)
     rp__aws_credentials c = example_creds("TOKEN");
     rp__sigv4_out o;
     rp_error err;
-    rp__sigv4_request req = {.method = "PUT", .url = "http://127.0.0.1:4568/bucket/key", .payload = "abc",
-                            .payload_len = 3, .service = "s3", .region = "us-east-1", .time = T_20150830};
+    rp__sigv4_request req = {.method = "PUT",
+                             .url = "http://127.0.0.1:4568/bucket/key",
+                             .payload = "abc",
+                             .payload_len = 3,
+                             .service = "s3",
+                             .region = "us-east-1",
+                             .time = T_20150830};
     CHECK(rp__sigv4_sign(&req, &c, &o, &err) == 0);
     CHECK(o.n_headers == 5);
     CHECK_STR(o.headers[0].name, "Authorization");
@@ -118,7 +130,8 @@ TEST(output_headers)
     CHECK_STR(o.headers[3].value, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK_STR(o.headers[4].name, "Host");
     CHECK_STR(o.headers[4].value, "127.0.0.1:4568");
-    CHECK(strstr(o.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"));
+    CHECK(
+        strstr(o.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"));
 }
 
 TEST(refusals)
@@ -145,12 +158,21 @@ TEST(refusals)
         {"https://x/", {"A", "line\r\nbreak"}, "kinesis", NULL, RP_ERR_INVALID},
         {"https://x/", {"A", "b"}, "kin/esis", NULL, RP_ERR_INVALID},
         {"https://x/", {"A", "b"}, "kinesis", "not-hex", RP_ERR_INVALID},
-        {"https://x/", {"A", "b"}, "kinesis", "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", RP_ERR_INVALID},
+        {"https://x/",
+         {"A", "b"},
+         "kinesis",
+         "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
+         RP_ERR_INVALID},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rp__sigv4_request req = {.method = "GET", .url = bad[i].url, .headers = &bad[i].h, .n_headers = 1,
-                                .service = bad[i].service, .region = "us-east-1", .time = T_20150830,
-                                .payload_hash = bad[i].hash};
+        rp__sigv4_request req = {.method = "GET",
+                                 .url = bad[i].url,
+                                 .headers = &bad[i].h,
+                                 .n_headers = 1,
+                                 .service = bad[i].service,
+                                 .region = "us-east-1",
+                                 .time = T_20150830,
+                                 .payload_hash = bad[i].hash};
         rp_error_clear(&err);
         int rc = rp__sigv4_sign(&req, &c, &o, &err);
         CHECK(rc == -1);
@@ -197,14 +219,15 @@ TEST(prepare_hook)
 {
     rp__aws_credentials c = example_creds(NULL);
     rp__sigv4_signer s = {.creds = &c, .service = "service", .region = "us-east-1", .now = fixed_now};
-    rp__http_request req = {.method = "GET", .url = "https://example.amazonaws.com/", .headers = host_hdr,
-                           .n_headers = 1};
+    rp__http_request req = {
+        .method = "GET", .url = "https://example.amazonaws.com/", .headers = host_hdr, .n_headers = 1};
     rp__http_extra_headers extra = {.n = 0};
     rp_error err;
     CHECK(rp__sigv4_prepare(&s, &req, 0, &extra, &err) == 0);
     CHECK(extra.n == 2);
     CHECK_STR(extra.h[0].name, "Authorization");
-    CHECK(strstr(extra.h[0].value, "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
+    CHECK(strstr(extra.h[0].value,
+                 "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
     CHECK_STR(extra.h[1].value, "20150830T123600Z");
 }
 

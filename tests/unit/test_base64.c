@@ -23,20 +23,20 @@ TEST(decode_python_vectors)
     dec("YWJj", "abc");
     dec("YW==", "a");
     dec("YWI=", "ab");
-    dec("YW=I=", "ab");        /* padding interrupted, then completed */
-    dec("Y W J j", "abc");     /* non-alphabet characters are skipped */
+    dec("YW=I=", "ab");    /* padding interrupted, then completed */
+    dec("Y W J j", "abc"); /* non-alphabet characters are skipped */
     dec("YWJj====", "abc");
     dec("YWJjZA==ZZZZ", "abcd"); /* decoding stops after complete padding */
     dec("=YWJj", "abc");
     dec("YW\nJj", "abc");
     dec("Y=W=J=j", "ab");
     dec("", "");
-    dec("YWJ", NULL);          /* Incorrect padding */
+    dec("YWJ", NULL); /* Incorrect padding */
     dec("YW", NULL);
-    dec("Y", NULL);            /* 1 more than a multiple of 4 */
+    dec("Y", NULL); /* 1 more than a multiple of 4 */
     dec("YWJjZA=", NULL);
     dec("YWJjZA", NULL);
-    dec("YWJj\xc3\xa9", NULL);    /* non-ASCII: refused even where it would be skipped */
+    dec("YWJj\xc3\xa9", NULL);     /* non-ASCII: refused even where it would be skipped */
     dec("YWJjZA==\xc3\xa9", NULL); /* ... and after the padding */
     dec("YWJjZGVmZ2hp", "abcdefghi");
     dec("YWJjZGVmZ2hpag==", "abcdefghij");

@@ -33,7 +33,10 @@ static void shards(rp_stream_shard *v, size_t n)
  * `consume` of a group exiting 3). */
 TEST(processes_open_at_once)
 {
-    enum { ROUNDS = 25, PROCS = 6 };
+    enum {
+        ROUNDS = 25,
+        PROCS = 6
+    };
     int failed = 0;
     for (int round = 0; round < ROUNDS; round++) {
         char path[320];
@@ -146,8 +149,7 @@ TEST(foreign_files)
     snprintf(other, sizeof other, "%s/other.db", tmp_root);
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(other, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "PRAGMA application_id=42; CREATE TABLE t(x);", NULL, NULL, NULL) ==
-          SQLITE_OK);
+    CHECK(sqlite3_exec(db, "PRAGMA application_id=42; CREATE TABLE t(x);", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK(rp__ckpt_open(other, "g", "in", "a", 1000, &c, &err) == -1);
     CHECK(err.code == RP_ERR_CORRUPT);

@@ -21,9 +21,13 @@ TEST(kinesis_event_bytes)
     rp__event_source src;
     rp_error err;
     CHECK(rp__event_source_init(&src, "eu-west-1", "ride_events", &err) == 0);
-    rp__event_record r = {.sequence_number = "4963", .sequence_number_len = 4,
-                         .partition_key = "p\xc3\xa9", .partition_key_len = 3,
-                         .data = (const unsigned char *)"hi", .data_len = 2, .arrival_ms = 1764103531497};
+    rp__event_record r = {.sequence_number = "4963",
+                          .sequence_number_len = 4,
+                          .partition_key = "p\xc3\xa9",
+                          .partition_key_len = 3,
+                          .data = (const unsigned char *)"hi",
+                          .data_len = 2,
+                          .arrival_ms = 1764103531497};
     rp__buf b;
     rp__buf_init(&b, 1 << 20);
     rp__event_begin(&b);
@@ -68,9 +72,13 @@ TEST(record_bound_holds)
             pk[i] = (char)(1 + rand() % 127); /* control characters escape to six bytes */
         for (size_t i = 0; i < sl; i++)
             seq[i] = (char)('0' + rand() % 10);
-        rp__event_record r = {.sequence_number = seq, .sequence_number_len = sl, .partition_key = pk,
-                             .partition_key_len = pl, .data = data, .data_len = dl,
-                             .arrival_ms = (int64_t)rand() * 1000 + rand() % 1000};
+        rp__event_record r = {.sequence_number = seq,
+                              .sequence_number_len = sl,
+                              .partition_key = pk,
+                              .partition_key_len = pl,
+                              .data = data,
+                              .data_len = dl,
+                              .arrival_ms = (int64_t)rand() * 1000 + rand() % 1000};
         rp__buf_reset(&b);
         rp__event_append(&b, &src, "shardId-000000000000", &r, t % 2 == 0);
         CHECK(!b.failed && b.len <= rp__event_record_bound(&src, &r, 20));
@@ -103,9 +111,13 @@ TEST(round_trip_through_the_handler)
     for (int i = 0; i < 3; i++) {
         char seq[8];
         snprintf(seq, sizeof seq, "%d", 100 + i);
-        rp__event_record r = {.sequence_number = seq, .sequence_number_len = 3, .partition_key = "k",
-                             .partition_key_len = 1, .data = (const unsigned char *)rides.data + off[i],
-                             .data_len = len[i], .arrival_ms = 1000};
+        rp__event_record r = {.sequence_number = seq,
+                              .sequence_number_len = 3,
+                              .partition_key = "k",
+                              .partition_key_len = 1,
+                              .data = (const unsigned char *)rides.data + off[i],
+                              .data_len = len[i],
+                              .arrival_ms = 1000};
         rp__event_append(&ev, &src, "shardId-000000000000", &r, i == 0);
     }
     rp__event_end(&ev);
@@ -122,7 +134,10 @@ TEST(round_trip_through_the_handler)
         snprintf(pred, sizeof pred,
                  "{\"model\": \"ride_duration_prediction_model\", \"version\": \"v1\", \"prediction\": "
                  "{\"ride_duration\": %s, \"ride_id\": %zu}}",
-                 i == 0 ? "1.0" : i == 1 ? "4.0" : "7.0", i + 40);
+                 i == 0   ? "1.0"
+                 : i == 1 ? "4.0"
+                          : "7.0",
+                 i + 40);
         CHECK_MEM(o[i].prediction, o[i].prediction_len, pred);
     }
     rp__buf_cleanup(&rides);
@@ -138,12 +153,15 @@ TEST(ride_events)
     rp__buf_init(&b, 4096);
     rp__ride_row r = {.pu = 130, .dol = 205, .distance = 3.66, .ride_id = 7};
     rp__ride_encode(&b, &r);
-    CHECK_STR(b.data,
-              "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 7}");
+    CHECK_STR(
+        b.data,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 7}");
     rp__buf_reset(&b);
     r = (rp__ride_row){.pu_null = true, .dol = 1, .distance = NAN, .ride_id = 0};
     rp__ride_encode(&b, &r);
-    CHECK_STR(b.data, "{\"ride\": {\"PULocationID\": null, \"DOLocationID\": 1, \"trip_distance\": null}, \"ride_id\": 0}");
+    CHECK_STR(
+        b.data,
+        "{\"ride\": {\"PULocationID\": null, \"DOLocationID\": 1, \"trip_distance\": null}, \"ride_id\": 0}");
     rp__buf_reset(&b);
     r = (rp__ride_row){.pu = 1, .do_null = true, .distance = 1e-05, .ride_id = 18446744073709551615ull};
     rp__ride_encode(&b, &r);

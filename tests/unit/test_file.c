@@ -58,7 +58,7 @@ TEST(mkdirs)
     CHECK(err.code == RP_ERR_IO);
     char want[600];
     snprintf(want, sizeof want, "cannot create directory %s/plain: %s", root, strerror(ENOTDIR));
-    CHECK_STR(err.msg, want); /* names what is in the way */
+    CHECK_STR(err.msg, want);                    /* names what is in the way */
     CHECK(rp__file_mkdirs(q, 0700, &err) == -1); /* the file itself */
     snprintf(want, sizeof want, "cannot create directory %s/plain: %s", root, strerror(ENOTDIR));
     CHECK_STR(err.msg, want);

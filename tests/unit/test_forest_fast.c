@@ -55,16 +55,16 @@ typedef struct tree {
 } tree;
 
 typedef struct model {
-    int nf, td, other;       /* feature count, trip_distance column, another numeric (-1: none) */
-    int hot[3];              /* columns tested by most trees */
+    int nf, td, other; /* feature count, trip_distance column, another numeric (-1: none) */
+    int hot[3];        /* columns tested by most trees */
     int n_trees;
     bool lt, mean, has_default;
     double base;
     tree trees[MAX_TREES];
 } model;
 
-static const double td_pool[] = {0.5, 1.0, 1.5, 2.25, 3.66, 3.6600000858306885, 5.0, 10.0, -1.0, 0.0,
-                                 -0.0, 7.2, 0.1, 1e30, 0.30000000000000004, 16777217.0};
+static const double td_pool[] = {0.5, 1.0,  1.5, 2.25, 3.66, 3.6600000858306885,  5.0,       10.0, -1.0,
+                                 0.0, -0.0, 7.2, 0.1,  1e30, 0.30000000000000004, 16777217.0};
 static const double oh_pool[] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.0, -0.5, 1.0, 0.25, 1.5};
 
 static double td_threshold(void)
@@ -107,7 +107,8 @@ static int grow(model *M, tree *T, int depth)
     else
         f = (int)below((uint32_t)M->nf);
     T->feature[i] = f;
-    T->threshold[i] = f == M->td || f == M->other ? td_threshold() : oh_pool[below(sizeof oh_pool / sizeof *oh_pool)];
+    T->threshold[i] =
+        f == M->td || f == M->other ? td_threshold() : oh_pool[below(sizeof oh_pool / sizeof *oh_pool)];
     T->value[i] = leaf_value(); /* ignored for internal nodes */
     T->left[i] = grow(M, T, depth + 1);
     T->right[i] = grow(M, T, depth + 1);
@@ -162,9 +163,10 @@ static void model_json(const model *M, rp__buf *b)
         else
             rp__buf_printf(b, "%s\"PU_DO=%d_%d\"", i ? ", " : "", i, 7 * i + 1);
     }
-    rp__buf_printf(b, "], \"estimator\": {\"type\": \"trees\", \"combine\": \"%s\", \"base\": %.17g, "
-                     "\"split\": \"%s\", \"trees\": [",
-                  M->mean ? "mean" : "sum", M->base, M->lt ? "lt" : "le");
+    rp__buf_printf(b,
+                   "], \"estimator\": {\"type\": \"trees\", \"combine\": \"%s\", \"base\": %.17g, "
+                   "\"split\": \"%s\", \"trees\": [",
+                   M->mean ? "mean" : "sum", M->base, M->lt ? "lt" : "le");
     for (int t = 0; t < M->n_trees; t++) {
         const tree *T = &M->trees[t];
         rp__buf_puts(b, t ? ", {" : "{");
@@ -349,7 +351,8 @@ static int check_rows(const model *M, const rp_model *m, const rp_row *rows, int
                 fprintf(stderr, "  row %d (n=%d:", i, rows[i].n);
                 for (int k = 0; k < rows[i].n; k++)
                     fprintf(stderr, " %u=%.17g", rows[i].idx[k], rows[i].val[k]);
-                fprintf(stderr, "): want %d %.17g, batch %d %.17g, walk %d %.17g, one %d %.17g, fast %d %d %.17g\n",
+                fprintf(stderr,
+                        "): want %d %.17g, batch %d %.17g, walk %d %.17g, one %d %.17g, fast %d %d %.17g\n",
                         sw, want, sa[i], a[i], sb[i], b[i], rc, one, served, sf, fast);
             }
         }

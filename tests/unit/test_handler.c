@@ -19,7 +19,8 @@ static rp_model *model;
 static rp_handler *h;
 
 #define E_PREFIX "{\"model\": \"ride_duration_prediction_model\", \"version\": \"v\", \"prediction\": "
-#define RIDE "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 256}"
+#define RIDE                                                                                                 \
+    "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 256}"
 
 /* Builds {"Records": [{"kinesis": {"data": b64(rec[i]), "sequenceNumber": "i+1"}}, ...]};
  * a record text starting with '!' is used as the data string itself. */
@@ -41,7 +42,9 @@ static char *kinesis(int n, const char *const *recs)
             rp__buf_append(&b, enc, e);
             free(enc);
         }
-        rp__buf_printf(&b, "\", \"sequenceNumber\": \"%d\", \"partitionKey\": \"1\"}, \"eventSource\": \"aws:kinesis\"}", i + 1);
+        rp__buf_printf(
+            &b, "\", \"sequenceNumber\": \"%d\", \"partitionKey\": \"1\"}, \"eventSource\": \"aws:kinesis\"}",
+            i + 1);
     }
     rp__buf_lit(&b, "]}");
     return rp__buf_steal(&b, NULL);
@@ -66,7 +69,8 @@ static void one(const char *rec, const char *want_pred)
         snprintf(want, sizeof want, "{\"predictions\": [" E_PREFIX "%s}]}", want_pred);
         CHECK_MEM(res.body, res.body_len, want);
     } else {
-        CHECK_MEM(res.body, res.body_len, "{\"predictions\": [], \"batchItemFailures\": [{\"itemIdentifier\": \"1\"}]}");
+        CHECK_MEM(res.body, res.body_len,
+                  "{\"predictions\": [], \"batchItemFailures\": [{\"itemIdentifier\": \"1\"}]}");
         CHECK(res.failed == 1);
     }
     free(ev);
@@ -110,17 +114,18 @@ TEST(good_and_bad_records_in_order)
     CHECK(res.status == RP_INVOKE_OK);
     CHECK(res.records == 4 && res.served == 2 && res.failed == 2);
     CHECK_MEM(res.body, res.body_len,
-              "{\"predictions\": [" E_PREFIX "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}, "
-              E_PREFIX "{\"ride_duration\": 12.1, \"ride_id\": \"x\"}}], "
+              "{\"predictions\": [" E_PREFIX
+              "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}, " E_PREFIX
+              "{\"ride_duration\": 12.1, \"ride_id\": \"x\"}}], "
               "\"batchItemFailures\": [{\"itemIdentifier\": \"2\"}, {\"itemIdentifier\": \"4\"}]}");
     free(ev);
 }
 
 TEST(bad_base64)
 {
-    one("!YWJ", NULL);   /* Incorrect padding */
+    one("!YWJ", NULL); /* Incorrect padding */
     one("!Y", NULL);
-    one("!w6k=", NULL);  /* decodes, but to "é" alone: not JSON */
+    one("!w6k=", NULL); /* decodes, but to "é" alone: not JSON */
 }
 
 TEST(non_ascii_in_base64)
@@ -130,8 +135,10 @@ TEST(non_ascii_in_base64)
 
 TEST(bad_utf8)
 {
-    one("{\"ride\": {\"PULocationID\": \"\xff\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": \"\xed\xa0\x80\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": \"\xff\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": \"\xed\xa0\x80\", \"DOLocationID\": 2, \"trip_distance\": 1}, \"ride_id\": 1}",
+        NULL);
     one("\xef\xbb\xbf" RIDE, NULL); /* a BOM: Python's json refuses it */
 }
 
@@ -140,7 +147,8 @@ TEST(bad_json)
     one("{\"ride\": ", NULL);
     one(RIDE " x", NULL);
     one("[1, 2]", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66,}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66,}, \"ride_id\": 1}",
+        NULL);
 }
 
 TEST(missing_fields)
@@ -155,24 +163,34 @@ TEST(missing_fields)
 TEST(wrong_types)
 {
     one("{\"ride\": [1], \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": \"3.66\"}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": true}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": null}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": \"3.66\"}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": true}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": null}, \"ride_id\": 1}",
+        NULL);
 }
 
 TEST(trip_distance_not_finite)
 {
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": NaN}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": Infinity}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": -Infinity}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 1e400}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": NaN}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": Infinity}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": -Infinity}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 1e400}, \"ride_id\": 1}",
+        NULL);
 }
 
 TEST(location_types)
 {
-    one("{\"ride\": {\"PULocationID\": true, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": null, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
-    one("{\"ride\": {\"PULocationID\": {}, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}", NULL);
+    one("{\"ride\": {\"PULocationID\": true, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": null, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": {}, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1}",
+        NULL);
     /* Strings and floats are formed as '%s' does: "130.0_205" is unseen. */
     one("{\"ride\": {\"PULocationID\": \"130\", \"DOLocationID\": \"205\", \"trip_distance\": 3.66}, \"ride_id\": 1}",
         "{\"ride_duration\": 23.494999999999997, \"ride_id\": 1}");
@@ -184,10 +202,14 @@ TEST(location_types)
 
 TEST(ride_id_types_and_length)
 {
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1.5}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": true}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": null}", NULL);
-    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\"}", NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1.5}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": true}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": null}",
+        NULL);
+    one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\"}",
+        NULL);
     one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": -0}",
         "{\"ride_duration\": 23.494999999999997, \"ride_id\": 0}");
     one("{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"\\u00e9\\ud83d\\ude00\\\"\\/\"}",
@@ -197,15 +219,24 @@ TEST(ride_id_types_and_length)
     char rec[1200], want[1200], id[300];
     memset(id, 'a', 256);
     id[256] = '\0';
-    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}", id);
+    snprintf(
+        rec, sizeof rec,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}",
+        id);
     snprintf(want, sizeof want, "{\"ride_duration\": 23.494999999999997, \"ride_id\": \"%s\"}", id);
     one(rec, want);
     strcat(id, "b"); /* 257 characters */
-    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}", id);
+    snprintf(
+        rec, sizeof rec,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"%s\"}",
+        id);
     one(rec, NULL);
     memset(id, '9', 257);
     id[257] = '\0';
-    snprintf(rec, sizeof rec, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": %s}", id);
+    snprintf(
+        rec, sizeof rec,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": %s}",
+        id);
     one(rec, NULL);
 }
 
@@ -225,7 +256,9 @@ TEST(record_too_large)
 {
     size_t pad = 1024 * 1024;
     char *rec = malloc(pad + 200);
-    int n = snprintf(rec, 200, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": \"");
+    int n = snprintf(
+        rec, 200,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": \"");
     memset(rec + n, 'x', pad);
     strcpy(rec + n + pad, "\"}");
     const char *r = rec;
@@ -240,7 +273,9 @@ static char *nested(int depth)
 {
     /* {"ride": ..., "ride_id": 1, "x": [[[...]]]} with `depth` levels in all */
     char *s = malloc((size_t)depth * 2 + 200);
-    int n = sprintf(s, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": ");
+    int n = sprintf(
+        s,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, \"x\": ");
     for (int i = 1; i < depth; i++)
         s[n++] = '[';
     for (int i = 1; i < depth; i++)
@@ -270,7 +305,8 @@ TEST(invalid_events)
     invalid_event("{\"Records\": [1]}", "not an object");
     invalid_event("{\"Records\": [{\"eventSource\": \"aws:kinesis\"}]}", "no \\\"kinesis\\\"");
     invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\"}}]}", "sequenceNumber");
-    invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\", \"sequenceNumber\": 1}}]}", "sequenceNumber");
+    invalid_event("{\"Records\": [{\"kinesis\": {\"data\": \"\", \"sequenceNumber\": 1}}]}",
+                  "sequenceNumber");
     invalid_event("{\"ride\": {\"PULocationID\": 130}, \"ride_id\": 1}", "DOLocationID is missing");
     invalid_event("{\"Records\": []} trailing", "extra data");
     invalid_event("{\"Records\": [], \"Records\": [1]}", "not an object");
@@ -345,13 +381,15 @@ TEST(version_kept_whole)
     CHECK(len == 3 && !memcmp(v, "a\0b", 3));
     rp_handler *hv = rp_handler_new(m, NULL, &err);
     CHECK(hv != NULL);
-    const char *rec = "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 2.0}, \"ride_id\": 1}";
+    const char *rec =
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 2.0}, \"ride_id\": 1}";
     char *ev = kinesis(1, &rec);
     rp_invoke_result res;
     CHECK(rp_handler_invoke(hv, ev, strlen(ev), &res) == 0);
-    CHECK_MEM(res.body, res.body_len,
-              "{\"predictions\": [{\"model\": \"ride_duration_prediction_model\", \"version\": \"a\\u0000b\", "
-              "\"prediction\": {\"ride_duration\": 2.5, \"ride_id\": 1}}]}");
+    CHECK_MEM(
+        res.body, res.body_len,
+        "{\"predictions\": [{\"model\": \"ride_duration_prediction_model\", \"version\": \"a\\u0000b\", "
+        "\"prediction\": {\"ride_duration\": 2.5, \"ride_id\": 1}}]}");
     rp_handler_free(hv);
     free(ev);
 
@@ -382,7 +420,9 @@ static char *emoji_record(int i)
 {
     rp__buf b;
     rp__buf_init(&b, 1 << 16);
-    rp__buf_lit(&b, "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"");
+    rp__buf_lit(
+        &b,
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": \"");
     for (int k = 0; k < 256; k++)
         rp__buf_puts(&b, k == 0 && i % 2 ? "\xf0\x9f\x98\x81" : "\xf0\x9f\x98\x80"); /* U+1F600, U+1F601 */
     rp__buf_lit(&b, "\"}");
@@ -463,7 +503,8 @@ static int publish_some(void *ctx, const rp_stream_entry *e, size_t n, rp_stream
         r[i].ok = i % 2 == 0;
         if (!r[i].ok) {
             snprintf(r[i].error_code, sizeof r[i].error_code, "Throttled");
-            snprintf(r[i].error_message, sizeof r[i].error_message, "%s", i == 1 ? "Throttled: slow down" : "busy");
+            snprintf(r[i].error_message, sizeof r[i].error_message, "%s",
+                     i == 1 ? "Throttled: slow down" : "busy");
         }
     }
     return 0;
@@ -473,15 +514,17 @@ TEST(unpublished_records_fail)
 {
     int calls = 0;
     rp_error err;
-    rp_handler_config cfg = {.version = "v", .log_failures = false, .publish = publish_some, .publish_ctx = &calls};
+    rp_handler_config cfg = {
+        .version = "v", .log_failures = false, .publish = publish_some, .publish_ctx = &calls};
     rp_handler *hp = rp_handler_new(model, &cfg, &err);
     const char *recs[] = {RIDE, RIDE, RIDE, "!bad!", RIDE};
     char *ev = kinesis(5, recs);
     rp_invoke_result res;
     CHECK(rp_handler_invoke(hp, ev, strlen(ev), &res) == 0);
     CHECK(calls == 1 && res.served == 2 && res.failed == 3);
-    CHECK(strstr(res.body, "\"batchItemFailures\": [{\"itemIdentifier\": \"2\"}, {\"itemIdentifier\": \"4\"}, "
-                           "{\"itemIdentifier\": \"5\"}]"));
+    CHECK(strstr(res.body,
+                 "\"batchItemFailures\": [{\"itemIdentifier\": \"2\"}, {\"itemIdentifier\": \"4\"}, "
+                 "{\"itemIdentifier\": \"5\"}]"));
     size_t n = 0;
     const rp_record_outcome *o = rp_handler_outcomes(hp, &n);
     CHECK(o && n == 5);

@@ -119,10 +119,10 @@ static void roundtrip(unsigned port, const char *req, size_t len, char *out, siz
 static rp__http_server *start(size_t max_body, size_t max_total)
 {
     rp__http_server_config cfg = {.listen = "127.0.0.1:0",
-                                 .threads = 2,
-                                 .max_body_bytes = max_body,
-                                 .max_total_body_bytes = max_total,
-                                 .route = echo};
+                                  .threads = 2,
+                                  .max_body_bytes = max_body,
+                                  .max_total_body_bytes = max_total,
+                                  .route = echo};
     rp__http_server *s = NULL;
     rp_error err;
     CHECK(rp__http_server_start(&cfg, &s, &err) == 0);
@@ -269,8 +269,9 @@ TEST(test_stop_drains)
 
 TEST(test_bad_addresses)
 {
-    static const char *const bad[] = {"", "nonsense", "1.2.3.4", "127.0.0.1:", "127.0.0.1:70000", "[::1:80",
-                                      "[::1]80", "::1:80", "127.0.0.1:8x", "no.such.host.invalid:80"};
+    static const char *const bad[] = {
+        "",        "nonsense", "1.2.3.4", "127.0.0.1:",   "127.0.0.1:70000",
+        "[::1:80", "[::1]80",  "::1:80",  "127.0.0.1:8x", "no.such.host.invalid:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rp__http_server_config cfg = {.listen = bad[i], .route = echo};
         rp__http_server *s = NULL;
@@ -384,9 +385,9 @@ static bool json_error(const char *out, size_t len, int status, bool closed)
     if (!one_answer(out, len, status, &body))
         return false;
     size_t blen = strlen(body);
-    return strstr(out, "\r\nContent-Type: application/json\r\n") && strstr(out, "\r\nConnection: close\r\n") &&
-           closed && strncmp(body, "{\"message\": \"", 13) == 0 && blen > 15 && body[blen - 1] == '}' &&
-           body[blen - 2] == '"';
+    return strstr(out, "\r\nContent-Type: application/json\r\n") &&
+           strstr(out, "\r\nConnection: close\r\n") && closed && strncmp(body, "{\"message\": \"", 13) == 0 &&
+           blen > 15 && body[blen - 1] == '}' && body[blen - 2] == '"';
 }
 
 static rp__http_server *start_cfg(rp__http_server_config cfg)
@@ -427,7 +428,8 @@ TEST(test_framing_errors)
                  "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"
                  "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
                  400);
-    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 40\r\n\r\n{}GET / HTTP/1.1\r\n\r\n", 400);
+    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 40\r\n\r\n{}GET / HTTP/1.1\r\n\r\n",
+                 400);
     /* Content-Length and Transfer-Encoding together, either order. */
     expect_error(port,
                  "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -445,18 +447,23 @@ TEST(test_framing_errors)
         expect_error(port, req, 400);
     }
     /* Transfer codings. */
-    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
-    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400);
-    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "0\r\n\r\n",
+    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                 501);
+    expect_error(port, "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
                  400);
+    expect_error(
+        port,
+        "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\n",
+        400);
     expect_error(port, "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
 
     /* 2^64 bytes declared: the route answers at once (too large) and the
      * connection is closed; one answer, one header block. */
     char out[8192];
     bool closed;
-    static const char huge[] = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\nhello";
+    static const char huge[] =
+        "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\nhello";
     size_t len = exchange(port, huge, sizeof huge - 1, out, sizeof out, &closed);
     const char *body;
     CHECK(one_answer(out, len, 413, &body) && closed && strcmp(body, "POST /p 0 1 -") == 0);
@@ -476,12 +483,12 @@ TEST(test_request_syntax)
     if (!s)
         return;
     unsigned port = rp__http_server_port(s);
-    expect_error(port, "GET /a HTTP/1.1\nHost: x\n\n", 400);                /* bare LF */
-    expect_error(port, "GET /a HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400);      /* bare CR */
+    expect_error(port, "GET /a HTTP/1.1\nHost: x\n\n", 400);                       /* bare LF */
+    expect_error(port, "GET /a HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", 400);           /* bare CR */
     expect_error(port, "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n b\r\n\r\n", 400); /* obs-fold */
     expect_error(port, "GET /a HTTP/1.1\r\nHost : x\r\n\r\n", 400);
     expect_error(port, "GET /a HTTP/1.1\r\nX-A: \x01\r\nHost: x\r\n\r\n", 400);
-    expect_error(port, "GET /a HTTP/1.1\r\n\r\n", 400);                       /* no Host */
+    expect_error(port, "GET /a HTTP/1.1\r\n\r\n", 400); /* no Host */
     expect_error(port, "GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
     expect_error(port, "GET /a HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     expect_error(port, "GET /a HTTP/1.1 \r\nHost: x\r\n\r\n", 400);
@@ -565,8 +572,8 @@ TEST(test_keep_alive)
     const char *a = strstr(out, "\r\n\r\nGET /1 0 0 -HTTP/1.1 200 ");
     const char *b = a ? strstr(a, "\r\n\r\nPOST /2 3 0 -HTTP/1.1 200 ") : NULL;
     const char *c = b ? strstr(b + 4, "\r\n\r\n") : NULL;
-    CHECK(a && b && c && c[4] == '\0');                   /* HEAD: no body */
-    CHECK(b && strstr(b, "Content-Length: 13\r\n"));       /* ... but its length */
+    CHECK(a && b && c && c[4] == '\0');              /* HEAD: no body */
+    CHECK(b && strstr(b, "Content-Length: 13\r\n")); /* ... but its length */
     CHECK(b && strstr(b, "Connection: close\r\n"));
 
     /* HTTP/1.0: closed after the answer, unless it asks for keep-alive. */
@@ -608,22 +615,24 @@ TEST(test_chunked)
     bool closed;
     const char *body;
     /* Extensions, upper-case hex, a trailer field: 26 bytes. */
-    static const char ok[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
-                             "A;ext=1;b=\"q\"\r\n0123456789\r\n10 \r\nabcdefghijklmnop\r\n000\r\nX-T: 1\r\n\r\n";
+    static const char ok[] =
+        "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
+        "A;ext=1;b=\"q\"\r\n0123456789\r\n10 \r\nabcdefghijklmnop\r\n000\r\nX-T: 1\r\n\r\n";
     size_t len = exchange(port, ok, sizeof ok - 1, out, sizeof out, &closed);
     CHECK(one_answer(out, len, 200, &body) && strcmp(body, "POST /c 26 0 -") == 0);
     static const char *const bad[] = {
-        "zz\r\nab\r\n0\r\n\r\n",          /* not hex */
-        "\r\n0\r\n\r\n",                  /* no size */
-        "2\r\nabXX0\r\n\r\n",             /* no CRLF after the data */
-        "2x\r\nab\r\n0\r\n\r\n",          /* junk after the size */
-        "2\nab\r\n0\r\n\r\n",             /* bare LF */
-        "11111111111111111\r\n",          /* 17 hex digits */
-        "0\r\nbad trailer\r\n\r\n",       /* trailer without a colon */
+        "zz\r\nab\r\n0\r\n\r\n",    /* not hex */
+        "\r\n0\r\n\r\n",            /* no size */
+        "2\r\nabXX0\r\n\r\n",       /* no CRLF after the data */
+        "2x\r\nab\r\n0\r\n\r\n",    /* junk after the size */
+        "2\nab\r\n0\r\n\r\n",       /* bare LF */
+        "11111111111111111\r\n",    /* 17 hex digits */
+        "0\r\nbad trailer\r\n\r\n", /* trailer without a colon */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char req[512];
-        snprintf(req, sizeof req, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s", bad[i]);
+        snprintf(req, sizeof req, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+                 bad[i]);
         expect_error(port, req, 400);
     }
     /* A chunk-size line longer than 4 KiB. */
@@ -645,7 +654,8 @@ TEST(test_expect_continue)
         return;
     unsigned port = rp__http_server_port(s);
     int fd = connect_to(port);
-    static const char head[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+    static const char head[] =
+        "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
     send_all(fd, head, sizeof head - 1);
     char out[4096];
     ssize_t k = recv(fd, out, sizeof out - 1, 0);
@@ -656,7 +666,8 @@ TEST(test_expect_continue)
     CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && strstr(out, "\r\n\r\nPOST /e 5 0 -"));
     close(fd);
     /* Over the limit: 413 at once, no 100, closed. */
-    static const char big[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
+    static const char big[] =
+        "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n";
     bool closed;
     size_t len = exchange(port, big, sizeof big - 1, out, sizeof out, &closed);
     const char *body;
@@ -667,10 +678,10 @@ TEST(test_expect_continue)
 TEST(test_deadlines)
 {
     rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1,
-                                                          .max_body_bytes = 10000,
-                                                          .header_timeout_s = 1,
-                                                          .body_timeout_s = 1,
-                                                          .body_min_rate = 1000});
+                                                            .max_body_bytes = 10000,
+                                                            .header_timeout_s = 1,
+                                                            .body_timeout_s = 1,
+                                                            .body_min_rate = 1000});
     if (!s)
         return;
     unsigned port = rp__http_server_port(s);
@@ -766,7 +777,8 @@ TEST(test_discard_cap)
     memset(block, 'd', mib);
     int fd = connect_to(port);
     char head[128], out[4096];
-    int n = snprintf(head, sizeof head, "POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", 1000 + past);
+    int n = snprintf(head, sizeof head, "POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                     1000 + past);
     send_all(fd, head, (size_t)n);
     for (size_t i = 0; i < 64; i++)
         send_all(fd, block, mib);
@@ -850,7 +862,8 @@ TEST(test_large_answer)
     bool closed;
     static const char head[] = "HEAD /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     size_t len = exchange(port, head, sizeof head - 1, out, cap, &closed);
-    CHECK(closed && strstr(out, "Content-Length: 8388608\r\n") && len == (size_t)(strstr(out, "\r\n\r\n") + 4 - out));
+    CHECK(closed && strstr(out, "Content-Length: 8388608\r\n") &&
+          len == (size_t)(strstr(out, "\r\n\r\n") + 4 - out));
 
     CHECK(rp__http_server_stop(s, 1000) == 0);
 
@@ -897,7 +910,8 @@ TEST(test_fd_exhaustion)
      * connection is lost before the server sees it. */
     const char *preload = getenv("LD_PRELOAD");
     if (preload && strstr(preload, "vgpreload")) {
-        fprintf(stderr, "  (skipped under valgrind: it emulates RLIMIT_NOFILE by closing accepted sockets)\n");
+        fprintf(stderr,
+                "  (skipped under valgrind: it emulates RLIMIT_NOFILE by closing accepted sockets)\n");
         return;
     }
     rp__http_server *s = start_cfg((rp__http_server_config){.threads = 1});
@@ -1001,7 +1015,8 @@ static void seam_expect(rp__http_server_config cfg, const char *req, size_t n, i
         bool closed;
         size_t len = seam_exchange(cfg, req, n, piece, out, sizeof out, &closed);
         const char *b = NULL;
-        bool ok = body ? one_answer(out, len, status, &b) && strcmp(b, body) == 0 : json_error(out, len, status, closed);
+        bool ok = body ? one_answer(out, len, status, &b) && strcmp(b, body) == 0
+                       : json_error(out, len, status, closed);
         CHECK(ok);
         if (!ok)
             fprintf(stderr, "  %s: %.60s...\n  -> %s\n", piece ? "a byte at a time" : "at once", req, out);
@@ -1017,10 +1032,12 @@ TEST(test_head_limit_whole)
     /* 64 bytes with the final CRLF CRLF: accepted; 65: 431; a request
      * line of 64: 414. */
     char req[256];
-    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 10, "aaaaaaaaaaaaaaa");
+    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 10,
+             "aaaaaaaaaaaaaaa");
     CHECK(strlen(req) == 64);
     seam_expect(cfg, req, strlen(req), 200, "GET /a 0 0 -");
-    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 11, "aaaaaaaaaaaaaaa");
+    snprintf(req, sizeof req, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-P: %.*s\r\n\r\n", 11,
+             "aaaaaaaaaaaaaaa");
     seam_expect(cfg, req, strlen(req), 431, NULL);
     snprintf(req, sizeof req, "GET /%.60s HTTP/1.1\r\nHost: x\r\n\r\n",
              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
@@ -1037,12 +1054,14 @@ TEST(test_head_limit_whole)
 TEST(test_body_limit_before_budget)
 {
     rp__http_server_config cfg = {.max_body_bytes = 16, .max_total_body_bytes = 10};
-    static const char req[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                              "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n";
+    static const char req[] =
+        "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n";
     seam_expect(cfg, req, sizeof req - 1, 413, "POST /c 0 1 -");
     /* Within the limit, over the budget: 503 either way. */
-    static const char mid[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                              "c\r\nabcdefghijkl\r\n0\r\n\r\n";
+    static const char mid[] =
+        "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "c\r\nabcdefghijkl\r\n0\r\n\r\n";
     seam_expect(cfg, mid, sizeof mid - 1, 503, NULL);
 }
 
@@ -1054,13 +1073,15 @@ TEST(test_length_digits)
     rp__http_server_config cfg = {.max_body_bytes = 1000};
     static const char zeros[] = "0000000000000000000000000000000000000000";
     char req[256];
-    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %s5\r\n\r\nhello",
-             zeros);
+    snprintf(req, sizeof req,
+             "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %s5\r\n\r\nhello", zeros);
     seam_expect(cfg, req, strlen(req), 200, "POST /p 5 0 -");
-    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %s\xfe\x31\r\n\r\nhello", zeros);
+    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %s\xfe\x31\r\n\r\nhello",
+             zeros);
     seam_expect(cfg, req, strlen(req), 400, NULL);
     /* Equal values in a list, however written, are one value. */
-    snprintf(req, sizeof req, "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5, %s5\r\n\r\nhello",
+    snprintf(req, sizeof req,
+             "POST /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5, %s5\r\n\r\nhello",
              zeros);
     seam_expect(cfg, req, strlen(req), 200, "POST /p 5 0 -");
 }

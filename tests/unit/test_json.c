@@ -56,15 +56,15 @@ TEST(refuses_what_python_refuses)
     BAD("\"\\x\"");
     BAD("\"\\u12\"");
     BAD("\"\\u12g4\"");
-    BAD("\"a\tb\"");        /* raw control character */
+    BAD("\"a\tb\""); /* raw control character */
     BAD("\"\x01\"");
     BAD("\"abc");
-    BAD("\"\xff\"");        /* not UTF-8 */
-    BAD("\"\xc0\x80\"");    /* overlong */
-    BAD("\"\xed\xa0\x80\"");/* encoded surrogate */
+    BAD("\"\xff\"");             /* not UTF-8 */
+    BAD("\"\xc0\x80\"");         /* overlong */
+    BAD("\"\xed\xa0\x80\"");     /* encoded surrogate */
     BAD("\"\xf4\x90\x80\x80\""); /* above U+10FFFF */
-    BAD("\"\xe2\x82\"");    /* truncated */
-    BAD("\xef\xbb\xbf{}");  /* BOM */
+    BAD("\"\xe2\x82\"");         /* truncated */
+    BAD("\xef\xbb\xbf{}");       /* BOM */
     BAD("{} {}");
     BAD("[1]]");
     BAD("{\"a\": }");
@@ -96,7 +96,7 @@ TEST(python_int_digit_limit)
     s[0] = '-';
     CHECK(valid(s, 4301, 64) == 1); /* 4300 digits and a sign */
     memset(s, '7', 4400);
-    s[4000] = '.';                  /* a float of any length is fine */
+    s[4000] = '.'; /* a float of any length is fine */
     CHECK(valid(s, 4400, 64) == 1);
     free(s);
 }
@@ -113,15 +113,27 @@ static double num(const char *s)
 
 TEST(numbers_round_correctly)
 {
-    const char *cases[] = {"3.66", "0.1", "130", "1e22", "1e23", "9007199254740993", "2.2250738585072011e-308",
-                           "4.9e-324", "1.7976931348623157e308", "123456789012345678901234567890",
-                           "0.000001", "5e-324", "1e-400", "17.976931348623157e307", "3.141592653589793238462643383279"};
+    const char *cases[] = {"3.66",
+                           "0.1",
+                           "130",
+                           "1e22",
+                           "1e23",
+                           "9007199254740993",
+                           "2.2250738585072011e-308",
+                           "4.9e-324",
+                           "1.7976931348623157e308",
+                           "123456789012345678901234567890",
+                           "0.000001",
+                           "5e-324",
+                           "1e-400",
+                           "17.976931348623157e307",
+                           "3.141592653589793238462643383279"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(num(cases[i]) == strtod(cases[i], NULL));
     CHECK(isinf(num("1e400")) && num("1e400") > 0);
     CHECK(isnan(num("NaN")));
     CHECK(isinf(num("-Infinity")) && num("-Infinity") < 0);
-    CHECK(!signbit(num("-0")));   /* float(int("-0")) is 0.0 */
+    CHECK(!signbit(num("-0"))); /* float(int("-0")) is 0.0 */
     CHECK(signbit(num("-0.0")));
     /* a pseudo-random sweep against strtod */
     unsigned long long x = 88172645463325252ULL;

@@ -13,22 +13,23 @@
 #include <unistd.h>
 
 #include "function/event.h"
-#include "ridepred/log.h"
 #include "function/function.h"
 #include "lambda/lambda.h"
+#include "ridepred/log.h"
 #include "testing.h"
 
 #define BASE "/2018-06-01/runtime"
 #define FAR_DEADLINE "Lambda-Runtime-Deadline-Ms: 99999999999999\r\n"
-#define DIRECT "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 3.0}, \"ride_id\": 7}"
+#define DIRECT                                                                                               \
+    "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 3.0}, \"ride_id\": 7}"
 
 typedef struct step {
     const char *method;
-    const char *path;      /* expected */
-    long status;           /* 0: a refused connection (retriable transport failure) */
-    const char *headers;   /* raw header lines of the answer */
+    const char *path;    /* expected */
+    long status;         /* 0: a refused connection (retriable transport failure) */
+    const char *headers; /* raw header lines of the answer */
     const char *body;
-    size_t body_len;       /* 0: strlen(body) */
+    size_t body_len; /* 0: strlen(body) */
 } step;
 
 #define MAX_REQ 32
@@ -43,10 +44,10 @@ typedef struct fake {
     size_t body_len[MAX_REQ];
     char etype[MAX_REQ][64];
     uint32_t timeout[MAX_REQ];
-    char trace[MAX_REQ][128];  /* the trace id last handed to on_trace_id */
+    char trace[MAX_REQ][128]; /* the trace id last handed to on_trace_id */
     unsigned sleeps;
     uint32_t slept[MAX_REQ];
-    uint64_t rand[MAX_REQ];    /* what the random source returns, in turn */
+    uint64_t rand[MAX_REQ]; /* what the random source returns, in turn */
     unsigned rands;
 } fake;
 
@@ -67,7 +68,8 @@ static int fake_exchange(void *ctx, rp__rapi *c, const rp__rapi_request *req, rp
     f->timeout[k] = req->wait ? 0 : rp__rapi_get_options(c)->timeout_ms;
     snprintf(f->trace[k], sizeof f->trace[k], "%.100s", current_trace[0] ? current_trace : "(unset)");
     if (strcmp(req->method, s->method) || strcmp(req->path, s->path)) {
-        fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->path, s->method, s->path);
+        fprintf(stderr, "request %zu: got %s %s, want %s %s\n", k, req->method, req->path, s->method,
+                s->path);
         f->mismatches++;
     }
     if (!s->status) {
@@ -165,7 +167,8 @@ TEST(serves_a_direct_event)
 {
     const step s[] = {
         {"GET", BASE "/invocation/next", 200,
-         "Lambda-Runtime-Aws-Request-Id: r-1\r\n" FAR_DEADLINE "Lambda-Runtime-Trace-Id: Root=1-abc;Sampled=1\r\n",
+         "Lambda-Runtime-Aws-Request-Id: r-1\r\n" FAR_DEADLINE
+         "Lambda-Runtime-Trace-Id: Root=1-abc;Sampled=1\r\n",
          DIRECT, 0},
         {"POST", BASE "/invocation/r-1/response", 202, "", "{\"status\": \"OK\"}", 0},
     };
@@ -178,11 +181,11 @@ TEST(serves_a_direct_event)
     CHECK_STR(f.body[1], "{\"ride_duration\": 7.0, \"ride_id\": 7}");
     CHECK(f.etype[1][0] == '\0');
     CHECK_STR(f.trace[0], "(unset)");
-    CHECK_STR(f.trace[1], "Root=1-abc;Sampled=1");        /* set while the invocation runs */
-    CHECK(f.wait[0] && !f.wait[1]);                           /* /next waits for ever */
+    CHECK_STR(f.trace[1], "Root=1-abc;Sampled=1"); /* set while the invocation runs */
+    CHECK(f.wait[0] && !f.wait[1]);                /* /next waits for ever */
     CHECK(f.timeout[1] == RP_LAMBDA_POST_TIMEOUT_MS_DEFAULT);
     CHECK(st.invocations == 1 && st.records == 1 && st.failures == 0 && st.function_errors == 0);
-    CHECK(getenv("_X_AMZN_TRACE_ID") == NULL);                /* the library sets no variable */
+    CHECK(getenv("_X_AMZN_TRACE_ID") == NULL); /* the library sets no variable */
     CHECK_STR(rp_log_request_id(), "");
 }
 
@@ -191,7 +194,8 @@ TEST(invalid_event_goes_to_error)
     const step s[] = {
         {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-2\r\n", "[1, 2]", 0},
         {"POST", BASE "/invocation/r-2/error", 202, "", "", 0},
-        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-3\r\n", "{\"Records\": []}", 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-3\r\n", "{\"Records\": []}",
+         0},
         {"POST", BASE "/invocation/r-3/response", 202, "", "", 0},
     };
     fake f;
@@ -226,9 +230,12 @@ TEST(oversized_event_gets_the_size_error)
 TEST(retries_then_gives_up_naming_the_variable)
 {
     const step s[] = {
-        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
-        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
-        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0}, {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
+        {"GET", BASE "/invocation/next", 0, NULL, NULL, 0},
     };
     fake f;
     rp_error err;
@@ -236,7 +243,7 @@ TEST(retries_then_gives_up_naming_the_variable)
      * (100, 200, 400, 800 ms) is right. */
     const uint64_t rnd[] = {100, 200, 400, 800};
     CHECK(run(s, 6, 0, &f, NULL, &err, NULL, rnd, 4) == -1);
-    CHECK(f.i == 5);                                          /* 5 attempts, not 6 */
+    CHECK(f.i == 5); /* 5 attempts, not 6 */
     CHECK(f.sleeps == 4);
     CHECK(f.slept[0] == 100 && f.slept[1] == 200 && f.slept[2] == 400 && f.slept[3] == 800);
     CHECK(strstr(err.msg, "cannot reach the Lambda Runtime API at 127.0.0.1:9001 (AWS_LAMBDA_RUNTIME_API) "
@@ -276,7 +283,8 @@ TEST(fatal_answers)
     CHECK(run(noid, 1, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
     CHECK(strstr(err.msg, "Lambda-Runtime-Aws-Request-Id") != NULL);
 
-    const step blank[] = {{"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: a b\r\n", DIRECT, 0}};
+    const step blank[] = {
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: a b\r\n", DIRECT, 0}};
     CHECK(run(blank, 1, 0, &f, NULL, &err, NULL, NULL, 0) == -1);
 
     const step post500[] = {
@@ -310,16 +318,18 @@ TEST(refused_answers_go_on)
 TEST(deadline_near_holds_publishing)
 {
     const step s[] = {
-        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-7\r\nLambda-Runtime-Deadline-Ms: 1000\r\n",
-         DIRECT, 0},
+        {"GET", BASE "/invocation/next", 200,
+         "Lambda-Runtime-Aws-Request-Id: r-7\r\nLambda-Runtime-Deadline-Ms: 1000\r\n", DIRECT, 0},
         {"POST", BASE "/invocation/r-7/response", 202, "", "", 0},
-        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-8\r\nLambda-Runtime-Deadline-Ms: soon\r\n",
-         DIRECT, 0},
+        {"GET", BASE "/invocation/next", 200,
+         "Lambda-Runtime-Aws-Request-Id: r-8\r\nLambda-Runtime-Deadline-Ms: soon\r\n", DIRECT, 0},
         {"POST", BASE "/invocation/r-8/response", 202, "", "", 0},
-        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-9\r\n" FAR_DEADLINE, DIRECT, 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-9\r\n" FAR_DEADLINE, DIRECT,
+         0},
         {"POST", BASE "/invocation/r-9/response", 202, "", "", 0},
         {"GET", BASE "/invocation/next", 200,
-         "Lambda-Runtime-Aws-Request-Id: r-10\r\nLambda-Runtime-Deadline-Ms: 18446744073709551615\r\n", DIRECT, 0},
+         "Lambda-Runtime-Aws-Request-Id: r-10\r\nLambda-Runtime-Deadline-Ms: 18446744073709551615\r\n",
+         DIRECT, 0},
         {"POST", BASE "/invocation/r-10/response", 202, "", "", 0},
     };
     fake f;
@@ -348,7 +358,8 @@ TEST(init_error_posts_the_error_shape)
     CHECK(rp__lambda_init_error(l, "Runtime.InitError", "cannot open model \"x\"\n", &err) == 0);
     CHECK(f.i == 1 && f.mismatches == 0);
     CHECK_STR(f.etype[0], "Runtime.InitError");
-    CHECK_STR(f.body[0], "{\"errorMessage\": \"cannot open model \\\"x\\\"\\n\", \"errorType\": \"Runtime.InitError\"}");
+    CHECK_STR(f.body[0],
+              "{\"errorMessage\": \"cannot open model \\\"x\\\"\\n\", \"errorType\": \"Runtime.InitError\"}");
     /* A refusal is reported. */
     const step s2[] = {{"POST", BASE "/init/error", 403, "", "{\"errorType\": \"Forbidden\"}", 0}};
     f.steps = s2;
@@ -361,7 +372,8 @@ TEST(init_error_posts_the_error_shape)
 
 TEST(addresses)
 {
-    const char *bad[] = {NULL, "", "http://127.0.0.1:9001", "127.0.0.1:9001/x", "a b:1", "u@h:1", "h:1?x", "h:x"};
+    const char *bad[] = {NULL,    "",   "http://127.0.0.1:9001", "127.0.0.1:9001/x", "a b:1", "u@h:1",
+                         "h:1?x", "h:x"};
     const char *good[] = {"127.0.0.1:9001", "[::1]:9001", "localhost", "169.254.100.1:9001"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rp__lambda_config cfg = {.runtime_api = bad[i]};
@@ -409,7 +421,8 @@ static char *run_capturing_stdout(const step *steps, size_t n, uint64_t max, rp_
 TEST(emf_line)
 {
     const step s[] = {
-        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-\"1\"\r\n" FAR_DEADLINE, DIRECT, 0},
+        {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-\"1\"\r\n" FAR_DEADLINE,
+         DIRECT, 0},
         {"POST", BASE "/invocation/r-%221%22/response", 202, "", "", 0},
         {"GET", BASE "/invocation/next", 200, "Lambda-Runtime-Aws-Request-Id: r-2\r\n", "[1]", 0},
         {"POST", BASE "/invocation/r-2/error", 202, "", "", 0},
@@ -433,10 +446,11 @@ TEST(emf_line)
         "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": \"fn\\u00e9\", "
         "\"requestId\": ";
     const char *lines[2] = {l1, l2 ? l2 : ""};
-    const char *tails[2] = {"\"r-\\\"1\\\"\", \"Records\": 1, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 0, "
-                            "\"HandlerMs\": ",
-                            "\"r-2\", \"Records\": 0, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 1, "
-                            "\"HandlerMs\": "};
+    const char *tails[2] = {
+        "\"r-\\\"1\\\"\", \"Records\": 1, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 0, "
+        "\"HandlerMs\": ",
+        "\"r-2\", \"Records\": 0, \"Failures\": 0, \"Published\": 0, \"FunctionErrors\": 1, "
+        "\"HandlerMs\": "};
     for (int i = 0; i < 2; i++) {
         const char *x = lines[i];
         static const char pre[] = "{\"_aws\": {\"Timestamp\": ";

@@ -102,8 +102,8 @@ static rp_stream_put_result put1(rp__local_store *s, const char *stream, const c
 
 /* Reads the whole shard from an iterator type, following next iterators
  * until an empty page (or the end of a closed shard). */
-static int read_shard(rp__local_store *s, const char *stream, const char *shard,
-                      rp_stream_iterator type, const char *seq, int64_t ts, uint32_t limit, got *g)
+static int read_shard(rp__local_store *s, const char *stream, const char *shard, rp_stream_iterator type,
+                      const char *seq, int64_t ts, uint32_t limit, got *g)
 {
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
     rp_error err;
@@ -171,7 +171,8 @@ TEST(open_refuses_foreign_files)
     CHECK(f != NULL);
     if (f) {
         fputs("this is not a database, just some text that is long enough to matter.......\n"
-              "......................................................................\n", f);
+              "......................................................................\n",
+              f);
         fclose(f);
     }
     CHECK(rp__local_open(path, &s, &err) == -1);
@@ -294,8 +295,8 @@ TEST(describe_list_delete)
     /* Delete: records and shards go; iterators on it fail; the name is free. */
     CHECK(put1(s, "zeta", "k").ok);
     char it[RP_STREAM_ITER_MAX], next[RP_STREAM_ITER_MAX];
-    CHECK(rp__local_get_iterator(s, "zeta", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
-                                it, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "zeta", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
+                                 &err) == 0);
     CHECK(rp__local_delete_stream(s, "zeta", &err) == 0);
     CHECK(rp__local_describe_stream(s, "zeta", &info, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
@@ -644,8 +645,8 @@ TEST(iterator_types)
 
     /* The shard's starting sequence number: AT reads everything. */
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, "100000000000000000000000000000000",
-                     0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, "100000000000000000000000000000000", 0, 0,
+                     g) == 0);
     CHECK(g->n == 5);
 
     /* AT_TIMESTAMP: exact, between two arrivals, before all, after all. */
@@ -723,11 +724,9 @@ TEST(iterator_bad_inputs)
     CHECK(err.code == RP_ERR_NOT_FOUND);
     CHECK(strstr(err.msg, "ResourceNotFoundException") == err.msg);
     CHECK(it[0] == '\0');
-    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000002", RP_STREAM_LATEST, NULL, 0, it,
-                                &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000002", RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
-    const char *bad_ids[] = {"shard-1", "shardId-", "shardId-x", "shardId-0000000000001",
-                             "shardId-1 ", "0"};
+    const char *bad_ids[] = {"shard-1", "shardId-", "shardId-x", "shardId-0000000000001", "shardId-1 ", "0"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
         CHECK(rp__local_get_iterator(s, "s", bad_ids[i], RP_STREAM_LATEST, NULL, 0, it, &err) == -1);
         CHECK(err.code == RP_ERR_NOT_FOUND);
@@ -746,29 +745,30 @@ TEST(iterator_bad_inputs)
      * this shard, well formed. */
     CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
     CHECK(strstr(err.msg, "InvalidArgumentException") == err.msg);
-    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) ==
-          -1);
-    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, r0.sequence_number, 0, it,
-                                &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AFTER_SEQUENCE_NUMBER, NULL, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_TRIM_HORIZON, r0.sequence_number, 0, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
-    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, r0.sequence_number, 0, it, &err) ==
-          -1);
-    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, r1.sequence_number, 0,
-                                it, &err) == -1); /* shard 1's number on shard 0 */
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_LATEST, r0.sequence_number, 0, it, &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, r1.sequence_number, 0, it,
+                                 &err) == -1); /* shard 1's number on shard 0 */
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(strstr(err.msg, "encodes shardId-000000000001") != NULL);
-    const char *bad_seqs[] = {"", "1", "abc", "0", "200000000000000000000000000000001",
-                              "10000000000000000000000000000000a", "1000000000000000000000000000000001",
+    const char *bad_seqs[] = {"",
+                              "1",
+                              "abc",
+                              "0",
+                              "200000000000000000000000000000001",
+                              "10000000000000000000000000000000a",
+                              "1000000000000000000000000000000001",
                               "100000000000099999999999999999999"}; /* counter beyond 2^40 */
     for (size_t i = 0; i < sizeof bad_seqs / sizeof *bad_seqs; i++) {
-        CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it,
-                                    &err) == -1);
+        CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, bad_seqs[i], 0, it, &err) ==
+              -1);
         CHECK(err.code == RP_ERR_INVALID);
     }
 
     /* AT_TIMESTAMP in the future. */
-    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) ==
-          -1);
+    CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now + 1, it, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(rp__local_get_iterator(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, clk.now, it, &err) == 0);
     rp__local_close(s);
@@ -785,11 +785,16 @@ TEST(get_records_bad_iterators)
     CHECK(rp__local_create_stream(s, "s", 1, 0, &err) == 0);
     put1(s, "s", "a");
     put1(s, "s", "b");
-    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
-                                &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) ==
+          0);
     CHECK(strlen(it) < RP_STREAM_ITER_MAX);
 
-    const char *garbage[] = {"", "x", "rpl1.", "rpl1.1.1.1", "rpl1.1.1.1.", "rpl2.1.1.1.00",
+    const char *garbage[] = {"",
+                             "x",
+                             "rpl1.",
+                             "rpl1.1.1.1",
+                             "rpl1.1.1.1.",
+                             "rpl2.1.1.1.00",
                              "rpl1.-1.1.7000000.0000000000000000",
                              "rpl1.99999999999999999999.1.1.0000000000000000"};
     for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
@@ -817,8 +822,7 @@ TEST(get_records_bad_iterators)
     CHECK(rp__local_get_records(s, NULL, 0, collect, g, next, NULL, &err) == -1);
     CHECK(rp__local_get_records(s, it, 0, NULL, g, next, NULL, &err) == -1);
     CHECK(rp__local_get_records(s, it, 0, collect, g, NULL, NULL, &err) == -1);
-    CHECK(rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX + 1, collect, g, next, NULL, &err) ==
-          -1);
+    CHECK(rp__local_get_records(s, it, RP_LOCAL_GET_LIMIT_MAX + 1, collect, g, next, NULL, &err) == -1);
     CHECK(err.code == RP_ERR_INVALID);
     CHECK(g->n == 0);
 
@@ -881,8 +885,8 @@ TEST(retention)
     rp__local_set_clock(s, fake_now, &clk);
     const char *sh0 = "shardId-000000000000";
     const int64_t hour = 3600000;
-    CHECK(rp__local_create_stream(s, "s", 1, 1, &err) == 0);  /* 1 hour */
-    CHECK(rp__local_create_stream(s, "d", 1, 0, &err) == 0);  /* 24 hours */
+    CHECK(rp__local_create_stream(s, "s", 1, 1, &err) == 0); /* 1 hour */
+    CHECK(rp__local_create_stream(s, "d", 1, 0, &err) == 0); /* 24 hours */
     for (int i = 0; i < 10; i++) {
         char k[8];
         snprintf(k, sizeof k, "o%d", i);
@@ -908,8 +912,8 @@ TEST(retention)
     CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_TIMESTAMP, NULL, 0, 0, g) == 0);
     CHECK(g->n == 5);
     memset(g, 0, sizeof *g);
-    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER,
-                     "100000000000000000000000000000002", 0, 0, g) == 0);
+    CHECK(read_shard(s, "s", sh0, RP_STREAM_AT_SEQUENCE_NUMBER, "100000000000000000000000000000002", 0, 0,
+                     g) == 0);
     CHECK(g->n == 5);
     memset(g, 0, sizeof *g);
     CHECK(read_shard(s, "d", sh0, RP_STREAM_TRIM_HORIZON, NULL, 0, 0, g) == 0);
@@ -1026,8 +1030,8 @@ TEST(update_shard_count_split_and_merge)
     rp_stream_put_result before1 = put1(s, "s", "x");      /* shard 1 of 2 */
     CHECK_STR(before1.shard_id, "shardId-000000000001");
     char it_parent[RP_STREAM_ITER_MAX];
-    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0,
-                                it_parent, &err) == 0);
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it_parent,
+                                 &err) == 0);
 
     /* 2 -> 4: each shard splits in two. */
     CHECK(rp__local_update_shard_count(s, "s", 4, &err) == 0);
@@ -1072,7 +1076,7 @@ TEST(update_shard_count_split_and_merge)
     CHECK_STR(next, "");
     memset(g, 0, sizeof *g);
     CHECK(rp__local_get_iterator(s, "s", "shardId-000000000001", RP_STREAM_LATEST, NULL, 0, it_parent,
-                                &err) == 0);
+                                 &err) == 0);
     CHECK(rp__local_get_records(s, it_parent, 0, collect, g, next, NULL, &err) == 0);
     CHECK(g->n == 0);
     CHECK_STR(next, "");
@@ -1177,8 +1181,8 @@ TEST(closed_shards_expire)
     }
     free(v);
     char it[RP_STREAM_ITER_MAX];
-    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it,
-                                &err) == -1);
+    CHECK(rp__local_get_iterator(s, "s", "shardId-000000000000", RP_STREAM_TRIM_HORIZON, NULL, 0, it, &err) ==
+          -1);
     CHECK(err.code == RP_ERR_NOT_FOUND);
     free(g);
     rp__local_close(s);

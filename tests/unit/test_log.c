@@ -98,7 +98,8 @@ TEST(text_values_bare_and_quoted)
               "record failed sequence_number=7 reason=\"not a number\"\n");
     CHECK(one_clean_line());
     /* valid UTF-8 stays readable, bare or quoted */
-    CHECK_STR(logged(RP_LOG_TEXT, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "k", "caf\xc3\xa9", "q", "a \xf0\x9f\x9a\x95"),
+    CHECK_STR(logged(RP_LOG_TEXT, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac", "k", "caf\xc3\xa9", "q",
+                     "a \xf0\x9f\x9a\x95"),
               "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac k=caf\xc3\xa9 q=\"a \xf0\x9f\x9a\x95\"\n");
     CHECK(one_clean_line());
     /* empty, '=', '"' and '\\' are quoted; '"' and '\\' escaped inside */
@@ -115,12 +116,18 @@ TEST(text_escapes_controls_and_bad_bytes)
     CHECK_STR(logged(RP_LOG_TEXT, "m", "low", "\xed\xbf\xbf", NULL, NULL), "m low=\"\\udfff\"\n");
     CHECK(one_clean_line());
     /* bytes that are not UTF-8: stray continuation, truncated, overlong, past U+10FFFF */
-    CHECK_STR(logged(RP_LOG_TEXT, "m", "v", "\xff\x80" "a\xc3" "b\xc0\xaf\xf4\x90\x80\x80", NULL, NULL),
+    CHECK_STR(logged(RP_LOG_TEXT, "m", "v",
+                     "\xff\x80"
+                     "a\xc3"
+                     "b\xc0\xaf\xf4\x90\x80\x80",
+                     NULL, NULL),
               "m v=\"\\xff\\x80a\\xc3b\\xc0\\xaf\\xf4\\x90\\x80\\x80\"\n");
     CHECK(one_clean_line());
     /* C0 controls, DEL, C1 controls, line and paragraph separators */
-    CHECK_STR(logged(RP_LOG_TEXT, "m", "v", "a\nb\rc\td\x01" "e\x1b[31mf\x7fg\xc2\x85h\xe2\x80\xa8i\xe2\x80\xa9", NULL,
-                     NULL),
+    CHECK_STR(logged(RP_LOG_TEXT, "m", "v",
+                     "a\nb\rc\td\x01"
+                     "e\x1b[31mf\x7fg\xc2\x85h\xe2\x80\xa8i\xe2\x80\xa9",
+                     NULL, NULL),
               "m v=\"a\\nb\\rc\\td\\x01e\\x1b[31mf\\x7fg\\u0085h\\u2028i\\u2029\"\n");
     CHECK(one_clean_line());
     /* the message and the keys too (not quoted: '"' and '\\' stay as they are) */
@@ -146,7 +153,8 @@ TEST(text_request_id)
 TEST(json_lines_stay_json)
 {
     static const char *const values[] = {
-        "7", "49\xed\xa0\x80", "\xff\x80\x61\xc3", "a\nb\"c\\d\x01\x7f", "caf\xc3\xa9 \xf0\x9f\x9a\x95", "", "\xc2\x85",
+        "7", "49\xed\xa0\x80", "\xff\x80\x61\xc3", "a\nb\"c\\d\x01\x7f", "caf\xc3\xa9 \xf0\x9f\x9a\x95",
+        "",  "\xc2\x85",
     };
     char got[256];
     size_t n;

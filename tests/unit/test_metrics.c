@@ -26,22 +26,21 @@ TEST(test_render_exact)
     rp__buf out;
     rp__buf_init(&out, 1 << 16);
     CHECK(rp__metrics_render(m, &out) == 0);
-    CHECK_STR(out.data,
-              "# HELP x_total Things \\\\ done.\n"
-              "# TYPE x_total counter\n"
-              "x_total{outcome=\"ok\"} 3\n"
-              "x_total{outcome=\"bad\"} 1\n"
-              "# HELP x_start_seconds Start.\n"
-              "# TYPE x_start_seconds gauge\n"
-              "x_start_seconds 1700000000.25\n"
-              "# HELP x_seconds Latency.\n"
-              "# TYPE x_seconds histogram\n"
-              "x_seconds_bucket{k=\"v\",le=\"0.001\"} 2\n"
-              "x_seconds_bucket{k=\"v\",le=\"0.5\"} 2\n"
-              "x_seconds_bucket{k=\"v\",le=\"1.0\"} 3\n"
-              "x_seconds_bucket{k=\"v\",le=\"+Inf\"} 4\n"
-              "x_seconds_sum{k=\"v\"} 20.7515\n"
-              "x_seconds_count{k=\"v\"} 4\n");
+    CHECK_STR(out.data, "# HELP x_total Things \\\\ done.\n"
+                        "# TYPE x_total counter\n"
+                        "x_total{outcome=\"ok\"} 3\n"
+                        "x_total{outcome=\"bad\"} 1\n"
+                        "# HELP x_start_seconds Start.\n"
+                        "# TYPE x_start_seconds gauge\n"
+                        "x_start_seconds 1700000000.25\n"
+                        "# HELP x_seconds Latency.\n"
+                        "# TYPE x_seconds histogram\n"
+                        "x_seconds_bucket{k=\"v\",le=\"0.001\"} 2\n"
+                        "x_seconds_bucket{k=\"v\",le=\"0.5\"} 2\n"
+                        "x_seconds_bucket{k=\"v\",le=\"1.0\"} 3\n"
+                        "x_seconds_bucket{k=\"v\",le=\"+Inf\"} 4\n"
+                        "x_seconds_sum{k=\"v\"} 20.7515\n"
+                        "x_seconds_count{k=\"v\"} 4\n");
     CHECK(rp__histogram_count(h) == 4);
     CHECK(fabs(rp__histogram_sum(h) - 20.7515) < 1e-12);
     rp__buf_cleanup(&out);
@@ -108,8 +107,9 @@ static void *hammer(void *arg)
 TEST(test_threads)
 {
     rp__metrics *m = rp__metrics_new();
-    shared s = {rp__metrics_counter(m, "c_total", "c", NULL), rp__metrics_gauge(m, "g", "g", NULL),
-                rp__metrics_histogram(m, "h", "h", NULL, rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS)};
+    shared s = {
+        rp__metrics_counter(m, "c_total", "c", NULL), rp__metrics_gauge(m, "g", "g", NULL),
+        rp__metrics_histogram(m, "h", "h", NULL, rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS)};
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, hammer, &s);

@@ -50,17 +50,18 @@ static double predict(rp_model *m, int n, const uint32_t *idx, const double *val
     return out;
 }
 
-#define TREE1(th, split, extra)                                                               \
-    "{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "  \
-    "\"estimator\": {\"type\": \"trees\", \"split\": \"" split "\", " extra "\"trees\": "     \
-    "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, -2, -2], "            \
+#define TREE1(th, split, extra)                                                                              \
+    "{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "                  \
+    "\"estimator\": {\"type\": \"trees\", \"split\": \"" split "\", " extra "\"trees\": "                    \
+    "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, -2, -2], "                            \
     "\"threshold\": [" th ", -2, -2], \"value\": [0, 1.0, 2.0]}]}}"
 
 TEST(linear_sums_in_row_order)
 {
     rp_error err;
     rp_model *m = load("{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=1_2\", \"trip_distance\"], "
-                       "\"estimator\": {\"type\": \"linear\", \"coef\": [1.5, 3.25], \"intercept\": 10.1}}", &err);
+                       "\"estimator\": {\"type\": \"linear\", \"coef\": [1.5, 3.25], \"intercept\": 10.1}}",
+                       &err);
     CHECK(m != NULL);
     if (!m)
         return;
@@ -104,15 +105,17 @@ TEST(absent_features_are_zero_or_default)
     rp_model *m = load(TREE1("0.5", "le", ""), &err);
     CHECK(m && predict(m, 0, NULL, NULL) == 1.0); /* 0 <= 0.5 */
     rp_model_release(m);
-    m = load("{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "
-             "\"estimator\": {\"type\": \"trees\", \"split\": \"lt\", \"trees\": "
-             "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, 0, 0], "
-             "\"threshold\": [0.5, 0, 0], \"value\": [0, 1.0, 2.0], \"default_left\": [false, true, true]}]}}", &err);
+    m = load(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"PU_DO=a_b\", \"trip_distance\"], "
+        "\"estimator\": {\"type\": \"trees\", \"split\": \"lt\", \"trees\": "
+        "[{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [1, 0, 0], "
+        "\"threshold\": [0.5, 0, 0], \"value\": [0, 1.0, 2.0], \"default_left\": [false, true, true]}]}}",
+        &err);
     CHECK(m != NULL);
     CHECK(m && predict(m, 0, NULL, NULL) == 2.0); /* missing goes right */
     uint32_t idx[] = {1};
     double v = 0.0;
-    CHECK(m && predict(m, 1, idx, &v) == 1.0);    /* present 0 < 0.5 goes left */
+    CHECK(m && predict(m, 1, idx, &v) == 1.0); /* present 0 < 0.5 goes left */
     rp_model_release(m);
 }
 
@@ -157,22 +160,43 @@ TEST(json_models_refused_with_reasons)
     refused("{\"format\": \"x\"}", "ridepred.model/1");
     refused("{\"format\": \"ridepred.model/1\", \"estimator\": {\"type\": \"linear\"}}", "features");
     refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"]}", "estimator");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"svm\"}}", "svm");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}", "2 values for 1 features");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\", \"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}", "appears twice");
+    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"svm\"}}",
+            "svm");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}",
+        "2 values for 1 features");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\", \"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [1, 2], \"intercept\": 0}}",
+        "appears twice");
     refused("{\"format\": \"ridepred.model/1\", \"features\": [1], \"estimator\": {}}", "features[0]");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [NaN], \"intercept\": 0}}", "finite");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"linear\", \"coef\": [NaN], \"intercept\": 0}}",
+        "finite");
     refused(TREE1("NaN", "le", ""), "NaN threshold");
     refused(TREE1("1", "ge", ""), "split");
     refused(TREE1("1", "le", "\"combine\": \"max\", "), "combine");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": []}}", "at least one tree");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": []}}",
+        "at least one tree");
     /* a cycle, a shared node, a child out of range, a feature out of range */
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, 0], \"right\": [1, 0], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}", "reached twice");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [5, -1], \"right\": [1, -1], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}", "out of range");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [3, 0, 0], \"threshold\": [0, 0, 0], \"value\": [0, 0, 0]}]}}", "tests feature 3");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [-1, 2], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "same length");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1.5], \"right\": [-1], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "integers");
-    refused("{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [3], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}", "one child");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, 0], \"right\": [1, 0], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}",
+        "reached twice");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [5, -1], \"right\": [1, -1], \"feature\": [0, 0], \"threshold\": [0, 0], \"value\": [0, 0]}]}}",
+        "out of range");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1, -1, -1], \"right\": [2, -1, -1], \"feature\": [3, 0, 0], \"threshold\": [0, 0, 0], \"value\": [0, 0, 0]}]}}",
+        "tests feature 3");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [-1, 2], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}",
+        "same length");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [1.5], \"right\": [-1], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}",
+        "integers");
+    refused(
+        "{\"format\": \"ridepred.model/1\", \"features\": [\"a\"], \"estimator\": {\"type\": \"trees\", \"trees\": [{\"left\": [-1], \"right\": [3], \"feature\": [0], \"threshold\": [0], \"value\": [0]}]}}",
+        "one child");
     refused("{\"format\": \"ridepred.model/1\"", "not valid JSON");
 }
 
@@ -209,7 +233,8 @@ TEST(native_round_trip_and_damage)
     if (m) {
         rp_model_info in;
         rp_model_get_info(m, &in);
-        CHECK(in.kind == RP_MODEL_TREES && in.n_trees == 1 && in.n_nodes == 3 && in.n_leaves == 2 && in.max_depth == 1);
+        CHECK(in.kind == RP_MODEL_TREES && in.n_trees == 1 && in.n_nodes == 3 && in.n_leaves == 2 &&
+              in.max_depth == 1);
         CHECK(!strcmp(in.format, "native"));
         uint32_t idx[] = {1};
         double v = 3.66;
@@ -375,7 +400,8 @@ TEST(model_paths_must_be_files)
     CHECK(err.code == RP_ERR_IO);
     CHECK(strstr(err.msg, p) && strstr(err.msg, "is a FIFO, not a regular file or a directory"));
     /* model.pkl inside an MLflow directory */
-    static const char mlmodel[] = "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n";
+    static const char mlmodel[] =
+        "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: cloudpickle\n";
     put(dir, "MLmodel", mlmodel, sizeof mlmodel - 1);
     snprintf(p, sizeof p, "%s/model.pkl", dir);
     CHECK(mkfifo(p, 0600) == 0);
@@ -457,14 +483,24 @@ TEST(source_section)
     rp__img_source_strn(&b, "quote", "a\"b\xc3\xa9", 5);
     rp__img_source_members(&b, "\"classes\": [\"x.Y\"]");
     rp__img_source_end(&b);
-    CHECK_STR(b.data, "{\"flavor\": \"sklearn\", \"pickle_protocol\": 4, \"quote\": \"a\\\"b\\u00e9\", \"classes\": [\"x.Y\"]}");
+    CHECK_STR(
+        b.data,
+        "{\"flavor\": \"sklearn\", \"pickle_protocol\": 4, \"quote\": \"a\\\"b\\u00e9\", \"classes\": [\"x.Y\"]}");
 
     static const char *const names[] = {"PU_DO=1_2", "trip_distance"};
     static const size_t lens[] = {9, 13};
     static const double coef[] = {1.5, 2.0};
-    rp__img_src src = {.kind = RP_MODEL_LINEAR, .name = "", .version = "v", .version_len = 1, .n_features = 2,
-                      .feature_names = names, .feature_lens = lens, .coef = coef, .intercept = 3.0,
-                      .source = b.data, .source_len = b.len};
+    rp__img_src src = {.kind = RP_MODEL_LINEAR,
+                       .name = "",
+                       .version = "v",
+                       .version_len = 1,
+                       .n_features = 2,
+                       .feature_names = names,
+                       .feature_lens = lens,
+                       .coef = coef,
+                       .intercept = 3.0,
+                       .source = b.data,
+                       .source_len = b.len};
     rp_error err;
     rp_model *m = NULL;
     CHECK(rp__model_build(&src, "test", &m, &err) == 0);

@@ -138,26 +138,29 @@ TEST(thrift_values)
     size_t len;
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 1 && ty == RP_THRIFT_I32);
     CHECK(rp__thrift_i32(&t, ty, &i32) == 0 && i32 == -1);
-    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 2 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == INT32_MAX);
-    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 3 && rp__thrift_i64(&t, ty, &i64) == 0 && i64 == INT64_MIN);
-    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 4 && rp__thrift_binary(&t, &s, &len) == 0 && len == 5 &&
-          memcmp(s, "hello", 5) == 0);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 2 && rp__thrift_i32(&t, ty, &i32) == 0 &&
+          i32 == INT32_MAX);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 3 && rp__thrift_i64(&t, ty, &i64) == 0 &&
+          i64 == INT64_MIN);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 4 && rp__thrift_binary(&t, &s, &len) == 0 &&
+          len == 5 && memcmp(s, "hello", 5) == 0);
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 5 && rp__thrift_field_bool(&t, ty, &b) == 0 && b);
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 6 && rp__thrift_field_bool(&t, ty, &b) == 0 && !b);
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 300 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == 7);
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 2 && rp__thrift_i32(&t, ty, &i32) == 0 && i32 == 9);
     uint8_t et;
     uint32_t n;
-    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 7 && rp__thrift_list_begin(&t, &et, &n) == 0 && n == 20 &&
-          et == RP_THRIFT_I32);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 7 && rp__thrift_list_begin(&t, &et, &n) == 0 &&
+          n == 20 && et == RP_THRIFT_I32);
     bool all = true;
     for (int i = 0; i < 20; i++)
         all = all && rp__thrift_i32(&t, et, &i32) == 0 && i32 == i - 10;
     CHECK(all);
-    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 8 && rp__thrift_list_begin(&t, &et, &n) == 0 && n == 3);
+    CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 8 && rp__thrift_list_begin(&t, &et, &n) == 0 &&
+          n == 3);
     bool b1, b2, b3;
-    CHECK(rp__thrift_list_bool(&t, &b1) == 0 && rp__thrift_list_bool(&t, &b2) == 0 && rp__thrift_list_bool(&t, &b3) == 0 &&
-          b1 && !b2 && !b3);
+    CHECK(rp__thrift_list_bool(&t, &b1) == 0 && rp__thrift_list_bool(&t, &b2) == 0 &&
+          rp__thrift_list_bool(&t, &b3) == 0 && b1 && !b2 && !b3);
     double dv;
     CHECK(rp__thrift_field(&t, &id, &ty) == 1 && id == 9 && rp__thrift_double(&t, &dv) == 0 && dv == 3.25);
     CHECK(rp__thrift_field(&t, &id, &ty) == 0);
@@ -181,7 +184,8 @@ TEST(thrift_malformed)
     rp_error err;
     rp__thrift t;
     /* 11-byte varint */
-    static const uint8_t longvar[] = {0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0};
+    static const uint8_t longvar[] = {0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0x01, 0};
     rp__thrift_init(&t, longvar, sizeof longvar, "v", &err);
     CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && strstr(err.msg, "varint"));
     /* i32 field holding a value over 32 bits */
@@ -194,7 +198,8 @@ TEST(thrift_malformed)
     uint8_t ty = 0;
     int32_t i32;
     CHECK(rp__thrift_struct_begin(&t) == 0 && rp__thrift_field(&t, &id, &ty) == 1);
-    CHECK(rp__thrift_i32(&t, ty, &i32) == -1 && err.code == RP_ERR_CORRUPT && strstr(err.msg, "out of range"));
+    CHECK(rp__thrift_i32(&t, ty, &i32) == -1 && err.code == RP_ERR_CORRUPT &&
+          strstr(err.msg, "out of range"));
     /* a list claiming more elements than bytes left */
     static const uint8_t biglist[] = {0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00};
     rp__thrift_init(&t, biglist, sizeof biglist, "v", &err);
@@ -213,7 +218,8 @@ TEST(thrift_malformed)
         deep[i] = 0x1c; /* field 1, struct */
     memset(deep + 100, 0, 100);
     rp__thrift_init(&t, deep, sizeof deep, "v", &err);
-    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "deeper than 32"));
+    CHECK(rp__thrift_skip(&t, RP_THRIFT_STRUCT) == -1 && err.code == RP_ERR_LIMIT &&
+          strstr(err.msg, "deeper than 32"));
     /* ... and 30 levels are fine */
     uint8_t ok[61];
     for (int i = 0; i < 30; i++)
@@ -252,7 +258,8 @@ TEST(rle_vectors)
     static const uint8_t mix[] = {0x0a, 0x03, 0x03, 0x11, 0x11, 0xd8, 0x04, 0x01};
     uint32_t big[400];
     CHECK(rp__pq_rle_decode(mix, sizeof mix, 2, big, 5 + 8 + 300, &err) == 0);
-    CHECK(big[0] == 3 && big[4] == 3 && big[5] == 1 && big[6] == 0 && big[12] == 0 && big[13] == 1 && big[312] == 1);
+    CHECK(big[0] == 3 && big[4] == 3 && big[5] == 1 && big[6] == 0 && big[12] == 0 && big[13] == 1 &&
+          big[312] == 1);
     /* width 0: no value bytes */
     static const uint8_t zero[] = {0x14};
     CHECK(rp__pq_rle_decode(zero, sizeof zero, 0, out, 10, &err) == 0 && out[9] == 0);
@@ -266,7 +273,8 @@ TEST(rle_vectors)
         for (int b = 0; b < 20; b++)
             if (want20[i] >> b & 1)
                 w20[1 + (i * 20 + b) / 8] |= (uint8_t)(1 << ((i * 20 + b) % 8));
-    CHECK(rp__pq_rle_decode(w20, sizeof w20, 20, out, 8, &err) == 0 && memcmp(out, want20, sizeof want20) == 0);
+    CHECK(rp__pq_rle_decode(w20, sizeof w20, 20, out, 8, &err) == 0 &&
+          memcmp(out, want20, sizeof want20) == 0);
     /* the last bit-packed run cut short of its padding is accepted */
     static const uint8_t cut[] = {0x03, 0x88};
     CHECK(rp__pq_rle_decode(cut, sizeof cut, 3, out, 2, &err) == 0 && out[0] == 0 && out[1] == 1);
@@ -282,7 +290,8 @@ TEST(rle_malformed)
     CHECK(rp__pq_rle_decode(bp, 2, 3, out, 8, &err) == -1 && strstr(err.msg, "past the end"));
     CHECK(rp__pq_rle_decode(bp, sizeof bp, 3, out, 9, &err) == -1 && strstr(err.msg, "ends after 8 of 9"));
     static const uint8_t wide[] = {0x02, 0x04};
-    CHECK(rp__pq_rle_decode(wide, sizeof wide, 2, out, 1, &err) == -1 && strstr(err.msg, "wider than 2 bits"));
+    CHECK(rp__pq_rle_decode(wide, sizeof wide, 2, out, 1, &err) == -1 &&
+          strstr(err.msg, "wider than 2 bits"));
     static const uint8_t novalue[] = {0x02};
     CHECK(rp__pq_rle_decode(novalue, sizeof novalue, 8, out, 1, &err) == -1 && strstr(err.msg, "run value"));
     static const uint8_t longhdr[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
@@ -296,11 +305,11 @@ TEST(rle_malformed)
 /* ---- Parquet files built here -------------------------------------------------------- */
 
 typedef struct file_opts {
-    bool optional;      /* column OPTIONAL with def levels, row 1 null */
-    bool dictionary;    /* a dictionary page + RLE_DICTIONARY data page */
-    int dict_index;     /* the index of row 2 (dictionary of 2 values) */
+    bool optional;   /* column OPTIONAL with def levels, row 1 null */
+    bool dictionary; /* a dictionary page + RLE_DICTIONARY data page */
+    int dict_index;  /* the index of row 2 (dictionary of 2 values) */
     int codec;
-    int rows_claim;     /* num_rows written in the footer (default 3) */
+    int rows_claim; /* num_rows written in the footer (default 3) */
 } file_opts;
 
 /* One INT64 column "x" of rows 10, 20, 30 (or 10, null, 30), in one page. */
@@ -445,7 +454,8 @@ TEST(parquet_built_files)
     rp__parquet_values_free(&v);
 
     n = make_file(f, sizeof f, &(file_opts){.dictionary = true, .dict_index = 1});
-    CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.v.i64[0] == 10 && v.v.i64[1] == 30 && v.v.i64[2] == 30);
+    CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.v.i64[0] == 10 && v.v.i64[1] == 30 &&
+          v.v.i64[2] == 30);
     rp__parquet_values_free(&v);
     n = make_file(f, sizeof f, &(file_opts){.dictionary = true, .optional = true, .dict_index = 1});
     CHECK(read_x(f, n, &v, &err) == 0 && v.n == 3 && v.v.i64[0] == 10 && !v.valid[1] && v.v.i64[2] == 30);
@@ -475,7 +485,8 @@ TEST(parquet_built_files)
     rp__parquet *p;
     CHECK(rp__parquet_open_mem(f, n, "mem", &p, &err) == 0);
     rp__parquet_set_limits(p, &(rp__parquet_limits){.max_bytes = 1 << 20});
-    CHECK(rp__parquet_read_column(p, 0, 0, &v, &err) == -1 && err.code == RP_ERR_LIMIT && strstr(err.msg, "limit"));
+    CHECK(rp__parquet_read_column(p, 0, 0, &v, &err) == -1 && err.code == RP_ERR_LIMIT &&
+          strstr(err.msg, "limit"));
     /* ... and with max_rows the rows that exist are read */
     CHECK(rp__parquet_read_column(p, 0, 3, &v, &err) == 0 && v.n == 3 && v.v.i64[2] == 30);
     rp__parquet_values_free(&v);
@@ -496,12 +507,14 @@ TEST(parquet_malformed)
     rp_error err;
     rp__parquet_values v;
     rp__parquet *p;
-    CHECK(rp__parquet_open_mem("PAR1", 4, "tiny", &p, &err) == -1 && strstr(err.msg, "tiny: not a Parquet file"));
-    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PAR2", 16, "m", &p, &err) == -1 && strstr(err.msg, "no PAR1 at the end"));
+    CHECK(rp__parquet_open_mem("PAR1", 4, "tiny", &p, &err) == -1 &&
+          strstr(err.msg, "tiny: not a Parquet file"));
+    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PAR2", 16, "m", &p, &err) == -1 &&
+          strstr(err.msg, "no PAR1 at the end"));
     CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\xff\0\0\0PAR1", 16, "m", &p, &err) == -1 &&
           strstr(err.msg, "footer length 255"));
-    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PARE", 16, "m", &p, &err) == -1 && err.code == RP_ERR_UNSUPPORTED &&
-          strstr(err.msg, "encrypted"));
+    CHECK(rp__parquet_open_mem("PAR1\0\0\0\0\0\0\0\0PARE", 16, "m", &p, &err) == -1 &&
+          err.code == RP_ERR_UNSUPPORTED && strstr(err.msg, "encrypted"));
     CHECK(rp__parquet_open("/nonexistent/x.parquet", &p, &err) == -1 && err.code == RP_ERR_NOT_FOUND);
 
     /* Every truncation and every single-bit flip of the dictionary file
@@ -538,10 +551,10 @@ TEST(trips_csv)
                       "1,2021-01-01 00:00:00,2021-01-01 00:01:00.25,2,3.5\n"
                       "\"\",\"\",,\"7\",\n";
     CHECK(rp__trips_read_csv_mem(csv, strlen(csv), "t.csv", 0, &t, &err) == 0 && t.n == 2);
-    CHECK(t.pu[0] == 1 && t.dor[0] == 2 && t.distance[0] == 3.5 && t.pickup_us[0] == INT64_C(1609459200000000) &&
-          t.dropoff_us[0] == INT64_C(1609459260250000));
-    CHECK(t.pu[1] == RP_TRIPS_NULL_ID && t.pickup_us[1] == RP_TRIPS_NULL_TIME && t.dropoff_us[1] == RP_TRIPS_NULL_TIME &&
-          t.dor[1] == 7 && isnan(t.distance[1]));
+    CHECK(t.pu[0] == 1 && t.dor[0] == 2 && t.distance[0] == 3.5 &&
+          t.pickup_us[0] == INT64_C(1609459200000000) && t.dropoff_us[0] == INT64_C(1609459260250000));
+    CHECK(t.pu[1] == RP_TRIPS_NULL_ID && t.pickup_us[1] == RP_TRIPS_NULL_TIME &&
+          t.dropoff_us[1] == RP_TRIPS_NULL_TIME && t.dor[1] == 7 && isnan(t.distance[1]));
     double dur;
     CHECK(rp__trips_keep(&t, 0, &dur) && dur == 1.0041666666666667 && !rp__trips_keep(&t, 1, &dur));
     rp__trips_free(&t);
@@ -556,8 +569,8 @@ TEST(trips_csv)
     }
     const char *bad = "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance\n"
                       "1,2021-13-01 00:00:00,,2,3\n";
-    CHECK(rp__trips_read_csv_mem(bad, strlen(bad), "t.csv", 0, &t, &err) == -1 && strstr(err.msg, "t.csv:2:") &&
-          strstr(err.msg, "is not a time"));
+    CHECK(rp__trips_read_csv_mem(bad, strlen(bad), "t.csv", 0, &t, &err) == -1 &&
+          strstr(err.msg, "t.csv:2:") && strstr(err.msg, "is not a time"));
     /* a NUL byte in a field (it would cut "3.5\0x" to 3.5): refused with its line, quoted or
      * not, also as the last byte of the input */
 #define H5 "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance\n"

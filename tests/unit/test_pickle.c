@@ -25,7 +25,10 @@ static void raw(pb *b, const void *p, size_t n)
     memcpy(b->d + b->n, p, n);
     b->n += n;
 }
-static void op(pb *b, unsigned char c) { b->d[b->n++] = c; }
+static void op(pb *b, unsigned char c)
+{
+    b->d[b->n++] = c;
+}
 static void sstr(pb *b, const char *s) /* SHORT_BINUNICODE */
 {
     op(b, 0x8c);
@@ -74,18 +77,39 @@ static void f8_array(pb *b, const double *v, size_t n)
 {
     gl(b, "numpy.core.multiarray", "_reconstruct");
     gl(b, "numpy", "ndarray");
-    op(b, 'K'); op(b, 0); op(b, 0x85);
+    op(b, 'K');
+    op(b, 0);
+    op(b, 0x85);
     sbytes(b, "b", 1);
     op(b, 0x87);
     op(b, 'R');
     op(b, '(');
-    op(b, 'K'); op(b, 1);
-    op(b, 'K'); op(b, (unsigned char)n); op(b, 0x85);
+    op(b, 'K');
+    op(b, 1);
+    op(b, 'K');
+    op(b, (unsigned char)n);
+    op(b, 0x85);
     gl(b, "numpy", "dtype");
-    sstr(b, "f8"); op(b, 0x89); op(b, 0x88); op(b, 0x87); op(b, 'R');
-    op(b, '('); op(b, 'K'); op(b, 3); sstr(b, "<"); op(b, 'N'); op(b, 'N'); op(b, 'N');
-    op(b, 'J'); raw(b, "\xff\xff\xff\xff", 4); op(b, 'J'); raw(b, "\xff\xff\xff\xff", 4);
-    op(b, 'K'); op(b, 0); op(b, 't'); op(b, 'b');
+    sstr(b, "f8");
+    op(b, 0x89);
+    op(b, 0x88);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '(');
+    op(b, 'K');
+    op(b, 3);
+    sstr(b, "<");
+    op(b, 'N');
+    op(b, 'N');
+    op(b, 'N');
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\xff", 4);
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\xff", 4);
+    op(b, 'K');
+    op(b, 0);
+    op(b, 't');
+    op(b, 'b');
     op(b, 0x89);
     sbytes(b, v, n * 8);
     op(b, 't');
@@ -97,22 +121,34 @@ static void course_tuple(pb *b)
 {
     start(b);
     gl(b, "sklearn.feature_extraction._dict_vectorizer", "DictVectorizer");
-    op(b, ')'); op(b, 0x81);
-    op(b, '}'); op(b, '(');
-    sstr(b, "feature_names_"); op(b, ']'); op(b, '(');
-    sstr(b, "PU_DO=1_2"); sstr(b, "PU_DO=3_4"); sstr(b, "trip_distance"); op(b, 'e');
-    sstr(b, "separator"); sstr(b, "=");
-    op(b, 'u'); op(b, 'b');
+    op(b, ')');
+    op(b, 0x81);
+    op(b, '}');
+    op(b, '(');
+    sstr(b, "feature_names_");
+    op(b, ']');
+    op(b, '(');
+    sstr(b, "PU_DO=1_2");
+    sstr(b, "PU_DO=3_4");
+    sstr(b, "trip_distance");
+    op(b, 'e');
+    sstr(b, "separator");
+    sstr(b, "=");
+    op(b, 'u');
+    op(b, 'b');
     gl(b, "sklearn.linear_model._base", "LinearRegression");
-    op(b, ')'); op(b, 0x81);
-    op(b, '}'); op(b, '(');
+    op(b, ')');
+    op(b, 0x81);
+    op(b, '}');
+    op(b, '(');
     sstr(b, "coef_");
     double c[3] = {1.5, -2.25, 3.0};
     f8_array(b, c, 3);
     sstr(b, "intercept_");
     op(b, 'G');
     raw(b, "\x40\x24\x00\x00\x00\x00\x00\x00", 8); /* 10.0, big-endian */
-    op(b, 'u'); op(b, 'b');
+    op(b, 'u');
+    op(b, 'b');
     op(b, 0x86);
     op(b, '.');
 }
@@ -128,10 +164,26 @@ static void u16(pb *b, unsigned v) /* BININT2 */
 static void simple_dtype(pb *b, const char *spec)
 {
     gl(b, "numpy", "dtype");
-    sstr(b, spec); op(b, 0x89); op(b, 0x88); op(b, 0x87); op(b, 'R');
-    op(b, '('); op(b, 'K'); op(b, 3); sstr(b, "<"); op(b, 'N'); op(b, 'N'); op(b, 'N');
-    op(b, 'J'); raw(b, "\xff\xff\xff\xff", 4); op(b, 'J'); raw(b, "\xff\xff\xff\xff", 4);
-    op(b, 'K'); op(b, 0); op(b, 't'); op(b, 'b');
+    sstr(b, spec);
+    op(b, 0x89);
+    op(b, 0x88);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '(');
+    op(b, 'K');
+    op(b, 3);
+    sstr(b, "<");
+    op(b, 'N');
+    op(b, 'N');
+    op(b, 'N');
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\xff", 4);
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\xff", 4);
+    op(b, 'K');
+    op(b, 0);
+    op(b, 't');
+    op(b, 'b');
 }
 
 /* A 1-d array of n items of the dtype `push_dtype` pushes, from BINBYTES. */
@@ -139,16 +191,25 @@ static void array_1d(pb *b, void (*push_dtype)(pb *), unsigned n, const void *da
 {
     gl(b, "numpy.core.multiarray", "_reconstruct");
     gl(b, "numpy", "ndarray");
-    op(b, 'K'); op(b, 0); op(b, 0x85); sbytes(b, "b", 1); op(b, 0x87); op(b, 'R');
-    op(b, '('); op(b, 'K'); op(b, 1);
-    u16(b, n); op(b, 0x85);
+    op(b, 'K');
+    op(b, 0);
+    op(b, 0x85);
+    sbytes(b, "b", 1);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '(');
+    op(b, 'K');
+    op(b, 1);
+    u16(b, n);
+    op(b, 0x85);
     push_dtype(b);
     op(b, 0x89);
     op(b, 'B');
     uint32_t l = (uint32_t)len;
     raw(b, &l, 4);
     raw(b, data, len);
-    op(b, 't'); op(b, 'b');
+    op(b, 't');
+    op(b, 'b');
 }
 
 /* scikit-learn's node record, reduced to the fields ridepred reads. */
@@ -156,35 +217,64 @@ static void node_dtype(pb *b)
 {
     static const char *const names[] = {"left_child", "right_child", "feature", "threshold"};
     gl(b, "numpy", "dtype");
-    sstr(b, "V32"); op(b, 0x89); op(b, 0x88); op(b, 0x87); op(b, 'R');
-    op(b, '('); op(b, 'K'); op(b, 3); sstr(b, "|"); op(b, 'N');
+    sstr(b, "V32");
+    op(b, 0x89);
+    op(b, 0x88);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '(');
+    op(b, 'K');
+    op(b, 3);
+    sstr(b, "|");
+    op(b, 'N');
     op(b, '(');
     for (int i = 0; i < 4; i++)
         sstr(b, names[i]);
     op(b, 't');
-    op(b, '}'); op(b, '(');
+    op(b, '}');
+    op(b, '(');
     for (int i = 0; i < 4; i++) {
         sstr(b, names[i]);
         simple_dtype(b, i == 3 ? "f8" : "i8");
-        op(b, 'K'); op(b, (unsigned char)(8 * i)); op(b, 0x86);
+        op(b, 'K');
+        op(b, (unsigned char)(8 * i));
+        op(b, 0x86);
     }
     op(b, 'u');
-    op(b, 'K'); op(b, 32); op(b, 'K'); op(b, 1); op(b, 'K'); op(b, 16);
-    op(b, 't'); op(b, 'b');
+    op(b, 'K');
+    op(b, 32);
+    op(b, 'K');
+    op(b, 1);
+    op(b, 'K');
+    op(b, 16);
+    op(b, 't');
+    op(b, 'b');
 }
 
-static void f8_dtype(pb *b) { simple_dtype(b, "f8"); }
+static void f8_dtype(pb *b)
+{
+    simple_dtype(b, "f8");
+}
 
 /* The DictVectorizer of course_tuple: PU_DO=1_2, PU_DO=3_4, trip_distance. */
 static void dict_vectorizer(pb *b)
 {
     gl(b, "sklearn.feature_extraction._dict_vectorizer", "DictVectorizer");
-    op(b, ')'); op(b, 0x81);
-    op(b, '}'); op(b, '(');
-    sstr(b, "feature_names_"); op(b, ']'); op(b, '(');
-    sstr(b, "PU_DO=1_2"); sstr(b, "PU_DO=3_4"); sstr(b, "trip_distance"); op(b, 'e');
-    sstr(b, "separator"); sstr(b, "=");
-    op(b, 'u'); op(b, 'b');
+    op(b, ')');
+    op(b, 0x81);
+    op(b, '}');
+    op(b, '(');
+    sstr(b, "feature_names_");
+    op(b, ']');
+    op(b, '(');
+    sstr(b, "PU_DO=1_2");
+    sstr(b, "PU_DO=3_4");
+    sstr(b, "trip_distance");
+    op(b, 'e');
+    sstr(b, "separator");
+    sstr(b, "=");
+    op(b, 'u');
+    op(b, 'b');
 }
 
 /* (dv, RandomForestRegressor) whose estimators_ list one fitted tree of
@@ -196,17 +286,32 @@ static void memo_forest(pb *b, unsigned nodes, unsigned refs)
     start(b);
     dict_vectorizer(b);
     gl(b, "sklearn.ensemble._forest", "RandomForestRegressor");
-    op(b, ')'); op(b, 0x81);
-    op(b, '}'); op(b, '(');
-    sstr(b, "estimators_"); op(b, ']'); op(b, '(');
+    op(b, ')');
+    op(b, 0x81);
+    op(b, '}');
+    op(b, '(');
+    sstr(b, "estimators_");
+    op(b, ']');
+    op(b, '(');
     gl(b, "sklearn.tree._classes", "DecisionTreeRegressor");
-    op(b, ')'); op(b, 0x81);
-    op(b, '}'); op(b, '(');
+    op(b, ')');
+    op(b, 0x81);
+    op(b, '}');
+    op(b, '(');
     sstr(b, "tree_");
     gl(b, "sklearn.tree._tree", "Tree");
-    op(b, 'K'); op(b, 3); op(b, 'K'); op(b, 1); op(b, 'K'); op(b, 1); op(b, 0x87); op(b, 'R');
-    op(b, '}'); op(b, '(');
-    sstr(b, "node_count"); u16(b, nodes);
+    op(b, 'K');
+    op(b, 3);
+    op(b, 'K');
+    op(b, 1);
+    op(b, 'K');
+    op(b, 1);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '}');
+    op(b, '(');
+    sstr(b, "node_count");
+    u16(b, nodes);
     sstr(b, "nodes");
     unsigned char *rec = malloc((size_t)nodes * 32);
     double *val = malloc((size_t)nodes * 8);
@@ -225,14 +330,18 @@ static void memo_forest(pb *b, unsigned nodes, unsigned refs)
     array_1d(b, f8_dtype, nodes, val, (size_t)nodes * 8);
     free(rec);
     free(val);
-    op(b, 'u'); op(b, 'b');  /* the Tree's state */
-    op(b, 'u'); op(b, 'b');  /* the DecisionTreeRegressor's */
-    op(b, 0x94);             /* MEMOIZE: memo 0 */
+    op(b, 'u');
+    op(b, 'b'); /* the Tree's state */
+    op(b, 'u');
+    op(b, 'b');  /* the DecisionTreeRegressor's */
+    op(b, 0x94); /* MEMOIZE: memo 0 */
     for (unsigned i = 1; i < refs; i++) {
-        op(b, 'h'); op(b, 0);
+        op(b, 'h');
+        op(b, 0);
     }
     op(b, 'e');
-    op(b, 'u'); op(b, 'b');
+    op(b, 'u');
+    op(b, 'b');
     op(b, 0x86);
     op(b, '.');
 }
@@ -287,8 +396,10 @@ TEST(memo_forest_refused_by_budget)
     CHECK(err.code == RP_ERR_LIMIT);
     CHECK(has(&err, "(20000 trees of 79980000 nodes in all), over the limit of"));
     CHECK(has(&err, "raise it with --max-model-bytes BYTES or RIDEPRED_MAX_MODEL_BYTES"));
-    fprintf(stderr, "  %zu-byte pickle listing a 3999-node tree 20000 times: refused in %.1f ms of CPU, max RSS +%ld KB\n",
-            b->n, cpu * 1e3, grew);
+    fprintf(
+        stderr,
+        "  %zu-byte pickle listing a 3999-node tree 20000 times: refused in %.1f ms of CPU, max RSS +%ld KB\n",
+        b->n, cpu * 1e3, grew);
     CHECK(cpu < 2.0);
     CHECK(grew < 64 * 1024);
     free(b);
@@ -305,7 +416,10 @@ TEST(serves_hand_built_tuple)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK(rc == 0);
     if (m) {
-        rp_row row = {.n = 2, .idx = {(uint32_t)rp_model_onehot(m, "PU_DO=3_4", 9), (uint32_t)rp_model_trip_distance(m)}, .val = {1.0, 2.0}};
+        rp_row row = {
+            .n = 2,
+            .idx = {(uint32_t)rp_model_onehot(m, "PU_DO=3_4", 9), (uint32_t)rp_model_trip_distance(m)},
+            .val = {1.0, 2.0}};
         double y = 0;
         CHECK(rp_model_predict(m, &row, &y, &err) == 0);
         CHECK(y == (0.0 + 1.0 * -2.25 + 2.0 * 3.0) + 10.0);
@@ -336,19 +450,29 @@ TEST(refuses_code_execution)
     /* REDUCE of os.system via STACK_GLOBAL */
     start(b);
     gl(b, "os", "system");
-    sstr(b, "touch /tmp/ridepred-pwned"); op(b, 0x85); op(b, 'R'); op(b, '.');
+    sstr(b, "touch /tmp/ridepred-pwned");
+    op(b, 0x85);
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "refusing to load os.system: not a class ridepred can serve"));
     CHECK(err.code == RP_ERR_UNSUPPORTED);
     /* posix.system via GLOBAL (protocol 2) */
     b->n = 0;
-    op(b, 0x80); op(b, 2);
+    op(b, 0x80);
+    op(b, 2);
     raw(b, "cposix\nsystem\n", 14);
-    sstr(b, "id"); op(b, 0x85); op(b, 'R'); op(b, '.');
+    sstr(b, "id");
+    op(b, 0x85);
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "refusing to load posix.system"));
     /* builtins.eval, both ways */
     start(b);
     raw(b, "cbuiltins\neval\n", 15);
-    sstr(b, "1+1"); op(b, 0x85); op(b, 'R'); op(b, '.');
+    sstr(b, "1+1");
+    op(b, 0x85);
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "refusing to load builtins.eval"));
     start(b);
     gl(b, "builtins", "eval");
@@ -366,29 +490,54 @@ TEST(refuses_code_execution)
     /* REDUCE of an allowed non-class: calling numpy.ndarray directly */
     start(b);
     gl(b, "numpy", "ndarray");
-    op(b, ')'); op(b, 'R'); op(b, '.');
+    op(b, ')');
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "calling numpy.ndarray"));
     /* REDUCE of a non-global (a string) */
     start(b);
-    sstr(b, "os.system"); op(b, ')'); op(b, 'R'); op(b, '.');
+    sstr(b, "os.system");
+    op(b, ')');
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "calling a str"));
     /* _codecs.encode to something else than latin1 */
     start(b);
     gl(b, "_codecs", "encode");
-    sstr(b, "x"); sstr(b, "rot13"); op(b, 0x86); op(b, 'R'); op(b, '.');
+    sstr(b, "x");
+    sstr(b, "rot13");
+    op(b, 0x86);
+    op(b, 'R');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "latin1"));
     /* Out-of-band buffers */
-    b->n = 0; op(b, 0x80); op(b, 5); op(b, 0x97); op(b, '.');
+    b->n = 0;
+    op(b, 0x80);
+    op(b, 5);
+    op(b, 0x97);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "out-of-band buffers"));
-    b->n = 0; op(b, 0x80); op(b, 5); op(b, 0x98); op(b, '.');
+    b->n = 0;
+    op(b, 0x80);
+    op(b, 5);
+    op(b, 0x98);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "READONLY_BUFFER"));
     /* Protocol 0/1 INST, persistent ids */
-    start(b); raw(b, "(ios\nsystem\n.", 13);
+    start(b);
+    raw(b, "(ios\nsystem\n.", 13);
     CHECK(load(b, &err) < 0 && has(&err, "opcode 0x69 is not supported"));
-    start(b); op(b, 'N'); op(b, 'Q'); op(b, '.');
+    start(b);
+    op(b, 'N');
+    op(b, 'Q');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "opcode 0x51"));
     /* Protocol 6 */
-    b->n = 0; op(b, 0x80); op(b, 6); op(b, 'N'); op(b, '.');
+    b->n = 0;
+    op(b, 0x80);
+    op(b, 6);
+    op(b, 'N');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "protocol 6"));
     free(b);
 }
@@ -405,13 +554,21 @@ TEST(refuses_huge_and_deep)
         raw(b, "\xff\xff\xff\xff\xff\xff\xff\x7f", 8);
         CHECK(load(b, &err) < 0 && has(&err, "exceeds the"));
     }
-    start(b); op(b, 'X'); raw(b, "\xff\xff\xff\xff", 4);
+    start(b);
+    op(b, 'X');
+    raw(b, "\xff\xff\xff\xff", 4);
     CHECK(load(b, &err) < 0 && has(&err, "exceeds the"));
-    start(b); op(b, 'B'); raw(b, "\x00\x00\x00\x80", 4);
+    start(b);
+    op(b, 'B');
+    raw(b, "\x00\x00\x00\x80", 4);
     CHECK(load(b, &err) < 0 && has(&err, "exceeds the"));
-    start(b); op(b, 0x8b); raw(b, "\xff\xff\xff\xff", 4);
+    start(b);
+    op(b, 0x8b);
+    raw(b, "\xff\xff\xff\xff", 4);
     CHECK(load(b, &err) < 0 && has(&err, "negative length"));
-    start(b); op(b, 0x8b); raw(b, "\x00\x00\x00\x7f", 4);
+    start(b);
+    op(b, 0x8b);
+    raw(b, "\x00\x00\x00\x7f", 4);
     CHECK(load(b, &err) < 0 && has(&err, "exceeds the"));
     /* Deep nesting: MARKs */
     start(b);
@@ -428,15 +585,32 @@ TEST(refuses_huge_and_deep)
     op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "ridepred serves a Pipeline"));
     /* A list containing itself */
-    start(b); op(b, ']'); op(b, 0x94); op(b, 'h'); op(b, 0); op(b, 'a'); op(b, '.');
+    start(b);
+    op(b, ']');
+    op(b, 0x94);
+    op(b, 'h');
+    op(b, 0);
+    op(b, 'a');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "a list"));
     /* An array declaring a huge shape */
     start(b);
     gl(b, "numpy.core.multiarray", "_reconstruct");
     gl(b, "numpy", "ndarray");
-    op(b, 'K'); op(b, 0); op(b, 0x85); sbytes(b, "b", 1); op(b, 0x87); op(b, 'R');
-    op(b, '('); op(b, 'K'); op(b, 1);
-    op(b, 'J'); raw(b, "\xff\xff\xff\x7f", 4); op(b, 'J'); raw(b, "\xff\xff\xff\x7f", 4); op(b, 0x86);
+    op(b, 'K');
+    op(b, 0);
+    op(b, 0x85);
+    sbytes(b, "b", 1);
+    op(b, 0x87);
+    op(b, 'R');
+    op(b, '(');
+    op(b, 'K');
+    op(b, 1);
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\x7f", 4);
+    op(b, 'J');
+    raw(b, "\xff\xff\xff\x7f", 4);
+    op(b, 0x86);
     op(b, '.');
     CHECK(load(b, &err) < 0);
     free(b);
@@ -446,28 +620,62 @@ TEST(refuses_bad_memo)
 {
     pb *b = malloc(sizeof *b);
     rp_error err;
-    start(b); op(b, 'h'); op(b, 3); op(b, '.');
+    start(b);
+    op(b, 'h');
+    op(b, 3);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "memo index 3 was never stored"));
-    start(b); op(b, 'N'); op(b, 'r'); raw(b, "\xff\xff\xff\xff", 4); op(b, '.');
+    start(b);
+    op(b, 'N');
+    op(b, 'r');
+    raw(b, "\xff\xff\xff\xff", 4);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "out of range"));
-    start(b); op(b, 'j'); raw(b, "\xff\xff\xff\x7f", 4); op(b, '.');
+    start(b);
+    op(b, 'j');
+    raw(b, "\xff\xff\xff\x7f", 4);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "never stored"));
-    start(b); op(b, 0x94); op(b, '.');
+    start(b);
+    op(b, 0x94);
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "stack underflow"));
     /* Stack misuse */
-    start(b); op(b, 'a'); op(b, '.');
+    start(b);
+    op(b, 'a');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "stack underflow"));
-    start(b); op(b, 'N'); op(b, 'N'); op(b, '.');
+    start(b);
+    op(b, 'N');
+    op(b, 'N');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "STOP with 2 values"));
-    start(b); op(b, '('); op(b, 'N'); op(b, 'u'); op(b, '.');
+    start(b);
+    op(b, '(');
+    op(b, 'N');
+    op(b, 'u');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "stack underflow"));
-    start(b); op(b, 'N'); op(b, '('); op(b, 'N'); op(b, 'u'); op(b, '.');
+    start(b);
+    op(b, 'N');
+    op(b, '(');
+    op(b, 'N');
+    op(b, 'u');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "SETITEM(S) on a None"));
-    start(b); op(b, 't'); op(b, '.');
+    start(b);
+    op(b, 't');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "no MARK"));
-    start(b); op(b, 'N'); op(b, 'N'); op(b, 'b'); op(b, '.');
+    start(b);
+    op(b, 'N');
+    op(b, 'N');
+    op(b, 'b');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "BUILD on a None"));
-    b->n = 0; op(b, 'N'); op(b, '.');
+    b->n = 0;
+    op(b, 'N');
+    op(b, '.');
     CHECK(load(b, &err) < 0 && has(&err, "no PROTO"));
     free(b);
 }

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ridepred/log.h"
 #include "lambda/rapi.h"
+#include "ridepred/log.h"
 #include "testing.h"
 
 static rp__rapi *client(const char *addr)
@@ -68,8 +68,8 @@ static int parse_all_ways(rp__rapi *c, const char *raw, size_t len, size_t body_
     int rc1 = rp__rapi_parse(c2, raw, len, 1, body_max, &r1, &e1);
     int rc = rp__rapi_parse(c, raw, len, 0, body_max, out, err);
     if (rc == 0 && rc1 == 0) {
-        CHECK(r1.status == out->status && r1.body_len == out->body_len && r1.body_toobig == out->body_toobig &&
-              memcmp(r1.body, out->body, out->body_len) == 0);
+        CHECK(r1.status == out->status && r1.body_len == out->body_len &&
+              r1.body_toobig == out->body_toobig && memcmp(r1.body, out->body, out->body_len) == 0);
         CHECK(out->body[out->body_len] == '\0');
     }
     rp__rapi_free(c2);
@@ -81,17 +81,18 @@ static int parse_all_ways(rp__rapi *c, const char *raw, size_t len, size_t body_
 TEST(parses_a_next_answer)
 {
     rp__rapi *c = client("127.0.0.1:9001");
-    const char raw[] = "HTTP/1.1 200 OK\r\n"
-                       "Content-Type: application/json\r\n"
-                       "lambda-runtime-aws-request-id:   8476a536-e9f4-11e8-9739-2dfe598c3fcd  \r\n"
-                       "Lambda-Runtime-Deadline-Ms: 1542409706888\r\n"
-                       "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-2:123456789012:function:f\r\n"
-                       "Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419\r\n"
-                       "Lambda-Runtime-Client-Context: {\"x\": 1}\r\n"
-                       "Lambda-Runtime-Cognito-Identity: {}\r\n"
-                       "Content-Length: 13\r\n"
-                       "\r\n"
-                       "{\"ride\": 123}";
+    const char raw[] =
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/json\r\n"
+        "lambda-runtime-aws-request-id:   8476a536-e9f4-11e8-9739-2dfe598c3fcd  \r\n"
+        "Lambda-Runtime-Deadline-Ms: 1542409706888\r\n"
+        "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-2:123456789012:function:f\r\n"
+        "Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419\r\n"
+        "Lambda-Runtime-Client-Context: {\"x\": 1}\r\n"
+        "Lambda-Runtime-Cognito-Identity: {}\r\n"
+        "Content-Length: 13\r\n"
+        "\r\n"
+        "{\"ride\": 123}";
     rp__rapi_response r;
     rp_error err;
     CHECK(parse_all_ways(c, raw, sizeof raw - 1, 100, &r, &err) == 0);
@@ -124,28 +125,32 @@ TEST(parses_chunked_bodies)
     rp__rapi *c = client("127.0.0.1:9001");
     rp__rapi_response r;
     rp_error err;
-    const char raw[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nLambda-Runtime-Aws-Request-Id: r1\r\n\r\n"
-                       "5\r\nhello\r\n"
-                       "1;name=value\r\n \r\n"
-                       "A  \r\n0123456789\r\n"
-                       "0\r\nX-Trailer: yes\r\n\r\n";
+    const char raw[] =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nLambda-Runtime-Aws-Request-Id: r1\r\n\r\n"
+        "5\r\nhello\r\n"
+        "1;name=value\r\n \r\n"
+        "A  \r\n0123456789\r\n"
+        "0\r\nX-Trailer: yes\r\n\r\n";
     CHECK(parse_all_ways(c, raw, sizeof raw - 1, 100, &r, &err) == 0);
     CHECK(r.status == 200);
     CHECK_MEM(r.body, r.body_len, "hello 0123456789");
     CHECK(str_is(r.request_id, "r1"));
 
     /* Upper-case hex, LF-only framing, "chunked" with identity. */
-    const char raw2[] = "HTTP/1.1 200 OK\nTransfer-Encoding: identity, Chunked\n\n1F\nabcdefghijklmnopqrstuvwxyz01234\n0\n\n";
+    const char raw2[] =
+        "HTTP/1.1 200 OK\nTransfer-Encoding: identity, Chunked\n\n1F\nabcdefghijklmnopqrstuvwxyz01234\n0\n\n";
     CHECK(parse_all_ways(c, raw2, sizeof raw2 - 1, 100, &r, &err) == 0);
     CHECK_MEM(r.body, r.body_len, "abcdefghijklmnopqrstuvwxyz01234");
 
     /* Chunked wins over Content-Length. */
-    const char raw3[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    const char raw3[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
     CHECK(parse_all_ways(c, raw3, sizeof raw3 - 1, 100, &r, &err) == 0);
     CHECK_MEM(r.body, r.body_len, "ok");
 
     /* Exactly the cap, then one byte over it. */
-    const char at_cap[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    const char at_cap[] =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     CHECK(parse_all_ways(c, at_cap, sizeof at_cap - 1, 5, &r, &err) == 0);
     CHECK(!r.body_toobig && r.body_len == 5);
     CHECK(parse_all_ways(c, at_cap, sizeof at_cap - 1, 4, &r, &err) == 0);
@@ -175,7 +180,8 @@ TEST(other_framings)
     CHECK(parse_all_ways(c, raw3, sizeof raw3 - 1, 5, &r, &err) == 0);
     CHECK(r.body_toobig && r.body_len == 0);
     /* A Content-Length over the cap: not read. */
-    const char raw4[] = "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\nContent-Length: 6291457\r\n\r\nxx";
+    const char raw4[] =
+        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\nContent-Length: 6291457\r\n\r\nxx";
     CHECK(parse_all_ways(c, raw4, sizeof raw4 - 1, 6291456, &r, &err) == 0);
     CHECK(r.body_toobig && r.body_len == 0 && str_is(r.request_id, "big"));
     rp__rapi_free(c);
@@ -189,8 +195,8 @@ TEST(refuses_broken_answers)
         rp_code code;
         bool retriable;
     } bad[] = {
-        {"", RP_ERR_IO, true},                                               /* nothing at all */
-        {"HTTP/1.1 200 OK\r\nContent-Le", RP_ERR_IO, true},                  /* truncated head */
+        {"", RP_ERR_IO, true},                                                   /* nothing at all */
+        {"HTTP/1.1 200 OK\r\nContent-Le", RP_ERR_IO, true},                      /* truncated head */
         {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", RP_ERR_IO, true}, /* truncated body */
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", RP_ERR_IO, true},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n", RP_ERR_IO, true},
@@ -221,8 +227,10 @@ TEST(refuses_broken_answers)
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n", RP_ERR_INVALID, false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", RP_ERR_INVALID, false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", RP_ERR_INVALID, false},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", RP_ERR_INVALID, false},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n", RP_ERR_INVALID, false},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", RP_ERR_INVALID,
+         false},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n", RP_ERR_INVALID,
+         false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", RP_ERR_INVALID, false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", RP_ERR_INVALID, false},
         {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\rX0\r\n\r\n", RP_ERR_INVALID, false},
@@ -234,8 +242,8 @@ TEST(refuses_broken_answers)
         memset(&err, 0, sizeof err);
         int rc = parse_all_ways(c, bad[i].raw, strlen(bad[i].raw), 1000, &r, &err);
         if (rc != -1 || err.code != bad[i].code || err.retriable != bad[i].retriable) {
-            fprintf(stderr, "case %zu: rc %d, code %d, retriable %d: %s\n", i, rc, (int)err.code, err.retriable,
-                    rc < 0 ? err.msg : "");
+            fprintf(stderr, "case %zu: rc %d, code %d, retriable %d: %s\n", i, rc, (int)err.code,
+                    err.retriable, rc < 0 ? err.msg : "");
             CHECK(false);
         } else {
             CHECK(strstr(err.msg, "Runtime API") != NULL);
@@ -323,21 +331,21 @@ TEST(fuzz_mutated_answers)
             s ^= s << 17;
             size_t at = (size_t)(s >> 8) % n;
             switch (s % 6) {
-            case 0: buf[at] = (char)(s >> 40); break;                         /* any byte */
-            case 1: buf[at] = "\r\n:; 0-9aF"[(s >> 32) % 10]; break;             /* a framing byte */
-            case 2: n = at; break;                                              /* truncate */
-            case 3:                                                             /* delete */
+            case 0: buf[at] = (char)(s >> 40); break;                /* any byte */
+            case 1: buf[at] = "\r\n:; 0-9aF"[(s >> 32) % 10]; break; /* a framing byte */
+            case 2: n = at; break;                                   /* truncate */
+            case 3:                                                  /* delete */
                 memmove(buf + at, buf + at + 1, n - at - 1);
                 n--;
                 break;
-            case 4:                                                             /* insert a digit */
+            case 4: /* insert a digit */
                 if (n + 1 < sizeof buf) {
                     memmove(buf + at + 1, buf + at, n - at);
                     buf[at] = (char)('0' + (s >> 20) % 10);
                     n++;
                 }
                 break;
-            default:                                                            /* duplicate a span */
+            default: /* duplicate a span */
                 if (n + 16 < sizeof buf && at + 16 <= n) {
                     memmove(buf + at + 16, buf + at, n - at);
                     n += 16;
@@ -366,8 +374,9 @@ TEST(fuzz_mutated_answers)
 TEST(addresses)
 {
     const char *good[] = {"127.0.0.1:9001", "[::1]:9001", "localhost", "169.254.100.1:9001", "h:65535"};
-    const char *bad[] = {"", "h:", ":80", "h:0", "h:65536", "h:123456", "h:x", "::1:9001", "[::1",
-                         "[]:1", "[::1]x", "http://h:1", "h:1/x", "u@h:1", "a b:1", "h:1?x", "h\r\n:1"};
+    const char *bad[] = {"",      "h:",       ":80",   "h:0",   "h:65536", "h:123456",
+                         "h:x",   "::1:9001", "[::1",  "[]:1",  "[::1]x",  "http://h:1",
+                         "h:1/x", "u@h:1",    "a b:1", "h:1?x", "h\r\n:1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         rp__rapi *c = NULL;
         rp_error err;
@@ -397,9 +406,9 @@ TEST(addresses)
  * Content-Length body), it sends the step's answer; a step can drop the
  * connection instead, wait first, or say to accept a new connection. */
 typedef struct sstep {
-    const char *answer;    /* NULL: send nothing */
-    bool close_after;      /* close the connection after answering */
-    bool no_read;          /* answer without reading a request first */
+    const char *answer; /* NULL: send nothing */
+    bool close_after;   /* close the connection after answering */
+    bool no_read;       /* answer without reading a request first */
     int delay_ms;
 } sstep;
 
@@ -540,18 +549,20 @@ static rp__rapi *client_for(const server *s, uint32_t timeout_ms)
     return c;
 }
 
-#define NEXT_ANSWER(id, body)                                                                                  \
-    "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: " id "\r\nLambda-Runtime-Deadline-Ms: 99\r\n"       \
+#define NEXT_ANSWER(id, body)                                                                                \
+    "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: " id "\r\nLambda-Runtime-Deadline-Ms: 99\r\n"         \
     "Content-Length: " #body "\r\n\r\n"
-#define ACCEPTED "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}"
+#define ACCEPTED                                                                                             \
+    "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\": \"OK\"}"
 
-static const rp__rapi_request next_req = {.method = "GET", .path = "/2018-06-01/runtime/invocation/next",
-                                         .body_max = 1000, .wait = true};
+static const rp__rapi_request next_req = {
+    .method = "GET", .path = "/2018-06-01/runtime/invocation/next", .body_max = 1000, .wait = true};
 
 TEST(keep_alive_and_request_bytes)
 {
     const sstep steps[] = {
-        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 2\r\n\r\n{}", false, false, 0},
+        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 2\r\n\r\n{}", false, false,
+         0},
         {ACCEPTED, false, false, 0},
         {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-2\r\nTransfer-Encoding: chunked\r\n\r\n"
          "2\r\n[]\r\n0\r\n\r\n",
@@ -565,8 +576,12 @@ TEST(keep_alive_and_request_bytes)
     CHECK(rp__rapi_call(c, &next_req, &r, &err) == 0);
     CHECK(r.status == 200 && str_is(r.request_id, "r-1"));
     CHECK_MEM(r.body, r.body_len, "{}");
-    rp__rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/r-1/error",
-                            .error_type = "InvalidEvent", .body = "hello", .body_len = 5, .body_max = 100};
+    rp__rapi_request post = {.method = "POST",
+                             .path = "/2018-06-01/runtime/invocation/r-1/error",
+                             .error_type = "InvalidEvent",
+                             .body = "hello",
+                             .body_len = 5,
+                             .body_max = 100};
     CHECK(rp__rapi_call(c, &post, &r, &err) == 0);
     CHECK(r.status == 202);
     CHECK_MEM(r.body, r.body_len, "{\"status\": \"OK\"}");
@@ -604,7 +619,8 @@ TEST(connection_close_and_stale_connections)
          true, false, 0},
         {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: b\r\nContent-Length: 1\r\n\r\n2", true, false, 0},
         {"HTTP/1.0 200 OK\r\nLambda-Runtime-Aws-Request-Id: c\r\nContent-Length: 1\r\n\r\n3", true, false, 0},
-        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: d\r\nContent-Length: 1\r\n\r\n4", false, false, 0},
+        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: d\r\nContent-Length: 1\r\n\r\n4", false, false,
+         0},
     };
     server s;
     CHECK(server_start(&s, AF_INET, steps, 4) == 0);
@@ -656,8 +672,8 @@ TEST(pipelined_bytes_are_kept)
 TEST(oversized_body_drops_the_connection)
 {
     const sstep steps[] = {
-        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\nContent-Length: 5000\r\n\r\nxxxxxxxx", true, false,
-         0},
+        {"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: big\r\nContent-Length: 5000\r\n\r\nxxxxxxxx",
+         true, false, 0},
         {NEXT_ANSWER("small", 2) "{}", false, false, 0},
     };
     server s;
@@ -681,7 +697,7 @@ TEST(timeouts)
     /* A post that gets no answer times out; /next waits past the timeout. */
     const sstep steps[] = {
         {NULL, false, false, 0},
-        {NULL, true, true, 300},  /* then drop that connection */
+        {NULL, true, true, 300}, /* then drop that connection */
         {NEXT_ANSWER("late", 2) "{}", false, false, 450},
     };
     server s;
@@ -692,8 +708,11 @@ TEST(timeouts)
     rp__rapi *c;
     rp_error err;
     CHECK(rp__rapi_new(addr, &o, &c, &err) == 0);
-    rp__rapi_request post = {.method = "POST", .path = "/2018-06-01/runtime/invocation/x/response", .body = "{}",
-                            .body_len = 2, .body_max = 100};
+    rp__rapi_request post = {.method = "POST",
+                             .path = "/2018-06-01/runtime/invocation/x/response",
+                             .body = "{}",
+                             .body_len = 2,
+                             .body_max = 100};
     rp__rapi_response r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

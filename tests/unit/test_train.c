@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "testing.h"
 #include "pipeline/output.h"
 #include "pipeline/train.h"
 #include "pipeline/train_run.h"
 #include "pipeline/xgb.h"
+#include "testing.h"
 
 /* The golden problem: 60 rides computed by a formula (golden_row), fitted
  * by scikit-learn 1.2.1 (DictVectorizer + LinearRegression on the sparse
@@ -27,14 +27,14 @@ static void golden_row(int i, int32_t *pu, int32_t *dol, double *x, double *y)
     *y = 3 + 2 * *x + *pu - *dol * 0.5 + ((i * 13) % 7 - 3) * 0.25;
 }
 
-static const double golden_coef[13] = {
-    -1.0892252604166788, -1.5730794270833279, -2.0196940104166639, 0.090462239583331952,
-    -0.49768880208334088, -0.98154296874999081, 0.75999348958334723, 0.70061848958332684,
-    0.093847656249997205, 2.1853841145833348, 1.3701497395833424, 0.96077473958332171,
-    2.0228744369371228};
+static const double golden_coef[13] = {-1.0892252604166788,  -1.5730794270833279,  -2.0196940104166639,
+                                       0.090462239583331952, -0.49768880208334088, -0.98154296874999081,
+                                       0.75999348958334723,  0.70061848958332684,  0.093847656249997205,
+                                       2.1853841145833348,   1.3701497395833424,   0.96077473958332171,
+                                       2.0228744369371228};
 static const double golden_intercept = 4.4700107333892962;
-static const double golden_pred_1_1 = 8.4379715653154239;  /* PU_DO 1_1, 2.5 */
-static const double golden_pred_9_9 = 6.9986037795606997;  /* unseen, 1.25 */
+static const double golden_pred_1_1 = 8.4379715653154239; /* PU_DO 1_1, 2.5 */
+static const double golden_pred_9_9 = 6.9986037795606997; /* unseen, 1.25 */
 
 static void golden_set(rp__train_set *s)
 {
@@ -75,7 +75,7 @@ TEST(vocabulary_sorted_as_python)
         CHECK_STR(v.text + v.off[i], want[i]);
     CHECK(s.cat[0] == 3 && s.cat[1] == 2 && s.cat[2] == 3 && s.cat[4] == 0);
     rp__train_set_push(&val, 10, 1, 1.0, 1.0, &err);
-    rp__train_set_push(&val, 1, 10, 1.0, 1.0, &err);  /* unseen */
+    rp__train_set_push(&val, 1, 10, 1.0, 1.0, &err); /* unseen */
     rp__vocab_map(&v, &val);
     CHECK(val.cat[0] == 2);
     CHECK(val.cat[1] == RP_TRAIN_NO_CAT);
@@ -145,7 +145,8 @@ TEST(linear_lsqr_is_scikit_learn)
 }
 
 /* X'(y - Xb - c) = 0 and the one-hot coefficients centred (minimum norm). */
-static void check_normal_equations(const rp__train_set *s, const rp__vocab *v, const rp__linear_fit *f, double tol)
+static void check_normal_equations(const rp__train_set *s, const rp__vocab *v, const rp__linear_fit *f,
+                                   double tol)
 {
     double *g = calloc(v->n + 1, sizeof *g), r0 = 0, csum = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -315,7 +316,8 @@ TEST(forest_deterministic_and_constrained)
     p.max_depth = 6;
     p.min_samples_leaf = 7;
     rp__forest a, b, c;
-    rp__train_opts o1 = {.threads = 1, .seed = 7}, o3 = {.threads = 3, .seed = 7}, o4 = {.threads = 2, .seed = 8};
+    rp__train_opts o1 = {.threads = 1, .seed = 7}, o3 = {.threads = 3, .seed = 7},
+                   o4 = {.threads = 2, .seed = 8};
     CHECK(rp__train_forest(&s, &v, &p, &o1, &a, &err) == 0);
     CHECK(rp__train_forest(&s, &v, &p, &o3, &b, &err) == 0);
     CHECK(rp__train_forest(&s, &v, &p, &o4, &c, &err) == 0);
@@ -328,8 +330,8 @@ TEST(forest_deterministic_and_constrained)
         differs |= a.trees[t].n != c.trees[t].n ||
                    memcmp(a.trees[t].value, c.trees[t].value, a.trees[t].n * sizeof(double));
     }
-    CHECK(same);     /* the seed decides, not the thread count */
-    CHECK(differs);  /* another seed, another forest */
+    CHECK(same);    /* the seed decides, not the thread count */
+    CHECK(differs); /* another seed, another forest */
     /* Depth and leaf size: every leaf reached by at least min_samples_leaf
      * distinct rides of the bootstrap... at least by the training rides
      * (a superset), and no deeper than max_depth. */
@@ -380,7 +382,8 @@ TEST(params)
     CHECK(rp__train_param_split(d, &p, &err) == -1 && strstr(err.msg, "empty"));
 
     rp__xgb_params xp;
-    rp__train_param ok[] = {{"eta", "0.3"}, {"max_depth", "8"}, {"num_boost_round", "20"}, {"tree_method", "hist"}};
+    rp__train_param ok[] = {
+        {"eta", "0.3"}, {"max_depth", "8"}, {"num_boost_round", "20"}, {"tree_method", "hist"}};
     CHECK(rp__xgb_params_resolve(ok, 4, &xp, &err) == 0);
     CHECK(xp.num_boost_round == 20 && xp.early_stopping_rounds == 50);
     rp__buf j;
@@ -391,7 +394,8 @@ TEST(params)
     CHECK(strstr(j.data, "\"tree_method\": \"hist\"") != NULL);
     rp__buf_cleanup(&j);
     rp__train_param bad1[] = {{"max_dept", "8"}};
-    CHECK(rp__xgb_params_resolve(bad1, 1, &xp, &err) == -1 && strstr(err.msg, "max_dept") && strstr(err.msg, "known"));
+    CHECK(rp__xgb_params_resolve(bad1, 1, &xp, &err) == -1 && strstr(err.msg, "max_dept") &&
+          strstr(err.msg, "known"));
     rp__train_param bad2[] = {{"max_depth", "-1"}};
     CHECK(rp__xgb_params_resolve(bad2, 1, &xp, &err) == -1 && strstr(err.msg, "non-negative integer"));
     rp__train_param bad3[] = {{"objective", "count:poisson"}};
@@ -412,15 +416,18 @@ TEST(xgboost_trains_and_converts)
     CHECK(rp__vocab_build(&v, &tr, &err) == 0);
     rp__vocab_map(&v, &va);
     rp__xgb_params xp;
-    rp__train_param ps[] = {{"max_depth", "4"}, {"num_boost_round", "30"}, {"learning_rate", "0.3"},
-                           {"early_stopping_rounds", "5"}};
+    rp__train_param ps[] = {{"max_depth", "4"},
+                            {"num_boost_round", "30"},
+                            {"learning_rate", "0.3"},
+                            {"early_stopping_rounds", "5"}};
     CHECK(rp__xgb_params_resolve(ps, 4, &xp, &err) == 0);
     rp__xgb_result r;
     rp__train_opts o = {.threads = 1, .seed = 1, .version = "run"};
     if (rp__train_xgboost(&tr, &va, &v, &xp, &o, &r, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         if (strstr(err.msg, "not available") && !getenv("CI")) {
-            fprintf(stderr, "SKIP ********** libxgboost missing: xgboost_trains_and_converts NOT RUN **********\n");
+            fprintf(stderr,
+                    "SKIP ********** libxgboost missing: xgboost_trains_and_converts NOT RUN **********\n");
         } else {
             CHECK(0);
         }
@@ -430,7 +437,7 @@ TEST(xgboost_trains_and_converts)
     CHECK(r.best_iteration >= 0 && r.best_iteration < r.rounds);
     rp_model_info info;
     rp_model_get_info(r.model, &info);
-    CHECK(info.n_trees == (uint32_t)r.best_iteration + 1);  /* only the best rounds kept */
+    CHECK(info.n_trees == (uint32_t)r.best_iteration + 1); /* only the best rounds kept */
     CHECK(info.sum_f32 && info.split == RP_SPLIT_LT);
     CHECK(r.json && r.json_len > 0 && strstr(r.json, "\"learner\""));
     double *p = calloc(va.n, sizeof *p);
@@ -478,10 +485,21 @@ TEST(model_directory)
     rp_model *m = NULL;
     CHECK(rp__train_linear_model(&v, &f, &o, &m, &err) == 0);
     rp__train_file tf = {"a \"quoted\".parquet", 100, 60}, vf = {"b.csv", 10, 5};
-    rp__train_run run = {.algo = "linear", .run_id = run_id, .model = m, .params_json = "\"solver\": \"lsqr\"",
-                        .metrics_json = "", .rmse_train = 1.5, .rmse_val = 2.25, .n_train = 60, .n_val = 5,
-                        .vocabulary = v.n, .seconds = 0.5, .train = &tf, .val = &vf, .n_train_files = 1,
-                        .n_val_files = 1};
+    rp__train_run run = {.algo = "linear",
+                         .run_id = run_id,
+                         .model = m,
+                         .params_json = "\"solver\": \"lsqr\"",
+                         .metrics_json = "",
+                         .rmse_train = 1.5,
+                         .rmse_val = 2.25,
+                         .n_train = 60,
+                         .n_val = 5,
+                         .vocabulary = v.n,
+                         .seconds = 0.5,
+                         .train = &tf,
+                         .val = &vf,
+                         .n_train_files = 1,
+                         .n_val_files = 1};
     char dir[256], path[300];
     snprintf(dir, sizeof dir, "%s/model", base);
     CHECK(rp__train_write_dir(dir, &run, &err) == 0);
@@ -524,7 +542,7 @@ TEST(model_directory)
             entries++;
     if (d)
         closedir(d);
-    CHECK(entries == 2);  /* model, empty: no staging directories left */
+    CHECK(entries == 2); /* model, empty: no staging directories left */
     CHECK(rp_t_rmtree(base) == 0);
     rp_model_release(m);
     rp__linear_fit_free(&f);
@@ -538,7 +556,7 @@ TEST(model_directory)
  * that depends on them and on the distance.  Every 10th ride is one the
  * course's filter drops (30 s, 2 h, or no PULocationID). */
 typedef struct synth_ride {
-    int32_t pu, dol;   /* RP_TRIPS_NULL_ID: empty */
+    int32_t pu, dol; /* RP_TRIPS_NULL_ID: empty */
     double x;
     long secs;
     bool kept;
@@ -572,8 +590,8 @@ static size_t write_synth_csv(const char *path, int n, int salt)
     for (int i = 0; i < n; i++) {
         synth_ride r = synth(i, salt);
         long start = (long)i * 97 % 40000, end = start + r.secs;
-        fprintf(f, "2021-01-02 %02ld:%02ld:%02ld,2021-01-02 %02ld:%02ld:%02ld,", start / 3600, start / 60 % 60,
-                start % 60, end / 3600, end / 60 % 60, end % 60);
+        fprintf(f, "2021-01-02 %02ld:%02ld:%02ld,2021-01-02 %02ld:%02ld:%02ld,", start / 3600,
+                start / 60 % 60, start % 60, end / 3600, end / 60 % 60, end % 60);
         if (r.pu != RP_TRIPS_NULL_ID)
             fprintf(f, "%d", r.pu);
         fprintf(f, ",%d,%.17g\n", r.dol, r.x);
@@ -630,9 +648,17 @@ TEST(pipeline_trains_from_csv_files)
     size_t n_tr = write_synth_csv(tr, 400, 0), n_va = write_synth_csv(va, 90, 5);
     const char *trf[] = {tr}, *vaf[] = {va};
     progress_seen seen = {0};
-    rp__train_config c = {.train_files = trf, .n_train_files = 1, .val_files = vaf, .n_val_files = 1,
-                         .algo = RP_TRAIN_LINEAR, .out_dir = out, .predictions_path = preds, .seed = 7,
-                         .progress = seen_progress, .progress_end = seen_end, .progress_ctx = &seen};
+    rp__train_config c = {.train_files = trf,
+                          .n_train_files = 1,
+                          .val_files = vaf,
+                          .n_val_files = 1,
+                          .algo = RP_TRAIN_LINEAR,
+                          .out_dir = out,
+                          .predictions_path = preds,
+                          .seed = 7,
+                          .progress = seen_progress,
+                          .progress_end = seen_end,
+                          .progress_ctx = &seen};
     rp__train_report r;
     rp_error err;
     int rc = rp__train(&c, &r, &err);
@@ -760,42 +786,54 @@ TEST(pipeline_refusals)
     snprintf(preds, sizeof preds, "%s/pred.csv", base);
     write_synth_csv(tr, 100, 0);
     write_synth_csv(va, 30, 1);
-    FILE *f = fopen(bad, "w");  /* only rides the filter drops */
+    FILE *f = fopen(bad, "w"); /* only rides the filter drops */
     if (f) {
         fputs("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n"
               "2021-01-01 00:00:00,2021-01-01 00:00:30,1,2,0.5\n"
-              "2021-01-01 00:00:00,2021-01-01 02:00:00,1,2,9.5\n", f);
+              "2021-01-01 00:00:00,2021-01-01 02:00:00,1,2,9.5\n",
+              f);
         fclose(f);
     }
     rp__train_algo a;
     rp_error err;
     CHECK(rp__train_algo_parse("forest", &a, &err) == 0 && a == RP_TRAIN_FOREST);
     CHECK(!strcmp(rp__train_algo_name(RP_TRAIN_XGBOOST), "xgboost"));
-    CHECK(rp__train_algo_parse("svm", &a, &err) == -1 && strstr(err.msg, "--algo svm: expected linear, forest"));
-    rp__train_param typo[] = {{"n_trees", "5"}}, neg[] = {{"n_estimators", "-3"}}, solver[] = {{"solver", "qr"}};
-    CHECK(rp__train_check_params(RP_TRAIN_FOREST, typo, 1, &err) == -1 && strstr(err.msg, "known: n_estimators"));
+    CHECK(rp__train_algo_parse("svm", &a, &err) == -1 &&
+          strstr(err.msg, "--algo svm: expected linear, forest"));
+    rp__train_param typo[] = {{"n_trees", "5"}}, neg[] = {{"n_estimators", "-3"}},
+                    solver[] = {{"solver", "qr"}};
+    CHECK(rp__train_check_params(RP_TRAIN_FOREST, typo, 1, &err) == -1 &&
+          strstr(err.msg, "known: n_estimators"));
     CHECK(rp__train_check_params(RP_TRAIN_FOREST, neg, 1, &err) == -1 && strstr(err.msg, "n_estimators=-3"));
     CHECK(rp__train_check_params(RP_TRAIN_LINEAR, solver, 1, &err) == -1 && strstr(err.msg, "lsqr or exact"));
     CHECK(rp__train_check_params(RP_TRAIN_LINEAR, typo, 1, &err) == -1 && strstr(err.msg, "--algo linear"));
     CHECK(rp__train_check_params(RP_TRAIN_LINEAR, NULL, 0, &err) == 0);
 
     const char *trf[] = {tr}, *vaf[] = {va}, *nonef[] = {none}, *badf[] = {bad};
-    rp__train_config c = {.train_files = trf, .n_train_files = 1, .val_files = vaf, .n_val_files = 1,
-                         .algo = RP_TRAIN_FOREST, .params = typo, .n_params = 1, .out_dir = out,
-                         .predictions_path = preds};
+    rp__train_config c = {.train_files = trf,
+                          .n_train_files = 1,
+                          .val_files = vaf,
+                          .n_val_files = 1,
+                          .algo = RP_TRAIN_FOREST,
+                          .params = typo,
+                          .n_params = 1,
+                          .out_dir = out,
+                          .predictions_path = preds};
     rp__train_report r;
     /* A bad parameter, checked again. */
     CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "n_trees") && r.n_train == 0);
     c.n_params = 0;
     /* A file that is not there, naming its role. */
     c.train_files = nonef;
-    CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "cannot read training file") && strstr(err.msg, "nope.csv"));
+    CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "cannot read training file") &&
+          strstr(err.msg, "nope.csv"));
     /* No rides left after the filter, in training and in validation. */
     c.train_files = badf;
     CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "no training rides left"));
     c.train_files = trf;
     c.val_files = badf;
-    CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "no validation rides left") && strstr(err.msg, "short.csv"));
+    CHECK(rp__train(&c, &r, &err) == -1 && strstr(err.msg, "no validation rides left") &&
+          strstr(err.msg, "short.csv"));
     CHECK(!exists(out) && !exists(preds));
     /* A directory that is not empty is left alone, and nothing is trained. */
     c.val_files = vaf;

@@ -23,7 +23,10 @@ static void put(w *o, const void *p, size_t n)
     memcpy(o->b + o->n, p, n);
     o->n += n;
 }
-static void put_c(w *o, char c) { o->b[o->n++] = (unsigned char)c; }
+static void put_c(w *o, char c)
+{
+    o->b[o->n++] = (unsigned char)c;
+}
 static void put_be(w *o, uint64_t x, int n)
 {
     for (int i = n - 1; i >= 0; i--)
@@ -66,8 +69,8 @@ static void u8arr(w *o, const uint8_t *v, size_t n)
 
 /* One stump per tree: x0 < thr ? a : b, default_left dl; feature names
  * "PU_DO=1_2", "trip_distance". */
-static void model_ubj(w *o, const char *objective, const char *booster, const char *base,
-                      size_t ntrees, const float *thr, const float *a, const float *b, int dl, bool names)
+static void model_ubj(w *o, const char *objective, const char *booster, const char *base, size_t ntrees,
+                      const float *thr, const float *a, const float *b, int dl, bool names)
 {
     o->n = 0;
     put_c(o, '{');
@@ -281,13 +284,16 @@ TEST(ubjson_reader)
 {
     rp_error err;
     /* the UBJSON forms: uncounted, counted, typed, no-op N, H numbers, C */
-    static const unsigned char ok1[] = "{i\x01" "a[i\x01U\xffI\x01\x00l\x00\x00\x00\x01]i\x01" "b[#i\x02SU\x01xZ}";
+    static const unsigned char ok1[] = "{i\x01"
+                                       "a[i\x01U\xffI\x01\x00l\x00\x00\x00\x01]i\x01"
+                                       "b[#i\x02SU\x01xZ}";
     CHECK(rp__xgb_parse_only(ok1, sizeof ok1 - 1, false, &err) == 0);
     static const unsigned char ok2[] = "[N$d#i\x01\x3f\x80\x00\x00";
     CHECK(rp__xgb_parse_only(ok2, sizeof ok2 - 1, false, &err) < 0); /* N before $ is not allowed */
     static const unsigned char ok3[] = "[$d#i\x01\x3f\x80\x00\x00";
     CHECK(rp__xgb_parse_only(ok3, sizeof ok3 - 1, false, &err) == 0);
-    static const unsigned char ok4[] = "[HU\x03" "1.5CxTFZD\x3f\xf0\x00\x00\x00\x00\x00\x00]";
+    static const unsigned char ok4[] = "[HU\x03"
+                                       "1.5CxTFZD\x3f\xf0\x00\x00\x00\x00\x00\x00]";
     CHECK(rp__xgb_parse_only(ok4, sizeof ok4 - 1, false, &err) == 0);
     /* counts beyond the data */
     static const unsigned char big[] = "[$d#L\x00\x00\x00\x00\xff\xff\xff\xff";
@@ -343,7 +349,8 @@ TEST(ubjson_declared_counts_bounded)
     CHECK(err.code == RP_ERR_LIMIT);
     CHECK(strstr(err.msg, "(the parsed document), over the limit of") != NULL);
     CHECK(strstr(err.msg, "--max-model-bytes") != NULL);
-    fprintf(stderr, "  %zu-byte UBJSON of zero-size counts: refused, max RSS +%ld KB\n", n, ru1.ru_maxrss - ru0.ru_maxrss);
+    fprintf(stderr, "  %zu-byte UBJSON of zero-size counts: refused, max RSS +%ld KB\n", n,
+            ru1.ru_maxrss - ru0.ru_maxrss);
     CHECK(ru1.ru_maxrss - ru0.ru_maxrss < 256 * 1024); /* ASan included: 120 MB */
     /* As a model, under a budget of 1 MB: refused at once. */
     unsigned char *doc = malloc(n + 5);

@@ -7,51 +7,51 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static int rp_t_checks, rp_t_failed;
 
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        rp_t_checks++;                                                          \
-        if (!(cond)) {                                                          \
-            rp_t_failed++;                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                       \
+#define CHECK(cond)                                                                                          \
+    do {                                                                                                     \
+        rp_t_checks++;                                                                                       \
+        if (!(cond)) {                                                                                       \
+            rp_t_failed++;                                                                                   \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                         \
+        }                                                                                                    \
     } while (0)
 
-#define CHECK_STR(got, want)                                                    \
-    do {                                                                        \
-        const char *g_ = (got), *w_ = (want);                                   \
-        rp_t_checks++;                                                          \
-        if (!g_ || strcmp(g_, w_) != 0) {                                       \
-            rp_t_failed++;                                                      \
-            fprintf(stderr, "%s:%d: got  %s\n%*s want %s\n", __FILE__, __LINE__, \
-                    g_ ? g_ : "(null)", (int)strlen(__FILE__) + 6, "", w_);     \
-        }                                                                       \
+#define CHECK_STR(got, want)                                                                                 \
+    do {                                                                                                     \
+        const char *g_ = (got), *w_ = (want);                                                                \
+        rp_t_checks++;                                                                                       \
+        if (!g_ || strcmp(g_, w_) != 0) {                                                                    \
+            rp_t_failed++;                                                                                   \
+            fprintf(stderr, "%s:%d: got  %s\n%*s want %s\n", __FILE__, __LINE__, g_ ? g_ : "(null)",         \
+                    (int)strlen(__FILE__) + 6, "", w_);                                                      \
+        }                                                                                                    \
     } while (0)
 
-#define CHECK_MEM(got, glen, want)                                              \
-    do {                                                                        \
-        const char *w_ = (want);                                                \
-        size_t gl_ = (glen);                                                    \
-        rp_t_checks++;                                                          \
-        if (gl_ != strlen(w_) || memcmp((got), w_, gl_) != 0) {                 \
-            rp_t_failed++;                                                      \
-            fprintf(stderr, "%s:%d: got  %.*s\n%*s want %s\n", __FILE__, __LINE__, \
-                    (int)gl_, (const char *)(got), (int)strlen(__FILE__) + 6, "", w_); \
-        }                                                                       \
+#define CHECK_MEM(got, glen, want)                                                                           \
+    do {                                                                                                     \
+        const char *w_ = (want);                                                                             \
+        size_t gl_ = (glen);                                                                                 \
+        rp_t_checks++;                                                                                       \
+        if (gl_ != strlen(w_) || memcmp((got), w_, gl_) != 0) {                                              \
+            rp_t_failed++;                                                                                   \
+            fprintf(stderr, "%s:%d: got  %.*s\n%*s want %s\n", __FILE__, __LINE__, (int)gl_,                 \
+                    (const char *)(got), (int)strlen(__FILE__) + 6, "", w_);                                 \
+        }                                                                                                    \
     } while (0)
 
 #define TEST(name) static void name(void)
-#define RUN(name)                                                               \
-    do {                                                                        \
-        int before_ = rp_t_failed;                                              \
-        name();                                                                 \
-        fprintf(stderr, "%s %s\n", rp_t_failed == before_ ? "ok  " : "FAIL", #name); \
+#define RUN(name)                                                                                            \
+    do {                                                                                                     \
+        int before_ = rp_t_failed;                                                                           \
+        name();                                                                                              \
+        fprintf(stderr, "%s %s\n", rp_t_failed == before_ ? "ok  " : "FAIL", #name);                         \
     } while (0)
 
 /* A fresh directory $TMPDIR/<tag>.XXXXXX (TMPDIR else /tmp) in buf; exits

@@ -22,7 +22,7 @@
 typedef rp__u128 u128;
 
 #define JSON_DEPTH 32
-#define REQUEST_MAX ((size_t)16 * 1024 * 1024)    /* 5 MiB of data is ~6.7 MiB of base64 */
+#define REQUEST_MAX ((size_t)16 * 1024 * 1024) /* 5 MiB of data is ~6.7 MiB of base64 */
 #define SCRATCH_MAX ((size_t)64 * 1024 * 1024)
 #define LIST_STREAMS_PAGE 100
 #define WAIT_FIRST_MS 50u
@@ -37,21 +37,21 @@ typedef struct raw_record {
 } raw_record;
 
 struct rp__kinesis {
-    bool single_put;                              /* this put is one record: PutRecord */
+    bool single_put; /* this put is one record: PutRecord */
     rp__http_client http;
     rp__http_response resp;
-    rp__buf body;                                  /* the request being built */
-    rp__buf scratch;                               /* GetRecords: decoded records */
-    raw_record *recs;                             /* GetRecords: the answer's records */
+    rp__buf body;     /* the request being built */
+    rp__buf scratch;  /* GetRecords: decoded records */
+    raw_record *recs; /* GetRecords: the answer's records */
     size_t recs_cap;
     rp__aws_credentials creds;
-    bool chain_creds;                             /* resolved (and refreshed) by the chain */
+    bool chain_creds; /* resolved (and refreshed) by the chain */
     rp__aws_chain_options chain;
     char profile[RP_AWS_PROFILE_MAX + 1];
     char region[RP_AWS_REGION_MAX + 1];
-    char url[RP_KINESIS_ENDPOINT_MAX + 2];        /* where requests are posted */
-    char shown[RP_KINESIS_ENDPOINT_MAX + 2];      /* the endpoint for messages (no user info) */
-    char last_code[128];                          /* AWS error code of the last failed call */
+    char url[RP_KINESIS_ENDPOINT_MAX + 2];   /* where requests are posted */
+    char shown[RP_KINESIS_ENDPOINT_MAX + 2]; /* the endpoint for messages (no user info) */
+    char last_code[128];                     /* AWS error code of the last failed call */
     uint32_t wait_timeout_ms;
 };
 
@@ -144,8 +144,8 @@ static long utf8_chars(const unsigned char *s, size_t n)
 
 /* ---- errors ------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static int bad_answer(rp_error *err, const char *op, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int bad_answer(rp_error *err, const char *op, const char *fmt,
+                                                            ...)
 {
     char what[256];
     va_list ap;
@@ -214,8 +214,7 @@ static int call(rp__kinesis *k, const char *op, rp_error *err)
 {
     k->last_code[0] = '\0';
     if (k->body.failed)
-        return rp_error_set(err, k->body.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
-                            "Kinesis %s request %s", op,
+        return rp_error_set(err, k->body.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM, "Kinesis %s request %s", op,
                             k->body.toobig ? "too large" : "out of memory");
     char target[96];
     snprintf(target, sizeof target, RP_KINESIS_TARGET_PREFIX "%s", op);
@@ -251,8 +250,8 @@ static int call(rp__kinesis *k, const char *op, rp_error *err)
             rp__aws_error_info info;
             rp__aws_error_parse(&k->resp, &info);
             if (round == 0 && k->chain_creds && is_expired_token(info.code)) {
-                rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again",
-                       "operation", op, NULL);
+                rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again", "operation", op,
+                       NULL);
                 if (resolve_credentials(k, err) != 0)
                     return -1;
                 continue;
@@ -345,8 +344,8 @@ static bool valid_region(const char *s)
     if (n == 0 || n > RP_AWS_REGION_MAX || s[0] == '-' || s[n - 1] == '-')
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '-'))
             return false;
     return true;
 }
@@ -360,13 +359,12 @@ static bool loopback_host(const rp__http_url *u)
     return u->host_len > 4 && !strncmp(u->host, "127.", 4);
 }
 
-static int set_endpoint(rp__kinesis *k, const char *endpoint, const char *from, bool *no_proxy,
-                        rp_error *err)
+static int set_endpoint(rp__kinesis *k, const char *endpoint, const char *from, bool *no_proxy, rp_error *err)
 {
     rp__http_url u;
     if (strlen(endpoint) >= RP_KINESIS_ENDPOINT_MAX)
-        return rp_error_set(err, RP_ERR_INVALID, "Kinesis endpoint (%s) is longer than %d bytes",
-                            from, RP_KINESIS_ENDPOINT_MAX - 1);
+        return rp_error_set(err, RP_ERR_INVALID, "Kinesis endpoint (%s) is longer than %d bytes", from,
+                            RP_KINESIS_ENDPOINT_MAX - 1);
     if (rp__http_url_parse(endpoint, &u, err) != 0) {
         rp_error_prefix(err, "Kinesis endpoint (%s)", from);
         return -1;
@@ -378,11 +376,11 @@ static int set_endpoint(rp__kinesis *k, const char *endpoint, const char *from, 
     snprintf(k->url, sizeof k->url, "%s%s", endpoint, u.path_len ? "" : "/");
     /* For messages: scheme://host[:port], without user info. */
     if (u.port >= 0)
-        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s:%d", (int)u.scheme_len, u.scheme,
-                 (int)u.host_len, u.host, u.port);
+        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s:%d", (int)u.scheme_len, u.scheme, (int)u.host_len,
+                 u.host, u.port);
     else
-        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s", (int)u.scheme_len, u.scheme,
-                 (int)u.host_len, u.host);
+        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s", (int)u.scheme_len, u.scheme, (int)u.host_len,
+                 u.host);
     *no_proxy = loopback_host(&u);
     return 0;
 }
@@ -414,8 +412,8 @@ int rp__kinesis_open(const rp__kinesis_options *opt, rp__kinesis **out, rp_error
     /* Region. */
     if (opt->region) {
         if (!valid_region(opt->region)) {
-            rp_error_set(err, RP_ERR_INVALID,
-                         "AWS region '%.64s' is not letters, digits and inner hyphens", opt->region);
+            rp_error_set(err, RP_ERR_INVALID, "AWS region '%.64s' is not letters, digits and inner hyphens",
+                         opt->region);
             goto fail;
         }
         snprintf(k->region, sizeof k->region, "%s", opt->region);
@@ -430,7 +428,8 @@ int rp__kinesis_open(const rp__kinesis_options *opt, rp__kinesis **out, rp_error
     }
 
     /* Endpoint: the caller's, else the SDKs' variables. */
-    const char *from = opt->endpoint_source && *opt->endpoint_source ? opt->endpoint_source : "--endpoint-url";
+    const char *from =
+        opt->endpoint_source && *opt->endpoint_source ? opt->endpoint_source : "--endpoint-url";
     const char *endpoint = opt->endpoint_url && *opt->endpoint_url ? opt->endpoint_url : NULL;
     if (!endpoint)
         endpoint = rp__aws_endpoint_from_env("KINESIS", &from);
@@ -518,8 +517,7 @@ static int check_name(const char *name, rp_error *err)
 
 /* ---- describe and waiting ----------------------------------------------- */
 
-int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out,
-                               rp_error *err)
+int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out, rp_error *err)
 {
     static const char op[] = "DescribeStreamSummary";
     if (check_name(name, err) != 0)
@@ -587,13 +585,16 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-enum wait_for { WAIT_ACTIVE, WAIT_ACTIVE_NEW, WAIT_GONE };
+enum wait_for {
+    WAIT_ACTIVE,
+    WAIT_ACTIVE_NEW,
+    WAIT_GONE
+};
 
 /* Polls DescribeStreamSummary until the stream is ACTIVE (WAIT_ACTIVE_NEW:
  * a stream just created may not be visible yet) or gone.  *info (may be
  * NULL) receives the last description. */
-static int wait_for(rp__kinesis *k, const char *name, enum wait_for what, rp_stream_info *info,
-                    rp_error *err)
+static int wait_for(rp__kinesis *k, const char *name, enum wait_for what, rp_stream_info *info, rp_error *err)
 {
     int64_t start = mono_ms();
     uint64_t slept = 0;
@@ -625,12 +626,12 @@ static int wait_for(rp__kinesis *k, const char *name, enum wait_for what, rp_str
         if (elapsed >= (int64_t)k->wait_timeout_ms) {
             const char *status = rc == 0 ? in.status : "not visible";
             if (what == WAIT_GONE) {
-                rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name,
-                       "status", status, NULL);
+                rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name, "status",
+                       status, NULL);
                 return 0;
             }
-            rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)",
-                         name, status, k->wait_timeout_ms);
+            rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)", name,
+                         status, k->wait_timeout_ms);
             if (err)
                 err->retriable = true;
             return -1;
@@ -689,8 +690,8 @@ static int push_info(rp_stream_info **arr, size_t *n, size_t *cap, rp_error *err
 
 /* The stream whose name is s, adding it when new (StreamNames and
  * StreamSummaries both name every stream of a page). */
-static rp_stream_info *find_or_add(rp_stream_info **arr, size_t *n, size_t *cap, size_t from,
-                                   const char *s, rp_error *err)
+static rp_stream_info *find_or_add(rp_stream_info **arr, size_t *n, size_t *cap, size_t from, const char *s,
+                                   rp_error *err)
 {
     for (size_t i = from; i < *n; i++)
         if (!strcmp((*arr)[i].name, s))
@@ -840,7 +841,7 @@ int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count
         }
         snprintf(last, sizeof last, "%s", arr[n - 1].name);
         continue;
-json_fail:
+    json_fail:
         json_error(&r, op, err);
         goto fail;
     }
@@ -863,8 +864,8 @@ static int cmp_shard(const void *a, const void *b)
 }
 
 /* Reads {"StartingX": "...", "EndingX": "..."} into lo / hi. */
-static int read_range(rp__json_reader *r, const char *lo_key, char *lo, size_t lo_cap,
-                      const char *hi_key, char *hi, size_t hi_cap)
+static int read_range(rp__json_reader *r, const char *lo_key, char *lo, size_t lo_cap, const char *hi_key,
+                      char *hi, size_t hi_cap)
 {
     rp__json_value key, v;
     int rc;
@@ -904,8 +905,8 @@ static int read_shard(rp__json_reader *r, rp_stream_shard *sh)
                       ? 0
                       : copy_str(&v, sh->adjacent_parent_shard_id, sizeof sh->adjacent_parent_shard_id);
         else if (rp__json_str_eq(&key, "HashKeyRange", 12) && v.type == RP_JSON_OBJECT)
-            bad = read_range(r, "StartingHashKey", sh->hash_start, sizeof sh->hash_start,
-                             "EndingHashKey", sh->hash_end, sizeof sh->hash_end);
+            bad = read_range(r, "StartingHashKey", sh->hash_start, sizeof sh->hash_start, "EndingHashKey",
+                             sh->hash_end, sizeof sh->hash_end);
         else if (rp__json_str_eq(&key, "SequenceNumberRange", 19) && v.type == RP_JSON_OBJECT)
             bad = read_range(r, "StartingSequenceNumber", sh->seq_start, sizeof sh->seq_start,
                              "EndingSequenceNumber", sh->seq_end, sizeof sh->seq_end);
@@ -918,7 +919,7 @@ static int read_shard(rp__json_reader *r, rp_stream_shard *sh)
 }
 
 int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
-                           rp_error *err)
+                            rp_error *err)
 {
     static const char op[] = "ListShards";
     rp_stream_shard *arr = NULL;
@@ -965,7 +966,8 @@ int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **
                     if (v.type != RP_JSON_OBJECT || read_shard(&r, &arr[n]) != 0) {
                         if (r.failed)
                             goto json_fail;
-                        bad_answer(err, op, "a shard without a usable ShardId, hash key or sequence number range");
+                        bad_answer(err, op,
+                                   "a shard without a usable ShardId, hash key or sequence number range");
                         goto fail;
                     }
                     n++;
@@ -988,7 +990,7 @@ int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **
             goto fail;
         }
         continue;
-json_fail:
+    json_fail:
         json_error(&r, op, err);
         goto fail;
     }
@@ -1015,8 +1017,8 @@ static int cmp_piece(const void *a, const void *b)
 
 /* The child of a split or merge: the open shard whose parent is parent (and
  * adjacent parent adjacent, when given) and whose range starts at lo. */
-static int find_child(rp__kinesis *k, const char *name, const char *parent, const char *adjacent,
-                      u128 lo, piece *out, rp_error *err)
+static int find_child(rp__kinesis *k, const char *name, const char *parent, const char *adjacent, u128 lo,
+                      piece *out, rp_error *err)
 {
     rp_stream_shard *sh = NULL;
     size_t n = 0;
@@ -1146,7 +1148,8 @@ int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t ta
     if (call(k, "UpdateShardCount", err) != 0) {
         if (strcmp(k->last_code, "UnknownOperationException") != 0)
             return -1;
-        rp_log(RP_LOG_INFO, "the Kinesis endpoint has no UpdateShardCount; resharding with SplitShard and MergeShards",
+        rp_log(RP_LOG_INFO,
+               "the Kinesis endpoint has no UpdateShardCount; resharding with SplitShard and MergeShards",
                "stream", name, NULL);
         if (err)
             rp_error_clear(err);
@@ -1256,8 +1259,8 @@ static int put_one(rp__kinesis *k, const char *name, const rp_stream_entry *e, r
 }
 
 static int put_once(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
-                    rp_stream_put_result *results, const size_t *idx, size_t m, size_t *retry,
-                    size_t *nretry, rp_error *err)
+                    rp_stream_put_result *results, const size_t *idx, size_t m, size_t *retry, size_t *nretry,
+                    rp_error *err)
 {
     static const char op[] = "PutRecords";
     if (m == 1 && k->single_put) {
@@ -1357,8 +1360,8 @@ static int put_once(rp__kinesis *k, const char *name, const rp_stream_entry *ent
     return 0;
 }
 
-int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
-                           size_t n, rp_stream_put_result *results, rp_error *err)
+int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries, size_t n,
+                            rp_stream_put_result *results, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
@@ -1419,8 +1422,7 @@ int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_en
             if (!nretry)
                 break;
             if (round + 1 >= max_rounds) {
-                rp_log(RP_LOG_WARN, "Kinesis refused records after every attempt", "stream", name,
-                       NULL);
+                rp_log(RP_LOG_WARN, "Kinesis refused records after every attempt", "stream", name, NULL);
                 break;
             }
             uint32_t ms = rp__retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
@@ -1458,9 +1460,9 @@ static const char *iterator_type_name(rp_stream_iterator t)
     }
 }
 
-int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id,
-                            rp_stream_iterator type, const char *sequence_number,
-                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
+int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id, rp_stream_iterator type,
+                             const char *sequence_number, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
+                             rp_error *err)
 {
     static const char op[] = "GetShardIterator";
     if (check_name(name, err) != 0)
@@ -1492,7 +1494,7 @@ int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard
         if (timestamp_ms < 0)
             return rp_error_set(err, RP_ERR_INVALID, "InvalidArgumentException: timestamp before 1970");
         rp__buf_printf(b, ", \"Timestamp\": %lld.%03d", (long long)(timestamp_ms / 1000),
-                      (int)(timestamp_ms % 1000));
+                       (int)(timestamp_ms % 1000));
     }
     rp__buf_putc(b, '}');
     if (call(k, op, err) != 0)
@@ -1510,8 +1512,8 @@ int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard
             size_t sl = strlen(shard_id);
             if (sl + 1 + v.len >= RP_STREAM_ITER_MAX)
                 return rp_error_set(err, RP_ERR_LIMIT,
-                                    "Kinesis gave a shard iterator of %zu characters; at most %d fit",
-                                    v.len, (int)(RP_STREAM_ITER_MAX - 2 - sl));
+                                    "Kinesis gave a shard iterator of %zu characters; at most %d fit", v.len,
+                                    (int)(RP_STREAM_ITER_MAX - 2 - sl));
             memcpy(iter, shard_id, sl);
             iter[sl] = '|';
             size_t l = rp__json_str_decode(&v, iter + sl + 1);
@@ -1559,8 +1561,8 @@ static int read_record(rp__json_reader *r, raw_record *rec)
 }
 
 int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                           int64_t *millis_behind_latest, rp_error *err)
+                            void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                            rp_error *err)
 {
     static const char op[] = "GetRecords";
     const char *bar = iter ? strchr(iter, '|') : NULL;
@@ -1604,8 +1606,9 @@ int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp
                     return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
                 k->recs = p;
                 if (v.type != RP_JSON_OBJECT || read_record(&r, &k->recs[n]) != 0)
-                    return r.failed ? json_error(&r, op, err)
-                                    : bad_answer(err, op, "a record without Data, PartitionKey or SequenceNumber");
+                    return r.failed
+                               ? json_error(&r, op, err)
+                               : bad_answer(err, op, "a record without Data, PartitionKey or SequenceNumber");
                 n++;
             }
             if (e < 0)
@@ -1629,8 +1632,8 @@ int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp
     size_t sl = strlen(shard_id);
     if (have_next && sl + 1 + next.len >= RP_STREAM_ITER_MAX)
         return rp_error_set(err, RP_ERR_LIMIT,
-                            "Kinesis gave a shard iterator of %zu characters; at most %d fit",
-                            next.len, (int)(RP_STREAM_ITER_MAX - 2 - sl));
+                            "Kinesis gave a shard iterator of %zu characters; at most %d fit", next.len,
+                            (int)(RP_STREAM_ITER_MAX - 2 - sl));
 
     /* Decode every record into the scratch buffer: sequence number and
      * partition key NUL-terminated, then the data. */

@@ -64,24 +64,24 @@ extern "C" {
 
 #define RP_KINESIS_TARGET_PREFIX "Kinesis_20131202."
 #define RP_KINESIS_CONTENT_TYPE "application/x-amz-json-1.1"
-#define RP_KINESIS_GET_LIMIT_MAX 10000                 /* GetRecords: records per call */
-#define RP_KINESIS_WAIT_MS_DEFAULT 300000u             /* waiting for ACTIVE / deletion */
+#define RP_KINESIS_GET_LIMIT_MAX 10000                           /* GetRecords: records per call */
+#define RP_KINESIS_WAIT_MS_DEFAULT 300000u                       /* waiting for ACTIVE / deletion */
 #define RP_KINESIS_MAX_RESPONSE_BYTES ((size_t)32 * 1024 * 1024) /* 10 MiB of records, base64 */
 #define RP_KINESIS_ENDPOINT_MAX 1024
 
 typedef struct rp__kinesis rp__kinesis;
 
 typedef struct rp__kinesis_options {
-    const char *endpoint_url;                 /* NULL: the variables above, else AWS's */
-    const char *endpoint_source;              /* where endpoint_url came from, for errors
+    const char *endpoint_url;               /* NULL: the variables above, else AWS's */
+    const char *endpoint_source;            /* where endpoint_url came from, for errors
                                                  (NULL: "--endpoint-url") */
-    const char *region;                       /* NULL: the AWS chain */
-    const rp__aws_credentials *credentials;    /* copied; NULL: the AWS chain */
-    const char *profile;                      /* the chain's profile; NULL: AWS_PROFILE... */
-    rp__retry_policy retry;                    /* max_attempts 0: AWS_MAX_ATTEMPTS, else default */
-    uint32_t connect_timeout_ms;              /* 0: 3000 */
-    uint32_t timeout_ms;                      /* a whole request; 0: 30000 */
-    uint32_t wait_timeout_ms;                 /* 0: RP_KINESIS_WAIT_MS_DEFAULT */
+    const char *region;                     /* NULL: the AWS chain */
+    const rp__aws_credentials *credentials; /* copied; NULL: the AWS chain */
+    const char *profile;                    /* the chain's profile; NULL: AWS_PROFILE... */
+    rp__retry_policy retry;                 /* max_attempts 0: AWS_MAX_ATTEMPTS, else default */
+    uint32_t connect_timeout_ms;            /* 0: 3000 */
+    uint32_t timeout_ms;                    /* a whole request; 0: 30000 */
+    uint32_t wait_timeout_ms;               /* 0: RP_KINESIS_WAIT_MS_DEFAULT */
 } rp__kinesis_options;
 
 /* Resolves endpoint, region and credentials as above and makes a handle
@@ -107,8 +107,7 @@ rp__http_client *rp__kinesis_http(rp__kinesis *k);
  * backing off to 1 s, for up to wait_timeout_ms), so that a put may follow at
  * once.  Kinesis's errors: ResourceInUseException when the name exists,
  * LimitExceededException over the account's shard limit, ... */
-int rp__kinesis_create_stream(rp__kinesis *k, const char *name, uint32_t shard_count,
-                             rp_error *err);
+int rp__kinesis_create_stream(rp__kinesis *k, const char *name, uint32_t shard_count, rp_error *err);
 
 /* DeleteStream, then waits until DescribeStreamSummary answers
  * ResourceNotFoundException (the local store deletes at once; Kinesis keeps
@@ -128,14 +127,13 @@ int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count
 
 /* DescribeStreamSummary: name, status (CREATING, ACTIVE, UPDATING,
  * DELETING), open shard count, retention, creation time. */
-int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out,
-                               rp_error *err);
+int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info *out, rp_error *err);
 
 /* ListShards, following NextToken, sorted by shard id (so parents come
  * before their children), with seq_end set for closed shards.  *out: a
  * malloc'd array the caller frees; NULL and 0 on failure. */
 int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **out, size_t *count,
-                           rp_error *err);
+                            rp_error *err);
 
 /* UpdateShardCount with UNIFORM_SCALING.  Waits for the stream to be
  * ACTIVE first (Kinesis refuses to reshard an UPDATING stream) and after
@@ -146,8 +144,7 @@ int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **
  * local store does it: open shards that straddle a new boundary are split,
  * then the pieces of each new range merged pairwise, waiting for ACTIVE
  * after each step. */
-int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t target,
-                                  rp_error *err);
+int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t target, rp_error *err);
 
 /* PutRecords for n entries (any n >= 1): entries that cannot be valid are
  * refused here, each on its own, as the local store refuses them
@@ -170,17 +167,17 @@ int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t ta
  * "NotAttempted"; entries stored by earlier requests stay ok.  An entry
  * marked failed may still have been stored, when the connection broke after
  * the request was sent (puts are at least once, as with AWS's SDKs). */
-int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries,
-                           size_t n, rp_stream_put_result *results, rp_error *err);
+int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_entry *entries, size_t n,
+                            rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator.  The iterator written (opaque, at most
  * RP_STREAM_ITER_MAX - 1 characters) is "SHARD_ID|KINESIS_ITERATOR": the
  * shard id rides along because GetRecords answers without it.  Fails with
  * RP_ERR_LIMIT when Kinesis's iterator does not fit.  The types need
  * sequence_number / timestamp_ms as the local store's do. */
-int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id,
-                            rp_stream_iterator type, const char *sequence_number,
-                            int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
+int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard_id, rp_stream_iterator type,
+                             const char *sequence_number, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
+                             rp_error *err);
 
 /* GetRecords on an iterator of rp__kinesis_get_iterator: decodes every
  * record (Data from base64; ApproximateArrivalTimestamp as epoch ms), then
@@ -193,8 +190,8 @@ int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard
  * without touching next_iter.  A malformed iterator fails with
  * InvalidArgumentException (RP_ERR_INVALID) without a request. */
 int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                           void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                           int64_t *millis_behind_latest, rp_error *err);
+                            void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                            rp_error *err);
 
 #ifdef __cplusplus
 }

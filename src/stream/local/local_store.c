@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 typedef rp__u128 u128;
 
 #define SCHEMA_VERSION 1
@@ -39,10 +38,10 @@ typedef rp__u128 u128;
 #define SHARD_KEY_MAX ((INT64_C(1) << (63 - COUNTER_BITS)) - 1)
 #define SHARD_INDEX_MAX INT64_C(999999999999) /* 12 digits */
 #define HOUR_MS INT64_C(3600000)
-#define TRIM_EVERY_MS INT64_C(60000)   /* a put trims its stream at most this often */
-#define TRIM_BUDGET INT64_C(100000)    /* records a put may delete */
+#define TRIM_EVERY_MS INT64_C(60000) /* a put trims its stream at most this often */
+#define TRIM_BUDGET INT64_C(100000)  /* records a put may delete */
 #define ITER_PREFIX "rpl1."
-#define INSERT_ROWS 50                 /* rows per multi-row INSERT */
+#define INSERT_ROWS 50 /* rows per multi-row INSERT */
 
 enum {
     ST_BEGIN,
@@ -69,61 +68,55 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_STREAM_BY_NAME] =
         "SELECT id, retention_hours, created_ms, next_idx, trimmed_ms FROM streams WHERE name = ?1",
-    [ST_OPEN_SHARDS] =
-        "SELECT id, idx, hash_start, hash_end, last_counter, last_arrival_ms FROM shards"
-        " WHERE stream_id = ?1 AND ending_counter IS NULL ORDER BY hash_start",
+    [ST_OPEN_SHARDS] = "SELECT id, idx, hash_start, hash_end, last_counter, last_arrival_ms FROM shards"
+                       " WHERE stream_id = ?1 AND ending_counter IS NULL ORDER BY hash_start",
     [ST_INSERT] = "INSERT INTO records(id, arrival_ms, partition_key, data) VALUES (?1, ?2, ?3, ?4)",
     [ST_INSERT_MANY] = NULL, /* built by build_insert_many */
     [ST_UPDATE_SHARD] = "UPDATE shards SET last_counter = ?2, last_arrival_ms = ?3 WHERE id = ?1",
-    [ST_SHARD_BY_KEY] =
-        "SELECT sh.idx, sh.last_counter, sh.ending_counter, st.retention_hours"
-        " FROM shards sh JOIN streams st ON st.id = sh.stream_id WHERE sh.id = ?1",
-    [ST_SHARD_BY_NAME] =
-        "SELECT sh.id, sh.last_counter, st.retention_hours"
-        " FROM shards sh JOIN streams st ON st.id = sh.stream_id"
-        " WHERE st.name = ?1 AND sh.idx = ?2",
-    [ST_READ] =
-        "SELECT id, arrival_ms, partition_key, data FROM records"
-        " WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+    [ST_SHARD_BY_KEY] = "SELECT sh.idx, sh.last_counter, sh.ending_counter, st.retention_hours"
+                        " FROM shards sh JOIN streams st ON st.id = sh.stream_id WHERE sh.id = ?1",
+    [ST_SHARD_BY_NAME] = "SELECT sh.id, sh.last_counter, st.retention_hours"
+                         " FROM shards sh JOIN streams st ON st.id = sh.stream_id"
+                         " WHERE st.name = ?1 AND sh.idx = ?2",
+    [ST_READ] = "SELECT id, arrival_ms, partition_key, data FROM records"
+                " WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
     [ST_ARRIVAL_AT] = "SELECT arrival_ms FROM records WHERE id = ?1",
-    [ST_FIRST_RECORD] =
-        "SELECT id, arrival_ms FROM records WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1",
+    [ST_FIRST_RECORD] = "SELECT id, arrival_ms FROM records WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1",
 };
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta("
-    "  key TEXT PRIMARY KEY,"
-    "  value TEXT NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS streams("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  retention_hours INTEGER NOT NULL,"
-    "  created_ms INTEGER NOT NULL,"
-    "  next_idx INTEGER NOT NULL,"
-    "  trimmed_ms INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE TABLE IF NOT EXISTS shards("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  stream_id INTEGER NOT NULL,"
-    "  idx INTEGER NOT NULL,"
-    "  parent_idx INTEGER,"
-    "  adjacent_parent_idx INTEGER,"
-    "  hash_start BLOB NOT NULL,"
-    "  hash_end BLOB NOT NULL,"
-    "  created_ms INTEGER NOT NULL,"
-    "  last_counter INTEGER NOT NULL DEFAULT 0,"
-    "  last_arrival_ms INTEGER NOT NULL DEFAULT 0,"
-    "  ending_counter INTEGER,"
-    "  closed_ms INTEGER,"
-    "  UNIQUE(stream_id, idx)"
-    ");"
-    "CREATE TABLE IF NOT EXISTS records("
-    "  id INTEGER PRIMARY KEY,"
-    "  arrival_ms INTEGER NOT NULL,"
-    "  partition_key TEXT NOT NULL,"
-    "  data BLOB NOT NULL"
-    ");";
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS meta("
+                                 "  key TEXT PRIMARY KEY,"
+                                 "  value TEXT NOT NULL"
+                                 ") WITHOUT ROWID;"
+                                 "CREATE TABLE IF NOT EXISTS streams("
+                                 "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                 "  name TEXT NOT NULL UNIQUE,"
+                                 "  retention_hours INTEGER NOT NULL,"
+                                 "  created_ms INTEGER NOT NULL,"
+                                 "  next_idx INTEGER NOT NULL,"
+                                 "  trimmed_ms INTEGER NOT NULL DEFAULT 0"
+                                 ");"
+                                 "CREATE TABLE IF NOT EXISTS shards("
+                                 "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                 "  stream_id INTEGER NOT NULL,"
+                                 "  idx INTEGER NOT NULL,"
+                                 "  parent_idx INTEGER,"
+                                 "  adjacent_parent_idx INTEGER,"
+                                 "  hash_start BLOB NOT NULL,"
+                                 "  hash_end BLOB NOT NULL,"
+                                 "  created_ms INTEGER NOT NULL,"
+                                 "  last_counter INTEGER NOT NULL DEFAULT 0,"
+                                 "  last_arrival_ms INTEGER NOT NULL DEFAULT 0,"
+                                 "  ending_counter INTEGER,"
+                                 "  closed_ms INTEGER,"
+                                 "  UNIQUE(stream_id, idx)"
+                                 ");"
+                                 "CREATE TABLE IF NOT EXISTS records("
+                                 "  id INTEGER PRIMARY KEY,"
+                                 "  arrival_ms INTEGER NOT NULL,"
+                                 "  partition_key TEXT NOT NULL,"
+                                 "  data BLOB NOT NULL"
+                                 ");";
 
 /* An open shard as a put routes to it. */
 typedef struct open_shard {
@@ -152,8 +145,8 @@ static const unsigned char empty_bytes[1];
 /* ---- errors ------------------------------------------------------------ */
 
 /* Sets a Kinesis-named error: "Name: message". */
-__attribute__((format(printf, 4, 5)))
-static int kerr(rp_error *err, rp_code code, const char *name, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int kerr(rp_error *err, rp_code code, const char *name,
+                                                      const char *fmt, ...)
 {
     char msg[RP_ERROR_MSG_MAX];
     va_list ap;
@@ -280,14 +273,16 @@ static int check_stream_name(const char *name, rp_error *err)
     if (n < 1 || n > RP_STREAM_NAME_MAX)
         return kerr(err, RP_ERR_INVALID, "ValidationException",
                     "Value '%.140s' at 'streamName' failed to satisfy constraint: "
-                    "Member must have length between 1 and %d", name, RP_STREAM_NAME_MAX);
+                    "Member must have length between 1 and %d",
+                    name, RP_STREAM_NAME_MAX);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-'))
             return kerr(err, RP_ERR_INVALID, "ValidationException",
                         "Value '%.140s' at 'streamName' failed to satisfy constraint: "
-                        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name);
+                        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+                        name);
     }
     return 0;
 }
@@ -452,8 +447,8 @@ static int find_stream(rp__local_store *s, const char *name, stream_row *row, rp
 
 /* Looks up the arrival time of the shard's record `counter`; *found false
  * when there is no such record. */
-static int arrival_at(rp__local_store *s, int64_t key, int64_t counter, bool *found,
-                      int64_t *arrival, rp_error *err)
+static int arrival_at(rp__local_store *s, int64_t key, int64_t counter, bool *found, int64_t *arrival,
+                      rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = s->st[ST_ARRIVAL_AT];
@@ -476,8 +471,8 @@ static int arrival_at(rp__local_store *s, int64_t key, int64_t counter, bool *fo
 /* The smallest counter in [lo, hi] whose record exists and arrived at or
  * after ts, or hi + 1 when none does.  Relies on the two invariants in the
  * file comment: present counters are contiguous up to hi, arrivals sorted. */
-static int first_since(rp__local_store *s, int64_t key, int64_t lo, int64_t hi, int64_t ts,
-                       int64_t *out, rp_error *err)
+static int first_since(rp__local_store *s, int64_t key, int64_t lo, int64_t hi, int64_t ts, int64_t *out,
+                       rp_error *err)
 {
     int64_t ans = hi + 1;
     while (lo <= hi) {
@@ -605,8 +600,7 @@ static int init_schema(rp__local_store *s, rp_error *err)
                          (long long)version, SCHEMA_VERSION);
             goto out;
         } else if (version != SCHEMA_VERSION) {
-            rp_error_set(err, RP_ERR_CORRUPT, "local store: unknown schema version %lld",
-                         (long long)version);
+            rp_error_set(err, RP_ERR_CORRUPT, "local store: unknown schema version %lld", (long long)version);
             goto out;
         }
         if (exec_sql(s, "COMMIT", err) != 0)
@@ -669,7 +663,8 @@ int rp__local_open(const char *path, rp__local_store **out, rp_error *err)
         rp_error_prefix(err, "local store");
         goto out;
     }
-    int r = rp__sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int r =
+        rp__sq.open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (r != SQLITE_OK) {
         sql_err(s, r, "open", err);
         rp_error_prefix(err, "%s", path);
@@ -689,7 +684,7 @@ int rp__local_open(const char *path, rp__local_store **out, rp_error *err)
     build_insert_many(many_sql);
     for (int i = 0; i < ST_COUNT; i++) {
         r = rp__sq.prepare_v3(s->db, i == ST_INSERT_MANY ? many_sql : stmt_sql[i], -1,
-                               SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+                              SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (r != SQLITE_OK) {
             sql_err(s, r, "prepare", err);
             goto out;
@@ -738,9 +733,8 @@ void rp__local_set_clock(rp__local_store *s, int64_t (*clock)(void *ctx), void *
 
 /* ---- shards -------------------------------------------------------------- */
 
-static int insert_shard(rp__local_store *s, int64_t stream_id, int64_t idx, int64_t parent,
-                        int64_t adjacent, u128 lo, u128 hi, int64_t now, int64_t *key,
-                        rp_error *err)
+static int insert_shard(rp__local_store *s, int64_t stream_id, int64_t idx, int64_t parent, int64_t adjacent,
+                        u128 lo, u128 hi, int64_t now, int64_t *key, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
@@ -773,8 +767,8 @@ static int insert_shard(rp__local_store *s, int64_t stream_id, int64_t idx, int6
     }
     *key = rp__sq.last_insert_rowid(s->db);
     if (*key > SHARD_KEY_MAX) {
-        kerr(err, RP_ERR_LIMIT, "LimitExceededException",
-             "the store has used up its %lld shard keys", (long long)SHARD_KEY_MAX);
+        kerr(err, RP_ERR_LIMIT, "LimitExceededException", "the store has used up its %lld shard keys",
+             (long long)SHARD_KEY_MAX);
         goto out;
     }
     rc = 0;
@@ -784,7 +778,7 @@ out:
 }
 
 int rp__local_create_stream(rp__local_store *s, const char *name, uint32_t shard_count,
-                           uint32_t retention_hours, rp_error *err)
+                            uint32_t retention_hours, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -807,9 +801,8 @@ int rp__local_create_stream(rp__local_store *s, const char *name, uint32_t shard
     if (retention_hours == 0)
         retention_hours = RP_LOCAL_RETENTION_HOURS_DEFAULT;
     if (retention_hours > RP_LOCAL_RETENTION_HOURS_MAX) {
-        kerr(err, RP_ERR_INVALID, "InvalidArgumentException",
-             "retention of %u hours is not between 1 and %d", retention_hours,
-             RP_LOCAL_RETENTION_HOURS_MAX);
+        kerr(err, RP_ERR_INVALID, "InvalidArgumentException", "retention of %u hours is not between 1 and %d",
+             retention_hours, RP_LOCAL_RETENTION_HOURS_MAX);
         goto out;
     }
     if (tx_begin(s, true, err) != 0)
@@ -1004,8 +997,7 @@ out:
     return rc;
 }
 
-int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *info,
-                             rp_error *err)
+int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *info, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
@@ -1038,7 +1030,7 @@ out:
 }
 
 int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard **out, size_t *count,
-                         rp_error *err)
+                          rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1163,18 +1155,20 @@ out:
 /* Deletes the stream's records older than its retention, at most *budget of
  * them (decremented), and its closed shards that have expired and hold no
  * more records.  *complete is false when the budget ran out first. */
-static int trim_stream(rp__local_store *s, int64_t stream_id, int64_t retention_hours,
-                       int64_t now, int64_t *budget, bool *complete, rp_error *err)
+static int trim_stream(rp__local_store *s, int64_t stream_id, int64_t retention_hours, int64_t now,
+                       int64_t *budget, bool *complete, rp_error *err)
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
-    struct trim_shard { int64_t key, last, closed_ms; bool closed; } *v = NULL;
+    struct trim_shard {
+        int64_t key, last, closed_ms;
+        bool closed;
+    } *v = NULL;
     size_t n = 0, cap = 0;
     int64_t cutoff = now - retention_hours * HOUR_MS;
 
     *complete = true;
-    if (prepare(s, "SELECT id, last_counter, closed_ms FROM shards WHERE stream_id = ?1", &st,
-                err) != 0)
+    if (prepare(s, "SELECT id, last_counter, closed_ms FROM shards WHERE stream_id = ?1", &st, err) != 0)
         goto out;
     rp__sq.bind_int64(st, 1, stream_id);
     int r;
@@ -1258,7 +1252,9 @@ int rp__local_trim(rp__local_store *s, rp_error *err)
     int rc = -1;
     bool in_tx = false;
     sqlite3_stmt *st = NULL;
-    struct { int64_t id, retention; } *v = NULL;
+    struct {
+        int64_t id, retention;
+    } *v = NULL;
     size_t n = 0, cap = 0;
 
     if (!s) {
@@ -1335,15 +1331,14 @@ static int check_entry(const rp_stream_entry *e, size_t i, rp_stream_put_result 
                      ? RP_STREAM_PK_MAX + 1
                      : utf8_chars((const unsigned char *)e->partition_key, e->partition_key_len);
     if (chars < 0) {
-        fail_result(res, "ValidationException",
-                    "records.%zu.member.partitionKey: not valid UTF-8", i + 1);
+        fail_result(res, "ValidationException", "records.%zu.member.partitionKey: not valid UTF-8", i + 1);
         return -1;
     }
     if (chars < 1 || chars > RP_STREAM_PK_MAX) {
         fail_result(res, "ValidationException",
                     "Value at 'records.%zu.member.partitionKey' failed to satisfy constraint: "
-                    "Member must have length %s %d", i + 1,
-                    chars < 1 ? "greater than or equal to" : "less than or equal to",
+                    "Member must have length %s %d",
+                    i + 1, chars < 1 ? "greater than or equal to" : "less than or equal to",
                     chars < 1 ? 1 : RP_STREAM_PK_MAX);
         return -1;
     }
@@ -1351,8 +1346,7 @@ static int check_entry(const rp_stream_entry *e, size_t i, rp_stream_put_result 
         fail_result(res, "ValidationException", "records.%zu.member.data: missing", i + 1);
         return -1;
     }
-    if (e->data_len > RP_STREAM_RECORD_MAX ||
-        e->data_len + e->partition_key_len > RP_STREAM_RECORD_MAX) {
+    if (e->data_len > RP_STREAM_RECORD_MAX || e->data_len + e->partition_key_len > RP_STREAM_RECORD_MAX) {
         fail_result(res, "ValidationException",
                     "records.%zu: data and partition key are %zu bytes, more than %zu", i + 1,
                     e->data_len + e->partition_key_len, RP_STREAM_RECORD_MAX);
@@ -1374,8 +1368,8 @@ static size_t route(const open_shard *v, size_t n, const unsigned char h[16])
     return lo;
 }
 
-int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries,
-                         size_t n, rp_stream_put_result *results, rp_error *err)
+int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries, size_t n,
+                          rp_stream_put_result *results, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1394,19 +1388,19 @@ int rp__local_put_records(rp__local_store *s, const char *stream, const rp_strea
     if (check_stream_name(stream, &e) != 0)
         goto out;
     if (n < 1 || n > RP_STREAM_PUT_BATCH_MAX) {
-        kerr(&e, RP_ERR_INVALID, "ValidationException",
-             "%zu records: PutRecords takes 1 to %d", n, RP_STREAM_PUT_BATCH_MAX);
+        kerr(&e, RP_ERR_INVALID, "ValidationException", "%zu records: PutRecords takes 1 to %d", n,
+             RP_STREAM_PUT_BATCH_MAX);
         goto out;
     }
     size_t total = 0; /* saturates above the limit: no overflow */
     for (size_t i = 0; i < n && total <= RP_STREAM_PUT_BYTES_MAX; i++) {
         size_t len = entries[i].data_len, klen = entries[i].partition_key_len;
-        total = len > RP_STREAM_PUT_BYTES_MAX || klen > RP_STREAM_PUT_BYTES_MAX
-                    ? RP_STREAM_PUT_BYTES_MAX + 1 : total + len + klen;
+        total = len > RP_STREAM_PUT_BYTES_MAX || klen > RP_STREAM_PUT_BYTES_MAX ? RP_STREAM_PUT_BYTES_MAX + 1
+                                                                                : total + len + klen;
     }
     if (total > RP_STREAM_PUT_BYTES_MAX) {
-        kerr(&e, RP_ERR_INVALID, "InvalidArgumentException",
-             "Records size exceeds %zu bytes: %zu", RP_STREAM_PUT_BYTES_MAX, total);
+        kerr(&e, RP_ERR_INVALID, "InvalidArgumentException", "Records size exceeds %zu bytes: %zu",
+             RP_STREAM_PUT_BYTES_MAX, total);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1461,10 +1455,10 @@ int rp__local_put_records(rp__local_store *s, const char *stream, const rp_strea
         int p = many ? 4 * (int)rows : 0;
         rp__sq.bind_int64(ins, p + 1, rec_id(sh->key, counter));
         rp__sq.bind_int64(ins, p + 2, sh->last_arrival_ms);
-        rp__sq.bind_text(ins, p + 3, entries[i].partition_key,
-                          (int)entries[i].partition_key_len, SQLITE_STATIC);
+        rp__sq.bind_text(ins, p + 3, entries[i].partition_key, (int)entries[i].partition_key_len,
+                         SQLITE_STATIC);
         rp__sq.bind_blob(ins, p + 4, entries[i].data_len ? entries[i].data : empty_bytes,
-                          (int)entries[i].data_len, SQLITE_STATIC);
+                         (int)entries[i].data_len, SQLITE_STATIC);
         if (!many || ++rows == INSERT_ROWS) {
             rows = 0;
             if (step_done(s, ins, "insert records", &e) != 0)
@@ -1536,8 +1530,8 @@ static int iter_encode(rp__local_store *s, int64_t key, int64_t pos, int64_t cre
                        char out[RP_STREAM_ITER_MAX], rp_error *err)
 {
     char hex[17];
-    int n = snprintf(out, RP_STREAM_ITER_MAX, ITER_PREFIX "%lld.%lld.%lld", (long long)key,
-                     (long long)pos, (long long)created);
+    int n = snprintf(out, RP_STREAM_ITER_MAX, ITER_PREFIX "%lld.%lld.%lld", (long long)key, (long long)pos,
+                     (long long)created);
     if (iter_check(s, out, (size_t)n, hex, err) != 0)
         return -1;
     snprintf(out + n, RP_STREAM_ITER_MAX - (size_t)n, ".%s", hex);
@@ -1560,8 +1554,8 @@ static int parse_dec(const char **p, int64_t *v)
     return 0;
 }
 
-static int iter_decode(rp__local_store *s, const char *it, int64_t *key, int64_t *pos,
-                       int64_t *created, rp_error *err)
+static int iter_decode(rp__local_store *s, const char *it, int64_t *key, int64_t *pos, int64_t *created,
+                       rp_error *err)
 {
     const char *p = it;
     char hex[17];
@@ -1584,8 +1578,8 @@ bad:
 }
 
 int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *shard_id,
-                          rp_stream_iterator type, const char *sequence_number,
-                          int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err)
+                           rp_stream_iterator type, const char *sequence_number, int64_t timestamp_ms,
+                           char iter[RP_STREAM_ITER_MAX], rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1605,8 +1599,7 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
         goto out;
     }
     if (type < RP_STREAM_TRIM_HORIZON || type > RP_STREAM_AT_TIMESTAMP) {
-        kerr(err, RP_ERR_INVALID, "ValidationException", "unknown shard iterator type %d",
-             (int)type);
+        kerr(err, RP_ERR_INVALID, "ValidationException", "unknown shard iterator type %d", (int)type);
         goto out;
     }
     bool wants_seq = type == RP_STREAM_AT_SEQUENCE_NUMBER || type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
@@ -1618,8 +1611,8 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
         goto out;
     }
     if (shard_id_parse(shard_id, &idx) != 0) {
-        kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
-             "Shard %.140s in stream %s does not exist", shard_id, stream);
+        kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Shard %.140s in stream %s does not exist",
+             shard_id, stream);
         goto out;
     }
     shard_id_format(canon, idx);
@@ -1627,13 +1620,15 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
         if (seq_parse(sequence_number, &seq_idx, &seq_counter) != 0) {
             kerr(err, RP_ERR_INVALID, "InvalidArgumentException",
                  "StartingSequenceNumber %.140s used in GetShardIterator on shard %s in stream %s"
-                 " is invalid.", sequence_number, canon, stream);
+                 " is invalid.",
+                 sequence_number, canon, stream);
             goto out;
         }
         if (seq_idx != idx) {
             kerr(err, RP_ERR_INVALID, "InvalidArgumentException",
                  "Invalid StartingSequenceNumber. It encodes shardId-%012lld, while it was used"
-                 " in a call to a shard with %s", (long long)seq_idx, canon);
+                 " in a call to a shard with %s",
+                 (long long)seq_idx, canon);
             goto out;
         }
     }
@@ -1655,8 +1650,8 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
     if (r == SQLITE_DONE) {
         rp__sq.reset(st);
         if (find_stream(s, stream, &row, err) == 0)
-            kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException",
-                 "Shard %s in stream %s does not exist", canon, stream);
+            kerr(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException", "Shard %s in stream %s does not exist",
+                 canon, stream);
         goto out;
     }
     if (r != SQLITE_ROW) {
@@ -1668,22 +1663,13 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
     int64_t retention = rp__sq.column_int64(st, 2);
     rp__sq.reset(st);
     switch (type) {
-    case RP_STREAM_TRIM_HORIZON:
-        pos = 1;
-        break;
-    case RP_STREAM_LATEST:
-        pos = last + 1;
-        break;
-    case RP_STREAM_AT_SEQUENCE_NUMBER:
-        pos = seq_counter;
-        break;
-    case RP_STREAM_AFTER_SEQUENCE_NUMBER:
-        pos = seq_counter + 1;
-        break;
+    case RP_STREAM_TRIM_HORIZON: pos = 1; break;
+    case RP_STREAM_LATEST: pos = last + 1; break;
+    case RP_STREAM_AT_SEQUENCE_NUMBER: pos = seq_counter; break;
+    case RP_STREAM_AFTER_SEQUENCE_NUMBER: pos = seq_counter + 1; break;
     case RP_STREAM_AT_TIMESTAMP: {
         int64_t cutoff = now - retention * HOUR_MS;
-        if (first_since(s, key, 1, last, timestamp_ms > cutoff ? timestamp_ms : cutoff, &pos,
-                        err) != 0)
+        if (first_since(s, key, 1, last, timestamp_ms > cutoff ? timestamp_ms : cutoff, &pos, err) != 0)
             goto out;
         break;
     }
@@ -1699,8 +1685,8 @@ out:
 }
 
 int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                         void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                         int64_t *millis_behind_latest, rp_error *err)
+                          void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                          rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1716,7 +1702,8 @@ int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, 
     if (limit > RP_LOCAL_GET_LIMIT_MAX) {
         kerr(err, RP_ERR_INVALID, "ValidationException",
              "Value '%u' at 'limit' failed to satisfy constraint: Member must have value less"
-             " than or equal to %d", limit, RP_LOCAL_GET_LIMIT_MAX);
+             " than or equal to %d",
+             limit, RP_LOCAL_GET_LIMIT_MAX);
         goto out;
     }
     if (iter_decode(s, iter, &key, &pos, &created, err) != 0)
@@ -1758,8 +1745,7 @@ int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, 
         int64_t arrival = 0;
         if (arrival_at(s, key, start, &found, &arrival, err) != 0)
             goto out;
-        if ((!found || arrival < cutoff) &&
-            first_since(s, key, start, last, cutoff, &start, err) != 0)
+        if ((!found || arrival < cutoff) && first_since(s, key, start, last, cutoff, &start, err) != 0)
             goto out;
     }
     int64_t next = start, last_arrival = 0;
@@ -1788,8 +1774,7 @@ int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, 
             rec.data_len = dlen;
             int c = cb(ctx, &rec);
             if (c != 0) {
-                rp_error_set(err, RP_ERR_INTERNAL, "local store: the record callback returned %d",
-                             c);
+                rp_error_set(err, RP_ERR_INTERNAL, "local store: the record callback returned %d", c);
                 goto out;
             }
             bytes += dlen + klen;
@@ -1825,8 +1810,8 @@ static int close_shard(rp__local_store *s, int64_t key, int64_t now, rp_error *e
 {
     int rc = -1;
     sqlite3_stmt *st = NULL;
-    if (prepare(s, "UPDATE shards SET ending_counter = last_counter, closed_ms = ?2 WHERE id = ?1",
-                &st, err) != 0)
+    if (prepare(s, "UPDATE shards SET ending_counter = last_counter, closed_ms = ?2 WHERE id = ?1", &st,
+                err) != 0)
         goto out;
     rp__sq.bind_int64(st, 1, key);
     rp__sq.bind_int64(st, 2, now);
@@ -1842,8 +1827,8 @@ out:
 }
 
 /* Creates a child shard of range [lo, hi] with the given parents (-1: none). */
-static int child(rp__local_store *s, int64_t stream_id, int64_t *next_idx, int64_t parent,
-                 int64_t adjacent, u128 lo, u128 hi, int64_t now, piece *out, rp_error *err)
+static int child(rp__local_store *s, int64_t stream_id, int64_t *next_idx, int64_t parent, int64_t adjacent,
+                 u128 lo, u128 hi, int64_t now, piece *out, rp_error *err)
 {
     out->idx = (*next_idx)++;
     out->lo = lo;
@@ -1876,8 +1861,7 @@ static int local_merge(void *ctx, const piece *a, const piece *b, piece *merged,
     return close_shard(c->s, b->key, c->now, err);
 }
 
-int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_t target_count,
-                                rp_error *err)
+int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_t target_count, rp_error *err)
 {
     int rc = -1;
     bool in_tx = false;
@@ -1917,7 +1901,8 @@ int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_
     }
     for (size_t i = 0; i < nshards; i++) {
         const open_shard *o = &s->shards[i];
-        opened[i] = (piece){.key = o->key, .idx = o->idx, .lo = u128_from_be(o->lo), .hi = u128_from_be(o->hi)};
+        opened[i] =
+            (piece){.key = o->key, .idx = o->idx, .lo = u128_from_be(o->lo), .hi = u128_from_be(o->hi)};
     }
     static const rp__reshard_ops ops = {local_split, local_merge, "local store"};
     if (rp__reshard(opened, nshards, target_count, &ops, &rc_ctx, err) != 0)

@@ -37,13 +37,13 @@ extern "C" {
 #endif
 
 #define RP_LOCAL_RETENTION_HOURS_DEFAULT 24
-#define RP_LOCAL_RETENTION_HOURS_MAX 8760      /* Kinesis: one year */
-#define RP_LOCAL_SHARDS_MAX 10000              /* open shards per stream */
-#define RP_LOCAL_GET_LIMIT_MAX 10000           /* GetRecords: records per call */
+#define RP_LOCAL_RETENTION_HOURS_MAX 8760                 /* Kinesis: one year */
+#define RP_LOCAL_SHARDS_MAX 10000                         /* open shards per stream */
+#define RP_LOCAL_GET_LIMIT_MAX 10000                      /* GetRecords: records per call */
 #define RP_LOCAL_GET_BYTES_MAX ((size_t)10 * 1024 * 1024) /* GetRecords: bytes per call */
-#define RP_LOCAL_ITER_TTL_MS 300000            /* iterators expire after 5 minutes */
-#define RP_LOCAL_BUSY_TIMEOUT_MS 30000         /* wait for another writer this long */
-#define RP_LOCAL_SEQ_LEN 33                    /* every sequence number has 33 digits */
+#define RP_LOCAL_ITER_TTL_MS 300000                       /* iterators expire after 5 minutes */
+#define RP_LOCAL_BUSY_TIMEOUT_MS 30000                    /* wait for another writer this long */
+#define RP_LOCAL_SEQ_LEN 33                               /* every sequence number has 33 digits */
 
 typedef struct rp__local_store rp__local_store;
 
@@ -75,7 +75,7 @@ void rp__local_set_clock(rp__local_store *s, int64_t (*now_ms)(void *ctx), void 
  * than RP_LOCAL_SHARDS_MAX shards, InvalidArgumentException for a retention
  * above the maximum. */
 int rp__local_create_stream(rp__local_store *s, const char *name, uint32_t shard_count,
-                           uint32_t retention_hours, rp_error *err);
+                            uint32_t retention_hours, rp_error *err);
 
 /* Deletes a stream, its shards and its records at once (Kinesis keeps the
  * stream DELETING for a while; here it is gone when the call returns).
@@ -86,13 +86,11 @@ int rp__local_delete_stream(rp__local_store *s, const char *name, rp_error *err)
 /* Lists every stream, ordered by name.  On success *out is a malloc'd array
  * of *count entries (NULL when there is none) that the caller frees with
  * free(); on failure *out is NULL and *count 0. */
-int rp__local_list_streams(rp__local_store *s, rp_stream_info **out, size_t *count,
-                          rp_error *err);
+int rp__local_list_streams(rp__local_store *s, rp_stream_info **out, size_t *count, rp_error *err);
 
 /* Fills *out with the stream's summary (status is always "ACTIVE").  Fails
  * with ResourceNotFoundException when there is no such stream. */
-int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *out,
-                             rp_error *err);
+int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_info *out, rp_error *err);
 
 /* Lists the stream's shards, open and closed (closed ones until their records
  * expire), ordered by shard id: ids "shardId-%012u", hash-key ranges as
@@ -100,8 +98,8 @@ int rp__local_describe_stream(rp__local_store *s, const char *name, rp_stream_in
  * shard is closed).  *out is a malloc'd array of *count entries the caller
  * frees with free(); NULL and 0 on failure.  Fails with
  * ResourceNotFoundException when there is no such stream. */
-int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard **out,
-                         size_t *count, rp_error *err);
+int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard **out, size_t *count,
+                          rp_error *err);
 
 /* PutRecords: routes each of the n entries (1..RP_STREAM_PUT_BATCH_MAX,
  * RP_STREAM_PUT_BYTES_MAX bytes of data and keys in all) to the open shard
@@ -118,8 +116,8 @@ int rp__local_list_shards(rp__local_store *s, const char *name, rp_stream_shard 
  * marked failed with the error's name as its code (InternalFailure for file
  * errors).  The arrival time of a record is the store's clock, or the last
  * arrival in its shard when the clock went back. */
-int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries,
-                         size_t n, rp_stream_put_result *results, rp_error *err);
+int rp__local_put_records(rp__local_store *s, const char *stream, const rp_stream_entry *entries, size_t n,
+                          rp_stream_put_result *results, rp_error *err);
 
 /* GetShardIterator: writes into iter an opaque iterator on the shard
  * shard_id ("shardId-" and up to 12 digits) of stream, valid for
@@ -133,8 +131,8 @@ int rp__local_put_records(rp__local_store *s, const char *stream, const rp_strea
  * not of that form), ValidationException for a bad stream name or type, and
  * InvalidArgumentException for a bad sequence number or timestamp. */
 int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *shard_id,
-                          rp_stream_iterator type, const char *sequence_number,
-                          int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX], rp_error *err);
+                           rp_stream_iterator type, const char *sequence_number, int64_t timestamp_ms,
+                           char iter[RP_STREAM_ITER_MAX], rp_error *err);
 
 /* GetRecords: calls cb for each of at most limit records (0 means
  * RP_LOCAL_GET_LIMIT_MAX; at most that many) from the iterator's position,
@@ -152,8 +150,8 @@ int rp__local_get_iterator(rp__local_store *s, const char *stream, const char *s
  * ResourceNotFoundException when its stream or shard is gone,
  * ValidationException for a limit above RP_LOCAL_GET_LIMIT_MAX. */
 int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, rp_stream_record_fn cb,
-                         void *ctx, char next_iter[RP_STREAM_ITER_MAX],
-                         int64_t *millis_behind_latest, rp_error *err);
+                          void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
+                          rp_error *err);
 
 /* UpdateShardCount with UNIFORM_SCALING: reshapes the open shards into
  * target_count shards of equal ranges through Kinesis's own operations: open
@@ -168,7 +166,7 @@ int rp__local_get_records(rp__local_store *s, const char *iter, uint32_t limit, 
  * RP_LOCAL_SHARDS_MAX, ValidationException for 0, ResourceNotFoundException
  * for an unknown stream. */
 int rp__local_update_shard_count(rp__local_store *s, const char *stream, uint32_t target_count,
-                                rp_error *err);
+                                 rp_error *err);
 
 /* Deletes every record past its stream's retention in the whole file, and
  * the closed shards whose records have all expired.  Puts already do this
