@@ -13,7 +13,6 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/http_server.h"
-#include "common/json.h"
 #include "common/metrics.h"
 #include "common/pyjson.h"
 #include "consume/checkpoint.h"
@@ -313,31 +312,6 @@ static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
     return b->failed ? -1 : 0;
 }
 
-/* The errorMessage of a function error body, into out. */
-static void error_message(const char *body, size_t len, char *out, size_t cap)
-{
-    rp__json_reader r;
-    rp__json_value v, k;
-    snprintf(out, cap, "function error");
-    rp__json_init(&r, body, len, 8);
-    if (rp__json_next(&r, &v) != 1 || v.type != RP_JSON_OBJECT)
-        return;
-    while (rp__json_member(&r, &k) == 1) {
-        if (rp__json_next(&r, &v) != 1)
-            return;
-        if (rp__json_str_eq(&k, "errorMessage", 12) && v.type == RP_JSON_STRING) {
-            char *tmp = malloc(v.len + 1);
-            if (!tmp)
-                return;
-            size_t n = rp__json_str_decode(&v, tmp);
-            snprintf(out, cap, "function error: %.*s", (int)(n > cap ? cap : n), tmp);
-            free(tmp);
-            return;
-        }
-        if ((v.type == RP_JSON_OBJECT || v.type == RP_JSON_ARRAY) && rp__json_skip(&r, &v) < 0)
-            return;
-    }
-}
 
 /* ---- checkpoints and dead letters ------------------------------------------- */
 
@@ -695,7 +669,7 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     if (res.status != RP_INVOKE_OK) {
         if (!strcmp(res.error_type, "ResponseTooLarge"))
             return -1;
-        error_message(res.body, res.body_len, reason, cap);
+        snprintf(reason, cap, "function error: %s", res.error_message ? res.error_message : res.error_type);
         return 1;
     }
     size_t n;

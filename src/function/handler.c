@@ -73,6 +73,7 @@ struct rp_handler {
     double preds_out[CHUNK];
     rp_code status[CHUNK];
     size_t served, failed;
+    char error_message[RP_ERROR_MSG_MAX]; /* of the last function error */
 };
 
 const char *rp_handler_version(const rp_model *m, const char *model_version, const char *run_id, size_t *len)
@@ -379,6 +380,8 @@ static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, co
     rp__event_response_error(&h->body, type, msg);
     res->status = RP_INVOKE_FUNCTION_ERROR;
     res->error_type = type;
+    snprintf(h->error_message, sizeof h->error_message, "%s", msg);
+    res->error_message = h->error_message;
     res->body = h->body.data;
     res->body_len = h->body.len;
     return h->body.failed ? -1 : 0;

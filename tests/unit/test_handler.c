@@ -82,6 +82,8 @@ static void invalid_event(const char *ev, const char *msg_part)
     CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);
     CHECK(res.error_type && !strcmp(res.error_type, "InvalidEvent"));
     CHECK(res.body_len > 0 && strstr(res.body, "\"errorType\": \"InvalidEvent\"}"));
+    /* the same message, typed (msg_part as it reads in the JSON body) */
+    CHECK(res.error_message && (!msg_part || strchr(msg_part, '\\') || strstr(res.error_message, msg_part)));
     if (msg_part && !strstr(res.body, msg_part)) {
         CHECK(!"error message names the problem");
         fprintf(stderr, "  body: %s\n  want: %s\n", res.body, msg_part);
