@@ -71,10 +71,10 @@ typedef struct rp_invoke_result {
     rp_invoke_status status;
     const char *body; /* owned by the handler, valid until the next call */
     size_t body_len;
-    const char *error_type; /* "InvalidEvent", ... when status != OK */
+    const char *error_type;    /* "InvalidEvent", ... when status != OK */
     const char *error_message; /* its errorMessage, NUL-terminated (owned by the handler, valid
                                 * until the next call); NULL when status is OK */
-    size_t records;         /* records in the event (1 for a direct event) */
+    size_t records;            /* records in the event (1 for a direct event) */
     size_t served;
     size_t failed;
 } rp_invoke_result;

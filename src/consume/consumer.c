@@ -312,7 +312,6 @@ static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
     return b->failed ? -1 : 0;
 }
 
-
 /* ---- checkpoints and dead letters ------------------------------------------- */
 
 /* Returns 0 stored, 1 the worker must stop (lease lost, or stopping while
