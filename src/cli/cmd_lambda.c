@@ -51,25 +51,21 @@ static const char help[] =
     "/runtime/init/error) or the Runtime API failed or went away.\n";
 
 /* _X_AMZN_TRACE_ID for the SDKs of this process, as the Runtime API
- * contract asks of a runtime.  "_X_AMZN_TRACE_ID=<value>" is given to
- * putenv once and then rewritten in place: setenv would keep every value
- * ever set (glibc never frees replaced values), an unbounded growth over
- * millions of invocations.  The Runtime API's trace ids are at most 1,024
- * bytes (src/lambda/lambda.c). */
+ * contract asks of a runtime: the one variable ridepred writes, here at
+ * the edge.  "_X_AMZN_TRACE_ID=<value>" is given to putenv once and then
+ * rewritten in place (empty for an invocation without a trace header, which
+ * the SDKs read as none): replacing the variable would keep every value ever set (glibc
+ * never frees replaced values), an unbounded growth over millions of
+ * invocations.  The Runtime API's trace ids are at most 1,024 bytes
+ * (src/lambda/lambda.c). */
 static void set_trace_env(void *ctx, const char *trace)
 {
     static char env[sizeof "_X_AMZN_TRACE_ID=" + 1024];
-    static bool set;
+    static bool given;
     (void)ctx;
-    if (!trace) {
-        if (set)
-            unsetenv("_X_AMZN_TRACE_ID");
-        set = false;
-        return;
-    }
-    snprintf(env, sizeof env, "_X_AMZN_TRACE_ID=%s", trace);
-    if (!set && putenv(env) == 0)
-        set = true;
+    snprintf(env, sizeof env, "_X_AMZN_TRACE_ID=%s", trace ? trace : "");
+    if (!given && putenv(env) == 0)
+        given = true;
 }
 
 int rp__cmd_lambda(int argc, char **argv)
