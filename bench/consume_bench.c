@@ -52,7 +52,12 @@ static int open_spec(const char *spec, rp_stream_conn **s, char name[RP_STREAM_N
 {
     rp_error err;
     rp_stream_backend b;
-    if (rp_stream_parse_name(spec, NULL, &b, name, &err) < 0 || rp_stream_open(b, NULL, s, &err) < 0) {
+    /* As the command line does (src/cli/stream_opts.c): the library reads
+     * no environment; consume_bench.py sets these two. */
+    rp_stream_config cfg = {.local_store = getenv("RIDEPRED_LOCAL_STORE"),
+                            .endpoint_url = getenv("KINESIS_ENDPOINT_URL"),
+                            .endpoint_source = "KINESIS_ENDPOINT_URL"};
+    if (rp_stream_parse_name(spec, &cfg, &b, name, &err) < 0 || rp_stream_open(b, &cfg, s, &err) < 0) {
         fprintf(stderr, "consume_bench: %s: %s\n", spec, err.msg);
         return -1;
     }
