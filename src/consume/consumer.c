@@ -15,6 +15,7 @@
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/pyjson.h"
+#include "common/retry.h"
 #include "consume/checkpoint.h"
 #include "function/event.h"
 #include "ridepred/handler.h"
@@ -22,8 +23,9 @@
 
 #define LEASE_MS_DEFAULT 10000
 #define LOG_MS_DEFAULT 5000
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_MAX_MS 5000
+/* Waits between attempts: 100 ms doubling to 5 s (the attempts count is
+ * unused: the consumer retries as long as it must). */
+static const rp__retry_policy backoff = {0, 100, 5000};
 /* Read no further ahead than one full event's worth of raw record bytes. */
 #define ARENA_READ_LIMIT RP_EVENT_MAX_BYTES
 /* A page holds at most 10 MiB (both backends); with what is pending, the
@@ -139,20 +141,14 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Capped exponential backoff with "equal jitter": for attempt n, half of
- * min(cap, base * 2^(n-1)) plus a random part of the other half, so that
- * workers stalled by one outage do not come back in step. */
+/* The wait before attempt n + 1: "equal jitter" over the retry policy's
+ * ceiling (src/aws/http.h), half of it plus a random part of the other
+ * half, so that workers stalled by one outage do not come back in step and
+ * a stalled shard never spins. */
 static int64_t backoff_ms(shard_worker *w, int attempt)
 {
-    int64_t ms = BACKOFF_BASE_MS;
-    for (int i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    if (ms > BACKOFF_MAX_MS)
-        ms = BACKOFF_MAX_MS;
-    w->rng ^= w->rng << 13; /* xorshift64 */
-    w->rng ^= w->rng >> 7;
-    w->rng ^= w->rng << 17;
-    return ms / 2 + (int64_t)(w->rng % (uint64_t)(ms / 2 + 1));
+    uint32_t ceiling = rp__retry_ceiling_ms(&backoff, (unsigned)attempt);
+    return ceiling / 2 + (int64_t)(rp__retry_random(&w->rng) % (ceiling / 2 + 1));
 }
 
 /* An infrastructure failure: the shard stalls (gauge), one log line per
@@ -816,10 +812,7 @@ static void *worker_main(void *arg)
     rp__buf_init(&w->arena, ARENA_MAX);
     rp__buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
     w->todo = calloc(c->cfg.batch_size, sizeof *w->todo);
-    w->rng =
-        ((uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ull) ^ (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
-    if (!w->rng)
-        w->rng = 1;
+    w->rng = rp__retry_seed(w);
     if (!w->todo) {
         rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
         goto fail;
@@ -1389,9 +1382,7 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
             rp_error_prefix(err, "source stream '%s'", c->source);
             goto out;
         }
-        int64_t ms = attempt < 7 ? (int64_t)BACKOFF_BASE_MS << (attempt - 1) : BACKOFF_MAX_MS;
-        if (ms > BACKOFF_MAX_MS)
-            ms = BACKOFF_MAX_MS;
+        int64_t ms = rp__retry_ceiling_ms(&backoff, (unsigned)attempt);
         char wait[24];
         snprintf(wait, sizeof wait, "%lld", (long long)ms);
         rp_log(RP_LOG_WARN, "cannot list the source's shards; waiting for the stream", "stream", c->source,

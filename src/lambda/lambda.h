@@ -45,7 +45,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aws/http.h"
+#include "common/retry.h"
 #include "function/function.h"
 #include "lambda/rapi.h"
 #include "ridepred/error.h"

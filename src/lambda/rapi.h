@@ -30,7 +30,7 @@
  *     any byte of an answer is sent again once on a new connection (what
  *     every keep-alive client does); refused, reset or dropped connections
  *     and timeouts are retriable failures, retried by rp__rapi_call with
- *     full-jitter backoff (rp__retry_delay_ms of src/aws/http.h);
+ *     full-jitter backoff (rp__retry_delay_ms of src/common/retry.h);
  *   - a malformed answer (status line, header line, Content-Length,
  *     chunk size, a transfer-coding other than chunked) is an error that is
  *     not retried: the connection is dropped.
@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aws/http.h"
+#include "common/retry.h"
 #include "ridepred/error.h"
 
 /* The header block of an answer (status line included). */
