@@ -143,6 +143,10 @@ int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard *
                           rp_error *err);
 int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t target, rp_error *err);
 
+/* Why a put entry failed, "CODE: MESSAGE" into buf (cap bytes), the code
+ * written once when the message already starts with it. */
+void rp_stream_put_reason(const rp_stream_put_result *r, char *buf, size_t cap);
+
 /* Puts n records, in chunks of at most RP_STREAM_PUT_BATCH_MAX records /
  * RP_STREAM_PUT_BYTES_MAX bytes; entries that fail retriably (throttling)
  * are retried with backoff; results[i] tells each entry's fate.  Returns -1

@@ -342,17 +342,6 @@ static int commit(shard_worker *w, const char *seq, bool ended)
     }
 }
 
-/* "CODE: MESSAGE" of a failed put, the code once when the message starts
- * with it. */
-static void put_error(char *buf, size_t cap, const rp_stream_put_result *r)
-{
-    size_t cl = strlen(r->error_code);
-    if (cl && !strncmp(r->error_message, r->error_code, cl))
-        snprintf(buf, cap, "%s", r->error_message);
-    else
-        snprintf(buf, cap, "%s: %s", r->error_code, r->error_message);
-}
-
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
  * "sequenceNumber": "..." (the object left open). */
 static void dead_letter_head(rp__buf *d, const shard_worker *w, size_t i)
@@ -501,7 +490,7 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
         char why[400] = "";
         for (size_t x = 0; x < n; x++)
             if (!done[x]) {
-                put_error(why, sizeof why, &res[x]);
+                rp_stream_put_reason(&res[x], why, sizeof why);
                 break;
             }
         if (stall(w, attempt, "the dead-letter stream did not take records; the shard waits and retries",
@@ -599,7 +588,7 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
                     continue;
                 }
                 if (!why[0])
-                    put_error(why, sizeof why, &w->put_res[j]);
+                    rp_stream_put_reason(&w->put_res[j], why, sizeof why);
                 todo[kept++] = todo[x + j]; /* kept <= x + j: compaction in place */
             }
             rp__counter_add(c->st.published, ok);

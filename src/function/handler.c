@@ -262,16 +262,13 @@ static void predict_chunk(rp_handler *h)
     rp__buf_reset(&h->ids);
 }
 
-/* "not published: CODE: MESSAGE", the code once when the message starts
- * with it. */
+/* The record of slot s was not taken by the stream: "not published: " and
+ * the put's reason (rp_stream_put_reason). */
 static void unpublished(rp_handler *h, slot *s, const rp_stream_put_result *r)
 {
-    char why[400];
-    size_t cl = strlen(r->error_code);
-    if (cl && !strncmp(r->error_message, r->error_code, cl))
-        snprintf(why, sizeof why, "not published: %s", r->error_message);
-    else
-        snprintf(why, sizeof why, "not published: %s: %s", r->error_code, r->error_message);
+    char why[400] = "not published: ";
+    size_t n = strlen(why);
+    rp_stream_put_reason(r, why + n, sizeof why - n);
     h->served--;
     fail(h, s, RP_RECORD_UNPUBLISHED, RP_ERR_IO, why);
 }

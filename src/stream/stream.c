@@ -253,3 +253,12 @@ int rp_stream_scan(rp_stream_conn *s, const char *name, rp_stream_record_fn cb, 
     free(shards);
     return rc;
 }
+
+void rp_stream_put_reason(const rp_stream_put_result *r, char *buf, size_t cap)
+{
+    size_t cl = strlen(r->error_code);
+    if (cl && !strncmp(r->error_message, r->error_code, cl))
+        snprintf(buf, cap, "%s", r->error_message);
+    else
+        snprintf(buf, cap, "%s: %s", r->error_code, r->error_message);
+}
