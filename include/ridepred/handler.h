@@ -56,6 +56,10 @@ typedef struct rp_handler_config {
  * and may hold NUL bytes). */
 const char *rp_handler_version(const rp_model *m, const char *model_version, const char *run_id, size_t *len);
 
+/* 0 when a version of len bytes can be reported, else -1 with err set
+ * (RP_ERR_LIMIT, naming the limit and how to report another). */
+int rp_handler_check_version(size_t len, rp_error *err);
+
 /* Creates a handler; it takes its own reference to m.  Returns NULL with
  * err set when out of memory or when the version is longer than
  * RP_HANDLER_VERSION_MAX. */

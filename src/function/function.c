@@ -65,13 +65,8 @@ int rp__function_open(const rp__function_config *cfg, rp__function **out, rp_err
     {
         size_t vlen;
         const char *ver = rp_handler_version(f->model, cfg->model_version, cfg->run_id, &vlen);
-        if (vlen > RP_HANDLER_VERSION_MAX) {
-            rp_error_set(err, RP_ERR_LIMIT,
-                         "the model's version is %zu bytes; at most %d are served (set MODEL_VERSION, "
-                         "RUN_ID or --model-version to report another)",
-                         vlen, RP_HANDLER_VERSION_MAX);
+        if (rp_handler_check_version(vlen, err) < 0)
             goto fail;
-        }
         f->version = malloc(vlen + 1);
         if (!f->version) {
             rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -173,6 +168,18 @@ static int publish(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_
     return rc;
 }
 
+/* A handler of f's model and version, publishing through publish (NULL:
+ * nothing). */
+static rp_handler *handler_new(rp__function *f, rp_publish_fn publish, void *ctx, rp_error *err)
+{
+    rp_handler_config hcfg = {.version = f->version,
+                              .version_len = f->version_len,
+                              .log_failures = true,
+                              .publish = publish,
+                              .publish_ctx = ctx};
+    return rp_handler_new(f->model, &hcfg, err);
+}
+
 rp__worker *rp__worker_new(rp__function *f, rp_error *err)
 {
     rp__worker *w = calloc(1, sizeof *w);
@@ -183,19 +190,12 @@ rp__worker *rp__worker_new(rp__function *f, rp_error *err)
     w->f = f;
     atomic_init(&w->hold, false);
     atomic_init(&w->published, 0);
-    rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
-    if (f->publish) {
-        if (rp_stream_open(f->backend, &f->streams, &w->s, err) < 0) {
-            rp_error_prefix(err,
-                            "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
-                            f->stream_spec);
-            free(w);
-            return NULL;
-        }
-        hcfg.publish = publish;
-        hcfg.publish_ctx = w;
+    const char *name;
+    if (f->publish && rp__function_output_open(f, &w->s, &name, err) < 0) {
+        free(w);
+        return NULL;
     }
-    w->h = rp_handler_new(f->model, &hcfg, err);
+    w->h = handler_new(f, f->publish ? publish : NULL, w, err);
     if (!w->h) {
         rp_stream_close(w->s);
         free(w);
@@ -220,8 +220,7 @@ int rp__worker_invoke(rp__worker *w, const char *event, size_t len, rp_invoke_re
 
 rp_handler *rp__function_handler_new(rp__function *f, rp_error *err)
 {
-    rp_handler_config hcfg = {.version = f->version, .version_len = f->version_len, .log_failures = true};
-    return rp_handler_new(f->model, &hcfg, err);
+    return handler_new(f, NULL, NULL, err);
 }
 
 int rp__function_output_open(const rp__function *f, rp_stream_conn **out, const char **name, rp_error *err)
@@ -231,7 +230,8 @@ int rp__function_output_open(const rp__function *f, rp_stream_conn **out, const 
     if (!f->publish)
         return rp_error_set(err, RP_ERR_INVALID, "the function does not publish (TEST_RUN)");
     if (rp_stream_open(f->backend, &f->streams, out, err) < 0) {
-        rp_error_prefix(err, "cannot publish predictions to '%s'", f->stream_spec);
+        rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
+                        f->stream_spec);
         return -1;
     }
     *name = f->stream_name;

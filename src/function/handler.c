@@ -95,19 +95,24 @@ const char *rp_handler_version(const rp_model *m, const char *model_version, con
     return "unknown";
 }
 
+int rp_handler_check_version(size_t len, rp_error *err)
+{
+    if (len <= RP_HANDLER_VERSION_MAX)
+        return 0;
+    return rp_error_set(err, RP_ERR_LIMIT,
+                        "the version is %zu bytes; at most %d are served (set MODEL_VERSION, RUN_ID or "
+                        "--model-version to report another)",
+                        len, RP_HANDLER_VERSION_MAX);
+}
+
 rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *err)
 {
     size_t vlen = 0;
     const char *version = cfg && cfg->version ? cfg->version : rp_handler_version(m, NULL, NULL, &vlen);
     if (cfg && cfg->version)
         vlen = cfg->version_len ? cfg->version_len : strlen(cfg->version);
-    if (vlen > RP_HANDLER_VERSION_MAX) {
-        rp_error_set(err, RP_ERR_LIMIT,
-                     "the version to report is %zu bytes; at most %d are served (set MODEL_VERSION or "
-                     "--model-version to a shorter one)",
-                     vlen, RP_HANDLER_VERSION_MAX);
+    if (rp_handler_check_version(vlen, err) < 0)
         return NULL;
-    }
     rp_handler *h = calloc(1, sizeof *h);
     if (!h) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
