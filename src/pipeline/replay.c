@@ -2,12 +2,15 @@
 #include "pipeline/replay.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/retry.h"
 #include "function/ride.h"
+#include "ridepred/log.h"
 
 static double now_s(void)
 {
@@ -25,6 +28,69 @@ void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i)
                       .distance = t->distance[i],
                       .ride_id = i};
     rp__ride_encode(b, &r);
+}
+
+/* Waits between attempts to put: 100 ms doubling to 5 s, with jitter. */
+static const rp__retry_policy backoff = {0, 100, 5000};
+
+/* Sleeps ms, waking early when *stop is set.  True when it was. */
+static bool nap(volatile sig_atomic_t *stop, uint32_t ms)
+{
+    for (uint32_t slept = 0; slept < ms; slept += 20) {
+        if (stop && *stop)
+            return true;
+        rp__retry_sleep(NULL, ms - slept < 20 ? ms - slept : 20);
+    }
+    return stop && *stop;
+}
+
+/* Puts e[0, n) until the stream has taken every one: a stream that is
+ * unreachable, throttled or gone for a while is waited for (one log line a
+ * backoff step), never a reason to drop a ride; only the entries refused
+ * are put again.  Returns 0, 1 when stopped first (the rides not stored are
+ * counted failed), or -1 when the stream does not exist before any ride was
+ * sent (a wrong name: err says so). */
+static int put_until_stored(rp_stream_conn *s, const char *name, rp_stream_entry *e,
+                            rp_stream_put_result *res, size_t n, const rp__replay_opts *o, uint64_t *rng,
+                            rp__replay_stats *st, rp_error *err)
+{
+    for (int attempt = 0;;) {
+        rp_error perr;
+        if (rp_stream_put(s, name, e, n, res, &perr) < 0 && !st->sent && !attempt &&
+            perr.code == RP_ERR_NOT_FOUND) {
+            if (err)
+                *err = perr;
+            return -1;
+        }
+        size_t kept = 0;
+        char why[400] = "";
+        for (size_t k = 0; k < n; k++) {
+            if (res[k].ok) {
+                st->sent++;
+                continue;
+            }
+            if (!why[0])
+                rp_stream_put_reason(&res[k], why, sizeof why);
+            e[kept++] = e[k]; /* kept <= k: compaction in place */
+        }
+        n = kept;
+        if (!n) {
+            if (attempt)
+                rp_log(RP_LOG_INFO, "the stream takes rides again; replay goes on", "stream", name, NULL);
+            return 0;
+        }
+        uint32_t ceiling = rp__retry_ceiling_ms(&backoff, (unsigned)++attempt);
+        uint32_t ms = ceiling / 2 + (uint32_t)(rp__retry_random(rng) % (ceiling / 2 + 1));
+        char att[16], wait[16];
+        snprintf(att, sizeof att, "%d", attempt);
+        snprintf(wait, sizeof wait, "%u", ms);
+        rp_log(RP_LOG_WARN, "the stream did not take rides; replay waits and retries", "stream", name,
+               "error", why, "attempt", att, "retry_in_ms", wait, NULL);
+        if (nap(o->stop, ms)) {
+            st->failed += n;
+            return 1;
+        }
+    }
 }
 
 int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
@@ -50,6 +116,7 @@ int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, cons
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto out;
     }
+    uint64_t rng = rp__retry_seed(st);
     double t0 = now_s();
     for (size_t i = start; i < end;) {
         if (o->stop && *o->stop)
@@ -69,15 +136,12 @@ int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, cons
             size_t stop = k + 1 < n ? offs[k + 1] : data.len;
             e[k] = (rp_stream_entry){data.data + offs[k], stop - offs[k], keys[k], strlen(keys[k])};
         }
-        if (rp_stream_put(s, name, e, n, res, err) < 0)
+        int r = put_until_stored(s, name, e, res, n, o, &rng, st, err);
+        if (r < 0)
             goto out;
-        for (size_t k = 0; k < n; k++) {
-            if (res[k].ok)
-                st->sent++;
-            else
-                st->failed++;
-        }
         i += n;
+        if (r > 0)
+            break;
         st->seconds = now_s() - t0;
         if (o->progress)
             o->progress(o->progress_ctx, st, end - start);

@@ -24,7 +24,7 @@ void rp__replay_event(rp__buf *b, const rp__trips *t, size_t i);
 
 typedef struct rp__replay_stats {
     size_t sent;   /* records the stream accepted */
-    size_t failed; /* records it refused after retries */
+    size_t failed; /* records not stored because the replay was stopped while it waited */
     double seconds;
 } rp__replay_stats;
 
@@ -42,8 +42,11 @@ typedef struct rp__replay_opts {
 } rp__replay_opts;
 
 /* Puts rows [start, start + limit) of t into stream `name` of s, in order.
- * Returns 0 (stats say how many were refused), or -1 when a put failed as a
- * whole (the stream is gone, the server is unreachable). */
+ * A stream that does not take a ride (unreachable, throttled, deleted for a
+ * while) is waited for, with backoff, until it does: no ride is dropped.
+ * Returns 0 when every row was stored or o->stop ended the wait (stats
+ * count what was not stored), or -1 when the stream does not exist before
+ * the first ride was stored (err names it). */
 int rp__replay_run(rp_stream_conn *s, const char *name, const rp__trips *t, const rp__replay_opts *o,
                    rp__replay_stats *st, rp_error *err);
 
