@@ -440,6 +440,29 @@ def test_options(tmp):
     p = env.rp(["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--checkpoint-store",
                 os.path.join(tmp, "not-a-db")], ok=False, timeout=30)
     assert p.returncode == 3 and "checkpoint store" in p.stderr.decode(), p.stderr.decode()[-500:]
+    # The checkpoint store without --checkpoint-store: beside the local
+    # store's file for a local source; no place for one is a usage error.
+    p = subprocess.Popen([BIN, "consume", "--from", "IN", "--to", "OUT", "--model", env.model],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env.env)
+    beside = os.path.join(os.path.dirname(env.store), "checkpoints.db")
+    deadline = time.monotonic() + 20
+    while not os.path.exists(beside) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.1)
+    assert os.path.exists(beside), f"no checkpoints.db beside the store: {p.stderr.read()[-500:] if p.poll() is not None else ''}"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(30) == 0
+    bare = dict(env.env)
+    for k in ("HOME", "XDG_STATE_HOME"):
+        bare.pop(k, None)
+    bare.update(KINESIS_ENDPOINT_URL="http://127.0.0.1:9", AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="x",
+                AWS_SECRET_ACCESS_KEY="y")
+    p = subprocess.run([BIN, "consume", "--from", "kinesis:IN", "--to", "local:OUT", "--model", env.model],
+                       capture_output=True, env=bare, timeout=30)
+    assert p.returncode == 2 and b"--checkpoint-store" in p.stderr, (p.returncode, p.stderr[-500:])
+    # A bad RIDEPRED_STREAM_BACKEND is a usage error naming it.
+    p = subprocess.run([BIN, "consume", "--from", "IN", "--to", "OUT", "--model", env.model],
+                       capture_output=True, env=dict(env.env, RIDEPRED_STREAM_BACKEND="kafka"), timeout=30)
+    assert p.returncode == 2 and b"RIDEPRED_STREAM_BACKEND" in p.stderr, (p.returncode, p.stderr[-500:])
     h = env.rp(["consume", "--help"])
     for opt in ("--from", "--to", "--batch-size", "--batch-window-ms", "--starting-position", "--max-retries",
                 "--bisect-on-error", "--dead-letter", "--group", "--checkpoint-store", "--metrics-listen",

@@ -15,6 +15,8 @@ the consumer never discarded, dead-lettered or expired a record, its
                            once, no checkpoint past the unpublished rides
   max-record-age           the one way to drop records: too old, each logged
                            and counted; bad values refused
+  kinesalite-late          consume started while kinesalite is down: it
+                           waits (logged), then serves every ride once
   kinesalite-down-10s      kinesalite stopped (its data kept on disk) for
                            10 s and started again on the same port: reads,
                            publishing and the producer all wait
@@ -343,6 +345,31 @@ def test_sigterm_in_stall(tmp):
     print(f"    SIGTERM in a stall: exit 0 in {took:.2f}s, no checkpoint; the restart published all 500 once")
 
 
+def test_kinesalite_late(tmp):
+    """consume started while kinesalite is down: it starts, says it waits for
+    the streams, and serves once kinesalite is up (nothing to fix but wait)."""
+    peer = RestartableKinesalite(tmp)
+    try:
+        env = tc.kinesis_env(tmp, peer)
+        env.create("IN", 2)
+        env.create("OUT", 1)
+        peer.stop_server()
+        p = env.consume(["--from", "IN", "--to", "OUT", "--group", "g"], "late.log")
+        tc.wait_until("the wait for the source", lambda: "waiting for the stream" in tc.log_text(p), 60, [p])
+        text = tc.log_text(p)
+        assert "cannot reach a stream yet" in text, text[-2000:]
+        time.sleep(1.0)
+        peer.start_server()
+        rides = tc.make_rides(500, seed=31)
+        env.put_lines("IN", [r[1] for r in rides])
+        tc.wait_until("500 predictions", lambda: len(env.read("OUT")) >= 500, 120, [p])
+        assert tc.stop(p) == 0
+        tc.expect_all(env, "OUT", rides, exactly_once=True)
+        print("    consume started with kinesalite down: waited, then served all 500 rides once")
+    finally:
+        peer.stop()
+
+
 def test_max_record_age(tmp):
     """--max-record-age drops what waited too long (each logged and
     counted); without it nothing is ever dropped.  Bad values are refused."""
@@ -454,6 +481,7 @@ def run_tests(tests):
 
 
 OUTAGES = [("sigterm-in-stall", test_sigterm_in_stall), ("max-record-age", test_max_record_age),
+           ("kinesalite-late", test_kinesalite_late),
            ("local-out-2s-1", local_case(1, 2)), ("local-out-2s-4", local_case(4, 2)),
            ("local-out-10s-1", local_case(1, 10)), ("local-out-10s-4", local_case(4, 10)),
            ("kinesalite-out-2s-1", kinesalite_case(1, 2, "delete")),
