@@ -1,10 +1,12 @@
-/* ridepred: streams (docs/streams.md).  One interface, two backends: Amazon Kinesis
- * (JSON 1.1 API over HTTPS) and an embedded local store (SQLite).
+/* ridepred: streams (docs/streams.md).  One interface, three backends: Amazon
+ * Kinesis (JSON 1.1 API over HTTPS), an embedded local store (SQLite) and
+ * Apache Kafka (librdkafka; docs/kafka.md).
  *
- * Backends: src/stream/local/ (SQLite) and src/stream/kinesis/ (the JSON 1.1
- * API through src/aws/); docs/streams.md.
+ * Backends: src/stream/local/ (SQLite), src/stream/kinesis/ (the JSON 1.1
+ * API through src/aws/) and src/stream/kafka/; docs/streams.md.
  *
- * Semantics shared by both backends: a stream has shards, each owning an
+ * Semantics shared by Kinesis and the local store (Kafka's topics,
+ * partitions and offsets map onto them as src/stream/kafka/kafka.h says): a stream has shards, each owning an
  * equal slice of the 128-bit hash-key space; a record goes to the shard
  * whose range holds MD5(partition key) read as a 128-bit big-endian number
  * (or an explicit hash key); sequence numbers are decimal strings that
@@ -96,7 +98,8 @@ typedef int (*rp_stream_record_fn)(void *ctx, const rp_stream_record *rec);
 typedef enum rp_stream_backend {
     RP_STREAM_BACKEND_AUTO = 0, /* decide by the rules of rp_stream_parse_name */
     RP_STREAM_BACKEND_KINESIS,
-    RP_STREAM_BACKEND_LOCAL
+    RP_STREAM_BACKEND_LOCAL,
+    RP_STREAM_BACKEND_KAFKA
 } rp_stream_backend;
 
 /* Where the streams are.  The library reads no environment for these: the
@@ -107,9 +110,22 @@ typedef struct rp_stream_config {
     const char *endpoint_url;    /* Kinesis endpoint; NULL: the AWS SDKs' variables, else AWS's */
     const char *endpoint_source; /* where endpoint_url came from, for errors; NULL: "--endpoint-url" */
     const char *region;          /* NULL: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, profile) */
+    /* Kafka (docs/kafka.md): the bootstrap brokers "HOST:PORT,...", then a
+     * properties file and KEY=VALUE librdkafka properties (later wins). */
+    const char *kafka_brokers;
+    const char *kafka_config_file;
+    const char *const *kafka_config;
+    size_t kafka_config_n;
+    bool kafka_msk_iam;           /* SASL/OAUTHBEARER tokens for Amazon MSK IAM */
+    int kafka_replication_factor; /* topics made by rp_stream_create; 0 or -1: the broker's default */
 } rp_stream_config;
 
-/* Parses "kinesis:NAME", "local:NAME" or a bare NAME.  A bare name goes to
+/* A deep copy of cfg (every string and the Kafka pairs), owned by the
+ * caller, freed with rp_stream_config_free.  NULL when out of memory. */
+rp_stream_config *rp_stream_config_dup(const rp_stream_config *cfg);
+void rp_stream_config_free(rp_stream_config *cfg);
+
+/* Parses "kinesis:NAME", "local:NAME", "kafka:NAME" or a bare NAME.  A bare name goes to
  * cfg->backend when set, else to Kinesis when a Kinesis endpoint is known
  * (cfg->endpoint_url, or the SDKs' AWS_ENDPOINT_URL_KINESIS or
  * AWS_ENDPOINT_URL), else to the local store.
@@ -118,7 +134,7 @@ typedef struct rp_stream_config {
 int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_stream_backend *backend,
                          char name[RP_STREAM_NAME_MAX + 1], rp_error *err);
 
-/* "kinesis" or "local". */
+/* "kinesis", "local" or "kafka". */
 const char *rp_stream_backend_name(rp_stream_backend b);
 
 /* ---- One interface over both backends ---- */

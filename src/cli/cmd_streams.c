@@ -10,17 +10,21 @@
 #include "common/pyjson.h"
 
 static const char help[] =
-    "usage: ridepred streams create STREAM [--shards N]\n"
+    "usage: ridepred streams create STREAM [--shards N] [--replication-factor R]\n"
     "       ridepred streams list [--backend B]\n"
     "       ridepred streams describe STREAM\n"
     "       ridepred streams delete STREAM\n"
     "       ridepred streams update-shard-count STREAM N\n"
     "\n"
-    "Manages streams.  STREAM is kinesis:NAME, local:NAME or a bare NAME (see\n"
-    "--backend).  describe prints JSON: the stream and its shards.\n"
+    "Manages streams.  STREAM is kinesis:NAME, local:NAME, kafka:TOPIC or a bare\n"
+    "NAME (see --backend).  describe prints JSON: the stream and its shards (a\n"
+    "Kafka topic's partitions).\n"
     "\n"
     "options:\n"
-    "  --shards N            shards of a new stream (default 1)\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
+    "  --shards N            shards of a new stream, partitions of a new topic\n"
+    "                        (default 1; --partitions is the same)\n"
+    "  --replication-factor R  Kafka: replicas of each partition (default: the\n"
+    "                        broker's default.replication.factor)\n" RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
     "\n"
 
@@ -40,6 +44,10 @@ static void put_info(rp__buf *b, const rp_stream_info *in, rp_stream_backend be)
 static void put_shard(rp__buf *b, const rp_stream_shard *sh)
 {
     rp__buf_printf(b, "{\"ShardId\": \"%s\"", sh->shard_id);
+    if (!sh->hash_start[0]) { /* a Kafka partition: no hash range, no sequence range */
+        rp__buf_lit(b, "}");
+        return;
+    }
     if (sh->parent_shard_id[0])
         rp__buf_printf(b, ", \"ParentShardId\": \"%s\"", sh->parent_shard_id);
     if (sh->adjacent_parent_shard_id[0])
@@ -57,6 +65,8 @@ int rp__cmd_streams(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"shards", required_argument, NULL, 's'},
+        {"partitions", required_argument, NULL, 's'},
+        {"replication-factor", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         RP_STREAM_LONGOPTS,
         RP_LOG_LONGOPTS,
@@ -81,6 +91,16 @@ int rp__cmd_streams(int argc, char **argv)
                 fprintf(stderr, "ridepred streams: --shards must be 1 to 10000\n");
                 return RP_EXIT_USAGE;
             }
+            break;
+        }
+        case 'R': {
+            char *end;
+            long rf = strtol(optarg, &end, 10);
+            if (*end || rf < 1 || rf > 32) {
+                fprintf(stderr, "ridepred streams: --replication-factor must be 1 to 32\n");
+                return RP_EXIT_USAGE;
+            }
+            cfg.kafka_replication_factor = (int)rf;
             break;
         }
         case 'h': fputs(help, stdout); return RP_EXIT_OK;

@@ -20,6 +20,7 @@
 #include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
+#include "stream/kafka/kafka_group.h"
 
 #define LEASE_MS_DEFAULT 10000
 #define LOG_MS_DEFAULT 5000
@@ -70,12 +71,18 @@ struct rp__consumer {
     stats st;
     pthread_mutex_t mu; /* guards workers (list) */
     shard_worker *workers;
+    /* A Kafka source: the group assigns partitions (no checkpoint store). */
+    rp__kafka_group *kg;
+    int32_t *assigned; /* the partitions the group gave this member (coordinator thread) */
+    size_t n_assigned, cap_assigned;
 };
 
 struct shard_worker {
     shard_worker *next;
     rp__consumer *c;
     rp__ckpt_shard row;
+    int32_t partition; /* a Kafka source's partition */
+    bool rewind;       /* Kafka: another worker read this partition before: start at its committed offset */
     pthread_t thread;
     atomic_bool done, lost, release;
     /* Read by the coordinator for the gauges. */
@@ -228,6 +235,19 @@ static int on_record(void *ctx, const rp_stream_record *r)
     return 0;
 }
 
+/* Cuts the arena back to its first n records (a read that failed part way
+ * left more, or half a record). */
+static void arena_truncate(shard_worker *w, size_t n)
+{
+    w->n = n;
+    w->arena.len = n ? w->recs[n - 1].off + w->recs[n - 1].seq_len + 1 + w->recs[n - 1].pk_len + 1 +
+                           w->recs[n - 1].data_len
+                     : 0;
+    if (w->arena.data)
+        w->arena.data[w->arena.len] = '\0';
+    w->arena.failed = false;
+}
+
 /* Drops the first k records of the arena (handled). */
 static void arena_drop(shard_worker *w, size_t k)
 {
@@ -317,7 +337,8 @@ static int commit(shard_worker *w, const char *seq, bool ended)
     rp__consumer *c = w->c;
     for (int attempt = 1;; attempt++) {
         rp_error err;
-        int r = rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+        int r = c->kg ? rp__kafka_group_commit(c->kg, w->partition, seq, &err)
+                      : rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
         if (r == 0) {
             rp__counter_add(c->st.checkpoints, 1);
             if (attempt > 1)
@@ -806,14 +827,21 @@ static void *worker_main(void *arg)
         rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (rp_stream_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0 ||
+    if ((!c->kg && rp_stream_open(c->in_backend, &c->cfg.streams, &w->in, &err) < 0) ||
         (c->cfg.dead_letter && rp_stream_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
         rp__function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
         !(w->h = rp__function_handler_new(c->cfg.function, &err)) ||
-        rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0)
+        (!c->kg &&
+         rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0))
         goto fail;
-    rp_log(RP_LOG_INFO, "shard lease taken", "shard", w->row.shard_id, "checkpoint",
-           w->row.checkpoint[0] ? w->row.checkpoint : "(none)", "start", w->row.start, NULL);
+    for (int attempt = 1; w->rewind && rp__kafka_group_rewind(c->kg, w->partition, &err) < 0; attempt++)
+        if (stall(w, attempt, "cannot move the partition back to its committed offset; retrying", err.msg))
+            goto stopped;
+    if (c->kg)
+        rp_log(RP_LOG_INFO, "partition assigned", "partition", w->row.shard_id, "topic", c->in_name, NULL);
+    else
+        rp_log(RP_LOG_INFO, "shard lease taken", "shard", w->row.shard_id, "checkpoint",
+               w->row.checkpoint[0] ? w->row.checkpoint : "(none)", "start", w->row.start, NULL);
 
     bool at_end = false;
     int64_t first_ms = 0;
@@ -824,7 +852,38 @@ static void *worker_main(void *arg)
         bool need_read = !at_end && w->n < c->cfg.batch_size && w->arena.len < ARENA_READ_LIMIT;
         size_t got = 0;
         int64_t behind = 0;
-        if (need_read) {
+        if (need_read && c->kg) {
+            size_t before = w->n;
+            uint32_t limit = c->cfg.batch_size - (uint32_t)w->n;
+            int wait = w->n ? 0 : (int)c->poll_ms;
+            size_t budget = ARENA_READ_LIMIT - w->arena.len;
+            int rr =
+                rp__kafka_group_read(c->kg, w->partition, limit, budget, wait, on_record, w, &behind, &err);
+            if (w->oom) { /* the record that did not fit waits in the group's stash */
+                arena_truncate(w, w->n);
+                w->oom = false;
+            }
+            if (rr < 0) {
+                atomic_store(&w->read_failing, true);
+                if (stall(w, ++read_errors, "cannot read the partition; the worker waits and retries",
+                          err.msg))
+                    break;
+                continue;
+            }
+            if (read_errors)
+                unstall(w, read_errors, "the partition is read again");
+            read_errors = 0;
+            got = w->n - before;
+            rp__counter_add(c->st.records_read, got);
+            atomic_store(&w->behind_ms, behind);
+            atomic_store(&w->read_ok_ms, mono_ms());
+            atomic_store(&w->read_failing, false);
+            note_pending(w);
+            if (got && before == 0)
+                first_ms = mono_ms();
+            if (!got && w->n == 0)
+                continue; /* the read waited poll_ms */
+        } else if (need_read) {
             if (!w->iter[0] && make_iterator(w, &err) < 0) {
                 atomic_store(&w->read_failing, true);
                 if (stall(w, ++read_errors, "cannot get a shard iterator; the shard waits and retries",
@@ -839,13 +898,7 @@ static void *worker_main(void *arg)
             char next[RP_STREAM_ITER_MAX];
             if (rp_stream_get_records(w->in, w->iter, limit, on_record, w, next, &behind, &err) < 0) {
                 /* Records of a page cut short are read again. */
-                w->n = before;
-                w->arena.len = before ? w->recs[before - 1].off + w->recs[before - 1].seq_len + 1 +
-                                            w->recs[before - 1].pk_len + 1 + w->recs[before - 1].data_len
-                                      : 0;
-                if (w->arena.data)
-                    w->arena.data[w->arena.len] = '\0';
-                w->arena.failed = false;
+                arena_truncate(w, before);
                 memcpy(w->read_seq, saved_seq, sizeof saved_seq);
                 w->iter[0] = '\0';
                 if (w->oom) {
@@ -909,6 +962,7 @@ static void *worker_main(void *arg)
     if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
         rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id, "error",
                err.msg, NULL);
+stopped:
     rp_log(RP_LOG_INFO, ended ? "shard read to its end" : "shard worker stopped", "shard", w->row.shard_id,
            NULL);
     worker_close(w);
@@ -1080,15 +1134,18 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     if (cfg->dead_letter && check_stream(c->dl_backend, &cfg->streams, c->dl_name, "dead-letter", err) < 0)
         goto fail;
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);
-    if (!cfg->checkpoint_store || !*cfg->checkpoint_store) {
+    if (c->in_backend == RP_STREAM_BACKEND_KAFKA) {
+        /* The cluster keeps the offsets; no checkpoint store. */
+    } else if (!cfg->checkpoint_store || !*cfg->checkpoint_store) {
         rp_error_set(err, RP_ERR_INVALID, "no checkpoint store given");
         goto fail;
     }
-    if (strlen(cfg->checkpoint_store) >= sizeof c->ckpt_path) {
+    if (c->in_backend != RP_STREAM_BACKEND_KAFKA && strlen(cfg->checkpoint_store) >= sizeof c->ckpt_path) {
         rp_error_set(err, RP_ERR_LIMIT, "checkpoint store: path too long");
         goto fail;
     }
-    snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
+    if (c->in_backend != RP_STREAM_BACKEND_KAFKA)
+        snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
     owner_id(c->owner, sizeof c->owner);
     switch (cfg->start_type) {
     case RP_STREAM_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
@@ -1099,7 +1156,10 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     default: snprintf(c->initial_start, sizeof c->initial_start, "TRIM_HORIZON"); break;
     }
     c->lease_ms = cfg->lease_ms ? cfg->lease_ms : LEASE_MS_DEFAULT;
-    c->poll_ms = cfg->poll_ms ? cfg->poll_ms : (c->in_backend == RP_STREAM_BACKEND_LOCAL ? 10 : 250);
+    c->poll_ms = cfg->poll_ms ? cfg->poll_ms
+                              : (c->in_backend == RP_STREAM_BACKEND_LOCAL   ? 10
+                                 : c->in_backend == RP_STREAM_BACKEND_KAFKA ? 100
+                                                                            : 250);
     c->log_ms = cfg->log_interval_ms ? cfg->log_interval_ms : LOG_MS_DEFAULT;
     c->sync_ms = c->lease_ms / 3 < 1000 ? c->lease_ms / 3 : 1000;
     if (c->sync_ms < 50)
@@ -1122,10 +1182,12 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     }
     register_stats(c);
     /* The checkpoint store must open now, with a clear error if not. */
-    rp__ckpt *probe = NULL;
-    if (rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
-        goto fail;
-    rp__ckpt_close(probe);
+    if (c->in_backend != RP_STREAM_BACKEND_KAFKA) {
+        rp__ckpt *probe = NULL;
+        if (rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
+            goto fail;
+        rp__ckpt_close(probe);
+    }
     *out = c;
     return 0;
 fail:
@@ -1138,6 +1200,7 @@ void rp__consumer_free(rp__consumer *c)
     if (!c)
         return;
     pthread_mutex_destroy(&c->mu);
+    free(c->assigned);
     rp__event_source_cleanup(&c->source_fields);
     rp__metrics_free(c->metrics);
     free(c);
@@ -1222,6 +1285,33 @@ static shard_worker *find_worker(rp__consumer *c, const char *id)
     return NULL;
 }
 
+/* Starts a worker on a shard (partition >= 0: a Kafka partition; rewind:
+ * from its committed offset).  0, or -1 when it could not start (logged). */
+static int spawn(rp__consumer *c, const rp__ckpt_shard *row, int32_t partition, bool rewind)
+{
+    shard_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->c = c;
+    w->row = *row;
+    w->partition = partition;
+    w->rewind = rewind;
+    atomic_init(&w->done, false);
+    atomic_init(&w->lost, false);
+    atomic_init(&w->release, false);
+    atomic_init(&w->behind_ms, 0);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        rp_log(RP_LOG_ERROR, "cannot start a thread for a shard", "shard", w->row.shard_id, NULL);
+        free(w);
+        return -1;
+    }
+    pthread_mutex_lock(&c->mu);
+    w->next = c->workers;
+    c->workers = w;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
 static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_stream_shard **shards,
                         size_t *n_shards)
 {
@@ -1265,29 +1355,9 @@ static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_st
         if (w && !atomic_exchange(&w->release, true))
             rp_log(RP_LOG_INFO, "handing a lease back to balance the group", "shard", plan.release[j], NULL);
     }
-    for (size_t j = 0; j < plan.n_acquired; j++) {
-        shard_worker *w = calloc(1, sizeof *w);
-        if (!w) {
+    for (size_t j = 0; j < plan.n_acquired; j++)
+        if (spawn(c, &plan.acquired[j], -1, false) < 0)
             rp__ckpt_release(ck, plan.acquired[j].shard_id, NULL);
-            continue;
-        }
-        w->c = c;
-        w->row = plan.acquired[j];
-        atomic_init(&w->done, false);
-        atomic_init(&w->lost, false);
-        atomic_init(&w->release, false);
-        atomic_init(&w->behind_ms, 0);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            rp_log(RP_LOG_ERROR, "cannot start a thread for a shard", "shard", w->row.shard_id, NULL);
-            rp__ckpt_release(ck, plan.acquired[j].shard_id, NULL);
-            free(w);
-            continue;
-        }
-        pthread_mutex_lock(&c->mu);
-        w->next = c->workers;
-        c->workers = w;
-        pthread_mutex_unlock(&c->mu);
-    }
     rp__gauge_set(c->st.workers_live, (double)plan.live_workers);
     rp__ckpt_plan_free(&plan);
 }
@@ -1355,8 +1425,191 @@ static void log_summary(rp__consumer *c, uint64_t *last_handled, int64_t *last_m
     *last_ms = now;
 }
 
+/* ---- a Kafka source: the consumer group assigns the partitions ------------------ */
+
+#define REVOKE_WAIT_MS 30000
+
+static void kafka_assigned(void *ctx, const int32_t *parts, size_t n)
+{
+    rp__consumer *c = ctx;
+    for (size_t i = 0; i < n; i++) {
+        int32_t *na = rp__array_grow(c->assigned, c->n_assigned, &c->cap_assigned, sizeof *c->assigned, 16);
+        if (!na) {
+            rp_log(RP_LOG_ERROR, "out of memory taking a partition", NULL);
+            return;
+        }
+        c->assigned = na;
+        c->assigned[c->n_assigned++] = parts[i];
+        rp__ckpt_shard row = {0};
+        snprintf(row.shard_id, sizeof row.shard_id, "%d", (int)parts[i]);
+        spawn(c, &row, parts[i], false); /* if it cannot start, kafka_restart tries again */
+    }
+}
+
+/* Stops the workers of partitions leaving this member; each commits what
+ * it handled first (unless the partitions are lost: another member may
+ * have them already).  Returns when they stopped: the next owner starts
+ * at the offsets committed. */
+static void kafka_revoked(void *ctx, const int32_t *parts, size_t n, bool lost)
+{
+    rp__consumer *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    for (shard_worker *w = c->workers; w; w = w->next)
+        for (size_t i = 0; i < n; i++)
+            if (w->partition == parts[i]) {
+                if (lost) {
+                    if (!atomic_exchange(&w->lost, true))
+                        rp__counter_add(c->st.leases_lost, 1);
+                } else {
+                    atomic_store(&w->release, true);
+                }
+            }
+    pthread_mutex_unlock(&c->mu);
+    char what[16];
+    snprintf(what, sizeof what, "%zu", n);
+    rp_log(lost ? RP_LOG_WARN : RP_LOG_INFO,
+           lost ? "partitions lost (this member missed its session): stopping their workers without commit"
+                : "partitions revoked by a rebalance: their workers commit and stop",
+           "partitions", what, NULL);
+    for (int64_t start = mono_ms();;) {
+        bool busy = false;
+        pthread_mutex_lock(&c->mu);
+        for (shard_worker *w = c->workers; w; w = w->next)
+            for (size_t i = 0; i < n; i++)
+                if (w->partition == parts[i] && !atomic_load(&w->done))
+                    busy = true;
+        if (busy && mono_ms() - start > REVOKE_WAIT_MS) /* a commit that does not go through: give up on it */
+            for (shard_worker *w = c->workers; w; w = w->next)
+                for (size_t i = 0; i < n; i++)
+                    if (w->partition == parts[i])
+                        atomic_store(&w->lost, true);
+        pthread_mutex_unlock(&c->mu);
+        if (!busy)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < c->n_assigned; j++) {
+        bool gone = false;
+        for (size_t i = 0; i < n; i++)
+            gone |= c->assigned[j] == parts[i];
+        if (!gone)
+            c->assigned[k++] = c->assigned[j];
+    }
+    c->n_assigned = k;
+}
+
+/* A partition still assigned whose worker stopped (it could not start, or
+ * stopped on a commit the group refused) gets a new one, which starts at
+ * the committed offset: the old one's records past it are read again. */
+static void kafka_restart(rp__consumer *c)
+{
+    for (size_t j = 0; j < c->n_assigned; j++) {
+        bool live = false;
+        pthread_mutex_lock(&c->mu);
+        for (shard_worker *w = c->workers; w; w = w->next)
+            live |= w->partition == c->assigned[j] && !atomic_load(&w->done);
+        pthread_mutex_unlock(&c->mu);
+        if (live)
+            continue;
+        rp__ckpt_shard row = {0};
+        snprintf(row.shard_id, sizeof row.shard_id, "%d", (int)c->assigned[j]);
+        rp_log(RP_LOG_WARN, "the partition's worker stopped; starting another at the committed offset",
+               "partition", row.shard_id, NULL);
+        spawn(c, &row, c->assigned[j], true);
+    }
+}
+
+static int run_kafka(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err)
+{
+    rp__kafka_group_config gc = {.streams = &c->cfg.streams,
+                                 .topic = c->in_name,
+                                 .group = c->group,
+                                 .start = c->cfg.start_type,
+                                 .start_timestamp_ms = c->cfg.start_timestamp_ms};
+    rp__kafka_group_events ev = {.ctx = c, .assigned = kafka_assigned, .revoked = kafka_revoked};
+    if (rp__kafka_group_open(&gc, &ev, &c->kg, err) < 0) {
+        rp_error_prefix(err, "consumer group '%s'", c->group);
+        return -1;
+    }
+    {
+        char batch[16];
+        snprintf(batch, sizeof batch, "%u", c->cfg.batch_size);
+        rp_log(RP_LOG_INFO, "consume: started", "from", c->source, "to", c->out_spec, "group", c->group,
+               "owner", c->owner, "batch_size", batch, NULL);
+    }
+    int rc = 0;
+    int64_t last_log = mono_ms(), next_log = last_log + c->log_ms, next_restart = mono_ms() + 1000;
+    uint64_t last_handled = 0;
+    while (!*stop) {
+        if (rp__kafka_group_poll(c->kg, 20, err) < 0) {
+            rc = -1;
+            break;
+        }
+        reap(c);
+        int64_t now = mono_ms();
+        if (now >= next_restart) {
+            kafka_restart(c);
+            next_restart = now + 1000;
+        }
+        if (now >= next_log) {
+            log_summary(c, &last_handled, &last_log, false);
+            next_log = now + c->log_ms;
+        } else {
+            update_gauges(c);
+        }
+    }
+    /* Leaving the group revokes every partition: the workers finish their
+     * batch, commit and stop. */
+    atomic_store(&c->stop, true);
+    rp__kafka_group_close(c->kg);
+    c->kg = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (shard_worker *w = c->workers; w; w = w->next)
+        pthread_join(w->thread, NULL);
+    pthread_mutex_unlock(&c->mu);
+    log_summary(c, &last_handled, &last_log, true);
+    while (c->workers) {
+        shard_worker *w = c->workers;
+        c->workers = w->next;
+        free(w);
+    }
+    return rc;
+}
+
+/* The /metrics endpoint, when asked for (--metrics-listen). */
+static int start_metrics(rp__consumer *c, rp__http_server **http, rp_error *err)
+{
+    *http = NULL;
+    if (!c->cfg.metrics_listen)
+        return 0;
+    rp__http_server_config hc = {.listen = c->cfg.metrics_listen,
+                                 .threads = 1,
+                                 .max_connections = 64,
+                                 .route = metrics_route,
+                                 .route_ctx = c};
+    if (rp__http_server_start(&hc, http, err) < 0) {
+        rp_error_prefix(err, "--metrics-listen %s", c->cfg.metrics_listen);
+        return -1;
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%u", rp__http_server_port(*http));
+    rp_log(RP_LOG_INFO, "metrics at /metrics", "listen", c->cfg.metrics_listen, "port", port, NULL);
+    return 0;
+}
+
 int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err)
 {
+    if (c->in_backend == RP_STREAM_BACKEND_KAFKA) {
+        rp__http_server *http = NULL;
+        if (start_metrics(c, &http, err) < 0)
+            return -1;
+        int rc = run_kafka(c, stop, err);
+        if (http)
+            rp__http_server_stop(http, 1000);
+        return rc;
+    }
     int rc = -1;
     rp_stream_conn *in = NULL;
     rp__ckpt *ck = NULL;
@@ -1385,20 +1638,8 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
             goto out;
         }
     }
-    if (c->cfg.metrics_listen) {
-        rp__http_server_config hc = {.listen = c->cfg.metrics_listen,
-                                     .threads = 1,
-                                     .max_connections = 64,
-                                     .route = metrics_route,
-                                     .route_ctx = c};
-        if (rp__http_server_start(&hc, &http, err) < 0) {
-            rp_error_prefix(err, "--metrics-listen %s", c->cfg.metrics_listen);
-            goto out;
-        }
-        char port[16];
-        snprintf(port, sizeof port, "%u", rp__http_server_port(http));
-        rp_log(RP_LOG_INFO, "metrics at /metrics", "listen", c->cfg.metrics_listen, "port", port, NULL);
-    }
+    if (start_metrics(c, &http, err) < 0)
+        goto out;
     {
         char lease[16], batch[16];
         snprintf(lease, sizeof lease, "%u", c->lease_ms);

@@ -13,8 +13,7 @@ struct rp__function {
     rp_model *model;
     bool publish;
     rp_stream_backend backend;
-    rp_stream_config streams;
-    char *local_store, *endpoint_url, *endpoint_source, *region; /* owned copies of streams' strings */
+    rp_stream_config *streams; /* an owned copy */
     char stream_name[RP_STREAM_NAME_MAX + 1];
     char stream_spec[RP_STREAM_NAME_MAX + 16];
     char *version; /* the version every answer reports, version_len bytes */
@@ -28,11 +27,6 @@ struct rp__worker {
     atomic_bool hold;
     _Atomic unsigned long long published;
 };
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
 
 int rp__model_source_load(const rp__model_source *src, rp_model **out, rp_error *err)
 {
@@ -82,22 +76,11 @@ int rp__function_open(const rp__function_config *cfg, rp__function **out, rp_err
         const char *spec = cfg->predictions_stream;
         if (!spec || !*spec)
             spec = "ride_predictions";
-        f->local_store = dup_or_null(cfg->streams.local_store);
-        f->endpoint_url = dup_or_null(cfg->streams.endpoint_url);
-        f->endpoint_source = dup_or_null(cfg->streams.endpoint_source);
-        f->region = dup_or_null(cfg->streams.region);
-        if ((cfg->streams.local_store && !f->local_store) ||
-            (cfg->streams.endpoint_url && !f->endpoint_url) || (cfg->streams.region && !f->region) ||
-            (cfg->streams.endpoint_source && !f->endpoint_source)) {
+        if (!(f->streams = rp_stream_config_dup(&cfg->streams))) {
             rp_error_set(err, RP_ERR_NOMEM, "out of memory");
             goto fail;
         }
-        f->streams = (rp_stream_config){.backend = cfg->streams.backend,
-                                        .local_store = f->local_store,
-                                        .endpoint_url = f->endpoint_url,
-                                        .endpoint_source = f->endpoint_source,
-                                        .region = f->region};
-        if (rp_stream_parse_name(spec, &f->streams, &f->backend, f->stream_name, err) < 0) {
+        if (rp_stream_parse_name(spec, f->streams, &f->backend, f->stream_name, err) < 0) {
             rp_error_prefix(err, "predictions stream");
             goto fail;
         }
@@ -117,10 +100,7 @@ void rp__function_close(rp__function *f)
         return;
     rp_model_release(f->model);
     free(f->version);
-    free(f->local_store);
-    free(f->endpoint_url);
-    free(f->endpoint_source);
-    free(f->region);
+    rp_stream_config_free(f->streams);
     free(f);
 }
 
@@ -229,7 +209,7 @@ int rp__function_output_open(const rp__function *f, rp_stream_conn **out, const 
     *name = NULL;
     if (!f->publish)
         return rp_error_set(err, RP_ERR_INVALID, "the function does not publish (TEST_RUN)");
-    if (rp_stream_open(f->backend, &f->streams, out, err) < 0) {
+    if (rp_stream_open(f->backend, f->streams, out, err) < 0) {
         rp_error_prefix(err, "cannot publish predictions to '%s' (TEST_RUN=True answers without publishing)",
                         f->stream_spec);
         return -1;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "aws/credentials.h"
+#include "stream/kafka/kafka.h"
 #include "stream/kinesis/kinesis.h"
 #include "stream/local/local_store.h"
 
@@ -15,6 +16,8 @@ struct rp_stream_conn {
     rp_stream_backend backend;
     rp__local_store *local; /* RP_STREAM_BACKEND_LOCAL */
     rp__kinesis *kinesis;   /* RP_STREAM_BACKEND_KINESIS */
+    rp__kafka *kafka;       /* RP_STREAM_BACKEND_KAFKA */
+    int replication_factor; /* Kafka: topics made by rp_stream_create */
 };
 
 const char *rp_stream_backend_name(rp_stream_backend b)
@@ -22,8 +25,52 @@ const char *rp_stream_backend_name(rp_stream_backend b)
     switch (b) {
     case RP_STREAM_BACKEND_KINESIS: return "kinesis";
     case RP_STREAM_BACKEND_LOCAL: return "local";
+    case RP_STREAM_BACKEND_KAFKA: return "kafka";
     default: return "auto";
     }
+}
+
+/* The copy and its strings in one allocation: the struct, the pair
+ * pointers, then the text. */
+rp_stream_config *rp_stream_config_dup(const rp_stream_config *cfg)
+{
+    const char *strs[] = {cfg->local_store, cfg->endpoint_url,  cfg->endpoint_source,
+                          cfg->region,      cfg->kafka_brokers, cfg->kafka_config_file};
+    size_t ns = sizeof strs / sizeof strs[0], text = 0;
+    for (size_t i = 0; i < ns; i++)
+        text += strs[i] ? strlen(strs[i]) + 1 : 0;
+    for (size_t i = 0; i < cfg->kafka_config_n; i++)
+        text += strlen(cfg->kafka_config[i]) + 1;
+    size_t head = sizeof *cfg + cfg->kafka_config_n * sizeof(char *);
+    rp_stream_config *c = malloc(head + text);
+    if (!c)
+        return NULL;
+    *c = *cfg;
+    const char **pairs = (const char **)(c + 1);
+    char *p = (char *)c + head;
+    const char **dst[] = {&c->local_store, &c->endpoint_url,  &c->endpoint_source,
+                          &c->region,      &c->kafka_brokers, &c->kafka_config_file};
+    for (size_t i = 0; i < ns; i++) {
+        if (!strs[i])
+            continue;
+        size_t l = strlen(strs[i]) + 1;
+        memcpy(p, strs[i], l);
+        *dst[i] = p;
+        p += l;
+    }
+    for (size_t i = 0; i < cfg->kafka_config_n; i++) {
+        size_t l = strlen(cfg->kafka_config[i]) + 1;
+        memcpy(p, cfg->kafka_config[i], l);
+        pairs[i] = p;
+        p += l;
+    }
+    c->kafka_config = cfg->kafka_config_n ? pairs : NULL;
+    return c;
+}
+
+void rp_stream_config_free(rp_stream_config *cfg)
+{
+    free(cfg);
 }
 
 static int valid_name(const char *s, size_t n)
@@ -50,12 +97,15 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_strea
     } else if (!strncmp(spec, "local:", 6)) {
         b = RP_STREAM_BACKEND_LOCAL;
         n = spec + 6;
+    } else if (!strncmp(spec, "kafka:", 6)) {
+        b = RP_STREAM_BACKEND_KAFKA;
+        n = spec + 6;
     }
     size_t len = strlen(n);
     if (!valid_name(n, len))
         return rp_error_set(
             err, RP_ERR_INVALID,
-            "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis: or local:)",
+            "stream name '%.*s' is not 1 to %d characters of letters, digits, '_', '.', '-' (optionally prefixed kinesis:, local: or kafka:)",
             (int)(len > 140 ? 140 : len), n, RP_STREAM_NAME_MAX);
     if (b == RP_STREAM_BACKEND_AUTO && cfg && cfg->backend != RP_STREAM_BACKEND_AUTO)
         b = cfg->backend;
@@ -74,12 +124,14 @@ int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_st
                    rp_error *err)
 {
     *out = NULL;
-    if (backend != RP_STREAM_BACKEND_LOCAL && backend != RP_STREAM_BACKEND_KINESIS)
+    if (backend != RP_STREAM_BACKEND_LOCAL && backend != RP_STREAM_BACKEND_KINESIS &&
+        backend != RP_STREAM_BACKEND_KAFKA)
         return rp_error_set(err, RP_ERR_INVALID, "no backend chosen");
     rp_stream_conn *s = calloc(1, sizeof *s);
     if (!s)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     s->backend = backend;
+    s->replication_factor = cfg && cfg->kafka_replication_factor > 0 ? cfg->kafka_replication_factor : -1;
     int rc;
     if (backend == RP_STREAM_BACKEND_KINESIS) {
         rp__kinesis_options ko = {
@@ -88,6 +140,8 @@ int rp_stream_open(rp_stream_backend backend, const rp_stream_config *cfg, rp_st
             .region = cfg ? cfg->region : NULL,
         };
         rc = rp__kinesis_open(&ko, &s->kinesis, err);
+    } else if (backend == RP_STREAM_BACKEND_KAFKA) {
+        rc = rp__kafka_open(cfg, &s->kafka, err);
     } else {
         rc = rp__local_open(cfg ? cfg->local_store : NULL, &s->local, err);
     }
@@ -105,6 +159,7 @@ void rp_stream_close(rp_stream_conn *s)
         return;
     rp__local_close(s->local);
     rp__kinesis_close(s->kinesis);
+    rp__kafka_close(s->kafka);
     free(s);
 }
 
@@ -115,6 +170,8 @@ rp_stream_backend rp_stream_conn_backend(const rp_stream_conn *s)
 
 int rp_stream_create(rp_stream_conn *s, const char *name, uint32_t shards, rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_create_topic(s->kafka, name, shards, s->replication_factor, err);
     if (s->kinesis)
         return rp__kinesis_create_stream(s->kinesis, name, shards, err);
     return rp__local_create_stream(s->local, name, shards, 0, err);
@@ -122,6 +179,8 @@ int rp_stream_create(rp_stream_conn *s, const char *name, uint32_t shards, rp_er
 
 int rp_stream_delete(rp_stream_conn *s, const char *name, rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_delete_topic(s->kafka, name, err);
     if (s->kinesis)
         return rp__kinesis_delete_stream(s->kinesis, name, err);
     return rp__local_delete_stream(s->local, name, err);
@@ -129,6 +188,8 @@ int rp_stream_delete(rp_stream_conn *s, const char *name, rp_error *err)
 
 int rp_stream_list(rp_stream_conn *s, rp_stream_info **out, size_t *count, rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_list_topics(s->kafka, out, count, err);
     if (s->kinesis)
         return rp__kinesis_list_streams(s->kinesis, out, count, err);
     return rp__local_list_streams(s->local, out, count, err);
@@ -136,6 +197,8 @@ int rp_stream_list(rp_stream_conn *s, rp_stream_info **out, size_t *count, rp_er
 
 int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out, rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_describe_topic(s->kafka, name, out, err);
     if (s->kinesis)
         return rp__kinesis_describe_stream(s->kinesis, name, out, err);
     return rp__local_describe_stream(s->local, name, out, err);
@@ -144,6 +207,8 @@ int rp_stream_describe(rp_stream_conn *s, const char *name, rp_stream_info *out,
 int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard **out, size_t *count,
                           rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_list_partitions(s->kafka, name, out, count, err);
     if (s->kinesis)
         return rp__kinesis_list_shards(s->kinesis, name, out, count, err);
     return rp__local_list_shards(s->local, name, out, count, err);
@@ -151,6 +216,10 @@ int rp_stream_list_shards(rp_stream_conn *s, const char *name, rp_stream_shard *
 
 int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t target, rp_error *err)
 {
+    if (s->kafka)
+        return rp_error_set(
+            err, RP_ERR_UNSUPPORTED,
+            "Kafka topics are not resharded by ridepred: add partitions with the cluster's tools (kafka-topics --alter --partitions N)");
     if (s->kinesis)
         return rp__kinesis_update_shard_count(s->kinesis, name, target, err);
     return rp__local_update_shard_count(s->local, name, target, err);
@@ -159,6 +228,8 @@ int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t t
 int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
                   rp_stream_put_result *results, rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_put(s->kafka, name, entries, n, results, err);
     /* Kinesis: chunks, per-entry retries and reporting in the client. */
     if (s->kinesis)
         return rp__kinesis_put_records(s->kinesis, name, entries, n, results, err);
@@ -193,6 +264,9 @@ int rp_stream_get_iterator(rp_stream_conn *s, const char *name, const char *shar
                            const char *sequence_number, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
                            rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_get_iterator(s->kafka, name, shard_id, type, sequence_number, timestamp_ms, iter,
+                                      err);
     if (s->kinesis)
         return rp__kinesis_get_iterator(s->kinesis, name, shard_id, type, sequence_number, timestamp_ms, iter,
                                         err);
@@ -203,6 +277,8 @@ int rp_stream_get_records(rp_stream_conn *s, const char *iter, uint32_t limit, r
                           void *ctx, char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest,
                           rp_error *err)
 {
+    if (s->kafka)
+        return rp__kafka_get_records(s->kafka, iter, limit, cb, ctx, next_iter, millis_behind_latest, err);
     if (s->kinesis)
         return rp__kinesis_get_records(s->kinesis, iter, limit, cb, ctx, next_iter, millis_behind_latest,
                                        err);

@@ -1,0 +1,1055 @@
+/* The Apache Kafka backend (kafka.h, docs/kafka.md): librdkafka loaded on
+ * first use, configuration, errors, topics, puts and reads. */
+#include "stream/kafka/kafka.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/dl.h"
+#include "common/file.h"
+#include "ridepred/log.h"
+#include "stream/kafka/kafka_internal.h"
+
+#define RDKAFKA_SONAME "librdkafka.so.1"
+#define CONFIG_FILE_MAX ((size_t)1 << 20)
+#define ADMIN_TIMEOUT_MS 15000
+#define META_TIMEOUT_MS 10000
+#define READ_WAIT_MS 500
+
+rp__rdk_api rp__rdk;
+static rp__dl_once rdk_lib = RP_DL_ONCE_INIT;
+
+#define SYM(name, field)                                                                                     \
+    {                                                                                                        \
+        "rd_kafka_" name, offsetof(rp__rdk_api, field)                                                       \
+    }
+
+static void rdk_setup(void)
+{
+    static const char *const sonames[] = {RDKAFKA_SONAME, NULL};
+    static const rp__dl_sym syms[] = {
+        SYM("version_str", version_str),
+        SYM("conf_new", conf_new),
+        SYM("conf_set", conf_set),
+        SYM("conf_destroy", conf_destroy),
+        SYM("conf_dup", conf_dup),
+        SYM("conf_set_opaque", conf_set_opaque),
+        SYM("conf_set_dr_msg_cb", conf_set_dr_msg_cb),
+        SYM("conf_set_rebalance_cb", conf_set_rebalance_cb),
+        SYM("conf_set_log_cb", conf_set_log_cb),
+        SYM("conf_set_error_cb", conf_set_error_cb),
+        SYM("conf_set_oauthbearer_token_refresh_cb", conf_set_oauthbearer_token_refresh_cb),
+        SYM("oauthbearer_set_token", oauthbearer_set_token),
+        SYM("oauthbearer_set_token_failure", oauthbearer_set_token_failure),
+        SYM("new", new_),
+        SYM("destroy", destroy),
+        SYM("poll", poll),
+        SYM("flush", flush),
+        SYM("produceva", produceva),
+        SYM("err2str", err2str),
+        SYM("err2name", err2name),
+        SYM("error_code", error_code),
+        SYM("error_string", error_string),
+        SYM("error_is_retriable", error_is_retriable),
+        SYM("error_is_fatal", error_is_fatal),
+        SYM("error_txn_requires_abort", error_txn_requires_abort),
+        SYM("error_destroy", error_destroy),
+        SYM("fatal_error", fatal_error),
+        SYM("metadata", metadata),
+        SYM("metadata_destroy", metadata_destroy),
+        SYM("query_watermark_offsets", query_watermark_offsets),
+        SYM("offsets_for_times", offsets_for_times),
+        SYM("get_watermark_offsets", get_watermark_offsets),
+        SYM("memberid", memberid),
+        SYM("mem_free", mem_free),
+        SYM("topic_partition_list_new", tpl_new),
+        SYM("topic_partition_list_add", tpl_add),
+        SYM("topic_partition_list_destroy", tpl_destroy),
+        SYM("topic_new", topic_new),
+        SYM("topic_destroy", topic_destroy),
+        SYM("topic_name", topic_name),
+        SYM("assign", assign),
+        SYM("consumer_poll", consumer_poll),
+        SYM("message_destroy", message_destroy),
+        SYM("message_timestamp", message_timestamp),
+        SYM("poll_set_consumer", poll_set_consumer),
+        SYM("subscribe", subscribe),
+        SYM("consumer_close", consumer_close),
+        SYM("incremental_assign", incremental_assign),
+        SYM("incremental_unassign", incremental_unassign),
+        SYM("rebalance_protocol", rebalance_protocol),
+        SYM("assignment_lost", assignment_lost),
+        SYM("queue_get_partition", queue_get_partition),
+        SYM("queue_new", queue_new),
+        SYM("queue_forward", queue_forward),
+        SYM("queue_destroy", queue_destroy),
+        SYM("consume_batch_queue", consume_batch_queue),
+        SYM("queue_poll", queue_poll),
+        SYM("commit", commit),
+        SYM("committed", committed),
+        SYM("seek", seek),
+        SYM("seek_partitions", seek_partitions),
+        SYM("consumer_group_metadata", consumer_group_metadata),
+        SYM("consumer_group_metadata_destroy", consumer_group_metadata_destroy),
+        SYM("init_transactions", init_transactions),
+        SYM("begin_transaction", begin_transaction),
+        SYM("send_offsets_to_transaction", send_offsets_to_transaction),
+        SYM("commit_transaction", commit_transaction),
+        SYM("abort_transaction", abort_transaction),
+        SYM("AdminOptions_new", admin_options_new),
+        SYM("AdminOptions_destroy", admin_options_destroy),
+        SYM("AdminOptions_set_request_timeout", admin_options_set_request_timeout),
+        SYM("AdminOptions_set_operation_timeout", admin_options_set_operation_timeout),
+        SYM("NewTopic_new", new_topic_new),
+        SYM("NewTopic_destroy", new_topic_destroy),
+        SYM("CreateTopics", create_topics),
+        SYM("DeleteTopic_new", delete_topic_new),
+        SYM("DeleteTopic_destroy", delete_topic_destroy),
+        SYM("DeleteTopics", delete_topics),
+        SYM("event_error", event_error),
+        SYM("event_error_string", event_error_string),
+        SYM("event_destroy", event_destroy),
+        SYM("event_CreateTopics_result", event_create_topics_result),
+        SYM("event_DeleteTopics_result", event_delete_topics_result),
+        SYM("CreateTopics_result_topics", create_topics_result_topics),
+        SYM("DeleteTopics_result_topics", delete_topics_result_topics),
+        SYM("topic_result_error", topic_result_error),
+        SYM("topic_result_error_string", topic_result_error_string),
+    };
+    rp__dl_once_load(&rdk_lib, "librdkafka", sonames, syms, sizeof syms / sizeof syms[0], &rp__rdk,
+                     "librdkafka1 (Debian: apt-get install librdkafka1)");
+}
+
+int rp__kafka_load(rp_error *err)
+{
+    return rp__dl_once_run(&rdk_lib, rdk_setup, err);
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+bool rp__kafka_retriable(rd_kafka_resp_err_t code)
+{
+    switch (code) {
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__RETRY:
+    case RD_KAFKA_RESP_ERR__IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_FETCH_SESSION_ID_NOT_FOUND:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+    case RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS: return true;
+    default: return false;
+    }
+}
+
+static rp_code code_of(rd_kafka_resp_err_t code)
+{
+    switch (code) {
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION: return RP_ERR_NOT_FOUND;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR__NOENT: return RP_ERR_NOT_FOUND;
+    default: return rp__kafka_retriable(code) ? RP_ERR_IO : RP_ERR_INVALID;
+    }
+}
+
+int rp__kafka_error(rp_error *err, rd_kafka_resp_err_t code, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    rp_error_set(err, code_of(code), "%s: %s (%s)", rp__rdk.err2name(code), rp__rdk.err2str(code), what);
+    err->retriable = rp__kafka_retriable(code);
+    return -1;
+}
+
+int rp__kafka_error_obj(rp_error *err, rd_kafka_error_t *e, const char *what)
+{
+    rd_kafka_resp_err_t code = rp__rdk.error_code(e);
+    bool retriable = rp__rdk.error_is_retriable(e) || rp__kafka_retriable(code);
+    if (err) {
+        rp_error_set(err, code_of(code), "%s: %s (%s)", rp__rdk.err2name(code), rp__rdk.error_string(e),
+                     what);
+        err->retriable = retriable;
+    }
+    rp__rdk.error_destroy(e);
+    return -1;
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static int add_pair(rp__kafka_config *c, const char *key, size_t kl, const char *val, size_t vl,
+                    rp_error *err)
+{
+    char **np = realloc(c->pairs, (c->n + 1) * sizeof *np);
+    if (!np)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    c->pairs = np;
+    char *p = malloc(kl + vl + 2);
+    if (!p)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    memcpy(p, key, kl);
+    p[kl] = '=';
+    memcpy(p + kl + 1, val, vl);
+    p[kl + 1 + vl] = '\0';
+    c->pairs[c->n++] = p;
+    return 0;
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' || (*s)[*n - 1] == '\r'))
+        (*n)--;
+}
+
+/* "KEY=VALUE" (or "KEY: VALUE", as Java properties allow) into c; where
+ * names the source for errors. */
+static int add_text_pair(rp__kafka_config *c, const char *s, size_t n, const char *where, rp_error *err)
+{
+    const char *eq = memchr(s, '=', n), *colon = memchr(s, ':', n);
+    if (!eq || (colon && colon < eq))
+        eq = colon;
+    if (!eq)
+        return rp_error_set(err, RP_ERR_INVALID, "%s: '%.*s' is not KEY=VALUE", where, (int)(n > 80 ? 80 : n),
+                            s);
+    const char *k = s, *v = eq + 1;
+    size_t kl = (size_t)(eq - s), vl = n - kl - 1;
+    trim(&k, &kl);
+    trim(&v, &vl);
+    if (!kl)
+        return rp_error_set(err, RP_ERR_INVALID, "%s: a property without a name", where);
+    return add_pair(c, k, kl, v, vl, err);
+}
+
+static int load_file(rp__kafka_config *c, const char *path, rp_error *err)
+{
+    unsigned char *text = NULL;
+    size_t len = 0;
+    if (rp__file_read(path, CONFIG_FILE_MAX, &text, &len, err) < 0) {
+        rp_error_prefix(err, "--kafka-config-file");
+        return -1;
+    }
+    int rc = 0;
+    size_t lineno = 0;
+    for (size_t i = 0; i < len && rc == 0;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        lineno++;
+        const char *s = (const char *)text + i;
+        size_t n = j - i;
+        trim(&s, &n);
+        if (n && s[0] != '#' && s[0] != '!') {
+            char where[PATH_MAX + 32];
+            snprintf(where, sizeof where, "%s:%zu", path, lineno);
+            rc = add_text_pair(c, s, n, where, err);
+        }
+        i = j + 1;
+    }
+    free(text);
+    return rc;
+}
+
+int rp__kafka_config_load(const rp_stream_config *cfg, rp__kafka_config *out, rp_error *err)
+{
+    *out = (rp__kafka_config){0};
+    const char *brokers = cfg ? cfg->kafka_brokers : NULL;
+    if (brokers && *brokers) {
+        if (!(out->brokers = strdup(brokers)) ||
+            add_pair(out, "bootstrap.servers", 17, brokers, strlen(brokers), err) < 0)
+            goto fail;
+    }
+    if (cfg && cfg->kafka_config_file && *cfg->kafka_config_file &&
+        load_file(out, cfg->kafka_config_file, err) < 0)
+        goto fail;
+    for (size_t i = 0; cfg && i < cfg->kafka_config_n; i++)
+        if (add_text_pair(out, cfg->kafka_config[i], strlen(cfg->kafka_config[i]), "--kafka-config", err) < 0)
+            goto fail;
+    out->msk_iam = cfg && cfg->kafka_msk_iam;
+    bool have_servers = false;
+    for (size_t i = 0; i < out->n; i++)
+        if (!strncmp(out->pairs[i], "bootstrap.servers=", 18) ||
+            !strncmp(out->pairs[i], "metadata.broker.list=", 21))
+            have_servers = true;
+    if (!have_servers) {
+        rp_error_set(err, RP_ERR_INVALID,
+                     "no Kafka brokers: give --brokers HOST:PORT,... or set RIDEPRED_KAFKA_BROKERS (or "
+                     "bootstrap.servers in --kafka-config)");
+        goto fail;
+    }
+    return 0;
+fail:
+    rp__kafka_config_free(out);
+    return -1;
+}
+
+void rp__kafka_config_free(rp__kafka_config *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->pairs[i]);
+    free(c->pairs);
+    free(c->brokers);
+    *c = (rp__kafka_config){0};
+}
+
+static bool user_set(const rp__kafka_config *c, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < c->n; i++)
+        if (!strncmp(c->pairs[i], key, kl) && c->pairs[i][kl] == '=')
+            return true;
+    return false;
+}
+
+static int set1(rd_kafka_conf_t *conf, const char *pair, rp_error *err)
+{
+    const char *eq = strchr(pair, '=');
+    char key[256], msg[512];
+    size_t kl = (size_t)(eq - pair);
+    if (kl >= sizeof key)
+        return rp_error_set(err, RP_ERR_INVALID, "Kafka property name too long: %.60s...", pair);
+    memcpy(key, pair, kl);
+    key[kl] = '\0';
+    if (rp__rdk.conf_set(conf, key, eq + 1, msg, sizeof msg) != RD_KAFKA_CONF_OK)
+        return rp_error_set(err, RP_ERR_INVALID, "Kafka property %s: %s", key, msg);
+    return 0;
+}
+
+/* librdkafka's log lines, through ridepred's log (warnings and worse). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level > 4)
+        return;
+    rp_log(level <= 3 ? RP_LOG_ERROR : RP_LOG_WARN, "librdkafka", "facility", fac, "message", buf, NULL);
+}
+
+rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, const char *const *extra,
+                                rp_error *err)
+{
+    rd_kafka_conf_t *conf = rp__rdk.conf_new();
+    if (!conf) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    /* ridepred's defaults for the role, which the user's properties may
+     * override (they come after) unless the role needs them. */
+    static const char *const common[] = {"client.id=ridepred", "log.connection.close=false",
+                                         "allow.auto.create.topics=false", NULL};
+    static const char *const producer[] = {"enable.idempotence=true",    "acks=all",
+                                           "partitioner=murmur2_random", "linger.ms=5",
+                                           "message.timeout.ms=10000",   NULL};
+    static const char *const reader[] = {"enable.auto.commit=false", "enable.partition.eof=true",
+                                         "group.id=ridepred-reader", "fetch.wait.max.ms=100", NULL};
+    static const char *const group[] = {"partition.assignment.strategy=cooperative-sticky",
+                                        "enable.auto.commit=false",
+                                        "enable.auto.offset.store=false",
+                                        "auto.offset.reset=earliest",
+                                        "fetch.wait.max.ms=100",
+                                        NULL};
+    const char *const *lists[] = {common, NULL, NULL};
+    switch (role) {
+    case RP_KAFKA_PRODUCER:
+    case RP_KAFKA_TXN_PRODUCER: lists[1] = producer; break;
+    case RP_KAFKA_READER: lists[1] = reader; break;
+    case RP_KAFKA_GROUP_CONSUMER: lists[1] = group; break;
+    case RP_KAFKA_ADMIN: break;
+    }
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] && lists[l][i]; i++)
+            if (set1(conf, lists[l][i], err) < 0)
+                goto fail;
+    for (size_t i = 0; i < c->n; i++)
+        if (set1(conf, c->pairs[i], err) < 0)
+            goto fail;
+    for (size_t i = 0; extra && extra[i]; i++)
+        if (set1(conf, extra[i], err) < 0)
+            goto fail;
+    /* What the role needs whatever the user said. */
+    if (role == RP_KAFKA_READER && set1(conf, "enable.partition.eof=true", err) < 0)
+        goto fail;
+    if (role == RP_KAFKA_GROUP_CONSUMER && (set1(conf, "enable.auto.commit=false", err) < 0 ||
+                                            set1(conf, "enable.auto.offset.store=false", err) < 0))
+        goto fail;
+    if ((role == RP_KAFKA_PRODUCER || role == RP_KAFKA_TXN_PRODUCER) && user_set(c, "enable.idempotence") &&
+        set1(conf, "enable.idempotence=true", err) < 0)
+        goto fail;
+    rp__rdk.conf_set_log_cb(conf, log_cb);
+    return conf;
+fail:
+    rp__rdk.conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp_error *err)
+{
+    char msg[512];
+    rd_kafka_t *rk = rp__rdk.new_(type, conf, msg, sizeof msg);
+    if (!rk) {
+        rp__rdk.conf_destroy(conf);
+        rp_error_set(err, RP_ERR_INVALID, "cannot make a Kafka client: %s", msg);
+    }
+    return rk;
+}
+
+/* ---- the shared producer -------------------------------------------------------- */
+
+/* One producer per configuration per process: every handle with the same
+ * properties puts through it (src/stream/kafka/kafka.h). */
+typedef struct shared_producer {
+    struct shared_producer *next;
+    char *key; /* the configuration's pairs, joined */
+    rd_kafka_t *rk;
+    int refs;
+} shared_producer;
+
+static pthread_mutex_t producers_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_producer *producers;
+
+/* One put call's state: delivery reports count down `left`. */
+typedef struct put_call {
+    atomic_size_t left;
+    rp_stream_put_result *results;
+} put_call;
+
+typedef struct put_slot {
+    put_call *call;
+    size_t i;
+} put_slot;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    put_slot *slot = m->_private;
+    if (!slot)
+        return;
+    rp_stream_put_result *r = &slot->call->results[slot->i];
+    if (m->err) {
+        r->ok = false;
+        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(m->err));
+        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
+    } else {
+        r->ok = true;
+        snprintf(r->shard_id, sizeof r->shard_id, "%" PRId32, m->partition);
+        if (m->offset >= 0)
+            snprintf(r->sequence_number, sizeof r->sequence_number, "%" PRId64, m->offset);
+    }
+    atomic_fetch_sub(&slot->call->left, 1);
+}
+
+static char *join_pairs(const rp__kafka_config *c)
+{
+    size_t n = 16;
+    for (size_t i = 0; i < c->n; i++)
+        n += strlen(c->pairs[i]) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    size_t o = (size_t)snprintf(s, n, "iam=%d\n", c->msk_iam);
+    for (size_t i = 0; i < c->n; i++)
+        o += (size_t)snprintf(s + o, n - o, "%s\n", c->pairs[i]);
+    return s;
+}
+
+struct rp__kafka {
+    rp__kafka_config cfg;
+    shared_producer *producer;
+    rd_kafka_t *admin;  /* metadata, watermarks, admin requests (lazily) */
+    rd_kafka_t *reader; /* reads (lazily) */
+    char read_topic[RP_STREAM_NAME_MAX + 1];
+    int32_t read_partition;
+    int64_t read_next; /* the offset the reader's assignment continues at; -1: none */
+};
+
+int rp__kafka_open(const rp_stream_config *cfg, rp__kafka **out, rp_error *err)
+{
+    *out = NULL;
+    if (rp__kafka_load(err) < 0)
+        return -1;
+    rp__kafka *k = calloc(1, sizeof *k);
+    if (!k)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    k->read_next = -1;
+    if (rp__kafka_config_load(cfg, &k->cfg, err) < 0) {
+        free(k);
+        return -1;
+    }
+    /* Check every property now: a typo is an error at start, not at the
+     * first put. */
+    rd_kafka_conf_t *probe = rp__kafka_conf(&k->cfg, RP_KAFKA_PRODUCER, NULL, err);
+    if (!probe) {
+        rp__kafka_close(k);
+        return -1;
+    }
+    rp__rdk.conf_destroy(probe);
+    *out = k;
+    return 0;
+}
+
+static void producer_release(shared_producer *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&producers_mu);
+    bool last = --p->refs == 0;
+    if (last) {
+        for (shared_producer **pp = &producers; *pp; pp = &(*pp)->next)
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&producers_mu);
+    if (last) {
+        rp__rdk.flush(p->rk, 10000);
+        rp__rdk.destroy(p->rk);
+        free(p->key);
+        free(p);
+    }
+}
+
+void rp__kafka_close(rp__kafka *k)
+{
+    if (!k)
+        return;
+    producer_release(k->producer);
+    if (k->reader) {
+        rp__rdk.consumer_close(k->reader);
+        rp__rdk.destroy(k->reader);
+    }
+    if (k->admin)
+        rp__rdk.destroy(k->admin);
+    rp__kafka_config_free(&k->cfg);
+    free(k);
+}
+
+static int get_producer(rp__kafka *k, rp_error *err)
+{
+    if (k->producer)
+        return 0;
+    char *key = join_pairs(&k->cfg);
+    if (!key)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&producers_mu);
+    shared_producer *p = producers;
+    while (p && strcmp(p->key, key) != 0)
+        p = p->next;
+    if (p) {
+        p->refs++;
+        free(key);
+    } else {
+        rd_kafka_conf_t *conf = rp__kafka_conf(&k->cfg, RP_KAFKA_PRODUCER, NULL, err);
+        rd_kafka_t *rk = NULL;
+        if (conf) {
+            rp__rdk.conf_set_dr_msg_cb(conf, dr_cb);
+            rk = rp__kafka_handle_new(RD_KAFKA_PRODUCER, conf, err);
+        }
+        if (rk && !(p = calloc(1, sizeof *p))) {
+            rp__rdk.destroy(rk);
+            rk = NULL;
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        }
+        if (!rk) {
+            pthread_mutex_unlock(&producers_mu);
+            free(key);
+            return -1;
+        }
+        *p = (shared_producer){.next = producers, .key = key, .rk = rk, .refs = 1};
+        producers = p;
+    }
+    pthread_mutex_unlock(&producers_mu);
+    k->producer = p;
+    return 0;
+}
+
+static int get_admin(rp__kafka *k, rp_error *err)
+{
+    if (k->admin)
+        return 0;
+    rd_kafka_conf_t *conf = rp__kafka_conf(&k->cfg, RP_KAFKA_ADMIN, NULL, err);
+    if (!conf)
+        return -1;
+    k->admin = rp__kafka_handle_new(RD_KAFKA_PRODUCER, conf, err);
+    return k->admin ? 0 : -1;
+}
+
+/* ---- topics ------------------------------------------------------------------- */
+
+static const struct rd_kafka_metadata_topic *find_topic(const struct rd_kafka_metadata *md, const char *topic)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, topic))
+            return &md->topics[i];
+    return NULL;
+}
+
+/* The cluster's metadata for one topic (NULL: all topics). */
+static int fetch_metadata(rp__kafka *k, const char *topic, const struct rd_kafka_metadata **md, rp_error *err)
+{
+    if (get_admin(k, err) < 0)
+        return -1;
+    rd_kafka_topic_t *rkt = NULL;
+    if (topic && !(rkt = rp__rdk.topic_new(k->admin, topic, NULL)))
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    rd_kafka_resp_err_t e = rp__rdk.metadata(k->admin, topic == NULL, rkt, md, META_TIMEOUT_MS);
+    if (rkt)
+        rp__rdk.topic_destroy(rkt);
+    if (e)
+        return rp__kafka_error(err, e, "metadata from %s", k->cfg.brokers ? k->cfg.brokers : "the cluster");
+    if (topic) {
+        const struct rd_kafka_metadata_topic *t = find_topic(*md, topic);
+        rd_kafka_resp_err_t te = t ? t->err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (te) {
+            rp__rdk.metadata_destroy(*md);
+            *md = NULL;
+            if (te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                return rp_error_set(
+                    err, RP_ERR_NOT_FOUND,
+                    "UNKNOWN_TOPIC_OR_PART: topic %s does not exist (create it with `ridepred "
+                    "streams create kafka:%s`)",
+                    topic, topic);
+            return rp__kafka_error(err, te, "topic %s", topic);
+        }
+    }
+    return 0;
+}
+
+static void fill_info(rp_stream_info *o, const struct rd_kafka_metadata_topic *t)
+{
+    *o = (rp_stream_info){0};
+    snprintf(o->name, sizeof o->name, "%s", t->topic);
+    snprintf(o->status, sizeof o->status, "ACTIVE");
+    o->open_shards = (uint32_t)t->partition_cnt;
+}
+
+int rp__kafka_describe_topic(rp__kafka *k, const char *topic, rp_stream_info *out, rp_error *err)
+{
+    const struct rd_kafka_metadata *md;
+    if (fetch_metadata(k, topic, &md, err) < 0)
+        return -1;
+    fill_info(out, find_topic(md, topic));
+    rp__rdk.metadata_destroy(md);
+    return 0;
+}
+
+int rp__kafka_list_topics(rp__kafka *k, rp_stream_info **out, size_t *count, rp_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    const struct rd_kafka_metadata *md;
+    if (fetch_metadata(k, NULL, &md, err) < 0)
+        return -1;
+    rp_stream_info *v = calloc(md->topic_cnt ? (size_t)md->topic_cnt : 1, sizeof *v);
+    if (!v) {
+        rp__rdk.metadata_destroy(md);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *t = &md->topics[i];
+        /* The cluster's own topics (__consumer_offsets, __transaction_state). */
+        if (t->err || !strncmp(t->topic, "__", 2) || strlen(t->topic) > RP_STREAM_NAME_MAX)
+            continue;
+        fill_info(&v[n++], t);
+    }
+    rp__rdk.metadata_destroy(md);
+    /* In name order, as Kinesis lists streams. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(v[j - 1].name, v[j].name) > 0; j--) {
+            rp_stream_info t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+int rp__kafka_list_partitions(rp__kafka *k, const char *topic, rp_stream_shard **out, size_t *count,
+                              rp_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    const struct rd_kafka_metadata *md;
+    if (fetch_metadata(k, topic, &md, err) < 0)
+        return -1;
+    const struct rd_kafka_metadata_topic *t = find_topic(md, topic);
+    size_t n = (size_t)t->partition_cnt;
+    rp_stream_shard *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) {
+        rp__rdk.metadata_destroy(md);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        snprintf(v[i].shard_id, sizeof v[i].shard_id, "%" PRId32, t->partitions[i].id);
+    rp__rdk.metadata_destroy(md);
+    /* Partition order (the metadata's order is the broker's). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && atoi(v[j - 1].shard_id) > atoi(v[j].shard_id); j--) {
+            rp_stream_shard t2 = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t2;
+        }
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+/* Runs one admin request's result event for a single topic. */
+static int admin_result(rp__kafka *k, rd_kafka_queue_t *q, bool create, const char *topic, rp_error *err)
+{
+    rd_kafka_event_t *ev = rp__rdk.queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    if (!ev)
+        return rp_error_set(err, RP_ERR_IO, "the cluster did not answer the %s request for %s in time",
+                            create ? "CreateTopics" : "DeleteTopics", topic);
+    int rc = 0;
+    rd_kafka_resp_err_t e = rp__rdk.event_error(ev);
+    if (e) {
+        rc = rp__kafka_error(err, e, "%s %s: %s", create ? "creating topic" : "deleting topic", topic,
+                             rp__rdk.event_error_string(ev));
+        if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+            rp_error_prefix(err,
+                            "the cluster has no controller that answered (a cluster that cannot %s "
+                            "topics, such as librdkafka's mock cluster, or one that is down)",
+                            create ? "create" : "delete");
+    } else {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr =
+            create ? rp__rdk.create_topics_result_topics(rp__rdk.event_create_topics_result(ev), &n)
+                   : rp__rdk.delete_topics_result_topics(rp__rdk.event_delete_topics_result(ev), &n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rd_kafka_resp_err_t te = rp__rdk.topic_result_error(tr[i]);
+            if (!te)
+                continue;
+            const char *msg = rp__rdk.topic_result_error_string(tr[i]);
+            if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                rc =
+                    rp_error_set(err, RP_ERR_INVALID, "TOPIC_ALREADY_EXISTS: topic %s already exists", topic);
+            else
+                rc = rp__kafka_error(err, te, "topic %s: %s", topic, msg ? msg : "");
+        }
+    }
+    rp__rdk.event_destroy(ev);
+    (void)k;
+    return rc;
+}
+
+int rp__kafka_create_topic(rp__kafka *k, const char *topic, uint32_t partitions, int replication_factor,
+                           rp_error *err)
+{
+    if (partitions < 1 || partitions > 100000)
+        return rp_error_set(err, RP_ERR_INVALID, "a topic needs 1 to 100000 partitions, not %u", partitions);
+    if (get_admin(k, err) < 0)
+        return -1;
+    char msg[512];
+    rd_kafka_NewTopic_t *nt =
+        rp__rdk.new_topic_new(topic, (int)partitions, replication_factor, msg, sizeof msg);
+    if (!nt)
+        return rp_error_set(err, RP_ERR_INVALID, "topic %s: %s", topic, msg);
+    rd_kafka_queue_t *q = rp__rdk.queue_new(k->admin);
+    rd_kafka_AdminOptions_t *o = rp__rdk.admin_options_new(k->admin, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rp__rdk.admin_options_set_request_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    rp__rdk.admin_options_set_operation_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    rp__rdk.create_topics(k->admin, &nt, 1, o, q);
+    int rc = admin_result(k, q, true, topic, err);
+    rp__rdk.admin_options_destroy(o);
+    rp__rdk.new_topic_destroy(nt);
+    rp__rdk.queue_destroy(q);
+    return rc;
+}
+
+int rp__kafka_delete_topic(rp__kafka *k, const char *topic, rp_error *err)
+{
+    if (get_admin(k, err) < 0)
+        return -1;
+    char msg[512];
+    rd_kafka_DeleteTopic_t *dt = rp__rdk.delete_topic_new(topic);
+    rd_kafka_queue_t *q = rp__rdk.queue_new(k->admin);
+    rd_kafka_AdminOptions_t *o = rp__rdk.admin_options_new(k->admin, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rp__rdk.admin_options_set_request_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    rp__rdk.admin_options_set_operation_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    rp__rdk.delete_topics(k->admin, &dt, 1, o, q);
+    int rc = admin_result(k, q, false, topic, err);
+    rp__rdk.admin_options_destroy(o);
+    rp__rdk.delete_topic_destroy(dt);
+    rp__rdk.queue_destroy(q);
+    return rc;
+}
+
+/* ---- puts --------------------------------------------------------------------- */
+
+int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entries, size_t n,
+                  rp_stream_put_result *results, rp_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        results[i] = (rp_stream_put_result){0};
+    if (!n)
+        return 0;
+    if (get_producer(k, err) < 0)
+        goto fail_all;
+    put_slot *slots = malloc(n * sizeof *slots);
+    if (!slots) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto fail_all;
+    }
+    put_call call = {.results = results};
+    atomic_init(&call.left, n);
+    rd_kafka_t *rk = k->producer->rk;
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = (put_slot){&call, i};
+        rd_kafka_vu_t vu[4] = {
+            {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+            {.vtype = RD_KAFKA_VTYPE_KEY,
+             .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
+            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)entries[i].data, entries[i].data_len}},
+            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = &slots[i]},
+        };
+        for (;;) {
+            rd_kafka_error_t *e = rp__rdk.produceva(rk, vu, 4);
+            if (!e)
+                break;
+            rd_kafka_resp_err_t code = rp__rdk.error_code(e);
+            if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rp__rdk.error_destroy(e);
+                rp__rdk.poll(rk, 10); /* the queue drains as deliveries are reported */
+                continue;
+            }
+            results[i].ok = false;
+            snprintf(results[i].error_code, sizeof results[i].error_code, "%s", rp__rdk.err2name(code));
+            snprintf(results[i].error_message, sizeof results[i].error_message, "%s",
+                     rp__rdk.error_string(e));
+            rp__rdk.error_destroy(e);
+            atomic_fetch_sub(&call.left, 1);
+            break;
+        }
+    }
+    /* Wait for every delivery report (bounded by message.timeout.ms):
+     * whichever thread polls serves the reports of every call. */
+    while (atomic_load(&call.left) > 0)
+        rp__rdk.poll(rk, 5);
+    free(slots);
+    return 0;
+fail_all:
+    for (size_t i = 0; i < n; i++) {
+        snprintf(results[i].error_code, sizeof results[i].error_code, "NotAttempted");
+        snprintf(results[i].error_message, sizeof results[i].error_message, "%.200s", err ? err->msg : "");
+    }
+    return -1;
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
+static int parse_partition(const char *s, int32_t *out, rp_error *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < 0 || v > INT32_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "Kafka partition '%s' is not a partition number", s);
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int parse_offset(const char *s, int64_t *out, rp_error *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < 0)
+        return rp_error_set(err, RP_ERR_INVALID, "Kafka offset '%s' is not an offset", s);
+    *out = v;
+    return 0;
+}
+
+int rp__kafka_get_iterator(rp__kafka *k, const char *topic, const char *partition, rp_stream_iterator type,
+                           const char *offset, int64_t timestamp_ms, char iter[RP_STREAM_ITER_MAX],
+                           rp_error *err)
+{
+    int32_t p = 0;
+    if (parse_partition(partition, &p, err) < 0 || get_admin(k, err) < 0)
+        return -1;
+    int64_t lo = 0, hi = 0, at = 0;
+    rd_kafka_resp_err_t e = rp__rdk.query_watermark_offsets(k->admin, topic, p, &lo, &hi, META_TIMEOUT_MS);
+    if (e)
+        return rp__kafka_error(err, e, "offsets of %s partition %" PRId32, topic, p);
+    switch (type) {
+    case RP_STREAM_TRIM_HORIZON: at = lo; break;
+    case RP_STREAM_LATEST: at = hi; break;
+    case RP_STREAM_AT_SEQUENCE_NUMBER:
+    case RP_STREAM_AFTER_SEQUENCE_NUMBER:
+        if (!offset || parse_offset(offset, &at, err) < 0)
+            return offset ? -1 : rp_error_set(err, RP_ERR_INVALID, "no offset given");
+        at += type == RP_STREAM_AFTER_SEQUENCE_NUMBER;
+        if (at < lo)
+            at = lo; /* deleted by retention: the oldest still there */
+        break;
+    case RP_STREAM_AT_TIMESTAMP: {
+        rd_kafka_topic_partition_list_t *l = rp__rdk.tpl_new(1);
+        rp__rdk.tpl_add(l, topic, p)->offset = timestamp_ms;
+        e = rp__rdk.offsets_for_times(k->admin, l, META_TIMEOUT_MS);
+        if (!e)
+            e = l->elems[0].err;
+        at = l->elems[0].offset;
+        rp__rdk.tpl_destroy(l);
+        if (e)
+            return rp__kafka_error(err, e, "offsets for a time in %s partition %" PRId32, topic, p);
+        if (at < 0)
+            at = hi; /* nothing at or after that time yet */
+        break;
+    }
+    default: return rp_error_set(err, RP_ERR_INVALID, "unknown iterator type");
+    }
+    snprintf(iter, RP_STREAM_ITER_MAX, "%" PRId64 "/%" PRId32 "/%s", at, p, topic);
+    return 0;
+}
+
+static int parse_iter(const char *iter, int64_t *offset, int32_t *partition, const char **topic,
+                      rp_error *err)
+{
+    char *end;
+    errno = 0;
+    long long off = strtoll(iter, &end, 10);
+    if (end == iter || *end != '/' || off < 0 || errno)
+        goto bad;
+    long p = strtol(end + 1, &end, 10);
+    if (*end != '/' || p < 0 || p > INT32_MAX || !end[1])
+        goto bad;
+    *offset = off;
+    *partition = (int32_t)p;
+    *topic = end + 1;
+    return 0;
+bad:
+    return rp_error_set(err, RP_ERR_INVALID, "not a Kafka iterator: '%.60s'", iter);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rp__kafka_get_records(rp__kafka *k, const char *iter, uint32_t limit, rp_stream_record_fn cb, void *ctx,
+                          char next_iter[RP_STREAM_ITER_MAX], int64_t *millis_behind_latest, rp_error *err)
+{
+    int64_t offset = 0;
+    int32_t partition = 0;
+    const char *topic = "";
+    if (parse_iter(iter, &offset, &partition, &topic, err) < 0)
+        return -1;
+    if (strlen(topic) > RP_STREAM_NAME_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "not a Kafka iterator: topic name too long");
+    if (!k->reader) {
+        rd_kafka_conf_t *conf = rp__kafka_conf(&k->cfg, RP_KAFKA_READER, NULL, err);
+        if (!conf || !(k->reader = rp__kafka_handle_new(RD_KAFKA_CONSUMER, conf, err)))
+            return -1;
+        rp__rdk.poll_set_consumer(k->reader);
+    }
+    /* A read that continues where the last one stopped keeps the
+     * assignment and what librdkafka already fetched. */
+    if (k->read_next != offset || k->read_partition != partition || strcmp(k->read_topic, topic) != 0) {
+        rd_kafka_topic_partition_list_t *l = rp__rdk.tpl_new(1);
+        rp__rdk.tpl_add(l, topic, partition)->offset = offset;
+        rd_kafka_resp_err_t e = rp__rdk.assign(k->reader, l);
+        rp__rdk.tpl_destroy(l);
+        if (e)
+            return rp__kafka_error(err, e, "reading %s partition %" PRId32, topic, partition);
+        snprintf(k->read_topic, sizeof k->read_topic, "%s", topic);
+        k->read_partition = partition;
+    }
+    k->read_next = -1;
+    int64_t next = offset, last_ts = 0;
+    bool eof = false;
+    uint32_t got = 0;
+    char seq[32], shard[16];
+    snprintf(shard, sizeof shard, "%" PRId32, partition);
+    int rc = 0;
+    while (got < limit && !eof) {
+        rd_kafka_message_t *m = rp__rdk.consumer_poll(k->reader, got ? 0 : READ_WAIT_MS);
+        if (!m)
+            break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof = true;
+            next = m->offset;
+        } else if (m->err) {
+            rd_kafka_resp_err_t e = m->err;
+            rp__rdk.message_destroy(m);
+            if (rp__kafka_retriable(e) && got)
+                break; /* what was read is good; the next read meets the error */
+            rp__kafka_error(err, e, "reading %s partition %" PRId32, topic, partition);
+            k->read_topic[0] = '\0';
+            return -1;
+        } else if (m->partition == partition && m->offset >= next) {
+            snprintf(seq, sizeof seq, "%" PRId64, m->offset);
+            rd_kafka_timestamp_type_t tt;
+            int64_t ts = rp__rdk.message_timestamp(m, &tt);
+            last_ts = ts > 0 ? ts : 0;
+            rp_stream_record r = {.shard_id = shard,
+                                  .sequence_number = seq,
+                                  .partition_key = m->key ? m->key : "",
+                                  .partition_key_len = m->key ? m->key_len : 0,
+                                  .data = m->payload,
+                                  .data_len = m->len,
+                                  .arrival_ms = last_ts};
+            next = m->offset + 1;
+            got++;
+            if (cb(ctx, &r) != 0) {
+                rp__rdk.message_destroy(m);
+                rc = 0;
+                k->read_topic[0] = '\0'; /* the reader is past the callback's record: assign again */
+                goto done;
+            }
+        }
+        rp__rdk.message_destroy(m);
+    }
+    k->read_next = next;
+done:
+    snprintf(next_iter, RP_STREAM_ITER_MAX, "%" PRId64 "/%" PRId32 "/%s", next, partition, topic);
+    if (millis_behind_latest)
+        *millis_behind_latest =
+            eof || !got ? 0 : (last_ts ? (now_ms() - last_ts > 0 ? now_ms() - last_ts : 1) : 1);
+    if (!eof && !got && millis_behind_latest) {
+        /* Nothing came within the wait: behind only if the partition holds more. */
+        int64_t lo = 0, hi = 0;
+        if (!rp__rdk.query_watermark_offsets(k->reader, topic, partition, &lo, &hi, 1000) && hi > next)
+            *millis_behind_latest = 1;
+    }
+    return rc;
+}
