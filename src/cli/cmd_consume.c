@@ -27,8 +27,13 @@ static const char help[] =
     "--group share the shards through leases.  SIGINT/SIGTERM: finish the batch\n"
     "in hand, checkpoint, exit 0.  docs/consumer.md has the details.\n"
     "\n"
+    "A Kafka source (kafka:TOPIC) is read as a member of the consumer group\n"
+    "--group: the cluster assigns the partitions and keeps the offsets (no\n"
+    "checkpoint store, no leases); see docs/kafka.md.\n"
+    "\n"
     "options:\n"
-    "  --from IN             the source stream (kinesis:NAME, local:NAME or NAME)\n"
+    "  --from IN             the source stream (kinesis:NAME, local:NAME,\n"
+    "                        kafka:TOPIC or NAME)\n"
     "  --to OUT              the predictions stream (default: $PREDICTIONS_STREAM_NAME,\n"
     "                        else ride_predictions)\n" RP_FUNCTION_MODEL_OPTS_HELP
     "  --batch-size N        records per event, 1..10000 (default 100); an event also\n"
@@ -47,6 +52,9 @@ static const char help[] =
     "                        logged and counted (default -1: never)\n"
     "  --bisect-on-error     split a batch that fails as a whole in two and retry the\n"
     "                        halves separately\n"
+    "  --exactly-once        Kafka to Kafka: each batch's predictions and the\n"
+    "                        partition's offset in one Kafka transaction, so a\n"
+    "                        read_committed reader sees every prediction once\n"
     "  --dead-letter STREAM  where records go after their retries, one JSON record\n"
     "                        each (without it they are logged and dropped)\n"
     "  --group NAME          the consumer group sharing checkpoints and leases\n"
@@ -142,6 +150,7 @@ int rp__cmd_consume(int argc, char **argv)
         {"max-retries", required_argument, NULL, 'R'},
         {"max-record-age", required_argument, NULL, 'A'},
         {"bisect-on-error", no_argument, NULL, 'B'},
+        {"exactly-once", no_argument, NULL, 'X'},
         {"dead-letter", required_argument, NULL, 'D'},
         {"group", required_argument, NULL, 'g'},
         {"checkpoint-store", required_argument, NULL, 'c'},
@@ -198,6 +207,7 @@ int rp__cmd_consume(int argc, char **argv)
             cc.max_record_age_s = (int32_t)v;
             break;
         case 'B': cc.bisect_on_error = true; break;
+        case 'X': cc.exactly_once = true; break;
         case 'D': cc.dead_letter = optarg; break;
         case 'g':
             if (!*optarg || strlen(optarg) > 256) {

@@ -96,7 +96,8 @@ struct shard_worker {
     const char *out_name; /* the predictions stream's name, owned by the function */
     rp_handler *h;        /* publishes nothing: the worker publishes (publish_until_stored) */
     rp__ckpt *ckpt;
-    uint64_t rng; /* backoff jitter */
+    rp__kafka_txn *txn; /* --exactly-once: predictions and offsets in one transaction */
+    uint64_t rng;       /* backoff jitter */
     char iter[RP_STREAM_ITER_MAX];
     char read_seq[RP_STREAM_SEQ_MAX]; /* the last record read into the arena */
     rp__buf arena;
@@ -337,8 +338,18 @@ static int commit(shard_worker *w, const char *seq, bool ended)
     rp__consumer *c = w->c;
     for (int attempt = 1;; attempt++) {
         rp_error err;
-        int r = c->kg ? rp__kafka_group_commit(c->kg, w->partition, seq, &err)
-                      : rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+        int r = w->txn  ? rp__kafka_txn_commit(w->txn, seq, &err)
+                : c->kg ? rp__kafka_group_commit(c->kg, w->partition, seq, &err)
+                        : rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+        if (r == 1 && w->txn) {
+            /* Aborted or fenced: nothing of the transaction is visible.
+             * The worker stops; if the partition is still this member's, a
+             * new one reads again from the committed offset. */
+            atomic_store(&w->lost, true);
+            rp_log(RP_LOG_WARN, "transaction aborted; the partition is read again from its committed offset",
+                   "partition", w->row.shard_id, "error", err.msg, NULL);
+            return 1;
+        }
         if (r == 0) {
             rp__counter_add(c->st.checkpoints, 1);
             if (attempt > 1)
@@ -601,7 +612,19 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
                                               e->partition_key_len};
             }
             rp_error err;
-            rp_stream_put(w->out, w->out_name, w->put, k, w->put_res, &err);
+            if (w->txn) {
+                if (rp__kafka_txn_put(w->txn, w->out_name, w->put, k, w->put_res, &err) < 0) {
+                    /* The transaction is aborted with every prediction in it. */
+                    atomic_store(&w->lost, true);
+                    rp_log(RP_LOG_WARN,
+                           "cannot publish in the transaction; it is aborted and the partition is read again "
+                           "from its committed offset",
+                           "partition", w->row.shard_id, "error", err.msg, NULL);
+                    return 1;
+                }
+            } else {
+                rp_stream_put(w->out, w->out_name, w->put, k, w->put_res, &err);
+            }
             size_t ok = 0;
             for (size_t j = 0; j < k; j++) {
                 if (w->put_res[j].ok) {
@@ -796,6 +819,8 @@ static void worker_close(shard_worker *w)
     rp_stream_close(w->out);
     rp_handler_free(w->h);
     rp__ckpt_close(w->ckpt);
+    rp__kafka_txn_close(w->txn);
+    w->txn = NULL;
     rp__buf_cleanup(&w->arena);
     rp__buf_cleanup(&w->event);
     free(w->recs);
@@ -834,6 +859,10 @@ static void *worker_main(void *arg)
         (!c->kg &&
          rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0))
         goto fail;
+    for (int attempt = 1; c->cfg.exactly_once && rp__kafka_txn_open(c->kg, w->partition, &w->txn, &err) < 0;
+         attempt++)
+        if (stall(w, attempt, "cannot start the partition's transactions; retrying", err.msg))
+            goto stopped;
     for (int attempt = 1; w->rewind && rp__kafka_group_rewind(c->kg, w->partition, &err) < 0; attempt++)
         if (stall(w, attempt, "cannot move the partition back to its committed offset; retrying", err.msg))
             goto stopped;
@@ -1133,6 +1162,14 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     }
     if (cfg->dead_letter && check_stream(c->dl_backend, &cfg->streams, c->dl_name, "dead-letter", err) < 0)
         goto fail;
+    if (cfg->exactly_once &&
+        (c->in_backend != RP_STREAM_BACKEND_KAFKA || strncmp(c->out_spec, "kafka:", 6) != 0)) {
+        rp_error_set(err, RP_ERR_INVALID,
+                     "--exactly-once needs a Kafka source and a Kafka output (Kafka transactions hold both the "
+                     "predictions and the offsets): %s -> %s",
+                     c->source, c->out_spec);
+        goto fail;
+    }
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);
     if (c->in_backend == RP_STREAM_BACKEND_KAFKA) {
         /* The cluster keeps the offsets; no checkpoint store. */
@@ -1527,7 +1564,8 @@ static int run_kafka(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
                                  .topic = c->in_name,
                                  .group = c->group,
                                  .start = c->cfg.start_type,
-                                 .start_timestamp_ms = c->cfg.start_timestamp_ms};
+                                 .start_timestamp_ms = c->cfg.start_timestamp_ms,
+                                 .read_committed = c->cfg.exactly_once};
     rp__kafka_group_events ev = {.ctx = c, .assigned = kafka_assigned, .revoked = kafka_revoked};
     if (rp__kafka_group_open(&gc, &ev, &c->kg, err) < 0) {
         rp_error_prefix(err, "consumer group '%s'", c->group);

@@ -328,15 +328,6 @@ void rp__kafka_config_free(rp__kafka_config *c)
     *c = (rp__kafka_config){0};
 }
 
-static bool user_set(const rp__kafka_config *c, const char *key)
-{
-    size_t kl = strlen(key);
-    for (size_t i = 0; i < c->n; i++)
-        if (!strncmp(c->pairs[i], key, kl) && c->pairs[i][kl] == '=')
-            return true;
-    return false;
-}
-
 static int set1(rd_kafka_conf_t *conf, const char *pair, rp_error *err)
 {
     const char *eq = strchr(pair, '=');
@@ -406,9 +397,6 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
         goto fail;
     if (role == RP_KAFKA_GROUP_CONSUMER && (set1(conf, "enable.auto.commit=false", err) < 0 ||
                                             set1(conf, "enable.auto.offset.store=false", err) < 0))
-        goto fail;
-    if ((role == RP_KAFKA_PRODUCER || role == RP_KAFKA_TXN_PRODUCER) && user_set(c, "enable.idempotence") &&
-        set1(conf, "enable.idempotence=true", err) < 0)
         goto fail;
     rp__rdk.conf_set_log_cb(conf, log_cb);
     return conf;

@@ -2,6 +2,7 @@
 #include "stream/kafka/kafka_group.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct rp__kafka_group {
     rp__kafka_config cfg;
     rp__kafka_group_events ev;
     char topic[RP_STREAM_NAME_MAX + 1];
+    char group[512];
     rp_stream_iterator start;
     int64_t start_ts;
     pthread_mutex_t mu; /* guards parts (the array; each part is its worker's) */
@@ -186,6 +188,7 @@ int rp__kafka_group_open(const rp__kafka_group_config *cfg, const rp__kafka_grou
     g->start = cfg->start;
     g->start_ts = cfg->start_timestamp_ms;
     snprintf(g->topic, sizeof g->topic, "%s", cfg->topic);
+    snprintf(g->group, sizeof g->group, "%s", cfg->group);
     if (rp__kafka_config_load(cfg->streams, &g->cfg, err) < 0) {
         rp__kafka_group_close(g);
         return -1;
@@ -404,6 +407,178 @@ int rp__kafka_group_rewind(rp__kafka_group *g, int32_t partition, rp_error *err)
         return rp__kafka_error(err, e, "moving %s partition %" PRId32 " back to its committed offset",
                                g->topic, partition);
     return 0;
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+struct rp__kafka_txn {
+    rp__kafka_group *g;
+    rd_kafka_t *rk;
+    int32_t partition;
+    bool open; /* a transaction begun and not yet ended */
+    int pending; /* deliveries not reported yet (this thread polls) */
+    rp_stream_put_result *results;
+};
+
+static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    rp__kafka_txn *t = opaque;
+    size_t i = (size_t)(uintptr_t)m->_private;
+    rp_stream_put_result *r = &t->results[i];
+    if (m->err) {
+        r->ok = false;
+        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(m->err));
+        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
+    } else {
+        r->ok = true;
+        snprintf(r->shard_id, sizeof r->shard_id, "%" PRId32, m->partition);
+        if (m->offset >= 0)
+            snprintf(r->sequence_number, sizeof r->sequence_number, "%" PRId64, m->offset);
+    }
+    t->pending--;
+}
+
+int rp__kafka_txn_open(rp__kafka_group *g, int32_t partition, rp__kafka_txn **out, rp_error *err)
+{
+    *out = NULL;
+    rp__kafka_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    t->g = g;
+    t->partition = partition;
+    char id[900];
+    /* group, topic and partition: stable across processes and restarts. */
+    snprintf(id, sizeof id, "transactional.id=ridepred-%s-%s-%" PRId32, g->group, g->topic, partition);
+    const char *extra[] = {id, NULL};
+    rd_kafka_conf_t *conf = rp__kafka_conf(&g->cfg, RP_KAFKA_TXN_PRODUCER, extra, err);
+    if (!conf) {
+        free(t);
+        return -1;
+    }
+    rp__rdk.conf_set_dr_msg_cb(conf, txn_dr_cb);
+    rp__rdk.conf_set_opaque(conf, t);
+    if (!(t->rk = rp__kafka_handle_new(RD_KAFKA_PRODUCER, conf, err))) {
+        free(t);
+        return -1;
+    }
+    rd_kafka_error_t *e = rp__rdk.init_transactions(t->rk, 30000);
+    if (e) {
+        rp__kafka_error_obj(err, e, "initialising the partition's transactions");
+        rp__rdk.destroy(t->rk);
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+static int txn_begin(rp__kafka_txn *t, rp_error *err)
+{
+    if (t->open)
+        return 0;
+    rd_kafka_error_t *e = rp__rdk.begin_transaction(t->rk);
+    if (e)
+        return rp__kafka_error_obj(err, e, "beginning a transaction");
+    t->open = true;
+    return 0;
+}
+
+/* Aborts the open transaction (best effort: a fenced producer cannot). */
+static void txn_abort(rp__kafka_txn *t)
+{
+    if (!t->open)
+        return;
+    rd_kafka_error_t *e = rp__rdk.abort_transaction(t->rk, 30000);
+    if (e)
+        rp__rdk.error_destroy(e);
+    t->open = false;
+}
+
+int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry *entries, size_t n,
+                      rp_stream_put_result *results, rp_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        results[i] = (rp_stream_put_result){0};
+    if (txn_begin(t, err) < 0)
+        return -1;
+    t->results = results;
+    t->pending = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rd_kafka_vu_t vu[4] = {
+            {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+            {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
+            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)entries[i].data, entries[i].data_len}},
+            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)i},
+        };
+        for (;;) {
+            rd_kafka_error_t *e = rp__rdk.produceva(t->rk, vu, 4);
+            if (!e) {
+                t->pending++;
+                break;
+            }
+            if (rp__rdk.error_code(e) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rp__rdk.error_destroy(e);
+                rp__rdk.poll(t->rk, 10);
+                continue;
+            }
+            rc = rp__kafka_error_obj(err, e, "producing in a transaction");
+            break;
+        }
+    }
+    while (t->pending > 0)
+        rp__rdk.poll(t->rk, 5);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!results[i].ok)
+            rc = rp_error_set(err, RP_ERR_IO, "%s: %s (a prediction in a transaction)", results[i].error_code,
+                              results[i].error_message);
+    t->results = NULL;
+    if (rc < 0)
+        txn_abort(t);
+    return rc;
+}
+
+int rp__kafka_txn_commit(rp__kafka_txn *t, const char *offset, rp_error *err)
+{
+    char *end;
+    long long off = strtoll(offset, &end, 10);
+    if (!*offset || *end || off < 0)
+        return rp_error_set(err, RP_ERR_INVALID, "not a Kafka offset: '%s'", offset);
+    if (txn_begin(t, err) < 0) {
+        /* Fenced: another process took the partition. */
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *l = rp__rdk.tpl_new(1);
+    rp__rdk.tpl_add(l, t->g->topic, t->partition)->offset = off + 1;
+    rd_kafka_consumer_group_metadata_t *md = rp__rdk.consumer_group_metadata(t->g->rk);
+    rd_kafka_error_t *e = rp__rdk.send_offsets_to_transaction(t->rk, l, md, 30000);
+    rp__rdk.consumer_group_metadata_destroy(md);
+    rp__rdk.tpl_destroy(l);
+    if (!e)
+        e = rp__rdk.commit_transaction(t->rk, 30000);
+    if (!e) {
+        t->open = false;
+        return 0;
+    }
+    bool abort = rp__rdk.error_txn_requires_abort(e), fatal = rp__rdk.error_is_fatal(e);
+    bool retriable = rp__rdk.error_is_retriable(e);
+    rp__kafka_error_obj(err, e, "committing a transaction");
+    if (retriable && !abort && !fatal) {
+        err->retriable = true;
+        return -1;
+    }
+    txn_abort(t);
+    return 1;
+}
+
+void rp__kafka_txn_close(rp__kafka_txn *t)
+{
+    if (!t)
+        return;
+    txn_abort(t);
+    rp__rdk.destroy(t->rk);
+    free(t);
 }
 
 void rp__kafka_group_member(rp__kafka_group *g, char *buf, size_t cap)

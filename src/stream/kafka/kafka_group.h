@@ -87,6 +87,40 @@ int rp__kafka_group_commit(rp__kafka_group *g, int32_t partition, const char *of
  * and stopped without handling everything.  0, or -1 with err set. */
 int rp__kafka_group_rewind(rp__kafka_group *g, int32_t partition, rp_error *err);
 
+/* ---- Exactly once: a transactional producer per partition --------------
+ *
+ * consume-transform-produce as Kafka transactions make it exactly once
+ * (docs/kafka.md, "Exactly once"): the predictions of a batch and the
+ * partition's consumer offset are committed in one transaction, so a
+ * read_committed reader sees each prediction once, even across kill -9.
+ * One producer per input partition, its transactional.id derived from the
+ * group, topic and partition: the next owner of the partition (after a
+ * rebalance or a crash) opens the same id, which fences the previous owner
+ * and aborts what it left open. */
+typedef struct rp__kafka_txn rp__kafka_txn;
+
+/* Opens the partition's transactional producer and initialises its
+ * transactions (fencing any earlier producer of the same partition).
+ * Returns 0, or -1 with err set (retriable when the cluster is away). */
+int rp__kafka_txn_open(rp__kafka_group *g, int32_t partition, rp__kafka_txn **out, rp_error *err);
+
+/* Produces n records to topic inside the open transaction (beginning one
+ * when none is), waiting for each's acknowledgement (results[i]).
+ * Returns 0, or -1 when the transaction must be aborted (err says why). */
+int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry *entries, size_t n,
+                      rp_stream_put_result *results, rp_error *err);
+
+/* Adds "the partition is handled up to and including offset" to the
+ * transaction (beginning one when none is) and commits it.  Returns 0
+ * committed; 1 when the transaction was aborted or this producer was
+ * fenced (nothing of it is visible: the caller reads again from the
+ * committed offset); -1 with err set when the outcome is not known yet
+ * (retriable: call again). */
+int rp__kafka_txn_commit(rp__kafka_txn *t, const char *offset, rp_error *err);
+
+/* Aborts the open transaction, if any, and closes.  NULL is ignored. */
+void rp__kafka_txn_close(rp__kafka_txn *t);
+
 /* This member's id in the group ("" before the first join). */
 void rp__kafka_group_member(rp__kafka_group *g, char *buf, size_t cap);
 
