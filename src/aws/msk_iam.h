@@ -24,9 +24,10 @@
  * Principal: librdkafka wants a principal name with the token
  * (md_principal_name); it is not sent to the broker (the SASL message holds
  * only the token), which takes the IAM identity from the signature.  It is
- * the access key id here, so that librdkafka's logs say which key
- * authenticated; the key id is not secret and is in the token anyway.  The
- * Python and Go signers' users pass "" (confluent-kafka's default). */
+ * the access key id here, so that librdkafka's "authentication successful
+ * / failed (principal=...)" messages name the key used; the key id is not
+ * secret and is in the token anyway.  The Python and Go signers' users pass
+ * "" (confluent-kafka's default). */
 #ifndef RP_AWS_MSK_IAM_H
 #define RP_AWS_MSK_IAM_H
 
