@@ -260,8 +260,12 @@ typedef struct sig_ctx {
     rp__buf signed_headers;
 } sig_ctx;
 
-static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__buf *canon, rp__buf *sts,
-                 sig_ctx *cx, rp_error *err)
+/* The canonical request (appended to canon, when not NULL) and the string
+ * to sign.  presign: query-string auth (SigV4QueryAuth): the caller has put
+ * the X-Amz-* parameters in the URL's query, so no X-Amz-Date,
+ * X-Amz-Security-Token or X-Amz-Content-SHA256 header is added or signed. */
+static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds, bool presign, rp__buf *canon,
+                 rp__buf *sts, sig_ctx *cx, rp_error *err)
 {
     int rc = -1;
     hdr *hs = NULL;
@@ -306,8 +310,8 @@ static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds,
     }
     bool s3 = (req->flags & RP_SIGV4_S3) || strcmp(req->service, "s3") == 0;
     bool unsigned_payload = req->payload_hash && strcmp(req->payload_hash, RP_SIGV4_UNSIGNED_PAYLOAD) == 0;
-    cx->add_content = s3 || (req->flags & RP_SIGV4_CONTENT_SHA256) || unsigned_payload;
-    cx->add_token = creds->session_token[0] != '\0';
+    cx->add_content = !presign && (s3 || (req->flags & RP_SIGV4_CONTENT_SHA256) || unsigned_payload);
+    cx->add_token = !presign && creds->session_token[0] != '\0';
 
     /* The date. */
     struct tm tm;
@@ -398,10 +402,12 @@ static int build(const rp__sigv4_request *req, const rp__aws_credentials *creds,
         hs[n].order = n_in;
         n++;
     }
-    snprintf(hs[n].name, sizeof hs[n].name, "x-amz-date");
-    hs[n].value = cx->amz_date;
-    hs[n].order = n_in + 1;
-    n++;
+    if (!presign) {
+        snprintf(hs[n].name, sizeof hs[n].name, "x-amz-date");
+        hs[n].value = cx->amz_date;
+        hs[n].order = n_in + 1;
+        n++;
+    }
     if (cx->add_token) {
         snprintf(hs[n].name, sizeof hs[n].name, "x-amz-security-token");
         hs[n].value = creds->session_token;
@@ -505,23 +511,23 @@ int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials 
     sig_ctx cx;
     rp__buf sts;
     rp__buf_init(&sts, CANONICAL_MAX);
-    int rc = build(req, creds, canonical_request, string_to_sign ? string_to_sign : &sts, &cx, err);
+    int rc = build(req, creds, false, canonical_request, string_to_sign ? string_to_sign : &sts, &cx, err);
     rp__buf_cleanup(&cx.signed_headers);
     rp__buf_cleanup(&sts);
     return rc;
 }
 
-int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
-                   rp_error *err)
+/* Builds and signs: the hex signature into sighex, cx filled (the caller
+ * cleans cx->signed_headers, also on failure).  The derived keys are wiped. */
+static int sign_core(const rp__sigv4_request *req, const rp__aws_credentials *creds, bool presign,
+                     rp__buf *canon, sig_ctx *cx, char sighex[65], rp_error *err)
 {
     int rc = -1;
-    sig_ctx cx;
     rp__buf sts;
     rp__buf_init(&sts, CANONICAL_MAX);
     unsigned char kdate[32], kregion[32], kservice[32], ksigning[32], sig[32];
     char secret[4 + RP_AWS_SECRET_MAX + 1];
-    memset(out, 0, sizeof *out);
-    if (build(req, creds, NULL, &sts, &cx, err) != 0)
+    if (build(req, creds, presign, canon, &sts, cx, err) != 0)
         goto out;
     size_t sl = strnlen(creds->secret_access_key, RP_AWS_SECRET_MAX + 1);
     if (sl > RP_AWS_SECRET_MAX) {
@@ -535,7 +541,7 @@ int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *cred
     }
     memcpy(secret, "AWS4", 4);
     memcpy(secret + 4, creds->secret_access_key, sl);
-    if (hmac_sha256(c, secret, 4 + sl, cx.date, 8, kdate) != 0 ||
+    if (hmac_sha256(c, secret, 4 + sl, cx->date, 8, kdate) != 0 ||
         hmac_sha256(c, kdate, 32, req->region, strlen(req->region), kregion) != 0 ||
         hmac_sha256(c, kregion, 32, req->service, strlen(req->service), kservice) != 0 ||
         hmac_sha256(c, kservice, 32, "aws4_request", 12, ksigning) != 0 ||
@@ -543,8 +549,28 @@ int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *cred
         rp_error_set(err, RP_ERR_INTERNAL, "SigV4: HMAC-SHA256 failed (libcrypto)");
         goto out;
     }
-    char sighex[65];
     to_hex(sig, 32, sighex);
+    rc = 0;
+out:
+    explicit_bzero(secret, sizeof secret);
+    explicit_bzero(kdate, sizeof kdate);
+    explicit_bzero(kregion, sizeof kregion);
+    explicit_bzero(kservice, sizeof kservice);
+    explicit_bzero(ksigning, sizeof ksigning);
+    rp__buf_cleanup(&sts);
+    return rc;
+}
+
+int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *creds, rp__sigv4_out *out,
+                   rp_error *err)
+{
+    int rc = -1;
+    sig_ctx cx;
+    rp__buf_init(&cx.signed_headers, RP_SIGV4_AUTH_MAX);
+    char sighex[65];
+    memset(out, 0, sizeof *out);
+    if (sign_core(req, creds, false, NULL, &cx, sighex, err) != 0)
+        goto out;
     int w = snprintf(out->authorization, sizeof out->authorization,
                      "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
                      creds->access_key_id, cx.date, req->region, req->service,
@@ -569,13 +595,115 @@ int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *cred
     out->n_headers = k;
     rc = 0;
 out:
-    explicit_bzero(secret, sizeof secret);
-    explicit_bzero(kdate, sizeof kdate);
-    explicit_bzero(kregion, sizeof kregion);
-    explicit_bzero(kservice, sizeof kservice);
-    explicit_bzero(ksigning, sizeof ksigning);
     rp__buf_cleanup(&cx.signed_headers);
-    rp__buf_cleanup(&sts);
+    return rc;
+}
+
+/* ---- query-string auth (presigned URLs) ---------------------------------------- */
+
+int rp__sigv4_presign(const rp__sigv4_presign_request *req, const rp__aws_credentials *creds,
+                      rp__buf *url_out, rp__buf *canonical_request, rp_error *err)
+{
+    int rc = -1;
+    sig_ctx cx;
+    rp__buf_init(&cx.signed_headers, RP_SIGV4_AUTH_MAX);
+    rp__buf url;
+    rp__buf_init(&url, URL_MAX);
+    if (!req->method || !req->url || !req->service || !req->region || !creds) {
+        rp_error_set(err, RP_ERR_INVALID, "SigV4: method, URL, service, region and credentials are required");
+        goto out;
+    }
+    if (req->expires < 1 || req->expires > RP_SIGV4_PRESIGN_EXPIRES_MAX) {
+        rp_error_set(err, RP_ERR_INVALID, "SigV4: a presigned URL's expiry must be 1 to %d seconds, not %u",
+                     RP_SIGV4_PRESIGN_EXPIRES_MAX, req->expires);
+        goto out;
+    }
+    if (strchr(req->url, '#')) {
+        rp_error_set(err, RP_ERR_INVALID, "SigV4: a URL to presign must not have a fragment ('#')");
+        goto out;
+    }
+    rp__http_url u;
+    if (rp__http_url_parse(req->url, &u, err) != 0) {
+        rp_error_prefix(err, "SigV4");
+        goto out;
+    }
+    struct tm tm;
+    time_t t = req->time;
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 1000 || tm.tm_year + 1900 > 9999) {
+        rp_error_set(err, RP_ERR_INVALID, "SigV4: signing time out of range");
+        goto out;
+    }
+    char amz_date[17];
+    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+
+    /* The URL up to its query, then the operation's query as given, then
+     * the auth parameters in botocore's order. */
+    const char *q = strchr(req->url, '?');
+    rp__buf_append(&url, req->url, q ? (size_t)(q - req->url) : strlen(req->url));
+    if (u.query_len) {
+        rp__buf_putc(&url, '?');
+        rp__buf_append(&url, u.query, u.query_len);
+        rp__buf_putc(&url, '&');
+    } else {
+        rp__buf_putc(&url, '?');
+    }
+    char scope[256];
+    int sn = snprintf(scope, sizeof scope, "%s/%.8s/%s/%s/aws4_request", creds->access_key_id, amz_date,
+                      req->region, req->service);
+    if (sn < 0 || (size_t)sn >= sizeof scope) {
+        rp_error_set(err, RP_ERR_INVALID, "SigV4: access key id, region or service too long");
+        goto out;
+    }
+    rp__buf_lit(&url, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
+    rp__sigv4_uri_encode(&url, scope, (size_t)sn, false);
+    rp__buf_printf(&url, "&X-Amz-Date=%s&X-Amz-Expires=%u&X-Amz-SignedHeaders=host", amz_date, req->expires);
+    if (creds->session_token[0]) {
+        rp__buf_lit(&url, "&X-Amz-Security-Token=");
+        rp__sigv4_uri_encode(&url, creds->session_token, strlen(creds->session_token), false);
+    }
+    if (url.failed) {
+        rp_error_set(err, url.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
+                     "SigV4: presigned URL longer than %zu bytes", URL_MAX);
+        goto out;
+    }
+    bool s3 = (req->flags & RP_SIGV4_S3) || strcmp(req->service, "s3") == 0;
+    char empty_hash[65];
+    const char *phash = req->payload_hash;
+    if (!phash && s3) {
+        phash = RP_SIGV4_UNSIGNED_PAYLOAD; /* S3SigV4QueryAuth */
+    } else if (!phash) {
+        if (rp__sigv4_sha256_hex("", 0, empty_hash, err) != 0)
+            goto out;
+        phash = empty_hash; /* SigV4QueryAuth: the hash of the empty body */
+    }
+    rp__sigv4_request sr = {
+        .method = req->method,
+        .url = url.data,
+        .payload_hash = phash,
+        .service = req->service,
+        .region = req->region,
+        .time = req->time,
+        .flags = s3 ? RP_SIGV4_S3 : 0u,
+    };
+    char sighex[65];
+    if (sign_core(&sr, creds, true, canonical_request, &cx, sighex, err) != 0)
+        goto out;
+    size_t mark = url_out->len;
+    rp__buf_append(url_out, url.data, url.len);
+    rp__buf_lit(url_out, "&X-Amz-Signature=");
+    rp__buf_append(url_out, sighex, 64);
+    if (url_out->failed) {
+        url_out->len = mark;
+        if (url_out->data)
+            url_out->data[mark] = '\0';
+        rp_error_set(err, url_out->toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM,
+                     "SigV4: the presigned URL does not fit its buffer");
+        goto out;
+    }
+    rc = 0;
+out:
+    rp__buf_cleanup(&cx.signed_headers);
+    rp__buf_cleanup(&url);
     return rc;
 }
 

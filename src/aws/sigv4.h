@@ -1,5 +1,6 @@
 /* AWS Signature Version 4, header signing, canonicalised exactly as botocore
- * does it (botocore.auth.SigV4Auth and S3SigV4Auth).
+ * does it (botocore.auth.SigV4Auth and S3SigV4Auth), and query-string
+ * signing (presigned URLs: SigV4QueryAuth, S3SigV4QueryAuth).
  *
  * Why our own signer rather than libcurl's CURLOPT_AWS_SIGV4: libcurl 7.88
  * signs inside the transfer, so its canonical request cannot be checked
@@ -103,6 +104,49 @@ int rp__sigv4_sign(const rp__sigv4_request *req, const rp__aws_credentials *cred
  * NULL).  Returns 0 or -1 as rp__sigv4_sign. */
 int rp__sigv4_canonical(const rp__sigv4_request *req, const rp__aws_credentials *creds,
                         rp__buf *canonical_request, rp__buf *string_to_sign, rp_error *err);
+
+/* Query-string auth: a presigned URL, as botocore's SigV4QueryAuth (and, for
+ * S3, S3SigV4QueryAuth) makes it.  The URL written is the one given, its
+ * query (the operation's parameters, as given: encode them with
+ * rp__sigv4_uri_encode, as botocore's percent_encode_sequence does) followed
+ * by the auth parameters in botocore's order:
+ *   X-Amz-Algorithm=AWS4-HMAC-SHA256, X-Amz-Credential (KEYID/DATE/REGION/
+ *   SERVICE/aws4_request, encoded), X-Amz-Date, X-Amz-Expires,
+ *   X-Amz-SignedHeaders=host, X-Amz-Security-Token (session credentials),
+ * all of them signed (the canonical query sorts them with the operation's),
+ * then X-Amz-Signature, which is not.  Only the host is signed (the URL's,
+ * lower-cased, with a port that is not the scheme's default).  The payload
+ * hash is the SHA-256 of an empty body, as SigV4QueryAuth signs a GET; for
+ * S3 (RP_SIGV4_S3 or service "s3") it is UNSIGNED-PAYLOAD and the path is
+ * signed as given, as S3SigV4QueryAuth does.
+ *
+ * Differences from botocore, none met by a URL this project presigns:
+ * botocore decodes the operation's query and encodes it again (so a
+ * repeated key keeps only its first value, and "+" becomes "%20"); here it
+ * is kept as given.  A URL with a fragment is refused. */
+#define RP_SIGV4_PRESIGN_EXPIRES_MAX 604800 /* seven days: SigV4's limit */
+
+typedef struct rp__sigv4_presign_request {
+    const char *method;       /* "GET" */
+    const char *url;          /* scheme://host[:port]/path[?query], encoded as sent */
+    const char *service;      /* "kafka-cluster", "s3", ... */
+    const char *region;       /* "us-east-1", ... */
+    time_t time;              /* signing time, seconds since the epoch */
+    unsigned expires;         /* X-Amz-Expires: 1..RP_SIGV4_PRESIGN_EXPIRES_MAX seconds */
+    const char *payload_hash; /* NULL: as described above; else a hash or token */
+    unsigned flags;           /* RP_SIGV4_S3 */
+} rp__sigv4_presign_request;
+
+/* Presigns a request.  Returns 0 and appends the presigned URL to url_out
+ * (and, when not NULL, the canonical request signed to canonical_request,
+ * for tests), or -1 with err set and url_out as it was: RP_ERR_INVALID for a
+ * bad URL, method, region, service, expiry, time or credentials
+ * (rp__sigv4_sign's rules), RP_ERR_LIMIT when the URL exceeds 64 KiB or
+ * url_out's cap, RP_ERR_INTERNAL when libcrypto fails.  The URL holds the
+ * session token (it is a credential until it expires); error messages never
+ * hold the secret key or the token. */
+int rp__sigv4_presign(const rp__sigv4_presign_request *req, const rp__aws_credentials *creds,
+                      rp__buf *url_out, rp__buf *canonical_request, rp_error *err);
 
 /* Appends s[0..n) percent-encoded as AWS wants URI components: everything
  * but A-Z a-z 0-9 - _ . ~ becomes %XX (upper-case hex); '/' is kept when

@@ -1,8 +1,10 @@
 /* The SigV4 signer on AWS's published test-suite vectors (aws-c-auth's
  * tests/aws-signing-test-suite/v4, the same credentials, date and
- * signatures), its refusals, and the prepare hook.  The byte-for-byte
- * comparison with botocore on generated requests is
- * tests/integration/test_aws_sigv4.py. */
+ * signatures), its refusals, and the prepare hook; query-string auth
+ * (presigned URLs) on the S3 API reference's example, and its rules.  The
+ * byte-for-byte comparisons with botocore on generated requests are
+ * tests/integration/test_aws_sigv4.py and (presigned URLs)
+ * tests/integration/test_msk_iam.py. */
 #include <stdio.h>
 #include <string.h>
 
@@ -231,6 +233,122 @@ TEST(prepare_hook)
     CHECK_STR(extra.h[1].value, "20150830T123600Z");
 }
 
+/* Query-string auth on AWS's published example ("Authenticating Requests:
+ * Using Query Parameters", Amazon S3 API reference): GET of
+ * examplebucket/test.txt, 2013-05-24T00:00:00Z, 86400 s. */
+#define T_20130524 ((time_t)1369353600)
+
+static int presign(const char *url, const char *service, unsigned expires, const rp__aws_credentials *c,
+                   rp__buf *out, rp__buf *canon, rp_error *err)
+{
+    rp__sigv4_presign_request pr = {.method = "GET",
+                                    .url = url,
+                                    .service = service,
+                                    .region = "us-east-1",
+                                    .time = T_20130524,
+                                    .expires = expires};
+    return rp__sigv4_presign(&pr, c, out, canon, err);
+}
+
+TEST(presign_aws_example)
+{
+    rp__aws_credentials c;
+    rp_error err;
+    CHECK(rp__aws_credentials_set(&c, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                  NULL, &err) == 0);
+    rp__buf u, cr;
+    rp__buf_init(&u, 1 << 16);
+    rp__buf_init(&cr, 1 << 16);
+    CHECK(presign("https://examplebucket.s3.amazonaws.com/test.txt", "s3", 86400, &c, &u, &cr, &err) == 0);
+    CHECK_STR(u.data, "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                      "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                      "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+                      "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    CHECK_STR(cr.data,
+              "GET\n/test.txt\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE"
+              "%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z"
+              "&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\nhost:examplebucket.s3.amazonaws.com\n\n"
+              "host\nUNSIGNED-PAYLOAD");
+    /* The URL is appended to what the buffer held. */
+    rp__buf_reset(&u);
+    rp__buf_lit(&u, "url: ");
+    CHECK(presign("https://examplebucket.s3.amazonaws.com/test.txt", "s3", 86400, &c, &u, NULL, &err) == 0);
+    CHECK(
+        strncmp(u.data, "url: https://examplebucket", 26) == 0 &&
+        strstr(u.data, "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"));
+    rp__buf_cleanup(&u);
+    rp__buf_cleanup(&cr);
+}
+
+TEST(presign_rules)
+{
+    rp__aws_credentials c = example_creds("tok/en+=");
+    rp_error err;
+    rp__buf u, cr;
+    rp__buf_init(&u, 1 << 16);
+    rp__buf_init(&cr, 1 << 16);
+    /* Not S3: the operation's query first, then the auth parameters, the
+     * token after SignedHeaders and encoded; the canonical query sorted
+     * (Security-Token before SignedHeaders), the path normalised for signing
+     * but sent as given, a port that is not the default kept in the host,
+     * the hash of the empty payload. */
+    CHECK(presign("https://Svc.Example.com:8443/a/./b//c?Action=kafka-cluster%3AConnect&z=1", "kafka-cluster",
+                  900, &c, &u, &cr, &err) == 0);
+    const char *want_prefix =
+        "https://Svc.Example.com:8443/a/./b//c?Action=kafka-cluster%3AConnect&z=1"
+        "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIDEXAMPLE%2F20130524%2Fus-east-1%2Fkafka-cluster%2Faws4_request"
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host"
+        "&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-Signature=";
+    CHECK(u.data && strncmp(u.data, want_prefix, strlen(want_prefix)) == 0 &&
+          u.len == strlen(want_prefix) + 64);
+    CHECK_STR(cr.data, "GET\n/a/b/c\nAction=kafka-cluster%3AConnect&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                       "&X-Amz-Credential=AKIDEXAMPLE%2F20130524%2Fus-east-1%2Fkafka-cluster%2Faws4_request"
+                       "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=tok%2Fen%2B%3D"
+                       "&X-Amz-SignedHeaders=host&z=1\nhost:svc.example.com:8443\n\nhost\n"
+                       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* No query: '?' then the auth parameters (a bare '?' too). */
+    rp__buf_reset(&u);
+    CHECK(presign("https://h/", "svc", 1, &c, &u, NULL, &err) == 0);
+    CHECK(u.data && strncmp(u.data, "https://h/?X-Amz-Algorithm=", 27) == 0);
+    rp__buf_reset(&u);
+    CHECK(presign("https://h/?", "svc", RP_SIGV4_PRESIGN_EXPIRES_MAX, &c, &u, NULL, &err) == 0);
+    CHECK(u.data && strncmp(u.data, "https://h/?X-Amz-Algorithm=", 27) == 0 &&
+          strstr(u.data, "&X-Amz-Expires=604800&"));
+
+    /* Refusals: the expiry's range, a fragment, a bad URL, no credentials;
+     * the buffer is left as it was, and no secret is quoted. */
+    rp__buf_reset(&u);
+    rp__buf_lit(&u, "kept");
+    struct {
+        const char *url;
+        unsigned expires;
+    } bad[] = {{"https://h/", 0},
+               {"https://h/", RP_SIGV4_PRESIGN_EXPIRES_MAX + 1},
+               {"https://h/#frag", 60},
+               {"ftp://h/", 60},
+               {"https://h/a b", 60}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rp_error_clear(&err);
+        CHECK(presign(bad[i].url, "svc", bad[i].expires, &c, &u, NULL, &err) == -1);
+        CHECK(err.code == RP_ERR_INVALID);
+        CHECK(!strstr(err.msg, "tok/en") && !strstr(err.msg, "EXAMPLEKEY"));
+    }
+    rp__aws_credentials none = {0};
+    CHECK(presign("https://h/", "svc", 60, &none, &u, NULL, &err) == -1 && err.code == RP_ERR_INVALID);
+    CHECK(presign("https://h/", "s/vc", 60, &c, &u, NULL, &err) == -1 && err.code == RP_ERR_INVALID);
+    CHECK(u.len == 4 && strcmp(u.data, "kept") == 0);
+    /* A buffer too small for the URL: RP_ERR_LIMIT, its content kept. */
+    rp__buf small;
+    rp__buf_init(&small, 100);
+    rp__buf_lit(&small, "x");
+    CHECK(presign("https://h/", "svc", 60, &c, &small, NULL, &err) == -1 && err.code == RP_ERR_LIMIT);
+    CHECK(small.len == 1 && strcmp(small.data, "x") == 0);
+    rp__buf_cleanup(&small);
+    rp__buf_cleanup(&u);
+    rp__buf_cleanup(&cr);
+}
+
 int main(void)
 {
     RUN(vectors);
@@ -239,5 +357,7 @@ int main(void)
     RUN(refusals);
     RUN(uri_encode);
     RUN(prepare_hook);
+    RUN(presign_aws_example);
+    RUN(presign_rules);
     return rp_t_done();
 }
