@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/msk_iam.h"
 #include "common/dl.h"
 #include "common/file.h"
 #include "ridepred/log.h"
@@ -49,6 +50,8 @@ static void rdk_setup(void)
         SYM("conf_set_oauthbearer_token_refresh_cb", conf_set_oauthbearer_token_refresh_cb),
         SYM("oauthbearer_set_token", oauthbearer_set_token),
         SYM("oauthbearer_set_token_failure", oauthbearer_set_token_failure),
+        SYM("conf_enable_sasl_queue", conf_enable_sasl_queue),
+        SYM("sasl_background_callbacks_enable", sasl_background_callbacks_enable),
         SYM("new", new_),
         SYM("destroy", destroy),
         SYM("poll", poll),
@@ -302,6 +305,10 @@ int rp__kafka_config_load(const rp_stream_config *cfg, rp__kafka_config *out, rp
         if (add_text_pair(out, cfg->kafka_config[i], strlen(cfg->kafka_config[i]), "--kafka-config", err) < 0)
             goto fail;
     out->msk_iam = cfg && cfg->kafka_msk_iam;
+    if (out->msk_iam && cfg->region && *cfg->region && !(out->region = strdup(cfg->region))) {
+        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     bool have_servers = false;
     for (size_t i = 0; i < out->n; i++)
         if (!strncmp(out->pairs[i], "bootstrap.servers=", 18) ||
@@ -325,6 +332,7 @@ void rp__kafka_config_free(rp__kafka_config *c)
         free(c->pairs[i]);
     free(c->pairs);
     free(c->brokers);
+    free(c->region);
     *c = (rp__kafka_config){0};
 }
 
@@ -349,6 +357,46 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     if (level > 4)
         return;
     rp_log(level <= 3 ? RP_LOG_ERROR : RP_LOG_WARN, "librdkafka", "facility", fac, "message", buf, NULL);
+}
+
+/* librdkafka asks for a token when it connects and again at 80% of the
+ * last one's lifetime, on its background thread: a fresh MSK IAM token
+ * from the AWS credential chain (src/aws/msk_iam.h).  The region comes in
+ * sasl.oauthbearer.config ("region=R", which librdkafka hands to this
+ * callback); without it, the chain's region.  A failure is reported to
+ * librdkafka, which retries (and logs it). */
+static void msk_token_refresh(rd_kafka_t *rk, const char *oauthbearer_config, void *opaque)
+{
+    (void)opaque;
+    char region[64] = "";
+    const char *r = oauthbearer_config ? strstr(oauthbearer_config, "region=") : NULL;
+    if (r) {
+        r += 7;
+        size_t n = strcspn(r, " ,;");
+        if (n < sizeof region) {
+            memcpy(region, r, n);
+            region[n] = '\0';
+        }
+    }
+    rp__msk_iam_options o = {.region = region[0] ? region : NULL};
+    rp__msk_iam_token t = {0};
+    rp_error err;
+    if (rp__msk_iam_token_resolve(&o, &t, &err) < 0) {
+        rp_log(RP_LOG_ERROR, "cannot make an MSK IAM token; librdkafka will ask again", "error", err.msg, NULL);
+        rp__rdk.oauthbearer_set_token_failure(rk, err.msg);
+        return;
+    }
+    char msg[512];
+    if (rp__rdk.oauthbearer_set_token(rk, t.value, t.expiry_ms, t.principal, NULL, 0, msg, sizeof msg)) {
+        rp_log(RP_LOG_ERROR, "librdkafka refused the MSK IAM token", "error", msg, NULL);
+        rp__rdk.oauthbearer_set_token_failure(rk, msg);
+    } else if (rp_log_enabled(RP_LOG_DEBUG)) {
+        char exp[32];
+        snprintf(exp, sizeof exp, "%lld", (long long)t.expiry_ms);
+        rp_log(RP_LOG_DEBUG, "MSK IAM token made", "principal", t.principal, "expiry_ms", exp, "region",
+               region[0] ? region : "(the AWS chain's)", NULL);
+    }
+    rp__msk_iam_token_clear(&t);
 }
 
 rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, const char *const *extra,
@@ -386,6 +434,19 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
         for (size_t i = 0; lists[l] && lists[l][i]; i++)
             if (set1(conf, lists[l][i], err) < 0)
                 goto fail;
+    if (c->msk_iam) {
+        /* MSK's IAM listener: TLS and OAUTHBEARER with our tokens (before
+         * the user's properties, which may still set ssl.ca.location...). */
+        char rc[96];
+        snprintf(rc, sizeof rc, "sasl.oauthbearer.config=region=%s", c->region ? c->region : "");
+        if (set1(conf, "security.protocol=SASL_SSL", err) < 0 || set1(conf, "sasl.mechanism=OAUTHBEARER", err) < 0 ||
+            (c->region && set1(conf, rc, err) < 0))
+            goto fail;
+        rp__rdk.conf_set_oauthbearer_token_refresh_cb(conf, msk_token_refresh);
+        /* Tokens made on librdkafka's background thread: handles that are
+         * never polled (admin, reads) get them too. */
+        rp__rdk.conf_enable_sasl_queue(conf, 1);
+    }
     for (size_t i = 0; i < c->n; i++)
         if (set1(conf, c->pairs[i], err) < 0)
             goto fail;
@@ -412,7 +473,13 @@ rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp
     if (!rk) {
         rp__rdk.conf_destroy(conf);
         rp_error_set(err, RP_ERR_INVALID, "cannot make a Kafka client: %s", msg);
+        return NULL;
     }
+    /* SASL callbacks (MSK IAM tokens) on the background thread; an error
+     * only says the handle has no SASL queue (no MSK IAM). */
+    rd_kafka_error_t *e = rp__rdk.sasl_background_callbacks_enable(rk);
+    if (e)
+        rp__rdk.error_destroy(e);
     return rk;
 }
 

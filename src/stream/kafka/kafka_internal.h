@@ -29,6 +29,8 @@ typedef struct rp__rdk_api {
     rd_kafka_resp_err_t (*oauthbearer_set_token)(rd_kafka_t *, const char *, int64_t, const char *,
                                                  const char **, size_t, char *, size_t);
     rd_kafka_resp_err_t (*oauthbearer_set_token_failure)(rd_kafka_t *, const char *);
+    void (*conf_enable_sasl_queue)(rd_kafka_conf_t *, int);
+    rd_kafka_error_t *(*sasl_background_callbacks_enable)(rd_kafka_t *);
     rd_kafka_t *(*new_)(rd_kafka_type_t, rd_kafka_conf_t *, char *, size_t);
     void (*destroy)(rd_kafka_t *);
     int (*poll)(rd_kafka_t *, int);
@@ -135,7 +137,8 @@ typedef enum rp__kafka_role {
 typedef struct rp__kafka_config {
     char **pairs; /* "KEY=VALUE", malloc'd */
     size_t n;
-    bool msk_iam; /* ridepred.msk.iam=true: tokens for Amazon MSK IAM */
+    bool msk_iam; /* --msk-iam: SASL/OAUTHBEARER tokens for Amazon MSK IAM */
+    char *region; /* the cluster's region for MSK IAM (NULL: the AWS chain) */
     char *brokers;
 } rp__kafka_config;
 
