@@ -27,7 +27,15 @@ __get_expiration_time_ms computes it from X-Amz-Date.
   driver and through the chain (an empty HOME and environment): each
   message says what to set and holds no secret.
 
-There is no MSK cluster here: nothing is sent anywhere.  The driver is
+- wiring: `ridepred streams list --msk-iam` against librdkafka's mock
+  cluster (kafka_mock): librdkafka asks ridepred for a token on its
+  background thread, which is made from the environment's credentials for
+  the --region given (the debug log names the key id and an expiry 900 s
+  ahead, never the token); without credentials the error says what to set.
+  The mock speaks no SASL, so the connection then fails: what MSK would do
+  with the token is not exercised here.
+
+There is no MSK cluster here: no token reaches an MSK broker.  The driver is
 $RIDEPRED_BUILD_DIR/msk_token_cli (default: build/).
 """
 
@@ -41,6 +49,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from unittest import mock
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
@@ -398,7 +407,42 @@ def test_errors(tmp):
                  "resolve from the environment: botocore's token", got)
 
 
+def test_wiring(tmp):
+    mock_bin = rptest.need_bin(os.path.join(rptest.BUILD, "kafka_mock"), "the kafka_mock tool")
+    cluster = subprocess.Popen([mock_bin, "--topic", "t:1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        brokers = cluster.stdout.readline().strip()
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "RIDEPRED_KAFKA_BROKERS": brokers}
+        args = [rptest.BIN, "streams", "list", "--backend", "kafka", "--msk-iam", "--region", "eu-west-1",
+                # The mock has no TLS: SASL over plaintext, so that librdkafka
+                # gets as far as asking for the token.
+                "--kafka-config", "security.protocol=SASL_PLAINTEXT", "--kafka-config", "socket.timeout.ms=2000",
+                "--log-level", "debug"]
+        env = dict(base, AWS_ACCESS_KEY_ID="AKIAWIRINGTEST000001", AWS_SECRET_ACCESS_KEY=SECRET)
+        t0 = int(time.time())
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        made = re.search(r"MSK IAM token made principal=(\S+) expiry_ms=(\d+) region=(\S+)", p.stderr)
+        rptest.check(made is not None, "librdkafka asked for a token and got one", p.stderr[-800:])
+        if made:
+            exp = int(made.group(2)) // 1000
+            rptest.check(made.group(1) == "AKIAWIRINGTEST000001" and made.group(3) == "eu-west-1",
+                         "the token is for the environment's key and the --region given", made.group(0))
+            rptest.check(t0 + EXPIRES - 5 <= exp <= int(time.time()) + EXPIRES + 1, "it expires 900 s ahead",
+                         made.group(0))
+        rptest.check(no_secret(p.stderr) and "X-Amz-Signature" not in p.stderr,
+                     "neither the secret nor the token is logged")
+        p = subprocess.run(args[:-2], env=base, capture_output=True, text=True, timeout=60)
+        rptest.check(p.returncode != 0 and "cannot make an MSK IAM token" in p.stderr
+                     and "AWS_ACCESS_KEY_ID" in p.stderr, "no credentials: an error that says what to set",
+                     p.stderr[-600:])
+    finally:
+        cluster.stdin.close()
+        cluster.wait(timeout=10)
+
+
 if __name__ == "__main__":
     rptest.run([test_tokens, test_decoded, test_presign], finish=False)
     rptest.run_one("errors", test_errors, tmp_prefix="rp-msk-")
+    rptest.run_one("wiring", test_wiring, tmp_prefix="rp-msk-")
     rptest.tally.finish()
