@@ -1164,10 +1164,11 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
         goto fail;
     if (cfg->exactly_once &&
         (c->in_backend != RP_STREAM_BACKEND_KAFKA || strncmp(c->out_spec, "kafka:", 6) != 0)) {
-        rp_error_set(err, RP_ERR_INVALID,
-                     "--exactly-once needs a Kafka source and a Kafka output (Kafka transactions hold both the "
-                     "predictions and the offsets): %s -> %s",
-                     c->source, c->out_spec);
+        rp_error_set(
+            err, RP_ERR_INVALID,
+            "--exactly-once needs a Kafka source and a Kafka output (Kafka transactions hold both the "
+            "predictions and the offsets): %s -> %s",
+            c->source, c->out_spec);
         goto fail;
     }
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);

@@ -43,7 +43,7 @@ typedef struct rp__consumer_config {
     int32_t max_retries;           /* retries of records the handler refuses; -1: forever */
     int32_t max_record_age_s;      /* drop records older than this (seconds); -1: never */
     bool bisect_on_error;
-    bool exactly_once; /* Kafka -> Kafka: transactions (docs/kafka.md) */
+    bool exactly_once;            /* Kafka -> Kafka: transactions (docs/kafka.md) */
     const char *group;            /* NULL: the output stream spec */
     const char *checkpoint_store; /* the SQLite file of checkpoints and leases; required */
     const char *event_region;     /* awsRegion of the events (Kinesis source); NULL: us-east-1 */

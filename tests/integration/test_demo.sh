@@ -6,7 +6,8 @@
 # leaves none of the processes it started.  The download path, against a
 # mirror of the TLC folder on 127.0.0.1 (python3 -m http.server over the
 # data): the files arrive whole and the demo runs on them; a mirror without
-# them fails with the URL named and leaves no partial file.
+# them fails with the URL named and leaves no partial file.  The same whole
+# run on Kafka (RIDEPRED_DEMO_BACKEND=kafka, the mock cluster).
 # Env: RIDEPRED_SOURCE_DIR, RIDEPRED_BUILD_DIR, RIDEPRED_DATA_DIR.
 set -u
 . "$(dirname "$0")/../tools/rptest.sh"
@@ -21,6 +22,20 @@ if RIDEPRED_DEMO_OUT=$tmp/full "$src/scripts/demo" "$build" >"$tmp/full.log" 2>&
    grep -q "| RMSE (minutes) | 7.7587" "$tmp/full.log" && [ -s "$tmp/full/predictions.svg" ]; then ok
 else bad "whole run: $(tail -5 "$tmp/full.log")"; fi
 if pgrep -f -- "$tmp/full/" >/dev/null; then bad "processes left after a whole run"; else ok; fi
+
+# 1b. The same pipeline on Kafka (RIDEPRED_DEMO_BACKEND=kafka): without
+# RIDEPRED_KAFKA_BROKERS the demo starts librdkafka's mock cluster itself,
+# on topics of the run's own, and stops it at the end.
+if env -u RIDEPRED_KAFKA_BROKERS RIDEPRED_DEMO_BACKEND=kafka RIDEPRED_DEMO_OUT=$tmp/kafka "$src/scripts/demo" "$build" \
+     >"$tmp/kafka.log" 2>&1 &&
+   grep -q "every ride predicted; the RMSE matches" "$tmp/kafka.log" &&
+   grep -q "Kafka topics demo-.*-ride_events and demo-.*-ride_predictions (4 partitions each) on librdkafka's mock cluster" "$tmp/kafka.log" &&
+   grep -q "| RMSE (minutes) | 7.7587" "$tmp/kafka.log"; then ok
+else bad "Kafka run: $(tail -5 "$tmp/kafka.log")"; fi
+if pgrep -f -- "$build/kafka_mock --topic demo-" >/dev/null; then bad "the mock cluster was left running"; else ok; fi
+if RIDEPRED_DEMO_BACKEND=kinesis RIDEPRED_DEMO_OUT=$tmp/bad "$src/scripts/demo" "$build" >"$tmp/bad.log" 2>&1; then
+  bad "an unknown RIDEPRED_DEMO_BACKEND ran"
+else grep -q "RIDEPRED_DEMO_BACKEND must be local or kafka" "$tmp/bad.log" && ok || bad "$(tail -3 "$tmp/bad.log")"; fi
 
 # 2. Ctrl-C while the rides are being replayed (slowly, so that there is time).
 RIDEPRED_DEMO_OUT=$tmp/int RIDEPRED_DEMO_RATE=2000 setsid "$src/scripts/demo" "$build" >"$tmp/int.log" 2>&1 &

@@ -382,7 +382,8 @@ static void msk_token_refresh(rd_kafka_t *rk, const char *oauthbearer_config, vo
     rp__msk_iam_token t = {0};
     rp_error err;
     if (rp__msk_iam_token_resolve(&o, &t, &err) < 0) {
-        rp_log(RP_LOG_ERROR, "cannot make an MSK IAM token; librdkafka will ask again", "error", err.msg, NULL);
+        rp_log(RP_LOG_ERROR, "cannot make an MSK IAM token; librdkafka will ask again", "error", err.msg,
+               NULL);
         rp__rdk.oauthbearer_set_token_failure(rk, err.msg);
         return;
     }
@@ -409,11 +410,16 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
     }
     /* ridepred's defaults for the role, which the user's properties may
      * override (they come after) unless the role needs them. */
-    static const char *const common[] = {"client.id=ridepred", "log.connection.close=false",
-                                         "allow.auto.create.topics=false", NULL};
-    static const char *const producer[] = {"enable.idempotence=true",    "acks=all",
-                                           "partitioner=murmur2_random", "linger.ms=5",
-                                           "message.timeout.ms=10000",   NULL};
+    static const char *const common[] = {"client.id=ridepred", "log.connection.close=false", NULL};
+    /* A put to a topic that does not exist fails, as on Kinesis, instead
+     * of creating it (the producer's default; consumers default to false). */
+    static const char *const producer[] = {"allow.auto.create.topics=false",
+                                           "enable.idempotence=true",
+                                           "acks=all",
+                                           "partitioner=murmur2_random",
+                                           "linger.ms=5",
+                                           "message.timeout.ms=10000",
+                                           NULL};
     static const char *const reader[] = {"enable.auto.commit=false", "enable.partition.eof=true",
                                          "group.id=ridepred-reader", "fetch.wait.max.ms=100", NULL};
     static const char *const group[] = {"partition.assignment.strategy=cooperative-sticky",
@@ -439,8 +445,8 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
          * the user's properties, which may still set ssl.ca.location...). */
         char rc[96];
         snprintf(rc, sizeof rc, "sasl.oauthbearer.config=region=%s", c->region ? c->region : "");
-        if (set1(conf, "security.protocol=SASL_SSL", err) < 0 || set1(conf, "sasl.mechanism=OAUTHBEARER", err) < 0 ||
-            (c->region && set1(conf, rc, err) < 0))
+        if (set1(conf, "security.protocol=SASL_SSL", err) < 0 ||
+            set1(conf, "sasl.mechanism=OAUTHBEARER", err) < 0 || (c->region && set1(conf, rc, err) < 0))
             goto fail;
         rp__rdk.conf_set_oauthbearer_token_refresh_cb(conf, msk_token_refresh);
         /* Tokens made on librdkafka's background thread: handles that are

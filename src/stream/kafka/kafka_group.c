@@ -2,8 +2,8 @@
 #include "stream/kafka/kafka_group.h"
 
 #include <inttypes.h>
-#include <stdint.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,7 +415,7 @@ struct rp__kafka_txn {
     rp__kafka_group *g;
     rd_kafka_t *rk;
     int32_t partition;
-    bool open; /* a transaction begun and not yet ended */
+    bool open;   /* a transaction begun and not yet ended */
     int pending; /* deliveries not reported yet (this thread polls) */
     rp_stream_put_result *results;
 };
@@ -508,7 +508,8 @@ int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry
     for (size_t i = 0; i < n && rc == 0; i++) {
         rd_kafka_vu_t vu[4] = {
             {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
-            {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
+            {.vtype = RD_KAFKA_VTYPE_KEY,
+             .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
             {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)entries[i].data, entries[i].data_len}},
             {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)i},
         };
