@@ -1,7 +1,9 @@
 # ridepred as the course's stream pipeline: ride_events (Kinesis) -> the
 # Lambda function (container image, custom runtime) -> ride_predictions
 # (Kinesis), the model read from the MLflow bucket, discarded batches
-# described in an SQS queue.  Order of use (docs/deploy.md):
+# described in an SQS queue.  Optionally (msk_cluster_arn set) the function
+# also reads ride events from a topic of an existing Amazon MSK cluster.
+# Order of use (docs/deploy.md):
 #   terraform apply -target=aws_ecr_repository.ridepred   # the repository first
 #   (build and push the image: docs/deploy.md)
 #   terraform apply                                        # everything else
@@ -25,6 +27,14 @@ locals {
   log_group_name     = "/aws/lambda/${local.function_name}"
   log_group_arn      = "arn:${local.partition}:logs:${var.aws_region}:${local.account_id}:log-group:${local.log_group_name}"
   model_prefix       = var.model_prefix != "" ? trimsuffix(var.model_prefix, "/") : "${var.mlflow_experiment_id}/${var.run_id}/artifacts/model"
+
+  # The optional MSK trigger: on when a cluster is given.  Its consumer
+  # group is named here (not left to Lambda's mapping UUID) so that the
+  # policy can name the group's ARN.
+  msk_enabled        = var.msk_cluster_arn != ""
+  msk_consumer_group = local.function_name
+  msk_topic_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":topic/")}/${var.msk_topic}"
+  msk_group_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${local.msk_consumer_group}"
 
   # A tag ("latest", "v3") or a digest ("sha256:...").
   image_uri = startswith(var.image_tag, "sha256:") ? "${aws_ecr_repository.ridepred.repository_url}@${var.image_tag}" : "${aws_ecr_repository.ridepred.repository_url}:${var.image_tag}"
@@ -158,6 +168,20 @@ resource "aws_iam_role_policy" "send_failures" {
   })
 }
 
+# What Lambda's MSK event source mapping does with the function's role:
+# find the brokers, connect with IAM access control, read the topic, commit
+# the group's offsets, and put network interfaces in the cluster's VPC.
+resource "aws_iam_role_policy" "read_msk" {
+  count = local.msk_enabled ? 1 : 0
+  name  = "read_msk"
+  role  = aws_iam_role.ridepred.id
+  policy = templatefile("${local.iam_dir}/read-msk.json", {
+    cluster_arn = var.msk_cluster_arn
+    topic_arn   = local.msk_topic_arn
+    group_arn   = local.msk_group_arn
+  })
+}
+
 # ---------------------------------------------------------------- function
 
 resource "aws_cloudwatch_log_group" "ridepred" {
@@ -230,4 +254,35 @@ resource "aws_lambda_event_source_mapping" "ride_events" {
     aws_iam_role_policy.read_input_stream,
     aws_iam_role_policy.send_failures,
   ]
+}
+
+# The optional MSK trigger: Lambda's Kafka events (docs/handler.md §2) from
+# msk_topic; ridepred answers them as the Kinesis ones and names the records
+# it could not serve or publish by topic-partition and offset.  Lambda reads
+# those only with ReportBatchItemFailures, which Kafka mappings support in
+# provisioned mode (provisioned_poller_config): without it a batch whose
+# predictions the output stream refused would count as done.
+resource "aws_lambda_event_source_mapping" "msk" {
+  count                   = local.msk_enabled ? 1 : 0
+  event_source_arn        = var.msk_cluster_arn
+  function_name           = aws_lambda_function.ridepred.arn
+  topics                  = [var.msk_topic]
+  starting_position       = var.msk_starting_position
+  batch_size              = var.msk_batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+  # Kafka's default is to retry forever: a ride no retry can serve would
+  # hold its partition.  After these retries its records are dropped (each
+  # refusal is in the function's log).
+  maximum_retry_attempts = var.maximum_retry_attempts
+
+  amazon_managed_kafka_event_source_config {
+    consumer_group_id = local.msk_consumer_group
+  }
+
+  provisioned_poller_config {
+    minimum_pollers = 1
+    maximum_pollers = var.msk_maximum_pollers
+  }
+
+  depends_on = [aws_iam_role_policy.read_msk]
 }

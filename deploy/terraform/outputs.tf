@@ -36,3 +36,8 @@ output "role_arn" {
 output "event_source_mapping_uuid" {
   value = aws_lambda_event_source_mapping.ride_events.uuid
 }
+
+output "msk_event_source_mapping_uuid" {
+  description = "The MSK trigger's mapping; null when msk_cluster_arn is empty."
+  value       = one(aws_lambda_event_source_mapping.msk[*].uuid)
+}

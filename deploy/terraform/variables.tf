@@ -143,7 +143,7 @@ variable "starting_position" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before it goes to the on-failure queue (-1: until the records expire)."
+  description = "Retries of a failing batch before it goes to the on-failure queue (-1: until the records expire); also the MSK trigger's, after which its records are dropped."
   type        = number
   default     = 3
 }
@@ -170,4 +170,59 @@ variable "failure_queue_name" {
   description = "SQS queue receiving the metadata of discarded batches; the name gets _<project_id>."
   type        = string
   default     = "ride_events_failures"
+}
+
+# ---- optional: rides from an Amazon MSK topic (docs/deploy.md) --------------
+# Off while msk_cluster_arn is empty.  On, a second event source mapping
+# sends the function Lambda's Kafka events (docs/handler.md §2) from
+# msk_topic; the predictions go to the same output stream.
+
+variable "msk_cluster_arn" {
+  description = "ARN of an existing Amazon MSK cluster (IAM access control) whose topic the function also reads; empty: no MSK trigger."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.msk_cluster_arn == "" || can(regex("^arn:aws[a-z-]*:kafka:[a-z0-9-]+:[0-9]{12}:cluster/[^/]+/[^/]+$", var.msk_cluster_arn))
+    error_message = "msk_cluster_arn must be empty or an MSK cluster ARN: arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID."
+  }
+}
+
+variable "msk_topic" {
+  description = "Kafka topic of ride events read from the MSK cluster."
+  type        = string
+  default     = "ride_events"
+}
+
+variable "msk_batch_size" {
+  description = "Records per invocation at most from MSK (1 to 10000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.msk_batch_size >= 1 && var.msk_batch_size <= 10000
+    error_message = "msk_batch_size must be between 1 and 10000."
+  }
+}
+
+variable "msk_starting_position" {
+  description = "Where a new MSK mapping starts in the topic: LATEST or TRIM_HORIZON."
+  type        = string
+  default     = "LATEST"
+
+  validation {
+    condition     = contains(["LATEST", "TRIM_HORIZON"], var.msk_starting_position)
+    error_message = "msk_starting_position must be LATEST or TRIM_HORIZON."
+  }
+}
+
+variable "msk_maximum_pollers" {
+  description = "Event pollers of the MSK mapping at most (provisioned mode, which partial batch responses need; at least 1 always runs)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.msk_maximum_pollers >= 1 && var.msk_maximum_pollers <= 2000
+    error_message = "msk_maximum_pollers must be between 1 and 2000."
+  }
 }

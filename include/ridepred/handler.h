@@ -42,8 +42,8 @@ typedef struct rp_handler_config {
     size_t version_len;
     /* Log every failed record (default true). */
     bool log_failures;
-    /* Where predictions of Kinesis events go; NULL: nowhere (TEST_RUN).
-     * Direct ride events are answered, never published. */
+    /* Where predictions of Kinesis and Kafka events go; NULL: nowhere
+     * (TEST_RUN).  Direct ride events are answered, never published. */
     rp_publish_fn publish;
     void *publish_ctx;
 } rp_handler_config;
@@ -90,7 +90,7 @@ typedef struct rp_invoke_result {
  * whose prediction the stream did not take is in batchItemFailures. */
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res);
 
-/* What became of one record of a Kinesis event. */
+/* What became of one record of a Kinesis or Kafka event. */
 typedef enum rp_record_status {
     RP_RECORD_SERVED = 0,     /* predicted (and published, when the handler publishes) */
     RP_RECORD_REFUSED = 1,    /* the record's fault: bad base64, UTF-8, JSON or fields, or a
@@ -112,7 +112,8 @@ typedef struct rp_record_outcome {
 } rp_record_outcome;
 
 /* The outcome of every record of the last rp_handler_invoke, in record
- * order (*n of them: none after a direct event or a function error).  The
+ * order (*n of them: none after a direct event or a function error; a
+ * Kafka event's in the answer's order, key by key).  The
  * array and the strings it points to are owned by the handler and valid
  * until its next call.  Returns NULL (with *n = 0) when out of memory. */
 const rp_record_outcome *rp_handler_outcomes(rp_handler *h, size_t *n);

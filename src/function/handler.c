@@ -34,16 +34,18 @@
  * most 24 characters), ", \"ride_id\": " and "}}". */
 #define PREDICTION_FIXED 64
 
-/* One record of a Kinesis event while the handler works on it.  Offsets,
- * not pointers: the buffers they point into may move as they grow. */
+/* One record of a Kinesis or Kafka event while the handler works on it.
+ * Offsets, not pointers: the buffers they point into may move as they
+ * grow. */
 typedef struct slot {
-    rp__json_value seq;      /* sequenceNumber, a view into the event */
+    rp__json_value seq;      /* sequenceNumber / the Kafka offset, a view into the event */
     uint32_t id_off, id_len; /* the ride_id as JSON, in ids (this chunk only) */
     uint32_t e_off, e_len;   /* the prediction record, in events */
     uint32_t k_off, k_len;   /* str(ride_id), the partition key, in keys */
     uint32_t why_off;        /* the reason, in reasons (failed records) */
     uint8_t status;          /* rp_record_status; RP_RECORD_SERVED once predicted */
     bool decoded;            /* a row and a ride_id wait in the chunk */
+    uint32_t group;          /* Kafka: the record's key of "records", in groups */
     rp_code code;
 } slot;
 
@@ -65,6 +67,12 @@ struct rp_handler {
     rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
     slot *slots; /* one per record of the event */
     size_t n_slots, cap_slots;
+    rp__event_kind kind;    /* of the event being answered (Kinesis or Kafka) */
+    rp__json_value *groups; /* Kafka: the keys of "records", views into the event */
+    rp__event_key *gkeys;   /* ... and the same decoded, in gnames */
+    uint32_t *gorder;       /* scratch of the repeated-key check */
+    size_t n_groups, cap_groups, cap_gkeys, cap_gorder;
+    rp__buf gnames;
     size_t chunk_start;          /* first slot of the chunk not yet predicted */
     size_t predictions_bytes;    /* what the served predictions add to the body */
     rp_record_outcome *outcomes; /* built on request (rp_handler_outcomes) */
@@ -132,6 +140,8 @@ rp_handler *rp_handler_new(rp_model *m, const rp_handler_config *cfg, rp_error *
      * record, so the keys of one event fit in the event's size. */
     rp__buf_init(&h->keys, RP_EVENT_MAX_BYTES + RIDE_ID_KEY_MAX);
     rp__buf_init(&h->reasons, RESPONSE_MAX_BYTES);
+    /* Keys decode to at most their own bytes: they fit in the event's size. */
+    rp__buf_init(&h->gnames, RP_EVENT_MAX_BYTES);
     h->publish = cfg ? cfg->publish : NULL;
     h->publish_ctx = cfg ? cfg->publish_ctx : NULL;
 
@@ -158,21 +168,39 @@ void rp_handler_free(rp_handler *h)
     rp__buf_cleanup(&h->events);
     rp__buf_cleanup(&h->keys);
     rp__buf_cleanup(&h->reasons);
+    rp__buf_cleanup(&h->gnames);
+    free(h->groups);
+    free(h->gkeys);
+    free(h->gorder);
     free(h->slots);
     free(h->outcomes);
     free(h);
 }
 
-static void log_failure(rp_handler *h, const rp__json_value *seq, const char *why)
+/* A string view decoded into out (cap bytes, NUL-terminated; empty when it
+ * does not fit). */
+static void view_text(const rp__json_value *v, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (v->len < cap)
+        n = rp__json_str_decode(v, out);
+    out[n] = '\0';
+}
+
+static void log_failure(rp_handler *h, const slot *s, const char *why)
 {
     if (!h->log_failures || !rp_log_enabled(RP_LOG_WARN))
         return;
-    char s[300];
-    size_t n = 0;
-    if (seq->len < sizeof s)
-        n = rp__json_str_decode(seq, s);
-    s[n] = '\0';
-    rp_log(RP_LOG_WARN, "record failed", "sequence_number", s, "reason", why, NULL);
+    char t[300];
+    if (h->kind == RP_EVENT_KAFKA) {
+        char off[64];
+        view_text(&h->groups[s->group], t, sizeof t);
+        snprintf(off, sizeof off, "%.*s", (int)s->seq.len, s->seq.ptr);
+        rp_log(RP_LOG_WARN, "record failed", "partition", t, "offset", off, "reason", why, NULL);
+        return;
+    }
+    view_text(&s->seq, t, sizeof t);
+    rp_log(RP_LOG_WARN, "record failed", "sequence_number", t, "reason", why, NULL);
 }
 
 /* The record of slot s failed: status, code and reason kept, logged. */
@@ -184,17 +212,22 @@ static void fail(rp_handler *h, slot *s, rp_record_status status, rp_code code, 
     if (rp__buf_append(&h->reasons, why, strlen(why) + 1) < 0)
         s->why_off = UINT32_MAX; /* rp_handler_outcomes says "see the log" */
     h->failed++;
-    log_failure(h, &s->seq, why);
+    log_failure(h, s, why);
 }
 
-/* Decodes kinesis.data: JSON string → base64 → UTF-8 JSON text. */
-static int record_payload(rp_handler *h, const rp__kinesis_record *rec, const char **out, size_t *out_len,
+/* Decodes a record's data (kinesis.data, a Kafka record's value): JSON
+ * string → base64 → UTF-8 JSON text. */
+static int record_payload(rp_handler *h, const rp__event_rec *rec, const char **out, size_t *out_len,
                           rp_error *why)
 {
+    const char *field = rec->kind == RP_EVENT_KAFKA ? "value" : "kinesis.data";
     if (!rec->has_data)
-        return rp_error_set(why, RP_ERR_INVALID, "kinesis.data is missing");
-    if (rec->data.type != RP_JSON_STRING)
-        return rp_error_set(why, RP_ERR_INVALID, "kinesis.data is not a string");
+        return rp_error_set(why, RP_ERR_INVALID, "%s is missing", field);
+    if (rec->data.type != RP_JSON_STRING) {
+        if (rec->kind == RP_EVENT_KAFKA && rec->data.type == RP_JSON_NULL)
+            return rp_error_set(why, RP_ERR_INVALID, "value is null (a tombstone): no ride to predict");
+        return rp_error_set(why, RP_ERR_INVALID, "%s is not a string", field);
+    }
     const char *b64 = rec->data.ptr;
     size_t n = rec->data.len;
     if (rec->data.escaped) {
@@ -206,7 +239,7 @@ static int record_payload(rp_handler *h, const rp__kinesis_record *rec, const ch
     }
     rp__buf_reset(&h->decoded);
     if (rp__buf_grow(&h->decoded, RP_BASE64_DECODED_MAX(n)) != 0)
-        return rp_error_set(why, RP_ERR_LIMIT, "kinesis.data is too large");
+        return rp_error_set(why, RP_ERR_LIMIT, "%s is too large", field);
     const char *msg = NULL;
     long got = rp__base64_decode(b64, n, (unsigned char *)h->decoded.data, &msg);
     if (got < 0)
@@ -313,6 +346,8 @@ static void reset_output(rp_handler *h)
     rp__buf_reset(&h->keys);
     rp__buf_reset(&h->reasons);
     h->n_slots = h->chunk_start = 0;
+    h->n_groups = 0;
+    rp__buf_reset(&h->gnames);
     h->predictions_bytes = 0;
     h->served = h->failed = 0;
 }
@@ -341,13 +376,38 @@ static int keep_ride_id(rp_handler *h, slot *s, const rp__json_value *id)
     return h->ids.failed || h->keys.failed ? -1 : 0;
 }
 
-static int on_record(void *ctx, const rp__kinesis_record *rec, rp_error *err)
+/* A key of a Kafka event's "records" begins: kept as a view (for the
+ * answer) and decoded (for the repeated-key check). */
+static int add_group(rp_handler *h, const rp__json_value *key, rp_error *err)
+{
+    rp__json_value *ng = rp__array_grow(h->groups, h->n_groups, &h->cap_groups, sizeof *h->groups, 16);
+    if (!ng)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    h->groups = ng;
+    rp__event_key *nk = rp__array_grow(h->gkeys, h->n_groups, &h->cap_gkeys, sizeof *h->gkeys, 16);
+    if (!nk)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    h->gkeys = nk;
+    size_t off = h->gnames.len;
+    if (rp__buf_grow(&h->gnames, key->len + 1) != 0)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    h->gnames.len += rp__json_str_decode(key, h->gnames.data + off);
+    h->gnames.data[h->gnames.len] = '\0';
+    h->groups[h->n_groups] = *key;
+    h->gkeys[h->n_groups++] = (rp__event_key){(uint32_t)off, (uint32_t)(h->gnames.len - off)};
+    return 0;
+}
+
+static int on_record(void *ctx, const rp__event_rec *rec, rp_error *err)
 {
     rp_handler *h = ctx;
     if (!rec) {
         reset_output(h);
         return 0;
     }
+    h->kind = rec->kind;
+    if (rec->is_key)
+        return add_group(h, &rec->partition, err);
     slot *ns = rp__array_grow(h->slots, h->n_slots, &h->cap_slots, sizeof *h->slots, 256);
     if (!ns)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
@@ -355,6 +415,8 @@ static int on_record(void *ctx, const rp__kinesis_record *rec, rp_error *err)
     size_t ci = h->n_slots - h->chunk_start;
     slot *s = &h->slots[h->n_slots++];
     *s = (slot){.seq = rec->seq, .status = RP_RECORD_REFUSED};
+    if (rec->kind == RP_EVENT_KAFKA) /* its key is the last one begun */
+        s->group = (uint32_t)h->n_groups - 1;
     rp_row *row = &h->rows[ci];
     row->n = 0;
     rp_error why;
@@ -390,7 +452,7 @@ static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, co
 }
 
 /* {"predictions": [...], "batchItemFailures": [...]} from the slots. */
-static void kinesis_body(rp_handler *h)
+static void batch_body(rp_handler *h)
 {
     rp__buf *b = &h->body;
     rp__event_response_begin(b);
@@ -420,11 +482,44 @@ static void kinesis_body(rp_handler *h)
             const slot *s = &h->slots[i];
             if (s->status == RP_RECORD_SERVED)
                 continue;
-            rp__event_response_failure(b, &s->seq, first);
+            if (h->kind == RP_EVENT_KAFKA)
+                rp__event_response_kafka_failure(b, &h->groups[s->group], &s->seq, first);
+            else
+                rp__event_response_failure(b, &s->seq, first);
             first = false;
         }
     }
     rp__event_response_end(b);
+}
+
+/* A Kafka event names each topic-partition once (docs/handler.md §2): -1
+ * with err set when a key of "records" repeats (or out of memory). */
+static int repeated_key(rp_handler *h, rp_error *err)
+{
+    if (h->n_groups < 2)
+        return 0;
+    while (h->cap_gorder < h->n_groups) {
+        uint32_t *no = rp__array_grow(h->gorder, h->cap_gorder, &h->cap_gorder, sizeof *h->gorder, 16);
+        if (!no)
+            return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+        h->gorder = no;
+    }
+    long i = rp__event_kafka_repeat(h->gnames.data, h->gkeys, h->gorder, h->n_groups);
+    if (i < 0)
+        return 0;
+    const rp__event_key *k = &h->gkeys[i];
+    bool plain = k->len <= 64;
+    for (uint32_t j = 0; plain && j < k->len; j++)
+        plain = h->gnames.data[k->off + j] >= 0x20 && h->gnames.data[k->off + j] < 0x7f;
+    if (plain)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "event \"records\" has the key \"%.*s\" twice: a Kafka event names each "
+                            "topic-partition once",
+                            (int)k->len, h->gnames.data + k->off);
+    return rp_error_set(err, RP_ERR_INVALID,
+                        "event \"records\": key %ld repeats an earlier key: a Kafka event names each "
+                        "topic-partition once",
+                        i + 1);
 }
 
 int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_result *res)
@@ -434,6 +529,11 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     memset(res, 0, sizeof *res);
     reset_output(h);
     if (rp__event_scan(event, len, on_record, h, &ev, &err) < 0) {
+        h->n_slots = 0;
+        rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, NULL);
+        return error_body(h, res, "InvalidEvent", err.msg);
+    }
+    if (ev.kind == RP_EVENT_KAFKA && repeated_key(h, &err) < 0) {
         h->n_slots = 0;
         rp_log(RP_LOG_WARN, "invalid event", "reason", err.msg, NULL);
         return error_body(h, res, "InvalidEvent", err.msg);
@@ -457,7 +557,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         res->records = ev.n_records;
         res->served = h->served;
         res->failed = h->failed;
-        kinesis_body(h);
+        batch_body(h);
     }
     if (h->body.failed)
         return error_body(h, res, "ResponseTooLarge", "the response exceeds its size limit");

@@ -19,7 +19,9 @@ of which exists on the development machines:
     event source mapping, the streams, the queue and the repository carry
     the settings of the issue (package_type Image, the environment of docs/handler.md §10,
     JSON logs, ReportBatchItemFailures, bisect, retries, on-failure
-    destination); where terraform and the AWS provider are available
+    destination); the optional MSK trigger off by default and, on, with
+    its own policy, its variables and ReportBatchItemFailures in
+    provisioned mode; where terraform and the AWS provider are available
     offline (this machine image has both, the provider under
     /opt/tf-plugins), `terraform fmt -check`, `validate` and `test`
     (deploy/terraform/tests: the configuration applied to a mocked
@@ -87,13 +89,29 @@ EXPECTED_ACTIONS = {
     "read-model.json": {"s3:GetObject", "s3:ListBucket"},
     "write-logs.json": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
     "send-failures.json": {"sqs:SendMessage"},
+    # The optional MSK trigger (Lambda's MSK event source mapping with IAM
+    # access control: AWS's "Configuring Lambda permissions for Amazon MSK
+    # event source mappings" and AWSLambdaMSKExecutionRole).
+    "read-msk.json": {"kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers",
+                      "kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration",
+                      "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData",
+                      "kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup",
+                      "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                      "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                      "ec2:DescribeVpcs"},
     "ecr-repository-policy.json": {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
 }
 # Documents attached to a principal elsewhere (trust, resource policies):
 # they name a Principal and no Resource.
 PRINCIPAL_DOCS = {"lambda-trust-policy.json", "ecr-repository-policy.json"}
 # Actions that have no resource-level permissions: "*" is what AWS requires.
-STAR_RESOURCE_OK = {"kinesis:ListStreams"}
+# Lambda's MSK mapping puts its network interfaces in the cluster's subnets,
+# which the templates do not know: EC2's Describe* calls have no resource
+# level, and AWS grants the interface calls on "*" too
+# (AWSLambdaMSKExecutionRole).
+STAR_RESOURCE_OK = {"kinesis:ListStreams", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs"}
 
 SAMPLE = {
     "account_id": "123456789012",
@@ -105,6 +123,10 @@ SAMPLE = {
     "log_group_arn": "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ride_duration_prediction_stg",
     "dlq_arn": "arn:aws:sqs:eu-west-1:123456789012:ride_events_failures_stg",
     "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:ride_duration_prediction_stg",
+    "cluster_arn": "arn:aws:kafka:eu-west-1:123456789012:cluster/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2",
+    "topic_arn": "arn:aws:kafka:eu-west-1:123456789012:topic/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/ride_events",
+    "group_arn": ("arn:aws:kafka:eu-west-1:123456789012:group/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/"
+                  "ride_duration_prediction_stg"),
 }
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -200,6 +222,13 @@ def test_iam_resources_rendered():
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == SAMPLE["account_id"]
     (ecr,) = statements("ecr-repository-policy.json")
     assert ecr["Condition"]["StringLike"]["aws:sourceArn"] == SAMPLE["function_arn"]
+    for action in ("kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "kafka-cluster:Connect",
+                   "kafka-cluster:DescribeClusterDynamicConfiguration"):
+        assert resources_of("read-msk.json", action) == [SAMPLE["cluster_arn"]], action
+    for action in ("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"):
+        assert resources_of("read-msk.json", action) == [SAMPLE["topic_arn"]], action
+    for action in ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"):
+        assert resources_of("read-msk.json", action) == [SAMPLE["group_arn"]], action
 
 
 def test_iam_covers_ridepred_calls():
@@ -440,8 +469,10 @@ def test_hcl_resources():
     log = re.search(r"logging_config\s*\{(.*?)\}", fn, re.S).group(1)
     assert attr(log, "log_format") == '"JSON"' and attr(log, "application_log_level") == "var.log_level"
 
-    (esm_key,) = [k for k in res if k[0] == "aws_lambda_event_source_mapping"]
-    esm = res[esm_key]
+    esm_keys = {k for k in res if k[0] == "aws_lambda_event_source_mapping"}
+    assert esm_keys == {("aws_lambda_event_source_mapping", "ride_events"),
+                        ("aws_lambda_event_source_mapping", "msk")}, esm_keys
+    esm = res[("aws_lambda_event_source_mapping", "ride_events")]
     assert attr(esm, "event_source_arn") == "aws_kinesis_stream.ride_events.arn"
     assert attr(esm, "function_name") == "aws_lambda_function.ridepred.arn"
     assert attr(esm, "function_response_types") == '["ReportBatchItemFailures"]'
@@ -451,6 +482,27 @@ def test_hcl_resources():
     on_failure = re.search(r"on_failure\s*\{(.*?)\}", esm, re.S)
     assert on_failure and attr(on_failure.group(1), "destination_arn") == "aws_sqs_queue.failures.arn"
 
+    # The optional MSK trigger (docs/deploy.md): off unless a cluster is
+    # given, and then with its policy, the variables, ReportBatchItemFailures
+    # (in provisioned mode, which Kafka mappings need for it).
+    msk = res[("aws_lambda_event_source_mapping", "msk")]
+    assert attr(msk, "count") == "local.msk_enabled ? 1 : 0", "the MSK trigger is optional"
+    assert re.search(r'msk_enabled\s*=\s*var\.msk_cluster_arn != ""', raw), "on only with a cluster ARN"
+    assert re.search(r'variable "msk_cluster_arn" \{[^}]*default\s*=\s*""', raw), "off by default"
+    assert attr(msk, "event_source_arn") == "var.msk_cluster_arn"
+    assert attr(msk, "function_name") == "aws_lambda_function.ridepred.arn"
+    assert attr(msk, "topics") == "[var.msk_topic]"
+    assert attr(msk, "batch_size") == "var.msk_batch_size"
+    assert attr(msk, "starting_position") == "var.msk_starting_position"
+    assert attr(msk, "function_response_types") == '["ReportBatchItemFailures"]'
+    assert re.search(r"provisioned_poller_config\s*\{", msk), "partial batch responses need provisioned mode"
+    assert attr(msk, "maximum_retry_attempts") == "var.maximum_retry_attempts", "bounded retries"
+    group = re.search(r"amazon_managed_kafka_event_source_config\s*\{(.*?)\}", msk, re.S)
+    assert group and attr(group.group(1), "consumer_group_id") == "local.msk_consumer_group"
+    assert "aws_iam_role_policy.read_msk" in msk, "the mapping waits for its policy"
+    pol = res[("aws_iam_role_policy", "read_msk")]
+    assert attr(pol, "count") == "local.msk_enabled ? 1 : 0", "the MSK policy only with the trigger"
+    assert "local.msk_group_arn" in pol and "local.msk_topic_arn" in pol
     outputs = blocks(raw, "output")
     for o in ("ecr_repository_url", "source_stream_name", "predictions_stream_name", "lambda_function"):
         assert (o,) in outputs, f"output {o} missing (docs/deploy.md uses it)"

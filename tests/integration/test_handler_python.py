@@ -14,7 +14,12 @@ documented deviations of docs/handler.md §6: records that cannot be served are 
 float (not bool) that is finite as a float; events that are not JSON, not an
 object, of neither shape, with a bad Records list / record / kinesis object /
 sequenceNumber answer ``InvalidEvent``; nesting deeper than 64 levels, record
-data above 1 MiB and events above 6 MiB are refused.
+data above 1 MiB and events above 6 MiB are refused.  Kafka events (§2, §3.1:
+no ``Records``, a ``records`` object of topic-partition lists) are answered
+record by record in key order, each ``value`` decoded as ``kinesis.data`` is,
+failures named ``{"partition": KEY, "offset": N}``; ``records`` not an object,
+a list that is not a list of objects, an offset that is not an int, or a key of
+``records`` repeated answer ``InvalidEvent``.
 
 Hand-written cases cover the corners (ids, location ids, distances, duplicate
 and escaped keys, base64 quirks, UTF-8, nesting and size limits, whitespace,
@@ -23,7 +28,9 @@ holds their reprs); a seeded fuzzer then mutates valid events, record payloads
 and base64 strings, and composes ride events from pools of good and bad values
 (key order, duplicates, missing and extra keys).  Case names start with a
 group letter: K (a ride payload as the middle of three Kinesis records),
-D (the same payload as a direct event), E (event / record / base64 structure),
+D (the same payload as a direct event), A (the same payload as the middle of
+three Kafka records over two topic-partitions), E (event / record / base64
+structure), P (Kafka event structure),
 Q (event encodings json.loads(bytes) accepts: BOM, UTF-16/32, encoded
 surrogates), S (size limits), V (versions, other models), M (mixed batches),
 R (random doubles), F (fixture events), fuzz / compose.  Every case runs through both; stdout (minus one trailing
@@ -144,6 +151,18 @@ class RecordFailure(Exception):
     pass
 
 
+class KeyedDict(dict):
+    """A JSON object as json.loads builds it (the last of a repeated key
+    counts, at its first place), remembering whether a key repeated."""
+    repeated = False
+
+
+def _keyed(pairs):
+    d = KeyedDict(pairs)
+    d.repeated = len(d) < len(pairs)
+    return d
+
+
 def depth(obj):
     """Nesting levels of a parsed JSON value: a scalar 0, `[]` 1, `[[]]` 2."""
     if isinstance(obj, dict):
@@ -230,7 +249,7 @@ def _reference(event_bytes, model, env):
     # json.loads(bytes), which would also strip a BOM, guess UTF-16/32 and
     # let encoded surrogates through: documented in docs/handler.md §2, §6.
     try:
-        event = json.loads(event_bytes.decode("utf-8"))
+        event = json.loads(event_bytes.decode("utf-8"), object_pairs_hook=_keyed)
     except Exception:
         raise InvalidEvent("not JSON")
     if not isinstance(event, dict):
@@ -263,6 +282,8 @@ def _reference(event_bytes, model, env):
         if failures:
             response["batchItemFailures"] = failures
         return json.dumps(response)
+    if "records" in event:
+        return _kafka(event["records"], model, env)
     if "ride" in event or "ride_id" in event:
         try:
             duration, ride_id = serve(event, model)
@@ -270,6 +291,35 @@ def _reference(event_bytes, model, env):
             raise InvalidEvent("ride")
         return json.dumps({"ride_duration": duration, "ride_id": ride_id})
     raise InvalidEvent("neither shape")
+
+
+def _kafka(records, model, env):
+    """A Kafka event's answer (docs/handler.md §2, §3.1)."""
+    if not isinstance(records, dict) or records.repeated:
+        raise InvalidEvent("records")
+    for key, recs in records.items():
+        if not isinstance(recs, list):
+            raise InvalidEvent("records list")
+        for rec in recs:
+            if not isinstance(rec, dict) or type(rec.get("offset")) is not int:
+                raise InvalidEvent("record / offset")
+    version = version_of(model, env)
+    predictions, failures = [], []
+    for key, recs in records.items():
+        for rec in recs:
+            try:
+                if "value" not in rec:
+                    raise RecordFailure("no value")
+                duration, ride_id = serve(decode_record(rec["value"]), model)
+            except RecordFailure:
+                failures.append({"itemIdentifier": {"partition": key, "offset": rec["offset"]}})
+                continue
+            predictions.append({"model": MODEL_NAME, "version": version,
+                                "prediction": {"ride_duration": duration, "ride_id": ride_id}})
+    response = {"predictions": predictions}
+    if failures:
+        response["batchItemFailures"] = failures
+    return json.dumps(response)
 
 
 # ---------------------------------------------------------------------------
@@ -336,6 +386,13 @@ def _served_rides(event_bytes):
                 candidates.append(decode_record(rec["kinesis"]["data"]))
             except Exception:
                 pass
+    elif "records" in event and isinstance(event["records"], dict):
+        for recs in event["records"].values():
+            for rec in recs if isinstance(recs, list) else []:
+                try:
+                    candidates.append(decode_record(rec["value"]))
+                except Exception:
+                    pass
     else:
         candidates.append(event)
     out = []
@@ -399,6 +456,32 @@ def kevent(records_raw):
     return b('{"Records": [' + ", ".join(records_raw) + "]}")
 
 
+def arec(value_json, offset_json="15", extra="", topic="ride_events", partition=0):
+    """Raw JSON of a Kafka record; value_json and offset_json are raw JSON (None: omitted)."""
+    members = ['"topic": "%s"' % topic, '"partition": %d' % partition]
+    if offset_json is not None:
+        members.append('"offset": ' + offset_json)
+    members.append('"timestamp": 1545084650987, "timestampType": "CREATE_TIME", "key": "cmVjb3JkS2V5"')
+    if value_json is not None:
+        members.append('"value": ' + value_json)
+    members.append('"headers": [{"headerKey": [104, 101, 97, 100, 101, 114]}]')
+    if extra:
+        members.append(extra)
+    return "{" + ", ".join(members) + "}"
+
+
+def arec_payload(payload, offset=15, partition=0):
+    return arec(json.dumps(b64(payload)), str(offset), partition=partition)
+
+
+def aevent(lists, msk=True):
+    """A Kafka event: lists is [(key, [raw record JSON, ...]), ...] in order."""
+    head = ('{"eventSource": "aws:kafka", "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/'
+            'rides/abcd1234-1", ' if msk else '{"eventSource": "SelfManagedKafka", ')
+    body = ", ".join(json.dumps(k) + ": [" + ", ".join(recs) + "]" for k, recs in lists)
+    return b(head + '"bootstrapServers": "b-1.rides:9098,b-2.rides:9098", "records": {' + body + "}}")
+
+
 GOOD_A = ride("1", "2", "10.5", '"first"')
 GOOD_B = ride('"130"', '"205"', "0.25", "99")
 
@@ -407,6 +490,12 @@ def sandwich(payload):
     """A three-record Kinesis event: a good record, payload, a good record."""
     return kevent([krec_payload(GOOD_A, "100"), krec_payload(payload, "200"),
                    krec_payload(GOOD_B, "300")])
+
+
+def asandwich(payload):
+    """A three-record Kafka event: a good record and payload under one key, a good record under another."""
+    return aevent([("ride_events-1", [arec_payload(GOOD_A, 100, 1), arec_payload(payload, 101, 1)]),
+                   ("ride_events-0", [arec_payload(GOOD_B, 7)])])
 
 
 # ---------------------------------------------------------------------------
@@ -671,6 +760,78 @@ def kinesis_cases():
     add("event nested in record 65", '{"Records": [{"x": ' + "[" * 62 + "]" * 62 + ', "kinesis": '
         '{"data": %s, "sequenceNumber": "1"}}]}' % good_b64)
     add("event nested 3000", '{"x": ' + "[" * 3000 + "]" * 3000 + ', "Records": [' + good + "]}")
+    return c
+
+
+def kafka_cases():
+    """(name, event bytes) pairs about the Kafka event and record structure."""
+    c = []
+    add = lambda name, e: c.append((name, b(e)))
+    good = arec_payload(GOOD_A, 1)
+    good_b64 = json.dumps(b64(GOOD_A))
+
+    add("empty records", '{"records": {}}')
+    add("empty records spaced", ' {\n "records" : { } } \n')
+    add("one good", aevent([("t-0", [good])]))
+    add("self-managed", aevent([("t-0", [good]), ("t-1", [arec_payload(GOOD_B, 2, 1)])], msk=False))
+    add("empty lists", aevent([("t-0", []), ("t-1", [good]), ("t-2", [])]))
+    add("key order", aevent([("z-9", [arec_payload(GOOD_B, 5)]), ("a-0", [good, arec_payload(GOOD_B, 6)])]))
+    add("records null", '{"records": null}')
+    add("records list", '{"records": [' + good + "]}")
+    add("records string", '{"records": "x"}')
+    add("list is an object", '{"records": {"t-0": ' + good + "}}")
+    add("list is null", '{"records": {"t-0": null}}')
+    add("list is a number", '{"records": {"t-0": [' + good + '], "t-1": 5}}')
+    add("record number", aevent([("t-0", [good, "1"])]))
+    add("record null", aevent([("t-0", ["null"])]))
+    add("record list", aevent([("t-0", ["[]"])]))
+    add("no offset", aevent([("t-0", [good, arec(good_b64, None)])]))
+    add("offset string", aevent([("t-0", [arec(good_b64, '"15"')])]))
+    add("offset float", aevent([("t-0", [arec(good_b64, "15.0")])]))
+    add("offset exp", aevent([("t-0", [arec(good_b64, "1e2")])]))
+    add("offset true", aevent([("t-0", [arec(good_b64, "true")])]))
+    add("offset null", aevent([("t-0", [arec(good_b64, "null")])]))
+    add("offset -0", aevent([("t-0", [arec('"!!"', "-0")])]))
+    add("offset negative", aevent([("t-0", [arec('"!!"', "-15")])]))
+    add("offset big", aevent([("t-0", [arec('"!!"', "9" * 40)])]))
+    add("offset 4301 digits", aevent([("t-0", [arec('"!!"', "1" * 4301)])]))
+    add("value missing", aevent([("t-0", [arec(None, "3"), good])]))
+    add("value null (tombstone)", aevent([("t-0", [arec("null", "3"), good])]))
+    add("value int", aevent([("t-0", [arec("12", "3"), good])]))
+    add("value object", aevent([("t-0", [arec("{}", "3"), good])]))
+    add("value empty", aevent([("t-0", [arec('""', "3"), good])]))
+    add("value bad base64", aevent([("t-0", [arec('"abc"', "3"), good])]))
+    add("value non-ASCII", aevent([("t-0", [arec('"\u00e9eyJ9"', "3"), good])]))
+    add("key escapes", aevent([("t\"\\/\u00e9\ud83d\ude00\ud800\n-0", [arec('"!!"', "3")])]))
+    add("key raw UTF-8", b'{"records": {"t\xc3\xa9-0": [' + b(arec('"!!"', "3")) + b"]}}")
+    add("key empty", aevent([("", [arec('"!!"', "3"), good])]))
+    add("key long", aevent([("k" * 5000, [arec('"!!"', "3")])]))
+    # Repeated keys: inside records an error, elsewhere the last counts
+    add("dup key", '{"records": {"t-0": [' + good + '], "t-0": []}}')
+    add("dup key empty lists", '{"records": {"t-0": [], "t-1": [], "t-0": []}}')
+    add("dup key escaped", r'{"records": {"t-0": [], "\u0074-0": []}}')
+    add("dup key raw and escaped", b'{"records": {"\xc3\xa9": [], "\\u00e9": []}}')
+    add("similar keys", '{"records": {"t-0": [], "t-0 ": [], "T-0": [], "t-00": []}}')
+    add("dup records last good", '{"records": {"t-0": [1]}, "records": {"t-0": [' + good + "]}}")
+    add("dup records last bad", '{"records": {"t-0": [' + good + ']}, "records": 7}')
+    add("dup records first dup key", '{"records": {"a": [], "a": []}, "records": {"t-0": [' + good + "]}}")
+    add("dup value last wins", aevent([("t-0", [arec('"!!", "value": ' + good_b64, "4")])]))
+    add("dup value last bad", aevent([("t-0", [arec(good_b64 + ', "value": null', "4")])]))
+    add("dup offset last wins", aevent([("t-0", [arec('"!!"', '"x", "offset": 8')])]))
+    add("dup offset last bad", aevent([("t-0", [arec(good_b64, '8, "offset": "x"')])]))
+    # Which kind
+    add("Records and records", '{"records": {"t-0": [' + good + ']}, "Records": []}')
+    add("records and Records", '{"Records": [' + krec_payload(GOOD_A) + '], "records": {"t-0": [1]}}')
+    add("records and Records bad", '{"records": {"t-0": [' + good + ']}, "Records": 1}')
+    add("records and ride", '{"ride": {"PULocationID": 1}, "ride_id": 1, "records": {"t-0": [' + good + "]}}")
+    add("records with ride event", '{"records": {}, ' + GOOD_A[1:])
+    add("escaped records key", r'{"r\u0065cords": {"t-0": [%s]}}' % good)
+    add("Kinesis-shaped records", '{"records": [' + krec_payload(GOOD_A) + "]}")
+    add("value outside the record", '{"records": {"t-0": [{"offset": 1}], "value": %s}}' % good_b64)
+    add("nested 64 in record", aevent([("t-0", [arec(good_b64, "1", extra='"x": ' + "[" * 61 + "]" * 61)])]))
+    add("nested 65 in record", aevent([("t-0", [arec(good_b64, "1", extra='"x": ' + "[" * 62 + "]" * 62)])]))
+    add("many keys", aevent([("t-%d" % i, [arec_payload(GOOD_B, i)] if i % 7 == 0 else []) for i in range(300)]))
+    add("many records", aevent([("t-0", [arec_payload(GOOD_A if i % 3 else "{}", i) for i in range(300)])]))
     return c
 
 
@@ -1074,6 +1235,22 @@ def compose_ride(rnd):
     return _obj(top, rnd)
 
 
+def kafka_fuzz_cases(n, seed):
+    """Kafka events mutated at the event and at the structure level."""
+    rnd = random.Random(seed)
+    cases = []
+    for i in range(n):
+        lists = [("ride_events-%d" % k, [arec_payload(rnd.choice([GOOD_A, GOOD_B, ride()]), 10 * k + j, k)
+                                         for j in range(rnd.randint(0, 2))]) for k in range(rnd.randint(1, 3))]
+        ev = aevent(lists, msk=rnd.random() < 0.5)
+        if i % 2:
+            ev = mutate(ev, rnd)
+        else:
+            ev = mutate(ev, rnd, [b"{", b"}", b"[", b"]", b",", b":", b'"', b" ", b"0", b"t", b"-", b"null"])
+        cases.append(("fuzz kafka %d" % i, ev))
+    return cases
+
+
 def composed_cases(n, seed):
     rnd = random.Random(seed)
     cases = []
@@ -1194,8 +1371,11 @@ def main():
         for name, p in variants:
             add("K " + name, sandwich(p))
             add("D " + name, b(p))
+            add("A " + name, asandwich(p))
         for name, e in kinesis_cases():
             add("E " + name, e)
+        for name, e in kafka_cases():
+            add("P " + name, e)
         for name, e in base64_cases():
             add("E " + name, e)
         for name, e in encoding_quirk_cases():
@@ -1236,6 +1416,8 @@ def main():
         for name, e in fuzz_cases(FUZZ_CASES, FUZZ_SEED):
             add(name, e)
         for name, e in composed_cases(FUZZ_CASES // 3, FUZZ_SEED + 2):
+            add(name, e)
+        for name, e in kafka_fuzz_cases(FUZZ_CASES // 3, FUZZ_SEED + 3):
             add(name, e)
         print("%d hand-written cases, %d fuzz cases (seed %d), %d parallel jobs"
               % (n_hand, len(cases) - n_hand, FUZZ_SEED, JOBS), flush=True)

@@ -50,6 +50,60 @@ static char *kinesis(int n, const char *const *recs)
     return rp__buf_steal(&b, NULL);
 }
 
+/* Builds a Kafka event (Amazon MSK's shape): record i under the key
+ * "rides-P" (P = part[i], keys in order of first use, records of a key in
+ * order), offset 10 + i, value b64(rec[i]); a record text starting with
+ * '!' is written as the value string itself, "#null" as a null value and
+ * "#none" leaves the value out. */
+static char *kafka(int n, const char *const *recs, const int *part)
+{
+    rp__buf b;
+    rp__buf_init(&b, 64u << 20);
+    rp__buf_lit(&b, "{\"eventSource\": \"aws:kafka\", \"eventSourceArn\": "
+                    "\"arn:aws:kafka:eu-west-1:123456789012:cluster/rides/abcd-1\", \"bootstrapServers\": "
+                    "\"b-1.rides.kafka.eu-west-1.amazonaws.com:9098\", \"records\": {");
+    bool done[8] = {false};
+    for (int k = 0, first = 1; k < n; k++) {
+        int p = part ? part[k] : 0;
+        if (done[p])
+            continue;
+        done[p] = true;
+        rp__buf_printf(&b, "%s\"rides-%d\": [", first ? "" : ", ", p);
+        first = 0;
+        for (int i = 0, firstrec = 1; i < n; i++) {
+            if ((part ? part[i] : 0) != p)
+                continue;
+            rp__buf_printf(
+                &b,
+                "%s{\"topic\": \"rides\", \"partition\": %d, \"offset\": %d, \"timestamp\": 1545084650987, "
+                "\"timestampType\": \"CREATE_TIME\", \"key\": \"cmVjb3JkS2V5\"",
+                firstrec ? "" : ", ", p, 10 + i);
+            firstrec = 0;
+            if (!strcmp(recs[i], "#null")) {
+                rp__buf_lit(&b, ", \"value\": null");
+            } else if (strcmp(recs[i], "#none") != 0) {
+                rp__buf_lit(&b, ", \"value\": \"");
+                if (recs[i][0] == '!') {
+                    rp__buf_puts(&b, recs[i] + 1);
+                } else {
+                    size_t len = strlen(recs[i]);
+                    char *enc = malloc(RP_BASE64_ENCODED_LEN(len) + 1);
+                    size_t e = rp__base64_encode((const unsigned char *)recs[i], len, enc);
+                    rp__buf_append(&b, enc, e);
+                    free(enc);
+                }
+                rp__buf_putc(&b, '"');
+            }
+            rp__buf_lit(
+                &b,
+                ", \"headers\": [{\"headerKey\": [104, 101, 97, 100, 101, 114, 86, 97, 108, 117, 101]}]}");
+        }
+        rp__buf_putc(&b, ']');
+    }
+    rp__buf_lit(&b, "}}");
+    return rp__buf_steal(&b, NULL);
+}
+
 static rp_invoke_result run(const char *event, size_t len)
 {
     rp_invoke_result res;
@@ -302,7 +356,7 @@ TEST(invalid_events)
     invalid_event("[]", "not a JSON object");
     invalid_event("\"Records\"", "not a JSON object");
     invalid_event("{}", "neither");
-    invalid_event("{\"records\": []}", "neither");
+    invalid_event("{\"recordz\": []}", "neither");
     invalid_event("{\"Records\": {}}", "not an array");
     invalid_event("{\"Records\": [1]}", "not an object");
     invalid_event("{\"Records\": [{\"eventSource\": \"aws:kinesis\"}]}", "no \\\"kinesis\\\"");
@@ -542,6 +596,241 @@ TEST(unpublished_records_fail)
     rp_handler_free(hp);
 }
 
+/* docs/handler.md §3.1: a Kafka event answers what the Kinesis event of
+ * the same rides answers, byte for byte; its failures are named by
+ * topic-partition and offset. */
+TEST(kafka_event_as_kinesis)
+{
+    const char *recs[] = {
+        RIDE,
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": \"x\"}",
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 1e-7}, \"ride_id\": -0}",
+    };
+    char *kin = kinesis(3, recs), *kaf = kafka(3, recs, NULL);
+    rp_invoke_result res = run(kin, strlen(kin));
+    char *want = strndup(res.body, res.body_len);
+    res = run(kaf, strlen(kaf));
+    CHECK(res.status == RP_INVOKE_OK && res.records == 3 && res.served == 3 && res.failed == 0);
+    CHECK_MEM(res.body, res.body_len, want);
+    CHECK(!strstr(want, "batchItemFailures") && strstr(want, "\"ride_id\": \"x\""));
+    free(want);
+    free(kin);
+    free(kaf);
+}
+
+TEST(kafka_records_in_key_order)
+{
+    /* rides-1 is named first: its records come first, then rides-0's. */
+    const char *recs[] = {
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": 1}",
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": 2}",
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": 3}",
+    };
+    int part[] = {1, 0, 1};
+    char *ev = kafka(3, recs, part);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [" E_PREFIX "{\"ride_duration\": 12.1, \"ride_id\": 1}}, " E_PREFIX
+              "{\"ride_duration\": 12.1, \"ride_id\": 3}}, " E_PREFIX
+              "{\"ride_duration\": 12.1, \"ride_id\": 2}}]}");
+    size_t n = 0;
+    const rp_record_outcome *o = rp_handler_outcomes(h, &n);
+    CHECK(o && n == 3);
+    if (o && n == 3) {
+        CHECK_MEM(o[0].partition_key, o[0].partition_key_len, "1");
+        CHECK_MEM(o[1].partition_key, o[1].partition_key_len, "3");
+        CHECK_MEM(o[2].partition_key, o[2].partition_key_len, "2");
+    }
+    free(ev);
+}
+
+/* Bad records fail alone, as on Kinesis (§6), with the Kafka identifier. */
+TEST(kafka_bad_records)
+{
+    const char *recs[] = {
+        RIDE, "#null", "#none", "!not base64 at all!", "{\"ride\": {}}", "!1234", RIDE, "!\\u00e9eyJ9",
+    };
+    int part[] = {0, 0, 1, 1, 0, 0, 1, 1};
+    char *ev = kafka(8, recs, part);
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK && res.records == 8 && res.served == 2 && res.failed == 6);
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [" E_PREFIX
+              "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}, " E_PREFIX
+              "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}], \"batchItemFailures\": ["
+              "{\"itemIdentifier\": {\"partition\": \"rides-0\", \"offset\": 11}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-0\", \"offset\": 14}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-0\", \"offset\": 15}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-1\", \"offset\": 12}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-1\", \"offset\": 13}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-1\", \"offset\": 17}}]}");
+    size_t n = 0;
+    const rp_record_outcome *o = rp_handler_outcomes(h, &n);
+    CHECK(o && n == 8);
+    if (o && n == 8) {
+        /* outcomes in the answer's order: rides-0's records (0, 1, 4, 5), then rides-1's (2, 3, 6, 7) */
+        CHECK(o[0].status == RP_RECORD_SERVED);
+        CHECK(o[1].status == RP_RECORD_REFUSED && o[1].reason &&
+              strstr(o[1].reason, "value is null (a tombstone)"));
+        CHECK(o[2].status == RP_RECORD_REFUSED && o[2].reason && strstr(o[2].reason, "is missing"));
+        CHECK(o[3].status == RP_RECORD_REFUSED && o[3].reason &&
+              strstr(o[3].reason, "record is not valid JSON"));
+        CHECK(o[4].status == RP_RECORD_REFUSED && o[4].reason && strstr(o[4].reason, "value is missing"));
+        CHECK(o[5].status == RP_RECORD_REFUSED && o[5].reason && strstr(o[5].reason, "bad base64"));
+        CHECK(o[6].status == RP_RECORD_SERVED);
+        CHECK(o[7].status == RP_RECORD_REFUSED && o[7].reason && strstr(o[7].reason, "bad base64"));
+    }
+    free(ev);
+    /* A value that is not a string. */
+    const char *ev2 = "{\"records\": {\"t-0\": [{\"offset\": 4, \"value\": 5}]}}";
+    res = run(ev2, strlen(ev2));
+    CHECK_MEM(
+        res.body, res.body_len,
+        "{\"predictions\": [], \"batchItemFailures\": [{\"itemIdentifier\": {\"partition\": \"t-0\", \"offset\": "
+        "4}}]}");
+    o = rp_handler_outcomes(h, &n);
+    CHECK(o && n == 1 && o[0].reason && strstr(o[0].reason, "value is not a string"));
+}
+
+/* The identifier is written back as json.dumps writes what json.loads
+ * read (§4.3): the key's escapes, the offset as an integer. */
+TEST(kafka_identifiers_written_back)
+{
+    const char *ev = "{\"records\": {\"\\u00e9v\\/\\ud83d\\ude00-0\": [{\"offset\": -0, \"value\": \"!\"}, "
+                     "{\"offset\": 123456789012345678901234567890, \"value\": \"!\"}], "
+                     "\"\xc3\xa9\": [{\"offset\": 1, \"value\": \"!\"}]}}";
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [], \"batchItemFailures\": ["
+              "{\"itemIdentifier\": {\"partition\": \"\\u00e9v/\\ud83d\\ude00-0\", \"offset\": 0}}, "
+              "{\"itemIdentifier\": {\"partition\": \"\\u00e9v/\\ud83d\\ude00-0\", \"offset\": "
+              "123456789012345678901234567890}}, "
+              "{\"itemIdentifier\": {\"partition\": \"\\u00e9\", \"offset\": 1}}]}");
+}
+
+TEST(kafka_invalid_events)
+{
+    invalid_event("{\"records\": []}", "not an object");
+    invalid_event("{\"eventSource\": \"aws:kafka\", \"records\": \"x\"}", "not an object");
+    invalid_event("{\"records\": {\"t-0\": {\"offset\": 1}}}", "records[\\\"t-0\\\"] is not an array");
+    invalid_event("{\"records\": {\"t-0\": [{\"offset\": 1, \"value\": \"\"}, null]}}",
+                  "records[\\\"t-0\\\"][1] is not an object");
+    invalid_event("{\"records\": {\"t-0\": [{\"value\": \"eyJ9\"}]}}", "has no offset");
+    invalid_event("{\"records\": {\"t-0\": [{\"offset\": 1.5}]}}", "offset is not an integer");
+    invalid_event("{\"records\": {\"t-0\": [{\"offset\": \"15\"}]}}", "offset is not an integer");
+    /* A topic-partition named twice, literally or through an escape. */
+    invalid_event("{\"records\": {\"t-0\": [], \"t-1\": [], \"t-0\": [{\"offset\": 1}]}}",
+                  "has the key \\\"t-0\\\" twice");
+    invalid_event("{\"records\": {\"t-0\": [{\"offset\": 1}], \"\\u0074-0\": []}}",
+                  "has the key \\\"t-0\\\" twice");
+    invalid_event("{\"records\": {\"\\u00e9\": [], \"\xc3\xa9\": []}}", "key 2 repeats an earlier key");
+    /* ... and nothing of such an event is served. */
+    size_t n = 1;
+    CHECK(rp_handler_outcomes(h, &n) && n == 0);
+}
+
+TEST(kafka_empty_and_precedence)
+{
+    const char *ev =
+        "{\"eventSource\": \"SelfManagedKafka\", \"bootstrapServers\": \"k:9092\", \"records\": {}}";
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    ev = "{\"records\": {\"t-0\": [], \"t-1\": []}}";
+    res = run(ev, strlen(ev));
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    /* "Records" wins: this is a Kinesis event whatever "records" holds. */
+    ev = "{\"records\": {\"t-0\": [{\"offset\": 1, \"value\": \"!\"}]}, \"Records\": []}";
+    res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK && res.records == 0);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    ev = "{\"Records\": [], \"records\": {\"t-0\": [{\"offset\": 1, \"value\": \"!\"}]}}";
+    res = run(ev, strlen(ev));
+    CHECK(res.status == RP_INVOKE_OK && res.records == 0);
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    ev = "{\"Records\": [], \"records\": 7}";
+    res = run(ev, strlen(ev));
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+    /* The last "records" counts. */
+    ev =
+        "{\"records\": {\"t-0\": [{\"offset\": 1}, 2]}, \"records\": {\"u-0\": [{\"offset\": 3, \"value\": \"!\"}]}}";
+    res = run(ev, strlen(ev));
+    CHECK_MEM(
+        res.body, res.body_len,
+        "{\"predictions\": [], \"batchItemFailures\": [{\"itemIdentifier\": {\"partition\": \"u-0\", \"offset\": "
+        "3}}]}");
+    /* A ride event that also holds "records" is a Kafka event. */
+    ev =
+        "{\"ride\": {\"PULocationID\": 130, \"DOLocationID\": 205, \"trip_distance\": 3.66}, \"ride_id\": 1, "
+        "\"records\": {}}";
+    res = run(ev, strlen(ev));
+    CHECK_MEM(res.body, res.body_len, "{\"predictions\": []}");
+}
+
+/* A publish function that keeps what it was given and refuses the second
+ * entry. */
+typedef struct kept {
+    char data[4][512];
+    char key[4][64];
+    int n;
+} kept;
+
+static int publish_keep(void *ctx, const rp_stream_entry *e, size_t n, rp_stream_put_result *r, rp_error *err)
+{
+    kept *k = ctx;
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        if (k->n < 4) {
+            snprintf(k->data[k->n], sizeof k->data[0], "%.*s", (int)e[i].data_len, (const char *)e[i].data);
+            snprintf(k->key[k->n], sizeof k->key[0], "%.*s", (int)e[i].partition_key_len, e[i].partition_key);
+            k->n++;
+        }
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].ok = i != 1;
+        if (!r[i].ok)
+            snprintf(r[i].error_code, sizeof r[i].error_code, "ProvisionedThroughputExceededException");
+    }
+    return 0;
+}
+
+/* §8: the predictions of a Kafka event are published as a Kinesis event's
+ * are (data the prediction, partition key str(ride_id)); one the stream
+ * does not take fails its record by topic-partition and offset. */
+TEST(kafka_published)
+{
+    kept k = {.n = 0};
+    rp_error err;
+    rp_handler_config cfg = {
+        .version = "v", .log_failures = false, .publish = publish_keep, .publish_ctx = &k};
+    rp_handler *hp = rp_handler_new(model, &cfg, &err);
+    const char *recs[] = {
+        RIDE,
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": \"x\\u00e9\"}",
+        "#null",
+        "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 0}, \"ride_id\": 77}",
+    };
+    int part[] = {0, 3, 0, 3};
+    char *ev = kafka(4, recs, part);
+    rp_invoke_result res;
+    CHECK(rp_handler_invoke(hp, ev, strlen(ev), &res) == 0);
+    CHECK(k.n == 3 && res.served == 2 && res.failed == 2);
+    CHECK_STR(k.data[0], E_PREFIX "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}");
+    CHECK_STR(k.key[0], "256");
+    CHECK_STR(k.data[1], E_PREFIX "{\"ride_duration\": 12.1, \"ride_id\": \"x\\u00e9\"}}");
+    CHECK_STR(k.key[1], "x\xc3\xa9");
+    CHECK_STR(k.key[2], "77");
+    CHECK_MEM(res.body, res.body_len,
+              "{\"predictions\": [" E_PREFIX
+              "{\"ride_duration\": 23.494999999999997, \"ride_id\": 256}}, " E_PREFIX
+              "{\"ride_duration\": 12.1, \"ride_id\": 77}}], \"batchItemFailures\": ["
+              "{\"itemIdentifier\": {\"partition\": \"rides-0\", \"offset\": 12}}, "
+              "{\"itemIdentifier\": {\"partition\": \"rides-3\", \"offset\": 11}}]}");
+    free(ev);
+    rp_handler_free(hp);
+}
+
 int main(void)
 {
     rp_log_configure(RP_LOG_OFF, RP_LOG_TEXT);
@@ -577,6 +866,13 @@ int main(void)
     RUN(largest_ride_ids_fill_chunks);
     RUN(outcomes_per_record);
     RUN(unpublished_records_fail);
+    RUN(kafka_event_as_kinesis);
+    RUN(kafka_records_in_key_order);
+    RUN(kafka_bad_records);
+    RUN(kafka_identifiers_written_back);
+    RUN(kafka_invalid_events);
+    RUN(kafka_empty_and_precedence);
+    RUN(kafka_published);
     rp_handler_free(h);
     rp_model_release(model);
     return rp_t_done();

@@ -86,6 +86,78 @@ run "plan" {
     condition     = jsondecode(aws_iam_role_policy.write_logs.policy).Statement[0].Resource[0] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ride_duration_prediction_stg"
     error_message = "logs of the function's group only"
   }
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.msk) == 0 && length(aws_iam_role_policy.read_msk) == 0
+    error_message = "no MSK trigger and no MSK policy by default"
+  }
+  assert {
+    condition     = output.msk_event_source_mapping_uuid == null
+    error_message = "no MSK mapping to name by default"
+  }
+}
+
+run "msk" {
+  command = apply
+
+  variables {
+    msk_cluster_arn       = "arn:aws:kafka:eu-west-1:123456789012:cluster/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2"
+    msk_topic             = "ride_events_kafka"
+    msk_batch_size        = 250
+    msk_starting_position = "TRIM_HORIZON"
+  }
+
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.msk) == 1 && length(aws_iam_role_policy.read_msk) == 1
+    error_message = "a cluster ARN turns the MSK trigger and its policy on"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.msk[0].event_source_arn == "arn:aws:kafka:eu-west-1:123456789012:cluster/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2"
+    error_message = "the mapping reads the given cluster"
+  }
+  assert {
+    condition     = tolist(aws_lambda_event_source_mapping.msk[0].topics) == tolist(["ride_events_kafka"])
+    error_message = "the mapping reads msk_topic"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.msk[0].batch_size == 250 && aws_lambda_event_source_mapping.msk[0].starting_position == "TRIM_HORIZON"
+    error_message = "batch size and starting position from the variables"
+  }
+  assert {
+    condition     = tolist(aws_lambda_event_source_mapping.msk[0].function_response_types) == tolist(["ReportBatchItemFailures"])
+    error_message = "ridepred's batchItemFailures are read"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.msk[0].provisioned_poller_config[0].minimum_pollers == 1 && aws_lambda_event_source_mapping.msk[0].provisioned_poller_config[0].maximum_pollers == 2
+    error_message = "provisioned mode, which partial batch responses of Kafka mappings need"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.msk[0].maximum_retry_attempts == 3
+    error_message = "retries bounded (Kafka's default is forever)"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.msk[0].amazon_managed_kafka_event_source_config[0].consumer_group_id == "ride_duration_prediction_stg"
+    error_message = "the consumer group the policy names"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.read_msk[0].policy).Statement[2].Resource == "arn:aws:kafka:eu-west-1:123456789012:topic/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/ride_events_kafka"
+    error_message = "ReadData on the topic only"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.read_msk[0].policy).Statement[3].Resource == "arn:aws:kafka:eu-west-1:123456789012:group/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/ride_duration_prediction_stg"
+    error_message = "AlterGroup on the mapping's consumer group only"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.ride_events.event_source_arn == "arn:aws:kinesis:eu-west-1:123456789012:stream/mocked"
+    error_message = "the Kinesis trigger stays"
+  }
+}
+
+run "bad_msk_cluster_arn" {
+  command = plan
+  variables {
+    msk_cluster_arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/ride_events"
+  }
+  expect_failures = [var.msk_cluster_arn]
 }
 
 run "digest_and_prefix" {
