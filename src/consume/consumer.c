@@ -73,7 +73,8 @@ struct rp__consumer {
     shard_worker *workers;
     /* A Kafka source: the group assigns partitions (no checkpoint store). */
     rp__kafka_group *kg;
-    int32_t *assigned; /* the partitions the group gave this member (coordinator thread) */
+    char bootstrap[1024]; /* the events' bootstrapServers */
+    int32_t *assigned;    /* the partitions the group gave this member (coordinator thread) */
     size_t n_assigned, cap_assigned;
 };
 
@@ -300,15 +301,35 @@ static rp__event_record event_record(const shard_worker *w, size_t i)
                               .arrival_ms = r->arrival_ms};
 }
 
+/* Record i as a record of Lambda's Kafka event (a Kafka source). */
+static rp__event_kafka_record kafka_record(const shard_worker *w, size_t i)
+{
+    const rec *r = &w->recs[i];
+    return (rp__event_kafka_record){.offset = strtoll(rec_seq(w, i), NULL, 10),
+                                    .timestamp_ms = r->arrival_ms,
+                                    .key = r->pk_len ? (const unsigned char *)rec_pk(w, i) : NULL,
+                                    .key_len = r->pk_len,
+                                    .value = rec_data(w, i),
+                                    .value_len = r->data_len};
+}
+
 /* How many of the first records make one event: batch_size at most, and
  * under the handler's event limit (at least one). */
 static size_t batch_prefix(const shard_worker *w)
 {
     const rp__consumer *c = w->c;
-    size_t total = RP_EVENT_ENVELOPE_BYTES, k = 0, sl = strlen(w->row.shard_id);
+    size_t k = 0, sl = strlen(w->row.shard_id), tl = strlen(c->in_name);
+    size_t total =
+        c->kg ? rp__event_kafka_envelope_bound(0, strlen(c->bootstrap), tl) : RP_EVENT_ENVELOPE_BYTES;
     while (k < w->n && k < c->cfg.batch_size) {
-        rp__event_record r = event_record(w, k);
-        size_t b = rp__event_record_bound(&c->source_fields, &r, sl);
+        size_t b;
+        if (c->kg) {
+            rp__event_kafka_record kr = kafka_record(w, k);
+            b = rp__event_kafka_record_bound(tl, &kr);
+        } else {
+            rp__event_record r = event_record(w, k);
+            b = rp__event_record_bound(&c->source_fields, &r, sl);
+        }
         if (k > 0 && total + b > RP_EVENT_MAX_BYTES)
             break;
         total += b;
@@ -317,9 +338,23 @@ static size_t batch_prefix(const shard_worker *w)
     return k;
 }
 
-/* The Lambda-shaped event of records [lo, hi) into b (docs/consumer.md). */
+/* The Lambda-shaped event of records [lo, hi) into b (docs/consumer.md):
+ * a Kinesis event, or for a Kafka source the self-managed Kafka event
+ * Lambda's Kafka event source mapping sends (one topic-partition). */
 static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
 {
+    const rp__consumer *c = w->c;
+    if (c->kg) {
+        rp__event_kafka_begin(b, NULL, c->bootstrap);
+        rp__event_kafka_partition(b, c->in_name, w->partition, true);
+        for (size_t i = lo; i < hi; i++) {
+            rp__event_kafka_record r = kafka_record(w, i);
+            rp__event_kafka_append(b, c->in_name, w->partition, &r, i == lo);
+        }
+        rp__event_kafka_partition_end(b);
+        rp__event_kafka_end(b);
+        return b->failed ? -1 : 0;
+    }
     rp__event_begin(b);
     for (size_t i = lo; i < hi; i++) {
         rp__event_record r = event_record(w, i);
@@ -1174,6 +1209,8 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);
     if (c->in_backend == RP_STREAM_BACKEND_KAFKA) {
         /* The cluster keeps the offsets; no checkpoint store. */
+        snprintf(c->bootstrap, sizeof c->bootstrap, "%s",
+                 cfg->streams.kafka_brokers ? cfg->streams.kafka_brokers : "");
     } else if (!cfg->checkpoint_store || !*cfg->checkpoint_store) {
         rp_error_set(err, RP_ERR_INVALID, "no checkpoint store given");
         goto fail;

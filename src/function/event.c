@@ -457,6 +457,29 @@ void rp__event_end(rp__buf *b)
 
 /* ---- writing Kafka events ----------------------------------------------- */
 
+/* A JSON string of n bytes of UTF-8 as json.dumps writes it (ensure_ascii):
+ * at most 6 characters a byte ("\\u00XX" for control bytes; a 4-byte
+ * character becomes two 6-character escapes), plus the quotes. */
+#define JSON_STR_BOUND(n) (6 * (n) + 2)
+
+size_t rp__event_kafka_envelope_bound(size_t event_source_arn_len, size_t bootstrap_servers_len,
+                                      size_t topic_len)
+{
+    /* {"eventSource": "SelfManagedKafka", "bootstrapServers": ..., "records": {
+     * or the MSK form with its eventSourceArn; "TOPIC-N": [ ]}} */
+    return 96 + JSON_STR_BOUND(event_source_arn_len) + JSON_STR_BOUND(bootstrap_servers_len) +
+           JSON_STR_BOUND(topic_len) + 16 + 4;
+}
+
+size_t rp__event_kafka_record_bound(size_t topic_len, const rp__event_kafka_record *r)
+{
+    /* ", {"topic": T, "partition": P, "offset": O, "timestamp": S,
+     * "timestampType": "CREATE_TIME", "key": K, "value": V, "headers": []}" */
+    return 2 + 10 + JSON_STR_BOUND(topic_len) + 96 + 32 +
+           (r->key ? 9 + RP_BASE64_ENCODED_LEN(r->key_len) + 2 : 0) +
+           (r->value ? 11 + RP_BASE64_ENCODED_LEN(r->value_len) + 2 : 0) + 16;
+}
+
 void rp__event_kafka_begin(rp__buf *b, const char *event_source_arn, const char *bootstrap_servers)
 {
     rp__buf_reset(b);

@@ -140,6 +140,13 @@ typedef struct rp__event_kafka_record {
  * self-managed Kafka event ("SelfManagedKafka").  Errors are b's sticky
  * failed flag. */
 void rp__event_kafka_begin(rp__buf *b, const char *event_source_arn, const char *bootstrap_servers);
+/* Upper bounds of what the writers below put down: the event around one
+ * topic-partition (begin, partition, partition_end, end) and one record
+ * (with its ", " separator), for a consumer planning batches under the
+ * handler's event limit. */
+size_t rp__event_kafka_envelope_bound(size_t event_source_arn_len, size_t bootstrap_servers_len,
+                                      size_t topic_len);
+size_t rp__event_kafka_record_bound(size_t topic_len, const rp__event_kafka_record *r);
 void rp__event_kafka_partition(rp__buf *b, const char *topic, int32_t partition, bool first);
 void rp__event_kafka_append(rp__buf *b, const char *topic, int32_t partition, const rp__event_kafka_record *r,
                             bool first);

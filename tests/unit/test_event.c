@@ -88,6 +88,57 @@ TEST(record_bound_holds)
     rp__event_source_cleanup(&src);
 }
 
+/* The Kafka writers' bounds hold for random records and names (control
+ * characters, astral characters, keys or values absent), envelope and all:
+ * the consumer plans its Kafka events with them. */
+TEST(kafka_bounds_hold)
+{
+    rp__buf b;
+    rp__buf_init(&b, 8 << 20);
+    unsigned char key[300], val[3000];
+    char topic[160], servers[300], arn[200];
+    srand(13);
+    for (int t = 0; t < 2000; t++) {
+        size_t tl = 1 + (size_t)rand() % 128, sv = (size_t)rand() % 256, al = (size_t)rand() % 180;
+        for (size_t i = 0; i < tl; i++)
+            topic[i] = (char)(1 + rand() % 127);
+        topic[tl] = '\0';
+        for (size_t i = 0; i < sv; i++)
+            servers[i] = (char)(1 + rand() % 127);
+        servers[sv] = '\0';
+        if (t % 3 == 0) /* a 4-byte UTF-8 character: two six-byte escapes for four bytes */
+            memcpy(servers, "\xf0\x9f\x9a\x95", sv >= 4 ? 4 : 0);
+        for (size_t i = 0; i < al; i++)
+            arn[i] = (char)(32 + rand() % 95);
+        arn[al] = '\0';
+        size_t kl = (size_t)rand() % sizeof key, vl = (size_t)rand() % sizeof val;
+        for (size_t i = 0; i < vl; i++)
+            val[i] = (unsigned char)rand();
+        for (size_t i = 0; i < kl; i++)
+            key[i] = (unsigned char)rand();
+        rp__event_kafka_record r = {.offset = (int64_t)rand() * rand() * (t % 5 ? 1 : -1),
+                                    .timestamp_ms = (int64_t)rand() * 1000,
+                                    .key = t % 4 ? key : NULL,
+                                    .key_len = kl,
+                                    .value = t % 7 ? val : NULL,
+                                    .value_len = vl};
+        int32_t part = t % 2 ? INT32_MAX : rand();
+        const char *a = t % 2 ? arn : NULL;
+        rp__event_kafka_begin(&b, a, servers);
+        rp__event_kafka_partition(&b, topic, part, true);
+        size_t env = b.len;
+        rp__event_kafka_append(&b, topic, part, &r, true);
+        rp__event_kafka_append(&b, topic, part, &r, false);
+        size_t recs = b.len - env;
+        rp__event_kafka_partition_end(&b);
+        rp__event_kafka_end(&b);
+        CHECK(!b.failed);
+        CHECK(recs <= 2 * rp__event_kafka_record_bound(tl, &r));
+        CHECK(b.len - recs <= rp__event_kafka_envelope_bound(a ? al : 0, sv, tl));
+    }
+    rp__buf_cleanup(&b);
+}
+
 /* What the consumer writes, the handler reads: every record served, in
  * order, its partition key the ride_id. */
 TEST(round_trip_through_the_handler)
@@ -448,6 +499,7 @@ int main(void)
     RUN(record_bound_holds);
     RUN(round_trip_through_the_handler);
     RUN(kafka_event_bytes);
+    RUN(kafka_bounds_hold);
     RUN(kafka_scan);
     RUN(kafka_repeated_keys);
     RUN(kafka_round_trip_through_the_handler);
