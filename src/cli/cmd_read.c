@@ -183,7 +183,7 @@ int rp__cmd_read(int argc, char **argv)
     if (shard) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (!strcmp(shards[i].shard_id, shard_id))
+            if (!strcmp(shards[i].shard_id, shard_id) || !strcmp(shards[i].shard_id, shard)) /* Kafka: "0" */
                 shards[k++] = shards[i];
         if (k == 0) {
             rp_error_set(&err, RP_ERR_NOT_FOUND, "stream %s has no shard %s", name, shard_id);
