@@ -77,6 +77,7 @@ typedef struct rp_stream_put_result {
     char sequence_number[RP_STREAM_SEQ_MAX];
     char error_code[64]; /* e.g. ProvisionedThroughputExceededException */
     char error_message[256];
+    bool too_large; /* refused for its size (Kafka: over message.max.bytes): a smaller record may pass */
 } rp_stream_put_result;
 
 /* A record read back.  Views into the backend's buffers, valid during the
@@ -128,7 +129,8 @@ void rp_stream_config_free(rp_stream_config *cfg);
 /* Parses "kinesis:NAME", "local:NAME", "kafka:NAME" or a bare NAME.  A bare name goes to
  * cfg->backend when set, else to Kinesis when a Kinesis endpoint is known
  * (cfg->endpoint_url, or the SDKs' AWS_ENDPOINT_URL_KINESIS or
- * AWS_ENDPOINT_URL), else to the local store.
+ * AWS_ENDPOINT_URL), else to Kafka when brokers are given
+ * (cfg->kafka_brokers), else to the local store.
  * Writes the bare name (1-128 of [a-zA-Z0-9_.-]) into name.  Returns 0, or
  * -1 (RP_ERR_INVALID) for a bad name or backend value. */
 int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_stream_backend *backend,

@@ -186,7 +186,8 @@ int rp__cmd_read(int argc, char **argv)
             if (!strcmp(shards[i].shard_id, shard_id) || !strcmp(shards[i].shard_id, shard)) /* Kafka: "0" */
                 shards[k++] = shards[i];
         if (k == 0) {
-            rp_error_set(&err, RP_ERR_NOT_FOUND, "stream %s has no shard %s", name, shard_id);
+            rp_error_set(&err, RP_ERR_NOT_FOUND, "stream %s has no shard %s", name,
+                         rp_stream_conn_backend(s) == RP_STREAM_BACKEND_KAFKA ? shard : shard_id);
             goto fail;
         }
         n = k;

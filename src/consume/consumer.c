@@ -425,6 +425,21 @@ static void dead_letter_head(rp__buf *d, const shard_worker *w, size_t i)
 /* Whether record i of [lo, hi) goes to the dead letters: every record
  * when the function failed as a whole (o NULL), else the ones the handler
  * refused (o[i - lo]). */
+/* A dead letter without the record's data (too large to carry in
+ * base64): the metadata and why the data is not there, into d. */
+static void dead_letter_omitted(rp__buf *d, const shard_worker *w, size_t i, const char *att, const char *why)
+{
+    rp__buf_reset(d);
+    dead_letter_head(d, w, i);
+    rp__buf_lit(d, ", \"attempts\": ");
+    rp__buf_puts(d, att);
+    rp__buf_lit(d, ", \"reason\": ");
+    rp__pyjson_utf8(d, why, strlen(why));
+    rp__buf_lit(
+        d,
+        ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
+}
+
 static bool refused(const rp_record_outcome *o, size_t lo, size_t i)
 {
     return !o || o[i - lo].status == RP_RECORD_REFUSED;
@@ -471,9 +486,10 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
     rp__buf *docs = calloc(n, sizeof *docs);
     rp_stream_entry *e = calloc(n, sizeof *e);
     rp_stream_put_result *res = calloc(n, sizeof *res);
-    bool *done = calloc(n, sizeof *done);
+    bool *done = calloc(n, sizeof *done), *omitted = calloc(n, sizeof *omitted), retry_now = false;
+    size_t *idx = calloc(n, sizeof *idx); /* the record of each dead letter */
     int rc = 1;
-    if (!docs || !e || !res || !done)
+    if (!docs || !e || !res || !done || !omitted || !idx)
         goto out;
     size_t j = 0;
     char ts[64];
@@ -507,16 +523,10 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
         /* A record of 1 MiB grows by a third in base64: past Kinesis's
          * limit, the dead letter keeps the metadata and says so. */
         if (d->len + r->pk_len > RP_STREAM_RECORD_MAX) {
-            rp__buf_reset(d);
-            dead_letter_head(d, w, i);
-            rp__buf_lit(d, ", \"attempts\": ");
-            rp__buf_puts(d, att);
-            rp__buf_lit(d, ", \"reason\": ");
-            rp__pyjson_utf8(d, why, strlen(why));
-            rp__buf_lit(
-                d,
-                ", \"data_omitted\": \"the record is too large to carry in base64: read it from the source stream by its sequence number\"}");
+            dead_letter_omitted(d, w, i, att, why);
+            omitted[j] = true;
         }
+        idx[j] = i;
         e[j] = (rp_stream_entry){.data = d->data,
                                  .data_len = d->len,
                                  .partition_key = rec_pk(w, i),
@@ -540,12 +550,27 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             rp_error err;
             rp_stream_put(w->dl, c->dl_name, send, m, got, &err);
             for (size_t y = 0; y < m; y++) {
+                size_t k = map[y];
                 if (got[y].ok) {
-                    done[map[y]] = true;
+                    done[k] = true;
                     rp__counter_add(c->st.dead_lettered, 1);
-                } else {
-                    left++;
-                    res[map[y]] = got[y];
+                    continue;
+                }
+                res[k] = got[y];
+                left++;
+                if (got[y].too_large && !omitted[k]) {
+                    /* Under our cap but over the stream's own (a Kafka
+                     * topic's message.max.bytes): the metadata goes, at
+                     * once, without the data. */
+                    size_t i = idx[k];
+                    dead_letter_omitted(&docs[k], w, i, att,
+                                        failure_reason(o, lo, i, fn_reason, whybuf, sizeof whybuf));
+                    if (docs[k].failed)
+                        goto out;
+                    e[k].data = docs[k].data;
+                    e[k].data_len = docs[k].len;
+                    omitted[k] = true;
+                    retry_now = true;
                 }
             }
         }
@@ -553,6 +578,11 @@ static int dead_letter(shard_worker *w, size_t lo, size_t hi, const rp_record_ou
             unstall(w, attempt - 1, "the dead-letter stream took the records; the shard goes on");
             rc = 0;
             break;
+        }
+        if (retry_now) {
+            retry_now = false;
+            attempt--;
+            continue;
         }
         char why[400] = "";
         for (size_t x = 0; x < n; x++)
@@ -572,6 +602,8 @@ out:
     free(e);
     free(res);
     free(done);
+    free(omitted);
+    free(idx);
     return rc;
 }
 
@@ -1542,10 +1574,13 @@ static void kafka_revoked(void *ctx, const int32_t *parts, size_t n, bool lost)
     pthread_mutex_unlock(&c->mu);
     char what[16];
     snprintf(what, sizeof what, "%zu", n);
-    rp_log(lost ? RP_LOG_WARN : RP_LOG_INFO,
-           lost ? "partitions lost (this member missed its session): stopping their workers without commit"
-                : "partitions revoked by a rebalance: their workers commit and stop",
-           "partitions", what, NULL);
+    rp_log(
+        lost ? RP_LOG_WARN : RP_LOG_INFO,
+        lost
+            ? "partitions lost (the group ended this member's session or generation; another may have them): "
+              "stopping their workers without commit"
+            : "partitions revoked by a rebalance: their workers commit and stop",
+        "partitions", what, NULL);
     for (int64_t start = mono_ms();;) {
         bool busy = false;
         pthread_mutex_lock(&c->mu);

@@ -113,7 +113,10 @@ int rp_stream_parse_name(const char *spec, const rp_stream_config *cfg, rp_strea
         const char *from;
         bool endpoint =
             (cfg && cfg->endpoint_url && *cfg->endpoint_url) || rp__aws_endpoint_from_env("KINESIS", &from);
-        b = endpoint ? RP_STREAM_BACKEND_KINESIS : RP_STREAM_BACKEND_LOCAL;
+        bool brokers = cfg && cfg->kafka_brokers && *cfg->kafka_brokers;
+        b = endpoint  ? RP_STREAM_BACKEND_KINESIS
+            : brokers ? RP_STREAM_BACKEND_KAFKA
+                      : RP_STREAM_BACKEND_LOCAL;
     }
     memcpy(name, n, len + 1);
     *backend = b;

@@ -20,6 +20,9 @@ use (issue 13), against librdkafka's mock cluster (build/kafka_mock).
                     logs it and keeps running; every ride predicted
   refusals          --exactly-once with a Kinesis or local side: exit 2/3
                     with the message saying both sides must be Kafka
+  bare names        with brokers given (RIDEPRED_KAFKA_BROKERS or --brokers)
+                    and no Kinesis endpoint, bare stream names are Kafka's;
+                    RIDEPRED_STREAM_BACKEND=local or --backend local wins
   lazy load         `invoke` and `streams list --backend local` never load
                     librdkafka (LD_DEBUG=libs); `streams list --backend kafka`
                     does; without librdkafka (a dlopen shim) the error says
@@ -216,6 +219,31 @@ def test_refusals(tmp):
         c.close()
 
 
+def test_bare_names(tmp):
+    c = Cluster("bare_topic:1")
+    try:
+        env = env_for(c, tmp, RIDEPRED_LOCAL_STORE=os.path.join(tmp, "s.db"))
+        for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "KINESIS_ENDPOINT_URL"):
+            env.pop(k, None)
+        p = subprocess.run([BIN, "streams", "list"], env=env, capture_output=True, text=True, timeout=60)
+        rptest.check(p.returncode == 0 and "kafka:bare_topic" in p.stdout, "RIDEPRED_KAFKA_BROKERS: bare names are Kafka's",
+                     p.stdout + p.stderr[-300:])
+        brokers = env.pop("RIDEPRED_KAFKA_BROKERS")
+        p = subprocess.run([BIN, "streams", "list", "--brokers", brokers], env=env, capture_output=True, text=True,
+                           timeout=60)
+        rptest.check(p.returncode == 0 and "kafka:bare_topic" in p.stdout, "--brokers: bare names are Kafka's")
+        p = subprocess.run([BIN, "streams", "list", "--brokers", brokers, "--backend", "local"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        rptest.check(p.returncode == 0 and "kafka:" not in p.stdout, "--backend local wins", p.stdout)
+        p = subprocess.run([BIN, "streams", "list", "--brokers", brokers], env=dict(env, RIDEPRED_STREAM_BACKEND="local"),
+                           capture_output=True, text=True, timeout=60)
+        rptest.check(p.returncode == 0 and "kafka:" not in p.stdout, "RIDEPRED_STREAM_BACKEND=local wins", p.stdout)
+        p = subprocess.run([BIN, "streams", "list"], env=env, capture_output=True, text=True, timeout=60)
+        rptest.check(p.returncode == 0 and "kafka:" not in p.stdout, "no brokers: the local store", p.stdout)
+    finally:
+        c.close()
+
+
 def test_lazy_load(tmp):
     c = Cluster("t:1")
     try:
@@ -321,4 +349,5 @@ def test_zombie(tmp):
 
 if __name__ == "__main__":
     rptest.need_bin(MOCK, "the kafka_mock tool")
-    rptest.run([test_exactly_once, test_rebalance, test_zombie, test_refusals, test_lazy_load], tmp_prefix="rp-keos-")
+    rptest.run([test_exactly_once, test_rebalance, test_zombie, test_refusals, test_bare_names,
+                test_lazy_load], tmp_prefix="rp-keos-")

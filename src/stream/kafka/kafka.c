@@ -97,6 +97,7 @@ static void rdk_setup(void)
         SYM("consume_batch_queue", consume_batch_queue),
         SYM("queue_poll", queue_poll),
         SYM("commit", commit),
+        SYM("offsets_store", offsets_store),
         SYM("committed", committed),
         SYM("seek", seek),
         SYM("seek_partitions", seek_partitions),
@@ -356,6 +357,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     (void)rk;
     if (level > 4)
         return;
+    /* One set of properties serves producers and consumers alike: a
+     * consumer's property is expected to be ignored by a producer. */
+    if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
+        return;
     rp_log(level <= 3 ? RP_LOG_ERROR : RP_LOG_WARN, "librdkafka", "facility", fac, "message", buf, NULL);
 }
 
@@ -423,11 +428,8 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
     static const char *const reader[] = {"enable.auto.commit=false", "enable.partition.eof=true",
                                          "group.id=ridepred-reader", "fetch.wait.max.ms=100", NULL};
     static const char *const group[] = {"partition.assignment.strategy=cooperative-sticky",
-                                        "enable.auto.commit=false",
-                                        "enable.auto.offset.store=false",
-                                        "auto.offset.reset=earliest",
-                                        "fetch.wait.max.ms=100",
-                                        NULL};
+                                        "auto.commit.interval.ms=100", "auto.offset.reset=earliest",
+                                        "fetch.wait.max.ms=100", NULL};
     const char *const *lists[] = {common, NULL, NULL};
     switch (role) {
     case RP_KAFKA_PRODUCER:
@@ -462,7 +464,13 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
     /* What the role needs whatever the user said. */
     if (role == RP_KAFKA_READER && set1(conf, "enable.partition.eof=true", err) < 0)
         goto fail;
-    if (role == RP_KAFKA_GROUP_CONSUMER && (set1(conf, "enable.auto.commit=false", err) < 0 ||
+    /* A group consumer's offsets: stored by ridepred once a batch is handled
+     * (rd_kafka_offsets_store), committed by librdkafka from what was stored
+     * (every auto.commit.interval.ms, and as partitions leave in a
+     * rebalance), at the group's current generation: a commit of ridepred's
+     * own racing a rebalance would be answered ILLEGAL_GENERATION, which
+     * librdkafka 2.0 takes for a lost assignment. */
+    if (role == RP_KAFKA_GROUP_CONSUMER && (set1(conf, "enable.auto.commit=true", err) < 0 ||
                                             set1(conf, "enable.auto.offset.store=false", err) < 0))
         goto fail;
     rp__rdk.conf_set_log_cb(conf, log_cb);
@@ -524,6 +532,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     rp_stream_put_result *r = &slot->call->results[slot->i];
     if (m->err) {
         r->ok = false;
+        r->too_large = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
         snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(m->err));
         snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
     } else {
@@ -913,6 +922,7 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
                 continue;
             }
             results[i].ok = false;
+            results[i].too_large = code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
             snprintf(results[i].error_code, sizeof results[i].error_code, "%s", rp__rdk.err2name(code));
             snprintf(results[i].error_message, sizeof results[i].error_message, "%s",
                      rp__rdk.error_string(e));

@@ -345,28 +345,16 @@ int rp__kafka_group_commit(rp__kafka_group *g, int32_t partition, const char *of
         return 1;
     rd_kafka_topic_partition_list_t *l = rp__rdk.tpl_new(1);
     rp__rdk.tpl_add(l, g->topic, partition)->offset = off + 1;
-    rd_kafka_resp_err_t e = rp__rdk.commit(g->rk, l, 0);
+    rd_kafka_resp_err_t e = rp__rdk.offsets_store(g->rk, l);
     if (!e)
         e = l->elems[0].err;
     rp__rdk.tpl_destroy(l);
     if (!e)
         return 0;
-    rp__kafka_error(err, e, "committing %s partition %" PRId32 " at %lld", g->topic, partition, off + 1);
-    /* A rebalance under way, a generation gone stale: the group settles,
-     * and then either the commit goes through or the partition is revoked
-     * (the worker is told).  Worth retrying, as an outage is. */
-    switch (e) {
-    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
-    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
-    case RD_KAFKA_RESP_ERR__STATE:
-    case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
-        err->retriable = true;
-        err->code = RP_ERR_IO;
-        break;
-    default: break;
-    }
-    return -1;
+    if (e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+        return 1; /* no longer assigned here */
+    return rp__kafka_error(err, e, "storing the offset of %s partition %" PRId32 " at %lld", g->topic,
+                           partition, off + 1);
 }
 
 int rp__kafka_group_rewind(rp__kafka_group *g, int32_t partition, rp_error *err)

@@ -12,10 +12,12 @@
  *    committed what they handled (the next owner starts there);
  *  - each assigned partition's messages go to a queue of its own, which one
  *    worker thread reads with rp__kafka_group_read;
- *  - rp__kafka_group_commit commits a partition's offset synchronously.
+ *  - rp__kafka_group_commit stores a partition's offset once a batch is
+ *    handled; librdkafka commits what is stored, also when a partition
+ *    leaves in a rebalance.
  *
- * Offsets are never stored or committed automatically: only what the
- * consumer commits after a batch's predictions are acknowledged (at least
+ * Offsets are never stored automatically: only what the consumer stores
+ * after a batch's predictions are acknowledged is committed (at least
  * once).  A partition without a committed offset starts at the start
  * position (earliest, latest or a time).
  *
@@ -75,10 +77,12 @@ int rp__kafka_group_poll(rp__kafka_group *g, int timeout_ms, rp_error *err);
 int rp__kafka_group_read(rp__kafka_group *g, int32_t partition, uint32_t limit, size_t max_bytes,
                          int timeout_ms, rp_stream_record_fn cb, void *ctx, int64_t *lag_ms, rp_error *err);
 
-/* Commits "the partition is handled up to and including offset" (offset is
- * a sequence number read from the partition).  Returns 0 committed, 1 the
- * partition is no longer this member's (nothing committed), -1 with err set
- * (retriable: try again). */
+/* Records "the partition is handled up to and including offset" (offset
+ * is a sequence number read from the partition): the offset is stored, and
+ * librdkafka commits what is stored every auto.commit.interval.ms (100 ms
+ * by default here) and as the partition leaves this member in a
+ * rebalance, at the group's current generation.  Returns 0 stored, 1 the
+ * partition is no longer this member's (nothing stored), -1 with err set. */
 int rp__kafka_group_commit(rp__kafka_group *g, int32_t partition, const char *offset, rp_error *err);
 
 /* Moves an assigned partition's reading back to its committed offset (the

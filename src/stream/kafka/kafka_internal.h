@@ -78,6 +78,7 @@ typedef struct rp__rdk_api {
     ssize_t (*consume_batch_queue)(rd_kafka_queue_t *, int, rd_kafka_message_t **, size_t);
     rd_kafka_event_t *(*queue_poll)(rd_kafka_queue_t *, int);
     rd_kafka_resp_err_t (*commit)(rd_kafka_t *, const rd_kafka_topic_partition_list_t *, int);
+    rd_kafka_resp_err_t (*offsets_store)(rd_kafka_t *, rd_kafka_topic_partition_list_t *);
     rd_kafka_resp_err_t (*committed)(rd_kafka_t *, rd_kafka_topic_partition_list_t *, int);
     rd_kafka_resp_err_t (*seek)(rd_kafka_topic_t *, int32_t, int64_t, int);
     rd_kafka_error_t *(*seek_partitions)(rd_kafka_t *, rd_kafka_topic_partition_list_t *, int);
