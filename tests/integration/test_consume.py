@@ -461,7 +461,7 @@ def test_options(tmp):
     assert p.returncode == 2 and b"--checkpoint-store" in p.stderr, (p.returncode, p.stderr[-500:])
     # A bad RIDEPRED_STREAM_BACKEND is a usage error naming it.
     p = subprocess.run([BIN, "consume", "--from", "IN", "--to", "OUT", "--model", env.model],
-                       capture_output=True, env=dict(env.env, RIDEPRED_STREAM_BACKEND="kafka"), timeout=30)
+                       capture_output=True, env=dict(env.env, RIDEPRED_STREAM_BACKEND="pulsar"), timeout=30)
     assert p.returncode == 2 and b"RIDEPRED_STREAM_BACKEND" in p.stderr, (p.returncode, p.stderr[-500:])
     h = env.rp(["consume", "--help"])
     for opt in ("--from", "--to", "--batch-size", "--batch-window-ms", "--starting-position", "--max-retries",

@@ -696,6 +696,29 @@ def test_dockerfile_libraries():
             f"the build stage installs {pkg}, which neither CMakeLists.txt nor build/ridepred needs: remove it")
 
 
+def test_build_without_kafka():
+    """The image's build has no librdkafka headers (AL2023 has no package):
+    the same sources configure and build without them, and a kafka: stream
+    then says Kafka support was not built, while everything else runs."""
+    if not shutil.which("cmake"):
+        raise SkipCheck("cmake is not installed")
+    with tempfile.TemporaryDirectory(prefix="rp-nokafka-") as d:
+        r = subprocess.run(["cmake", "-S", SRC, "-B", d, "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DRIDEPRED_KAFKA=OFF"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "built without Kafka support" in r.stdout, r.stdout[-800:] + r.stderr[-800:]
+        r = subprocess.run(["cmake", "--build", d, "--target", "ridepred", "-j2"], capture_output=True, text=True,
+                           timeout=900)
+        assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
+        binary = os.path.join(d, "ridepred")
+        p = subprocess.run([binary, "streams", "list", "--backend", "kafka", "--brokers", "127.0.0.1:9"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 3 and "built without Kafka support" in p.stderr, p.stderr
+        ev = os.path.join(SRC, "tests", "fuzz", "seeds", "model_json", "trees.json")
+        p = subprocess.run([binary, "predict", "--model", ev, "--pu", "130", "--do", "205", "--distance", "3.66"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+
+
 def test_dockerfile_dlopen_lists():
     text, logical = dockerfile()
     args = docker_args(text)
@@ -873,6 +896,7 @@ def main():
         ("dockerfile cmake as CI", test_dockerfile_cmake_as_ci),
         ("dockerfile libraries and packages", test_dockerfile_libraries),
         ("dockerfile dlopen lists", test_dockerfile_dlopen_lists),
+        ("a build without librdkafka's headers (the image's)", test_build_without_kafka),
         (".dockerignore", test_dockerignore),
         ("collect-libs.sh", test_collect_libs),
         ("bootstrap symlink is the runtime", test_bootstrap_symlink),
