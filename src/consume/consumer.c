@@ -905,6 +905,22 @@ static void note_pending(shard_worker *w)
     atomic_store(&w->oldest_ms, w->n ? w->recs[0].arrival_ms : 0);
 }
 
+/* A read that worked, after `before` records were in the arena: the
+ * counters and gauges, and the end of a stall.  Returns the records read. */
+static size_t read_done(shard_worker *w, size_t before, int64_t behind, int *read_errors, const char *resumed)
+{
+    if (*read_errors)
+        unstall(w, *read_errors, resumed);
+    *read_errors = 0;
+    size_t got = w->n - before;
+    rp__counter_add(w->c->st.records_read, got);
+    atomic_store(&w->behind_ms, behind);
+    atomic_store(&w->read_ok_ms, mono_ms());
+    atomic_store(&w->read_failing, false);
+    note_pending(w);
+    return got;
+}
+
 static void *worker_main(void *arg)
 {
     shard_worker *w = arg;
@@ -966,15 +982,7 @@ static void *worker_main(void *arg)
                     break;
                 continue;
             }
-            if (read_errors)
-                unstall(w, read_errors, "the partition is read again");
-            read_errors = 0;
-            got = w->n - before;
-            rp__counter_add(c->st.records_read, got);
-            atomic_store(&w->behind_ms, behind);
-            atomic_store(&w->read_ok_ms, mono_ms());
-            atomic_store(&w->read_failing, false);
-            note_pending(w);
+            got = read_done(w, before, behind, &read_errors, "the partition is read again");
             if (got && before == 0)
                 first_ms = mono_ms();
             if (!got && w->n == 0)
@@ -1010,15 +1018,7 @@ static void *worker_main(void *arg)
                 }
                 continue;
             }
-            if (read_errors)
-                unstall(w, read_errors, "the shard is read again");
-            read_errors = 0;
-            got = w->n - before;
-            rp__counter_add(c->st.records_read, got);
-            atomic_store(&w->behind_ms, behind);
-            atomic_store(&w->read_ok_ms, mono_ms());
-            atomic_store(&w->read_failing, false);
-            note_pending(w);
+            got = read_done(w, before, behind, &read_errors, "the shard is read again");
             memcpy(w->iter, next, sizeof next);
             if (!next[0])
                 at_end = true;
@@ -1532,6 +1532,22 @@ static void log_summary(rp__consumer *c, uint64_t *last_handled, int64_t *last_m
     *last_ms = now;
 }
 
+/* At the end of a run: waits for every worker (each finishes its batch,
+ * checkpoints and stops), logs the final summary, frees them. */
+static void join_workers(rp__consumer *c, uint64_t *last_handled, int64_t *last_log)
+{
+    pthread_mutex_lock(&c->mu);
+    for (shard_worker *w = c->workers; w; w = w->next)
+        pthread_join(w->thread, NULL);
+    pthread_mutex_unlock(&c->mu);
+    log_summary(c, last_handled, last_log, true);
+    while (c->workers) {
+        shard_worker *w = c->workers;
+        c->workers = w->next;
+        free(w);
+    }
+}
+
 /* ---- a Kafka source: the consumer group assigns the partitions ------------------ */
 
 #define REVOKE_WAIT_MS 30000
@@ -1676,16 +1692,7 @@ static int run_kafka(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
     atomic_store(&c->stop, true);
     rp__kafka_group_close(c->kg);
     c->kg = NULL;
-    pthread_mutex_lock(&c->mu);
-    for (shard_worker *w = c->workers; w; w = w->next)
-        pthread_join(w->thread, NULL);
-    pthread_mutex_unlock(&c->mu);
-    log_summary(c, &last_handled, &last_log, true);
-    while (c->workers) {
-        shard_worker *w = c->workers;
-        c->workers = w->next;
-        free(w);
-    }
+    join_workers(c, &last_handled, &last_log);
     return rc;
 }
 
@@ -1779,16 +1786,7 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
         nanosleep(&ts, NULL);
     }
     atomic_store(&c->stop, true);
-    pthread_mutex_lock(&c->mu);
-    for (shard_worker *w = c->workers; w; w = w->next)
-        pthread_join(w->thread, NULL);
-    pthread_mutex_unlock(&c->mu);
-    log_summary(c, &last_handled, &last_log, true);
-    while (c->workers) {
-        shard_worker *w = c->workers;
-        c->workers = w->next;
-        free(w);
-    }
+    join_workers(c, &last_handled, &last_log);
     rp_error e2;
     if (rp__ckpt_leave(ck, &e2) < 0)
         rp_log(RP_LOG_WARN, "cannot remove this consumer from the group table", "error", e2.msg, NULL);

@@ -71,8 +71,6 @@ static void rdk_setup(void)
         SYM("query_watermark_offsets", query_watermark_offsets),
         SYM("offsets_for_times", offsets_for_times),
         SYM("get_watermark_offsets", get_watermark_offsets),
-        SYM("memberid", memberid),
-        SYM("mem_free", mem_free),
         SYM("topic_partition_list_new", tpl_new),
         SYM("topic_partition_list_add", tpl_add),
         SYM("topic_partition_list_destroy", tpl_destroy),
@@ -522,14 +520,22 @@ typedef struct put_slot {
     size_t i;
 } put_slot;
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[32], rp_stream_record *r)
 {
-    (void)rk;
-    (void)opaque;
-    put_slot *slot = m->_private;
-    if (!slot)
-        return;
-    rp_stream_put_result *r = &slot->call->results[slot->i];
+    snprintf(seq, 32, "%" PRId64, m->offset);
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rp__rdk.message_timestamp(m, &tt);
+    *r = (rp_stream_record){.shard_id = shard,
+                            .sequence_number = seq,
+                            .partition_key = m->key ? m->key : "",
+                            .partition_key_len = m->key ? m->key_len : 0,
+                            .data = m->payload,
+                            .data_len = m->len,
+                            .arrival_ms = ts > 0 ? ts : 0};
+}
+
+void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result *r)
+{
     if (m->err) {
         r->ok = false;
         r->too_large = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
@@ -541,6 +547,44 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         if (m->offset >= 0)
             snprintf(r->sequence_number, sizeof r->sequence_number, "%" PRId64, m->offset);
     }
+}
+
+int rp__kafka_produce(rd_kafka_t *rk, const char *topic, const rp_stream_entry *e, void *opaque,
+                      rp_stream_put_result *r)
+{
+    rd_kafka_vu_t vu[4] = {
+        {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+        {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)e->partition_key, e->partition_key_len}},
+        {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)e->data, e->data_len}},
+        {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque},
+    };
+    for (;;) {
+        rd_kafka_error_t *err = rp__rdk.produceva(rk, vu, 4);
+        if (!err)
+            return 0;
+        rd_kafka_resp_err_t code = rp__rdk.error_code(err);
+        if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rp__rdk.error_destroy(err);
+            rp__rdk.poll(rk, 10); /* the queue drains as deliveries are reported */
+            continue;
+        }
+        r->ok = false;
+        r->too_large = code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(code));
+        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.error_string(err));
+        rp__rdk.error_destroy(err);
+        return -1;
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    put_slot *slot = m->_private;
+    if (!slot)
+        return;
+    rp__kafka_delivery_result(m, &slot->call->results[slot->i]);
     atomic_fetch_sub(&slot->call->left, 1);
 }
 
@@ -802,16 +846,28 @@ int rp__kafka_list_partitions(rp__kafka *k, const char *topic, rp_stream_shard *
     return 0;
 }
 
-/* Runs one admin request's result event for a single topic. */
-static int admin_result(rp__kafka *k, rd_kafka_queue_t *q, bool create, const char *topic, rp_error *err)
+/* One admin request (CreateTopics or DeleteTopics) for one topic: its
+ * options, the call, and its result event. */
+static int admin_call(rp__kafka *k, bool create, const char *topic, rd_kafka_NewTopic_t *nt, rp_error *err)
 {
-    rd_kafka_event_t *ev = rp__rdk.queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
-    if (!ev)
-        return rp_error_set(err, RP_ERR_IO, "the cluster did not answer the %s request for %s in time",
-                            create ? "CreateTopics" : "DeleteTopics", topic);
+    char msg[512];
+    rd_kafka_DeleteTopic_t *dt = create ? NULL : rp__rdk.delete_topic_new(topic);
+    rd_kafka_queue_t *q = rp__rdk.queue_new(k->admin);
+    rd_kafka_AdminOptions_t *o = rp__rdk.admin_options_new(k->admin, create ? RD_KAFKA_ADMIN_OP_CREATETOPICS
+                                                                            : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rp__rdk.admin_options_set_request_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    rp__rdk.admin_options_set_operation_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
+    if (create)
+        rp__rdk.create_topics(k->admin, &nt, 1, o, q);
+    else
+        rp__rdk.delete_topics(k->admin, &dt, 1, o, q);
     int rc = 0;
-    rd_kafka_resp_err_t e = rp__rdk.event_error(ev);
-    if (e) {
+    rd_kafka_event_t *ev = rp__rdk.queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    rd_kafka_resp_err_t e = ev ? rp__rdk.event_error(ev) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!ev) {
+        rc = rp_error_set(err, RP_ERR_IO, "the cluster did not answer the %s request for %s in time",
+                          create ? "CreateTopics" : "DeleteTopics", topic);
+    } else if (e) {
         rc = rp__kafka_error(err, e, "%s %s: %s", create ? "creating topic" : "deleting topic", topic,
                              rp__rdk.event_error_string(ev));
         if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
@@ -826,18 +882,20 @@ static int admin_result(rp__kafka *k, rd_kafka_queue_t *q, bool create, const ch
                    : rp__rdk.delete_topics_result_topics(rp__rdk.event_delete_topics_result(ev), &n);
         for (size_t i = 0; i < n && rc == 0; i++) {
             rd_kafka_resp_err_t te = rp__rdk.topic_result_error(tr[i]);
-            if (!te)
-                continue;
-            const char *msg = rp__rdk.topic_result_error_string(tr[i]);
+            const char *m = rp__rdk.topic_result_error_string(tr[i]);
             if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                 rc =
                     rp_error_set(err, RP_ERR_INVALID, "TOPIC_ALREADY_EXISTS: topic %s already exists", topic);
-            else
-                rc = rp__kafka_error(err, te, "topic %s: %s", topic, msg ? msg : "");
+            else if (te)
+                rc = rp__kafka_error(err, te, "topic %s: %s", topic, m ? m : "");
         }
     }
-    rp__rdk.event_destroy(ev);
-    (void)k;
+    if (ev)
+        rp__rdk.event_destroy(ev);
+    rp__rdk.admin_options_destroy(o);
+    if (dt)
+        rp__rdk.delete_topic_destroy(dt);
+    rp__rdk.queue_destroy(q);
     return rc;
 }
 
@@ -853,15 +911,8 @@ int rp__kafka_create_topic(rp__kafka *k, const char *topic, uint32_t partitions,
         rp__rdk.new_topic_new(topic, (int)partitions, replication_factor, msg, sizeof msg);
     if (!nt)
         return rp_error_set(err, RP_ERR_INVALID, "topic %s: %s", topic, msg);
-    rd_kafka_queue_t *q = rp__rdk.queue_new(k->admin);
-    rd_kafka_AdminOptions_t *o = rp__rdk.admin_options_new(k->admin, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rp__rdk.admin_options_set_request_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
-    rp__rdk.admin_options_set_operation_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
-    rp__rdk.create_topics(k->admin, &nt, 1, o, q);
-    int rc = admin_result(k, q, true, topic, err);
-    rp__rdk.admin_options_destroy(o);
+    int rc = admin_call(k, true, topic, nt, err);
     rp__rdk.new_topic_destroy(nt);
-    rp__rdk.queue_destroy(q);
     return rc;
 }
 
@@ -869,18 +920,7 @@ int rp__kafka_delete_topic(rp__kafka *k, const char *topic, rp_error *err)
 {
     if (get_admin(k, err) < 0)
         return -1;
-    char msg[512];
-    rd_kafka_DeleteTopic_t *dt = rp__rdk.delete_topic_new(topic);
-    rd_kafka_queue_t *q = rp__rdk.queue_new(k->admin);
-    rd_kafka_AdminOptions_t *o = rp__rdk.admin_options_new(k->admin, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rp__rdk.admin_options_set_request_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
-    rp__rdk.admin_options_set_operation_timeout(o, ADMIN_TIMEOUT_MS, msg, sizeof msg);
-    rp__rdk.delete_topics(k->admin, &dt, 1, o, q);
-    int rc = admin_result(k, q, false, topic, err);
-    rp__rdk.admin_options_destroy(o);
-    rp__rdk.delete_topic_destroy(dt);
-    rp__rdk.queue_destroy(q);
-    return rc;
+    return admin_call(k, false, topic, NULL, err);
 }
 
 /* ---- puts --------------------------------------------------------------------- */
@@ -904,32 +944,8 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
     rd_kafka_t *rk = k->producer->rk;
     for (size_t i = 0; i < n; i++) {
         slots[i] = (put_slot){&call, i};
-        rd_kafka_vu_t vu[4] = {
-            {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
-            {.vtype = RD_KAFKA_VTYPE_KEY,
-             .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
-            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)entries[i].data, entries[i].data_len}},
-            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = &slots[i]},
-        };
-        for (;;) {
-            rd_kafka_error_t *e = rp__rdk.produceva(rk, vu, 4);
-            if (!e)
-                break;
-            rd_kafka_resp_err_t code = rp__rdk.error_code(e);
-            if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rp__rdk.error_destroy(e);
-                rp__rdk.poll(rk, 10); /* the queue drains as deliveries are reported */
-                continue;
-            }
-            results[i].ok = false;
-            results[i].too_large = code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-            snprintf(results[i].error_code, sizeof results[i].error_code, "%s", rp__rdk.err2name(code));
-            snprintf(results[i].error_message, sizeof results[i].error_message, "%s",
-                     rp__rdk.error_string(e));
-            rp__rdk.error_destroy(e);
+        if (rp__kafka_produce(rk, topic, &entries[i], &slots[i], &results[i]) < 0)
             atomic_fetch_sub(&call.left, 1);
-            break;
-        }
     }
     /* Wait for every delivery report (bounded by message.timeout.ms):
      * whichever thread polls serves the reports of every call. */
@@ -1088,17 +1104,9 @@ int rp__kafka_get_records(rp__kafka *k, const char *iter, uint32_t limit, rp_str
             k->read_topic[0] = '\0';
             return -1;
         } else if (m->partition == partition && m->offset >= next) {
-            snprintf(seq, sizeof seq, "%" PRId64, m->offset);
-            rd_kafka_timestamp_type_t tt;
-            int64_t ts = rp__rdk.message_timestamp(m, &tt);
-            last_ts = ts > 0 ? ts : 0;
-            rp_stream_record r = {.shard_id = shard,
-                                  .sequence_number = seq,
-                                  .partition_key = m->key ? m->key : "",
-                                  .partition_key_len = m->key ? m->key_len : 0,
-                                  .data = m->payload,
-                                  .data_len = m->len,
-                                  .arrival_ms = last_ts};
+            rp_stream_record r;
+            rp__kafka_record(m, shard, seq, &r);
+            last_ts = r.arrival_ms;
             next = m->offset + 1;
             got++;
             if (cb(ctx, &r) != 0) {

@@ -36,7 +36,6 @@ struct rp__kafka_group {
     pthread_mutex_t mu; /* guards parts (the array; each part is its worker's) */
     part **parts;       /* by partition number; NULL: not assigned here */
     size_t n_parts;
-    int32_t *ids; /* scratch for the events */
 };
 
 static int64_t wall_ms(void)
@@ -298,22 +297,14 @@ int rp__kafka_group_read(rp__kafka_group *g, int32_t partition, uint32_t limit, 
                 full = true; /* this one waits in the stash for the next read */
                 break;
             }
-            snprintf(seq, sizeof seq, "%" PRId64, m->offset);
-            rd_kafka_timestamp_type_t tt;
-            int64_t ts = rp__rdk.message_timestamp(m, &tt);
-            rp_stream_record r = {.shard_id = shard,
-                                  .sequence_number = seq,
-                                  .partition_key = m->key ? m->key : "",
-                                  .partition_key_len = m->key ? m->key_len : 0,
-                                  .data = m->payload,
-                                  .data_len = m->len,
-                                  .arrival_ms = ts > 0 ? ts : 0};
+            rp_stream_record r;
+            rp__kafka_record(m, shard, seq, &r);
             if (cb(ctx, &r) != 0) {
                 /* Kept in the stash: the next read delivers it again. */
                 rc = rp_error_set(err, RP_ERR_NOMEM, "out of memory holding the records read");
                 break;
             }
-            last_ts = ts > 0 ? ts : 0;
+            last_ts = r.arrival_ms;
             last = m->offset;
             bytes += b;
             got++;
@@ -412,18 +403,7 @@ static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     rp__kafka_txn *t = opaque;
-    size_t i = (size_t)(uintptr_t)m->_private;
-    rp_stream_put_result *r = &t->results[i];
-    if (m->err) {
-        r->ok = false;
-        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(m->err));
-        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
-    } else {
-        r->ok = true;
-        snprintf(r->shard_id, sizeof r->shard_id, "%" PRId32, m->partition);
-        if (m->offset >= 0)
-            snprintf(r->sequence_number, sizeof r->sequence_number, "%" PRId64, m->offset);
-    }
+    rp__kafka_delivery_result(m, &t->results[(size_t)(uintptr_t)m->_private]);
     t->pending--;
 }
 
@@ -494,27 +474,11 @@ int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry
     t->pending = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rd_kafka_vu_t vu[4] = {
-            {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
-            {.vtype = RD_KAFKA_VTYPE_KEY,
-             .u.mem = {(void *)entries[i].partition_key, entries[i].partition_key_len}},
-            {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)entries[i].data, entries[i].data_len}},
-            {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)i},
-        };
-        for (;;) {
-            rd_kafka_error_t *e = rp__rdk.produceva(t->rk, vu, 4);
-            if (!e) {
-                t->pending++;
-                break;
-            }
-            if (rp__rdk.error_code(e) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rp__rdk.error_destroy(e);
-                rp__rdk.poll(t->rk, 10);
-                continue;
-            }
-            rc = rp__kafka_error_obj(err, e, "producing in a transaction");
-            break;
-        }
+        if (rp__kafka_produce(t->rk, topic, &entries[i], (void *)(uintptr_t)i, &results[i]) < 0)
+            rc = rp_error_set(err, RP_ERR_IO, "%s: %s (producing in a transaction)", results[i].error_code,
+                              results[i].error_message);
+        else
+            t->pending++;
     }
     while (t->pending > 0)
         rp__rdk.poll(t->rk, 5);
@@ -570,14 +534,6 @@ void rp__kafka_txn_close(rp__kafka_txn *t)
     free(t);
 }
 
-void rp__kafka_group_member(rp__kafka_group *g, char *buf, size_t cap)
-{
-    char *id = g->rk ? rp__rdk.memberid(g->rk) : NULL;
-    snprintf(buf, cap, "%s", id ? id : "");
-    if (id)
-        rp__rdk.mem_free(g->rk, id);
-}
-
 void rp__kafka_group_close(rp__kafka_group *g)
 {
     if (!g)
@@ -589,7 +545,6 @@ void rp__kafka_group_close(rp__kafka_group *g)
         rp__rdk.destroy(g->rk);
     }
     free(g->parts);
-    free(g->ids);
     rp__kafka_config_free(&g->cfg);
     pthread_mutex_destroy(&g->mu);
     free(g);

@@ -125,9 +125,6 @@ int rp__kafka_txn_commit(rp__kafka_txn *t, const char *offset, rp_error *err);
 /* Aborts the open transaction, if any, and closes.  NULL is ignored. */
 void rp__kafka_txn_close(rp__kafka_txn *t);
 
-/* This member's id in the group ("" before the first join). */
-void rp__kafka_group_member(rp__kafka_group *g, char *buf, size_t cap);
-
 /* Leaves the group: the last revocation runs through the events (so the
  * workers commit), then the consumer closes.  NULL is ignored. */
 void rp__kafka_group_close(rp__kafka_group *g);

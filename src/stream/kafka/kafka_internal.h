@@ -51,8 +51,6 @@ typedef struct rp__rdk_api {
     rd_kafka_resp_err_t (*query_watermark_offsets)(rd_kafka_t *, const char *, int32_t, int64_t *, int64_t *,
                                                    int);
     rd_kafka_resp_err_t (*get_watermark_offsets)(rd_kafka_t *, const char *, int32_t, int64_t *, int64_t *);
-    char *(*memberid)(const rd_kafka_t *);
-    void (*mem_free)(rd_kafka_t *, void *);
     rd_kafka_resp_err_t (*offsets_for_times)(rd_kafka_t *, rd_kafka_topic_partition_list_t *, int);
     rd_kafka_topic_partition_list_t *(*tpl_new)(int);
     rd_kafka_topic_partition_t *(*tpl_add)(rd_kafka_topic_partition_list_t *, const char *, int32_t);
@@ -149,6 +147,17 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
                                 rp_error *err);
 /* A new librdkafka handle of conf (which it takes, also on failure). */
 rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp_error *err);
+
+/* Produces one entry (key = partition key, value = data; opaque: the
+ * delivery report's _private), waiting while librdkafka's queue is full.
+ * Returns 0 queued, or -1 with r saying why it was refused at once. */
+int rp__kafka_produce(rd_kafka_t *rk, const char *topic, const rp_stream_entry *e, void *opaque,
+                      rp_stream_put_result *r);
+/* A consumed message as a stream record (views into m; seq receives the
+ * offset in decimal). */
+void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[32], rp_stream_record *r);
+/* A delivery report as a put result (partition and offset, or the error). */
+void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result *r);
 
 /* Sets err from a librdkafka error code: the code's name and text, with
  * the RP_ code and retriable flag the backend's rules give it.  Returns -1. */

@@ -108,10 +108,11 @@ int rp__kafka_group_poll(rp__kafka_group *g, int timeout_ms, rp_error *err)
     return none(err);
 }
 
-int rp__kafka_group_read(rp__kafka_group *g, int32_t partition, uint32_t limit, size_t max_bytes, int timeout_ms,
-                         rp_stream_record_fn cb, void *ctx, int64_t *lag_ms, rp_error *err)
+int rp__kafka_group_read(rp__kafka_group *g, int32_t partition, uint32_t limit, size_t max_bytes,
+                         int timeout_ms, rp_stream_record_fn cb, void *ctx, int64_t *lag_ms, rp_error *err)
 {
-    (void)g, (void)partition, (void)limit, (void)max_bytes, (void)timeout_ms, (void)cb, (void)ctx, (void)lag_ms;
+    (void)g, (void)partition, (void)limit, (void)max_bytes, (void)timeout_ms, (void)cb, (void)ctx,
+        (void)lag_ms;
     return none(err);
 }
 
@@ -125,13 +126,6 @@ int rp__kafka_group_rewind(rp__kafka_group *g, int32_t partition, rp_error *err)
 {
     (void)g, (void)partition;
     return none(err);
-}
-
-void rp__kafka_group_member(rp__kafka_group *g, char *buf, size_t cap)
-{
-    (void)g;
-    if (cap)
-        buf[0] = '\0';
 }
 
 void rp__kafka_group_close(rp__kafka_group *g)
