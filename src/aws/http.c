@@ -153,6 +153,15 @@ bool rp__http_url_is_https(const rp__http_url *u)
     return u->scheme_len == 5;
 }
 
+bool rp__http_url_is_loopback(const rp__http_url *u)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (u->host_len == strlen(names[i]) && !strncasecmp(u->host, names[i], u->host_len))
+            return true;
+    return u->host_len > 4 && !strncmp(u->host, "127.", 4);
+}
+
 /* Codes from botocore's standard retry mode (retries/standard.py: the
  * throttling and transient error codes), matched as suffixes. */
 static const char *const retriable_codes[] = {

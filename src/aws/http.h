@@ -88,6 +88,10 @@ int rp__http_url_parse(const char *url, rp__http_url *out, rp_error *err);
 /* True for https. */
 bool rp__http_url_is_https(const rp__http_url *u);
 
+/* True when the host is a loopback address (localhost, 127.x.y.z, [::1]):
+ * a local test endpoint, which no proxy should see. */
+bool rp__http_url_is_loopback(const rp__http_url *u);
+
 /* True when an AWS error code is worth retrying: it ends in one of the
  * throttling / transient codes that botocore's standard retry mode knows
  * (ThrottlingException, ProvisionedThroughputExceededException,

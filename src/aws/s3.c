@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,15 +78,6 @@ int rp__s3_parse_uri(const char *uri, char bucket[RP_S3_BUCKET_MAX + 1], char pr
 }
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static bool loopback_host(const rp__http_url *u)
-{
-    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (u->host_len == strlen(names[i]) && !strncasecmp(u->host, names[i], u->host_len))
-            return true;
-    return u->host_len > 4 && !strncmp(u->host, "127.", 4);
-}
 
 /* Decodes XML character references and the five entities in place. */
 static void xml_unescape(char *s)
@@ -448,7 +438,7 @@ static int ctx_open(s3_ctx *c, const char *bucket, rp_error *err)
         else
             snprintf(c->shown, sizeof c->shown, "%.*s://%.*s (%s)", (int)u.scheme_len, u.scheme,
                      (int)u.host_len, u.host, from);
-        no_proxy = loopback_host(&u);
+        no_proxy = rp__http_url_is_loopback(&u);
     } else {
         snprintf(c->shown, sizeof c->shown, "https://%s.s3.%s.amazonaws.com", bucket, c->region);
     }

@@ -4,15 +4,12 @@
 #include "stream/reshard.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
-#include "aws/sigv4.h"
+#include "aws/jsonapi.h"
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/json.h"
@@ -21,12 +18,9 @@
 
 typedef rp__u128 u128;
 
-#define JSON_DEPTH 32
 #define REQUEST_MAX ((size_t)16 * 1024 * 1024) /* 5 MiB of data is ~6.7 MiB of base64 */
 #define SCRATCH_MAX ((size_t)64 * 1024 * 1024)
 #define LIST_STREAMS_PAGE 100
-#define WAIT_FIRST_MS 50u
-#define WAIT_MAX_MS 1000u
 
 /* A record of a GetRecords answer: views into the answer, then (once
  * decoded) offsets into the scratch buffer. */
@@ -37,25 +31,33 @@ typedef struct raw_record {
 } raw_record;
 
 struct rp__kinesis {
-    bool single_put; /* this put is one record: PutRecord */
-    rp__http_client http;
-    rp__http_response resp;
-    rp__buf body;     /* the request being built */
-    rp__buf scratch;  /* GetRecords: decoded records */
-    raw_record *recs; /* GetRecords: the answer's records */
+    bool single_put;     /* this put is one record: PutRecord */
+    rp__aws_jsonapi api; /* endpoint, region, credentials, connection, request and answer */
+    rp__buf scratch;     /* GetRecords: decoded records */
+    raw_record *recs;    /* GetRecords: the answer's records */
     size_t recs_cap;
-    rp__aws_credentials creds;
-    bool chain_creds; /* resolved (and refreshed) by the chain */
-    rp__aws_chain_options chain;
-    char profile[RP_AWS_PROFILE_MAX + 1];
-    char region[RP_AWS_REGION_MAX + 1];
-    char url[RP_KINESIS_ENDPOINT_MAX + 2];   /* where requests are posted */
-    char shown[RP_KINESIS_ENDPOINT_MAX + 2]; /* the endpoint for messages (no user info) */
-    char last_code[128];                     /* AWS error code of the last failed call */
-    uint32_t wait_timeout_ms;
+};
+
+static const rp__aws_jsonapi_service kinesis_service = {
+    .name = "Kinesis",
+    .signing_name = "kinesis",
+    .env_id = "KINESIS",
+    .target_prefix = RP_KINESIS_TARGET_PREFIX,
+    .content_type = RP_KINESIS_CONTENT_TYPE,
+    .max_request_bytes = REQUEST_MAX,
+    .max_response_bytes = RP_KINESIS_MAX_RESPONSE_BYTES,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* The shared JSON RPC pieces (src/aws/jsonapi.h) under this file's short names. */
+#define jstr rp__aws_json_str
+#define copy_str rp__aws_json_copy_str
+#define skip_value rp__aws_json_skip
+#define bad_answer(err, op, ...) rp__aws_bad_answer(err, "Kinesis", op, __VA_ARGS__)
+#define json_error(r, op, err) rp__aws_json_error(r, "Kinesis", op, err)
+#define call(k, op, err) rp__aws_jsonapi_call(&(k)->api, op, err)
+#define answer_begin(k, r, op, err) rp__aws_jsonapi_answer(&(k)->api, r, op, err)
 
 static void copy_trunc(char *out, size_t cap, const char *s, size_t n)
 {
@@ -63,23 +65,6 @@ static void copy_trunc(char *out, size_t cap, const char *s, size_t n)
         n = cap - 1;
     memcpy(out, s, n);
     out[n] = '\0';
-}
-
-/* Appends a JSON string (json.dumps style: non-ASCII as \u escapes). */
-static void jstr(rp__buf *b, const char *s)
-{
-    rp__pyjson_utf8(b, s, strlen(s));
-}
-
-/* Decodes a JSON string view into out (cap bytes with the NUL).  Returns 0,
- * or -1 when it is not a string, does not fit or holds a NUL. */
-static int copy_str(const rp__json_value *v, char *out, size_t cap)
-{
-    if (v->type != RP_JSON_STRING || v->len >= cap)
-        return -1;
-    size_t n = rp__json_str_decode(v, out);
-    out[n] = '\0';
-    return memchr(out, '\0', n) ? -1 : 0;
 }
 
 /* Decodes a JSON string view into out, cut to fit, printable ASCII only
@@ -142,370 +127,55 @@ static long utf8_chars(const unsigned char *s, size_t n)
     return chars;
 }
 
-/* ---- errors ------------------------------------------------------------- */
-
-__attribute__((format(printf, 3, 4))) static int bad_answer(rp_error *err, const char *op, const char *fmt,
-                                                            ...)
-{
-    char what[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    return rp_error_set(err, RP_ERR_IO, "Kinesis answered %s with %s", op, what);
-}
-
-static bool is_expired_token(const char *code)
-{
-    return !strcmp(code, "ExpiredTokenException") || !strcmp(code, "ExpiredToken") ||
-           !strcmp(code, "RequestExpired");
-}
-
-/* The error of an HTTP answer that is not 2xx. */
-static int aws_error(rp__kinesis *k, const char *op, const rp_error *http_err, rp_error *err)
-{
-    rp__aws_error_info info;
-    rp__aws_error_parse(&k->resp, &info);
-    snprintf(k->last_code, sizeof k->last_code, "%s", info.code);
-    long status = k->resp.status;
-    rp_code code;
-    if (!strcmp(info.code, "ResourceNotFoundException"))
-        code = RP_ERR_NOT_FOUND;
-    else if (!strcmp(info.code, "LimitExceededException") || status == 413)
-        code = RP_ERR_LIMIT;
-    else if (status >= 300 && status < 500 && !http_err->retriable)
-        code = RP_ERR_INVALID;
-    else
-        code = RP_ERR_IO;
-    char attempts[48] = "";
-    if (k->http.last_attempts > 1)
-        snprintf(attempts, sizeof attempts, " (%u attempts)", k->http.last_attempts);
-    if (info.code[0] && info.message[0])
-        rp_error_set(err, code, "%s: %s%s", info.code, info.message, attempts);
-    else if (info.code[0])
-        rp_error_set(err, code, "%s: HTTP %ld from Kinesis %s%s", info.code, status, op, attempts);
-    else
-        rp_error_set(err, code, "HTTP %ld from Kinesis %s%s", status, op, attempts);
-    if (err)
-        err->retriable = http_err->retriable;
-    return -1;
-}
-
-/* ---- credentials -------------------------------------------------------- */
-
-static int resolve_credentials(rp__kinesis *k, rp_error *err)
-{
-    rp__aws_credentials fresh;
-    if (rp__aws_credentials_resolve(&fresh, &k->chain, err) != 0) {
-        rp__aws_credentials_clear(&fresh);
-        rp_error_prefix(err, "AWS credentials for Kinesis");
-        return -1;
-    }
-    rp__aws_credentials_clear(&k->creds);
-    k->creds = fresh;
-    rp__aws_credentials_clear(&fresh);
-    return 0;
-}
-
-/* ---- one call ----------------------------------------------------------- */
-
-/* Posts k->body as operation op.  On success k->resp holds the answer. */
-static int call(rp__kinesis *k, const char *op, rp_error *err)
-{
-    k->last_code[0] = '\0';
-    if (k->body.failed)
-        return rp_error_set(err, k->body.toobig ? RP_ERR_LIMIT : RP_ERR_NOMEM, "Kinesis %s request %s", op,
-                            k->body.toobig ? "too large" : "out of memory");
-    char target[96];
-    snprintf(target, sizeof target, RP_KINESIS_TARGET_PREFIX "%s", op);
-    rp__http_header headers[2] = {
-        {"Content-Type", RP_KINESIS_CONTENT_TYPE},
-        {"X-Amz-Target", target},
-    };
-    rp__http_request req = {
-        .method = "POST",
-        .url = k->url,
-        .headers = headers,
-        .n_headers = 2,
-        .body = k->body.data,
-        .body_len = k->body.len,
-    };
-    for (int round = 0;; round++) {
-        if (k->chain_creds && rp__aws_credentials_need_refresh(&k->creds, time(NULL)) &&
-            resolve_credentials(k, err) != 0)
-            return -1;
-        rp__sigv4_signer signer = {
-            .creds = &k->creds,
-            .service = "kinesis",
-            .region = k->region,
-        };
-        rp_error e;
-        rp_error_clear(&e);
-        int rc = rp__http_execute(&k->http, &req, rp__sigv4_prepare, &signer, &k->resp, &e);
-        rp__sigv4_out *o = &signer.out;
-        memset(o->authorization, 0, sizeof o->authorization);
-        if (rc == 0)
-            return 0;
-        if (k->resp.status != 0) {
-            rp__aws_error_info info;
-            rp__aws_error_parse(&k->resp, &info);
-            if (round == 0 && k->chain_creds && is_expired_token(info.code)) {
-                rp_log(RP_LOG_INFO, "Kinesis credentials expired; resolving them again", "operation", op,
-                       NULL);
-                if (resolve_credentials(k, err) != 0)
-                    return -1;
-                continue;
-            }
-            return aws_error(k, op, &e, err);
-        }
-        if (e.code == RP_ERR_IO) {
-            rp_error_set(err, RP_ERR_IO, "Kinesis endpoint %s: %s", k->shown, e.msg);
-            if (err)
-                err->retriable = e.retriable;
-            return -1;
-        }
-        if (err)
-            *err = e;
-        return -1;
-    }
-}
-
-/* Starts a JSON answer: the top-level object. */
-static int answer_begin(rp__kinesis *k, rp__json_reader *r, const char *op, rp_error *err)
-{
-    rp__json_value v;
-    const char *body = k->resp.body.data ? k->resp.body.data : "";
-    rp__json_init(r, body, k->resp.body.data ? k->resp.body.len : 0, JSON_DEPTH);
-    if (rp__json_next(r, &v) != 1 || v.type != RP_JSON_OBJECT)
-        return bad_answer(err, op, "something that is not a JSON object");
-    return 0;
-}
-
-/* Skips the value just read when it is a container. */
-static int skip_value(rp__json_reader *r, const rp__json_value *v)
-{
-    if (v->type == RP_JSON_OBJECT || v->type == RP_JSON_ARRAY)
-        return rp__json_skip(r, v) < 0 ? -1 : 0;
-    return 0;
-}
-
-static int json_error(const rp__json_reader *r, const char *op, rp_error *err)
-{
-    return bad_answer(err, op, "malformed JSON (%s)", r->err.msg);
-}
-
-/* A time as Kinesis writes it: epoch seconds (a JSON number with a
- * fraction); ISO 8601 strings are accepted too. */
-static int json_time_ms(const rp__json_value *v, int64_t *ms)
-{
-    if (v->type == RP_JSON_NUMBER && !v->nonfinite) {
-        double x = rp__json_number(v) * 1000.0;
-        if (!isfinite(x) || fabs(x) > 9e15)
-            return -1;
-        *ms = (int64_t)llround(x);
-        return 0;
-    }
-    char s[64];
-    int64_t sec;
-    if (copy_str(v, s, sizeof s) != 0 || rp__aws_parse_time(s, strlen(s), &sec) != 0)
-        return -1;
-    int64_t frac = 0;
-    const char *dot = strchr(s, '.');
-    if (dot) {
-        int digits = 0;
-        for (dot++; *dot >= '0' && *dot <= '9'; dot++, digits++)
-            if (digits < 3)
-                frac = frac * 10 + (*dot - '0');
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    *ms = sec * 1000 + frac;
-    return 0;
-}
-
 static int json_u32(const rp__json_value *v, uint32_t *out)
 {
-    if (v->type != RP_JSON_NUMBER || !v->is_int || v->len > 10 || v->ptr[0] == '-')
-        return -1;
-    unsigned long long x = 0;
-    for (size_t i = 0; i < v->len; i++)
-        x = x * 10 + (unsigned)(v->ptr[i] - '0');
-    if (x > UINT32_MAX)
+    uint64_t x;
+    if (rp__aws_json_uint(v, UINT32_MAX, &x) != 0)
         return -1;
     *out = (uint32_t)x;
     return 0;
 }
 
-/* ---- open / close ------------------------------------------------------- */
-
-static bool valid_region(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > RP_AWS_REGION_MAX || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '-'))
-            return false;
-    return true;
-}
-
-static bool loopback_host(const rp__http_url *u)
-{
-    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (u->host_len == strlen(names[i]) && !strncasecmp(u->host, names[i], u->host_len))
-            return true;
-    return u->host_len > 4 && !strncmp(u->host, "127.", 4);
-}
-
-static int set_endpoint(rp__kinesis *k, const char *endpoint, const char *from, bool *no_proxy, rp_error *err)
-{
-    rp__http_url u;
-    if (strlen(endpoint) >= RP_KINESIS_ENDPOINT_MAX)
-        return rp_error_set(err, RP_ERR_INVALID, "Kinesis endpoint (%s) is longer than %d bytes", from,
-                            RP_KINESIS_ENDPOINT_MAX - 1);
-    if (rp__http_url_parse(endpoint, &u, err) != 0) {
-        rp_error_prefix(err, "Kinesis endpoint (%s)", from);
-        return -1;
-    }
-    if (u.query_len || strchr(endpoint, '?') || strchr(endpoint, '#'))
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "Kinesis endpoint (%s) must be scheme://host[:port][/path], without a query",
-                            from);
-    snprintf(k->url, sizeof k->url, "%s%s", endpoint, u.path_len ? "" : "/");
-    /* For messages: scheme://host[:port], without user info. */
-    if (u.port >= 0)
-        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s:%d", (int)u.scheme_len, u.scheme, (int)u.host_len,
-                 u.host, u.port);
-    else
-        snprintf(k->shown, sizeof k->shown, "%.*s://%.*s", (int)u.scheme_len, u.scheme, (int)u.host_len,
-                 u.host);
-    *no_proxy = loopback_host(&u);
-    return 0;
-}
-
 int rp__kinesis_open(const rp__kinesis_options *opt, rp__kinesis **out, rp_error *err)
 {
-    rp__kinesis_options none = {0};
     if (!out)
         return rp_error_set(err, RP_ERR_INVALID, "kinesis: no output handle");
     *out = NULL;
-    if (!opt)
-        opt = &none;
     rp__kinesis *k = calloc(1, sizeof *k);
     if (!k)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-    rp__http_response_init(&k->resp, RP_KINESIS_MAX_RESPONSE_BYTES);
-    rp__buf_init(&k->body, REQUEST_MAX);
     rp__buf_init(&k->scratch, SCRATCH_MAX);
-    k->wait_timeout_ms = opt->wait_timeout_ms ? opt->wait_timeout_ms : RP_KINESIS_WAIT_MS_DEFAULT;
-    if (opt->profile) {
-        if (strlen(opt->profile) > RP_AWS_PROFILE_MAX) {
-            rp_error_set(err, RP_ERR_INVALID, "AWS profile name too long");
-            goto fail;
-        }
-        snprintf(k->profile, sizeof k->profile, "%s", opt->profile);
-        k->chain.profile = k->profile;
-    }
-
-    /* Region. */
-    if (opt->region) {
-        if (!valid_region(opt->region)) {
-            rp_error_set(err, RP_ERR_INVALID, "AWS region '%.64s' is not letters, digits and inner hyphens",
-                         opt->region);
-            goto fail;
-        }
-        snprintf(k->region, sizeof k->region, "%s", opt->region);
-    } else if (rp__aws_region_resolve(k->region, sizeof k->region, &k->chain, err) != 0) {
-        if (err && err->code == RP_ERR_NOT_FOUND)
-            rp_error_set(err, RP_ERR_NOT_FOUND,
-                         "no AWS region for Kinesis: set AWS_REGION (or AWS_DEFAULT_REGION, a "
-                         "profile's region, or --region)");
-        else
-            rp_error_prefix(err, "AWS region");
-        goto fail;
-    }
-
-    /* Endpoint: the caller's, else the SDKs' variables. */
-    const char *from =
-        opt->endpoint_source && *opt->endpoint_source ? opt->endpoint_source : "--endpoint-url";
-    const char *endpoint = opt->endpoint_url && *opt->endpoint_url ? opt->endpoint_url : NULL;
-    if (!endpoint)
-        endpoint = rp__aws_endpoint_from_env("KINESIS", &from);
-    char def[RP_KINESIS_ENDPOINT_MAX];
-    if (!endpoint) {
-        snprintf(def, sizeof def, "https://kinesis.%s.amazonaws.com%s", k->region,
-                 strncmp(k->region, "cn-", 3) == 0 ? ".cn" : "");
-        endpoint = def;
-        from = "the region's";
-    }
-    bool no_proxy = false;
-    if (set_endpoint(k, endpoint, from, &no_proxy, err) != 0)
-        goto fail;
-
-    /* Attempts. */
-    rp__http_options ho = {
-        .connect_timeout_ms = opt->connect_timeout_ms,
-        .timeout_ms = opt->timeout_ms,
-        .max_response_bytes = RP_KINESIS_MAX_RESPONSE_BYTES,
-        .retry = opt->retry,
-        .no_proxy = no_proxy,
-    };
-    if (!ho.retry.max_attempts) {
-        ho.retry = RP_RETRY_POLICY_DEFAULT;
-        unsigned ma;
-        if (rp__aws_max_attempts_from_env(&ma, err) < 0)
-            goto fail;
-        if (ma)
-            ho.retry.max_attempts = ma;
-    }
-    if (rp__http_client_init(&k->http, &ho, err) != 0)
-        goto fail;
-
-    /* Credentials. */
-    if (opt->credentials) {
-        k->creds = *opt->credentials;
-        if (!k->creds.source[0])
-            snprintf(k->creds.source, sizeof k->creds.source, "static");
-    } else {
-        k->chain_creds = true;
-        if (resolve_credentials(k, err) != 0)
-            goto fail;
+    if (rp__aws_jsonapi_init(&k->api, &kinesis_service, opt, err) != 0) {
+        free(k);
+        return -1;
     }
     *out = k;
     return 0;
-fail:
-    rp__kinesis_close(k);
-    return -1;
 }
 
 void rp__kinesis_close(rp__kinesis *k)
 {
     if (!k)
         return;
-    rp__http_client_cleanup(&k->http);
-    rp__http_response_cleanup(&k->resp);
-    rp__buf_cleanup(&k->body);
+    rp__aws_jsonapi_cleanup(&k->api);
     rp__buf_cleanup(&k->scratch);
     free(k->recs);
-    rp__aws_credentials_clear(&k->creds);
     free(k);
 }
 
 const char *rp__kinesis_endpoint(const rp__kinesis *k)
 {
-    return k->url;
+    return k->api.url;
 }
 
 const char *rp__kinesis_region(const rp__kinesis *k)
 {
-    return k->region;
+    return k->api.region;
 }
 
 rp__http_client *rp__kinesis_http(rp__kinesis *k)
 {
-    return &k->http;
+    return &k->api.http;
 }
 
 static int check_name(const char *name, rp_error *err)
@@ -523,7 +193,7 @@ int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info
     if (check_name(name, err) != 0)
         return -1;
     memset(out, 0, sizeof *out);
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -559,7 +229,7 @@ int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info
             else if (rp__json_str_eq(&key, "RetentionPeriodHours", 20))
                 bad = json_u32(&v, &out->retention_hours);
             else if (rp__json_str_eq(&key, "StreamCreationTimestamp", 23))
-                bad = json_time_ms(&v, &out->created_ms);
+                bad = rp__aws_json_time_ms(&v, &out->created_ms);
             else
                 bad = skip_value(&r, &v);
             if (bad)
@@ -578,68 +248,68 @@ int rp__kinesis_describe_stream(rp__kinesis *k, const char *name, rp_stream_info
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum wait_for {
     WAIT_ACTIVE,
     WAIT_ACTIVE_NEW,
     WAIT_GONE
 };
 
+typedef struct wait_ctx {
+    rp__kinesis *k;
+    const char *name;
+    enum wait_for what;
+    int rc; /* the last DescribeStreamSummary's */
+    rp_stream_info in;
+} wait_ctx;
+
+static int wait_probe(void *ctx, rp_error *err)
+{
+    wait_ctx *w = ctx;
+    rp_error e;
+    rp_error_clear(&e);
+    w->rc = rp__kinesis_describe_stream(w->k, w->name, &w->in, &e);
+    if (w->what == WAIT_GONE) {
+        if (w->rc != 0 && e.code == RP_ERR_NOT_FOUND)
+            return 1;
+    } else if (w->rc == 0 && !strcmp(w->in.status, "ACTIVE")) {
+        return 1;
+    } else if (w->rc == 0 && !strcmp(w->in.status, "DELETING")) {
+        return rp_error_set(err, RP_ERR_NOT_FOUND, "ResourceNotFoundException: stream %s is being deleted",
+                            w->name);
+    }
+    if (w->rc != 0 && !(w->what == WAIT_ACTIVE_NEW && e.code == RP_ERR_NOT_FOUND)) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    return 0;
+}
+
 /* Polls DescribeStreamSummary until the stream is ACTIVE (WAIT_ACTIVE_NEW:
  * a stream just created may not be visible yet) or gone.  *info (may be
  * NULL) receives the last description. */
 static int wait_for(rp__kinesis *k, const char *name, enum wait_for what, rp_stream_info *info, rp_error *err)
 {
-    int64_t start = mono_ms();
-    uint64_t slept = 0;
-    uint32_t delay = WAIT_FIRST_MS;
-    rp_stream_info in;
-    for (;;) {
-        rp_error e;
-        rp_error_clear(&e);
-        int rc = rp__kinesis_describe_stream(k, name, &in, &e);
-        if (what == WAIT_GONE) {
-            if (rc != 0 && e.code == RP_ERR_NOT_FOUND)
-                return 0;
-        } else if (rc == 0 && !strcmp(in.status, "ACTIVE")) {
-            if (info)
-                *info = in;
-            return 0;
-        } else if (rc == 0 && !strcmp(in.status, "DELETING")) {
-            return rp_error_set(err, RP_ERR_NOT_FOUND,
-                                "ResourceNotFoundException: stream %s is being deleted", name);
-        }
-        if (rc != 0 && !(what == WAIT_ACTIVE_NEW && e.code == RP_ERR_NOT_FOUND)) {
-            if (err)
-                *err = e;
-            return -1;
-        }
-        int64_t elapsed = mono_ms() - start;
-        if ((uint64_t)elapsed < slept)
-            elapsed = (int64_t)slept;
-        if (elapsed >= (int64_t)k->wait_timeout_ms) {
-            const char *status = rc == 0 ? in.status : "not visible";
-            if (what == WAIT_GONE) {
-                rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name, "status",
-                       status, NULL);
-                return 0;
-            }
-            rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)", name,
-                         status, k->wait_timeout_ms);
-            if (err)
-                err->retriable = true;
-            return -1;
-        }
-        k->http.sleep_ms(k->http.sleep_ctx, delay);
-        slept += delay;
-        delay = delay * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : delay * 2;
+    wait_ctx w = {.k = k, .name = name, .what = what};
+    int rc = rp__aws_jsonapi_poll(&k->api, wait_probe, &w, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (info && what != WAIT_GONE)
+            *info = w.in;
+        return 0;
     }
+    const char *status = w.rc == 0 ? w.in.status : "not visible";
+    if (what == WAIT_GONE) {
+        rp_log(RP_LOG_WARN, "Kinesis stream still being deleted; going on", "stream", name, "status", status,
+               NULL);
+        return 0;
+    }
+    rp_error_set(err, RP_ERR_IO, "Kinesis stream %s is still %s after %u ms (expected ACTIVE)", name, status,
+                 k->api.wait_timeout_ms);
+    if (err)
+        err->retriable = true;
+    return -1;
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -648,7 +318,7 @@ int rp__kinesis_create_stream(rp__kinesis *k, const char *name, uint32_t shard_c
 {
     if (check_name(name, err) != 0)
         return -1;
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -662,7 +332,7 @@ int rp__kinesis_delete_stream(rp__kinesis *k, const char *name, rp_error *err)
 {
     if (check_name(name, err) != 0)
         return -1;
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -731,7 +401,7 @@ int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count
     *out = NULL;
     *count = 0;
     for (int page = 0;; page++) {
-        rp__buf *b = &k->body;
+        rp__buf *b = &k->api.body;
         rp__buf_reset(b);
         rp__buf_printf(b, "{\"Limit\": %d", LIST_STREAMS_PAGE);
         if (token) {
@@ -791,7 +461,7 @@ int rp__kinesis_list_streams(rp__kinesis *k, rp_stream_info **out, size_t *count
                         else if (rp__json_str_eq(&key, "StreamStatus", 12))
                             bad = copy_str(&v, tmp.status, sizeof tmp.status);
                         else if (rp__json_str_eq(&key, "StreamCreationTimestamp", 23))
-                            bad = json_time_ms(&v, &tmp.created_ms);
+                            bad = rp__aws_json_time_ms(&v, &tmp.created_ms);
                         else
                             bad = skip_value(&r, &v);
                         if (bad) {
@@ -930,7 +600,7 @@ int rp__kinesis_list_shards(rp__kinesis *k, const char *name, rp_stream_shard **
     if (check_name(name, err) != 0)
         return -1;
     for (int page = 0;; page++) {
-        rp__buf *b = &k->body;
+        rp__buf *b = &k->api.body;
         rp__buf_reset(b);
         if (token) {
             rp__buf_lit(b, "{\"NextToken\": ");
@@ -1055,7 +725,7 @@ static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece 
     reshard_ctx *c = ctx;
     char key[40];
     rp__u128_to_dec(at, key);
-    rp__buf *b = &c->k->body;
+    rp__buf *b = &c->k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, c->name);
@@ -1071,7 +741,7 @@ static int kinesis_split(void *ctx, const piece *p, u128 at, piece *left, piece 
 static int kinesis_merge(void *ctx, const piece *a, const piece *b, piece *merged, rp_error *err)
 {
     reshard_ctx *c = ctx;
-    rp__buf *body = &c->k->body;
+    rp__buf *body = &c->k->api.body;
     rp__buf_reset(body);
     rp__buf_lit(body, "{\"StreamName\": ");
     jstr(body, c->name);
@@ -1140,13 +810,13 @@ int rp__kinesis_update_shard_count(rp__kinesis *k, const char *name, uint32_t ta
         return -1;
     if (in.open_shards == target)
         return 0;
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
     rp__buf_printf(b, ", \"TargetShardCount\": %u, \"ScalingType\": \"UNIFORM_SCALING\"}", target);
     if (call(k, "UpdateShardCount", err) != 0) {
-        if (strcmp(k->last_code, "UnknownOperationException") != 0)
+        if (strcmp(k->api.last_code, "UnknownOperationException") != 0)
             return -1;
         rp_log(RP_LOG_INFO,
                "the Kinesis endpoint has no UpdateShardCount; resharding with SplitShard and MergeShards",
@@ -1213,7 +883,7 @@ static int put_one(rp__kinesis *k, const char *name, const rp_stream_entry *e, r
                    rp_error *err)
 {
     static const char op[] = "PutRecord";
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -1267,7 +937,7 @@ static int put_once(rp__kinesis *k, const char *name, const rp_stream_entry *ent
         *nretry = 0;
         return put_one(k, name, &entries[idx[0]], &results[idx[0]], err);
     }
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -1386,7 +1056,7 @@ int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_en
     /* A lone record goes as PutRecord, as `aws kinesis put-record` sends it;
      * batches (and their retries) as PutRecords. */
     k->single_put = np == 1;
-    const rp__retry_policy *pol = &k->http.opt.retry;
+    const rp__retry_policy *pol = &k->api.http.opt.retry;
     unsigned max_rounds = pol->max_attempts ? pol->max_attempts : 1;
     size_t p = 0;
     while (p < np) {
@@ -1405,7 +1075,7 @@ int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_en
             rp_error e;
             rp_error_clear(&e);
             if (put_once(k, name, entries, results, chunk, m, retry, &nretry, &e) != 0) {
-                const char *code = k->last_code[0] ? k->last_code : "ServiceUnavailable";
+                const char *code = k->api.last_code[0] ? k->api.last_code : "ServiceUnavailable";
                 const char *msg = e.msg;
                 size_t cl = strlen(code);
                 if (!strncmp(msg, code, cl) && msg[cl] == ':' && msg[cl + 1] == ' ')
@@ -1425,7 +1095,7 @@ int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_en
                 rp_log(RP_LOG_WARN, "Kinesis refused records after every attempt", "stream", name, NULL);
                 break;
             }
-            uint32_t ms = rp__retry_delay_ms(pol, round + 1, k->http.random(k->http.random_ctx));
+            uint32_t ms = rp__retry_delay_ms(pol, round + 1, k->api.http.random(k->api.http.random_ctx));
             if (rp_log_enabled(RP_LOG_DEBUG)) {
                 char cnt[24], d[16];
                 snprintf(cnt, sizeof cnt, "%zu", nretry);
@@ -1433,7 +1103,7 @@ int rp__kinesis_put_records(rp__kinesis *k, const char *name, const rp_stream_en
                 rp_log(RP_LOG_DEBUG, "retrying records Kinesis refused", "records", cnt, "delay_ms", d,
                        "reason", results[retry[0]].error_code, NULL);
             }
-            k->http.sleep_ms(k->http.sleep_ctx, ms);
+            k->api.http.sleep_ms(k->api.http.sleep_ctx, ms);
             memcpy(chunk, retry, nretry * sizeof *chunk);
             m = nretry;
         }
@@ -1480,7 +1150,7 @@ int rp__kinesis_get_iterator(rp__kinesis *k, const char *name, const char *shard
                             by_seq ? "InvalidArgumentException: %s needs a starting sequence number"
                                    : "InvalidArgumentException: %s takes no sequence number",
                             tn);
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"StreamName\": ");
     jstr(b, name);
@@ -1551,7 +1221,7 @@ static int read_record(rp__json_reader *r, raw_record *rec)
             rec->seq = v;
             have_seq = true;
         } else if (rp__json_str_eq(&key, "ApproximateArrivalTimestamp", 27)) {
-            if (json_time_ms(&v, &rec->arrival_ms) != 0)
+            if (rp__aws_json_time_ms(&v, &rec->arrival_ms) != 0)
                 return -1;
         } else if (skip_value(r, &v) != 0) {
             return -1;
@@ -1575,7 +1245,7 @@ int rp__kinesis_get_records(rp__kinesis *k, const char *iter, uint32_t limit, rp
         return rp_error_set(err, RP_ERR_INVALID,
                             "ValidationException: GetRecords takes at most %d records per call",
                             RP_KINESIS_GET_LIMIT_MAX);
-    rp__buf *b = &k->body;
+    rp__buf *b = &k->api.body;
     rp__buf_reset(b);
     rp__buf_lit(b, "{\"ShardIterator\": ");
     jstr(b, bar + 1);

@@ -55,6 +55,7 @@
 
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "aws/jsonapi.h"
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
 
@@ -64,25 +65,20 @@ extern "C" {
 
 #define RP_KINESIS_TARGET_PREFIX "Kinesis_20131202."
 #define RP_KINESIS_CONTENT_TYPE "application/x-amz-json-1.1"
-#define RP_KINESIS_GET_LIMIT_MAX 10000                           /* GetRecords: records per call */
-#define RP_KINESIS_WAIT_MS_DEFAULT 300000u                       /* waiting for ACTIVE / deletion */
-#define RP_KINESIS_MAX_RESPONSE_BYTES ((size_t)32 * 1024 * 1024) /* 10 MiB of records, base64 */
+#define RP_KINESIS_GET_LIMIT_MAX 10000                            /* GetRecords: records per call */
+#define RP_KINESIS_WAIT_MS_DEFAULT RP_AWS_JSONAPI_WAIT_MS_DEFAULT /* waiting for ACTIVE / deletion */
+#define RP_KINESIS_MAX_RESPONSE_BYTES ((size_t)32 * 1024 * 1024)  /* 10 MiB of records, base64 */
 #define RP_KINESIS_ENDPOINT_MAX 1024
 
 typedef struct rp__kinesis rp__kinesis;
 
-typedef struct rp__kinesis_options {
-    const char *endpoint_url;               /* NULL: the variables above, else AWS's */
-    const char *endpoint_source;            /* where endpoint_url came from, for errors
-                                                 (NULL: "--endpoint-url") */
-    const char *region;                     /* NULL: the AWS chain */
-    const rp__aws_credentials *credentials; /* copied; NULL: the AWS chain */
-    const char *profile;                    /* the chain's profile; NULL: AWS_PROFILE... */
-    rp__retry_policy retry;                 /* max_attempts 0: AWS_MAX_ATTEMPTS, else default */
-    uint32_t connect_timeout_ms;            /* 0: 3000 */
-    uint32_t timeout_ms;                    /* a whole request; 0: 30000 */
-    uint32_t wait_timeout_ms;               /* 0: RP_KINESIS_WAIT_MS_DEFAULT */
-} rp__kinesis_options;
+/* endpoint_url (NULL: the variables above, else AWS's), endpoint_source
+ * (where endpoint_url came from, for errors; NULL: "--endpoint-url"),
+ * region (NULL: the chain), credentials (copied; NULL: the chain), profile,
+ * retry (max_attempts 0: AWS_MAX_ATTEMPTS, else the default),
+ * connect_timeout_ms (0: 3000), timeout_ms (a whole request; 0: 30000),
+ * wait_timeout_ms (0: RP_KINESIS_WAIT_MS_DEFAULT): see src/aws/jsonapi.h. */
+typedef rp__aws_jsonapi_options rp__kinesis_options;
 
 /* Resolves endpoint, region and credentials as above and makes a handle
  * (no request is sent: the connection is made by the first call).  opt may
