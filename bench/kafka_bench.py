@@ -16,7 +16,8 @@ clients).  In one run:
                  model: the rate from the first record handled to the last
                  prediction acknowledged by the cluster (/metrics polled
                  every 10 ms; the group join before it is not counted), then
-                 the same with --exactly-once (transactions per batch)
+                 the same with --exactly-once (transactions per batch) and
+                 with --max-in-flight 1 (no batches in flight)
 
 100,000 rides by default: the mock cluster keeps only so much of each
 partition (about 7 MB here) and drops the oldest messages beyond it, so a
@@ -125,7 +126,8 @@ def main():
     model = Path(tmp) / "model.json"
     write_model(model)
     cluster = subprocess.Popen([str(build / "kafka_mock"), "--topic", "rides:%d" % parts, "--topic",
-                                "preds:%d" % parts, "--topic", "preds_eos:%d" % parts],
+                                "preds:%d" % parts, "--topic", "preds_eos:%d" % parts, "--topic",
+                                "preds_seq:%d" % parts],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         brokers = cluster.stdout.readline().strip()
@@ -146,18 +148,22 @@ def main():
             raise SystemExit("kafka_bench: kcat read %d of %d" % (got, n))
         rate = consume_rate(build, brokers, "rides", "preds", model, n, a.batch_size, [], tmp)
         eos = consume_rate(build, brokers, "rides", "preds_eos", model, n, a.batch_size, ["--exactly-once"], tmp)
+        seq = consume_rate(build, brokers, "rides", "preds_seq", model, n, a.batch_size, ["--max-in-flight", "1"],
+                           tmp)
     finally:
         cluster.stdin.close()
         cluster.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     res = {"records": n, "partitions": parts, "batch_size": a.batch_size, "kcat_produce_per_s": kcat_produce,
            "kcat_consume_per_s": kcat_consume, "ridepred_e2e_per_s": rate, "ridepred_e2e_eos_per_s": eos,
+           "ridepred_e2e_one_in_flight_per_s": seq,
            "ratio_to_kcat_consume": rate / kcat_consume}
     print("| figure (mock cluster, %d rides, %d partitions) | records/s |" % (n, parts))
     print("| --- | --- |")
     print("| kcat produce (idempotent), whole process | {:,.0f} |".format(kcat_produce))
     print("| kcat consume only, whole process | {:,.0f} |".format(kcat_consume))
     print("| ridepred consume Kafka -> Kafka end to end, batches of %d | {:,.0f} |".format(rate) % a.batch_size)
+    print("| ridepred consume --max-in-flight 1 (each batch waits for its acknowledgements) | {:,.0f} |".format(seq))
     print("| ridepred consume --exactly-once end to end | {:,.0f} |".format(eos))
     print(json.dumps(res))
 
