@@ -45,9 +45,11 @@ typedef struct rp__consumer_config {
     bool bisect_on_error;
     bool exactly_once;            /* Kafka -> Kafka: transactions (docs/kafka.md) */
     const char *group;            /* NULL: the output stream spec */
-    const char *checkpoint_store; /* the SQLite file of checkpoints and leases; required */
+    const char *checkpoint_store; /* checkpoints and leases: a SQLite file's path, or "dynamodb:TABLE"
+                                     (src/consume/lease_store.h); required unless the source is Kafka */
     const char *event_region;     /* awsRegion of the events (Kinesis source); NULL: us-east-1 */
     uint32_t lease_ms;            /* 0: 10000 */
+    uint32_t max_steal;           /* DynamoDB store: leases taken from busy consumers per sync; 0: 1 */
     uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
     uint32_t log_interval_ms;     /* summary log; 0: 5000 */
     const char *metrics_listen;   /* HOST:PORT, or NULL */
@@ -56,7 +58,8 @@ typedef struct rp__consumer_config {
 /* Counters since start, for the summary log and the metrics endpoint. */
 typedef struct rp__consumer_stats {
     uint64_t records_read, records_handled, predictions_published, batches, invocations, item_failures,
-        function_errors, retries, dead_lettered, discarded, checkpoints, leases_lost, expired, stall_retries;
+        function_errors, retries, dead_lettered, discarded, checkpoints, leases_lost, expired, stall_retries,
+        leases_taken, leases_stolen, lease_requests, lease_throttles;
     int64_t millis_behind_latest; /* the largest over the shards held */
     int64_t iterator_age_ms;      /* the largest over the shards held; grows while stalled */
     uint32_t shards_held;
