@@ -1304,6 +1304,15 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
                                .throttles = c->st.lease_throttles};
         if (rp__lease_store_open(&lc, &c->store, err) < 0)
             goto fail;
+        /* A lease table is scanned more often: another worker's lease
+         * counts as expired a lease time after a scan saw its counter move,
+         * so that failover takes at most the lease time and two scans
+         * (renewals stay at a third of the lease: lease_dynamodb.h). */
+        if (rp__lease_store_kind(c->store) == RP_LEASE_DYNAMODB) {
+            c->sync_ms = c->lease_ms / 5 < 500 ? c->lease_ms / 5 : 500;
+            if (c->sync_ms < 50)
+                c->sync_ms = 50;
+        }
     }
     *out = c;
     return 0;

@@ -45,6 +45,9 @@ struct rp__ddb_leases {
     size_t n, cap;
     uint64_t rng;
     size_t last_bad; /* unusable items in the last scan (logged when it changes) */
+    /* The coordinator's view of the table's health (its thread only). */
+    bool failing;
+    int64_t failing_since, last_warn;
 };
 
 struct rp__ddb_lease_conn {
@@ -214,6 +217,36 @@ static void log_refused(const char *what, const char *key, int64_t expected, con
         i64s(got, sizeof got, now->counter);
     rp_log(RP_LOG_WARN, what, "shard", key, "expected_lease_counter", exp, "table_lease_counter", got,
            "table_lease_owner", found ? (now->owner[0] ? now->owner : "(none)") : "(no lease)", NULL);
+}
+
+/* The lease table failed a call of the coordinator: the first failure is
+ * logged, then one line every OUTAGE_LOG_MS while it lasts. */
+#define OUTAGE_LOG_MS 5000
+
+static void table_failing(rp__ddb_leases *s, const char *what, const char *key, const char *why)
+{
+    int64_t now = now_ms(s);
+    if (s->failing && now - s->last_warn < OUTAGE_LOG_MS)
+        return;
+    if (!s->failing) {
+        s->failing = true;
+        s->failing_since = now;
+    }
+    s->last_warn = now;
+    char ms[24];
+    i64s(ms, sizeof ms, now - s->failing_since);
+    rp_log(RP_LOG_WARN, what, "table", s->table, "shard", key ? key : "-", "error", why, "failing_for_ms", ms,
+           NULL);
+}
+
+static void table_answers(rp__ddb_leases *s)
+{
+    if (!s->failing)
+        return;
+    s->failing = false;
+    char ms[24];
+    i64s(ms, sizeof ms, now_ms(s) - s->failing_since);
+    rp_log(RP_LOG_INFO, "the lease table answers again", "table", s->table, "failed_for_ms", ms, NULL);
 }
 
 /* ---- the table ------------------------------------------------------------- */
@@ -424,8 +457,7 @@ static int renew(rp__ddb_lease_conn *x, entry *e, int64_t now)
         lose(e);
         return 1;
     }
-    rp_log(RP_LOG_WARN, "cannot renew a lease; retrying at the next sync", "shard", e->key, "error", err.msg,
-           NULL);
+    table_failing(s, "cannot renew a lease; retrying at the next sync", e->key, err.msg);
     return 0;
 }
 
@@ -686,8 +718,7 @@ int rp__ddb_leases_sync(rp__ddb_lease_conn *x, const rp_stream_shard *shards, si
     if (ensure_table(x, err) < 0) {
         if (!err->retriable)
             goto out;
-        rp_log(RP_LOG_WARN, "cannot reach the lease table; retrying", "table", s->table, "error", err->msg,
-               NULL);
+        table_failing(s, "cannot reach the lease table; retrying", NULL, err->msg);
     } else {
         renew_held(x, held, n_held, plan);
     }
@@ -701,13 +732,13 @@ int rp__ddb_leases_sync(rp__ddb_lease_conn *x, const rp_stream_shard *shards, si
             goto out;
         }
         if (atomic_load(&s->table_ready))
-            rp_log(RP_LOG_WARN, "cannot scan the lease table; retrying", "table", s->table, "error", serr.msg,
-                   NULL);
+            table_failing(s, "cannot scan the lease table; retrying", NULL, serr.msg);
         plan->held = n_held - plan->n_lost;
         rc = 0;
         goto out;
     }
     int64_t scan_ms = now_ms(s);
+    table_answers(s);
     if (sc.bad != s->last_bad) {
         char nb[24];
         i64s(nb, sizeof nb, (int64_t)sc.bad);
