@@ -772,11 +772,10 @@ int rp__ddb_leases_sync(rp__ddb_lease_conn *x, const rp_stream_shard *shards, si
         e->changed_ms = rp__kcl_observe(e->seen, e->seen_counter, e->changed_ms, l, scan_ms);
         e->seen = true;
         e->seen_counter = l->counter;
-        if (e->held && l->counter >= e->counter && strcmp(l->owner, s->owner) != 0) {
-            log_refused(
-                "lease taken by another worker (seen in the lease table); stopping the shard's worker",
-                l->key, e->counter, l, true);
-            lose(e);
+        /* The scan shows another owner of a lease held here: a renewal,
+         * conditional as always, confirms it (refused: lost) rather than
+         * trusting a view that may be older than our last write. */
+        if (e->held && strcmp(l->owner, s->owner) != 0 && renew(x, e, now_ms(s)) == 1) {
             bool listed = false;
             for (size_t j = 0; j < n_held && !listed; j++)
                 listed = !strcmp(held[j], l->key);
