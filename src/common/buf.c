@@ -103,3 +103,22 @@ void *rp__array_grow(void *items, size_t n, size_t *cap, size_t elem_size, size_
     *cap = ncap;
     return p;
 }
+
+size_t rp__i64_dec(int64_t v, char out[RP_I64_DEC_MAX])
+{
+    /* The magnitude as unsigned: INT64_MIN has no positive int64_t. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char tmp[RP_I64_DEC_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    out[len] = '\0';
+    return len;
+}

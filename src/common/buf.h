@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct rp__buf {
@@ -67,5 +68,18 @@ static inline int rp__buf_puts(rp__buf *b, const char *s)
 }
 
 int rp__buf_printf(rp__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* v in decimal (as printf's "%" PRId64 writes it) into out, NUL-terminated;
+ * returns the length (1 to 20).  For per-record paths, where snprintf's
+ * cost shows. */
+#define RP_I64_DEC_MAX 21
+size_t rp__i64_dec(int64_t v, char out[RP_I64_DEC_MAX]);
+
+/* Appends v in decimal; returns as rp__buf_append. */
+static inline int rp__buf_put_i64(rp__buf *b, int64_t v)
+{
+    char d[RP_I64_DEC_MAX];
+    return rp__buf_append(b, d, rp__i64_dec(v, d));
+}
 
 #endif

@@ -107,8 +107,10 @@ struct shard_worker {
     bool oom;
     rp__buf event;
     size_t *todo; /* outcomes still to publish (publish_until_stored) */
-    rp_stream_entry put[RP_STREAM_PUT_BATCH_MAX];
-    rp_stream_put_result put_res[RP_STREAM_PUT_BATCH_MAX];
+    /* A batch's predictions, put in one call (the backend chunks them as
+     * its API wants: a Kafka producer takes them all at once). */
+    rp_stream_entry *put;
+    rp_stream_put_result *put_res;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -675,7 +677,7 @@ static int publish_until_stored(shard_worker *w, const rp_record_outcome *o, siz
         size_t kept = 0;
         char why[400] = "";
         for (size_t x = 0; x < n;) {
-            size_t k = n - x < RP_STREAM_PUT_BATCH_MAX ? n - x : RP_STREAM_PUT_BATCH_MAX;
+            size_t k = n - x < c->cfg.batch_size ? n - x : c->cfg.batch_size;
             for (size_t j = 0; j < k; j++) {
                 const rp_record_outcome *e = &o[todo[x + j]];
                 w->put[j] = (rp_stream_entry){e->prediction, e->prediction_len, e->partition_key,
@@ -895,6 +897,10 @@ static void worker_close(shard_worker *w)
     rp__buf_cleanup(&w->event);
     free(w->recs);
     free(w->todo);
+    free(w->put);
+    free(w->put_res);
+    w->put = NULL;
+    w->put_res = NULL;
     w->in = w->dl = w->out = NULL;
     w->h = NULL;
     w->ckpt = NULL;
@@ -933,8 +939,10 @@ static void *worker_main(void *arg)
     rp__buf_init(&w->arena, ARENA_MAX);
     rp__buf_init(&w->event, RP_EVENT_MAX_BYTES + 4096);
     w->todo = calloc(c->cfg.batch_size, sizeof *w->todo);
+    w->put = calloc(c->cfg.batch_size, sizeof *w->put);
+    w->put_res = calloc(c->cfg.batch_size, sizeof *w->put_res);
     w->rng = rp__retry_seed(w);
-    if (!w->todo) {
+    if (!w->todo || !w->put || !w->put_res) {
         rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
         goto fail;
     }

@@ -522,15 +522,16 @@ static void base64_string(rp__buf *b, const unsigned char *p, size_t n)
 void rp__event_kafka_append(rp__buf *b, const char *topic, int32_t partition, const rp__event_kafka_record *r,
                             bool first)
 {
-    char num[96];
     if (!first)
         rp__buf_lit(b, ", ");
     rp__buf_lit(b, "{\"topic\": ");
     rp__pyjson_utf8(b, topic, strlen(topic));
-    snprintf(num, sizeof num,
-             ", \"partition\": %" PRId32 ", \"offset\": %" PRId64 ", \"timestamp\": %" PRId64, partition,
-             r->offset, r->timestamp_ms);
-    rp__buf_puts(b, num);
+    rp__buf_lit(b, ", \"partition\": ");
+    rp__buf_put_i64(b, partition);
+    rp__buf_lit(b, ", \"offset\": ");
+    rp__buf_put_i64(b, r->offset);
+    rp__buf_lit(b, ", \"timestamp\": ");
+    rp__buf_put_i64(b, r->timestamp_ms);
     rp__buf_lit(b, ", \"timestampType\": \"CREATE_TIME\"");
     if (r->key) {
         rp__buf_lit(b, ", \"key\": ");

@@ -2,6 +2,8 @@
  * content unchanged, NUL kept, sticky failure) and growing arrays. */
 #include "common/buf.h"
 #include "testing.h"
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <stdint.h>
 
@@ -67,9 +69,37 @@ TEST(array_grow)
     free(v);
 }
 
+/* rp__i64_dec writes what printf's %lld does, at the edges and for
+ * random values. */
+TEST(i64_dec)
+{
+    const int64_t edges[] = {0,         1,         -1,           9, 10, -10, 99, 100, 1234567890123LL,
+                             INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    char a[RP_I64_DEC_MAX], b[32];
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        size_t n = rp__i64_dec(edges[i], a);
+        snprintf(b, sizeof b, "%lld", (long long)edges[i]);
+        CHECK(!strcmp(a, b) && n == strlen(b));
+    }
+    srand(5);
+    for (int t = 0; t < 20000; t++) {
+        int64_t v = (int64_t)(((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ (uint64_t)rand());
+        v >>= rand() % 63;
+        size_t n = rp__i64_dec(v, a);
+        snprintf(b, sizeof b, "%lld", (long long)v);
+        CHECK(!strcmp(a, b) && n == strlen(b));
+    }
+    rp__buf buf;
+    rp__buf_init(&buf, 64);
+    rp__buf_put_i64(&buf, -42);
+    CHECK(buf.len == 3 && !memcmp(buf.data, "-42", 3));
+    rp__buf_cleanup(&buf);
+}
+
 int main(void)
 {
     RUN(buffer_cap);
     RUN(array_grow);
+    RUN(i64_dec);
     return rp_t_done();
 }

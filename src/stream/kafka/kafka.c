@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "aws/msk_iam.h"
+#include "common/buf.h"
 #include "common/dl.h"
 #include "common/file.h"
 #include "ridepred/log.h"
@@ -420,7 +421,7 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
                                            "enable.idempotence=true",
                                            "acks=all",
                                            "partitioner=murmur2_random",
-                                           "linger.ms=5",
+                                           "linger.ms=1",
                                            "message.timeout.ms=10000",
                                            NULL};
     static const char *const reader[] = {"enable.auto.commit=false", "enable.partition.eof=true",
@@ -498,20 +499,29 @@ rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp
 /* ---- the shared producer -------------------------------------------------------- */
 
 /* One producer per configuration per process: every handle with the same
- * properties puts through it (src/stream/kafka/kafka.h). */
+ * properties puts through it (src/stream/kafka/kafka.h).  One thread of its
+ * own serves its delivery reports (rd_kafka_poll); a put waits on `done`
+ * until the reports of all its messages came, so that no caller polls in
+ * turns with the others (which cost each put up to a poll period). */
 typedef struct shared_producer {
     struct shared_producer *next;
     char *key; /* the configuration's pairs, joined */
     rd_kafka_t *rk;
     int refs;
+    pthread_t poller;
+    atomic_bool stop;
+    pthread_mutex_t mu; /* with done: a put's last report */
+    pthread_cond_t done;
 } shared_producer;
 
 static pthread_mutex_t producers_mu = PTHREAD_MUTEX_INITIALIZER;
 static shared_producer *producers;
 
-/* One put call's state: delivery reports count down `left`. */
+/* One put call's state: delivery reports count down `left` (under the
+ * producer's mu). */
 typedef struct put_call {
-    atomic_size_t left;
+    shared_producer *p;
+    size_t left;
     rp_stream_put_result *results;
 } put_call;
 
@@ -520,9 +530,10 @@ typedef struct put_slot {
     size_t i;
 } put_slot;
 
-void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[32], rp_stream_record *r)
+void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[RP_I64_DEC_MAX],
+                      rp_stream_record *r)
 {
-    snprintf(seq, 32, "%" PRId64, m->offset);
+    rp__i64_dec(m->offset, seq);
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rp__rdk.message_timestamp(m, &tt);
     *r = (rp_stream_record){.shard_id = shard,
@@ -543,9 +554,9 @@ void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result
         snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
     } else {
         r->ok = true;
-        snprintf(r->shard_id, sizeof r->shard_id, "%" PRId32, m->partition);
+        rp__i64_dec(m->partition, r->shard_id);
         if (m->offset >= 0)
-            snprintf(r->sequence_number, sizeof r->sequence_number, "%" PRId64, m->offset);
+            rp__i64_dec(m->offset, r->sequence_number);
     }
 }
 
@@ -585,7 +596,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (!slot)
         return;
     rp__kafka_delivery_result(m, &slot->call->results[slot->i]);
-    atomic_fetch_sub(&slot->call->left, 1);
+    shared_producer *p = slot->call->p;
+    pthread_mutex_lock(&p->mu);
+    if (--slot->call->left == 0)
+        pthread_cond_broadcast(&p->done);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *poller_main(void *arg)
+{
+    shared_producer *p = arg;
+    while (!atomic_load(&p->stop))
+        rp__rdk.poll(p->rk, 50);
+    return NULL;
 }
 
 static char *join_pairs(const rp__kafka_config *c)
@@ -652,8 +675,12 @@ static void producer_release(shared_producer *p)
     }
     pthread_mutex_unlock(&producers_mu);
     if (last) {
+        atomic_store(&p->stop, true);
+        pthread_join(p->poller, NULL);
         rp__rdk.flush(p->rk, 10000);
         rp__rdk.destroy(p->rk);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->done);
         free(p->key);
         free(p);
     }
@@ -706,6 +733,18 @@ static int get_producer(rp__kafka *k, rp_error *err)
             return -1;
         }
         *p = (shared_producer){.next = producers, .key = key, .rk = rk, .refs = 1};
+        atomic_init(&p->stop, false);
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->done, NULL);
+        if (pthread_create(&p->poller, NULL, poller_main, p) != 0) {
+            pthread_mutex_unlock(&producers_mu);
+            pthread_mutex_destroy(&p->mu);
+            pthread_cond_destroy(&p->done);
+            rp__rdk.destroy(rk);
+            free(key);
+            free(p);
+            return rp_error_set(err, RP_ERR_NOMEM, "cannot start the Kafka producer's thread");
+        }
         producers = p;
     }
     pthread_mutex_unlock(&producers_mu);
@@ -939,18 +978,21 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto fail_all;
     }
-    put_call call = {.results = results};
-    atomic_init(&call.left, n);
-    rd_kafka_t *rk = k->producer->rk;
+    shared_producer *p = k->producer;
+    put_call call = {.p = p, .left = n, .results = results};
+    size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
         slots[i] = (put_slot){&call, i};
-        if (rp__kafka_produce(rk, topic, &entries[i], &slots[i], &results[i]) < 0)
-            atomic_fetch_sub(&call.left, 1);
+        if (rp__kafka_produce(p->rk, topic, &entries[i], &slots[i], &results[i]) < 0)
+            refused++;
     }
-    /* Wait for every delivery report (bounded by message.timeout.ms):
-     * whichever thread polls serves the reports of every call. */
-    while (atomic_load(&call.left) > 0)
-        rp__rdk.poll(rk, 5);
+    /* Wait for every delivery report (librdkafka reports each message once,
+     * within message.timeout.ms); the poller thread serves them. */
+    pthread_mutex_lock(&p->mu);
+    call.left -= refused;
+    while (call.left > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
     free(slots);
     return 0;
 fail_all:
@@ -1085,7 +1127,7 @@ int rp__kafka_get_records(rp__kafka *k, const char *iter, uint32_t limit, rp_str
     int64_t next = offset, last_ts = 0;
     bool eof = false;
     uint32_t got = 0;
-    char seq[32], shard[16];
+    char seq[RP_I64_DEC_MAX], shard[16];
     snprintf(shard, sizeof shard, "%" PRId32, partition);
     int rc = 0;
     while (got < limit && !eof) {

@@ -257,7 +257,7 @@ int rp__kafka_group_read(rp__kafka_group *g, int32_t partition, uint32_t limit, 
         return rp_error_set(err, RP_ERR_NOT_FOUND,
                             "partition %" PRId32 " of %s is not assigned to this consumer", partition,
                             g->topic);
-    char seq[32], shard[16];
+    char seq[RP_I64_DEC_MAX], shard[16];
     snprintf(shard, sizeof shard, "%" PRId32, partition);
     uint32_t got = 0;
     size_t bytes = 0;

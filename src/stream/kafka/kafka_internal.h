@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
 
@@ -155,7 +156,8 @@ int rp__kafka_produce(rd_kafka_t *rk, const char *topic, const rp_stream_entry *
                       rp_stream_put_result *r);
 /* A consumed message as a stream record (views into m; seq receives the
  * offset in decimal). */
-void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[32], rp_stream_record *r);
+void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[RP_I64_DEC_MAX],
+                      rp_stream_record *r);
 /* A delivery report as a put result (partition and offset, or the error). */
 void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result *r);
 
