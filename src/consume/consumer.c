@@ -111,6 +111,10 @@ struct shard_worker {
      * its API wants: a Kafka producer takes them all at once). */
     rp_stream_entry *put;
     rp_stream_put_result *put_res;
+    /* --checkpoint-interval-ms: the latest checkpoint not yet written
+     * ("" none) and when the last one was written (monotonic ms). */
+    char deferred[RP_STREAM_SEQ_MAX];
+    int64_t ckpt_ms;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -376,6 +380,15 @@ static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
 static int commit(shard_worker *w, const char *seq, bool ended)
 {
     rp__consumer *c = w->c;
+    /* --checkpoint-interval-ms (checkpoint stores only): a checkpoint
+     * within the interval of the last one written waits in w->deferred
+     * (flush_deferred writes it); SHARD_END is never deferred. */
+    if (!w->txn && !c->kg && c->cfg.checkpoint_interval_ms && !ended) {
+        if (mono_ms() - w->ckpt_ms < (int64_t)c->cfg.checkpoint_interval_ms) {
+            snprintf(w->deferred, sizeof w->deferred, "%s", seq);
+            return 0;
+        }
+    }
     for (int attempt = 1;; attempt++) {
         rp_error err;
         int r = w->txn  ? rp__kafka_txn_commit(w->txn, seq, &err)
@@ -391,6 +404,8 @@ static int commit(shard_worker *w, const char *seq, bool ended)
             return 1;
         }
         if (r == 0) {
+            w->deferred[0] = '\0';
+            w->ckpt_ms = mono_ms();
             rp__counter_add(c->st.checkpoints, 1);
             if (attempt > 1)
                 unstall(w, attempt - 1, "checkpoint written again; the shard goes on");
@@ -412,6 +427,21 @@ static int commit(shard_worker *w, const char *seq, bool ended)
         if (atomic_load(&w->c->stop) && attempt >= 3)
             return 1;
     }
+}
+
+/* Writes the checkpoint --checkpoint-interval-ms deferred, when there is
+ * one and (unless `now`) its interval has passed.  Returns commit's answer
+ * (0 also when there was nothing to write). */
+static int flush_deferred(shard_worker *w, bool now)
+{
+    if (!w->deferred[0] || atomic_load(&w->lost))
+        return 0;
+    if (!now && mono_ms() - w->ckpt_ms < (int64_t)w->c->cfg.checkpoint_interval_ms)
+        return 0;
+    char seq[RP_STREAM_SEQ_MAX];
+    memcpy(seq, w->deferred, sizeof seq);
+    w->ckpt_ms = 0; /* due: commit writes it */
+    return commit(w, seq, false);
 }
 
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
@@ -1041,6 +1071,8 @@ static void *worker_main(void *arg)
                     ended = true;
                 break;
             }
+            if (!got && flush_deferred(w, false) != 0)
+                break;
             if (!got && nap(w, c->poll_ms))
                 break;
             continue;
@@ -1065,6 +1097,8 @@ static void *worker_main(void *arg)
         if (w->n)
             first_ms = mono_ms();
     }
+    if (!ended)
+        flush_deferred(w, true); /* before the hand-over: the next owner starts after it */
     if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__lease_release(w->ckpt, w->row.shard_id, &err) < 0)
         rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id, "error",
                err.msg, NULL);
@@ -1200,6 +1234,9 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     if (cfg->batch_window_ms > RP_CONSUME_WINDOW_MS_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms",
                             RP_CONSUME_WINDOW_MS_MAX);
+    if (cfg->checkpoint_interval_ms > RP_CONSUME_CKPT_INTERVAL_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "checkpoint interval must be at most %d ms",
+                            RP_CONSUME_CKPT_INTERVAL_MAX);
     if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
                             RP_CONSUME_RETRIES_MAX);
@@ -1253,6 +1290,12 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
             "--exactly-once needs a Kafka source and a Kafka output (Kafka transactions hold both the "
             "predictions and the offsets): %s -> %s",
             c->source, c->out_spec);
+        goto fail;
+    }
+    if (cfg->checkpoint_interval_ms && c->in_backend == RP_STREAM_BACKEND_KAFKA) {
+        rp_error_set(err, RP_ERR_INVALID,
+                     "--checkpoint-interval-ms is for checkpoint stores (Kinesis and local sources); a Kafka "
+                     "source commits its group's offsets after every batch: drop the option");
         goto fail;
     }
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);

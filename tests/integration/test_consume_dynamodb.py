@@ -49,6 +49,9 @@ With consumers (kinesalite, 8 shards, lease 1.5 s):
   outage         dynalite stopped for 10 s (its data kept on disk) under two
                  consumers and a producer: no checkpoint ever goes back, nothing
                  lost, both carry on by themselves
+  interval       --checkpoint-interval-ms 1500: far fewer checkpoints than
+                 batches; the latest checkpoint written once the shard idles
+                 and at SIGTERM; a restart reads nothing again
   kcl-resume     a consumer on a table pre-written in KCL's shape resumes
                  shard 0 after its checkpoint (taken from the dead owner after
                  the lease time) and shard 1 at its checkpoint's record (a
@@ -801,6 +804,65 @@ def t_kcl_resume(tmp, kin, dyn, ddb):
           "once, none before the checkpoints; 4 throttled scans counted in /metrics")
 
 
+def t_interval(tmp, kin, dyn, ddb):
+    """--checkpoint-interval-ms: a shard's checkpoint written at most every
+    interval (not after each of its many batches), the latest one written
+    once the shard idles and at SIGTERM, so that a restart reads nothing
+    again."""
+    env = consumer_env(tmp, kin, dyn, "interval")
+    env.create("IN", 2)
+    env.create("OUT", 1)
+    interval = 1500
+    p = start(env, "i1", ["--checkpoint-interval-ms", str(interval), "--metrics-listen", "127.0.0.1:0"])
+    p2 = None
+    try:
+        port = tco.metrics_port(p)
+        tc.wait_until("both shards held", lambda: tco.metrics(port).get("ridepred_consume_shards_held") == 2, 30, [p])
+        rides = tc.make_rides(1200, seed=47)
+        res = []
+        t0 = time.monotonic()
+        for k in range(8):  # 8 puts of 150 over ~3 s: many batches of up to 50 a shard
+            res += env.put_lines("IN", [r[1] for r in rides[k * 150:(k + 1) * 150]])
+            time.sleep(0.4)
+        tc.wait_until("every ride predicted", lambda: len(env.read("OUT")) >= len(rides), 60, [p])
+        busy = time.monotonic() - t0
+        last = {}
+        for r in res:
+            last[r["ShardId"]] = r["SequenceNumber"]
+        # Idle: the deferred checkpoints are written within the interval.
+        time.sleep(interval / 1000 + 1.0)
+        t = scan(ddb, "interval")
+        expect({k: t[k]["checkpoint"]["S"] for k in last} == last, f"idle flush: table {t}, last {last}")
+        m = tco.metrics(port)
+        ck, batches = m.get("ridepred_consume_checkpoints_total", 0), m.get("ridepred_consume_batches_total", 0)
+        bound = 2 * (busy * 1000 / interval + 2)
+        expect(ck <= bound and batches >= 3 * ck, f"checkpoints {ck} (bound {bound:.0f}), batches {batches}")
+        # More rides, then SIGTERM as soon as they are predicted: the
+        # deferred checkpoint is written before the lease is released.
+        more = tc.make_rides(300, start=1201, seed=48)
+        res2 = env.put_lines("IN", [r[1] for r in more])
+        for r in res2:
+            last[r["ShardId"]] = r["SequenceNumber"]
+        tc.wait_until("the last rides predicted", lambda: len(env.read("OUT")) >= len(rides) + len(more), 60, [p])
+        expect(tc.stop(p) == 0, "SIGTERM")
+        t = scan(ddb, "interval")
+        expect({k: t[k]["checkpoint"]["S"] for k in last} == last and all(owner(t[k]) is None for k in last),
+               f"at SIGTERM: table {t}, last {last}")
+        # A restart reads nothing again.
+        p2 = start(env, "i2", ["--checkpoint-interval-ms", str(interval)])
+        time.sleep(3.0)
+        expect(tc.stop(p2) == 0, "SIGTERM of the restart")
+        tc.expect_all(env, "OUT", rides + more, exactly_once=True)
+    finally:
+        for q in (p, p2):
+            if q and q.poll() is None:
+                q.kill()
+                q.wait()
+    print(f"    interval: {batches:.0f} batches, {ck:.0f} checkpoints written (--checkpoint-interval-ms {interval}, "
+          f"{busy:.1f} s of rides on 2 shards); the latest written once idle and at SIGTERM; a restart read "
+          "nothing again")
+
+
 # ---- running --------------------------------------------------------------------------------
 
 def missing():
@@ -847,7 +909,7 @@ def main():
              ("shard-end", with_dynalite(t_shard_end)), ("kcl-table", with_dynalite(t_kcl_table)),
              ("lost-answer", with_dynalite(t_lost_answer)),
              ("group", with_peers(t_group)), ("reshard", with_peers(t_reshard)), ("outage", with_peers(t_outage)),
-             ("kcl-resume", with_peers(t_kcl_resume))]
+             ("kcl-resume", with_peers(t_kcl_resume)), ("interval", with_peers(t_interval))]
     rptest.run(tests, tmp_prefix="rp-consume-ddb-")
 
 
