@@ -201,9 +201,9 @@ int rp__cmd_consume(int argc, char **argv)
             cc.batch_window_ms = (uint32_t)v;
             break;
         case 'C':
-            if (parse_u32("--checkpoint-interval-ms", optarg, 0, RP_CONSUME_CKPT_INTERVAL_MAX, &v) < 0)
+            if (parse_u32("--checkpoint-interval-ms", optarg, 0, RP_CONSUME_CKPT_MS_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
-            cc.checkpoint_interval_ms = (uint32_t)v;
+            cc.ckpt_interval_ms = (uint32_t)v;
             break;
         case 's':
             if (parse_start(optarg, &cc.start_type, &cc.start_timestamp_ms) < 0)

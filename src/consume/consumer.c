@@ -383,8 +383,8 @@ static int commit(shard_worker *w, const char *seq, bool ended)
     /* --checkpoint-interval-ms (checkpoint stores only): a checkpoint
      * within the interval of the last one written waits in w->deferred
      * (flush_deferred writes it); SHARD_END is never deferred. */
-    if (!w->txn && !c->kg && c->cfg.checkpoint_interval_ms && !ended) {
-        if (mono_ms() - w->ckpt_ms < (int64_t)c->cfg.checkpoint_interval_ms) {
+    if (!w->txn && !c->kg && c->cfg.ckpt_interval_ms && !ended) {
+        if (mono_ms() - w->ckpt_ms < (int64_t)c->cfg.ckpt_interval_ms) {
             snprintf(w->deferred, sizeof w->deferred, "%s", seq);
             return 0;
         }
@@ -436,7 +436,7 @@ static int flush_deferred(shard_worker *w, bool now)
 {
     if (!w->deferred[0] || atomic_load(&w->lost))
         return 0;
-    if (!now && mono_ms() - w->ckpt_ms < (int64_t)w->c->cfg.checkpoint_interval_ms)
+    if (!now && mono_ms() - w->ckpt_ms < (int64_t)w->c->cfg.ckpt_interval_ms)
         return 0;
     char seq[RP_STREAM_SEQ_MAX];
     memcpy(seq, w->deferred, sizeof seq);
@@ -1234,9 +1234,9 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     if (cfg->batch_window_ms > RP_CONSUME_WINDOW_MS_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms",
                             RP_CONSUME_WINDOW_MS_MAX);
-    if (cfg->checkpoint_interval_ms > RP_CONSUME_CKPT_INTERVAL_MAX)
+    if (cfg->ckpt_interval_ms > RP_CONSUME_CKPT_MS_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "checkpoint interval must be at most %d ms",
-                            RP_CONSUME_CKPT_INTERVAL_MAX);
+                            RP_CONSUME_CKPT_MS_MAX);
     if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
                             RP_CONSUME_RETRIES_MAX);
@@ -1258,6 +1258,12 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
         goto fail;
     }
     snprintf(c->source, sizeof c->source, "%s:%s", rp_stream_backend_name(c->in_backend), c->in_name);
+    if (cfg->ckpt_interval_ms && c->in_backend == RP_STREAM_BACKEND_KAFKA) {
+        rp_error_set(err, RP_ERR_INVALID,
+                     "--checkpoint-interval-ms is for checkpoint stores (Kinesis and local sources); a Kafka "
+                     "source commits its group's offsets after every batch: drop the option");
+        goto fail;
+    }
     snprintf(c->out_spec, sizeof c->out_spec, "%s", rp__function_predictions_stream(cfg->function));
     if (!strcmp(c->source, c->out_spec)) {
         rp_error_set(err, RP_ERR_INVALID,
@@ -1290,12 +1296,6 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
             "--exactly-once needs a Kafka source and a Kafka output (Kafka transactions hold both the "
             "predictions and the offsets): %s -> %s",
             c->source, c->out_spec);
-        goto fail;
-    }
-    if (cfg->checkpoint_interval_ms && c->in_backend == RP_STREAM_BACKEND_KAFKA) {
-        rp_error_set(err, RP_ERR_INVALID,
-                     "--checkpoint-interval-ms is for checkpoint stores (Kinesis and local sources); a Kafka "
-                     "source commits its group's offsets after every batch: drop the option");
         goto fail;
     }
     snprintf(c->group, sizeof c->group, "%s", cfg->group && *cfg->group ? cfg->group : c->out_spec);

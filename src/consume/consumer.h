@@ -28,7 +28,7 @@
 
 #define RP_CONSUME_BATCH_MAX 10000       /* Lambda's maximum for Kinesis */
 #define RP_CONSUME_WINDOW_MS_MAX 300000  /* Lambda's MaximumBatchingWindowInSeconds: 300 */
-#define RP_CONSUME_CKPT_INTERVAL_MAX 600000 /* --checkpoint-interval-ms: 10 minutes */
+#define RP_CONSUME_CKPT_MS_MAX 600000    /* --checkpoint-interval-ms: 10 minutes */
 #define RP_CONSUME_RETRIES_MAX 10000     /* Lambda's MaximumRetryAttempts */
 #define RP_CONSUME_RECORD_AGE_MAX 604800 /* Lambda's MaximumRecordAgeInSeconds: 7 days */
 
@@ -39,9 +39,9 @@ typedef struct rp__consumer_config {
     rp__function *function;        /* opened by the caller; publishes to the output stream */
     uint32_t batch_size;           /* 1..RP_CONSUME_BATCH_MAX */
     uint32_t batch_window_ms;      /* 0: invoke as soon as records are read */
-    uint32_t checkpoint_interval_ms; /* checkpoint store (not Kafka): write a shard's checkpoint at most
-                                        this often, the latest one deferred until then and written at
-                                        stop / hand-over; 0: after every batch */
+    uint32_t ckpt_interval_ms;     /* --checkpoint-interval-ms (not Kafka): a shard's checkpoint
+                                      written at most this often, the latest deferred until then,
+                                      when idle, or the stop / hand-over; 0: after every batch */
     rp_stream_iterator start_type; /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
     int64_t start_timestamp_ms;    /* AT_TIMESTAMP */
     int32_t max_retries;           /* retries of records the handler refuses; -1: forever */

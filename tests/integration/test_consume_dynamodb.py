@@ -858,9 +858,16 @@ def t_interval(tmp, kin, dyn, ddb):
             if q and q.poll() is None:
                 q.kill()
                 q.wait()
+    # A Kafka source commits offsets per batch: the option is refused at
+    # once (no broker is contacted: none listens on port 9).
+    r = subprocess.run([rptest.BIN, "consume", "--from", "kafka:ki", "--to", "kafka:ko", "--model", env.model,
+                        "--checkpoint-interval-ms", "1000"], capture_output=True, text=True, timeout=60,
+                       env=dict(env.env, RIDEPRED_KAFKA_BROKERS="127.0.0.1:9"))
+    expect(r.returncode == 3 and "--checkpoint-interval-ms is for checkpoint stores" in r.stderr,
+           f"a Kafka source with --checkpoint-interval-ms: exit {r.returncode}: {r.stderr[-1000:]}")
     print(f"    interval: {batches:.0f} batches, {ck:.0f} checkpoints written (--checkpoint-interval-ms {interval}, "
           f"{busy:.1f} s of rides on 2 shards); the latest written once idle and at SIGTERM; a restart read "
-          "nothing again")
+          "nothing again; refused for a Kafka source")
 
 
 # ---- running --------------------------------------------------------------------------------
