@@ -56,6 +56,11 @@ static const char help[] =
     "  --exactly-once        Kafka to Kafka: each batch's predictions and the\n"
     "                        partition's offset in one Kafka transaction, so a\n"
     "                        read_committed reader sees every prediction once\n"
+    "  --max-in-flight N     Kafka output: batches per shard whose predictions may\n"
+    "                        await the cluster's acknowledgements while the next\n"
+    "                        batches are handled, 1..16 (default 4; 1: each batch\n"
+    "                        waits).  Offsets are committed in order, once acknowledged;\n"
+    "                        after a crash, at most N batches per shard are published twice\n"
     "  --dead-letter STREAM  where records go after their retries, one JSON record\n"
     "                        each (without it they are logged and dropped)\n"
     "  --group NAME          the consumer group sharing checkpoints and leases\n"
@@ -163,6 +168,7 @@ int rp__cmd_consume(int argc, char **argv)
         {"max-record-age", required_argument, NULL, 'A'},
         {"bisect-on-error", no_argument, NULL, 'B'},
         {"exactly-once", no_argument, NULL, 'X'},
+        {"max-in-flight", required_argument, NULL, 'F'},
         {"dead-letter", required_argument, NULL, 'D'},
         {"group", required_argument, NULL, 'g'},
         {"checkpoint-store", required_argument, NULL, 'c'},
@@ -226,6 +232,11 @@ int rp__cmd_consume(int argc, char **argv)
             break;
         case 'B': cc.bisect_on_error = true; break;
         case 'X': cc.exactly_once = true; break;
+        case 'F':
+            if (parse_u32("--max-in-flight", optarg, 1, RP_CONSUME_IN_FLIGHT_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.max_in_flight = (uint32_t)v;
+            break;
         case 'D': cc.dead_letter = optarg; break;
         case 'g':
             if (!*optarg || strlen(optarg) > 256) {

@@ -20,6 +20,7 @@
 #include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
+#include "stream/kafka/kafka.h"
 #include "stream/kafka/kafka_group.h"
 
 #define LEASE_MS_DEFAULT 10000
@@ -44,6 +45,14 @@ typedef struct rec {
 } rec;
 
 typedef struct shard_worker shard_worker;
+
+/* A batch of the pipeline: its predictions' put, how many records of the
+ * arena it covers, and the last one's sequence number (its commit). */
+typedef struct in_flight {
+    rp__kafka_put_call *call;
+    size_t k;
+    char seq[RP_STREAM_SEQ_MAX];
+} in_flight;
 
 /* Counters, in the metrics registry (rendered by --metrics-listen). */
 typedef struct stats {
@@ -111,6 +120,14 @@ struct shard_worker {
      * its API wants: a Kafka producer takes them all at once). */
     rp_stream_entry *put;
     rp_stream_put_result *put_res;
+    /* The pipeline (a Kafka output, --max-in-flight > 1): batches whose
+     * predictions are queued to the cluster and not yet all acknowledged,
+     * oldest first.  Their records stay at the front of the arena (the
+     * first `sent`) until the batch is acknowledged and committed. */
+    rp__kafka *out_kafka; /* w->out's Kafka connection when the pipeline is on */
+    in_flight *pipe;
+    size_t pipe_n, sent;
+    bool careful; /* a batch of the pipeline failed: the next goes the careful way */
     /* --checkpoint-interval-ms: the latest checkpoint not yet written
      * ("" none) and when the last one was written (monotonic ms). */
     char deferred[RP_STREAM_SEQ_MAX];
@@ -239,7 +256,10 @@ static int on_record(void *ctx, const rp_stream_record *r)
                             .pk_len = (uint32_t)r->partition_key_len,
                             .data_len = r->data_len,
                             .arrival_ms = r->arrival_ms};
-    snprintf(w->read_seq, sizeof w->read_seq, "%s", r->sequence_number);
+    if (sl >= sizeof w->read_seq) /* the stream backends keep them shorter */
+        sl = sizeof w->read_seq - 1;
+    memcpy(w->read_seq, r->sequence_number, sl);
+    w->read_seq[sl] = '\0';
     return 0;
 }
 
@@ -322,21 +342,21 @@ static rp__event_kafka_record kafka_record(const shard_worker *w, size_t i)
                                     .value_len = r->data_len};
 }
 
-/* How many of the first records make one event: batch_size at most, and
+/* How many records from base on make one event: batch_size at most, and
  * under the handler's event limit (at least one). */
-static size_t batch_prefix(const shard_worker *w)
+static size_t batch_prefix(const shard_worker *w, size_t base)
 {
     const rp__consumer *c = w->c;
     size_t k = 0, sl = strlen(w->row.shard_id), tl = strlen(c->in_name);
     size_t total =
         c->kg ? rp__event_kafka_envelope_bound(0, strlen(c->bootstrap), tl) : RP_EVENT_ENVELOPE_BYTES;
-    while (k < w->n && k < c->cfg.batch_size) {
+    while (base + k < w->n && k < c->cfg.batch_size) {
         size_t b;
         if (c->kg) {
-            rp__event_kafka_record kr = kafka_record(w, k);
+            rp__event_kafka_record kr = kafka_record(w, base + k);
             b = rp__event_kafka_record_bound(tl, &kr);
         } else {
-            rp__event_record r = event_record(w, k);
+            rp__event_record r = event_record(w, base + k);
             b = rp__event_record_bound(&c->source_fields, &r, sl);
         }
         if (k > 0 && total + b > RP_EVENT_MAX_BYTES)
@@ -912,6 +932,139 @@ static int process(shard_worker *w, size_t k)
     return 0;
 }
 
+/* ---- the pipeline ------------------------------------------------------------------ */
+
+static void note_pending(shard_worker *w);
+
+/* With a Kafka output, a batch's predictions are queued to the cluster and
+ * the worker goes on with the next batches while they are acknowledged, up
+ * to --max-in-flight batches (docs/kafka.md).  Offsets are still committed
+ * in order and only once every prediction of the batch is acknowledged.
+ * Anything out of the ordinary (a record refused, the function failing, a
+ * prediction the cluster did not take) empties the pipeline, and the
+ * records not committed go the careful way (process): retries, stalls and
+ * dead letters as without the pipeline.  Predictions acknowledged in a
+ * batch that is then handled again are published twice, as after a crash:
+ * at most --max-in-flight batches per shard. */
+
+static bool pipe_on(const shard_worker *w)
+{
+    return w->pipe && !w->careful;
+}
+
+/* Queues the predictions of records [w->sent, w->sent + k).  Returns 0
+ * queued, or 2 when the batch must go the careful way (nothing of it is
+ * queued). */
+static int pipe_send(shard_worker *w, size_t k)
+{
+    rp__consumer *c = w->c;
+    seg s = {w->sent, w->sent + k, 0};
+    const rp_record_outcome *o = NULL;
+    char reason[300];
+    if (invoke(w, &s, &o, reason, sizeof reason) != 0)
+        return 2;
+    for (size_t i = 0; i < k; i++) {
+        if (o[i].status != RP_RECORD_SERVED)
+            return 2;
+        w->put[i] = (rp_stream_entry){o[i].prediction, o[i].prediction_len, o[i].partition_key,
+                                      o[i].partition_key_len};
+    }
+    rp_error err;
+    rp__kafka_put_call *call;
+    if (rp__kafka_put_start(w->out_kafka, w->out_name, w->put, k, &call, &err) < 0)
+        return 2;
+    in_flight *f = &w->pipe[w->pipe_n++];
+    f->call = call;
+    f->k = k;
+    size_t last = w->sent + k - 1;
+    memcpy(f->seq, rec_seq(w, last), w->recs[last].seq_len + 1);
+    w->sent += k;
+    rp__counter_add(c->st.batches, 1);
+    return 0;
+}
+
+/* Drops the pipeline: every batch's answers awaited (or purged, when the
+ * process stops), nothing committed; their records stay in the arena. */
+static void pipe_drop(shard_worker *w)
+{
+    if (w->pipe_n && atomic_load(&w->c->stop))
+        rp__kafka_purge(w->out_kafka);
+    for (size_t i = 0; i < w->pipe_n; i++)
+        rp__kafka_put_free(w->pipe[i].call);
+    w->pipe_n = 0;
+    w->sent = 0;
+}
+
+/* Takes the oldest batch in flight once its answers are in, waiting up to
+ * wait_ms (-1: as long as it takes): commits it and drops its records.
+ * Returns 0 taken, 3 not answered yet, 1 the worker must stop, 2 a
+ * prediction was not taken: the pipeline is dropped and the next batch
+ * goes the careful way. */
+static int pipe_take(shard_worker *w, int wait_ms)
+{
+    in_flight *f = &w->pipe[0];
+    if (!rp__kafka_put_wait(f->call, wait_ms))
+        return 3;
+    size_t n;
+    const rp_stream_put_result *r = rp__kafka_put_results(f->call, &n);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += r[i].ok;
+    if (ok < n) {
+        char why[400] = "";
+        for (size_t i = 0; i < n && !why[0]; i++)
+            if (!r[i].ok)
+                rp_stream_put_reason(&r[i], why, sizeof why);
+        rp_log(RP_LOG_WARN,
+               "predictions not taken by the output stream; the batches not committed are handled again",
+               "shard", w->row.shard_id, "not_taken", why, NULL);
+        pipe_drop(w);
+        w->careful = true;
+        return 2;
+    }
+    rp__counter_add(w->c->st.published, ok);
+    rp__counter_add(w->c->st.records_handled, f->k);
+    if (commit(w, f->seq, false) != 0)
+        return 1;
+    rp__kafka_put_free(f->call);
+    size_t k = f->k;
+    memmove(w->pipe, w->pipe + 1, (w->pipe_n - 1) * sizeof *w->pipe);
+    w->pipe_n--;
+    arena_drop(w, k);
+    w->sent -= k;
+    note_pending(w);
+    return 0;
+}
+
+/* Takes every batch in flight, in order.  Returns 0 (the pipeline is empty:
+ * all committed, or dropped on a failure), or 1 the worker must stop. */
+static int pipe_drain(shard_worker *w)
+{
+    while (w->pipe_n) {
+        int r = pipe_take(w, -1);
+        if (r == 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* The worker stops: batches answered in time are committed in order; the
+ * rest are left to whoever reads the shard next.  A worker that lost its
+ * shard commits nothing. */
+static void pipe_finish(shard_worker *w)
+{
+    if (!w->pipe)
+        return;
+    while (w->pipe_n && !atomic_load(&w->lost)) {
+        /* A rebalance lets the answers come (message.timeout.ms at most);
+         * a stopping process waits a second, then purges. */
+        int r = pipe_take(w, atomic_load(&w->c->stop) ? 1000 : -1);
+        if (r != 0)
+            break;
+    }
+    pipe_drop(w);
+}
+
 /* ---- the worker thread ---------------------------------------------------------- */
 
 static void worker_close(shard_worker *w)
@@ -929,6 +1082,8 @@ static void worker_close(shard_worker *w)
     free(w->todo);
     free(w->put);
     free(w->put_res);
+    free(w->pipe);
+    w->pipe = NULL;
     w->put = NULL;
     w->put_res = NULL;
     w->in = w->dl = w->out = NULL;
@@ -986,6 +1141,13 @@ static void *worker_main(void *arg)
          attempt++)
         if (stall(w, attempt, "cannot start the partition's transactions; retrying", err.msg))
             goto stopped;
+    uint32_t depth = c->cfg.max_in_flight ? c->cfg.max_in_flight : RP_CONSUME_IN_FLIGHT_DEFAULT;
+    w->out_kafka = rp__stream_kafka(w->out);
+    if (w->out_kafka && !w->txn && depth > 1 && c->cfg.max_record_age_s < 0 &&
+        !(w->pipe = calloc(depth, sizeof *w->pipe))) {
+        rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     for (int attempt = 1; w->rewind && rp__kafka_group_rewind(c->kg, w->partition, &err) < 0; attempt++)
         if (stall(w, attempt, "cannot move the partition back to its committed offset; retrying", err.msg))
             goto stopped;
@@ -1001,13 +1163,20 @@ static void *worker_main(void *arg)
     for (;;) {
         if (stopping(w))
             break;
-        bool need_read = !at_end && w->n < c->cfg.batch_size && w->arena.len < ARENA_READ_LIMIT;
+        /* Batches of the pipeline answered since: committed. */
+        int taken = 0;
+        while (w->pipe_n && (taken = pipe_take(w, 0)) == 0)
+            ;
+        if (taken == 1)
+            break;
+        size_t pending = w->n - w->sent; /* read, not yet handled */
+        bool need_read = !at_end && pending < c->cfg.batch_size && w->arena.len < ARENA_READ_LIMIT;
         size_t got = 0;
         int64_t behind = 0;
         if (need_read && c->kg) {
             size_t before = w->n;
-            uint32_t limit = c->cfg.batch_size - (uint32_t)w->n;
-            int wait = w->n ? 0 : (int)c->poll_ms;
+            uint32_t limit = c->cfg.batch_size - (uint32_t)pending;
+            int wait = pending || w->pipe_n ? 0 : (int)c->poll_ms;
             size_t budget = ARENA_READ_LIMIT - w->arena.len;
             int rr =
                 rp__kafka_group_read(c->kg, w->partition, limit, budget, wait, on_record, w, &behind, &err);
@@ -1023,7 +1192,7 @@ static void *worker_main(void *arg)
                 continue;
             }
             got = read_done(w, before, behind, &read_errors, "the partition is read again");
-            if (got && before == 0)
+            if (got && before == w->sent)
                 first_ms = mono_ms();
             if (!got && w->n == 0)
                 continue; /* the read waited poll_ms */
@@ -1038,7 +1207,7 @@ static void *worker_main(void *arg)
             size_t before = w->n;
             char saved_seq[RP_STREAM_SEQ_MAX];
             memcpy(saved_seq, w->read_seq, sizeof saved_seq);
-            uint32_t limit = c->cfg.batch_size - (uint32_t)w->n;
+            uint32_t limit = c->cfg.batch_size - (uint32_t)pending;
             char next[RP_STREAM_ITER_MAX];
             if (rp_stream_get_records(w->in, w->iter, limit, on_record, w, next, &behind, &err) < 0) {
                 /* Records of a page cut short are read again. */
@@ -1062,8 +1231,15 @@ static void *worker_main(void *arg)
             memcpy(w->iter, next, sizeof next);
             if (!next[0])
                 at_end = true;
-            if (got && before == 0)
+            if (got && before == w->sent)
                 first_ms = mono_ms();
+        }
+        if (w->n == w->sent && w->pipe_n) {
+            /* Nothing to handle: wait for the oldest batch's answers. */
+            int r = pipe_take(w, (int)c->poll_ms);
+            if (r == 1)
+                break;
+            continue;
         }
         if (w->n == 0) {
             if (at_end) {
@@ -1077,7 +1253,7 @@ static void *worker_main(void *arg)
                 break;
             continue;
         }
-        bool full = w->n >= c->cfg.batch_size || w->arena.len >= ARENA_READ_LIMIT;
+        bool full = w->n - w->sent >= c->cfg.batch_size || w->arena.len >= ARENA_READ_LIMIT;
         if (!full && !at_end && c->cfg.batch_window_ms > 0) {
             int64_t waited = mono_ms() - first_ms;
             if (waited < (int64_t)c->cfg.batch_window_ms) {
@@ -1089,14 +1265,33 @@ static void *worker_main(void *arg)
                 continue;
             }
         }
-        size_t k = batch_prefix(w);
+        if (pipe_on(w)) {
+            int r = 0;
+            if (w->pipe_n == (c->cfg.max_in_flight ? c->cfg.max_in_flight : RP_CONSUME_IN_FLIGHT_DEFAULT))
+                r = pipe_take(w, -1); /* full: the oldest batch's answers first */
+            if (r == 1)
+                break;
+            if (r == 2)
+                continue;
+            if (pipe_send(w, batch_prefix(w, w->sent)) == 0) {
+                if (w->n > w->sent)
+                    first_ms = mono_ms();
+                continue;
+            }
+            /* This batch goes the careful way, after the batches before it. */
+            if (pipe_drain(w) != 0)
+                break;
+        }
+        size_t k = batch_prefix(w, 0);
         if (process(w, k) != 0)
             break;
+        w->careful = false;
         arena_drop(w, k);
         note_pending(w);
         if (w->n)
             first_ms = mono_ms();
     }
+    pipe_finish(w);
     if (!ended)
         flush_deferred(w, true); /* before the hand-over: the next owner starts after it */
     if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__lease_release(w->ckpt, w->row.shard_id, &err) < 0)

@@ -31,6 +31,8 @@
 #define RP_CONSUME_CKPT_MS_MAX 600000    /* --checkpoint-interval-ms: 10 minutes */
 #define RP_CONSUME_RETRIES_MAX 10000     /* Lambda's MaximumRetryAttempts */
 #define RP_CONSUME_RECORD_AGE_MAX 604800 /* Lambda's MaximumRecordAgeInSeconds: 7 days */
+#define RP_CONSUME_IN_FLIGHT_MAX 16
+#define RP_CONSUME_IN_FLIGHT_DEFAULT 4
 
 typedef struct rp__consumer_config {
     const char *from;              /* the source stream spec (rp_stream_parse_name) */
@@ -48,6 +50,9 @@ typedef struct rp__consumer_config {
     int32_t max_record_age_s;      /* drop records older than this (seconds); -1: never */
     bool bisect_on_error;
     bool exactly_once;            /* Kafka -> Kafka: transactions (docs/kafka.md) */
+    uint32_t max_in_flight;       /* Kafka output: batches per shard whose predictions may await
+                                     their acknowledgements while the next are handled
+                                     (docs/kafka.md); 0: RP_CONSUME_IN_FLIGHT_DEFAULT, 1: none */
     const char *group;            /* NULL: the output stream spec */
     const char *checkpoint_store; /* checkpoints and leases: a SQLite file's path, or "dynamodb:TABLE"
                                      (src/consume/lease_store.h); required unless the source is Kafka */

@@ -228,6 +228,11 @@ int rp_stream_update_shard_count(rp_stream_conn *s, const char *name, uint32_t t
     return rp__local_update_shard_count(s->local, name, target, err);
 }
 
+rp__kafka *rp__stream_kafka(rp_stream_conn *s)
+{
+    return s ? s->kafka : NULL;
+}
+
 int rp_stream_put(rp_stream_conn *s, const char *name, const rp_stream_entry *entries, size_t n,
                   rp_stream_put_result *results, rp_error *err)
 {

@@ -38,6 +38,10 @@ and reads what ridepred reads and writes.
                  killed member
   outage         every broker down for 5 s while rides flow: every ride
                  predicted, discarded=0, the consumer kept running
+  output-outage  local -> Kafka, every broker down for 5 s with
+                 message.timeout.ms=1500: the predictions in flight time
+                 out, the pipeline is dropped and its batches handled again
+                 the careful way (stall, retry): every ride predicted
 
 Environment: RIDEPRED_BIN, RIDEPRED_BUILD_DIR (kafka_mock), RIDEPRED_SOURCE_DIR
 (CTest sets them), RIDEPRED_FIXTURES_DIR (the course model).  Without kcat
@@ -72,6 +76,8 @@ check = rptest.check
 # Every consumer-group member joins and leaves fast on the mock: a 6 s session
 # (a SIGKILLed member is noticed within it), heartbeats every 0.5 s.
 GROUP_FAST = ["--kafka-config", "session.timeout.ms=6000", "--kafka-config", "heartbeat.interval.ms=500"]
+# consume's default --max-in-flight (src/consume/consumer.h RP_CONSUME_IN_FLIGHT_DEFAULT).
+IN_FLIGHT = 4
 
 
 # ---- Kafka's murmur2 partitioner (the Java client's) -----------------------------
@@ -809,12 +815,15 @@ def test_scale_out(tmp):
             check(tc.stop(m) == 0, "a survivor exits 0 on SIGTERM")
         got = by_ride(env.kcat_read("OUT"))
         dups = expect_each(got, rides, "scale-out", exactly_once=False)
-        bound = batch * len(victim_parts)
+        # Up to --max-in-flight batches of each of the killed member's
+        # partitions were published and not committed.
+        bound = batch * IN_FLIGHT * len(victim_parts)
         print(f"    3 members settled in {settled:.1f}s; a member holding {len(victim_parts)} partitions killed after "
               f"{put_at_kill} rides put; every ride predicted {took:.1f}s after the kill; {dups} duplicates "
-              f"(bound {batch} x {len(victim_parts)} = {bound})")
+              f"(bound {batch} x {IN_FLIGHT} in flight x {len(victim_parts)} = {bound})")
         check(len(victim_parts) == 4, "the killed member held 4 partitions", victim_parts)
-        check(dups <= bound, f"duplicates ({dups}) within a batch per partition of the killed member ({bound})")
+        check(dups <= bound, f"duplicates ({dups}) within {IN_FLIGHT} batches in flight per partition of the "
+              f"killed member ({bound})")
         for m in survivors:
             s = summaries(m)[-1]
             check(s.get("discarded") == "0", "a survivor discarded nothing", s)
@@ -871,8 +880,59 @@ def test_outage(tmp):
         dups = expect_each(got, stored, "outage", exactly_once=False)
         disc = [s for s in summaries(p) if s.get("discarded") != "0" or s.get("expired") != "0"]
         check(not disc, "no summary line counts a discarded or expired record", disc[:2])
+
         print(f"    every broker down for {outage:.1f}s: {len(stored)} rides stored ({len(failed)} puts refused "
               f"during it), all predicted, {dups} duplicates")
+
+
+def test_output_outage(tmp):
+    """local -> Kafka with the brokers down for 5 s and message.timeout.ms
+    1500: the predictions in flight time out, the pipeline is dropped, its
+    batches are handled again the careful way (stalling until the cluster
+    is back), and every ride is predicted."""
+    with Mock(tmp, "OUT:2") as mock:
+        env = Env(tmp, mock)
+        env.rp(["streams", "create", "local:IN", "--shards", "2"])
+        p = env.consume(["--from", "local:IN", "--to", "kafka:OUT", "--group", "out-outage", "--batch-size", "100",
+                         "--kafka-config", "message.timeout.ms=1500"], "output-outage.log")
+        put = []
+        stop_prod = threading.Event()
+
+        def produce():
+            i = 1
+            while not stop_prod.is_set():
+                rides = tc.make_rides(100, start=i, seed=i)
+                i += 100
+                env.put("local:IN", [r[1] for r in rides])
+                put.extend(rides)
+                time.sleep(0.05)
+
+        prod = threading.Thread(target=produce)
+        prod.start()
+        time.sleep(2)
+        for b in (1, 2, 3):
+            mock.cmd(f"down {b}")
+        time.sleep(5)
+        for b in (1, 2, 3):
+            mock.cmd(f"up {b}")
+        time.sleep(2)
+        stop_prod.set()
+        prod.join()
+        check(p.poll() is None, "the consumer kept running through the outage", tc.log_text(p)[-1500:])
+        try:
+            wait_until("every ride predicted", lambda: len(by_ride(env.kcat_read("OUT"))) >= len(put), 60, [p])
+        finally:
+            rc = tc.stop(p)
+        check(rc == 0, "SIGTERM after the outage: exit 0")
+        dups = expect_each(by_ride(env.kcat_read("OUT")), put, "output outage", exactly_once=False)
+        disc = [s for s in summaries(p) if s.get("discarded") != "0" or s.get("expired") != "0"]
+        check(not disc, "no summary line counts a discarded or expired record", disc[:2])
+        log = tc.log_text(p)
+        check("predictions not taken by the output stream" in log,
+              "predictions in flight timed out and the batches not committed were handled again", log[-1500:])
+        check("cannot publish predictions; the shard waits and retries" in log,
+              "handled again the careful way: stalled and retried until the brokers came back", log[-1500:])
+        print(f"    brokers down 5 s under local -> Kafka: {len(put)} rides, all predicted, {dups} duplicates")
 
 
 def main():
@@ -883,7 +943,8 @@ def main():
         rptest.skip("kcat is not installed (scripts/deps test installs it)")
     tests = [("streams", test_streams), ("put-kcat", test_put_kcat), ("kcat-read", test_kcat_read),
              ("consume", test_consume), ("mixed", test_mixed), ("poison", test_poison),
-             ("poison-large", test_poison_large), ("scale-out", test_scale_out), ("outage", test_outage)]
+             ("poison-large", test_poison_large), ("scale-out", test_scale_out), ("outage", test_outage),
+             ("output-outage", test_output_outage)]
     rptest.run([(label, guarded(fn)) for label, fn in tests], tmp_prefix="rp-kafka-")
 
 

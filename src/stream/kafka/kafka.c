@@ -57,9 +57,11 @@ static void rdk_setup(void)
         SYM("destroy", destroy),
         SYM("poll", poll),
         SYM("flush", flush),
+        SYM("purge", purge),
         SYM("produceva", produceva),
         SYM("err2str", err2str),
         SYM("err2name", err2name),
+        SYM("last_error", last_error),
         SYM("error_code", error_code),
         SYM("error_string", error_string),
         SYM("error_is_retriable", error_is_retriable),
@@ -350,12 +352,17 @@ static int set1(rd_kafka_conf_t *conf, const char *pair, rp_error *err)
     return 0;
 }
 
-/* librdkafka's log lines, through ridepred's log (warnings and worse). */
+/* librdkafka's log lines, through ridepred's log: warnings and worse as
+ * they are, the rest (notices, and the lines its `debug` property turns
+ * on) at --log-level debug. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level > 4)
+    if (level > 4) {
+        if (rp_log_enabled(RP_LOG_DEBUG))
+            rp_log(RP_LOG_DEBUG, "librdkafka", "facility", fac, "message", buf, NULL);
         return;
+    }
     /* One set of properties serves producers and consumers alike: a
      * consumer's property is expected to be ignored by a producer. */
     if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this"))
@@ -414,7 +421,11 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
     }
     /* ridepred's defaults for the role, which the user's properties may
      * override (they come after) unless the role needs them. */
-    static const char *const common[] = {"client.id=ridepred", "log.connection.close=false", NULL};
+    /* Nagle's algorithm off, as the Java client and the brokers have it: a
+     * put waits for its acknowledgements, and a request held back for the
+     * ACK of the one before it costs a delayed ACK (40 ms on Linux). */
+    static const char *const common[] = {"client.id=ridepred", "log.connection.close=false",
+                                         "socket.nagle.disable=true", NULL};
     /* A put to a topic that does not exist fails, as on Kinesis, instead
      * of creating it (the producer's default; consumers default to false). */
     static const char *const producer[] = {"allow.auto.create.topics=false",
@@ -517,18 +528,19 @@ typedef struct shared_producer {
 static pthread_mutex_t producers_mu = PTHREAD_MUTEX_INITIALIZER;
 static shared_producer *producers;
 
-/* One put call's state: delivery reports count down `left` (under the
- * producer's mu). */
-typedef struct put_call {
-    shared_producer *p;
-    size_t left;
-    rp_stream_put_result *results;
-} put_call;
-
 typedef struct put_slot {
-    put_call *call;
+    struct rp__kafka_put_call *call;
     size_t i;
 } put_slot;
+
+/* One put's state: delivery reports fill results and count down `left`
+ * (under the producer's mu). */
+struct rp__kafka_put_call {
+    shared_producer *p;
+    size_t n, left;
+    rp_stream_put_result *results;
+    put_slot *slots;
+};
 
 void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[RP_I64_DEC_MAX],
                       rp_stream_record *r)
@@ -560,17 +572,20 @@ void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result
     }
 }
 
-int rp__kafka_produce(rd_kafka_t *rk, const char *topic, const rp_stream_entry *e, void *opaque,
+int rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e, void *opaque,
                       rp_stream_put_result *r)
 {
-    rd_kafka_vu_t vu[4] = {
-        {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+    /* F_COPY: the value is copied (produceva's default is to point at it),
+     * so a put that does not wait leaves the caller's buffers free. */
+    rd_kafka_vu_t vu[5] = {
+        {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
         {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)e->partition_key, e->partition_key_len}},
         {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)e->data, e->data_len}},
         {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque},
+        {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
     };
     for (;;) {
-        rd_kafka_error_t *err = rp__rdk.produceva(rk, vu, 4);
+        rd_kafka_error_t *err = rp__rdk.produceva(rk, vu, 5);
         if (!err)
             return 0;
         rd_kafka_resp_err_t code = rp__rdk.error_code(err);
@@ -735,7 +750,11 @@ static int get_producer(rp__kafka *k, rp_error *err)
         *p = (shared_producer){.next = producers, .key = key, .rk = rk, .refs = 1};
         atomic_init(&p->stop, false);
         pthread_mutex_init(&p->mu, NULL);
-        pthread_cond_init(&p->done, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->done, &ca);
+        pthread_condattr_destroy(&ca);
         if (pthread_create(&p->poller, NULL, poller_main, p) != 0) {
             pthread_mutex_unlock(&producers_mu);
             pthread_mutex_destroy(&p->mu);
@@ -964,6 +983,99 @@ int rp__kafka_delete_topic(rp__kafka *k, const char *topic, rp_error *err)
 
 /* ---- puts --------------------------------------------------------------------- */
 
+int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *entries, size_t n,
+                        rp__kafka_put_call **out, rp_error *err)
+{
+    *out = NULL;
+    if (get_producer(k, err) < 0)
+        return -1;
+    rp__kafka_put_call *call = calloc(1, sizeof *call);
+    if (call) {
+        call->results = calloc(n ? n : 1, sizeof *call->results);
+        call->slots = malloc((n ? n : 1) * sizeof *call->slots);
+    }
+    if (!call || !call->results || !call->slots) {
+        if (call) {
+            free(call->results);
+            free(call->slots);
+        }
+        free(call);
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    shared_producer *p = k->producer;
+    rd_kafka_topic_t *rkt = n ? rp__rdk.topic_new(p->rk, topic, NULL) : NULL;
+    if (n && !rkt) {
+        rp__kafka_error(err, rp__rdk.last_error(), "topic %s", topic);
+        free(call->results);
+        free(call->slots);
+        free(call);
+        return -1;
+    }
+    *call = (rp__kafka_put_call){.p = p, .n = n, .left = n, .results = call->results, .slots = call->slots};
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        call->slots[i] = (put_slot){call, i};
+        if (rp__kafka_produce(p->rk, rkt, &entries[i], &call->slots[i], &call->results[i]) < 0)
+            refused++;
+    }
+    if (rkt)
+        rp__rdk.topic_destroy(rkt); /* the queued messages hold their own references */
+    pthread_mutex_lock(&p->mu);
+    call->left -= refused;
+    pthread_mutex_unlock(&p->mu);
+    *out = call;
+    return 0;
+}
+
+int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms)
+{
+    shared_producer *p = call->p;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    if (timeout_ms > 0) {
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    /* librdkafka reports each message once, within message.timeout.ms; the
+     * poller thread serves the reports. */
+    pthread_mutex_lock(&p->mu);
+    while (call->left > 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        else if (timeout_ms == 0 || pthread_cond_timedwait(&p->done, &p->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    int done = call->left == 0;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+const rp_stream_put_result *rp__kafka_put_results(const rp__kafka_put_call *call, size_t *n)
+{
+    *n = call->n;
+    return call->results;
+}
+
+void rp__kafka_put_free(rp__kafka_put_call *call)
+{
+    if (!call)
+        return;
+    rp__kafka_put_wait(call, -1);
+    free(call->results);
+    free(call->slots);
+    free(call);
+}
+
+void rp__kafka_purge(rp__kafka *k)
+{
+    if (k && k->producer)
+        rp__rdk.purge(k->producer->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
 int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entries, size_t n,
                   rp_stream_put_result *results, rp_error *err)
 {
@@ -971,36 +1083,19 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
         results[i] = (rp_stream_put_result){0};
     if (!n)
         return 0;
-    if (get_producer(k, err) < 0)
-        goto fail_all;
-    put_slot *slots = malloc(n * sizeof *slots);
-    if (!slots) {
-        rp_error_set(err, RP_ERR_NOMEM, "out of memory");
-        goto fail_all;
+    rp__kafka_put_call *call;
+    if (rp__kafka_put_start(k, topic, entries, n, &call, err) < 0) {
+        for (size_t i = 0; i < n; i++) {
+            snprintf(results[i].error_code, sizeof results[i].error_code, "NotAttempted");
+            snprintf(results[i].error_message, sizeof results[i].error_message, "%.200s",
+                     err ? err->msg : "");
+        }
+        return -1;
     }
-    shared_producer *p = k->producer;
-    put_call call = {.p = p, .left = n, .results = results};
-    size_t refused = 0;
-    for (size_t i = 0; i < n; i++) {
-        slots[i] = (put_slot){&call, i};
-        if (rp__kafka_produce(p->rk, topic, &entries[i], &slots[i], &results[i]) < 0)
-            refused++;
-    }
-    /* Wait for every delivery report (librdkafka reports each message once,
-     * within message.timeout.ms); the poller thread serves them. */
-    pthread_mutex_lock(&p->mu);
-    call.left -= refused;
-    while (call.left > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-    free(slots);
+    rp__kafka_put_wait(call, -1);
+    memcpy(results, call->results, n * sizeof *results);
+    rp__kafka_put_free(call);
     return 0;
-fail_all:
-    for (size_t i = 0; i < n; i++) {
-        snprintf(results[i].error_code, sizeof results[i].error_code, "NotAttempted");
-        snprintf(results[i].error_message, sizeof results[i].error_message, "%.200s", err ? err->msg : "");
-    }
-    return -1;
 }
 
 /* ---- reads -------------------------------------------------------------------- */

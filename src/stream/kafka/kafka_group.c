@@ -470,11 +470,14 @@ int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry
         results[i] = (rp_stream_put_result){0};
     if (txn_begin(t, err) < 0)
         return -1;
+    rd_kafka_topic_t *rkt = rp__rdk.topic_new(t->rk, topic, NULL);
+    if (!rkt)
+        return rp__kafka_error(err, rp__rdk.last_error(), "topic %s (producing in a transaction)", topic);
     t->results = results;
     t->pending = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (rp__kafka_produce(t->rk, topic, &entries[i], (void *)(uintptr_t)i, &results[i]) < 0)
+        if (rp__kafka_produce(t->rk, rkt, &entries[i], (void *)(uintptr_t)i, &results[i]) < 0)
             rc = rp_error_set(err, RP_ERR_IO, "%s: %s (producing in a transaction)", results[i].error_code,
                               results[i].error_message);
         else
@@ -482,6 +485,7 @@ int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry
     }
     while (t->pending > 0)
         rp__rdk.poll(t->rk, 5);
+    rp__rdk.topic_destroy(rkt);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (!results[i].ok)
             rc = rp_error_set(err, RP_ERR_IO, "%s: %s (a prediction in a transaction)", results[i].error_code,

@@ -39,6 +39,8 @@ typedef struct rp__rdk_api {
     rd_kafka_error_t *(*produceva)(rd_kafka_t *, const rd_kafka_vu_t *, size_t);
     const char *(*err2str)(rd_kafka_resp_err_t);
     const char *(*err2name)(rd_kafka_resp_err_t);
+    rd_kafka_resp_err_t (*last_error)(void);
+    rd_kafka_resp_err_t (*purge)(rd_kafka_t *, int);
     rd_kafka_resp_err_t (*error_code)(const rd_kafka_error_t *);
     const char *(*error_string)(const rd_kafka_error_t *);
     int (*error_is_retriable)(const rd_kafka_error_t *);
@@ -149,10 +151,13 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
 /* A new librdkafka handle of conf (which it takes, also on failure). */
 rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp_error *err);
 
-/* Produces one entry (key = partition key, value = data; opaque: the
- * delivery report's _private), waiting while librdkafka's queue is full.
- * Returns 0 queued, or -1 with r saying why it was refused at once. */
-int rp__kafka_produce(rd_kafka_t *rk, const char *topic, const rp_stream_entry *e, void *opaque,
+/* Produces one entry to the topic of rkt (key = partition key, value =
+ * data; opaque: the delivery report's _private), waiting while
+ * librdkafka's queue is full.  The caller holds rkt (rd_kafka_topic_new)
+ * for the whole put: naming the topic in every message would take the
+ * handle's topic lock once per message.  Returns 0 queued, or -1 with r
+ * saying why it was refused at once. */
+int rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e, void *opaque,
                       rp_stream_put_result *r);
 /* A consumed message as a stream record (views into m; seq receives the
  * offset in decimal). */
