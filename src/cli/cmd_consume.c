@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/function_opts.h"
 #include "consume/consumer.h"
+#include "consume/lease_store.h"
 #include "function/function.h"
 
 static const char help[] =
@@ -64,10 +65,21 @@ static const char help[] =
     "                        each (without it they are logged and dropped)\n"
     "  --group NAME          the consumer group sharing checkpoints and leases\n"
     "                        (default: the output stream, e.g. local:ride_predictions)\n"
-    "  --checkpoint-store PATH  the SQLite file of checkpoints and leases (default:\n"
+    "  --checkpoint-store S  where checkpoints and leases live: PATH, a SQLite file\n"
+    "                        for the consumers of one machine (default:\n"
     "                        checkpoints.db next to the local store for a local\n"
-    "                        source, else ~/.local/state/ridepred/checkpoints.db)\n"
+    "                        source, else ~/.local/state/ridepred/checkpoints.db), or\n"
+    "                        dynamodb:TABLE, a KCL-compatible lease table for\n"
+    "                        consumers on many machines (created when missing;\n"
+    "                        endpoint from AWS_ENDPOINT_URL_DYNAMODB).  Default:\n"
+    "                        $RIDEPRED_CHECKPOINT_STORE\n"
     "  --lease-ms MS         shard lease time (default 10000; renewed every third)\n"
+    "  --checkpoint-interval-ms MS\n"
+    "                        write a shard's checkpoint at most every MS (default 0:\n"
+    "                        after every batch); the latest one is written at the\n"
+    "                        interval, when the shard idles, and at stop or hand-over.\n"
+    "                        Fewer lease table calls; after a crash up to MS of\n"
+    "                        records are read again.  Not for Kafka sources\n"
     "  --poll-ms MS          idle poll interval per shard (default 10 local, 250 Kinesis)\n"
     "  --log-interval-ms MS  summary log interval (default 5000)\n"
     "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
@@ -161,6 +173,7 @@ int rp__cmd_consume(int argc, char **argv)
         {"group", required_argument, NULL, 'g'},
         {"checkpoint-store", required_argument, NULL, 'c'},
         {"lease-ms", required_argument, NULL, 'l'},
+        {"checkpoint-interval-ms", required_argument, NULL, 'C'},
         {"poll-ms", required_argument, NULL, 'p'},
         {"log-interval-ms", required_argument, NULL, 'i'},
         {"metrics-listen", required_argument, NULL, 'M'},
@@ -192,6 +205,11 @@ int rp__cmd_consume(int argc, char **argv)
             if (parse_u32("--batch-window-ms", optarg, 0, RP_CONSUME_WINDOW_MS_MAX, &v) < 0)
                 return RP_EXIT_USAGE;
             cc.batch_window_ms = (uint32_t)v;
+            break;
+        case 'C':
+            if (parse_u32("--checkpoint-interval-ms", optarg, 0, RP_CONSUME_CKPT_MS_MAX, &v) < 0)
+                return RP_EXIT_USAGE;
+            cc.ckpt_interval_ms = (uint32_t)v;
             break;
         case 's':
             if (parse_start(optarg, &cc.start_type, &cc.start_timestamp_ms) < 0)
@@ -267,9 +285,23 @@ int rp__cmd_consume(int argc, char **argv)
     if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
     cc.streams = fcfg.streams;
+    if (!cc.checkpoint_store) {
+        const char *env = getenv("RIDEPRED_CHECKPOINT_STORE");
+        if (env && *env)
+            cc.checkpoint_store = env;
+    }
     char ckpt[PATH_MAX];
     if (!cc.checkpoint_store && default_checkpoint_store(&cc, ckpt, sizeof ckpt) < 0)
         return RP_EXIT_USAGE;
+    if (cc.checkpoint_store) {
+        rp__lease_kind kind;
+        const char *table;
+        rp_error err;
+        if (rp__lease_store_parse(cc.checkpoint_store, &kind, &table, &err) < 0) {
+            rp__cli_error("--checkpoint-store: %s", err.msg);
+            return RP_EXIT_USAGE;
+        }
+    }
     /* awsRegion of the events: --region, else AWS_REGION, else AWS_DEFAULT_REGION. */
     cc.event_region = cc.streams.region;
     if (!cc.event_region || !*cc.event_region)

@@ -36,12 +36,15 @@ typedef struct rp__ckpt_shard {
     char checkpoint[RP_STREAM_SEQ_MAX]; /* "" when none yet */
     char start[RP_CKPT_START_MAX];      /* TRIM_HORIZON, LATEST or AT_TIMESTAMP:MS */
     bool ended;                         /* read to its end: children may start */
+    bool at_checkpoint;                 /* resume at the checkpoint, not after it (a KCL checkpoint
+                                           inside a KPL-aggregated record; never for SQLite) */
 } rp__ckpt_shard;
 
 /* What one rp__ckpt_sync decided for the calling consumer. */
 typedef struct rp__ckpt_plan {
     rp__ckpt_shard *acquired; /* leases just taken: start a worker for each */
     size_t n_acquired;
+    size_t n_stolen; /* of the acquired: taken from another live consumer (DynamoDB store) */
     char (*lost)[RP_STREAM_SHARD_ID_MAX]; /* held leases now expired or owned by another */
     size_t n_lost;
     char (*release)[RP_STREAM_SHARD_ID_MAX]; /* held beyond the fair share: hand back */

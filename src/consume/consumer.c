@@ -16,7 +16,7 @@
 #include "common/metrics.h"
 #include "common/pyjson.h"
 #include "common/retry.h"
-#include "consume/checkpoint.h"
+#include "consume/lease_store.h"
 #include "function/event.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
@@ -58,7 +58,7 @@ typedef struct in_flight {
 typedef struct stats {
     rp__counter *records_read, *records_handled, *published, *batches, *invocations, *item_failures,
         *function_errors, *retries, *dead_lettered, *discarded, *expired, *stall_retries, *checkpoints,
-        *leases_lost;
+        *leases_lost, *leases_taken, *leases_stolen, *lease_requests, *lease_throttles;
     rp__gauge *behind, *iterator_age, *shards_held, *shards_stalled, *workers_live;
     rp__histogram *invoke_seconds;
 } stats;
@@ -69,7 +69,7 @@ struct rp__consumer {
     char in_name[RP_STREAM_NAME_MAX + 1], dl_name[RP_STREAM_NAME_MAX + 1];
     char source[RP_STREAM_NAME_MAX + 16];
     char group[512];
-    char ckpt_path[PATH_MAX];
+    rp__lease_store *store; /* checkpoints and leases (not for a Kafka source) */
     char owner[RP_CKPT_OWNER_MAX];
     char initial_start[RP_CKPT_START_MAX];
     char out_spec[RP_STREAM_NAME_MAX + 16];
@@ -105,7 +105,7 @@ struct shard_worker {
     rp_stream_conn *in, *dl, *out;
     const char *out_name; /* the predictions stream's name, owned by the function */
     rp_handler *h;        /* publishes nothing: the worker publishes (publish_until_stored) */
-    rp__ckpt *ckpt;
+    rp__lease *ckpt;
     rp__kafka_txn *txn; /* --exactly-once: predictions and offsets in one transaction */
     uint64_t rng;       /* backoff jitter */
     char iter[RP_STREAM_ITER_MAX];
@@ -128,6 +128,10 @@ struct shard_worker {
     in_flight *pipe;
     size_t pipe_n, sent;
     bool careful; /* a batch of the pipeline failed: the next goes the careful way */
+    /* --checkpoint-interval-ms: the latest checkpoint not yet written
+     * ("" none) and when the last one was written (monotonic ms). */
+    char deferred[RP_STREAM_SEQ_MAX];
+    int64_t ckpt_ms;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -295,7 +299,10 @@ static int make_iterator(shard_worker *w, rp_error *err)
     rp__consumer *c = w->c;
     const char *seq = w->read_seq[0] ? w->read_seq : w->row.checkpoint;
     if (seq[0])
-        return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id, RP_STREAM_AFTER_SEQUENCE_NUMBER,
+        return rp_stream_get_iterator(w->in, c->in_name, w->row.shard_id,
+                                      !w->read_seq[0] && w->row.at_checkpoint
+                                          ? RP_STREAM_AT_SEQUENCE_NUMBER
+                                          : RP_STREAM_AFTER_SEQUENCE_NUMBER,
                                       seq, 0, w->iter, err);
     rp_stream_iterator t = RP_STREAM_TRIM_HORIZON;
     int64_t ts = 0;
@@ -393,11 +400,20 @@ static int build_event(shard_worker *w, rp__buf *b, size_t lo, size_t hi)
 static int commit(shard_worker *w, const char *seq, bool ended)
 {
     rp__consumer *c = w->c;
+    /* --checkpoint-interval-ms (checkpoint stores only): a checkpoint
+     * within the interval of the last one written waits in w->deferred
+     * (flush_deferred writes it); SHARD_END is never deferred. */
+    if (!w->txn && !c->kg && c->cfg.ckpt_interval_ms && !ended) {
+        if (mono_ms() - w->ckpt_ms < (int64_t)c->cfg.ckpt_interval_ms) {
+            snprintf(w->deferred, sizeof w->deferred, "%s", seq);
+            return 0;
+        }
+    }
     for (int attempt = 1;; attempt++) {
         rp_error err;
         int r = w->txn  ? rp__kafka_txn_commit(w->txn, seq, &err)
                 : c->kg ? rp__kafka_group_commit(c->kg, w->partition, seq, &err)
-                        : rp__ckpt_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
+                        : rp__lease_commit(w->ckpt, w->row.shard_id, seq, ended, &err);
         if (r == 1 && w->txn) {
             /* Aborted or fenced: nothing of the transaction is visible.
              * The worker stops; if the partition is still this member's, a
@@ -408,6 +424,8 @@ static int commit(shard_worker *w, const char *seq, bool ended)
             return 1;
         }
         if (r == 0) {
+            w->deferred[0] = '\0';
+            w->ckpt_ms = mono_ms();
             rp__counter_add(c->st.checkpoints, 1);
             if (attempt > 1)
                 unstall(w, attempt - 1, "checkpoint written again; the shard goes on");
@@ -429,6 +447,21 @@ static int commit(shard_worker *w, const char *seq, bool ended)
         if (atomic_load(&w->c->stop) && attempt >= 3)
             return 1;
     }
+}
+
+/* Writes the checkpoint --checkpoint-interval-ms deferred, when there is
+ * one and (unless `now`) its interval has passed.  Returns commit's answer
+ * (0 also when there was nothing to write). */
+static int flush_deferred(shard_worker *w, bool now)
+{
+    if (!w->deferred[0] || atomic_load(&w->lost))
+        return 0;
+    if (!now && mono_ms() - w->ckpt_ms < (int64_t)w->c->cfg.ckpt_interval_ms)
+        return 0;
+    char seq[RP_STREAM_SEQ_MAX];
+    memcpy(seq, w->deferred, sizeof seq);
+    w->ckpt_ms = 0; /* due: commit writes it */
+    return commit(w, seq, false);
 }
 
 /* A dead letter's first fields: {"stream": ..., "shard": "...",
@@ -1040,7 +1073,7 @@ static void worker_close(shard_worker *w)
     rp_stream_close(w->dl);
     rp_stream_close(w->out);
     rp_handler_free(w->h);
-    rp__ckpt_close(w->ckpt);
+    rp__lease_close(w->ckpt);
     rp__kafka_txn_close(w->txn);
     w->txn = NULL;
     rp__buf_cleanup(&w->arena);
@@ -1102,8 +1135,7 @@ static void *worker_main(void *arg)
         (c->cfg.dead_letter && rp_stream_open(c->dl_backend, &c->cfg.streams, &w->dl, &err) < 0) ||
         rp__function_output_open(c->cfg.function, &w->out, &w->out_name, &err) < 0 ||
         !(w->h = rp__function_handler_new(c->cfg.function, &err)) ||
-        (!c->kg &&
-         rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &w->ckpt, &err) < 0))
+        (!c->kg && rp__lease_open(c->store, &w->ckpt, &err) < 0))
         goto fail;
     for (int attempt = 1; c->cfg.exactly_once && rp__kafka_txn_open(c->kg, w->partition, &w->txn, &err) < 0;
          attempt++)
@@ -1215,6 +1247,8 @@ static void *worker_main(void *arg)
                     ended = true;
                 break;
             }
+            if (!got && flush_deferred(w, false) != 0)
+                break;
             if (!got && nap(w, c->poll_ms))
                 break;
             continue;
@@ -1258,7 +1292,9 @@ static void *worker_main(void *arg)
             first_ms = mono_ms();
     }
     pipe_finish(w);
-    if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__ckpt_release(w->ckpt, w->row.shard_id, &err) < 0)
+    if (!ended)
+        flush_deferred(w, true); /* before the hand-over: the next owner starts after it */
+    if (!ended && !atomic_load(&w->lost) && w->ckpt && rp__lease_release(w->ckpt, w->row.shard_id, &err) < 0)
         rp_log(RP_LOG_WARN, "cannot hand the lease back (it will expire)", "shard", w->row.shard_id, "error",
                err.msg, NULL);
 stopped:
@@ -1271,7 +1307,7 @@ fail:
     rp_log(RP_LOG_ERROR, "shard worker cannot start; the lease is handed back", "shard", w->row.shard_id,
            "error", err.msg, NULL);
     if (w->ckpt)
-        rp__ckpt_release(w->ckpt, w->row.shard_id, NULL);
+        rp__lease_release(w->ckpt, w->row.shard_id, NULL);
     worker_close(w);
     atomic_store(&w->done, true);
     return NULL;
@@ -1308,6 +1344,13 @@ static void register_stats(rp__consumer *c)
         "Retries after an infrastructure failure (output, dead-letter or source stream, checkpoint store).");
     CTR(checkpoints, "checkpoints_total", "Checkpoints written.");
     CTR(leases_lost, "leases_lost_total", "Shard leases lost to expiry or to another consumer.");
+    CTR(leases_taken, "leases_taken_total", "Shard leases taken (free, expired or stolen ones).");
+    CTR(leases_stolen, "leases_stolen_total",
+        "Shard leases taken from another live consumer to balance the group (DynamoDB store).");
+    CTR(lease_requests, "lease_table_requests_total",
+        "HTTP requests to the DynamoDB lease table (retries included).");
+    CTR(lease_throttles, "lease_table_throttles_total",
+        "Lease table answers that were throttling (ProvisionedThroughputExceeded, ThrottlingException, ...).");
 #undef CTR
     s->behind = rp__metrics_gauge(m, "ridepred_consume_millis_behind_latest",
                                   "The largest MillisBehindLatest over the shards held.", labels);
@@ -1386,6 +1429,9 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     if (cfg->batch_window_ms > RP_CONSUME_WINDOW_MS_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "batch window must be at most %d ms",
                             RP_CONSUME_WINDOW_MS_MAX);
+    if (cfg->ckpt_interval_ms > RP_CONSUME_CKPT_MS_MAX)
+        return rp_error_set(err, RP_ERR_INVALID, "checkpoint interval must be at most %d ms",
+                            RP_CONSUME_CKPT_MS_MAX);
     if (cfg->max_retries < -1 || cfg->max_retries > RP_CONSUME_RETRIES_MAX)
         return rp_error_set(err, RP_ERR_INVALID, "max retries must be -1 (until the records expire) to %d",
                             RP_CONSUME_RETRIES_MAX);
@@ -1407,6 +1453,12 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
         goto fail;
     }
     snprintf(c->source, sizeof c->source, "%s:%s", rp_stream_backend_name(c->in_backend), c->in_name);
+    if (cfg->ckpt_interval_ms && c->in_backend == RP_STREAM_BACKEND_KAFKA) {
+        rp_error_set(err, RP_ERR_INVALID,
+                     "--checkpoint-interval-ms is for checkpoint stores (Kinesis and local sources); a Kafka "
+                     "source commits its group's offsets after every batch: drop the option");
+        goto fail;
+    }
     snprintf(c->out_spec, sizeof c->out_spec, "%s", rp__function_predictions_stream(cfg->function));
     if (!strcmp(c->source, c->out_spec)) {
         rp_error_set(err, RP_ERR_INVALID,
@@ -1450,12 +1502,6 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
         rp_error_set(err, RP_ERR_INVALID, "no checkpoint store given");
         goto fail;
     }
-    if (c->in_backend != RP_STREAM_BACKEND_KAFKA && strlen(cfg->checkpoint_store) >= sizeof c->ckpt_path) {
-        rp_error_set(err, RP_ERR_LIMIT, "checkpoint store: path too long");
-        goto fail;
-    }
-    if (c->in_backend != RP_STREAM_BACKEND_KAFKA)
-        snprintf(c->ckpt_path, sizeof c->ckpt_path, "%s", cfg->checkpoint_store);
     owner_id(c->owner, sizeof c->owner);
     switch (cfg->start_type) {
     case RP_STREAM_LATEST: snprintf(c->initial_start, sizeof c->initial_start, "LATEST"); break;
@@ -1493,10 +1539,26 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
     register_stats(c);
     /* The checkpoint store must open now, with a clear error if not. */
     if (c->in_backend != RP_STREAM_BACKEND_KAFKA) {
-        rp__ckpt *probe = NULL;
-        if (rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &probe, err) < 0)
+        rp__lease_config lc = {.spec = cfg->checkpoint_store,
+                               .group = c->group,
+                               .source = c->source,
+                               .owner = c->owner,
+                               .lease_ms = c->lease_ms,
+                               .max_steal = cfg->max_steal,
+                               .region = cfg->streams.region,
+                               .requests = c->st.lease_requests,
+                               .throttles = c->st.lease_throttles};
+        if (rp__lease_store_open(&lc, &c->store, err) < 0)
             goto fail;
-        rp__ckpt_close(probe);
+        /* A lease table is scanned more often: another worker's lease
+         * counts as expired a lease time after a scan saw its counter move,
+         * so that failover takes at most the lease time and two scans
+         * (renewals stay at a third of the lease: lease_dynamodb.h). */
+        if (rp__lease_store_kind(c->store) == RP_LEASE_DYNAMODB) {
+            c->sync_ms = c->lease_ms / 5 < 500 ? c->lease_ms / 5 : 500;
+            if (c->sync_ms < 50)
+                c->sync_ms = 50;
+        }
     }
     *out = c;
     return 0;
@@ -1510,6 +1572,7 @@ void rp__consumer_free(rp__consumer *c)
     if (!c)
         return;
     pthread_mutex_destroy(&c->mu);
+    rp__lease_store_close(c->store);
     free(c->assigned);
     rp__event_source_cleanup(&c->source_fields);
     rp__metrics_free(c->metrics);
@@ -1560,6 +1623,10 @@ void rp__consumer_get_stats(rp__consumer *c, rp__consumer_stats *o)
         .leases_lost = rp__counter_value(s->leases_lost),
         .expired = rp__counter_value(s->expired),
         .stall_retries = rp__counter_value(s->stall_retries),
+        .leases_taken = rp__counter_value(s->leases_taken),
+        .leases_stolen = rp__counter_value(s->leases_stolen),
+        .lease_requests = rp__counter_value(s->lease_requests),
+        .lease_throttles = rp__counter_value(s->lease_throttles),
         .millis_behind_latest = (int64_t)rp__gauge_value(s->behind),
         .iterator_age_ms = (int64_t)rp__gauge_value(s->iterator_age),
         .shards_held = (uint32_t)rp__gauge_value(s->shards_held),
@@ -1622,7 +1689,7 @@ static int spawn(rp__consumer *c, const rp__ckpt_shard *row, int32_t partition, 
     return 0;
 }
 
-static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_stream_shard **shards,
+static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__lease *ck, rp_stream_shard **shards,
                         size_t *n_shards)
 {
     rp_error err;
@@ -1646,8 +1713,8 @@ static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_st
     for (shard_worker *w = c->workers; w; w = w->next)
         snprintf(held[i++], RP_STREAM_SHARD_ID_MAX, "%s", w->row.shard_id);
     rp__ckpt_plan plan;
-    if (rp__ckpt_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
-                      n_held, &plan, &err) < 0) {
+    if (rp__lease_sync(ck, *shards, *n_shards, c->initial_start, (const char(*)[RP_STREAM_SHARD_ID_MAX])held,
+                       n_held, &plan, &err) < 0) {
         rp_log(RP_LOG_WARN, "cannot sync the shard leases; retrying", "error", err.msg, NULL);
         free(held);
         return;
@@ -1665,9 +1732,11 @@ static void sync_leases(rp__consumer *c, rp_stream_conn *in, rp__ckpt *ck, rp_st
         if (w && !atomic_exchange(&w->release, true))
             rp_log(RP_LOG_INFO, "handing a lease back to balance the group", "shard", plan.release[j], NULL);
     }
+    rp__counter_add(c->st.leases_taken, plan.n_acquired);
+    rp__counter_add(c->st.leases_stolen, plan.n_stolen);
     for (size_t j = 0; j < plan.n_acquired; j++)
         if (spawn(c, &plan.acquired[j], -1, false) < 0)
-            rp__ckpt_release(ck, plan.acquired[j].shard_id, NULL);
+            rp__lease_release(ck, plan.acquired[j].shard_id, NULL);
     rp__gauge_set(c->st.workers_live, (double)plan.live_workers);
     rp__ckpt_plan_free(&plan);
 }
@@ -1933,12 +2002,12 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
     }
     int rc = -1;
     rp_stream_conn *in = NULL;
-    rp__ckpt *ck = NULL;
+    rp__lease *ck = NULL;
     rp__http_server *http = NULL;
     rp_stream_shard *shards = NULL;
     size_t n_shards = 0;
     if (rp_stream_open(c->in_backend, &c->cfg.streams, &in, err) < 0 ||
-        rp__ckpt_open(c->ckpt_path, c->group, c->source, c->owner, c->lease_ms, &ck, err) < 0)
+        rp__lease_open(c->store, &ck, err) < 0)
         goto out;
     for (int attempt = 1; rp_stream_list_shards(in, c->in_name, &shards, &n_shards, err) < 0; attempt++) {
         if (!unavailable(err)) {
@@ -1966,8 +2035,8 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
         snprintf(lease, sizeof lease, "%u", c->lease_ms);
         snprintf(batch, sizeof batch, "%u", c->cfg.batch_size);
         rp_log(RP_LOG_INFO, "consume: started", "from", c->source, "to", c->out_spec, "group", c->group,
-               "checkpoint_store", c->ckpt_path, "owner", c->owner, "lease_ms", lease, "batch_size", batch,
-               NULL);
+               "checkpoint_store", rp__lease_store_spec(c->store), "owner", c->owner, "lease_ms", lease,
+               "batch_size", batch, NULL);
     }
     int64_t next_sync = 0, last_log = mono_ms(), next_log = last_log + c->log_ms;
     uint64_t last_handled = 0;
@@ -1991,14 +2060,14 @@ int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err
     atomic_store(&c->stop, true);
     join_workers(c, &last_handled, &last_log);
     rp_error e2;
-    if (rp__ckpt_leave(ck, &e2) < 0)
+    if (rp__lease_leave(ck, &e2) < 0)
         rp_log(RP_LOG_WARN, "cannot remove this consumer from the group table", "error", e2.msg, NULL);
     rc = 0;
 out:
     if (http)
         rp__http_server_stop(http, 1000);
     free(shards);
-    rp__ckpt_close(ck);
+    rp__lease_close(ck);
     rp_stream_close(in);
     return rc;
 }

@@ -28,6 +28,7 @@
 
 #define RP_CONSUME_BATCH_MAX 10000       /* Lambda's maximum for Kinesis */
 #define RP_CONSUME_WINDOW_MS_MAX 300000  /* Lambda's MaximumBatchingWindowInSeconds: 300 */
+#define RP_CONSUME_CKPT_MS_MAX 600000    /* --checkpoint-interval-ms: 10 minutes */
 #define RP_CONSUME_RETRIES_MAX 10000     /* Lambda's MaximumRetryAttempts */
 #define RP_CONSUME_RECORD_AGE_MAX 604800 /* Lambda's MaximumRecordAgeInSeconds: 7 days */
 #define RP_CONSUME_IN_FLIGHT_MAX 16
@@ -40,6 +41,9 @@ typedef struct rp__consumer_config {
     rp__function *function;        /* opened by the caller; publishes to the output stream */
     uint32_t batch_size;           /* 1..RP_CONSUME_BATCH_MAX */
     uint32_t batch_window_ms;      /* 0: invoke as soon as records are read */
+    uint32_t ckpt_interval_ms;     /* --checkpoint-interval-ms (not Kafka): a shard's checkpoint
+                                      written at most this often, the latest deferred until then,
+                                      when idle, or the stop / hand-over; 0: after every batch */
     rp_stream_iterator start_type; /* TRIM_HORIZON, LATEST or AT_TIMESTAMP */
     int64_t start_timestamp_ms;    /* AT_TIMESTAMP */
     int32_t max_retries;           /* retries of records the handler refuses; -1: forever */
@@ -50,9 +54,11 @@ typedef struct rp__consumer_config {
                                      their acknowledgements while the next are handled
                                      (docs/kafka.md); 0: RP_CONSUME_IN_FLIGHT_DEFAULT, 1: none */
     const char *group;            /* NULL: the output stream spec */
-    const char *checkpoint_store; /* the SQLite file of checkpoints and leases; required */
+    const char *checkpoint_store; /* checkpoints and leases: a SQLite file's path, or "dynamodb:TABLE"
+                                     (src/consume/lease_store.h); required unless the source is Kafka */
     const char *event_region;     /* awsRegion of the events (Kinesis source); NULL: us-east-1 */
     uint32_t lease_ms;            /* 0: 10000 */
+    uint32_t max_steal;           /* DynamoDB store: leases taken from busy consumers per sync; 0: 1 */
     uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
     uint32_t log_interval_ms;     /* summary log; 0: 5000 */
     const char *metrics_listen;   /* HOST:PORT, or NULL */
@@ -61,7 +67,8 @@ typedef struct rp__consumer_config {
 /* Counters since start, for the summary log and the metrics endpoint. */
 typedef struct rp__consumer_stats {
     uint64_t records_read, records_handled, predictions_published, batches, invocations, item_failures,
-        function_errors, retries, dead_lettered, discarded, checkpoints, leases_lost, expired, stall_retries;
+        function_errors, retries, dead_lettered, discarded, checkpoints, leases_lost, expired, stall_retries,
+        leases_taken, leases_stolen, lease_requests, lease_throttles;
     int64_t millis_behind_latest; /* the largest over the shards held */
     int64_t iterator_age_ms;      /* the largest over the shards held; grows while stalled */
     uint32_t shards_held;

@@ -10,8 +10,9 @@ of which exists on the development machines:
     filled by deploy/terraform/main.tf's templatefile() call for that file
     and nothing else is passed; rendered with sample values, the resources
     are the expected ARNs (the model prefix, the function's log group, ...);
-    ridepred's own calls (PutRecord(s), ListObjectsV2, GetObject) are
-    covered;
+    ridepred's own calls (PutRecord(s), ListObjectsV2, GetObject, and the
+    DynamoDB calls of consume's lease table, consume-lease-table.json: the
+    one document not for the Lambda role, so not in main.tf) are covered;
   - deploy/terraform/*.tf: a light HCL reading in Python: balanced braces,
     brackets and parentheses outside strings and comments; every var.X
     declared in variables.tf and every declared variable used; every
@@ -100,7 +101,13 @@ EXPECTED_ACTIONS = {
                       "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
                       "ec2:DescribeVpcs"},
     "ecr-repository-policy.json": {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
+    # `ridepred consume --checkpoint-store dynamodb:TABLE` on machines of
+    # one's own (not Lambda): its KCL lease table (docs/consumer.md).
+    "consume-lease-table.json": {"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:GetItem",
+                                 "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"},
 }
+# Documents for a role the Terraform here does not make (consume's machines).
+NOT_IN_TERRAFORM = {"consume-lease-table.json"}
 # Documents attached to a principal elsewhere (trust, resource policies):
 # they name a Principal and no Resource.
 PRINCIPAL_DOCS = {"lambda-trust-policy.json", "ecr-repository-policy.json"}
@@ -125,6 +132,7 @@ SAMPLE = {
     "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:ride_duration_prediction_stg",
     "cluster_arn": "arn:aws:kafka:eu-west-1:123456789012:cluster/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2",
     "topic_arn": "arn:aws:kafka:eu-west-1:123456789012:topic/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/ride_events",
+    "lease_table_arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/ride_predictions_consumers",
     "group_arn": ("arn:aws:kafka:eu-west-1:123456789012:group/rides/751d2973-a626-431c-9d4e-d7975eb44dd7-2/"
                   "ride_duration_prediction_stg"),
 }
@@ -229,6 +237,8 @@ def test_iam_resources_rendered():
         assert resources_of("read-msk.json", action) == [SAMPLE["topic_arn"]], action
     for action in ("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"):
         assert resources_of("read-msk.json", action) == [SAMPLE["group_arn"]], action
+    for action in EXPECTED_ACTIONS["consume-lease-table.json"]:
+        assert resources_of("consume-lease-table.json", action) == [SAMPLE["lease_table_arn"]], action
 
 
 def test_iam_covers_ridepred_calls():
@@ -242,6 +252,17 @@ def test_iam_covers_ridepred_calls():
     s3h = read(os.path.join(SRC, "src", "aws", "s3.h"))
     assert "ListObjectsV2" in s3h and "GetObject" in s3h, "s3.h no longer describes ListObjectsV2 + GetObject"
     assert {"s3:ListBucket", "s3:GetObject"} == EXPECTED_ACTIONS["read-model.json"]
+    # The DynamoDB calls of the consumer's lease table, each granted.
+    leases = read(os.path.join(SRC, "src", "consume", "lease_dynamodb.c"))
+    calls = set(re.findall(r"\brp__dynamodb_([a-z_]+)\(", leases)) - {"open", "close", "http"}
+    op = {"describe_table": "DescribeTable", "create_table": "CreateTable", "wait_active": "DescribeTable",
+          "get_item": "GetItem", "put_item": "PutItem", "update_item": "UpdateItem", "scan": "Scan",
+          "delete_item": "DeleteItem", "delete_table": "DeleteTable"}
+    assert calls and calls <= set(op), f"lease_dynamodb.c calls {sorted(calls - set(op))}: map them to IAM actions"
+    need = {f"dynamodb:{op[c]}" for c in calls}
+    assert need == EXPECTED_ACTIONS["consume-lease-table.json"], (
+        f"lease_dynamodb.c needs {sorted(need)}, consume-lease-table.json grants "
+        f"{sorted(EXPECTED_ACTIONS['consume-lease-table.json'])}")
 
 
 # ------------------------------------------------------------------ HCL
@@ -432,7 +453,8 @@ def test_hcl_references():
         placeholders = set(PLACEHOLDER.findall(read(os.path.join(IAM, fname))))
         assert keys == placeholders, f"templatefile({fname}): passes {sorted(keys)}, needs {sorted(placeholders)}"
         seen.add(fname)
-    assert seen == set(iam_files()), f"IAM documents not used by main.tf: {sorted(set(iam_files()) - seen)}"
+    assert seen == set(iam_files()) - NOT_IN_TERRAFORM, (
+        f"IAM documents not used by main.tf: {sorted(set(iam_files()) - NOT_IN_TERRAFORM - seen)}")
     assert re.search(r'iam_dir\s*=\s*"\$\{path\.module\}/\.\./iam"', raw), "local.iam_dir must be ../iam"
 
 
