@@ -533,11 +533,13 @@ typedef struct put_slot {
     size_t i;
 } put_slot;
 
-/* One put's state: delivery reports fill results and count down `left`
- * (under the producer's mu). */
+/* One put's state: delivery reports fill results and count down `left`;
+ * the report that brings it to 0 wakes the waiters (under the producer's
+ * mu), the others take no lock. */
 struct rp__kafka_put_call {
     shared_producer *p;
-    size_t n, left;
+    size_t n;
+    atomic_size_t left;
     rp_stream_put_result *results;
     put_slot *slots;
 };
@@ -611,10 +613,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (!slot)
         return;
     rp__kafka_delivery_result(m, &slot->call->results[slot->i]);
+    if (atomic_fetch_sub(&slot->call->left, 1) != 1)
+        return;
     shared_producer *p = slot->call->p;
     pthread_mutex_lock(&p->mu);
-    if (--slot->call->left == 0)
-        pthread_cond_broadcast(&p->done);
+    pthread_cond_broadcast(&p->done);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -1011,7 +1014,9 @@ int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *
         free(call);
         return -1;
     }
-    *call = (rp__kafka_put_call){.p = p, .n = n, .left = n, .results = call->results, .slots = call->slots};
+    call->p = p;
+    call->n = n;
+    atomic_init(&call->left, n);
     size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
         call->slots[i] = (put_slot){call, i};
@@ -1020,15 +1025,18 @@ int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *
     }
     if (rkt)
         rp__rdk.topic_destroy(rkt); /* the queued messages hold their own references */
-    pthread_mutex_lock(&p->mu);
-    call->left -= refused;
-    pthread_mutex_unlock(&p->mu);
+    /* Refused messages get no report; the caller is the only waiter. */
+    atomic_fetch_sub(&call->left, refused);
     *out = call;
     return 0;
 }
 
 int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms)
 {
+    if (atomic_load(&call->left) == 0)
+        return 1;
+    if (timeout_ms == 0)
+        return 0;
     shared_producer *p = call->p;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -1043,13 +1051,13 @@ int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms)
     /* librdkafka reports each message once, within message.timeout.ms; the
      * poller thread serves the reports. */
     pthread_mutex_lock(&p->mu);
-    while (call->left > 0) {
+    while (atomic_load(&call->left) > 0) {
         if (timeout_ms < 0)
             pthread_cond_wait(&p->done, &p->mu);
-        else if (timeout_ms == 0 || pthread_cond_timedwait(&p->done, &p->mu, &until) == ETIMEDOUT)
+        else if (pthread_cond_timedwait(&p->done, &p->mu, &until) == ETIMEDOUT)
             break;
     }
-    int done = call->left == 0;
+    int done = atomic_load(&call->left) == 0;
     pthread_mutex_unlock(&p->mu);
     return done;
 }
