@@ -11,7 +11,8 @@ clients).  In one run:
                  present, else synthetic ones), key = ride_id, into IN
                  (P partitions): kcat -P's rate (whole process)
   kcat consume   kcat -C of IN from the beginning until the N rides are
-                 read (-c N): kcat's consume-only rate (whole process)
+                 read (-c N): kcat's consume-only rate (whole process, the
+                 best of three)
   ridepred       `consume --from kafka:IN --to kafka:OUT` with the linear
                  model: the rate from the first record handled to the last
                  prediction acknowledged by the cluster (/metrics polled
@@ -136,16 +137,21 @@ def main():
         subprocess.run([kcat, "-b", brokers, "-P", "-t", "rides", "-K", "\t", "-X", "enable.idempotence=true"],
                        input=data, text=True, check=True)
         kcat_produce = n / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        # kcat's consume-only rate: the best of three reads of the whole
+        # topic (on this shared machine one read in five or so is several
+        # times slower; the best is the bar ridepred is held to).
         # -c N: until the N rides are read (-e, "to the end of every
         # partition", can stop early on the mock cluster, whose high
         # watermark lags the acknowledged offsets).
-        out = subprocess.run([kcat, "-b", brokers, "-C", "-t", "rides", "-o", "beginning", "-c", str(n), "-q"],
-                             capture_output=True, text=True, check=True, timeout=600).stdout
-        kcat_consume = n / (time.perf_counter() - t0)
-        got = out.count("\n")
-        if got != n:
-            raise SystemExit("kafka_bench: kcat read %d of %d" % (got, n))
+        kcat_consume = 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            out = subprocess.run([kcat, "-b", brokers, "-C", "-t", "rides", "-o", "beginning", "-c", str(n), "-q"],
+                                 capture_output=True, text=True, check=True, timeout=600).stdout
+            kcat_consume = max(kcat_consume, n / (time.perf_counter() - t0))
+            got = out.count("\n")
+            if got != n:
+                raise SystemExit("kafka_bench: kcat read %d of %d" % (got, n))
         rate = consume_rate(build, brokers, "rides", "preds", model, n, a.batch_size, [], tmp)
         eos = consume_rate(build, brokers, "rides", "preds_eos", model, n, a.batch_size, ["--exactly-once"], tmp)
         seq = consume_rate(build, brokers, "rides", "preds_seq", model, n, a.batch_size, ["--max-in-flight", "1"],

@@ -33,6 +33,9 @@ typedef int (*rp_publish_fn)(void *ctx, const rp_stream_entry *entries, size_t n
  * the model, MODEL_VERSION or RUN_ID) is refused by rp_handler_new, never
  * cut: every prediction carries it. */
 #define RP_HANDLER_VERSION_MAX 1024
+/* An invocation's predictions, all together, take at most this many bytes
+ * (a record whose prediction would pass it fails instead). */
+#define RP_HANDLER_PREDICTIONS_MAX ((size_t)64 * 1024 * 1024)
 
 typedef struct rp_handler_config {
     /* The "version" reported, version_len bytes (0: up to its NUL; it may

@@ -52,6 +52,7 @@ typedef struct in_flight {
     rp__kafka_put_call *call;
     size_t k;
     char seq[RP_STREAM_SEQ_MAX];
+    rp__buf preds; /* the predictions, which librdkafka points at until answered */
 } in_flight;
 
 /* Counters, in the metrics registry (rendered by --metrics-listen). */
@@ -126,7 +127,7 @@ struct shard_worker {
      * first `sent`) until the batch is acknowledged and committed. */
     rp__kafka *out_kafka; /* w->out's Kafka connection when the pipeline is on */
     in_flight *pipe;
-    size_t pipe_n, sent;
+    size_t pipe_n, pipe_cap, sent;
     bool careful; /* a batch of the pipeline failed: the next goes the careful way */
     /* --checkpoint-interval-ms: the latest checkpoint not yet written
      * ("" none) and when the last one was written (monotonic ms). */
@@ -963,17 +964,25 @@ static int pipe_send(shard_worker *w, size_t k)
     char reason[300];
     if (invoke(w, &s, &o, reason, sizeof reason) != 0)
         return 2;
+    /* The handler's buffers serve the next batch: the predictions are
+     * copied into the slot's own buffer, in one piece. */
+    in_flight *f = &w->pipe[w->pipe_n];
+    rp__buf_reset(&f->preds);
     for (size_t i = 0; i < k; i++) {
         if (o[i].status != RP_RECORD_SERVED)
             return 2;
-        w->put[i] = (rp_stream_entry){o[i].prediction, o[i].prediction_len, o[i].partition_key,
-                                      o[i].partition_key_len};
+        rp__buf_append(&f->preds, o[i].prediction, o[i].prediction_len);
     }
+    if (f->preds.failed)
+        return 2;
+    for (size_t i = 0, off = 0; i < k; off += o[i].prediction_len, i++)
+        w->put[i] = (rp_stream_entry){f->preds.data + off, o[i].prediction_len, o[i].partition_key,
+                                      o[i].partition_key_len};
     rp_error err;
     rp__kafka_put_call *call;
     if (rp__kafka_put_start(w->out_kafka, w->out_name, w->put, k, &call, &err) < 0)
         return 2;
-    in_flight *f = &w->pipe[w->pipe_n++];
+    w->pipe_n++;
     f->call = call;
     f->k = k;
     size_t last = w->sent + k - 1;
@@ -1005,16 +1014,12 @@ static int pipe_take(shard_worker *w, int wait_ms)
     in_flight *f = &w->pipe[0];
     if (!rp__kafka_put_wait(f->call, wait_ms))
         return 3;
-    size_t n;
-    const rp_stream_put_result *r = rp__kafka_put_results(f->call, &n);
-    size_t ok = 0;
-    for (size_t i = 0; i < n; i++)
-        ok += r[i].ok;
-    if (ok < n) {
-        char why[400] = "";
-        for (size_t i = 0; i < n && !why[0]; i++)
-            if (!r[i].ok)
-                rp_stream_put_reason(&r[i], why, sizeof why);
+    size_t first = 0;
+    if (rp__kafka_put_failures(f->call, &first)) {
+        char why[400];
+        rp_stream_put_result r;
+        rp__kafka_put_result(f->call, first, &r);
+        rp_stream_put_reason(&r, why, sizeof why);
         rp_log(RP_LOG_WARN,
                "predictions not taken by the output stream; the batches not committed are handled again",
                "shard", w->row.shard_id, "not_taken", why, NULL);
@@ -1022,14 +1027,15 @@ static int pipe_take(shard_worker *w, int wait_ms)
         w->careful = true;
         return 2;
     }
-    rp__counter_add(w->c->st.published, ok);
+    rp__counter_add(w->c->st.published, f->k);
     rp__counter_add(w->c->st.records_handled, f->k);
     if (commit(w, f->seq, false) != 0)
         return 1;
     rp__kafka_put_free(f->call);
     size_t k = f->k;
+    in_flight done = *f; /* its buffer goes to the end, for reuse */
     memmove(w->pipe, w->pipe + 1, (w->pipe_n - 1) * sizeof *w->pipe);
-    w->pipe_n--;
+    w->pipe[--w->pipe_n] = done;
     arena_drop(w, k);
     w->sent -= k;
     note_pending(w);
@@ -1082,6 +1088,8 @@ static void worker_close(shard_worker *w)
     free(w->todo);
     free(w->put);
     free(w->put_res);
+    for (size_t i = 0; w->pipe && i < w->pipe_cap; i++)
+        rp__buf_cleanup(&w->pipe[i].preds);
     free(w->pipe);
     w->pipe = NULL;
     w->put = NULL;
@@ -1143,10 +1151,14 @@ static void *worker_main(void *arg)
             goto stopped;
     uint32_t depth = c->cfg.max_in_flight ? c->cfg.max_in_flight : RP_CONSUME_IN_FLIGHT_DEFAULT;
     w->out_kafka = rp__stream_kafka(w->out);
-    if (w->out_kafka && !w->txn && depth > 1 && c->cfg.max_record_age_s < 0 &&
-        !(w->pipe = calloc(depth, sizeof *w->pipe))) {
-        rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
-        goto fail;
+    if (w->out_kafka && !w->txn && depth > 1 && c->cfg.max_record_age_s < 0) {
+        if (!(w->pipe = calloc(depth, sizeof *w->pipe))) {
+            rp_error_set(&err, RP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        w->pipe_cap = depth;
+        for (size_t i = 0; i < depth; i++)
+            rp__buf_init(&w->pipe[i].preds, RP_HANDLER_PREDICTIONS_MAX);
     }
     for (int attempt = 1; w->rewind && rp__kafka_group_rewind(c->kg, w->partition, &err) < 0; attempt++)
         if (stall(w, attempt, "cannot move the partition back to its committed offset; retrying", err.msg))

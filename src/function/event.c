@@ -197,16 +197,17 @@ static int kafka_records(rp__json_reader *r, rp__event_record_fn fn, void *ctx, 
             rec.group = group;
             if (kafka_object(r, &rec) < 0)
                 goto json;
-            key_name(&k, group, name, sizeof name);
+            if (rec.has_seq && rec.seq.type == RP_JSON_NUMBER && rec.seq.is_int) {
+                if (fn(ctx, &rec, err) < 0)
+                    return -1;
+                continue;
+            }
+            key_name(&k, group, name, sizeof name); /* for the message only: not per record */
             if (!rec.has_seq)
                 rp_error_set(bad_err, RP_ERR_INVALID, "records[%s][%zu] has no offset", name, pos);
-            else if (rec.seq.type != RP_JSON_NUMBER || !rec.seq.is_int)
+            else
                 rp_error_set(bad_err, RP_ERR_INVALID, "records[%s][%zu]: offset is not an integer", name,
                              pos);
-            else if (fn(ctx, &rec, err) < 0)
-                return -1;
-            else
-                continue;
             *bad = true;
         }
         if (more < 0)

@@ -21,7 +21,7 @@
 /* The response can be larger than the event (a minimal record is ~60
  * bytes, its prediction ~130), but its predictions never more than this;
  * a record whose prediction would pass it fails instead. */
-#define RESPONSE_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define RESPONSE_MAX_BYTES RP_HANDLER_PREDICTIONS_MAX
 /* Records decoded before their rows are predicted together. */
 #define CHUNK 128
 /* The worst ride_id the contract allows (docs/handler.md §7: 1 to 256

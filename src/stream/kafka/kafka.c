@@ -533,16 +533,41 @@ typedef struct put_slot {
     size_t i;
 } put_slot;
 
-/* One put's state: delivery reports fill results and count down `left`;
+/* What became of one message: librdkafka's error (0: acknowledged), and
+ * where it was stored.  16 bytes a message: a full rp_stream_put_result is
+ * over 500, and a batch of them was a fresh half megabyte (mmap, page
+ * faults) every put. */
+typedef struct put_outcome {
+    int32_t err;
+    int32_t partition;
+    int64_t offset;
+} put_outcome;
+
+/* One put's state: delivery reports fill `out` and count down `left`;
  * the report that brings it to 0 wakes the waiters (under the producer's
  * mu), the others take no lock. */
 struct rp__kafka_put_call {
     shared_producer *p;
     size_t n;
     atomic_size_t left;
-    rp_stream_put_result *results;
+    put_outcome *out;
     put_slot *slots;
 };
+
+static void outcome_result(const put_outcome *o, rp_stream_put_result *r)
+{
+    *r = (rp_stream_put_result){.ok = o->err == 0};
+    if (o->err) {
+        r->too_large = o->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name((rd_kafka_resp_err_t)o->err));
+        snprintf(r->error_message, sizeof r->error_message, "%s",
+                 rp__rdk.err2str((rd_kafka_resp_err_t)o->err));
+        return;
+    }
+    rp__i64_dec(o->partition, r->shard_id);
+    if (o->offset >= 0)
+        rp__i64_dec(o->offset, r->sequence_number);
+}
 
 void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[RP_I64_DEC_MAX],
                       rp_stream_record *r)
@@ -574,17 +599,18 @@ void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result
     }
 }
 
-int rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e, void *opaque,
-                      rp_stream_put_result *r)
+rd_kafka_resp_err_t rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e,
+                                      void *opaque, rp_stream_put_result *r)
 {
-    /* F_COPY: the value is copied (produceva's default is to point at it),
-     * so a put that does not wait leaves the caller's buffers free. */
+    /* No flags: librdkafka points at the value (the key it always copies)
+     * until the message's delivery report, so every caller keeps e->data
+     * until then; copying it would cost a malloc and a free a message. */
     rd_kafka_vu_t vu[5] = {
         {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
         {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)e->partition_key, e->partition_key_len}},
         {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)e->data, e->data_len}},
         {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque},
-        {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+        {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = 0},
     };
     for (;;) {
         rd_kafka_error_t *err = rp__rdk.produceva(rk, vu, 5);
@@ -596,12 +622,14 @@ int rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_ent
             rp__rdk.poll(rk, 10); /* the queue drains as deliveries are reported */
             continue;
         }
-        r->ok = false;
-        r->too_large = code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(code));
-        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.error_string(err));
+        if (r) {
+            r->ok = false;
+            r->too_large = code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+            snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(code));
+            snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.error_string(err));
+        }
         rp__rdk.error_destroy(err);
-        return -1;
+        return code ? code : RD_KAFKA_RESP_ERR__FAIL;
     }
 }
 
@@ -612,7 +640,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     put_slot *slot = m->_private;
     if (!slot)
         return;
-    rp__kafka_delivery_result(m, &slot->call->results[slot->i]);
+    slot->call->out[slot->i] = (put_outcome){m->err, m->partition, m->offset};
     if (atomic_fetch_sub(&slot->call->left, 1) != 1)
         return;
     shared_producer *p = slot->call->p;
@@ -994,12 +1022,12 @@ int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *
         return -1;
     rp__kafka_put_call *call = calloc(1, sizeof *call);
     if (call) {
-        call->results = calloc(n ? n : 1, sizeof *call->results);
+        call->out = malloc((n ? n : 1) * sizeof *call->out);
         call->slots = malloc((n ? n : 1) * sizeof *call->slots);
     }
-    if (!call || !call->results || !call->slots) {
+    if (!call || !call->out || !call->slots) {
         if (call) {
-            free(call->results);
+            free(call->out);
             free(call->slots);
         }
         free(call);
@@ -1009,7 +1037,7 @@ int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *
     rd_kafka_topic_t *rkt = n ? rp__rdk.topic_new(p->rk, topic, NULL) : NULL;
     if (n && !rkt) {
         rp__kafka_error(err, rp__rdk.last_error(), "topic %s", topic);
-        free(call->results);
+        free(call->out);
         free(call->slots);
         free(call);
         return -1;
@@ -1020,8 +1048,11 @@ int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *
     size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
         call->slots[i] = (put_slot){call, i};
-        if (rp__kafka_produce(p->rk, rkt, &entries[i], &call->slots[i], &call->results[i]) < 0)
+        rd_kafka_resp_err_t e = rp__kafka_produce(p->rk, rkt, &entries[i], &call->slots[i], NULL);
+        if (e) {
+            call->out[i] = (put_outcome){e, -1, -1};
             refused++;
+        }
     }
     if (rkt)
         rp__rdk.topic_destroy(rkt); /* the queued messages hold their own references */
@@ -1062,10 +1093,20 @@ int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms)
     return done;
 }
 
-const rp_stream_put_result *rp__kafka_put_results(const rp__kafka_put_call *call, size_t *n)
+void rp__kafka_put_result(const rp__kafka_put_call *call, size_t i, rp_stream_put_result *r)
 {
-    *n = call->n;
-    return call->results;
+    outcome_result(&call->out[i], r);
+}
+
+size_t rp__kafka_put_failures(const rp__kafka_put_call *call, size_t *first)
+{
+    size_t bad = 0;
+    for (size_t i = call->n; i-- > 0;)
+        if (call->out[i].err) {
+            bad++;
+            *first = i;
+        }
+    return bad;
 }
 
 void rp__kafka_put_free(rp__kafka_put_call *call)
@@ -1073,7 +1114,7 @@ void rp__kafka_put_free(rp__kafka_put_call *call)
     if (!call)
         return;
     rp__kafka_put_wait(call, -1);
-    free(call->results);
+    free(call->out);
     free(call->slots);
     free(call);
 }
@@ -1101,7 +1142,8 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
         return -1;
     }
     rp__kafka_put_wait(call, -1);
-    memcpy(results, call->results, n * sizeof *results);
+    for (size_t i = 0; i < n; i++)
+        outcome_result(&call->out[i], &results[i]);
     rp__kafka_put_free(call);
     return 0;
 }

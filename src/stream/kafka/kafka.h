@@ -71,8 +71,9 @@ int rp__kafka_list_partitions(rp__kafka *k, const char *topic, rp_stream_shard *
 int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entries, size_t n,
                   rp_stream_put_result *results, rp_error *err);
 
-/* A put that does not wait: the messages are queued (librdkafka copies
- * keys and values) and the call returns; the cluster's answers come in
+/* A put that does not wait: the messages are queued and the call returns
+ * (librdkafka copies the keys, not the values: each entry's data must stay
+ * as it is until rp__kafka_put_free returns); the cluster's answers come in
  * while the caller goes on (the consumer overlaps a batch's
  * acknowledgements with the next batches: docs/kafka.md).
  *
@@ -81,8 +82,9 @@ int rp__kafka_put(rp__kafka *k, const char *topic, const rp_stream_entry *entrie
  * producer, out of memory).  A message librdkafka refuses at once has its
  * result filled already.  rp__kafka_put_wait waits for every answer, up to
  * timeout_ms (-1: as long as it takes, bounded by message.timeout.ms; 0:
- * does not wait); returns 1 when all are in, else 0.  rp__kafka_put_results
- * gives the n results (meaningful once rp__kafka_put_wait returned 1).
+ * does not wait); returns 1 when all are in, else 0.  Once they are:
+ * rp__kafka_put_failures counts the messages not taken (*first: the first
+ * of them), rp__kafka_put_result gives message i's result.
  * rp__kafka_put_free waits for the answers still out, then frees.
  * rp__kafka_purge fails every message of the connection's producer not yet
  * acknowledged (answers come at once, refused: "purged"); for a process
@@ -91,7 +93,8 @@ typedef struct rp__kafka_put_call rp__kafka_put_call;
 int rp__kafka_put_start(rp__kafka *k, const char *topic, const rp_stream_entry *entries, size_t n,
                         rp__kafka_put_call **out, rp_error *err);
 int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms);
-const rp_stream_put_result *rp__kafka_put_results(const rp__kafka_put_call *call, size_t *n);
+void rp__kafka_put_result(const rp__kafka_put_call *call, size_t i, rp_stream_put_result *r);
+size_t rp__kafka_put_failures(const rp__kafka_put_call *call, size_t *first);
 void rp__kafka_put_free(rp__kafka_put_call *call);
 void rp__kafka_purge(rp__kafka *k);
 

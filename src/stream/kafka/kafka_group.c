@@ -477,7 +477,7 @@ int rp__kafka_txn_put(rp__kafka_txn *t, const char *topic, const rp_stream_entry
     t->pending = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (rp__kafka_produce(t->rk, rkt, &entries[i], (void *)(uintptr_t)i, &results[i]) < 0)
+        if (rp__kafka_produce(t->rk, rkt, &entries[i], (void *)(uintptr_t)i, &results[i]) != 0)
             rc = rp_error_set(err, RP_ERR_IO, "%s: %s (producing in a transaction)", results[i].error_code,
                               results[i].error_message);
         else

@@ -151,14 +151,15 @@ rd_kafka_conf_t *rp__kafka_conf(const rp__kafka_config *c, rp__kafka_role role, 
 /* A new librdkafka handle of conf (which it takes, also on failure). */
 rd_kafka_t *rp__kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rp_error *err);
 
-/* Produces one entry to the topic of rkt (key = partition key, value =
- * data; opaque: the delivery report's _private), waiting while
+/* Produces one entry to the topic of rkt (key = partition key, copied;
+ * value = data, NOT copied: e->data must stay as it is until the message's
+ * delivery report; opaque: the report's _private), waiting while
  * librdkafka's queue is full.  The caller holds rkt (rd_kafka_topic_new)
  * for the whole put: naming the topic in every message would take the
- * handle's topic lock once per message.  Returns 0 queued, or -1 with r
- * saying why it was refused at once. */
-int rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e, void *opaque,
-                      rp_stream_put_result *r);
+ * handle's topic lock once per message.  Returns 0 queued, or librdkafka's
+ * error when it was refused at once (then r, when given, says why). */
+rd_kafka_resp_err_t rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e,
+                                      void *opaque, rp_stream_put_result *r);
 /* A consumed message as a stream record (views into m; seq receives the
  * offset in decimal). */
 void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[RP_I64_DEC_MAX],

@@ -82,11 +82,17 @@ int rp__kafka_put_wait(rp__kafka_put_call *call, int timeout_ms)
     return 1;
 }
 
-const rp_stream_put_result *rp__kafka_put_results(const rp__kafka_put_call *call, size_t *n)
+void rp__kafka_put_result(const rp__kafka_put_call *call, size_t i, rp_stream_put_result *r)
+{
+    (void)call, (void)i;
+    *r = (rp_stream_put_result){.ok = false, .error_code = "NotAttempted"};
+}
+
+size_t rp__kafka_put_failures(const rp__kafka_put_call *call, size_t *first)
 {
     (void)call;
-    *n = 0;
-    return NULL;
+    *first = 0;
+    return 0;
 }
 
 void rp__kafka_put_free(rp__kafka_put_call *call)
