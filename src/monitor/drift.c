@@ -25,16 +25,11 @@
 const char *rp__drift_test_name(rp__drift_test t)
 {
     switch (t) {
-    case RP_DRIFT_TEST_KS:
-        return "ks";
-    case RP_DRIFT_TEST_WASSERSTEIN:
-        return "wasserstein";
-    case RP_DRIFT_TEST_CHISQUARE:
-        return "chisquare";
-    case RP_DRIFT_TEST_Z:
-        return "z";
-    case RP_DRIFT_TEST_JENSENSHANNON:
-        return "jensenshannon";
+    case RP_DRIFT_TEST_KS: return "ks";
+    case RP_DRIFT_TEST_WASSERSTEIN: return "wasserstein";
+    case RP_DRIFT_TEST_CHISQUARE: return "chisquare";
+    case RP_DRIFT_TEST_Z: return "z";
+    case RP_DRIFT_TEST_JENSENSHANNON: return "jensenshannon";
     }
     return "?";
 }
@@ -402,7 +397,8 @@ typedef struct cat_counts {
     double first;      /* the smallest value */
 } cat_counts;
 
-static int count_categories(const double *r, size_t nr, const double *c, size_t nc, cat_counts *out, rp_error *err)
+static int count_categories(const double *r, size_t nr, const double *c, size_t nc, cat_counts *out,
+                            rp_error *err)
 {
     size_t i = 0, j = 0, k = 0;
     out->ref = malloc(2 * (nr + nc) * sizeof(double));
@@ -497,9 +493,10 @@ int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t n
     if (finite_sorted(ref, nref, &r, &nr, err) || finite_sorted(cur, ncur, &c, &nc, err))
         goto done;
     if (nr == 0 || nc == 0) {
-        rp_error_set(err, RP_ERR_INVALID,
-                     "drift: the %s sample has no finite value (%zu values, all missing): nothing to compare",
-                     nr == 0 ? "reference" : "current", nr == 0 ? nref : ncur);
+        rp_error_set(
+            err, RP_ERR_INVALID,
+            "drift: the %s sample has no finite value (%zu given, NaN and Infinity are missing): nothing to compare",
+            nr == 0 ? "reference" : "current", nr == 0 ? nref : ncur);
         goto done;
     }
     /* The reference's std is taken before sorting, in its order, as numpy does. */

@@ -25,12 +25,15 @@
 
 /* Evidently's defaults (evidently 0.4.x, calculations/stattests/). */
 #define RP_DRIFT_SMALL_REFERENCE 1000 /* reference values at most this: p-value tests */
-#define RP_DRIFT_FEW_VALUES 5         /* numerical with at most this many distinct values: treated as categories */
-#define RP_DRIFT_P_THRESHOLD 0.05     /* ks (p <= t), chisquare and z (p < t) */
+#define RP_DRIFT_FEW_VALUES 5 /* numerical with at most this many distinct values: treated as categories */
+#define RP_DRIFT_P_THRESHOLD 0.05       /* ks (p <= t), chisquare and z (p < t) */
 #define RP_DRIFT_DISTANCE_THRESHOLD 0.1 /* wasserstein (normed) and jensenshannon (>= t) */
-#define RP_DRIFT_SHARE 0.5            /* dataset drift: drifted columns / columns >= this */
+#define RP_DRIFT_SHARE 0.5              /* dataset drift: drifted columns / columns >= this */
 
-typedef enum rp__drift_kind { RP_DRIFT_NUM, RP_DRIFT_CAT } rp__drift_kind;
+typedef enum rp__drift_kind {
+    RP_DRIFT_NUM,
+    RP_DRIFT_CAT
+} rp__drift_kind;
 
 typedef enum rp__drift_test {
     RP_DRIFT_TEST_KS,

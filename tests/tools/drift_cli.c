@@ -122,7 +122,8 @@ int main(void)
         } else if (strcmp(cmd, "num") == 0 || strcmp(cmd, "cat") == 0) {
             rp__drift_result r;
             if (!(rc = rp__column_drift(a, na, b, nb, cmd[0] == 'n' ? RP_DRIFT_NUM : RP_DRIFT_CAT, &r, &err)))
-                printf("%s %.17g %d %zu\n", rp__drift_test_name(r.test), r.score, r.drifted ? 1 : 0, r.n_values);
+                printf("%s %.17g %d %zu\n", rp__drift_test_name(r.test), r.score, r.drifted ? 1 : 0,
+                       r.n_values);
         } else if (strcmp(cmd, "missing") == 0) {
             printf("%zu\n", rp__count_missing(a, na));
         } else {
