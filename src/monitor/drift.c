@@ -222,6 +222,322 @@ static double ks_outer_prob_inside(int64_t m, int64_t n, int64_t g, int64_t h)
     return out;
 }
 
+/* ---- the two-sided one-sample Kolmogorov-Smirnov distribution ----
+ *
+ * scipy.stats.kstwo.sf(x, n), which ks_2samp uses as its asymptotic
+ * p-value: SciPy 1.10's _kolmogn (scipy/stats/_ksstats.py, Simard and
+ * L'Ecuyer's choice between the Ruben-Gambino formulas, the Durbin matrix
+ * (Marsaglia-Tsang-Wang), Pomeranz's recursion, Pelz-Good's approximation and
+ * twice the one-sided tail), ported.  The one-sided tail (scipy.special.smirnov,
+ * cephes) is the exact Birnbaum-Tingey sum, all of whose terms are positive. */
+
+#define KS_E128 128
+#define KS_EP128 0x1p128
+#define KS_EM128 0x1p-128
+
+static double clip01(double p)
+{
+    return p < 0 ? 0.0 : (p > 1 ? 1.0 : p);
+}
+
+/* log(n! / n^n) by Stirling's series, as SciPy's _log_nfactorial_div_n_pow_n. */
+static double log_nfactorial_div_n_pow_n(double n)
+{
+    static const double c[] = {-2.955065359477124183e-2,  6.4102564102564102564e-3, -1.9175269175269175269e-3,
+                               8.4175084175084175084e-4,  -5.952380952380952381e-4, 7.9365079365079365079e-4,
+                               -2.7777777777777777778e-3, 8.3333333333333333333e-2};
+    double rn = 1.0 / n, x = rn / n, poly = 0.0;
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        poly = poly * x + c[i];
+    return log(n) / 2 - n + log(2 * M_PI) / 2 + rn * poly;
+}
+
+/* P(D+_n >= x), the one-sided tail (Birnbaum and Tingey). */
+static double smirnov(int64_t n, double x)
+{
+    if (!(x > 0))
+        return 1.0;
+    if (x >= 1)
+        return 0.0;
+    double dn = (double)n;
+    if (x >= 1 - 1 / dn)
+        return pow(1 - x, dn);
+    int64_t maxj = (int64_t)floor(dn * (1 - x));
+    double sum = 0.0, lgn = lgamma(dn + 1);
+    for (int64_t j = 0; j <= maxj; j++) {
+        double dj = (double)j, a = 1 - x - dj / dn, b = x + dj / dn;
+        if (a <= 0)
+            continue;
+        sum += exp(lgn - lgamma(dj + 1) - lgamma(dn - dj + 1) + (dn - dj) * log(a) + (dj - 1) * log(b));
+    }
+    return clip01(x * sum);
+}
+
+/* Pr(D_n <= d) by the Durbin matrix, Marsaglia-Tsang-Wang's way; -1 on no memory. */
+static double kolmogn_dmtw(int64_t n, double d)
+{
+    if (d >= 1.0)
+        return 1.0;
+    double nd = (double)n * d;
+    if (nd <= 0.5)
+        return 0.0;
+    int k = (int)ceil(nd), m = 2 * k - 1;
+    double h = k - nd;
+    size_t mm = (size_t)m * (size_t)m;
+    double *hm = calloc(4 * mm + 2 * (size_t)m, sizeof(double));
+    if (!hm)
+        return -1;
+    double *pw = hm + mm, *tmp = pw + mm, *tmp2 = tmp + mm, *v = tmp2 + mm, *w = v + m;
+    double fac = 1.0;
+    for (int j = 1; j <= m; j++) {
+        v[j - 1] = 1.0 - pow(h, j);
+        w[j - 1] = fac;
+        fac /= j;
+        v[j - 1] *= fac;
+    }
+    double tt = pow(fmax(2 * h - 1.0, 0), m) - 2 * pow(h, m);
+    v[m - 1] = (1.0 + tt) * fac;
+    for (int i = 1; i < m; i++)
+        for (int r = i - 1; r < m; r++)
+            hm[r * m + i] = w[r - (i - 1)];
+    for (int r = 0; r < m; r++)
+        hm[r * m] = v[r];
+    for (int c = 0; c < m; c++)
+        hm[(m - 1) * m + c] = v[m - 1 - c];
+    for (int r = 0; r < m; r++)
+        pw[r * m + r] = 1.0;
+    int expnt = 0, hexpnt = 0;
+    for (int64_t nn = n; nn > 0; nn /= 2) {
+        if (nn % 2) {
+            for (int r = 0; r < m; r++)
+                for (int c = 0; c < m; c++) {
+                    double acc = 0.0;
+                    for (int t = 0; t < m; t++)
+                        acc += pw[r * m + t] * hm[t * m + c];
+                    tmp[r * m + c] = acc;
+                }
+            memcpy(pw, tmp, mm * sizeof(double));
+            expnt += hexpnt;
+        }
+        for (int r = 0; r < m; r++)
+            for (int c = 0; c < m; c++) {
+                double acc = 0.0;
+                for (int t = 0; t < m; t++)
+                    acc += hm[r * m + t] * hm[t * m + c];
+                tmp2[r * m + c] = acc;
+            }
+        memcpy(hm, tmp2, mm * sizeof(double));
+        hexpnt *= 2;
+        if (fabs(hm[(k - 1) * m + (k - 1)]) > KS_EP128) {
+            for (size_t i = 0; i < mm; i++)
+                hm[i] /= KS_EP128;
+            hexpnt += KS_E128;
+        }
+    }
+    double p = pw[(k - 1) * m + (k - 1)];
+    free(hm);
+    for (int64_t i = 1; i <= n; i++) {
+        p = (double)i * p / (double)n;
+        if (fabs(p) < KS_EM128) {
+            p *= KS_EP128;
+            expnt -= KS_E128;
+        }
+    }
+    if (expnt != 0)
+        p = ldexp(p, expnt);
+    return clip01(p);
+}
+
+static void pomeranz_j1j2(int64_t i, int64_t n, int64_t ll, int64_t ceilf, int64_t roundf, int64_t *j1o,
+                          int64_t *j2o)
+{
+    int64_t j1, j2;
+    if (i == 0) {
+        j1 = -ll - ceilf - 1;
+        j2 = ll + ceilf - 1;
+    } else {
+        int64_t ip1div2 = (i + 1) / 2, ip1mod2 = (i + 1) % 2;
+        if (ip1mod2 == 0) {
+            if (ip1div2 == n + 1) {
+                j1 = n - ll - ceilf - 1;
+                j2 = n + ll + ceilf - 1;
+            } else {
+                j1 = ip1div2 - 1 - ll - roundf - 1;
+                j2 = ip1div2 + ll - 1 + ceilf - 1;
+            }
+        } else {
+            j1 = ip1div2 - 1 - ll - 1;
+            j2 = ip1div2 + ll + roundf - 1;
+        }
+    }
+    *j1o = j1 + 2 > 0 ? j1 + 2 : 0;
+    *j2o = j2 < n ? j2 : n;
+}
+
+/* Pr(D_n <= x) by Pomeranz's recursion; -1 on no memory. */
+static double kolmogn_pomeranz(int64_t n, double x)
+{
+    double t = (double)n * x;
+    int64_t ll = (int64_t)floor(t);
+    double f = t - (double)ll, g = fmin(f, 1.0 - f);
+    int64_t ceilf = f > 0 ? 1 : 0, roundf = f > 0.5 ? 1 : 0, npwrs = 2 * (ll + 1);
+    double *mem = calloc(5 * (size_t)npwrs, sizeof(double));
+    if (!mem)
+        return -1;
+    double *gp = mem, *twogp = gp + npwrs, *om2gp = twogp + npwrs, *v0 = om2gp + npwrs, *v1 = v0 + npwrs;
+    gp[0] = twogp[0] = om2gp[0] = 1.0;
+    double dn = (double)n, gn = g / dn, twogn = 2 * g / dn, om2gn = (1 - 2 * g) / dn;
+    for (int64_t m = 1; m < npwrs; m++) {
+        gp[m] = gp[m - 1] * gn / (double)m;
+        twogp[m] = twogp[m - 1] * twogn / (double)m;
+        om2gp[m] = om2gp[m - 1] * om2gn / (double)m;
+    }
+    v1[0] = 1;
+    int64_t v0s = 0, v1s = 0, j1, j2, expnt = 0;
+    pomeranz_j1j2(0, n, ll, ceilf, roundf, &j1, &j2);
+    for (int64_t i = 1; i < 2 * n + 2; i++) {
+        int64_t k1 = j1;
+        double *sw = v0;
+        v0 = v1;
+        v1 = sw;
+        int64_t ts = v0s;
+        v0s = v1s;
+        v1s = ts;
+        memset(v1, 0, (size_t)npwrs * sizeof(double));
+        pomeranz_j1j2(i, n, ll, ceilf, roundf, &j1, &j2);
+        const double *pwrs = (i == 1 || i == 2 * n + 1) ? gp : (i % 2 ? twogp : om2gp);
+        int64_t ln2 = j2 - k1 + 1;
+        if (ln2 > 0) {
+            int64_t off = k1 - v0s, seg = ln2;
+            if (off + seg > npwrs)
+                seg = npwrs - off; /* numpy's slice stops at the end */
+            int64_t conv_start = j1 - k1, conv_len = j2 - j1 + 1;
+            double vmax = 0.0;
+            for (int64_t c = 0; c < conv_len; c++) {
+                int64_t tt = conv_start + c;
+                double acc = 0.0;
+                for (int64_t s2 = 0; s2 < seg; s2++)
+                    if (tt - s2 >= 0 && tt - s2 < ln2)
+                        acc += v0[off + s2] * pwrs[tt - s2];
+                v1[c] = acc;
+                if (acc > vmax)
+                    vmax = acc;
+            }
+            if (vmax > 0 && vmax < KS_EM128) {
+                for (int64_t c = 0; c < npwrs; c++)
+                    v1[c] *= KS_EP128;
+                expnt -= KS_E128;
+            }
+            v1s = v0s + j1 - k1;
+        }
+    }
+    double ans = v1[n - v1s];
+    free(mem);
+    for (int64_t m = 1; m <= n; m++) {
+        if (fabs(ans) > KS_EP128) {
+            ans *= KS_EM128;
+            expnt += KS_E128;
+        }
+        ans *= (double)m;
+    }
+    if (expnt != 0)
+        ans = ldexp(ans, (int)expnt);
+    return clip01(ans);
+}
+
+/* Pelz-Good's approximation of Pr(D_n <= x). */
+static double kolmogn_pelzgood(int64_t n, double x)
+{
+    if (x <= 0.0)
+        return 0.0;
+    if (x >= 1.0)
+        return 1.0;
+    const double pi2 = M_PI * M_PI, pi4 = pi2 * pi2, pi6 = pi4 * pi2, sqrt2pi = sqrt(2 * M_PI);
+    double z = sqrt((double)n) * x, z2 = z * z, z3 = z2 * z, z4 = z2 * z2, z6 = z4 * z2;
+    double qlog = -pi2 / 8 / z2;
+    if (qlog < -708)
+        return 0.0;
+    double q = exp(qlog);
+    double k1a = -z2, k1b = pi2 / 4;
+    double k2a = 6 * z6 + 2 * z4, k2b = (2 * z4 - 5 * z2) * pi2 / 4, k2c = pi4 * (1 - 2 * z2) / 16;
+    double k3d = pi6 * (5 - 30 * z2) / 64, k3c = pi4 * (-60 * z2 + 212 * z4) / 16,
+           k3b = pi2 * (135 * z4 - 96 * z6) / 4, k3a = -30 * z6 - 90 * pow(z, 8);
+    double kk[4] = {0, 0, 0, 0};
+    int maxk = (int)ceil(16 * z / M_PI);
+    for (int k = maxk; k > 0; k--) {
+        double m = 2 * k - 1, m2 = m * m, m4 = m2 * m2, m6 = m4 * m2, qp = pow(q, 8 * k);
+        double co[4] = {1.0, k1a + k1b * m2, k2a + k2b * m2 + k2c * m4, k3a + k3b * m2 + k3c * m4 + k3d * m6};
+        for (int i = 0; i < 4; i++)
+            kk[i] = kk[i] * qp + co[i];
+    }
+    double den[4] = {z, 6 * z4, 72 * pow(z, 7), 6480 * pow(z, 10)};
+    for (int i = 0; i < 4; i++)
+        kk[i] = kk[i] * q * sqrt2pi / den[i];
+    q = exp(-pi2 / 2 / z2);
+    double sqrt3z = sqrt(3.0) * z, k2extra = 0.0, k3extra = 0.0;
+    for (int k = maxk; k > 0; k--) {
+        double ks2 = (double)k * k, kspi = M_PI * k, qpw = pow(q, ks2);
+        k2extra += ks2 * qpw;
+        k3extra += (sqrt3z + kspi) * (sqrt3z - kspi) * ks2 * qpw;
+    }
+    kk[2] += k2extra * pi2 * sqrt2pi / (-36 * z3);
+    kk[3] += k3extra * pi2 * sqrt2pi / (216 * z6);
+    double sum = 0.0;
+    for (int i = 0; i < 4; i++)
+        sum += kk[i] / pow((double)n, i / 2.0);
+    return sum;
+}
+
+double rp__kstwo_sf(double x, double dn)
+{
+    if (isnan(dn) || isnan(x) || dn != floor(dn) || dn <= 0)
+        return NAN;
+    if (x >= 1.0)
+        return 0.0;
+    if (x <= 0.0)
+        return 1.0;
+    int64_t n = (int64_t)dn;
+    double t = dn * x, cdf;
+    if (t <= 1.0) {
+        if (t <= 0.5)
+            return 1.0;
+        double prob;
+        if (n <= 140) {
+            prob = 1.0;
+            for (int64_t i = 1; i <= n; i++)
+                prob *= (double)i * (1.0 / dn) * (2 * t - 1);
+        } else {
+            prob = exp(log_nfactorial_div_n_pow_n(dn) + dn * log(2 * t - 1));
+        }
+        return clip01(1.0 - prob);
+    }
+    if (t >= dn - 1)
+        return clip01(2 * pow(1.0 - x, dn));
+    if (x >= 0.5)
+        return clip01(2 * smirnov(n, x));
+    double nxsquared = t * x;
+    if (n <= 140) {
+        if (nxsquared <= 0.754693)
+            cdf = kolmogn_dmtw(n, x);
+        else if (nxsquared <= 4)
+            cdf = kolmogn_pomeranz(n, x);
+        else
+            return clip01(2 * smirnov(n, x));
+    } else {
+        if (nxsquared >= 370.0)
+            return 0.0;
+        if (nxsquared >= 2.2)
+            return clip01(2 * smirnov(n, x));
+        if (n <= 100000 && dn * pow(x, 1.5) <= 1.4)
+            cdf = kolmogn_dmtw(n, x);
+        else
+            cdf = clip01(kolmogn_pelzgood(n, x));
+    }
+    if (cdf == -1)
+        return NAN; /* out of memory */
+    return clip01(1.0 - cdf);
+}
+
 #define KS_MAX_AUTO_N 10000 /* scipy's MAX_AUTO_N: exact when max(n1, n2) <= this */
 
 static int ks_sorted(const double *a, size_t n1, const double *b, size_t n2, double *d_out, double *p_out,
@@ -248,30 +564,31 @@ static int ks_sorted(const double *a, size_t n1, const double *b, size_t n2, dou
     if (mn > 1)
         mn = 1;
     double d = mn > maxs ? mn : maxs;
-    if ((n1 > n2 ? n1 : n2) > KS_MAX_AUTO_N)
-        return rp_error_set(err, RP_ERR_UNSUPPORTED,
-                            "drift: KS p-value for samples of %zu and %zu values needs SciPy's asymptotic "
-                            "distribution (more than %d values), which is not built yet",
-                            n1, n2, KS_MAX_AUTO_N);
-    size_t g = gcd_size(n1, n2);
-    int64_t lcm = (int64_t)(n1 / g) * (int64_t)n2;
-    int64_t h = (int64_t)nearbyint(d * (double)lcm);
-    d = (double)h / (double)lcm;
-    double p;
-    if (h == 0) {
-        p = 1.0;
-    } else if (n1 == n2) {
-        p = ks_prob_outside_square((int64_t)n1, h);
-    } else {
-        p = ks_outer_prob_inside((int64_t)n1, (int64_t)n2, (int64_t)g, h);
-        if (p == -1)
-            return rp_error_set(err, RP_ERR_NOMEM, "drift: out of memory for the KS p-value");
+    double p = NAN;
+    bool exact = (n1 > n2 ? n1 : n2) <= KS_MAX_AUTO_N;
+    if (exact) {
+        size_t g = gcd_size(n1, n2);
+        int64_t lcm = (int64_t)(n1 / g) * (int64_t)n2;
+        int64_t h = (int64_t)nearbyint(d * (double)lcm);
+        d = (double)h / (double)lcm; /* SciPy returns D so rounded, also when it goes on to asymp */
+        if (h == 0) {
+            p = 1.0;
+        } else if (n1 == n2) {
+            p = ks_prob_outside_square((int64_t)n1, h);
+        } else {
+            p = ks_outer_prob_inside((int64_t)n1, (int64_t)n2, (int64_t)g, h);
+            if (p == -1)
+                return rp_error_set(err, RP_ERR_NOMEM, "drift: out of memory for the KS p-value");
+        }
+        exact = p >= 0 && p <= 1;
     }
-    if (!(p >= 0 && p <= 1))
-        return rp_error_set(err, RP_ERR_UNSUPPORTED,
-                            "drift: exact KS p-value failed for %zu and %zu values (SciPy falls back to its "
-                            "asymptotic distribution, not built yet)",
-                            n1, n2);
+    if (!exact) { /* SciPy's asymptotic p-value, also where the exact one failed */
+        double m = (double)(n1 > n2 ? n1 : n2), n = (double)(n1 > n2 ? n2 : n1);
+        p = rp__kstwo_sf(d, nearbyint(m * n / (m + n)));
+        if (isnan(p) && m * n / (m + n) >= 0.5 && nearbyint(m * n / (m + n)) > 0)
+            return rp_error_set(err, RP_ERR_NOMEM, "drift: out of memory for the KS p-value");
+        p = isnan(p) ? p : clip01(p);
+    }
     *d_out = d;
     *p_out = p;
     return 0;

@@ -56,13 +56,13 @@ typedef struct rp__drift_result {
 const char *rp__drift_test_name(rp__drift_test t);
 
 /* Two-sided two-sample Kolmogorov-Smirnov test as scipy.stats.ks_2samp with
- * method='auto' (SciPy 1.10): the statistic D, and the exact p-value when
+ * method='auto' (SciPy 1.10): the statistic D and its p-value, exact when
  * max(na, nb) <= 10000 (lattice-path counts, SciPy's two algorithms for
- * na == nb and na != nb).  Values must be finite.  Returns 0 and sets *d and
- * *p; -1 with RP_ERR_INVALID for an empty sample, RP_ERR_UNSUPPORTED when
- * SciPy would use its asymptotic formula (max(na, nb) > 10000, or the exact
- * computation fails): that distribution (scipy's kstwo) is not built yet,
- * RP_ERR_NOMEM. */
+ * na == nb and na != nb; D is then rounded to h / lcm(na, nb) as SciPy
+ * returns it), else, and wherever the exact computation fails, SciPy's
+ * asymptotic one, rp__kstwo_sf(D, round(na nb / (na + nb))).  Values must be
+ * finite.  Returns 0 and sets *d and *p; -1 with RP_ERR_INVALID for an empty
+ * sample, RP_ERR_NOMEM. */
 int rp__ks_2samp(const double *a, size_t na, const double *b, size_t nb, double *d, double *p, rp_error *err);
 
 /* First Wasserstein distance of two 1-D samples with equal weights, as
@@ -89,6 +89,11 @@ double rp__jensenshannon(const double *p, const double *q, size_t k);
 /* Upper tail of the chi-squared distribution with df degrees of freedom
  * (scipy.special.chdtrc); hand-written: see drift.c. */
 double rp__chi2_sf(double x, double df);
+
+/* Survival function of the two-sided one-sample Kolmogorov-Smirnov
+ * statistic D_n: scipy.stats.kstwo.sf(x, n) (SciPy 1.10's _kolmogn ported,
+ * see drift.c).  NaN when n is not a positive integer. */
+double rp__kstwo_sf(double x, double n);
 
 /* Standard normal CDF (scipy.special.ndtr), from libm's erf/erfc. */
 double rp__ndtr(double x);

@@ -9,6 +9,7 @@
  *   jensenshannon   P, Q           -> js             (rp__jensenshannon)
  *   num | cat       REF, CUR       -> test score drifted n_values (rp__column_drift)
  *   missing         X, (ignored)   -> count          (rp__count_missing)
+ *   kstwo           N..., X...     -> one sf per pair (rp__kstwo_sf)
  * A failing call writes "error <code> <message>".  Exits 2 on a malformed case. */
 #include "monitor/drift.h"
 
@@ -124,6 +125,10 @@ int main(void)
             if (!(rc = rp__column_drift(a, na, b, nb, cmd[0] == 'n' ? RP_DRIFT_NUM : RP_DRIFT_CAT, &r, &err)))
                 printf("%s %.17g %d %zu\n", rp__drift_test_name(r.test), r.score, r.drifted ? 1 : 0,
                        r.n_values);
+        } else if (strcmp(cmd, "kstwo") == 0) {
+            for (size_t i = 0; i < na && i < nb; i++)
+                printf("%s%.17g", i ? " " : "", rp__kstwo_sf(b[i], a[i]));
+            printf("\n");
         } else if (strcmp(cmd, "missing") == 0) {
             printf("%zu\n", rp__count_missing(a, na));
         } else {

@@ -27,6 +27,29 @@ TEST(test_ks_by_hand)
     CHECK(rp__ks_2samp(a, 0, b, 3, &d, &p, &err) == -1 && err.code == RP_ERR_INVALID);
 }
 
+TEST(test_ks_asymptotic)
+{
+    /* kstwo.sf for n = 1: D_1 is uniform on [1/2, 1], so sf(x) = 2 - 2x there. */
+    CHECK(NEAR(rp__kstwo_sf(0.75, 1), 0.5));
+    CHECK(rp__kstwo_sf(0.4, 1) == 1.0 && rp__kstwo_sf(1.0, 1) == 0.0);
+    CHECK(isnan(rp__kstwo_sf(0.3, 0)) && isnan(rp__kstwo_sf(0.3, 2.5)));
+    /* More than 10,000 values: the asymptotic p-value.  Two halves of one
+     * grid interleaved: D = 1/20000, p close to 1. */
+    static double a[20000], b[20000];
+    for (int i = 0; i < 20000; i++) {
+        a[i] = 2 * i;
+        b[i] = 2 * i + 1;
+    }
+    double d, p;
+    CHECK(rp__ks_2samp(a, 20000, b, 20000, &d, &p, NULL) == 0);
+    CHECK(NEAR(d, 1.0 / 20000) && p > 0.999 && p <= 1.0);
+    /* Shifted by half the range: D = 1/2, p vanishes. */
+    for (int i = 0; i < 20000; i++)
+        b[i] = 2 * i + 20000;
+    CHECK(rp__ks_2samp(a, 20000, b, 20000, &d, &p, NULL) == 0);
+    CHECK(NEAR(d, 0.5) && p < 1e-100);
+}
+
 TEST(test_wasserstein_by_hand)
 {
     double u[] = {0, 1}, v[] = {1, 2}, w;
@@ -129,6 +152,7 @@ TEST(test_dataset_and_missing)
 int main(void)
 {
     RUN(test_ks_by_hand);
+    RUN(test_ks_asymptotic);
     RUN(test_wasserstein_by_hand);
     RUN(test_special_functions);
     RUN(test_chisquare_and_js);
