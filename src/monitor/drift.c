@@ -11,9 +11,11 @@
  *   loaded with dlopen for one 40-line function.  The series and continued
  *   fraction below are cephes' igam/igamc (which SciPy's chdtrc calls), and
  *   the parity test holds them to SciPy to 1e-9.
- * - ks_2samp's exact p-values are SciPy's own algorithms (no C library has
- *   them): _compute_prob_outside_square for equal sizes and
- *   _compute_outer_prob_inside_method otherwise. */
+ * - ks_2samp's p-values are SciPy's own algorithms, ported (no Debian C
+ *   library has them, GSL included): the exact ones,
+ *   _compute_prob_outside_square for equal sizes and
+ *   _compute_outer_prob_inside_method otherwise, and the asymptotic one,
+ *   kstwo.sf (_kolmogn, below rp__kstwo_sf's section comment). */
 #include "monitor/drift.h"
 
 #include <float.h>
