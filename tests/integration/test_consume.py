@@ -424,6 +424,12 @@ def test_options(tmp):
         (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--starting-position", "yesterday"], 2,
          "--starting-position"),
         (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--max-retries", "-2"], 2, "--max-retries"),
+        (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--max-in-flight", "0"], 2,
+         "--max-in-flight"),
+        (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--max-in-flight", "17"], 2,
+         "--max-in-flight"),
+        (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--max-in-flight", "4x"], 2,
+         "--max-in-flight"),
         (["consume", "--from", "NOPE", "--to", "OUT", "--model", env.model], 3, "source stream"),
         (["consume", "--from", "IN", "--to", "NOPE", "--model", env.model], 3, "output stream"),
         (["consume", "--from", "IN", "--to", "OUT", "--model", env.model, "--dead-letter", "NOPE"], 3, "dead-letter"),
@@ -466,7 +472,7 @@ def test_options(tmp):
     h = env.rp(["consume", "--help"])
     for opt in ("--from", "--to", "--batch-size", "--batch-window-ms", "--starting-position", "--max-retries",
                 "--bisect-on-error", "--dead-letter", "--group", "--checkpoint-store", "--metrics-listen",
-                "--lease-ms"):
+                "--lease-ms", "--max-in-flight", "--exactly-once", "--checkpoint-interval-ms"):
         assert opt in h.stdout.decode(), f"--help lacks {opt}"
     # --starting-position latest skips what is there; a window batches.
     env.put_lines("IN", [r[1] for r in make_rides(50, seed=9)])

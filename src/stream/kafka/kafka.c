@@ -586,17 +586,8 @@ void rp__kafka_record(const rd_kafka_message_t *m, const char *shard, char seq[R
 
 void rp__kafka_delivery_result(const rd_kafka_message_t *m, rp_stream_put_result *r)
 {
-    if (m->err) {
-        r->ok = false;
-        r->too_large = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-        snprintf(r->error_code, sizeof r->error_code, "%s", rp__rdk.err2name(m->err));
-        snprintf(r->error_message, sizeof r->error_message, "%s", rp__rdk.err2str(m->err));
-    } else {
-        r->ok = true;
-        rp__i64_dec(m->partition, r->shard_id);
-        if (m->offset >= 0)
-            rp__i64_dec(m->offset, r->sequence_number);
-    }
+    put_outcome o = {m->err, m->partition, m->offset};
+    outcome_result(&o, r);
 }
 
 rd_kafka_resp_err_t rp__kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const rp_stream_entry *e,
