@@ -28,9 +28,8 @@ static void json_reply(const rp__metrics *m, const struct rp__monitor_live *live
     rp__buf_printf(&out, "{\"now\": %lld.%03ld, \"metrics\": ", (long long)now.tv_sec, now.tv_nsec / 1000000);
     rp__metrics_render_json(m, &out);
     rp__buf_lit(&out, ", \"monitor\": ");
+    /* To wire when src/monitor/live.h is merged: if (live) rp__monitor_live_json(live, &out); else */
     (void)live;
-    /* The serving side's window object goes here when monitoring is on:
-     * if (live) rp__monitor_live_json(live, &out); else ... (wired when src/monitor/live.h is merged). */
     rp__buf_lit(&out, "null");
     rp__buf_putc(&out, '}');
     if (out.failed) {

@@ -19,6 +19,8 @@ element's data-value) back with --dump-dom.
               apart, a p99 in the +Inf bucket, the monitor's figures, the
               prediction histogram's normalised bars, the drift chart's
               drifted windows and threshold
+  realtime    the same page in real time, driven through the DevTools
+              protocol (tests/tools/cdp.py): polls 2 s apart, a screenshot
 
 Chromium runs with --virtual-time-budget, so its 2 s polls run at once in
 real time (each fetch holds virtual time until it is answered).
@@ -46,6 +48,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "tools"))
 sys.path.insert(0, HERE)
+import cdp  # noqa: E402
 import rptest  # noqa: E402
 import test_consume as tc  # noqa: E402  (its Env, rides and model)
 
@@ -399,38 +402,51 @@ def scripted_docs():
     return [doc(1000.0, 100), doc(1002.0, 300)], lat, monitor
 
 
+class ScriptedServer:
+    """The page and a scripted dashboard.json on 127.0.0.1 (a thread):
+    the n-th poll gets docs[n] (the last one from then on); times[] holds
+    when each poll arrived."""
+
+    def __init__(self, docs):
+        page = open(PAGE, "rb").read()
+        served = self.times = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/dashboard":
+                    body, ctype = page, "text/html; charset=utf-8"
+                elif self.path == "/dashboard.json":
+                    body, ctype = json.dumps(docs[min(len(served), len(docs) - 1)]).encode(), "application/json"
+                    served.append(time.monotonic())
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/dashboard"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 def test_page(tmp):
     docs, lat, monitor = scripted_docs()
-    served = []
-    page = open(PAGE, "rb").read()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path == "/dashboard":
-                body, ctype = page, "text/html; charset=utf-8"
-            elif self.path == "/dashboard.json":
-                body, ctype = json.dumps(docs[min(len(served), len(docs) - 1)]).encode(), "application/json"
-                served.append(self.path)
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
+    srv = ScriptedServer(docs)
+    served = srv.times
     try:
-        dom = browse(tmp, f"http://127.0.0.1:{srv.server_address[1]}/dashboard")
+        dom = browse(tmp, srv.url)
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.close()
     check(len(served) >= 2, "page: polled at least twice", str(len(served)))
     check(dom.value("rides-per-s") == 100.0, "page: rides/s = (300 - 100) / 2 s", str(dom.by_id["rides-per-s"]))
     check(dom.value("records-total") == 300, "page: records-total")
@@ -471,12 +487,34 @@ def test_page(tmp):
           "page: names the test and its threshold", dom.text.get("drift-test", ""))
 
 
+def test_realtime(tmp):
+    """In real time (DevTools protocol, tests/tools/cdp.py): a poll every 2 s."""
+    docs, _, _ = scripted_docs()
+    srv = ScriptedServer(docs)
+    try:
+        with cdp.Browser(tmp, CHROMIUM) as b:
+            b.open(srv.url, width=1200, height=900)
+            time.sleep(5.0)
+            rate = b.evaluate('document.getElementById("rides-per-s").getAttribute("data-value")')
+            status = b.evaluate('document.getElementById("status").textContent')
+            png = b.screenshot()
+    finally:
+        srv.close()
+    gaps = [b - a for a, b in zip(srv.times, srv.times[1:])]
+    check(len(srv.times) >= 2 and all(1.9 <= g <= 2.8 for g in gaps), "realtime: a poll every 2 s",
+          f"gaps {gaps}")
+    check(rate == "100", "realtime: rides/s after the second poll", str(rate))
+    check(status.startswith("updated"), "realtime: the status line", status)
+    check(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10000, "realtime: a screenshot")
+
+
 def main():
     rptest.need_bin()
     # Without chromium the routes are still checked; the browser parts skip
     # (exit 77), or fail when CI is set.
-    rptest.run([("consume", test_consume), ("serve", test_serve), ("page", test_page)], tmp_prefix="rp-dashboard-",
-               unavailable=lambda label: None if CHROMIUM or label != "page" else
+    rptest.run([("consume", test_consume), ("serve", test_serve), ("page", test_page), ("realtime", test_realtime)],
+               tmp_prefix="rp-dashboard-",
+               unavailable=lambda label: None if CHROMIUM or label not in ("page", "realtime") else
                "chromium is not installed (Debian: apt-get install chromium; scripts/deps test)")
 
 
