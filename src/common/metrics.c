@@ -403,12 +403,8 @@ int rp__metrics_render_json(const rp__metrics *m, rp__buf *out)
             rp__buf_lit(out, ", ");
         put_json_key(out, e);
         switch (e->kind) {
-        case KIND_COUNTER:
-            rp__buf_printf(out, "%llu", (unsigned long long)rp__counter_value(&e->u.c));
-            break;
-        case KIND_GAUGE:
-            put_json_double(out, rp__gauge_value(&e->u.g));
-            break;
+        case KIND_COUNTER: rp__buf_printf(out, "%llu", (unsigned long long)rp__counter_value(&e->u.c)); break;
+        case KIND_GAUGE: put_json_double(out, rp__gauge_value(&e->u.g)); break;
         case KIND_HISTOGRAM: {
             const struct rp__histogram *h = &e->u.h;
             uint64_t cum = 0;

@@ -47,8 +47,8 @@ static void json_reply(const rp__metrics *m, const struct rp__monitor_live *live
     rp__http_reply_header(reply, "Cache-Control", "no-store");
 }
 
-int rp__dashboard_route(const rp__metrics *m, const struct rp__monitor_live *live, const rp__http_request *req,
-                        rp__http_reply *reply)
+int rp__dashboard_route(const rp__metrics *m, const struct rp__monitor_live *live,
+                        const rp__http_request *req, rp__http_reply *reply)
 {
     bool page = strcmp(req->path, RP_DASHBOARD_PATH) == 0;
     if (!page && strcmp(req->path, RP_DASHBOARD_JSON_PATH) != 0)

@@ -29,7 +29,7 @@ struct rp__monitor_live;
  * is handed to the server (body_owned); the page is static.  Returns 1 when
  * the path was the dashboard's (reply filled), 0 otherwise (reply
  * untouched). */
-int rp__dashboard_route(const rp__metrics *m, const struct rp__monitor_live *live, const rp__http_request *req,
-                        rp__http_reply *reply);
+int rp__dashboard_route(const rp__metrics *m, const struct rp__monitor_live *live,
+                        const rp__http_request *req, rp__http_reply *reply);
 
 #endif

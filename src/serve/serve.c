@@ -47,8 +47,8 @@ static const char too_large_body[] =
     "{\"Type\": \"User\", \"message\": \"Request must be smaller than 6291456 bytes "
     "for the InvokeFunction operation\"}";
 static const char not_found_body[] =
-    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH ", GET /healthz, GET /metrics, GET " RP_DASHBOARD_PATH \
-    " or GET " RP_DASHBOARD_JSON_PATH "\"}";
+    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH
+    ", GET /healthz, GET /metrics, GET " RP_DASHBOARD_PATH " or GET " RP_DASHBOARD_JSON_PATH "\"}";
 static const char bad_method_body[] = "{\"message\": \"method not allowed\"}";
 static const char internal_body[] =
     "{\"errorMessage\": \"the server could not run the function: see its log\", "

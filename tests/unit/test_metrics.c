@@ -153,21 +153,23 @@ TEST(test_render_json)
     rp__buf out;
     rp__buf_init(&out, 1 << 16);
     CHECK(rp__metrics_render_json(m, &out) == 0);
-    CHECK_STR(out.data, "{\"x_total{outcome=\\\"ok\\\"}\": 3, "
-                        "\"x_total{outcome=\\\"a\\\\\\\\b\\\"}\": 1, "
-                        "\"y_total\": 18446744073709551615, "
-                        "\"x_start_seconds\": 1700000000.25, "
-                        "\"x_drift{w=\\\"1\\\"}\": null, "
-                        "\"x_inf\": null, "
-                        "\"x_ninf\": null, "
-                        "\"x_seconds{k=\\\"v\\\"}\": {\"buckets\": [[0.001, 2], [0.5, 2], [1.0, 3], "
-                        "[\"+Inf\", 4]], \"sum\": 20.7515, \"count\": 4}, "
-                        "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 0]], \"sum\": 0.0, \"count\": 0}}");
+    CHECK_STR(out.data,
+              "{\"x_total{outcome=\\\"ok\\\"}\": 3, "
+              "\"x_total{outcome=\\\"a\\\\\\\\b\\\"}\": 1, "
+              "\"y_total\": 18446744073709551615, "
+              "\"x_start_seconds\": 1700000000.25, "
+              "\"x_drift{w=\\\"1\\\"}\": null, "
+              "\"x_inf\": null, "
+              "\"x_ninf\": null, "
+              "\"x_seconds{k=\\\"v\\\"}\": {\"buckets\": [[0.001, 2], [0.5, 2], [1.0, 3], "
+              "[\"+Inf\", 4]], \"sum\": 20.7515, \"count\": 4}, "
+              "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 0]], \"sum\": 0.0, \"count\": 0}}");
     /* An infinite sum is null too. */
     rp__histogram_observe(empty, INFINITY);
     rp__buf_reset(&out);
     CHECK(rp__metrics_render_json(m, &out) == 0);
-    CHECK(strstr(out.data, "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 1]], \"sum\": null, \"count\": 1}}"));
+    CHECK(strstr(out.data,
+                 "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 1]], \"sum\": null, \"count\": 1}}"));
     /* No registry: an empty object; a cap: -1. */
     rp__buf_reset(&out);
     CHECK(rp__metrics_render_json(NULL, &out) == 0);
