@@ -380,12 +380,19 @@ def scripted_docs():
     windows = []
     for i, (drift, drifted) in enumerate(((0.03, False), (0.18, True), (0.07, False))):
         windows.append({"start": f"2026-12-07T1{i}:00:00Z", "end": f"2026-12-07T1{i + 1}:00:00Z", "rides": 500 + i,
-                        "prediction_drift": drift, "prediction_drifted": drifted, "num_drifted_columns": i,
-                        "share_drifted_columns": i / 7, "dataset_drift": False,
+                        "prediction_drift": drift, "prediction_drifted": drifted, "dataset_drift": False,
                         "share_missing_values": 0.0125 * i,
                         "columns": {"prediction": {"test": "wasserstein", "score": drift, "drifted": drifted,
-                                                   "missing": 0}}})
-    monitor = {"window_seconds": 3600, "columns": [{"name": "trip_distance", "kind": "num"}],
+                                                   "missing": 0},
+                                    "trip_distance": {"test": "wasserstein", "score": 0.2 * i, "drifted": i > 0,
+                                                      "missing": 10 * i},
+                                    "PULocationID": {"test": "jensenshannon", "score": 0.05 * i, "drifted": i > 1,
+                                                     "missing": 0}}})
+        w = windows[-1]
+        w["num_drifted_columns"] = sum(c["drifted"] for c in w["columns"].values())
+        w["share_drifted_columns"] = w["num_drifted_columns"] / len(w["columns"])
+    monitor = {"window_seconds": 3600,
+               "columns": [{"name": "trip_distance", "kind": "num"}, {"name": "PULocationID", "kind": "cat"}],
                "reference_rides": 1000, "prediction_bounds": [5, 10, 20],
                "reference_histogram": [100, 500, 300, 100],
                "current": {"start": "2026-12-07T13:00:00Z", "rides": 42, "histogram": [2, 10, 20, 10]},
@@ -460,7 +467,8 @@ def test_page(tmp):
     check("hidden" in dom.by_id["monitor-off"] and "hidden" not in dom.by_id["monitor-on"], "page: monitoring on")
     last = monitor["windows"][-1]
     check(dom.value("prediction-drift") == last["prediction_drift"], "page: prediction-drift (last window)")
-    check(dom.value("drifted-columns") == last["num_drifted_columns"], "page: drifted-columns")
+    check(dom.value("drifted-columns") == last["num_drifted_columns"] and
+          dom.text.get("drifted-columns") == "2 of 3", "page: drifted-columns", dom.text.get("drifted-columns"))
     check(dom.value("missing-share") == last["share_missing_values"], "page: missing-share")
     check(dom.value("windows-total") == 3, "page: windows-total")
     check(dom.value("window-rides") == 42, "page: window-rides")
