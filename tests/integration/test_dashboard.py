@@ -352,6 +352,10 @@ def test_serve(tmp):
             req = urllib.request.Request(f"http://127.0.0.1:{port}{invoke}", data=b'{"Records": "nope"}')
             urllib.request.urlopen(req, timeout=10).read()
         check_json_against_metrics(port, "serve")
+        rejected = scrape(port)
+        check(total(rejected, "ridepred_http_rejected_total", code="405") == 2 and
+              total(rejected, "ridepred_http_rejected_total", code="404") == 1,
+              "serve: the page's 405s and the 404 counted as the invoke endpoint's", str(rejected)[:300])
         before = scrape(port)
         dom = browse(tmp, f"http://127.0.0.1:{port}/dashboard")
         after = scrape(port)
