@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/pyfloat.h"
+#include "common/pyjson.h"
 
 const double rp__metrics_latency_buckets[RP_METRICS_LATENCY_BUCKETS] = {
     0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -357,5 +358,73 @@ int rp__metrics_render(const rp__metrics *m, rp__buf *out)
             if (strcmp(m->v[j]->name, e->name) == 0)
                 render_entry(m->v[j], out);
     }
+    return out->failed ? -1 : 0;
+}
+
+/* A finite double as Python's repr (valid JSON), null otherwise. */
+static void put_json_double(rp__buf *out, double v)
+{
+    if (!isfinite(v)) {
+        rp__buf_lit(out, "null");
+    } else {
+        char s[RP_PYFLOAT_MAX];
+        size_t n = rp__pyfloat_repr(v, s);
+        rp__buf_append(out, s, n);
+    }
+}
+
+/* The key: name{labels} as a JSON string (the labels are already escaped
+ * for the text format; JSON escapes them once more). */
+static void put_json_key(rp__buf *out, const entry *e)
+{
+    rp__buf key;
+    rp__buf_init(&key, out->max);
+    rp__buf_puts(&key, e->name);
+    if (e->labels) {
+        rp__buf_putc(&key, '{');
+        rp__buf_puts(&key, e->labels);
+        rp__buf_putc(&key, '}');
+    }
+    if (key.failed) {
+        out->failed = true;
+    } else {
+        rp__pyjson_utf8(out, key.data, key.len);
+        rp__buf_lit(out, ": ");
+    }
+    rp__buf_cleanup(&key);
+}
+
+int rp__metrics_render_json(const rp__metrics *m, rp__buf *out)
+{
+    rp__buf_putc(out, '{');
+    for (size_t i = 0; m && i < m->n; i++) {
+        const entry *e = m->v[i];
+        if (i)
+            rp__buf_lit(out, ", ");
+        put_json_key(out, e);
+        switch (e->kind) {
+        case KIND_COUNTER: rp__buf_printf(out, "%llu", (unsigned long long)rp__counter_value(&e->u.c)); break;
+        case KIND_GAUGE: put_json_double(out, rp__gauge_value(&e->u.g)); break;
+        case KIND_HISTOGRAM: {
+            const struct rp__histogram *h = &e->u.h;
+            uint64_t cum = 0;
+            rp__buf_lit(out, "{\"buckets\": [");
+            for (size_t b = 0; b <= h->n; b++) {
+                cum += atomic_load_explicit(&((struct rp__histogram *)h)->buckets[b], memory_order_relaxed);
+                rp__buf_puts(out, b ? ", [" : "[");
+                if (b < h->n)
+                    put_json_double(out, h->bounds[b]);
+                else
+                    rp__buf_lit(out, "\"+Inf\"");
+                rp__buf_printf(out, ", %llu]", (unsigned long long)cum);
+            }
+            rp__buf_lit(out, "], \"sum\": ");
+            put_json_double(out, rp__histogram_sum(h));
+            rp__buf_printf(out, ", \"count\": %llu}", (unsigned long long)cum);
+            break;
+        }
+        }
+    }
+    rp__buf_putc(out, '}');
     return out->failed ? -1 : 0;
 }

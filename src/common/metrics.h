@@ -73,4 +73,15 @@ double rp__histogram_sum(const rp__histogram *h);
  * out refused an append (out->failed: over its cap or out of memory). */
 int rp__metrics_render(const rp__metrics *m, rp__buf *out);
 
+/* Appends every metric as one JSON object (the "metrics" of the dashboard's
+ * JSON, docs/monitoring.md), in registration order.  Each key is the series
+ * as the text exposition writes it, name{labels} (name alone without
+ * labels), as a JSON string.  A counter's value is an integer, a gauge's a
+ * number (null when NaN or infinite: JSON has neither), a histogram's an
+ * object {"buckets": [[le, cumulative count], ..., ["+Inf", count]],
+ * "sum": s, "count": n} (le a number; the count is the +Inf bucket of the
+ * same snapshot; sum null when not finite).  Returns 0, or -1 when out
+ * refused an append (out->failed). */
+int rp__metrics_render_json(const rp__metrics *m, rp__buf *out);
+
 #endif

@@ -18,6 +18,7 @@
 #include "common/retry.h"
 #include "consume/lease_store.h"
 #include "function/event.h"
+#include "monitor/dashboard.h"
 #include "ridepred/handler.h"
 #include "ridepred/log.h"
 #include "stream/kafka/kafka.h"
@@ -1380,6 +1381,12 @@ static void register_stats(rp__consumer *c)
     s->invoke_seconds = rp__metrics_histogram(m, "ridepred_consume_invocation_seconds",
                                               "Handler invocation time (publishing not included).", labels,
                                               rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
+    /* As serve's, for the live page's uptime and any Prometheus dashboard. */
+    rp__gauge *start = rp__metrics_gauge(m, "process_start_time_seconds",
+                                         "Start time of the process since the Unix epoch in seconds.", NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rp__gauge_set(start, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
 }
 
 static void owner_id(char *out, size_t cap)
@@ -1594,10 +1601,15 @@ void rp__consumer_free(rp__consumer *c)
 static void metrics_route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     rp__consumer *c = ctx;
+    /* The live page; monitoring's window object (NULL: off) is wired with src/monitor/live.h. */
+    if (rp__dashboard_route(c->metrics, NULL, req, reply))
+        return;
     if (strcmp(req->path, "/metrics") != 0) {
         reply->status = strcmp(req->path, "/healthz") ? 404 : 200;
         reply->content_type = "text/plain";
-        reply->body = reply->status == 200 ? "ok\n" : "not found: GET /metrics\n";
+        reply->body = reply->status == 200 ? "ok\n"
+                                           : "not found: GET /metrics, GET /healthz, GET " RP_DASHBOARD_PATH
+                                             " or GET " RP_DASHBOARD_JSON_PATH "\n";
         reply->body_len = strlen(reply->body);
         return;
     }

@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/pyjson.h"
 #include "function/event.h"
+#include "monitor/dashboard.h"
 #include "ridepred/log.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -46,7 +47,8 @@ static const char too_large_body[] =
     "{\"Type\": \"User\", \"message\": \"Request must be smaller than 6291456 bytes "
     "for the InvokeFunction operation\"}";
 static const char not_found_body[] =
-    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH ", GET /healthz or GET /metrics\"}";
+    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH
+    ", GET /healthz, GET /metrics, GET " RP_DASHBOARD_PATH " or GET " RP_DASHBOARD_JSON_PATH "\"}";
 static const char bad_method_body[] = "{\"message\": \"method not allowed\"}";
 static const char internal_body[] =
     "{\"errorMessage\": \"the server could not run the function: see its log\", "
@@ -141,6 +143,12 @@ static void route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     rp__serve *s = ctx;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    /* The live page; monitoring's window object (NULL: off) is wired with src/monitor/live.h. */
+    if (rp__dashboard_route(s->m, NULL, req, reply)) {
+        if (reply->status == 405)
+            rp__counter_add(s->http_bad_method, 1);
+        return;
+    }
     if (strcmp(req->path, RP_SERVE_INVOKE_PATH) == 0) {
         route_invoke(s, req, reply);
     } else if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/metrics") == 0) {

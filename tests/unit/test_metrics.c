@@ -123,9 +123,69 @@ TEST(test_threads)
     rp__metrics_free(m);
 }
 
+/* The dashboard's JSON: the same series as the text exposition, keyed as
+ * it writes them; cumulative buckets; NaN and infinities as null. */
+TEST(test_render_json)
+{
+    rp__metrics *m = rp__metrics_new();
+    rp__counter *ok = rp__metrics_counter(m, "x_total", "Done.", "outcome=\"ok\"");
+    rp__counter *bad = rp__metrics_counter(m, "x_total", "ignored", "outcome=\"a\\\\b\"");
+    rp__counter *plain = rp__metrics_counter(m, "y_total", "Plain.", NULL);
+    rp__gauge *g = rp__metrics_gauge(m, "x_start_seconds", "Start.", NULL);
+    rp__gauge *nan_g = rp__metrics_gauge(m, "x_drift", "Drift.", "w=\"1\"");
+    rp__gauge *inf_g = rp__metrics_gauge(m, "x_inf", "Inf.", NULL);
+    rp__gauge *ninf_g = rp__metrics_gauge(m, "x_ninf", "-Inf.", NULL);
+    static const double bounds[] = {0.001, 0.5, 1};
+    rp__histogram *h = rp__metrics_histogram(m, "x_seconds", "Latency.", "k=\"v\"", bounds, 3);
+    rp__histogram *empty = rp__metrics_histogram(m, "x_empty", "Empty.", NULL, bounds, 1);
+    CHECK(ok && bad && plain && g && nan_g && inf_g && ninf_g && h && empty);
+    rp__counter_add(ok, 3);
+    rp__counter_add(bad, 1);
+    rp__counter_add(plain, 18446744073709551615ull);
+    rp__gauge_set(g, 1700000000.25);
+    rp__gauge_set(nan_g, NAN);
+    rp__gauge_set(inf_g, INFINITY);
+    rp__gauge_set(ninf_g, -INFINITY);
+    rp__histogram_observe(h, 0.0005);
+    rp__histogram_observe(h, 0.001);
+    rp__histogram_observe(h, 0.75);
+    rp__histogram_observe(h, 20);
+    rp__buf out;
+    rp__buf_init(&out, 1 << 16);
+    CHECK(rp__metrics_render_json(m, &out) == 0);
+    CHECK_STR(out.data,
+              "{\"x_total{outcome=\\\"ok\\\"}\": 3, "
+              "\"x_total{outcome=\\\"a\\\\\\\\b\\\"}\": 1, "
+              "\"y_total\": 18446744073709551615, "
+              "\"x_start_seconds\": 1700000000.25, "
+              "\"x_drift{w=\\\"1\\\"}\": null, "
+              "\"x_inf\": null, "
+              "\"x_ninf\": null, "
+              "\"x_seconds{k=\\\"v\\\"}\": {\"buckets\": [[0.001, 2], [0.5, 2], [1.0, 3], "
+              "[\"+Inf\", 4]], \"sum\": 20.7515, \"count\": 4}, "
+              "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 0]], \"sum\": 0.0, \"count\": 0}}");
+    /* An infinite sum is null too. */
+    rp__histogram_observe(empty, INFINITY);
+    rp__buf_reset(&out);
+    CHECK(rp__metrics_render_json(m, &out) == 0);
+    CHECK(strstr(out.data,
+                 "\"x_empty\": {\"buckets\": [[0.001, 0], [\"+Inf\", 1]], \"sum\": null, \"count\": 1}}"));
+    /* No registry: an empty object; a cap: -1. */
+    rp__buf_reset(&out);
+    CHECK(rp__metrics_render_json(NULL, &out) == 0);
+    CHECK_STR(out.data, "{}");
+    rp__buf small;
+    rp__buf_init(&small, 40);
+    CHECK(rp__metrics_render_json(m, &small) == -1 && small.failed);
+    rp__buf_cleanup(&small);
+    rp__buf_cleanup(&out);
+    rp__metrics_free(m);
+}
+
 int main(void)
 {
     RUN(test_render_exact);
+    RUN(test_render_json);
     RUN(test_bad_registrations);
     RUN(test_render_cap);
     RUN(test_threads);
