@@ -52,7 +52,8 @@ typedef struct rp_pq_option PQconninfoOption;
 
 /* X(return type, name without "PQ", parameters) */
 #define RP_PQ_FUNCS(X)                                                                                       \
-    X(PGconn *, connectdbParams, (const char *const *keywords, const char *const *values, int expand_dbname)) \
+    X(PGconn *, connectdbParams,                                                                             \
+      (const char *const *keywords, const char *const *values, int expand_dbname))                           \
     X(RP_PQ_CONN_STATUS, status, (const PGconn *conn))                                                       \
     X(char *, errorMessage, (const PGconn *conn))                                                            \
     X(void, finish, (PGconn * conn))                                                                         \
@@ -63,8 +64,8 @@ typedef struct rp_pq_option PQconninfoOption;
     X(PQnoticeProcessor, setNoticeProcessor, (PGconn * conn, PQnoticeProcessor proc, void *arg))             \
     X(PGresult *, exec, (PGconn * conn, const char *query))                                                  \
     X(PGresult *, execParams,                                                                                \
-      (PGconn * conn, const char *command, int nParams, const Oid *paramTypes, const char *const *paramValues, \
-       const int *paramLengths, const int *paramFormats, int resultFormat))                                  \
+      (PGconn * conn, const char *command, int nParams, const Oid *paramTypes,                               \
+       const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat))  \
     X(RP_PQ_EXEC_STATUS, resultStatus, (const PGresult *res))                                                \
     X(char *, resultErrorMessage, (const PGresult *res))                                                     \
     X(char *, resultErrorField, (const PGresult *res, int fieldcode))                                        \
@@ -106,8 +107,9 @@ static void pq_setup(void)
         RP_PQ_FUNCS(RP_PQ_SYM)
 #undef RP_PQ_SYM
     };
-    rp__dl_once_load(&pq_lib, "libpq (PostgreSQL's client library)", sonames, syms, sizeof syms / sizeof syms[0],
-                     &pq, "libpq5 (Debian: apt-get install libpq5) to write monitoring rows to PostgreSQL");
+    rp__dl_once_load(&pq_lib, "libpq (PostgreSQL's client library)", sonames, syms,
+                     sizeof syms / sizeof syms[0], &pq,
+                     "libpq5 (Debian: apt-get install libpq5) to write monitoring rows to PostgreSQL");
 }
 
 /* ---- the handle ------------------------------------------------------------- */
@@ -115,10 +117,10 @@ static void pq_setup(void)
 struct rp__monitor_db {
     PGconn *conn;
     char table[RP_MONITOR_DB_TABLE_MAX + 1];
-    char where[256];    /* host:port, for messages */
-    char *secret[2];    /* passwords to keep out of messages (the parsed one, the URL's raw text) */
-    char *upsert_sql;   /* INSERT ... ON CONFLICT for this table */
-    char *create_sql;   /* CREATE TABLE IF NOT EXISTS for this table */
+    char where[256];  /* host:port, for messages */
+    char *secret[2];  /* passwords to keep out of messages (the parsed one, the URL's raw text) */
+    char *upsert_sql; /* INSERT ... ON CONFLICT for this table */
+    char *create_sql; /* CREATE TABLE IF NOT EXISTS for this table */
 };
 
 int rp__monitor_db_check_table(const char *table, rp_error *err)
@@ -131,10 +133,11 @@ int rp__monitor_db_check_table(const char *table, rp_error *err)
         ok = alpha || (i > 0 && c >= '0' && c <= '9');
     }
     if (!ok)
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "bad monitoring table name \"%.80s\": use letters, digits and '_' (not first), at "
-                            "most %d bytes, without a schema",
-                            table, RP_MONITOR_DB_TABLE_MAX);
+        return rp_error_set(
+            err, RP_ERR_INVALID,
+            "bad monitoring table name \"%.80s\": use letters, digits and '_' (not first), at "
+            "most %d bytes, without a schema",
+            table, RP_MONITOR_DB_TABLE_MAX);
     return 0;
 }
 
@@ -152,8 +155,8 @@ char *rp__monitor_db_timestamp(int64_t us, char out[32])
         return out;
     }
     char tmp[96]; /* room for any int the compiler imagines; real dates take 26 bytes */
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
     size_t n = strnlen(tmp, 31);
     memcpy(out, tmp, n);
     out[n] = '\0';
@@ -363,10 +366,11 @@ int rp__monitor_db_open(const char *url, const char *table, rp__monitor_db **out
         one_line(msg);
         scrub(msg, db->secret);
         rp__monitor_db_close(db);
-        return rp_error_set(err, RP_ERR_INVALID,
-                            "the PostgreSQL URL does not parse (%s): use postgresql://user:password@host:port/db "
-                            "or libpq's key=value form",
-                            msg);
+        return rp_error_set(
+            err, RP_ERR_INVALID,
+            "the PostgreSQL URL does not parse (%s): use postgresql://user:password@host:port/db "
+            "or libpq's key=value form",
+            msg);
     }
     bool has_timeout = getenv("PGCONNECT_TIMEOUT") != NULL;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
@@ -488,8 +492,8 @@ static int columns_json(const rp__monitor_spec *spec, const rp__monitor_result *
         char num[32];
         const char *score = ok ? num_text(c->drift.score, num) : NULL;
         if ((i > 0 && rp__buf_puts(b, ", ") != 0) || json_string(b, spec->col[i].name) != 0 ||
-            rp__buf_printf(b, ": {\"kind\": \"%s\", \"test\": ", spec->col[i].kind == RP_DRIFT_CAT ? "cat" : "num") !=
-                0)
+            rp__buf_printf(
+                b, ": {\"kind\": \"%s\", \"test\": ", spec->col[i].kind == RP_DRIFT_CAT ? "cat" : "num") != 0)
             return -1;
         if (ok ? rp__buf_printf(b, "\"%s\"", rp__drift_test_name(c->drift.test)) : rp__buf_puts(b, "null"))
             return -1;
@@ -512,7 +516,8 @@ int rp__monitor_db_write(rp__monitor_db *db, const rp__monitor_db_row *row, rp_e
     if (!row->source || !*row->source)
         return rp_error_set(err, RP_ERR_INVALID, "a monitoring row needs a source");
     if (!res || !spec || res->ncols != spec->n || res->ncols > RP_MONITOR_MAX_COLUMNS)
-        return rp_error_set(err, RP_ERR_INVALID, "a monitoring row's spec and result disagree (%zu and %zu columns)",
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "a monitoring row's spec and result disagree (%zu and %zu columns)",
                             spec ? spec->n : 0, res ? res->ncols : 0);
     rp__buf js;
     rp__buf_init(&js, (size_t)1 << 20);

@@ -19,8 +19,8 @@
 #include "ridepred/error.h"
 
 #define RP_MONITOR_DB_TABLE "ridepred_monitor" /* default table */
-#define RP_MONITOR_DB_TABLE_MAX 63              /* bytes of a table name (PostgreSQL's NAMEDATALEN - 1) */
-#define RP_MONITOR_DB_CONNECT_TIMEOUT "10"      /* seconds, unless the URL or PGCONNECT_TIMEOUT says */
+#define RP_MONITOR_DB_TABLE_MAX 63             /* bytes of a table name (PostgreSQL's NAMEDATALEN - 1) */
+#define RP_MONITOR_DB_CONNECT_TIMEOUT "10"     /* seconds, unless the URL or PGCONNECT_TIMEOUT says */
 
 typedef struct rp__monitor_db rp__monitor_db;
 

@@ -83,7 +83,8 @@ static int parse_line(char *line, rp__monitor_db_row *row, rp__monitor_spec *spe
     res->prediction = -1;
     row->spec = spec;
     row->result = res;
-    for (char *save = NULL, *tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+    for (char *save = NULL, *tok = strtok_r(line, " \t\n", &save); tok;
+         tok = strtok_r(NULL, " \t\n", &save)) {
         char *v = strchr(tok, '=');
         if (!v)
             return -1;
