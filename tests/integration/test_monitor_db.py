@@ -31,6 +31,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools"))
 import pgtemp  # noqa: E402
@@ -285,6 +286,37 @@ def test_libpq_declarations(tmp):
     rptest.check(r.returncode == 0, "db.c's libpq prototypes and constants are libpq-fe.h's", r.stderr[-3000:])
 
 
+def test_pgtemp_cleanup(tmp):
+    """tests/tools/pgtemp.py removes its server after an exception, and after
+    a kill -9 of the test process (its watchdog)."""
+    kept = {}
+    try:
+        with pgtemp.server() as pg:
+            kept["dir"] = pg.dir
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    rptest.check(not os.path.exists(kept["dir"]), "an exception: the server's directory is gone", kept)
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import sys, time; sys.path.insert(0, sys.argv[1]); import pgtemp\n"
+                              "s = pgtemp.Server().start()\n"
+                              "pid = open(s.data + '/postmaster.pid').readline().strip()\n"
+                              "print(s.dir, pid, flush=True); time.sleep(600)",
+                              os.path.dirname(os.path.abspath(pgtemp.__file__))],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        d, pid = child.stdout.readline().split()
+        rptest.check(os.path.isdir(d), "the child's server runs", d)
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (os.path.exists(d) or os.path.exists(f"/proc/{pid}")):
+        time.sleep(0.2)
+    rptest.check(not os.path.exists(d) and not os.path.exists(f"/proc/{pid}"),
+                 "kill -9 of the test: the watchdog stopped the server and removed its directory", (d, pid))
+
+
 def main():
     rptest.need_bin(CLI, "the monitor_db_cli tool (make build)")
     why = pgtemp.missing()
@@ -293,7 +325,7 @@ def main():
     with pgtemp.server() as pg:
         rptest.run([test_creates_table, test_row_figures, test_rewrite_replaces, test_sources_apart,
                     test_nan_is_null, test_unreachable, test_bad_table, test_reconnect], pg, finish=False)
-    rptest.run([test_url_forms, test_libpq_missing, test_libpq_declarations], tmp_prefix="rp-mondb-")
+    rptest.run([test_url_forms, test_libpq_missing, test_libpq_declarations, test_pgtemp_cleanup], tmp_prefix="rp-mondb-")
 
 
 if __name__ == "__main__":
