@@ -295,19 +295,32 @@ static int result_error(rp__monitor_db *db, PGresult *r, const char *what, rp_er
     return -1;
 }
 
+/* Writers creating the table at once: CREATE TABLE IF NOT EXISTS is not
+ * atomic in PostgreSQL, the losers of the race fail on the catalog (type
+ * "..." already exists: 42710; a unique violation on pg_type: 23505; 42P07).
+ * Once the winner has committed, the statement again finds the table: it is
+ * tried up to three times. */
+static bool create_race(const PGresult *r)
+{
+    return sqlstate_is(r, "42710") || sqlstate_is(r, "23505") || sqlstate_is(r, "42P07");
+}
+
 static int create_table(rp__monitor_db *db, rp_error *err)
 {
-    PGresult *r = pq.exec(db->conn, db->create_sql);
-    int st = r ? (int)pq.resultStatus(r) : -1;
-    /* Two writers creating the table at once: one of them sees the other's
-     * catalog rows (23505 on pg_type) or the table (42P07); both fine. */
-    if (st != RP_PQ_PGRES_COMMAND_OK && !sqlstate_is(r, "42P07") && !sqlstate_is(r, "23505")) {
+    for (int attempt = 1;; attempt++) {
+        PGresult *r = pq.exec(db->conn, db->create_sql);
+        if (r && pq.resultStatus(r) == RP_PQ_PGRES_COMMAND_OK) {
+            pq.clear(r);
+            return 0;
+        }
+        if (attempt < 3 && create_race(r)) {
+            pq.clear(r);
+            continue;
+        }
         result_error(db, r, "cannot create the table", err);
         pq.clear(r);
         return -1;
     }
-    pq.clear(r);
-    return 0;
 }
 
 static char *sql_printf(const char *fmt, const char *table)

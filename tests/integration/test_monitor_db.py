@@ -97,6 +97,23 @@ def test_creates_table(pg):
     rptest.check(r.stderr == "", "silently (no NOTICE from CREATE TABLE IF NOT EXISTS)", r.stderr)
 
 
+def test_concurrent_create(pg):
+    """Writers starting together on a missing table: CREATE TABLE IF NOT
+    EXISTS races in PostgreSQL's catalog (a unique violation on pg_type);
+    every writer must still open and write."""
+    ok = 0
+    for attempt in range(10):
+        fresh(pg)
+        procs = [subprocess.Popen([CLI, pg.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(12)]
+        outs = [p.communicate(row_line(source=f"s{i}"), timeout=120) for i, p in enumerate(procs)]
+        bad = [(p.returncode, o[1]) for p, o in zip(procs, outs) if p.returncode != 0 or o[0] != "ok\n"]
+        rptest.check(not bad, f"12 writers on a missing table, round {attempt + 1}", bad)
+        n = pg.query("SELECT count(*) FROM ridepred_monitor")
+        ok += n == [["12"]]
+    rptest.check(ok == 10, "every row written", ok)
+
+
 def test_row_figures(pg):
     fresh(pg)
     start = MARCH + 3 * DAY + 1234567  # not on a second: microseconds kept
@@ -323,7 +340,7 @@ def main():
     if why:
         rptest.skip(why)
     with pgtemp.server() as pg:
-        rptest.run([test_creates_table, test_row_figures, test_rewrite_replaces, test_sources_apart,
+        rptest.run([test_creates_table, test_concurrent_create, test_row_figures, test_rewrite_replaces, test_sources_apart,
                     test_nan_is_null, test_unreachable, test_bad_table, test_reconnect], pg, finish=False)
     rptest.run([test_url_forms, test_libpq_missing, test_libpq_declarations, test_pgtemp_cleanup], tmp_prefix="rp-mondb-")
 
