@@ -46,11 +46,11 @@ typedef struct rp__monitor_db_row {
  * with *out NULL and err:
  *   RP_ERR_UNSUPPORTED  libpq5 is not installed ("... install libpq5");
  *   RP_ERR_INVALID      a bad table name, a URL libpq cannot parse;
- *   RP_ERR_IO           the server could not be reached or refused the
- *                       connection (the message names host:port; retriable
- *                       true, except for authentication failures and a
- *                       missing database), or the table could not be
- *                       created (the server's message);
+ *   RP_ERR_IO           the connection failed (the message names host:port;
+ *                       retriable true only when the server could not be
+ *                       reached: not for a wrong password, a missing
+ *                       database or a bad parameter), or the table could not
+ *                       be created (the server's message);
  *   RP_ERR_NOMEM. */
 int rp__monitor_db_open(const char *url, const char *table, rp__monitor_db **out, rp_error *err);
 
