@@ -80,16 +80,34 @@ int rp__monitor_sample_init(rp__monitor_sample *s, size_t ncols, size_t cap, rp_
     return 0;
 }
 
-static size_t count_finite(const double *x, size_t n)
+void rp__monitor_prepared_free(rp__monitor_prepared *p)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += isfinite(x[i]) != 0;
-    return k;
+    if (!p)
+        return;
+    for (size_t j = 0; j < RP_MONITOR_MAX_COLUMNS; j++)
+        rp__drift_ref_free(&p->col[j]);
+    memset(p, 0, sizeof *p);
 }
 
-int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, const rp__monitor_sample *cur,
-                        rp__monitor_result *out, rp_error *err)
+int rp__monitor_prepare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, rp__monitor_prepared *out,
+                        rp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (spec->n > RP_MONITOR_MAX_COLUMNS || ref->ncols != spec->n)
+        return rp_error_set(err, RP_ERR_INVALID, "the spec has %zu columns, the reference %zu", spec->n,
+                            ref->ncols);
+    for (size_t j = 0; j < spec->n; j++)
+        if (rp__drift_ref_init(&out->col[j], ref->col[j], ref->n, err) < 0) {
+            rp__monitor_prepared_free(out);
+            return -1;
+        }
+    out->ncols = spec->n;
+    out->n = ref->n;
+    return 0;
+}
+
+int rp__monitor_compare_prepared(const rp__monitor_spec *spec, const rp__monitor_prepared *ref,
+                                 const rp__monitor_sample *cur, rp__monitor_result *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->prediction = -1;
@@ -108,9 +126,9 @@ int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *
         out->missing_cells += c->missing;
         c->drift.score = NAN;
         c->status = RP_MONITOR_COLUMN_EMPTY;
-        if (cur->n == c->missing || count_finite(ref->col[j], ref->n) == 0)
+        if (cur->n == c->missing || ref->col[j].n == 0)
             continue;
-        if (rp__column_drift(ref->col[j], ref->n, cur->col[j], cur->n, spec->col[j].kind, &c->drift, err) < 0) {
+        if (rp__column_drift_ref(&ref->col[j], cur->col[j], cur->n, spec->col[j].kind, &c->drift, err) < 0) {
             rp_error_prefix(err, "column %s", spec->col[j].name);
             return -1;
         }
@@ -130,6 +148,24 @@ int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *
         out->prediction_drifted = p->status == RP_MONITOR_COLUMN_OK && p->drift.drifted;
     }
     return 0;
+}
+
+int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, const rp__monitor_sample *cur,
+                        rp__monitor_result *out, rp_error *err)
+{
+    rp__monitor_prepared p;
+    memset(out, 0, sizeof *out);
+    out->prediction = -1;
+    out->prediction_drift = out->share_missing_values = out->share_drifted_columns = NAN;
+    if (cur->ncols != spec->n)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "the spec has %zu columns, the reference %zu and the current sample %zu", spec->n,
+                            ref->ncols, cur->ncols);
+    if (rp__monitor_prepare(spec, ref, &p, err) < 0)
+        return -1;
+    int rc = rp__monitor_compare_prepared(spec, &p, cur, out, err);
+    rp__monitor_prepared_free(&p);
+    return rc;
 }
 
 /* ---- the reference file ---- */

@@ -101,6 +101,25 @@ typedef struct rp__monitor_result {
 int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, const rp__monitor_sample *cur,
                         rp__monitor_result *out, rp_error *err);
 
+/* A reference prepared once for comparing many windows (each column's
+ * finite values sorted: rp__drift_ref): rp__monitor_compare_prepared gives
+ * the same result as rp__monitor_compare, bit for bit, without sorting the
+ * reference again for every window. */
+typedef struct rp__monitor_prepared {
+    size_t ncols;
+    size_t n; /* rows of the reference */
+    rp__drift_ref col[RP_MONITOR_MAX_COLUMNS];
+} rp__monitor_prepared;
+
+/* Prepares ref (spec->n columns).  Returns 0, or -1 with err (RP_ERR_NOMEM,
+ * RP_ERR_INVALID for a column count that is not spec's); *out is then
+ * empty and safe to free. */
+int rp__monitor_prepare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, rp__monitor_prepared *out,
+                        rp_error *err);
+void rp__monitor_prepared_free(rp__monitor_prepared *p); /* NULL ignored */
+int rp__monitor_compare_prepared(const rp__monitor_spec *spec, const rp__monitor_prepared *ref,
+                                 const rp__monitor_sample *cur, rp__monitor_result *out, rp_error *err);
+
 /* A reference sample stored beside a model (`ridepred train`, `ridepred
  * monitor --write-reference`): the file name in a model directory. */
 #define RP_MONITOR_REFERENCE_FILE "ridepred-reference.csv"

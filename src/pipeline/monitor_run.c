@@ -405,6 +405,7 @@ int rp__monitor_run(const rp__monitor_config *c, rp__monitor_report *r, rp_error
     if (make_plan(spec, &p, err) < 0)
         return -1;
     rp__monitor_sample ref = {0};
+    rp__monitor_prepared prep = {0};
     acc a = {.ncols = spec->n};
     double *sorted[RP_MONITOR_MAX_COLUMNS] = {0};
     size_t *start = NULL, *wi = NULL;
@@ -417,6 +418,8 @@ int rp__monitor_run(const rp__monitor_config *c, rp__monitor_report *r, rp_error
     if (rp__monitor_reference_load(c->model, c->reference, spec, &ref, &r->ref_source, &r->ref_scored, err) < 0)
         goto out;
     r->reference_rides = ref.n;
+    if (rp__monitor_prepare(spec, &ref, &prep, err) < 0)
+        goto out;
     for (size_t i = 0; i < c->n_current; i++)
         if (collect(c->model, cache, c->current[i], &p, false, &a, &r->cur_scored, &r->no_pickup, err) < 0)
             goto out;
@@ -482,7 +485,7 @@ int rp__monitor_run(const rp__monitor_config *c, rp__monitor_report *r, rp_error
         view.cap = view.n;
         for (size_t j = 0; j < spec->n; j++)
             view.col[j] = sorted[j] + start[k];
-        if (rp__monitor_compare(spec, &ref, &view, &w->result, err) < 0) {
+        if (rp__monitor_compare_prepared(spec, &prep, &view, &w->result, err) < 0) {
             char s[RP_MONITOR_TIME_MAX];
             rp__monitor_time_iso(w->start_us, s);
             rp_error_prefix(err, "window %s", s);
@@ -498,6 +501,7 @@ out:
     free(wi);
     free(cache);
     acc_free(&a);
+    rp__monitor_prepared_free(&prep);
     rp__monitor_sample_free(&ref);
     if (rc < 0)
         rp__monitor_report_free(r);
