@@ -605,7 +605,7 @@ int rp__monitor_write_svg(const char *path, const rp__monitor_spec *spec, const 
     FILE *f = fopen(path, "w");
     if (!f)
         return rp_error_set(err, RP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    const double W = 900, H = 420, L = 60, R = 60, T = 50, B = 70;
+    const double W = 900, H = 440, L = 70, R = 60, T = 50, B = 90;
     const double pw = W - L - R, ph = H - T - B;
     size_t n = r->n ? r->n : 1;
     double ymax = 0;
@@ -648,8 +648,10 @@ int rp__monitor_write_svg(const char *path, const rp__monitor_spec *spec, const 
         fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", L, y, L + pw, y);
         fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.3g</text>\n", L - 6, y + 4,
                 ymax * g / 4.0);
-        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" fill=\"#d62728\">%.3g</text>\n", L + pw + 6, y + 4, cmax * g / 4.0);
     }
+    for (size_t g = 0; g <= spec->n; g++) /* the drifted columns' axis: whole numbers */
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" fill=\"#d62728\">%zu</text>\n", L + pw + 6,
+                T + ph - ph * (double)g / cmax + 4, g);
     fprintf(f, "<text x=\"14\" y=\"%.0f\" transform=\"rotate(-90 14 %.0f)\" text-anchor=\"middle\" "
                "fill=\"#1f77b4\">prediction drift</text>\n",
             T + ph / 2, T + ph / 2);
@@ -694,11 +696,16 @@ int rp__monitor_write_svg(const char *path, const rp__monitor_spec *spec, const 
     fprintf(f, "</g>\n");
     /* window labels: at most about 16 */
     size_t step = r->n > 16 ? (r->n + 15) / 16 : 1;
+    bool days = r->n && (r->w[0].end_us - r->w[0].start_us) % (INT64_C(86400) * 1000000) == 0;
     for (size_t k = 0; k < r->n; k += step) {
-        char s[RP_MONITOR_TIME_MAX];
-        rp__monitor_time_iso(r->w[k].start_us, s);
+        char iso[RP_MONITOR_TIME_MAX], s[RP_MONITOR_TIME_MAX];
+        rp__monitor_time_iso(r->w[k].start_us, iso);
+        if (days) /* 2021-03-01 */
+            snprintf(s, sizeof s, "%.10s", iso);
+        else /* 03-01 06:00 */
+            snprintf(s, sizeof s, "%.5s %.5s", iso + 5, iso + 11);
         double x = L + bw * ((double)k + 0.5);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %.0f)\">%.16s</text>\n",
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %.0f)\">%s</text>\n",
                 x, T + ph + 14, x, T + ph + 14, s);
     }
     fprintf(f, "</svg>\n");
