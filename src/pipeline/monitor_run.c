@@ -198,6 +198,10 @@ static int collect(const rp_model *m, onehot_cache *cache, const char *path, con
         }
         predict(m, cache, &t, sel, k, pred, path, st);
     }
+    if (k == 0) { /* nothing to add (and no column allocated yet) */
+        rc = 0;
+        goto out;
+    }
     if (acc_reserve(a, k, err) < 0)
         goto out;
     for (size_t j = 0; j < a->ncols; j++) {
