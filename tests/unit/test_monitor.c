@@ -4,6 +4,9 @@
  * round trip, a missing column, a wrong kind, a bad cell naming its line).
  * The figures against SciPy are tests/integration/test_monitor_scipy.py. */
 #include "monitor/monitor.h"
+#include "common/pyfloat.h"
+#include "monitor/report.h"
+#include "pipeline/monitor_run.h"
 #include "testing.h"
 
 #include <math.h>
@@ -275,6 +278,85 @@ TEST(test_reference_errors)
     rp_t_rmtree(dir);
 }
 
+TEST(test_window_json)
+{
+    rp__monitor_spec spec;
+    rp__monitor_sample ref, cur;
+    small_setup(&spec, &ref);
+    CHECK(rp__monitor_sample_init(&cur, 3, 4, NULL) == 0);
+    put(&cur, (double[]){NAN, 0, 11});
+    put(&cur, (double[]){INFINITY, 1, 12});
+    rp__monitor_result r;
+    CHECK(rp__monitor_compare(&spec, &ref, &cur, &r, NULL) == 0);
+    rp__buf b;
+    rp__buf_init(&b, 1 << 16);
+    /* 2021-03-01T00:00:00Z and a day later */
+    rp__monitor_window_json(&b, &spec, INT64_C(1614556800000000), INT64_C(1614643200000000), &r);
+    /* the scores as Python's repr writes them (the values are SciPy's: test_monitor_scipy.py) */
+    char pred[RP_PYFLOAT_MAX], bs[RP_PYFLOAT_MAX], want[1024];
+    rp__pyfloat_repr(r.prediction_drift, pred);
+    rp__pyfloat_repr(r.col[1].drift.score, bs);
+    snprintf(want, sizeof want,
+             "{\"start\": \"2021-03-01T00:00:00Z\", \"end\": \"2021-03-02T00:00:00Z\", \"rides\": 2, "
+             "\"prediction_drift\": %s, \"prediction_drifted\": false, \"num_drifted_columns\": 0, "
+             "\"share_drifted_columns\": 0.0, \"dataset_drift\": false, \"share_missing_values\": "
+             "0.3333333333333333, \"columns\": {\"a\": {\"test\": null, \"score\": null, \"drifted\": false, "
+             "\"missing\": 2}, \"b\": {\"test\": \"chisquare\", \"score\": %s, \"drifted\": false, \"missing\": 0}, "
+             "\"prediction\": {\"test\": \"ks\", \"score\": %s, \"drifted\": false, \"missing\": 0}}}",
+             pred, bs, pred);
+    CHECK(!b.failed);
+    CHECK_STR(b.data, want);
+    /* an empty window: every number null */
+    rp__monitor_sample none;
+    CHECK(rp__monitor_sample_init(&none, 3, 0, NULL) == 0);
+    CHECK(rp__monitor_compare(&spec, &ref, &none, &r, NULL) == 0);
+    rp__buf_reset(&b);
+    rp__monitor_window_json(&b, &spec, 0, 3600000000, &r);
+    CHECK(strstr(b.data, "\"start\": \"1970-01-01T00:00:00Z\", \"end\": \"1970-01-01T01:00:00Z\", \"rides\": 0, "
+                         "\"prediction_drift\": null") &&
+          strstr(b.data, "\"share_missing_values\": null") && strstr(b.data, "\"share_drifted_columns\": 0.0"));
+    char t[RP_MONITOR_TIME_MAX];
+    rp__monitor_time_iso(-1, t); /* before the epoch: floor */
+    CHECK_STR(t, "1969-12-31T23:59:59Z");
+    rp__monitor_time_iso(INT64_C(951782400000000), t); /* a leap day */
+    CHECK_STR(t, "2000-02-29T00:00:00Z");
+    rp__buf_cleanup(&b);
+    rp__monitor_sample_free(&none);
+    rp__monitor_sample_free(&cur);
+    rp__monitor_sample_free(&ref);
+}
+
+TEST(test_options)
+{
+    int64_t us;
+    CHECK(rp__monitor_parse_window("1d", &us) == 0 && us == INT64_C(86400000000));
+    CHECK(rp__monitor_parse_window("6h", &us) == 0 && us == INT64_C(21600000000));
+    CHECK(rp__monitor_parse_window("30m", &us) == 0 && us == INT64_C(1800000000));
+    CHECK(rp__monitor_parse_window("90", &us) == 0 && us == INT64_C(90000000));
+    CHECK(rp__monitor_parse_window("90s", &us) == 0 && us == INT64_C(90000000));
+    CHECK(rp__monitor_parse_window("366d", &us) == 0);
+    const char *bad[] = {"0", "367d", "1w", "-1d", "1dd", "", "d", " 1d", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(rp__monitor_parse_window(bad[i], &us) == -1);
+    rp__monitor_spec s;
+    rp_error err = {0};
+    CHECK(rp__monitor_parse_columns("num:trip_distance,fare_amount;cat:PULocationID", &s, &err) == 0);
+    CHECK(s.n == 4 && s.col[1].kind == RP_DRIFT_NUM && s.col[2].kind == RP_DRIFT_CAT);
+    CHECK_STR(s.col[1].name, "fare_amount");
+    CHECK_STR(s.col[3].name, RP_MONITOR_PREDICTION);
+    CHECK(rp__monitor_parse_columns("cat:PULocationID;num:-prediction", &s, &err) == 0 && s.n == 1);
+    CHECK(rp__monitor_parse_columns("num:prediction,trip_distance", &s, &err) == 0 && s.n == 2 &&
+          rp__monitor_spec_find(&s, RP_MONITOR_PREDICTION) == 0);
+    CHECK(rp__monitor_parse_columns("x:a", &s, &err) == -1 && strstr(err.msg, "num: or cat:"));
+    CHECK(rp__monitor_parse_columns("num:a,,b", &s, &err) == -1 && strstr(err.msg, "empty column name"));
+    CHECK(rp__monitor_parse_columns("num:a;cat:a", &s, &err) == -1 && strstr(err.msg, "a is named twice"));
+    CHECK(rp__monitor_parse_columns("num:-prediction", &s, &err) == -1 && strstr(err.msg, "no column left"));
+    CHECK(rp__monitor_parse_columns("num:prediction,-prediction", &s, &err) == -1);
+    CHECK(rp__monitor_parse_columns("", &s, &err) == -1);
+    CHECK(rp__monitor_parse_columns("num:a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", &s, &err) == -1 &&
+          strstr(err.msg, "with the prediction"));
+}
+
 int main(void)
 {
     RUN(test_specs);
@@ -283,5 +365,7 @@ int main(void)
     RUN(test_compare_dataset_drift_share);
     RUN(test_reference_round_trip);
     RUN(test_reference_errors);
+    RUN(test_window_json);
+    RUN(test_options);
     return rp_t_done();
 }
