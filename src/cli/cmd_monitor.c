@@ -77,11 +77,11 @@ static void print_table(const rp__monitor_spec *spec, const rp__monitor_report *
         rp__buf_printf(b, "%-20s %7zu  %-26s %-7s %-9s %-7s %s\n", s, x->rides, pd,
                        x->prediction_drifted ? "yes" : "no", cols, x->dataset_drift ? "yes" : "no", miss);
     }
-    const char *how = r->ref_source == RP_MONITOR_REF_TRIPS ? "kept rides predicted now"
+    const char *how = r->ref_source == RP_MONITOR_REF_TRIPS  ? "kept rides predicted now"
                       : r->ref_source == RP_MONITOR_REF_FILE ? "a reference file"
                                                              : "the model directory's reference";
-    rp__buf_printf(b, "\nreference: %zu rides (%s); current: %zu rows in %zu windows", r->reference_rides, how,
-                   r->cur_scored.used, r->n);
+    rp__buf_printf(b, "\nreference: %zu rides (%s); current: %zu rows in %zu windows", r->reference_rides,
+                   how, r->cur_scored.used, r->n);
     if (r->no_pickup)
         rp__buf_printf(b, ", %zu rows without a pickup time left out", r->no_pickup);
     rp__buf_lit(b, "\ncolumns: ");
@@ -133,8 +133,8 @@ int rp__cmd_monitor(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     rp__cli_log_opts lo = {0};
-    const char *model_flag = NULL, *ref = NULL, *window = "1d", *svg = NULL, *columns = NULL, *write_ref = NULL,
-               *db = NULL, *preprocessor = NULL;
+    const char *model_flag = NULL, *ref = NULL, *window = "1d", *svg = NULL, *columns = NULL,
+               *write_ref = NULL, *db = NULL, *preprocessor = NULL;
     bool json = false;
     int c;
     optind = 1;
@@ -175,8 +175,9 @@ int rp__cmd_monitor(int argc, char **argv)
     }
     int64_t window_us;
     if (rp__monitor_parse_window(window, &window_us) < 0) {
-        rp__cli_error("--window must be 1d, 6h, 30m, 90s or a number of seconds (1 second to 366 days), not '%s'",
-                      window);
+        rp__cli_error(
+            "--window must be 1d, 6h, 30m, 90s or a number of seconds (1 second to 366 days), not '%s'",
+            window);
         return RP_EXIT_USAGE;
     }
     rp__monitor_spec spec;

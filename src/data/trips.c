@@ -261,7 +261,8 @@ static int pq_doubles(const rp__parquet_column *c, const rp__parquet_values *v, 
 static int check_extra(size_t n_extra, rp_error *err)
 {
     if (n_extra > RP_TRIPS_MAX_EXTRA)
-        return rp_error_set(err, RP_ERR_INVALID, "%zu extra columns: at most %d", n_extra, RP_TRIPS_MAX_EXTRA);
+        return rp_error_set(err, RP_ERR_INVALID, "%zu extra columns: at most %d", n_extra,
+                            RP_TRIPS_MAX_EXTRA);
     return 0;
 }
 
@@ -710,8 +711,8 @@ int rp__trips_read_extra(const char *path, size_t max_rows, const char *const *e
         if (rc < 0)
             rp_error_prefix(err, "%s", path);
         else
-            rc = rp__trips_read_csv_mem_extra(b.data ? b.data : "", b.len, path, max_rows, extra, n_extra, out,
-                                              err);
+            rc = rp__trips_read_csv_mem_extra(b.data ? b.data : "", b.len, path, max_rows, extra, n_extra,
+                                              out, err);
         rp__buf_cleanup(&b);
     } else {
         rc = rp__trips_read_csv_mem_extra(map, size, path, max_rows, extra, n_extra, out, err);

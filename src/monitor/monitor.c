@@ -89,8 +89,8 @@ void rp__monitor_prepared_free(rp__monitor_prepared *p)
     memset(p, 0, sizeof *p);
 }
 
-int rp__monitor_prepare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, rp__monitor_prepared *out,
-                        rp_error *err)
+int rp__monitor_prepare(const rp__monitor_spec *spec, const rp__monitor_sample *ref,
+                        rp__monitor_prepared *out, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (spec->n > RP_MONITOR_MAX_COLUMNS || ref->ncols != spec->n)
@@ -150,8 +150,8 @@ int rp__monitor_compare_prepared(const rp__monitor_spec *spec, const rp__monitor
     return 0;
 }
 
-int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, const rp__monitor_sample *cur,
-                        rp__monitor_result *out, rp_error *err)
+int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref,
+                        const rp__monitor_sample *cur, rp__monitor_result *out, rp_error *err)
 {
     rp__monitor_prepared p;
     memset(out, 0, sizeof *out);
@@ -179,8 +179,8 @@ int rp__monitor_reference_write(const char *path, const rp__monitor_spec *spec, 
                                 rp_error *err)
 {
     if (s->ncols != spec->n)
-        return rp_error_set(err, RP_ERR_INVALID, "%s: the spec has %zu columns, the sample %zu", path, spec->n,
-                            s->ncols);
+        return rp_error_set(err, RP_ERR_INVALID, "%s: the spec has %zu columns, the sample %zu", path,
+                            spec->n, s->ncols);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
@@ -323,8 +323,8 @@ int rp__monitor_reference_read(const char *path, const rp__monitor_spec *want, r
             goto out;
         }
         if (file.col[k].kind != w.col[j].kind) {
-            rp_error_set(err, RP_ERR_INVALID, "%s: column %s is %s:%s in the reference, %s:%s is wanted", path,
-                         w.col[j].name, kind_prefix(file.col[k].kind), w.col[j].name,
+            rp_error_set(err, RP_ERR_INVALID, "%s: column %s is %s:%s in the reference, %s:%s is wanted",
+                         path, w.col[j].name, kind_prefix(file.col[k].kind), w.col[j].name,
                          kind_prefix(w.col[j].kind), w.col[j].name);
             goto out;
         }
@@ -376,7 +376,8 @@ int rp__monitor_reference_read(const char *path, const rp__monitor_spec *want, r
             f = comma + 1;
         }
         if (k != file.n) {
-            rp_error_set(err, RP_ERR_INVALID, "%s:%zu: %zu fields, the header has %zu", path, line, k, file.n);
+            rp_error_set(err, RP_ERR_INVALID, "%s:%zu: %zu fields, the header has %zu", path, line, k,
+                         file.n);
             goto out;
         }
         s->n++;

@@ -34,8 +34,8 @@ void rp__monitor_time_iso(int64_t us, char out[RP_MONITOR_TIME_MAX])
         return;
     }
     unsigned hh = (unsigned)(sod / 3600) % 24, mm = (unsigned)(sod / 60 % 60), ss = (unsigned)(sod % 60);
-    snprintf(out, RP_MONITOR_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000, m % 100, d % 100, hh,
-             mm, ss);
+    snprintf(out, RP_MONITOR_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000, m % 100,
+             d % 100, hh, mm, ss);
 }
 
 static void num(rp__buf *b, double x)
@@ -55,10 +55,12 @@ void rp__monitor_window_json(rp__buf *b, const rp__monitor_spec *spec, int64_t s
     rp__buf_printf(b, "{\"start\": \"%s\", \"end\": \"%s\", \"rides\": %zu, \"prediction_drift\": ", s, e,
                    r->rides);
     num(b, r->prediction_drift);
-    rp__buf_printf(b, ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
+    rp__buf_printf(b,
+                   ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
                    r->prediction_drifted ? "true" : "false", r->num_drifted_columns);
     num(b, r->share_drifted_columns);
-    rp__buf_printf(b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
+    rp__buf_printf(
+        b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
     num(b, r->share_missing_values);
     rp__buf_lit(b, ", \"columns\": {");
     for (size_t j = 0; j < r->ncols && j < spec->n; j++) {

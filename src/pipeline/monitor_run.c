@@ -144,8 +144,8 @@ static void predict(const rp_model *m, onehot_cache *cache, const rp__trips *t, 
             if (status[j] != RP_OK) {
                 out[i + j] = NAN;
                 if (!st->unscored++)
-                    snprintf(st->first_unscored, sizeof st->first_unscored, "%s row %zu: %s", file, sel[i + j],
-                             rp_model_status_message(status[j]));
+                    snprintf(st->first_unscored, sizeof st->first_unscored, "%s row %zu: %s", file,
+                             sel[i + j], rp_model_status_message(status[j]));
             }
     }
 }
@@ -320,10 +320,11 @@ int rp__monitor_reference_from_trips(const rp_model *m, const char *const *files
         if (collect(m, cache, files[i], &p, true, &a, st, NULL, err) < 0)
             goto out;
     if (!a.n) {
-        rp_error_set(err, RP_ERR_INVALID,
-                     "%s%s: no rides left after the course's filter (duration from 1 to 60 minutes, locations "
-                     "present): a reference needs some",
-                     n ? files[0] : "(no file)", n > 1 ? " and the others" : "");
+        rp_error_set(
+            err, RP_ERR_INVALID,
+            "%s%s: no rides left after the course's filter (duration from 1 to 60 minutes, locations "
+            "present): a reference needs some",
+            n ? files[0] : "(no file)", n > 1 ? " and the others" : "");
         goto out;
     }
     if (sample_down(&a, cap ? cap : RP_MONITOR_REFERENCE_CAP, seed, err) < 0)
@@ -381,8 +382,8 @@ int rp__monitor_reference_load(const rp_model *m, const char *ref, const rp__mon
     if (src)
         *src = RP_MONITOR_REF_TRIPS;
     const char *files[1] = {ref};
-    return rp__monitor_reference_from_trips(m, files, 1, spec, RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED,
-                                            out, st, err);
+    return rp__monitor_reference_from_trips(m, files, 1, spec, RP_MONITOR_REFERENCE_CAP,
+                                            RP_MONITOR_REFERENCE_SEED, out, st, err);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -419,7 +420,8 @@ int rp__monitor_run(const rp__monitor_config *c, rp__monitor_report *r, rp_error
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (rp__monitor_reference_load(c->model, c->reference, spec, &ref, &r->ref_source, &r->ref_scored, err) < 0)
+    if (rp__monitor_reference_load(c->model, c->reference, spec, &ref, &r->ref_source, &r->ref_scored, err) <
+        0)
         goto out;
     r->reference_rides = ref.n;
     if (rp__monitor_prepare(spec, &ref, &prep, err) < 0)
@@ -556,9 +558,10 @@ int rp__monitor_parse_columns(const char *s, rp__monitor_spec *spec, rp_error *e
         else if (ge - g >= 4 && !memcmp(g, "cat:", 4))
             kind = RP_DRIFT_CAT;
         else
-            return rp_error_set(err, RP_ERR_INVALID,
-                                "--columns: \"%.*s\" does not start with num: or cat: (expected num:a,b;cat:c,d)",
-                                (int)(ge - g), g);
+            return rp_error_set(
+                err, RP_ERR_INVALID,
+                "--columns: \"%.*s\" does not start with num: or cat: (expected num:a,b;cat:c,d)",
+                (int)(ge - g), g);
         for (const char *q = g + 4; q <= ge;) {
             const char *ne = memchr(q, ',', (size_t)(ge - q));
             if (!ne)
@@ -571,8 +574,9 @@ int rp__monitor_parse_columns(const char *s, rp__monitor_spec *spec, rp_error *e
                 no_pred = true;
             } else {
                 if (len > RP_MONITOR_NAME_MAX)
-                    return rp_error_set(err, RP_ERR_INVALID, "--columns: the name \"%.*s\" is longer than %d bytes",
-                                        (int)len, q, RP_MONITOR_NAME_MAX);
+                    return rp_error_set(err, RP_ERR_INVALID,
+                                        "--columns: the name \"%.*s\" is longer than %d bytes", (int)len, q,
+                                        RP_MONITOR_NAME_MAX);
                 if (spec->n == RP_MONITOR_MAX_COLUMNS)
                     return rp_error_set(err, RP_ERR_INVALID, "--columns: more than %d columns",
                                         RP_MONITOR_MAX_COLUMNS);
@@ -632,49 +636,60 @@ int rp__monitor_write_svg(const char *path, const rp__monitor_spec *spec, const 
         ymax = thr;
     ymax = ymax > 0 ? ymax * 1.1 : 1;
     double cmax = spec->n ? (double)spec->n : 1;
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
-            "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            W, H);
-    fprintf(f,
-            "<text x=\"%.0f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">Prediction drift%s and drifted "
-            "columns per window (%zu windows, reference %zu rides)</text>\n",
-            W / 2, test >= 0 && one_test ? "" : " (tests differ by window)", r->n, r->reference_rides);
+    fprintf(
+        f,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+        "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+        W, H);
+    fprintf(
+        f,
+        "<text x=\"%.0f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">Prediction drift%s and drifted "
+        "columns per window (%zu windows, reference %zu rides)</text>\n",
+        W / 2, test >= 0 && one_test ? "" : " (tests differ by window)", r->n, r->reference_rides);
     if (test >= 0 && one_test)
-        fprintf(f, "<text x=\"%.0f\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">test: %s, drift when %s %g</text>\n",
-                W / 2, rp__drift_test_name((rp__drift_test)test),
-                test == RP_DRIFT_TEST_WASSERSTEIN || test == RP_DRIFT_TEST_JENSENSHANNON ? "&gt;=" : "p &lt;", thr);
+        fprintf(
+            f,
+            "<text x=\"%.0f\" y=\"40\" text-anchor=\"middle\" fill=\"#555\">test: %s, drift when %s %g</text>\n",
+            W / 2, rp__drift_test_name((rp__drift_test)test),
+            test == RP_DRIFT_TEST_WASSERSTEIN || test == RP_DRIFT_TEST_JENSENSHANNON ? "&gt;=" : "p &lt;",
+            thr);
     /* axes */
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n", L, T,
-            pw, ph);
+    fprintf(f,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n",
+            L, T, pw, ph);
     for (int g = 0; g <= 4; g++) {
         double y = T + ph - ph * g / 4.0;
-        fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", L, y, L + pw, y);
-        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.3g</text>\n", L - 6, y + 4,
-                ymax * g / 4.0);
+        fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", L, y, L + pw,
+                y);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.3g</text>\n", L - 6,
+                y + 4, ymax * g / 4.0);
     }
     for (size_t g = 0; g <= spec->n; g++) /* the drifted columns' axis: whole numbers */
         fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" fill=\"#d62728\">%zu</text>\n", L + pw + 6,
                 T + ph - ph * (double)g / cmax + 4, g);
-    fprintf(f, "<text x=\"14\" y=\"%.0f\" transform=\"rotate(-90 14 %.0f)\" text-anchor=\"middle\" "
-               "fill=\"#1f77b4\">prediction drift</text>\n",
+    fprintf(f,
+            "<text x=\"14\" y=\"%.0f\" transform=\"rotate(-90 14 %.0f)\" text-anchor=\"middle\" "
+            "fill=\"#1f77b4\">prediction drift</text>\n",
             T + ph / 2, T + ph / 2);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" transform=\"rotate(90 %.0f %.0f)\" text-anchor=\"middle\" "
-               "fill=\"#d62728\">drifted columns (of %zu)</text>\n",
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" transform=\"rotate(90 %.0f %.0f)\" text-anchor=\"middle\" "
+            "fill=\"#d62728\">drifted columns (of %zu)</text>\n",
             W - 14, T + ph / 2, W - 14, T + ph / 2, spec->n);
     double bw = pw / (double)n;
     /* bars: drifted columns */
     fprintf(f, "<g fill=\"#d62728\" fill-opacity=\"0.25\">\n");
     for (size_t k = 0; k < r->n; k++) {
         double h = ph * (double)r->w[k].result.num_drifted_columns / cmax;
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n", L + bw * (double)k + bw * 0.15,
-                T + ph - h, bw * 0.7, h);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
+                L + bw * (double)k + bw * 0.15, T + ph - h, bw * 0.7, h);
     }
     fprintf(f, "</g>\n");
     if (test >= 0 && one_test) {
         double y = T + ph - ph * thr / ymax;
-        fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#1f77b4\" stroke-dasharray=\"5,4\"/>\n",
-                L, y, L + pw, y);
+        fprintf(
+            f,
+            "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#1f77b4\" stroke-dasharray=\"5,4\"/>\n",
+            L, y, L + pw, y);
     }
     /* the line: prediction drift (gaps where a window has none) */
     fprintf(f, "<path fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" d=\"");
@@ -709,8 +724,10 @@ int rp__monitor_write_svg(const char *path, const rp__monitor_spec *spec, const 
         else /* 03-01 06:00 */
             snprintf(s, sizeof s, "%.5s %.5s", iso + 5, iso + 11);
         double x = L + bw * ((double)k + 0.5);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %.0f)\">%s</text>\n",
-                x, T + ph + 14, x, T + ph + 14, s);
+        fprintf(
+            f,
+            "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %.0f)\">%s</text>\n",
+            x, T + ph + 14, x, T + ph + 14, s);
     }
     fprintf(f, "</svg>\n");
     int bad = ferror(f);

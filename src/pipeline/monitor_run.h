@@ -56,9 +56,9 @@ int rp__monitor_reference_from_trips(const rp_model *m, const char *const *files
 
 /* Where a reference comes from. */
 typedef enum rp__monitor_ref_source {
-    RP_MONITOR_REF_TRIPS,     /* a trip file, predicted now */
-    RP_MONITOR_REF_FILE,      /* a reference CSV (RP_MONITOR_REFERENCE_FILE format) */
-    RP_MONITOR_REF_MODEL_DIR  /* a directory holding RP_MONITOR_REFERENCE_FILE */
+    RP_MONITOR_REF_TRIPS,    /* a trip file, predicted now */
+    RP_MONITOR_REF_FILE,     /* a reference CSV (RP_MONITOR_REFERENCE_FILE format) */
+    RP_MONITOR_REF_MODEL_DIR /* a directory holding RP_MONITOR_REFERENCE_FILE */
 } rp__monitor_ref_source;
 
 /* Loads the reference named ref: a directory (its RP_MONITOR_REFERENCE_FILE),

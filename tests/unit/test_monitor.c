@@ -3,8 +3,8 @@
  * missing, the dataset drift share), and the reference file (bit-for-bit
  * round trip, a missing column, a wrong kind, a bad cell naming its line).
  * The figures against SciPy are tests/integration/test_monitor_scipy.py. */
-#include "monitor/monitor.h"
 #include "common/pyfloat.h"
+#include "monitor/monitor.h"
 #include "monitor/report.h"
 #include "pipeline/monitor_run.h"
 #include "testing.h"
@@ -42,7 +42,8 @@ TEST(test_specs)
     CHECK(rp__monitor_spec_find(&s, RP_MONITOR_PREDICTION) == 3);
     rp__monitor_sample x;
     rp_error err = {0};
-    CHECK(rp__monitor_sample_init(&x, RP_MONITOR_MAX_COLUMNS + 1, 4, &err) == -1 && err.code == RP_ERR_INVALID);
+    CHECK(rp__monitor_sample_init(&x, RP_MONITOR_MAX_COLUMNS + 1, 4, &err) == -1 &&
+          err.code == RP_ERR_INVALID);
     rp__monitor_sample_free(&x); /* left empty: safe */
     CHECK(rp__monitor_sample_init(&x, 2, 0, &err) == 0 && x.ncols == 2 && x.n == 0);
     rp__monitor_sample_free(&x);
@@ -75,7 +76,8 @@ TEST(test_compare_empty_window)
     CHECK(rp__monitor_compare(&spec, &ref, &cur, &r, NULL) == 0);
     CHECK(r.rides == 0 && r.ncols == 3);
     for (int j = 0; j < 3; j++)
-        CHECK(r.col[j].status == RP_MONITOR_COLUMN_EMPTY && isnan(r.col[j].drift.score) && r.col[j].missing == 0);
+        CHECK(r.col[j].status == RP_MONITOR_COLUMN_EMPTY && isnan(r.col[j].drift.score) &&
+              r.col[j].missing == 0);
     CHECK(r.prediction == 2 && isnan(r.prediction_drift) && !r.prediction_drifted);
     CHECK(r.num_drifted_columns == 0 && !r.dataset_drift && r.share_drifted_columns == 0.0);
     CHECK(r.cells == 0 && isnan(r.share_missing_values));
@@ -146,7 +148,8 @@ TEST(test_compare_dataset_drift_share)
     strcpy(spec.col[3].name, "d");
     spec.col[3].kind = RP_DRIFT_NUM;
     rp__monitor_sample ref4, cur4;
-    CHECK(rp__monitor_sample_init(&ref4, 4, 20, NULL) == 0 && rp__monitor_sample_init(&cur4, 4, 20, NULL) == 0);
+    CHECK(rp__monitor_sample_init(&ref4, 4, 20, NULL) == 0 &&
+          rp__monitor_sample_init(&cur4, 4, 20, NULL) == 0);
     for (int i = 0; i < 20; i++) {
         put(&ref4, (double[]){i, i % 3, 10 + i, i});
         put(&cur4, (double[]){1000 + i, i % 3, 500 + i, i});
@@ -179,8 +182,12 @@ TEST(test_reference_round_trip)
     rp__monitor_spec_course(&spec);
     rp__monitor_sample s;
     CHECK(rp__monitor_sample_init(&s, spec.n, 6, NULL) == 0);
-    static const double vals[] = {0.1, 1.0 / 3.0, 5e-324, 1.7976931348623157e308, -0.0, 123456789.123456789,
-                                  INFINITY, -INFINITY, NAN, 2.5e-17, 1e16, 42};
+    static const double vals[] = {0.1,      1.0 / 3.0,
+                                  5e-324,   1.7976931348623157e308,
+                                  -0.0,     123456789.123456789,
+                                  INFINITY, -INFINITY,
+                                  NAN,      2.5e-17,
+                                  1e16,     42};
     for (size_t i = 0; i < 6; i++) {
         double row[7];
         for (size_t j = 0; j < 7; j++)
@@ -208,7 +215,8 @@ TEST(test_reference_round_trip)
     want.col[0] = spec.col[6];
     want.col[1] = spec.col[1];
     CHECK(rp__monitor_reference_read(path, &want, &back, NULL, &err) == 0);
-    CHECK(back.ncols == 2 && bits(back.col[0][0]) == bits(s.col[6][0]) && bits(back.col[1][5]) == bits(s.col[1][5]));
+    CHECK(back.ncols == 2 && bits(back.col[0][0]) == bits(s.col[6][0]) &&
+          bits(back.col[1][5]) == bits(s.col[1][5]));
     rp__monitor_sample_free(&back);
     /* the header as documented */
     FILE *f = fopen(path, "r");
@@ -244,7 +252,8 @@ TEST(test_reference_errors)
     /* the serving set is in it */
     rp__monitor_spec serving;
     rp__monitor_spec_serving(&serving);
-    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 && strstr(err.msg, "DOLocationID"));
+    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 &&
+          strstr(err.msg, "DOLocationID"));
     /* wrong kind */
     write_text(path, "num:trip_distance,num:PULocationID,cat:DOLocationID,num:prediction\n1.5,7,8,10\n");
     CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 && err.code == RP_ERR_INVALID);
@@ -256,9 +265,11 @@ TEST(test_reference_errors)
     CHECK(strstr(err.msg, ":4:") && strstr(err.msg, "PULocationID") && strstr(err.msg, "x7"));
     /* a short line, a long line */
     write_text(path, "num:trip_distance,cat:PULocationID,cat:DOLocationID,num:prediction\n1.5,7,8\n");
-    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 && strstr(err.msg, ":2: 3 fields"));
+    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 &&
+          strstr(err.msg, ":2: 3 fields"));
     write_text(path, "num:trip_distance,cat:PULocationID,cat:DOLocationID,num:prediction\n1.5,7,8,1,2\n");
-    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 && strstr(err.msg, ":2: more fields"));
+    CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 &&
+          strstr(err.msg, ":2: more fields"));
     /* not a reference: no kinds */
     write_text(path, "trip_distance,PULocationID\n1,2\n");
     CHECK(rp__monitor_reference_read(path, &serving, &s, NULL, &err) == -1 && strstr(err.msg, "KIND:NAME"));
@@ -296,14 +307,15 @@ TEST(test_window_json)
     char pred[RP_PYFLOAT_MAX], bs[RP_PYFLOAT_MAX], want[1024];
     rp__pyfloat_repr(r.prediction_drift, pred);
     rp__pyfloat_repr(r.col[1].drift.score, bs);
-    snprintf(want, sizeof want,
-             "{\"start\": \"2021-03-01T00:00:00Z\", \"end\": \"2021-03-02T00:00:00Z\", \"rides\": 2, "
-             "\"prediction_drift\": %s, \"prediction_drifted\": false, \"num_drifted_columns\": 0, "
-             "\"share_drifted_columns\": 0.0, \"dataset_drift\": false, \"share_missing_values\": "
-             "0.3333333333333333, \"columns\": {\"a\": {\"test\": null, \"score\": null, \"drifted\": false, "
-             "\"missing\": 2}, \"b\": {\"test\": \"chisquare\", \"score\": %s, \"drifted\": false, \"missing\": 0}, "
-             "\"prediction\": {\"test\": \"ks\", \"score\": %s, \"drifted\": false, \"missing\": 0}}}",
-             pred, bs, pred);
+    snprintf(
+        want, sizeof want,
+        "{\"start\": \"2021-03-01T00:00:00Z\", \"end\": \"2021-03-02T00:00:00Z\", \"rides\": 2, "
+        "\"prediction_drift\": %s, \"prediction_drifted\": false, \"num_drifted_columns\": 0, "
+        "\"share_drifted_columns\": 0.0, \"dataset_drift\": false, \"share_missing_values\": "
+        "0.3333333333333333, \"columns\": {\"a\": {\"test\": null, \"score\": null, \"drifted\": false, "
+        "\"missing\": 2}, \"b\": {\"test\": \"chisquare\", \"score\": %s, \"drifted\": false, \"missing\": 0}, "
+        "\"prediction\": {\"test\": \"ks\", \"score\": %s, \"drifted\": false, \"missing\": 0}}}",
+        pred, bs, pred);
     CHECK(!b.failed);
     CHECK_STR(b.data, want);
     /* an empty window: every number null */
@@ -312,9 +324,11 @@ TEST(test_window_json)
     CHECK(rp__monitor_compare(&spec, &ref, &none, &r, NULL) == 0);
     rp__buf_reset(&b);
     rp__monitor_window_json(&b, &spec, 0, 3600000000, &r);
-    CHECK(strstr(b.data, "\"start\": \"1970-01-01T00:00:00Z\", \"end\": \"1970-01-01T01:00:00Z\", \"rides\": 0, "
-                         "\"prediction_drift\": null") &&
-          strstr(b.data, "\"share_missing_values\": null") && strstr(b.data, "\"share_drifted_columns\": 0.0"));
+    CHECK(strstr(b.data,
+                 "\"start\": \"1970-01-01T00:00:00Z\", \"end\": \"1970-01-01T01:00:00Z\", \"rides\": 0, "
+                 "\"prediction_drift\": null") &&
+          strstr(b.data, "\"share_missing_values\": null") &&
+          strstr(b.data, "\"share_drifted_columns\": 0.0"));
     char t[RP_MONITOR_TIME_MAX];
     rp__monitor_time_iso(-1, t); /* before the epoch: floor */
     CHECK_STR(t, "1969-12-31T23:59:59Z");

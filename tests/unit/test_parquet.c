@@ -609,8 +609,9 @@ TEST(trips_csv)
     {
         rp__buf big;
         rp__buf_init(&big, 1 << 24);
-        rp__buf_puts(&big, "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
-                           "fare_amount\n");
+        rp__buf_puts(&big,
+                     "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
+                     "fare_amount\n");
         for (int i = 0; i < 10000; i++)
             rp__buf_printf(&big, "1,,,2,1,%d\n", i);
         CHECK(rp__trips_read_csv_mem_extra(big.data, big.len, "big.csv", 0, extra, 1, &t, &err) == 0 &&
@@ -621,11 +622,13 @@ TEST(trips_csv)
     const char *const nope[] = {"tip_amount"};
     CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, nope, 1, &t, &err) == -1 &&
           err.code == RP_ERR_INVALID && strstr(err.msg, "t.csv: the header has no column tip_amount"));
-    const char *bad_extra = "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
-                            "fare_amount\n1,,,2,1,2\n1,,,2,1,abc\n";
+    const char *bad_extra =
+        "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
+        "fare_amount\n1,,,2,1,2\n1,,,2,1,abc\n";
     CHECK(rp__trips_read_csv_mem_extra(bad_extra, strlen(bad_extra), "t.csv", 0, extra, 1, &t, &err) == -1 &&
           strstr(err.msg, "t.csv:3: column fare_amount: \"abc\" is not a number"));
-    CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, extra, RP_TRIPS_MAX_EXTRA + 1, &t, &err) == -1);
+    CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, extra, RP_TRIPS_MAX_EXTRA + 1, &t, &err) ==
+          -1);
 }
 
 TEST(trips_int96)
