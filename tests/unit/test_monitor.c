@@ -371,6 +371,68 @@ TEST(test_options)
           strstr(err.msg, "with the prediction"));
 }
 
+/* The reference of trip files: the kept rides only, a uniform sample in file order beyond the cap,
+ * the same for the same seed. */
+TEST(test_reference_from_trips)
+{
+    char dir[256], path[300];
+    rp_t_tmpdir(dir, sizeof dir, "test_monitor");
+    snprintf(path, sizeof path, "%s/trips.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance,fare_amount\n",
+          f);
+    for (int i = 0; i < 100; i++) /* every third ride lasts 90 minutes: not kept */
+        fprintf(f, "2021-03-01 10:00:00,2021-03-01 %s,%d,%d,%d.5,%d\n", i % 3 == 2 ? "11:30:00" : "10:10:00",
+                i, i + 1, i, i % 7 ? i : -1);
+    fclose(f);
+    rp__monitor_spec spec = {0};
+    rp_error err = {0};
+    CHECK(rp__monitor_parse_columns("num:trip_distance,fare_amount;cat:DOLocationID;num:-prediction", &spec,
+                                    &err) == 0);
+    const char *files[] = {path};
+    rp__monitor_sample all, a, b, c;
+    rp__monitor_scored st;
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 1000, 15, &all, &st, &err) == 0);
+    CHECK(all.n == 67 && st.rows == 100 && st.used == 67 && st.unscored == 0);
+    bool kept = true;
+    for (size_t i = 0; i < all.n; i++) /* trip_distance i + 0.5 of row i, i % 3 != 2 */
+        kept &= ((int)all.col[0][i]) % 3 != 2 && all.col[2][i] == all.col[0][i] + 0.5;
+    CHECK(kept);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == 0 && a.n == 10);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &b, NULL, &err) == 0 && b.n == 10);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 16, &c, NULL, &err) == 0 && c.n == 10);
+    bool same = true, differs = false, ordered = true, subset = true;
+    for (size_t i = 0; i < 10; i++) {
+        same &= a.col[0][i] == b.col[0][i];
+        differs |= a.col[0][i] != c.col[0][i];
+        if (i)
+            ordered &= a.col[0][i] > a.col[0][i - 1];
+        subset &= ((int)a.col[0][i]) % 3 != 2;
+    }
+    CHECK(same && differs && ordered && subset);
+    rp__monitor_sample_free(&all);
+    rp__monitor_sample_free(&a);
+    rp__monitor_sample_free(&b);
+    rp__monitor_sample_free(&c);
+    /* a column the file lacks, and predictions without a model */
+    CHECK(rp__monitor_parse_columns("num:tip_amount;num:-prediction", &spec, &err) == 0);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+          strstr(err.msg, path) && strstr(err.msg, "no column tip_amount"));
+    rp__monitor_spec_serving(&spec);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+          strstr(err.msg, "a model"));
+    /* nothing kept */
+    f = fopen(path, "w");
+    fputs("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,trip_distance\n"
+          "2021-03-01 10:00:00,2021-03-01 10:00:10,1,2,3\n",
+          f);
+    fclose(f);
+    CHECK(rp__monitor_parse_columns("num:trip_distance;num:-prediction", &spec, &err) == 0);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+          strstr(err.msg, "no rides left"));
+    rp_t_rmtree(dir);
+}
+
 int main(void)
 {
     RUN(test_specs);
@@ -381,5 +443,6 @@ int main(void)
     RUN(test_reference_errors);
     RUN(test_window_json);
     RUN(test_options);
+    RUN(test_reference_from_trips);
     return rp_t_done();
 }
