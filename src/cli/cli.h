@@ -31,6 +31,7 @@ int rp__cmd_consume(int argc, char **argv);
 int rp__cmd_train(int argc, char **argv);
 int rp__cmd_replay(int argc, char **argv);
 int rp__cmd_evaluate(int argc, char **argv);
+int rp__cmd_monitor(int argc, char **argv);
 
 /* Parses a decimal integer in [min, max] (no sign for min >= 0, no
  * trailing characters).  Returns 0, or -1; when opt is not NULL it also

@@ -28,6 +28,7 @@ static const char usage[] =
     "  train     train a model from the TLC trip files (Parquet or CSV)\n"
     "  replay    put the rides of a TLC trip file into a stream\n"
     "  evaluate  how good and how fast a streamed run was (RMSE, latency, throughput)\n"
+    "  monitor   prediction drift, drifted columns, missing values per window (Evidently's)\n"
     "\n"
     "Run 'ridepred COMMAND --help' for a command's options.\n"
     "Logs go to stderr: --log-format text|json (or AWS_LAMBDA_LOG_FORMAT=JSON),\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
         return rp__cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "evaluate"))
         return rp__cmd_evaluate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "monitor"))
+        return rp__cmd_monitor(argc - 1, argv + 1);
     fprintf(stderr, "ridepred: unknown command '%s'\n\n%s", cmd, usage);
     return RP_EXIT_USAGE;
 }

@@ -34,6 +34,8 @@ void rp__trips_free(rp__trips *t)
     free(t->pu);
     free(t->dor);
     free(t->distance);
+    for (size_t k = 0; k < RP_TRIPS_MAX_EXTRA; k++)
+        free(t->extra[k]);
     *t = (rp__trips){0};
 }
 
@@ -66,10 +68,14 @@ static const char *const *const col_names[NCOLS] = {rp__trips_pickup_names, rp__
                                                     rp__trips_pu_names, rp__trips_do_names,
                                                     rp__trips_distance_names};
 
-static int alloc_trips(rp__trips *t, size_t n)
+static int alloc_trips(rp__trips *t, size_t n, size_t n_extra)
 {
     size_t m = n ? n : 1;
     t->n = n;
+    t->n_extra = n_extra;
+    for (size_t k = 0; k < n_extra; k++)
+        if (!(t->extra[k] = malloc(m * sizeof *t->extra[k])))
+            return -1;
     t->pickup_us = malloc(m * sizeof *t->pickup_us);
     t->dropoff_us = malloc(m * sizeof *t->dropoff_us);
     t->pu = malloc(m * sizeof *t->pu);
@@ -252,21 +258,40 @@ static int pq_doubles(const rp__parquet_column *c, const rp__parquet_values *v, 
     return 0;
 }
 
+static int check_extra(size_t n_extra, rp_error *err)
+{
+    if (n_extra > RP_TRIPS_MAX_EXTRA)
+        return rp_error_set(err, RP_ERR_INVALID, "%zu extra columns: at most %d", n_extra,
+                            RP_TRIPS_MAX_EXTRA);
+    return 0;
+}
+
 int rp__trips_from_parquet(rp__parquet *p, size_t max_rows, rp__trips *out, rp_error *err)
 {
+    return rp__trips_from_parquet_extra(p, max_rows, NULL, 0, out, err);
+}
+
+int rp__trips_from_parquet_extra(rp__parquet *p, size_t max_rows, const char *const *extra, size_t n_extra,
+                                 rp__trips *out, rp_error *err)
+{
     memset(out, 0, sizeof *out);
-    int idx[NCOLS];
+    if (check_extra(n_extra, err) < 0)
+        return -1;
+    int idx[NCOLS + RP_TRIPS_MAX_EXTRA];
     const char *file = "parquet";
-    rp__parquet_values v[NCOLS];
+    rp__parquet_values v[NCOLS + RP_TRIPS_MAX_EXTRA];
     memset(v, 0, sizeof v);
-    int rc = -1;
+    int rc = -1, nc = NCOLS + (int)n_extra;
     for (int k = 0; k < NCOLS; k++)
         if ((idx[k] = find_pq_column(p, k, file, err)) < 0)
             return -1;
-    for (int k = 0; k < NCOLS; k++)
+    for (size_t k = 0; k < n_extra; k++)
+        if ((idx[NCOLS + k] = rp__parquet_find_column(p, extra[k])) < 0)
+            return rp_error_set(err, RP_ERR_INVALID, "%s: no column %s", file, extra[k]);
+    for (int k = 0; k < nc; k++)
         if (rp__parquet_read_column(p, (size_t)idx[k], max_rows, &v[k], err) < 0)
             goto out;
-    if (alloc_trips(out, v[0].n) < 0) {
+    if (alloc_trips(out, v[0].n, n_extra) < 0) {
         rp_error_set(err, RP_ERR_NOMEM, "out of memory for %zu trips", v[0].n);
         goto out;
     }
@@ -279,9 +304,19 @@ int rp__trips_from_parquet(rp__parquet *p, size_t max_rows, rp__trips *out, rp_e
         pq_ids(c[COL_DO], &v[COL_DO], out->dor, file, err) < 0 ||
         pq_doubles(c[COL_DIST], &v[COL_DIST], out->distance, file, err) < 0)
         goto out;
+    for (size_t k = 0; k < n_extra; k++) {
+        const rp__parquet_column *ce = rp__parquet_column_at(p, (size_t)idx[NCOLS + k]);
+        if (v[NCOLS + k].n != v[0].n) {
+            rp_error_set(err, RP_ERR_CORRUPT, "%s: column %s has %zu values, %s %zu", file, extra[k],
+                         v[NCOLS + k].n, c[0]->name, v[0].n);
+            goto out;
+        }
+        if (pq_doubles(ce, &v[NCOLS + k], out->extra[k], file, err) < 0)
+            goto out;
+    }
     rc = 0;
 out:
-    for (int k = 0; k < NCOLS; k++)
+    for (int k = 0; k < nc; k++)
         rp__parquet_values_free(&v[k]);
     if (rc < 0)
         rp__trips_free(out);
@@ -491,6 +526,12 @@ static int grow_trips(rp__trips *t, size_t *cap, size_t need)
     size_t m = *cap ? *cap * 2 : 4096;
     while (m < need)
         m *= 2;
+    for (size_t k = 0; k < t->n_extra; k++) {
+        double *x = realloc(t->extra[k], m * sizeof *x);
+        if (!x)
+            return -1;
+        t->extra[k] = x;
+    }
     void *a = realloc(t->pickup_us, m * sizeof *t->pickup_us);
     if (a)
         t->pickup_us = a;
@@ -512,10 +553,40 @@ static int grow_trips(rp__trips *t, size_t *cap, size_t need)
     return 0;
 }
 
+/* An extra column's cell: empty (NaN) or a number. */
+static int csv_extra(csv *c, const char *col, const field *f, double *out)
+{
+    if (f->len == 0) {
+        *out = NAN;
+        return 0;
+    }
+    char buf[64];
+    if (field_text(c, f, buf, sizeof buf, col) < 0)
+        return -1;
+    char *e;
+    double d = strtod(buf, &e);
+    if (e == buf || *e || isspace((unsigned char)buf[0]))
+        return rp_error_set(c->err, RP_ERR_INVALID, "%s:%zu: column %s: \"%s\" is not a number", c->name,
+                            c->line, col, buf);
+    *out = d;
+    return 0;
+}
+
 int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
                            rp_error *err)
 {
+    return rp__trips_read_csv_mem_extra(data, len, name, max_rows, NULL, 0, out, err);
+}
+
+int rp__trips_read_csv_mem_extra(const char *data, size_t len, const char *name, size_t max_rows,
+                                 const char *const *extra, size_t n_extra, rp__trips *out, rp_error *err)
+{
     memset(out, 0, sizeof *out);
+    if (check_extra(n_extra, err) < 0)
+        return -1;
+    int epos[RP_TRIPS_MAX_EXTRA];
+    for (size_t k = 0; k < n_extra; k++)
+        epos[k] = -1;
     csv c = {.p = data, .end = data + len, .name = name ? name : "csv", .line = 1, .cur_line = 1, .err = err};
     if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
         c.p += 3;
@@ -539,6 +610,9 @@ int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_
                         rank[k] = j;
                         pos[k] = (int)ncols;
                     }
+            for (size_t k = 0; k < n_extra; k++)
+                if (epos[k] < 0 && strcmp(h, extra[k]) == 0)
+                    epos[k] = (int)ncols;
         }
         if (++ncols > 100000)
             return rp_error_set(err, RP_ERR_LIMIT, "%s: header of more than 100000 columns", c.name);
@@ -549,6 +623,10 @@ int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_
             names_list(col_names[k], list, sizeof list);
             return rp_error_set(err, RP_ERR_INVALID, "%s: the header has no column %s", c.name, list);
         }
+    for (size_t k = 0; k < n_extra; k++)
+        if (epos[k] < 0)
+            return rp_error_set(err, RP_ERR_INVALID, "%s: the header has no column %s", c.name, extra[k]);
+    out->n_extra = n_extra;
     size_t cap = 0, n = 0;
     int rc = -1;
     while (c.p < c.end && (!max_rows || n < max_rows)) {
@@ -575,6 +653,10 @@ int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_
                         if (csv_value(&c, k, &f, out, n) < 0)
                             goto out;
                     }
+            if (n_extra && i < ncols)
+                for (size_t k = 0; k < n_extra; k++)
+                    if (epos[k] == (int)i && csv_extra(&c, extra[k], &f, &out->extra[k][n]) < 0)
+                        goto out;
             i++;
         }
         if (i != ncols) {
@@ -596,6 +678,12 @@ out:
 
 int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *err)
 {
+    return rp__trips_read_extra(path, max_rows, NULL, 0, out, err);
+}
+
+int rp__trips_read_extra(const char *path, size_t max_rows, const char *const *extra, size_t n_extra,
+                         rp__trips *out, rp_error *err)
+{
     memset(out, 0, sizeof *out);
     void *map;
     size_t size;
@@ -611,7 +699,7 @@ int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *
         rp__parquet *p;
         rc = rp__parquet_open_mem(map, size, path, &p, err);
         if (rc == 0) {
-            rc = rp__trips_from_parquet(p, max_rows, out, err);
+            rc = rp__trips_from_parquet_extra(p, max_rows, extra, n_extra, out, err);
             rp__parquet_close(p);
         }
         if (rc < 0 && strncmp(err->msg, path, strlen(path)) != 0)
@@ -623,10 +711,11 @@ int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *
         if (rc < 0)
             rp_error_prefix(err, "%s", path);
         else
-            rc = rp__trips_read_csv_mem(b.data ? b.data : "", b.len, path, max_rows, out, err);
+            rc = rp__trips_read_csv_mem_extra(b.data ? b.data : "", b.len, path, max_rows, extra, n_extra,
+                                              out, err);
         rp__buf_cleanup(&b);
     } else {
-        rc = rp__trips_read_csv_mem(map, size, path, max_rows, out, err);
+        rc = rp__trips_read_csv_mem_extra(map, size, path, max_rows, extra, n_extra, out, err);
     }
     rp__file_unmap(map, size);
     return rc;

@@ -15,6 +15,7 @@
 #define RP_TRIPS_NULL_TIME INT64_MIN /* a null timestamp */
 #define RP_TRIPS_NULL_ID INT32_MIN   /* a null location id */
 /* A null trip_distance is NaN. */
+#define RP_TRIPS_MAX_EXTRA 16 /* extra numeric columns a read may ask for */
 
 typedef struct rp__trips {
     size_t n;
@@ -23,6 +24,10 @@ typedef struct rp__trips {
     int32_t *pu;      /* PULocationID */
     int32_t *dor;     /* DOLocationID */
     double *distance; /* trip_distance */
+    /* Extra numeric columns asked for by name (rp__trips_read_extra), in
+     * the order asked, as doubles; a null is NaN.  n_extra 0 otherwise. */
+    size_t n_extra;
+    double *extra[RP_TRIPS_MAX_EXTRA];
 } rp__trips;
 
 /* Column names looked up in a file: the first of each list that exists.
@@ -38,6 +43,15 @@ extern const char *const rp__trips_distance_names[];
  * line).  max_rows 0: all.  Errors name the file and, for an unsupported
  * feature, the feature (codec, encoding, type). */
 int rp__trips_read(const char *path, size_t max_rows, rp__trips *out, rp_error *err);
+
+/* rp__trips_read, and also the numeric columns named extra[0..n_extra)
+ * (exact names, e.g. "fare_amount"; at most RP_TRIPS_MAX_EXTRA) into
+ * out->extra[] as doubles (Parquet DOUBLE, FLOAT or an integer; CSV a
+ * number or empty; null: NaN).  A column that is not in the file fails
+ * (RP_ERR_INVALID) naming the file and the column.  The same for the two
+ * readers below (rp__trips_from_parquet_extra, rp__trips_read_csv_mem_extra). */
+int rp__trips_read_extra(const char *path, size_t max_rows, const char *const *extra, size_t n_extra,
+                         rp__trips *out, rp_error *err);
 void rp__trips_free(rp__trips *t);
 
 /* The same from an opened Parquet file (src/data/parquet.h).  Timestamps
@@ -47,6 +61,8 @@ void rp__trips_free(rp__trips *t);
  * trip_distance may be DOUBLE, FLOAT or an integer. */
 struct rp__parquet;
 int rp__trips_from_parquet(struct rp__parquet *p, size_t max_rows, rp__trips *out, rp_error *err);
+int rp__trips_from_parquet_extra(struct rp__parquet *p, size_t max_rows, const char *const *extra,
+                                 size_t n_extra, rp__trips *out, rp_error *err);
 
 /* Internal, for tests: an INT96 timestamp (nanoseconds of the day, Julian
  * day; 12 bytes little-endian) as microseconds.  -1 when the time of day
@@ -61,6 +77,8 @@ int rp__trips_int96_us(const uint8_t *b, int64_t *us);
  * unclosed quote, a NUL byte in any field read (up to max_rows rows). */
 int rp__trips_read_csv_mem(const char *data, size_t len, const char *name, size_t max_rows, rp__trips *out,
                            rp_error *err);
+int rp__trips_read_csv_mem_extra(const char *data, size_t len, const char *name, size_t max_rows,
+                                 const char *const *extra, size_t n_extra, rp__trips *out, rp_error *err);
 
 /* The course's preparation of one row: duration = (dropoff - pickup) in
  * minutes (as pandas: total_seconds() / 60), kept when 1 <= duration <= 60

@@ -801,26 +801,44 @@ static int finite_sorted(const double *x, size_t n, double **out, size_t *nout, 
     return 0;
 }
 
-int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t ncur, rp__drift_kind kind,
-                     rp__drift_result *out, rp_error *err)
+void rp__drift_ref_free(rp__drift_ref *r)
 {
-    double *r = NULL, *c = NULL;
-    size_t nr, nc;
+    if (!r)
+        return;
+    free(r->sorted);
+    memset(r, 0, sizeof *r);
+}
+
+int rp__drift_ref_init(rp__drift_ref *r, const double *x, size_t n, rp_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (finite_sorted(x, n, &r->sorted, &r->n, err))
+        return -1;
+    r->given = n;
+    /* The reference's std is taken before sorting, in its order, as numpy does. */
+    r->std = rp__std(r->sorted, r->n);
+    qsort(r->sorted, r->n, sizeof *r->sorted, cmp_double);
+    return 0;
+}
+
+int rp__column_drift_ref(const rp__drift_ref *ref, const double *cur, size_t ncur, rp__drift_kind kind,
+                         rp__drift_result *out, rp_error *err)
+{
+    double *c = NULL;
+    const double *r = ref->sorted;
+    size_t nr = ref->n, nc;
     cat_counts cc = {0};
     int rc = -1;
     memset(out, 0, sizeof *out);
-    if (finite_sorted(ref, nref, &r, &nr, err) || finite_sorted(cur, ncur, &c, &nc, err))
+    if (finite_sorted(cur, ncur, &c, &nc, err))
         goto done;
     if (nr == 0 || nc == 0) {
         rp_error_set(
             err, RP_ERR_INVALID,
             "drift: the %s sample has no finite value (%zu given, NaN and Infinity are missing): nothing to compare",
-            nr == 0 ? "reference" : "current", nr == 0 ? nref : ncur);
+            nr == 0 ? "reference" : "current", nr == 0 ? ref->given : ncur);
         goto done;
     }
-    /* The reference's std is taken before sorting, in its order, as numpy does. */
-    double ref_std = rp__std(r, nr);
-    qsort(r, nr, sizeof *r, cmp_double);
     qsort(c, nc, sizeof *c, cmp_double);
     if (count_categories(r, nr, c, nc, &cc, err))
         goto done;
@@ -837,7 +855,7 @@ int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t n
         out->drifted = out->score <= out->threshold;
         break;
     case RP_DRIFT_TEST_WASSERSTEIN:
-        out->score = wasserstein_sorted(r, nr, c, nc) / fmax(ref_std, 0.001);
+        out->score = wasserstein_sorted(r, nr, c, nc) / fmax(ref->std, 0.001);
         out->threshold = RP_DRIFT_DISTANCE_THRESHOLD;
         out->drifted = out->score >= out->threshold;
         break;
@@ -859,9 +877,20 @@ int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t n
     }
     rc = 0;
 done:
-    free(r);
     free(c);
     free(cc.ref);
+    return rc;
+}
+
+int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t ncur, rp__drift_kind kind,
+                     rp__drift_result *out, rp_error *err)
+{
+    rp__drift_ref r;
+    memset(out, 0, sizeof *out);
+    if (rp__drift_ref_init(&r, ref, nref, err) < 0)
+        return -1;
+    int rc = rp__column_drift_ref(&r, cur, ncur, kind, out, err);
+    rp__drift_ref_free(&r);
     return rc;
 }
 

@@ -108,6 +108,26 @@ double rp__ndtr(double x);
 int rp__column_drift(const double *ref, size_t nref, const double *cur, size_t ncur, rp__drift_kind kind,
                      rp__drift_result *out, rp_error *err);
 
+/* A reference column prepared once for many rp__column_drift_ref calls
+ * (one per window): its finite values sorted, and its population standard
+ * deviation taken in the given order (as numpy does). */
+typedef struct rp__drift_ref {
+    double *sorted; /* n finite values, ascending (owned) */
+    size_t n;
+    size_t given; /* values given, missing ones included */
+    double std;
+} rp__drift_ref;
+
+/* Prepares x (n values; NaN and +-Infinity dropped).  Returns 0, or -1 with
+ * RP_ERR_NOMEM (r left empty, safe to free). */
+int rp__drift_ref_init(rp__drift_ref *r, const double *x, size_t n, rp_error *err);
+void rp__drift_ref_free(rp__drift_ref *r); /* NULL ignored */
+
+/* rp__column_drift against a prepared reference: the same result, bit for
+ * bit, without sorting the reference again. */
+int rp__column_drift_ref(const rp__drift_ref *ref, const double *cur, size_t ncur, rp__drift_kind kind,
+                         rp__drift_result *out, rp_error *err);
+
 /* Evidently's default test (stattests/registry.py: _get_default_stattest) for
  * a column whose cleaned reference has nref values and whose cleaned samples
  * have n_values distinct values together. */

@@ -84,7 +84,7 @@ typedef struct rp__monitor_result {
     size_t rides; /* rows of the current sample */
     size_t ncols;
     rp__monitor_column_result col[RP_MONITOR_MAX_COLUMNS];
-    int prediction; /* the prediction's column, or -1 when not monitored */
+    int prediction;          /* the prediction's column, or -1 when not monitored */
     double prediction_drift; /* its drift score (NaN when empty or not monitored) */
     bool prediction_drifted;
     size_t num_drifted_columns;
@@ -98,8 +98,27 @@ typedef struct rp__monitor_result {
  * spec order).  An empty current sample (no rows) is not an error: every
  * column is RP_MONITOR_COLUMN_EMPTY and rides is 0.  Returns 0, or -1 with
  * err (RP_ERR_NOMEM, or RP_ERR_INVALID for mismatched column counts). */
-int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref, const rp__monitor_sample *cur,
-                        rp__monitor_result *out, rp_error *err);
+int rp__monitor_compare(const rp__monitor_spec *spec, const rp__monitor_sample *ref,
+                        const rp__monitor_sample *cur, rp__monitor_result *out, rp_error *err);
+
+/* A reference prepared once for comparing many windows (each column's
+ * finite values sorted: rp__drift_ref): rp__monitor_compare_prepared gives
+ * the same result as rp__monitor_compare, bit for bit, without sorting the
+ * reference again for every window. */
+typedef struct rp__monitor_prepared {
+    size_t ncols;
+    size_t n; /* rows of the reference */
+    rp__drift_ref col[RP_MONITOR_MAX_COLUMNS];
+} rp__monitor_prepared;
+
+/* Prepares ref (spec->n columns).  Returns 0, or -1 with err (RP_ERR_NOMEM,
+ * RP_ERR_INVALID for a column count that is not spec's); *out is then
+ * empty and safe to free. */
+int rp__monitor_prepare(const rp__monitor_spec *spec, const rp__monitor_sample *ref,
+                        rp__monitor_prepared *out, rp_error *err);
+void rp__monitor_prepared_free(rp__monitor_prepared *p); /* NULL ignored */
+int rp__monitor_compare_prepared(const rp__monitor_spec *spec, const rp__monitor_prepared *ref,
+                                 const rp__monitor_sample *cur, rp__monitor_result *out, rp_error *err);
 
 /* A reference sample stored beside a model (`ridepred train`, `ridepred
  * monitor --write-reference`): the file name in a model directory. */

@@ -170,6 +170,11 @@ int rp__train_write_dir(const char *dir, const rp__train_run *r, rp_error *err)
         goto out;
     if (r->xgb_json && write_file(stage, RP_TRAIN_XGB_FILE, r->xgb_json, r->xgb_json_len, err) < 0)
         goto out;
+    if (r->ref_sample) {
+        snprintf(path, sizeof path, "%s/%s", stage, RP_MONITOR_REFERENCE_FILE);
+        if (rp__monitor_reference_write(path, r->ref_spec, r->ref_sample, err) < 0)
+            goto out;
+    }
 
     /* MLmodel */
     time_t now = time(NULL);

@@ -7,6 +7,8 @@
  *   metrics.json    RMSE on the training and validation rides, counts, time
  *   params.json     the algorithm and every effective parameter
  *   data.json       the files trained and validated on, rows read and kept
+ *   ridepred-reference.csv  the monitoring reference (src/monitor/monitor.h:
+ *                   the validation rides with their predictions, sampled)
  *
  * The directory is written under a temporary name beside DIR and renamed
  * into place, so DIR appears complete or not at all. */
@@ -15,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "monitor/monitor.h"
 #include "pipeline/train.h"
 #include "ridepred/error.h"
 #include "ridepred/model.h"
@@ -43,6 +46,9 @@ typedef struct rp__train_run {
     const char *xgb_json; /* NULL unless xgboost */
     size_t xgb_json_len;
     const char *xgb_version;
+    /* the monitoring reference written as RP_MONITOR_REFERENCE_FILE; NULL: none */
+    const rp__monitor_spec *ref_spec;
+    const rp__monitor_sample *ref_sample;
 } rp__train_run;
 
 /* A random run id: 32 lowercase hex digits (a uuid4 without dashes, as

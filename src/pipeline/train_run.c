@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "data/trips.h"
+#include "pipeline/monitor_run.h"
 #include "pipeline/output.h"
 #include "pipeline/xgb.h"
 #include "ridepred/log.h"
@@ -243,6 +244,8 @@ typedef struct job {
     rp__xgb_result xr;
     double *ptr, *pva;
     rp__buf pjson, mjson; /* params.json members, extra metrics.json members */
+    rp__monitor_spec ref_spec;
+    rp__monitor_sample ref; /* the monitoring reference */
     double seconds, rmse_tr, rmse_va;
 } job;
 
@@ -261,6 +264,7 @@ static void job_free(job *j)
     rp__train_set_free(&j->va);
     rp__buf_cleanup(&j->pjson);
     rp__buf_cleanup(&j->mjson);
+    rp__monitor_sample_free(&j->ref);
 }
 
 /* The rides: training files, the vocabulary, validation files. */
@@ -361,10 +365,45 @@ static int fit_and_score(job *j, rp_error *err)
     return 0;
 }
 
+/* The monitoring reference (pipeline/monitor_run.h): the validation rides
+ * with the model's predictions, the course's column set when the files have
+ * its columns (passenger_count, fare_amount, total_amount), else the
+ * serving set (trip_distance, the locations, the prediction). */
+static int reference(job *j, rp_error *err)
+{
+    const rp__train_config *c = j->c;
+    double t0 = now_s();
+    rp__monitor_spec_course(&j->ref_spec);
+    int rc = rp__monitor_reference_from_trips(j->model, c->val_files, c->n_val_files, &j->ref_spec,
+                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, &j->ref,
+                                              NULL, err);
+    if (rc < 0 && err->code == RP_ERR_INVALID && strstr(err->msg, "no column")) {
+        rp_log(RP_LOG_INFO,
+               "the validation files lack the course's monitoring columns: the reference keeps "
+               "the serving set",
+               "why", err->msg, NULL);
+        rp__monitor_spec_serving(&j->ref_spec);
+        rc = rp__monitor_reference_from_trips(j->model, c->val_files, c->n_val_files, &j->ref_spec,
+                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, &j->ref,
+                                              NULL, err);
+    }
+    if (rc < 0) {
+        rp_error_prefix(err, "the monitoring reference");
+        return -1;
+    }
+    char rides[32], ms[32];
+    snprintf(rides, sizeof rides, "%zu", j->ref.n);
+    snprintf(ms, sizeof ms, "%.0f", (now_s() - t0) * 1000);
+    rp_log(RP_LOG_INFO, "reference", "file", RP_MONITOR_REFERENCE_FILE, "rides", rides, "ms", ms, NULL);
+    return 0;
+}
+
 /* The model directory, then the predictions CSV. */
 static int write_out(job *j, rp_error *err)
 {
     const rp__train_config *c = j->c;
+    if (reference(j, err) < 0)
+        return -1;
     if (j->pjson.failed || j->mjson.failed)
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     rp__train_run run = {.algo = j->algo,
@@ -384,7 +423,9 @@ static int write_out(job *j, rp_error *err)
                          .n_val_files = c->n_val_files,
                          .xgb_json = j->xr.json,
                          .xgb_json_len = j->xr.json_len,
-                         .xgb_version = j->xr.xgb_version};
+                         .xgb_version = j->xr.xgb_version,
+                         .ref_spec = &j->ref_spec,
+                         .ref_sample = &j->ref};
     if (rp__train_write_dir(c->out_dir, &run, err) < 0)
         return -1;
     if (c->predictions_path && write_predictions(c->predictions_path, &j->va, j->pva, err) < 0)

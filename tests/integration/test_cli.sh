@@ -111,10 +111,11 @@ expect_exit 2 "consume under TEST_RUN=True, --log-level off" $bin consume --from
 log_flags $bin train --train "$tmp/nope.parquet" --val "$tmp/nope.parquet" --algo linear --out "$tmp/trained"
 log_flags $bin replay "$tmp/nope.parquet" --to nosuch
 log_flags $bin evaluate "$tmp/nope.parquet" --rides nosuch --predictions nosuch2
+log_flags $bin monitor --model "$tmp/nope.json" --reference "$tmp/nope.parquet" "$tmp/nope.parquet"
 # model: before the subcommand too
 expect_exit 3 "model --log-level off first" $bin model --log-level off inspect "$tmp/nope.json"
 [ ! -s "$tmp/err" ] && ok || bad "model --log-level off inspect still logs"
-for c in invoke predict model streams put read lambda serve consume train replay evaluate; do
+for c in invoke predict model streams put read lambda serve consume train replay evaluate monitor; do
   $bin $c --help > "$tmp/out" 2>&1
   if grep -q -- "--log-format" "$tmp/out" && grep -q -- "--log-level" "$tmp/out"; then ok; else bad "$c --help does not list --log-format and --log-level"; fi
 done

@@ -11,7 +11,7 @@
 # Env: RIDEPRED_SOURCE_DIR, RIDEPRED_BUILD_DIR, RIDEPRED_DATA_DIR.
 set -u
 . "$(dirname "$0")/../tools/rptest.sh"
-[ -f "$data/green_tripdata_2021-02.parquet" ] || rp_skip "TLC data not found in $data (set RIDEPRED_DATA_DIR)"
+[ -f "$data/green_tripdata_2021-02.parquet" ] && [ -f "$data/green_tripdata_2021-03.parquet" ] || rp_skip "TLC data not found in $data (set RIDEPRED_DATA_DIR)"
 tmp=$(mktemp -d)
 export RIDEPRED_DATA_DIR=$data
 trap 'pkill -f -- "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -21,6 +21,10 @@ if RIDEPRED_DEMO_OUT=$tmp/full "$src/scripts/demo" "$build" >"$tmp/full.log" 2>&
    grep -q "every ride predicted; the RMSE matches" "$tmp/full.log" &&
    grep -q "| RMSE (minutes) | 7.7587" "$tmp/full.log" && [ -s "$tmp/full/predictions.svg" ]; then ok
 else bad "whole run: $(tail -5 "$tmp/full.log")"; fi
+# ... with its monitoring step: every day of March against January, and the picture
+if grep -q "^   2021-03-31T00:00:00Z " "$tmp/full.log" && grep -q "reference: 73908 rides" "$tmp/full.log" &&
+   grep -q "</svg>" "$tmp/full/drift.svg"; then ok
+else bad "monitoring step: $(grep -A3 '6. monitor' "$tmp/full.log" | head -5)"; fi
 if pgrep -f -- "$tmp/full/" >/dev/null; then bad "processes left after a whole run"; else ok; fi
 
 # 1b. The same pipeline on Kafka (RIDEPRED_DEMO_BACKEND=kafka): without
@@ -77,7 +81,7 @@ else
      grep -q "downloading the TLC files from http://127.0.0.1:$port into $tmp/dl" "$tmp/dl.log" &&
      grep -q "every ride predicted; the RMSE matches" "$tmp/dl.log"; then ok
   else bad "run with a download: $(tail -5 "$tmp/dl.log")"; fi
-  for f in green_tripdata_2021-01.parquet green_tripdata_2021-02.parquet; do
+  for f in green_tripdata_2021-01.parquet green_tripdata_2021-02.parquet green_tripdata_2021-03.parquet; do
     cmp -s "$data/$f" "$tmp/dl/$f" && ok || bad "$f was not downloaded whole"
   done
   # A mirror without the files: a clear error, nothing half-written.

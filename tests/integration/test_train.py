@@ -129,6 +129,23 @@ def check_dir(res, name, algo, n_train, n_val):
     check(data["train"][0]["kept"] == n_train and data["val"][0]["kept"] == n_val and
           data["train"][0]["rows"] > n_train and data["train"][0]["file"].endswith(".parquet"),
           "%s data.json holds the files and their rows" % name, repr(data))
+    # the monitoring reference (issue 15): the validation rides with the trainer's predictions
+    ref_path = os.path.join(d, "ridepred-reference.csv")
+    if check(os.path.exists(ref_path), "%s: ridepred-reference.csv in the model directory" % name):
+        with open(ref_path) as f:
+            ref = list(csv.DictReader(f))
+        with open(ref_path) as f:
+            header = f.readline().strip()
+        check(header == "num:passenger_count,num:trip_distance,num:fare_amount,num:total_amount,"
+              "cat:PULocationID,cat:DOLocationID,num:prediction", "%s: the reference's columns" % name, header)
+        bad = [i for i, (a, r) in enumerate(zip(ref, res["rows"]))
+               if float(a["num:prediction"]) != float(r["prediction"])
+               or float(a["num:trip_distance"]) != float(r["trip_distance"])
+               or float(a["cat:PULocationID"]) != int(r["PULocationID"])
+               or float(a["cat:DOLocationID"]) != int(r["DOLocationID"])]
+        check(len(ref) == min(n_val, 100000) and not bad,
+              "%s: the reference holds the validation rides and the trainer's predictions" % name,
+              "%d rows for %d; first differences at %r" % (len(ref), n_val, bad[:5]))
     with open(os.path.join(d, "MLmodel")) as f:
         mlmodel = f.read()
     check("ridepred:" in mlmodel and "model: model.rpm" in mlmodel and m["run_id"] in mlmodel,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// rides.mjs FILE.parquet [--limit N]
+// rides.mjs FILE.parquet [--limit N] [--extra A,B,...]
 //
 // Test tooling only: an independent Parquet reader (hyparquet, pure JS) for
 // the NYC TLC green trip files, used by the parity tests and benchmarks to get
@@ -11,6 +11,8 @@
 // TIMESTAMP(MICROS), not UTC-adjusted); nulls are printed as null.
 // trip_distance is printed as JavaScript prints a double (shortest round-trip
 // digits, so `1` for 1.0): readers must convert it to float themselves.
+// --extra A,B appends those columns to each row, in that order (the monitor's
+// passenger_count, fare_amount, total_amount: test_monitor_scipy.py).
 //
 // The files are GZIP-compressed; hyparquet has no built-in GZIP codec, so the
 // pages are inflated with Node's own zlib (no extra dependency).
@@ -18,7 +20,7 @@
 import { gunzipSync } from 'node:zlib'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet'
 
-const COLUMNS = [
+let COLUMNS = [
   'lpep_pickup_datetime',
   'lpep_dropoff_datetime',
   'PULocationID',
@@ -45,6 +47,10 @@ function parseArgs(argv) {
       const v = a.slice('--limit='.length)
       if (!/^\d+$/.test(v)) usage('--limit needs a non-negative integer')
       limit = Number(v)
+    } else if (a === '--extra') {
+      const v = argv[++i]
+      if (!v) usage('--extra needs column names')
+      COLUMNS = COLUMNS.concat(v.split(','))
     } else if (a === '-h' || a === '--help') {
       usage()
     } else if (file === undefined) {

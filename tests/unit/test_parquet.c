@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "data/parquet.h"
 #include "data/thrift.h"
 #include "data/trips.h"
@@ -498,6 +499,9 @@ TEST(parquet_built_files)
     CHECK(rp__parquet_open_mem(f, n, "mem", &p, &err) == 0);
     rp__trips t;
     CHECK(rp__trips_from_parquet(p, 0, &t, &err) == -1 && strstr(err.msg, "no column lpep_pickup_datetime"));
+    const char *const extra[] = {"x"};
+    CHECK(rp__trips_from_parquet_extra(p, 0, extra, 1, &t, &err) == -1 &&
+          strstr(err.msg, "no column lpep_pickup_datetime"));
     rp__parquet_close(p);
 }
 
@@ -587,6 +591,44 @@ TEST(trips_csv)
     CHECK(rp__trips_read_csv_mem(nul_plain, sizeof nul_plain - 1, "t.csv", 1, &t, &err) == 0 && t.n == 1);
     rp__trips_free(&t);
 #undef H5
+    /* extra numeric columns by name (the monitor's passenger_count, fare_amount, ...): in the order
+     * asked, empty = NaN, over a buffer grown past its first 4096 rows */
+    const char *const extra[] = {"fare_amount", "passenger_count"};
+    const char *ex = "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,passenger_count,DOLocationID,"
+                     "trip_distance,fare_amount\n"
+                     "1,2021-01-01 00:00:00,,2,2,3.5,12.25\n"
+                     "1,,,,2,3.5,\"-1e3\"\n"
+                     "1,,,1.0,2,3.5,\n";
+    CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, extra, 2, &t, &err) == 0 && t.n == 3);
+    CHECK(t.n_extra == 2 && t.extra[0][0] == 12.25 && t.extra[1][0] == 2 && t.extra[0][1] == -1000 &&
+          isnan(t.extra[1][1]) && isnan(t.extra[0][2]) && t.extra[1][2] == 1 && t.distance[2] == 3.5);
+    rp__trips_free(&t);
+    CHECK(rp__trips_read_csv_mem(ex, strlen(ex), "t.csv", 0, &t, &err) == 0 && t.n == 3 && t.n_extra == 0 &&
+          !t.extra[0]);
+    rp__trips_free(&t);
+    {
+        rp__buf big;
+        rp__buf_init(&big, 1 << 24);
+        rp__buf_puts(&big,
+                     "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
+                     "fare_amount\n");
+        for (int i = 0; i < 10000; i++)
+            rp__buf_printf(&big, "1,,,2,1,%d\n", i);
+        CHECK(rp__trips_read_csv_mem_extra(big.data, big.len, "big.csv", 0, extra, 1, &t, &err) == 0 &&
+              t.n == 10000 && t.extra[0][0] == 0 && t.extra[0][9999] == 9999);
+        rp__trips_free(&t);
+        rp__buf_cleanup(&big);
+    }
+    const char *const nope[] = {"tip_amount"};
+    CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, nope, 1, &t, &err) == -1 &&
+          err.code == RP_ERR_INVALID && strstr(err.msg, "t.csv: the header has no column tip_amount"));
+    const char *bad_extra =
+        "PULocationID,lpep_pickup_datetime,lpep_dropoff_datetime,DOLocationID,trip_distance,"
+        "fare_amount\n1,,,2,1,2\n1,,,2,1,abc\n";
+    CHECK(rp__trips_read_csv_mem_extra(bad_extra, strlen(bad_extra), "t.csv", 0, extra, 1, &t, &err) == -1 &&
+          strstr(err.msg, "t.csv:3: column fare_amount: \"abc\" is not a number"));
+    CHECK(rp__trips_read_csv_mem_extra(ex, strlen(ex), "t.csv", 0, extra, RP_TRIPS_MAX_EXTRA + 1, &t, &err) ==
+          -1);
 }
 
 TEST(trips_int96)
