@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "monitor/db.h"
 #include "monitor/report.h"
 #include "pipeline/monitor_run.h"
 #include "ridepred/log.h"
@@ -46,7 +47,10 @@ static const char help[] =
     "                        DOLocationID and prediction\n"
     "  --write-reference OUT write the reference sample of REF (its columns, predicted)\n"
     "                        to OUT, a file or a model directory, and exit\n"
-    "  --db URL              PostgreSQL to write each window to (or RIDEPRED_MONITOR_DB)\n"
+    "  --db URL              PostgreSQL to write each window to (or RIDEPRED_MONITOR_DB):\n"
+    "                        one row per window, source 'monitor'; a window written\n"
+    "                        again replaces its row (docs/monitoring.md)\n"
+    "  --db-table NAME       the table (default " RP_MONITOR_DB_TABLE ", created when missing)\n"
     "  --preprocessor P      the pickled DictVectorizer of an XGBoost booster\n"
     "  --max-model-bytes N   memory a converted model may build, e.g. 8G\n" RP_LOG_OPTS_HELP
     "  -h, --help            this help\n"
@@ -126,6 +130,7 @@ int rp__cmd_monitor(int argc, char **argv)
         {"columns", required_argument, NULL, 'c'},
         {"write-reference", required_argument, NULL, 'W'},
         {"db", required_argument, NULL, 'D'},
+        {"db-table", required_argument, NULL, 'T'},
         {"preprocessor", required_argument, NULL, 'X'},
         {"max-model-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
@@ -134,7 +139,7 @@ int rp__cmd_monitor(int argc, char **argv)
     };
     rp__cli_log_opts lo = {0};
     const char *model_flag = NULL, *ref = NULL, *window = "1d", *svg = NULL, *columns = NULL,
-               *write_ref = NULL, *db = NULL, *preprocessor = NULL;
+               *write_ref = NULL, *db = NULL, *db_table = NULL, *preprocessor = NULL;
     bool json = false;
     int c;
     optind = 1;
@@ -150,6 +155,7 @@ int rp__cmd_monitor(int argc, char **argv)
         case 'c': columns = optarg; break;
         case 'W': write_ref = optarg; break;
         case 'D': db = optarg; break;
+        case 'T': db_table = optarg; break;
         case 'X': preprocessor = optarg; break;
         case 'B':
             if (rp__cli_max_model_bytes_opt(optarg) < 0)
@@ -194,23 +200,25 @@ int rp__cmd_monitor(int argc, char **argv)
         const char *e = getenv("RIDEPRED_MONITOR_DB");
         db = e && *e ? e : NULL;
     }
-    /* --db: MERGE POINT for the lead (issue 15, contract 2).  mon-db's
-     * src/monitor/db.h is not on this branch: open the database here with
-     * rp__monitor_db_open(db, NULL, &mdb, &err) (exit 3 naming the URL when
-     * it fails), and write each window below (source "monitor"). */
-    if (db) {
-        rp__cli_error("--db / RIDEPRED_MONITOR_DB: the PostgreSQL writer is not built into this binary yet");
+    /* The database is opened before any work, so that a wrong URL or an
+     * unreachable server fails at once (exit 3) rather than after the
+     * month is scored. */
+    rp__monitor_db *mdb = NULL;
+    if (db && !write_ref && rp__monitor_db_open(db, db_table, &mdb, &err) < 0) {
+        rp__cli_error("--db: %s", err.msg);
         return RP_EXIT_FAILURE;
     }
     rp_model *m = NULL;
+    int rc = RP_EXIT_FAILURE;
     if (rp__monitor_spec_find(&spec, RP_MONITOR_PREDICTION) >= 0 || model_flag) {
         const char *location = rp__cli_model_location(model_flag, rp__cli_run_id(NULL));
-        if (!location)
-            return RP_EXIT_USAGE;
+        if (!location) {
+            rc = RP_EXIT_USAGE;
+            goto out;
+        }
         if (!(m = rp__cli_load_model(location, preprocessor, false)))
-            return RP_EXIT_FAILURE;
+            goto out;
     }
-    int rc = RP_EXIT_FAILURE;
     if (write_ref) {
         rp__monitor_sample s;
         rp__monitor_scored st;
@@ -257,6 +265,17 @@ int rp__cmd_monitor(int argc, char **argv)
         rc = RP_EXIT_OK;
     }
     rp__buf_cleanup(&b);
+    for (size_t k = 0; rc == RP_EXIT_OK && mdb && k < r.n; k++) {
+        rp__monitor_db_row row = {.source = "monitor",
+                                  .start_us = r.w[k].start_us,
+                                  .end_us = r.w[k].end_us,
+                                  .spec = &spec,
+                                  .result = &r.w[k].result};
+        if (rp__monitor_db_write(mdb, &row, &err) < 0) {
+            rp__cli_error("--db: window %zu of %zu: %s", k + 1, r.n, err.msg);
+            rc = RP_EXIT_FAILURE;
+        }
+    }
     if (rc == RP_EXIT_OK && svg && rp__monitor_write_svg(svg, &spec, &r, &err) < 0) {
         rp__cli_error("%s", err.msg);
         rc = RP_EXIT_FAILURE;
@@ -264,5 +283,6 @@ int rp__cmd_monitor(int argc, char **argv)
     rp__monitor_report_free(&r);
 out:
     rp_model_release(m);
+    rp__monitor_db_close(mdb);
     return rc;
 }

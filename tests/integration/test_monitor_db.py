@@ -19,6 +19,8 @@ throwaway server), through tests/tools/monitor_db_cli:
   - URL forms: postgresql:// with a password (scram-sha-256), postgres://,
     the Unix socket (?host=DIR), libpq's key=value string;
   - libpq missing (a dlopen shim refusing libpq): exit 3, "install libpq5";
+  - `ridepred monitor --db`: a row per window equal to its --json output,
+    replaced by a second run; an unreachable database: exit 3 at once;
   - db.c's own libpq declarations agree with libpq-fe.h (compiled together,
     where libpq-dev is installed).
 
@@ -334,6 +336,45 @@ def test_pgtemp_cleanup(tmp):
                  "kill -9 of the test: the watchdog stopped the server and removed its directory", (d, pid))
 
 
+def test_monitor_command(pg):
+    """`ridepred monitor --db`: one row per window of the month (source
+    'monitor'), every figure as --json prints it, a second run replacing the
+    rows; an unreachable database fails at once (exit 3, no report)."""
+    if not (os.path.isdir(os.path.join(rptest.FIXTURES, "course-model"))
+            and os.path.exists(os.path.join(rptest.DATA, "green_tripdata_2021-03.parquet"))):
+        raise rptest.Skip("needs the course-model fixture and green 2021-01/03 in RIDEPRED_DATA_DIR")
+    fresh(pg, "monitor_cmd")
+    args = [rptest.BIN, "monitor", "--model", os.path.join(rptest.FIXTURES, "course-model"), "--reference",
+            os.path.join(rptest.DATA, "green_tripdata_2021-01.parquet"),
+            os.path.join(rptest.DATA, "green_tripdata_2021-03.parquet"), "--json", "--db-table", "monitor_cmd"]
+    env = dict(os.environ, RIDEPRED_MONITOR_DB=pg.url)
+    for attempt in (1, 2):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+        rptest.check(r.returncode == 0, f"run {attempt}: monitor --db (from RIDEPRED_MONITOR_DB) exits 0", r.stderr)
+    windows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    got = rows(pg, "monitor_cmd")
+    rptest.check(len(got) == len(windows) and len(windows) >= 31,
+                 "one row per window after two runs (replaced, not duplicated)", (len(got), len(windows)))
+    for w, g in zip(windows, got):
+        start = w["start"].replace("T", " ").rstrip("Z")
+        ok = (g[0] == "monitor" and g[1].startswith(start) and int(g[3]) == w["rides"]
+              and int(g[6]) == w["num_drifted_columns"] and (g[8] == "t") == w["dataset_drift"])
+        for col, key in ((4, "prediction_drift"), (10, "share_missing_values"), (7, "share_drifted_columns")):
+            want = w[key]
+            ok = ok and ((g[col] is None and want is None) or
+                         (g[col] is not None and want is not None and float(g[col]) == want))
+        if not rptest.check(ok, f"row {w['start']} equals the --json window", (g, w)):
+            break
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        r = subprocess.run(args[:-2] + ["--db", f"postgresql://ridepred:{SECRET}@127.0.0.1:{port}/x"],
+                           capture_output=True, text=True, timeout=120)
+    rptest.check(r.returncode == 3 and f"127.0.0.1:{port}" in r.stderr and SECRET not in r.stderr
+                 and r.stdout == "", "an unreachable database: exit 3 before any report, naming host:port",
+                 (r.returncode, r.stderr, r.stdout[:200]))
+
+
 def main():
     rptest.need_bin(CLI, "the monitor_db_cli tool (make build)")
     why = pgtemp.missing()
@@ -341,7 +382,7 @@ def main():
         rptest.skip(why)
     with pgtemp.server() as pg:
         rptest.run([test_creates_table, test_concurrent_create, test_row_figures, test_rewrite_replaces, test_sources_apart,
-                    test_nan_is_null, test_unreachable, test_bad_table, test_reconnect], pg, finish=False)
+                    test_nan_is_null, test_unreachable, test_bad_table, test_reconnect, test_monitor_command], pg, finish=False)
     rptest.run([test_url_forms, test_libpq_missing, test_libpq_declarations, test_pgtemp_cleanup], tmp_prefix="rp-mondb-")
 
 
