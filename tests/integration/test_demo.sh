@@ -21,7 +21,7 @@ if RIDEPRED_DEMO_OUT=$tmp/full "$src/scripts/demo" "$build" >"$tmp/full.log" 2>&
    grep -q "every ride predicted; the RMSE matches" "$tmp/full.log" &&
    grep -q "| RMSE (minutes) | 7.7587" "$tmp/full.log" && [ -s "$tmp/full/predictions.svg" ]; then ok
 else bad "whole run: $(tail -5 "$tmp/full.log")"; fi
-# ... with its monitoring step: every day of March against January, and the picture
+# ... with its monitoring step: every day of March against the model's reference (February), and the picture
 if grep -q "^   2021-03-31T00:00:00Z " "$tmp/full.log" && grep -q "reference: 73908 rides" "$tmp/full.log" &&
    grep -q "</svg>" "$tmp/full/drift.svg"; then ok
 else bad "monitoring step: $(grep -A3 '6. monitor' "$tmp/full.log" | head -5)"; fi
