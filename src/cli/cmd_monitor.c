@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
 #include "common/buf.h"
 #include "monitor/db.h"
 #include "monitor/report.h"
@@ -33,6 +34,13 @@ static const char help[] =
     "row of CURRENT picked up in it; predictions use the course's features\n"
     "(PU_DO and trip_distance, a null trip_distance as 0).\n"
     "\n"
+    "REF and CURRENT may also be streams of ride events (local:NAME,\n"
+    "kinesis:NAME, kafka:TOPIC), read whole from the start: each record a\n"
+    "ride event as the function takes it (others are counted and left out),\n"
+    "predicted with the model, in the window of its arrival in the stream.  A\n"
+    "ride event carries trip_distance, PULocationID and DOLocationID: those\n"
+    "and the prediction are the default columns then.\n"
+    "\n"
     "options:\n"
     "  --model M             a model file or MLflow directory (default: $MODEL_LOCATION)\n"
     "  --reference REF       the reference (see above)\n"
@@ -52,11 +60,11 @@ static const char help[] =
     "                        again replaces its row (docs/monitoring.md)\n"
     "  --db-table NAME       the table (default " RP_MONITOR_DB_TABLE ", created when missing)\n"
     "  --preprocessor P      the pickled DictVectorizer of an XGBoost booster\n"
-    "  --max-model-bytes N   memory a converted model may build, e.g. 8G\n" RP_LOG_OPTS_HELP
-    "  -h, --help            this help\n"
+    "  --max-model-bytes N   memory a converted model may build, e.g. 8G\n" RP_STREAM_OPTS_HELP
+        RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
-    "exit status: 0 done; 2 bad usage; 3 could not run (a file that cannot be read\n"
-    "or lacks a column, the model, the database).\n";
+    "exit status: 0 done; 2 bad usage; 3 could not run (a file or stream that cannot\n"
+    "be read or lacks a column, the model, the database).\n";
 
 static void print_table(const rp__monitor_spec *spec, const rp__monitor_report *r, rp__buf *b)
 {
@@ -81,11 +89,12 @@ static void print_table(const rp__monitor_spec *spec, const rp__monitor_report *
         rp__buf_printf(b, "%-20s %7zu  %-26s %-7s %-9s %-7s %s\n", s, x->rides, pd,
                        x->prediction_drifted ? "yes" : "no", cols, x->dataset_drift ? "yes" : "no", miss);
     }
-    const char *how = r->ref_source == RP_MONITOR_REF_TRIPS  ? "kept rides predicted now"
-                      : r->ref_source == RP_MONITOR_REF_FILE ? "a reference file"
-                                                             : "the model directory's reference";
-    rp__buf_printf(b, "\nreference: %zu rides (%s); current: %zu rows in %zu windows", r->reference_rides,
-                   how, r->cur_scored.used, r->n);
+    const char *how = r->ref_source == RP_MONITOR_REF_TRIPS    ? "kept rides predicted now"
+                      : r->ref_source == RP_MONITOR_REF_FILE   ? "a reference file"
+                      : r->ref_source == RP_MONITOR_REF_STREAM ? "a stream's rides predicted now"
+                                                               : "the model directory's reference";
+    rp__buf_printf(b, "\nreference: %zu rides (%s); current: %zu rows in %zu windows%s", r->reference_rides,
+                   how, r->cur_scored.used, r->n, r->by_arrival ? " (streams: by arrival time)" : "");
     if (r->no_pickup)
         rp__buf_printf(b, ", %zu rows without a pickup time left out", r->no_pickup);
     rp__buf_lit(b, "\ncolumns: ");
@@ -111,9 +120,14 @@ static int write_reference(const char *out, const rp__monitor_spec *spec, const 
 
 static void warn_unscored(const char *what, const rp__monitor_scored *st)
 {
+    char n[32];
+    if (st->unreadable) {
+        snprintf(n, sizeof n, "%zu", st->unreadable);
+        rp_log(RP_LOG_WARN, "stream records that are no ride event the function takes: left out", "side",
+               what, "records", n, "first", st->first_unreadable, NULL);
+    }
     if (!st->unscored)
         return;
-    char n[32];
     snprintf(n, sizeof n, "%zu", st->unscored);
     rp_log(RP_LOG_WARN, "rows the model cannot score: their prediction is missing", "side", what, "rows", n,
            "first", st->first_unscored, NULL);
@@ -134,17 +148,22 @@ int rp__cmd_monitor(int argc, char **argv)
         {"preprocessor", required_argument, NULL, 'X'},
         {"max-model-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
+        RP_STREAM_LONGOPTS,
         RP_LOG_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     rp__cli_log_opts lo = {0};
+    rp_stream_config scfg = {0};
     const char *model_flag = NULL, *ref = NULL, *window = "1d", *svg = NULL, *columns = NULL,
                *write_ref = NULL, *db = NULL, *db_table = NULL, *preprocessor = NULL;
     bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (rp__cli_log_opt(c, optarg, &lo))
+        int so = rp__cli_log_opt(c, optarg, &lo) ? 1 : rp__cli_stream_opt(c, optarg, &scfg);
+        if (so < 0)
+            return RP_EXIT_USAGE;
+        if (so > 0)
             continue;
         switch (c) {
         case 'm': model_flag = optarg; break;
@@ -186,6 +205,11 @@ int rp__cmd_monitor(int argc, char **argv)
             window);
         return RP_EXIT_USAGE;
     }
+    bool any_stream = rp__monitor_is_stream(ref);
+    for (int i = optind; i < argc; i++)
+        any_stream |= rp__monitor_is_stream(argv[i]);
+    if (any_stream && rp__cli_stream_resolve(&scfg) < 0)
+        return RP_EXIT_USAGE;
     rp__monitor_spec spec;
     rp_error err;
     if (columns) {
@@ -193,6 +217,8 @@ int rp__cmd_monitor(int argc, char **argv)
             rp__cli_error("%s", err.msg);
             return RP_EXIT_USAGE;
         }
+    } else if (any_stream) {
+        rp__monitor_spec_serving(&spec); /* what a ride event carries */
     } else {
         rp__monitor_spec_course(&spec);
     }
@@ -222,7 +248,7 @@ int rp__cmd_monitor(int argc, char **argv)
     if (write_ref) {
         rp__monitor_sample s;
         rp__monitor_scored st;
-        if (rp__monitor_reference_load(m, ref, &spec, &s, NULL, &st, &err) < 0) {
+        if (rp__monitor_reference_load(m, ref, &spec, &scfg, &s, NULL, &st, &err) < 0) {
             rp__cli_error("reference %s: %s", ref, err.msg);
             goto out;
         }
@@ -239,7 +265,8 @@ int rp__cmd_monitor(int argc, char **argv)
                               .current = (const char *const *)(argv + optind),
                               .n_current = (size_t)(argc - optind),
                               .window_us = window_us,
-                              .spec = &spec};
+                              .spec = &spec,
+                              .streams = &scfg};
     rp__monitor_report r;
     if (rp__monitor_run(&cfg, &r, &err) < 0) {
         rp__cli_error("%s", err.msg);

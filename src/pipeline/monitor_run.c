@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/buf.h"
 #include "common/file.h"
 #include "data/trips.h"
+#include "function/ride.h"
 #include "monitor/report.h"
 
 /* Where a spec column's values come from. */
@@ -155,11 +157,135 @@ static double id_value(int32_t id)
     return id == RP_TRIPS_NULL_ID ? NAN : (double)id;
 }
 
+bool rp__monitor_is_stream(const char *name)
+{
+    static const char *const prefixes[] = {"local:", "kinesis:", "kafka:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (!strncmp(name, prefixes[i], n) && name[n])
+            return true;
+    }
+    return false;
+}
+
+/* A location id of a ride event as a category value: a number as it is,
+ * a string by its numeric value ("10" is 10; the function forms the same
+ * PU_DO from both), NaN for a string that is not a number. */
+static double location_value(const rp__json_value *v)
+{
+    if (v->type == RP_JSON_NUMBER)
+        return rp__json_number(v);
+    char text[64];
+    if (v->type != RP_JSON_STRING || v->escaped || v->len == 0 || v->len >= sizeof text)
+        return NAN;
+    memcpy(text, v->ptr, v->len);
+    text[v->len] = 0;
+    char *end;
+    errno = 0;
+    double x = strtod(text, &end);
+    return *end || errno == ERANGE ? NAN : x;
+}
+
+typedef struct stream_ctx {
+    const rp_model *m;
+    const plan *p;
+    acc *a;
+    rp__monitor_scored *st;
+    const char *name;
+    rp__buf scratch; /* PU_DO of the record */
+    rp_error *err;
+    bool failed;
+} stream_ctx;
+
+/* One record of a stream of ride events (see monitor_run.h). */
+static int on_stream_record(void *ctx, const rp_stream_record *rec)
+{
+    stream_ctx *c = ctx;
+    if (c->failed)
+        return 1;
+    c->st->rows++;
+    rp__ride_fields f;
+    rp_row row;
+    rp_error why;
+    if (rp__ride_parse((const char *)rec->data, rec->data_len, &f, &why) < 0 ||
+        rp__ride_features(&f, c->m, &c->scratch, &row, &why) < 0) {
+        if (!c->st->unreadable++)
+            snprintf(c->st->first_unreadable, sizeof c->st->first_unreadable, "%.60s record %.40s: %.80s",
+                     c->name, rec->sequence_number ? rec->sequence_number : "?", why.msg);
+        return 0;
+    }
+    double pred;
+    if (rp_model_predict(c->m, &row, &pred, &why) < 0) {
+        pred = NAN;
+        if (!c->st->unscored++)
+            snprintf(c->st->first_unscored, sizeof c->st->first_unscored, "%.50s record %.30s: %.60s",
+                     c->name, rec->sequence_number ? rec->sequence_number : "?", why.msg);
+    }
+    if (acc_reserve(c->a, 1, c->err) < 0) {
+        c->failed = true;
+        return 1;
+    }
+    size_t i = c->a->n;
+    for (size_t j = 0; j < c->a->ncols; j++) {
+        double v;
+        switch (c->p->src[j]) {
+        case SRC_DIST: v = rp__json_number(&f.td); break;
+        case SRC_PU: v = location_value(&f.pu); break;
+        case SRC_DO: v = location_value(&f.do_); break;
+        default: v = pred; break; /* SRC_PRED: make_stream_plan allows nothing else */
+        }
+        c->a->col[j][i] = v;
+    }
+    c->a->pickup[i] = rec->arrival_ms * 1000;
+    c->a->n++;
+    c->st->used++;
+    return 0;
+}
+
+/* Reads a stream of ride events whole and appends its rides to a,
+ * predicted (see monitor_run.h). */
+static int collect_stream(const rp_model *m, const char *spec_name, const plan *p,
+                          const rp_stream_config *cfg, acc *a, rp__monitor_scored *st, rp_error *err)
+{
+    if (!cfg)
+        return rp_error_set(err, RP_ERR_INVALID, "%s: streams are not read here", spec_name);
+    if (p->n_extra)
+        return rp_error_set(err, RP_ERR_INVALID,
+                            "%s: a stream of ride events carries trip_distance, PULocationID and "
+                            "DOLocationID only, not %s: monitor it with --columns \"num:trip_distance;"
+                            "cat:PULocationID,DOLocationID\" (the default for streams)",
+                            spec_name, p->extra[0]);
+    if (!m)
+        return rp_error_set(err, RP_ERR_INVALID, "%s: a stream's rides need a model (--model)", spec_name);
+    rp_stream_backend b;
+    char name[RP_STREAM_NAME_MAX + 1];
+    if (rp_stream_parse_name(spec_name, cfg, &b, name, err) < 0)
+        return -1;
+    rp_stream_conn *conn = NULL;
+    if (rp_stream_open(b, cfg, &conn, err) < 0) {
+        rp_error_prefix(err, "%s", spec_name);
+        return -1;
+    }
+    stream_ctx c = {.m = m, .p = p, .a = a, .st = st, .name = spec_name, .err = err};
+    rp__buf_init(&c.scratch, 4096);
+    int rc = rp_stream_scan(conn, name, on_stream_record, &c, err);
+    if (rc < 0)
+        rp_error_prefix(err, "%s", spec_name);
+    else if (c.failed)
+        rc = -1;
+    rp__buf_cleanup(&c.scratch);
+    rp_stream_close(conn);
+    return rc;
+}
+
 /* Reads one file and appends its rows (the kept ones when reference, else
  * those with a pickup time) to a, predicted. */
 static int collect(const rp_model *m, onehot_cache *cache, const char *path, const plan *p, bool reference,
-                   acc *a, rp__monitor_scored *st, size_t *no_pickup, rp_error *err)
+                   const rp_stream_config *streams, acc *a, rp__monitor_scored *st, size_t *no_pickup,
+                   rp_error *err)
 {
+    if (rp__monitor_is_stream(path))
+        return collect_stream(m, path, p, streams, a, st, err);
     rp__trips t;
     if (rp__trips_read_extra(path, 0, p->extra, p->n_extra, &t, err) < 0) {
         if (strncmp(err->msg, path, strlen(path)) != 0)
@@ -301,7 +427,8 @@ static int acc_to_sample(acc *a, rp__monitor_sample *out, rp_error *err)
 
 int rp__monitor_reference_from_trips(const rp_model *m, const char *const *files, size_t n,
                                      const rp__monitor_spec *spec, size_t cap, uint64_t seed,
-                                     rp__monitor_sample *out, rp__monitor_scored *st, rp_error *err)
+                                     const rp_stream_config *streams, rp__monitor_sample *out,
+                                     rp__monitor_scored *st, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     rp__monitor_scored local;
@@ -317,7 +444,7 @@ int rp__monitor_reference_from_trips(const rp_model *m, const char *const *files
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     int rc = -1;
     for (size_t i = 0; i < n; i++)
-        if (collect(m, cache, files[i], &p, true, &a, st, NULL, err) < 0)
+        if (collect(m, cache, files[i], &p, true, streams, &a, st, NULL, err) < 0)
             goto out;
     if (!a.n) {
         rp_error_set(
@@ -350,12 +477,19 @@ static int sniff_reference(const char *path, bool *is_ref, rp_error *err)
 }
 
 int rp__monitor_reference_load(const rp_model *m, const char *ref, const rp__monitor_spec *spec,
-                               rp__monitor_sample *out, rp__monitor_ref_source *src, rp__monitor_scored *st,
-                               rp_error *err)
+                               const rp_stream_config *streams, rp__monitor_sample *out,
+                               rp__monitor_ref_source *src, rp__monitor_scored *st, rp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (st)
         memset(st, 0, sizeof *st);
+    if (rp__monitor_is_stream(ref)) {
+        if (src)
+            *src = RP_MONITOR_REF_STREAM;
+        const char *names[1] = {ref};
+        return rp__monitor_reference_from_trips(m, names, 1, spec, RP_MONITOR_REFERENCE_CAP,
+                                                RP_MONITOR_REFERENCE_SEED, streams, out, st, err);
+    }
     struct stat sb;
     if (stat(ref, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         char path[4096];
@@ -383,7 +517,7 @@ int rp__monitor_reference_load(const rp_model *m, const char *ref, const rp__mon
         *src = RP_MONITOR_REF_TRIPS;
     const char *files[1] = {ref};
     return rp__monitor_reference_from_trips(m, files, 1, spec, RP_MONITOR_REFERENCE_CAP,
-                                            RP_MONITOR_REFERENCE_SEED, out, st, err);
+                                            RP_MONITOR_REFERENCE_SEED, NULL, out, st, err);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -420,15 +554,18 @@ int rp__monitor_run(const rp__monitor_config *c, rp__monitor_report *r, rp_error
         rp_error_set(err, RP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (rp__monitor_reference_load(c->model, c->reference, spec, &ref, &r->ref_source, &r->ref_scored, err) <
-        0)
+    if (rp__monitor_reference_load(c->model, c->reference, spec, c->streams, &ref, &r->ref_source,
+                                   &r->ref_scored, err) < 0)
         goto out;
     r->reference_rides = ref.n;
     if (rp__monitor_prepare(spec, &ref, &prep, err) < 0)
         goto out;
-    for (size_t i = 0; i < c->n_current; i++)
-        if (collect(c->model, cache, c->current[i], &p, false, &a, &r->cur_scored, &r->no_pickup, err) < 0)
+    for (size_t i = 0; i < c->n_current; i++) {
+        r->by_arrival |= rp__monitor_is_stream(c->current[i]);
+        if (collect(c->model, cache, c->current[i], &p, false, c->streams, &a, &r->cur_scored, &r->no_pickup,
+                    err) < 0)
             goto out;
+    }
     if (!a.n) {
         rc = 0; /* no windows */
         goto out;

@@ -375,8 +375,8 @@ static int reference(job *j, rp_error *err)
     double t0 = now_s();
     rp__monitor_spec_course(&j->ref_spec);
     int rc = rp__monitor_reference_from_trips(j->model, c->val_files, c->n_val_files, &j->ref_spec,
-                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, &j->ref,
-                                              NULL, err);
+                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, NULL,
+                                              &j->ref, NULL, err);
     if (rc < 0 && err->code == RP_ERR_INVALID && strstr(err->msg, "no column")) {
         rp_log(RP_LOG_INFO,
                "the validation files lack the course's monitoring columns: the reference keeps "
@@ -384,8 +384,8 @@ static int reference(job *j, rp_error *err)
                "why", err->msg, NULL);
         rp__monitor_spec_serving(&j->ref_spec);
         rc = rp__monitor_reference_from_trips(j->model, c->val_files, c->n_val_files, &j->ref_spec,
-                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, &j->ref,
-                                              NULL, err);
+                                              RP_MONITOR_REFERENCE_CAP, RP_MONITOR_REFERENCE_SEED, NULL,
+                                              &j->ref, NULL, err);
     }
     if (rc < 0) {
         rp_error_prefix(err, "the monitoring reference");

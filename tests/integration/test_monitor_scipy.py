@@ -281,6 +281,69 @@ def course_month(tmp):
               "the SVG is self-contained, one point per day", text[:300])
 
 
+SERVING = [("trip_distance", "num"), ("PULocationID", "cat"), ("DOLocationID", "cat"), ("prediction", "num")]
+
+
+def streams(tmp):
+    """Streams of ride events as REF and CURRENT: every record the function
+    takes, predicted, in the window of its arrival; records it refuses are
+    counted and left out; the serving columns by default; other columns
+    refused."""
+    if not hasattr(S, "cur_rows"):
+        raise rptest.Skip("needs the first test's rows (RIDEPRED_TEST_ONLY selected this one alone)")
+    store = os.path.join(tmp, "streams.db")
+    env = dict(os.environ, RIDEPRED_MONITOR_DB="", RIDEPRED_LOCAL_STORE=store, RIDEPRED_STREAM_BACKEND="")
+    rides = [r for r in S.cur_rows[:3000] if r[2] is not None and r[3] is not None and not math.isnan(r[4])]
+    lines = [json.dumps({"ride": {"PULocationID": r[2], "DOLocationID": r[3], "trip_distance": r[4]},
+                         "ride_id": i}) for i, r in enumerate(rides)]
+    lines += ['{"ride": 5, "ride_id": "bad-1"}',
+              '{"ride": {"PULocationID": 1, "DOLocationID": 2, "trip_distance": "x"}, "ride_id": "bad-2"}']
+    for argv, data in ((["streams", "create", "local:rides"], None), (["put", "local:rides", "-"], "\n".join(lines))):
+        p = subprocess.run([rptest.BIN] + argv, input=data, capture_output=True, text=True, env=env, check=False)
+        if not check(p.returncode == 0, "ridepred " + " ".join(argv), p.stderr[-1000:]):
+            return
+    p = monitor("--json", "--window", "366d", "--model", S.model, "--reference", str(ridepy.data_file(1)),
+                "local:rides", env=env)
+    if not check(p.returncode == 0, "monitor with a stream as CURRENT", p.stderr[-2000:]):
+        return
+    got = jsonl(p)
+    check("records=2" in p.stderr and "bad-1" not in p.stderr.split("first=")[0],
+          "the two records the function refuses are counted and named", p.stderr[-1000:])
+    preds = invoke_predictions(S.model, rides, tmp, "stream")
+    cur = {"trip_distance": np.array([r[4] for r in rides]), "PULocationID": np.array([float(r[2]) for r in rides]),
+           "DOLocationID": np.array([float(r[3]) for r in rides]), "prediction": np.array(preds, dtype=float)}
+    cols, drifted = {}, 0
+    for name, kind in SERVING:
+        t, score, d = evidently_column(S.ref_cols[name], cur[name], kind)
+        cols[name] = {"test": t, "score": float(score), "drifted": bool(d), "missing": 0}
+        drifted += bool(d)
+    if check(len(got) == 1, "one window of arrival (366 days)", "%d windows" % len(got)):
+        g = got[0]
+        want = {"start": g["start"], "end": g["end"], "rides": len(rides), "prediction_drift":
+                cols["prediction"]["score"], "prediction_drifted": cols["prediction"]["drifted"],
+                "num_drifted_columns": drifted, "share_drifted_columns": drifted / 4,
+                "dataset_drift": drifted / 4 >= 0.5, "share_missing_values": 0.0, "columns": cols}
+        compare_windows("a stream's rides against 2021-01 (the serving columns)", got, [want])
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        start = datetime.datetime.strptime(g["start"], "%Y-%m-%dT%H:%M:%SZ")
+        check(start <= now < start + datetime.timedelta(days=366), "the window is that of the arrival (now)",
+              g["start"])
+    # the stream as the reference too: every readable record, no duration filter
+    p = monitor("--json", "--model", S.model, "--reference", "local:rides", "local:rides", env=env)
+    g = jsonl(p)
+    check(p.returncode == 0 and len(g) == 1 and g[0]["num_drifted_columns"] == 0 and
+          g[0]["prediction_drift"] == 0.0 and g[0]["columns"]["prediction"]["test"] == "wasserstein",
+          "a stream against itself: no drift (Wasserstein 0 over %d rides)" % len(rides), p.stdout[:600])
+    p = monitor("--json", "--columns", "num:fare_amount", "--model", S.model, "--reference", "local:rides",
+                "local:rides", env=env)
+    check(p.returncode == 3 and "fare_amount" in p.stderr and "local:rides" in p.stderr,
+          "a column a ride event does not carry: exit 3 naming the stream and the column", p.stderr[-1000:])
+    p = monitor("--json", "--model", S.model, "--reference", "local:rides", "local:no_such_stream", env=env)
+    check(p.returncode == 3 and "no_such_stream" in p.stderr, "a stream that does not exist: exit 3 naming it",
+          p.stderr[-1000:])
+
+
 def fmt_time(us):
     return iso(us).replace("T", " ").rstrip("Z")
 
@@ -427,7 +490,7 @@ def main():
     rptest.need_data("green_tripdata_2021-01.parquet", "green_tripdata_2021-03.parquet")
     rptest.need_node("hyparquet")
     rptest.need_fixtures("course-model")
-    rptest.run([("course month 2021-03 against 2021-01", course_month), ("bad input", bad_inputs)],
+    rptest.run([("course month 2021-03 against 2021-01", course_month), ("bad input", bad_inputs), ("streams", streams)],
                tmp_prefix="test_monitor_scipy-")
 
 

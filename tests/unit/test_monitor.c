@@ -392,15 +392,18 @@ TEST(test_reference_from_trips)
     const char *files[] = {path};
     rp__monitor_sample all, a, b, c;
     rp__monitor_scored st;
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 1000, 15, &all, &st, &err) == 0);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 1000, 15, NULL, &all, &st, &err) == 0);
     CHECK(all.n == 67 && st.rows == 100 && st.used == 67 && st.unscored == 0);
     bool kept = true;
     for (size_t i = 0; i < all.n; i++) /* trip_distance i + 0.5 of row i, i % 3 != 2 */
         kept &= ((int)all.col[0][i]) % 3 != 2 && all.col[2][i] == all.col[0][i] + 0.5;
     CHECK(kept);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == 0 && a.n == 10);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &b, NULL, &err) == 0 && b.n == 10);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 16, &c, NULL, &err) == 0 && c.n == 10);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, NULL, &a, NULL, &err) == 0 &&
+          a.n == 10);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, NULL, &b, NULL, &err) == 0 &&
+          b.n == 10);
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 16, NULL, &c, NULL, &err) == 0 &&
+          c.n == 10);
     bool same = true, differs = false, ordered = true, subset = true;
     for (size_t i = 0; i < 10; i++) {
         same &= a.col[0][i] == b.col[0][i];
@@ -416,10 +419,10 @@ TEST(test_reference_from_trips)
     rp__monitor_sample_free(&c);
     /* a column the file lacks, and predictions without a model */
     CHECK(rp__monitor_parse_columns("num:tip_amount;num:-prediction", &spec, &err) == 0);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, NULL, &a, NULL, &err) == -1 &&
           strstr(err.msg, path) && strstr(err.msg, "no column tip_amount"));
     rp__monitor_spec_serving(&spec);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, NULL, &a, NULL, &err) == -1 &&
           strstr(err.msg, "a model"));
     /* nothing kept */
     f = fopen(path, "w");
@@ -428,7 +431,7 @@ TEST(test_reference_from_trips)
           f);
     fclose(f);
     CHECK(rp__monitor_parse_columns("num:trip_distance;num:-prediction", &spec, &err) == 0);
-    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, &a, NULL, &err) == -1 &&
+    CHECK(rp__monitor_reference_from_trips(NULL, files, 1, &spec, 10, 15, NULL, &a, NULL, &err) == -1 &&
           strstr(err.msg, "no rides left"));
     rp_t_rmtree(dir);
 }
