@@ -24,25 +24,36 @@
 
 #define RP_LIBPQ_SONAME "libpq.so.5"
 
+/* libpq-fe.h's layout of PQconninfoOption (the entries PQconninfoParse returns). */
+struct rp_pq_option {
+    char *keyword, *envvar, *compiled, *val, *label, *dispchar;
+    int dispsize;
+};
+
+#ifndef LIBPQ_FE_H
 typedef struct pg_conn PGconn;
 typedef struct pg_result PGresult;
 typedef unsigned int Oid;
 typedef void (*PQnoticeProcessor)(void *arg, const char *message);
-typedef struct _PQconninfoOption {
-    char *keyword, *envvar, *compiled, *val, *label, *dispchar;
-    int dispsize;
-} PQconninfoOption;
+typedef struct rp_pq_option PQconninfoOption;
+#define RP_PQ_CONN_STATUS int /* ConnStatusType, an enum: the size and calling convention of an int */
+#define RP_PQ_EXEC_STATUS int /* ExecStatusType, likewise */
+#else
+/* Compiled so only by tests/integration/test_monitor_db.py (cc -fsyntax-only
+ * -include libpq-fe.h): each declaration here against libpq's own. */
+#define RP_PQ_CONN_STATUS ConnStatusType
+#define RP_PQ_EXEC_STATUS ExecStatusType
+#endif
 
-enum { RP_PQ_CONNECTION_OK = 0 };                                /* ConnStatusType */
-enum { RP_PQ_PGRES_COMMAND_OK = 1, RP_PQ_PGRES_TUPLES_OK = 2 }; /* ExecStatusType */
+#define RP_PQ_CONNECTION_OK 0    /* ConnStatusType */
+#define RP_PQ_PGRES_COMMAND_OK 1 /* ExecStatusType */
+#define RP_PQ_PGRES_TUPLES_OK 2
 #define RP_PQ_DIAG_SQLSTATE 'C'
 
-/* X(return type, name without "PQ", parameters).  The two enum results
- * (ConnStatusType, ExecStatusType) are read as int: same size and calling
- * convention. */
+/* X(return type, name without "PQ", parameters) */
 #define RP_PQ_FUNCS(X)                                                                                       \
     X(PGconn *, connectdbParams, (const char *const *keywords, const char *const *values, int expand_dbname)) \
-    X(int, status, (const PGconn *conn))                                                                     \
+    X(RP_PQ_CONN_STATUS, status, (const PGconn *conn))                                                       \
     X(char *, errorMessage, (const PGconn *conn))                                                            \
     X(void, finish, (PGconn * conn))                                                                         \
     X(void, reset, (PGconn * conn))                                                                          \
@@ -54,13 +65,29 @@ enum { RP_PQ_PGRES_COMMAND_OK = 1, RP_PQ_PGRES_TUPLES_OK = 2 }; /* ExecStatusTyp
     X(PGresult *, execParams,                                                                                \
       (PGconn * conn, const char *command, int nParams, const Oid *paramTypes, const char *const *paramValues, \
        const int *paramLengths, const int *paramFormats, int resultFormat))                                  \
-    X(int, resultStatus, (const PGresult *res))                                                              \
+    X(RP_PQ_EXEC_STATUS, resultStatus, (const PGresult *res))                                                \
     X(char *, resultErrorMessage, (const PGresult *res))                                                     \
     X(char *, resultErrorField, (const PGresult *res, int fieldcode))                                        \
     X(void, clear, (PGresult * res))                                                                         \
     X(PQconninfoOption *, conninfoParse, (const char *conninfo, char **errmsg))                              \
     X(void, conninfoFree, (PQconninfoOption * connOptions))                                                  \
     X(void, freemem, (void *ptr))
+
+#ifdef LIBPQ_FE_H
+#define RP_PQ_CHECK(ret, name, args)                                                                         \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&PQ##name), ret(*) args), "PQ" #name);
+RP_PQ_FUNCS(RP_PQ_CHECK)
+#undef RP_PQ_CHECK
+_Static_assert(CONNECTION_OK == RP_PQ_CONNECTION_OK, "CONNECTION_OK");
+_Static_assert(PGRES_COMMAND_OK == RP_PQ_PGRES_COMMAND_OK, "PGRES_COMMAND_OK");
+_Static_assert(PGRES_TUPLES_OK == RP_PQ_PGRES_TUPLES_OK, "PGRES_TUPLES_OK");
+_Static_assert(PG_DIAG_SQLSTATE == RP_PQ_DIAG_SQLSTATE, "PG_DIAG_SQLSTATE");
+_Static_assert(sizeof(ConnStatusType) == sizeof(int) && sizeof(ExecStatusType) == sizeof(int), "enum size");
+_Static_assert(sizeof(PQconninfoOption) == sizeof(struct rp_pq_option), "PQconninfoOption");
+_Static_assert(offsetof(PQconninfoOption, keyword) == offsetof(struct rp_pq_option, keyword), "keyword");
+_Static_assert(offsetof(PQconninfoOption, val) == offsetof(struct rp_pq_option, val), "val");
+_Static_assert(offsetof(PQconninfoOption, dispsize) == offsetof(struct rp_pq_option, dispsize), "dispsize");
+#endif
 
 typedef struct pq_api {
 #define RP_PQ_FIELD(ret, name, args) ret(*name) args;
@@ -263,7 +290,7 @@ static int result_error(rp__monitor_db *db, PGresult *r, const char *what, rp_er
 static int create_table(rp__monitor_db *db, rp_error *err)
 {
     PGresult *r = pq.exec(db->conn, db->create_sql);
-    int st = r ? pq.resultStatus(r) : -1;
+    int st = r ? (int)pq.resultStatus(r) : -1;
     /* Two writers creating the table at once: one of them sees the other's
      * catalog rows (23505 on pg_type) or the table (42P07); both fine. */
     if (st != RP_PQ_PGRES_COMMAND_OK && !sqlstate_is(r, "42P07") && !sqlstate_is(r, "23505")) {
