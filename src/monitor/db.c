@@ -178,15 +178,20 @@ static void scrub(char *s, char *const secret[2])
     }
 }
 
-/* libpq's messages end with a newline and may span lines: one line. */
+/* libpq's messages end with a newline and may span lines: one line, runs
+ * of white space as one space. */
 static void one_line(char *s)
 {
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        s[--n] = '\0';
-    for (char *p = s; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        bool space = *r == '\n' || *r == '\t' || *r == '\r' || *r == ' ';
+        if (space && (w == s || w[-1] == ' '))
+            continue;
+        *w++ = space ? ' ' : *r;
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = '\0';
 }
 
 /* The raw password of a URI (between "user:" and '@' of its authority) or of a
@@ -423,9 +428,14 @@ int rp__monitor_db_open(const char *url, const char *table, rp__monitor_db **out
     set_where(db);
     if (pq.status(db->conn) != RP_PQ_CONNECTION_OK) {
         const char *m = pq.errorMessage(db->conn);
+        /* Retriable when the server could not be reached (libpq's messages
+         * in the C locale); not when it refused us, nor for a bad
+         * parameter ("invalid sslmode value"), which no retry mends. */
         bool refused = pq.connectionNeedsPassword(db->conn) || strstr(m, "authentication failed") ||
                        strstr(m, "does not exist");
-        conn_error(db, "cannot connect", !refused, err);
+        bool unreachable = strstr(m, "connection to server") || strstr(m, "could not translate host name") ||
+                           strstr(m, "timeout expired") || strstr(m, "server closed the connection");
+        conn_error(db, "cannot connect", unreachable && !refused, err);
         rp__monitor_db_close(db);
         return -1;
     }
