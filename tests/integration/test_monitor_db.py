@@ -93,6 +93,7 @@ def test_creates_table(pg):
     rptest.check(pk == [["source"], ["timestamp"]], "primary key (source, timestamp)", pk)
     r = cli(pg.url, [row_line()])
     rptest.check(r.returncode == 0 and r.stdout == "ok\n", "an existing table is used as is", r.stdout + r.stderr)
+    rptest.check(r.stderr == "", "silently (no NOTICE from CREATE TABLE IF NOT EXISTS)", r.stderr)
 
 
 def test_row_figures(pg):
