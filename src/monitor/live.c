@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/pyfloat.h"
+#include "monitor/db.h"
 #include "ridepred/log.h"
 
 const double rp__monitor_live_bounds[RP_MONITOR_LIVE_BOUNDS] = {
@@ -34,6 +35,8 @@ struct rp__monitor_live {
     void *clock_ctx;
     rp__monitor_live_sink sink;
     void *sink_ctx;
+    char *db_url, *db_table;
+    rp__monitor_db *db; /* connected on the first write (close_mu) */
     size_t ref_hist[NB];
 
     /* The current window: guarded by mu. */
@@ -62,6 +65,18 @@ struct rp__monitor_live {
     bool running, stop;
     pthread_cond_t cond;
 };
+
+/* The sink of db_url: connects when not connected, writes the row. */
+static int db_sink(void *ctx, const char *source, const rp__monitor_spec *spec, const rp__monitor_live_window *w,
+                   rp_error *err)
+{
+    rp__monitor_live *l = ctx;
+    if (!l->db && rp__monitor_db_open(l->db_url, l->db_table, &l->db, err) < 0)
+        return -1;
+    rp__monitor_db_row row = {
+        .source = source, .start_us = w->start_us, .end_us = w->end_us, .spec = spec, .result = &w->result};
+    return rp__monitor_db_write(l->db, &row, err);
+}
 
 static int64_t realtime_us(void *ctx)
 {
@@ -169,6 +184,16 @@ int rp__monitor_live_new(const rp__monitor_live_config *cfg, rp__monitor_live **
     l->clock_ctx = cfg->clock_ctx;
     l->sink = cfg->sink;
     l->sink_ctx = cfg->sink_ctx;
+    if (!l->sink && cfg->db_url && *cfg->db_url) {
+        l->db_url = strdup(cfg->db_url);
+        l->db_table = cfg->db_table ? strdup(cfg->db_table) : NULL;
+        if (!l->db_url || (cfg->db_table && !l->db_table)) {
+            rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        l->sink = db_sink;
+        l->sink_ctx = l;
+    }
     l->rng = cfg->seed ? cfg->seed : 0x5eed5eed12345678ULL;
     rp__monitor_spec_serving(&l->spec);
     l->c_pu = rp__monitor_spec_find(&l->spec, "PULocationID");
@@ -208,6 +233,9 @@ void rp__monitor_live_free(rp__monitor_live *l)
     if (!l)
         return;
     rp__monitor_live_stop(l);
+    rp__monitor_db_close(l->db);
+    free(l->db_url);
+    free(l->db_table);
     rp__monitor_sample_free(&l->ref);
     rp__monitor_sample_free(&l->cur);
     rp__monitor_sample_free(&l->spare);

@@ -80,8 +80,13 @@ typedef struct rp__monitor_live_config {
     /* The clock, microseconds since the epoch; NULL: CLOCK_REALTIME (tests inject their own). */
     int64_t (*clock_us)(void *ctx);
     void *clock_ctx;
-    rp__monitor_live_sink sink; /* NULL: none */
+    rp__monitor_live_sink sink; /* NULL: the database of db_url, if any */
     void *sink_ctx;
+    /* PostgreSQL (src/monitor/db.h): a row per closed window, written by the
+     * closing thread; connected on the first closed window (an unreachable
+     * server is logged and counted, never fatal).  NULL: none. */
+    const char *db_url;
+    const char *db_table; /* NULL: RP_MONITOR_DB_TABLE */
 } rp__monitor_live_config;
 
 typedef struct rp__monitor_live rp__monitor_live;
