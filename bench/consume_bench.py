@@ -12,6 +12,11 @@ two streams, and measures:
               put to the last prediction readable in OUT
   latency     1,000 rides/s for S seconds (default 10), PutRecords of 10
               every 10 ms; per ride, put -> its prediction readable in OUT
+  monitoring  the throughput run with monitoring on (a reference of 10,000
+              rides, --monitor-window 1s so that windows close and are
+              compared during the run, the default cap of 100,000) and off,
+              alternated --monitor-runs times (default 3) in the same run;
+              the best of each (issue 15: on costs at most 5%)
 
 on the local store (a linear model; IN of 1 shard for throughput, 2 for
 latency; OUT of 1 shard), and against kinesalite (npm, 127.0.0.1, in
@@ -76,13 +81,30 @@ class Run:
                            str(rate), str(batch)])
         finally:
             p.send_signal(signal.SIGTERM)
-            rc = p.wait(60)
+            # consume's own CPU time (user + sys) over the run: steadier than a
+            # rate on a shared machine.
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = rc = os.waitstatus_to_exitcode(status)
         if rc != 0:
             raise SystemExit(f"consume exited {rc}")
-        return json.loads(out)
+        res = json.loads(out)
+        res["consume_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 4)
+        return res
 
     def put_only(self, backend, prefix, n):
         return json.loads(self.sh([self.tool, "put", f"{backend}:{prefix}IN", str(n), "500"]))
+
+
+def write_reference(path, n=10_000, seed=15):
+    """A reference sample (src/monitor/monitor.h's CSV) of rides like the
+    producer's and a linear model's predictions."""
+    import random
+    rnd = random.Random(seed)
+    with open(path, "w") as f:
+        f.write("num:trip_distance,cat:PULocationID,cat:DOLocationID,num:prediction\n")
+        for _ in range(n):
+            d = round(rnd.lognormvariate(0.9, 0.7), 2)
+            f.write(f"{d!r},{rnd.randint(1, 265)},{rnd.randint(1, 265)},{8.5 + 2.9 * d!r}\n")
 
 
 def start_kinesalite(tmp):
@@ -105,6 +127,7 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=10)
     ap.add_argument("--kinesalite-records", type=int, default=20_000)
     ap.add_argument("--no-kinesalite", action="store_true")
+    ap.add_argument("--monitor-runs", type=int, default=3, help="monitoring on/off pairs (0: none)")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = tempfile.mkdtemp(prefix="rp-consume-bench-")
@@ -117,6 +140,21 @@ def main():
         r = Run(build, tool, tmp, env)
         r.streams("t", 1, 1)
         results["local_throughput"] = r.e2e("local", "t", args.records, 0, 500, ["--batch-size", "1000"])
+        if args.monitor_runs > 0:
+            ref = os.path.join(tmp, "reference.csv")
+            write_reference(ref)
+            on, off = [], []
+            for i in range(args.monitor_runs):
+                for label, extra, acc in (("off", [], off),
+                                          ("on", ["--monitor-reference", ref, "--monitor-window", "1s"], on)):
+                    r.streams(f"m{label}{i}", 1, 1)
+                    x = r.e2e("local", f"m{label}{i}", args.records, 0, 500, ["--batch-size", "1000"] + extra)
+                    acc.append((x["e2e_per_s"], x["consume_cpu_s"]))
+            best_on, best_off = max(x[0] for x in on), max(x[0] for x in off)
+            cpu_on, cpu_off = min(x[1] for x in on), min(x[1] for x in off)
+            results["monitoring"] = {"on": on, "off": off, "best_on": best_on, "best_off": best_off,
+                                     "cost": 1 - best_on / best_off, "cpu_on_s": cpu_on, "cpu_off_s": cpu_off,
+                                     "cpu_cost": cpu_on / cpu_off - 1}
         r.streams("l", 2, 1)
         results["local_latency"] = r.e2e("local", "l", 1000 * args.latency_seconds, 1000, 10,
                                          ["--batch-size", "100"])
@@ -146,6 +184,12 @@ def main():
           f"{lt['e2e_per_s']:,.0f} records/s (producer alone put at {lt['put_per_s']:,.0f}/s) |")
     print(f"| local store: put -> readable latency at 1,000 rides/s | p50 {ll['p50_ms']:.1f} ms, "
           f"p99 {ll['p99_ms']:.1f} ms, max {ll['max_ms']:.1f} ms |")
+    if "monitoring" in results:
+        m = results["monitoring"]
+        print(f"| local store, {lt['records']:,} rides, monitoring off / on (--monitor-window 1s), best of "
+              f"{len(m['on'])} each | {m['best_off']:,.0f} / {m['best_on']:,.0f} records/s "
+              f"(cost {100 * m['cost']:.1f}%); consume's CPU {m['cpu_off_s']:.2f} / {m['cpu_on_s']:.2f} s "
+              f"(cost {100 * m['cpu_cost']:.1f}%) |")
     if "kinesalite_ceiling" in results:
         kc, kt, kl = results["kinesalite_ceiling"], results["kinesalite_throughput"], results["kinesalite_latency"]
         print(f"| kinesalite: its own ceiling (put only, PutRecords of 500) | {kc['records_per_s']:,.0f} records/s |")

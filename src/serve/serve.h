@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "function/function.h"
+#include "monitor/live.h"
 #include "ridepred/error.h"
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
@@ -34,6 +35,10 @@ typedef struct rp__serve_config {
     unsigned header_timeout_s;       /* a whole request head; 0: 10 */
     unsigned body_timeout_s;         /* a body: this plus its size / body_min_rate; 0: 10 */
     size_t body_min_rate;            /* bytes per second; 0: 65536 */
+    /* Monitoring while serving (src/monitor/live.h), or NULL: off.  The
+     * server sets its source ("serve") and its metrics registry; the
+     * rides of every invocation answered are recorded. */
+    const rp__monitor_live_config *monitor;
 } rp__serve_config;
 
 typedef struct rp__serve rp__serve;
@@ -51,6 +56,9 @@ typedef struct rp__serve_stats {
 /* Starts serving fn (which must outlive the server).  Returns 0, or -1 with
  * err saying why (RP_ERR_INVALID: a bad address; RP_ERR_IO: port in use). */
 int rp__serve_start(rp__function *fn, const rp__serve_config *cfg, rp__serve **out, rp_error *err);
+
+/* The server's monitoring (NULL when off), for /dashboard.json; owned by s. */
+rp__monitor_live *rp__serve_monitor(rp__serve *s);
 
 /* The port bound (useful with port 0). */
 unsigned rp__serve_port(const rp__serve *s);

@@ -310,10 +310,72 @@ def test_consume_db_down(tmp):
     tc.expect_all(env, "OUT", rides + more, exactly_once=True)
 
 
+def kinesis_event(texts):
+    import base64
+    return json.dumps({"Records": [{"kinesis": {"data": base64.b64encode(t.encode()).decode(),
+                                                "sequenceNumber": str(i + 1), "partitionKey": "k"},
+                                    "eventSource": "aws:kinesis"} for i, t in enumerate(texts)]}).encode()
+
+
+def test_serve(tmp):
+    model = os.path.join(tmp, "model.json")
+    tc.write_model(model)
+    ref = os.path.join(tmp, "ref.csv")
+    write_reference(ref, model)
+    port = closed_port()
+    log = open(os.path.join(tmp, "serve.log"), "wb")
+    env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    p = subprocess.Popen([BIN, "serve", "--model", model, "--test-run", "--listen", f"127.0.0.1:{port}",
+                          "--log-format", "json", "--monitor-reference", ref, "--monitor-window", "1"],
+                         stdout=subprocess.DEVNULL, stderr=log, env=env)
+    p.log_path = log.name
+    log.close()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        tc.wait_until("serve listening", lambda: any(l.get("message") == "serving" for l in log_lines(p)), 15, [p])
+        rides = tc.make_rides(250, seed=21)
+        texts = [t for _, t in rides]
+        for chunk in (texts[:100], texts[100:249]):
+            req = urllib.request.Request(url + "/2015-03-31/functions/function/invocations",
+                                         data=kinesis_event(chunk), method="POST")
+            body = json.loads(urllib.request.urlopen(req, timeout=10).read())
+            rptest.check(len(body["predictions"]) == len(chunk), "a Kinesis event answered")
+        req = urllib.request.Request(url + "/2015-03-31/functions/function/invocations", data=texts[249].encode(),
+                                     method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+        vals, body = scrape(port)
+        rptest.check(vals.get("ridepred_prediction_minutes_count") == 250,
+                     "serve: the histogram counts every ride of every invocation", body[-2000:])
+        tc.wait_until("the windows of the rides closed", lambda: sum(int(w["rides"]) for w in windows(p)) >= 250,
+                      15, [p])
+        vals, body = scrape(port)
+        time.sleep(0.3)
+        closed = windows(p)
+        n = int(vals.get("ridepred_monitor_windows_total", 0))
+        rptest.check(n >= 1 and len(closed) >= n, "serve: windows_total counts the closed windows",
+                     f"{n} {len(closed)}")
+        if n >= 1 and len(closed) >= n:
+            rptest.check(vals.get("ridepred_monitor_drifted_columns") == float(closed[n - 1]["num_drifted_columns"]),
+                         "serve: the drifted_columns gauge is the last window's")
+        rptest.check(sum(int(w["rides"]) for w in closed) == 250, "serve: the closed windows hold every ride",
+                     str([w["rides"] for w in closed]))
+        for g in ("prediction_drift", "prediction_drifted", "drifted_columns", "dataset_drift",
+                  "share_missing_values", "window_rides", "db_failures_total"):
+            rptest.check(f"ridepred_monitor_{g}" in vals, f"serve: /metrics has ridepred_monitor_{g}")
+    finally:
+        p.send_signal(15)
+        rc = p.wait(30)
+    rptest.check(rc == 0, "serve stops cleanly", tc.log_text(p)[-1000:])
+
+
 def main():
     rptest.need_bin()
     rptest.run([("consume-window", test_consume_window), ("consume-off", test_consume_off),
-                ("consume-bad", test_consume_bad), ("consume-db-down", test_consume_db_down)],
+                ("consume-bad", test_consume_bad), ("consume-db-down", test_consume_db_down),
+                ("serve", test_serve)],
                tmp_prefix="rp-monitor-live-")
 
 
