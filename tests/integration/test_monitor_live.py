@@ -371,11 +371,64 @@ def test_serve(tmp):
     rptest.check(rc == 0, "serve stops cleanly", tc.log_text(p)[-1000:])
 
 
+def test_lambda(tmp):
+    import test_lambda_runtime as tl
+    model = os.path.join(tmp, "model.json")
+    tc.write_model(model)
+    ref = os.path.join(tmp, "ref.csv")
+    write_reference(ref, model)
+    env = tl.base_env(MODEL_LOCATION=model, RIDEPRED_MONITOR_REFERENCE=ref, RIDEPRED_MONITOR_WINDOW="1",
+                      RIDEPRED_MONITOR_DB=None)
+    api = tl.RuntimeAPI()
+    rt = tl.Runtime(api, env, ["--max-invocations", "2", "--log-format", "json"])
+    rides = [t for _, t in tc.make_rides(100, seed=31)]
+    first = api.enqueue(kinesis_event(rides))
+    ok1 = first.done.wait(30)
+    time.sleep(1.2)  # the first invocation's window ends
+    second = api.enqueue(tc.make_rides(1, start=500, seed=32)[0][1].encode())
+    ok2 = second.done.wait(30)
+    rc = rt.wait(30)
+    api.stop()
+    rptest.check(ok1 and ok2 and rc == 0, "lambda: two invocations answered", rt.stderr()[-1500:])
+    emf = tl.emf_lines(rt.stdout())
+    closed = [json.loads(l) for l in rt.stderr().splitlines()
+              if l.startswith("{") and '"monitoring window closed"' in l]
+    rptest.check(len(emf) == 2 and len(closed) == 1, "lambda: two EMF lines, one window closed",
+                 f"{len(emf)} {len(closed)}: {rt.stderr()[-1500:]}")
+    if len(emf) == 2 and len(closed) == 1:
+        e1, e2, w = emf[0], emf[1], closed[0]
+        names1 = [m["Name"] for m in e1["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+        names2 = [m["Name"] for m in e2["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+        mon = ["PredictionDrift", "DriftedColumns", "ShareMissingValues", "DatasetDrift"]
+        rptest.check(not set(mon) & set(names1) and "PredictionDrift" not in e1,
+                     "lambda: no figures before a window closed", str(e1))
+        rptest.check(set(mon) <= set(names2) and {"Records", "HandlerMs"} <= set(names2),
+                     "lambda: the EMF directive of the closing invocation lists the figures", str(names2))
+        rptest.check(int(w["rides"]) == 100 and e2.get("MonitorRides") == 100,
+                     "lambda: the window holds the first invocation's 100 rides", f"{w} {e2}")
+        rptest.check(e2.get("PredictionDrift") == float(w["prediction_drift"])
+                     and e2.get("DriftedColumns") == int(w["num_drifted_columns"])
+                     and e2.get("ShareMissingValues") == float(w["share_missing_values"])
+                     and e2.get("DatasetDrift") == (1 if w["dataset_drift"] == "true" else 0),
+                     "lambda: the EMF figures are the window's", f"{e2} vs {w}")
+    # A bad reference: an init error, exit 3.
+    bad = os.path.join(tmp, "nocol.csv")
+    with open(bad, "w") as f:
+        f.write("num:trip_distance,cat:PULocationID,num:prediction\n1.0,2,3.0\n")
+    api = tl.RuntimeAPI()
+    rt = tl.Runtime(api, tl.base_env(MODEL_LOCATION=model, RIDEPRED_MONITOR_REFERENCE=bad), ["--max-invocations", "1"])
+    rc = rt.wait(30)
+    api.stop()
+    rptest.check(rc == 3 and api.init_errors and b"DOLocationID" in api.init_errors[0][1],
+                 "lambda: a bad reference is an init error naming the column, exit 3",
+                 f"rc={rc} {api.init_errors[:1]} {rt.stderr()[-800:]}")
+
+
 def main():
     rptest.need_bin()
     rptest.run([("consume-window", test_consume_window), ("consume-off", test_consume_off),
                 ("consume-bad", test_consume_bad), ("consume-db-down", test_consume_db_down),
-                ("serve", test_serve)],
+                ("serve", test_serve), ("lambda", test_lambda)],
                tmp_prefix="rp-monitor-live-")
 
 
