@@ -293,8 +293,6 @@ int rp__cmd_consume(int argc, char **argv)
     if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
     cc.streams = fcfg.streams;
-    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cc.monitor) < 0)
-        return RP_EXIT_USAGE;
     if (!cc.checkpoint_store) {
         const char *env = getenv("RIDEPRED_CHECKPOINT_STORE");
         if (env && *env)
@@ -328,6 +326,11 @@ int rp__cmd_consume(int argc, char **argv)
         goto out;
     }
     cc.function = fn;
+    /* Once the model loaded: its directory may hold the reference. */
+    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cc.monitor) < 0) {
+        rc = RP_EXIT_USAGE;
+        goto out;
+    }
     if (rp__consumer_new(&cc, &con, &err) < 0) {
         rp__cli_error("%s", err.msg);
         goto out;

@@ -153,8 +153,6 @@ int rp__cmd_serve(int argc, char **argv)
     rp__function_config fcfg;
     if (rp__cli_function_config(&fo, &fcfg) < 0)
         return RP_EXIT_USAGE;
-    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cfg.monitor) < 0)
-        return RP_EXIT_USAGE;
 
     /* SIGINT/SIGTERM are blocked here, before any thread starts (threads
      * inherit the mask), and taken with sigwait below: no handler runs in
@@ -172,6 +170,11 @@ int rp__cmd_serve(int argc, char **argv)
     rp_error err;
     if (rp__function_open(&fcfg, &fn, &err) < 0) {
         rp__cli_error("%s", err.msg);
+        goto out;
+    }
+    /* Once the model loaded: its directory may hold the reference. */
+    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cfg.monitor) < 0) {
+        rc = RP_EXIT_USAGE;
         goto out;
     }
     if (rp__serve_start(fn, &cfg, &srv, &err) < 0) {

@@ -19,6 +19,10 @@ predict with a reference sample.
                    /metrics has no monitoring gauge; --no-monitor likewise
   consume-bad      a reference without DOLocationID, a missing file: exit 3
                    naming them; a bad --monitor-window / --monitor-cap: exit 2
+  consume-default-reference
+                   a model directory (the course's MLflow fixture, copied)
+                   holding ridepred-reference.csv: monitored without
+                   --monitor-reference
   consume-db-down  --monitor-db at a closed port: every ride still predicted,
                    a warning names the failure, db_failures_total > 0
   serve            `serve --monitor-reference`: after invocations, /metrics
@@ -273,6 +277,32 @@ def test_consume_bad(tmp):
                      f"exit {p.returncode}: {err[-600:]}")
 
 
+def test_default_reference(tmp):
+    """A model directory holding ridepred-reference.csv is monitored without
+    --monitor-reference (an MLflow directory: the course's fixture, copied)."""
+    import shutil
+    src = os.path.join(rptest.FIXTURES, "course-model")
+    if not os.path.isdir(src):
+        raise rptest.Skip(f"fixture not found: {src} (set RIDEPRED_FIXTURES_DIR)")
+    env = tc.Env(tmp)
+    model_dir = os.path.join(tmp, "model")
+    shutil.copytree(src, model_dir)
+    write_reference(os.path.join(model_dir, "ridepred-reference.csv"), env.model)
+    env.create("IN", 1)
+    env.create("OUT", 1)
+    env.put_lines("IN", [r[1] for r in tc.make_rides(50, seed=4)])
+    env.model = model_dir
+    p = env.consume(["--from", "IN", "--to", "OUT", "--log-format", "json", "--monitor-window", "1"], "dir.log")
+    try:
+        tc.wait_until("a window with rides", lambda: any(int(w["rides"]) > 0 for w in windows(p)), 30, [p])
+    finally:
+        assert tc.stop(p) == 0
+    on = [l for l in log_lines(p) if l.get("message") == "monitoring: on"]
+    rptest.check(on and on[0]["reference"] == os.path.join(model_dir, "ridepred-reference.csv")
+                 and on[0]["window_seconds"] == "1",
+                 "the reference in the model's directory is the default", str(on))
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -427,7 +457,7 @@ def test_lambda(tmp):
 def main():
     rptest.need_bin()
     rptest.run([("consume-window", test_consume_window), ("consume-off", test_consume_off),
-                ("consume-bad", test_consume_bad), ("consume-db-down", test_consume_db_down),
+                ("consume-bad", test_consume_bad), ("consume-default-reference", test_default_reference), ("consume-db-down", test_consume_db_down),
                 ("serve", test_serve), ("lambda", test_lambda)],
                tmp_prefix="rp-monitor-live-")
 
