@@ -416,9 +416,10 @@ static int add_group(rp_handler *h, const rp__json_value *key, rp_error *err)
  * decimal digits (the handler takes both); anything else NaN. */
 static double location_value(const rp__json_value *v)
 {
-    if (v->type == RP_JSON_NUMBER)
+    if (v->type == RP_JSON_NUMBER && !(v->is_int && v->len <= 9 && v->ptr[0] != '-'))
         return rp__json_number(v);
-    if (v->type != RP_JSON_STRING || v->escaped || v->len == 0 || v->len > 9)
+    /* A short non-negative integer (every TLC location id): its digits. */
+    if ((v->type != RP_JSON_STRING && v->type != RP_JSON_NUMBER) || v->escaped || v->len == 0 || v->len > 9)
         return NAN;
     double x = 0;
     for (size_t i = 0; i < v->len; i++) {

@@ -115,17 +115,19 @@ static uint64_t uniform(uint64_t *s, uint64_t n)
     return (uint64_t)(((unsigned __int128)next_rand(s) * n) >> 64);
 }
 
+/* The bucket of x: the first bound >= x, as Prometheus counts (NaN: +Inf).
+ * The bounds are 2, 4, ..., 60, 90, 120: x / 2 and its ceiling are exact. */
 static size_t bucket(double x)
 {
-    size_t lo = 0, hi = RP_MONITOR_LIVE_BOUNDS; /* first bound >= x, as Prometheus counts */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (x <= rp__monitor_live_bounds[mid])
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    if (x <= 2)
+        return 0;
+    if (x <= 60)
+        return (size_t)ceil(x / 2) - 1;
+    if (x <= 90)
+        return RP_MONITOR_LIVE_BOUNDS - 2;
+    if (x <= 120)
+        return RP_MONITOR_LIVE_BOUNDS - 1;
+    return RP_MONITOR_LIVE_BOUNDS;
 }
 
 static void register_metrics(rp__monitor_live *l, rp__metrics *m)
@@ -251,17 +253,30 @@ void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double
 {
     if (!n)
         return;
-    pthread_mutex_lock(&l->mu);
-    rp__monitor_sample *s = &l->cur;
-    double *cpu = s->col[l->c_pu], *cdo = s->col[l->c_do], *ctd = s->col[l->c_td], *cpr = s->col[l->c_pred];
+    /* The histogram of the batch, counted here, added once. */
+    uint64_t counts[NB] = {0};
+    double sum = 0;
     uint64_t added = 0;
     for (size_t i = 0; i < n; i++) {
         double p = prediction[i];
         if (isnan(p))
             continue;
+        counts[bucket(p)]++;
+        sum += p;
         added++;
-        l->cur_hist[bucket(p)]++;
-        rp__histogram_observe(l->h_pred, p);
+    }
+    if (!added)
+        return;
+    rp__histogram_add(l->h_pred, counts, sum);
+    pthread_mutex_lock(&l->mu);
+    for (size_t b = 0; b < NB; b++)
+        l->cur_hist[b] += counts[b];
+    rp__monitor_sample *s = &l->cur;
+    double *cpu = s->col[l->c_pu], *cdo = s->col[l->c_do], *ctd = s->col[l->c_td], *cpr = s->col[l->c_pred];
+    for (size_t i = 0; i < n; i++) {
+        double p = prediction[i];
+        if (isnan(p))
+            continue;
         uint64_t t = l->seen++; /* this ride is the t-th (0-based) of the window */
         size_t k;
         if (s->n < l->cap) {
@@ -279,8 +294,7 @@ void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double
     }
     uint64_t seen = l->seen;
     pthread_mutex_unlock(&l->mu);
-    if (added)
-        rp__gauge_set(l->g_rides, (double)seen);
+    rp__gauge_set(l->g_rides, (double)seen);
 }
 
 static void iso(char *out, size_t cap, int64_t us)
