@@ -432,7 +432,7 @@ static double location_value(const rp__json_value *v)
 
 /* Keeps the inputs of record i (f NULL: it was not decoded: NaN); its
  * prediction is NaN until predicted. */
-static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f)
+static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f, const rp_row *row)
 {
     if (h->rides_failed)
         return;
@@ -457,7 +457,12 @@ static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f)
     }
     h->r_pu[i] = f ? location_value(&f->pu) : NAN;
     h->r_do[i] = f ? location_value(&f->do_) : NAN;
-    h->r_td[i] = f ? rp__json_number(&f->td) : NAN;
+    /* trip_distance as rp__ride_features read it into the row (the model's
+     * column, last), else read again. */
+    int32_t tdc = rp_model_trip_distance(h->model);
+    h->r_td[i] = !f ? NAN
+                 : row && tdc >= 0 && row->n > 0 && row->idx[row->n - 1] == (uint32_t)tdc ? row->val[row->n - 1]
+                                                                                          : rp__json_number(&f->td);
     h->r_pred[i] = NAN;
 }
 
@@ -497,7 +502,7 @@ static int on_record(void *ctx, const rp__event_rec *rec, rp_error *err)
         s->decoded = true;
     }
     if (h->keep_rides)
-        keep_ride(h, h->n_slots - 1, s->decoded ? &f : NULL);
+        keep_ride(h, h->n_slots - 1, s->decoded ? &f : NULL, row);
     if (h->n_slots - h->chunk_start == CHUNK)
         predict_chunk(h);
     return 0;
@@ -616,7 +621,7 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         rp__event_response_direct(&h->body, pred, &ev.direct.ride_id);
         res->served = 1;
         if (h->keep_rides) {
-            keep_ride(h, 0, &ev.direct);
+            keep_ride(h, 0, &ev.direct, NULL);
             if (!h->rides_failed) {
                 h->r_pred[0] = pred;
                 h->n_rides = 1;
