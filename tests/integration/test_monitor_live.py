@@ -25,6 +25,9 @@ predict with a reference sample.
                    --monitor-reference
   consume-db-down  --monitor-db at a closed port: every ride still predicted,
                    a warning names the failure, db_failures_total > 0
+  consume-db       --monitor-db on a real PostgreSQL (pgtemp.py): one row per
+                   closed window equal to its log line; after a restart of
+                   the server, rows keep coming (500 rides in all)
   serve            `serve --monitor-reference`: after invocations, /metrics
                    has the histogram (one count per ride) and, once a window
                    closed, the gauges
@@ -454,10 +457,55 @@ def test_lambda(tmp):
                  f"rc={rc} {api.init_errors[:1]} {rt.stderr()[-800:]}")
 
 
+def test_consume_db(tmp):
+    """--monitor-db on a real PostgreSQL (tests/tools/pgtemp.py): a row per
+    closed window, source consume, with the window's log figures; after a
+    server restart (connections dropped) rows keep coming."""
+    import pgtemp
+    why = pgtemp.missing()
+    if why:
+        raise rptest.Skip(why)
+    env = tc.Env(tmp)
+    ref = os.path.join(tmp, "ref.csv")
+    write_reference(ref, env.model)
+    env.create("IN", 1)
+    env.create("OUT", 1)
+    env.put_lines("IN", [r[1] for r in tc.make_rides(400, seed=12)])
+    with pgtemp.server() as pg:
+        p = env.consume(["--from", "IN", "--to", "OUT", "--log-format", "json", "--monitor-reference", ref,
+                         "--monitor-window", "1", "--monitor-db", pg.url], "pg.log")
+
+        def rows():
+            try:
+                return pg.query("SELECT to_char(\"timestamp\", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rides, "
+                                "prediction_drift, num_drifted_columns, share_missing_values FROM ridepred_monitor "
+                                "WHERE source = 'consume' ORDER BY 1")
+            except RuntimeError:
+                return []  # the table is not created yet
+        try:
+            tc.wait_until("the rides' rows", lambda: sum(int(r[1]) for r in rows()) >= 400, 30, [p])
+            pg.restart()
+            env.put_lines("IN", [r[1] for r in tc.make_rides(100, start=2000, seed=13)])
+            tc.wait_until("rows after the restart", lambda: sum(int(r[1]) for r in rows()) >= 500, 30, [p])
+            time.sleep(0.3)
+            got = rows()
+            closed = {w["start"]: w for w in windows(p)}
+        finally:
+            assert tc.stop(p) == 0
+    bad = [(r, closed.get(r[0])) for r in got if r[0] not in closed or int(r[1]) != int(closed[r[0]]["rides"])
+           or int(r[3]) != int(closed[r[0]]["num_drifted_columns"])
+           or (r[2] is not None and not close(float(r[2]), float(closed[r[0]]["prediction_drift"])))]
+    rptest.check(got and not bad, "each row is its window's log line (rides, drift, drifted columns)",
+                 str(bad[:3]))
+    rptest.check(sum(int(r[1]) for r in got) == 500, "the rows hold every ride, before and after the restart",
+                 str(got))
+
+
 def main():
     rptest.need_bin()
     rptest.run([("consume-window", test_consume_window), ("consume-off", test_consume_off),
                 ("consume-bad", test_consume_bad), ("consume-default-reference", test_default_reference), ("consume-db-down", test_consume_db_down),
+                ("consume-db", test_consume_db),
                 ("serve", test_serve), ("lambda", test_lambda)],
                tmp_prefix="rp-monitor-live-")
 
