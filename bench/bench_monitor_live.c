@@ -40,7 +40,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_monitor_live: %s\n", err.msg);
         return 1;
     }
-    enum { B = 1000 };
+    enum {
+        B = 1000
+    };
     static double pu[B], dol[B], td[B], pr[B];
     uint64_t x = 88172645463325252ULL;
     for (size_t i = 0; i < B; i++) {

@@ -85,8 +85,7 @@ static const char help[] =
     "  --log-interval-ms MS  summary log interval (default 5000)\n"
     "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
     "                        (HOST:PORT; port 0 picks a free one, logged)\n" RP_MONITOR_OPTS_HELP
-        RP_STREAM_OPTS_HELP
-        RP_LOG_OPTS_HELP "  -h, --help            this help\n"
+        RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "exit status: 0 stopped by SIGINT/SIGTERM after checkpointing; 2 bad usage;\n"
     "3 could not run (model, streams, checkpoint store).\n";

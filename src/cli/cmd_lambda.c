@@ -208,7 +208,8 @@ int rp__cmd_lambda(int argc, char **argv)
             why = "RIDEPRED_MONITOR_CAP must be a number of rides (1 to 100000000)";
         mo.cap = (size_t)capv;
         if (!why && rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &mon) < 0)
-            why = "RIDEPRED_MONITOR_WINDOW must be a duration from 0.001s to 31d (90s, 30m, 1h, 1d, or seconds)";
+            why =
+                "RIDEPRED_MONITOR_WINDOW must be a duration from 0.001s to 31d (90s, 30m, 1h, 1d, or seconds)";
         if (!why && mon && rp__lambda_monitor(l, mon, &err) < 0)
             why = err.msg;
         if (why) {

@@ -78,8 +78,8 @@ int rp__cli_monitor_config(rp__cli_monitor_opts *o, const char *model_location, 
         struct stat st;
         int n = snprintf(o->default_ref, sizeof o->default_ref, "%s/%s", model_location,
                          RP_MONITOR_REFERENCE_FILE);
-        if (n > 0 && (size_t)n < sizeof o->default_ref && stat(model_location, &st) == 0 && S_ISDIR(st.st_mode) &&
-            stat(o->default_ref, &st) == 0)
+        if (n > 0 && (size_t)n < sizeof o->default_ref && stat(model_location, &st) == 0 &&
+            S_ISDIR(st.st_mode) && stat(o->default_ref, &st) == 0)
             ref = o->default_ref;
     }
     if (!ref || !*ref) {

@@ -28,8 +28,9 @@
 
 /* getopt_long entries; their values are 0x400..0x404. */
 #define RP_MONITOR_LONGOPTS                                                                                  \
-    {"monitor-reference", required_argument, NULL, 0x400}, {"monitor-window", required_argument, NULL, 0x401}, \
-        {"monitor-cap", required_argument, NULL, 0x402}, {"monitor-db", required_argument, NULL, 0x403},     \
+    {"monitor-reference", required_argument, NULL, 0x400},                                                   \
+        {"monitor-window", required_argument, NULL, 0x401}, {"monitor-cap", required_argument, NULL, 0x402}, \
+        {"monitor-db", required_argument, NULL, 0x403},                                                      \
     {                                                                                                        \
         "no-monitor", no_argument, NULL, 0x404                                                               \
     }

@@ -80,7 +80,7 @@ struct rp__consumer {
     rp__metrics *metrics;
     stats st;
     rp__monitor_live *live; /* monitoring, or NULL */
-    pthread_mutex_t mu; /* guards workers (list) */
+    pthread_mutex_t mu;     /* guards workers (list) */
     shard_worker *workers;
     /* A Kafka source: the group assigns partitions (no checkpoint store). */
     rp__kafka_group *kg;

@@ -84,7 +84,7 @@ struct rp_handler {
     size_t served, failed;
     /* Monitoring (rp_handler_keep_rides): per slot, its inputs and prediction. */
     bool keep_rides;
-    bool rides_failed;                /* out of memory in this invocation */
+    bool rides_failed;                   /* out of memory in this invocation */
     double *r_pu, *r_do, *r_td, *r_pred; /* cap_rides each */
     size_t cap_rides, n_rides;
     char error_message[RP_ERROR_MSG_MAX]; /* of the last function error */
@@ -461,8 +461,9 @@ static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f, const r
      * column, last), else read again. */
     int32_t tdc = rp_model_trip_distance(h->model);
     h->r_td[i] = !f ? NAN
-                 : row && tdc >= 0 && row->n > 0 && row->idx[row->n - 1] == (uint32_t)tdc ? row->val[row->n - 1]
-                                                                                          : rp__json_number(&f->td);
+                 : row && tdc >= 0 && row->n > 0 && row->idx[row->n - 1] == (uint32_t)tdc
+                     ? row->val[row->n - 1]
+                     : rp__json_number(&f->td);
     h->r_pred[i] = NAN;
 }
 
@@ -653,8 +654,8 @@ void rp_handler_keep_rides(rp_handler *h, bool keep)
 
 int rp_handler_last_rides(const rp_handler *h, rp_handler_rides *out)
 {
-    *out = (rp_handler_rides){.n = h->n_rides, .pu = h->r_pu, .dol = h->r_do, .distance = h->r_td,
-                              .prediction = h->r_pred};
+    *out = (rp_handler_rides){
+        .n = h->n_rides, .pu = h->r_pu, .dol = h->r_do, .distance = h->r_td, .prediction = h->r_pred};
     return h->rides_failed ? -1 : 0;
 }
 

@@ -3,8 +3,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,14 +54,14 @@ struct rp__lambda {
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp__rapi *api;    /* the Runtime API client (src/lambda/rapi.h) */
-    rp__buf path;     /* request paths */
-    rp__buf line;     /* EMF line, error bodies */
-    rp__buf emf_head; /* the constant start of the EMF line */
-    rp__buf emf_mid;  /* the constant part after the timestamp... */
+    rp__rapi *api;           /* the Runtime API client (src/lambda/rapi.h) */
+    rp__buf path;            /* request paths */
+    rp__buf line;            /* EMF line, error bodies */
+    rp__buf emf_head;        /* the constant start of the EMF line */
+    rp__buf emf_mid;         /* the constant part after the timestamp... */
     rp__buf emf_mid_monitor; /* ... the same with the monitoring metrics */
     rp__monitor_live *live;  /* monitoring, or NULL */
-    char *oversized;  /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
+    char *oversized;         /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
     rp__lambda_stats stats;
     watchdog wd;
 };
@@ -426,7 +426,8 @@ static void put_u64(rp__buf *b, uint64_t v)
  * parts made once (no printf, no allocation once the buffer has grown),
  * written with one write(2). */
 static void emit_metrics(rp__lambda *l, const rp_invoke_result *res, uint64_t handler_ns,
-                         unsigned long long published, const char *request_id, const rp__monitor_live_window *mw)
+                         unsigned long long published, const char *request_id,
+                         const rp__monitor_live_window *mw)
 {
     rp__buf *b = &l->line;
     rp__buf_reset(b);
@@ -680,9 +681,9 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
      * the next /next), then this invocation's rides go to the window of
      * the present (the handler's rides stay valid until its next call). */
     rp__monitor_live_window mw;
-    bool closed = l->live && rp__monitor_live_tick(l->live) == 1 && rp__monitor_live_last(l->live, &mw) == 1 &&
-                  mw.result.rides > 0 && isfinite(mw.result.prediction_drift) &&
-                  isfinite(mw.result.share_missing_values);
+    bool closed = l->live && rp__monitor_live_tick(l->live) == 1 &&
+                  rp__monitor_live_last(l->live, &mw) == 1 && mw.result.rides > 0 &&
+                  isfinite(mw.result.prediction_drift) && isfinite(mw.result.share_missing_values);
     rp_handler_rides rides;
     if (l->live && irc == 0 && rp_handler_last_rides(rp__worker_handler(w), &rides) == 0)
         rp__monitor_live_record(l->live, rides.pu, rides.dol, rides.distance, rides.prediction, rides.n);

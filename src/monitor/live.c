@@ -13,9 +13,9 @@
 #include "monitor/db.h"
 #include "ridepred/log.h"
 
-const double rp__monitor_live_bounds[RP_MONITOR_LIVE_BOUNDS] = {
-    2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32,
-    34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 90, 120};
+const double rp__monitor_live_bounds[RP_MONITOR_LIVE_BOUNDS] = {2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
+                                                                24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44,
+                                                                46, 48, 50, 52, 54, 56, 58, 60, 90, 120};
 
 #define NB (RP_MONITOR_LIVE_BOUNDS + 1) /* buckets with +Inf */
 
@@ -67,8 +67,8 @@ struct rp__monitor_live {
 };
 
 /* The sink of db_url: connects when not connected, writes the row. */
-static int db_sink(void *ctx, const char *source, const rp__monitor_spec *spec, const rp__monitor_live_window *w,
-                   rp_error *err)
+static int db_sink(void *ctx, const char *source, const rp__monitor_spec *spec,
+                   const rp__monitor_live_window *w, rp_error *err)
 {
     rp__monitor_live *l = ctx;
     if (!l->db && rp__monitor_db_open(l->db_url, l->db_table, &l->db, err) < 0)
@@ -137,20 +137,22 @@ static void register_metrics(rp__monitor_live *l, rp__metrics *m)
     l->h_pred = rp__metrics_histogram(m, "ridepred_prediction_minutes",
                                       "Predicted ride durations (minutes), every ride predicted.", NULL,
                                       rp__monitor_live_bounds, RP_MONITOR_LIVE_BOUNDS);
-    l->g_drift = rp__metrics_gauge(m, "ridepred_monitor_prediction_drift",
-                                   "Drift score of the prediction in the last closed window (NaN before one).",
-                                   NULL);
+    l->g_drift =
+        rp__metrics_gauge(m, "ridepred_monitor_prediction_drift",
+                          "Drift score of the prediction in the last closed window (NaN before one).", NULL);
     l->g_drifted = rp__metrics_gauge(m, "ridepred_monitor_prediction_drifted",
                                      "1 when the prediction drifted in the last closed window.", NULL);
     l->g_cols = rp__metrics_gauge(m, "ridepred_monitor_drifted_columns",
                                   "Drifted columns in the last closed window.", NULL);
     l->g_dataset = rp__metrics_gauge(m, "ridepred_monitor_dataset_drift",
                                      "1 when the last closed window showed dataset drift.", NULL);
-    l->g_missing = rp__metrics_gauge(m, "ridepred_monitor_share_missing_values",
-                                     "Share of missing cells in the last closed window (NaN before one).", NULL);
-    l->c_windows = rp__metrics_counter(m, "ridepred_monitor_windows_total", "Monitoring windows closed.", NULL);
-    l->g_rides = rp__metrics_gauge(m, "ridepred_monitor_window_rides", "Rides in the current window so far.",
-                                   NULL);
+    l->g_missing =
+        rp__metrics_gauge(m, "ridepred_monitor_share_missing_values",
+                          "Share of missing cells in the last closed window (NaN before one).", NULL);
+    l->c_windows =
+        rp__metrics_counter(m, "ridepred_monitor_windows_total", "Monitoring windows closed.", NULL);
+    l->g_rides =
+        rp__metrics_gauge(m, "ridepred_monitor_window_rides", "Rides in the current window so far.", NULL);
     l->c_db_failures = rp__metrics_counter(m, "ridepred_monitor_db_failures_total",
                                            "Failed writes of monitoring rows to the database.", NULL);
     rp__gauge_set(l->g_drift, NAN);
@@ -209,8 +211,10 @@ int rp__monitor_live_new(const rp__monitor_live_config *cfg, rp__monitor_live **
     if (rp__monitor_reference_read(cfg->reference, &l->spec, &l->ref, NULL, err) < 0)
         goto fail;
     if (l->ref.n == 0) {
-        rp_error_set(err, RP_ERR_INVALID, "%s: the reference has no rows; write one with `ridepred monitor "
-                     "--write-reference` or `ridepred train`", cfg->reference);
+        rp_error_set(err, RP_ERR_INVALID,
+                     "%s: the reference has no rows; write one with `ridepred monitor "
+                     "--write-reference` or `ridepred train`",
+                     cfg->reference);
         goto fail;
     }
     for (size_t i = 0; i < l->ref.n; i++) {
@@ -351,11 +355,11 @@ static void log_window(const rp__monitor_live *l, const rp__monitor_live_window 
     }
     while (k < 16)
         kv[k++] = NULL;
-    rp_log(RP_LOG_INFO, "monitoring window closed", "source", l->source, "start", start, "end", end, "rides", rides,
-           "prediction_drift", drift, "prediction_drifted", r->prediction_drifted ? "true" : "false",
+    rp_log(RP_LOG_INFO, "monitoring window closed", "source", l->source, "start", start, "end", end, "rides",
+           rides, "prediction_drift", drift, "prediction_drifted", r->prediction_drifted ? "true" : "false",
            "num_drifted_columns", cols, "share_drifted_columns", share, "dataset_drift",
-           r->dataset_drift ? "true" : "false", "share_missing_values", missing, kv[0], kv[1], kv[2], kv[3], kv[4],
-           kv[5], kv[6], kv[7], kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], kv[14], kv[15], NULL);
+           r->dataset_drift ? "true" : "false", "share_missing_values", missing, kv[0], kv[1], kv[2], kv[3],
+           kv[4], kv[5], kv[6], kv[7], kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], kv[14], kv[15], NULL);
 }
 
 /* Writes the pending windows, oldest first, then w (NULL: none); a window
@@ -367,8 +371,10 @@ static void sink_windows(rp__monitor_live *l, const rp__monitor_live_window *w)
         if (l->q_n == RP_MONITOR_LIVE_PENDING) {
             char start[40];
             iso(start, sizeof start, l->queue[l->q_head].w.start_us);
-            rp_log(RP_LOG_WARN, "monitoring: too many windows wait for the database; the oldest is dropped "
-                   "(monitoring rows are not rides: nothing else is lost)", "start", start, NULL);
+            rp_log(RP_LOG_WARN,
+                   "monitoring: too many windows wait for the database; the oldest is dropped "
+                   "(monitoring rows are not rides: nothing else is lost)",
+                   "start", start, NULL);
             l->q_head = (l->q_head + 1) % RP_MONITOR_LIVE_PENDING;
             l->q_n--;
         }
@@ -382,8 +388,10 @@ static void sink_windows(rp__monitor_live *l, const rp__monitor_live_window *w)
             rp__counter_add(l->c_db_failures, 1);
             char pend[24];
             snprintf(pend, sizeof pend, "%zu", l->q_n);
-            rp_log(RP_LOG_WARN, "monitoring: the window could not be written to the database; retried at the "
-                   "next window", "reason", err.msg, "pending", pend, NULL);
+            rp_log(RP_LOG_WARN,
+                   "monitoring: the window could not be written to the database; retried at the "
+                   "next window",
+                   "reason", err.msg, "pending", pend, NULL);
             return;
         }
         l->q_head = (l->q_head + 1) % RP_MONITOR_LIVE_PENDING;
@@ -414,8 +422,8 @@ int rp__monitor_live_tick(rp__monitor_live *l)
 
     rp_error err;
     if (rp__monitor_compare(&l->spec, &l->ref, &l->spare, &w.result, &err) < 0) {
-        rp_log(RP_LOG_ERROR, "monitoring: the window could not be compared with the reference", "reason", err.msg,
-               NULL);
+        rp_log(RP_LOG_ERROR, "monitoring: the window could not be compared with the reference", "reason",
+               err.msg, NULL);
         pthread_mutex_unlock(&l->close_mu);
         return -1;
     }
@@ -572,10 +580,12 @@ static void json_window(rp__buf *b, const rp__monitor_spec *spec, const rp__moni
     json_time(b, w->end_us);
     rp__buf_printf(b, ", \"rides\": %zu, \"prediction_drift\": ", r->rides);
     json_num(b, r->prediction_drift);
-    rp__buf_printf(b, ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
+    rp__buf_printf(b,
+                   ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
                    r->prediction_drifted ? "true" : "false", r->num_drifted_columns);
     json_num(b, r->share_drifted_columns);
-    rp__buf_printf(b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
+    rp__buf_printf(
+        b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
     json_num(b, r->share_missing_values);
     rp__buf_lit(b, ", \"columns\": {");
     for (size_t j = 0; j < r->ncols && j < spec->n; j++) {

@@ -43,12 +43,12 @@
 #include "monitor/monitor.h"
 #include "ridepred/error.h"
 
-#define RP_MONITOR_LIVE_WINDOW_DEFAULT 3600.0 /* seconds: --monitor-window */
-#define RP_MONITOR_LIVE_CAP_DEFAULT 100000    /* rides per window: --monitor-cap */
-#define RP_MONITOR_LIVE_CAP_MAX 100000000     /* 3.2 GB per buffer: beyond, refused */
+#define RP_MONITOR_LIVE_WINDOW_DEFAULT 3600.0     /* seconds: --monitor-window */
+#define RP_MONITOR_LIVE_CAP_DEFAULT 100000        /* rides per window: --monitor-cap */
+#define RP_MONITOR_LIVE_CAP_MAX 100000000         /* 3.2 GB per buffer: beyond, refused */
 #define RP_MONITOR_LIVE_WINDOW_MAX (31.0 * 86400) /* seconds */
-#define RP_MONITOR_LIVE_HISTORY 48  /* closed windows kept for /dashboard.json */
-#define RP_MONITOR_LIVE_PENDING 48  /* closed windows whose sink write waits for a retry */
+#define RP_MONITOR_LIVE_HISTORY 48                /* closed windows kept for /dashboard.json */
+#define RP_MONITOR_LIVE_PENDING 48                /* closed windows whose sink write waits for a retry */
 
 /* Upper bounds (minutes) of the buckets of ridepred_prediction_minutes and
  * of the page's histograms: 2, 4, ..., 60, then 90 and 120 (+Inf implied):

@@ -852,21 +852,27 @@ TEST(rides_kept)
     CHECK(res.served == 3);
     CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 5);
     if (r.n == 5) {
-        CHECK(r.pu[0] == 130 && r.dol[0] == 205 && r.distance[0] == 3.66 && r.prediction[0] == 23.494999999999997);
+        CHECK(r.pu[0] == 130 && r.dol[0] == 205 && r.distance[0] == 3.66 &&
+              r.prediction[0] == 23.494999999999997);
         CHECK(isnan(r.pu[1]) && isnan(r.dol[1]) && isnan(r.distance[1]) && isnan(r.prediction[1]));
-        CHECK(r.pu[2] == 1 && r.dol[2] == 2 && r.distance[2] == 0 && r.prediction[2] == 10.1); /* "1_2.0": unseen */
+        CHECK(r.pu[2] == 1 && r.dol[2] == 2 && r.distance[2] == 0 &&
+              r.prediction[2] == 10.1); /* "1_2.0": unseen */
         CHECK(isnan(r.pu[3]) && isnan(r.prediction[3]));
-        CHECK(isnan(r.pu[4]) && isnan(r.dol[4]) && r.distance[4] == 1.5 && r.prediction[4] == 10.1 + 1.5 * 3.25);
+        CHECK(isnan(r.pu[4]) && isnan(r.dol[4]) && r.distance[4] == 1.5 &&
+              r.prediction[4] == 10.1 + 1.5 * 3.25);
     }
     free(ev);
     /* More records than a chunk and than the first allocation. */
-    enum { N = 700 };
+    enum {
+        N = 700
+    };
     static char texts[N][160];
     const char *many[N];
     for (int i = 0; i < N; i++) {
         snprintf(texts[i], sizeof texts[i],
                  "{\"ride\": {\"PULocationID\": %d, \"DOLocationID\": 205, \"trip_distance\": %d.5}, "
-                 "\"ride_id\": %d}", i % 2 ? 130 : 7, i, i);
+                 "\"ride_id\": %d}",
+                 i % 2 ? 130 : 7, i, i);
         many[i] = texts[i];
     }
     ev = kinesis(N, many);
@@ -876,14 +882,16 @@ TEST(rides_kept)
     int bad = 0;
     for (int i = 0; i < N && r.n == N; i++) {
         double want = (i % 2 ? 1.5 : 0) + (i + 0.5) * 3.25 + 10.1;
-        bad += r.pu[i] != (i % 2 ? 130 : 7) || r.distance[i] != i + 0.5 || fabs(r.prediction[i] - want) > 1e-9;
+        bad +=
+            r.pu[i] != (i % 2 ? 130 : 7) || r.distance[i] != i + 0.5 || fabs(r.prediction[i] - want) > 1e-9;
     }
     CHECK(bad == 0);
     free(ev);
     /* A direct event: one ride. */
     const char *direct = RIDE;
     res = run(direct, strlen(direct));
-    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 1 && r.pu[0] == 130 && r.prediction[0] == 23.494999999999997);
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 1 && r.pu[0] == 130 &&
+          r.prediction[0] == 23.494999999999997);
     /* A function error: none. */
     res = run("[]", 2);
     CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);

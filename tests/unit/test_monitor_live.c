@@ -71,7 +71,9 @@ static rp__monitor_live *open_live(size_t cap, double window_s, rp__metrics *m, 
 /* Records rides i = from .. to-1: pu = 1 + i % 7, do = 2, distance = i, prediction = 10 + i % 30. */
 static void record_range(rp__monitor_live *l, size_t from, size_t to)
 {
-    enum { B = 256 };
+    enum {
+        B = 256
+    };
     double pu[B], dol[B], td[B], pr[B];
     while (from < to) {
         size_t k = 0;
@@ -107,7 +109,8 @@ TEST(test_cap_holds)
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         size_t r = (size_t)got[i];
-        bad += got[i] < 0 || got[i] >= 50000 || pu[i] != 1 + (double)(r % 7) || pr[i] != 10 + (double)(r % 30);
+        bad +=
+            got[i] < 0 || got[i] >= 50000 || pu[i] != 1 + (double)(r % 7) || pr[i] != 10 + (double)(r % 30);
     }
     CHECK(bad == 0);
     /* A NaN prediction is a record that was not predicted: not counted. */
@@ -142,7 +145,7 @@ TEST(test_reservoir_uniform)
     }
     double mean = sum / (double)n, want = (double)(N - 1) / 2, se = (double)N / sqrt(12.0 * 1000);
     CHECK(fabs(mean - want) < 4 * se);
-    CHECK(low > 430 && low < 570);             /* binomial(1000, 0.5): sd 15.8 */
+    CHECK(low > 430 && low < 570);              /* binomial(1000, 0.5): sd 15.8 */
     CHECK(last_tenth > 55 && last_tenth < 145); /* binomial(1000, 0.1): sd 9.5 */
     rp__monitor_live_free(l);
 }
@@ -343,7 +346,8 @@ TEST(test_json_shape)
     CHECK(strstr(b.data, "{\"name\": \"trip_distance\", \"kind\": \"num\"}") != NULL);
     CHECK(strstr(b.data, "{\"name\": \"PULocationID\", \"kind\": \"cat\"}") != NULL);
     CHECK(top(b.data, "current", &r, &v) && v.type == RP_JSON_OBJECT);
-    CHECK(member(&r, "start", &v) && v.type == RP_JSON_STRING && rp__json_str_eq(&v, "2025-12-07T16:00:00Z", 20));
+    CHECK(member(&r, "start", &v) && v.type == RP_JSON_STRING &&
+          rp__json_str_eq(&v, "2025-12-07T16:00:00Z", 20));
     CHECK(member(&r, "rides", &v) && rp__json_number(&v) == 7);
     CHECK(member(&r, "histogram", &v) && v.type == RP_JSON_ARRAY);
     CHECK(array_sum(&r, &nh) == 7 && nh == RP_MONITOR_LIVE_BOUNDS + 1);
@@ -378,7 +382,8 @@ TEST(test_json_shape)
     rp__buf_init(&b, 1 << 20);
     CHECK(l2 && rp__monitor_live_json(l2, &b) == 0 && strstr(b.data, "\"windows\": []}") != NULL);
     rp__buf_reset(&b);
-    CHECK(rp__metrics_render(m, &b) == 0 && strstr(b.data, "\nridepred_monitor_prediction_drift NaN\n") != NULL);
+    CHECK(rp__metrics_render(m, &b) == 0 &&
+          strstr(b.data, "\nridepred_monitor_prediction_drift NaN\n") != NULL);
     rp__buf_cleanup(&b);
     rp__monitor_live_free(l2);
     rp__metrics_free(m);
