@@ -42,6 +42,8 @@ struct rp__monitor_live {
     /* The current window: guarded by mu. */
     pthread_mutex_t mu;
     rp__monitor_sample cur, spare; /* spare: the closed window, compared outside mu */
+    bool spare_pending;            /* spare holds a closed window not yet compared */
+    int64_t spare_start;           /* ... which began then */
     int64_t start_us;              /* of the current window */
     uint64_t seen;                 /* rides recorded in the current window */
     uint64_t rng;
@@ -252,6 +254,21 @@ void rp__monitor_live_free(rp__monitor_live *l)
     free(l);
 }
 
+/* Under mu: the current window (which ended) becomes the spare, to be
+ * compared; the window holding now begins empty. */
+static void rotate(rp__monitor_live *l, int64_t now)
+{
+    rp__monitor_sample t = l->cur;
+    l->cur = l->spare;
+    l->spare = t;
+    l->cur.n = 0;
+    l->seen = 0;
+    memset(l->cur_hist, 0, sizeof l->cur_hist);
+    l->spare_start = l->start_us;
+    l->spare_pending = true;
+    l->start_us = window_start(l, now);
+}
+
 void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double *dol, const double *distance,
                              const double *prediction, size_t n)
 {
@@ -272,7 +289,16 @@ void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double
     if (!added)
         return;
     rp__histogram_add(l->h_pred, counts, sum);
+    /* Rides go to the window of their arrival: a window that ended is
+     * handed over here (its comparison is the closing thread's), unless the
+     * one before is still being compared. */
+    int64_t now = now_us(l);
     pthread_mutex_lock(&l->mu);
+    bool rotated = false;
+    if (now >= l->start_us + l->window_us && !l->spare_pending) {
+        rotate(l, now);
+        rotated = true;
+    }
     for (size_t b = 0; b < NB; b++)
         l->cur_hist[b] += counts[b];
     rp__monitor_sample *s = &l->cur;
@@ -299,6 +325,11 @@ void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double
     uint64_t seen = l->seen;
     pthread_mutex_unlock(&l->mu);
     rp__gauge_set(l->g_rides, (double)seen);
+    if (rotated) { /* wake the closing thread, if there is one */
+        pthread_mutex_lock(&l->res_mu);
+        pthread_cond_broadcast(&l->cond);
+        pthread_mutex_unlock(&l->res_mu);
+    }
 }
 
 static void iso(char *out, size_t cap, int64_t us)
@@ -404,24 +435,27 @@ int rp__monitor_live_tick(rp__monitor_live *l)
     pthread_mutex_lock(&l->close_mu);
     int64_t now = now_us(l);
     pthread_mutex_lock(&l->mu);
-    if (now < l->start_us + l->window_us) {
+    bool handed = l->spare_pending; /* by rp__monitor_live_record */
+    if (!handed && now < l->start_us + l->window_us) {
         pthread_mutex_unlock(&l->mu);
         pthread_mutex_unlock(&l->close_mu);
         return 0;
     }
-    rp__monitor_live_window w = {.start_us = l->start_us, .end_us = l->start_us + l->window_us};
-    rp__monitor_sample t = l->cur;
-    l->cur = l->spare;
-    l->spare = t;
-    l->cur.n = 0;
-    l->seen = 0;
-    memset(l->cur_hist, 0, sizeof l->cur_hist);
-    l->start_us = window_start(l, now);
+    if (!handed)
+        rotate(l, now);
+    rp__monitor_live_window w = {.start_us = l->spare_start, .end_us = l->spare_start + l->window_us};
+    uint64_t seen = l->seen;
     pthread_mutex_unlock(&l->mu);
-    rp__gauge_set(l->g_rides, 0);
+    if (!handed)
+        rp__gauge_set(l->g_rides, (double)seen);
 
+    /* spare is this thread's until spare_pending is cleared. */
     rp_error err;
-    if (rp__monitor_compare(&l->spec, &l->ref, &l->spare, &w.result, &err) < 0) {
+    int rc = rp__monitor_compare(&l->spec, &l->ref, &l->spare, &w.result, &err);
+    pthread_mutex_lock(&l->mu);
+    l->spare_pending = false;
+    pthread_mutex_unlock(&l->mu);
+    if (rc < 0) {
         rp_log(RP_LOG_ERROR, "monitoring: the window could not be compared with the reference", "reason",
                err.msg, NULL);
         pthread_mutex_unlock(&l->close_mu);
@@ -456,8 +490,9 @@ static void *tick_main(void *arg)
     while (!l->stop) {
         pthread_mutex_lock(&l->mu);
         int64_t end = l->start_us + l->window_us;
+        bool handed = l->spare_pending; /* a recording thread closed the window */
         pthread_mutex_unlock(&l->mu);
-        int64_t wait = end - now_us(l);
+        int64_t wait = handed ? 0 : end - now_us(l);
         if (wait > 0) {
             if (wait > 1000000) /* wake at least every second: the wall clock may be set */
                 wait = 1000000;

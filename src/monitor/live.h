@@ -16,10 +16,12 @@
  * prediction; passenger_count, fare_amount and total_amount are not in
  * ride events and are not monitored while serving.
  *
- * Closing a window (rp__monitor_live_tick, from the background thread of
- * rp__monitor_live_start or from the caller) swaps the buffers under the
- * lock, then compares the closed window outside it: recording never waits
- * for a comparison.  Each closed window's result goes to a ring of the last
+ * Closing a window swaps the buffers under the lock: the first
+ * rp__monitor_live_record after the window's end does it (so a ride counts
+ * in the window of its arrival), else rp__monitor_live_tick; the closed
+ * window is then compared by rp__monitor_live_tick (from the background
+ * thread of rp__monitor_live_start, woken by the hand-over, or from the
+ * caller) outside the lock: recording never waits for a comparison.  Each closed window's result goes to a ring of the last
  * RP_MONITOR_LIVE_HISTORY windows, to the gauges of contract 3
  * (ridepred_monitor_*), to an info log line with its figures, and to the
  * sink when one is set (the PostgreSQL rows of --monitor-db: the caller's
@@ -105,13 +107,17 @@ void rp__monitor_live_free(rp__monitor_live *l);
 
 /* Records n predicted rides (column arrays; a NaN prediction is a record
  * that was not predicted: skipped; a NaN location or distance is a missing
- * cell).  One lock per call: record a batch at a time. */
+ * cell) in the window of the present: when the current window has ended
+ * it is handed over for comparison first (unless the window before is
+ * still being compared: then the rides count in the ended one).  One lock
+ * and one clock reading per call: record a batch at a time. */
 void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double *dol, const double *distance,
                              const double *prediction, size_t n);
 
-/* Closes the current window when the clock has passed its end: compares it
- * (on the calling thread), keeps the result, updates the gauges, logs, and
- * writes it (and any pending window) to the sink.  The next window is the
+/* Closes the window handed over by rp__monitor_live_record, else the
+ * current window when the clock has passed its end: compares it (on the
+ * calling thread), keeps the result, updates the gauges, logs, and writes
+ * it (and any pending window) to the sink.  The next window is the
  * one that holds the present time (windows without a ride in between are
  * skipped, not closed).  Returns 1 when a window was closed, 0 when none
  * was due, -1 when the comparison failed (logged; the window is lost). */

@@ -235,6 +235,31 @@ TEST(test_window_closes_by_clock)
     rp__metrics_free(m);
 }
 
+/* Rides recorded after a window's end belong to the next window, even
+ * before the window is closed (compared): the recording hands it over. */
+TEST(test_rides_by_arrival)
+{
+    fake_now = 100 * S;
+    rp__monitor_live *l = open_live(1000, 10, NULL, NULL, NULL);
+    if (!l)
+        return;
+    record_range(l, 0, 30);
+    fake_now = 110 * S; /* the window [100, 110) ended; nobody closed it yet */
+    record_range(l, 0, 7);
+    uint64_t rides;
+    rp__monitor_live_current(l, &rides, NULL);
+    CHECK(rides == 7);
+    record_range(l, 0, 5); /* the handed-over window waits: no second hand-over */
+    CHECK(rp__monitor_live_tick(l) == 1);
+    rp__monitor_live_window w;
+    CHECK(rp__monitor_live_last(l, &w) == 1 && w.start_us == 100 * S && w.result.rides == 30);
+    CHECK(rp__monitor_live_tick(l) == 0);
+    fake_now = 125 * S; /* [110, 120) ended too: closed by tick, 12 rides */
+    CHECK(rp__monitor_live_tick(l) == 1);
+    CHECK(rp__monitor_live_last(l, &w) == 1 && w.start_us == 110 * S && w.result.rides == 12);
+    rp__monitor_live_free(l);
+}
+
 TEST(test_history_ring)
 {
     fake_now = 0;
@@ -490,6 +515,7 @@ int main(void)
     RUN(test_cap_holds);
     RUN(test_reservoir_uniform);
     RUN(test_window_closes_by_clock);
+    RUN(test_rides_by_arrival);
     RUN(test_history_ring);
     RUN(test_json_shape);
     RUN(test_sink_retries);
