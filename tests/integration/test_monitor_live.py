@@ -455,6 +455,15 @@ def test_lambda(tmp):
     rptest.check(rc == 3 and api.init_errors and b"DOLocationID" in api.init_errors[0][1],
                  "lambda: a bad reference is an init error naming the column, exit 3",
                  f"rc={rc} {api.init_errors[:1]} {rt.stderr()[-800:]}")
+    for var, value in (("RIDEPRED_MONITOR_WINDOW", "1w"), ("RIDEPRED_MONITOR_CAP", "0")):
+        api = tl.RuntimeAPI()
+        rt = tl.Runtime(api, tl.base_env(MODEL_LOCATION=model, RIDEPRED_MONITOR_REFERENCE=ref, **{var: value}),
+                        ["--max-invocations", "1"])
+        rc = rt.wait(30)
+        api.stop()
+        rptest.check(rc == 3 and api.init_errors and var.encode() in api.init_errors[0][1],
+                     f"lambda: {var}={value} is an init error naming it, exit 3",
+                     f"rc={rc} {api.init_errors[:1]} {rt.stderr()[-800:]}")
 
 
 def test_consume_db(tmp):
