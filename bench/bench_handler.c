@@ -5,7 +5,9 @@
  *   bench_handler MODEL SECONDS EVENT_FILE...
  *
  * A negative SECONDS runs exactly that many passes over the events instead
- * (for instruction counts under callgrind).
+ * (for instruction counts under callgrind).  BENCH_KEEP_RIDES=1 in the
+ * environment keeps each invocation's rides (rp_handler_keep_rides, what
+ * monitoring while serving turns on).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,9 @@ int main(int argc, char **argv)
         ev[i] = (char *)data;
     }
     rp_handler *h = rp_handler_new(m, NULL, &err);
+    const char *keep = getenv("BENCH_KEEP_RIDES");
+    if (h && keep && !strcmp(keep, "1"))
+        rp_handler_keep_rides(h, true);
     if (!h) {
         fprintf(stderr, "bench_handler: %s\n", err.msg);
         return 1;

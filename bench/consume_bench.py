@@ -12,6 +12,13 @@ two streams, and measures:
               put to the last prediction readable in OUT
   latency     1,000 rides/s for S seconds (default 10), PutRecords of 10
               every 10 ms; per ride, put -> its prediction readable in OUT
+  monitoring  the throughput run with monitoring off, on (a reference of
+              10,000 rides, the default 1 h window and cap of 100,000: the
+              recording alone) and on with --monitor-window 1s (a window of up
+              to 100,000 rides compared every second: the worst case),
+              alternated --monitor-runs times (default 5) in the same run;
+              the median rate and consume's CPU time (user + sys) of each
+              (issue 15: on costs at most 5%)
 
 on the local store (a linear model; IN of 1 shard for throughput, 2 for
 latency; OUT of 1 shard), and against kinesalite (npm, 127.0.0.1, in
@@ -76,13 +83,30 @@ class Run:
                            str(rate), str(batch)])
         finally:
             p.send_signal(signal.SIGTERM)
-            rc = p.wait(60)
+            # consume's own CPU time (user + sys) over the run: steadier than a
+            # rate on a shared machine.
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = rc = os.waitstatus_to_exitcode(status)
         if rc != 0:
             raise SystemExit(f"consume exited {rc}")
-        return json.loads(out)
+        res = json.loads(out)
+        res["consume_cpu_s"] = round(ru.ru_utime + ru.ru_stime, 4)
+        return res
 
     def put_only(self, backend, prefix, n):
         return json.loads(self.sh([self.tool, "put", f"{backend}:{prefix}IN", str(n), "500"]))
+
+
+def write_reference(path, n=10_000, seed=15):
+    """A reference sample (src/monitor/monitor.h's CSV) of rides like the
+    producer's and a linear model's predictions."""
+    import random
+    rnd = random.Random(seed)
+    with open(path, "w") as f:
+        f.write("num:trip_distance,cat:PULocationID,cat:DOLocationID,num:prediction\n")
+        for _ in range(n):
+            d = round(rnd.lognormvariate(0.9, 0.7), 2)
+            f.write(f"{d!r},{rnd.randint(1, 265)},{rnd.randint(1, 265)},{8.5 + 2.9 * d!r}\n")
 
 
 def start_kinesalite(tmp):
@@ -105,6 +129,7 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=10)
     ap.add_argument("--kinesalite-records", type=int, default=20_000)
     ap.add_argument("--no-kinesalite", action="store_true")
+    ap.add_argument("--monitor-runs", type=int, default=5, help="monitoring off/on/on-1s rounds (0: none)")
     args = ap.parse_args()
     build = args.build.resolve()
     tmp = tempfile.mkdtemp(prefix="rp-consume-bench-")
@@ -117,6 +142,28 @@ def main():
         r = Run(build, tool, tmp, env)
         r.streams("t", 1, 1)
         results["local_throughput"] = r.e2e("local", "t", args.records, 0, 500, ["--batch-size", "1000"])
+        if args.monitor_runs > 0:
+            ref = os.path.join(tmp, "reference.csv")
+            write_reference(ref)
+            arms = (("off", []), ("on", ["--monitor-reference", ref]),
+                    ("on_1s", ["--monitor-reference", ref, "--monitor-window", "1s"]))
+            runs = {label: [] for label, _ in arms}
+            for i in range(args.monitor_runs):
+                for label, extra in arms:
+                    prefix = f"m{label.replace('_', '')}{i}"
+                    r.streams(prefix, 1, 1)
+                    x = r.e2e("local", prefix, args.records, 0, 500, ["--batch-size", "1000"] + extra)
+                    runs[label].append((x["e2e_per_s"], x["consume_cpu_s"]))
+            mon = {"runs": runs}
+            for label in runs:
+                rates = sorted(x[0] for x in runs[label])
+                cpus = sorted(x[1] for x in runs[label])
+                mon[label] = {"best_per_s": rates[-1], "median_per_s": rates[len(rates) // 2],
+                              "median_cpu_s": cpus[len(cpus) // 2]}
+            for label in ("on", "on_1s"):
+                mon[label]["cost"] = 1 - mon[label]["median_per_s"] / mon["off"]["median_per_s"]
+                mon[label]["cpu_cost"] = mon[label]["median_cpu_s"] / mon["off"]["median_cpu_s"] - 1
+            results["monitoring"] = mon
         r.streams("l", 2, 1)
         results["local_latency"] = r.e2e("local", "l", 1000 * args.latency_seconds, 1000, 10,
                                          ["--batch-size", "100"])
@@ -146,6 +193,15 @@ def main():
           f"{lt['e2e_per_s']:,.0f} records/s (producer alone put at {lt['put_per_s']:,.0f}/s) |")
     print(f"| local store: put -> readable latency at 1,000 rides/s | p50 {ll['p50_ms']:.1f} ms, "
           f"p99 {ll['p99_ms']:.1f} ms, max {ll['max_ms']:.1f} ms |")
+    if "monitoring" in results:
+        m = results["monitoring"]
+        n = len(m["runs"]["off"])
+        for label, what in (("off", "monitoring off"), ("on", "monitoring on (1 h windows: none closes)"),
+                            ("on_1s", "monitoring on, --monitor-window 1s (a window compared every second)")):
+            x = m[label]
+            extra = "" if label == "off" else f" (rate {-100 * x['cost']:+.1f}%, CPU {100 * x['cpu_cost']:+.1f}%)"
+            print(f"| local store, {lt['records']:,} rides, {what}: median of {n} | "
+                  f"{x['median_per_s']:,.0f} records/s, consume's CPU {x['median_cpu_s']:.3f} s{extra} |")
     if "kinesalite_ceiling" in results:
         kc, kt, kl = results["kinesalite_ceiling"], results["kinesalite_throughput"], results["kinesalite_latency"]
         print(f"| kinesalite: its own ceiling (put only, PutRecords of 500) | {kc['records_per_s']:,.0f} records/s |")

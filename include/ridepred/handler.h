@@ -121,6 +121,31 @@ typedef struct rp_record_outcome {
  * until its next call.  Returns NULL (with *n = 0) when out of memory. */
 const rp_record_outcome *rp_handler_outcomes(rp_handler *h, size_t *n);
 
+/* The rides of the last rp_handler_invoke, for monitoring (src/monitor/live.h):
+ * per record, in record order (the order of rp_handler_outcomes; one for a
+ * direct event; none after a function error), its PULocationID,
+ * DOLocationID and trip_distance as numbers and its prediction (minutes).
+ * A location given as a string is its number when it is decimal digits,
+ * else NaN; the prediction is NaN for a record that was
+ * not predicted (refused).  A record predicted but not published keeps its
+ * prediction. */
+typedef struct rp_handler_rides {
+    size_t n;
+    const double *pu, *dol, *distance, *prediction; /* n each; owned by the handler, valid until its next
+                                                        call */
+} rp_handler_rides;
+
+/* Keeps the rides of each invocation from now on (keep true) or stops
+ * (false, the default: then an invocation does no work for them).
+ * Keeping costs four stores per record and memory for four doubles per
+ * record of the largest event. */
+void rp_handler_keep_rides(rp_handler *h, bool keep);
+
+/* The rides of the last invocation into *out (out->n == 0 when rides are
+ * not kept).  Returns 0, or -1 (with out->n == 0) when out of memory made
+ * the handler stop keeping them for that invocation. */
+int rp_handler_last_rides(const rp_handler *h, rp_handler_rides *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
+#include "cli/monitor_opts.h"
 #include "consume/consumer.h"
 #include "consume/lease_store.h"
 #include "function/function.h"
@@ -83,8 +84,8 @@ static const char help[] =
     "  --poll-ms MS          idle poll interval per shard (default 10 local, 250 Kinesis)\n"
     "  --log-interval-ms MS  summary log interval (default 5000)\n"
     "  --metrics-listen ADDR serve Prometheus metrics at http://ADDR/metrics\n"
-    "                        (HOST:PORT; port 0 picks a free one, logged)\n" RP_STREAM_OPTS_HELP
-        RP_LOG_OPTS_HELP "  -h, --help            this help\n"
+    "                        (HOST:PORT; port 0 picks a free one, logged)\n" RP_MONITOR_OPTS_HELP
+        RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "exit status: 0 stopped by SIGINT/SIGTERM after checkpointing; 2 bad usage;\n"
     "3 could not run (model, streams, checkpoint store).\n";
@@ -179,8 +180,12 @@ int rp__cmd_consume(int argc, char **argv)
         {"metrics-listen", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         RP_FUNCTION_MODEL_LONGOPTS,
+        RP_MONITOR_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    static rp__cli_monitor_opts mo;
+    memset(&mo, 0, sizeof mo);
+    rp__monitor_live_config mcfg;
     rp__consumer_config cc = {
         .batch_size = 100, .start_type = RP_STREAM_TRIM_HORIZON, .max_retries = 3, .max_record_age_s = -1};
     rp__cli_function_opts fo = {0};
@@ -189,6 +194,8 @@ int rp__cmd_consume(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = rp__cli_function_opt(c, optarg, &fo);
+        if (r == 0)
+            r = rp__cli_monitor_opt(c, optarg, &mo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -318,6 +325,11 @@ int rp__cmd_consume(int argc, char **argv)
         goto out;
     }
     cc.function = fn;
+    /* Once the model loaded: its directory may hold the reference. */
+    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cc.monitor) < 0) {
+        rc = RP_EXIT_USAGE;
+        goto out;
+    }
     if (rp__consumer_new(&cc, &con, &err) < 0) {
         rp__cli_error("%s", err.msg);
         goto out;

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
+#include "cli/monitor_opts.h"
 #include "function/function.h"
 #include "lambda/lambda.h"
 #include "ridepred/log.h"
@@ -34,6 +35,15 @@ static const char help[] =
     "(Records, Failures, Published, FunctionErrors, HandlerMs).  Refused or\n"
     "dropped connections to the Runtime API are retried (5 attempts, full-jitter\n"
     "backoff), then the runtime exits non-zero.  See docs/lambda.md.\n"
+    "\n"
+    "Monitoring (docs/monitoring.md, \"While serving\"): with a reference,\n"
+    "$RIDEPRED_MONITOR_REFERENCE or ridepred-reference.csv in the model's\n"
+    "directory, the rides are compared with it per window of\n"
+    "$RIDEPRED_MONITOR_WINDOW (default 1h; 90s, 30m, 1d) sampled to\n"
+    "$RIDEPRED_MONITOR_CAP rides (default 100000); the invocation that closes a\n"
+    "window adds PredictionDrift, DriftedColumns, ShareMissingValues and\n"
+    "DatasetDrift to its EMF line, and $RIDEPRED_MONITOR_DB (postgresql://...)\n"
+    "gets a row per window.\n"
     "\n"
     "options:\n"
     "  --runtime-api HOST:PORT  the Runtime API (default: $AWS_LAMBDA_RUNTIME_API)\n" RP_FUNCTION_MODEL_OPTS_HELP
@@ -183,6 +193,34 @@ int rp__cmd_lambda(int argc, char **argv)
         if (rp__lambda_init_error(l, "Runtime.InitError", err.msg, &ie) < 0)
             rp__cli_error("cannot report the init error: %s", ie.msg);
         goto out;
+    }
+    /* Monitoring: RIDEPRED_MONITOR_REFERENCE (else the reference in the
+     * model's directory), RIDEPRED_MONITOR_WINDOW, RIDEPRED_MONITOR_CAP,
+     * RIDEPRED_MONITOR_DB.  Without a reference nothing is read. */
+    {
+        static rp__cli_monitor_opts mo;
+        rp__monitor_live_config mcfg;
+        const rp__monitor_live_config *mon = NULL;
+        const char *cap = getenv("RIDEPRED_MONITOR_CAP");
+        long long capv = 0;
+        const char *why = NULL;
+        if (cap && *cap && rp__cli_parse_int(NULL, cap, 1, RP_MONITOR_LIVE_CAP_MAX, &capv) < 0)
+            why = "RIDEPRED_MONITOR_CAP must be a number of rides (1 to 100000000)";
+        mo.cap = (size_t)capv;
+        if (!why && rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &mon) < 0)
+            why =
+                "RIDEPRED_MONITOR_WINDOW must be a duration from 0.001s to 31d (90s, 30m, 1h, 1d, or seconds)";
+        if (!why && mon && rp__lambda_monitor(l, mon, &err) < 0)
+            why = err.msg;
+        if (why) {
+            char msg[RP_ERROR_MSG_MAX + 32];
+            snprintf(msg, sizeof msg, "monitoring: %s", why);
+            rp__cli_error("%s", msg);
+            rp_error ie;
+            if (rp__lambda_init_error(l, "Runtime.InvalidConfiguration", msg, &ie) < 0)
+                rp__cli_error("cannot report the init error: %s", ie.msg);
+            goto out;
+        }
     }
     if (rp_log_enabled(RP_LOG_INFO))
         rp_log(RP_LOG_INFO, "runtime ready", "version", rp__function_version(fn, NULL), "publishes",

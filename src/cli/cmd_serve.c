@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/function_opts.h"
+#include "cli/monitor_opts.h"
 #include "function/function.h"
 #include "ridepred/log.h"
 #include "serve/serve.h"
@@ -51,7 +52,7 @@ static const char help[] =
     "  --body-min-rate B     bytes per second (default 65536)\n"
     "  --drain-timeout S     at stop, wait at most S seconds for requests in\n"
     "                        flight (default 10)\n" RP_FUNCTION_MODEL_OPTS_HELP RP_FUNCTION_PUBLISH_OPTS_HELP
-        RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP "  -h, --help            this help\n"
+        RP_MONITOR_OPTS_HELP RP_STREAM_OPTS_HELP RP_LOG_OPTS_HELP "  -h, --help            this help\n"
     "\n"
     "Publishing: unless TEST_RUN is exactly True (or --test-run), each prediction\n"
     "of a Kinesis event is put to the predictions stream, as the Lambda function\n"
@@ -85,8 +86,12 @@ int rp__cmd_serve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         RP_FUNCTION_MODEL_LONGOPTS,
         RP_FUNCTION_PUBLISH_LONGOPTS,
+        RP_MONITOR_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    static rp__cli_monitor_opts mo;
+    memset(&mo, 0, sizeof mo);
+    rp__monitor_live_config mcfg;
     rp__cli_function_opts fo = {0};
     rp__serve_config cfg = {0};
     unsigned drain_s = 10;
@@ -94,6 +99,8 @@ int rp__cmd_serve(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = rp__cli_function_opt(c, optarg, &fo);
+        if (r == 0)
+            r = rp__cli_monitor_opt(c, optarg, &mo);
         if (r < 0)
             return RP_EXIT_USAGE;
         if (r > 0)
@@ -165,10 +172,15 @@ int rp__cmd_serve(int argc, char **argv)
         rp__cli_error("%s", err.msg);
         goto out;
     }
+    /* Once the model loaded: its directory may hold the reference. */
+    if (rp__cli_monitor_config(&mo, fcfg.model.location, &mcfg, &cfg.monitor) < 0) {
+        rc = RP_EXIT_USAGE;
+        goto out;
+    }
     if (rp__serve_start(fn, &cfg, &srv, &err) < 0) {
         rp__cli_error("%s", err.msg);
-        if (err.code == RP_ERR_INVALID)
-            rc = RP_EXIT_USAGE; /* a malformed --listen */
+        if (err.code == RP_ERR_INVALID && strncmp(err.msg, "monitoring: ", 12) != 0)
+            rc = RP_EXIT_USAGE; /* a malformed --listen (a bad reference: 3, as a bad model) */
         goto out;
     }
     char port[16];

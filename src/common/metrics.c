@@ -238,6 +238,16 @@ void rp__histogram_observe(rp__histogram *h, double v)
     atomic_add_double(&h->sum_bits, v);
 }
 
+void rp__histogram_add(rp__histogram *h, const uint64_t *counts, double sum)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i <= h->n; i++)
+        if (counts[i])
+            atomic_fetch_add_explicit(&h->buckets[i], counts[i], memory_order_relaxed);
+    atomic_add_double(&h->sum_bits, sum);
+}
+
 uint64_t rp__histogram_count(const rp__histogram *h)
 {
     uint64_t n = 0;

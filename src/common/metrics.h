@@ -66,6 +66,11 @@ void rp__gauge_add(rp__gauge *g, double delta);
 double rp__gauge_value(const rp__gauge *g);
 /* Counts v in the first bucket whose bound is >= v, and adds it to the sum. */
 void rp__histogram_observe(rp__histogram *h, double v);
+/* Adds counts[i] observations to bucket i (i <= nbounds: the last one is
+ * +Inf) and sum to the sum: what many rp__histogram_observe calls would
+ * do, for a caller that counted a batch itself (one atomic per bucket
+ * touched instead of per value). */
+void rp__histogram_add(rp__histogram *h, const uint64_t *counts, double sum);
 uint64_t rp__histogram_count(const rp__histogram *h);
 double rp__histogram_sum(const rp__histogram *h);
 

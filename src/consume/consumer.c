@@ -80,7 +80,8 @@ struct rp__consumer {
     atomic_bool stop;
     rp__metrics *metrics;
     stats st;
-    pthread_mutex_t mu; /* guards workers (list) */
+    rp__monitor_live *live; /* monitoring, or NULL */
+    pthread_mutex_t mu;     /* guards workers (list) */
     shard_worker *workers;
     /* A Kafka source: the group assigns partitions (no checkpoint store). */
     rp__kafka_group *kg;
@@ -829,6 +830,18 @@ static int invoke(shard_worker *w, const seg *s, const rp_record_outcome **o, ch
     return *o && n == s->hi - s->lo ? 0 : -1;
 }
 
+/* Monitoring: the rides of the first k records of the last invocation
+ * (handled for good: they are not invoked again). */
+static void monitor_record(shard_worker *w, size_t k)
+{
+    rp_handler_rides r;
+    if (!w->c->live || rp_handler_last_rides(w->h, &r) < 0)
+        return;
+    if (k > r.n)
+        k = r.n;
+    rp__monitor_live_record(w->c->live, r.pu, r.dol, r.distance, r.prediction, k);
+}
+
 /* Runs records [0, k) through the handler, publishes their predictions
  * (waiting out any outage of the output stream), retries the records the
  * handler refuses (bisecting a batch that fails as a whole, when asked),
@@ -875,6 +888,7 @@ static int process(shard_worker *w, size_t k)
             bool last = bad && exhausted(c, s->attempts + 1);
             if (publish_until_stored(w, o, s->lo, 0, last ? n : f) != 0)
                 return 1;
+            monitor_record(w, !bad || last ? n : f);
             if (!bad) {
                 rp__counter_add(c->st.records_handled, n);
                 if (commit(w, rec_seq(w, s->hi - 1), false) != 0)
@@ -983,6 +997,7 @@ static int pipe_send(shard_worker *w, size_t k)
     rp__kafka_put_call *call;
     if (rp__kafka_put_start(w->out_kafka, w->out_name, w->put, k, &call, &err) < 0)
         return 2;
+    monitor_record(w, k);
     w->pipe_n++;
     f->call = call;
     f->k = k;
@@ -1146,6 +1161,8 @@ static void *worker_main(void *arg)
         !(w->h = rp__function_handler_new(c->cfg.function, &err)) ||
         (!c->kg && rp__lease_open(c->store, &w->ckpt, &err) < 0))
         goto fail;
+    if (c->live)
+        rp_handler_keep_rides(w->h, true);
     for (int attempt = 1; c->cfg.exactly_once && rp__kafka_txn_open(c->kg, w->partition, &w->txn, &err) < 0;
          attempt++)
         if (stall(w, attempt, "cannot start the partition's transactions; retrying", err.msg))
@@ -1556,6 +1573,13 @@ int rp__consumer_new(const rp__consumer_config *cfg, rp__consumer **out, rp_erro
         goto fail;
     }
     register_stats(c);
+    if (cfg->monitor) {
+        rp__monitor_live_config mc = *cfg->monitor;
+        mc.source = "consume";
+        mc.metrics = c->metrics;
+        if (rp__monitor_live_new(&mc, &c->live, err) < 0)
+            goto fail;
+    }
     /* The checkpoint store must open now, with a clear error if not. */
     if (c->in_backend != RP_STREAM_BACKEND_KAFKA) {
         rp__lease_config lc = {.spec = cfg->checkpoint_store,
@@ -1594,6 +1618,7 @@ void rp__consumer_free(rp__consumer *c)
     rp__lease_store_close(c->store);
     free(c->assigned);
     rp__event_source_cleanup(&c->source_fields);
+    rp__monitor_live_free(c->live);
     rp__metrics_free(c->metrics);
     free(c);
 }
@@ -1601,8 +1626,8 @@ void rp__consumer_free(rp__consumer *c)
 static void metrics_route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     rp__consumer *c = ctx;
-    /* The live page; monitoring's window object (NULL: off) is wired with src/monitor/live.h. */
-    if (rp__dashboard_route(c->metrics, NULL, req, reply))
+    /* The live page, with monitoring's windows when it is on. */
+    if (rp__dashboard_route(c->metrics, c->live, req, reply))
         return;
     if (strcmp(req->path, "/metrics") != 0) {
         reply->status = strcmp(req->path, "/healthz") ? 404 : 200;
@@ -2013,7 +2038,19 @@ static int start_metrics(rp__consumer *c, rp__http_server **http, rp_error *err)
     return 0;
 }
 
+static int run_streams(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err);
+
 int rp__consumer_run(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err)
+{
+    if (c->live && rp__monitor_live_start(c->live, err) < 0)
+        return -1;
+    int rc = run_streams(c, stop, err);
+    if (c->live)
+        rp__monitor_live_stop(c->live);
+    return rc;
+}
+
+static int run_streams(rp__consumer *c, volatile sig_atomic_t *stop, rp_error *err)
 {
     if (c->in_backend == RP_STREAM_BACKEND_KAFKA) {
         rp__http_server *http = NULL;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "function/function.h"
+#include "monitor/live.h"
 #include "ridepred/error.h"
 #include "ridepred/stream.h"
 
@@ -62,6 +63,12 @@ typedef struct rp__consumer_config {
     uint32_t poll_ms;             /* idle poll per shard; 0: 10 (local), 250 (Kinesis) */
     uint32_t log_interval_ms;     /* summary log; 0: 5000 */
     const char *metrics_listen;   /* HOST:PORT, or NULL */
+    /* Monitoring while serving (src/monitor/live.h), or NULL: off.  The
+     * consumer sets its source ("consume") and metrics registry; the rides
+     * of each batch are recorded once handled (a batch retried after a
+     * refused record records the records before it once, and the others
+     * when they are handled; at least once, as the predictions). */
+    const rp__monitor_live_config *monitor;
 } rp__consumer_config;
 
 /* Counters since start, for the summary log and the metrics endpoint. */

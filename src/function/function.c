@@ -218,6 +218,11 @@ int rp__function_output_open(const rp__function *f, rp_stream_conn **out, const 
     return 0;
 }
 
+rp_handler *rp__worker_handler(rp__worker *w)
+{
+    return w->h;
+}
+
 unsigned long long rp__worker_published(const rp__worker *w)
 {
     return atomic_load_explicit(&((rp__worker *)w)->published, memory_order_relaxed);

@@ -92,6 +92,9 @@ void rp__worker_free(rp__worker *w);
 /* Runs the handler on one event (see rp_handler_invoke). */
 int rp__worker_invoke(rp__worker *w, const char *event, size_t len, rp_invoke_result *res);
 
+/* The worker's handler (for rp_handler_keep_rides / rp_handler_last_rides). */
+rp_handler *rp__worker_handler(rp__worker *w);
+
 /* Records this worker has published so far (puts the stream accepted). */
 unsigned long long rp__worker_published(const rp__worker *w);
 

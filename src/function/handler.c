@@ -6,6 +6,7 @@
  * served records in predictions, the others in batchItemFailures. */
 #include "ridepred/handler.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,11 @@ struct rp_handler {
     double preds_out[CHUNK];
     rp_code status[CHUNK];
     size_t served, failed;
+    /* Monitoring (rp_handler_keep_rides): per slot, its inputs and prediction. */
+    bool keep_rides;
+    bool rides_failed;                   /* out of memory in this invocation */
+    double *r_pu, *r_do, *r_td, *r_pred; /* cap_rides each */
+    size_t cap_rides, n_rides;
     char error_message[RP_ERROR_MSG_MAX]; /* of the last function error */
 };
 
@@ -174,6 +180,10 @@ void rp_handler_free(rp_handler *h)
     free(h->gorder);
     free(h->slots);
     free(h->outcomes);
+    free(h->r_pu);
+    free(h->r_do);
+    free(h->r_td);
+    free(h->r_pred);
     free(h);
 }
 
@@ -295,6 +305,8 @@ static void predict_chunk(rp_handler *h)
             fail(h, s, RP_RECORD_REFUSED, h->status[i], rp_model_status_message(h->status[i]));
         else
             encode_prediction(h, s, h->preds_out[i]);
+        if (h->keep_rides && s->status == RP_RECORD_SERVED && !h->rides_failed)
+            h->r_pred[h->chunk_start + i] = h->preds_out[i];
     }
     h->chunk_start = h->n_slots;
     rp__buf_reset(&h->ids);
@@ -350,6 +362,8 @@ static void reset_output(rp_handler *h)
     rp__buf_reset(&h->gnames);
     h->predictions_bytes = 0;
     h->served = h->failed = 0;
+    h->n_rides = 0;
+    h->rides_failed = false;
 }
 
 /* Keeps the ride_id of slot s as JSON (for its prediction record, in ids)
@@ -398,6 +412,61 @@ static int add_group(rp_handler *h, const rp__json_value *key, rp_error *err)
     return 0;
 }
 
+/* A location as a number for monitoring: a JSON number, or a string of
+ * decimal digits (the handler takes both); anything else NaN. */
+static double location_value(const rp__json_value *v)
+{
+    if (v->type == RP_JSON_NUMBER && !(v->is_int && v->len <= 9 && v->ptr[0] != '-'))
+        return rp__json_number(v);
+    /* A short non-negative integer (every TLC location id): its digits. */
+    if ((v->type != RP_JSON_STRING && v->type != RP_JSON_NUMBER) || v->escaped || v->len == 0 || v->len > 9)
+        return NAN;
+    double x = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->ptr[i] < '0' || v->ptr[i] > '9')
+            return NAN;
+        x = 10 * x + (v->ptr[i] - '0');
+    }
+    return x;
+}
+
+/* Keeps the inputs of record i (f NULL: it was not decoded: NaN); its
+ * prediction is NaN until predicted. */
+static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f, const rp_row *row)
+{
+    if (h->rides_failed)
+        return;
+    if (i >= h->cap_rides) {
+        size_t cap = h->cap_rides ? 2 * h->cap_rides : 256;
+        double *a[4] = {h->r_pu, h->r_do, h->r_td, h->r_pred};
+        for (int k = 0; k < 4; k++) {
+            double *na = realloc(a[k], cap * sizeof *na);
+            if (!na) {
+                h->rides_failed = true;
+                return;
+            }
+            a[k] = na;
+            switch (k) {
+            case 0: h->r_pu = na; break;
+            case 1: h->r_do = na; break;
+            case 2: h->r_td = na; break;
+            default: h->r_pred = na; break;
+            }
+        }
+        h->cap_rides = cap;
+    }
+    h->r_pu[i] = f ? location_value(&f->pu) : NAN;
+    h->r_do[i] = f ? location_value(&f->do_) : NAN;
+    /* trip_distance as rp__ride_features read it into the row (the model's
+     * column, last), else read again. */
+    int32_t tdc = rp_model_trip_distance(h->model);
+    h->r_td[i] = !f ? NAN
+                 : row && tdc >= 0 && row->n > 0 && row->idx[row->n - 1] == (uint32_t)tdc
+                     ? row->val[row->n - 1]
+                     : rp__json_number(&f->td);
+    h->r_pred[i] = NAN;
+}
+
 static int on_record(void *ctx, const rp__event_rec *rec, rp_error *err)
 {
     rp_handler *h = ctx;
@@ -433,6 +502,8 @@ static int on_record(void *ctx, const rp__event_rec *rec, rp_error *err)
     } else {
         s->decoded = true;
     }
+    if (h->keep_rides)
+        keep_ride(h, h->n_slots - 1, s->decoded ? &f : NULL, row);
     if (h->n_slots - h->chunk_start == CHUNK)
         predict_chunk(h);
     return 0;
@@ -441,6 +512,7 @@ static int on_record(void *ctx, const rp__event_rec *rec, rp_error *err)
 static int error_body(rp_handler *h, rp_invoke_result *res, const char *type, const char *msg)
 {
     rp__buf_reset(&h->body);
+    h->n_rides = 0;
     rp__event_response_error(&h->body, type, msg);
     res->status = RP_INVOKE_FUNCTION_ERROR;
     res->error_type = type;
@@ -549,11 +621,19 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
         }
         rp__event_response_direct(&h->body, pred, &ev.direct.ride_id);
         res->served = 1;
+        if (h->keep_rides) {
+            keep_ride(h, 0, &ev.direct, NULL);
+            if (!h->rides_failed) {
+                h->r_pred[0] = pred;
+                h->n_rides = 1;
+            }
+        }
     } else {
         predict_chunk(h);
         h->served = h->n_slots - h->failed;
         if (h->publish && h->served)
             publish_all(h);
+        h->n_rides = h->keep_rides && !h->rides_failed ? h->n_slots : 0;
         res->records = ev.n_records;
         res->served = h->served;
         res->failed = h->failed;
@@ -565,6 +645,18 @@ int rp_handler_invoke(rp_handler *h, const char *event, size_t len, rp_invoke_re
     res->body = h->body.data;
     res->body_len = h->body.len;
     return 0;
+}
+
+void rp_handler_keep_rides(rp_handler *h, bool keep)
+{
+    h->keep_rides = keep;
+}
+
+int rp_handler_last_rides(const rp_handler *h, rp_handler_rides *out)
+{
+    *out = (rp_handler_rides){
+        .n = h->n_rides, .pu = h->r_pu, .dol = h->r_do, .distance = h->r_td, .prediction = h->r_pred};
+    return h->rides_failed ? -1 : 0;
 }
 
 const rp_record_outcome *rp_handler_outcomes(rp_handler *h, size_t *n)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "aws/sigv4.h"
 #include "common/buf.h"
+#include "common/pyfloat.h"
 #include "common/pyjson.h"
 #include "function/event.h"
 #include "lambda/rapi.h"
@@ -52,12 +54,14 @@ struct rp__lambda {
     char *metrics_namespace;
     char *function_name;
     uint32_t margin_ms;
-    rp__rapi *api;    /* the Runtime API client (src/lambda/rapi.h) */
-    rp__buf path;     /* request paths */
-    rp__buf line;     /* EMF line, error bodies */
-    rp__buf emf_head; /* the constant start of the EMF line */
-    rp__buf emf_mid;  /* the constant part after the timestamp... */
-    char *oversized;  /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
+    rp__rapi *api;           /* the Runtime API client (src/lambda/rapi.h) */
+    rp__buf path;            /* request paths */
+    rp__buf line;            /* EMF line, error bodies */
+    rp__buf emf_head;        /* the constant start of the EMF line */
+    rp__buf emf_mid;         /* the constant part after the timestamp... */
+    rp__buf emf_mid_monitor; /* ... the same with the monitoring metrics */
+    rp__monitor_live *live;  /* monitoring, or NULL */
+    char *oversized;         /* RP_EVENT_MAX_BYTES + 1 blanks, made once when needed */
     rp__lambda_stats stats;
     watchdog wd;
 };
@@ -257,6 +261,8 @@ void rp__lambda_free(rp__lambda *l)
     rp__buf_cleanup(&l->line);
     rp__buf_cleanup(&l->emf_head);
     rp__buf_cleanup(&l->emf_mid);
+    rp__buf_cleanup(&l->emf_mid_monitor);
+    rp__monitor_live_free(l->live);
     free(l->oversized);
     free(l->runtime_api);
     free(l->metrics_namespace);
@@ -377,9 +383,8 @@ static bool printable_token(const char *s)
 
 /* The constant parts of the EMF line, made once: everything between the
  * timestamp and the request id. */
-static int emf_prepare(rp__lambda *l)
+static void emf_mid(rp__lambda *l, rp__buf *b, bool monitor)
 {
-    rp__buf *b = &l->emf_mid;
     rp__buf_lit(b, ", \"CloudWatchMetrics\": [{\"Namespace\": ");
     rp__pyjson_utf8(b, l->cfg.metrics_namespace, strlen(l->cfg.metrics_namespace));
     rp__buf_lit(b, ", \"Dimensions\": [[\"FunctionName\"]], \"Metrics\": ["
@@ -387,11 +392,22 @@ static int emf_prepare(rp__lambda *l)
                    "{\"Name\": \"Failures\", \"Unit\": \"Count\"}, "
                    "{\"Name\": \"Published\", \"Unit\": \"Count\"}, "
                    "{\"Name\": \"FunctionErrors\", \"Unit\": \"Count\"}, "
-                   "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}]}]}, \"FunctionName\": ");
+                   "{\"Name\": \"HandlerMs\", \"Unit\": \"Milliseconds\"}");
+    if (monitor)
+        rp__buf_lit(b, ", {\"Name\": \"PredictionDrift\", \"Unit\": \"None\"}, "
+                       "{\"Name\": \"DriftedColumns\", \"Unit\": \"Count\"}, "
+                       "{\"Name\": \"ShareMissingValues\", \"Unit\": \"None\"}, "
+                       "{\"Name\": \"DatasetDrift\", \"Unit\": \"None\"}");
+    rp__buf_lit(b, "]}]}, \"FunctionName\": ");
     rp__pyjson_utf8(b, l->cfg.function_name, strlen(l->cfg.function_name));
     rp__buf_lit(b, ", \"requestId\": ");
+}
+
+static int emf_prepare(rp__lambda *l)
+{
+    emf_mid(l, &l->emf_mid, false);
     rp__buf_lit(&l->emf_head, "{\"_aws\": {\"Timestamp\": ");
-    return b->failed || l->emf_head.failed ? -1 : 0;
+    return l->emf_mid.failed || l->emf_head.failed ? -1 : 0;
 }
 
 /* Decimal digits of v into b. */
@@ -410,13 +426,17 @@ static void put_u64(rp__buf *b, uint64_t v)
  * parts made once (no printf, no allocation once the buffer has grown),
  * written with one write(2). */
 static void emit_metrics(rp__lambda *l, const rp_invoke_result *res, uint64_t handler_ns,
-                         unsigned long long published, const char *request_id)
+                         unsigned long long published, const char *request_id,
+                         const rp__monitor_live_window *mw)
 {
     rp__buf *b = &l->line;
     rp__buf_reset(b);
     rp__buf_append(b, l->emf_head.data, l->emf_head.len);
     put_u64(b, now_ms(CLOCK_REALTIME));
-    rp__buf_append(b, l->emf_mid.data, l->emf_mid.len);
+    if (mw)
+        rp__buf_append(b, l->emf_mid_monitor.data, l->emf_mid_monitor.len);
+    else
+        rp__buf_append(b, l->emf_mid.data, l->emf_mid.len);
     rp__pyjson_utf8(b, request_id, strlen(request_id));
     rp__buf_lit(b, ", \"Records\": ");
     put_u64(b, res->records);
@@ -430,9 +450,26 @@ static void emit_metrics(rp__lambda *l, const rp_invoke_result *res, uint64_t ha
     /* Milliseconds with 3 decimals, rounded from nanoseconds (as "%.3f"). */
     uint64_t us = (handler_ns + 500) / 1000;
     put_u64(b, us / 1000);
-    char frac[5] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10), '}'};
+    char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
     rp__buf_append(b, frac, sizeof frac);
-    rp__buf_putc(b, '\n');
+    if (mw) {
+        /* A closed window with rides: its figures are finite. */
+        const rp__monitor_result *r = &mw->result;
+        char x[RP_PYFLOAT_MAX];
+        rp__buf_lit(b, ", \"PredictionDrift\": ");
+        rp__buf_append(b, x, rp__pyfloat_repr(r->prediction_drift, x));
+        rp__buf_lit(b, ", \"DriftedColumns\": ");
+        put_u64(b, r->num_drifted_columns);
+        rp__buf_lit(b, ", \"ShareMissingValues\": ");
+        rp__buf_append(b, x, rp__pyfloat_repr(r->share_missing_values, x));
+        rp__buf_lit(b, ", \"DatasetDrift\": ");
+        rp__buf_putc(b, r->dataset_drift ? '1' : '0');
+        rp__buf_lit(b, ", \"MonitorWindowStart\": ");
+        put_u64(b, (uint64_t)(mw->start_us / 1000000));
+        rp__buf_lit(b, ", \"MonitorRides\": ");
+        put_u64(b, r->rides);
+    }
+    rp__buf_lit(b, "}\n");
     if (b->failed)
         return;
     /* One write: the line is whole even when stdout is shared. */
@@ -639,19 +676,44 @@ static int serve_one(rp__lambda *l, rp__worker *w, rp_error *err)
 
     /* The event (a view into the client's buffer) is not used past here. */
     int rc = answer(l, id, &res, err);
+    /* After the answer: a window that ended before this invocation is
+     * compared now (the caller has its answer; the sandbox freezes only at
+     * the next /next), then this invocation's rides go to the window of
+     * the present (the handler's rides stay valid until its next call). */
+    rp__monitor_live_window mw;
+    bool closed = l->live && rp__monitor_live_tick(l->live) == 1 &&
+                  rp__monitor_live_last(l->live, &mw) == 1 && mw.result.rides > 0 &&
+                  isfinite(mw.result.prediction_drift) && isfinite(mw.result.share_missing_values);
+    rp_handler_rides rides;
+    if (l->live && irc == 0 && rp_handler_last_rides(rp__worker_handler(w), &rides) == 0)
+        rp__monitor_live_record(l->live, rides.pu, rides.dol, rides.distance, rides.prediction, rides.n);
     if (!l->cfg.no_metrics) {
         uint64_t ns =
             (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
-        emit_metrics(l, &res, ns, rp__worker_published(w) - published0, id);
+        emit_metrics(l, &res, ns, rp__worker_published(w) - published0, id, closed ? &mw : NULL);
     }
     rp_log_set_request_id(NULL);
     return rc;
+}
+
+int rp__lambda_monitor(rp__lambda *l, const rp__monitor_live_config *cfg, rp_error *err)
+{
+    rp__monitor_live_config mc = *cfg;
+    mc.source = "lambda";
+    mc.metrics = NULL;
+    rp__buf_init(&l->emf_mid_monitor, 4096);
+    emf_mid(l, &l->emf_mid_monitor, true);
+    if (l->emf_mid_monitor.failed)
+        return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    return rp__monitor_live_new(&mc, &l->live, err);
 }
 
 int rp__lambda_run(rp__lambda *l, rp__function *f, rp_error *err)
 {
     rp_error e;
     rp__worker *w = rp__worker_new(f, &e);
+    if (w && l->live)
+        rp_handler_keep_rides(rp__worker_handler(w), true);
     if (!w) {
         rp_error ie;
         if (rp__lambda_init_error(l, "Runtime.StreamClientError", e.msg, &ie) < 0)

@@ -22,7 +22,13 @@
  *     published are answered as batchItemFailures instead of the function
  *     being killed in the middle of a batch;
  *   - writes one CloudWatch Embedded Metric Format line to stdout (records,
- *     failures, records published, function errors, handler time).
+ *     failures, records published, function errors, handler time);
+ *   - with monitoring (rp__lambda_monitor), records the invocation's rides
+ *     and, once the answer is posted, closes the window when it is due (no
+ *     thread: the sandbox is frozen between invocations); the EMF line of
+ *     the invocation that closed a window with rides gains its figures
+ *     (PredictionDrift, DriftedColumns, ShareMissingValues, DatasetDrift,
+ *     and the properties MonitorWindowStart and MonitorRides).
  *
  * The Runtime API is spoken through src/lambda/rapi.h, a small HTTP/1.1
  * client over one keep-alive connection (libcurl cost about 4 times the
@@ -48,6 +54,7 @@
 #include "common/retry.h"
 #include "function/function.h"
 #include "lambda/rapi.h"
+#include "monitor/live.h"
 #include "ridepred/error.h"
 
 /* Defaults of rp__lambda_config's zero values. */
@@ -124,6 +131,12 @@ int rp__lambda_init_error(rp__lambda *l, const char *error_type, const char *mes
 int rp__lambda_run(rp__lambda *l, rp__function *f, rp_error *err);
 
 void rp__lambda_get_stats(const rp__lambda *l, rp__lambda_stats *out);
+
+/* Turns monitoring on (before rp__lambda_run): reads the reference of cfg
+ * (source "lambda"; no metrics registry: the figures go to the EMF line and
+ * the log).  Returns 0, or -1 with err (a bad reference: see
+ * rp__monitor_live_new). */
+int rp__lambda_monitor(rp__lambda *l, const rp__monitor_live_config *cfg, rp_error *err);
 
 /* The Runtime API client, so that tests can inject an exchange, a sleep
  * and a random source (rp__rapi_get_hooks). */

@@ -1,5 +1,6 @@
 /* GET /dashboard and /dashboard.json (see dashboard.h). */
 #include "monitor/dashboard.h"
+#include "monitor/live.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -28,9 +29,10 @@ static void json_reply(const rp__metrics *m, const struct rp__monitor_live *live
     rp__buf_printf(&out, "{\"now\": %lld.%03ld, \"metrics\": ", (long long)now.tv_sec, now.tv_nsec / 1000000);
     rp__metrics_render_json(m, &out);
     rp__buf_lit(&out, ", \"monitor\": ");
-    /* To wire when src/monitor/live.h is merged: if (live) rp__monitor_live_json(live, &out); else */
-    (void)live;
-    rp__buf_lit(&out, "null");
+    if (live)
+        rp__monitor_live_json(live, &out); /* a refused append is out.failed, below */
+    else
+        rp__buf_lit(&out, "null");
     rp__buf_putc(&out, '}');
     if (out.failed) {
         rp__buf_cleanup(&out);

@@ -42,6 +42,54 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts n doubles (no NaN) ascending: an LSD radix sort on their bits,
+ * ordered as the values (sign flipped, negatives inverted), 8 bits a pass,
+ * passes where every value has the same byte skipped: several times faster
+ * than qsort on the 100,000-value windows of monitoring while serving.
+ * The result is qsort's with cmp_double, except that -0.0 comes before
+ * 0.0 (equal values either way: no statistic here tells them apart).
+ * Small arrays, or no memory for the scratch copy: qsort. */
+static void sort_doubles(double *a, size_t n)
+{
+    uint64_t *k = n >= 512 ? malloc(2 * n * sizeof *k) : NULL;
+    if (!k) {
+        qsort(a, n, sizeof *a, cmp_double);
+        return;
+    }
+    uint64_t *t = k + n;
+    static const uint64_t sign = (uint64_t)1 << 63;
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &a[i], sizeof u);
+        u = u & sign ? ~u : u | sign;
+        k[i] = u;
+        for (int b = 0; b < 8; b++)
+            count[b][(u >> (8 * b)) & 0xff]++;
+    }
+    for (int b = 0; b < 8; b++) {
+        size_t *c = count[b], sum = 0;
+        if (c[(k[0] >> (8 * b)) & 0xff] == n)
+            continue; /* one value of this byte: the pass would not move anything */
+        for (int d = 0; d < 256; d++) {
+            size_t x = c[d];
+            c[d] = sum;
+            sum += x;
+        }
+        for (size_t i = 0; i < n; i++)
+            t[c[(k[i] >> (8 * b)) & 0xff]++] = k[i];
+        uint64_t *sw = k;
+        k = t;
+        t = sw;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = k[i] & sign ? k[i] & ~sign : ~k[i];
+        memcpy(&a[i], &u, sizeof u);
+    }
+    free(k < t ? k : t); /* the block's start, whichever half holds the keys now */
+}
+
 /* A sorted copy of x (n > 0), or NULL with RP_ERR_NOMEM. */
 static double *sorted_copy(const double *x, size_t n, rp_error *err)
 {
@@ -51,7 +99,7 @@ static double *sorted_copy(const double *x, size_t n, rp_error *err)
         return NULL;
     }
     memcpy(c, x, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
+    sort_doubles(c, n);
     return c;
 }
 
@@ -817,7 +865,7 @@ int rp__drift_ref_init(rp__drift_ref *r, const double *x, size_t n, rp_error *er
     r->given = n;
     /* The reference's std is taken before sorting, in its order, as numpy does. */
     r->std = rp__std(r->sorted, r->n);
-    qsort(r->sorted, r->n, sizeof *r->sorted, cmp_double);
+    sort_doubles(r->sorted, r->n);
     return 0;
 }
 
@@ -839,7 +887,7 @@ int rp__column_drift_ref(const rp__drift_ref *ref, const double *cur, size_t ncu
             nr == 0 ? "reference" : "current", nr == 0 ? ref->given : ncur);
         goto done;
     }
-    qsort(c, nc, sizeof *c, cmp_double);
+    sort_doubles(c, nc);
     if (count_categories(r, nr, c, nc, &cc, err))
         goto done;
     out->reference_n = nr;

@@ -37,6 +37,7 @@ struct rp__serve {
     struct timespec started;
 
     rp__metrics *m;
+    rp__monitor_live *live; /* monitoring, or NULL */
     rp__counter *inv_ok, *inv_error, *inv_too_large, *inv_internal;
     rp__counter *records, *record_failures, *published;
     rp__counter *http_not_found, *http_bad_method;
@@ -89,6 +90,8 @@ static rp__worker *thread_worker(rp__serve *s)
         free(node);
         return NULL;
     }
+    if (s->live)
+        rp_handler_keep_rides(rp__worker_handler(w), true);
     if (pthread_setspecific(s->key, w) != 0) {
         rp__worker_free(w);
         free(node);
@@ -134,6 +137,9 @@ static void route_invoke(rp__serve *s, const rp__http_request *req, rp__http_rep
         rp__counter_add(s->record_failures, res.failed);
     }
     rp__counter_add(s->published, rp__worker_published(w) - published_before);
+    rp_handler_rides rides;
+    if (s->live && rp_handler_last_rides(rp__worker_handler(w), &rides) == 0)
+        rp__monitor_live_record(s->live, rides.pu, rides.dol, rides.distance, rides.prediction, rides.n);
     set_body(reply, 200, res.body, res.body_len);
     if (res.status != RP_INVOKE_OK)
         rp__http_reply_header(reply, "X-Amz-Function-Error", "Unhandled");
@@ -143,8 +149,8 @@ static void route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     rp__serve *s = ctx;
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    /* The live page; monitoring's window object (NULL: off) is wired with src/monitor/live.h. */
-    if (rp__dashboard_route(s->m, NULL, req, reply)) {
+    /* The live page, with monitoring's windows when it is on. */
+    if (rp__dashboard_route(s->m, s->live, req, reply)) {
         if (reply->status == 405)
             rp__counter_add(s->http_bad_method, 1);
         return;
@@ -247,6 +253,7 @@ static void free_serve(rp__serve *s)
     }
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->lock);
+    rp__monitor_live_free(s->live);
     rp__metrics_free(s->m);
     free(s->health);
     free(s);
@@ -268,6 +275,16 @@ int rp__serve_start(rp__function *fn, const rp__serve_config *cfg, rp__serve **o
     if (make_metrics(s) < 0 || make_health(s) < 0) {
         free_serve(s);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
+    }
+    if (cfg && cfg->monitor) {
+        rp__monitor_live_config mc = *cfg->monitor;
+        mc.source = "serve";
+        mc.metrics = s->m;
+        if (rp__monitor_live_new(&mc, &s->live, err) < 0 || rp__monitor_live_start(s->live, err) < 0) {
+            rp_error_prefix(err, "monitoring");
+            free_serve(s);
+            return -1;
+        }
     }
     rp__http_server_config hcfg = {
         .listen = cfg && cfg->listen ? cfg->listen : DEFAULT_LISTEN,

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "function/function.h"
+#include "monitor/live.h"
 #include "ridepred/error.h"
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
@@ -34,6 +35,10 @@ typedef struct rp__serve_config {
     unsigned header_timeout_s;       /* a whole request head; 0: 10 */
     unsigned body_timeout_s;         /* a body: this plus its size / body_min_rate; 0: 10 */
     size_t body_min_rate;            /* bytes per second; 0: 65536 */
+    /* Monitoring while serving (src/monitor/live.h), or NULL: off.  The
+     * server sets its source ("serve") and its metrics registry; the
+     * rides of every invocation answered are recorded. */
+    const rp__monitor_live_config *monitor;
 } rp__serve_config;
 
 typedef struct rp__serve rp__serve;

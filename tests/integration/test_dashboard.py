@@ -51,6 +51,7 @@ sys.path.insert(0, HERE)
 import cdp  # noqa: E402
 import rptest  # noqa: E402
 import test_consume as tc  # noqa: E402  (its Env, rides and model)
+import test_monitor_live as tml  # noqa: E402  (its reference sample)
 
 SRC, BIN = rptest.SRC, rptest.BIN
 PAGE = os.path.join(SRC, "src", "monitor", "dashboard.html")
@@ -304,6 +305,66 @@ def test_consume(tmp):
         check(tc.stop(p) == 0, "consume: exits 0 on SIGTERM", tc.log_text(p)[-1000:])
 
 
+def test_consume_monitoring(tmp):
+    """consume with monitoring on (a reference, 1 s windows): /dashboard.json
+    carries the serving side's windows (contract 3) and the page shows them:
+    monitoring on, windows-total between two scrapes, the reference's
+    histogram bars to scale, a bar per window listed."""
+    env = tc.Env(tmp)
+    env.create("IN", 1)
+    env.create("OUT", 1)
+    ref = os.path.join(tmp, "reference.csv")
+    tml.write_reference(ref, env.model, n=2000)
+    rides = tc.make_rides(1500, seed=5)
+    env.put_lines("IN", [r[1] for r in rides])
+    p = env.consume(["--from", "IN", "--to", "OUT", "--metrics-listen", "127.0.0.1:0", "--group", "dash-mon",
+                     "--monitor-reference", ref, "--monitor-window", "1"], "consume.log")
+    try:
+        port = None
+        deadline = time.monotonic() + 15
+        while port is None and time.monotonic() < deadline:
+            m = re.search(r"metrics at /metrics .*port=(\d+)", tc.log_text(p))
+            port = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        assert port, f"no metrics port logged: {tc.log_text(p)[-1000:]}"
+        tc.wait_until("every ride handled and a window closed",
+                      lambda: total(scrape(port), "ridepred_consume_records_handled_total") >= 1500 and
+                      total(scrape(port), "ridepred_monitor_windows_total") >= 1, 30, [p])
+        doc_before = json.loads(get(port, "/dashboard.json")[2])
+        before = scrape(port)
+        dom = browse(tmp, f"http://127.0.0.1:{port}/dashboard")
+        after = scrape(port)
+        mon = doc_before["monitor"]
+        check(mon is not None and mon["window_seconds"] == 1 and mon["reference_rides"] == 2000 and
+              [c["name"] for c in mon["columns"]] == ["trip_distance", "PULocationID", "DOLocationID", "prediction"],
+              "consume monitoring: /dashboard.json's monitor object", str(mon)[:400])
+        if mon is None:
+            return
+        seen = sum(w["rides"] for w in mon["windows"]) + mon["current"]["rides"]
+        check(seen == 1500, "consume monitoring: the windows listed and the current one hold every ride",
+              f"{seen} of 1500")
+        check(sum(mon["reference_histogram"]) == 2000 and
+              len(mon["reference_histogram"]) == len(mon["prediction_bounds"]) + 1,
+              "consume monitoring: the reference histogram counts the reference's rides")
+        check("hidden" in dom.by_id["monitor-off"] and "hidden" not in dom.by_id["monitor-on"],
+              "consume monitoring: the page shows monitoring on")
+        wt = dom.value("windows-total")
+        check(wt is not None and total(before, "ridepred_monitor_windows_total") <= wt <=
+              total(after, "ridepred_monitor_windows_total"), "consume monitoring: windows-total between two scrapes",
+              f"{wt} vs {total(before, 'ridepred_monitor_windows_total')}..{total(after, 'ridepred_monitor_windows_total')}")
+        rects = [a for tag, a in dom.shapes.get("prediction-histogram", []) if tag == "rect"]
+        refh = [float(a["height"]) for a in rects if a.get("class") == "ref"]
+        shares = [c / 2000 for c in mon["reference_histogram"]]
+        k = max(range(len(shares)), key=lambda i: shares[i])
+        check(len(refh) == len(shares) and refh[k] > 0 and
+              all(math.isclose(h, s_ * refh[k] / shares[k], rel_tol=1e-6, abs_tol=1e-6) for h, s_ in zip(refh, shares)),
+              "consume monitoring: the reference's bars are its shares, to scale", f"{refh} {shares}")
+        bars = [a for tag, a in dom.shapes.get("drift-chart", []) if tag == "rect"]
+        check(len(bars) >= 1, "consume monitoring: the drift chart draws the windows", str(bars)[:300])
+    finally:
+        check(tc.stop(p) == 0, "consume monitoring: exits 0 on SIGTERM", tc.log_text(p)[-1000:])
+
+
 # ---- serve -----------------------------------------------------------------------------
 
 def free_port():
@@ -524,9 +585,9 @@ def main():
     rptest.need_bin()
     # Without chromium the routes are still checked; the browser parts skip
     # (exit 77), or fail when CI is set.
-    rptest.run([("consume", test_consume), ("serve", test_serve), ("page", test_page), ("realtime", test_realtime)],
+    rptest.run([("consume", test_consume), ("consume monitoring", test_consume_monitoring), ("serve", test_serve), ("page", test_page), ("realtime", test_realtime)],
                tmp_prefix="rp-dashboard-",
-               unavailable=lambda label: None if CHROMIUM or label not in ("page", "realtime") else
+               unavailable=lambda label: None if CHROMIUM or label not in ("page", "realtime", "consume monitoring") else
                "chromium is not installed (Debian: apt-get install chromium; scripts/deps test)")
 
 

@@ -2,6 +2,7 @@
  * case of §6-§7, one test each.  Model: coef PU_DO=130_205 1.5, PU_DO=1_2 2.0,
  * trip_distance 3.25, intercept 10.1; expected floats from CPython
  * (repr(0.0 + 1.0*1.5 + 3.66*3.25 + 10.1) == '23.494999999999997'). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "common/base64.h"
@@ -831,6 +832,75 @@ TEST(kafka_published)
     rp_handler_free(hp);
 }
 
+/* rp_handler_keep_rides: each record's inputs and prediction, in record
+ * order, NaN where a record was not decoded or not predicted. */
+TEST(rides_kept)
+{
+    const char *recs[] = {
+        RIDE,
+        "!not base64 at all!",
+        "{\"ride\": {\"PULocationID\": \"1\", \"DOLocationID\": 2.0, \"trip_distance\": 0}, \"ride_id\": \"x\"}",
+        "{\"ride\": {}}",
+        "{\"ride\": {\"PULocationID\": \"a\", \"DOLocationID\": \"b\", \"trip_distance\": 1.5}, \"ride_id\": 7}",
+    };
+    char *ev = kinesis(5, recs);
+    rp_handler_rides r;
+    rp_invoke_result res = run(ev, strlen(ev));
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 0); /* not kept by default */
+    rp_handler_keep_rides(h, true);
+    res = run(ev, strlen(ev));
+    CHECK(res.served == 3);
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 5);
+    if (r.n == 5) {
+        CHECK(r.pu[0] == 130 && r.dol[0] == 205 && r.distance[0] == 3.66 &&
+              r.prediction[0] == 23.494999999999997);
+        CHECK(isnan(r.pu[1]) && isnan(r.dol[1]) && isnan(r.distance[1]) && isnan(r.prediction[1]));
+        CHECK(r.pu[2] == 1 && r.dol[2] == 2 && r.distance[2] == 0 &&
+              r.prediction[2] == 10.1); /* "1_2.0": unseen */
+        CHECK(isnan(r.pu[3]) && isnan(r.prediction[3]));
+        CHECK(isnan(r.pu[4]) && isnan(r.dol[4]) && r.distance[4] == 1.5 &&
+              r.prediction[4] == 10.1 + 1.5 * 3.25);
+    }
+    free(ev);
+    /* More records than a chunk and than the first allocation. */
+    enum {
+        N = 700
+    };
+    static char texts[N][160];
+    const char *many[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(texts[i], sizeof texts[i],
+                 "{\"ride\": {\"PULocationID\": %d, \"DOLocationID\": 205, \"trip_distance\": %d.5}, "
+                 "\"ride_id\": %d}",
+                 i % 2 ? 130 : 7, i, i);
+        many[i] = texts[i];
+    }
+    ev = kinesis(N, many);
+    res = run(ev, strlen(ev));
+    CHECK(res.served == N);
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == N);
+    int bad = 0;
+    for (int i = 0; i < N && r.n == N; i++) {
+        double want = (i % 2 ? 1.5 : 0) + (i + 0.5) * 3.25 + 10.1;
+        bad +=
+            r.pu[i] != (i % 2 ? 130 : 7) || r.distance[i] != i + 0.5 || fabs(r.prediction[i] - want) > 1e-9;
+    }
+    CHECK(bad == 0);
+    free(ev);
+    /* A direct event: one ride. */
+    const char *direct = RIDE;
+    res = run(direct, strlen(direct));
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 1 && r.pu[0] == 130 &&
+          r.prediction[0] == 23.494999999999997);
+    /* A function error: none. */
+    res = run("[]", 2);
+    CHECK(res.status == RP_INVOKE_FUNCTION_ERROR);
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 0);
+    rp_handler_keep_rides(h, false);
+    res = run(direct, strlen(direct));
+    CHECK(rp_handler_last_rides(h, &r) == 0 && r.n == 0);
+}
+
 int main(void)
 {
     rp_log_configure(RP_LOG_OFF, RP_LOG_TEXT);
@@ -873,6 +943,7 @@ int main(void)
     RUN(kafka_invalid_events);
     RUN(kafka_empty_and_precedence);
     RUN(kafka_published);
+    RUN(rides_kept);
     rp_handler_free(h);
     rp_model_release(model);
     return rp_t_done();

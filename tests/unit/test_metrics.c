@@ -182,6 +182,42 @@ TEST(test_render_json)
     rp__metrics_free(m);
 }
 
+/* rp__histogram_add: the same buckets and sum as one observe per value. */
+TEST(test_histogram_add)
+{
+    rp__metrics *m = rp__metrics_new();
+    static const double bounds[] = {1, 2, 3};
+    rp__histogram *a = rp__metrics_histogram(m, "a", "A.", NULL, bounds, 3);
+    rp__histogram *b = rp__metrics_histogram(m, "b", "B.", NULL, bounds, 3);
+    static const double v[] = {0.5, 1, 1.5, 2.5, 2.5, 7, 3};
+    uint64_t counts[4] = {2, 1, 3, 1};
+    double sum = 0;
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        rp__histogram_observe(a, v[i]);
+        sum += v[i];
+    }
+    rp__histogram_add(b, counts, sum);
+    rp__histogram_add(NULL, counts, sum); /* ignored */
+    rp__buf out;
+    rp__buf_init(&out, 1 << 16);
+    CHECK(rp__metrics_render(m, &out) == 0);
+    const char *ra = strstr(out.data, "a_bucket"), *rb = strstr(out.data, "b_bucket");
+    CHECK(ra && rb);
+    if (ra && rb) {
+        size_t la = (size_t)(strstr(ra, "# HELP") - ra);
+        char *ca = strndup(ra, la), *cb = strdup(rb);
+        for (char *p = cb; *p; p++)
+            if (*p == 'b' && (p == cb || p[-1] == '\n'))
+                *p = 'a';
+        CHECK_STR(cb, ca);
+        free(ca);
+        free(cb);
+    }
+    CHECK(rp__histogram_count(b) == 7 && rp__histogram_sum(b) == sum);
+    rp__buf_cleanup(&out);
+    rp__metrics_free(m);
+}
+
 int main(void)
 {
     RUN(test_render_exact);
@@ -189,5 +225,6 @@ int main(void)
     RUN(test_bad_registrations);
     RUN(test_render_cap);
     RUN(test_threads);
+    RUN(test_histogram_add);
     return rp_t_done();
 }
