@@ -28,6 +28,7 @@ struct rp__monitor_live {
     rp__monitor_spec spec;
     int c_pu, c_do, c_td, c_pred; /* the serving columns in spec */
     rp__monitor_sample ref;
+    rp__monitor_prepared prep; /* ref, each column sorted once */
     char source[16];
     int64_t window_us;
     size_t cap;
@@ -219,6 +220,8 @@ int rp__monitor_live_new(const rp__monitor_live_config *cfg, rp__monitor_live **
                      cfg->reference);
         goto fail;
     }
+    if (rp__monitor_prepare(&l->spec, &l->ref, &l->prep, err) < 0)
+        goto fail;
     for (size_t i = 0; i < l->ref.n; i++) {
         double p = l->ref.col[l->c_pred][i];
         if (isfinite(p))
@@ -244,6 +247,7 @@ void rp__monitor_live_free(rp__monitor_live *l)
     rp__monitor_db_close(l->db);
     free(l->db_url);
     free(l->db_table);
+    rp__monitor_prepared_free(&l->prep);
     rp__monitor_sample_free(&l->ref);
     rp__monitor_sample_free(&l->cur);
     rp__monitor_sample_free(&l->spare);
@@ -451,7 +455,7 @@ int rp__monitor_live_tick(rp__monitor_live *l)
 
     /* spare is this thread's until spare_pending is cleared. */
     rp_error err;
-    int rc = rp__monitor_compare(&l->spec, &l->ref, &l->spare, &w.result, &err);
+    int rc = rp__monitor_compare_prepared(&l->spec, &l->prep, &l->spare, &w.result, &err);
     pthread_mutex_lock(&l->mu);
     l->spare_pending = false;
     pthread_mutex_unlock(&l->mu);
