@@ -11,6 +11,7 @@
 
 #include "common/pyfloat.h"
 #include "monitor/db.h"
+#include "monitor/report.h"
 #include "ridepred/log.h"
 
 const double rp__monitor_live_bounds[RP_MONITOR_LIVE_BOUNDS] = {2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
@@ -336,23 +337,6 @@ void rp__monitor_live_record(rp__monitor_live *l, const double *pu, const double
     }
 }
 
-static void iso(char *out, size_t cap, int64_t us)
-{
-    time_t t = (time_t)(us / 1000000);
-    int64_t frac = us % 1000000;
-    if (frac < 0) {
-        t--;
-        frac += 1000000;
-    }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac)
-        snprintf(out + n, cap - n, ".%06lldZ", (long long)frac);
-    else
-        snprintf(out + n, cap - n, "Z");
-}
-
 static void fmt_num(char *out, double x)
 {
     if (isnan(x))
@@ -367,8 +351,8 @@ static void log_window(const rp__monitor_live *l, const rp__monitor_live_window 
         return;
     const rp__monitor_result *r = &w->result;
     char start[40], end[40], rides[24], drift[32], cols[24], missing[32], share[32];
-    iso(start, sizeof start, w->start_us);
-    iso(end, sizeof end, w->end_us);
+    rp__monitor_time_iso(w->start_us, start);
+    rp__monitor_time_iso(w->end_us, end);
     snprintf(rides, sizeof rides, "%zu", r->rides);
     fmt_num(drift, r->prediction_drift);
     snprintf(cols, sizeof cols, "%zu", r->num_drifted_columns);
@@ -405,7 +389,7 @@ static void sink_windows(rp__monitor_live *l, const rp__monitor_live_window *w)
     if (w) {
         if (l->q_n == RP_MONITOR_LIVE_PENDING) {
             char start[40];
-            iso(start, sizeof start, l->queue[l->q_head].w.start_us);
+            rp__monitor_time_iso(l->queue[l->q_head].w.start_us, start);
             rp_log(RP_LOG_WARN,
                    "monitoring: too many windows wait for the database; the oldest is dropped "
                    "(monitoring rows are not rides: nothing else is lost)",
@@ -606,42 +590,8 @@ static void json_counts(rp__buf *b, const size_t *c)
 static void json_time(rp__buf *b, int64_t us)
 {
     char t[40];
-    iso(t, sizeof t, us);
+    rp__monitor_time_iso(us, t);
     rp__buf_printf(b, "\"%s\"", t);
-}
-
-static void json_window(rp__buf *b, const rp__monitor_spec *spec, const rp__monitor_live_window *w)
-{
-    const rp__monitor_result *r = &w->result;
-    rp__buf_lit(b, "{\"start\": ");
-    json_time(b, w->start_us);
-    rp__buf_lit(b, ", \"end\": ");
-    json_time(b, w->end_us);
-    rp__buf_printf(b, ", \"rides\": %zu, \"prediction_drift\": ", r->rides);
-    json_num(b, r->prediction_drift);
-    rp__buf_printf(b,
-                   ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
-                   r->prediction_drifted ? "true" : "false", r->num_drifted_columns);
-    json_num(b, r->share_drifted_columns);
-    rp__buf_printf(
-        b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
-    json_num(b, r->share_missing_values);
-    rp__buf_lit(b, ", \"columns\": {");
-    for (size_t j = 0; j < r->ncols && j < spec->n; j++) {
-        const rp__monitor_column_result *c = &r->col[j];
-        bool ok = c->status == RP_MONITOR_COLUMN_OK;
-        /* Column names are [A-Za-z_]: no escaping needed. */
-        rp__buf_printf(b, "%s\"%s\": {\"test\": ", j ? ", " : "", spec->col[j].name);
-        if (ok)
-            rp__buf_printf(b, "\"%s\"", rp__drift_test_name(c->drift.test));
-        else
-            rp__buf_lit(b, "null");
-        rp__buf_lit(b, ", \"score\": ");
-        json_num(b, ok ? c->drift.score : NAN);
-        rp__buf_printf(b, ", \"drifted\": %s, \"missing\": %zu}", ok && c->drift.drifted ? "true" : "false",
-                       c->missing);
-    }
-    rp__buf_lit(b, "}}");
 }
 
 int rp__monitor_live_json(const rp__monitor_live *cl, rp__buf *b)
@@ -676,7 +626,10 @@ int rp__monitor_live_json(const rp__monitor_live *cl, rp__buf *b)
     for (size_t i = 0; i < l->ring_n; i++) {
         if (i)
             rp__buf_lit(b, ", ");
-        json_window(b, &l->spec, &l->ring[(l->ring_head + i) % RP_MONITOR_LIVE_HISTORY]);
+        {
+            const rp__monitor_live_window *w = &l->ring[(l->ring_head + i) % RP_MONITOR_LIVE_HISTORY];
+            rp__monitor_window_json(b, &l->spec, w->start_us, w->end_us, &w->result);
+        }
     }
     pthread_mutex_unlock(&l->res_mu);
     rp__buf_lit(b, "]}");

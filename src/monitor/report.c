@@ -34,8 +34,13 @@ void rp__monitor_time_iso(int64_t us, char out[RP_MONITOR_TIME_MAX])
         return;
     }
     unsigned hh = (unsigned)(sod / 3600) % 24, mm = (unsigned)(sod / 60 % 60), ss = (unsigned)(sod % 60);
-    snprintf(out, RP_MONITOR_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000, m % 100,
-             d % 100, hh, mm, ss);
+    unsigned frac = (unsigned)(us - s * 1000000); /* 0 .. 999999 */
+    if (frac)
+        snprintf(out, RP_MONITOR_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", (unsigned)y % 10000,
+                 m % 100, d % 100, hh, mm, ss, frac % 1000000);
+    else
+        snprintf(out, RP_MONITOR_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000, m % 100,
+                 d % 100, hh, mm, ss);
 }
 
 static void num(rp__buf *b, double x)

@@ -13,9 +13,11 @@
 #include "common/buf.h"
 #include "monitor/monitor.h"
 
-/* "YYYY-MM-DDTHH:MM:SSZ" (microseconds dropped; the proleptic Gregorian
- * calendar, years 0000 to 9999; others written as "out-of-range"). */
-#define RP_MONITOR_TIME_MAX 24
+/* "YYYY-MM-DDTHH:MM:SSZ", or "YYYY-MM-DDTHH:MM:SS.ffffffZ" when the time
+ * has microseconds (sub-second windows while serving); the proleptic
+ * Gregorian calendar, years 0000 to 9999; others written as
+ * "out-of-range". */
+#define RP_MONITOR_TIME_MAX 32
 void rp__monitor_time_iso(int64_t us, char out[RP_MONITOR_TIME_MAX]);
 
 /* {"start": "...Z", "end": "...Z", "rides": n, "prediction_drift": x|null,

@@ -330,8 +330,12 @@ TEST(test_window_json)
           strstr(b.data, "\"share_missing_values\": null") &&
           strstr(b.data, "\"share_drifted_columns\": 0.0"));
     char t[RP_MONITOR_TIME_MAX];
-    rp__monitor_time_iso(-1, t); /* before the epoch: floor */
+    rp__monitor_time_iso(-1, t); /* before the epoch: floor, the microseconds shown */
+    CHECK_STR(t, "1969-12-31T23:59:59.999999Z");
+    rp__monitor_time_iso(-1000000, t); /* a whole second: none */
     CHECK_STR(t, "1969-12-31T23:59:59Z");
+    rp__monitor_time_iso(INT64_C(1500000), t); /* a sub-second window while serving */
+    CHECK_STR(t, "1970-01-01T00:00:01.500000Z");
     rp__monitor_time_iso(INT64_C(951782400000000), t); /* a leap day */
     CHECK_STR(t, "2000-02-29T00:00:00Z");
     rp__buf_cleanup(&b);
