@@ -38,7 +38,7 @@ and reads what ridepred reads and writes.
                  killed member
   outage         every broker down for 5 s while rides flow: every ride
                  predicted, discarded=0, the consumer kept running
-  output-outage  local -> Kafka, every broker down for 5 s with
+  output-outage  local -> Kafka, every broker down for 8 s with
                  message.timeout.ms=1500: the predictions in flight time
                  out, the pipeline is dropped and its batches handled again
                  the careful way (stall, retry): every ride predicted
@@ -886,7 +886,7 @@ def test_outage(tmp):
 
 
 def test_output_outage(tmp):
-    """local -> Kafka with the brokers down for 5 s and message.timeout.ms
+    """local -> Kafka with the brokers down for 8 s and message.timeout.ms
     1500: the predictions in flight time out, the pipeline is dropped, its
     batches are handled again the careful way (stalling until the cluster
     is back), and every ride is predicted."""
@@ -912,7 +912,11 @@ def test_output_outage(tmp):
         time.sleep(2)
         for b in (1, 2, 3):
             mock.cmd(f"down {b}")
-        time.sleep(5)
+        # 8 s: the pipeline's predictions time out after 1.5 s, and the
+        # careful re-run's own put must time out too before the brokers come
+        # back (with 5 s, on a loaded machine, it sometimes did not: the
+        # re-run then succeeded at once and never stalled).
+        time.sleep(8)
         for b in (1, 2, 3):
             mock.cmd(f"up {b}")
         time.sleep(2)
@@ -932,7 +936,7 @@ def test_output_outage(tmp):
               "predictions in flight timed out and the batches not committed were handled again", log[-1500:])
         check("cannot publish predictions; the shard waits and retries" in log,
               "handled again the careful way: stalled and retried until the brokers came back", log[-1500:])
-        print(f"    brokers down 5 s under local -> Kafka: {len(put)} rides, all predicted, {dups} duplicates")
+        print(f"    brokers down 8 s under local -> Kafka: {len(put)} rides, all predicted, {dups} duplicates")
 
 
 def main():
