@@ -25,6 +25,10 @@ static const char help[] =
     "       with the handler's response (a function error such as InvalidEvent:\n"
     "       200 with the error body and X-Amz-Function-Error: Unhandled); a body\n"
     "       over 6 MiB: 413\n"
+    "  POST /predict    the course's Flask API (web-service/predict.py): a ride\n"
+    "       {\"PULocationID\": 10, \"DOLocationID\": 50, \"trip_distance\": 40}\n"
+    "       answers {\"duration\":PREDICTION}, with \"model_version\" when RUN_ID\n"
+    "       (--run-id) is set; a bad ride: 400 {\"error\":\"...\"}\n"
     "  GET  /healthz    {\"status\": \"ok\", \"version\": ...}\n"
     "  GET  /metrics    Prometheus text: invocations, records, failures, latency\n"
     "\n"
@@ -177,6 +181,7 @@ int rp__cmd_serve(int argc, char **argv)
         rc = RP_EXIT_USAGE;
         goto out;
     }
+    cfg.predict_model_version = fcfg.run_id != NULL;
     if (rp__serve_start(fn, &cfg, &srv, &err) < 0) {
         rp__cli_error("%s", err.msg);
         if (err.code == RP_ERR_INVALID && strncmp(err.msg, "monitoring: ", 12) != 0)
@@ -196,7 +201,8 @@ int rp__cmd_serve(int argc, char **argv)
     rp__serve_stats st;
     unsigned abandoned = rp__serve_stop(srv, drain_s * 1000u, &st);
     srv = NULL;
-    char n_inv[24], n_ok[24], n_err[24], n_big[24], n_rec[24], n_fail[24], n_pub[24], n_left[24];
+    char n_inv[24], n_ok[24], n_err[24], n_big[24], n_rec[24], n_fail[24], n_pub[24], n_left[24], n_pr[24],
+        n_pok[24];
     snprintf(n_inv, sizeof n_inv, "%llu", (unsigned long long)st.invocations);
     snprintf(n_ok, sizeof n_ok, "%llu", (unsigned long long)st.ok);
     snprintf(n_err, sizeof n_err, "%llu", (unsigned long long)st.function_errors);
@@ -205,9 +211,12 @@ int rp__cmd_serve(int argc, char **argv)
     snprintf(n_fail, sizeof n_fail, "%llu", (unsigned long long)st.record_failures);
     snprintf(n_pub, sizeof n_pub, "%llu", (unsigned long long)st.published);
     snprintf(n_left, sizeof n_left, "%u", abandoned);
+    snprintf(n_pr, sizeof n_pr, "%llu", (unsigned long long)st.predict_requests);
+    snprintf(n_pok, sizeof n_pok, "%llu", (unsigned long long)st.predict_ok);
     rp_log(abandoned ? RP_LOG_WARN : RP_LOG_INFO, "stopped", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
            "invocations", n_inv, "ok", n_ok, "function_errors", n_err, "too_large", n_big, "records", n_rec,
-           "record_failures", n_fail, "published", n_pub, "abandoned_requests", n_left, NULL);
+           "record_failures", n_fail, "published", n_pub, "predict_requests", n_pr, "predict_ok", n_pok,
+           "abandoned_requests", n_left, NULL);
     rc = RP_EXIT_OK;
 out:
     rp__serve_stop(srv, 0, NULL);

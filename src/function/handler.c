@@ -412,24 +412,6 @@ static int add_group(rp_handler *h, const rp__json_value *key, rp_error *err)
     return 0;
 }
 
-/* A location as a number for monitoring: a JSON number, or a string of
- * decimal digits (the handler takes both); anything else NaN. */
-static double location_value(const rp__json_value *v)
-{
-    if (v->type == RP_JSON_NUMBER && !(v->is_int && v->len <= 9 && v->ptr[0] != '-'))
-        return rp__json_number(v);
-    /* A short non-negative integer (every TLC location id): its digits. */
-    if ((v->type != RP_JSON_STRING && v->type != RP_JSON_NUMBER) || v->escaped || v->len == 0 || v->len > 9)
-        return NAN;
-    double x = 0;
-    for (size_t i = 0; i < v->len; i++) {
-        if (v->ptr[i] < '0' || v->ptr[i] > '9')
-            return NAN;
-        x = 10 * x + (v->ptr[i] - '0');
-    }
-    return x;
-}
-
 /* Keeps the inputs of record i (f NULL: it was not decoded: NaN); its
  * prediction is NaN until predicted. */
 static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f, const rp_row *row)
@@ -455,8 +437,8 @@ static void keep_ride(rp_handler *h, size_t i, const rp__ride_fields *f, const r
         }
         h->cap_rides = cap;
     }
-    h->r_pu[i] = f ? location_value(&f->pu) : NAN;
-    h->r_do[i] = f ? location_value(&f->do_) : NAN;
+    h->r_pu[i] = f ? rp__ride_location_value(&f->pu) : NAN;
+    h->r_do[i] = f ? rp__ride_location_value(&f->do_) : NAN;
     /* trip_distance as rp__ride_features read it into the row (the model's
      * column, last), else read again. */
     int32_t tdc = rp_model_trip_distance(h->model);

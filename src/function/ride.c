@@ -6,6 +6,20 @@
 #include "common/pyfloat.h"
 #include "common/pyjson.h"
 
+static const char *type_name(rp__json_type t)
+{
+    switch (t) {
+    case RP_JSON_NULL: return "null";
+    case RP_JSON_FALSE:
+    case RP_JSON_TRUE: return "a boolean";
+    case RP_JSON_NUMBER: return "a number";
+    case RP_JSON_STRING: return "a string";
+    case RP_JSON_ARRAY: return "an array";
+    case RP_JSON_OBJECT: return "an object";
+    }
+    return "?";
+}
+
 static int ride_object(rp__json_reader *r, rp__ride_fields *f)
 {
     rp__json_value k, v;
@@ -88,42 +102,51 @@ bad_json:
     return rp_error_set(why, RP_ERR_INVALID, "record is not valid JSON: %s", r.err.msg);
 }
 
-static const char *type_name(rp__json_type t)
+int rp__ride_parse_bare(const char *json, size_t len, rp__ride_fields *f, rp_error *why)
 {
-    switch (t) {
-    case RP_JSON_NULL: return "null";
-    case RP_JSON_FALSE:
-    case RP_JSON_TRUE: return "a boolean";
-    case RP_JSON_NUMBER: return "a number";
-    case RP_JSON_STRING: return "a string";
-    case RP_JSON_ARRAY: return "an array";
-    case RP_JSON_OBJECT: return "an object";
+    rp__json_reader r;
+    rp__json_value v;
+    memset(f, 0, sizeof *f);
+    rp__json_init(&r, json, len, RP_RIDE_MAX_DEPTH);
+    if (rp__json_next(&r, &v) < 0)
+        goto bad_json;
+    if (v.type != RP_JSON_OBJECT) {
+        if (rp__json_skip(&r, &v) < 0 || rp__json_end(&r) < 0)
+            goto bad_json;
+        return rp_error_set(why, RP_ERR_INVALID, "the body is %s; expected a ride object such as %s",
+                            type_name(v.type), RP_RIDE_EXAMPLE);
     }
-    return "?";
+    f->has_ride = true;
+    f->ride_type = RP_JSON_OBJECT;
+    if (ride_object(&r, f) < 0 || rp__json_end(&r) < 0)
+        goto bad_json;
+    return 0;
+bad_json:
+    return rp_error_set(why, RP_ERR_INVALID, "the body is not valid JSON: %s", r.err.msg);
 }
 
 /* Appends a location as Python's '%s' formats it. */
-static int put_location(rp__buf *b, const rp__json_value *v, const char *name, rp_error *why)
+static int put_location(rp__buf *b, const rp__json_value *v, const char *prefix, const char *name,
+                        rp_error *why)
 {
     if (v->type == RP_JSON_STRING) {
         if (rp__buf_grow(b, v->len) != 0)
-            return rp_error_set(why, RP_ERR_LIMIT, "%s is too long", name);
+            return rp_error_set(why, RP_ERR_LIMIT, "%s%s is too long", prefix, name);
         b->len += rp__json_str_decode(v, b->data + b->len);
         return 0;
     }
     if (v->type == RP_JSON_NUMBER) {
-        if (v->is_int) {
-            if (v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
-                return rp__buf_putc(b, '0');
-            return rp__buf_append(b, v->ptr, v->len);
-        }
-        if (rp__buf_grow(b, RP_PYFLOAT_MAX) != 0)
-            return -1;
-        b->len += rp__pyfloat_repr(rp__json_number(v), b->data + b->len);
-        return 0;
+        int rc;
+        if (v->is_int && v->len == 2 && v->ptr[0] == '-' && v->ptr[1] == '0')
+            rc = rp__buf_putc(b, '0');
+        else if (v->is_int)
+            rc = rp__buf_append(b, v->ptr, v->len);
+        else if ((rc = rp__buf_grow(b, RP_PYFLOAT_MAX)) == 0)
+            b->len += rp__pyfloat_repr(rp__json_number(v), b->data + b->len);
+        return rc == 0 ? 0 : rp_error_set(why, RP_ERR_LIMIT, "%s%s is too long", prefix, name);
     }
-    return rp_error_set(why, RP_ERR_INVALID, "ride.%s is %s; expected an integer, a float or a string", name,
-                        type_name(v->type));
+    return rp_error_set(why, RP_ERR_INVALID, "%s%s is %s; expected an integer, a float or a string", prefix,
+                        name, type_name(v->type));
 }
 
 int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
@@ -152,25 +175,33 @@ int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scra
         return rp_error_set(why, RP_ERR_INVALID, "ride_id is %s; expected an integer or a string",
                             id->type == RP_JSON_NUMBER ? "a float" : type_name(id->type));
     }
+    return rp__ride_fields_features(f, m, "ride.", scratch, row, why);
+}
+
+int rp__ride_fields_features(const rp__ride_fields *f, const rp_model *m, const char *prefix,
+                             rp__buf *scratch, rp_row *row, rp_error *why)
+{
+    /* A bare ride's message shows one: the body may be an event instead. */
+    const char *hint = *prefix ? "" : "; expected a ride such as " RP_RIDE_EXAMPLE;
     if (!f->has_pu)
-        return rp_error_set(why, RP_ERR_INVALID, "ride.PULocationID is missing");
+        return rp_error_set(why, RP_ERR_INVALID, "%sPULocationID is missing%s", prefix, hint);
     if (!f->has_do)
-        return rp_error_set(why, RP_ERR_INVALID, "ride.DOLocationID is missing");
+        return rp_error_set(why, RP_ERR_INVALID, "%sDOLocationID is missing%s", prefix, hint);
     if (!f->has_td)
-        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is missing");
+        return rp_error_set(why, RP_ERR_INVALID, "%strip_distance is missing%s", prefix, hint);
     if (f->td.type != RP_JSON_NUMBER)
-        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is %s; expected a number",
+        return rp_error_set(why, RP_ERR_INVALID, "%strip_distance is %s; expected a number", prefix,
                             type_name(f->td.type));
     double td = rp__json_number(&f->td);
     if (!isfinite(td))
-        return rp_error_set(why, RP_ERR_INVALID, "ride.trip_distance is not a finite number");
+        return rp_error_set(why, RP_ERR_INVALID, "%strip_distance is not a finite number", prefix);
 
     rp__buf_reset(scratch);
     rp__buf_lit(scratch, "PU_DO=");
-    if (put_location(scratch, &f->pu, "PULocationID", why) < 0)
+    if (put_location(scratch, &f->pu, prefix, "PULocationID", why) < 0)
         return -1;
     rp__buf_putc(scratch, '_');
-    if (put_location(scratch, &f->do_, "DOLocationID", why) < 0)
+    if (put_location(scratch, &f->do_, prefix, "DOLocationID", why) < 0)
         return -1;
     if (scratch->failed)
         return rp_error_set(why, RP_ERR_LIMIT, "PU_DO is too long");
@@ -187,6 +218,22 @@ int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scra
         row->val[row->n++] = td;
     }
     return 0;
+}
+
+double rp__ride_location_value(const rp__json_value *v)
+{
+    if (v->type == RP_JSON_NUMBER && !(v->is_int && v->len <= 9 && v->ptr[0] != '-'))
+        return rp__json_number(v);
+    /* A short non-negative integer (every TLC location id): its digits. */
+    if ((v->type != RP_JSON_STRING && v->type != RP_JSON_NUMBER) || v->escaped || v->len == 0 || v->len > 9)
+        return NAN;
+    double x = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->ptr[i] < '0' || v->ptr[i] > '9')
+            return NAN;
+        x = 10 * x + (v->ptr[i] - '0');
+    }
+    return x;
 }
 
 static void put_id(rp__buf *b, bool null, int64_t v)

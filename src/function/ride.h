@@ -36,10 +36,34 @@ int rp__ride_member(rp__json_reader *r, const rp__json_value *key, rp__ride_fiel
  * failure sets why (RP_ERR_INVALID) and returns -1. */
 int rp__ride_parse(const char *json, size_t len, rp__ride_fields *f, rp_error *why);
 
+/* A ride as the course's Flask API takes it, for messages. */
+#define RP_RIDE_EXAMPLE "{\"PULocationID\": 10, \"DOLocationID\": 50, \"trip_distance\": 40}"
+
+/* Parses a bare ride, the body of the course's Flask API (`serve`'s POST
+ * /predict): {"PULocationID": P, "DOLocationID": Q, "trip_distance": X}
+ * with any other keys ignored.  Fills the ride's fields of f (has_ride
+ * true, no ride_id) for rp__ride_fields_features.  On failure (not JSON, nested deeper
+ * than RP_RIDE_MAX_DEPTH, not an object) sets why (RP_ERR_INVALID) and
+ * returns -1. */
+int rp__ride_parse_bare(const char *json, size_t len, rp__ride_fields *f, rp_error *why);
+
 /* Checks the fields (docs/handler.md §6), forms PU_DO, and fills the feature row of
  * model m.  `scratch` holds the feature name.  Returns 0, or -1 with why. */
 int rp__ride_features(const rp__ride_fields *f, const rp_model *m, rp__buf *scratch, rp_row *row,
                       rp_error *why);
+
+/* The part of rp__ride_features that reads the ride itself (PULocationID,
+ * DOLocationID, trip_distance), without the event's "ride" and "ride_id":
+ * the same checks, the same row.  Messages name a field with `prefix`
+ * before it ("ride." for an event, "" for a bare ride).  Returns 0, or -1
+ * with why (RP_ERR_INVALID, or RP_ERR_LIMIT for a PU_DO longer than
+ * scratch's cap). */
+int rp__ride_fields_features(const rp__ride_fields *f, const rp_model *m, const char *prefix,
+                             rp__buf *scratch, rp_row *row, rp_error *why);
+
+/* A location as a number for monitoring: a JSON number, or a string of
+ * decimal digits (the handler takes both); anything else NaN. */
+double rp__ride_location_value(const rp__json_value *v);
 
 /* One ride to write as an event (the replay of a trip file). */
 typedef struct rp__ride_row {

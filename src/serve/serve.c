@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/pyjson.h"
 #include "function/event.h"
+#include "function/ride.h"
 #include "monitor/dashboard.h"
 #include "ridepred/log.h"
 
@@ -21,19 +22,25 @@
 /* A /metrics rendering is a few KiB; the cap only guards a bug. */
 #define METRICS_MAX_BYTES ((size_t)1 << 20)
 
-typedef struct worker_node {
-    rp__worker *w;
-    struct worker_node *next;
-} worker_node;
+/* What one pool thread keeps: its worker for the invoke route, its
+ * buffers for /predict.  Freed at stop. */
+typedef struct thread_state {
+    rp__worker *w;   /* made on the thread's first invocation */
+    rp__buf scratch; /* /predict: the PU_DO feature name */
+    rp__buf answer;  /* /predict: the body answered */
+    struct thread_state *next;
+} thread_state;
 
 struct rp__serve {
     rp__function *fn;
     rp__http_server *http;
-    pthread_key_t key;    /* this thread's rp__worker */
-    pthread_mutex_t lock; /* guards workers */
-    worker_node *workers; /* every worker made, freed at stop */
-    char *health;         /* the /healthz body */
+    pthread_key_t key;     /* this thread's thread_state */
+    pthread_mutex_t lock;  /* guards threads */
+    thread_state *threads; /* every thread's state, freed at stop */
+    char *health;          /* the /healthz body */
     size_t health_len;
+    char *predict_tail; /* /predict: what follows the duration */
+    size_t predict_tail_len;
     struct timespec started;
 
     rp__metrics *m;
@@ -42,18 +49,29 @@ struct rp__serve {
     rp__counter *records, *record_failures, *published;
     rp__counter *http_not_found, *http_bad_method;
     rp__histogram *latency;
+    rp__counter *pred_ok, *pred_bad, *pred_too_large, *pred_internal;
+    rp__histogram *pred_latency;
 };
 
 static const char too_large_body[] =
     "{\"Type\": \"User\", \"message\": \"Request must be smaller than 6291456 bytes "
     "for the InvokeFunction operation\"}";
 static const char not_found_body[] =
-    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH
+    "{\"message\": \"not found: POST " RP_SERVE_INVOKE_PATH ", POST " RP_SERVE_PREDICT_PATH
     ", GET /healthz, GET /metrics, GET " RP_DASHBOARD_PATH " or GET " RP_DASHBOARD_JSON_PATH "\"}";
 static const char bad_method_body[] = "{\"message\": \"method not allowed\"}";
 static const char internal_body[] =
     "{\"errorMessage\": \"the server could not run the function: see its log\", "
     "\"errorType\": \"ServiceException\"}";
+
+/* /predict's own answers: compact JSON and a newline, as Flask's jsonify. */
+static const char predict_bad_method_body[] =
+    "{\"error\":\"method not allowed: POST a ride to " RP_SERVE_PREDICT_PATH "\"}\n";
+static const char predict_too_large_body[] =
+    "{\"error\":\"the body is over 6291456 bytes; a ride is a small JSON object\"}\n";
+static const char predict_internal_body[] = "{\"error\":\"the server could not predict: see its log\"}\n";
+/* The longest /predict error message (rp_error's) and duration. */
+#define PREDICT_ANSWER_MAX (6 * (size_t)RP_ERROR_MSG_MAX + 64)
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -72,36 +90,45 @@ static void set_body(rp__http_reply *r, int status, const char *body, size_t len
 
 #define SET_LIT(r, status, lit) set_body((r), (status), (lit), sizeof(lit) - 1)
 
+/* This thread's state, made on its first use; NULL when out of memory. */
+static thread_state *thread_get(rp__serve *s)
+{
+    thread_state *ts = pthread_getspecific(s->key);
+    if (ts)
+        return ts;
+    ts = calloc(1, sizeof *ts);
+    if (!ts || pthread_setspecific(s->key, ts) != 0) {
+        rp_log(RP_LOG_ERROR, "cannot make a thread's state: out of memory", NULL);
+        free(ts);
+        return NULL;
+    }
+    /* Room for "PU_DO=" and the two locations of any body buffered. */
+    rp__buf_init(&ts->scratch, RP_EVENT_MAX_BYTES + 16);
+    rp__buf_init(&ts->answer, PREDICT_ANSWER_MAX + s->predict_tail_len);
+    pthread_mutex_lock(&s->lock);
+    ts->next = s->threads;
+    s->threads = ts;
+    pthread_mutex_unlock(&s->lock);
+    return ts;
+}
+
 /* This thread's worker, made on its first use. */
 static rp__worker *thread_worker(rp__serve *s)
 {
-    rp__worker *w = pthread_getspecific(s->key);
-    if (w)
-        return w;
-    rp_error err;
-    worker_node *node = malloc(sizeof *node);
-    if (!node) {
-        rp_log(RP_LOG_ERROR, "cannot make a worker: out of memory", NULL);
+    thread_state *ts = thread_get(s);
+    if (!ts)
         return NULL;
-    }
-    w = rp__worker_new(s->fn, &err);
+    if (ts->w)
+        return ts->w;
+    rp_error err;
+    rp__worker *w = rp__worker_new(s->fn, &err);
     if (!w) {
         rp_log(RP_LOG_ERROR, "cannot make a worker", "error", err.msg, NULL);
-        free(node);
         return NULL;
     }
     if (s->live)
         rp_handler_keep_rides(rp__worker_handler(w), true);
-    if (pthread_setspecific(s->key, w) != 0) {
-        rp__worker_free(w);
-        free(node);
-        return NULL;
-    }
-    node->w = w;
-    pthread_mutex_lock(&s->lock);
-    node->next = s->workers;
-    s->workers = node;
-    pthread_mutex_unlock(&s->lock);
+    ts->w = w;
     return w;
 }
 
@@ -145,6 +172,80 @@ static void route_invoke(rp__serve *s, const rp__http_request *req, rp__http_rep
         rp__http_reply_header(reply, "X-Amz-Function-Error", "Unhandled");
 }
 
+/* Appends {"error":MESSAGE}\n to b (reset first). */
+static void predict_error(rp__buf *b, const char *msg)
+{
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"error\":");
+    rp__pyjson_utf8(b, msg, strlen(msg));
+    rp__buf_lit(b, "}\n");
+}
+
+/* POST /predict: the course's Flask API (web-service/predict.py and its
+ * MLflow variant): a bare ride in, {"duration": PREDICTION} out, with
+ * "model_version" when RUN_ID was given; as jsonify writes it. */
+static void route_predict(rp__serve *s, const rp__http_request *req, rp__http_reply *reply)
+{
+    if (strcmp(req->method, "POST") != 0) {
+        rp__counter_add(s->http_bad_method, 1);
+        SET_LIT(reply, 405, predict_bad_method_body);
+        rp__http_reply_header(reply, "Allow", "POST");
+        return;
+    }
+    if (req->body_too_large) {
+        rp__counter_add(s->pred_too_large, 1);
+        SET_LIT(reply, 413, predict_too_large_body);
+        return;
+    }
+    thread_state *ts = thread_get(s);
+    if (!ts) {
+        rp__counter_add(s->pred_internal, 1);
+        SET_LIT(reply, 500, predict_internal_body);
+        return;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const rp_model *m = rp__function_model(s->fn);
+    rp__ride_fields f;
+    rp_row row;
+    rp_error why;
+    double pred;
+    rp__buf *b = &ts->answer;
+    if (rp__ride_parse_bare(req->body ? req->body : "", req->body_len, &f, &why) < 0 ||
+        rp__ride_fields_features(&f, m, "", &ts->scratch, &row, &why) < 0 ||
+        rp_model_predict(m, &row, &pred, &why) < 0) {
+        /* The ride's fault, but for a model that fails its own bounds
+         * (RP_ERR_CORRUPT) or memory. */
+        bool internal = why.code == RP_ERR_CORRUPT || why.code == RP_ERR_NOMEM;
+        rp_log(internal ? RP_LOG_ERROR : RP_LOG_WARN, "invalid /predict request", "reason", why.msg, NULL);
+        rp__counter_add(internal ? s->pred_internal : s->pred_bad, 1);
+        predict_error(b, why.msg);
+        if (b->failed) {
+            SET_LIT(reply, 500, predict_internal_body);
+            return;
+        }
+        set_body(reply, internal ? 500 : 400, b->data, b->len);
+        return;
+    }
+    rp__buf_reset(b);
+    rp__buf_lit(b, "{\"duration\":");
+    rp__pyjson_double(b, pred);
+    rp__buf_append(b, s->predict_tail, s->predict_tail_len);
+    if (b->failed) {
+        rp__counter_add(s->pred_internal, 1);
+        SET_LIT(reply, 500, predict_internal_body);
+        return;
+    }
+    rp__histogram_observe(s->pred_latency, seconds_since(&t0));
+    rp__counter_add(s->pred_ok, 1);
+    if (s->live) {
+        double pu = rp__ride_location_value(&f.pu), dol = rp__ride_location_value(&f.do_);
+        double td = rp__json_number(&f.td);
+        rp__monitor_live_record(s->live, &pu, &dol, &td, &pred, 1);
+    }
+    set_body(reply, 200, b->data, b->len);
+}
+
 static void route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
 {
     rp__serve *s = ctx;
@@ -157,6 +258,8 @@ static void route(void *ctx, const rp__http_request *req, rp__http_reply *reply)
     }
     if (strcmp(req->path, RP_SERVE_INVOKE_PATH) == 0) {
         route_invoke(s, req, reply);
+    } else if (strcmp(req->path, RP_SERVE_PREDICT_PATH) == 0) {
+        route_predict(s, req, reply);
     } else if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/metrics") == 0) {
         if (!get) {
             rp__counter_add(s->http_bad_method, 1);
@@ -210,6 +313,18 @@ static int make_metrics(rp__serve *s)
     static const char http_help[] = "HTTP requests refused before the function: unknown path, wrong method.";
     s->http_not_found = rp__metrics_counter(m, http, http_help, "code=\"404\"");
     s->http_bad_method = rp__metrics_counter(m, http, http_help, "code=\"405\"");
+    static const char pred[] = "ridepred_predict_requests_total";
+    static const char pred_help[] =
+        "POST /predict requests (the course's Flask API) by outcome: ok, bad_request (400), too_large (413), "
+        "internal_error (500).";
+    s->pred_ok = rp__metrics_counter(m, pred, pred_help, "outcome=\"ok\"");
+    s->pred_bad = rp__metrics_counter(m, pred, pred_help, "outcome=\"bad_request\"");
+    s->pred_too_large = rp__metrics_counter(m, pred, pred_help, "outcome=\"too_large\"");
+    s->pred_internal = rp__metrics_counter(m, pred, pred_help, "outcome=\"internal_error\"");
+    s->pred_latency =
+        rp__metrics_histogram(m, "ridepred_predict_duration_seconds",
+                              "Time to parse, predict and answer one POST /predict answered 200.", NULL,
+                              rp__metrics_latency_buckets, RP_METRICS_LATENCY_BUCKETS);
     rp__gauge *start = rp__metrics_gauge(m, "process_start_time_seconds",
                                          "Start time of the process since the Unix epoch in seconds.", NULL);
     struct timespec now;
@@ -217,7 +332,7 @@ static int make_metrics(rp__serve *s)
     rp__gauge_set(start, (double)now.tv_sec + (double)now.tv_nsec / 1e9);
     bool ok = s->inv_ok && s->inv_error && s->inv_too_large && s->inv_internal && s->records &&
               s->record_failures && s->published && s->latency && s->http_not_found && s->http_bad_method &&
-              start;
+              s->pred_ok && s->pred_bad && s->pred_too_large && s->pred_internal && s->pred_latency && start;
     return ok ? 0 : -1;
 }
 
@@ -242,12 +357,35 @@ static int make_health(rp__serve *s)
     return 0;
 }
 
+/* What /predict writes after the duration: the version when RUN_ID was
+ * given (the course's MLflow variant), then the end. */
+static int make_predict_tail(rp__serve *s, bool with_version)
+{
+    rp__buf b;
+    rp__buf_init(&b, 6 * RP_HANDLER_VERSION_MAX + 64);
+    if (with_version) {
+        size_t vlen;
+        const char *v = rp__function_version(s->fn, &vlen);
+        rp__buf_lit(&b, ",\"model_version\":");
+        rp__pyjson_utf8(&b, v, vlen);
+    }
+    rp__buf_lit(&b, "}\n");
+    if (b.failed) {
+        rp__buf_cleanup(&b);
+        return -1;
+    }
+    s->predict_tail = rp__buf_steal(&b, &s->predict_tail_len);
+    return 0;
+}
+
 static void free_serve(rp__serve *s)
 {
-    worker_node *n = s->workers;
+    thread_state *n = s->threads;
     while (n) {
-        worker_node *next = n->next;
+        thread_state *next = n->next;
         rp__worker_free(n->w);
+        rp__buf_cleanup(&n->scratch);
+        rp__buf_cleanup(&n->answer);
         free(n);
         n = next;
     }
@@ -256,6 +394,7 @@ static void free_serve(rp__serve *s)
     rp__monitor_live_free(s->live);
     rp__metrics_free(s->m);
     free(s->health);
+    free(s->predict_tail);
     free(s);
 }
 
@@ -272,7 +411,8 @@ int rp__serve_start(rp__function *fn, const rp__serve_config *cfg, rp__serve **o
         return rp_error_set(err, RP_ERR_NOMEM, "cannot create a thread key");
     }
     pthread_mutex_init(&s->lock, NULL);
-    if (make_metrics(s) < 0 || make_health(s) < 0) {
+    if (make_metrics(s) < 0 || make_health(s) < 0 ||
+        make_predict_tail(s, cfg && cfg->predict_model_version) < 0) {
         free_serve(s);
         return rp_error_set(err, RP_ERR_NOMEM, "out of memory");
     }
@@ -322,6 +462,9 @@ void rp__serve_stats_get(const rp__serve *s, rp__serve_stats *out)
     out->records = rp__counter_value(s->records);
     out->record_failures = rp__counter_value(s->record_failures);
     out->published = rp__counter_value(s->published);
+    out->predict_ok = rp__counter_value(s->pred_ok);
+    out->predict_requests = out->predict_ok + rp__counter_value(s->pred_bad) +
+                            rp__counter_value(s->pred_too_large) + rp__counter_value(s->pred_internal);
 }
 
 unsigned rp__serve_stop(rp__serve *s, unsigned drain_ms, rp__serve_stats *final)

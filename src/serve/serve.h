@@ -6,6 +6,12 @@
  *        200 + the handler's response; a function error (InvalidEvent, ...)
  *        is 200 too, with the error body and X-Amz-Function-Error: Unhandled;
  *        a body over 6 MiB: 413 (not buffered); another method: 405
+ *   POST /predict   the course's Flask API (04-deployment web-service):
+ *        a ride {"PULocationID": P, "DOLocationID": Q, "trip_distance": X}
+ *        -> 200 {"duration":PREDICTION} (+ "model_version" when
+ *        predict_model_version), compact with a newline as Flask's jsonify;
+ *        a bad ride: 400 {"error":"..."}; over 6 MiB: 413; another method:
+ *        405
  *   GET  /healthz   200 {"status": "ok", "version": ..., ...}
  *   GET  /metrics   Prometheus text (see docs/serve.md for the series)
  *   anything else   404
@@ -16,6 +22,7 @@
 #ifndef RP_SERVICE_SERVE_H
 #define RP_SERVICE_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +31,7 @@
 #include "ridepred/error.h"
 
 #define RP_SERVE_INVOKE_PATH "/2015-03-31/functions/function/invocations"
+#define RP_SERVE_PREDICT_PATH "/predict"
 
 /* 0 in any field: the default of http_server.h. */
 typedef struct rp__serve_config {
@@ -39,6 +47,10 @@ typedef struct rp__serve_config {
      * server sets its source ("serve") and its metrics registry; the
      * rides of every invocation answered are recorded. */
     const rp__monitor_live_config *monitor;
+    /* /predict answers "model_version" (the function's version, as the
+     * invoke route reports it): set when RUN_ID was given, as the course's
+     * web-service-mlflow/predict.py answers os.getenv('RUN_ID'). */
+    bool predict_model_version;
 } rp__serve_config;
 
 typedef struct rp__serve rp__serve;
@@ -51,6 +63,8 @@ typedef struct rp__serve_stats {
     uint64_t too_large;       /* refused with 413 */
     uint64_t internal_errors; /* 500: no worker, out of memory */
     uint64_t records, record_failures, published;
+    uint64_t predict_requests; /* every POST to /predict */
+    uint64_t predict_ok;       /* answered with a duration */
 } rp__serve_stats;
 
 /* Starts serving fn (which must outlive the server).  Returns 0, or -1 with

@@ -1,6 +1,7 @@
 /* libFuzzer target: the handler on arbitrary event bytes, with a small model
  * whose vocabulary the fuzzer can hit.  Also decodes the input as a single
- * record (the path kinesis.data takes after base64). */
+ * record (the path kinesis.data takes after base64) and as a bare ride
+ * (serve's POST /predict). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,6 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double pred;
     if (rp__ride_parse((const char *)data, size, &f, &why) == 0 &&
         rp__ride_features(&f, m, &scratch, &row, &why) == 0)
+        rp_model_predict(m, &row, &pred, &why);
+    /* The same bytes as a bare ride (serve's POST /predict). */
+    if (rp__ride_parse_bare((const char *)data, size, &f, &why) == 0 &&
+        rp__ride_fields_features(&f, m, "", &scratch, &row, &why) == 0)
         rp_model_predict(m, &row, &pred, &why);
     rp__buf_cleanup(&scratch);
     return 0;

@@ -479,6 +479,68 @@ TEST(ride_events)
     rp__buf_cleanup(&b);
 }
 
+/* A bare ride (serve's POST /predict): the same row as the same ride inside
+ * an event, messages without "ride.", and the refusals. */
+TEST(bare_rides)
+{
+    rp_model *m;
+    rp_error err, why;
+    CHECK(rp_model_from_json(model_json, sizeof model_json - 1, &m, &err) == 0);
+    rp__buf scratch;
+    rp__buf_init(&scratch, 1 << 20);
+    rp__ride_fields f, g;
+    rp_row a, b;
+    static const char bare[] = "{\"x\": [1, {\"y\": 2}], \"PULocationID\": 1, \"DOLocationID\": \"2\", "
+                               "\"trip_distance\": 3.5, \"trip_distance\": 4.5}";
+    static const char event[] = "{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": \"2\", "
+                                "\"trip_distance\": 4.5}, \"ride_id\": 9}";
+    CHECK(rp__ride_parse_bare(bare, sizeof bare - 1, &f, &why) == 0);
+    CHECK(rp__ride_fields_features(&f, m, "", &scratch, &a, &why) == 0);
+    CHECK(rp__ride_parse(event, sizeof event - 1, &g, &why) == 0);
+    CHECK(rp__ride_features(&g, m, &scratch, &b, &why) == 0);
+    CHECK(a.n == b.n && a.n > 0 && memcmp(a.idx, b.idx, (size_t)a.n * sizeof a.idx[0]) == 0 &&
+          memcmp(a.val, b.val, (size_t)a.n * sizeof a.val[0]) == 0);
+    CHECK(rp_model_trip_distance(m) < 0 || a.val[a.n - 1] == 4.5); /* the last of a repeated key */
+
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"", "the body is not valid JSON: "},
+        {"[1]", "the body is an array; expected a ride object such as {"},
+        {"{\"PULocationID\": 1} x", "the body is not valid JSON: "},
+        {"{}", "PULocationID is missing; expected a ride such as {"},
+        {"{\"ride\": {\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": 3}}",
+         "PULocationID is missing; expected a ride such as {"},
+        {"{\"PULocationID\": 1, \"DOLocationID\": null, \"trip_distance\": 3}",
+         "DOLocationID is null; expected an integer, a float or a string"},
+        {"{\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": \"3\"}",
+         "trip_distance is a string; expected a number"},
+        {"{\"PULocationID\": 1, \"DOLocationID\": 2, \"trip_distance\": Infinity}",
+         "trip_distance is not a finite number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&why, 0, sizeof why);
+        int rc = rp__ride_parse_bare(bad[i].body, strlen(bad[i].body), &f, &why);
+        if (rc == 0)
+            rc = rp__ride_fields_features(&f, m, "", &scratch, &a, &why);
+        CHECK(rc < 0 && why.code == RP_ERR_INVALID);
+        CHECK(strncmp(why.msg, bad[i].why, strlen(bad[i].why)) == 0);
+    }
+    /* A location that does not fit the scratch buffer says so (a number
+     * as well as a string). */
+    rp__buf small;
+    rp__buf_init(&small, 16);
+    static const char longnum[] =
+        "{\"PULocationID\": 12345, \"DOLocationID\": 123456789012345, \"trip_distance\": 1}";
+    CHECK(rp__ride_parse_bare(longnum, sizeof longnum - 1, &f, &why) == 0);
+    memset(&why, 0, sizeof why);
+    CHECK(rp__ride_fields_features(&f, m, "", &small, &a, &why) < 0 && why.code == RP_ERR_LIMIT);
+    CHECK_STR(why.msg, "DOLocationID is too long");
+    rp__buf_cleanup(&small);
+    rp__buf_cleanup(&scratch);
+    rp_model_release(m);
+}
+
 TEST(answers)
 {
     rp__buf b;
@@ -504,6 +566,7 @@ int main(void)
     RUN(kafka_repeated_keys);
     RUN(kafka_round_trip_through_the_handler);
     RUN(ride_events);
+    RUN(bare_rides);
     RUN(answers);
     return rp_t_done();
 }
