@@ -1162,8 +1162,12 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
     if (encoding == ENC_PLAIN_DICTIONARY || encoding == ENC_RLE_DICTIONARY) {
         if (!r->has_dict)
             return fail(r, RP_ERR_CORRUPT, "dictionary-encoded page without a dictionary page");
-        if (present == 0)
+        if (present == 0) { /* a page of nulls: the offsets still advance (empty values) */
+            if (is_bytes(t))
+                for (size_t i = 0; i < rows; i++)
+                    r->out->off[at + i + 1] = r->data_len;
             return 0;
+        }
         if (vlen < 1)
             return fail(r, RP_ERR_CORRUPT, "dictionary indices missing");
         rp_error e;

@@ -144,8 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bool same;
             switch (c->spec.kind) {
             case RP_PQW_STRING:
+                /* the reader's data is NULL when every string is empty */
                 same = v.off[r + 1] - v.off[r] == c->off[r + 1] - c->off[r] &&
-                       !memcmp(v.data + v.off[r], c->data + c->off[r], (size_t)(c->off[r + 1] - c->off[r]));
+                       (c->off[r + 1] == c->off[r] ||
+                        !memcmp(v.data + v.off[r], c->data + c->off[r], (size_t)(c->off[r + 1] - c->off[r])));
                 break;
             case RP_PQW_INT32: same = v.v.i32[r] == c->i32[r]; break;
             case RP_PQW_DOUBLE: same = !memcmp(&v.v.f64[r], &c->f64[r], 8); break;

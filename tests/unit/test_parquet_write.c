@@ -469,6 +469,41 @@ TEST(dictionary_choice)
         tcol_free(&c[i]);
 }
 
+/* A dictionary-encoded string column whose last pages hold only nulls:
+ * the reader left those rows' offsets at 0 (found by fuzz_parquet_write),
+ * so that a null after a value had a length of about 2^64. */
+TEST(dictionary_page_of_only_nulls)
+{
+    rp__pqw_column spec = {
+        .name = "s", .kind = RP_PQW_STRING, .optional = true, .dictionary = RP_PQW_DICT_ALWAYS};
+    const char *s[12] = {"ab", "cd", "ab", "cd", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    rp__buf out;
+    rp__buf_init(&out, 1 << 20);
+    rp__pqw_sink sink = rp__pqw_buf_sink(&out);
+    rp__pqw *w;
+    rp_error err;
+    /* pages of about 12 bytes: 2 rows each, the last four pages only nulls */
+    CHECK(rp__pqw_open_sink(&sink, "nulls", &spec, 1, &(rp__pqw_options){.page_bytes = 12}, &w, &err) == 0);
+    CHECK(rp__pqw_put_cstr(w, 0, s, 12, &err) == 0);
+    CHECK(rp__pqw_close(w, &err) == 0);
+    rp__parquet *p = NULL;
+    CHECK(rp__parquet_open_mem(out.data, out.len, "nulls", &p, &err) == 0);
+    rp__parquet_values v;
+    if (p && rp__parquet_read_column(p, 0, 0, &v, &err) == 0) {
+        CHECK(uses_dict(p, 0, 0));
+        CHECK(v.n == 12 && v.off[4] == 8);
+        size_t bad = 0;
+        for (size_t i = 4; i < 12; i++)
+            bad += v.valid[i] || v.off[i + 1] != 8;
+        CHECK(bad == 0);
+        rp__parquet_values_free(&v);
+    } else {
+        CHECK(!"read back");
+    }
+    rp__parquet_close(p);
+    rp__buf_cleanup(&out);
+}
+
 /* ---- statistics --------------------------------------------------------------------- */
 
 static bool stat_is(const uint8_t *got, size_t got_len, const void *want, size_t want_len)
@@ -1038,6 +1073,7 @@ int main(void)
     RUN(empty_file);
     RUN(row_groups_bounded);
     RUN(dictionary_choice);
+    RUN(dictionary_page_of_only_nulls);
     RUN(statistics);
     RUN(path_round_trip);
     RUN(unwritable_path);
