@@ -939,6 +939,7 @@ TEST(thrift_encoder_round_trip)
     rp__thrift_w_field_i32(&w, -3, 42); /* negative id */
     rp__thrift_w_struct_end(&w);
     rp__thrift_w_field_i32(&w, 9, 7);
+    rp__thrift_w_field_i32(&w, 25, -25); /* a delta of 16: the long form */
     rp__thrift_w_struct_end(&w);
     rp_error err;
     CHECK(rp__thrift_w_done(&w, "test", &err) == 0);
@@ -989,11 +990,12 @@ TEST(thrift_encoder_round_trip)
             break;
         }
         case 9: seen += rp__thrift_i32(&t, ty, &i32) == 0 && i32 == 7; break;
+        case 25: seen += rp__thrift_i32(&t, ty, &i32) == 0 && i32 == -25; break;
         default: rp__thrift_skip(&t, ty); break;
         }
     }
     CHECK(!t.failed && rp__thrift_offset(&t) == b.len);
-    CHECK(seen == 10);
+    CHECK(seen == 11);
     /* the buffer's cap: a LIMIT error naming what was written */
     rp__buf small;
     rp__buf_init(&small, 8);
