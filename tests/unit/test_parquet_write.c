@@ -240,6 +240,41 @@ static bool uses_dict(rp__parquet *p, size_t g, size_t col)
     return page && listed;
 }
 
+/* Data pages of the chunk (row group g, column col): the page headers
+ * walked from the first page (their types and compressed sizes). */
+static int count_data_pages(const rp__buf *file, rp__parquet *p, size_t g, size_t col)
+{
+    rp__parquet_chunk_info ci;
+    if (rp__parquet_chunk_at(p, g, col, &ci) < 0)
+        return -1;
+    int64_t pos = ci.dictionary_page_offset >= 0 ? ci.dictionary_page_offset : ci.data_page_offset;
+    int64_t end = pos + ci.total_compressed_size;
+    int pages = 0;
+    while (pos < end) {
+        rp__thrift t;
+        rp_error err;
+        rp__thrift_init(&t, file->data + pos, (size_t)(end - pos), "page header", &err);
+        int16_t id;
+        uint8_t ty;
+        int32_t type = -1, csize = -1;
+        if (rp__thrift_struct_begin(&t) < 0)
+            return -1;
+        while (rp__thrift_field(&t, &id, &ty) > 0) {
+            if (id == 1)
+                rp__thrift_i32(&t, ty, &type);
+            else if (id == 3)
+                rp__thrift_i32(&t, ty, &csize);
+            else
+                rp__thrift_skip(&t, ty);
+        }
+        if (t.failed || csize < 0)
+            return -1;
+        pages += type == 0;
+        pos += (int64_t)rp__thrift_offset(&t) + csize;
+    }
+    return pos == end ? pages : -1;
+}
+
 /* ---- round trips ------------------------------------------------------------------ */
 
 #define NCOLS 14
@@ -307,6 +342,9 @@ TEST(round_trip_every_kind_codec_and_encoding)
                 CHECK(rp__parquet_row_group_rows(p, 0) == 300 && rp__parquet_row_group_rows(p, 3) == 100);
                 for (size_t i = 0; i < NCOLS; i++)
                     CHECK(same_column(p, i, &cols[i], ctx));
+                /* pages of about 700 bytes: 300 doubles in 4 pages (87 a page), 100 in 2 */
+                CHECK(count_data_pages(&out, p, 0, 8) == 4);
+                CHECK(count_data_pages(&out, p, 3, 8) == 2);
                 size_t bad_codec = 0, bad_dict = 0;
                 for (size_t g = 0; g < 4; g++) {
                     for (size_t i = 0; i < NCOLS; i++) {
