@@ -278,6 +278,28 @@ static int fd_write(void *ctx, const void *data, size_t len, rp_error *err)
     return 0;
 }
 
+static int raw_fd_write(void *ctx, const void *data, size_t len, rp_error *err)
+{
+    int fd = (int)(intptr_t)ctx;
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return rp_error_set(err, RP_ERR_IO, "cannot write to descriptor %d: %s", fd,
+                                n < 0 ? strerror(errno) : "nothing written");
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+rp__pqw_sink rp__pqw_fd_sink(int fd)
+{
+    return (rp__pqw_sink){.write = raw_fd_write, .ctx = (void *)(intptr_t)fd};
+}
+
 /* Writes len bytes to the sink ("PAR1" first). */
 static int out_write(rp__pqw *w, const void *data, size_t len, rp_error *err)
 {

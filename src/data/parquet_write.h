@@ -97,6 +97,11 @@ typedef struct rp__pqw_sink {
 /* A sink appending to out (whose cap bounds the file: RP_ERR_LIMIT past it). */
 rp__pqw_sink rp__pqw_buf_sink(rp__buf *out);
 
+/* A sink writing to the open descriptor fd (a pipe, stdout, a file the
+ * caller opened), which the caller closes.  Its errors: "cannot write to
+ * descriptor N: <strerror>" (RP_ERR_IO). */
+rp__pqw_sink rp__pqw_fd_sink(int fd);
+
 typedef struct rp__pqw rp__pqw;
 
 /* Starts a file at path: a temporary file PATH.tmp-XXXXXX is created

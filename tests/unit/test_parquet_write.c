@@ -7,6 +7,7 @@
  * their decoders; errors: an unwritable path, a sink or a file that fails
  * half way (no file left), misuse.  Independent readers (hyparquet,
  * parquet-wasm) are in tests/integration/test_parquet_write.py. */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -738,6 +739,42 @@ TEST(path_round_trip)
     CHECK(rp_t_rmtree(dir) == 0);
 }
 
+/* A descriptor the caller opened: the file read back; a bad one refused
+ * naming it. */
+TEST(fd_sink)
+{
+    char dir[256], path[512];
+    rp_t_tmpdir(dir, sizeof dir, "rp-pqw");
+    snprintf(path, sizeof path, "%s/fd.parquet", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    rp__pqw_sink sink = rp__pqw_fd_sink(fd);
+    rp__pqw_column spec = {.name = "t", .kind = RP_PQW_TIMESTAMP, .unit = RP_PQ_NANOS};
+    int64_t t[3] = {1, -2, INT64_MAX};
+    rp__pqw *w;
+    rp_error err;
+    CHECK(rp__pqw_open_sink(&sink, "fd", &spec, 1, NULL, &w, &err) == 0);
+    CHECK(rp__pqw_put_i64(w, 0, t, NULL, 3, &err) == 0);
+    CHECK(rp__pqw_close(w, &err) == 0);
+    close(fd);
+    rp__parquet *p = NULL;
+    rp__parquet_values v;
+    CHECK(rp__parquet_open(path, &p, &err) == 0);
+    CHECK(p && rp__parquet_read_column(p, 0, 0, &v, &err) == 0 && v.n == 3 && v.v.i64[1] == -2 &&
+          v.v.i64[2] == INT64_MAX);
+    if (p) {
+        CHECK(rp__parquet_column_at(p, 0)->time_unit == RP_PQ_NANOS);
+        rp__parquet_values_free(&v);
+        rp__parquet_close(p);
+    }
+    sink = rp__pqw_fd_sink(-1); /* not a descriptor */
+    CHECK(rp__pqw_open_sink(&sink, "fd", &spec, 1, NULL, &w, &err) == 0);
+    CHECK(rp__pqw_put_i64(w, 0, t, NULL, 3, &err) == 0);
+    CHECK(rp__pqw_close(w, &err) == -1 && strstr(err.msg, "cannot write to descriptor") &&
+          strstr(err.msg, "Bad file descriptor"));
+    CHECK(rp_t_rmtree(dir) == 0);
+}
+
 TEST(unwritable_path)
 {
     char dir[256], path[512];
@@ -1116,6 +1153,7 @@ int main(void)
     RUN(dictionary_page_of_only_nulls);
     RUN(statistics);
     RUN(path_round_trip);
+    RUN(fd_sink);
     RUN(unwritable_path);
     RUN(sink_fails_half_way);
     RUN(file_write_fails_half_way);
