@@ -54,6 +54,13 @@ typedef struct chunk {
     int64_t total_compressed_size;
     int64_t data_page_offset;
     int64_t dictionary_page_offset; /* -1: none */
+    /* for rp__parquet_chunk_info only */
+    int64_t total_uncompressed_size;
+    uint32_t encodings;
+    bool has_stats, has_null_count;
+    int64_t null_count;
+    const uint8_t *min, *max; /* min_value, max_value: views into the footer */
+    size_t min_len, max_len;
 } chunk;
 
 typedef struct row_group {
@@ -80,6 +87,8 @@ struct rp__parquet {
     row_group *rgs;
     size_t nrg;
     rp__parquet_limits lim;
+    const uint8_t *created_by; /* a view into the footer, or NULL */
+    size_t created_by_len;
 };
 
 const char *rp__parquet_type_name(rp__pq_type t)
@@ -363,6 +372,55 @@ static int read_schema_el(rp__thrift *t, schema_el *e)
     return 0;
 }
 
+/* Statistics: null_count, max_value and min_value (the deprecated min and
+ * max, whose order is unclear, are not read). */
+static int read_stats(rp__thrift *t, chunk *c)
+{
+    int16_t id;
+    uint8_t ty;
+    int r;
+    if (rp__thrift_struct_begin(t) < 0)
+        return -1;
+    c->has_stats = true;
+    while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
+        if (id == 3) {
+            c->has_null_count = true;
+            rp__thrift_i64(t, ty, &c->null_count);
+        } else if (id == 5 && ty == RP_THRIFT_BINARY) {
+            rp__thrift_binary(t, &c->max, &c->max_len);
+        } else if (id == 6 && ty == RP_THRIFT_BINARY) {
+            rp__thrift_binary(t, &c->min, &c->min_len);
+        } else {
+            rp__thrift_skip(t, ty);
+        }
+        if (t->failed)
+            return -1;
+    }
+    return r;
+}
+
+static int read_encodings(rp__thrift *t, chunk *c)
+{
+    uint8_t et;
+    uint32_t n;
+    if (rp__thrift_list_begin(t, &et, &n) < 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t e;
+        if (et == RP_THRIFT_TRUE || et == RP_THRIFT_FALSE) {
+            bool b;
+            if (rp__thrift_list_bool(t, &b) < 0)
+                return -1;
+            continue;
+        }
+        if (rp__thrift_i32(t, et, &e) < 0)
+            return -1;
+        if (e >= 0 && e < 32)
+            c->encodings |= UINT32_C(1) << e;
+    }
+    return 0;
+}
+
 static int read_column_meta(rp__thrift *t, chunk *c)
 {
     int16_t id;
@@ -374,11 +432,24 @@ static int read_column_meta(rp__thrift *t, chunk *c)
     while ((r = rp__thrift_field(t, &id, &ty)) > 0) {
         switch (id) {
         case 1: rp__thrift_i32(t, ty, &c->type); break;
+        case 2:
+            if (ty == RP_THRIFT_LIST)
+                read_encodings(t, c);
+            else
+                rp__thrift_skip(t, ty);
+            break;
         case 4: rp__thrift_i32(t, ty, &c->codec); break;
         case 5: rp__thrift_i64(t, ty, &c->num_values); break;
+        case 6: rp__thrift_i64(t, ty, &c->total_uncompressed_size); break;
         case 7: rp__thrift_i64(t, ty, &c->total_compressed_size); break;
         case 9: rp__thrift_i64(t, ty, &c->data_page_offset); break;
         case 11: rp__thrift_i64(t, ty, &c->dictionary_page_offset); break;
+        case 12:
+            if (ty == RP_THRIFT_STRUCT)
+                read_stats(t, c);
+            else
+                rp__thrift_skip(t, ty);
+            break;
         default: rp__thrift_skip(t, ty); break;
         }
         if (t->failed)
@@ -610,6 +681,8 @@ static int read_footer(rp__parquet *p, const uint8_t *f, size_t len, rp_error *e
                     goto out;
             }
             have_rgs = true;
+        } else if (id == 6 && ty == RP_THRIFT_BINARY) {
+            rp__thrift_binary(&t, &p->created_by, &p->created_by_len);
         } else if (rp__thrift_skip(&t, ty) < 0) {
             goto out;
         }
@@ -758,6 +831,40 @@ size_t rp__parquet_num_columns(const rp__parquet *p)
 const rp__parquet_column *rp__parquet_column_at(const rp__parquet *p, size_t i)
 {
     return i < p->ncols ? &p->cols[i].pub : NULL;
+}
+
+int64_t rp__parquet_row_group_rows(const rp__parquet *p, size_t g)
+{
+    return g < p->nrg ? p->rgs[g].num_rows : -1;
+}
+
+int rp__parquet_chunk_at(const rp__parquet *p, size_t g, size_t col, rp__parquet_chunk_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (g >= p->nrg || col >= p->ncols)
+        return -1;
+    const chunk *c = &p->rgs[g].chunks[col];
+    out->codec = c->codec;
+    out->num_values = c->num_values;
+    out->total_compressed_size = c->total_compressed_size;
+    out->total_uncompressed_size = c->total_uncompressed_size;
+    out->data_page_offset = c->data_page_offset;
+    out->dictionary_page_offset = c->dictionary_page_offset;
+    out->encodings = c->encodings;
+    out->has_stats = c->has_stats;
+    out->has_null_count = c->has_null_count;
+    out->null_count = c->null_count;
+    out->min = c->min;
+    out->min_len = c->min_len;
+    out->max = c->max;
+    out->max_len = c->max_len;
+    return 0;
+}
+
+const char *rp__parquet_created_by(const rp__parquet *p, size_t *len)
+{
+    *len = p->created_by_len;
+    return (const char *)p->created_by;
 }
 
 int rp__parquet_find_column(const rp__parquet *p, const char *name)
@@ -1055,8 +1162,12 @@ static int decode_values(reader *r, int32_t encoding, const uint8_t *v, size_t v
     if (encoding == ENC_PLAIN_DICTIONARY || encoding == ENC_RLE_DICTIONARY) {
         if (!r->has_dict)
             return fail(r, RP_ERR_CORRUPT, "dictionary-encoded page without a dictionary page");
-        if (present == 0)
+        if (present == 0) { /* a page of nulls: the offsets still advance (empty values) */
+            if (is_bytes(t))
+                for (size_t i = 0; i < rows; i++)
+                    r->out->off[at + i + 1] = r->data_len;
             return 0;
+        }
         if (vlen < 1)
             return fail(r, RP_ERR_CORRUPT, "dictionary indices missing");
         rp_error e;

@@ -98,6 +98,31 @@ const char *rp__parquet_type_name(rp__pq_type t);
 const char *rp__parquet_codec_name(int codec);
 const char *rp__parquet_encoding_name(int encoding);
 
+/* Rows of row group g, or -1 past the last. */
+int64_t rp__parquet_row_group_rows(const rp__parquet *p, size_t g);
+
+/* What the footer says of the chunk of column col in row group g (read
+ * with the footer; nothing here is checked against the pages). */
+typedef struct rp__parquet_chunk_info {
+    int codec; /* the format's number: rp__parquet_codec_name */
+    int64_t num_values;
+    int64_t total_compressed_size, total_uncompressed_size;
+    int64_t data_page_offset, dictionary_page_offset; /* -1: no dictionary page */
+    uint32_t encodings;                               /* bit e set: encoding e listed */
+    bool has_stats, has_null_count;
+    int64_t null_count;
+    /* min_value and max_value (PLAIN bytes, without a length for strings),
+     * views into the file valid until rp__parquet_close; NULL when absent */
+    const uint8_t *min, *max;
+    size_t min_len, max_len;
+} rp__parquet_chunk_info;
+
+/* Fills *out; returns 0, or -1 (out zeroed) when g or col is out of range. */
+int rp__parquet_chunk_at(const rp__parquet *p, size_t g, size_t col, rp__parquet_chunk_info *out);
+/* The footer's created_by (*len bytes, not NUL-terminated; a view into the
+ * file), or NULL. */
+const char *rp__parquet_created_by(const rp__parquet *p, size_t *len);
+
 /* One column, read whole (or its first max_rows rows). */
 typedef struct rp__parquet_values {
     size_t n; /* rows */

@@ -315,3 +315,147 @@ int rp__thrift_skip(rp__thrift *t, uint8_t type)
     default: return rp__thrift_fail(t, RP_ERR_CORRUPT, "cannot skip unknown type %u", type);
     }
 }
+
+/* ---- the encoder ---------------------------------------------------------- */
+
+void rp__thrift_w_init(rp__thrift_w *w, rp__buf *out)
+{
+    memset(w, 0, sizeof *w);
+    w->out = out;
+}
+
+static void w_put(rp__thrift_w *w, const void *p, size_t n)
+{
+    if (w->failed)
+        return;
+    if (rp__buf_append(w->out, p, n) < 0)
+        w->failed = true;
+}
+
+static void w_byte(rp__thrift_w *w, uint8_t b)
+{
+    w_put(w, &b, 1);
+}
+
+void rp__thrift_w_varint(rp__thrift_w *w, uint64_t v)
+{
+    uint8_t b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (uint8_t)v;
+    w_put(w, b, n);
+}
+
+void rp__thrift_w_int(rp__thrift_w *w, int64_t v)
+{
+    rp__thrift_w_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+void rp__thrift_w_struct_begin(rp__thrift_w *w)
+{
+    if (w->failed)
+        return;
+    if (w->depth >= RP_THRIFT_MAX_DEPTH) {
+        w->failed = w->nested_too_deep = true;
+        return;
+    }
+    w->last_id[++w->depth] = 0;
+}
+
+void rp__thrift_w_struct_end(rp__thrift_w *w)
+{
+    if (w->failed)
+        return;
+    if (w->depth <= 0) {
+        w->failed = w->nested_too_deep = true; /* reported as a misuse */
+        return;
+    }
+    w_byte(w, RP_THRIFT_STOP);
+    w->depth--;
+}
+
+void rp__thrift_w_field(rp__thrift_w *w, int16_t id, uint8_t type)
+{
+    if (w->failed)
+        return;
+    if (w->depth <= 0) {
+        w->failed = w->nested_too_deep = true;
+        return;
+    }
+    int32_t delta = (int32_t)id - w->last_id[w->depth];
+    if (delta > 0 && delta <= 15) {
+        w_byte(w, (uint8_t)(delta << 4 | type));
+    } else {
+        w_byte(w, type);
+        rp__thrift_w_int(w, id);
+    }
+    w->last_id[w->depth] = id;
+}
+
+void rp__thrift_w_double(rp__thrift_w *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(u >> (8 * i));
+    w_put(w, b, 8);
+}
+
+void rp__thrift_w_binary(rp__thrift_w *w, const void *s, size_t len)
+{
+    rp__thrift_w_varint(w, len);
+    if (len)
+        w_put(w, s, len);
+}
+
+void rp__thrift_w_list_begin(rp__thrift_w *w, uint8_t elem_type, uint32_t n)
+{
+    if (n < 15) {
+        w_byte(w, (uint8_t)(n << 4 | elem_type));
+    } else {
+        w_byte(w, (uint8_t)(0xf0 | elem_type));
+        rp__thrift_w_varint(w, n);
+    }
+}
+
+void rp__thrift_w_field_i32(rp__thrift_w *w, int16_t id, int32_t v)
+{
+    rp__thrift_w_field(w, id, RP_THRIFT_I32);
+    rp__thrift_w_int(w, v);
+}
+
+void rp__thrift_w_field_i64(rp__thrift_w *w, int16_t id, int64_t v)
+{
+    rp__thrift_w_field(w, id, RP_THRIFT_I64);
+    rp__thrift_w_int(w, v);
+}
+
+void rp__thrift_w_field_binary(rp__thrift_w *w, int16_t id, const void *s, size_t len)
+{
+    rp__thrift_w_field(w, id, RP_THRIFT_BINARY);
+    rp__thrift_w_binary(w, s, len);
+}
+
+void rp__thrift_w_field_bool(rp__thrift_w *w, int16_t id, bool v)
+{
+    rp__thrift_w_field(w, id, v ? RP_THRIFT_TRUE : RP_THRIFT_FALSE);
+}
+
+int rp__thrift_w_done(const rp__thrift_w *w, const char *what, rp_error *err)
+{
+    if (w->nested_too_deep)
+        return rp_error_set(err, RP_ERR_INTERNAL,
+                            "%s: structs nested deeper than %d, or a field or STOP outside one", what,
+                            RP_THRIFT_MAX_DEPTH);
+    if (w->failed)
+        return w->out->toobig
+                   ? rp_error_set(err, RP_ERR_LIMIT, "%s: over the limit of %zu bytes", what, w->out->max)
+                   : rp_error_set(err, RP_ERR_NOMEM, "%s: out of memory", what);
+    if (w->depth != 0)
+        return rp_error_set(err, RP_ERR_INTERNAL, "%s: a struct left open", what);
+    return 0;
+}

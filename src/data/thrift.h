@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "ridepred/error.h"
 
 /* Compact-protocol element types. */
@@ -91,5 +92,57 @@ int rp__thrift_skip(rp__thrift *t, uint8_t type);
 
 /* Sets the error (with the reader's "what" and offset) and fails; returns -1. */
 int rp__thrift_fail(rp__thrift *t, rp_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- the encoder ---------------------------------------------------------
+ *
+ * Writes the compact protocol into an rp__buf (whose cap bounds the
+ * output).  Failures are sticky as in the decoder: a refused append (over
+ * the buffer's cap, out of memory) or a misuse sets failed, and every later
+ * call does nothing; check once with rp__thrift_w_done.  Typical use:
+ *
+ *     rp__thrift_w w;
+ *     rp__thrift_w_init(&w, &buf);
+ *     rp__thrift_w_struct_begin(&w);
+ *     rp__thrift_w_field_i32(&w, 1, 7);
+ *     rp__thrift_w_field(&w, 2, RP_THRIFT_STRUCT);   // a struct field:
+ *     rp__thrift_w_struct_begin(&w);                 // its fields, then
+ *     rp__thrift_w_struct_end(&w);                   // its STOP
+ *     rp__thrift_w_struct_end(&w);
+ *     if (rp__thrift_w_done(&w, "footer", err) < 0) ...
+ *
+ * Lists: rp__thrift_w_list_begin(w, elem_type, n) then n bare values (for
+ * structs: rp__thrift_w_struct_begin ... _end each); a list needs no end. */
+typedef struct rp__thrift_w {
+    rp__buf *out;
+    int depth;
+    int16_t last_id[RP_THRIFT_MAX_DEPTH + 1];
+    bool failed;
+    bool nested_too_deep;
+} rp__thrift_w;
+
+void rp__thrift_w_init(rp__thrift_w *w, rp__buf *out);
+/* Enters a struct (the top one, a struct field after its header, or a
+ * struct element of a list); _end writes its STOP and leaves it. */
+void rp__thrift_w_struct_begin(rp__thrift_w *w);
+void rp__thrift_w_struct_end(rp__thrift_w *w);
+/* A field header of id and type (ids need not be increasing). */
+void rp__thrift_w_field(rp__thrift_w *w, int16_t id, uint8_t type);
+/* Bare values: in a list, or after rp__thrift_w_field. */
+void rp__thrift_w_varint(rp__thrift_w *w, uint64_t v);
+void rp__thrift_w_int(rp__thrift_w *w, int64_t v); /* i16, i32, i64: zigzag varint */
+void rp__thrift_w_double(rp__thrift_w *w, double v);
+void rp__thrift_w_binary(rp__thrift_w *w, const void *s, size_t len);
+void rp__thrift_w_list_begin(rp__thrift_w *w, uint8_t elem_type, uint32_t n);
+/* Whole fields: header and value.  A bool field's value is its type. */
+void rp__thrift_w_field_i32(rp__thrift_w *w, int16_t id, int32_t v);
+void rp__thrift_w_field_i64(rp__thrift_w *w, int16_t id, int64_t v);
+void rp__thrift_w_field_binary(rp__thrift_w *w, int16_t id, const void *s, size_t len);
+void rp__thrift_w_field_bool(rp__thrift_w *w, int16_t id, bool v);
+/* Returns 0 when everything was written and every struct closed, else -1
+ * with err: "WHAT: over the limit of N bytes" (RP_ERR_LIMIT), "WHAT: out
+ * of memory" (RP_ERR_NOMEM), "WHAT: structs nested deeper than 32, or a
+ * field or STOP outside one" or "WHAT: a struct left open" (RP_ERR_INTERNAL:
+ * a bug of the caller). */
+int rp__thrift_w_done(const rp__thrift_w *w, const char *what, rp_error *err);
 
 #endif
