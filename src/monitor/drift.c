@@ -323,6 +323,19 @@ static double smirnov(int64_t n, double x)
     return clip01(x * sum);
 }
 
+/* out = a b for m x m row-major matrices (out distinct from a and b), the
+ * product of SciPy's _kolmogn Durbin matrix powers. */
+static void matmul(const double *a, const double *b, double *out, int m)
+{
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < m; c++) {
+            double acc = 0.0;
+            for (int t = 0; t < m; t++)
+                acc += a[r * m + t] * b[t * m + c];
+            out[r * m + c] = acc;
+        }
+}
+
 /* Pr(D_n <= d) by the Durbin matrix, Marsaglia-Tsang-Wang's way; -1 on no memory. */
 static double kolmogn_dmtw(int64_t n, double d)
 {
@@ -359,23 +372,11 @@ static double kolmogn_dmtw(int64_t n, double d)
     int expnt = 0, hexpnt = 0;
     for (int64_t nn = n; nn > 0; nn /= 2) {
         if (nn % 2) {
-            for (int r = 0; r < m; r++)
-                for (int c = 0; c < m; c++) {
-                    double acc = 0.0;
-                    for (int t = 0; t < m; t++)
-                        acc += pw[r * m + t] * hm[t * m + c];
-                    tmp[r * m + c] = acc;
-                }
+            matmul(pw, hm, tmp, m);
             memcpy(pw, tmp, mm * sizeof(double));
             expnt += hexpnt;
         }
-        for (int r = 0; r < m; r++)
-            for (int c = 0; c < m; c++) {
-                double acc = 0.0;
-                for (int t = 0; t < m; t++)
-                    acc += hm[r * m + t] * hm[t * m + c];
-                tmp2[r * m + c] = acc;
-            }
+        matmul(hm, hm, tmp2, m);
         memcpy(hm, tmp2, mm * sizeof(double));
         hexpnt *= 2;
         if (fabs(hm[(k - 1) * m + (k - 1)]) > KS_EP128) {

@@ -569,16 +569,6 @@ size_t rp__monitor_live_sample_column(rp__monitor_live *l, const char *name, dou
 
 /* ---- JSON ----------------------------------------------------------------------------- */
 
-static void json_num(rp__buf *b, double x)
-{
-    if (!isfinite(x)) {
-        rp__buf_lit(b, "null");
-        return;
-    }
-    if (rp__buf_grow(b, RP_PYFLOAT_MAX) == 0)
-        b->len += rp__pyfloat_repr(x, b->data + b->len);
-}
-
 static void json_counts(rp__buf *b, const size_t *c)
 {
     rp__buf_putc(b, '[');
@@ -598,7 +588,7 @@ int rp__monitor_live_json(const rp__monitor_live *cl, rp__buf *b)
 {
     rp__monitor_live *l = (rp__monitor_live *)cl; /* the locks only */
     rp__buf_lit(b, "{\"window_seconds\": ");
-    json_num(b, (double)l->window_us / 1e6);
+    rp__monitor_json_number(b, (double)l->window_us / 1e6);
     rp__buf_lit(b, ", \"columns\": [");
     for (size_t j = 0; j < l->spec.n; j++)
         rp__buf_printf(b, "%s{\"name\": \"%s\", \"kind\": \"%s\"}", j ? ", " : "", l->spec.col[j].name,
@@ -607,7 +597,7 @@ int rp__monitor_live_json(const rp__monitor_live *cl, rp__buf *b)
     for (size_t i = 0; i < RP_MONITOR_LIVE_BOUNDS; i++) {
         if (i)
             rp__buf_lit(b, ", ");
-        json_num(b, rp__monitor_live_bounds[i]);
+        rp__monitor_json_number(b, rp__monitor_live_bounds[i]);
     }
     rp__buf_lit(b, "], \"reference_histogram\": ");
     json_counts(b, l->ref_hist);

@@ -43,7 +43,7 @@ void rp__monitor_time_iso(int64_t us, char out[RP_MONITOR_TIME_MAX])
                  d % 100, hh, mm, ss);
 }
 
-static void num(rp__buf *b, double x)
+void rp__monitor_json_number(rp__buf *b, double x)
 {
     if (isfinite(x))
         rp__pyjson_double(b, x);
@@ -59,14 +59,14 @@ void rp__monitor_window_json(rp__buf *b, const rp__monitor_spec *spec, int64_t s
     rp__monitor_time_iso(end_us, e);
     rp__buf_printf(b, "{\"start\": \"%s\", \"end\": \"%s\", \"rides\": %zu, \"prediction_drift\": ", s, e,
                    r->rides);
-    num(b, r->prediction_drift);
+    rp__monitor_json_number(b, r->prediction_drift);
     rp__buf_printf(b,
                    ", \"prediction_drifted\": %s, \"num_drifted_columns\": %zu, \"share_drifted_columns\": ",
                    r->prediction_drifted ? "true" : "false", r->num_drifted_columns);
-    num(b, r->share_drifted_columns);
+    rp__monitor_json_number(b, r->share_drifted_columns);
     rp__buf_printf(
         b, ", \"dataset_drift\": %s, \"share_missing_values\": ", r->dataset_drift ? "true" : "false");
-    num(b, r->share_missing_values);
+    rp__monitor_json_number(b, r->share_missing_values);
     rp__buf_lit(b, ", \"columns\": {");
     for (size_t j = 0; j < r->ncols && j < spec->n; j++) {
         const rp__monitor_column_result *c = &r->col[j];
@@ -79,7 +79,7 @@ void rp__monitor_window_json(rp__buf *b, const rp__monitor_spec *spec, int64_t s
         else
             rp__buf_lit(b, "null");
         rp__buf_lit(b, ", \"score\": ");
-        num(b, c->status == RP_MONITOR_COLUMN_OK ? c->drift.score : NAN);
+        rp__monitor_json_number(b, c->status == RP_MONITOR_COLUMN_OK ? c->drift.score : NAN);
         rp__buf_printf(b, ", \"drifted\": %s, \"missing\": %zu}",
                        c->status == RP_MONITOR_COLUMN_OK && c->drift.drifted ? "true" : "false", c->missing);
     }

@@ -29,6 +29,10 @@ void rp__monitor_time_iso(int64_t us, char out[RP_MONITOR_TIME_MAX]);
  * Numbers as Python's repr (they read back bit for bit); NaN (an empty
  * column, an empty window) as null; a column that could not be tested
  * (RP_MONITOR_COLUMN_EMPTY) has test null. */
+/* A number of a monitoring JSON object: as Python's json.dumps writes a
+ * float (repr), null when it is not finite (NaN: no score). */
+void rp__monitor_json_number(rp__buf *b, double x);
+
 void rp__monitor_window_json(rp__buf *b, const rp__monitor_spec *spec, int64_t start_us, int64_t end_us,
                              const rp__monitor_result *r);
 

@@ -168,24 +168,6 @@ bool rp__monitor_is_stream(const char *name)
     return false;
 }
 
-/* A location id of a ride event as a category value: a number as it is,
- * a string by its numeric value ("10" is 10; the function forms the same
- * PU_DO from both), NaN for a string that is not a number. */
-static double location_value(const rp__json_value *v)
-{
-    if (v->type == RP_JSON_NUMBER)
-        return rp__json_number(v);
-    char text[64];
-    if (v->type != RP_JSON_STRING || v->escaped || v->len == 0 || v->len >= sizeof text)
-        return NAN;
-    memcpy(text, v->ptr, v->len);
-    text[v->len] = 0;
-    char *end;
-    errno = 0;
-    double x = strtod(text, &end);
-    return *end || errno == ERANGE ? NAN : x;
-}
-
 typedef struct stream_ctx {
     const rp_model *m;
     const plan *p;
@@ -230,8 +212,8 @@ static int on_stream_record(void *ctx, const rp_stream_record *rec)
         double v;
         switch (c->p->src[j]) {
         case SRC_DIST: v = rp__json_number(&f.td); break;
-        case SRC_PU: v = location_value(&f.pu); break;
-        case SRC_DO: v = location_value(&f.do_); break;
+        case SRC_PU: v = rp__ride_location_value(&f.pu); break;
+        case SRC_DO: v = rp__ride_location_value(&f.do_); break;
         default: v = pred; break; /* SRC_PRED: make_stream_plan allows nothing else */
         }
         c->a->col[j][i] = v;

@@ -31,8 +31,9 @@
  * the record's arrival in the stream (a ride event carries no pickup time),
  * its prediction the model's, made now.  A stream carries trip_distance,
  * PULocationID and DOLocationID only: a spec naming another column is
- * refused.  Location ids written as strings count by their numeric value
- * ("10" as 10; one that is not a number is missing).  A reference from a
+ * refused.  Location ids count as the serving side counts them
+ * (rp__ride_location_value: a string of decimal digits as its number,
+ * another string missing).  A reference from a
  * stream takes every readable record (no duration filter: an event has no
  * duration), sampled as above.
  *
